@@ -1,0 +1,31 @@
+import { Encoder } from 'cbor-x';
+import type { Codec } from './codec.js';
+import { widenLargeIntegers } from './integers.js';
+
+// Maps as objects, no record/structure extensions, no tag 259 for maps: plain RFC 8949 data
+// that autobahn-python's cbor2 and autobahn-js's cbor read.
+// int64AsNumber (a decoder option missing from cbor-x's typings): 64-bit integers come back as
+// numbers, not BigInt, so IDs up to 2^53 stay plain numbers.
+const options: NonNullable<ConstructorParameters<typeof Encoder>[0]> & { int64AsNumber: boolean } = {
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  pack: false,
+  variableMapSize: true,
+  int64AsNumber: true,
+};
+const encoder = new Encoder(options);
+
+export const cborCodec: Codec = {
+  name: 'cbor',
+  subprotocol: 'wamp.2.cbor',
+  rawSocketId: 3,
+  binary: true,
+  encode(message: unknown[]): Uint8Array {
+    return encoder.encode(widenLargeIntegers(message));
+  },
+  decode(frame: string | Uint8Array): unknown {
+    if (typeof frame === 'string') throw new Error('CBOR frames must be binary');
+    return encoder.decode(frame);
+  },
+};

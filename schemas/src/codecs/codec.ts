@@ -1,0 +1,26 @@
+/**
+ * A serializer for WAMP messages. All codecs are synchronous: a frame in, a decoded value out.
+ * Binary payloads surface as Uint8Array from every codec.
+ */
+export interface Codec {
+  /** `json`, `msgpack` or `cbor`. */
+  readonly name: SerializerName;
+  /** WebSocket subprotocol, e.g. `wamp.2.json`. */
+  readonly subprotocol: string;
+  /** RawSocket serializer id: 1 JSON, 2 MessagePack, 3 CBOR. */
+  readonly rawSocketId: number;
+  /** True when frames are binary (WebSocket binary messages); JSON uses text frames. */
+  readonly binary: boolean;
+  /** Serializes one message array. JSON gives a string, the others bytes. */
+  encode(message: unknown[]): string | Uint8Array;
+  /** Deserializes one frame. Throws on undecodable input. */
+  decode(frame: string | Uint8Array): unknown;
+}
+
+export type SerializerName = 'json' | 'msgpack' | 'cbor';
+
+export const SERIALIZER_NAMES: readonly SerializerName[] = ['json', 'msgpack', 'cbor'];
+
+export function isSerializerName(value: unknown): value is SerializerName {
+  return value === 'json' || value === 'msgpack' || value === 'cbor';
+}

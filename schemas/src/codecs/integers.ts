@@ -1,0 +1,43 @@
+/**
+ * msgpackr and cbor-x write a JS number that does not fit 32 bits as a float64, so an ID like
+ * 2^40 would reach Python or C++ peers as 1099511627776.0, which they reject as an ID. This walk
+ * turns integral numbers outside the 32-bit range into BigInt, which both encoders write as
+ * 64-bit integers. It copies only the containers on the path to such a number; the common
+ * message without one comes back as the same reference.
+ */
+export function widenLargeIntegers<T>(value: T): T {
+  return widen(value, 0) as T;
+}
+
+// Integral doubles in [-2^63, 2^64) convert to BigInt exactly and fit (u)int64.
+function isLargeInteger(v: number): boolean {
+  return (v > 0xffffffff || v < -0x80000000) && Number.isInteger(v) && v >= -9223372036854775808 && v < 18446744073709551616;
+}
+
+function widen(value: unknown, depth: number): unknown {
+  if (typeof value === 'number') return isLargeInteger(value) ? BigInt(value) : value;
+  if (typeof value !== 'object' || value === null || depth > 64 || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const next = widen(item, depth + 1);
+      if (next !== item) {
+        copy ??= value.slice();
+        copy[i] = next;
+      }
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const item = record[key];
+    const next = widen(item, depth + 1);
+    if (next !== item) {
+      copy ??= { ...record };
+      copy[key] = next;
+    }
+  }
+  return copy ?? value;
+}

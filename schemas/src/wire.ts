@@ -1,0 +1,303 @@
+/**
+ * The one module that knows array positions: decoded arrays ⇄ typed messages.
+ * Checks are hand-written (no generic schema validation on the hot path); each failure names the
+ * message, the element index and name, what was expected and what arrived.
+ */
+import { MessageCode, isMessageCode, messageName } from './codes.js';
+import { isId } from './ids.js';
+import type { PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId } from './ids.js';
+import type { Args, Dict, Kwargs, WampMessage } from './messages.js';
+import { assertNever } from './messages.js';
+
+/** A frame that is not a well-formed WAMP message. Becomes ABORT wamp.error.protocol_violation. */
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+
+  constructor(
+    message: string,
+    /** Index of the offending element, when one element is at fault. */
+    readonly element?: number,
+  ) {
+    super(message);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Uint8Array) return 'binary';
+  switch (typeof value) {
+    case 'string':
+      return value.length > 40 ? `string "${value.slice(0, 40)}…"` : `string "${value}"`;
+    case 'number':
+      return `number ${value}`;
+    case 'object':
+      return 'a dict';
+    default:
+      return typeof value;
+  }
+}
+
+export function isDict(value: unknown): value is Dict {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function fail(code: number, index: number, name: string, expected: string, got: unknown): never {
+  throw new DecodeError(`${messageName(code)} element ${index} (${name}): expected ${expected}, got ${describe(got)}`, index);
+}
+
+/** Checks an ID element and gives it its brand: the one place where wire numbers become IDs. */
+function id<T extends number>(arr: unknown[], code: number, index: number, name: string): T {
+  const v = arr[index];
+  if (!isId(v)) fail(code, index, name, 'an ID (integer in [1, 2^53])', v);
+  return v as T;
+}
+
+function dict(arr: unknown[], code: number, index: number, name: string): Dict {
+  const v = arr[index];
+  if (!isDict(v)) fail(code, index, name, 'a dict', v);
+  return v;
+}
+
+function str(arr: unknown[], code: number, index: number, name: string): string {
+  const v = arr[index];
+  if (typeof v !== 'string') fail(code, index, name, 'a string', v);
+  return v;
+}
+
+function uri(arr: unknown[], code: number, index: number, name: string): string {
+  const v = arr[index];
+  if (typeof v !== 'string') fail(code, index, name, 'a URI string', v);
+  return v;
+}
+
+function length(arr: unknown[], code: number, min: number, max: number): void {
+  if (arr.length < min || arr.length > max) {
+    const want = min === max ? `${min}` : `${min} to ${max}`;
+    throw new DecodeError(`${messageName(code)}: expected ${want} elements, got ${arr.length}`);
+  }
+}
+
+/** Reads optional trailing Arguments|list and ArgumentsKw|dict starting at `index`. */
+function payload(arr: unknown[], code: number, index: number, target: { args?: Args; kwargs?: Kwargs }): void {
+  if (arr.length > index) {
+    const a = arr[index];
+    if (!Array.isArray(a)) fail(code, index, 'Arguments', 'a list', a);
+    target.args = a;
+  }
+  if (arr.length > index + 1) {
+    const k = arr[index + 1];
+    if (!isDict(k)) fail(code, index + 1, 'ArgumentsKw', 'a dict', k);
+    target.kwargs = k;
+  }
+}
+
+/**
+ * Turns a decoded frame into a typed message, or throws DecodeError saying what is wrong.
+ * Checks structure and element types only; URI validity and state rules belong to the peer.
+ */
+export function parseMessage(frame: unknown): WampMessage {
+  if (!Array.isArray(frame)) throw new DecodeError(`a WAMP message must be a list, got ${describe(frame)}`);
+  if (frame.length === 0) throw new DecodeError('a WAMP message must not be an empty list');
+  const code = frame[0];
+  if (typeof code !== 'number' || !Number.isInteger(code)) {
+    throw new DecodeError(`element 0 (MessageType): expected an integer, got ${describe(code)}`, 0);
+  }
+  if (!isMessageCode(code)) throw new DecodeError(`unknown message type ${code}`, 0);
+  switch (code) {
+    case MessageCode.Hello:
+      length(frame, code, 3, 3);
+      return { code, realm: uri(frame, code, 1, 'Realm'), details: dict(frame, code, 2, 'Details') };
+    case MessageCode.Welcome:
+      length(frame, code, 3, 3);
+      return { code, session: id<SessionId>(frame, code, 1, 'Session'), details: dict(frame, code, 2, 'Details') };
+    case MessageCode.Abort:
+      length(frame, code, 3, 3);
+      return { code, details: dict(frame, code, 1, 'Details'), reason: uri(frame, code, 2, 'Reason') };
+    case MessageCode.Challenge:
+      length(frame, code, 3, 3);
+      return { code, authMethod: str(frame, code, 1, 'AuthMethod'), extra: dict(frame, code, 2, 'Extra') };
+    case MessageCode.Authenticate:
+      length(frame, code, 3, 3);
+      return { code, signature: str(frame, code, 1, 'Signature'), extra: dict(frame, code, 2, 'Extra') };
+    case MessageCode.Goodbye:
+      length(frame, code, 3, 3);
+      return { code, details: dict(frame, code, 1, 'Details'), reason: uri(frame, code, 2, 'Reason') };
+    case MessageCode.Error: {
+      length(frame, code, 5, 7);
+      const requestType = frame[1];
+      if (!isMessageCode(requestType)) fail(code, 1, 'REQUEST.Type', 'a WAMP message type', requestType);
+      const msg: WampMessage = {
+        code,
+        requestType,
+        request: id<RequestId>(frame, code, 2, 'REQUEST.Request'),
+        details: dict(frame, code, 3, 'Details'),
+        error: uri(frame, code, 4, 'Error'),
+      };
+      payload(frame, code, 5, msg);
+      return msg;
+    }
+    case MessageCode.Publish: {
+      length(frame, code, 4, 6);
+      const msg: WampMessage = {
+        code,
+        request: id<RequestId>(frame, code, 1, 'Request'),
+        options: dict(frame, code, 2, 'Options'),
+        topic: uri(frame, code, 3, 'Topic'),
+      };
+      payload(frame, code, 4, msg);
+      return msg;
+    }
+    case MessageCode.Published:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'PUBLISH.Request'), publication: id<PublicationId>(frame, code, 2, 'Publication') };
+    case MessageCode.Subscribe:
+      length(frame, code, 4, 4);
+      return {
+        code,
+        request: id<RequestId>(frame, code, 1, 'Request'),
+        options: dict(frame, code, 2, 'Options'),
+        topic: uri(frame, code, 3, 'Topic'),
+      };
+    case MessageCode.Subscribed:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'SUBSCRIBE.Request'), subscription: id<SubscriptionId>(frame, code, 2, 'Subscription') };
+    case MessageCode.Unsubscribe:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'Request'), subscription: id<SubscriptionId>(frame, code, 2, 'SUBSCRIBED.Subscription') };
+    case MessageCode.Unsubscribed:
+    case MessageCode.Unregistered: {
+      length(frame, code, 2, 3);
+      // Router-initiated (revocation) acknowledgements carry request 0 and a Details dict.
+      const request = frame[1] === 0 && frame.length === 3 ? 0 : (id<RequestId>(frame, code, 1, 'Request'));
+      return frame.length === 3 ? { code, request, details: dict(frame, code, 2, 'Details') } : { code, request };
+    }
+    case MessageCode.Event: {
+      length(frame, code, 4, 6);
+      const msg: WampMessage = {
+        code,
+        subscription: id<SubscriptionId>(frame, code, 1, 'SUBSCRIBED.Subscription'),
+        publication: id<PublicationId>(frame, code, 2, 'PUBLISHED.Publication'),
+        details: dict(frame, code, 3, 'Details'),
+      };
+      payload(frame, code, 4, msg);
+      return msg;
+    }
+    case MessageCode.Call: {
+      length(frame, code, 4, 6);
+      const msg: WampMessage = {
+        code,
+        request: id<RequestId>(frame, code, 1, 'Request'),
+        options: dict(frame, code, 2, 'Options'),
+        procedure: uri(frame, code, 3, 'Procedure'),
+      };
+      payload(frame, code, 4, msg);
+      return msg;
+    }
+    case MessageCode.Cancel:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'CALL.Request'), options: dict(frame, code, 2, 'Options') };
+    case MessageCode.Result: {
+      length(frame, code, 3, 5);
+      const msg: WampMessage = { code, request: id<RequestId>(frame, code, 1, 'CALL.Request'), details: dict(frame, code, 2, 'Details') };
+      payload(frame, code, 3, msg);
+      return msg;
+    }
+    case MessageCode.Register:
+      length(frame, code, 4, 4);
+      return {
+        code,
+        request: id<RequestId>(frame, code, 1, 'Request'),
+        options: dict(frame, code, 2, 'Options'),
+        procedure: uri(frame, code, 3, 'Procedure'),
+      };
+    case MessageCode.Registered:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'REGISTER.Request'), registration: id<RegistrationId>(frame, code, 2, 'Registration') };
+    case MessageCode.Unregister:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'Request'), registration: id<RegistrationId>(frame, code, 2, 'REGISTERED.Registration') };
+    case MessageCode.Invocation: {
+      length(frame, code, 4, 6);
+      const msg: WampMessage = {
+        code,
+        request: id<RequestId>(frame, code, 1, 'Request'),
+        registration: id<RegistrationId>(frame, code, 2, 'REGISTERED.Registration'),
+        details: dict(frame, code, 3, 'Details'),
+      };
+      payload(frame, code, 4, msg);
+      return msg;
+    }
+    case MessageCode.Interrupt:
+      length(frame, code, 3, 3);
+      return { code, request: id<RequestId>(frame, code, 1, 'INVOCATION.Request'), options: dict(frame, code, 2, 'Options') };
+    case MessageCode.Yield: {
+      length(frame, code, 3, 5);
+      const msg: WampMessage = { code, request: id<RequestId>(frame, code, 1, 'INVOCATION.Request'), options: dict(frame, code, 2, 'Options') };
+      payload(frame, code, 3, msg);
+      return msg;
+    }
+    default:
+      return assertNever(code);
+  }
+}
+
+function withPayload(head: unknown[], args: Args | undefined, kwargs: Kwargs | undefined): unknown[] {
+  if (kwargs !== undefined) head.push(args ?? [], kwargs);
+  else if (args !== undefined) head.push(args);
+  return head;
+}
+
+/** The array form of a message, ready for a codec. Payloads are passed through untouched. */
+export function toWire(msg: WampMessage): unknown[] {
+  switch (msg.code) {
+    case MessageCode.Hello:
+      return [msg.code, msg.realm, msg.details];
+    case MessageCode.Welcome:
+      return [msg.code, msg.session, msg.details];
+    case MessageCode.Abort:
+    case MessageCode.Goodbye:
+      return [msg.code, msg.details, msg.reason];
+    case MessageCode.Challenge:
+      return [msg.code, msg.authMethod, msg.extra];
+    case MessageCode.Authenticate:
+      return [msg.code, msg.signature, msg.extra];
+    case MessageCode.Error:
+      return withPayload([msg.code, msg.requestType, msg.request, msg.details, msg.error], msg.args, msg.kwargs);
+    case MessageCode.Publish:
+      return withPayload([msg.code, msg.request, msg.options, msg.topic], msg.args, msg.kwargs);
+    case MessageCode.Published:
+      return [msg.code, msg.request, msg.publication];
+    case MessageCode.Subscribe:
+      return [msg.code, msg.request, msg.options, msg.topic];
+    case MessageCode.Subscribed:
+      return [msg.code, msg.request, msg.subscription];
+    case MessageCode.Unsubscribe:
+      return [msg.code, msg.request, msg.subscription];
+    case MessageCode.Unsubscribed:
+    case MessageCode.Unregistered:
+      return msg.details === undefined ? [msg.code, msg.request] : [msg.code, msg.request, msg.details];
+    case MessageCode.Event:
+      return withPayload([msg.code, msg.subscription, msg.publication, msg.details], msg.args, msg.kwargs);
+    case MessageCode.Call:
+      return withPayload([msg.code, msg.request, msg.options, msg.procedure], msg.args, msg.kwargs);
+    case MessageCode.Cancel:
+      return [msg.code, msg.request, msg.options];
+    case MessageCode.Result:
+      return withPayload([msg.code, msg.request, msg.details], msg.args, msg.kwargs);
+    case MessageCode.Register:
+      return [msg.code, msg.request, msg.options, msg.procedure];
+    case MessageCode.Registered:
+      return [msg.code, msg.request, msg.registration];
+    case MessageCode.Unregister:
+      return [msg.code, msg.request, msg.registration];
+    case MessageCode.Invocation:
+      return withPayload([msg.code, msg.request, msg.registration, msg.details], msg.args, msg.kwargs);
+    case MessageCode.Interrupt:
+      return [msg.code, msg.request, msg.options];
+    case MessageCode.Yield:
+      return withPayload([msg.code, msg.request, msg.options], msg.args, msg.kwargs);
+    default:
+      return assertNever(msg);
+  }
+}
