@@ -43,7 +43,14 @@ export class RandomIds<T extends number = number> {
 
 /** Sequential IDs 1, 2, 3, … wrapping back to 1 after 2^53. */
 export class SequentialIds<T extends number = number> {
-  #last = 0;
+  #last: number;
+
+  /** `last`: the ID to count on from (default 0, so the first is 1), e.g. to resume after a restart. */
+  constructor(options: { last?: number } = {}) {
+    const last = options.last ?? 0;
+    if (last !== 0 && !isId(last)) throw new RangeError(`SequentialIds: last must be 0 or an ID in [1, 2^53], got ${last}`);
+    this.#last = last;
+  }
 
   next(): T {
     this.#last = this.#last >= MAX_ID ? 1 : this.#last + 1;

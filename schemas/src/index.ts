@@ -47,3 +47,5 @@ export { jsonCodec } from './codecs/json.js';
 export { msgpackCodec } from './codecs/msgpack.js';
 export { cborCodec } from './codecs/cbor.js';
 export { CODECS, codecForSubprotocol } from './codecs/index.js';
+export { schemaUrl } from './schema-files.js';
+export type { SchemaName } from './schema-files.js';

@@ -103,7 +103,7 @@ export function parseMessage(frame: unknown): WampMessage {
   if (typeof code !== 'number' || !Number.isInteger(code)) {
     throw new DecodeError(`element 0 (MessageType): expected an integer, got ${describe(code)}`, 0);
   }
-  if (!isMessageCode(code)) throw new DecodeError(`unknown message type ${code}`, 0);
+  if (!isMessageCode(code)) throw new DecodeError(`element 0 (MessageType): expected a known WAMP message type, got number ${code}`, 0);
   switch (code) {
     case MessageCode.Hello:
       length(frame, code, 3, 3);

@@ -1,0 +1,187 @@
+/**
+ * The `switchboard` command: flags → config → router; signals → graceful shutdown.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, checkConfig, loadConfigFile } from './config/config.js';
+import type { RouterConfigFile } from './config/config.js';
+import { LOG_LEVELS } from './log.js';
+import type { LogLevel } from './log.js';
+import { Router } from './router.js';
+import { VERSION } from './version.js';
+
+const HELP = `switchboard ${VERSION}: a WAMP v2 router
+
+Usage:
+  switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
+  switchboard check FILE          validate a JSON config file and exit
+  switchboard version             print the version
+  switchboard --help              this text
+
+Options for start:
+  --config FILE       JSON config file (schema: @switchboard/schemas/schema/router-config.schema.json)
+  --host H            listen address of the first listener (default 0.0.0.0)
+  --port N            port of the first listener (default 8080; 0 picks a free one)
+  --realm NAME        serve this realm (repeat for several); replaces the config's realms
+  --log-level L       fatal, error, warn, info, debug, trace or silent (default info)
+
+SIGINT or SIGTERM: every session gets GOODBYE wamp.close.system_shutdown, then the router exits 0.
+`;
+
+/** Output streams, injectable for tests. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the CLI; resolves to the process exit code (for `start`, once the router has stopped). */
+export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      io.out(HELP);
+      return 0;
+    case 'version':
+    case '--version':
+    case '-v':
+      io.out(`${VERSION}\n`);
+      return 0;
+    case 'check':
+      return check(rest, io);
+    case 'start':
+      return start(rest, io);
+    default:
+      io.err(`switchboard: unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+function check(args: string[], io: CliIo): number {
+  if (args.length !== 1 || args[0]!.startsWith('-')) {
+    io.err('usage: switchboard check FILE\n');
+    return 2;
+  }
+  try {
+    loadConfigFile(args[0]!);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  io.out(`${args[0]}: configuration is valid\n`);
+  return 0;
+}
+
+async function start(args: string[], io: CliIo): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        realm: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    io.err(`switchboard start: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  let file: RouterConfigFile;
+  try {
+    file = flags.config !== undefined ? loadConfigFile(flags.config) : {};
+    file = applyFlags(file, flags);
+    checkConfig(file, flags.config ?? 'command line');
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const router = new Router({ config: file });
+  try {
+    await router.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const where = e.code === 'EADDRINUSE' || e.code === 'EACCES' ? ' (is another process using this port?)' : '';
+    router.log.fatal({ err: e.message }, `cannot start${where}`);
+    io.err(`switchboard: cannot start: ${e.message}${where}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      router.log.info({ signal }, 'shutting down');
+      // Hard deadline: whatever happens, exit within 5 s of the signal.
+      const deadline = setTimeout(() => resolve(0), 4500);
+      deadline.unref();
+      router.stop().then(
+        () => {
+          clearTimeout(deadline);
+          resolve(0);
+        },
+        (err: unknown) => {
+          router.log.error({ err }, 'error during shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  }).then((code) => {
+    // Anything still holding the event loop (a stuck socket) must not keep the process alive.
+    setTimeout(() => process.exit(code), 100).unref();
+    return code;
+  });
+}
+
+interface StartFlags {
+  host?: string;
+  port?: string;
+  realm?: string[];
+  'log-level'?: string;
+}
+
+/** Command-line flags override the first listener's host and port, the realm list and the log level. */
+function applyFlags(file: RouterConfigFile, flags: StartFlags): RouterConfigFile {
+  const out: RouterConfigFile = { ...file };
+  const problems: string[] = [];
+  if (flags.host !== undefined || flags.port !== undefined) {
+    const listeners = [...(out.listeners ?? [{ type: 'websocket' as const }])];
+    const first = { ...listeners[0]! };
+    if (flags.host !== undefined) first.host = flags.host;
+    if (flags.port !== undefined) {
+      const port = Number(flags.port);
+      if (!/^\d+$/.test(flags.port) || port > 65535) problems.push(`--port: '${flags.port}' is not a port number (0 to 65535)`);
+      else first.port = port;
+    }
+    listeners[0] = first;
+    out.listeners = listeners;
+  }
+  if (flags.realm !== undefined) out.realms = flags.realm.map((name) => ({ name }));
+  if (flags['log-level'] !== undefined) {
+    const level = flags['log-level'];
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) problems.push(`--log-level: '${level}' is not one of ${LOG_LEVELS.join(', ')}`);
+    else out.log = { ...out.log, level: level as LogLevel };
+  }
+  if (problems.length > 0) throw new ConfigError('command line', problems);
+  return out;
+}

@@ -1,0 +1,18 @@
+import type { SessionId } from '@switchboard/schemas';
+import type { Logger } from './log.js';
+import type { Realm } from './realm.js';
+import type { RouterSession } from './session.js';
+
+/** What a session needs from the router that owns it. */
+export interface RouterCore {
+  readonly log: Logger;
+  /** Enforce the spec's sequential session-scope request IDs. */
+  readonly sequentialRequestIds: boolean;
+  realm(name: string): Realm | undefined;
+  /** A fresh global-scope session ID, unique among live sessions. */
+  newSessionId(): SessionId;
+  /** The session with this ID has ended; the ID may be drawn again. */
+  releaseSessionId(id: SessionId): void;
+  /** The session's transport has closed. */
+  transportClosed(session: RouterSession): void;
+}

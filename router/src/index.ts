@@ -1,0 +1,17 @@
+export { Router, startRouter } from './router.js';
+export type { RouterOptions, ListenerAddress } from './router.js';
+export { Realm } from './realm.js';
+export { RouterSession, SessionState } from './session.js';
+export type { SessionIdentity } from './session.js';
+export { Broker } from './broker/broker.js';
+export type { Subscriber, Subscription, DeliveryPlan, SubscribeOutcome, UnsubscribeOutcome, BrokerOptions } from './broker/broker.js';
+export { Dealer } from './dealer/dealer.js';
+export type { Callee, Registration, PendingCall, CallOutcome, RegisterOutcome, SessionRemoval, DealerOptions } from './dealer/dealer.js';
+export { ConfigError, checkConfig, loadConfigFile, resolveConfig } from './config/config.js';
+export type { RouterConfig, RouterConfigFile, WebSocketListenerConfig, WebSocketListenerFile, RealmConfig, RealmFile } from './config/config.js';
+export { createLogger, silentLogger, LOG_LEVELS } from './log.js';
+export type { Logger, LogLevel, LoggerOptions } from './log.js';
+export { OutboundCounters, DEFAULT_OUTBOUND_LIMITS, SLOW_CONSUMER_REASON } from './transports/outbound.js';
+export type { OutboundLimits } from './transports/outbound.js';
+export type { Peer, PeerHandler, TransportDetails } from './transports/peer.js';
+export { VERSION } from './version.js';

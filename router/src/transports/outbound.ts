@@ -1,0 +1,59 @@
+/**
+ * Outbound backpressure policy, shared by every transport. Past the soft limit, droppable frames
+ * (EVENTs) are dropped for that peer and counted; a frame that would take the queue past the hard
+ * limit, or a peer that keeps dropping for longer than the drain timeout, gets the peer cut off.
+ * One slow consumer never grows the router's memory without bound.
+ */
+
+export interface OutboundLimits {
+  /** Queued bytes above which EVENTs to this peer are dropped. */
+  softLimitBytes: number;
+  /** Queued bytes above which the peer is disconnected. */
+  hardLimitBytes: number;
+  /** A peer that is still over the soft limit this long after its first drop is disconnected. 0: never. */
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_OUTBOUND_LIMITS: Readonly<OutboundLimits> = {
+  softLimitBytes: 4 * 1024 * 1024,
+  hardLimitBytes: 16 * 1024 * 1024,
+  drainTimeoutMs: 60_000,
+};
+
+/** Counters the router exposes (later as /metrics). */
+export class OutboundCounters {
+  eventsDropped = 0;
+  bytesDropped = 0;
+  peersCutOff = 0;
+}
+
+export type Verdict = 'send' | 'drop' | 'cutoff';
+
+/** Reason given when a peer is cut off (logged, and the WebSocket close reason where one can be sent). */
+export const SLOW_CONSUMER_REASON = 'switchboard.close.slow_consumer';
+
+/** Per-peer state of the policy. */
+export class OutboundBudget {
+  #overSoftSince = 0;
+
+  constructor(
+    private readonly limits: OutboundLimits,
+    private readonly counters: OutboundCounters,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  judge(queuedBytes: number, frameBytes: number, droppable: boolean): Verdict {
+    const after = queuedBytes + frameBytes;
+    if (!droppable) return after > this.limits.hardLimitBytes ? 'cutoff' : 'send';
+    if (after <= this.limits.softLimitBytes) {
+      this.#overSoftSince = 0;
+      return 'send';
+    }
+    const now = this.clock();
+    if (this.#overSoftSince === 0) this.#overSoftSince = now;
+    else if (this.limits.drainTimeoutMs > 0 && now - this.#overSoftSince > this.limits.drainTimeoutMs) return 'cutoff';
+    this.counters.eventsDropped++;
+    this.counters.bytesDropped += frameBytes;
+    return 'drop';
+  }
+}
