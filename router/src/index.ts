@@ -15,3 +15,5 @@ export { OutboundCounters, DEFAULT_OUTBOUND_LIMITS, SLOW_CONSUMER_REASON } from 
 export type { OutboundLimits } from './transports/outbound.js';
 export type { Peer, PeerHandler, TransportDetails } from './transports/peer.js';
 export { VERSION } from './version.js';
+export { createLocalConnection } from './transports/local.js';
+export type { LocalClient, LocalConnection } from './transports/local.js';

@@ -12,7 +12,9 @@ import type { Logger } from './log.js';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
-import type { Peer } from './transports/peer.js';
+import type { Peer, PeerHandler } from './transports/peer.js';
+import { createLocalConnection } from './transports/local.js';
+import type { LocalClient } from './transports/local.js';
 import { WebSocketTransport } from './transports/websocket.js';
 
 export interface RouterOptions {
@@ -83,7 +85,7 @@ export class Router implements RouterCore {
     try {
       for (const listener of this.config.listeners) {
         const http = new HttpServer();
-        const transport = new WebSocketTransport(listener, (peer) => this.#accept(peer), this.counters, this.log);
+        const transport = new WebSocketTransport(listener, (peer) => this.attach(peer), this.counters, this.log);
         http.upgrade(listener.path, (req, socket, head) => transport.handleUpgrade(req, socket, head));
         http.route('/health', (_req, res) => sendJson(res, 200, { status: 'ok', sessions: this.sessionCount }));
         this.#servers.push(http);
@@ -120,6 +122,7 @@ export class Router implements RouterCore {
       await Promise.race([Promise.all(goodbyes), timeout]);
       clearTimeout(timer);
     }
+    for (const session of this.#sessions) session.peer.close(1001, 'router shutting down');
     for (const transport of this.#transports) transport.close(1001, 'router shutting down');
     // Give close frames a moment to leave, then drop whatever is left.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -137,10 +140,22 @@ export class Router implements RouterCore {
     this.#sessions.delete(session);
   }
 
-  #accept(peer: Peer): RouterSession {
+  /**
+   * Attaches a connection from any transport (the built-in ones call this too); returns the
+   * handler the transport must feed with decoded frames and its close.
+   */
+  attach(peer: Peer): PeerHandler {
+    if (this.#state !== 'running') throw new Error(`cannot attach a peer to a router that is ${this.#state}`);
     const session = new RouterSession(peer, this);
     this.#sessions.add(session);
     return session;
+  }
+
+  /** An in-process client connection (see transports/local.ts). */
+  connectLocal(options: Parameters<typeof createLocalConnection>[0]): LocalClient {
+    const connection = createLocalConnection(options);
+    connection.bind(this.attach(connection.peer));
+    return connection.client;
   }
 }
 

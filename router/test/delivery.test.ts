@@ -1,0 +1,85 @@
+/**
+ * Serialize once: an EVENT is encoded once per subscription per serializer, whatever the number
+ * of subscribers. Uses in-process connections whose codecs count their encode calls.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Codec } from '@switchboard/schemas';
+import { cborCodec, jsonCodec, MessageCode, msgpackCodec } from '@switchboard/schemas';
+import type { LocalClient } from '@switchboard/router';
+import { startTestRouter, within } from './helpers.js';
+
+function counting(codec: Codec): Codec & { events: number } {
+  const counter = {
+    ...codec,
+    events: 0,
+    encode(message: unknown[]) {
+      if (message[0] === MessageCode.Event) counter.events++;
+      return codec.encode(message);
+    },
+  };
+  return counter;
+}
+
+interface Client {
+  conn: LocalClient;
+  inbox: unknown[][];
+  waitFor(count: number): Promise<void>;
+}
+
+function connect(router: Awaited<ReturnType<typeof startTestRouter>>, codec: Codec): Client {
+  const inbox: unknown[][] = [];
+  let wake: (() => void) | undefined;
+  const conn = router.connectLocal({
+    codec,
+    onMessage: (m) => {
+      inbox.push(m as unknown[]);
+      wake?.();
+    },
+  });
+  return {
+    conn,
+    inbox,
+    waitFor: (count) =>
+      within(
+        new Promise<void>((resolve) => {
+          const check = (): void => (inbox.length >= count ? resolve() : void (wake = check));
+          check();
+        }),
+        3000,
+        `${count} messages`,
+      ),
+  };
+}
+
+async function join(client: Client): Promise<void> {
+  client.conn.send([MessageCode.Hello, 'realm1', { roles: { subscriber: {}, publisher: {} } }]);
+  await client.waitFor(1);
+  client.conn.send([MessageCode.Subscribe, 1, {}, 'com.fanout']);
+  await client.waitFor(2);
+}
+
+describe('serialize once per subscription per serializer', () => {
+  it('100 subscribers on three serializers: three EVENT encodings per publication, identical payloads', async () => {
+    const router = await startTestRouter();
+    const codecs = [counting(jsonCodec), counting(msgpackCodec), counting(cborCodec)];
+    const subscribers: Client[] = [];
+    for (let i = 0; i < 100; i++) subscribers.push(connect(router, codecs[i % 3]!));
+    await Promise.all(subscribers.map(join));
+    const publisher = connect(router, jsonCodec);
+    publisher.conn.send([MessageCode.Hello, 'realm1', { roles: { publisher: {} } }]);
+    await publisher.waitFor(1);
+    const binary = new Uint8Array([0, 1, 254, 255]);
+    publisher.conn.send([MessageCode.Publish, 1, { acknowledge: true }, 'com.fanout', ['hi', binary], { n: 2 ** 40 }]);
+    await publisher.waitFor(2);
+    await Promise.all(subscribers.map((s) => s.waitFor(3)));
+    expect(codecs.map((c) => c.events)).toEqual([1, 1, 1]);
+    const publication = publisher.inbox[1]![2];
+    for (const s of subscribers) {
+      const event = s.inbox[2]!;
+      expect(event.slice(0, 4)).toEqual([MessageCode.Event, s.inbox[1]![2], publication, {}]);
+      expect(event[4]).toEqual(['hi', expect.anything()]);
+      expect(new Uint8Array((event[4] as [string, Uint8Array])[1])).toEqual(binary);
+      expect(event[5]).toEqual({ n: 2 ** 40 });
+    }
+  });
+});

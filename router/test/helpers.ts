@@ -1,0 +1,131 @@
+/**
+ * Test helpers: a router on an ephemeral port, and a raw WAMP peer that speaks frames by hand
+ * (for protocol-violation cases no client library would send). Every wait is bounded.
+ */
+import { onTestFinished } from 'vitest';
+import WebSocket from 'ws';
+import type { Codec, SerializerName } from '@switchboard/schemas';
+import { CODECS, MessageCode } from '@switchboard/schemas';
+import { Router, silentLogger } from '@switchboard/router';
+import type { RouterConfigFile } from '@switchboard/router';
+
+/** Starts a router on 127.0.0.1 with a free port; stopped when the test finishes. */
+export async function startTestRouter(config: RouterConfigFile = {}): Promise<Router> {
+  const listeners = config.listeners ?? [{ type: 'websocket' as const }];
+  const router = new Router({
+    config: { shutdownTimeoutMs: 500, ...config, listeners: listeners.map((l) => ({ host: '127.0.0.1', ...l, port: 0 })) },
+    logger: silentLogger(),
+  });
+  await router.start();
+  onTestFinished(() => router.stop());
+  return router;
+}
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+/** Resolves with `promise`, or rejects after `ms` naming what was awaited. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]);
+}
+
+/** A WAMP peer at the frame level. */
+export class RawPeer {
+  readonly codec: Codec;
+  readonly closed: Promise<Closed>;
+  readonly #queue: unknown[] = [];
+  readonly #waiters: ((value: unknown) => void)[] = [];
+
+  private constructor(
+    readonly ws: WebSocket,
+    serializer: SerializerName,
+  ) {
+    this.codec = CODECS[serializer];
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const decoded = this.codec.decode(isBinary ? new Uint8Array(data) : data.toString('utf8'));
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(decoded);
+      else this.#queue.push(decoded);
+    });
+    this.closed = new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+  }
+
+  static async connect(url: string, serializer: SerializerName = 'json', protocols?: string[]): Promise<RawPeer> {
+    const ws = new WebSocket(url, protocols ?? [CODECS[serializer].subprotocol]);
+    const peer = new RawPeer(ws, serializer);
+    onTestFinished(() => ws.terminate());
+    await within(new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    }), 5000, 'WebSocket open');
+    return peer;
+  }
+
+  /** Connects and completes HELLO → WELCOME; resolves to the WELCOME message. */
+  static async join(url: string, serializer: SerializerName = 'json', realm = 'realm1'): Promise<RawPeer & { session: number; welcome: unknown[] }> {
+    const peer = await RawPeer.connect(url, serializer);
+    peer.send([MessageCode.Hello, realm, { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } }]);
+    const welcome = await peer.next();
+    if (welcome[0] !== MessageCode.Welcome) throw new Error(`expected WELCOME, got ${JSON.stringify(welcome)}`);
+    return Object.assign(peer, { session: welcome[1] as number, welcome });
+  }
+
+  #request = 0;
+
+  /** The next sequential request ID. */
+  nextRequest(): number {
+    return ++this.#request;
+  }
+
+  send(message: unknown[]): void {
+    this.ws.send(this.codec.encode(message));
+  }
+
+  /** Sends bytes or text exactly as given. */
+  sendRaw(data: string | Uint8Array, binary: boolean): void {
+    this.ws.send(data, { binary });
+  }
+
+  /** The next decoded message (as an array), waiting at most `ms`. */
+  async next(ms = 3000): Promise<unknown[]> {
+    const queued = this.#queue.shift();
+    const value = queued !== undefined ? queued : await within(new Promise<unknown>((resolve) => this.#waiters.push(resolve)), ms, 'a WAMP message');
+    if (!Array.isArray(value)) throw new Error(`received a non-list frame: ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  /** Resolves true if no message arrives within `ms` (for asserting that something is NOT delivered). */
+  async silentFor(ms: number): Promise<boolean> {
+    if (this.#queue.length > 0) return false;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) this.#waiters.splice(i, 1);
+        resolve(true);
+      }, ms);
+      const waiter = (value: unknown): void => {
+        clearTimeout(timer);
+        this.#queue.unshift(value);
+        resolve(false);
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Waits for the connection to close. */
+  waitClosed(ms = 3000): Promise<Closed> {
+    return within(this.closed, ms, 'the connection to close');
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
