@@ -129,3 +129,18 @@ export class RawPeer {
     this.ws.close(1000);
   }
 }
+
+/** Waits until `condition()` holds, checking every 5 ms, for at most `ms`. */
+export function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (condition()) resolve();
+        else setTimeout(check, 5).unref();
+      };
+      check();
+    }),
+    ms,
+    what,
+  );
+}
