@@ -1,0 +1,16 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { startTestRouter, within } from '../../../router/test/helpers.js';
+
+it('the README example runs against the router and prints the sum and the event', async () => {
+  const router = await startTestRouter();
+  const script = fileURLToPath(new URL('../quickstart.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script], { env: { ...process.env, WAMP_URL: router.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 10_000, 'the example to finish');
+  expect(code).toBe(0);
+  expect(out).toContain('2 + 3 = 5');
+  expect(out).toContain('event: hello (from quickstart)');
+});
