@@ -58,6 +58,7 @@ export class Broker<S extends Subscriber> {
 
   /** Adds `session` to the subscription for (topic, match), creating it if needed. Idempotent. */
   subscribe(session: S, topic: string, match: MatchPolicy = 'exact'): SubscribeOutcome<S> {
+    if (!this.#index.supports(match)) throw new RangeError(`match policy '${match}' is not supported`);
     let subscription = this.#index.get(topic, match);
     let created = false;
     if (subscription === undefined) {

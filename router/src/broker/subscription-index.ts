@@ -21,6 +21,10 @@ export class SubscriptionIndex<S> {
   // One-element arrays cached per subscription so an exact publish allocates nothing.
   readonly #exactList = new Map<string, readonly Subscription<S>[]>();
 
+  supports(match: MatchPolicy): boolean {
+    return match === 'exact';
+  }
+
   get(topic: string, match: MatchPolicy): Subscription<S> | undefined {
     return match === 'exact' ? this.#exact.get(topic) : undefined;
   }

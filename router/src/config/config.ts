@@ -104,33 +104,49 @@ function explain(error: ErrorObject): string {
   }
 }
 
-/** Checks a parsed config object; throws ConfigError listing every problem. */
+/** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
   const check = validate();
-  if (!check(value)) {
-    const problems = [...new Set((check.errors ?? []).map(explain))];
-    throw new ConfigError(source, problems);
-  }
-  const file = value as RouterConfigFile;
-  const problems: string[] = [];
-  file.listeners?.forEach((l, i) => {
-    const soft = l.outbound?.softLimitBytes ?? DEFAULT_OUTBOUND_LIMITS.softLimitBytes;
-    const hard = l.outbound?.hardLimitBytes ?? DEFAULT_OUTBOUND_LIMITS.hardLimitBytes;
-    if (hard < soft) problems.push(`/listeners/${i}/outbound/hardLimitBytes: must be at least softLimitBytes (${soft})`);
-  });
-  const names = new Set<string>();
-  file.realms?.forEach((r, i) => {
-    if (names.has(r.name)) problems.push(`/realms/${i}/name: realm '${r.name}' is defined twice`);
-    names.add(r.name);
-  });
-  const ports = new Map<string, number>();
-  file.listeners?.forEach((l, i) => {
-    const key = `${l.host ?? '0.0.0.0'}:${l.port ?? 8080}`;
-    if (l.port !== 0 && ports.has(key)) problems.push(`/listeners/${i}/port: ${key} is already used by /listeners/${ports.get(key)}`);
-    ports.set(key, i);
-  });
+  const problems = check(value) ? [] : [...new Set((check.errors ?? []).map(explain))];
+  problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
-  return file;
+  return value as RouterConfigFile;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/** Rules a JSON Schema cannot say. Runs on any input, so a file's problems are all reported in one pass. */
+function semanticProblems(value: unknown): string[] {
+  const problems: string[] = [];
+  if (!isRecord(value)) return problems;
+  const listeners = Array.isArray(value['listeners']) ? value['listeners'] : [];
+  const bound: { host: string; port: number; index: number }[] = [];
+  listeners.forEach((l: unknown, i) => {
+    if (!isRecord(l)) return;
+    const outbound = isRecord(l['outbound']) ? l['outbound'] : {};
+    const soft = typeof outbound['softLimitBytes'] === 'number' ? outbound['softLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.softLimitBytes;
+    const hard = typeof outbound['hardLimitBytes'] === 'number' ? outbound['hardLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.hardLimitBytes;
+    if (hard < soft) problems.push(`/listeners/${i}/outbound/hardLimitBytes: must be at least softLimitBytes (${soft})`);
+    const host = typeof l['host'] === 'string' ? l['host'] : '0.0.0.0';
+    const port = typeof l['port'] === 'number' ? l['port'] : 8080;
+    if (port === 0) return;
+    // A wildcard address takes the port on every interface, so it clashes with any host.
+    const clash = bound.find((b) => b.port === port && (b.host === host || WILDCARD_HOSTS.has(b.host) || WILDCARD_HOSTS.has(host)));
+    if (clash !== undefined) problems.push(`/listeners/${i}/port: ${host}:${port} clashes with /listeners/${clash.index} (${clash.host}:${port})`);
+    bound.push({ host, port, index: i });
+  });
+  const realms = Array.isArray(value['realms']) ? value['realms'] : [];
+  const names = new Set<string>();
+  realms.forEach((r: unknown, i) => {
+    if (!isRecord(r) || typeof r['name'] !== 'string') return;
+    if (names.has(r['name'])) problems.push(`/realms/${i}/name: realm '${r['name']}' is defined twice`);
+    names.add(r['name']);
+  });
+  return problems;
 }
 
 /** Reads, parses and checks a JSON config file. */

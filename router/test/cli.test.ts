@@ -1,0 +1,313 @@
+/**
+ * The `switchboard` command, run as a real process from the built dist/ (`npm test` builds first).
+ * Ports are ephemeral: `start --port 0` and the URL read back from the JSON log. Every wait is
+ * bounded and every process started here is killed when its test finishes.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { CloseUri, ErrorUri, MessageCode } from '@switchboard/schemas';
+import { RawPeer, within } from './helpers.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = 'router/bin/switchboard.js';
+const DIST_CLI = `${root}router/dist/cli.js`;
+const VERSION = (JSON.parse(readFileSync(`${root}router/package.json`, 'utf8')) as { version: unknown }).version;
+
+type LogLine = Record<string, unknown>;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+function parseLogLine(line: string): LogLine | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as LogLine) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One spawned process, its output so far, and bounded waits on it. */
+class CliProcess {
+  stdout = '';
+  stderr = '';
+  readonly closed: Promise<Exit>;
+  readonly #onOutput = new Set<() => void>();
+
+  constructor(readonly proc: ChildProcessWithoutNullStreams) {
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.on('data', (chunk: string) => {
+      this.stdout += chunk;
+      for (const listener of this.#onOutput) listener();
+    });
+    proc.stderr.on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    this.closed = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  logLines(): LogLine[] {
+    return this.stdout
+      .split('\n')
+      .map(parseLogLine)
+      .filter((line): line is LogLine => line !== undefined);
+  }
+
+  /** The first JSON log line matching `predicate`, waiting at most `ms`. */
+  async waitForLog(predicate: (line: LogLine) => boolean, ms: number, what: string): Promise<LogLine> {
+    let check: (() => void) | undefined;
+    try {
+      return await within(
+        new Promise<LogLine>((resolve, reject) => {
+          check = () => {
+            const found = this.logLines().find(predicate);
+            if (found !== undefined) resolve(found);
+          };
+          this.#onOutput.add(check);
+          check();
+          void this.closed.then(() => reject(new Error(`the process exited before logging ${what}`)));
+        }),
+        ms,
+        what,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- stdout:\n${this.stdout}\n--- stderr:\n${this.stderr}`, { cause: err });
+    } finally {
+      if (check !== undefined) this.#onOutput.delete(check);
+    }
+  }
+
+  /** The exit status, waiting at most `ms`. */
+  async exit(ms: number, what = 'the process to exit'): Promise<Exit> {
+    try {
+      return await within(this.closed, ms, what);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- stdout:\n${this.stdout}\n--- stderr:\n${this.stderr}`, { cause: err });
+    }
+  }
+}
+
+/** Spawns `command args` in the repo root; killed when the test finishes if still running. */
+function spawnProcess(command: string, args: string[]): CliProcess {
+  const proc = spawn(command, args, { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+  const cli = new CliProcess(proc);
+  onTestFinished(async () => {
+    if (cli.running) proc.kill('SIGKILL');
+    await within(cli.closed, 5000, 'a killed process to close').catch(() => undefined);
+  });
+  return cli;
+}
+
+const switchboard = (...args: string[]): CliProcess => spawnProcess(process.execPath, [BIN, ...args]);
+
+/** Runs a command that should finish by itself. */
+async function run(...args: string[]): Promise<{ exit: Exit; stdout: string; stderr: string }> {
+  const cli = switchboard(...args);
+  const exit = await cli.exit(10_000, `switchboard ${args.join(' ')} to exit`);
+  return { exit, stdout: cli.stdout, stderr: cli.stderr };
+}
+
+interface Started {
+  cli: CliProcess;
+  url: string;
+  port: number;
+}
+
+/** `switchboard start --port 0 --host 127.0.0.1 --log-level info …`, once it logs its URL. */
+async function start(...extra: string[]): Promise<Started> {
+  const cli = switchboard('start', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...extra);
+  const listening = await cli.waitForLog((line) => typeof line['url'] === 'string', 10_000, 'the listening URL');
+  // Signal handlers are installed right after 'router started'; wait for it before any signal.
+  await cli.waitForLog((line) => line['msg'] === 'router started', 5000, "'router started'");
+  const url = String(listening['url']);
+  const match = /^ws:\/\/127\.0\.0\.1:(\d+)\/ws$/.exec(url);
+  if (match === null) throw new Error(`unexpected listening URL ${url}`);
+  return { cli, url, port: Number(match[1]) };
+}
+
+/** Expects `message` to be GOODBYE with `reason`. */
+function expectGoodbye(message: unknown[], reason: string): void {
+  expect(message[0]).toBe(MessageCode.Goodbye);
+  expect(message[1]).toBeTypeOf('object');
+  expect(message[2]).toBe(reason);
+}
+
+beforeAll(() => {
+  if (!existsSync(DIST_CLI)) {
+    throw new Error(`${DIST_CLI} is missing: run npx tsc -b at the repo root first (npm test builds before testing)`);
+  }
+});
+
+describe('switchboard version and help', () => {
+  it('version prints the version from router/package.json', async () => {
+    expect(VERSION).toBeTypeOf('string');
+    const { exit, stdout, stderr } = await run('version');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(stdout).toBe(`${String(VERSION)}\n`);
+    expect(stderr).toBe('');
+  });
+
+  it('--help lists every command', async () => {
+    const { exit, stdout } = await run('--help');
+    expect(exit.code).toBe(0);
+    for (const command of ['switchboard start', 'switchboard check FILE', 'switchboard version', 'switchboard --help']) {
+      expect(stdout).toContain(command);
+    }
+    for (const flag of ['--config', '--host', '--port', '--realm', '--log-level']) expect(stdout).toContain(flag);
+  });
+
+  it('an unknown command exits 2 naming it, with the usage on stderr', async () => {
+    const { exit, stdout, stderr } = await run('frobnicate');
+    expect(exit.code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain("unknown command 'frobnicate'");
+    expect(stderr).toContain('Usage:');
+  });
+
+  it('npx switchboard version works from the repo root (bin linked into node_modules/.bin)', async () => {
+    expect(realpathSync(`${root}node_modules/.bin/switchboard`)).toBe(realpathSync(`${root}${BIN}`));
+    // --no: never fetch a package of that name from the registry; only the linked bin may run.
+    const cli = spawnProcess('npx', ['--no', 'switchboard', 'version']);
+    const exit = await cli.exit(30_000, 'npx switchboard version to exit');
+    expect(exit.code).toBe(0);
+    expect(cli.stdout).toBe(`${String(VERSION)}\n`);
+  });
+});
+
+describe('switchboard check', () => {
+  it('accepts a valid file: exit 0 and "valid"', async () => {
+    const { exit, stdout } = await run('check', 'router/test/fixtures/good.json');
+    expect(exit.code).toBe(0);
+    expect(stdout).toContain('router/test/fixtures/good.json');
+    expect(stdout).toContain('valid');
+  });
+
+  it("rejects an invalid file: exit 1 and stderr names each bad field's pointer", async () => {
+    const { exit, stdout, stderr } = await run('check', 'router/test/fixtures/bad.json');
+    expect(exit.code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('router/test/fixtures/bad.json');
+    expect(stderr).toContain("(top level): unknown field 'listenres'");
+    for (const pointer of ['/listeners/0/port:', '/listeners/0/host:', '/listeners/0/serializers/1:', '/realms/0:', '/log/level:', '/shutdownTimeoutMs:']) {
+      expect(stderr).toContain(`  - ${pointer}`);
+    }
+  });
+
+  it('names the file when it is missing or not JSON: exit 1', async () => {
+    const missing = await run('check', 'router/test/fixtures/no-such-file.json');
+    expect(missing.exit.code).toBe(1);
+    expect(missing.stderr).toContain('router/test/fixtures/no-such-file.json');
+    expect(missing.stderr).toContain('cannot read file');
+
+    const syntax = await run('check', 'router/test/fixtures/bad-syntax.json');
+    expect(syntax.exit.code).toBe(1);
+    expect(syntax.stderr).toContain('router/test/fixtures/bad-syntax.json');
+    expect(syntax.stderr).toContain('not valid JSON');
+  });
+
+  it('without a file: exit 2 and the usage', async () => {
+    const { exit, stderr } = await run('check');
+    expect(exit.code).toBe(2);
+    expect(stderr).toContain('usage: switchboard check FILE');
+  });
+});
+
+describe('switchboard start', () => {
+  it('logs its URL as JSON, answers /health and WAMP, and on SIGTERM says GOODBYE and exits 0', async () => {
+    const { cli, url, port } = await start();
+
+    const health = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(3000) });
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', sessions: 0 });
+
+    const peer = await RawPeer.join(url, 'json', 'realm1');
+    expect(peer.ws.protocol).toBe('wamp.2.json');
+    expect(peer.welcome[0]).toBe(MessageCode.Welcome);
+    expect(peer.session).toBeGreaterThanOrEqual(1);
+    const busy = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(3000) });
+    expect(await busy.json()).toEqual({ status: 'ok', sessions: 1 });
+
+    cli.proc.kill('SIGTERM');
+    const exited = cli.exit(5000, 'exit within 5 s of SIGTERM');
+    exited.catch(() => undefined); // awaited below; keeps an early failure from going unhandled
+
+    expectGoodbye(await peer.next(3000), CloseUri.SystemShutdown);
+    peer.send([MessageCode.Goodbye, {}, CloseUri.GoodbyeAndOut]);
+    expect((await peer.waitClosed(3000)).code).toBe(1000);
+
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const messages = cli.logLines().map((line) => line['msg']);
+    expect(messages).toContain('shutting down');
+    expect(messages).toContain('router stopped');
+    expect(cli.logLines().find((line) => line['msg'] === 'shutting down')?.['signal']).toBe('SIGTERM');
+  });
+
+  it('on SIGINT exits 0 within 5 s even when a client never answers GOODBYE', async () => {
+    const { cli, url } = await start();
+    const peer = await RawPeer.join(url, 'json', 'realm1');
+
+    cli.proc.kill('SIGINT');
+    const exited = cli.exit(5000, 'exit within 5 s of SIGINT');
+    exited.catch(() => undefined);
+
+    // The client hears GOODBYE but stays silent; the router drops it after its shutdown timeout.
+    expectGoodbye(await peer.next(3000), CloseUri.SystemShutdown);
+    expect(await exited).toEqual({ code: 0, signal: null });
+    await peer.waitClosed(1000);
+  });
+
+  it('--realm a --realm b serves exactly those realms', async () => {
+    const { cli, url } = await start('--realm', 'a', '--realm', 'b');
+    expect(cli.logLines().find((line) => line['msg'] === 'router started')?.['realms']).toEqual(['a', 'b']);
+
+    const a = await RawPeer.join(url, 'json', 'a');
+    const b = await RawPeer.join(url, 'json', 'b');
+    expect(a.welcome[0]).toBe(MessageCode.Welcome);
+    expect(b.welcome[0]).toBe(MessageCode.Welcome);
+
+    const stranger = await RawPeer.connect(url, 'json');
+    stranger.send([MessageCode.Hello, 'realm1', { roles: { subscriber: {} } }]);
+    const abort = await stranger.next(3000);
+    expect(abort[0]).toBe(MessageCode.Abort);
+    expect(abort[2]).toBe(ErrorUri.NoSuchRealm);
+    await stranger.waitClosed(3000);
+  });
+
+  it('--port 99999 exits 2 with a message naming --port', async () => {
+    const { exit, stderr } = await run('start', '--port', '99999');
+    expect(exit.code).toBe(2);
+    expect(stderr).toContain('--port');
+    expect(stderr).toContain('99999');
+  });
+
+  it('a port already in use exits 1 with a clear message', async () => {
+    const blocker = createServer();
+    await within(new Promise<void>((resolve, reject) => {
+      blocker.once('error', reject);
+      blocker.listen(0, '127.0.0.1', () => resolve());
+    }), 3000, 'a blocking server to listen');
+    onTestFinished(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const address = blocker.address();
+    if (address === null || typeof address === 'string') throw new Error('blocking server has no port');
+
+    const { exit, stderr } = await run('start', '--port', String(address.port), '--host', '127.0.0.1', '--log-level', 'info');
+
+    expect(exit.code).toBe(1);
+    expect(stderr).toContain('cannot start');
+    expect(stderr).toContain(`127.0.0.1:${address.port}`);
+    expect(stderr).toMatch(/EADDRINUSE|address already in use/);
+    expect(stderr).toContain('is another process using this port?');
+  });
+});
