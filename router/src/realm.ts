@@ -9,8 +9,10 @@ import type {
   ErrorMessage,
   Event,
   Hello,
+  Invocation,
   Publish,
   Register,
+  Result,
   SessionId,
   Subscribe,
   Unregister,
@@ -25,6 +27,9 @@ import { Dealer } from './dealer/dealer.js';
 import type { Logger } from './log.js';
 import type { RouterSession, SessionIdentity } from './session.js';
 import { VERSION } from './version.js';
+
+/** An encoded frame, or null when the payload could not be encoded. */
+type Frame = string | Uint8Array | null;
 
 export interface RealmOptions {
   name: string;
@@ -120,27 +125,38 @@ export class Realm {
     for (const subscription of plan.subscriptions) {
       event.subscription = subscription.id;
       // Serialize once per subscription per serializer; every subscriber gets the same bytes.
+      // The first serializer seen is kept in locals: most realms use one.
       let wire: unknown[] | undefined;
       let codec0: Codec | undefined;
-      let frame0: string | Uint8Array | undefined;
-      let encoded: Map<Codec, string | Uint8Array> | undefined;
+      let frame0: Frame = null;
+      let others: Map<Codec, Frame> | undefined;
       for (const subscriber of subscription.subscribers) {
         if (subscriber === plan.exclude) continue;
         const codec = subscriber.peer.codec;
-        let frame: string | Uint8Array | undefined;
+        let frame: Frame | undefined;
         if (codec === codec0) frame = frame0;
         else {
-          frame = encoded?.get(codec);
+          frame = others?.get(codec);
           if (frame === undefined) {
-            frame = codec.encode((wire ??= toWire(event)));
+            frame = this.#encodeEvent(codec, (wire ??= toWire(event)));
             if (codec0 === undefined) {
               codec0 = codec;
               frame0 = frame;
-            } else (encoded ??= new Map()).set(codec, frame);
+            } else (others ??= new Map()).set(codec, frame);
           }
         }
-        subscriber.peer.sendDroppable(frame!);
+        if (frame !== null) subscriber.peer.sendDroppable(frame);
       }
+    }
+  }
+
+  /** null when the payload cannot be represented in this serializer: those subscribers miss the event. */
+  #encodeEvent(codec: Codec, wire: unknown[]): Frame {
+    try {
+      return codec.encode(wire);
+    } catch (err) {
+      this.log.warn({ realm: this.name, serializer: codec.name, err: (err as Error).message }, 'cannot serialize EVENT: not delivered to these subscribers');
+      return null;
     }
   }
 
@@ -180,8 +196,15 @@ export class Realm {
     const outcome = this.dealer.call(session, msg.request, msg.procedure);
     if (!outcome.ok) return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
     const { call } = outcome;
-    const invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details: {} } as const;
-    if (!call.callee.send({ ...invocation, args: msg.args, kwargs: msg.kwargs })) {
+    const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details: {} };
+    if (msg.args !== undefined) invocation.args = msg.args;
+    if (msg.kwargs !== undefined) invocation.kwargs = msg.kwargs;
+    const frame = call.callee.encode(invocation);
+    if (frame === undefined) {
+      this.dealer.settle(call.callee, call.invocationRequest);
+      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${call.callee.peer.codec.name})`);
+    }
+    if (!call.callee.peer.send(frame)) {
       // The callee cannot take it (gone or cut off): answer the caller now.
       this.dealer.settle(call.callee, call.invocationRequest);
       session.sendError(MessageCode.Call, msg.request, ErrorUri.Canceled, 'callee unavailable');
@@ -192,10 +215,17 @@ export class Realm {
   onCalleeAnswer(session: RouterSession, msg: Yield | ErrorMessage): void {
     const call = this.dealer.settle(session, msg.request);
     if (call === undefined) return;
-    if (msg.code === MessageCode.Yield) {
-      call.caller.send({ code: MessageCode.Result, request: call.callRequest, details: {}, args: msg.args, kwargs: msg.kwargs });
-    } else {
-      call.caller.send({ code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error, args: msg.args, kwargs: msg.kwargs });
+    const answer: Result | ErrorMessage =
+      msg.code === MessageCode.Yield
+        ? { code: MessageCode.Result, request: call.callRequest, details: {} }
+        : { code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error };
+    if (msg.args !== undefined) answer.args = msg.args;
+    if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
+    const frame = call.caller.encode(answer);
+    if (frame !== undefined) call.caller.peer.send(frame);
+    else {
+      // The call was settled: the caller must still get an answer.
+      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.peer.codec.name})`);
     }
   }
 }

@@ -80,8 +80,22 @@ export class RouterSession implements PeerHandler {
 
   // ---- outgoing ----------------------------------------------------------------------------
 
+  /**
+   * The message in this session's serializer, or undefined (logged) when its payload cannot be
+   * represented there. A payload one peer sent must never fail another peer's session.
+   */
+  encode(msg: WampMessage): string | Uint8Array | undefined {
+    try {
+      return this.peer.codec.encode(toWire(msg));
+    } catch (err) {
+      this.core.log.warn({ session: this.id, serializer: this.peer.codec.name, err: (err as Error).message }, `cannot serialize ${messageName(msg.code)}`);
+      return undefined;
+    }
+  }
+
   send(msg: WampMessage): boolean {
-    return this.peer.send(this.peer.codec.encode(toWire(msg)));
+    const frame = this.encode(msg);
+    return frame !== undefined && this.peer.send(frame);
   }
 
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void {

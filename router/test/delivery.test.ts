@@ -83,3 +83,69 @@ describe('serialize once per subscription per serializer', () => {
     }
   });
 });
+
+describe('a payload one serializer cannot carry', () => {
+  function refusing(codec: Codec): Codec {
+    return {
+      ...codec,
+      encode(message: unknown[]) {
+        if (message[0] === MessageCode.Event || message[0] === MessageCode.Result || message[0] === MessageCode.Invocation) {
+          if (JSON.stringify(message).includes('unencodable')) throw new Error('cannot encode this');
+        }
+        return codec.encode(message);
+      },
+    };
+  }
+
+  it('EVENT: only the subscribers on that serializer miss it; the publisher gets PUBLISHED', async () => {
+    const router = await startTestRouter();
+    const picky = connect(router, refusing(jsonCodec));
+    const normal = connect(router, msgpackCodec);
+    await join(picky);
+    await join(normal);
+    const publisher = connect(router, cborCodec);
+    publisher.conn.send([MessageCode.Hello, 'realm1', { roles: { publisher: {} } }]);
+    await publisher.waitFor(1);
+    publisher.conn.send([MessageCode.Publish, 1, { acknowledge: true }, 'com.fanout', ['unencodable']]);
+    await publisher.waitFor(2);
+    expect(publisher.inbox[1]![0]).toBe(MessageCode.Published);
+    await normal.waitFor(3);
+    expect(normal.inbox[2]![4]).toEqual(['unencodable']);
+    publisher.conn.send([MessageCode.Publish, 2, { acknowledge: true }, 'com.fanout', ['fine']]);
+    await picky.waitFor(3);
+    expect(picky.inbox[2]![4]).toEqual(['fine']);
+  });
+
+  it('RESULT: the caller gets ERROR wamp.error.invalid_argument instead of waiting forever', async () => {
+    const router = await startTestRouter();
+    const callee = connect(router, cborCodec);
+    callee.conn.send([MessageCode.Hello, 'realm1', { roles: { callee: {} } }]);
+    await callee.waitFor(1);
+    callee.conn.send([MessageCode.Register, 1, {}, 'com.proc']);
+    await callee.waitFor(2);
+    const caller = connect(router, refusing(jsonCodec));
+    caller.conn.send([MessageCode.Hello, 'realm1', { roles: { caller: {} } }]);
+    await caller.waitFor(1);
+    caller.conn.send([MessageCode.Call, 1, {}, 'com.proc']);
+    await callee.waitFor(3);
+    callee.conn.send([MessageCode.Yield, callee.inbox[2]![1], {}, ['unencodable']]);
+    await caller.waitFor(2);
+    expect(caller.inbox[1]).toEqual([MessageCode.Error, MessageCode.Call, 1, {}, 'wamp.error.invalid_argument', [expect.stringContaining("caller's serializer")]]);
+  });
+
+  it('INVOCATION: the caller gets ERROR wamp.error.invalid_argument and the callee nothing', async () => {
+    const router = await startTestRouter();
+    const callee = connect(router, refusing(jsonCodec));
+    callee.conn.send([MessageCode.Hello, 'realm1', { roles: { callee: {} } }]);
+    await callee.waitFor(1);
+    callee.conn.send([MessageCode.Register, 1, {}, 'com.proc']);
+    await callee.waitFor(2);
+    const caller = connect(router, msgpackCodec);
+    caller.conn.send([MessageCode.Hello, 'realm1', { roles: { caller: {} } }]);
+    await caller.waitFor(1);
+    caller.conn.send([MessageCode.Call, 1, {}, 'com.proc', ['unencodable']]);
+    await caller.waitFor(2);
+    expect(caller.inbox[1]).toEqual([MessageCode.Error, MessageCode.Call, 1, {}, 'wamp.error.invalid_argument', [expect.stringContaining("callee's serializer")]]);
+    expect(callee.inbox).toHaveLength(2);
+  });
+});

@@ -13,22 +13,30 @@ function reviveBinary(_key: string, value: unknown): unknown {
   return value;
 }
 
-function hasBinary(value: unknown, depth: number): boolean {
-  if (value instanceof Uint8Array) return true;
-  if (typeof value !== 'object' || value === null || depth > 64) return false;
+/**
+ * Whether the plain JSON.stringify would get a value wrong: binary (Uint8Array) or a BigInt (which
+ * the binary codecs decode from 64-bit integers and CBOR bignums, and JSON.stringify rejects).
+ * Very deep values are handed to the replacer rather than walked further.
+ */
+function needsReplacer(value: unknown, depth: number): boolean {
+  if (typeof value === 'bigint' || value instanceof Uint8Array) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > 32) return true;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (hasBinary(value[i], depth + 1)) return true;
+    for (let i = 0; i < value.length; i++) if (needsReplacer(value[i], depth + 1)) return true;
     return false;
   }
-  for (const key in value) if (hasBinary((value as Record<string, unknown>)[key], depth + 1)) return true;
+  for (const key in value) if (needsReplacer((value as Record<string, unknown>)[key], depth + 1)) return true;
   return false;
 }
 
 // JSON.stringify calls Buffer#toJSON before a replacer sees the value, so the replacer reads the
-// original from its holder (`this`).
-function replaceBinary(this: Record<string, unknown>, key: string, value: unknown): unknown {
+// original from its holder (`this`). A BigInt becomes a JSON number: exact up to 2^53, the nearest
+// double beyond (JSON peers in JavaScript could not hold more anyway).
+function replace(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const original = this[key];
-  return original instanceof Uint8Array ? '\0' + toBase64(original) : value;
+  if (original instanceof Uint8Array) return '\0' + toBase64(original);
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 export const jsonCodec: Codec = {
@@ -37,7 +45,7 @@ export const jsonCodec: Codec = {
   rawSocketId: 1,
   binary: false,
   encode(message: unknown[]): string {
-    return hasBinary(message, 0) ? JSON.stringify(message, replaceBinary) : JSON.stringify(message);
+    return needsReplacer(message, 0) ? JSON.stringify(message, replace) : JSON.stringify(message);
   },
   decode(frame: string | Uint8Array): unknown {
     const text = typeof frame === 'string' ? frame : utf8.decode(frame);
