@@ -16,13 +16,18 @@ const options: NonNullable<ConstructorParameters<typeof Encoder>[0]> & { int64As
 };
 const encoder = new Encoder(options);
 
+// cbor-x reads a negative 64-bit integer as -1 - n after rounding n to a double, so below -2^53
+// it can land one step off (-12333560121973586 came back as -12333560121973584). A number there
+// is a double anyway: it goes out as float64, which every decoder reads back exactly.
+const MIN_INTEGER = -9007199254740992;
+
 export const cborCodec: Codec = {
   name: 'cbor',
   subprotocol: 'wamp.2.cbor',
   rawSocketId: 3,
   binary: true,
   encode(message: unknown[]): Uint8Array {
-    return encoder.encode(widenLargeIntegers(message));
+    return encoder.encode(widenLargeIntegers(message, MIN_INTEGER));
   },
   decode(frame: string | Uint8Array): unknown {
     if (typeof frame === 'string') throw new Error('CBOR frames must be binary');

@@ -5,23 +5,26 @@
  * 64-bit integers. It copies only the containers on the path to such a number; the common
  * message without one comes back as the same reference.
  */
-export function widenLargeIntegers<T>(value: T): T {
-  return widen(value, 0) as T;
+export function widenLargeIntegers<T>(value: T, minimum: number = INT64_MIN): T {
+  return widen(value, 0, minimum) as T;
 }
 
-// Integral doubles in [-2^63, 2^64) convert to BigInt exactly and fit (u)int64.
-function isLargeInteger(v: number): boolean {
-  return (v > 0xffffffff || v < -0x80000000) && Number.isInteger(v) && v >= -9223372036854775808 && v < 18446744073709551616;
+const INT64_MIN = -9223372036854775808;
+
+// Integral doubles in [-2^63, 2^64) convert to BigInt exactly and fit (u)int64; `minimum` can
+// raise the lower bound, so that more negative numbers stay float64.
+function isLargeInteger(v: number, minimum: number): boolean {
+  return (v > 0xffffffff || v < -0x80000000) && Number.isInteger(v) && v >= minimum && v < 18446744073709551616;
 }
 
-function widen(value: unknown, depth: number): unknown {
-  if (typeof value === 'number') return isLargeInteger(value) ? BigInt(value) : value;
+function widen(value: unknown, depth: number, minimum: number): unknown {
+  if (typeof value === 'number') return isLargeInteger(value, minimum) ? BigInt(value) : value;
   if (typeof value !== 'object' || value === null || depth > 64 || ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const next = widen(item, depth + 1);
+      const next = widen(item, depth + 1, minimum);
       if (next !== item) {
         copy ??= value.slice();
         copy[i] = next;
@@ -33,7 +36,7 @@ function widen(value: unknown, depth: number): unknown {
   const record = value as Record<string, unknown>;
   for (const key in record) {
     const item = record[key];
-    const next = widen(item, depth + 1);
+    const next = widen(item, depth + 1, minimum);
     if (next !== item) {
       copy ??= { ...record };
       copy[key] = next;
