@@ -49,8 +49,10 @@ function fail(code: number, index: number, name: string, expected: string, got: 
 /** Checks an ID element and gives it its brand: the one place where wire numbers become IDs. */
 function id<T extends number>(arr: unknown[], code: number, index: number, name: string): T {
   const v = arr[index];
-  if (!isId(v)) fail(code, index, name, 'an ID (integer in [1, 2^53])', v);
-  return v as T;
+  if (isId(v)) return v as T;
+  // A 64-bit integer may arrive as BigInt (a CBOR bignum: autobahn-js writes 2^53 as one).
+  if (typeof v === 'bigint' && v >= 1n && v <= 9007199254740992n) return Number(v) as T;
+  return fail(code, index, name, 'an ID (integer in [1, 2^53])', v);
 }
 
 function dict(arr: unknown[], code: number, index: number, name: string): Dict {
