@@ -1,1 +1,124 @@
-export {};
+/**
+ * `npm run bench`: starts each target in its own process, drives it from forked load-generator
+ * processes, prints one table per scenario and writes bench/results/latest.json. A benchmark, not
+ * a test: it asserts nothing and always exits 0 once it has reported (1 on a usage or setup error).
+ */
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installCleanup, killAll } from './children.js';
+import { nowNs } from './clock.js';
+import { USAGE, UsageError, parseOptions } from './options.js';
+import type { BenchOptions } from './options.js';
+import { clockTicksPerSecond, openFileLimit } from './procfs.js';
+import { computeRatios, formatProblems, formatTables, writeJson } from './report.js';
+import type { BenchReport, Result, ScenarioName } from './results.js';
+import type { ScenarioContext } from './scenarios/context.js';
+import { fanout } from './scenarios/fanout.js';
+import { idle } from './scenarios/idle.js';
+import { rpc } from './scenarios/rpc.js';
+import { slow } from './scenarios/slow.js';
+import { TARGET_LABELS } from './targets.js';
+
+const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow };
+
+const benchDist = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDist, '../..');
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function checkPrerequisites(options: BenchOptions): void {
+  if (options.targets.includes('switchboard') && !existsSync(resolve(repoRoot, 'router/dist/cli.js'))) {
+    throw new UsageError(`the switchboard target needs the router built (router/dist/cli.js is missing): run npx tsc -b, or pass --targets baseline,corked`);
+  }
+  if (!existsSync(options.routerBin) && options.targets.includes('switchboard')) {
+    throw new UsageError(`router CLI not found at ${options.routerBin}`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: BenchOptions | 'help';
+  try {
+    parsed = parseOptions(argv, repoRoot);
+    if (parsed !== 'help') checkPrerequisites(parsed);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      log(`bench: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  if (parsed === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const options = parsed;
+  installCleanup();
+
+  const loadAverageBefore = loadavg()[0] ?? 0;
+  if (loadAverageBefore > 0.5) {
+    log(`bench: warning: load average ${loadAverageBefore.toFixed(2)} before starting; other jobs on this machine will make the numbers noisy (see the 'other CPU%' column)`);
+  }
+  const startedNs = nowNs();
+  const startedAt = new Date().toISOString();
+  const ctx: ScenarioContext = {
+    options,
+    benchDist,
+    targetOptions: { benchDist, routerBin: options.routerBin, foxModule: options.foxModule },
+    log,
+    hasTime: () => (nowNs() - startedNs) / 1e9 < options.budgetS,
+  };
+  log(`bench: ${options.quick ? 'quick' : 'full'} run, targets ${options.targets.join(', ')}, scenarios ${options.scenarios.join(', ')}`);
+
+  const results: Result[] = [];
+  for (const scenario of options.scenarios) results.push(...(await SCENARIOS[scenario](ctx)));
+  computeRatios(results);
+
+  const durationS = (nowNs() - startedNs) / 1e9;
+  const report: BenchReport = {
+    startedAt,
+    loadAverageBefore,
+    durationS,
+    quick: options.quick,
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      platform: `${process.platform} ${process.arch}`,
+      clockTicksPerSecond: clockTicksPerSecond(),
+      openFiles: openFileLimit(),
+    },
+    targets: Object.fromEntries(options.targets.map((t) => [t, TARGET_LABELS[t]])),
+    settings: {
+      warmupMs: options.warmupMs,
+      measureMs: options.measureMs,
+      payloadBytes: options.payloadBytes,
+      eventsInFlight: options.eventsInFlight,
+      rpcWindow: options.rpcWindow,
+      idleSessions: options.idleSessions,
+      slow: options.slow,
+    },
+    results,
+  };
+  writeJson(options.out, report);
+
+  process.stdout.write(`\n${formatTables(results)}\n\n`);
+  process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run. Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);
+  const problems = formatProblems(results);
+  if (problems !== '') process.stdout.write(`\n${problems}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    killAll();
+    process.exit(code);
+  },
+  (error: unknown) => {
+    log(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,103 @@
+/** Messages between the bench orchestrator (run.ts) and its load-generator processes (worker.ts). */
+import type { SerializedHistogram } from './histogram.js';
+
+export interface Endpoint {
+  url: string;
+  realm: string;
+}
+
+/**
+ * Closed loop: at most `window` unacknowledged PUBLISHes, and at most `maxLead` publications ahead
+ * of the slowest subscriber (the probe and the `progress` reports).
+ */
+export interface WindowMode {
+  kind: 'window';
+  window: number;
+  maxLead: number;
+}
+
+/** Open loop at a fixed rate, without acknowledgements. */
+export interface RateMode {
+  kind: 'rate';
+  perSecond: number;
+}
+
+export type Job =
+  | {
+      kind: 'subscribers';
+      endpoint: Endpoint;
+      topic: string;
+      sessions: number;
+      /** Stop reading the sockets at `go` (a slow consumer); resume at `finish`. */
+      pause: boolean;
+      /** Send `progress` (the lowest publication sequence number all our sessions have seen). */
+      reportProgress: boolean;
+      connectConcurrency: number;
+    }
+  | {
+      kind: 'publisher';
+      endpoint: Endpoint;
+      topic: string;
+      mode: WindowMode | RateMode;
+      payloadBytes: number;
+      /** Also open one subscriber session here (one of the scenario's N), which paces WindowMode. */
+      probe: boolean;
+      /** WindowMode also waits for `progress` from the subscriber workers (relayed by the orchestrator). */
+      pacedByProgress: boolean;
+    }
+  | { kind: 'callee'; endpoint: Endpoint; procedure: string }
+  | { kind: 'callers'; endpoint: Endpoint; procedure: string; callers: number; window: number; payloadBytes: number }
+  | { kind: 'idle'; endpoint: Endpoint; sessions: number; connectConcurrency: number };
+
+export type JobKind = Job['kind'];
+
+/** Absolute times on the shared monotonic clock (clock.ts), in ns. */
+export interface Schedule {
+  /** Publishers and callers start sending. */
+  startNs: number;
+  /** Counting starts (after warm-up). */
+  measureFromNs: number;
+  /** Counting ends. */
+  measureToNs: number;
+  /** Publishers and callers stop sending. */
+  stopNs: number;
+}
+
+export type ToWorker =
+  | { type: 'job'; job: Job }
+  | { type: 'go'; schedule: Schedule }
+  /** To a publisher: every subscriber session elsewhere has seen publication `seq`. */
+  | { type: 'progress'; seq: number }
+  | { type: 'finish' };
+
+export interface WorkerReport {
+  kind: JobKind;
+  /** Sessions that reached WELCOME. */
+  sessions: number;
+  /** Sessions closed by the router or network before `finish`. */
+  sessionsLost: number;
+  /** PUBLISHes or CALLs sent, in all and inside the measurement window. */
+  sent: number;
+  sentInWindow: number;
+  /** EVENTs, RESULTs or INVOCATIONs received, in all and inside the window. */
+  received: number;
+  receivedInWindow: number;
+  /** ERROR replies to PUBLISH or CALL (idle: sessions that failed to open). */
+  errors: number;
+  /** Frames that were not well-formed WAMP, and what was wrong with the first. */
+  decodeErrors: number;
+  firstDecodeError?: string;
+  /** publish → event or call → result, inside the window, µs. */
+  latency: SerializedHistogram;
+  /** Time to open every session, ms. */
+  connectMs: number;
+  /** For paused subscribers: what happened when they read again at `finish`. */
+  resumed?: { closedByRouter: boolean; receivedAfterResume: number };
+}
+
+export type FromWorker =
+  | { type: 'ready'; sessions: number; connectMs: number }
+  /** From subscribers: each of this worker's open sessions has seen publication `seq`. */
+  | { type: 'progress'; seq: number }
+  | { type: 'report'; reports: WorkerReport[] }
+  | { type: 'error'; message: string };

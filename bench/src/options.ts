@@ -1,0 +1,174 @@
+/** Command-line flags of `npm run bench`, and the presets behind --quick and the full run. */
+import { isAbsolute, resolve } from 'node:path';
+import type { ScenarioName } from './results.js';
+import { SCENARIO_NAMES, isScenarioName } from './results.js';
+import type { OutboundLimits, TargetName } from './targets.js';
+import { isTargetName } from './targets.js';
+
+export interface SlowConsumerSettings {
+  /** Fast subscribers next to the one slow one. */
+  fastSubscribers: number;
+  /** The publisher's fixed rate, PUBLISHes/s. */
+  ratePerSec: number;
+  payloadBytes: number;
+  /** Switchboard's outbound limits for this scenario (written to a --config file). */
+  outbound: OutboundLimits;
+}
+
+/** Fan-out window for N subscribers (see BenchOptions.eventsInFlight). */
+export function publishWindow(options: BenchOptions, subscribers: number): { window: number; maxLead: number } {
+  const window = Math.min(128, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
+  return { window, maxLead: 4 * window };
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  targets: TargetName[];
+  scenarios: ScenarioName[];
+  routerBin: string;
+  foxModule: string | undefined;
+  out: string;
+  warmupMs: number;
+  measureMs: number;
+  fanoutSubscribers: number[];
+  /** Padding in each PUBLISH / CALL payload, bytes. */
+  payloadBytes: number;
+  /**
+   * Fan-out: EVENTs in flight the publisher aims for. The window of unacknowledged PUBLISHes is
+   * this ÷ N (at least 2, at most 128), and the publisher keeps within 4 windows of the probe.
+   */
+  eventsInFlight: number;
+  rpcCallers: number[];
+  /** Calls in flight per caller. */
+  rpcWindow: number;
+  idleSessions: number;
+  slow: SlowConsumerSettings;
+  /** Skip what is left once the run has taken this long, s. */
+  budgetS: number;
+}
+
+export const USAGE = `npm run bench -- [flags]
+
+  --quick                 short windows, fewer points (under 3 minutes)
+  --targets LIST          comma list of switchboard, baseline, corked, fox
+                          (default: switchboard,baseline,corked; baseline is always added)
+  --scenarios LIST        comma list of ${SCENARIO_NAMES.join(', ')} (default: all)
+  --router-bin FILE       the router's CLI launcher (default: router/bin/switchboard.js)
+  --fox DIR               fox-wamp package folder, for the fox target
+  --out FILE              JSON output (default: bench/results/latest.json)
+  --warmup-ms N, --measure-ms N   per-run warm-up and measurement window
+  --fanout LIST           subscriber counts (default 1,10,100,1000; quick 1,100,1000)
+  --in-flight N           fan-out: EVENTs in flight to aim for (default 512)
+  --rpc LIST              caller counts (default 1,10,50; quick 1,50)
+  --rpc-window N          calls in flight per caller (default 4)
+  --idle N                idle sessions (default 10000)
+  --payload N             payload padding, bytes (default 64)
+  --help`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function numbers(flag: string, value: string): number[] {
+  const list = value.split(',').map((v) => Number(v.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`${flag}: expected positive integers, got '${value}'`);
+  return list;
+}
+
+function positive(flag: string, value: string): number {
+  const [n] = numbers(flag, value);
+  if (n === undefined) throw new UsageError(`${flag}: expected a positive integer`);
+  return n;
+}
+
+/** Parses argv (without node and script); `repoRoot` anchors the default paths. */
+export function parseOptions(argv: readonly string[], repoRoot: string): BenchOptions | 'help' {
+  const quick = argv.includes('--quick');
+  const options: BenchOptions = {
+    quick,
+    targets: ['switchboard', 'baseline', 'corked'],
+    scenarios: [...SCENARIO_NAMES],
+    routerBin: resolve(repoRoot, 'router/bin/switchboard.js'),
+    foxModule: undefined,
+    out: resolve(repoRoot, 'bench/results/latest.json'),
+    warmupMs: quick ? 1000 : 2000,
+    measureMs: quick ? 2500 : 8000,
+    fanoutSubscribers: quick ? [1, 100, 1000] : [1, 10, 100, 1000],
+    payloadBytes: 64,
+    eventsInFlight: 512,
+    rpcCallers: quick ? [1, 50] : [1, 10, 50],
+    rpcWindow: 4,
+    idleSessions: 10_000,
+    slow: {
+      fastSubscribers: quick ? 4 : 10,
+      ratePerSec: 2000,
+      payloadBytes: 4096,
+      outbound: { softLimitBytes: 1024 * 1024, hardLimitBytes: 4 * 1024 * 1024, drainTimeoutMs: 2000 },
+    },
+    budgetS: quick ? 170 : 570,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--quick') continue;
+    if (flag === '--help' || flag === '-h') return 'help';
+    const value = argv[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value (see --help)`);
+    i++;
+    const path = (v: string): string => (isAbsolute(v) ? v : resolve(process.cwd(), v));
+    switch (flag) {
+      case '--targets': {
+        const names = value.split(',').map((v) => v.trim());
+        const bad = names.filter((n) => !isTargetName(n));
+        if (bad.length > 0) throw new UsageError(`--targets: unknown target ${bad.join(', ')}`);
+        options.targets = names.filter(isTargetName);
+        break;
+      }
+      case '--scenarios': {
+        const names = value.split(',').map((v) => v.trim());
+        const bad = names.filter((n) => !isScenarioName(n));
+        if (bad.length > 0) throw new UsageError(`--scenarios: unknown scenario ${bad.join(', ')}`);
+        options.scenarios = names.filter(isScenarioName);
+        break;
+      }
+      case '--router-bin':
+        options.routerBin = path(value);
+        break;
+      case '--fox':
+        options.foxModule = path(value);
+        break;
+      case '--out':
+        options.out = path(value);
+        break;
+      case '--warmup-ms':
+        options.warmupMs = positive(flag, value);
+        break;
+      case '--measure-ms':
+        options.measureMs = positive(flag, value);
+        break;
+      case '--fanout':
+        options.fanoutSubscribers = numbers(flag, value);
+        break;
+      case '--in-flight':
+        options.eventsInFlight = positive(flag, value);
+        break;
+      case '--rpc':
+        options.rpcCallers = numbers(flag, value);
+        break;
+      case '--rpc-window':
+        options.rpcWindow = positive(flag, value);
+        break;
+      case '--idle':
+        options.idleSessions = positive(flag, value);
+        break;
+      case '--payload':
+        options.payloadBytes = positive(flag, value);
+        break;
+      default:
+        throw new UsageError(`unknown flag ${flag} (see --help)`);
+    }
+  }
+  // Every ratio is against the plain baseline, so it always runs, and first.
+  options.targets = ['baseline', ...new Set(options.targets.filter((t) => t !== 'baseline'))];
+  if (options.targets.includes('fox') && options.foxModule === undefined) throw new UsageError('the fox target needs --fox DIR');
+  return options;
+}

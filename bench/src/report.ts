@@ -1,0 +1,141 @@
+/** Ratios against the plain baseline, the printed tables, and the JSON file. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { BenchReport, Metric, Result, ScenarioName } from './results.js';
+
+/** Fills each result's `ratios`: its value ÷ the plain baseline's for the same scenario and case. */
+export function computeRatios(results: Result[]): void {
+  for (const r of results) {
+    const base = results.find((b) => b.target === 'baseline' && b.scenario === r.scenario && b.case === r.case && b.error === undefined);
+    if (base === undefined || r.error !== undefined) continue;
+    for (const [metric, value] of Object.entries(r.values) as [Metric, number][]) {
+      const b = base.values[metric];
+      if (b !== undefined && Number.isFinite(b) && b !== 0 && Number.isFinite(value)) r.ratios[metric] = value / b;
+    }
+  }
+}
+
+interface Column {
+  header: string;
+  cell(r: Result): string;
+}
+
+function num(v: number | undefined, digits = 0): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function mib(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '-' : (v / 1048576).toFixed(1);
+}
+
+function ratio(r: Result, metric: Metric): string {
+  if (r.target === 'baseline') return r.error === undefined && r.values[metric] !== undefined ? '1.00' : '-';
+  const v = r.ratios[metric];
+  return v === undefined ? '-' : v.toFixed(2);
+}
+
+const head: Column[] = [
+  { header: 'case', cell: (r) => r.case },
+  { header: 'target', cell: (r) => r.target },
+];
+
+const columns: Record<ScenarioName, Column[]> = {
+  fanout: [
+    ...head,
+    { header: 'events/s', cell: (r) => num(r.values.eventsPerSec) },
+    { header: '×base', cell: (r) => ratio(r, 'eventsPerSec') },
+    { header: 'pub/s', cell: (r) => num(r.values.publishesPerSec) },
+    { header: 'p50 µs', cell: (r) => num(r.values.p50Us) },
+    { header: 'p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'CPU µs/event', cell: (r) => num(r.values.cpuUsPerOp, 2) },
+    { header: '×base', cell: (r) => ratio(r, 'cpuUsPerOp') },
+    { header: 'target CPU%', cell: (r) => num(r.values.targetCpuPct) },
+    { header: 'gen CPU%', cell: (r) => num(r.values.loadGenCpuPct) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+    { header: 'delivered%', cell: (r) => num(r.values.deliveredPct, 1) },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
+  rpc: [
+    ...head,
+    { header: 'calls/s', cell: (r) => num(r.values.callsPerSec) },
+    { header: '×base', cell: (r) => ratio(r, 'callsPerSec') },
+    { header: 'p50 µs', cell: (r) => num(r.values.p50Us) },
+    { header: 'p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'CPU µs/call', cell: (r) => num(r.values.cpuUsPerOp, 2) },
+    { header: '×base', cell: (r) => ratio(r, 'cpuUsPerOp') },
+    { header: 'target CPU%', cell: (r) => num(r.values.targetCpuPct) },
+    { header: 'gen CPU%', cell: (r) => num(r.values.loadGenCpuPct) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+    { header: 'errors', cell: (r) => num(r.values.errors) },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
+  idle: [
+    ...head,
+    { header: 'sessions', cell: (r) => num(r.values.sessions) },
+    { header: 'RSS Δ MiB', cell: (r) => mib(r.values.rssDeltaBytes) },
+    { header: 'KiB/session', cell: (r) => num((r.values.rssPerSessionBytes ?? Number.NaN) / 1024, 1) },
+    { header: '×base', cell: (r) => ratio(r, 'rssPerSessionBytes') },
+    { header: 'connects/s', cell: (r) => num(r.values.connectsPerSec) },
+    { header: 'CPU µs/connect', cell: (r) => num(r.values.cpuUsPerConnect) },
+    { header: '×base', cell: (r) => ratio(r, 'cpuUsPerConnect') },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
+  slow: [
+    ...head,
+    {
+      header: 'limit soft/hard MiB',
+      cell: (r) => (r.values.outboundLimitBytes === undefined ? '-' : `${mib(r.values.outboundSoftLimitBytes)}/${mib(r.values.outboundLimitBytes)}`),
+    },
+    { header: 'fast ev/s alone', cell: (r) => num(r.values.fastEventsPerSecAlone) },
+    { header: 'with slow', cell: (r) => num(r.values.fastEventsPerSecWithSlow) },
+    { header: 'with/alone', cell: (r) => num(r.values.fastRateRatio, 2) },
+    { header: 'fast p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'peak RSS Δ alone MiB', cell: (r) => mib(r.values.peakRssDeltaAloneBytes) },
+    { header: 'with slow MiB', cell: (r) => mib(r.values.peakRssDeltaWithSlowBytes) },
+    { header: 'slow cut off', cell: (r) => (r.values.slowCutOff === undefined || !Number.isFinite(r.values.slowCutOff) ? '-' : r.values.slowCutOff === 1 ? 'yes' : 'no') },
+    { header: 'slow got after resume', cell: (r) => num(r.values.slowReceivedAfterResume) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+  ],
+};
+
+const TITLES: Record<ScenarioName, string> = {
+  fanout: 'Fan-out: 1 publisher → N subscribers (closed loop)',
+  rpc: 'RPC: K callers → 1 callee',
+  idle: 'Idle sessions: target memory',
+  slow: 'Slow consumer among fast subscribers',
+};
+
+function table(rows: Result[], cols: Column[]): string {
+  const cells = rows.map((r) => cols.map((c) => c.cell(r)));
+  const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
+  const line = (values: string[]): string => values.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  const out = [line(cols.map((c) => c.header)), widths.map((w) => '-'.repeat(w)).join('  ')];
+  rows.forEach((r, i) => {
+    out.push(r.error === undefined ? line(cells[i]!) : `${r.case.padEnd(widths[0]!)}  ${r.target.padEnd(widths[1]!)}  FAILED: ${r.error.split('\n')[0] ?? ''}`);
+  });
+  return out.join('\n');
+}
+
+export function formatTables(results: Result[]): string {
+  const parts: string[] = [];
+  for (const scenario of Object.keys(columns) as ScenarioName[]) {
+    const rows = results.filter((r) => r.scenario === scenario);
+    if (rows.length === 0) continue;
+    parts.push(`${TITLES[scenario]}\n${table(rows, columns[scenario])}`);
+  }
+  return parts.join('\n\n');
+}
+
+/** One line per problem, after the tables. */
+export function formatProblems(results: Result[]): string {
+  const lines: string[] = [];
+  for (const r of results) for (const p of r.problems) lines.push(`! ${r.scenario} ${r.case} on ${r.target}: ${p}`);
+  return lines.join('\n');
+}
+
+export function writeJson(file: string, report: BenchReport): void {
+  mkdirSync(dirname(file), { recursive: true });
+  // NaN is not JSON: write null for a value that could not be measured.
+  writeFileSync(file, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+}

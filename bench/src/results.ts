@@ -1,0 +1,92 @@
+/** The shape of what the bench measures and writes to results/latest.json. */
+import type { TargetName } from './targets.js';
+
+export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export function isScenarioName(value: string): value is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(value);
+}
+
+export type Metric =
+  /** EVENTs delivered to subscribers per second, summed over subscribers (fan-out). */
+  | 'eventsPerSec'
+  /** PUBLISHes per second (fan-out). */
+  | 'publishesPerSec'
+  /** Completed CALL → RESULT per second (RPC). */
+  | 'callsPerSec'
+  /** Latency percentiles: publish → event or call → result, µs. */
+  | 'p50Us'
+  | 'p99Us'
+  /** Target CPU (user + system) per delivered event or per call, µs. */
+  | 'cpuUsPerOp'
+  /** Target CPU over the window, % of one core. */
+  | 'targetCpuPct'
+  /** All load-generator processes together, % of one core (up to 200 on 2 cores). */
+  | 'loadGenCpuPct'
+  /** Everything else that ran on the machine during the window, % of one core: noise. */
+  | 'otherCpuPct'
+  /** EVENTs received / (PUBLISHes × subscribers), over the whole run, %. */
+  | 'deliveredPct'
+  /** Sessions the target closed during the run. */
+  | 'sessionsLost'
+  /** ERROR replies to CALL or PUBLISH. */
+  | 'errors'
+  /** Idle sessions opened and held. */
+  | 'sessions'
+  /** Target RSS growth for all idle sessions, and per session, bytes. */
+  | 'rssDeltaBytes'
+  | 'rssPerSessionBytes'
+  /** Sessions opened per second while connecting. */
+  | 'connectsPerSec'
+  /** Target CPU per session opened (WebSocket handshake, HELLO → WELCOME), µs. */
+  | 'cpuUsPerConnect'
+  /** Slow consumer: each fast subscriber's EVENTs/s alone, with the slow one, and their ratio. */
+  | 'fastEventsPerSecAlone'
+  | 'fastEventsPerSecWithSlow'
+  | 'fastRateRatio'
+  /** Slow consumer: peak target RSS growth over the run, alone and with the slow one, bytes. */
+  | 'peakRssDeltaAloneBytes'
+  | 'peakRssDeltaWithSlowBytes'
+  /** Slow consumer: the configured soft and hard limits of the outbound queue per session, bytes. */
+  | 'outboundSoftLimitBytes'
+  | 'outboundLimitBytes'
+  /** Slow consumer: EVENTs the slow one got after it resumed reading, and whether it was cut off (1/0). */
+  | 'slowReceivedAfterResume'
+  | 'slowCutOff';
+
+export interface RssSample {
+  /** ms since the publisher started. */
+  tMs: number;
+  rssBytes: number;
+}
+
+export interface Result {
+  scenario: ScenarioName;
+  /** The point on the scenario's axis, e.g. `N=100`, `K=10`, `10000 sessions`. */
+  case: string;
+  target: TargetName;
+  /** Set when this run failed; the values are then partial or empty. */
+  error?: string;
+  values: Partial<Record<Metric, number>>;
+  /** value ÷ the plain baseline's value in the same scenario and case, same run. */
+  ratios: Partial<Record<Metric, number>>;
+  /** Slow consumer: target RSS growth over the pre-run RSS, with the slow one, over time. */
+  rssDeltaSeries?: { tMs: number; deltaBytes: number }[];
+  /** How the case was set up (window sizes, limits). */
+  notes: string[];
+  /** What went wrong or looks suspect: printed after the tables. */
+  problems: string[];
+}
+
+export interface BenchReport {
+  startedAt: string;
+  /** 1-minute load average before the run: above ~0.5, something else was using the CPUs. */
+  loadAverageBefore: number;
+  durationS: number;
+  quick: boolean;
+  machine: { node: string; cpus: number; platform: string; clockTicksPerSecond: number; openFiles: { soft: number; hard: number } };
+  targets: Partial<Record<TargetName, string>>;
+  settings: Record<string, unknown>;
+  results: Result[];
+}

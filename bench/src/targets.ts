@@ -1,0 +1,161 @@
+/**
+ * The systems under test, each started as its own process on a fresh loopback port:
+ * the Switchboard router (its CLI), the bare-`ws` baseline (plain and corked), and optionally
+ * fox-wamp. Nothing here runs in the orchestrator's process.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stopChild, track } from './children.js';
+import { sleep } from './clock.js';
+import { openFileLimit } from './procfs.js';
+import { RawPeer } from './peer.js';
+
+export const TARGET_NAMES = ['switchboard', 'baseline', 'corked', 'fox'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export function isTargetName(value: string): value is TargetName {
+  return (TARGET_NAMES as readonly string[]).includes(value);
+}
+
+/** What each target is, in one line, for the report. */
+export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
+  switchboard: 'Switchboard router (CLI, JSON)',
+  baseline: 'bare ws forwarder, one ws.send per recipient',
+  corked: 'bare ws forwarder, corked, uncork on setImmediate',
+  fox: 'fox-wamp (third-party Node WAMP router)',
+};
+
+export const REALM = 'realm1';
+const HOST = '127.0.0.1';
+
+/** Switchboard's per-session outbound limits (router config `listeners[].outbound`). */
+export interface OutboundLimits {
+  softLimitBytes: number;
+  hardLimitBytes: number;
+  drainTimeoutMs: number;
+}
+
+export interface TargetOptions {
+  /** Folder holding bench/dist (this package's compiled files). */
+  benchDist: string;
+  /** The router's CLI launcher, e.g. router/bin/switchboard.js. */
+  routerBin: string;
+  /** fox-wamp's package folder, for the `fox` target. */
+  foxModule: string | undefined;
+  /** For Switchboard: write a config file with these limits and pass --config. */
+  outbound?: OutboundLimits;
+  /** File descriptors the target will need (sessions + margin); raises `ulimit -n` if it can. */
+  needFds?: number;
+}
+
+export interface Target {
+  readonly name: TargetName;
+  readonly pid: number;
+  readonly url: string;
+  /** The last lines the target printed (stdout and stderr), for error reports. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+const OUTPUT_TAIL_BYTES = 8192;
+
+/** Keeps the last few KB a child printed, and keeps its pipes drained so it never blocks. */
+function tail(child: ChildProcess): () => string {
+  let text = '';
+  const keep = (chunk: Buffer): void => {
+    text = (text + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => text;
+}
+
+function command(name: TargetName, port: number, options: TargetOptions, configFile: string | undefined): string[] {
+  switch (name) {
+    case 'switchboard': {
+      const args = [options.routerBin, 'start', '--host', HOST, '--port', String(port), '--log-level', 'warn'];
+      if (configFile !== undefined) args.push('--config', configFile);
+      return args;
+    }
+    case 'baseline':
+    case 'corked':
+      return [join(options.benchDist, 'baseline.js'), '--host', HOST, '--port', String(port), '--mode', name === 'corked' ? 'corked' : 'plain'];
+    case 'fox':
+      if (options.foxModule === undefined) throw new Error('the fox target needs --fox <path to the fox-wamp package>');
+      return [join(options.benchDist, 'fox-target.js'), '--module', options.foxModule, '--port', String(port)];
+  }
+}
+
+function writeConfig(port: number, outbound: OutboundLimits): { file: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  const file = join(dir, 'router.json');
+  const config = {
+    listeners: [{ type: 'websocket', host: HOST, port, path: '/ws', outbound }],
+    realms: [{ name: REALM }],
+    log: { level: 'warn' },
+  };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return { file, dir };
+}
+
+/**
+ * Spawns `node args…`, through `sh -c 'ulimit -n N; exec …'` when the target needs more file
+ * descriptors than our soft limit allows (the hard limit still caps it).
+ */
+function spawnNode(args: string[], needFds: number | undefined): ChildProcess {
+  const limit = openFileLimit();
+  const stdio: ['pipe', 'pipe', 'pipe'] = ['pipe', 'pipe', 'pipe'];
+  if (needFds !== undefined && needFds > limit.soft && limit.hard >= needFds) {
+    const script = `ulimit -n ${needFds} && exec "$0" "$@"`;
+    return spawn('/bin/sh', ['-c', script, process.execPath, ...args], { stdio });
+  }
+  return spawn(process.execPath, args, { stdio });
+}
+
+/** Starts a target and resolves once a WAMP session can join realm1 on it. */
+export async function startTarget(name: TargetName, options: TargetOptions): Promise<Target> {
+  const port = await freePort();
+  const config = name === 'switchboard' && options.outbound !== undefined ? writeConfig(port, options.outbound) : undefined;
+  const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));
+  const output = tail(child);
+  const url = `ws://${HOST}:${port}/ws`;
+  const stop = async (): Promise<void> => {
+    child.stdin?.end();
+    await stopChild(child);
+    if (config !== undefined) rmSync(config.dir, { recursive: true, force: true });
+  };
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? `code ${String(code)}`}`;
+  });
+  // Bounded: 150 tries 100 ms apart, about 15 s for a slow first start.
+  for (let attempt = 0; attempt < 150; attempt++) {
+    if (exited !== undefined) break;
+    try {
+      const peer = await RawPeer.open({ url, realm: REALM, timeoutMs: 2000 });
+      peer.close();
+      if (child.pid === undefined) break;
+      return { name, pid: child.pid, url, output, stop };
+    } catch {
+      await sleep(100);
+    }
+  }
+  await stop();
+  throw new Error(`target ${name} did not accept a WAMP session on ${url} (${exited ?? 'still running'}):\n${output()}`);
+}
