@@ -1,16 +1,22 @@
 /**
- * One realm: its sessions, broker and dealer, and the glue that turns their plans into messages.
- * EVENTs are encoded once per subscription per serializer and the same bytes go to every subscriber.
+ * One realm: its sessions, broker and dealer, router-side procedures (the meta API), and the glue
+ * that turns their plans into messages. EVENTs are encoded once per subscription per serializer
+ * and the same bytes go to every subscriber.
  */
 import type {
+  Args,
   Call,
+  Cancel,
   Codec,
   Dict,
   ErrorMessage,
   Event,
   Hello,
   Invocation,
+  Kwargs,
+  MatchPolicy,
   Publish,
+  PublicationId,
   Register,
   Result,
   SessionId,
@@ -19,49 +25,143 @@ import type {
   Unsubscribe,
   Yield,
 } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, isReservedUri, isValidUri, toWire } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri, toWire } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
-import { Broker } from './broker/broker.js';
-import type { DeliveryPlan } from './broker/broker.js';
-import { Dealer } from './dealer/dealer.js';
+import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
+import { EventHistory } from './broker/history.js';
+import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from './broker/broker.js';
+import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
+import type { PendingCall, Registration } from './dealer/dealer.js';
 import type { Logger } from './log.js';
+import { SharedFrame } from './transports/peer.js';
 import type { RouterSession, SessionIdentity } from './session.js';
 import { VERSION } from './version.js';
-
-/** An encoded frame, or null when the payload could not be encoded. */
-type Frame = string | Uint8Array | null;
 
 export interface RealmOptions {
   name: string;
   uriCheck: UriCheck;
+  /** Event retention limits. */
+  retention?: { maxTopics: number; ttlMs: number };
+  /** Topics (or patterns) whose last `limit` events are kept for wamp.subscription.get_events. */
+  eventHistory?: { topic: string; match: MatchPolicy; limit: number }[];
 }
 
-/** Features announced in WELCOME: only what this router really implements. */
-const ROLES = {
-  broker: { features: {} },
-  dealer: { features: {} },
-} as const;
+/** An encoded frame, or null when the payload could not be encoded. */
+type Frame = SharedFrame | null;
+
+/** How a canceled call ends. [ap_rpc_call_canceling] */
+export type CancelMode = 'skip' | 'kill' | 'killnowait';
+
+/** A router-side procedure (meta API). Returns the result, or throws WampError. */
+export type RouterProcedure = (caller: RouterSession, args: Args, kwargs: Kwargs) => { args?: Args; kwargs?: Kwargs } | undefined;
+
+/** Features announced in WELCOME: exactly what this router implements. */
+const BROKER_FEATURES = {
+  publisher_identification: true,
+  publisher_exclusion: true,
+  subscriber_blackwhite_listing: true,
+  pattern_based_subscription: true,
+  event_retention: true,
+  event_history: true,
+  subscription_revocation: true,
+  payload_passthru_mode: true,
+  session_meta_api: true,
+  subscription_meta_api: true,
+  testament_meta_api: true,
+};
+
+const DEALER_FEATURES = {
+  caller_identification: true,
+  pattern_based_registration: true,
+  shared_registration: true,
+  progressive_call_results: true,
+  progressive_call_invocations: true,
+  call_timeout: true,
+  call_canceling: true,
+  registration_revocation: true,
+  payload_passthru_mode: true,
+  session_meta_api: true,
+  registration_meta_api: true,
+  testament_meta_api: true,
+};
+
+const ROLES = { broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } };
+
+const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
+
+/** Payload passthru mode: these options travel from PUBLISH/CALL/YIELD to EVENT/INVOCATION/RESULT untouched. */
+const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as const;
+
+/** Listeners for what happens in a realm (the meta API subscribes here). */
+export interface RealmObserver {
+  onJoin?(session: RouterSession): void;
+  onLeave?(session: RouterSession): void;
+  onSubscriptionCreated?(session: RouterSession, subscription: Subscription<RouterSession>): void;
+  onSubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
+  onUnsubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
+  onSubscriptionDeleted?(session: RouterSession, subscription: Subscription<RouterSession>): void;
+  onRegistrationCreated?(session: RouterSession, registration: Registration<RouterSession>): void;
+  onRegister?(session: RouterSession, registration: Registration<RouterSession>): void;
+  onUnregister?(session: RouterSession, registration: Registration<RouterSession>): void;
+  onRegistrationDeleted?(session: RouterSession, registration: Registration<RouterSession>): void;
+}
+
+/** [ap_payload_passthru_mode] Passthru is in use when ppt_scheme is present and non-empty. */
+function hasPpt(options: Dict): boolean {
+  const scheme = options['ppt_scheme'];
+  return typeof scheme === 'string' && scheme.length > 0;
+}
+
+function copyPpt(from: Dict, to: Dict): void {
+  for (const key of PPT_KEYS) if (from[key] !== undefined) to[key] = from[key];
+}
+
+function idSet(value: unknown): ReadonlySet<number> | undefined | null {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) return null;
+  return new Set(value as number[]);
+}
+
+function stringSet(value: unknown): ReadonlySet<string> | undefined | null {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return null;
+  return new Set(value as string[]);
+}
 
 export class Realm {
   readonly name: string;
-  readonly broker = new Broker<RouterSession>();
+  readonly broker: Broker<RouterSession>;
   readonly dealer = new Dealer<RouterSession>();
   readonly sessions = new Map<SessionId, RouterSession>();
+  readonly procedures = new Map<string, RouterProcedure>();
+  readonly history = new EventHistory();
+  readonly #observers: RealmObserver[] = [];
   readonly #uriCheck: UriCheck;
+  readonly #timers = new Map<PendingCall<RouterSession>, { ms: number; timer: NodeJS.Timeout }>();
+  /** INVOCATION details of a progressive call invocation, frozen from its first CALL. */
+  readonly #frozen = new Map<PendingCall<RouterSession>, Dict>();
+  /** Calls canceled in `kill` mode, waiting for the callee's answer. */
+  readonly #killed = new Set<PendingCall<RouterSession>>();
   #anonymousCount = 0;
 
   constructor(
     options: RealmOptions,
-    private readonly log: Logger,
+    readonly log: Logger,
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
+    this.broker = new Broker<RouterSession>(options.retention !== undefined ? { retention: options.retention } : {});
+    for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
+  }
+
+  observe(observer: RealmObserver): void {
+    this.#observers.push(observer);
   }
 
   // ---- membership --------------------------------------------------------------------------
 
   authenticate(_session: RouterSession, _hello: Hello): SessionIdentity {
-    // Anonymous access (the only method of the Basic Profile); authid is unique within the realm.
+    // Anonymous access; authid is unique within the realm.
     return { authid: `anonymous-${++this.#anonymousCount}`, authrole: 'anonymous', authmethod: 'anonymous', authprovider: 'static' };
   }
 
@@ -72,58 +172,164 @@ export class Realm {
   join(session: RouterSession): void {
     this.sessions.set(session.id, session);
     this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid }, 'session joined');
+    for (const o of this.#observers) o.onJoin?.(session);
   }
 
-  leave(session: RouterSession): void {
+  leave(session: RouterSession, silent = false): void {
     if (!this.sessions.delete(session.id)) return;
-    this.broker.removeSession(session);
+    for (const { subscription, deleted } of this.broker.removeSession(session)) {
+      for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
+      if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
+    }
     const removal = this.dealer.removeSession(session);
+    for (const { registration, deleted } of removal.registrations) {
+      for (const o of this.#observers) o.onUnregister?.(session, registration);
+      if (deleted) for (const o of this.#observers) o.onRegistrationDeleted?.(session, registration);
+    }
     // A callee left: every call pending on it ends now, not at some timeout.
     for (const call of removal.orphanedCalls) {
+      this.#forget(call);
       call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee left the realm before answering');
     }
+    // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
+    for (const call of removal.abandonedCalls) {
+      this.#forget(call);
+      this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
+    }
     this.log.debug({ realm: this.name, session: session.id }, 'session left');
+    if (!silent) for (const o of this.#observers) o.onLeave?.(session);
   }
 
   // ---- publish & subscribe -----------------------------------------------------------------
 
   onSubscribe(session: RouterSession, msg: Subscribe): void {
     const match = msg.options.match ?? 'exact';
-    if (match !== 'exact') {
-      return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `match policy '${String(match)}' is not supported`);
+    if (!isMatchPolicy(match)) {
+      return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
     }
-    if (!isValidUri(msg.topic, this.#uriCheck)) {
-      return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic URI '${msg.topic}'`);
+    if (!isValidPattern(msg.topic, match, this.#uriCheck)) {
+      return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.topic}'`);
     }
-    const { subscription } = this.broker.subscribe(session, msg.topic, match);
+    const { subscription, created, added } = this.broker.subscribe(session, msg.topic, match);
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
+    if (created) for (const o of this.#observers) o.onSubscriptionCreated?.(session, subscription);
+    if (added) for (const o of this.#observers) o.onSubscribe?.(session, subscription);
+    if (msg.options['get_retained'] === true) {
+      for (const retained of this.broker.retainedFor(subscription)) this.#sendRetained(session, subscription, retained);
+    }
   }
 
   onUnsubscribe(session: RouterSession, msg: Unsubscribe): void {
-    if (this.broker.unsubscribe(session, msg.subscription) === undefined) {
-      return session.sendError(MessageCode.Unsubscribe, msg.request, ErrorUri.NoSuchSubscription);
-    }
+    const outcome = this.broker.unsubscribe(session, msg.subscription);
+    if (outcome === undefined) return session.sendError(MessageCode.Unsubscribe, msg.request, ErrorUri.NoSuchSubscription);
     session.send({ code: MessageCode.Unsubscribed, request: msg.request });
+    this.#unsubscribed(session, outcome.subscription, outcome.deleted);
+  }
+
+  /** [ap_pubsub_subscription_revocation] Removes a subscriber by the router's decision. */
+  revokeSubscription(session: RouterSession, subscription: Subscription<RouterSession>, reason?: string): boolean {
+    const outcome = this.broker.unsubscribe(session, subscription.id);
+    if (outcome === undefined) return false;
+    // [ap_pubsub_subscription_revocation] Only a subscriber that announced the feature is told.
+    if (session.supports('subscriber', 'subscription_revocation')) {
+      const details: Dict = { subscription: subscription.id };
+      if (reason !== undefined) details['reason'] = reason;
+      session.send({ code: MessageCode.Unsubscribed, request: 0, details });
+    }
+    this.#unsubscribed(session, subscription, outcome.deleted);
+    return true;
+  }
+
+  #unsubscribed(session: RouterSession, subscription: Subscription<RouterSession>, deleted: boolean): void {
+    for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
+    if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
   }
 
   onPublish(session: RouterSession, msg: Publish): void {
-    const acknowledge = msg.options.acknowledge === true;
-    const invalid = !isValidUri(msg.topic, this.#uriCheck) ? `invalid topic URI '${msg.topic}'` : isReservedUri(msg.topic) ? `topic '${msg.topic}' uses the reserved 'wamp' prefix` : undefined;
-    if (invalid !== undefined) {
-      if (acknowledge) session.sendError(MessageCode.Publish, msg.request, ErrorUri.InvalidUri, invalid);
-      return;
+    if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
+      return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
     }
-    const plan = this.broker.publish(session, msg.topic, { excludeMe: msg.options.exclude_me !== false });
-    if (plan.subscriptions.length > 0) this.#deliver(plan, msg);
-    if (acknowledge) session.send({ code: MessageCode.Published, request: msg.request, publication: plan.publication });
+    const outcome = this.publishAs(session, msg.topic, msg.args, msg.kwargs, msg.options);
+    if (msg.options.acknowledge !== true) return;
+    if (typeof outcome === 'object') session.sendError(MessageCode.Publish, msg.request, outcome.error, outcome.message);
+    else session.send({ code: MessageCode.Published, request: msg.request, publication: outcome });
   }
 
-  #deliver(plan: DeliveryPlan<RouterSession>, msg: Publish): void {
-    const event: Event = { code: MessageCode.Event, subscription: 0 as Event['subscription'], publication: plan.publication, details: {} };
-    if (msg.args !== undefined) event.args = msg.args;
-    if (msg.kwargs !== undefined) event.kwargs = msg.kwargs;
+  /**
+   * Publishes with PUBLISH.Options semantics (filters, disclosure, retention, passthru) on behalf
+   * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
+   * the error the publisher gets if it asked for an acknowledgement.
+   */
+  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict): PublicationId | { error: string; message: string } {
+    if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
+    if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
+    const filter = this.#filter(options);
+    if (typeof filter === 'string') return { error: ErrorUri.InvalidArgument, message: filter };
+    const details: Dict = {};
+    if (options['disclose_me'] === true) this.#disclose(session, details, 'publisher');
+    if (hasPpt(options)) copyPpt(options, details);
+    const plan = this.broker.publish(session, topic, filter);
+    if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
+    if (options['retain'] === true) this.broker.retain(plan, args, kwargs, details);
+    if (this.history.size > 0) this.#record(plan, details, args, kwargs);
+    return plan.publication;
+  }
+
+  /** Publishes an event from the router itself (meta events, testaments). */
+  publishFromRouter(topic: string, args?: Args, kwargs?: Kwargs): void {
+    const plan = this.broker.publish(undefined, topic, ROUTER_FILTER);
+    if (plan.subscriptions.length > 0) this.#deliver(plan, {}, args, kwargs);
+  }
+
+  /** The recipient filter of PUBLISH.Options, or a message saying which option is malformed. */
+  #filter(options: Dict): RecipientFilter | string {
+    const excludeMe = options['exclude_me'] !== false;
+    if (
+      options['exclude'] === undefined &&
+      options['eligible'] === undefined &&
+      options['exclude_authid'] === undefined &&
+      options['eligible_authid'] === undefined &&
+      options['exclude_authrole'] === undefined &&
+      options['eligible_authrole'] === undefined
+    ) {
+      return excludeMe ? NO_FILTER : { excludeMe: false };
+    }
+    const exclude = idSet(options['exclude']);
+    const eligible = idSet(options['eligible']);
+    const excludeAuthid = stringSet(options['exclude_authid']);
+    const eligibleAuthid = stringSet(options['eligible_authid']);
+    const excludeAuthrole = stringSet(options['exclude_authrole']);
+    const eligibleAuthrole = stringSet(options['eligible_authrole']);
+    if (exclude === null || eligible === null) return 'exclude and eligible must be lists of session IDs';
+    if (excludeAuthid === null || eligibleAuthid === null) return 'exclude_authid and eligible_authid must be lists of strings';
+    if (excludeAuthrole === null || eligibleAuthrole === null) return 'exclude_authrole and eligible_authrole must be lists of strings';
+    return { excludeMe, exclude, eligible, excludeAuthid, eligibleAuthid, excludeAuthrole, eligibleAuthrole };
+  }
+
+  #disclose(session: RouterSession, details: Dict, as: 'publisher' | 'caller'): void {
+    details[as] = session.id;
+    if (session.identity !== undefined) {
+      details[`${as}_authid`] = session.identity.authid;
+      details[`${as}_authrole`] = session.identity.authrole;
+    }
+  }
+
+  #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+    const at = Date.now();
+    for (const subscription of plan.subscriptions) {
+      if (!this.history.isEnabled(subscription.id)) continue;
+      this.history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter });
+    }
+  }
+
+  #deliver(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+    const event: Event = { code: MessageCode.Event, subscription: 0 as Event['subscription'], publication: plan.publication, details };
+    if (args !== undefined) event.args = args;
+    if (kwargs !== undefined) event.kwargs = kwargs;
     for (const subscription of plan.subscriptions) {
       event.subscription = subscription.id;
+      // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
+      event.details = subscription.match === 'exact' ? details : { ...details, topic: plan.topic };
       // Serialize once per subscription per serializer; every subscriber gets the same bytes.
       // The first serializer seen is kept in locals: most realms use one.
       let wire: unknown[] | undefined;
@@ -131,7 +337,7 @@ export class Realm {
       let frame0: Frame = null;
       let others: Map<Codec, Frame> | undefined;
       for (const subscriber of subscription.subscribers) {
-        if (subscriber === plan.exclude) continue;
+        if (!isRecipient(plan, subscriber)) continue;
         const codec = subscriber.peer.codec;
         let frame: Frame | undefined;
         if (codec === codec0) frame = frame0;
@@ -150,10 +356,24 @@ export class Realm {
     }
   }
 
-  /** null when the payload cannot be represented in this serializer: those subscribers miss the event. */
+  #sendRetained(session: RouterSession, subscription: Subscription<RouterSession>, retained: RetainedEvent<RouterSession>): void {
+    if (!isRecipient({ publisher: retained.publisher, filter: { ...retained.filter, excludeMe: false } }, session)) return;
+    const details: Dict = { ...retained.details, retained: true };
+    if (subscription.match !== 'exact') details['topic'] = retained.topic;
+    const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: retained.publication, details };
+    if (retained.args !== undefined) event.args = retained.args;
+    if (retained.kwargs !== undefined) event.kwargs = retained.kwargs;
+    session.send(event);
+  }
+
+  /**
+   * null when the payload cannot be represented in this serializer: those subscribers miss the
+   * event. Text (JSON) becomes bytes here, once, rather than once per subscriber in the transport.
+   */
   #encodeEvent(codec: Codec, wire: unknown[]): Frame {
     try {
-      return codec.encode(wire);
+      const frame = codec.encode(wire);
+      return new SharedFrame(typeof frame === 'string' ? Buffer.from(frame) : frame, !codec.binary);
     } catch (err) {
       this.log.warn({ realm: this.name, serializer: codec.name, err: (err as Error).message }, 'cannot serialize EVENT: not delivered to these subscribers');
       return null;
@@ -164,68 +384,256 @@ export class Realm {
 
   onRegister(session: RouterSession, msg: Register): void {
     const match = msg.options.match ?? 'exact';
-    if (match !== 'exact') {
-      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `match policy '${String(match)}' is not supported`);
+    if (!isMatchPolicy(match)) {
+      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
     }
     const invoke = msg.options.invoke ?? 'single';
-    if (invoke !== 'single') {
-      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `invocation policy '${String(invoke)}' is not supported`);
+    if (!isInvocationPolicy(invoke)) {
+      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown invocation policy '${String(invoke)}' (single, roundrobin, random, first or last)`);
     }
-    if (!isValidUri(msg.procedure, this.#uriCheck)) {
-      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
+    if (!isValidPattern(msg.procedure, match, this.#uriCheck)) {
+      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `invalid procedure ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.procedure}'`);
     }
     if (isReservedUri(msg.procedure)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure '${msg.procedure}' uses the reserved 'wamp' prefix`);
     }
-    const outcome = this.dealer.register(session, msg.procedure);
-    if (!outcome.ok) return session.sendError(MessageCode.Register, msg.request, outcome.error, `procedure '${msg.procedure}' is already registered`);
+    const outcome = this.dealer.register(session, msg.procedure, {
+      match,
+      invoke,
+      discloseCaller: msg.options['disclose_caller'] === true,
+      forwardTimeout: msg.options['forward_timeout'] === true,
+    });
+    if (!outcome.ok) return session.sendError(MessageCode.Register, msg.request, outcome.error, outcome.message);
     session.send({ code: MessageCode.Registered, request: msg.request, registration: outcome.registration.id });
+    if (outcome.created) for (const o of this.#observers) o.onRegistrationCreated?.(session, outcome.registration);
+    for (const o of this.#observers) o.onRegister?.(session, outcome.registration);
   }
 
   onUnregister(session: RouterSession, msg: Unregister): void {
-    if (this.dealer.unregister(session, msg.registration) === undefined) {
-      return session.sendError(MessageCode.Unregister, msg.request, ErrorUri.NoSuchRegistration);
-    }
+    const outcome = this.dealer.unregister(session, msg.registration);
+    if (outcome === undefined) return session.sendError(MessageCode.Unregister, msg.request, ErrorUri.NoSuchRegistration);
     session.send({ code: MessageCode.Unregistered, request: msg.request });
+    this.#unregistered(session, outcome.registration, outcome.deleted);
+  }
+
+  /** [ap_rpc_registration_revocation] Removes a callee by the router's decision. */
+  revokeRegistration(session: RouterSession, registration: Registration<RouterSession>, reason?: string): boolean {
+    const outcome = this.dealer.unregister(session, registration.id);
+    if (outcome === undefined) return false;
+    if (session.supports('callee', 'registration_revocation')) {
+      const details: Dict = { registration: registration.id };
+      if (reason !== undefined) details['reason'] = reason;
+      session.send({ code: MessageCode.Unregistered, request: 0, details });
+    }
+    this.#unregistered(session, registration, outcome.deleted);
+    return true;
+  }
+
+  #unregistered(session: RouterSession, registration: Registration<RouterSession>, deleted: boolean): void {
+    for (const o of this.#observers) o.onUnregister?.(session, registration);
+    if (deleted) for (const o of this.#observers) o.onRegistrationDeleted?.(session, registration);
+  }
+
+  /**
+   * Whether a CALL with this request ID continues a progressive call invocation (same request ID,
+   * same procedure). [ap_rpc_progressive_call_invocations]
+   */
+  isCallContinuation(session: RouterSession, request: number, procedure: string): boolean {
+    const call = this.dealer.pendingCall(session, request);
+    return call !== undefined && call.callerStreaming && call.procedure === procedure;
   }
 
   onCall(session: RouterSession, msg: Call): void {
+    const continued = this.dealer.pendingCall(session, msg.request);
+    if (continued !== undefined && continued.callerStreaming) return this.#continueCall(continued, msg);
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }
-    const outcome = this.dealer.call(session, msg.request, msg.procedure);
+    const timeout = msg.options.timeout ?? 0;
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
+      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, 'timeout must be a non-negative integer (milliseconds)');
+    }
+    const progressive = msg.options['progress'] === true;
+    if (progressive && !session.supports('caller', 'progressive_call_invocations')) {
+      return session.protocolViolation('CALL with progress: true from a caller that did not announce progressive_call_invocations');
+    }
+    const ppt = hasPpt(msg.options);
+    if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
+      return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
+    }
+    const internal = this.procedures.get(msg.procedure);
+    if (internal !== undefined) return this.#callInternal(session, msg, internal);
+    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive });
     if (!outcome.ok) return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
     const { call } = outcome;
-    const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details: {} };
-    if (msg.args !== undefined) invocation.args = msg.args;
-    if (msg.kwargs !== undefined) invocation.kwargs = msg.kwargs;
-    const frame = call.callee.encode(invocation);
-    if (frame === undefined) {
-      this.dealer.settle(call.callee, call.invocationRequest);
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${call.callee.peer.codec.name})`);
+    const callee = call.callee.session;
+    const refuse = (message: string): void => {
+      this.dealer.end(call);
+      session.sendError(MessageCode.Call, msg.request, ErrorUri.FeatureNotSupported, message);
+    };
+    // A callee that cannot be interrupted cannot take a stream of calls. [ap_rpc_progressive_call_invocations]
+    if (progressive && !(callee.supports('callee', 'progressive_call_invocations') && callee.supports('callee', 'call_canceling'))) {
+      return refuse('the callee does not support progressive call invocations');
     }
-    if (!call.callee.peer.send(frame)) {
+    if (ppt && !callee.supports('callee', 'payload_passthru_mode')) return refuse('the callee does not support payload passthru mode');
+    // Details are built once from the first CALL: later chunks change only `progress`.
+    const details: Dict = {};
+    if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
+    if (call.receiveProgress && callee.supports('callee', 'progressive_call_results')) details['receive_progress'] = true;
+    if (msg.options['disclose_me'] === true || call.callee.discloseCaller) this.#disclose(session, details, 'caller');
+    if (ppt) copyPpt(msg.options, details);
+    if (timeout > 0) {
+      if (call.callee.forwardTimeout) details['timeout'] = timeout;
+      else this.#timers.set(call, { ms: timeout, timer: this.#startTimer(call, timeout) });
+    }
+    if (progressive) this.#frozen.set(call, details);
+    this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
+  }
+
+  #continueCall(call: PendingCall<RouterSession>, msg: Call): void {
+    const more = msg.options['progress'] === true;
+    call.callerStreaming = more;
+    const frozen = this.#frozen.get(call) ?? {};
+    if (!more) this.#frozen.delete(call);
+    this.#invoke(call, more ? { ...frozen, progress: true } : frozen, msg.args, msg.kwargs);
+  }
+
+  #invoke(call: PendingCall<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+    const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
+    if (args !== undefined) invocation.args = args;
+    if (kwargs !== undefined) invocation.kwargs = kwargs;
+    const callee = call.callee.session;
+    const frame = callee.encode(invocation);
+    if (frame === undefined) {
+      this.#finish(call);
+      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.peer.codec.name})`);
+    }
+    if (!callee.peer.send(frame)) {
       // The callee cannot take it (gone or cut off): answer the caller now.
-      this.dealer.settle(call.callee, call.invocationRequest);
-      session.sendError(MessageCode.Call, msg.request, ErrorUri.Canceled, 'callee unavailable');
+      this.#finish(call);
+      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee unavailable');
     }
   }
 
-  /** YIELD or ERROR from a callee. Answers for calls whose caller has left are dropped. */
+  #callInternal(session: RouterSession, msg: Call, procedure: RouterProcedure): void {
+    let result: { args?: Args; kwargs?: Kwargs } | undefined;
+    try {
+      result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
+    } catch (err) {
+      if (err instanceof WampError) {
+        const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
+        if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
+        if (Object.keys(err.kwargs).length > 0) error.kwargs = err.kwargs;
+        session.send(error);
+        return;
+      }
+      this.log.error({ err, procedure: msg.procedure }, 'router procedure failed');
+      return session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
+    }
+    const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
+    if (result?.args !== undefined) answer.args = result.args;
+    if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
+    session.send(answer);
+  }
+
+  onCancel(session: RouterSession, msg: Cancel): void {
+    const call = this.dealer.pendingCall(session, msg.request);
+    // Unknown, finished or already canceled (kill mode waits for the callee): nothing to do.
+    if (call === undefined || this.#killed.has(call)) return;
+    const requested = msg.options['mode'] ?? 'killnowait';
+    if (requested !== 'skip' && requested !== 'kill' && requested !== 'killnowait') {
+      return session.sendError(MessageCode.Cancel, msg.request, ErrorUri.InvalidArgument, `unknown cancel mode '${String(requested)}' (skip, kill or killnowait)`);
+    }
+    // INTERRUPT only goes to callees that announced call canceling; otherwise skip. [ap_rpc_call_canceling]
+    const mode: CancelMode = requested !== 'skip' && !call.callee.session.supports('callee', 'call_canceling') ? 'skip' : requested;
+    if (mode === 'kill') {
+      // The caller gets whatever the callee answers first (usually ERROR wamp.error.canceled).
+      this.#killed.add(call);
+      this.#interrupt(call, 'kill', ErrorUri.Canceled);
+      return;
+    }
+    this.#finish(call);
+    if (mode === 'killnowait') this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
+    session.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`);
+  }
+
+  #interrupt(call: PendingCall<RouterSession>, mode: CancelMode, reason: string): void {
+    const callee = call.callee.session;
+    if (!callee.supports('callee', 'call_canceling')) return;
+    callee.send({ code: MessageCode.Interrupt, request: call.invocationRequest, options: { mode, reason } });
+  }
+
+  /** [ap_rpc_call_timeout] The caller gets wamp.error.timeout; the callee INTERRUPT (killnowait) if it can take it. */
+  #startTimer(call: PendingCall<RouterSession>, timeoutMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#timers.delete(call);
+      if (this.dealer.pendingCall(call.caller, call.callRequest) !== call) return;
+      this.#finish(call);
+      this.#interrupt(call, 'killnowait', ErrorUri.Timeout);
+      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Timeout, `no answer within ${timeoutMs} ms`);
+    }, timeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** Drops the realm's own state of a call (timer, frozen details, kill mark). */
+  #forget(call: PendingCall<RouterSession>): void {
+    const entry = this.#timers.get(call);
+    if (entry !== undefined) {
+      clearTimeout(entry.timer);
+      this.#timers.delete(call);
+    }
+    this.#frozen.delete(call);
+    this.#killed.delete(call);
+  }
+
+  /** Ends a call on both sides: later answers for it are dropped. */
+  #finish(call: PendingCall<RouterSession>): void {
+    this.#forget(call);
+    this.dealer.end(call);
+  }
+
+  /** YIELD or ERROR from a callee. Answers for calls no longer pending are dropped. */
   onCalleeAnswer(session: RouterSession, msg: Yield | ErrorMessage): void {
-    const call = this.dealer.settle(session, msg.request);
+    const call = this.dealer.pendingInvocation(session, msg.request);
     if (call === undefined) return;
-    const answer: Result | ErrorMessage =
-      msg.code === MessageCode.Yield
-        ? { code: MessageCode.Result, request: call.callRequest, details: {} }
-        : { code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error };
+    const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
+    if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
+    const ppt = msg.code === MessageCode.Yield && hasPpt(msg.options);
+    if (ppt && !session.supports('callee', 'payload_passthru_mode')) {
+      return session.protocolViolation('YIELD with ppt_scheme from a callee that did not announce payload_passthru_mode');
+    }
+    if (ppt && !call.caller.supports('caller', 'payload_passthru_mode')) {
+      this.#finish(call);
+      session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
+      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce');
+    }
+    if (progress) {
+      // The timeout runs between results. [ap_rpc_call_timeout]
+      const entry = this.#timers.get(call);
+      if (entry !== undefined) {
+        clearTimeout(entry.timer);
+        entry.timer = this.#startTimer(call, entry.ms);
+        this.#timers.set(call, entry);
+      }
+    } else this.#finish(call);
+    let answer: Result | ErrorMessage;
+    if (msg.code === MessageCode.Yield) {
+      const details: Dict = progress ? { progress: true } : {};
+      if (ppt) copyPpt(msg.options, details);
+      answer = { code: MessageCode.Result, request: call.callRequest, details };
+    } else {
+      answer = { code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error };
+    }
     if (msg.args !== undefined) answer.args = msg.args;
     if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
     const frame = call.caller.encode(answer);
     if (frame !== undefined) call.caller.peer.send(frame);
     else {
-      // The call was settled: the caller must still get an answer.
+      if (progress) this.#finish(call);
+      // The call is over: the caller must still get an answer.
       call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.peer.codec.name})`);
     }
   }
+
 }

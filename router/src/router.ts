@@ -9,6 +9,7 @@ import type { RouterCore } from './core.js';
 import { HttpServer, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
+import { installMetaApi } from './meta/index.js';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
@@ -50,7 +51,11 @@ export class Router implements RouterCore {
     this.config = resolveConfig(options.config);
     this.log = options.logger ?? createLogger(this.config.log);
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
-    for (const realm of this.config.realms) this.#realms.set(realm.name, new Realm(realm, this.log));
+    for (const options of this.config.realms) {
+      const realm = new Realm(options, this.log);
+      installMetaApi(realm);
+      this.#realms.set(options.name, realm);
+    }
   }
 
   get addresses(): readonly ListenerAddress[] {

@@ -78,6 +78,25 @@ export class RouterSession implements PeerHandler {
     this.core.transportClosed(this);
   }
 
+  /** Whether the client announced `feature` for `role` in HELLO (both spellings of cancel(l)ing). */
+  supports(role: 'publisher' | 'subscriber' | 'caller' | 'callee', feature: string): boolean {
+    const r = this.roles[role];
+    if (typeof r !== 'object' || r === null) return false;
+    const features = (r as Dict)['features'];
+    if (typeof features !== 'object' || features === null) return false;
+    const f = features as Dict;
+    if (f[feature] === true) return true;
+    return feature === 'call_canceling' && f['call_cancelling'] === true;
+  }
+
+  get authid(): string | undefined {
+    return this.identity?.authid;
+  }
+
+  get authrole(): string | undefined {
+    return this.identity?.authrole;
+  }
+
   // ---- outgoing ----------------------------------------------------------------------------
 
   /**
@@ -117,15 +136,25 @@ export class RouterSession implements PeerHandler {
     this.peer.close(closeCode, reason.slice(0, 120));
   }
 
-  /** Router-initiated close: GOODBYE, then wait for the client's GOODBYE (or the transport) to finish. */
-  goodbye(reason: string, message: string, onDone: () => void): void {
+  /**
+   * Router-initiated close: GOODBYE, leave the realm at once (its subscriptions, registrations
+   * and calls end now), then wait for the client's GOODBYE, at most `closeTimeoutMs`, to close.
+   */
+  goodbye(reason: string, message: string, onDone: () => void, options: { closeTimeoutMs?: number; silent?: boolean } = {}): void {
     if (this.state !== SessionState.Established) {
       onDone();
       return;
     }
+    this.send({ code: MessageCode.Goodbye, details: { message }, reason });
+    this.#leaveRealm(options.silent === true);
     this.state = SessionState.Closing;
     this.#onGoodbyeReply = onDone;
-    this.send({ code: MessageCode.Goodbye, details: { message }, reason });
+    const timer = setTimeout(() => {
+      if (this.state !== SessionState.Closing) return;
+      this.#closeSession();
+      this.peer.close(1000, reason.slice(0, 120));
+    }, options.closeTimeoutMs ?? 5000);
+    timer.unref();
   }
 
   // ---- dispatch ----------------------------------------------------------------------------
@@ -163,6 +192,10 @@ export class RouterSession implements PeerHandler {
         if (this.#checkRequest(msg.request)) realm.onUnsubscribe(this, msg);
         return;
       case MessageCode.Call:
+        // A progressive call invocation reuses its request ID. [ap_rpc_progressive_call_invocations]
+        if (realm.isCallContinuation(this, msg.request, msg.procedure)) return realm.onCall(this, msg);
+        // A late chunk of a progressive call that has ended is dropped without an answer.
+        if (msg.options['progress'] !== undefined && msg.request >= 1 && msg.request <= this.#lastRequest) return;
         if (this.#checkRequest(msg.request)) realm.onCall(this, msg);
         return;
       case MessageCode.Register:
@@ -179,9 +212,7 @@ export class RouterSession implements PeerHandler {
         }
         return this.#onYieldOrError(msg);
       case MessageCode.Cancel:
-        // Call canceling is not announced in WELCOME; a client that sends CANCEL anyway gets its
-        // result (or error) as if it had not.
-        return;
+        return realm.onCancel(this, msg);
       case MessageCode.Goodbye:
         this.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
         this.#closeSession();
@@ -263,10 +294,11 @@ export class RouterSession implements PeerHandler {
     done?.();
   }
 
-  #leaveRealm(): void {
+  /** `silent`: no on_leave meta event and no testaments (wamp.session.kill_all). */
+  #leaveRealm(silent = false): void {
     const realm = this.realm!;
     this.realm = undefined;
-    realm.leave(this);
+    realm.leave(this, silent);
     this.core.releaseSessionId(this.id);
   }
 }

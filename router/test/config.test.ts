@@ -27,7 +27,7 @@ const problemsOf = (value: unknown): string[] => configError(() => checkConfig(v
 describe('resolveConfig', () => {
   it('embeds the default: realm1, ws://0.0.0.0:8080/ws, all three serializers', () => {
     const config = resolveConfig();
-    expect(config.realms).toEqual([{ name: 'realm1', uriCheck: 'loose' }]);
+    expect(config.realms).toEqual([{ name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] }]);
     expect(config.listeners).toHaveLength(1);
     expect(config.listeners[0]).toMatchObject({
       type: 'websocket',
@@ -59,8 +59,8 @@ describe('resolveConfig', () => {
       outbound: { softLimitBytes: 1048576, hardLimitBytes: 4194304, drainTimeoutMs: 5000 },
     });
     expect(config.realms).toEqual([
-      { name: 'realm1', uriCheck: 'loose' },
-      { name: 'com.example.strict', uriCheck: 'strict' },
+      { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },
+      { name: 'com.example.strict', uriCheck: 'strict', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },
     ]);
     expect(config.log).toEqual({ level: 'warn', pretty: false });
     expect(config.requestIds).toBe('any');

@@ -7,6 +7,8 @@ import type { RegistrationId, RequestId, SessionId } from '@switchboard/schemas'
 import { ErrorUri } from '@switchboard/schemas';
 import { Dealer } from '@switchboard/router';
 import type { CallOutcome, PendingCall, RegisterOutcome, Registration } from '@switchboard/router';
+// Not (yet) re-exported by the package entry point.
+import type { InvocationPolicy, RegisterOptions } from '../src/dealer/dealer.js';
 
 interface FakeSession {
   readonly id: SessionId;
@@ -26,6 +28,11 @@ function registered<S>(outcome: RegisterOutcome<S>): Registration<S> {
   return outcome.registration;
 }
 
+function refused<S>(outcome: RegisterOutcome<S>): { error: string; message: string } {
+  if (outcome.ok) throw new Error(`expected a refusal, got registration ${outcome.registration.id}`);
+  return { error: outcome.error, message: outcome.message };
+}
+
 function routed<S>(outcome: CallOutcome<S>): PendingCall<S> {
   if (!outcome.ok) throw new Error(`expected a routed call, got ${outcome.error}`);
   return outcome.call;
@@ -36,7 +43,12 @@ describe('Dealer.register', () => {
     const dealer = new Dealer<FakeSession>();
     const callee = session('callee');
     const registration = registered(dealer.register(callee, 'com.example.add'));
-    expect(registration).toMatchObject({ procedure: 'com.example.add', match: 'exact', invoke: 'single', callee });
+    expect(registration).toMatchObject({
+      procedure: 'com.example.add',
+      match: 'exact',
+      invoke: 'single',
+      callees: [{ session: callee, discloseCaller: false, forwardTimeout: false }],
+    });
     expect(dealer.lookup('com.example.add')).toBe(registration);
     expect(dealer.getRegistration(registration.id)).toBe(registration);
     expect(dealer.registrationCount).toBe(1);
@@ -47,9 +59,9 @@ describe('Dealer.register', () => {
     const [first, second] = [session('first'), session('second')];
     const registration = registered(dealer.register(first, 'com.example.add'));
 
-    expect(dealer.register(second, 'com.example.add')).toEqual({ ok: false, error: 'wamp.error.procedure_already_exists' });
+    expect(refused(dealer.register(second, 'com.example.add')).error).toBe('wamp.error.procedure_already_exists');
     // The same callee registering again is refused too.
-    expect(dealer.register(first, 'com.example.add')).toEqual({ ok: false, error: ErrorUri.ProcedureAlreadyExists });
+    expect(refused(dealer.register(first, 'com.example.add')).error).toBe(ErrorUri.ProcedureAlreadyExists);
     expect(dealer.lookup('com.example.add')).toBe(registration);
     expect(dealer.registrationCount).toBe(1);
   });
@@ -84,7 +96,7 @@ describe('Dealer.unregister', () => {
     const callee = session();
     const registration = registered(dealer.register(callee, 'com.example.add'));
 
-    expect(dealer.unregister(callee, registration.id)).toBe(registration);
+    expect(dealer.unregister(callee, registration.id)).toEqual({ registration, deleted: true });
     expect(dealer.lookup('com.example.add')).toBeUndefined();
     expect(dealer.getRegistration(registration.id)).toBeUndefined();
     expect(dealer.registrationCount).toBe(0);
@@ -100,7 +112,7 @@ describe('Dealer.unregister', () => {
 
     expect(dealer.unregister(other, registration.id)).toBeUndefined();
     expect(dealer.lookup('com.example.add')).toBe(registration);
-    expect(routed(dealer.call(other, req(1), 'com.example.add')).callee).toBe(owner);
+    expect(routed(dealer.call(other, req(1), 'com.example.add')).callee.session).toBe(owner);
   });
 
   it('returns undefined for an unknown ID and for a second unregister', () => {
@@ -108,7 +120,7 @@ describe('Dealer.unregister', () => {
     const callee = session();
     const registration = registered(dealer.register(callee, 'com.example.add'));
     expect(dealer.unregister(callee, 12345 as RegistrationId)).toBeUndefined();
-    expect(dealer.unregister(callee, registration.id)).toBe(registration);
+    expect(dealer.unregister(callee, registration.id)).toEqual({ registration, deleted: true });
     expect(dealer.unregister(callee, registration.id)).toBeUndefined();
   });
 });
@@ -127,7 +139,16 @@ describe('Dealer.call', () => {
 
     const call = routed(dealer.call(caller, req(7), 'com.example.add'));
 
-    expect(call).toEqual({ caller, callRequest: 7, callee, invocationRequest: 1, registration });
+    expect(call).toEqual({
+      caller,
+      callRequest: 7,
+      callee: { session: callee, discloseCaller: false, forwardTimeout: false },
+      invocationRequest: 1,
+      registration,
+      procedure: 'com.example.add',
+      callerStreaming: false,
+      receiveProgress: false,
+    });
     expect(dealer.pendingInvocations(callee)).toBe(1);
   });
 
@@ -142,7 +163,7 @@ describe('Dealer.call', () => {
     let request = 0;
     for (const procedure of ['com.example.a1', 'com.example.b', 'com.example.a2', 'com.example.a1', 'com.example.b', 'com.example.a1']) {
       const call = routed(dealer.call(caller, req(++request), procedure));
-      order.push([call.callee.name, call.invocationRequest]);
+      order.push([call.callee.session.name, call.invocationRequest]);
     }
 
     // A's two procedures share A's one sequence; B counts on its own.
@@ -251,7 +272,10 @@ describe('Dealer.removeSession', () => {
 
     const removal = dealer.removeSession(callee);
 
-    expect(removal.registrations).toEqual([add, mul]);
+    expect(removal.registrations).toEqual([
+      { registration: add, deleted: true },
+      { registration: mul, deleted: true },
+    ]);
     // The callers must be answered with wamp.error.canceled; the settled call is not among them.
     expect(removal.orphanedCalls).toEqual([call1, call2]);
     expect(removal.abandonedCalls).toEqual([]);
@@ -314,12 +338,12 @@ describe('Dealer.removeSession', () => {
     const selfCall = routed(dealer.call(self, req(1), 'com.example.echo'));
     const external = routed(dealer.call(caller, req(1), 'com.example.echo'));
     expect(selfCall.caller).toBe(self);
-    expect(selfCall.callee).toBe(self);
+    expect(selfCall.callee.session).toBe(self);
 
     const removal = dealer.removeSession(self);
 
     // Nobody is left to tell about the self-call: it is neither orphaned nor abandoned.
-    expect(removal.registrations).toEqual([registration]);
+    expect(removal.registrations).toEqual([{ registration, deleted: true }]);
     expect(removal.orphanedCalls).toEqual([external]);
     expect(removal.abandonedCalls).toEqual([]);
     expect(dealer.settle(self, selfCall.invocationRequest)).toBeUndefined();
@@ -350,5 +374,446 @@ describe('Dealer.removeSession', () => {
     dealer.call(caller, req(1), 'p');
     expect(dealer.removeSession(callee).orphanedCalls).toHaveLength(1);
     expect(dealer.removeSession(callee)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [] });
+  });
+});
+
+/** Registers and expects success; the outcome's `created` flag is checked by the caller when it matters. */
+function join<S extends FakeSession>(dealer: Dealer<S>, callee: S, procedure: string, options: RegisterOptions = {}): Registration<S> {
+  return registered(dealer.register(callee, procedure, options));
+}
+
+/** Who answers each of `count` calls to `procedure`. */
+function picks(dealer: Dealer<FakeSession>, procedure: string, count: number): string[] {
+  const caller = session('caller');
+  return Array.from({ length: count }, (_, i) => routed(dealer.call(caller, req(i + 1), procedure)).callee.session.name);
+}
+
+/** An RNG returning the given values in turn, counting its draws; it fails the test when it runs dry. */
+function scripted(values: number[]): { random: () => number; draws: number } {
+  const rng = {
+    draws: 0,
+    random(): number {
+      const value = values[rng.draws++];
+      if (value === undefined) throw new Error('RNG drawn more often than expected');
+      return value;
+    },
+  };
+  return rng;
+}
+
+const NO_RANDOM = (): number => {
+  throw new Error('the RNG is only for the random policy');
+};
+
+describe('Dealer.register: options and shared registrations', () => {
+  // [ap_rpc_shared_registration]
+  it('records the match and invocation policies, and each callee with its own options, in order', () => {
+    let drawn = 0;
+    const dealer = new Dealer<FakeSession>({ registrationIds: { next: () => ++drawn as RegistrationId } });
+    const [a, b] = [session('a'), session('b')];
+
+    const first = dealer.register(a, 'com.example.', { match: 'prefix', invoke: 'roundrobin', discloseCaller: true, forwardTimeout: true });
+    const second = dealer.register(b, 'com.example.', { match: 'prefix', invoke: 'roundrobin' });
+
+    if (!first.ok || !second.ok) throw new Error('expected both registrations to succeed');
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect(second.registration).toBe(first.registration);
+    expect(first.registration).toMatchObject({ id: 1, procedure: 'com.example.', match: 'prefix', invoke: 'roundrobin' });
+    expect(first.registration.callees).toEqual([
+      { session: a, discloseCaller: true, forwardTimeout: true },
+      { session: b, discloseCaller: false, forwardTimeout: false },
+    ]);
+    expect(drawn).toBe(1); // joining draws no ID
+    expect(dealer.registrationCount).toBe(1);
+    expect([...dealer.registrations()]).toEqual([first.registration]);
+    expect([...dealer.registrationsOf(b)]).toEqual([first.registration]);
+    expect(dealer.lookup('com.example.', 'prefix')).toBe(first.registration);
+    expect(dealer.lookup('com.example.')).toBeUndefined(); // no exact registration of that URI
+  });
+
+  it.each<[InvocationPolicy, InvocationPolicy, string]>([
+    ['single', 'single', ErrorUri.ProcedureAlreadyExists],
+    ['single', 'roundrobin', ErrorUri.ProcedureExistsWithDifferentInvocationPolicy],
+    ['roundrobin', 'single', ErrorUri.ProcedureExistsWithDifferentInvocationPolicy],
+    ['roundrobin', 'random', ErrorUri.ProcedureExistsWithDifferentInvocationPolicy],
+    ['first', 'last', ErrorUri.ProcedureExistsWithDifferentInvocationPolicy],
+    ['random', 'first', ErrorUri.ProcedureExistsWithDifferentInvocationPolicy],
+  ])('refuses %s then %s with %s, changing nothing', (existing, requested, error) => {
+    let drawn = 0;
+    const dealer = new Dealer<FakeSession>({ registrationIds: { next: () => ++drawn as RegistrationId } });
+    const registration = join(dealer, session('owner'), 'com.example.add', { invoke: existing });
+    const other = session('other');
+
+    const refusal = refused(dealer.register(other, 'com.example.add', { invoke: requested }));
+
+    expect(refusal.error).toBe(error);
+    expect(refusal.message).toContain('com.example.add');
+    if (existing !== requested) expect(refusal.message).toContain(`'${existing}'`);
+    expect(registration.callees).toHaveLength(1);
+    expect(registration.invoke).toBe(existing);
+    expect(dealer.registrationsOf(other).size).toBe(0);
+    expect(drawn).toBe(1);
+  });
+
+  it.each<InvocationPolicy>(['roundrobin', 'random', 'first', 'last'])('lets callees share a %s registration', (invoke) => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b, c] = [session('a'), session('b'), session('c')];
+    const registration = join(dealer, a, 'p', { invoke });
+    expect(dealer.register(b, 'p', { invoke })).toEqual({ ok: true, registration, created: false });
+    expect(dealer.register(c, 'p', { invoke })).toEqual({ ok: true, registration, created: false });
+    expect(registration.callees.map((e) => e.session)).toEqual([a, b, c]);
+  });
+
+  it('refuses a session joining a shared registration it already holds', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b] = [session('a'), session('b')];
+    const registration = join(dealer, a, 'p', { invoke: 'roundrobin' });
+    join(dealer, b, 'p', { invoke: 'roundrobin' });
+    const refusal = refused(dealer.register(a, 'p', { invoke: 'roundrobin' }));
+    expect(refusal.error).toBe(ErrorUri.ProcedureAlreadyExists);
+    expect(refusal.message).toContain("'p'");
+    expect(registration.callees.map((e) => e.session)).toEqual([a, b]);
+  });
+
+  it('treats the same URI under another match policy as another registration', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b, c] = [session('a'), session('b'), session('c')];
+    const exact = join(dealer, a, 'com.example');
+    const prefix = join(dealer, b, 'com.example', { match: 'prefix' });
+    const wildcard = join(dealer, c, 'com.example', { match: 'wildcard' });
+    expect(new Set([exact.id, prefix.id, wildcard.id]).size).toBe(3);
+    expect(dealer.lookup('com.example', 'exact')).toBe(exact);
+    expect(dealer.lookup('com.example', 'prefix')).toBe(prefix);
+    expect(dealer.lookup('com.example', 'wildcard')).toBe(wildcard);
+    // The same session may hold a pattern and an exact registration of the same string.
+    expect(dealer.register(a, 'com.example', { match: 'prefix', invoke: 'single' })).toMatchObject({ ok: false, error: ErrorUri.ProcedureAlreadyExists });
+    expect(join(dealer, a, 'com.example.', { match: 'prefix' }).callees[0]?.session).toBe(a);
+  });
+});
+
+describe('Dealer.resolve: which registration a call goes to', () => {
+  // [ap_rpc_pattern_based_registration]
+  it('prefers exact over prefix over wildcard, falling back as each goes away', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [exactCallee, prefixCallee, wildcardCallee] = [session('exact'), session('prefix'), session('wildcard')];
+    const exact = join(dealer, exactCallee, 'com.x.y');
+    const prefix = join(dealer, prefixCallee, 'c', { match: 'prefix' }); // shortest possible, still beats the wildcard
+    const wildcard = join(dealer, wildcardCallee, 'com.x.', { match: 'wildcard' });
+
+    expect(dealer.resolve('com.x.y')).toBe(exact);
+    expect(dealer.matches('com.x.y')).toEqual([exact, prefix, wildcard]);
+    expect(routed(dealer.call(session(), req(1), 'com.x.y')).callee.session).toBe(exactCallee);
+
+    dealer.unregister(exactCallee, exact.id);
+    expect(dealer.resolve('com.x.y')).toBe(prefix);
+    expect(routed(dealer.call(session(), req(1), 'com.x.y')).callee.session).toBe(prefixCallee);
+
+    dealer.unregister(prefixCallee, prefix.id);
+    expect(dealer.resolve('com.x.y')).toBe(wildcard);
+    expect(routed(dealer.call(session(), req(1), 'com.x.y')).callee.session).toBe(wildcardCallee);
+
+    dealer.removeSession(wildcardCallee);
+    expect(dealer.resolve('com.x.y')).toBeUndefined();
+    expect(dealer.matches('com.x.y')).toEqual([]);
+    expect(dealer.call(session(), req(1), 'com.x.y')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+  });
+
+  it('picks the longest matching prefix (a plain string prefix)', () => {
+    const dealer = new Dealer<FakeSession>();
+    const callee = session();
+    const com = join(dealer, callee, 'com', { match: 'prefix' });
+    const example = join(dealer, callee, 'com.example', { match: 'prefix' });
+    const ad = join(dealer, callee, 'com.example.ad', { match: 'prefix' });
+
+    expect(dealer.resolve('com.example.add')).toBe(ad);
+    expect(dealer.resolve('com.example.ad')).toBe(ad);
+    expect(dealer.resolve('com.example.sub')).toBe(example);
+    expect(dealer.resolve('com.examples')).toBe(example);
+    expect(dealer.resolve('com.other')).toBe(com);
+    expect(dealer.resolve('co')).toBeUndefined();
+    expect(dealer.matches('com.example.add')).toEqual([ad, example, com]); // longest first
+  });
+
+  it('picks the most specific wildcard: the concrete component furthest left wins', () => {
+    const dealer = new Dealer<FakeSession>();
+    const callee = session();
+    const early = join(dealer, callee, 'com.x.', { match: 'wildcard' });
+    const late = join(dealer, callee, 'com..y', { match: 'wildcard' });
+    const anyTwo = join(dealer, callee, '.x.y', { match: 'wildcard' });
+    join(dealer, callee, 'com.x..', { match: 'wildcard' }); // four components: never matches com.x.y
+
+    // For com.x.y both 'com.x.' and 'com..y' match; at the second component the concrete 'x' is
+    // tried before the wildcard, so 'com.x.' wins. Position counts, not the number of concrete
+    // components: 'com..y' (first component concrete) beats '.x.y' (two concrete, later).
+    expect(dealer.resolve('com.x.y')).toBe(early);
+    expect(dealer.matches('com.x.y')).toEqual([early, late, anyTwo]);
+    expect(dealer.resolve('com.z.y')).toBe(late);
+    expect(dealer.resolve('org.x.y')).toBe(anyTwo);
+    expect(dealer.resolve('com.x.y.z')).not.toBe(early);
+    expect(dealer.resolve('com.z.z')).toBeUndefined();
+  });
+
+  it('lists every match in precedence order: exact, prefixes longest first, wildcards most specific first', () => {
+    const dealer = new Dealer<FakeSession>();
+    const callee = session();
+    const w1 = join(dealer, callee, '..add', { match: 'wildcard' });
+    const p1 = join(dealer, callee, 'com', { match: 'prefix' });
+    const e = join(dealer, callee, 'com.example.add');
+    const w2 = join(dealer, callee, 'com..add', { match: 'wildcard' });
+    const p2 = join(dealer, callee, 'com.example.', { match: 'prefix' });
+    join(dealer, callee, 'org', { match: 'prefix' });
+    expect(dealer.matches('com.example.add')).toEqual([e, p2, p1, w2, w1]);
+  });
+
+  it('tells the callee which procedure was called: the caller’s URI, not the pattern', () => {
+    const dealer = new Dealer<FakeSession>();
+    const registration = join(dealer, session(), 'com.example.', { match: 'prefix' });
+    const call = routed(dealer.call(session(), req(1), 'com.example.add'));
+    expect(call.registration).toBe(registration);
+    expect(call.procedure).toBe('com.example.add');
+    expect(call.registration.procedure).toBe('com.example.');
+  });
+});
+
+describe('Dealer invocation policies', () => {
+  it('single: the one callee answers every call, without the RNG', () => {
+    const dealer = new Dealer<FakeSession>({ random: NO_RANDOM });
+    join(dealer, session('a'), 'p');
+    expect(picks(dealer, 'p', 3)).toEqual(['a', 'a', 'a']);
+  });
+
+  it('roundrobin: cycles through the callees in registration order, without the RNG', () => {
+    const dealer = new Dealer<FakeSession>({ random: NO_RANDOM });
+    for (const name of ['a', 'b', 'c']) join(dealer, session(name), 'p', { invoke: 'roundrobin' });
+    expect(picks(dealer, 'p', 7)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
+  });
+
+  it('roundrobin: keeps cycling over whoever is left, and takes in newcomers', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b, c, d] = [session('a'), session('b'), session('c'), session('d')];
+    const registration = join(dealer, a, 'p', { invoke: 'roundrobin' });
+    join(dealer, b, 'p', { invoke: 'roundrobin' });
+    join(dealer, c, 'p', { invoke: 'roundrobin' });
+    expect(picks(dealer, 'p', 2)).toEqual(['a', 'b']);
+
+    dealer.unregister(b, registration.id);
+    const afterLeave = picks(dealer, 'p', 4);
+    expect(afterLeave.filter((n) => n === 'a')).toHaveLength(2);
+    expect(afterLeave.filter((n) => n === 'c')).toHaveLength(2);
+
+    join(dealer, d, 'p', { invoke: 'roundrobin' });
+    expect(new Set(picks(dealer, 'p', 3))).toEqual(new Set(['a', 'c', 'd']));
+  });
+
+  it('random: picks the callee the injected RNG points at, one draw per call', () => {
+    const rng = scripted([0, 0.5, 0.99, 0.34, 0.67, 0.999_999]);
+    const dealer = new Dealer<FakeSession>({ random: rng.random });
+    for (const name of ['a', 'b', 'c']) join(dealer, session(name), 'p', { invoke: 'random' });
+    // floor(r × 3): 0, 1, 2, 1, 2, 2
+    expect(picks(dealer, 'p', 6)).toEqual(['a', 'b', 'c', 'b', 'c', 'c']);
+    expect(rng.draws).toBe(6);
+  });
+
+  it('random: draws over the callees still there', () => {
+    const rng = scripted([0.5, 0.5]);
+    const dealer = new Dealer<FakeSession>({ random: rng.random });
+    const [a, b, c] = [session('a'), session('b'), session('c')];
+    join(dealer, a, 'p', { invoke: 'random' });
+    join(dealer, b, 'p', { invoke: 'random' });
+    join(dealer, c, 'p', { invoke: 'random' });
+    expect(picks(dealer, 'p', 1)).toEqual(['b']); // floor(0.5 × 3)
+    dealer.removeSession(b);
+    expect(picks(dealer, 'p', 1)).toEqual(['c']); // floor(0.5 × 2) of [a, c]
+  });
+
+  it('first: the earliest callee answers; when it unregisters or leaves, the next one takes over', () => {
+    const dealer = new Dealer<FakeSession>({ random: NO_RANDOM });
+    const [a, b, c] = [session('a'), session('b'), session('c')];
+    const registration = join(dealer, a, 'p', { invoke: 'first' });
+    join(dealer, b, 'p', { invoke: 'first' });
+    join(dealer, c, 'p', { invoke: 'first' });
+    expect(picks(dealer, 'p', 2)).toEqual(['a', 'a']);
+
+    expect(dealer.unregister(a, registration.id)).toEqual({ registration, deleted: false });
+    expect(picks(dealer, 'p', 2)).toEqual(['b', 'b']);
+
+    expect(dealer.removeSession(b).registrations).toEqual([{ registration, deleted: false }]);
+    expect(picks(dealer, 'p', 1)).toEqual(['c']);
+
+    // A newcomer joins at the end: it does not take over.
+    join(dealer, a, 'p', { invoke: 'first' });
+    expect(picks(dealer, 'p', 1)).toEqual(['c']);
+  });
+
+  it('last: the latest callee answers; a newcomer takes over, and on leaving hands back', () => {
+    const dealer = new Dealer<FakeSession>({ random: NO_RANDOM });
+    const [a, b, c, d] = [session('a'), session('b'), session('c'), session('d')];
+    const registration = join(dealer, a, 'p', { invoke: 'last' });
+    join(dealer, b, 'p', { invoke: 'last' });
+    join(dealer, c, 'p', { invoke: 'last' });
+    expect(picks(dealer, 'p', 2)).toEqual(['c', 'c']);
+
+    join(dealer, d, 'p', { invoke: 'last' });
+    expect(picks(dealer, 'p', 1)).toEqual(['d']);
+
+    expect(dealer.unregister(d, registration.id)).toEqual({ registration, deleted: false });
+    expect(picks(dealer, 'p', 1)).toEqual(['c']);
+
+    expect(dealer.removeSession(c).registrations).toEqual([{ registration, deleted: false }]);
+    expect(picks(dealer, 'p', 1)).toEqual(['b']);
+  });
+});
+
+describe('Dealer shared registration lifecycle', () => {
+  it('keeps the registration until its last callee leaves, reporting deleted only then', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b, c] = [session('a'), session('b'), session('c')];
+    const registration = join(dealer, a, 'p', { invoke: 'roundrobin' });
+    join(dealer, b, 'p', { invoke: 'roundrobin' });
+    join(dealer, c, 'p', { invoke: 'roundrobin' });
+
+    expect(dealer.unregister(a, registration.id)).toEqual({ registration, deleted: false });
+    expect(dealer.unregister(a, registration.id)).toBeUndefined(); // a no longer holds it
+    expect(dealer.registrationsOf(a).size).toBe(0);
+    expect(dealer.getRegistration(registration.id)).toBe(registration);
+    expect(dealer.lookup('p')).toBe(registration);
+
+    expect(dealer.removeSession(b).registrations).toEqual([{ registration, deleted: false }]);
+    expect(registration.callees.map((e) => e.session)).toEqual([c]);
+    expect(dealer.resolve('p')).toBe(registration);
+
+    expect(dealer.unregister(c, registration.id)).toEqual({ registration, deleted: true });
+    expect(dealer.getRegistration(registration.id)).toBeUndefined();
+    expect(dealer.lookup('p')).toBeUndefined();
+    expect(dealer.registrationCount).toBe(0);
+    expect(dealer.call(session(), req(1), 'p')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+
+    // Registering again creates a new registration, with any policy.
+    const again = dealer.register(a, 'p', { invoke: 'single' });
+    expect(again).toMatchObject({ ok: true, created: true });
+    if (again.ok) expect(again.registration.id).not.toBe(registration.id);
+  });
+
+  it('frees a pattern registration when its last callee leaves', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b] = [session('a'), session('b')];
+    const prefix = join(dealer, a, 'com.', { match: 'prefix', invoke: 'last' });
+    join(dealer, b, 'com.', { match: 'prefix', invoke: 'last' });
+    const wildcard = join(dealer, a, 'com..y', { match: 'wildcard' });
+    expect(dealer.removeSession(a).registrations).toEqual([
+      { registration: prefix, deleted: false },
+      { registration: wildcard, deleted: true },
+    ]);
+    expect(dealer.matches('com.x.y')).toEqual([prefix]);
+    expect(dealer.removeSession(b).registrations).toEqual([{ registration: prefix, deleted: true }]);
+    expect(dealer.resolve('com.x.y')).toBeUndefined();
+    expect(dealer.lookup('com.', 'prefix')).toBeUndefined();
+  });
+
+  it('a callee leaving a shared registration orphans only the calls it was serving', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b, caller] = [session('a'), session('b'), session('caller')];
+    join(dealer, a, 'p', { invoke: 'roundrobin' });
+    join(dealer, b, 'p', { invoke: 'roundrobin' });
+    const toA = routed(dealer.call(caller, req(1), 'p'));
+    const toB = routed(dealer.call(caller, req(2), 'p'));
+    expect([toA.callee.session, toB.callee.session]).toEqual([a, b]);
+
+    expect(dealer.removeSession(a).orphanedCalls).toEqual([toA]);
+    expect(dealer.pendingCall(caller, req(1))).toBeUndefined();
+    expect(dealer.pendingCall(caller, req(2))).toBe(toB);
+    expect(routed(dealer.call(caller, req(3), 'p')).callee.session).toBe(b);
+  });
+});
+
+describe('Dealer call options and pending calls', () => {
+  it('carries the chosen callee’s own disclose_caller and forward_timeout options on the pending call', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [a, b] = [session('a'), session('b')];
+    join(dealer, a, 'p', { invoke: 'roundrobin', discloseCaller: true });
+    join(dealer, b, 'p', { invoke: 'roundrobin', forwardTimeout: true });
+    const caller = session('caller');
+    expect(routed(dealer.call(caller, req(1), 'p')).callee).toEqual({ session: a, discloseCaller: true, forwardTimeout: false });
+    expect(routed(dealer.call(caller, req(2), 'p')).callee).toEqual({ session: b, discloseCaller: false, forwardTimeout: true });
+  });
+
+  it.each([
+    [{}, false, false],
+    [{ receiveProgress: true }, true, false],
+    [{ progressive: true }, false, true],
+    [{ receiveProgress: true, progressive: true }, true, true],
+    [{ receiveProgress: false, progressive: false }, false, false],
+  ])('carries the progress flags of CALL options %j', (options, receiveProgress, callerStreaming) => {
+    const dealer = new Dealer<FakeSession>();
+    join(dealer, session(), 'p');
+    const call = routed(dealer.call(session(), req(1), 'p', options));
+    expect(call.receiveProgress).toBe(receiveProgress);
+    expect(call.callerStreaming).toBe(callerStreaming);
+  });
+
+  it('finds a call in flight from either side, as the same object', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [caller, callee, other] = [session('caller'), session('callee'), session('other')];
+    join(dealer, callee, 'p');
+    const call = routed(dealer.call(caller, req(7), 'p', { progressive: true }));
+
+    expect(dealer.pendingCall(caller, 7)).toBe(call);
+    expect(dealer.pendingInvocation(callee, call.invocationRequest)).toBe(call);
+    expect(dealer.pendingCall(caller, 8)).toBeUndefined();
+    expect(dealer.pendingCall(callee, 7)).toBeUndefined();
+    expect(dealer.pendingCall(other, 7)).toBeUndefined();
+    expect(dealer.pendingInvocation(caller, call.invocationRequest)).toBeUndefined();
+    expect(dealer.pendingInvocation(callee, call.invocationRequest + 1)).toBeUndefined();
+
+    // The last progressive chunk clears callerStreaming on the one shared object.
+    call.callerStreaming = false;
+    expect(dealer.pendingInvocation(callee, call.invocationRequest)?.callerStreaming).toBe(false);
+  });
+
+  it('end() forgets the call on both sides; the invocation ID stays issued', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [caller, callee] = [session('caller'), session('callee')];
+    join(dealer, callee, 'p');
+    const call = routed(dealer.call(caller, req(1), 'p'));
+    const other = routed(dealer.call(caller, req(2), 'p'));
+
+    dealer.end(call);
+
+    expect(dealer.pendingCall(caller, 1)).toBeUndefined();
+    expect(dealer.pendingInvocation(callee, call.invocationRequest)).toBeUndefined();
+    expect(dealer.pendingInvocations(callee)).toBe(1);
+    expect(dealer.settle(callee, call.invocationRequest)).toBeUndefined(); // a late YIELD is dropped
+    expect(dealer.wasIssued(callee, call.invocationRequest)).toBe(true); // …not a protocol violation
+    dealer.end(call); // twice: harmless
+    expect(dealer.pendingCall(caller, 2)).toBe(other);
+
+    // Neither side leaving reports the ended call.
+    expect(dealer.removeSession(callee).orphanedCalls).toEqual([other]);
+    expect(dealer.removeSession(caller).abandonedCalls).toEqual([]);
+  });
+
+  it('end() of an old call leaves alone a newer call that reuses its request ID', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [caller, callee] = [session('caller'), session('callee')];
+    join(dealer, callee, 'p');
+    const old = routed(dealer.call(caller, req(1), 'p'));
+    dealer.end(old);
+    const newer = routed(dealer.call(caller, req(1), 'p'));
+
+    dealer.end(old);
+
+    expect(dealer.pendingCall(caller, 1)).toBe(newer);
+    expect(dealer.pendingInvocation(callee, newer.invocationRequest)).toBe(newer);
+  });
+
+  it('settle() ends the call on both sides too', () => {
+    const dealer = new Dealer<FakeSession>();
+    const [caller, callee] = [session('caller'), session('callee')];
+    join(dealer, callee, 'p');
+    const call = routed(dealer.call(caller, req(1), 'p'));
+    expect(dealer.settle(callee, call.invocationRequest)).toBe(call);
+    expect(dealer.pendingCall(caller, 1)).toBeUndefined();
+    expect(dealer.pendingInvocation(callee, call.invocationRequest)).toBeUndefined();
   });
 });

@@ -1,30 +1,60 @@
 /**
- * The broker: subscriptions and publish → delivery plan. Pure: no sockets, no encoding, no timers.
- * IDs and the clock are injected so tests can pin them.
+ * The broker: subscriptions, publish → delivery plan, retained events. Pure: no sockets, no
+ * encoding, no timers. IDs and the clock are injected so tests can pin them.
  */
-import type { MatchPolicy, PublicationId, SessionId, SubscriptionId } from '@switchboard/schemas';
+import type { Args, Kwargs, MatchPolicy, PublicationId, SessionId, SubscriptionId } from '@switchboard/schemas';
 import { RandomIds, SequentialIds } from '@switchboard/schemas';
 import { SubscriptionIndex } from './subscription-index.js';
 import type { Subscription } from './subscription-index.js';
+import { PrefixTrie, WildcardTrie } from './subscription-index.js';
 
 export type { Subscription } from './subscription-index.js';
 
 /** What the broker needs to know of a session. */
 export interface Subscriber {
   readonly id: SessionId;
+  /** For `exclude_authid`/`eligible_authid`; undefined before authentication. */
+  readonly authid?: string | undefined;
+  readonly authrole?: string | undefined;
+}
+
+/**
+ * Who may receive a publication. [ap_pubsub_subscriber_blackwhite_listing] A subscriber receives
+ * it when it passes every list that is set: in each eligible list given, in no exclude list.
+ */
+export interface RecipientFilter {
+  excludeMe: boolean;
+  exclude?: ReadonlySet<number> | undefined;
+  eligible?: ReadonlySet<number> | undefined;
+  excludeAuthid?: ReadonlySet<string> | undefined;
+  eligibleAuthid?: ReadonlySet<string> | undefined;
+  excludeAuthrole?: ReadonlySet<string> | undefined;
+  eligibleAuthrole?: ReadonlySet<string> | undefined;
+}
+
+export const NO_FILTER: RecipientFilter = { excludeMe: true };
+
+export interface RetentionOptions {
+  /** Most topics with a retained event; the oldest retained event is dropped past it. 0: retention off. */
+  maxTopics: number;
+  /** A retained event older than this is no longer delivered. 0: kept until replaced. */
+  ttlMs: number;
 }
 
 export interface BrokerOptions {
   subscriptionIds?: { next(): SubscriptionId };
   publicationIds?: { next(): PublicationId };
-  /** Milliseconds since the epoch; used for `created` timestamps. */
+  /** Milliseconds since the epoch; used for `created` timestamps and retention TTL. */
   clock?: () => number;
+  retention?: RetentionOptions;
 }
 
 export interface SubscribeOutcome<S> {
   subscription: Subscription<S>;
   /** The subscription did not exist before this call (meta event `on_create`). */
   created: boolean;
+  /** The session was not subscribed before (meta event `on_subscribe`). */
+  added: boolean;
 }
 
 export interface UnsubscribeOutcome<S> {
@@ -33,12 +63,40 @@ export interface UnsubscribeOutcome<S> {
   deleted: boolean;
 }
 
-/** Who gets an event. `exclude` is the publisher when it asked not to receive its own event. */
+/** Who gets an event. The realm encodes and sends. */
 export interface DeliveryPlan<S> {
   publication: PublicationId;
-  publisher: S;
+  publisher: S | undefined;
+  topic: string;
   subscriptions: readonly Subscription<S>[];
-  exclude: S | undefined;
+  filter: RecipientFilter;
+}
+
+/** An event kept for subscribers that ask for it with `get_retained`. [ap_pubsub_event_retention] */
+export interface RetainedEvent<S> {
+  readonly publication: PublicationId;
+  readonly topic: string;
+  readonly args: Args | undefined;
+  readonly kwargs: Kwargs | undefined;
+  /** EVENT.Details the publisher's options gave (publisher disclosure). */
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly publisher: S | undefined;
+  readonly filter: RecipientFilter;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+}
+
+export function isRecipient<S extends Subscriber>(plan: { publisher: S | undefined; filter: RecipientFilter }, s: S): boolean {
+  const f = plan.filter;
+  if (f === NO_FILTER) return s !== plan.publisher;
+  if (f.excludeMe && s === plan.publisher) return false;
+  if (f.exclude !== undefined && f.exclude.has(s.id)) return false;
+  if (f.eligible !== undefined && !f.eligible.has(s.id)) return false;
+  if (f.excludeAuthid !== undefined && s.authid !== undefined && f.excludeAuthid.has(s.authid)) return false;
+  if (f.eligibleAuthid !== undefined && (s.authid === undefined || !f.eligibleAuthid.has(s.authid))) return false;
+  if (f.excludeAuthrole !== undefined && s.authrole !== undefined && f.excludeAuthrole.has(s.authrole)) return false;
+  if (f.eligibleAuthrole !== undefined && (s.authrole === undefined || !f.eligibleAuthrole.has(s.authrole))) return false;
+  return true;
 }
 
 export class Broker<S extends Subscriber> {
@@ -49,29 +107,46 @@ export class Broker<S extends Subscriber> {
   readonly #subscriptionIds: { next(): SubscriptionId };
   readonly #publicationIds: { next(): PublicationId };
   readonly #clock: () => number;
+  readonly #retention: RetentionOptions;
+  // Insertion order = age, so the oldest is first when the topic limit is reached.
+  readonly #retained = new Map<string, RetainedEvent<S>>();
 
   constructor(options: BrokerOptions = {}) {
     this.#subscriptionIds = options.subscriptionIds ?? new SequentialIds<SubscriptionId>();
     this.#publicationIds = options.publicationIds ?? new RandomIds<PublicationId>();
     this.#clock = options.clock ?? Date.now;
+    this.#retention = options.retention ?? { maxTopics: 10_000, ttlMs: 0 };
   }
 
   /** Adds `session` to the subscription for (topic, match), creating it if needed. Idempotent. */
   subscribe(session: S, topic: string, match: MatchPolicy = 'exact'): SubscribeOutcome<S> {
-    if (!this.#index.supports(match)) throw new RangeError(`match policy '${match}' is not supported`);
     let subscription = this.#index.get(topic, match);
     let created = false;
     if (subscription === undefined) {
-      subscription = { id: this.#subscriptionIds.next(), topic, match, created: this.#clock(), subscribers: new Set() };
-      this.#index.add(subscription);
-      this.#byId.set(subscription.id, subscription);
+      subscription = this.#create(topic, match, false);
       created = true;
     }
+    const added = !subscription.subscribers.has(session);
     subscription.subscribers.add(session);
     let mine = this.#bySession.get(session);
     if (mine === undefined) this.#bySession.set(session, (mine = new Set()));
     mine.add(subscription);
-    return { subscription, created };
+    return { subscription, created, added };
+  }
+
+  /** A subscription the router keeps whether or not anyone subscribes (event history). */
+  ensureSubscription(topic: string, match: MatchPolicy): Subscription<S> {
+    const existing = this.#index.get(topic, match);
+    if (existing === undefined) return this.#create(topic, match, true);
+    existing.persistent = true;
+    return existing;
+  }
+
+  #create(topic: string, match: MatchPolicy, persistent: boolean): Subscription<S> {
+    const subscription: Subscription<S> = { id: this.#subscriptionIds.next(), topic, match, created: this.#clock(), subscribers: new Set(), persistent };
+    this.#index.add(subscription);
+    this.#byId.set(subscription.id, subscription);
+    return subscription;
   }
 
   /** Removes `session` from a subscription it holds; undefined when it holds no such subscription. */
@@ -84,15 +159,55 @@ export class Broker<S extends Subscriber> {
     return { subscription, deleted: this.#detach(subscription, session) };
   }
 
-  /** The delivery plan for one publication. The caller encodes and sends. */
-  publish(publisher: S, topic: string, options: { excludeMe?: boolean } = {}): DeliveryPlan<S> {
-    return {
-      publication: this.#publicationIds.next(),
-      publisher,
-      subscriptions: this.#index.match(topic),
-      // [bp_pubsub] exclude_me defaults to true.
-      exclude: options.excludeMe === false ? undefined : publisher,
-    };
+  /** The delivery plan for one publication. `publisher` is undefined for router-originated events. */
+  publish(publisher: S | undefined, topic: string, filter: RecipientFilter = NO_FILTER): DeliveryPlan<S> {
+    return { publication: this.#publicationIds.next(), publisher, topic, subscriptions: this.#index.match(topic), filter };
+  }
+
+  /** Keeps the event as the topic's retained event (replacing the previous one). */
+  retain(plan: DeliveryPlan<S>, args: Args | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>): void {
+    if (this.#retention.maxTopics === 0) return;
+    this.#retained.delete(plan.topic);
+    if (this.#retained.size >= this.#retention.maxTopics) {
+      const oldest = this.#retained.keys().next();
+      if (oldest.done !== true) this.#retained.delete(oldest.value);
+    }
+    this.#retained.set(plan.topic, {
+      publication: plan.publication,
+      topic: plan.topic,
+      args,
+      kwargs,
+      details,
+      publisher: plan.publisher,
+      filter: plan.filter,
+      at: this.#clock(),
+    });
+  }
+
+  /**
+   * Retained events a new subscription matches, oldest first. Exact subscriptions cost one lookup;
+   * pattern subscriptions test each retained topic (bounded by `maxTopics`).
+   */
+  retainedFor(subscription: Subscription<S>): RetainedEvent<S>[] {
+    const now = this.#clock();
+    const fresh = (e: RetainedEvent<S> | undefined): e is RetainedEvent<S> => e !== undefined && (this.#retention.ttlMs === 0 || now - e.at <= this.#retention.ttlMs);
+    if (subscription.match === 'exact') {
+      const event = this.#retained.get(subscription.topic);
+      return fresh(event) ? [event] : [];
+    }
+    const out: RetainedEvent<S>[] = [];
+    if (subscription.match === 'prefix') {
+      for (const event of this.#retained.values()) if (event.topic.startsWith(subscription.topic) && fresh(event)) out.push(event);
+    } else {
+      const trie = new WildcardTrie<true>();
+      trie.set(subscription.topic, true);
+      for (const event of this.#retained.values()) if (trie.firstMatch(event.topic) === true && fresh(event)) out.push(event);
+    }
+    return out;
+  }
+
+  get retainedCount(): number {
+    return this.#retained.size;
   }
 
   /** Drops every subscription of a leaving session; returns what it held. */
@@ -109,9 +224,28 @@ export class Broker<S extends Subscriber> {
     return this.#byId.get(id);
   }
 
+  /** The subscription for exactly this (topic, match), if any. */
+  lookup(topic: string, match: MatchPolicy): Subscription<S> | undefined {
+    return this.#index.get(topic, match);
+  }
+
+  /** Every subscription matching a topic. */
+  match(topic: string): readonly Subscription<S>[] {
+    return this.#index.match(topic);
+  }
+
+  /** Whether any subscription matches `topic`. */
+  hasSubscribers(topic: string): boolean {
+    return this.#index.hasMatch(topic);
+  }
+
   /** Subscriptions held by one session. */
   subscriptionsOf(session: S): ReadonlySet<Subscription<S>> {
     return this.#bySession.get(session) ?? EMPTY;
+  }
+
+  subscriptions(): IterableIterator<Subscription<S>> {
+    return this.#byId.values();
   }
 
   get subscriptionCount(): number {
@@ -120,7 +254,7 @@ export class Broker<S extends Subscriber> {
 
   #detach(subscription: Subscription<S>, session: S): boolean {
     subscription.subscribers.delete(session);
-    if (subscription.subscribers.size > 0) return false;
+    if (subscription.subscribers.size > 0 || subscription.persistent) return false;
     this.#index.remove(subscription);
     this.#byId.delete(subscription.id);
     return true;
@@ -128,3 +262,5 @@ export class Broker<S extends Subscriber> {
 }
 
 const EMPTY: ReadonlySet<never> = new Set();
+
+export { PrefixTrie, WildcardTrie };

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { SerializerName, UriCheck } from '@switchboard/schemas';
+import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
 import { schemaUrl } from '@switchboard/schemas';
 import type { LogLevel } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
@@ -35,6 +35,8 @@ export interface WebSocketListenerFile {
 export interface RealmFile {
   name: string;
   uriCheck?: UriCheck;
+  retention?: { maxTopics?: number; ttlMs?: number };
+  eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[];
 }
 
 /** The config with every default filled in. */
@@ -60,6 +62,8 @@ export interface WebSocketListenerConfig {
 export interface RealmConfig {
   name: string;
   uriCheck: UriCheck;
+  retention: { maxTopics: number; ttlMs: number };
+  eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
 }
 
 /** A config that failed validation; `problems` holds one line per error, each naming its field. */
@@ -180,7 +184,14 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
       outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
     }),
   );
-  const realms = (file.realms ?? [{ name: 'realm1' }]).map((r): RealmConfig => ({ name: r.name, uriCheck: r.uriCheck ?? 'loose' }));
+  const realms = (file.realms ?? [{ name: 'realm1' }]).map(
+    (r): RealmConfig => ({
+      name: r.name,
+      uriCheck: r.uriCheck ?? 'loose',
+      retention: { maxTopics: r.retention?.maxTopics ?? 10_000, ttlMs: r.retention?.ttlMs ?? 0 },
+      eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100 })),
+    }),
+  );
   const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };
   if (file.log?.pretty !== undefined) log.pretty = file.log.pretty;
   return { listeners, realms, log, requestIds: file.requestIds ?? 'sequential', shutdownTimeoutMs: file.shutdownTimeoutMs ?? 2000 };

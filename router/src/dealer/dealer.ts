@@ -1,45 +1,87 @@
 /**
- * The dealer: registrations, calls in flight, and who answers whom. Pure: no sockets, no timers.
+ * The dealer: registrations (exact, prefix, wildcard; single or shared), calls in flight, and who
+ * answers whom. Pure: no sockets, no timers; the RNG and clock are injected.
  * Invocation request IDs are session scope (router → callee), so each callee has its own sequence.
  */
 import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
+import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
 
 export interface Callee {
   readonly id: SessionId;
+}
+
+/** [ap_rpc_shared_registration] */
+export type InvocationPolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
+
+export const INVOCATION_POLICIES: readonly InvocationPolicy[] = ['single', 'roundrobin', 'random', 'first', 'last'];
+
+export function isInvocationPolicy(value: unknown): value is InvocationPolicy {
+  return typeof value === 'string' && (INVOCATION_POLICIES as readonly string[]).includes(value);
+}
+
+/** One session's part of a registration, with the options it registered with. */
+export interface CalleeEntry<S> {
+  readonly session: S;
+  /** REGISTER.Options.disclose_caller */
+  readonly discloseCaller: boolean;
+  /** REGISTER.Options.forward_timeout: the callee enforces CALL timeouts itself. */
+  readonly forwardTimeout: boolean;
 }
 
 export interface Registration<S> {
   readonly id: RegistrationId;
   readonly procedure: string;
   readonly match: MatchPolicy;
-  readonly invoke: 'single';
+  readonly invoke: InvocationPolicy;
   /** Milliseconds since the epoch. */
   readonly created: number;
-  readonly callee: S;
+  /** In order of registration: `first` picks [0], `last` the end. */
+  readonly callees: CalleeEntry<S>[];
 }
 
-/** One CALL routed to one callee, from INVOCATION until YIELD/ERROR or a session leaving. */
+/** One CALL routed to one callee, from INVOCATION until YIELD/ERROR, cancel, timeout or a session leaving. */
 export interface PendingCall<S> {
   readonly caller: S;
   readonly callRequest: RequestId;
-  readonly callee: S;
+  readonly callee: CalleeEntry<S>;
   readonly invocationRequest: RequestId;
   readonly registration: Registration<S>;
+  /** The procedure the caller named (differs from the registration's for patterns). */
+  readonly procedure: string;
+  /** The caller is still sending progressive CALL chunks with the same request ID. */
+  callerStreaming: boolean;
+  /** The caller asked for progressive results (and the callee was told). */
+  readonly receiveProgress: boolean;
 }
 
-export type RegisterOutcome<S> = { ok: true; registration: Registration<S> } | { ok: false; error: string };
+export interface RegisterOptions {
+  match?: MatchPolicy;
+  invoke?: InvocationPolicy;
+  discloseCaller?: boolean;
+  forwardTimeout?: boolean;
+}
+
+export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
 
 export type CallOutcome<S> = { ok: true; call: PendingCall<S> } | { ok: false; error: string };
+
+export interface UnregisterOutcome<S> {
+  registration: Registration<S>;
+  /** The last callee left: the registration is gone (meta event `on_delete`). */
+  deleted: boolean;
+}
 
 export interface DealerOptions {
   registrationIds?: { next(): RegistrationId };
   clock?: () => number;
+  /** Uniform in [0, 1); for the `random` policy. */
+  random?: () => number;
 }
 
 /** What a leaving session leaves behind. */
 export interface SessionRemoval<S> {
-  registrations: Registration<S>[];
+  registrations: UnregisterOutcome<S>[];
   /** Calls the session was serving as callee: their callers must be told (wamp.error.canceled). */
   orphanedCalls: PendingCall<S>[];
   /** Calls the session had made: their callees may still answer; the answers will be dropped. */
@@ -57,70 +99,140 @@ class SessionState<S> {
 
 export class Dealer<S extends Callee> {
   readonly #exact = new Map<string, Registration<S>>();
+  readonly #prefix = new PrefixTrie<Registration<S>>();
+  readonly #wildcard = new WildcardTrie<Registration<S>>();
   readonly #byId = new Map<RegistrationId, Registration<S>>();
   readonly #sessions = new Map<S, SessionState<S>>();
+  // Round-robin cursor per registration.
+  readonly #cursor = new WeakMap<Registration<S>, number>();
   readonly #registrationIds: { next(): RegistrationId };
   readonly #clock: () => number;
+  readonly #random: () => number;
 
   constructor(options: DealerOptions = {}) {
     this.#registrationIds = options.registrationIds ?? new SequentialIds<RegistrationId>();
     this.#clock = options.clock ?? Date.now;
+    this.#random = options.random ?? Math.random;
   }
 
-  register(callee: S, procedure: string): RegisterOutcome<S> {
-    if (this.#exact.has(procedure)) return { ok: false, error: ErrorUri.ProcedureAlreadyExists };
-    const registration: Registration<S> = {
-      id: this.#registrationIds.next(),
-      procedure,
-      match: 'exact',
-      invoke: 'single',
-      created: this.#clock(),
-      callee,
-    };
-    this.#exact.set(procedure, registration);
+  register(callee: S, procedure: string, options: RegisterOptions = {}): RegisterOutcome<S> {
+    const match = options.match ?? 'exact';
+    const invoke = options.invoke ?? 'single';
+    const entry: CalleeEntry<S> = { session: callee, discloseCaller: options.discloseCaller === true, forwardTimeout: options.forwardTimeout === true };
+    const existing = this.lookup(procedure, match);
+    if (existing !== undefined) {
+      if (existing.callees.some((c) => c.session === callee)) {
+        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `this session already registered '${procedure}'` };
+      }
+      if (existing.invoke === 'single' && invoke === 'single') {
+        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `procedure '${procedure}' is already registered` };
+      }
+      if (existing.invoke !== invoke) {
+        return {
+          ok: false,
+          error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy,
+          message: `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`,
+        };
+      }
+      existing.callees.push(entry);
+      this.#state(callee).registrations.add(existing);
+      return { ok: true, registration: existing, created: false };
+    }
+    const registration: Registration<S> = { id: this.#registrationIds.next(), procedure, match, invoke, created: this.#clock(), callees: [entry] };
+    if (match === 'exact') this.#exact.set(procedure, registration);
+    else if (match === 'prefix') this.#prefix.set(procedure, registration);
+    else this.#wildcard.set(procedure, registration);
     this.#byId.set(registration.id, registration);
     this.#state(callee).registrations.add(registration);
-    return { ok: true, registration };
+    return { ok: true, registration, created: true };
   }
 
-  /** Removes a registration the callee holds; undefined when it holds no such registration. */
-  unregister(callee: S, id: RegistrationId): Registration<S> | undefined {
+  /** Removes the callee from a registration it holds; undefined when it holds no such registration. */
+  unregister(callee: S, id: RegistrationId): UnregisterOutcome<S> | undefined {
     const registration = this.#byId.get(id);
-    if (registration === undefined || registration.callee !== callee) return undefined;
-    this.#drop(registration);
-    this.#sessions.get(callee)?.registrations.delete(registration);
-    return registration;
+    const state = this.#sessions.get(callee);
+    if (registration === undefined || state === undefined || !state.registrations.has(registration)) return undefined;
+    state.registrations.delete(registration);
+    return { registration, deleted: this.#detach(registration, callee) };
+  }
+
+  /**
+   * The registration a CALL to `procedure` goes to. [ap_rpc_pattern_based_registration]
+   * Exact first, then the longest matching prefix, then the most specific wildcard pattern
+   * (the one whose concrete components stand furthest left; see WildcardTrie.firstMatch).
+   */
+  resolve(procedure: string): Registration<S> | undefined {
+    return this.#exact.get(procedure) ?? this.#prefix.longestPrefixOf(procedure) ?? this.#wildcard.firstMatch(procedure);
+  }
+
+  /** The registration for exactly this (procedure, match), if any. */
+  lookup(procedure: string, match: MatchPolicy = 'exact'): Registration<S> | undefined {
+    if (match === 'exact') return this.#exact.get(procedure);
+    if (match === 'prefix') return this.#prefix.get(procedure);
+    return this.#wildcard.get(procedure);
+  }
+
+  /** Every registration matching a procedure, in precedence order. */
+  matches(procedure: string): Registration<S>[] {
+    const out: Registration<S>[] = [];
+    const exact = this.#exact.get(procedure);
+    if (exact !== undefined) out.push(exact);
+    const prefixes: Registration<S>[] = [];
+    this.#prefix.forEachPrefixOf(procedure, (r) => prefixes.push(r));
+    out.push(...prefixes.reverse());
+    this.#wildcard.forEachMatch(procedure, (r) => out.push(r));
+    return out;
   }
 
   /** Routes a CALL: a pending call with a fresh invocation request ID, or the error URI for the caller. */
-  call(caller: S, callRequest: RequestId, procedure: string): CallOutcome<S> {
-    const registration = this.#exact.get(procedure);
+  call(caller: S, callRequest: RequestId, procedure: string, options: { receiveProgress?: boolean; progressive?: boolean } = {}): CallOutcome<S> {
+    const registration = this.resolve(procedure);
     if (registration === undefined) return { ok: false, error: ErrorUri.NoSuchProcedure };
-    const callee = registration.callee;
-    const calleeState = this.#state(callee);
+    const entry = this.#pick(registration);
+    const calleeState = this.#state(entry.session);
     const call: PendingCall<S> = {
       caller,
       callRequest,
-      callee,
+      callee: entry,
       invocationRequest: calleeState.invocationIds.next(),
       registration,
+      procedure,
+      callerStreaming: options.progressive === true,
+      receiveProgress: options.receiveProgress === true,
     };
     calleeState.invocations.set(call.invocationRequest, call);
     this.#state(caller).calls.set(callRequest, call);
     return { ok: true, call };
   }
 
+  /** The caller's call in flight with this request ID, if any. */
+  pendingCall(caller: S, callRequest: number): PendingCall<S> | undefined {
+    return this.#sessions.get(caller)?.calls.get(callRequest);
+  }
+
+  /** The callee's invocation in flight with this request ID, if any. */
+  pendingInvocation(callee: S, invocationRequest: number): PendingCall<S> | undefined {
+    return this.#sessions.get(callee)?.invocations.get(invocationRequest);
+  }
+
   /**
-   * Settles the call behind a callee's YIELD or ERROR. Undefined when it is no longer pending
-   * (its caller left): the answer is dropped.
+   * Ends a call: the caller got (or will get) its final answer. Returns the call, or undefined when
+   * it was no longer pending (its caller left, it timed out or was canceled): the answer is dropped.
    */
   settle(callee: S, invocationRequest: RequestId): PendingCall<S> | undefined {
     const calleeState = this.#sessions.get(callee);
     const call = calleeState?.invocations.get(invocationRequest);
     if (call === undefined) return undefined;
-    calleeState!.invocations.delete(invocationRequest);
-    this.#sessions.get(call.caller)?.calls.delete(call.callRequest);
+    this.end(call);
     return call;
+  }
+
+  /** Forgets a call on both sides (final answer, cancel, timeout). */
+  end(call: PendingCall<S>): void {
+    const calleeState = this.#sessions.get(call.callee.session);
+    if (calleeState?.invocations.get(call.invocationRequest) === call) calleeState.invocations.delete(call.invocationRequest);
+    const callerState = this.#sessions.get(call.caller);
+    if (callerState?.calls.get(call.callRequest) === call) callerState.calls.delete(call.callRequest);
   }
 
   /**
@@ -137,17 +249,14 @@ export class Dealer<S extends Callee> {
     const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [] };
     if (state === undefined) return removal;
     this.#sessions.delete(session);
-    for (const registration of state.registrations) {
-      this.#drop(registration);
-      removal.registrations.push(registration);
-    }
+    for (const registration of state.registrations) removal.registrations.push({ registration, deleted: this.#detach(registration, session) });
     for (const call of state.invocations.values()) {
       this.#sessions.get(call.caller)?.calls.delete(call.callRequest);
       if (call.caller !== session) removal.orphanedCalls.push(call);
     }
     for (const call of state.calls.values()) {
-      this.#sessions.get(call.callee)?.invocations.delete(call.invocationRequest);
-      if (call.callee !== session) removal.abandonedCalls.push(call);
+      this.#sessions.get(call.callee.session)?.invocations.delete(call.invocationRequest);
+      if (call.callee.session !== session) removal.abandonedCalls.push(call);
     }
     return removal;
   }
@@ -156,8 +265,12 @@ export class Dealer<S extends Callee> {
     return this.#byId.get(id);
   }
 
-  lookup(procedure: string): Registration<S> | undefined {
-    return this.#exact.get(procedure);
+  registrations(): IterableIterator<Registration<S>> {
+    return this.#byId.values();
+  }
+
+  registrationsOf(session: S): ReadonlySet<Registration<S>> {
+    return this.#sessions.get(session)?.registrations ?? EMPTY;
   }
 
   get registrationCount(): number {
@@ -169,14 +282,43 @@ export class Dealer<S extends Callee> {
     return this.#sessions.get(session)?.invocations.size ?? 0;
   }
 
+  #pick(registration: Registration<S>): CalleeEntry<S> {
+    const callees = registration.callees;
+    switch (registration.invoke) {
+      case 'single':
+      case 'first':
+        return callees[0]!;
+      case 'last':
+        return callees[callees.length - 1]!;
+      case 'random':
+        return callees[Math.floor(this.#random() * callees.length)] ?? callees[0]!;
+      case 'roundrobin': {
+        const at = (this.#cursor.get(registration) ?? 0) % callees.length;
+        this.#cursor.set(registration, at + 1);
+        return callees[at]!;
+      }
+    }
+  }
+
   #state(session: S): SessionState<S> {
     let state = this.#sessions.get(session);
     if (state === undefined) this.#sessions.set(session, (state = new SessionState<S>()));
     return state;
   }
 
-  #drop(registration: Registration<S>): void {
-    if (this.#exact.get(registration.procedure) === registration) this.#exact.delete(registration.procedure);
+  /** Removes one callee; drops the registration when it was the last. */
+  #detach(registration: Registration<S>, session: S): boolean {
+    const i = registration.callees.findIndex((c) => c.session === session);
+    if (i !== -1) registration.callees.splice(i, 1);
+    if (registration.callees.length > 0) return false;
+    if (registration.match === 'exact') {
+      if (this.#exact.get(registration.procedure) === registration) this.#exact.delete(registration.procedure);
+    } else if (registration.match === 'prefix') {
+      if (this.#prefix.get(registration.procedure) === registration) this.#prefix.delete(registration.procedure);
+    } else if (this.#wildcard.get(registration.procedure) === registration) this.#wildcard.delete(registration.procedure);
     this.#byId.delete(registration.id);
+    return true;
   }
 }
+
+const EMPTY: ReadonlySet<never> = new Set();

@@ -54,7 +54,7 @@ export function createLocalConnection(options: {
       return true;
     },
     sendDroppable(frame) {
-      return this.send(frame);
+      return this.send(frame.data);
     },
     close(code, reason) {
       finish(code, reason);

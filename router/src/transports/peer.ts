@@ -15,13 +15,28 @@ export interface TransportDetails {
   readonly httpHeaders?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
+/**
+ * One encoded message sent unchanged to many peers (an EVENT for every subscriber of a
+ * subscription). Transports may keep their own framing of it in `framed`, computed once for all
+ * receivers (a WebSocket frame from a server is the same bytes for every connection).
+ */
+export class SharedFrame {
+  readonly framed = new Map<string, Uint8Array>();
+
+  constructor(
+    readonly data: Uint8Array,
+    /** A text message (JSON) rather than binary. */
+    readonly text: boolean,
+  ) {}
+}
+
 export interface Peer {
   readonly codec: Codec;
   readonly transport: TransportDetails;
   /** Queues a frame that must arrive (replies, INVOCATION, RESULT, ERROR…). False if the peer is gone or was cut off. */
   send(frame: string | Uint8Array): boolean;
-  /** Queues a frame that may be dropped under backpressure (EVENT). False if dropped. */
-  sendDroppable(frame: string | Uint8Array): boolean;
+  /** Queues a shared frame that may be dropped under backpressure (EVENT). False if dropped. */
+  sendDroppable(frame: SharedFrame): boolean;
   /** Closes the transport after what was queued; `code` is a WebSocket close code. */
   close(code: number, reason: string): void;
   /** Bytes queued towards the peer and not yet written to the network. */

@@ -13,7 +13,7 @@ import { CODECS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
-import type { Peer, PeerHandler, TransportDetails } from './peer.js';
+import type { Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
 
 export interface WebSocketTransportOptions {
   /** URL path, e.g. `/ws`. */
@@ -36,6 +36,8 @@ class WebSocketPeer implements Peer {
   /** Corked by the transport's write batching until the end of this event-loop turn. */
   corked = false;
   readonly #budget: OutboundBudget;
+  /** One options object for every send: JSON goes in text frames even when handed as bytes. */
+  readonly #sendOptions: { binary: boolean };
 
   constructor(
     readonly ws: WebSocket,
@@ -45,6 +47,7 @@ class WebSocketPeer implements Peer {
     private readonly owner: WebSocketTransport,
   ) {
     this.#budget = new OutboundBudget(owner.options.outbound, owner.counters);
+    this.#sendOptions = { binary: codec.binary };
   }
 
   get bufferedBytes(): number {
@@ -52,28 +55,41 @@ class WebSocketPeer implements Peer {
   }
 
   send(frame: string | Uint8Array): boolean {
-    return this.#write(frame, false);
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    const verdict = this.#budget.judge(this.ws.bufferedAmount, frame.length, false);
+    if (verdict === 'cutoff') {
+      this.owner.cutOff(this);
+      return false;
+    }
+    if (!this.corked) this.owner.cork(this);
+    this.ws.send(frame, this.#sendOptions);
+    return true;
   }
 
-  sendDroppable(frame: string | Uint8Array): boolean {
-    return this.#write(frame, true);
+  /**
+   * The same pre-framed bytes for every receiver: one socket write, no per-receiver framing.
+   * Written on the socket ws writes on; with per-message deflate off, ws writes synchronously,
+   * so order is kept.
+   */
+  sendDroppable(frame: SharedFrame): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    let bytes = frame.framed.get('websocket');
+    if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame.data, frame.text)));
+    const verdict = this.#budget.judge(this.ws.bufferedAmount, bytes.length, true);
+    if (verdict === 'send') {
+      if (!this.corked) this.owner.cork(this);
+      this.socket.write(bytes);
+      return true;
+    }
+    if (verdict === 'cutoff') this.owner.cutOff(this);
+    return false;
   }
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
   }
 
-  #write(frame: string | Uint8Array, droppable: boolean): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    const verdict = this.#budget.judge(this.ws.bufferedAmount, frame.length, droppable);
-    if (verdict === 'send') {
-      if (!this.corked) this.owner.cork(this);
-      this.ws.send(frame);
-      return true;
-    }
-    if (verdict === 'cutoff') this.owner.cutOff(this);
-    return false;
-  }
+
 }
 
 export class WebSocketTransport {
@@ -224,6 +240,24 @@ export class WebSocketTransport {
       peer.ws.ping();
     }
   }
+}
+
+/** An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. */
+function wsFrame(data: Uint8Array, text: boolean): Uint8Array {
+  const length = data.length;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headerLength + length);
+  out[0] = 0x80 | (text ? 0x1 : 0x2);
+  if (length < 126) out[1] = length;
+  else if (length < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(length, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(length), 2);
+  }
+  out.set(data, headerLength);
+  return out;
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {

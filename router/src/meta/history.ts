@@ -1,0 +1,81 @@
+/**
+ * wamp.subscription.get_events(subscription, [limit]) with the spec's keyword filters:
+ * reverse, limit, from_time/after_time/before_time/until_time (RFC 3339), topic,
+ * from_publication/after_publication/before_publication/until_publication.
+ * [ap_pubsub_event_history] A positional limit is accepted too (Crossbar's form).
+ */
+import type { Dict } from '@switchboard/schemas';
+import { ErrorUri, WampError, isId } from '@switchboard/schemas';
+import { isRecipient } from '../broker/broker.js';
+import type { HistoryQuery } from '../broker/history.js';
+import type { Realm } from '../realm.js';
+import { idArg, invalid, isoTime } from './args.js';
+
+/** Not a spec URI: Crossbar's, for a subscription that keeps no history. */
+export const HISTORY_UNAVAILABLE = 'wamp.error.history_unavailable';
+
+function time(kwargs: Dict, key: string): number | undefined {
+  const v = kwargs[key];
+  if (v === undefined) return undefined;
+  const ms = typeof v === 'string' ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) throw invalid(`${key} must be an RFC 3339 timestamp`);
+  return ms;
+}
+
+function publication(kwargs: Dict, key: string): number | undefined {
+  const v = kwargs[key];
+  if (v === undefined) return undefined;
+  if (!isId(v)) throw invalid(`${key} must be a publication ID`);
+  return v;
+}
+
+function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
+  const q: HistoryQuery = {};
+  const limit = kwargs['limit'] ?? args[1];
+  if (limit !== undefined) {
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+    q.limit = limit;
+  }
+  if (kwargs['reverse'] !== undefined) {
+    if (typeof kwargs['reverse'] !== 'boolean') throw invalid('reverse must be a boolean');
+    q.reverse = kwargs['reverse'];
+  }
+  if (kwargs['topic'] !== undefined) {
+    if (typeof kwargs['topic'] !== 'string') throw invalid('topic must be a URI');
+    q.topic = kwargs['topic'];
+  }
+  const set = <K extends keyof HistoryQuery>(key: K, value: HistoryQuery[K] | undefined): void => {
+    if (value !== undefined) q[key] = value;
+  };
+  set('fromTime', time(kwargs, 'from_time'));
+  set('afterTime', time(kwargs, 'after_time'));
+  set('beforeTime', time(kwargs, 'before_time'));
+  set('untilTime', time(kwargs, 'until_time'));
+  set('fromPublication', publication(kwargs, 'from_publication'));
+  set('afterPublication', publication(kwargs, 'after_publication'));
+  set('beforePublication', publication(kwargs, 'before_publication'));
+  set('untilPublication', publication(kwargs, 'until_publication'));
+  return q;
+}
+
+export function installHistory(realm: Realm): void {
+  realm.procedures.set('wamp.subscription.get_events', (caller, args, kwargs) => {
+    const id = idArg(args, 0, 'subscription');
+    const subscription = realm.broker.getSubscription(id as never);
+    if (subscription === undefined) throw new WampError(ErrorUri.NoSuchSubscription, [`no subscription ${id}`]);
+    const events = realm.history.query(subscription.id, queryOf(args, kwargs));
+    if (events === undefined) throw new WampError(HISTORY_UNAVAILABLE, [`subscription ${id} keeps no event history`]);
+    // The publication's authid/authrole lists apply to whoever reads the history.
+    const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));
+    return {
+      args: [
+        visible.map((e) => {
+          const event: Dict = { timestamp: isoTime(e.at), subscription: e.subscription, publication: e.publication, details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic } };
+          if (e.args !== undefined) event['args'] = e.args;
+          if (e.kwargs !== undefined) event['kwargs'] = e.kwargs;
+          return event;
+        }),
+      ],
+    };
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Subscription and registration meta API: the two share one shape (a pattern with a match
+ * policy and a set of sessions), so one table of procedures serves both, with the spec's names.
+ * [ap_pubsub_subscription_meta_api, ap_rpc_registration_meta_api]
+ *
+ * wamp.{subscription|registration}.list, lookup, match, get,
+ *   list_subscribers|list_callees, count_subscribers|count_callees,
+ *   remove_subscriber|remove_callee (revocation);
+ * events on_create [session, details], on_subscribe|on_register [session, id],
+ *   on_unsubscribe|on_unregister [session, id], on_delete [session, id].
+ */
+import type { Dict, MatchPolicy } from '@switchboard/schemas';
+import { ErrorUri, WampError, isMatchPolicy, isReservedUri } from '@switchboard/schemas';
+import type { Realm, RealmObserver } from '../realm.js';
+import type { RouterSession } from '../session.js';
+import { idArg, invalid, isoTime, optionalDict, optionalString, stringArg } from './args.js';
+
+/** One kind of route (subscription or registration) as the meta API sees it. */
+interface RouteKind<R> {
+  prefix: 'wamp.subscription' | 'wamp.registration';
+  members: 'subscribers' | 'callees';
+  removeMember: 'remove_subscriber' | 'remove_callee';
+  notFound: string;
+  all(): Iterable<R>;
+  byId(id: number): R | undefined;
+  lookup(uri: string, match: MatchPolicy): R | undefined;
+  match(uri: string): R[];
+  sessions(route: R): RouterSession[];
+  details(route: R): Dict;
+  id(route: R): number;
+  policy(route: R): MatchPolicy;
+  revoke(session: RouterSession, route: R, reason: string | undefined): boolean;
+}
+
+function install<R>(realm: Realm, kind: RouteKind<R>): void {
+  const get = (id: number): R => {
+    const route = kind.byId(id);
+    if (route === undefined) throw new WampError(kind.notFound, [`no ${kind.prefix.slice(5)} ${id}`]);
+    return route;
+  };
+  const p = realm.procedures;
+  p.set(`${kind.prefix}.list`, () => {
+    const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
+    for (const route of kind.all()) out[kind.policy(route)].push(kind.id(route));
+    return { args: [out] };
+  });
+  p.set(`${kind.prefix}.lookup`, (_caller, args) => {
+    const uri = stringArg(args, 0, 'uri');
+    const match = optionalDict(args, 1, 'options')['match'] ?? 'exact';
+    if (!isMatchPolicy(match)) throw invalid(`unknown match policy '${String(match)}'`);
+    const route = kind.lookup(uri, match);
+    return { args: [route === undefined ? null : kind.id(route)] };
+  });
+  p.set(`${kind.prefix}.match`, (_caller, args) => {
+    const found = kind.match(stringArg(args, 0, 'uri'));
+    return { args: [found.length === 0 ? null : found.map(kind.id)] };
+  });
+  p.set(`${kind.prefix}.get`, (_caller, args) => ({ args: [kind.details(get(idArg(args, 0, 'id')))] }));
+  p.set(`${kind.prefix}.list_${kind.members}`, (_caller, args) => ({ args: [kind.sessions(get(idArg(args, 0, 'id'))).map((s) => s.id)] }));
+  p.set(`${kind.prefix}.count_${kind.members}`, (_caller, args) => ({ args: [kind.sessions(get(idArg(args, 0, 'id'))).length] }));
+  p.set(`${kind.prefix}.${kind.removeMember}`, (_caller, args, kwargs) => {
+    const route = get(idArg(args, 0, 'id'));
+    const sessionId = idArg(args, 1, 'session');
+    const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
+    if (!realm.sessions.has(sessionId as RouterSession['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
+    const session = kind.sessions(route).find((s) => s.id === sessionId);
+    if (session === undefined || !kind.revoke(session, route, reason)) {
+      throw new WampError(kind.notFound, [`session ${sessionId} does not hold ${kind.prefix.slice(5)} ${kind.id(route)}`]);
+    }
+    return undefined;
+  });
+}
+
+/**
+ * Publishes `[session, payload]` on a meta topic, only when someone listens, and never about
+ * routes on `wamp.*` URIs (a subscription to a meta topic would otherwise announce itself).
+ */
+function emit(realm: Realm, topic: string, session: RouterSession, uri: string, payload: () => unknown): void {
+  if (!isReservedUri(uri) && realm.broker.hasSubscribers(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
+}
+
+export function installRouteMeta(realm: Realm): void {
+  const { broker, dealer } = realm;
+  install(realm, {
+    prefix: 'wamp.subscription',
+    members: 'subscribers',
+    removeMember: 'remove_subscriber',
+    notFound: ErrorUri.NoSuchSubscription,
+    all: () => broker.subscriptions(),
+    byId: (id) => broker.getSubscription(id as never),
+    lookup: (uri, match) => broker.lookup(uri, match),
+    match: (uri) => [...broker.match(uri)],
+    sessions: (s) => [...s.subscribers],
+    details: (s) => ({ id: s.id, created: isoTime(s.created), uri: s.topic, match: s.match }),
+    id: (s) => s.id,
+    policy: (s) => s.match,
+    revoke: (session, s, reason) => realm.revokeSubscription(session, s, reason),
+  });
+  install(realm, {
+    prefix: 'wamp.registration',
+    members: 'callees',
+    removeMember: 'remove_callee',
+    notFound: ErrorUri.NoSuchRegistration,
+    all: () => dealer.registrations(),
+    byId: (id) => dealer.getRegistration(id as never),
+    lookup: (uri, match) => dealer.lookup(uri, match),
+    match: (uri) => dealer.matches(uri),
+    sessions: (r) => r.callees.map((c) => c.session),
+    details: (r) => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke }),
+    id: (r) => r.id,
+    policy: (r) => r.match,
+    revoke: (session, r, reason) => realm.revokeRegistration(session, r, reason),
+  });
+
+  const observer: RealmObserver = {
+    onSubscriptionCreated: (session, s) => emit(realm, 'wamp.subscription.on_create', session, s.topic, () => ({ id: s.id, created: isoTime(s.created), uri: s.topic, match: s.match })),
+    onSubscribe: (session, s) => emit(realm, 'wamp.subscription.on_subscribe', session, s.topic, () => s.id),
+    onUnsubscribe: (session, s) => emit(realm, 'wamp.subscription.on_unsubscribe', session, s.topic, () => s.id),
+    onSubscriptionDeleted: (session, s) => emit(realm, 'wamp.subscription.on_delete', session, s.topic, () => s.id),
+    onRegistrationCreated: (session, r) =>
+      emit(realm, 'wamp.registration.on_create', session, r.procedure, () => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke })),
+    onRegister: (session, r) => emit(realm, 'wamp.registration.on_register', session, r.procedure, () => r.id),
+    onUnregister: (session, r) => emit(realm, 'wamp.registration.on_unregister', session, r.procedure, () => r.id),
+    onRegistrationDeleted: (session, r) => emit(realm, 'wamp.registration.on_delete', session, r.procedure, () => r.id),
+  };
+  realm.observe(observer);
+}

@@ -1,0 +1,96 @@
+/**
+ * Session meta API. [ap_session_meta_api]
+ * Procedures: wamp.session.count, list, get, kill, kill_by_authid, kill_by_authrole, kill_all.
+ * Events: wamp.session.on_join [details], wamp.session.on_leave [session, authid, authrole].
+ */
+import type { Dict } from '@switchboard/schemas';
+import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
+import type { Realm } from '../realm.js';
+import type { RouterSession } from '../session.js';
+import { idArg, optionalStringList, stringArg } from './args.js';
+
+/** What wamp.session.get and on_join tell about a session. */
+export function sessionDetails(session: RouterSession): Dict {
+  const transport = session.peer.transport;
+  return {
+    session: session.id,
+    authid: session.identity?.authid,
+    authrole: session.identity?.authrole,
+    authmethod: session.identity?.authmethod,
+    authprovider: session.identity?.authprovider,
+    transport: { type: transport.type, protocol: transport.protocol, peer: transport.peer },
+  };
+}
+
+/** kwargs `reason` (a URI, sent as GOODBYE.Reason; default wamp.close.normal) and `message`. */
+function killOptions(kwargs: Dict): { reason: string; message: string } {
+  const reason = kwargs['reason'] ?? CloseUri.Normal;
+  if (typeof reason !== 'string' || !isValidUri(reason)) throw new WampError(ErrorUri.InvalidUri, [`reason must be a URI, got ${JSON.stringify(reason)}`]);
+  const message = kwargs['message'] ?? '';
+  if (typeof message !== 'string') throw new WampError(ErrorUri.InvalidArgument, ['message must be a string']);
+  return { reason, message };
+}
+
+function kill(session: RouterSession, reason: string, message: string, silent = false): void {
+  session.goodbye(reason, message, () => undefined, { silent });
+}
+
+export function installSessionMeta(realm: Realm): void {
+  const others = (caller: RouterSession): RouterSession[] => [...realm.sessions.values()].filter((s) => s !== caller);
+  const filtered = (args: unknown[]): RouterSession[] => {
+    const roles = optionalStringList(args, 0, 'filter_authroles');
+    const all = [...realm.sessions.values()];
+    return roles === undefined ? all : all.filter((s) => s.identity !== undefined && roles.includes(s.identity.authrole));
+  };
+
+  realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length] }));
+  realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [filtered(args).map((s) => s.id)] }));
+  realm.procedures.set('wamp.session.get', (_caller, args) => {
+    const id = idArg(args, 0, 'session');
+    const session = realm.sessions.get(id as RouterSession['id']);
+    if (session === undefined) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    return { args: [sessionDetails(session)] };
+  });
+  realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
+    const id = idArg(args, 0, 'session');
+    const session = realm.sessions.get(id as RouterSession['id']);
+    if (session === undefined) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
+    if (session === caller) throw new WampError(ErrorUri.NoSuchSession, ['a session cannot kill itself: leave instead']);
+    const { reason, message } = killOptions(kwargs);
+    kill(session, reason, message);
+    return undefined;
+  });
+  realm.procedures.set('wamp.session.kill_by_authid', (caller, args, kwargs) => {
+    const authid = stringArg(args, 0, 'authid');
+    const { reason, message } = killOptions(kwargs);
+    const killed = others(caller).filter((s) => s.identity?.authid === authid);
+    for (const s of killed) kill(s, reason, message);
+    return { args: [killed.length] };
+  });
+  realm.procedures.set('wamp.session.kill_by_authrole', (caller, args, kwargs) => {
+    const authrole = stringArg(args, 0, 'authrole');
+    const { reason, message } = killOptions(kwargs);
+    const killed = others(caller).filter((s) => s.identity?.authrole === authrole);
+    for (const s of killed) kill(s, reason, message);
+    return { args: [killed.length] };
+  });
+  realm.procedures.set('wamp.session.kill_all', (caller, _args, kwargs) => {
+    const { reason, message } = killOptions(kwargs);
+    const killed = others(caller);
+    // [ap_session_meta_api] kill_all "will not generate session meta events or testament events".
+    for (const s of killed) kill(s, reason, message, true);
+    return { args: [killed.length] };
+  });
+
+  realm.observe({
+    onJoin(session) {
+      if (realm.broker.hasSubscribers('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+    },
+    onLeave(session) {
+      if (realm.broker.hasSubscribers('wamp.session.on_leave')) {
+        realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
+      }
+    },
+  });
+}
