@@ -8,6 +8,8 @@ export interface RouterCore {
   readonly log: Logger;
   /** Enforce the spec's sequential session-scope request IDs. */
   readonly sequentialRequestIds: boolean;
+  /** How long a client has to answer a CHALLENGE. */
+  readonly authTimeoutMs: number;
   realm(name: string): Realm | undefined;
   /** A fresh global-scope session ID, unique among live sessions. */
   newSessionId(): SessionId;

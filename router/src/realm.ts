@@ -18,6 +18,7 @@ import type {
   Publish,
   PublicationId,
   Register,
+  RequestId,
   Result,
   SessionId,
   Subscribe,
@@ -31,7 +32,10 @@ import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 import { EventHistory } from './broker/history.js';
 import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from './broker/broker.js';
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
-import type { PendingCall, Registration } from './dealer/dealer.js';
+import type { InvocationPolicy, PendingCall, Registration } from './dealer/dealer.js';
+import { createAuthorizer } from './auth/index.js';
+import type { RoleConfig } from './auth/index.js';
+import type { Action, Authorizer, Decision } from './auth/types.js';
 import type { Logger } from './log.js';
 import { SharedFrame } from './transports/peer.js';
 import type { RouterSession, SessionIdentity } from './session.js';
@@ -42,6 +46,8 @@ export interface RealmOptions {
   uriCheck: UriCheck;
   /** Event retention limits. */
   retention?: { maxTopics: number; ttlMs: number };
+  /** Roles and permissions; undefined: every session may do everything. */
+  roles?: RoleConfig[] | undefined;
   /** Topics (or patterns) whose last `limit` events are kept for wamp.subscription.get_events. */
   eventHistory?: { topic: string; match: MatchPolicy; limit: number }[];
 }
@@ -142,7 +148,7 @@ export class Realm {
   readonly #frozen = new Map<PendingCall<RouterSession>, Dict>();
   /** Calls canceled in `kill` mode, waiting for the callee's answer. */
   readonly #killed = new Set<PendingCall<RouterSession>>();
-  #anonymousCount = 0;
+  readonly authorizer: Authorizer;
 
   constructor(
     options: RealmOptions,
@@ -150,6 +156,7 @@ export class Realm {
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
+    this.authorizer = createAuthorizer(options.roles);
     this.broker = new Broker<RouterSession>(options.retention !== undefined ? { retention: options.retention } : {});
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
   }
@@ -160,13 +167,61 @@ export class Realm {
 
   // ---- membership --------------------------------------------------------------------------
 
-  authenticate(_session: RouterSession, _hello: Hello): SessionIdentity {
-    // Anonymous access; authid is unique within the realm.
-    return { authid: `anonymous-${++this.#anonymousCount}`, authrole: 'anonymous', authmethod: 'anonymous', authprovider: 'static' };
+  welcomeDetails(identity: SessionIdentity, authextra?: Dict): Dict {
+    const details: Dict = { realm: this.name, agent: `switchboard-${VERSION}`, roles: ROLES, ...identity };
+    if (authextra !== undefined) details['authextra'] = authextra;
+    return details;
   }
 
-  welcomeDetails(identity: SessionIdentity): Dict {
-    return { realm: this.name, agent: `switchboard-${VERSION}`, roles: ROLES, ...identity };
+  /**
+   * Runs `then` with the authorizer's decision, at once or when it arrives (the session holds its
+   * later messages meanwhile). A denial answers ERROR wamp.error.not_authorized, a failing
+   * authorizer wamp.error.authorization_failed; `quiet` (unacknowledged PUBLISH) answers nothing.
+   */
+  #authorized<M extends { request: RequestId }>(
+    session: RouterSession,
+    msg: M,
+    requestType: MessageCode,
+    uri: string,
+    action: Action,
+    options: Dict,
+    then: (session: RouterSession, msg: M, decision: Decision) => void,
+    quiet = false,
+  ): void | Promise<void> {
+    let decision: Decision | Promise<Decision>;
+    try {
+      decision = this.authorizer.authorize(session, uri, action, options);
+    } catch (err) {
+      return this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet);
+    }
+    if (decision instanceof Promise) {
+      return decision.then(
+        (d) => {
+          if (session.realm === this) this.#decided(session, msg, requestType, uri, action, then, quiet, d);
+        },
+        (err: unknown) => this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet),
+      );
+    }
+    this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
+  }
+
+  #decided<M extends { request: RequestId }>(
+    session: RouterSession,
+    msg: M,
+    requestType: MessageCode,
+    uri: string,
+    action: Action,
+    then: (session: RouterSession, msg: M, decision: Decision) => void,
+    quiet: boolean,
+    decision: Decision,
+  ): void {
+    if (decision.allow) return then(session, msg, decision);
+    if (!quiet) session.sendError(requestType, msg.request, ErrorUri.NotAuthorized, `session is not authorized to ${action} '${uri}'`);
+  }
+
+  #authorizationFailed(session: RouterSession, request: RequestId, requestType: MessageCode, uri: string, err: unknown, quiet: boolean): void {
+    this.log.warn({ realm: this.name, session: session.id, uri, err: (err as Error).message }, 'authorizer failed');
+    if (!quiet && session.realm === this) session.sendError(requestType, request, ErrorUri.AuthorizationFailed, 'authorization failed');
   }
 
   join(session: RouterSession): void {
@@ -202,7 +257,7 @@ export class Realm {
 
   // ---- publish & subscribe -----------------------------------------------------------------
 
-  onSubscribe(session: RouterSession, msg: Subscribe): void {
+  onSubscribe(session: RouterSession, msg: Subscribe): void | Promise<void> {
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -210,6 +265,11 @@ export class Realm {
     if (!isValidPattern(msg.topic, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.topic}'`);
     }
+    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', msg.options, this.#subscribe);
+  }
+
+  readonly #subscribe = (session: RouterSession, msg: Subscribe): void => {
+    const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const { subscription, created, added } = this.broker.subscribe(session, msg.topic, match);
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
     if (created) for (const o of this.#observers) o.onSubscriptionCreated?.(session, subscription);
@@ -217,7 +277,7 @@ export class Realm {
     if (msg.options['get_retained'] === true) {
       for (const retained of this.broker.retainedFor(subscription)) this.#sendRetained(session, subscription, retained);
     }
-  }
+  };
 
   onUnsubscribe(session: RouterSession, msg: Unsubscribe): void {
     const outcome = this.broker.unsubscribe(session, msg.subscription);
@@ -245,28 +305,32 @@ export class Realm {
     if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
   }
 
-  onPublish(session: RouterSession, msg: Publish): void {
+  onPublish(session: RouterSession, msg: Publish): void | Promise<void> {
     if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
       return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
     }
-    const outcome = this.publishAs(session, msg.topic, msg.args, msg.kwargs, msg.options);
+    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', msg.options, this.#publish, msg.options.acknowledge !== true);
+  }
+
+  readonly #publish = (session: RouterSession, msg: Publish, decision: Decision): void => {
+    const outcome = this.publishAs(session, msg.topic, msg.args, msg.kwargs, msg.options, decision.disclose === true);
     if (msg.options.acknowledge !== true) return;
     if (typeof outcome === 'object') session.sendError(MessageCode.Publish, msg.request, outcome.error, outcome.message);
     else session.send({ code: MessageCode.Published, request: msg.request, publication: outcome });
-  }
+  };
 
   /**
    * Publishes with PUBLISH.Options semantics (filters, disclosure, retention, passthru) on behalf
    * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
    * the error the publisher gets if it asked for an acknowledgement.
    */
-  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict): PublicationId | { error: string; message: string } {
+  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict, disclose = false): PublicationId | { error: string; message: string } {
     if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
     if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
     const filter = this.#filter(options);
     if (typeof filter === 'string') return { error: ErrorUri.InvalidArgument, message: filter };
     const details: Dict = {};
-    if (options['disclose_me'] === true) this.#disclose(session, details, 'publisher');
+    if (disclose || options['disclose_me'] === true) this.#disclose(session, details, 'publisher');
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.broker.publish(session, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
@@ -382,7 +446,7 @@ export class Realm {
 
   // ---- routed RPC --------------------------------------------------------------------------
 
-  onRegister(session: RouterSession, msg: Register): void {
+  onRegister(session: RouterSession, msg: Register): void | Promise<void> {
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -397,6 +461,12 @@ export class Realm {
     if (isReservedUri(msg.procedure)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure '${msg.procedure}' uses the reserved 'wamp' prefix`);
     }
+    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', msg.options, this.#register);
+  }
+
+  readonly #register = (session: RouterSession, msg: Register): void => {
+    const match = (msg.options.match ?? 'exact') as MatchPolicy;
+    const invoke = (msg.options.invoke ?? 'single') as InvocationPolicy;
     const outcome = this.dealer.register(session, msg.procedure, {
       match,
       invoke,
@@ -407,7 +477,7 @@ export class Realm {
     session.send({ code: MessageCode.Registered, request: msg.request, registration: outcome.registration.id });
     if (outcome.created) for (const o of this.#observers) o.onRegistrationCreated?.(session, outcome.registration);
     for (const o of this.#observers) o.onRegister?.(session, outcome.registration);
-  }
+  };
 
   onUnregister(session: RouterSession, msg: Unregister): void {
     const outcome = this.dealer.unregister(session, msg.registration);
@@ -443,7 +513,7 @@ export class Realm {
     return call !== undefined && call.callerStreaming && call.procedure === procedure;
   }
 
-  onCall(session: RouterSession, msg: Call): void {
+  onCall(session: RouterSession, msg: Call): void | Promise<void> {
     const continued = this.dealer.pendingCall(session, msg.request);
     if (continued !== undefined && continued.callerStreaming) return this.#continueCall(continued, msg);
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
@@ -461,6 +531,13 @@ export class Realm {
     if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
       return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
     }
+    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', msg.options, this.#call);
+  }
+
+  readonly #call = (session: RouterSession, msg: Call, decision: Decision): void => {
+    const timeout = (msg.options.timeout ?? 0) as number;
+    const progressive = msg.options['progress'] === true;
+    const ppt = hasPpt(msg.options);
     const internal = this.procedures.get(msg.procedure);
     if (internal !== undefined) return this.#callInternal(session, msg, internal);
     const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive });
@@ -480,7 +557,7 @@ export class Realm {
     const details: Dict = {};
     if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
     if (call.receiveProgress && callee.supports('callee', 'progressive_call_results')) details['receive_progress'] = true;
-    if (msg.options['disclose_me'] === true || call.callee.discloseCaller) this.#disclose(session, details, 'caller');
+    if (decision.disclose === true || msg.options['disclose_me'] === true || call.callee.discloseCaller) this.#disclose(session, details, 'caller');
     if (ppt) copyPpt(msg.options, details);
     if (timeout > 0) {
       if (call.callee.forwardTimeout) details['timeout'] = timeout;
@@ -488,7 +565,7 @@ export class Realm {
     }
     if (progressive) this.#frozen.set(call, details);
     this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
-  }
+  };
 
   #continueCall(call: PendingCall<RouterSession>, msg: Call): void {
     const more = msg.options['progress'] === true;

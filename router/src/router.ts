@@ -9,6 +9,8 @@ import type { RouterCore } from './core.js';
 import { HttpServer, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
+import { createAuthenticators } from './auth/index.js';
+import type { Authenticator } from './auth/types.js';
 import { installMetaApi } from './meta/index.js';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
@@ -33,11 +35,14 @@ export interface ListenerAddress {
   url: string;
 }
 
+const DEFAULT_AUTHENTICATORS = createAuthenticators(undefined);
+
 export class Router implements RouterCore {
   readonly config: RouterConfig;
   readonly log: Logger;
   readonly counters = new OutboundCounters();
   readonly sequentialRequestIds: boolean;
+  readonly authTimeoutMs: number;
   readonly #realms = new Map<string, Realm>();
   readonly #sessions = new Set<RouterSession>();
   readonly #sessionIds = new RandomIds<SessionId>();
@@ -51,6 +56,7 @@ export class Router implements RouterCore {
     this.config = resolveConfig(options.config);
     this.log = options.logger ?? createLogger(this.config.log);
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
+    this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
       const realm = new Realm(options, this.log);
       installMetaApi(realm);
@@ -90,7 +96,8 @@ export class Router implements RouterCore {
     try {
       for (const listener of this.config.listeners) {
         const http = new HttpServer();
-        const transport = new WebSocketTransport(listener, (peer) => this.attach(peer), this.counters, this.log);
+        const authenticators = createAuthenticators(listener.auth);
+        const transport = new WebSocketTransport(listener, (peer) => this.attach(peer, authenticators), this.counters, this.log);
         http.upgrade(listener.path, (req, socket, head) => transport.handleUpgrade(req, socket, head));
         http.route('/health', (_req, res) => sendJson(res, 200, { status: 'ok', sessions: this.sessionCount }));
         this.#servers.push(http);
@@ -149,9 +156,9 @@ export class Router implements RouterCore {
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
    */
-  attach(peer: Peer): PeerHandler {
+  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS): PeerHandler {
     if (this.#state !== 'running') throw new Error(`cannot attach a peer to a router that is ${this.#state}`);
-    const session = new RouterSession(peer, this);
+    const session = new RouterSession(peer, this, authenticators);
     this.#sessions.add(session);
     return session;
   }

@@ -4,6 +4,8 @@
  * routing lives in the realm, broker and dealer; bytes live in the transport.
  */
 import type { Dict, ErrorMessage, Hello, RequestId, SessionId, WampMessage, Yield } from '@switchboard/schemas';
+import { isDict } from '@switchboard/schemas';
+import type { AuthResult, Authenticator, HelloInfo, Principal } from './auth/types.js';
 import { CloseUri, DecodeError, ErrorUri, MAX_ID, MessageCode, assertNever, messageName, parseMessage, toWire } from '@switchboard/schemas';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import type { Realm } from './realm.js';
@@ -18,7 +20,12 @@ export enum SessionState {
   Closing = 2,
   /** Transport closed or session aborted. */
   Closed = 3,
+  /** HELLO received; authentication (possibly a CHALLENGE) in progress. */
+  Authenticating = 4,
 }
+
+/** Messages a session may queue while an asynchronous decision (a dynamic authorizer) is pending. */
+const MAX_BACKLOG = 1000;
 
 /** Who the session is, as announced in WELCOME. */
 export interface SessionIdentity {
@@ -38,10 +45,18 @@ export class RouterSession implements PeerHandler {
   /** Last client request ID seen, for the sequential rule. [bp_identifiers: session scope IDs] */
   #lastRequest = 0;
   #onGoodbyeReply: (() => void) | undefined;
+  /** A decision the session waits for; messages that arrive meanwhile wait in the backlog, in order. */
+  #busy: Promise<void> | undefined;
+  readonly #backlog: WampMessage[] = [];
+  /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
+  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; timer: NodeJS.Timeout } | undefined;
+  #hello: HelloInfo | undefined;
 
   constructor(
     readonly peer: Peer,
     private readonly core: RouterCore,
+    /** The listener's authentication methods, by authmethod name. */
+    private readonly authenticators: ReadonlyMap<string, Authenticator>,
   ) {}
 
   // ---- PeerHandler -------------------------------------------------------------------------
@@ -55,13 +70,43 @@ export class RouterSession implements PeerHandler {
       if (err instanceof DecodeError) return this.protocolViolation(err.message);
       throw err;
     }
-    try {
-      this.#dispatch(msg);
-    } catch (err) {
-      // A bug of ours must cost this session, never the process or other sessions.
-      this.core.log.error({ err, session: this.id }, `internal error handling ${messageName(msg.code)}`);
-      this.abort('wamp.error.internal_error', 'internal router error');
+    if (this.#busy !== undefined) {
+      if (this.#backlog.length >= MAX_BACKLOG) return this.abort(ErrorUri.ProtocolViolation, 'too many messages while a decision was pending', 1008);
+      this.#backlog.push(msg);
+      return;
     }
+    this.#run(msg);
+  }
+
+  #run(msg: WampMessage): void {
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#dispatch(msg);
+    } catch (err) {
+      return this.#internalError(err, msg.code);
+    }
+    if (pending !== undefined) {
+      this.#busy = pending.then(
+        () => this.#drain(),
+        (err: unknown) => {
+          this.#internalError(err, msg.code);
+          this.#drain();
+        },
+      );
+    }
+  }
+
+  /** Runs what arrived while a decision was pending, until the backlog is empty or the next wait. */
+  #drain(): void {
+    this.#busy = undefined;
+    while (this.#busy === undefined && this.#backlog.length > 0 && this.state !== SessionState.Closed) this.#run(this.#backlog.shift()!);
+    if (this.state === SessionState.Closed) this.#backlog.length = 0;
+  }
+
+  #internalError(err: unknown, code: number): void {
+    // A bug of ours must cost this session, never the process or other sessions.
+    this.core.log.error({ err, session: this.id }, `internal error handling ${messageName(code)}`);
+    this.abort('wamp.error.internal_error', 'internal router error');
   }
 
   onBadFrame(reason: string): void {
@@ -70,6 +115,7 @@ export class RouterSession implements PeerHandler {
   }
 
   onClose(): void {
+    this.#endAuthentication();
     const wasInRealm = this.realm !== undefined;
     this.state = SessionState.Closed;
     if (wasInRealm) this.#leaveRealm();
@@ -132,6 +178,7 @@ export class RouterSession implements PeerHandler {
   abort(reason: string, message: string, closeCode = 1000): void {
     if (this.state === SessionState.Closed) return;
     this.send({ code: MessageCode.Abort, details: { message }, reason });
+    this.#endAuthentication();
     this.#closeSession();
     this.peer.close(closeCode, reason.slice(0, 120));
   }
@@ -159,12 +206,20 @@ export class RouterSession implements PeerHandler {
 
   // ---- dispatch ----------------------------------------------------------------------------
 
-  #dispatch(msg: WampMessage): void {
+  #dispatch(msg: WampMessage): void | Promise<void> {
     switch (this.state) {
       case SessionState.Opening:
         if (msg.code === MessageCode.Hello) return this.#onHello(msg);
         if (msg.code === MessageCode.Abort) return this.peer.close(1000, 'aborted by client');
         return this.protocolViolation(`received ${messageName(msg.code)} before the session was established (expected HELLO)`);
+      case SessionState.Authenticating:
+        if (msg.code === MessageCode.Authenticate && this.#challenge !== undefined) return this.#onAuthenticate(msg.signature, msg.extra);
+        if (msg.code === MessageCode.Abort) {
+          this.#endAuthentication();
+          this.state = SessionState.Closed;
+          return this.peer.close(1000, 'aborted by client');
+        }
+        return this.protocolViolation(`received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`);
       case SessionState.Closing:
         // [bp_sessions statechart 14] Only the GOODBYE reply matters now; anything else is ignored.
         if (msg.code === MessageCode.Goodbye || msg.code === MessageCode.Abort) {
@@ -179,14 +234,14 @@ export class RouterSession implements PeerHandler {
     }
   }
 
-  #established(msg: WampMessage): void {
+  #established(msg: WampMessage): void | Promise<void> {
     const realm = this.realm!;
     switch (msg.code) {
       case MessageCode.Publish:
-        if (this.#checkRequest(msg.request)) realm.onPublish(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.onPublish(this, msg);
         return;
       case MessageCode.Subscribe:
-        if (this.#checkRequest(msg.request)) realm.onSubscribe(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.onSubscribe(this, msg);
         return;
       case MessageCode.Unsubscribe:
         if (this.#checkRequest(msg.request)) realm.onUnsubscribe(this, msg);
@@ -196,10 +251,10 @@ export class RouterSession implements PeerHandler {
         if (realm.isCallContinuation(this, msg.request, msg.procedure)) return realm.onCall(this, msg);
         // A late chunk of a progressive call that has ended is dropped without an answer.
         if (msg.options['progress'] !== undefined && msg.request >= 1 && msg.request <= this.#lastRequest) return;
-        if (this.#checkRequest(msg.request)) realm.onCall(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.onCall(this, msg);
         return;
       case MessageCode.Register:
-        if (this.#checkRequest(msg.request)) realm.onRegister(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.onRegister(this, msg);
         return;
       case MessageCode.Unregister:
         if (this.#checkRequest(msg.request)) realm.onUnregister(this, msg);
@@ -244,26 +299,97 @@ export class RouterSession implements PeerHandler {
     }
   }
 
-  #onHello(msg: Hello): void {
-    const realm = this.core.realm(msg.realm);
-    if (realm === undefined) {
+  #onHello(msg: Hello): void | Promise<void> {
+    if (this.core.realm(msg.realm) === undefined) {
       this.send({ code: MessageCode.Abort, details: { message: `no realm named '${msg.realm}' on this router` }, reason: ErrorUri.NoSuchRealm });
       this.peer.close(1000, ErrorUri.NoSuchRealm);
       this.state = SessionState.Closed;
       return;
     }
     const roles = msg.details['roles'];
-    if (typeof roles !== 'object' || roles === null || Array.isArray(roles) || Object.keys(roles).length === 0) {
+    if (!isDict(roles) || Object.keys(roles).length === 0) {
       return this.protocolViolation('HELLO.Details.roles must be a dict announcing at least one role');
     }
-    this.roles = roles as Dict;
+    const methods = msg.details['authmethods'] ?? ['anonymous'];
+    if (!Array.isArray(methods) || !methods.every((m): m is string => typeof m === 'string')) {
+      return this.protocolViolation('HELLO.Details.authmethods must be a list of strings');
+    }
+    const authid = msg.details['authid'];
+    if (authid !== undefined && typeof authid !== 'string') return this.protocolViolation('HELLO.Details.authid must be a string');
+    const authextra = msg.details['authextra'] ?? {};
+    if (!isDict(authextra)) return this.protocolViolation('HELLO.Details.authextra must be a dict');
+    // The client's order of preference among the methods this listener accepts.
+    const method = methods.find((m) => this.authenticators.has(m));
+    if (method === undefined) {
+      const accepted = [...this.authenticators.keys()].join(', ');
+      return this.abort(ErrorUri.NoAuthMethod, `no authentication method in common (client: ${methods.join(', ') || 'none'}; this listener: ${accepted})`);
+    }
+    this.roles = roles;
     this.#lastRequest = 0;
     this.id = this.core.newSessionId();
-    this.identity = realm.authenticate(this, msg);
+    this.state = SessionState.Authenticating;
+    this.#hello = { realm: msg.realm, authid, authmethods: methods, authextra, details: msg.details, session: this.id, transport: this.peer.transport };
+    return this.#authStep(method, this.authenticators.get(method)!.authenticate(this.#hello));
+  }
+
+  #onAuthenticate(signature: string, extra: Dict): void | Promise<void> {
+    const challenge = this.#challenge!;
+    clearTimeout(challenge.timer);
+    this.#challenge = undefined;
+    return this.#authStep(challenge.method, challenge.respond(signature, extra));
+  }
+
+  /** Applies an authenticator's answer; an asynchronous one holds later messages in order. */
+  #authStep(method: string, result: AuthResult | Promise<AuthResult>): void | Promise<void> {
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => {
+          if (this.state === SessionState.Authenticating) return this.#authStep(method, r);
+        },
+        (err: unknown) => {
+          this.core.log.warn({ session: this.id, method, err: (err as Error).message }, 'authenticator failed');
+          if (this.state === SessionState.Authenticating) this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
+        },
+      );
+    }
+    switch (result.kind) {
+      case 'accept':
+        return this.#welcome(method, result.principal);
+      case 'deny':
+        this.core.log.info({ session: this.id, method, peer: this.peer.transport.peer, reason: result.reason }, 'authentication denied');
+        return this.abort(result.reason, result.message);
+      case 'challenge': {
+        // A bounded time to answer: a client that never does must not hold the session open.
+        const timer = setTimeout(() => {
+          if (this.#challenge !== undefined) this.abort(ErrorUri.AuthenticationFailed, 'no AUTHENTICATE in time');
+        }, this.core.authTimeoutMs);
+        timer.unref();
+        this.#challenge = { method, respond: result.respond, timer };
+        this.send({ code: MessageCode.Challenge, authMethod: method, extra: result.extra });
+        return;
+      }
+    }
+  }
+
+  #welcome(method: string, principal: Principal): void {
+    const hello = this.#hello!;
+    const realm = this.core.realm(principal.realm ?? hello.realm);
+    if (realm === undefined) return this.abort(ErrorUri.NoSuchRealm, `no realm named '${principal.realm ?? hello.realm}' on this router`);
+    if (!realm.authorizer.hasRole(principal.authrole)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
+    this.#hello = undefined;
+    this.identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
     this.realm = realm;
     this.state = SessionState.Established;
     realm.join(this);
-    this.send({ code: MessageCode.Welcome, session: this.id, details: realm.welcomeDetails(this.identity) });
+    this.send({ code: MessageCode.Welcome, session: this.id, details: realm.welcomeDetails(this.identity, principal.authextra) });
+  }
+
+  /** Clears authentication state; releases the session ID if the session never got a WELCOME. */
+  #endAuthentication(): void {
+    if (this.#challenge !== undefined) clearTimeout(this.#challenge.timer);
+    this.#challenge = undefined;
+    if (this.state === SessionState.Authenticating) this.core.releaseSessionId(this.id);
+    this.#hello = undefined;
   }
 
   #onYieldOrError(msg: Yield | ErrorMessage): void {

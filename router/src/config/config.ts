@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
 import { schemaUrl } from '@switchboard/schemas';
+import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import type { LogLevel } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
@@ -19,10 +20,12 @@ export interface RouterConfigFile {
   log?: { level?: LogLevel; pretty?: boolean };
   requestIds?: 'sequential' | 'any';
   shutdownTimeoutMs?: number;
+  authTimeoutMs?: number;
 }
 
 export interface WebSocketListenerFile {
   type: 'websocket';
+  auth?: ListenerAuthConfig;
   host?: string;
   port?: number;
   path?: string;
@@ -34,6 +37,7 @@ export interface WebSocketListenerFile {
 
 export interface RealmFile {
   name: string;
+  roles?: RoleConfig[];
   uriCheck?: UriCheck;
   retention?: { maxTopics?: number; ttlMs?: number };
   eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[];
@@ -46,10 +50,12 @@ export interface RouterConfig {
   log: { level: LogLevel; pretty?: boolean };
   requestIds: 'sequential' | 'any';
   shutdownTimeoutMs: number;
+  authTimeoutMs: number;
 }
 
 export interface WebSocketListenerConfig {
   type: 'websocket';
+  auth: ListenerAuthConfig | undefined;
   host: string;
   port: number;
   path: string;
@@ -61,6 +67,7 @@ export interface WebSocketListenerConfig {
 
 export interface RealmConfig {
   name: string;
+  roles: RoleConfig[] | undefined;
   uriCheck: UriCheck;
   retention: { maxTopics: number; ttlMs: number };
   eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
@@ -175,6 +182,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
   const listeners = (file.listeners ?? [{ type: 'websocket' }]).map(
     (l): WebSocketListenerConfig => ({
       type: 'websocket',
+      auth: l.auth,
       host: l.host ?? '0.0.0.0',
       port: l.port ?? 8080,
       path: l.path ?? '/ws',
@@ -187,6 +195,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
   const realms = (file.realms ?? [{ name: 'realm1' }]).map(
     (r): RealmConfig => ({
       name: r.name,
+      roles: r.roles,
       uriCheck: r.uriCheck ?? 'loose',
       retention: { maxTopics: r.retention?.maxTopics ?? 10_000, ttlMs: r.retention?.ttlMs ?? 0 },
       eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100 })),
@@ -194,5 +203,12 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
   );
   const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };
   if (file.log?.pretty !== undefined) log.pretty = file.log.pretty;
-  return { listeners, realms, log, requestIds: file.requestIds ?? 'sequential', shutdownTimeoutMs: file.shutdownTimeoutMs ?? 2000 };
+  return {
+    listeners,
+    realms,
+    log,
+    requestIds: file.requestIds ?? 'sequential',
+    shutdownTimeoutMs: file.shutdownTimeoutMs ?? 2000,
+    authTimeoutMs: file.authTimeoutMs ?? 10_000,
+  };
 }

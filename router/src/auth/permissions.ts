@@ -1,0 +1,144 @@
+/**
+ * Static authorization: roles with permissions, as in Crossbar's router config, plus `{authid}`
+ * and `{authrole}` placeholders in URIs so per-user topics need no code.
+ *   { uri, match: exact|prefix|wildcard, allow: {call, register, publish, subscribe},
+ *     disclose: {caller, publisher}, cache }
+ * A trailing `*` in `uri` means prefix (Crossbar's older form). When several permissions match,
+ * the most specific wins: exact, then the longest prefix, then the wildcard whose concrete
+ * components stand furthest left. No matching permission denies.
+ */
+import type { Dict, MatchPolicy } from '@switchboard/schemas';
+import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
+import type { Action, Authorizer, Decision, Subject } from './types.js';
+import { DENY } from './types.js';
+
+export interface PermissionConfig {
+  uri: string;
+  match?: MatchPolicy;
+  allow?: Partial<Record<Action, boolean>>;
+  disclose?: { caller?: boolean; publisher?: boolean };
+  cache?: boolean;
+}
+
+export interface RoleConfig {
+  name: string;
+  permissions?: PermissionConfig[];
+}
+
+interface Rule {
+  uri: string;
+  match: MatchPolicy;
+  decisions: Record<Action, Decision>;
+}
+
+function compile(p: PermissionConfig): Rule {
+  let uri = p.uri;
+  let match = p.match ?? 'exact';
+  if (p.match === undefined && uri.endsWith('*')) {
+    uri = uri.slice(0, -1);
+    match = 'prefix';
+  }
+  const decision = (action: Action, discloseKey: 'caller' | 'publisher' | undefined): Decision => {
+    const allow = p.allow?.[action] === true;
+    const disclose = discloseKey !== undefined && p.disclose?.[discloseKey] === true;
+    return disclose ? { allow, disclose } : { allow };
+  };
+  return {
+    uri,
+    match,
+    decisions: {
+      call: decision('call', 'caller'),
+      register: decision('register', undefined),
+      publish: decision('publish', 'publisher'),
+      subscribe: decision('subscribe', undefined),
+    },
+  };
+}
+
+const PLACEHOLDER = /\{(authid|authrole)\}/;
+const SAFE = /^[^.#\s]+$/;
+
+/** One role's rules, indexed for the common case and scanned only for placeholder rules. */
+class RoleRules {
+  readonly #exact = new Map<string, Rule>();
+  readonly #prefix = new PrefixTrie<Rule>();
+  readonly #wildcard = new WildcardTrie<Rule>();
+  readonly #templated: Rule[] = [];
+  // Placeholder rules filled in for one session, computed once per session.
+  readonly #filled = new WeakMap<Subject, RoleRules>();
+
+  constructor(permissions: PermissionConfig[]) {
+    for (const p of permissions) {
+      const rule = compile(p);
+      if (PLACEHOLDER.test(rule.uri)) this.#templated.push(rule);
+      else if (rule.match === 'exact') this.#exact.set(rule.uri, rule);
+      else if (rule.match === 'prefix') this.#prefix.set(rule.uri, rule);
+      else this.#wildcard.set(rule.uri, rule);
+    }
+  }
+
+  find(uri: string, subject: Subject): Rule | undefined {
+    if (this.#templated.length === 0) return this.#best(uri);
+    let concrete = this.#filled.get(subject);
+    if (concrete === undefined) this.#filled.set(subject, (concrete = this.#fill(subject)));
+    return mostSpecific(this.#best(uri), concrete.#best(uri), uri);
+  }
+
+  /** The placeholder rules with this session's authid and authrole filled in, indexed. */
+  #fill(subject: Subject): RoleRules {
+    const concrete = new RoleRules([]);
+    const authid = subject.authid ?? '';
+    const authrole = subject.authrole ?? '';
+    for (const rule of this.#templated) {
+      // A value that would change the URI's structure (a dot, #, whitespace) never fills a placeholder.
+      if ((rule.uri.includes('{authid}') && !SAFE.test(authid)) || (rule.uri.includes('{authrole}') && !SAFE.test(authrole))) continue;
+      concrete.#add({ ...rule, uri: rule.uri.replaceAll('{authid}', authid).replaceAll('{authrole}', authrole) });
+    }
+    return concrete;
+  }
+
+  #add(rule: Rule): void {
+    if (rule.match === 'exact') this.#exact.set(rule.uri, rule);
+    else if (rule.match === 'prefix') this.#prefix.set(rule.uri, rule);
+    else this.#wildcard.set(rule.uri, rule);
+  }
+
+  #best(uri: string): Rule | undefined {
+    return this.#exact.get(uri) ?? this.#prefix.longestPrefixOf(uri) ?? this.#wildcard.firstMatch(uri);
+  }
+}
+
+function rank(rule: Rule): number {
+  return rule.match === 'exact' ? 3 : rule.match === 'prefix' ? 2 : 1;
+}
+
+function mostSpecific(a: Rule | undefined, b: Rule | undefined, uri: string): Rule | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (rank(a) !== rank(b)) return rank(a) > rank(b) ? a : b;
+  if (a.match === 'prefix') return a.uri.length >= b.uri.length ? a : b;
+  if (a.match === 'wildcard') {
+    const trie = new WildcardTrie<Rule>();
+    trie.set(a.uri, a);
+    trie.set(b.uri, b);
+    return trie.firstMatch(uri) ?? a;
+  }
+  return a;
+}
+
+export class StaticAuthorizer implements Authorizer {
+  readonly #roles = new Map<string, RoleRules>();
+
+  constructor(roles: RoleConfig[]) {
+    for (const role of roles) this.#roles.set(role.name, new RoleRules(role.permissions ?? []));
+  }
+
+  hasRole(role: string): boolean {
+    return this.#roles.has(role);
+  }
+
+  authorize(subject: Subject, uri: string, action: Action, _options: Dict): Decision {
+    const rules = subject.authrole === undefined ? undefined : this.#roles.get(subject.authrole);
+    return rules?.find(uri, subject)?.decisions[action] ?? DENY;
+  }
+}
