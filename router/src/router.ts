@@ -2,7 +2,7 @@
  * The router: realms, listeners and their transports, start and graceful stop.
  */
 import type { SessionId } from '@switchboard/schemas';
-import { CloseUri, RandomIds } from '@switchboard/schemas';
+import { CloseUri, RandomIds, msgpackCodec } from '@switchboard/schemas';
 import { resolveConfig } from './config/config.js';
 import type { RouterConfig, RouterConfigFile } from './config/config.js';
 import type { RouterCore } from './core.js';
@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { createAuthenticators } from './auth/index.js';
 import type { Authenticator } from './auth/types.js';
+import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
 import { installMetaApi } from './meta/index.js';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
@@ -49,6 +50,7 @@ export class Router implements RouterCore {
   readonly #liveIds = new Set<number>();
   readonly #servers: HttpServer[] = [];
   readonly #transports: WebSocketTransport[] = [];
+  readonly #callers = new Map<string, InternalCaller>();
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -164,10 +166,20 @@ export class Router implements RouterCore {
   }
 
   /** An in-process client connection (see transports/local.ts). */
-  connectLocal(options: Parameters<typeof createLocalConnection>[0]): LocalClient {
+  connectLocal(options: Parameters<typeof createLocalConnection>[0], authenticators?: ReadonlyMap<string, Authenticator>): LocalClient {
     const connection = createLocalConnection(options);
-    connection.bind(this.attach(connection.peer));
+    connection.bind(this.attach(connection.peer, authenticators));
     return connection.client;
+  }
+
+  /** The router's own caller in a realm (for dynamic authenticators and authorizers). */
+  internalCaller(realm: string): InternalCaller {
+    let caller = this.#callers.get(realm);
+    if (caller === undefined) {
+      caller = new InternalCaller(realm, (onMessage, onClose) => this.connectLocal({ codec: msgpackCodec, onMessage, onClose }, ROUTER_AUTHENTICATORS));
+      this.#callers.set(realm, caller);
+    }
+    return caller;
   }
 }
 

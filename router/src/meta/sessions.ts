@@ -35,12 +35,18 @@ function kill(session: RouterSession, reason: string, message: string, silent = 
   session.goodbye(reason, message, () => undefined, { silent });
 }
 
+/** The router's own in-process session acts for the router and is not listed (Crossbar hides its own too). */
+function visible(session: RouterSession): boolean {
+  return session.identity?.authprovider !== 'router';
+}
+
 export function installSessionMeta(realm: Realm): void {
-  const others = (caller: RouterSession): RouterSession[] => [...realm.sessions.values()].filter((s) => s !== caller);
+  const all = (): RouterSession[] => [...realm.sessions.values()].filter(visible);
+  const others = (caller: RouterSession): RouterSession[] => all().filter((s) => s !== caller);
   const filtered = (args: unknown[]): RouterSession[] => {
     const roles = optionalStringList(args, 0, 'filter_authroles');
-    const all = [...realm.sessions.values()];
-    return roles === undefined ? all : all.filter((s) => s.identity !== undefined && roles.includes(s.identity.authrole));
+    const sessions = all();
+    return roles === undefined ? sessions : sessions.filter((s) => s.identity !== undefined && roles.includes(s.identity.authrole));
   };
 
   realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length] }));
@@ -48,13 +54,13 @@ export function installSessionMeta(realm: Realm): void {
   realm.procedures.set('wamp.session.get', (_caller, args) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    if (session === undefined || !visible(session)) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
     return { args: [sessionDetails(session)] };
   });
   realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    if (session === undefined || !visible(session)) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
     // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
     if (session === caller) throw new WampError(ErrorUri.NoSuchSession, ['a session cannot kill itself: leave instead']);
     const { reason, message } = killOptions(kwargs);
@@ -85,10 +91,10 @@ export function installSessionMeta(realm: Realm): void {
 
   realm.observe({
     onJoin(session) {
-      if (realm.broker.hasSubscribers('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+      if (visible(session) && realm.broker.hasSubscribers('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
     onLeave(session) {
-      if (realm.broker.hasSubscribers('wamp.session.on_leave')) {
+      if (visible(session) && realm.broker.hasSubscribers('wamp.session.on_leave')) {
         realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
       }
     },
