@@ -34,6 +34,8 @@ import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from 
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
 import type { InvocationPolicy, PendingCall, Registration } from './dealer/dealer.js';
 import { createAuthorizer } from './auth/index.js';
+import type { RouterCall } from './auth/dynamic.js';
+import { sessionDetails } from './meta/sessions.js';
 import type { RoleConfig } from './auth/index.js';
 import type { Action, Authorizer, Decision } from './auth/types.js';
 import { ALLOW } from './auth/types.js';
@@ -154,10 +156,15 @@ export class Realm {
   constructor(
     options: RealmOptions,
     readonly log: Logger,
+    /** How the realm calls WAMP procedures as the router (dynamic authorizers). */
+    call?: RouterCall,
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
-    this.authorizer = createAuthorizer(options.roles);
+    this.authorizer = createAuthorizer(options.roles, call, (subject) => {
+      const session = this.sessions.get(subject.id);
+      return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
+    });
     this.broker = new Broker<RouterSession>(options.retention !== undefined ? { retention: options.retention } : {});
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
   }

@@ -60,7 +60,7 @@ export class Router implements RouterCore {
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
-      const realm = new Realm(options, this.log);
+      const realm = new Realm(options, this.log, (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs));
       installMetaApi(realm);
       this.#realms.set(options.name, realm);
     }

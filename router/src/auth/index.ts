@@ -1,6 +1,8 @@
 /** Builds a listener's authenticators and a realm's authorizer from the configuration. */
 import { anonymousAuthenticator } from './anonymous.js';
-import { StaticAuthorizer } from './permissions.js';
+import { DynamicRole } from './dynamic.js';
+import type { RouterCall, SubjectDetails } from './dynamic.js';
+import { RoleAuthorizer } from './permissions.js';
 import type { RoleConfig } from './permissions.js';
 import type { Authenticator, Authorizer } from './types.js';
 import { allowAll } from './types.js';
@@ -17,9 +19,14 @@ export function createAuthenticators(config: ListenerAuthConfig | undefined): Re
   return out;
 }
 
-/** A realm with roles authorizes by them; a realm without lets every session do everything. */
-export function createAuthorizer(roles: RoleConfig[] | undefined): Authorizer {
-  return roles === undefined ? allowAll : new StaticAuthorizer(roles);
+/**
+ * A realm with roles authorizes by them (a role naming an `authorizer` procedure asks it through
+ * `call`); a realm without roles lets every session do everything.
+ */
+export function createAuthorizer(roles: RoleConfig[] | undefined, call?: RouterCall, details?: SubjectDetails): Authorizer {
+  if (roles === undefined) return allowAll;
+  const dynamic = call !== undefined && details !== undefined ? (procedure: string) => new DynamicRole(procedure, call, details) : undefined;
+  return new RoleAuthorizer(roles, dynamic);
 }
 
 export type { RoleConfig, PermissionConfig } from './permissions.js';

@@ -11,6 +11,7 @@ import type { Dict, MatchPolicy } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
 import type { Action, Authorizer, Decision, Subject } from './types.js';
 import { DENY } from './types.js';
+import { DynamicRole } from './dynamic.js';
 
 export interface PermissionConfig {
   uri: string;
@@ -23,6 +24,8 @@ export interface PermissionConfig {
 export interface RoleConfig {
   name: string;
   permissions?: PermissionConfig[];
+  /** A WAMP procedure that decides for this role (dynamic authorization, Crossbar's contract). */
+  authorizer?: string;
 }
 
 interface Rule {
@@ -126,19 +129,27 @@ function mostSpecific(a: Rule | undefined, b: Rule | undefined, uri: string): Ru
   return a;
 }
 
-export class StaticAuthorizer implements Authorizer {
-  readonly #roles = new Map<string, RoleRules>();
+/** Authorizes by role: static permissions, or a dynamic authorizer procedure for roles that name one. */
+export class RoleAuthorizer implements Authorizer {
+  readonly #roles = new Map<string, RoleRules | DynamicRole>();
 
-  constructor(roles: RoleConfig[]) {
-    for (const role of roles) this.#roles.set(role.name, new RoleRules(role.permissions ?? []));
+  constructor(roles: RoleConfig[], dynamic?: (procedure: string) => DynamicRole) {
+    for (const role of roles) {
+      if (role.authorizer !== undefined) {
+        if (dynamic === undefined) throw new Error(`role '${role.name}' names an authorizer, but no router is there to call it`);
+        this.#roles.set(role.name, dynamic(role.authorizer));
+      } else this.#roles.set(role.name, new RoleRules(role.permissions ?? []));
+    }
   }
 
   hasRole(role: string): boolean {
     return this.#roles.has(role);
   }
 
-  authorize(subject: Subject, uri: string, action: Action, _options: Dict): Decision {
-    const rules = subject.authrole === undefined ? undefined : this.#roles.get(subject.authrole);
-    return rules?.find(uri, subject)?.decisions[action] ?? DENY;
+  authorize(subject: Subject, uri: string, action: Action, options: Dict): Decision | Promise<Decision> {
+    const role = subject.authrole === undefined ? undefined : this.#roles.get(subject.authrole);
+    if (role === undefined) return DENY;
+    if (role instanceof DynamicRole) return role.authorize(subject, uri, action, options);
+    return role.find(uri, subject)?.decisions[action] ?? DENY;
   }
 }
