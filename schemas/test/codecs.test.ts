@@ -395,3 +395,21 @@ describe('codec registry', () => {
     expect(cborCodec.encode([1])).toBeInstanceOf(Uint8Array);
   });
 });
+
+describe('encodeWithTail: a message assembled from a pre-encoded tail', () => {
+  it.each([jsonCodec, msgpackCodec, cborCodec])('$name: equals encode([...head, ...tail]) byte for byte', (codec) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer(), fc.string(), fc.dictionary(fc.string({ minLength: 1 }), fc.integer())), { maxLength: 20 }),
+        fc.array(fc.oneof(fc.array(fc.oneof(fc.integer(), fc.string(), fc.constant(2 ** 40))), fc.dictionary(fc.string({ minLength: 1 }), fc.string())), { maxLength: 3 }),
+        (head, tail) => {
+          const whole = codec.encode([...head, ...tail]);
+          const assembled = codec.encodeWithTail(head, codec.encodeTail(tail));
+          if (typeof whole === 'string') expect(assembled).toBe(whole);
+          else expect(Buffer.from(assembled as Uint8Array).equals(Buffer.from(whole))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import { Encoder } from 'cbor-x';
-import type { Codec } from './codec.js';
+import type { Codec, EncodedTail } from './codec.js';
+import { cborHeader, cborHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 
 // Maps as objects, no record/structure extensions, no tag 259 for maps: plain RFC 8949 data
@@ -28,6 +29,12 @@ export const cborCodec: Codec = {
   binary: true,
   encode(message: unknown[]): Uint8Array {
     return encoder.encode(widenLargeIntegers(message, MIN_INTEGER));
+  },
+  encodeTail(tail: unknown[]): EncodedTail {
+    return tailOf(encoder.encode(widenLargeIntegers(tail, MIN_INTEGER)), tail.length, cborHeaderLength);
+  },
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+    return withTail(encoder.encode(widenLargeIntegers(head, MIN_INTEGER)), head.length, tail, cborHeader, cborHeaderLength);
   },
   decode(frame: string | Uint8Array): unknown {
     if (typeof frame === 'string') throw new Error('CBOR frames must be binary');

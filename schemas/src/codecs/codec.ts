@@ -15,6 +15,20 @@ export interface Codec {
   encode(message: unknown[]): string | Uint8Array;
   /** Deserializes one frame. Throws on undecodable input. */
   decode(frame: string | Uint8Array): unknown;
+  /**
+   * Encodes the trailing elements shared by many messages once (an EVENT's payload, the same for
+   * every subscription of a publication).
+   */
+  encodeTail(tail: unknown[]): EncodedTail;
+  /** `encode([...head, ...tail])`, byte for byte, reusing a tail from `encodeTail`. */
+  encodeWithTail(head: unknown[], tail: EncodedTail): string | Uint8Array;
+}
+
+/** Trailing message elements, already encoded by one codec. */
+export interface EncodedTail {
+  readonly count: number;
+  /** JSON: the elements joined by commas; binary codecs: the items' bytes, concatenated. */
+  readonly encoded: string | Uint8Array;
 }
 
 export type SerializerName = 'json' | 'msgpack' | 'cbor';

@@ -1,4 +1,4 @@
-import type { Codec } from './codec.js';
+import type { Codec, EncodedTail } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 
 /**
@@ -39,13 +39,23 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+function encode(message: unknown[]): string {
+  return needsReplacer(message, 0) ? JSON.stringify(message, replace) : JSON.stringify(message);
+}
+
 export const jsonCodec: Codec = {
   name: 'json',
   subprotocol: 'wamp.2.json',
   rawSocketId: 1,
   binary: false,
-  encode(message: unknown[]): string {
-    return needsReplacer(message, 0) ? JSON.stringify(message, replace) : JSON.stringify(message);
+  encode,
+  encodeTail(tail: unknown[]): EncodedTail {
+    return { count: tail.length, encoded: encode(tail).slice(1, -1) };
+  },
+  encodeWithTail(head: unknown[], tail: EncodedTail): string {
+    const h = encode(head);
+    if (tail.count === 0) return h;
+    return head.length === 0 ? `[${tail.encoded as string}]` : `${h.slice(0, -1)},${tail.encoded as string}]`;
   },
   decode(frame: string | Uint8Array): unknown {
     const text = typeof frame === 'string' ? frame : utf8.decode(frame);

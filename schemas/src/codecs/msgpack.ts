@@ -1,5 +1,6 @@
 import { C1, Packr } from 'msgpackr';
-import type { Codec } from './codec.js';
+import type { Codec, EncodedTail } from './codec.js';
+import { msgpackHeader, msgpackHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 
 // Plain maps as objects, no records/structures extension (other implementations do not speak it),
@@ -27,6 +28,12 @@ export const msgpackCodec: Codec = {
   binary: true,
   encode(message: unknown[]): Uint8Array {
     return packr.pack(widenLargeIntegers(message));
+  },
+  encodeTail(tail: unknown[]): EncodedTail {
+    return tailOf(packr.pack(widenLargeIntegers(tail)), tail.length, msgpackHeaderLength);
+  },
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+    return withTail(packr.pack(widenLargeIntegers(head)), head.length, tail, msgpackHeader, msgpackHeaderLength);
   },
   decode(frame: string | Uint8Array): unknown {
     if (typeof frame === 'string') throw new Error('MessagePack frames must be binary');

@@ -1,0 +1,49 @@
+/**
+ * `@switchboard/schemas/core`: the wire contract without the binary codecs (msgpackr, cbor-x), so
+ * that a JSON-only browser bundle stays small. Add codecs from `./json`, `./msgpack`, `./cbor`.
+ */
+export { MessageCode, messageName, isMessageCode, CLIENT_TO_ROUTER, ROUTER_TO_CLIENT } from './codes.js';
+export type {
+  Dict,
+  Args,
+  Kwargs,
+  PublishOptions,
+  SubscribeOptions,
+  CallOptions,
+  RegisterOptions,
+  Hello,
+  Welcome,
+  Abort,
+  Challenge,
+  Authenticate,
+  Goodbye,
+  ErrorMessage,
+  Publish,
+  Published,
+  Subscribe,
+  Subscribed,
+  Unsubscribe,
+  Unsubscribed,
+  Event,
+  Call,
+  Cancel,
+  Result,
+  Register,
+  Registered,
+  Unregister,
+  Unregistered,
+  Invocation,
+  Interrupt,
+  Yield,
+  WampMessage,
+  MessageOf,
+} from './messages.js';
+export { assertNever } from './messages.js';
+export { parseMessage, toWire, DecodeError, isDict } from './wire.js';
+export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
+export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
+export type { UriCheck, MatchPolicy } from './uri.js';
+export { isValidUri, isValidPattern, isReservedUri, isMatchPolicy, MATCH_POLICIES } from './uri.js';
+export { ErrorUri, CloseUri, WampError } from './errors.js';
+export type { Codec, EncodedTail, SerializerName } from './codecs/codec.js';
+export { SERIALIZER_NAMES, isSerializerName } from './codecs/codec.js';

@@ -1,0 +1,2 @@
+/** `@switchboard/schemas/msgpack`: the MessagePack codec (msgpackr). */
+export { msgpackCodec } from './codecs/msgpack.js';
