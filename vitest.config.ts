@@ -6,10 +6,14 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; `npm test` also builds dist/ for the CLI tests.
-    alias: {
-      '@switchboard/schemas': here('./schemas/src/index.ts'),
-      '@switchboard/router': here('./router/src/index.ts'),
-    },
+    // Regex finds, so that subpaths (`@switchboard/schemas/json`) map to their own entry files.
+    alias: [
+      { find: /^@switchboard\/schemas$/, replacement: here('./schemas/src/index.ts') },
+      { find: /^@switchboard\/schemas\/(core|json|msgpack|cbor)$/, replacement: here('./schemas/src/$1.ts') },
+      { find: /^@switchboard\/router$/, replacement: here('./router/src/index.ts') },
+      { find: /^@switchboard\/client$/, replacement: here('./client/src/node.ts') },
+      { find: /^@switchboard\/client\/(browser|msgpack|cbor|cli)$/, replacement: here('./client/src/$1.ts') },
+    ],
   },
   test: {
     include: ['**/test/**/*.test.ts', '**/src/**/*.test.ts'],

@@ -2,6 +2,7 @@
  * The `switchboard` command: flags → config → router; signals → graceful shutdown.
  */
 import { parseArgs } from 'node:util';
+import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from '@switchboard/client/cli';
 import { ConfigError, checkConfig, loadConfigFile } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
 import { LOG_LEVELS } from './log.js';
@@ -25,7 +26,8 @@ Options for start:
   --log-level L       fatal, error, warn, info, debug, trace or silent (default info)
 
 SIGINT or SIGTERM: every session gets GOODBYE wamp.close.system_shutdown, then the router exits 0.
-`;
+
+${CLIENT_HELP}`;
 
 /** Output streams, injectable for tests. */
 export interface CliIo {
@@ -58,6 +60,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     case 'start':
       return start(rest, io);
     default:
+      if (CLIENT_COMMANDS.includes(command)) return runClientCommand([command, ...rest], io);
       io.err(`switchboard: unknown command '${command}'\n\n${HELP}`);
       return 2;
   }

@@ -1,0 +1,373 @@
+/**
+ * A Connection owns the transport: it opens the WebSocket (offering the configured serializers),
+ * joins the realm, and when the link is lost reconnects with exponential backoff and jitter, then
+ * has its Session subscribe and register again. It reports what happens as events:
+ * `open`, `close` (with a reason), `reconnecting` (attempt and delay), `restored`, `error`.
+ */
+import type { Codec, Dict, SerializerName, WampMessage } from '@switchboard/schemas/core';
+import { CloseUri, ErrorUri, MessageCode, isSerializerName } from '@switchboard/schemas/core';
+import { DEFAULT_RECONNECT, backoffDelay } from './backoff.js';
+import type { ReconnectOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { ConnectionLostError, FATAL_ABORT_REASONS, ProtocolViolationError, SessionAbortedError, SessionClosedError, toError } from './errors.js';
+import { join } from './join.js';
+import type { AuthOptions } from './join.js';
+import type { KeepaliveOptions } from './node-socket.js';
+import { CLIENT_ROLES, Session } from './session.js';
+import type { RestoreOutcome } from './session.js';
+import type { SocketFactory } from './socket.js';
+import { Transport } from './transport.js';
+import type { ApiContract, Untyped } from './typed.js';
+
+export const CLIENT_AGENT = 'switchboard-client/0.1.0';
+
+export interface ConnectOptions {
+  /** `ws://host:port/path` or `wss://…`. */
+  url: string;
+  realm: string;
+  /**
+   * Serializers to offer, in order of preference: names (`json`, `msgpack`, `cbor`; in the
+   * browser build only `json` by name) or codec objects (`@switchboard/client/msgpack`).
+   * Default: every serializer the entry point bundles.
+   */
+  serializers?: readonly (SerializerName | Codec)[];
+  auth?: AuthOptions;
+  /** Reconnect after a lost connection (default on); `false` never reconnects. */
+  reconnect?: ReconnectOptions | false;
+  /** Milliseconds to open the WebSocket and join (default 10000). */
+  openTimeoutMs?: number;
+  /** Node only: ping every intervalMs; a missing pong after timeoutMs drops the link. `false` disables. */
+  keepalive?: KeepaliveOptions | false;
+  /** HELLO.Details.agent */
+  agent?: string;
+  /** Milliseconds to wait for the router's GOODBYE reply when leaving (default 2000). */
+  goodbyeTimeoutMs?: number;
+}
+
+/** What an entry point (node.ts, browser.ts) provides. */
+export interface Runtime {
+  socketFactory(options: ConnectOptions): SocketFactory;
+  codecs: Partial<Record<SerializerName, Codec>>;
+  /** Why a serializer name is not available here (e.g. how to add msgpack in the browser). */
+  missingCodecHint: string;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+
+export type CloseReason =
+  /** leave() / close() */
+  | 'left'
+  /** the router sent GOODBYE (e.g. wamp.close.system_shutdown) */
+  | 'goodbye'
+  /** the router sent ABORT */
+  | 'aborted'
+  /** the WebSocket dropped (or keep-alive found it dead) */
+  | 'lost'
+  /** the router sent something WAMP does not allow */
+  | 'protocol_violation'
+  /** reconnecting stopped: retries exhausted or a fatal ABORT */
+  | 'gave_up';
+
+export interface CloseEvent {
+  reason: CloseReason;
+  /** GOODBYE or ABORT reason URI, when there was one. */
+  wampReason?: string;
+  message: string;
+  /** WebSocket close code, when the socket closed. */
+  code?: number;
+  willReconnect: boolean;
+  error?: Error;
+}
+
+export interface ConnectionEvents {
+  open: { session: Session<ApiContract>; reconnected: boolean; details: Dict };
+  close: CloseEvent;
+  reconnecting: { attempt: number; delayMs: number; error?: Error };
+  /** After a reconnect: how subscribing and registering again went, per subscription/registration. */
+  restored: { outcomes: RestoreOutcome[]; failed: RestoreOutcome[] };
+  /** A user handler (event handler, onProgress) threw. Without a listener it goes to console.error. */
+  error: { error: unknown; context: string };
+}
+
+interface Ending {
+  reason: CloseReason;
+  wampReason?: string;
+  message: string;
+  fatal: boolean;
+  error: Error;
+}
+
+export class Connection<Api extends ApiContract = Untyped> extends Emitter<ConnectionEvents> {
+  readonly session: Session<Api>;
+  readonly #options: ConnectOptions;
+  readonly #codecs: Codec[];
+  readonly #socketFactory: SocketFactory;
+  readonly #reconnect: Required<ReconnectOptions> | false;
+  #state: ConnectionState = 'idle';
+  #transport: Transport | undefined;
+  #ending: Ending | undefined;
+  #opening: Promise<Session<Api>> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #wakeRetry: (() => void) | undefined;
+  #goodbyeReply: (() => void) | undefined;
+
+  constructor(options: ConnectOptions, runtime: Runtime) {
+    super();
+    this.#options = options;
+    this.#codecs = (options.serializers ?? (Object.keys(runtime.codecs) as SerializerName[])).map((s) => {
+      if (!isSerializerName(s)) return s;
+      const codec = runtime.codecs[s];
+      if (codec === undefined) throw new TypeError(`serializer '${s}' is not available here: ${runtime.missingCodecHint}`);
+      return codec;
+    });
+    if (this.#codecs.length === 0) throw new TypeError('at least one serializer is needed');
+    this.#socketFactory = runtime.socketFactory(options);
+    this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.session = new Session<Api>(this, options.realm, {
+      protocolViolation: (detail) => this.#protocolViolation(detail),
+      reportHandlerError: (error, context) => this.#reportHandlerError(error, context),
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get url(): string {
+    return this.#options.url;
+  }
+
+  /**
+   * Opens the connection and joins the realm. Rejects if the first attempt fails (unreachable,
+   * ABORT such as no_such_realm): reconnecting is for connections that were up.
+   */
+  open(): Promise<Session<Api>> {
+    if (this.#opening !== undefined) return this.#opening;
+    if (this.#state !== 'idle') return Promise.reject(new Error(`cannot open a connection that is ${this.#state}`));
+    this.#state = 'connecting';
+    this.#opening = this.#establish().then(
+      () => this.session,
+      (err: unknown) => {
+        const error = toError(err);
+        this.#state = 'closed';
+        this.session.detach(error, true);
+        throw error;
+      },
+    );
+    return this.#opening;
+  }
+
+  /** GOODBYE (waiting briefly for the reply), close the WebSocket, stop reconnecting. */
+  async close(reason: string = CloseUri.CloseRealm, message?: string): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const wasState = this.#state;
+    this.#state = 'closing';
+    clearTimeout(this.#retryTimer);
+    this.#wakeRetry?.();
+    const transport = this.#transport;
+    const error = new SessionClosedError(`the session was closed by the client (${reason})`);
+    this.#ending = { reason: 'left', wampReason: reason, message: message ?? 'closed by the client', fatal: true, error };
+    if (transport !== undefined && !transport.isClosed && wasState === 'open') {
+      const replied = new Promise<void>((resolve) => (this.#goodbyeReply = resolve));
+      try {
+        transport.send({ code: MessageCode.Goodbye, details: message !== undefined ? { message } : {}, reason });
+      } catch {
+        // nothing to wait for
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([replied, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.goodbyeTimeoutMs ?? 2000)))]);
+      clearTimeout(timer);
+    }
+    if (transport !== undefined && !transport.isClosed) {
+      const closed = new Promise<void>((resolve) => {
+        const previous = transport.handlers;
+        transport.handlers = { ...previous, close: (c) => (previous.close(c), resolve()) };
+      });
+      transport.close(1000, 'wamp.close.normal');
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
+    }
+    this.#finish(this.#ending);
+  }
+
+  // ---- establishing ------------------------------------------------------------------------
+
+  /** One attempt: WebSocket, join, attach; after a reconnect, restore. */
+  async #establish(): Promise<void> {
+    const reconnected = this.#state === 'reconnecting';
+    const timeoutMs = this.#options.openTimeoutMs ?? 10_000;
+    const transport = await Transport.open({ url: this.#options.url, codecs: this.#codecs, socketFactory: this.#socketFactory, timeoutMs });
+    if (this.#stopped()) {
+      transport.close(1000, 'closed by the client');
+      throw new SessionClosedError('the connection was closed while opening');
+    }
+    const welcomed = await join(transport, {
+      url: this.#options.url,
+      realm: this.#options.realm,
+      roles: CLIENT_ROLES,
+      agent: this.#options.agent ?? CLIENT_AGENT,
+      auth: this.#options.auth,
+      timeoutMs,
+    });
+    if (this.#stopped()) {
+      transport.close(1000, 'closed by the client');
+      throw new SessionClosedError('the connection was closed while joining');
+    }
+    this.#transport = transport;
+    this.#ending = undefined;
+    transport.handlers = {
+      message: (msg) => this.#onMessage(transport, msg),
+      badFrame: (reason) => {
+        if (this.#transport === transport) this.#protocolViolation(reason);
+      },
+      close: ({ code, reason }) => this.#onTransportClose(transport, code, reason),
+    };
+    this.session.attach({ transport, session: welcomed.session, details: welcomed.details });
+    this.#state = 'open';
+    if (reconnected) {
+      const outcomes = await this.session.restore();
+      if (this.#transport === transport) {
+        this.session.releaseWaiters();
+        this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details });
+        this.emit('restored', { outcomes, failed: outcomes.filter((o) => !o.ok) });
+      }
+    } else {
+      this.session.releaseWaiters();
+      this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details });
+    }
+  }
+
+  /** close() was called (read through a method: the state changes across awaits). */
+  #stopped(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed';
+  }
+
+  #onMessage(transport: Transport, msg: WampMessage): void {
+    if (this.#transport !== transport) return;
+    switch (msg.code) {
+      case MessageCode.Goodbye:
+        if (this.#state === 'closing') {
+          // The reply to our GOODBYE.
+          this.#goodbyeReply?.();
+          this.#goodbyeReply = undefined;
+          return;
+        }
+        // [bp_sessions] Router-initiated: answer, then close. Reconnect unless we were killed.
+        try {
+          transport.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
+        } catch {
+          // the transport is closing anyway
+        }
+        this.#ending = {
+          reason: 'goodbye',
+          wampReason: msg.reason,
+          message: typeof msg.details['message'] === 'string' ? msg.details['message'] : `the router closed the session (${msg.reason})`,
+          fatal: msg.reason === CloseUri.Killed,
+          error: new ConnectionLostError(`the router closed the session with GOODBYE ${msg.reason}`),
+        };
+        transport.close(1000, CloseUri.GoodbyeAndOut);
+        return;
+      case MessageCode.Abort: {
+        const error = new SessionAbortedError(msg.reason, msg.details);
+        this.#ending = { reason: 'aborted', wampReason: msg.reason, message: error.message, fatal: FATAL_ABORT_REASONS.has(msg.reason), error };
+        transport.close(1000, 'aborted');
+        return;
+      }
+      default:
+        if (this.#state === 'closing' && msg.code !== MessageCode.Result && msg.code !== MessageCode.Error) return;
+        this.session.handle(msg);
+    }
+  }
+
+  #protocolViolation(detail: string): void {
+    const transport = this.#transport;
+    if (transport === undefined || this.#ending !== undefined) return;
+    try {
+      transport.send({ code: MessageCode.Abort, details: { message: detail }, reason: ErrorUri.ProtocolViolation });
+    } catch {
+      // closing anyway
+    }
+    const error = new ProtocolViolationError(detail);
+    this.#ending = { reason: 'protocol_violation', wampReason: ErrorUri.ProtocolViolation, message: error.message, fatal: false, error };
+    transport.close(1002, 'protocol violation');
+  }
+
+  #onTransportClose(transport: Transport, code: number, reason: string): void {
+    if (this.#transport !== transport) return;
+    this.#transport = undefined;
+    if (this.#state === 'closing') return; // close() finishes
+    const ending = this.#ending ?? {
+      reason: 'lost' as const,
+      message: `the connection was lost (code ${code}${reason ? `, ${reason}` : ''})`,
+      fatal: false,
+      error: new ConnectionLostError(`WebSocket closed with code ${code}${reason ? ` (${reason})` : ''}`),
+    };
+    this.#ending = undefined;
+    const willReconnect = this.#reconnect !== false && !ending.fatal && this.#reconnect.maxRetries > 0;
+    this.session.detach(ending.error, !willReconnect);
+    const event: CloseEvent = { reason: ending.reason, message: ending.message, code, willReconnect, error: ending.error };
+    if (ending.wampReason !== undefined) event.wampReason = ending.wampReason;
+    if (!willReconnect) this.#state = 'closed';
+    this.emit('close', event);
+    if (willReconnect) void this.#reconnectLoop();
+  }
+
+  async #reconnectLoop(): Promise<void> {
+    const options = this.#reconnect as Required<ReconnectOptions>;
+    this.#state = 'reconnecting';
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= options.maxRetries; attempt++) {
+      const delayMs = backoffDelay(attempt, options);
+      const event: ConnectionEvents['reconnecting'] = { attempt, delayMs };
+      if (lastError !== undefined) event.error = lastError;
+      this.emit('reconnecting', event);
+      await new Promise<void>((resolve) => {
+        this.#wakeRetry = resolve;
+        this.#retryTimer = setTimeout(resolve, delayMs);
+      });
+      this.#wakeRetry = undefined;
+      if (this.#state !== 'reconnecting') return; // closed meanwhile
+      try {
+        await this.#establish();
+        return;
+      } catch (err) {
+        lastError = toError(err);
+        if (this.#state !== 'reconnecting') return;
+        if (lastError instanceof SessionAbortedError && FATAL_ABORT_REASONS.has(lastError.reason)) break;
+      }
+    }
+    if (this.#state !== 'reconnecting') return;
+    const error = lastError ?? new ConnectionLostError('reconnecting gave up');
+    const ending: Ending = {
+      reason: 'gave_up',
+      message: lastError instanceof SessionAbortedError ? `reconnecting stopped: ${lastError.message}` : `reconnecting gave up after ${options.maxRetries} attempts: ${error.message}`,
+      fatal: true,
+      error,
+    };
+    if (lastError instanceof SessionAbortedError) ending.wampReason = lastError.reason;
+    this.#finish(ending);
+  }
+
+  #finish(ending: Ending): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#transport = undefined;
+    this.session.detach(ending.error, true);
+    const event: CloseEvent = { reason: ending.reason, message: ending.message, willReconnect: false };
+    if (ending.wampReason !== undefined) event.wampReason = ending.wampReason;
+    if (!(ending.error instanceof SessionClosedError)) event.error = ending.error;
+    this.emit('close', event);
+  }
+
+  #reportHandlerError(error: unknown, context: string): void {
+    if (this.listenerCount('error') > 0) this.emit('error', { error, context });
+    else console.error(`switchboard client: ${context} threw:`, error);
+  }
+}
+
+/** Both entry points' `connect()`: a Connection, opened. */
+export function openConnection<Api extends ApiContract>(options: ConnectOptions, runtime: Runtime): Promise<Session<Api>> {
+  return new Connection<Api>(options, runtime).open();
+}
+

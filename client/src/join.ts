@@ -1,0 +1,106 @@
+/**
+ * Opening a WAMP session on a fresh transport: HELLO → [CHALLENGE → AUTHENTICATE]* → WELCOME,
+ * or ABORT. The authentication methods themselves plug in through `AuthOptions.onChallenge`.
+ */
+import type { Dict, SessionId } from '@switchboard/schemas/core';
+import { ErrorUri, MessageCode, messageName } from '@switchboard/schemas/core';
+import { ProtocolViolationError, SessionAbortedError, UnreachableError, toError } from './errors.js';
+import type { Transport } from './transport.js';
+
+/** What `onChallenge` may answer: the signature, or the signature with AUTHENTICATE.Extra. */
+export type ChallengeResponse = string | { signature: string; extra?: Dict };
+
+export interface AuthOptions {
+  /** HELLO.Details.authmethods, e.g. ['ticket'] or ['cryptosign', 'anonymous']. */
+  authmethods: string[];
+  authid?: string;
+  authrole?: string;
+  authextra?: Dict;
+  /** Answers a CHALLENGE; throwing aborts the join with wamp.error.authentication_failed. */
+  onChallenge?: (method: string, extra: Dict) => ChallengeResponse | Promise<ChallengeResponse>;
+}
+
+export interface JoinOptions {
+  url: string;
+  realm: string;
+  roles: Dict;
+  agent: string;
+  auth: AuthOptions | undefined;
+  timeoutMs: number;
+}
+
+export interface Welcomed {
+  session: SessionId;
+  details: Dict;
+}
+
+/** Joins `realm` on `transport`; on failure the transport is closed and the promise rejects. */
+export function join(transport: Transport, options: JoinOptions): Promise<Welcomed> {
+  return new Promise<Welcomed>((resolve, reject) => {
+    let done = false;
+    const finish = (error: Error | undefined, welcomed?: Welcomed): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (error !== undefined) {
+        transport.close(1000, 'join failed');
+        reject(error);
+      } else resolve(welcomed!);
+    };
+    const violation = (detail: string): void => {
+      transport.send({ code: MessageCode.Abort, details: { message: detail }, reason: ErrorUri.ProtocolViolation });
+      finish(new ProtocolViolationError(detail));
+    };
+    const timer = setTimeout(() => finish(new UnreachableError(options.url, `no WELCOME within ${options.timeoutMs} ms`)), options.timeoutMs);
+
+    transport.handlers = {
+      message: (msg) => {
+        if (done) return;
+        switch (msg.code) {
+          case MessageCode.Welcome:
+            return finish(undefined, { session: msg.session, details: msg.details });
+          case MessageCode.Abort:
+            return finish(new SessionAbortedError(msg.reason, msg.details));
+          case MessageCode.Challenge: {
+            const onChallenge = options.auth?.onChallenge;
+            if (onChallenge === undefined) return violation(`CHALLENGE for '${msg.authMethod}' but no auth.onChallenge was given`);
+            Promise.resolve()
+              .then(() => onChallenge(msg.authMethod, msg.extra))
+              .then(
+                (response) => {
+                  if (done) return;
+                  const { signature, extra = {} } = typeof response === 'string' ? { signature: response } : response;
+                  transport.send({ code: MessageCode.Authenticate, signature, extra });
+                },
+                (err: unknown) => {
+                  if (done) return;
+                  const message = `onChallenge failed: ${toError(err).message}`;
+                  transport.send({ code: MessageCode.Abort, details: { message }, reason: ErrorUri.AuthenticationFailed });
+                  finish(new SessionAbortedError(ErrorUri.AuthenticationFailed, { message }));
+                },
+              );
+            return;
+          }
+          default:
+            return violation(`received ${messageName(msg.code)} while joining (expected WELCOME, CHALLENGE or ABORT)`);
+        }
+      },
+      badFrame: (reason) => violation(reason),
+      close: ({ code, reason }) => finish(new UnreachableError(options.url, `connection closed while joining (code ${code}${reason ? `, ${reason}` : ''})`)),
+    };
+
+    const details: Dict = { roles: options.roles, agent: options.agent };
+    const auth = options.auth;
+    if (auth !== undefined) {
+      details['authmethods'] = auth.authmethods;
+      if (auth.authid !== undefined) details['authid'] = auth.authid;
+      if (auth.authrole !== undefined) details['authrole'] = auth.authrole;
+      if (auth.authextra !== undefined) details['authextra'] = auth.authextra;
+    }
+    try {
+      transport.send({ code: MessageCode.Hello, realm: options.realm, details });
+    } catch (err) {
+      finish(toError(err));
+    }
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * `ws` as the client's socket, with keep-alive: a ping every `intervalMs`; no pong within
+ * `timeoutMs` means the link is dead (a half-open TCP connection never reports itself), so the
+ * socket is terminated and the connection reconnects.
+ */
+import WebSocket from 'ws';
+import type { SocketFactory } from './socket.js';
+
+export interface KeepaliveOptions {
+  /** Milliseconds between pings (default 15000). */
+  intervalMs?: number;
+  /** Milliseconds to wait for the pong (default 5000). */
+  timeoutMs?: number;
+}
+
+/** The close reason reported when keep-alive gives up (the close code is 1006, as for any lost link). */
+export const KEEPALIVE_TIMEOUT_REASON = 'keepalive: no pong';
+
+export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}): SocketFactory {
+  return (url, protocols, handlers) => {
+    const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
+    let pingTimer: ReturnType<typeof setInterval> | undefined;
+    let pongTimer: ReturnType<typeof setTimeout> | undefined;
+    let lostReason: string | undefined;
+
+    const stopTimers = (): void => {
+      clearInterval(pingTimer);
+      clearTimeout(pongTimer);
+      pingTimer = pongTimer = undefined;
+    };
+
+    ws.on('open', () => {
+      handlers.open(ws.protocol);
+      if (keepalive === false) return;
+      const intervalMs = keepalive.intervalMs ?? 15_000;
+      const timeoutMs = keepalive.timeoutMs ?? 5_000;
+      pingTimer = setInterval(() => {
+        if (pongTimer !== undefined) return;
+        pongTimer = setTimeout(() => {
+          lostReason = `${KEEPALIVE_TIMEOUT_REASON} within ${timeoutMs} ms`;
+          stopTimers();
+          ws.terminate();
+        }, timeoutMs);
+        pongTimer.unref?.();
+        ws.ping();
+      }, intervalMs);
+      pingTimer.unref?.();
+    });
+    ws.on('pong', () => {
+      clearTimeout(pongTimer);
+      pongTimer = undefined;
+    });
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
+      handlers.message(isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString('utf8'));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      handlers.error(`HTTP ${res.statusCode ?? '?'} instead of a WebSocket upgrade`);
+      ws.terminate();
+    });
+    ws.on('error', (err: Error) => handlers.error(err.message));
+    ws.on('close', (code: number, reason: Buffer) => {
+      stopTimers();
+      handlers.close(code, lostReason ?? reason.toString('utf8'));
+    });
+    return {
+      send: (data) => ws.send(data),
+      close: (code, reason) => {
+        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        else ws.close(code, reason);
+      },
+    };
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * `@switchboard/client` in Node: `ws` as the WebSocket (with keep-alive pings), and the json,
+ * msgpack and cbor serializers.
+ */
+import { cborCodec } from '@switchboard/schemas/cbor';
+import { jsonCodec } from '@switchboard/schemas/json';
+import { msgpackCodec } from '@switchboard/schemas/msgpack';
+import { Connection as BaseConnection, openConnection } from './connection.js';
+import type { ConnectOptions, Runtime } from './connection.js';
+import { nodeSocketFactory } from './node-socket.js';
+import type { Session } from './session.js';
+import type { ApiContract, Untyped } from './typed.js';
+
+export * from './shared.js';
+
+const runtime: Runtime = {
+  socketFactory: (options) => nodeSocketFactory(options.keepalive ?? {}),
+  codecs: { json: jsonCodec, msgpack: msgpackCodec, cbor: cborCodec },
+  missingCodecHint: 'this build has json, msgpack and cbor',
+};
+
+/** Connects and joins; resolves to the Session (which reconnects by itself). */
+export function connect<Api extends ApiContract = Untyped>(options: ConnectOptions): Promise<Session<Api>> {
+  return openConnection<Api>(options, runtime);
+}
+
+/** For those who want the events before opening: `new Connection(options)`, `on(…)`, `open()`. */
+export class Connection<Api extends ApiContract = Untyped> extends BaseConnection<Api> {
+  constructor(options: ConnectOptions) {
+    super(options, runtime);
+  }
+}
+
+export { jsonCodec, msgpackCodec, cborCodec };

@@ -1,0 +1,849 @@
+/**
+ * The WAMP session as the application sees it: typed call / register / publish / subscribe.
+ * One Session object lives across reconnects (its Connection attaches each new WAMP session to
+ * it); request state belongs to one WAMP session and ends with it, subscriptions and registrations
+ * are carried over. ERROR is routed by the type of request it answers.
+ */
+import type {
+  Dict,
+  ErrorMessage,
+  Event,
+  Invocation,
+  Interrupt,
+  MessageCode as Code,
+  PublicationId,
+  Published,
+  Registered,
+  RegistrationId,
+  RequestId,
+  Result as ResultMessage,
+  SessionId,
+  Subscribed,
+  SubscriptionId,
+  Unregistered,
+  Unsubscribed,
+  WampMessage,
+} from '@switchboard/schemas/core';
+import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, messageName } from '@switchboard/schemas/core';
+import type { Connection } from './connection.js';
+import { NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
+import type { CallOptions, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions } from './options.js';
+import { CallInput, ProgressiveCall } from './progressive.js';
+import type { InputChunk } from './progressive.js';
+import { AsyncQueue } from './queue.js';
+import { Registration } from './registration.js';
+import type { InvocationDetails, ProcedureHandler, RegistrationOwner } from './registration.js';
+import { Result } from './result.js';
+import type { CallResult } from './result.js';
+import { Subscription } from './subscription.js';
+import type { ClosedReason, EventHandler, SubscriptionOwner } from './subscription.js';
+import type { Transport } from './transport.js';
+import type {
+  ApiContract,
+  ArgsOf,
+  KwargsOf,
+  PayloadWith,
+  ProcedureOf,
+  ProcedureUri,
+  ProgressOf,
+  ResultOf,
+  TopicOf,
+  TopicUri,
+  Untyped,
+} from './typed.js';
+
+/** Options the client handles itself; everything else goes on the wire. */
+const CLIENT_ONLY = new Set(['waitForConnectionMs', 'extra', 'queueLimit', 'signal', 'onProgress', 'cancelMode', 'timeout']);
+
+function wireOptions(options: object): Dict {
+  const out: Dict = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !CLIENT_ONLY.has(key)) out[key] = value;
+  }
+  const extra = (options as { extra?: Dict }).extra;
+  if (extra !== undefined) Object.assign(out, extra);
+  return out;
+}
+
+function withPayload<T extends object>(msg: T, args: unknown[] | undefined, kwargs: Dict | undefined): T {
+  const out = msg as T & { args?: unknown[]; kwargs?: Dict };
+  if (args !== undefined && args.length > 0) out.args = args;
+  if (kwargs !== undefined && Object.keys(kwargs).length > 0) {
+    out.args = args ?? [];
+    out.kwargs = kwargs;
+  }
+  return out;
+}
+
+function errorFrom(msg: ErrorMessage): WampError {
+  return new WampError(msg.error, msg.args ?? [], msg.kwargs ?? {});
+}
+
+/** Roles and features this client announces in HELLO: what it implements. */
+export const CLIENT_ROLES: Dict = {
+  publisher: { features: { publisher_exclusion: true, publisher_identification: true, subscriber_blackwhite_listing: true } },
+  subscriber: { features: { pattern_based_subscription: true, publisher_identification: true } },
+  caller: { features: { call_canceling: true, call_timeout: true, caller_identification: true, progressive_call_results: true, progressive_call_invocations: true } },
+  callee: {
+    features: {
+      call_canceling: true,
+      call_timeout: true,
+      caller_identification: true,
+      pattern_based_registration: true,
+      progressive_call_results: true,
+      progressive_call_invocations: true,
+      shared_registration: true,
+    },
+  },
+};
+
+interface PendingRequest {
+  readonly type: Code;
+  resolve(msg: WampMessage): void;
+  reject(error: Error): void;
+}
+
+interface PendingCall {
+  resolve(result: CallResult): void;
+  reject(error: Error): void;
+  onProgress: ((args: unknown[], kwargs: Dict, details: Dict) => void) | undefined;
+  cleanup(): void;
+}
+
+interface ActiveInvocation {
+  readonly controller: AbortController;
+  readonly receiveProgress: boolean;
+  answered: boolean;
+  /** The rest of a progressive call invocation's input, while more is expected. */
+  input: AsyncQueue<InputChunk> | undefined;
+}
+
+interface OpenWaiter {
+  resolve(transport: Transport): void;
+  reject(error: Error): void;
+}
+
+/** What the connection tells the session about each WAMP session it attaches. */
+export interface Attached {
+  transport: Transport;
+  session: SessionId;
+  details: Dict;
+}
+
+/** How restoring one subscription or registration after a reconnect went. */
+export type RestoreOutcome =
+  | { kind: 'subscription'; uri: string; subscription: Subscription<unknown[], unknown>; ok: true }
+  | { kind: 'subscription'; uri: string; subscription: Subscription<unknown[], unknown>; ok: false; error: Error }
+  | { kind: 'registration'; uri: string; registration: Registration; ok: true }
+  | { kind: 'registration'; uri: string; registration: Registration; ok: false; error: Error };
+
+/** The hooks the session needs from its connection. */
+export interface SessionHost {
+  protocolViolation(detail: string): void;
+  reportHandlerError(error: unknown, context: string): void;
+}
+
+export class Session<Api extends ApiContract = Untyped> implements SubscriptionOwner, RegistrationOwner {
+  #attached: Attached | undefined;
+  #lastRequest = 0;
+  #brokerFeatures: Dict = {};
+  #dealerFeatures: Dict = {};
+  readonly #requests = new Map<number, PendingRequest>();
+  readonly #calls = new Map<number, PendingCall>();
+  readonly #subscriptions = new Set<Subscription<unknown[], unknown>>();
+  readonly #subscriptionsById = new Map<SubscriptionId, Set<Subscription<unknown[], unknown>>>();
+  readonly #registrations = new Set<Registration>();
+  readonly #registrationsById = new Map<RegistrationId, Registration>();
+  readonly #invocations = new Map<number, ActiveInvocation>();
+  readonly #openWaiters = new Set<OpenWaiter>();
+  #ended: Error | undefined;
+
+  /** @internal created by its Connection */
+  constructor(
+    readonly connection: Connection<Api>,
+    readonly realm: string,
+    private readonly host: SessionHost,
+  ) {}
+
+  // ---- state -------------------------------------------------------------------------------
+
+  /** The WAMP session ID, while a session is open. */
+  get id(): SessionId | undefined {
+    return this.#attached?.session;
+  }
+
+  get isOpen(): boolean {
+    return this.#attached !== undefined;
+  }
+
+  /** WELCOME.Details of the current session (roles, authid, authrole, …). */
+  get details(): Dict | undefined {
+    return this.#attached?.details;
+  }
+
+  /** The serializer in use (`json`, `msgpack`, `cbor`). */
+  get serializer(): string | undefined {
+    return this.#attached?.transport.codec.name;
+  }
+
+  /** Whether the router announced an Advanced Profile feature for its broker or dealer role. */
+  supports(role: 'broker' | 'dealer', feature: string): boolean {
+    return (role === 'broker' ? this.#brokerFeatures : this.#dealerFeatures)[feature] === true;
+  }
+
+  /** Subscriptions and registrations that are kept across reconnects. */
+  get subscriptions(): readonly Subscription<unknown[], unknown>[] {
+    return [...this.#subscriptions];
+  }
+
+  get registrations(): readonly Registration[] {
+    return [...this.#registrations];
+  }
+
+  /** GOODBYE, close the connection, and never reconnect. */
+  leave(reason?: string, message?: string): Promise<void> {
+    return this.connection.close(reason, message);
+  }
+
+  // ---- publish & subscribe -----------------------------------------------------------------
+
+  /**
+   * PUBLISH. Resolves once sent, or, with `acknowledge: true`, once the broker acknowledged it
+   * (with the publication ID); rejects with the broker's WampError.
+   */
+  publish<T extends TopicUri<Api>>(topic: T, ...rest: PayloadWith<TopicOf<Api, T>, PublishOptions>): Promise<PublicationId | undefined> {
+    const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, PublishOptions?];
+    return this.#withTransport(options.waitForConnectionMs, 'publish', async () => {
+      const build = (request: RequestId): WampMessage => withPayload({ code: MessageCode.Publish, request, options: wireOptions(options), topic }, args, kwargs);
+      if (options.acknowledge !== true) {
+        this.#send(build);
+        return undefined;
+      }
+      const ack = (await this.#request(MessageCode.Publish, build)) as Published;
+      return ack.publication;
+    });
+  }
+
+  /** SUBSCRIBE with a handler called for each event. */
+  subscribe<T extends TopicUri<Api>>(
+    topic: T,
+    handler: EventHandler<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>>;
+  /** SUBSCRIBE as an async iterator: `for await (const { args, kwargs, details } of sub)`. */
+  subscribe<T extends TopicUri<Api>>(topic: T, options?: SubscribeOptions): Promise<Subscription<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>>;
+  async subscribe(topic: string, handlerOrOptions?: unknown, maybeOptions?: SubscribeOptions): Promise<unknown> {
+    const handler = typeof handlerOrOptions === 'function' ? (handlerOrOptions as EventHandler<unknown[], unknown>) : undefined;
+    const options = (handler !== undefined ? maybeOptions : (handlerOrOptions as SubscribeOptions | undefined)) ?? {};
+    return this.#withTransport(options.waitForConnectionMs, 'subscribe', async () => {
+      const subscription = new Subscription<unknown[], unknown>(this, topic, wireOptions(options), handler, options.queueLimit);
+      await this.#subscribeOnWire(subscription);
+      this.#subscriptions.add(subscription);
+      return subscription;
+    });
+  }
+
+  /** @internal use subscription.unsubscribe() */
+  async unsubscribe(subscription: Subscription<unknown[], unknown>): Promise<void> {
+    if (!subscription.active) return;
+    this.#subscriptions.delete(subscription);
+    const id = subscription.id;
+    subscription.close();
+    if (id === undefined) return;
+    const shared = this.#subscriptionsById.get(id);
+    shared?.delete(subscription);
+    // The router has one subscription per topic for all of this session's subscribers of it.
+    if (shared !== undefined && shared.size > 0) return;
+    this.#subscriptionsById.delete(id);
+    if (this.#attached === undefined) return;
+    await this.#request(MessageCode.Unsubscribe, (request) => ({ code: MessageCode.Unsubscribe, request, subscription: id }));
+  }
+
+  async #subscribeOnWire(subscription: Subscription<unknown[], unknown>): Promise<void> {
+    await this.#request(
+      MessageCode.Subscribe,
+      (request) => ({ code: MessageCode.Subscribe, request, options: subscription.options, topic: subscription.topic }),
+      (msg) => {
+        const ack = msg as Subscribed;
+        if (!subscription.active) {
+          // Unsubscribed while SUBSCRIBE was in flight.
+          if (!this.#subscriptionsById.has(ack.subscription)) {
+            this.#send((request) => ({ code: MessageCode.Unsubscribe, request, subscription: ack.subscription }));
+          }
+          return;
+        }
+        subscription.id = ack.subscription;
+        let set = this.#subscriptionsById.get(ack.subscription);
+        if (set === undefined) this.#subscriptionsById.set(ack.subscription, (set = new Set()));
+        set.add(subscription);
+      },
+    );
+  }
+
+  // ---- routed RPC: caller ------------------------------------------------------------------
+
+  /** CALL; resolves to the callee's result (its first positional result). */
+  call<P extends ProcedureUri<Api>>(procedure: P, ...rest: PayloadWith<ProcedureOf<Api, P>, CallOptions<ProgressOf<ProcedureOf<Api, P>>>>): Promise<ResultOf<ProcedureOf<Api, P>>> {
+    const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
+    return this.#call(procedure, args, kwargs, options, options.onProgress).then((r) => r.value as ResultOf<ProcedureOf<Api, P>>);
+  }
+
+  /**
+   * CALL with progressive results as an async iterator; `result` gives the whole final RESULT
+   * (all positional and keyword results, details).
+   */
+  callStream<P extends ProcedureUri<Api>>(
+    procedure: P,
+    ...rest: PayloadWith<ProcedureOf<Api, P>, Omit<CallOptions, 'onProgress'>>
+  ): ProgressiveCall<ProgressOf<ProcedureOf<Api, P>>, ResultOf<ProcedureOf<Api, P>>> {
+    const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
+    return new ProgressiveCall((onProgress) => this.#call(procedure, args, kwargs, options, onProgress as PendingCall['onProgress']) as Promise<CallResult<ResultOf<ProcedureOf<Api, P>>>>);
+  }
+
+  /**
+   * CALL whose arguments go out in chunks (progressive call invocations): `send()` each chunk,
+   * `end()` the last; progressive results through the async iterator, the final one in `result`.
+   * Needs an open session and a dealer that announces progressive_call_invocations.
+   */
+  callWithInput<P extends ProcedureUri<Api>>(
+    procedure: P,
+    options: Omit<CallOptions, 'onProgress' | 'waitForConnectionMs'> = {},
+  ): CallInput<ArgsOf<ProcedureOf<Api, P>>, KwargsOf<ProcedureOf<Api, P>>, ProgressOf<ProcedureOf<Api, P>>, ResultOf<ProcedureOf<Api, P>>> {
+    type Input = CallInput<ArgsOf<ProcedureOf<Api, P>>, KwargsOf<ProcedureOf<Api, P>>, ProgressOf<ProcedureOf<Api, P>>, ResultOf<ProcedureOf<Api, P>>>;
+    return new CallInput((input: Input) => {
+      let started: { request: RequestId; transport: Transport } | undefined;
+      return {
+        send: (args, kwargs, last) => {
+          if (started === undefined) {
+            const transport = this.#attached?.transport;
+            if (transport === undefined) throw new NotConnectedError('cannot call: not connected');
+            if (!last && !this.supports('dealer', 'progressive_call_invocations')) {
+              throw new WampError(ErrorUri.FeatureNotSupported, ['the dealer does not announce progressive_call_invocations']);
+            }
+            const begun = this.#beginCall(transport, procedure, args, kwargs, options, (a, k, d) => input.progress(a as ProgressOf<ProcedureOf<Api, P>>, k, d), last ? {} : { progress: true });
+            started = { request: begun.request, transport };
+            begun.promise.then(
+              (result) => input.settle(result as CallResult<ResultOf<ProcedureOf<Api, P>>>),
+              (err: unknown) => input.fail(toError(err)),
+            );
+            return;
+          }
+          const { request, transport } = started;
+          if (this.#attached?.transport !== transport || !this.#calls.has(request)) throw new Error('the call is over: it takes no more input');
+          // [ap_rpc_progressive_call_invocations] Later chunks reuse the first CALL's request ID.
+          transport.send(withPayload({ code: MessageCode.Call, request, options: last ? {} : { progress: true }, procedure }, args, kwargs));
+        },
+      };
+    });
+  }
+
+  #call(procedure: string, args: unknown[] | undefined, kwargs: Dict | undefined, options: CallOptions, onProgress: PendingCall['onProgress']): Promise<CallResult> {
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(this.#canceledError(signal));
+    return this.#withTransport(options.waitForConnectionMs, 'call', (transport) => this.#beginCall(transport, procedure, args, kwargs, options, onProgress, {}).promise);
+  }
+
+  /** Sends CALL and tracks it until RESULT, ERROR, abort, timeout, or the session's end. */
+  #beginCall(
+    transport: Transport,
+    procedure: string,
+    args: unknown[] | undefined,
+    kwargs: Dict | undefined,
+    options: CallOptions,
+    onProgress: PendingCall['onProgress'],
+    extraWire: Dict,
+  ): { request: RequestId; promise: Promise<CallResult> } {
+    const signal = options.signal;
+    if (signal?.aborted === true) throw this.#canceledError(signal);
+    const wire = { ...wireOptions(options), ...extraWire };
+    const dealerTimeout = options.timeout !== undefined && options.timeout > 0 && this.supports('dealer', 'call_timeout');
+    if (dealerTimeout) wire['timeout'] = options.timeout;
+    if (onProgress !== undefined) wire['receive_progress'] = true;
+    const request = this.#send((request) => withPayload({ code: MessageCode.Call, request, options: wire, procedure }, args, kwargs));
+    const promise = new Promise<CallResult>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const giveUp = (error: Error): void => {
+        if (this.#calls.get(request) !== pending) return;
+        this.#calls.delete(request);
+        cleanup();
+        // Only a dealer that announces call_canceling understands CANCEL; otherwise the late
+        // answer is dropped (its request ID is no longer pending).
+        if (this.#attached?.transport === transport && this.supports('dealer', 'call_canceling')) {
+          this.#trySend({ code: MessageCode.Cancel, request, options: { mode: options.cancelMode ?? 'killnowait' } });
+        }
+        reject(error);
+      };
+      const onAbort = (): void => giveUp(this.#canceledError(signal!));
+      const pending: PendingCall = { resolve, reject, onProgress, cleanup };
+      this.#calls.set(request, pending);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeout !== undefined && options.timeout > 0 && !dealerTimeout) {
+        const ms = options.timeout;
+        timer = setTimeout(() => giveUp(new WampError(ErrorUri.Timeout, [`no result within ${ms} ms (timeout enforced by the client)`])), ms);
+      }
+    });
+    return { request, promise };
+  }
+
+  #canceledError(signal: AbortSignal): WampError {
+    const reason: unknown = signal.reason;
+    return new WampError(ErrorUri.Canceled, ['the call was canceled by its caller'], {}, { cause: reason });
+  }
+
+  // ---- routed RPC: callee ------------------------------------------------------------------
+
+  /**
+   * REGISTER a procedure. The handler's return value (or resolved promise) is the result; throw a
+   * WampError to answer with an application error URI (anything else becomes wamp.error.runtime_error).
+   */
+  register<P extends ProcedureUri<Api>>(
+    procedure: P,
+    handler: ProcedureHandler<
+      ArgsOf<ProcedureOf<Api, P>>,
+      KwargsOf<ProcedureOf<Api, P>>,
+      ResultOf<ProcedureOf<Api, P>> | Result,
+      ProgressOf<ProcedureOf<Api, P>>
+    >,
+    options: RegisterOptions = {},
+  ): Promise<Registration> {
+    return this.#withTransport(options.waitForConnectionMs, 'register', async () => {
+      const registration = new Registration(this, procedure, wireOptions(options), handler as unknown as ProcedureHandler);
+      await this.#registerOnWire(registration);
+      this.#registrations.add(registration);
+      return registration;
+    });
+  }
+
+  /** @internal use registration.unregister() */
+  async unregister(registration: Registration): Promise<void> {
+    if (!registration.active) return;
+    this.#registrations.delete(registration);
+    const id = registration.id;
+    registration.close();
+    if (id === undefined) return;
+    this.#registrationsById.delete(id);
+    if (this.#attached === undefined) return;
+    await this.#request(MessageCode.Unregister, (request) => ({ code: MessageCode.Unregister, request, registration: id }));
+  }
+
+  async #registerOnWire(registration: Registration): Promise<void> {
+    await this.#request(
+      MessageCode.Register,
+      (request) => ({ code: MessageCode.Register, request, options: registration.options, procedure: registration.procedure }),
+      (msg) => {
+        const ack = msg as Registered;
+        if (!registration.active) {
+          // Unregistered while REGISTER was in flight.
+          this.#send((request) => ({ code: MessageCode.Unregister, request, registration: ack.registration }));
+          return;
+        }
+        registration.id = ack.registration;
+        this.#registrationsById.set(ack.registration, registration);
+      },
+    );
+  }
+
+  #onInvocation(msg: Invocation): void {
+    const running = this.#invocations.get(msg.request);
+    if (running !== undefined) {
+      // [ap_rpc_progressive_call_invocations] A further chunk of a progressive call's input.
+      if (running.input === undefined) return;
+      running.input.push({ args: msg.args ?? [], kwargs: msg.kwargs ?? {} });
+      if (msg.details['progress'] !== true) {
+        running.input.end();
+        running.input = undefined;
+      }
+      return;
+    }
+    const registration = this.#registrationsById.get(msg.registration);
+    if (registration === undefined) {
+      this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.NoSuchRegistration, args: [`no registration ${msg.registration} in this session`] });
+      return;
+    }
+    const input = msg.details['progress'] === true ? new AsyncQueue<InputChunk>() : undefined;
+    const invocation: ActiveInvocation = { controller: new AbortController(), receiveProgress: msg.details['receive_progress'] === true, answered: false, input };
+    this.#invocations.set(msg.request, invocation);
+    const request = msg.request;
+    const details: InvocationDetails = {
+      signal: invocation.controller.signal,
+      receiveProgress: invocation.receiveProgress,
+      procedure: typeof msg.details['procedure'] === 'string' ? msg.details['procedure'] : registration.procedure,
+      request,
+      raw: msg.details,
+      progress: (args, kwargs) => {
+        if (!invocation.receiveProgress || invocation.answered || this.#invocations.get(request) !== invocation) return;
+        this.#trySend(withPayload({ code: MessageCode.Yield, request, options: { progress: true } }, args, kwargs));
+      },
+    };
+    if (input !== undefined) details.input = input;
+    if (typeof msg.details['caller'] === 'number') details.caller = msg.details['caller'];
+    if (typeof msg.details['caller_authid'] === 'string') details.caller_authid = msg.details['caller_authid'];
+    if (typeof msg.details['caller_authrole'] === 'string') details.caller_authrole = msg.details['caller_authrole'];
+    const timeout = msg.details['timeout'];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (typeof timeout === 'number' && timeout > 0) {
+      // [ap_rpc_call_timeout] callee-side: the dealer forwarded the timeout; stop working when it passes.
+      timer = setTimeout(() => invocation.controller.abort(new WampError(ErrorUri.Timeout, [`call timed out after ${timeout} ms`])), timeout);
+    }
+    let outcome: unknown;
+    try {
+      outcome = registration.handler(msg.args ?? [], msg.kwargs ?? {}, details);
+    } catch (err) {
+      clearTimeout(timer);
+      this.#answerInvocation(request, invocation, { error: err });
+      return;
+    }
+    Promise.resolve(outcome).then(
+      (value) => {
+        clearTimeout(timer);
+        this.#answerInvocation(request, invocation, { value });
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        this.#answerInvocation(request, invocation, { error });
+      },
+    );
+  }
+
+  #answerInvocation(request: RequestId, invocation: ActiveInvocation, outcome: { value: unknown } | { error: unknown }): void {
+    // A different object under this ID means the answer belongs to an earlier WAMP session.
+    if (invocation.answered || this.#invocations.get(request) !== invocation) return;
+    invocation.answered = true;
+    this.#invocations.delete(request);
+    invocation.input?.end();
+    if ('value' in outcome) {
+      const { value } = outcome;
+      const msg =
+        value instanceof Result
+          ? withPayload({ code: MessageCode.Yield, request, options: {} }, value.args, value.kwargs)
+          : withPayload({ code: MessageCode.Yield, request, options: {} }, value === undefined ? undefined : [value], undefined);
+      try {
+        this.#attached?.transport.send(msg);
+      } catch (err) {
+        this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: ErrorUri.InvalidArgument, args: [toError(err).message] });
+      }
+      return;
+    }
+    const { error } = outcome;
+    const answer: ErrorMessage =
+      error instanceof WampError
+        ? withPayload({ code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: error.uri }, error.args, error.kwargs)
+        : { code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: ErrorUri.RuntimeError, args: [toError(error).message] };
+    try {
+      this.#attached?.transport.send(answer);
+    } catch {
+      this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: ErrorUri.RuntimeError, args: ['the error could not be serialized'] });
+    }
+  }
+
+  #onInterrupt(msg: Interrupt): void {
+    const invocation = this.#invocations.get(msg.request);
+    if (invocation === undefined || invocation.answered) return;
+    invocation.answered = true;
+    this.#invocations.delete(msg.request);
+    const reason = typeof msg.options['reason'] === 'string' ? msg.options['reason'] : ErrorUri.Canceled;
+    const error = new WampError(reason, ['the caller canceled the call'], { mode: msg.options['mode'] });
+    invocation.input?.end(error);
+    invocation.controller.abort(error);
+    // [ap_rpc_call_canceling] The callee answers an INTERRUPT with ERROR wamp.error.canceled.
+    this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.Canceled, args: ['canceled by the caller'] });
+  }
+
+  // ---- incoming ----------------------------------------------------------------------------
+
+  /** @internal one message of the attached WAMP session (GOODBYE and ABORT stay with the connection). */
+  handle(msg: WampMessage): void {
+    switch (msg.code) {
+      case MessageCode.Event:
+        return this.#onEvent(msg);
+      case MessageCode.Result:
+        return this.#onResult(msg);
+      case MessageCode.Invocation:
+        return this.#onInvocation(msg);
+      case MessageCode.Interrupt:
+        return this.#onInterrupt(msg);
+      case MessageCode.Published:
+      case MessageCode.Subscribed:
+      case MessageCode.Registered:
+        return this.#settle(msg);
+      case MessageCode.Unsubscribed:
+        if (msg.request === 0) return this.#onRevoked('subscription', msg);
+        return this.#settle(msg);
+      case MessageCode.Unregistered:
+        if (msg.request === 0) return this.#onRevoked('registration', msg);
+        return this.#settle(msg);
+      case MessageCode.Error:
+        return this.#onError(msg);
+      default:
+        return this.host.protocolViolation(`received ${messageName(msg.code)} in an established session`);
+    }
+  }
+
+  #settle(msg: Published | Subscribed | Unsubscribed | Registered | Unregistered): void {
+    const requestType = (msg.code - 1) as Code; // PUBLISHED = PUBLISH + 1, SUBSCRIBED = SUBSCRIBE + 1, …
+    const pending = this.#requests.get(msg.request);
+    if (pending === undefined || pending.type !== requestType) {
+      return this.host.protocolViolation(`received ${messageName(msg.code)} for request ${msg.request}, which is not a pending ${messageName(requestType)}`);
+    }
+    this.#requests.delete(msg.request);
+    pending.resolve(msg);
+  }
+
+  #onError(msg: ErrorMessage): void {
+    if (msg.requestType === MessageCode.Call) {
+      const call = this.#calls.get(msg.request);
+      if (call === undefined) return; // canceled or timed out here already: a late answer
+      this.#calls.delete(msg.request);
+      call.cleanup();
+      call.reject(errorFrom(msg));
+      return;
+    }
+    const pending = this.#requests.get(msg.request);
+    if (pending === undefined || pending.type !== msg.requestType) {
+      return this.host.protocolViolation(`received ERROR for ${messageName(msg.requestType)} request ${msg.request}, which is not pending`);
+    }
+    this.#requests.delete(msg.request);
+    pending.reject(errorFrom(msg));
+  }
+
+  #onResult(msg: ResultMessage): void {
+    const call = this.#calls.get(msg.request);
+    if (call === undefined) return; // canceled or timed out: dropped
+    const args = msg.args ?? [];
+    const kwargs = msg.kwargs ?? {};
+    if (msg.details['progress'] === true) {
+      try {
+        call.onProgress?.(args, kwargs, msg.details);
+      } catch (err) {
+        this.host.reportHandlerError(err, 'onProgress');
+      }
+      return;
+    }
+    this.#calls.delete(msg.request);
+    call.cleanup();
+    call.resolve({ value: args[0], args, kwargs, details: msg.details });
+  }
+
+  #onEvent(msg: Event): void {
+    const subscribers = this.#subscriptionsById.get(msg.subscription);
+    if (subscribers === undefined) return; // unsubscribed a moment ago
+    for (const subscription of subscribers) {
+      const details: EventDetails = {
+        ...msg.details,
+        subscription: msg.subscription,
+        publication: msg.publication,
+        topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
+      };
+      subscription.deliver(msg.args ?? [], msg.kwargs ?? {}, details);
+    }
+  }
+
+  /** [UNSUBSCRIBED, 0, {subscription, reason}]: the router revoked a subscription (or registration). */
+  #onRevoked(kind: 'subscription' | 'registration', msg: Unsubscribed | Unregistered): void {
+    const details = msg.details ?? {};
+    const reason = typeof details['reason'] === 'string' ? details['reason'] : `wamp.${kind}.revoked`;
+    const id = details[kind];
+    if (kind === 'subscription') {
+      const set = this.#subscriptionsById.get(id as SubscriptionId);
+      this.#subscriptionsById.delete(id as SubscriptionId);
+      for (const subscription of set ?? []) {
+        this.#subscriptions.delete(subscription);
+        subscription.close(new WampError(reason, ['the router revoked this subscription']));
+      }
+    } else {
+      const registration = this.#registrationsById.get(id as RegistrationId);
+      this.#registrationsById.delete(id as RegistrationId);
+      if (registration !== undefined) {
+        this.#registrations.delete(registration);
+        registration.close(new WampError(reason, ['the router revoked this registration']));
+      }
+    }
+  }
+
+  reportHandlerError(error: unknown, context: string): void {
+    this.host.reportHandlerError(error, context);
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /**
+   * Sends a request under the next request ID. [bp_identifiers] IDs are sequential from 1 per
+   * session across all request types; an ID is used only if its message really went out, so a
+   * payload that cannot be serialized leaves no gap.
+   */
+  #send(build: (request: RequestId) => WampMessage): RequestId {
+    const transport = this.#attached?.transport;
+    if (transport === undefined) throw new NotConnectedError('not connected');
+    const request = (this.#lastRequest >= MAX_ID ? 1 : this.#lastRequest + 1) as RequestId;
+    transport.send(build(request)); // throws SerializerError: the ID stays unused
+    this.#lastRequest = request;
+    return request;
+  }
+
+  /**
+   * A request answered by an acknowledgement or ERROR. `onAck` runs synchronously when the
+   * acknowledgement is read, before any later frame: an EVENT or INVOCATION may follow
+   * SUBSCRIBED or REGISTERED in the same read, and must find the new ID.
+   */
+  #request(type: Code, build: (request: RequestId) => WampMessage, onAck?: (msg: WampMessage) => void): Promise<WampMessage> {
+    return new Promise<WampMessage>((resolve, reject) => {
+      const request = this.#send(build);
+      this.#requests.set(request, {
+        type,
+        resolve: (msg) => {
+          try {
+            onAck?.(msg);
+          } catch (err) {
+            reject(toError(err));
+            return;
+          }
+          resolve(msg);
+        },
+        reject,
+      });
+    });
+  }
+
+  /** Sends a message that is not a new request (YIELD, ERROR, CANCEL); dropped if the session is gone. */
+  #trySend(msg: WampMessage): void {
+    try {
+      this.#attached?.transport.send(msg);
+    } catch (err) {
+      this.host.reportHandlerError(err, `sending ${messageName(msg.code)}`);
+    }
+  }
+
+  /** Runs `fn` with the open transport, waiting for one only if the caller opted in. */
+  async #withTransport<T>(waitMs: number | undefined, what: string, fn: (transport: Transport) => T | Promise<T>): Promise<T> {
+    const transport = this.#attached?.transport ?? (await this.#waitOpen(waitMs, what));
+    return fn(transport);
+  }
+
+  #waitOpen(waitMs: number | undefined, what: string): Promise<Transport> {
+    if (this.#ended !== undefined) {
+      return Promise.reject(new NotConnectedError(`cannot ${what}: the session has ended (${this.#ended.message})`, { cause: this.#ended }));
+    }
+    if (waitMs === undefined || waitMs <= 0) {
+      return Promise.reject(new NotConnectedError(`cannot ${what}: not connected (reconnecting); pass waitForConnectionMs to wait for the next session`));
+    }
+    return new Promise<Transport>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#openWaiters.delete(waiter);
+        reject(new NotConnectedError(`cannot ${what}: no session within ${waitMs} ms`));
+      }, waitMs);
+      const waiter: OpenWaiter = {
+        resolve: (transport) => {
+          clearTimeout(timer);
+          resolve(transport);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#openWaiters.add(waiter);
+    });
+  }
+
+  // ---- lifecycle (driven by the connection) ------------------------------------------------
+
+  /** @internal a new WAMP session is established: reset request IDs, read the router's features. */
+  attach(attached: Attached): void {
+    this.#attached = attached;
+    this.#lastRequest = 0;
+    const roles = isDict(attached.details['roles']) ? attached.details['roles'] : {};
+    const features = (role: string): Dict => {
+      const r = roles[role];
+      return isDict(r) && isDict(r['features']) ? r['features'] : {};
+    };
+    this.#brokerFeatures = features('broker');
+    this.#dealerFeatures = features('dealer');
+  }
+
+  /** @internal waiters for a session may go now (after restore). */
+  releaseWaiters(): void {
+    const transport = this.#attached?.transport;
+    if (transport === undefined) return;
+    for (const waiter of this.#openWaiters) waiter.resolve(transport);
+    this.#openWaiters.clear();
+  }
+
+  /**
+   * @internal after a reconnect: subscribe and register again with the original options and
+   * handlers; what the router now refuses is closed with its error and reported.
+   */
+  async restore(): Promise<RestoreOutcome[]> {
+    this.#subscriptionsById.clear();
+    this.#registrationsById.clear();
+    const subscriptions = [...this.#subscriptions].map(async (subscription): Promise<RestoreOutcome> => {
+      subscription.id = undefined;
+      try {
+        await this.#subscribeOnWire(subscription);
+        return { kind: 'subscription', uri: subscription.topic, subscription, ok: true };
+      } catch (err) {
+        const error = toError(err);
+        if (error instanceof WampError) {
+          this.#subscriptions.delete(subscription);
+          subscription.close(error);
+        }
+        return { kind: 'subscription', uri: subscription.topic, subscription, ok: false, error };
+      }
+    });
+    const registrations = [...this.#registrations].map(async (registration): Promise<RestoreOutcome> => {
+      registration.id = undefined;
+      try {
+        await this.#registerOnWire(registration);
+        return { kind: 'registration', uri: registration.procedure, registration, ok: true };
+      } catch (err) {
+        const error = toError(err);
+        if (error instanceof WampError) {
+          this.#registrations.delete(registration);
+          registration.close(error);
+        }
+        return { kind: 'registration', uri: registration.procedure, registration, ok: false, error };
+      }
+    });
+    return Promise.all([...subscriptions, ...registrations]);
+  }
+
+  /**
+   * @internal the WAMP session ended. Requests in flight fail with `error`; callee handlers see
+   * their signal abort. With `final` (no reconnect), subscriptions and registrations close too.
+   */
+  detach(error: Error, final: boolean): void {
+    this.#attached = undefined;
+    const requests = [...this.#requests.values()];
+    const calls = [...this.#calls.values()];
+    const invocations = [...this.#invocations.values()];
+    this.#requests.clear();
+    this.#calls.clear();
+    this.#invocations.clear();
+    for (const subscription of this.#subscriptions) subscription.id = undefined;
+    for (const registration of this.#registrations) registration.id = undefined;
+    this.#subscriptionsById.clear();
+    this.#registrationsById.clear();
+    for (const pending of requests) pending.reject(error);
+    for (const call of calls) {
+      call.cleanup();
+      call.reject(error);
+    }
+    for (const invocation of invocations) {
+      invocation.input?.end(error);
+      invocation.controller.abort(error);
+    }
+    if (!final) return;
+    this.#ended = error;
+    const reason: ClosedReason = error instanceof SessionClosedError ? undefined : error instanceof WampError || error instanceof SwitchboardError ? error : undefined;
+    for (const subscription of this.#subscriptions) subscription.close(reason);
+    for (const registration of this.#registrations) registration.close(reason);
+    this.#subscriptions.clear();
+    this.#registrations.clear();
+    for (const waiter of this.#openWaiters) waiter.reject(new NotConnectedError(`the session has ended (${error.message})`, { cause: error }));
+    this.#openWaiters.clear();
+  }
+}
+

@@ -1,0 +1,48 @@
+/** The public API both entry points (node.ts, browser.ts) export, besides `connect` and `Connection`. */
+export { Session, CLIENT_ROLES } from './session.js';
+export type { RestoreOutcome } from './session.js';
+export { Connection as BaseConnection, CLIENT_AGENT } from './connection.js';
+export type { ConnectOptions, ConnectionEvents, ConnectionState, CloseEvent, CloseReason, Runtime } from './connection.js';
+export { Subscription } from './subscription.js';
+export type { EventHandler, ClosedReason } from './subscription.js';
+export { Registration } from './registration.js';
+export type { InvocationDetails, ProcedureHandler } from './registration.js';
+export { ProgressiveCall, CallInput } from './progressive.js';
+export type { ProgressMessage, InputChunk } from './progressive.js';
+export { Result } from './result.js';
+export type { CallResult } from './result.js';
+export type { PublishOptions, SubscribeOptions, RegisterOptions, CallOptions, CancelMode, InvocationPolicy, EventDetails, EventMessage } from './options.js';
+export type { AuthOptions, ChallengeResponse } from './join.js';
+export type { ReconnectOptions } from './backoff.js';
+export { backoffDelay, DEFAULT_RECONNECT } from './backoff.js';
+export type { KeepaliveOptions } from './node-socket.js';
+export type { SocketFactory, Socket, SocketHandlers } from './socket.js';
+export {
+  WampError,
+  SwitchboardError,
+  UnreachableError,
+  ConnectionLostError,
+  NotConnectedError,
+  SessionAbortedError,
+  ProtocolViolationError,
+  SessionClosedError,
+  SerializerError,
+  FATAL_ABORT_REASONS,
+} from './errors.js';
+export type { ClientErrorCode } from './errors.js';
+export type {
+  ApiContract,
+  Untyped,
+  ProcedureUri,
+  TopicUri,
+  ProcedureOf,
+  TopicOf,
+  ArgsOf,
+  KwargsOf,
+  ResultOf,
+  ProgressOf,
+  Payload,
+  PayloadWith,
+} from './typed.js';
+export { ErrorUri, CloseUri } from '@switchboard/schemas/core';
+export type { Codec, SerializerName, Dict, SessionId, PublicationId, SubscriptionId, RegistrationId } from '@switchboard/schemas/core';

@@ -1,0 +1,153 @@
+/**
+ * One WebSocket carrying WAMP: subprotocol negotiation over the offered codecs, frames to typed
+ * messages (`parseMessage`) and back (`toWire`), and why it closed.
+ */
+import { DecodeError, parseMessage, toWire } from '@switchboard/schemas/core';
+import type { Codec, WampMessage } from '@switchboard/schemas/core';
+import { SerializerError, UnreachableError } from './errors.js';
+import type { Socket, SocketFactory } from './socket.js';
+
+export interface TransportClosed {
+  /** WebSocket close code (1006 when the link was lost without a close frame). */
+  code: number;
+  reason: string;
+}
+
+export interface TransportHandlers {
+  message(msg: WampMessage): void;
+  /** A frame that is not a WAMP message (undecodable, or malformed): the peer violated the protocol. */
+  badFrame(reason: string): void;
+  close(closed: TransportClosed): void;
+}
+
+const ignore: TransportHandlers = { message: () => {}, badFrame: () => {}, close: () => {} };
+
+export interface OpenTransportOptions {
+  url: string;
+  codecs: readonly Codec[];
+  socketFactory: SocketFactory;
+  /** Give up opening after this many milliseconds. */
+  timeoutMs: number;
+}
+
+/** Index of Arguments|list in each router-to-client message that carries a payload. */
+const PAYLOAD_AT: Readonly<Record<number, number>> = { 8: 5, 36: 4, 50: 3, 68: 4 };
+
+/**
+ * Some routers (fox-wamp 0.7) write an absent Arguments or ArgumentsKw as `null`. The spec has
+ * them omitted; reading `null` as omitted (`[]` for Arguments before a dict) costs nothing and
+ * keeps those routers usable. Everything else is still checked strictly by parseMessage.
+ */
+function tolerateNullPayload(frame: unknown): unknown {
+  if (!Array.isArray(frame) || typeof frame[0] !== 'number') return frame;
+  const at = PAYLOAD_AT[frame[0]];
+  if (at === undefined || frame.length <= at) return frame;
+  while (frame.length > at && frame[frame.length - 1] === null) frame.pop();
+  if (frame.length === at + 2 && frame[at] === null) frame[at] = [];
+  return frame;
+}
+
+export class Transport {
+  handlers: TransportHandlers = ignore;
+  #closed = false;
+
+  private constructor(
+    readonly codec: Codec,
+    private readonly socket: Socket,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Opens a WebSocket offering every codec's subprotocol, in order of preference. */
+  static open(options: OpenTransportOptions): Promise<Transport> {
+    const { url, codecs } = options;
+    return new Promise<Transport>((resolve, reject) => {
+      let transport: Transport | undefined;
+      let lastError: string | undefined;
+      let settled = false;
+      const fail = (detail: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new UnreachableError(url, detail));
+      };
+      const timer = setTimeout(() => {
+        fail(`no WebSocket open within ${options.timeoutMs} ms`);
+        socket?.close(1000, 'open timeout');
+      }, options.timeoutMs);
+      let socket: Socket | undefined;
+      try {
+        socket = options.socketFactory(
+          url,
+          codecs.map((c) => c.subprotocol),
+          {
+            open: (protocol) => {
+              const codec = codecs.find((c) => c.subprotocol === protocol);
+              if (codec === undefined) {
+                fail(`the server chose subprotocol '${protocol}', not one of ${codecs.map((c) => c.subprotocol).join(', ')}`);
+                socket?.close(1002, 'unsupported subprotocol');
+                return;
+              }
+              transport = new Transport(codec, socket!);
+              settled = true;
+              clearTimeout(timer);
+              resolve(transport);
+            },
+            message: (data) => {
+              if (transport !== undefined) transport.#onData(data);
+            },
+            error: (message) => {
+              lastError = message;
+            },
+            close: (code, reason) => {
+              if (transport === undefined) {
+                fail(lastError ?? `closed before opening (code ${code}${reason ? `, ${reason}` : ''})`);
+                return;
+              }
+              transport.#onClose(code, reason || lastError || '');
+            },
+          },
+        );
+      } catch (err) {
+        fail(err instanceof Error ? err.message : String(err));
+      }
+    });
+  }
+
+  /** Encodes and sends; throws SerializerError when the payload cannot be represented. */
+  send(msg: WampMessage): void {
+    let frame: string | Uint8Array;
+    try {
+      frame = this.codec.encode(toWire(msg));
+    } catch (err) {
+      throw new SerializerError(`cannot serialize this message with ${this.codec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (!this.#closed) this.socket.send(frame);
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.#closed) return;
+    this.socket.close(code, reason);
+  }
+
+  #onData(data: string | Uint8Array): void {
+    if (this.#closed) return;
+    let msg: WampMessage;
+    try {
+      if (typeof data === 'string' && this.codec.binary) throw new DecodeError(`a text frame on ${this.codec.subprotocol}, which uses binary frames`);
+      msg = parseMessage(tolerateNullPayload(this.codec.decode(data)));
+    } catch (err) {
+      this.handlers.badFrame(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    this.handlers.message(msg);
+  }
+
+  #onClose(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.handlers.close({ code, reason });
+  }
+}
