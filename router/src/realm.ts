@@ -9,6 +9,7 @@ import type {
   Cancel,
   Codec,
   Dict,
+  EncodedTail,
   ErrorMessage,
   Event,
   Hello,
@@ -97,6 +98,18 @@ const DEALER_FEATURES = {
 const ROLES = { broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } };
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
+
+/** A publication's payload, encoded at most once per serializer (throws as the codec does). */
+class PayloadTails {
+  readonly #tails = new Map<Codec, EncodedTail>();
+  constructor(readonly payload: unknown[]) {}
+
+  tail(codec: Codec): EncodedTail {
+    let tail = this.#tails.get(codec);
+    if (tail === undefined) this.#tails.set(codec, (tail = codec.encodeTail(this.payload)));
+    return tail;
+  }
+}
 
 /** Payload passthru mode: these options travel from PUBLISH/CALL/YIELD to EVENT/INVOCATION/RESULT untouched. */
 const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as const;
@@ -400,6 +413,9 @@ export class Realm {
     const event: Event = { code: MessageCode.Event, subscription: 0 as Event['subscription'], publication: plan.publication, details };
     if (args !== undefined) event.args = args;
     if (kwargs !== undefined) event.kwargs = kwargs;
+    // The payload is the same for every subscription of a publication: with several
+    // subscriptions (patterns), it is encoded once per serializer and each EVENT reuses it.
+    const shared = plan.subscriptions.length > 1 ? new PayloadTails(kwargs !== undefined ? [args ?? [], kwargs] : args !== undefined ? [args] : []) : undefined;
     for (const subscription of plan.subscriptions) {
       event.subscription = subscription.id;
       // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
@@ -418,7 +434,10 @@ export class Realm {
         else {
           frame = others?.get(codec);
           if (frame === undefined) {
-            frame = this.#encodeEvent(codec, (wire ??= toWire(event)));
+            frame =
+              shared === undefined
+                ? this.#encodeEvent(codec, () => codec.encode((wire ??= toWire(event))))
+                : this.#encodeEvent(codec, () => codec.encodeWithTail([MessageCode.Event, event.subscription, event.publication, event.details], shared.tail(codec)));
             if (codec0 === undefined) {
               codec0 = codec;
               frame0 = frame;
@@ -444,9 +463,9 @@ export class Realm {
    * null when the payload cannot be represented in this serializer: those subscribers miss the
    * event. Text (JSON) becomes bytes here, once, rather than once per subscriber in the transport.
    */
-  #encodeEvent(codec: Codec, wire: unknown[]): Frame {
+  #encodeEvent(codec: Codec, encode: () => string | Uint8Array): Frame {
     try {
-      const frame = codec.encode(wire);
+      const frame = encode();
       return new SharedFrame(typeof frame === 'string' ? Buffer.from(frame) : frame, !codec.binary);
     } catch (err) {
       this.log.warn({ realm: this.name, serializer: codec.name, err: (err as Error).message }, 'cannot serialize EVENT: not delivered to these subscribers');

@@ -5,9 +5,9 @@
 import type { Codec } from '@switchboard/schemas';
 
 export interface TransportDetails {
-  /** `websocket` (later: `rawsocket`, `longpoll`). */
+  /** `websocket`, `rawsocket`, `longpoll` or `local`. */
   readonly type: string;
-  /** Negotiated protocol, e.g. `wamp.2.json`. */
+  /** Negotiated protocol, e.g. `wamp.2.json` (`wamp.2.json.batched` for batched framing). */
   readonly protocol: string;
   /** Remote address, e.g. `tcp4:127.0.0.1:52311`. */
   readonly peer: string;
@@ -15,19 +15,40 @@ export interface TransportDetails {
   readonly httpHeaders?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
+/** A transport's framing of a shared message, by transport name. */
+export interface FrameCache {
+  get(transport: string): Uint8Array | undefined;
+  set(transport: string, framed: Uint8Array): void;
+}
+
 /**
  * One encoded message sent unchanged to many peers (an EVENT for every subscriber of a
  * subscription). Transports may keep their own framing of it in `framed`, computed once for all
- * receivers (a WebSocket frame from a server is the same bytes for every connection).
+ * receivers (a WebSocket frame from a server is the same bytes for every connection). The first
+ * transport's framing lives in fields, so the common case allocates no Map.
  */
-export class SharedFrame {
-  readonly framed = new Map<string, Uint8Array>();
+export class SharedFrame implements FrameCache {
+  readonly framed: FrameCache = this;
+  #key: string | undefined;
+  #value: Uint8Array | undefined;
+  #more: Map<string, Uint8Array> | undefined;
 
   constructor(
     readonly data: Uint8Array,
     /** A text message (JSON) rather than binary. */
     readonly text: boolean,
   ) {}
+
+  get(transport: string): Uint8Array | undefined {
+    return transport === this.#key ? this.#value : this.#more?.get(transport);
+  }
+
+  set(transport: string, framed: Uint8Array): void {
+    if (this.#key === undefined || this.#key === transport) {
+      this.#key = transport;
+      this.#value = framed;
+    } else (this.#more ??= new Map()).set(transport, framed);
+  }
 }
 
 export interface Peer {
@@ -52,3 +73,6 @@ export interface PeerHandler {
   /** The transport is closed; called once. */
   onClose(): void;
 }
+
+/** Creates the core's handler for a new connection (`Router.attach`). */
+export type AcceptPeer = (peer: Peer) => PeerHandler;
