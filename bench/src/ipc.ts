@@ -1,9 +1,16 @@
 /** Messages between the bench orchestrator (run.ts) and its load-generator processes (worker.ts). */
+import type { MatchPolicy } from '@switchboard/schemas';
 import type { SerializedHistogram } from './histogram.js';
 
 export interface Endpoint {
   url: string;
   realm: string;
+}
+
+/** One SUBSCRIBE: a topic or pattern and its match policy (SUBSCRIBE.Options.match). */
+export interface SubscriptionSpec {
+  topic: string;
+  match: MatchPolicy;
 }
 
 /**
@@ -33,6 +40,12 @@ export type Job =
       /** Send `progress` (the lowest publication sequence number all our sessions have seen). */
       reportProgress: boolean;
       connectConcurrency: number;
+      /**
+       * Session i subscribes to `patterns[i]` instead of `topic` (one entry per session). `topic`
+       * is then the published topic: an EVENT for a pattern subscription must carry it in
+       * Details.topic, one for an exact subscription must not; any other EVENT counts as an error.
+       */
+      patterns?: SubscriptionSpec[];
     }
   | {
       kind: 'publisher';
@@ -42,12 +55,19 @@ export type Job =
       payloadBytes: number;
       /** Also open one subscriber session here (one of the scenario's N), which paces WindowMode. */
       probe: boolean;
+      /** What the probe subscribes to (default: `topic`, exact); checked like `patterns` above. */
+      probeSubscription?: SubscriptionSpec;
       /** WindowMode also waits for `progress` from the subscriber workers (relayed by the orchestrator). */
       pacedByProgress: boolean;
     }
   | { kind: 'callee'; endpoint: Endpoint; procedure: string }
   | { kind: 'callers'; endpoint: Endpoint; procedure: string; callers: number; window: number; payloadBytes: number }
-  | { kind: 'idle'; endpoint: Endpoint; sessions: number; connectConcurrency: number };
+  | { kind: 'idle'; endpoint: Endpoint; sessions: number; connectConcurrency: number }
+  /**
+   * One session that holds many subscriptions (SUBSCRIBEs pipelined, at most `inFlight` awaiting
+   * SUBSCRIBED) and expects no EVENT: each one it gets is counted in `received`.
+   */
+  | { kind: 'holder'; endpoint: Endpoint; subscriptions: SubscriptionSpec[]; inFlight: number };
 
 export type JobKind = Job['kind'];
 
@@ -82,7 +102,10 @@ export interface WorkerReport {
   /** EVENTs, RESULTs or INVOCATIONs received, in all and inside the window. */
   received: number;
   receivedInWindow: number;
-  /** ERROR replies to PUBLISH or CALL (idle: sessions that failed to open). */
+  /**
+   * ERROR replies to PUBLISH or CALL (idle: sessions that failed to open; subscribers with
+   * `patterns`: EVENTs whose Details.topic was missing or wrong).
+   */
   errors: number;
   /** Frames that were not well-formed WAMP, and what was wrong with the first. */
   decodeErrors: number;

@@ -11,6 +11,7 @@ import type {
   Codec,
   Event,
   Invocation,
+  MatchPolicy,
   RegistrationId,
   RequestId,
   Result,
@@ -115,9 +116,10 @@ export class RawPeer {
     return !this.#closed;
   }
 
-  subscribe(topic: string): Promise<SubscriptionId> {
+  /** SUBSCRIBE; a pattern (`prefix`, `wildcard`) is sent as Options.match. */
+  subscribe(topic: string, match: MatchPolicy = 'exact'): Promise<SubscriptionId> {
     const request = this.#request();
-    this.#send({ code: MessageCode.Subscribe, request, options: {}, topic });
+    this.#send({ code: MessageCode.Subscribe, request, options: match === 'exact' ? {} : { match }, topic });
     return this.#await(request) as Promise<SubscriptionId>;
   }
 

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BenchReport, Metric, Result, ScenarioName } from './results.js';
+import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
 
 /** Fills each result's `ratios`: its value ÷ the plain baseline's for the same scenario and case. */
 export function computeRatios(results: Result[]): void {
@@ -97,6 +98,26 @@ const columns: Record<ScenarioName, Column[]> = {
     { header: 'slow got after resume', cell: (r) => num(r.values.slowReceivedAfterResume) },
     { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
   ],
+  patterns: [
+    ...head,
+    { header: 'events/s', cell: (r) => num(r.values.eventsPerSec) },
+    { header: '×exact', cell: (r) => num(r.values.eventsRatioVsExact, 2) },
+    { header: 'pub/s', cell: (r) => num(r.values.publishesPerSec) },
+    { header: 'p50 µs', cell: (r) => num(r.values.p50Us) },
+    { header: 'p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'CPU µs/event', cell: (r) => num(r.values.cpuUsPerOp, 2) },
+    { header: 'patterns/exact', cell: (r) => num(r.values.cpuRatioVsExact, 2) },
+    { header: `≤${PATTERN_CPU_LIMIT}×`, cell: (r) => (r.values.cpuLimitMet === undefined ? '' : r.values.cpuLimitMet === 1 ? 'yes' : 'NO') },
+    { header: 'target CPU%', cell: (r) => num(r.values.targetCpuPct) },
+    { header: 'gen CPU%', cell: (r) => num(r.values.loadGenCpuPct) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+    { header: 'delivered%', cell: (r) => num(r.values.deliveredPct, 1) },
+    { header: 'held subs', cell: (r) => num(r.values.heldSubscriptions) },
+    { header: 'subscribes/s', cell: (r) => num(r.values.subscribesPerSec) },
+    { header: 'stray', cell: (r) => num(r.values.strayEvents) },
+    { header: 'errors', cell: (r) => num(r.values.errors) },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
 };
 
 const TITLES: Record<ScenarioName, string> = {
@@ -104,6 +125,7 @@ const TITLES: Record<ScenarioName, string> = {
   rpc: 'RPC: K callers → 1 callee',
   idle: 'Idle sessions: target memory',
   slow: 'Slow consumer among fast subscribers',
+  patterns: 'Pattern subscriptions: 3 prefix + 3 wildcard matching, alone and with `held subs` near misses, against an all-exact control (switchboard only)',
 };
 
 function table(rows: Result[], cols: Column[]): string {

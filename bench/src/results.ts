@@ -1,7 +1,7 @@
 /** The shape of what the bench measures and writes to results/latest.json. */
 import type { TargetName } from './targets.js';
 
-export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow'] as const;
+export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow', 'patterns'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export function isScenarioName(value: string): value is ScenarioName {
@@ -53,7 +53,18 @@ export type Metric =
   | 'outboundLimitBytes'
   /** Slow consumer: EVENTs the slow one got after it resumed reading, and whether it was cut off (1/0). */
   | 'slowReceivedAfterResume'
-  | 'slowCutOff';
+  | 'slowCutOff'
+  /** Patterns: subscriptions the extra generator session held (none matching the published topic). */
+  | 'heldSubscriptions'
+  /** Patterns: SUBSCRIBEs per second while that session set them up. */
+  | 'subscribesPerSec'
+  /** Patterns: EVENTs that session received (any is a matching bug). */
+  | 'strayEvents'
+  /** Patterns: this case's CPU per delivered EVENT and events/s ÷ the exact control's, same run. */
+  | 'cpuRatioVsExact'
+  | 'eventsRatioVsExact'
+  /** Patterns, the case with the near misses: 1 when cpuRatioVsExact is within the limit (1.5), else 0. */
+  | 'cpuLimitMet';
 
 export interface RssSample {
   /** ms since the publisher started. */

@@ -17,11 +17,12 @@ import type { BenchReport, Result, ScenarioName } from './results.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { fanout } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
+import { PATTERN_CPU_LIMIT, patterns } from './scenarios/patterns.js';
 import { rpc } from './scenarios/rpc.js';
 import { slow } from './scenarios/slow.js';
 import { TARGET_LABELS } from './targets.js';
 
-const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow };
+const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow, patterns };
 
 const benchDist = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDist, '../..');
@@ -99,13 +100,19 @@ async function main(argv: string[]): Promise<number> {
       rpcWindow: options.rpcWindow,
       idleSessions: options.idleSessions,
       slow: options.slow,
+      patternMisses: options.patternMisses,
+      patternCpuLimit: PATTERN_CPU_LIMIT,
     },
     results,
   };
   writeJson(options.out, report);
 
   process.stdout.write(`\n${formatTables(results)}\n\n`);
-  process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run. Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);
+  if (results.some((r) => r.scenario !== 'patterns')) process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
+  if (results.some((r) => r.scenario === 'patterns')) {
+    process.stdout.write(`patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`);
+  }
+  process.stdout.write(`Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);
   const problems = formatProblems(results);
   if (problems !== '') process.stdout.write(`\n${problems}\n`);
   return 0;

@@ -5,6 +5,7 @@
  */
 import type { FromWorker, Job, ToWorker } from './ipc.js';
 import type { Role } from './load/common.js';
+import { Holder } from './load/holder.js';
 import { Idle } from './load/idle.js';
 import { Publisher } from './load/publisher.js';
 import { Callee, Callers } from './load/rpc.js';
@@ -29,6 +30,8 @@ function roleFor(job: Job): Role {
       return new Callers(job);
     case 'idle':
       return new Idle(job);
+    case 'holder':
+      return new Holder(job);
   }
 }
 

@@ -1,7 +1,8 @@
 /** What every load-generator role shares: counters with a measurement window, and bulk connects. */
+import type { Event } from '@switchboard/schemas';
 import { nowNs, sleep } from '../clock.js';
 import { Histogram } from '../histogram.js';
-import type { JobKind, Schedule, WorkerReport } from '../ipc.js';
+import type { JobKind, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
 import type { Endpoint } from '../ipc.js';
 
@@ -115,6 +116,14 @@ export async function openAll(endpoint: Endpoint, count: number, concurrency: nu
     throw new Error(`${opened.failures} of ${count} sessions failed to open: ${opened.firstError ?? '?'}`);
   }
   return opened.peers;
+}
+
+/**
+ * Whether an EVENT names the concrete topic as it should for a subscription to `spec` when
+ * `published` was published: a pattern subscriber gets it in Details.topic, an exact one does not.
+ */
+export function eventTopicOk(msg: Event, spec: SubscriptionSpec, published: string): boolean {
+  return msg.details['topic'] === (spec.match === 'exact' ? undefined : published);
 }
 
 /** Runs `fn` at `atNs` on the shared clock. */

@@ -6,9 +6,9 @@
  * Rate mode sends at a fixed rate without acknowledgements.
  */
 import type { Event } from '@switchboard/schemas';
-import type { Job, Schedule, WorkerReport } from '../ipc.js';
+import type { Job, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
-import { Counters, at, nowNs } from './common.js';
+import { Counters, at, eventTopicOk, nowNs } from './common.js';
 import type { Role } from './common.js';
 
 type PublisherJob = Extract<Job, { kind: 'publisher' }>;
@@ -20,6 +20,7 @@ export class Publisher implements Role {
   readonly #counters = new Counters('publisher');
   readonly #probeCounters = new Counters('subscribers');
   readonly #pad: string;
+  readonly #probeSpec: SubscriptionSpec;
   #peer: RawPeer | undefined;
   #probe: RawPeer | undefined;
   #seq = 0;
@@ -33,6 +34,7 @@ export class Publisher implements Role {
 
   constructor(private readonly job: PublisherJob) {
     this.#pad = 'x'.repeat(job.payloadBytes);
+    this.#probeSpec = job.probeSubscription ?? { topic: job.topic, match: 'exact' };
     this.#othersSeq = job.pacedByProgress ? 0 : Number.POSITIVE_INFINITY;
   }
 
@@ -53,7 +55,7 @@ export class Publisher implements Role {
       this.#probe = await RawPeer.open(options);
       this.#probe.onEvent = this.#onProbeEvent;
       this.#probe.onDecodeError = this.#probeCounters.countDecodeError;
-      await this.#probe.subscribe(this.job.topic);
+      await this.#probe.subscribe(this.#probeSpec.topic, this.#probeSpec.match);
     }
     this.#counters.connectMs = (nowNs() - started) / 1e6;
     return 1;
@@ -129,6 +131,7 @@ export class Publisher implements Role {
   readonly #onProbeEvent = (msg: Event): void => {
     const seq = msg.args?.[0];
     if (typeof seq === 'number' && seq > this.#probeSeq) this.#probeSeq = seq;
+    if (!eventTopicOk(msg, this.#probeSpec, this.job.topic)) this.#probeCounters.errors++;
     this.#probeCounters.countReceived(nowNs(), msg.args?.[1]);
     this.#pump();
   };

@@ -1,8 +1,11 @@
-/** N subscriber sessions on one topic; optionally slow consumers that stop reading their sockets. */
+/**
+ * N subscriber sessions on one topic (or one pattern each); optionally slow consumers that stop
+ * reading their sockets.
+ */
 import type { Event } from '@switchboard/schemas';
-import type { Job, Schedule, WorkerReport } from '../ipc.js';
+import type { Job, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
 import type { RawPeer } from '../peer.js';
-import { Counters, nowNs, openAll, sleep } from './common.js';
+import { Counters, eventTopicOk, nowNs, openAll, sleep } from './common.js';
 import type { ProgressSink, Role } from './common.js';
 
 type SubscribersJob = Extract<Job, { kind: 'subscribers' }>;
@@ -31,17 +34,31 @@ export class Subscribers implements Role {
     this.#peers = await openAll(this.job.endpoint, this.job.sessions, this.job.connectConcurrency);
     this.#counters.connectMs = (nowNs() - started) / 1e6;
     this.#seen = new Float64Array(this.#peers.length);
+    const patterns = this.job.patterns;
+    if (patterns !== undefined && patterns.length !== this.#peers.length) {
+      throw new Error(`subscribers: ${patterns.length} patterns for ${this.#peers.length} sessions`);
+    }
+    const specs: SubscriptionSpec[] = patterns ?? this.#peers.map(() => ({ topic: this.job.topic, match: 'exact' }));
     for (const [i, peer] of this.#peers.entries()) {
+      const spec = specs[i]!;
       // One handler per session, made once: it needs the session's slot in #seen.
-      peer.onEvent = (msg: Event): void => {
-        const seq = msg.args?.[0];
-        if (typeof seq === 'number' && seq > this.#seen[i]!) this.#seen[i] = seq;
-        this.#counters.countReceived(nowNs(), msg.args?.[1]);
-      };
+      peer.onEvent =
+        patterns === undefined
+          ? (msg: Event): void => {
+              const seq = msg.args?.[0];
+              if (typeof seq === 'number' && seq > this.#seen[i]!) this.#seen[i] = seq;
+              this.#counters.countReceived(nowNs(), msg.args?.[1]);
+            }
+          : (msg: Event): void => {
+              const seq = msg.args?.[0];
+              if (typeof seq === 'number' && seq > this.#seen[i]!) this.#seen[i] = seq;
+              if (!eventTopicOk(msg, spec, this.job.topic)) this.#counters.errors++;
+              this.#counters.countReceived(nowNs(), msg.args?.[1]);
+            };
       peer.onClose = this.#onClose;
       peer.onDecodeError = this.#counters.countDecodeError;
     }
-    await Promise.all(this.#peers.map((peer) => peer.subscribe(this.job.topic)));
+    await Promise.all(this.#peers.map((peer, i) => peer.subscribe(specs[i]!.topic, specs[i]!.match)));
     return this.#peers.length;
   }
 
