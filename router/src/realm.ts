@@ -461,12 +461,11 @@ export class Realm {
 
   /**
    * null when the payload cannot be represented in this serializer: those subscribers miss the
-   * event. Text (JSON) becomes bytes here, once, rather than once per subscriber in the transport.
+   * event.
    */
   #encodeEvent(codec: Codec, encode: () => string | Uint8Array): Frame {
     try {
-      const frame = encode();
-      return new SharedFrame(typeof frame === 'string' ? Buffer.from(frame) : frame, !codec.binary);
+      return new SharedFrame(encode(), !codec.binary);
     } catch (err) {
       this.log.warn({ realm: this.name, serializer: codec.name, err: (err as Error).message }, 'cannot serialize EVENT: not delivered to these subscribers');
       return null;

@@ -33,11 +33,21 @@ export class SharedFrame implements FrameCache {
   #value: Uint8Array | undefined;
   #more: Map<string, Uint8Array> | undefined;
 
+  #data: Uint8Array | undefined;
+
   constructor(
-    readonly data: Uint8Array,
+    /** The encoded message: a string for text (JSON), bytes otherwise. */
+    readonly source: string | Uint8Array,
     /** A text message (JSON) rather than binary. */
     readonly text: boolean,
-  ) {}
+  ) {
+    if (typeof source !== 'string') this.#data = source;
+  }
+
+  /** The message as bytes (UTF-8 for text), converted once on first use. */
+  get data(): Uint8Array {
+    return (this.#data ??= Buffer.from(this.source as string));
+  }
 
   get(transport: string): Uint8Array | undefined {
     return transport === this.#key ? this.#value : this.#more?.get(transport);
