@@ -117,7 +117,8 @@ const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as 
 /** Listeners for what happens in a realm (the meta API subscribes here). */
 export interface RealmObserver {
   onJoin?(session: RouterSession): void;
-  onLeave?(session: RouterSession): void;
+  /** `silent`: the session was killed by wamp.session.kill_all (no on_leave event, no testaments). */
+  onLeave?(session: RouterSession, silent: boolean): void;
   onSubscriptionCreated?(session: RouterSession, subscription: Subscription<RouterSession>): void;
   onSubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
   onUnsubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
@@ -275,7 +276,7 @@ export class Realm {
       this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
     }
     this.log.debug({ realm: this.name, session: session.id }, 'session left');
-    if (!silent) for (const o of this.#observers) o.onLeave?.(session);
+    for (const o of this.#observers) o.onLeave?.(session, silent);
   }
 
   // ---- publish & subscribe -----------------------------------------------------------------
@@ -298,7 +299,7 @@ export class Realm {
     if (created) for (const o of this.#observers) o.onSubscriptionCreated?.(session, subscription);
     if (added) for (const o of this.#observers) o.onSubscribe?.(session, subscription);
     if (msg.options['get_retained'] === true) {
-      for (const retained of this.broker.retainedFor(subscription)) this.#sendRetained(session, subscription, retained);
+      for (const retained of this.broker.retainedFor(subscription, session)) this.#sendRetained(session, subscription, retained);
     }
   };
 
@@ -450,7 +451,6 @@ export class Realm {
   }
 
   #sendRetained(session: RouterSession, subscription: Subscription<RouterSession>, retained: RetainedEvent<RouterSession>): void {
-    if (!isRecipient({ publisher: retained.publisher, filter: { ...retained.filter, excludeMe: false } }, session)) return;
     const details: Dict = { ...retained.details, retained: true };
     if (subscription.match !== 'exact') details['topic'] = retained.topic;
     const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: retained.publication, details };
@@ -588,7 +588,8 @@ export class Realm {
     if (decision.disclose === true || msg.options['disclose_me'] === true || call.callee.discloseCaller) this.#disclose(session, details, 'caller');
     if (ppt) copyPpt(msg.options, details);
     if (timeout > 0) {
-      if (call.callee.forwardTimeout) details['timeout'] = timeout;
+      // A callee that did not announce call_timeout cannot be trusted to time out: the router does. [ap_rpc_call_timeout]
+      if (call.callee.forwardTimeout && callee.supports('callee', 'call_timeout')) details['timeout'] = timeout;
       else this.#timers.set(call, { ms: timeout, timer: this.#startTimer(call, timeout) });
     }
     if (progressive) this.#frozen.set(call, details);
@@ -647,7 +648,9 @@ export class Realm {
     if (call === undefined || this.#killed.has(call)) return;
     const requested = msg.options['mode'] ?? 'killnowait';
     if (requested !== 'skip' && requested !== 'kill' && requested !== 'killnowait') {
-      return session.sendError(MessageCode.Cancel, msg.request, ErrorUri.InvalidArgument, `unknown cancel mode '${String(requested)}' (skip, kill or killnowait)`);
+      // No ERROR answers a CANCEL (clients treat one as a protocol violation): the call goes on.
+      this.log.info({ session: session.id, mode: requested }, 'CANCEL with an unknown mode ignored');
+      return;
     }
     // INTERRUPT only goes to callees that announced call canceling; otherwise skip. [ap_rpc_call_canceling]
     const mode: CancelMode = requested !== 'skip' && !call.callee.session.supports('callee', 'call_canceling') ? 'skip' : requested;

@@ -51,6 +51,8 @@ export class RouterSession implements PeerHandler {
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
   #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; timer: NodeJS.Timeout } | undefined;
   #hello: HelloInfo | undefined;
+  /** Request IDs of progressive call invocations this session started (the most recent 256). */
+  readonly #progressiveCalls = new Set<number>();
 
   constructor(
     readonly peer: Peer,
@@ -249,10 +251,12 @@ export class RouterSession implements PeerHandler {
       case MessageCode.Call:
         // A progressive call invocation reuses its request ID. [ap_rpc_progressive_call_invocations]
         if (realm.isCallContinuation(this, msg.request, msg.procedure)) return realm.onCall(this, msg);
-        // A late chunk of a progressive call that has ended is dropped without an answer.
-        if (msg.options['progress'] !== undefined && msg.request >= 1 && msg.request <= this.#lastRequest) return;
-        if (this.#checkRequest(msg.request)) return realm.onCall(this, msg);
-        return;
+        // A late chunk of a progressive call that has ended is discarded without an answer.
+        // [ap_rpc_progressive_call_invocations: request ID verification, grace period]
+        if (this.#progressiveCalls.has(msg.request) && msg.request <= this.#lastRequest) return;
+        if (!this.#checkRequest(msg.request)) return;
+        if (msg.options['progress'] === true) this.#rememberProgressive(msg.request);
+        return realm.onCall(this, msg);
       case MessageCode.Register:
         if (this.#checkRequest(msg.request)) return realm.onRegister(this, msg);
         return;
@@ -326,6 +330,7 @@ export class RouterSession implements PeerHandler {
     }
     this.roles = roles;
     this.#lastRequest = 0;
+    this.#progressiveCalls.clear();
     this.id = this.core.newSessionId();
     this.state = SessionState.Authenticating;
     this.#hello = { realm: msg.realm, authid, authmethods: methods, authextra, details: msg.details, session: this.id, transport: this.peer.transport };
@@ -398,6 +403,11 @@ export class RouterSession implements PeerHandler {
       return this.protocolViolation(`received ${messageName(msg.code)} for INVOCATION.Request ${msg.request}, which was never sent to this session`);
     }
     realm.onCalleeAnswer(this, msg);
+  }
+
+  #rememberProgressive(request: number): void {
+    this.#progressiveCalls.add(request);
+    if (this.#progressiveCalls.size > 256) this.#progressiveCalls.delete(this.#progressiveCalls.values().next().value!);
   }
 
   /** [bp_identifiers] Session-scope request IDs increase by 1 from 1; anything else is a protocol error. */

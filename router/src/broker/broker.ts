@@ -99,6 +99,16 @@ export function isRecipient<S extends Subscriber>(plan: { publisher: S | undefin
   return true;
 }
 
+/** A topic's retained events: the one for everybody and the newest restricted ones. */
+interface TopicRetention<S> {
+  everyone: RetainedEvent<S> | undefined;
+  restricted: RetainedEvent<S>[];
+}
+
+function isRestricted(f: RecipientFilter): boolean {
+  return f.exclude !== undefined || f.eligible !== undefined || f.excludeAuthid !== undefined || f.eligibleAuthid !== undefined || f.excludeAuthrole !== undefined || f.eligibleAuthrole !== undefined;
+}
+
 export class Broker<S extends Subscriber> {
   readonly #index = new SubscriptionIndex<S>();
   // Reverse index: a leaving session touches only its own subscriptions.
@@ -109,7 +119,7 @@ export class Broker<S extends Subscriber> {
   readonly #clock: () => number;
   readonly #retention: RetentionOptions;
   // Insertion order = age, so the oldest is first when the topic limit is reached.
-  readonly #retained = new Map<string, RetainedEvent<S>>();
+  readonly #retained = new Map<string, TopicRetention<S>>();
 
   constructor(options: BrokerOptions = {}) {
     this.#subscriptionIds = options.subscriptionIds ?? new SequentialIds<SubscriptionId>();
@@ -164,44 +174,56 @@ export class Broker<S extends Subscriber> {
     return { publication: this.#publicationIds.next(), publisher, topic, subscriptions: this.#index.match(topic), filter };
   }
 
-  /** Keeps the event as the topic's retained event (replacing the previous one). */
+  /**
+   * Keeps the event as the topic's retained event. [ap_pubsub_event_retention] The broker keeps
+   * "one event that all subscribers would receive" plus supplemental ones restricted by
+   * exclude/eligible lists: an unrestricted event replaces them all, a restricted one is added
+   * (the last 8 are kept) without taking the unrestricted one away from everybody else.
+   */
   retain(plan: DeliveryPlan<S>, args: Args | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>): void {
     if (this.#retention.maxTopics === 0) return;
-    this.#retained.delete(plan.topic);
+    const event: RetainedEvent<S> = { publication: plan.publication, topic: plan.topic, args, kwargs, details, publisher: plan.publisher, filter: plan.filter, at: this.#clock() };
+    const previous = this.#retained.get(plan.topic);
+    this.#retained.delete(plan.topic); // re-inserted below as the newest topic
     if (this.#retained.size >= this.#retention.maxTopics) {
       const oldest = this.#retained.keys().next();
       if (oldest.done !== true) this.#retained.delete(oldest.value);
     }
-    this.#retained.set(plan.topic, {
-      publication: plan.publication,
-      topic: plan.topic,
-      args,
-      kwargs,
-      details,
-      publisher: plan.publisher,
-      filter: plan.filter,
-      at: this.#clock(),
-    });
+    const restricted = isRestricted(plan.filter);
+    const entry: TopicRetention<S> = restricted ? { everyone: previous?.everyone, restricted: [...(previous?.restricted ?? []), event].slice(-8) } : { everyone: event, restricted: [] };
+    this.#retained.set(plan.topic, entry);
   }
 
   /**
-   * Retained events a new subscription matches, oldest first. Exact subscriptions cost one lookup;
-   * pattern subscriptions test each retained topic (bounded by `maxTopics`).
+   * For each retained topic a new subscription matches (oldest topic first), the most recent
+   * retained event `subscriber` may receive (without a subscriber: the most recent one).
+   * Exact subscriptions cost one lookup; pattern subscriptions test each retained topic
+   * (bounded by `maxTopics`).
    */
-  retainedFor(subscription: Subscription<S>): RetainedEvent<S>[] {
+  retainedFor(subscription: Subscription<S>, subscriber?: S): RetainedEvent<S>[] {
     const now = this.#clock();
-    const fresh = (e: RetainedEvent<S> | undefined): e is RetainedEvent<S> => e !== undefined && (this.#retention.ttlMs === 0 || now - e.at <= this.#retention.ttlMs);
-    if (subscription.match === 'exact') {
-      const event = this.#retained.get(subscription.topic);
-      return fresh(event) ? [event] : [];
-    }
+    const pick = (entry: TopicRetention<S> | undefined): RetainedEvent<S> | undefined => {
+      if (entry === undefined) return undefined;
+      const fresh = (e: RetainedEvent<S>): boolean => this.#retention.ttlMs === 0 || now - e.at <= this.#retention.ttlMs;
+      for (let i = entry.restricted.length - 1; i >= 0; i--) {
+        const e = entry.restricted[i]!;
+        if (fresh(e) && (subscriber === undefined || isRecipient({ publisher: e.publisher, filter: { ...e.filter, excludeMe: false } }, subscriber))) return e;
+      }
+      const e = entry.everyone;
+      return e !== undefined && fresh(e) ? e : undefined;
+    };
     const out: RetainedEvent<S>[] = [];
-    if (subscription.match === 'prefix') {
-      for (const event of this.#retained.values()) if (event.topic.startsWith(subscription.topic) && fresh(event)) out.push(event);
+    const add = (entry: TopicRetention<S> | undefined): void => {
+      const e = pick(entry);
+      if (e !== undefined) out.push(e);
+    };
+    if (subscription.match === 'exact') add(this.#retained.get(subscription.topic));
+    else if (subscription.match === 'prefix') {
+      for (const [topic, entry] of this.#retained) if (topic.startsWith(subscription.topic)) add(entry);
     } else {
       const trie = new WildcardTrie<true>();
       trie.set(subscription.topic, true);
-      for (const event of this.#retained.values()) if (trie.firstMatch(event.topic) === true && fresh(event)) out.push(event);
+      for (const [topic, entry] of this.#retained) if (trie.firstMatch(topic) === true) add(entry);
     }
     return out;
   }

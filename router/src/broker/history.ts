@@ -81,7 +81,8 @@ export class EventHistory {
     if (q.afterPublication !== undefined) from = Math.max(from, position(q.afterPublication) + 1);
     if (q.untilPublication !== undefined) to = Math.min(to, position(q.untilPublication) + 1);
     if (q.beforePublication !== undefined) to = Math.min(to, Math.max(0, position(q.beforePublication)));
-    if ((q.fromPublication !== undefined && position(q.fromPublication) === -1) || (q.untilPublication !== undefined && position(q.untilPublication) === -1)) return [];
+    // A bound naming a publication that is not (or no longer) stored selects nothing.
+    for (const id of [q.fromPublication, q.afterPublication, q.beforePublication, q.untilPublication]) if (id !== undefined && position(id) === -1) return [];
     events = events.slice(from, Math.max(from, to)).filter(
       (e) =>
         (q.fromTime === undefined || e.at >= q.fromTime) &&

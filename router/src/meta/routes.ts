@@ -24,6 +24,7 @@ interface RouteKind<R> {
   all(): Iterable<R>;
   byId(id: number): R | undefined;
   lookup(uri: string, match: MatchPolicy): R | undefined;
+  /** Subscriptions: every match (an event goes to each); registrations: the one a call goes to. */
   match(uri: string): R[];
   sessions(route: R): RouterSession[];
   details(route: R): Dict;
@@ -53,6 +54,7 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
   });
   p.set(`${kind.prefix}.match`, (_caller, args) => {
     const found = kind.match(stringArg(args, 0, 'uri'));
+    if (kind.members === 'callees') return { args: [found[0] === undefined ? null : kind.id(found[0])] };
     return { args: [found.length === 0 ? null : found.map(kind.id)] };
   });
   p.set(`${kind.prefix}.get`, (_caller, args) => ({ args: [kind.details(get(idArg(args, 0, 'id')))] }));
@@ -104,7 +106,10 @@ export function installRouteMeta(realm: Realm): void {
     all: () => dealer.registrations(),
     byId: (id) => dealer.getRegistration(id as never),
     lookup: (uri, match) => dealer.lookup(uri, match),
-    match: (uri) => dealer.matches(uri),
+    match: (uri) => {
+      const best = dealer.resolve(uri);
+      return best === undefined ? [] : [best];
+    },
     sessions: (r) => r.callees.map((c) => c.session),
     details: (r) => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke }),
     id: (r) => r.id,

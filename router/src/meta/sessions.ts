@@ -93,8 +93,8 @@ export function installSessionMeta(realm: Realm): void {
     onJoin(session) {
       if (visible(session) && realm.broker.hasSubscribers('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
-    onLeave(session) {
-      if (visible(session) && realm.broker.hasSubscribers('wamp.session.on_leave')) {
+    onLeave(session, silent) {
+      if (!silent && visible(session) && realm.broker.hasSubscribers('wamp.session.on_leave')) {
         realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
       }
     },

@@ -53,10 +53,11 @@ export function installTestaments(realm: Realm): void {
   });
 
   realm.observe({
-    onLeave(session) {
+    onLeave(session, silent) {
       const mine = testaments.get(session);
       if (mine === undefined) return;
       testaments.delete(session);
+      if (silent) return; // wamp.session.kill_all publishes no testaments
       // Without session resumption a session is detached and destroyed at once: both scopes fire.
       for (const t of [...mine.detached, ...mine.destroyed]) {
         const outcome = realm.publishAs(session, t.topic, t.args, t.kwargs, t.publishOptions);

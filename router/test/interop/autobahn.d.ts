@@ -16,11 +16,33 @@ declare module 'autobahn' {
       publication: number;
       topic: string | undefined;
       publisher: number | undefined;
+      publisher_authid: string | undefined;
+      publisher_authrole: string | undefined;
+      /** EVENT.Details.retained, for a retained event sent on SUBSCRIBE with get_retained. */
+      retained: boolean | undefined;
     }
 
+    /** lib/session.js `Invocation`: what an endpoint learns of the call. */
     interface InvocationDetails {
       procedure: string;
       caller: number | undefined;
+      caller_authid: string | undefined;
+      caller_authrole: string | undefined;
+      /** Sends a progressive YIELD; null unless INVOCATION.Details.receive_progress was set. */
+      progress: ((args?: unknown[], kwargs?: Kwargs) => void) | null;
+    }
+
+    /**
+     * What `Session.call` returns: a promise with `cancel` (sends CANCEL; for any mode but 'kill'
+     * autobahn rejects the call at once with an `autobahn.Error('Cancelled')`).
+     */
+    interface CallPromise extends Promise<unknown> {
+      cancel(options?: { mode?: 'skip' | 'kill' | 'killnowait' }): void;
+    }
+
+    /** With when.js promises (`use_es6_promises: false`), `then` takes a progress handler third. */
+    interface WhenThenable {
+      then(onResult: (value: unknown) => void, onError: (error: unknown) => void, onProgress: (value: unknown) => void): unknown;
     }
 
     type EventHandler = (args: unknown[], kwargs: Kwargs, details: EventDetails) => void;
@@ -46,12 +68,16 @@ declare module 'autobahn' {
       readonly topic: string;
       readonly id: number;
       active: boolean;
+      /** Resolves when unsubscribed; with the reason when the router revoked the subscription. */
+      readonly on_unsubscribe: Promise<string | undefined>;
     }
 
     class Registration {
       readonly procedure: string;
       readonly id: number;
       active: boolean;
+      /** Resolves when unregistered; with the reason when the router revoked the registration. */
+      readonly on_unregister: Promise<string | undefined>;
     }
 
     class Publication {
@@ -69,7 +95,7 @@ declare module 'autobahn' {
       register(procedure: string, endpoint: Endpoint, options?: Kwargs): Promise<Registration>;
       unregister(registration: Registration): Promise<void>;
       /** Resolves to the single positional result, a `Result`, or null. */
-      call(procedure: string, args?: unknown[], kwargs?: Kwargs, options?: Kwargs): Promise<unknown>;
+      call(procedure: string, args?: unknown[], kwargs?: Kwargs, options?: Kwargs): CallPromise;
       leave(reason?: string, message?: string): void;
     }
 
@@ -84,8 +110,27 @@ declare module 'autobahn' {
       close?: (code?: number, reason?: string) => void;
     }
 
+    /**
+     * One entry of `transports` (lib/connection.js tries them in order): `websocket` (url),
+     * `rawsocket` (Node only, JSON only: host and port, or path; lib/transport/rawsocket.js) or
+     * `longpoll` (url of the base, over XMLHttpRequest; lib/transport/longpoll.js).
+     */
+    interface TransportOptions {
+      type: 'websocket' | 'rawsocket' | 'longpoll';
+      url?: string;
+      host?: string;
+      port?: number;
+      path?: string;
+      /** rawsocket: the maximum message length it accepts, 2^exp (default 24). */
+      rawsocket_max_len_exp?: number;
+      /** longpoll: client-side request timeout, ms (default 12000). */
+      request_timeout?: number;
+    }
+
     interface ConnectionOptions {
-      url: string;
+      /** Required unless every entry of `transports` has what it needs. */
+      url?: string;
+      transports?: TransportOptions[];
       realm: string;
       serializers?: Serializer[];
       max_retries?: number;

@@ -163,43 +163,63 @@ export interface AutobahnClosed {
   reason: string;
   /** The WAMP reason of GOODBYE or ABORT, if there was one. */
   wampReason: string | null;
+  /** GOODBYE/ABORT `Details.message`, if there was one. */
+  message: string | null;
 }
 
 export interface AutobahnPeer {
   readonly serializer: SerializerName;
   readonly connection: autobahn.Connection;
   readonly session: autobahn.Session;
+  /** WELCOME.Details (authid, authrole, roles…). */
+  readonly welcome: autobahn.Kwargs;
   readonly closed: Promise<AutobahnClosed>;
   /** Exceptions raised in this test's endpoints and handlers (autobahn's on_user_error). */
   readonly userErrors: unknown[];
+  /** What autobahn reported through on_internal_error (protocol violations it detected). */
+  readonly internalErrors: readonly string[];
   /** GOODBYE, then wait for the connection to close. */
   leave(ms?: number): Promise<AutobahnClosed>;
 }
 
+export interface AutobahnOptions {
+  realm?: string;
+  /**
+   * 'es6' (default) or 'when': autobahn reports progressive call results only through when.js
+   * promises (`then(onResult, onError, onProgress)`); its ES6 deferreds have no `notify`.
+   */
+  promises?: 'es6' | 'when';
+  /**
+   * Internal errors autobahn is expected to report (e.g. a protocol violation it detects in a
+   * frame the spec requires): matching ones do not fail the test.
+   */
+  expectInternalError?: RegExp;
+}
+
 /**
- * Opens an autobahn-js session on realm1 with one serializer. Fails the test if autobahn reports
- * an internal error (e.g. a protocol violation it detected in what the router sent).
+ * Opens an autobahn-js session (realm1 by default) with one serializer. Fails the test if autobahn
+ * reports an internal error (e.g. a protocol violation it detected in what the router sent).
  */
-export async function connectAutobahn(url: string, serializer: SerializerName): Promise<AutobahnPeer> {
+export async function connectAutobahn(url: string, serializer: SerializerName, options: AutobahnOptions = {}): Promise<AutobahnPeer> {
   const internalErrors: string[] = [];
   const userErrors: unknown[] = [];
   const connection = new autobahn.Connection({
     url,
-    realm: 'realm1',
+    realm: options.realm ?? 'realm1',
     serializers: [AUTOBAHN_SERIALIZERS[serializer]()],
     max_retries: 0,
     retry_if_unreachable: false,
-    use_es6_promises: true,
+    use_es6_promises: options.promises !== 'when',
     // autobahn's session.js shadows the global Error, so its protocol-violation report arrives as
     // `undefined`; the connection is failed with close code 3002 all the same.
     on_internal_error: (error, message) => internalErrors.push(`${message ?? ''} ${error === undefined ? 'an error autobahn lost (a protocol violation it detected?)' : String(error)}`.trim()),
     on_user_error: (error) => userErrors.push(error),
   });
-  const opened = deferred<autobahn.Session>();
+  const opened = deferred<{ session: autobahn.Session; welcome: autobahn.Kwargs }>();
   const closed = deferred<AutobahnClosed>();
-  connection.onopen = (session) => opened.resolve(session);
+  connection.onopen = (session, welcome) => opened.resolve({ session, welcome });
   connection.onclose = (reason, details) => {
-    closed.resolve({ reason, wampReason: details.reason });
+    closed.resolve({ reason, wampReason: details.reason, message: details.message });
     return true; // never reconnect
   };
   connection.open();
@@ -207,15 +227,18 @@ export async function connectAutobahn(url: string, serializer: SerializerName): 
     if (connection.isOpen) connection.close();
     else if (connection.isConnected) connection.transport.close?.();
     await within(closed.promise, 3000, `autobahn (${serializer}) connection to close`);
-    if (internalErrors.length > 0) throw new Error(`autobahn (${serializer}) reported: ${internalErrors.join('; ')}`);
+    const unexpected = internalErrors.filter((e) => options.expectInternalError === undefined || !options.expectInternalError.test(e));
+    if (unexpected.length > 0) throw new Error(`autobahn (${serializer}) reported: ${unexpected.join('; ')}`);
   });
-  const session = await within(Promise.race([opened.promise, closed.promise.then((c) => Promise.reject(new Error(`closed before joining: ${JSON.stringify(c)}`)))]), 5000, `autobahn (${serializer}) to join`);
+  const { session, welcome } = await within(Promise.race([opened.promise, closed.promise.then((c) => Promise.reject(new Error(`closed before joining: ${JSON.stringify(c)}`)))]), 5000, `autobahn (${serializer}) to join`);
   return {
     serializer,
     connection,
     session,
+    welcome,
     closed: closed.promise,
     userErrors,
+    internalErrors,
     leave(ms = 3000) {
       connection.close();
       return within(closed.promise, ms, `autobahn (${serializer}) to leave`);
@@ -267,6 +290,26 @@ export async function autobahnPublish(peer: AutobahnPeer, topic: string, args: u
   const acked = peer.session.publish(topic, args, kwargs, { ...options, acknowledge: true });
   if (acked === undefined) throw new Error('autobahn returned no promise for an acknowledged publish');
   return within(acked, 3000, `PUBLISHED for ${topic}`);
+}
+
+/**
+ * CALL with receive_progress on a session opened with `promises: 'when'`: the progressive results
+ * go to the inbox (as autobahn shapes them: a single value, or a `Result`), the final one resolves
+ * `result`.
+ */
+export function autobahnCallWithProgress(
+  peer: AutobahnPeer,
+  procedure: string,
+  args?: unknown[],
+  kwargs?: autobahn.Kwargs,
+  options: autobahn.Kwargs = {},
+): { progress: Inbox<unknown>; result: Promise<unknown> } {
+  const progress = new Inbox<unknown>(`progressive result of ${procedure} (autobahn ${peer.serializer})`);
+  const call: autobahn.WhenThenable = peer.session.call(procedure, args, kwargs, { ...options, receive_progress: true });
+  const result = new Promise<unknown>((resolve, reject) => {
+    call.then(resolve, reject, progress.push);
+  });
+  return { progress, result };
 }
 
 /** Whatever an autobahn call rejects with, as an application error (or a test failure). */
