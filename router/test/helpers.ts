@@ -13,7 +13,8 @@ import type { RouterConfigFile } from '@switchboard/router';
 export async function startTestRouter(config: RouterConfigFile = {}): Promise<Router> {
   const listeners = config.listeners ?? [{ type: 'websocket' as const }];
   const router = new Router({
-    config: { shutdownTimeoutMs: 500, ...config, listeners: listeners.map((l) => ({ host: '127.0.0.1', ...l, port: 0 })) },
+    // A RawSocket listener on a Unix socket path has no host or port.
+    config: { shutdownTimeoutMs: 500, ...config, listeners: listeners.map((l) => (l.type === 'rawsocket' && l.path !== undefined ? l : { host: '127.0.0.1', ...l, port: 0 })) },
     logger: silentLogger(),
   });
   await router.start();
@@ -58,8 +59,9 @@ export class RawPeer {
     this.closed = new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
   }
 
-  static async connect(url: string, serializer: SerializerName = 'json', protocols?: string[]): Promise<RawPeer> {
-    const ws = new WebSocket(url, protocols ?? [CODECS[serializer].subprotocol]);
+  /** `options` go to `ws` (TLS `ca`, `origin`…). */
+  static async connect(url: string, serializer: SerializerName = 'json', protocols?: string[], options?: WebSocket.ClientOptions): Promise<RawPeer> {
+    const ws = new WebSocket(url, protocols ?? [CODECS[serializer].subprotocol], options);
     const peer = new RawPeer(ws, serializer);
     onTestFinished(() => ws.terminate());
     await within(new Promise<void>((resolve, reject) => {
@@ -70,8 +72,8 @@ export class RawPeer {
   }
 
   /** Connects and completes HELLO → WELCOME; resolves to the WELCOME message. */
-  static async join(url: string, serializer: SerializerName = 'json', realm = 'realm1'): Promise<RawPeer & { session: number; welcome: unknown[] }> {
-    const peer = await RawPeer.connect(url, serializer);
+  static async join(url: string, serializer: SerializerName = 'json', realm = 'realm1', options?: WebSocket.ClientOptions): Promise<RawPeer & { session: number; welcome: unknown[] }> {
+    const peer = await RawPeer.connect(url, serializer, undefined, options);
     peer.send([MessageCode.Hello, realm, { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } }]);
     const welcome = await peer.next();
     if (welcome[0] !== MessageCode.Welcome) throw new Error(`expected WELCOME, got ${JSON.stringify(welcome)}`);
@@ -97,7 +99,15 @@ export class RawPeer {
   /** The next decoded message (as an array), waiting at most `ms`. */
   async next(ms = 3000): Promise<unknown[]> {
     const queued = this.#queue.shift();
-    const value = queued !== undefined ? queued : await within(new Promise<unknown>((resolve) => this.#waiters.push(resolve)), ms, 'a WAMP message');
+    let waiter: ((value: unknown) => void) | undefined;
+    const value =
+      queued !== undefined
+        ? queued
+        : await within(new Promise<unknown>((resolve) => this.#waiters.push((waiter = resolve))), ms, 'a WAMP message').finally(() => {
+            // A timed-out wait must not swallow the next frame.
+            const i = waiter === undefined ? -1 : this.#waiters.indexOf(waiter);
+            if (i !== -1) this.#waiters.splice(i, 1);
+          });
     if (!Array.isArray(value)) throw new Error(`received a non-list frame: ${JSON.stringify(value)}`);
     return value;
   }
