@@ -24,7 +24,7 @@ export interface ApiContract {
   topics?: object;
 }
 
-/** The contract of a session without a type argument: any URI, payloads of unknown type. */
+/** The contract of a session without a type argument: every URI, payloads of unknown type. */
 export interface Untyped {
   procedures: Record<string, { args: unknown[]; kwargs: Dict; result: unknown; progress: unknown[] }>;
   topics: Record<string, { args: unknown[]; kwargs: Dict }>;
