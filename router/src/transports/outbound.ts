@@ -25,6 +25,8 @@ export class OutboundCounters {
   eventsDropped = 0;
   bytesDropped = 0;
   peersCutOff = 0;
+  /** Messages longer than the receiving peer accepts (a RawSocket client's announced maximum): never truncated. */
+  messagesTooLarge = 0;
 }
 
 export type Verdict = 'send' | 'drop' | 'cutoff';
@@ -42,10 +44,14 @@ export class OutboundBudget {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  judge(queuedBytes: number, frameBytes: number, droppable: boolean): Verdict {
+  /**
+   * `full`: the queue is past a limit of its own other than bytes (long-poll's message count), so
+   * a droppable frame is treated as over the soft limit.
+   */
+  judge(queuedBytes: number, frameBytes: number, droppable: boolean, full = false): Verdict {
     const after = queuedBytes + frameBytes;
     if (!droppable) return after > this.limits.hardLimitBytes ? 'cutoff' : 'send';
-    if (after <= this.limits.softLimitBytes) {
+    if (after <= this.limits.softLimitBytes && !full) {
       this.#overSoftSince = 0;
       return 'send';
     }

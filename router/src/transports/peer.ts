@@ -13,7 +13,15 @@ export interface TransportDetails {
   readonly peer: string;
   /** HTTP headers of the opening handshake, where the transport has them. */
   readonly httpHeaders?: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The TLS channel IDs of the connection (32 bytes each), on TLS transports only: what
+   * WAMP-Cryptosign's channel binding signs over (see transports/channel-binding.ts).
+   */
+  readonly channelBindings?: Readonly<Partial<Record<ChannelBindingType, Uint8Array>>>;
 }
+
+/** TLS channel binding types: RFC 5929 (TLS ≤ 1.2) and RFC 9266 (TLS 1.3). */
+export type ChannelBindingType = 'tls-unique' | 'tls-exporter';
 
 /** A transport's framing of a shared message, by transport name. */
 export interface FrameCache {

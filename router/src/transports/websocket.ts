@@ -1,7 +1,7 @@
 /**
- * WebSocket transport on `ws`: subprotocol negotiation, frame type rules, max message size,
- * keep-alive pings, and corked writes. Knows nothing of realms or sessions: it hands decoded
- * frames to a PeerHandler and offers a Peer for replies.
+ * WebSocket transport on `ws`: subprotocol negotiation (plain and batched), frame type rules, max
+ * message size, keep-alive pings, and corked writes. Knows nothing of realms or sessions: it hands
+ * decoded frames to a PeerHandler and offers a Peer for replies.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -11,9 +11,14 @@ import type { RawData } from 'ws';
 import type { Codec, SerializerName } from '@switchboard/schemas';
 import { CODECS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
+import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
+import { channelBindingsOf } from './channel-binding.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
-import type { Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
+import type { AcceptPeer, Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
+import { EndOfTurn } from './turn.js';
+
+export type { AcceptPeer } from './peer.js';
 
 export interface WebSocketTransportOptions {
   /** URL path, e.g. `/ws`. */
@@ -24,11 +29,24 @@ export interface WebSocketTransportOptions {
   maxMessageBytes: number;
   /** Interval of keep-alive pings; a peer that has not answered the previous ping is dropped. 0 disables. */
   pingIntervalMs: number;
+  /** A peer silent this long after a ping is dropped without waiting for the next one (below pingIntervalMs). */
+  pingTimeoutMs?: number;
   outbound: OutboundLimits;
+  /**
+   * Also offer `wamp.2.<serializer>.batched` for each serializer (several WAMP messages per
+   * WebSocket message). Default true: a client gets batching only when it asks for it.
+   */
+  batched?: boolean;
 }
 
-/** Creates the core's handler for a new connection. */
-export type AcceptPeer = (peer: Peer) => PeerHandler;
+/** A batch is sent once it reaches this size, without waiting for the end of the turn. */
+const BATCH_FLUSH_BYTES = 64 * 1024;
+
+/** What a subprotocol stands for. */
+interface Offer {
+  codec: Codec;
+  batched: boolean;
+}
 
 class WebSocketPeer implements Peer {
   handler: PeerHandler | undefined;
@@ -74,7 +92,7 @@ class WebSocketPeer implements Peer {
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes = frame.framed.get('websocket');
-    if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame.data, frame.text)));
+    if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
     const verdict = this.#budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
@@ -92,12 +110,97 @@ class WebSocketPeer implements Peer {
 
 }
 
+/**
+ * A peer on a batched subprotocol [ap_transport_batched_websocket]: every message it is sent in an
+ * event-loop turn goes out in one WebSocket message (or several of at most BATCH_FLUSH_BYTES), each
+ * message framed with its separator or length prefix.
+ */
+class BatchedWebSocketPeer implements Peer {
+  handler: PeerHandler | undefined;
+  alive = true;
+  /** A flush is queued for the end of this turn. */
+  scheduled = false;
+  readonly #parts: Uint8Array[] = [];
+  #partsBytes = 0;
+  readonly #budget: OutboundBudget;
+  readonly #sendOptions: { binary: boolean };
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+    readonly codec: Codec,
+    readonly transport: TransportDetails,
+    private readonly owner: WebSocketTransport,
+  ) {
+    this.#budget = new OutboundBudget(owner.options.outbound, owner.counters);
+    this.#sendOptions = { binary: codec.binary };
+  }
+
+  /** Written to the socket but not sent, plus the batch being gathered. */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount + this.#partsBytes;
+  }
+
+  send(frame: string | Uint8Array): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    return this.#add(typeof frame === 'string' ? batchElementOfString(frame) : batchElement(frame, !this.codec.binary), false);
+  }
+
+  /** A message's framing within a batch is the same for every receiver (and long-poll's): computed once. */
+  sendDroppable(frame: SharedFrame): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    let element = frame.framed.get('batched');
+    if (element === undefined) frame.framed.set('batched', (element = sharedBatchElement(frame)));
+    return this.#add(element, true);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.flush();
+    this.ws.close(code, reason);
+  }
+
+  /** Sends what was gathered as one WebSocket message. */
+  flush(): void {
+    if (this.#parts.length === 0) return;
+    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsBytes);
+    this.#parts.length = 0;
+    this.#partsBytes = 0;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.#sendOptions);
+  }
+
+  #add(element: Uint8Array, droppable: boolean): boolean {
+    const verdict = this.#budget.judge(this.bufferedBytes, element.length, droppable);
+    if (verdict === 'send') {
+      this.#parts.push(element);
+      this.#partsBytes += element.length;
+      if (this.#partsBytes >= BATCH_FLUSH_BYTES) this.flush();
+      else if (!this.scheduled) this.owner.scheduleFlush(this);
+      return true;
+    }
+    if (verdict === 'cutoff') this.owner.cutOff(this);
+    return false;
+  }
+}
+
+type AnyWebSocketPeer = WebSocketPeer | BatchedWebSocketPeer;
+
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
-  readonly #peers = new Set<WebSocketPeer>();
-  readonly #corked: WebSocketPeer[] = [];
-  readonly #offered: Set<string>;
+  readonly #peers = new Set<AnyWebSocketPeer>();
+  /** Subprotocols offered, in the router's order of preference. */
+  readonly #offered = new Map<string, Offer>();
+  readonly #corks = new EndOfTurn<WebSocketPeer>((peer) => {
+    peer.corked = false;
+    peer.socket.uncork();
+  });
+  readonly #batches = new EndOfTurn<BatchedWebSocketPeer>((peer) => {
+    peer.scheduled = false;
+    peer.flush();
+  });
   #pingTimer: NodeJS.Timeout | undefined;
+  /** One per ping round, when pingTimeoutMs is shorter than the interval. */
+  #pongDeadline: NodeJS.Timeout | undefined;
 
   constructor(
     readonly options: WebSocketTransportOptions,
@@ -105,7 +208,10 @@ export class WebSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#offered = new Set(options.serializers.map((name) => CODECS[name].subprotocol));
+    for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
+    if (options.batched !== false) {
+      for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });
+    }
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxMessageBytes,
@@ -128,7 +234,7 @@ export class WebSocketTransport {
     const header = req.headers['sec-websocket-protocol'];
     const requested = typeof header === 'string' ? header.split(',').map((p) => p.trim()).filter((p) => p.length > 0) : [];
     if (this.#choose(new Set(requested)) === undefined) {
-      const offered = [...this.#offered].join(', ');
+      const offered = [...this.#offered.keys()].join(', ');
       const asked = requested.length > 0 ? requested.join(', ') : 'none';
       refuse(socket, 400, `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`);
       return;
@@ -143,12 +249,17 @@ export class WebSocketTransport {
   cork(peer: WebSocketPeer): void {
     peer.corked = true;
     peer.socket.cork();
-    this.#corked.push(peer);
-    if (this.#corked.length === 1) setImmediate(this.#uncork);
+    this.#corks.add(peer);
+  }
+
+  /** A batched peer's batch leaves at the end of this event-loop turn. */
+  scheduleFlush(peer: BatchedWebSocketPeer): void {
+    peer.scheduled = true;
+    this.#batches.add(peer);
   }
 
   /** Disconnects a peer whose outbound queue passed the hard limit. */
-  cutOff(peer: WebSocketPeer): void {
+  cutOff(peer: AnyWebSocketPeer): void {
     this.counters.peersCutOff++;
     this.log.warn({ peer: peer.transport.peer, buffered: peer.bufferedBytes }, `peer cut off: ${SLOW_CONSUMER_REASON}`);
     // Nothing more can be written to a peer that does not read: drop the TCP connection.
@@ -158,6 +269,7 @@ export class WebSocketTransport {
   /** Closes every connection (after what was queued) and stops pinging. */
   close(code = 1001, reason = 'router shutting down'): void {
     if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    if (this.#pongDeadline !== undefined) clearTimeout(this.#pongDeadline);
     for (const peer of this.#peers) peer.close(code, reason);
   }
 
@@ -166,16 +278,6 @@ export class WebSocketTransport {
     for (const peer of this.#peers) peer.ws.terminate();
   }
 
-  readonly #uncork = (): void => {
-    const peers = this.#corked;
-    for (let i = 0; i < peers.length; i++) {
-      const peer = peers[i]!;
-      peer.corked = false;
-      peer.socket.uncork();
-    }
-    peers.length = 0;
-  };
-
   #choose(protocols: Set<string>): string | undefined {
     // The client's order of preference wins among the serializers we offer.
     for (const protocol of protocols) if (this.#offered.has(protocol)) return protocol;
@@ -183,11 +285,12 @@ export class WebSocketTransport {
   }
 
   #open(ws: WebSocket, req: IncomingMessage): void {
-    const codec = Object.values(CODECS).find((c) => c.subprotocol === ws.protocol);
-    if (codec === undefined) {
+    const offer = this.#offered.get(ws.protocol);
+    if (offer === undefined) {
       ws.close(1002, 'no subprotocol');
       return;
     }
+    const { codec, batched } = offer;
     const socket = req.socket;
     const family = socket.remoteFamily === 'IPv6' ? 'tcp6' : 'tcp4';
     const transport: TransportDetails = {
@@ -195,8 +298,9 @@ export class WebSocketTransport {
       protocol: ws.protocol,
       peer: `${family}:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
       httpHeaders: req.headers,
+      channelBindings: channelBindingsOf(socket),
     };
-    const peer = new WebSocketPeer(ws, socket, codec, transport, this);
+    const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this) : new WebSocketPeer(ws, socket, codec, transport, this);
     this.#peers.add(peer);
     const handler = this.accept(peer);
     peer.handler = handler;
@@ -204,10 +308,14 @@ export class WebSocketTransport {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       peer.alive = true;
       if (isBinary !== binary) {
-        handler.onBadFrame(`${isBinary ? 'binary' : 'text'} WebSocket message on ${codec.subprotocol}, which uses ${binary ? 'binary' : 'text'} messages`);
+        handler.onBadFrame(`${isBinary ? 'binary' : 'text'} WebSocket message on ${ws.protocol}, which uses ${binary ? 'binary' : 'text'} messages`);
         return;
       }
       const bytes = data as Buffer; // binaryType 'nodebuffer': always one Buffer
+      if (batched) {
+        decodeBatch(codec, bytes, handler);
+        return;
+      }
       let decoded: unknown;
       try {
         decoded = codec.decode(binary ? bytes : bytes.toString('utf8'));
@@ -230,24 +338,41 @@ export class WebSocketTransport {
   }
 
   #ping(): void {
+    this.#dropSilent();
     for (const peer of this.#peers) {
-      if (!peer.alive) {
-        this.log.info({ peer: peer.transport.peer }, 'peer did not answer ping: closing');
-        peer.ws.terminate();
-        continue;
-      }
       peer.alive = false;
       peer.ws.ping();
     }
+    const timeout = this.options.pingTimeoutMs;
+    if (timeout !== undefined && timeout < this.options.pingIntervalMs) {
+      // One timer for the whole round, not one per peer: whoever has not answered by then goes.
+      this.#pongDeadline = setTimeout(this.#dropSilent, timeout);
+      this.#pongDeadline.unref();
+    }
   }
+
+  /** Drops every peer that has sent nothing (no pong, no message) since the last ping. */
+  readonly #dropSilent = (): void => {
+    for (const peer of this.#peers) {
+      if (peer.alive) continue;
+      this.log.info({ peer: peer.transport.peer }, 'peer did not answer ping: closing');
+      // Out of the set now, so the next round does not ping a peer that is being terminated.
+      this.#peers.delete(peer);
+      peer.ws.terminate();
+    }
+  };
 }
 
-/** An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. */
-function wsFrame(data: Uint8Array, text: boolean): Uint8Array {
-  const length = data.length;
+/**
+ * An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. Text is
+ * written straight into the frame, so a JSON EVENT costs one allocation and one copy.
+ */
+function wsFrame(frame: SharedFrame): Uint8Array {
+  const source = frame.source;
+  const length = typeof source === 'string' ? Buffer.byteLength(source) : source.length;
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const out = Buffer.allocUnsafe(headerLength + length);
-  out[0] = 0x80 | (text ? 0x1 : 0x2);
+  out[0] = 0x80 | (frame.text ? 0x1 : 0x2);
   if (length < 126) out[1] = length;
   else if (length < 65536) {
     out[1] = 126;
@@ -256,7 +381,8 @@ function wsFrame(data: Uint8Array, text: boolean): Uint8Array {
     out[1] = 127;
     out.writeBigUInt64BE(BigInt(length), 2);
   }
-  out.set(data, headerLength);
+  if (typeof source === 'string') out.write(source, headerLength, 'utf8');
+  else out.set(source, headerLength);
   return out;
 }
 

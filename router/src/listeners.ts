@@ -1,0 +1,226 @@
+/**
+ * What one entry of the config's `listeners` starts: a port (or Unix socket) and the transports
+ * behind it. A `websocket` listener is an HTTP server (WebSocket upgrades, long-poll, /health,
+ * optionally RawSocket on the same port, optionally TLS); a `rawsocket` listener is RawSocket only.
+ * Transports hand every connection to `accept` (Router.attach); none of this knows about realms.
+ */
+import { unlinkSync } from 'node:fs';
+import { connect, createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { loadTls as loadTlsFiles } from './config/tls.js';
+import type { RawSocketListenerConfig, TlsFile, WebSocketListenerConfig } from './config/config.js';
+import { UpgradeAdmission } from './http/admission.js';
+import { HttpServer, sendJson, tlsServerOptions } from './http/server.js';
+import { StaticFiles } from './http/static.js';
+import type { HttpServerOptions, TlsCredentials } from './http/server.js';
+import type { Logger } from './log.js';
+import type { ListenerAddress } from './router.js';
+import { LongPollTransport } from './transports/longpoll.js';
+import type { OutboundCounters } from './transports/outbound.js';
+import type { AcceptPeer } from './transports/peer.js';
+import { MAX_RAWSOCKET_MESSAGE_BYTES } from './transports/rawsocket-framing.js';
+import { RawSocketTransport } from './transports/rawsocket.js';
+import { WebSocketTransport } from './transports/websocket.js';
+
+export interface ListenerContext {
+  accept: AcceptPeer;
+  counters: OutboundCounters;
+  log: Logger;
+  /** The body of GET /health (the process is alive). */
+  health(): unknown;
+  /** GET /ready: 200 once every listener is up and the realms are loaded, 503 before and while stopping. */
+  ready?(): { ready: boolean } & Record<string, unknown>;
+  /** Adds routes of its own to a websocket listener's server (the HTTP bridge). */
+  routes?(http: HttpServer, config: WebSocketListenerConfig): void;
+}
+
+export interface Listener {
+  readonly address: ListenerAddress;
+  /** Closes every connection after what was queued to it. */
+  close(): void;
+  /** Drops every connection at once. */
+  terminate(): void;
+  /** Stops listening (and removes a Unix socket file). */
+  stop(): Promise<void>;
+}
+
+/** A listener's PEM files, read and checked (config/tls.ts); problems name the field and the file. */
+function loadTls(tls: TlsFile, index: number): TlsCredentials {
+  return loadTlsFiles(tls, `/listeners/${index}/tls`);
+}
+
+function hostForUrl(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+export async function startWebSocketListener(config: WebSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {
+  const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
+  // Directories are checked before anything opens: a missing one fails the start, naming its field.
+  const staticFiles = config.static === undefined ? undefined : new StaticFiles(config.static, `/listeners/${index}/static`);
+  const websocket = new WebSocketTransport(config, ctx.accept, ctx.counters, ctx.log);
+  const rawsocket =
+    config.rawsocket === true
+      ? new RawSocketTransport(
+          {
+            serializers: config.serializers,
+            maxMessageBytes: Math.min(config.maxMessageBytes, MAX_RAWSOCKET_MESSAGE_BYTES),
+            outbound: config.outbound,
+          },
+          ctx.accept,
+          ctx.counters,
+          ctx.log,
+        )
+      : undefined;
+  const longpollConfig = config.longpoll;
+  const longpoll =
+    longpollConfig === undefined
+      ? undefined
+      : new LongPollTransport(
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, outbound: config.outbound },
+          ctx.accept,
+          ctx.counters,
+          ctx.log,
+        );
+  const options: HttpServerOptions = {};
+  if (tls !== undefined) options.tls = tls;
+  if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);
+  const http = new HttpServer(options);
+  // Origin and per-address limits are checked before the transport sees the upgrade.
+  const admission = new UpgradeAdmission(config, ctx.log);
+  http.upgrade(config.path, (req, socket, head) => {
+    if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
+  });
+  if (longpoll !== undefined && longpollConfig !== undefined) http.routePrefix(`${longpollConfig.path}/`, (req, res) => longpoll.handle(req, res));
+  http.route('/health', (_req, res) => sendJson(res, 200, ctx.health()));
+  http.route('/ready', (_req, res) => {
+    const ready = ctx.ready?.() ?? { ready: true };
+    sendJson(res, ready.ready ? 200 : 503, ready);
+  });
+  ctx.routes?.(http, config);
+  if (staticFiles !== undefined) http.fallback(staticFiles.handle);
+  const close = (): void => {
+    websocket.close(1001, 'router shutting down');
+    rawsocket?.close();
+    longpoll?.close();
+  };
+  const terminate = (): void => {
+    websocket.terminate();
+    rawsocket?.terminate();
+    longpoll?.terminate();
+  };
+  let bound: AddressInfo;
+  try {
+    bound = await http.listen(config.port, config.host);
+  } catch (err) {
+    terminate();
+    await http.close();
+    throw err;
+  }
+  const host = hostForUrl(bound);
+  const secure = tls !== undefined;
+  const address: ListenerAddress = {
+    type: 'websocket',
+    host: bound.address,
+    port: bound.port,
+    path: config.path,
+    url: `${secure ? 'wss' : 'ws'}://${host}:${bound.port}${config.path}`,
+    secure,
+  };
+  if (rawsocket !== undefined) address.rawsocketUrl = `${secure ? 'rss' : 'rs'}://${host}:${bound.port}`;
+  if (longpollConfig !== undefined) address.longpollUrl = `${secure ? 'https' : 'http'}://${host}:${bound.port}${longpollConfig.path}`;
+  ctx.log.info({ url: address.url, rawsocket: address.rawsocketUrl, longpoll: address.longpollUrl, serializers: config.serializers }, 'listening');
+  return { address, close, terminate, stop: () => http.close() };
+}
+
+export async function startRawSocketListener(config: RawSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {
+  const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
+  const transport = new RawSocketTransport(
+    {
+      serializers: config.serializers,
+      maxMessageBytes: config.maxMessageBytes,
+      minPeerMaxMessageBytes: config.minPeerMaxMessageBytes,
+      maxConnections: config.maxConnections,
+      pingIntervalMs: config.pingIntervalMs,
+      outbound: config.outbound,
+      ...(config.path !== undefined && { socketPath: config.path }),
+    },
+    ctx.accept,
+    ctx.counters,
+    ctx.log,
+  );
+  let server: NetServer;
+  if (tls !== undefined) {
+    const secure = createTlsServer(tlsServerOptions(tls), (socket) => transport.handle(socket));
+    secure.on('tlsClientError', (_err, socket) => socket.destroy());
+    server = secure;
+  } else server = createNetServer((socket) => transport.handle(socket));
+  const secure = tls !== undefined;
+  const scheme = secure ? 'rss' : 'rs';
+  let address: ListenerAddress;
+  try {
+    if (config.path !== undefined) {
+      await listenUnix(server, config.path);
+      address = { type: 'rawsocket', host: '', port: 0, path: config.path, url: `${scheme}://unix:${config.path}`, secure };
+    } else {
+      const bound = await listenTcp(server, config.port, config.host);
+      address = { type: 'rawsocket', host: bound.address, port: bound.port, path: '', url: `${scheme}://${hostForUrl(bound)}:${bound.port}`, secure };
+    }
+  } catch (err) {
+    transport.terminate();
+    throw err;
+  }
+  address.rawsocketUrl = address.url;
+  ctx.log.info({ url: address.url, serializers: config.serializers, maxMessageBytes: transport.maxMessageBytes }, 'listening');
+  return {
+    address,
+    close: () => transport.close(),
+    terminate: () => transport.terminate(),
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function listenTcp(server: NetServer, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function listenOnPath(server: NetServer, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Listens on a Unix socket path. A socket file left by a process that died is removed (nobody
+ * accepts on it); one that another process still serves is an error.
+ */
+async function listenUnix(server: NetServer, path: string): Promise<void> {
+  try {
+    await listenOnPath(server, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || (await someoneListens(path))) throw err;
+    unlinkSync(path);
+    await listenOnPath(server, path);
+  }
+}
+
+function someoneListens(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}

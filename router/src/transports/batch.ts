@@ -1,0 +1,105 @@
+/**
+ * Batched framing, shared by the batched WebSocket subprotocols and HTTP long-poll.
+ * [ap_transport_batched_websocket] JSON: each serialized message followed by the record separator
+ * 0x1E. MessagePack and CBOR: each serialized message preceded by its length as a 32-bit
+ * big-endian unsigned integer. A batch holds at least one message.
+ */
+import type { Codec } from '@switchboard/schemas';
+import type { PeerHandler, SharedFrame } from './peer.js';
+
+/** ASCII record separator, the JSON batch terminator. */
+export const RECORD_SEPARATOR = 0x1e;
+
+/** The suffix of batched subprotocols: `wamp.2.json.batched` … */
+export const BATCHED_SUFFIX = '.batched';
+
+/** One message's share of a batch: the message with its separator (text) or length prefix (binary). */
+export function batchElement(data: Uint8Array, text: boolean): Buffer {
+  const out = Buffer.allocUnsafe(text ? data.length + 1 : data.length + 4);
+  if (text) {
+    out.set(data, 0);
+    out[data.length] = RECORD_SEPARATOR;
+  } else {
+    out.writeUInt32BE(data.length, 0);
+    out.set(data, 4);
+  }
+  return out;
+}
+
+/** The same for a message the codec gave as a string (JSON), without an intermediate copy. */
+export function batchElementOfString(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const out = Buffer.allocUnsafe(length + 1);
+  out.write(text, 0, 'utf8');
+  out[length] = RECORD_SEPARATOR;
+  return out;
+}
+
+/** A shared message's batch element, framed once from its text (JSON) or bytes. */
+export function sharedBatchElement(frame: SharedFrame): Buffer {
+  const source = frame.source;
+  return typeof source === 'string' ? batchElementOfString(source) : batchElement(source, frame.text);
+}
+
+/** A batch that breaks the framing rules; the transport fails the connection. */
+export class BatchError extends Error {
+  override name = 'BatchError';
+}
+
+/**
+ * Splits a batch into its messages (views into `batch`, no copies). Throws BatchError for an
+ * empty batch, a JSON message without its separator, an empty JSON message, or a truncated
+ * length-prefixed message.
+ */
+export function splitBatch(batch: Uint8Array, text: boolean): Uint8Array[] {
+  if (batch.length === 0) throw new BatchError('empty batch (a batch must hold at least one message)');
+  const out: Uint8Array[] = [];
+  if (text) {
+    let start = 0;
+    for (let i = 0; i < batch.length; i++) {
+      if (batch[i] !== RECORD_SEPARATOR) continue;
+      if (i === start) throw new BatchError(`empty message at octet ${start} of a JSON batch`);
+      out.push(batch.subarray(start, i));
+      start = i + 1;
+    }
+    if (start !== batch.length) throw new BatchError(`JSON batch does not end with the record separator 0x1E (${batch.length - start} octets after the last one)`);
+    return out;
+  }
+  let at = 0;
+  while (at < batch.length) {
+    if (batch.length - at < 4) throw new BatchError(`truncated length prefix at octet ${at} of a batch of ${batch.length} octets`);
+    const length = ((batch[at]! << 24) >>> 0) + (batch[at + 1]! << 16) + (batch[at + 2]! << 8) + batch[at + 3]!;
+    at += 4;
+    if (length > batch.length - at) throw new BatchError(`message of ${length} octets at octet ${at - 4} overruns a batch of ${batch.length} octets`);
+    out.push(batch.subarray(at, at + length));
+    at += length;
+  }
+  return out;
+}
+
+/**
+ * Hands each message of a batch to the handler in order. A broken batch, or an undecodable message
+ * in it, goes to onBadFrame (which fails the session) and the messages after it are not read;
+ * false then.
+ */
+export function decodeBatch(codec: Codec, batch: Uint8Array, handler: PeerHandler): boolean {
+  let messages: Uint8Array[];
+  try {
+    messages = splitBatch(batch, !codec.binary);
+  } catch (err) {
+    if (!(err instanceof BatchError)) throw err;
+    handler.onBadFrame(`bad ${codec.name} batch: ${err.message}`);
+    return false;
+  }
+  for (const message of messages) {
+    let decoded: unknown;
+    try {
+      decoded = codec.decode(message);
+    } catch (err) {
+      handler.onBadFrame(`undecodable ${codec.name} message in a batch: ${(err as Error).message}`);
+      return false;
+    }
+    handler.onFrame(decoded);
+  }
+  return true;
+}
