@@ -4,6 +4,7 @@
  * bounded and every process started here is killed when its test finishes.
  */
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CloseUri, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { RawPeer, within } from './helpers.js';
+import { setEnv, writeConfig } from './config/support.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = 'router/bin/switchboard.js';
@@ -309,5 +311,143 @@ describe('switchboard start', () => {
     expect(stderr).toContain(`127.0.0.1:${address.port}`);
     expect(stderr).toMatch(/EADDRINUSE|address already in use/);
     expect(stderr).toContain('is another process using this port?');
+  });
+});
+
+/** A Crossbar.io node config: a Web transport with ticket, wampcra and anonymous auth, roles, a static path and a component. */
+const CROSSBAR = {
+  version: 2,
+  controller: {},
+  workers: [
+    {
+      type: 'router',
+      realms: [
+        {
+          name: 'realm1',
+          roles: [
+            { name: 'backend', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, publish: true, subscribe: true } }] },
+            {
+              name: 'frontend',
+              permissions: [
+                { uri: 'com.example.', match: 'prefix', allow: { publish: true, subscribe: true, call: true } },
+                { uri: 'com.example.topic2', match: 'exact', allow: { publish: false } },
+              ],
+            },
+          ],
+        },
+      ],
+      transports: [
+        {
+          type: 'web',
+          endpoint: { type: 'tcp', port: 8080 },
+          paths: {
+            '/': { type: 'static', directory: '../web' },
+            ws: {
+              type: 'websocket',
+              serializers: ['json'],
+              auth: {
+                anonymous: { type: 'static', role: 'frontend' },
+                ticket: { type: 'static', principals: { joe: { ticket: '${SB_CLI_TICKET}', role: 'frontend' } } },
+                wampcra: { type: 'static', users: { backend1: { secret: '$SB_CLI_CRA_SECRET', role: 'backend' } } },
+              },
+            },
+          },
+        },
+      ],
+      components: [{ type: 'class', classname: 'backend.BackendSession', realm: 'realm1', role: 'backend' }],
+    },
+  ],
+};
+
+const CROSSBAR_WARNINGS = [
+  "/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client",
+  '/workers/0/transports/0/paths/~1: Web service of type "static" is not supported: ignored',
+];
+
+/** HELLO with `authmethods` and `authid`, then the CHALLENGE's extra. */
+async function challenged(url: string, method: string, authid: string): Promise<{ peer: RawPeer; extra: Record<string, unknown> }> {
+  const peer = await RawPeer.connect(url, 'json');
+  peer.send([MessageCode.Hello, 'realm1', { roles: { publisher: {}, callee: {} }, authmethods: [method], authid }]);
+  const challenge = await peer.next();
+  expect(challenge.slice(0, 2)).toEqual([MessageCode.Challenge, method]);
+  return { peer, extra: challenge[2] as Record<string, unknown> };
+}
+
+describe('a Crossbar config.json', () => {
+  it('check imports it: exit 0, each part not imported on stderr with its JSON pointer', async () => {
+    setEnv({ SB_CLI_TICKET: 'secret!!!', SB_CLI_CRA_SECRET: 'cra-secret' });
+    const path = writeConfig(CROSSBAR);
+    const { exit, stdout, stderr } = await run('check', path);
+    expect(exit.code).toBe(0);
+    expect(stdout).toBe(`${path}: Crossbar configuration imported (2 warnings)\n`);
+    expect(stderr).toBe(`${path}: not imported from Crossbar:\n${CROSSBAR_WARNINGS.map((w) => `  warning: ${w}\n`).join('')}`);
+  });
+
+  it('check names an unset secret variable and where it is used: exit 1, with the warnings', async () => {
+    setEnv({ SB_CLI_TICKET: undefined, SB_CLI_CRA_SECRET: 'cra-secret' });
+    const path = writeConfig(CROSSBAR);
+    const { exit, stdout, stderr } = await run('check', path);
+    expect(exit.code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('  - /workers/0/transports/0/paths/ws/auth/ticket/principals/joe/ticket: environment variable SB_CLI_TICKET is not set');
+    for (const warning of CROSSBAR_WARNINGS) expect(stderr).toContain(`  warning: ${warning}`);
+  });
+
+  it('check reads the TLS files and names the Crossbar field of one it cannot read: exit 1', async () => {
+    const crossbar = {
+      version: 2,
+      workers: [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [] }],
+          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 8443, tls: { certificate: 'missing.crt', key: 'missing.key' } }, url: 'wss://localhost:8443/ws' }],
+        },
+      ],
+    };
+    const path = writeConfig(crossbar);
+    const { exit, stderr } = await run('check', path);
+    expect(exit.code).toBe(1);
+    expect(stderr).toMatch(/  - \/workers\/0\/transports\/0\/endpoint\/tls\/certificate: cannot read \/.*\/missing\.crt: ENOENT/);
+    expect(stderr).toMatch(/  - \/workers\/0\/transports\/0\/endpoint\/tls\/key: cannot read \/.*\/missing\.key: ENOENT/);
+    expect(stderr).toContain('  warning: /workers/0/transports/0: Crossbar accepts this WebSocket transport on any URL path; Switchboard only on /ws');
+  });
+
+  it('start runs it: warnings logged; anonymous, ticket and wampcra sessions join with their roles, and the roles apply', async () => {
+    setEnv({ SB_CLI_TICKET: 'secret!!!', SB_CLI_CRA_SECRET: 'cra-secret' });
+    const { cli, url } = await start('--config', writeConfig(CROSSBAR));
+    const logged = cli.logLines().filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('not imported from Crossbar: '));
+    expect(logged.map((l) => l['msg'])).toEqual(CROSSBAR_WARNINGS.map((w) => `not imported from Crossbar: ${w}`));
+    expect(logged.every((l) => l['level'] === 40)).toBe(true);
+
+    // Anonymous: the role the Crossbar auth block gives it, and that role's permissions.
+    const anonymous = await RawPeer.join(url, 'json', 'realm1');
+    expect(anonymous.welcome[2]).toMatchObject({ authmethod: 'anonymous', authrole: 'frontend' });
+    anonymous.send([MessageCode.Publish, anonymous.nextRequest(), { acknowledge: true }, 'com.example.topic1', []]);
+    expect((await anonymous.next())[0]).toBe(MessageCode.Published);
+    const denied = anonymous.nextRequest();
+    anonymous.send([MessageCode.Publish, denied, { acknowledge: true }, 'com.example.topic2', []]);
+    expect((await anonymous.next()).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Publish, denied, expect.any(Object), ErrorUri.NotAuthorized]);
+
+    // Ticket, with the ticket from the environment.
+    const ticket = await challenged(url, 'ticket', 'joe');
+    ticket.peer.send([MessageCode.Authenticate, 'secret!!!', {}]);
+    const welcome = await ticket.peer.next();
+    expect(welcome[0]).toBe(MessageCode.Welcome);
+    expect(welcome[2]).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'ticket' });
+
+    // WAMP-CRA: base64(HMAC-SHA256(secret, challenge)).
+    const cra = await challenged(url, 'wampcra', 'backend1');
+    const signature = createHmac('sha256', 'cra-secret').update(String(cra.extra['challenge'])).digest('base64');
+    cra.peer.send([MessageCode.Authenticate, signature, {}]);
+    const backend = await cra.peer.next();
+    expect(backend[0]).toBe(MessageCode.Welcome);
+    expect(backend[2]).toMatchObject({ authid: 'backend1', authrole: 'backend', authmethod: 'wampcra' });
+    cra.peer.send([MessageCode.Register, 1, {}, 'com.example.add2']);
+    expect((await cra.peer.next())[0]).toBe(MessageCode.Registered);
+
+    // A wrong ticket does not get in.
+    const wrong = await challenged(url, 'ticket', 'joe');
+    wrong.peer.send([MessageCode.Authenticate, 'guess', {}]);
+    expect((await wrong.peer.next())[0]).toBe(MessageCode.Abort);
   });
 });

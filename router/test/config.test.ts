@@ -57,6 +57,7 @@ describe('resolveConfig', () => {
       maxMessageBytes: 65536,
       pingIntervalMs: 0,
       outbound: { softLimitBytes: 1048576, hardLimitBytes: 4194304, drainTimeoutMs: 5000 },
+      batched: true,
     });
     expect(config.realms).toEqual([
       { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },
@@ -115,7 +116,8 @@ describe('checkConfig', () => {
     ['unknown top-level field', { realm: 'realm1' }, "(top level): unknown field 'realm'"],
     ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour'"],
     ['wrong type', { listeners: [{ type: 'websocket', port: '8080' }] }, '/listeners/0/port: must be of type integer'],
-    ['const', { listeners: [{ type: 'rawsocket' }] }, '/listeners/0/type: must be "websocket"'],
+    ['unknown listener type', { listeners: [{ type: 'mqtt' }] }, '/listeners/0/type: must be one of "websocket", "rawsocket"'],
+    ['a wrong type in the second listener', { listeners: [{ type: 'rawsocket', port: 1 }, { type: 'websocket', path: '/a', rawsocket: 'yes' }] }, '/listeners/1/rawsocket: must be of type boolean'],
     ['enum', { realms: [{ name: 'r', uriCheck: 'lax' }] }, '/realms/0/uriCheck: must be one of "loose", "strict"'],
     ['port > 65535', { listeners: [{ type: 'websocket', port: 65536 }] }, '/listeners/0/port: must be <= 65535'],
     ['negative port', { listeners: [{ type: 'websocket', port: -1 }] }, '/listeners/0/port: must be >= 0'],

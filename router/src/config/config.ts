@@ -3,24 +3,35 @@
  * @switchboard/schemas), defaults, and command-line overrides.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
 import { schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
+import { authProblems } from '../auth/check.js';
+import type { StaticConfig } from '../http/static.js';
 import type { LogLevel } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
+import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
+import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
+import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
+import { substituteEnv } from './env.js';
+import type { Environment } from './env.js';
 
 /** The config file as written: every field optional. */
 export interface RouterConfigFile {
   $schema?: string;
-  listeners?: WebSocketListenerFile[];
+  listeners?: ListenerFile[];
   realms?: RealmFile[];
   log?: { level?: LogLevel; pretty?: boolean };
   requestIds?: 'sequential' | 'any';
   shutdownTimeoutMs?: number;
   authTimeoutMs?: number;
+  metrics?: MetricsFile;
+  /** Outgoing HTTP: event forwarding and HTTP-calling procedures (http/bridge/). */
+  httpIntegrations?: HttpIntegrationsFile;
 }
 
 export interface WebSocketListenerFile {
@@ -33,6 +44,66 @@ export interface WebSocketListenerFile {
   maxMessageBytes?: number;
   pingIntervalMs?: number;
   outbound?: Partial<OutboundLimits>;
+  /** Also accept RawSocket on this port (a connection whose first octet is 0x7F). */
+  rawsocket?: boolean;
+  /** HTTP long-poll under `path` (default `/lp`). */
+  longpoll?: LongPollFile;
+  /** Offer the batched subprotocols `wamp.2.<serializer>.batched` (default true). */
+  batched?: boolean;
+  /** https and wss (and RawSocket over TLS when `rawsocket` is on): PEM file paths. */
+  tls?: TlsFile;
+  /** Browser origins allowed to open a WebSocket (exact, or with `*` wildcards). Unset: every origin. */
+  allowedOrigins?: string[];
+  /** With allowedOrigins: also allow `Origin: null` (default false). */
+  allowNullOrigin?: boolean;
+  /** Open WebSocket connections per client IP address; more are refused with HTTP 429. */
+  maxConnectionsPerIp?: number;
+  /** How long a peer has to answer a keep-alive ping (default: until the next ping). */
+  pingTimeoutMs?: number;
+  /** The HTTP bridge: publisher, caller, webhook and SSE paths on this port (http/bridge/). */
+  http?: HttpBridgeFile;
+  /** Static files: URL path prefix → directory (relative paths start at the config file's directory). */
+  static?: StaticConfig;
+}
+
+export interface RawSocketListenerFile {
+  type: 'rawsocket';
+  auth?: ListenerAuthConfig;
+  host?: string;
+  port?: number;
+  /** A Unix domain socket path instead of host and port. */
+  path?: string;
+  serializers?: SerializerName[];
+  /** The maximum message length announced in the handshake: a power of two, 2^9 … 2^24. */
+  maxMessageBytes?: number;
+  /** Clients announcing a smaller maximum are refused (handshake error 2). */
+  minPeerMaxMessageBytes?: number;
+  /** Open connections past which handshakes are refused (handshake error 4). */
+  maxConnections?: number;
+  pingIntervalMs?: number;
+  tls?: TlsFile;
+  outbound?: Partial<OutboundLimits>;
+}
+
+export type ListenerFile = WebSocketListenerFile | RawSocketListenerFile;
+
+export interface TlsFile {
+  /** PEM certificate (chain) file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+  /** PEM CA file(s) that client certificates must chain to (with requestCert). */
+  ca?: string | string[];
+  /** Require a client certificate signed by `ca` (mutual TLS). */
+  requestCert?: boolean;
+}
+
+export interface LongPollFile {
+  path?: string;
+  requestTimeoutMs?: number;
+  sessionTimeoutMs?: number;
+  queueMaxBytes?: number;
+  queueMaxMessages?: number;
 }
 
 export interface RealmFile {
@@ -43,14 +114,25 @@ export interface RealmFile {
   eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[];
 }
 
+/** `metrics`: a Prometheus endpoint on a port of its own, off unless configured. */
+export interface MetricsFile {
+  host?: string;
+  port?: number;
+  path?: string;
+}
+
 /** The config with every default filled in. */
 export interface RouterConfig {
-  listeners: WebSocketListenerConfig[];
+  listeners: ListenerConfig[];
   realms: RealmConfig[];
   log: { level: LogLevel; pretty?: boolean };
   requestIds: 'sequential' | 'any';
   shutdownTimeoutMs: number;
   authTimeoutMs: number;
+  /** Undefined: no metrics endpoint (the default). */
+  metrics: { host: string; port: number; path: string } | undefined;
+  /** Present when configured. */
+  httpIntegrations?: HttpIntegrationsFile;
 }
 
 export interface WebSocketListenerConfig {
@@ -63,6 +145,51 @@ export interface WebSocketListenerConfig {
   maxMessageBytes: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;
+  /** Offer the batched subprotocols. */
+  batched: boolean;
+  /** Present when RawSocket shares this port. */
+  rawsocket?: true;
+  /** Present when HTTP long-poll is on. */
+  longpoll?: LongPollConfig;
+  tls?: TlsFile;
+  /** Present when origins are checked. */
+  allowedOrigins?: string[];
+  allowNullOrigin?: boolean;
+  /** Present when connections per IP are limited. */
+  maxConnectionsPerIp?: number;
+  /** Present when shorter than the ping interval. */
+  pingTimeoutMs?: number;
+  /** Present when the HTTP bridge is on. */
+  http?: HttpBridgeConfig;
+  /** Present when static files are served. */
+  static?: StaticConfig;
+}
+
+export interface RawSocketListenerConfig {
+  type: 'rawsocket';
+  auth: ListenerAuthConfig | undefined;
+  host: string;
+  port: number;
+  /** Unix domain socket path; host and port are then unused. */
+  path?: string;
+  serializers: SerializerName[];
+  maxMessageBytes: number;
+  minPeerMaxMessageBytes: number;
+  /** 0: no limit. */
+  maxConnections: number;
+  pingIntervalMs: number;
+  outbound: OutboundLimits;
+  tls?: TlsFile;
+}
+
+export type ListenerConfig = WebSocketListenerConfig | RawSocketListenerConfig;
+
+export interface LongPollConfig {
+  path: string;
+  requestTimeoutMs: number;
+  sessionTimeoutMs: number;
+  queueMaxBytes: number;
+  queueMaxMessages: number;
 }
 
 export interface RealmConfig {
@@ -73,13 +200,17 @@ export interface RealmConfig {
   eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
 }
 
-/** A config that failed validation; `problems` holds one line per error, each naming its field. */
+/**
+ * A config that failed validation; `problems` holds one line per error, each naming its field.
+ * `warnings` are what a Crossbar import left out, reported with the errors.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 
   constructor(
     readonly source: string,
     readonly problems: string[],
+    readonly warnings: string[] = [],
   ) {
     super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
@@ -95,10 +226,23 @@ function validate(): ValidateFunction {
   return validator;
 }
 
-/** One line per ajv error: the JSON pointer of the field, then what is wrong with it in plain words. */
-function explain(error: ErrorObject): string {
+/**
+ * One line per ajv error: the JSON pointer of the field, then what is wrong with it in plain words.
+ * undefined for an error that only repeats others (a failed `if`/`then`: the `then` errors say why).
+ */
+function explain(error: ErrorObject): string | undefined {
+  if (error.keyword === 'if') return undefined;
+  // A field a variant does not have (e.g. `url` with `"type": "static"`): the inner error names it.
+  if (error.keyword === 'propertyNames') return undefined;
   const at = error.instancePath === '' ? '(top level)' : error.instancePath;
   const p = error.params as Record<string, unknown>;
+  if (error.propertyName !== undefined) {
+    if (error.schemaPath.endsWith('/static/propertyNames/pattern')) {
+      return `${at}: static path '${error.propertyName}' must be "/" or start with "/" and have no trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`;
+    }
+    if (error.keyword !== 'enum') return `${at}: field name '${error.propertyName}' ${error.message ?? 'is invalid'}`;
+    return `${at}: unknown field '${error.propertyName}' (allowed here: ${(p['allowedValues'] as unknown[]).join(', ')})`;
+  }
   switch (error.keyword) {
     case 'additionalProperties':
       return `${at}: unknown field '${String(p['additionalProperty'])}'`;
@@ -118,7 +262,7 @@ function explain(error: ErrorObject): string {
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
   const check = validate();
-  const problems = check(value) ? [] : [...new Set((check.errors ?? []).map(explain))];
+  const problems = check(value) ? [] : [...new Set((check.errors ?? []).map(explain).filter((p): p is string => p !== undefined))];
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return value as RouterConfigFile;
@@ -136,14 +280,26 @@ function semanticProblems(value: unknown): string[] {
   if (!isRecord(value)) return problems;
   const listeners = Array.isArray(value['listeners']) ? value['listeners'] : [];
   const bound: { host: string; port: number; index: number }[] = [];
+  const sockets = new Map<string, number>();
   listeners.forEach((l: unknown, i) => {
     if (!isRecord(l)) return;
     const outbound = isRecord(l['outbound']) ? l['outbound'] : {};
     const soft = typeof outbound['softLimitBytes'] === 'number' ? outbound['softLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.softLimitBytes;
     const hard = typeof outbound['hardLimitBytes'] === 'number' ? outbound['hardLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.hardLimitBytes;
     if (hard < soft) problems.push(`/listeners/${i}/outbound/hardLimitBytes: must be at least softLimitBytes (${soft})`);
+    const interval = typeof l['pingIntervalMs'] === 'number' ? l['pingIntervalMs'] : 30_000;
+    if (l['type'] === 'websocket' && typeof l['pingTimeoutMs'] === 'number' && interval > 0 && l['pingTimeoutMs'] > interval) {
+      problems.push(`/listeners/${i}/pingTimeoutMs: must be at most pingIntervalMs (${interval})`);
+    }
+    if (l['type'] === 'rawsocket' && typeof l['path'] === 'string') {
+      if (l['host'] !== undefined || l['port'] !== undefined) problems.push(`/listeners/${i}: give either path (a Unix socket) or host and port, not both`);
+      const clash = sockets.get(l['path']);
+      if (clash !== undefined) problems.push(`/listeners/${i}/path: Unix socket ${l['path']} is also /listeners/${clash}/path`);
+      sockets.set(l['path'], i);
+      return;
+    }
     const host = typeof l['host'] === 'string' ? l['host'] : '0.0.0.0';
-    const port = typeof l['port'] === 'number' ? l['port'] : 8080;
+    const port = typeof l['port'] === 'number' ? l['port'] : l['type'] === 'rawsocket' ? DEFAULT_RAWSOCKET_PORT : 8080;
     if (port === 0) return;
     // A wildcard address takes the port on every interface, so it clashes with any host.
     const clash = bound.find((b) => b.port === port && (b.host === host || WILDCARD_HOSTS.has(b.host) || WILDCARD_HOSTS.has(host)));
@@ -157,11 +313,37 @@ function semanticProblems(value: unknown): string[] {
     if (names.has(r['name'])) problems.push(`/realms/${i}/name: realm '${r['name']}' is defined twice`);
     names.add(r['name']);
   });
+  const realmNames = value['realms'] === undefined ? new Set(['realm1']) : names;
+  listeners.forEach((l: unknown, i) => {
+    if (isRecord(l)) problems.push(...authProblems(l['auth'], `/listeners/${i}/auth`, realmNames));
+    if (isRecord(l)) problems.push(...bridgeProblems(l, `/listeners/${i}`, realmNames));
+  });
+  problems.push(...integrationProblems(value['httpIntegrations'], realmNames));
   return problems;
 }
 
-/** Reads, parses and checks a JSON config file. */
-export function loadConfigFile(path: string): RouterConfigFile {
+/** A config file as loaded: the Switchboard config, and what a Crossbar import could not carry over. */
+export interface LoadedConfig {
+  file: RouterConfigFile;
+  format: 'switchboard' | 'crossbar';
+  /** `pointer: message` lines (Crossbar imports only); never fatal. */
+  warnings: string[];
+  /** Points a later problem about this config (`/listeners/0/tls/cert: …`) into the file as written. */
+  locate(problem: string): string;
+}
+
+/** Reads, parses and checks a JSON config file (see loadConfig). */
+export function loadConfigFile(path: string, env?: Environment): RouterConfigFile {
+  return loadConfig(path, env).file;
+}
+
+/**
+ * Reads a JSON config file: Switchboard's own, or a Crossbar node config (converted, see
+ * crossbar.ts). `$NAME` / `${NAME}` string values come from `env` first (see env.ts). Every
+ * problem (unset variables, schema, semantics) is reported in one ConfigError, pointing into the
+ * file as written. TLS file paths are resolved against the file's directory.
+ */
+export function loadConfig(path: string, env: Environment = process.env): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -174,23 +356,120 @@ export function loadConfigFile(path: string): RouterConfigFile {
   } catch (err) {
     throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
   }
-  return checkConfig(value, path);
+  const substituted = substituteEnv(value, env);
+  const problems = [...substituted.problems];
+  let config: unknown = substituted.value;
+  let warnings: string[] = [];
+  let locate = (problem: string): string => problem;
+  const format = isCrossbarConfig(config) ? 'crossbar' : 'switchboard';
+  if (isCrossbarConfig(config)) {
+    const imported = convertCrossbar(config, dirname(path));
+    problems.push(...imported.problems);
+    warnings = imported.warnings;
+    locate = imported.locate;
+    config = imported.config;
+  }
+  try {
+    checkConfig(config, path);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems.map(locate));
+  }
+  if (problems.length > 0) throw new ConfigError(path, problems, warnings);
+  const dir = dirname(path);
+  return { file: withStaticPathsFrom(dir, withTlsPathsFrom(dir, config as RouterConfigFile)), format, warnings, locate };
+}
+
+/** Relative TLS file paths in a config file mean relative to that file (as in Crossbar). */
+function withTlsPathsFrom(dir: string, file: RouterConfigFile): RouterConfigFile {
+  if (file.listeners === undefined || !file.listeners.some((l) => l.tls !== undefined)) return file;
+  const abs = (p: string): string => resolvePath(dir, p);
+  return {
+    ...file,
+    listeners: file.listeners.map((l) => {
+      if (l.tls === undefined) return l;
+      const tls: TlsFile = { ...l.tls, cert: abs(l.tls.cert), key: abs(l.tls.key) };
+      if (l.tls.ca !== undefined) tls.ca = typeof l.tls.ca === 'string' ? abs(l.tls.ca) : l.tls.ca.map(abs);
+      return { ...l, tls };
+    }),
+  };
+}
+
+/** Relative static directories in a config file mean relative to that file, as TLS paths do. */
+function withStaticPathsFrom(dir: string, file: RouterConfigFile): RouterConfigFile {
+  if (file.listeners === undefined || !file.listeners.some((l) => l.type === 'websocket' && l.static !== undefined)) return file;
+  return {
+    ...file,
+    listeners: file.listeners.map((l) => {
+      if (l.type !== 'websocket' || l.static === undefined) return l;
+      const mounts = Object.entries(l.static).map(([prefix, mount]) => [prefix, { ...mount, directory: resolvePath(dir, mount.directory) }] as const);
+      return { ...l, static: Object.fromEntries(mounts) };
+    }),
+  };
+}
+
+/** A RawSocket listener's port when it names neither a port nor a Unix socket path. */
+export const DEFAULT_RAWSOCKET_PORT = 8081;
+
+export const DEFAULT_LONGPOLL: Readonly<LongPollConfig> = {
+  path: '/lp',
+  // Under autobahn-js's 12 s client-side request timeout, as Crossbar's 10 s is.
+  requestTimeoutMs: 10_000,
+  sessionTimeoutMs: 30_000,
+  queueMaxBytes: 4 * 1024 * 1024,
+  queueMaxMessages: 10_000,
+};
+
+function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerConfig {
+  const out: WebSocketListenerConfig = {
+    type: 'websocket',
+    auth: l.auth,
+    host: l.host ?? '0.0.0.0',
+    port: l.port ?? 8080,
+    path: l.path ?? '/ws',
+    serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
+    maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    pingIntervalMs: l.pingIntervalMs ?? 30_000,
+    outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
+    batched: l.batched ?? true,
+  };
+  if (l.rawsocket === true) out.rawsocket = true;
+  if (l.longpoll !== undefined) out.longpoll = { ...DEFAULT_LONGPOLL, ...l.longpoll };
+  if (l.tls !== undefined) out.tls = { ...l.tls };
+  if (l.allowedOrigins !== undefined) {
+    out.allowedOrigins = [...l.allowedOrigins];
+    out.allowNullOrigin = l.allowNullOrigin ?? false;
+  }
+  if (l.maxConnectionsPerIp !== undefined && l.maxConnectionsPerIp > 0) out.maxConnectionsPerIp = l.maxConnectionsPerIp;
+  if (l.pingTimeoutMs !== undefined && l.pingTimeoutMs < out.pingIntervalMs) out.pingTimeoutMs = l.pingTimeoutMs;
+  if (l.http !== undefined) out.http = resolveHttpBridge(l.http);
+  if (l.static !== undefined) out.static = Object.fromEntries(Object.entries(l.static).map(([prefix, mount]) => [prefix, { ...mount }]));
+  return out;
+}
+
+function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerConfig {
+  const out: RawSocketListenerConfig = {
+    type: 'rawsocket',
+    auth: l.auth,
+    host: l.host ?? '0.0.0.0',
+    port: l.port ?? DEFAULT_RAWSOCKET_PORT,
+    serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
+    maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    minPeerMaxMessageBytes: l.minPeerMaxMessageBytes ?? 512,
+    maxConnections: l.maxConnections ?? 0,
+    // Off by default: autobahn-python's asyncio RawSocket cannot answer a PING.
+    pingIntervalMs: l.pingIntervalMs ?? 0,
+    outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
+  };
+  if (l.path !== undefined) out.path = l.path;
+  if (l.tls !== undefined) out.tls = { ...l.tls };
+  return out;
 }
 
 /** Fills in every default. The embedded default: realm1, anonymous, ws://0.0.0.0:8080/ws, all serializers. */
 export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
   const listeners = (file.listeners ?? [{ type: 'websocket' }]).map(
-    (l): WebSocketListenerConfig => ({
-      type: 'websocket',
-      auth: l.auth,
-      host: l.host ?? '0.0.0.0',
-      port: l.port ?? 8080,
-      path: l.path ?? '/ws',
-      serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
-      maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
-      pingIntervalMs: l.pingIntervalMs ?? 30_000,
-      outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
-    }),
+    (l): ListenerConfig => (l.type === 'rawsocket' ? resolveRawSocketListener(l) : resolveWebSocketListener(l)),
   );
   const realms = (file.realms ?? [{ name: 'realm1' }]).map(
     (r): RealmConfig => ({
@@ -210,5 +489,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
     requestIds: file.requestIds ?? 'sequential',
     shutdownTimeoutMs: file.shutdownTimeoutMs ?? 2000,
     authTimeoutMs: file.authTimeoutMs ?? 10_000,
+    metrics: file.metrics === undefined ? undefined : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
+    ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
   };
 }

@@ -1,21 +1,68 @@
 /**
- * One node:http server per listening endpoint, shared by the WebSocket upgrade, `/health`, and
- * later the HTTP bridge and static files. Routes are exact paths.
+ * One node:http server per listening endpoint, shared by the WebSocket upgrade, HTTP long-poll,
+ * `/health`, and later the HTTP bridge and static files. Routes are exact paths or path prefixes.
+ *
+ * The port is owned by a front server (node:net, or node:tls for https/wss) that hands each
+ * connection to node:http, or, when RawSocket shares the port, first looks at the connection's
+ * first octet: 0x7F is a RawSocket handshake (no HTTP request can start with it), anything else is
+ * HTTP. [ap_transport_rawsocket: Handshake]
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TLSSocket, TlsOptions } from 'node:tls';
+import { RAWSOCKET_MAGIC } from '../transports/rawsocket-framing.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** Takes a RawSocket connection; `head` is what was read to recognise it (starts with 0x7F). */
+export type RawSocketHandler = (socket: Socket, head: Buffer) => void;
+
+export interface TlsCredentials {
+  /** PEM certificate chain. */
+  cert: string | Buffer;
+  /** PEM private key. */
+  key: string | Buffer;
+  /** PEM CAs that client certificates must chain to. */
+  ca?: (string | Buffer)[];
+  /** Mutual TLS: refuse clients without a certificate that verifies against `ca`. */
+  requestCert?: boolean;
+}
+
+/** node:tls server options for a listener's credentials (shared by every TLS listener). */
+export function tlsServerOptions(tls: TlsCredentials): TlsOptions {
+  const requestCert = tls.requestCert === true;
+  return { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca }), requestCert, rejectUnauthorized: requestCert };
+}
+
+export interface HttpServerOptions {
+  /** Serve https and wss (and RawSocket over TLS, when it shares the port). */
+  tls?: TlsCredentials;
+  /** Accept RawSocket on this port: connections starting with 0x7F go here. */
+  rawSocket?: RawSocketHandler;
+}
+
+/** A connection that sends nothing for this long, before we can tell its protocol, is dropped. */
+const SNIFF_TIMEOUT_MS = 30_000;
 
 export class HttpServer {
+  /** Never listens itself: the front server hands it connections. */
   readonly server: Server;
+  readonly #front: NetServer;
+  readonly #rawSocket: RawSocketHandler | undefined;
   readonly #routes = new Map<string, RequestHandler>();
+  readonly #prefixes: { prefix: string; handler: RequestHandler }[] = [];
   readonly #upgrades = new Map<string, UpgradeHandler>();
+  /** What answers a request no route claims (static files); a 404 without one. */
+  #fallback: RequestHandler | undefined;
+  /** Connections still being told apart (RawSocket or HTTP). */
+  readonly #sniffing = new Set<Socket>();
 
-  constructor() {
+  constructor(options: HttpServerOptions = {}) {
+    this.#rawSocket = options.rawSocket;
     this.server = createServer((req, res) => this.#request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     // A client that sends garbage gets 400 from Node; never an uncaught error.
@@ -23,10 +70,31 @@ export class HttpServer {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
+    if (options.tls !== undefined) {
+      const front = createTlsServer(tlsServerOptions(options.tls), (socket: TLSSocket) => this.#connection(socket));
+      // A failed TLS handshake concerns that client only.
+      front.on('tlsClientError', (_err, socket) => socket.destroy());
+      this.#front = front;
+    } else {
+      this.#front = createNetServer((socket) => this.#connection(socket));
+    }
   }
 
   route(path: string, handler: RequestHandler): void {
     this.#routes.set(path, handler);
+  }
+
+  /** Every path that starts with `prefix` (exact routes win). */
+  routePrefix(prefix: string, handler: RequestHandler): void {
+    this.#prefixes.push({ prefix, handler });
+  }
+
+  /**
+   * Takes every request no route, prefix or WebSocket path claims: static files mounted at `/`
+   * must never shadow the WebSocket path, long-poll, the HTTP bridge or /health.
+   */
+  fallback(handler: RequestHandler): void {
+    this.#fallback = handler;
   }
 
   upgrade(path: string, handler: UpgradeHandler): void {
@@ -36,18 +104,59 @@ export class HttpServer {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
+      this.#front.once('error', onError);
+      this.#front.listen(port, host, () => {
+        this.#front.off('error', onError);
+        // node:http starts its connection tracking (headers and request timeouts,
+        // closeAllConnections) on 'listening'; the front server listens in its place.
+        this.server.emit('listening');
+        resolve(this.#front.address() as AddressInfo);
       });
     });
   }
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      this.#front.close(() => resolve());
+      for (const socket of this.#sniffing) socket.destroy();
       this.server.closeAllConnections();
+      // Stops node:http's connection checks; it never listened, so its own close has nothing else to do.
+      this.server.close();
+    });
+  }
+
+  #connection(socket: Socket): void {
+    const rawSocket = this.#rawSocket;
+    if (rawSocket === undefined) {
+      this.server.emit('connection', socket);
+      return;
+    }
+    this.#sniffing.add(socket);
+    const onError = (): void => {
+      socket.destroy();
+    };
+    const onClose = (): void => {
+      this.#sniffing.delete(socket);
+    };
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => {
+      socket.destroy();
+    });
+    socket.once('data', (head: Buffer) => {
+      socket.pause();
+      socket.setTimeout(0);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      this.#sniffing.delete(socket);
+      if (head[0] === RAWSOCKET_MAGIC) {
+        rawSocket(socket, head);
+        return;
+      }
+      socket.unshift(head);
+      this.server.emit('connection', socket);
+      // node:http reads on; the unshifted octets come first.
+      process.nextTick(() => socket.resume());
     });
   }
 
@@ -55,9 +164,11 @@ export class HttpServer {
     const path = pathOf(req);
     const handler = this.#routes.get(path);
     if (handler !== undefined) return handler(req, res);
+    for (const { prefix, handler } of this.#prefixes) if (path.startsWith(prefix)) return handler(req, res);
     if (this.#upgrades.has(path)) {
       return sendJson(res, 426, { error: 'this path accepts WebSocket connections only (Upgrade: websocket)' }, { Upgrade: 'websocket' });
     }
+    if (this.#fallback !== undefined) return this.#fallback(req, res);
     sendJson(res, 404, { error: `no resource at ${path}` });
   }
 
@@ -73,7 +184,7 @@ export class HttpServer {
   }
 }
 
-function pathOf(req: IncomingMessage): string {
+export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
