@@ -1,9 +1,11 @@
 /** `anonymous`: no credentials; the authid is generated unless the client proposes one. */
-import type { AuthResult, Authenticator, HelloInfo } from './types.js';
+import type { AuthResult, Authenticator, HelloInfo, Principal } from './types.js';
 
 export interface AnonymousOptions {
   /** Role given to anonymous sessions. */
   role: string;
+  /** The realm anonymous sessions join, whatever they asked for (Crossbar's `realm`). */
+  realm?: string;
 }
 
 export function anonymousAuthenticator(options: AnonymousOptions): Authenticator {
@@ -12,7 +14,9 @@ export function anonymousAuthenticator(options: AnonymousOptions): Authenticator
     method: 'anonymous',
     authenticate(_hello: HelloInfo): AuthResult {
       // Generated, as Crossbar does: a client cannot claim an authid without credentials.
-      return { kind: 'accept', principal: { authid: `anonymous-${++count}`, authrole: options.role, authprovider: 'static' } };
+      const principal: Principal = { authid: `anonymous-${++count}`, authrole: options.role, authprovider: 'static' };
+      if (options.realm !== undefined) principal.realm = options.realm;
+      return { kind: 'accept', principal };
     },
   };
 }

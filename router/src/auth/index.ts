@@ -1,5 +1,14 @@
 /** Builds a listener's authenticators and a realm's authorizer from the configuration. */
 import { anonymousAuthenticator } from './anonymous.js';
+import { cryptosignAuthenticator } from './cryptosign.js';
+import type { CryptosignConfig } from './cryptosign.js';
+import { DEFAULT_FAILURE_LIMITS, FailureLimiter, limitFailures } from './limits.js';
+import type { FailureLimits } from './limits.js';
+import type { AuthContext } from './lookup.js';
+import { ticketAuthenticator } from './ticket.js';
+import type { TicketConfig } from './ticket.js';
+import { wampcraAuthenticator } from './wampcra.js';
+import type { WampcraConfig } from './wampcra.js';
 import { DynamicRole } from './dynamic.js';
 import type { RouterCall, SubjectDetails } from './dynamic.js';
 import { RoleAuthorizer } from './permissions.js';
@@ -7,15 +16,35 @@ import type { RoleConfig } from './permissions.js';
 import type { Authenticator, Authorizer } from './types.js';
 import { allowAll } from './types.js';
 
-/** A listener's `auth` block. Without one, the listener accepts anonymous sessions with role `anonymous`. */
+/**
+ * A listener's `auth` block, in Crossbar's shapes (one key per authmethod) plus `limits`. Without
+ * one, the listener accepts anonymous sessions with role `anonymous`.
+ */
 export interface ListenerAuthConfig {
-  anonymous?: { role?: string };
+  anonymous?: { type?: 'static'; role?: string; realm?: string };
+  ticket?: TicketConfig;
+  wampcra?: WampcraConfig;
+  cryptosign?: CryptosignConfig;
+  /** Brute-force limits for the methods that check credentials (default 10 failures a minute, then 60 s). */
+  limits?: Partial<FailureLimits>;
 }
 
-export function createAuthenticators(config: ListenerAuthConfig | undefined): ReadonlyMap<string, Authenticator> {
+/**
+ * A listener's authenticators by authmethod. `context` lets dynamic authenticators call WAMP
+ * procedures through the router; one failure limiter serves all the listener's methods.
+ */
+export function createAuthenticators(config: ListenerAuthConfig | undefined, context?: AuthContext): ReadonlyMap<string, Authenticator> {
   const out = new Map<string, Authenticator>();
   const auth = config ?? { anonymous: {} };
-  if (auth.anonymous !== undefined) out.set('anonymous', anonymousAuthenticator({ role: auth.anonymous.role ?? 'anonymous' }));
+  if (auth.anonymous !== undefined) {
+    const anonymous = { role: auth.anonymous.role ?? 'anonymous', ...(auth.anonymous.realm !== undefined ? { realm: auth.anonymous.realm } : {}) };
+    out.set('anonymous', anonymousAuthenticator(anonymous));
+  }
+  const limiter = new FailureLimiter({ ...DEFAULT_FAILURE_LIMITS, ...auth.limits }, context?.now);
+  const limited = (authenticator: Authenticator): Authenticator => limitFailures(authenticator, limiter, context?.log);
+  if (auth.ticket !== undefined) out.set('ticket', limited(ticketAuthenticator(auth.ticket, context)));
+  if (auth.wampcra !== undefined) out.set('wampcra', limited(wampcraAuthenticator(auth.wampcra, context)));
+  if (auth.cryptosign !== undefined) out.set('cryptosign', limited(cryptosignAuthenticator(auth.cryptosign, context)));
   return out;
 }
 
@@ -30,3 +59,8 @@ export function createAuthorizer(roles: RoleConfig[] | undefined, call?: RouterC
 }
 
 export type { RoleConfig, PermissionConfig } from './permissions.js';
+export type { AuthContext, RealmCall, DynamicSourceConfig, WebhookSourceConfig, PrincipalAnswer } from './lookup.js';
+export type { TicketConfig, TicketPrincipal } from './ticket.js';
+export type { WampcraConfig, WampcraUser } from './wampcra.js';
+export type { CryptosignConfig, CryptosignPrincipal } from './cryptosign.js';
+export type { FailureLimits } from './limits.js';

@@ -46,8 +46,7 @@ describe('dynamic authorizer', () => {
       request = user.nextRequest();
       user.send([Publish, request, { acknowledge: true }, 'com.news', [i]]);
       const [, inv, , , args] = await backend.next();
-      expect(args[1]).toBe('com.news');
-      expect(args[2]).toBe('publish');
+      expect(args).toEqual([expect.anything(), 'com.news', 'publish', expect.anything()]);
       backend.send([Yield, inv, {}, [{ allow: false }]]);
       expect(await user.next()).toEqual([ERROR, Publish, request, {}, 'wamp.error.not_authorized', [expect.any(String)]]);
     }
@@ -67,7 +66,7 @@ describe('dynamic authorizer', () => {
     backend.send([ERROR, Invocation, inv3, {}, 'com.example.oops']);
     expect(await user.next()).toEqual([ERROR, Publish, request, {}, 'wamp.error.authorization_failed', [expect.any(String)]]);
     const [, inv4, , , args4] = await backend.next();
-    expect(args4[1]).toBe('com.after');
+    expect(args4).toEqual([expect.anything(), 'com.after', 'publish', expect.anything()]);
     backend.send([Yield, inv4, {}, [{ allow: true, disclose: true }]]);
     expect(await user.next()).toEqual([Published, next, expect.any(Number)]);
   });
