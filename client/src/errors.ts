@@ -16,7 +16,8 @@ export type ClientErrorCode =
   | 'SB_ERR_PROTOCOL_VIOLATION'
   | 'SB_ERR_SESSION_CLOSED'
   | 'SB_ERR_SERIALIZER'
-  | 'SB_ERR_INVALID_ARGUMENT';
+  | 'SB_ERR_INVALID_ARGUMENT'
+  | 'SB_ERR_HTTP_BRIDGE';
 
 /** Base of every error the client raises itself (not one a router or peer sent). */
 export class SwitchboardError extends Error {
@@ -100,6 +101,23 @@ export class SerializerError extends SwitchboardError {
 
   constructor(detail: string, options?: ErrorOptions) {
     super('SB_ERR_SERIALIZER', detail, options);
+  }
+}
+
+/**
+ * The HTTP bridge refused a request (400 malformed, 401 signature or token, 413 too large…) or
+ * could not be reached; WAMP errors it relays are WampError.
+ */
+export class HttpBridgeError extends SwitchboardError {
+  override name = 'HttpBridgeError';
+
+  constructor(
+    /** The HTTP status; 0 when no answer came (network error, timeout). */
+    readonly status: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super('SB_ERR_HTTP_BRIDGE', status === 0 ? detail : `HTTP ${status}: ${detail}`, options);
   }
 }
 

@@ -32,3 +32,7 @@ export class Connection<Api extends ApiContract = Untyped> extends BaseConnectio
 }
 
 export { jsonCodec, msgpackCodec, cborCodec };
+// The HTTP bridge client is for backends (it signs with node:crypto): Node only.
+export { HttpBridgeClient, signQuery } from './http-bridge.js';
+export type { HttpBridgeClientOptions, BridgePublishOptions, BridgePublication, BridgeCallResult } from './http-bridge.js';
+export { HttpBridgeError } from './errors.js';

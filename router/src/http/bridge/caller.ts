@@ -1,0 +1,48 @@
+/**
+ * A `caller` path: POST/PUT `{"procedure", "args"?, "kwargs"?, "timeout"?}` → CALL → 200
+ * `{"args": [...], "kwargs": {...}}`. A WAMP error (the dealer's or the callee's) is 200
+ * `{"error": uri, "args", "kwargs"}` as Crossbar's clients expect, or its real status on a strict
+ * path. A client that goes away cancels its call. [Crossbar: HTTP Bridge Caller]
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dict } from '@switchboard/schemas';
+import type { BridgePath } from './config.js';
+import type { Admitted } from './guard.js';
+import { argsField, dictBody, kwargsField, uriField } from './payload.js';
+import { HttpRefusal, sendBody } from './respond.js';
+import type { SessionPool } from './sessions.js';
+import { errorAnswer } from './status.js';
+
+export class CallerPath {
+  readonly methods = 'POST,PUT,OPTIONS';
+
+  constructor(
+    private readonly path: BridgePath,
+    private readonly pool: SessionPool,
+  ) {}
+
+  async handle(_req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
+    const body = dictBody(admitted.json);
+    const procedure = uriField(body, 'procedure');
+    const args = argsField(body);
+    const kwargs = kwargsField(body);
+    const timeout = body['timeout'] ?? this.path.callTimeoutMs;
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) throw new HttpRefusal(400, "request body: 'timeout' must be a non-negative integer (milliseconds)");
+    const options: Dict = timeout > 0 ? { timeout } : {};
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableEnded) gone.abort();
+    };
+    res.once('close', onClose);
+    try {
+      const session = await this.pool.get(admitted.identity);
+      const result = await session.call(procedure, args, kwargs, options, gone.signal);
+      sendBody(res, 200, { args: result.args, kwargs: result.kwargs });
+    } catch (err) {
+      const answer = errorAnswer(err, this.path.strict);
+      sendBody(res, answer.status, answer.body);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+}

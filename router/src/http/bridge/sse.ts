@@ -1,0 +1,150 @@
+/**
+ * An `sse` path: `GET <path>?topic=…[&match=prefix|wildcard]` streams the topic's events as
+ * Server-Sent Events, one WAMP subscription (of a session of its own) per stream:
+ *
+ *   id: <publication>
+ *   event: <topic>            (left out with &events=message, for EventSource.onmessage)
+ *   data: {"topic", "args", "kwargs", "details"}
+ *
+ * with a comment line every keepAliveMs. A client that comes back with `Last-Event-ID` gets what
+ * it missed from the subscription's event history when the realm keeps one, or else the topic's
+ * retained event if it is not the one it last saw; `get_retained=true` asks for the retained
+ * event on a first connection too. A stream whose client does not read (unsent output past
+ * maxBufferedBytes) is closed; the client resumes with Last-Event-ID.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
+import { isMatchPolicy, jsonCodec } from '@switchboard/schemas';
+import { isRecipient } from '../../broker/broker.js';
+import type { Logger } from '../../log.js';
+import type { Realm } from '../../realm.js';
+import type { BridgePath } from './config.js';
+import type { Admitted } from './guard.js';
+import type { BridgeSession, EventMessage } from './local-session.js';
+import { queryText } from './query.js';
+import { HttpRefusal, sendBody } from './respond.js';
+import type { SessionPool } from './sessions.js';
+import { errorAnswer } from './status.js';
+
+interface StreamEvent {
+  publication: number;
+  topic: string;
+  details: Dict;
+  args: Args | undefined;
+  kwargs: Kwargs | undefined;
+}
+
+function format(e: StreamEvent, named: boolean): string {
+  const data = (jsonCodec.encode([{ topic: e.topic, args: e.args ?? [], kwargs: e.kwargs ?? {}, details: e.details }]) as string).slice(1, -1);
+  return `id: ${e.publication}\n${named ? `event: ${e.topic}\n` : ''}data: ${data}\n\n`;
+}
+
+function lastEventId(req: IncomingMessage, admitted: Admitted): number | undefined {
+  const header = req.headers['last-event-id'];
+  const text = (Array.isArray(header) ? header[0] : header) ?? queryText(admitted.query, 'lastEventId');
+  if (text === undefined || !/^\d{1,16}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
+
+export class SsePath {
+  readonly methods = 'GET,OPTIONS';
+  readonly #streams = new Set<ServerResponse>();
+
+  constructor(
+    private readonly path: BridgePath,
+    private readonly pool: SessionPool,
+    private readonly realmOf: (name: string) => Realm | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Open streams. */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
+    const topic = queryText(admitted.query, 'topic');
+    if (topic === undefined || topic === '') throw new HttpRefusal(400, "missing query parameter 'topic'");
+    const match = queryText(admitted.query, 'match') ?? 'exact';
+    if (!isMatchPolicy(match)) throw new HttpRefusal(400, `unknown match policy '${match}' (exact, prefix or wildcard)`);
+    const named = queryText(admitted.query, 'events') !== 'message';
+    const last = lastEventId(req, admitted);
+    const wantRetained = last !== undefined || queryText(admitted.query, 'get_retained') === 'true';
+    let session: BridgeSession;
+    try {
+      session = await this.pool.open(admitted.identity);
+    } catch (err) {
+      const answer = errorAnswer(err, true);
+      return sendBody(res, answer.status, answer.body);
+    }
+    const routerSession = (): Parameters<typeof isRecipient>[1] | undefined => this.realmOf(this.path.realm)?.sessions.get(session.id as SessionId);
+    /** Publications sent from history, which may also arrive live once. */
+    const replayed = new Set<number>();
+    let fromHistory = false;
+    const write = (chunk: string): void => {
+      if (res.destroyed || res.writableEnded) return;
+      res.write(chunk);
+      if (res.writableLength > this.path.maxBufferedBytes) {
+        this.log.info({ path: this.path.path, topic, buffered: res.writableLength }, 'SSE client does not keep up: stream closed');
+        res.destroy();
+      }
+    };
+    const onSubscribed = (subscription: number): void => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      write(`: subscribed ${subscription}\n\n`);
+      if (last === undefined) return;
+      const realm = this.realmOf(this.path.realm);
+      const stored = realm?.history.query(subscription as SubscriptionId, {});
+      if (stored === undefined) return;
+      fromHistory = true;
+      // Everything after the last event seen; all that is kept if that one is no longer kept.
+      const at = stored.findIndex((e) => e.publication === last);
+      const reader = routerSession();
+      for (const e of stored.slice(at + 1)) {
+        if (reader !== undefined && !isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, reader)) continue;
+        replayed.add(e.publication);
+        write(format({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+      }
+    };
+    const onEvent = (e: EventMessage): void => {
+      if (e.details['retained'] === true) {
+        if (fromHistory || e.publication === last) return;
+      } else if (replayed.delete(e.publication)) return;
+      const eventTopic = typeof e.details['topic'] === 'string' ? e.details['topic'] : topic;
+      write(format({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+    };
+    const options: Dict = { match };
+    if (wantRetained) options['get_retained'] = true;
+    let keepAlive: NodeJS.Timeout | undefined;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearInterval(keepAlive);
+      this.#streams.delete(res);
+      session.close();
+      if (!res.writableEnded) res.end();
+    };
+    // Registered first: a client may leave while the subscription is still being made.
+    res.once('close', end);
+    // The router ended the session (shutdown, wamp.session.kill): the stream ends too.
+    void session.closed.then(end);
+    try {
+      await session.subscribe(topic, options, onEvent, onSubscribed);
+    } catch (err) {
+      if (ended) return;
+      ended = true;
+      res.off('close', end);
+      session.close();
+      const answer = errorAnswer(err, true);
+      return sendBody(res, answer.status, answer.body);
+    }
+    if (ended) return;
+    this.#streams.add(res);
+    keepAlive = setInterval(() => write(': keep-alive\n\n'), this.path.keepAliveMs);
+  }
+
+  close(): void {
+    for (const res of this.#streams) res.end();
+  }
+}
