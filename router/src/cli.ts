@@ -3,8 +3,9 @@
  */
 import { parseArgs } from 'node:util';
 import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from '@switchboard/client/cli';
-import { ConfigError, checkConfig, loadConfigFile } from './config/config.js';
+import { ConfigError, checkConfig, loadConfig } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
+import { tlsProblems } from './config/tls.js';
 import { LOG_LEVELS } from './log.js';
 import type { LogLevel } from './log.js';
 import { Router } from './router.js';
@@ -14,25 +15,35 @@ const HELP = `switchboard ${VERSION}: a WAMP v2 router
 
 Usage:
   switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
-  switchboard check FILE          validate a JSON config file and exit
+  switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
   switchboard version             print the version
   switchboard --help              this text
 
 Options for start:
-  --config FILE       JSON config file (schema: @switchboard/schemas/schema/router-config.schema.json)
+  --config FILE       JSON config file (schema: @switchboard/schemas/schema/router-config.schema.json),
+                      or a Crossbar.io config.json (its router workers are imported; the rest is listed)
   --host H            listen address of the first listener (default 0.0.0.0)
   --port N            port of the first listener (default 8080; 0 picks a free one)
   --realm NAME        serve this realm (repeat for several); replaces the config's realms
   --log-level L       fatal, error, warn, info, debug, trace or silent (default info)
 
+Environment (used when the flag is absent): SWITCHBOARD_CONFIG (--config), SWITCHBOARD_PORT or
+PORT (--port), LOG_LEVEL (--log-level).
+
 SIGINT or SIGTERM: every session gets GOODBYE wamp.close.system_shutdown, then the router exits 0.
 
 ${CLIENT_HELP}`;
 
-/** Output streams, injectable for tests. */
+/** Output streams (and the environment), injectable for tests. */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /** Defaults to process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 const stdio: CliIo = {
@@ -71,17 +82,28 @@ function check(args: string[], io: CliIo): number {
     io.err('usage: switchboard check FILE\n');
     return 2;
   }
+  const path = args[0]!;
   try {
-    loadConfigFile(args[0]!);
+    const loaded = loadConfig(path);
+    printWarnings(io, path, loaded.warnings);
+    const tls = tlsProblems(loaded.file.listeners).map(loaded.locate);
+    if (tls.length > 0) throw new ConfigError(path, tls, loaded.warnings);
+    io.out(`${path}: ${loaded.format === 'crossbar' ? 'Crossbar configuration imported' : 'configuration is valid'}${loaded.warnings.length > 0 ? ` (${loaded.warnings.length} warning${loaded.warnings.length === 1 ? '' : 's'})` : ''}\n`);
   } catch (err) {
     if (err instanceof ConfigError) {
+      printWarnings(io, path, err.warnings);
       io.err(`${err.message}\n`);
       return 1;
     }
     throw err;
   }
-  io.out(`${args[0]}: configuration is valid\n`);
   return 0;
+}
+
+/** What a Crossbar import left out, one line each, on stderr. */
+function printWarnings(io: CliIo, path: string, warnings: readonly string[]): void {
+  if (warnings.length === 0) return;
+  io.err(`${path}: not imported from Crossbar:\n${warnings.map((w) => `  warning: ${w}\n`).join('')}`);
 }
 
 async function start(args: string[], io: CliIo): Promise<number> {
@@ -102,14 +124,29 @@ async function start(args: string[], io: CliIo): Promise<number> {
     io.err(`switchboard start: ${(err as Error).message}\n`);
     return 2;
   }
+  // Container convention: the environment fills in what the command line leaves out.
+  const env = io.env ?? process.env;
+  flags.config ??= nonEmpty(env['SWITCHBOARD_CONFIG']);
+  flags.port ??= nonEmpty(env['SWITCHBOARD_PORT']) ?? nonEmpty(env['PORT']);
+  flags['log-level'] ??= nonEmpty(env['LOG_LEVEL']);
 
   let file: RouterConfigFile;
+  let warnings: string[] = [];
+  let locate = (problem: string): string => problem;
   try {
-    file = flags.config !== undefined ? loadConfigFile(flags.config) : {};
+    if (flags.config !== undefined) {
+      const loaded = loadConfig(flags.config);
+      file = loaded.file;
+      warnings = loaded.warnings;
+      locate = loaded.locate;
+    } else file = {};
     file = applyFlags(file, flags);
     checkConfig(file, flags.config ?? 'command line');
+    const tls = tlsProblems(file.listeners).map(locate);
+    if (tls.length > 0) throw new ConfigError(flags.config ?? 'command line', tls, warnings);
   } catch (err) {
     if (err instanceof ConfigError) {
+      if (flags.config !== undefined) printWarnings(io, flags.config, err.warnings);
       io.err(`${err.message}\n`);
       return 2;
     }
@@ -117,6 +154,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
   }
 
   const router = new Router({ config: file });
+  for (const warning of warnings) router.log.warn({ config: flags.config }, `not imported from Crossbar: ${warning}`);
   try {
     await router.start();
   } catch (err) {

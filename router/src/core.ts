@@ -1,5 +1,6 @@
 import type { SessionId } from '@switchboard/schemas';
 import type { Logger } from './log.js';
+import type { RouterStats } from './stats.js';
 import type { Realm } from './realm.js';
 import type { RouterSession } from './session.js';
 
@@ -10,6 +11,8 @@ export interface RouterCore {
   readonly sequentialRequestIds: boolean;
   /** How long a client has to answer a CHALLENGE. */
   readonly authTimeoutMs: number;
+  /** Counters for /metrics. */
+  readonly stats: RouterStats;
   realm(name: string): Realm | undefined;
   /** A fresh global-scope session ID, unique among live sessions. */
   newSessionId(): SessionId;

@@ -12,8 +12,25 @@ export { Dealer, INVOCATION_POLICIES, isInvocationPolicy } from './dealer/dealer
 export type { Callee, CalleeEntry, Registration, PendingCall, CallOutcome, RegisterOutcome, RegisterOptions, UnregisterOutcome, SessionRemoval, DealerOptions, InvocationPolicy } from './dealer/dealer.js';
 export { installMetaApi, sessionDetails } from './meta/index.js';
 export type { RealmObserver, RouterProcedure, CancelMode } from './realm.js';
+export { createAuthenticators } from './auth/index.js';
+export type { ListenerAuthConfig, AuthContext, TicketConfig, WampcraConfig, CryptosignConfig, FailureLimits } from './auth/index.js';
+export type { Authenticator, AuthResult, HelloInfo, Principal } from './auth/types.js';
+export { deriveKey } from './auth/wampcra.js';
 export { ConfigError, checkConfig, loadConfigFile, resolveConfig } from './config/config.js';
 export type { RouterConfig, RouterConfigFile, WebSocketListenerConfig, WebSocketListenerFile, RealmConfig, RealmFile } from './config/config.js';
+export { DEFAULT_LONGPOLL, DEFAULT_RAWSOCKET_PORT } from './config/config.js';
+export type { ListenerConfig, ListenerFile, RawSocketListenerConfig, RawSocketListenerFile, LongPollConfig, LongPollFile, TlsFile } from './config/config.js';
+export { loadConfig } from './config/config.js';
+export type { LoadedConfig } from './config/config.js';
+export { convertCrossbar, isCrossbarConfig } from './config/crossbar.js';
+export type { CrossbarImport } from './config/crossbar.js';
+export { substituteEnv } from './config/env.js';
+export type { Environment } from './config/env.js';
+export { loadTls, tlsProblems } from './config/tls.js';
+export type { TlsCredentials } from './config/tls.js';
+export { OriginPolicy, ConnectionsPerIp } from './http/admission.js';
+export { StaticFiles, CONTENT_TYPES, contentTypeOf } from './http/static.js';
+export type { StaticConfig, StaticMountConfig } from './http/static.js';
 export { createLogger, silentLogger, LOG_LEVELS } from './log.js';
 export type { Logger, LogLevel, LoggerOptions } from './log.js';
 export { OutboundCounters, DEFAULT_OUTBOUND_LIMITS, SLOW_CONSUMER_REASON } from './transports/outbound.js';
@@ -23,3 +40,18 @@ export { SharedFrame } from './transports/peer.js';
 export { VERSION } from './version.js';
 export { createLocalConnection } from './transports/local.js';
 export type { LocalClient, LocalConnection } from './transports/local.js';
+export type {
+  HttpBridgeFile,
+  BridgePathFile,
+  PublisherPathFile,
+  CallerPathFile,
+  WebhookPathFile,
+  SsePathFile,
+  BridgeOptionsFile,
+  WebhookOptionsFile,
+  BridgeTokenFile,
+  HttpIntegrationsFile,
+  HttpSubscriberFile,
+  HttpCalleeFile,
+} from './http/bridge/config.js';
+export { computeSignature } from './http/bridge/signature.js';

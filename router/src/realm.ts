@@ -41,6 +41,7 @@ import type { RoleConfig } from './auth/index.js';
 import type { Action, Authorizer, Decision } from './auth/types.js';
 import { ALLOW } from './auth/types.js';
 import type { Logger } from './log.js';
+import { RouterStats } from './stats.js';
 import { SharedFrame } from './transports/peer.js';
 import type { RouterSession, SessionIdentity } from './session.js';
 import { VERSION } from './version.js';
@@ -163,6 +164,8 @@ export class Realm {
   readonly #timers = new Map<PendingCall<RouterSession>, { ms: number; timer: NodeJS.Timeout }>();
   /** INVOCATION details of a progressive call invocation, frozen from its first CALL. */
   readonly #frozen = new Map<PendingCall<RouterSession>, Dict>();
+  /** When each routed call arrived, for the call latency histogram. */
+  readonly #started = new Map<PendingCall<RouterSession>, number>();
   /** Calls canceled in `kill` mode, waiting for the callee's answer. */
   readonly #killed = new Set<PendingCall<RouterSession>>();
   readonly authorizer: Authorizer;
@@ -172,6 +175,8 @@ export class Realm {
     readonly log: Logger,
     /** How the realm calls WAMP procedures as the router (dynamic authorizers). */
     call?: RouterCall,
+    /** Counters for /metrics. */
+    private readonly stats: RouterStats = new RouterStats(),
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
@@ -445,7 +450,7 @@ export class Realm {
             } else (others ??= new Map()).set(codec, frame);
           }
         }
-        if (frame !== null) subscriber.peer.sendDroppable(frame);
+        if (frame !== null && subscriber.peer.sendDroppable(frame)) this.stats.countOut(MessageCode.Event);
       }
     }
   }
@@ -593,6 +598,7 @@ export class Realm {
       else this.#timers.set(call, { ms: timeout, timer: this.#startTimer(call, timeout) });
     }
     if (progressive) this.#frozen.set(call, details);
+    this.#started.set(call, performance.now());
     this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
   };
 
@@ -693,6 +699,7 @@ export class Realm {
     }
     this.#frozen.delete(call);
     this.#killed.delete(call);
+    this.#started.delete(call);
   }
 
   /** Ends a call on both sides: later answers for it are dropped. */
@@ -724,7 +731,11 @@ export class Realm {
         entry.timer = this.#startTimer(call, entry.ms);
         this.#timers.set(call, entry);
       }
-    } else this.#finish(call);
+    } else {
+      const started = this.#started.get(call);
+      if (started !== undefined) this.stats.callDone((performance.now() - started) / 1000);
+      this.#finish(call);
+    }
     let answer: Result | ErrorMessage;
     if (msg.code === MessageCode.Yield) {
       const details: Dict = progress ? { progress: true } : {};

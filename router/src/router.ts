@@ -4,22 +4,28 @@
 import type { SessionId } from '@switchboard/schemas';
 import { CloseUri, RandomIds, msgpackCodec } from '@switchboard/schemas';
 import { resolveConfig } from './config/config.js';
-import type { RouterConfig, RouterConfigFile } from './config/config.js';
+import type { RouterConfig, RouterConfigFile, WebSocketListenerConfig } from './config/config.js';
 import type { RouterCore } from './core.js';
-import { HttpServer, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { createAuthenticators } from './auth/index.js';
 import type { Authenticator } from './auth/types.js';
 import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
+import { HttpBridge } from './http/bridge/bridge.js';
+import { HttpIntegrations } from './http/bridge/integrations.js';
+import { HttpServer, sendJson } from './http/server.js';
+import { startRawSocketListener, startWebSocketListener } from './listeners.js';
+import type { Listener } from './listeners.js';
 import { installMetaApi } from './meta/index.js';
+import { RouterStats } from './stats.js';
+import { createMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import { createLocalConnection } from './transports/local.js';
 import type { LocalClient } from './transports/local.js';
-import { WebSocketTransport } from './transports/websocket.js';
 
 export interface RouterOptions {
   /** A config file's content; omitted fields take their defaults. */
@@ -29,11 +35,21 @@ export interface RouterOptions {
 }
 
 export interface ListenerAddress {
+  type: 'websocket' | 'rawsocket';
+  /** Empty for a Unix socket. */
   host: string;
+  /** 0 for a Unix socket. */
   port: number;
+  /** The WebSocket URL path, or a RawSocket listener's Unix socket path (empty for TCP). */
   path: string;
-  /** e.g. `ws://127.0.0.1:8080/ws` */
+  /** e.g. `ws://127.0.0.1:8080/ws`, `wss://…`; `rs://127.0.0.1:8081`, `rss://…`, `rs://unix:/run/sb.sock` */
   url: string;
+  /** TLS (wss, https, rss). */
+  secure: boolean;
+  /** Where RawSocket is accepted: a rawsocket listener's URL, or a websocket listener's port with `rawsocket: true`. */
+  rawsocketUrl?: string;
+  /** The long-poll base URL, e.g. `http://127.0.0.1:8080/lp`. */
+  longpollUrl?: string;
 }
 
 const DEFAULT_AUTHENTICATORS = createAuthenticators(undefined);
@@ -42,15 +58,22 @@ export class Router implements RouterCore {
   readonly config: RouterConfig;
   readonly log: Logger;
   readonly counters = new OutboundCounters();
+  readonly stats = new RouterStats();
+  /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
+  metricsUrl: string | undefined;
+  #ready = false;
+  #registry: Registry | undefined;
+  #metricsServer: HttpServer | undefined;
   readonly sequentialRequestIds: boolean;
   readonly authTimeoutMs: number;
   readonly #realms = new Map<string, Realm>();
   readonly #sessions = new Set<RouterSession>();
   readonly #sessionIds = new RandomIds<SessionId>();
   readonly #liveIds = new Set<number>();
-  readonly #servers: HttpServer[] = [];
-  readonly #transports: WebSocketTransport[] = [];
+  readonly #listeners: Listener[] = [];
   readonly #callers = new Map<string, InternalCaller>();
+  readonly #bridges: HttpBridge[] = [];
+  #integrations: HttpIntegrations | undefined;
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -60,7 +83,7 @@ export class Router implements RouterCore {
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
-      const realm = new Realm(options, this.log, (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs));
+      const realm = new Realm(options, this.log, (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
       installMetaApi(realm);
       this.#realms.set(options.name, realm);
     }
@@ -96,19 +119,33 @@ export class Router implements RouterCore {
     if (this.#state !== 'new') throw new Error(`cannot start a router that is ${this.#state}`);
     this.#state = 'running';
     try {
-      for (const listener of this.config.listeners) {
-        const http = new HttpServer();
-        const authenticators = createAuthenticators(listener.auth);
-        const transport = new WebSocketTransport(listener, (peer) => this.attach(peer, authenticators), this.counters, this.log);
-        http.upgrade(listener.path, (req, socket, head) => transport.handleUpgrade(req, socket, head));
-        http.route('/health', (_req, res) => sendJson(res, 200, { status: 'ok', sessions: this.sessionCount }));
-        this.#servers.push(http);
-        this.#transports.push(transport);
-        const address = await http.listen(listener.port, listener.host);
-        const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-        this.#addresses.push({ host: address.address, port: address.port, path: listener.path, url: `ws://${host}:${address.port}${listener.path}` });
-        this.log.info({ url: `ws://${host}:${address.port}${listener.path}`, serializers: listener.serializers }, 'listening');
+      for (const [index, listener] of this.config.listeners.entries()) {
+        const authenticators = createAuthenticators(listener.auth, {
+          call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
+          timeoutMs: this.authTimeoutMs,
+          log: this.log,
+        });
+        const context = {
+          accept: (peer: Peer) => this.attach(peer, authenticators),
+          counters: this.counters,
+          log: this.log,
+          health: () => ({ status: 'ok', sessions: this.sessionCount }),
+          ready: () => this.readiness(),
+          routes: (http: HttpServer, config: WebSocketListenerConfig) => {
+            if (config.http === undefined) return;
+            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes });
+            bridge.mount(http);
+            this.#bridges.push(bridge);
+          },
+        };
+        const started = listener.type === 'rawsocket' ? await startRawSocketListener(listener, index, context) : await startWebSocketListener(listener, index, context);
+        this.#listeners.push(started);
+        this.#addresses.push(started.address);
       }
+      for (const bridge of this.#bridges) await bridge.start();
+      if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
+      this.#ready = true;
+      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.log);
     } catch (err) {
       await this.stop();
       throw err;
@@ -124,6 +161,9 @@ export class Router implements RouterCore {
   async stop(reason: string = CloseUri.SystemShutdown): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.#ready = false;
+    for (const bridge of this.#bridges) bridge.close();
+    this.#integrations?.close();
     const goodbyes: Promise<void>[] = [];
     for (const session of this.#sessions) {
       if (session.state === SessionState.Established) {
@@ -137,13 +177,58 @@ export class Router implements RouterCore {
       clearTimeout(timer);
     }
     for (const session of this.#sessions) session.peer.close(1001, 'router shutting down');
-    for (const transport of this.#transports) transport.close(1001, 'router shutting down');
+    for (const listener of this.#listeners) listener.close();
     // Give close frames a moment to leave, then drop whatever is left.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    for (const transport of this.#transports) transport.terminate();
-    await Promise.all(this.#servers.map((s) => s.close()));
+    for (const listener of this.#listeners) listener.terminate();
+    await Promise.all(this.#listeners.map((l) => l.stop()));
+    await this.#metricsServer?.close();
     this.#state = 'stopped';
     this.log.info('router stopped');
+  }
+
+  /** GET /ready: every listener up and the realms loaded; false again once stopping begins. */
+  readiness(): { ready: boolean; listeners: number; realms: string[] } {
+    return { ready: this.#ready, listeners: this.#listeners.length, realms: [...this.#realms.keys()] };
+  }
+
+  /** The Prometheus registry behind /metrics (created on first use). */
+  get metrics(): Registry {
+    this.#registry ??= createMetrics({
+      stats: this.stats,
+      counters: this.counters,
+      sessionLabels: () => this.#sessionLabels(),
+    });
+    return this.#registry;
+  }
+
+  *#sessionLabels(): Iterable<[string, string, string]> {
+    for (const session of this.#sessions) {
+      if (session.realm === undefined || session.identity?.authprovider === 'router') continue;
+      yield [session.realm.name, session.peer.transport.type, session.peer.codec.name];
+    }
+  }
+
+  async #startMetrics(config: { host: string; port: number; path: string }): Promise<void> {
+    const http = new HttpServer();
+    http.route(config.path, (_req, res) => {
+      this.metrics.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': this.metrics.contentType });
+          res.end(text);
+        },
+        (err: unknown) => sendJson(res, 500, { error: (err as Error).message }),
+      );
+    });
+    http.route('/health', (_req, res) => sendJson(res, 200, { status: 'ok', sessions: this.sessionCount }));
+    http.route('/ready', (_req, res) => {
+      const ready = this.readiness();
+      sendJson(res, ready.ready ? 200 : 503, ready);
+    });
+    this.#metricsServer = http;
+    const address = await http.listen(config.port, config.host);
+    this.metricsUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${config.path}`;
+    this.log.info({ url: this.metricsUrl }, 'metrics listening');
   }
 
   releaseSessionId(id: SessionId): void {

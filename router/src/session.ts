@@ -72,6 +72,7 @@ export class RouterSession implements PeerHandler {
       if (err instanceof DecodeError) return this.protocolViolation(err.message);
       throw err;
     }
+    this.core.stats.countIn(msg.code);
     if (this.#busy !== undefined) {
       if (this.#backlog.length >= MAX_BACKLOG) return this.abort(ErrorUri.ProtocolViolation, 'too many messages while a decision was pending', 1008);
       this.#backlog.push(msg);
@@ -162,7 +163,9 @@ export class RouterSession implements PeerHandler {
 
   send(msg: WampMessage): boolean {
     const frame = this.encode(msg);
-    return frame !== undefined && this.peer.send(frame);
+    if (frame === undefined || !this.peer.send(frame)) return false;
+    this.core.stats.countOut(msg.code);
+    return true;
   }
 
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void {
@@ -173,6 +176,7 @@ export class RouterSession implements PeerHandler {
 
   /** ABORT wamp.error.protocol_violation, dispose the session, drop the transport. [bp_sessions: Protocol Errors] */
   protocolViolation(message: string): void {
+    this.core.stats.protocolViolations++;
     this.core.log.info({ session: this.id || undefined, peer: this.peer.transport.peer, reason: message }, 'protocol violation');
     this.abort(ErrorUri.ProtocolViolation, message, 1002);
   }
@@ -325,6 +329,7 @@ export class RouterSession implements PeerHandler {
     // The client's order of preference among the methods this listener accepts.
     const method = methods.find((m) => this.authenticators.has(m));
     if (method === undefined) {
+      this.core.stats.authFailed('none', ErrorUri.NoAuthMethod);
       const accepted = [...this.authenticators.keys()].join(', ');
       return this.abort(ErrorUri.NoAuthMethod, `no authentication method in common (client: ${methods.join(', ') || 'none'}; this listener: ${accepted})`);
     }
@@ -361,6 +366,7 @@ export class RouterSession implements PeerHandler {
       case 'accept':
         return this.#welcome(method, result.principal);
       case 'deny':
+        this.core.stats.authFailed(method, result.reason);
         this.core.log.info({ session: this.id, method, peer: this.peer.transport.peer, reason: result.reason }, 'authentication denied');
         return this.abort(result.reason, result.message);
       case 'challenge': {

@@ -1,0 +1,100 @@
+/**
+ * /metrics in the Prometheus text format (prom-client). Everything is read from the router's own
+ * counters at scrape time: sessions by realm, transport and serializer; messages in and out by
+ * type; EVENTs dropped by backpressure; sessions cut off as slow consumers; auth failures; call
+ * latency; and the process metrics prom-client collects.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OutboundCounters } from './transports/outbound.js';
+import type { RouterStats } from './stats.js';
+import { typeLabel } from './stats.js';
+
+/** What the metrics read from the router. */
+export interface MetricsSource {
+  readonly stats: RouterStats;
+  readonly counters: OutboundCounters;
+  /** Live sessions as [realm, transport, serializer] triples. */
+  sessionLabels(): Iterable<[string, string, string]>;
+}
+
+export function createMetrics(source: MetricsSource): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+
+  new Gauge({
+    name: 'switchboard_sessions',
+    help: 'Established WAMP sessions',
+    labelNames: ['realm', 'transport', 'serializer'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, { labels: [string, string, string]; n: number }>();
+      for (const labels of source.sessionLabels()) {
+        const key = labels.join('\u0000');
+        const entry = counts.get(key);
+        if (entry === undefined) counts.set(key, { labels, n: 1 });
+        else entry.n++;
+      }
+      for (const { labels, n } of counts.values()) this.set({ realm: labels[0], transport: labels[1], serializer: labels[2] }, n);
+    },
+  });
+
+  const byType = (name: string, help: string, values: Float64Array): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['type'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (let code = 0; code < values.length; code++) if (values[code]! > 0) this.inc({ type: typeLabel(code) }, values[code]!);
+      },
+    });
+  };
+  byType('switchboard_messages_in_total', 'WAMP messages received, by type', source.stats.messagesIn);
+  byType('switchboard_messages_out_total', 'WAMP messages sent, by type (an EVENT once per subscriber)', source.stats.messagesOut);
+
+  const fromCounter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  fromCounter('switchboard_events_dropped_total', 'EVENTs dropped because a subscriber was over its outbound soft limit', () => source.counters.eventsDropped);
+  fromCounter('switchboard_event_bytes_dropped_total', 'Bytes of EVENTs dropped by backpressure', () => source.counters.bytesDropped);
+  fromCounter('switchboard_slow_consumers_cut_off_total', 'Sessions disconnected for slow consumption (switchboard.close.slow_consumer)', () => source.counters.peersCutOff);
+  fromCounter('switchboard_protocol_violations_total', 'Sessions aborted with wamp.error.protocol_violation', () => source.stats.protocolViolations);
+
+  new Counter({
+    name: 'switchboard_auth_failures_total',
+    help: 'Failed authentications, by method and reason',
+    labelNames: ['method', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of source.stats.authFailures) {
+        const [method = '', reason = ''] = key.split(' ');
+        this.inc({ method, reason }, n);
+      }
+    },
+  });
+
+  new Histogram({
+    name: 'switchboard_call_duration_seconds',
+    help: 'Routed calls, CALL received to final RESULT or ERROR sent',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+    collect() {
+      const samples = source.stats.callSeconds;
+      for (const s of samples) this.observe(s);
+      samples.length = 0;
+    },
+  });
+
+  return registry;
+}

@@ -1,0 +1,44 @@
+/**
+ * Plain counters the routing code bumps on its hot path (an array index, no labels, no
+ * allocation); the metrics module reads them when /metrics is scraped.
+ */
+import { messageName } from '@switchboard/schemas';
+
+/** Message codes go up to 70 (YIELD). */
+const CODES = 71;
+
+export class RouterStats {
+  /** Messages received, by message code. */
+  readonly messagesIn = new Float64Array(CODES);
+  /** Messages sent, by message code (an EVENT counts once per subscriber it reached). */
+  readonly messagesOut = new Float64Array(CODES);
+  /** Authentication failures, by `method reason`. */
+  readonly authFailures = new Map<string, number>();
+  /** Sessions ended by a protocol violation. */
+  protocolViolations = 0;
+  /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
+  readonly callSeconds: number[] = [];
+
+  countIn(code: number): void {
+    if (code < CODES) this.messagesIn[code]!++;
+  }
+
+  countOut(code: number, n = 1): void {
+    if (code < CODES) this.messagesOut[code]! += n;
+  }
+
+  authFailed(method: string, reason: string): void {
+    const key = `${method} ${reason}`;
+    this.authFailures.set(key, (this.authFailures.get(key) ?? 0) + 1);
+  }
+
+  /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */
+  callDone(seconds: number): void {
+    if (this.callSeconds.length < 10_000) this.callSeconds.push(seconds);
+  }
+}
+
+/** The message type label for a code. */
+export function typeLabel(code: number): string {
+  return messageName(code).toLowerCase();
+}
