@@ -47,6 +47,20 @@ export interface BenchOptions {
   patternMisses: number;
   /** Skip what is left once the run has taken this long, s. */
   budgetS: number;
+  /**
+   * Transports the switchboard target is driven over in fanout and rpc. `rawsocket` adds the
+   * `switchboard-rs` rows (RawSocket on the WebSocket port) next to the WebSocket ones.
+   */
+  transports: BenchTransport[];
+}
+
+export const BENCH_TRANSPORTS = ['websocket', 'rawsocket'] as const;
+export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
+
+/** The targets of a fanout or rpc run: `switchboard-rs` right after `switchboard` when RawSocket is asked for. */
+export function transportTargets(options: BenchOptions): TargetName[] {
+  if (!options.transports.includes('rawsocket') || options.targets.includes('switchboard-rs')) return options.targets;
+  return options.targets.flatMap((t): TargetName[] => (t === 'switchboard' ? ['switchboard', 'switchboard-rs'] : [t]));
 }
 
 export const USAGE = `npm run bench -- [flags]
@@ -56,6 +70,8 @@ export const USAGE = `npm run bench -- [flags]
                           (default: switchboard,baseline,corked; baseline is always added;
                           the patterns scenario runs on switchboard only)
   --scenarios LIST        comma list of ${SCENARIO_NAMES.join(', ')} (default: all)
+  --transports LIST       websocket, rawsocket: drive the switchboard target over each in fanout
+                          and rpc (default websocket); RawSocket rows are switchboard-rs
   --router-bin FILE       the router's CLI launcher (default: router/bin/switchboard.js)
   --fox DIR               fox-wamp package folder, for the fox target
   --out FILE              JSON output (default: bench/results/latest.json)
@@ -111,6 +127,7 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     },
     patternMisses: 10_000,
     budgetS: quick ? 170 : 570,
+    transports: ['websocket'],
   };
   let scenariosGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -170,6 +187,13 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
       case '--patterns':
         options.patternMisses = positive(flag, value);
         break;
+      case '--transports': {
+        const names = value.split(',').map((v) => v.trim());
+        const bad = names.filter((n) => !(BENCH_TRANSPORTS as readonly string[]).includes(n));
+        if (bad.length > 0) throw new UsageError(`--transports: unknown transport ${bad.join(', ')} (websocket, rawsocket)`);
+        options.transports = names as BenchTransport[];
+        break;
+      }
       case '--payload':
         options.payloadBytes = positive(flag, value);
         break;

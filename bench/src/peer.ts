@@ -1,11 +1,13 @@
 /**
- * A hand-rolled WAMP v2 client session over `ws`, just enough for load generation: HELLO →
+ * A hand-rolled WAMP v2 client session over `ws` (or RawSocket, for `rs://` URLs: rawsocket.ts),
+ * just enough for load generation: HELLO →
  * WELCOME, SUBSCRIBE, PUBLISH, REGISTER, CALL, YIELD. No client library, so the generator's own
  * cost stays small and visible. Hot-path handlers are plain fields, set once by the owner.
  */
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { RawSocketLink } from './rawsocket.js';
 import { MessageCode, jsonCodec, parseMessage, toWire } from '@switchboard/schemas';
 import type {
   Codec,
@@ -36,6 +38,13 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** What a peer sends through: a `ws` WebSocket, or a RawSocket connection (rs:// URLs). */
+interface Link {
+  send(frame: string | Uint8Array): void;
+  close(): void;
+  terminate(): void;
+}
+
 export class RawPeer {
   onEvent: (msg: Event) => void = noop;
   onPublished: (request: RequestId) => void = noop;
@@ -50,7 +59,7 @@ export class RawPeer {
 
   /** The TCP socket under the WebSocket (held so a slow consumer can stop reading it). */
   readonly socket: Socket;
-  readonly #ws: WebSocket;
+  readonly #link: Link;
   readonly #codec: Codec;
   readonly #pending = new Map<number, Pending>();
   // [bp_identifiers] session-scope request IDs count up from 1
@@ -58,13 +67,14 @@ export class RawPeer {
   #closing = false;
   #closed = false;
 
-  private constructor(ws: WebSocket, socket: Socket, codec: Codec) {
-    this.#ws = ws;
+  private constructor(link: Link, socket: Socket, codec: Codec) {
+    this.#link = link;
     this.socket = socket;
     this.#codec = codec;
   }
 
   static open(options: PeerOptions): Promise<RawPeer> {
+    if (options.url.startsWith('rs://')) return RawPeer.#openRawSocket(options);
     const codec = options.codec ?? jsonCodec;
     const timeoutMs = options.timeoutMs ?? 10_000;
     const target = new URL(options.url);
@@ -112,6 +122,46 @@ export class RawPeer {
     });
   }
 
+  /** The same session over WAMP-over-RawSocket: `rs://host:port`. */
+  static #openRawSocket(options: PeerOptions): Promise<RawPeer> {
+    const codec = options.codec ?? jsonCodec;
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const target = new URL(options.url);
+    const socket = netConnect({ host: target.hostname, port: Number(target.port) });
+    const link = new RawSocketLink(socket, codec);
+    const peer = new RawPeer(link, socket, codec);
+    return new Promise<RawPeer>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new Error(`no WELCOME from ${options.url} within ${timeoutMs} ms`)), timeoutMs);
+      link.onError = fail;
+      link.onClose = () => {
+        fail(new Error(`connection to ${options.url} closed before WELCOME`));
+        peer.#onClose();
+      };
+      link.onOpen = () => {
+        link.onMessage = (payload) => {
+          const msg = peer.#decode(payload, codec.binary);
+          if (msg?.code !== MessageCode.Welcome) {
+            fail(new Error(`expected WELCOME, got ${msg === undefined ? 'an undecodable frame' : JSON.stringify(toWire(msg))}`));
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          link.onMessage = (data) => peer.#onMessage(data, codec.binary);
+          resolve(peer);
+        };
+        peer.#send({ code: MessageCode.Hello, realm: options.realm, details: { roles: ROLES } });
+      };
+    });
+  }
+
   get isOpen(): boolean {
     return !this.#closed;
   }
@@ -145,10 +195,10 @@ export class RawPeer {
     this.#send({ code: MessageCode.Yield, request, options: {}, args });
   }
 
-  /** Closes the WebSocket at once (no GOODBYE: a bench teardown needs no graceful leave). */
+  /** Closes the connection at once (no GOODBYE: a bench teardown needs no graceful leave). */
   close(): void {
     this.#closing = true;
-    this.#ws.terminate();
+    this.#link.terminate();
   }
 
   #request(): RequestId {
@@ -157,7 +207,7 @@ export class RawPeer {
 
   #send(msg: WampMessage): void {
     if (this.#closed) return;
-    this.#ws.send(this.#codec.encode(toWire(msg)));
+    this.#link.send(this.#codec.encode(toWire(msg)));
   }
 
   #await(request: number): Promise<number> {
@@ -214,7 +264,7 @@ export class RawPeer {
         return;
       case MessageCode.Abort:
       case MessageCode.Goodbye:
-        this.#ws.close();
+        this.#link.close();
         return;
       default:
         return; // nothing else is expected by a bench peer

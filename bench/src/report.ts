@@ -1,7 +1,7 @@
 /** Ratios against the plain baseline, the printed tables, and the JSON file. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BenchReport, Metric, Result, ScenarioName } from './results.js';
+import type { BenchReport, Metric, Result, ScenarioName, TransportRatio } from './results.js';
 import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
 
 /** Fills each result's `ratios`: its value ÷ the plain baseline's for the same scenario and case. */
@@ -160,4 +160,28 @@ export function writeJson(file: string, report: BenchReport): void {
   mkdirSync(dirname(file), { recursive: true });
   // NaN is not JSON: write null for a value that could not be measured.
   writeFileSync(file, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+}
+
+/** RawSocket ÷ WebSocket for the switchboard router: each case that ran on both transports. */
+export function transportRatios(results: Result[]): TransportRatio[] {
+  const out: TransportRatio[] = [];
+  for (const rs of results) {
+    if (rs.target !== 'switchboard-rs' || rs.error !== undefined) continue;
+    const ws = results.find((r) => r.target === 'switchboard' && r.scenario === rs.scenario && r.case === rs.case && r.error === undefined);
+    if (ws === undefined) continue;
+    const rate: Metric = rs.scenario === 'rpc' ? 'callsPerSec' : 'eventsPerSec';
+    const over = (metric: Metric): number => (rs.values[metric] ?? Number.NaN) / (ws.values[metric] ?? Number.NaN);
+    out.push({ scenario: rs.scenario, case: rs.case, rate: over(rate), cpuPerOp: over('cpuUsPerOp'), p50: over('p50Us'), p99: over('p99Us') });
+  }
+  return out;
+}
+
+export function formatTransportRatios(rows: TransportRatio[]): string {
+  const lines = ['RawSocket ÷ WebSocket (switchboard-rs ÷ switchboard, same case, same run; rate above 1 and CPU below 1 favour RawSocket)'];
+  for (const r of rows) {
+    const rate = r.scenario === 'rpc' ? 'calls/s' : 'events/s';
+    const cpu = r.scenario === 'rpc' ? 'CPU/call' : 'CPU/event';
+    lines.push(`  ${r.scenario.padEnd(6)} ${r.case.padEnd(7)}  ${rate} ${num(r.rate, 2)}  ${cpu} ${num(r.cpuPerOp, 2)}  p50 ${num(r.p50, 2)}  p99 ${num(r.p99, 2)}`);
+  }
+  return lines.join('\n');
 }

@@ -100,4 +100,17 @@ export interface BenchReport {
   targets: Partial<Record<TargetName, string>>;
   settings: Record<string, unknown>;
   results: Result[];
+  /** switchboard-rs ÷ switchboard (RawSocket ÷ WebSocket), per fanout and rpc case run on both. */
+  transportRatios: TransportRatio[];
+}
+
+export interface TransportRatio {
+  scenario: ScenarioName;
+  case: string;
+  /** RawSocket's rate (events/s or calls/s) ÷ WebSocket's: above 1 is better. */
+  rate: number;
+  /** CPU per event or call: below 1 is better. */
+  cpuPerOp: number;
+  p50: number;
+  p99: number;
 }

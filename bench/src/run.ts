@@ -9,10 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installCleanup, killAll } from './children.js';
 import { nowNs } from './clock.js';
-import { USAGE, UsageError, parseOptions } from './options.js';
+import { USAGE, UsageError, parseOptions, transportTargets } from './options.js';
 import type { BenchOptions } from './options.js';
 import { clockTicksPerSecond, openFileLimit } from './procfs.js';
-import { computeRatios, formatProblems, formatTables, writeJson } from './report.js';
+import { computeRatios, formatProblems, formatTables, formatTransportRatios, transportRatios, writeJson } from './report.js';
 import type { BenchReport, Result, ScenarioName } from './results.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { fanout } from './scenarios/fanout.js';
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
       clockTicksPerSecond: clockTicksPerSecond(),
       openFiles: openFileLimit(),
     },
-    targets: Object.fromEntries(options.targets.map((t) => [t, TARGET_LABELS[t]])),
+    targets: Object.fromEntries(transportTargets(options).map((t) => [t, TARGET_LABELS[t]])),
     settings: {
       warmupMs: options.warmupMs,
       measureMs: options.measureMs,
@@ -102,8 +102,10 @@ async function main(argv: string[]): Promise<number> {
       slow: options.slow,
       patternMisses: options.patternMisses,
       patternCpuLimit: PATTERN_CPU_LIMIT,
+      transports: options.transports,
     },
     results,
+    transportRatios: transportRatios(results),
   };
   writeJson(options.out, report);
 
@@ -112,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
   if (results.some((r) => r.scenario === 'patterns')) {
     process.stdout.write(`patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`);
   }
+  if (report.transportRatios.length > 0) process.stdout.write(`\n${formatTransportRatios(report.transportRatios)}\n\n`);
   process.stdout.write(`Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);
   const problems = formatProblems(results);
   if (problems !== '') process.stdout.write(`\n${problems}\n`);

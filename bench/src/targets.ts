@@ -14,7 +14,7 @@ import { sleep } from './clock.js';
 import { openFileLimit } from './procfs.js';
 import { RawPeer } from './peer.js';
 
-export const TARGET_NAMES = ['switchboard', 'baseline', 'corked', 'fox'] as const;
+export const TARGET_NAMES = ['switchboard', 'switchboard-rs', 'baseline', 'corked', 'fox'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function isTargetName(value: string): value is TargetName {
@@ -24,6 +24,7 @@ export function isTargetName(value: string): value is TargetName {
 /** What each target is, in one line, for the report. */
 export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   switchboard: 'Switchboard router (CLI, JSON)',
+  'switchboard-rs': 'Switchboard router (CLI, JSON) driven over RawSocket on its WebSocket port (rawsocket: true)',
   baseline: 'bare ws forwarder, one ws.send per recipient',
   corked: 'bare ws forwarder, corked, uncork on setImmediate',
   fox: 'fox-wamp (third-party Node WAMP router)',
@@ -50,6 +51,12 @@ export interface TargetOptions {
   outbound?: OutboundLimits;
   /** File descriptors the target will need (sessions + margin); raises `ulimit -n` if it can. */
   needFds?: number;
+}
+
+/** The target's config file, when it needs one: the outbound limits, RawSocket on the port. */
+interface ConfigNeeds {
+  outbound?: OutboundLimits;
+  rawsocket?: boolean;
 }
 
 export interface Target {
@@ -88,7 +95,8 @@ function tail(child: ChildProcess): () => string {
 
 function command(name: TargetName, port: number, options: TargetOptions, configFile: string | undefined): string[] {
   switch (name) {
-    case 'switchboard': {
+    case 'switchboard':
+    case 'switchboard-rs': {
       const args = [options.routerBin, 'start', '--host', HOST, '--port', String(port), '--log-level', 'warn'];
       if (configFile !== undefined) args.push('--config', configFile);
       return args;
@@ -102,11 +110,11 @@ function command(name: TargetName, port: number, options: TargetOptions, configF
   }
 }
 
-function writeConfig(port: number, outbound: OutboundLimits): { file: string; dir: string } {
+function writeConfig(port: number, needs: ConfigNeeds): { file: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const file = join(dir, 'router.json');
   const config = {
-    listeners: [{ type: 'websocket', host: HOST, port, path: '/ws', outbound }],
+    listeners: [{ type: 'websocket', host: HOST, port, path: '/ws', ...needs }],
     realms: [{ name: REALM }],
     log: { level: 'warn' },
   };
@@ -131,10 +139,14 @@ function spawnNode(args: string[], needFds: number | undefined): ChildProcess {
 /** Starts a target and resolves once a WAMP session can join realm1 on it. */
 export async function startTarget(name: TargetName, options: TargetOptions): Promise<Target> {
   const port = await freePort();
-  const config = name === 'switchboard' && options.outbound !== undefined ? writeConfig(port, options.outbound) : undefined;
+  const needs: ConfigNeeds = {};
+  if (name === 'switchboard-rs') needs.rawsocket = true;
+  if ((name === 'switchboard' || name === 'switchboard-rs') && options.outbound !== undefined) needs.outbound = options.outbound;
+  const config = Object.keys(needs).length > 0 ? writeConfig(port, needs) : undefined;
   const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));
   const output = tail(child);
-  const url = `ws://${HOST}:${port}/ws`;
+  // RawSocket shares the WebSocket port: the first octet (0x7F) tells them apart.
+  const url = name === 'switchboard-rs' ? `rs://${HOST}:${port}` : `ws://${HOST}:${port}/ws`;
   const stop = async (): Promise<void> => {
     child.stdin?.end();
     await stopChild(child);

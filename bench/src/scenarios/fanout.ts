@@ -4,7 +4,7 @@
  * second, publish → event latency, and the target's CPU per delivered EVENT.
  */
 import type { Job } from '../ipc.js';
-import { publishWindow } from '../options.js';
+import { publishWindow, transportTargets } from '../options.js';
 import type { Result } from '../results.js';
 import { REALM } from '../targets.js';
 import type { ScenarioContext } from './context.js';
@@ -20,7 +20,7 @@ export async function fanout(ctx: ScenarioContext): Promise<Result[]> {
   const results: Result[] = [];
   const o = ctx.options;
   for (const n of o.fanoutSubscribers) {
-    for (const targetName of o.targets) {
+    for (const targetName of transportTargets(o)) {
       results.push(
         await measureOn(ctx, 'fanout', `N=${n}`, targetName, {}, async (target) => {
           const endpoint = { url: target.url, realm: REALM };

@@ -4,6 +4,7 @@
  * call (a call is 4 messages through the router: CALL, INVOCATION, YIELD, RESULT).
  */
 import type { Job } from '../ipc.js';
+import { transportTargets } from '../options.js';
 import type { Result } from '../results.js';
 import { REALM } from '../targets.js';
 import type { ScenarioContext } from './context.js';
@@ -18,7 +19,7 @@ export async function rpc(ctx: ScenarioContext): Promise<Result[]> {
   const results: Result[] = [];
   const o = ctx.options;
   for (const k of o.rpcCallers) {
-    for (const targetName of o.targets) {
+    for (const targetName of transportTargets(o)) {
       results.push(
         await measureOn(ctx, 'rpc', `K=${k}`, targetName, {}, async (target) => {
           const endpoint = { url: target.url, realm: REALM };
