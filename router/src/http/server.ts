@@ -66,9 +66,12 @@ export class HttpServer {
     this.server = createServer((req, res) => this.#request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     // A client that sends garbage gets 400 from Node; never an uncaught error.
-    this.server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+    // A request Node's parser refuses (two Content-Length headers, a body longer than announced,
+    // garbage) gets 400 with the same JSON error body as every other refusal; never an uncaught error.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const body = JSON.stringify({ error: `malformed HTTP request (${err.code ?? err.message})`, args: [], kwargs: {} });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
     if (options.tls !== undefined) {
       const front = createTlsServer(tlsServerOptions(options.tls), (socket: TLSSocket) => this.#connection(socket));

@@ -141,6 +141,9 @@ describe('HTTP bridge request checks', () => {
     const body = JSON.stringify(PUBLISH);
     const raw = await rawHttp(r.addresses[0]!.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     expect(statuses(raw)[0]).toBe(400);
+    // The same JSON error body as every other refusal, although Node's parser refused it.
+    expect(raw).toContain('Content-Type: application/json');
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: expect.stringContaining('malformed HTTP request'), args: [], kwargs: {} });
   });
 
   it('400 when the body does not match Content-Length', async () => {
