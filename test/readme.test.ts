@@ -1,0 +1,63 @@
+/**
+ * The README's first screen works as written: its start command brings up the router described
+ * next to it (realm1, anonymous, /ws, three serializers), and its 20-line example, run as shown
+ * (only the URL pointed at this test's port), prints what the README says. `npm ci` and `npm test`
+ * themselves are what CI runs on a fresh clone.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it, onTestFinished } from 'vitest';
+import { RawPeer, until, within } from '../router/test/helpers.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function block(lang: string): string {
+  const match = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(readme);
+  if (match === null) throw new Error(`README has no ${lang} block`);
+  return match[1]!;
+}
+
+it('shows the two commands on its first screen', () => {
+  const commands = block('sh')
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l.length > 0);
+  expect(commands).toEqual(['npm ci && npm start', 'npm test']);
+  expect(readme.split('\n').slice(0, 12).join('\n')).toContain('npm ci && npm start');
+});
+
+it('npm start serves realm1 anonymously on /ws with json, msgpack and cbor, and the README example runs against it', async () => {
+  // `npm start` exactly as the README says; the port comes from the environment (container convention).
+  const router = spawn('npm', ['start'], { cwd: root, env: { ...process.env, SWITCHBOARD_PORT: '0', NO_COLOR: '1' }, detached: true });
+  onTestFinished(() => {
+    if (router.exitCode === null && router.pid !== undefined) process.kill(-router.pid, 'SIGKILL');
+  });
+  let out = '';
+  router.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await until(() => out.includes('router started'), 20_000, 'npm start');
+  const port = /"url":"ws:\/\/[^:]+:(\d+)\/ws"/.exec(out)?.[1];
+  expect(port).toBeDefined();
+  const url = `ws://127.0.0.1:${port}/ws`;
+  for (const serializer of ['json', 'msgpack', 'cbor'] as const) {
+    const peer = await RawPeer.join(url, serializer, 'realm1');
+    expect((peer.welcome[2] as { authmethod: string }).authmethod).toBe('anonymous');
+    peer.close();
+  }
+
+  // The example, as printed, with only the URL changed; run from a folder that resolves `autobahn`.
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-readme-'));
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  const script = join(dir, 'example.mjs');
+  writeFileSync(script, block('js').replace('ws://localhost:8080/ws', url));
+  const child = spawn(process.execPath, [script], { cwd: dir });
+  let printed = '';
+  child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 10_000, 'the example');
+  expect(code).toBe(0);
+  expect(printed).toContain('2 + 3 = 5');
+  expect(printed).toContain('event: hello (from quickstart)');
+});
