@@ -17,6 +17,8 @@ export default defineConfig({
   },
   test: {
     include: ['**/test/**/*.test.ts', '**/src/**/*.test.ts'],
+    // Under CI, also a JSON report, from which .ci/run prints a one-line 'N passed, N failed' summary.
+    reporters: process.env['CI'] === 'true' ? ['default', ['json', { outputFile: '.vitest-results.json' }]] : ['default'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
