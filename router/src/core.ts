@@ -6,7 +6,8 @@ import type { RouterSession } from './session.js';
 
 /** What a session needs from the router that owns it. */
 export interface RouterCore {
-  readonly log: Logger;
+  /** The `session` module's logger. */
+  readonly sessionLog: Logger;
   /** Enforce the spec's sequential session-scope request IDs. */
   readonly sequentialRequestIds: boolean;
   /** How long a client has to answer a CHALLENGE. */

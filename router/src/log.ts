@@ -7,6 +7,10 @@ export type LogLevel = Level | 'silent';
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Parts of the router that can log at a level of their own (config `log.modules`). */
+export type LogModule = 'realm' | 'session' | 'auth' | 'transport' | 'bridge';
+export const LOG_MODULES: readonly LogModule[] = ['realm', 'session', 'auth', 'transport', 'bridge'];
+
 export interface LoggerOptions {
   level: LogLevel;
   /** Human-readable lines instead of JSON; defaults to whether stdout is a terminal. */

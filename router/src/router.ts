@@ -7,7 +7,7 @@ import { resolveConfig } from './config/config.js';
 import type { RouterConfig, RouterConfigFile, WebSocketListenerConfig } from './config/config.js';
 import type { RouterCore } from './core.js';
 import { createLogger } from './log.js';
-import type { Logger } from './log.js';
+import type { LogModule, Logger } from './log.js';
 import { createAuthenticators } from './auth/index.js';
 import type { Authenticator } from './auth/types.js';
 import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
@@ -62,6 +62,7 @@ export class Router implements RouterCore {
   /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
   metricsUrl: string | undefined;
   #ready = false;
+  readonly #loggers = new Map<LogModule, Logger>();
   #registry: Registry | undefined;
   #metricsServer: HttpServer | undefined;
   readonly sequentialRequestIds: boolean;
@@ -83,7 +84,7 @@ export class Router implements RouterCore {
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
-      const realm = new Realm(options, this.log, (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
+      const realm = new Realm(options, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
       installMetaApi(realm);
       this.#realms.set(options.name, realm);
     }
@@ -123,12 +124,12 @@ export class Router implements RouterCore {
         const authenticators = createAuthenticators(listener.auth, {
           call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
           timeoutMs: this.authTimeoutMs,
-          log: this.log,
+          log: this.logger('auth'),
         });
         const context = {
           accept: (peer: Peer) => this.attach(peer, authenticators),
           counters: this.counters,
-          log: this.log,
+          log: this.logger('transport'),
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
           ready: () => this.readiness(),
           routes: (http: HttpServer, config: WebSocketListenerConfig) => {
@@ -145,7 +146,7 @@ export class Router implements RouterCore {
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
-      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.log);
+      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'));
     } catch (err) {
       await this.stop();
       throw err;
@@ -229,6 +230,24 @@ export class Router implements RouterCore {
     const address = await http.listen(config.port, config.host);
     this.metricsUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${config.path}`;
     this.log.info({ url: this.metricsUrl }, 'metrics listening');
+  }
+
+  /**
+   * The logger of one part of the router (`realm`, `session`, `auth`, `transport`, `bridge`):
+   * a child of the router's logger, at the level `log.modules` gives it, if any.
+   */
+  logger(module: LogModule): Logger {
+    let child = this.#loggers.get(module);
+    if (child === undefined) {
+      const level = this.config.log.modules?.[module];
+      child = level === undefined ? this.log.child({ module }) : this.log.child({ module }, { level });
+      this.#loggers.set(module, child);
+    }
+    return child;
+  }
+
+  get sessionLog(): Logger {
+    return this.logger('session');
   }
 
   releaseSessionId(id: SessionId): void {

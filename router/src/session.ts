@@ -108,7 +108,7 @@ export class RouterSession implements PeerHandler {
 
   #internalError(err: unknown, code: number): void {
     // A bug of ours must cost this session, never the process or other sessions.
-    this.core.log.error({ err, session: this.id }, `internal error handling ${messageName(code)}`);
+    this.core.sessionLog.error({ err, session: this.id }, `internal error handling ${messageName(code)}`);
     this.abort('wamp.error.internal_error', 'internal router error');
   }
 
@@ -156,7 +156,7 @@ export class RouterSession implements PeerHandler {
     try {
       return this.peer.codec.encode(toWire(msg));
     } catch (err) {
-      this.core.log.warn({ session: this.id, serializer: this.peer.codec.name, err: (err as Error).message }, `cannot serialize ${messageName(msg.code)}`);
+      this.core.sessionLog.warn({ session: this.id, serializer: this.peer.codec.name, err: (err as Error).message }, `cannot serialize ${messageName(msg.code)}`);
       return undefined;
     }
   }
@@ -177,7 +177,7 @@ export class RouterSession implements PeerHandler {
   /** ABORT wamp.error.protocol_violation, dispose the session, drop the transport. [bp_sessions: Protocol Errors] */
   protocolViolation(message: string): void {
     this.core.stats.protocolViolations++;
-    this.core.log.info({ session: this.id || undefined, peer: this.peer.transport.peer, reason: message }, 'protocol violation');
+    this.core.sessionLog.info({ session: this.id || undefined, peer: this.peer.transport.peer, reason: message }, 'protocol violation');
     this.abort(ErrorUri.ProtocolViolation, message, 1002);
   }
 
@@ -357,7 +357,7 @@ export class RouterSession implements PeerHandler {
           if (this.state === SessionState.Authenticating) return this.#authStep(method, r);
         },
         (err: unknown) => {
-          this.core.log.warn({ session: this.id, method, err: (err as Error).message }, 'authenticator failed');
+          this.core.sessionLog.warn({ session: this.id, method, err: (err as Error).message }, 'authenticator failed');
           if (this.state === SessionState.Authenticating) this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
         },
       );
@@ -367,7 +367,7 @@ export class RouterSession implements PeerHandler {
         return this.#welcome(method, result.principal);
       case 'deny':
         this.core.stats.authFailed(method, result.reason);
-        this.core.log.info({ session: this.id, method, peer: this.peer.transport.peer, reason: result.reason }, 'authentication denied');
+        this.core.sessionLog.info({ session: this.id, method, peer: this.peer.transport.peer, reason: result.reason }, 'authentication denied');
         return this.abort(result.reason, result.message);
       case 'challenge': {
         // A bounded time to answer: a client that never does must not hold the session open.

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { pino } from 'pino';
 import { MessageCode } from '@switchboard/schemas';
+import { Router } from '@switchboard/router';
 import { RawPeer, startTestRouter, until, within } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url));
@@ -106,5 +108,24 @@ describe('switchboard start and the environment', () => {
     child.kill('SIGTERM');
     const code = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 5000, 'exit');
     expect(code).toBe(0);
+  });
+});
+
+describe('per-module log levels', () => {
+  it('log.modules gives a part of the router its own level', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const router = new Router({
+      config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], log: { level: 'info', modules: { session: 'silent', realm: 'debug' } } },
+      logger,
+    });
+    await router.start();
+    onTestFinished(() => router.stop());
+    const peer = await RawPeer.join(router.url);
+    peer.send([MessageCode.Hello, 'realm1', { roles: { caller: {} } }]); // a protocol violation: logged by `session` at info
+    await peer.waitClosed();
+    await until(() => lines.some((l) => l.includes('"module":"realm"') && l.includes('session left')), 2000, 'the realm debug line');
+    expect(lines.some((l) => l.includes('"module":"realm"') && l.includes('"level":20'))).toBe(true);
+    expect(lines.some((l) => l.includes('protocol violation'))).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems } from '../auth/check.js';
 import type { StaticConfig } from '../http/static.js';
-import type { LogLevel } from '../log.js';
+import type { LogLevel, LogModule } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
 import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
@@ -25,7 +25,7 @@ export interface RouterConfigFile {
   $schema?: string;
   listeners?: ListenerFile[];
   realms?: RealmFile[];
-  log?: { level?: LogLevel; pretty?: boolean };
+  log?: { level?: LogLevel; pretty?: boolean; modules?: Partial<Record<LogModule, LogLevel>> };
   requestIds?: 'sequential' | 'any';
   shutdownTimeoutMs?: number;
   authTimeoutMs?: number;
@@ -125,7 +125,7 @@ export interface MetricsFile {
 export interface RouterConfig {
   listeners: ListenerConfig[];
   realms: RealmConfig[];
-  log: { level: LogLevel; pretty?: boolean };
+  log: { level: LogLevel; pretty?: boolean; modules?: Partial<Record<LogModule, LogLevel>> };
   requestIds: 'sequential' | 'any';
   shutdownTimeoutMs: number;
   authTimeoutMs: number;
@@ -482,6 +482,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
   );
   const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };
   if (file.log?.pretty !== undefined) log.pretty = file.log.pretty;
+  if (file.log?.modules !== undefined) log.modules = file.log.modules;
   return {
     listeners,
     realms,
