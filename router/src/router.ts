@@ -17,6 +17,7 @@ import { HttpServer, sendJson } from './http/server.js';
 import { startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener } from './listeners.js';
 import { installMetaApi } from './meta/index.js';
+import { installRouterStats } from './meta/stats.js';
 import { RouterStats } from './stats.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
@@ -54,6 +55,9 @@ export interface ListenerAddress {
 
 const DEFAULT_AUTHENTICATORS = createAuthenticators(undefined);
 
+/** The handler of a connection turned away: it ignores everything. */
+const CLOSED_HANDLER: PeerHandler = { onFrame: () => undefined, onBadFrame: () => undefined, onClose: () => undefined };
+
 export class Router implements RouterCore {
   readonly config: RouterConfig;
   readonly log: Logger;
@@ -86,6 +90,7 @@ export class Router implements RouterCore {
     for (const options of this.config.realms) {
       const realm = new Realm(options, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
       installMetaApi(realm);
+      installRouterStats(realm, this);
       this.#realms.set(options.name, realm);
     }
   }
@@ -263,7 +268,12 @@ export class Router implements RouterCore {
    * handler the transport must feed with decoded frames and its close.
    */
   attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS): PeerHandler {
-    if (this.#state !== 'running') throw new Error(`cannot attach a peer to a router that is ${this.#state}`);
+    if (this.#state !== 'running') {
+      // A connection that arrives while the router stops (a client reconnecting at once) is
+      // turned away, not thrown at the transport that accepted it.
+      peer.close(1001, 'router shutting down');
+      return CLOSED_HANDLER;
+    }
     const session = new RouterSession(peer, this, authenticators);
     this.#sessions.add(session);
     return session;
