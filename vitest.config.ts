@@ -12,7 +12,7 @@ export default defineConfig({
       { find: /^@switchboard\/schemas\/(core|json|msgpack|cbor)$/, replacement: here('./schemas/src/$1.ts') },
       { find: /^@switchboard\/router$/, replacement: here('./router/src/index.ts') },
       { find: /^@switchboard\/client$/, replacement: here('./client/src/node.ts') },
-      { find: /^@switchboard\/client\/(browser|msgpack|cbor|cli)$/, replacement: here('./client/src/$1.ts') },
+      { find: /^@switchboard\/client\/(browser|msgpack|cbor|cli|auth)$/, replacement: here('./client/src/$1.ts') },
     ],
   },
   test: {

@@ -18,6 +18,7 @@ const bundles = [
   { name: 'switchboard.js', entry: 'dist/browser.js', forbid: ['msgpackr', 'cbor-x', 'ws'] },
   { name: 'msgpack.js', entry: 'dist/msgpack.js', forbid: ['cbor-x', 'ws'] },
   { name: 'cbor.js', entry: 'dist/cbor.js', forbid: ['msgpackr', 'ws'] },
+  { name: 'auth.js', entry: 'dist/auth.js', forbid: ['msgpackr', 'cbor-x', 'ws'] },
 ];
 
 const sizes = {};

@@ -21,9 +21,45 @@ import type { ApiContract, Untyped } from './typed.js';
 
 export const CLIENT_AGENT = 'switchboard-client/0.1.0';
 
-export interface ConnectOptions {
-  /** `ws://host:port/path` or `wss://…`. */
+/** How the client reaches the router. */
+export type TransportType = 'websocket' | 'rawsocket' | 'longpoll';
+
+export interface TransportSpec {
+  type: TransportType;
+  /**
+   * websocket: `ws://host:port/path` or `wss://…`; rawsocket (Node only): `rs://host:port`,
+   * `tcp://host:port`, `unix:/path` or `/path`; longpoll: the base URL, `http://host:port/lp`.
+   */
   url: string;
+}
+
+/** The transport a session runs on, as reported in the `open` event. */
+export interface TransportInUse extends TransportSpec {
+  /** The negotiated subprotocol, e.g. `wamp.2.json`. */
+  protocol: string;
+}
+
+/** The transport a URL's scheme implies: ws(s) → websocket, http(s) → longpoll, rs/tcp/unix/path → rawsocket. */
+export function transportTypeOf(url: string): TransportType {
+  if (/^wss?:/i.test(url)) return 'websocket';
+  if (/^https?:/i.test(url)) return 'longpoll';
+  if (/^(rs|tcp|unix):/i.test(url) || url.startsWith('/')) return 'rawsocket';
+  throw new TypeError(`cannot tell the transport of '${url}': use ws://, wss://, http(s):// (long-poll), rs:// or tcp:// (RawSocket), or pass transports`);
+}
+
+export interface ConnectOptions {
+  /**
+   * Where the router is; the scheme picks the transport: `ws://host:port/path` or `wss://…`
+   * (WebSocket), `http(s)://host:port/lp` (long-poll), `rs://host:port`, `tcp://host:port`,
+   * `unix:/path` (RawSocket, Node only). Needed unless `transports` is given.
+   */
+  url?: string;
+  /**
+   * Transports tried in order on every (re)connect until one opens, e.g.
+   * `[{ type: 'websocket', url }, { type: 'longpoll', url }]` so that a network blocking
+   * WebSocket falls back to long-poll. Used instead of `url`.
+   */
+  transports?: readonly TransportSpec[];
   realm: string;
   /**
    * Serializers to offer, in order of preference: names (`json`, `msgpack`, `cbor`; in the
@@ -34,7 +70,7 @@ export interface ConnectOptions {
   auth?: AuthOptions;
   /** Reconnect after a lost connection (default on); `false` never reconnects. */
   reconnect?: ReconnectOptions | false;
-  /** Milliseconds to open the WebSocket and join (default 10000). */
+  /** Milliseconds to open a transport (each one tried) and join (default 10000). */
   openTimeoutMs?: number;
   /** Node only: ping every intervalMs; a missing pong after timeoutMs drops the link. `false` disables. */
   keepalive?: KeepaliveOptions | false;
@@ -46,7 +82,10 @@ export interface ConnectOptions {
 
 /** What an entry point (node.ts, browser.ts) provides. */
 export interface Runtime {
+  /** The WebSocket. */
   socketFactory(options: ConnectOptions): SocketFactory;
+  /** The other transports this runtime has (Node: rawsocket and longpoll; browsers: longpoll). */
+  transports?: Partial<Record<Exclude<TransportType, 'websocket'>, (options: ConnectOptions) => SocketFactory>>;
   codecs: Partial<Record<SerializerName, Codec>>;
   /** Why a serializer name is not available here (e.g. how to add msgpack in the browser). */
   missingCodecHint: string;
@@ -80,7 +119,7 @@ export interface CloseEvent {
 }
 
 export interface ConnectionEvents {
-  open: { session: Session<ApiContract>; reconnected: boolean; details: Dict };
+  open: { session: Session<ApiContract>; reconnected: boolean; details: Dict; transport: TransportInUse };
   close: CloseEvent;
   reconnecting: { attempt: number; delayMs: number; error?: Error };
   /** After a reconnect: how subscribing and registering again went, per subscription/registration. */
@@ -101,7 +140,8 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   readonly session: Session<Api>;
   readonly #options: ConnectOptions;
   readonly #codecs: Codec[];
-  readonly #socketFactory: SocketFactory;
+  readonly #transports: readonly { spec: TransportSpec; socketFactory: SocketFactory }[];
+  #transportInUse: TransportInUse | undefined;
   readonly #reconnect: Required<ReconnectOptions> | false;
   #state: ConnectionState = 'idle';
   #transport: Transport | undefined;
@@ -121,7 +161,13 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       return codec;
     });
     if (this.#codecs.length === 0) throw new TypeError('at least one serializer is needed');
-    this.#socketFactory = runtime.socketFactory(options);
+    const specs = options.transports ?? (options.url !== undefined ? [{ type: transportTypeOf(options.url), url: options.url }] : []);
+    if (specs.length === 0) throw new TypeError('a url or a non-empty transports list is needed');
+    this.#transports = specs.map((spec) => {
+      const make = spec.type === 'websocket' ? runtime.socketFactory : runtime.transports?.[spec.type];
+      if (make === undefined) throw new TypeError(`transport '${spec.type}' is not available here`);
+      return { spec: { type: spec.type, url: spec.url }, socketFactory: make(options) };
+    });
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.session = new Session<Api>(this, options.realm, {
       protocolViolation: (detail) => this.#protocolViolation(detail),
@@ -133,8 +179,14 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     return this.#state;
   }
 
+  /** The URL of the transport in use (or last used); before that, of the first one to try. */
   get url(): string {
-    return this.#options.url;
+    return (this.#transportInUse ?? this.#transports[0]!.spec).url;
+  }
+
+  /** The transport in use (or last used); undefined before the first open. */
+  get transport(): TransportInUse | undefined {
+    return this.#transportInUse;
   }
 
   /**
@@ -197,13 +249,13 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   async #establish(): Promise<void> {
     const reconnected = this.#state === 'reconnecting';
     const timeoutMs = this.#options.openTimeoutMs ?? 10_000;
-    const transport = await Transport.open({ url: this.#options.url, codecs: this.#codecs, socketFactory: this.#socketFactory, timeoutMs });
+    const { transport, spec } = await this.#openTransport(timeoutMs);
     if (this.#stopped()) {
       transport.close(1000, 'closed by the client');
       throw new SessionClosedError('the connection was closed while opening');
     }
     const welcomed = await join(transport, {
-      url: this.#options.url,
+      url: spec.url,
       realm: this.#options.realm,
       roles: CLIENT_ROLES,
       agent: this.#options.agent ?? CLIENT_AGENT,
@@ -215,6 +267,8 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       throw new SessionClosedError('the connection was closed while joining');
     }
     this.#transport = transport;
+    const inUse: TransportInUse = { ...spec, protocol: transport.codec.subprotocol };
+    this.#transportInUse = inUse;
     this.#ending = undefined;
     transport.handlers = {
       message: (msg) => this.#onMessage(transport, msg),
@@ -229,13 +283,28 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       const outcomes = await this.session.restore();
       if (this.#transport === transport) {
         this.session.releaseWaiters();
-        this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details });
+        this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details, transport: inUse });
         this.emit('restored', { outcomes, failed: outcomes.filter((o) => !o.ok) });
       }
     } else {
       this.session.releaseWaiters();
-      this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details });
+      this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details, transport: inUse });
     }
+  }
+
+  /** Tries each transport in order; the first that opens wins. Fails with the last one's error. */
+  async #openTransport(timeoutMs: number): Promise<{ transport: Transport; spec: TransportSpec }> {
+    let lastError: unknown;
+    for (const { spec, socketFactory } of this.#transports) {
+      if (this.#stopped()) break;
+      try {
+        const label = spec.type === 'websocket' ? 'WebSocket' : spec.type === 'rawsocket' ? 'RawSocket' : 'long-poll transport';
+        return { transport: await Transport.open({ url: spec.url, codecs: this.#codecs, socketFactory, timeoutMs, label }), spec };
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError ?? new SessionClosedError('the connection was closed while opening');
   }
 
   /** close() was called (read through a method: the state changes across awaits). */

@@ -1,13 +1,15 @@
 /**
- * `@switchboard/client` in Node: `ws` as the WebSocket (with keep-alive pings), and the json,
- * msgpack and cbor serializers.
+ * `@switchboard/client` in Node: `ws` as the WebSocket (with keep-alive pings), RawSocket (TCP and
+ * Unix sockets) and HTTP long-poll, and the json, msgpack and cbor serializers.
  */
 import { cborCodec } from '@switchboard/schemas/cbor';
 import { jsonCodec } from '@switchboard/schemas/json';
 import { msgpackCodec } from '@switchboard/schemas/msgpack';
 import { Connection as BaseConnection, openConnection } from './connection.js';
 import type { ConnectOptions, Runtime } from './connection.js';
+import { longPollSocketFactory } from './longpoll.js';
 import { nodeSocketFactory } from './node-socket.js';
+import { rawSocketFactory } from './rawsocket.js';
 import type { Session } from './session.js';
 import type { ApiContract, Untyped } from './typed.js';
 
@@ -15,6 +17,7 @@ export * from './shared.js';
 
 const runtime: Runtime = {
   socketFactory: (options) => nodeSocketFactory(options.keepalive ?? {}),
+  transports: { rawsocket: () => rawSocketFactory(), longpoll: () => longPollSocketFactory() },
   codecs: { json: jsonCodec, msgpack: msgpackCodec, cbor: cborCodec },
   missingCodecHint: 'this build has json, msgpack and cbor',
 };
@@ -32,6 +35,10 @@ export class Connection<Api extends ApiContract = Untyped> extends BaseConnectio
 }
 
 export { jsonCodec, msgpackCodec, cborCodec };
+// The auth helpers (also `@switchboard/client/auth`, which the browser uses).
+export * from './auth.js';
+export { rawSocketFactory, parseRawSocketUrl } from './rawsocket.js';
+export type { RawSocketTarget } from './rawsocket.js';
 // The HTTP bridge client is for backends (it signs with node:crypto): Node only.
 export { HttpBridgeClient, signQuery } from './http-bridge.js';
 export type { HttpBridgeClientOptions, BridgePublishOptions, BridgePublication, BridgeCallResult } from './http-bridge.js';

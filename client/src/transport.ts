@@ -28,6 +28,8 @@ export interface OpenTransportOptions {
   socketFactory: SocketFactory;
   /** Give up opening after this many milliseconds. */
   timeoutMs: number;
+  /** What is being opened, for error messages (default `WebSocket`). */
+  label?: string;
 }
 
 /** Index of Arguments|list in each router-to-client message that carries a payload. */
@@ -74,7 +76,7 @@ export class Transport {
         reject(new UnreachableError(url, detail));
       };
       const timer = setTimeout(() => {
-        fail(`no WebSocket open within ${options.timeoutMs} ms`);
+        fail(`no ${options.label ?? 'WebSocket'} open within ${options.timeoutMs} ms`);
         socket?.close(1000, 'open timeout');
       }, options.timeoutMs);
       let socket: Socket | undefined;

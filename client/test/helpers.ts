@@ -112,6 +112,14 @@ export class Proxy {
     return this.links.size;
   }
 
+  /** Links open now are closed at once (both sides see the TCP connection end); new links forward. */
+  cut(): void {
+    for (const link of this.links) {
+      link.client.destroy();
+      link.upstream.destroy();
+    }
+  }
+
   /** Links open now stop carrying bytes, in both directions, and stay open. */
   blackhole(): void {
     for (const link of this.links) link.dead = true;
