@@ -65,6 +65,8 @@ export function createMetrics(source: MetricsSource): Registry {
       },
     });
   };
+  fromCounter('switchboard_bytes_in_total', 'Bytes of WAMP messages received, before decoding', () => source.counters.bytesIn);
+  fromCounter('switchboard_bytes_out_total', 'Bytes of WAMP messages accepted for sending, framing included where the transport frames', () => source.counters.bytesOut);
   fromCounter('switchboard_events_dropped_total', 'EVENTs dropped because a subscriber was over its outbound soft limit', () => source.counters.eventsDropped);
   fromCounter('switchboard_event_bytes_dropped_total', 'Bytes of EVENTs dropped by backpressure', () => source.counters.bytesDropped);
   fromCounter('switchboard_slow_consumers_cut_off_total', 'Sessions disconnected for slow consumption (switchboard.close.slow_consumer)', () => source.counters.peersCutOff);

@@ -63,6 +63,8 @@ describe('/metrics', () => {
     expect(metricValue(text, 'switchboard_messages_out_total{type="event"}')).toBe(1);
     expect(metricValue(text, 'switchboard_messages_out_total{type="welcome"}')).toBe(3);
     expect(metricValue(text, 'switchboard_protocol_violations_total')).toBe(1);
+    expect(metricValue(text, 'switchboard_bytes_in_total')).toBeGreaterThan(100);
+    expect(metricValue(text, 'switchboard_bytes_out_total')).toBeGreaterThan(100);
     expect(metricValue(text, 'switchboard_events_dropped_total')).toBe(0);
     expect(metricValue(text, 'switchboard_slow_consumers_cut_off_total')).toBe(0);
     expect(metricValue(text, 'switchboard_call_duration_seconds_count')).toBe(1);

@@ -362,6 +362,7 @@ export class LongPollTransport {
         let decoded: unknown;
         ok = true;
         try {
+          this.counters.bytesIn += body.length;
           decoded = peer.codec.decode(body);
         } catch (err) {
           ok = false;

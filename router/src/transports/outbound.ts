@@ -22,6 +22,10 @@ export const DEFAULT_OUTBOUND_LIMITS: Readonly<OutboundLimits> = {
 
 /** Counters the router exposes (later as /metrics). */
 export class OutboundCounters {
+  /** Bytes of messages accepted for sending (framing included where the transport frames). */
+  bytesOut = 0;
+  /** Bytes of messages received, before decoding. */
+  bytesIn = 0;
   eventsDropped = 0;
   bytesDropped = 0;
   peersCutOff = 0;
@@ -50,9 +54,14 @@ export class OutboundBudget {
    */
   judge(queuedBytes: number, frameBytes: number, droppable: boolean, full = false): Verdict {
     const after = queuedBytes + frameBytes;
-    if (!droppable) return after > this.limits.hardLimitBytes ? 'cutoff' : 'send';
+    if (!droppable) {
+      if (after > this.limits.hardLimitBytes) return 'cutoff';
+      this.counters.bytesOut += frameBytes;
+      return 'send';
+    }
     if (after <= this.limits.softLimitBytes && !full) {
       this.#overSoftSince = 0;
+      this.counters.bytesOut += frameBytes;
       return 'send';
     }
     const now = this.clock();

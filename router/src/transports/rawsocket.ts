@@ -151,6 +151,7 @@ class RawSocketPeer implements Peer, FrameSink {
     if (type === FrameType.Message) {
       let decoded: unknown;
       try {
+        this.owner.counters.bytesIn += payload.length;
         decoded = this.codec.decode(payload);
       } catch (err) {
         handler.onBadFrame(`undecodable ${this.codec.name} message: ${(err as Error).message}`);

@@ -318,6 +318,7 @@ export class WebSocketTransport {
       }
       let decoded: unknown;
       try {
+        this.counters.bytesIn += bytes.length;
         decoded = codec.decode(binary ? bytes : bytes.toString('utf8'));
       } catch (err) {
         handler.onBadFrame(`undecodable ${codec.name} message: ${(err as Error).message}`);
