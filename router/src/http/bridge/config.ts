@@ -119,7 +119,7 @@ export interface HttpSubscriberFile {
   /** Default POST. */
   method?: 'POST' | 'PUT';
   headers?: Record<string, string>;
-  /** The status that means delivered (default: any 2xx). */
+  /** The status that means delivered (default: every 2xx status). */
   expectedCode?: number;
   /** Per request (default 10000 ms). */
   timeoutMs?: number;

@@ -1,5 +1,5 @@
 /**
- * A `webhook` path: any body (GitHub, Stripe, a form…) is published to the configured topic as one
+ * A `webhook` path: whatever body arrives (GitHub, Stripe, a form…) is published to the configured topic as one
  * argument `{"headers": {name: [values]}, "body": text}`; 202 with `success_response`, or 500 with
  * `error_response` when the publication fails. [Crossbar: HTTP Bridge Webhook]
  */
