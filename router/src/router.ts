@@ -132,7 +132,7 @@ export class Router implements RouterCore {
           log: this.logger('auth'),
         });
         const context = {
-          accept: (peer: Peer) => this.attach(peer, authenticators),
+          accept: (peer: Peer) => this.attach(peer, authenticators, listener.maxMessagesPerSecond),
           counters: this.counters,
           log: this.logger('transport'),
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
@@ -267,14 +267,14 @@ export class Router implements RouterCore {
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
    */
-  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS): PeerHandler {
+  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, maxMessagesPerSecond?: number): PeerHandler {
     if (this.#state !== 'running') {
       // A connection that arrives while the router stops (a client reconnecting at once) is
       // turned away, not thrown at the transport that accepted it.
       peer.close(1001, 'router shutting down');
       return CLOSED_HANDLER;
     }
-    const session = new RouterSession(peer, this, authenticators);
+    const session = new RouterSession(peer, this, authenticators, maxMessagesPerSecond);
     this.#sessions.add(session);
     return session;
   }

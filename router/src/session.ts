@@ -24,6 +24,9 @@ export enum SessionState {
   Authenticating = 4,
 }
 
+/** ABORT reason for a session over its listener's maxMessagesPerSecond (not a spec URI). */
+export const RATE_LIMITED = 'switchboard.close.rate_limited';
+
 /** Messages a session may queue while an asynchronous decision (a dynamic authorizer) is pending. */
 const MAX_BACKLOG = 1000;
 
@@ -53,12 +56,16 @@ export class RouterSession implements PeerHandler {
   #hello: HelloInfo | undefined;
   /** Request IDs of progressive call invocations this session started (the most recent 256). */
   readonly #progressiveCalls = new Set<number>();
+  #windowStart = 0;
+  #windowCount = 0;
 
   constructor(
     readonly peer: Peer,
     private readonly core: RouterCore,
     /** The listener's authentication methods, by authmethod name. */
     private readonly authenticators: ReadonlyMap<string, Authenticator>,
+    /** Abuse limit: messages per second this session may send (undefined: none). */
+    private readonly maxMessagesPerSecond?: number,
   ) {}
 
   // ---- PeerHandler -------------------------------------------------------------------------
@@ -73,6 +80,9 @@ export class RouterSession implements PeerHandler {
       throw err;
     }
     this.core.stats.countIn(msg.code);
+    if (this.maxMessagesPerSecond !== undefined && this.#overRate(this.maxMessagesPerSecond)) {
+      return this.abort(RATE_LIMITED, `more than ${this.maxMessagesPerSecond} messages per second`, 1008);
+    }
     if (this.#busy !== undefined) {
       if (this.#backlog.length >= MAX_BACKLOG) return this.abort(ErrorUri.ProtocolViolation, 'too many messages while a decision was pending', 1008);
       this.#backlog.push(msg);
@@ -409,6 +419,16 @@ export class RouterSession implements PeerHandler {
       return this.protocolViolation(`received ${messageName(msg.code)} for INVOCATION.Request ${msg.request}, which was never sent to this session`);
     }
     realm.onCalleeAnswer(this, msg);
+  }
+
+  /** A fixed one-second window: cheap, and exact enough for an abuse limit. */
+  #overRate(limit: number): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    return ++this.#windowCount > limit;
   }
 
   #rememberProgressive(request: number): void {

@@ -35,6 +35,8 @@ export interface RouterConfigFile {
 }
 
 export interface WebSocketListenerFile {
+  /** Messages a session may send per second; past it the session is closed (switchboard.close.rate_limited). Unset: no limit. */
+  maxMessagesPerSecond?: number;
   type: 'websocket';
   auth?: ListenerAuthConfig;
   host?: string;
@@ -67,6 +69,8 @@ export interface WebSocketListenerFile {
 }
 
 export interface RawSocketListenerFile {
+  /** Messages a session may send per second; past it the session is closed (switchboard.close.rate_limited). Unset: no limit. */
+  maxMessagesPerSecond?: number;
   type: 'rawsocket';
   auth?: ListenerAuthConfig;
   host?: string;
@@ -136,6 +140,8 @@ export interface RouterConfig {
 }
 
 export interface WebSocketListenerConfig {
+  /** Messages a session may send per second; past it the session is closed (switchboard.close.rate_limited). Unset: no limit. */
+  maxMessagesPerSecond?: number;
   type: 'websocket';
   auth: ListenerAuthConfig | undefined;
   host: string;
@@ -166,6 +172,8 @@ export interface WebSocketListenerConfig {
 }
 
 export interface RawSocketListenerConfig {
+  /** Messages a session may send per second; past it the session is closed (switchboard.close.rate_limited). Unset: no limit. */
+  maxMessagesPerSecond?: number;
   type: 'rawsocket';
   auth: ListenerAuthConfig | undefined;
   host: string;
@@ -441,6 +449,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     out.allowNullOrigin = l.allowNullOrigin ?? false;
   }
   if (l.maxConnectionsPerIp !== undefined && l.maxConnectionsPerIp > 0) out.maxConnectionsPerIp = l.maxConnectionsPerIp;
+  if (l.maxMessagesPerSecond !== undefined) out.maxMessagesPerSecond = l.maxMessagesPerSecond;
   if (l.pingTimeoutMs !== undefined && l.pingTimeoutMs < out.pingIntervalMs) out.pingTimeoutMs = l.pingTimeoutMs;
   if (l.http !== undefined) out.http = resolveHttpBridge(l.http);
   if (l.static !== undefined) out.static = Object.fromEntries(Object.entries(l.static).map(([prefix, mount]) => [prefix, { ...mount }]));
@@ -463,6 +472,7 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
   };
   if (l.path !== undefined) out.path = l.path;
   if (l.tls !== undefined) out.tls = { ...l.tls };
+  if (l.maxMessagesPerSecond !== undefined) out.maxMessagesPerSecond = l.maxMessagesPerSecond;
   return out;
 }
 
