@@ -16,6 +16,8 @@ export { createAuthenticators } from './auth/index.js';
 export type { ListenerAuthConfig, AuthContext, TicketConfig, WampcraConfig, CryptosignConfig, FailureLimits } from './auth/index.js';
 export type { Authenticator, AuthResult, HelloInfo, Principal } from './auth/types.js';
 export { deriveKey } from './auth/wampcra.js';
+export { scramCredentials } from './auth/scram.js';
+export type { ScramConfig, ScramPrincipal, ScramKdf, ScramCredentialOptions } from './auth/scram.js';
 export { ConfigError, checkConfig, loadConfigFile, resolveConfig } from './config/config.js';
 export type { RouterConfig, RouterConfigFile, WebSocketListenerConfig, WebSocketListenerFile, RealmConfig, RealmFile } from './config/config.js';
 export { DEFAULT_LONGPOLL, DEFAULT_RAWSOCKET_PORT } from './config/config.js';

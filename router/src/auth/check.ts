@@ -8,7 +8,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const METHODS = ['anonymous', 'ticket', 'wampcra', 'cryptosign'] as const;
+const METHODS = ['anonymous', 'ticket', 'wampcra', 'cryptosign', 'scram'] as const;
 
 /** `auth` is the block as written (unchecked), `at` its JSON pointer, `realms` the configured realm names. */
 export function authProblems(auth: unknown, at: string, realms: ReadonlySet<string>): string[] {
@@ -21,7 +21,7 @@ export function authProblems(auth: unknown, at: string, realms: ReadonlySet<stri
     if (typeof value === 'string' && !realms.has(value)) problems.push(`${pointer}: no realm named '${value}' is configured`);
   };
   if (isRecord(auth['anonymous'])) realm(auth['anonymous']['realm'], `${at}/anonymous/realm`);
-  for (const method of ['ticket', 'wampcra', 'cryptosign'] as const) {
+  for (const method of ['ticket', 'wampcra', 'cryptosign', 'scram'] as const) {
     const block = auth[method];
     if (!isRecord(block)) continue;
     realm(block['authenticator-realm'], `${at}/${method}/authenticator-realm`);

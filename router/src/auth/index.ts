@@ -9,6 +9,8 @@ import { ticketAuthenticator } from './ticket.js';
 import type { TicketConfig } from './ticket.js';
 import { wampcraAuthenticator } from './wampcra.js';
 import type { WampcraConfig } from './wampcra.js';
+import { scramAuthenticator } from './scram.js';
+import type { ScramConfig } from './scram.js';
 import { DynamicRole } from './dynamic.js';
 import type { RouterCall, SubjectDetails } from './dynamic.js';
 import { RoleAuthorizer } from './permissions.js';
@@ -25,6 +27,7 @@ export interface ListenerAuthConfig {
   ticket?: TicketConfig;
   wampcra?: WampcraConfig;
   cryptosign?: CryptosignConfig;
+  scram?: ScramConfig;
   /** Brute-force limits for the methods that check credentials (default 10 failures a minute, then 60 s). */
   limits?: Partial<FailureLimits>;
 }
@@ -45,6 +48,7 @@ export function createAuthenticators(config: ListenerAuthConfig | undefined, con
   if (auth.ticket !== undefined) out.set('ticket', limited(ticketAuthenticator(auth.ticket, context)));
   if (auth.wampcra !== undefined) out.set('wampcra', limited(wampcraAuthenticator(auth.wampcra, context)));
   if (auth.cryptosign !== undefined) out.set('cryptosign', limited(cryptosignAuthenticator(auth.cryptosign, context)));
+  if (auth.scram !== undefined) out.set('scram', limited(scramAuthenticator(auth.scram)));
   return out;
 }
 
@@ -63,4 +67,5 @@ export type { AuthContext, RealmCall, DynamicSourceConfig, WebhookSourceConfig, 
 export type { TicketConfig, TicketPrincipal } from './ticket.js';
 export type { WampcraConfig, WampcraUser } from './wampcra.js';
 export type { CryptosignConfig, CryptosignPrincipal } from './cryptosign.js';
+export type { ScramConfig, ScramPrincipal, ScramKdf, ScramCredentialOptions } from './scram.js';
 export type { FailureLimits } from './limits.js';

@@ -35,6 +35,21 @@ describe('auth configuration', () => {
         type: 'static',
         principals: { 'client01@example.com': { realm: 'devices', role: 'device', authorized_keys: ['545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122'] } },
       },
+      // As autobahn-python's derive_scram_credential writes it (hex salt and keys).
+      scram: {
+        type: 'static',
+        principals: {
+          'alice@example.com': {
+            role: 'frontend',
+            kdf: 'argon2id-13',
+            iterations: 4096,
+            memory: 512,
+            salt: '000102030405060708090a0b0c0d0e0f',
+            'stored-key': 'c41008462a44093ac083367ec2262f3d8e72cdf558990cdbc0ef6ee94b9ee6e6',
+            'server-key': 'b0661f8fcd786bd6a2c896b8271b56c62e3cf57ebc9be190d937e57427416c09',
+          },
+        },
+      },
     };
     expect(problems(listener(crossbar))).toEqual([]);
     for (const method of ['ticket', 'wampcra', 'cryptosign']) {
@@ -75,7 +90,7 @@ describe('auth configuration', () => {
       }).sort(),
     ).toEqual(
       [
-        "/listeners/0/auth: unknown field 'scram'",
+        "/listeners/0/auth/scram: missing required field 'principals'",
         "/listeners/0/auth/ticket: unknown field 'authenticator' (allowed here: type, principals)",
         "/listeners/0/auth/ticket/principals/joe: unknown field 'extra'",
         '/listeners/0/auth/wampcra/authenticator: must be of type string',
@@ -90,7 +105,7 @@ describe('auth configuration', () => {
         "/listeners/0/auth/ticket/principals/joe/realm: no realm named 'nowhere' is configured",
         "/listeners/0/auth/wampcra/authenticator-realm: no realm named 'missing' is configured",
         `/listeners/1/auth/cryptosign/principals/b/authorized_keys: key ${'A'.repeat(64)} also belongs to 'a'; a key must name one principal`,
-        '/listeners/3/auth: names no authentication method (anonymous, ticket, wampcra, cryptosign), so no session could join',
+        '/listeners/3/auth: names no authentication method (anonymous, ticket, wampcra, cryptosign, scram), so no session could join',
       ].sort(),
     );
   });
