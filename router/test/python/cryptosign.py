@@ -18,52 +18,23 @@ autobahn.wamp.cryptosign.CryptosignKey, and prints one JSON line:
 Exit 0 for either outcome (the test decides which it expected), 1 on an error, 2 on bad usage,
 3 when autobahn (or the serializer's library) cannot be imported. Every wait is bounded.
 """
-import asyncio
 import binascii
-import json
 import sys
-import traceback
 
-EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 1, 2, 3
-
-
-def emit(obj):
-    print(json.dumps(obj, sort_keys=True, ensure_ascii=False), flush=True)
-
+from authprobe import EXIT_MISSING, EXIT_USAGE, SERIALIZERS, AuthProbe, emit, join_once, run_probe
 
 try:
-    import txaio
-    txaio.use_asyncio()
-    from autobahn.asyncio.wamp import ApplicationSession
-    from autobahn.asyncio.websocket import WampWebSocketClientFactory
     from autobahn.wamp.cryptosign import CryptosignKey
-    from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
-    from autobahn.wamp.types import ComponentConfig
-    from autobahn.websocket.util import parse_url
-except ImportError as exc:  # pragma: no cover - exercised only on a machine without the packages
-    emit({'ok': False, 'error': f'cannot import autobahn: {exc} (install python3-autobahn)'})
+except ImportError as exc:  # pragma: no cover - exercised only on a machine without PyNaCl
+    emit({'ok': False, 'error': f'cannot import autobahn cryptosign: {exc}'})
     sys.exit(EXIT_MISSING)
 
-SERIALIZERS = {'json': JsonSerializer, 'msgpack': MsgPackSerializer, 'cbor': CBORSerializer}
-STEP_TIMEOUT_S = 5.0
 
-
-async def bounded(awaitable, what, timeout=STEP_TIMEOUT_S):
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f'timed out after {timeout} s waiting for {what}') from None
-
-
-class Signer(ApplicationSession):
+class Signer(AuthProbe):
     def __init__(self, config, key, authid):
         super().__init__(config)
         self.key = key
         self.wanted_authid = authid
-        loop = asyncio.get_running_loop()
-        self.outcome = loop.create_future()
-        self.left = loop.create_future()
-        self.disconnected = loop.create_future()
 
     def onConnect(self):
         self.join(self.config.realm, authmethods=['cryptosign'], authid=self.wanted_authid,
@@ -74,54 +45,12 @@ class Signer(ApplicationSession):
             raise Exception(f'unexpected authmethod {challenge.method}')
         return self.key.sign_challenge(challenge)
 
-    def onJoin(self, details):
-        if not self.outcome.done():
-            self.outcome.set_result({'joined': {
-                'realm': details.realm, 'authid': details.authid, 'authrole': details.authrole,
-                'authmethod': details.authmethod, 'authprovider': details.authprovider,
-            }})
-
-    def onLeave(self, details):
-        # Before WELCOME this is the router's ABORT.
-        if not self.outcome.done():
-            self.outcome.set_result({'aborted': {'reason': details.reason, 'message': details.message}})
-        if not self.left.done():
-            self.left.set_result(details)
-        self.disconnect()
-
-    def onDisconnect(self):
-        if not self.outcome.done():
-            self.outcome.set_exception(AssertionError('disconnected without WELCOME or ABORT'))
-        if not self.disconnected.done():
-            self.disconnected.set_result(True)
-
 
 async def main(url, serializer_name, seed_hex, authid):
-    loop = asyncio.get_running_loop()
-    is_secure, host, port, _resource, _path, _params = parse_url(url)
-    if is_secure:
-        raise AssertionError('wss:// is not supported by this probe')
     key = CryptosignKey.from_bytes(binascii.a2b_hex(seed_hex))
-    created = loop.create_future()
-
-    def make_session():
-        session = Signer(ComponentConfig(realm='realm1'), key, authid)
-        created.set_result(session)
-        return session
-
-    factory = WampWebSocketClientFactory(make_session, url=url, serializers=[SERIALIZERS[serializer_name]()])
-    transport, _protocol = await bounded(loop.create_connection(factory, host, port), f'TCP connect to {host}:{port}')
-    try:
-        session = await bounded(created, 'the WebSocket handshake')
-        result = await bounded(asyncio.shield(session.outcome), 'WELCOME or ABORT')
-        if 'joined' in result:
-            session.leave('wamp.close.normal', 'probe done')
-            await bounded(session.left, "the router's GOODBYE")
-        await bounded(session.disconnected, 'the connection to close')
-        result['pubkey'] = key.public_key()
-        return result
-    finally:
-        transport.close()
+    _session, result = await join_once(url, serializer_name, lambda config: Signer(config, key, authid))
+    result['pubkey'] = key.public_key()
+    return result
 
 
 def run():
@@ -131,19 +60,7 @@ def run():
     url, serializer_name, seed_hex = sys.argv[1], sys.argv[2], sys.argv[3]
     authid = sys.argv[4] if len(sys.argv) >= 5 and sys.argv[4] != '-' else None
     timeout_s = float(sys.argv[5]) if len(sys.argv) == 6 else 15.0
-    try:
-        SERIALIZERS[serializer_name]()
-    except Exception as exc:
-        emit({'ok': False, 'error': f'serializer {serializer_name} unavailable: {exc}'})
-        return EXIT_MISSING
-    try:
-        result = asyncio.run(asyncio.wait_for(main(url, serializer_name, seed_hex, authid), timeout_s))
-    except BaseException as exc:
-        traceback.print_exc(file=sys.stderr)
-        emit({'ok': False, 'error': f'{type(exc).__name__}: {exc}'})
-        return EXIT_FAILED
-    emit({'ok': True, **result})
-    return 0
+    return run_probe(serializer_name, timeout_s, lambda: main(url, serializer_name, seed_hex, authid))
 
 
 if __name__ == '__main__':
