@@ -8,44 +8,17 @@
  * As in ./python.test.ts, the interpreter is /usr/bin/python3 (SWITCHBOARD_PYTHON overrides it),
  * and missing packages FAIL the test on purpose (.ci/run installs them).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { scramCredentials } from '@switchboard/router';
 import type { RouterConfigFile, ScramPrincipal } from '@switchboard/router';
-import { startTestRouter, within } from '../helpers.js';
+import { startTestRouter } from '../helpers.js';
+import { runPythonProbe } from './python-probe.js';
+import type { ProbeRun } from './python-probe.js';
 import { SERIALIZERS } from './support.js';
 
-const PYTHON = process.env['SWITCHBOARD_PYTHON'] ?? '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../python/scram.py', import.meta.url));
-
-/** Runs the probe; killed when the test finishes; bounded. */
-async function probe(args: string[]): Promise<{ code: number | null; report: Record<string, unknown>; stderr: string }> {
-  const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await within(
-    new Promise<number | null>((resolve, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot run ${PYTHON}: ${err.message}. Debian's python3 with python3-autobahn and python3-argon2 is required (.ci/run installs them).`)));
-      child.once('close', (c) => resolve(c));
-    }),
-    20_000,
-    `${PYTHON} scram.py (stderr so far: ${stderr.slice(-500)})`,
-  );
-  const last = stdout.trim().split('\n').pop() ?? '';
-  let report: Record<string, unknown>;
-  try {
-    report = JSON.parse(last) as Record<string, unknown>;
-  } catch {
-    throw new Error(`scram.py printed no report (exit ${code})\nstdout: ${stdout}\nstderr: ${stderr}`);
-  }
-  if (code === 3) throw new Error(`${PYTHON} lacks autobahn's SCRAM support: ${String(report['error'])}. Install python3-autobahn python3-argon2 python3-passlib python3-cbor2 python3-msgpack (.ci/run does).`);
-  return { code, report, stderr };
+/** Runs scram.py with `args`. */
+function probe(args: string[]): Promise<ProbeRun> {
+  return runPythonProbe('scram.py', args, 'python3-autobahn python3-argon2 python3-passlib python3-cbor2 python3-msgpack');
 }
 
 const AUTHID = 'alice@example.com';

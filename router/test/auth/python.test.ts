@@ -6,42 +6,15 @@
  * As in ../interop/python.test.ts, the interpreter is /usr/bin/python3 (SWITCHBOARD_PYTHON
  * overrides it), and a missing python3-autobahn FAILS the test on purpose (.ci/run installs it).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { startTestRouter, within } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { startTestRouter } from '../helpers.js';
+import { runPythonProbe } from './python-probe.js';
+import type { ProbeRun } from './python-probe.js';
 import { SERIALIZERS, ed25519FromSeed } from './support.js';
 
-const PYTHON = process.env['SWITCHBOARD_PYTHON'] ?? '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../python/cryptosign.py', import.meta.url));
-
-/** Runs the probe; killed when the test finishes; bounded. */
-async function probe(args: string[]): Promise<{ code: number | null; report: Record<string, unknown>; stderr: string }> {
-  const child = spawn(PYTHON, [SCRIPT, ...args, '10'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await within(
-    new Promise<number | null>((resolve, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot run ${PYTHON}: ${err.message}. Debian's python3 with python3-autobahn is required (.ci/run installs it).`)));
-      child.once('close', (c) => resolve(c));
-    }),
-    20_000,
-    `${PYTHON} cryptosign.py (stderr so far: ${stderr.slice(-500)})`,
-  );
-  const last = stdout.trim().split('\n').pop() ?? '';
-  let report: Record<string, unknown>;
-  try {
-    report = JSON.parse(last) as Record<string, unknown>;
-  } catch {
-    throw new Error(`cryptosign.py printed no report (exit ${code})\nstdout: ${stdout}\nstderr: ${stderr}`);
-  }
-  if (code === 3) throw new Error(`${PYTHON} lacks autobahn, cbor2 or msgpack: ${String(report['error'])}. Install python3-autobahn python3-cbor2 python3-msgpack (.ci/run does).`);
-  return { code, report, stderr };
+/** Runs cryptosign.py with `args`. */
+function probe(args: string[]): Promise<ProbeRun> {
+  return runPythonProbe('cryptosign.py', [...args, '10'], 'python3-autobahn python3-cbor2 python3-msgpack');
 }
 
 const KEY = ed25519FromSeed('d511fe78e23934b3dadb52fcd022974b80bd92bccc7c5cf404e46cc0a8a2f5cd');
