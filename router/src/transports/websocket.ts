@@ -48,25 +48,29 @@ interface Offer {
   batched: boolean;
 }
 
-class WebSocketPeer implements Peer {
+/** What the plain and the batched WebSocket peers share: the socket, the budget, the send options. */
+abstract class WebSocketPeerBase {
   handler: PeerHandler | undefined;
   alive = true;
-  /** Corked by the transport's write batching until the end of this event-loop turn. */
-  corked = false;
-  readonly #budget: OutboundBudget;
+  protected readonly budget: OutboundBudget;
   /** One options object for every send: JSON goes in text frames even when handed as bytes. */
-  readonly #sendOptions: { binary: boolean };
+  protected readonly sendOptions: { binary: boolean };
 
   constructor(
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly codec: Codec,
     readonly transport: TransportDetails,
-    private readonly owner: WebSocketTransport,
+    protected readonly owner: WebSocketTransport,
   ) {
-    this.#budget = new OutboundBudget(owner.options.outbound, owner.counters);
-    this.#sendOptions = { binary: codec.binary };
+    this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
+    this.sendOptions = { binary: codec.binary };
   }
+}
+
+class WebSocketPeer extends WebSocketPeerBase implements Peer {
+  /** Corked by the transport's write batching until the end of this event-loop turn. */
+  corked = false;
 
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;
@@ -74,13 +78,13 @@ class WebSocketPeer implements Peer {
 
   send(frame: string | Uint8Array): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    const verdict = this.#budget.judge(this.ws.bufferedAmount, frame.length, false);
+    const verdict = this.budget.judge(this.ws.bufferedAmount, frame.length, false);
     if (verdict === 'cutoff') {
       this.owner.cutOff(this);
       return false;
     }
     if (!this.corked) this.owner.cork(this);
-    this.ws.send(frame, this.#sendOptions);
+    this.ws.send(frame, this.sendOptions);
     return true;
   }
 
@@ -93,7 +97,7 @@ class WebSocketPeer implements Peer {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes = frame.framed.get('websocket');
     if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
-    const verdict = this.#budget.judge(this.ws.bufferedAmount, bytes.length, true);
+    const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
       this.socket.write(bytes);
@@ -115,26 +119,11 @@ class WebSocketPeer implements Peer {
  * event-loop turn goes out in one WebSocket message (or several of at most BATCH_FLUSH_BYTES), each
  * message framed with its separator or length prefix.
  */
-class BatchedWebSocketPeer implements Peer {
-  handler: PeerHandler | undefined;
-  alive = true;
+class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
   /** A flush is queued for the end of this turn. */
   scheduled = false;
   readonly #parts: Uint8Array[] = [];
   #partsBytes = 0;
-  readonly #budget: OutboundBudget;
-  readonly #sendOptions: { binary: boolean };
-
-  constructor(
-    readonly ws: WebSocket,
-    readonly socket: Socket,
-    readonly codec: Codec,
-    readonly transport: TransportDetails,
-    private readonly owner: WebSocketTransport,
-  ) {
-    this.#budget = new OutboundBudget(owner.options.outbound, owner.counters);
-    this.#sendOptions = { binary: codec.binary };
-  }
 
   /** Written to the socket but not sent, plus the batch being gathered. */
   get bufferedBytes(): number {
@@ -166,11 +155,11 @@ class BatchedWebSocketPeer implements Peer {
     const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsBytes);
     this.#parts.length = 0;
     this.#partsBytes = 0;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.#sendOptions);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.sendOptions);
   }
 
   #add(element: Uint8Array, droppable: boolean): boolean {
-    const verdict = this.#budget.judge(this.bufferedBytes, element.length, droppable);
+    const verdict = this.budget.judge(this.bufferedBytes, element.length, droppable);
     if (verdict === 'send') {
       this.#parts.push(element);
       this.#partsBytes += element.length;
