@@ -22,12 +22,13 @@ import type {
   RequestId,
   Result,
   SessionId,
+  SubscriptionId,
   Subscribe,
   Unregister,
   Unsubscribe,
   Yield,
 } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri, toWire } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
 import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 import { EventHistory } from './broker/history.js';
@@ -100,14 +101,36 @@ const ROLES = { broker: { features: BROKER_FEATURES }, dealer: { features: DEALE
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
 
-/** A publication's payload, encoded at most once per serializer (throws as the codec does). */
-class PayloadTails {
-  readonly #tails = new Map<Codec, EncodedTail>();
-  constructor(readonly payload: unknown[]) {}
+/**
+ * What follows the subscription ID in every EVENT of one publication — publication ID, details,
+ * payload — encoded at most once per serializer and details variant (exact subscriptions get the
+ * publisher's details, pattern subscriptions the same plus `topic`). Each EVENT is then its first
+ * two elements plus these bytes. Throws as the codec does.
+ */
+class EventTails {
+  readonly #exact = new Map<Codec, EncodedTail>();
+  readonly #pattern = new Map<Codec, EncodedTail>();
+  readonly #payload: unknown[];
+  #patternDetails: Dict | undefined;
 
-  tail(codec: Codec): EncodedTail {
-    let tail = this.#tails.get(codec);
-    if (tail === undefined) this.#tails.set(codec, (tail = codec.encodeTail(this.payload)));
+  constructor(
+    readonly publication: PublicationId,
+    readonly details: Dict,
+    readonly topic: string,
+    args: Args | undefined,
+    kwargs: Kwargs | undefined,
+  ) {
+    this.#payload = kwargs !== undefined ? [args ?? [], kwargs] : args !== undefined ? [args] : [];
+  }
+
+  tail(codec: Codec, exact: boolean): EncodedTail {
+    const tails = exact ? this.#exact : this.#pattern;
+    let tail = tails.get(codec);
+    if (tail === undefined) {
+      // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
+      const details = exact ? this.details : (this.#patternDetails ??= { ...this.details, topic: this.topic });
+      tails.set(codec, (tail = codec.encodeTail([this.publication, details, ...this.#payload])));
+    }
     return tail;
   }
 }
@@ -131,6 +154,13 @@ export interface RealmObserver {
 }
 
 /** [ap_payload_passthru_mode] Passthru is in use when ppt_scheme is present and non-empty. */
+/** An EVENT as its wire array (trailing payload elements only when present). */
+function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): unknown[] {
+  if (kwargs !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args ?? [], kwargs];
+  if (args !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args];
+  return [MessageCode.Event, subscription, plan.publication, details];
+}
+
 function hasPpt(options: Dict): boolean {
   const scheme = options['ppt_scheme'];
   return typeof scheme === 'string' && scheme.length > 0;
@@ -416,19 +446,15 @@ export class Realm {
   }
 
   #deliver(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
-    const event: Event = { code: MessageCode.Event, subscription: 0 as Event['subscription'], publication: plan.publication, details };
-    if (args !== undefined) event.args = args;
-    if (kwargs !== undefined) event.kwargs = kwargs;
-    // The payload is the same for every subscription of a publication: with several
-    // subscriptions (patterns), it is encoded once per serializer and each EVENT reuses it.
-    const shared = plan.subscriptions.length > 1 ? new PayloadTails(kwargs !== undefined ? [args ?? [], kwargs] : args !== undefined ? [args] : []) : undefined;
+    const single = plan.subscriptions.length === 1;
+    // One subscription (the exact-match common case): one EVENT, encoded whole once per
+    // serializer. Several (patterns): everything after the subscription ID is encoded once per
+    // serializer and details variant, and each subscription's EVENT only adds its own ID.
+    const tails = single ? undefined : new EventTails(plan.publication, details, plan.topic, args, kwargs);
     for (const subscription of plan.subscriptions) {
-      event.subscription = subscription.id;
-      // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
-      event.details = subscription.match === 'exact' ? details : { ...details, topic: plan.topic };
+      const exact = subscription.match === 'exact';
       // Serialize once per subscription per serializer; every subscriber gets the same bytes.
       // The first serializer seen is kept in locals: most realms use one.
-      let wire: unknown[] | undefined;
       let codec0: Codec | undefined;
       let frame0: Frame = null;
       let others: Map<Codec, Frame> | undefined;
@@ -441,9 +467,9 @@ export class Realm {
           frame = others?.get(codec);
           if (frame === undefined) {
             frame =
-              shared === undefined
-                ? this.#encodeEvent(codec, () => codec.encode((wire ??= toWire(event))))
-                : this.#encodeEvent(codec, () => codec.encodeWithTail([MessageCode.Event, event.subscription, event.publication, event.details], shared.tail(codec)));
+              tails === undefined
+                ? this.#encodeEvent(codec, () => codec.encode(eventWire(subscription.id, plan, exact ? details : { ...details, topic: plan.topic }, args, kwargs)))
+                : this.#encodeEvent(codec, () => codec.encodeWithTail([MessageCode.Event, subscription.id], tails.tail(codec, exact)));
             if (codec0 === undefined) {
               codec0 = codec;
               frame0 = frame;

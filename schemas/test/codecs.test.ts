@@ -405,11 +405,19 @@ describe('encodeWithTail: a message assembled from a pre-encoded tail', () => {
         (head, tail) => {
           const whole = codec.encode([...head, ...tail]);
           const assembled = codec.encodeWithTail(head, codec.encodeTail(tail));
-          if (typeof whole === 'string') expect(assembled).toBe(whole);
-          else expect(Buffer.from(assembled as Uint8Array).equals(Buffer.from(whole))).toBe(true);
+          expect(assembled).toBeInstanceOf(Uint8Array);
+          expect(Buffer.from(assembled).equals(Buffer.from(whole))).toBe(true);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it.each([jsonCodec, msgpackCodec, cborCodec])('$name: an EVENT head of integer IDs in front of a shared tail', (codec) => {
+    const tail = codec.encodeTail([2 ** 53, { topic: 'a.b', café: '☃' }, ['x', 1.5], { k: null }]);
+    for (const id of [1, 42, 2 ** 31, 2 ** 53 - 1]) {
+      const whole = codec.encode([36, id, 2 ** 53, { topic: 'a.b', café: '☃' }, ['x', 1.5], { k: null }]);
+      expect(Buffer.from(codec.encodeWithTail([36, id], tail)).equals(Buffer.from(whole))).toBe(true);
+    }
   });
 });

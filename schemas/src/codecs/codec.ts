@@ -20,8 +20,11 @@ export interface Codec {
    * every subscription of a publication).
    */
   encodeTail(tail: unknown[]): EncodedTail;
-  /** `encode([...head, ...tail])`, byte for byte, reusing a tail from `encodeTail`. */
-  encodeWithTail(head: unknown[], tail: EncodedTail): string | Uint8Array;
+  /**
+   * `encode([...head, ...tail])`, byte for byte, reusing a tail from `encodeTail`; always bytes
+   * (JSON: the UTF-8 text, ready for a text frame).
+   */
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array;
 }
 
 /** Trailing message elements, already encoded by one codec. */

@@ -39,6 +39,26 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+const utf8Encoder = new TextEncoder();
+
+/** A JSON tail also keeps, as UTF-8, what follows the head: `,<elements>]` (or `]`). */
+interface JsonTail extends EncodedTail {
+  readonly suffix: Uint8Array;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Whether every element is a safe integer (written as plain ASCII digits). */
+function numbersOnly(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isSafeInteger(values[i])) return false;
+  return true;
+}
+
 function encode(message: unknown[]): string {
   return needsReplacer(message, 0) ? JSON.stringify(message, replace) : JSON.stringify(message);
 }
@@ -50,12 +70,21 @@ export const jsonCodec: Codec = {
   binary: false,
   encode,
   encodeTail(tail: unknown[]): EncodedTail {
-    return { count: tail.length, encoded: encode(tail).slice(1, -1) };
+    const encoded = encode(tail).slice(1, -1);
+    const jsonTail: JsonTail = { count: tail.length, encoded, suffix: utf8Encoder.encode(tail.length === 0 ? ']' : `,${encoded}]`) };
+    return jsonTail;
   },
-  encodeWithTail(head: unknown[], tail: EncodedTail): string {
-    const h = encode(head);
-    if (tail.count === 0) return h;
-    return head.length === 0 ? `[${tail.encoded as string}]` : `${h.slice(0, -1)},${tail.encoded as string}]`;
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+    const { suffix } = tail as JsonTail;
+    if (head.length === 0) return utf8Encoder.encode(`[${tail.encoded as string}]`);
+    // A head of integers (an EVENT's code and subscription ID) is ASCII: written byte by byte
+    // in front of the tail's bytes, with neither JSON.stringify nor a UTF-8 pass over the tail.
+    if (!numbersOnly(head)) return concat(utf8Encoder.encode(encode(head).slice(0, -1)), suffix);
+    const text = `[${head.join(',')}`;
+    const out = new Uint8Array(text.length + suffix.length);
+    for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    out.set(suffix, text.length);
+    return out;
   },
   decode(frame: string | Uint8Array): unknown {
     const text = typeof frame === 'string' ? frame : utf8.decode(frame);
