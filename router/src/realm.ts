@@ -138,6 +138,25 @@ class EventTails {
 /** Payload passthru mode: these options travel from PUBLISH/CALL/YIELD to EVENT/INVOCATION/RESULT untouched. */
 const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as const;
 
+/**
+ * What a cluster node adds to a realm (cluster/); undefined on a single node. The realm stays the
+ * one owner of pub/sub and call lifecycles: the cluster forwards publications, claims
+ * registrations cluster-wide, and relays the answers of invocations that came from other nodes.
+ */
+export interface RealmCluster {
+  /** A publication was delivered here; hand it to the other nodes (and keep it if retained). */
+  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean): void;
+  /** Claims a registration for the whole cluster before it is made here; an error refuses it. */
+  claim(session: RouterSession, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
+  /** A YIELD or ERROR this realm's dealer does not know: true when it answers another node's invocation. */
+  relayAnswer(session: RouterSession, msg: Yield | ErrorMessage): boolean;
+  /** Meta details of the realm's sessions on other nodes. */
+  remoteSessions(): Dict[];
+  remoteSession(id: number): Dict | undefined;
+  /** Closes a session on another node (wamp.session.kill); false if there is none. */
+  killRemote(id: number, reason: string, message: string): boolean;
+}
+
 /** Listeners for what happens in a realm (the meta API subscribes here). */
 export interface RealmObserver {
   onJoin?(session: RouterSession): void;
@@ -199,6 +218,8 @@ export class Realm {
   /** Calls canceled in `kill` mode, waiting for the callee's answer. */
   readonly #killed = new Set<PendingCall<RouterSession>>();
   readonly authorizer: Authorizer;
+  /** Set when this router is a cluster node. */
+  cluster: RealmCluster | undefined;
 
   constructor(
     options: RealmOptions,
@@ -242,7 +263,7 @@ export class Realm {
     uri: string,
     action: Action,
     options: Dict,
-    then: (session: RouterSession, msg: M, decision: Decision) => void,
+    then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
     quiet = false,
   ): void | Promise<void> {
     // The router's own session is not authorized: it acts for the router.
@@ -255,13 +276,11 @@ export class Realm {
     }
     if (decision instanceof Promise) {
       return decision.then(
-        (d) => {
-          if (session.realm === this) this.#decided(session, msg, requestType, uri, action, then, quiet, d);
-        },
+        (d) => (session.realm === this ? this.#decided(session, msg, requestType, uri, action, then, quiet, d) : undefined),
         (err: unknown) => this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet),
       );
     }
-    this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
+    return this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
   }
 
   #decided<M extends { request: RequestId }>(
@@ -270,10 +289,10 @@ export class Realm {
     requestType: MessageCode,
     uri: string,
     action: Action,
-    then: (session: RouterSession, msg: M, decision: Decision) => void,
+    then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
     quiet: boolean,
     decision: Decision,
-  ): void {
+  ): void | Promise<void> {
     if (decision.allow) return then(session, msg, decision);
     if (!quiet) session.sendError(requestType, msg.request, ErrorUri.NotAuthorized, `session is not authorized to ${action} '${uri}'`);
   }
@@ -393,8 +412,10 @@ export class Realm {
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.broker.publish(session, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
-    if (options['retain'] === true) this.broker.retain(plan, args, kwargs, details);
+    const retain = options['retain'] === true;
+    if (retain) this.broker.retain(plan, args, kwargs, details);
     if (this.history.size > 0) this.#record(plan, details, args, kwargs);
+    this.cluster?.published(plan, details, args, kwargs, retain);
     return plan.publication;
   }
 
@@ -402,6 +423,28 @@ export class Realm {
   publishFromRouter(topic: string, args?: Args, kwargs?: Kwargs): void {
     const plan = this.broker.publish(undefined, topic, ROUTER_FILTER);
     if (plan.subscriptions.length > 0) this.#deliver(plan, {}, args, kwargs);
+    this.cluster?.published(plan, {}, args, kwargs, false);
+  }
+
+  /**
+   * Whether an event on `topic` may reach anyone: a local subscriber, or (on a cluster node) a
+   * subscriber elsewhere, which NATS knows and this node does not.
+   */
+  wantsEvent(topic: string): boolean {
+    return this.cluster !== undefined || this.broker.hasSubscribers(topic);
+  }
+
+  /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
+  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: Args | undefined, kwargs: Kwargs | undefined): number {
+    const plan = this.broker.publishAs(publication, topic, filter);
+    if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
+    if (this.history.size > 0) this.#record(plan, details, args, kwargs);
+    return plan.subscriptions.length;
+  }
+
+  /** A retained event published on another node. */
+  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: Args | undefined, kwargs: Kwargs | undefined): void {
+    this.broker.retain({ publication, publisher: undefined, topic, subscriptions: [], filter }, args, kwargs, details);
   }
 
   /** The recipient filter of PUBLISH.Options, or a message saying which option is malformed. */
@@ -523,20 +566,41 @@ export class Realm {
     return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', msg.options, this.#register);
   }
 
-  readonly #register = (session: RouterSession, msg: Register): void => {
+  readonly #register = (session: RouterSession, msg: Register): void | Promise<void> => {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const invoke = (msg.options.invoke ?? 'single') as InvocationPolicy;
-    const outcome = this.dealer.register(session, msg.procedure, {
-      match,
-      invoke,
-      discloseCaller: msg.options['disclose_caller'] === true,
-      forwardTimeout: msg.options['forward_timeout'] === true,
+    const options = { discloseCaller: msg.options['disclose_caller'] === true, forwardTimeout: msg.options['forward_timeout'] === true };
+    const cluster = this.cluster;
+    if (cluster === undefined) return this.#registerHere(session, msg, match, invoke, options);
+    // A conflict this node already sees is answered at once; otherwise the cluster decides.
+    const existing = this.dealer.lookup(msg.procedure, match);
+    if (existing !== undefined && (existing.invoke !== invoke || invoke === 'single')) return this.#registerHere(session, msg, match, invoke, options);
+    return cluster.claim(session, msg.procedure, match, invoke, options).then((refused) => {
+      if (session.realm !== this) return;
+      if (refused !== undefined) return session.sendError(MessageCode.Register, msg.request, refused.error, refused.message);
+      this.#registerHere(session, msg, match, invoke, options);
     });
+  };
+
+  #registerHere(session: RouterSession, msg: Register, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): void {
+    const outcome = this.dealer.register(session, msg.procedure, { match, invoke, ...options });
     if (!outcome.ok) return session.sendError(MessageCode.Register, msg.request, outcome.error, outcome.message);
     session.send({ code: MessageCode.Registered, request: msg.request, registration: outcome.registration.id });
     if (outcome.created) for (const o of this.#observers) o.onRegistrationCreated?.(session, outcome.registration);
     for (const o of this.#observers) o.onRegister?.(session, outcome.registration);
-  };
+  }
+
+  /**
+   * Removes a stand-in for a callee on another node (it left, or its node is gone): calls pending
+   * on it end now with wamp.error.canceled. Not a session of this realm: no meta events.
+   */
+  dropRemoteCallee(session: RouterSession, reason: string): void {
+    const removal = this.dealer.removeSession(session);
+    for (const call of removal.orphanedCalls) {
+      this.#forget(call);
+      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, reason);
+    }
+  }
 
   onUnregister(session: RouterSession, msg: Unregister): void {
     const outcome = this.dealer.unregister(session, msg.registration);
@@ -737,7 +801,10 @@ export class Realm {
   /** YIELD or ERROR from a callee. Answers for calls no longer pending are dropped. */
   onCalleeAnswer(session: RouterSession, msg: Yield | ErrorMessage): void {
     const call = this.dealer.pendingInvocation(session, msg.request);
-    if (call === undefined) return;
+    if (call === undefined) {
+      this.cluster?.relayAnswer(session, msg);
+      return;
+    }
     const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
     if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
     const ppt = msg.code === MessageCode.Yield && hasPpt(msg.options);

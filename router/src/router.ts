@@ -81,6 +81,8 @@ export class Router implements RouterCore {
   #integrations: HttpIntegrations | undefined;
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** Present on a cluster node (config `cluster`), once started. */
+  #cluster: { stop(): Promise<void> } | undefined;
 
   constructor(options: RouterOptions = {}) {
     this.config = resolveConfig(options.config);
@@ -125,6 +127,12 @@ export class Router implements RouterCore {
     if (this.#state !== 'new') throw new Error(`cannot start a router that is ${this.#state}`);
     this.#state = 'running';
     try {
+      const cluster = this.config.cluster;
+      if (cluster !== undefined) {
+        // Loaded only here: a single node never loads NATS.
+        const { ClusterNode } = await import('./cluster/node.js');
+        this.#cluster = await ClusterNode.start(cluster, this.#realms.values(), this, this.logger('cluster'));
+      }
       for (const [index, listener] of this.config.listeners.entries()) {
         const authenticators = createAuthenticators(listener.auth, {
           call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
@@ -188,6 +196,7 @@ export class Router implements RouterCore {
     await new Promise((resolve) => setTimeout(resolve, 50));
     for (const listener of this.#listeners) listener.terminate();
     await Promise.all(this.#listeners.map((l) => l.stop()));
+    await this.#cluster?.stop();
     await this.#metricsServer?.close();
     this.#state = 'stopped';
     this.log.info('router stopped');

@@ -174,6 +174,11 @@ export class Broker<S extends Subscriber> {
     return { publication: this.#publicationIds.next(), publisher, topic, subscriptions: this.#index.match(topic), filter };
   }
 
+  /** The delivery plan for a publication whose ID was drawn elsewhere (another cluster node). */
+  publishAs(publication: PublicationId, topic: string, filter: RecipientFilter): DeliveryPlan<S> {
+    return { publication, publisher: undefined, topic, subscriptions: this.#index.match(topic), filter };
+  }
+
   /**
    * Keeps the event as the topic's retained event. [ap_pubsub_event_retention] The broker keeps
    * "one event that all subscribers would receive" plus supplemental ones restricted by

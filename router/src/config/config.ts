@@ -3,6 +3,7 @@
  * @switchboard/schemas), defaults, and command-line overrides.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -32,6 +33,24 @@ export interface RouterConfigFile {
   metrics?: MetricsFile;
   /** Outgoing HTTP: event forwarding and HTTP-calling procedures (http/bridge/). */
   httpIntegrations?: HttpIntegrationsFile;
+  /** One node of a cluster over NATS (cluster/). */
+  cluster?: ClusterFile;
+}
+
+export interface ClusterFile {
+  node?: string;
+  nats: { servers: string[]; user?: string; password?: string; token?: string; name?: string };
+  prefix?: string;
+  heartbeatMs?: number;
+  nodeTimeoutMs?: number;
+}
+
+export interface ClusterConfig {
+  node: string;
+  nats: { servers: string[]; user?: string; password?: string; token?: string; name: string };
+  prefix: string;
+  heartbeatMs: number;
+  nodeTimeoutMs: number;
 }
 
 export interface WebSocketListenerFile {
@@ -137,6 +156,8 @@ export interface RouterConfig {
   metrics: { host: string; port: number; path: string } | undefined;
   /** Present when configured. */
   httpIntegrations?: HttpIntegrationsFile;
+  /** Present when this router is a cluster node. */
+  cluster?: ClusterConfig;
 }
 
 export interface WebSocketListenerConfig {
@@ -502,5 +523,17 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
     authTimeoutMs: file.authTimeoutMs ?? 10_000,
     metrics: file.metrics === undefined ? undefined : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
     ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
+    ...(file.cluster !== undefined && { cluster: resolveCluster(file.cluster) }),
+  };
+}
+
+function resolveCluster(file: ClusterFile): ClusterConfig {
+  const node = file.node ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
+  return {
+    node,
+    nats: { ...file.nats, name: file.nats.name ?? `switchboard-${node}` },
+    prefix: file.prefix ?? 'sb',
+    heartbeatMs: file.heartbeatMs ?? 1000,
+    nodeTimeoutMs: file.nodeTimeoutMs ?? 3000,
   };
 }

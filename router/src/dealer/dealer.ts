@@ -211,6 +211,14 @@ export class Dealer<S extends Callee> {
   }
 
   /** The callee's invocation in flight with this request ID, if any. */
+  /**
+   * Draws the next INVOCATION request ID of `callee` for an invocation this dealer does not track
+   * (one relayed from another cluster node), so that the callee's IDs stay one sequence.
+   */
+  reserveInvocationId(callee: S): RequestId {
+    return this.#state(callee).invocationIds.next();
+  }
+
   pendingInvocation(callee: S, invocationRequest: number): PendingCall<S> | undefined {
     return this.#sessions.get(callee)?.invocations.get(invocationRequest);
   }

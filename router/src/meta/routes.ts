@@ -78,7 +78,7 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
  * routes on `wamp.*` URIs (a subscription to a meta topic would otherwise announce itself).
  */
 function emit(realm: Realm, topic: string, session: RouterSession, uri: string, payload: () => unknown): void {
-  if (!isReservedUri(uri) && realm.broker.hasSubscribers(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
+  if (!isReservedUri(uri) && realm.wantsEvent(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
 }
 
 export function installRouteMeta(realm: Realm): void {

@@ -49,18 +49,33 @@ export function installSessionMeta(realm: Realm): void {
     return roles === undefined ? sessions : sessions.filter((s) => s.identity !== undefined && roles.includes(s.identity.authrole));
   };
 
-  realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length] }));
-  realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [filtered(args).map((s) => s.id)] }));
+  // On a cluster node, sessions on the other nodes count too (the cluster's session registry).
+  const remote = (args: unknown[]): Dict[] => {
+    const sessions = realm.cluster?.remoteSessions() ?? [];
+    const roles = optionalStringList(args, 0, 'filter_authroles');
+    return roles === undefined ? sessions : sessions.filter((d) => typeof d['authrole'] === 'string' && roles.includes(d['authrole']));
+  };
+  realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length + remote(args).length] }));
+  realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [[...filtered(args).map((s) => s.id), ...remote(args).map((d) => d['session'])]] }));
   realm.procedures.set('wamp.session.get', (_caller, args) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined || !visible(session)) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    if (session === undefined || !visible(session)) {
+      const remote = realm.cluster?.remoteSession(id);
+      if (remote !== undefined) return { args: [remote] };
+      throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    }
     return { args: [sessionDetails(session)] };
   });
   realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined || !visible(session)) throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    if (session === undefined || !visible(session)) {
+      // A session on another cluster node is closed by its node.
+      const { reason, message } = killOptions(kwargs);
+      if (realm.cluster?.killRemote(id, reason, message) === true) return undefined;
+      throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
+    }
     // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
     if (session === caller) throw new WampError(ErrorUri.NoSuchSession, ['a session cannot kill itself: leave instead']);
     const { reason, message } = killOptions(kwargs);
@@ -91,10 +106,10 @@ export function installSessionMeta(realm: Realm): void {
 
   realm.observe({
     onJoin(session) {
-      if (visible(session) && realm.broker.hasSubscribers('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+      if (visible(session) && realm.wantsEvent('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
     onLeave(session, silent) {
-      if (!silent && visible(session) && realm.broker.hasSubscribers('wamp.session.on_leave')) {
+      if (!silent && visible(session) && realm.wantsEvent('wamp.session.on_leave')) {
         realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
       }
     },

@@ -1,0 +1,253 @@
+/**
+ * One router process as a node of a cluster over NATS. Loaded only when the config has a
+ * `cluster` block (router.ts imports it dynamically), so a single node never loads NATS.
+ *
+ * - Liveness: every node publishes a heartbeat on `<prefix>.hb`; a node not heard from for
+ *   `nodeTimeoutMs` is dead for this node (its stand-ins go, calls pending on it fail), and the
+ *   first live node by name removes its entries from the KV buckets.
+ * - Per realm, a RealmLink (realm-link.ts) carries publications, registrations, relayed
+ *   invocations and the session registry.
+ * - Direct messages to a node go to `<prefix>.n.<node>`.
+ */
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import type { ClusterConfig } from '../config/config.js';
+import type { RouterCore } from '../core.js';
+import type { Logger } from '../log.js';
+import type { Realm } from '../realm.js';
+import { ClusterNames } from './names.js';
+import { RealmLink } from './realm-link.js';
+import type { RemoteLink } from './remote-session.js';
+import { decodeCluster, encodeCluster } from './wire.js';
+import type { ClusterMessage } from './wire.js';
+
+export interface ClusterBuckets {
+  registrations: KV;
+  sessions: KV;
+  retained: KV;
+}
+
+interface Peer {
+  incarnation: number;
+  lastSeen: number;
+  alive: boolean;
+}
+
+export class ClusterNode implements RemoteLink {
+  readonly self: string;
+  readonly incarnation = Date.now();
+  readonly names: ClusterNames;
+  readonly #links = new Map<string, RealmLink>();
+  readonly #peers = new Map<string, Peer>();
+  readonly #subscriptions: Subscription[] = [];
+  #heartbeat: NodeJS.Timeout | undefined;
+  #seq = 0;
+  /** Since when the NATS connection has been up (0 while it is down). */
+  #connectedSince = Date.now();
+  #stopped = false;
+
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly nc: NatsConnection,
+    readonly buckets: ClusterBuckets,
+    readonly log: Logger,
+  ) {
+    this.self = config.node;
+    this.names = new ClusterNames(config.prefix);
+  }
+
+  /** Connects, opens the buckets, loads what the cluster holds and starts the heartbeat. */
+  static async start(config: ClusterConfig, realms: Iterable<Realm>, core: RouterCore, log: Logger): Promise<ClusterNode> {
+    const nc = await connect({
+      servers: config.nats.servers,
+      name: config.nats.name,
+      ...(config.nats.user !== undefined && { user: config.nats.user }),
+      ...(config.nats.password !== undefined && { pass: config.nats.password }),
+      ...(config.nats.token !== undefined && { token: config.nats.token }),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: false,
+      noEcho: true,
+    });
+    const names = new ClusterNames(config.prefix);
+    const kvm = new Kvm(nc);
+    const open = (kind: 'registrations' | 'sessions' | 'retained', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
+    const buckets: ClusterBuckets = {
+      registrations: await open('registrations', 'memory'),
+      sessions: await open('sessions', 'memory'),
+      retained: await open('retained', 'file'),
+    };
+    const node = new ClusterNode(config, nc, buckets, log);
+    for (const realm of realms) node.#links.set(realm.name, new RealmLink(node, realm, core));
+    await node.#listen();
+    log.info({ node: node.self, nats: nc.getServer(), realms: [...node.#links.keys()] }, 'cluster node joined');
+    return node;
+  }
+
+  async #listen(): Promise<void> {
+    const direct = this.nc.subscribe(this.names.node(this.self), { callback: (err, msg) => {
+      if (err === null) this.#onMessage(msg.data);
+    } });
+    const beats = this.nc.subscribe(this.names.heartbeats, { callback: (err, msg) => {
+      if (err === null) this.#onMessage(msg.data);
+    } });
+    this.#subscriptions.push(direct, beats);
+    await Promise.all([...this.#links.values()].map((l) => l.load()));
+    this.#beat();
+    this.#heartbeat = setInterval(() => {
+      this.#beat();
+      this.#sweep();
+    }, this.config.heartbeatMs);
+    this.#heartbeat.unref();
+    void this.#watchStatus();
+    await this.nc.flush();
+  }
+
+  #beat(): void {
+    if (this.#stopped || this.nc.isClosed()) return;
+    this.nc.publish(this.names.heartbeats, encodeCluster({ kind: 'h', node: this.self, incarnation: this.incarnation }));
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.#connectedSince = 0;
+        this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
+      } else if (status.type === 'reconnect') {
+        this.#connectedSince = Date.now();
+        this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
+        this.#beat();
+        for (const link of this.#links.values()) link.resync();
+      }
+    }
+  }
+
+  // ---- liveness ------------------------------------------------------------------------------
+
+  /** Whether entries of `node` (from that incarnation) count: this node, or a node heard from in time. */
+  isLive(node: string, incarnation: number): boolean {
+    if (node === this.self) return incarnation === this.incarnation;
+    const peer = this.#peers.get(node);
+    return peer !== undefined && peer.alive && peer.incarnation === incarnation;
+  }
+
+  /**
+   * A node seen in a KV entry before any heartbeat of it (this node just started): presumed alive
+   * for one timeout, so that its registrations are callable at once; a dead one is then dropped.
+   */
+  presume(node: string, incarnation: number): void {
+    if (node === this.self || this.#peers.has(node)) return;
+    this.#peers.set(node, { incarnation, lastSeen: Date.now(), alive: true });
+  }
+
+  #heard(node: string, incarnation: number): void {
+    if (node === this.self) return;
+    const peer = this.#peers.get(node);
+    const now = Date.now();
+    if (peer !== undefined && peer.alive && peer.incarnation === incarnation) {
+      peer.lastSeen = now;
+      return;
+    }
+    if (peer !== undefined && peer.alive) this.#down(node, 'restarted');
+    this.#peers.set(node, { incarnation, lastSeen: now, alive: true });
+    this.log.info({ node: this.self, peer: node }, 'cluster: node up');
+    for (const link of this.#links.values()) link.nodeChanged(node);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [name, peer] of this.#peers) {
+      if (peer.alive && now - peer.lastSeen > this.config.nodeTimeoutMs) this.#down(name, 'timeout');
+    }
+  }
+
+  #down(node: string, why: string): void {
+    const peer = this.#peers.get(node);
+    if (peer === undefined || !peer.alive) return;
+    peer.alive = false;
+    this.log.warn({ node: this.self, peer: node, why }, 'cluster: node down');
+    for (const link of this.#links.values()) link.nodeChanged(node);
+    // One node cleans the buckets: the first live one by name, once its own NATS link has been up
+    // for a whole timeout (a node that was cut off itself must not remove the others).
+    const incarnation = peer.incarnation;
+    const timer = setTimeout(() => {
+      const current = this.#peers.get(node);
+      if (current === undefined || current.alive || current.incarnation !== incarnation || this.#stopped) return;
+      if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
+      if (this.#firstLive() !== this.self) return;
+      for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
+    }, this.config.heartbeatMs);
+    timer.unref();
+  }
+
+  #firstLive(): string {
+    let first = this.self;
+    for (const [name, peer] of this.#peers) if (peer.alive && name < first) first = name;
+    return first;
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  sendToNode(node: string, bytes: Uint8Array): boolean {
+    if (this.nc.isClosed()) return false;
+    try {
+      this.nc.publish(this.names.node(node), bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Publishes a publication's envelope; false when NATS cannot take it now. */
+  publish(subject: string, bytes: Uint8Array): boolean {
+    if (this.nc.isClosed()) return false;
+    try {
+      this.nc.publish(subject, bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  subscribe(subject: string, onData: (data: Uint8Array) => void): Subscription {
+    return this.nc.subscribe(subject, { callback: (err, msg) => {
+      if (err === null) onData(msg.data);
+    } });
+  }
+
+  #onMessage(data: Uint8Array): void {
+    let m: ClusterMessage;
+    try {
+      m = decodeCluster(data);
+    } catch (err) {
+      this.log.warn({ node: this.self, err: (err as Error).message }, 'cluster: undecodable message dropped');
+      return;
+    }
+    if (m.kind === 'h') return this.#heard(m.node, m.incarnation);
+    const link = m.kind === 'e' ? undefined : this.#links.get(m.realm);
+    if (link === undefined) return;
+    try {
+      link.onDirect(m);
+    } catch (err) {
+      this.log.error({ node: this.self, err }, 'cluster: message handling failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#heartbeat);
+    for (const link of this.#links.values()) link.stop();
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close();
+    }
+  }
+}

@@ -1,0 +1,601 @@
+/**
+ * One realm of a cluster node: what crosses NATS for it.
+ *
+ * Pub/sub — a PUBLISH is delivered to this node's subscribers, then published once on the
+ * topic's subject; each node listens on the subjects of its own subscriptions only (interest,
+ * not a firehose) and delivers what arrives through its own broker, exactly as a local
+ * publication (one encode per subscription and serializer). A node may hold overlapping NATS
+ * subscriptions (`a.>` and `a.b`): a publication then arrives twice, and the second copy is
+ * dropped by the origin's sequence number (NATS keeps one publisher's order).
+ *
+ * RPC — registrations live in the `registrations` KV bucket, one key per (realm, match, URI): a
+ * REGISTER claims it with a compare-and-set (create for a new key, update at the read revision
+ * otherwise), so a `single` registration is unique cluster-wide and a shared one keeps one
+ * policy. Every node mirrors the bucket into its own dealer as stand-in callees (RemoteSession),
+ * so matching precedence, policies, timeouts, cancel modes and progressive results run on the
+ * caller's node, unchanged; the callee's node only relays INVOCATION/INTERRUPT to the real
+ * session under that session's own IDs, and YIELD/ERROR back.
+ *
+ * Sessions — the `sessions` bucket holds every session's meta details (wamp.session.count, list,
+ * get across the cluster). Retained events — the `retained` bucket keeps the last retained event
+ * per topic; every node mirrors it into its broker.
+ */
+import type { KvEntry, KV } from '@nats-io/kv';
+import type { QueuedIterator, Subscription } from '@nats-io/transport-node';
+import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, RequestId, SessionId, Yield } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, isMatchPolicy, parseMessage, toWire } from '@switchboard/schemas';
+import type { DeliveryPlan, Subscription as BrokerSubscription } from '../broker/broker.js';
+import type { RouterCore } from '../core.js';
+import type { InvocationPolicy, Registration } from '../dealer/dealer.js';
+import { isInvocationPolicy } from '../dealer/dealer.js';
+import { sessionDetails } from '../meta/sessions.js';
+import type { Realm, RealmCluster } from '../realm.js';
+import type { RouterSession } from '../session.js';
+import { SessionState } from '../session.js';
+import { token } from './names.js';
+import type { ClusterNode } from './node.js';
+import { RemoteSession } from './remote-session.js';
+import { decodeCluster, encodeCluster } from './wire.js';
+import type { ClusterMessage, EventEnvelope } from './wire.js';
+
+/** One callee of a registration, as the KV bucket holds it. */
+interface CalleeRecord {
+  node: string;
+  inc: number;
+  session: number;
+  authid: string;
+  authrole: string;
+  authmethod: string;
+  authprovider: string;
+  /** HELLO.roles.callee.features of the real session. */
+  features: Dict;
+  disclose: boolean;
+  forward: boolean;
+}
+
+interface RegistrationRecord {
+  procedure: string;
+  match: MatchPolicy;
+  policy: InvocationPolicy;
+  callees: CalleeRecord[];
+}
+
+interface SessionRecord {
+  node: string;
+  inc: number;
+  details: Dict;
+}
+
+/** An INVOCATION relayed from another node to a session here. */
+interface Relay {
+  from: string;
+  /** The INVOCATION request ID the caller's node gave. */
+  origin: RequestId;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const json = (value: unknown): Uint8Array => textEncoder.encode(JSON.stringify(value));
+
+function parseRecord<T>(entry: KvEntry): T | undefined {
+  try {
+    return JSON.parse(textDecoder.decode(entry.value)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRegistrationRecord(r: unknown): r is RegistrationRecord {
+  const v = r as RegistrationRecord | undefined;
+  return typeof v === 'object' && v !== null && typeof v.procedure === 'string' && isMatchPolicy(v.match) && isInvocationPolicy(v.policy) && Array.isArray(v.callees);
+}
+
+/** A KV operation lost a compare-and-set race (or the key appeared meanwhile): read again. */
+function isConflict(err: unknown): boolean {
+  const text = String((err as Error)?.message ?? err);
+  return /wrong last sequence|exists|10071/i.test(text);
+}
+
+export class RealmLink implements RealmCluster {
+  readonly #name: string;
+  readonly #prefix: string;
+  /** NATS subscriptions of this node's topic subscriptions, by subject, with how many share each. */
+  readonly #interest = new Map<string, { count: number; sub: Subscription }>();
+  /** Highest sequence number seen per origin node (duplicate copies are dropped). */
+  readonly #seen = new Map<string, number>();
+  /** The registrations bucket, as last seen. */
+  readonly #registrations = new Map<string, RegistrationRecord>();
+  /** Stand-ins for callees on other nodes, by `node/session`, with the keys each is registered under. */
+  readonly #proxies = new Map<string, { session: RemoteSession; keys: Map<string, Registration<RouterSession>['id']> }>();
+  /** The sessions bucket, as last seen. */
+  readonly #sessions = new Map<number, SessionRecord>();
+  /** Invocations relayed to sessions here: by session, by the request ID given here. */
+  readonly #relays = new Map<RouterSession, Map<RequestId, Relay>>();
+  /** `from/session/origin` → the request ID given here (progressive call invocations, INTERRUPT). */
+  readonly #relayIds = new Map<string, RequestId>();
+  /** `key/session` while a REGISTER's claim is in flight. */
+  readonly #claiming = new Set<string>();
+  readonly #watchers: QueuedIterator<KvEntry>[] = [];
+
+  constructor(
+    readonly node: ClusterNode,
+    readonly realm: Realm,
+    readonly core: RouterCore,
+  ) {
+    this.#name = realm.name;
+    this.#prefix = `${token(realm.name)}.`;
+    realm.cluster = this;
+    realm.observe({
+      onJoin: (session) => this.#joined(session),
+      onLeave: (session) => this.#left(session),
+      onSubscriptionCreated: (_session, subscription) => this.#listen(subscription),
+      onSubscriptionDeleted: (_session, subscription) => this.#unlisten(subscription),
+      onUnregister: (session, registration) => {
+        if (!(session instanceof RemoteSession)) void this.#release(this.node.names.registrationKey(this.#name, registration.match, registration.procedure), session.id);
+      },
+    });
+  }
+
+  get #kv(): { registrations: KV; sessions: KV; retained: KV } {
+    return this.node.buckets;
+  }
+
+  /** Loads the buckets' current content and keeps following them. */
+  async load(): Promise<void> {
+    await Promise.all([
+      this.#follow(this.#kv.registrations, (e) => this.#onRegistrationEntry(e)),
+      this.#follow(this.#kv.sessions, (e) => this.#onSessionEntry(e)),
+      this.#follow(this.#kv.retained, (e) => this.#onRetainedEntry(e)),
+    ]);
+  }
+
+  /** Watches this realm's keys of a bucket; resolves once the current values are in. */
+  async #follow(kv: KV, apply: (entry: KvEntry) => void): Promise<void> {
+    const filter = `${this.#prefix}>`;
+    const keys = await kv.keys(filter);
+    let count = 0;
+    for await (const _ of keys) count++;
+    const watcher = await kv.watch({ key: filter });
+    this.#watchers.push(watcher);
+    let seen = 0;
+    let done: () => void = () => undefined;
+    const loaded = new Promise<void>((resolve) => (done = resolve));
+    if (count === 0) done();
+    void (async () => {
+      for await (const entry of watcher) {
+        try {
+          apply(entry);
+        } catch (err) {
+          this.node.log.error({ err, key: entry.key }, 'cluster: bucket entry handling failed');
+        }
+        if (++seen >= count || entry.delta === 0) done();
+      }
+    })();
+    // A key deleted between the count and the watch would leave the count unreached.
+    await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+  }
+
+  // ---- pub/sub -------------------------------------------------------------------------------
+
+  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean): void {
+    const envelope: EventEnvelope = {
+      kind: 'e',
+      node: this.node.self,
+      seq: this.node.nextSeq(),
+      realm: this.#name,
+      topic: plan.topic,
+      publication: plan.publication,
+      details,
+      filter: plan.filter,
+      args,
+      kwargs,
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCluster(envelope);
+    } catch (err) {
+      this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: publication cannot be encoded; delivered on this node only');
+      return;
+    }
+    this.node.publish(this.node.names.event(this.#name, plan.topic), bytes);
+    if (retain) {
+      this.#kv.retained.put(this.node.names.retainedKey(this.#name, plan.topic), bytes).catch((err: unknown) => {
+        this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
+      });
+    }
+  }
+
+  #listen(subscription: BrokerSubscription<RouterSession>): void {
+    const subject = this.node.names.interest(this.#name, subscription.topic, subscription.match);
+    const entry = this.#interest.get(subject);
+    if (entry !== undefined) entry.count++;
+    else this.#interest.set(subject, { count: 1, sub: this.node.subscribe(subject, (data) => this.#onEvent(data)) });
+  }
+
+  #unlisten(subscription: BrokerSubscription<RouterSession>): void {
+    const subject = this.node.names.interest(this.#name, subscription.topic, subscription.match);
+    const entry = this.#interest.get(subject);
+    if (entry === undefined) return;
+    if (--entry.count > 0) return;
+    this.#interest.delete(subject);
+    entry.sub.unsubscribe();
+  }
+
+  #onEvent(data: Uint8Array): void {
+    let m: ClusterMessage;
+    try {
+      m = decodeCluster(data);
+    } catch (err) {
+      this.node.log.warn({ err: (err as Error).message }, 'cluster: undecodable publication dropped');
+      return;
+    }
+    if (m.kind !== 'e' || m.node === this.node.self || m.realm !== this.#name) return;
+    const last = this.#seen.get(m.node) ?? 0;
+    if (m.seq <= last) return; // a second copy (overlapping subjects)
+    this.#seen.set(m.node, m.seq);
+    this.realm.deliverRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+  }
+
+  #onRetainedEntry(entry: KvEntry): void {
+    if (entry.operation !== 'PUT') return;
+    let m: ClusterMessage;
+    try {
+      m = decodeCluster(entry.value);
+    } catch {
+      return;
+    }
+    if (m.kind !== 'e' || m.node === this.node.self) return;
+    this.realm.retainRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  #joined(session: RouterSession): void {
+    if (session.identity?.authprovider === 'router') return;
+    this.#putSession(session);
+  }
+
+  #putSession(session: RouterSession): void {
+    const record: SessionRecord = { node: this.node.self, inc: this.node.incarnation, details: sessionDetails(session) };
+    this.#kv.sessions.put(this.node.names.sessionKey(this.#name, session.id), json(record)).catch((err: unknown) => {
+      this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: session not registered (resynchronised when NATS is back)');
+    });
+  }
+
+  #left(session: RouterSession): void {
+    // Invocations relayed to it end now: the callers' nodes answer wamp.error.canceled.
+    const relays = this.#relays.get(session);
+    if (relays !== undefined) {
+      this.#relays.delete(session);
+      for (const [, relay] of relays) {
+        this.#relayIds.delete(`${relay.from}/${session.id}/${relay.origin}`);
+        this.#answer(relay.from, session.id, [MessageCode.Error, MessageCode.Invocation, relay.origin, {}, ErrorUri.Canceled, ['callee left the realm before answering']]);
+      }
+    }
+    if (session.identity?.authprovider === 'router') return;
+    this.#kv.sessions.delete(this.node.names.sessionKey(this.#name, session.id)).catch(() => undefined);
+  }
+
+  #onSessionEntry(entry: KvEntry): void {
+    const id = Number(entry.key.slice(this.#prefix.length));
+    if (!Number.isSafeInteger(id)) return;
+    if (entry.operation !== 'PUT') {
+      this.#sessions.delete(id);
+      // Removed by a node that took this one for dead: still here, so back in.
+      const local = this.realm.sessions.get(id as SessionId);
+      if (local !== undefined && local.state === SessionState.Established && local.identity?.authprovider !== 'router') this.#putSession(local);
+      return;
+    }
+    const record = parseRecord<SessionRecord>(entry);
+    if (record === undefined || typeof record.node !== 'string') return;
+    this.node.presume(record.node, record.inc);
+    this.#sessions.set(id, record);
+  }
+
+  /** Sessions of the realm on other live nodes (meta API). */
+  remoteSessions(): Dict[] {
+    const out: Dict[] = [];
+    for (const record of this.#sessions.values()) if (record.node !== this.node.self && this.node.isLive(record.node, record.inc)) out.push(record.details);
+    return out;
+  }
+
+  remoteSession(id: number): Dict | undefined {
+    const record = this.#sessions.get(id);
+    return record !== undefined && record.node !== this.node.self && this.node.isLive(record.node, record.inc) ? record.details : undefined;
+  }
+
+  /** wamp.session.kill of a session on another node; false if there is none. */
+  killRemote(id: number, reason: string, message: string): boolean {
+    const record = this.#sessions.get(id);
+    if (record === undefined || record.node === this.node.self || !this.node.isLive(record.node, record.inc)) return false;
+    return this.node.sendToNode(record.node, encodeCluster({ kind: 'k', realm: this.#name, session: id as SessionId, reason, message }));
+  }
+
+  // ---- registrations -------------------------------------------------------------------------
+
+  #record(session: RouterSession, options: { discloseCaller: boolean; forwardTimeout: boolean }): CalleeRecord {
+    const callee = session.roles['callee'];
+    const features = typeof callee === 'object' && callee !== null && typeof (callee as Dict)['features'] === 'object' ? ((callee as Dict)['features'] as Dict) : {};
+    return {
+      node: this.node.self,
+      inc: this.node.incarnation,
+      session: session.id,
+      authid: session.identity?.authid ?? '',
+      authrole: session.identity?.authrole ?? '',
+      authmethod: session.identity?.authmethod ?? '',
+      authprovider: session.identity?.authprovider ?? '',
+      features,
+      disclose: options.discloseCaller,
+      forward: options.forwardTimeout,
+    };
+  }
+
+  async claim(
+    session: RouterSession,
+    procedure: string,
+    match: MatchPolicy,
+    invoke: InvocationPolicy,
+    options: { discloseCaller: boolean; forwardTimeout: boolean },
+  ): Promise<{ error: string; message: string } | undefined> {
+    const key = this.node.names.registrationKey(this.#name, match, procedure);
+    const mark = `${key}/${session.id}`;
+    this.#claiming.add(mark);
+    try {
+      return await this.#claim(key, procedure, match, invoke, this.#record(session, options));
+    } catch (err) {
+      // NATS unreachable: the registration holds on this node and is claimed on resync.
+      this.node.log.warn({ procedure, err: (err as Error).message }, 'cluster: registration not claimed in the cluster (NATS unreachable); claimed on resync');
+      return undefined;
+    } finally {
+      this.#claiming.delete(mark);
+    }
+  }
+
+  async #claim(key: string, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, me: CalleeRecord): Promise<{ error: string; message: string } | undefined> {
+    const kv = this.#kv.registrations;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const entry = await kv.get(key);
+      const record = entry !== null && entry.operation === 'PUT' ? parseRecord<RegistrationRecord>(entry) : undefined;
+      const live = isRegistrationRecord(record) ? record.callees.filter((c) => this.node.isLive(c.node, c.inc) && !(c.node === me.node && c.session === me.session)) : [];
+      let next: RegistrationRecord;
+      if (!isRegistrationRecord(record) || live.length === 0) next = { procedure, match, policy: invoke, callees: [me] };
+      else if (record.policy !== invoke) {
+        return { error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, message: `'${procedure}' is registered with invocation policy '${record.policy}'` };
+      } else if (invoke === 'single') return { error: ErrorUri.ProcedureAlreadyExists, message: `'${procedure}' is already registered` };
+      else next = { ...record, callees: [...live, me] };
+      try {
+        if (entry === null) await kv.create(key, json(next));
+        else await kv.update(key, json(next), entry.revision);
+        return undefined;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    return { error: ErrorUri.Unavailable, message: `'${procedure}' could not be claimed in the cluster (too much contention)` };
+  }
+
+  /** Takes a callee (of this node or, when purging, of a dead one) out of a registration's key. */
+  async #removeCallees(key: string, gone: (c: CalleeRecord) => boolean): Promise<void> {
+    const kv = this.#kv.registrations;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const entry = await kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') return;
+      const record = parseRecord<RegistrationRecord>(entry);
+      if (!isRegistrationRecord(record)) return;
+      const callees = record.callees.filter((c) => !gone(c));
+      if (callees.length === record.callees.length) return;
+      try {
+        if (callees.length === 0) await kv.delete(key, { previousSeq: entry.revision });
+        else await kv.update(key, json({ ...record, callees }), entry.revision);
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  async #release(key: string, session: SessionId): Promise<void> {
+    try {
+      await this.#removeCallees(key, (c) => c.node === this.node.self && c.session === session);
+    } catch (err) {
+      this.node.log.warn({ key, err: (err as Error).message }, 'cluster: registration not released (removed when this node is taken for dead)');
+    }
+  }
+
+  #onRegistrationEntry(entry: KvEntry): void {
+    if (entry.operation !== 'PUT') this.#registrations.delete(entry.key);
+    else {
+      const record = parseRecord<RegistrationRecord>(entry);
+      if (!isRegistrationRecord(record)) return;
+      for (const c of record.callees) this.node.presume(c.node, c.inc);
+      this.#registrations.set(entry.key, record);
+    }
+    this.#reconcile(entry.key);
+  }
+
+  /** Makes this node's stand-ins for one key match the bucket and the live nodes. */
+  #reconcile(key: string): void {
+    const record = this.#registrations.get(key);
+    const wanted = new Map<string, CalleeRecord>();
+    if (record !== undefined) {
+      for (const c of record.callees) if (c.node !== this.node.self && this.node.isLive(c.node, c.inc)) wanted.set(`${c.node}/${c.session}`, c);
+    }
+    for (const [id, proxy] of this.#proxies) {
+      const registration = proxy.keys.get(key);
+      if (registration === undefined || wanted.has(id)) continue;
+      proxy.keys.delete(key);
+      this.realm.dealer.unregister(proxy.session, registration);
+      if (proxy.keys.size === 0) this.#dropProxy(id, 'callee unregistered');
+    }
+    if (record === undefined) return;
+    for (const [id, c] of wanted) {
+      let proxy = this.#proxies.get(id);
+      if (proxy === undefined) {
+        const session = new RemoteSession(
+          this.core,
+          this.node,
+          c.node,
+          this.realm,
+          c.session as SessionId,
+          { authid: c.authid, authrole: c.authrole, authmethod: c.authmethod, authprovider: c.authprovider },
+          c.features,
+        );
+        proxy = { session, keys: new Map() };
+        this.#proxies.set(id, proxy);
+      }
+      if (proxy.keys.has(key)) continue;
+      const outcome = this.realm.dealer.register(proxy.session, record.procedure, { match: record.match, invoke: record.policy, discloseCaller: c.disclose, forwardTimeout: c.forward });
+      if (outcome.ok) proxy.keys.set(key, outcome.registration.id);
+      else this.node.log.warn({ procedure: record.procedure, node: c.node, error: outcome.error }, 'cluster: remote registration conflicts with one on this node');
+    }
+  }
+
+  #dropProxy(id: string, reason: string): void {
+    const proxy = this.#proxies.get(id);
+    if (proxy === undefined) return;
+    this.#proxies.delete(id);
+    this.realm.dropRemoteCallee(proxy.session, reason);
+  }
+
+  // ---- relayed invocations -------------------------------------------------------------------
+
+  onDirect(m: ClusterMessage): void {
+    if (m.kind === 'i') this.#toCallee(m.from, m.session, m.match, m.procedure, m.wire);
+    else if (m.kind === 'a') {
+      const proxy = this.#proxies.get(`${m.from}/${m.session}`);
+      if (proxy === undefined) return;
+      const msg = parseMessage(m.wire);
+      if (msg.code === MessageCode.Yield || (msg.code === MessageCode.Error && msg.requestType === MessageCode.Invocation)) this.realm.onCalleeAnswer(proxy.session, msg);
+    } else if (m.kind === 'k') {
+      const session = this.realm.sessions.get(m.session);
+      session?.goodbye(m.reason, m.message, () => undefined);
+    }
+  }
+
+  #answer(node: string, session: SessionId, wire: unknown[]): void {
+    this.node.sendToNode(node, encodeCluster({ kind: 'a', from: this.node.self, realm: this.#name, session, wire }));
+  }
+
+  #toCallee(from: string, id: SessionId, match: string, procedure: string, wire: unknown[]): void {
+    const msg = parseMessage(wire);
+    const session = this.realm.sessions.get(id);
+    if (msg.code === MessageCode.Invocation) {
+      const origin = msg.request;
+      const refuse = (error: string, text: string): void => this.#answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
+      if (session === undefined || session.state !== SessionState.Established) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
+      const registration = isMatchPolicy(match) ? this.realm.dealer.lookup(procedure, match) : undefined;
+      if (registration === undefined || !registration.callees.some((c) => c.session === session)) return refuse(ErrorUri.Canceled, 'callee no longer registered');
+      const relayKey = `${from}/${id}/${origin}`;
+      let local = this.#relayIds.get(relayKey);
+      if (local === undefined) {
+        local = this.realm.dealer.reserveInvocationId(session);
+        this.#relayIds.set(relayKey, local);
+        let relays = this.#relays.get(session);
+        if (relays === undefined) this.#relays.set(session, (relays = new Map()));
+        relays.set(local, { from, origin });
+      }
+      session.send({ ...msg, request: local, registration: registration.id });
+      return;
+    }
+    if (session === undefined) return;
+    if (msg.code === MessageCode.Interrupt || (msg.code === MessageCode.Error && msg.requestType === MessageCode.Invocation)) {
+      const relayKey = `${from}/${id}/${msg.request}`;
+      const local = this.#relayIds.get(relayKey);
+      if (local === undefined) return;
+      session.send({ ...msg, request: local });
+      // After killnowait or an ERROR the caller's node has closed the call: later answers go nowhere.
+      if (msg.code === MessageCode.Error || msg.options['mode'] !== 'kill') this.#endRelay(session, local, relayKey);
+    }
+  }
+
+  #endRelay(session: RouterSession, local: RequestId, relayKey: string): void {
+    this.#relayIds.delete(relayKey);
+    const relays = this.#relays.get(session);
+    relays?.delete(local);
+    if (relays?.size === 0) this.#relays.delete(session);
+  }
+
+  relayAnswer(session: RouterSession, msg: Yield | ErrorMessage): boolean {
+    const relay = this.#relays.get(session)?.get(msg.request);
+    if (relay === undefined) return false;
+    const final = !(msg.code === MessageCode.Yield && msg.options['progress'] === true);
+    if (final) this.#endRelay(session, msg.request, `${relay.from}/${session.id}/${relay.origin}`);
+    this.#answer(relay.from, session.id, toWire({ ...msg, request: relay.origin }));
+    return true;
+  }
+
+  // ---- nodes coming and going ----------------------------------------------------------------
+
+  /** A node came up or went down (for this node): stand-ins and relays follow. */
+  nodeChanged(node: string): void {
+    for (const key of this.#registrations.keys()) this.#reconcile(key);
+    for (const [id, proxy] of this.#proxies) if (proxy.session.node === node && proxy.keys.size === 0) this.#dropProxy(id, 'callee node is gone');
+    // Stand-ins left with keys belong to live nodes; for a dead one every key went above.
+    for (const [id, proxy] of this.#proxies) {
+      if (proxy.session.node !== node) continue;
+      const alive = [...proxy.keys.keys()].length > 0;
+      if (!alive) this.#dropProxy(id, 'callee node is gone');
+    }
+    // Callers on a node that is gone will not hear back: their invocations here are interrupted.
+    for (const [session, relays] of this.#relays) {
+      for (const [local, relay] of relays) {
+        if (relay.from !== node || this.node.isLive(node, this.#incarnationOf(node))) continue;
+        this.#endRelay(session, local, `${relay.from}/${session.id}/${relay.origin}`);
+        if (session.supports('callee', 'call_canceling')) session.send({ code: MessageCode.Interrupt, request: local, options: { mode: 'killnowait', reason: ErrorUri.Canceled } });
+      }
+    }
+  }
+
+  #incarnationOf(node: string): number {
+    for (const record of this.#sessions.values()) if (record.node === node) return record.inc;
+    for (const record of this.#registrations.values()) for (const c of record.callees) if (c.node === node) return c.inc;
+    return -1;
+  }
+
+  /** Removes a dead node's entries from the buckets (done by one live node). */
+  async purgeNode(node: string, inc: number): Promise<void> {
+    const dead = (c: { node: string; inc: number }): boolean => c.node === node && c.inc === inc;
+    try {
+      for (const [key, record] of [...this.#registrations]) if (record.callees.some(dead)) await this.#removeCallees(key, dead);
+      for (const [id, record] of [...this.#sessions]) if (dead(record)) await this.#kv.sessions.delete(this.node.names.sessionKey(this.#name, id));
+      this.node.log.info({ node: this.node.self, dead: node }, 'cluster: removed a dead node\'s sessions and registrations');
+    } catch (err) {
+      this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete');
+    }
+  }
+
+  /** After NATS comes back: this node's sessions and registrations are put back where missing. */
+  resync(): void {
+    void (async () => {
+      try {
+        for (const session of this.realm.sessions.values()) {
+          if (session.state === SessionState.Established && session.identity?.authprovider !== 'router') this.#putSession(session);
+        }
+        for (const registration of [...this.realm.dealer.registrations()]) {
+          for (const callee of [...registration.callees]) {
+            const session = callee.session;
+            if (session instanceof RemoteSession) continue;
+            const key = this.node.names.registrationKey(this.#name, registration.match, registration.procedure);
+            const record = this.#registrations.get(key);
+            if (record?.callees.some((c) => c.node === this.node.self && c.session === session.id && c.inc === this.node.incarnation) === true) continue;
+            if (this.#claiming.has(`${key}/${session.id}`)) continue;
+            const refused = await this.#claim(key, registration.procedure, registration.match, registration.invoke, this.#record(session, { discloseCaller: callee.discloseCaller, forwardTimeout: callee.forwardTimeout }));
+            if (refused !== undefined) {
+              this.node.log.warn({ procedure: registration.procedure, session: session.id, error: refused.error }, 'cluster: registration taken elsewhere while NATS was away; revoked here');
+              this.realm.revokeRegistration(session, registration, refused.error);
+            }
+          }
+        }
+      } catch (err) {
+        this.node.log.warn({ err: (err as Error).message }, 'cluster: resync incomplete');
+      }
+    })();
+  }
+
+  stop(): void {
+    for (const entry of this.#interest.values()) entry.sub.unsubscribe();
+    this.#interest.clear();
+    for (const watcher of this.#watchers) watcher.stop();
+    for (const id of [...this.#proxies.keys()]) this.#dropProxy(id, 'router shutting down');
+  }
+}

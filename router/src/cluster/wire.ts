@@ -1,0 +1,150 @@
+/**
+ * What cluster nodes say to each other over NATS: MessagePack arrays, one kind per first element.
+ * MessagePack keeps WAMP payloads intact (binary, 64-bit integers) whatever serializer the
+ * sessions at either end use. Pure: no NATS here.
+ */
+import type { Args, Dict, Kwargs, PublicationId, SessionId } from '@switchboard/schemas';
+import { msgpackCodec } from '@switchboard/schemas';
+import type { RecipientFilter } from '../broker/broker.js';
+
+/** A publication, for the nodes that have subscribers to its topic (and for the retained-events bucket). */
+export interface EventEnvelope {
+  kind: 'e';
+  /** Origin node and its publication counter: receivers drop a copy they have seen (overlapping NATS subscriptions). */
+  node: string;
+  seq: number;
+  realm: string;
+  topic: string;
+  publication: PublicationId;
+  details: Dict;
+  filter: RecipientFilter;
+  args: Args | undefined;
+  kwargs: Kwargs | undefined;
+}
+
+export interface Heartbeat {
+  kind: 'h';
+  node: string;
+  /** When the node started: a restarted node with the same name is a new incarnation. */
+  incarnation: number;
+}
+
+/** An INVOCATION, INTERRUPT or ERROR for a callee on the receiving node, from a caller's node. */
+export interface ToCallee {
+  kind: 'i';
+  from: string;
+  realm: string;
+  session: SessionId;
+  /** The registration the INVOCATION is for (its ID is the sending node's). */
+  match: string;
+  procedure: string;
+  wire: unknown[];
+}
+
+/** A YIELD or ERROR for the caller's node, with the INVOCATION request ID that node gave. */
+export interface ToCaller {
+  kind: 'a';
+  from: string;
+  realm: string;
+  session: SessionId;
+  wire: unknown[];
+}
+
+/** wamp.session.kill of a session on the receiving node. */
+export interface Kill {
+  kind: 'k';
+  realm: string;
+  session: SessionId;
+  reason: string;
+  message: string;
+}
+
+export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill;
+
+type FilterWire = [number[] | null, number[] | null, string[] | null, string[] | null, string[] | null, string[] | null] | null;
+
+function list<T>(set: ReadonlySet<T> | undefined): T[] | null {
+  return set === undefined ? null : [...set];
+}
+
+function filterToWire(f: RecipientFilter): FilterWire {
+  if (f.exclude === undefined && f.eligible === undefined && f.excludeAuthid === undefined && f.eligibleAuthid === undefined && f.excludeAuthrole === undefined && f.eligibleAuthrole === undefined) {
+    return null;
+  }
+  return [list(f.exclude), list(f.eligible), list(f.excludeAuthid), list(f.eligibleAuthid), list(f.excludeAuthrole), list(f.eligibleAuthrole)];
+}
+
+/** The publisher is on another node: `exclude_me` has nobody to exclude here. */
+const OPEN: RecipientFilter = { excludeMe: false };
+
+function filterFromWire(w: unknown): RecipientFilter {
+  if (!Array.isArray(w)) return OPEN;
+  const set = <T>(v: unknown): ReadonlySet<T> | undefined => (Array.isArray(v) ? new Set(v as T[]) : undefined);
+  return {
+    excludeMe: false,
+    exclude: set<number>(w[0]),
+    eligible: set<number>(w[1]),
+    excludeAuthid: set<string>(w[2]),
+    eligibleAuthid: set<string>(w[3]),
+    excludeAuthrole: set<string>(w[4]),
+    eligibleAuthrole: set<string>(w[5]),
+  };
+}
+
+export function encodeCluster(m: ClusterMessage): Uint8Array {
+  switch (m.kind) {
+    case 'e':
+      return msgpackCodec.encode(['e', m.node, m.seq, m.realm, m.topic, m.publication, m.details, filterToWire(m.filter), m.args ?? null, m.kwargs ?? null]) as Uint8Array;
+    case 'h':
+      return msgpackCodec.encode(['h', m.node, m.incarnation]) as Uint8Array;
+    case 'i':
+      return msgpackCodec.encode(['i', m.from, m.realm, m.session, m.match, m.procedure, m.wire]) as Uint8Array;
+    case 'a':
+      return msgpackCodec.encode(['a', m.from, m.realm, m.session, m.wire]) as Uint8Array;
+    case 'k':
+      return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message]) as Uint8Array;
+  }
+}
+
+/** Throws on anything that is not one of the messages above. */
+export function decodeCluster(bytes: Uint8Array): ClusterMessage {
+  const a = msgpackCodec.decode(bytes);
+  if (!Array.isArray(a)) throw new Error('cluster message is not an array');
+  const str = (i: number): string => {
+    if (typeof a[i] !== 'string') throw new Error(`cluster message element ${i} is not a string`);
+    return a[i] as string;
+  };
+  const num = (i: number): number => {
+    if (typeof a[i] !== 'number') throw new Error(`cluster message element ${i} is not a number`);
+    return a[i] as number;
+  };
+  const arr = (i: number): unknown[] => {
+    if (!Array.isArray(a[i])) throw new Error(`cluster message element ${i} is not an array`);
+    return a[i] as unknown[];
+  };
+  switch (a[0]) {
+    case 'e':
+      return {
+        kind: 'e',
+        node: str(1),
+        seq: num(2),
+        realm: str(3),
+        topic: str(4),
+        publication: num(5) as PublicationId,
+        details: (a[6] ?? {}) as Dict,
+        filter: filterFromWire(a[7]),
+        args: (a[8] ?? undefined) as Args | undefined,
+        kwargs: (a[9] ?? undefined) as Kwargs | undefined,
+      };
+    case 'h':
+      return { kind: 'h', node: str(1), incarnation: num(2) };
+    case 'i':
+      return { kind: 'i', from: str(1), realm: str(2), session: num(3) as SessionId, match: str(4), procedure: str(5), wire: arr(6) };
+    case 'a':
+      return { kind: 'a', from: str(1), realm: str(2), session: num(3) as SessionId, wire: arr(4) };
+    case 'k':
+      return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4) };
+    default:
+      throw new Error(`unknown cluster message kind ${JSON.stringify(a[0])}`);
+  }
+}
