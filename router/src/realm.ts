@@ -28,7 +28,7 @@ import type {
   Unsubscribe,
   Yield,
 } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, RandomIds, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
 import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 import { EventHistory } from './broker/history.js';
@@ -56,6 +56,11 @@ export interface RealmOptions {
   roles?: RoleConfig[] | undefined;
   /** Topics (or patterns) whose last `limit` events are kept for wamp.subscription.get_events. */
   eventHistory?: { topic: string; match: MatchPolicy; limit: number }[];
+  /**
+   * Subscription and registration IDs: `sequential` (one router) or `random` (a cluster node: the
+   * meta API shows other nodes' IDs beside this one's, so they must not collide).
+   */
+  routeIds?: 'sequential' | 'random';
 }
 
 /** An encoded frame, or null when the payload could not be encoded. */
@@ -153,6 +158,8 @@ export interface RealmCluster {
   /** Meta details of the realm's sessions on other nodes. */
   remoteSessions(): Dict[];
   remoteSession(id: number): Dict | undefined;
+  /** Subscriptions held on the other nodes (meta API). */
+  remoteSubscriptions(): readonly { id: number; topic: string; match: MatchPolicy; created: number; subscribers: number[] }[];
   /** Closes a session on another node (wamp.session.kill); false if there is none. */
   killRemote(id: number, reason: string, message: string): boolean;
 }
@@ -204,7 +211,7 @@ function stringSet(value: unknown): ReadonlySet<string> | undefined | null {
 export class Realm {
   readonly name: string;
   readonly broker: Broker<RouterSession>;
-  readonly dealer = new Dealer<RouterSession>();
+  readonly dealer: Dealer<RouterSession>;
   readonly sessions = new Map<SessionId, RouterSession>();
   readonly procedures = new Map<string, RouterProcedure>();
   readonly history = new EventHistory();
@@ -235,7 +242,12 @@ export class Realm {
       const session = this.sessions.get(subject.id);
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });
-    this.broker = new Broker<RouterSession>(options.retention !== undefined ? { retention: options.retention } : {});
+    const random = options.routeIds === 'random';
+    this.broker = new Broker<RouterSession>({
+      ...(options.retention !== undefined && { retention: options.retention }),
+      ...(random && { subscriptionIds: new RandomIds<SubscriptionId>() }),
+    });
+    this.dealer = new Dealer<RouterSession>(random ? { registrationIds: new RandomIds() } : {});
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
   }
 

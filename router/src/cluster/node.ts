@@ -27,6 +27,7 @@ export interface ClusterBuckets {
   registrations: KV;
   sessions: KV;
   retained: KV;
+  subscriptions: KV;
 }
 
 interface Peer {
@@ -73,11 +74,12 @@ export class ClusterNode implements RemoteLink {
     });
     const names = new ClusterNames(config.prefix);
     const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
+    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
     const buckets: ClusterBuckets = {
       registrations: await open('registrations', 'memory'),
       sessions: await open('sessions', 'memory'),
       retained: await open('retained', 'file'),
+      subscriptions: await open('subscriptions', 'memory'),
     };
     const node = new ClusterNode(config, nc, buckets, log);
     for (const realm of realms) node.#links.set(realm.name, new RealmLink(node, realm, core));

@@ -60,6 +60,18 @@ interface RegistrationRecord {
   callees: CalleeRecord[];
 }
 
+/** A subscription of one node, as the `subscriptions` bucket holds it (meta API). */
+export interface SubscriptionRecord {
+  node: string;
+  inc: number;
+  id: number;
+  topic: string;
+  match: MatchPolicy;
+  /** Milliseconds since the epoch. */
+  created: number;
+  subscribers: number[];
+}
+
 interface SessionRecord {
   node: string;
   inc: number;
@@ -116,6 +128,11 @@ export class RealmLink implements RealmCluster {
   /** `key/session` while a REGISTER's claim is in flight. */
   readonly #claiming = new Set<string>();
   readonly #watchers: QueuedIterator<KvEntry>[] = [];
+  /** The subscriptions bucket, as last seen. */
+  readonly #subscriptionRecords = new Map<string, SubscriptionRecord>();
+  /** This node's subscriptions whose record is to be written (once per turn, however many changes). */
+  readonly #dirty = new Set<BrokerSubscription<RouterSession>>();
+  #flushing = false;
 
   constructor(
     readonly node: ClusterNode,
@@ -129,14 +146,19 @@ export class RealmLink implements RealmCluster {
       onJoin: (session) => this.#joined(session),
       onLeave: (session) => this.#left(session),
       onSubscriptionCreated: (_session, subscription) => this.#listen(subscription),
-      onSubscriptionDeleted: (_session, subscription) => this.#unlisten(subscription),
+      onSubscriptionDeleted: (_session, subscription) => {
+        this.#unlisten(subscription);
+        this.#touch(subscription);
+      },
+      onSubscribe: (_session, subscription) => this.#touch(subscription),
+      onUnsubscribe: (_session, subscription) => this.#touch(subscription),
       onUnregister: (session, registration) => {
         if (!(session instanceof RemoteSession)) void this.#release(this.node.names.registrationKey(this.#name, registration.match, registration.procedure), session.id);
       },
     });
   }
 
-  get #kv(): { registrations: KV; sessions: KV; retained: KV } {
+  get #kv(): { registrations: KV; sessions: KV; retained: KV; subscriptions: KV } {
     return this.node.buckets;
   }
 
@@ -146,6 +168,7 @@ export class RealmLink implements RealmCluster {
       this.#follow(this.#kv.registrations, (e) => this.#onRegistrationEntry(e)),
       this.#follow(this.#kv.sessions, (e) => this.#onSessionEntry(e)),
       this.#follow(this.#kv.retained, (e) => this.#onRetainedEntry(e)),
+      this.#follow(this.#kv.subscriptions, (e) => this.#onSubscriptionEntry(e)),
     ]);
   }
 
@@ -246,6 +269,48 @@ export class RealmLink implements RealmCluster {
     }
     if (m.kind !== 'e' || m.node === this.node.self) return;
     this.realm.retainRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+  }
+
+  // ---- subscription registry (meta API) ------------------------------------------------------
+
+  #touch(subscription: BrokerSubscription<RouterSession>): void {
+    if (subscription.topic.startsWith('wamp.')) return; // meta topics are not routes the meta API lists
+    this.#dirty.add(subscription);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => {
+      this.#flushing = false;
+      for (const sub of this.#dirty) this.#putSubscription(sub);
+      this.#dirty.clear();
+    });
+  }
+
+  #putSubscription(subscription: BrokerSubscription<RouterSession>): void {
+    const key = this.node.names.subscriptionKey(this.#name, this.node.self, subscription.id);
+    const kv = this.#kv.subscriptions;
+    const live = this.realm.broker.getSubscription(subscription.id) === subscription && subscription.subscribers.size > 0;
+    const done = live
+      ? kv.put(key, json({ node: this.node.self, inc: this.node.incarnation, id: subscription.id, topic: subscription.topic, match: subscription.match, created: subscription.created, subscribers: [...subscription.subscribers].map((s) => s.id) } satisfies SubscriptionRecord))
+      : kv.delete(key);
+    done.catch(() => undefined); // resynchronised when NATS is back
+  }
+
+  #onSubscriptionEntry(entry: KvEntry): void {
+    if (entry.operation !== 'PUT') {
+      this.#subscriptionRecords.delete(entry.key);
+      return;
+    }
+    const record = parseRecord<SubscriptionRecord>(entry);
+    if (record === undefined || typeof record.node !== 'string' || !Array.isArray(record.subscribers)) return;
+    this.node.presume(record.node, record.inc);
+    this.#subscriptionRecords.set(entry.key, record);
+  }
+
+  /** Subscriptions held on the other live nodes (meta API). */
+  remoteSubscriptions(): SubscriptionRecord[] {
+    const out: SubscriptionRecord[] = [];
+    for (const record of this.#subscriptionRecords.values()) if (record.node !== this.node.self && this.node.isLive(record.node, record.inc)) out.push(record);
+    return out;
   }
 
   // ---- sessions ------------------------------------------------------------------------------
@@ -558,6 +623,7 @@ export class RealmLink implements RealmCluster {
     try {
       for (const [key, record] of [...this.#registrations]) if (record.callees.some(dead)) await this.#removeCallees(key, dead);
       for (const [id, record] of [...this.#sessions]) if (dead(record)) await this.#kv.sessions.delete(this.node.names.sessionKey(this.#name, id));
+      for (const [key, record] of [...this.#subscriptionRecords]) if (dead(record)) await this.#kv.subscriptions.delete(key);
       this.node.log.info({ node: this.node.self, dead: node }, 'cluster: removed a dead node\'s sessions and registrations');
     } catch (err) {
       this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete');
@@ -571,6 +637,7 @@ export class RealmLink implements RealmCluster {
         for (const session of this.realm.sessions.values()) {
           if (session.state === SessionState.Established && session.identity?.authprovider !== 'router') this.#putSession(session);
         }
+        for (const subscription of this.realm.broker.subscriptions()) this.#putSubscription(subscription);
         for (const registration of [...this.realm.dealer.registrations()]) {
           for (const callee of [...registration.callees]) {
             const session = callee.session;

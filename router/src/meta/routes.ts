@@ -11,6 +11,7 @@
  */
 import type { Dict, MatchPolicy } from '@switchboard/schemas';
 import { ErrorUri, WampError, isMatchPolicy, isReservedUri } from '@switchboard/schemas';
+import type { Subscription } from '../broker/broker.js';
 import type { Realm, RealmObserver } from '../realm.js';
 import type { RouterSession } from '../session.js';
 import { idArg, invalid, isoTime, optionalDict, optionalString, stringArg } from './args.js';
@@ -26,7 +27,10 @@ interface RouteKind<R> {
   lookup(uri: string, match: MatchPolicy): R | undefined;
   /** Subscriptions: every match (an event goes to each); registrations: the one a call goes to. */
   match(uri: string): R[];
-  sessions(route: R): RouterSession[];
+  /** Session IDs holding the route (on a cluster node: on every node). */
+  memberIds(route: R): number[];
+  /** A member on this node, for revocation. */
+  member(route: R, session: number): RouterSession | undefined;
   details(route: R): Dict;
   id(route: R): number;
   policy(route: R): MatchPolicy;
@@ -58,14 +62,14 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
     return { args: [found.length === 0 ? null : found.map(kind.id)] };
   });
   p.set(`${kind.prefix}.get`, (_caller, args) => ({ args: [kind.details(get(idArg(args, 0, 'id')))] }));
-  p.set(`${kind.prefix}.list_${kind.members}`, (_caller, args) => ({ args: [kind.sessions(get(idArg(args, 0, 'id'))).map((s) => s.id)] }));
-  p.set(`${kind.prefix}.count_${kind.members}`, (_caller, args) => ({ args: [kind.sessions(get(idArg(args, 0, 'id'))).length] }));
+  p.set(`${kind.prefix}.list_${kind.members}`, (_caller, args) => ({ args: [kind.memberIds(get(idArg(args, 0, 'id')))] }));
+  p.set(`${kind.prefix}.count_${kind.members}`, (_caller, args) => ({ args: [kind.memberIds(get(idArg(args, 0, 'id'))).length] }));
   p.set(`${kind.prefix}.${kind.removeMember}`, (_caller, args, kwargs) => {
     const route = get(idArg(args, 0, 'id'));
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
     if (!realm.sessions.has(sessionId as RouterSession['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
-    const session = kind.sessions(route).find((s) => s.id === sessionId);
+    const session = kind.member(route, sessionId);
     if (session === undefined || !kind.revoke(session, route, reason)) {
       throw new WampError(kind.notFound, [`session ${sessionId} does not hold ${kind.prefix.slice(5)} ${kind.id(route)}`]);
     }
@@ -81,22 +85,77 @@ function emit(realm: Realm, topic: string, session: RouterSession, uri: string, 
   if (!isReservedUri(uri) && realm.wantsEvent(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
 }
 
+/**
+ * A subscription as the meta API sees it: one of this node's, or (on a cluster node) one held on
+ * another node, known from the cluster's subscription registry. One (topic, match) is one
+ * subscription for the whole cluster: its subscribers are those of every node, and it is shown
+ * under this node's ID when this node holds it, else under one other node's ID.
+ */
+interface SubscriptionView {
+  readonly id: number;
+  readonly topic: string;
+  readonly match: MatchPolicy;
+  readonly created: number;
+  readonly local: Subscription<RouterSession> | undefined;
+}
+
+function patternKey(match: MatchPolicy, topic: string): string {
+  return `${match} ${topic}`;
+}
+
+function matchesTopic(view: { topic: string; match: MatchPolicy }, topic: string): boolean {
+  if (view.match === 'exact') return view.topic === topic;
+  if (view.match === 'prefix') return topic.startsWith(view.topic);
+  const pattern = view.topic.split('.');
+  const parts = topic.split('.');
+  return pattern.length === parts.length && pattern.every((p, i) => p === '' || p === parts[i]);
+}
+
 export function installRouteMeta(realm: Realm): void {
   const { broker, dealer } = realm;
-  install(realm, {
+  const localView = (s: Subscription<RouterSession>): SubscriptionView => ({ id: s.id, topic: s.topic, match: s.match, created: s.created, local: s });
+  /** Every subscription of the cluster, one per (topic, match). */
+  const views = (): SubscriptionView[] => {
+    const out = new Map<string, SubscriptionView>();
+    for (const s of broker.subscriptions()) if (s.subscribers.size > 0 || realm.cluster === undefined) out.set(patternKey(s.match, s.topic), localView(s));
+    for (const r of realm.cluster?.remoteSubscriptions() ?? []) {
+      const key = patternKey(r.match, r.topic);
+      if (!out.has(key)) out.set(key, { id: r.id, topic: r.topic, match: r.match, created: r.created, local: undefined });
+    }
+    return [...out.values()];
+  };
+  const remoteMembers = (view: SubscriptionView): number[] => {
+    const ids: number[] = [];
+    for (const r of realm.cluster?.remoteSubscriptions() ?? []) if (r.match === view.match && r.topic === view.topic) ids.push(...r.subscribers);
+    return ids;
+  };
+  install<SubscriptionView>(realm, {
     prefix: 'wamp.subscription',
     members: 'subscribers',
     removeMember: 'remove_subscriber',
     notFound: ErrorUri.NoSuchSubscription,
-    all: () => broker.subscriptions(),
-    byId: (id) => broker.getSubscription(id as never),
-    lookup: (uri, match) => broker.lookup(uri, match),
-    match: (uri) => [...broker.match(uri)],
-    sessions: (s) => [...s.subscribers],
-    details: (s) => ({ id: s.id, created: isoTime(s.created), uri: s.topic, match: s.match }),
-    id: (s) => s.id,
-    policy: (s) => s.match,
-    revoke: (session, s, reason) => realm.revokeSubscription(session, s, reason),
+    all: () => (realm.cluster === undefined ? [...broker.subscriptions()].map(localView) : views()),
+    byId: (id) => {
+      const local = broker.getSubscription(id as never);
+      if (local !== undefined) return localView(local);
+      const remote = realm.cluster?.remoteSubscriptions().find((r) => r.id === id);
+      if (remote === undefined) return undefined;
+      // Shown under this node's ID when this node holds the same subscription.
+      const here = broker.lookup(remote.topic, remote.match);
+      return here !== undefined ? localView(here) : { id: remote.id, topic: remote.topic, match: remote.match, created: remote.created, local: undefined };
+    },
+    lookup: (uri, match) => {
+      const local = broker.lookup(uri, match);
+      if (local !== undefined) return localView(local);
+      return views().find((v) => v.match === match && v.topic === uri);
+    },
+    match: (uri) => (realm.cluster === undefined ? [...broker.match(uri)].map(localView) : views().filter((v) => matchesTopic(v, uri))),
+    memberIds: (v) => [...[...(v.local?.subscribers ?? [])].map((s) => s.id), ...remoteMembers(v)],
+    member: (v, id) => [...(v.local?.subscribers ?? [])].find((s) => s.id === id),
+    details: (v) => ({ id: v.id, created: isoTime(v.created), uri: v.topic, match: v.match }),
+    id: (v) => v.id,
+    policy: (v) => v.match,
+    revoke: (session, v, reason) => v.local !== undefined && realm.revokeSubscription(session, v.local, reason),
   });
   install(realm, {
     prefix: 'wamp.registration',
@@ -110,7 +169,8 @@ export function installRouteMeta(realm: Realm): void {
       const best = dealer.resolve(uri);
       return best === undefined ? [] : [best];
     },
-    sessions: (r) => r.callees.map((c) => c.session),
+    memberIds: (r) => r.callees.map((c) => c.session.id),
+    member: (r, id) => r.callees.find((c) => c.session.id === id)?.session,
     details: (r) => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke }),
     id: (r) => r.id,
     policy: (r) => r.match,

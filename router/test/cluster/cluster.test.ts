@@ -284,6 +284,34 @@ describe('cluster: meta API for the whole cluster', () => {
     await expect(observer.call('wamp.session.get', [s2id])).rejects.toMatchObject({ uri: 'wamp.error.no_such_session' });
   });
 
+  it('subscription lookup, match, list and subscribers cover every node', async () => {
+    const cluster = await startCluster(3);
+    const [n0, n1, n2] = cluster.nodes;
+    const observer = await open(n0!.url);
+    const a = await open(n1!.url);
+    const b = await connectAutobahn(n2!.url, 'msgpack');
+    const topic = uri('cluster.submeta');
+    await a.subscribe(topic, () => undefined);
+    await b.session.subscribe(topic, () => undefined);
+    await a.subscribe(topic.slice(0, -2), () => undefined, { match: 'prefix' });
+    await waitFor(async () => (await observer.call('wamp.subscription.lookup', [topic])) !== null, 'the subscription seen from node 0');
+    const id = (await observer.call('wamp.subscription.lookup', [topic])) as number;
+    await waitFor(async () => ((await observer.call('wamp.subscription.count_subscribers', [id])) as number) === 2, 'two subscribers over two nodes');
+    expect(new Set((await observer.call('wamp.subscription.list_subscribers', [id])) as number[])).toEqual(new Set([a.id, b.session.id]));
+    expect(await observer.call('wamp.subscription.get', [id])).toMatchObject({ id, uri: topic, match: 'exact' });
+    const matched = (await observer.call('wamp.subscription.match', [topic])) as number[];
+    expect(matched).toHaveLength(2);
+    expect(matched).toContain(id);
+    const list = (await observer.call('wamp.subscription.list')) as { exact: number[]; prefix: number[] };
+    expect(list.exact).toContain(id);
+    expect(list.prefix).toHaveLength(1);
+    // The same subscription from node 1 shows node 1's own ID, with the same subscribers.
+    const here = (await a.call('wamp.subscription.lookup', [topic])) as number;
+    expect(new Set((await a.call('wamp.subscription.list_subscribers', [here])) as number[])).toEqual(new Set([a.id, b.session.id]));
+    await b.leave();
+    await waitFor(async () => ((await observer.call('wamp.subscription.count_subscribers', [id]).catch(() => -1)) as number) === 1, 'one subscriber left');
+  });
+
   it('registration lookup and callees cover every node', async () => {
     const cluster = await startCluster(2);
     const [n0, n1] = cluster.nodes;
