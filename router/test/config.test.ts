@@ -202,6 +202,30 @@ describe('checkConfig', () => {
   });
 });
 
+describe('cluster block', () => {
+  it('is optional; with it the node name, prefix and timings take their defaults', () => {
+    expect(resolveConfig({}).cluster).toBeUndefined();
+    const cluster = resolveConfig({ cluster: { nats: { servers: ['nats://127.0.0.1:4222'] } } }).cluster!;
+    expect(cluster.prefix).toBe('sb');
+    expect(cluster.heartbeatMs).toBe(1000);
+    expect(cluster.nodeTimeoutMs).toBe(3000);
+    expect(cluster.node).toMatch(/^[A-Za-z0-9_-]+-\d+$/);
+    expect(cluster.nats.name).toBe(`switchboard-${cluster.node}`);
+  });
+
+  it('reports a missing server list, a bad node name, a bad URL and a timeout shorter than two heartbeats, by pointer', () => {
+    expect(problemsOf({ cluster: { nats: {} } })).toEqual([expect.stringMatching(/^\/cluster\/nats: .*servers/)]);
+    const problems = problemsOf({ cluster: { node: 'a b', nats: { servers: ['nats://ok:4222', 'http ://x'] }, heartbeatMs: 1000, nodeTimeoutMs: 1500 } });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\/cluster\/node: /),
+        expect.stringMatching(/^\/cluster\/nodeTimeoutMs: must be at least twice heartbeatMs/),
+        expect.stringMatching(/^\/cluster\/nats\/servers\/1: 'http :\/\/x' is not a NATS URL/),
+      ]),
+    );
+  });
+});
+
 describe('loadConfigFile', () => {
   it('names the file when it is missing', () => {
     const path = fixture('does-not-exist.json');

@@ -348,6 +348,18 @@ function semanticProblems(value: unknown): string[] {
     if (isRecord(l)) problems.push(...bridgeProblems(l, `/listeners/${i}`, realmNames));
   });
   problems.push(...integrationProblems(value['httpIntegrations'], realmNames));
+  const cluster = value['cluster'];
+  if (isRecord(cluster)) {
+    const beat = typeof cluster['heartbeatMs'] === 'number' ? cluster['heartbeatMs'] : 1000;
+    const timeout = typeof cluster['nodeTimeoutMs'] === 'number' ? cluster['nodeTimeoutMs'] : 3000;
+    if (timeout < 2 * beat) problems.push(`/cluster/nodeTimeoutMs: must be at least twice heartbeatMs (${beat}), or one late heartbeat takes a live node for dead`);
+    const servers = isRecord(cluster['nats']) && Array.isArray(cluster['nats']['servers']) ? cluster['nats']['servers'] : [];
+    servers.forEach((url: unknown, i) => {
+      if (typeof url === 'string' && !/^(nats|tls|wss?):\/\/[^\s]+$/.test(url) && !/^[^\s/:]+(:\d+)?$/.test(url)) {
+        problems.push(`/cluster/nats/servers/${i}: '${url}' is not a NATS URL (nats://host:port)`);
+      }
+    });
+  }
   return problems;
 }
 
