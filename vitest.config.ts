@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@switchboard\/router$/, replacement: here('./router/src/index.ts') },
       { find: /^@switchboard\/client$/, replacement: here('./client/src/node.ts') },
       { find: /^@switchboard\/client\/(browser|msgpack|cbor|cli|auth)$/, replacement: here('./client/src/$1.ts') },
+      { find: /^@switchboard\/client\/auth\/scram$/, replacement: here('./client/src/auth/scram.ts') },
     ],
   },
   test: {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The browser ESM bundle: dist/bundle/switchboard.js from the compiled browser entry (run after
- * `tsc -b`). JSON only: the build fails if msgpackr or cbor-x end up in it. Prints the size
+ * `tsc -b`). JSON only: the build fails if msgpackr or cbor-x end up in it. The auth helpers
+ * (auth.js) and SCRAM (auth-scram.js, with hash-wasm's argon2id) are bundles of their own. Prints the size
  * (minified and gzip) and writes it to dist/bundle/size.json for the test that holds the budget.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const bundles = [
   { name: 'msgpack.js', entry: 'dist/msgpack.js', forbid: ['cbor-x', 'ws'] },
   { name: 'cbor.js', entry: 'dist/cbor.js', forbid: ['msgpackr', 'ws'] },
   { name: 'auth.js', entry: 'dist/auth.js', forbid: ['msgpackr', 'cbor-x', 'ws'] },
+  { name: 'auth-scram.js', entry: 'dist/auth/scram.js', forbid: ['msgpackr', 'cbor-x', 'ws'] },
 ];
 
 const sizes = {};

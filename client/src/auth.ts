@@ -2,7 +2,8 @@
  * `@switchboard/client/auth`: ready-made `auth` options for `connect`, one module per method
  * (auth/ticket.ts, auth/wampcra.ts, auth/cryptosign.ts), WebCrypto only so they run in Node and the
  * browser. The Node entry point exports them too; the browser bundle does not (they have their own
- * bundle, dist/bundle/auth.js), so that apps without authentication do not carry them.
+ * bundle, dist/bundle/auth.js), so that apps without authentication do not carry them. SCRAM
+ * (`scramAuth`, with argon2id) has an entry point of its own, `@switchboard/client/auth/scram`.
  */
 export { ticketAuth } from './auth/ticket.js';
 export type { TicketAuthOptions } from './auth/ticket.js';

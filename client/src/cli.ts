@@ -4,10 +4,13 @@
  * arrives is printed as one JSON line each. The `switchboard` binary (router/src/cli.ts) delegates
  * these four commands here.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isSerializerName } from '@switchboard/schemas/core';
 import type { Dict } from '@switchboard/schemas/core';
+import { cryptosignAuth, ticketAuth, wampcraAuth } from './auth.js';
 import { WampError } from './errors.js';
+import type { AuthOptions } from './join.js';
 import { connect } from './node.js';
 import type { Session } from './session.js';
 
@@ -31,6 +34,24 @@ Client options:
   --realm NAME        realm (default realm1)
   --serializer S      json, msgpack or cbor (default json)
   --options JSON      further WAMP options for the request (e.g. '{"exclude_me":false}')
+  -h, --help          this text
+
+Authentication (default: anonymous; give one credential, the method follows from it):
+  --authid ID              HELLO authid (default $SWITCHBOARD_AUTHID); needed for ticket and wampcra,
+                           optional for cryptosign (the router finds the principal by its key)
+  --authrole ROLE          HELLO authrole to ask for (the router may ignore it)
+  --ticket TICKET          WAMP-Ticket                       (or $SWITCHBOARD_TICKET)
+  --ticket-env VAR         WAMP-Ticket read from environment variable VAR
+  --secret SECRET          WAMP-CRA secret or password; a salt, if any, comes with the challenge
+                                                             (or $SWITCHBOARD_SECRET)
+  --secret-env VAR         WAMP-CRA secret read from environment variable VAR
+  --private-key HEX        WAMP-Cryptosign Ed25519 private key, a 32-byte seed as 64 hex characters
+                                                             (or $SWITCHBOARD_PRIVATE_KEY)
+  --private-key-file FILE  the same seed read from FILE (64 hex characters, or 32 raw bytes)
+  --authmethod M           ticket, wampcra or cryptosign: which $SWITCHBOARD_* credential to use
+                           when several are set
+  Prefer the environment variables or files: arguments are visible to other local users (ps).
+  A refused credential prints the router's ABORT reason and exits 1; a usage error exits 2.
 `;
 
 interface Flags {
@@ -45,6 +66,19 @@ interface Flags {
   match: string | undefined;
   result: unknown;
   hasResult: boolean;
+  auth: AuthSpec | undefined;
+}
+
+const AUTH_METHODS = ['ticket', 'wampcra', 'cryptosign'] as const;
+type CliAuthMethod = (typeof AUTH_METHODS)[number];
+
+/** What the authentication flags asked for (checked; the key is turned into a signer at connect time). */
+interface AuthSpec {
+  method: CliAuthMethod;
+  /** The ticket, the wampcra secret, or the cryptosign seed as hex. */
+  credential: string;
+  authid: string | undefined;
+  authrole: string | undefined;
 }
 
 class UsageError extends Error {}
@@ -86,7 +120,7 @@ function json(value: unknown): string {
   });
 }
 
-function parse(rest: string[], env: Record<string, string | undefined>): { flags: Flags; positionals: string[] } {
+function parse(rest: string[], env: Record<string, string | undefined>): { flags: Flags; positionals: string[] } | 'help' {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -101,8 +135,19 @@ function parse(rest: string[], env: Record<string, string | undefined>): { flags
       progress: { type: 'boolean' },
       match: { type: 'string' },
       result: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      authid: { type: 'string' },
+      authrole: { type: 'string' },
+      authmethod: { type: 'string' },
+      ticket: { type: 'string' },
+      'ticket-env': { type: 'string' },
+      secret: { type: 'string' },
+      'secret-env': { type: 'string' },
+      'private-key': { type: 'string' },
+      'private-key-file': { type: 'string' },
     },
   });
+  if (values.help === true) return 'help';
   const serializer = values.serializer ?? 'json';
   if (!isSerializerName(serializer)) throw new UsageError(`--serializer: expected json, msgpack or cbor, got '${serializer}'`);
   let timeout: number | undefined;
@@ -132,8 +177,100 @@ function parse(rest: string[], env: Record<string, string | undefined>): { flags
       match: values.match,
       result,
       hasResult: values.result !== undefined,
+      auth: parseAuth(values, env),
     },
   };
+}
+
+interface AuthValues {
+  authid?: string | undefined;
+  authrole?: string | undefined;
+  authmethod?: string | undefined;
+  ticket?: string | undefined;
+  'ticket-env'?: string | undefined;
+  secret?: string | undefined;
+  'secret-env'?: string | undefined;
+  'private-key'?: string | undefined;
+  'private-key-file'?: string | undefined;
+}
+
+const ENV_CREDENTIAL: Record<CliAuthMethod, string> = { ticket: 'SWITCHBOARD_TICKET', wampcra: 'SWITCHBOARD_SECRET', cryptosign: 'SWITCHBOARD_PRIVATE_KEY' };
+const CREDENTIAL_FLAG: Record<CliAuthMethod, string> = { ticket: '--ticket', wampcra: '--secret', cryptosign: '--private-key' };
+
+/** A credential from `--flag VALUE` or `--flag-env VAR` (never both). */
+function fromFlagOrEnvVar(flag: string, value: string | undefined, envFlag: string, envVar: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  if (value !== undefined && envVar !== undefined) throw new UsageError(`give --${flag} or --${envFlag}, not both`);
+  if (envVar === undefined) return value;
+  const text = env[envVar];
+  if (text === undefined || text === '') throw new UsageError(`--${envFlag}: environment variable ${envVar} is not set`);
+  return text;
+}
+
+function readKeyFile(path: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--private-key-file: cannot read ${path} (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const text = bytes.toString('utf8').trim();
+  if (bytes.length === 32 && !/^[0-9a-fA-F]+$/.test(text)) return bytes.toString('hex');
+  return text;
+}
+
+/** The authentication flags (and their $SWITCHBOARD_* fallbacks) → one method, or anonymous. */
+function parseAuth(values: AuthValues, env: Record<string, string | undefined>): AuthSpec | undefined {
+  const explicit: Partial<Record<CliAuthMethod, string>> = {};
+  const ticket = fromFlagOrEnvVar('ticket', values.ticket, 'ticket-env', values['ticket-env'], env);
+  if (ticket !== undefined) explicit.ticket = ticket;
+  const secret = fromFlagOrEnvVar('secret', values.secret, 'secret-env', values['secret-env'], env);
+  if (secret !== undefined) explicit.wampcra = secret;
+  if (values['private-key'] !== undefined && values['private-key-file'] !== undefined) throw new UsageError('give --private-key or --private-key-file, not both');
+  const key = values['private-key'] ?? (values['private-key-file'] !== undefined ? readKeyFile(values['private-key-file']) : undefined);
+  if (key !== undefined) explicit.cryptosign = key;
+
+  if (values.authmethod !== undefined && !(AUTH_METHODS as readonly string[]).includes(values.authmethod)) throw new UsageError(`--authmethod: expected ticket, wampcra or cryptosign, got '${values.authmethod}'`);
+  const wanted = values.authmethod as CliAuthMethod | undefined;
+  const given = Object.keys(explicit) as CliAuthMethod[];
+  if (given.length > 1) throw new UsageError(`give one credential, not ${given.map((m) => CREDENTIAL_FLAG[m]).join(' and ')}`);
+  let method: CliAuthMethod | undefined = given[0];
+  let credential = method === undefined ? undefined : explicit[method];
+  if (method !== undefined && wanted !== undefined && wanted !== method) throw new UsageError(`--authmethod ${wanted} does not go with the ${method} credential given`);
+  if (method === undefined) {
+    // No credential flag: the environment, for the method asked for or the only one set.
+    const set = AUTH_METHODS.filter((m) => (env[ENV_CREDENTIAL[m]] ?? '') !== '');
+    if (wanted !== undefined) {
+      if (!set.includes(wanted)) throw new UsageError(`--authmethod ${wanted} needs a credential (${CREDENTIAL_FLAG[wanted]} or $${ENV_CREDENTIAL[wanted]})`);
+      method = wanted;
+    } else if (set.length > 1) {
+      throw new UsageError(`${set.map((m) => `$${ENV_CREDENTIAL[m]}`).join(' and ')} are all set: choose one with --authmethod`);
+    } else method = set[0];
+    if (method !== undefined) credential = env[ENV_CREDENTIAL[method]];
+  }
+  const authid = values.authid ?? (env['SWITCHBOARD_AUTHID'] || undefined);
+  if (method === undefined || credential === undefined) {
+    if (values.authid !== undefined || values.authrole !== undefined) throw new UsageError(`--${values.authid !== undefined ? 'authid' : 'authrole'} needs a credential: --ticket, --secret or --private-key (or their $SWITCHBOARD_* variables)`);
+    return undefined;
+  }
+  if (method !== 'cryptosign' && authid === undefined) throw new UsageError(`${method} needs --authid (or $SWITCHBOARD_AUTHID)`);
+  if (method === 'cryptosign') {
+    credential = credential.trim();
+    if (!/^[0-9a-fA-F]{64}$/.test(credential)) throw new UsageError('the cryptosign private key must be a 32-byte seed as 64 hex characters');
+  }
+  return { method, credential, authid, authrole: values.authrole };
+}
+
+/** The `auth` option of connect for an AuthSpec. */
+async function authOptions(spec: AuthSpec): Promise<AuthOptions> {
+  const role = spec.authrole !== undefined ? { authrole: spec.authrole } : {};
+  switch (spec.method) {
+    case 'ticket':
+      return ticketAuth({ authid: spec.authid!, ticket: spec.credential, ...role });
+    case 'wampcra':
+      return wampcraAuth({ authid: spec.authid!, secret: spec.credential, ...role });
+    case 'cryptosign':
+      return cryptosignAuth({ seed: spec.credential, ...(spec.authid !== undefined ? { authid: spec.authid } : {}), ...role });
+  }
 }
 
 export interface RunOptions {
@@ -150,10 +287,15 @@ export interface RunOptions {
  */
 export async function runClientCommand(argv: string[], io: ClientCliIo, run: RunOptions = {}): Promise<number> {
   const [command, ...rest] = argv;
-  let parsed: ReturnType<typeof parse>;
+  let parsed: Exclude<ReturnType<typeof parse>, 'help'>;
   try {
     if (command === undefined || !CLIENT_COMMANDS.includes(command)) throw new UsageError(`unknown client command '${command ?? ''}'`);
-    parsed = parse(rest, run.env ?? process.env);
+    const result = parse(rest, run.env ?? process.env);
+    if (result === 'help') {
+      io.out(CLIENT_HELP);
+      return 0;
+    }
+    parsed = result;
     if (parsed.positionals.length === 0) throw new UsageError(`${command} needs a URI`);
     if ((command === 'subscribe' || command === 'register') && parsed.positionals.length > 1) throw new UsageError(`${command} takes one URI and no arguments`);
   } catch (err) {
@@ -166,7 +308,8 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
 
   let session: Session;
   try {
-    session = await connect({ url: flags.url, realm: flags.realm, serializers: [flags.serializer], reconnect: false });
+    const auth = flags.auth === undefined ? undefined : await authOptions(flags.auth);
+    session = await connect({ url: flags.url, realm: flags.realm, serializers: [flags.serializer], reconnect: false, ...(auth !== undefined ? { auth } : {}) });
   } catch (err) {
     io.err(`switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -18,6 +18,20 @@ export interface AuthOptions {
   authextra?: Dict;
   /** Answers a CHALLENGE; throwing aborts the join with wamp.error.authentication_failed. */
   onChallenge?: (method: string, extra: Dict) => ChallengeResponse | Promise<ChallengeResponse>;
+  /**
+   * Called before every HELLO, for methods that keep state per join (SCRAM's nonces): what it
+   * returns adds to `authextra`, takes over `onChallenge`, and may check the WELCOME.
+   */
+  attempt?: () => AuthAttempt;
+}
+
+/** One join's authentication state (see AuthOptions.attempt). */
+export interface AuthAttempt {
+  /** Merged over AuthOptions.authextra in this HELLO. */
+  authextra?: Dict;
+  onChallenge?: (method: string, extra: Dict) => ChallengeResponse | Promise<ChallengeResponse>;
+  /** Checks WELCOME.Details (e.g. the router's SCRAM signature); throwing aborts the join with wamp.error.authentication_failed. */
+  onWelcome?: (details: Dict) => void | Promise<void>;
 }
 
 export interface JoinOptions {
@@ -52,17 +66,39 @@ export function join(transport: Transport, options: JoinOptions): Promise<Welcom
       finish(new ProtocolViolationError(detail));
     };
     const timer = setTimeout(() => finish(new UnreachableError(options.url, `no WELCOME within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const authFailed = (what: string, err: unknown): void => {
+      const message = `${what} failed: ${toError(err).message}`;
+      transport.send({ code: MessageCode.Abort, details: { message }, reason: ErrorUri.AuthenticationFailed });
+      finish(new SessionAbortedError(ErrorUri.AuthenticationFailed, { message }));
+    };
+    let attempt: AuthAttempt | undefined;
+    try {
+      attempt = options.auth?.attempt?.();
+    } catch (err) {
+      return finish(toError(err));
+    }
 
     transport.handlers = {
       message: (msg) => {
         if (done) return;
         switch (msg.code) {
-          case MessageCode.Welcome:
-            return finish(undefined, { session: msg.session, details: msg.details });
+          case MessageCode.Welcome: {
+            const onWelcome = attempt?.onWelcome;
+            if (onWelcome === undefined) return finish(undefined, { session: msg.session, details: msg.details });
+            Promise.resolve()
+              .then(() => onWelcome(msg.details))
+              .then(
+                () => finish(undefined, { session: msg.session, details: msg.details }),
+                (err: unknown) => {
+                  if (!done) authFailed('onWelcome', err);
+                },
+              );
+            return;
+          }
           case MessageCode.Abort:
             return finish(new SessionAbortedError(msg.reason, msg.details));
           case MessageCode.Challenge: {
-            const onChallenge = options.auth?.onChallenge;
+            const onChallenge = attempt?.onChallenge ?? options.auth?.onChallenge;
             if (onChallenge === undefined) return violation(`CHALLENGE for '${msg.authMethod}' but no auth.onChallenge was given`);
             Promise.resolve()
               .then(() => onChallenge(msg.authMethod, msg.extra))
@@ -73,10 +109,7 @@ export function join(transport: Transport, options: JoinOptions): Promise<Welcom
                   transport.send({ code: MessageCode.Authenticate, signature, extra });
                 },
                 (err: unknown) => {
-                  if (done) return;
-                  const message = `onChallenge failed: ${toError(err).message}`;
-                  transport.send({ code: MessageCode.Abort, details: { message }, reason: ErrorUri.AuthenticationFailed });
-                  finish(new SessionAbortedError(ErrorUri.AuthenticationFailed, { message }));
+                  if (!done) authFailed('onChallenge', err);
                 },
               );
             return;
@@ -95,7 +128,7 @@ export function join(transport: Transport, options: JoinOptions): Promise<Welcom
       details['authmethods'] = auth.authmethods;
       if (auth.authid !== undefined) details['authid'] = auth.authid;
       if (auth.authrole !== undefined) details['authrole'] = auth.authrole;
-      if (auth.authextra !== undefined) details['authextra'] = auth.authextra;
+      if (auth.authextra !== undefined || attempt?.authextra !== undefined) details['authextra'] = { ...auth.authextra, ...attempt?.authextra };
     }
     try {
       transport.send({ code: MessageCode.Hello, realm: options.realm, details });

@@ -3,8 +3,12 @@
  * once through the real `switchboard` binary (built dist/) to prove the router CLI delegates.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { craDeriveKey, ed25519Signer, ticketAuth } from '@switchboard/client';
 import { runClientCommand } from '@switchboard/client/cli';
 import { startTestRouter } from '../../router/test/helpers.js';
 import { open, uri, within } from './helpers.js';
@@ -25,8 +29,21 @@ function capture(): { io: { out: (t: string) => void; err: (t: string) => void }
   };
 }
 
-const run = (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }, signal?: AbortSignal): Promise<number> =>
-  within(runClientCommand(argv, io, { handleSignals: false, env: {}, ...(signal ? { signal } : {}) }), 10_000, `switchboard ${argv.join(' ')}`);
+const run = (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }, signal?: AbortSignal, env: Record<string, string> = {}): Promise<number> =>
+  within(runClientCommand(argv, io, { handleSignals: false, env, ...(signal ? { signal } : {}) }), 10_000, `switchboard ${argv.join(' ')}`);
+
+/** Runs the real `switchboard` binary (built dist/) with `env` added; resolves to its exit code and output. */
+async function spawnCli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const bin = fileURLToPath(new URL('../../router/bin/switchboard.js', import.meta.url));
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
+  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 10_000, `switchboard ${argv[0] ?? ''} to exit`);
+  return { code, out, err };
+}
 
 describe('client commands', () => {
   it('subscribe prints each event as a JSON line; publish prints the publication', async () => {
@@ -115,5 +132,171 @@ describe('client commands', () => {
     const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 10_000, 'the binary to exit');
     expect(code).toBe(0);
     expect(out.trim()).toBe('5');
+  });
+});
+
+// Ed25519 seeds (any 32 bytes); the router lists their public keys.
+const CAROL_SEED = '4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510';
+const DAVE_SEED = '9e4a6f2d1c3b5a7e8f0d2c4b6a8e0f1d3c5b7a9e1f3d5c7b9a1e3f5d7c9b1a3e';
+const EVERYTHING = { call: true, register: true, publish: true, subscribe: true };
+
+/** A router that admits ticket, wampcra (plain and salted) and cryptosign principals only. */
+async function authRouter(): ReturnType<typeof startTestRouter> {
+  const [carol, dave] = await Promise.all([ed25519Signer(CAROL_SEED), ed25519Signer(DAVE_SEED)]);
+  return startTestRouter({
+    realms: [
+      {
+        name: 'realm1',
+        roles: [
+          { name: 'user', permissions: [{ uri: 'com.', match: 'prefix', allow: EVERYTHING }] },
+          { name: 'ops', permissions: [{ uri: 'com.', match: 'prefix', allow: EVERYTHING }] },
+        ],
+      },
+    ],
+    listeners: [
+      {
+        type: 'websocket',
+        auth: {
+          ticket: { type: 'static', principals: { joe: { ticket: 'joe-ticket', role: 'user' } } },
+          wampcra: {
+            type: 'static',
+            users: {
+              peter: { secret: 'peter-secret', role: 'user' },
+              salty: { secret: await craDeriveKey('salty-password', 'nacl', 100, 16), salt: 'nacl', iterations: 100, keylen: 16, role: 'ops' },
+            },
+          },
+          cryptosign: { type: 'static', principals: { carol: { role: 'ops', authorized_keys: [carol.publicKey] }, dave: { role: 'user', authorized_keys: [dave.publicKey] } } },
+        },
+      },
+    ],
+  });
+}
+
+/** A callee (joined by ticket) that answers com.cli.whoami with the caller's authid and role. */
+async function whoami(url: string): Promise<string> {
+  const callee = await open(url, 'json', { auth: ticketAuth({ authid: 'joe', ticket: 'joe-ticket' }) });
+  const proc = 'com.cli.whoami';
+  await callee.register(proc, (_args, _kwargs, details) => `${details.caller_authid ?? '?'}/${details.caller_authrole ?? '?'}`, { disclose_caller: true });
+  return proc;
+}
+
+async function waitFor(text: () => string, needle: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!text().includes(needle)) await new Promise((r) => setTimeout(r, 5));
+    })(),
+    5000,
+    needle,
+  );
+}
+
+describe('client commands: authentication', () => {
+  it('ticket: --ticket-env for subscribe, $SWITCHBOARD_TICKET for publish, --ticket for call', async () => {
+    const router = await authRouter();
+    const proc = await whoami(router.url);
+    const topic = uri('cli.auth.ticket');
+    const sub = capture();
+    const subscribing = run(['subscribe', topic, '--url', router.url, '--count', '1', '--authid', 'joe', '--ticket-env', 'JOE'], sub.io, undefined, { JOE: 'joe-ticket' });
+    await waitFor(sub.err, 'subscribed');
+    expect(await run(['publish', topic, 'hi', '--url', router.url], capture().io, undefined, { SWITCHBOARD_AUTHID: 'joe', SWITCHBOARD_TICKET: 'joe-ticket' })).toBe(0);
+    expect(await subscribing).toBe(0);
+    expect(sub.lines()).toEqual([{ topic, args: ['hi'], kwargs: {}, publication: expect.any(Number) }]);
+    const call = capture();
+    expect(await run(['call', proc, '--url', router.url, '--authid', 'joe', '--ticket', 'joe-ticket'], call.io)).toBe(0);
+    expect(call.lines()).toEqual(['joe/user']);
+  });
+
+  it('wampcra: --secret (plain), $SWITCHBOARD_SECRET for a salted user (salt from the challenge), register with --secret-env', async () => {
+    const router = await authRouter();
+    const proc = await whoami(router.url);
+    const plain = capture();
+    expect(await run(['call', proc, '--url', router.url, '--authid', 'peter', '--secret', 'peter-secret'], plain.io)).toBe(0);
+    expect(plain.lines()).toEqual(['peter/user']);
+    const salted = capture();
+    expect(await run(['call', proc, '--url', router.url, '--authid', 'salty'], salted.io, undefined, { SWITCHBOARD_SECRET: 'salty-password' })).toBe(0);
+    expect(salted.lines()).toEqual(['salty/ops']);
+    const echo = uri('cli.auth.cra');
+    const reg = capture();
+    const registering = run(['register', echo, '--url', router.url, '--count', '1', '--authid', 'salty', '--secret-env', 'PW'], reg.io, undefined, { PW: 'salty-password' });
+    await waitFor(reg.err, 'registered');
+    const call = capture();
+    expect(await run(['call', echo, '7', '--url', router.url, '--authid', 'peter', '--secret', 'peter-secret'], call.io)).toBe(0);
+    expect(call.lines()).toEqual([7]);
+    expect(await registering).toBe(0);
+  });
+
+  it('cryptosign: --private-key with --authid, --private-key-file and $SWITCHBOARD_PRIVATE_KEY without (the router finds the key)', async () => {
+    const router = await authRouter();
+    const proc = await whoami(router.url);
+    const withId = capture();
+    expect(await run(['call', proc, '--url', router.url, '--authid', 'carol', '--private-key', CAROL_SEED], withId.io)).toBe(0);
+    expect(withId.lines()).toEqual(['carol/ops']);
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const hexFile = join(dir, 'dave.key');
+    writeFileSync(hexFile, `${DAVE_SEED}\n`, { mode: 0o600 });
+    const rawFile = join(dir, 'carol.bin');
+    writeFileSync(rawFile, Buffer.from(CAROL_SEED, 'hex'), { mode: 0o600 });
+    const fromFile = capture();
+    expect(await run(['call', proc, '--url', router.url, '--private-key-file', hexFile], fromFile.io)).toBe(0);
+    expect(await run(['call', proc, '--url', router.url, '--private-key-file', rawFile], fromFile.io)).toBe(0);
+    const fromEnv = capture();
+    expect(await run(['call', proc, '--url', router.url], fromEnv.io, undefined, { SWITCHBOARD_PRIVATE_KEY: DAVE_SEED })).toBe(0);
+    expect([...fromFile.lines(), ...fromEnv.lines()]).toEqual(['dave/user', 'carol/ops', 'dave/user']);
+  });
+
+  it('a wrong secret (the real binary, secret from the environment) exits 1 and prints the ABORT reason', async () => {
+    const router = await authRouter();
+    const wrong = await spawnCli(['call', 'com.cli.whoami', '--url', router.url, '--authid', 'peter'], { SWITCHBOARD_SECRET: 'not-the-secret' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain('wamp.error.authentication_failed');
+    expect(wrong.out).toBe('');
+    // The same binary with the right secret gets through (no callee: no_such_procedure, after WELCOME).
+    const right = await spawnCli(['call', 'com.cli.whoami', '--url', router.url, '--authid', 'peter'], { SWITCHBOARD_SECRET: 'peter-secret' });
+    expect(right.code).toBe(1);
+    expect(right.err).toContain('wamp.error.no_such_procedure');
+    // A wrong ticket and an unknown key are refused the same way.
+    const ticket = capture();
+    expect(await run(['publish', 'com.t', '--url', router.url, '--authid', 'joe', '--ticket', 'nope'], ticket.io)).toBe(1);
+    expect(ticket.err()).toContain('wamp.error.authentication_failed');
+    const key = capture();
+    expect(await run(['publish', 'com.t', '--url', router.url, '--private-key', '11'.repeat(32)], key.io)).toBe(1);
+    expect(key.err()).toContain('wamp.error.authentication_failed');
+  });
+
+  it.each([
+    [['--ticket', 't', '--secret', 's', '--authid', 'a'], {}, 'give one credential, not --ticket and --secret'],
+    [['--ticket', 't'], {}, 'ticket needs --authid'],
+    [['--secret', 's'], {}, 'wampcra needs --authid'],
+    [['--authid', 'joe'], {}, '--authid needs a credential'],
+    [['--authrole', 'admin'], {}, '--authrole needs a credential'],
+    [['--ticket', 't', '--ticket-env', 'T', '--authid', 'a'], { T: 'x' }, 'give --ticket or --ticket-env, not both'],
+    [['--ticket-env', 'MISSING', '--authid', 'a'], {}, 'environment variable MISSING is not set'],
+    [['--private-key', 'abcd'], {}, '64 hex characters'],
+    [['--private-key', CAROL_SEED, '--private-key-file', '/nonexistent'], {}, 'not both'],
+    [['--private-key-file', '/nonexistent/key'], {}, '--private-key-file: cannot read'],
+    [['--authmethod', 'scram'], {}, '--authmethod: expected ticket, wampcra or cryptosign'],
+    [['--authmethod', 'wampcra', '--ticket', 't', '--authid', 'a'], {}, 'does not go with the ticket credential'],
+    [['--authmethod', 'wampcra'], { SWITCHBOARD_TICKET: 't' }, '--authmethod wampcra needs a credential'],
+    [[], { SWITCHBOARD_TICKET: 't', SWITCHBOARD_SECRET: 's' }, 'choose one with --authmethod'],
+  ] as [string[], Record<string, string>, string][])('usage: %j %j exits 2 (%s)', async (flags, env, message) => {
+    const out = capture();
+    expect(await run(['publish', 'com.t', '--url', 'ws://127.0.0.1:1/ws', ...flags], out.io, undefined, env)).toBe(2);
+    expect(out.err()).toContain(message);
+    expect(out.err()).toContain('Authentication');
+  });
+
+  it('--authmethod picks one of several $SWITCHBOARD_* credentials; --help documents the options', async () => {
+    const router = await authRouter();
+    const proc = await whoami(router.url);
+    const picked = capture();
+    const env = { SWITCHBOARD_AUTHID: 'peter', SWITCHBOARD_TICKET: 'joe-ticket', SWITCHBOARD_SECRET: 'peter-secret' };
+    expect(await run(['call', proc, '--url', router.url, '--authmethod', 'wampcra'], picked.io, undefined, env)).toBe(0);
+    expect(picked.lines()).toEqual(['peter/user']);
+    const help = capture();
+    expect(await run(['call', '--help'], help.io)).toBe(0);
+    for (const flag of ['--authid', '--authrole', '--ticket', '--ticket-env', '--secret', '--secret-env', '--private-key', '--private-key-file', '--authmethod', 'SWITCHBOARD_TICKET', 'SWITCHBOARD_SECRET', 'SWITCHBOARD_PRIVATE_KEY']) {
+      expect(help.out()).toContain(flag);
+    }
   });
 });

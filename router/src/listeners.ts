@@ -22,6 +22,7 @@ import type { AcceptPeer } from './transports/peer.js';
 import { MAX_RAWSOCKET_MESSAGE_BYTES } from './transports/rawsocket-framing.js';
 import { RawSocketTransport } from './transports/rawsocket.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { CookieJar } from './transports/cookie-tracking.js';
 
 export interface ListenerContext {
   accept: AcceptPeer;
@@ -58,7 +59,9 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
   // Directories are checked before anything opens: a missing one fails the start, naming its field.
   const staticFiles = config.static === undefined ? undefined : new StaticFiles(config.static, `/listeners/${index}/static`);
-  const websocket = new WebSocketTransport(config, ctx.accept, ctx.counters, ctx.log);
+  // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
+  const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
+  const websocket = new WebSocketTransport(cookies === undefined ? config : { ...config, cookies }, ctx.accept, ctx.counters, ctx.log);
   const rawsocket =
     config.rawsocket === true
       ? new RawSocketTransport(

@@ -27,6 +27,9 @@ export enum SessionState {
 /** ABORT reason for a session over its listener's maxMessagesPerSecond (not a spec URI). */
 export const RATE_LIMITED = 'switchboard.close.rate_limited';
 
+/** GOODBYE reason of a client logging out (Crossbar): its tracking cookie forgets the login. */
+export const LOGOUT = 'wamp.close.logout';
+
 /** Messages a session may queue while an asynchronous decision (a dynamic authorizer) is pending. */
 const MAX_BACKLOG = 1000;
 
@@ -287,6 +290,8 @@ export class RouterSession implements PeerHandler {
       case MessageCode.Cancel:
         return realm.onCancel(this, msg);
       case MessageCode.Goodbye:
+        // Logging out forgets the login the connection's tracking cookie remembers (cookie authmethod).
+        if (msg.reason === LOGOUT) this.peer.transport.cookie?.forget();
         this.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
         this.#closeSession();
         // The transport stays open: the spec lets a client open a new session on it.
@@ -337,7 +342,15 @@ export class RouterSession implements PeerHandler {
     const authextra = msg.details['authextra'] ?? {};
     if (!isDict(authextra)) return this.protocolViolation('HELLO.Details.authextra must be a dict');
     // The client's order of preference among the methods this listener accepts.
-    const method = methods.find((m) => this.authenticators.has(m));
+    const listed = methods.filter((m) => this.authenticators.has(m));
+    // A method may not apply to this connection (tls without a verified certificate, a cookie
+    // that remembers no login): the client's next one is tried.
+    const method = listed.find((m) => this.authenticators.get(m)!.available?.(this.peer.transport, msg.realm) !== false);
+    if (method === undefined && listed.length > 0) {
+      this.core.stats.authFailed(listed[0]!, ErrorUri.AuthenticationFailed);
+      this.core.sessionLog.info({ peer: this.peer.transport.peer, methods: listed }, 'authentication denied: no method applies to this connection');
+      return this.abort(ErrorUri.AuthenticationFailed, `authentication failed (${listed.join(', ')}: not available on this connection)`);
+    }
     if (method === undefined) {
       this.core.stats.authFailed('none', ErrorUri.NoAuthMethod);
       const accepted = [...this.authenticators.keys()].join(', ');
@@ -402,6 +415,11 @@ export class RouterSession implements PeerHandler {
     this.realm = realm;
     this.state = SessionState.Established;
     realm.join(this);
+    // A login by another method is remembered by the connection's tracking cookie, for the cookie authmethod.
+    if (method !== 'cookie' && this.authenticators.has('cookie')) {
+      // Not its authextra: what a method sent once (a SCRAM server signature…) is not replayed.
+      this.peer.transport.cookie?.remember({ ...this.identity, realm: realm.name });
+    }
     this.send({ code: MessageCode.Welcome, session: this.id, details: realm.welcomeDetails(this.identity, principal.authextra) });
   }
 

@@ -8,7 +8,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const METHODS = ['anonymous', 'ticket', 'wampcra', 'cryptosign', 'scram'] as const;
+const METHODS = ['anonymous', 'ticket', 'wampcra', 'cryptosign', 'scram', 'wamp-scram', 'tls', 'cookie'] as const;
 
 /** `auth` is the block as written (unchecked), `at` its JSON pointer, `realms` the configured realm names. */
 export function authProblems(auth: unknown, at: string, realms: ReadonlySet<string>): string[] {
@@ -21,7 +21,8 @@ export function authProblems(auth: unknown, at: string, realms: ReadonlySet<stri
     if (typeof value === 'string' && !realms.has(value)) problems.push(`${pointer}: no realm named '${value}' is configured`);
   };
   if (isRecord(auth['anonymous'])) realm(auth['anonymous']['realm'], `${at}/anonymous/realm`);
-  for (const method of ['ticket', 'wampcra', 'cryptosign', 'scram'] as const) {
+  if (isRecord(auth['tls']) && isRecord(auth['tls']['cn'])) realm(auth['tls']['cn']['realm'], `${at}/tls/cn/realm`);
+  for (const method of ['ticket', 'wampcra', 'cryptosign', 'scram', 'wamp-scram', 'tls'] as const) {
     const block = auth[method];
     if (!isRecord(block)) continue;
     realm(block['authenticator-realm'], `${at}/${method}/authenticator-realm`);
@@ -41,6 +42,28 @@ export function authProblems(auth: unknown, at: string, realms: ReadonlySet<stri
         owner.set(key.toLowerCase(), authid);
       }
     }
+  }
+  return problems;
+}
+
+/**
+ * What the `tls` and `cookie` methods need of their listener (`listener` as written, `at` its
+ * pointer): tls a TLS listener that asks for client certificates against a `ca`; cookie a
+ * WebSocket listener (cookie tracking is an HTTP thing).
+ */
+export function listenerAuthProblems(listener: Record<string, unknown>, at: string): string[] {
+  const problems: string[] = [];
+  const tls = listener['tls'];
+  if (isRecord(tls) && tls['clientCertificates'] !== undefined && tls['ca'] === undefined) {
+    problems.push(`${at}/tls/ca: required with clientCertificates: the CA that client certificates must chain to`);
+  }
+  const auth = listener['auth'];
+  if (!isRecord(auth)) return problems;
+  if (auth['tls'] !== undefined && !(isRecord(tls) && (tls['clientCertificates'] !== undefined || tls['requestCert'] === true))) {
+    problems.push(`${at}/auth/tls: needs a TLS listener that asks for client certificates (set ${at}/tls with ca and clientCertificates "request" or "require")`);
+  }
+  if (auth['cookie'] !== undefined && listener['type'] !== 'websocket') {
+    problems.push(`${at}/auth/cookie: cookie authentication needs a websocket listener (cookies travel in the HTTP upgrade)`);
   }
   return problems;
 }

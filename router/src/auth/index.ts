@@ -10,7 +10,12 @@ import type { TicketConfig } from './ticket.js';
 import { wampcraAuthenticator } from './wampcra.js';
 import type { WampcraConfig } from './wampcra.js';
 import { scramAuthenticator } from './scram.js';
+import { tlsAuthenticator } from './tls.js';
+import type { TlsConfig } from './tls.js';
+import { cookieAuthenticator } from './cookie.js';
+import type { CookieAuthConfig } from './cookie.js';
 import type { ScramConfig } from './scram.js';
+import { wampScramAuthenticator } from './wamp-scram.js';
 import { DynamicRole } from './dynamic.js';
 import type { RouterCall, SubjectDetails } from './dynamic.js';
 import { RoleAuthorizer } from './permissions.js';
@@ -28,6 +33,12 @@ export interface ListenerAuthConfig {
   wampcra?: WampcraConfig;
   cryptosign?: CryptosignConfig;
   scram?: ScramConfig;
+  /** The spec's WAMP-SCRAM; principals and sources as for `scram` (argon2id keys are dialect-specific). */
+  'wamp-scram'?: ScramConfig;
+  /** TLS client certificates (needs `tls.clientCertificates` on the listener). */
+  tls?: TlsConfig;
+  /** A tracking cookie that remembers an earlier login (WebSocket listeners; turns on cookie tracking). */
+  cookie?: CookieAuthConfig;
   /** Brute-force limits for the methods that check credentials (default 10 failures a minute, then 60 s). */
   limits?: Partial<FailureLimits>;
 }
@@ -48,7 +59,11 @@ export function createAuthenticators(config: ListenerAuthConfig | undefined, con
   if (auth.ticket !== undefined) out.set('ticket', limited(ticketAuthenticator(auth.ticket, context)));
   if (auth.wampcra !== undefined) out.set('wampcra', limited(wampcraAuthenticator(auth.wampcra, context)));
   if (auth.cryptosign !== undefined) out.set('cryptosign', limited(cryptosignAuthenticator(auth.cryptosign, context)));
-  if (auth.scram !== undefined) out.set('scram', limited(scramAuthenticator(auth.scram)));
+  if (auth.scram !== undefined) out.set('scram', limited(scramAuthenticator(auth.scram, context)));
+  if (auth['wamp-scram'] !== undefined) out.set('wamp-scram', limited(wampScramAuthenticator(auth['wamp-scram'], context)));
+  // No secret to guess: the TLS handshake or the cookie's 192 random bits are the proof.
+  if (auth.tls !== undefined) out.set('tls', tlsAuthenticator(auth.tls, context));
+  if (auth.cookie !== undefined) out.set('cookie', cookieAuthenticator(auth.cookie));
   return out;
 }
 
@@ -67,5 +82,7 @@ export type { AuthContext, RealmCall, DynamicSourceConfig, WebhookSourceConfig, 
 export type { TicketConfig, TicketPrincipal } from './ticket.js';
 export type { WampcraConfig, WampcraUser } from './wampcra.js';
 export type { CryptosignConfig, CryptosignPrincipal } from './cryptosign.js';
-export type { ScramConfig, ScramPrincipal, ScramKdf, ScramCredentialOptions } from './scram.js';
+export type { ScramConfig, ScramPrincipal, ScramKdf, ScramCredentialOptions, ScramDialectName } from './scram.js';
 export type { FailureLimits } from './limits.js';
+export type { TlsConfig, TlsPrincipal } from './tls.js';
+export type { CookieAuthConfig } from './cookie.js';

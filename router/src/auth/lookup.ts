@@ -3,7 +3,8 @@
  * registered by a component (Crossbar's dynamic authenticator) or an HTTP webhook. Both follow
  * Crossbar's contract: asked with (realm, authid, details), they answer a role, or a dict
  * `{role, authid?, realm?, extra?}` plus what the method needs (wampcra: `secret`, `salt`,
- * `iterations`, `keylen`; cryptosign: `pubkey`). An ERROR, a non-200 answer, a timeout or a
+ * `iterations`, `keylen`; cryptosign: `pubkey`; scram and wamp-scram: `kdf`, `iterations`, `memory`,
+ * `salt`, `stored-key`, `server-key`). An ERROR, a non-200 answer, a timeout or a
  * malformed answer is a failed lookup, which the methods turn into authentication_failed.
  */
 import type { Dict } from '@switchboard/schemas';
@@ -58,6 +59,13 @@ export interface PrincipalAnswer {
   keylen?: number;
   /** cryptosign: the public key (64 hex characters) the client must prove it holds. */
   pubkey?: string;
+  /** scram, wamp-scram (with salt as hex and iterations): the KDF, argon2id memory (KiB) and keys (hex). */
+  kdf?: string;
+  memory?: number;
+  /** From `stored-key` (Crossbar) or `stored_key`. */
+  storedKey?: string;
+  /** From `server-key` (Crossbar) or `server_key`. */
+  serverKey?: string;
 }
 
 export interface LookupRequest {
@@ -172,7 +180,7 @@ export function parseAnswer(value: unknown): PrincipalAnswer {
   const role = value['role'];
   if (typeof role !== 'string' || role === '') throw new LookupError('authenticator answer has no role (a non-empty string)');
   const out: PrincipalAnswer = { role };
-  const text = (key: 'authid' | 'realm' | 'secret' | 'salt'): void => {
+  const text = (key: 'authid' | 'realm' | 'secret' | 'salt' | 'kdf'): void => {
     const v = value[key];
     if (v === undefined || v === null) return;
     if (typeof v !== 'string' || v === '') throw new LookupError(`authenticator answer: ${key} must be a non-empty string`);
@@ -182,7 +190,14 @@ export function parseAnswer(value: unknown): PrincipalAnswer {
   text('realm');
   text('secret');
   text('salt');
-  for (const key of ['iterations', 'keylen'] as const) {
+  text('kdf');
+  for (const [key, field] of [['stored-key', 'storedKey'], ['stored_key', 'storedKey'], ['server-key', 'serverKey'], ['server_key', 'serverKey']] as const) {
+    const v = value[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || v === '') throw new LookupError(`authenticator answer: ${key} must be a non-empty string`);
+    out[field] = v;
+  }
+  for (const key of ['iterations', 'keylen', 'memory'] as const) {
     const v = value[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new LookupError(`authenticator answer: ${key} must be a positive integer`);
@@ -220,6 +235,21 @@ function transportDetails(transport: TransportDetails): Dict {
     const headers: Dict = {};
     for (const [name, value] of Object.entries(transport.httpHeaders)) if (value !== undefined) headers[name] = value;
     out['http_headers_received'] = headers;
+  }
+  const cert = transport.clientCertificate;
+  if (cert !== undefined) {
+    // Crossbar's `client_cert` (fingerprints as colon-separated upper-case hex).
+    out['client_cert'] = {
+      subject: { ...cert.subject },
+      issuer: { ...cert.issuer },
+      ...(cert.cn !== undefined && { cn: cert.cn }),
+      sha1: cert.sha1,
+      sha256: cert.sha256,
+      serial: cert.serial,
+      not_before: cert.notBefore,
+      not_after: cert.notAfter,
+      authorized: cert.authorized,
+    };
   }
   return out;
 }

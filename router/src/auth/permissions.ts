@@ -59,6 +59,7 @@ function compile(p: PermissionConfig): Rule {
 }
 
 const PLACEHOLDER = /\{(authid|authrole)\}/;
+const PLACEHOLDERS = /\{(authid|authrole)\}/g;
 const SAFE = /^[^.#\s]+$/;
 
 /** One role's rules, indexed for the common case and scanned only for placeholder rules. */
@@ -95,7 +96,8 @@ class RoleRules {
     for (const rule of this.#templated) {
       // A value that would change the URI's structure (a dot, #, whitespace) never fills a placeholder.
       if ((rule.uri.includes('{authid}') && !SAFE.test(authid)) || (rule.uri.includes('{authrole}') && !SAFE.test(authrole))) continue;
-      concrete.#add({ ...rule, uri: rule.uri.replaceAll('{authid}', authid).replaceAll('{authrole}', authrole) });
+      // One pass, so an authid that reads '{authrole}' is not filled in again.
+      concrete.#add({ ...rule, uri: rule.uri.replace(PLACEHOLDERS, (_, name: string) => (name === 'authid' ? authid : authrole)) });
     }
     return concrete;
   }

@@ -1,9 +1,13 @@
 /**
- * WAMP-SCRAM, in the dialect Crossbar (crossbar/router/auth/scram.py) and autobahn-python
- * (autobahn/wamp/auth.py AuthScram) speak. [wamp-scram, RFC 5802 / RFC 7677]
+ * WAMP-SCRAM: the crypto core both dialects share (RFC 5802 / RFC 7677 with SHA-256: salted
+ * password, keys, proof check, server signature), the exchange engine (static principals or a
+ * principal source, decoys for unknown authids) and the dialect Crossbar
+ * (crossbar/router/auth/scram.py) and autobahn-python (autobahn/wamp/auth.py AuthScram) speak as
+ * authmethod `scram`. The spec's `wamp-scram` is a thin layer in wamp-scram.ts.
  *
- * HELLO.authextra.nonce is the client nonce (base64). CHALLENGE.extra is {nonce: base64(client
- * nonce ‖ 16 random bytes), kdf, salt (base64), iterations, memory}. Both sides build
+ * Crossbar dialect: HELLO.authextra.nonce is the client nonce (base64). CHALLENGE.extra is
+ * {nonce: base64(client nonce ‖ 16 random bytes), kdf, salt (base64), iterations, memory}. Both
+ * sides build
  *   AuthMessage = "n=<authid>,r=<client nonce>,r=<nonce>,s=<salt>,i=<iterations>,c=,r=<nonce>"
  * and the client answers AUTHENTICATE.signature = base64(ClientProof), ClientProof = ClientKey XOR
  * HMAC(StoredKey, AuthMessage). The router recovers ClientKey, checks H(ClientKey) == StoredKey in
@@ -17,6 +21,8 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import { argon2id } from 'hash-wasm';
 import type { Dict } from '@switchboard/schemas';
 import { AUTHENTICATION_FAILED, malformed } from './failure.js';
+import { admit, createSource, lookupDetails, tryLookup } from './lookup.js';
+import type { AuthContext, PrincipalAnswer, PrincipalSource, SourceConfig } from './lookup.js';
 import type { AuthResult, Authenticator, HelloInfo } from './types.js';
 
 /** The KDF names: autobahn-python accepts `argon2id-13` (and `pbkdf2`); `argon2id13` is taken as the same. */
@@ -38,10 +44,18 @@ export interface ScramPrincipal {
   'server-key': string;
 }
 
-export interface ScramConfig {
-  type: 'static';
-  principals: Record<string, ScramPrincipal>;
-}
+/** Static principals, or (Crossbar's dynamic authenticator, or a webhook) a source answering with a principal's keys. */
+export type ScramConfig = { type: 'static'; principals: Record<string, ScramPrincipal> } | SourceConfig;
+
+/**
+ * Which SCRAM: `crossbar` (authmethod `scram`, autobahn-python) or the spec's `wamp-scram`. They
+ * differ in the argon2id salted password (autobahn keys HMAC with the base64 text of the hash, the
+ * spec with its 32 bytes), so argon2id credentials are made for one dialect; pbkdf2 ones fit both.
+ */
+export type ScramDialectName = 'crossbar' | 'wamp-scram';
+
+/** The KDF parameters and salt the CHALLENGE carries. */
+export type ScramParams = Pick<ScramPrincipal, 'kdf' | 'iterations' | 'memory' | 'salt'>;
 
 /** What the wire calls the KDF (autobahn-python refuses anything but these two). */
 function wireKdf(kdf: ScramKdf): 'argon2id-13' | 'pbkdf2' {
@@ -50,13 +64,16 @@ function wireKdf(kdf: ScramKdf): 'argon2id-13' | 'pbkdf2' {
 
 /**
  * The salted password, as the client derives it. argon2id: parallelism 1, 32 bytes, and (as
- * autobahn-python does) the key is the unpadded base64 TEXT of the hash; pbkdf2: PBKDF2-HMAC-SHA256
- * of the salt's bytes, 32 raw bytes.
+ * autobahn-python does) the key is the unpadded base64 TEXT of the hash, or for `wamp-scram` the
+ * 32 bytes themselves; pbkdf2: PBKDF2-HMAC-SHA256 of the salt's bytes, 32 raw bytes. `wamp-scram`
+ * normalizes the password first (NFKC, what SASLprep does to the passwords seen in practice).
  */
-export async function saltedPassword(password: string, kdf: ScramKdf, salt: Uint8Array, iterations: number, memory?: number): Promise<Buffer> {
-  if (kdf === 'pbkdf2') return pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+export async function saltedPassword(password: string, kdf: ScramKdf, salt: Uint8Array, iterations: number, memory?: number, dialect: ScramDialectName = 'crossbar'): Promise<Buffer> {
+  const secret = Buffer.from(dialect === 'wamp-scram' ? password.normalize('NFKC') : password, 'utf8');
+  if (kdf === 'pbkdf2') return pbkdf2Sync(secret, salt, iterations, 32, 'sha256');
   if (memory === undefined) throw new Error('argon2id needs a memory cost (KiB)');
-  const hash = await argon2id({ password: Buffer.from(password, 'utf8'), salt, parallelism: 1, iterations, memorySize: memory, hashLength: 32, outputType: 'binary' });
+  const hash = await argon2id({ password: secret, salt, parallelism: 1, iterations, memorySize: memory, hashLength: 32, outputType: 'binary' });
+  if (dialect === 'wamp-scram') return Buffer.from(hash);
   return Buffer.from(Buffer.from(hash).toString('base64').replace(/=+$/, ''), 'ascii');
 }
 
@@ -67,19 +84,21 @@ export interface ScramCredentialOptions {
   memory?: number;
   /** Hex; 16 random bytes when absent. */
   salt?: string;
+  /** Default `crossbar`; matters for argon2id only (see ScramDialectName). */
+  dialect?: ScramDialectName;
 }
 
 /** The values a `scram` principal stores for `password` (salt, stored-key and server-key as hex). */
 export async function scramCredentials(password: string, options: ScramCredentialOptions): Promise<Omit<ScramPrincipal, 'role' | 'realm'>> {
   const salt = options.salt !== undefined ? Buffer.from(options.salt, 'hex') : randomBytes(16);
-  const salted = await saltedPassword(password, options.kdf, salt, options.iterations, options.memory);
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const salted = await saltedPassword(password, options.kdf, salt, options.iterations, options.memory, options.dialect);
+  const keys = scramKeys(salted);
   const out: Omit<ScramPrincipal, 'role' | 'realm'> = {
     kdf: options.kdf,
     iterations: options.iterations,
     salt: salt.toString('hex'),
-    'stored-key': createHash('sha256').update(clientKey).digest('hex'),
-    'server-key': createHmac('sha256', salted).update('Server Key').digest('hex'),
+    'stored-key': keys.storedKey.toString('hex'),
+    'server-key': keys.serverKey.toString('hex'),
   };
   if (options.memory !== undefined) out.memory = options.memory;
   return out;
@@ -91,75 +110,195 @@ export function scramAuthMessage(authid: string, clientNonce: string, nonce: str
 }
 
 /** Strict base64 (what Python's b64decode accepts without discarding characters). */
-function decodeBase64(text: string): Buffer | undefined {
+export function decodeBase64(text: string): Buffer | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   return Buffer.from(text, 'base64');
 }
 
-export function scramAuthenticator(config: ScramConfig): Authenticator {
-  const principals = new Map(Object.entries(config.principals));
-  const decoy = decoyFor(principals);
+/** RFC 5802: ClientKey = HMAC(SaltedPassword, "Client Key"), StoredKey = H(ClientKey), ServerKey = HMAC(SaltedPassword, "Server Key"). */
+export function scramKeys(salted: Uint8Array): { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer } {
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  return { clientKey, storedKey: createHash('sha256').update(clientKey).digest(), serverKey: createHmac('sha256', salted).update('Server Key').digest() };
+}
+
+/**
+ * The router's check of a ClientProof: ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage),
+ * then H(ClientKey) == StoredKey in constant time. The ServerSignature (base64 of HMAC(ServerKey,
+ * AuthMessage)) when the proof holds, else undefined.
+ */
+export function verifyClientProof(storedKey: Buffer, serverKey: Buffer, authMessage: string, proof: Buffer): string | undefined {
+  const clientSignature = createHmac('sha256', storedKey).update(authMessage, 'utf8').digest();
+  const clientKey = Buffer.alloc(clientSignature.length);
+  for (let i = 0; i < clientKey.length; i++) clientKey[i] = clientSignature[i]! ^ (proof[i] ?? 0);
+  const recovered = createHash('sha256').update(clientKey).digest();
+  const matches = storedKey.length === recovered.length && timingSafeEqual(recovered, storedKey) && proof.length === clientSignature.length;
+  return matches ? createHmac('sha256', serverKey).update(authMessage, 'utf8').digest('base64') : undefined;
+}
+
+/** One exchange in one dialect, for one principal's parameters. */
+export interface ScramExchange {
+  /** CHALLENGE.Extra */
+  extra: Dict;
+  /** The AuthMessage the AUTHENTICATE (its Extra) completes; undefined when that Extra does not fit this exchange. */
+  authMessage(extra: Dict): string | undefined;
+  /** WELCOME.Details.authextra carrying the ServerSignature (base64). */
+  welcome(serverSignature: string): Dict;
+}
+
+/** What a dialect adds to the shared engine: reading HELLO and shaping CHALLENGE, AuthMessage and WELCOME. */
+export interface ScramDialect {
+  /** The authmethod. */
+  readonly method: string;
+  /** Checks HELLO (nonce, channel binding): how to challenge `authid` with some parameters, or a refusal. */
+  open(hello: HelloInfo): ((authid: string, params: ScramParams) => ScramExchange) | AuthResult;
+}
+
+/** Who is challenged: parameters and keys to check against, and what a matching proof admits (undefined: a decoy, nothing). */
+interface Challenged {
+  params: ScramParams;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  admitted(authextra: Dict): AuthResult | undefined;
+}
+
+type Resolver = (hello: HelloInfo, authid: string) => Challenged | Promise<Challenged>;
+
+/** A SCRAM authenticator in `dialect`, over static principals or a principal source. */
+export function scramAuthenticatorFor(dialect: ScramDialect, config: ScramConfig, context?: AuthContext): Authenticator {
+  const resolve: Resolver = config.type === 'static' ? staticPrincipals(config.principals) : sourcePrincipals(dialect.method, createSource(config, context), context);
   return {
-    method: 'scram',
-    authenticate(hello: HelloInfo): AuthResult {
-      const nonceText = hello.authextra['nonce'];
-      const clientNonce = typeof nonceText === 'string' ? decodeBase64(nonceText) : undefined;
-      if (clientNonce === undefined || clientNonce.length === 0) return malformed('scram: HELLO.authextra.nonce must be a base64 client nonce');
-      if (hello.authid === undefined) return malformed('scram: HELLO must name an authid');
+    method: dialect.method,
+    authenticate(hello: HelloInfo): AuthResult | Promise<AuthResult> {
+      const exchangeFor = dialect.open(hello);
+      if (typeof exchangeFor !== 'function') return exchangeFor;
+      if (hello.authid === undefined) return malformed(`${dialect.method}: HELLO must name an authid`);
       const authid = hello.authid;
-      const principal = principals.get(authid);
-      // An unknown authid is challenged like a known one, with keys nobody can match.
-      const who = principal ?? decoy(authid);
-      const salt = Buffer.from(who.salt, 'hex').toString('base64');
-      const nonce = Buffer.concat([clientNonce, randomBytes(16)]).toString('base64');
-      const extra: Dict = { nonce, kdf: wireKdf(who.kdf), salt, iterations: who.iterations };
-      if (who.memory !== undefined) extra['memory'] = who.memory;
-      // SASLprep of the authid, as both peers apply it (NFKC is SASLprep for the authids seen in practice).
-      const message = scramAuthMessage(authid.normalize('NFKC'), clientNonce.toString('base64'), nonce, salt, who.iterations);
-      const storedKey = Buffer.from(who['stored-key'], 'hex');
-      const serverKey = Buffer.from(who['server-key'], 'hex');
-      return {
-        kind: 'challenge',
-        extra,
-        respond: (signature: string): AuthResult => {
-          const proof = decodeBase64(signature) ?? Buffer.alloc(0);
-          const clientSignature = createHmac('sha256', storedKey).update(message, 'utf8').digest();
-          const clientKey = Buffer.alloc(clientSignature.length);
-          for (let i = 0; i < clientKey.length; i++) clientKey[i] = clientSignature[i]! ^ (proof[i] ?? 0);
-          const recovered = createHash('sha256').update(clientKey).digest();
-          const matches = storedKey.length === recovered.length && timingSafeEqual(recovered, storedKey) && proof.length === clientSignature.length;
-          if (!matches || principal === undefined) return AUTHENTICATION_FAILED;
-          const serverSignature = createHmac('sha256', serverKey).update(message, 'utf8').digest('base64');
-          const accepted: AuthResult = {
-            kind: 'accept',
-            principal: { authid, authrole: principal.role, authprovider: 'static', authextra: { scram_server_signature: serverSignature } },
-          };
-          if (principal.realm !== undefined) accepted.principal.realm = principal.realm;
-          return accepted;
-        },
-      };
+      const who = resolve(hello, authid);
+      return who instanceof Promise ? who.then((w) => challenge(exchangeFor(authid, w.params), w)) : challenge(exchangeFor(authid, who.params), who);
     },
   };
 }
 
-/**
- * What an unknown authid is challenged with: the first principal's KDF parameters, a salt stable
- * per authid (HMAC with a per-process key, so asking twice shows nothing new) and random keys.
- */
-function decoyFor(principals: ReadonlyMap<string, ScramPrincipal>): (authid: string) => ScramPrincipal {
-  const key = randomBytes(32);
-  const first = principals.values().next().value;
-  return (authid) => {
-    const out: ScramPrincipal = {
-      role: first?.role ?? 'anonymous',
-      kdf: first?.kdf ?? 'argon2id-13',
-      iterations: first?.iterations ?? 4096,
-      salt: createHmac('sha256', key).update(authid, 'utf8').digest().subarray(0, Buffer.from(first?.salt ?? '00'.repeat(16), 'hex').length).toString('hex'),
-      'stored-key': randomBytes(32).toString('hex'),
-      'server-key': randomBytes(32).toString('hex'),
-    };
-    const memory = first !== undefined ? first.memory : 512;
-    if (memory !== undefined) out.memory = memory;
-    return out;
+function challenge(exchange: ScramExchange, who: Challenged): AuthResult {
+  return {
+    kind: 'challenge',
+    extra: exchange.extra,
+    respond: (signature: string, extra: Dict): AuthResult => {
+      const message = exchange.authMessage(extra ?? {});
+      // The proof is checked even when the Extra does not fit, so both cost the same.
+      const serverSignature = verifyClientProof(who.storedKey, who.serverKey, message ?? '', decodeBase64(signature) ?? Buffer.alloc(0));
+      if (message === undefined || serverSignature === undefined) return AUTHENTICATION_FAILED;
+      return who.admitted(exchange.welcome(serverSignature)) ?? AUTHENTICATION_FAILED;
+    },
   };
+}
+
+function staticPrincipals(principals: Record<string, ScramPrincipal>): Resolver {
+  const byAuthid = new Map(Object.entries(principals));
+  const first = byAuthid.values().next().value;
+  const decoy = decoyFor(() => first);
+  return (_hello, authid) => {
+    const principal = byAuthid.get(authid);
+    // An unknown authid is challenged like a known one, with keys nobody can match.
+    if (principal === undefined) return decoy(authid);
+    return {
+      params: principal,
+      storedKey: Buffer.from(principal['stored-key'], 'hex'),
+      serverKey: Buffer.from(principal['server-key'], 'hex'),
+      admitted: (authextra) => {
+        const accepted: AuthResult = { kind: 'accept', principal: { authid, authrole: principal.role, authprovider: 'static', authextra } };
+        if (principal.realm !== undefined) accepted.principal.realm = principal.realm;
+        return accepted;
+      },
+    };
+  };
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})+$/;
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+const KDFS: readonly string[] = ['argon2id-13', 'argon2id13', 'pbkdf2'];
+
+/** A source's answer → the principal's SCRAM parameters and keys, or what is wrong with it. */
+export function scramAnswer(answer: PrincipalAnswer): { params: ScramParams; storedKey: Buffer; serverKey: Buffer } | string {
+  const { kdf, iterations, memory, salt, storedKey, serverKey } = answer;
+  if (kdf === undefined || !KDFS.includes(kdf)) return `kdf must be one of ${KDFS.join(', ')}`;
+  if (iterations === undefined) return 'iterations missing';
+  if (kdf !== 'pbkdf2' && memory === undefined) return 'argon2id needs memory (KiB)';
+  if (salt === undefined || !HEX.test(salt)) return 'salt must be hex';
+  if (storedKey === undefined || !HEX_KEY.test(storedKey)) return 'stored-key must be 64 hex characters';
+  if (serverKey === undefined || !HEX_KEY.test(serverKey)) return 'server-key must be 64 hex characters';
+  const params: ScramParams = { kdf: kdf as ScramKdf, iterations, salt };
+  if (memory !== undefined) params.memory = memory;
+  return { params, storedKey: Buffer.from(storedKey, 'hex'), serverKey: Buffer.from(serverKey, 'hex') };
+}
+
+/**
+ * Crossbar's order: the authenticator is asked at HELLO (it hands over salt and keys), then the
+ * client is challenged. A refusal, a failure or an answer without usable keys gets a decoy
+ * challenge, so it looks like a wrong password after AUTHENTICATE.
+ */
+function sourcePrincipals(method: string, source: PrincipalSource, context: AuthContext | undefined): Resolver {
+  // The decoy looks like the last real principal (the deployment's parameters) once there was one.
+  let last: ScramParams | undefined;
+  const decoy = decoyFor(() => last);
+  return async (hello, authid) => {
+    const answer = await tryLookup(source, { realm: hello.realm, authid, authmethod: method, details: lookupDetails(hello, method) }, context?.log);
+    if (answer === undefined) return decoy(authid);
+    const keys = scramAnswer(answer);
+    if (typeof keys === 'string') {
+      context?.log.warn({ session: hello.session, authid, provider: source.provider, problem: keys }, `${method} authenticator answered without usable SCRAM credentials`);
+      return decoy(authid);
+    }
+    last = keys.params;
+    const admitted = admit(answer, hello, source.provider);
+    return {
+      ...keys,
+      admitted: (authextra) => (admitted.kind === 'accept' ? { kind: 'accept', principal: { ...admitted.principal, authextra: { ...admitted.principal.authextra, ...authextra } } } : admitted),
+    };
+  };
+}
+
+/**
+ * What an unknown authid is challenged with: the template's KDF parameters (the first principal's,
+ * or the last answered), a salt of the same length stable per authid (HMAC with a per-process
+ * key, so asking twice shows nothing new) and random keys.
+ */
+function decoyFor(template: () => ScramParams | undefined): (authid: string) => Challenged {
+  const key = randomBytes(32);
+  return (authid) => {
+    const like = template();
+    const saltLength = like !== undefined ? Math.min(32, Buffer.from(like.salt, 'hex').length) : 16;
+    const params: ScramParams = {
+      kdf: like?.kdf ?? 'argon2id-13',
+      iterations: like?.iterations ?? 4096,
+      salt: createHmac('sha256', key).update(authid, 'utf8').digest().subarray(0, saltLength).toString('hex'),
+    };
+    const memory = like !== undefined ? like.memory : 512;
+    if (memory !== undefined) params.memory = memory;
+    return { params, storedKey: randomBytes(32), serverKey: randomBytes(32), admitted: () => undefined };
+  };
+}
+
+/** The Crossbar / autobahn-python dialect (authmethod `scram`). */
+export const crossbarScram: ScramDialect = {
+  method: 'scram',
+  open(hello) {
+    const nonceText = hello.authextra['nonce'];
+    const clientNonce = typeof nonceText === 'string' ? decodeBase64(nonceText) : undefined;
+    if (clientNonce === undefined || clientNonce.length === 0) return malformed('scram: HELLO.authextra.nonce must be a base64 client nonce');
+    return (authid, params) => {
+      const salt = Buffer.from(params.salt, 'hex').toString('base64');
+      const nonce = Buffer.concat([clientNonce, randomBytes(16)]).toString('base64');
+      const extra: Dict = { nonce, kdf: wireKdf(params.kdf), salt, iterations: params.iterations };
+      if (params.memory !== undefined) extra['memory'] = params.memory;
+      // SASLprep of the authid, as both peers apply it (NFKC is SASLprep for the authids seen in practice).
+      const message = scramAuthMessage(authid.normalize('NFKC'), clientNonce.toString('base64'), nonce, salt, params.iterations);
+      return { extra, authMessage: () => message, welcome: (signature) => ({ scram_server_signature: signature }) };
+    };
+  },
+};
+
+/** SCRAM in the dialect of Crossbar and autobahn-python (authmethod `scram`). */
+export function scramAuthenticator(config: ScramConfig, context?: AuthContext): Authenticator {
+  return scramAuthenticatorFor(crossbarScram, config, context);
 }

@@ -56,6 +56,12 @@ export interface Authenticator {
   /** The authmethod this module implements: anonymous, ticket, wampcra, cryptosign, scram, tls, cookie. */
   readonly method: string;
   authenticate(hello: HelloInfo): AuthResult | Promise<AuthResult>;
+  /**
+   * Whether the method applies to this connection at all (tls: a verified client certificate;
+   * cookie: a tracking cookie logged in to `realm`). False: the session tries the client's next
+   * authmethod, and ABORTs wamp.error.authentication_failed when none is left. Absent: always.
+   */
+  available?(transport: TransportDetails, realm: string): boolean;
 }
 
 export type Action = 'call' | 'register' | 'publish' | 'subscribe';

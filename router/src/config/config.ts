@@ -10,10 +10,11 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
 import { schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
-import { authProblems } from '../auth/check.js';
+import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import type { StaticConfig } from '../http/static.js';
 import type { LogLevel, LogModule } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
+import type { CookieTrackingConfig } from '../transports/cookie-tracking.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
 import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
@@ -85,6 +86,8 @@ export interface WebSocketListenerFile {
   http?: HttpBridgeFile;
   /** Static files: URL path prefix → directory (relative paths start at the config file's directory). */
   static?: StaticConfig;
+  /** Cookie tracking (Crossbar's `cookie`): needed by the `cookie` authmethod, on by default with it. */
+  cookie?: CookieTrackingConfig;
 }
 
 export interface RawSocketListenerFile {
@@ -119,6 +122,12 @@ export interface TlsFile {
   ca?: string | string[];
   /** Require a client certificate signed by `ca` (mutual TLS). */
   requestCert?: boolean;
+  /**
+   * Ask clients for a certificate that chains to `ca`: `request` lets clients without one (or with
+   * one that does not verify) connect, for other authmethods; `require` refuses them during the
+   * handshake (as `requestCert: true`). The `tls` authmethod admits verified certificates only.
+   */
+  clientCertificates?: 'request' | 'require';
 }
 
 export interface LongPollFile {
@@ -190,6 +199,8 @@ export interface WebSocketListenerConfig {
   http?: HttpBridgeConfig;
   /** Present when static files are served. */
   static?: StaticConfig;
+  /** Present when cookie tracking is configured (the `cookie` authmethod turns it on with defaults). */
+  cookie?: CookieTrackingConfig;
 }
 
 export interface RawSocketListenerConfig {
@@ -345,6 +356,7 @@ function semanticProblems(value: unknown): string[] {
   const realmNames = value['realms'] === undefined ? new Set(['realm1']) : names;
   listeners.forEach((l: unknown, i) => {
     if (isRecord(l)) problems.push(...authProblems(l['auth'], `/listeners/${i}/auth`, realmNames));
+    if (isRecord(l)) problems.push(...listenerAuthProblems(l, `/listeners/${i}`));
     if (isRecord(l)) problems.push(...bridgeProblems(l, `/listeners/${i}`, realmNames));
   });
   problems.push(...integrationProblems(value['httpIntegrations'], realmNames));
@@ -418,7 +430,7 @@ export function loadConfig(path: string, env: Environment = process.env): Loaded
   }
   if (problems.length > 0) throw new ConfigError(path, problems, warnings);
   const dir = dirname(path);
-  return { file: withStaticPathsFrom(dir, withTlsPathsFrom(dir, config as RouterConfigFile)), format, warnings, locate };
+  return { file: withCookiePathsFrom(dir, withStaticPathsFrom(dir, withTlsPathsFrom(dir, config as RouterConfigFile))), format, warnings, locate };
 }
 
 /** Relative TLS file paths in a config file mean relative to that file (as in Crossbar). */
@@ -445,6 +457,18 @@ function withStaticPathsFrom(dir: string, file: RouterConfigFile): RouterConfigF
       if (l.type !== 'websocket' || l.static === undefined) return l;
       const mounts = Object.entries(l.static).map(([prefix, mount]) => [prefix, { ...mount, directory: resolvePath(dir, mount.directory) }] as const);
       return { ...l, static: Object.fromEntries(mounts) };
+    }),
+  };
+}
+
+/** A relative cookie store file in a config file means relative to that file, as TLS paths do. */
+function withCookiePathsFrom(dir: string, file: RouterConfigFile): RouterConfigFile {
+  if (file.listeners === undefined || !file.listeners.some((l) => l.type === 'websocket' && l.cookie?.store?.type === 'file')) return file;
+  return {
+    ...file,
+    listeners: file.listeners.map((l) => {
+      if (l.type !== 'websocket' || l.cookie?.store?.type !== 'file') return l;
+      return { ...l, cookie: { ...l.cookie, store: { type: 'file', filename: resolvePath(dir, l.cookie.store.filename) } } };
     }),
   };
 }
@@ -486,6 +510,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
   if (l.pingTimeoutMs !== undefined && l.pingTimeoutMs < out.pingIntervalMs) out.pingTimeoutMs = l.pingTimeoutMs;
   if (l.http !== undefined) out.http = resolveHttpBridge(l.http);
   if (l.static !== undefined) out.static = Object.fromEntries(Object.entries(l.static).map(([prefix, mount]) => [prefix, { ...mount }]));
+  if (l.cookie !== undefined) out.cookie = { ...l.cookie };
   return out;
 }
 

@@ -470,9 +470,11 @@ class Converter {
           this.from(`/listeners/${index}/tls/cert`, here);
           break;
         case 'ca_certificates':
+          // As in Crossbar: clients may present a certificate signed by these CAs (for tls auth).
           out['ca'] = value;
+          out['clientCertificates'] = 'request';
           this.from(`/listeners/${index}/tls/ca`, here);
-          this.warn(here, 'client certificates are not requested: set tls.requestCert to require ones signed by these CAs');
+          this.from(`/listeners/${index}/tls/clientCertificates`, here);
           break;
         case 'chain_certificates':
           this.warn(here, 'not supported: append the chain to the certificate file (tls.cert may hold the whole chain)');
@@ -490,7 +492,17 @@ class Converter {
     // Listener-level problems point at the service; endpoint fields were recorded more precisely.
     this.from(`/listeners/${index}`, at);
     if (service['debug'] !== undefined) this.warn(`${at}/debug`, "not supported: use --log-level debug");
-    if (service['cookie'] !== undefined) this.warn(`${at}/cookie`, 'cookie tracking is not supported: ignored');
+    const cookie = service['cookie'];
+    if (isRecord(cookie)) {
+      // Cookie tracking: name, max_age and store carry over; values are always 192 random bits.
+      const out: Json = {};
+      for (const [key, value] of Object.entries(cookie)) {
+        if (key === 'name' || key === 'max_age' || key === 'store') out[key] = value;
+        else this.warn(`${at}/cookie/${escapePointer(key)}`, `cookie option '${key}' is not supported: ignored`);
+      }
+      listener['cookie'] = out;
+      this.from(`/listeners/${index}/cookie`, `${at}/cookie`);
+    } else if (cookie !== undefined) this.warn(`${at}/cookie`, 'not a dict: ignored');
     this.serializers(service, at, listener, index);
     if (isRecord(service['options'])) this.options(service['options'], `${at}/options`, listener, index);
     if (auth !== undefined) {

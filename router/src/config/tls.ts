@@ -15,6 +15,8 @@ export interface TlsCredentials {
   ca?: Buffer[];
   /** Request a client certificate and refuse the connection unless it verifies. */
   requestCert: boolean;
+  /** With requestCert: whether a connection without a verified certificate is refused (default: requestCert). */
+  rejectUnauthorized?: boolean;
 }
 
 /**
@@ -36,7 +38,8 @@ export function loadTls(tls: TlsFile, pointer: string, source = 'config'): TlsCr
   const caFiles = tls.ca === undefined ? [] : typeof tls.ca === 'string' ? [tls.ca] : tls.ca;
   const ca = caFiles.map((path, i) => read(path, typeof tls.ca === 'string' ? 'ca' : `ca/${i}`));
   if (problems.length > 0 || cert === undefined || key === undefined) throw new ConfigError(source, problems);
-  const credentials: TlsCredentials = { cert, key, requestCert: tls.requestCert === true };
+  const credentials: TlsCredentials = { cert, key, requestCert: tls.requestCert === true || tls.clientCertificates !== undefined };
+  if (tls.clientCertificates === 'request' && tls.requestCert !== true) credentials.rejectUnauthorized = false;
   if (caFiles.length > 0) credentials.ca = ca.filter((b): b is Buffer => b !== undefined);
   try {
     // Parses both PEMs and checks that the key belongs to the certificate.

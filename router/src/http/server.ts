@@ -30,12 +30,14 @@ export interface TlsCredentials {
   ca?: (string | Buffer)[];
   /** Mutual TLS: refuse clients without a certificate that verifies against `ca`. */
   requestCert?: boolean;
+  /** With requestCert: refuse a client without a verified certificate (default); false lets it connect unverified. */
+  rejectUnauthorized?: boolean;
 }
 
 /** node:tls server options for a listener's credentials (shared by every TLS listener). */
 export function tlsServerOptions(tls: TlsCredentials): TlsOptions {
   const requestCert = tls.requestCert === true;
-  return { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca }), requestCert, rejectUnauthorized: requestCert };
+  return { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca }), requestCert, rejectUnauthorized: requestCert && tls.rejectUnauthorized !== false };
 }
 
 export interface HttpServerOptions {

@@ -3,6 +3,8 @@
  * and calls a PeerHandler; the core answers through Peer. Neither side knows the other's details.
  */
 import type { Codec } from '@switchboard/schemas';
+import type { ClientCertificate } from './client-certificate.js';
+import type { TrackedCookie } from './cookie-tracking.js';
 
 export interface TransportDetails {
   /** `websocket`, `rawsocket`, `longpoll` or `local`. */
@@ -18,6 +20,10 @@ export interface TransportDetails {
    * WAMP-Cryptosign's channel binding signs over (see transports/channel-binding.ts).
    */
   readonly channelBindings?: Readonly<Partial<Record<ChannelBindingType, Uint8Array>>>;
+  /** The client's TLS certificate, on TLS transports whose client sent one (see transports/client-certificate.ts). */
+  readonly clientCertificate?: ClientCertificate;
+  /** The connection's tracking cookie, on WebSocket listeners with cookie tracking (transports/cookie-tracking.ts). */
+  readonly cookie?: TrackedCookie;
 }
 
 /** TLS channel binding types: RFC 5929 (TLS ≤ 1.2) and RFC 9266 (TLS 1.3). */

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
 import { channelBindingsOf } from './channel-binding.js';
+import { clientCertificateOf } from './client-certificate.js';
 import type { AcceptPeer, Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
 import {
   FrameParser,
@@ -317,7 +318,7 @@ export class RawSocketTransport {
       return;
     }
     socket.write(handshakeReply(request.serializerId, this.#lengthExponent));
-    const transport: TransportDetails = { type: 'rawsocket', protocol: codec.subprotocol, peer: this.#peerName(socket), channelBindings: channelBindingsOf(socket) };
+    const transport: TransportDetails = { type: 'rawsocket', protocol: codec.subprotocol, peer: this.#peerName(socket), channelBindings: channelBindingsOf(socket), clientCertificate: clientCertificateOf(socket) };
     const peer = new RawSocketPeer(socket, codec, transport, request.maxMessageBytes, this.maxMessageBytes, this);
     let handler: PeerHandler;
     try {

@@ -13,6 +13,8 @@ import { CODECS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
 import { channelBindingsOf } from './channel-binding.js';
+import { clientCertificateOf } from './client-certificate.js';
+import type { CookieJar, TrackedCookie } from './cookie-tracking.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
 import type { AcceptPeer, Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
@@ -32,6 +34,8 @@ export interface WebSocketTransportOptions {
   /** A peer silent this long after a ping is dropped without waiting for the next one (below pingIntervalMs). */
   pingTimeoutMs?: number;
   outbound: OutboundLimits;
+  /** Cookie tracking: a tracking cookie is read from and set on each upgrade (transports/cookie-tracking.ts). */
+  cookies?: CookieJar;
   /**
    * Also offer `wamp.2.<serializer>.batched` for each serializer (several WAMP messages per
    * WebSocket message). Default true: a client gets batching only when it asks for it.
@@ -177,6 +181,8 @@ type AnyWebSocketPeer = WebSocketPeer | BatchedWebSocketPeer;
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #peers = new Set<AnyWebSocketPeer>();
+  /** Set-Cookie values for upgrades in progress. */
+  readonly #setCookies = new WeakMap<IncomingMessage, string>();
   /** Subprotocols offered, in the router's order of preference. */
   readonly #offered = new Map<string, Offer>();
   readonly #corks = new EndOfTurn<WebSocketPeer>((peer) => {
@@ -208,6 +214,11 @@ export class WebSocketTransport {
       clientTracking: false,
       handleProtocols: (protocols) => this.#choose(protocols) ?? false,
     });
+    // The upgrade response carries a new tracking cookie (ws emits `headers` before writing it).
+    this.#wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      const setCookie = this.#setCookies.get(req);
+      if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
+    });
     if (options.pingIntervalMs > 0) {
       this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
       this.#pingTimer.unref();
@@ -228,7 +239,14 @@ export class WebSocketTransport {
       refuse(socket, 400, `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`);
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, req));
+    const cookies = this.options.cookies;
+    let cookie: TrackedCookie | undefined;
+    if (cookies !== undefined) {
+      const tracked = cookies.track(req);
+      cookie = tracked.cookie;
+      if (tracked.setCookie !== undefined) this.#setCookies.set(req, tracked.setCookie);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, req, cookie));
   }
 
   /**
@@ -273,7 +291,7 @@ export class WebSocketTransport {
     return undefined;
   }
 
-  #open(ws: WebSocket, req: IncomingMessage): void {
+  #open(ws: WebSocket, req: IncomingMessage, cookie: TrackedCookie | undefined): void {
     const offer = this.#offered.get(ws.protocol);
     if (offer === undefined) {
       ws.close(1002, 'no subprotocol');
@@ -288,6 +306,8 @@ export class WebSocketTransport {
       peer: `${family}:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
       httpHeaders: req.headers,
       channelBindings: channelBindingsOf(socket),
+      clientCertificate: clientCertificateOf(socket),
+      cookie,
     };
     const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this) : new WebSocketPeer(ws, socket, codec, transport, this);
     this.#peers.add(peer);

@@ -105,7 +105,7 @@ describe('auth configuration', () => {
         "/listeners/0/auth/ticket/principals/joe/realm: no realm named 'nowhere' is configured",
         "/listeners/0/auth/wampcra/authenticator-realm: no realm named 'missing' is configured",
         `/listeners/1/auth/cryptosign/principals/b/authorized_keys: key ${'A'.repeat(64)} also belongs to 'a'; a key must name one principal`,
-        '/listeners/3/auth: names no authentication method (anonymous, ticket, wampcra, cryptosign, scram), so no session could join',
+        '/listeners/3/auth: names no authentication method (anonymous, ticket, wampcra, cryptosign, scram, wamp-scram, tls, cookie), so no session could join',
       ].sort(),
     );
   });

@@ -97,16 +97,16 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
     expect(imported.problems).toEqual([]);
     const listeners = imported.config['listeners'] as Record<string, unknown>[];
     expect(listeners).toHaveLength(2);
-    const cryptosign = ((((crossbar['workers'] as unknown[])[0] as { transports: unknown[] }).transports[0] as { auth: Record<string, unknown> }).auth)['cryptosign'];
+    const { cryptosign, tls } = (((crossbar['workers'] as unknown[])[0] as { transports: unknown[] }).transports[0] as { auth: Record<string, unknown> }).auth;
     expect(listeners[0]).toEqual({
       type: 'websocket',
       host: '127.0.0.1',
       port: 8443,
       path: '/ws',
-      tls: { cert: 'server.crt', key: 'server.key', ca: ['ca.cert.pem'] },
+      tls: { cert: 'server.crt', key: 'server.key', ca: ['ca.cert.pem'], clientCertificates: 'request' },
       allowedOrigins: ['https://*.example.com', 'http://localhost:8080'],
       allowNullOrigin: false,
-      auth: { cryptosign },
+      auth: { cryptosign, tls },
     });
     expect(listeners[1]).toEqual({ type: 'rawsocket', path: 'crossbar.sock', serializers: ['cbor'], auth: { anonymous: { type: 'static', role: 'device' } } });
   });
@@ -129,11 +129,9 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
     expect(() => checkConfig(imported.config)).not.toThrow();
   });
 
-  it('warns about tls auth, TLS options, the any-path upgrade and compression', () => {
+  it('warns about TLS options, the any-path upgrade and compression', () => {
     expect(imported.warnings).toEqual([
-      `${t}/auth/tls: tls authentication is not supported yet: clients using it cannot join through this listener`,
       `${t}/endpoint/backlog: endpoint option 'backlog' is not supported: ignored`,
-      `${t}/endpoint/tls/ca_certificates: client certificates are not requested: set tls.requestCert to require ones signed by these CAs`,
       `${t}/endpoint/tls/dhparam: TLS option 'dhparam' is not supported: Node.js defaults apply`,
       `${t}/endpoint/tls/ciphers: TLS option 'ciphers' is not supported: Node.js defaults apply`,
       `${t}: Crossbar accepts this WebSocket transport on any URL path; Switchboard only on /ws`,
@@ -144,7 +142,7 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
   it('loadConfig resolves TLS files and Unix socket paths against the Crossbar file\'s directory (its CBDIR)', () => {
     const dir = tempDir();
     const { file } = loadConfig(writeConfig(crossbar, 'config.json', dir));
-    expect(file.listeners?.[0]?.tls).toEqual({ cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: [join(dir, 'ca.cert.pem')] });
+    expect(file.listeners?.[0]?.tls).toEqual({ cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: [join(dir, 'ca.cert.pem')], clientCertificates: 'request' });
     expect(file.listeners?.[1]).toMatchObject({ type: 'rawsocket', path: join(dir, 'crossbar.sock') });
   });
 
@@ -209,13 +207,13 @@ describe('dynamic authorizer, event history, realm options, unsupported transpor
   it('a transport whose auth methods are all unsupported is left out, never opened to anonymous sessions', () => {
     const imported = convertCrossbar({
       version: 2,
-      workers: [{ type: 'router', realms: [{ name: 'r' }], transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, auth: { tls: { type: 'static' }, cookie: {} } }] }],
+      workers: [{ type: 'router', realms: [{ name: 'r' }], transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, auth: { 'anonymous-proxy': { type: 'static' }, 'cryptosign-proxy': {} } }] }],
     });
     expect(imported.config['listeners']).toBeUndefined();
     expect(imported.problems).toEqual(['/workers: no transport could be imported from the router workers (see the warnings)']);
     expect(imported.warnings.slice(-3)).toEqual([
-      '/workers/0/transports/0/auth/tls: tls authentication is not supported yet: clients using it cannot join through this listener',
-      '/workers/0/transports/0/auth/cookie: cookie authentication is not supported yet: clients using it cannot join through this listener',
+      '/workers/0/transports/0/auth/anonymous-proxy: anonymous-proxy authentication is not supported yet: clients using it cannot join through this listener',
+      '/workers/0/transports/0/auth/cryptosign-proxy: cryptosign-proxy authentication is not supported yet: clients using it cannot join through this listener',
       '/workers/0/transports/0/auth: none of these authentication methods is supported yet: this transport is not imported',
     ]);
   });
