@@ -57,6 +57,8 @@ export type Job =
       probe: boolean;
       /** What the probe subscribes to (default: `topic`, exact); checked like `patterns` above. */
       probeSubscription?: SubscriptionSpec;
+      /** Where the probe connects (default: `endpoint`): another cluster node than the publisher's. */
+      probeEndpoint?: Endpoint;
       /** WindowMode also waits for `progress` from the subscriber workers (relayed by the orchestrator). */
       pacedByProgress: boolean;
     }

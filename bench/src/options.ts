@@ -1,7 +1,7 @@
 /** Command-line flags of `npm run bench`, and the presets behind --quick and the full run. */
 import { isAbsolute, resolve } from 'node:path';
 import type { ScenarioName } from './results.js';
-import { SCENARIO_NAMES, isScenarioName } from './results.js';
+import { DEFAULT_SCENARIOS, SCENARIO_NAMES, isScenarioName } from './results.js';
 import type { OutboundLimits, TargetName } from './targets.js';
 import { isTargetName } from './targets.js';
 
@@ -69,7 +69,10 @@ export const USAGE = `npm run bench -- [flags]
   --targets LIST          comma list of switchboard, baseline, corked, fox
                           (default: switchboard,baseline,corked; baseline is always added;
                           the patterns scenario runs on switchboard only)
-  --scenarios LIST        comma list of ${SCENARIO_NAMES.join(', ')} (default: all)
+  --scenarios LIST        comma list of ${SCENARIO_NAMES.join(', ')}
+                          (default: all but cluster; cluster starts nats-server and 3 router
+                          nodes, compares cross-node fan-out and rpc with one node, about 1 minute
+                          quick, and runs only when named)
   --transports LIST       websocket, rawsocket: drive the switchboard target over each in fanout
                           and rpc (default websocket); RawSocket rows are switchboard-rs
   --router-bin FILE       the router's CLI launcher (default: router/bin/switchboard.js)
@@ -107,7 +110,7 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
   const options: BenchOptions = {
     quick,
     targets: ['switchboard', 'baseline', 'corked'],
-    scenarios: [...SCENARIO_NAMES],
+    scenarios: [...DEFAULT_SCENARIOS],
     routerBin: resolve(repoRoot, 'router/bin/switchboard.js'),
     foxModule: undefined,
     out: resolve(repoRoot, 'bench/results/latest.json'),
@@ -210,6 +213,9 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
   if (options.scenarios.includes('patterns') && !options.targets.includes('switchboard')) {
     if (scenariosGiven) throw new UsageError('the patterns scenario runs on the switchboard target only: add it to --targets');
     options.scenarios = options.scenarios.filter((s) => s !== 'patterns');
+  }
+  if (options.scenarios.includes('cluster') && !options.targets.includes('switchboard')) {
+    throw new UsageError('the cluster scenario runs on the switchboard target only: add it to --targets');
   }
   return options;
 }

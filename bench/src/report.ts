@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BenchReport, Metric, Result, ScenarioName, TransportRatio } from './results.js';
+import { CLUSTER_CPU_LIMIT } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
 
 /** Fills each result's `ratios`: its value ÷ the plain baseline's for the same scenario and case. */
@@ -118,6 +119,29 @@ const columns: Record<ScenarioName, Column[]> = {
     { header: 'errors', cell: (r) => num(r.values.errors) },
     { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
   ],
+  cluster: [
+    { header: 'case', cell: (r) => r.case },
+    { header: 'events|calls/s', cell: (r) => num(r.values.eventsPerSec ?? r.values.callsPerSec) },
+    { header: 'p50 µs', cell: (r) => num(r.values.p50Us) },
+    { header: 'p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'router CPU µs/op', cell: (r) => num(r.values.cpuUsPerOp, 2) },
+    { header: '÷single', cell: (r) => num(r.values.cpuRatioVsSingle, 2) },
+    { header: `≤${CLUSTER_CPU_LIMIT}×`, cell: (r) => (r.values.clusterCpuLimitMet === undefined ? '' : r.values.clusterCpuLimitMet === 1 ? 'yes' : 'NO') },
+    { header: '÷same node', cell: (r) => num(r.values.cpuRatioVsSameNode, 2) },
+    { header: 'router CPU%', cell: (r) => num(r.values.routerCpuPct) },
+    { header: 'a CPU%', cell: (r) => num(r.values.nodeACpuPct) },
+    { header: 'b CPU%', cell: (r) => num(r.values.nodeBCpuPct) },
+    { header: 'c (idle) CPU%', cell: (r) => num(r.values.idleNodeCpuPct, 1) },
+    { header: 'nats CPU%', cell: (r) => num(r.values.natsCpuPct) },
+    { header: 'NATS a→', cell: (r) => num(r.values.natsInFromA) },
+    { header: 'NATS →b', cell: (r) => num(r.values.natsOutToB) },
+    { header: 'NATS →c', cell: (r) => num(r.values.natsOutToIdle) },
+    { header: 'gen CPU%', cell: (r) => num(r.values.loadGenCpuPct) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+    { header: 'delivered%', cell: (r) => num(r.values.deliveredPct, 1) },
+    { header: 'errors', cell: (r) => num(r.values.errors) },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
 };
 
 const TITLES: Record<ScenarioName, string> = {
@@ -125,16 +149,19 @@ const TITLES: Record<ScenarioName, string> = {
   rpc: 'RPC: K callers → 1 callee',
   idle: 'Idle sessions: target memory',
   slow: 'Slow consumer among fast subscribers',
+  cluster: 'Cluster over NATS (switchboard only): fan-out and rpc across nodes a → b, against all on one node of the cluster and a single router; node c has no sessions',
   patterns: 'Pattern subscriptions: 3 prefix + 3 wildcard matching, alone and with `held subs` near misses, against an all-exact control (switchboard only)',
 };
 
 function table(rows: Result[], cols: Column[]): string {
   const cells = rows.map((r) => cols.map((c) => c.cell(r)));
   const widths = cols.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]): string => values.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  const left = cols[1]?.header === 'target' ? 2 : 1;
+  const line = (values: string[]): string => values.map((v, i) => (i < left ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   const out = [line(cols.map((c) => c.header)), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, i) => {
-    out.push(r.error === undefined ? line(cells[i]!) : `${r.case.padEnd(widths[0]!)}  ${r.target.padEnd(widths[1]!)}  FAILED: ${r.error.split('\n')[0] ?? ''}`);
+    const who = left === 2 ? `${r.case.padEnd(widths[0]!)}  ${r.target.padEnd(widths[1]!)}` : r.case.padEnd(widths[0]!);
+    out.push(r.error === undefined ? line(cells[i]!) : `${who}  FAILED: ${r.error.split('\n')[0] ?? ''}`);
   });
   return out.join('\n');
 }

@@ -1,7 +1,9 @@
 /** The shape of what the bench measures and writes to results/latest.json. */
 import type { TargetName } from './targets.js';
 
-export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow', 'patterns'] as const;
+export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow', 'patterns', 'cluster'] as const;
+/** What runs without --scenarios: cluster (nats-server and three nodes) only when asked for by name. */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['fanout', 'rpc', 'idle', 'slow', 'patterns'];
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export function isScenarioName(value: string): value is ScenarioName {
@@ -64,7 +66,24 @@ export type Metric =
   | 'cpuRatioVsExact'
   | 'eventsRatioVsExact'
   /** Patterns, the case with the near misses: 1 when cpuRatioVsExact is within the limit (1.5), else 0. */
-  | 'cpuLimitMet';
+  | 'cpuLimitMet'
+  /** Cluster: CPU of all router processes of the case together, % of one core. */
+  | 'routerCpuPct'
+  /** Cluster: nodes a (publisher / callers in the cross case), b (subscribers / callee), c (no sessions), and nats-server, % of one core. */
+  | 'nodeACpuPct'
+  | 'nodeBCpuPct'
+  | 'idleNodeCpuPct'
+  | 'natsCpuPct'
+  /** Cluster: messages over the window per node connection, as nats-server counts them (/connz): from a, from b, to b, to c. */
+  | 'natsInFromA'
+  | 'natsInFromB'
+  | 'natsOutToB'
+  | 'natsOutToIdle'
+  /** Cluster: router CPU per op ÷ the single router's, and (cross case) ÷ the same-node case's, same run. */
+  | 'cpuRatioVsSingle'
+  | 'cpuRatioVsSameNode'
+  /** Cluster, cross-node case: 1 when cpuRatioVsSingle is within the limit (2), else 0. */
+  | 'clusterCpuLimitMet';
 
 export interface RssSample {
   /** ms since the publisher started. */

@@ -17,12 +17,13 @@ import type { BenchReport, Result, ScenarioName } from './results.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { fanout } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
+import { CLUSTER_CPU_LIMIT, cluster } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT, patterns } from './scenarios/patterns.js';
 import { rpc } from './scenarios/rpc.js';
 import { slow } from './scenarios/slow.js';
 import { TARGET_LABELS } from './targets.js';
 
-const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow, patterns };
+const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow, patterns, cluster };
 
 const benchDist = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDist, '../..');
@@ -102,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       slow: options.slow,
       patternMisses: options.patternMisses,
       patternCpuLimit: PATTERN_CPU_LIMIT,
+      clusterCpuLimit: CLUSTER_CPU_LIMIT,
       transports: options.transports,
     },
     results,
@@ -110,9 +112,14 @@ async function main(argv: string[]): Promise<number> {
   writeJson(options.out, report);
 
   process.stdout.write(`\n${formatTables(results)}\n\n`);
-  if (results.some((r) => r.scenario !== 'patterns')) process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
+  if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster')) process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
   if (results.some((r) => r.scenario === 'patterns')) {
     process.stdout.write(`patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`);
+  }
+  if (results.some((r) => r.scenario === 'cluster')) {
+    process.stdout.write(
+      `cluster: router CPU = all router processes of the case (the 3 nodes in cluster rows; nats-server apart); ÷single = router CPU per op ÷ the single router's, same run (required for a → b: ≤ ${CLUSTER_CPU_LIMIT}); NATS columns = messages over the window per node connection (/connz): a→ from node a, →b / →c to nodes b and c (c has no sessions: heartbeats only, 1 per node per s).\n`,
+    );
   }
   if (report.transportRatios.length > 0) process.stdout.write(`\n${formatTransportRatios(report.transportRatios)}\n\n`);
   process.stdout.write(`Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);

@@ -51,12 +51,26 @@ export interface TargetOptions {
   outbound?: OutboundLimits;
   /** File descriptors the target will need (sessions + margin); raises `ulimit -n` if it can. */
   needFds?: number;
+  /** For Switchboard: start it as a node of a cluster over NATS (config `cluster`). */
+  cluster?: ClusterNodeSettings;
+}
+
+/** The router config's `cluster` block for one node. */
+export interface ClusterNodeSettings {
+  node: string;
+  natsUrl: string;
+  heartbeatMs: number;
+  nodeTimeoutMs: number;
 }
 
 /** The target's config file, when it needs one: the outbound limits, RawSocket on the port. */
 interface ConfigNeeds {
   outbound?: OutboundLimits;
   rawsocket?: boolean;
+}
+
+function clusterBlock(c: ClusterNodeSettings): Record<string, unknown> {
+  return { node: c.node, nats: { servers: [c.natsUrl] }, heartbeatMs: c.heartbeatMs, nodeTimeoutMs: c.nodeTimeoutMs };
 }
 
 export interface Target {
@@ -110,13 +124,14 @@ function command(name: TargetName, port: number, options: TargetOptions, configF
   }
 }
 
-function writeConfig(port: number, needs: ConfigNeeds): { file: string; dir: string } {
+function writeConfig(port: number, needs: ConfigNeeds, cluster: ClusterNodeSettings | undefined): { file: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const file = join(dir, 'router.json');
   const config = {
     listeners: [{ type: 'websocket', host: HOST, port, path: '/ws', ...needs }],
     realms: [{ name: REALM }],
     log: { level: 'warn' },
+    ...(cluster !== undefined && { cluster: clusterBlock(cluster) }),
   };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return { file, dir };
@@ -142,7 +157,8 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   const needs: ConfigNeeds = {};
   if (name === 'switchboard-rs') needs.rawsocket = true;
   if ((name === 'switchboard' || name === 'switchboard-rs') && options.outbound !== undefined) needs.outbound = options.outbound;
-  const config = Object.keys(needs).length > 0 ? writeConfig(port, needs) : undefined;
+  const cluster = name === 'switchboard' || name === 'switchboard-rs' ? options.cluster : undefined;
+  const config = Object.keys(needs).length > 0 || cluster !== undefined ? writeConfig(port, needs, cluster) : undefined;
   const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));
   const output = tail(child);
   // RawSocket shares the WebSocket port: the first octet (0x7F) tells them apart.

@@ -150,7 +150,7 @@ const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as 
  */
 export interface RealmCluster {
   /** A publication was delivered here; hand it to the other nodes (and keep it if retained). */
-  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean): void;
+  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
   /** Claims a registration for the whole cluster before it is made here; an error refuses it. */
   claim(session: RouterSession, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
   /** A YIELD or ERROR this realm's dealer does not know: true when it answers another node's invocation. */
@@ -158,6 +158,12 @@ export interface RealmCluster {
   /** Meta details of the realm's sessions on other nodes. */
   remoteSessions(): Dict[];
   remoteSession(id: number): Dict | undefined;
+  /**
+   * A session's testaments changed (wamp.session.add_testament / flush_testaments): the cluster
+   * keeps a copy, so that they are published even if this node dies with the session. An empty
+   * list (or the session leaving) drops it.
+   */
+  testaments?(session: RouterSession, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void;
   /** Subscriptions held on the other nodes (meta API). */
   remoteSubscriptions(): readonly { id: number; topic: string; match: MatchPolicy; created: number; subscribers: number[] }[];
   /** Closes a session on another node (wamp.session.kill); false if there is none. */
@@ -427,7 +433,7 @@ export class Realm {
     const retain = options['retain'] === true;
     if (retain) this.broker.retain(plan, args, kwargs, details);
     if (this.history.size > 0) this.#record(plan, details, args, kwargs);
-    this.cluster?.published(plan, details, args, kwargs, retain);
+    this.cluster?.published(plan, details, args, kwargs, retain, options['acknowledge'] === true);
     return plan.publication;
   }
 

@@ -52,7 +52,7 @@ export class Publisher implements Role {
     this.#peer.onClose = this.#onClose;
     this.#peer.onDecodeError = this.#counters.countDecodeError;
     if (this.job.probe) {
-      this.#probe = await RawPeer.open(options);
+      this.#probe = await RawPeer.open(this.job.probeEndpoint ?? options);
       this.#probe.onEvent = this.#onProbeEvent;
       this.#probe.onDecodeError = this.#probeCounters.countDecodeError;
       await this.#probe.subscribe(this.#probeSpec.topic, this.#probeSpec.match);

@@ -44,6 +44,15 @@ export interface LoadRun {
   rssSeries: RssSample[];
   /** Problems worth a warning: frames that were not WAMP, sessions the target closed. */
   problems: string[];
+  /** CPU of each `watch.pids` process during the window, µs per second of wall time (same order). */
+  watchedCpuUsPerS: number[];
+}
+
+/** More processes to measure next to the target (other cluster nodes, nats-server), and a hook at the window's edges. */
+export interface Watch {
+  pids?: number[];
+  /** Called (not awaited) right after the CPU samples at the window's start and end. */
+  onWindowEdge?: (edge: 'start' | 'end') => void;
 }
 
 const START_DELAY_MS = 200;
@@ -58,7 +67,8 @@ function cpuOf(pids: number[]): number {
   return total;
 }
 
-export async function runLoad(benchDist: string, target: Target, phases: Job[][], timing: LoadTiming): Promise<LoadRun> {
+export async function runLoad(benchDist: string, target: Target, phases: Job[][], timing: LoadTiming, watch: Watch = {}): Promise<LoadRun> {
+  const watched = watch.pids ?? [];
   const workers: Worker[] = [];
   try {
     const rssIdleBytes = rssBytesOrNaN(target.pid);
@@ -93,23 +103,29 @@ export async function runLoad(benchDist: string, target: Target, phases: Job[][]
     await sleepUntil(schedule.measureFromNs);
     const t0 = nowNs();
     const cpu0 = cpuUsOrNaN(target.pid);
+    const watched0 = watched.map((pid) => cpuUsOrNaN(pid));
     const gen0 = cpuOf(genPids);
     const busy0 = machineBusyUs();
     const self0 = process.cpuUsage();
     const rssWindowStartBytes = rssBytesOrNaN(target.pid);
+    watch.onWindowEdge?.('start');
     await sleepUntil(schedule.measureToNs);
     const t1 = nowNs();
     const cpu1 = cpuUsOrNaN(target.pid);
+    const watched1 = watched.map((pid) => cpuUsOrNaN(pid));
     const gen1 = cpuOf(genPids);
     const busy1 = machineBusyUs();
     const self = process.cpuUsage(self0);
     const rssWindowEndBytes = rssBytesOrNaN(target.pid);
+    watch.onWindowEdge?.('end');
     // Sampling goes on through the drain, so a slow consumer's backlog shows to the end.
     await sleep(timing.drainMs);
     if (sampler !== undefined) clearInterval(sampler);
 
     const reports = (await Promise.all(workers.map((w) => w.finish(FINISH_TIMEOUT_MS)))).flat();
     const wallS = (t1 - t0) / 1e9;
+    const watchedUs = watched.map((_, i) => (watched1[i] ?? Number.NaN) - (watched0[i] ?? Number.NaN));
+    const watchedSum = watchedUs.reduce((sum, us) => (Number.isFinite(us) ? sum + us : sum), 0);
     const problems: string[] = [];
     for (const r of reports) {
       if (r.decodeErrors > 0) problems.push(`${r.kind}: ${r.decodeErrors} malformed frames from the target, first: ${r.firstDecodeError ?? '?'}`);
@@ -121,13 +137,14 @@ export async function runLoad(benchDist: string, target: Target, phases: Job[][]
       windowS: timing.measureMs / 1000,
       targetCpuUsPerS: (cpu1 - cpu0) / wallS,
       loadGenCpuUsPerS: (gen1 - gen0) / wallS,
-      otherCpuUsPerS: Math.max(0, busy1 - busy0 - (cpu1 - cpu0) - (gen1 - gen0) - self.user - self.system) / wallS,
+      otherCpuUsPerS: Math.max(0, busy1 - busy0 - (cpu1 - cpu0) - watchedSum - (gen1 - gen0) - self.user - self.system) / wallS,
       setupCpuUs,
       rssIdleBytes,
       rssWindowStartBytes,
       rssWindowEndBytes,
       rssSeries,
       problems,
+      watchedCpuUsPerS: watchedUs.map((us) => us / wallS),
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));

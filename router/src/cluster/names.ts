@@ -67,7 +67,7 @@ export class ClusterNames {
     return `${this.prefix}.n.${name}`;
   }
 
-  bucket(kind: 'registrations' | 'sessions' | 'subscriptions' | 'retained'): string {
+  bucket(kind: 'registrations' | 'sessions' | 'subscriptions' | 'retained' | 'testaments'): string {
     return `${this.prefix}-${kind}`;
   }
 
@@ -82,6 +82,11 @@ export class ClusterNames {
 
   subscriptionKey(realm: string, node: string, subscription: number): string {
     return `${token(realm)}.${node}.${subscription}`;
+  }
+
+  /** Testaments of one session, under its node (a dead node's are found by key). */
+  testamentKey(realm: string, node: string, session: number): string {
+    return `${token(realm)}.${node}.${session}`;
   }
 
   retainedKey(realm: string, topic: string): string {

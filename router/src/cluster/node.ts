@@ -28,6 +28,7 @@ export interface ClusterBuckets {
   sessions: KV;
   retained: KV;
   subscriptions: KV;
+  testaments: KV;
 }
 
 interface Peer {
@@ -44,7 +45,10 @@ export class ClusterNode implements RemoteLink {
   readonly #peers = new Map<string, Peer>();
   readonly #subscriptions: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
-  #seq = 0;
+  #seq = Date.now() * 1000;
+  /** Subjects and payloads, alternating, queued in this turn. */
+  #outbox: (string | Uint8Array)[] = [];
+  #flushScheduled = false;
   /** Since when the NATS connection has been up (0 while it is down). */
   #connectedSince = Date.now();
   #stopped = false;
@@ -74,12 +78,13 @@ export class ClusterNode implements RemoteLink {
     });
     const names = new ClusterNames(config.prefix);
     const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
+    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
     const buckets: ClusterBuckets = {
       registrations: await open('registrations', 'memory'),
       sessions: await open('sessions', 'memory'),
       retained: await open('retained', 'file'),
       subscriptions: await open('subscriptions', 'memory'),
+      testaments: await open('testaments', 'memory'),
     };
     const node = new ClusterNode(config, nc, buckets, log);
     for (const realm of realms) node.#links.set(realm.name, new RealmLink(node, realm, core));
@@ -193,25 +198,40 @@ export class ClusterNode implements RemoteLink {
   // ---- messages ------------------------------------------------------------------------------
 
   sendToNode(node: string, bytes: Uint8Array): boolean {
-    if (this.nc.isClosed()) return false;
-    try {
-      this.nc.publish(this.names.node(node), bytes);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.publish(this.names.node(node), bytes);
   }
 
-  /** Publishes a publication's envelope; false when NATS cannot take it now. */
-  publish(subject: string, bytes: Uint8Array): boolean {
+  /**
+   * Queues a message for NATS; everything queued in one event-loop turn is handed to the NATS
+   * client together at the end of the turn, so that it leaves in one write instead of one per
+   * message (the client flushes once per microtask checkpoint). `now`: hand over the queue at
+   * once (an acknowledged PUBLISH is answered after its event is with NATS). Order is kept.
+   * False when the connection is closed for good.
+   */
+  publish(subject: string, bytes: Uint8Array, now = false): boolean {
     if (this.nc.isClosed()) return false;
-    try {
-      this.nc.publish(subject, bytes);
-      return true;
-    } catch {
-      return false;
+    this.#outbox.push(subject, bytes);
+    if (now) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
     }
+    return true;
   }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const out = this.#outbox;
+    if (out.length === 0) return;
+    this.#outbox = [];
+    for (let i = 0; i < out.length; i += 2) {
+      try {
+        this.nc.publish(out[i] as string, out[i + 1] as Uint8Array);
+      } catch (err) {
+        this.log.warn({ node: this.self, err: (err as Error).message }, 'cluster: message not handed to NATS');
+      }
+    }
+  };
 
   nextSeq(): number {
     return ++this.#seq;

@@ -23,7 +23,7 @@
 import type { KvEntry, KV } from '@nats-io/kv';
 import type { QueuedIterator, Subscription } from '@nats-io/transport-node';
 import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, RequestId, SessionId, Yield } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, isMatchPolicy, parseMessage, toWire } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, isMatchPolicy, msgpackCodec, parseMessage, toWire } from '@switchboard/schemas';
 import type { DeliveryPlan, Subscription as BrokerSubscription } from '../broker/broker.js';
 import type { RouterCore } from '../core.js';
 import type { InvocationPolicy, Registration } from '../dealer/dealer.js';
@@ -158,7 +158,7 @@ export class RealmLink implements RealmCluster {
     });
   }
 
-  get #kv(): { registrations: KV; sessions: KV; retained: KV; subscriptions: KV } {
+  get #kv(): { registrations: KV; sessions: KV; retained: KV; subscriptions: KV; testaments: KV } {
     return this.node.buckets;
   }
 
@@ -200,7 +200,7 @@ export class RealmLink implements RealmCluster {
 
   // ---- pub/sub -------------------------------------------------------------------------------
 
-  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean): void {
+  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged = false): void {
     const envelope: EventEnvelope = {
       kind: 'e',
       node: this.node.self,
@@ -220,7 +220,7 @@ export class RealmLink implements RealmCluster {
       this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: publication cannot be encoded; delivered on this node only');
       return;
     }
-    this.node.publish(this.node.names.event(this.#name, plan.topic), bytes);
+    this.node.publish(this.node.names.event(this.#name, plan.topic), bytes, acknowledged);
     if (retain) {
       this.#kv.retained.put(this.node.names.retainedKey(this.#name, plan.topic), bytes).catch((err: unknown) => {
         this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
@@ -311,6 +311,36 @@ export class RealmLink implements RealmCluster {
     const out: SubscriptionRecord[] = [];
     for (const record of this.#subscriptionRecords.values()) if (record.node !== this.node.self && this.node.isLive(record.node, record.inc)) out.push(record);
     return out;
+  }
+
+  // ---- testaments ----------------------------------------------------------------------------
+
+  testaments(session: RouterSession, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void {
+    const key = this.node.names.testamentKey(this.#name, this.node.self, session.id);
+    const kv = this.#kv.testaments;
+    const done =
+      testaments.length === 0
+        ? kv.delete(key)
+        : kv.put(key, msgpackCodec.encode([this.node.incarnation, session.identity?.authid ?? null, session.identity?.authrole ?? null, testaments.map((t) => [t.topic, t.args, t.kwargs, t.publishOptions])]) as Uint8Array);
+    done.catch((err: unknown) => this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: testaments not stored in the cluster'));
+  }
+
+  /** A dead node's testaments, published by the node that purges it (once), as its sessions would have. */
+  async #publishTestaments(node: string, inc: number): Promise<void> {
+    const kv = this.#kv.testaments;
+    const keys: string[] = [];
+    for await (const key of await kv.keys(`${this.#prefix}${node}.>`)) keys.push(key);
+    for (const key of keys) {
+      const entry = await kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') continue;
+      const value = msgpackCodec.decode(entry.value);
+      const id = Number(key.slice(key.lastIndexOf('.') + 1));
+      if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
+      const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];
+      const stand = new RemoteSession(this.core, this.node, node, this.realm, id as SessionId, { authid: authid ?? '', authrole: authrole ?? '', authmethod: '', authprovider: '' }, {});
+      for (const [topic, args, kwargs, options] of list) this.realm.publishAs(stand, topic, args, kwargs, options);
+      await kv.delete(key);
+    }
   }
 
   // ---- sessions ------------------------------------------------------------------------------
@@ -624,6 +654,7 @@ export class RealmLink implements RealmCluster {
       for (const [key, record] of [...this.#registrations]) if (record.callees.some(dead)) await this.#removeCallees(key, dead);
       for (const [id, record] of [...this.#sessions]) if (dead(record)) await this.#kv.sessions.delete(this.node.names.sessionKey(this.#name, id));
       for (const [key, record] of [...this.#subscriptionRecords]) if (dead(record)) await this.#kv.subscriptions.delete(key);
+      await this.#publishTestaments(node, inc);
       this.node.log.info({ node: this.node.self, dead: node }, 'cluster: removed a dead node\'s sessions and registrations');
     } catch (err) {
       this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete');

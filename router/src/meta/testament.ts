@@ -42,6 +42,7 @@ export function installTestaments(realm: Realm): void {
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     mine[scope].push({ topic, args: eventArgs, kwargs: eventKwargs, publishOptions });
+    realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
@@ -49,6 +50,7 @@ export function installTestaments(realm: Realm): void {
     const scope = scopeOf({ ...optionalDict(args, 0, 'options'), ...kwargs });
     const mine = testaments.get(caller);
     if (mine !== undefined) mine[scope] = [];
+    if (mine !== undefined) realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
@@ -57,6 +59,7 @@ export function installTestaments(realm: Realm): void {
       const mine = testaments.get(session);
       if (mine === undefined) return;
       testaments.delete(session);
+      realm.cluster?.testaments?.(session, []);
       if (silent) return; // wamp.session.kill_all publishes no testaments
       // Without session resumption a session is detached and destroyed at once: both scopes fire.
       for (const t of [...mine.detached, ...mine.destroyed]) {

@@ -342,6 +342,12 @@ describe('cluster: node failure', () => {
     });
     const caller = await open(n0!.url);
     await waitFor(async () => (await caller.call('wamp.registration.lookup', [procedure])) !== null, 'the registration on node 0');
+    // The callee's testament is published by a survivor when its node dies with it.
+    const lastWords = uri('cluster.lastwords');
+    const testaments = collector();
+    await caller.subscribe(lastWords, testaments.handler);
+    const calleeId = callee.id;
+    await callee.call('wamp.session.add_testament', [lastWords, ['bye', calleeId], {}]);
     // A client that knows every node, connected to the one about to die.
     const roaming = await open(n1!.url, 'json', { transports: [n1!.url, n2!.url].map((url) => ({ type: 'websocket' as const, url })), reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     await waitFor(async () => (await caller.call('wamp.session.count')) === 3, 'three sessions');
@@ -356,6 +362,9 @@ describe('cluster: node failure', () => {
     await expect(caller.call(procedure)).rejects.toMatchObject({ uri: 'wamp.error.no_such_procedure' });
     await waitFor(async () => (await caller.call('wamp.session.count')) === 2, 'the dead node\'s sessions to go', 8000);
     await waitFor(async () => roaming.isOpen === true && (await roaming.call('wamp.session.get', [roaming.id]).then(() => true, () => false)), 'the roaming client on node 2', 8000);
+    await waitFor(() => testaments.events.length > 0, 'the dead session\'s testament', 8000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(testaments.events.map((e) => e.args)).toEqual([['bye', calleeId]]);
     // The procedure is free again for anyone.
     await caller.register(procedure, () => 'back');
     expect(await callable(roaming, procedure)).toBe('back');
