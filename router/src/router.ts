@@ -82,7 +82,7 @@ export class Router implements RouterCore {
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Present on a cluster node (config `cluster`), once started. */
-  #cluster: { stop(): Promise<void> } | undefined;
+  #cluster: { stop(): Promise<void>; hasSession(id: number): boolean } | undefined;
 
   constructor(options: RouterOptions = {}) {
     this.config = resolveConfig(options.config);
@@ -118,7 +118,8 @@ export class Router implements RouterCore {
 
   newSessionId(): SessionId {
     let id = this.#sessionIds.next();
-    while (this.#liveIds.has(id)) id = this.#sessionIds.next();
+    // On a cluster node, IDs of sessions on the other nodes (the session registry) are skipped too.
+    while (this.#liveIds.has(id) || this.#cluster?.hasSession(id) === true) id = this.#sessionIds.next();
     this.#liveIds.add(id);
     return id;
   }

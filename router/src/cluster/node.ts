@@ -233,6 +233,12 @@ export class ClusterNode implements RemoteLink {
     }
   };
 
+  /** Whether a session with this ID is known anywhere in the cluster (so that a new one does not take it). */
+  hasSession(id: number): boolean {
+    for (const link of this.#links.values()) if (link.hasSession(id)) return true;
+    return false;
+  }
+
   nextSeq(): number {
     return ++this.#seq;
   }

@@ -387,6 +387,10 @@ export class RealmLink implements RealmCluster {
     this.#sessions.set(id, record);
   }
 
+  hasSession(id: number): boolean {
+    return this.#sessions.has(id);
+  }
+
   /** Sessions of the realm on other live nodes (meta API). */
   remoteSessions(): Dict[] {
     const out: Dict[] = [];
