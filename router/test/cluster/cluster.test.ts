@@ -195,7 +195,7 @@ describe('cluster: routed RPC across nodes', () => {
     await waitFor(async () => (await caller.call(first).catch(() => undefined)) === 'two', 'failover to the second callee');
   });
 
-  it('progressive results, cancel (INTERRUPT to the callee) and timeout work across nodes', async () => {
+  it('progressive results, progressive call invocations, cancel (INTERRUPT to the callee) and timeout work across nodes', async () => {
     const cluster = await startCluster(2);
     const [n0, n1] = cluster.nodes;
     const callee = await open(n1!.url);
@@ -211,6 +211,32 @@ describe('cluster: routed RPC across nodes', () => {
     for await (const chunk of call) progress.push((chunk as { args: unknown[] }).args[0]);
     expect(progress).toEqual([0, 1, 2]);
     expect((await call.result).value).toBe('done');
+
+    // Progressive call invocations: the caller streams its arguments, chunk by chunk, to node 1.
+    const upload = uri('cluster.upload');
+    await callee.register(upload, async (args, _kwargs, details) => {
+      let total = args[0] as number;
+      let chunks = 1;
+      for await (const chunk of details.input ?? []) {
+        total += chunk.args[0] as number;
+        chunks++;
+        details.progress([chunks]);
+      }
+      return { total, chunks };
+    });
+    await waitFor(async () => (await caller.call('wamp.registration.lookup', [upload])) !== null, 'the upload registration on node 0');
+    const input = caller.callWithInput(upload);
+    const acks: unknown[] = [];
+    const reading = (async () => {
+      for await (const p of input) acks.push(p.args[0]);
+    })();
+    input.send([1]);
+    input.send([2]);
+    input.send([3]);
+    const uploaded = await within(input.end([4]), 3000, 'the streamed call');
+    await reading;
+    expect(uploaded.value).toEqual({ total: 10, chunks: 4 });
+    expect(acks).toEqual([2, 3, 4]);
 
     const slow = uri('cluster.slow');
     const interrupted = deferred<unknown>();

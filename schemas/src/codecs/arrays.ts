@@ -3,6 +3,7 @@
  * encoded on its own, so a message can be assembled from pre-encoded parts.
  */
 import type { EncodedTail } from './codec.js';
+import { allocate } from './allocate.js';
 
 type Header = (count: number) => Uint8Array;
 type HeaderLength = (firstByte: number) => number;
@@ -20,7 +21,7 @@ export function withTail(encodedHead: Uint8Array, headCount: number, tail: Encod
   const h = header(headCount + tail.count);
   const items = body(encodedHead, headerLength);
   const t = tail.encoded as Uint8Array;
-  const out = new Uint8Array(h.length + items.length + t.length);
+  const out = allocate(h.length + items.length + t.length);
   out.set(h, 0);
   out.set(items, h.length);
   out.set(t, h.length + items.length);

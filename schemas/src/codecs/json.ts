@@ -1,5 +1,6 @@
 import type { Codec, EncodedTail } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
+import { allocate } from './allocate.js';
 
 /**
  * JSON, with binary as a string of "\0" followed by base64. [bp_binary_conversion_of_json]
@@ -41,13 +42,14 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
 
 const utf8Encoder = new TextEncoder();
 
+
 /** A JSON tail also keeps, as UTF-8, what follows the head: `,<elements>]` (or `]`). */
 interface JsonTail extends EncodedTail {
   readonly suffix: Uint8Array;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
+  const out = allocate(a.length + b.length);
   out.set(a);
   out.set(b, a.length);
   return out;
@@ -81,7 +83,7 @@ export const jsonCodec: Codec = {
     // in front of the tail's bytes, with neither JSON.stringify nor a UTF-8 pass over the tail.
     if (!numbersOnly(head)) return concat(utf8Encoder.encode(encode(head).slice(0, -1)), suffix);
     const text = `[${head.join(',')}`;
-    const out = new Uint8Array(text.length + suffix.length);
+    const out = allocate(text.length + suffix.length);
     for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
     out.set(suffix, text.length);
     return out;
