@@ -3,6 +3,7 @@
  * that turns their plans into messages. EVENTs are encoded once per subscription per serializer
  * and the same bytes go to every subscriber.
  */
+import { createHash } from 'node:crypto';
 import type {
   Args,
   Call,
@@ -21,6 +22,7 @@ import type {
   Register,
   RequestId,
   Result,
+  RegistrationId,
   SessionId,
   SubscriptionId,
   Subscribe,
@@ -28,7 +30,7 @@ import type {
   Unsubscribe,
   Yield,
 } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, RandomIds, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
 import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 import { EventHistory } from './broker/history.js';
@@ -57,10 +59,11 @@ export interface RealmOptions {
   /** Topics (or patterns) whose last `limit` events are kept for wamp.subscription.get_events. */
   eventHistory?: { topic: string; match: MatchPolicy; limit: number }[];
   /**
-   * Subscription and registration IDs: `sequential` (one router) or `random` (a cluster node: the
-   * meta API shows other nodes' IDs beside this one's, so they must not collide).
+   * Subscription and registration IDs: `sequential` (one router) or `derived` (a cluster node:
+   * from the realm, policy and URI, so that every node gives one subscription or registration the
+   * same ID and the meta API speaks of one route whatever node answers).
    */
-  routeIds?: 'sequential' | 'random';
+  routeIds?: 'sequential' | 'derived';
 }
 
 /** An encoded frame, or null when the payload could not be encoded. */
@@ -193,6 +196,16 @@ function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSessio
   return [MessageCode.Event, subscription, plan.publication, details];
 }
 
+/**
+ * A route's ID derived from what it is: 53 bits of SHA-256 over realm, kind, policy and URI, plus
+ * one (an ID is in [1, 2^53]). Two different routes share an ID with odds of about n²/2^54.
+ */
+function routeId(realm: string, kind: string, match: MatchPolicy, uri: string): number {
+  const digest = createHash('sha256').update(`${realm}\0${kind}\0${match}\0${uri}`).digest();
+  // 48 bits, then 5 more: exactly 53, all representable in a double.
+  return digest.readUIntBE(0, 6) * 32 + (digest[6]! >> 3) + 1;
+}
+
 function hasPpt(options: Dict): boolean {
   const scheme = options['ppt_scheme'];
   return typeof scheme === 'string' && scheme.length > 0;
@@ -248,12 +261,12 @@ export class Realm {
       const session = this.sessions.get(subject.id);
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });
-    const random = options.routeIds === 'random';
+    const derived = options.routeIds === 'derived';
     this.broker = new Broker<RouterSession>({
       ...(options.retention !== undefined && { retention: options.retention }),
-      ...(random && { subscriptionIds: new RandomIds<SubscriptionId>() }),
+      ...(derived && { subscriptionIds: { next: (topic: string, match: MatchPolicy) => routeId(this.name, 'subscription', match, topic) as SubscriptionId } }),
     });
-    this.dealer = new Dealer<RouterSession>(random ? { registrationIds: new RandomIds() } : {});
+    this.dealer = new Dealer<RouterSession>(derived ? { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } } : {});
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
   }
 

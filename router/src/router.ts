@@ -90,7 +90,7 @@ export class Router implements RouterCore {
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
-      const realm = new Realm({ ...options, routeIds: this.config.cluster !== undefined ? 'random' : 'sequential' }, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
+      const realm = new Realm({ ...options, routeIds: this.config.cluster !== undefined ? 'derived' : 'sequential' }, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
       installMetaApi(realm);
       installRouterStats(realm, this);
       this.#realms.set(options.name, realm);

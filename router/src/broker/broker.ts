@@ -42,7 +42,8 @@ export interface RetentionOptions {
 }
 
 export interface BrokerOptions {
-  subscriptionIds?: { next(): SubscriptionId };
+  /** Draws subscription IDs (given the subscription's topic and policy, for IDs derived from them). */
+  subscriptionIds?: { next(topic: string, match: MatchPolicy): SubscriptionId };
   publicationIds?: { next(): PublicationId };
   /** Milliseconds since the epoch; used for `created` timestamps and retention TTL. */
   clock?: () => number;
@@ -114,7 +115,7 @@ export class Broker<S extends Subscriber> {
   // Reverse index: a leaving session touches only its own subscriptions.
   readonly #bySession = new Map<S, Set<Subscription<S>>>();
   readonly #byId = new Map<SubscriptionId, Subscription<S>>();
-  readonly #subscriptionIds: { next(): SubscriptionId };
+  readonly #subscriptionIds: { next(topic: string, match: MatchPolicy): SubscriptionId };
   readonly #publicationIds: { next(): PublicationId };
   readonly #clock: () => number;
   readonly #retention: RetentionOptions;
@@ -153,7 +154,7 @@ export class Broker<S extends Subscriber> {
   }
 
   #create(topic: string, match: MatchPolicy, persistent: boolean): Subscription<S> {
-    const subscription: Subscription<S> = { id: this.#subscriptionIds.next(), topic, match, created: this.#clock(), subscribers: new Set(), persistent };
+    const subscription: Subscription<S> = { id: this.#subscriptionIds.next(topic, match), topic, match, created: this.#clock(), subscribers: new Set(), persistent };
     this.#index.add(subscription);
     this.#byId.set(subscription.id, subscription);
     return subscription;

@@ -73,7 +73,8 @@ export interface UnregisterOutcome<S> {
 }
 
 export interface DealerOptions {
-  registrationIds?: { next(): RegistrationId };
+  /** Draws registration IDs (given the procedure and policy, for IDs derived from them). */
+  registrationIds?: { next(procedure: string, match: MatchPolicy): RegistrationId };
   clock?: () => number;
   /** Uniform in [0, 1); for the `random` policy. */
   random?: () => number;
@@ -105,7 +106,7 @@ export class Dealer<S extends Callee> {
   readonly #sessions = new Map<S, SessionState<S>>();
   // Round-robin cursor per registration.
   readonly #cursor = new WeakMap<Registration<S>, number>();
-  readonly #registrationIds: { next(): RegistrationId };
+  readonly #registrationIds: { next(procedure: string, match: MatchPolicy): RegistrationId };
   readonly #clock: () => number;
   readonly #random: () => number;
 
@@ -138,7 +139,7 @@ export class Dealer<S extends Callee> {
       this.#state(callee).registrations.add(existing);
       return { ok: true, registration: existing, created: false };
     }
-    const registration: Registration<S> = { id: this.#registrationIds.next(), procedure, match, invoke, created: this.#clock(), callees: [entry] };
+    const registration: Registration<S> = { id: this.#registrationIds.next(procedure, match), procedure, match, invoke, created: this.#clock(), callees: [entry] };
     if (match === 'exact') this.#exact.set(procedure, registration);
     else if (match === 'prefix') this.#prefix.set(procedure, registration);
     else this.#wildcard.set(procedure, registration);
