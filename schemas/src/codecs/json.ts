@@ -1,6 +1,6 @@
 import type { Codec, EncodedTail } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
-import { allocate } from './allocate.js';
+import { allocate, utf8Bytes } from './allocate.js';
 
 /**
  * JSON, with binary as a string of "\0" followed by base64. [bp_binary_conversion_of_json]
@@ -40,9 +40,6 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-const utf8Encoder = new TextEncoder();
-
-
 /** A JSON tail also keeps, as UTF-8, what follows the head: `,<elements>]` (or `]`). */
 interface JsonTail extends EncodedTail {
   readonly suffix: Uint8Array;
@@ -55,10 +52,15 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Whether every element is a safe integer (written as plain ASCII digits). */
-function numbersOnly(values: unknown[]): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isSafeInteger(values[i])) return false;
-  return true;
+/** `[a,b,…` for a head of safe integers (plain ASCII digits), else undefined. */
+function integerHead(values: unknown[]): string | undefined {
+  let text = '[';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isSafeInteger(v)) return undefined;
+    text += i === 0 ? `${v as number}` : `,${v as number}`;
+  }
+  return text;
 }
 
 function encode(message: unknown[]): string {
@@ -73,16 +75,16 @@ export const jsonCodec: Codec = {
   encode,
   encodeTail(tail: unknown[]): EncodedTail {
     const encoded = encode(tail).slice(1, -1);
-    const jsonTail: JsonTail = { count: tail.length, encoded, suffix: utf8Encoder.encode(tail.length === 0 ? ']' : `,${encoded}]`) };
+    const jsonTail: JsonTail = { count: tail.length, encoded, suffix: utf8Bytes(tail.length === 0 ? ']' : `,${encoded}]`) };
     return jsonTail;
   },
   encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
     const { suffix } = tail as JsonTail;
-    if (head.length === 0) return utf8Encoder.encode(`[${tail.encoded as string}]`);
+    if (head.length === 0) return utf8Bytes(`[${tail.encoded as string}]`);
     // A head of integers (an EVENT's code and subscription ID) is ASCII: written byte by byte
     // in front of the tail's bytes, with neither JSON.stringify nor a UTF-8 pass over the tail.
-    if (!numbersOnly(head)) return concat(utf8Encoder.encode(encode(head).slice(0, -1)), suffix);
-    const text = `[${head.join(',')}`;
+    const text = integerHead(head);
+    if (text === undefined) return concat(utf8Bytes(encode(head).slice(0, -1)), suffix);
     const out = allocate(text.length + suffix.length);
     for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
     out.set(suffix, text.length);
