@@ -170,7 +170,7 @@ export interface RealmCluster {
   /** Subscriptions held on the other nodes (meta API). */
   remoteSubscriptions(): readonly { id: number; topic: string; match: MatchPolicy; created: number; subscribers: number[] }[];
   /** Closes a session on another node (wamp.session.kill); false if there is none. */
-  killRemote(id: number, reason: string, message: string): boolean;
+  killRemote(id: number, reason: string, message: string, silent?: boolean): boolean;
 }
 
 /** Listeners for what happens in a realm (the meta API subscribes here). */

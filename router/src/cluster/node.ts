@@ -140,6 +140,11 @@ export class ClusterNode implements RemoteLink {
     return peer !== undefined && peer.alive && peer.incarnation === incarnation;
   }
 
+  /** Whether a node (any incarnation) is alive for this node. */
+  isAlive(node: string): boolean {
+    return node === this.self || this.#peers.get(node)?.alive === true;
+  }
+
   /**
    * A node seen in a KV entry before any heartbeat of it (this node just started): presumed alive
    * for one timeout, so that its registrations are callable at once; a dead one is then dropped.

@@ -404,10 +404,10 @@ export class RealmLink implements RealmCluster {
   }
 
   /** wamp.session.kill of a session on another node; false if there is none. */
-  killRemote(id: number, reason: string, message: string): boolean {
+  killRemote(id: number, reason: string, message: string, silent = false): boolean {
     const record = this.#sessions.get(id);
     if (record === undefined || record.node === this.node.self || !this.node.isLive(record.node, record.inc)) return false;
-    return this.node.sendToNode(record.node, encodeCluster({ kind: 'k', realm: this.#name, session: id as SessionId, reason, message }));
+    return this.node.sendToNode(record.node, encodeCluster({ kind: 'k', realm: this.#name, session: id as SessionId, reason, message, silent }));
   }
 
   // ---- registrations -------------------------------------------------------------------------
@@ -567,7 +567,7 @@ export class RealmLink implements RealmCluster {
       if (msg.code === MessageCode.Yield || (msg.code === MessageCode.Error && msg.requestType === MessageCode.Invocation)) this.realm.onCalleeAnswer(proxy.session, msg);
     } else if (m.kind === 'k') {
       const session = this.realm.sessions.get(m.session);
-      session?.goodbye(m.reason, m.message, () => undefined);
+      session?.goodbye(m.reason, m.message, () => undefined, { silent: m.silent });
     }
   }
 
@@ -627,28 +627,19 @@ export class RealmLink implements RealmCluster {
 
   /** A node came up or went down (for this node): stand-ins and relays follow. */
   nodeChanged(node: string): void {
+    const alive = this.node.isAlive(node);
+    // A dead node's stand-ins go first, and the calls pending on them end: wamp.error.canceled.
+    if (!alive) for (const [id, proxy] of this.#proxies) if (proxy.session.node === node) this.#dropProxy(id, 'callee node is gone');
     for (const key of this.#registrations.keys()) this.#reconcile(key);
-    for (const [id, proxy] of this.#proxies) if (proxy.session.node === node && proxy.keys.size === 0) this.#dropProxy(id, 'callee node is gone');
-    // Stand-ins left with keys belong to live nodes; for a dead one every key went above.
-    for (const [id, proxy] of this.#proxies) {
-      if (proxy.session.node !== node) continue;
-      const alive = [...proxy.keys.keys()].length > 0;
-      if (!alive) this.#dropProxy(id, 'callee node is gone');
-    }
+    if (alive) return;
     // Callers on a node that is gone will not hear back: their invocations here are interrupted.
     for (const [session, relays] of this.#relays) {
       for (const [local, relay] of relays) {
-        if (relay.from !== node || this.node.isLive(node, this.#incarnationOf(node))) continue;
+        if (relay.from !== node) continue;
         this.#endRelay(session, local, `${relay.from}/${session.id}/${relay.origin}`);
         if (session.supports('callee', 'call_canceling')) session.send({ code: MessageCode.Interrupt, request: local, options: { mode: 'killnowait', reason: ErrorUri.Canceled } });
       }
     }
-  }
-
-  #incarnationOf(node: string): number {
-    for (const record of this.#sessions.values()) if (record.node === node) return record.inc;
-    for (const record of this.#registrations.values()) for (const c of record.callees) if (c.node === node) return c.inc;
-    return -1;
   }
 
   /** Removes a dead node's entries from the buckets (done by one live node). */

@@ -57,6 +57,8 @@ export interface Kill {
   session: SessionId;
   reason: string;
   message: string;
+  /** wamp.session.kill_all: no on_leave event, no testaments. */
+  silent: boolean;
 }
 
 export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill;
@@ -102,7 +104,7 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
     case 'a':
       return msgpackCodec.encode(['a', m.from, m.realm, m.session, m.wire]) as Uint8Array;
     case 'k':
-      return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message]) as Uint8Array;
+      return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message, m.silent]) as Uint8Array;
   }
 }
 
@@ -143,7 +145,7 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
     case 'a':
       return { kind: 'a', from: str(1), realm: str(2), session: num(3) as SessionId, wire: arr(4) };
     case 'k':
-      return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4) };
+      return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4), silent: a[5] === true };
     default:
       throw new Error(`unknown cluster message kind ${JSON.stringify(a[0])}`);
   }

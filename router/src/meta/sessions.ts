@@ -55,6 +55,14 @@ export function installSessionMeta(realm: Realm): void {
     const roles = optionalStringList(args, 0, 'filter_authroles');
     return roles === undefined ? sessions : sessions.filter((d) => typeof d['authrole'] === 'string' && roles.includes(d['authrole']));
   };
+  /** On a cluster node: closes the matching sessions of the other nodes; how many. */
+  const killRemote = (match: (details: Dict) => boolean, reason: string, message: string, silent = false): number => {
+    let count = 0;
+    for (const details of realm.cluster?.remoteSessions() ?? []) {
+      if (match(details) && realm.cluster?.killRemote(details['session'] as number, reason, message, silent) === true) count++;
+    }
+    return count;
+  };
   realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length + remote(args).length] }));
   realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [[...filtered(args).map((s) => s.id), ...remote(args).map((d) => d['session'])]] }));
   realm.procedures.set('wamp.session.get', (_caller, args) => {
@@ -87,21 +95,21 @@ export function installSessionMeta(realm: Realm): void {
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller).filter((s) => s.identity?.authid === authid);
     for (const s of killed) kill(s, reason, message);
-    return { args: [killed.length] };
+    return { args: [killed.length + killRemote((d) => d['authid'] === authid, reason, message)] };
   });
   realm.procedures.set('wamp.session.kill_by_authrole', (caller, args, kwargs) => {
     const authrole = stringArg(args, 0, 'authrole');
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller).filter((s) => s.identity?.authrole === authrole);
     for (const s of killed) kill(s, reason, message);
-    return { args: [killed.length] };
+    return { args: [killed.length + killRemote((d) => d['authrole'] === authrole, reason, message)] };
   });
   realm.procedures.set('wamp.session.kill_all', (caller, _args, kwargs) => {
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller);
     // [ap_session_meta_api] kill_all "will not generate session meta events or testament events".
     for (const s of killed) kill(s, reason, message, true);
-    return { args: [killed.length] };
+    return { args: [killed.length + killRemote(() => true, reason, message, true)] };
   });
 
   realm.observe({

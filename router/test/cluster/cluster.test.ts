@@ -308,6 +308,12 @@ describe('cluster: meta API for the whole cluster', () => {
     expect(closed.reason).toBeDefined();
     await waitFor(async () => (await observer.call('wamp.session.count')) === 2, 'two sessions left');
     await expect(observer.call('wamp.session.get', [s2id])).rejects.toMatchObject({ uri: 'wamp.error.no_such_session' });
+    // kill_by_authrole reaches every node: s1 (node 1) and a new session on node 2 go, the caller stays.
+    const s3 = await connectAutobahn(n2!.url, 'cbor');
+    await waitFor(async () => (await observer.call('wamp.session.count')) === 3, 'three sessions again');
+    expect(await observer.call('wamp.session.kill_by_authrole', ['anonymous'])).toBe(2);
+    await within(s3.closed, 3000, 'the session on node 2 to close');
+    await waitFor(async () => (await observer.call('wamp.session.count')) === 1, 'only the caller left');
   });
 
   it('subscription lookup, match, list and subscribers cover every node', async () => {
