@@ -185,8 +185,9 @@ export class ClusterNode implements RemoteLink {
     // for a whole timeout (a node that was cut off itself must not remove the others).
     const incarnation = peer.incarnation;
     const timer = setTimeout(() => {
+      // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
-      if (current === undefined || current.alive || current.incarnation !== incarnation || this.#stopped) return;
+      if ((current !== undefined && current.alive && current.incarnation === incarnation) || this.#stopped) return;
       if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
       if (this.#firstLive() !== this.self) return;
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);

@@ -402,6 +402,33 @@ describe('cluster: node failure', () => {
     expect(await callable(roaming, procedure)).toBe('back');
   });
 
+  it('a node restarted under the same name at once is a new incarnation: the old one\'s registration and sessions do not come back', async () => {
+    const cluster = await startCluster(2);
+    const [n0, n1] = cluster.nodes;
+    const old = await open(n1!.url);
+    const procedure = uri('cluster.reborn');
+    await old.register(procedure, () => 'old');
+    const caller = await open(n0!.url);
+    expect(await callable(caller, procedure)).toBe('old');
+    await waitFor(async () => (await caller.call('wamp.session.count')) === 2, 'two sessions');
+    await n1!.kill('SIGKILL');
+    const reborn = await cluster.addNode(n1!.node);
+    // The old incarnation's entries go (the new one's heartbeats are not the old one's).
+    await waitFor(async () => (await caller.call('wamp.registration.lookup', [procedure])) === null, 'the old registration to go', 8000);
+    await waitFor(async () => (await caller.call('wamp.session.count')) === 1, 'the old session to go', 8000);
+    // The new incarnation works like any node.
+    const fresh = await open(reborn.url);
+    await fresh.register(procedure, () => 'new');
+    expect(await callable(caller, procedure)).toBe('new');
+    const topic = uri('cluster.reborn.events');
+    const events = collector();
+    await fresh.subscribe(topic, events.handler);
+    await waitFor(async () => {
+      await caller.publish(topic, ['hello'], {}, { acknowledge: true });
+      return events.events.length > 0;
+    }, 'an event to the new incarnation');
+  });
+
   it('a NATS outage: every node keeps serving its own sessions, and the cluster works again when NATS is back', async () => {
     const cluster = await startCluster(2);
     const [n0, n1] = cluster.nodes;
