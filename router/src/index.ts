@@ -1,5 +1,5 @@
 export { Router, startRouter } from './router.js';
-export type { RouterOptions, ListenerAddress } from './router.js';
+export type { RouterOptions, ListenerAddress, ClusterStatus } from './router.js';
 export { Realm } from './realm.js';
 export { RouterSession, SessionState } from './session.js';
 export type { SessionIdentity } from './session.js';

@@ -28,6 +28,15 @@ import type { Peer, PeerHandler } from './transports/peer.js';
 import { createLocalConnection } from './transports/local.js';
 import type { LocalClient } from './transports/local.js';
 
+/** A cluster node's view of the cluster (GET /ready). */
+export interface ClusterStatus {
+  node: string;
+  /** The NATS connection is up. */
+  nats: boolean;
+  /** The other nodes this one hears from. */
+  nodes: string[];
+}
+
 export interface RouterOptions {
   /** A config file's content; omitted fields take their defaults. */
   config?: RouterConfigFile;
@@ -82,7 +91,7 @@ export class Router implements RouterCore {
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Present on a cluster node (config `cluster`), once started. */
-  #cluster: { stop(): Promise<void>; hasSession(id: number): boolean } | undefined;
+  #cluster: { stop(): Promise<void>; hasSession(id: number): boolean; status(): ClusterStatus } | undefined;
 
   constructor(options: RouterOptions = {}) {
     this.config = resolveConfig(options.config);
@@ -203,9 +212,15 @@ export class Router implements RouterCore {
     this.log.info('router stopped');
   }
 
-  /** GET /ready: every listener up and the realms loaded; false again once stopping begins. */
-  readiness(): { ready: boolean; listeners: number; realms: string[] } {
-    return { ready: this.#ready, listeners: this.#listeners.length, realms: [...this.#realms.keys()] };
+  /**
+   * GET /ready: every listener up and the realms loaded; false again once stopping begins. A
+   * cluster node also says whether it reaches NATS and which nodes it sees (it stays ready without
+   * NATS: it still serves its own sessions).
+   */
+  readiness(): { ready: boolean; listeners: number; realms: string[]; cluster?: ClusterStatus } {
+    const out: { ready: boolean; listeners: number; realms: string[]; cluster?: ClusterStatus } = { ready: this.#ready, listeners: this.#listeners.length, realms: [...this.#realms.keys()] };
+    if (this.#cluster !== undefined) out.cluster = this.#cluster.status();
+    return out;
   }
 
   /** The Prometheus registry behind /metrics (created on first use). */

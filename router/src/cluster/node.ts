@@ -140,6 +140,12 @@ export class ClusterNode implements RemoteLink {
     return peer !== undefined && peer.alive && peer.incarnation === incarnation;
   }
 
+  /** For GET /ready. */
+  status(): { node: string; nats: boolean; nodes: string[] } {
+    const nodes = [...this.#peers].filter(([, peer]) => peer.alive).map(([name]) => name);
+    return { node: this.self, nats: this.#connectedSince !== 0 && !this.nc.isClosed(), nodes: nodes.sort() };
+  }
+
   /** Whether a node (any incarnation) is alive for this node. */
   isAlive(node: string): boolean {
     return node === this.self || this.#peers.get(node)?.alive === true;

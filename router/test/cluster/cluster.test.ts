@@ -437,7 +437,16 @@ describe('cluster: node failure', () => {
     const procedure = uri('cluster.outage');
     await remote1.register(procedure, () => 'from node 1');
     expect(await callable(local0, procedure)).toBe('from node 1');
+    // GET /ready tells what the node sees of the cluster; it stays ready without NATS.
+    const readyUrl = n0!.url.replace(/^ws/, 'http').replace(/\/ws$/, '/ready');
+    const ready = async (): Promise<{ status: number; body: { ready: boolean; cluster?: { node: string; nats: boolean; nodes: string[] } } }> => {
+      const res = await fetch(readyUrl);
+      return { status: res.status, body: (await res.json()) as { ready: boolean; cluster?: { node: string; nats: boolean; nodes: string[] } } };
+    };
+    expect(await ready()).toEqual({ status: 200, body: expect.objectContaining({ ready: true, cluster: { node: n0!.node, nats: true, nodes: [n1!.node] } }) });
     await cluster.nats.kill('SIGKILL');
+    await waitFor(async () => (await ready()).body.cluster?.nats === false, '/ready to report NATS down');
+    expect((await ready()).status).toBe(200);
     // Local pub/sub and RPC on node 0 carry on.
     const topic = uri('cluster.local');
     const events = collector();
@@ -449,6 +458,7 @@ describe('cluster: node failure', () => {
     await cluster.nats.restart();
     // Back: node 1's registration is callable from node 0 again, and events cross again.
     await waitFor(async () => (await local0.call(procedure).catch(() => undefined)) === 'from node 1', 'the cross-node call after NATS returns', 15_000);
+    expect((await ready()).body.cluster?.nats).toBe(true);
     const crossTopic = uri('cluster.after');
     const cross = collector();
     await remote1.subscribe(crossTopic, cross.handler);
