@@ -283,6 +283,32 @@ describe('cluster: routed RPC across nodes', () => {
   });
 });
 
+describe('cluster: the HTTP bridge', () => {
+  it('a POST /publish on one node reaches a subscriber on another; a POST /call on one node reaches a callee on another', async () => {
+    const paths = { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' }, '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } as const;
+    const cluster = await startCluster(2, { extra: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, path: '/ws', http: { paths } }] } });
+    const [n0, n1] = cluster.nodes;
+    const base = n0!.url.replace(/^ws/, 'http').replace(/\/ws$/, '');
+    const subscriber = await open(n1!.url);
+    const topic = uri('cluster.bridge');
+    const events = collector();
+    await subscriber.subscribe(topic, events.handler);
+    await waitFor(async () => {
+      const res = await fetch(`${base}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, args: ['from http'] }) });
+      expect(res.status).toBe(200);
+      return events.events.length > 0;
+    }, 'the bridged event on node 1');
+    expect(events.events[0]!.args).toEqual(['from http']);
+    const procedure = uri('cluster.bridge.add');
+    await subscriber.register(procedure, (args) => (args[0] as number) + (args[1] as number));
+    await waitFor(async () => {
+      const res = await fetch(`${base}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ procedure, args: [20, 22] }) });
+      const body = (await res.json()) as { args?: unknown[] };
+      return body.args?.[0] === 42;
+    }, 'the bridged call answered by node 1');
+  });
+});
+
 describe('cluster: meta API for the whole cluster', () => {
   it('wamp.session.count/list/get answer for every node; kill reaches another node; on_join fires once', async () => {
     const cluster = await startCluster(3);
