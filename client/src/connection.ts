@@ -74,10 +74,25 @@ export interface ConnectOptions {
   openTimeoutMs?: number;
   /** Node only: ping every intervalMs; a missing pong after timeoutMs drops the link. `false` disables. */
   keepalive?: KeepaliveOptions | false;
+  /**
+   * Node only: the WebSocket's opening handshake. `headers` adds request headers (a `Cookie` for
+   * the router's cookie authmethod, an `Authorization` for a proxy); `ca` is what to trust for
+   * `wss://` beyond the system's CAs; `cert` and `key` present a client certificate (the router's
+   * `tls` authmethod). A browser sends its own cookies and chooses certificates itself.
+   */
+  websocket?: NodeWebSocketOptions;
   /** HELLO.Details.agent */
   agent?: string;
   /** Milliseconds to wait for the router's GOODBYE reply when leaving (default 2000). */
   goodbyeTimeoutMs?: number;
+}
+
+export interface NodeWebSocketOptions {
+  headers?: Record<string, string>;
+  /** PEM text or bytes. */
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
 }
 
 /** What an entry point (node.ts, browser.ts) provides. */

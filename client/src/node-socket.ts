@@ -4,6 +4,7 @@
  * socket is terminated and the connection reconnects.
  */
 import WebSocket from 'ws';
+import type { NodeWebSocketOptions } from './connection.js';
 import type { SocketFactory } from './socket.js';
 
 export interface KeepaliveOptions {
@@ -16,9 +17,14 @@ export interface KeepaliveOptions {
 /** The close reason reported when keep-alive gives up (the close code is 1006, as for any lost link). */
 export const KEEPALIVE_TIMEOUT_REASON = 'keepalive: no pong';
 
-export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}): SocketFactory {
+export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}, handshake: NodeWebSocketOptions = {}): SocketFactory {
+  const options: WebSocket.ClientOptions = { perMessageDeflate: false };
+  if (handshake.headers !== undefined) options.headers = { ...handshake.headers };
+  if (handshake.ca !== undefined) options.ca = (Array.isArray(handshake.ca) ? handshake.ca : [handshake.ca]).map(pem);
+  if (handshake.cert !== undefined) options.cert = pem(handshake.cert);
+  if (handshake.key !== undefined) options.key = pem(handshake.key);
   return (url, protocols, handlers) => {
-    const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
+    const ws = new WebSocket(url, protocols, options);
     let pingTimer: ReturnType<typeof setInterval> | undefined;
     let pongTimer: ReturnType<typeof setTimeout> | undefined;
     let lostReason: string | undefined;
@@ -71,4 +77,8 @@ export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}): Soc
       },
     };
   };
+}
+
+function pem(value: string | Uint8Array): string | Buffer {
+  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }

@@ -16,7 +16,7 @@ import type { ApiContract, Untyped } from './typed.js';
 export * from './shared.js';
 
 const runtime: Runtime = {
-  socketFactory: (options) => nodeSocketFactory(options.keepalive ?? {}),
+  socketFactory: (options) => nodeSocketFactory(options.keepalive ?? {}, options.websocket),
   transports: { rawsocket: () => rawSocketFactory(), longpoll: () => longPollSocketFactory() },
   codecs: { json: jsonCodec, msgpack: msgpackCodec, cbor: cborCodec },
   missingCodecHint: 'this build has json, msgpack and cbor',

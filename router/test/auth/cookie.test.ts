@@ -10,6 +10,7 @@ import { join as joinPath } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { CODECS, MessageCode } from '@switchboard/schemas';
+import { connect, ticketAuth } from '@switchboard/client';
 import { Router, silentLogger } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
 import { startTestRouter, within } from '../helpers.js';
@@ -109,6 +110,20 @@ describe('cookie tracking', () => {
 });
 
 describe('cookie authmethod', () => {
+  it('our client (Node) logs in with a ticket and back with the cookie alone, sent with the websocket option, until it logs out', async () => {
+    const url = await cookieRouter();
+    // A browser gets the cookie from the upgrade response; here a first connection fetches it.
+    const cookie = pair((await CookiePeer.open(url)).setCookie);
+    const websocket = { headers: { Cookie: cookie } };
+    const login = await connect({ url, realm: 'realm1', reconnect: false, websocket, auth: ticketAuth({ authid: 'joe', ticket: 'secret!' }) });
+    expect(login.details).toMatchObject({ authid: 'joe', authmethod: 'ticket' });
+    await login.leave();
+    const back = await connect({ url, realm: 'realm1', reconnect: false, websocket, auth: { authmethods: ['cookie'] } });
+    expect(back.details).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'cookie' });
+    await back.leave('wamp.close.logout');
+    await expect(connect({ url, realm: 'realm1', reconnect: false, websocket, auth: { authmethods: ['cookie'] } })).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
+  });
+
   it('welcomes a cookie that logged in with a ticket as the same principal, until wamp.close.logout', async () => {
     const url = await cookieRouter();
     const login = await CookiePeer.open(url);

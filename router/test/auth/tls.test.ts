@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect as tlsConnect } from 'node:tls';
 import WebSocket from 'ws';
+import { connect } from '@switchboard/client';
 import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile, TlsConfig } from '@switchboard/router';
 import { startTestRouter, within } from '../helpers.js';
@@ -88,6 +89,16 @@ const principals = (): TlsConfig => ({
 });
 
 describe('tls authmethod (static)', () => {
+  it('our client presents its certificate with the websocket option and joins as the principal', async () => {
+    const { url, serverCa } = await tlsRouter({ tls: principals() });
+    const client = pki.client('client_0');
+    const session = await connect({ url, realm: 'realm1', reconnect: false, auth: { authmethods: ['tls'] }, websocket: { ca: serverCa, cert: client.cert, key: client.key } });
+    expect(session.details).toMatchObject({ authid: 'client_0', authrole: 'backend', authmethod: 'tls' });
+    await session.leave();
+    // Without a certificate the same client is refused.
+    await expect(connect({ url, realm: 'realm1', reconnect: false, auth: { authmethods: ['tls'] }, websocket: { ca: serverCa } })).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
+  });
+
   it('welcomes a certificate by its SHA-1 fingerprint as its principal', async () => {
     const { url, serverCa } = await tlsRouter({ tls: principals() });
     const welcome = await helloOver(url, serverCa, pki.client('client_0'), { authmethods: ['tls'] });
