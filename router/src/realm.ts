@@ -1,7 +1,8 @@
 /**
- * One realm: its sessions, broker and dealer, router-side procedures (the meta API), and the glue
- * that turns their plans into messages. EVENTs are encoded once per subscription per serializer
- * and the same bytes go to every subscriber.
+ * One realm: its sessions, broker and dealer, router-side procedures (the meta API), checks and
+ * authorization of what sessions ask, and the glue that turns broker plans into EVENTs (encoded
+ * once per subscription per serializer; the same bytes go to every subscriber). Call lifecycles
+ * are calls.ts's; a cluster node's part is cluster/'s (RealmCluster).
  */
 import { createHash } from 'node:crypto';
 import type {
@@ -13,15 +14,12 @@ import type {
   EncodedTail,
   ErrorMessage,
   Event,
-  Hello,
-  Invocation,
   Kwargs,
   MatchPolicy,
   Publish,
   PublicationId,
   Register,
   RequestId,
-  Result,
   RegistrationId,
   SessionId,
   SubscriptionId,
@@ -30,13 +28,13 @@ import type {
   Unsubscribe,
   Yield,
 } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, WampError, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
 import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 import { EventHistory } from './broker/history.js';
 import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from './broker/broker.js';
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
-import type { InvocationPolicy, PendingCall, Registration } from './dealer/dealer.js';
+import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import { createAuthorizer } from './auth/index.js';
 import type { RouterCall } from './auth/dynamic.js';
 import { sessionDetails } from './meta/sessions.js';
@@ -48,6 +46,9 @@ import { RouterStats } from './stats.js';
 import { SharedFrame } from './transports/peer.js';
 import type { RouterSession, SessionIdentity } from './session.js';
 import { VERSION } from './version.js';
+import { Calls } from './calls.js';
+import type { RouterProcedure } from './calls.js';
+import { copyPpt, disclose, hasPpt } from './details.js';
 
 export interface RealmOptions {
   name: string;
@@ -69,11 +70,7 @@ export interface RealmOptions {
 /** An encoded frame, or null when the payload could not be encoded. */
 type Frame = SharedFrame | null;
 
-/** How a canceled call ends. [ap_rpc_call_canceling] */
-export type CancelMode = 'skip' | 'kill' | 'killnowait';
-
-/** A router-side procedure (meta API). Returns the result, or throws WampError. */
-export type RouterProcedure = (caller: RouterSession, args: Args, kwargs: Kwargs) => { args?: Args; kwargs?: Kwargs } | undefined;
+export type { CancelMode, RouterProcedure } from './calls.js';
 
 /** Features announced in WELCOME: exactly what this router implements. */
 const BROKER_FEATURES = {
@@ -143,9 +140,6 @@ class EventTails {
   }
 }
 
-/** Payload passthru mode: these options travel from PUBLISH/CALL/YIELD to EVENT/INVOCATION/RESULT untouched. */
-const PPT_KEYS = ['ppt_scheme', 'ppt_serializer', 'ppt_cipher', 'ppt_keyid'] as const;
-
 /**
  * What a cluster node adds to a realm (cluster/); undefined on a single node. The realm stays the
  * one owner of pub/sub and call lifecycles: the cluster forwards publications, claims
@@ -188,7 +182,6 @@ export interface RealmObserver {
   onRegistrationDeleted?(session: RouterSession, registration: Registration<RouterSession>): void;
 }
 
-/** [ap_payload_passthru_mode] Passthru is in use when ppt_scheme is present and non-empty. */
 /** An EVENT as its wire array (trailing payload elements only when present). */
 function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): unknown[] {
   if (kwargs !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args ?? [], kwargs];
@@ -204,15 +197,6 @@ function routeId(realm: string, kind: string, match: MatchPolicy, uri: string): 
   const digest = createHash('sha256').update(`${realm}\0${kind}\0${match}\0${uri}`).digest();
   // 48 bits, then 5 more: exactly 53, all representable in a double.
   return digest.readUIntBE(0, 6) * 32 + (digest[6]! >> 3) + 1;
-}
-
-function hasPpt(options: Dict): boolean {
-  const scheme = options['ppt_scheme'];
-  return typeof scheme === 'string' && scheme.length > 0;
-}
-
-function copyPpt(from: Dict, to: Dict): void {
-  for (const key of PPT_KEYS) if (from[key] !== undefined) to[key] = from[key];
 }
 
 function idSet(value: unknown): ReadonlySet<number> | undefined | null {
@@ -236,13 +220,8 @@ export class Realm {
   readonly history = new EventHistory();
   readonly #observers: RealmObserver[] = [];
   readonly #uriCheck: UriCheck;
-  readonly #timers = new Map<PendingCall<RouterSession>, { ms: number; timer: NodeJS.Timeout }>();
-  /** INVOCATION details of a progressive call invocation, frozen from its first CALL. */
-  readonly #frozen = new Map<PendingCall<RouterSession>, Dict>();
-  /** When each routed call arrived, for the call latency histogram. */
-  readonly #started = new Map<PendingCall<RouterSession>, number>();
-  /** Calls canceled in `kill` mode, waiting for the callee's answer. */
-  readonly #killed = new Set<PendingCall<RouterSession>>();
+  /** Call lifecycles (calls.ts). */
+  readonly calls: Calls;
   readonly authorizer: Authorizer;
   /** Set when this router is a cluster node. */
   cluster: RealmCluster | undefined;
@@ -268,6 +247,7 @@ export class Realm {
     });
     this.dealer = new Dealer<RouterSession>(derived ? { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } } : {});
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
+    this.calls = new Calls(this.dealer, this.procedures, stats, log, (session, msg) => this.cluster?.relayAnswer(session, msg));
   }
 
   observe(observer: RealmObserver): void {
@@ -351,15 +331,9 @@ export class Realm {
       if (deleted) for (const o of this.#observers) o.onRegistrationDeleted?.(session, registration);
     }
     // A callee left: every call pending on it ends now, not at some timeout.
-    for (const call of removal.orphanedCalls) {
-      this.#forget(call);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee left the realm before answering');
-    }
+    for (const call of removal.orphanedCalls) this.calls.calleeGone(call, 'callee left the realm before answering');
     // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
-    for (const call of removal.abandonedCalls) {
-      this.#forget(call);
-      this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
-    }
+    for (const call of removal.abandonedCalls) this.calls.callerGone(call);
     this.log.debug({ realm: this.name, session: session.id }, 'session left');
     for (const o of this.#observers) o.onLeave?.(session, silent);
   }
@@ -433,13 +407,13 @@ export class Realm {
    * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
    * the error the publisher gets if it asked for an acknowledgement.
    */
-  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict, disclose = false): PublicationId | { error: string; message: string } {
+  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
     if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
     if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
     const filter = this.#filter(options);
     if (typeof filter === 'string') return { error: ErrorUri.InvalidArgument, message: filter };
     const details: Dict = {};
-    if (disclose || options['disclose_me'] === true) this.#disclose(session, details, 'publisher');
+    if (discloseAlways || options['disclose_me'] === true) disclose(session, details, 'publisher');
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.broker.publish(session, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
@@ -501,14 +475,6 @@ export class Realm {
     if (excludeAuthid === null || eligibleAuthid === null) return 'exclude_authid and eligible_authid must be lists of strings';
     if (excludeAuthrole === null || eligibleAuthrole === null) return 'exclude_authrole and eligible_authrole must be lists of strings';
     return { excludeMe, exclude, eligible, excludeAuthid, eligibleAuthid, excludeAuthrole, eligibleAuthrole };
-  }
-
-  #disclose(session: RouterSession, details: Dict, as: 'publisher' | 'caller'): void {
-    details[as] = session.id;
-    if (session.identity !== undefined) {
-      details[`${as}_authid`] = session.identity.authid;
-      details[`${as}_authrole`] = session.identity.authrole;
-    }
   }
 
   #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
@@ -626,11 +592,7 @@ export class Realm {
    * on it end now with wamp.error.canceled. Not a session of this realm: no meta events.
    */
   dropRemoteCallee(session: RouterSession, reason: string): void {
-    const removal = this.dealer.removeSession(session);
-    for (const call of removal.orphanedCalls) {
-      this.#forget(call);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, reason);
-    }
+    for (const call of this.dealer.removeSession(session).orphanedCalls) this.calls.calleeGone(call, reason);
   }
 
   onUnregister(session: RouterSession, msg: Unregister): void {
@@ -669,7 +631,7 @@ export class Realm {
 
   onCall(session: RouterSession, msg: Call): void | Promise<void> {
     const continued = this.dealer.pendingCall(session, msg.request);
-    if (continued !== undefined && continued.callerStreaming) return this.#continueCall(continued, msg);
+    if (continued !== undefined && continued.callerStreaming) return this.calls.continueCall(continued, msg);
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }
@@ -685,198 +647,16 @@ export class Realm {
     if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
       return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
     }
-    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', msg.options, this.#call);
-  }
-
-  readonly #call = (session: RouterSession, msg: Call, decision: Decision): void => {
-    const timeout = (msg.options.timeout ?? 0) as number;
-    const progressive = msg.options['progress'] === true;
-    const ppt = hasPpt(msg.options);
-    const internal = this.procedures.get(msg.procedure);
-    if (internal !== undefined) return this.#callInternal(session, msg, internal);
-    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive });
-    if (!outcome.ok) return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
-    const { call } = outcome;
-    const callee = call.callee.session;
-    const refuse = (message: string): void => {
-      this.dealer.end(call);
-      session.sendError(MessageCode.Call, msg.request, ErrorUri.FeatureNotSupported, message);
-    };
-    // A callee that cannot be interrupted cannot take a stream of calls. [ap_rpc_progressive_call_invocations]
-    if (progressive && !(callee.supports('callee', 'progressive_call_invocations') && callee.supports('callee', 'call_canceling'))) {
-      return refuse('the callee does not support progressive call invocations');
-    }
-    if (ppt && !callee.supports('callee', 'payload_passthru_mode')) return refuse('the callee does not support payload passthru mode');
-    // Details are built once from the first CALL: later chunks change only `progress`.
-    const details: Dict = {};
-    if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
-    if (call.receiveProgress && callee.supports('callee', 'progressive_call_results')) details['receive_progress'] = true;
-    if (decision.disclose === true || msg.options['disclose_me'] === true || call.callee.discloseCaller) this.#disclose(session, details, 'caller');
-    if (ppt) copyPpt(msg.options, details);
-    if (timeout > 0) {
-      // A callee that did not announce call_timeout cannot be trusted to time out: the router does. [ap_rpc_call_timeout]
-      if (call.callee.forwardTimeout && callee.supports('callee', 'call_timeout')) details['timeout'] = timeout;
-      else this.#timers.set(call, { ms: timeout, timer: this.#startTimer(call, timeout) });
-    }
-    if (progressive) this.#frozen.set(call, details);
-    this.#started.set(call, performance.now());
-    this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
-  };
-
-  #continueCall(call: PendingCall<RouterSession>, msg: Call): void {
-    const more = msg.options['progress'] === true;
-    call.callerStreaming = more;
-    const frozen = this.#frozen.get(call) ?? {};
-    if (!more) this.#frozen.delete(call);
-    this.#invoke(call, more ? { ...frozen, progress: true } : frozen, msg.args, msg.kwargs);
-  }
-
-  #invoke(call: PendingCall<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
-    const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
-    if (args !== undefined) invocation.args = args;
-    if (kwargs !== undefined) invocation.kwargs = kwargs;
-    const callee = call.callee.session;
-    const frame = callee.encode(invocation);
-    if (frame === undefined) {
-      this.#finish(call);
-      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.peer.codec.name})`);
-    }
-    if (!callee.peer.send(frame)) {
-      // The callee cannot take it (gone or cut off): answer the caller now.
-      this.#finish(call);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee unavailable');
-    }
-  }
-
-  #callInternal(session: RouterSession, msg: Call, procedure: RouterProcedure): void {
-    let result: { args?: Args; kwargs?: Kwargs } | undefined;
-    try {
-      result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
-    } catch (err) {
-      if (err instanceof WampError) {
-        const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
-        if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
-        if (Object.keys(err.kwargs).length > 0) error.kwargs = err.kwargs;
-        session.send(error);
-        return;
-      }
-      this.log.error({ err, procedure: msg.procedure }, 'router procedure failed');
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
-    }
-    const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
-    if (result?.args !== undefined) answer.args = result.args;
-    if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
-    session.send(answer);
+    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', msg.options, this.calls.route);
   }
 
   onCancel(session: RouterSession, msg: Cancel): void {
-    const call = this.dealer.pendingCall(session, msg.request);
-    // Unknown, finished or already canceled (kill mode waits for the callee): nothing to do.
-    if (call === undefined || this.#killed.has(call)) return;
-    const requested = msg.options['mode'] ?? 'killnowait';
-    if (requested !== 'skip' && requested !== 'kill' && requested !== 'killnowait') {
-      // No ERROR answers a CANCEL (clients treat one as a protocol violation): the call goes on.
-      this.log.info({ session: session.id, mode: requested }, 'CANCEL with an unknown mode ignored');
-      return;
-    }
-    // INTERRUPT only goes to callees that announced call canceling; otherwise skip. [ap_rpc_call_canceling]
-    const mode: CancelMode = requested !== 'skip' && !call.callee.session.supports('callee', 'call_canceling') ? 'skip' : requested;
-    if (mode === 'kill') {
-      // The caller gets whatever the callee answers first (usually ERROR wamp.error.canceled).
-      this.#killed.add(call);
-      this.#interrupt(call, 'kill', ErrorUri.Canceled);
-      return;
-    }
-    this.#finish(call);
-    if (mode === 'killnowait') this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
-    session.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`);
+    this.calls.cancel(session, msg);
   }
 
-  #interrupt(call: PendingCall<RouterSession>, mode: CancelMode, reason: string): void {
-    const callee = call.callee.session;
-    if (!callee.supports('callee', 'call_canceling')) return;
-    callee.send({ code: MessageCode.Interrupt, request: call.invocationRequest, options: { mode, reason } });
-  }
-
-  /** [ap_rpc_call_timeout] The caller gets wamp.error.timeout; the callee INTERRUPT (killnowait) if it can take it. */
-  #startTimer(call: PendingCall<RouterSession>, timeoutMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.#timers.delete(call);
-      if (this.dealer.pendingCall(call.caller, call.callRequest) !== call) return;
-      this.#finish(call);
-      this.#interrupt(call, 'killnowait', ErrorUri.Timeout);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Timeout, `no answer within ${timeoutMs} ms`);
-    }, timeoutMs);
-    timer.unref();
-    return timer;
-  }
-
-  /** Drops the realm's own state of a call (timer, frozen details, kill mark). */
-  #forget(call: PendingCall<RouterSession>): void {
-    const entry = this.#timers.get(call);
-    if (entry !== undefined) {
-      clearTimeout(entry.timer);
-      this.#timers.delete(call);
-    }
-    this.#frozen.delete(call);
-    this.#killed.delete(call);
-    this.#started.delete(call);
-  }
-
-  /** Ends a call on both sides: later answers for it are dropped. */
-  #finish(call: PendingCall<RouterSession>): void {
-    this.#forget(call);
-    this.dealer.end(call);
-  }
-
-  /** YIELD or ERROR from a callee. Answers for calls no longer pending are dropped. */
   onCalleeAnswer(session: RouterSession, msg: Yield | ErrorMessage): void {
-    const call = this.dealer.pendingInvocation(session, msg.request);
-    if (call === undefined) {
-      this.cluster?.relayAnswer(session, msg);
-      return;
-    }
-    const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
-    if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
-    const ppt = msg.code === MessageCode.Yield && hasPpt(msg.options);
-    if (ppt && !session.supports('callee', 'payload_passthru_mode')) {
-      return session.protocolViolation('YIELD with ppt_scheme from a callee that did not announce payload_passthru_mode');
-    }
-    if (ppt && !call.caller.supports('caller', 'payload_passthru_mode')) {
-      this.#finish(call);
-      session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
-      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce');
-    }
-    if (progress) {
-      // The timeout runs between results. [ap_rpc_call_timeout]
-      const entry = this.#timers.get(call);
-      if (entry !== undefined) {
-        clearTimeout(entry.timer);
-        entry.timer = this.#startTimer(call, entry.ms);
-        this.#timers.set(call, entry);
-      }
-    } else {
-      const started = this.#started.get(call);
-      if (started !== undefined) this.stats.callDone((performance.now() - started) / 1000);
-      this.#finish(call);
-    }
-    let answer: Result | ErrorMessage;
-    if (msg.code === MessageCode.Yield) {
-      const details: Dict = progress ? { progress: true } : {};
-      if (ppt) copyPpt(msg.options, details);
-      answer = { code: MessageCode.Result, request: call.callRequest, details };
-    } else {
-      answer = { code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error };
-    }
-    if (msg.args !== undefined) answer.args = msg.args;
-    if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
-    const frame = call.caller.encode(answer);
-    if (frame !== undefined) call.caller.peer.send(frame);
-    else {
-      if (progress) this.#finish(call);
-      // The call is over: the caller must still get an answer.
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.peer.codec.name})`);
-    }
+    this.calls.answer(session, msg);
   }
+
 
 }
