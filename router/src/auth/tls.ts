@@ -6,7 +6,7 @@
  * tried; if none is left, ABORT wamp.error.authentication_failed).
  *
  * static: principals keyed by authid with `certificate-sha1` (Crossbar) and/or `certificate-sha256`
- * fingerprints, and optionally `cn`: any other verified certificate joins with its subject CN as
+ * fingerprints, and optionally `cn`, under which every other verified certificate joins with its subject CN as
  * authid. dynamic/webhook: the authenticator gets the certificate in details.transport.client_cert.
  */
 import { AUTHENTICATION_FAILED } from './failure.js';
