@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { RealmFile, RouterConfigFile } from '@switchboard/router';
-import { REPO_ROOT, spawnProcess } from './processes.js';
+import { REPO_ROOT, spawnProcess, untilAccepting } from './processes.js';
 import type { Spawned } from './processes.js';
 
 const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p));
@@ -29,24 +29,6 @@ function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const name of CLI_ENV) delete env[name];
   return { ...env, ...extra };
-}
-
-/** Resolves once a TCP connection to 127.0.0.1:port opens; rejects after `ms` or when `alive()` turns false. */
-async function tcpReady(port: number, ms: number, alive: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tcpConnect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (!alive()) throw new Error(`${what()} exited before accepting connections on ${port}`);
-    if (Date.now() > deadline) throw new Error(`${what()} did not accept connections on ${port} within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const running = (p: Spawned): boolean => p.child.exitCode === null && p.child.signalCode === null;
@@ -110,7 +92,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
         const [, listening] = await p.waitFor(/Listening for client connections on [^\s]*:(\d+)/, timeoutMs);
         port = Number(listening);
         await p.waitFor(/Server is ready/, timeoutMs);
-        await tcpReady(port, timeoutMs, () => running(p), () => p.name);
+        await untilAccepting(p, `connections on ${port}`, (connected) => tcpConnect({ host: '127.0.0.1', port }, connected), timeoutMs);
         return;
       } catch (err) {
         await p.stop();

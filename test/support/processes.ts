@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
 
 export interface Spawned {
@@ -121,4 +121,26 @@ export async function startRouterProcess(args: readonly string[], options: { env
   const url = typeof parsed === 'object' && parsed !== null && 'url' in parsed && typeof parsed.url === 'string' ? parsed.url : undefined;
   if (url === undefined) throw new Error(`no url in the router's 'listening' line: ${line}`);
   return { router, url };
+}
+
+/**
+ * Resolves once `open` connects (it calls `connected` on connect), trying every 50 ms; rejects
+ * when `process` exits first or after `ms`, with its output. `what` names the endpoint.
+ */
+export async function untilAccepting(process: Spawned, what: string, open: (connected: () => void) => Socket, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = open(() => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    const { exitCode, signalCode } = process.child;
+    if (exitCode !== null || signalCode !== null) throw new Error(`${process.name} exited (${exitCode ?? signalCode}) before accepting ${what}:\n${process.output()}`);
+    if (Date.now() > deadline) throw new Error(`${process.name} did not accept ${what} within ${ms} ms:\n${process.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

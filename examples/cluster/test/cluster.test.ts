@@ -20,7 +20,7 @@ import { loadConfig } from '@switchboard/router';
 import { until, within } from '../../../router/test/helpers.js';
 import { startCluster } from '../../../test/support/cluster.js';
 import type { Cluster } from '../../../test/support/cluster.js';
-import { freePort, spawnProcess } from '../../../test/support/processes.js';
+import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -140,24 +140,6 @@ describe('docker-compose.yml', () => {
 
 // ---- real nginx in front of three local nodes ---------------------------------------------------
 
-/** Resolves once something accepts TCP on 127.0.0.1:port; rejects if nginx exits or after 10 s. */
-async function tcpReady(port: number, nginx: Spawned): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tcpConnect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (nginx.child.exitCode !== null) throw new Error(`nginx exited (${nginx.child.exitCode}):\n${nginx.output()}`);
-    if (Date.now() > deadline) throw new Error(`nginx did not accept connections on ${port} within 10 s:\n${nginx.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 interface RunningNginx {
   nginx: Spawned;
   url: string;
@@ -211,7 +193,7 @@ async function startNginx(cluster: Cluster): Promise<RunningNginx> {
     execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
     const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {
-      await tcpReady(port, nginx);
+      await untilAccepting(nginx, `connections on ${port}`, (connected) => tcpConnect({ host: '127.0.0.1', port }, connected));
     } catch (err) {
       await nginx.stop();
       const log = existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '';

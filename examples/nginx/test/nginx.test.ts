@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '@switchboard/router';
 import { startTestRouter, within } from '../../../router/test/helpers.js';
-import { freePort, spawnProcess } from '../../../test/support/processes.js';
+import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -67,24 +67,6 @@ function renderTemplate(template: string, vars: Record<string, string>): string 
     .join('\n');
 }
 
-/** Resolves once a TLS handshake on `port` succeeds (nginx is up), or rejects if nginx exits. */
-async function tlsReady(port: number, ca: string, nginx: Spawned): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (nginx.child.exitCode !== null) throw new Error(`nginx exited (${nginx.child.exitCode}):\n${nginx.output()}`);
-    if (Date.now() > deadline) throw new Error(`nginx did not accept TLS on ${port} within 10 s:\n${nginx.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 interface NginxFiles {
   upstream: string;
   cert: string;
@@ -132,7 +114,7 @@ async function startNginx(prefix: string, files: NginxFiles): Promise<{ nginx: S
     execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
     const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {
-      await tlsReady(httpsPort, files.ca, nginx);
+      await untilAccepting(nginx, `TLS on ${httpsPort}`, (connected) => tlsConnect({ host: '127.0.0.1', port: httpsPort, ca: files.ca, servername: 'localhost' }, connected));
       return { nginx, httpsPort, httpPort };
     } catch (err) {
       await nginx.stop();
