@@ -10,7 +10,7 @@ import { MessageCode } from '@switchboard/schemas';
 import { WampError } from '@switchboard/client';
 import type { InvocationDetails, Session } from '@switchboard/client';
 import { startTestRouter } from '../../router/test/helpers.js';
-import { deferred, nextEvent, open, recordingSession, uri, within } from './helpers.js';
+import { deferred, nextEvent, open, recordingSession, streamOneToFour, summingCallee, uri, within } from './helpers.js';
 
 function need(ctx: TestContext, session: Session, role: 'broker' | 'dealer', feature: string): void {
   if (!session.supports(role, feature)) ctx.skip(`the router does not announce ${role}.${feature}`);
@@ -242,26 +242,8 @@ describe('progressive call invocations', () => {
     need(ctx, callee, 'dealer', 'progressive_call_invocations');
     const { session: caller, sent } = await recordingSession(router.url);
     const proc = uri('upload');
-    await callee.register(proc, async (args, _kwargs, details) => {
-      let total = args[0] as number;
-      let chunks = 1;
-      for await (const chunk of details.input ?? []) {
-        total += chunk.args[0] as number;
-        chunks++;
-        details.progress([chunks]);
-      }
-      return { total, chunks };
-    });
-    const input = caller.callWithInput(proc);
-    const acks: unknown[] = [];
-    const reading = (async () => {
-      for await (const progress of input) acks.push(progress.args[0]);
-    })();
-    input.send([1]);
-    input.send([2]);
-    input.send([3]);
-    const result = await within(input.end([4]), 3000, 'the result');
-    await reading;
+    await callee.register(proc, summingCallee);
+    const { input, result, acks } = await streamOneToFour(caller, proc);
     expect(result.value).toEqual({ total: 10, chunks: 4 });
     expect(acks).toEqual([2, 3, 4]);
     const calls = sent.filter((f) => f[0] === MessageCode.Call && f[3] === proc);

@@ -8,7 +8,7 @@ import { onTestFinished } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
 import { BaseConnection, Connection, connect, jsonCodec } from '@switchboard/client';
 import { nodeSocketFactory } from '../src/node-socket.js';
-import type { ApiContract, ConnectOptions, EventMessage, Session, Subscription, Untyped } from '@switchboard/client';
+import type { ApiContract, CallInput, CallResult, ConnectOptions, EventMessage, ProcedureHandler, Session, Subscription, Untyped } from '@switchboard/client';
 import { within } from '../../router/test/helpers.js';
 
 export { within };
@@ -161,4 +161,35 @@ export async function recordingSession(url: string, options: Partial<ConnectOpti
   onTestFinished(() => within(connection.close(), 5000, 'close'));
   const session = await within(connection.open(), 5000, 'the recording session to open');
   return { session, sent };
+}
+
+/**
+ * A callee for progressive call invocations: reads the chunks from details.input, answers each
+ * one after the first with the count so far (a progressive result), and returns the sum of their
+ * first arguments and the count.
+ */
+export const summingCallee: ProcedureHandler = async (args, _kwargs, details) => {
+  let total = args[0] as number;
+  let chunks = 1;
+  for await (const chunk of details.input ?? []) {
+    total += chunk.args[0] as number;
+    chunks++;
+    details.progress([chunks]);
+  }
+  return { total, chunks };
+};
+
+/** Streams [1], [2], [3] and the last chunk [4] to `procedure`; the final result and the progressive ones. */
+export async function streamOneToFour(caller: Session, procedure: string): Promise<{ input: CallInput; result: CallResult<unknown>; acks: unknown[] }> {
+  const input = caller.callWithInput(procedure);
+  const acks: unknown[] = [];
+  const reading = (async () => {
+    for await (const progress of input) acks.push(progress.args[0]);
+  })();
+  input.send([1]);
+  input.send([2]);
+  input.send([3]);
+  const result = await within(input.end([4]), 3000, 'the result of the streamed call');
+  await reading;
+  return { input, result, acks };
 }

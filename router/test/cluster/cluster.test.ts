@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { WampError } from '@switchboard/client';
 import type { EventMessage, Session } from '@switchboard/client';
-import { open, deferred, uri, within } from '../../../client/test/helpers.js';
+import { open, deferred, streamOneToFour, summingCallee, uri, within } from '../../../client/test/helpers.js';
 import { startCluster } from '../../../test/support/cluster.js';
 import { autobahnCallError, autobahnInbox, connectAutobahn, connectWampy, wampyInbox } from '../interop/clients.js';
 
@@ -214,27 +214,9 @@ describe('cluster: routed RPC across nodes', () => {
 
     // Progressive call invocations: the caller streams its arguments, chunk by chunk, to node 1.
     const upload = uri('cluster.upload');
-    await callee.register(upload, async (args, _kwargs, details) => {
-      let total = args[0] as number;
-      let chunks = 1;
-      for await (const chunk of details.input ?? []) {
-        total += chunk.args[0] as number;
-        chunks++;
-        details.progress([chunks]);
-      }
-      return { total, chunks };
-    });
+    await callee.register(upload, summingCallee);
     await waitFor(async () => (await caller.call('wamp.registration.lookup', [upload])) !== null, 'the upload registration on node 0');
-    const input = caller.callWithInput(upload);
-    const acks: unknown[] = [];
-    const reading = (async () => {
-      for await (const p of input) acks.push(p.args[0]);
-    })();
-    input.send([1]);
-    input.send([2]);
-    input.send([3]);
-    const uploaded = await within(input.end([4]), 3000, 'the streamed call');
-    await reading;
+    const { result: uploaded, acks } = await streamOneToFour(caller, upload);
     expect(uploaded.value).toEqual({ total: 10, chunks: 4 });
     expect(acks).toEqual([2, 3, 4]);
 
