@@ -28,7 +28,7 @@ import type { DeliveryPlan, Subscription as BrokerSubscription } from '../broker
 import type { RouterCore } from '../core.js';
 import type { InvocationPolicy, Registration } from '../dealer/dealer.js';
 import { isInvocationPolicy } from '../dealer/dealer.js';
-import { sessionDetails } from '../meta/sessions.js';
+import { isListed, sessionDetails } from '../meta/sessions.js';
 import type { Realm, RealmCluster } from '../realm.js';
 import type { RouterSession } from '../session.js';
 import { SessionState } from '../session.js';
@@ -346,8 +346,7 @@ export class RealmLink implements RealmCluster {
   // ---- sessions ------------------------------------------------------------------------------
 
   #joined(session: RouterSession): void {
-    if (session.identity?.authprovider === 'router') return;
-    this.#putSession(session);
+    if (isListed(session)) this.#putSession(session);
   }
 
   #putSession(session: RouterSession): void {
@@ -367,7 +366,7 @@ export class RealmLink implements RealmCluster {
         this.#answer(relay.from, session.id, [MessageCode.Error, MessageCode.Invocation, relay.origin, {}, ErrorUri.Canceled, ['callee left the realm before answering']]);
       }
     }
-    if (session.identity?.authprovider === 'router') return;
+    if (!isListed(session)) return;
     this.#kv.sessions.delete(this.node.names.sessionKey(this.#name, session.id)).catch(() => undefined);
   }
 
@@ -378,7 +377,7 @@ export class RealmLink implements RealmCluster {
       this.#sessions.delete(id);
       // Removed by a node that took this one for dead: still here, so back in.
       const local = this.realm.sessions.get(id as SessionId);
-      if (local !== undefined && local.state === SessionState.Established && local.identity?.authprovider !== 'router') this.#putSession(local);
+      if (local !== undefined && local.state === SessionState.Established && isListed(local)) this.#putSession(local);
       return;
     }
     const record = parseRecord<SessionRecord>(entry);
@@ -450,47 +449,57 @@ export class RealmLink implements RealmCluster {
     }
   }
 
-  async #claim(key: string, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, me: CalleeRecord): Promise<{ error: string; message: string } | undefined> {
+  /**
+   * Read-modify-write of one registration key with compare-and-set (create when absent, else
+   * update or delete at the revision read), read again after a lost race. `change` sees the
+   * current record and says what to write, or with what to stop.
+   */
+  async #modify<T>(key: string, change: (record: RegistrationRecord | undefined) => { put: RegistrationRecord } | { remove: true } | { done: T }, contended: T): Promise<T | undefined> {
     const kv = this.#kv.registrations;
     for (let attempt = 0; attempt < 32; attempt++) {
       const entry = await kv.get(key);
-      const record = entry !== null && entry.operation === 'PUT' ? parseRecord<RegistrationRecord>(entry) : undefined;
-      const live = isRegistrationRecord(record) ? record.callees.filter((c) => this.node.isLive(c.node, c.inc) && !(c.node === me.node && c.session === me.session)) : [];
-      let next: RegistrationRecord;
-      if (!isRegistrationRecord(record) || live.length === 0) next = { procedure, match, policy: invoke, callees: [me] };
-      else if (record.policy !== invoke) {
-        return { error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, message: `'${procedure}' is registered with invocation policy '${record.policy}'` };
-      } else if (invoke === 'single') return { error: ErrorUri.ProcedureAlreadyExists, message: `'${procedure}' is already registered` };
-      else next = { ...record, callees: [...live, me] };
+      const parsed = entry?.operation === 'PUT' ? parseRecord<RegistrationRecord>(entry) : undefined;
+      const step = change(isRegistrationRecord(parsed) ? parsed : undefined);
+      if ('done' in step) return step.done;
       try {
-        if (entry === null) await kv.create(key, json(next));
-        else await kv.update(key, json(next), entry.revision);
+        if ('remove' in step) await kv.delete(key, { previousSeq: entry!.revision });
+        else if (entry === null) await kv.create(key, json(step.put));
+        else await kv.update(key, json(step.put), entry.revision);
         return undefined;
       } catch (err) {
         if (!isConflict(err)) throw err;
       }
     }
-    return { error: ErrorUri.Unavailable, message: `'${procedure}' could not be claimed in the cluster (too much contention)` };
+    return contended;
+  }
+
+  #claim(key: string, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, me: CalleeRecord): Promise<{ error: string; message: string } | undefined> {
+    return this.#modify<{ error: string; message: string }>(
+      key,
+      (record) => {
+        const live = record?.callees.filter((c) => this.node.isLive(c.node, c.inc) && !(c.node === me.node && c.session === me.session)) ?? [];
+        if (record === undefined || live.length === 0) return { put: { procedure, match, policy: invoke, callees: [me] } };
+        if (record.policy !== invoke) {
+          return { done: { error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, message: `'${procedure}' is registered with invocation policy '${record.policy}'` } };
+        }
+        if (invoke === 'single') return { done: { error: ErrorUri.ProcedureAlreadyExists, message: `'${procedure}' is already registered` } };
+        return { put: { ...record, callees: [...live, me] } };
+      },
+      { error: ErrorUri.Unavailable, message: `'${procedure}' could not be claimed in the cluster (too much contention)` },
+    );
   }
 
   /** Takes a callee (of this node or, when purging, of a dead one) out of a registration's key. */
   async #removeCallees(key: string, gone: (c: CalleeRecord) => boolean): Promise<void> {
-    const kv = this.#kv.registrations;
-    for (let attempt = 0; attempt < 32; attempt++) {
-      const entry = await kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') return;
-      const record = parseRecord<RegistrationRecord>(entry);
-      if (!isRegistrationRecord(record)) return;
-      const callees = record.callees.filter((c) => !gone(c));
-      if (callees.length === record.callees.length) return;
-      try {
-        if (callees.length === 0) await kv.delete(key, { previousSeq: entry.revision });
-        else await kv.update(key, json({ ...record, callees }), entry.revision);
-        return;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
+    await this.#modify(
+      key,
+      (record) => {
+        const callees = record?.callees.filter((c) => !gone(c));
+        if (record === undefined || callees === undefined || callees.length === record.callees.length) return { done: undefined };
+        return callees.length === 0 ? { remove: true } : { put: { ...record, callees } };
+      },
+      undefined,
+    );
   }
 
   async #release(key: string, session: SessionId): Promise<void> {
@@ -661,7 +670,7 @@ export class RealmLink implements RealmCluster {
     void (async () => {
       try {
         for (const session of this.realm.sessions.values()) {
-          if (session.state === SessionState.Established && session.identity?.authprovider !== 'router') this.#putSession(session);
+          if (session.state === SessionState.Established && isListed(session)) this.#putSession(session);
         }
         for (const subscription of this.realm.broker.subscriptions()) this.#putSubscription(subscription);
         for (const registration of [...this.realm.dealer.registrations()]) {

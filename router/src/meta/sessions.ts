@@ -36,12 +36,12 @@ function kill(session: RouterSession, reason: string, message: string, silent = 
 }
 
 /** The router's own in-process session acts for the router and is not listed (Crossbar hides its own too). */
-function visible(session: RouterSession): boolean {
+export function isListed(session: RouterSession): boolean {
   return session.identity?.authprovider !== 'router';
 }
 
 export function installSessionMeta(realm: Realm): void {
-  const all = (): RouterSession[] => [...realm.sessions.values()].filter(visible);
+  const all = (): RouterSession[] => [...realm.sessions.values()].filter(isListed);
   const others = (caller: RouterSession): RouterSession[] => all().filter((s) => s !== caller);
   const filtered = (args: unknown[]): RouterSession[] => {
     const roles = optionalStringList(args, 0, 'filter_authroles');
@@ -68,7 +68,7 @@ export function installSessionMeta(realm: Realm): void {
   realm.procedures.set('wamp.session.get', (_caller, args) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined || !visible(session)) {
+    if (session === undefined || !isListed(session)) {
       const remote = realm.cluster?.remoteSession(id);
       if (remote !== undefined) return { args: [remote] };
       throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
@@ -78,7 +78,7 @@ export function installSessionMeta(realm: Realm): void {
   realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as RouterSession['id']);
-    if (session === undefined || !visible(session)) {
+    if (session === undefined || !isListed(session)) {
       // A session on another cluster node is closed by its node.
       const { reason, message } = killOptions(kwargs);
       if (realm.cluster?.killRemote(id, reason, message) === true) return undefined;
@@ -114,10 +114,10 @@ export function installSessionMeta(realm: Realm): void {
 
   realm.observe({
     onJoin(session) {
-      if (visible(session) && realm.wantsEvent('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+      if (isListed(session) && realm.wantsEvent('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
     onLeave(session, silent) {
-      if (!silent && visible(session) && realm.wantsEvent('wamp.session.on_leave')) {
+      if (!silent && isListed(session) && realm.wantsEvent('wamp.session.on_leave')) {
         realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
       }
     },

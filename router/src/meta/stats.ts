@@ -6,6 +6,7 @@
  */
 import type { Dict } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
+import { isListed } from './sessions.js';
 import type { RouterStats } from '../stats.js';
 import { typeLabel } from '../stats.js';
 import type { OutboundCounters } from '../transports/outbound.js';
@@ -33,7 +34,7 @@ export function installRouterStats(realm: Realm, { stats, counters }: StatsSourc
         eventsDropped: counters.eventsDropped,
         slowConsumersCutOff: counters.peersCutOff,
         protocolViolations: stats.protocolViolations,
-        sessions: [...realm.sessions.values()].filter((s) => s.identity?.authprovider !== 'router').length,
+        sessions: [...realm.sessions.values()].filter(isListed).length,
       },
     ],
   }));
