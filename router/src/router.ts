@@ -23,6 +23,7 @@ import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
+import type { SessionLimits } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import { createLocalConnection } from './transports/local.js';
@@ -150,7 +151,7 @@ export class Router implements RouterCore {
           log: this.logger('auth'),
         });
         const context = {
-          accept: (peer: Peer) => this.attach(peer, authenticators, listener.maxMessagesPerSecond),
+          accept: (peer: Peer) => this.attach(peer, authenticators, { maxMessagesPerSecond: listener.maxMessagesPerSecond, helloTimeoutMs: listener.helloTimeoutMs }),
           counters: this.counters,
           log: this.logger('transport'),
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
@@ -292,14 +293,14 @@ export class Router implements RouterCore {
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
    */
-  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, maxMessagesPerSecond?: number): PeerHandler {
+  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
     if (this.#state !== 'running') {
       // A connection that arrives while the router stops (a client reconnecting at once) is
       // turned away, not thrown at the transport that accepted it.
       peer.close(1001, 'router shutting down');
       return CLOSED_HANDLER;
     }
-    const session = new RouterSession(peer, this, authenticators, maxMessagesPerSecond);
+    const session = new RouterSession(peer, this, authenticators, limits);
     this.#sessions.add(session);
     return session;
   }

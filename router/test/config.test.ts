@@ -58,6 +58,9 @@ describe('resolveConfig', () => {
       pingIntervalMs: 0,
       outbound: { softLimitBytes: 1048576, hardLimitBytes: 4194304, drainTimeoutMs: 5000 },
       batched: true,
+      helloTimeoutMs: 10_000,
+      maxLongPollTransportsPerIp: 100,
+      maxSseStreamsPerIp: 100,
     });
     expect(config.realms).toEqual([
       { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },

@@ -82,6 +82,12 @@ export interface WebSocketListenerFile {
   maxConnectionsPerIp?: number;
   /** How long a peer has to answer a keep-alive ping (default: until the next ping). */
   pingTimeoutMs?: number;
+  /** A connection without a WELCOME this long after it opened (no HELLO, an unanswered CHALLENGE) is closed. */
+  helloTimeoutMs?: number;
+  /** Open long-poll transports one IP address may hold on this listener. */
+  maxLongPollTransportsPerIp?: number;
+  /** Open SSE streams (HTTP bridge) one IP address may hold on this listener. */
+  maxSseStreamsPerIp?: number;
   /** The HTTP bridge: publisher, caller, webhook and SSE paths on this port (http/bridge/). */
   http?: HttpBridgeFile;
   /** Static files: URL path prefix → directory (relative paths start at the config file's directory). */
@@ -106,6 +112,10 @@ export interface RawSocketListenerFile {
   minPeerMaxMessageBytes?: number;
   /** Open connections past which handshakes are refused (handshake error 4). */
   maxConnections?: number;
+  /** Open connections per client IP address; more are refused (handshake error 4). */
+  maxConnectionsPerIp?: number;
+  /** A connection without a WELCOME this long after it opened is closed. */
+  helloTimeoutMs?: number;
   pingIntervalMs?: number;
   tls?: TlsFile;
   outbound?: Partial<OutboundLimits>;
@@ -195,6 +205,12 @@ export interface WebSocketListenerConfig {
   maxConnectionsPerIp?: number;
   /** Present when shorter than the ping interval. */
   pingTimeoutMs?: number;
+  /** A connection without a WELCOME this long after it opened is closed (switchboard.close.handshake_timeout). */
+  helloTimeoutMs: number;
+  /** Open long-poll transports per client IP address (HTTP 429 past it). */
+  maxLongPollTransportsPerIp: number;
+  /** Open SSE streams per client IP address (HTTP 429 past it). */
+  maxSseStreamsPerIp: number;
   /** Present when the HTTP bridge is on. */
   http?: HttpBridgeConfig;
   /** Present when static files are served. */
@@ -217,6 +233,10 @@ export interface RawSocketListenerConfig {
   minPeerMaxMessageBytes: number;
   /** 0: no limit. */
   maxConnections: number;
+  /** Present when connections per IP are limited. */
+  maxConnectionsPerIp?: number;
+  /** A connection without a WELCOME this long after it opened is closed. */
+  helloTimeoutMs: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;
   tls?: TlsFile;
@@ -473,6 +493,16 @@ function withCookiePathsFrom(dir: string, file: RouterConfigFile): RouterConfigF
   };
 }
 
+/**
+ * How long a connection may go without a WELCOME: time enough for a HELLO and a CHALLENGE round
+ * trip on a slow link, short enough that idle connections cannot pile up.
+ */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** Long-poll transports per address: a browser needs one per tab; 100 leaves room for a NAT. */
+export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
+/** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
+export const DEFAULT_SSE_STREAMS_PER_IP = 100;
+
 /** A RawSocket listener's port when it names neither a port nor a Unix socket path. */
 export const DEFAULT_RAWSOCKET_PORT = 8081;
 
@@ -497,6 +527,9 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
     batched: l.batched ?? true,
+    helloTimeoutMs: l.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
+    maxLongPollTransportsPerIp: l.maxLongPollTransportsPerIp ?? DEFAULT_LONGPOLL_TRANSPORTS_PER_IP,
+    maxSseStreamsPerIp: l.maxSseStreamsPerIp ?? DEFAULT_SSE_STREAMS_PER_IP,
   };
   if (l.rawsocket === true) out.rawsocket = true;
   if (l.longpoll !== undefined) out.longpoll = { ...DEFAULT_LONGPOLL, ...l.longpoll };
@@ -527,7 +560,9 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     // Off by default: autobahn-python's asyncio RawSocket cannot answer a PING.
     pingIntervalMs: l.pingIntervalMs ?? 0,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
+    helloTimeoutMs: l.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
   };
+  if (l.maxConnectionsPerIp !== undefined) out.maxConnectionsPerIp = l.maxConnectionsPerIp;
   if (l.path !== undefined) out.path = l.path;
   if (l.tls !== undefined) out.tls = { ...l.tls };
   if (l.maxMessagesPerSecond !== undefined) out.maxMessagesPerSecond = l.maxMessagesPerSecond;
