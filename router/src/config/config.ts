@@ -16,6 +16,8 @@ import type { LogLevel, LogModule } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import type { CookieTrackingConfig } from '../transports/cookie-tracking.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
+import { DEFAULT_REALM_LIMITS } from '../limits.js';
+import type { RealmLimits } from '../limits.js';
 import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
 import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
@@ -154,6 +156,8 @@ export interface RealmFile {
   uriCheck?: UriCheck;
   retention?: { maxTopics?: number; ttlMs?: number };
   eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[];
+  /** Quotas per session of the realm and byte budgets of the realm (limits.ts); unset keys take their defaults. */
+  limits?: Partial<RealmLimits>;
 }
 
 /** `metrics`: a Prometheus endpoint on a port of its own, off unless configured. */
@@ -258,6 +262,7 @@ export interface RealmConfig {
   uriCheck: UriCheck;
   retention: { maxTopics: number; ttlMs: number };
   eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
+  limits: RealmLimits;
 }
 
 /**
@@ -581,6 +586,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
       uriCheck: r.uriCheck ?? 'loose',
       retention: { maxTopics: r.retention?.maxTopics ?? 10_000, ttlMs: r.retention?.ttlMs ?? 0 },
       eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100 })),
+      limits: { ...DEFAULT_REALM_LIMITS, ...r.limits },
     }),
   );
   const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };
