@@ -14,6 +14,7 @@ import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
 import { HttpBridge } from './http/bridge/bridge.js';
 import { HttpIntegrations } from './http/bridge/integrations.js';
 import { HttpServer, sendJson } from './http/server.js';
+import type { Admission } from './http/admission.js';
 import { startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener } from './listeners.js';
 import { installMetaApi } from './meta/index.js';
@@ -156,9 +157,10 @@ export class Router implements RouterCore {
           log: this.logger('transport'),
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
           ready: () => this.readiness(),
-          routes: (http: HttpServer, config: WebSocketListenerConfig) => {
+          refused: (limit: string) => this.stats.limitExceeded(limit),
+          routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission) => {
             if (config.http === undefined) return;
-            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes });
+            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, admission });
             bridge.mount(http);
             this.#bridges.push(bridge);
           },
