@@ -177,8 +177,27 @@ export class Router implements RouterCore {
       await this.stop();
       throw err;
     }
+    this.#warnIfAnonymous();
     this.log.info({ realms: [...this.#realms.keys()] }, 'router started');
     return this.#addresses;
+  }
+
+  /**
+   * The embedded default (no config) lets anyone join realm1 and do everything: fine on a
+   * developer's machine, not on a network. Said once at start, for every listener that admits
+   * anonymous sessions, with the realms where a session may then do everything (no roles).
+   */
+  #warnIfAnonymous(): void {
+    const open = this.config.listeners.filter((l) => l.auth === undefined || l.auth.anonymous !== undefined);
+    if (open.length === 0) return;
+    const unrestricted = this.config.realms.filter((r) => r.roles === undefined).map((r) => r.name);
+    const listeners = open.map((l) => this.#addresses[this.config.listeners.indexOf(l)]?.url);
+    this.log.warn(
+      { listeners, realms: unrestricted },
+      'anonymous access is open: clients can join without credentials' +
+        (unrestricted.length > 0 ? ' and, in realms without roles, do everything' : '') +
+        '. The embedded default configuration is meant for development; configure listeners[].auth and realms[].roles before exposing the router.',
+    );
   }
 
   /**

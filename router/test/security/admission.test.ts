@@ -9,7 +9,9 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { Router, WebSocketListenerFile } from '@switchboard/router';
+import { pino } from 'pino';
+import { Router } from '@switchboard/router';
+import type { RouterConfigFile, WebSocketListenerFile } from '@switchboard/router';
 import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { RawSocketClient } from '../transports/support.js';
 
@@ -171,5 +173,50 @@ describe('per-address limits of long-poll and SSE', () => {
   it('default to 100 per address', async () => {
     const { router } = await routerWith({});
     expect(router.config.listeners[0]).toMatchObject({ maxLongPollTransportsPerIp: 100, maxSseStreamsPerIp: 100 });
+  });
+});
+
+describe('a RawSocket listener of its own', () => {
+  it('maxConnectionsPerIp refuses a further handshake with error 4 and frees the slot on close', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket' }, { type: 'rawsocket', maxConnectionsPerIp: 1 }] });
+    const a = router.addresses[1]!;
+    const target = { host: a.host, port: a.port };
+    const first = await rawSocketHandshake(target);
+    expect(first.error).toBe(0);
+    const second = await rawSocketHandshake(target);
+    expect(second.error).toBe(4);
+    first.client.socket.destroy();
+    await first.client.waitClosed();
+    await within(
+      (async () => {
+        for (;;) {
+          const again = await rawSocketHandshake(target);
+          if (again.error === 0) return;
+          again.client.socket.destroy();
+        }
+      })(),
+      3000,
+      'the RawSocket slot to be released',
+    );
+  });
+});
+
+describe('anonymous access at start', () => {
+  async function startLines(config: RouterConfigFile): Promise<Record<string, unknown>[]> {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const listeners = (config.listeners ?? [{ type: 'websocket' as const }]).map((l) => ({ ...l, host: '127.0.0.1', port: 0 }));
+    const router = new Router({ config: { shutdownTimeoutMs: 500, ...config, listeners }, logger });
+    await router.start();
+    onTestFinished(() => router.stop());
+    return lines;
+  }
+
+  it('warns when a listener admits anonymous sessions (the embedded default does), not when none does', async () => {
+    const open = (await startLines({})).filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous access is open'));
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ level: 40, realms: ['realm1'] });
+    const closed = await startLines({ listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'x', role: 'user' } } } } }], realms: [{ name: 'realm1', roles: [{ name: 'user', permissions: [] }] }] });
+    expect(closed.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous'))).toEqual([]);
   });
 });
