@@ -84,6 +84,21 @@ describe('helloTimeoutMs', () => {
     expect(after.status).toBe(404);
   });
 
+  it('expires a long-poll transport opened but never used, giving back its address slot', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', maxLongPollTransportsPerIp: 1, longpoll: { sessionTimeoutMs: 200 } }] });
+    const base = router.addresses[0]!.longpollUrl!;
+    await longPollOpen(base, ['wamp.2.json']);
+    const open = (): Promise<number> => post(`${base}/open`, JSON.stringify({ protocols: ['wamp.2.json'] })).then((r) => r.status);
+    expect(await open()).toBe(429);
+    await within(
+      (async () => {
+        while ((await open()) !== 200);
+      })(),
+      3000,
+      'the idle transport to expire',
+    );
+  });
+
   it('defaults to 10 s and is validated', async () => {
     const router = await startTestRouter();
     expect(router.config.listeners[0]).toMatchObject({ helloTimeoutMs: 10_000 });
