@@ -10,6 +10,7 @@ import { ErrorUri, MessageCode, WampError } from '@switchboard/schemas';
 import type { Dealer, PendingCall } from './dealer/dealer.js';
 import type { Decision } from './auth/types.js';
 import { copyPpt, disclose, hasPpt } from './details.js';
+import { refuseOverLimit } from './limits.js';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
 import type { RouterSession } from './session.js';
@@ -58,7 +59,11 @@ export class Calls {
     const internal = this.procedures.get(msg.procedure);
     if (internal !== undefined) return this.#callInternal(session, msg, internal);
     const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive });
-    if (!outcome.ok) return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
+    if (!outcome.ok) {
+      // Every callee busy at maxInvocationsPerSession: the callee is not invoked.
+      if (outcome.limit !== undefined) return refuseOverLimit(session, MessageCode.Call, msg.request, outcome.limit, this.stats);
+      return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
+    }
     const { call } = outcome;
     const callee = call.callee.session;
     const refuse = (message: string): void => {

@@ -34,6 +34,8 @@ export type { Environment } from './config/env.js';
 export { loadTls, tlsProblems } from './config/tls.js';
 export type { TlsCredentials } from './config/tls.js';
 export { OriginPolicy, ConnectionsPerIp } from './http/admission.js';
+export { DEFAULT_REALM_LIMITS, LIMIT_EXCEEDED, payloadBytes } from './limits.js';
+export type { RealmLimits, LimitHit } from './limits.js';
 export { StaticFiles, CONTENT_TYPES, contentTypeOf } from './http/static.js';
 export type { StaticConfig, StaticMountConfig } from './http/static.js';
 export { createLogger, silentLogger, LOG_LEVELS } from './log.js';

@@ -10,7 +10,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { loadTls as loadTlsFiles } from './config/tls.js';
 import type { RawSocketListenerConfig, TlsFile, WebSocketListenerConfig } from './config/config.js';
-import { UpgradeAdmission } from './http/admission.js';
+import { Admission } from './http/admission.js';
 import { HttpServer, sendJson, tlsServerOptions } from './http/server.js';
 import { StaticFiles } from './http/static.js';
 import type { HttpServerOptions, TlsCredentials } from './http/server.js';
@@ -32,8 +32,10 @@ export interface ListenerContext {
   health(): unknown;
   /** GET /ready: 200 once every listener is up and the realms are loaded, 503 before and while stopping. */
   ready?(): { ready: boolean } & Record<string, unknown>;
-  /** Adds routes of its own to a websocket listener's server (the HTTP bridge). */
-  routes?(http: HttpServer, config: WebSocketListenerConfig): void;
+  /** Adds routes of its own to a websocket listener's server (the HTTP bridge); SSE streams go through `admission`. */
+  routes?(http: HttpServer, config: WebSocketListenerConfig, admission: Admission): void;
+  /** Counts a connection refused by a limit (switchboard_limits_exceeded_total), by config key. */
+  refused?(limit: string): void;
 }
 
 export interface Listener {
@@ -62,6 +64,8 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
   const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
   const websocket = new WebSocketTransport(cookies === undefined ? config : { ...config, cookies }, ctx.accept, ctx.counters, ctx.log);
+  // One gate for every transport on this port: origins, and connections per address of every kind.
+  const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =
     config.rawsocket === true
       ? new RawSocketTransport(
@@ -69,6 +73,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
             serializers: config.serializers,
             maxMessageBytes: Math.min(config.maxMessageBytes, MAX_RAWSOCKET_MESSAGE_BYTES),
             outbound: config.outbound,
+            admit: (socket) => admission.admitSocket(socket),
           },
           ctx.accept,
           ctx.counters,
@@ -80,7 +85,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, outbound: config.outbound },
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, outbound: config.outbound, admission },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -90,7 +95,6 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);
   const http = new HttpServer(options);
   // Origin and per-address limits are checked before the transport sees the upgrade.
-  const admission = new UpgradeAdmission(config, ctx.log);
   http.upgrade(config.path, (req, socket, head) => {
     if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
   });
@@ -100,7 +104,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     const ready = ctx.ready?.() ?? { ready: true };
     sendJson(res, ready.ready ? 200 : 503, ready);
   });
-  ctx.routes?.(http, config);
+  ctx.routes?.(http, config, admission);
   if (staticFiles !== undefined) http.fallback(staticFiles.handle);
   const close = (): void => {
     websocket.close(1001, 'router shutting down');
@@ -138,8 +142,10 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
 
 export async function startRawSocketListener(config: RawSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {
   const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
+  const admission = new Admission({ maxConnectionsPerIp: config.maxConnectionsPerIp }, ctx.log, ctx.refused);
   const transport = new RawSocketTransport(
     {
+      admit: (socket) => admission.admitSocket(socket),
       serializers: config.serializers,
       maxMessageBytes: config.maxMessageBytes,
       minPeerMaxMessageBytes: config.minPeerMaxMessageBytes,

@@ -49,6 +49,8 @@ import { VERSION } from './version.js';
 import { Calls } from './calls.js';
 import type { RouterProcedure } from './calls.js';
 import { copyPpt, disclose, hasPpt } from './details.js';
+import { DEFAULT_REALM_LIMITS, Quotas, payloadBytes } from './limits.js';
+import type { RealmLimits } from './limits.js';
 
 export interface RealmOptions {
   name: string;
@@ -65,6 +67,8 @@ export interface RealmOptions {
    * same ID and the meta API speaks of one route whatever node answers).
    */
   routeIds?: 'sequential' | 'derived';
+  /** Quotas per session and byte budgets (limits.ts); defaults for what is unset. */
+  limits?: Partial<RealmLimits>;
 }
 
 /** An encoded frame, or null when the payload could not be encoded. */
@@ -217,7 +221,9 @@ export class Realm {
   readonly dealer: Dealer<RouterSession>;
   readonly sessions = new Map<SessionId, RouterSession>();
   readonly procedures = new Map<string, RouterProcedure>();
-  readonly history = new EventHistory();
+  readonly history: EventHistory;
+  /** Per-session quotas (limits.ts). */
+  readonly quotas: Quotas;
   readonly #observers: RealmObserver[] = [];
   readonly #uriCheck: UriCheck;
   /** Call lifecycles (calls.ts). */
@@ -241,11 +247,17 @@ export class Realm {
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });
     const derived = options.routeIds === 'derived';
+    const limits: RealmLimits = { ...DEFAULT_REALM_LIMITS, ...options.limits };
+    this.history = new EventHistory(limits.maxHistoryBytes);
     this.broker = new Broker<RouterSession>({
-      ...(options.retention !== undefined && { retention: options.retention }),
+      retention: { ...(options.retention ?? { maxTopics: 10_000, ttlMs: 0 }), maxBytes: limits.maxRetainedBytes },
       ...(derived && { subscriptionIds: { next: (topic: string, match: MatchPolicy) => routeId(this.name, 'subscription', match, topic) as SubscriptionId } }),
     });
-    this.dealer = new Dealer<RouterSession>(derived ? { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } } : {});
+    this.dealer = new Dealer<RouterSession>({
+      maxInvocationsPerCallee: limits.maxInvocationsPerSession,
+      ...(derived && { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } }),
+    });
+    this.quotas = new Quotas(limits, this.broker, this.dealer, stats);
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
     this.calls = new Calls(this.dealer, this.procedures, stats, log, (session, msg) => this.cluster?.relayAnswer(session, msg));
   }
@@ -341,6 +353,7 @@ export class Realm {
   // ---- publish & subscribe -----------------------------------------------------------------
 
   onSubscribe(session: RouterSession, msg: Subscribe): void | Promise<void> {
+    if (this.quotas.refusesSubscribe(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -418,7 +431,7 @@ export class Realm {
     const plan = this.broker.publish(session, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
     const retain = options['retain'] === true;
-    if (retain) this.broker.retain(plan, args, kwargs, details);
+    if (retain) this.#retain(plan, args, kwargs, details);
     if (this.history.size > 0) this.#record(plan, details, args, kwargs);
     this.cluster?.published(plan, details, args, kwargs, retain, options['acknowledge'] === true);
     return plan.publication;
@@ -449,7 +462,14 @@ export class Realm {
 
   /** A retained event published on another node. */
   retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: Args | undefined, kwargs: Kwargs | undefined): void {
-    this.broker.retain({ publication, publisher: undefined, topic, subscriptions: [], filter }, args, kwargs, details);
+    this.#retain({ publication, publisher: undefined, topic, subscriptions: [], filter }, args, kwargs, details);
+  }
+
+  /** Retains within the realm's maxRetainedBytes; evictions and refusals are counted. */
+  #retain(plan: DeliveryPlan<RouterSession>, args: Args | undefined, kwargs: Kwargs | undefined, details: Dict): void {
+    const outcome = this.broker.retain(plan, args, kwargs, details, payloadBytes(args, kwargs, details) + plan.topic.length);
+    this.stats.evicted('maxRetainedBytes', outcome.evicted);
+    if (outcome.tooLarge) this.stats.limitExceeded('maxRetainedBytes');
   }
 
   /** The recipient filter of PUBLISH.Options, or a message saying which option is malformed. */
@@ -479,9 +499,14 @@ export class Realm {
 
   #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
     const at = Date.now();
+    // Estimated once, and only when some subscription keeps history.
+    let bytes: number | undefined;
     for (const subscription of plan.subscriptions) {
       if (!this.history.isEnabled(subscription.id)) continue;
-      this.history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter });
+      bytes ??= payloadBytes(args, kwargs, details) + plan.topic.length;
+      const outcome = this.history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter }, bytes);
+      this.stats.evicted('maxHistoryBytes', outcome.evicted);
+      if (outcome.tooLarge) this.stats.limitExceeded('maxHistoryBytes');
     }
   }
 
@@ -546,6 +571,7 @@ export class Realm {
   // ---- routed RPC --------------------------------------------------------------------------
 
   onRegister(session: RouterSession, msg: Register): void | Promise<void> {
+    if (this.quotas.refusesRegister(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -632,6 +658,7 @@ export class Realm {
   onCall(session: RouterSession, msg: Call): void | Promise<void> {
     const continued = this.dealer.pendingCall(session, msg.request);
     if (continued !== undefined && continued.callerStreaming) return this.calls.continueCall(continued, msg);
+    if (this.quotas.refusesCall(session, msg.request)) return;
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }

@@ -14,6 +14,7 @@ import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
 import { HttpBridge } from './http/bridge/bridge.js';
 import { HttpIntegrations } from './http/bridge/integrations.js';
 import { HttpServer, sendJson } from './http/server.js';
+import type { Admission } from './http/admission.js';
 import { startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener } from './listeners.js';
 import { installMetaApi } from './meta/index.js';
@@ -23,6 +24,7 @@ import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
 import { RouterSession, SessionState } from './session.js';
+import type { SessionLimits } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import { createLocalConnection } from './transports/local.js';
@@ -150,14 +152,15 @@ export class Router implements RouterCore {
           log: this.logger('auth'),
         });
         const context = {
-          accept: (peer: Peer) => this.attach(peer, authenticators, listener.maxMessagesPerSecond),
+          accept: (peer: Peer) => this.attach(peer, authenticators, { maxMessagesPerSecond: listener.maxMessagesPerSecond, helloTimeoutMs: listener.helloTimeoutMs }),
           counters: this.counters,
           log: this.logger('transport'),
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
           ready: () => this.readiness(),
-          routes: (http: HttpServer, config: WebSocketListenerConfig) => {
+          refused: (limit: string) => this.stats.limitExceeded(limit),
+          routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission) => {
             if (config.http === undefined) return;
-            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes });
+            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, admission });
             bridge.mount(http);
             this.#bridges.push(bridge);
           },
@@ -174,8 +177,27 @@ export class Router implements RouterCore {
       await this.stop();
       throw err;
     }
+    this.#warnIfAnonymous();
     this.log.info({ realms: [...this.#realms.keys()] }, 'router started');
     return this.#addresses;
+  }
+
+  /**
+   * The embedded default (no config) lets anyone join realm1 and do everything: fine on a
+   * developer's machine, not on a network. Said once at start, for every listener that admits
+   * anonymous sessions, with the realms where a session may then do everything (no roles).
+   */
+  #warnIfAnonymous(): void {
+    const open = this.config.listeners.filter((l) => l.auth === undefined || l.auth.anonymous !== undefined);
+    if (open.length === 0) return;
+    const unrestricted = this.config.realms.filter((r) => r.roles === undefined).map((r) => r.name);
+    const listeners = open.map((l) => this.#addresses[this.config.listeners.indexOf(l)]?.url);
+    this.log.warn(
+      { listeners, realms: unrestricted },
+      'anonymous access is open: clients can join without credentials' +
+        (unrestricted.length > 0 ? ' and, in realms without roles, do everything' : '') +
+        '. The embedded default configuration is meant for development; configure listeners[].auth and realms[].roles before exposing the router.',
+    );
   }
 
   /**
@@ -292,14 +314,14 @@ export class Router implements RouterCore {
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
    */
-  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, maxMessagesPerSecond?: number): PeerHandler {
+  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
     if (this.#state !== 'running') {
       // A connection that arrives while the router stops (a client reconnecting at once) is
       // turned away, not thrown at the transport that accepted it.
       peer.close(1001, 'router shutting down');
       return CLOSED_HANDLER;
     }
-    const session = new RouterSession(peer, this, authenticators, maxMessagesPerSecond);
+    const session = new RouterSession(peer, this, authenticators, limits);
     this.#sessions.add(session);
     return session;
   }

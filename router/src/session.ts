@@ -27,6 +27,20 @@ export enum SessionState {
 /** ABORT reason for a session over its listener's maxMessagesPerSecond (not a spec URI). */
 export const RATE_LIMITED = 'switchboard.close.rate_limited';
 
+/**
+ * ABORT reason for a connection that got no WELCOME within its listener's helloTimeoutMs: it never
+ * sent HELLO, never answered a CHALLENGE, or stayed without a session after GOODBYE (not a spec URI).
+ */
+export const HANDSHAKE_TIMEOUT = 'switchboard.close.handshake_timeout';
+
+/** What a session takes from its listener's config. */
+export interface SessionLimits {
+  /** Messages this session may send per second (undefined: no limit). */
+  maxMessagesPerSecond?: number | undefined;
+  /** Time from transport open (or GOODBYE) to WELCOME (undefined: no limit, for in-process peers). */
+  helloTimeoutMs?: number | undefined;
+}
+
 /** GOODBYE reason of a client logging out (Crossbar): its tracking cookie forgets the login. */
 export const LOGOUT = 'wamp.close.logout';
 
@@ -61,15 +75,47 @@ export class RouterSession implements PeerHandler {
   readonly #progressiveCalls = new Set<number>();
   #windowStart = 0;
   #windowCount = 0;
+  /** Runs while the transport has no established session: no WELCOME in time closes it. */
+  #helloTimer: NodeJS.Timeout | undefined;
+  /** Abuse limit: messages per second this session may send (undefined: none). */
+  private readonly maxMessagesPerSecond: number | undefined;
+  readonly #helloTimeoutMs: number | undefined;
 
   constructor(
     readonly peer: Peer,
     private readonly core: RouterCore,
     /** The listener's authentication methods, by authmethod name. */
     private readonly authenticators: ReadonlyMap<string, Authenticator>,
-    /** Abuse limit: messages per second this session may send (undefined: none). */
-    private readonly maxMessagesPerSecond?: number,
-  ) {}
+    limits: SessionLimits = {},
+  ) {
+    this.maxMessagesPerSecond = limits.maxMessagesPerSecond;
+    this.#helloTimeoutMs = limits.helloTimeoutMs;
+    this.#armHelloTimer();
+  }
+
+  /**
+   * A connection that opens and never completes a handshake would be kept forever: from transport
+   * open (and again after GOODBYE, which leaves the transport open) it has helloTimeoutMs to get a
+   * WELCOME, CHALLENGE rounds included.
+   */
+  #armHelloTimer(): void {
+    if (this.#helloTimeoutMs === undefined) return;
+    clearTimeout(this.#helloTimer);
+    const timeoutMs = this.#helloTimeoutMs;
+    this.#helloTimer = setTimeout(() => {
+      this.#helloTimer = undefined;
+      if (this.state !== SessionState.Opening && this.state !== SessionState.Authenticating) return;
+      this.core.stats.handshakeTimeouts++;
+      this.core.sessionLog.info({ peer: this.peer.transport.peer, state: SessionState[this.state], timeoutMs }, 'no WELCOME in time: closing the connection');
+      this.abort(HANDSHAKE_TIMEOUT, `no session established within ${timeoutMs} ms`, 1008);
+    }, timeoutMs);
+    this.#helloTimer.unref();
+  }
+
+  #clearHelloTimer(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
+  }
 
   // ---- PeerHandler -------------------------------------------------------------------------
 
@@ -131,6 +177,7 @@ export class RouterSession implements PeerHandler {
   }
 
   onClose(): void {
+    this.#clearHelloTimer();
     this.#endAuthentication();
     const wasInRealm = this.realm !== undefined;
     this.state = SessionState.Closed;
@@ -197,6 +244,7 @@ export class RouterSession implements PeerHandler {
   abort(reason: string, message: string, closeCode = 1000): void {
     if (this.state === SessionState.Closed) return;
     this.send({ code: MessageCode.Abort, details: { message }, reason });
+    this.#clearHelloTimer();
     this.#endAuthentication();
     this.#closeSession();
     this.peer.close(closeCode, reason.slice(0, 120));
@@ -294,8 +342,9 @@ export class RouterSession implements PeerHandler {
         if (msg.reason === LOGOUT) this.peer.transport.cookie?.forget();
         this.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
         this.#closeSession();
-        // The transport stays open: the spec lets a client open a new session on it.
+        // The transport stays open: the spec lets a client open a new session on it, in time.
         this.state = SessionState.Opening;
+        this.#armHelloTimer();
         return;
       case MessageCode.Abort:
         this.#closeSession();
@@ -414,6 +463,7 @@ export class RouterSession implements PeerHandler {
     this.identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
     this.realm = realm;
     this.state = SessionState.Established;
+    this.#clearHelloTimer();
     realm.join(this);
     // A login by another method is remembered by the connection's tracking cookie, for the cookie authmethod.
     if (method !== 'cookie' && this.authenticators.has('cookie')) {

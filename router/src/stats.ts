@@ -16,6 +16,12 @@ export class RouterStats {
   readonly authFailures = new Map<string, number>();
   /** Sessions ended by a protocol violation. */
   protocolViolations = 0;
+  /** Connections closed for getting no WELCOME within helloTimeoutMs. */
+  handshakeTimeouts = 0;
+  /** Requests and connections refused by a limit, by the limit's config key (limits.ts). */
+  readonly limitsExceeded = new Map<string, number>();
+  /** Entries evicted to stay within a byte budget, by the limit's config key. */
+  readonly limitEvictions = new Map<string, number>();
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
   readonly callSeconds: number[] = [];
 
@@ -30,6 +36,14 @@ export class RouterStats {
   authFailed(method: string, reason: string): void {
     const key = `${method} ${reason}`;
     this.authFailures.set(key, (this.authFailures.get(key) ?? 0) + 1);
+  }
+
+  limitExceeded(limit: string): void {
+    this.limitsExceeded.set(limit, (this.limitsExceeded.get(limit) ?? 0) + 1);
+  }
+
+  evicted(limit: string, n = 1): void {
+    if (n > 0) this.limitEvictions.set(limit, (this.limitEvictions.get(limit) ?? 0) + n);
   }
 
   /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */

@@ -520,7 +520,7 @@ describe('Broker retention', () => {
 
     expect(broker.retainedCount).toBe(1);
     expect(broker.retainedFor(exactSub(broker, 'com.example.state'))).toEqual([
-      { publication: plan.publication, topic: 'com.example.state', args: [1, 2], kwargs: { k: 'v' }, details: { publisher: pub.id }, publisher: pub, filter, at: 5_000 },
+      { publication: plan.publication, topic: 'com.example.state', args: [1, 2], kwargs: { k: 'v' }, details: { publisher: pub.id }, publisher: pub, filter, at: 5_000, bytes: 0 },
     ]);
     expect(broker.retainedFor(exactSub(broker, 'com.example.other'))).toEqual([]);
   });

@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
+import { ConfigError, DEFAULT_REALM_LIMITS, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -27,7 +27,7 @@ const problemsOf = (value: unknown): string[] => configError(() => checkConfig(v
 describe('resolveConfig', () => {
   it('embeds the default: realm1, ws://0.0.0.0:8080/ws, all three serializers', () => {
     const config = resolveConfig();
-    expect(config.realms).toEqual([{ name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] }]);
+    expect(config.realms).toEqual([{ name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS }]);
     expect(config.listeners).toHaveLength(1);
     expect(config.listeners[0]).toMatchObject({
       type: 'websocket',
@@ -58,10 +58,13 @@ describe('resolveConfig', () => {
       pingIntervalMs: 0,
       outbound: { softLimitBytes: 1048576, hardLimitBytes: 4194304, drainTimeoutMs: 5000 },
       batched: true,
+      helloTimeoutMs: 10_000,
+      maxLongPollTransportsPerIp: 100,
+      maxSseStreamsPerIp: 100,
     });
     expect(config.realms).toEqual([
-      { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },
-      { name: 'com.example.strict', uriCheck: 'strict', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [] },
+      { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },
+      { name: 'com.example.strict', uriCheck: 'strict', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },
     ]);
     expect(config.log).toEqual({ level: 'warn', pretty: false });
     expect(config.requestIds).toBe('any');

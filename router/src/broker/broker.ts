@@ -39,6 +39,20 @@ export interface RetentionOptions {
   maxTopics: number;
   /** A retained event older than this is no longer delivered. 0: kept until replaced. */
   ttlMs: number;
+  /**
+   * Bytes (as the caller estimates them) all retained events may hold together; the oldest topics'
+   * events are evicted to make room, and an event larger than this is not retained. Unset: no limit.
+   */
+  maxBytes?: number;
+}
+
+/** What retaining one event did. */
+export interface RetainOutcome {
+  retained: boolean;
+  /** Topics whose retained events were evicted to stay within maxBytes. */
+  evicted: number;
+  /** The event alone is larger than maxBytes. */
+  tooLarge: boolean;
 }
 
 export interface BrokerOptions {
@@ -85,6 +99,8 @@ export interface RetainedEvent<S> {
   readonly filter: RecipientFilter;
   /** Milliseconds since the epoch. */
   readonly at: number;
+  /** Its size as estimated by whoever retained it (for maxBytes). */
+  readonly bytes: number;
 }
 
 export function isRecipient<S extends Subscriber>(plan: { publisher: S | undefined; filter: RecipientFilter }, s: S): boolean {
@@ -104,6 +120,8 @@ export function isRecipient<S extends Subscriber>(plan: { publisher: S | undefin
 interface TopicRetention<S> {
   everyone: RetainedEvent<S> | undefined;
   restricted: RetainedEvent<S>[];
+  /** Sum of its events' bytes. */
+  bytes: number;
 }
 
 function isRestricted(f: RecipientFilter): boolean {
@@ -121,6 +139,7 @@ export class Broker<S extends Subscriber> {
   readonly #retention: RetentionOptions;
   // Insertion order = age, so the oldest is first when the topic limit is reached.
   readonly #retained = new Map<string, TopicRetention<S>>();
+  #retainedBytes = 0;
 
   constructor(options: BrokerOptions = {}) {
     this.#subscriptionIds = options.subscriptionIds ?? new SequentialIds<SubscriptionId>();
@@ -186,18 +205,48 @@ export class Broker<S extends Subscriber> {
    * exclude/eligible lists: an unrestricted event replaces them all, a restricted one is added
    * (the last 8 are kept) without taking the unrestricted one away from everybody else.
    */
-  retain(plan: DeliveryPlan<S>, args: Args | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>): void {
-    if (this.#retention.maxTopics === 0) return;
-    const event: RetainedEvent<S> = { publication: plan.publication, topic: plan.topic, args, kwargs, details, publisher: plan.publisher, filter: plan.filter, at: this.#clock() };
+  retain(plan: DeliveryPlan<S>, args: Args | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>, bytes = 0): RetainOutcome {
+    if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false };
+    const maxBytes = this.#retention.maxBytes ?? Infinity;
+    if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true };
+    const event: RetainedEvent<S> = { publication: plan.publication, topic: plan.topic, args, kwargs, details, publisher: plan.publisher, filter: plan.filter, at: this.#clock(), bytes };
     const previous = this.#retained.get(plan.topic);
-    this.#retained.delete(plan.topic); // re-inserted below as the newest topic
-    if (this.#retained.size >= this.#retention.maxTopics) {
-      const oldest = this.#retained.keys().next();
-      if (oldest.done !== true) this.#retained.delete(oldest.value);
+    if (previous !== undefined) {
+      this.#retained.delete(plan.topic); // re-inserted below as the newest topic
+      this.#retainedBytes -= previous.bytes;
     }
+    if (this.#retained.size >= this.#retention.maxTopics) this.#dropOldestTopic();
     const restricted = isRestricted(plan.filter);
-    const entry: TopicRetention<S> = restricted ? { everyone: previous?.everyone, restricted: [...(previous?.restricted ?? []), event].slice(-8) } : { everyone: event, restricted: [] };
+    let entry: TopicRetention<S>;
+    if (restricted) {
+      const kept = [...(previous?.restricted ?? []), event].slice(-8);
+      entry = { everyone: previous?.everyone, restricted: kept, bytes: 0 };
+      // The topic's own older events give way first when the topic alone is over the budget.
+      entry.bytes = topicBytes(entry);
+      while (entry.bytes > maxBytes && entry.restricted.length > 1) {
+        entry.restricted.shift();
+        entry.bytes = topicBytes(entry);
+      }
+      if (entry.bytes > maxBytes) entry = { everyone: undefined, restricted: [event], bytes };
+    } else entry = { everyone: event, restricted: [], bytes };
+    let evicted = 0;
+    while (this.#retainedBytes + entry.bytes > maxBytes && this.#dropOldestTopic()) evicted++;
     this.#retained.set(plan.topic, entry);
+    this.#retainedBytes += entry.bytes;
+    return { retained: true, evicted, tooLarge: false };
+  }
+
+  #dropOldestTopic(): boolean {
+    const oldest = this.#retained.entries().next();
+    if (oldest.done === true) return false;
+    this.#retained.delete(oldest.value[0]);
+    this.#retainedBytes -= oldest.value[1].bytes;
+    return true;
+  }
+
+  /** Bytes held by retained events (as estimated when they were retained). */
+  get retainedBytes(): number {
+    return this.#retainedBytes;
   }
 
   /**
@@ -290,5 +339,11 @@ export class Broker<S extends Subscriber> {
 }
 
 const EMPTY: ReadonlySet<never> = new Set();
+
+function topicBytes<S>(entry: TopicRetention<S>): number {
+  let bytes = entry.everyone?.bytes ?? 0;
+  for (const e of entry.restricted) bytes += e.bytes;
+  return bytes;
+}
 
 export { PrefixTrie, WildcardTrie };

@@ -16,6 +16,8 @@ import type { LogLevel, LogModule } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import type { CookieTrackingConfig } from '../transports/cookie-tracking.js';
 import { DEFAULT_OUTBOUND_LIMITS } from '../transports/outbound.js';
+import { DEFAULT_REALM_LIMITS } from '../limits.js';
+import type { RealmLimits } from '../limits.js';
 import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
 import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
@@ -82,6 +84,12 @@ export interface WebSocketListenerFile {
   maxConnectionsPerIp?: number;
   /** How long a peer has to answer a keep-alive ping (default: until the next ping). */
   pingTimeoutMs?: number;
+  /** A connection without a WELCOME this long after it opened (no HELLO, an unanswered CHALLENGE) is closed. */
+  helloTimeoutMs?: number;
+  /** Open long-poll transports one IP address may hold on this listener. */
+  maxLongPollTransportsPerIp?: number;
+  /** Open SSE streams (HTTP bridge) one IP address may hold on this listener. */
+  maxSseStreamsPerIp?: number;
   /** The HTTP bridge: publisher, caller, webhook and SSE paths on this port (http/bridge/). */
   http?: HttpBridgeFile;
   /** Static files: URL path prefix → directory (relative paths start at the config file's directory). */
@@ -106,6 +114,10 @@ export interface RawSocketListenerFile {
   minPeerMaxMessageBytes?: number;
   /** Open connections past which handshakes are refused (handshake error 4). */
   maxConnections?: number;
+  /** Open connections per client IP address; more are refused (handshake error 4). */
+  maxConnectionsPerIp?: number;
+  /** A connection without a WELCOME this long after it opened is closed. */
+  helloTimeoutMs?: number;
   pingIntervalMs?: number;
   tls?: TlsFile;
   outbound?: Partial<OutboundLimits>;
@@ -144,6 +156,8 @@ export interface RealmFile {
   uriCheck?: UriCheck;
   retention?: { maxTopics?: number; ttlMs?: number };
   eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[];
+  /** Quotas per session of the realm and byte budgets of the realm (limits.ts); unset keys take their defaults. */
+  limits?: Partial<RealmLimits>;
 }
 
 /** `metrics`: a Prometheus endpoint on a port of its own, off unless configured. */
@@ -195,6 +209,12 @@ export interface WebSocketListenerConfig {
   maxConnectionsPerIp?: number;
   /** Present when shorter than the ping interval. */
   pingTimeoutMs?: number;
+  /** A connection without a WELCOME this long after it opened is closed (switchboard.close.handshake_timeout). */
+  helloTimeoutMs: number;
+  /** Open long-poll transports per client IP address (HTTP 429 past it). */
+  maxLongPollTransportsPerIp: number;
+  /** Open SSE streams per client IP address (HTTP 429 past it). */
+  maxSseStreamsPerIp: number;
   /** Present when the HTTP bridge is on. */
   http?: HttpBridgeConfig;
   /** Present when static files are served. */
@@ -217,6 +237,10 @@ export interface RawSocketListenerConfig {
   minPeerMaxMessageBytes: number;
   /** 0: no limit. */
   maxConnections: number;
+  /** Present when connections per IP are limited. */
+  maxConnectionsPerIp?: number;
+  /** A connection without a WELCOME this long after it opened is closed. */
+  helloTimeoutMs: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;
   tls?: TlsFile;
@@ -238,6 +262,7 @@ export interface RealmConfig {
   uriCheck: UriCheck;
   retention: { maxTopics: number; ttlMs: number };
   eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
+  limits: RealmLimits;
 }
 
 /**
@@ -473,6 +498,16 @@ function withCookiePathsFrom(dir: string, file: RouterConfigFile): RouterConfigF
   };
 }
 
+/**
+ * How long a connection may go without a WELCOME: time enough for a HELLO and a CHALLENGE round
+ * trip on a slow link, short enough that idle connections cannot pile up.
+ */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** Long-poll transports per address: a browser needs one per tab; 100 leaves room for a NAT. */
+export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
+/** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
+export const DEFAULT_SSE_STREAMS_PER_IP = 100;
+
 /** A RawSocket listener's port when it names neither a port nor a Unix socket path. */
 export const DEFAULT_RAWSOCKET_PORT = 8081;
 
@@ -497,6 +532,9 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
     batched: l.batched ?? true,
+    helloTimeoutMs: l.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
+    maxLongPollTransportsPerIp: l.maxLongPollTransportsPerIp ?? DEFAULT_LONGPOLL_TRANSPORTS_PER_IP,
+    maxSseStreamsPerIp: l.maxSseStreamsPerIp ?? DEFAULT_SSE_STREAMS_PER_IP,
   };
   if (l.rawsocket === true) out.rawsocket = true;
   if (l.longpoll !== undefined) out.longpoll = { ...DEFAULT_LONGPOLL, ...l.longpoll };
@@ -527,7 +565,9 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     // Off by default: autobahn-python's asyncio RawSocket cannot answer a PING.
     pingIntervalMs: l.pingIntervalMs ?? 0,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
+    helloTimeoutMs: l.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
   };
+  if (l.maxConnectionsPerIp !== undefined) out.maxConnectionsPerIp = l.maxConnectionsPerIp;
   if (l.path !== undefined) out.path = l.path;
   if (l.tls !== undefined) out.tls = { ...l.tls };
   if (l.maxMessagesPerSecond !== undefined) out.maxMessagesPerSecond = l.maxMessagesPerSecond;
@@ -546,6 +586,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
       uriCheck: r.uriCheck ?? 'loose',
       retention: { maxTopics: r.retention?.maxTopics ?? 10_000, ttlMs: r.retention?.ttlMs ?? 0 },
       eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100 })),
+      limits: { ...DEFAULT_REALM_LIMITS, ...r.limits },
     }),
   );
   const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };

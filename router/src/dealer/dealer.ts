@@ -6,6 +6,7 @@
 import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
+import { LIMIT_EXCEEDED } from '../limits.js';
 
 export interface Callee {
   readonly id: SessionId;
@@ -64,7 +65,8 @@ export interface RegisterOptions {
 
 export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
 
-export type CallOutcome<S> = { ok: true; call: PendingCall<S> } | { ok: false; error: string };
+/** A refused call: no callee (`error`), or every callee at maxInvocationsPerCallee (`limit` too). */
+export type CallOutcome<S> = { ok: true; call: PendingCall<S> } | { ok: false; error: string; limit?: { limit: string; value: number } };
 
 export interface UnregisterOutcome<S> {
   registration: Registration<S>;
@@ -78,6 +80,11 @@ export interface DealerOptions {
   clock?: () => number;
   /** Uniform in [0, 1); for the `random` policy. */
   random?: () => number;
+  /**
+   * Invocations one callee may have in flight; past it a call goes to another callee of a shared
+   * registration, or is refused (limit_exceeded). Unset: no limit.
+   */
+  maxInvocationsPerCallee?: number;
 }
 
 /** What a leaving session leaves behind. */
@@ -109,11 +116,13 @@ export class Dealer<S extends Callee> {
   readonly #registrationIds: { next(procedure: string, match: MatchPolicy): RegistrationId };
   readonly #clock: () => number;
   readonly #random: () => number;
+  readonly #maxInvocations: number;
 
   constructor(options: DealerOptions = {}) {
     this.#registrationIds = options.registrationIds ?? new SequentialIds<RegistrationId>();
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#maxInvocations = options.maxInvocationsPerCallee ?? Infinity;
   }
 
   register(callee: S, procedure: string, options: RegisterOptions = {}): RegisterOutcome<S> {
@@ -189,7 +198,8 @@ export class Dealer<S extends Callee> {
   call(caller: S, callRequest: RequestId, procedure: string, options: { receiveProgress?: boolean; progressive?: boolean } = {}): CallOutcome<S> {
     const registration = this.resolve(procedure);
     if (registration === undefined) return { ok: false, error: ErrorUri.NoSuchProcedure };
-    const entry = this.#pick(registration);
+    const entry = this.#available(registration, this.#pick(registration));
+    if (entry === undefined) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxInvocationsPerSession', value: this.#maxInvocations } };
     const calleeState = this.#state(entry.session);
     const call: PendingCall<S> = {
       caller,
@@ -289,6 +299,27 @@ export class Dealer<S extends Callee> {
   /** Calls in flight where `session` is the callee. */
   pendingInvocations(session: S): number {
     return this.#sessions.get(session)?.invocations.size ?? 0;
+  }
+
+  /**
+   * The picked callee if it has room for one more invocation; else, for a shared registration, the
+   * next one (in registration order) that has; undefined when every callee is at the limit.
+   */
+  #available(registration: Registration<S>, picked: CalleeEntry<S>): CalleeEntry<S> | undefined {
+    const free = (c: CalleeEntry<S>): boolean => (this.#sessions.get(c.session)?.invocations.size ?? 0) < this.#maxInvocations;
+    if (free(picked)) return picked;
+    const callees = registration.callees;
+    const at = callees.indexOf(picked);
+    for (let i = 1; i < callees.length; i++) {
+      const c = callees[(at + i) % callees.length]!;
+      if (free(c)) return c;
+    }
+    return undefined;
+  }
+
+  /** Calls in flight where `session` is the caller. */
+  pendingCalls(session: S): number {
+    return this.#sessions.get(session)?.calls.size ?? 0;
   }
 
   #pick(registration: Registration<S>): CalleeEntry<S> {

@@ -1,7 +1,11 @@
 /**
- * Who may open a WebSocket on a listener, decided before the upgrade: the browser's `Origin`
- * (against cross-site WebSocket hijacking) and how many connections one IP address holds.
- * A refused upgrade gets an HTTP status and a JSON body saying why; nothing reaches a transport.
+ * Who may open a connection on a listener, decided before any transport sees it: the browser's
+ * `Origin` (against cross-site WebSocket hijacking and cross-site long-poll or SSE use) and how
+ * many connections one IP address holds. One gate for every transport of the listener: WebSocket
+ * upgrades, RawSocket connections on the same port, long-poll transports and SSE streams take
+ * slots of the same per-address count, and long-poll and SSE have per-address limits of their own.
+ * RawSocket carries no Origin. A refused request gets an HTTP status and a JSON body saying why (a
+ * RawSocket handshake gets error 4); nothing reaches a transport. Refusals are counted by limit.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -13,17 +17,31 @@ export interface AdmissionOptions {
    * standing for any run of characters (`*.example.com`, `https://*.example.com:*`), as in
    * Crossbar. Matched without regard to case. Unset: every origin.
    */
-  allowedOrigins?: readonly string[];
+  allowedOrigins?: readonly string[] | undefined;
   /** With allowedOrigins: also admit `Origin: null` (sandboxed iframes, file:// pages). */
-  allowNullOrigin?: boolean;
-  /** Open WebSocket connections one IP address may hold on this listener. Unset or 0: no limit. */
-  maxConnectionsPerIp?: number;
+  allowNullOrigin?: boolean | undefined;
+  /** Open connections of every kind one IP address may hold on this listener. Unset or 0: no limit. */
+  maxConnectionsPerIp?: number | undefined;
+  /** Open long-poll transports one IP address may hold. Unset or 0: no limit. */
+  maxLongPollTransportsPerIp?: number | undefined;
+  /** Open SSE streams one IP address may hold. Unset or 0: no limit. */
+  maxSseStreamsPerIp?: number | undefined;
 }
+
+/** What an admitted connection holds until it ends; calling it more than once is harmless. */
+export type Release = () => void;
 
 export interface Refusal {
   status: number;
   error: string;
+  /** The config key that refused (the metric label). */
+  limit: string;
 }
+
+/** Connections that are not browser-reachable (RawSocket) have no Origin to check. */
+type Kind = 'websocket' | 'rawsocket' | 'longpoll' | 'sse';
+
+const KIND_TEXT: Record<Kind, string> = { websocket: 'WebSocket upgrade', rawsocket: 'RawSocket connection', longpoll: 'long-poll open', sse: 'SSE stream' };
 
 /** Origins as a predicate; patterns compiled once. */
 export class OriginPolicy {
@@ -86,61 +104,104 @@ export function remoteIp(socket: { remoteAddress?: string | undefined }): string
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** One listener's admission rules, applied to each upgrade request. */
-export class UpgradeAdmission {
+/** One listener's admission rules, applied to every connection whatever its transport. */
+export class Admission {
   readonly #origins: OriginPolicy | undefined;
   readonly #perIp: ConnectionsPerIp | undefined;
-  /** Upgrades refused so far, by reason; logged with each refusal. */
-  readonly refused = { origin: 0, perIp: 0 };
+  readonly #longpoll: ConnectionsPerIp | undefined;
+  readonly #sse: ConnectionsPerIp | undefined;
+  /** Connections refused so far, by reason; logged with each refusal. */
+  readonly refused = { origin: 0, perIp: 0, longpoll: 0, sse: 0 };
 
   constructor(
     options: AdmissionOptions,
     private readonly log: Logger,
+    /** Counts a refusal by the config key that refused it (switchboard_limits_exceeded_total). */
+    private readonly onRefused: (limit: string) => void = () => undefined,
   ) {
     this.#origins = options.allowedOrigins === undefined ? undefined : new OriginPolicy(options.allowedOrigins, options.allowNullOrigin === true);
-    const limit = options.maxConnectionsPerIp ?? 0;
-    this.#perIp = limit > 0 ? new ConnectionsPerIp(limit) : undefined;
+    this.#perIp = limitOf(options.maxConnectionsPerIp);
+    this.#longpoll = limitOf(options.maxLongPollTransportsPerIp);
+    this.#sse = limitOf(options.maxSseStreamsPerIp);
   }
 
   /**
-   * Checks an upgrade request. Refused: answers it (403 or 429) and returns false. Admitted: the
-   * connection holds one of its IP's slots until the socket closes, and true is returned.
+   * Checks a WebSocket upgrade request. Refused: answers it (403 or 429) and returns false.
+   * Admitted: the connection holds its IP's slot until the socket closes, and true is returned.
    */
   admit(req: IncomingMessage, socket: Duplex): boolean {
-    const refusal = this.#judge(req);
-    if (refusal !== undefined) {
-      refuseUpgrade(socket, refusal.status, refusal.error);
+    const admitted = this.admitRequest(req, 'websocket');
+    if (typeof admitted !== 'function') {
+      refuseUpgrade(socket, admitted.status, admitted.error);
       return false;
     }
-    if (this.#perIp !== undefined) {
-      const perIp = this.#perIp;
-      const ip = remoteIp(req.socket);
-      perIp.acquire(ip);
-      socket.once('close', () => perIp.release(ip));
-    }
+    socket.once('close', admitted);
     return true;
   }
 
-  #judge(req: IncomingMessage): Refusal | undefined {
-    if (this.#origins !== undefined) {
-      const header = req.headers.origin;
-      const why = this.#origins.check(header);
-      if (why !== undefined) {
-        this.refused.origin++;
-        this.log.warn({ origin: header, peer: remoteIp(req.socket), refused: this.refused.origin }, 'WebSocket upgrade refused: origin not allowed');
-        return { status: 403, error: why };
-      }
-    }
-    if (this.#perIp !== undefined) {
-      const ip = remoteIp(req.socket);
-      if (this.#perIp.count(ip) >= this.#perIp.limit) {
-        this.refused.perIp++;
-        this.log.warn({ peer: ip, limit: this.#perIp.limit, refused: this.refused.perIp }, 'WebSocket upgrade refused: too many connections from this address');
-        return { status: 429, error: `Too many connections from ${ip} (at most ${this.#perIp.limit} per address)` };
-      }
-    }
-    return undefined;
+  /**
+   * Checks an HTTP request that opens a long-poll transport or an SSE stream (or a WebSocket
+   * upgrade): its Origin, then the address's slots. Admitted: the slots held, released by the
+   * returned function. Refused: why, with the HTTP status to answer.
+   */
+  admitRequest(req: IncomingMessage, kind: 'websocket' | 'longpoll' | 'sse'): Release | Refusal {
+    const refusal = this.checkOrigin(req, kind);
+    if (refusal !== undefined) return refusal;
+    return this.#take(remoteIp(req.socket), kind);
   }
+
+  /** The Origin check alone (every long-poll request, not only the open). */
+  checkOrigin(req: IncomingMessage, kind: Kind): Refusal | undefined {
+    if (this.#origins === undefined) return undefined;
+    const header = req.headers.origin;
+    const why = this.#origins.check(header);
+    if (why === undefined) return undefined;
+    this.refused.origin++;
+    this.onRefused('allowedOrigins');
+    this.log.warn({ origin: header, peer: remoteIp(req.socket), refused: this.refused.origin }, `${KIND_TEXT[kind]} refused: origin not allowed`);
+    return { status: 403, error: why, limit: 'allowedOrigins' };
+  }
+
+  /** Checks a RawSocket connection (no Origin): the slot held, or undefined when the address holds too many. */
+  admitSocket(socket: { remoteAddress?: string | undefined }): Release | undefined {
+    // A Unix socket has no address to count by.
+    if (socket.remoteAddress === undefined) return () => undefined;
+    const admitted = this.#take(remoteIp(socket), 'rawsocket');
+    return typeof admitted === 'function' ? admitted : undefined;
+  }
+
+  #take(ip: string, kind: Kind): Release | Refusal {
+    const own = kind === 'longpoll' ? this.#longpoll : kind === 'sse' ? this.#sse : undefined;
+    if (this.#perIp !== undefined && this.#perIp.count(ip) >= this.#perIp.limit) {
+      const refused = ++this.refused.perIp;
+      return this.#refuse(ip, kind, 'maxConnectionsPerIp', this.#perIp.limit, refused, `Too many connections from ${ip} (at most ${this.#perIp.limit} per address)`);
+    }
+    if (own !== undefined && own.count(ip) >= own.limit) {
+      const longpoll = kind === 'longpoll';
+      const refused = longpoll ? ++this.refused.longpoll : ++this.refused.sse;
+      const what = longpoll ? 'long-poll transports' : 'SSE streams';
+      return this.#refuse(ip, kind, longpoll ? 'maxLongPollTransportsPerIp' : 'maxSseStreamsPerIp', own.limit, refused, `Too many ${what} from ${ip} (at most ${own.limit} per address)`);
+    }
+    this.#perIp?.acquire(ip);
+    own?.acquire(ip);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#perIp?.release(ip);
+      own?.release(ip);
+    };
+  }
+
+  #refuse(ip: string, kind: Kind, limit: string, value: number, refused: number, error: string): Refusal {
+    this.onRefused(limit);
+    this.log.warn({ peer: ip, limit: value, key: limit, refused }, `${KIND_TEXT[kind]} refused: too many connections from this address`);
+    return { status: 429, error, limit };
+  }
+}
+
+function limitOf(limit: number | undefined): ConnectionsPerIp | undefined {
+  return limit !== undefined && limit > 0 ? new ConnectionsPerIp(limit) : undefined;
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };

@@ -41,6 +41,8 @@ export function installTestaments(realm: Realm): void {
     const scope = scopeOf(options);
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
+    const max = realm.quotas.limits.maxTestamentsPerSession;
+    if (mine.destroyed.length + mine.detached.length >= max) throw realm.quotas.overLimit({ limit: 'maxTestamentsPerSession', value: max });
     mine[scope].push({ topic, args: eventArgs, kwargs: eventKwargs, publishOptions });
     realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Codec, SerializerName } from '@switchboard/schemas';
 import { CODECS } from '@switchboard/schemas';
+import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
@@ -39,6 +40,11 @@ export interface LongPollOptions {
   queueMaxMessages: number;
   /** The listener's limits: the soft limit and drain timeout apply to the queue as to a socket. */
   outbound: OutboundLimits;
+  /**
+   * The listener's admission gate: every request's Origin is checked, and each transport holds a
+   * slot of its address (connections per address, long-poll transports per address) until it ends.
+   */
+  admission?: Admission;
 }
 
 /** Largest `open` body: `{"protocols": [...]}`. */
@@ -74,6 +80,8 @@ class LongPollPeer implements Peer {
   held: ServerResponse | undefined;
   heldTimer: NodeJS.Timeout | undefined;
   sessionTimer: NodeJS.Timeout | undefined;
+  /** The admission slot this transport holds, given back when it ends. */
+  release: Release | undefined;
   readonly #budget: OutboundBudget;
   readonly #contentType: string;
 
@@ -203,6 +211,13 @@ export class LongPollTransport {
       sendJson(res, 405, { error: `long-poll requests use POST, got ${req.method ?? '?'}` }, { Allow: 'POST' });
       return;
     }
+    // Browser-reachable: a page from an origin not allowed gets nothing here.
+    const refusal = this.options.admission?.checkOrigin(req, 'longpoll');
+    if (refusal !== undefined) {
+      req.resume();
+      sendJson(res, refusal.status, { error: refusal.error });
+      return;
+    }
     if (rest === 'open') return this.#open(req, res);
     const slash = rest.indexOf('/');
     const id = slash === -1 ? rest : rest.slice(0, slash);
@@ -261,6 +276,7 @@ export class LongPollTransport {
     peer.state = State.Closed;
     this.#peers.delete(peer.id);
     clearTimeout(peer.sessionTimer);
+    peer.release?.();
     const held = peer.held;
     if (held !== undefined) {
       peer.held = undefined;
@@ -299,6 +315,9 @@ export class LongPollTransport {
         return sendJson(res, 400, { error: `no supported protocol (requested: ${requested.join(', ')}; supported: ${[...this.#offered.keys()].join(', ')})` });
       }
       const { codec, batched } = this.#offered.get(protocol)!;
+      // Origin was checked with the request; the address's slots are taken now.
+      const admitted = this.options.admission === undefined ? undefined : this.options.admission.admitRequest(req, 'longpoll');
+      if (admitted !== undefined && typeof admitted !== 'function') return sendJson(res, admitted.status, { error: admitted.error });
       const id = randomBytes(12).toString('base64url');
       const socket = req.socket;
       const family = socket.remoteFamily === 'IPv6' ? 'tcp6' : 'tcp4';
@@ -309,9 +328,11 @@ export class LongPollTransport {
         httpHeaders: req.headers,
       };
       const peer = new LongPollPeer(id, codec, batched, transport, this);
+      peer.release = admitted;
       try {
         peer.handler = this.accept(peer);
       } catch (err) {
+        admitted?.();
         return sendJson(res, 503, { error: `cannot open a session: ${(err as Error).message}` });
       }
       this.#peers.set(id, peer);

@@ -45,6 +45,11 @@ export interface RawSocketTransportOptions {
   outbound: OutboundLimits;
   /** The Unix socket path, for naming peers (they have no address). */
   socketPath?: string;
+  /**
+   * The listener's admission gate (connections per address): a slot held until the connection
+   * closes, or undefined to refuse the handshake (error 4, maximum connection count reached).
+   */
+  admit?: (socket: Socket) => (() => void) | undefined;
 }
 
 /** A connection that has not completed its handshake within this is dropped. */
@@ -310,6 +315,12 @@ export class RawSocketTransport {
     else if (codec === undefined) error = HandshakeError.SerializerUnsupported;
     else if (request.maxMessageBytes < (this.options.minPeerMaxMessageBytes ?? 0)) error = HandshakeError.MaxLengthUnacceptable;
     else if ((this.options.maxConnections ?? 0) > 0 && this.#peers.size >= this.options.maxConnections!) error = HandshakeError.MaxConnectionsReached;
+    let release: (() => void) | undefined;
+    if (error === undefined && this.options.admit !== undefined) {
+      release = this.options.admit(socket);
+      if (release === undefined) error = HandshakeError.MaxConnectionsReached;
+      else socket.once('close', release);
+    }
     if (error !== undefined || codec === undefined) {
       const code = error ?? HandshakeError.SerializerUnsupported;
       this.log.info({ peer: this.#peerName(socket), serializerId: request.serializerId, maxMessageBytes: request.maxMessageBytes }, `rawsocket handshake refused: ${HANDSHAKE_ERROR_TEXT[code]}`);

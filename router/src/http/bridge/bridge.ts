@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorUri } from '@switchboard/schemas';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
+import type { Admission } from '../admission.js';
 import type { HttpServer } from '../server.js';
 import { CallerPath } from './caller.js';
 import type { BridgePath, HttpBridgeConfig } from './config.js';
@@ -42,7 +43,8 @@ export class HttpBridge {
   readonly #routes: { path: BridgePath; handler: PathHandler; guard: PathGuard }[] = [];
   readonly #sse: SsePath[] = [];
 
-  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number }) {
+  /** `admission`: the listener's gate, which SSE streams (long-lived, browser-reachable) pass. */
+  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; admission?: Admission }) {
     this.#config = config;
     this.#host = host;
     this.#pool = new SessionPool((o, authenticators) => host.connectLocal(o, authenticators));
@@ -59,7 +61,7 @@ export class HttpBridge {
           handler = new WebhookPath(path, this.#pool, host.log);
           break;
         case 'sse': {
-          const sse = new SsePath(path, this.#pool, (name) => host.realm(name), host.log);
+          const sse = new SsePath(path, this.#pool, (name) => host.realm(name), host.log, options.admission);
           this.#sse.push(sse);
           handler = sse;
           break;

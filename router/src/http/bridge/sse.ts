@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
 import { isMatchPolicy, jsonCodec } from '@switchboard/schemas';
 import { isRecipient } from '../../broker/broker.js';
+import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
 import type { BridgePath } from './config.js';
@@ -55,6 +56,8 @@ export class SsePath {
     private readonly pool: SessionPool,
     private readonly realmOf: (name: string) => Realm | undefined,
     private readonly log: Logger,
+    /** The listener's gate: Origin, connections per address, SSE streams per address. */
+    private readonly admission?: Admission,
   ) {}
 
   /** Open streams. */
@@ -63,6 +66,10 @@ export class SsePath {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
+    // A stream holds its address's slots until its response closes, however it ends.
+    const slot = this.admission?.admitRequest(req, 'sse');
+    if (slot !== undefined && typeof slot !== 'function') throw new HttpRefusal(slot.status, slot.error);
+    if (slot !== undefined) res.once('close', slot);
     const topic = queryText(admitted.query, 'topic');
     if (topic === undefined || topic === '') throw new HttpRefusal(400, "missing query parameter 'topic'");
     const match = queryText(admitted.query, 'match') ?? 'exact';

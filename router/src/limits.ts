@@ -1,0 +1,152 @@
+/**
+ * Quotas: how much one session, one address or one realm may make the router hold. Every input is
+ * hostile, so everything a client can make the router keep is counted against a limit with a safe
+ * default. Past a per-session limit the request gets ERROR switchboard.error.limit_exceeded with
+ * kwargs {limit, value} (the config key and its value) and the session goes on; every refusal is
+ * counted in switchboard_limits_exceeded_total{limit}. The counts themselves live where the state
+ * lives (the broker's and dealer's per-session indexes); this module only compares and answers.
+ */
+import type { Args, Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe } from '@switchboard/schemas';
+import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
+import type { Broker } from './broker/broker.js';
+import type { Dealer } from './dealer/dealer.js';
+import type { RouterSession } from './session.js';
+import type { RouterStats } from './stats.js';
+
+/** ERROR URI of a request refused by a quota (not a spec URI). */
+export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
+
+/** A realm's `limits`: per session of the realm, and for the realm as a whole. */
+export interface RealmLimits {
+  /** Subscriptions one session may hold (exact and pattern alike). */
+  maxSubscriptionsPerSession: number;
+  /** Registrations one session may hold. */
+  maxRegistrationsPerSession: number;
+  /** Calls one session may have in flight as caller. */
+  maxPendingCallsPerSession: number;
+  /** Invocations one session may have in flight as callee; a busy callee of a shared registration is skipped. */
+  maxInvocationsPerSession: number;
+  /** Testaments (both scopes) one session may leave. */
+  maxTestamentsPerSession: number;
+  /** Bytes (estimated, see payloadBytes) of retained events the realm keeps; the oldest topics go first. */
+  maxRetainedBytes: number;
+  /** Bytes (estimated) of event history the realm keeps; the oldest events go first. */
+  maxHistoryBytes: number;
+}
+
+/**
+ * Defaults sized for a client that misbehaves, not for the largest honest one: each costs at most
+ * some tens of MiB per session (about 1 KiB per subscription or registration, a few KiB per call
+ * in flight), and the realm's byte budgets cap what one publisher can park in memory.
+ */
+export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
+  maxSubscriptionsPerSession: 10_000,
+  maxRegistrationsPerSession: 1_000,
+  maxPendingCallsPerSession: 1_000,
+  maxInvocationsPerSession: 1_000,
+  maxTestamentsPerSession: 100,
+  maxRetainedBytes: 64 * 1024 * 1024,
+  maxHistoryBytes: 64 * 1024 * 1024,
+};
+
+/** A limit a request ran into: its config key and value. */
+export interface LimitHit {
+  limit: string;
+  value: number;
+}
+
+function describe(hit: LimitHit): string {
+  return `limit ${hit.limit} (${hit.value}) reached`;
+}
+
+/** ERROR switchboard.error.limit_exceeded for one request, counted. */
+export function refuseOverLimit(session: RouterSession, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
+  stats.limitExceeded(hit.limit);
+  const error: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
+  session.send(error);
+}
+
+/** The same, as a router procedure's error (wamp.session.add_testament), counted. */
+export function overLimitError(hit: LimitHit, stats: RouterStats): WampError {
+  stats.limitExceeded(hit.limit);
+  return new WampError(LIMIT_EXCEEDED, [describe(hit)], { limit: hit.limit, value: hit.value });
+}
+
+/** A realm's per-session quotas, checked at the start of SUBSCRIBE, REGISTER and CALL. */
+export class Quotas {
+  constructor(
+    readonly limits: Readonly<RealmLimits>,
+    private readonly broker: Broker<RouterSession>,
+    private readonly dealer: Dealer<RouterSession>,
+    private readonly stats: RouterStats,
+  ) {}
+
+  /** The error a router procedure throws past a limit (counted). */
+  overLimit(hit: LimitHit): WampError {
+    return overLimitError(hit, this.stats);
+  }
+
+  /** True (and the ERROR sent) when a SUBSCRIBE would make one subscription too many. */
+  refusesSubscribe(session: RouterSession, msg: Subscribe): boolean {
+    if (session.identity?.authprovider === 'router') return false;
+    const max = this.limits.maxSubscriptionsPerSession;
+    const held = this.broker.subscriptionsOf(session);
+    if (held.size < max) return false;
+    // Subscribing again to what it holds adds nothing.
+    const match = isMatchPolicy(msg.options.match) ? msg.options.match : 'exact';
+    const existing = this.broker.lookup(msg.topic, match);
+    if (existing !== undefined && held.has(existing)) return false;
+    refuseOverLimit(session, MessageCode.Subscribe, msg.request, { limit: 'maxSubscriptionsPerSession', value: max }, this.stats);
+    return true;
+  }
+
+  /** True (and the ERROR sent) when a REGISTER would make one registration too many. */
+  refusesRegister(session: RouterSession, msg: Register): boolean {
+    if (session.identity?.authprovider === 'router') return false;
+    const max = this.limits.maxRegistrationsPerSession;
+    if (this.dealer.registrationsOf(session).size < max) return false;
+    refuseOverLimit(session, MessageCode.Register, msg.request, { limit: 'maxRegistrationsPerSession', value: max }, this.stats);
+    return true;
+  }
+
+  /**
+   * True (and the ERROR sent) when a new CALL would make one call in flight too many for its
+   * caller. The router's own session (authorizers, authenticators) is exempt: it calls for everyone.
+   */
+  refusesCall(session: RouterSession, request: RequestId): boolean {
+    if (session.identity?.authprovider === 'router') return false;
+    const max = this.limits.maxPendingCallsPerSession;
+    if (this.dealer.pendingCalls(session) < max) return false;
+    refuseOverLimit(session, MessageCode.Call, request, { limit: 'maxPendingCallsPerSession', value: max }, this.stats);
+    return true;
+  }
+}
+
+/**
+ * An upper-bound estimate of the memory a payload holds, for the byte budgets: strings by their
+ * UTF-8 length, binary by its length, plus a fixed overhead per value, list element and dict key.
+ * Iterative (a deeply nested payload cannot overflow the stack); computed only when an event is
+ * kept (retention, history), never on the fan-out path.
+ */
+export function payloadBytes(args: Args | undefined, kwargs: Kwargs | undefined, details?: Dict): number {
+  const VALUE = 16;
+  let total = 0;
+  const stack: unknown[] = [args, kwargs, details];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    total += VALUE;
+    if (value === null || value === undefined) continue;
+    if (typeof value === 'string') total += Buffer.byteLength(value, 'utf8');
+    else if (value instanceof Uint8Array) total += value.byteLength;
+    else if (Array.isArray(value)) {
+      total += 8 * value.length;
+      for (const v of value) stack.push(v);
+    } else if (typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        total += VALUE + Buffer.byteLength(k, 'utf8');
+        stack.push(v);
+      }
+    }
+  }
+  return total;
+}
