@@ -36,6 +36,7 @@ import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from 
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import { createAuthorizer } from './auth/index.js';
+import { mayMatchReserved } from './auth/coverage.js';
 import type { RouterCall } from './auth/dynamic.js';
 import { sessionDetails } from './meta/sessions.js';
 import type { RoleConfig } from './auth/index.js';
@@ -273,6 +274,7 @@ export class Realm {
     requestType: MessageCode,
     uri: string,
     action: Action,
+    match: MatchPolicy,
     options: Dict,
     then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
     quiet = false,
@@ -281,7 +283,7 @@ export class Realm {
     if (session.identity?.authprovider === 'router') return then(session, msg, ALLOW);
     let decision: Decision | Promise<Decision>;
     try {
-      decision = this.authorizer.authorize(session, uri, action, options);
+      decision = this.authorizer.authorize(session, uri, action, match, options);
     } catch (err) {
       return this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet);
     }
@@ -321,6 +323,8 @@ export class Realm {
 
   leave(session: RouterSession, silent = false): void {
     if (!this.sessions.delete(session.id)) return;
+    // What the authorizer keeps for this session dies with it.
+    this.authorizer.forget?.(session);
     for (const { subscription, deleted } of this.broker.removeSession(session)) {
       for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
       if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
@@ -348,7 +352,7 @@ export class Realm {
     if (!isValidPattern(msg.topic, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.topic}'`);
     }
-    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', msg.options, this.#subscribe);
+    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', match, msg.options, this.#subscribe);
   }
 
   readonly #subscribe = (session: RouterSession, msg: Subscribe): void => {
@@ -392,7 +396,7 @@ export class Realm {
     if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
       return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
     }
-    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', msg.options, this.#publish, msg.options.acknowledge !== true);
+    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', 'exact', msg.options, this.#publish, msg.options.acknowledge !== true);
   }
 
   readonly #publish = (session: RouterSession, msg: Publish, decision: Decision): void => {
@@ -557,10 +561,11 @@ export class Realm {
     if (!isValidPattern(msg.procedure, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `invalid procedure ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.procedure}'`);
     }
-    if (isReservedUri(msg.procedure)) {
-      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure '${msg.procedure}' uses the reserved 'wamp' prefix`);
+    // A pattern that could take calls to a wamp.* procedure is refused as an exact one is.
+    if (mayMatchReserved(msg.procedure, match)) {
+      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure ${match === 'exact' ? '' : `${match} pattern `}'${msg.procedure}' ${match === 'exact' ? 'uses' : 'reaches'} the reserved 'wamp' prefix`);
     }
-    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', msg.options, this.#register);
+    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', match, msg.options, this.#register);
   }
 
   readonly #register = (session: RouterSession, msg: Register): void | Promise<void> => {
@@ -647,7 +652,7 @@ export class Realm {
     if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
       return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
     }
-    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', msg.options, this.calls.route);
+    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', 'exact', msg.options, this.calls.route);
   }
 
   onCancel(session: RouterSession, msg: Cancel): void {

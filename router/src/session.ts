@@ -159,6 +159,14 @@ export class RouterSession implements PeerHandler {
     return this.identity?.authrole;
   }
 
+  /**
+   * This WAMP session, as opposed to the connection: a new object at every WELCOME (the identity),
+   * so what an authorizer caches for alice is not bob's after GOODBYE and a new HELLO.
+   */
+  get membership(): object | undefined {
+    return this.identity;
+  }
+
   // ---- outgoing ----------------------------------------------------------------------------
 
   /**
