@@ -296,6 +296,16 @@ export class Realm {
     return this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
   }
 
+  /**
+   * The authorizer's decision on something the router does for `session` outside a message of its
+   * own: a meta procedure that reveals events (wamp.subscription.get_events asks `subscribe`), a
+   * testament published when the session leaves (`publish`). Throws or rejects as the authorizer.
+   */
+  decide(session: RouterSession, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
+    if (session.identity?.authprovider === 'router') return ALLOW;
+    return this.authorizer.authorize(session, uri, action, match, match === 'exact' ? options : { ...options, match });
+  }
+
   #decided<M extends { request: RequestId }>(
     session: RouterSession,
     msg: M,

@@ -184,6 +184,68 @@ describe('security: pattern subscriptions and registrations need every URI they 
   });
 });
 
+describe('security: wamp.subscription.get_events needs subscribe permission (#14.4)', () => {
+  it('a role refused subscribe on the topic cannot read its history by subscription ID', async () => {
+    const { anon, trusted } = await start();
+    const admin = await trusted();
+    await publish(admin, 'com.secret.feed', ['classified']);
+    const peer = await anon();
+    const lookup = await call(peer, 'wamp.subscription.lookup', ['com.secret.feed']);
+    const id = (lookup[3] as number[])[0]!;
+    expect(typeof id).toBe('number');
+    expect(errorOf(await call(peer, 'wamp.subscription.get_events', [id]))).toBe('wamp.error.not_authorized');
+    // Whoever may subscribe reads it.
+    const mine = await call(admin, 'wamp.subscription.get_events', [id]);
+    expect(((mine[3] as unknown[])[0] as { args: unknown[] }[]).map((e) => e.args)).toEqual([['classified']]);
+  });
+
+  it('a pattern history gives each reader the events of the topics it may subscribe to', async () => {
+    const { anon, trusted } = await start();
+    const admin = await trusted();
+    await publish(admin, 'com.mixed.public', [1]);
+    await publish(admin, 'com.mixed.private', [2]);
+    await publish(admin, 'com.mixed.public', [3]);
+    const peer = await anon();
+    const id = ((await call(peer, 'wamp.subscription.lookup', ['com.mixed.', { match: 'prefix' }]))[3] as number[])[0]!;
+    const theirs = await call(peer, 'wamp.subscription.get_events', [id]);
+    expect(((theirs[3] as unknown[])[0] as { args: unknown[] }[]).map((e) => e.args)).toEqual([[1], [3]]);
+    const all = await call(admin, 'wamp.subscription.get_events', [id]);
+    expect(((all[3] as unknown[])[0] as { args: unknown[] }[]).map((e) => e.args)).toEqual([[1], [2], [3]]);
+  });
+
+  it('meta procedures are authorized as a CALL on their URI, like any procedure', async () => {
+    const { router } = await startDynamic();
+    // The backend role has no call permission at all.
+    const backend = await RawPeer.join(router.addresses[1]!.url);
+    for (const procedure of ['wamp.subscription.get_events', 'wamp.session.list', 'wamp.session.get', 'wamp.subscription.list', 'wamp.registration.list_callees', 'wamp.session.add_testament']) {
+      expect({ procedure, error: errorOf(await call(backend, procedure, [1])) }).toEqual({ procedure, error: 'wamp.error.not_authorized' });
+    }
+  });
+});
+
+describe('security: testaments are publications and are authorized as such (#14.5)', () => {
+  it('add_testament on a topic the role may not publish to is refused, retain or not', async () => {
+    const { anon, trusted } = await start();
+    const watcher = await trusted();
+    expect((await subscribe(watcher, 'com.alerts'))[0]).toBe(Subscribed);
+    const peer = await anon();
+    const refused = await call(peer, 'wamp.session.add_testament', ['com.alerts', ['forged'], {}], { publish_options: { retain: true } });
+    expect(errorOf(refused)).toBe('wamp.error.not_authorized');
+    peer.close();
+    await peer.waitClosed();
+    // What the watcher gets next is a marker published after: no forged event came first.
+    const publisher = await trusted();
+    await publish(publisher, 'com.alerts', ['marker']);
+    const next = await watcher.next();
+    expect([next[0], next[4]]).toEqual([Event, ['marker']]);
+    // Nothing was retained: a late subscriber's first event is the next marker.
+    const late = await trusted();
+    expect((await subscribe(late, 'com.alerts', { get_retained: true }))[0]).toBe(Subscribed);
+    await publish(publisher, 'com.alerts', ['marker 2']);
+    expect((await late.next())[4]).toEqual(['marker 2']);
+  });
+});
+
 const dynamicConfig: RouterConfigFile = {
   listeners: [
     { type: 'websocket', auth: { anonymous: { role: 'user' } } },
@@ -214,6 +276,35 @@ async function startDynamic(): Promise<{ router: Router; backend: RawPeer }> {
   expect((await register(backend, 'com.example.authorize'))[0]).toBe(Registered);
   return { router, backend };
 }
+
+describe('security: testaments are authorized again when published (#14.5)', () => {
+  it('a testament the authorizer no longer allows is dropped, not delivered, not retained', async () => {
+    const { router, backend } = await startDynamic();
+    const watcher = await RawPeer.join(router.addresses[1]!.url);
+    expect((await subscribe(watcher, 'com.app.alerts'))[0]).toBe(Subscribed);
+    const user = await RawPeer.join(router.url);
+    user.send([Call, user.nextRequest(), {}, 'wamp.session.add_testament', ['com.app.alerts', ['forged'], {}], { publish_options: { retain: true } }]);
+    const asked = await question(backend);
+    expect([asked.uri, asked.action]).toEqual(['wamp.session.add_testament', 'call']);
+    backend.send([Yield, asked.request, {}, [{ allow: true }]]);
+    const atAdd = await question(backend);
+    expect([atAdd.uri, atAdd.action]).toEqual(['com.app.alerts', 'publish']);
+    backend.send([Yield, atAdd.request, {}, [{ allow: true }]]);
+    expect((await user.next())[0]).toBe(Result);
+    user.close();
+    // The session left: its testament is authorized again, and now refused.
+    const atPublish = await question(backend);
+    expect([atPublish.uri, atPublish.action]).toEqual(['com.app.alerts', 'publish']);
+    backend.send([Yield, atPublish.request, {}, [{ allow: false }]]);
+    await publish(backend, 'com.app.alerts', ['marker']);
+    const next = await watcher.next();
+    expect([next[0], next[4]]).toEqual([Event, ['marker']]);
+    const late = await RawPeer.join(router.addresses[1]!.url);
+    expect((await subscribe(late, 'com.app.alerts', { get_retained: true }))[0]).toBe(Subscribed);
+    await publish(backend, 'com.app.alerts', ['marker 2']);
+    expect((await late.next())[4]).toEqual(['marker 2']);
+  });
+});
 
 describe('security: cached authorization dies with the WAMP session (#14.6)', () => {
   it("dynamic: after alice's GOODBYE, bob on the same socket is asked about, not given, alice's subscription", async () => {
