@@ -55,7 +55,7 @@ export class RouterSession implements PeerHandler {
   #busy: Promise<void> | undefined;
   readonly #backlog: WampMessage[] = [];
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
-  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; timer: NodeJS.Timeout } | undefined;
+  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
   #hello: HelloInfo | undefined;
   /** Request IDs of progressive call invocations this session started (the most recent 256). */
   readonly #progressiveCalls = new Set<number>();
@@ -406,7 +406,7 @@ export class RouterSession implements PeerHandler {
           if (this.#challenge !== undefined) this.abort(ErrorUri.AuthenticationFailed, 'no AUTHENTICATE in time');
         }, this.core.authTimeoutMs);
         timer.unref();
-        this.#challenge = { method, respond: result.respond, timer };
+        this.#challenge = { method, respond: result.respond, abandoned: result.abandoned, timer };
         this.send({ code: MessageCode.Challenge, authMethod: method, extra: result.extra });
         return;
       }
@@ -433,8 +433,14 @@ export class RouterSession implements PeerHandler {
 
   /** Clears authentication state; releases the session ID if the session never got a WELCOME. */
   #endAuthentication(): void {
-    if (this.#challenge !== undefined) clearTimeout(this.#challenge.timer);
+    const unanswered = this.#challenge;
     this.#challenge = undefined;
+    if (unanswered !== undefined) {
+      // A CHALLENGE read and never answered is a failed authentication (limits and metrics).
+      clearTimeout(unanswered.timer);
+      this.core.stats.authFailed(unanswered.method, ErrorUri.AuthenticationFailed);
+      unanswered.abandoned?.();
+    }
     if (this.state === SessionState.Authenticating) this.core.releaseSessionId(this.id);
     this.#hello = undefined;
   }

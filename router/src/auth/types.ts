@@ -43,6 +43,11 @@ export type AuthResult =
       extra: Dict;
       /** Checks the AUTHENTICATE that answers the challenge. */
       respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>;
+      /**
+       * The challenge was never answered (the client hung up, broke the protocol or ran out of
+       * time): a probe that reads CHALLENGEs to learn about authids, counted like a failure.
+       */
+      abandoned?(): void;
     }
   | {
       kind: 'deny';
