@@ -1,13 +1,16 @@
 /**
  * Issue #14.12, WAMP-CRA: a CHALLENGE tells nothing about the authid it answers (known or not,
  * which role), unknown authids look the same on every probe and across restarts, and a probe
- * that reads the CHALLENGE and never answers counts in the brute-force limits.
+ * that reads the CHALLENGE and never answers counts in the brute-force limits. WAMP-SCRAM's
+ * decoys for unknown authids follow the same rules.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
+import { scramCredentials } from '@switchboard/router';
 import type { Router, RouterConfigFile } from '@switchboard/router';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
-import { autobahnCra } from '../auth/support.js';
+import { authenticatorComponent, autobahnCra } from '../auth/support.js';
 
 const { Abort, Challenge, Hello } = MessageCode;
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
@@ -87,6 +90,30 @@ describe('security: WAMP-CRA challenges reveal neither the authid’s existence 
   });
 });
 
+describe('security: a dynamic WAMP-CRA authenticator’s refusal is told after AUTHENTICATE (#14.12)', () => {
+  it('an authid the authenticator refuses is challenged like one it knows, then refused as a wrong secret is', async () => {
+    const router = await startTestRouter({
+      realms: [{ name: 'realm1', roles: [{ name: 'frontend' }] }, { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { register: true } }] }] }],
+      listeners: [
+        { type: 'websocket', auth: { wampcra: { type: 'dynamic', authenticator: 'com.example.cra', 'authenticator-realm': 'auth' } } },
+        { type: 'websocket', path: '/backend', auth: { anonymous: { role: 'trusted', realm: 'auth' } } },
+      ],
+    });
+    await authenticatorComponent(router.addresses[1]!.url, 'auth', 'com.example.cra', ({ authid }) => {
+      if (authid === 'joe') return { role: 'frontend', secret: 'secret1' };
+      throw new Error('no such user');
+    });
+    const known = await probe(router, 'joe');
+    const unknown = await probe(router, 'nobody');
+    expect(Object.keys(unknown.extra)).toEqual(Object.keys(known.extra));
+    expect(Object.keys(unknown.challenge).sort()).toEqual(Object.keys(known.challenge).sort());
+    for (const p of [known, unknown]) {
+      p.peer.send([MessageCode.Authenticate, 'AAAA', {}]);
+      expect(await p.peer.next()).toEqual([Abort, { message: 'authentication failed' }, 'wamp.error.authentication_failed']);
+    }
+  });
+});
+
 describe('security: WAMP-CRA probes that never answer the CHALLENGE count as failures (#14.12)', () => {
   it('reading challenges and hanging up blocks the address like failed answers do', async () => {
     const router = await startTestRouter(config({ failuresPerMinute: 3, blockMs: 60_000 }));
@@ -99,5 +126,35 @@ describe('security: WAMP-CRA probes that never answer the CHALLENGE count as fai
     const peer = await RawPeer.connect(router.url);
     peer.send([Hello, 'realm1', { roles: ROLES, authmethods: ['wampcra'], authid: 'joe' }]);
     expect(await peer.next()).toEqual([Abort, expect.anything(), 'wamp.error.authentication_failed']);
+  });
+});
+
+describe('security: WAMP-SCRAM decoys for unknown authids (#14.12)', () => {
+  it('an unknown authid is challenged like one of the principals, the same way after a restart', async () => {
+    const alice = { role: 'frontend', ...(await scramCredentials('wonderland', { kdf: 'argon2id-13', iterations: 2, memory: 256 })) };
+    const bob = { role: 'frontend', ...(await scramCredentials('bob-pässword', { kdf: 'pbkdf2', iterations: 1000, salt: '00112233445566778899aabbccddeeff' })) };
+    const scram: RouterConfigFile = {
+      realms: [{ name: 'realm1', roles: [{ name: 'frontend' }] }],
+      listeners: [{ type: 'websocket', auth: { scram: { type: 'static', principals: { alice, bob } } } }],
+    };
+    const challenge = async (router: Router, authid: string): Promise<Record<string, unknown>> => {
+      const peer = await RawPeer.connect(router.url);
+      peer.send([Hello, 'realm1', { roles: ROLES, authmethods: ['scram'], authid, authextra: { nonce: randomBytes(16).toString('base64') } }]);
+      const msg = await peer.next();
+      expect(msg[0], JSON.stringify(msg)).toBe(Challenge);
+      const { nonce: _nonce, ...extra } = msg[2] as Record<string, unknown>;
+      peer.close();
+      return extra;
+    };
+    const authids = ['ghost', 'nobody', 'admin', 'root', 'x', 'y', 'z', 'mallory'];
+    const first = await startTestRouter(scram);
+    const real = [await challenge(first, 'alice'), await challenge(first, 'bob')];
+    const before = await Promise.all(authids.map((a) => challenge(first, a)));
+    await first.stop();
+    const second = await startTestRouter(scram);
+    expect(await Promise.all(authids.map((a) => challenge(second, a)))).toEqual(before);
+    // Each decoy has one real principal's KDF parameters and salt length.
+    const shape = (e: Record<string, unknown>): unknown => ({ kdf: e['kdf'], iterations: e['iterations'], memory: e['memory'], salt: String(e['salt']).length });
+    for (const decoy of before) expect(real.map(shape)).toContainEqual(shape(decoy));
   });
 });
