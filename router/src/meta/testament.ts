@@ -71,6 +71,7 @@ export function installTestaments(realm: Realm): void {
     const publishOptions = options['publish_options'] ?? {};
     if (!isDict(publishOptions)) throw invalid('publish_options must be a dict');
     const scope = scopeOf(options);
+    const membership = caller.membership;
     let decision: Decision;
     try {
       decision = await realm.decide(caller, topic, 'publish', 'exact', publishOptions);
@@ -79,8 +80,9 @@ export function installTestaments(realm: Realm): void {
       throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
     }
     if (!decision.allow) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
-    // The session may have left while the authorizer was asked.
-    if (caller.realm !== realm) return undefined;
+    // The session may have left while the authorizer was asked (and the connection may carry
+    // another session now, which must not inherit the testament).
+    if (caller.realm !== realm || caller.membership !== membership) return undefined;
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     mine[scope].push({ topic, args: eventArgs, kwargs: eventKwargs, publishOptions });
