@@ -11,6 +11,12 @@ import type { Action, Decision, Subject } from './types.js';
 /** Calls a procedure as the router. */
 export type RouterCall = (procedure: string, args: unknown[], kwargs: Dict, timeoutMs: number) => Promise<{ args: unknown[]; kwargs: Dict }>;
 
+/**
+ * Cached decisions kept per session at most; past it the oldest is forgotten (and asked again if
+ * needed), so a session naming ever new URIs cannot grow the cache without bound.
+ */
+export const MAX_CACHED_DECISIONS = 1000;
+
 /** What the authorizer procedure is told about the session (Crossbar's session details). */
 export type SubjectDetails = (subject: Subject) => Dict;
 
@@ -41,6 +47,7 @@ export class DynamicRole {
       if (decision.cache === true && membership !== undefined && membership === subject.membership) {
         let mine = this.#cache.get(membership);
         if (mine === undefined) this.#cache.set(membership, (mine = new Map()));
+        if (mine.size >= MAX_CACHED_DECISIONS && !mine.has(key)) mine.delete(mine.keys().next().value!);
         mine.set(key, decision);
       }
       return decision;
