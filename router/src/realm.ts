@@ -303,7 +303,7 @@ export class Realm {
    */
   decide(session: RouterSession, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
     if (session.identity?.authprovider === 'router') return ALLOW;
-    return this.authorizer.authorize(session, uri, action, match, match === 'exact' ? options : { ...options, match });
+    return this.authorizer.authorize(session, uri, action, match, options);
   }
 
   #decided<M extends { request: RequestId }>(
