@@ -18,8 +18,14 @@ import type { RouterSession } from './session.js';
 /** How a canceled call ends. [ap_rpc_call_canceling] */
 export type CancelMode = 'skip' | 'kill' | 'killnowait';
 
-/** A router-side procedure (meta API). Returns the result, or throws WampError. */
-export type RouterProcedure = (caller: RouterSession, args: Args, kwargs: Kwargs) => { args?: Args; kwargs?: Kwargs } | undefined;
+/** What a router-side procedure answers. */
+export type ProcedureResult = { args?: Args; kwargs?: Kwargs } | undefined;
+
+/**
+ * A router-side procedure (meta API). Returns the result, or throws WampError; a promise of them
+ * when it must wait (an authorizer's decision).
+ */
+export type RouterProcedure = (caller: RouterSession, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
 
 export class Calls {
   readonly #timers = new Map<PendingCall<RouterSession>, { ms: number; timer: NodeJS.Timeout }>();
@@ -118,20 +124,35 @@ export class Calls {
   }
 
   #callInternal(session: RouterSession, msg: Call, procedure: RouterProcedure): void {
-    let result: { args?: Args; kwargs?: Kwargs } | undefined;
+    let result: ProcedureResult | Promise<ProcedureResult>;
     try {
       result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
     } catch (err) {
-      if (err instanceof WampError) {
-        const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
-        if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
-        if (Object.keys(err.kwargs).length > 0) error.kwargs = err.kwargs;
-        session.send(error);
-        return;
-      }
-      this.log.error({ err, procedure: msg.procedure }, 'router procedure failed');
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
+      return this.#procedureFailed(session, msg, err);
     }
+    if (!(result instanceof Promise)) return this.#answerInternal(session, msg, result);
+    // The answer goes to this WAMP session only: not to one opened after it on the same connection.
+    const membership = session.membership;
+    const current = (): boolean => session.realm !== undefined && session.membership === membership;
+    result.then(
+      (r) => (current() ? this.#answerInternal(session, msg, r) : undefined),
+      (err: unknown) => (current() ? this.#procedureFailed(session, msg, err) : undefined),
+    );
+  }
+
+  #procedureFailed(session: RouterSession, msg: Call, err: unknown): void {
+    if (err instanceof WampError) {
+      const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
+      if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
+      if (Object.keys(err.kwargs).length > 0) error.kwargs = err.kwargs;
+      session.send(error);
+      return;
+    }
+    this.log.error({ err, procedure: msg.procedure }, 'router procedure failed');
+    session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
+  }
+
+  #answerInternal(session: RouterSession, msg: Call, result: ProcedureResult): void {
     const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
     if (result?.args !== undefined) answer.args = result.args;
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;

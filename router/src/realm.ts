@@ -36,6 +36,7 @@ import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from 
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import { createAuthorizer } from './auth/index.js';
+import { mayMatchReserved } from './auth/coverage.js';
 import type { RouterCall } from './auth/dynamic.js';
 import { sessionDetails } from './meta/sessions.js';
 import type { RoleConfig } from './auth/index.js';
@@ -285,6 +286,7 @@ export class Realm {
     requestType: MessageCode,
     uri: string,
     action: Action,
+    match: MatchPolicy,
     options: Dict,
     then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
     quiet = false,
@@ -293,7 +295,7 @@ export class Realm {
     if (session.identity?.authprovider === 'router') return then(session, msg, ALLOW);
     let decision: Decision | Promise<Decision>;
     try {
-      decision = this.authorizer.authorize(session, uri, action, options);
+      decision = this.authorizer.authorize(session, uri, action, match, options);
     } catch (err) {
       return this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet);
     }
@@ -304,6 +306,16 @@ export class Realm {
       );
     }
     return this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
+  }
+
+  /**
+   * The authorizer's decision on something the router does for `session` outside a message of its
+   * own: a meta procedure that reveals events (wamp.subscription.get_events asks `subscribe`), a
+   * testament published when the session leaves (`publish`). Throws or rejects as the authorizer.
+   */
+  decide(session: RouterSession, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
+    if (session.identity?.authprovider === 'router') return ALLOW;
+    return this.authorizer.authorize(session, uri, action, match, options);
   }
 
   #decided<M extends { request: RequestId }>(
@@ -333,6 +345,8 @@ export class Realm {
 
   leave(session: RouterSession, silent = false): void {
     if (!this.sessions.delete(session.id)) return;
+    // What the authorizer keeps for this session dies with it.
+    this.authorizer.forget?.(session);
     for (const { subscription, deleted } of this.broker.removeSession(session)) {
       for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
       if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
@@ -361,7 +375,7 @@ export class Realm {
     if (!isValidPattern(msg.topic, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.topic}'`);
     }
-    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', msg.options, this.#subscribe);
+    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', match, msg.options, this.#subscribe);
   }
 
   readonly #subscribe = (session: RouterSession, msg: Subscribe): void => {
@@ -405,7 +419,7 @@ export class Realm {
     if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
       return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
     }
-    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', msg.options, this.#publish, msg.options.acknowledge !== true);
+    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', 'exact', msg.options, this.#publish, msg.options.acknowledge !== true);
   }
 
   readonly #publish = (session: RouterSession, msg: Publish, decision: Decision): void => {
@@ -583,10 +597,11 @@ export class Realm {
     if (!isValidPattern(msg.procedure, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `invalid procedure ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.procedure}'`);
     }
-    if (isReservedUri(msg.procedure)) {
-      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure '${msg.procedure}' uses the reserved 'wamp' prefix`);
+    // A pattern that could take calls to a wamp.* procedure is refused as an exact one is.
+    if (mayMatchReserved(msg.procedure, match)) {
+      return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure ${match === 'exact' ? '' : `${match} pattern `}'${msg.procedure}' ${match === 'exact' ? 'uses' : 'reaches'} the reserved 'wamp' prefix`);
     }
-    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', msg.options, this.#register);
+    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', match, msg.options, this.#register);
   }
 
   readonly #register = (session: RouterSession, msg: Register): void | Promise<void> => {
@@ -674,7 +689,7 @@ export class Realm {
     if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
       return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
     }
-    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', msg.options, this.calls.route);
+    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', 'exact', msg.options, this.calls.route);
   }
 
   onCancel(session: RouterSession, msg: Cancel): void {

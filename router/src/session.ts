@@ -69,7 +69,7 @@ export class RouterSession implements PeerHandler {
   #busy: Promise<void> | undefined;
   readonly #backlog: WampMessage[] = [];
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
-  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; timer: NodeJS.Timeout } | undefined;
+  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
   #hello: HelloInfo | undefined;
   /** Request IDs of progressive call invocations this session started (the most recent 256). */
   readonly #progressiveCalls = new Set<number>();
@@ -204,6 +204,14 @@ export class RouterSession implements PeerHandler {
 
   get authrole(): string | undefined {
     return this.identity?.authrole;
+  }
+
+  /**
+   * This WAMP session, as opposed to the connection: a new object at every WELCOME (the identity),
+   * so what an authorizer caches for alice is not bob's after GOODBYE and a new HELLO.
+   */
+  get membership(): object | undefined {
+    return this.identity;
   }
 
   // ---- outgoing ----------------------------------------------------------------------------
@@ -447,7 +455,7 @@ export class RouterSession implements PeerHandler {
           if (this.#challenge !== undefined) this.abort(ErrorUri.AuthenticationFailed, 'no AUTHENTICATE in time');
         }, this.core.authTimeoutMs);
         timer.unref();
-        this.#challenge = { method, respond: result.respond, timer };
+        this.#challenge = { method, respond: result.respond, abandoned: result.abandoned, timer };
         this.send({ code: MessageCode.Challenge, authMethod: method, extra: result.extra });
         return;
       }
@@ -475,8 +483,14 @@ export class RouterSession implements PeerHandler {
 
   /** Clears authentication state; releases the session ID if the session never got a WELCOME. */
   #endAuthentication(): void {
-    if (this.#challenge !== undefined) clearTimeout(this.#challenge.timer);
+    const unanswered = this.#challenge;
     this.#challenge = undefined;
+    if (unanswered !== undefined) {
+      // A CHALLENGE read and never answered is a failed authentication (limits and metrics).
+      clearTimeout(unanswered.timer);
+      this.core.stats.authFailed(unanswered.method, ErrorUri.AuthenticationFailed);
+      unanswered.abandoned?.();
+    }
     if (this.state === SessionState.Authenticating) this.core.releaseSessionId(this.id);
     this.#hello = undefined;
   }

@@ -1,21 +1,28 @@
 /**
  * Dynamic authorization: a role whose decisions come from a WAMP procedure, with Crossbar's
  * contract `authorize(session, uri, action, options)` → bool or `{allow, disclose, cache}`.
- * Decisions marked `cache` (or a bare `true`/`false`) are kept for the rest of the session.
+ * Decisions marked `cache` (or a bare `true`/`false`) are kept for the rest of the session: of
+ * that WAMP session, not of the connection, which may carry another session after GOODBYE.
  */
-import type { Dict } from '@switchboard/schemas';
+import type { Dict, MatchPolicy } from '@switchboard/schemas';
 import { isDict } from '@switchboard/schemas';
 import type { Action, Decision, Subject } from './types.js';
 
 /** Calls a procedure as the router. */
 export type RouterCall = (procedure: string, args: unknown[], kwargs: Dict, timeoutMs: number) => Promise<{ args: unknown[]; kwargs: Dict }>;
 
+/**
+ * Cached decisions kept per session at most; past it the oldest is forgotten (and asked again if
+ * needed), so a session naming ever new URIs cannot grow the cache without bound.
+ */
+export const MAX_CACHED_DECISIONS = 1000;
+
 /** What the authorizer procedure is told about the session (Crossbar's session details). */
 export type SubjectDetails = (subject: Subject) => Dict;
 
 export class DynamicRole {
-  // Per session: `${action} ${uri}` → decision.
-  readonly #cache = new WeakMap<Subject, Map<string, Decision>>();
+  // Per WAMP session (its membership): `${action} ${match} ${uri}` → decision.
+  readonly #cache = new WeakMap<object, Map<string, Decision>>();
 
   constructor(
     private readonly procedure: string,
@@ -24,19 +31,32 @@ export class DynamicRole {
     private readonly timeoutMs = 5000,
   ) {}
 
-  authorize(subject: Subject, uri: string, action: Action, options: Dict): Decision | Promise<Decision> {
-    const key = `${action} ${uri}`;
-    const cached = this.#cache.get(subject)?.get(key);
+  /**
+   * The procedure learns the match policy from `options.match`, as Crossbar's authorizers do; a
+   * decision on a URI is never reused for a pattern of the same text (the key has the policy).
+   */
+  authorize(subject: Subject, uri: string, action: Action, match: MatchPolicy, options: Dict): Decision | Promise<Decision> {
+    const key = `${action} ${match} ${uri}`;
+    // Captured now: a decision that arrives after the session left is cached for nobody.
+    const membership = subject.membership;
+    const cached = membership === undefined ? undefined : this.#cache.get(membership)?.get(key);
     if (cached !== undefined) return cached;
-    return this.call(this.procedure, [this.details(subject), uri, action, options], {}, this.timeoutMs).then(({ args }) => {
+    const told = match === 'exact' || options['match'] === match ? options : { ...options, match };
+    return this.call(this.procedure, [this.details(subject), uri, action, told], {}, this.timeoutMs).then(({ args }) => {
       const decision = toDecision(args[0]);
-      if (decision.cache === true) {
-        let mine = this.#cache.get(subject);
-        if (mine === undefined) this.#cache.set(subject, (mine = new Map()));
+      if (decision.cache === true && membership !== undefined && membership === subject.membership) {
+        let mine = this.#cache.get(membership);
+        if (mine === undefined) this.#cache.set(membership, (mine = new Map()));
+        if (mine.size >= MAX_CACHED_DECISIONS && !mine.has(key)) mine.delete(mine.keys().next().value!);
         mine.set(key, decision);
       }
       return decision;
     });
+  }
+
+  /** Drops what was cached for a session that left. */
+  forget(subject: Subject): void {
+    if (subject.membership !== undefined) this.#cache.delete(subject.membership);
   }
 }
 

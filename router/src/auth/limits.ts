@@ -4,6 +4,9 @@
  * `blockMs`: ABORT authentication_failed without the credentials being checked (and without a
  * dynamic authenticator being asked). Other addresses and authids are unaffected.
  *
+ * A CHALLENGE that is never answered counts as a failure too: a probe that reads challenges and
+ * hangs up (to learn which authids exist) is limited like one that guesses.
+ *
  * The per-authid count means anyone can lock an authid out by failing on purpose: the price of
  * stopping a password guesser that spreads over many addresses. `failuresPerMinute: 0` turns the
  * limits off.
@@ -141,17 +144,23 @@ export function limitFailures(inner: Authenticator, limiter: FailureLimiter, log
     }
     return true;
   };
+  const fail = (hello: HelloInfo, keys: string[]): void => {
+    for (const key of limiter.fail(keys)) {
+      log?.warn({ session: hello.session, method: inner.method, blocked: key, blockMs: limiter.limits.blockMs, failuresPerMinute: limiter.limits.failuresPerMinute }, 'authentication blocked: too many failures');
+    }
+  };
   const observe = (hello: HelloInfo, keys: string[], result: AuthResult | Promise<AuthResult>): AuthResult | Promise<AuthResult> => {
     if (result instanceof Promise) return result.then((r) => observe(hello, keys, r));
-    if (result.kind === 'deny' && result.reason === ErrorUri.AuthenticationFailed) {
-      for (const key of limiter.fail(keys)) {
-        log?.warn({ session: hello.session, method: inner.method, blocked: key, blockMs: limiter.limits.blockMs, failuresPerMinute: limiter.limits.failuresPerMinute }, 'authentication blocked: too many failures');
-      }
-    } else if (result.kind === 'challenge') {
-      const respond = result.respond;
+    if (result.kind === 'deny' && result.reason === ErrorUri.AuthenticationFailed) fail(hello, keys);
+    else if (result.kind === 'challenge') {
+      const { respond, abandoned } = result;
       return {
         ...result,
         respond: (signature, extra) => (refused(hello, keys) ? AUTHENTICATION_FAILED : observe(hello, keys, respond(signature, extra))),
+        abandoned: () => {
+          abandoned?.();
+          fail(hello, keys);
+        },
       };
     }
     return result;

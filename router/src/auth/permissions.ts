@@ -5,12 +5,14 @@
  *     disclose: {caller, publisher}, cache }
  * A trailing `*` in `uri` means prefix (Crossbar's older form). When several permissions match,
  * the most specific wins: exact, then the longest prefix, then the wildcard whose concrete
- * components stand furthest left. No matching permission denies.
+ * components stand furthest left. No matching permission denies. A prefix or wildcard SUBSCRIBE
+ * or REGISTER is allowed only when the permissions cover every URI it can match (coverage.ts).
  */
 import type { Dict, MatchPolicy } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
 import type { Action, Authorizer, Decision, Subject } from './types.js';
-import { DENY } from './types.js';
+import { ALLOW, DENY } from './types.js';
+import { covers } from './coverage.js';
 import { DynamicRole } from './dynamic.js';
 
 export interface PermissionConfig {
@@ -68,24 +70,45 @@ class RoleRules {
   readonly #prefix = new PrefixTrie<Rule>();
   readonly #wildcard = new WildcardTrie<Rule>();
   readonly #templated: Rule[] = [];
-  // Placeholder rules filled in for one session, computed once per session.
-  readonly #filled = new WeakMap<Subject, RoleRules>();
+  /** Every rule without placeholders, for coverage of patterns (which scans). */
+  readonly #rules: Rule[] = [];
+  /**
+   * Placeholder rules filled in for one WAMP session, computed once per session. Keyed by the
+   * session's membership (a new one at each WELCOME), not the session object, which a
+   * connection keeps across GOODBYE and a new HELLO as someone else.
+   */
+  readonly #filled = new WeakMap<object, RoleRules>();
 
   constructor(permissions: PermissionConfig[]) {
     for (const p of permissions) {
       const rule = compile(p);
       if (PLACEHOLDER.test(rule.uri)) this.#templated.push(rule);
-      else if (rule.match === 'exact') this.#exact.set(rule.uri, rule);
-      else if (rule.match === 'prefix') this.#prefix.set(rule.uri, rule);
-      else this.#wildcard.set(rule.uri, rule);
+      else this.#add(rule);
     }
   }
 
-  find(uri: string, subject: Subject): Rule | undefined {
+  /** The decision for `action` on `uri` as a URI (exact) or a pattern every match of which must be allowed. */
+  decide(subject: Subject, uri: string, action: Action, match: MatchPolicy): Decision {
+    if (match === 'exact') return this.#find(uri, subject)?.decisions[action] ?? DENY;
+    const rules = this.#templated.length === 0 ? this.#rules : [...this.#rules, ...this.#concrete(subject).#rules];
+    return covers(uri, match, rules, (rule) => rule.decisions[action].allow) ? ALLOW : DENY;
+  }
+
+  forget(subject: Subject): void {
+    if (subject.membership !== undefined) this.#filled.delete(subject.membership);
+  }
+
+  #find(uri: string, subject: Subject): Rule | undefined {
     if (this.#templated.length === 0) return this.#best(uri);
-    let concrete = this.#filled.get(subject);
-    if (concrete === undefined) this.#filled.set(subject, (concrete = this.#fill(subject)));
-    return mostSpecific(this.#best(uri), concrete.#best(uri), uri);
+    return mostSpecific(this.#best(uri), this.#concrete(subject).#best(uri), uri);
+  }
+
+  #concrete(subject: Subject): RoleRules {
+    const key = subject.membership;
+    if (key === undefined) return this.#fill(subject);
+    let concrete = this.#filled.get(key);
+    if (concrete === undefined) this.#filled.set(key, (concrete = this.#fill(subject)));
+    return concrete;
   }
 
   /** The placeholder rules with this session's authid and authrole filled in, indexed. */
@@ -103,6 +126,7 @@ class RoleRules {
   }
 
   #add(rule: Rule): void {
+    this.#rules.push(rule);
     if (rule.match === 'exact') this.#exact.set(rule.uri, rule);
     else if (rule.match === 'prefix') this.#prefix.set(rule.uri, rule);
     else this.#wildcard.set(rule.uri, rule);
@@ -148,10 +172,15 @@ export class RoleAuthorizer implements Authorizer {
     return this.#roles.has(role);
   }
 
-  authorize(subject: Subject, uri: string, action: Action, options: Dict): Decision | Promise<Decision> {
+  authorize(subject: Subject, uri: string, action: Action, match: MatchPolicy, options: Dict): Decision | Promise<Decision> {
     const role = subject.authrole === undefined ? undefined : this.#roles.get(subject.authrole);
     if (role === undefined) return DENY;
-    if (role instanceof DynamicRole) return role.authorize(subject, uri, action, options);
-    return role.find(uri, subject)?.decisions[action] ?? DENY;
+    if (role instanceof DynamicRole) return role.authorize(subject, uri, action, match, options);
+    return role.decide(subject, uri, action, match);
+  }
+
+  forget(subject: Subject): void {
+    const role = subject.authrole === undefined ? undefined : this.#roles.get(subject.authrole);
+    role?.forget(subject);
   }
 }

@@ -195,8 +195,12 @@ function challenge(exchange: ScramExchange, who: Challenged): AuthResult {
 
 function staticPrincipals(principals: Record<string, ScramPrincipal>): Resolver {
   const byAuthid = new Map(Object.entries(principals));
-  const first = byAuthid.values().next().value;
-  const decoy = decoyFor(() => first);
+  const sorted = [...byAuthid].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const templates = sorted.map(([, p]) => p);
+  // Derived from every principal's keys: stable across restarts, known to the router alone.
+  const key = createHmac('sha256', 'switchboard scram decoy');
+  for (const [authid, p] of sorted) key.update(`${authid}\0${p['stored-key']}\0${p['server-key']}\0`, 'utf8');
+  const decoy = decoyFor(() => templates, key.digest());
   return (_hello, authid) => {
     const principal = byAuthid.get(authid);
     // An unknown authid is challenged like a known one, with keys nobody can match.
@@ -240,7 +244,7 @@ export function scramAnswer(answer: PrincipalAnswer): { params: ScramParams; sto
 function sourcePrincipals(method: string, source: PrincipalSource, context: AuthContext | undefined): Resolver {
   // The decoy looks like the last real principal (the deployment's parameters) once there was one.
   let last: ScramParams | undefined;
-  const decoy = decoyFor(() => last);
+  const decoy = decoyFor(() => (last === undefined ? [] : [last]), randomBytes(32));
   return async (hello, authid) => {
     const answer = await tryLookup(source, { realm: hello.realm, authid, authmethod: method, details: lookupDetails(hello, method) }, context?.log);
     if (answer === undefined) return decoy(authid);
@@ -259,19 +263,21 @@ function sourcePrincipals(method: string, source: PrincipalSource, context: Auth
 }
 
 /**
- * What an unknown authid is challenged with: the template's KDF parameters (the first principal's,
- * or the last answered), a salt of the same length stable per authid (HMAC with a per-process
- * key, so asking twice shows nothing new) and random keys.
+ * What an unknown authid is challenged with: the KDF parameters of one template (a principal
+ * picked per authid, or the last answered), a salt of the same length, both stable per authid
+ * (HMAC with `key`: asking twice shows nothing new; with a key derived from the configuration,
+ * neither does a restart), and random keys.
  */
-function decoyFor(template: () => ScramParams | undefined): (authid: string) => Challenged {
-  const key = randomBytes(32);
+function decoyFor(templates: () => readonly ScramParams[], key: Buffer): (authid: string) => Challenged {
+  const derive = (what: string, authid: string): Buffer => createHmac('sha256', key).update(`${what}\0${authid}`, 'utf8').digest();
   return (authid) => {
-    const like = template();
+    const all = templates();
+    const like = all.length === 0 ? undefined : all[derive('shape', authid).readUInt32BE(0) % all.length];
     const saltLength = like !== undefined ? Math.min(32, Buffer.from(like.salt, 'hex').length) : 16;
     const params: ScramParams = {
       kdf: like?.kdf ?? 'argon2id-13',
       iterations: like?.iterations ?? 4096,
-      salt: createHmac('sha256', key).update(authid, 'utf8').digest().subarray(0, saltLength).toString('hex'),
+      salt: derive('salt', authid).subarray(0, saltLength).toString('hex'),
     };
     const memory = like !== undefined ? like.memory : 512;
     if (memory !== undefined) params.memory = memory;

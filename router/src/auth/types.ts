@@ -4,7 +4,7 @@
  * configuration) or asynchronously (a dynamic authenticator or authorizer); the session keeps
  * message order either way.
  */
-import type { Dict, SessionId } from '@switchboard/schemas';
+import type { Dict, MatchPolicy, SessionId } from '@switchboard/schemas';
 import type { TransportDetails } from '../transports/peer.js';
 
 /** What a HELLO says about who is connecting, as an authenticator sees it. */
@@ -43,6 +43,11 @@ export type AuthResult =
       extra: Dict;
       /** Checks the AUTHENTICATE that answers the challenge. */
       respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>;
+      /**
+       * The challenge was never answered (the client hung up, broke the protocol or ran out of
+       * time): a probe that reads CHALLENGEs to learn about authids, counted like a failure.
+       */
+      abandoned?(): void;
     }
   | {
       kind: 'deny';
@@ -80,12 +85,24 @@ export interface Subject {
   readonly id: SessionId;
   readonly authid: string | undefined;
   readonly authrole: string | undefined;
+  /**
+   * One object per WAMP session, a new one at every WELCOME: a connection may open another
+   * session after GOODBYE, as someone else, and the session object lives on. Whatever an
+   * authorizer keeps for a session is keyed by this, so it dies with that session.
+   */
+  readonly membership: object | undefined;
 }
 
 export interface Authorizer {
   /** Whether a role exists in this realm (WELCOME refuses unknown roles with wamp.error.no_such_role). */
   hasRole(role: string): boolean;
-  authorize(subject: Subject, uri: string, action: Action, options: Dict): Decision | Promise<Decision>;
+  /**
+   * `match` is how `uri` is meant: a URI (exact; every CALL and PUBLISH) or a pattern of a
+   * SUBSCRIBE or REGISTER (prefix, wildcard), which is allowed only when the session may act on
+   * every URI the pattern can match. `options` are the message's (for dynamic authorizers, which
+   * read the match policy there, as Crossbar's do).
+   */
+  authorize(subject: Subject, uri: string, action: Action, match: MatchPolicy, options: Dict): Decision | Promise<Decision>;
   /** Forget what was cached for a session that left. */
   forget?(subject: Subject): void;
 }

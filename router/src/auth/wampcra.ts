@@ -2,8 +2,11 @@
  * WAMP-CRA: challenge-response with a shared secret that never crosses the wire.
  * [ap_authentication_cra]
  *
- * CHALLENGE.Extra.challenge is a JSON string {authid, authrole, authmethod, authprovider, nonce,
- * timestamp, session}; the client answers base64(HMAC-SHA256(key, challenge)). The key is the
+ * CHALLENGE.Extra.challenge is a JSON string {authid, authmethod, authprovider, nonce, timestamp,
+ * session}; the client answers base64(HMAC-SHA256(key, challenge)). Crossbar puts the authrole
+ * there too; we leave it out: a CHALLENGE goes to whoever asks, before any proof, and would
+ * tell them the role of an authid (and, by its absence or a guess, whether the authid exists).
+ * An unknown authid is challenged like a known one (see decoyFor). The key is the
  * secret, or for a salted user the PBKDF2-HMAC-SHA256 key derived from the password, as base64 text
  * (autobahn's `auth_cra.derive_key`); CHALLENGE.Extra then carries salt, iterations and keylen so
  * the client can derive it. As in Crossbar, the configured `secret` of a salted user IS that
@@ -52,7 +55,6 @@ export function wampcraAuthenticator(config: WampcraConfig, context?: AuthContex
 /** Who is being challenged, and with what secret. */
 interface Challenged {
   authid: string;
-  role: string;
   provider: string;
   secret: string;
   salt?: string;
@@ -64,7 +66,6 @@ interface Challenged {
 function challenge(hello: HelloInfo, who: Challenged, admitted: () => AuthResult): AuthResult {
   const text = JSON.stringify({
     authid: who.authid,
-    authrole: who.role,
     authmethod: 'wampcra',
     authprovider: who.provider,
     nonce: randomBytes(48).toString('base64'),
@@ -86,7 +87,8 @@ function challenge(hello: HelloInfo, who: Challenged, admitted: () => AuthResult
 }
 
 function staticWampcra(users: ReadonlyMap<string, WampcraUser>): Authenticator {
-  const decoy = decoyFor(users);
+  const shapes = [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => saltOf(u));
+  const decoy = decoyFor(() => shapes, configKey(users));
   return {
     method: 'wampcra',
     authenticate(hello: HelloInfo): AuthResult {
@@ -96,7 +98,7 @@ function staticWampcra(users: ReadonlyMap<string, WampcraUser>): Authenticator {
         // An unknown authid gets a challenge shaped like a real one, with a secret nobody knows.
         return challenge(hello, { ...decoy(authid), authid, provider: 'static' }, () => AUTHENTICATION_FAILED);
       }
-      return challenge(hello, { authid, role: user.role, provider: 'static', secret: user.secret, ...saltOf(user) }, () => {
+      return challenge(hello, { authid, provider: 'static', secret: user.secret, ...saltOf(user) }, () => {
         const accepted: AuthResult = { kind: 'accept', principal: { authid, authrole: user.role, authprovider: 'static' } };
         if (user.realm !== undefined) accepted.principal.realm = user.realm;
         return accepted;
@@ -105,40 +107,65 @@ function staticWampcra(users: ReadonlyMap<string, WampcraUser>): Authenticator {
   };
 }
 
+/** The PBKDF2 parameters a decoy shows: none (a plain secret) or a real user's iterations and keylen. */
+type DecoyShape = Pick<WampcraUser, 'salt' | 'iterations' | 'keylen'>;
+
 /**
- * What an unknown authid is challenged with: the first user's role and, when any user is salted,
- * a salt that is stable per authid (derived with a per-process key), so asking twice shows nothing new.
+ * What an unknown authid is challenged with: the shape of one of the real users (plain, or salted
+ * with its iterations and keylen), picked per authid, with a salt of its own, all derived from a
+ * key that only the router can compute, so that a probe cannot tell it from a real user's, asking
+ * twice shows nothing new, and neither does a restart. The static key is a hash of the
+ * configured users' secrets (stable while they are; never sent); `key` gives another one.
  */
-function decoyFor(users: ReadonlyMap<string, WampcraUser>): (authid: string) => Omit<Challenged, 'authid' | 'provider'> {
-  const key = randomBytes(32);
-  const first = users.values().next().value;
-  const salted = [...users.values()].find((u) => u.salt !== undefined);
+function decoyFor(shapes: () => readonly DecoyShape[], key: Buffer): (authid: string) => Omit<Challenged, 'authid' | 'provider'> {
+  const derive = (what: string, authid: string): Buffer => createHmac('sha256', key).update(`${what}\0${authid}`, 'utf8').digest();
   return (authid) => {
-    const out: Omit<Challenged, 'authid' | 'provider'> = { role: first?.role ?? 'anonymous', secret: randomBytes(32).toString('base64') };
-    if (salted !== undefined) {
-      out.salt = createHmac('sha256', key).update(authid, 'utf8').digest('base64').slice(0, 12);
-      out.iterations = salted.iterations ?? DEFAULT_ITERATIONS;
-      out.keylen = salted.keylen ?? DEFAULT_KEYLEN;
+    // The secret is random: no answer can match it.
+    const out: Omit<Challenged, 'authid' | 'provider'> = { secret: randomBytes(32).toString('base64') };
+    const all = shapes();
+    const shape = all.length === 0 ? undefined : all[derive('shape', authid).readUInt32BE(0) % all.length];
+    if (shape?.salt !== undefined) {
+      out.salt = derive('salt', authid).toString('base64').slice(0, Math.max(1, Math.min(shape.salt.length, 44)));
+      out.iterations = shape.iterations ?? DEFAULT_ITERATIONS;
+      out.keylen = shape.keylen ?? DEFAULT_KEYLEN;
     }
     return out;
   };
 }
 
-/** Crossbar's order: the authenticator is asked at HELLO (it must hand over the secret), then the client is challenged. */
+/** A key derived from every configured user's authid and secret, in a fixed order. */
+function configKey(users: ReadonlyMap<string, WampcraUser>): Buffer {
+  const hash = createHmac('sha256', 'switchboard wampcra decoy');
+  for (const [authid, user] of [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`${authid}\0${user.secret}\0${user.salt ?? ''}\0`, 'utf8');
+  return hash.digest();
+}
+
+/**
+ * Crossbar's order: the authenticator is asked at HELLO (it must hand over the secret), then the
+ * client is challenged. An authid it refuses (or an answer without a secret) is challenged with a
+ * decoy shaped like the last real answer, so that the refusal is told only after AUTHENTICATE.
+ */
 function dynamicWampcra(source: PrincipalSource, context: AuthContext | undefined): Authenticator {
+  let last: DecoyShape | undefined;
+  const decoy = decoyFor(() => (last === undefined ? [] : [last]), randomBytes(32));
+  const refuse = (hello: HelloInfo): AuthResult => {
+    const authid = hello.authid ?? '';
+    return challenge(hello, { ...decoy(authid), authid, provider: source.provider }, () => AUTHENTICATION_FAILED);
+  };
   return {
     method: 'wampcra',
     async authenticate(hello: HelloInfo): Promise<AuthResult> {
       const request = { realm: hello.realm, authid: hello.authid, authmethod: 'wampcra', details: lookupDetails(hello, 'wampcra') };
       const answer = await tryLookup(source, request, context?.log);
-      if (answer === undefined) return AUTHENTICATION_FAILED;
+      if (answer === undefined) return refuse(hello);
       if (answer.secret === undefined) {
         context?.log.warn({ session: hello.session, authid: hello.authid, provider: source.provider }, 'wampcra authenticator answered without a secret');
-        return AUTHENTICATION_FAILED;
+        return refuse(hello);
       }
       const admitted = admit(answer, hello, source.provider);
       if (admitted.kind !== 'accept') return admitted;
-      const who: Challenged = { authid: admitted.principal.authid, role: answer.role, provider: source.provider, secret: answer.secret, ...saltOf(answer) };
+      last = saltOf(answer);
+      const who: Challenged = { authid: admitted.principal.authid, provider: source.provider, secret: answer.secret, ...last };
       return challenge(hello, who, () => admitted);
     },
   };

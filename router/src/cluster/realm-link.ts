@@ -29,6 +29,7 @@ import type { RouterCore } from '../core.js';
 import type { InvocationPolicy, Registration } from '../dealer/dealer.js';
 import { isInvocationPolicy } from '../dealer/dealer.js';
 import { isListed, sessionDetails } from '../meta/sessions.js';
+import { publishTestament } from '../meta/testament.js';
 import type { Realm, RealmCluster } from '../realm.js';
 import type { RouterSession } from '../session.js';
 import { SessionState } from '../session.js';
@@ -338,7 +339,8 @@ export class RealmLink implements RealmCluster {
       if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
       const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];
       const stand = new RemoteSession(this.core, this.node, node, this.realm, id as SessionId, { authid: authid ?? '', authrole: authrole ?? '', authmethod: '', authprovider: '' }, {});
-      for (const [topic, args, kwargs, options] of list) this.realm.publishAs(stand, topic, args, kwargs, options);
+      // Authorized again as its session's would be (meta/testament.ts).
+      for (const [topic, args, kwargs, publishOptions] of list) await publishTestament(this.realm, stand, { topic, args, kwargs, publishOptions });
       await kv.delete(key);
     }
   }

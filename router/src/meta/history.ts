@@ -3,12 +3,18 @@
  * reverse, limit, from_time/after_time/before_time/until_time (RFC 3339), topic,
  * from_publication/after_publication/before_publication/until_publication.
  * [ap_pubsub_event_history] A positional limit is accepted too (Crossbar's form).
+ *
+ * History is payloads: a reader gets only the events it could have received by subscribing.
+ * Calling the procedure is authorized as any CALL; what it returns needs subscribe permission on
+ * the subscription's topic or pattern, or else (a pattern) on each returned event's topic.
  */
 import type { Dict } from '@switchboard/schemas';
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import { isRecipient } from '../broker/broker.js';
-import type { HistoryQuery } from '../broker/history.js';
+import type { Subscription } from '../broker/broker.js';
+import type { HistoryQuery, StoredEvent } from '../broker/history.js';
 import type { Realm } from '../realm.js';
+import type { RouterSession } from '../session.js';
 import { idArg, invalid, isoTime } from './args.js';
 
 /** Not a spec URI: Crossbar's, for a subscription that keeps no history. */
@@ -58,8 +64,28 @@ function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
   return q;
 }
 
+/**
+ * The events `caller` may read: all of them with subscribe permission on the subscription itself;
+ * otherwise, for a pattern subscription, those whose topic it may subscribe to; for an exact one
+ * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
+ */
+async function readable(realm: Realm, caller: RouterSession, subscription: Subscription<RouterSession>, events: StoredEvent[]): Promise<StoredEvent[]> {
+  try {
+    if ((await realm.decide(caller, subscription.topic, 'subscribe', subscription.match)).allow) return events;
+    if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
+    const topics = [...new Set(events.map((e) => e.topic))];
+    const decisions = await Promise.all(topics.map((topic) => realm.decide(caller, topic, 'subscribe')));
+    const allowed = new Set(topics.filter((_, i) => decisions[i]!.allow));
+    return events.filter((e) => allowed.has(e.topic));
+  } catch (err) {
+    if (err instanceof WampError) throw err;
+    realm.log.warn({ realm: realm.name, session: caller.id, err: (err as Error).message }, 'authorizer failed');
+    throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
+  }
+}
+
 export function installHistory(realm: Realm): void {
-  realm.procedures.set('wamp.subscription.get_events', (caller, args, kwargs) => {
+  realm.procedures.set('wamp.subscription.get_events', async (caller, args, kwargs) => {
     const id = idArg(args, 0, 'subscription');
     const subscription = realm.broker.getSubscription(id as never);
     if (subscription === undefined) throw new WampError(ErrorUri.NoSuchSubscription, [`no subscription ${id}`]);
@@ -67,9 +93,10 @@ export function installHistory(realm: Realm): void {
     if (events === undefined) throw new WampError(HISTORY_UNAVAILABLE, [`subscription ${id} keeps no event history`]);
     // The publication's authid/authrole lists apply to whoever reads the history.
     const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));
+    const permitted = await readable(realm, caller, subscription, visible);
     return {
       args: [
-        visible.map((e) => {
+        permitted.map((e) => {
           const event: Dict = { timestamp: isoTime(e.at), subscription: e.subscription, publication: e.publication, details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic } };
           if (e.args !== undefined) event['args'] = e.args;
           if (e.kwargs !== undefined) event['kwargs'] = e.kwargs;

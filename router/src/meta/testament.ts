@@ -3,16 +3,21 @@
  * (GOODBYE, ABORT, a dropped connection, a kill). [ap_pubsub_testament]
  * wamp.session.add_testament(topic, args, kwargs, options {publish_options, scope})
  * wamp.session.flush_testaments(options {scope}): clears that scope's testaments
+ *
+ * A testament is a publication by its session, and is authorized as one: when it is added
+ * (ERROR wamp.error.not_authorized), and again when it is published, for the role or the
+ * authorizer's answer may have changed meanwhile (a refused testament is dropped and logged).
  */
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
-import { isDict, isValidUri } from '@switchboard/schemas';
+import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
+import type { Decision } from '../auth/types.js';
 import type { Realm } from '../realm.js';
 import type { RouterSession } from '../session.js';
 import { invalid, optionalDict, stringArg } from './args.js';
 
 type Scope = 'destroyed' | 'detached';
 
-interface Testament {
+export interface Testament {
   topic: string;
   args: Args;
   kwargs: Kwargs;
@@ -25,10 +30,37 @@ function scopeOf(options: Dict): Scope {
   return scope;
 }
 
+/**
+ * Publishes a testament of `session` (which left) if the authorizer still lets it publish there,
+ * with the disclosure the decision asks for; otherwise drops it, logged. A cluster node publishes
+ * a dead node's testaments through here too.
+ */
+export function publishTestament(realm: Realm, session: RouterSession, t: Testament): void | Promise<void> {
+  const publish = (decision: Decision): void => {
+    if (!decision.allow) {
+      realm.log.info({ realm: realm.name, session: session.id, topic: t.topic }, 'testament dropped: the session is not authorized to publish it');
+      return;
+    }
+    const outcome = realm.publishAs(session, t.topic, t.args, t.kwargs, t.publishOptions, decision.disclose === true);
+    if (typeof outcome === 'object') realm.log.info({ session: session.id, topic: t.topic, error: outcome.message }, 'testament not published');
+  };
+  const failed = (err: unknown): void => {
+    realm.log.warn({ realm: realm.name, session: session.id, topic: t.topic, err: (err as Error).message }, 'testament dropped: authorizer failed');
+  };
+  let decision: Decision | Promise<Decision>;
+  try {
+    decision = realm.decide(session, t.topic, 'publish', 'exact', t.publishOptions);
+  } catch (err) {
+    return failed(err);
+  }
+  if (decision instanceof Promise) return decision.then(publish, failed);
+  publish(decision);
+}
+
 export function installTestaments(realm: Realm): void {
   const testaments = new Map<RouterSession, Record<Scope, Testament[]>>();
 
-  realm.procedures.set('wamp.session.add_testament', (caller, args, kwargs) => {
+  realm.procedures.set('wamp.session.add_testament', async (caller, args, kwargs) => {
     const topic = stringArg(args, 0, 'topic');
     if (!isValidUri(topic)) throw invalid(`invalid topic URI '${topic}'`);
     const eventArgs = args[1] ?? [];
@@ -39,6 +71,18 @@ export function installTestaments(realm: Realm): void {
     const publishOptions = options['publish_options'] ?? {};
     if (!isDict(publishOptions)) throw invalid('publish_options must be a dict');
     const scope = scopeOf(options);
+    const membership = caller.membership;
+    let decision: Decision;
+    try {
+      decision = await realm.decide(caller, topic, 'publish', 'exact', publishOptions);
+    } catch (err) {
+      realm.log.warn({ realm: realm.name, session: caller.id, topic, err: (err as Error).message }, 'authorizer failed');
+      throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
+    }
+    if (!decision.allow) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
+    // The session may have left while the authorizer was asked (and the connection may carry
+    // another session now, which must not inherit the testament).
+    if (caller.realm !== realm || caller.membership !== membership) return undefined;
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     const max = realm.quotas.limits.maxTestamentsPerSession;
@@ -63,10 +107,11 @@ export function installTestaments(realm: Realm): void {
       testaments.delete(session);
       realm.cluster?.testaments?.(session, []);
       if (silent) return; // wamp.session.kill_all publishes no testaments
-      // Without session resumption a session is detached and destroyed at once: both scopes fire.
+      // Without session resumption a session is detached and destroyed at once: both scopes
+      // fire, in order (each waits for the one before when an authorizer answers later).
+      let chain: Promise<void> | undefined;
       for (const t of [...mine.detached, ...mine.destroyed]) {
-        const outcome = realm.publishAs(session, t.topic, t.args, t.kwargs, t.publishOptions);
-        if (typeof outcome === 'object') realm.log.info({ session: session.id, topic: t.topic, error: outcome.message }, 'testament not published');
+        chain = chain === undefined ? (publishTestament(realm, session, t) ?? undefined) : chain.then(() => publishTestament(realm, session, t));
       }
     },
   });

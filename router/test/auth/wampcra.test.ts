@@ -88,15 +88,15 @@ describe('wampcra, static users', () => {
     };
     const joe = await challengeOf('joe');
     expect(Object.keys(joe.extra)).toEqual(['challenge']);
-    expect(joe.challenge).toEqual({ authid: 'joe', authrole: 'frontend', authmethod: 'wampcra', authprovider: 'static', nonce: expect.stringMatching(/^[A-Za-z0-9+/]{64}$/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), session: expect.any(Number) });
+    expect(joe.challenge).toEqual({ authid: 'joe', authmethod: 'wampcra', authprovider: 'static', nonce: expect.stringMatching(/^[A-Za-z0-9+/]{64}$/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), session: expect.any(Number) });
     const peter = await challengeOf('peter');
     expect(peter.extra).toMatchObject({ salt: PETER.salt, iterations: PETER.iterations, keylen: PETER.keylen });
     const zoe = await challengeOf('zoë');
     expect(zoe.extra).toMatchObject({ salt: 'pepper', iterations: 1000, keylen: 32 });
-    // An unknown authid looks like a salted user too (this config has salted users), with a salt
-    // that stays the same from one HELLO to the next.
+    // An unknown authid looks like one of the users (plain or salted), with a salt that stays the
+    // same from one HELLO to the next. (No role in any challenge: router/test/security/wampcra.test.ts.)
     const ghost = await challengeOf('ghost');
-    expect(Object.keys(ghost.extra).sort()).toEqual(['challenge', 'iterations', 'keylen', 'salt']);
+    expect([['challenge'], ['challenge', 'iterations', 'keylen', 'salt']]).toContainEqual(Object.keys(ghost.extra).sort());
     expect(ghost.challenge).toMatchObject({ authid: 'ghost', authmethod: 'wampcra', authprovider: 'static' });
     expect((await challengeOf('ghost')).extra['salt']).toBe(ghost.extra['salt']);
   });
