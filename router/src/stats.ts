@@ -14,6 +14,8 @@ export class RouterStats {
   readonly messagesOut = new Float64Array(CODES);
   /** Authentication failures, by `method reason`. */
   readonly authFailures = new Map<string, number>();
+  /** HTTP bridge requests refused before any work, by reason (`origin`). */
+  readonly httpBridgeRefused = new Map<string, number>();
   /** Sessions ended by a protocol violation. */
   protocolViolations = 0;
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
@@ -30,6 +32,10 @@ export class RouterStats {
   authFailed(method: string, reason: string): void {
     const key = `${method} ${reason}`;
     this.authFailures.set(key, (this.authFailures.get(key) ?? 0) + 1);
+  }
+
+  httpBridgeRefusal(reason: string): void {
+    this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
   }
 
   /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */

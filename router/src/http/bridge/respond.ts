@@ -1,8 +1,8 @@
 /**
- * Answers of the bridge: Crossbar's common headers (CORS, no caching), its JSON error body
+ * Answers of the bridge: Crossbar's common headers (no caching), its JSON error body
  * `{"error": message, "args": [], "kwargs": {}}`, and JSON results.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { ErrorUri, WampError } from '@switchboard/schemas';
 
 /** An HTTP answer decided before the path's work starts (a refused request). */
@@ -18,21 +18,19 @@ export class HttpRefusal extends Error {
   }
 }
 
-/** Crossbar's headers on every answer of a bridge path. [Crossbar: _set_common_headers] */
-export function commonHeaders(req: IncomingMessage, res: ServerResponse, contentType = 'application/json; charset=UTF-8'): void {
-  const origin = req.headers.origin;
-  res.setHeader('Access-Control-Allow-Origin', origin === undefined || origin === 'null' ? '*' : origin);
-  res.setHeader('Access-Control-Allow-Credentials', 'true');
+/**
+ * Crossbar's headers on every answer of a bridge path, less its CORS headers (Crossbar echoes
+ * every Origin with credentials; see cors.ts). [Crossbar: _set_common_headers]
+ */
+export function commonHeaders(res: ServerResponse, contentType = 'application/json; charset=UTF-8'): void {
   res.setHeader('Cache-Control', 'no-store,no-cache,must-revalidate,max-age=0');
   res.setHeader('Content-Type', contentType);
-  const requested = req.headers['access-control-request-headers'];
-  if (requested !== undefined) res.setHeader('Access-Control-Allow-Headers', requested);
 }
 
-/** OPTIONS: 200, empty, with the methods allowed. */
+/** OPTIONS: 200, empty, with the methods allowed (and for CORS, when cors.ts allowed the origin). */
 export function answerOptions(res: ServerResponse, methods: string): void {
   res.setHeader('Allow', methods);
-  res.setHeader('Access-Control-Allow-Methods', methods);
+  if (res.hasHeader('Access-Control-Allow-Origin')) res.setHeader('Access-Control-Allow-Methods', methods);
   res.writeHead(200, { 'Content-Length': 0 });
   res.end();
 }
