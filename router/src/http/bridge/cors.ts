@@ -8,7 +8,8 @@
  * and passes. [#14]
  *
  * The path's own origin is judged by host: `Origin`'s host[:port] equal to the request's `Host`
- * (a TLS-terminating proxy in front changes the scheme, not the host).
+ * (a TLS-terminating proxy in front changes the scheme, not the host), or its host name alone when
+ * `Host` has no port (a proxy that passes nginx's `$host`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BridgeCors } from './config.js';
@@ -20,13 +21,16 @@ function originOf(req: IncomingMessage): string | undefined {
 }
 
 function sameOrigin(origin: string, req: IncomingMessage): boolean {
-  const host = req.headers.host;
+  const host = req.headers.host?.toLowerCase();
   if (host === undefined) return false;
+  let url: URL;
   try {
-    return new URL(origin).host === host.toLowerCase();
+    url = new URL(origin);
   } catch {
     return false;
   }
+  // A Host without a port (a proxy that passes nginx's $host) is matched by name alone.
+  return url.host === host || (!/:\d+$/.test(host) && url.hostname === host);
 }
 
 export class CorsPolicy {
