@@ -140,6 +140,11 @@ export class HttpBridge {
         if (err instanceof HttpRefusal) return sendRefusal(res, err);
         this.#host.log.error({ err, path: route.path.path }, 'HTTP bridge: internal error');
         sendBody(res, 500, { error: ErrorUri.RuntimeError, args: ['Sorry, the router has encountered a problem.'], kwargs: {} });
+      })
+      .catch((err: unknown) => {
+        // Answering failed too: this request ends, unanswered; the process goes on.
+        this.#host.log.error({ err, path: route.path.path }, 'HTTP bridge: cannot answer');
+        res.destroy();
       });
   }
 }

@@ -80,7 +80,11 @@ export class HttpSubscriber {
       return;
     }
     this.#queue.push({ body, topic, publication: e.publication });
-    void this.#pump();
+    this.#pump().catch((err: unknown) => {
+      // A bug of ours: the queue stops here, logged; the router goes on.
+      this.#busy = false;
+      this.log.error({ err, url: this.config.url }, 'HTTP subscriber: delivery loop failed');
+    });
   }
 
   async #pump(): Promise<void> {
