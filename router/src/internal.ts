@@ -54,6 +54,7 @@ export class InternalCaller {
         // Closed, or arguments the connection cannot carry: this call fails, nothing was sent.
         clearTimeout(timer);
         this.#pending.delete(request);
+        this.#request--; // never sent: the router wants request IDs in sequence
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });

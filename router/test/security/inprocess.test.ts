@@ -13,7 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
+import { createLocalConnection } from '@switchboard/router';
 import type { Router } from '@switchboard/router';
+import type { PeerHandler } from '../../src/transports/peer.js';
+import { HttpServer } from '../../src/http/server.js';
 import { RawPeer, startTestRouter, until, within } from '../helpers.js';
 import { bridgeRouter, httpBase, nextEvent, post, subscriber } from '../bridge/support.js';
 import { startRouterProcess } from '../../../test/support/processes.js';
@@ -116,18 +119,20 @@ describe('in-process sessions: strings that start with U+0000', () => {
   });
 
   it('a CBOR callee answering a bridge call with a "\\u0000" string: the call gets an error, the router lives', async () => {
-    const r = await bridgeRouter({ '/call': CALL, '/publish': PUBLISH });
+    const r = await bridgeRouter({ '/call': CALL, '/strict': { ...CALL, strict: true }, '/publish': PUBLISH });
     const peer = await RawPeer.join(r.url, 'cbor');
     peer.send([MessageCode.Register, 1, {}, 'com.x.proc']);
     const registered = await peer.next();
     expect(registered[0]).toBe(MessageCode.Registered);
-    const answered = post(`${httpBase(r)}/call`, { procedure: 'com.x.proc' });
-    const invocation = await peer.next();
-    expect(invocation[0]).toBe(MessageCode.Invocation);
-    peer.send([MessageCode.Yield, invocation[1], {}, ['\u0000!!']]);
-    const res = await answered;
-    expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ error: 'wamp.error.invalid_argument', kwargs: {} });
+    for (const [path, status] of [['/call', 200], ['/strict', 502]] as const) {
+      const answered = post(`${httpBase(r)}${path}`, { procedure: 'com.x.proc' });
+      const invocation = await peer.next();
+      expect(invocation[0]).toBe(MessageCode.Invocation);
+      peer.send([MessageCode.Yield, invocation[1], {}, ['\u0000!!']]);
+      const res = await answered;
+      expect(res.status, path).toBe(status);
+      expect(res.json).toMatchObject({ error: 'wamp.error.invalid_argument', kwargs: {} });
+    }
     await witness(r);
   });
 
@@ -169,5 +174,57 @@ describe('in-process sessions: strings that start with U+0000', () => {
     await until(() => received.length > 0, 3000, 'a delivery');
     expect(received.map((b) => JSON.parse(b) as unknown)).toEqual([{ args: ['next'], kwargs: {} }]);
     await witness(r);
+  });
+
+  it('a bridge body the in-process connection cannot carry (10 000 nested lists) is a 400; the shared session goes on', async () => {
+    const r = await bridgeRouter({ '/publish': PUBLISH });
+    const deep = `{"topic":"com.x","args":[${'['.repeat(10_000)}${']'.repeat(10_000)}]}`;
+    const res = await post(`${httpBase(r)}/publish`, deep);
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: expect.stringContaining('cannot be sent') as unknown, args: [], kwargs: {} });
+    await witness(r);
+  });
+});
+
+describe('faults cost one connection or request', () => {
+  it('local transport: a client handler that throws closes that connection (reported), a message it cannot encode is refused to its sender', async () => {
+    const errors: string[] = [];
+    let closed = false;
+    const connection = createLocalConnection({
+      onMessage: () => {
+        throw new Error('client bug');
+      },
+      onClose: () => (closed = true),
+      onError: (err) => errors.push(err.message),
+    });
+    const frames: unknown[] = [];
+    let routerClosed = false;
+    const handler: PeerHandler = { onFrame: (f) => frames.push(f), onBadFrame: () => undefined, onClose: () => (routerClosed = true) };
+    connection.bind(handler);
+    // Binary and strings that start with U+0000 arrive as they were sent.
+    connection.client.send([1, '\u0000!!', new Uint8Array([1, 2])]);
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expect(() => connection.client.send([1, cyclic])).toThrow();
+    await until(() => frames.length === 1, 1000, 'the frame');
+    expect(frames[0]).toEqual([1, '\u0000!!', Buffer.from([1, 2])]);
+    connection.peer.send(connection.peer.codec.encode([2, 'x']));
+    await until(() => closed && routerClosed, 1000, 'the connection to close');
+    expect(errors).toEqual([expect.stringContaining('client bug')]);
+  });
+
+  it('an HTTP handler that throws answers 500 (reported) and the server goes on', async () => {
+    const errors: unknown[] = [];
+    const server = new HttpServer({ onError: (err) => errors.push(err) });
+    server.route('/bug', () => {
+      throw new Error('handler bug');
+    });
+    server.route('/ok', (_req, res) => res.end('ok'));
+    const { port } = await server.listen(0, '127.0.0.1');
+    onTestFinished(() => server.close());
+    const bug = await within(fetch(`http://127.0.0.1:${port}/bug`), 3000, 'GET /bug');
+    expect(bug.status).toBe(500);
+    expect(errors).toHaveLength(1);
+    expect(await (await within(fetch(`http://127.0.0.1:${port}/ok`), 3000, 'GET /ok')).text()).toBe('ok');
   });
 });

@@ -9,7 +9,7 @@ import type { Dict } from '@switchboard/schemas';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import { argsField, dictBody, kwargsField, uriField } from './payload.js';
-import { HttpRefusal, bridgeJson, sendBody, sendText } from './respond.js';
+import { HttpRefusal, NotRepresentable, bridgeJson, sendBody, sendText } from './respond.js';
 import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
 
@@ -42,6 +42,8 @@ export class CallerPath {
       sendText(res, 200, bridgeJson({ args: result.args, kwargs: result.kwargs }));
     } catch (err) {
       const answer = errorAnswer(err, this.path.strict);
+      // Then it is the callee's answer, not the request, that failed: strict says 502, not 400.
+      if (err instanceof NotRepresentable && this.path.strict) answer.status = 502;
       sendBody(res, answer.status, answer.body);
     } finally {
       res.off('close', onClose);

@@ -200,6 +200,8 @@ export class BridgeSession {
         // Closing: #onClose rejects it. Unencodable: this request fails, nothing was sent.
         if (err instanceof LocalConnectionClosed) return;
         this.#pending.delete(request);
+        // Never sent: the ID is free again (the router wants request IDs in sequence).
+        this.#request--;
         reject(new BridgeMessageRefused(`the request cannot be sent: ${(err as Error).message}`));
       }
     });
