@@ -103,7 +103,7 @@ describe('HTTP bridge CORS', () => {
     expect(answer.headers.get('access-control-allow-credentials')).toBe('true');
   });
 
-  it('cors.origins ["*"]: any origin, answered with * and never with credentials', async () => {
+  it('cors.origins ["*"] allows every origin, answered with * and never with credentials', async () => {
     const r = await router({ origins: ['*'] });
     const pre = await preflight(r, EVIL);
     expect(pre.status).toBe(200);

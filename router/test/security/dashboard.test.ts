@@ -5,6 +5,7 @@
  * connection. Unit tests on the URL-choosing function (router/dashboard/public/endpoint.js), and
  * headless Chromium against the real page with a foreign WebSocket server that must see nothing.
  */
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -53,8 +54,7 @@ describe('the dashboard connects to its own router only', () => {
       ws.on('message', (data: Buffer) => reached.push(data.toString('utf8')));
     });
     await new Promise<void>((resolve) => foreign.once('listening', resolve));
-    const address = foreign.address();
-    const foreignUrl = `ws://127.0.0.1:${typeof address === 'string' ? 0 : address.port}/ws`;
+    const foreignUrl = `ws://127.0.0.1:${(foreign.address() as AddressInfo).port}/ws`;
     const config = fileURLToPath(new URL('../../dashboard/router.json', import.meta.url));
     const { router, url } = await startRouterProcess(['--config', config, '--host', '127.0.0.1', '--port', '0'], {
       env: { ...process.env, SWITCHBOARD_ADMIN_TICKET: 'admin-secret', SWITCHBOARD_VIEWER_TICKET: 'viewer-secret' },

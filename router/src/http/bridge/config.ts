@@ -55,7 +55,7 @@ export interface BridgeTokenFile {
  * a request whose `Origin` is another than the path's own is refused (403). [#14]
  */
 export interface BridgeCorsFile {
-  /** Exact origins (`https://app.example.com`, scheme, host and port), or `["*"]`: any origin. */
+  /** Exact origins (`https://app.example.com`, scheme, host and port), or `["*"]` for every origin. */
   origins: string[];
   /** `Access-Control-Allow-Credentials: true` (cookies, TLS client certificates); never with `*`. Default false. */
   credentials?: boolean;
