@@ -55,6 +55,7 @@ export type {
   BridgeOptionsFile,
   WebhookOptionsFile,
   BridgeTokenFile,
+  BridgeCorsFile,
   HttpIntegrationsFile,
   HttpSubscriberFile,
   HttpCalleeFile,
