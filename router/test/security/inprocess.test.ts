@@ -5,7 +5,7 @@
  * stream, a CBOR callee answering a bridge call, an HTTP integration callee. Each case checks the
  * answer, then that the router still serves a witness request.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,7 @@ describe('in-process sessions: strings that start with U+0000', () => {
 
   it('the router process survives a MessagePack "\\u0000" string published to a topic an SSE stream follows', { timeout: 30_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-inprocess-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ listeners: [{ type: 'websocket', http: { paths: { '/events': SSE, '/publish': PUBLISH } } }] }));
     const { router, url } = await startRouterProcess(['--config', config, '--host', '127.0.0.1', '--port', '0']);
