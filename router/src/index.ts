@@ -57,6 +57,7 @@ export type {
   BridgeOptionsFile,
   WebhookOptionsFile,
   BridgeTokenFile,
+  BridgeCorsFile,
   HttpIntegrationsFile,
   HttpSubscriberFile,
   HttpCalleeFile,

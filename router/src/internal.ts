@@ -48,7 +48,15 @@ export class InternalCaller {
       }, timeoutMs);
       timer.unref();
       this.#pending.set(request, { resolve, reject, timer });
-      this.#client!.send([MessageCode.Call, request, {}, procedure, args, kwargs]);
+      try {
+        this.#client!.send([MessageCode.Call, request, {}, procedure, args, kwargs]);
+      } catch (err) {
+        // Closed, or arguments the connection cannot carry: this call fails, nothing was sent.
+        clearTimeout(timer);
+        this.#pending.delete(request);
+        this.#request--; // never sent: the router wants request IDs in sequence
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

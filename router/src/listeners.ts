@@ -90,7 +90,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
           ctx.counters,
           ctx.log,
         );
-  const options: HttpServerOptions = {};
+  const options: HttpServerOptions = { onError: (err, path) => ctx.log.error({ err, path }, 'HTTP handler failed: that request or connection ended, the router goes on') };
   if (tls !== undefined) options.tls = tls;
   if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);
   const http = new HttpServer(options);

@@ -102,6 +102,17 @@ export function createMetrics(source: MetricsSource): Registry {
     },
   });
 
+  new Counter({
+    name: 'switchboard_http_bridge_refused_total',
+    help: 'HTTP bridge requests refused before any work, by reason (origin: a browser page of an origin its path does not allow)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of source.stats.httpBridgeRefused) this.inc({ reason }, n);
+    },
+  });
+
   new Histogram({
     name: 'switchboard_call_duration_seconds',
     help: 'Routed calls, CALL received to final RESULT or ERROR sent',

@@ -328,7 +328,8 @@ export class Router implements RouterCore {
 
   /** An in-process client connection (see transports/local.ts). */
   connectLocal(options: Parameters<typeof createLocalConnection>[0], authenticators?: ReadonlyMap<string, Authenticator>): LocalClient {
-    const connection = createLocalConnection(options);
+    const log = this.logger('transport');
+    const connection = createLocalConnection({ onError: (err) => log.error({ err: err.message }, 'in-process connection closed after a fault'), ...options });
     connection.bind(this.attach(connection.peer, authenticators));
     return connection.client;
   }

@@ -126,7 +126,9 @@ export class RouterSession implements PeerHandler {
       msg = parseMessage(frame);
     } catch (err) {
       if (err instanceof DecodeError) return this.protocolViolation(err.message);
-      throw err;
+      // A bug of ours in parsing: it costs this session, never the transport's event handler (the process).
+      this.core.sessionLog.error({ err, session: this.id || undefined }, 'internal error parsing a message');
+      return this.abort('wamp.error.internal_error', 'internal router error');
     }
     this.core.stats.countIn(msg.code);
     if (this.maxMessagesPerSecond !== undefined && this.#overRate(this.maxMessagesPerSecond)) {

@@ -14,6 +14,8 @@ export class RouterStats {
   readonly messagesOut = new Float64Array(CODES);
   /** Authentication failures, by `method reason`. */
   readonly authFailures = new Map<string, number>();
+  /** HTTP bridge requests refused before any work, by reason (`origin`). */
+  readonly httpBridgeRefused = new Map<string, number>();
   /** Sessions ended by a protocol violation. */
   protocolViolations = 0;
   /** Connections closed for getting no WELCOME within helloTimeoutMs. */
@@ -44,6 +46,10 @@ export class RouterStats {
 
   evicted(limit: string, n = 1): void {
     if (n > 0) this.limitEvictions.set(limit, (this.limitEvictions.get(limit) ?? 0) + n);
+  }
+
+  httpBridgeRefusal(reason: string): void {
+    this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
   }
 
   /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */

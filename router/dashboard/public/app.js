@@ -7,13 +7,21 @@
 // config only role `admin` may call wamp.* and switchboard.*; any other role sees
 // wamp.error.not_authorized on the page.
 import { Connection } from '../lib/switchboard.js';
+import { wampUrl } from './endpoint.js';
 
 const POLL_MS = 1000;
 const REFRESH_DEBOUNCE_MS = 100;
 
 const $ = (selector) => document.querySelector(selector);
 const params = new URLSearchParams(location.search);
-const url = params.get('ws') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+// Only this router's own WebSocket: the login ticket goes wherever the page connects (endpoint.js).
+let url;
+let urlRefused;
+try {
+  url = wampUrl(location, params.get('ws'));
+} catch (err) {
+  urlRefused = err;
+}
 
 const state = {
   connection: undefined,
@@ -33,6 +41,7 @@ $('#login').addEventListener('submit', (e) => {
   void login($('#realm').value.trim(), $('#authid').value.trim(), $('#ticket').value);
 });
 $('#logout').addEventListener('click', () => void logout());
+if (urlRefused !== undefined) $('#login-error').textContent = describe(urlRefused);
 
 function describe(err) {
   if (err && typeof err.uri === 'string') return err.message.startsWith(err.uri) ? err.message : `${err.uri}: ${err.message}`;
@@ -45,6 +54,10 @@ function showError(err) {
 
 async function login(realm, authid, ticket) {
   $('#login-error').textContent = '';
+  if (url === undefined) {
+    $('#login-error').textContent = `Login failed: ${describe(urlRefused)}`;
+    return;
+  }
   const connection = new Connection({
     url,
     realm,

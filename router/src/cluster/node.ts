@@ -108,7 +108,7 @@ export class ClusterNode implements RemoteLink {
       this.#sweep();
     }, this.config.heartbeatMs);
     this.#heartbeat.unref();
-    void this.#watchStatus();
+    this.#watchStatus().catch((err: unknown) => this.log.error({ err }, 'cluster: NATS status watch ended'));
     await this.nc.flush();
   }
 

@@ -194,7 +194,7 @@ export class RealmLink implements RealmCluster {
         }
         if (++seen >= count || entry.delta === 0) done();
       }
-    })();
+    })().catch((err: unknown) => this.node.log.error({ err }, 'cluster: bucket watch ended'));
     // A key deleted between the count and the watch would leave the count unreached.
     await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   }
@@ -257,7 +257,12 @@ export class RealmLink implements RealmCluster {
     const last = this.#seen.get(m.node) ?? 0;
     if (m.seq <= last) return; // a second copy (overlapping subjects)
     this.#seen.set(m.node, m.seq);
-    this.realm.deliverRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+    try {
+      this.realm.deliverRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+    } catch (err) {
+      // A publication from another node costs itself, never this process.
+      this.node.log.error({ err, topic: m.topic }, 'cluster: remote publication not delivered');
+    }
   }
 
   #onRetainedEntry(entry: KvEntry): void {

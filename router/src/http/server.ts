@@ -45,6 +45,8 @@ export interface HttpServerOptions {
   tls?: TlsCredentials;
   /** Accept RawSocket on this port: connections starting with 0x7F go here. */
   rawSocket?: RawSocketHandler;
+  /** Hears of a handler that threw (a bug): that request got a 500, the process goes on. */
+  onError?: (err: unknown, path: string) => void;
 }
 
 /** A connection that sends nothing for this long, before we can tell its protocol, is dropped. */
@@ -63,8 +65,11 @@ export class HttpServer {
   /** Connections still being told apart (RawSocket or HTTP). */
   readonly #sniffing = new Set<Socket>();
 
+  readonly #onError: ((err: unknown, path: string) => void) | undefined;
+
   constructor(options: HttpServerOptions = {}) {
     this.#rawSocket = options.rawSocket;
+    this.#onError = options.onError;
     this.server = createServer((req, res) => this.#request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     // A client that sends garbage gets 400 from Node; never an uncaught error.
@@ -155,7 +160,12 @@ export class HttpServer {
       socket.off('close', onClose);
       this.#sniffing.delete(socket);
       if (head[0] === RAWSOCKET_MAGIC) {
-        rawSocket(socket, head);
+        try {
+          rawSocket(socket, head);
+        } catch (err) {
+          this.#onError?.(err, 'rawsocket');
+          socket.destroy();
+        }
         return;
       }
       socket.unshift(head);
@@ -165,7 +175,18 @@ export class HttpServer {
     });
   }
 
+  /** A handler that throws costs its request (500), never the process. */
   #request(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      this.#dispatch(req, res);
+    } catch (err) {
+      this.#onError?.(err, pathOf(req));
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { error: 'internal error', args: [], kwargs: {} });
+    }
+  }
+
+  #dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req);
     const handler = this.#routes.get(path);
     if (handler !== undefined) return handler(req, res);
@@ -185,7 +206,13 @@ export class HttpServer {
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
-    handler(req, socket, head);
+    try {
+      handler(req, socket, head);
+    } catch (err) {
+      // As for requests: the connection is dropped, the process goes on.
+      this.#onError?.(err, pathOf(req));
+      socket.destroy();
+    }
   }
 }
 

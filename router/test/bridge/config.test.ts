@@ -109,6 +109,13 @@ describe('a Crossbar config with publisher, caller and webhook paths', () => {
     const imported = convertCrossbar(copy as unknown as Record<string, unknown>);
     expect(imported.warnings).toContain("/workers/0/transports/0/paths/publish/options/shiny: publisher option 'shiny' is not supported: ignored");
   });
+
+  it("Crossbar's CORS (every origin, with credentials) is not carried over: a warning per path says how to opt in", () => {
+    const imported = convertCrossbar(crossbar);
+    expect(imported.warnings).toContain('/workers/0/transports/0/paths/publish: Crossbar answers browser pages of any origin (CORS, with credentials); this publisher path refuses pages of other origins: list the ones to allow in its cors.origins');
+    const paths = (imported.config['listeners'] as { http: { paths: Record<string, Record<string, unknown>> } }[])[0]!.http.paths;
+    for (const path of Object.values(paths)) expect(path['cors']).toBeUndefined();
+  });
 });
 
 describe('the OpenAPI document', () => {

@@ -199,6 +199,7 @@ describe('dynamic authorizer, event history, realm options, unsupported transpor
       "/workers/0/realms/0/options/bridge_meta_api: realm option 'bridge_meta_api' is not supported: ignored",
       `${w}/ws/auth/anonymous: dynamic anonymous authentication is not supported yet: clients using it cannot join through this listener`,
       `${w}/ws/auth: none of these authentication methods is supported yet: this transport is not imported`,
+      `${w}/call: Crossbar answers browser pages of any origin (CORS, with credentials); this caller path refuses pages of other origins: list the ones to allow in its cors.origins`,
       '/workers/0/transports/1: transports of type "universal" are not supported: ignored',
       '/workers/1: "guest" workers are not supported: run their components as separate WAMP clients',
     ]);

@@ -2,7 +2,8 @@
  * The HTTP bridge of one listener: its paths (publisher, caller, webhook, sse) routed on the
  * listener's HttpServer, the sessions they act through, and the OpenAPI document.
  *
- * Every request goes: Crossbar's common headers → method (405) / OPTIONS → the path's guard
+ * Every request goes: Crossbar's common headers → the path's CORS policy (cors.ts: 403 for a page of
+ * another origin) → method (405) / OPTIONS → the path's guard
  * (guard.ts) → the path's handler. A refusal answers Crossbar's `{"error": message, "args": [],
  * "kwargs": {}}` with its status.
  */
@@ -11,9 +12,11 @@ import { ErrorUri } from '@switchboard/schemas';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
 import type { Admission } from '../admission.js';
+import type { RouterStats } from '../../stats.js';
 import type { HttpServer } from '../server.js';
 import { CallerPath } from './caller.js';
 import type { BridgePath, HttpBridgeConfig } from './config.js';
+import { CorsPolicy } from './cors.js';
 import { PathGuard } from './guard.js';
 import type { Admitted } from './guard.js';
 import type { ConnectLocal } from './local-session.js';
@@ -27,6 +30,7 @@ import { WebhookPath } from './webhook.js';
 /** What the bridge needs from the router. */
 export interface BridgeHost {
   readonly log: Logger;
+  readonly stats: RouterStats;
   realm(name: string): Realm | undefined;
   connectLocal: ConnectLocal;
 }
@@ -36,11 +40,18 @@ interface PathHandler {
   handle(req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void>;
 }
 
+interface Route {
+  path: BridgePath;
+  handler: PathHandler;
+  guard: PathGuard;
+  cors: CorsPolicy;
+}
+
 export class HttpBridge {
   readonly #config: HttpBridgeConfig;
   readonly #host: BridgeHost;
   readonly #pool: SessionPool;
-  readonly #routes: { path: BridgePath; handler: PathHandler; guard: PathGuard }[] = [];
+  readonly #routes: Route[] = [];
   readonly #sse: SsePath[] = [];
 
   /** `admission`: the listener's gate, which SSE streams (long-lived, browser-reachable) pass. */
@@ -68,7 +79,7 @@ export class HttpBridge {
         }
       }
       const guard = new PathGuard(path, { json: path.type === 'publisher' || path.type === 'caller', body: path.type !== 'sse', maxBodyBytes: options.maxBodyBytes });
-      this.#routes.push({ path, handler, guard });
+      this.#routes.push({ path, handler, guard, cors: new CorsPolicy(path.cors) });
     }
   }
 
@@ -109,8 +120,14 @@ export class HttpBridge {
     this.#pool.close();
   }
 
-  #serve(route: { path: BridgePath; handler: PathHandler; guard: PathGuard }, req: IncomingMessage, res: ServerResponse): void {
-    commonHeaders(req, res);
+  #serve(route: Route, req: IncomingMessage, res: ServerResponse): void {
+    commonHeaders(res);
+    const foreign = route.cors.admit(req, res);
+    if (foreign !== undefined) {
+      this.#host.stats.httpBridgeRefusal('origin');
+      this.#host.log.debug({ path: route.path.path, origin: req.headers.origin }, 'HTTP bridge: request from another origin refused');
+      return sendRefusal(res, new HttpRefusal(403, foreign));
+    }
     const method = req.method ?? '';
     const allowed = route.handler.methods;
     if (!allowed.split(',').includes(method)) {
@@ -125,6 +142,11 @@ export class HttpBridge {
         if (err instanceof HttpRefusal) return sendRefusal(res, err);
         this.#host.log.error({ err, path: route.path.path }, 'HTTP bridge: internal error');
         sendBody(res, 500, { error: ErrorUri.RuntimeError, args: ['Sorry, the router has encountered a problem.'], kwargs: {} });
+      })
+      .catch((err: unknown) => {
+        // Answering failed too: this request ends, unanswered; the process goes on.
+        this.#host.log.error({ err, path: route.path.path }, 'HTTP bridge: cannot answer');
+        res.destroy();
       });
   }
 }

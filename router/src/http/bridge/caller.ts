@@ -9,7 +9,7 @@ import type { Dict } from '@switchboard/schemas';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import { argsField, dictBody, kwargsField, uriField } from './payload.js';
-import { HttpRefusal, sendBody } from './respond.js';
+import { HttpRefusal, NotRepresentable, bridgeJson, sendBody, sendText } from './respond.js';
 import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
 
@@ -37,9 +37,13 @@ export class CallerPath {
     try {
       const session = await this.pool.get(admitted.identity);
       const result = await session.call(procedure, args, kwargs, options, gone.signal);
-      sendBody(res, 200, { args: result.args, kwargs: result.kwargs });
+      // A result the bridge's JSON cannot carry is the call's error (invalid_argument, as the
+      // dealer answers a JSON caller whose callee's answer its serializer cannot carry).
+      sendText(res, 200, bridgeJson({ args: result.args, kwargs: result.kwargs }));
     } catch (err) {
       const answer = errorAnswer(err, this.path.strict);
+      // Then it is the callee's answer, not the request, that failed: strict says 502, not 400.
+      if (err instanceof NotRepresentable && this.path.strict) answer.status = 502;
       sendBody(res, answer.status, answer.body);
     } finally {
       res.off('close', onClose);

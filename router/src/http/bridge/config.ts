@@ -50,6 +50,17 @@ export interface BridgeTokenFile {
   authid?: string;
 }
 
+/**
+ * Which browser pages may use a path across origins. Without it a path sends no CORS headers, and
+ * a request whose `Origin` is another than the path's own is refused (403). [#14]
+ */
+export interface BridgeCorsFile {
+  /** Exact origins (`https://app.example.com`, scheme, host and port), or `["*"]` for every origin. */
+  origins: string[];
+  /** `Access-Control-Allow-Credentials: true` (cookies, TLS client certificates); never with `*`. Default false. */
+  credentials?: boolean;
+}
+
 interface PathCommonFile {
   realm: string;
   /** The role requests act as (authorized like a WAMP session with this role). */
@@ -58,6 +69,8 @@ interface PathCommonFile {
   authid?: string;
   /** Bearer tokens (`Authorization: Bearer …`), each with its own authid and role. */
   tokens?: BridgeTokenFile[];
+  /** Cross-origin browser pages allowed (default: none). */
+  cors?: BridgeCorsFile;
 }
 
 export interface PublisherPathFile extends PathCommonFile {
@@ -167,6 +180,12 @@ export interface BridgeToken {
   role: string;
 }
 
+/** A path's resolved CORS setting: the origins allowed (lowercase), or any origin. */
+export interface BridgeCors {
+  origins: ReadonlySet<string> | 'any';
+  credentials: boolean;
+}
+
 export interface BridgePath {
   path: string;
   type: BridgePathFile['type'];
@@ -175,6 +194,8 @@ export interface BridgePath {
   authid: string;
   tokens: BridgeToken[];
   options: BridgeOptions;
+  /** Undefined: same-origin pages and non-browser clients only. */
+  cors: BridgeCors | undefined;
   strict: boolean;
   requireIncreasingSeq: boolean;
   maxBatch: number;
@@ -212,6 +233,10 @@ export function resolveHttpBridge(file: HttpBridgeFile): HttpBridgeConfig {
         requireIp: o.require_ip,
         requireTls: o.require_tls === true,
       },
+      cors:
+        p.cors === undefined
+          ? undefined
+          : { origins: p.cors.origins.includes('*') ? 'any' : new Set(p.cors.origins.map((o) => o.toLowerCase())), credentials: p.cors.credentials === true },
       strict: 'strict' in p && p.strict === true,
       requireIncreasingSeq: 'requireIncreasingSeq' in p && p.requireIncreasingSeq === true,
       maxBatch: (p.type === 'publisher' ? p.maxBatch : undefined) ?? 1000,
@@ -259,7 +284,32 @@ export function bridgeProblems(listener: unknown, at: string, realms: ReadonlySe
       });
     }
     if (p['requireIncreasingSeq'] === true && !(isRecord(o) && typeof o['secret'] === 'string')) problems.push(`${here}/requireIncreasingSeq: needs options.key and options.secret`);
+    problems.push(...corsProblems(p['cors'], `${here}/cors`));
   }
+  return problems;
+}
+
+/** Whether `text` is an origin as browsers send it: scheme://host[:port], nothing more. */
+function isOrigin(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text.toLowerCase();
+}
+
+function corsProblems(cors: unknown, at: string): string[] {
+  if (!isRecord(cors) || !Array.isArray(cors['origins'])) return [];
+  const problems: string[] = [];
+  const origins = cors['origins'] as unknown[];
+  origins.forEach((origin, i) => {
+    if (typeof origin === 'string' && origin !== '*' && !isOrigin(origin)) problems.push(`${at}/origins/${i}: '${origin}' is not an origin (scheme://host[:port], e.g. https://app.example.com)`);
+  });
+  if (origins.includes('*') && origins.length > 1) problems.push(`${at}/origins: '*' (any origin) stands alone`);
+  // Any origin with credentials would let every web page act with a visitor's cookies and certificates.
+  if (origins.includes('*') && cors['credentials'] === true) problems.push(`${at}/credentials: not with origins '*'; list the origins that may send credentials`);
   return problems;
 }
 

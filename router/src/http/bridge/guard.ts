@@ -9,7 +9,7 @@
  *   signed request fields (missing, malformed, stale timestamp) → 400; unknown key, bad signature → 401
  *   replayed nonce, seq not increasing, unknown or missing bearer token → 401
  *   require_ip, require_tls → 400
- *   body not UTF-8 → 400; not JSON → 400
+ *   body not UTF-8 → 400; not JSON → 400; a string that starts with U+0000 and is not base64 → 400
  *
  * Method checks (405) and OPTIONS come before, in the path handler. [Crossbar: _CommonResource.render]
  */
@@ -52,6 +52,24 @@ export interface GuardOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/** A body string the bridge cannot take: a JSON.parse reviver throws it, admit() answers 400. */
+class BadBinary extends Error {}
+
+/**
+ * WAMP's JSON convention in bodies: a string that starts with U+0000 is "\0" + base64 binary
+ * (as it is for JSON peers, and as the bridge writes binary in its answers). Any other string
+ * that starts with U+0000 has no meaning, and is refused. [bp_binary_conversion_of_json]
+ */
+function reviveBinary(_key: string, value: unknown): unknown {
+  if (typeof value !== 'string' || value.charCodeAt(0) !== 0) return value;
+  const text = value.slice(1);
+  if (!BASE64.test(text)) throw new BadBinary('a string that starts with U+0000 must be base64 binary ("\\u0000" + base64)');
+  const bytes = Buffer.from(text, 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /** Most nonces remembered per signing key. */
 const MAX_NONCES = 100_000;
@@ -125,8 +143,10 @@ export class PathGuard {
     let json: unknown;
     if (this.#options.json) {
       try {
-        json = JSON.parse(text);
+        // JSON text writes U+0000 as the escape \u0000: without it, no string needs reviving.
+        json = text.includes('\\u0000') ? JSON.parse(text, reviveBinary) : JSON.parse(text);
       } catch (err) {
+        if (err instanceof BadBinary) throw new HttpRefusal(400, `request body: ${err.message}`);
         throw new HttpRefusal(400, `request body was invalid JSON: ${(err as Error).message}`);
       }
     }

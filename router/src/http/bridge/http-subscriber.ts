@@ -5,10 +5,10 @@
  * 5xx, 408, 429, or another status than expectedCode) is retried with exponential backoff; the
  * queue of waiting events is bounded, and what does not fit is dropped and counted.
  */
-import { jsonCodec } from '@switchboard/schemas';
 import type { Logger } from '../../log.js';
 import type { HttpSubscriberFile } from './config.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
+import { bridgeJson } from './respond.js';
 import type { SessionPool } from './sessions.js';
 
 export interface SubscriberCounters {
@@ -69,9 +69,22 @@ export class HttpSubscriber {
       return;
     }
     const topic = typeof e.details['topic'] === 'string' ? e.details['topic'] : this.config.topic;
-    const body = (jsonCodec.encode([{ args: e.args, kwargs: e.kwargs }]) as string).slice(1, -1);
+    let body: string;
+    try {
+      // Binary as "\0" + base64, like the bridge's other JSON. [bp_binary_conversion_of_json]
+      body = bridgeJson({ args: e.args, kwargs: e.kwargs });
+    } catch (err) {
+      // A string that starts with U+0000 has no JSON form: this event cannot be delivered.
+      this.counters.failed++;
+      this.log.warn({ url: this.config.url, topic, publication: e.publication, err: (err as Error).message }, 'HTTP subscriber: event cannot be written as JSON: not delivered');
+      return;
+    }
     this.#queue.push({ body, topic, publication: e.publication });
-    void this.#pump();
+    this.#pump().catch((err: unknown) => {
+      // A bug of ours: the queue stops here, logged; the router goes on.
+      this.#busy = false;
+      this.log.error({ err, url: this.config.url }, 'HTTP subscriber: delivery loop failed');
+    });
   }
 
   async #pump(): Promise<void> {

@@ -4,13 +4,15 @@
  * in-process connections offer, and the realm authorizes them like any session with that role:
  * an HTTP request can do exactly what a WebSocket client with the same role could.
  *
- * JSON is the serializer: the bridge's bodies are JSON, so binary travels as WAMP's JSON
- * convention ("\0" + base64) both ways. [bp_binary_conversion_of_json]
+ * The connection carries message values as they are (MessagePack, see transports/local.ts): binary
+ * is bytes and a string is a string, whatever its first character. The bridge's HTTP side turns
+ * them into JSON and back (guard.ts reads "\0" + base64 in a body as binary, respond.ts writes
+ * binary that way). [bp_binary_conversion_of_json]
  */
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
-import { CloseUri, ErrorUri, MessageCode, WampError, isDict, jsonCodec } from '@switchboard/schemas';
-import type { Codec } from '@switchboard/schemas';
+import { CloseUri, ErrorUri, MessageCode, WampError, isDict } from '@switchboard/schemas';
 import type { Authenticator } from '../../auth/types.js';
+import { LocalConnectionClosed } from '../../transports/local.js';
 import type { LocalClient } from '../../transports/local.js';
 
 export const BRIDGE_AUTHMETHOD = 'x_switchboard_bridge';
@@ -23,7 +25,7 @@ export interface BridgeIdentity {
 
 /** How the bridge opens an in-process connection (Router.connectLocal). */
 export type ConnectLocal = (
-  options: { codec: Codec; onMessage: (message: unknown) => void; onClose: () => void },
+  options: { onMessage: (message: unknown) => void; onClose: () => void },
   authenticators: ReadonlyMap<string, Authenticator>,
 ) => LocalClient;
 
@@ -45,6 +47,14 @@ export type InvocationHandler = (args: Args, kwargs: Kwargs, invocation: Invocat
 /** The session ended (router shutdown, kill) before the request was answered. */
 export class BridgeSessionClosed extends Error {
   override name = 'BridgeSessionClosed';
+}
+
+/**
+ * A request the in-process connection could not encode: refused to that request alone, before
+ * anything was sent; the session goes on.
+ */
+export class BridgeMessageRefused extends Error {
+  override name = 'BridgeMessageRefused';
 }
 
 interface Pending {
@@ -105,7 +115,7 @@ export class BridgeSession {
         },
         reject,
       });
-      session.#client = connect({ codec: jsonCodec, onMessage: (m) => session.#onMessage(m), onClose: () => session.#onClose() }, bridgeAuthenticators(identity));
+      session.#client = connect({ onMessage: (m) => session.#onMessage(m), onClose: () => session.#onClose() }, bridgeAuthenticators(identity));
       session.#client.send([MessageCode.Hello, identity.realm, { roles: HELLO_ROLES, authmethods: [BRIDGE_AUTHMETHOD], authid: identity.authid }]);
     });
   }
@@ -165,13 +175,18 @@ export class BridgeSession {
     this.#client.close();
   }
 
-  /** The connection may already be closing (our GOODBYE crossing the router's): then nothing is sent. */
-  #write(message: unknown[]): void {
+  /**
+   * The connection may already be closing (our GOODBYE crossing the router's): then nothing is
+   * sent. Returns the codec's error for a message that cannot be encoded (nothing sent either).
+   */
+  #write(message: unknown[]): Error | undefined {
     try {
       this.#client.send(message);
-    } catch {
+    } catch (err) {
       // closed: #onClose follows
+      if (!(err instanceof LocalConnectionClosed)) return err instanceof Error ? err : new Error(String(err));
     }
+    return undefined;
   }
 
   #send(build: (request: number) => unknown[], onAnswer?: (message: unknown[]) => void): Promise<unknown[]> {
@@ -179,7 +194,16 @@ export class BridgeSession {
     const request = ++this.#request;
     return new Promise<unknown[]>((resolve, reject) => {
       this.#pending.set(request, onAnswer === undefined ? { resolve, reject } : { resolve, reject, onAnswer });
-      this.#write(build(request));
+      try {
+        this.#client.send(build(request));
+      } catch (err) {
+        // Closing: #onClose rejects it. Unencodable: this request fails, nothing was sent.
+        if (err instanceof LocalConnectionClosed) return;
+        this.#pending.delete(request);
+        // Never sent: the ID is free again (the router wants request IDs in sequence).
+        this.#request--;
+        reject(new BridgeMessageRefused(`the request cannot be sent: ${(err as Error).message}`));
+      }
     });
   }
 
@@ -235,12 +259,21 @@ export class BridgeSession {
     const answer = (reply: unknown[]): void => {
       if (this.#invocations.get(request) !== controller) return;
       this.#invocations.delete(request);
-      if (this.#open) this.#write(reply);
+      if (!this.#open) return;
+      // A result the connection cannot carry still answers the caller.
+      const refused = this.#write(reply);
+      if (refused !== undefined) this.#write([MessageCode.Error, MessageCode.Invocation, request, {}, ErrorUri.RuntimeError, [`the result cannot be sent: ${refused.message}`]]);
     };
     // An INTERRUPT answers the caller at once. [ap_rpc_call_canceling]
     controller.signal.addEventListener('abort', () => answer([MessageCode.Error, MessageCode.Invocation, request, {}, ErrorUri.Canceled]), { once: true });
     if (handler === undefined) return answer([MessageCode.Error, MessageCode.Invocation, request, {}, ErrorUri.NoSuchRegistration]);
-    handler(argsOf(message[4]), kwargsOf(message[5]), { details: kwargsOf(message[3]), signal: controller.signal }).then(
+    let running: ReturnType<InvocationHandler>;
+    try {
+      running = handler(argsOf(message[4]), kwargsOf(message[5]), { details: kwargsOf(message[3]), signal: controller.signal });
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
       (result) => answer([MessageCode.Yield, request, {}, ...payload(result.args, result.kwargs)]),
       (err: unknown) =>
         answer(

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
-import { isMatchPolicy, jsonCodec } from '@switchboard/schemas';
+import { isMatchPolicy } from '@switchboard/schemas';
 import { isRecipient } from '../../broker/broker.js';
 import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
@@ -23,7 +23,7 @@ import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
 import { queryText } from './query.js';
-import { HttpRefusal, sendBody } from './respond.js';
+import { HttpRefusal, NotRepresentable, bridgeJson, sendBody } from './respond.js';
 import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
 
@@ -35,8 +35,9 @@ interface StreamEvent {
   kwargs: Kwargs | undefined;
 }
 
+/** One event's SSE text; throws NotRepresentable for a payload the bridge's JSON cannot carry. */
 function format(e: StreamEvent, named: boolean): string {
-  const data = (jsonCodec.encode([{ topic: e.topic, args: e.args ?? [], kwargs: e.kwargs ?? {}, details: e.details }]) as string).slice(1, -1);
+  const data = bridgeJson({ topic: e.topic, args: e.args ?? [], kwargs: e.kwargs ?? {}, details: e.details });
   return `id: ${e.publication}\n${named ? `event: ${e.topic}\n` : ''}data: ${data}\n\n`;
 }
 
@@ -88,6 +89,20 @@ export class SsePath {
     /** Publications sent from history, which may also arrive live once. */
     const replayed = new Set<number>();
     let fromHistory = false;
+    let unsent = 0;
+    /** An event is written, or left out when the bridge's JSON cannot carry it (logged). */
+    const send = (e: StreamEvent): void => {
+      let text: string;
+      try {
+        text = format(e, named);
+      } catch (err) {
+        if (!(err instanceof NotRepresentable)) throw err;
+        unsent++;
+        if (unsent === 1 || unsent % 1000 === 0) this.log.warn({ path: this.path.path, topic: e.topic, publication: e.publication, unsent }, 'SSE: an event holds a string that starts with U+0000, which has no JSON form here: left out');
+        return;
+      }
+      write(text);
+    };
     const write = (chunk: string): void => {
       if (res.destroyed || res.writableEnded) return;
       res.write(chunk);
@@ -110,7 +125,7 @@ export class SsePath {
       for (const e of stored.slice(at + 1)) {
         if (reader !== undefined && !isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, reader)) continue;
         replayed.add(e.publication);
-        write(format({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+        send({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs });
       }
     };
     const onEvent = (e: EventMessage): void => {
@@ -118,7 +133,7 @@ export class SsePath {
         if (fromHistory || e.publication === last) return;
       } else if (replayed.delete(e.publication)) return;
       const eventTopic = typeof e.details['topic'] === 'string' ? e.details['topic'] : topic;
-      write(format({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+      send({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs });
     };
     const options: Dict = { match };
     if (wantRetained) options['get_retained'] = true;

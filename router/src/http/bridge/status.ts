@@ -4,7 +4,7 @@
  * status the error means instead, with the same body.
  */
 import { ErrorUri, WampError } from '@switchboard/schemas';
-import { BridgeSessionClosed } from './local-session.js';
+import { BridgeMessageRefused, BridgeSessionClosed } from './local-session.js';
 
 export interface ErrorAnswer {
   status: number;
@@ -33,9 +33,12 @@ export function strictStatus(uri: string): number {
 /**
  * The answer for a failed publish or call. A WampError is the WAMP outcome (200, or its status on a
  * strict path); anything else is the bridge's own failure: 500 with wamp.error.runtime_error, as in
- * Crossbar.
+ * Crossbar. A request the in-process connection refused to encode is a 400, as for a body the
+ * bridge does not accept.
  */
 export function errorAnswer(err: unknown, strict: boolean): ErrorAnswer {
+  // A request that could not be sent as WAMP was not accepted: the bridge's 400 refusal.
+  if (err instanceof BridgeMessageRefused) return { status: 400, body: { error: err.message, args: [], kwargs: {} } };
   if (err instanceof WampError) {
     return { status: strict ? strictStatus(err.uri) : 200, body: { error: err.uri, args: err.args, kwargs: err.kwargs } };
   }
