@@ -15,7 +15,8 @@ import type { RouterConfigFile, WebSocketListenerFile } from '@switchboard/route
 import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { RawSocketClient } from '../transports/support.js';
 
-const SSE = { type: 'sse' as const, realm: 'realm1', role: 'anonymous', keepAliveMs: 60_000 };
+// Cross-origin SSE needs the path's own CORS opt-in (bridge-cors.test.ts): it lists both origins here, so that the listener's allowedOrigins is what refuses one.
+const SSE = { type: 'sse' as const, realm: 'realm1', role: 'anonymous', keepAliveMs: 60_000, cors: { origins: ['https://app.example.com', 'https://evil.example.net'] } };
 
 async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(url)).text();
