@@ -11,6 +11,7 @@
  */
 import type { Dict, MatchPolicy } from '@switchboard/schemas';
 import { ErrorUri, WampError, isMatchPolicy, isReservedUri } from '@switchboard/schemas';
+import type { Action } from '../auth/types.js';
 import type { Subscription } from '../broker/broker.js';
 import type { Realm, RealmObserver } from '../realm.js';
 import type { RouterSession } from '../session.js';
@@ -35,6 +36,35 @@ interface RouteKind<R> {
   id(route: R): number;
   policy(route: R): MatchPolicy;
   revoke(session: RouterSession, route: R, reason: string | undefined): boolean;
+  /**
+   * What a caller must be allowed on a route's URI (any one of them) to learn about it: subscribe
+   * or publish for a subscription, call or register for a registration.
+   */
+  actions: readonly Action[];
+  uri(route: R): string;
+}
+
+/**
+ * Whether `caller` may learn about `route`: the decision the gate gives it for acting on the
+ * route's URI with the route's match policy (a pattern route needs the right on every URI it can
+ * match). A route says who listens or serves there, so a role that may not act on a URI does not
+ * see its route either. A failing authorizer reveals nothing.
+ */
+async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: RouterSession, route: R): Promise<boolean> {
+  for (const action of kind.actions) {
+    try {
+      if ((await realm.decide(caller, kind.uri(route), action, kind.policy(route))).allow) return true;
+    } catch {
+      // The authorizer failed: this action reveals nothing.
+    }
+  }
+  return false;
+}
+
+async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: RouterSession, routes: Iterable<R>): Promise<R[]> {
+  const list = [...routes];
+  const allowed = await Promise.all(list.map((route) => mayLearn(realm, kind, caller, route)));
+  return list.filter((_, i) => allowed[i]);
 }
 
 function install<R>(realm: Realm, kind: RouteKind<R>): void {
@@ -43,29 +73,37 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
     if (route === undefined) throw new WampError(kind.notFound, [`no ${kind.prefix.slice(5)} ${id}`]);
     return route;
   };
+  /** The route with this ID, when the caller may learn about it (#14: meta procedures check the URIs involved). */
+  const getFor = async (caller: RouterSession, id: number): Promise<R> => {
+    const route = get(id);
+    if (!(await mayLearn(realm, kind, caller, route))) {
+      throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to ${kind.actions.join(' or ')} '${kind.uri(route)}'`]);
+    }
+    return route;
+  };
   const p = realm.procedures;
-  p.set(`${kind.prefix}.list`, () => {
+  p.set(`${kind.prefix}.list`, async (caller) => {
     const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
-    for (const route of kind.all()) out[kind.policy(route)].push(kind.id(route));
+    for (const route of await learnable(realm, kind, caller, kind.all())) out[kind.policy(route)].push(kind.id(route));
     return { args: [out] };
   });
-  p.set(`${kind.prefix}.lookup`, (_caller, args) => {
+  p.set(`${kind.prefix}.lookup`, async (caller, args) => {
     const uri = stringArg(args, 0, 'uri');
     const match = optionalDict(args, 1, 'options')['match'] ?? 'exact';
     if (!isMatchPolicy(match)) throw invalid(`unknown match policy '${String(match)}'`);
     const route = kind.lookup(uri, match);
-    return { args: [route === undefined ? null : kind.id(route)] };
+    return { args: [route === undefined || !(await mayLearn(realm, kind, caller, route)) ? null : kind.id(route)] };
   });
-  p.set(`${kind.prefix}.match`, (_caller, args) => {
-    const found = kind.match(stringArg(args, 0, 'uri'));
+  p.set(`${kind.prefix}.match`, async (caller, args) => {
+    const found = await learnable(realm, kind, caller, kind.match(stringArg(args, 0, 'uri')));
     if (kind.members === 'callees') return { args: [found[0] === undefined ? null : kind.id(found[0])] };
     return { args: [found.length === 0 ? null : found.map(kind.id)] };
   });
-  p.set(`${kind.prefix}.get`, (_caller, args) => ({ args: [kind.details(get(idArg(args, 0, 'id')))] }));
-  p.set(`${kind.prefix}.list_${kind.members}`, (_caller, args) => ({ args: [kind.memberIds(get(idArg(args, 0, 'id')))] }));
-  p.set(`${kind.prefix}.count_${kind.members}`, (_caller, args) => ({ args: [kind.memberIds(get(idArg(args, 0, 'id'))).length] }));
-  p.set(`${kind.prefix}.${kind.removeMember}`, (_caller, args, kwargs) => {
-    const route = get(idArg(args, 0, 'id'));
+  p.set(`${kind.prefix}.get`, async (caller, args) => ({ args: [kind.details(await getFor(caller, idArg(args, 0, 'id')))] }));
+  p.set(`${kind.prefix}.list_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id')))] }));
+  p.set(`${kind.prefix}.count_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id'))).length] }));
+  p.set(`${kind.prefix}.${kind.removeMember}`, async (caller, args, kwargs) => {
+    const route = await getFor(caller, idArg(args, 0, 'id'));
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
     if (!realm.sessions.has(sessionId as RouterSession['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
@@ -156,6 +194,8 @@ export function installRouteMeta(realm: Realm): void {
     id: (v) => v.id,
     policy: (v) => v.match,
     revoke: (session, v, reason) => v.local !== undefined && realm.revokeSubscription(session, v.local, reason),
+    actions: ['subscribe', 'publish'],
+    uri: (v) => v.topic,
   });
   install(realm, {
     prefix: 'wamp.registration',
@@ -175,6 +215,8 @@ export function installRouteMeta(realm: Realm): void {
     id: (r) => r.id,
     policy: (r) => r.match,
     revoke: (session, r, reason) => realm.revokeRegistration(session, r, reason),
+    actions: ['call', 'register'],
+    uri: (r) => r.procedure,
   });
 
   const observer: RealmObserver = {

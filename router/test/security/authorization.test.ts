@@ -184,14 +184,58 @@ describe('security: pattern subscriptions and registrations need every URI they 
   });
 });
 
+describe('security: the route meta API shows a route only to roles that may act on its URI (#14.4)', () => {
+  it('subscriptions: list, lookup and match leave out, get, list_subscribers, count_subscribers and remove_subscriber refuse', async () => {
+    const { anon, trusted } = await start();
+    const admin = await trusted();
+    expect((await subscribe(admin, 'com.secret.feed'))[0]).toBe(Subscribed);
+    const mine = await anon();
+    const news = (await subscribe(mine, 'com.public.news'))[2] as number;
+    const secret = ((await call(admin, 'wamp.subscription.lookup', ['com.secret.feed']))[3] as number[])[0]!;
+    // The admin sees both; the anonymous role only the one it may subscribe to.
+    const all = ((await call(admin, 'wamp.subscription.list'))[3] as { exact: number[] }[])[0]!.exact;
+    expect(all).toEqual(expect.arrayContaining([news, secret]));
+    const seen = ((await call(mine, 'wamp.subscription.list'))[3] as { exact: number[] }[])[0]!.exact;
+    expect(seen).toContain(news);
+    expect(seen).not.toContain(secret);
+    expect((await call(mine, 'wamp.subscription.lookup', ['com.secret.feed']))[3]).toEqual([null]);
+    expect((await call(mine, 'wamp.subscription.match', ['com.secret.feed']))[3]).toEqual([null]);
+    expect((await call(mine, 'wamp.subscription.lookup', ['com.public.news']))[3]).toEqual([news]);
+    for (const procedure of ['get', 'list_subscribers', 'count_subscribers']) {
+      expect(errorOf(await call(mine, `wamp.subscription.${procedure}`, [secret])), procedure).toBe('wamp.error.not_authorized');
+    }
+    expect(errorOf(await call(mine, 'wamp.subscription.remove_subscriber', [secret, admin.session]))).toBe('wamp.error.not_authorized');
+    expect((await call(mine, 'wamp.subscription.list_subscribers', [news]))[3]).toEqual([[mine.session]]);
+    expect((await call(admin, 'wamp.subscription.list_subscribers', [secret]))[3]).toEqual([[admin.session]]);
+  });
+
+  it('registrations: a role that may neither call nor register a procedure does not learn who serves it', async () => {
+    const { anon, trusted } = await start();
+    const admin = await trusted();
+    const hidden = (await register(admin, 'com.hidden.transfer'))[2] as number;
+    const mine = await anon();
+    const echo = (await register(mine, 'com.svc.echo'))[2] as number;
+    const seen = ((await call(mine, 'wamp.registration.list'))[3] as { exact: number[] }[])[0]!.exact;
+    expect(seen).toContain(echo);
+    expect(seen).not.toContain(hidden);
+    expect((await call(mine, 'wamp.registration.lookup', ['com.hidden.transfer']))[3]).toEqual([null]);
+    expect((await call(mine, 'wamp.registration.match', ['com.hidden.transfer']))[3]).toEqual([null]);
+    for (const procedure of ['get', 'list_callees', 'count_callees']) {
+      expect(errorOf(await call(mine, `wamp.registration.${procedure}`, [hidden])), procedure).toBe('wamp.error.not_authorized');
+    }
+    expect((await call(admin, 'wamp.registration.list_callees', [hidden]))[3]).toEqual([[admin.session]]);
+  });
+});
+
 describe('security: wamp.subscription.get_events needs subscribe permission (#14.4)', () => {
   it('a role refused subscribe on the topic cannot read its history by subscription ID', async () => {
     const { anon, trusted } = await start();
     const admin = await trusted();
     await publish(admin, 'com.secret.feed', ['classified']);
     const peer = await anon();
-    const lookup = await call(peer, 'wamp.subscription.lookup', ['com.secret.feed']);
-    const id = (lookup[3] as number[])[0]!;
+    // The route is not shown to this role (see the meta-route tests below); the ID is guessable.
+    expect((await call(peer, 'wamp.subscription.lookup', ['com.secret.feed']))[3]).toEqual([null]);
+    const id = ((await call(admin, 'wamp.subscription.lookup', ['com.secret.feed']))[3] as number[])[0]!;
     expect(typeof id).toBe('number');
     expect(errorOf(await call(peer, 'wamp.subscription.get_events', [id]))).toBe('wamp.error.not_authorized');
     // Whoever may subscribe reads it.
@@ -206,7 +250,7 @@ describe('security: wamp.subscription.get_events needs subscribe permission (#14
     await publish(admin, 'com.mixed.private', [2]);
     await publish(admin, 'com.mixed.public', [3]);
     const peer = await anon();
-    const id = ((await call(peer, 'wamp.subscription.lookup', ['com.mixed.', { match: 'prefix' }]))[3] as number[])[0]!;
+    const id = ((await call(admin, 'wamp.subscription.lookup', ['com.mixed.', { match: 'prefix' }]))[3] as number[])[0]!;
     const theirs = await call(peer, 'wamp.subscription.get_events', [id]);
     expect(((theirs[3] as unknown[])[0] as { args: unknown[] }[]).map((e) => e.args)).toEqual([[1], [3]]);
     const all = await call(admin, 'wamp.subscription.get_events', [id]);
