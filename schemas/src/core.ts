@@ -45,5 +45,6 @@ export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';
 export { isValidUri, isValidPattern, isReservedUri, isMatchPolicy, MATCH_POLICIES } from './uri.js';
 export { ErrorUri, CloseUri, WampError } from './errors.js';
+export { MAX_TIMER_MS, timerMs } from './timers.js';
 export type { Codec, EncodedTail, SerializerName } from './codecs/codec.js';
 export { SERIALIZER_NAMES, isSerializerName } from './codecs/codec.js';
