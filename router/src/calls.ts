@@ -132,7 +132,13 @@ export class Calls {
     const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
     if (result?.args !== undefined) answer.args = result.args;
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
-    session.send(answer);
+    // A result holding what another session sent (its authextra, a testament) may not fit this
+    // session's serializer: the call still gets an answer.
+    const frame = session.encode(answer);
+    if (frame === undefined) {
+      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.peer.codec.name})`);
+    }
+    if (session.peer.send(frame)) this.stats.countOut(MessageCode.Result);
   }
 
   cancel(session: RouterSession, msg: Cancel): void {

@@ -68,6 +68,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
           {
             serializers: config.serializers,
             maxMessageBytes: Math.min(config.maxMessageBytes, MAX_RAWSOCKET_MESSAGE_BYTES),
+            maxNestingDepth: config.maxNestingDepth,
             outbound: config.outbound,
           },
           ctx.accept,
@@ -80,7 +81,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, outbound: config.outbound },
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, outbound: config.outbound },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -142,6 +143,7 @@ export async function startRawSocketListener(config: RawSocketListenerConfig, in
     {
       serializers: config.serializers,
       maxMessageBytes: config.maxMessageBytes,
+      maxNestingDepth: config.maxNestingDepth,
       minPeerMaxMessageBytes: config.minPeerMaxMessageBytes,
       maxConnections: config.maxConnections,
       pingIntervalMs: config.pingIntervalMs,

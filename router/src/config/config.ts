@@ -8,7 +8,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
-import { schemaUrl } from '@switchboard/schemas';
+import { DEFAULT_MAX_DEPTH, schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import type { StaticConfig } from '../http/static.js';
@@ -64,6 +64,8 @@ export interface WebSocketListenerFile {
   path?: string;
   serializers?: SerializerName[];
   maxMessageBytes?: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
+  maxNestingDepth?: number;
   pingIntervalMs?: number;
   outbound?: Partial<OutboundLimits>;
   /** Also accept RawSocket on this port (a connection whose first octet is 0x7F). */
@@ -102,6 +104,8 @@ export interface RawSocketListenerFile {
   serializers?: SerializerName[];
   /** The maximum message length announced in the handshake: a power of two, 2^9 … 2^24. */
   maxMessageBytes?: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
+  maxNestingDepth?: number;
   /** Clients announcing a smaller maximum are refused (handshake error 2). */
   minPeerMaxMessageBytes?: number;
   /** Open connections past which handshakes are refused (handshake error 4). */
@@ -179,6 +183,8 @@ export interface WebSocketListenerConfig {
   path: string;
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
+  maxNestingDepth: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;
   /** Offer the batched subprotocols. */
@@ -214,6 +220,8 @@ export interface RawSocketListenerConfig {
   path?: string;
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
+  maxNestingDepth: number;
   minPeerMaxMessageBytes: number;
   /** 0: no limit. */
   maxConnections: number;
@@ -494,6 +502,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     path: l.path ?? '/ws',
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
     batched: l.batched ?? true,
@@ -522,6 +531,7 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     port: l.port ?? DEFAULT_RAWSOCKET_PORT,
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     minPeerMaxMessageBytes: l.minPeerMaxMessageBytes ?? 512,
     maxConnections: l.maxConnections ?? 0,
     // Off by default: autobahn-python's asyncio RawSocket cannot answer a PING.

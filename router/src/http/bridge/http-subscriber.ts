@@ -69,7 +69,15 @@ export class HttpSubscriber {
       return;
     }
     const topic = typeof e.details['topic'] === 'string' ? e.details['topic'] : this.config.topic;
-    const body = (jsonCodec.encode([{ args: e.args, kwargs: e.kwargs }]) as string).slice(1, -1);
+    let body: string;
+    try {
+      body = (jsonCodec.encode([{ args: e.args, kwargs: e.kwargs }]) as string).slice(1, -1);
+    } catch (err) {
+      // JSON cannot carry this payload (a text starting with U+0000): the event is not forwarded.
+      this.counters.dropped++;
+      this.log.warn({ url: this.config.url, topic, err: (err as Error).message }, 'HTTP subscriber: event cannot be written as JSON, dropped');
+      return;
+    }
     this.#queue.push({ body, topic, publication: e.publication });
     void this.#pump();
   }

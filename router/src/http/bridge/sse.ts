@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
-import { isMatchPolicy, jsonCodec } from '@switchboard/schemas';
+import { EncodeError, isMatchPolicy, jsonCodec } from '@switchboard/schemas';
 import { isRecipient } from '../../broker/broker.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
@@ -34,8 +34,15 @@ interface StreamEvent {
   kwargs: Kwargs | undefined;
 }
 
-function format(e: StreamEvent, named: boolean): string {
-  const data = (jsonCodec.encode([{ topic: e.topic, args: e.args ?? [], kwargs: e.kwargs ?? {}, details: e.details }]) as string).slice(1, -1);
+/** undefined when JSON cannot represent the payload (a text starting with U+0000): the stream skips that event. */
+function format(e: StreamEvent, named: boolean): string | undefined {
+  let data: string;
+  try {
+    data = (jsonCodec.encode([{ topic: e.topic, args: e.args ?? [], kwargs: e.kwargs ?? {}, details: e.details }]) as string).slice(1, -1);
+  } catch (err) {
+    if (err instanceof EncodeError) return undefined;
+    throw err;
+  }
   return `id: ${e.publication}\n${named ? `event: ${e.topic}\n` : ''}data: ${data}\n\n`;
 }
 
@@ -103,7 +110,8 @@ export class SsePath {
       for (const e of stored.slice(at + 1)) {
         if (reader !== undefined && !isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, reader)) continue;
         replayed.add(e.publication);
-        write(format({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+        const text = format({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs }, named);
+        if (text !== undefined) write(text);
       }
     };
     const onEvent = (e: EventMessage): void => {
@@ -111,7 +119,8 @@ export class SsePath {
         if (fromHistory || e.publication === last) return;
       } else if (replayed.delete(e.publication)) return;
       const eventTopic = typeof e.details['topic'] === 'string' ? e.details['topic'] : topic;
-      write(format({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs }, named));
+      const text = format({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs }, named);
+      if (text !== undefined) write(text);
     };
     const options: Dict = { match };
     if (wantRetained) options['get_retained'] = true;
