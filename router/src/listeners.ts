@@ -69,6 +69,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
             serializers: config.serializers,
             maxMessageBytes: Math.min(config.maxMessageBytes, MAX_RAWSOCKET_MESSAGE_BYTES),
             maxNestingDepth: config.maxNestingDepth,
+            maxMessageItems: config.maxMessageItems,
             outbound: config.outbound,
           },
           ctx.accept,
@@ -81,7 +82,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, outbound: config.outbound },
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, outbound: config.outbound },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -144,6 +145,7 @@ export async function startRawSocketListener(config: RawSocketListenerConfig, in
       serializers: config.serializers,
       maxMessageBytes: config.maxMessageBytes,
       maxNestingDepth: config.maxNestingDepth,
+      maxMessageItems: config.maxMessageItems,
       minPeerMaxMessageBytes: config.minPeerMaxMessageBytes,
       maxConnections: config.maxConnections,
       pingIntervalMs: config.pingIntervalMs,

@@ -9,10 +9,10 @@ import type { RecipientFilter } from '../broker/broker.js';
 
 /**
  * Cluster frames wrap WAMP messages and payloads a listener already bounded (maxNestingDepth is
- * at most 1000) in a few levels of their own: the decode limit of the codecs' default (64) would
- * refuse a payload a listener accepted.
+ * at most 1000, maxMessageItems 2^24) in a few levels and values of their own: the codecs'
+ * defaults would refuse a payload a listener accepted.
  */
-export const CLUSTER_DECODE: DecodeOptions = { maxDepth: 1024 };
+export const CLUSTER_DECODE: DecodeOptions = { maxDepth: 1024, maxItems: 2 ** 25 };
 
 /** A publication, for the nodes that have subscribers to its topic (and for the retained-events bucket). */
 export interface EventEnvelope {

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import { pathOf, sendJson } from '../http/server.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
@@ -31,6 +31,8 @@ export interface LongPollOptions {
   maxMessageBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
   maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** A receive request with nothing to deliver is answered empty (204) after this long. */
   requestTimeoutMs: number;
   /** A transport with no receive request outstanding for this long is closed. */
@@ -180,7 +182,7 @@ export class LongPollTransport {
     peer.deliver();
   });
   #closed = false;
-  /** What incoming frames may hold (nesting depth). */
+  /** What incoming frames may hold (nesting depth, value count). */
   readonly #decode: DecodeOptions;
 
   constructor(
@@ -189,7 +191,7 @@ export class LongPollTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH };
+    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });

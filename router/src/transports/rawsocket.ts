@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
@@ -38,6 +38,8 @@ export interface RawSocketTransportOptions {
   maxMessageBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
   maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** A client announcing a smaller maximum is refused (error 2, maximum message length unacceptable). */
   minPeerMaxMessageBytes?: number;
   /** Open connections past which a handshake is refused (error 4). 0: no limit. */
@@ -187,7 +189,7 @@ export class RawSocketTransport {
   });
   #pingTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** What incoming frames may hold (nesting depth). */
+  /** What incoming frames may hold (nesting depth, value count). */
   readonly decodeOptions: DecodeOptions;
 
   constructor(
@@ -196,7 +198,7 @@ export class RawSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.decodeOptions = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH };
+    this.decodeOptions = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);
     const interval = options.pingIntervalMs ?? 0;

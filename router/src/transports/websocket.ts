@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
 import { channelBindingsOf } from './channel-binding.js';
@@ -31,6 +31,8 @@ export interface WebSocketTransportOptions {
   maxMessageBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
   maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** Interval of keep-alive pings; a peer that has not answered the previous ping is dropped. 0 disables. */
   pingIntervalMs: number;
   /** A peer silent this long after a ping is dropped without waiting for the next one (below pingIntervalMs). */
@@ -196,7 +198,7 @@ export class WebSocketTransport {
     peer.flush();
   });
   #pingTimer: NodeJS.Timeout | undefined;
-  /** What incoming frames may hold (nesting depth). */
+  /** What incoming frames may hold (nesting depth, value count). */
   readonly #decode: DecodeOptions;
   /** One per ping round, when pingTimeoutMs is shorter than the interval. */
   #pongDeadline: NodeJS.Timeout | undefined;
@@ -207,7 +209,7 @@ export class WebSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH };
+    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });

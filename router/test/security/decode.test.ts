@@ -105,6 +105,24 @@ describe('a hostile frame before HELLO costs only its session, at once', () => {
   });
 });
 
+describe('maxMessageItems', () => {
+  it('a message with more values than the listener allows is refused; one at the limit is not', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', maxMessageItems: 32 }] });
+    const others = await witness(router);
+    const hello = (n: number): unknown[] => [MessageCode.Hello, 'realm1', { roles: { caller: {} }, x: new Array<number>(n).fill(0) }];
+    // HELLO list, 1, "realm1", Details, "roles", roles, "caller", caller, "x", x: 10 values + n.
+    const ok = await RawPeer.connect(router.url, 'msgpack');
+    ok.send(hello(22));
+    expect((await ok.next())[0]).toBe(MessageCode.Welcome);
+    const many = await RawPeer.connect(router.url, 'msgpack');
+    many.send(hello(23));
+    const abort = await many.next();
+    expect([abort[0], abort[2]]).toEqual([MessageCode.Abort, PV]);
+    expect((abort[1] as { message: string }).message).toMatch(/more than 32 values/);
+    await others.stillWorks();
+  });
+});
+
 describe('payloads cross serializers unchanged in meaning', () => {
   it('a text starting with U+0000 reaches MessagePack and CBOR subscribers as text, and JSON subscribers not at all', async () => {
     const router = await startTestRouter();

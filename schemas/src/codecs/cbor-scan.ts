@@ -4,11 +4,11 @@
  * of at most 8 bytes — cbor-x builds dates, regular expressions, sets, maps, typed arrays, records
  * and shared references from tags, and converts a bignum of n bytes in O(n²) (a 256 KiB one took
  * 35 s) — as well as `undefined` and the other simple values, non-finite floats, indefinite-length
- * strings (cbor-x cannot read them), dict keys that are not text, nesting past the limit,
- * truncated items and trailing bytes. Indefinite-length lists and dicts are data-model values and
+ * strings (cbor-x cannot read them), dict keys that are not text, nesting and value counts past
+ * the limits, truncated items and trailing bytes. Indefinite-length lists and dicts are data-model values and
  * pass.
  */
-import { refuse, tooDeep } from './limits.js';
+import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'CBOR';
 
@@ -61,7 +61,7 @@ function readArgument(frame: Uint8Array, pos: number, info: number, start: numbe
   }
 }
 
-export function scanCbor(frame: Uint8Array, maxDepth: number): void {
+export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number): void {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -70,6 +70,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number): void {
   const end = frame.length;
   let pos = 0;
   let depth = 0;
+  let items = 0;
   // The frame itself is one item.
   left[0] = 1;
   isDict[0] = 0;
@@ -91,6 +92,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number): void {
     }
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
+    if (++items > maxItems) tooMany(NAME, maxItems, start);
     const major = b >> 5;
     const info = b & 0x1f;
     if (key && major !== 3) refuse(NAME, 'a dict key that is not a text string', start);

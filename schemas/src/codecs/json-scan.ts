@@ -1,16 +1,18 @@
 /**
- * The nesting depth of a JSON text, checked before JSON.parse (see limits.ts): V8 parses deep
- * nesting without complaint, but every encoder after it (JSON.stringify, msgpackr, cbor-x) is
- * recursive. One linear pass: strings are skipped with indexOf, brackets counted outside them.
- * Malformed text is left to JSON.parse to refuse.
+ * The nesting depth and value count of a JSON text, checked before JSON.parse (see limits.ts): V8
+ * parses deep nesting without complaint, but every encoder after it (JSON.stringify, msgpackr,
+ * cbor-x) is recursive; and a megabyte of `{},` is a third of a million objects. One linear pass:
+ * strings are skipped with indexOf, brackets and separators counted outside them (a value is an
+ * opening bracket, or follows a `,` or `:`). Malformed text is left to JSON.parse to refuse.
  */
-import { tooDeep } from './limits.js';
+import { tooDeep, tooMany } from './limits.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export function scanJsonDepth(text: string, maxDepth: number): void {
+export function scanJson(text: string, maxDepth: number, maxItems: number): void {
   let depth = 0;
+  let items = 0;
   const end = text.length;
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -27,6 +29,11 @@ export function scanJsonDepth(text: string, maxDepth: number): void {
     } else if (c === 0x5b || c === 0x7b) {
       // [ {
       if (++depth > maxDepth) tooDeep('JSON', maxDepth, i);
+      if (++items > maxItems) tooMany('JSON', maxItems, i);
     } else if (c === 0x5d || c === 0x7d) depth--; // ] }
+    else if (c === 0x2c || c === 0x3a) {
+      // , :
+      if (++items > maxItems) tooMany('JSON', maxItems, i);
+    }
   }
 }

@@ -3,8 +3,8 @@ import { EncodeError } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { allocate, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
-import { maxDepthOf } from './limits.js';
-import { scanJsonDepth } from './json-scan.js';
+import { maxDepthOf, maxItemsOf } from './limits.js';
+import { scanJson } from './json-scan.js';
 import { DecodeError } from '../wire.js';
 
 /**
@@ -114,7 +114,7 @@ export const jsonCodec: Codec = {
     } catch {
       throw new DecodeError('JSON: invalid UTF-8');
     }
-    scanJsonDepth(text, maxDepthOf(options));
+    scanJson(text, maxDepthOf(options), maxItemsOf(options));
     try {
       return text.includes('\\u0000') ? JSON.parse(text, reviveBinary) : JSON.parse(text);
     } catch (err) {

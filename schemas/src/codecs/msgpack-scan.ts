@@ -2,10 +2,10 @@
  * A linear check of a MessagePack frame before msgpackr decodes it (see limits.ts): one pass over
  * the bytes, no allocation, no recursion. It refuses extension types (msgpackr builds Date,
  * RegExp, Error, Set, typed arrays and records from them), the never-used 0xc1, non-finite
- * floats, dict keys that are not strings, nesting past the limit, truncated items and trailing
- * bytes.
+ * floats, dict keys that are not strings, nesting and value counts past the limits, truncated
+ * items and trailing bytes.
  */
-import { refuse, tooDeep } from './limits.js';
+import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'MessagePack';
 
@@ -14,7 +14,7 @@ const NAME = 'MessagePack';
 let left = new Float64Array(65);
 let isDict = new Uint8Array(65);
 
-export function scanMsgpack(frame: Uint8Array, maxDepth: number): void {
+export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number): void {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -22,6 +22,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number): void {
   const end = frame.length;
   let pos = 0;
   let depth = 0;
+  let items = 0;
   // The frame itself is one item.
   left[0] = 1;
   isDict[0] = 0;
@@ -34,6 +35,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number): void {
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
     const start = pos;
+    if (++items > maxItems) tooMany(NAME, maxItems, start);
     const b = frame[pos++]!;
     if (key && !(b >= 0xa0 && b <= 0xbf) && b !== 0xd9 && b !== 0xda && b !== 0xdb) refuse(NAME, 'a dict key that is not a string', start);
     let length = -1; // bytes of string or binary data that follow
