@@ -59,6 +59,7 @@ describe('MessagePack: only the data model', () => {
   it.each([
     ['a timestamp extension (-1, would be a Date)', [0x91, 0xd6, 0xff, 0, 0, 0, 1]],
     ['fixext 1', [0x91, 0xd4, 0x01, 0x00]],
+    ['fixext 1 of type 0 with other data than msgpackr’s undefined', [0x91, 0xd4, 0x00, 0x01]],
     ['fixext 16', [0x91, 0xd8, 0x01, ...new Array<number>(16).fill(0)]],
     ['ext 8 (msgpackr RegExp "x")', [0x91, 0xc7, 0x02, 0x78, 0x92, 0xa1]],
     ['ext 16', [0x91, 0xc8, 0x00, 0x01, 0x05, 0x00]],
@@ -77,6 +78,12 @@ describe('MessagePack: only the data model', () => {
 
   it('extension types are refused, not decoded to Date, RegExp, Set or Error', () => {
     refused(msgpackCodec, bytes(0x91, 0xd6, 0xff, 0, 0, 0, 1), /extension/);
+  });
+
+  it('reads msgpackr’s undefined (wampy sends it for unset options) as JSON.stringify does', () => {
+    // [1, {"a": undefined, "b": 2}, [undefined]]
+    const frame = bytes(0x93, 0x01, 0x82, 0xa1, 0x61, 0xd4, 0, 0, 0xa1, 0x62, 0x02, 0x91, 0xd4, 0, 0);
+    expect(msgpackCodec.decode(frame)).toStrictEqual([1, { b: 2 }, [null]]);
   });
 
   it('keeps 64-bit integers, finite floats, binary and string keys', () => {
@@ -101,7 +108,6 @@ describe('CBOR: only the data model', () => {
     ['a record tag (0xe000)', [0x81, 0xd9, 0xe0, 0x00, 0x80]],
     ['a bignum of 9 bytes', [0x81, 0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0]],
     ['a bignum that is not a byte string', [0x81, 0xc2, 0x01]],
-    ['undefined', [0x81, 0xf7]],
     ['simple value 16', [0x81, 0xf0]],
     ['simple value 255 (one-byte form)', [0x81, 0xf8, 0xff]],
     ['a NaN half float', [0x81, 0xf9, 0x7e, 0x00]],
@@ -116,6 +122,14 @@ describe('CBOR: only the data model', () => {
     ['a list claiming 2^64 - 1 items', [0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00]],
   ])('refuses %s', (_title, frame) => {
     refused(cborCodec, bytes(frame));
+  });
+
+  it('reads undefined (wampy writes it for unset options) as JSON.stringify does: absent from a dict, null in a list', () => {
+    // [1, {"a": undefined, "b": 2}, [undefined]]
+    const frame = bytes(0x83, 0x01, 0xa2, 0x61, 0x61, 0xf7, 0x61, 0x62, 0x02, 0x81, 0xf7);
+    const value = cborCodec.decode(frame) as unknown[];
+    expect(value).toStrictEqual([1, { b: 2 }, [null]]);
+    expect(Object.keys(value[1] as object)).toEqual(['b']);
   });
 
   it('keeps bignums of up to 8 bytes (autobahn-js writes 2^53 as one), indefinite lists and dicts', () => {

@@ -4,15 +4,14 @@
  * sessions at either end use. Pure: no NATS here.
  */
 import type { Args, DecodeOptions, Dict, Kwargs, PublicationId, SessionId } from '@switchboard/schemas';
-import { msgpackCodec } from '@switchboard/schemas';
+import { ROUTER_FRAME_LIMITS, msgpackCodec } from '@switchboard/schemas';
 import type { RecipientFilter } from '../broker/broker.js';
 
 /**
- * Cluster frames wrap WAMP messages and payloads a listener already bounded (maxNestingDepth is
- * at most 1000, maxMessageItems 2^24) in a few levels and values of their own: the codecs'
- * defaults would refuse a payload a listener accepted.
+ * Cluster frames wrap WAMP messages and payloads a listener already bounded in a few levels and
+ * values of their own: the codecs' defaults would refuse a payload a listener accepted.
  */
-export const CLUSTER_DECODE: DecodeOptions = { maxDepth: 1024, maxItems: 2 ** 25 };
+export const CLUSTER_DECODE: DecodeOptions = ROUTER_FRAME_LIMITS;
 
 /** A publication, for the nodes that have subscribers to its topic (and for the retained-events bucket). */
 export interface EventEnvelope {

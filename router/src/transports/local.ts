@@ -4,7 +4,7 @@
  * delivery is asynchronous (a microtask) so neither side re-enters the other.
  */
 import type { Codec } from '@switchboard/schemas';
-import { jsonCodec } from '@switchboard/schemas';
+import { DecodeError, ROUTER_FRAME_LIMITS, jsonCodec } from '@switchboard/schemas';
 import type { Peer, PeerHandler, TransportDetails } from './peer.js';
 
 export interface LocalClient {
@@ -50,7 +50,9 @@ export function createLocalConnection(options: {
     bufferedBytes: 0,
     send(frame) {
       if (!open) return false;
-      queueMicrotask(() => options.onMessage(codec.decode(frame)));
+      // What the router sends was bounded when it arrived: decoded with the limits for router
+      // frames, never refused here, inside a microtask, where a throw would end the process.
+      queueMicrotask(() => options.onMessage(codec.decode(frame, ROUTER_FRAME_LIMITS)));
       return true;
     },
     sendDroppable(frame) {
@@ -64,7 +66,18 @@ export function createLocalConnection(options: {
     send(message) {
       if (!open) throw new Error('local connection is closed');
       const frame = codec.encode(message);
-      queueMicrotask(() => handler?.onFrame(codec.decode(frame)));
+      queueMicrotask(() => {
+        // What the in-process client sends passes the same gate as a remote peer's frames; a
+        // refusal costs its session, as anywhere.
+        let decoded: unknown;
+        try {
+          decoded = codec.decode(frame);
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err;
+          return handler?.onBadFrame(`undecodable ${codec.name} message: ${err.message}`);
+        }
+        handler?.onFrame(decoded);
+      });
     },
     close() {
       finish(1000, 'closed by client');

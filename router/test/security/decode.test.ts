@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Codec } from '@switchboard/schemas';
-import { MessageCode, cborCodec, jsonCodec, msgpackCodec } from '@switchboard/schemas';
+import { DEFAULT_MAX_ITEMS, MessageCode, cborCodec, jsonCodec, msgpackCodec } from '@switchboard/schemas';
+import { connect } from '@switchboard/client';
 import type { Router } from '@switchboard/router';
 import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { HELLO_DETAILS, PV, RawSocketClient, expectRawSocketViolation, witness } from '../transports/support.js';
@@ -39,7 +40,7 @@ const HOSTILE: [string, Codec, () => string | Uint8Array, RegExp][] = [
   ['CBOR: a 64 KiB bignum (seconds of CPU before)', cborCodec, () => binaryHelloWith(cborCodec, cborBignum(64 * 1024)), /bignum of more than 8 bytes/],
   ['CBOR: tag 1, a Date', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xc1, 0x01)), /tag 1\b/],
   ['CBOR: tag 258, a Set', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xd9, 0x01, 0x02, 0x80)), /tag 258/],
-  ['CBOR: undefined', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xf7)), /undefined/],
+  ['CBOR: simple value 16', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xf0)), /simple value 16/],
   ['MessagePack: a timestamp extension, a Date', msgpackCodec, () => binaryHelloWith(msgpackCodec, Uint8Array.of(0xd6, 0xff, 0, 0, 0, 1)), /extension type/],
   ['MessagePack: a dict with an integer key', msgpackCodec, () => binaryHelloWith(msgpackCodec, Uint8Array.of(0x81, 0x01, 0x02)), /dict key that is not a string/],
   ['MessagePack: 100 000 nested lists', msgpackCodec, () => binaryHelloWith(msgpackCodec, new Uint8Array(100_000).fill(0x91)), /nested deeper than 64/],
@@ -120,6 +121,23 @@ describe('maxMessageItems', () => {
     expect([abort[0], abort[2]]).toEqual([MessageCode.Abort, PV]);
     expect((abort[1] as { message: string }).message).toMatch(/more than 32 values/);
     await others.stillWorks();
+  });
+});
+
+describe('a frame at the limit does not cut off the sessions it is relayed to', () => {
+  it('an EVENT of a PUBLISH at maxMessageItems, grown by disclosure details, reaches a client-library subscriber', async () => {
+    const router = await startTestRouter();
+    const session = await within(connect({ url: router.url, realm: 'realm1', serializers: ['msgpack'], reconnect: false }), 5000, 'a client session');
+    const got = new Promise<number>((resolve) => void session.subscribe('com.full', (args: unknown[]) => resolve(args.length)));
+    await session.call('wamp.session.count'); // the SUBSCRIBE is answered before this
+    const publisher = await RawPeer.join(router.url, 'msgpack');
+    // PUBLISH list, 16, request, Options, "disclose_me", true, "acknowledge", true, topic, Arguments: 10 values.
+    const args = new Array<number>(DEFAULT_MAX_ITEMS - 10).fill(0);
+    const request = publisher.nextRequest();
+    publisher.send([MessageCode.Publish, request, { disclose_me: true, acknowledge: true }, 'com.full', args]);
+    expect((await publisher.next())[0]).toBe(MessageCode.Published);
+    expect(await within(got, 5000, 'the EVENT')).toBe(args.length);
+    await session.leave();
   });
 });
 

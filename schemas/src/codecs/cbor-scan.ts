@@ -3,7 +3,7 @@
  * over the bytes, no allocation, no recursion. It refuses every tag but a bignum (tags 2 and 3)
  * of at most 8 bytes — cbor-x builds dates, regular expressions, sets, maps, typed arrays, records
  * and shared references from tags, and converts a bignum of n bytes in O(n²) (a 256 KiB one took
- * 35 s) — as well as `undefined` and the other simple values, non-finite floats, indefinite-length
+ * 35 s) — as well as the simple values other than false, true, null and undefined, non-finite floats, indefinite-length
  * strings (cbor-x cannot read them), dict keys that are not text, nesting and value counts past
  * the limits, truncated items and trailing bytes. Indefinite-length lists and dicts are data-model values and
  * pass.
@@ -61,7 +61,12 @@ function readArgument(frame: Uint8Array, pos: number, info: number, start: numbe
   }
 }
 
-export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number): void {
+/**
+ * Throws DecodeError for a frame outside the data model; returns whether it holds `undefined`
+ * (which JavaScript CBOR clients such as wampy write for absent options: the codec then reads it
+ * as JSON.stringify would, see cbor.ts).
+ */
+export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number): boolean {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -71,6 +76,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
   let pos = 0;
   let depth = 0;
   let items = 0;
+  let sawUndefined = false;
   // The frame itself is one item.
   left[0] = 1;
   isDict[0] = 0;
@@ -158,8 +164,9 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
             if ((((frame[pos]! & 0x7f) << 4) | (frame[pos + 1]! >> 4)) === 0x7ff) refuse(NAME, 'NaN or Infinity (not in the WAMP data model)', start);
             pos += 8;
             break;
-          case 23:
-            return refuse(NAME, 'undefined (not in the WAMP data model)', start);
+          case 23: // undefined
+            sawUndefined = true;
+            break;
           default:
             return refuse(NAME, `simple value ${info === 24 ? frame[pos] ?? '' : info}, which is not in the WAMP data model`, start);
         }
@@ -167,6 +174,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
   }
   if (pos > end) refuse(NAME, 'truncated frame', end);
   if (pos !== end) refuse(NAME, 'trailing bytes after the message', pos);
+  return sawUndefined;
 }
 
 function uint32(frame: Uint8Array, pos: number): number {

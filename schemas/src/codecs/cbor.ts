@@ -5,6 +5,7 @@ import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
 import { maxDepthOf, maxItemsOf, refuse } from './limits.js';
 import { scanCbor } from './cbor-scan.js';
+import { withoutUndefined } from './undefined.js';
 import { DecodeError } from '../wire.js';
 
 // Maps as objects, no record/structure extensions, no tag 259 for maps: plain RFC 8949 data
@@ -43,11 +44,13 @@ export const cborCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('CBOR', 'frames must be binary');
     // Only frames inside the data model reach cbor-x (cbor-scan.ts): no tags but small bignums.
-    scanCbor(frame, maxDepthOf(options), maxItemsOf(options));
+    const holdsUndefined = scanCbor(frame, maxDepthOf(options), maxItemsOf(options));
+    let value: unknown;
     try {
-      return encoder.decode(frame);
+      value = encoder.decode(frame);
     } catch (err) {
       throw new DecodeError(`CBOR: ${(err as Error).message}`);
     }
+    return holdsUndefined ? withoutUndefined(value) : value;
   },
 };

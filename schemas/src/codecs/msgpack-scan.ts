@@ -1,7 +1,8 @@
 /**
  * A linear check of a MessagePack frame before msgpackr decodes it (see limits.ts): one pass over
  * the bytes, no allocation, no recursion. It refuses extension types (msgpackr builds Date,
- * RegExp, Error, Set, typed arrays and records from them), the never-used 0xc1, non-finite
+ * RegExp, Error, Set, typed arrays and records from them) but msgpackr's own `undefined` (fixext
+ * 1, type 0, which wampy sends; see undefined.ts), the never-used 0xc1, non-finite
  * floats, dict keys that are not strings, nesting and value counts past the limits, truncated
  * items and trailing bytes.
  */
@@ -14,7 +15,8 @@ const NAME = 'MessagePack';
 let left = new Float64Array(65);
 let isDict = new Uint8Array(65);
 
-export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number): void {
+/** Throws DecodeError for a frame outside the data model; returns whether it holds `undefined`. */
+export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number): boolean {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -23,6 +25,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
   let pos = 0;
   let depth = 0;
   let items = 0;
+  let sawUndefined = false;
   // The frame itself is one item.
   left[0] = 1;
   isDict[0] = 0;
@@ -115,6 +118,12 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
           break;
         case 0xc1:
           return refuse(NAME, 'the never-used byte 0xc1', start);
+        case 0xd4: // fixext 1: only msgpackr's undefined (type 0, data 0)
+          if (pos + 2 > end) refuse(NAME, 'truncated frame', start);
+          if (frame[pos] !== 0 || frame[pos + 1] !== 0) refuse(NAME, `extension type (0xd4), which is not in the WAMP data model`, start);
+          sawUndefined = true;
+          pos += 2;
+          continue;
         default:
           // 0xc7–0xc9 ext 8/16/32, 0xd4–0xd8 fixext: application types outside the data model.
           return refuse(NAME, `extension type (0x${b.toString(16)}), which is not in the WAMP data model`, start);
@@ -134,6 +143,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
   }
   if (pos > end) refuse(NAME, 'truncated frame', end);
   if (pos !== end) refuse(NAME, 'trailing bytes after the message', pos);
+  return sawUndefined;
 }
 
 function uint32(frame: Uint8Array, pos: number): number {

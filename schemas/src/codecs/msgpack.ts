@@ -5,6 +5,7 @@ import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
 import { maxDepthOf, maxItemsOf, refuse } from './limits.js';
 import { scanMsgpack } from './msgpack-scan.js';
+import { withoutUndefined } from './undefined.js';
 import { DecodeError } from '../wire.js';
 
 // Plain maps as objects, no records/structures extension (other implementations do not speak it),
@@ -30,11 +31,13 @@ export const msgpackCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('MessagePack', 'frames must be binary');
     // Only frames inside the data model reach msgpackr (msgpack-scan.ts; 0xc1 included).
-    scanMsgpack(frame, maxDepthOf(options), maxItemsOf(options));
+    const holdsUndefined = scanMsgpack(frame, maxDepthOf(options), maxItemsOf(options));
+    let value: unknown;
     try {
-      return packr.unpack(frame);
+      value = packr.unpack(frame);
     } catch (err) {
       throw new DecodeError(`MessagePack: ${(err as Error).message}`);
     }
+    return holdsUndefined ? withoutUndefined(value) : value;
   },
 };
