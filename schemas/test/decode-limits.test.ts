@@ -228,6 +228,14 @@ describe('JSON binary convention: a bad base64 tail is a DecodeError', () => {
   });
 });
 
+describe('non-finite numbers (JSON reads 1e400 as Infinity) go out as null from every codec', () => {
+  it.each(ALL.map((c) => [c.name, c] as const))('%s', (_name, codec) => {
+    const message = [36, 1, 2, {}, [Infinity, -Infinity, NaN, 1.5], { deep: { x: [Infinity] } }];
+    expect(codec.decode(codec.encode(message))).toEqual([36, 1, 2, {}, [null, null, null, 1.5], { deep: { x: [null] } }]);
+    expect(codec.decode(codec.encodeWithTail([36, 1], codec.encodeTail([2, {}, [NaN]])))).toEqual([36, 1, 2, {}, [null]]);
+  });
+});
+
 describe('JSON cannot carry a text that starts with U+0000', () => {
   it('encoding one throws EncodeError, in any position, also through encodeTail', () => {
     expect(() => jsonCodec.encode([36, 1, 2, {}, ['\u0000AQID']])).toThrow(EncodeError);

@@ -168,6 +168,27 @@ describe('payloads cross serializers unchanged in meaning', () => {
     expect(await metric(router, 'switchboard_unserializable_messages_total')).toContain('switchboard_unserializable_messages_total{serializer="json",type="event"} 1');
   });
 
+  it('a JSON number past the double range (1e400 reads as Infinity) reaches every subscriber as null, as JSON writes it', async () => {
+    const router = await startTestRouter();
+    const subscribers = await Promise.all([RawPeer.join(router.url, 'json'), RawPeer.join(router.url, 'msgpack'), RawPeer.join(router.url, 'cbor')]);
+    for (const sub of subscribers) {
+      sub.send([MessageCode.Subscribe, sub.nextRequest(), {}, 'com.inf']);
+      expect((await sub.next())[0]).toBe(MessageCode.Subscribed);
+    }
+    const publisher = await RawPeer.connect(router.url, 'json');
+    publisher.send([MessageCode.Hello, 'realm1', HELLO_DETAILS]);
+    expect((await publisher.next())[0]).toBe(MessageCode.Welcome);
+    publisher.sendRaw('[16,1,{"acknowledge":true},"com.inf",[1e400,-1e400,1.5],{"deep":{"x":[1e999]}}]', false);
+    expect((await publisher.next())[0]).toBe(MessageCode.Published);
+    // A MessagePack or CBOR float Infinity would cost those subscribers their session (their
+    // decoders refuse it): each gets the event, with null where JSON has null.
+    for (const sub of subscribers) {
+      const event = await sub.next();
+      expect(event[0]).toBe(MessageCode.Event);
+      expect(event.slice(4)).toEqual([[null, null, 1.5], { deep: { x: [null] } }]);
+    }
+  });
+
   it('a JSON caller gets an ERROR when the result cannot be written in JSON', async () => {
     const router = await startTestRouter();
     const callee = await RawPeer.join(router.url, 'cbor');
