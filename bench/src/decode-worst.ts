@@ -3,7 +3,8 @@
  * benchmark script, not a test (it asserts nothing). Each frame is a PUBLISH (or what claims to
  * be one) of `size` bytes built to hit a slow path: deep nesting, huge CBOR bignums, many tiny
  * items, long strings with escapes, dicts with many keys, binaries (base64 in JSON), and a refused
- * item at the very end, so the data-model scan reads the whole frame first. Prints, for each, what
+ * item at the very end, so the data-model scan reads the whole frame first; and the costliest
+ * values, as many as the value limit lets in (smaller than the size). Prints, for each, what
  * the codec did (decoded, or refused with which DecodeError) and the median wall and CPU time of a
  * few runs (after one warm-up run).
  *
@@ -13,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Codec } from '@switchboard/schemas';
-import { DecodeError, cborCodec, jsonCodec, msgpackCodec } from '@switchboard/schemas';
+import { DEFAULT_MAX_ITEMS, DecodeError, cborCodec, jsonCodec, msgpackCodec } from '@switchboard/schemas';
 
 const MiB = 1024 * 1024;
 
@@ -141,6 +142,7 @@ const MSGPACK_CASES: Case[] = [
   { codec: msgpackCodec, name: 'many empty lists', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0x90)) },
   { codec: msgpackCodec, name: 'many empty dicts', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0x80)) },
   { codec: msgpackCodec, name: 'many 1-char strings', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xa1, 0x61)) },
+  { codec: msgpackCodec, name: 'many 1-byte binaries', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xc4, 0x01, 0xab)) },
   { codec: msgpackCodec, name: 'many float64', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 1)) },
   { codec: msgpackCodec, name: 'many uint64 (2^64 - 1)', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
   { codec: msgpackCodec, name: 'one str32 of "é"', build: (size) => binaryOne(msgpackCodec, size, (n) => [0xdb, ...be32(n)], [0xc3, 0xa9]) },
@@ -180,6 +182,33 @@ const CBOR_CASES: Case[] = [
   { codec: cborCodec, name: 'refused: tag 1 (Date) after size of items', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x00), Uint8Array.of(0xc1, 0x01)) },
 ];
 
+// ---- at the value limit: the costliest values, as many as DEFAULT_MAX_ITEMS lets in ---------
+
+/** Values of the PUBLISH around Arguments' elements: the list, 16, 1, {}, "com.t", Arguments. */
+const AROUND = 6;
+
+/** A binary frame of exactly `count` items, each `item`. */
+function binaryCount(codec: Codec, count: number, listHeader: (count: number) => number[], item: Uint8Array): Uint8Array {
+  const head = codec.encode([16, 1, {}, 'com.t']) as Uint8Array;
+  const header = listHeader(count);
+  const out = new Uint8Array(head.length + header.length + count * item.length);
+  out.set(head);
+  out[0] = head[0]! + 1;
+  out.set(header, head.length);
+  for (let i = 0, at = head.length + header.length; i < count; i++, at += item.length) out.set(item, at);
+  return out;
+}
+
+const AT_LIMIT: Case[] = [
+  { codec: jsonCodec, name: 'at the limit: empty dicts', build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 2)).fill('{}').join(',') + ']' + JSON_TAIL },
+  { codec: jsonCodec, name: 'at the limit: binaries "\\u0000AA=="', build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4)).fill('"\\u0000AA=="').join(',') + ']' + JSON_TAIL },
+  { codec: msgpackCodec, name: 'at the limit: empty dicts', build: () => binaryCount(msgpackCodec, DEFAULT_MAX_ITEMS - AROUND, msgpackArray, Uint8Array.of(0x80)) },
+  { codec: msgpackCodec, name: 'at the limit: 1-byte binaries', build: () => binaryCount(msgpackCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), msgpackArray, Uint8Array.of(0xc4, 0x01, 0xab)) },
+  { codec: cborCodec, name: 'at the limit: 1-byte binaries', build: () => binaryCount(cborCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), cborArray, Uint8Array.of(0x41, 0xab)) },
+  { codec: cborCodec, name: 'at the limit: empty dicts', build: () => binaryCount(cborCodec, DEFAULT_MAX_ITEMS - AROUND, cborArray, Uint8Array.of(0xa0)) },
+  { codec: cborCodec, name: 'at the limit: 8-byte bignums', build: () => binaryCount(cborCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 8), cborArray, Uint8Array.of(0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
+];
+
 // ---- run ---------------------------------------------------------------------------------------
 
 /**
@@ -213,7 +242,7 @@ function main(): void {
   const runs = Math.max(1, Number(values.runs));
   const rows: string[][] = [['codec', 'frame', 'MiB', 'wall ms', 'CPU ms', 'max CPU', 'outcome']];
   for (const size of sizes) {
-    for (const c of [...JSON_CASES, ...MSGPACK_CASES, ...CBOR_CASES]) {
+    for (const c of [...JSON_CASES, ...MSGPACK_CASES, ...CBOR_CASES, ...AT_LIMIT]) {
       const frame = c.build(size);
       const length = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
       if (length > size) throw new Error(`${c.codec.name} ${c.name}: built ${length} bytes, over ${size}`);

@@ -132,6 +132,20 @@ describe('CBOR: only the data model', () => {
     expect(Object.keys(value[1] as object)).toEqual(['b']);
   });
 
+  it.each(ALL.map((c) => [c.name, c] as const))('%s: a binary counts four values', (_name, codec) => {
+    // The list, 1, the binary (4): 6 values (JSON: [ , and the binary's 3 more: 5).
+    const frame = codec.encode([1, new Uint8Array([1, 2, 3])]);
+    const values = codec === jsonCodec ? 5 : 6;
+    expect(plain(codec.decode(frame, { maxItems: values }))).toEqual([1, new Uint8Array([1, 2, 3])]);
+    expect(() => codec.decode(frame, { maxItems: values - 1 })).toThrow(DecodeError);
+  });
+
+  it('a bignum counts one value per byte (cbor-x converts it byte by byte)', () => {
+    const frame = bytes(0x81, 0xc2, 0x48, 1, 2, 3, 4, 5, 6, 7, 8);
+    expect(cborCodec.decode(frame, { maxItems: 9 })).toEqual([0x0102030405060708n]);
+    expect(() => cborCodec.decode(frame, { maxItems: 8 })).toThrow(DecodeError);
+  });
+
   it('keeps bignums of up to 8 bytes (autobahn-js writes 2^53 as one), indefinite lists and dicts', () => {
     expect(cborCodec.decode(bytes(0x82, 0xc2, 0x47, 0x20, 0, 0, 0, 0, 0, 0, 0xc3, 0x41, 0x01))).toEqual([2n ** 53n, -2n]);
     expect(cborCodec.decode(bytes(0x9f, 0x01, 0xbf, 0x61, 0x6b, 0xf6, 0xff, 0xff))).toEqual([1, { k: null }]);
@@ -220,6 +234,13 @@ describe('JSON binary convention: a bad base64 tail is a DecodeError', () => {
     ['deep in the frame', '[16, 1, {}, "t", [{"k": ["\\u0000%%%%"]}]]'],
   ])('%s', (_title, frame) => {
     refused(jsonCodec, frame, /base64/);
+  });
+
+  it('a "__proto__" key holding binary stays a key, not the prototype', () => {
+    const [dict] = jsonCodec.decode('[{"__proto__":"\\u0000AQID","n":{"__proto__":{"b":"\\u0000AA=="}}}]') as [Record<string, unknown>];
+    expect(Object.getPrototypeOf(dict)).toBe(Object.prototype);
+    expect(Object.keys(dict)).toEqual(['__proto__', 'n']);
+    expect(plain(Object.getOwnPropertyDescriptor(dict, '__proto__')?.value)).toEqual(new Uint8Array([1, 2, 3]));
   });
 
   it('invalid UTF-8 and malformed JSON are DecodeErrors too', () => {

@@ -15,6 +15,9 @@ const NAME = 'CBOR';
 /** A bignum of up to 8 bytes fits 64 bits, as every integer the data model knows. */
 const MAX_BIGNUM_BYTES = 8;
 
+/** What a byte string costs beyond one value: cbor-x copies each into a Buffer of its own. */
+const BINARY_EXTRA = 3;
+
 /** Items left in an indefinite-length container: even (so dict parity works) and never reached. */
 const INDEFINITE = 2 ** 52;
 
@@ -113,6 +116,10 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
         pos = readArgument(frame, pos, info, start);
         if (argument < 0) refuse(NAME, 'an indefinite-length string (not supported)', start);
         if (argument > end - pos) refuse(NAME, 'truncated string', start);
+        if (major === 2) {
+          items += BINARY_EXTRA;
+          if (items > maxItems) tooMany(NAME, maxItems, start);
+        }
         pos += argument;
         break;
       case 4: // list
@@ -139,6 +146,9 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
         pos = readArgument(frame, pos, content & 0x1f, start);
         if (argument < 0 || argument > MAX_BIGNUM_BYTES) refuse(NAME, `a bignum of more than ${MAX_BIGNUM_BYTES} bytes (64 bits)`, start);
         if (argument > end - pos) refuse(NAME, 'truncated bignum', start);
+        // cbor-x converts a bignum byte by byte in BigInt arithmetic: it counts as one value per byte.
+        items += argument > 1 ? argument - 1 : 0;
+        if (items > maxItems) tooMany(NAME, maxItems, start);
         pos += argument;
         break;
       }

@@ -3,12 +3,16 @@
  * parses deep nesting without complaint, but every encoder after it (JSON.stringify, msgpackr,
  * cbor-x) is recursive; and a megabyte of `{},` is a third of a million objects. One linear pass:
  * strings are skipped with indexOf, brackets and separators counted outside them (a value is an
- * opening bracket, or follows a `,` or `:`). Malformed text is left to JSON.parse to refuse.
+ * opening bracket, or follows a `,` or `:`); a binary (a string starting with \u0000) counts as
+ * four values, the cost of its base64 decoding and its own byte array. Malformed text is left to
+ * JSON.parse to refuse.
  */
 import { tooDeep, tooMany } from './limits.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** What a binary costs beyond the one value its separator counted. */
+const BINARY_EXTRA = 3;
 
 export function scanJson(text: string, maxDepth: number, maxItems: number): void {
   let depth = 0;
@@ -17,6 +21,10 @@ export function scanJson(text: string, maxDepth: number, maxItems: number): void
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
+      if (text.startsWith('\\u0000', i + 1)) {
+        items += BINARY_EXTRA;
+        if (items > maxItems) tooMany('JSON', maxItems, i);
+      }
       // The closing quote: the next one not escaped by an odd run of backslashes.
       for (;;) {
         const q = text.indexOf('"', i + 1);

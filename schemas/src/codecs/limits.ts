@@ -19,9 +19,10 @@ export interface DecodeOptions {
    */
   readonly maxDepth?: number;
   /**
-   * The most values in one message: every list, dict, scalar, string and binary counts one, and so
-   * does every dict key (JSON counts its separators, which can come out one lower per non-empty
-   * list or dict). Decoding costs about a microsecond per value, mostly the allocation of lists
+   * The most values in one message: every list, dict, scalar and string counts one, and so does
+   * every dict key. What costs more to decode counts more: a binary four (its own byte array), a
+   * CBOR bignum one per byte. JSON counts its brackets and separators, so that a list or dict
+   * inside another counts two, and a scalar after none (the first of a list) none. Decoding costs about a microsecond per value, mostly the allocation of lists
    * and dicts: the bound keeps the worst frame near 50 ms whatever its size. Default
    * DEFAULT_MAX_ITEMS.
    */

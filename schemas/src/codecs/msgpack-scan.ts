@@ -10,6 +10,9 @@ import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'MessagePack';
 
+/** What a binary costs beyond one value: msgpackr copies each into a Buffer of its own. */
+const BINARY_EXTRA = 3;
+
 // Per open container: items still to read (a dict counts keys and values), and whether it is a
 // dict. Module-level scratch, grown on demand: the scan is synchronous and never re-entered.
 let left = new Float64Array(65);
@@ -51,6 +54,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
     } else if (b <= 0x9f) count = b & 0x0f;
     else if (b <= 0xbf) length = b & 0x1f;
     else {
+      if (b >= 0xc4 && b <= 0xc6) items += BINARY_EXTRA; // bin 8/16/32
       switch (b) {
         case 0xc0: // nil
         case 0xc2: // false
@@ -130,6 +134,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
       }
     }
     if (length >= 0) {
+      if (items > maxItems) tooMany(NAME, maxItems, start);
       if (length > end - pos) refuse(NAME, 'truncated string or binary', start);
       pos += length;
     } else {
