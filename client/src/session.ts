@@ -24,7 +24,7 @@ import type {
   Unsubscribed,
   WampMessage,
 } from '@switchboard/schemas/core';
-import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, messageName } from '@switchboard/schemas/core';
+import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, messageName, timerMs } from '@switchboard/schemas/core';
 import type { Connection } from './connection.js';
 import { NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
 import type { CallOptions, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions } from './options.js';
@@ -383,7 +383,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       signal?.addEventListener('abort', onAbort, { once: true });
       if (options.timeout !== undefined && options.timeout > 0 && !dealerTimeout) {
         const ms = options.timeout;
-        timer = setTimeout(() => giveUp(new WampError(ErrorUri.Timeout, [`no result within ${ms} ms (timeout enforced by the client)`])), ms);
+        timer = setTimeout(() => giveUp(new WampError(ErrorUri.Timeout, [`no result within ${ms} ms (timeout enforced by the client)`])), timerMs(ms));
       }
     });
     return { request, promise };
@@ -487,7 +487,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (typeof timeout === 'number' && timeout > 0) {
       // [ap_rpc_call_timeout] callee-side: the dealer forwarded the timeout; stop working when it passes.
-      timer = setTimeout(() => invocation.controller.abort(new WampError(ErrorUri.Timeout, [`call timed out after ${timeout} ms`])), timeout);
+      // Clamped: a longer delay than a timer holds (from another router) would fire at once.
+      timer = setTimeout(() => invocation.controller.abort(new WampError(ErrorUri.Timeout, [`call timed out after ${timeout} ms`])), timerMs(timeout));
     }
     let outcome: unknown;
     try {

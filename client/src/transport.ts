@@ -2,7 +2,7 @@
  * One WebSocket carrying WAMP: subprotocol negotiation over the offered codecs, frames to typed
  * messages (`parseMessage`) and back (`toWire`), and why it closed.
  */
-import { DecodeError, parseMessage, toWire } from '@switchboard/schemas/core';
+import { DecodeError, ROUTER_FRAME_LIMITS, parseMessage, toWire } from '@switchboard/schemas/core';
 import type { Codec, WampMessage } from '@switchboard/schemas/core';
 import { SerializerError, UnreachableError } from './errors.js';
 import type { Socket, SocketFactory } from './socket.js';
@@ -139,7 +139,9 @@ export class Transport {
     let msg: WampMessage;
     try {
       if (typeof data === 'string' && this.codec.binary) throw new DecodeError(`a text frame on ${this.codec.subprotocol}, which uses binary frames`);
-      msg = parseMessage(tolerateNullPayload(this.codec.decode(data)));
+      // Router frames carry what other peers sent, bounded by the router: a frame at its limit plus
+      // the details it adds must not cut this session off.
+      msg = parseMessage(tolerateNullPayload(this.codec.decode(data, ROUTER_FRAME_LIMITS)));
     } catch (err) {
       this.handlers.badFrame(err instanceof Error ? err.message : String(err));
       return;

@@ -6,7 +6,7 @@
  * owns the timers. [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results]
  */
 import type { Args, Call, Cancel, Dict, ErrorMessage, Invocation, Kwargs, Result, Yield } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, WampError } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, WampError, timerMs } from '@switchboard/schemas';
 import type { Dealer, PendingCall } from './dealer/dealer.js';
 import type { Decision } from './auth/types.js';
 import { copyPpt, disclose, hasPpt } from './details.js';
@@ -59,7 +59,9 @@ export class Calls {
 
   /** A CALL the realm validated and authorized: to a router procedure, or routed to a callee. */
   readonly route = (session: RouterSession, msg: Call, decision: Decision): void => {
-    const timeout = (msg.options.timeout ?? 0) as number;
+    // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
+    // fire after 1 ms; a caller asking for longer gets the longest, here and forwarded to the callee.
+    const timeout = timerMs((msg.options.timeout ?? 0) as number);
     const progressive = msg.options['progress'] === true;
     const ppt = hasPpt(msg.options);
     const internal = this.procedures.get(msg.procedure);
@@ -156,7 +158,13 @@ export class Calls {
     const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
     if (result?.args !== undefined) answer.args = result.args;
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
-    session.send(answer);
+    // A result holding what another session sent (its authextra, a testament) may not fit this
+    // session's serializer: the call still gets an answer.
+    const frame = session.encode(answer);
+    if (frame === undefined) {
+      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.peer.codec.name})`);
+    }
+    if (session.peer.send(frame)) this.stats.countOut(MessageCode.Result);
   }
 
   cancel(session: RouterSession, msg: Cancel): void {

@@ -72,6 +72,8 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
           {
             serializers: config.serializers,
             maxMessageBytes: Math.min(config.maxMessageBytes, MAX_RAWSOCKET_MESSAGE_BYTES),
+            maxNestingDepth: config.maxNestingDepth,
+            maxMessageItems: config.maxMessageItems,
             outbound: config.outbound,
             admit: (socket) => admission.admitSocket(socket),
           },
@@ -85,7 +87,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, outbound: config.outbound, admission },
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, outbound: config.outbound, admission },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -148,6 +150,8 @@ export async function startRawSocketListener(config: RawSocketListenerConfig, in
       admit: (socket) => admission.admitSocket(socket),
       serializers: config.serializers,
       maxMessageBytes: config.maxMessageBytes,
+      maxNestingDepth: config.maxNestingDepth,
+      maxMessageItems: config.maxMessageItems,
       minPeerMaxMessageBytes: config.minPeerMaxMessageBytes,
       maxConnections: config.maxConnections,
       pingIntervalMs: config.pingIntervalMs,

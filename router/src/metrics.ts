@@ -89,6 +89,31 @@ export function createMetrics(source: MetricsSource): Registry {
   byLimit('switchboard_limit_evictions_total', 'Retained or history events evicted to stay within a realm byte budget, by config key', source.stats.limitEvictions);
 
   new Counter({
+    name: 'switchboard_bad_frames_total',
+    help: 'Incoming frames refused before they became messages (undecodable, outside the WAMP data model, nested deeper than maxNestingDepth, broken framing); each aborts its session with wamp.error.protocol_violation',
+    labelNames: ['serializer'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [serializer, n] of source.stats.badFrames) this.inc({ serializer }, n);
+    },
+  });
+
+  new Counter({
+    name: 'switchboard_unserializable_messages_total',
+    help: "Messages not sent because the receiver's serializer cannot represent their payload (JSON: a text starting with U+0000); an EVENT is skipped for that subscriber, a call answer or INVOCATION becomes an ERROR to the caller",
+    labelNames: ['serializer', 'type'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of source.stats.unserializable) {
+        const [serializer = '', type = ''] = key.split(' ');
+        this.inc({ serializer, type }, n);
+      }
+    },
+  });
+
+  new Counter({
     name: 'switchboard_auth_failures_total',
     help: 'Failed authentications, by method and reason',
     labelNames: ['method', 'reason'] as const,

@@ -555,7 +555,8 @@ export class Realm {
             } else (others ??= new Map()).set(codec, frame);
           }
         }
-        if (frame !== null && subscriber.peer.sendDroppable(frame)) this.stats.countOut(MessageCode.Event);
+        if (frame === null) this.stats.unserializableMessage(codec.name, MessageCode.Event);
+        else if (subscriber.peer.sendDroppable(frame)) this.stats.countOut(MessageCode.Event);
       }
     }
   }

@@ -175,6 +175,7 @@ export class RouterSession implements PeerHandler {
 
   onBadFrame(reason: string): void {
     if (this.state === SessionState.Closed) return;
+    this.core.stats.badFrame(this.peer.codec.name);
     this.protocolViolation(reason);
   }
 
@@ -226,6 +227,7 @@ export class RouterSession implements PeerHandler {
     try {
       return this.peer.codec.encode(toWire(msg));
     } catch (err) {
+      this.core.stats.unserializableMessage(this.peer.codec.name, msg.code);
       this.core.sessionLog.warn({ session: this.id, serializer: this.peer.codec.name, err: (err as Error).message }, `cannot serialize ${messageName(msg.code)}`);
       return undefined;
     }

@@ -24,6 +24,13 @@ export class RouterStats {
   readonly limitsExceeded = new Map<string, number>();
   /** Entries evicted to stay within a byte budget, by the limit's config key. */
   readonly limitEvictions = new Map<string, number>();
+  /**
+   * Incoming frames refused before they became messages (undecodable, outside the WAMP data
+   * model, nested deeper than maxNestingDepth, broken framing), by serializer.
+   */
+  readonly badFrames = new Map<string, number>();
+  /** Messages not sent because the receiver's serializer cannot represent them, by `serializer type`. */
+  readonly unserializable = new Map<string, number>();
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
   readonly callSeconds: number[] = [];
 
@@ -50,6 +57,15 @@ export class RouterStats {
 
   httpBridgeRefusal(reason: string): void {
     this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
+  }
+
+  badFrame(serializer: string): void {
+    this.badFrames.set(serializer, (this.badFrames.get(serializer) ?? 0) + 1);
+  }
+
+  unserializableMessage(serializer: string, code: number, n = 1): void {
+    const key = `${serializer} ${code < CODES ? typeLabel(code) : code}`;
+    this.unserializable.set(key, (this.unserializable.get(key) ?? 0) + n);
   }
 
   /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */

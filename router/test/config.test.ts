@@ -55,6 +55,8 @@ describe('resolveConfig', () => {
       path: '/ws',
       serializers: ['json', 'msgpack'],
       maxMessageBytes: 65536,
+      maxNestingDepth: 64,
+      maxMessageItems: 131072,
       pingIntervalMs: 0,
       outbound: { softLimitBytes: 1048576, hardLimitBytes: 4194304, drainTimeoutMs: 5000 },
       batched: true,

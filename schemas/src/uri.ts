@@ -3,10 +3,16 @@
  * Components are separated by `.`; loose components exclude `.`, `#` and whitespace,
  * strict ones allow only [0-9a-z_]. Empty components are wildcards, allowed only in
  * wildcard patterns.
+ *
+ * Loose components also exclude control characters (\p{Cc}: C0 U+0000–U+001F, DEL U+007F, C1
+ * U+0080–U+009F) and lone surrogates (\p{Cs}): a NUL or an escape sequence in a URI hides in logs
+ * and terminals and cuts C strings short, and a lone surrogate has no UTF-8 form, so the same URI
+ * would reach a MessagePack or CBOR peer as U+FFFD. Every other code point is allowed (non-ASCII
+ * URIs included); format characters such as U+200D stay allowed, emoji sequences need them.
  */
 
-const LOOSE = /^([^\s.#]+\.)*([^\s.#]+)$/;
-const LOOSE_EMPTY = /^(([^\s.#]+\.)|\.)*([^\s.#]+)?$/;
+const LOOSE = /^([^\s.#\p{Cc}\p{Cs}]+\.)*([^\s.#\p{Cc}\p{Cs}]+)$/u;
+const LOOSE_EMPTY = /^(([^\s.#\p{Cc}\p{Cs}]+\.)|\.)*([^\s.#\p{Cc}\p{Cs}]+)?$/u;
 const STRICT = /^([0-9a-z_]+\.)*([0-9a-z_]+)$/;
 const STRICT_EMPTY = /^(([0-9a-z_]+\.)|\.)*([0-9a-z_]+)?$/;
 

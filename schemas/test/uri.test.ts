@@ -24,6 +24,14 @@ const NEITHER = [
   'com#myapp',
   'com.my#app',
   '#',
+  // Control characters (C0, DEL, C1) and lone surrogates. [issue #14]
+  'com.\u0000x',
+  '\u0000',
+  'com.x\u001b[31m',
+  'com.a\u007fb',
+  'com.a\u0085b',
+  'com.\ud800x',
+  'com.x\udc00',
 ];
 
 describe('isValidUri', () => {
@@ -43,7 +51,7 @@ describe('isValidUri', () => {
     expect(isValidUri(uri, 'strict')).toBe(false);
   });
 
-  const looseComponent = fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }).filter((c) => !/[\s.#]/u.test(c));
+  const looseComponent = fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }).filter((c) => !/[\s.#\p{Cc}]/u.test(c));
   const strictComponent = fc.stringMatching(/^[0-9a-z_]{1,8}$/);
 
   it('accepts any non-empty components joined by "." (loose)', () => {

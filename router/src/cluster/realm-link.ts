@@ -36,7 +36,7 @@ import { SessionState } from '../session.js';
 import { token } from './names.js';
 import type { ClusterNode } from './node.js';
 import { RemoteSession } from './remote-session.js';
-import { decodeCluster, encodeCluster } from './wire.js';
+import { CLUSTER_DECODE, decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage, EventEnvelope } from './wire.js';
 
 /** One callee of a registration, as the KV bucket holds it. */
@@ -339,7 +339,7 @@ export class RealmLink implements RealmCluster {
     for (const key of keys) {
       const entry = await kv.get(key);
       if (entry === null || entry.operation !== 'PUT') continue;
-      const value = msgpackCodec.decode(entry.value);
+      const value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
       const id = Number(key.slice(key.lastIndexOf('.') + 1));
       if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
       const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];

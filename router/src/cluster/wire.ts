@@ -3,9 +3,15 @@
  * MessagePack keeps WAMP payloads intact (binary, 64-bit integers) whatever serializer the
  * sessions at either end use. Pure: no NATS here.
  */
-import type { Args, Dict, Kwargs, PublicationId, SessionId } from '@switchboard/schemas';
-import { msgpackCodec } from '@switchboard/schemas';
+import type { Args, DecodeOptions, Dict, Kwargs, PublicationId, SessionId } from '@switchboard/schemas';
+import { ROUTER_FRAME_LIMITS, msgpackCodec } from '@switchboard/schemas';
 import type { RecipientFilter } from '../broker/broker.js';
+
+/**
+ * Cluster frames wrap WAMP messages and payloads a listener already bounded in a few levels and
+ * values of their own: the codecs' defaults would refuse a payload a listener accepted.
+ */
+export const CLUSTER_DECODE: DecodeOptions = ROUTER_FRAME_LIMITS;
 
 /** A publication, for the nodes that have subscribers to its topic (and for the retained-events bucket). */
 export interface EventEnvelope {
@@ -110,7 +116,7 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
 
 /** Throws on anything that is not one of the messages above. */
 export function decodeCluster(bytes: Uint8Array): ClusterMessage {
-  const a = msgpackCodec.decode(bytes);
+  const a = msgpackCodec.decode(bytes, CLUSTER_DECODE);
   if (!Array.isArray(a)) throw new Error('cluster message is not an array');
   const str = (i: number): string => {
     if (typeof a[i] !== 'string') throw new Error(`cluster message element ${i} is not a string`);

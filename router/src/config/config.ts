@@ -8,7 +8,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
-import { schemaUrl } from '@switchboard/schemas';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import type { StaticConfig } from '../http/static.js';
@@ -66,6 +66,10 @@ export interface WebSocketListenerFile {
   path?: string;
   serializers?: SerializerName[];
   maxMessageBytes?: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
+  maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session (wamp.error.protocol_violation). */
+  maxMessageItems?: number;
   pingIntervalMs?: number;
   outbound?: Partial<OutboundLimits>;
   /** Also accept RawSocket on this port (a connection whose first octet is 0x7F). */
@@ -110,6 +114,10 @@ export interface RawSocketListenerFile {
   serializers?: SerializerName[];
   /** The maximum message length announced in the handshake: a power of two, 2^9 … 2^24. */
   maxMessageBytes?: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
+  maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session (wamp.error.protocol_violation). */
+  maxMessageItems?: number;
   /** Clients announcing a smaller maximum are refused (handshake error 2). */
   minPeerMaxMessageBytes?: number;
   /** Open connections past which handshakes are refused (handshake error 4). */
@@ -193,6 +201,10 @@ export interface WebSocketListenerConfig {
   path: string;
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
+  maxNestingDepth: number;
+  /** Most values (keys included) in an incoming message; more aborts the session. */
+  maxMessageItems: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;
   /** Offer the batched subprotocols. */
@@ -234,6 +246,10 @@ export interface RawSocketListenerConfig {
   path?: string;
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
+  maxNestingDepth: number;
+  /** Most values (keys included) in an incoming message; more aborts the session. */
+  maxMessageItems: number;
   minPeerMaxMessageBytes: number;
   /** 0: no limit. */
   maxConnections: number;
@@ -529,6 +545,8 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     path: l.path ?? '/ws',
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+    maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
     outbound: { ...DEFAULT_OUTBOUND_LIMITS, ...l.outbound },
     batched: l.batched ?? true,
@@ -560,6 +578,8 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     port: l.port ?? DEFAULT_RAWSOCKET_PORT,
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+    maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     minPeerMaxMessageBytes: l.minPeerMaxMessageBytes ?? 512,
     maxConnections: l.maxConnections ?? 0,
     // Off by default: autobahn-python's asyncio RawSocket cannot answer a PING.

@@ -4,7 +4,7 @@
  * 0x1E. MessagePack and CBOR: each serialized message preceded by its length as a 32-bit
  * big-endian unsigned integer. A batch holds at least one message.
  */
-import type { Codec } from '@switchboard/schemas';
+import type { Codec, DecodeOptions } from '@switchboard/schemas';
 import type { PeerHandler, SharedFrame } from './peer.js';
 
 /** ASCII record separator, the JSON batch terminator. */
@@ -82,7 +82,7 @@ export function splitBatch(batch: Uint8Array, text: boolean): Uint8Array[] {
  * in it, goes to onBadFrame (which fails the session) and the messages after it are not read;
  * false then.
  */
-export function decodeBatch(codec: Codec, batch: Uint8Array, handler: PeerHandler): boolean {
+export function decodeBatch(codec: Codec, batch: Uint8Array, handler: PeerHandler, options?: DecodeOptions): boolean {
   let messages: Uint8Array[];
   try {
     messages = splitBatch(batch, !codec.binary);
@@ -94,7 +94,7 @@ export function decodeBatch(codec: Codec, batch: Uint8Array, handler: PeerHandle
   for (const message of messages) {
     let decoded: unknown;
     try {
-      decoded = codec.decode(message);
+      decoded = codec.decode(message, options);
     } catch (err) {
       handler.onBadFrame(`undecodable ${codec.name} message in a batch: ${(err as Error).message}`);
       return false;

@@ -13,7 +13,7 @@
  * a handler that throws, costs this one connection, reported through `onError`.
  */
 import type { Codec } from '@switchboard/schemas';
-import { msgpackCodec } from '@switchboard/schemas';
+import { ROUTER_FRAME_LIMITS, msgpackCodec } from '@switchboard/schemas';
 import type { Peer, PeerHandler, TransportDetails } from './peer.js';
 
 export interface LocalClient {
@@ -91,7 +91,8 @@ export function createLocalConnection(options: {
         if (faulted) return;
         let message: unknown;
         try {
-          message = codec.decode(frame);
+          // What the router sends was bounded when it arrived: decoded with the limits for router frames.
+          message = codec.decode(frame, ROUTER_FRAME_LIMITS);
         } catch (err) {
           return fault('undecodable message from the router', err);
         }

@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Codec, SerializerName } from '@switchboard/schemas';
-import { CODECS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import type { Logger } from '../log.js';
@@ -30,6 +30,10 @@ export interface LongPollOptions {
   batched: boolean;
   /** Largest `send` body; a larger one fails the session. */
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
+  maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** A receive request with nothing to deliver is answered empty (204) after this long. */
   requestTimeoutMs: number;
   /** A transport with no receive request outstanding for this long is closed. */
@@ -186,6 +190,8 @@ export class LongPollTransport {
     peer.deliver();
   });
   #closed = false;
+  /** What incoming frames may hold (nesting depth, value count). */
+  readonly #decode: DecodeOptions;
 
   constructor(
     readonly options: LongPollOptions,
@@ -193,6 +199,7 @@ export class LongPollTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
+    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });
@@ -378,13 +385,13 @@ export class LongPollTransport {
         return;
       }
       let ok: boolean;
-      if (peer.batched) ok = decodeBatch(peer.codec, body, handler);
+      if (peer.batched) ok = decodeBatch(peer.codec, body, handler, this.#decode);
       else {
         let decoded: unknown;
         ok = true;
         try {
           this.counters.bytesIn += body.length;
-          decoded = peer.codec.decode(body);
+          decoded = peer.codec.decode(body, this.#decode);
         } catch (err) {
           ok = false;
           handler.onBadFrame(`undecodable ${peer.codec.name} message: ${(err as Error).message}`);

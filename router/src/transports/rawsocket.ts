@@ -5,8 +5,8 @@
  * offers a Peer for replies. [ap_transport_rawsocket]
  */
 import type { Socket } from 'node:net';
-import type { Codec, SerializerName } from '@switchboard/schemas';
-import { CODECS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
@@ -36,6 +36,10 @@ export interface RawSocketTransportOptions {
    * (2^9 … 2^24); a longer frame fails the connection.
    */
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
+  maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** A client announcing a smaller maximum is refused (error 2, maximum message length unacceptable). */
   minPeerMaxMessageBytes?: number;
   /** Open connections past which a handshake is refused (error 4). 0: no limit. */
@@ -158,7 +162,7 @@ class RawSocketPeer implements Peer, FrameSink {
       let decoded: unknown;
       try {
         this.owner.counters.bytesIn += payload.length;
-        decoded = this.codec.decode(payload);
+        decoded = this.codec.decode(payload, this.owner.decodeOptions);
       } catch (err) {
         handler.onBadFrame(`undecodable ${this.codec.name} message: ${(err as Error).message}`);
         this.close(1002, 'undecodable message');
@@ -190,6 +194,8 @@ export class RawSocketTransport {
   });
   #pingTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** What incoming frames may hold (nesting depth, value count). */
+  readonly decodeOptions: DecodeOptions;
 
   constructor(
     readonly options: RawSocketTransportOptions,
@@ -197,6 +203,7 @@ export class RawSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
+    this.decodeOptions = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);
     const interval = options.pingIntervalMs ?? 0;

@@ -8,8 +8,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { RawData } from 'ws';
-import type { Codec, SerializerName } from '@switchboard/schemas';
-import { CODECS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
 import { channelBindingsOf } from './channel-binding.js';
@@ -29,6 +29,10 @@ export interface WebSocketTransportOptions {
   serializers: readonly SerializerName[];
   /** Largest incoming message; a larger one closes the connection with 1009. */
   maxMessageBytes: number;
+  /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session. */
+  maxNestingDepth?: number;
+  /** Most values (keys included) in an incoming message (default 131072); more aborts the session. */
+  maxMessageItems?: number;
   /** Interval of keep-alive pings; a peer that has not answered the previous ping is dropped. 0 disables. */
   pingIntervalMs: number;
   /** A peer silent this long after a ping is dropped without waiting for the next one (below pingIntervalMs). */
@@ -194,6 +198,8 @@ export class WebSocketTransport {
     peer.flush();
   });
   #pingTimer: NodeJS.Timeout | undefined;
+  /** What incoming frames may hold (nesting depth, value count). */
+  readonly #decode: DecodeOptions;
   /** One per ping round, when pingTimeoutMs is shorter than the interval. */
   #pongDeadline: NodeJS.Timeout | undefined;
 
@@ -203,6 +209,7 @@ export class WebSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
+    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });
@@ -322,13 +329,13 @@ export class WebSocketTransport {
       }
       const bytes = data as Buffer; // binaryType 'nodebuffer': always one Buffer
       if (batched) {
-        decodeBatch(codec, bytes, handler);
+        decodeBatch(codec, bytes, handler, this.#decode);
         return;
       }
       let decoded: unknown;
       try {
         this.counters.bytesIn += bytes.length;
-        decoded = codec.decode(binary ? bytes : bytes.toString('utf8'));
+        decoded = codec.decode(binary ? bytes : bytes.toString('utf8'), this.#decode);
       } catch (err) {
         handler.onBadFrame(`undecodable ${codec.name} message: ${(err as Error).message}`);
         return;

@@ -25,10 +25,15 @@ export function toBase64(bytes: Uint8Array): string {
   return out;
 }
 
-/** Decodes standard base64 (padding optional). Throws on characters outside the alphabet. */
+/**
+ * Decodes standard base64 (padding optional). Throws on characters outside the alphabet, more than
+ * two '=', and a length no encoder writes (4n + 1 characters: 6 bits cannot end a byte).
+ */
 export function fromBase64(text: string): Uint8Array {
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 61) end--; // '='
+  if (text.length - end > 2) throw new Error('too much base64 padding');
+  if (end % 4 === 1) throw new Error('a base64 length of 4n + 1 characters');
   const out = new Uint8Array(Math.floor((end * 3) / 4));
   let acc = 0;
   let bits = 0;

@@ -2,6 +2,11 @@ import { Encoder } from 'cbor-x';
 import type { Codec, EncodedTail } from './codec.js';
 import { cborHeader, cborHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
+import type { DecodeOptions } from './limits.js';
+import { maxDepthOf, maxItemsOf, refuse } from './limits.js';
+import { scanCbor } from './cbor-scan.js';
+import { withoutUndefined } from './undefined.js';
+import { DecodeError } from '../wire.js';
 
 // Maps as objects, no record/structure extensions, no tag 259 for maps: plain RFC 8949 data
 // that autobahn-python's cbor2 and autobahn-js's cbor read.
@@ -36,8 +41,16 @@ export const cborCodec: Codec = {
   encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
     return withTail(encoder.encode(widenLargeIntegers(head, MIN_INTEGER)), head.length, tail, cborHeader, cborHeaderLength);
   },
-  decode(frame: string | Uint8Array): unknown {
-    if (typeof frame === 'string') throw new Error('CBOR frames must be binary');
-    return encoder.decode(frame);
+  decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
+    if (typeof frame === 'string') return refuse('CBOR', 'frames must be binary');
+    // Only frames inside the data model reach cbor-x (cbor-scan.ts): no tags but small bignums.
+    const holdsUndefined = scanCbor(frame, maxDepthOf(options), maxItemsOf(options));
+    let value: unknown;
+    try {
+      value = encoder.decode(frame);
+    } catch (err) {
+      throw new DecodeError(`CBOR: ${(err as Error).message}`);
+    }
+    return holdsUndefined ? withoutUndefined(value) : value;
   },
 };

@@ -1,3 +1,14 @@
+import type { DecodeOptions } from './limits.js';
+
+/**
+ * A payload that cannot be represented in a serializer: a text that starts with U+0000 for JSON
+ * (where that prefix marks binary [bp_binary_conversion_of_json]). The router treats it as "cannot
+ * serialize for this peer": that peer misses the EVENT, a call answer becomes an ERROR.
+ */
+export class EncodeError extends Error {
+  override name = 'EncodeError';
+}
+
 /**
  * A serializer for WAMP messages. All codecs are synchronous: a frame in, a decoded value out.
  * Binary payloads surface as Uint8Array from every codec.
@@ -11,10 +22,13 @@ export interface Codec {
   readonly rawSocketId: number;
   /** True when frames are binary (WebSocket binary messages); JSON uses text frames. */
   readonly binary: boolean;
-  /** Serializes one message array. JSON gives a string, the others bytes. */
+  /** Serializes one message array. JSON gives a string, the others bytes. Throws EncodeError for what the serializer cannot represent. */
   encode(message: unknown[]): string | Uint8Array;
-  /** Deserializes one frame. Throws on undecodable input. */
-  decode(frame: string | Uint8Array): unknown;
+  /**
+   * Deserializes one frame. Throws DecodeError (and nothing else) on undecodable input and on
+   * anything outside the WAMP data model (limits.ts); linear in the frame's size.
+   */
+  decode(frame: string | Uint8Array, options?: DecodeOptions): unknown;
   /**
    * Encodes the trailing elements shared by many messages once (an EVENT's payload, the same for
    * every subscription of a publication).

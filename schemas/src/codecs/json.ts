@@ -1,6 +1,11 @@
 import type { Codec, EncodedTail } from './codec.js';
+import { EncodeError } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { allocate, utf8Bytes } from './allocate.js';
+import type { DecodeOptions } from './limits.js';
+import { maxDepthOf, maxItemsOf } from './limits.js';
+import { scanJson } from './json-scan.js';
+import { DecodeError } from '../wire.js';
 
 /**
  * JSON, with binary as a string of "\0" followed by base64. [bp_binary_conversion_of_json]
@@ -9,18 +14,50 @@ import { allocate, utf8Bytes } from './allocate.js';
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function reviveBinary(_key: string, value: unknown): unknown {
-  if (typeof value === 'string' && value.charCodeAt(0) === 0) return fromBase64(value.slice(1));
-  return value;
+function binaryOf(text: string): Uint8Array {
+  try {
+    return fromBase64(text.slice(1));
+  } catch (err) {
+    throw new DecodeError(`JSON: binary string (\\u0000 + base64) with ${(err as Error).message}`);
+  }
 }
 
 /**
- * Whether the plain JSON.stringify would get a value wrong: binary (Uint8Array) or a BigInt (which
- * the binary codecs decode from 64-bit integers and CBOR bignums, and JSON.stringify rejects).
+ * Turns every "\0"-prefixed string of a parsed frame into binary, in place. A walk of our own
+ * rather than a JSON.parse reviver, which V8 calls for every value at several times the cost.
+ * Depth is bounded by the scan (json-scan.ts).
+ */
+function reviveBinary(value: unknown): unknown {
+  if (typeof value === 'string') return value.charCodeAt(0) === 0 ? binaryOf(value) : value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'object' || (typeof item === 'string' && item.charCodeAt(0) === 0)) value[i] = reviveBinary(item);
+    }
+    return value;
+  }
+  const dict = value as Record<string, unknown>;
+  for (const key in dict) {
+    const item = dict[key];
+    if (typeof item === 'object' || (typeof item === 'string' && item.charCodeAt(0) === 0)) {
+      const next = reviveBinary(item);
+      // JSON.parse makes "__proto__" an own property; plain assignment would set the prototype.
+      if (next !== item) Object.defineProperty(dict, key, { value: next, writable: true, enumerable: true, configurable: true });
+    }
+  }
+  return dict;
+}
+
+/**
+ * Whether the plain JSON.stringify would get a value wrong: binary (Uint8Array), a BigInt (which
+ * the binary codecs decode from 64-bit integers and CBOR bignums, and JSON.stringify rejects), or
+ * a text starting with U+0000 (which JSON cannot carry: it would read back as binary).
  * Very deep values are handed to the replacer rather than walked further.
  */
 function needsReplacer(value: unknown, depth: number): boolean {
   if (typeof value === 'bigint' || value instanceof Uint8Array) return true;
+  if (typeof value === 'string') return value.charCodeAt(0) === 0;
   if (typeof value !== 'object' || value === null) return false;
   if (depth > 32) return true;
   if (Array.isArray(value)) {
@@ -34,9 +71,13 @@ function needsReplacer(value: unknown, depth: number): boolean {
 // JSON.stringify calls Buffer#toJSON before a replacer sees the value, so the replacer reads the
 // original from its holder (`this`). A BigInt becomes a JSON number: exact up to 2^53, the nearest
 // double beyond (JSON peers in JavaScript could not hold more anyway).
+// A text starting with U+0000 (from a MessagePack or CBOR peer) has no JSON form: "\u0000…" is
+// binary by the convention, so it would arrive as other bytes or not at all. Refused with
+// EncodeError rather than changed; dict keys are never binary and pass.
 function replace(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const original = this[key];
   if (original instanceof Uint8Array) return '\0' + toBase64(original);
+  if (typeof value === 'string' && value.charCodeAt(0) === 0) throw new EncodeError('JSON cannot carry a text that starts with U+0000 (it would read as binary)');
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
@@ -90,8 +131,20 @@ export const jsonCodec: Codec = {
     out.set(suffix, text.length);
     return out;
   },
-  decode(frame: string | Uint8Array): unknown {
-    const text = typeof frame === 'string' ? frame : utf8.decode(frame);
-    return text.includes('\\u0000') ? JSON.parse(text, reviveBinary) : JSON.parse(text);
+  decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
+    let text: string;
+    try {
+      text = typeof frame === 'string' ? frame : utf8.decode(frame);
+    } catch {
+      throw new DecodeError('JSON: invalid UTF-8');
+    }
+    scanJson(text, maxDepthOf(options), maxItemsOf(options));
+    try {
+      const value: unknown = JSON.parse(text);
+      return text.includes('\\u0000') ? reviveBinary(value) : value;
+    } catch (err) {
+      if (err instanceof DecodeError) throw err;
+      throw new DecodeError(`JSON: ${(err as Error).message}`);
+    }
   },
 };

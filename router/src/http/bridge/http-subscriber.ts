@@ -5,6 +5,7 @@
  * 5xx, 408, 429, or another status than expectedCode) is retried with exponential backoff; the
  * queue of waiting events is bounded, and what does not fit is dropped and counted.
  */
+import { timerMs } from '@switchboard/schemas';
 import type { Logger } from '../../log.js';
 import type { HttpSubscriberFile } from './config.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
@@ -128,7 +129,8 @@ export class HttpSubscriber {
         return false;
       }
       this.counters.retried++;
-      await this.#sleep((c.retryDelayMs ?? 500) * 2 ** attempt);
+      // Clamped: the backoff doubles up to 100 times, past what a timer holds (it would fire at once).
+      await this.#sleep(timerMs((c.retryDelayMs ?? 500) * 2 ** attempt));
     }
   }
 
