@@ -21,6 +21,7 @@ import type { Endpoints } from './target.js';
 import { RouterProcess } from './target.js';
 import type { WitnessReport } from './witness.js';
 import { Witnesses } from './witness.js';
+import { disableGenerators } from './values.js';
 
 export const LAYERS: Readonly<Record<LayerName, Layer>> = {
   websocket: websocketLayer,
@@ -41,13 +42,6 @@ const PLAN: Readonly<Record<LayerName, { share: number; lanes: number }>> = {
   sse: { share: 0.02, lanes: 1 },
 };
 
-/** A generator known to crash today's router, filtered out until the fix is merged. */
-export interface KnownCrash {
-  id: string;
-  what: string;
-  matches(shot: Shot): boolean;
-}
-
 export interface CampaignOptions {
   frames: number;
   seed: number;
@@ -55,8 +49,8 @@ export interface CampaignOptions {
   timeLimitMs: number;
   /** Event-loop delay (inside the router) that counts as a stall. */
   stallMs: number;
-  /** Shots these match are not sent. */
-  skip?: readonly KnownCrash[];
+  /** Generators switched off (values.ts `enabled`): known crashes fixed elsewhere. */
+  disabledGenerators?: readonly string[];
   /** Most router restarts after crashes before the campaign gives up. */
   maxCrashes?: number;
   /** Replay crashes to find one-shot reproducers (bounded in time). */
@@ -77,12 +71,14 @@ export interface Crash {
 export interface Stall {
   ms: number;
   candidates: Shot[];
+  /** Candidates that blocked a fresh router's event loop past the threshold on their own, with the delay. */
+  culprits?: { shot: Shot; ms: number }[];
 }
 
 export interface CampaignReport {
   seed: number;
   framesSent: Record<string, number>;
-  shotsSkipped: number;
+  disabledGenerators: readonly string[];
   totalFrames: number;
   elapsedMs: number;
   crashes: Crash[];
@@ -129,7 +125,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const crashCounts = new Map<string, number>();
   const witnessReports: WitnessReport[] = [];
   const probeReports: ProbeReport[] = [];
-  let skipped = 0;
+  disableGenerators(options.disabledGenerators ?? []);
   const inFlight = new Set<Shot>();
   const recent: Shot[] = [];
   const stalls: Stall[] = [];
@@ -172,7 +168,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     if (crashCounts.get(signature) === 1) crashes.push({ signature, stderr, candidates: [...new Set([...recent, ...inFlight])] });
     dead.witnesses.abandon();
     probeReports.push(await dead.probe.stop());
-    if (crashes.length + [...crashCounts.values()].reduce((a, b) => a + b, 0) - crashes.length >= (options.maxCrashes ?? 50)) {
+    if ([...crashCounts.values()].reduce((a, b) => a + b, 0) >= (options.maxCrashes ?? 50)) {
       gaveUp = true;
       log('too many crashes: giving up');
     }
@@ -197,17 +193,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   watch(epoch);
 
   const lane = async (layer: Layer, rng: Rng, quota: number): Promise<void> => {
-    const skip = options.skip ?? [];
     while (sent[layer.name]! < quota && Date.now() < deadline && !gaveUp) {
       if (restarting !== undefined) {
         await restarting;
         continue;
       }
       const shot = layer.generate(rng, Math.max(1, quota - sent[layer.name]!));
-      if (skip.some((k) => k.matches(shot))) {
-        skipped++;
-        continue;
-      }
       sent[layer.name]! += shot.frames;
       inFlight.add(shot);
       await shot.fire(epoch.endpoints);
@@ -245,12 +236,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const crash of crashes.slice(0, 8)) {
       crash.reproducer = await minimize(crash, log);
     }
+    for (const stall of stalls.slice(0, 3)) {
+      stall.culprits = await isolateStall(stall, options.stallMs, log);
+    }
   }
 
   return {
     seed: options.seed,
     framesSent: sent,
-    shotsSkipped: skipped,
+    disabledGenerators: options.disabledGenerators ?? [],
     totalFrames: Object.values(sent).reduce((a, b) => a + b, 0),
     elapsedMs,
     crashes,
@@ -284,6 +278,42 @@ export async function crashesAlone(shot: Shot): Promise<string | undefined> {
     await sinks.stop();
     await router.stop();
   }
+}
+
+/**
+ * Replays a stall's candidates one at a time on a fresh router, reading the router's event-loop
+ * delay around each: the ones that block it past `stallMs` alone (bounded to 60 s).
+ */
+async function isolateStall(stall: Stall, stallMs: number, log: (line: string) => void): Promise<{ shot: Shot; ms: number }[]> {
+  const { router, endpoints, sinks } = await freshTarget();
+  const probe = new Probe(endpoints.port, endpoints.metricsUrl, stallMs);
+  const culprits: { shot: Shot; ms: number }[] = [];
+  const until = Date.now() + 60_000;
+  try {
+    for (const shot of stall.candidates) {
+      if (Date.now() > until || router.crashed) break;
+      await probe.sample();
+      await shot.fire(endpoints);
+      await sleep(30);
+      let lag = await probe.lastDelay();
+      // Confirm twice, so that a moment without CPU (2 shared cores) is not taken for a culprit.
+      for (let i = 0; i < 2 && lag !== undefined && lag > stallMs; i++) {
+        await probe.sample();
+        await shot.fire(endpoints);
+        await sleep(30);
+        const again = await probe.lastDelay();
+        lag = again === undefined ? undefined : Math.min(lag, again);
+      }
+      if (lag !== undefined && lag > stallMs) {
+        culprits.push({ shot, ms: lag });
+        log(`blocks the event loop ${lag.toFixed(0)} ms alone: ${shot.describe()}`);
+      }
+    }
+  } finally {
+    await sinks.stop();
+    await router.stop();
+  }
+  return culprits;
 }
 
 /** Replays the candidates in order on one fresh router; the first after which it dies is tried alone. */

@@ -83,6 +83,13 @@ export class Probe {
     this.#rss = metricValue(text, 'switchboard_process_resident_memory_bytes') ?? this.#rss;
   }
 
+  /** One scrape, returning the event-loop delay since the previous one, in ms. */
+  async lastDelay(): Promise<number | undefined> {
+    const text = await scrape(this.port, this.metricsUrl);
+    const lag = text === undefined ? undefined : metricValue(text, 'switchboard_nodejs_eventloop_lag_max_seconds');
+    return lag === undefined ? undefined : lag * 1000;
+  }
+
   async stop(): Promise<ProbeReport> {
     this.#stopped = true;
     await Promise.all(this.#loops);

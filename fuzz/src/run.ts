@@ -41,7 +41,7 @@ export function formatReport(r: CampaignReport): string {
   const witnessFailures = r.witnesses.flatMap((w) => w.failures);
   const lines = [
     `seed ${r.seed}: ${r.totalFrames} frames in ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((r.totalFrames * 1000) / r.elapsedMs)} frames/s)`,
-    `frames per layer: ${Object.entries(r.framesSent).map(([k, v]) => `${k} ${v}`).join(', ')}${r.shotsSkipped > 0 ? ` (${r.shotsSkipped} known-crash shots skipped)` : ''}`,
+    `frames per layer: ${Object.entries(r.framesSent).map(([k, v]) => `${k} ${v}`).join(', ')}${r.disabledGenerators.length > 0 ? ` (generators off: ${r.disabledGenerators.join(', ')})` : ''}`,
     `router crashes: ${[...r.crashCounts.values()].reduce((a, b) => a + b, 0)} (${r.crashCounts.size} distinct)`,
     ...[...r.crashCounts].map(([sig, n]) => `  ${n}× ${sig}`),
     `event-loop stalls > threshold: ${stalls} (worst event-loop delay inside the router ${worst.toFixed(1)} ms; /health worst ${health.toFixed(1)} ms, p99 ${healthP99.toFixed(1)} ms)`,
@@ -59,7 +59,7 @@ const report = await runCampaign({
   layers,
   timeLimitMs: Number(values.minutes) * 60_000,
   stallMs: Number(values['stall-ms']),
-  skip: values['skip-known'] ? KNOWN_UNFIXED : [],
+  disabledGenerators: values['skip-known'] ? KNOWN_UNFIXED.map((k) => k.generator) : [],
   minimize: true,
   log: (line) => process.stderr.write(`[fuzz] ${line}\n`),
 });
@@ -76,7 +76,8 @@ if (report.crashes.length > 0) {
 if (report.stalls.length > 0) {
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `stalls-${report.seed}.json`);
-  writeFileSync(file, JSON.stringify(report.stalls.map((s) => ({ ms: s.ms, candidates: s.candidates.map((c) => c.describe()) })), null, 1));
+  writeFileSync(file, JSON.stringify(report.stalls.map((s) => ({ ms: s.ms, culprits: s.culprits?.map((c) => ({ ms: c.ms, shot: c.shot.dump(), text: c.shot.describe() })), candidates: s.candidates.map((c) => c.describe()) })), null, 1));
+  for (const c of report.stalls.flatMap((s) => s.culprits ?? [])) console.log(`stall ${c.ms.toFixed(0)} ms alone: ${c.shot.describe()}`);
   console.log(`stalls: the shots sent around each are in ${file}`);
 }
 const failed = report.crashes.length > 0 || report.probe.some((p) => p.stalls > 0) || report.witnesses.some((w) => w.failures.length > 0);

@@ -9,6 +9,28 @@ import type { SerializerName } from '@switchboard/schemas';
 import { CODECS } from '@switchboard/schemas';
 import type { Rng } from './rng.js';
 
+/**
+ * Generators that can be switched off by name, for findings that crash today's router and are
+ * fixed on other branches (see known.ts): `nul-prefix` (strings that start with U+0000, which
+ * WAMP's JSON reads as base64 binary) and `cbor-bignum` (CBOR tags 2 and 3, and BigInts past
+ * 64 bits, which cbor-x writes as bignums).
+ */
+const disabled = new Set<string>();
+
+export function disableGenerators(ids: Iterable<string>): void {
+  disabled.clear();
+  for (const id of ids) disabled.add(id);
+}
+
+export function enabled(id: 'nul-prefix' | 'cbor-bignum'): boolean {
+  return !disabled.has(id);
+}
+
+/** `s`, or with `nul-prefix` off, `s` with a U+0000 at its start moved away from it. */
+function nul(s: string): string {
+  return s.startsWith('\u0000') && !enabled('nul-prefix') ? `_${s}` : s;
+}
+
 const NASTY_STRINGS: readonly string[] = [
   '',
   '\u0000',
@@ -46,7 +68,13 @@ const NASTY_NUMBERS: readonly number[] = [
 ];
 
 export function nastyString(rng: Rng): string {
+  return nul(anyString(rng));
+}
+
+function anyString(rng: Rng): string {
   const r = rng.next();
+  // WAMP's JSON reads a string that starts with U+0000 as base64 binary: worth a share of its own.
+  if (r < 0.1) return `\u0000${rng.pick(['', 'AAEC', 'not base64!', '==', rng.pick(NASTY_STRINGS)])}`;
   if (r < 0.5) return rng.pick(NASTY_STRINGS);
   if (r < 0.8) {
     // Random code units, surrogates and controls included.
@@ -76,7 +104,8 @@ export function nastyValue(rng: Rng, depth = 0, binary = true): unknown {
     case 3:
       return binary ? rng.bytes(rng.size(256)) : nastyString(rng);
     case 4:
-      return binary ? rng.pick([2n ** 64n, -(2n ** 64n) - 1n, 2n ** 200n, -(2n ** 63n), 2n ** 63n]) : nastyNumber(rng);
+      if (!binary) return nastyNumber(rng);
+      return enabled('cbor-bignum') ? rng.pick([2n ** 64n, -(2n ** 64n) - 1n, 2n ** 200n, -(2n ** 63n), 2n ** 63n]) : rng.pick([-(2n ** 63n), 2n ** 63n, 2n ** 64n - 1n]);
     case 5:
       return rng.int(2 ** 30);
     case 6:
@@ -183,8 +212,9 @@ function cborText(s: string): number[] {
 export function cborItem(rng: Rng): number[] {
   switch (rng.int(14)) {
     case 0: {
-      // Bignum (tag 2/3) of up to 4 KiB.
-      const body = rng.bytes(rng.size(4096) + 1);
+      if (!enabled('cbor-bignum')) return cborText('fuzz');
+      // Bignum (tag 2/3): mostly small, now and then 64 KiB (decoding one is quadratic in cbor-x).
+      const body = rng.bytes(rng.chance(0.03) ? 65536 : rng.size(4096) + 1);
       return [...cborHead(6, rng.pick([2, 3])), ...cborHead(2, body.length), ...body];
     }
     case 1:
@@ -206,14 +236,14 @@ export function cborItem(rng: Rng): number[] {
       return [0xa2, ...cborItem(rng), 0x01, 0x80, 0x02];
     case 7:
       // Text with invalid UTF-8 or a NUL.
-      return rng.chance(0.5) ? [0x63, 0xff, 0xfe, 0xc0] : cborText('\u0000fuzz');
+      return rng.chance(0.5) ? [0x63, 0xff, 0xfe, 0xc0] : cborText(nul('\u0000fuzz'));
     case 8:
       // Large 64-bit integers.
       return rng.chance(0.5) ? cborHead(0, 2n ** 64n - 1n) : cborHead(1, 2n ** 63n);
     case 9:
       return [0x5f, 0x41, 0x00, 0x61, 0x61, 0xff];
     default:
-      return cborText(rng.pick(NASTY_STRINGS));
+      return cborText(nul(rng.pick(NASTY_STRINGS)));
   }
 }
 
@@ -261,7 +291,7 @@ export function msgpackItem(rng: Rng): number[] {
     case 8:
       return [0xc4, 0x03, 1, 2, 3];
     default:
-      return mpStr(rng.pick(NASTY_STRINGS));
+      return mpStr(nul(rng.pick(NASTY_STRINGS)));
   }
 }
 
@@ -299,7 +329,7 @@ export function jsonText(rng: Rng, request: number): string {
     '-0',
     '"' + '\\\\'.repeat(1000) + '"',
   ];
-  const payload = rng.pick(payloads);
+  const payload = rng.pick(enabled('nul-prefix') ? payloads : payloads.filter((p) => !p.startsWith('"\\u0000')));
   switch (rng.int(4)) {
     case 0:
       return `[16,${request},{"acknowledge":true},${topic},[${payload}]]`;

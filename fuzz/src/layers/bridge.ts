@@ -6,7 +6,7 @@
  */
 import type { Rng } from '../rng.js';
 import type { Endpoints } from '../target.js';
-import { deepArray, nastyOptions, nastyString, nastyValue, percent } from '../values.js';
+import { deepArray, enabled, nastyOptions, nastyString, nastyValue, percent } from '../values.js';
 import { http } from './http.js';
 import type { Layer, Shot } from './shot.js';
 import { preview } from './shot.js';
@@ -36,7 +36,7 @@ function body(rng: Rng, path: string): Buffer {
           () => '{"topic":"fuzz.t","args":[' + '['.repeat(rng.size(100_000) + 1),
           () => `{"topic":"fuzz.t","args":[${JSON.stringify(deepArray(2000))}]}`,
           () => '{"topic":"fuzz.t","args":[1e999999, -0, 123456789012345678901234567890]}',
-          () => '{"topic":"\\u0000fuzz","args":["\\u0000"]}',
+          () => (enabled('nul-prefix') ? '{"topic":"\\u0000fuzz","args":["\\u0000"]}' : '{"topic":"fuzz\\u0000","args":["x\\u0000"]}'),
           () => '{"procedure":"fuzz.echo","args":["\\ud800"]}',
           () => '{"topic":"fuzz.t","__proto__":{"args":[1]}}',
           () => '{"topic":',
@@ -57,7 +57,7 @@ function body(rng: Rng, path: string): Buffer {
 export const bridgeLayer: Layer = {
   name: 'bridge',
   generate(rng: Rng): Shot {
-    const path = rng.pick(['/publish', '/publish', '/call', '/hook']);
+    const path = rng.pick(['/publish', '/publish', '/call', '/call', '/hook']);
     const data = body(rng, path);
     const headers: Record<string, string> = { 'Content-Type': rng.chance(0.9) ? 'application/json' : rng.pick(['text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) };
     if (rng.chance(0.1)) headers['Idempotency-Key'] = nastyString(rng).replace(/[^\x20-\x7e]/g, '_').slice(0, 300) || 'k';
