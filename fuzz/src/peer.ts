@@ -48,7 +48,17 @@ export class Peer {
   }
 
   send(message: unknown[]): void {
-    if (!this.#isClosed) this.#send(CODECS[this.serializer].encode(message));
+    if (this.#isClosed) return;
+    let frame: string | Uint8Array;
+    try {
+      frame = CODECS[this.serializer].encode(message);
+    } catch (err) {
+      // A sink echoing a value its codec cannot write (nesting past the encoder's recursion).
+      this.#close(`cannot encode a reply: ${(err as Error).message}`);
+      this.#end();
+      return;
+    }
+    this.#send(frame);
   }
 
   close(): void {

@@ -175,7 +175,23 @@ export class Router implements RouterCore {
       throw err;
     }
     this.log.info({ realms: [...this.#realms.keys()] }, 'router started');
+    this.#warnIfOpen();
     return this.#addresses;
+  }
+
+  /**
+   * The embedded default (realm1 without roles, anonymous clients) lets anyone do everything,
+   * wamp.session.kill_all included: fine for development, never for a reachable router. Said
+   * once at startup, naming the realms. [SECURITY.md: What the defaults expose]
+   */
+  #warnIfOpen(): void {
+    const anonymous = this.config.listeners.some((l) => l.auth === undefined || l.auth.anonymous !== undefined);
+    const open = this.config.realms.filter((r) => r.roles === undefined).map((r) => r.name);
+    if (!anonymous || open.length === 0) return;
+    this.log.warn(
+      { realms: open },
+      'development defaults: anonymous clients may do everything on these realms (no roles), the meta API included; configure roles and authentication before this router is reachable by others (see SECURITY.md)',
+    );
   }
 
   /**
