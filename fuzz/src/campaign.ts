@@ -36,10 +36,10 @@ export const LAYERS: Readonly<Record<LayerName, Layer>> = {
 const PLAN: Readonly<Record<LayerName, { share: number; lanes: number }>> = {
   websocket: { share: 0.5, lanes: 4 },
   rawsocket: { share: 0.3, lanes: 3 },
-  wsframe: { share: 0.06, lanes: 2 },
-  longpoll: { share: 0.06, lanes: 2 },
-  bridge: { share: 0.06, lanes: 3 },
-  sse: { share: 0.02, lanes: 1 },
+  wsframe: { share: 0.06, lanes: 4 },
+  longpoll: { share: 0.06, lanes: 4 },
+  bridge: { share: 0.06, lanes: 6 },
+  sse: { share: 0.02, lanes: 8 },
 };
 
 export interface CampaignOptions {
@@ -218,7 +218,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   }
   const progress = setInterval(() => {
     const total = Object.values(sent).reduce((a, b) => a + b, 0);
-    log(`${total} frames, ${Math.round((total * 1000) / Math.max(1, Date.now() - started))}/s, crashes ${[...crashCounts.values()].reduce((a, b) => a + b, 0)}`);
+    const layers = Object.entries(sent).map(([k, v]) => `${k} ${v}`).join(' ');
+    log(`${total} frames, ${Math.round((total * 1000) / Math.max(1, Date.now() - started))}/s, crashes ${[...crashCounts.values()].reduce((a, b) => a + b, 0)} (${layers})`);
   }, 10_000);
   await Promise.all(lanes);
   clearInterval(progress);

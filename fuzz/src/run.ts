@@ -12,7 +12,14 @@ import { runCampaign } from './campaign.js';
 import { KNOWN_UNFIXED } from './known.js';
 import type { LayerName } from './layers/shot.js';
 import { LAYER_NAMES, isLayerName } from './layers/shot.js';
-import { REPO_ROOT } from './target.js';
+import { REPO_ROOT, killRouters } from './target.js';
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killRouters();
+    process.exit(130);
+  });
+}
 
 const { values } = parseArgs({
   options: {

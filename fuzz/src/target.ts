@@ -86,6 +86,13 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** Routers started and not yet stopped: killed when this process exits, so none is left behind. */
+const running = new Set<ChildProcess>();
+export function killRouters(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+process.once('exit', killRouters);
+
 export class RouterProcess {
   readonly child: ChildProcess;
   #output = '';
@@ -101,7 +108,13 @@ export class RouterProcess {
     };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => setImmediate(() => resolve({ code, signal }))));
+    running.add(child);
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        running.delete(child);
+        setImmediate(() => resolve({ code, signal }));
+      }),
+    );
   }
 
   get output(): string {

@@ -29,7 +29,7 @@ export const sseLayer: Layer = {
     const path = `/events?${params.join('&')}`;
     const headers: Record<string, string> = { Accept: 'text/event-stream' };
     if (rng.chance(0.1)) headers['Last-Event-ID'] = rng.pick(['1', '0', '18446744073709551616', 'abc', ' 7 ', '9'.repeat(300)]);
-    const readMs = rng.pick([20, 50, 150]);
+    const readMs = rng.pick([5, 15, 40]);
     return {
       layer: 'sse',
       frames: 1,
