@@ -37,7 +37,7 @@ const PLAN: Readonly<Record<LayerName, { share: number; lanes: number }>> = {
   websocket: { share: 0.5, lanes: 4 },
   rawsocket: { share: 0.3, lanes: 3 },
   wsframe: { share: 0.06, lanes: 4 },
-  longpoll: { share: 0.06, lanes: 4 },
+  longpoll: { share: 0.06, lanes: 8 },
   bridge: { share: 0.06, lanes: 6 },
   sse: { share: 0.02, lanes: 8 },
 };
@@ -53,8 +53,10 @@ export interface CampaignOptions {
   disabledGenerators?: readonly string[];
   /** Most router restarts after crashes before the campaign gives up. */
   maxCrashes?: number;
-  /** Replay crashes to find one-shot reproducers (bounded in time). */
+  /** Replay crashes to find one-shot reproducers, and stalls to find inputs that block alone (bounded in time). */
   minimize?: boolean;
+  /** Stalls replayed (default 3), and the time each replay may take (default 60 s). */
+  stallReplays?: { stalls: number; budgetMs: number };
   log?: (line: string) => void;
 }
 
@@ -237,8 +239,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const crash of crashes.slice(0, 8)) {
       crash.reproducer = await minimize(crash, log);
     }
-    for (const stall of stalls.slice(0, 3)) {
-      stall.culprits = await isolateStall(stall, options.stallMs, log);
+    const replays = options.stallReplays ?? { stalls: 3, budgetMs: 60_000 };
+    // The worst first: the likeliest to have a culprit.
+    for (const stall of [...stalls].sort((a, b) => b.ms - a.ms).slice(0, replays.stalls)) {
+      stall.culprits = await isolateStall(stall, options.stallMs, replays.budgetMs, log);
     }
   }
 
@@ -283,13 +287,13 @@ export async function crashesAlone(shot: Shot): Promise<string | undefined> {
 
 /**
  * Replays a stall's candidates one at a time on a fresh router, reading the router's event-loop
- * delay around each: the ones that block it past `stallMs` alone (bounded to 60 s).
+ * delay around each: the ones that block it past `stallMs` alone (bounded to `budgetMs`).
  */
-async function isolateStall(stall: Stall, stallMs: number, log: (line: string) => void): Promise<{ shot: Shot; ms: number }[]> {
+async function isolateStall(stall: Stall, stallMs: number, budgetMs: number, log: (line: string) => void): Promise<{ shot: Shot; ms: number }[]> {
   const { router, endpoints, sinks } = await freshTarget();
   const probe = new Probe(endpoints.port, endpoints.metricsUrl, stallMs);
   const culprits: { shot: Shot; ms: number }[] = [];
-  const until = Date.now() + 60_000;
+  const until = Date.now() + budgetMs;
   try {
     for (const shot of stall.candidates) {
       if (Date.now() > until || router.crashed) break;

@@ -7,7 +7,8 @@
  */
 import type { SerializerName } from '@switchboard/schemas';
 import type { Rng } from './rng.js';
-import { binaryPublish, encode, garbage, jsonText, mutate, bytesOf, nastyNumber, nastyOptions, nastyString, nastyValue } from './values.js';
+import { CODECS } from '@switchboard/schemas';
+import { binaryPublish, enabled, encode, garbage, jsonText, mutate, bytesOf, nastyNumber, nastyOptions, nastyString, nastyValue } from './values.js';
 
 /** One WebSocket/RawSocket/long-poll message: text (JSON) or bytes. */
 export type Frame = string | Uint8Array;
@@ -100,8 +101,35 @@ export function message(rng: Rng, request: () => number, binary: boolean): unkno
   }
 }
 
+function hasNulPrefix(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.startsWith('\u0000');
+  if (depth > 64 || typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) return value.some((v) => hasNulPrefix(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => k.startsWith('\u0000') || hasNulPrefix(v, depth + 1));
+}
+
+/**
+ * With the `nul-prefix` generator off, a frame of a binary serializer that random bytes or a
+ * mutation happened to turn into one carrying a U+0000-prefixed string is replaced by a plain
+ * PUBLISH (JSON reads such strings as binary, so JSON frames are left alone).
+ */
+export function clean(serializer: SerializerName, frame: Frame): Frame {
+  if (enabled('nul-prefix') || serializer === 'json' || typeof frame === 'string') return frame;
+  let value: unknown;
+  try {
+    value = CODECS[serializer].decode(frame);
+  } catch {
+    return frame;
+  }
+  return hasNulPrefix(value) ? encode(serializer, [16, 1, {}, 'fuzz.t']) : frame;
+}
+
 /** A frame that is not a WAMP message of this serializer (or not even a list). */
 export function badFrame(rng: Rng, serializer: SerializerName, request: number): Frame {
+  return clean(serializer, anyBadFrame(rng, serializer, request));
+}
+
+function anyBadFrame(rng: Rng, serializer: SerializerName, request: number): Frame {
   const binary = serializer !== 'json';
   switch (rng.int(8)) {
     case 0:

@@ -71,7 +71,7 @@ export const longpollLayer: Layer = {
         }
         if (id === undefined) return;
         // A receive request held beside the sends, as a client has.
-        const receive = http(target.port, 'POST', `/lp/${id}/receive`, {}, undefined, { abortAfterMs: 300 });
+        const receive = http(target.port, 'POST', `/lp/${id}/receive`, {}, undefined, { abortAfterMs: 100 });
         for (const body of bodies) {
           const res = await http(target.port, 'POST', `/lp/${id}/send`, { 'Content-Type': contentType }, body);
           if (res.status !== 202 && res.status !== 200 && res.status !== 204) break;

@@ -6,7 +6,7 @@
  */
 import type { SerializerName } from '@switchboard/schemas';
 import { CODECS, SERIALIZER_NAMES } from '@switchboard/schemas';
-import { script } from '../protocol.js';
+import { clean, script } from '../protocol.js';
 import type { Rng } from '../rng.js';
 import type { Endpoints } from '../target.js';
 import { bytesOf } from '../values.js';
@@ -69,7 +69,16 @@ export const rawsocketLayer: Layer = {
     const chunks: Buffer[] = [rng.chance(0.1) ? hostileHandshake(rng, serializer) : handshake(serializer, rng.chance(0.8) ? 0x0f : rng.int(16))];
     const s = script(rng, serializer, maxFrames);
     const frames = s.hello === undefined ? s.frames : [s.hello, ...s.frames];
-    for (const f of frames) chunks.push(rng.chance(0.05) ? hostileFrame(rng, serializer) : rawFrame(0, bytesOf(f)));
+    for (const f of frames) {
+      if (!rng.chance(0.05)) chunks.push(rawFrame(0, bytesOf(f)));
+      else {
+        const hostile = hostileFrame(rng, serializer);
+        // A random payload may decode to a U+0000-prefixed string (see clean).
+        const payload = hostile.subarray(4);
+        const cleaned = hostile.length > 4 && hostile[0] === 0 ? clean(serializer, payload) : payload;
+        chunks.push(cleaned === payload ? hostile : rawFrame(0, bytesOf(cleaned)));
+      }
+    }
     // Now and then, split everything octet by octet, or drip it.
     const split = rng.chance(0.03);
     const parts = split ? [...Buffer.concat(chunks).subarray(0, 4096)].map((b) => Buffer.of(b)) : chunks;

@@ -31,6 +31,8 @@ describe('fuzz short form (issue #14)', () => {
         disabledGenerators: KNOWN_UNFIXED.map((k) => k.generator),
         maxCrashes: 3,
         minimize: true,
+        // The worst stall only, for at most 6 s: the short form stays under 30 s.
+        stallReplays: { stalls: 1, budgetMs: 6000 },
       });
       const crashes = report.crashes.map((c) => `${c.signature}\n  reproducer: ${c.reproducer?.describe() ?? '(none found alone)'}`);
       expect(crashes, 'router crashes').toEqual([]);
