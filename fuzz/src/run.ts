@@ -52,7 +52,7 @@ export function formatReport(r: CampaignReport): string {
     `router crashes: ${[...r.crashCounts.values()].reduce((a, b) => a + b, 0)} (${r.crashCounts.size} distinct)`,
     ...[...r.crashCounts].map(([sig, n]) => `  ${n}× ${sig}`),
     `event-loop stalls > threshold: ${stalls} (worst event-loop delay inside the router ${worst.toFixed(1)} ms; /health worst ${health.toFixed(1)} ms, p99 ${healthP99.toFixed(1)} ms)`,
-    `witness sessions: ${witnessFailures.length === 0 ? 'ok' : 'FAILED'} (last run: ${r.witnesses.map((w) => `${w.eventsSeen}/${w.published} events, ${w.answers}/${w.calls} answers`).join('; ')})`,
+    `witness sessions: ${witnessFailures.length === 0 ? 'ok' : 'FAILED'} (last run: ${r.witnesses.map((w) => `${w.eventsSeen}/${w.published} events, ${w.answers}/${w.calls} answers, ${w.hooksOk}/${w.hooks} webhook POSTs`).join('; ')})`,
     ...witnessFailures.map((f) => `  ${f}`),
     `router RSS: before ${mb(r.rssBeforeBytes)}, after ${mb(r.rssAfterBytes)}${r.crashes.length > 0 ? ' (after the last restart)' : ''}`,
   ];

@@ -13,7 +13,9 @@ import type { Rng } from './rng.js';
  * Generators that can be switched off by name, for findings that crash today's router and are
  * fixed on other branches (see known.ts): `nul-prefix` (strings that start with U+0000, which
  * WAMP's JSON reads as base64 binary) and `cbor-bignum` (CBOR tags 2 and 3, and BigInts past
- * 64 bits, which cbor-x writes as bignums).
+ * 64 bits, which cbor-x writes as bignums), `deep-nesting` (well-formed values nested deeper than
+ * 1000 levels, which close the in-process bridge session that carries them), `long-uri` (strings,
+ * and so URIs, longer than 10 000 characters: a prefix SUBSCRIBE costs ~1 µs a character).
  */
 const disabled = new Set<string>();
 
@@ -22,7 +24,9 @@ export function disableGenerators(ids: Iterable<string>): void {
   for (const id of ids) disabled.add(id);
 }
 
-export function enabled(id: 'nul-prefix' | 'cbor-bignum'): boolean {
+export type GeneratorSwitch = 'nul-prefix' | 'cbor-bignum' | 'deep-nesting' | 'long-uri';
+
+export function enabled(id: GeneratorSwitch): boolean {
   return !disabled.has(id);
 }
 
@@ -84,7 +88,7 @@ function anyString(rng: Rng): string {
     return s;
   }
   if (r < 0.95) return `fuzz.${rng.pick(NASTY_STRINGS)}.${rng.int(1000)}`;
-  return 'x'.repeat(rng.size(200_000));
+  return 'x'.repeat(enabled('long-uri') ? rng.size(200_000) : rng.size(10_000));
 }
 
 export function nastyNumber(rng: Rng): number {
@@ -123,9 +127,14 @@ export function nastyValue(rng: Rng, depth = 0, binary = true): unknown {
   }
 }
 
-export function deepArray(depth: number): unknown {
+/** Nesting at most 1000 deep with `deep-nesting` off. */
+export function depth(n: number): number {
+  return enabled('deep-nesting') ? n : Math.min(n, 1000);
+}
+
+export function deepArray(levels: number): unknown {
   let v: unknown = [];
-  for (let i = 0; i < depth; i++) v = [v];
+  for (let i = 0; i < depth(levels); i++) v = [v];
   return v;
 }
 
@@ -227,7 +236,7 @@ export function cborItem(rng: Rng): number[] {
       // A length that promises far more than follows.
       return [...cborHead(rng.pick([2, 3, 4, 5]), rng.pick([2 ** 31, 2 ** 32 - 1, 2n ** 63n, 2n ** 64n - 1n, 100_000])), 0];
     case 4:
-      return Array(rng.size(20_000) + 1).fill(0x81).concat([0x80]);
+      return Array(depth(rng.size(20_000) + 1)).fill(0x81).concat([0x80]);
     case 5:
       // undefined, simple values, half/single/double floats (NaN, Infinity).
       return rng.pick([[0xf7], [0xf0], [0xf8, 0xff], [0xf9, 0x7c, 0x00], [0xf9, 0x7e, 0x00], [0xfa, 0x7f, 0xc0, 0, 0], [0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0], [0xff], [0x1c], [0xfc]]);
@@ -272,7 +281,7 @@ export function msgpackItem(rng: Rng): number[] {
       // Lengths that promise more than follows.
       return rng.pick([[0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0x7f, 0xff, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xff], [0xc6, 0xff, 0xff, 0xff, 0xff], [0xc9, 0xff, 0xff, 0xff, 0xff, 0x01]]);
     case 2:
-      return Array(rng.size(20_000) + 1).fill(0x91).concat([0x90]);
+      return Array(depth(rng.size(20_000) + 1)).fill(0x91).concat([0x90]);
     case 3:
       // uint64 max, int64 min.
       return rng.chance(0.5) ? [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0];
@@ -314,7 +323,7 @@ export function jsonText(rng: Rng, request: number): string {
   const topic = `"fuzz.json.${rng.int(4)}"`;
   const payloads = [
     '['.repeat(rng.size(100_000) + 1),
-    `${'['.repeat(5000)}${']'.repeat(5000)}`,
+    `${'['.repeat(depth(5000))}${']'.repeat(depth(5000))}`,
     '1e999999',
     '-1e999999',
     '123456789012345678901234567890123456789',

@@ -1,9 +1,12 @@
 /**
  * Witness sessions: well-behaved peers that keep publishing and calling while the fuzzer runs,
  * and must see every event and every answer. One subscriber-and-callee over WebSocket/JSON, one
- * publisher-and-caller over RawSocket/MessagePack (so a payload crosses serializers). Losing a
- * session, a missing or reordered event, or a call without an answer within 5 s is a failure.
+ * publisher-and-caller over RawSocket/MessagePack (so a payload crosses serializers), and an HTTP
+ * bridge caller that POSTs to the webhook path every 100 ms (bridge paths of one identity share a
+ * session: a hostile request must not fail another's). Losing a session, a missing or reordered
+ * event, a call without an answer within 5 s, or a webhook POST not answered 202 is a failure.
  */
+import { http } from './layers/http.js';
 import { Peer } from './peer.js';
 
 const TOPIC = 'witness.ticks';
@@ -14,6 +17,9 @@ export interface WitnessReport {
   eventsSeen: number;
   calls: number;
   answers: number;
+  /** Webhook POSTs sent, and answered 202. */
+  hooks: number;
+  hooksOk: number;
   /** Everything that went wrong, in words. */
   failures: string[];
 }
@@ -40,8 +46,26 @@ export class Witnesses {
     const w = new Witnesses(a, b);
     await w.#setUp();
     w.#timer = setInterval(() => w.#tick(), intervalMs);
+    w.#hooks = w.#hookLoop(port);
     return w;
   }
+
+  #hooks: Promise<void> = Promise.resolve();
+  #hooksSent = 0;
+  #hooksOk = 0;
+
+  async #hookLoop(port: number): Promise<void> {
+    while (!this.#stopped && !this.#abandoned) {
+      const n = ++this.#hooksSent;
+      const res = await http(port, 'POST', '/hook', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify({ witness: n })), { abortAfterMs: 5000 });
+      if (this.#abandoned) return;
+      if (res.status === 202) this.#hooksOk++;
+      else this.#fail(`bridge witness: POST /hook ${n} answered ${res.status === 0 ? 'nothing within 5 s' : `${res.status} ${res.body.toString('utf8').slice(0, 100)}`}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  #abandoned = false;
 
   #fail(text: string): void {
     if (this.#failures.length < 20) this.#failures.push(text);
@@ -121,17 +145,19 @@ export class Witnesses {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     this.#stopped = true;
+    await this.#hooks;
     if (this.#seen < this.#published) this.#fail(`${this.#published - this.#seen} of ${this.#published} events never arrived`);
     if (this.#pendingCalls.size > 0) this.#fail(`${this.#pendingCalls.size} calls never answered`);
     this.a.close();
     this.b.close();
-    return { published: this.#published, eventsSeen: this.#seen, calls: this.#calls, answers: this.#answers, failures: [...this.#failures] };
+    return { published: this.#published, eventsSeen: this.#seen, calls: this.#calls, answers: this.#answers, hooks: this.#hooksSent, hooksOk: this.#hooksOk, failures: [...this.#failures] };
   }
 
   /** Abandons them (the router crashed): no report. */
   abandon(): void {
     clearInterval(this.#timer);
     this.#stopped = true;
+    this.#abandoned = true;
     this.a.close();
     this.b.close();
   }

@@ -5,14 +5,16 @@
  */
 import type { Rng } from '../rng.js';
 import type { Endpoints } from '../target.js';
-import { nastyString, percent } from '../values.js';
+import { enabled, nastyString, percent } from '../values.js';
 import { http } from './http.js';
 import type { Layer, Shot } from './shot.js';
 
 function enc(rng: Rng, text: string): string {
   if (rng.chance(0.7)) return percent(text);
   // Raw percent escapes of octets that are not UTF-8, and stray '%'.
-  return rng.pick(['%00', '%ff%fe', '%c0%80', '%ed%a0%80', '%', '%zz', '+', '%2B%00', text.replace(/[^\x21-\x7e]/g, '_')]);
+  const raw = ['%ff%fe', '%c0%80', '%ed%a0%80', '%', '%zz', '+', '%2B%00', text.replace(/[^\x21-\x7e]/g, '_')];
+  // A value that decodes to a U+0000-prefixed topic is the known crash (see known.ts).
+  return rng.pick(enabled('nul-prefix') ? ['%00', '%00%ff', ...raw] : raw);
 }
 
 export const sseLayer: Layer = {
