@@ -177,26 +177,27 @@ export class Router implements RouterCore {
       await this.stop();
       throw err;
     }
-    this.#warnIfAnonymous();
     this.log.info({ realms: [...this.#realms.keys()] }, 'router started');
+    this.#warnIfOpen();
     return this.#addresses;
   }
 
   /**
-   * The embedded default (no config) lets anyone join realm1 and do everything: fine on a
-   * developer's machine, not on a network. Said once at start, for every listener that admits
-   * anonymous sessions, with the realms where a session may then do everything (no roles).
+   * The embedded default (realm1 without roles, anonymous clients) lets anyone join and do
+   * everything, the meta API (wamp.session.kill_all) included: fine on a developer's machine, never
+   * on a reachable router. Said once at start, with the listeners that admit anonymous sessions and
+   * the realms without roles. Anonymous access to realms with roles is a deliberate choice and not
+   * warned about. [SECURITY.md: What the defaults expose]
    */
-  #warnIfAnonymous(): void {
-    const open = this.config.listeners.filter((l) => l.auth === undefined || l.auth.anonymous !== undefined);
-    if (open.length === 0) return;
+  #warnIfOpen(): void {
+    const anonymous = this.config.listeners.filter((l) => l.auth === undefined || l.auth.anonymous !== undefined);
     const unrestricted = this.config.realms.filter((r) => r.roles === undefined).map((r) => r.name);
-    const listeners = open.map((l) => this.#addresses[this.config.listeners.indexOf(l)]?.url);
+    if (anonymous.length === 0 || unrestricted.length === 0) return;
+    const listeners = anonymous.map((l) => this.#addresses[this.config.listeners.indexOf(l)]?.url);
     this.log.warn(
       { listeners, realms: unrestricted },
-      'anonymous access is open: clients can join without credentials' +
-        (unrestricted.length > 0 ? ' and, in realms without roles, do everything' : '') +
-        '. The embedded default configuration is meant for development; configure listeners[].auth and realms[].roles before exposing the router.',
+      'anonymous access is open: clients can join without credentials and, in realms without roles, do everything (the meta API included). ' +
+        'These are development defaults; configure listeners[].auth and realms[].roles before this router is reachable by others (see SECURITY.md)',
     );
   }
 
