@@ -28,6 +28,12 @@ export interface RealmLimits {
   maxInvocationsPerSession: number;
   /** Testaments (both scopes) one session may leave. */
   maxTestamentsPerSession: number;
+  /**
+   * Characters in a topic or procedure URI (or pattern) of a SUBSCRIBE, REGISTER, CALL, PUBLISH or
+   * testament. URIs are keys the router indexes and keeps for as long as a route lives, so one
+   * session's quota times this length bounds what its routes' keys hold.
+   */
+  maxUriLength: number;
   /** Bytes (estimated, see payloadBytes) of retained events the realm keeps; the oldest topics go first. */
   maxRetainedBytes: number;
   /** Bytes (estimated) of event history the realm keeps; the oldest events go first. */
@@ -45,6 +51,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxPendingCallsPerSession: 1_000,
   maxInvocationsPerSession: 1_000,
   maxTestamentsPerSession: 100,
+  maxUriLength: 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
   maxHistoryBytes: 64 * 1024 * 1024,
 };
@@ -97,6 +104,18 @@ export class Quotas {
     const existing = this.broker.lookup(msg.topic, match);
     if (existing !== undefined && held.has(existing)) return false;
     refuseOverLimit(session, MessageCode.Subscribe, msg.request, { limit: 'maxSubscriptionsPerSession', value: max }, this.stats);
+    return true;
+  }
+
+  /**
+   * True (and the ERROR sent, unless `quiet`: an unacknowledged PUBLISH) when a URI is longer than
+   * maxUriLength. Checked before anything looks at the URI.
+   */
+  refusesUri(session: RouterSession, requestType: MessageCode, request: RequestId, uri: string, quiet = false): boolean {
+    const max = this.limits.maxUriLength;
+    if (uri.length <= max) return false;
+    if (quiet) this.stats.limitExceeded('maxUriLength');
+    else refuseOverLimit(session, requestType, request, { limit: 'maxUriLength', value: max }, this.stats);
     return true;
   }
 

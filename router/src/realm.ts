@@ -367,7 +367,7 @@ export class Realm {
   // ---- publish & subscribe -----------------------------------------------------------------
 
   onSubscribe(session: RouterSession, msg: Subscribe): void | Promise<void> {
-    if (this.quotas.refusesSubscribe(session, msg)) return;
+    if (this.quotas.refusesUri(session, MessageCode.Subscribe, msg.request, msg.topic) || this.quotas.refusesSubscribe(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -416,6 +416,7 @@ export class Realm {
   }
 
   onPublish(session: RouterSession, msg: Publish): void | Promise<void> {
+    if (this.quotas.refusesUri(session, MessageCode.Publish, msg.request, msg.topic, msg.options.acknowledge !== true)) return;
     if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
       return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
     }
@@ -586,7 +587,7 @@ export class Realm {
   // ---- routed RPC --------------------------------------------------------------------------
 
   onRegister(session: RouterSession, msg: Register): void | Promise<void> {
-    if (this.quotas.refusesRegister(session, msg)) return;
+    if (this.quotas.refusesUri(session, MessageCode.Register, msg.request, msg.procedure) || this.quotas.refusesRegister(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -674,7 +675,7 @@ export class Realm {
   onCall(session: RouterSession, msg: Call): void | Promise<void> {
     const continued = this.dealer.pendingCall(session, msg.request);
     if (continued !== undefined && continued.callerStreaming) return this.calls.continueCall(continued, msg);
-    if (this.quotas.refusesCall(session, msg.request)) return;
+    if (this.quotas.refusesUri(session, MessageCode.Call, msg.request, msg.procedure) || this.quotas.refusesCall(session, msg.request)) return;
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }

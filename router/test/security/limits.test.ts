@@ -169,6 +169,27 @@ describe('per-session limits', () => {
     expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxTestamentsPerSession"}')).toBe(1);
   });
 
+  it('maxUriLength: a longer topic or procedure in SUBSCRIBE, REGISTER, CALL, PUBLISH or a testament is refused before it is indexed', async () => {
+    const { router, join } = await routerWith({ maxUriLength: 64 });
+    const a = await join();
+    const b = await join();
+    const long = `com.${'x'.repeat(61)}`; // 65 characters
+    const fits = `com.${'x'.repeat(60)}`; // 64
+    expectLimit(await subscribe(a, long, { match: 'prefix' }), MessageCode.Subscribe, 'maxUriLength', 64);
+    expectLimit(await register(a, long), MessageCode.Register, 'maxUriLength', 64);
+    call(a, long);
+    expectLimit(await a.next(), MessageCode.Call, 'maxUriLength', 64);
+    a.send([MessageCode.Publish, a.nextRequest(), { acknowledge: true }, long, []]);
+    expectLimit(await a.next(), MessageCode.Publish, 'maxUriLength', 64);
+    call(a, 'wamp.session.add_testament', [long, [], {}]);
+    expectLimit(await a.next(), MessageCode.Call, 'maxUriLength', 64);
+    // An unacknowledged PUBLISH is dropped and counted; the session goes on.
+    a.send([MessageCode.Publish, a.nextRequest(), {}, long, []]);
+    expect((await subscribe(a, fits, { match: 'prefix' }))[0]).toBe(MessageCode.Subscribed);
+    await stillRoutes(b, a, 'com.still');
+    expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxUriLength"}')).toBe(6);
+  });
+
   it('defaults are set and documented in the schema; bad values are refused', () => {
     expect(resolveConfig({ realms: [{ name: 'r', limits: { maxTestamentsPerSession: 5 } }] }).realms[0]!.limits).toEqual({
       maxSubscriptionsPerSession: 10_000,
@@ -176,6 +197,7 @@ describe('per-session limits', () => {
       maxPendingCallsPerSession: 1_000,
       maxInvocationsPerSession: 1_000,
       maxTestamentsPerSession: 5,
+      maxUriLength: 1024,
       maxRetainedBytes: 64 * 1024 * 1024,
       maxHistoryBytes: 64 * 1024 * 1024,
     });
