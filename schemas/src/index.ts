@@ -4,7 +4,7 @@
  * and the shipped JSON Schemas.
  */
 export * from './core.js';
-export { jsonCodec } from './codecs/json.js';
+export { jsonCodec, jsonText } from './codecs/json.js';
 export { msgpackCodec } from './codecs/msgpack.js';
 export { cborCodec } from './codecs/cbor.js';
 export { CODECS, codecForSubprotocol } from './codecs/index.js';

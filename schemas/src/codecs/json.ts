@@ -104,9 +104,15 @@ function integerHead(values: unknown[]): string | undefined {
   return text;
 }
 
-function encode(message: unknown[]): string {
-  return needsReplacer(message, 0) ? JSON.stringify(message, replace) : JSON.stringify(message);
+/**
+ * The JSON text of any value by WAMP's convention: binary as "\0" + base64, BigInt as a number.
+ * Throws EncodeError for a string that starts with U+0000. [bp_binary_conversion_of_json]
+ */
+export function jsonText(value: unknown): string {
+  return needsReplacer(value, 0) ? JSON.stringify(value, replace) : JSON.stringify(value);
 }
+
+const encode: (message: unknown[]) => string = jsonText;
 
 export const jsonCodec: Codec = {
   name: 'json',

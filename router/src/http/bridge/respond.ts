@@ -3,7 +3,7 @@
  * `{"error": message, "args": [], "kwargs": {}}`, and JSON results.
  */
 import type { ServerResponse } from 'node:http';
-import { ErrorUri, WampError } from '@switchboard/schemas';
+import { EncodeError, ErrorUri, WampError, jsonText } from '@switchboard/schemas';
 
 /** An HTTP answer decided before the path's work starts (a refused request). */
 export class HttpRefusal extends Error {
@@ -47,38 +47,17 @@ export class NotRepresentable extends WampError {
 }
 
 /**
- * Whether JSON.stringify needs the replacer: binary, a BigInt (MessagePack and CBOR peers send
- * 64-bit integers) or a string that starts with U+0000. Very deep values go to the replacer.
- */
-function needsReplacer(value: unknown, depth: number): boolean {
-  if (typeof value === 'string') return value.charCodeAt(0) === 0;
-  if (typeof value === 'bigint' || value instanceof Uint8Array) return true;
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > 32) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (needsReplacer(value[i], depth + 1)) return true;
-    return false;
-  }
-  for (const key in value) if (needsReplacer((value as Record<string, unknown>)[key], depth + 1)) return true;
-  return false;
-}
-
-// JSON.stringify calls Buffer#toJSON before a replacer sees the value: the original is read from
-// its holder (`this`). A BigInt becomes a JSON number, as for JSON peers (exact up to 2^53).
-function replace(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const original = this[key];
-  if (original instanceof Uint8Array) return '\0' + Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64');
-  if (typeof value === 'string' && value.charCodeAt(0) === 0) throw new NotRepresentable();
-  return typeof value === 'bigint' ? Number(value) : value;
-}
-
-/**
  * The bridge's JSON text of a value: binary as "\0" + base64, as WAMP's JSON convention writes it
  * (and as the bridge reads it in bodies, see guard.ts). Throws NotRepresentable for a string that
  * starts with U+0000. [bp_binary_conversion_of_json]
  */
 export function bridgeJson(value: unknown): string {
-  return needsReplacer(value, 0) ? JSON.stringify(value, replace) : JSON.stringify(value);
+  try {
+    return jsonText(value);
+  } catch (err) {
+    if (err instanceof EncodeError) throw new NotRepresentable();
+    throw err;
+  }
 }
 
 /**
