@@ -28,6 +28,8 @@ export interface RealmLimits {
   maxInvocationsPerSession: number;
   /** Testaments (both scopes) one session may leave. */
   maxTestamentsPerSession: number;
+  /** Bytes (estimated, see payloadBytes) of topic, payload and options of one session's testaments. */
+  maxTestamentBytesPerSession: number;
   /**
    * Characters in a topic or procedure URI (or pattern) of a SUBSCRIBE, REGISTER, CALL, PUBLISH or
    * testament. URIs are keys the router indexes and keeps for as long as a route lives, so one
@@ -51,6 +53,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxPendingCallsPerSession: 1_000,
   maxInvocationsPerSession: 1_000,
   maxTestamentsPerSession: 100,
+  maxTestamentBytesPerSession: 1024 * 1024,
   maxUriLength: 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
   maxHistoryBytes: 64 * 1024 * 1024,

@@ -11,6 +11,7 @@
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
 import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
 import type { Decision } from '../auth/types.js';
+import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
 import type { RouterSession } from '../session.js';
 import { invalid, optionalDict, stringArg } from './args.js';
@@ -22,6 +23,11 @@ export interface Testament {
   args: Args;
   kwargs: Kwargs;
   publishOptions: Dict;
+}
+
+/** What one testament holds, estimated as the realm's byte budgets estimate payloads. */
+function testamentBytes(t: Testament): number {
+  return t.topic.length + payloadBytes(t.args, t.kwargs, t.publishOptions);
 }
 
 function scopeOf(options: Dict): Scope {
@@ -89,7 +95,13 @@ export function installTestaments(realm: Realm): void {
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     const max = realm.quotas.limits.maxTestamentsPerSession;
     if (mine.destroyed.length + mine.detached.length >= max) throw realm.quotas.overLimit({ limit: 'maxTestamentsPerSession', value: max });
-    mine[scope].push({ topic, args: eventArgs, kwargs: eventKwargs, publishOptions });
+    // A testament is kept for as long as its session lives: its bytes count, not only their number.
+    const testament: Testament = { topic, args: eventArgs, kwargs: eventKwargs, publishOptions };
+    const maxBytes = realm.quotas.limits.maxTestamentBytesPerSession;
+    if (testamentBytes(testament) + [...mine.destroyed, ...mine.detached].reduce((sum, t) => sum + testamentBytes(t), 0) > maxBytes) {
+      throw realm.quotas.overLimit({ limit: 'maxTestamentBytesPerSession', value: maxBytes });
+    }
+    mine[scope].push(testament);
     realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });

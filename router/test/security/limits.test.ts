@@ -169,6 +169,22 @@ describe('per-session limits', () => {
     expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxTestamentsPerSession"}')).toBe(1);
   });
 
+  it('maxTestamentBytesPerSession: testaments are bounded in bytes, not only in number', async () => {
+    const { router, join } = await routerWith({ maxTestamentBytesPerSession: 64 * 1024 });
+    const a = await join();
+    const add = async (bytes: number): Promise<unknown[]> => {
+      call(a, 'wamp.session.add_testament', ['com.testament', ['x'.repeat(bytes)], {}]);
+      return a.next();
+    };
+    expect((await add(40_000))[0]).toBe(MessageCode.Result);
+    expectLimit(await add(40_000), MessageCode.Call, 'maxTestamentBytesPerSession', 64 * 1024);
+    expect((await add(10_000))[0]).toBe(MessageCode.Result);
+    call(a, 'wamp.session.flush_testaments', []);
+    expect((await a.next())[0]).toBe(MessageCode.Result);
+    expect((await add(40_000))[0]).toBe(MessageCode.Result);
+    expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxTestamentBytesPerSession"}')).toBe(1);
+  });
+
   it('maxUriLength: a longer topic or procedure in SUBSCRIBE, REGISTER, CALL, PUBLISH or a testament is refused before it is indexed', async () => {
     const { router, join } = await routerWith({ maxUriLength: 64 });
     const a = await join();
@@ -197,6 +213,7 @@ describe('per-session limits', () => {
       maxPendingCallsPerSession: 1_000,
       maxInvocationsPerSession: 1_000,
       maxTestamentsPerSession: 5,
+      maxTestamentBytesPerSession: 1024 * 1024,
       maxUriLength: 1024,
       maxRetainedBytes: 64 * 1024 * 1024,
       maxHistoryBytes: 64 * 1024 * 1024,
