@@ -172,7 +172,7 @@ export class Router implements RouterCore {
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
-      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'));
+      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'), this.stats);
     } catch (err) {
       await this.stop();
       throw err;
