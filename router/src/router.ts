@@ -150,6 +150,7 @@ export class Router implements RouterCore {
           call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
           timeoutMs: this.authTimeoutMs,
           log: this.logger('auth'),
+          limitExceeded: (limit) => this.stats.limitExceeded(limit),
         });
         const context = {
           accept: (peer: Peer) => this.attach(peer, authenticators, { maxMessagesPerSecond: listener.maxMessagesPerSecond, helloTimeoutMs: listener.helloTimeoutMs }),
