@@ -150,6 +150,7 @@ export class Router implements RouterCore {
           call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
           timeoutMs: this.authTimeoutMs,
           log: this.logger('auth'),
+          limitExceeded: (limit) => this.stats.limitExceeded(limit),
         });
         const context = {
           accept: (peer: Peer) => this.attach(peer, authenticators, { maxMessagesPerSecond: listener.maxMessagesPerSecond, helloTimeoutMs: listener.helloTimeoutMs }),
@@ -172,7 +173,7 @@ export class Router implements RouterCore {
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
-      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'));
+      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'), this.stats);
     } catch (err) {
       await this.stop();
       throw err;

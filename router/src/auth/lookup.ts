@@ -24,6 +24,8 @@ export interface AuthContext {
   log: Logger;
   /** The clock of the failure limits, in ms; Date.now unless a test injects one. */
   now?: () => number;
+  /** Counts a refusal by a limit, by config key (switchboard_limits_exceeded_total{limit}). */
+  limitExceeded?: (limit: string) => void;
 }
 
 /** `{"type": "dynamic", "authenticator": "<procedure>", "authenticator-realm"?: "<realm>"}` [Crossbar] */
@@ -34,11 +36,14 @@ export interface DynamicSourceConfig {
   'authenticator-realm'?: string;
 }
 
-/** `{"type": "webhook", "url": "http://…", "timeoutMs"?: 5000, "headers"?: {…}}` (Switchboard's own) */
+/** `{"type": "webhook", "url": "http://…", "timeoutMs"?: 5000, "maxAnswerBytes"?: 65536, "headers"?: {…}}` (Switchboard's own) */
 export interface WebhookSourceConfig {
   type: 'webhook';
   url: string;
+  /** For the whole exchange, the answer's body included (default 5000 ms). */
   timeoutMs?: number;
+  /** Bytes of the answer read (as a stream); past it the request is aborted and the lookup fails (default 64 KiB). */
+  maxAnswerBytes?: number;
   /** Sent with every request, e.g. an Authorization header the webhook checks. */
   headers?: Record<string, string>;
 }
@@ -88,12 +93,12 @@ export class LookupError extends Error {
   override name = 'LookupError';
 }
 
-/** Largest webhook answer read. */
-const MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024;
+/** Largest webhook answer read, unless maxAnswerBytes says otherwise. */
+export const DEFAULT_WEBHOOK_MAX_ANSWER_BYTES = 64 * 1024;
 const DEFAULT_WEBHOOK_TIMEOUT_MS = 5000;
 
 export function createSource(config: SourceConfig, context: AuthContext | undefined): PrincipalSource {
-  if (config.type === 'webhook') return webhookSource(config);
+  if (config.type === 'webhook') return webhookSource(config, context);
   if (context === undefined) throw new Error(`the dynamic authenticator ${config.authenticator} needs a router to call it`);
   return procedureSource(config, context);
 }
@@ -109,8 +114,9 @@ function procedureSource(config: DynamicSourceConfig, context: AuthContext): Pri
   };
 }
 
-function webhookSource(config: WebhookSourceConfig): PrincipalSource {
+function webhookSource(config: WebhookSourceConfig, context: AuthContext | undefined): PrincipalSource {
   const timeoutMs = config.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+  const maxBytes = config.maxAnswerBytes ?? DEFAULT_WEBHOOK_MAX_ANSWER_BYTES;
   return {
     provider: 'webhook',
     async lookup(request) {
@@ -127,7 +133,7 @@ function webhookSource(config: WebhookSourceConfig): PrincipalSource {
         await res.body?.cancel().catch(() => undefined);
         throw new LookupError(`webhook ${config.url} answered HTTP ${res.status}`);
       }
-      const text = await readBounded(res, MAX_WEBHOOK_ANSWER_BYTES, config.url);
+      const text = await readBounded(res, maxBytes, config.url, () => context?.limitExceeded?.('maxAnswerBytes'));
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -139,8 +145,17 @@ function webhookSource(config: WebhookSourceConfig): PrincipalSource {
   };
 }
 
-/** The body as text, failing past `limit` bytes (the signal given to fetch still bounds the time). */
-async function readBounded(res: Response, limit: number, url: string): Promise<string> {
+/**
+ * The body as text, failing past `limit` bytes (`over` is told), the rest unread and the request
+ * aborted; the signal given to fetch still bounds the time.
+ */
+async function readBounded(res: Response, limit: number, url: string, over: () => void): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    over();
+    throw new LookupError(`webhook ${url} answered more than ${limit} bytes (maxAnswerBytes)`);
+  }
   if (res.body === null) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -151,8 +166,9 @@ async function readBounded(res: Response, limit: number, url: string): Promise<s
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
-        await reader.cancel();
-        throw new LookupError(`webhook ${url} answered more than ${limit} bytes`);
+        await reader.cancel().catch(() => undefined);
+        over();
+        throw new LookupError(`webhook ${url} answered more than ${limit} bytes (maxAnswerBytes)`);
       }
       chunks.push(value);
     }

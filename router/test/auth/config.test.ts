@@ -60,6 +60,12 @@ describe('auth configuration', () => {
     expect(problems(listener({ ticket: { type: 'webhook', url: 'http://127.0.0.1:9000/' }, limits: { failuresPerMinute: 5, blockMs: 300_000 } }))).toEqual([]);
   });
 
+  it('a webhook source takes maxAnswerBytes (1 KiB to 16 MiB)', () => {
+    expect(problems(listener({ ticket: { type: 'webhook', url: 'http://127.0.0.1:9000/', maxAnswerBytes: 4096 } }))).toEqual([]);
+    expect(problems(listener({ ticket: { type: 'webhook', url: 'http://127.0.0.1:9000/', maxAnswerBytes: 100 } })).join('\n')).toMatch(/maxAnswerBytes/);
+    expect(problems(listener({ ticket: { type: 'webhook', url: 'http://127.0.0.1:9000/', maxAnswerBytes: 1 << 30 } })).join('\n')).toMatch(/maxAnswerBytes/);
+  });
+
   it('names the field and the reason of every mistake, all at once', () => {
     expect(
       problems({

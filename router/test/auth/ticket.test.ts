@@ -10,7 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import autobahn from 'autobahn';
 import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile } from '@switchboard/router';
-import { startTestRouter, within } from '../helpers.js';
+import { startTestRouter, until, within } from '../helpers.js';
 import { Raw, SERIALIZERS, aborted, authenticatorComponent, joinAutobahn, joinWampy, rawTicket, startLoggedRouter, urlOf, welcomed } from './support.js';
 
 const FAILED = { reason: 'wamp.error.authentication_failed', message: 'authentication failed' };
@@ -221,6 +221,54 @@ describe('ticket, webhook', () => {
     for (const [authid, value] of [['joe', 'wrong'], ['nobody', 'secret123'], ['garbage', 'x'], ['slow', 'x']] as const) {
       expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['ticket'], authid, onchallenge: ticket(value) })), authid).toEqual(FAILED);
     }
+  });
+
+  it('does not follow a redirect: the webhook that redirects refuses, its target is never asked', async () => {
+    const elsewhere = await webhook((_b, _r, res) => reply(res, 200, '"frontend"'));
+    const hook = await webhook((_b, _r, res) => {
+      res.writeHead(307, { location: elsewhere.url });
+      res.end();
+    });
+    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 2000 } } }] });
+    expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
+    expect(hook.requests).toHaveLength(1);
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  it('reads at most maxAnswerBytes of an answer, as a stream: past it the lookup is cut off, refused and counted', async () => {
+    let written = 0;
+    let closed = false;
+    const hook = await webhook((_b, _r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.on('close', () => (closed = true));
+      const chunk = Buffer.alloc(16 * 1024, 0x20); // JSON whitespace, then it would be a valid role
+      const go = (): void => {
+        while (written < 64 * 1024 * 1024 && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', go);
+        }
+        res.end('"frontend"');
+      };
+      go();
+    });
+    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 5000, maxAnswerBytes: 4096 } } }] });
+    expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
+    expect(router.stats.limitsExceeded.get('maxAnswerBytes')).toBe(1);
+    await until(() => closed, 3000, 'the webhook request aborted');
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('a webhook answer that drips in is cut off at timeoutMs', async () => {
+    const hook = await webhook((_b, _r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(' ');
+      const timer = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 300 } } }] });
+    const started = Date.now();
+    expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('refuses when the webhook is unreachable', async () => {

@@ -73,6 +73,12 @@ describe('HTTP bridge configuration', () => {
     expect(problems({ httpIntegrations: { subscribers: [{ realm: 'x', role: 'r', topic: 't', url: 'http://a' }] } })).toEqual(["/httpIntegrations/subscribers/0/realm: no realm named 'x' in this config"]);
     expect(problems({ httpIntegrations: { callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'ftp://a' }] } }).join('\n')).toMatch(/baseUrl/);
   });
+
+  it('httpIntegrations byte limits: maxQueueBytes and maxResponseBytes, positive integers within bounds', () => {
+    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 1 << 20 }], callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 65536 }] } })).toEqual([]);
+    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 0 }] } }).join('\n')).toMatch(/maxQueueBytes/);
+    expect(problems({ httpIntegrations: { callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 1.5 }] } }).join('\n')).toMatch(/maxResponseBytes/);
+  });
 });
 
 describe('a Crossbar config with publisher, caller and webhook paths', () => {

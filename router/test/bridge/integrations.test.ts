@@ -127,6 +127,130 @@ describe('HTTP integrations', () => {
     expect(above.json).toMatchObject({ error: 'wamp.error.invalid_argument' });
   });
 
+  it('maxQueueBytes: events that would take the queue past its bytes are dropped and counted', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        void gate.then(() => res.end());
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const r = await routerWith([{ realm: 'realm1', role: 'anonymous', topic: 'com.example.big', url, maxQueue: 1000, maxQueueBytes: 250_000 }]);
+    const big = 'f'.repeat(100_000);
+    // One in flight (held by the receiver), two queued (about 200 000 bytes); a third would pass 250 000.
+    for (let i = 0; i < 8; i++) await post(`${httpBase(r)}/publish`, { topic: 'com.example.big', args: [i, big] });
+    await until(() => received.length === 1, 3000, 'the first delivery');
+    expect(r.stats.limitsExceeded.get('maxQueueBytes')).toBe(5);
+    release();
+    await until(() => received.length === 3, 3000, 'the queued deliveries');
+    expect(received.map((b) => (JSON.parse(b) as { args: number[] }).args[0])).toEqual([0, 1, 2]);
+    // The queue has room again.
+    await post(`${httpBase(r)}/publish`, { topic: 'com.example.big', args: [9, big] });
+    await until(() => received.length === 4, 3000, 'a later delivery');
+  });
+
+  it('an HTTP callee does not follow redirects: a 3xx is the answer, its target is never asked', async () => {
+    const secret = await receiver(() => ({ status: 200, body: 'switchboard_secret_metric 1' }));
+    const target = await receiver(() => ({ status: 307, body: '', headers: { Location: `${secret.url}/metrics` } }));
+    const r = await startTestRouter({
+      listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
+      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `${target.url}/v1/` }] },
+    });
+    const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'tometrics' } });
+    expect(res.text).not.toContain('switchboard_secret_metric');
+    const [answer] = (res.json as { args: [{ code: number; content: string; headers: Record<string, string[]> }] }).args;
+    expect(answer.code).toBe(307);
+    expect(answer.content).toBe('');
+    expect(target.received).toHaveLength(1);
+    expect(secret.received).toHaveLength(0);
+  });
+
+  it('an HTTP callee keeps every URL under baseUrl: dot segments, encoded slashes, other hosts, credentials', async () => {
+    const target = await receiver((_n, req) => ({ status: 200, body: req.url }));
+    const r = await startTestRouter({
+      listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
+      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `${target.url}/api/` }] },
+    });
+    const host = new URL(target.url).host;
+    for (const url of ['../admin', '%2e%2e/admin', '%2e%2e%2fadmin', '..%2fadmin', 'a/..%2F..%2Fadmin', 'x%5c..%5cadmin', '/admin', '//127.0.0.1:1/api/x', `//${host}/admin`, `http://evil@${host}/api/x`, '\\\\evil/api/x', 'javascript:alert(1)']) {
+      const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url } });
+      expect(res.json, url).toMatchObject({ error: 'wamp.error.invalid_argument' });
+    }
+    expect(target.received).toEqual([]);
+    const ok = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'a/b?c=%2F', params: { d: '../e' } } });
+    expect((ok.json as { args: [{ content: string }] }).args[0].content).toBe('/api/a/b?c=%2F&d=..%2Fe');
+  });
+
+  it('an HTTP callee reads at most maxResponseBytes of an answer, then aborts it and answers limit_exceeded', async () => {
+    let closed = false;
+    let written = 0;
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      res.on('close', () => (closed = true));
+      const go = (): void => {
+        while (written < 64 * 1024 * 1024 && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', go);
+        }
+        res.end();
+      };
+      req.resume();
+      go();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const r = await startTestRouter({
+      listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
+      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, maxResponseBytes: 256 * 1024 }] },
+    });
+    const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'huge' } });
+    expect(res.json).toMatchObject({ error: 'switchboard.error.limit_exceeded', kwargs: { limit: 'maxResponseBytes', value: 256 * 1024 } });
+    expect(r.stats.limitsExceeded.get('maxResponseBytes')).toBe(1);
+    await until(() => closed, 3000, 'the upstream request aborted');
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('an HTTP callee whose upstream drips its body is cut off at timeoutMs with wamp.error.timeout', async () => {
+    let closed = false;
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('x');
+      const timer = setInterval(() => res.write('x'), 50);
+      res.on('close', () => {
+        clearInterval(timer);
+        closed = true;
+      });
+      req.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const r = await startTestRouter({
+      listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
+      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, timeoutMs: 300 }] },
+    });
+    const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'drip' } });
+    expect(res.json).toMatchObject({ error: 'wamp.error.timeout' });
+    await until(() => closed, 3000, 'the upstream request aborted');
+  });
+
   it('an integration whose role may not subscribe stops the router at start', async () => {
     await expect(
       startTestRouter({

@@ -142,7 +142,19 @@ export interface HttpSubscriberFile {
   retryDelayMs?: number;
   /** Events waiting to be sent; past it new events are dropped and counted (default 1000). */
   maxQueue?: number;
+  /**
+   * Bytes (of the JSON bodies) of the events waiting to be sent; an event that would take the
+   * queue past it is dropped and counted like one past maxQueue (default 16 MiB).
+   */
+  maxQueueBytes?: number;
 }
+
+/** An HTTP subscriber's default maxQueueBytes: 16 MiB. */
+export const DEFAULT_SUBSCRIBER_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
+/** An HTTP callee's default timeoutMs. */
+export const DEFAULT_CALLEE_TIMEOUT_MS = 10_000;
+/** An HTTP callee's default maxResponseBytes: 1 MiB, the default maxMessageBytes the result travels in. */
+export const DEFAULT_CALLEE_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** A procedure that performs an HTTP request (Crossbar's RESTCallee contract). */
 export interface HttpCalleeFile {
@@ -152,8 +164,10 @@ export interface HttpCalleeFile {
   procedure: string;
   /** Requests go to URLs under this one only. */
   baseUrl: string;
-  /** Default 10000 ms. */
+  /** For the whole exchange, the answer's body included (default 10000 ms). */
   timeoutMs?: number;
+  /** Bytes of an answer's body read; past it the request is aborted and the call fails with limit_exceeded (default 1 MiB). */
+  maxResponseBytes?: number;
 }
 
 export interface HttpIntegrationsFile {

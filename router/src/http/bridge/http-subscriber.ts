@@ -3,10 +3,13 @@
  * event to a URL as `{"args": [...], "kwargs": {...}}` (Crossbar's MessageForwarder body), one
  * request at a time so the receiver sees the publisher's order. A failed delivery (network error,
  * 5xx, 408, 429, or another status than expectedCode) is retried with exponential backoff; the
- * queue of waiting events is bounded, and what does not fit is dropped and counted.
+ * queue of waiting events is bounded in count (maxQueue) and bytes (maxQueueBytes), and what does
+ * not fit is dropped, counted (also in switchboard_limits_exceeded_total{limit}) and logged.
  */
 import { timerMs } from '@switchboard/schemas';
 import type { Logger } from '../../log.js';
+import type { RouterStats } from '../../stats.js';
+import { DEFAULT_SUBSCRIBER_MAX_QUEUE_BYTES } from './config.js';
 import type { HttpSubscriberFile } from './config.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
 import { bridgeJson } from './respond.js';
@@ -16,13 +19,15 @@ export interface SubscriberCounters {
   delivered: number;
   /** Gave up after the last retry. */
   failed: number;
-  /** Did not fit in the queue. */
+  /** Did not fit in the queue (maxQueue or maxQueueBytes). */
   dropped: number;
   retried: number;
 }
 
 interface Delivery {
   body: string;
+  /** UTF-8 bytes of body. */
+  bytes: number;
   topic: string;
   publication: number;
 }
@@ -34,6 +39,8 @@ function retryable(status: number): boolean {
 export class HttpSubscriber {
   readonly counters: SubscriberCounters = { delivered: 0, failed: 0, dropped: 0, retried: 0 };
   readonly #queue: Delivery[] = [];
+  /** Bytes of the queued bodies (UTF-8). */
+  #queueBytes = 0;
   readonly #stop = new AbortController();
   #session: BridgeSession | undefined;
   #busy = false;
@@ -42,6 +49,7 @@ export class HttpSubscriber {
   constructor(
     private readonly config: HttpSubscriberFile,
     private readonly log: Logger,
+    private readonly stats?: RouterStats,
   ) {}
 
   async start(pool: SessionPool): Promise<void> {
@@ -61,14 +69,17 @@ export class HttpSubscriber {
     this.#session?.close();
   }
 
-  #enqueue(e: EventMessage): void {
-    if (this.#queue.length >= (this.config.maxQueue ?? 1000)) {
-      this.counters.dropped++;
-      if (this.counters.dropped === 1 || this.counters.dropped % 1000 === 0) {
-        this.log.warn({ url: this.config.url, topic: this.config.topic, dropped: this.counters.dropped }, 'HTTP subscriber queue full: events dropped');
-      }
-      return;
+  /** Counts and (at the first and every 1000th) logs an event that does not fit. */
+  #drop(limit: 'maxQueue' | 'maxQueueBytes'): void {
+    this.counters.dropped++;
+    this.stats?.limitExceeded(limit);
+    if (this.counters.dropped === 1 || this.counters.dropped % 1000 === 0) {
+      this.log.warn({ url: this.config.url, topic: this.config.topic, dropped: this.counters.dropped, limit }, 'HTTP subscriber queue full: events dropped');
     }
+  }
+
+  #enqueue(e: EventMessage): void {
+    if (this.#queue.length >= (this.config.maxQueue ?? 1000)) return this.#drop('maxQueue');
     const topic = typeof e.details['topic'] === 'string' ? e.details['topic'] : this.config.topic;
     let body: string;
     try {
@@ -80,7 +91,10 @@ export class HttpSubscriber {
       this.log.warn({ url: this.config.url, topic, publication: e.publication, err: (err as Error).message }, 'HTTP subscriber: event cannot be written as JSON: not delivered');
       return;
     }
-    this.#queue.push({ body, topic, publication: e.publication });
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (this.#queueBytes + bytes > (this.config.maxQueueBytes ?? DEFAULT_SUBSCRIBER_MAX_QUEUE_BYTES)) return this.#drop('maxQueueBytes');
+    this.#queueBytes += bytes;
+    this.#queue.push({ body, bytes, topic, publication: e.publication });
     this.#pump().catch((err: unknown) => {
       // A bug of ours: the queue stops here, logged; the router goes on.
       this.#busy = false;
@@ -92,7 +106,9 @@ export class HttpSubscriber {
     if (this.#busy) return;
     this.#busy = true;
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
-      const ok = await this.#deliver(this.#queue.shift()!);
+      const next = this.#queue.shift()!;
+      this.#queueBytes -= next.bytes;
+      const ok = await this.#deliver(next);
       if (ok) this.counters.delivered++;
       else this.counters.failed++;
     }
