@@ -8,7 +8,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SessionId } from '@switchboard/schemas';
 import type { Router } from '@switchboard/router';
-import { resolveConfig } from '@switchboard/router';
+import { checkConfig, resolveConfig } from '@switchboard/router';
 import { until, within } from '../helpers.js';
 import type { RawPeer } from '../helpers.js';
 import { bridgeRouter, callee, httpBase, post } from './support.js';
@@ -70,6 +70,7 @@ describe('HTTP bridge caller limits', () => {
     const caller = path.type === 'websocket' ? path.http!.paths[0]! : undefined;
     expect(caller?.maxConcurrentCallsPerIp).toBe(100);
     expect(caller?.callTimeoutMs).toBe(60_000);
+    expect(() => checkConfig({ listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', maxConcurrentCallsPerIp: 0 } } } }] })).toThrow(/maxConcurrentCallsPerIp/);
     const r = await bridgeRouter({ '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', callTimeoutMs: 150, strict: true } });
     await callee(r, 'com.example.blackhole', () => 'never');
     // timeout 0 (none) or longer than the path's cannot hold a call past the path's timeout.
