@@ -10,6 +10,7 @@ import type { Args, Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe }
 import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
 import type { Broker } from './broker/broker.js';
 import type { Dealer } from './dealer/dealer.js';
+import { BRIDGE_AUTHMETHOD } from './http/bridge/local-session.js';
 import type { RouterSession } from './session.js';
 import type { RouterStats } from './stats.js';
 
@@ -70,6 +71,14 @@ function describe(hit: LimitHit): string {
 }
 
 /** ERROR switchboard.error.limit_exceeded for one request, counted. */
+/**
+ * One of the HTTP bridge's in-process sessions: joined with the authmethod only the bridge's local
+ * connections offer (never a network transport), by the bridge's own authenticator.
+ */
+export function isBridgeSession(session: RouterSession): boolean {
+  return session.identity?.authmethod === BRIDGE_AUTHMETHOD && session.identity.authprovider === 'bridge';
+}
+
 export function refuseOverLimit(session: RouterSession, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
   stats.limitExceeded(hit.limit);
   const error: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
@@ -137,6 +146,9 @@ export class Quotas {
    */
   refusesCall(session: RouterSession, request: RequestId): boolean {
     if (session.identity?.authprovider === 'router') return false;
+    // The HTTP bridge's shared sessions carry the calls of every client of a path: a quota per
+    // session would let one client lock out the others. The path bounds calls per client address.
+    if (isBridgeSession(session)) return false;
     const max = this.limits.maxPendingCallsPerSession;
     if (this.dealer.pendingCalls(session) < max) return false;
     refuseOverLimit(session, MessageCode.Call, request, { limit: 'maxPendingCallsPerSession', value: max }, this.stats);

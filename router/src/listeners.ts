@@ -92,7 +92,13 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
           ctx.counters,
           ctx.log,
         );
-  const options: HttpServerOptions = { onError: (err, path) => ctx.log.error({ err, path }, 'HTTP handler failed: that request or connection ended, the router goes on') };
+  const options: HttpServerOptions = {
+    onError: (err, path) => ctx.log.error({ err, path }, 'HTTP handler failed: that request or connection ended, the router goes on'),
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    admitTcp: (socket) => admission.admitTcp(socket),
+    onLimit: (limit) => ctx.refused?.(limit),
+  };
   if (tls !== undefined) options.tls = tls;
   if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);
   const http = new HttpServer(options);

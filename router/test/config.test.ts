@@ -63,6 +63,9 @@ describe('resolveConfig', () => {
       helloTimeoutMs: 10_000,
       maxLongPollTransportsPerIp: 100,
       maxSseStreamsPerIp: 100,
+      maxSocketsPerIp: 256,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
     });
     expect(config.realms).toEqual([
       { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },

@@ -94,6 +94,16 @@ export interface WebSocketListenerFile {
   maxLongPollTransportsPerIp?: number;
   /** Open SSE streams (HTTP bridge) one IP address may hold on this listener. */
   maxSseStreamsPerIp?: number;
+  /**
+   * TCP connections one IP address may hold on this port, counted when accepted, before any byte is
+   * read (HTTP requests in progress and keep-alive connections too); past it a connection is
+   * closed at once. Default 256, or maxConnectionsPerIp when that is larger.
+   */
+  maxSocketsPerIp?: number;
+  /** Time to receive a request's headers, from the connection's first (or a keep-alive request's) byte (default 10000 ms; at most httpRequestTimeoutMs); past it 408. */
+  httpHeadersTimeoutMs?: number;
+  /** Time to receive a whole request, headers and body (default 30000 ms); past it 408. A response held open (long-poll, SSE) is not bounded by it. */
+  httpRequestTimeoutMs?: number;
   /** The HTTP bridge: publisher, caller, webhook and SSE paths on this port (http/bridge/). */
   http?: HttpBridgeFile;
   /** Static files: URL path prefix → directory (relative paths start at the config file's directory). */
@@ -227,6 +237,12 @@ export interface WebSocketListenerConfig {
   maxLongPollTransportsPerIp: number;
   /** Open SSE streams per client IP address (HTTP 429 past it). */
   maxSseStreamsPerIp: number;
+  /** TCP connections per client IP address, counted when accepted (closed at once past it). */
+  maxSocketsPerIp: number;
+  /** Time to receive a request's headers (408 past it); also how long a connection on a port shared with RawSocket may stay silent. */
+  httpHeadersTimeoutMs: number;
+  /** Time to receive a whole request (408 past it). */
+  httpRequestTimeoutMs: number;
   /** Present when the HTTP bridge is on. */
   http?: HttpBridgeConfig;
   /** Present when static files are served. */
@@ -523,6 +539,10 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
 /** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
 export const DEFAULT_SSE_STREAMS_PER_IP = 100;
+/** TCP connections per address: a browser opens at most 6 HTTP/1.1 connections per host and a few WebSockets; a NAT'd office fits too. */
+export const DEFAULT_SOCKETS_PER_IP = 256;
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A RawSocket listener's port when it names neither a port nor a Unix socket path. */
 export const DEFAULT_RAWSOCKET_PORT = 8081;
@@ -553,6 +573,9 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     helloTimeoutMs: l.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
     maxLongPollTransportsPerIp: l.maxLongPollTransportsPerIp ?? DEFAULT_LONGPOLL_TRANSPORTS_PER_IP,
     maxSseStreamsPerIp: l.maxSseStreamsPerIp ?? DEFAULT_SSE_STREAMS_PER_IP,
+    maxSocketsPerIp: l.maxSocketsPerIp ?? Math.max(DEFAULT_SOCKETS_PER_IP, l.maxConnectionsPerIp ?? 0),
+    httpHeadersTimeoutMs: l.httpHeadersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: l.httpRequestTimeoutMs ?? DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
   };
   if (l.rawsocket === true) out.rawsocket = true;
   if (l.longpoll !== undefined) out.longpoll = { ...DEFAULT_LONGPOLL, ...l.longpoll };

@@ -5,7 +5,9 @@
  * upgrades, RawSocket connections on the same port, long-poll transports and SSE streams take
  * slots of the same per-address count, and long-poll and SSE have per-address limits of their own.
  * RawSocket carries no Origin. A refused request gets an HTTP status and a JSON body saying why (a
- * RawSocket handshake gets error 4); nothing reaches a transport. Refusals are counted by limit.
+ * RawSocket handshake gets error 4); nothing reaches a transport. Below all of these, every TCP
+ * connection the port accepts counts against maxSocketsPerIp before a byte is read (a half-sent
+ * request holds a socket as surely as a session does). Refusals are counted by limit.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -26,6 +28,11 @@ export interface AdmissionOptions {
   maxLongPollTransportsPerIp?: number | undefined;
   /** Open SSE streams one IP address may hold. Unset or 0: no limit. */
   maxSseStreamsPerIp?: number | undefined;
+  /**
+   * TCP connections one IP address may hold on the port, counted when accepted, before a byte is
+   * read (whatever they turn out to carry). Unset or 0: no limit.
+   */
+  maxSocketsPerIp?: number | undefined;
 }
 
 /** What an admitted connection holds until it ends; calling it more than once is harmless. */
@@ -110,8 +117,9 @@ export class Admission {
   readonly #perIp: ConnectionsPerIp | undefined;
   readonly #longpoll: ConnectionsPerIp | undefined;
   readonly #sse: ConnectionsPerIp | undefined;
+  readonly #sockets: ConnectionsPerIp | undefined;
   /** Connections refused so far, by reason; logged with each refusal. */
-  readonly refused = { origin: 0, perIp: 0, longpoll: 0, sse: 0 };
+  readonly refused = { origin: 0, perIp: 0, longpoll: 0, sse: 0, sockets: 0 };
 
   constructor(
     options: AdmissionOptions,
@@ -123,6 +131,30 @@ export class Admission {
     this.#perIp = limitOf(options.maxConnectionsPerIp);
     this.#longpoll = limitOf(options.maxLongPollTransportsPerIp);
     this.#sse = limitOf(options.maxSseStreamsPerIp);
+    this.#sockets = limitOf(options.maxSocketsPerIp);
+  }
+
+  /**
+   * Checks a TCP connection as it is accepted, before anything is read from it: its address's
+   * count of open sockets. Admitted: the slot is held until the socket closes, and true is
+   * returned. Refused: the socket is destroyed at once (no answer: nothing was read to answer),
+   * counted, and false is returned.
+   */
+  admitTcp(socket: Duplex & { remoteAddress?: string | undefined }): boolean {
+    const sockets = this.#sockets;
+    // A Unix socket has no address to count by.
+    if (sockets === undefined || socket.remoteAddress === undefined) return true;
+    const ip = remoteIp(socket);
+    if (!sockets.acquire(ip)) {
+      const refused = ++this.refused.sockets;
+      this.onRefused('maxSocketsPerIp');
+      // Logged at the first refusal and then every 1000th: a flood must not flood the log too.
+      if (refused === 1 || refused % 1000 === 0) this.log.warn({ peer: ip, limit: sockets.limit, key: 'maxSocketsPerIp', refused }, 'TCP connection refused: too many sockets from this address');
+      socket.destroy();
+      return false;
+    }
+    socket.once('close', () => sockets.release(ip));
+    return true;
   }
 
   /**

@@ -47,10 +47,25 @@ export interface HttpServerOptions {
   rawSocket?: RawSocketHandler;
   /** Hears of a handler that threw (a bug): that request got a 500, the process goes on. */
   onError?: (err: unknown, path: string) => void;
+  /**
+   * Time to receive a request's headers (default 10 000 ms; at most requestTimeoutMs); past it 408
+   * and the connection closes. Also how long a new connection may stay silent on a port shared
+   * with RawSocket, and how long a TLS handshake may take.
+   */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, headers and body (default 30 000 ms); past it 408. Not a held response. */
+  requestTimeoutMs?: number;
+  /**
+   * Asked for every TCP connection the port accepts, before anything is read (the listener's
+   * per-address socket count). False: it has destroyed the socket, which goes no further.
+   */
+  admitTcp?: (socket: Socket) => boolean;
+  /** Hears of a request cut by a timeout, by the config key (switchboard_limits_exceeded_total). */
+  onLimit?: (limit: string) => void;
 }
 
-/** A connection that sends nothing for this long, before we can tell its protocol, is dropped. */
-const SNIFF_TIMEOUT_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export class HttpServer {
   /** Never listens itself: the front server hands it connections. */
@@ -66,27 +81,59 @@ export class HttpServer {
   readonly #sniffing = new Set<Socket>();
 
   readonly #onError: ((err: unknown, path: string) => void) | undefined;
+  readonly #onLimit: ((limit: string) => void) | undefined;
+  /** How long a connection may stay silent before its protocol is known (RawSocket sharing the port). */
+  readonly #sniffTimeoutMs: number;
+  /** The request each connection is on, to tell a headers timeout from a body timeout. */
+  readonly #current = new WeakMap<Duplex, IncomingMessage>();
 
   constructor(options: HttpServerOptions = {}) {
     this.#rawSocket = options.rawSocket;
     this.#onError = options.onError;
-    this.server = createServer((req, res) => this.#request(req, res));
+    this.#onLimit = options.onLimit;
+    const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // Node refuses a headers timeout longer than the request timeout.
+    const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+    this.#sniffTimeoutMs = headersTimeout;
+    this.server = createServer(
+      {
+        headersTimeout,
+        requestTimeout,
+        // Node checks the timeouts every this often (30 s by default, which would let a request
+        // live that much longer than its timeout): a quarter of the shorter, within 50 ms … 1 s.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => this.#request(req, res),
+    );
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
-    // A client that sends garbage gets 400 from Node; never an uncaught error.
     // A request Node's parser refuses (two Content-Length headers, a body longer than announced,
     // garbage) gets 400 with the same JSON error body as every other refusal; never an uncaught error.
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // A request not received in time gets 408, counted by the timeout that cut it.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) {
+        const req = this.#current.get(socket);
+        this.#onLimit?.(req !== undefined && !req.complete ? 'httpRequestTimeoutMs' : 'httpHeadersTimeoutMs');
+      }
       if (!socket.writable) return socket.destroy();
-      const body = JSON.stringify({ error: `malformed HTTP request (${err.code ?? err.message})`, args: [], kwargs: {} });
-      socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const [status, error] = timedOut ? ['408 Request Timeout', 'the request was not received in time'] : ['400 Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
+      const body = JSON.stringify({ error, args: [], kwargs: {} });
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      // A client that does not read the answer does not keep the socket.
+      setTimeout(() => socket.destroy(), 1000).unref();
     });
+    const admitTcp = options.admitTcp;
     if (options.tls !== undefined) {
-      const front = createTlsServer(tlsServerOptions(options.tls), (socket: TLSSocket) => this.#connection(socket));
+      const front = createTlsServer({ ...tlsServerOptions(options.tls), handshakeTimeout: headersTimeout }, (socket: TLSSocket) => this.#connection(socket));
+      // Counted as the TCP connection is accepted, before the TLS handshake.
+      if (admitTcp !== undefined) front.on('connection', (socket: Socket) => void admitTcp(socket));
       // A failed TLS handshake concerns that client only.
       front.on('tlsClientError', (_err, socket) => socket.destroy());
       this.#front = front;
     } else {
-      this.#front = createNetServer((socket) => this.#connection(socket));
+      this.#front = createNetServer((socket) => {
+        if (admitTcp === undefined || admitTcp(socket)) this.#connection(socket);
+      });
     }
   }
 
@@ -150,7 +197,8 @@ export class HttpServer {
     };
     socket.on('error', onError);
     socket.once('close', onClose);
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => {
+    socket.setTimeout(this.#sniffTimeoutMs, () => {
+      this.#onLimit?.('httpHeadersTimeoutMs');
       socket.destroy();
     });
     socket.once('data', (head: Buffer) => {
@@ -177,6 +225,7 @@ export class HttpServer {
 
   /** A handler that throws costs its request (500), never the process. */
   #request(req: IncomingMessage, res: ServerResponse): void {
+    this.#current.set(req.socket, req);
     try {
       this.#dispatch(req, res);
     } catch (err) {

@@ -66,7 +66,7 @@ export class HttpBridge {
           handler = new PublisherPath(path, this.#pool);
           break;
         case 'caller':
-          handler = new CallerPath(path, this.#pool);
+          handler = new CallerPath(path, this.#pool, (limit) => host.stats.limitExceeded(limit));
           break;
         case 'webhook':
           handler = new WebhookPath(path, this.#pool, host.log);

@@ -91,8 +91,13 @@ export interface CallerPathFile extends PathCommonFile {
   options?: BridgeOptionsFile;
   strict?: boolean;
   requireIncreasingSeq?: boolean;
-  /** CALL timeout when the body gives none (ms; default 0: none). */
+  /**
+   * CALL timeout when the body gives none, and the longest a body may ask for (ms; default 60000;
+   * 0: none, a body's timeout alone).
+   */
   callTimeoutMs?: number;
+  /** Calls one client address may have in flight on this path (default 100); past it HTTP 429. */
+  maxConcurrentCallsPerIp?: number;
 }
 
 export interface WebhookPathFile extends PathCommonFile {
@@ -215,6 +220,8 @@ export interface BridgePath {
   maxBatch: number;
   idempotencyTtlMs: number;
   callTimeoutMs: number;
+  /** Caller only: calls in flight per client address. */
+  maxConcurrentCallsPerIp: number;
   keepAliveMs: number;
   maxBufferedBytes: number;
   /** Webhook only. */
@@ -228,6 +235,9 @@ export interface HttpBridgeConfig {
 
 export const DEFAULT_BRIDGE_AUTHID = 'http-bridge';
 export const DEFAULT_TIMESTAMP_DELTA_LIMIT_S = 300;
+/** A caller path's call timeout: a call to a callee that never answers frees its slot after a minute. */
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_CONCURRENT_CALLS_PER_IP = 100;
 
 export function resolveHttpBridge(file: HttpBridgeFile): HttpBridgeConfig {
   const paths = Object.entries(file.paths).map(([path, p]): BridgePath => {
@@ -255,7 +265,8 @@ export function resolveHttpBridge(file: HttpBridgeFile): HttpBridgeConfig {
       requireIncreasingSeq: 'requireIncreasingSeq' in p && p.requireIncreasingSeq === true,
       maxBatch: (p.type === 'publisher' ? p.maxBatch : undefined) ?? 1000,
       idempotencyTtlMs: (p.type === 'publisher' ? p.idempotencyTtlMs : undefined) ?? 600_000,
-      callTimeoutMs: (p.type === 'caller' ? p.callTimeoutMs : undefined) ?? 0,
+      callTimeoutMs: (p.type === 'caller' ? p.callTimeoutMs : undefined) ?? DEFAULT_CALL_TIMEOUT_MS,
+      maxConcurrentCallsPerIp: (p.type === 'caller' ? p.maxConcurrentCallsPerIp : undefined) ?? DEFAULT_CONCURRENT_CALLS_PER_IP,
       keepAliveMs: (p.type === 'sse' ? p.keepAliveMs : undefined) ?? 15_000,
       maxBufferedBytes: (p.type === 'sse' ? p.maxBufferedBytes : undefined) ?? 1024 * 1024,
       webhook:
