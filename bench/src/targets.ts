@@ -67,6 +67,8 @@ export interface ClusterNodeSettings {
 interface ConfigNeeds {
   outbound?: OutboundLimits;
   rawsocket?: boolean;
+  /** Every load generator connects from 127.0.0.1: room for all their connections (idle). */
+  maxSocketsPerIp?: number;
 }
 
 function clusterBlock(c: ClusterNodeSettings): Record<string, unknown> {
@@ -157,6 +159,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   const needs: ConfigNeeds = {};
   if (name === 'switchboard-rs') needs.rawsocket = true;
   if ((name === 'switchboard' || name === 'switchboard-rs') && options.outbound !== undefined) needs.outbound = options.outbound;
+  if ((name === 'switchboard' || name === 'switchboard-rs') && options.needFds !== undefined) needs.maxSocketsPerIp = options.needFds;
   const cluster = name === 'switchboard' || name === 'switchboard-rs' ? options.cluster : undefined;
   const config = Object.keys(needs).length > 0 || cluster !== undefined ? writeConfig(port, needs, cluster) : undefined;
   const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));

@@ -63,7 +63,7 @@ describe('resolveConfig', () => {
       helloTimeoutMs: 10_000,
       maxLongPollTransportsPerIp: 100,
       maxSseStreamsPerIp: 100,
-      maxSocketsPerIp: 256,
+      maxSocketsPerIp: 1024,
       httpHeadersTimeoutMs: 10_000,
       httpRequestTimeoutMs: 30_000,
     });

@@ -539,8 +539,12 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
 /** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
 export const DEFAULT_SSE_STREAMS_PER_IP = 100;
-/** TCP connections per address: a browser opens at most 6 HTTP/1.1 connections per host and a few WebSockets; a NAT'd office fits too. */
-export const DEFAULT_SOCKETS_PER_IP = 256;
+/**
+ * TCP connections per address: a browser opens at most 6 HTTP/1.1 connections per host and a few
+ * WebSockets, and an office behind one NAT address holds some hundreds of such browsers; 1024 keeps
+ * one address far below a process's file descriptors (a half-sent request held 19 705 of them).
+ */
+export const DEFAULT_SOCKETS_PER_IP = 1024;
 export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 30_000;
 

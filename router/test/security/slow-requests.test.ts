@@ -140,10 +140,10 @@ describe('maxSocketsPerIp', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
   });
 
-  it('defaults: 256 sockets per address (or maxConnectionsPerIp when larger), 10 s for headers, 30 s for a request', () => {
-    const resolved = resolveConfig({ listeners: [{ type: 'websocket' }, { type: 'websocket', maxConnectionsPerIp: 1000 }] }).listeners;
-    expect(resolved[0]).toMatchObject({ maxSocketsPerIp: 256, httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000 });
-    expect(resolved[1]).toMatchObject({ maxSocketsPerIp: 1000 });
+  it('defaults: 1024 sockets per address (or maxConnectionsPerIp when larger), 10 s for headers, 30 s for a request', () => {
+    const resolved = resolveConfig({ listeners: [{ type: 'websocket' }, { type: 'websocket', maxConnectionsPerIp: 2000 }] }).listeners;
+    expect(resolved[0]).toMatchObject({ maxSocketsPerIp: 1024, httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000 });
+    expect(resolved[1]).toMatchObject({ maxSocketsPerIp: 2000 });
     for (const key of ['maxSocketsPerIp', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs']) {
       expect(() => checkConfig({ listeners: [{ type: 'websocket', [key]: 0 }] })).toThrow(new RegExp(key));
     }
