@@ -132,6 +132,7 @@ export class RouterSession implements PeerHandler {
     }
     this.core.stats.countIn(msg.code);
     if (this.maxMessagesPerSecond !== undefined && this.#overRate(this.maxMessagesPerSecond)) {
+      this.core.stats.limitExceeded('maxMessagesPerSecond');
       return this.abort(RATE_LIMITED, `more than ${this.maxMessagesPerSecond} messages per second`, 1008);
     }
     if (this.#busy !== undefined) {
