@@ -41,6 +41,11 @@ export interface RealmLimits {
   maxRetainedBytes: number;
   /** Bytes (estimated) of event history the realm keeps; the oldest events go first. */
   maxHistoryBytes: number;
+  /**
+   * Bytes (estimated) of retained events one SUBSCRIBE with get_retained replays: a pattern
+   * subscription can match many retained topics, and the replay is sent at once.
+   */
+  maxRetainedReplayBytes: number;
 }
 
 /**
@@ -58,6 +63,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxUriLength: 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
   maxHistoryBytes: 64 * 1024 * 1024,
+  maxRetainedReplayBytes: 4 * 1024 * 1024,
 };
 
 /** A limit a request ran into: its config key and value. */

@@ -385,7 +385,18 @@ export class Realm {
     if (created) for (const o of this.#observers) o.onSubscriptionCreated?.(session, subscription);
     if (added) for (const o of this.#observers) o.onSubscribe?.(session, subscription);
     if (msg.options['get_retained'] === true) {
-      for (const retained of this.broker.retainedFor(subscription, session)) this.#sendRetained(session, subscription, retained);
+      // A pattern can match many retained topics, all sent at once: the replay is bounded in
+      // bytes (the session's outbound soft limit by default); what does not fit is left out.
+      const max = this.quotas.limits.maxRetainedReplayBytes;
+      let bytes = 0;
+      for (const retained of this.broker.retainedFor(subscription, session)) {
+        bytes += retained.bytes;
+        if (bytes > max) {
+          this.stats.limitExceeded('maxRetainedReplayBytes');
+          break;
+        }
+        this.#sendRetained(session, subscription, retained);
+      }
     }
   };
 

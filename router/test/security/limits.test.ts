@@ -217,6 +217,7 @@ describe('per-session limits', () => {
       maxUriLength: 1024,
       maxRetainedBytes: 64 * 1024 * 1024,
       maxHistoryBytes: 64 * 1024 * 1024,
+      maxRetainedReplayBytes: 4 * 1024 * 1024,
     });
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { maxSubscriptionsPerSession: 0 } }] })).toThrow(/maxSubscriptionsPerSession/);
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { bogus: 1 } }] })).toThrow(/bogus/);
@@ -257,6 +258,30 @@ describe('per-realm byte budgets', () => {
     expect(await metric(router.metricsUrl!, 'switchboard_limit_evictions_total', '{limit="maxRetainedBytes"}')).toBe(1);
     expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxRetainedBytes"}')).toBe(1);
     await stillRoutes(pub, sub, 'ret.alive');
+  });
+
+  it('maxRetainedReplayBytes: a pattern SUBSCRIBE with get_retained replays at most that many bytes of retained events', async () => {
+    const { router, join } = await routerWith({ maxRetainedReplayBytes: 10_000 });
+    const pub = await join();
+    for (const n of [1, 2, 3, 4, 5, 6]) {
+      pub.send([MessageCode.Publish, pub.nextRequest(), { retain: true, acknowledge: true }, `replay.${n}`, [KIB4]]);
+      expect((await pub.next())[0]).toBe(MessageCode.Published);
+    }
+    const sub = await join();
+    const request = sub.nextRequest();
+    sub.send([MessageCode.Subscribe, request, { match: 'prefix', get_retained: true }, 'replay.']);
+    expect((await sub.next())[0]).toBe(MessageCode.Subscribed);
+    // A probe call's answer arrives after every retained EVENT sent.
+    const probe = call(sub, 'wamp.session.count', []);
+    let events = 0;
+    for (let next = await sub.next(); !(next[0] === MessageCode.Result && next[1] === probe); next = await sub.next()) {
+      expect(next[0]).toBe(MessageCode.Event);
+      events++;
+    }
+    // Each 4 KiB event is estimated at a little more than 4096 bytes: two fit in 10 000.
+    expect(events).toBe(2);
+    expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxRetainedReplayBytes"}')).toBe(1);
+    await stillRoutes(pub, sub, 'replay.alive');
   });
 
   it('maxHistoryBytes: the oldest stored events are evicted to stay within the budget; one larger than the budget is not recorded', async () => {
