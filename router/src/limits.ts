@@ -164,29 +164,36 @@ export class Quotas {
 
 /**
  * An upper-bound estimate of the memory a payload holds, for the byte budgets: strings by their
- * UTF-8 length, binary by its length, plus a fixed overhead per value, list element and dict key.
- * Iterative (a deeply nested payload cannot overflow the stack); computed only when an event is
- * kept (retention, history), never on the fan-out path.
+ * UTF-8 length, binary by its length, plus V8's overhead: a value 16 bytes, a list or dict 64 (a
+ * `{}` from JSON.parse takes about 56 on the heap, with its in-object slots), a list element's
+ * slot 8, a dict key 16 more. So a payload of many small containers (60 000 `{}`) is counted at
+ * what it costs, not at a fraction of it. Iterative (a deeply nested payload cannot overflow the
+ * stack); computed only when an event is kept (retention, history, testaments), never on the
+ * fan-out path.
  */
 export function payloadBytes(args: Args | undefined, kwargs: Kwargs | undefined, details?: Dict): number {
   const VALUE = 16;
+  const CONTAINER = 64;
   let total = 0;
   const stack: unknown[] = [args, kwargs, details];
   while (stack.length > 0) {
     const value = stack.pop();
-    total += VALUE;
-    if (value === null || value === undefined) continue;
-    if (typeof value === 'string') total += Buffer.byteLength(value, 'utf8');
-    else if (value instanceof Uint8Array) total += value.byteLength;
+    if (value === null || value === undefined) {
+      total += VALUE;
+      continue;
+    }
+    if (typeof value === 'string') total += VALUE + Buffer.byteLength(value, 'utf8');
+    else if (value instanceof Uint8Array) total += CONTAINER + value.byteLength;
     else if (Array.isArray(value)) {
-      total += 8 * value.length;
+      total += CONTAINER + 8 * value.length;
       for (const v of value) stack.push(v);
     } else if (typeof value === 'object') {
+      total += CONTAINER;
       for (const [k, v] of Object.entries(value)) {
         total += VALUE + Buffer.byteLength(k, 'utf8');
         stack.push(v);
       }
-    }
+    } else total += VALUE;
   }
   return total;
 }

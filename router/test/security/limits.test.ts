@@ -342,4 +342,11 @@ describe('byte budget bookkeeping (pure)', () => {
     for (let i = 0; i < 200_000; i++) deep = [deep];
     expect(payloadBytes(deep, undefined)).toBeGreaterThan(200_000);
   });
+
+  it('payloadBytes counts small containers at what they cost on the heap, not at their JSON size', () => {
+    // 60 000 `{}` (180 KB of JSON) hold about 3.8 MB of V8 heap (measured with --expose-gc: about
+    // 64 bytes per object with its list slot); the budgets must not take them for 1.4 MB.
+    const many = JSON.parse(`[${Array(60_000).fill('{}').join(',')}]`) as unknown[];
+    expect(payloadBytes(many, undefined)).toBeGreaterThanOrEqual(60_000 * 64);
+  });
 });
