@@ -169,6 +169,18 @@ describe('HTTP bridge publisher', () => {
     expect((await nextEvent(sub)).args).toEqual(['x']);
   });
 
+  it('Idempotency-Key: a key longer than 255 characters is refused (400) and publishes nothing', async () => {
+    const r = await bridgeRouter(OPEN);
+    const sub = await subscriber(r, 'com.example.keys');
+    const url = `${httpBase(r)}/publish`;
+    const body = { topic: 'com.example.keys', args: ['x'] };
+    const long = await post(url, body, { 'Idempotency-Key': 'k'.repeat(256) });
+    expect(long.status).toBe(400);
+    expect(await sub.silentFor(100)).toBe(true);
+    expect((await post(url, body, { 'Idempotency-Key': 'k'.repeat(255) })).status).toBe(200);
+    expect((await nextEvent(sub)).args).toEqual(['x']);
+  });
+
   it('concurrent requests share the one bridge session and all arrive', async () => {
     const r = await bridgeRouter(OPEN);
     const sub = await subscriber(r, 'com.example.many');

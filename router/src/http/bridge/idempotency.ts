@@ -3,7 +3,14 @@
  * within the TTL gets the first answer again instead of publishing twice, so a client can retry
  * a publish whose answer it lost. The same key with a different body is refused (422). Answers
  * with a 5xx status are not kept: retrying those publishes again.
+ *
+ * Bounded: at most `maxEntries` answers (the oldest forgotten first) for at most the TTL, and a key
+ * of at most MAX_IDEMPOTENCY_KEY_LENGTH characters (the publisher refuses a longer one with 400), so
+ * one client cannot park large keys for ten minutes (#14).
  */
+
+/** The longest Idempotency-Key accepted (Stripe's limit too): a UUID or an order number fits. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export interface Answer {
   status: number;
   body: unknown;

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
-import { IdempotencyCache } from './idempotency.js';
+import { IdempotencyCache, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.js';
 import type { Answer } from './idempotency.js';
 import type { BridgeSession } from './local-session.js';
 import { argsField, dictBody, kwargsField, optionsField, uriField } from './payload.js';
@@ -63,6 +63,7 @@ export class PublisherPath {
       const answer = await work();
       return sendBody(res, answer.status, answer.body);
     }
+    if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) throw new HttpRefusal(400, `Idempotency-Key longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     const scope = `${admitted.identity.authid}\0${admitted.identity.authrole}`;
     const digest = createHash('sha256').update(admitted.body).digest('base64');
     const answer = await this.#idempotency.run(scope, key, digest, work);
