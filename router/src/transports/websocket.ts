@@ -57,6 +57,9 @@ interface Offer {
 }
 
 /** What the plain and the batched WebSocket peers share: the socket, the budget, the send options. */
+/** How long a closing handshake the router started may take before the connection is ended. */
+const CLOSE_GRACE_MS = 2000;
+
 abstract class WebSocketPeerBase {
   handler: PeerHandler | undefined;
   alive = true;
@@ -73,6 +76,18 @@ abstract class WebSocketPeerBase {
   ) {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary };
+  }
+
+  /**
+   * Starts the closing handshake, and ends the connection if the peer has not answered it within
+   * CLOSE_GRACE_MS: ws waits 30 s for the peer's close frame, and a peer that never sends one (one
+   * closed for its handshake timeout, say) would hold its socket and its address's slot that long.
+   */
+  protected closeSocket(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    const timer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
   }
 }
 
@@ -116,7 +131,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState === WebSocket.OPEN) this.closeSocket(code, reason);
   }
 
 
@@ -154,7 +169,7 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
   close(code: number, reason: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.flush();
-    this.ws.close(code, reason);
+    this.closeSocket(code, reason);
   }
 
   /** Sends what was gathered as one WebSocket message. */

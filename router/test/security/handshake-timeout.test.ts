@@ -4,6 +4,7 @@
  * transport can still carry it), counted in /metrics; an established session is never affected.
  * Every transport: WebSocket, RawSocket on a shared port, long-poll.
  */
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { checkConfig } from '@switchboard/router';
@@ -32,6 +33,22 @@ describe('helloTimeoutMs', () => {
     // The witness sessions joined before and outlived the timeout.
     await others.stillWorks();
     expect(await metric(router.metricsUrl!, 'switchboard_handshake_timeouts_total')).toBe(1);
+  });
+
+  it('frees the socket soon after, even when the client never answers the close frame', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', helloTimeoutMs: 200 }] });
+    const { host, port } = router.addresses[0]!;
+    const socket = connect(port, host);
+    const started = Date.now();
+    // A hand-made upgrade: the client reads nothing and never sends a close frame back.
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n',
+    );
+    socket.resume();
+    await within(new Promise<void>((resolve) => socket.once('close', () => resolve())), 10_000, 'the router to end the connection');
+    // helloTimeoutMs, then a short grace for the closing handshake (ws alone waits 30 s).
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('covers a pending CHALLENGE (even when authTimeoutMs is longer)', async () => {
