@@ -425,7 +425,7 @@ function edgeEnd<T>(edge: SegmentNode<T>, uri: string, end: number): number {
     l++; // past the '.'s
     u++;
     if (l === rest.length || rest.charCodeAt(l) === DOT) {
-      const e = uri.indexOf('.', u); // a wildcard: any one component
+      const e = uri.indexOf('.', u); // a wildcard matches exactly one component
       u = e === -1 ? uri.length : e;
       continue;
     }

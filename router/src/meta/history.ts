@@ -5,7 +5,7 @@
  * [ap_pubsub_event_history] A positional limit is accepted too (Crossbar's form).
  *
  * History is payloads: a reader gets only the events it could have received by subscribing.
- * Calling the procedure is authorized as any CALL; what it returns needs subscribe permission on
+ * Calling the procedure is authorized like every other CALL; what it returns needs subscribe permission on
  * the subscription's topic or pattern, or else (a pattern) on each returned event's topic.
  */
 import type { Dict } from '@switchboard/schemas';
