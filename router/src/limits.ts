@@ -76,7 +76,6 @@ function describe(hit: LimitHit): string {
   return `limit ${hit.limit} (${hit.value}) reached`;
 }
 
-/** ERROR switchboard.error.limit_exceeded for one request, counted. */
 /**
  * One of the HTTP bridge's in-process sessions: joined with the authmethod only the bridge's local
  * connections offer (never a network transport), by the bridge's own authenticator.
@@ -85,6 +84,12 @@ export function isBridgeSession(session: RouterSession): boolean {
   return session.identity?.authmethod === BRIDGE_AUTHMETHOD && session.identity.authprovider === 'bridge';
 }
 
+/** The router's own session (authorizers, authenticators): it acts for everyone, no quota applies. */
+function isRouterSession(session: RouterSession): boolean {
+  return session.identity?.authprovider === 'router';
+}
+
+/** ERROR switchboard.error.limit_exceeded for one request, counted. */
 export function refuseOverLimit(session: RouterSession, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
   stats.limitExceeded(hit.limit);
   const error: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
@@ -113,7 +118,7 @@ export class Quotas {
 
   /** True (and the ERROR sent) when a SUBSCRIBE would make one subscription too many. */
   refusesSubscribe(session: RouterSession, msg: Subscribe): boolean {
-    if (session.identity?.authprovider === 'router') return false;
+    if (isRouterSession(session)) return false;
     const max = this.limits.maxSubscriptionsPerSession;
     const held = this.broker.subscriptionsOf(session);
     if (held.size < max) return false;
@@ -130,16 +135,27 @@ export class Quotas {
    * maxUriLength. Checked before anything looks at the URI.
    */
   refusesUri(session: RouterSession, requestType: MessageCode, request: RequestId, uri: string, quiet = false): boolean {
-    const max = this.limits.maxUriLength;
-    if (uri.length <= max) return false;
-    if (quiet) this.stats.limitExceeded('maxUriLength');
-    else refuseOverLimit(session, requestType, request, { limit: 'maxUriLength', value: max }, this.stats);
+    const hit = this.#uriTooLong(uri);
+    if (hit === undefined) return false;
+    if (quiet) this.stats.limitExceeded(hit.limit);
+    else refuseOverLimit(session, requestType, request, hit, this.stats);
     return true;
+  }
+
+  /** Throws (counted) when a URI a router procedure takes (a testament's topic) is longer than maxUriLength. */
+  checkUri(uri: string): void {
+    const hit = this.#uriTooLong(uri);
+    if (hit !== undefined) throw this.overLimit(hit);
+  }
+
+  #uriTooLong(uri: string): LimitHit | undefined {
+    const max = this.limits.maxUriLength;
+    return uri.length > max ? { limit: 'maxUriLength', value: max } : undefined;
   }
 
   /** True (and the ERROR sent) when a REGISTER would make one registration too many. */
   refusesRegister(session: RouterSession, msg: Register): boolean {
-    if (session.identity?.authprovider === 'router') return false;
+    if (isRouterSession(session)) return false;
     const max = this.limits.maxRegistrationsPerSession;
     if (this.dealer.registrationsOf(session).size < max) return false;
     refuseOverLimit(session, MessageCode.Register, msg.request, { limit: 'maxRegistrationsPerSession', value: max }, this.stats);
@@ -151,7 +167,7 @@ export class Quotas {
    * caller. The router's own session (authorizers, authenticators) is exempt: it calls for everyone.
    */
   refusesCall(session: RouterSession, request: RequestId): boolean {
-    if (session.identity?.authprovider === 'router') return false;
+    if (isRouterSession(session)) return false;
     // The HTTP bridge's shared sessions carry the calls of every client of a path: a quota per
     // session would let one client lock out the others. The path bounds calls per client address.
     if (isBridgeSession(session)) return false;

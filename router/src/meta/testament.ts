@@ -68,8 +68,7 @@ export function installTestaments(realm: Realm): void {
 
   realm.procedures.set('wamp.session.add_testament', async (caller, args, kwargs) => {
     const topic = stringArg(args, 0, 'topic');
-    const maxUri = realm.quotas.limits.maxUriLength;
-    if (topic.length > maxUri) throw realm.quotas.overLimit({ limit: 'maxUriLength', value: maxUri });
+    realm.quotas.checkUri(topic);
     if (!isValidUri(topic)) throw invalid(`invalid topic URI '${topic}'`);
     const eventArgs = args[1] ?? [];
     const eventKwargs = args[2] ?? {};
