@@ -14,8 +14,9 @@
  *   values are set to a stand-in secret;
  * - every ```sh run block runs (bash -e, repository root, node_modules/.bin on PATH) and exits 0;
  *   a ```text output block right after it is what it prints (… matches any text). With
- *   `router=ID` it runs against a router started from the page's ```json id=ID block, with
- *   `localhost:8080` pointed at it and `com.example.add` (the first app's procedure) registered.
+ *   `router=ID` it runs against a router started from the page's ```json id=ID block
+ *   (`router=default`: no config, as `npm start`), with `localhost:8080` (and `$WAMP_URL`) pointed
+ *   at it; `callee` also registers the first app's `com.example.add` there.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -335,24 +336,28 @@ describe('commands', () => {
     it(`${where(block)} runs as written`, { timeout: 60_000 }, async () => {
       let script = block.text;
       const id = block.attrs.get('router');
+      let env: Record<string, string> = {};
       if (id !== undefined) {
-        const config = allBlocks().find((b) => b.page === block.page && b.lang === 'json' && b.attrs.get('id') === id);
-        if (config === undefined) throw new Error(`${where(block)}: no \`\`\`json id=${id} block on ${block.page}`);
-        const env = envFor(config.text);
-        const dir = mkdtempSync(join(tmpdir(), 'switchboard-docs-'));
-        writeFileSync(join(dir, 'config.json'), JSON.stringify(configOf(config)));
-        const file: RouterConfigFile = loadConfig(join(dir, 'config.json'), env).file;
+        let file: RouterConfigFile = {};
+        if (id !== 'default') {
+          const config = allBlocks().find((b) => b.page === block.page && b.lang === 'json' && b.attrs.get('id') === id);
+          if (config === undefined) throw new Error(`${where(block)}: no \`\`\`json id=${id} block on ${block.page}`);
+          env = envFor(config.text);
+          const dir = mkdtempSync(join(tmpdir(), 'switchboard-docs-'));
+          writeFileSync(join(dir, 'config.json'), JSON.stringify(configOf(config)));
+          file = loadConfig(join(dir, 'config.json'), env).file;
+        }
         const router = await startTestRouter(file);
         const port = router.addresses[0]!.port;
-        const session = await connect({ url: `ws://127.0.0.1:${port}${router.addresses[0]!.path}`, realm: 'realm1' });
-        onTestFinished(() => session.leave());
-        await session.register('com.example.add', (args) => (args as number[]).reduce((a, b) => a + b, 0));
+        if (block.attrs.has('callee')) {
+          const session = await connect({ url: `ws://127.0.0.1:${port}${router.addresses[0]!.path}`, realm: 'realm1' });
+          onTestFinished(() => session.leave());
+          await session.register('com.example.add', (args) => (args as number[]).reduce((a, b) => a + b, 0));
+        }
         script = script.replaceAll('localhost:8080', `127.0.0.1:${port}`);
-        const result = await run(script, env);
-        check(block, result);
-        return;
+        env['WAMP_URL'] = `ws://127.0.0.1:${port}/ws`;
       }
-      check(block, await run(script, {}));
+      check(block, await run(script, env));
     });
   }
 
