@@ -8,7 +8,7 @@
  *   node scripts/docs.mjs           both (`npm run docs`)
  *   … --check                       change nothing; list what is out of date and exit 1
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,9 @@ export function pages() {
 }
 
 function healthBody() {
-  return import(join(root, 'router/dist/index.js')).then(async ({ Router, silentLogger }) => {
+  const dist = join(root, 'router/dist/index.js');
+  if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`npm run build\` first`);
+  return import(dist).then(async ({ Router, silentLogger }) => {
     const router = new Router({ config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }] }, logger: silentLogger() });
     await router.start();
     try {
