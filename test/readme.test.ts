@@ -1,16 +1,17 @@
 /**
  * The README's first screen works as written: its start command brings up the router described
  * next to it (realm1, anonymous, /ws, three serializers), and its 20-line example, run as shown
- * (only the URL pointed at this test's port), prints what the README says. `npm ci` and `npm test`
+ * (only the URL pointed at this test's port), prints what the README says, and so does its typed
+ * client example. `npm ci` and `npm test`
  * themselves are what CI runs on a fresh clone.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { RawPeer, until, within } from '../router/test/helpers.js';
+import { RawPeer, startTestRouter, until, within } from '../router/test/helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -60,4 +61,46 @@ it('npm start serves realm1 anonymously on /ws with json, msgpack and cbor, and 
   expect(code).toBe(0);
   expect(printed).toContain('2 + 3 = 5');
   expect(printed).toContain('event: hello (from quickstart)');
+});
+
+it("the README's typed-client example runs as printed (TypeScript stripped by esbuild) and prints the sum", async () => {
+  const { transform } = await import('esbuild');
+  const router = await startTestRouter();
+  const url = router.addresses[0]!.url.replace('0.0.0.0', '127.0.0.1');
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-readme-'));
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  const script = join(dir, 'typed.mjs');
+  const { code } = await transform(block('ts').replace('ws://localhost:8080/ws', url), { loader: 'ts', format: 'esm' });
+  writeFileSync(script, code);
+  const child = spawn(process.execPath, [script], { cwd: dir });
+  let printed = '';
+  let errors = '';
+  child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exit = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 10_000, 'the typed example');
+  expect(exit, errors).toBe(0);
+  expect(printed).toBe('2 + 3 = 5\n');
+});
+
+it("the README's Django snippet publishes through a signed HTTP bridge path (python3, examples/django on the path)", async () => {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) throw new Error('this test needs /usr/bin/python3 (Debian: apt-get install python3)');
+  const router = await startTestRouter({
+    listeners: [{ type: 'websocket', http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'docs-secret' } } } } }],
+  });
+  const port = router.addresses[0]!.port;
+  const peer = await RawPeer.join(`ws://127.0.0.1:${port}/ws`, 'json', 'realm1');
+  peer.send([32, 1, {}, 'com.example.chat']);
+  await peer.next();
+  const child = spawn(python, ['-c', block('python').replace('localhost:8080', `127.0.0.1:${port}`)], {
+    env: { ...process.env, PYTHONPATH: join(root, 'examples/django'), SWITCHBOARD_SECRET: 'docs-secret' },
+  });
+  let errors = '';
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exit = await within(new Promise<number | null>((resolve) => child.once('exit', resolve)), 10_000, 'the Django snippet');
+  expect(exit, errors).toBe(0);
+  const event = await peer.next(10_000);
+  expect(event[0]).toBe(36);
+  expect(event.slice(4)).toEqual([['hello from Django'], { author: 'ada' }]);
+  peer.close();
 });
