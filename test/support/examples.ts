@@ -16,8 +16,10 @@ const ROOT = fileURLToPath(REPO_ROOT);
 export interface ReadmeRun {
   /** The command as written, e.g. `npm start -w examples/quickstart`. */
   command: string;
-  /** The lines the README says it prints. */
+  /** The lines the README says it prints (its first `text` block). */
   expected: string[];
+  /** Every `text` block of the section, in order (e.g. what a page then shows). */
+  blocks: string[][];
 }
 
 /** The "## Run it" section of examples/NAME/README.md: its command and its expected output. */
@@ -27,11 +29,12 @@ export function readmeRun(example: string): ReadmeRun {
   const section = /^## Run it\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readme)?.[1];
   if (section === undefined) throw new Error(`${path} has no '## Run it' section`);
   const sh = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
-  const text = /```text\n([\s\S]*?)```/.exec(section)?.[1];
+  const blocks = [...section.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/\n$/, '').split('\n'));
+  const text = blocks[0];
   if (sh === undefined || text === undefined) throw new Error(`${path}: '## Run it' needs a sh block (the command) and a text block (its output)`);
   const command = sh.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).find((l) => l !== '' && !l.startsWith('#'));
   if (command === undefined) throw new Error(`${path}: the sh block of '## Run it' has no command`);
-  return { command, expected: text.replace(/\n$/, '').split('\n') };
+  return { command, expected: text, blocks };
 }
 
 export interface RunningExample {
