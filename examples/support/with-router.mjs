@@ -1,23 +1,25 @@
 #!/usr/bin/env node
 // Runs an example against a router, so that every example is one command (`npm start -w examples/NAME`):
 //
-//   node ../support/with-router.mjs [--config router.json] COMMAND [ARGS…]
+//   node ../support/with-router.mjs [--config router.json] [COMMAND [ARGS…]]
 //
 // starts Switchboard in this process (the example's config file, or the default: WebSocket on
 // ws://127.0.0.1:8080/ws, realm realm1, anonymous), runs COMMAND with WAMP_URL set to the router's
 // URL and its output passed through, and stops the router when COMMAND ends; the exit code is
-// COMMAND's. Ctrl-C (SIGINT) or SIGTERM goes to COMMAND first.
+// COMMAND's. Ctrl-C (SIGINT) or SIGTERM goes to COMMAND first. Without COMMAND it serves until
+// Ctrl-C or SIGTERM (an example that is only a config, such as the chat), and says where.
 //
 //   SWITCHBOARD_PORT (or PORT)  the router's port (default: the config's, else 8080; 0 picks a free one)
 //   WAMP_URL                    already set: no router is started, COMMAND uses that one
 //
 // The router logs only errors (LOG_LEVEL changes that), so that what you see is the example's own
-// output. The default listener is on 127.0.0.1 only, as are the examples' configs: the open
-// anonymous access of an example is reachable from this machine alone.
+// output: the router's warning that anonymous access is open is among those hidden. The default
+// listener is on 127.0.0.1 only, as are most examples' configs (the chat's listens on 0.0.0.0,
+// because the repository's Dockerfile serves it too).
 import { spawn } from 'node:child_process';
 import { Router, createLogger, loadConfig } from '@switchboard/router';
 
-const USAGE = 'usage: node with-router.mjs [--config FILE] COMMAND [ARGS…]';
+const USAGE = 'usage: node with-router.mjs [--config FILE] [COMMAND [ARGS…]]';
 
 const argv = process.argv.slice(2);
 let configPath;
@@ -26,7 +28,7 @@ if (argv[0] === '--config') {
   argv.splice(0, 2);
 }
 const [command, ...args] = argv;
-if (command === undefined || configPath === '') {
+if (configPath === '' || (command === undefined && configPath === undefined)) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -58,7 +60,19 @@ if (url === undefined || url === '') {
     );
     process.exit(1);
   }
-  url = router.url;
+  // A router on every interface is reached on this machine as localhost.
+  url = router.url.replace(/^(wss?:\/\/)(0\.0\.0\.0|\[::\])(?=:)/, '$1localhost');
+}
+
+if (command === undefined) {
+  const page = new URL('/', url.replace(/^ws/, 'http')).href;
+  console.log(`serving ${page} (WAMP on ${url}); Ctrl-C stops`);
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await router?.stop();
+  process.exit(0);
 }
 
 const child = spawn(command, args, { stdio: 'inherit', env: { ...env, WAMP_URL: url } });
