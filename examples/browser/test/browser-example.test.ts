@@ -1,22 +1,29 @@
-import { fileURLToPath } from 'node:url';
+/**
+ * The browser example as its README says: `npm start -w examples/browser` (the router serving the
+ * page and the bundle, plus the Node callee), the printed address opened in headless Chromium, the
+ * terminal and the page compared with the README's blocks.
+ */
 import { expect, it } from 'vitest';
-import { startTestRouter } from '../../../router/test/helpers.js';
-import { bundlePath, openPage, serveFiles } from '../../../client/test/browser-helpers.js';
-import { open } from '../../../client/test/helpers.js';
+import { openPage } from '../../../client/test/browser-helpers.js';
+import { within } from '../../../router/test/helpers.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
-const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+it('runs as its README says: the page served by the router joins, gets its event and calls the Node callee', { timeout: 45_000 }, async () => {
+  const { command, expected, blocks } = readmeRun('browser');
+  expect(command).toBe('npm start -w examples/browser');
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
+  const [, page] = await run.waitFor(/open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/, 20_000);
+  const port = new URL(page!).port;
+  expectLines(run.stdout(), expected.map((line) => line.replace(':8080/', `:${port}/`)));
 
-it('the README browser example runs in headless Chromium: pub/sub and a call to a Node callee', async () => {
-  const router = await startTestRouter();
-  const callee = await open(router.url);
-  await callee.register('com.example.add', (args) => (args as number[])[0]! + (args as number[])[1]!);
-  const base = await serveFiles({ '/index.html': here('../index.html'), '/app.js': here('../app.js'), '/switchboard.js': bundlePath() });
-  const { page, errors } = await openPage();
-  await page.goto(`${base}/index.html?url=${encodeURIComponent(router.url)}`);
-  await page.waitForFunction("document.querySelector('#log').textContent.includes('2 + 3 =')", undefined, { timeout: 10_000 });
-  const log = await page.textContent('#log');
-  expect(log).toContain('event: hello (from browser)');
-  expect(log).toContain('2 + 3 = 5');
-  expect(log).not.toContain('error');
-  expect(errors, errors.join("\n")).toEqual([]);
+  const { page: tab, errors } = await openPage();
+  await tab.goto(page!);
+  await tab.waitForFunction("/\\n(left|error: .*)\\n$/.test(document.querySelector('#log').textContent)", undefined, { timeout: 15_000 });
+  expectLines((await tab.textContent('#log')) ?? '', blocks[1] ?? []);
+  expect(await tab.textContent('#url')).toBe(`ws://127.0.0.1:${port}/ws`);
+  expect(errors, errors.join('\n')).toEqual([]);
+
+  // Ctrl-C's SIGTERM sibling: the callee leaves the realm, the router stops.
+  await within(run.stop(), 10_000, 'the example to stop');
+  expect(run.stdout()).toMatch(/\ncallee left\n$/);
 });

@@ -10,6 +10,8 @@ import { expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { openPage } from '../../../client/test/browser-helpers.js';
 import { startRouterProcess } from '../../../test/support/processes.js';
+import { RawPeer, within } from '../../../router/test/helpers.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 const CONFIG = fileURLToPath(new URL('../router.json', import.meta.url));
 
@@ -90,4 +92,21 @@ it('two pages chat through the router that serves them; a reload gets the recent
   await bob.waitForFunction("!document.querySelector('aside').textContent.includes('alice')", undefined, { timeout: 10_000 });
   expect(await texts(bob, '#here li')).toEqual(['bob']);
   expect(errors, errors.join('\n')).toEqual([]);
+});
+
+it('runs as its README says (`npm start -w examples/chat`): the printed address serves the page, the bundle and realm1', { timeout: 30_000 }, async () => {
+  const { command, expected } = readmeRun('chat');
+  expect(command).toBe('npm start -w examples/chat');
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
+  const [, page, ws] = await run.waitFor(/^serving (http:\/\/localhost:\d+\/) \(WAMP on (ws:\/\/localhost:\d+\/ws)\)/m, 20_000);
+  const port = new URL(page!).port;
+  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8080/', `:${port}/`)));
+  const base = page!.replace('localhost', '127.0.0.1'); // the router listens on IPv4 (0.0.0.0)
+  const home = await fetch(base);
+  expect([home.status, await home.text()]).toEqual([200, expect.stringContaining('<title>Switchboard chat</title>')]);
+  expect((await fetch(`${base}lib/switchboard.js`)).status).toBe(200);
+  const peer = await RawPeer.join(ws!.replace('localhost', '127.0.0.1'));
+  expect(peer.session).toBeGreaterThan(0);
+  peer.close();
+  await within(run.stop(), 10_000, 'the router to stop');
 });

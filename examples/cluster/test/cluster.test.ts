@@ -22,6 +22,7 @@ import { startCluster } from '../../../test/support/cluster.js';
 import type { Cluster } from '../../../test/support/cluster.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const ROOT = here('../../../');
@@ -284,4 +285,16 @@ it('through nginx, one realm: an event and a call cross nodes', { timeout: 60_00
   for (const x of [a, b, c]) x.connection.close();
   await until(() => proxy.wsLog().length >= 3, 5000, 'nginx to log the three WebSocket sessions');
   expect(new Set(proxy.wsLog().map((l) => l.upstream)).size).toBe(3); // three nodes, one realm
+});
+
+it('runs as its README says (`npm start -w examples/cluster`): nats-server, three nodes, nginx; sessions on three nodes, an event and a call across them', { timeout: 60_000 }, async () => {
+  const { command, expected } = readmeRun('cluster');
+  expect(command).toBe('npm start -w examples/cluster');
+  const port = await freePort();
+  const run = runCommand(command, { NGINX_PORT: String(port) });
+  await run.waitFor(/Ctrl-C stops$/m, 50_000);
+  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8080/', `:${port}/`)));
+  // The event and the call crossed nodes: sender and receiver differ.
+  for (const [, from, to] of run.stdout().matchAll(/^(?:event|call) from (node\d) to (node\d)/gm)) expect(from).not.toBe(to);
+  await within(run.stop(), 15_000, 'the cluster to stop');
 });

@@ -1,6 +1,7 @@
 """A minimal Django project: no database, one app. Everything about the router comes from the environment."""
 import os
 from pathlib import Path
+from urllib.parse import urljoin
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,11 +17,15 @@ DATABASES = {}
 USE_TZ = True
 
 # The router: where the browser subscribes (WebSocket) and where this server publishes (HTTP bridge).
+# `npm start -w examples/django` sets WAMP_URL to the router it started; the bridge is on the same port.
+WS_URL = os.environ.get("SWITCHBOARD_WS_URL") or os.environ.get("WAMP_URL") or "ws://127.0.0.1:8080/ws"
 SWITCHBOARD = {
-    "WS_URL": os.environ.get("SWITCHBOARD_WS_URL", "ws://localhost:8080/ws"),
+    "WS_URL": WS_URL,
     "REALM": os.environ.get("SWITCHBOARD_REALM", "realm1"),
-    "PUBLISH_URL": os.environ.get("SWITCHBOARD_PUBLISH_URL", "http://localhost:8080/publish"),
+    "PUBLISH_URL": os.environ.get("SWITCHBOARD_PUBLISH_URL") or urljoin(WS_URL.replace("ws", "http", 1), "/publish"),
     "KEY": os.environ.get("SWITCHBOARD_KEY", "django"),
+    # The example's router.json has the same; in production both read it from the environment
+    # ("secret": "$SWITCHBOARD_SECRET" in the router's config).
     "SECRET": os.environ.get("SWITCHBOARD_SECRET", "change-me"),
     "TOPIC": "com.example.chat",
     # The browser bundle of @switchboard/client (npm run build writes it).

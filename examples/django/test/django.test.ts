@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { RawPeer, startTestRouter, within } from '../../../router/test/helpers.js';
+import { openPage } from '../../../client/test/browser-helpers.js';
+import { freePort } from '../../../test/support/processes.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 const project = fileURLToPath(new URL('..', import.meta.url));
 
@@ -23,6 +26,34 @@ function python(args: string[], env: Record<string, string>): Promise<string> {
 }
 
 describe('examples/django', () => {
+  it('runs as its README says: the page shows the message it just posted, and a later page shows it from the history', { timeout: 60_000 }, async () => {
+    const { command, expected, blocks } = readmeRun('django');
+    expect(command).toBe('npm start -w examples/django');
+    const djangoPort = await freePort();
+    const run = runCommand(command, { SWITCHBOARD_PORT: '0', DJANGO_PORT: String(djangoPort) });
+    await run.waitFor(/^Quit the server with CONTROL-C\.$/m, 30_000);
+    expectLines(run.stdout(), expected.map((line) => line.replace(':8000/', `:${djangoPort}/`)));
+
+    const { browser, page, errors } = await openPage();
+    const base = `http://127.0.0.1:${djangoPort}/`;
+    await page.goto(base);
+    await page.waitForFunction("document.querySelector('#status').textContent === 'live'", undefined, { timeout: 15_000 });
+    await page.fill('input[name=author]', 'ada');
+    await page.fill('input[name=text]', 'hello from Django');
+    await page.click('#form button');
+    await page.waitForFunction("document.querySelectorAll('#log li').length > 0", undefined, { timeout: 10_000 });
+    expectLines((await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''))).join('\n'), blocks[1] ?? []);
+    expect(await page.textContent('#status')).toMatch(/^sent \(publication \d+\)$/);
+
+    // A page opened afterwards: the message from the router's event history.
+    const later = await browser.newPage();
+    later.on('pageerror', (err) => errors.push(`later: ${err.message}`));
+    await later.goto(base);
+    await later.waitForFunction("document.querySelector('#status').textContent === 'live'", undefined, { timeout: 15_000 });
+    expect(await later.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''))).toEqual(blocks[1]);
+    expect(errors, errors.join('\n')).toEqual([]);
+  });
+
   it('a posted form is published through the bridge (signed) and a WAMP subscriber gets it', async () => {
     const router = await startTestRouter({
       realms: [

@@ -19,6 +19,7 @@ import { loadConfig } from '@switchboard/router';
 import { startTestRouter, within } from '../../../router/test/helpers.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const TEMPLATE = here('../switchboard.conf.template');
@@ -191,4 +192,19 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
 
   expect(await nginx.stop()).toBe(0);
   expect(readFileSync(join(prefix, 'access.log'), 'utf8')).toMatch(/"GET \/ws HTTP\/1\.1" 101 /);
+});
+
+it('runs as its README says (`npm start -w examples/nginx`): nginx in the foreground with its own prefix, check.mjs through it, the prefix removed on Ctrl-C', { timeout: 60_000 }, async () => {
+  const { command, expected } = readmeRun('nginx');
+  expect(command).toBe('npm start -w examples/nginx');
+  const [httpsPort, httpPort] = [await freePort(), await freePort()];
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0', NGINX_HTTPS_PORT: String(httpsPort), NGINX_HTTP_PORT: String(httpPort) });
+  const [, cert] = await run.waitFor(/self-signed certificate (\S+\/cert\.pem)\); Ctrl-C stops$/m, 45_000);
+  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8443/', `:${httpsPort}/`).replaceAll(':8088/', `:${httpPort}/`)));
+  const page = await fetchVia(`https://localhost:${httpsPort}/`, { ca: readFileSync(cert!, 'utf8') });
+  expect([page.status, page.body]).toEqual([200, expect.stringContaining('<title>Switchboard chat</title>')]);
+  const redirect = await fetchVia(`http://localhost:${httpPort}/x`);
+  expect([redirect.status, redirect.headers['location']]).toEqual([301, `https://localhost:${httpsPort}/x`]);
+  await within(run.stop(), 15_000, 'the example to stop');
+  expect(existsSync(cert!), 'the prefix directory is removed').toBe(false);
 });

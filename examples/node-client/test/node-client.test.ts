@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { startTestRouter, within } from '../../../router/test/helpers.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 it('the README Node example runs against the router (built dist/)', async () => {
   const router = await startTestRouter();
@@ -15,4 +16,12 @@ it('the README Node example runs against the router (built dist/)', async () => 
   expect(err).toBe('');
   expect(code).toBe(0);
   expect(out).toBe('2 + 3 = 5\nerror: wamp.error.no_such_procedure\nevent: hello (from node)\n');
+});
+
+it('runs as its README says (`npm start -w examples/node-client`, its own router) and prints what the README shows', { timeout: 30_000 }, async () => {
+  const { command, expected } = readmeRun('node-client');
+  expect(command).toBe('npm start -w examples/node-client');
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
+  expect(await within(run.exited, 25_000, command), run.stderr()).toBe(0);
+  expectLines(run.stdout(), expected);
 });

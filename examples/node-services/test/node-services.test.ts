@@ -9,6 +9,7 @@ import { WampError, connect } from '@switchboard/client';
 import type { Session } from '@switchboard/client';
 import { startTestRouter, within } from '../../../router/test/helpers.js';
 import { spawnProcess } from '../../../test/support/processes.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 import type { Spawned } from '../../../test/support/processes.js';
 import type { Api } from '../src/contract.js';
 
@@ -88,4 +89,12 @@ it('two processes share a procedure round-robin; the worker publishes progress; 
   } finally {
     await caller.leave();
   }
+});
+
+it('runs as its README says (`npm start -w examples/node-services`: router, two services, worker, client in one terminal) and prints what the README shows', { timeout: 45_000 }, async () => {
+  const { command, expected } = readmeRun('node-services');
+  expect(command).toBe('npm start -w examples/node-services');
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
+  expect(await within(run.exited, 40_000, command), run.stderr()).toBe(0);
+  expectLines(run.stdout(), expected);
 });

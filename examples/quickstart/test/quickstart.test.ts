@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { startTestRouter, within } from '../../../router/test/helpers.js';
+import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 
 it('the README example runs against the router and prints the sum and the event', async () => {
   const router = await startTestRouter();
@@ -13,4 +14,12 @@ it('the README example runs against the router and prints the sum and the event'
   expect(code).toBe(0);
   expect(out).toContain('2 + 3 = 5');
   expect(out).toContain('event: hello (from quickstart)');
+});
+
+it('runs as its README says (`npm start -w examples/quickstart`, its own router) and prints what the README shows', { timeout: 30_000 }, async () => {
+  const { command, expected } = readmeRun('quickstart');
+  expect(command).toBe('npm start -w examples/quickstart');
+  const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
+  expect(await within(run.exited, 25_000, command), run.stderr()).toBe(0);
+  expectLines(run.stdout(), expected);
 });
