@@ -190,10 +190,14 @@ async function start(args: string[], io: CliIo): Promise<number> {
   try {
     await router.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const where = e.code === 'EADDRINUSE' || e.code === 'EACCES' ? ' (is another process using this port?)' : '';
-    router.log.fatal({ err: e.message }, `cannot start${where}`);
-    io.err(`switchboard: cannot start: ${e.message}${where}\n`);
+    if (err instanceof ConfigError) {
+      // A config problem found while starting (a TLS file, a static directory): a configuration error, as in check.
+      io.err(`${err.message}\n`);
+      return 2;
+    }
+    const message = startFailure(err as NodeJS.ErrnoException);
+    router.log.fatal({ err: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, message);
+    io.err(`switchboard: ${message}\n`);
     return 1;
   }
 
@@ -257,4 +261,24 @@ function applyFlags(file: RouterConfigFile, flags: StartFlags): RouterConfigFile
   }
   if (problems.length > 0) throw new ConfigError('command line', problems);
   return out;
+}
+
+/**
+ * Why the router could not start, the cause first and what to do about it: `port 8080 is in use`,
+ * not a stack of what was undone. Errors of listen() carry the address and port.
+ */
+export function startFailure(err: NodeJS.ErrnoException & { address?: string; port?: number }): string {
+  const where = err.port !== undefined ? `${err.address ?? ''}:${err.port}` : (err.address ?? '');
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return err.port !== undefined
+        ? `port ${err.port} is in use (${where}): another process listens there (another switchboard?). Stop it, or start on another port: --port N, or the config's listeners[].port (cannot start: ${err.message})`
+        : `${where} is in use by another process: stop it or choose another path (cannot start: ${err.message})`;
+    case 'EACCES':
+      return `not allowed to listen on ${where}: ports below 1024 need privileges; use a port above 1023 (--port 8080) or give node the capability (cannot start: ${err.message})`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${where}: no network interface has that address; check --host or listeners[].host (cannot start: ${err.message})`;
+    default:
+      return `cannot start: ${err.message}`;
+  }
 }

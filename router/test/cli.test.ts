@@ -320,7 +320,7 @@ describe('switchboard start', () => {
     expect(stderr).toContain('99999');
   });
 
-  it('a port already in use exits 1 with a clear message', async () => {
+  it('a port already in use exits 1, the error first: "port N is in use", no "router stopped"', async () => {
     const blocker = createServer();
     await within(new Promise<void>((resolve, reject) => {
       blocker.once('error', reject);
@@ -330,13 +330,18 @@ describe('switchboard start', () => {
     const address = blocker.address();
     if (address === null || typeof address === 'string') throw new Error('blocking server has no port');
 
-    const { exit, stderr } = await run('start', '--port', String(address.port), '--host', '127.0.0.1', '--log-level', 'info');
+    const { exit, stdout, stderr } = await run('start', '--port', String(address.port), '--host', '127.0.0.1', '--log-level', 'info');
 
     expect(exit.code).toBe(1);
-    expect(stderr).toContain('cannot start');
-    expect(stderr).toContain(`127.0.0.1:${address.port}`);
+    // The error first and clear, on stderr and as the log's fatal line; no 'router stopped' noise.
+    expect(stderr).toMatch(new RegExp(`^switchboard: port ${address.port} is in use \\(127\\.0\\.0\\.1:${address.port}\\): another process listens there`));
+    expect(stderr).toContain('--port N');
     expect(stderr).toMatch(/EADDRINUSE|address already in use/);
-    expect(stderr).toContain('is another process using this port?');
+    const log = stdout.split('\n').map(parseLogLine).filter((l): l is LogLine => l !== undefined);
+    expect(log.map((l) => l['msg'])).not.toContain('router stopped');
+    const fatal = log.find((l) => l['level'] === 60);
+    expect(fatal?.['msg']).toMatch(new RegExp(`^port ${address.port} is in use`));
+    expect(fatal?.['code']).toBe('EADDRINUSE');
   });
 });
 
