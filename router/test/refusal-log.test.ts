@@ -4,6 +4,7 @@
  * start, every URL a client or a browser needs, the realms and their auth methods. The router runs
  * on an ephemeral port with a logger that captures its JSON lines (issue #16 item 10).
  */
+import { connect as connectTcp } from 'node:net';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -158,6 +159,27 @@ describe('refused connections and joins are logged at info, with the reason', ()
     const bad = await logged(lines, refusal('wamp.error.protocol_violation'), 'bad frame');
     expect(bad['msg']).toMatch(/^join refused: ABORT wamp\.error\.protocol_violation: /);
     expect(bad['peer']).toBeTypeOf('string');
+  });
+
+  it('bad frames: a WebSocket message over maxMessageBytes; RawSocket: a wrong first octet, an unsupported serializer', async () => {
+    const { router, lines } = await loggedRouter({ listeners: [{ type: 'websocket', maxMessageBytes: 1024 }, { type: 'rawsocket', serializers: ['json'] }] });
+    const big = await RawPeer.join(router.url);
+    big.send([MessageCode.Publish, 1, {}, 'com.example.big', ['x'.repeat(4096)]]);
+    await big.waitClosed();
+    const tooLong = await logged(lines, refusal('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'), 'an oversized WebSocket message');
+    expect(tooLong['msg']).toMatch(/^bad WebSocket frame: Max payload size exceeded; connection closed$/);
+    const port = router.addresses[1]!.port;
+    const handshake = async (octets: number[]): Promise<void> => {
+      const socket = connectTcp(port, '127.0.0.1');
+      onTestFinished(() => void socket.destroy());
+      await within(new Promise<void>((resolve) => socket.once('connect', () => resolve())), 3000, 'a RawSocket connection');
+      socket.write(Buffer.from(octets));
+      await within(new Promise<void>((resolve) => socket.once('close', () => resolve()).resume()), 5000, 'the RawSocket connection to close');
+    };
+    await handshake([0x47, 0x45, 0x54, 0x20]); // "GET ": HTTP on a RawSocket port
+    expect((await logged(lines, refusal('rawsocket_magic'), 'bad magic'))['msg']).toBe('RawSocket connection dropped: first octet 0x47 is not the RawSocket magic 0x7f');
+    await handshake([0x7f, 0xf2, 0x00, 0x00]); // msgpack, not offered here
+    expect((await logged(lines, refusal('rawsocket_handshake_1'), 'unsupported serializer'))['msg']).toMatch(/^RawSocket handshake refused: /);
   });
 
   it('"session joined" (debug) names the authid, authrole and authmethod', async () => {
