@@ -4,10 +4,12 @@
  * start, every URL a client or a browser needs, the realms and their auth methods. The router runs
  * on an ephemeral port with a logger that captures its JSON lines (issue #16 item 10).
  */
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
+import { tmpdir } from 'node:os';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { connect as connectClient, ticketAuth } from '@switchboard/client';
 import type { RouterConfigFile } from '../src/config/config.js';
@@ -198,10 +200,13 @@ describe('refused connections and joins are logged at info, with the reason', ()
 });
 
 describe('what the router says at start', () => {
+  const www = realpathSync(mkdtempSync(`${tmpdir()}/switchboard-www-`));
+  afterAll(() => rmSync(www, { recursive: true, force: true }));
   const config = (): RouterConfigFile => ({
     listeners: [
       {
         type: 'websocket',
+        static: { '/app': { directory: www } },
         rawsocket: true,
         longpoll: {},
         http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' } } },
@@ -224,6 +229,7 @@ describe('what the router says at start', () => {
           longpoll: `${base}/lp`,
           serializers: ['json', 'msgpack', 'cbor'],
           auth: ['anonymous', 'ticket'],
+          static: { [`${base}/app`]: www },
           bridge: [{ url: `${base}/publish`, type: 'publisher', realm: 'realm1' }],
           health: `${base}/health`,
           ready: `${base}/ready`,
@@ -251,6 +257,7 @@ describe('what the router says at start', () => {
       `    RawSocket  ${base.replace(/^http:/, 'rs:')}`,
       `    long-poll  ${base}/lp`,
       `    HTTP bridge publisher  ${base}/publish (realm realm1)`,
+      `    static     ${base}/app → ${www}`,
       `    health     ${base}/health, ${base}/ready`,
       `  metrics    ${router.metricsUrl ?? ''}`,
       '  realm realm1: auth anonymous, ticket; no roles (every session may do everything)',
