@@ -10,6 +10,8 @@ import { isSerializerName } from '@switchboard/schemas/core';
 import type { Dict } from '@switchboard/schemas/core';
 import { cryptosignAuth, ticketAuth, wampcraAuth } from './auth.js';
 import { WampError } from './errors.js';
+import { Result } from './result.js';
+import type { CallResult } from './result.js';
 import type { AuthOptions } from './join.js';
 import { connect } from './node.js';
 import type { Session } from './session.js';
@@ -52,7 +54,29 @@ Authentication (default: anonymous; give one credential, the method follows from
                            when several are set
   Prefer the environment variables or files: arguments are visible to other local users (ps).
   A refused credential prints the router's ABORT reason and exits 1; a usage error exits 2.
+
+Output: \`call\` prints a single result as its JSON value (\`5\`, \`"hi"\`, \`{"a":1}\`); a result with
+several positional values or keyword values as {"$args":[...],"$kwargs":{...}}; binary as
+{"$bytes":"base64"}. Exit codes: 0 done, 1 failed (router unreachable or refused, WAMP error),
+2 usage error.
 `;
+
+/** The synopsis of each client command, printed under a usage error. */
+const SYNOPSIS: Record<string, string> = {
+  publish: 'switchboard publish TOPIC [ARG...] [--kwargs JSON]',
+  subscribe: 'switchboard subscribe TOPIC [--match prefix|wildcard] [--count N]',
+  call: 'switchboard call PROCEDURE [ARG...] [--kwargs JSON] [--timeout MS] [--progress]',
+  register: 'switchboard register PROCEDURE [--result JSON] [--count N]',
+};
+
+/**
+ * node:util parseArgs explains at length how to pass a positional that starts with '-': the first
+ * sentence says what is wrong.
+ */
+export function parseArgsMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\. To specify a positional argument.*$/s, '');
+}
 
 interface Flags {
   url: string;
@@ -296,10 +320,13 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
       return 0;
     }
     parsed = result;
-    if (parsed.positionals.length === 0) throw new UsageError(`${command} needs a URI`);
-    if ((command === 'subscribe' || command === 'register') && parsed.positionals.length > 1) throw new UsageError(`${command} takes one URI and no arguments`);
+    if (parsed.positionals.length === 0) throw new UsageError(`needs a ${command === 'publish' || command === 'subscribe' ? 'TOPIC' : 'PROCEDURE'} URI`);
+    if ((command === 'subscribe' || command === 'register') && parsed.positionals.length > 1) throw new UsageError('takes one URI and no arguments');
   } catch (err) {
-    io.err(`switchboard ${command ?? ''}: ${err instanceof Error ? err.message : String(err)}\n\n${CLIENT_HELP}`);
+    // One line for what is wrong, the synopsis, and where the options are: not 40 lines of help.
+    const name = command !== undefined && CLIENT_COMMANDS.includes(command) ? command : undefined;
+    const usage = name === undefined ? '' : `Usage: ${SYNOPSIS[name] ?? ''} [options]\n`;
+    io.err(`switchboard${name === undefined ? '' : ` ${name}`}: ${parseArgsMessage(err)}\n${usage}Run 'switchboard ${name ?? ''}${name === undefined ? '' : ' '}--help' for the options.\n`);
     return 2;
   }
   const { flags, positionals } = parsed;
@@ -324,8 +351,7 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
       case 'call': {
         const stream = session.callStream(uri, args, flags.kwargs, { extra: flags.options, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}) });
         if (flags.progress) for await (const item of stream) io.out(`${json({ progress: item.args, kwargs: item.kwargs })}\n`);
-        const result = await stream.result;
-        io.out(`${json(result.args.length <= 1 && Object.keys(result.kwargs).length === 0 ? result.value ?? null : { args: result.args, kwargs: result.kwargs })}\n`);
+        io.out(`${json(printable(await stream.result))}\n`);
         return 0;
       }
       case 'subscribe':
@@ -341,6 +367,16 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
   } finally {
     await session.leave().catch(() => {});
   }
+}
+
+/**
+ * What `call` prints for a result: a single positional value as itself (the common case: `5`); no
+ * value as null; several positional values or any keyword values as {"$args", "$kwargs"}, so that
+ * they never print like a plain object result that happens to have keys args and kwargs.
+ */
+export function printable(result: Pick<CallResult, 'args' | 'kwargs'>): unknown {
+  if (Object.keys(result.kwargs).length === 0 && result.args.length <= 1) return result.args[0] ?? null;
+  return { $args: result.args, $kwargs: result.kwargs };
 }
 
 /** subscribe / register: print what arrives until --count is reached, the signal, or Ctrl-C. */
@@ -379,7 +415,8 @@ async function serve(command: 'subscribe' | 'register', session: Session, uri: s
         (args, kwargs, details) => {
           io.out(`${json({ procedure: details.procedure, args, kwargs })}\n`);
           setTimeout(count, 0); // answer first, then maybe stop
-          return flags.hasResult ? flags.result : args.length === 1 ? args[0] : args;
+          // Echo: the same positional and keyword arguments back, as they came.
+          return flags.hasResult ? flags.result : new Result(args, kwargs);
         },
         { extra: options },
       );

@@ -3,9 +3,9 @@
  * once through the real `switchboard` binary (built dist/) to prove the router CLI delegates.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { craDeriveKey, ed25519Signer, ticketAuth } from '@switchboard/client';
@@ -84,7 +84,7 @@ describe('client commands', () => {
     const call = capture();
     expect(await run(['call', proc, '2', '3', '--url', router.url], call.io)).toBe(0);
     expect(await run(['call', proc, '"one"', '--url', router.url], call.io)).toBe(0);
-    expect(call.lines()).toEqual([[2, 3], 'one']);
+    expect(call.lines()).toEqual([{ $args: [2, 3], $kwargs: {} }, 'one']);
     expect(await registering).toBe(0);
     expect(reg.lines()).toEqual([
       { procedure: proc, args: [2, 3], kwargs: {} },
@@ -112,7 +112,7 @@ describe('client commands', () => {
   it('usage errors exit 2 with help; an unreachable router exits 1', async () => {
     const usage = capture();
     expect(await run(['call'], usage.io)).toBe(2);
-    expect(usage.err()).toContain('needs a URI');
+    expect(usage.err()).toContain('needs a PROCEDURE URI');
     expect(await run(['publish', 't', '--kwargs', '[1]'], usage.io)).toBe(2);
     expect(usage.err()).toContain('--kwargs: expected a JSON object');
     const down = capture();
@@ -132,6 +132,141 @@ describe('client commands', () => {
     const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 10_000, 'the binary to exit');
     expect(code).toBe(0);
     expect(out.trim()).toBe('5');
+  });
+});
+
+describe('client commands: output, echo, usage', () => {
+  it('register echoes keyword arguments too; call prints several values or kwargs as $args/$kwargs, a plain object result as itself', async () => {
+    const router = await startTestRouter();
+    const echo = uri('cli.echo');
+    const reg = capture();
+    const registering = run(['register', echo, '--url', router.url, '--count', '3'], reg.io);
+    await waitFor(reg.err, 'registered');
+    const call = capture();
+    expect(await run(['call', echo, 'hi', '--kwargs', '{"n":1}', '--url', router.url], call.io)).toBe(0);
+    expect(await run(['call', echo, '2', '3', '--url', router.url], call.io)).toBe(0);
+    expect(await run(['call', echo, '5', '--url', router.url, '--serializer', 'cbor'], call.io)).toBe(0);
+    expect(call.lines()).toEqual([{ $args: ['hi'], $kwargs: { n: 1 } }, { $args: [2, 3], $kwargs: {} }, 5]);
+    expect(await registering).toBe(0);
+    // A callee whose single result is an object that looks like {args, kwargs}: printed as that object.
+    const callee = await open(router.url);
+    const plain = uri('cli.plain');
+    await callee.register(plain, () => ({ args: [2, 3], kwargs: {} }));
+    const out = capture();
+    expect(await run(['call', plain, '--url', router.url], out.io)).toBe(0);
+    expect(out.lines()).toEqual([{ args: [2, 3], kwargs: {} }]);
+  });
+
+  it('a usage error is one line, the synopsis and a hint, not the whole help; exit 2', async () => {
+    for (const [argv, message] of [
+      [['call'], 'switchboard call: needs a PROCEDURE URI'],
+      [['publish', 'com.t', '--frobnicate'], "switchboard publish: Unknown option '--frobnicate'"],
+      [['subscribe', 'com.t', '--count', '0'], 'switchboard subscribe: --count: expected a positive integer'],
+    ] as [string[], string][]) {
+      const out = capture();
+      expect(await run(argv, out.io)).toBe(2);
+      const lines = out.err().trimEnd().split('\n');
+      expect(lines[0]).toContain(message);
+      expect(lines).toHaveLength(3);
+      expect(lines[1]).toMatch(new RegExp(`^Usage: switchboard ${argv[0]!} `));
+      expect(lines[2]).toBe(`Run 'switchboard ${argv[0]!} --help' for the options.`);
+      expect(out.out()).toBe('');
+    }
+  });
+});
+
+/** The docs page holding the tested CLI session (marker `<!-- tested: cli-session -->`), wherever under docs/ it lives. */
+function findCliSession(): { file: string; blocks: string[][] } {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && entry.name !== 'node_modules') walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.md')) files.push(join(dir, entry.name));
+    }
+  };
+  walk(join(root, 'docs'));
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('<!-- tested: cli-session -->');
+    if (at < 0) continue;
+    const blocks = [...text.slice(at).matchAll(/```console\n([\s\S]*?)```/g)].slice(0, 3).map((m) => m[1]!.trimEnd().split('\n'));
+    return { file: relative(root, file), blocks };
+  }
+  throw new Error('no docs/**/*.md file has the marker <!-- tested: cli-session --> followed by three ```console blocks (the CLI session of the docs)');
+}
+
+/** A command line as a shell splits it (single and double quotes; no expansions). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3]!);
+  return words;
+}
+
+/** IDs the router draws at random are compared as placeholders. */
+const normalize = (line: string): string => line.replace(/"publication":\d+/g, '"publication":ID');
+
+describe('the documented CLI session', () => {
+  it('the documented CLI session runs as written (the docs page, three terminals, the real binary)', async () => {
+    const { file, blocks } = findCliSession();
+    const router = await startTestRouter();
+    const bin = fileURLToPath(new URL('../../router/bin/switchboard.js', import.meta.url));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
+    const env = { ...clean, SWITCHBOARD_URL: router.url };
+    /** Each command with the stdout lines shown under it. */
+    const steps = blocks.map((block) => {
+      const out: { argv: string[]; expected: string[] }[] = [];
+      for (const line of block) {
+        if (line.startsWith('$ ')) {
+          const words = shellWords(line.slice(2));
+          expect(words[0], `${file}: a command of the session must start with switchboard`).toBe('switchboard');
+          out.push({ argv: words.slice(1), expected: [] });
+        } else out.at(-1)?.expected.push(line);
+      }
+      return out;
+    });
+    expect(steps.flat().length, `${file}: the session's commands`).toBeGreaterThanOrEqual(5);
+    // subscribe and register run until Ctrl-C: started first, each in a terminal of its own.
+    const background: { argv: string[]; expected: string[]; child: ReturnType<typeof spawn>; out: () => string; err: () => string }[] = [];
+    for (const [step] of steps.filter((s) => s.length === 1 && ['subscribe', 'register'].includes(s[0]!.argv[0]!))) {
+      const child = spawn(process.execPath, [bin, ...step!.argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
+      onTestFinished(() => void child.kill('SIGKILL'));
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      background.push({ ...step!, child, out: () => out, err: () => err });
+      await within(
+        (async () => {
+          while (!/subscribed|registered/.test(err)) {
+            if (child.exitCode !== null) throw new Error(`switchboard ${step!.argv.join(' ')} exited: ${err}`);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })(),
+        10_000,
+        `switchboard ${step!.argv.join(' ')} to be ready`,
+      );
+    }
+    expect(background.map((b) => b.argv[0])).toEqual(['subscribe', 'register']);
+    for (const step of steps.flat().filter((s) => !background.some((b) => b.argv === s.argv))) {
+      const result = await spawnCli(step.argv, { SWITCHBOARD_URL: router.url });
+      expect(result.code, `switchboard ${step.argv.join(' ')}: ${result.err}`).toBe(0);
+      expect(result.out.trimEnd().split('\n').map(normalize), `switchboard ${step.argv.join(' ')}`).toEqual(step.expected.map(normalize));
+    }
+    for (const b of background) {
+      await within(
+        (async () => {
+          while (b.out().trimEnd().split('\n').length < b.expected.length) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        5000,
+        `switchboard ${b.argv.join(' ')} to print ${b.expected.length} lines`,
+      );
+      const closed = new Promise<number | null>((resolve) => b.child.once('close', resolve));
+      b.child.kill('SIGINT');
+      expect(await within(closed, 5000, `switchboard ${b.argv[0]!} to exit on SIGINT`)).toBe(0);
+      expect(b.out().trimEnd().split('\n').map(normalize), `switchboard ${b.argv.join(' ')}`).toEqual(b.expected.map(normalize));
+    }
   });
 });
 
@@ -283,7 +418,8 @@ describe('client commands: authentication', () => {
     const out = capture();
     expect(await run(['publish', 'com.t', '--url', 'ws://127.0.0.1:1/ws', ...flags], out.io, undefined, env)).toBe(2);
     expect(out.err()).toContain(message);
-    expect(out.err()).toContain('Authentication');
+    expect(out.err()).toContain("Run 'switchboard publish --help' for the options.");
+    expect(out.err()).not.toContain('Authentication');
   });
 
   it('--authmethod picks one of several $SWITCHBOARD_* credentials; --help documents the options', async () => {

@@ -2,7 +2,7 @@
  * The `switchboard` command: flags → config → router; signals → graceful shutdown.
  */
 import { parseArgs } from 'node:util';
-import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from '@switchboard/client/cli';
+import { CLIENT_COMMANDS, CLIENT_HELP, parseArgsMessage, runClientCommand } from '@switchboard/client/cli';
 import { ConfigError, checkConfig, loadConfig } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
 import { tlsProblems } from './config/tls.js';
@@ -11,13 +11,7 @@ import type { LogLevel } from './log.js';
 import { Router } from './router.js';
 import { VERSION } from './version.js';
 
-const HELP = `switchboard ${VERSION}: a WAMP v2 router
-
-Usage:
-  switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
-  switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
-  switchboard version             print the version
-  switchboard --help              this text
+const START_HELP = `Usage: switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
 
 Options for start:
   --config FILE       JSON config file (schema: @switchboard/schemas/schema/router-config.schema.json),
@@ -26,13 +20,42 @@ Options for start:
   --port N            port of the first listener (default 8080; 0 picks a free one)
   --realm NAME        serve this realm (repeat for several); replaces the config's realms
   --log-level L       fatal, error, warn, info, debug, trace or silent (default info)
+  -h, --help          this text
 
 Environment (used when the flag is absent): SWITCHBOARD_CONFIG (--config), SWITCHBOARD_PORT or
 PORT (--port), LOG_LEVEL (--log-level).
 
 SIGINT or SIGTERM: every session gets GOODBYE wamp.close.system_shutdown, then the router exits 0.
+`;
 
+const CHECK_HELP = `Usage: switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
+  Exit 0: valid (what a Crossbar import leaves out is listed on stderr); exit 2: invalid, each
+  problem on stderr with its place in FILE.
+`;
+
+const EXIT_CODES = `Exit codes (every command): 0 done; 1 failed at run time (port in use, router unreachable,
+WAMP error, credential refused); 2 usage or configuration error (nothing was started).
+`;
+
+const HELP = `switchboard ${VERSION}: a WAMP v2 router
+
+Usage:
+  switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
+  switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
+  switchboard version             print the version
+  switchboard --help              this text; \`switchboard COMMAND --help\` for one command
+
+${START_HELP.slice(START_HELP.indexOf('Options for start:'))}
+${EXIT_CODES}
 ${CLIENT_HELP}`;
+
+/** A usage error: one line saying what is wrong and where to read more (not the whole help), exit 2. */
+function usageError(io: CliIo, command: string, message: string): number {
+  io.err(`switchboard${command === '' ? '' : ` ${command}`}: ${message}\nRun 'switchboard${command === '' ? '' : ` ${command}`} --help' for usage.\n`);
+  return 2;
+}
+
+const wantsHelp = (args: readonly string[]): boolean => args.includes('--help') || args.includes('-h');
 
 /** Output streams (and the environment), injectable for tests. */
 export interface CliIo {
@@ -64,6 +87,11 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     case 'version':
     case '--version':
     case '-v':
+      if (wantsHelp(rest)) {
+        io.out('Usage: switchboard version      print the version\n');
+        return 0;
+      }
+      if (rest.length > 0) return usageError(io, 'version', `unexpected argument '${rest[0]!}'`);
       io.out(`${VERSION}\n`);
       return 0;
     case 'check':
@@ -72,16 +100,16 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
       return start(rest, io);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand([command, ...rest], io);
-      io.err(`switchboard: unknown command '${command}'\n\n${HELP}`);
-      return 2;
+      return usageError(io, '', `unknown command '${command}' (commands: start, check, version, ${CLIENT_COMMANDS.join(', ')})`);
   }
 }
 
 function check(args: string[], io: CliIo): number {
-  if (args.length !== 1 || args[0]!.startsWith('-')) {
-    io.err('usage: switchboard check FILE\n');
-    return 2;
+  if (wantsHelp(args)) {
+    io.out(CHECK_HELP);
+    return 0;
   }
+  if (args.length !== 1 || args[0]!.startsWith('-')) return usageError(io, 'check', args.length === 0 ? 'needs a FILE' : args.length > 1 ? 'takes one FILE' : `unknown option '${args[0]!}'`);
   const path = args[0]!;
   try {
     const loaded = loadConfig(path);
@@ -93,7 +121,8 @@ function check(args: string[], io: CliIo): number {
     if (err instanceof ConfigError) {
       printWarnings(io, path, err.warnings);
       io.err(`${err.message}\n`);
-      return 1;
+      // A bad config is a configuration error whichever command reads it: 2, as for `start`.
+      return 2;
     }
     throw err;
   }
@@ -107,6 +136,10 @@ function printWarnings(io: CliIo, path: string, warnings: readonly string[]): vo
 }
 
 async function start(args: string[], io: CliIo): Promise<number> {
+  if (wantsHelp(args)) {
+    io.out(START_HELP);
+    return 0;
+  }
   let flags;
   try {
     flags = parseArgs({
@@ -121,8 +154,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
       },
     }).values;
   } catch (err) {
-    io.err(`switchboard start: ${(err as Error).message}\n`);
-    return 2;
+    return usageError(io, 'start', parseArgsMessage(err));
   }
   // Container convention: the environment fills in what the command line leaves out.
   const env = io.env ?? process.env;
@@ -158,10 +190,14 @@ async function start(args: string[], io: CliIo): Promise<number> {
   try {
     await router.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const where = e.code === 'EADDRINUSE' || e.code === 'EACCES' ? ' (is another process using this port?)' : '';
-    router.log.fatal({ err: e.message }, `cannot start${where}`);
-    io.err(`switchboard: cannot start: ${e.message}${where}\n`);
+    if (err instanceof ConfigError) {
+      // A config problem found while starting (a TLS file, a static directory): a configuration error, as in check.
+      io.err(`${err.message}\n`);
+      return 2;
+    }
+    const message = startFailure(err as NodeJS.ErrnoException);
+    router.log.fatal({ err: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, message);
+    io.err(`switchboard: ${message}\n`);
     return 1;
   }
 
@@ -225,4 +261,24 @@ function applyFlags(file: RouterConfigFile, flags: StartFlags): RouterConfigFile
   }
   if (problems.length > 0) throw new ConfigError('command line', problems);
   return out;
+}
+
+/**
+ * Why the router could not start, the cause first and what to do about it: `port 8080 is in use`,
+ * not a stack of what was undone. Errors of listen() carry the address and port.
+ */
+export function startFailure(err: NodeJS.ErrnoException & { address?: string; port?: number }): string {
+  const where = err.port !== undefined ? `${err.address ?? ''}:${err.port}` : (err.address ?? '');
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return err.port !== undefined
+        ? `port ${err.port} is in use (${where}): another process listens there (another switchboard?). Stop it, or start on another port: --port N, or the config's listeners[].port (cannot start: ${err.message})`
+        : `${where} is in use by another process: stop it or choose another path (cannot start: ${err.message})`;
+    case 'EACCES':
+      return `not allowed to listen on ${where}: ports below 1024 need privileges; use a port above 1023 (--port 8080) or give node the capability (cannot start: ${err.message})`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${where}: no network interface has that address; check --host or listeners[].host (cannot start: ${err.message})`;
+    default:
+      return `cannot start: ${err.message}`;
+  }
 }

@@ -14,6 +14,7 @@ import { Admission } from './http/admission.js';
 import { HttpServer, sendJson, tlsServerOptions } from './http/server.js';
 import { StaticFiles } from './http/static.js';
 import type { HttpServerOptions, TlsCredentials } from './http/server.js';
+import { logRefusal } from './log.js';
 import type { Logger } from './log.js';
 import type { ListenerAddress } from './router.js';
 import { LongPollTransport } from './transports/longpoll.js';
@@ -98,6 +99,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     requestTimeoutMs: config.httpRequestTimeoutMs,
     admitTcp: (socket) => admission.admitTcp(socket),
     onLimit: (limit) => ctx.refused?.(limit),
+    onRefused: (reason, fields, message) => logRefusal(ctx.log, reason, fields, message),
   };
   if (tls !== undefined) options.tls = tls;
   if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);

@@ -28,3 +28,67 @@ export function createLogger(options: LoggerOptions): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** Default of config `log.refusalIntervalMs`: one line per reason per this many ms. */
+export const DEFAULT_REFUSAL_INTERVAL_MS = 10_000;
+/** Distinct reasons tracked per logger; past this, the rest share one (a bound on what a peer can make us keep). */
+const MAX_REFUSAL_REASONS = 256;
+
+interface ReasonState {
+  /** When the last line for this reason was written. */
+  last: number;
+  /** Refusals for this reason since that line, not logged. */
+  suppressed: number;
+}
+
+interface RefusalState {
+  intervalMs: number;
+  now: () => number;
+  reasons: Map<string, ReasonState>;
+}
+
+/** Per logger (each router's module loggers are distinct objects): what each reason last logged. */
+const refusalStates = new WeakMap<Logger, RefusalState>();
+
+function refusalState(log: Logger): RefusalState {
+  let state = refusalStates.get(log);
+  if (state === undefined) {
+    state = { intervalMs: DEFAULT_REFUSAL_INTERVAL_MS, now: Date.now, reasons: new Map() };
+    refusalStates.set(log, state);
+  }
+  return state;
+}
+
+/**
+ * Sets how often `logRefusal` writes a line per reason on `log` (config `log.refusalIntervalMs`;
+ * 0 logs every refusal). `now` is for tests.
+ */
+export function limitRefusalLog(log: Logger, intervalMs: number, now: () => number = Date.now): void {
+  const state = refusalState(log);
+  state.intervalMs = intervalMs;
+  state.now = now;
+}
+
+/**
+ * Logs a refused connection or join at info: what a person needs to see why a client could not get
+ * in (wrong path, origin, subprotocol, realm, credential, a bad frame). Whoever connects decides how
+ * often this happens, so the log is rate-limited: the first refusal of a `reason` is written, the
+ * next ones within `log.refusalIntervalMs` are only counted, and the first after it is written with
+ * `suppressed`, the count of those not written. Returns whether the line was written.
+ */
+export function logRefusal(log: Logger, reason: string, fields: Record<string, unknown>, message: string): boolean {
+  const state = refusalState(log);
+  let key = reason;
+  if (!state.reasons.has(key) && state.reasons.size >= MAX_REFUSAL_REASONS) key = '(other)';
+  const now = state.now();
+  const seen = state.reasons.get(key);
+  if (seen !== undefined && now - seen.last < state.intervalMs) {
+    seen.suppressed++;
+    return false;
+  }
+  const suppressed = seen?.suppressed ?? 0;
+  state.reasons.set(key, { last: now, suppressed: 0 });
+  const tail = suppressed > 0 ? ` (${suppressed} more like this in the last ${Math.round((now - seen!.last) / 1000)} s not logged)` : '';
+  log.info({ refusal: reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, `${message}${tail}`);
+  return true;
+}

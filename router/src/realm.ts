@@ -339,7 +339,7 @@ export class Realm {
 
   join(session: RouterSession): void {
     this.sessions.set(session.id, session);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid }, 'session joined');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole, authmethod: session.identity?.authmethod, transport: session.peer.transport.type, peer: session.peer.transport.peer }, 'session joined');
     for (const o of this.#observers) o.onJoin?.(session);
   }
 
@@ -360,7 +360,7 @@ export class Realm {
     for (const call of removal.orphanedCalls) this.calls.calleeGone(call, 'callee left the realm before answering');
     // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
     for (const call of removal.abandonedCalls) this.calls.callerGone(call);
-    this.log.debug({ realm: this.name, session: session.id }, 'session left');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole }, 'session left');
     for (const o of this.#observers) o.onLeave?.(session, silent);
   }
 

@@ -6,7 +6,7 @@ import { CloseUri, RandomIds, msgpackCodec } from '@switchboard/schemas';
 import { resolveConfig } from './config/config.js';
 import type { RouterConfig, RouterConfigFile, WebSocketListenerConfig } from './config/config.js';
 import type { RouterCore } from './core.js';
-import { createLogger } from './log.js';
+import { createLogger, limitRefusalLog } from './log.js';
 import type { LogModule, Logger } from './log.js';
 import { createAuthenticators } from './auth/index.js';
 import type { Authenticator } from './auth/types.js';
@@ -23,6 +23,7 @@ import { RouterStats } from './stats.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
+import { describeStart, summaryText } from './summary.js';
 import { RouterSession, SessionState } from './session.js';
 import type { SessionLimits } from './session.js';
 import { OutboundCounters } from './transports/outbound.js';
@@ -77,6 +78,8 @@ export class Router implements RouterCore {
   /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
   metricsUrl: string | undefined;
   #ready = false;
+  /** Log for a person (multi-line start summary) rather than for a machine (its fields). */
+  readonly #human: boolean;
   readonly #loggers = new Map<LogModule, Logger>();
   #registry: Registry | undefined;
   #metricsServer: HttpServer | undefined;
@@ -98,6 +101,9 @@ export class Router implements RouterCore {
   constructor(options: RouterOptions = {}) {
     this.config = resolveConfig(options.config);
     this.log = options.logger ?? createLogger(this.config.log);
+    // Our own logger is pretty when it is (config, or a terminal); an injected one says so by log.pretty.
+    this.#human = options.logger === undefined ? (this.config.log.pretty ?? process.stdout.isTTY === true) : this.config.log.pretty === true;
+    limitRefusalLog(this.log, this.config.log.refusalIntervalMs);
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
@@ -175,10 +181,14 @@ export class Router implements RouterCore {
       this.#ready = true;
       this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'), this.stats);
     } catch (err) {
-      await this.stop();
+      // Undo what did start, without a 'router stopped' line: the caller reports why it failed.
+      await this.#shutdown(CloseUri.SystemShutdown, false);
       throw err;
     }
-    this.log.info({ realms: [...this.#realms.keys()] }, 'router started');
+    // What a person needs to connect a first client: one line, readable on a terminal, with fields for machines.
+    const summary = describeStart(this.config, this.#addresses, this.metricsUrl);
+    if (this.#human) this.log.info(summaryText(summary));
+    else this.log.info({ realms: [...this.#realms.keys()], summary }, 'router started');
     this.#warnIfOpen();
     return this.#addresses;
   }
@@ -207,6 +217,10 @@ export class Router implements RouterCore {
    * (at most shutdownTimeoutMs), close every connection and listener.
    */
   async stop(reason: string = CloseUri.SystemShutdown): Promise<void> {
+    return this.#shutdown(reason, true);
+  }
+
+  async #shutdown(reason: string, announce: boolean): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.#ready = false;
@@ -233,7 +247,7 @@ export class Router implements RouterCore {
     await this.#cluster?.stop();
     await this.#metricsServer?.close();
     this.#state = 'stopped';
-    this.log.info('router stopped');
+    if (announce) this.log.info('router stopped');
   }
 
   /**
@@ -295,6 +309,7 @@ export class Router implements RouterCore {
     if (child === undefined) {
       const level = this.config.log.modules?.[module];
       child = level === undefined ? this.log.child({ module }) : this.log.child({ module }, { level });
+      limitRefusalLog(child, this.config.log.refusalIntervalMs);
       this.#loggers.set(module, child);
     }
     return child;

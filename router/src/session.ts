@@ -10,6 +10,7 @@ import { CloseUri, DecodeError, ErrorUri, MAX_ID, MessageCode, assertNever, mess
 import type { Peer, PeerHandler } from './transports/peer.js';
 import type { Realm } from './realm.js';
 import type { RouterCore } from './core.js';
+import { logRefusal } from './log.js';
 
 export enum SessionState {
   /** Transport open, waiting for HELLO. */
@@ -106,7 +107,6 @@ export class RouterSession implements PeerHandler {
       this.#helloTimer = undefined;
       if (this.state !== SessionState.Opening && this.state !== SessionState.Authenticating) return;
       this.core.stats.handshakeTimeouts++;
-      this.core.sessionLog.info({ peer: this.peer.transport.peer, state: SessionState[this.state], timeoutMs }, 'no WELCOME in time: closing the connection');
       this.abort(HANDSHAKE_TIMEOUT, `no session established within ${timeoutMs} ms`, 1008);
     }, timeoutMs);
     this.#helloTimer.unref();
@@ -250,12 +250,19 @@ export class RouterSession implements PeerHandler {
   /** ABORT wamp.error.protocol_violation, dispose the session, drop the transport. [bp_sessions: Protocol Errors] */
   protocolViolation(message: string): void {
     this.core.stats.protocolViolations++;
-    this.core.sessionLog.info({ session: this.id || undefined, peer: this.peer.transport.peer, reason: message }, 'protocol violation');
     this.abort(ErrorUri.ProtocolViolation, message, 1002);
   }
 
   abort(reason: string, message: string, closeCode = 1000): void {
     if (this.state === SessionState.Closed) return;
+    // Why a client could not join (or was thrown out) is what its operator asks first; rate-limited per reason.
+    const joined = this.state === SessionState.Established;
+    logRefusal(
+      this.core.sessionLog,
+      reason,
+      { peer: this.peer.transport.peer, session: this.id || undefined, realm: this.realm?.name ?? this.#hello?.realm, authid: this.identity?.authid ?? this.#hello?.authid, state: SessionState[this.state] },
+      `${joined ? 'session aborted' : 'join refused'}: ABORT ${reason}: ${message}`,
+    );
     this.send({ code: MessageCode.Abort, details: { message }, reason });
     this.#clearHelloTimer();
     this.#endAuthentication();
@@ -386,6 +393,7 @@ export class RouterSession implements PeerHandler {
 
   #onHello(msg: Hello): void | Promise<void> {
     if (this.core.realm(msg.realm) === undefined) {
+      logRefusal(this.core.sessionLog, ErrorUri.NoSuchRealm, { peer: this.peer.transport.peer, realm: msg.realm }, `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`);
       this.send({ code: MessageCode.Abort, details: { message: `no realm named '${msg.realm}' on this router` }, reason: ErrorUri.NoSuchRealm });
       this.peer.close(1000, ErrorUri.NoSuchRealm);
       this.state = SessionState.Closed;

@@ -170,12 +170,35 @@ describe('switchboard version and help', () => {
     for (const flag of ['--config', '--host', '--port', '--realm', '--log-level']) expect(stdout).toContain(flag);
   });
 
-  it('an unknown command exits 2 naming it, with the usage on stderr', async () => {
+  it('an unknown command exits 2: one line naming it and a hint, not the whole help', async () => {
     const { exit, stdout, stderr } = await run('frobnicate');
     expect(exit.code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toContain("unknown command 'frobnicate'");
-    expect(stderr).toContain('Usage:');
+    expect(stderr).toBe("switchboard: unknown command 'frobnicate' (commands: start, check, version, publish, subscribe, call, register)\nRun 'switchboard --help' for usage.\n");
+  });
+
+  it('every command takes --help (exit 0, its usage on stdout); --help documents the exit codes', async () => {
+    for (const [command, needle] of [
+      ['start', '--log-level'],
+      ['check', 'Usage: switchboard check FILE'],
+      ['version', 'Usage: switchboard version'],
+      ['call', 'switchboard call PROCEDURE'],
+      ['subscribe', 'switchboard subscribe TOPIC'],
+    ] as const) {
+      const { exit, stdout, stderr } = await run(command, '--help');
+      expect(exit.code, `switchboard ${command} --help: ${stderr}`).toBe(0);
+      expect(stdout).toContain(needle);
+      expect(stderr).toBe('');
+    }
+    const { stdout } = await run('--help');
+    expect(stdout).toContain('Exit codes');
+    expect(stdout).toContain('2 usage or configuration error');
+  });
+
+  it('a bad option of start is one line and a hint, exit 2', async () => {
+    const { exit, stderr } = await run('start', '--prot', '8080');
+    expect(exit.code).toBe(2);
+    expect(stderr).toBe("switchboard start: Unknown option '--prot'\nRun 'switchboard start --help' for usage.\n");
   });
 
   it('npx switchboard version works from the repo root (bin linked into node_modules/.bin)', async () => {
@@ -196,9 +219,12 @@ describe('switchboard check', () => {
     expect(stdout).toContain('valid');
   });
 
-  it("rejects an invalid file: exit 1 and stderr names each bad field's pointer", async () => {
+  it("rejects an invalid file: exit 2 (as start does on the same file) and stderr names each bad field's pointer", async () => {
     const { exit, stdout, stderr } = await run('check', 'router/test/fixtures/bad.json');
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
+    const started = await run('start', '--config', 'router/test/fixtures/bad.json');
+    expect(started.exit.code).toBe(2);
+    expect(started.stderr).toBe(stderr);
     expect(stdout).toBe('');
     expect(stderr).toContain('router/test/fixtures/bad.json');
     expect(stderr).toContain("(top level): unknown field 'listenres'");
@@ -207,22 +233,22 @@ describe('switchboard check', () => {
     }
   });
 
-  it('names the file when it is missing or not JSON: exit 1', async () => {
+  it('names the file when it is missing or not JSON: exit 2', async () => {
     const missing = await run('check', 'router/test/fixtures/no-such-file.json');
-    expect(missing.exit.code).toBe(1);
+    expect(missing.exit.code).toBe(2);
     expect(missing.stderr).toContain('router/test/fixtures/no-such-file.json');
     expect(missing.stderr).toContain('cannot read file');
 
     const syntax = await run('check', 'router/test/fixtures/bad-syntax.json');
-    expect(syntax.exit.code).toBe(1);
+    expect(syntax.exit.code).toBe(2);
     expect(syntax.stderr).toContain('router/test/fixtures/bad-syntax.json');
     expect(syntax.stderr).toContain('not valid JSON');
   });
 
-  it('without a file: exit 2 and the usage', async () => {
+  it('without a file: exit 2, one line and a hint', async () => {
     const { exit, stderr } = await run('check');
     expect(exit.code).toBe(2);
-    expect(stderr).toContain('usage: switchboard check FILE');
+    expect(stderr).toBe("switchboard check: needs a FILE\nRun 'switchboard check --help' for usage.\n");
   });
 });
 
@@ -294,7 +320,7 @@ describe('switchboard start', () => {
     expect(stderr).toContain('99999');
   });
 
-  it('a port already in use exits 1 with a clear message', async () => {
+  it('a port already in use exits 1, the error first: "port N is in use", no "router stopped"', async () => {
     const blocker = createServer();
     await within(new Promise<void>((resolve, reject) => {
       blocker.once('error', reject);
@@ -304,13 +330,18 @@ describe('switchboard start', () => {
     const address = blocker.address();
     if (address === null || typeof address === 'string') throw new Error('blocking server has no port');
 
-    const { exit, stderr } = await run('start', '--port', String(address.port), '--host', '127.0.0.1', '--log-level', 'info');
+    const { exit, stdout, stderr } = await run('start', '--port', String(address.port), '--host', '127.0.0.1', '--log-level', 'info');
 
     expect(exit.code).toBe(1);
-    expect(stderr).toContain('cannot start');
-    expect(stderr).toContain(`127.0.0.1:${address.port}`);
+    // The error first and clear, on stderr and as the log's fatal line; no 'router stopped' noise.
+    expect(stderr).toMatch(new RegExp(`^switchboard: port ${address.port} is in use \\(127\\.0\\.0\\.1:${address.port}\\): another process listens there`));
+    expect(stderr).toContain('--port N');
     expect(stderr).toMatch(/EADDRINUSE|address already in use/);
-    expect(stderr).toContain('is another process using this port?');
+    const log = stdout.split('\n').map(parseLogLine).filter((l): l is LogLine => l !== undefined);
+    expect(log.map((l) => l['msg'])).not.toContain('router stopped');
+    const fatal = log.find((l) => l['level'] === 60);
+    expect(fatal?.['msg']).toMatch(new RegExp(`^port ${address.port} is in use`));
+    expect(fatal?.['code']).toBe('EADDRINUSE');
   });
 });
 
@@ -383,17 +414,17 @@ describe('a Crossbar config.json', () => {
     expect(stderr).toBe(`${path}: not imported from Crossbar:\n${CROSSBAR_WARNINGS.map((w) => `  warning: ${w}\n`).join('')}`);
   });
 
-  it('check names an unset secret variable and where it is used: exit 1, with the warnings', async () => {
+  it('check names an unset secret variable and where it is used: exit 2, with the warnings', async () => {
     setEnv({ SB_CLI_TICKET: undefined, SB_CLI_CRA_SECRET: 'cra-secret' });
     const path = writeConfig(CROSSBAR);
     const { exit, stdout, stderr } = await run('check', path);
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain('  - /workers/0/transports/0/paths/ws/auth/ticket/principals/joe/ticket: environment variable SB_CLI_TICKET is not set');
     for (const warning of CROSSBAR_WARNINGS) expect(stderr).toContain(`  warning: ${warning}`);
   });
 
-  it('check reads the TLS files and names the Crossbar field of one it cannot read: exit 1', async () => {
+  it('check reads the TLS files and names the Crossbar field of one it cannot read: exit 2', async () => {
     const crossbar = {
       version: 2,
       workers: [
@@ -406,7 +437,7 @@ describe('a Crossbar config.json', () => {
     };
     const path = writeConfig(crossbar);
     const { exit, stderr } = await run('check', path);
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
     expect(stderr).toMatch(/  - \/workers\/0\/transports\/0\/endpoint\/tls\/certificate: cannot read \/.*\/missing\.crt: ENOENT/);
     expect(stderr).toMatch(/  - \/workers\/0\/transports\/0\/endpoint\/tls\/key: cannot read \/.*\/missing\.key: ENOENT/);
     expect(stderr).toContain('  warning: /workers/0/transports/0: Crossbar accepts this WebSocket transport on any URL path; Switchboard only on /ws');

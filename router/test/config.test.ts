@@ -71,7 +71,7 @@ describe('resolveConfig', () => {
       { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },
       { name: 'com.example.strict', uriCheck: 'strict', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },
     ]);
-    expect(config.log).toEqual({ level: 'warn', pretty: false });
+    expect(config.log).toEqual({ level: 'warn', pretty: false, refusalIntervalMs: 10_000 });
     expect(config.requestIds).toBe('any');
     expect(config.shutdownTimeoutMs).toBe(500);
   });

@@ -12,6 +12,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/sc
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import type { StaticConfig } from '../http/static.js';
+import { DEFAULT_REFUSAL_INTERVAL_MS } from '../log.js';
 import type { LogLevel, LogModule } from '../log.js';
 import type { OutboundLimits } from '../transports/outbound.js';
 import type { CookieTrackingConfig } from '../transports/cookie-tracking.js';
@@ -29,7 +30,13 @@ export interface RouterConfigFile {
   $schema?: string;
   listeners?: ListenerFile[];
   realms?: RealmFile[];
-  log?: { level?: LogLevel; pretty?: boolean; modules?: Partial<Record<LogModule, LogLevel>> };
+  log?: {
+    level?: LogLevel;
+    pretty?: boolean;
+    modules?: Partial<Record<LogModule, LogLevel>>;
+    /** Refused connections and joins are logged at most once per reason per this many ms (default 10 000; 0: all). */
+    refusalIntervalMs?: number;
+  };
   requestIds?: 'sequential' | 'any';
   shutdownTimeoutMs?: number;
   authTimeoutMs?: number;
@@ -189,7 +196,7 @@ export interface MetricsFile {
 export interface RouterConfig {
   listeners: ListenerConfig[];
   realms: RealmConfig[];
-  log: { level: LogLevel; pretty?: boolean; modules?: Partial<Record<LogModule, LogLevel>> };
+  log: { level: LogLevel; pretty?: boolean; modules?: Partial<Record<LogModule, LogLevel>>; refusalIntervalMs: number };
   requestIds: 'sequential' | 'any';
   shutdownTimeoutMs: number;
   authTimeoutMs: number;
@@ -636,7 +643,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
       limits: { ...DEFAULT_REALM_LIMITS, ...r.limits },
     }),
   );
-  const log: RouterConfig['log'] = { level: file.log?.level ?? 'info' };
+  const log: RouterConfig['log'] = { level: file.log?.level ?? 'info', refusalIntervalMs: file.log?.refusalIntervalMs ?? DEFAULT_REFUSAL_INTERVAL_MS };
   if (file.log?.pretty !== undefined) log.pretty = file.log.pretty;
   if (file.log?.modules !== undefined) log.modules = file.log.modules;
   return {

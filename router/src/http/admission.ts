@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 
 export interface AdmissionOptions {
@@ -148,8 +149,8 @@ export class Admission {
     if (!sockets.acquire(ip)) {
       const refused = ++this.refused.sockets;
       this.onRefused('maxSocketsPerIp');
-      // Logged at the first refusal and then every 1000th: a flood must not flood the log too.
-      if (refused === 1 || refused % 1000 === 0) this.log.warn({ peer: ip, limit: sockets.limit, key: 'maxSocketsPerIp', refused }, 'TCP connection refused: too many sockets from this address');
+      // Rate-limited (log.refusalIntervalMs): a flood must not flood the log too.
+      logRefusal(this.log, 'maxSocketsPerIp', { peer: ip, limit: sockets.limit, key: 'maxSocketsPerIp', total: refused }, `TCP connection from ${ip} refused: more than ${sockets.limit} sockets from this address (maxSocketsPerIp)`);
       socket.destroy();
       return false;
     }
@@ -190,7 +191,7 @@ export class Admission {
     if (why === undefined) return undefined;
     this.refused.origin++;
     this.onRefused('allowedOrigins');
-    this.log.warn({ origin: header, peer: remoteIp(req.socket), refused: this.refused.origin }, `${KIND_TEXT[kind]} refused: origin not allowed`);
+    logRefusal(this.log, 'allowedOrigins', { origin: header, peer: remoteIp(req.socket), path: req.url, total: this.refused.origin }, `${KIND_TEXT[kind]} refused (403): ${why} (allowedOrigins)`);
     return { status: 403, error: why, limit: 'allowedOrigins' };
   }
 
@@ -227,7 +228,7 @@ export class Admission {
 
   #refuse(ip: string, kind: Kind, limit: string, value: number, refused: number, error: string): Refusal {
     this.onRefused(limit);
-    this.log.warn({ peer: ip, limit: value, key: limit, refused }, `${KIND_TEXT[kind]} refused: too many connections from this address`);
+    logRefusal(this.log, limit, { peer: ip, limit: value, key: limit, total: refused }, `${KIND_TEXT[kind]} refused (429): ${error} (${limit})`);
     return { status: 429, error, limit };
   }
 }

@@ -62,6 +62,11 @@ export interface HttpServerOptions {
   admitTcp?: (socket: Socket) => boolean;
   /** Hears of a request cut by a timeout, by the config key (switchboard_limits_exceeded_total). */
   onLimit?: (limit: string) => void;
+  /**
+   * Hears of a connection turned away here, before any transport saw it (a WebSocket upgrade on a
+   * path with no endpoint, a malformed or late request), to log why: `reason` is a short key.
+   */
+  onRefused?: (reason: string, fields: Record<string, unknown>, message: string) => void;
 }
 
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
@@ -82,6 +87,7 @@ export class HttpServer {
 
   readonly #onError: ((err: unknown, path: string) => void) | undefined;
   readonly #onLimit: ((limit: string) => void) | undefined;
+  readonly #onRefused: NonNullable<HttpServerOptions['onRefused']>;
   /** How long a connection may stay silent before its protocol is known (RawSocket sharing the port). */
   readonly #sniffTimeoutMs: number;
   /** The request each connection is on, to tell a headers timeout from a body timeout. */
@@ -91,6 +97,7 @@ export class HttpServer {
     this.#rawSocket = options.rawSocket;
     this.#onError = options.onError;
     this.#onLimit = options.onLimit;
+    this.#onRefused = options.onRefused ?? (() => undefined);
     const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // Node refuses a headers timeout longer than the request timeout.
     const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
@@ -117,6 +124,7 @@ export class HttpServer {
       }
       if (!socket.writable) return socket.destroy();
       const [status, error] = timedOut ? ['408 Request Timeout', 'the request was not received in time'] : ['400 Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
+      this.#onRefused(timedOut ? 'http_timeout' : 'http_malformed', { peer: peerOf(socket) }, `HTTP request refused (${status}): ${error}`);
       const body = JSON.stringify({ error, args: [], kwargs: {} });
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       // A client that does not read the answer does not keep the socket.
@@ -199,6 +207,7 @@ export class HttpServer {
     socket.once('close', onClose);
     socket.setTimeout(this.#sniffTimeoutMs, () => {
       this.#onLimit?.('httpHeadersTimeoutMs');
+      this.#onRefused('handshake_timeout', { peer: peerOf(socket), timeoutMs: this.#sniffTimeoutMs }, `connection dropped: nothing received within ${this.#sniffTimeoutMs} ms (httpHeadersTimeoutMs)`);
       socket.destroy();
     });
     socket.once('data', (head: Buffer) => {
@@ -252,6 +261,8 @@ export class HttpServer {
     const handler = this.#upgrades.get(pathOf(req));
     if (handler === undefined) {
       const body = JSON.stringify({ error: `no WebSocket endpoint at ${pathOf(req)}` });
+      const endpoints = [...this.#upgrades.keys()];
+      this.#onRefused('no_endpoint', { peer: peerOf(req.socket), path: pathOf(req), endpoints }, `WebSocket upgrade refused (404): no WebSocket endpoint at ${pathOf(req)} (this port has ${endpoints.join(', ') || 'none'})`);
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
@@ -275,4 +286,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** The remote address of a connection, for logs. */
+function peerOf(socket: Duplex): string | undefined {
+  const address = (socket as Partial<Socket>).remoteAddress;
+  return address === undefined ? undefined : address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
 import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
@@ -236,7 +237,7 @@ export class RawSocketTransport {
     this.#handshaking.add(socket);
     let received: Buffer = EMPTY;
     const timer = setTimeout(() => {
-      this.log.debug({ peer: this.#peerName(socket) }, 'rawsocket: no handshake in time, dropping the connection');
+      logRefusal(this.log, 'rawsocket_handshake_timeout', { peer: this.#peerName(socket), timeoutMs: HANDSHAKE_TIMEOUT_MS }, `RawSocket connection dropped: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
       socket.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
     timer.unref();
@@ -312,7 +313,7 @@ export class RawSocketTransport {
     const request = parseHandshake(octets);
     if (!request.magic) {
       // [ap_transport_rawsocket] Not a RawSocket client: fail the connection.
-      this.log.debug({ peer: this.#peerName(socket), first: octets[0] }, 'rawsocket: bad magic octet, dropping the connection');
+      logRefusal(this.log, 'rawsocket_magic', { peer: this.#peerName(socket), first: octets[0] }, `RawSocket connection dropped: first octet 0x${(octets[0] ?? 0).toString(16)} is not the RawSocket magic 0x7f`);
       socket.destroy();
       return;
     }
@@ -330,7 +331,7 @@ export class RawSocketTransport {
     }
     if (error !== undefined || codec === undefined) {
       const code = error ?? HandshakeError.SerializerUnsupported;
-      this.log.info({ peer: this.#peerName(socket), serializerId: request.serializerId, maxMessageBytes: request.maxMessageBytes }, `rawsocket handshake refused: ${HANDSHAKE_ERROR_TEXT[code]}`);
+      logRefusal(this.log, `rawsocket_handshake_${code}`, { peer: this.#peerName(socket), serializerId: request.serializerId, maxMessageBytes: request.maxMessageBytes }, `RawSocket handshake refused: ${HANDSHAKE_ERROR_TEXT[code]}`);
       socket.end(handshakeErrorReply(code));
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       return;

@@ -10,6 +10,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
 import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
 import { channelBindingsOf } from './channel-binding.js';
@@ -258,7 +259,9 @@ export class WebSocketTransport {
     if (this.#choose(new Set(requested)) === undefined) {
       const offered = [...this.#offered.keys()].join(', ');
       const asked = requested.length > 0 ? requested.join(', ') : 'none';
-      refuse(socket, 400, `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`);
+      const error = `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`;
+      logRefusal(this.log, 'subprotocol', { peer: req.socket.remoteAddress, path: req.url, requested }, `WebSocket upgrade refused (400): ${error}`);
+      refuse(socket, 400, error);
       return;
     }
     const cookies = this.options.cookies;
@@ -360,8 +363,10 @@ export class WebSocketTransport {
     ws.on('pong', () => {
       peer.alive = true;
     });
-    ws.on('error', (err) => {
-      this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws's own errors (WS_ERR_*) are frames the peer got wrong: too long, bad UTF-8, bad opcode.
+      if (err.code?.startsWith('WS_ERR_') === true) logRefusal(this.log, err.code, { peer: transport.peer, err: err.message }, `bad WebSocket frame: ${err.message}; connection closed`);
+      else this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
     });
     ws.once('close', () => {
       this.#peers.delete(peer);

@@ -93,7 +93,7 @@ describe('allowed origins on a listener', () => {
       status: 403,
       body: { error: "Origin 'https://evil.example.net' is not allowed on this endpoint" },
     });
-    expect(lines.find((l) => l['msg'] === 'WebSocket upgrade refused: origin not allowed')).toMatchObject({ origin: 'https://evil.example.net', refused: 1 });
+    expect(lines.find((l) => l['refusal'] === 'allowedOrigins')).toMatchObject({ origin: 'https://evil.example.net', total: 1, level: 30 });
 
     const allowed = await RawPeer.join(router.url, 'json', 'realm1', { origin: 'https://app.example.com' });
     expect(allowed.welcome[0]).toBe(MessageCode.Welcome);
@@ -132,16 +132,17 @@ describe('maxConnectionsPerIp', () => {
     expect(limit.acquire('10.0.0.1')).toBe(true);
   });
 
-  it('refuses the connection past the limit with 429 before the upgrade, logs it with a count, and frees the slot on close', async () => {
+  it('refuses the connection past the limit with 429 before the upgrade, logs it (once per log.refusalIntervalMs) with a count, and frees the slot on close', async () => {
     const { router, lines } = await routerWithLog({ listeners: [{ type: 'websocket', maxConnectionsPerIp: 2 }] });
     const a = await RawPeer.join(router.url);
     await RawPeer.join(router.url);
 
     expect(await refusedUpgrade(router.url)).toEqual({ status: 429, body: { error: 'Too many connections from 127.0.0.1 (at most 2 per address)' } });
     expect(await refusedUpgrade(router.url)).toMatchObject({ status: 429 });
-    const logged = lines.filter((l) => l['msg'] === 'WebSocket upgrade refused: too many connections from this address');
-    expect(logged.map((l) => l['refused'])).toEqual([1, 2]);
-    expect(logged[0]).toMatchObject({ peer: '127.0.0.1', limit: 2, level: 40 });
+    // The second refusal within the interval is counted, not logged (rate-limited: a flood must not flood the log).
+    const logged = lines.filter((l) => l['refusal'] === 'maxConnectionsPerIp');
+    expect(logged.map((l) => l['total'])).toEqual([1]);
+    expect(logged[0]).toMatchObject({ peer: '127.0.0.1', limit: 2, level: 30, msg: 'WebSocket upgrade refused (429): Too many connections from 127.0.0.1 (at most 2 per address) (maxConnectionsPerIp)' });
     expect(router.sessionCount).toBe(2);
 
     // A refused upgrade holds no slot; a closed connection gives its slot back.
