@@ -4,6 +4,8 @@
  * RawSocket handshake error, and the router's text; SessionAbortedError.reason for an ABORT), and
  * the client CLI prints it and exits 1.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SessionAbortedError, UnreachableError, connect, ticketAuth } from '@switchboard/client';
 import type { ConnectOptions } from '@switchboard/client';
@@ -158,6 +160,25 @@ describe('the client CLI prints the refusal and exits 1', () => {
     expect(code).toBe(1);
     expect(err).toContain('HTTP 404 Not Found: no WebSocket endpoint at /wamp');
     expect(err).toContain('hint:');
+  });
+
+  it('the real binary: stderr has the router words and the hint, exit code 1', async () => {
+    const router = await startTestRouter();
+    const url = router.url.replace(/\/ws$/, '/wamp');
+    const bin = fileURLToPath(new URL('../../router/bin/switchboard.js', import.meta.url));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
+    const child = spawn(process.execPath, [bin, 'call', 'com.example.add', '1', '2', '--url', url], { stdio: ['ignore', 'pipe', 'pipe'], env: clean });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 10_000, 'switchboard call to exit');
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toBe(
+      `switchboard call: cannot connect to ${url}: the router refused the WebSocket: HTTP 404 Not Found: no WebSocket endpoint at /wamp\n` +
+        `hint: check the path in --url (now ${url}): the router lists its WebSocket URLs when it starts (default ws://HOST:8080/ws)\n`,
+    );
   });
 
   it('an unknown realm: the ABORT reason and message', async () => {
