@@ -6,7 +6,7 @@
  * passed), `<base>/<id>/send` per message (204), `<base>/<id>/close`. A 404 or 410 on receive means
  * the router ended the transport.
  */
-import { REFUSAL_BODY_LIMIT, httpRefusal } from './refusal.js';
+import { REFUSAL_BODY_LIMIT, describeStatus, httpRefusal } from './refusal.js';
 import type { Socket, SocketFactory } from './socket.js';
 
 interface OpenReply {
@@ -57,8 +57,8 @@ export function longPollSocketFactory(): SocketFactory {
         if (closed || closing) return;
         if (res.status === 204) continue;
         if (res.status !== 200) {
-          await res.body?.cancel();
-          return end(1006, `long-poll receive answered HTTP ${res.status}: the router ended the transport`);
+          const words = httpRefusal(res.status, await readBounded(res));
+          return end(1006, `long-poll receive answered ${describeStatus(words)}: the router ended the transport`);
         }
         if (protocol === 'wamp.2.json') handlers.message(await res.text());
         else handlers.message(new Uint8Array(await res.arrayBuffer()));
@@ -91,8 +91,8 @@ export function longPollSocketFactory(): SocketFactory {
         sending = sending.then(async () => {
           if (closed) return;
           const res = await post(target, data);
-          await res.body?.cancel();
-          if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered HTTP ${res.status}`);
+          if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered ${describeStatus(httpRefusal(res.status, await readBounded(res)))}`);
+          else await res.body?.cancel();
         }).catch((err: unknown) => {
           if (!closed) lost(err instanceof Error ? err.message : String(err));
         });

@@ -67,9 +67,14 @@ export function rawSocketRefusal(code: number): Refusal {
 /** One sentence: `the router refused the WebSocket: HTTP 404 Not Found: no WebSocket endpoint at /wamp`. */
 export function describeRefusal(what: string, refusal: Refusal): string {
   if (refusal.rawSocketError !== undefined) return `the router refused the ${what} handshake: error ${refusal.rawSocketError}, ${refusal.message}`;
+  return `the router refused the ${what}: ${describeStatus(refusal)}`;
+}
+
+/** `HTTP 410 Gone: long-poll transport expired` (the status, its name, the router's words). */
+export function describeStatus(refusal: Refusal): string {
   const status = refusal.status ?? 0;
   const text = STATUS_TEXT[status];
-  return `the router refused the ${what}: HTTP ${status}${text !== undefined ? ` ${text}` : ''}${refusal.message !== '' ? `: ${refusal.message}` : ''}`;
+  return `HTTP ${status}${text !== undefined ? ` ${text}` : ''}${refusal.message !== '' ? `: ${refusal.message}` : ''}`;
 }
 
 function wordsOf(body: string): string {

@@ -199,3 +199,34 @@ describe('the client CLI prints the refusal and exits 1', () => {
     expect(err).toContain('switchboard start');
   });
 });
+
+describe('long-poll errors after open carry the router words', () => {
+  it('a receive answered 410: the close reason names the status and the body', async () => {
+    const { createServer } = await import('node:http');
+    // A long-poll endpoint that opens, takes what is sent, and then ends the transport (as a router
+    // does when it expires): receive answers 410 with its reason.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/lp/open') {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ protocol: 'wamp.2.json', transport: 't1' }));
+        } else if (req.url === '/lp/t1/send') {
+          res.writeHead(204).end();
+        } else if (req.url === '/lp/t1/receive') {
+          res.writeHead(410, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: 'long-poll transport expired' }));
+        } else res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const err = unreachable(await refusal({ url: `http://127.0.0.1:${port}/lp`, realm: 'realm1' }));
+      expect(err.message).toContain('long-poll receive answered HTTP 410 Gone: long-poll transport expired');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
