@@ -27,21 +27,15 @@ export const RAWSOCKET_HANDSHAKE_ERRORS: Readonly<Record<number, string>> = {
   4: 'maximum connection count reached',
 };
 
+/** The names of the statuses a router or proxy refuses with most (the router's words follow anyway). */
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
-  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
   410: 'Gone',
-  413: 'Content Too Large',
-  426: 'Upgrade Required',
   429: 'Too Many Requests',
-  500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
-  504: 'Gateway Timeout',
 };
 
 /**

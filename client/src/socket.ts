@@ -43,7 +43,7 @@ type WhatwgWebSocketConstructor = new (url: string, protocols: string[]) => What
 
 /** Why a browser WebSocket did not open, as far as a script can know. */
 export const BROWSER_REFUSAL =
-  'the WebSocket did not open, and the browser does not say why: the router refused it (wrong path, Origin not allowed, too many connections, no serializer in common: its log says which; so does the Network tab of the developer tools) or is not reachable';
+  'the WebSocket did not open and the browser does not say why: the router refused it (wrong path, Origin, too many connections, no common serializer: see its log, or the Network tab) or is not reachable';
 
 /** A SocketFactory over the platform's WebSocket (browsers, Deno, Node >= 22). */
 export function whatwgSocketFactory(ctor?: unknown): SocketFactory {
