@@ -14,6 +14,15 @@ export interface ReconnectOptions {
    * [base × (1 − jitter), base], so clients cut off together do not come back together.
    */
   jitter?: number;
+  /**
+   * Also retry the first connection (default false): connect() then waits for a router that is not
+   * up yet, with this backoff and at most maxRetries retries, emitting `reconnecting` for each, and
+   * rejects with the last error when they run out, at once on a refusal that cannot change (a wrong
+   * path, Origin or serializer: UnreachableError.permanent; a fatal ABORT such as no_such_realm or
+   * authentication_failed), or when close() is called. Off by default so that a mistyped URL or a
+   * router that is down fails fast where a person is watching.
+   */
+  firstConnection?: boolean;
 }
 
 export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
@@ -22,6 +31,7 @@ export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   maxDelayMs: 30_000,
   multiplier: 2,
   jitter: 0.5,
+  firstConnection: false,
 };
 
 /** The delay before attempt `attempt` (1-based). `random` in [0, 1) is injectable for tests. */

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { isSerializerName } from '@switchboard/schemas/core';
 import type { Dict } from '@switchboard/schemas/core';
 import { cryptosignAuth, ticketAuth, wampcraAuth } from './auth.js';
-import { WampError } from './errors.js';
+import { SessionAbortedError, UnreachableError, WampError } from './errors.js';
 import { Result } from './result.js';
 import type { CallResult } from './result.js';
 import type { AuthOptions } from './join.js';
@@ -338,7 +338,8 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
     const auth = flags.auth === undefined ? undefined : await authOptions(flags.auth);
     session = await connect({ url: flags.url, realm: flags.realm, serializers: [flags.serializer], reconnect: false, ...(auth !== undefined ? { auth } : {}) });
   } catch (err) {
-    io.err(`switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
+    const hint = connectHint(err, flags);
+    io.err(`switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n${hint !== undefined ? `hint: ${hint}\n` : ''}`);
     return 1;
   }
   try {
@@ -431,4 +432,26 @@ async function serve(command: 'subscribe' | 'register', session: Session, uri: s
     }
     run.signal?.removeEventListener('abort', onSignal);
   }
+}
+
+/** What to do about a failed connect, when the error tells (the error itself is printed first). */
+function connectHint(err: unknown, flags: Flags): string | undefined {
+  if (err instanceof SessionAbortedError) {
+    switch (err.reason) {
+      case 'wamp.error.no_such_realm':
+        return `check --realm (now '${flags.realm}'): the router lists its realms when it starts`;
+      case 'wamp.error.authentication_failed':
+      case 'wamp.error.no_auth_method':
+      case 'wamp.error.no_such_principal':
+        return 'check the credential and --authid (see --help, Authentication)';
+      default:
+        return undefined;
+    }
+  }
+  if (!(err instanceof UnreachableError)) return undefined;
+  const status = err.refusal?.status;
+  if (status === 404) return `check the path in --url (now ${flags.url}): the router lists its WebSocket URLs when it starts (default ws://HOST:8080/ws)`;
+  if (status === 400 || err.refusal?.rawSocketError === 1) return 'try another --serializer (json, msgpack or cbor)';
+  if (/ECONNREFUSED/.test(err.message)) return `nothing listens at ${flags.url}: is the router running? (switchboard start)`;
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { CloseUri, ErrorUri, MessageCode, isSerializerName } from '@switchboard/
 import { DEFAULT_RECONNECT, backoffDelay } from './backoff.js';
 import type { ReconnectOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { ConnectionLostError, FATAL_ABORT_REASONS, ProtocolViolationError, SessionAbortedError, SessionClosedError, toError } from './errors.js';
+import { ConnectionLostError, FATAL_ABORT_REASONS, ProtocolViolationError, SessionAbortedError, SessionClosedError, UnreachableError, toError } from './errors.js';
 import { join } from './join.js';
 import type { AuthOptions } from './join.js';
 import type { KeepaliveOptions } from './node-socket.js';
@@ -136,6 +136,7 @@ export interface CloseEvent {
 export interface ConnectionEvents {
   open: { session: Session<ApiContract>; reconnected: boolean; details: Dict; transport: TransportInUse };
   close: CloseEvent;
+  /** Before each reconnect attempt (and each retry of the first connection, with reconnect.firstConnection): why the last one failed. */
   reconnecting: { attempt: number; delayMs: number; error?: Error };
   /** After a reconnect: how subscribing and registering again went, per subscription/registration. */
   restored: { outcomes: RestoreOutcome[]; failed: RestoreOutcome[] };
@@ -206,13 +207,14 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
 
   /**
    * Opens the connection and joins the realm. Rejects if the first attempt fails (unreachable,
-   * ABORT such as no_such_realm): reconnecting is for connections that were up.
+   * refused, ABORT such as no_such_realm): reconnecting is for connections that were up, unless
+   * `reconnect.firstConnection` asks to retry the first one too.
    */
   open(): Promise<Session<Api>> {
     if (this.#opening !== undefined) return this.#opening;
     if (this.#state !== 'idle') return Promise.reject(new Error(`cannot open a connection that is ${this.#state}`));
     this.#state = 'connecting';
-    this.#opening = this.#establish().then(
+    this.#opening = this.#establishFirst().then(
       () => this.session,
       (err: unknown) => {
         const error = toError(err);
@@ -259,6 +261,31 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   }
 
   // ---- establishing ------------------------------------------------------------------------
+
+  /**
+   * The first connection: one attempt, or with `reconnect.firstConnection` attempts with backoff
+   * until one succeeds, maxRetries run out, a refusal that cannot change arrives, or close().
+   */
+  async #establishFirst(): Promise<void> {
+    const retry = this.#reconnect !== false && this.#reconnect.firstConnection ? this.#reconnect : undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#establish();
+        return;
+      } catch (err) {
+        const error = toError(err);
+        if (retry === undefined || attempt > retry.maxRetries || this.#stopped() || !worthRetrying(error)) throw error;
+        const delayMs = backoffDelay(attempt, retry);
+        this.emit('reconnecting', { attempt, delayMs, error });
+        await new Promise<void>((resolve) => {
+          this.#wakeRetry = resolve;
+          this.#retryTimer = setTimeout(resolve, delayMs);
+        });
+        this.#wakeRetry = undefined;
+        if (this.#stopped()) throw new SessionClosedError('the connection was closed while waiting to retry the first connection');
+      }
+    }
+  }
 
   /** One attempt: WebSocket, join, attach; after a reconnect, restore. */
   async #establish(): Promise<void> {
@@ -448,6 +475,18 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     if (this.listenerCount('error') > 0) this.emit('error', { error, context });
     else console.error(`switchboard client: ${context} threw:`, error);
   }
+}
+
+/**
+ * Whether a failed first connection may succeed if asked again: a router not up yet, a lost link,
+ * too many connections (429, RawSocket 4), a router shutting down. Not: a refusal that cannot
+ * change (wrong path, Origin, serializer), a fatal ABORT (no_such_realm, authentication_failed…),
+ * a protocol violation, a usage error.
+ */
+function worthRetrying(error: Error): boolean {
+  if (error instanceof UnreachableError) return !error.permanent;
+  if (error instanceof SessionAbortedError) return !FATAL_ABORT_REASONS.has(error.reason);
+  return error instanceof ConnectionLostError;
 }
 
 /** Both entry points' `connect()`: a Connection, opened. */

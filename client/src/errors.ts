@@ -5,6 +5,8 @@
  */
 import { WampError } from '@switchboard/schemas/core';
 import type { Dict } from '@switchboard/schemas/core';
+import { isPermanentRefusal } from './refusal.js';
+import type { Refusal } from './refusal.js';
 
 export { WampError };
 
@@ -35,13 +37,24 @@ export class SwitchboardError extends Error {
 /** The transport could not be opened (refused, DNS, TLS, no common subprotocol, open timeout). */
 export class UnreachableError extends SwitchboardError {
   override name = 'UnreachableError';
+  /**
+   * What the router answered when it refused (HTTP status or RawSocket error, and its words);
+   * undefined when nothing answered (connection refused, DNS, TLS, timeout).
+   */
+  readonly refusal: Refusal | undefined;
 
   constructor(
     readonly url: string,
     detail: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { refusal?: Refusal },
   ) {
     super('SB_ERR_UNREACHABLE', `cannot connect to ${url}: ${detail}`, options);
+    this.refusal = options?.refusal;
+  }
+
+  /** Asking again cannot succeed (a wrong path, Origin or serializer): see isPermanentRefusal. */
+  get permanent(): boolean {
+    return this.refusal !== undefined && isPermanentRefusal(this.refusal);
   }
 }
 

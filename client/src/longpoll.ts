@@ -6,6 +6,7 @@
  * passed), `<base>/<id>/send` per message (204), `<base>/<id>/close`. A 404 or 410 on receive means
  * the router ended the transport.
  */
+import { REFUSAL_BODY_LIMIT, describeStatus, httpRefusal } from './refusal.js';
 import type { Socket, SocketFactory } from './socket.js';
 
 interface OpenReply {
@@ -56,8 +57,8 @@ export function longPollSocketFactory(): SocketFactory {
         if (closed || closing) return;
         if (res.status === 204) continue;
         if (res.status !== 200) {
-          await res.body?.cancel();
-          return end(1006, `long-poll receive answered HTTP ${res.status}: the router ended the transport`);
+          const words = httpRefusal(res.status, await readBounded(res));
+          return end(1006, `long-poll receive answered ${describeStatus(words)}: the router ended the transport`);
         }
         if (protocol === 'wamp.2.json') handlers.message(await res.text());
         else handlers.message(new Uint8Array(await res.arrayBuffer()));
@@ -68,7 +69,7 @@ export function longPollSocketFactory(): SocketFactory {
       protocol = 'wamp.2.json';
       const res = await post(`${base}/open`, JSON.stringify({ protocols }));
       if (res.status !== 200) {
-        await res.body?.cancel();
+        handlers.refused(httpRefusal(res.status, await readBounded(res)));
         throw new Error(`long-poll open answered HTTP ${res.status}`);
       }
       const reply = (await res.json()) as OpenReply;
@@ -90,8 +91,8 @@ export function longPollSocketFactory(): SocketFactory {
         sending = sending.then(async () => {
           if (closed) return;
           const res = await post(target, data);
-          await res.body?.cancel();
-          if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered HTTP ${res.status}`);
+          if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered ${describeStatus(httpRefusal(res.status, await readBounded(res)))}`);
+          else await res.body?.cancel();
         }).catch((err: unknown) => {
           if (!closed) lost(err instanceof Error ? err.message : String(err));
         });
@@ -114,4 +115,31 @@ export function longPollSocketFactory(): SocketFactory {
     };
     return socket;
   };
+}
+
+/** The first REFUSAL_BODY_LIMIT octets of an error answer, as text; the rest is not read. */
+async function readBounded(res: Response): Promise<string> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < REFUSAL_BODY_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } catch {
+    // what arrived is what there is
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, REFUSAL_BODY_LIMIT));
 }

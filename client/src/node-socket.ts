@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import type { NodeWebSocketOptions } from './connection.js';
+import { REFUSAL_BODY_LIMIT, httpRefusal } from './refusal.js';
 import type { SocketFactory } from './socket.js';
 
 export interface KeepaliveOptions {
@@ -60,9 +61,29 @@ export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}, hand
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
       handlers.message(isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString('utf8'));
     });
+    // A refused upgrade (404 path, 403 Origin, 429, 400 subprotocol): the router says why in the
+    // body. Read it (bounded), report it, then end the attempt; ws's own error for that comes after.
     ws.on('unexpected-response', (_req, res) => {
-      handlers.error(`HTTP ${res.statusCode ?? '?'} instead of a WebSocket upgrade`);
-      ws.terminate();
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let length = 0;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        handlers.refused(httpRefusal(status, Buffer.concat(chunks).toString('utf8')));
+        res.destroy();
+        ws.terminate();
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (done) return;
+        chunks.push(chunk);
+        length += chunk.length;
+        if (length >= REFUSAL_BODY_LIMIT) finish();
+      });
+      res.once('end', finish);
+      res.once('error', finish);
+      res.once('close', finish);
     });
     ws.on('error', (err: Error) => handlers.error(err.message));
     ws.on('close', (code: number, reason: Buffer) => {

@@ -8,6 +8,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import type { Socket as NetSocket } from 'node:net';
+import { rawSocketRefusal } from './refusal.js';
 import type { Socket, SocketFactory } from './socket.js';
 
 const MAGIC = 0x7f;
@@ -22,13 +23,6 @@ const FRAME_PONG = 2;
 /** The spec's subprotocol names per serializer ID, so the Transport sees what a WebSocket would report. */
 const SUBPROTOCOLS: Readonly<Record<number, string>> = { 1: 'wamp.2.json', 2: 'wamp.2.msgpack', 3: 'wamp.2.cbor' };
 const SERIALIZER_IDS: Readonly<Record<string, number>> = { 'wamp.2.json': 1, 'wamp.2.msgpack': 2, 'wamp.2.cbor': 3 };
-
-const HANDSHAKE_ERRORS: Readonly<Record<number, string>> = {
-  1: 'serializer unsupported',
-  2: 'maximum message length unacceptable',
-  3: 'use of reserved bits (unsupported feature)',
-  4: 'maximum connection count reached',
-};
 
 export type RawSocketTarget = { host: string; port: number } | { path: string };
 
@@ -94,7 +88,11 @@ export function rawSocketFactory(): SocketFactory {
         if (reply[0] !== MAGIC) return fail('not a RawSocket router (bad handshake reply)');
         const low = reply[1]! & 0x0f;
         const high = reply[1]! >> 4;
-        if (low === 0) return fail(`RawSocket handshake refused: ${HANDSHAKE_ERRORS[high] ?? `error ${high}`}`);
+        if (low === 0) {
+          const refusal = rawSocketRefusal(high);
+          handlers.refused(refusal);
+          return fail(`RawSocket handshake refused: ${refusal.message}`);
+        }
         if (low !== serializerId) return fail(`the router chose serializer ${low}, not ${serializerId}`);
         routerMaxBytes = 2 ** (high + MIN_LENGTH_EXPONENT);
         handlers.open(SUBPROTOCOLS[serializerId]!);

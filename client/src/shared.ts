@@ -18,6 +18,8 @@ export type { ReconnectOptions } from './backoff.js';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.js';
 export type { KeepaliveOptions } from './node-socket.js';
 export type { SocketFactory, Socket, SocketHandlers } from './socket.js';
+export type { Refusal } from './refusal.js';
+export { isPermanentRefusal } from './refusal.js';
 export {
   WampError,
   SwitchboardError,

@@ -2,6 +2,7 @@
  * The seam between the client and a runtime's WebSocket: `node.ts` plugs in `ws` (with keep-alive
  * pings), `browser.ts` the native WebSocket. Nothing else in the client knows which one it runs on.
  */
+import type { Refusal } from './refusal.js';
 
 export interface SocketHandlers {
   /** The WebSocket is open; `protocol` is the subprotocol the server chose. */
@@ -12,6 +13,11 @@ export interface SocketHandlers {
   close(code: number, reason: string): void;
   /** A transport error; a close follows. */
   error(message: string): void;
+  /**
+   * The router answered and refused to open (an HTTP status, a RawSocket handshake error); a close
+   * follows. Reported instead of, and before, the errors that tearing the attempt down may raise.
+   */
+  refused(refusal: Refusal): void;
 }
 
 export interface Socket {
@@ -35,6 +41,10 @@ interface WhatwgWebSocket {
 
 type WhatwgWebSocketConstructor = new (url: string, protocols: string[]) => WhatwgWebSocket;
 
+/** Why a browser WebSocket did not open, as far as a script can know. */
+export const BROWSER_REFUSAL =
+  'the WebSocket did not open and the browser does not say why: the router refused it (wrong path, Origin, too many connections, no common serializer: see its log, or the Network tab) or is not reachable';
+
 /** A SocketFactory over the platform's WebSocket (browsers, Deno, Node >= 22). */
 export function whatwgSocketFactory(ctor?: unknown): SocketFactory {
   return (url, protocols, handlers) => {
@@ -42,15 +52,20 @@ export function whatwgSocketFactory(ctor?: unknown): SocketFactory {
     if (typeof Ctor !== 'function') throw new Error('no WebSocket implementation in this runtime');
     const ws = new Ctor(url, protocols);
     ws.binaryType = 'arraybuffer';
-    ws.onopen = () => handlers.open(ws.protocol);
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      handlers.open(ws.protocol);
+    };
     ws.onmessage = (event) => {
       const data = event.data;
       if (typeof data === 'string') handlers.message(data);
       else if (data instanceof ArrayBuffer) handlers.message(new Uint8Array(data));
       else handlers.error('received a message that is neither text nor an ArrayBuffer');
     };
-    // Browsers give no reason for a failed WebSocket; the close event that follows carries the code.
-    ws.onerror = () => handlers.error('WebSocket error');
+    // Browsers give no reason for a failed WebSocket, and hide the HTTP status of a refused upgrade
+    // from scripts (the close event that follows says 1006): say what it may be and where to look.
+    ws.onerror = () => handlers.error(opened ? 'WebSocket error' : BROWSER_REFUSAL);
     ws.onclose = (event) => handlers.close(event.code, event.reason);
     return {
       send: (data) => ws.send(data),

@@ -5,6 +5,8 @@
 import { DecodeError, ROUTER_FRAME_LIMITS, parseMessage, toWire } from '@switchboard/schemas/core';
 import type { Codec, WampMessage } from '@switchboard/schemas/core';
 import { SerializerError, UnreachableError } from './errors.js';
+import { describeRefusal } from './refusal.js';
+import type { Refusal } from './refusal.js';
 import type { Socket, SocketFactory } from './socket.js';
 
 export interface TransportClosed {
@@ -68,12 +70,14 @@ export class Transport {
     return new Promise<Transport>((resolve, reject) => {
       let transport: Transport | undefined;
       let lastError: string | undefined;
+      /** The router's refusal: it wins over the errors that tearing the attempt down raises. */
+      let refusal: Refusal | undefined;
       let settled = false;
       const fail = (detail: string): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(new UnreachableError(url, detail));
+        reject(refusal !== undefined ? new UnreachableError(url, describeRefusal(options.label ?? 'WebSocket', refusal), { refusal }) : new UnreachableError(url, detail));
       };
       const timer = setTimeout(() => {
         fail(`no ${options.label ?? 'WebSocket'} open within ${options.timeoutMs} ms`);
@@ -102,6 +106,9 @@ export class Transport {
             },
             error: (message) => {
               lastError = message;
+            },
+            refused: (answer) => {
+              refusal ??= answer;
             },
             close: (code, reason) => {
               if (transport === undefined) {

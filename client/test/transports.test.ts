@@ -263,7 +263,7 @@ describe('the transports list', () => {
     });
     const err = await within(connection.open().then(() => undefined, (e: unknown) => e), 5000, 'the failed open');
     expect((err as Error).name).toBe('UnreachableError');
-    expect((err as Error).message).toMatch(/long-poll open answered HTTP 404/);
+    expect((err as Error).message).toMatch(/the router refused the long-poll transport: HTTP 404 Not Found: no resource at \/nope\/open/);
     expect(() => new Connection({ realm: 'realm1', transports: [] })).toThrow(TypeError);
   });
 });

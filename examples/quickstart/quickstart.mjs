@@ -2,6 +2,10 @@
 import autobahn from 'autobahn';
 
 const url = process.env.WAMP_URL ?? 'ws://localhost:8080/ws';
+// autobahn-js reports every close on stderr, a clean one too ("connection closed closed",
+// "auto-reconnect disabled!"); this script closes on purpose, so it does without.
+autobahn.log.warn = () => {};
+
 const connection = new autobahn.Connection({ url, realm: 'realm1', max_retries: 0 });
 
 connection.onopen = async (session) => {

@@ -334,6 +334,7 @@ export class WebSocketTransport {
       clientCertificate: clientCertificateOf(socket),
       cookie,
     };
+    answerCloseWithoutCodeAs1000(ws);
     const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this) : new WebSocketPeer(ws, socket, codec, transport, this);
     this.#peers.add(peer);
     const handler = this.accept(peer);
@@ -421,6 +422,29 @@ function wsFrame(frame: SharedFrame): Uint8Array {
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
   return out;
+}
+
+/** The part of ws's (private) frame receiver used below. */
+interface CloseFrameReceiver {
+  prependListener(event: 'conclude', listener: (code: number) => void): unknown;
+}
+
+/**
+ * A close frame without a status code (autobahn-js closes that way after GOODBYE) is answered
+ * with 1000, as Crossbar does (autobahn-python's WebSocket answers every peer-initiated close with
+ * 1000 unless told to echo). ws would echo the absent code, so the peer saw 1005, and autobahn-js
+ * on Node, which counts only 1000 as clean, reported the leave as `lost` and printed a warning on
+ * every run. A close frame with a code is still echoed as it came (RFC 6455 §5.5.1).
+ *
+ * ws has no option for this: the hook runs just before ws's own answer, on its frame receiver.
+ * Without that receiver (another ws version) nothing changes but the code the peer sees.
+ */
+function answerCloseWithoutCodeAs1000(ws: WebSocket): void {
+  const receiver = (ws as unknown as { _receiver?: unknown })._receiver;
+  if (typeof receiver !== 'object' || receiver === null || typeof (receiver as Partial<CloseFrameReceiver>).prependListener !== 'function') return;
+  (receiver as CloseFrameReceiver).prependListener('conclude', (code) => {
+    if (code === 1005 && ws.readyState === WebSocket.OPEN) ws.close(1000);
+  });
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
