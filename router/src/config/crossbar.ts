@@ -113,6 +113,46 @@ function allowsType(block: Json, value: string): boolean | 'absent' {
   return true;
 }
 
+/** A WebSocket path or Web service: its key in the Crossbar file, its value, its JSON pointer. */
+interface Service {
+  key: string;
+  service: unknown;
+  at: string;
+  /** A WebSocket path (else a Web service). */
+  websocket: boolean;
+}
+
+/** What to do instead, for Web services Switchboard does not have. [Crossbar docs: Web Services] */
+const WEB_SERVICE_HINTS: Readonly<Record<string, string>> = {
+  wsgi: 'run the Python app behind a reverse proxy, beside Switchboard',
+  resource: 'run the Python app behind a reverse proxy, beside Switchboard',
+  cgi: 'run the program behind a web server, beside Switchboard',
+  reverseproxy: 'put a reverse proxy such as nginx in front, routing this path elsewhere',
+  'websocket-reverseproxy': 'put a reverse proxy such as nginx in front, routing this path elsewhere',
+  redirect: 'put a reverse proxy such as nginx in front, routing this path elsewhere',
+  wap: 'render the pages in your web app; call procedures through the HTTP bridge',
+  json: 'serve the value as a file of a static path',
+  upload: 'handle uploads in your web app',
+  archive: 'unpack the archive and serve its directory as a static path',
+  path: 'list its paths on the transport itself',
+};
+
+/** A Web path key (`ws`, `/`, `shared/`) as a URL path (`/ws`, `/`, `/shared`). */
+function webPath(key: string, trimEnd: boolean): string {
+  const path = `/${key.replace(/^\/+/, '')}`;
+  return trimEnd && path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
+/** Deep equality of JSON values (auth blocks as written). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameJson(a[k], b[k]));
+  }
+  return a === b;
+}
+
 class Converter {
   readonly warnings: string[] = [];
   readonly problems: string[] = [];
@@ -339,59 +379,239 @@ class Converter {
         return this.web(transport, at);
       case 'rawsocket':
         return this.rawsocket(transport, at);
+      case 'universal':
+        return this.universal(transport, at);
       default:
         this.warn(at, `transports of type ${JSON.stringify(transport['type'])} are not supported: ignored`);
     }
   }
 
+  /** A `web` transport: its `paths` hold WebSocket paths and Web services side by side. */
   web(transport: Json, at: string): void {
     this.unknownKeys(transport, at, ['type', 'id', 'endpoint', 'paths', 'options'], 'Web transport');
-    if (isRecord(transport['options'])) {
-      for (const key of Object.keys(transport['options'])) this.warn(`${at}/options/${escapePointer(key)}`, `Web transport option '${key}' is not supported: ignored`);
-    }
+    this.webOptions(transport['options'], `${at}/options`);
     const paths = isRecord(transport['paths']) ? transport['paths'] : {};
-    let listener: Json | undefined;
-    let first: string | undefined;
-    let websocketPaths = 0;
-    // publisher, caller and webhook path services: the listener's HTTP bridge (http/bridge/crossbar.ts).
-    const bridge = new CrossbarBridgeImport();
-    for (const [key, service] of Object.entries(paths)) {
-      const here = `${at}/paths/${escapePointer(key)}`;
-      const type = isRecord(service) ? service['type'] : undefined;
-      if (bridge.take(key, service, here, (pointer, message) => this.warn(pointer, message))) continue;
-      if (type !== 'websocket' || !isRecord(service)) {
-        this.warn(here, `Web service of type ${JSON.stringify(type)} is not supported: ignored`);
-        continue;
-      }
-      websocketPaths++;
-      if (listener !== undefined) {
-        this.warn(here, `a second WebSocket path on one port is not supported: only ${first ?? ''} is served`);
-        continue;
-      }
-      const auth = this.authOf(service, here);
-      if (auth === null) continue;
-      listener = this.endpoint(transport['endpoint'], `${at}/endpoint`);
-      if (listener === undefined) return;
-      first = key === '/' ? '/' : `/${key.replace(/^\/+/, '')}`;
-      listener['path'] = first;
-      this.unknownKeys(service, here, ['type', 'url', 'serializers', 'options', 'auth', 'debug', 'cookie'], 'WebSocket service');
-      this.websocket(service, here, listener, auth);
-    }
-    if (bridge.size > 0) {
-      if (listener === undefined) this.warn(at, 'no "websocket" path: WebSocket clients are accepted on /ws beside the HTTP bridge paths');
-      listener ??= this.endpoint(transport['endpoint'], `${at}/endpoint`);
-      if (listener === undefined) return;
-      const index = this.listeners.indexOf(listener);
-      listener['http'] = { paths: bridge.paths };
-      for (const [path, origin] of bridge.origins) this.from(`/listeners/${index}/http/paths/${escapePointer(path)}`, origin);
-    } else if (websocketPaths === 0) this.warn(at, 'no "websocket" path: this Web transport is not imported');
+    const entries = Object.entries(paths).map(([key, service]) => ({ key, service, at: `${at}/paths/${escapePointer(key)}`, websocket: isRecord(service) && service['type'] === 'websocket' }));
+    this.site(transport['endpoint'], at, entries, undefined);
   }
 
-  rawsocket(transport: Json, at: string): void {
+  /**
+   * A `universal` transport: RawSocket, WebSocket paths and Web paths on one port, told apart by
+   * the first octet (0x7F: RawSocket) and then the URL path, as a Switchboard listener with
+   * `rawsocket: true` does. [Crossbar docs: Transport Endpoints, Universal Listening Endpoints]
+   */
+  universal(transport: Json, at: string): void {
+    this.unknownKeys(transport, at, ['type', 'id', 'endpoint', 'rawsocket', 'websocket', 'web', 'mqtt'], 'Universal transport');
+    if (transport['mqtt'] !== undefined) this.warn(`${at}/mqtt`, 'MQTT is not supported: MQTT clients cannot connect to this port');
+    const entries: Service[] = [];
+    if (isRecord(transport['websocket'])) {
+      for (const [key, service] of Object.entries(transport['websocket'])) entries.push({ key, service: isRecord(service) ? service : {}, at: `${at}/websocket/${escapePointer(key)}`, websocket: true });
+    } else if (transport['websocket'] !== undefined) this.warn(`${at}/websocket`, 'not a dict of WebSocket paths: ignored');
+    const site = transport['web'];
+    if (isRecord(site)) {
+      this.unknownKeys(site, `${at}/web`, ['paths', 'options'], 'Web part');
+      this.webOptions(site['options'], `${at}/web/options`);
+      const paths = isRecord(site['paths']) ? site['paths'] : {};
+      for (const [key, service] of Object.entries(paths)) entries.push({ key, service, at: `${at}/web/paths/${escapePointer(key)}`, websocket: false });
+    }
+    const rawsocket = transport['rawsocket'];
+    if (!isRecord(rawsocket)) {
+      if (rawsocket !== undefined) this.warn(`${at}/rawsocket`, 'not a dict: ignored');
+      return this.site(transport['endpoint'], at, entries, undefined);
+    }
+    // RawSocket alone on the port: a rawsocket listener, as a `rawsocket` transport would be.
+    if (entries.length === 0) return this.rawsocket(rawsocket, `${at}/rawsocket`, transport['endpoint'], `${at}/endpoint`);
+    this.site(transport['endpoint'], at, entries, { service: rawsocket, at: `${at}/rawsocket` });
+  }
+
+  webOptions(options: unknown, at: string): void {
+    if (isRecord(options)) for (const key of Object.keys(options)) this.warn(`${at}/${escapePointer(key)}`, `Web transport option '${key}' is not supported: ignored`);
+  }
+
+  /**
+   * One port's WebSocket paths, Web services and (universal) RawSocket part → one websocket
+   * listener. The first WebSocket path with a usable auth block is served; static, long-poll and
+   * HTTP bridge paths are added to it; other services are warnings naming their path.
+   */
+  site(endpoint: unknown, at: string, entries: Service[], rawsocket: { service: Json; at: string } | undefined): void {
+    // publisher, caller and webhook path services: the listener's HTTP bridge (http/bridge/crossbar.ts).
+    const bridge = new CrossbarBridgeImport();
+    const statics: [string, Json, Service][] = [];
+    let longpoll: { config: Json; fields: [string, string][]; at: string } | undefined;
+    let listener: Json | undefined;
+    let served: Service | undefined;
+    let websocketPaths = 0;
+    for (const s of entries) {
+      if (s.websocket) {
+        websocketPaths++;
+        if (served !== undefined) {
+          this.warn(s.at, `a second WebSocket path on one port is not supported: only ${String(listener?.['path'])} is served`);
+          continue;
+        }
+        const service = isRecord(s.service) ? s.service : {};
+        const auth = this.authOf(service, s.at);
+        if (auth === null) continue;
+        listener = this.endpoint(endpoint, `${at}/endpoint`);
+        if (listener === undefined) return;
+        listener['path'] = webPath(s.key, false);
+        this.unknownKeys(service, s.at, ['type', 'id', 'url', 'serializers', 'options', 'auth', 'debug', 'cookie'], 'WebSocket service');
+        this.websocket(service, s.at, listener, auth);
+        served = s;
+        continue;
+      }
+      if (bridge.take(s.key, s.service, s.at, (pointer, message) => this.warn(pointer, message))) continue;
+      const type = isRecord(s.service) ? s.service['type'] : undefined;
+      if (!isRecord(s.service)) this.warn(s.at, 'not a dict: ignored');
+      else if (type === 'static') {
+        const mount = this.staticPath(s.service, s.at);
+        if (mount !== undefined) statics.push([webPath(s.key, true), mount, s]);
+      } else if (type === 'longpoll') {
+        if (longpoll === undefined) longpoll = { ...this.longpoll(s.service, s.at, webPath(s.key, true)), at: s.at };
+        else this.warn(s.at, `a second long-poll path on one port is not supported: only ${String(longpoll.config['path'])} is served`);
+      } else if (type === 'nodeinfo') {
+        this.warn(s.at, "Crossbar's node info page has no equivalent: not served (GET /health and /ready on this port tell whether the router is up)");
+      } else {
+        const hint = typeof type === 'string' ? WEB_SERVICE_HINTS[type] : undefined;
+        this.warn(s.at, `Web service of type ${JSON.stringify(type)} is not supported: ignored${hint === undefined ? '' : ` (${hint})`}`);
+      }
+    }
+    const extras = bridge.size > 0 || statics.length > 0 || longpoll !== undefined || rawsocket !== undefined;
+    if (listener === undefined) {
+      if (websocketPaths > 0) {
+        // Every WebSocket path was refused for its auth: the port is not opened to anonymous sessions.
+        if (extras) this.warn(at, 'none of its WebSocket paths could be imported (see above): the whole transport is left out rather than opened to anonymous sessions');
+        return;
+      }
+      if (!extras) return this.warn(at, 'no "websocket" path: this Web transport is not imported');
+      listener = this.endpoint(endpoint, `${at}/endpoint`);
+      if (listener === undefined) return;
+      if (bridge.size > 0 || statics.length > 0 || longpoll !== undefined) this.warn(at, 'no "websocket" path: WebSocket clients are accepted on /ws beside its Web paths');
+    }
+    const index = this.listeners.indexOf(listener);
+    if (statics.length > 0) {
+      const mounts: Json = {};
+      for (const [prefix, mount, s] of statics) {
+        mounts[prefix] = mount;
+        const ours = `/listeners/${index}/static/${escapePointer(prefix)}`;
+        this.from(ours, s.at);
+        this.from(`${ours}/directory`, `${s.at}/directory`);
+        if ('maxAgeSeconds' in mount) this.from(`${ours}/maxAgeSeconds`, `${s.at}/options/cache_timeout`);
+      }
+      listener['static'] = mounts;
+    }
+    if (longpoll !== undefined) {
+      listener['longpoll'] = longpoll.config;
+      this.from(`/listeners/${index}/longpoll`, longpoll.at);
+      for (const [field, origin] of longpoll.fields) this.from(`/listeners/${index}/longpoll/${field}`, origin);
+    }
+    if (bridge.size > 0) {
+      listener['http'] = { paths: bridge.paths };
+      for (const [path, origin] of bridge.origins) this.from(`/listeners/${index}/http/paths/${escapePointer(path)}`, origin);
+    }
+    if (rawsocket !== undefined) this.sharedRawSocket(rawsocket.service, rawsocket.at, listener, served);
+  }
+
+  /** Crossbar's static Web service: `{directory, options: {cache_timeout, enable_directory_listing, mime_types}}`. */
+  staticPath(service: Json, at: string): Json | undefined {
+    this.unknownKeys(service, at, ['type', 'id', 'directory', 'package', 'resource', 'options'], 'static path');
+    if (typeof service['directory'] !== 'string') {
+      this.warn(at, 'a static path served from a Python package (package/resource) is not supported: give its directory instead');
+      return undefined;
+    }
+    const mount: Json = { directory: service['directory'] };
+    const options = service['options'];
+    if (isRecord(options)) {
+      for (const [key, value] of Object.entries(options)) {
+        const here = `${at}/options/${escapePointer(key)}`;
+        if (key === 'cache_timeout' && typeof value === 'number' && value >= 0) mount['maxAgeSeconds'] = Math.floor(value);
+        else if (key === 'enable_directory_listing') {
+          if (value !== false) this.warn(here, 'directory listings are not served: a directory answers with its index.html, or 404');
+        } else if (key === 'mime_types') this.warn(here, "static option 'mime_types' is not supported: content types come from the file extension");
+        else this.warn(here, `static option '${key}' = ${JSON.stringify(value)} is not supported: ignored`);
+      }
+    }
+    return mount;
+  }
+
+  /** Crossbar's long-poll Web service; its timeouts are in seconds, ours in milliseconds. [Crossbar docs: Long-poll Service] */
+  longpoll(service: Json, at: string, path: string): { config: Json; fields: [string, string][] } {
+    this.unknownKeys(service, at, ['type', 'id', 'options'], 'long-poll path');
+    const out: Json = { path };
+    const fields: [string, string][] = [];
+    const options = service['options'];
+    if (!isRecord(options)) return { config: out, fields };
+    const ours: Readonly<Record<string, [string, number]>> = {
+      request_timeout: ['requestTimeoutMs', 1000],
+      session_timeout: ['sessionTimeoutMs', 1000],
+      queue_limit_bytes: ['queueMaxBytes', 1],
+      queue_limit_messages: ['queueMaxMessages', 1],
+    };
+    for (const [key, value] of Object.entries(options)) {
+      const here = `${at}/options/${escapePointer(key)}`;
+      const mapped = ours[key];
+      if (mapped !== undefined) {
+        if (value === 0) this.warn(here, `0 (no limit) is not supported: the default ${mapped[0]} applies`);
+        else {
+          out[mapped[0]] = typeof value === 'number' ? value * mapped[1] : value;
+          fields.push([mapped[0], here]);
+        }
+      } else if (key === 'debug' || key === 'debug_transport_id') this.warn(here, `long-poll option '${key}' is not supported: use --log-level debug`);
+      else this.warn(here, `long-poll option '${key}' is not supported: ignored`);
+    }
+    return { config: out, fields };
+  }
+
+  /**
+   * The RawSocket part of a universal transport, on the listener of its port. One listener has one
+   * auth block and one serializer list for every transport on it: a RawSocket auth block that
+   * differs from the WebSocket path's is an error (never a silent change of who may join).
+   */
+  sharedRawSocket(rs: Json, at: string, listener: Json, served: Service | undefined): void {
+    this.unknownKeys(rs, at, ['type', 'id', 'serializers', 'max_message_size', 'debug', 'auth'], 'RawSocket part');
+    if (rs['debug'] !== undefined) this.warn(`${at}/debug`, 'not supported: use --log-level debug');
+    const auth = this.authOf(rs, at);
+    if (auth === null) return;
+    const index = this.listeners.indexOf(listener);
+    const max = rs['max_message_size'];
+    if (served === undefined) {
+      // No WebSocket path: the RawSocket part's settings are the listener's.
+      this.serializers(rs, at, listener, index);
+      if (typeof max === 'number' && max > 0) {
+        listener['maxMessageBytes'] = Math.min(MAX_MESSAGE_BYTES.max, Math.max(MAX_MESSAGE_BYTES.min, Math.floor(max)));
+        this.from(`/listeners/${index}/maxMessageBytes`, `${at}/max_message_size`);
+      }
+      if (auth !== undefined) {
+        listener['auth'] = auth;
+        this.from(`/listeners/${index}/auth`, `${at}/auth`);
+      }
+    } else {
+      if (auth === undefined && listener['auth'] !== undefined) {
+        this.warn(at, `no auth block (anonymous in Crossbar): RawSocket clients on this port authenticate as ${served.at}/auth says`);
+      } else if (!sameJson(auth, listener['auth'])) {
+        this.problems.push(
+          `${at}/auth: differs from the auth of ${served.at}: Switchboard authenticates every transport on one port alike; make the two blocks the same, or give RawSocket a port of its own (a "rawsocket" transport)`,
+        );
+        return;
+      }
+      const ours = this.supportedSerializers(rs, at);
+      const theirs = Array.isArray(listener['serializers']) ? listener['serializers'] : [...SERIALIZERS];
+      if (ours !== undefined && (ours.length !== theirs.length || ours.some((s) => !theirs.includes(s)))) {
+        this.warn(`${at}/serializers`, `RawSocket on this port offers the serializers of ${served.at} (${theirs.join(', ')})`);
+      }
+      if (max !== undefined && max !== listener['maxMessageBytes']) {
+        this.warn(`${at}/max_message_size`, `RawSocket on this port takes the maximum message size of ${served.at} (the largest power of two up to it)`);
+      }
+    }
+    listener['rawsocket'] = true;
+    this.from(`/listeners/${index}/rawsocket`, at);
+  }
+
+  /** A `rawsocket` transport, or the RawSocket part of a universal transport with nothing else on its port. */
+  rawsocket(transport: Json, at: string, endpoint: unknown = transport['endpoint'], endpointAt = `${at}/endpoint`): void {
     this.unknownKeys(transport, at, ['type', 'id', 'endpoint', 'serializers', 'max_message_size', 'auth', 'debug'], 'RawSocket transport');
     const auth = this.authOf(transport, at);
     if (auth === null) return;
-    const listener = this.endpoint(transport['endpoint'], `${at}/endpoint`, 'rawsocket');
+    const listener = this.endpoint(endpoint, endpointAt, 'rawsocket');
     if (listener === undefined) return;
     const index = this.listeners.indexOf(listener);
     this.from(`/listeners/${index}`, at);
@@ -512,17 +732,23 @@ class Converter {
   }
 
   serializers(service: Json, at: string, listener: Json, index: number): void {
-    if (Array.isArray(service['serializers'])) {
-      const ours: string[] = [];
-      service['serializers'].forEach((s: unknown, i) => {
-        if (typeof s === 'string' && SERIALIZERS.has(s)) ours.push(s);
-        else this.warn(`${at}/serializers/${i}`, `serializer ${JSON.stringify(s)} is not supported`);
-      });
-      if (ours.length > 0) {
-        listener['serializers'] = ours;
-        this.from(`/listeners/${index}/serializers`, `${at}/serializers`);
-      } else this.warn(`${at}/serializers`, 'no supported serializer: json, msgpack and cbor are offered');
-    }
+    const ours = this.supportedSerializers(service, at);
+    if (ours === undefined) return;
+    if (ours.length > 0) {
+      listener['serializers'] = ours;
+      this.from(`/listeners/${index}/serializers`, `${at}/serializers`);
+    } else this.warn(`${at}/serializers`, 'no supported serializer: json, msgpack and cbor are offered');
+  }
+
+  /** The serializers of a `serializers` list that we speak (each other one warned); undefined without a list. */
+  supportedSerializers(service: Json, at: string): string[] | undefined {
+    if (!Array.isArray(service['serializers'])) return undefined;
+    const ours: string[] = [];
+    service['serializers'].forEach((s: unknown, i) => {
+      if (typeof s === 'string' && SERIALIZERS.has(s)) ours.push(s);
+      else this.warn(`${at}/serializers/${i}`, `serializer ${JSON.stringify(s)} is not supported`);
+    });
+    return ours;
   }
 
   options(options: Json, at: string, listener: Json, index: number): void {
