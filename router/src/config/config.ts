@@ -356,10 +356,42 @@ function explain(error: ErrorObject): string | undefined {
   }
 }
 
+/**
+ * ajv reports a failed `anyOf`/`oneOf` as every branch's error plus "must match a schema in anyOf":
+ * one line in words says it instead. Branches that each require a field: "needs 'a' or 'b'";
+ * branches that each want a type: "must be of type string or array". Otherwise the branches'
+ * own errors stay (they name the fields) and the summary line goes.
+ */
+function withoutAlternatives(errors: ErrorObject[]): (ErrorObject | string)[] {
+  const summaries = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+  if (summaries.length === 0) return errors;
+  const replaced = new Map<ErrorObject, string | undefined>();
+  for (const summary of summaries) {
+    const prefix = `${summary.schemaPath}/`;
+    const branches = errors.filter((e) => e.schemaPath.startsWith(prefix));
+    const at = summary.instancePath === '' ? '(top level)' : summary.instancePath;
+    const here = branches.every((e) => e.instancePath === summary.instancePath);
+    let line: string | undefined;
+    if (branches.length === 0) line = `${at}: matches more than one of its allowed forms`;
+    else if (here && branches.every((e) => e.keyword === 'required')) {
+      line = `${at}: needs ${branches.map((e) => `'${String((e.params as Record<string, unknown>)['missingProperty'])}'`).join(' or ')}`;
+    } else if (here && branches.every((e) => e.keyword === 'type')) {
+      line = `${at}: must be of type ${branches.map((e) => String((e.params as Record<string, unknown>)['type'])).join(' or ')}`;
+    }
+    replaced.set(summary, line);
+    if (line !== undefined) for (const branch of branches) replaced.set(branch, undefined);
+  }
+  return errors.flatMap((e): (ErrorObject | string)[] => {
+    if (!replaced.has(e)) return [e];
+    const line = replaced.get(e);
+    return line === undefined ? [] : [line];
+  });
+}
+
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
   const check = validate();
-  const problems = check(value) ? [] : [...new Set((check.errors ?? []).map(explain).filter((p): p is string => p !== undefined))];
+  const problems = check(value) ? [] : [...new Set(withoutAlternatives(check.errors ?? []).map((e) => (typeof e === 'string' ? e : explain(e))).filter((p): p is string => p !== undefined))];
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return value as RouterConfigFile;

@@ -113,6 +113,19 @@ function allowsType(block: Json, value: string): boolean | 'absent' {
   return true;
 }
 
+/** Our field → Crossbar's, by the name of the object holding it, for problems and pointers about them. */
+const CROSSBAR_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  tls: { cert: 'certificate', ca: 'ca_certificates', clientCertificates: 'ca_certificates' },
+  longpoll: { requestTimeoutMs: 'request_timeout', sessionTimeoutMs: 'session_timeout', queueMaxBytes: 'queue_limit_bytes', queueMaxMessages: 'queue_limit_messages' },
+  static: {},
+};
+
+/** Advice in our terms → the same in Crossbar's (the fields it names do not exist in a Crossbar file). */
+const CROSSBAR_ADVICE: readonly (readonly [RegExp, string])[] = [
+  [/ with ca and clientCertificates "request" or "require"\)/, ' with ca_certificates)'],
+  [/needs a websocket listener \(cookies travel in the HTTP upgrade\)/, 'needs a WebSocket transport (or a "websocket" path of a Web transport)'],
+];
+
 /** A WebSocket path or Web service: its key in the Crossbar file, its value, its JSON pointer. */
 interface Service {
   key: string;
@@ -158,6 +171,8 @@ class Converter {
   readonly problems: string[] = [];
   /** [Switchboard pointer, Crossbar pointer], most specific last. */
   readonly #origins: [string, string][] = [];
+  /** Listener index → the pointer of its endpoint (for messages that name another listener). */
+  readonly #endpoints = new Map<number, string>();
   readonly listeners: Json[] = [];
   readonly realms: Json[] = [];
 
@@ -172,19 +187,45 @@ class Converter {
     this.#origins.push([ours, theirs]);
   }
 
-  /** The Crossbar pointer for a Switchboard one: the longest recorded prefix, the rest kept. */
+  /**
+   * A problem about the Switchboard config, in the Crossbar file's terms: its pointer, the
+   * pointers inside its message ("set /listeners/0/tls …", "clashes with /listeners/1"), the field
+   * it names ('cert' → 'certificate'), and advice that names Switchboard-only keys.
+   */
   readonly locate = (problem: string): string => {
     const colon = problem.indexOf(': ');
     if (colon === -1 || !problem.startsWith('/')) return problem;
     const pointer = problem.slice(0, colon);
+    let message = problem.slice(colon + 2);
+    message = message.replace(/\/(?:listeners|realms)(?:\/[^\s,;:()'"]+)*/g, (ours) => {
+      const endpoint = /^\/listeners\/(\d+)$/.exec(ours);
+      return (endpoint !== null ? this.#endpoints.get(Number(endpoint[1])) : undefined) ?? this.#theirs(ours) ?? ours;
+    });
+    message = message.replace(/^(missing required field|unknown field) '([^']+)'/, (all: string, what: string, field: string) => {
+      const name = CROSSBAR_FIELDS[pointer.slice(pointer.lastIndexOf('/') + 1)]?.[field];
+      return name === undefined ? all : `${what} '${name}'`;
+    });
+    for (const [ours, theirs] of CROSSBAR_ADVICE) message = message.replace(ours, theirs);
+    return `${this.#theirs(pointer) ?? pointer}: ${message}`;
+  };
+
+  /** The Crossbar pointer for a Switchboard one: the longest recorded prefix, the rest kept (its field names as Crossbar's). */
+  #theirs(pointer: string): string | undefined {
     let best: [string, string] | undefined;
     for (const entry of this.#origins) {
       const [ours] = entry;
       if ((pointer === ours || pointer.startsWith(`${ours}/`)) && (best === undefined || ours.length >= best[0].length)) best = entry;
     }
-    if (best === undefined) return problem;
-    return `${best[1]}${pointer.slice(best[0].length)}${problem.slice(colon)}`;
-  };
+    if (best === undefined) return undefined;
+    const rest = pointer.slice(best[0].length).split('/').slice(1);
+    let parent = best[0].slice(best[0].lastIndexOf('/') + 1);
+    const renamed = rest.map((segment) => {
+      const name = CROSSBAR_FIELDS[parent]?.[segment] ?? segment;
+      parent = segment;
+      return name;
+    });
+    return [best[1], ...renamed].join('/');
+  }
 
   /** Reports every key of `node` not in `known`. */
   unknownKeys(node: Json, pointer: string, known: readonly string[], what: string): void {
@@ -540,20 +581,28 @@ class Converter {
     const fields: [string, string][] = [];
     const options = service['options'];
     if (!isRecord(options)) return { config: out, fields };
-    const ours: Readonly<Record<string, [string, number]>> = {
-      request_timeout: ['requestTimeoutMs', 1000],
-      session_timeout: ['sessionTimeoutMs', 1000],
-      queue_limit_bytes: ['queueMaxBytes', 1],
-      queue_limit_messages: ['queueMaxMessages', 1],
+    // [our key, our unit in Crossbar's, our bounds (the schema's), in our unit]
+    const ours: Readonly<Record<string, [string, number, number, number]>> = {
+      request_timeout: ['requestTimeoutMs', 1000, 100, 300_000],
+      session_timeout: ['sessionTimeoutMs', 1000, 100, 3_600_000],
+      queue_limit_bytes: ['queueMaxBytes', 1, 1024, Number.MAX_SAFE_INTEGER],
+      queue_limit_messages: ['queueMaxMessages', 1, 1, Number.MAX_SAFE_INTEGER],
     };
     for (const [key, value] of Object.entries(options)) {
       const here = `${at}/options/${escapePointer(key)}`;
       const mapped = ours[key];
       if (mapped !== undefined) {
-        if (value === 0) this.warn(here, `0 (no limit) is not supported: the default ${mapped[0]} applies`);
-        else {
-          out[mapped[0]] = typeof value === 'number' ? value * mapped[1] : value;
-          fields.push([mapped[0], here]);
+        const [key2, unit, min, max] = mapped;
+        if (value === 0) this.warn(here, `0 (no limit) is not supported: the default ${key2} applies`);
+        else if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
+          const bounded = Math.min(max, Math.max(min, Math.round(value * unit)));
+          const u = unit === 1000 ? ' s' : '';
+          if (bounded !== value * unit) this.warn(here, `${value}${u} is outside ${min / unit}${u}…${max / unit}${u}: ${bounded / unit}${u} is used`);
+          out[key2] = bounded;
+          fields.push([key2, here]);
+        } else {
+          out[key2] = value;
+          fields.push([key2, here]);
         }
       } else if (key === 'debug' || key === 'debug_transport_id') this.warn(here, `long-poll option '${key}' is not supported: use --log-level debug`);
       else this.warn(here, `long-poll option '${key}' is not supported: ignored`);
@@ -645,6 +694,7 @@ class Converter {
       const path = this.dir !== undefined && !isAbsolute(endpoint['path']) ? resolvePath(this.dir, endpoint['path']) : endpoint['path'];
       const listener: Json = { type, path };
       this.from(`/listeners/${this.listeners.length}`, at);
+      this.#endpoints.set(this.listeners.length, at);
       this.from(`/listeners/${this.listeners.length}/path`, `${at}/path`);
       this.listeners.push(listener);
       return listener;
@@ -656,6 +706,9 @@ class Converter {
     const listener: Json = { type };
     const index = this.listeners.length;
     this.from(`/listeners/${index}`, at);
+    this.#endpoints.set(index, at);
+    // Also when absent: "set /listeners/0/tls …" is advice about this endpoint's tls.
+    this.from(`/listeners/${index}/tls`, `${at}/tls`);
     this.unknownKeys(endpoint, at, ['type', 'port', 'interface', 'version', 'tls', 'backlog', 'shared'], 'endpoint');
     for (const key of ['backlog', 'shared'] as const) {
       if (endpoint[key] !== undefined) this.warn(`${at}/${key}`, `endpoint option '${key}' is not supported: ignored`);
