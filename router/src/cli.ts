@@ -160,8 +160,10 @@ async function start(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const where = e.code === 'EADDRINUSE' || e.code === 'EACCES' ? ' (is another process using this port?)' : '';
-    router.log.fatal({ err: e.message }, `cannot start${where}`);
-    io.err(`switchboard: cannot start: ${e.message}${where}\n`);
+    // A field named in the message (a static directory, a TLS file) is named as in the file.
+    const message = locate(e.message);
+    router.log.fatal({ err: message }, `cannot start${where}`);
+    io.err(`switchboard: cannot start: ${message}${where}\n`);
     return 1;
   }
 

@@ -419,6 +419,13 @@ describe('a Crossbar config.json', () => {
     expect(stderr).toContain('  warning: /workers/0/transports/0: Crossbar accepts this WebSocket transport on any URL path; Switchboard only on /ws');
   });
 
+  it('start names a missing static directory by its place in the Crossbar file: exit 1', async () => {
+    const crossbar = { version: 2, workers: [{ type: 'router', realms: [{ name: 'realm1' }], transports: [{ type: 'web', endpoint: { type: 'tcp', port: 0 }, paths: { '/': { type: 'static', directory: 'no-such-dir' }, ws: { type: 'websocket' } } }] }] };
+    const { exit, stderr } = await run('start', '--config', writeConfig(crossbar));
+    expect(exit.code).toBe(1);
+    expect(stderr).toMatch(/switchboard: cannot start: static files: \/workers\/0\/transports\/0\/paths\/~1\/directory: cannot serve \/.*\/no-such-dir: ENOENT/);
+  });
+
   it('start runs it: warnings logged; anonymous, ticket and wampcra sessions join with their roles, and the roles apply', async () => {
     setEnv({ SB_CLI_TICKET: 'secret!!!', SB_CLI_CRA_SECRET: 'cra-secret' });
     const { cli, url } = await start('--config', crossbarNode());

@@ -194,10 +194,10 @@ class Converter {
    */
   readonly locate = (problem: string): string => {
     const colon = problem.indexOf(': ');
-    if (colon === -1 || !problem.startsWith('/')) return problem;
-    const pointer = problem.slice(0, colon);
-    let message = problem.slice(colon + 2);
-    message = message.replace(/\/(?:listeners|realms)(?:\/[^\s,;:()'"]+)*/g, (ours) => {
+    const leading = colon !== -1 && problem.startsWith('/');
+    const pointer = leading ? problem.slice(0, colon) : '';
+    let message = leading ? problem.slice(colon + 2) : problem;
+    message = message.replace(/(?<=^|[\s(])\/(?:listeners|realms)(?:\/[^\s,;:()'"]+)*/g, (ours) => {
       const endpoint = /^\/listeners\/(\d+)$/.exec(ours);
       return (endpoint !== null ? this.#endpoints.get(Number(endpoint[1])) : undefined) ?? this.#theirs(ours) ?? ours;
     });
@@ -206,7 +206,7 @@ class Converter {
       return name === undefined ? all : `${what} '${name}'`;
     });
     for (const [ours, theirs] of CROSSBAR_ADVICE) message = message.replace(ours, theirs);
-    return `${this.#theirs(pointer) ?? pointer}: ${message}`;
+    return leading ? `${this.#theirs(pointer) ?? pointer}: ${message}` : message;
   };
 
   /** The Crossbar pointer for a Switchboard one: the longest recorded prefix, the rest kept (its field names as Crossbar's). */
@@ -258,6 +258,9 @@ class Converter {
     workers.forEach((worker: unknown, w) => {
       const at = `/workers/${w}`;
       if (!isRecord(worker)) return this.warn(at, 'not an object: ignored');
+      if (worker['type'] === 'proxy') {
+        return this.warn(at, '"proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+      }
       if (worker['type'] !== 'router') {
         return this.warn(at, `${JSON.stringify(worker['type'])} workers are not supported: run their components as separate WAMP clients`);
       }

@@ -196,4 +196,9 @@ describe('Web services of web and universal transports', () => {
       '/workers/0/transports/0/rawsocket: no auth block (anonymous in Crossbar): RawSocket clients on this port authenticate as /workers/0/transports/0/websocket/ws/auth says',
     ]);
   });
+
+  it('proxy workers are named with what to do instead', () => {
+    const imported = convertCrossbar({ ...node({ type: 'websocket', endpoint }), workers: [...((node({ type: 'websocket', endpoint })['workers']) as unknown[]), { type: 'proxy', transports: [] }] });
+    expect(imported.warnings).toContain('/workers/1: "proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+  });
 });
