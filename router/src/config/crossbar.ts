@@ -488,8 +488,18 @@ class Converter {
     for (const s of entries) {
       if (s.websocket) {
         websocketPaths++;
-        if (served !== undefined) {
-          this.warn(s.at, `a second WebSocket path on one port is not supported: only ${String(listener?.['path'])} is served`);
+        if (served !== undefined && listener !== undefined) {
+          // One listener has one set of settings: a further path with the same ones is served beside the first.
+          const settings = (service: unknown): Json => {
+            const rest: Json = isRecord(service) ? { ...service } : {};
+            for (const key of ['type', 'id', 'url', 'debug']) delete rest[key];
+            return rest;
+          };
+          if (sameJson(settings(s.service), settings(served.service))) {
+            const path = webPath(s.key, false);
+            const paths = Array.isArray(listener['path']) ? listener['path'] : [listener['path']];
+            if (!paths.includes(path)) listener['path'] = [...paths, path];
+          } else this.warn(s.at, `its settings differ from those of ${served.at} (one listener has one set): not served; give it a port of its own`);
           continue;
         }
         const service = isRecord(s.service) ? s.service : {};

@@ -201,4 +201,39 @@ describe('Web services of web and universal transports', () => {
     const imported = convertCrossbar({ ...node({ type: 'websocket', endpoint }), workers: [...((node({ type: 'websocket', endpoint })['workers']) as unknown[]), { type: 'proxy', transports: [] }] });
     expect(imported.warnings).toContain('/workers/1: "proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
   });
+
+  it('several WebSocket paths with the same settings are all served by the one listener; one that differs is named', () => {
+    const imported = convertCrossbar(
+      node({
+        type: 'universal',
+        endpoint,
+        websocket: { ws: { type: 'websocket', serializers: ['json'] }, wamp: { type: 'websocket', serializers: ['json'] }, other: { type: 'websocket', serializers: ['cbor'] } },
+      }),
+    );
+    expect(listenersOf(imported)).toEqual([{ type: 'websocket', port: 8080, path: ['/ws', '/wamp'], serializers: ['json'] }]);
+    expect(imported.warnings).toEqual([
+      '/workers/0/transports/0/websocket/other: its settings differ from those of /workers/0/transports/0/websocket/ws (one listener has one set): not served; give it a port of its own',
+    ]);
+    expect(() => checkConfig(imported.config)).not.toThrow();
+  });
+});
+
+describe('a listener with several WebSocket paths', () => {
+  it('accepts WebSocket sessions on each of them, and its URL is the first', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', path: ['/ws', '/wamp'] }] });
+    const address = router.addresses[0]!;
+    expect(address.url).toBe(`ws://127.0.0.1:${address.port}/ws`);
+    const first = await connect({ url: address.url, realm: 'realm1', reconnect: false, openTimeoutMs: 5000 });
+    const second = await connect({ url: `ws://127.0.0.1:${address.port}/wamp`, realm: 'realm1', reconnect: false, openTimeoutMs: 5000 });
+    await second.register('com.example.twice', (args) => 2 * (args as number[])[0]!);
+    expect(await within(first.call('com.example.twice', [21]), 5000, 'the call')).toBe(42);
+    await first.leave();
+    await second.leave();
+  });
+
+  it('a path list must be paths: each names its problem', () => {
+    expect(() => checkConfig({ listeners: [{ type: 'websocket', path: ['/ws', 'wamp'] }] })).toThrow(/\/listeners\/0\/path\/1: must match pattern "\^\/"/);
+    expect(() => checkConfig({ listeners: [{ type: 'websocket', path: [] }] })).toThrow(/\/listeners\/0\/path: must NOT have fewer than 1 items/);
+    expect(() => checkConfig({ listeners: [{ type: 'websocket', path: 7 }] })).toThrow(/\/listeners\/0\/path: must be of type string or array/);
+  });
 });
