@@ -331,16 +331,17 @@ class Converter {
       }
     }
     const store = realm['store'];
-    if (isRecord(store)) this.store(store, `${at}/store`, out);
+    if (isRecord(store)) this.store(store, `${at}/store`, out, index);
     this.realms.push(out);
   }
 
   /** Crossbar's event store: `{type: "memory", "event-history": [{uri, match, limit}]}` → eventHistory. */
-  store(store: Json, at: string, realm: Json): void {
+  store(store: Json, at: string, realm: Json, index: number): void {
     if (store['type'] !== 'memory') return this.warn(at, `event store of type ${JSON.stringify(store['type'])} is not supported: Switchboard keeps history in memory only`);
     this.unknownKeys(store, at, ['type', 'event-history'], 'event store');
     const history = store['event-history'];
     if (!Array.isArray(history)) return;
+    let kept = 0;
     realm['eventHistory'] = history.flatMap((h: unknown, i) => {
       const here = `${at}/event-history/${i}`;
       if (!isRecord(h) || typeof h['uri'] !== 'string') {
@@ -349,6 +350,9 @@ class Converter {
       }
       this.unknownKeys(h, here, ['uri', 'match', 'limit'], 'event-history');
       const entry: Json = { topic: h['uri'] };
+      const ours = `/realms/${index}/eventHistory/${kept++}`;
+      this.from(ours, here);
+      this.from(`${ours}/topic`, `${here}/uri`);
       if (h['match'] !== undefined) entry['match'] = h['match'];
       if (h['limit'] !== undefined) entry['limit'] = h['limit'];
       return [entry];
@@ -610,7 +614,8 @@ class Converter {
         else if (typeof value === 'number' && Number.isFinite(value) && value > 0) {
           const bounded = Math.min(max, Math.max(min, Math.round(value * unit)));
           const u = unit === 1000 ? ' s' : '';
-          if (bounded !== value * unit) this.warn(here, `${value}${u} is outside ${min / unit}${u}…${max / unit}${u}: ${bounded / unit}${u} is used`);
+          const range = max === Number.MAX_SAFE_INTEGER ? `below ${min / unit}${u}` : `outside ${min / unit}${u}…${max / unit}${u}`;
+          if (bounded !== value * unit) this.warn(here, `${value}${u} is ${range}: ${bounded / unit}${u} is used`);
           out[key2] = bounded;
           fields.push([key2, here]);
         } else {
@@ -730,7 +735,8 @@ class Converter {
     // Crossbar reads a port from the environment as a string ("$PORT"); it is a number here.
     listener['port'] = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
     this.from(`/listeners/${index}/port`, `${at}/port`);
-    if (typeof endpoint['interface'] === 'string') {
+    // Not a string: passed on for the schema to name (a missing host would listen everywhere).
+    if (endpoint['interface'] !== undefined) {
       listener['host'] = endpoint['interface'];
       this.from(`/listeners/${index}/host`, `${at}/interface`);
     } else if (endpoint['version'] === 6) listener['host'] = '::';
@@ -822,7 +828,11 @@ class Converter {
       const here = `${at}/${escapePointer(key)}`;
       switch (key) {
         case 'max_message_size':
-          if (typeof value !== 'number' || value <= 0) {
+          if (typeof value !== 'number') {
+            // Passed on for the schema to name its type.
+            listener['maxMessageBytes'] = value;
+            this.from(`/listeners/${index}/maxMessageBytes`, here);
+          } else if (value <= 0) {
             this.warn(here, `${JSON.stringify(value)} (no limit) is not supported: the default maxMessageBytes (1 MiB) applies`);
           } else {
             const clamped = Math.min(MAX_MESSAGE_BYTES.max, Math.max(MAX_MESSAGE_BYTES.min, Math.floor(value)));

@@ -72,6 +72,24 @@ describe('Crossbar import errors', () => {
   });
 });
 
+describe('more Crossbar fields named as written', () => {
+  it('event history, endpoint interface and max_message_size of the wrong type; a long-poll queue below our minimum', () => {
+    const crossbar = node({
+      type: 'web',
+      endpoint: { type: 'tcp', port: 8080, interface: 5 },
+      paths: { ws: { type: 'websocket', options: { max_message_size: 'big' } }, lp: { type: 'longpoll', options: { queue_limit_bytes: 5 } } },
+    });
+    ((crossbar['workers'] as Record<string, unknown>[])[0]!['realms'] as Record<string, unknown>[])[0]!['store'] = { type: 'memory', 'event-history': [{ uri: 't', limit: -1 }] };
+    const error = configError(() => loadConfig(writeConfig(crossbar)));
+    expect(error.problems).toEqual([
+      '/workers/0/transports/0/endpoint/interface: must be of type string',
+      '/workers/0/transports/0/paths/ws/options/max_message_size: must be of type integer',
+      '/workers/0/realms/0/store/event-history/0/limit: must be >= 1',
+    ]);
+    expect(error.warnings).toContain('/workers/0/transports/0/paths/lp/options/queue_limit_bytes: 5 is below 1024: 1024 is used');
+  });
+});
+
 describe('validator noise in native configs too', () => {
   it('anyOf of required fields is one line; oneOf of types is one line', () => {
     const error = (() => {
