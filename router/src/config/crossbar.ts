@@ -2,13 +2,15 @@
  * Reads the router part of a Crossbar.io node configuration (`"version": 2`, `workers[]`) and
  * writes the Switchboard config that does the same, so Crossbar users can move over with their
  * file. Router workers give realms (roles, permissions, dynamic authorizers, event history) and
- * listeners (`websocket` transports, and the `websocket` paths of `web` transports, with their
- * `auth` blocks, which use Crossbar's shapes). Everything else (components, static web paths,
- * other worker types, options without an equivalent, the controller) is reported as a warning
- * naming its JSON pointer in the Crossbar file: nothing is dropped silently.
+ * listeners: `websocket` and `rawsocket` transports, and `web` and `universal` transports as one
+ * listener per port (their WebSocket paths, RawSocket part, static, long-poll and HTTP bridge
+ * paths), with their `auth` blocks, which use Crossbar's shapes. Everything else (components,
+ * other worker types and Web services, options without an equivalent, the controller) is reported
+ * as a warning naming its JSON pointer in the Crossbar file: nothing is dropped silently. The
+ * table of every key is docs/crossbar.md.
  *
  * The output is a config value like a parsed JSON file: the caller validates it against the
- * schema and can map schema errors back to the Crossbar file with `locate`.
+ * schema and maps its problems back into the Crossbar file, in its field names, with `locate`.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
