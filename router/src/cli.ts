@@ -192,11 +192,13 @@ async function start(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       // A config problem found while starting (a TLS file, a static directory): a configuration error, as in check.
-      io.err(`${err.message}\n`);
+      // A field named in the message is named as in the file (a Crossbar file's own pointers).
+      io.err(`${locate(err.message)}\n`);
       return 2;
     }
-    const message = startFailure(err as NodeJS.ErrnoException);
-    router.log.fatal({ err: (err as Error).message, code: (err as NodeJS.ErrnoException).code }, message);
+    const e = err as NodeJS.ErrnoException;
+    const message = locate(startFailure(e));
+    router.log.fatal({ err: e.message, code: e.code }, message);
     io.err(`switchboard: ${message}\n`);
     return 1;
   }

@@ -105,9 +105,11 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   if (rawsocket !== undefined) options.rawSocket = (socket, head) => rawsocket.handle(socket, head);
   const http = new HttpServer(options);
   // Origin and per-address limits are checked before the transport sees the upgrade.
-  http.upgrade(config.path, (req, socket, head) => {
-    if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
-  });
+  for (const path of config.paths ?? [config.path]) {
+    http.upgrade(path, (req, socket, head) => {
+      if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
+    });
+  }
   if (longpoll !== undefined && longpollConfig !== undefined) http.routePrefix(`${longpollConfig.path}/`, (req, res) => longpoll.handle(req, res));
   http.route('/health', (_req, res) => sendJson(res, 200, ctx.health()));
   http.route('/ready', (_req, res) => {

@@ -6,13 +6,14 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CloseUri, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { RawPeer, within } from './helpers.js';
-import { setEnv, writeConfig } from './config/support.js';
+import { setEnv, tempDir, writeConfig } from './config/support.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = 'router/bin/switchboard.js';
@@ -390,10 +391,16 @@ const CROSSBAR = {
   ],
 };
 
-const CROSSBAR_WARNINGS = [
-  "/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client",
-  '/workers/0/transports/0/paths/~1: Web service of type "static" is not supported: ignored',
-];
+const CROSSBAR_WARNINGS = ["/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client"];
+
+/** A Crossbar node directory as `crossbar init` lays it out: CROSSBAR in .crossbar/config.json, its static files in web/. */
+function crossbarNode(): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, '.crossbar'));
+  mkdirSync(join(dir, 'web'));
+  writeFileSync(join(dir, 'web', 'index.html'), '<p>static from web/</p>\n');
+  return writeConfig(CROSSBAR, 'config.json', join(dir, '.crossbar'));
+}
 
 /** HELLO with `authmethods` and `authid`, then the CHALLENGE's extra. */
 async function challenged(url: string, method: string, authid: string): Promise<{ peer: RawPeer; extra: Record<string, unknown> }> {
@@ -407,16 +414,16 @@ async function challenged(url: string, method: string, authid: string): Promise<
 describe('a Crossbar config.json', () => {
   it('check imports it: exit 0, each part not imported on stderr with its JSON pointer', async () => {
     setEnv({ SB_CLI_TICKET: 'secret!!!', SB_CLI_CRA_SECRET: 'cra-secret' });
-    const path = writeConfig(CROSSBAR);
+    const path = crossbarNode();
     const { exit, stdout, stderr } = await run('check', path);
     expect(exit.code).toBe(0);
-    expect(stdout).toBe(`${path}: Crossbar configuration imported (2 warnings)\n`);
+    expect(stdout).toBe(`${path}: Crossbar configuration imported (1 warning)\n`);
     expect(stderr).toBe(`${path}: not imported from Crossbar:\n${CROSSBAR_WARNINGS.map((w) => `  warning: ${w}\n`).join('')}`);
   });
 
   it('check names an unset secret variable and where it is used: exit 2, with the warnings', async () => {
     setEnv({ SB_CLI_TICKET: undefined, SB_CLI_CRA_SECRET: 'cra-secret' });
-    const path = writeConfig(CROSSBAR);
+    const path = crossbarNode();
     const { exit, stdout, stderr } = await run('check', path);
     expect(exit.code).toBe(2);
     expect(stdout).toBe('');
@@ -443,12 +450,22 @@ describe('a Crossbar config.json', () => {
     expect(stderr).toContain('  warning: /workers/0/transports/0: Crossbar accepts this WebSocket transport on any URL path; Switchboard only on /ws');
   });
 
+  it('start names a missing static directory by its place in the Crossbar file: exit 1', async () => {
+    const crossbar = { version: 2, workers: [{ type: 'router', realms: [{ name: 'realm1' }], transports: [{ type: 'web', endpoint: { type: 'tcp', port: 0 }, paths: { '/': { type: 'static', directory: 'no-such-dir' }, ws: { type: 'websocket' } } }] }] };
+    const { exit, stderr } = await run('start', '--config', writeConfig(crossbar));
+    expect(exit.code).toBe(1);
+    expect(stderr).toMatch(/switchboard: cannot start: static files: \/workers\/0\/transports\/0\/paths\/~1\/directory: cannot serve \/.*\/no-such-dir: ENOENT/);
+  });
+
   it('start runs it: warnings logged; anonymous, ticket and wampcra sessions join with their roles, and the roles apply', async () => {
     setEnv({ SB_CLI_TICKET: 'secret!!!', SB_CLI_CRA_SECRET: 'cra-secret' });
-    const { cli, url } = await start('--config', writeConfig(CROSSBAR));
+    const { cli, url } = await start('--config', crossbarNode());
     const logged = cli.logLines().filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('not imported from Crossbar: '));
     expect(logged.map((l) => l['msg'])).toEqual(CROSSBAR_WARNINGS.map((w) => `not imported from Crossbar: ${w}`));
     expect(logged.every((l) => l['level'] === 40)).toBe(true);
+    // The static path "/" of the Web transport serves ../web (relative to .crossbar, as in Crossbar).
+    const page = await fetch(url.replace(/^ws:/, 'http:').replace(/\/ws$/, '/'));
+    expect(await page.text()).toBe('<p>static from web/</p>\n');
 
     // Anonymous: the role the Crossbar auth block gives it, and that role's permissions.
     const anonymous = await RawPeer.join(url, 'json', 'realm1');

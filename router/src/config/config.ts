@@ -70,7 +70,8 @@ export interface WebSocketListenerFile {
   auth?: ListenerAuthConfig;
   host?: string;
   port?: number;
-  path?: string;
+  /** The WebSocket path, or several (served alike; the first is the listener's URL). */
+  path?: string | string[];
   serializers?: SerializerName[];
   maxMessageBytes?: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
@@ -215,7 +216,10 @@ export interface WebSocketListenerConfig {
   auth: ListenerAuthConfig | undefined;
   host: string;
   port: number;
+  /** The WebSocket path (the first, when several). */
   path: string;
+  /** Present when the listener has several WebSocket paths: all of them, `path` first. */
+  paths?: string[];
   serializers: SerializerName[];
   maxMessageBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
@@ -363,10 +367,48 @@ function explain(error: ErrorObject): string | undefined {
   }
 }
 
+/**
+ * ajv reports a failed `anyOf`/`oneOf` as every branch's error plus "must match a schema in anyOf":
+ * one line in words says it instead. Branches that each require a field: "needs 'a' or 'b'";
+ * branches that each want a type: "must be of type string or array". Otherwise the errors of the
+ * branch the value's type chose stay (they name the fields) and the summary line goes.
+ */
+function withoutAlternatives(errors: ErrorObject[]): (ErrorObject | string)[] {
+  const summaries = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
+  if (summaries.length === 0) return errors;
+  const replaced = new Map<ErrorObject, string | undefined>();
+  for (const summary of summaries) {
+    const prefix = `${summary.schemaPath}/`;
+    const branches = errors.filter((e) => e.schemaPath.startsWith(prefix));
+    const at = summary.instancePath === '' ? '(top level)' : summary.instancePath;
+    const here = branches.every((e) => e.instancePath === summary.instancePath);
+    let line: string | undefined;
+    if (branches.length === 0) line = `${at}: matches more than one of its allowed forms`;
+    else if (here && branches.every((e) => e.keyword === 'required')) {
+      line = `${at}: needs ${branches.map((e) => `'${String((e.params as Record<string, unknown>)['missingProperty'])}'`).join(' or ')}`;
+    } else if (here && branches.every((e) => e.keyword === 'type')) {
+      line = `${at}: must be of type ${branches.map((e) => String((e.params as Record<string, unknown>)['type'])).join(' or ')}`;
+    }
+    replaced.set(summary, line);
+    if (line !== undefined) for (const branch of branches) replaced.set(branch, undefined);
+    else {
+      // The value's type chose a branch: the branches that only wanted another type say nothing useful.
+      const branchOf = (e: ErrorObject): string => e.schemaPath.slice(prefix.length).split('/')[0] ?? '';
+      const typeOnly = new Set(branches.map(branchOf).filter((b) => branches.every((e) => branchOf(e) !== b || (e.keyword === 'type' && e.instancePath === summary.instancePath))));
+      if (typeOnly.size < new Set(branches.map(branchOf)).size) for (const branch of branches) if (typeOnly.has(branchOf(branch))) replaced.set(branch, undefined);
+    }
+  }
+  return errors.flatMap((e): (ErrorObject | string)[] => {
+    if (!replaced.has(e)) return [e];
+    const line = replaced.get(e);
+    return line === undefined ? [] : [line];
+  });
+}
+
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
   const check = validate();
-  const problems = check(value) ? [] : [...new Set((check.errors ?? []).map(explain).filter((p): p is string => p !== undefined))];
+  const problems = check(value) ? [] : [...new Set(withoutAlternatives(check.errors ?? []).map((e) => (typeof e === 'string' ? e : explain(e))).filter((p): p is string => p !== undefined))];
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return value as RouterConfigFile;
@@ -573,7 +615,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     auth: l.auth,
     host: l.host ?? '0.0.0.0',
     port: l.port ?? 8080,
-    path: l.path ?? '/ws',
+    path: (Array.isArray(l.path) ? l.path[0] : l.path) ?? '/ws',
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
     maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
@@ -588,6 +630,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     httpHeadersTimeoutMs: l.httpHeadersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
     httpRequestTimeoutMs: l.httpRequestTimeoutMs ?? DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
   };
+  if (Array.isArray(l.path) && l.path.length > 1) out.paths = [...l.path];
   if (l.rawsocket === true) out.rawsocket = true;
   if (l.longpoll !== undefined) out.longpoll = { ...DEFAULT_LONGPOLL, ...l.longpoll };
   if (l.tls !== undefined) out.tls = { ...l.tls };

@@ -47,6 +47,8 @@ describe('a Web transport with ticket, wampcra and anonymous auth, static paths 
         pingIntervalMs: 10000,
         pingTimeoutMs: 5000,
         auth: { anonymous: { type: 'static', role: 'frontend' }, ticket: auth['ticket'], wampcra: auth['wampcra'] },
+        // The static path "/" (relative to the Crossbar node directory, as in Crossbar).
+        static: { '/': { directory: '../web' } },
       },
     ]);
   });
@@ -61,11 +63,10 @@ describe('a Web transport with ticket, wampcra and anonymous auth, static paths 
       "/workers/0/options/pythonpath: worker option 'pythonpath' is not supported: ignored",
       "/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client",
       "/workers/0/transports/0/options/access_log: Web transport option 'access_log' is not supported: ignored",
-      '/workers/0/transports/0/paths/~1: Web service of type "static" is not supported: ignored',
       `${ws}/serializers/3: serializer "ubjson" is not supported`,
       `${ws}/options/auto_ping_size: not supported: pings carry no payload`,
       `${ws}/options/open_handshake_timeout: WebSocket option 'open_handshake_timeout' = 2500 is not supported: ignored`,
-      '/workers/0/transports/0/paths/info: Web service of type "nodeinfo" is not supported: ignored',
+      "/workers/0/transports/0/paths/info: Crossbar's node info page has no equivalent: not served (GET /health and /ready on this port tell whether the router is up)",
       '/workers/1: "container" workers are not supported: run their components as separate WAMP clients',
     ]);
   });
@@ -167,7 +168,7 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
   });
 });
 
-describe('dynamic authorizer, event history, realm options, unsupported transports and workers', () => {
+describe('dynamic authorizer, event history, realm options, a universal transport, unsupported workers', () => {
   const crossbar = fixture('dynamic-authorizer.json');
 
   it('carries the authorizer role, uri_check and the memory event store over', () => {
@@ -192,7 +193,11 @@ describe('dynamic authorizer, event history, realm options, unsupported transpor
     // "$SB_CB_PORT" came from the environment as a string; Crossbar reads ports that way too.
     // The first WebSocket path has no usable auth method: it is left out, and the next one is served.
     // The caller path service becomes the listener's HTTP bridge (http/bridge/crossbar.ts).
-    expect(file.listeners).toEqual([{ type: 'websocket', port: 9100, path: '/ws2', http: { paths: { '/call': { type: 'caller', realm: 'com.example.app', role: 'app' } } } }]);
+    // The universal transport on 9000 (WebSocket path "ws" only) is a listener of its own.
+    expect(file.listeners).toEqual([
+      { type: 'websocket', port: 9100, path: '/ws2', http: { paths: { '/call': { type: 'caller', realm: 'com.example.app', role: 'app' } } } },
+      { type: 'websocket', port: 9000, path: '/ws' },
+    ]);
     const w = '/workers/0/transports/0/paths';
     expect(warnings).toEqual([
       '/controller: the node controller section is not used: Switchboard runs as one process',
@@ -200,7 +205,6 @@ describe('dynamic authorizer, event history, realm options, unsupported transpor
       `${w}/ws/auth/anonymous: dynamic anonymous authentication is not supported yet: clients using it cannot join through this listener`,
       `${w}/ws/auth: none of these authentication methods is supported yet: this transport is not imported`,
       `${w}/call: Crossbar answers browser pages of any origin (CORS, with credentials); this caller path refuses pages of other origins: list the ones to allow in its cors.origins`,
-      '/workers/0/transports/1: transports of type "universal" are not supported: ignored',
       '/workers/1: "guest" workers are not supported: run their components as separate WAMP clients',
     ]);
   });

@@ -291,7 +291,8 @@ export function bridgeProblems(listener: unknown, at: string, realms: ReadonlySe
   const problems: string[] = [];
   if (!isRecord(listener) || !isRecord(listener['http']) || !isRecord(listener['http']['paths'])) return problems;
   const http = listener['http'];
-  const taken = new Map<string, string>([[typeof listener['path'] === 'string' ? listener['path'] : '/ws', 'the WebSocket path'], ['/health', 'the health check']]);
+  const websocketPaths = typeof listener['path'] === 'string' ? [listener['path']] : Array.isArray(listener['path']) ? listener['path'].filter((p): p is string => typeof p === 'string') : ['/ws'];
+  const taken = new Map<string, string>([...websocketPaths.map((p): [string, string] => [p, 'the WebSocket path']), ['/health', 'the health check']]);
   if (isRecord(listener['longpoll'])) taken.set(typeof listener['longpoll']['path'] === 'string' ? listener['longpoll']['path'] : '/lp', 'the long-poll path');
   if (typeof http['openapi'] === 'string') taken.set(http['openapi'], 'the OpenAPI document');
   else if (http['openapi'] === undefined) taken.set('/openapi.json', 'the OpenAPI document');
