@@ -431,6 +431,8 @@ export function loadConfig(path: string, env: Environment = process.env): Loaded
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
   }
+  // A byte order mark (some Windows editors write one) is not part of the JSON text.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -55,6 +55,11 @@ describe('JSON syntax errors: line, column, the line and a caret', () => {
     expect(fileProblems('{}\n}')[0]).toMatch(/^not valid JSON: line 2, column 1: .*after the end/);
   });
 
+  it('a byte order mark (as some Windows editors write) is not an error', () => {
+    const path = writeConfig('\uFEFF{ "realms": [{ "name": "realm1" }] }');
+    expect(loadConfig(path).file).toEqual({ realms: [{ name: 'realm1' }] });
+  });
+
   it('a hostile file: deep nesting and a huge line cost no stack and print a short excerpt', () => {
     const deep = fileProblems('['.repeat(200_000))[0]!;
     expect(deep).toMatch(/^not valid JSON: line 1, column 200001: the file ends before the '\[' opened at line 1, column 200000/);
