@@ -41,12 +41,16 @@ import type { Transport } from './transport.js';
 import type {
   ApiContract,
   ArgsOf,
+  CallableOf,
+  CallableUri,
   KwargsOf,
   PayloadWith,
   ProcedureOf,
   ProcedureUri,
   ProgressOf,
   ResultOf,
+  SubscribableOf,
+  SubscribableUri,
   TopicOf,
   TopicUri,
   Untyped,
@@ -225,13 +229,13 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   /** SUBSCRIBE with a handler called for each event. */
-  subscribe<T extends TopicUri<Api>>(
+  subscribe<T extends SubscribableUri<Api>>(
     topic: T,
-    handler: EventHandler<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>,
+    handler: EventHandler<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>,
     options?: SubscribeOptions,
-  ): Promise<Subscription<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>>;
+  ): Promise<Subscription<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>>;
   /** SUBSCRIBE as an async iterator: `for await (const { args, kwargs, details } of sub)`. */
-  subscribe<T extends TopicUri<Api>>(topic: T, options?: SubscribeOptions): Promise<Subscription<ArgsOf<TopicOf<Api, T>>, KwargsOf<TopicOf<Api, T>>>>;
+  subscribe<T extends SubscribableUri<Api>>(topic: T, options?: SubscribeOptions): Promise<Subscription<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>>;
   async subscribe(topic: string, handlerOrOptions?: unknown, maybeOptions?: SubscribeOptions): Promise<unknown> {
     const handler = typeof handlerOrOptions === 'function' ? (handlerOrOptions as EventHandler<unknown[], unknown>) : undefined;
     const options = (handler !== undefined ? maybeOptions : (handlerOrOptions as SubscribeOptions | undefined)) ?? {};
@@ -283,21 +287,21 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   // ---- routed RPC: caller ------------------------------------------------------------------
 
   /** CALL; resolves to the callee's result (its first positional result). */
-  call<P extends ProcedureUri<Api>>(procedure: P, ...rest: PayloadWith<ProcedureOf<Api, P>, CallOptions<ProgressOf<ProcedureOf<Api, P>>>>): Promise<ResultOf<ProcedureOf<Api, P>>> {
+  call<P extends CallableUri<Api>>(procedure: P, ...rest: PayloadWith<CallableOf<Api, P>, CallOptions<ProgressOf<CallableOf<Api, P>>>>): Promise<ResultOf<CallableOf<Api, P>>> {
     const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
-    return this.#call(procedure, args, kwargs, options, options.onProgress).then((r) => r.value as ResultOf<ProcedureOf<Api, P>>);
+    return this.#call(procedure, args, kwargs, options, options.onProgress).then((r) => r.value as ResultOf<CallableOf<Api, P>>);
   }
 
   /**
    * CALL with progressive results as an async iterator; `result` gives the whole final RESULT
    * (all positional and keyword results, details).
    */
-  callStream<P extends ProcedureUri<Api>>(
+  callStream<P extends CallableUri<Api>>(
     procedure: P,
-    ...rest: PayloadWith<ProcedureOf<Api, P>, Omit<CallOptions, 'onProgress'>>
-  ): ProgressiveCall<ProgressOf<ProcedureOf<Api, P>>, ResultOf<ProcedureOf<Api, P>>> {
+    ...rest: PayloadWith<CallableOf<Api, P>, Omit<CallOptions, 'onProgress'>>
+  ): ProgressiveCall<ProgressOf<CallableOf<Api, P>>, ResultOf<CallableOf<Api, P>>> {
     const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
-    return new ProgressiveCall((onProgress) => this.#call(procedure, args, kwargs, options, onProgress as PendingCall['onProgress']) as Promise<CallResult<ResultOf<ProcedureOf<Api, P>>>>);
+    return new ProgressiveCall((onProgress) => this.#call(procedure, args, kwargs, options, onProgress as PendingCall['onProgress']) as Promise<CallResult<ResultOf<CallableOf<Api, P>>>>);
   }
 
   /**

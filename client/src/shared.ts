@@ -46,6 +46,24 @@ export type {
   ProgressOf,
   Payload,
   PayloadWith,
+  CallableUri,
+  CallableOf,
+  SubscribableUri,
+  SubscribableOf,
 } from './typed.js';
+export type {
+  MetaApi,
+  MetaProcedures,
+  MetaTopics,
+  MetaSessionDetails,
+  MetaSubscriptionDetails,
+  MetaRegistrationDetails,
+  MetaRouteIds,
+  MetaStoredEvent,
+  MetaKillOptions,
+  MetaTestamentOptions,
+  MetaEventQuery,
+  RouterStats,
+} from './meta-api.js';
 export { ErrorUri, CloseUri } from '@switchboard/schemas/core';
 export type { Codec, SerializerName, Dict, SessionId, PublicationId, SubscriptionId, RegistrationId } from '@switchboard/schemas/core';

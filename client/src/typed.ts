@@ -17,6 +17,7 @@
  * entry's shape alone could not tell which it is.
  */
 import type { Dict } from '@switchboard/schemas/core';
+import type { MetaProcedures, MetaTopics } from './meta-api.js';
 
 /** What a contract must look like (no index signatures, so an `interface` fits too). */
 export interface ApiContract {
@@ -37,6 +38,23 @@ type TopicsOf<Api> = Api extends { topics: infer T } ? T : Record<never, never>;
 export type ProcedureUri<Api> = Extract<keyof ProceduresOf<Api>, string>;
 /** The topic URIs a contract declares. */
 export type TopicUri<Api> = Extract<keyof TopicsOf<Api>, string>;
+
+/**
+ * What a session may call: its contract's procedures, and the router's own (meta-api.ts) for every
+ * URI the contract does not declare itself. An untyped session declares every URI, so it stays untyped.
+ */
+type CallableProcedures<Api> = ProceduresOf<Api> & Omit<MetaProcedures, keyof ProceduresOf<Api>>;
+/** What a session may subscribe to: its contract's topics and the router's meta events. */
+type SubscribableTopics<Api> = TopicsOf<Api> & Omit<MetaTopics, keyof TopicsOf<Api>>;
+
+/** The procedure URIs a session may call (its contract's and the router's). */
+export type CallableUri<Api> = Extract<keyof CallableProcedures<Api>, string>;
+/** The topic URIs a session may subscribe to (its contract's and the router's meta events). */
+export type SubscribableUri<Api> = Extract<keyof SubscribableTopics<Api>, string>;
+/** The entry of a procedure a session may call. */
+export type CallableOf<Api, P extends string> = P extends keyof CallableProcedures<Api> ? CallableProcedures<Api>[P] : never;
+/** The entry of a topic a session may subscribe to. */
+export type SubscribableOf<Api, T extends string> = T extends keyof SubscribableTopics<Api> ? SubscribableTopics<Api>[T] : never;
 
 /** The contract entry of one procedure / topic. */
 export type ProcedureOf<Api, P extends string> = P extends keyof ProceduresOf<Api> ? ProceduresOf<Api>[P] : never;

@@ -228,7 +228,7 @@ describe('switchboard check', () => {
     expect(started.stderr).toBe(stderr);
     expect(stdout).toBe('');
     expect(stderr).toContain('router/test/fixtures/bad.json');
-    expect(stderr).toContain("(top level): unknown field 'listenres'");
+    expect(stderr).toContain("(top level): unknown field 'listenres': did you mean 'listeners'?");
     for (const pointer of ['/listeners/0/port:', '/listeners/0/host:', '/listeners/0/serializers/1:', '/realms/0:', '/log/level:', '/shutdownTimeoutMs:']) {
       expect(stderr).toContain(`  - ${pointer}`);
     }

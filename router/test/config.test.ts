@@ -106,8 +106,8 @@ describe('checkConfig', () => {
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        "(top level): unknown field 'bogus'",
-        "/listeners/0: unknown field 'prot'",
+        "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)",
+        "/listeners/0: unknown field 'prot': did you mean 'port'?",
         '/listeners/0/port: must be <= 65535',
         '/listeners/0/host: must be of type string',
         '/listeners/0/serializers/1: must be one of "json", "msgpack", "cbor"',
@@ -121,8 +121,8 @@ describe('checkConfig', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['unknown top-level field', { realm: 'realm1' }, "(top level): unknown field 'realm'"],
-    ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour'"],
+    ['unknown top-level field', { realm: 'realm1' }, "(top level): unknown field 'realm': did you mean 'realms'?"],
+    ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour' (allowed here: level, pretty, modules)"],
     ['wrong type', { listeners: [{ type: 'websocket', port: '8080' }] }, '/listeners/0/port: must be of type integer'],
     ['unknown listener type', { listeners: [{ type: 'mqtt' }] }, '/listeners/0/type: must be one of "websocket", "rawsocket"'],
     ['a wrong type in the second listener', { listeners: [{ type: 'rawsocket', port: 1 }, { type: 'websocket', path: '/a', rawsocket: 'yes' }] }, '/listeners/1/rawsocket: must be of type boolean'],
@@ -132,8 +132,8 @@ describe('checkConfig', () => {
     ['missing realm name', { realms: [{}] }, "/realms/0: missing required field 'name'"],
     ['missing listener type', { listeners: [{ port: 1 }] }, "/listeners/0: missing required field 'type'"],
     ['empty realm list', { realms: [] }, '/realms: must NOT have fewer than 1 items'],
-    ['path without slash', { listeners: [{ type: 'websocket', path: 'ws' }] }, '/listeners/0/path: must match pattern "^/"'],
-    ['realm name with a space', { realms: [{ name: 'my realm' }] }, '/realms/0/name: must match pattern "^[^\\s.#]+(\\.[^\\s.#]+)*$"'],
+    ['path without slash', { listeners: [{ type: 'websocket', path: 'ws' }] }, `/listeners/0/path: 'ws' must start with '/' (e.g. "/ws")`],
+    ['realm name with a space', { realms: [{ name: 'my realm' }] }, '/realms/0/name: \'my realm\' is not a valid realm name: a WAMP URI such as "realm1" or "com.example.app", with no spaces, no \'#\' and no empty part (no leading, trailing or doubled \'.\')'],
     ['tiny soft limit', { listeners: [{ type: 'websocket', outbound: { softLimitBytes: 10 } }] }, '/listeners/0/outbound/softLimitBytes: must be >= 1024'],
     ['shutdown timeout too long', { shutdownTimeoutMs: 600_000 }, '/shutdownTimeoutMs: must be <= 60000'],
   ])('explains %s', (_what, value, problem) => {
@@ -206,7 +206,7 @@ describe('checkConfig', () => {
         bogus: true,
         realms: [{ name: 'x' }, { name: 'x' }],
       }),
-    ).toEqual(["(top level): unknown field 'bogus'", "/realms/1/name: realm 'x' is defined twice"]);
+    ).toEqual(["(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)", "/realms/1/name: realm 'x' is defined twice"]);
   });
 });
 
@@ -260,7 +260,7 @@ describe('loadConfigFile', () => {
     expect(error.message).toContain(path);
     expect(error.problems).toEqual(
       expect.arrayContaining([
-        "(top level): unknown field 'listenres'",
+        "(top level): unknown field 'listenres': did you mean 'listeners'?",
         '/listeners/0/port: must be <= 65535',
         '/listeners/0/host: must be of type string',
         '/listeners/0/serializers/1: must be one of "json", "msgpack", "cbor"',

@@ -226,12 +226,12 @@ describe('static files in the config', () => {
     ).problems;
     expect(problems).toEqual(
       expect.arrayContaining([
-        `/listeners/0/static: static path 'lib' must be "/" or start with "/" and have no trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`,
-        `/listeners/0/static: static path '/a/' must be "/" or start with "/" and have no trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`,
+        `/listeners/0/static: 'lib' is not a valid static path: "/", or a path that starts with "/" without a trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`,
+        `/listeners/0/static: '/a/' is not a valid static path: "/", or a path that starts with "/" without a trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`,
         "/listeners/0/static/~1b: missing required field 'directory'",
-        '/listeners/0/static/~1b/index: must match pattern "^[^/\\\\]+$"',
+        `/listeners/0/static/~1b/index: 'a/b.html' must be a file name, without '/' or '\\' (e.g. "index.html")`,
         '/listeners/0/static/~1c/maxAgeSeconds: must be >= 0',
-        "/listeners/0/static/~1c: unknown field 'gzip'",
+        "/listeners/0/static/~1c: unknown field 'gzip' (allowed here: directory, index, maxAgeSeconds)",
       ]),
     );
     expect(problems).toHaveLength(6);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
@@ -23,6 +23,7 @@ import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
 import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
 import { substituteEnv } from './env.js';
+import { PATTERN_DESCRIPTION, jsonSyntaxProblem, schemaProblems } from './errors.js';
 import type { Environment } from './env.js';
 
 /** The config file as written: every field optional. */
@@ -329,86 +330,18 @@ let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
   if (validator === undefined) {
     const schema: unknown = JSON.parse(readFileSync(schemaUrl('router-config'), 'utf8'));
-    validator = new Ajv({ allErrors: true, strict: true }).compile(schema as object);
+    // verbose: each error carries its schema and value, for suggestions and pattern words (errors.ts).
+    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+    ajv.addKeyword({ keyword: PATTERN_DESCRIPTION, schemaType: 'string' });
+    validator = ajv.compile(schema as object);
   }
   return validator;
-}
-
-/**
- * One line per ajv error: the JSON pointer of the field, then what is wrong with it in plain words.
- * undefined for an error that only repeats others (a failed `if`/`then`: the `then` errors say why).
- */
-function explain(error: ErrorObject): string | undefined {
-  if (error.keyword === 'if') return undefined;
-  // A field a variant does not have (e.g. `url` with `"type": "static"`): the inner error names it.
-  if (error.keyword === 'propertyNames') return undefined;
-  const at = error.instancePath === '' ? '(top level)' : error.instancePath;
-  const p = error.params as Record<string, unknown>;
-  if (error.propertyName !== undefined) {
-    if (error.schemaPath.endsWith('/static/propertyNames/pattern')) {
-      return `${at}: static path '${error.propertyName}' must be "/" or start with "/" and have no trailing "/", "//", "?", "#", "%" or "\\" (e.g. "/lib")`;
-    }
-    if (error.keyword !== 'enum') return `${at}: field name '${error.propertyName}' ${error.message ?? 'is invalid'}`;
-    return `${at}: unknown field '${error.propertyName}' (allowed here: ${(p['allowedValues'] as unknown[]).join(', ')})`;
-  }
-  switch (error.keyword) {
-    case 'additionalProperties':
-      return `${at}: unknown field '${String(p['additionalProperty'])}'`;
-    case 'required':
-      return `${at}: missing required field '${String(p['missingProperty'])}'`;
-    case 'enum':
-      return `${at}: must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'const':
-      return `${at}: must be ${JSON.stringify(p['allowedValue'])}`;
-    case 'type':
-      return `${at}: must be of type ${String(p['type'])}`;
-    default:
-      return `${at}: ${error.message ?? 'is invalid'}`;
-  }
-}
-
-/**
- * ajv reports a failed `anyOf`/`oneOf` as every branch's error plus "must match a schema in anyOf":
- * one line in words says it instead. Branches that each require a field: "needs 'a' or 'b'";
- * branches that each want a type: "must be of type string or array". Otherwise the errors of the
- * branch the value's type chose stay (they name the fields) and the summary line goes.
- */
-function withoutAlternatives(errors: ErrorObject[]): (ErrorObject | string)[] {
-  const summaries = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
-  if (summaries.length === 0) return errors;
-  const replaced = new Map<ErrorObject, string | undefined>();
-  for (const summary of summaries) {
-    const prefix = `${summary.schemaPath}/`;
-    const branches = errors.filter((e) => e.schemaPath.startsWith(prefix));
-    const at = summary.instancePath === '' ? '(top level)' : summary.instancePath;
-    const here = branches.every((e) => e.instancePath === summary.instancePath);
-    let line: string | undefined;
-    if (branches.length === 0) line = `${at}: matches more than one of its allowed forms`;
-    else if (here && branches.every((e) => e.keyword === 'required')) {
-      line = `${at}: needs ${branches.map((e) => `'${String((e.params as Record<string, unknown>)['missingProperty'])}'`).join(' or ')}`;
-    } else if (here && branches.every((e) => e.keyword === 'type')) {
-      line = `${at}: must be of type ${branches.map((e) => String((e.params as Record<string, unknown>)['type'])).join(' or ')}`;
-    }
-    replaced.set(summary, line);
-    if (line !== undefined) for (const branch of branches) replaced.set(branch, undefined);
-    else {
-      // The value's type chose a branch: the branches that only wanted another type say nothing useful.
-      const branchOf = (e: ErrorObject): string => e.schemaPath.slice(prefix.length).split('/')[0] ?? '';
-      const typeOnly = new Set(branches.map(branchOf).filter((b) => branches.every((e) => branchOf(e) !== b || (e.keyword === 'type' && e.instancePath === summary.instancePath))));
-      if (typeOnly.size < new Set(branches.map(branchOf)).size) for (const branch of branches) if (typeOnly.has(branchOf(branch))) replaced.set(branch, undefined);
-    }
-  }
-  return errors.flatMap((e): (ErrorObject | string)[] => {
-    if (!replaced.has(e)) return [e];
-    const line = replaced.get(e);
-    return line === undefined ? [] : [line];
-  });
 }
 
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
   const check = validate();
-  const problems = check(value) ? [] : [...new Set(withoutAlternatives(check.errors ?? []).map((e) => (typeof e === 'string' ? e : explain(e))).filter((p): p is string => p !== undefined))];
+  const problems = check(value) ? [] : schemaProblems(check.errors ?? []);
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return value as RouterConfigFile;
@@ -509,11 +442,14 @@ export function loadConfig(path: string, env: Environment = process.env): Loaded
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
   }
+  // A byte order mark (some Windows editors write one) is not part of the JSON text.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
+    // V8 says "position 55" or nothing at all: locate the error ourselves, as a person reads the file.
+    throw new ConfigError(path, [`not valid JSON: ${jsonSyntaxProblem(text) ?? (err as Error).message}`]);
   }
   const substituted = substituteEnv(value, env);
   const problems = [...substituted.problems];

@@ -205,7 +205,7 @@ describe('the listener fields in the config', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['allowNullOrigin without allowedOrigins', { type: 'websocket', allowNullOrigin: true }, '/listeners/0: must have property allowedOrigins when property allowNullOrigin is present'],
+    ['allowNullOrigin without allowedOrigins', { type: 'websocket', allowNullOrigin: true }, "/listeners/0: 'allowNullOrigin' needs 'allowedOrigins' beside it"],
     ['an empty origin', { type: 'websocket', allowedOrigins: [''] }, '/listeners/0/allowedOrigins/0: must NOT have fewer than 1 characters'],
     ['a zero per-IP limit', { type: 'websocket', maxConnectionsPerIp: 0 }, '/listeners/0/maxConnectionsPerIp: must be >= 1'],
     ['a ping timeout longer than the interval', { type: 'websocket', pingIntervalMs: 1000, pingTimeoutMs: 5000 }, '/listeners/0/pingTimeoutMs: must be at most pingIntervalMs (1000)'],

@@ -65,7 +65,9 @@ describe('loadConfig with environment variables', () => {
   it('a substituted value is validated like a written one', () => {
     setEnv({ SB_TEST_REALM: 'not a realm' });
     const path = writeConfig({ realms: [{ name: '$SB_TEST_REALM' }] });
-    expect(configError(() => loadConfig(path)).problems).toEqual(['/realms/0/name: must match pattern "^[^\\s.#]+(\\.[^\\s.#]+)*$"']);
+    expect(configError(() => loadConfig(path)).problems).toEqual([
+      `/realms/0/name: 'not a realm' is not a valid realm name: a WAMP URI such as "realm1" or "com.example.app", with no spaces, no '#' and no empty part (no leading, trailing or doubled '.')`,
+    ]);
   });
 
   it('an unset variable is an error naming it and its pointer, reported with the schema errors in one ConfigError', () => {
@@ -76,7 +78,7 @@ describe('loadConfig with environment variables', () => {
     expect(error.problems).toEqual([
       '/listeners/0/host: environment variable SB_TEST_UNSET is not set',
       '/realms/0/name: environment variable SB_TEST_UNSET_TOO is not set',
-      "/listeners/0: unknown field 'prot'",
+      "/listeners/0: unknown field 'prot': did you mean 'port'?",
       '/log/level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"',
     ]);
     expect(error.message).toContain(path);
