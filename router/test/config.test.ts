@@ -122,7 +122,7 @@ describe('checkConfig', () => {
 
   it.each<[string, unknown, string]>([
     ['unknown top-level field', { realm: 'realm1' }, "(top level): unknown field 'realm': did you mean 'realms'?"],
-    ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour' (allowed here: level, pretty, modules)"],
+    ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour' (allowed here: level, pretty, refusalIntervalMs, modules)"],
     ['wrong type', { listeners: [{ type: 'websocket', port: '8080' }] }, '/listeners/0/port: must be of type integer'],
     ['unknown listener type', { listeners: [{ type: 'mqtt' }] }, '/listeners/0/type: must be one of "websocket", "rawsocket"'],
     ['a wrong type in the second listener', { listeners: [{ type: 'rawsocket', port: 1 }, { type: 'websocket', path: '/a', rawsocket: 'yes' }] }, '/listeners/1/rawsocket: must be of type boolean'],

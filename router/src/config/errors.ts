@@ -358,7 +358,7 @@ function explain(error: ErrorObject): string | undefined {
       return unknownField(at, String(p['additionalProperty']), knownFields(error.parentSchema));
     case 'required': {
       const missing = p['missingProperty'];
-      if (Array.isArray(missing)) return `${at}: needs one of the fields ${missing.map((m) => `'${String(m)}'`).join(', ')}`;
+      if (Array.isArray(missing)) return `${at}: needs ${missing.map((m) => `'${String(m)}'`).join(' or ')}`;
       return `${at}: missing required field '${String(missing)}'`;
     }
     case 'dependencies':
