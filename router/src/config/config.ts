@@ -621,9 +621,19 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
   return out;
 }
 
-/** Fills in every default. The embedded default: realm1, anonymous, ws://0.0.0.0:8080/ws, all serializers. */
+/**
+ * The listener of a config without `listeners` (and of `switchboard start` with no config): every
+ * transport on one port, as Crossbar's `universal` transport: WebSocket at /ws, RawSocket (a
+ * connection whose first octet is 0x7F, so `rs://host:8080`) and HTTP long-poll at /lp. A listener
+ * written in the config means what it says: RawSocket and long-poll stay opt-in there.
+ */
+export function embeddedListener(): WebSocketListenerFile {
+  return { type: 'websocket', rawsocket: true, longpoll: {} };
+}
+
+/** Fills in every default. The embedded default: realm1, anonymous, all serializers, embeddedListener() on 0.0.0.0:8080. */
 export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
-  const listeners = (file.listeners ?? [{ type: 'websocket' }]).map(
+  const listeners = (file.listeners ?? [embeddedListener()]).map(
     (l): ListenerConfig => (l.type === 'rawsocket' ? resolveRawSocketListener(l) : resolveWebSocketListener(l)),
   );
   const realms = (file.realms ?? [{ name: 'realm1' }]).map(
