@@ -1,13 +1,13 @@
 /**
  * WebSocket transport on `ws`: subprotocol negotiation (plain and batched), frame type rules, max
- * message size, keep-alive pings, and corked writes. Knows nothing of realms or sessions: it hands
+ * message size, keep-alive pings, corked writes, and opt-in permessage-deflate. Knows nothing of realms or sessions: it hands
  * decoded frames to a PeerHandler and offers a Peer for replies.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
-import type { RawData } from 'ws';
+import type { PerMessageDeflateOptions, RawData } from 'ws';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
 import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
@@ -45,6 +45,36 @@ export interface WebSocketTransportOptions {
    * WebSocket message). Default true: a client gets batching only when it asks for it.
    */
   batched?: boolean;
+  /**
+   * permessage-deflate (RFC 7692) for clients that offer it; undefined: never negotiated.
+   * maxMessageBytes bounds a message after inflating (ws stops inflating past it: 1009).
+   */
+  compression?: CompressionOptions;
+  /** Hears of a connection closed by a limit (maxMessageBytes), by config key (switchboard_limits_exceeded_total). */
+  onLimit?: (limit: string) => void;
+}
+
+export interface CompressionOptions {
+  /** Messages shorter than this (bytes) are sent uncompressed. */
+  threshold: number;
+  /** zlib level, 0 … 9. */
+  level: number;
+  /** zlib memLevel, 1 … 9. */
+  memLevel: number;
+  /** Largest window the router compresses with, 9 … 15. */
+  windowBits: number;
+}
+
+/** ws's permessage-deflate settings for a listener's `compression`. */
+function perMessageDeflate(compression: CompressionOptions | undefined): false | PerMessageDeflateOptions {
+  if (compression === undefined) return false;
+  return {
+    threshold: compression.threshold,
+    zlibDeflateOptions: { level: compression.level, memLevel: compression.memLevel },
+    // Only below 15: ws declines an offer whose server_max_window_bits is below a number set here,
+    // where left unset it accepts the client's (smaller) window. [RFC 7692 §7.1.2.1]
+    ...(compression.windowBits < 15 && { serverMaxWindowBits: compression.windowBits }),
+  };
 }
 
 /** A batch is sent once it reaches this size, without waiting for the end of the turn. */
@@ -63,9 +93,15 @@ const CLOSE_GRACE_MS = 2000;
 abstract class WebSocketPeerBase {
   handler: PeerHandler | undefined;
   alive = true;
+  /** permessage-deflate was negotiated on this connection. */
+  readonly deflate: boolean;
   protected readonly budget: OutboundBudget;
   /** One options object for every send: JSON goes in text frames even when handed as bytes. */
-  protected readonly sendOptions: { binary: boolean };
+  protected readonly sendOptions: { binary: boolean; compress: boolean };
+  /** With permessage-deflate: the options for a message of at least the threshold (compressed). */
+  readonly #compressOptions: { binary: boolean; compress: boolean };
+  /** Messages shorter than this go uncompressed (Infinity without permessage-deflate). */
+  readonly #threshold: number;
 
   constructor(
     readonly ws: WebSocket,
@@ -75,7 +111,19 @@ abstract class WebSocketPeerBase {
     protected readonly owner: WebSocketTransport,
   ) {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
-    this.sendOptions = { binary: codec.binary };
+    this.sendOptions = { binary: codec.binary, compress: false };
+    this.#compressOptions = { binary: codec.binary, compress: true };
+    this.deflate = ws.extensions.includes('permessage-deflate');
+    this.#threshold = this.deflate ? (owner.options.compression?.threshold ?? 0) : Infinity;
+  }
+
+  /**
+   * The send options for a message of `length` bytes: compressed from the threshold on. ws applies
+   * its own threshold only without context takeover, so the choice is made here, per message; an
+   * uncompressed message still queues behind one being compressed, so order is kept.
+   */
+  protected optionsFor(length: number): { binary: boolean; compress: boolean } {
+    return length >= this.#threshold ? this.#compressOptions : this.sendOptions;
   }
 
   /**
@@ -107,17 +155,21 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       return false;
     }
     if (!this.corked) this.owner.cork(this);
-    this.ws.send(frame, this.sendOptions);
+    // A string's length in UTF-16 units: at most its UTF-8 bytes, close enough for a threshold.
+    this.ws.send(frame, this.optionsFor(frame.length));
     return true;
   }
 
   /**
    * The same pre-framed bytes for every receiver: one socket write, no per-receiver framing.
    * Written on the socket ws writes on; with per-message deflate off, ws writes synchronously,
-   * so order is kept.
+   * so order is kept. A connection that negotiated permessage-deflate goes through ws instead:
+   * ws compresses asynchronously and queues what follows, so a frame written past it would
+   * overtake the messages being compressed (and its compression context is this connection's own).
    */
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.deflate) return this.#sendDeflated(frame);
     let bytes = frame.framed.get('websocket');
     if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
     const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
@@ -134,7 +186,18 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (this.ws.readyState === WebSocket.OPEN) this.closeSocket(code, reason);
   }
 
-
+  /** The message's bytes (converted once for every receiver), compressed by ws past the threshold. */
+  #sendDeflated(frame: SharedFrame): boolean {
+    const data = frame.data;
+    const verdict = this.budget.judge(this.ws.bufferedAmount, data.length, true);
+    if (verdict === 'send') {
+      if (!this.corked) this.owner.cork(this);
+      this.ws.send(data, this.optionsFor(data.length));
+      return true;
+    }
+    if (verdict === 'cutoff') this.owner.cutOff(this);
+    return false;
+  }
 }
 
 /**
@@ -178,7 +241,7 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
     const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsBytes);
     this.#parts.length = 0;
     this.#partsBytes = 0;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.sendOptions);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.optionsFor(data.length));
   }
 
   #add(element: Uint8Array, droppable: boolean): boolean {
@@ -232,7 +295,7 @@ export class WebSocketTransport {
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxMessageBytes,
-      perMessageDeflate: false,
+      perMessageDeflate: perMessageDeflate(options.compression),
       clientTracking: false,
       handleProtocols: (protocols) => this.#choose(protocols) ?? false,
     });
@@ -360,7 +423,9 @@ export class WebSocketTransport {
     ws.on('pong', () => {
       peer.alive = true;
     });
-    ws.on('error', (err) => {
+    ws.on('error', (err: Error & { code?: string }) => {
+      // Over maxMessageBytes, as sent or once inflated: ws closes with 1009 and says so here.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onLimit?.('maxMessageBytes');
       this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
     });
     ws.once('close', () => {

@@ -1,0 +1,125 @@
+/**
+ * permessage-deflate (RFC 7692) on a WebSocket listener: opt-in with `compression`, negotiated only
+ * with clients that offer it, messages under `threshold` sent as they are, every path (EVENTs on
+ * the shared-frame path, RESULTs, batched) intact and in order, and the size limit applied to the
+ * inflated message: a small compressed frame that inflates past maxMessageBytes closes its
+ * connection with 1009 and is counted, and the router goes on.
+ */
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { MessageCode } from '@switchboard/schemas';
+import type { RouterConfigFile } from '@switchboard/router';
+import { RawPeer, startTestRouter } from '../helpers.js';
+import { witness } from './support.js';
+
+/** Joins with a client that offers permessage-deflate (or not); `socket` counts the bytes the router sent. */
+async function join(url: string, deflate: boolean, serializer: 'json' | 'msgpack' = 'json'): Promise<RawPeer & { socket: () => Socket }> {
+  const peer = await RawPeer.join(url, serializer, 'realm1', { perMessageDeflate: deflate });
+  // ws keeps the TCP socket in a private field (the upgrade response that also had it is gone by now).
+  const socket = (peer.ws as unknown as { _socket: Socket })._socket;
+  return Object.assign(peer, { socket: () => socket });
+}
+
+async function subscribe(peer: RawPeer, topic: string): Promise<void> {
+  peer.send([MessageCode.Subscribe, peer.nextRequest(), {}, topic]);
+  expect((await peer.next())[0]).toBe(MessageCode.Subscribed);
+}
+
+/** The args of the next message, which must be an EVENT. */
+async function nextEvent(peer: RawPeer): Promise<unknown[]> {
+  const event = await peer.next();
+  expect(event[0]).toBe(MessageCode.Event);
+  return event[4] as unknown[];
+}
+
+const compressed = (threshold = 256): RouterConfigFile => ({ listeners: [{ type: 'websocket', compression: { threshold } }] });
+
+describe('permessage-deflate', () => {
+  it('is not negotiated when the listener has no compression (the default), even when the client offers it', async () => {
+    const router = await startTestRouter();
+    const peer = await join(router.url, true);
+    expect(peer.ws.extensions).toBe('');
+  });
+
+  it('with compression on: negotiated with a client that offers it, not with one that does not', async () => {
+    const router = await startTestRouter(compressed());
+    const offering = await join(router.url, true);
+    expect(offering.ws.extensions).toContain('permessage-deflate');
+    const plain = await join(router.url, false);
+    expect(plain.ws.extensions).toBe('');
+  });
+
+  it('EVENTs under and over the threshold arrive intact and in order, compressed only over it, beside a peer without deflate', async () => {
+    const router = await startTestRouter(compressed(256));
+    const deflated = await join(router.url, true);
+    const plain = await join(router.url, false);
+    await subscribe(deflated, 'com.z');
+    await subscribe(plain, 'com.z');
+    const publisher = await join(router.url, false, 'msgpack');
+
+    // Small first: sent as it is (a 100-byte run of one letter would deflate to a few bytes).
+    const small = 'a'.repeat(100);
+    let before = deflated.socket().bytesRead;
+    publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [small]]);
+    expect(await nextEvent(deflated)).toEqual([small]);
+    expect(deflated.socket().bytesRead - before).toBeGreaterThan(100);
+    expect(await nextEvent(plain)).toEqual([small]);
+
+    // Large: 64 KiB of one letter crosses the socket in far fewer bytes to the deflate peer.
+    const large = 'b'.repeat(64 * 1024);
+    before = deflated.socket().bytesRead;
+    const plainBefore = plain.socket().bytesRead;
+    publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [large]]);
+    expect(await nextEvent(deflated)).toEqual([large]);
+    expect(deflated.socket().bytesRead - before).toBeLessThan(4096);
+    expect(await nextEvent(plain)).toEqual([large]);
+    expect(plain.socket().bytesRead - plainBefore).toBeGreaterThan(64 * 1024);
+
+    // Interleaved in one burst (no waiting): compressed and plain frames keep their order.
+    const sizes = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 20_000 + i : 10 + i));
+    for (const [i, size] of sizes.entries()) publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [i, 'c'.repeat(size)]]);
+    for (const [i, size] of sizes.entries()) {
+      expect(await nextEvent(deflated)).toEqual([i, 'c'.repeat(size)]);
+      expect(await nextEvent(plain)).toEqual([i, 'c'.repeat(size)]);
+    }
+  });
+
+  it('RESULTs and batched subprotocols are compressed too, intact', async () => {
+    const router = await startTestRouter(compressed(256));
+    const callee = await join(router.url, true);
+    callee.send([MessageCode.Register, callee.nextRequest(), {}, 'com.z.big']);
+    const registered = await callee.next();
+    expect(registered[0]).toBe(MessageCode.Registered);
+    const caller = await RawPeer.join(router.url, 'json', 'realm1', { perMessageDeflate: true });
+    const batched = await RawPeer.connect(router.url, 'json', ['wamp.2.json.batched'], { perMessageDeflate: true });
+    expect(batched.ws.extensions).toContain('permessage-deflate');
+    const big = 'd'.repeat(50_000);
+    const request = caller.nextRequest();
+    caller.send([MessageCode.Call, request, {}, 'com.z.big', [big]]);
+    const invocation = await callee.next();
+    expect(invocation[0]).toBe(MessageCode.Invocation);
+    expect(invocation[4]).toEqual([big]);
+    callee.send([MessageCode.Yield, invocation[1], {}, [big, big]]);
+    expect(await caller.next()).toEqual([MessageCode.Result, request, {}, [big, big]]);
+  });
+
+  it('a compressed frame that inflates past maxMessageBytes (16 MiB of zeros in a few KiB) closes with 1009, counted; the router goes on', { timeout: 30_000 }, async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', maxMessageBytes: 1024 * 1024, compression: {} }] });
+    const others = await witness(router);
+    const bomber = await join(router.url, true);
+    // ws compresses what it sends: 16 MiB of '0' leaves as some 16 KiB.
+    const sent = deflatedBytes(bomber);
+    bomber.send([MessageCode.Publish, bomber.nextRequest(), {}, 'com.z.bomb', ['0'.repeat(16 * 1024 * 1024)]]);
+    const closed = await bomber.waitClosed(10_000);
+    expect(closed.code).toBe(1009);
+    expect(sent()).toBeLessThan(100 * 1024);
+    expect(router.stats.limitsExceeded.get('maxMessageBytes')).toBe(1);
+    await others.stillWorks();
+  });
+});
+
+/** Bytes the peer's socket has written since now. */
+function deflatedBytes(peer: RawPeer & { socket: () => Socket }): () => number {
+  const start = peer.socket().bytesWritten;
+  return () => peer.socket().bytesWritten - start;
+}
