@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { PerMessageDeflateOptions, RawData } from 'ws';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
@@ -65,11 +66,18 @@ export interface CompressionOptions {
   windowBits: number;
 }
 
-/** ws's permessage-deflate settings for a listener's `compression`. */
+/**
+ * ws's permessage-deflate settings for a listener's `compression`. The router always asks for
+ * server_no_context_takeover (RFC 7692 §7.1.1.1, a server may add it to any accepted offer): each
+ * message it sends is compressed on its own, so an EVENT for many subscribers is compressed once
+ * and the same bytes go to each of them (deflatedFrame), and no connection holds a compression
+ * context between messages. Clients keep their own context takeover (ws inflates).
+ */
 function perMessageDeflate(compression: CompressionOptions | undefined): false | PerMessageDeflateOptions {
   if (compression === undefined) return false;
   return {
     threshold: compression.threshold,
+    serverNoContextTakeover: true,
     zlibDeflateOptions: { level: compression.level, memLevel: compression.memLevel },
     // Only below 15: ws declines an offer whose server_max_window_bits is below a number set here,
     // where left unset it accepts the client's (smaller) window. [RFC 7692 §7.1.2.1]
@@ -95,6 +103,12 @@ abstract class WebSocketPeerBase {
   alive = true;
   /** permessage-deflate was negotiated on this connection. */
   readonly deflate: boolean;
+  /**
+   * The window the router compresses with on this connection: the listener's, or less if the
+   * client asked for less (server_max_window_bits). 0: messages go uncompressed (a window below 9,
+   * which zlib cannot produce for raw deflate).
+   */
+  readonly windowBits: number;
   protected readonly budget: OutboundBudget;
   /** One options object for every send: JSON goes in text frames even when handed as bytes. */
   protected readonly sendOptions: { binary: boolean; compress: boolean };
@@ -109,11 +123,16 @@ abstract class WebSocketPeerBase {
     readonly codec: Codec,
     readonly transport: TransportDetails,
     protected readonly owner: WebSocketTransport,
+    /** The Sec-WebSocket-Extensions header the router answered the upgrade with. */
+    extensions: string,
   ) {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary, compress: false };
     this.#compressOptions = { binary: codec.binary, compress: true };
     this.deflate = ws.extensions.includes('permessage-deflate');
+    const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
+    const bits = Math.min(owner.options.compression?.windowBits ?? 15, asked === undefined ? 15 : Number(asked));
+    this.windowBits = this.deflate && bits >= 9 ? bits : 0;
     this.#threshold = this.deflate ? (owner.options.compression?.threshold ?? 0) : Infinity;
   }
 
@@ -124,6 +143,11 @@ abstract class WebSocketPeerBase {
    */
   protected optionsFor(length: number): { binary: boolean; compress: boolean } {
     return length >= this.#threshold ? this.#compressOptions : this.sendOptions;
+  }
+
+  /** This message is compressed before it is sent (deflate negotiated, a usable window, at least the threshold). */
+  protected compresses(length: number): boolean {
+    return this.windowBits > 0 && length >= this.#threshold;
   }
 
   /**
@@ -156,22 +180,31 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     }
     if (!this.corked) this.owner.cork(this);
     // A string's length in UTF-16 units: at most its UTF-8 bytes, close enough for a threshold.
-    this.ws.send(frame, this.optionsFor(frame.length));
+    if (this.compresses(frame.length)) {
+      const data = typeof frame === 'string' ? Buffer.from(frame) : frame;
+      this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
+    } else this.ws.send(frame, this.sendOptions);
     return true;
   }
 
   /**
    * The same pre-framed bytes for every receiver: one socket write, no per-receiver framing.
-   * Written on the socket ws writes on; with per-message deflate off, ws writes synchronously,
-   * so order is kept. A connection that negotiated permessage-deflate goes through ws instead:
-   * ws compresses asynchronously and queues what follows, so a frame written past it would
-   * overtake the messages being compressed (and its compression context is this connection's own).
+   * Written on the socket ws writes on; ws writes synchronously (it is never asked to compress on
+   * these connections: the router compresses itself, below), so order is kept. With
+   * permessage-deflate, a message from the threshold on is compressed once per window size and
+   * the same compressed frame goes to every such receiver.
    */
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
-    if (this.deflate) return this.#sendDeflated(frame);
-    let bytes = frame.framed.get('websocket');
-    if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
+    let bytes: Uint8Array | undefined;
+    if (this.compresses(typeof frame.source === 'string' ? frame.source.length : frame.source.length)) {
+      const key = `websocket-deflate-${this.windowBits}`;
+      bytes = frame.framed.get(key);
+      if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
+    } else {
+      bytes = frame.framed.get('websocket');
+      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
+    }
     const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
@@ -186,18 +219,6 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (this.ws.readyState === WebSocket.OPEN) this.closeSocket(code, reason);
   }
 
-  /** The message's bytes (converted once for every receiver), compressed by ws past the threshold. */
-  #sendDeflated(frame: SharedFrame): boolean {
-    const data = frame.data;
-    const verdict = this.budget.judge(this.ws.bufferedAmount, data.length, true);
-    if (verdict === 'send') {
-      if (!this.corked) this.owner.cork(this);
-      this.ws.send(data, this.optionsFor(data.length));
-      return true;
-    }
-    if (verdict === 'cutoff') this.owner.cutOff(this);
-    return false;
-  }
 }
 
 /**
@@ -265,6 +286,8 @@ export class WebSocketTransport {
   readonly #peers = new Set<AnyWebSocketPeer>();
   /** Set-Cookie values for upgrades in progress. */
   readonly #setCookies = new WeakMap<IncomingMessage, string>();
+  /** The Sec-WebSocket-Extensions response header of upgrades in progress (permessage-deflate's parameters). */
+  readonly #extensions = new WeakMap<IncomingMessage, string>();
   /** Subprotocols offered, in the router's order of preference. */
   readonly #offered = new Map<string, Offer>();
   readonly #corks = new EndOfTurn<WebSocketPeer>((peer) => {
@@ -303,6 +326,9 @@ export class WebSocketTransport {
     this.#wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const setCookie = this.#setCookies.get(req);
       if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
+      // What was negotiated, with its parameters (ws.extensions names the extension only).
+      const extensions = headers.find((h) => h.toLowerCase().startsWith('sec-websocket-extensions:'));
+      if (extensions !== undefined) this.#extensions.set(req, extensions);
     });
     if (options.pingIntervalMs > 0) {
       this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
@@ -394,7 +420,8 @@ export class WebSocketTransport {
       clientCertificate: clientCertificateOf(socket),
       cookie,
     };
-    const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this) : new WebSocketPeer(ws, socket, codec, transport, this);
+    const extensions = this.#extensions.get(req) ?? '';
+    const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this, extensions) : new WebSocketPeer(ws, socket, codec, transport, this, extensions);
     this.#peers.add(peer);
     const handler = this.accept(peer);
     peer.handler = handler;
@@ -480,6 +507,33 @@ function wsFrame(frame: SharedFrame): Uint8Array {
   }
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
+  return out;
+}
+
+/** The four octets a sync flush ends with, which RFC 7692 §7.2.1 has the sender remove. */
+const DEFLATE_TRAILER_LENGTH = 4;
+
+/**
+ * A compressed, unmasked, unfragmented server frame (RFC 7692 §7.2.1): the message deflated on
+ * its own (the connection has server_no_context_takeover), the sync flush's trailing 00 00 FF FF
+ * removed, RSV1 set. Synchronous: a message is compressed once, on the event loop, as it is
+ * encoded; zlib level 1 takes about a millisecond per 100 KiB of JSON.
+ */
+function deflatedFrame(data: Uint8Array, text: boolean, compression: CompressionOptions, windowBits: number): Uint8Array {
+  const deflated = deflateRawSync(data, { level: compression.level, memLevel: compression.memLevel, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const length = deflated.length - DEFLATE_TRAILER_LENGTH;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headerLength + length);
+  out[0] = 0x80 | 0x40 | (text ? 0x1 : 0x2);
+  if (length < 126) out[1] = length;
+  else if (length < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(length, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(length), 2);
+  }
+  deflated.copy(out, headerLength, 0, length);
   return out;
 }
 

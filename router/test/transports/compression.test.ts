@@ -6,14 +6,15 @@
  * connection with 1009 and is counted, and the router goes on.
  */
 import type { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import WebSocket from 'ws';
 import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile } from '@switchboard/router';
-import { RawPeer, startTestRouter } from '../helpers.js';
+import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { witness } from './support.js';
 
 /** Joins with a client that offers permessage-deflate (or not); `socket` counts the bytes the router sent. */
-async function join(url: string, deflate: boolean, serializer: 'json' | 'msgpack' = 'json'): Promise<RawPeer & { socket: () => Socket }> {
+async function join(url: string, deflate: boolean | { serverMaxWindowBits: number }, serializer: 'json' | 'msgpack' = 'json'): Promise<RawPeer & { socket: () => Socket }> {
   const peer = await RawPeer.join(url, serializer, 'realm1', { perMessageDeflate: deflate });
   // ws keeps the TCP socket in a private field (the upgrade response that also had it is gone by now).
   const socket = (peer.ws as unknown as { _socket: Socket })._socket;
@@ -45,6 +46,8 @@ describe('permessage-deflate', () => {
     const router = await startTestRouter(compressed());
     const offering = await join(router.url, true);
     expect(offering.ws.extensions).toContain('permessage-deflate');
+    // Each message compressed on its own: one compression serves every subscriber of an EVENT.
+    expect(await negotiated(router.url, true)).toMatch(/^permessage-deflate;.*server_no_context_takeover/);
     const plain = await join(router.url, false);
     expect(plain.ws.extensions).toBe('');
   });
@@ -52,8 +55,12 @@ describe('permessage-deflate', () => {
   it('EVENTs under and over the threshold arrive intact and in order, compressed only over it, beside a peer without deflate', async () => {
     const router = await startTestRouter(compressed(256));
     const deflated = await join(router.url, true);
+    // A client that asks for a smaller window gets frames compressed with it (a second variant of the shared frame).
+    const narrow = await join(router.url, { serverMaxWindowBits: 10 });
+    expect(await negotiated(router.url, { serverMaxWindowBits: 10 })).toContain('server_max_window_bits=10');
     const plain = await join(router.url, false);
     await subscribe(deflated, 'com.z');
+    await subscribe(narrow, 'com.z');
     await subscribe(plain, 'com.z');
     const publisher = await join(router.url, false, 'msgpack');
 
@@ -63,15 +70,19 @@ describe('permessage-deflate', () => {
     publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [small]]);
     expect(await nextEvent(deflated)).toEqual([small]);
     expect(deflated.socket().bytesRead - before).toBeGreaterThan(100);
+    expect(await nextEvent(narrow)).toEqual([small]);
     expect(await nextEvent(plain)).toEqual([small]);
 
     // Large: 64 KiB of one letter crosses the socket in far fewer bytes to the deflate peer.
     const large = 'b'.repeat(64 * 1024);
     before = deflated.socket().bytesRead;
     const plainBefore = plain.socket().bytesRead;
+    const narrowBefore = narrow.socket().bytesRead;
     publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [large]]);
     expect(await nextEvent(deflated)).toEqual([large]);
     expect(deflated.socket().bytesRead - before).toBeLessThan(4096);
+    expect(await nextEvent(narrow)).toEqual([large]);
+    expect(narrow.socket().bytesRead - narrowBefore).toBeLessThan(4096);
     expect(await nextEvent(plain)).toEqual([large]);
     expect(plain.socket().bytesRead - plainBefore).toBeGreaterThan(64 * 1024);
 
@@ -80,6 +91,7 @@ describe('permessage-deflate', () => {
     for (const [i, size] of sizes.entries()) publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.z', [i, 'c'.repeat(size)]]);
     for (const [i, size] of sizes.entries()) {
       expect(await nextEvent(deflated)).toEqual([i, 'c'.repeat(size)]);
+      expect(await nextEvent(narrow)).toEqual([i, 'c'.repeat(size)]);
       expect(await nextEvent(plain)).toEqual([i, 'c'.repeat(size)]);
     }
   });
@@ -91,16 +103,41 @@ describe('permessage-deflate', () => {
     const registered = await callee.next();
     expect(registered[0]).toBe(MessageCode.Registered);
     const caller = await RawPeer.join(router.url, 'json', 'realm1', { perMessageDeflate: true });
-    const batched = await RawPeer.connect(router.url, 'json', ['wamp.2.json.batched'], { perMessageDeflate: true });
-    expect(batched.ws.extensions).toContain('permessage-deflate');
     const big = 'd'.repeat(50_000);
     const request = caller.nextRequest();
     caller.send([MessageCode.Call, request, {}, 'com.z.big', [big]]);
     const invocation = await callee.next();
     expect(invocation[0]).toBe(MessageCode.Invocation);
     expect(invocation[4]).toEqual([big]);
+    const socket = (caller.ws as unknown as { _socket: Socket })._socket;
+    const before = socket.bytesRead;
     callee.send([MessageCode.Yield, invocation[1], {}, [big, big]]);
     expect(await caller.next()).toEqual([MessageCode.Result, request, {}, [big, big]]);
+    expect(socket.bytesRead - before).toBeLessThan(4096);
+
+    // Batched (several WAMP messages per WebSocket message): ws compresses each batch.
+    const batched = new WebSocket(router.url, ['wamp.2.json.batched'], { perMessageDeflate: true });
+    onTestFinished(() => batched.terminate());
+    const inbox: unknown[][] = [];
+    let arrived: (() => void) | undefined;
+    batched.on('message', (data: Buffer) => {
+      for (const part of data.toString('utf8').split('\u001e')) if (part !== '') inbox.push(JSON.parse(part) as unknown[]);
+      arrived?.();
+    });
+    const next = async (): Promise<unknown[]> => {
+      if (inbox.length === 0) await within(new Promise<void>((resolve) => (arrived = resolve)), 3000, 'a batched message');
+      return inbox.shift()!;
+    };
+    await within(new Promise((resolve) => batched.once('open', resolve)), 3000, 'the batched connection');
+    expect(batched.extensions).toContain('permessage-deflate');
+    batched.send('[1,"realm1",{"roles":{"subscriber":{}}}]\u001e[32,1,{},"com.z.batched"]\u001e');
+    expect((await next())[0]).toBe(MessageCode.Welcome);
+    expect((await next())[0]).toBe(MessageCode.Subscribed);
+    const batchedSocket = (batched as unknown as { _socket: Socket })._socket;
+    const batchedBefore = batchedSocket.bytesRead;
+    caller.send([MessageCode.Publish, caller.nextRequest(), {}, 'com.z.batched', [big]]);
+    expect((await next())[4]).toEqual([big]);
+    expect(batchedSocket.bytesRead - batchedBefore).toBeLessThan(4096);
   });
 
   it('a compressed frame that inflates past maxMessageBytes (16 MiB of zeros in a few KiB) closes with 1009, counted; the router goes on', { timeout: 30_000 }, async () => {
@@ -117,6 +154,15 @@ describe('permessage-deflate', () => {
     await others.stillWorks();
   });
 });
+
+/** The Sec-WebSocket-Extensions header the router answers an upgrade with (ws.extensions names the extension only). */
+async function negotiated(url: string, deflate: boolean | { serverMaxWindowBits: number }): Promise<string> {
+  const ws = new WebSocket(url, ['wamp.2.json'], { perMessageDeflate: deflate });
+  onTestFinished(() => ws.terminate());
+  const header = await within(new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['sec-websocket-extensions'] ?? '')))), 3000, 'the upgrade response');
+  ws.close();
+  return header;
+}
 
 /** Bytes the peer's socket has written since now. */
 function deflatedBytes(peer: RawPeer & { socket: () => Socket }): () => number {
