@@ -5,7 +5,16 @@ import type { SerializedHistogram } from './histogram.js';
 export interface Endpoint {
   url: string;
   realm: string;
+  /** Offer permessage-deflate in the WebSocket handshake (the switchboard-z target). */
+  deflate?: boolean;
 }
+
+/**
+ * The padding in each PUBLISH / CALL: `repeat` is one letter repeated (cheap, and compresses to
+ * nearly nothing); `text` is words in a pseudo-random order, which deflate shrinks about as much
+ * as it does typical JSON (3 to 4 times), for measuring compression.
+ */
+export type PayloadKind = 'repeat' | 'text';
 
 /** One SUBSCRIBE: a topic or pattern and its match policy (SUBSCRIBE.Options.match). */
 export interface SubscriptionSpec {
@@ -53,6 +62,8 @@ export type Job =
       topic: string;
       mode: WindowMode | RateMode;
       payloadBytes: number;
+      /** What the padding is made of (default repeat). */
+      payloadKind?: PayloadKind;
       /** Also open one subscriber session here (one of the scenario's N), which paces WindowMode. */
       probe: boolean;
       /** What the probe subscribes to (default: `topic`, exact); checked like `patterns` above. */
@@ -63,7 +74,7 @@ export type Job =
       pacedByProgress: boolean;
     }
   | { kind: 'callee'; endpoint: Endpoint; procedure: string }
-  | { kind: 'callers'; endpoint: Endpoint; procedure: string; callers: number; window: number; payloadBytes: number }
+  | { kind: 'callers'; endpoint: Endpoint; procedure: string; callers: number; window: number; payloadBytes: number; payloadKind?: PayloadKind }
   | { kind: 'idle'; endpoint: Endpoint; sessions: number; connectConcurrency: number }
   /**
    * One session that holds many subscriptions (SUBSCRIBEs pipelined, at most `inFlight` awaiting

@@ -2,6 +2,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { ScenarioName } from './results.js';
 import { DEFAULT_SCENARIOS, SCENARIO_NAMES, isScenarioName } from './results.js';
+import type { PayloadKind } from './ipc.js';
 import type { OutboundLimits, TargetName } from './targets.js';
 import { isTargetName } from './targets.js';
 
@@ -33,6 +34,14 @@ export interface BenchOptions {
   fanoutSubscribers: number[];
   /** Padding in each PUBLISH / CALL payload, bytes. */
   payloadBytes: number;
+  /** What the fanout and rpc padding is made of (see PayloadKind). */
+  payloadKind: PayloadKind;
+  /**
+   * zlib level for the `switchboard-z` rows (permessage-deflate, threshold `compressionThreshold`)
+   * next to `switchboard` in fanout and rpc; undefined: no such rows.
+   */
+  compressionLevel: number | undefined;
+  compressionThreshold: number;
   /**
    * Fan-out: EVENTs in flight the publisher aims for. The window of unacknowledged PUBLISHes is
    * this ÷ N (at least 2, at most 128), and the publisher keeps within 4 windows of the probe.
@@ -57,10 +66,15 @@ export interface BenchOptions {
 export const BENCH_TRANSPORTS = ['websocket', 'rawsocket'] as const;
 export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
 
-/** The targets of a fanout or rpc run: `switchboard-rs` right after `switchboard` when RawSocket is asked for. */
+/**
+ * The targets of a fanout or rpc run: `switchboard-rs` right after `switchboard` when RawSocket is
+ * asked for, and `switchboard-z` after it with --compression.
+ */
 export function transportTargets(options: BenchOptions): TargetName[] {
-  if (!options.transports.includes('rawsocket') || options.targets.includes('switchboard-rs')) return options.targets;
-  return options.targets.flatMap((t): TargetName[] => (t === 'switchboard' ? ['switchboard', 'switchboard-rs'] : [t]));
+  const extra: TargetName[] = [];
+  if (options.transports.includes('rawsocket') && !options.targets.includes('switchboard-rs')) extra.push('switchboard-rs');
+  if (options.compressionLevel !== undefined && !options.targets.includes('switchboard-z')) extra.push('switchboard-z');
+  return options.targets.flatMap((t): TargetName[] => (t === 'switchboard' ? ['switchboard', ...extra] : [t]));
 }
 
 export const USAGE = `npm run bench -- [flags]
@@ -86,6 +100,12 @@ export const USAGE = `npm run bench -- [flags]
   --idle N                idle sessions (default 10000)
   --patterns N            non-matching pattern subscriptions in the patterns scenario (default 10000)
   --payload N             payload padding, bytes (default 64)
+  --payload-kind K        repeat (one letter, default) or text (words; deflates about as JSON does)
+  --compression LEVEL     add switchboard-z rows to fanout and rpc: the router with permessage-deflate
+                          at zlib LEVEL (1-9), every generator session offering it (ws client
+                          defaults); compare with the switchboard rows (use --payload-kind text and
+                          a --payload over the threshold)
+  --compression-threshold N   the router's compression threshold, bytes (default 1024)
   --help`;
 
 export class UsageError extends Error {
@@ -118,6 +138,9 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     measureMs: quick ? 2500 : 8000,
     fanoutSubscribers: quick ? [1, 100, 1000] : [1, 10, 100, 1000],
     payloadBytes: 64,
+    payloadKind: 'repeat',
+    compressionLevel: undefined,
+    compressionThreshold: 1024,
     eventsInFlight: 512,
     rpcCallers: quick ? [1, 50] : [1, 10, 50],
     rpcWindow: 4,
@@ -199,6 +222,20 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
       }
       case '--payload':
         options.payloadBytes = positive(flag, value);
+        break;
+      case '--payload-kind':
+        if (value !== 'repeat' && value !== 'text') throw new UsageError(`--payload-kind: expected repeat or text, got '${value}'`);
+        options.payloadKind = value;
+        break;
+      case '--compression': {
+        const level = positive(flag, value);
+        if (level > 9) throw new UsageError(`--compression: a zlib level 1 to 9, got ${level}`);
+        options.compressionLevel = level;
+        break;
+      }
+      case '--compression-threshold':
+        options.compressionThreshold = Number(value);
+        if (!Number.isInteger(options.compressionThreshold) || options.compressionThreshold < 0) throw new UsageError(`--compression-threshold: expected a byte count, got '${value}'`);
         break;
       default:
         throw new UsageError(`unknown flag ${flag} (see --help)`);

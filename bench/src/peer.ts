@@ -27,6 +27,8 @@ export interface PeerOptions {
   codec?: Codec;
   /** Bound on the WebSocket handshake plus HELLO → WELCOME. */
   timeoutMs?: number;
+  /** Offer permessage-deflate (ws's defaults: it also compresses what it sends from 1 KiB). */
+  deflate?: boolean;
 }
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
@@ -81,7 +83,7 @@ export class RawPeer {
     // We make the socket ourselves so that pausing it needs no private `ws` field.
     const socket = netConnect({ host: target.hostname, port: Number(target.port) });
     const ws = new WebSocket(options.url, [codec.subprotocol], {
-      perMessageDeflate: false,
+      perMessageDeflate: options.deflate === true,
       handshakeTimeout: timeoutMs,
       createConnection: () => socket,
     });

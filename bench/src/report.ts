@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BenchReport, Metric, Result, ScenarioName, TransportRatio } from './results.js';
+import type { TargetName } from './targets.js';
 import { CLUSTER_CPU_LIMIT } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
 
@@ -189,26 +190,46 @@ export function writeJson(file: string, report: BenchReport): void {
   writeFileSync(file, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
 }
 
-/** RawSocket ÷ WebSocket for the switchboard router: each case that ran on both transports. */
+/**
+ * RawSocket ÷ WebSocket and permessage-deflate ÷ none for the switchboard router: each case that
+ * ran on both.
+ */
 export function transportRatios(results: Result[]): TransportRatio[] {
   const out: TransportRatio[] = [];
   for (const rs of results) {
-    if (rs.target !== 'switchboard-rs' || rs.error !== undefined) continue;
+    if ((rs.target !== 'switchboard-rs' && rs.target !== 'switchboard-z') || rs.error !== undefined) continue;
     const ws = results.find((r) => r.target === 'switchboard' && r.scenario === rs.scenario && r.case === rs.case && r.error === undefined);
     if (ws === undefined) continue;
     const rate: Metric = rs.scenario === 'rpc' ? 'callsPerSec' : 'eventsPerSec';
     const over = (metric: Metric): number => (rs.values[metric] ?? Number.NaN) / (ws.values[metric] ?? Number.NaN);
-    out.push({ scenario: rs.scenario, case: rs.case, rate: over(rate), cpuPerOp: over('cpuUsPerOp'), p50: over('p50Us'), p99: over('p99Us') });
+    out.push({ target: rs.target, scenario: rs.scenario, case: rs.case, rate: over(rate), cpuPerOp: over('cpuUsPerOp'), p50: over('p50Us'), p99: over('p99Us') });
   }
   return out;
 }
 
-export function formatTransportRatios(rows: TransportRatio[]): string {
-  const lines = ['RawSocket ÷ WebSocket (switchboard-rs ÷ switchboard, same case, same run; rate above 1 and CPU below 1 favour RawSocket)'];
+const RATIO_HEADINGS: Partial<Record<TargetName, string>> = {
+  'switchboard-rs': 'RawSocket ÷ WebSocket (switchboard-rs ÷ switchboard, same case, same run; rate above 1 and CPU below 1 favour RawSocket)',
+  'switchboard-z': 'permessage-deflate ÷ none (switchboard-z ÷ switchboard, same case, same run; CPU above 1 is the cost of compressing)',
+};
+
+export function formatTransportRatios(all: TransportRatio[]): string {
+  const lines: string[] = [];
+  for (const target of ['switchboard-rs', 'switchboard-z'] as const) {
+    const rows = all.filter((r) => r.target === target);
+    if (rows.length === 0) continue;
+    if (lines.length > 0) lines.push('');
+    lines.push(RATIO_HEADINGS[target]!);
+    lines.push(...ratioLines(rows));
+  }
+  return lines.join('\n');
+}
+
+function ratioLines(rows: TransportRatio[]): string[] {
+  const lines: string[] = [];
   for (const r of rows) {
     const rate = r.scenario === 'rpc' ? 'calls/s' : 'events/s';
     const cpu = r.scenario === 'rpc' ? 'CPU/call' : 'CPU/event';
     lines.push(`  ${r.scenario.padEnd(6)} ${r.case.padEnd(7)}  ${rate} ${num(r.rate, 2)}  ${cpu} ${num(r.cpuPerOp, 2)}  p50 ${num(r.p50, 2)}  p99 ${num(r.p99, 2)}`);
   }
-  return lines.join('\n');
+  return lines;
 }

@@ -119,14 +119,19 @@ export interface BenchReport {
   targets: Partial<Record<TargetName, string>>;
   settings: Record<string, unknown>;
   results: Result[];
-  /** switchboard-rs ÷ switchboard (RawSocket ÷ WebSocket), per fanout and rpc case run on both. */
+  /**
+   * switchboard-rs ÷ switchboard (RawSocket ÷ WebSocket) and switchboard-z ÷ switchboard
+   * (permessage-deflate ÷ none), per fanout and rpc case run on both.
+   */
   transportRatios: TransportRatio[];
 }
 
 export interface TransportRatio {
+  /** switchboard-rs or switchboard-z: the numerator. */
+  target: TargetName;
   scenario: ScenarioName;
   case: string;
-  /** RawSocket's rate (events/s or calls/s) ÷ WebSocket's: above 1 is better. */
+  /** The target's rate (events/s or calls/s) ÷ plain WebSocket's: above 1 is better. */
   rate: number;
   /** CPU per event or call: below 1 is better. */
   cpuPerOp: number;

@@ -69,7 +69,12 @@ async function main(argv: string[]): Promise<number> {
   const ctx: ScenarioContext = {
     options,
     benchDist,
-    targetOptions: { benchDist, routerBin: options.routerBin, foxModule: options.foxModule },
+    targetOptions: {
+      benchDist,
+      routerBin: options.routerBin,
+      foxModule: options.foxModule,
+      ...(options.compressionLevel !== undefined && { compression: { level: options.compressionLevel, threshold: options.compressionThreshold } }),
+    },
     log,
     hasTime: () => (nowNs() - startedNs) / 1e9 < options.budgetS,
   };
@@ -97,6 +102,8 @@ async function main(argv: string[]): Promise<number> {
       warmupMs: options.warmupMs,
       measureMs: options.measureMs,
       payloadBytes: options.payloadBytes,
+      payloadKind: options.payloadKind,
+      compression: options.compressionLevel === undefined ? null : { level: options.compressionLevel, threshold: options.compressionThreshold },
       eventsInFlight: options.eventsInFlight,
       rpcWindow: options.rpcWindow,
       idleSessions: options.idleSessions,

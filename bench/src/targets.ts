@@ -14,7 +14,7 @@ import { sleep } from './clock.js';
 import { openFileLimit } from './procfs.js';
 import { RawPeer } from './peer.js';
 
-export const TARGET_NAMES = ['switchboard', 'switchboard-rs', 'baseline', 'corked', 'fox'] as const;
+export const TARGET_NAMES = ['switchboard', 'switchboard-rs', 'switchboard-z', 'baseline', 'corked', 'fox'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function isTargetName(value: string): value is TargetName {
@@ -25,6 +25,7 @@ export function isTargetName(value: string): value is TargetName {
 export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   switchboard: 'Switchboard router (CLI, JSON)',
   'switchboard-rs': 'Switchboard router (CLI, JSON) driven over RawSocket on its WebSocket port (rawsocket: true)',
+  'switchboard-z': 'Switchboard router (CLI, JSON) with permessage-deflate (compression: {level}), every generator session offering it',
   baseline: 'bare ws forwarder, one ws.send per recipient',
   corked: 'bare ws forwarder, corked, uncork on setImmediate',
   fox: 'fox-wamp (third-party Node WAMP router)',
@@ -53,6 +54,8 @@ export interface TargetOptions {
   needFds?: number;
   /** For Switchboard: start it as a node of a cluster over NATS (config `cluster`). */
   cluster?: ClusterNodeSettings;
+  /** For switchboard-z: the listener's `compression` block. */
+  compression?: { level: number; threshold: number };
 }
 
 /** The router config's `cluster` block for one node. */
@@ -69,6 +72,7 @@ interface ConfigNeeds {
   rawsocket?: boolean;
   /** Every load generator connects from 127.0.0.1: room for all their connections (idle). */
   maxSocketsPerIp?: number;
+  compression?: { level: number; threshold: number };
 }
 
 function clusterBlock(c: ClusterNodeSettings): Record<string, unknown> {
@@ -79,6 +83,8 @@ export interface Target {
   readonly name: TargetName;
   readonly pid: number;
   readonly url: string;
+  /** Load generators offer permessage-deflate (switchboard-z). */
+  readonly deflate: boolean;
   /** The last lines the target printed (stdout and stderr), for error reports. */
   output(): string;
   stop(): Promise<void>;
@@ -112,7 +118,8 @@ function tail(child: ChildProcess): () => string {
 function command(name: TargetName, port: number, options: TargetOptions, configFile: string | undefined): string[] {
   switch (name) {
     case 'switchboard':
-    case 'switchboard-rs': {
+    case 'switchboard-rs':
+    case 'switchboard-z': {
       const args = [options.routerBin, 'start', '--host', HOST, '--port', String(port), '--log-level', 'warn'];
       if (configFile !== undefined) args.push('--config', configFile);
       return args;
@@ -157,15 +164,18 @@ function spawnNode(args: string[], needFds: number | undefined): ChildProcess {
 export async function startTarget(name: TargetName, options: TargetOptions): Promise<Target> {
   const port = await freePort();
   const needs: ConfigNeeds = {};
+  const router = name === 'switchboard' || name === 'switchboard-rs' || name === 'switchboard-z';
   if (name === 'switchboard-rs') needs.rawsocket = true;
-  if ((name === 'switchboard' || name === 'switchboard-rs') && options.outbound !== undefined) needs.outbound = options.outbound;
-  if ((name === 'switchboard' || name === 'switchboard-rs') && options.needFds !== undefined) needs.maxSocketsPerIp = options.needFds;
-  const cluster = name === 'switchboard' || name === 'switchboard-rs' ? options.cluster : undefined;
+  if (name === 'switchboard-z') needs.compression = options.compression ?? { level: 1, threshold: 1024 };
+  if (router && options.outbound !== undefined) needs.outbound = options.outbound;
+  if (router && options.needFds !== undefined) needs.maxSocketsPerIp = options.needFds;
+  const cluster = router ? options.cluster : undefined;
   const config = Object.keys(needs).length > 0 || cluster !== undefined ? writeConfig(port, needs, cluster) : undefined;
   const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));
   const output = tail(child);
   // RawSocket shares the WebSocket port: the first octet (0x7F) tells them apart.
   const url = name === 'switchboard-rs' ? `rs://${HOST}:${port}` : `ws://${HOST}:${port}/ws`;
+  const deflate = name === 'switchboard-z';
   const stop = async (): Promise<void> => {
     child.stdin?.end();
     await stopChild(child);
@@ -179,10 +189,10 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   for (let attempt = 0; attempt < 150; attempt++) {
     if (exited !== undefined) break;
     try {
-      const peer = await RawPeer.open({ url, realm: REALM, timeoutMs: 2000 });
+      const peer = await RawPeer.open({ url, realm: REALM, timeoutMs: 2000, deflate });
       peer.close();
       if (child.pid === undefined) break;
-      return { name, pid: child.pid, url, output, stop };
+      return { name, pid: child.pid, url, deflate, output, stop };
     } catch {
       await sleep(100);
     }

@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CLIENT_COMMANDS, CLIENT_HELP, parseArgsMessage, runClientCommand } from '@switchboard/client/cli';
-import { ConfigError, checkConfig, loadConfig } from './config/config.js';
+import { ConfigError, checkConfig, embeddedListener, loadConfig } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
 import { tlsProblems } from './config/tls.js';
 import { LOG_LEVELS } from './log.js';
@@ -11,7 +11,11 @@ import type { LogLevel } from './log.js';
 import { Router } from './router.js';
 import { VERSION } from './version.js';
 
-const START_HELP = `Usage: switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
+const DEFAULT_TEXT = `start the router; with no config: realm1, anonymous, and on port
+                                  8080 every transport: ws://0.0.0.0:8080/ws (WebSocket),
+                                  rs://0.0.0.0:8080 (RawSocket), http://0.0.0.0:8080/lp (long-poll)`;
+
+const START_HELP = `Usage: switchboard start [options]     ${DEFAULT_TEXT}
 
 Options for start:
   --config FILE       JSON config file (schema: @switchboard/schemas/schema/router-config.schema.json),
@@ -40,7 +44,7 @@ WAMP error, credential refused); 2 usage or configuration error (nothing was sta
 const HELP = `switchboard ${VERSION}: a WAMP v2 router
 
 Usage:
-  switchboard start [options]     start the router (default: realm1, anonymous, ws://0.0.0.0:8080/ws)
+  switchboard start [options]     ${DEFAULT_TEXT}
   switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
   switchboard version             print the version
   switchboard --help              this text; \`switchboard COMMAND --help\` for one command
@@ -244,7 +248,7 @@ function applyFlags(file: RouterConfigFile, flags: StartFlags): RouterConfigFile
   const out: RouterConfigFile = { ...file };
   const problems: string[] = [];
   if (flags.host !== undefined || flags.port !== undefined) {
-    const listeners = [...(out.listeners ?? [{ type: 'websocket' as const }])];
+    const listeners = [...(out.listeners ?? [embeddedListener()])];
     const first = { ...listeners[0]! };
     if (flags.host !== undefined) first.host = flags.host;
     if (flags.port !== undefined) {

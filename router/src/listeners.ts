@@ -64,7 +64,8 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   const staticFiles = config.static === undefined ? undefined : new StaticFiles(config.static, `/listeners/${index}/static`);
   // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
   const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
-  const websocket = new WebSocketTransport(cookies === undefined ? config : { ...config, cookies }, ctx.accept, ctx.counters, ctx.log);
+  const onLimit = ctx.refused;
+  const websocket = new WebSocketTransport({ ...config, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
   // One gate for every transport on this port: origins, and connections per address of every kind.
   const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =

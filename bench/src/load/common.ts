@@ -2,9 +2,27 @@
 import type { Event } from '@switchboard/schemas';
 import { nowNs, sleep } from '../clock.js';
 import { Histogram } from '../histogram.js';
-import type { JobKind, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
+import type { JobKind, PayloadKind, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
 import type { Endpoint } from '../ipc.js';
+
+const WORDS = ['id', 'name', 'value', 'sensor', 'temperature', 'status', 'ok', 'error', 'timestamp', 'user', 'order', 'price', 'quantity', 'true', 'false', 'null', 'device', 'room', 'level', 'event'];
+
+/** `bytes` of padding of the given kind (see PayloadKind); the same for the same arguments. */
+export function padding(bytes: number, kind: PayloadKind = 'repeat'): string {
+  if (kind === 'repeat') return 'x'.repeat(bytes);
+  let seed = 0x2545f491;
+  let out = '';
+  while (out.length < bytes) {
+    // xorshift32: a fixed sequence, so every run and every target gets the same payload.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    const r = seed >>> 0;
+    out += `${WORDS[r % WORDS.length]!}:${r % 1000} `;
+  }
+  return out.slice(0, bytes);
+}
 
 /** One role in one worker process: set up, run on the shared schedule, report. */
 export interface Role {
@@ -97,7 +115,7 @@ export async function openMany(endpoint: Endpoint, count: number, concurrency: n
     while (next < count) {
       next++;
       try {
-        opened.peers.push(await RawPeer.open({ url: endpoint.url, realm: endpoint.realm, timeoutMs: 20_000 }));
+        opened.peers.push(await RawPeer.open({ ...endpoint, timeoutMs: 20_000 }));
       } catch (error) {
         opened.failures++;
         opened.firstError ??= error instanceof Error ? error.message : String(error);

@@ -18,7 +18,7 @@ export class Holder implements Role {
 
   async setup(): Promise<number> {
     const started = nowNs();
-    const peer = await RawPeer.open({ url: this.job.endpoint.url, realm: this.job.endpoint.realm, timeoutMs: 20_000 });
+    const peer = await RawPeer.open({ ...this.job.endpoint, timeoutMs: 20_000 });
     this.#peer = peer;
     peer.onEvent = (msg): void => this.#counters.countReceived(nowNs(), msg.args?.[1]);
     peer.onDecodeError = this.#counters.countDecodeError;

@@ -8,7 +8,7 @@
 import type { Event } from '@switchboard/schemas';
 import type { Job, Schedule, SubscriptionSpec, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
-import { Counters, at, eventTopicOk, nowNs } from './common.js';
+import { Counters, at, eventTopicOk, nowNs, padding } from './common.js';
 import type { Role } from './common.js';
 
 type PublisherJob = Extract<Job, { kind: 'publisher' }>;
@@ -33,7 +33,7 @@ export class Publisher implements Role {
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly job: PublisherJob) {
-    this.#pad = 'x'.repeat(job.payloadBytes);
+    this.#pad = padding(job.payloadBytes, job.payloadKind);
     this.#probeSpec = job.probeSubscription ?? { topic: job.topic, match: 'exact' };
     this.#othersSeq = job.pacedByProgress ? 0 : Number.POSITIVE_INFINITY;
   }
@@ -44,7 +44,7 @@ export class Publisher implements Role {
   }
 
   async setup(): Promise<number> {
-    const options = { url: this.job.endpoint.url, realm: this.job.endpoint.realm };
+    const options = this.job.endpoint;
     const started = nowNs();
     this.#peer = await RawPeer.open(options);
     this.#peer.onPublished = this.#onPublished;

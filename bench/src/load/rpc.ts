@@ -2,7 +2,7 @@
 import type { Invocation, Result } from '@switchboard/schemas';
 import type { Job, Schedule, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
-import { Counters, at, nowNs, openAll } from './common.js';
+import { Counters, at, nowNs, openAll, padding } from './common.js';
 import type { Role } from './common.js';
 
 type CalleeJob = Extract<Job, { kind: 'callee' }>;
@@ -16,7 +16,7 @@ export class Callee implements Role {
 
   async setup(): Promise<number> {
     const started = nowNs();
-    this.#peer = await RawPeer.open({ url: this.job.endpoint.url, realm: this.job.endpoint.realm });
+    this.#peer = await RawPeer.open(this.job.endpoint);
     this.#counters.connectMs = (nowNs() - started) / 1e6;
     this.#peer.onInvocation = this.#onInvocation;
     this.#peer.onClose = this.#onClose;
@@ -53,7 +53,7 @@ export class Callers implements Role {
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly job: CallersJob) {
-    this.#pad = 'x'.repeat(job.payloadBytes);
+    this.#pad = padding(job.payloadBytes, job.payloadKind);
   }
 
   async setup(): Promise<number> {

@@ -23,7 +23,7 @@ export async function fanout(ctx: ScenarioContext): Promise<Result[]> {
     for (const targetName of transportTargets(o)) {
       results.push(
         await measureOn(ctx, 'fanout', `N=${n}`, targetName, {}, async (target) => {
-          const endpoint = { url: target.url, realm: REALM };
+          const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
           // The probe, in the publisher's process, is the N-th subscriber and subscribes last.
           const others = n - 1;
           const processes = Math.min(MAX_PROCESSES, Math.ceil(others / SESSIONS_PER_PROCESS));
@@ -42,6 +42,7 @@ export async function fanout(ctx: ScenarioContext): Promise<Result[]> {
             topic: TOPIC,
             mode: { kind: 'window', ...publishWindow(o, n) },
             payloadBytes: o.payloadBytes,
+            payloadKind: o.payloadKind,
             probe: true,
             pacedByProgress: others > 0,
           };

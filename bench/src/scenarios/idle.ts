@@ -31,7 +31,7 @@ export async function idle(ctx: ScenarioContext): Promise<Result[]> {
   for (const targetName of ctx.options.targets) {
     results.push(
       await measureOn(ctx, 'idle', `${sessions} sessions`, targetName, { needFds }, async (target) => {
-        const endpoint = { url: target.url, realm: REALM };
+        const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
         const jobs: Job[] = split(sessions, Math.max(2, Math.ceil(sessions / perProcess))).map((count) => ({
           kind: 'idle',
           endpoint,

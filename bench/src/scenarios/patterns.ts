@@ -119,7 +119,7 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
     for (const c of cases) {
       pair.push(
         await measureOn(ctx, 'patterns', c.name, targetName, {}, async (target): Promise<Measured> => {
-          const endpoint = { url: target.url, realm: REALM };
+          const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
           const [probe, ...rest] = c.matching;
           const holder: Job = { kind: 'holder', endpoint, subscriptions: c.held, inFlight: HOLDER_IN_FLIGHT };
           const subscribers: Job = {

@@ -22,7 +22,7 @@ export async function rpc(ctx: ScenarioContext): Promise<Result[]> {
     for (const targetName of transportTargets(o)) {
       results.push(
         await measureOn(ctx, 'rpc', `K=${k}`, targetName, {}, async (target) => {
-          const endpoint = { url: target.url, realm: REALM };
+          const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
           const callee: Job = { kind: 'callee', endpoint, procedure: PROCEDURE };
           const callers: Job[] = split(k, Math.min(MAX_PROCESSES, Math.ceil(k / CALLERS_PER_PROCESS))).map((count) => ({
             kind: 'callers',
@@ -31,6 +31,7 @@ export async function rpc(ctx: ScenarioContext): Promise<Result[]> {
             callers: count,
             window: o.rpcWindow,
             payloadBytes: o.payloadBytes,
+            payloadKind: o.payloadKind,
           }));
           const run = await runLoad(ctx.benchDist, target, [[callee], callers], timing(ctx));
           const callsPerSec = total(run.reports, 'callers', 'receivedInWindow') / run.windowS;

@@ -35,7 +35,7 @@ export async function slow(ctx: ScenarioContext): Promise<Result[]> {
   const measureMs = Math.max(ctx.options.measureMs, 4000);
 
   const once = async (target: Target, withSlow: boolean): Promise<LoadRun> => {
-    const endpoint = { url: target.url, realm: REALM };
+    const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
     const fast: Job = { kind: 'subscribers', endpoint, topic: TOPIC, sessions: s.fastSubscribers, pause: false, reportProgress: false, connectConcurrency: 20 };
     const slowOne: Job = { kind: 'subscribers', endpoint, topic: TOPIC, sessions: 1, pause: true, reportProgress: false, connectConcurrency: 1 };
     const publisher: Job = {
