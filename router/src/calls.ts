@@ -86,7 +86,10 @@ export class Calls {
     // Details are built once from the first CALL: later chunks change only `progress`.
     const details: Dict = {};
     if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
-    if (call.receiveProgress && callee.supports('callee', 'progressive_call_results')) details['receive_progress'] = true;
+    // Forwarded whenever the caller asked, announced or not: a callee without the feature SHOULD
+    // ignore it, and wampy 8 streams results without announcing it (as Crossbar, which forwards it).
+    // [ap_rpc_progressive_call_results]
+    if (call.receiveProgress) details['receive_progress'] = true;
     if (decision.disclose === true || msg.options['disclose_me'] === true || call.callee.discloseCaller) disclose(session, details, 'caller');
     if (ppt) copyPpt(msg.options, details);
     if (timeout > 0) {
