@@ -37,9 +37,10 @@ export type {
   Yield,
   WampMessage,
   MessageOf,
+  WireArgs,
 } from './messages.js';
-export { assertNever } from './messages.js';
-export { parseMessage, toWire, DecodeError, isDict } from './wire.js';
+export { assertNever, listArgs } from './messages.js';
+export { parseMessage, toWire, DecodeError, isDict, isTransparent } from './wire.js';
 export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
 export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';

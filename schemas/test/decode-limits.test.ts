@@ -358,7 +358,9 @@ describe('at 16 MiB, the default maxMessageBytes', () => {
 
   /** A PUBLISH [16, 1, {}, "t", [<count × item>]] in a binary codec, `count` read from the size. */
   function binaryPublish(codec: Codec, item: number[], arrayHead: (n: number) => number[]): Uint8Array {
-    const head = codec.encode([16, 1, {}, 't']);
+    const encoded = codec.encode([16, 1, {}, 't']);
+    if (typeof encoded === 'string') throw new Error(`${codec.name} is not a binary codec`);
+    const head = encoded;
     const count = Math.floor((SIZE - head.length - 6) / item.length);
     const list = arrayHead(count);
     const out = new Uint8Array(head.length + list.length + count * item.length);
