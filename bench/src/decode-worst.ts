@@ -10,7 +10,7 @@
  *
  *   npx tsc -b && node bench/dist/decode-worst.js [--sizes 1,16] [--runs 5]
  *
- * Sizes are in MiB (default 1 and 16: today's default maxMessageBytes and the one to come).
+ * Sizes are in MiB (default 1 and 16: the former default maxMessageBytes and the current one, issue #16).
  */
 import { parseArgs } from 'node:util';
 import type { Codec } from '@switchboard/schemas';

@@ -24,7 +24,7 @@ import type {
   Unsubscribed,
   WampMessage,
 } from '@switchboard/schemas/core';
-import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, messageName, timerMs } from '@switchboard/schemas/core';
+import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, listArgs, messageName, timerMs } from '@switchboard/schemas/core';
 import type { Connection } from './connection.js';
 import { NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
 import type { CallOptions, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions } from './options.js';
@@ -80,7 +80,7 @@ function withPayload<T extends object>(msg: T, args: unknown[] | undefined, kwar
 }
 
 function errorFrom(msg: ErrorMessage): WampError {
-  return new WampError(msg.error, msg.args ?? [], msg.kwargs ?? {});
+  return new WampError(msg.error, listArgs(msg.args), msg.kwargs ?? {});
 }
 
 /** Roles and features this client announces in HELLO: what it implements. */
@@ -456,7 +456,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     if (running !== undefined) {
       // [ap_rpc_progressive_call_invocations] A further chunk of a progressive call's input.
       if (running.input === undefined) return;
-      running.input.push({ args: msg.args ?? [], kwargs: msg.kwargs ?? {} });
+      running.input.push({ args: listArgs(msg.args), kwargs: msg.kwargs ?? {} });
       if (msg.details['progress'] !== true) {
         running.input.end();
         running.input = undefined;
@@ -496,7 +496,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     }
     let outcome: unknown;
     try {
-      outcome = registration.handler(msg.args ?? [], msg.kwargs ?? {}, details);
+      outcome = registration.handler(listArgs(msg.args), msg.kwargs ?? {}, details);
     } catch (err) {
       clearTimeout(timer);
       this.#answerInvocation(request, invocation, { error: err });
@@ -618,7 +618,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #onResult(msg: ResultMessage): void {
     const call = this.#calls.get(msg.request);
     if (call === undefined) return; // canceled or timed out: dropped
-    const args = msg.args ?? [];
+    const args = listArgs(msg.args);
     const kwargs = msg.kwargs ?? {};
     if (msg.details['progress'] === true) {
       try {
@@ -643,7 +643,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
         publication: msg.publication,
         topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
       };
-      subscription.deliver(msg.args ?? [], msg.kwargs ?? {}, details);
+      subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, details);
     }
   }
 

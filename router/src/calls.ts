@@ -5,11 +5,11 @@
  * callee left. The dealer decides who answers; this module turns its plans into messages and
  * owns the timers. [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results]
  */
-import type { Args, Call, Cancel, Dict, ErrorMessage, Invocation, Kwargs, Result, Yield } from '@switchboard/schemas';
+import type { Args, Call, Cancel, Dict, ErrorMessage, Invocation, Kwargs, Result, WireArgs, Yield } from '@switchboard/schemas';
 import { ErrorUri, MessageCode, WampError, timerMs } from '@switchboard/schemas';
 import type { Dealer, PendingCall } from './dealer/dealer.js';
 import type { Decision } from './auth/types.js';
-import { copyPpt, disclose, hasPpt } from './details.js';
+import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
 import { refuseOverLimit } from './limits.js';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
@@ -82,11 +82,14 @@ export class Calls {
     if (progressive && !(callee.supports('callee', 'progressive_call_invocations') && callee.supports('callee', 'call_canceling'))) {
       return refuse('the callee does not support progressive call invocations');
     }
-    if (ppt && !callee.supports('callee', 'payload_passthru_mode')) return refuse('the callee does not support payload passthru mode');
+    if (ppt && !supportsPpt(callee, 'callee')) return refuse('the callee does not support payload passthru mode');
     // Details are built once from the first CALL: later chunks change only `progress`.
     const details: Dict = {};
     if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
-    if (call.receiveProgress && callee.supports('callee', 'progressive_call_results')) details['receive_progress'] = true;
+    // Forwarded whenever the caller asked, announced or not: a callee without the feature SHOULD
+    // ignore it, and wampy 8 streams results without announcing it (as Crossbar, which forwards it).
+    // [ap_rpc_progressive_call_results]
+    if (call.receiveProgress) details['receive_progress'] = true;
     if (decision.disclose === true || msg.options['disclose_me'] === true || call.callee.discloseCaller) disclose(session, details, 'caller');
     if (ppt) copyPpt(msg.options, details);
     if (timeout > 0) {
@@ -108,7 +111,7 @@ export class Calls {
     this.#invoke(call, more ? { ...frozen, progress: true } : frozen, msg.args, msg.kwargs);
   }
 
-  #invoke(call: PendingCall<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+  #invoke(call: PendingCall<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
     if (args !== undefined) invocation.args = args;
     if (kwargs !== undefined) invocation.kwargs = kwargs;
@@ -126,6 +129,8 @@ export class Calls {
   }
 
   #callInternal(session: RouterSession, msg: Call, procedure: RouterProcedure): void {
+    // A router procedure reads its arguments: an opaque (enc_algo) payload is not for it.
+    if (msg.args instanceof Uint8Array) return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`);
     let result: ProcedureResult | Promise<ProcedureResult>;
     try {
       result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
@@ -240,10 +245,10 @@ export class Calls {
     const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
     if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
     const ppt = msg.code === MessageCode.Yield && hasPpt(msg.options);
-    if (ppt && !session.supports('callee', 'payload_passthru_mode')) {
-      return session.protocolViolation('YIELD with ppt_scheme from a callee that did not announce payload_passthru_mode');
+    if (ppt && !supportsPpt(session, 'callee')) {
+      return session.protocolViolation('YIELD with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency');
     }
-    if (ppt && !call.caller.supports('caller', 'payload_passthru_mode')) {
+    if (ppt && !supportsPpt(call.caller, 'caller')) {
       this.#finish(call);
       session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
       return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce');

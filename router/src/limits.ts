@@ -6,7 +6,7 @@
  * counted in switchboard_limits_exceeded_total{limit}. The counts themselves live where the state
  * lives (the broker's and dealer's per-session indexes); this module only compares and answers.
  */
-import type { Args, Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe } from '@switchboard/schemas';
+import type { Args, Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe, WireArgs } from '@switchboard/schemas';
 import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
 import type { Broker } from './broker/broker.js';
 import type { Dealer } from './dealer/dealer.js';
@@ -187,7 +187,7 @@ export class Quotas {
  * stack); computed only when an event is kept (retention, history, testaments), never on the
  * fan-out path.
  */
-export function payloadBytes(args: Args | undefined, kwargs: Kwargs | undefined, details?: Dict): number {
+export function payloadBytes(args: WireArgs | undefined, kwargs: Kwargs | undefined, details?: Dict): number {
   const VALUE = 16;
   const CONTAINER = 64;
   let total = 0;

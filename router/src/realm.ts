@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type {
   Args,
+  WireArgs,
   Call,
   Cancel,
   Codec,
@@ -49,7 +50,7 @@ import type { RouterSession, SessionIdentity } from './session.js';
 import { VERSION } from './version.js';
 import { Calls } from './calls.js';
 import type { RouterProcedure } from './calls.js';
-import { copyPpt, disclose, hasPpt } from './details.js';
+import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
 import { DEFAULT_REALM_LIMITS, Quotas, payloadBytes } from './limits.js';
 import type { RealmLimits } from './limits.js';
 
@@ -87,6 +88,8 @@ const BROKER_FEATURES = {
   event_history: true,
   subscription_revocation: true,
   payload_passthru_mode: true,
+  // autobahn-python's and Crossbar's name for it, with enc_algo: see details.ts.
+  payload_transparency: true,
   session_meta_api: true,
   subscription_meta_api: true,
   testament_meta_api: true,
@@ -102,6 +105,8 @@ const DEALER_FEATURES = {
   call_canceling: true,
   registration_revocation: true,
   payload_passthru_mode: true,
+  // autobahn-python's and Crossbar's name for it, with enc_algo: see details.ts.
+  payload_transparency: true,
   session_meta_api: true,
   registration_meta_api: true,
   testament_meta_api: true,
@@ -127,7 +132,7 @@ class EventTails {
     readonly publication: PublicationId,
     readonly details: Dict,
     readonly topic: string,
-    args: Args | undefined,
+    args: WireArgs | undefined,
     kwargs: Kwargs | undefined,
   ) {
     this.#payload = kwargs !== undefined ? [args ?? [], kwargs] : args !== undefined ? [args] : [];
@@ -152,7 +157,7 @@ class EventTails {
  */
 export interface RealmCluster {
   /** A publication was delivered here; hand it to the other nodes (and keep it if retained). */
-  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
+  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
   /** Claims a registration for the whole cluster before it is made here; an error refuses it. */
   claim(session: RouterSession, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
   /** A YIELD or ERROR this realm's dealer does not know: true when it answers another node's invocation. */
@@ -188,7 +193,7 @@ export interface RealmObserver {
 }
 
 /** An EVENT as its wire array (trailing payload elements only when present). */
-function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): unknown[] {
+function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
   if (kwargs !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args ?? [], kwargs];
   if (args !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args];
   return [MessageCode.Event, subscription, plan.publication, details];
@@ -428,8 +433,8 @@ export class Realm {
 
   onPublish(session: RouterSession, msg: Publish): void | Promise<void> {
     if (this.quotas.refusesUri(session, MessageCode.Publish, msg.request, msg.topic, msg.options.acknowledge !== true)) return;
-    if (hasPpt(msg.options) && !session.supports('publisher', 'payload_passthru_mode')) {
-      return session.protocolViolation('PUBLISH with ppt_scheme from a publisher that did not announce payload_passthru_mode');
+    if (hasPpt(msg.options) && !supportsPpt(session, 'publisher')) {
+      return session.protocolViolation('PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency');
     }
     return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', 'exact', msg.options, this.#publish, msg.options.acknowledge !== true);
   }
@@ -446,7 +451,7 @@ export class Realm {
    * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
    * the error the publisher gets if it asked for an acknowledgement.
    */
-  publishAs(session: RouterSession, topic: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
+  publishAs(session: RouterSession, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
     if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
     if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
     const filter = this.#filter(options);
@@ -479,7 +484,7 @@ export class Realm {
   }
 
   /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
-  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: Args | undefined, kwargs: Kwargs | undefined): number {
+  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): number {
     const plan = this.broker.publishAs(publication, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
     if (this.history.size > 0) this.#record(plan, details, args, kwargs);
@@ -487,12 +492,12 @@ export class Realm {
   }
 
   /** A retained event published on another node. */
-  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: Args | undefined, kwargs: Kwargs | undefined): void {
+  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     this.#retain({ publication, publisher: undefined, topic, subscriptions: [], filter }, args, kwargs, details);
   }
 
   /** Retains within the realm's maxRetainedBytes; evictions and refusals are counted. */
-  #retain(plan: DeliveryPlan<RouterSession>, args: Args | undefined, kwargs: Kwargs | undefined, details: Dict): void {
+  #retain(plan: DeliveryPlan<RouterSession>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Dict): void {
     const outcome = this.broker.retain(plan, args, kwargs, details, payloadBytes(args, kwargs, details) + plan.topic.length);
     this.stats.evicted('maxRetainedBytes', outcome.evicted);
     if (outcome.tooLarge) this.stats.limitExceeded('maxRetainedBytes');
@@ -523,7 +528,7 @@ export class Realm {
     return { excludeMe, exclude, eligible, excludeAuthid, eligibleAuthid, excludeAuthrole, eligibleAuthrole };
   }
 
-  #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+  #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const at = Date.now();
     // Estimated once, and only when some subscription keeps history.
     let bytes: number | undefined;
@@ -536,7 +541,7 @@ export class Realm {
     }
   }
 
-  #deliver(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined): void {
+  #deliver(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const single = plan.subscriptions.length === 1;
     // One subscription (the exact-match common case): one EVENT, encoded whole once per
     // serializer. Several (patterns): everything after the subscription ID is encoded once per
@@ -699,8 +704,8 @@ export class Realm {
       return session.protocolViolation('CALL with progress: true from a caller that did not announce progressive_call_invocations');
     }
     const ppt = hasPpt(msg.options);
-    if (ppt && !session.supports('caller', 'payload_passthru_mode')) {
-      return session.protocolViolation('CALL with ppt_scheme from a caller that did not announce payload_passthru_mode');
+    if (ppt && !supportsPpt(session, 'caller')) {
+      return session.protocolViolation('CALL with ppt_scheme or enc_algo from a caller that announced neither payload_passthru_mode nor payload_transparency');
     }
     return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', 'exact', msg.options, this.calls.route);
   }

@@ -167,7 +167,7 @@ export class Router implements RouterCore {
           refused: (limit: string) => this.stats.limitExceeded(limit),
           routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission) => {
             if (config.http === undefined) return;
-            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, admission });
+            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, admission });
             bridge.mount(http);
             this.#bridges.push(bridge);
           },

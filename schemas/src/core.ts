@@ -37,9 +37,10 @@ export type {
   Yield,
   WampMessage,
   MessageOf,
+  WireArgs,
 } from './messages.js';
-export { assertNever } from './messages.js';
-export { parseMessage, toWire, DecodeError, isDict } from './wire.js';
+export { assertNever, listArgs } from './messages.js';
+export { parseMessage, toWire, DecodeError, isDict, isTransparent } from './wire.js';
 export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
 export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';
@@ -50,4 +51,5 @@ export type { Codec, EncodedTail, SerializerName } from './codecs/codec.js';
 export { EncodeError } from './codecs/codec.js';
 export type { DecodeOptions } from './codecs/limits.js';
 export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, ROUTER_FRAME_LIMITS } from './codecs/limits.js';
+export { scanJson } from './codecs/json-scan.js';
 export { SERIALIZER_NAMES, isSerializerName } from './codecs/codec.js';

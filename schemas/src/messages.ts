@@ -5,6 +5,22 @@ import type { PublicationId, RegistrationId, RequestId, SessionId, SubscriptionI
 export type Dict = Record<string, unknown>;
 /** Positional payload. */
 export type Args = unknown[];
+/**
+ * What a message carries where Arguments|list goes: the list, or in payload transparency
+ * (autobahn-python's end-to-end encryption: `enc_algo` in Options/Details) the opaque binary
+ * payload in its place, which the router passes on untouched. wire.ts admits the binary only with
+ * `enc_algo` and without ArgumentsKw.
+ */
+export type WireArgs = Args | Uint8Array;
+
+/**
+ * Arguments as a list for code that reads them: none is [], and a transparent payload is its
+ * only element (the shape payload passthru mode, ppt_*, gives it).
+ */
+export function listArgs(args: WireArgs | undefined): Args {
+  if (args === undefined) return [];
+  return args instanceof Uint8Array ? [args] : args;
+}
 /** Keyword payload. */
 export type Kwargs = Dict;
 
@@ -71,7 +87,7 @@ export interface ErrorMessage {
   request: RequestId;
   details: Dict;
   error: string;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [PUBLISH, Request|id, Options|dict, Topic|uri, Arguments|list?, ArgumentsKw|dict?]
@@ -80,7 +96,7 @@ export interface Publish {
   request: RequestId;
   options: PublishOptions;
   topic: string;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [PUBLISHED, PUBLISH.Request|id, Publication|id]
@@ -120,7 +136,7 @@ export interface Event {
   subscription: SubscriptionId;
   publication: PublicationId;
   details: Dict;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [CALL, Request|id, Options|dict, Procedure|uri, Arguments|list?, ArgumentsKw|dict?]
@@ -129,7 +145,7 @@ export interface Call {
   request: RequestId;
   options: CallOptions;
   procedure: string;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [CANCEL, CALL.Request|id, Options|dict]
@@ -143,7 +159,7 @@ export interface Result {
   readonly code: typeof MessageCode.Result;
   request: RequestId;
   details: Dict;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [REGISTER, Request|id, Options|dict, Procedure|uri]
@@ -177,7 +193,7 @@ export interface Invocation {
   request: RequestId;
   registration: RegistrationId;
   details: Dict;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 // [INTERRUPT, INVOCATION.Request|id, Options|dict]
@@ -191,7 +207,7 @@ export interface Yield {
   readonly code: typeof MessageCode.Yield;
   request: RequestId;
   options: Dict;
-  args?: Args;
+  args?: WireArgs;
   kwargs?: Kwargs;
 }
 

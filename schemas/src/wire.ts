@@ -6,7 +6,7 @@
 import { MessageCode, isMessageCode, messageName } from './codes.js';
 import { isId } from './ids.js';
 import type { PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId } from './ids.js';
-import type { Args, Dict, Kwargs, WampMessage } from './messages.js';
+import type { Dict, Kwargs, WampMessage, WireArgs } from './messages.js';
 import { assertNever } from './messages.js';
 
 /** A frame that is not a well-formed WAMP message. Becomes ABORT wamp.error.protocol_violation. */
@@ -80,10 +80,21 @@ function length(arr: unknown[], code: number, min: number, max: number): void {
   }
 }
 
-/** Reads optional trailing Arguments|list and ArgumentsKw|dict starting at `index`. */
-function payload(arr: unknown[], code: number, index: number, target: { args?: Args; kwargs?: Kwargs }): void {
+/**
+ * Reads optional trailing Arguments|list and ArgumentsKw|dict starting at `index`. With
+ * `enc_algo` in `options` (Options or Details), payload transparency as autobahn-python's
+ * end-to-end encryption writes it: one binary in place of Arguments, and nothing after it.
+ * (JSON peers write the binary as "\0" + base64, which the JSON codec has already turned into
+ * bytes.) The router passes it on as it is; it never looks inside.
+ */
+function payload(arr: unknown[], code: number, index: number, options: Dict, target: { args?: WireArgs; kwargs?: Kwargs }): void {
   if (arr.length > index) {
     const a = arr[index];
+    if (a instanceof Uint8Array && isTransparent(options)) {
+      if (arr.length > index + 1) fail(code, index + 1, 'ArgumentsKw', 'nothing after a transparent (enc_algo) payload', arr[index + 1]);
+      target.args = a;
+      return;
+    }
     if (!Array.isArray(a)) fail(code, index, 'Arguments', 'a list', a);
     target.args = a;
   }
@@ -92,6 +103,12 @@ function payload(arr: unknown[], code: number, index: number, target: { args?: A
     if (!isDict(k)) fail(code, index + 1, 'ArgumentsKw', 'a dict', k);
     target.kwargs = k;
   }
+}
+
+/** Payload transparency (autobahn-python's `enc_algo`): a non-empty string names the algorithm. */
+export function isTransparent(options: Dict): boolean {
+  const algo = options['enc_algo'];
+  return typeof algo === 'string' && algo.length > 0;
 }
 
 /**
@@ -136,7 +153,7 @@ export function parseMessage(frame: unknown): WampMessage {
         details: dict(frame, code, 3, 'Details'),
         error: uri(frame, code, 4, 'Error'),
       };
-      payload(frame, code, 5, msg);
+      payload(frame, code, 5, msg.details, msg);
       return msg;
     }
     case MessageCode.Publish: {
@@ -147,7 +164,7 @@ export function parseMessage(frame: unknown): WampMessage {
         options: dict(frame, code, 2, 'Options'),
         topic: uri(frame, code, 3, 'Topic'),
       };
-      payload(frame, code, 4, msg);
+      payload(frame, code, 4, msg.options, msg);
       return msg;
     }
     case MessageCode.Published:
@@ -182,7 +199,7 @@ export function parseMessage(frame: unknown): WampMessage {
         publication: id<PublicationId>(frame, code, 2, 'PUBLISHED.Publication'),
         details: dict(frame, code, 3, 'Details'),
       };
-      payload(frame, code, 4, msg);
+      payload(frame, code, 4, msg.details, msg);
       return msg;
     }
     case MessageCode.Call: {
@@ -193,7 +210,7 @@ export function parseMessage(frame: unknown): WampMessage {
         options: dict(frame, code, 2, 'Options'),
         procedure: uri(frame, code, 3, 'Procedure'),
       };
-      payload(frame, code, 4, msg);
+      payload(frame, code, 4, msg.options, msg);
       return msg;
     }
     case MessageCode.Cancel:
@@ -202,7 +219,7 @@ export function parseMessage(frame: unknown): WampMessage {
     case MessageCode.Result: {
       length(frame, code, 3, 5);
       const msg: WampMessage = { code, request: id<RequestId>(frame, code, 1, 'CALL.Request'), details: dict(frame, code, 2, 'Details') };
-      payload(frame, code, 3, msg);
+      payload(frame, code, 3, msg.details, msg);
       return msg;
     }
     case MessageCode.Register:
@@ -227,7 +244,7 @@ export function parseMessage(frame: unknown): WampMessage {
         registration: id<RegistrationId>(frame, code, 2, 'REGISTERED.Registration'),
         details: dict(frame, code, 3, 'Details'),
       };
-      payload(frame, code, 4, msg);
+      payload(frame, code, 4, msg.details, msg);
       return msg;
     }
     case MessageCode.Interrupt:
@@ -236,7 +253,7 @@ export function parseMessage(frame: unknown): WampMessage {
     case MessageCode.Yield: {
       length(frame, code, 3, 5);
       const msg: WampMessage = { code, request: id<RequestId>(frame, code, 1, 'INVOCATION.Request'), options: dict(frame, code, 2, 'Options') };
-      payload(frame, code, 3, msg);
+      payload(frame, code, 3, msg.options, msg);
       return msg;
     }
     default:
@@ -244,7 +261,7 @@ export function parseMessage(frame: unknown): WampMessage {
   }
 }
 
-function withPayload(head: unknown[], args: Args | undefined, kwargs: Kwargs | undefined): unknown[] {
+function withPayload(head: unknown[], args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
   if (kwargs !== undefined) head.push(args ?? [], kwargs);
   else if (args !== undefined) head.push(args);
   return head;

@@ -1,5 +1,6 @@
 /** The RPC roles: one callee that echoes its arguments, and callers that each keep a window of calls. */
 import type { Invocation, Result } from '@switchboard/schemas';
+import { listArgs } from '@switchboard/schemas';
 import type { Job, Schedule, WorkerReport } from '../ipc.js';
 import { RawPeer } from '../peer.js';
 import { Counters, at, nowNs, openAll, padding } from './common.js';
@@ -37,7 +38,7 @@ export class Callee implements Role {
 
   readonly #onInvocation = (msg: Invocation): void => {
     this.#counters.countReceived(nowNs(), undefined);
-    this.#peer?.yield(msg.request, msg.args);
+    this.#peer?.yield(msg.request, msg.args === undefined ? undefined : listArgs(msg.args));
   };
 
   readonly #onClose = (byUs: boolean): void => {

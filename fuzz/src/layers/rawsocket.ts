@@ -53,8 +53,9 @@ function hostileFrame(rng: Rng, serializer: SerializerName): Buffer {
     case 4:
       return rawFrame(0, body, body.length, 1 + rng.int(31));
     case 5:
-      // Over the announced maximum (2^24 is the largest a header can say).
-      return rawFrame(0, rng.bytes(16), 0xffffff);
+      // Over any maximum: the X bit with nonzero length bits claims more than 2^24 octets. (A plain
+      // 0xFFFFFF is no longer over it: the default maxMessageBytes is 2^24 since issue #16.)
+      return rawFrame(0, rng.bytes(16), 0xffffff, 1);
     case 6:
       return Buffer.from(rng.bytes(rng.int(16)));
     default:

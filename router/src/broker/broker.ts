@@ -2,7 +2,7 @@
  * The broker: subscriptions, publish → delivery plan, retained events. Pure: no sockets, no
  * encoding, no timers. IDs and the clock are injected so tests can pin them.
  */
-import type { Args, Kwargs, MatchPolicy, PublicationId, SessionId, SubscriptionId } from '@switchboard/schemas';
+import type { Kwargs, MatchPolicy, PublicationId, SessionId, SubscriptionId, WireArgs } from '@switchboard/schemas';
 import { RandomIds, SequentialIds } from '@switchboard/schemas';
 import { SubscriptionIndex } from './subscription-index.js';
 import type { Subscription } from './subscription-index.js';
@@ -91,7 +91,7 @@ export interface DeliveryPlan<S> {
 export interface RetainedEvent<S> {
   readonly publication: PublicationId;
   readonly topic: string;
-  readonly args: Args | undefined;
+  readonly args: WireArgs | undefined;
   readonly kwargs: Kwargs | undefined;
   /** EVENT.Details the publisher's options gave (publisher disclosure). */
   readonly details: Readonly<Record<string, unknown>>;
@@ -205,7 +205,7 @@ export class Broker<S extends Subscriber> {
    * exclude/eligible lists: an unrestricted event replaces them all, a restricted one is added
    * (the last 8 are kept) without taking the unrestricted one away from everybody else.
    */
-  retain(plan: DeliveryPlan<S>, args: Args | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>, bytes = 0): RetainOutcome {
+  retain(plan: DeliveryPlan<S>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>, bytes = 0): RetainOutcome {
     if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false };
     const maxBytes = this.#retention.maxBytes ?? Infinity;
     if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true };

@@ -2,7 +2,7 @@
  * Event history: the last N events of history-enabled subscriptions, in memory, in the order the
  * broker received them. [ap_pubsub_event_history] Pure: the clock is injected.
  */
-import type { Args, Dict, Kwargs, PublicationId, SubscriptionId } from '@switchboard/schemas';
+import type { Dict, Kwargs, PublicationId, SubscriptionId, WireArgs } from '@switchboard/schemas';
 import type { RecipientFilter } from './broker.js';
 
 export interface StoredEvent {
@@ -12,7 +12,7 @@ export interface StoredEvent {
   readonly publication: PublicationId;
   readonly topic: string;
   readonly details: Dict;
-  readonly args: Args | undefined;
+  readonly args: WireArgs | undefined;
   readonly kwargs: Kwargs | undefined;
   /** The publication's authid/authrole lists, re-applied to whoever reads the history. */
   readonly filter: RecipientFilter;

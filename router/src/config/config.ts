@@ -545,6 +545,13 @@ function withCookiePathsFrom(dir: string, file: RouterConfigFile): RouterConfigF
  * trip on a slow link, short enough that idle connections cannot pile up.
  */
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/**
+ * Largest incoming message on every transport: 16 MiB, RawSocket's largest length (2^24), as
+ * Crossbar and Nexus allow. A 1 MiB payload needs more than 1 MiB once in its envelope, and at
+ * 16 MiB the decode-time bounds (maxNestingDepth, maxMessageItems) still hold a frame to tens of
+ * milliseconds; memory is held by the outbound budget and the realm quotas, not by this.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Long-poll transports per address: a browser needs one per tab; 100 leaves room for a NAT. */
 export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
 /** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
@@ -578,7 +585,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     port: l.port ?? 8080,
     path: (Array.isArray(l.path) ? l.path[0] : l.path) ?? '/ws',
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
-    maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxMessageBytes: l.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
@@ -616,7 +623,7 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     host: l.host ?? '0.0.0.0',
     port: l.port ?? DEFAULT_RAWSOCKET_PORT,
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
-    maxMessageBytes: l.maxMessageBytes ?? 1024 * 1024,
+    maxMessageBytes: l.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     minPeerMaxMessageBytes: l.minPeerMaxMessageBytes ?? 512,

@@ -694,7 +694,7 @@ class Converter {
       if (power !== max) this.warn(`${at}/max_message_size`, `RawSocket announces a power of two from 512 to 16 MiB: ${power} is used`);
       listener['maxMessageBytes'] = power;
       this.from(`/listeners/${index}/maxMessageBytes`, `${at}/max_message_size`);
-    } else if (max !== undefined) this.warn(`${at}/max_message_size`, `${JSON.stringify(max)} (no limit) is not supported: the default maxMessageBytes (1 MiB) applies`);
+    } else if (max !== undefined) this.warn(`${at}/max_message_size`, `${JSON.stringify(max)} (no limit) is not supported: the default maxMessageBytes (16 MiB) applies`);
     if (auth !== undefined) {
       listener['auth'] = auth;
       this.from(`/listeners/${index}/auth`, `${at}/auth`);
@@ -835,7 +835,7 @@ class Converter {
             listener['maxMessageBytes'] = value;
             this.from(`/listeners/${index}/maxMessageBytes`, here);
           } else if (value <= 0) {
-            this.warn(here, `${JSON.stringify(value)} (no limit) is not supported: the default maxMessageBytes (1 MiB) applies`);
+            this.warn(here, `${JSON.stringify(value)} (no limit) is not supported: the default maxMessageBytes (16 MiB) applies`);
           } else {
             const clamped = Math.min(MAX_MESSAGE_BYTES.max, Math.max(MAX_MESSAGE_BYTES.min, Math.floor(value)));
             if (clamped !== value) this.warn(here, `${value} is outside ${MAX_MESSAGE_BYTES.min}…${MAX_MESSAGE_BYTES.max}: ${clamped} is used`);

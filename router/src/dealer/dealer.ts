@@ -52,7 +52,7 @@ export interface PendingCall<S> {
   readonly procedure: string;
   /** The caller is still sending progressive CALL chunks with the same request ID. */
   callerStreaming: boolean;
-  /** The caller asked for progressive results (and the callee was told). */
+  /** The caller asked for progressive results (and the callee was told, whatever it announced). */
   readonly receiveProgress: boolean;
 }
 

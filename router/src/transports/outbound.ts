@@ -54,12 +54,17 @@ export class OutboundBudget {
    */
   judge(queuedBytes: number, frameBytes: number, droppable: boolean, full = false): Verdict {
     const after = queuedBytes + frameBytes;
+    // The limits bound a backlog: a frame on an empty queue is sent whatever its size (it is no
+    // larger than a message some listener accepted, plus its envelope), so one EVENT past the soft
+    // limit or one RESULT past the hard limit (up to maxMessageBytes, 16 MiB by default) gets
+    // through to a peer that keeps up. Memory per peer stays under the hard limit plus one message.
+    const lone = queuedBytes === 0;
     if (!droppable) {
-      if (after > this.limits.hardLimitBytes) return 'cutoff';
+      if (after > this.limits.hardLimitBytes && !lone) return 'cutoff';
       this.counters.bytesOut += frameBytes;
       return 'send';
     }
-    if (after <= this.limits.softLimitBytes && !full) {
+    if ((after <= this.limits.softLimitBytes || lone) && !full) {
       this.#overSoftSince = 0;
       this.counters.bytesOut += frameBytes;
       return 'send';

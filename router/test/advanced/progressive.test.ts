@@ -49,6 +49,29 @@ describe.each(SERIALIZERS)('progressive call results with clients over %s', (ser
     ]);
     expect((await within(result, 3000, 'the final result')).argsList).toEqual(['z']);
   });
+
+  it('wampy callee (announces no progressive_call_results, streams through result_handler) → autobahn caller: progress in order, then the final result', async () => {
+    // wampy 8 reads INVOCATION.Details.receive_progress but does not announce the feature in its
+    // callee role; as Crossbar does, the router forwards the flag whenever the caller asked.
+    const router = await startTestRouter();
+    const callee = await connectWampy(router.url, serializer);
+    const seen: Record<string, unknown>[] = [];
+    await within(
+      callee.wampy.register('com.prog.wampy.callee', ({ details, result_handler }) => {
+        seen.push(details);
+        if (details['receive_progress'] === true) for (const n of [1, 2, 3]) result_handler({ argsList: [n], options: { progress: true } });
+        return { argsList: ['done'] };
+      }),
+      3000,
+      'wampy REGISTERED',
+    );
+    const caller = await connectAutobahn(router.url, serializer, { promises: 'when' });
+    const { progress, result } = autobahnCallWithProgress(caller, 'com.prog.wampy.callee');
+    expect(await progress.take(3)).toEqual([1, 2, 3]);
+    expect(await within(result, 3000, 'the final result')).toBe('done');
+    expect(progress.all).toHaveLength(3); // every progressive result came before the final one
+    expect(seen).toEqual([expect.objectContaining({ receive_progress: true })]);
+  });
 });
 
 describe('progressive call results: autobahn-js endpoints', () => {
@@ -77,7 +100,7 @@ describe('progressive call results: autobahn-js endpoints', () => {
 });
 
 describe('progressive call results: frames', () => {
-  it('receive_progress reaches only callees announcing progressive_call_results', async () => {
+  it('receive_progress reaches every callee when the caller asked, announced or not (a callee without the feature SHOULD ignore it)', async () => {
     const router = await startTestRouter();
     const caller = await Raw.join(router.url, { caller: ['progressive_call_results'] });
     const full = await Raw.join(router.url, PROGRESSIVE_CALLEE);
@@ -87,7 +110,24 @@ describe('progressive call results: frames', () => {
     caller.call('com.prog.full', [], undefined, { receive_progress: true });
     expect((await full.invocation()).details).toEqual({ receive_progress: true });
     caller.call('com.prog.plain', [], undefined, { receive_progress: true });
-    expect((await plain.invocation()).details).toEqual({});
+    expect((await plain.invocation()).details).toEqual({ receive_progress: true });
+    caller.call('com.prog.plain');
+    expect((await plain.invocation()).details).toEqual({}); // not asked: not forwarded
+  });
+
+  it('a callee that did not announce progressive_call_results may still stream: its progressive YIELDs reach the caller in order', async () => {
+    const router = await startTestRouter();
+    const caller = await Raw.join(router.url, { caller: ['progressive_call_results'] });
+    const callee = await Raw.join(router.url, {});
+    await callee.register('com.prog.unannounced');
+    const request = caller.call('com.prog.unannounced', [], undefined, { receive_progress: true });
+    const { request: invocation } = await callee.invocation();
+    callee.yield(invocation, [1], { progress: true });
+    callee.yield(invocation, [2], { progress: true });
+    callee.yield(invocation, ['end']);
+    for (const expected of [[{ progress: true }, [1]], [{ progress: true }, [2]], [{}, ['end']]]) {
+      expect(await caller.next()).toEqual([MessageCode.Result, request, ...expected]);
+    }
   });
 
   it('a callee announcing progressive_call_results without call_canceling still gets receive_progress (see ARCHITECTURE.md)', async () => {

@@ -174,6 +174,24 @@ describe('HTTP bridge request checks', () => {
     expect(res.status).toBe(413);
   });
 
+  it('the body limit is 16 MiB by default, and a JSON body within it is still held to maxNestingDepth and maxMessageItems (400, quickly)', async () => {
+    const r = await router();
+    const url = `${httpBase(r)}/publish`;
+    // 15 MiB of empty dicts: about 5 million objects, which JSON.parse took seconds to build.
+    const many = `{"topic":"com.example.checks","args":[${'{},'.repeat(5 * 1024 * 1024)}{}]}`;
+    const started = performance.now();
+    const tooMany = await post(url, many);
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.json)).toMatch(/more than 131072 values/);
+    expect(performance.now() - started).toBeLessThan(5000);
+    const deep = `{"topic":"com.example.checks","args":${'['.repeat(100)}${']'.repeat(100)}}`;
+    const tooDeep = await post(url, deep);
+    expect(tooDeep.status).toBe(400);
+    expect(JSON.stringify(tooDeep.json)).toMatch(/nested deeper than 64/);
+    // Within the limits, a body past the former 1 MiB default is published.
+    expect((await post(url, { topic: 'com.example.checks', args: ['x'.repeat(2 * 1024 * 1024)] })).status).toBe(200);
+  });
+
   it('require_ip: 400 for a client outside the networks, 200 inside', async () => {
     const outside = await router({ require_ip: ['192.168.0.0/16', '10.0.0.0/8'] });
     const refused = await post(`${httpBase(outside)}/publish`, PUBLISH);

@@ -269,7 +269,7 @@ describe('problems', () => {
     const unlimited = convert({ max_message_size: 0, auto_ping_timeout: 0, validate_utf8: true, fail_by_drop: true });
     expect((unlimited.config['listeners'] as Record<string, unknown>[])[0]).not.toHaveProperty('maxMessageBytes');
     expect(unlimited.warnings.filter((w) => w.includes('/options/'))).toEqual([
-      '/workers/0/transports/0/options/max_message_size: 0 (no limit) is not supported: the default maxMessageBytes (1 MiB) applies',
+      '/workers/0/transports/0/options/max_message_size: 0 (no limit) is not supported: the default maxMessageBytes (16 MiB) applies',
       '/workers/0/transports/0/options/auto_ping_timeout: 0 (never time out) is not supported: a peer that has not answered by the next ping is dropped',
       "/workers/0/transports/0/options/fail_by_drop: WebSocket option 'fail_by_drop' = true is not supported: ignored",
     ]);

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import autobahn from 'autobahn';
 import type { SerializerName } from '@switchboard/schemas';
-import { startTestRouter, within } from '../helpers.js';
+import { MessageCode } from '@switchboard/schemas';
+import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { SERIALIZERS, autobahnInbox, autobahnPublish, connectAutobahn, exactNumbers, plainBytes } from './clients.js';
 import type { AutobahnPeer } from './clients.js';
 
@@ -146,5 +147,58 @@ describe.each(SERIALIZERS)('autobahn-python over %s', (serializer: SerializerNam
     expect(plainBytes(event.kwargs['blob'])).toEqual(Uint8Array.from({ length: 256 }, (_, i) => i));
     expect(event.details.publication).toBe((results['own_event'] as { publication: unknown }).publication);
     expect(router.sessionCount).toBe(1); // the Python session is gone; the Node peer remains
+  });
+});
+
+// ---- issue #16, item 3: end-to-end encrypted payloads (WAMP-cryptobox, payload transparency) ----
+
+const E2EE_SCRIPT = fileURLToPath(new URL('../python/e2ee.py', import.meta.url));
+
+let naclPrerequisite: Promise<void> | undefined;
+
+/** Fails (never skips) with what to install when PyNaCl, which autobahn's cryptobox needs, is missing. */
+function requirePyNaCl(): Promise<void> {
+  naclPrerequisite ??= runPython(['-c', 'import nacl; from autobahn.wamp.cryptobox import KeyRing'], 15_000).then((run) => {
+    if (run.code !== 0) {
+      throw new Error(
+        `${PYTHON} cannot import PyNaCl and autobahn.wamp.cryptobox (exit ${run.code}): ${run.stderr.trim().split('\n').pop() ?? ''}\n` +
+          "Install Debian's package: apt-get install -y python3-nacl.",
+      );
+    }
+  });
+  return naclPrerequisite;
+}
+
+describe.each(SERIALIZERS)('autobahn-python end-to-end encryption (cryptobox) over %s', (serializer: SerializerName) => {
+  it('e2ee.py: encrypted PUBLISH → EVENT, CALL → INVOCATION → YIELD → RESULT and ERROR pass the router untouched', { timeout: 40_000 }, async () => {
+    await requirePythonAutobahn();
+    await requirePyNaCl();
+    const router = await startTestRouter();
+    // A Node peer (MessagePack) on the encrypted topic sees the EVENT as the router wrote it.
+    const witness = await RawPeer.join(router.url, 'msgpack');
+    witness.send([MessageCode.Subscribe, witness.nextRequest(), {}, 'com.e2ee.topic']);
+    expect((await witness.next())[0]).toBe(MessageCode.Subscribed);
+
+    const run = await runPython([E2EE_SCRIPT, router.url, serializer, String(PROBE_TIMEOUT_S)], (PROBE_TIMEOUT_S + 10) * 1000);
+    const lastLine = run.stdout.trim().split('\n').pop() ?? '';
+    const context = `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+    expect(run.code, context).toBe(0);
+    const report = JSON.parse(lastLine) as { ok: boolean; results: Record<string, unknown> };
+    expect(report.ok, context).toBe(true);
+    const { results } = report;
+
+    expect(results['event']).toEqual({ args: ['secret', 2 ** 53, 'ünïcödé 🐍', { nested: [1, null, true] }], kwargs: { key: 'value', n: 7 }, enc_algo: 'cryptobox', topic: 'com.e2ee.topic' });
+    expect(results['plain_event']).toEqual({ args: ['plain'], kwargs: {}, enc_algo: null, topic: 'com.plain.topic' });
+    expect(results['invocation']).toEqual({ args: ['hello', 2 ** 40], kwargs: { tag: 'ü' }, enc_algo: 'cryptobox' });
+    expect(results['result']).toMatchObject({ args: ['hello', 2 ** 40], kwargs: { tag: 'ü', reply: 'encrypted too' } });
+    expect(results['error']).toEqual({ uri: 'com.e2ee.error.refused', args: ['secret reason', 'why'], kwargs: { code: 7 }, enc_algo: 'cryptobox' });
+
+    // On the wire: the payload is one opaque binary in place of Arguments, with enc_* in Details.
+    const event = await witness.next();
+    expect(event[0]).toBe(MessageCode.Event);
+    expect(event).toHaveLength(5);
+    expect(event[3]).toMatchObject({ enc_algo: 'cryptobox', enc_serializer: 'json' });
+    expect(event[4]).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(event[4] as Uint8Array).toString('utf8')).not.toContain('secret');
   });
 });

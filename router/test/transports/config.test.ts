@@ -16,14 +16,14 @@ function problemsOf(value: unknown): string[] {
 }
 
 describe('resolveConfig: transports', () => {
-  it('a rawsocket listener takes port 8081, 1 MiB, every serializer, no connection limit and no pings by default', () => {
+  it('a rawsocket listener takes port 8081, 16 MiB (the largest RawSocket length), every serializer, no connection limit and no pings by default', () => {
     const [listener] = resolveConfig({ listeners: [{ type: 'rawsocket' }] }).listeners;
     expect(listener).toMatchObject({
       type: 'rawsocket',
       host: '0.0.0.0',
       port: 8081,
       serializers: ['json', 'msgpack', 'cbor'],
-      maxMessageBytes: 1048576,
+      maxMessageBytes: 16777216,
       minPeerMaxMessageBytes: 512,
       maxConnections: 0,
       pingIntervalMs: 0,

@@ -97,7 +97,7 @@ describe('the handshake', () => {
       slow.sendRaw(Buffer.from([octet]));
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect([...(await slow.awaitReply())]).toEqual([0x7f, 0xb1, 0, 0]); // 2^20 default, JSON
+    expect([...(await slow.awaitReply())]).toEqual([0x7f, 0xf1, 0, 0]); // 2^24 default (16 MiB, the largest), JSON
     const eager = await RawSocketClient.open(target);
     const hello = rawFrame(0, Buffer.from(JSON.stringify([MessageCode.Hello, 'realm1', { roles: { subscriber: {} } }])));
     eager.sendRaw(Buffer.concat([Buffer.from([0x7f, 0xf1, 0, 0]), hello]));

@@ -55,7 +55,7 @@ export class HttpBridge {
   readonly #sse: SsePath[] = [];
 
   /** `admission`: the listener's gate, which SSE streams (long-lived, browser-reachable) pass. */
-  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; admission?: Admission }) {
+  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission }) {
     this.#config = config;
     this.#host = host;
     this.#pool = new SessionPool((o, authenticators) => host.connectLocal(o, authenticators));
@@ -78,7 +78,7 @@ export class HttpBridge {
           break;
         }
       }
-      const guard = new PathGuard(path, { json: path.type === 'publisher' || path.type === 'caller', body: path.type !== 'sse', maxBodyBytes: options.maxBodyBytes });
+      const guard = new PathGuard(path, { json: path.type === 'publisher' || path.type === 'caller', body: path.type !== 'sse', maxBodyBytes: options.maxBodyBytes, maxNestingDepth: options.maxNestingDepth, maxMessageItems: options.maxMessageItems });
       this.#routes.push({ path, handler, guard, cors: new CorsPolicy(path.cors) });
     }
   }

@@ -158,7 +158,7 @@ export interface HttpSubscriberFile {
 export const DEFAULT_SUBSCRIBER_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
 /** An HTTP callee's default timeoutMs. */
 export const DEFAULT_CALLEE_TIMEOUT_MS = 10_000;
-/** An HTTP callee's default maxResponseBytes: 1 MiB, the default maxMessageBytes the result travels in. */
+/** An HTTP callee's default maxResponseBytes: 1 MiB, an answer body read into memory per call (below the 16 MiB default maxMessageBytes its result may travel in; raise it per callee). */
 export const DEFAULT_CALLEE_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** A procedure that performs an HTTP request (Crossbar's RESTCallee contract). */

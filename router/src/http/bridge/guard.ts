@@ -17,6 +17,7 @@ import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DecodeError, scanJson } from '@switchboard/schemas';
 import type { BridgePath } from './config.js';
 import type { BridgeIdentity } from './local-session.js';
 import { parseQuery, queryText } from './query.js';
@@ -47,6 +48,9 @@ export interface GuardOptions {
   body: boolean;
   /** The listener's largest message: the body limit when post_body_limit is 0. */
   maxBodyBytes: number;
+  /** The listener's maxNestingDepth and maxMessageItems, which a JSON body is held to as a WebSocket message is. */
+  maxNestingDepth?: number;
+  maxMessageItems?: number;
   /** Milliseconds since the epoch (injected for tests). */
   now?: () => number;
 }
@@ -142,6 +146,14 @@ export class PathGuard {
     }
     let json: unknown;
     if (this.#options.json) {
+      // Before JSON.parse: a body of up to maxMessageBytes (16 MiB) of `{},` would be millions
+      // of objects, and deep nesting breaks the recursive encoders after it. [issue #16]
+      try {
+        scanJson(text, this.#options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, this.#options.maxMessageItems ?? DEFAULT_MAX_ITEMS);
+      } catch (err) {
+        if (err instanceof DecodeError) throw new HttpRefusal(400, `request body: ${err.message}`);
+        throw err;
+      }
       try {
         // JSON text writes U+0000 as the escape \u0000: without it, no string needs reviving.
         json = text.includes('\\u0000') ? JSON.parse(text, reviveBinary) : JSON.parse(text);

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
-import { isMatchPolicy } from '@switchboard/schemas';
+import { isMatchPolicy, listArgs } from '@switchboard/schemas';
 import { isRecipient } from '../../broker/broker.js';
 import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
@@ -125,7 +125,7 @@ export class SsePath {
       for (const e of stored.slice(at + 1)) {
         if (reader !== undefined && !isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, reader)) continue;
         replayed.add(e.publication);
-        send({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs });
+        send({ publication: e.publication, topic: e.topic, details: e.details, args: e.args === undefined ? undefined : listArgs(e.args), kwargs: e.kwargs });
       }
     };
     const onEvent = (e: EventMessage): void => {
