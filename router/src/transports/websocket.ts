@@ -498,15 +498,13 @@ export class WebSocketTransport {
 }
 
 /**
- * An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. Text is
- * written straight into the frame, so a JSON EVENT costs one allocation and one copy.
+ * A buffer for an unmasked server frame of `length` payload octets, its header written (RFC 6455
+ * §5.2: first octet, then a 7-, 16- or 64-bit length); the payload goes at the returned offset.
  */
-function wsFrame(frame: SharedFrame): Uint8Array {
-  const source = frame.source;
-  const length = typeof source === 'string' ? Buffer.byteLength(source) : source.length;
+function serverFrame(firstOctet: number, length: number): [Buffer, number] {
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const out = Buffer.allocUnsafe(headerLength + length);
-  out[0] = 0x80 | (frame.text ? 0x1 : 0x2);
+  out[0] = firstOctet;
   if (length < 126) out[1] = length;
   else if (length < 65536) {
     out[1] = 126;
@@ -515,6 +513,17 @@ function wsFrame(frame: SharedFrame): Uint8Array {
     out[1] = 127;
     out.writeBigUInt64BE(BigInt(length), 2);
   }
+  return [out, headerLength];
+}
+
+/**
+ * An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. Text is
+ * written straight into the frame, so a JSON EVENT costs one allocation and one copy.
+ */
+function wsFrame(frame: SharedFrame): Uint8Array {
+  const source = frame.source;
+  const length = typeof source === 'string' ? Buffer.byteLength(source) : source.length;
+  const [out, headerLength] = serverFrame(0x80 | (frame.text ? 0x1 : 0x2), length);
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
   return out;
@@ -556,17 +565,7 @@ const DEFLATE_TRAILER_LENGTH = 4;
 function deflatedFrame(data: Uint8Array, text: boolean, compression: CompressionOptions, windowBits: number): Uint8Array {
   const deflated = deflateRawSync(data, { level: compression.level, memLevel: compression.memLevel, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH });
   const length = deflated.length - DEFLATE_TRAILER_LENGTH;
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(headerLength + length);
-  out[0] = 0x80 | 0x40 | (text ? 0x1 : 0x2);
-  if (length < 126) out[1] = length;
-  else if (length < 65536) {
-    out[1] = 126;
-    out.writeUInt16BE(length, 2);
-  } else {
-    out[1] = 127;
-    out.writeBigUInt64BE(BigInt(length), 2);
-  }
+  const [out, headerLength] = serverFrame(0x80 | 0x40 | (text ? 0x1 : 0x2), length);
   deflated.copy(out, headerLength, 0, length);
   return out;
 }
