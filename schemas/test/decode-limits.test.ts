@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DecodeError, EncodeError, cborCodec, jsonCodec, msgpackCodec } from '../src/index.js';
-import type { Codec } from '../src/index.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DecodeError, EncodeError, cborCodec, jsonCodec, msgpackCodec, scanJson } from '../src/index.js';
+import type { Codec, DecodeOptions } from '../src/index.js';
 
 const ALL: readonly Codec[] = [jsonCodec, msgpackCodec, cborCodec];
 const MiB = 1024 * 1024;
@@ -43,6 +43,17 @@ function timed(f: () => void): number {
   const t0 = performance.now();
   f();
   return performance.now() - t0;
+}
+
+function refusedWith(codec: Codec, frame: string | Uint8Array, options: DecodeOptions, mentions: RegExp): void {
+  let thrown: unknown;
+  try {
+    codec.decode(frame, options);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, 'a DecodeError').toBeInstanceOf(DecodeError);
+  expect((thrown as Error).message).toMatch(mentions);
 }
 
 function tryDecode(codec: Codec, frame: string | Uint8Array): void {
@@ -223,6 +234,55 @@ describe('value count', () => {
     for (const [codec, frame] of [[jsonCodec, json], [msgpackCodec, msgpack], [cborCodec, cbor]] as const) {
       expect(timed(() => refused(codec, frame, /more than 131072 values/))).toBeLessThan(500);
     }
+  });
+});
+
+// Issue #16: the messages of one batch (batched WebSocket, batched long-poll) share one value
+// budget, so that a batch of maxMessageBytes costs what one maximal message costs, not one per
+// message. Each decode reports its count through `batch`, counting on from what came before.
+describe('values counted across the messages of a batch', () => {
+  it('scanJson reports the values it counted, counting on from a running count', () => {
+    expect(scanJson('[1,{"a":1,"b":2}]', DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS)).toBe(6);
+    expect(scanJson('[1,{"a":1,"b":2}]', DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, 100)).toBe(106);
+    expect(scanJson('"plain"', DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS)).toBe(0);
+    expect(() => scanJson('[1,{"a":1,"b":2}]', DEFAULT_MAX_DEPTH, 105, 100)).toThrow(/more than 105 values in one batch/);
+  });
+
+  it.each(ALL.map((c) => [c.name, c] as const))('%s: a decode adds its values to the batch count', (_name, codec) => {
+    const frame = codec.encode([1, { a: 1, b: 2 }]);
+    const values = codec === jsonCodec ? 6 : 7;
+    const batch = { items: 0 };
+    expect(codec.decode(frame, { batch })).toEqual([1, { a: 1, b: 2 }]);
+    expect(batch.items).toBe(values);
+    codec.decode(frame, { batch });
+    expect(batch.items).toBe(2 * values);
+    // Binaries cost what a decoder pays for them: four values each.
+    const binary = { items: 0 };
+    codec.decode(codec.encode([Uint8Array.of(1, 2)]), { batch: binary });
+    expect(binary.items).toBe(codec === jsonCodec ? 4 : 5);
+  });
+
+  it.each(ALL.map((c) => [c.name, c] as const))('%s: the running count is held to maxItems: what fits passes, one value more is refused as a batch', (_name, codec) => {
+    const frame = codec.encode([1, { a: 1, b: 2 }]);
+    const values = codec === jsonCodec ? 6 : 7;
+    const fits = { items: 100 - values };
+    codec.decode(frame, { maxItems: 100, batch: fits });
+    expect(fits.items).toBe(100);
+    const over = { items: 101 - values };
+    refusedWith(codec, frame, { maxItems: 100, batch: over }, /more than 100 values in one batch/);
+    // A message over the limit on its own is still called what it is.
+    refusedWith(codec, frame, { maxItems: values - 1, batch: { items: 0 } }, new RegExp(`more than ${values - 1} values in one message`));
+  });
+
+  it('a batch of messages each at the value limit is refused at the second one, not decoded in full', () => {
+    // 127 such messages fit in 16 MiB: decoded one budget each, they held the loop for 4.3 s.
+    const fits = new Array<Record<string, never>>(DEFAULT_MAX_ITEMS - 1).fill({});
+    const frame = msgpackCodec.encode(fits);
+    const batch = { items: 0 };
+    msgpackCodec.decode(frame, { batch });
+    expect(batch.items).toBe(DEFAULT_MAX_ITEMS);
+    const t = timed(() => refusedWith(msgpackCodec, frame, { batch: { items: DEFAULT_MAX_ITEMS } }, /more than 131072 values in one batch \(its messages share one budget\) at byte 0/));
+    expect(t).toBeLessThan(500);
   });
 });
 

@@ -77,7 +77,11 @@ export interface WebSocketListenerFile {
   maxMessageBytes?: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
   maxNestingDepth?: number;
-  /** Most values (keys included) in an incoming message (default 131072); more aborts the session (wamp.error.protocol_violation). */
+  /**
+   * Most values (keys included) in an incoming message, and in one batch of the batched
+   * subprotocols and long-poll, whose messages share it (default 131072); more aborts the session
+   * (wamp.error.protocol_violation).
+   */
   maxMessageItems?: number;
   pingIntervalMs?: number;
   outbound?: Partial<OutboundLimits>;
@@ -227,7 +231,7 @@ export interface WebSocketListenerConfig {
   maxMessageBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
   maxNestingDepth: number;
-  /** Most values (keys included) in an incoming message; more aborts the session. */
+  /** Most values (keys included) in an incoming message, and in one batch (its messages share it); more aborts the session. */
   maxMessageItems: number;
   pingIntervalMs: number;
   outbound: OutboundLimits;

@@ -8,6 +8,7 @@
  * the limits, truncated items and trailing bytes. Indefinite-length lists and dicts are data-model values and
  * pass.
  */
+import type { BinaryScan } from './limits.js';
 import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'CBOR';
@@ -65,11 +66,12 @@ function readArgument(frame: Uint8Array, pos: number, info: number, start: numbe
 }
 
 /**
- * Throws DecodeError for a frame outside the data model; returns whether it holds `undefined`
- * (which JavaScript CBOR clients such as wampy write for absent options: the codec then reads it
- * as JSON.stringify would, see cbor.ts).
+ * Throws DecodeError for a frame outside the data model; returns the count of values (counted on
+ * from `counted`, the values of the messages before this one in its batch) and whether it holds
+ * `undefined` (which JavaScript CBOR clients such as wampy write for absent options: the codec
+ * then reads it as JSON.stringify would, see cbor.ts).
  */
-export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number): boolean {
+export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0): BinaryScan {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -78,7 +80,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
   const end = frame.length;
   let pos = 0;
   let depth = 0;
-  let items = 0;
+  let items = counted;
   let sawUndefined = false;
   // The frame itself is one item.
   left[0] = 1;
@@ -101,7 +103,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
     }
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
-    if (++items > maxItems) tooMany(NAME, maxItems, start);
+    if (++items > maxItems) tooMany(NAME, maxItems, start, counted);
     const major = b >> 5;
     const info = b & 0x1f;
     if (key && major !== 3) refuse(NAME, 'a dict key that is not a text string', start);
@@ -118,7 +120,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
         if (argument > end - pos) refuse(NAME, 'truncated string', start);
         if (major === 2) {
           items += BINARY_EXTRA;
-          if (items > maxItems) tooMany(NAME, maxItems, start);
+          if (items > maxItems) tooMany(NAME, maxItems, start, counted);
         }
         pos += argument;
         break;
@@ -148,7 +150,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
         if (argument > end - pos) refuse(NAME, 'truncated bignum', start);
         // cbor-x converts a bignum byte by byte in BigInt arithmetic: it counts as one value per byte.
         items += argument > 1 ? argument - 1 : 0;
-        if (items > maxItems) tooMany(NAME, maxItems, start);
+        if (items > maxItems) tooMany(NAME, maxItems, start, counted);
         pos += argument;
         break;
       }
@@ -184,7 +186,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number):
   }
   if (pos > end) refuse(NAME, 'truncated frame', end);
   if (pos !== end) refuse(NAME, 'trailing bytes after the message', pos);
-  return sawUndefined;
+  return { items, holdsUndefined: sawUndefined };
 }
 
 function uint32(frame: Uint8Array, pos: number): number {

@@ -3,7 +3,7 @@ import type { Codec, EncodedTail } from './codec.js';
 import { cborHeader, cborHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
-import { maxDepthOf, maxItemsOf, refuse } from './limits.js';
+import { countedOf, maxDepthOf, maxItemsOf, recordCount, refuse } from './limits.js';
 import { scanCbor } from './cbor-scan.js';
 import { withoutUndefined } from './undefined.js';
 import { DecodeError } from '../wire.js';
@@ -44,7 +44,8 @@ export const cborCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('CBOR', 'frames must be binary');
     // Only frames inside the data model reach cbor-x (cbor-scan.ts): no tags but small bignums.
-    const holdsUndefined = scanCbor(frame, maxDepthOf(options), maxItemsOf(options));
+    const { items, holdsUndefined } = scanCbor(frame, maxDepthOf(options), maxItemsOf(options), countedOf(options));
+    recordCount(options, items);
     let value: unknown;
     try {
       value = encoder.decode(frame);

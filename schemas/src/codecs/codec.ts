@@ -26,7 +26,8 @@ export interface Codec {
   encode(message: unknown[]): string | Uint8Array;
   /**
    * Deserializes one frame. Throws DecodeError (and nothing else) on undecodable input and on
-   * anything outside the WAMP data model (limits.ts); linear in the frame's size.
+   * anything outside the WAMP data model (limits.ts); linear in the frame's size. A message of a
+   * batch adds its count of values to `options.batch`, held to maxItems with the messages before.
    */
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown;
   /**

@@ -5,7 +5,8 @@
  * pass: strings are skipped (with indexOf where they hold no escaped quote), brackets and
  * separators counted outside them (a value is an opening bracket, or follows a `,` or `:`); a
  * binary (a string starting with \u0000) counts as four values, the cost of its base64 decoding
- * and its own byte array. Malformed text is left to JSON.parse to refuse.
+ * and its own byte array. Malformed text is left to JSON.parse to refuse. Returns the count,
+ * counted on from `counted` (the values of the messages before this one in its batch).
  */
 import { tooDeep, tooMany } from './limits.js';
 
@@ -14,26 +15,26 @@ const BACKSLASH = 0x5c;
 /** What a binary costs beyond the one value its separator counted. */
 const BINARY_EXTRA = 3;
 
-export function scanJson(text: string, maxDepth: number, maxItems: number): void {
+export function scanJson(text: string, maxDepth: number, maxItems: number, counted = 0): number {
   let depth = 0;
-  let items = 0;
+  let items = counted;
   const end = text.length;
   for (let i = 0; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       if (text.startsWith('\\u0000', i + 1)) {
         items += BINARY_EXTRA;
-        if (items > maxItems) tooMany('JSON', maxItems, i);
+        if (items > maxItems) tooMany('JSON', maxItems, i, counted);
       }
       // The closing quote: found with indexOf (fast on plain text); when the first quote found is
       // escaped, the string is walked character by character from its start instead, so that a
       // string full of \" costs one pass, not one indexOf per quote.
       let q = text.indexOf('"', i + 1);
-      if (q === -1) return; // unterminated: JSON.parse refuses it
+      if (q === -1) return items; // unterminated: JSON.parse refuses it
       if (text.charCodeAt(q - 1) === BACKSLASH) {
         q = i + 1;
         for (;;) {
-          if (q >= end) return;
+          if (q >= end) return items;
           const d = text.charCodeAt(q);
           if (d === QUOTE) break;
           q += d === BACKSLASH ? 2 : 1;
@@ -43,11 +44,12 @@ export function scanJson(text: string, maxDepth: number, maxItems: number): void
     } else if (c === 0x5b || c === 0x7b) {
       // [ {
       if (++depth > maxDepth) tooDeep('JSON', maxDepth, i);
-      if (++items > maxItems) tooMany('JSON', maxItems, i);
+      if (++items > maxItems) tooMany('JSON', maxItems, i, counted);
     } else if (c === 0x5d || c === 0x7d) depth--; // ] }
     else if (c === 0x2c || c === 0x3a) {
       // , :
-      if (++items > maxItems) tooMany('JSON', maxItems, i);
+      if (++items > maxItems) tooMany('JSON', maxItems, i, counted);
     }
   }
+  return items;
 }

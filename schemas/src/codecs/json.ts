@@ -3,7 +3,7 @@ import { EncodeError } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { allocate, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
-import { maxDepthOf, maxItemsOf } from './limits.js';
+import { countedOf, maxDepthOf, maxItemsOf, recordCount } from './limits.js';
 import { scanJson } from './json-scan.js';
 import { DecodeError } from '../wire.js';
 
@@ -144,7 +144,7 @@ export const jsonCodec: Codec = {
     } catch {
       throw new DecodeError('JSON: invalid UTF-8');
     }
-    scanJson(text, maxDepthOf(options), maxItemsOf(options));
+    recordCount(options, scanJson(text, maxDepthOf(options), maxItemsOf(options), countedOf(options)));
     try {
       const value: unknown = JSON.parse(text);
       return text.includes('\\u0000') ? reviveBinary(value) : value;

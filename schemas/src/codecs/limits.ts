@@ -27,6 +27,19 @@ export interface DecodeOptions {
    * DEFAULT_MAX_ITEMS.
    */
   readonly maxItems?: number;
+  /**
+   * The running count of a batch this frame is one message of (batched WebSocket, batched
+   * long-poll; router/src/transports/batch.ts): the frame's values are counted on from
+   * `batch.items`, the total is held to maxItems, and the new total is written back. All
+   * messages of a batch share one budget, so that a batch of many messages at the limit costs
+   * what one message at the limit costs, not that many times over.
+   */
+  readonly batch?: BatchCount;
+}
+
+/** Values counted so far by the messages of one batch (see DecodeOptions.batch). */
+export interface BatchCount {
+  items: number;
 }
 
 /** Deep enough for any real payload (62 levels inside Arguments), shallow enough for every recursive encoder. */
@@ -53,13 +66,33 @@ export function maxItemsOf(options: DecodeOptions | undefined): number {
   return options?.maxItems ?? DEFAULT_MAX_ITEMS;
 }
 
+/** Values the messages before this one in its batch counted (0 outside a batch). */
+export function countedOf(options: DecodeOptions | undefined): number {
+  return options?.batch?.items ?? 0;
+}
+
+/** Writes a frame's running total back to its batch, if it is in one. */
+export function recordCount(options: DecodeOptions | undefined, items: number): void {
+  if (options?.batch !== undefined) options.batch.items = items;
+}
+
+/** What a scan of a binary frame found: the running count of values, whether it holds `undefined`. */
+export interface BinaryScan {
+  readonly items: number;
+  readonly holdsUndefined: boolean;
+}
+
 /** A frame outside the data model (`offset`: where in the frame, for the message). */
 export function refuse(codec: string, what: string, offset?: number): never {
   throw new DecodeError(`${codec}: ${what}${offset === undefined ? '' : ` at byte ${offset}`}`);
 }
 
-export function tooMany(codec: string, maxItems: number, offset: number): never {
-  return refuse(codec, `more than ${maxItems} values in one message`, offset);
+/**
+ * `counted`: what the messages before this one in its batch counted; past the limit with some,
+ * it is the batch (their shared budget) that holds too many values.
+ */
+export function tooMany(codec: string, maxItems: number, offset: number, counted = 0): never {
+  return refuse(codec, `more than ${maxItems} values in one ${counted > 0 ? 'batch (its messages share one budget)' : 'message'}`, offset);
 }
 
 export function tooDeep(codec: string, maxDepth: number, offset: number): never {

@@ -6,6 +6,7 @@
  * floats, dict keys that are not strings, nesting and value counts past the limits, truncated
  * items and trailing bytes.
  */
+import type { BinaryScan } from './limits.js';
 import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'MessagePack';
@@ -18,8 +19,12 @@ const BINARY_EXTRA = 3;
 let left = new Float64Array(65);
 let isDict = new Uint8Array(65);
 
-/** Throws DecodeError for a frame outside the data model; returns whether it holds `undefined`. */
-export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number): boolean {
+/**
+ * Throws DecodeError for a frame outside the data model; returns the count of values (counted on
+ * from `counted`, the values of the messages before this one in its batch) and whether it holds
+ * `undefined`.
+ */
+export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0): BinaryScan {
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -27,7 +32,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
   const end = frame.length;
   let pos = 0;
   let depth = 0;
-  let items = 0;
+  let items = counted;
   let sawUndefined = false;
   // The frame itself is one item.
   left[0] = 1;
@@ -41,7 +46,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
     const start = pos;
-    if (++items > maxItems) tooMany(NAME, maxItems, start);
+    if (++items > maxItems) tooMany(NAME, maxItems, start, counted);
     const b = frame[pos++]!;
     if (key && !(b >= 0xa0 && b <= 0xbf) && b !== 0xd9 && b !== 0xda && b !== 0xdb) refuse(NAME, 'a dict key that is not a string', start);
     let length = -1; // bytes of string or binary data that follow
@@ -134,7 +139,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
       }
     }
     if (length >= 0) {
-      if (items > maxItems) tooMany(NAME, maxItems, start);
+      if (items > maxItems) tooMany(NAME, maxItems, start, counted);
       if (length > end - pos) refuse(NAME, 'truncated string or binary', start);
       pos += length;
     } else {
@@ -148,7 +153,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
   }
   if (pos > end) refuse(NAME, 'truncated frame', end);
   if (pos !== end) refuse(NAME, 'trailing bytes after the message', pos);
-  return sawUndefined;
+  return { items, holdsUndefined: sawUndefined };
 }
 
 function uint32(frame: Uint8Array, pos: number): number {

@@ -3,7 +3,7 @@ import type { Codec, EncodedTail } from './codec.js';
 import { msgpackHeader, msgpackHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
-import { maxDepthOf, maxItemsOf, refuse } from './limits.js';
+import { countedOf, maxDepthOf, maxItemsOf, recordCount, refuse } from './limits.js';
 import { scanMsgpack } from './msgpack-scan.js';
 import { withoutUndefined } from './undefined.js';
 import { DecodeError } from '../wire.js';
@@ -31,7 +31,8 @@ export const msgpackCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('MessagePack', 'frames must be binary');
     // Only frames inside the data model reach msgpackr (msgpack-scan.ts; 0xc1 included).
-    const holdsUndefined = scanMsgpack(frame, maxDepthOf(options), maxItemsOf(options));
+    const { items, holdsUndefined } = scanMsgpack(frame, maxDepthOf(options), maxItemsOf(options), countedOf(options));
+    recordCount(options, items);
     let value: unknown;
     try {
       value = packr.unpack(frame);
