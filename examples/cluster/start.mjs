@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@switchboard/client';
 import { Router, createLogger, loadConfig } from '@switchboard/router';
+import { writeMainConfig } from '../support/nginx.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const find = (names) => names.find((p) => p !== undefined && p !== '' && existsSync(p));
@@ -110,23 +111,8 @@ const site = readFileSync(here('nginx.conf'), 'utf8')
   .replace(/^(\s*server )node(\d):8080\b/gm, (_, head, n) => `${head}127.0.0.1:${nodePorts[Number(n) - 1]}`)
   .replace(/^(\s*listen) 8080;/gm, `$1 127.0.0.1:${nginxPort};`);
 writeFileSync(join(dir, 'cluster.conf'), site);
-writeFileSync(
-  join(dir, 'nginx.conf'),
-  [
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log notice;`,
-    'events { worker_connections 256; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t}_temp;`),
-    '  default_type application/octet-stream;',
-    `  include ${dir}/cluster.conf;`,
-    '}',
-    '',
-  ].join('\n'),
-);
-const nginx = run('nginx', NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;']);
+// Its main config (what a distribution ships as /etc/nginx/nginx.conf) with every path in `dir`.
+const nginx = run('nginx', NGINX, [...writeMainConfig(dir, 'cluster.conf'), '-g', 'daemon off;']);
 await accepting(nginxPort, 'nginx', () => `${nginx.output()}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''}`);
 const url = `ws://localhost:${nginxPort}/ws`;
 console.log(`nginx on ${url}, least_conn over the three nodes`);

@@ -15,6 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderTemplate, writeMainConfig } from '../support/nginx.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const NGINX = [process.env.NGINX, '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/bin/nginx'].find((p) => p !== undefined && p !== '' && existsSync(p));
@@ -46,31 +47,11 @@ try {
 
 // ${NAME} outside comments, as `envsubst '$SWITCHBOARD_UPSTREAM …'` does; nginx's own $variables stay.
 const vars = { SWITCHBOARD_UPSTREAM: upstream, NGINX_HTTPS_PORT: httpsPort, NGINX_HTTP_PORT: httpPort, NGINX_SERVER_NAME: 'localhost', NGINX_CERT: cert, NGINX_KEY: key };
-const site = readFileSync(here('switchboard.conf.template'), 'utf8')
-  .split('\n')
-  .map((line) => (line.trimStart().startsWith('#') ? line : line.replace(/\$\{([A-Z_]+)\}/g, (all, name) => vars[name] ?? all)))
-  .join('\n')
-  .replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2');
+const site = renderTemplate(readFileSync(here('switchboard.conf.template'), 'utf8'), vars).replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2');
 writeFileSync(join(prefix, 'switchboard.conf'), site);
 // The main file a distribution ships as /etc/nginx/nginx.conf, every path in the prefix.
-writeFileSync(
-  join(prefix, 'nginx.conf'),
-  [
-    'worker_processes 1;',
-    `pid ${prefix}/nginx.pid;`,
-    `error_log ${errorLog} notice;`,
-    'events { worker_connections 256; }',
-    'http {',
-    `  access_log ${prefix}/access.log;`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;`),
-    '  default_type application/octet-stream;',
-    `  include ${prefix}/switchboard.conf;`,
-    '}',
-    '',
-  ].join('\n'),
-);
+const args = writeMainConfig(prefix, 'switchboard.conf', { errorLog });
 
-const args = ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', errorLog];
 // A process group of its own: Ctrl-C stops it through stop() below, once, not also from the terminal.
 const nginx = spawn(NGINX, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 const nginxExited = new Promise((resolve) => nginx.once('exit', (code) => resolve(code)));

@@ -1,7 +1,9 @@
 /**
- * Test helpers: a router on an ephemeral port, and a raw WAMP peer that speaks frames by hand
- * (for protocol-violation cases no client library would send). Every wait is bounded.
+ * Test helpers: a router on an ephemeral port, a raw WAMP peer that speaks frames by hand (for
+ * protocol-violation cases no client library would send), and a child process run to its end.
+ * Every wait is bounded.
  */
+import { spawn } from 'node:child_process';
 import { onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import type { Codec, SerializerName } from '@switchboard/schemas';
@@ -36,6 +38,45 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
     }),
   ]);
+}
+
+export interface ProcessRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProcessOptions {
+  /** The bound on the whole run. */
+  ms: number;
+  /** Named in the timeout. */
+  what: string;
+  cwd?: string;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Said when `command` cannot be started at all (after `cannot run <command>: <why>.`). */
+  required?: string;
+}
+
+/**
+ * Runs `command args…` to its end with its stdout and stderr collected; killed (SIGKILL) when the
+ * test finishes, bounded by `ms`.
+ */
+export function runProcess(command: string, args: readonly string[], options: ProcessOptions): Promise<ProcessRun> {
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<ProcessRun>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}.${options.required === undefined ? '' : ` ${options.required}`}`, { cause: err })));
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return within(exited, options.ms, options.what);
 }
 
 /** A WAMP peer at the frame level. */

@@ -23,6 +23,7 @@ import type { Cluster } from '../../../test/support/cluster.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
+import { writeMainConfig } from '../../support/nginx.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const ROOT = here('../../../');
@@ -172,25 +173,14 @@ async function startNginx(cluster: Cluster): Promise<RunningNginx> {
       });
     expect([servers, listens], 'nginx.conf: three `server nodeN:8080` lines and one `listen 8080;`').toEqual([3, 1]);
     writeFileSync(join(prefix, 'cluster.conf'), site);
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      [
-        'worker_processes 1;',
-        `pid ${prefix}/nginx.pid;`,
-        `error_log ${errorLog} info;`,
-        'events { worker_connections 64; }',
-        'http {',
-        // Which node served each request ($upstream_addr lists every one tried).
-        `  log_format upstreams '$request_method $uri $status [$upstream_addr]';`,
-        `  access_log ${accessLog} upstreams;`,
-        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;`),
-        '  default_type application/octet-stream;',
-        `  include ${prefix}/cluster.conf;`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    const args = ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', errorLog];
+    const args = writeMainConfig(prefix, 'cluster.conf', {
+      errorLog,
+      logLevel: 'info',
+      workerConnections: 64,
+      // Which node served each request ($upstream_addr lists every one tried).
+      http: [`log_format upstreams '$request_method $uri $status [$upstream_addr]';`],
+      accessLog: `${accessLog} upstreams`,
+    });
     execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
     const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {

@@ -20,6 +20,7 @@ import { startTestRouter, within } from '../../../router/test/helpers.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
+import { renderTemplate, writeMainConfig } from '../../support/nginx.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const TEMPLATE = here('../switchboard.conf.template');
@@ -52,22 +53,6 @@ function fetchVia(url: string, options: { method?: string; headers?: Record<stri
   );
 }
 
-/** Fills ${NAME} placeholders outside comments, as envsubst would; every one must have a value. */
-function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template
-    .split('\n')
-    .map((line) =>
-      line.trimStart().startsWith('#')
-        ? line
-        : line.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
-            const value = vars[name];
-            if (value === undefined) throw new Error(`the template uses \${${name}}, which has no value`);
-            return value;
-          }),
-    )
-    .join('\n');
-}
-
 interface NginxFiles {
   upstream: string;
   cert: string;
@@ -85,33 +70,20 @@ async function startNginx(prefix: string, files: NginxFiles): Promise<{ nginx: S
   const errorLog = join(prefix, 'error.log');
   for (let attempt = 1; ; attempt++) {
     const [httpsPort, httpPort] = [await freePort(), await freePort()];
-    const site = renderTemplate(readFileSync(TEMPLATE, 'utf8'), {
-      SWITCHBOARD_UPSTREAM: files.upstream,
-      NGINX_HTTPS_PORT: String(httpsPort),
-      NGINX_HTTP_PORT: String(httpPort),
-      NGINX_SERVER_NAME: 'localhost',
-      NGINX_CERT: files.cert,
-      NGINX_KEY: files.key,
-    }).replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2'); // tests listen on loopback only
+    const site = renderTemplate(
+      readFileSync(TEMPLATE, 'utf8'),
+      {
+        SWITCHBOARD_UPSTREAM: files.upstream,
+        NGINX_HTTPS_PORT: String(httpsPort),
+        NGINX_HTTP_PORT: String(httpPort),
+        NGINX_SERVER_NAME: 'localhost',
+        NGINX_CERT: files.cert,
+        NGINX_KEY: files.key,
+      },
+      { strict: true }, // every placeholder must have a value
+    ).replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2'); // tests listen on loopback only
     writeFileSync(join(prefix, 'switchboard.conf'), site);
-    // The main config (what a distribution ships as /etc/nginx/nginx.conf), every path in the prefix.
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      [
-        'worker_processes 1;',
-        `pid ${prefix}/nginx.pid;`,
-        `error_log ${errorLog} info;`,
-        'events { worker_connections 64; }',
-        'http {',
-        `  access_log ${prefix}/access.log;`,
-        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;`),
-        '  default_type application/octet-stream;',
-        `  include ${prefix}/switchboard.conf;`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    const args = ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', errorLog];
+    const args = writeMainConfig(prefix, 'switchboard.conf', { errorLog, logLevel: 'info', workerConnections: 64 });
     execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
     const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {

@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { scramCredentials } from '@switchboard/router';
 import type { RouterConfigFile, ScramPrincipal } from '@switchboard/router';
 import { startTestRouter } from '../helpers.js';
-import { runPythonProbe } from './python-probe.js';
-import type { ProbeRun } from './python-probe.js';
+import { runPythonProbe } from '../python/support.js';
+import type { ProbeRun } from '../python/support.js';
 import { SERIALIZERS } from './support.js';
 
 /** Runs scram.py with `args`. */

@@ -8,8 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startTestRouter } from '../helpers.js';
-import { runPythonProbe } from './python-probe.js';
-import type { ProbeRun } from './python-probe.js';
+import { runPythonProbe } from '../python/support.js';
+import type { ProbeRun } from '../python/support.js';
 import { SERIALIZERS, ed25519FromSeed } from './support.js';
 
 /** Runs cryptosign.py with `args`. */

@@ -17,7 +17,7 @@ import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile, TlsConfig } from '@switchboard/router';
 import { startTestRouter, within } from '../helpers.js';
 import { Raw, authenticatorComponent, selfSigned } from './support.js';
-import { runPythonProbe } from './python-probe.js';
+import { runPythonProbe } from '../python/support.js';
 
 const openssl = (args: string[], cwd: string): Promise<void> =>
   within(

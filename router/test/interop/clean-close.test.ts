@@ -9,32 +9,17 @@
  * on purpose, silences that. Each client runs in a child process, as a user runs it: what it
  * prints is what is asserted.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTestRouter, within } from '../helpers.js';
+import { runProcess, startTestRouter, within } from '../helpers.js';
+import type { ProcessRun } from '../helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `node <args>` from the repository root (so `autobahn` and `@switchboard/client` resolve). */
-async function runNode(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 15_000, `node ${args.join(' ').slice(0, 60)} to exit`);
-  return { code, stdout, stderr };
+function runNode(args: string[], env: Record<string, string>): Promise<ProcessRun> {
+  return runProcess(process.execPath, args, { cwd: ROOT, env, ms: 15_000, what: `node ${args.join(' ').slice(0, 60)} to exit` });
 }
 
 /** An autobahn-js app as a newcomer writes it: open, call, close; prints onclose's reason. */

@@ -4,103 +4,15 @@
  * on the Node side for the cross-language calls and events.
  *
  * The interpreter is Debian's /usr/bin/python3 (SWITCHBOARD_PYTHON overrides it), not whatever
- * python3 is first on PATH. Without python3-autobahn, python3-cbor2 and python3-msgpack these tests
- * FAIL, on purpose: .ci/run installs them.
+ * python3 is first on PATH (../python/support.ts runs it). Without python3-autobahn, python3-cbor2
+ * and python3-msgpack these tests FAIL, on purpose, naming what to install: .ci/run installs them.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import autobahn from 'autobahn';
+import { describe, expect, it } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
-import { RawPeer, startTestRouter, within } from '../helpers.js';
-import { SERIALIZERS, autobahnInbox, autobahnPublish, connectAutobahn, exactNumbers, plainBytes } from './clients.js';
-import type { AutobahnPeer } from './clients.js';
-
-const PYTHON = process.env['SWITCHBOARD_PYTHON'] ?? '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../python/basic.py', import.meta.url));
-const PROBE_TIMEOUT_S = 15;
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `PYTHON args…`; killed when the test finishes; bounded by `ms`. */
-async function runPython(args: string[], ms: number): Promise<Run> {
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<Run>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return within(exited, ms, `${PYTHON} ${args.join(' ')} (stderr so far: ${stderr.slice(-500)})`);
-}
-
-let prerequisites: Promise<string> | undefined;
-
-/** Fails (never skips) with what to install when Debian's autobahn is not importable. */
-function requirePythonAutobahn(): Promise<string> {
-  prerequisites ??= runPython(['-c', 'import autobahn, cbor2, msgpack; print(autobahn.__version__)'], 15_000).then(
-    (run) => {
-      if (run.code !== 0) {
-        throw new Error(
-          `${PYTHON} cannot import autobahn, cbor2 and msgpack (exit ${run.code}): ${run.stderr.trim().split('\n').pop() ?? ''}\n` +
-            'Install Debian\'s packages: apt-get install -y python3-autobahn python3-cbor2 python3-msgpack (.ci/run does this).',
-        );
-      }
-      return run.stdout.trim();
-    },
-    (err: unknown) => {
-      throw new Error(`cannot run ${PYTHON}: ${String(err)}. Debian's python3 with python3-autobahn is required (.ci/run installs it).`);
-    },
-  );
-  return prerequisites;
-}
-
-/** Node's view of bytes in the probe's JSON output. */
-const asBytesJson = (bytes: Uint8Array): { $bytes: string } => ({ $bytes: Buffer.from(bytes).toString('base64') });
-
-const NODE_EVENT_BLOB = Uint8Array.from([0, 1, 2, 3, 252, 253, 254, 255]);
-
-/** The Node-side peer: the procedures basic.py calls, and the event it asks for. */
-async function nodeCounterpart(peer: AutobahnPeer): Promise<void> {
-  const { session } = peer;
-  await within(session.register('com.interop.node.echo', (args, kwargs) => new autobahn.Result(args, kwargs)), 3000, 'REGISTERED echo');
-  await within(
-    session.register('com.interop.node.fail', (args) => {
-      throw new autobahn.Error('com.interop.error.node', ['node says no', ...args], { code: 7, detail: { 'ü': 'x', n: 2 ** 53 } });
-    }),
-    3000,
-    'REGISTERED fail',
-  );
-  await within(
-    session.register('com.interop.node.publish_to', async (args) => {
-      const topic = String(args[0]);
-      const publication = await autobahnPublish(peer, topic, ['from node', 2 ** 53, Buffer.from(NODE_EVENT_BLOB)], { text: '日本語', blob: Buffer.from(NODE_EVENT_BLOB), nested: { n: -(2 ** 53) } });
-      return publication.id;
-    }),
-    3000,
-    'REGISTERED publish_to',
-  );
-  await within(
-    session.register('com.interop.node.call_back', async (args) => {
-      const [procedure, ...rest] = args;
-      const result = await session.call(String(procedure), rest, { from: 'node' });
-      return result instanceof autobahn.Result ? new autobahn.Result(result.args, result.kwargs) : result;
-    }),
-    3000,
-    'REGISTERED call_back',
-  );
-}
+import { RawPeer, startTestRouter } from '../helpers.js';
+import { SERIALIZERS, autobahnInbox, connectAutobahn, exactNumbers, plainBytes } from './clients.js';
+import { NODE_EVENT_BLOB, asBytesJson, nodeCounterpart, requirePyNaCl, requirePythonAutobahn, runChecksProbe } from '../python/support.js';
 
 describe.each(SERIALIZERS)('autobahn-python over %s', (serializer: SerializerName) => {
   it('basic.py: own RPC and pub/sub, calls and events to and from an autobahn-js peer, GOODBYE', { timeout: 40_000 }, async () => {
@@ -112,13 +24,7 @@ describe.each(SERIALIZERS)('autobahn-python over %s', (serializer: SerializerNam
     // The Node peer also hears what Python publishes to itself, through another serializer.
     const fromPython = await autobahnInbox(node, 'com.interop.py.topic');
 
-    const run = await runPython([SCRIPT, router.url, serializer, String(PROBE_TIMEOUT_S)], (PROBE_TIMEOUT_S + 10) * 1000);
-    const lastLine = run.stdout.trim().split('\n').pop() ?? '';
-    const context = `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
-    expect(run.code, context).toBe(0);
-    const report = JSON.parse(lastLine) as { ok: boolean; results: Record<string, unknown> };
-    expect(report.ok, context).toBe(true);
-    const { results } = report;
+    const results = await runChecksProbe('basic.py', router.url, serializer);
 
     expect(results['serializer']).toBe(serializer);
     expect(results['realm']).toBe('realm1');
@@ -152,23 +58,6 @@ describe.each(SERIALIZERS)('autobahn-python over %s', (serializer: SerializerNam
 
 // ---- issue #16, item 3: end-to-end encrypted payloads (WAMP-cryptobox, payload transparency) ----
 
-const E2EE_SCRIPT = fileURLToPath(new URL('../python/e2ee.py', import.meta.url));
-
-let naclPrerequisite: Promise<void> | undefined;
-
-/** Fails (never skips) with what to install when PyNaCl, which autobahn's cryptobox needs, is missing. */
-function requirePyNaCl(): Promise<void> {
-  naclPrerequisite ??= runPython(['-c', 'import nacl; from autobahn.wamp.cryptobox import KeyRing'], 15_000).then((run) => {
-    if (run.code !== 0) {
-      throw new Error(
-        `${PYTHON} cannot import PyNaCl and autobahn.wamp.cryptobox (exit ${run.code}): ${run.stderr.trim().split('\n').pop() ?? ''}\n` +
-          "Install Debian's package: apt-get install -y python3-nacl.",
-      );
-    }
-  });
-  return naclPrerequisite;
-}
-
 describe.each(SERIALIZERS)('autobahn-python end-to-end encryption (cryptobox) over %s', (serializer: SerializerName) => {
   it('e2ee.py: encrypted PUBLISH → EVENT, CALL → INVOCATION → YIELD → RESULT and ERROR pass the router untouched', { timeout: 40_000 }, async () => {
     await requirePythonAutobahn();
@@ -179,13 +68,7 @@ describe.each(SERIALIZERS)('autobahn-python end-to-end encryption (cryptobox) ov
     witness.send([MessageCode.Subscribe, witness.nextRequest(), {}, 'com.e2ee.topic']);
     expect((await witness.next())[0]).toBe(MessageCode.Subscribed);
 
-    const run = await runPython([E2EE_SCRIPT, router.url, serializer, String(PROBE_TIMEOUT_S)], (PROBE_TIMEOUT_S + 10) * 1000);
-    const lastLine = run.stdout.trim().split('\n').pop() ?? '';
-    const context = `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
-    expect(run.code, context).toBe(0);
-    const report = JSON.parse(lastLine) as { ok: boolean; results: Record<string, unknown> };
-    expect(report.ok, context).toBe(true);
-    const { results } = report;
+    const results = await runChecksProbe('e2ee.py', router.url, serializer);
 
     expect(results['event']).toEqual({ args: ['secret', 2 ** 53, 'ünïcödé 🐍', { nested: [1, null, true] }], kwargs: { key: 'value', n: 7 }, enc_algo: 'cryptobox', topic: 'com.e2ee.topic' });
     expect(results['plain_event']).toEqual({ args: ['plain'], kwargs: {}, enc_algo: null, topic: 'com.plain.topic' });

@@ -1,41 +1,17 @@
 """
-Shared by the authentication probes (cryptosign.py, scram.py): output, bounded waits, and one
-session that joins once, records WELCOME or ABORT, leaves and disconnects. Run with Debian's
-/usr/bin/python3 and python3-autobahn; imported from the probe's own folder.
+Shared by the authentication probes (cryptosign.py, scram.py, tlsauth.py): one session that joins
+once, records WELCOME or ABORT, leaves and disconnects (output, bounded waits and the runner are
+common.py's). Run with Debian's /usr/bin/python3 and python3-autobahn; imported from the probe's
+own folder.
 """
 import asyncio
-import json
-import sys
-import traceback
 
-EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 1, 2, 3
-STEP_TIMEOUT_S = 5.0
+from common import SERIALIZERS, bounded  # first: it reports a missing autobahn
 
-
-def emit(obj):
-    print(json.dumps(obj, sort_keys=True, ensure_ascii=False), flush=True)
-
-
-try:
-    import txaio
-    txaio.use_asyncio()
-    from autobahn.asyncio.wamp import ApplicationSession
-    from autobahn.asyncio.websocket import WampWebSocketClientFactory
-    from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
-    from autobahn.wamp.types import ComponentConfig
-    from autobahn.websocket.util import parse_url
-except ImportError as exc:  # pragma: no cover - exercised only on a machine without the packages
-    emit({'ok': False, 'error': f'cannot import autobahn: {exc} (install python3-autobahn)'})
-    sys.exit(EXIT_MISSING)
-
-SERIALIZERS = {'json': JsonSerializer, 'msgpack': MsgPackSerializer, 'cbor': CBORSerializer}
-
-
-async def bounded(awaitable, what, timeout=STEP_TIMEOUT_S):
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f'timed out after {timeout} s waiting for {what}') from None
+from autobahn.asyncio.wamp import ApplicationSession
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp.types import ComponentConfig
+from autobahn.websocket.util import parse_url
 
 
 class AuthProbe(ApplicationSession):
@@ -96,20 +72,3 @@ async def join_once(url, serializer_name, make_session):
         return session, result
     finally:
         transport.close()
-
-
-def run_probe(serializer_name, timeout_s, probe):
-    """Runs the coroutine probe() within timeout_s and prints its result as one JSON line."""
-    try:
-        SERIALIZERS[serializer_name]()
-    except Exception as exc:
-        emit({'ok': False, 'error': f'serializer {serializer_name} unavailable: {exc}'})
-        return EXIT_MISSING
-    try:
-        result = asyncio.run(asyncio.wait_for(probe(), timeout_s))
-    except BaseException as exc:
-        traceback.print_exc(file=sys.stderr)
-        emit({'ok': False, 'error': f'{type(exc).__name__}: {exc}'})
-        return EXIT_FAILED
-    emit({'ok': True, **result})
-    return 0

@@ -24,32 +24,15 @@ serializer's library) cannot be imported. Every wait is bounded; the whole run b
 """
 import asyncio
 import base64
-import json
 import sys
-import traceback
 
-EXIT_FAILED, EXIT_USAGE, EXIT_MISSING = 1, 2, 3
+from common import SERIALIZERS, bounded, check, run_checks  # first: it reports a missing autobahn
 
-
-def emit(obj):
-    print(json.dumps(obj, sort_keys=True, ensure_ascii=False), flush=True)
-
-
-try:
-    import txaio
-    txaio.use_asyncio()
-    from autobahn.asyncio.wamp import ApplicationSession
-    from autobahn.asyncio.websocket import WampWebSocketClientFactory
-    from autobahn.wamp.exception import ApplicationError
-    from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
-    from autobahn.wamp.types import CallResult, ComponentConfig, PublishOptions, SubscribeOptions
-    from autobahn.websocket.util import parse_url
-except ImportError as exc:  # pragma: no cover - exercised only on a machine without the packages
-    emit({'ok': False, 'error': f'cannot import autobahn: {exc} (install python3-autobahn)'})
-    sys.exit(EXIT_MISSING)
-
-SERIALIZERS = {'json': JsonSerializer, 'msgpack': MsgPackSerializer, 'cbor': CBORSerializer}
-STEP_TIMEOUT_S = 5.0
+from autobahn.asyncio.wamp import ApplicationSession
+from autobahn.asyncio.websocket import WampWebSocketClientFactory
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CallResult, ComponentConfig, PublishOptions, SubscribeOptions
+from autobahn.websocket.util import parse_url
 
 # What this session publishes to itself; integers to 2^53, unicode beyond the BMP, bytes, nesting.
 OWN_EVENT_ARGS = [1, 'two', 2 ** 53, -(2 ** 53), 'ünïcödé 🐍 𝄞', {'nested': {'deep': [1, 2, {'x': None}]}}]
@@ -67,18 +50,6 @@ def jsonable(value):
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-async def bounded(awaitable, what, timeout=STEP_TIMEOUT_S):
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f'timed out after {timeout} s waiting for {what}') from None
 
 
 class Probe(ApplicationSession):
@@ -217,26 +188,5 @@ async def main(url, serializer_name, timeout_s):
         transport.close()
 
 
-def run():
-    if len(sys.argv) not in (3, 4) or sys.argv[2] not in SERIALIZERS:
-        print(__doc__, file=sys.stderr)
-        return EXIT_USAGE
-    url, serializer_name = sys.argv[1], sys.argv[2]
-    timeout_s = float(sys.argv[3]) if len(sys.argv) == 4 else 15.0
-    try:
-        SERIALIZERS[serializer_name]()
-    except Exception as exc:  # e.g. cbor2 or msgpack missing: autobahn raises when constructing
-        emit({'ok': False, 'error': f'serializer {serializer_name} unavailable: {exc}'})
-        return EXIT_MISSING
-    try:
-        results = asyncio.run(asyncio.wait_for(main(url, serializer_name, timeout_s), timeout_s + 5))
-    except BaseException as exc:
-        traceback.print_exc(file=sys.stderr)
-        emit({'ok': False, 'error': f'{type(exc).__name__}: {exc}'})
-        return EXIT_FAILED
-    emit({'ok': True, 'results': results})
-    return 0
-
-
 if __name__ == '__main__':
-    sys.exit(run())
+    sys.exit(run_checks(__doc__, main))

@@ -21,7 +21,8 @@ Exit 0 for either outcome (the test decides which it expected), 1 on an error, 2
 import binascii
 import sys
 
-from authprobe import EXIT_MISSING, EXIT_USAGE, SERIALIZERS, AuthProbe, emit, join_once, run_probe
+from authprobe import AuthProbe, join_once
+from common import EXIT_MISSING, EXIT_USAGE, SERIALIZERS, emit, run_probe
 
 try:
     from autobahn.wamp.cryptosign import CryptosignKey

@@ -14,17 +14,13 @@ exit codes as basic.py: one JSON line, 0 only if every check passed.
 import asyncio
 import ssl
 import sys
-import traceback
 
-from basic import EXIT_FAILED, EXIT_MISSING, EXIT_USAGE, SERIALIZERS, Probe, bounded, emit
+from common import SERIALIZERS, bounded, run_checks  # first: it reports a missing autobahn
 
-try:
-    from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
-    from autobahn.rawsocket.util import parse_url
-    from autobahn.wamp.types import ComponentConfig
-except ImportError as exc:  # pragma: no cover - exercised only on a machine without the packages
-    emit({'ok': False, 'error': f'cannot import autobahn: {exc} (install python3-autobahn)'})
-    sys.exit(EXIT_MISSING)
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory
+from autobahn.rawsocket.util import parse_url
+from autobahn.wamp.types import ComponentConfig
+from basic import Probe
 
 # autobahn-python 22.x's asyncio RawSocket protocol keeps its TransportDetails in _transport_details
 # but lacks the `transport_details` property (ITransport) that the WebSocket one has, and which
@@ -33,7 +29,7 @@ if not hasattr(WampRawSocketClientFactory.protocol, 'transport_details'):
     WampRawSocketClientFactory.protocol.transport_details = property(lambda self: self._transport_details)
 
 
-async def main(url, serializer_name, timeout_s, cafile):
+async def main(url, serializer_name, timeout_s, cafile=None):
     loop = asyncio.get_running_loop()
     is_secure, host, where = parse_url(url)
     created = loop.create_future()
@@ -68,27 +64,5 @@ async def main(url, serializer_name, timeout_s, cafile):
         transport.close()
 
 
-def run():
-    if len(sys.argv) not in (3, 4, 5) or sys.argv[2] not in SERIALIZERS:
-        print(__doc__, file=sys.stderr)
-        return EXIT_USAGE
-    url, serializer_name = sys.argv[1], sys.argv[2]
-    timeout_s = float(sys.argv[3]) if len(sys.argv) >= 4 else 15.0
-    cafile = sys.argv[4] if len(sys.argv) == 5 else None
-    try:
-        SERIALIZERS[serializer_name]()
-    except Exception as exc:  # e.g. cbor2 or msgpack missing
-        emit({'ok': False, 'error': f'serializer {serializer_name} unavailable: {exc}'})
-        return EXIT_MISSING
-    try:
-        results = asyncio.run(asyncio.wait_for(main(url, serializer_name, timeout_s, cafile), timeout_s + 5))
-    except BaseException as exc:
-        traceback.print_exc(file=sys.stderr)
-        emit({'ok': False, 'error': f'{type(exc).__name__}: {exc}'})
-        return EXIT_FAILED
-    emit({'ok': True, 'results': results})
-    return 0
-
-
 if __name__ == '__main__':
-    sys.exit(run())
+    sys.exit(run_checks(__doc__, main, optional=1))

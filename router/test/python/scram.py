@@ -28,7 +28,8 @@ is bounded.
 import binascii
 import sys
 
-from authprobe import EXIT_MISSING, EXIT_USAGE, SERIALIZERS, AuthProbe, emit, join_once, run_probe
+from authprobe import AuthProbe, join_once
+from common import EXIT_MISSING, EXIT_USAGE, SERIALIZERS, emit, run_probe
 
 try:
     from autobahn.wamp import auth as wamp_auth

@@ -9,7 +9,8 @@ import asyncio
 import ssl
 import sys
 
-from authprobe import EXIT_USAGE, SERIALIZERS, AuthProbe, bounded, emit, run_probe
+from authprobe import AuthProbe
+from common import EXIT_USAGE, SERIALIZERS, bounded, emit, run_probe
 from autobahn.asyncio.websocket import WampWebSocketClientFactory
 from autobahn.websocket.util import parse_url
 
