@@ -204,7 +204,11 @@ export class Router implements RouterCore {
     const anonymous = this.config.listeners.filter((l) => l.auth === undefined || l.auth.anonymous !== undefined);
     const unrestricted = this.config.realms.filter((r) => r.roles === undefined).map((r) => r.name);
     if (anonymous.length === 0 || unrestricted.length === 0) return;
-    const listeners = anonymous.map((l) => this.#addresses[this.config.listeners.indexOf(l)]?.url);
+    // Every URL of those listeners: WebSocket, and RawSocket and long-poll where they share the port.
+    const listeners = anonymous.flatMap((l) => {
+      const address = this.#addresses[this.config.listeners.indexOf(l)];
+      return address === undefined ? [] : [address.url, address.rawsocketUrl, address.longpollUrl].filter((u): u is string => u !== undefined);
+    });
     this.log.warn(
       { listeners, realms: unrestricted },
       'anonymous access is open: clients can join without credentials and, in realms without roles, do everything (the meta API included). ' +

@@ -112,7 +112,7 @@ export interface WebSocketListenerFile {
   /**
    * TCP connections one IP address may hold on this port, counted when accepted, before any byte is
    * read (HTTP requests in progress and keep-alive connections too); past it a connection is
-   * closed at once. Default 256, or maxConnectionsPerIp when that is larger.
+   * closed at once. Default 1024, or maxConnectionsPerIp when that is larger.
    */
   maxSocketsPerIp?: number;
   /** Time to receive a request's headers, from the connection's first (or a keep-alive request's) byte (default 10000 ms; at most httpRequestTimeoutMs); past it 408. */

@@ -220,4 +220,13 @@ describe('anonymous access at start', () => {
     const closed = await startLines({ listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'x', role: 'user' } } } } }], realms: [{ name: 'realm1', roles: [{ name: 'user', permissions: [] }] }] });
     expect(closed.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous'))).toEqual([]);
   });
+
+  it('names every URL anonymous clients can reach: RawSocket and long-poll sharing the port too (#16)', async () => {
+    const [open] = (await startLines({ listeners: [{ type: 'websocket', rawsocket: true, longpoll: {} }] })).filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous access is open'));
+    const urls = open?.['listeners'] as string[];
+    expect(urls).toHaveLength(3);
+    expect(urls[0]).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+    expect(urls[1]).toMatch(/^rs:\/\/127\.0\.0\.1:\d+$/);
+    expect(urls[2]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/lp$/);
+  });
 });
