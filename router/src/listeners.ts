@@ -23,6 +23,7 @@ import type { AcceptPeer } from './transports/peer.js';
 import { MAX_RAWSOCKET_MESSAGE_BYTES } from './transports/rawsocket-framing.js';
 import { RawSocketTransport } from './transports/rawsocket.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { InboundBudget } from './transports/inbound-budget.js';
 import { CookieJar } from './transports/cookie-tracking.js';
 
 export interface ListenerContext {
@@ -65,7 +66,9 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
   const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
   const onLimit = ctx.refused;
-  const websocket = new WebSocketTransport({ ...config, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
+  // One budget for the incoming messages in progress of every transport on this port (maxInboundBytes).
+  const inbound = new InboundBudget(config.maxInboundBytes);
+  const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
   // One gate for every transport on this port: origins, and connections per address of every kind.
   const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =
@@ -78,6 +81,8 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
             maxMessageItems: config.maxMessageItems,
             outbound: config.outbound,
             admit: (socket) => admission.admitSocket(socket),
+            inbound,
+            ...(onLimit !== undefined && { onLimit }),
           },
           ctx.accept,
           ctx.counters,
@@ -167,6 +172,8 @@ export async function startRawSocketListener(config: RawSocketListenerConfig, in
       maxConnections: config.maxConnections,
       pingIntervalMs: config.pingIntervalMs,
       outbound: config.outbound,
+      inbound: new InboundBudget(config.maxInboundBytes),
+      ...(ctx.refused !== undefined && { onLimit: ctx.refused }),
       ...(config.path !== undefined && { socketPath: config.path }),
     },
     ctx.accept,
