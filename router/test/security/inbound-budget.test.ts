@@ -14,7 +14,8 @@ import { MessageCode } from '@switchboard/schemas';
 import { checkConfig, resolveConfig } from '@switchboard/router';
 import type { Router } from '@switchboard/router';
 import { RawPeer, startTestRouter, within } from '../helpers.js';
-import { RawSocketClient, rawFrame, witness } from '../transports/support.js';
+import { request as httpRequest } from 'node:http';
+import { RawSocketClient, longPollOpen, post, rawFrame, witness } from '../transports/support.js';
 
 const KiB = 1024;
 const BUDGET = 1024 * KiB;
@@ -35,7 +36,7 @@ function paddedHello(bytes: number): Buffer {
 }
 
 async function routerWithBudget(): Promise<Router> {
-  return startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, maxMessageBytes: 512 * KiB, maxInboundBytes: BUDGET }] });
+  return startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, maxMessageBytes: 512 * KiB, maxInboundBytes: BUDGET }] });
 }
 
 /** A WebSocket that has sent all of a 400 KiB message but its final fragment (it ends with `rest`). */
@@ -122,6 +123,46 @@ describe('maxInboundBytes: RawSocket on the same port', () => {
     for (const p of ws) await readUpTo(p);
     for (const p of ws) p.ws.send(p.rest, { binary: false, fin: true });
     for (const p of ws) expect((await within(p.message, 5000, 'WELCOME'))[0]).toBe(MessageCode.Welcome);
+    expect(await refusals(router)).toBe(1);
+  });
+});
+
+/** A POST whose body never ends: `sent` of `declared` octets; resolves at the answer's status. */
+function unfinishedPost(url: string, declared: number, sent: Buffer): Promise<number> {
+  return within(
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': declared } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      onTestFinished(() => {
+        req.destroy();
+      });
+      req.write(sent);
+    }),
+    5000,
+    `POST ${url}`,
+  );
+}
+
+describe('maxInboundBytes: long-poll send bodies', () => {
+  it('answers 503 to the send body that would pass the budget, at once; the session goes on', async () => {
+    const router = await routerWithBudget();
+    const lp = router.addresses[0]!.longpollUrl!;
+    const { transport } = await longPollOpen(lp, ['wamp.2.json']);
+    const held = [await partialWebSocket(router.url), await partialWebSocket(router.url)];
+    for (const p of held) await readUpTo(p);
+    const hello = paddedHello(MESSAGE);
+    expect(await unfinishedPost(`${lp}/${transport}/send`, hello.length, hello.subarray(0, hello.length - 10))).toBe(503);
+    expect(await refusals(router)).toBe(1);
+    // With one WebSocket message gone, the same body fits, and the long-poll session answers it.
+    held[0]!.ws.terminate();
+    await held[0]!.closed;
+    expect((await post(`${lp}/${transport}/send`, hello)).status).toBe(204);
+    const reply = await post(`${lp}/${transport}/receive`, '');
+    expect(reply.status).toBe(200);
+    expect((JSON.parse(reply.body.toString()) as unknown[])[0]).toBe(MessageCode.Welcome);
     expect(await refusals(router)).toBe(1);
   });
 });
