@@ -34,8 +34,11 @@ export interface ListenerContext {
   health(): unknown;
   /** GET /ready: 200 once every listener is up and the realms are loaded, 503 before and while stopping. */
   ready?(): { ready: boolean } & Record<string, unknown>;
-  /** Adds routes of its own to a websocket listener's server (the HTTP bridge); SSE streams go through `admission`. */
-  routes?(http: HttpServer, config: WebSocketListenerConfig, admission: Admission): void;
+  /**
+   * Adds routes of its own to a websocket listener's server (the HTTP bridge); SSE streams go
+   * through `admission`, request bodies are charged to `inbound` (maxInboundBytes).
+   */
+  routes?(http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget): void;
   /** Counts a connection refused by a limit (switchboard_limits_exceeded_total), by config key. */
   refused?(limit: string): void;
 }
@@ -122,7 +125,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     const ready = ctx.ready?.() ?? { ready: true };
     sendJson(res, ready.ready ? 200 : 503, ready);
   });
-  ctx.routes?.(http, config, admission);
+  ctx.routes?.(http, config, admission, inbound);
   if (staticFiles !== undefined) http.fallback(staticFiles.handle);
   const close = (): void => {
     websocket.close(1001, 'router shutting down');

@@ -36,7 +36,7 @@ function paddedHello(bytes: number): Buffer {
 }
 
 async function routerWithBudget(): Promise<Router> {
-  return startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, maxMessageBytes: 512 * KiB, maxInboundBytes: BUDGET }] });
+  return startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' } } }, maxMessageBytes: 512 * KiB, maxInboundBytes: BUDGET }] });
 }
 
 /** A WebSocket that has sent all of a 400 KiB message but its final fragment (it ends with `rest`). */
@@ -163,6 +163,24 @@ describe('maxInboundBytes: long-poll send bodies', () => {
     const reply = await post(`${lp}/${transport}/receive`, '');
     expect(reply.status).toBe(200);
     expect((JSON.parse(reply.body.toString()) as unknown[])[0]).toBe(MessageCode.Welcome);
+    expect(await refusals(router)).toBe(1);
+  });
+});
+
+describe('maxInboundBytes: HTTP bridge bodies', () => {
+  it('answers 503 to the body that would pass the budget, at once; a body that fits is published', async () => {
+    const router = await routerWithBudget();
+    const base = `http://127.0.0.1:${router.addresses[0]!.port}`;
+    const held = [await partialWebSocket(router.url), await partialWebSocket(router.url)];
+    for (const p of held) await readUpTo(p);
+    const empty = JSON.stringify({ topic: 'com.example.big', args: [''] });
+    const body = Buffer.from(JSON.stringify({ topic: 'com.example.big', args: ['x'.repeat(MESSAGE - empty.length)] }));
+    expect(await unfinishedPost(`${base}/publish`, body.length, body.subarray(0, body.length - 10))).toBe(503);
+    expect(await refusals(router)).toBe(1);
+    held[0]!.ws.terminate();
+    await held[0]!.closed;
+    const reply = await post(`${base}/publish`, body);
+    expect(reply.status, reply.body.toString()).toBe(200);
     expect(await refusals(router)).toBe(1);
   });
 });
