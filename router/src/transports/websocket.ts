@@ -482,16 +482,29 @@ export class WebSocketTransport {
    * Charges the bytes of the message in progress to the listener's inbound budget. ws keeps every
    * fragment of a message until its last, so what a connection holds is what arrived since its
    * last complete message: counted from the socket's chunks, after ws has read them (this
-   * listener is added after ws's), and released when ws hands over a message. A chunk that ends
-   * one message and starts the next is charged whole: an overestimate of at most one chunk (64 KiB).
-   * Control frames between messages (pongs) count too, a few bytes each. With permessage-deflate
-   * the charge is the compressed bytes (inflated, a message is still bounded by maxMessageBytes).
+   * listener is added after ws's), and released when ws hands over a message. Of a chunk that
+   * ended a message, only what ws still buffers (the start of the next frame) is charged, so an
+   * idle connection holds nothing; without ws's receiver to ask, the whole chunk (an overestimate
+   * of at most one chunk, 64 KiB). A whole non-final fragment in the same chunk as the end of the
+   * previous message goes uncharged: at most one chunk per connection. Control frames between
+   * fragments (pongs) count, a few bytes each. With permessage-deflate the charge is the
+   * compressed bytes (inflated, a message is still bounded by maxMessageBytes).
    */
   #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): void {
     const account = budget.account();
+    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: unknown } })._receiver;
     let refused = false;
+    /** ws handed over a message while reading the current chunk. */
+    let completed = false;
     const onData = (chunk: Buffer): void => {
-      if (refused || account.add(chunk.length)) return;
+      if (refused) return;
+      let bytes = chunk.length;
+      if (completed) {
+        completed = false;
+        const buffered = receiver?._bufferedBytes;
+        if (typeof buffered === 'number' && buffered <= bytes) bytes = buffered;
+      }
+      if (account.add(bytes)) return;
       refused = true;
       this.options.onLimit?.('maxInboundBytes');
       logRefusal(
@@ -503,7 +516,10 @@ export class WebSocketTransport {
       peer.close(1013, 'router busy: too many incoming messages in progress, try again later');
     };
     socket.on('data', onData);
-    ws.on('message', () => account.release());
+    ws.on('message', () => {
+      account.release();
+      completed = true;
+    });
     ws.once('close', () => {
       socket.off('data', onData);
       account.release();

@@ -95,6 +95,23 @@ describe('maxInboundBytes: WebSocket', () => {
   });
 });
 
+describe('maxInboundBytes: WebSocket connections between messages', () => {
+  it('hold nothing of the budget once their message is complete', async () => {
+    const router = await routerWithBudget();
+    // 20 connections that each sent one complete 60 KiB message in one frame (1200 KiB in all, past the budget).
+    for (let i = 0; i < 20; i++) {
+      const peer = await RawPeer.connect(router.url);
+      peer.sendRaw(paddedHello(60 * KiB).toString(), false);
+      expect((await peer.next())[0]).toBe(MessageCode.Welcome);
+    }
+    const held = [await partialWebSocket(router.url), await partialWebSocket(router.url)];
+    for (const p of held) await readUpTo(p);
+    for (const p of held) p.ws.send(p.rest, { binary: false, fin: true });
+    for (const p of held) expect((await within(p.message, 5000, 'WELCOME'))[0]).toBe(MessageCode.Welcome);
+    expect(await refusals(router)).toBe(0);
+  });
+});
+
 describe('maxInboundBytes: RawSocket on the same port', () => {
   it('closes the connection whose partial frame would pass the budget; the others complete theirs', async () => {
     const router = await routerWithBudget();
