@@ -23,6 +23,7 @@ import type { AcceptPeer } from './transports/peer.js';
 import { MAX_RAWSOCKET_MESSAGE_BYTES } from './transports/rawsocket-framing.js';
 import { RawSocketTransport } from './transports/rawsocket.js';
 import { WebSocketTransport } from './transports/websocket.js';
+import { InboundBudget } from './transports/inbound-budget.js';
 import { CookieJar } from './transports/cookie-tracking.js';
 
 export interface ListenerContext {
@@ -33,8 +34,11 @@ export interface ListenerContext {
   health(): unknown;
   /** GET /ready: 200 once every listener is up and the realms are loaded, 503 before and while stopping. */
   ready?(): { ready: boolean } & Record<string, unknown>;
-  /** Adds routes of its own to a websocket listener's server (the HTTP bridge); SSE streams go through `admission`. */
-  routes?(http: HttpServer, config: WebSocketListenerConfig, admission: Admission): void;
+  /**
+   * Adds routes of its own to a websocket listener's server (the HTTP bridge); SSE streams go
+   * through `admission`, request bodies are charged to `inbound` (maxInboundBytes).
+   */
+  routes?(http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget): void;
   /** Counts a connection refused by a limit (switchboard_limits_exceeded_total), by config key. */
   refused?(limit: string): void;
 }
@@ -65,7 +69,9 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
   const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
   const onLimit = ctx.refused;
-  const websocket = new WebSocketTransport({ ...config, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
+  // One budget for the incoming messages in progress of every transport on this port (maxInboundBytes).
+  const inbound = new InboundBudget(config.maxInboundBytes);
+  const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
   // One gate for every transport on this port: origins, and connections per address of every kind.
   const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =
@@ -78,6 +84,8 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
             maxMessageItems: config.maxMessageItems,
             outbound: config.outbound,
             admit: (socket) => admission.admitSocket(socket),
+            inbound,
+            ...(onLimit !== undefined && { onLimit }),
           },
           ctx.accept,
           ctx.counters,
@@ -89,7 +97,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, outbound: config.outbound, admission },
+          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, outbound: config.outbound, admission, inbound, ...(onLimit !== undefined && { onLimit }) },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -117,7 +125,7 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     const ready = ctx.ready?.() ?? { ready: true };
     sendJson(res, ready.ready ? 200 : 503, ready);
   });
-  ctx.routes?.(http, config, admission);
+  ctx.routes?.(http, config, admission, inbound);
   if (staticFiles !== undefined) http.fallback(staticFiles.handle);
   const close = (): void => {
     websocket.close(1001, 'router shutting down');
@@ -167,6 +175,8 @@ export async function startRawSocketListener(config: RawSocketListenerConfig, in
       maxConnections: config.maxConnections,
       pingIntervalMs: config.pingIntervalMs,
       outbound: config.outbound,
+      inbound: new InboundBudget(config.maxInboundBytes),
+      ...(ctx.refused !== undefined && { onLimit: ctx.refused }),
       ...(config.path !== undefined && { socketPath: config.path }),
     },
     ctx.accept,

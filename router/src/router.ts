@@ -15,6 +15,7 @@ import { HttpBridge } from './http/bridge/bridge.js';
 import { HttpIntegrations } from './http/bridge/integrations.js';
 import { HttpServer, sendJson } from './http/server.js';
 import type { Admission } from './http/admission.js';
+import type { InboundBudget } from './transports/inbound-budget.js';
 import { startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener } from './listeners.js';
 import { installMetaApi } from './meta/index.js';
@@ -165,9 +166,9 @@ export class Router implements RouterCore {
           health: () => ({ status: 'ok', sessions: this.sessionCount }),
           ready: () => this.readiness(),
           refused: (limit: string) => this.stats.limitExceeded(limit),
-          routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission) => {
+          routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget) => {
             if (config.http === undefined) return;
-            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, admission });
+            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, admission, inbound });
             bridge.mount(http);
             this.#bridges.push(bridge);
           },

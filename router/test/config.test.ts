@@ -55,6 +55,7 @@ describe('resolveConfig', () => {
       path: '/ws',
       serializers: ['json', 'msgpack'],
       maxMessageBytes: 65536,
+      maxInboundBytes: 256 * 1024 * 1024,
       maxNestingDepth: 64,
       maxMessageItems: 131072,
       pingIntervalMs: 0,

@@ -75,6 +75,12 @@ export interface WebSocketListenerFile {
   path?: string | string[];
   serializers?: SerializerName[];
   maxMessageBytes?: number;
+  /**
+   * Bytes of incoming messages in progress (received, not yet complete) that all connections and
+   * requests of this listener may hold together (default 256 MiB; at least maxMessageBytes); past
+   * it the connection that brought the bytes is refused (WebSocket 1013, RawSocket closed, HTTP 503).
+   */
+  maxInboundBytes?: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
   maxNestingDepth?: number;
   /**
@@ -139,6 +145,12 @@ export interface RawSocketListenerFile {
   serializers?: SerializerName[];
   /** The maximum message length announced in the handshake: a power of two, 2^9 … 2^24. */
   maxMessageBytes?: number;
+  /**
+   * Bytes of incoming messages in progress (received, not yet complete) that all connections and
+   * requests of this listener may hold together (default 256 MiB; at least maxMessageBytes); past
+   * it the connection that brought the bytes is refused (WebSocket 1013, RawSocket closed, HTTP 503).
+   */
+  maxInboundBytes?: number;
   /** Deepest nesting of lists and dicts in an incoming message (default 64); deeper aborts the session (wamp.error.protocol_violation). */
   maxNestingDepth?: number;
   /** Most values (keys included) in an incoming message (default 131072); more aborts the session (wamp.error.protocol_violation). */
@@ -229,6 +241,8 @@ export interface WebSocketListenerConfig {
   paths?: string[];
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Bytes of incoming messages in progress all connections of this listener may hold together. */
+  maxInboundBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
   maxNestingDepth: number;
   /** Most values (keys included) in an incoming message, and in one batch (its messages share it); more aborts the session. */
@@ -282,6 +296,8 @@ export interface RawSocketListenerConfig {
   path?: string;
   serializers: SerializerName[];
   maxMessageBytes: number;
+  /** Bytes of incoming messages in progress all connections of this listener may hold together. */
+  maxInboundBytes: number;
   /** Deepest nesting of lists and dicts in an incoming message; deeper aborts the session. */
   maxNestingDepth: number;
   /** Most values (keys included) in an incoming message; more aborts the session. */
@@ -395,6 +411,10 @@ function semanticProblems(value: unknown): string[] {
     const soft = typeof outbound['softLimitBytes'] === 'number' ? outbound['softLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.softLimitBytes;
     const hard = typeof outbound['hardLimitBytes'] === 'number' ? outbound['hardLimitBytes'] : DEFAULT_OUTBOUND_LIMITS.hardLimitBytes;
     if (hard < soft) problems.push(`/listeners/${i}/outbound/hardLimitBytes: must be at least softLimitBytes (${soft})`);
+    const maxMessage = typeof l['maxMessageBytes'] === 'number' ? l['maxMessageBytes'] : DEFAULT_MAX_MESSAGE_BYTES;
+    if (typeof l['maxInboundBytes'] === 'number' && l['maxInboundBytes'] < maxMessage) {
+      problems.push(`/listeners/${i}/maxInboundBytes: must be at least maxMessageBytes (${maxMessage}), or no message of the largest size could arrive`);
+    }
     const interval = typeof l['pingIntervalMs'] === 'number' ? l['pingIntervalMs'] : 30_000;
     if (l['type'] === 'websocket' && typeof l['pingTimeoutMs'] === 'number' && interval > 0 && l['pingTimeoutMs'] > interval) {
       problems.push(`/listeners/${i}/pingTimeoutMs: must be at most pingIntervalMs (${interval})`);
@@ -556,6 +576,13 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
  * milliseconds; memory is held by the outbound budget and the realm quotas, not by this.
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of incomplete incoming messages a listener holds at once, over all its connections: 16
+ * maximal (16 MiB) messages arriving together, or thousands of ordinary ones, while an attacker
+ * with many connections pins at most this much (without it, maxSocketsPerIp × maxMessageBytes:
+ * 16 GiB from one address). Well within a small container's memory.
+ */
+export const DEFAULT_MAX_INBOUND_BYTES = 256 * 1024 * 1024;
 /** Long-poll transports per address: a browser needs one per tab; 100 leaves room for a NAT. */
 export const DEFAULT_LONGPOLL_TRANSPORTS_PER_IP = 100;
 /** SSE streams per address: one per topic a page follows; 100 leaves room for a NAT. */
@@ -590,6 +617,7 @@ function resolveWebSocketListener(l: WebSocketListenerFile): WebSocketListenerCo
     path: (Array.isArray(l.path) ? l.path[0] : l.path) ?? '/ws',
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxInboundBytes: l.maxInboundBytes ?? DEFAULT_MAX_INBOUND_BYTES,
     maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     pingIntervalMs: l.pingIntervalMs ?? 30_000,
@@ -628,6 +656,7 @@ function resolveRawSocketListener(l: RawSocketListenerFile): RawSocketListenerCo
     port: l.port ?? DEFAULT_RAWSOCKET_PORT,
     serializers: l.serializers ?? ['json', 'msgpack', 'cbor'],
     maxMessageBytes: l.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxInboundBytes: l.maxInboundBytes ?? DEFAULT_MAX_INBOUND_BYTES,
     maxNestingDepth: l.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
     maxMessageItems: l.maxMessageItems ?? DEFAULT_MAX_ITEMS,
     minPeerMaxMessageBytes: l.minPeerMaxMessageBytes ?? 512,

@@ -14,7 +14,9 @@ import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas'
 import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
+import type { InboundBudget } from './inbound-budget.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
@@ -49,6 +51,14 @@ export interface LongPollOptions {
    * slot of its address (connections per address, long-poll transports per address) until it ends.
    */
   admission?: Admission;
+  /**
+   * The listener's budget for incoming messages in progress (maxInboundBytes), shared with its
+   * other transports: a `send` body is charged as it streams in and given back once read; one that
+   * would pass the budget is refused with 503 (the session goes on).
+   */
+  inbound?: InboundBudget;
+  /** Hears of a request refused by a limit (maxInboundBytes), by config key (switchboard_limits_exceeded_total). */
+  onLimit?: (limit: string) => void;
 }
 
 /** Largest `open` body: `{"protocols": [...]}`. */
@@ -304,7 +314,7 @@ export class LongPollTransport {
   }
 
   #open(req: IncomingMessage, res: ServerResponse): void {
-    readBody(req, OPEN_MAX_BYTES, (body) => {
+    readBody(req, OPEN_MAX_BYTES, undefined, (body) => {
       if (body === undefined) return sendJson(res, 413, { error: `open request body over ${OPEN_MAX_BYTES} octets` });
       if (this.#closed) return sendJson(res, 503, { error: 'router shutting down' });
       let requested: unknown;
@@ -370,8 +380,14 @@ export class LongPollTransport {
 
   #send(peer: LongPollPeer, req: IncomingMessage, res: ServerResponse): void {
     const max = this.options.maxMessageBytes;
-    readBody(req, max, (body) => {
+    readBody(req, max, this.options.inbound, (body, busy) => {
       if (peer.state === State.Closed) return sendJson(res, 404, { error: `no long-poll transport '${peer.id}'` });
+      if (busy) {
+        const limit = this.options.inbound?.limit ?? 0;
+        this.options.onLimit?.('maxInboundBytes');
+        logRefusal(this.log, 'maxInboundBytes', { peer: peer.transport.peer, limit }, `long-poll send refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`);
+        return sendJson(res, 503, { error: 'router busy: too many incoming messages in progress, try again later' }, { Connection: 'close' });
+      }
       const handler = peer.handler!;
       if (body === undefined) {
         // [ap_transport_rawsocket] as for every transport: a message over the limit fails the connection.
@@ -411,20 +427,41 @@ export class LongPollTransport {
  * Reads a request body of at most `max` octets; `undefined` when it is longer (the rest is
  * discarded, the connection is kept).
  */
-function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void): void {
+/**
+ * Reads a request body of at most `max` octets: undefined past it. With `inbound`, the octets are
+ * charged to the listener's budget as they arrive and given back when the request ends; a chunk
+ * that would pass the budget ends the read at once, `busy` true (the answer, with Connection:
+ * close, need not wait for a body that may never end). Past either, the rest is dropped.
+ */
+function readBody(req: IncomingMessage, max: number, inbound: InboundBudget | undefined, done: (body: Buffer | undefined, busy: boolean) => void): void {
   const chunks: Buffer[] = [];
+  const account = inbound?.account();
   let length = 0;
   let over = false;
+  let busy = false;
   req.on('data', (chunk: Buffer) => {
-    if (over) return;
+    if (over || busy) return;
     length += chunk.length;
     if (length > max) {
       over = true;
       chunks.length = 0;
+      account?.release();
+      return;
+    }
+    if (account !== undefined && !account.add(chunk.length)) {
+      busy = true;
+      chunks.length = 0;
+      account.release();
+      done(undefined, true);
       return;
     }
     chunks.push(chunk);
   });
-  req.once('end', () => done(over ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
+  req.once('end', () => {
+    account?.release();
+    if (busy) return;
+    done(over ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length), false);
+  });
+  req.once('close', () => account?.release());
   req.once('error', () => {});
 }

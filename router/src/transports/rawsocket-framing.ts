@@ -144,6 +144,11 @@ export class FrameParser {
     private readonly sink: FrameSink,
   ) {}
 
+  /** Octets received of the frame in progress (header and payload), held until it completes. */
+  get pendingBytes(): number {
+    return this.#state === State.Payload ? this.#filled : this.#headerFilled;
+  }
+
   get failed(): boolean {
     return this.#state === State.Failed;
   }

@@ -28,6 +28,7 @@ import {
 } from './rawsocket-framing.js';
 import type { FrameSink, FrameTypeCode, HandshakeErrorCode } from './rawsocket-framing.js';
 import { EndOfTurn } from './turn.js';
+import type { InboundAccount, InboundBudget } from './inbound-budget.js';
 
 export interface RawSocketTransportOptions {
   /** Serializers accepted in the handshake. */
@@ -55,6 +56,13 @@ export interface RawSocketTransportOptions {
    * closes, or undefined to refuse the handshake (error 4, maximum connection count reached).
    */
   admit?: (socket: Socket) => (() => void) | undefined;
+  /**
+   * The listener's budget for incoming messages in progress (maxInboundBytes), shared with the
+   * other transports on its port: a connection whose partial frame would pass it is closed.
+   */
+  inbound?: InboundBudget;
+  /** Hears of a connection closed by a limit (maxInboundBytes), by config key (switchboard_limits_exceeded_total). */
+  onLimit?: (limit: string) => void;
 }
 
 /** A connection that has not completed its handshake within this is dropped. */
@@ -76,6 +84,8 @@ class RawSocketPeer implements Peer, FrameSink {
   closeTimer: NodeJS.Timeout | undefined;
   readonly parser: FrameParser;
   readonly #budget: OutboundBudget;
+  /** This connection's share of the listener's inbound budget: the frame it is receiving. */
+  readonly #inbound: InboundAccount | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -88,6 +98,7 @@ class RawSocketPeer implements Peer, FrameSink {
   ) {
     this.#budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.parser = new FrameParser(maxReceiveBytes, this);
+    this.#inbound = owner.options.inbound?.account();
   }
 
   get bufferedBytes(): number {
@@ -136,6 +147,7 @@ class RawSocketPeer implements Peer, FrameSink {
   finish(): void {
     this.done = true;
     this.parser.stop();
+    this.#inbound?.release();
   }
 
   #write(bytes: Uint8Array, droppable: boolean): boolean {
@@ -154,7 +166,20 @@ class RawSocketPeer implements Peer, FrameSink {
   /** Bound once: the socket's 'data' listener. */
   readonly onData = (chunk: Buffer): void => {
     this.alive = true;
-    if (!this.done) this.parser.push(chunk);
+    if (this.done) return;
+    const inbound = this.#inbound;
+    if (inbound === undefined) {
+      this.parser.push(chunk);
+      return;
+    }
+    // The chunk is charged before it is parsed (its bytes may go into a partial frame), then the
+    // charge comes down to what the parser still holds of the frame in progress.
+    if (!inbound.add(chunk.length)) {
+      this.owner.inboundExhausted(this, inbound.held, chunk.length);
+      return;
+    }
+    this.parser.push(chunk);
+    inbound.lower(this.parser.pendingBytes);
   };
 
   onFrame(type: FrameTypeCode, payload: Buffer): void {
@@ -359,6 +384,18 @@ export class RawSocketTransport {
     // The client may have sent its first frames along with the handshake.
     if (octets.length > 4) peer.onData(octets.subarray(4));
     socket.resume();
+  }
+
+  /** A connection whose bytes would pass the listener's inbound budget: closed, counted, logged. */
+  inboundExhausted(peer: RawSocketPeer, held: number, chunk: number): void {
+    this.options.onLimit?.('maxInboundBytes');
+    logRefusal(
+      this.log,
+      'maxInboundBytes',
+      { peer: peer.transport.peer, held, chunk, limit: this.options.inbound?.limit },
+      `RawSocket connection closed: the listener's budget for incoming messages in progress (maxInboundBytes ${this.options.inbound?.limit ?? 0}) is used up`,
+    );
+    peer.close(1013, 'inbound budget used up');
   }
 
   #peerName(socket: Socket): string {

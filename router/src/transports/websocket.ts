@@ -17,6 +17,7 @@ import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, shared
 import { channelBindingsOf } from './channel-binding.js';
 import { clientCertificateOf } from './client-certificate.js';
 import type { CookieJar, TrackedCookie } from './cookie-tracking.js';
+import type { InboundBudget } from './inbound-budget.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
 import type { OutboundCounters, OutboundLimits } from './outbound.js';
 import type { AcceptPeer, Peer, PeerHandler, SharedFrame, TransportDetails } from './peer.js';
@@ -52,8 +53,13 @@ export interface WebSocketTransportOptions {
    * maxMessageBytes bounds a message after inflating (ws stops inflating past it: 1009).
    */
   compression?: CompressionOptions;
-  /** Hears of a connection closed by a limit (maxMessageBytes), by config key (switchboard_limits_exceeded_total). */
+  /** Hears of a connection closed by a limit (maxMessageBytes, maxInboundBytes), by config key (switchboard_limits_exceeded_total). */
   onLimit?: (limit: string) => void;
+  /**
+   * The listener's budget for incoming messages in progress (maxInboundBytes), shared with its
+   * other transports: a connection whose bytes would pass it is closed with 1013 (try again later).
+   */
+  inbound?: InboundBudget;
 }
 
 export interface CompressionOptions {
@@ -458,6 +464,7 @@ export class WebSocketTransport {
     ws.on('pong', () => {
       peer.alive = true;
     });
+    if (this.options.inbound !== undefined) this.#meterInbound(ws, socket, peer, this.options.inbound);
     ws.on('error', (err: Error & { code?: string }) => {
       // Over maxMessageBytes, as sent or once inflated: ws closes with 1009 and says so here.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onLimit?.('maxMessageBytes');
@@ -468,6 +475,54 @@ export class WebSocketTransport {
     ws.once('close', () => {
       this.#peers.delete(peer);
       handler.onClose();
+    });
+  }
+
+  /**
+   * Charges the bytes of the message in progress to the listener's inbound budget. ws keeps every
+   * fragment of a message until its last, so what a connection holds is what arrived since its
+   * last complete message: counted from the socket's chunks, after ws has read them (this
+   * listener is added after ws's), and released when ws hands over a message. Of a chunk that
+   * ended a message, only what ws still buffers (the start of the next frame) is charged, so an
+   * idle connection holds nothing; without ws's receiver to ask, the whole chunk (an overestimate
+   * of at most one chunk, 64 KiB). A whole non-final fragment in the same chunk as the end of the
+   * previous message goes uncharged: at most one chunk per connection. Control frames between
+   * fragments (pongs) count, a few bytes each. With permessage-deflate the charge is the
+   * compressed bytes (inflated, a message is still bounded by maxMessageBytes).
+   */
+  #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): void {
+    const account = budget.account();
+    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: unknown } })._receiver;
+    let refused = false;
+    /** ws handed over a message while reading the current chunk. */
+    let completed = false;
+    const onData = (chunk: Buffer): void => {
+      if (refused) return;
+      let bytes = chunk.length;
+      if (completed) {
+        completed = false;
+        const buffered = receiver?._bufferedBytes;
+        if (typeof buffered === 'number' && buffered <= bytes) bytes = buffered;
+      }
+      if (account.add(bytes)) return;
+      refused = true;
+      this.options.onLimit?.('maxInboundBytes');
+      logRefusal(
+        this.log,
+        'maxInboundBytes',
+        { peer: peer.transport.peer, held: account.held, chunk: chunk.length, limit: budget.limit },
+        `WebSocket closed (1013): the listener's budget for incoming messages in progress (maxInboundBytes ${budget.limit}) is used up`,
+      );
+      peer.close(1013, 'router busy: too many incoming messages in progress, try again later');
+    };
+    socket.on('data', onData);
+    ws.on('message', () => {
+      account.release();
+      completed = true;
+    });
+    ws.once('close', () => {
+      socket.off('data', onData);
+      account.release();
     });
   }
 

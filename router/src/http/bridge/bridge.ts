@@ -9,7 +9,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorUri } from '@switchboard/schemas';
+import { logRefusal } from '../../log.js';
 import type { Logger } from '../../log.js';
+import type { InboundBudget } from '../../transports/inbound-budget.js';
 import type { Realm } from '../../realm.js';
 import type { Admission } from '../admission.js';
 import type { RouterStats } from '../../stats.js';
@@ -55,7 +57,7 @@ export class HttpBridge {
   readonly #sse: SsePath[] = [];
 
   /** `admission`: the listener's gate, which SSE streams (long-lived, browser-reachable) pass. */
-  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission }) {
+  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission; inbound?: InboundBudget }) {
     this.#config = config;
     this.#host = host;
     this.#pool = new SessionPool((o, authenticators) => host.connectLocal(o, authenticators));
@@ -78,7 +80,18 @@ export class HttpBridge {
           break;
         }
       }
-      const guard = new PathGuard(path, { json: path.type === 'publisher' || path.type === 'caller', body: path.type !== 'sse', maxBodyBytes: options.maxBodyBytes, maxNestingDepth: options.maxNestingDepth, maxMessageItems: options.maxMessageItems });
+      const guard = new PathGuard(path, {
+        json: path.type === 'publisher' || path.type === 'caller',
+        body: path.type !== 'sse',
+        maxBodyBytes: options.maxBodyBytes,
+        maxNestingDepth: options.maxNestingDepth,
+        maxMessageItems: options.maxMessageItems,
+        ...(options.inbound !== undefined && { inbound: options.inbound }),
+        onInboundRefused: (req, limit) => {
+          host.stats.limitExceeded('maxInboundBytes');
+          logRefusal(host.log, 'maxInboundBytes', { path: path.path, peer: req.socket.remoteAddress, limit }, `HTTP bridge request refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`);
+        },
+      });
       this.#routes.push({ path, handler, guard, cors: new CorsPolicy(path.cors) });
     }
   }

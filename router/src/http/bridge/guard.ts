@@ -26,6 +26,7 @@ import { ReplayGuard } from './replay.js';
 import { HttpRefusal } from './respond.js';
 import { computeSignature, isIntegerText, parseTimestamp, sameBytes } from './signature.js';
 import { TokenTable } from './tokens.js';
+import type { InboundBudget } from '../../transports/inbound-budget.js';
 
 export interface Admitted {
   /** The raw body. */
@@ -53,6 +54,14 @@ export interface GuardOptions {
   maxMessageItems?: number;
   /** Milliseconds since the epoch (injected for tests). */
   now?: () => number;
+  /**
+   * The listener's budget for incoming messages in progress (maxInboundBytes), shared with its
+   * transports: a body is charged as it streams in and given back once read; one that would pass
+   * the budget is refused with 503 at once.
+   */
+  inbound?: InboundBudget;
+  /** Hears of a body refused for the inbound budget (to count and log it). */
+  onInboundRefused?: (req: IncomingMessage, limit: number) => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -206,9 +215,25 @@ export class PathGuard {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let length = 0;
+      const inbound = this.#options.inbound;
+      const account = inbound?.account();
+      if (account !== undefined) {
+        req.once('end', () => account.release());
+        req.once('close', () => account.release());
+      }
       const onData = (chunk: Buffer): void => {
         length += chunk.length;
+        if (account !== undefined && length <= this.#limit && !account.add(chunk.length)) {
+          req.off('data', onData);
+          chunks.length = 0;
+          account.release();
+          this.#options.onInboundRefused?.(req, inbound!.limit);
+          length = Infinity; // so that 'end' does not answer as well
+          reject(new HttpRefusal(503, 'router busy: too many incoming messages in progress, try again later', { Connection: 'close' }));
+          return;
+        }
         if (length > this.#limit) {
+          account?.release();
           req.off('data', onData);
           // The rest is not read: the connection closes after the answer.
           reject(new HttpRefusal(413, `request too long (more than the accepted ${this.#limit})`, { Connection: 'close' }));
