@@ -71,7 +71,7 @@ export function nodeSocketFactory(keepalive: KeepaliveOptions | false = {}, hand
       const finish = (): void => {
         if (done) return;
         done = true;
-        handlers.refused(httpRefusal(status, Buffer.concat(chunks).toString('utf8')));
+        handlers.refused(httpRefusal(status, Buffer.concat(chunks).subarray(0, REFUSAL_BODY_LIMIT).toString('utf8')));
         res.destroy();
         ws.terminate();
       };

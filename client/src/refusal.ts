@@ -51,7 +51,8 @@ export function isPermanentRefusal(refusal: Refusal): boolean {
 
 /** The refusal of an HTTP answer: the router's JSON `{error}`, else the body as plain text. */
 export function httpRefusal(status: number, body: string): Refusal {
-  return { status, message: wordsOf(body) };
+  // The readers cut the octets already; this is the one gate for any caller that did not.
+  return { status, message: wordsOf(body.length > REFUSAL_BODY_LIMIT ? body.slice(0, REFUSAL_BODY_LIMIT) : body) };
 }
 
 export function rawSocketRefusal(code: number): Refusal {
@@ -82,8 +83,35 @@ function wordsOf(body: string): string {
       // not JSON after all (or cut at the body limit): shown as text
     }
   } else if (/^<(!doctype|html|head|body)/i.test(trimmed)) {
-    text = trimmed.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+    text = stripMarkup(trimmed);
   }
   text = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT)}…` : text;
+}
+
+/**
+ * The text of an HTML page: tags (and what `<script>`/`<style>` hold) become spaces. Linear in the
+ * length whatever the input: a tag is `<[^<>]*>` (a stray `<` stays text), and a script or style
+ * runs to its closing tag found by one forward search (to the end when there is none).
+ */
+export function stripMarkup(html: string): string {
+  const lower = html.toLowerCase();
+  const opening = /<(script|style)\b/g;
+  let out = '';
+  let at = 0;
+  for (;;) {
+    opening.lastIndex = at;
+    const open = opening.exec(lower);
+    if (open === null) break;
+    out += `${html.slice(at, open.index)} `;
+    const close = lower.indexOf(`</${open[1]!}`, open.index + open[0].length);
+    if (close === -1) {
+      at = html.length;
+      break;
+    }
+    const end = lower.indexOf('>', close);
+    at = end === -1 ? html.length : end + 1;
+  }
+  out += html.slice(at);
+  return out.replace(/<[^<>]*>/g, ' ');
 }

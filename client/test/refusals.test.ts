@@ -11,6 +11,7 @@ import { SessionAbortedError, UnreachableError, connect, ticketAuth } from '@swi
 import type { ConnectOptions } from '@switchboard/client';
 import { runClientCommand } from '@switchboard/client/cli';
 import { startTestRouter } from '../../router/test/helpers.js';
+import { REFUSAL_BODY_LIMIT, httpRefusal, stripMarkup } from '../src/refusal.js';
 import { open, within } from './helpers.js';
 
 /** connect() that must fail: the error it rejects with. */
@@ -143,6 +144,52 @@ describe('a server that is not a WAMP router', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe('a hostile refusal body costs the client little (#16)', () => {
+  it('a 404 upgrade answer of <html> and 65 000 "<": connect() rejects with a short message cut at the body limit, the event loop never stalls', async () => {
+    const { createServer } = await import('node:http');
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'Content-Type': 'text/html' });
+      // MARKER lies past REFUSAL_BODY_LIMIT: the client must not decode (nor strip) beyond it.
+      res.end(`<html>${'<x>'.repeat(1400)}MARKER${'<'.repeat(65_000)}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    try {
+      const port = (server.address() as { port: number }).port;
+      const err = unreachable(await refusal({ url: `ws://127.0.0.1:${port}/ws`, realm: 'realm1' }));
+      expect(err.refusal?.status).toBe(404);
+      expect(err.refusal!.message.length).toBeLessThanOrEqual(301);
+      expect(err.refusal!.message).not.toContain('MARKER');
+      // Before the fix the loop froze for seconds (3.2 s measured); 4 KiB of body takes milliseconds.
+      expect(delay.max / 1e6).toBeLessThan(1000);
+    } finally {
+      delay.disable();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('httpRefusal reads at most REFUSAL_BODY_LIMIT characters of the body', () => {
+    const tags = (octets: number): string => '<x>'.repeat(Math.ceil(octets / 3));
+    expect(httpRefusal(404, `<html>${tags(REFUSAL_BODY_LIMIT - 200)}MARKER`).message).toBe('MARKER');
+    expect(httpRefusal(404, `<html>${tags(REFUSAL_BODY_LIMIT + 200)}MARKER`).message).not.toContain('MARKER');
+    expect(httpRefusal(404, `<html>${'<'.repeat(65_536)}`).message.length).toBeLessThanOrEqual(301);
+  });
+
+  it('stripping markup is linear: 256 KiB of "<" (or of unclosed <script>) in one pass', () => {
+    // Old: time grew with the square (64 KiB ~4 s, so 256 KiB ~60 s); linear takes a few ms.
+    // The bound is 30 times what old needed for 64 KiB alone, so load cannot make it flaky.
+    const lt = '<'.repeat(1 << 18);
+    const started = performance.now();
+    expect(stripMarkup(lt)).toBe(lt);
+    expect(stripMarkup('<script>'.repeat(1 << 15)).trim()).toBe('');
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(stripMarkup('a<b>c<script>x</script>d<style a="1">y</STYLE>e<script>z').replace(/\s+/g, ' ')).toBe('a c d e ');
   });
 });
 

@@ -244,13 +244,15 @@ export class Calls {
     }
     const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
     if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
-    const ppt = msg.code === MessageCode.Yield && hasPpt(msg.options);
+    // The passthru rules hold for an ERROR as for a YIELD: its Details carry ppt_*/enc_* to the caller as they are.
+    const ppt = hasPpt(msg.code === MessageCode.Yield ? msg.options : msg.details);
+    const what = msg.code === MessageCode.Yield ? 'YIELD' : 'ERROR';
     if (ppt && !supportsPpt(session, 'callee')) {
-      return session.protocolViolation('YIELD with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency');
+      return session.protocolViolation(`${what} with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency`);
     }
     if (ppt && !supportsPpt(call.caller, 'caller')) {
       this.#finish(call);
-      session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
+      if (msg.code === MessageCode.Yield) session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
       return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce');
     }
     if (progress) {

@@ -21,7 +21,7 @@ export type { CookieTrackingConfig, CookieIdentity, TrackedCookie } from './tran
 export { deriveKey } from './auth/wampcra.js';
 export { scramCredentials } from './auth/scram.js';
 export type { ScramConfig, ScramPrincipal, ScramKdf, ScramCredentialOptions, ScramDialectName } from './auth/scram.js';
-export { ConfigError, checkConfig, loadConfigFile, resolveConfig } from './config/config.js';
+export { ConfigError, MAX_CONFIG_FILE_BYTES, checkConfig, loadConfigFile, resolveConfig } from './config/config.js';
 export type { RouterConfig, RouterConfigFile, WebSocketListenerConfig, WebSocketListenerFile, RealmConfig, RealmFile } from './config/config.js';
 export { DEFAULT_LONGPOLL, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RAWSOCKET_PORT } from './config/config.js';
 export type { ListenerConfig, ListenerFile, RawSocketListenerConfig, RawSocketListenerFile, LongPollConfig, LongPollFile, TlsFile } from './config/config.js';

@@ -45,6 +45,8 @@ interface RefusalState {
   intervalMs: number;
   now: () => number;
   reasons: Map<string, ReasonState>;
+  /** When reasons idle for an interval were last forgotten (at most once per interval). */
+  swept: number;
 }
 
 /** Per logger (each router's module loggers are distinct objects): what each reason last logged. */
@@ -53,7 +55,7 @@ const refusalStates = new WeakMap<Logger, RefusalState>();
 function refusalState(log: Logger): RefusalState {
   let state = refusalStates.get(log);
   if (state === undefined) {
-    state = { intervalMs: DEFAULT_REFUSAL_INTERVAL_MS, now: Date.now, reasons: new Map() };
+    state = { intervalMs: DEFAULT_REFUSAL_INTERVAL_MS, now: Date.now, reasons: new Map(), swept: Date.now() };
     refusalStates.set(log, state);
   }
   return state;
@@ -67,6 +69,7 @@ export function limitRefusalLog(log: Logger, intervalMs: number, now: () => numb
   const state = refusalState(log);
   state.intervalMs = intervalMs;
   state.now = now;
+  state.swept = now();
 }
 
 /**
@@ -75,12 +78,21 @@ export function limitRefusalLog(log: Logger, intervalMs: number, now: () => numb
  * often this happens, so the log is rate-limited: the first refusal of a `reason` is written, the
  * next ones within `log.refusalIntervalMs` are only counted, and the first after it is written with
  * `suppressed`, the count of those not written. Returns whether the line was written.
+ *
+ * At most 256 reasons are remembered; past that, new ones share one line. Reasons idle for an
+ * interval are forgotten (one O(256) pass at most once per interval), each with a line for its
+ * count not yet written, so a count is never lost and the table does not stay full.
  */
 export function logRefusal(log: Logger, reason: string, fields: Record<string, unknown>, message: string): boolean {
   const state = refusalState(log);
-  let key = reason;
-  if (!state.reasons.has(key) && state.reasons.size >= MAX_REFUSAL_REASONS) key = '(other)';
   const now = state.now();
+  if (state.intervalMs <= 0) {
+    log.info({ refusal: reason, ...fields }, message);
+    return true;
+  }
+  if (now - state.swept >= state.intervalMs) forgetIdle(log, state, now, reason);
+  let key = reason;
+  if (!state.reasons.has(key) && state.reasons.size >= MAX_REFUSAL_REASONS) key = OTHER_REASONS;
   const seen = state.reasons.get(key);
   if (seen !== undefined && now - seen.last < state.intervalMs) {
     seen.suppressed++;
@@ -91,4 +103,22 @@ export function logRefusal(log: Logger, reason: string, fields: Record<string, u
   const tail = suppressed > 0 ? ` (${suppressed} more like this in the last ${Math.round((now - seen!.last) / 1000)} s not logged)` : '';
   log.info({ refusal: reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, `${message}${tail}`);
   return true;
+}
+
+/** The key the reasons past MAX_REFUSAL_REASONS share. */
+const OTHER_REASONS = '(other)';
+
+/**
+ * Forgets the reasons idle for an interval, writing the count of each one's refusals not logged
+ * (except `current`'s: the line about to be written for it carries its count).
+ */
+function forgetIdle(log: Logger, state: RefusalState, now: number, current: string): void {
+  state.swept = now;
+  for (const [reason, seen] of state.reasons) {
+    if (reason === current || now - seen.last < state.intervalMs) continue;
+    state.reasons.delete(reason);
+    if (seen.suppressed === 0) continue;
+    const what = reason === OTHER_REASONS ? 'refusals of other reasons' : `refusals '${reason}'`;
+    log.info({ refusal: reason, suppressed: seen.suppressed }, `${seen.suppressed} more ${what} in the last ${Math.round((now - seen.last) / 1000)} s not logged`);
+  }
 }

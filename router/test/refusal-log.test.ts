@@ -94,6 +94,37 @@ describe('logRefusal', () => {
     for (let i = 0; i < 1000; i++) logRefusal(log, `reason-${i}`, {}, 'refused');
     expect(lines).toHaveLength(257); // 256 reasons, then one line for all the others
   });
+
+  it('forgets reasons idle for an interval: once 256 were seen, new reasons get their own lines again (#16)', () => {
+    const lines: Line[] = [];
+    const log = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text) as Line) });
+    let now = 1_000_000;
+    limitRefusalLog(log, 10_000, () => now);
+    for (let i = 0; i < 256; i++) logRefusal(log, `reason-${i}`, {}, 'refused');
+    expect(logRefusal(log, 'full-1', {}, 'refused')).toBe(true);
+    expect(logRefusal(log, 'full-2', {}, 'refused')).toBe(false); // full: the others share one line
+    now += 10_000;
+    expect(logRefusal(log, 'fresh-1', {}, 'refused fresh-1')).toBe(true);
+    expect(logRefusal(log, 'fresh-2', {}, 'refused fresh-2')).toBe(true);
+    expect(logRefusal(log, 'fresh-2', {}, 'refused fresh-2')).toBe(false); // still one line per reason per interval
+    expect(lines.filter((l) => l['refusal'] === 'fresh-1' || l['refusal'] === 'fresh-2').map((l) => l['msg'])).toEqual(['refused fresh-1', 'refused fresh-2']);
+  });
+
+  it('a suppressed count is reported when its reason is forgotten, not lost (#16)', () => {
+    const lines: Line[] = [];
+    const log = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text) as Line) });
+    let now = 1_000_000;
+    limitRefusalLog(log, 10_000, () => now);
+    logRefusal(log, 'a', {}, 'refused a');
+    for (let i = 0; i < 5; i++) logRefusal(log, 'a', {}, 'refused a');
+    now += 12_000;
+    logRefusal(log, 'b', {}, 'refused b'); // 'a' has been idle for an interval: forgotten, and its count said
+    expect(lines.map((l) => [l['refusal'], l['suppressed'], l['msg']])).toEqual([
+      ['a', undefined, 'refused a'],
+      ['a', 5, "5 more refusals 'a' in the last 12 s not logged"],
+      ['b', undefined, 'refused b'],
+    ]);
+  });
 });
 
 describe('refused connections and joins are logged at info, with the reason', () => {

@@ -2,7 +2,7 @@
  * Router configuration: the JSON file format (validated with ajv against the schema shipped in
  * @switchboard/schemas), defaults, and command-line overrides.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { Ajv } from 'ajv';
@@ -354,6 +354,9 @@ export interface RealmConfig {
   limits: RealmLimits;
 }
 
+/** Problems a ConfigError's message lists; the count of the rest follows (a hostile file has thousands). */
+export const MAX_PROBLEMS_SHOWN = 100;
+
 /**
  * A config that failed validation; `problems` holds one line per error, each naming its field.
  * `warnings` are what a Crossbar import left out, reported with the errors.
@@ -366,7 +369,9 @@ export class ConfigError extends Error {
     readonly problems: string[],
     readonly warnings: string[] = [],
   ) {
-    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `  - ${p}`);
+    if (problems.length > MAX_PROBLEMS_SHOWN) shown.push(`  … and ${problems.length - MAX_PROBLEMS_SHOWN} more problems`);
+    super(`invalid configuration in ${source}:\n${shown.join('\n')}`);
   }
 }
 
@@ -473,6 +478,12 @@ export interface LoadedConfig {
   locate(problem: string): string;
 }
 
+/**
+ * The largest config file read: 16 MiB, far beyond any real one (a config cannot configure its own
+ * file, so this is a constant). A larger file is refused before it is read.
+ */
+export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
+
 /** Reads, parses and checks a JSON config file (see loadConfig). */
 export function loadConfigFile(path: string, env?: Environment): RouterConfigFile {
   return loadConfig(path, env).file;
@@ -487,8 +498,12 @@ export function loadConfigFile(path: string, env?: Environment): RouterConfigFil
 export function loadConfig(path: string, env: Environment = process.env): LoadedConfig {
   let text: string;
   try {
+    if (statSync(path).size > MAX_CONFIG_FILE_BYTES) {
+      throw new ConfigError(path, [`cannot read file: larger than ${MAX_CONFIG_FILE_BYTES} bytes (16 MiB), the most a config file may be`]);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
   }
   // A byte order mark (some Windows editors write one) is not part of the JSON text.

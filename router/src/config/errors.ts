@@ -233,24 +233,74 @@ export function schemaProblems(errors: readonly ErrorObject[]): string[] {
  * errors of the most relevant alternative alone (the one the value got furthest in: fewest errors
  * about its type or shape at the alternative's own field), or, when every alternative failed on the
  * value's type alone, one line naming the types allowed.
+ *
+ * Linear in the errors (times the depth of their paths): each error is handed once to the innermost
+ * alternative around it (same schema path prefix, and the same value or one inside it), and an
+ * alternative, settled innermost first, hands its result to the one around it.
  */
 function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
-  let out = [...errors];
+  const isAlternative = (e: ErrorObject): boolean => e.keyword === 'anyOf' || e.keyword === 'oneOf';
+  const key = (schemaPath: string, instancePath: string): string => `${schemaPath}\u0000${instancePath}`;
+  const alternatives = new Map<string, ErrorObject>();
+  for (const e of errors) if (isAlternative(e) && !alternatives.has(key(e.schemaPath, e.instancePath))) alternatives.set(key(e.schemaPath, e.instancePath), e);
+  // The innermost alternative around `e` (not `e` itself, nor one at the same schema path).
+  const around = (e: ErrorObject): ErrorObject | undefined => {
+    const segments = e.schemaPath.split('/');
+    const values = [e.instancePath];
+    for (let at = e.instancePath.lastIndexOf('/'); at >= 0; at = e.instancePath.lastIndexOf('/', at - 1)) {
+      values.push(e.instancePath.slice(0, at));
+      if (at === 0) break;
+    }
+    for (let i = segments.length - 2; i >= 0; i--) {
+      if (segments[i] !== 'anyOf' && segments[i] !== 'oneOf') continue;
+      const schemaPath = segments.slice(0, i + 1).join('/');
+      for (const value of values) {
+        const found = alternatives.get(key(schemaPath, value));
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  };
+  // Each error keeps its place in the list (a replacement takes its alternative's place).
+  const order = new Map<ErrorObject, number>();
+  errors.forEach((e, i) => order.set(e, i));
+  const inside = new Map<ErrorObject, ErrorObject[]>();
+  const out: ErrorObject[] = [];
+  const place = (e: ErrorObject, parent: ErrorObject | undefined): void => {
+    if (parent === undefined) {
+      out.push(e);
+      return;
+    }
+    const list = inside.get(parent);
+    if (list === undefined) inside.set(parent, [e]);
+    else list.push(e);
+  };
+  for (const e of errors) {
+    if (isAlternative(e)) continue;
+    place(e, around(e));
+  }
   // Innermost first: an alternative inside an alternative is settled before its parent looks at it.
-  const alternatives = out.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
-  for (const alt of alternatives) {
-    if (!out.includes(alt)) continue;
-    const prefix = `${alt.schemaPath}/`;
-    const inner = out.filter((e) => e !== alt && e.schemaPath.startsWith(prefix));
+  const settled = [...alternatives.values()].sort((a, b) => b.schemaPath.length - a.schemaPath.length || b.instancePath.length - a.instancePath.length);
+  for (const alt of settled) {
+    const parent = around(alt);
+    const inner = inside.get(alt) ?? [];
+    const rank = order.get(alt) ?? 0;
     // oneOf that matched more than one alternative: no inner errors, its own message is the problem.
-    if (inner.length === 0 && alt.keyword === 'oneOf') continue;
+    if (inner.length === 0 && alt.keyword === 'oneOf') {
+      place(alt, parent);
+      continue;
+    }
+    const prefix = `${alt.schemaPath}/`;
     const branches = new Map<string, ErrorObject[]>();
     for (const e of inner) {
-      const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
-      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+      const rest = e.schemaPath.startsWith(prefix) ? e.schemaPath.slice(prefix.length) : '';
+      const branch = rest.split('/', 1)[0]!;
+      const list = branches.get(branch);
+      if (list === undefined) branches.set(branch, [e]);
+      else list.push(e);
     }
     const shapeErrors = (list: ErrorObject[]): number => list.filter((e) => e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum')).length;
-    const ranked = [...branches.values()].sort((a, b) => shapeErrors(a) - shapeErrors(b) || a.length - b.length);
+    const ranked = [...branches.values()].map((list) => ({ list, shape: shapeErrors(list) })).sort((a, b) => a.shape - b.shape || a.list.length - b.list.length).map((r) => r.list);
     let replacement: ErrorObject[];
     const allTypes = ranked.length > 0 && ranked.every((list) => list.every((e) => e.instancePath === alt.instancePath && e.keyword === 'type'));
     if (allTypes) {
@@ -263,10 +313,12 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
     } else {
       replacement = ranked[0] ?? [alt];
     }
-    out = out.filter((e) => e !== alt && !inner.includes(e));
-    out.push(...replacement);
+    for (const e of replacement) {
+      if (!order.has(e)) order.set(e, rank);
+      place(e, parent);
+    }
   }
-  return out;
+  return out.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

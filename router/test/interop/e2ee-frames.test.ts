@@ -109,4 +109,34 @@ describe('the passthru rules apply to enc_algo as to ppt_scheme', () => {
     caller.send([MessageCode.Call, request, ENC, 'wamp.session.count', SEALED]);
     expect((await caller.next()).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Call, request, {}, ErrorUri.InvalidArgument]);
   });
+
+  it('an ERROR with enc_algo from a callee that announced neither is a protocol violation, as a YIELD is (#16)', async () => {
+    const router = await startTestRouter();
+    const callee = await Raw.join(router.url, {}, { serializer: 'json' });
+    const caller = await Raw.join(router.url, {}, { serializer: 'json' });
+    await callee.register('com.e2ee.plainerr');
+    const request = caller.nextRequest();
+    caller.send([MessageCode.Call, request, {}, 'com.e2ee.plainerr', []]);
+    const invocation = await callee.expect(MessageCode.Invocation);
+    callee.send([MessageCode.Error, MessageCode.Invocation, invocation[1], { enc_algo: 'cryptobox' }, 'x.err', SEALED]);
+    const abort = await callee.expectAbort(ErrorUri.ProtocolViolation);
+    expect(String(asDict(abort[1])['message'])).toMatch(/ERROR with ppt_scheme or enc_algo/);
+    // The caller never sees the binary: its call ends with an error of the router's.
+    const answer = await caller.next();
+    expect(answer.slice(0, 3)).toEqual([MessageCode.Error, MessageCode.Call, request]);
+    expect(answer[3]).not.toHaveProperty('enc_algo');
+    expect(answer[4]).not.toBe('x.err');
+  });
+
+  it('an ERROR with enc_algo for a caller that did not announce it: the caller gets feature_not_supported (#16)', async () => {
+    const router = await startTestRouter();
+    const callee = await Raw.join(router.url, E2EE, { serializer: 'cbor' });
+    const caller = await Raw.join(router.url, {}, { serializer: 'cbor' });
+    await callee.register('com.e2ee.err');
+    const request = caller.nextRequest();
+    caller.send([MessageCode.Call, request, {}, 'com.e2ee.err', []]);
+    const invocation = await callee.expect(MessageCode.Invocation);
+    callee.send([MessageCode.Error, MessageCode.Invocation, invocation[1], ENC, 'com.e2ee.error', SEALED]);
+    expect((await caller.next()).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Call, request, {}, ErrorUri.FeatureNotSupported]);
+  });
 });
