@@ -90,6 +90,12 @@ function perMessageDeflate(compression: CompressionOptions | undefined): false |
   };
 }
 
+/**
+ * The smallest window zlib compresses raw deflate with (it turns 8 into 9, whose frames a client
+ * that asked for 8 may not inflate): used for every client that asked for less than the listener's.
+ */
+const MIN_WINDOW_BITS = 9;
+
 /** A batch is sent once it reaches this size, without waiting for the end of the turn. */
 const BATCH_FLUSH_BYTES = 64 * 1024;
 
@@ -109,9 +115,9 @@ abstract class WebSocketPeerBase {
   /** permessage-deflate was negotiated on this connection. */
   readonly deflate: boolean;
   /**
-   * The window the router compresses with on this connection: the listener's, or less if the
-   * client asked for less (server_max_window_bits). 0: messages go uncompressed (a window below 9,
-   * which zlib cannot produce for raw deflate).
+   * The window the router compresses with on this connection: the listener's, or the smallest
+   * (MIN_WINDOW_BITS) if the client asked for less (server_max_window_bits), whatever it asked.
+   * 0: messages go uncompressed (a window of 8, which zlib cannot produce for raw deflate).
    */
   readonly windowBits: number;
   protected readonly budget: OutboundBudget;
@@ -136,8 +142,11 @@ abstract class WebSocketPeerBase {
     this.#compressOptions = { binary: codec.binary, compress: true };
     this.deflate = ws.extensions.includes('permessage-deflate');
     const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
-    const bits = Math.min(owner.options.compression?.windowBits ?? 15, asked === undefined ? 15 : Number(asked));
-    this.windowBits = this.deflate && bits >= 9 ? bits : 0;
+    const accepts = asked === undefined ? 15 : Number(asked);
+    const configured = owner.options.compression?.windowBits ?? 15;
+    // Two windows at most, so a shared EVENT is compressed at most twice per serializer: a frame
+    // compressed with a smaller window inflates with any larger one (RFC 7692 §7.1.2.1).
+    this.windowBits = !this.deflate || accepts < MIN_WINDOW_BITS ? 0 : accepts >= configured ? configured : MIN_WINDOW_BITS;
     this.#threshold = this.deflate ? (owner.options.compression?.threshold ?? 0) : Infinity;
   }
 
@@ -196,8 +205,9 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
    * The same pre-framed bytes for every receiver: one socket write, no per-receiver framing.
    * Written on the socket ws writes on; ws writes synchronously (it is never asked to compress on
    * these connections: the router compresses itself, below), so order is kept. With
-   * permessage-deflate, a message from the threshold on is compressed once per window size and
-   * the same compressed frame goes to every such receiver.
+   * permessage-deflate, a message from the threshold on is compressed once per window (the
+   * listener's, and MIN_WINDOW_BITS for clients that asked for less: two at most) and the same
+   * compressed frame goes to every such receiver.
    */
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
