@@ -123,8 +123,6 @@ abstract class WebSocketPeerBase {
   protected readonly budget: OutboundBudget;
   /** One options object for every send: JSON goes in text frames even when handed as bytes. */
   protected readonly sendOptions: { binary: boolean; compress: boolean };
-  /** With permessage-deflate: the options for a message of at least the threshold (compressed). */
-  readonly #compressOptions: { binary: boolean; compress: boolean };
   /** Messages shorter than this go uncompressed (Infinity without permessage-deflate). */
   readonly #threshold: number;
 
@@ -139,7 +137,6 @@ abstract class WebSocketPeerBase {
   ) {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary, compress: false };
-    this.#compressOptions = { binary: codec.binary, compress: true };
     this.deflate = ws.extensions.includes('permessage-deflate');
     const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
     const accepts = asked === undefined ? 15 : Number(asked);
@@ -148,15 +145,6 @@ abstract class WebSocketPeerBase {
     // compressed with a smaller window inflates with any larger one (RFC 7692 §7.1.2.1).
     this.windowBits = !this.deflate || accepts < MIN_WINDOW_BITS ? 0 : accepts >= configured ? configured : MIN_WINDOW_BITS;
     this.#threshold = this.deflate ? (owner.options.compression?.threshold ?? 0) : Infinity;
-  }
-
-  /**
-   * The send options for a message of `length` bytes: compressed from the threshold on. ws applies
-   * its own threshold only without context takeover, so the choice is made here, per message; an
-   * uncompressed message still queues behind one being compressed, so order is kept.
-   */
-  protected optionsFor(length: number): { binary: boolean; compress: boolean } {
-    return length >= this.#threshold ? this.#compressOptions : this.sendOptions;
   }
 
   /** This message is compressed before it is sent (deflate negotiated, a usable window, at least the threshold). */
@@ -239,7 +227,8 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
 /**
  * A peer on a batched subprotocol [ap_transport_batched_websocket]: every message it is sent in an
  * event-loop turn goes out in one WebSocket message (or several of at most BATCH_FLUSH_BYTES), each
- * message framed with its separator or length prefix.
+ * message framed with its separator or length prefix. Never compressed (flush); the client's
+ * messages are still inflated if it compresses them.
  */
 class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
   /** A flush is queued for the end of this turn. */
@@ -277,7 +266,10 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
     const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsBytes);
     this.#parts.length = 0;
     this.#partsBytes = 0;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.optionsFor(data.length));
+    // Uncompressed even with permessage-deflate: a batch is this receiver's alone, so compressing it
+    // would cost one compression per receiver of every EVENT in it (and ws a deflate context per
+    // connection); the EVENTs' shared frames are compressed once for all plain receivers instead.
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.sendOptions);
   }
 
   #add(element: Uint8Array, droppable: boolean): boolean {

@@ -86,4 +86,19 @@ describe('permessage-deflate costs', () => {
       expect(deflations.count).toBeLessThanOrEqual(2);
     }
   });
+
+  it('batched subscribers with deflate get their batches uncompressed and intact (no compression per receiver)', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', compression: { threshold: 256 } }] });
+    const batched = [await batchedSubscriber(router.url, 'com.b'), await batchedSubscriber(router.url, 'com.b')];
+    const publisher = await join(router.url, false);
+    const payload = 'e'.repeat(50_000);
+    const before = batched.map((b) => b.socket.bytesRead);
+    publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.b', [payload]]);
+    for (const [i, subscriber] of batched.entries()) {
+      const event = await subscriber.next();
+      expect(event[0]).toBe(MessageCode.Event);
+      expect(event[4]).toEqual([payload]);
+      expect(subscriber.socket.bytesRead - before[i]!).toBeGreaterThan(payload.length);
+    }
+  });
 });
