@@ -65,6 +65,8 @@ export interface CompressionOptions {
   memLevel: number;
   /** Largest window the router compresses with, 9 … 15. */
   windowBits: number;
+  /** Messages longer than this (bytes) are sent uncompressed: compressing is synchronous, on the event loop. */
+  maxBytes: number;
 }
 
 /**
@@ -89,6 +91,11 @@ function perMessageDeflate(compression: CompressionOptions | undefined): false |
     ...(compression.windowBits < 15 && { serverMaxWindowBits: compression.windowBits }),
   };
 }
+
+/** The shared-frame cache key under which a frame's verdict on compression.maxBytes is kept (OVER or UNDER). */
+const OVER_MAX_BYTES = 'websocket-deflate-over-max-bytes';
+const OVER = new Uint8Array(1);
+const UNDER = new Uint8Array(0);
 
 /**
  * The smallest window zlib compresses raw deflate with (it turns 8 into 9, whose frames a client
@@ -153,6 +160,14 @@ abstract class WebSocketPeerBase {
   }
 
   /**
+   * A message that would be compressed is over compression.maxBytes: sent as it is, since
+   * compressing it would hold the event loop (level 1: ~5 ms per MiB; level 9: ~90).
+   */
+  protected overMaxBytes(bytes: number): boolean {
+    return bytes > this.owner.options.compression!.maxBytes;
+  }
+
+  /**
    * Starts the closing handshake, and ends the connection if the peer has not answered it within
    * CLOSE_GRACE_MS: ws waits 30 s for the peer's close frame, and a peer that never sends one (one
    * closed for its handshake timeout, say) would hold its socket and its address's slot that long.
@@ -183,9 +198,15 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (!this.corked) this.owner.cork(this);
     // A string's length in UTF-16 units: at most its UTF-8 bytes, close enough for a threshold.
     if (this.compresses(frame.length)) {
-      const data = typeof frame === 'string' ? Buffer.from(frame) : frame;
-      this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
-    } else this.ws.send(frame, this.sendOptions);
+      // A string's UTF-16 length is at most its UTF-8 bytes: over the cap already, no conversion.
+      const data = this.overMaxBytes(frame.length) ? undefined : typeof frame === 'string' ? Buffer.from(frame) : frame;
+      if (data !== undefined && !this.overMaxBytes(data.length)) {
+        this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
+        return true;
+      }
+      this.owner.options.onLimit?.('compression.maxBytes');
+    }
+    this.ws.send(frame, this.sendOptions);
     return true;
   }
 
@@ -200,7 +221,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes: Uint8Array | undefined;
-    if (this.compresses(typeof frame.source === 'string' ? frame.source.length : frame.source.length)) {
+    if (this.compresses(frame.source.length) && !this.#sharedOverMaxBytes(frame)) {
       const key = `websocket-deflate-${this.windowBits}`;
       bytes = frame.framed.get(key);
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
@@ -220,6 +241,16 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN) this.closeSocket(code, reason);
+  }
+
+  /** A shared frame over compression.maxBytes, counted once for all its receivers (a marker in its cache). */
+  #sharedOverMaxBytes(frame: SharedFrame): boolean {
+    const marker = frame.framed.get(OVER_MAX_BYTES);
+    if (marker !== undefined) return marker.length === 1;
+    const over = this.overMaxBytes(frame.source.length) || this.overMaxBytes(frame.data.length);
+    frame.framed.set(OVER_MAX_BYTES, over ? OVER : UNDER);
+    if (over) this.owner.options.onLimit?.('compression.maxBytes');
+    return over;
   }
 
 }

@@ -101,4 +101,40 @@ describe('permessage-deflate costs', () => {
       expect(subscriber.socket.bytesRead - before[i]!).toBeGreaterThan(payload.length);
     }
   });
+
+  it('a message over compression.maxBytes goes uncompressed and intact (EVENT and RESULT), counted once per message; one under it is compressed', async () => {
+    const router = await startTestRouter({ listeners: [{ type: 'websocket', compression: { threshold: 256, maxBytes: 64 * 1024 } }] });
+    const subscribers = [await join(router.url, true), await join(router.url, { serverMaxWindowBits: 10 })];
+    for (const subscriber of subscribers) await subscribe(subscriber, 'com.m');
+    const publisher = await join(router.url, false);
+    for (const [size, compressed] of [[50_000, true], [100_000, false]] as const) {
+      const payload = 'f'.repeat(size);
+      const before = subscribers.map((s) => s.socket().bytesRead);
+      publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.m', [payload]]);
+      for (const [i, subscriber] of subscribers.entries()) {
+        const event = await subscriber.next();
+        expect(event[4]).toEqual([payload]);
+        const read = subscriber.socket().bytesRead - before[i]!;
+        if (compressed) expect(read).toBeLessThan(4096);
+        else expect(read).toBeGreaterThan(size);
+      }
+    }
+    expect(router.stats.limitsExceeded.get('compression.maxBytes')).toBe(1);
+
+    const callee = await join(router.url, true);
+    callee.send([MessageCode.Register, callee.nextRequest(), {}, 'com.m.big']);
+    expect((await callee.next())[0]).toBe(MessageCode.Registered);
+    const caller = await join(router.url, true);
+    const big = 'g'.repeat(100_000);
+    const request = caller.nextRequest();
+    caller.send([MessageCode.Call, request, {}, 'com.m.big', [big]]);
+    const invocation = await callee.next();
+    expect(invocation[4]).toEqual([big]);
+    const before = caller.socket().bytesRead;
+    callee.send([MessageCode.Yield, invocation[1], {}, [big]]);
+    expect(await caller.next()).toEqual([MessageCode.Result, request, {}, [big]]);
+    expect(caller.socket().bytesRead - before).toBeGreaterThan(big.length);
+    // The INVOCATION and the RESULT, one each.
+    expect(router.stats.limitsExceeded.get('compression.maxBytes')).toBe(3);
+  });
 });
