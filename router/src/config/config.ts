@@ -329,8 +329,9 @@ export interface CompressionConfig {
 
 /**
  * Level 1: most of the size gain on JSON for a fraction of level 6's CPU (bench: --compression).
- * maxBytes 1 MiB: the event loop stops some 5 ms per message at level 1 (some 90 ms at level 9)
- * rather than 80 ms (1.5 s) for a 16 MiB message; messages that large are rare, and sent as they are.
+ * maxBytes 1 MiB: the event loop stops at most some 5 ms per message at level 1 (90–270 ms at
+ * level 9, depending on the data) rather than 16 times that for a 16 MiB message; messages that
+ * large are rare, and sent as they are.
  */
 export const DEFAULT_COMPRESSION: Readonly<CompressionConfig> = { threshold: 1024, level: 1, memLevel: 8, windowBits: 15, maxBytes: 1024 * 1024 };
 

@@ -73,11 +73,14 @@ export interface CompressionOptions {
  * ws's permessage-deflate settings for a listener's `compression`. The router always answers with
  * server_no_context_takeover (RFC 7692 §7.1.1.1, a server may add it to any accepted offer): each
  * message it sends is compressed on its own, so an EVENT for many subscribers is compressed once
- * and the same bytes go to each of them (deflatedFrame), and no connection holds a compression
- * context between messages. And with client_no_context_takeover (§7.1.1.2): ws inflates on the
- * thread pool at some 200 µs of router CPU per message however small, and clients that keep no
- * context apply a threshold of their own (ws's: 1 KiB) where with context takeover they compress
- * every message (bench: 8 → 250 µs per 110-byte PUBLISH received without it, 8 with it).
+ * per window (two at most) and the same bytes go to each of them (deflatedFrame), and no
+ * connection holds a compression context between messages (batched peers' batches go
+ * uncompressed). And with client_no_context_takeover (§7.1.1.2): ws inflates on the thread pool at
+ * some 200 µs of router CPU per message however small, and clients that keep no context apply a
+ * threshold of their own (ws's: 1 KiB) where with context takeover they compress every message
+ * (bench: 8 → 250 µs per 110-byte PUBLISH received without it, 8 with it). A hostile client may
+ * still compress every message: that costs it its own CPU too, and maxMessageBytes and the
+ * message-rate limits bound it like any other message.
  */
 function perMessageDeflate(compression: CompressionOptions | undefined): false | PerMessageDeflateOptions {
   if (compression === undefined) return false;
@@ -161,7 +164,7 @@ abstract class WebSocketPeerBase {
 
   /**
    * A message that would be compressed is over compression.maxBytes: sent as it is, since
-   * compressing it would hold the event loop (level 1: ~5 ms per MiB; level 9: ~90).
+   * compressing it would hold the event loop (level 1: ~5 ms per MiB; level 9: 90–270).
    */
   protected overMaxBytes(bytes: number): boolean {
     return bytes > this.owner.options.compression!.maxBytes;
@@ -591,9 +594,9 @@ const DEFLATE_TRAILER_LENGTH = 4;
 /**
  * A compressed, unmasked, unfragmented server frame (RFC 7692 §7.2.1): the message deflated on
  * its own (the connection has server_no_context_takeover), the sync flush's trailing 00 00 FF FF
- * removed, RSV1 set. Synchronous: a message is compressed once, on the event loop, as it is
- * encoded (zlib level 1: 30–50 µs for 2 KiB of JSON, some 5 ms per MiB, 19 ms for 16 MiB of text
- * measured here), no more than encoding it costs.
+ * removed, RSV1 set. Synchronous, on the event loop, as the message is encoded (zlib level 1:
+ * 30–50 µs for 2 KiB of JSON, some 5 ms per MiB), no more than encoding it costs; nothing over
+ * compression.maxBytes is compressed.
  */
 function deflatedFrame(data: Uint8Array, text: boolean, compression: CompressionOptions, windowBits: number): Uint8Array {
   const deflated = deflateRawSync(data, { level: compression.level, memLevel: compression.memLevel, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH });
