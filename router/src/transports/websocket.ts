@@ -79,8 +79,8 @@ export interface CompressionOptions {
  * some 200 µs of router CPU per message however small, and clients that keep no context apply a
  * threshold of their own (ws's: 1 KiB) where with context takeover they compress every message
  * (bench: 8 → 250 µs per 110-byte PUBLISH received without it, 8 with it). A hostile client may
- * still compress every message: that costs it its own CPU too, and maxMessageBytes and the
- * message-rate limits bound it like any other message.
+ * still compress every message: that costs it its own CPU too, and maxMessageBytes (after
+ * inflating) and, where set, maxMessagesPerSecond bound it as they bound any other message.
  */
 function perMessageDeflate(compression: CompressionOptions | undefined): false | PerMessageDeflateOptions {
   if (compression === undefined) return false;
