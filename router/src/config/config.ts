@@ -318,10 +318,14 @@ export type ListenerConfig = WebSocketListenerConfig | RawSocketListenerConfig;
 
 /**
  * permessage-deflate (RFC 7692) on a WebSocket listener, for the clients that offer it (browsers
- * do by themselves). Compression costs CPU per message and per receiver (each connection has its
- * own compression context, so a shared EVENT is compressed once per subscriber), and memory per
- * connection that has been sent a compressed message: about 2^(windowBits+2) + 2^(memLevel+9)
- * bytes (256 KiB at 15 and 8, 24 KiB at 11 and 5).
+ * do by themselves). The router compresses each message on its own (server_no_context_takeover),
+ * synchronously on the event loop, and keeps no compression context on any connection: an EVENT
+ * is compressed at most twice per serializer (windowBits, and 9 for clients that asked for less)
+ * and the same bytes go to every plain subscriber that negotiated it; a per-peer message (RESULT,
+ * INVOCATION …) once for its receiver; batched peers' batches not at all; nothing over maxBytes.
+ * About 2^(windowBits+2) + 2^(memLevel+9) bytes (256 KiB at 15 and 8) while one message is
+ * compressed. Inflating what clients send runs on ws's zlib streams on the thread pool: a
+ * connection whose client compresses holds an inflate state (about 40 KiB).
  */
 export interface CompressionConfig {
   /** Messages shorter than this (bytes, before compression) are sent as they are. */
@@ -332,10 +336,20 @@ export interface CompressionConfig {
   memLevel: number;
   /** Largest LZ77 window the router compresses with, 9 … 15 (the client may ask for less). */
   windowBits: number;
+  /**
+   * Messages longer than this (bytes) are sent uncompressed (switchboard_limits_exceeded_total
+   * {limit="compression.maxBytes"}, once per message): compression is synchronous, on the event loop.
+   */
+  maxBytes: number;
 }
 
-/** Level 1: most of the size gain on JSON for a fraction of level 6's CPU (bench: --compression). */
-export const DEFAULT_COMPRESSION: Readonly<CompressionConfig> = { threshold: 1024, level: 1, memLevel: 8, windowBits: 15 };
+/**
+ * Level 1: most of the size gain on JSON for a fraction of level 6's CPU (bench: --compression).
+ * maxBytes 1 MiB: the event loop stops at most some 5 ms per message at level 1 (90–270 ms at
+ * level 9, depending on the data) rather than 16 times that for a 16 MiB message; messages that
+ * large are rare, and sent as they are.
+ */
+export const DEFAULT_COMPRESSION: Readonly<CompressionConfig> = { threshold: 1024, level: 1, memLevel: 8, windowBits: 15, maxBytes: 1024 * 1024 };
 
 export interface LongPollConfig {
   path: string;

@@ -71,17 +71,22 @@ export interface CompressionOptions {
   memLevel: number;
   /** Largest window the router compresses with, 9 … 15. */
   windowBits: number;
+  /** Messages longer than this (bytes) are sent uncompressed: compressing is synchronous, on the event loop. */
+  maxBytes: number;
 }
 
 /**
  * ws's permessage-deflate settings for a listener's `compression`. The router always answers with
  * server_no_context_takeover (RFC 7692 §7.1.1.1, a server may add it to any accepted offer): each
  * message it sends is compressed on its own, so an EVENT for many subscribers is compressed once
- * and the same bytes go to each of them (deflatedFrame), and no connection holds a compression
- * context between messages. And with client_no_context_takeover (§7.1.1.2): ws inflates on the
- * thread pool at some 200 µs of router CPU per message however small, and clients that keep no
- * context apply a threshold of their own (ws's: 1 KiB) where with context takeover they compress
- * every message (bench: 8 → 250 µs per 110-byte PUBLISH received without it, 8 with it).
+ * per window (two at most) and the same bytes go to each of them (deflatedFrame), and no
+ * connection holds a compression context between messages (batched peers' batches go
+ * uncompressed). And with client_no_context_takeover (§7.1.1.2): ws inflates on the thread pool at
+ * some 200 µs of router CPU per message however small, and clients that keep no context apply a
+ * threshold of their own (ws's: 1 KiB) where with context takeover they compress every message
+ * (bench: 8 → 250 µs per 110-byte PUBLISH received without it, 8 with it). A hostile client may
+ * still compress every message: that costs it its own CPU too, and maxMessageBytes (after
+ * inflating) and, where set, maxMessagesPerSecond bound it as they bound any other message.
  */
 function perMessageDeflate(compression: CompressionOptions | undefined): false | PerMessageDeflateOptions {
   if (compression === undefined) return false;
@@ -95,6 +100,17 @@ function perMessageDeflate(compression: CompressionOptions | undefined): false |
     ...(compression.windowBits < 15 && { serverMaxWindowBits: compression.windowBits }),
   };
 }
+
+/** The shared-frame cache key under which a frame's verdict on compression.maxBytes is kept (OVER or UNDER). */
+const OVER_MAX_BYTES = 'websocket-deflate-over-max-bytes';
+const OVER = new Uint8Array(1);
+const UNDER = new Uint8Array(0);
+
+/**
+ * The smallest window zlib compresses raw deflate with (it turns 8 into 9, whose frames a client
+ * that asked for 8 may not inflate): used for every client that asked for less than the listener's.
+ */
+const MIN_WINDOW_BITS = 9;
 
 /** A batch is sent once it reaches this size, without waiting for the end of the turn. */
 const BATCH_FLUSH_BYTES = 64 * 1024;
@@ -115,16 +131,14 @@ abstract class WebSocketPeerBase {
   /** permessage-deflate was negotiated on this connection. */
   readonly deflate: boolean;
   /**
-   * The window the router compresses with on this connection: the listener's, or less if the
-   * client asked for less (server_max_window_bits). 0: messages go uncompressed (a window below 9,
-   * which zlib cannot produce for raw deflate).
+   * The window the router compresses with on this connection: the listener's, or the smallest
+   * (MIN_WINDOW_BITS) if the client asked for less (server_max_window_bits), whatever it asked.
+   * 0: messages go uncompressed (a window of 8, which zlib cannot produce for raw deflate).
    */
   readonly windowBits: number;
   protected readonly budget: OutboundBudget;
   /** One options object for every send: JSON goes in text frames even when handed as bytes. */
   protected readonly sendOptions: { binary: boolean; compress: boolean };
-  /** With permessage-deflate: the options for a message of at least the threshold (compressed). */
-  readonly #compressOptions: { binary: boolean; compress: boolean };
   /** Messages shorter than this go uncompressed (Infinity without permessage-deflate). */
   readonly #threshold: number;
 
@@ -139,26 +153,27 @@ abstract class WebSocketPeerBase {
   ) {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary, compress: false };
-    this.#compressOptions = { binary: codec.binary, compress: true };
     this.deflate = ws.extensions.includes('permessage-deflate');
     const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
-    const bits = Math.min(owner.options.compression?.windowBits ?? 15, asked === undefined ? 15 : Number(asked));
-    this.windowBits = this.deflate && bits >= 9 ? bits : 0;
+    const accepts = asked === undefined ? 15 : Number(asked);
+    const configured = owner.options.compression?.windowBits ?? 15;
+    // Two windows at most, so a shared EVENT is compressed at most twice per serializer: a frame
+    // compressed with a smaller window inflates with any larger one (RFC 7692 §7.1.2.1).
+    this.windowBits = !this.deflate || accepts < MIN_WINDOW_BITS ? 0 : accepts >= configured ? configured : MIN_WINDOW_BITS;
     this.#threshold = this.deflate ? (owner.options.compression?.threshold ?? 0) : Infinity;
-  }
-
-  /**
-   * The send options for a message of `length` bytes: compressed from the threshold on. ws applies
-   * its own threshold only without context takeover, so the choice is made here, per message; an
-   * uncompressed message still queues behind one being compressed, so order is kept.
-   */
-  protected optionsFor(length: number): { binary: boolean; compress: boolean } {
-    return length >= this.#threshold ? this.#compressOptions : this.sendOptions;
   }
 
   /** This message is compressed before it is sent (deflate negotiated, a usable window, at least the threshold). */
   protected compresses(length: number): boolean {
     return this.windowBits > 0 && length >= this.#threshold;
+  }
+
+  /**
+   * A message that would be compressed is over compression.maxBytes: sent as it is, since
+   * compressing it would hold the event loop (level 1: ~5 ms per MiB; level 9: 90–270).
+   */
+  protected overMaxBytes(bytes: number): boolean {
+    return bytes > this.owner.options.compression!.maxBytes;
   }
 
   /**
@@ -192,9 +207,15 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (!this.corked) this.owner.cork(this);
     // A string's length in UTF-16 units: at most its UTF-8 bytes, close enough for a threshold.
     if (this.compresses(frame.length)) {
-      const data = typeof frame === 'string' ? Buffer.from(frame) : frame;
-      this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
-    } else this.ws.send(frame, this.sendOptions);
+      // A string's UTF-16 length is at most its UTF-8 bytes: over the cap already, no conversion.
+      const data = this.overMaxBytes(frame.length) ? undefined : typeof frame === 'string' ? Buffer.from(frame) : frame;
+      if (data !== undefined && !this.overMaxBytes(data.length)) {
+        this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
+        return true;
+      }
+      this.owner.options.onLimit?.('compression.maxBytes');
+    }
+    this.ws.send(frame, this.sendOptions);
     return true;
   }
 
@@ -202,13 +223,14 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
    * The same pre-framed bytes for every receiver: one socket write, no per-receiver framing.
    * Written on the socket ws writes on; ws writes synchronously (it is never asked to compress on
    * these connections: the router compresses itself, below), so order is kept. With
-   * permessage-deflate, a message from the threshold on is compressed once per window size and
-   * the same compressed frame goes to every such receiver.
+   * permessage-deflate, a message from the threshold on is compressed once per window (the
+   * listener's, and MIN_WINDOW_BITS for clients that asked for less: two at most) and the same
+   * compressed frame goes to every such receiver.
    */
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes: Uint8Array | undefined;
-    if (this.compresses(typeof frame.source === 'string' ? frame.source.length : frame.source.length)) {
+    if (this.compresses(frame.source.length) && !this.#sharedOverMaxBytes(frame)) {
       const key = `websocket-deflate-${this.windowBits}`;
       bytes = frame.framed.get(key);
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
@@ -230,12 +252,23 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (this.ws.readyState === WebSocket.OPEN) this.closeSocket(code, reason);
   }
 
+  /** A shared frame over compression.maxBytes, counted once for all its receivers (a marker in its cache). */
+  #sharedOverMaxBytes(frame: SharedFrame): boolean {
+    const marker = frame.framed.get(OVER_MAX_BYTES);
+    if (marker !== undefined) return marker.length === 1;
+    const over = this.overMaxBytes(frame.source.length) || this.overMaxBytes(frame.data.length);
+    frame.framed.set(OVER_MAX_BYTES, over ? OVER : UNDER);
+    if (over) this.owner.options.onLimit?.('compression.maxBytes');
+    return over;
+  }
+
 }
 
 /**
  * A peer on a batched subprotocol [ap_transport_batched_websocket]: every message it is sent in an
  * event-loop turn goes out in one WebSocket message (or several of at most BATCH_FLUSH_BYTES), each
- * message framed with its separator or length prefix.
+ * message framed with its separator or length prefix. Never compressed (flush); the client's
+ * messages are still inflated if it compresses them.
  */
 class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
   /** A flush is queued for the end of this turn. */
@@ -273,7 +306,10 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
     const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsBytes);
     this.#parts.length = 0;
     this.#partsBytes = 0;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.optionsFor(data.length));
+    // Uncompressed even with permessage-deflate: a batch is this receiver's alone, so compressing it
+    // would cost one compression per receiver of every EVENT in it (and ws a deflate context per
+    // connection); the EVENTs' shared frames are compressed once for all plain receivers instead.
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, this.sendOptions);
   }
 
   #add(element: Uint8Array, droppable: boolean): boolean {
@@ -613,9 +649,9 @@ const DEFLATE_TRAILER_LENGTH = 4;
 /**
  * A compressed, unmasked, unfragmented server frame (RFC 7692 §7.2.1): the message deflated on
  * its own (the connection has server_no_context_takeover), the sync flush's trailing 00 00 FF FF
- * removed, RSV1 set. Synchronous: a message is compressed once, on the event loop, as it is
- * encoded (zlib level 1: 30–50 µs for 2 KiB of JSON, some 5 ms per MiB, 19 ms for 16 MiB of text
- * measured here), no more than encoding it costs.
+ * removed, RSV1 set. Synchronous, on the event loop, as the message is encoded (zlib level 1:
+ * 30–50 µs for 2 KiB of JSON, some 5 ms per MiB), no more than encoding it costs; nothing over
+ * compression.maxBytes is compressed.
  */
 function deflatedFrame(data: Uint8Array, text: boolean, compression: CompressionOptions, windowBits: number): Uint8Array {
   const deflated = deflateRawSync(data, { level: compression.level, memLevel: compression.memLevel, windowBits, finishFlush: zlibConstants.Z_SYNC_FLUSH });
