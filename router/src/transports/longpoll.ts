@@ -424,10 +424,6 @@ export class LongPollTransport {
 }
 
 /**
- * Reads a request body of at most `max` octets; `undefined` when it is longer (the rest is
- * discarded, the connection is kept).
- */
-/**
  * Reads a request body of at most `max` octets: undefined past it. With `inbound`, the octets are
  * charged to the listener's budget as they arrive and given back when the request ends; a chunk
  * that would pass the budget ends the read at once, `busy` true (the answer, with Connection:

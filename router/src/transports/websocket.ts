@@ -528,7 +528,7 @@ export class WebSocketTransport {
    */
   #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): void {
     const account = budget.account();
-    const receiver = (ws as unknown as { _receiver?: { _bufferedBytes?: unknown } })._receiver;
+    const receiver = receiverOf(ws);
     let refused = false;
     /** ws handed over a message while reading the current chunk. */
     let completed = false;
@@ -620,9 +620,20 @@ function wsFrame(frame: SharedFrame): Uint8Array {
   return out;
 }
 
-/** The part of ws's (private) frame receiver used below. */
-interface CloseFrameReceiver {
-  prependListener(event: 'conclude', listener: (code: number) => void): unknown;
+/**
+ * The parts of ws's private frame receiver (`ws._receiver`, ws 8) the router reads: its 'conclude'
+ * event (a close frame came) and the octets it still buffers. Each may be absent in another ws
+ * version; every use checks, and falls back to what ws does by itself.
+ */
+interface FrameReceiver {
+  prependListener?: (event: 'conclude', listener: (code: number) => void) => unknown;
+  _bufferedBytes?: unknown;
+}
+
+/** ws's frame receiver of `ws`, the one place that reaches into ws's private state. */
+function receiverOf(ws: WebSocket): FrameReceiver | undefined {
+  const receiver = (ws as unknown as { _receiver?: unknown })._receiver;
+  return typeof receiver === 'object' && receiver !== null ? (receiver as FrameReceiver) : undefined;
 }
 
 /**
@@ -636,9 +647,9 @@ interface CloseFrameReceiver {
  * Without that receiver (another ws version) nothing changes but the code the peer sees.
  */
 function answerCloseWithoutCodeAs1000(ws: WebSocket): void {
-  const receiver = (ws as unknown as { _receiver?: unknown })._receiver;
-  if (typeof receiver !== 'object' || receiver === null || typeof (receiver as Partial<CloseFrameReceiver>).prependListener !== 'function') return;
-  (receiver as CloseFrameReceiver).prependListener('conclude', (code) => {
+  const receiver = receiverOf(ws);
+  if (typeof receiver?.prependListener !== 'function') return;
+  receiver.prependListener('conclude', (code) => {
     if (code === 1005 && ws.readyState === WebSocket.OPEN) ws.close(1000);
   });
 }
