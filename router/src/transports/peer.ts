@@ -2,7 +2,7 @@
  * The seam between a transport and the routing core. A transport turns bytes into decoded frames
  * and calls a PeerHandler; the core answers through Peer. Neither side knows the other's details.
  */
-import type { Codec } from '@switchboard/schemas';
+import type { Codec, WampMessage } from '@switchboard/schemas';
 import type { ClientCertificate } from './client-certificate.js';
 import type { TrackedCookie } from './cookie-tracking.js';
 
@@ -86,12 +86,21 @@ export interface Peer {
   close(code: number, reason: string): void;
   /** Bytes queued towards the peer and not yet written to the network. */
   readonly bufferedBytes: number;
+  /**
+   * Present on an in-process peer (`router.session(realm)`): it takes messages as objects, so
+   * nothing is encoded on either side. The outbox hands it every message, EVENTs included,
+   * instead of encoding; false if it is gone. The receiver treats the message as read-only (an
+   * EVENT's payload is shared with every other subscriber).
+   */
+  sendMessage?(msg: WampMessage): boolean;
 }
 
 /** What the core gives a transport for one connection. */
 export interface PeerHandler {
   /** A decoded frame (not yet checked as a WAMP message). */
   onFrame(frame: unknown): void;
+  /** An in-process peer's message: already a WampMessage, no frame to decode or parse. */
+  onMessage?(msg: WampMessage): void;
   /** A frame the transport could not decode or that broke a transport rule. */
   onBadFrame(reason: string): void;
   /** The transport is closed; called once. */
