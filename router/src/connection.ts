@@ -6,7 +6,7 @@
  * The session ends at GOODBYE, ABORT or transport close; after GOODBYE the connection waits for a
  * new HELLO, which makes a new session. Routing lives in the realm; bytes live in the transport.
  */
-import type { Dict, Hello, WampMessage } from '@switchboard/schemas';
+import type { Dict, Hello, SessionId, WampMessage } from '@switchboard/schemas';
 import { isDict } from '@switchboard/schemas';
 import { CloseUri, DecodeError, ErrorUri, MessageCode, messageName, parseMessage } from '@switchboard/schemas';
 import type { AuthResult, Authenticator, HelloInfo, Principal } from './auth/types.js';
@@ -61,8 +61,8 @@ export class Connection implements PeerHandler, SessionCarrier {
   session: WampSession | undefined;
   /** Every message the router sends on this connection goes through here. */
   readonly outbox: Outbox;
-  /** The session ID drawn at HELLO, announced in WELCOME; 0 without a handshake in progress. */
-  #pendingId = 0;
+  /** The session ID drawn at HELLO, announced in WELCOME; undefined without a handshake in progress. */
+  #pendingId: SessionId | undefined;
   #onGoodbyeReply: (() => void) | undefined;
   /** A Pause the connection waits for; messages that arrive meanwhile wait in the backlog, in order. */
   #busy: Promise<void> | undefined;
@@ -93,7 +93,7 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   /** The current session's ID, or the one drawn for the handshake in progress (0: none). */
   get id(): number {
-    return this.session?.id ?? this.#pendingId;
+    return this.session?.id ?? this.#pendingId ?? 0;
   }
 
   /**
@@ -406,8 +406,8 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.#hello = undefined;
     const identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
     // A new WAMP session: its own object, identity, request IDs and progressive-call state.
-    const session = new WampSession(this, this.core, this.#pendingId as WampSession['id'], identity, hello.roles, realm);
-    this.#pendingId = 0;
+    const session = new WampSession(this, this.core, hello.session, identity, hello.roles, realm);
+    this.#pendingId = undefined;
     this.session = session;
     this.state = ConnectionState.Established;
     this.#clearHelloTimer();
@@ -430,8 +430,8 @@ export class Connection implements PeerHandler, SessionCarrier {
       this.core.stats.authFailed(unanswered.method, ErrorUri.AuthenticationFailed);
       unanswered.abandoned?.();
     }
-    if (this.state === ConnectionState.Authenticating && this.#pendingId !== 0) this.core.releaseSessionId(this.#pendingId as WampSession['id']);
-    this.#pendingId = 0;
+    if (this.state === ConnectionState.Authenticating && this.#pendingId !== undefined) this.core.releaseSessionId(this.#pendingId);
+    this.#pendingId = undefined;
     this.#hello = undefined;
   }
 

@@ -8,6 +8,7 @@ import type { Dict, ErrorMessage, RequestId, SessionId, WampMessage, Yield } fro
 import { MAX_ID, MessageCode, assertNever, messageName } from '@switchboard/schemas';
 import type { Abort, Authenticate, Goodbye, Hello } from '@switchboard/schemas';
 import type { Endpoint, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from './core/endpoint.js';
+import { rolesSupport } from './core/roles.js';
 import type { Handled } from './core/pause.js';
 import type { Outbox } from './core/outbox.js';
 import type { Realm } from './realm.js';
@@ -25,17 +26,6 @@ export interface SessionCarrier {
 
 /** The messages a session routes (the connection handles HELLO, AUTHENTICATE, GOODBYE and ABORT). */
 export type Routed = Exclude<WampMessage, Hello | Authenticate | Goodbye | Abort>;
-
-/** Whether the announced roles grant `feature` for `role` (both spellings of cancel(l)ing). */
-export function rolesSupport(roles: Dict, role: PeerRole, feature: string): boolean {
-  const r = roles[role];
-  if (typeof r !== 'object' || r === null) return false;
-  const features = (r as Dict)['features'];
-  if (typeof features !== 'object' || features === null) return false;
-  const f = features as Dict;
-  if (f[feature] === true) return true;
-  return feature === 'call_canceling' && f['call_cancelling'] === true;
-}
 
 export class WampSession implements Endpoint {
   #live = true;

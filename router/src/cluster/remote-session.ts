@@ -12,7 +12,7 @@ import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
 import { Outbox } from '../core/outbox.js';
-import { rolesSupport } from '../session.js';
+import { rolesSupport } from '../core/roles.js';
 import type { Peer, SharedFrame, TransportDetails } from '../transports/peer.js';
 import { encodeCluster } from './wire.js';
 
