@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
+import type { PublicationId, RequestId } from '@switchboard/schemas';
 import type { AuthResult, Authenticator } from '../../src/auth/types.js';
 import { Connection, ConnectionState, HANDSHAKE_TIMEOUT } from '../../src/connection.js';
 import { FakePeer, fakeCore } from './fakes.js';
@@ -132,7 +133,7 @@ describe('handshake', () => {
     expect(peer.codes().at(-1)).toBe(MessageCode.Subscribed);
     // Whatever still holds alice cannot reach bob's client.
     const before = peer.received.length;
-    expect(alice.send({ code: MessageCode.Published, request: 9, publication: 1 as never })).toBe('gone');
+    expect(alice.send({ code: MessageCode.Published, request: 9 as RequestId, publication: 1 as PublicationId })).toBe('gone');
     expect(peer.received.length).toBe(before);
   });
 

@@ -5,14 +5,14 @@
  * per serializer whatever the number of subscribers; an in-process peer gets objects.
  */
 import { describe, expect, it } from 'vitest';
-import type { Codec, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { Codec, Event, PublicationId, RegistrationId, RequestId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode, jsonCodec, msgpackCodec, toWire } from '@switchboard/schemas';
 import { FanOutEvent, Outbox } from '../../src/core/outbox.js';
 import { silentLogger } from '../../src/log.js';
 import { RouterStats } from '../../src/stats.js';
 import { FakeLocalPeer, FakePeer, capturingLogger } from './fakes.js';
 
-const RESULT: WampMessage = { code: MessageCode.Result, request: 7, details: {}, args: [1] };
+const RESULT: WampMessage = { code: MessageCode.Result, request: 7 as RequestId, details: {}, args: [1] };
 
 /** JSON that refuses to encode anything carrying the string 'unencodable'. */
 const picky: Codec = {
@@ -48,7 +48,7 @@ describe('Outbox.send', () => {
     const peer = new FakePeer();
     const outbox = new Outbox(peer, stats, silentLogger());
     expect(outbox.send(RESULT)).toBe('sent');
-    expect(outbox.send({ code: MessageCode.Invocation, request: 1, registration: 2 as never, details: {} })).toBe('sent');
+    expect(outbox.send({ code: MessageCode.Invocation, request: 1 as RequestId, registration: 2 as RegistrationId, details: {} })).toBe('sent');
     expect(peer.received).toEqual([[MessageCode.Result, 7, {}, [1]], [MessageCode.Invocation, 1, 2, {}]]);
     expect(stats.messagesOut[MessageCode.Result]).toBe(1);
     expect(stats.messagesOut[MessageCode.Invocation]).toBe(1);
