@@ -94,6 +94,26 @@ describe('handshake', () => {
     expect(core.stats.handshakeTimeouts).toBe(1);
   });
 
+  it('ABORTs a CHALLENGE left unanswered for authTimeoutMs, counting a failed authentication', () => {
+    vi.useFakeTimers();
+    let abandoned = 0;
+    const ticket: Authenticator = {
+      method: 'ticket',
+      authenticate: () => ({ kind: 'challenge', extra: {}, respond: () => ({ kind: 'deny', reason: 'wamp.error.not_authorized', message: 'no' }), abandoned: () => void abandoned++ }),
+    };
+    const core = fakeCore({ authTimeoutMs: 50 });
+    const peer = new FakePeer();
+    new Connection(peer, core, new Map([['ticket', ticket]])).onFrame(hello('joe', ['ticket']));
+    expect(peer.codes()).toEqual([MessageCode.Challenge]);
+    vi.advanceTimersByTime(49);
+    expect(peer.closed).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(peer.received[1]).toEqual([MessageCode.Abort, { message: 'no AUTHENTICATE in time' }, 'wamp.error.authentication_failed']);
+    expect(core.stats.authFailures.get('ticket wamp.error.authentication_failed')).toBe(1);
+    expect(abandoned).toBe(1);
+    expect(core.released).toEqual([101]);
+  });
+
   it('leaves an established session alone when helloTimeoutMs passes, and arms it again after GOODBYE', () => {
     vi.useFakeTimers();
     const { peer, connection } = connect([anonymous], { helloTimeoutMs: 100 });
