@@ -296,7 +296,7 @@ export class Realm {
     quiet = false,
   ): Handled {
     // The router's own session is not authorized: it acts for the router.
-    if (session.identity?.authprovider === 'router') return then(session, msg, ALLOW);
+    if (session.identity.authprovider === 'router') return then(session, msg, ALLOW);
     let decision: Decision | Promise<Decision>;
     try {
       decision = this.authorizer.authorize(session, uri, action, match, options);
@@ -321,7 +321,7 @@ export class Realm {
    * testament published when the session leaves (`publish`). Throws or rejects as the authorizer.
    */
   decide(session: Endpoint, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
-    if (session.identity?.authprovider === 'router') return ALLOW;
+    if (session.identity.authprovider === 'router') return ALLOW;
     return this.authorizer.authorize(session, uri, action, match, options);
   }
 
@@ -346,7 +346,7 @@ export class Realm {
 
   join(session: Endpoint): void {
     this.sessions.set(session.id, session);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole, authmethod: session.identity?.authmethod, transport: session.transport.type, peer: session.transport.peer }, 'session joined');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole, authmethod: session.identity.authmethod, transport: session.transport.type, peer: session.transport.peer }, 'session joined');
     for (const o of this.#observers) o.onJoin?.(session);
   }
 
@@ -367,7 +367,7 @@ export class Realm {
     for (const call of removal.orphanedCalls) this.calls.calleeGone(call, 'callee left the realm before answering');
     // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
     for (const call of removal.abandonedCalls) this.calls.callerGone(call);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole }, 'session left');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session left');
     for (const o of this.#observers) o.onLeave?.(session, silent);
   }
 
