@@ -13,7 +13,7 @@ import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
 import { refuseOverLimit } from './limits.js';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
-import type { RouterSession } from './session.js';
+import type { Endpoint } from './core/endpoint.js';
 
 /** How a canceled call ends. [ap_rpc_call_canceling] */
 export type CancelMode = 'skip' | 'kill' | 'killnowait';
@@ -25,40 +25,40 @@ export type ProcedureResult = { args?: Args; kwargs?: Kwargs } | undefined;
  * A router-side procedure (meta API). Returns the result, or throws WampError; a promise of them
  * when it must wait (an authorizer's decision).
  */
-export type RouterProcedure = (caller: RouterSession, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
+export type RouterProcedure = (caller: Endpoint, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
 
 export class Calls {
-  readonly #timers = new Map<PendingCall<RouterSession>, { ms: number; timer: NodeJS.Timeout }>();
+  readonly #timers = new Map<PendingCall<Endpoint>, { ms: number; timer: NodeJS.Timeout }>();
   /** INVOCATION details of a progressive call invocation, frozen from its first CALL. */
-  readonly #frozen = new Map<PendingCall<RouterSession>, Dict>();
+  readonly #frozen = new Map<PendingCall<Endpoint>, Dict>();
   /** When each routed call arrived, for the call latency histogram. */
-  readonly #started = new Map<PendingCall<RouterSession>, number>();
+  readonly #started = new Map<PendingCall<Endpoint>, number>();
   /** Calls canceled in `kill` mode, waiting for the callee's answer. */
-  readonly #killed = new Set<PendingCall<RouterSession>>();
+  readonly #killed = new Set<PendingCall<Endpoint>>();
 
   constructor(
-    readonly dealer: Dealer<RouterSession>,
+    readonly dealer: Dealer<Endpoint>,
     readonly procedures: ReadonlyMap<string, RouterProcedure>,
     private readonly stats: RouterStats,
     readonly log: Logger,
     /** A YIELD or ERROR the dealer does not know (a cluster node relays those of other nodes' invocations). */
-    private readonly relayAnswer: (session: RouterSession, msg: Yield | ErrorMessage) => void = () => undefined,
+    private readonly relayAnswer: (session: Endpoint, msg: Yield | ErrorMessage) => void = () => undefined,
   ) {}
 
   /** A callee left (or its node is gone): the call ends now for its caller, with `message`. */
-  calleeGone(call: PendingCall<RouterSession>, message: string): void {
+  calleeGone(call: PendingCall<Endpoint>, message: string): void {
     this.#forget(call);
     call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, message);
   }
 
   /** A caller left: a callee that can be interrupted is told. [ap_rpc_call_canceling] */
-  callerGone(call: PendingCall<RouterSession>): void {
+  callerGone(call: PendingCall<Endpoint>): void {
     this.#forget(call);
     this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
   }
 
   /** A CALL the realm validated and authorized: to a router procedure, or routed to a callee. */
-  readonly route = (session: RouterSession, msg: Call, decision: Decision): void => {
+  readonly route = (session: Endpoint, msg: Call, decision: Decision): void => {
     // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
     // fire after 1 ms; a caller asking for longer gets the longest, here and forwarded to the callee.
     const timeout = timerMs((msg.options.timeout ?? 0) as number);
@@ -103,7 +103,7 @@ export class Calls {
   };
 
   /** The next chunk of a progressive call invocation (same request ID). [ap_rpc_progressive_call_invocations] */
-  continueCall(call: PendingCall<RouterSession>, msg: Call): void {
+  continueCall(call: PendingCall<Endpoint>, msg: Call): void {
     const more = msg.options['progress'] === true;
     call.callerStreaming = more;
     const frozen = this.#frozen.get(call) ?? {};
@@ -111,24 +111,24 @@ export class Calls {
     this.#invoke(call, more ? { ...frozen, progress: true } : frozen, msg.args, msg.kwargs);
   }
 
-  #invoke(call: PendingCall<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  #invoke(call: PendingCall<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
     if (args !== undefined) invocation.args = args;
     if (kwargs !== undefined) invocation.kwargs = kwargs;
     const callee = call.callee.session;
-    const frame = callee.encode(invocation);
-    if (frame === undefined) {
+    const sent = callee.send(invocation);
+    if (sent === 'unserializable') {
       this.#finish(call);
-      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.peer.codec.name})`);
+      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.serializer})`);
     }
-    if (!callee.peer.send(frame)) {
+    if (sent === 'gone') {
       // The callee cannot take it (gone or cut off): answer the caller now.
       this.#finish(call);
       call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee unavailable');
     }
   }
 
-  #callInternal(session: RouterSession, msg: Call, procedure: RouterProcedure): void {
+  #callInternal(session: Endpoint, msg: Call, procedure: RouterProcedure): void {
     // A router procedure reads its arguments: an opaque (enc_algo) payload is not for it.
     if (msg.args instanceof Uint8Array) return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`);
     let result: ProcedureResult | Promise<ProcedureResult>;
@@ -139,15 +139,13 @@ export class Calls {
     }
     if (!(result instanceof Promise)) return this.#answerInternal(session, msg, result);
     // The answer goes to this WAMP session only: not to one opened after it on the same connection.
-    const membership = session.membership;
-    const current = (): boolean => session.realm !== undefined && session.membership === membership;
     result.then(
-      (r) => (current() ? this.#answerInternal(session, msg, r) : undefined),
-      (err: unknown) => (current() ? this.#procedureFailed(session, msg, err) : undefined),
+      (r) => (session.live ? this.#answerInternal(session, msg, r) : undefined),
+      (err: unknown) => (session.live ? this.#procedureFailed(session, msg, err) : undefined),
     );
   }
 
-  #procedureFailed(session: RouterSession, msg: Call, err: unknown): void {
+  #procedureFailed(session: Endpoint, msg: Call, err: unknown): void {
     if (err instanceof WampError) {
       const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
       if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
@@ -159,20 +157,18 @@ export class Calls {
     session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
   }
 
-  #answerInternal(session: RouterSession, msg: Call, result: ProcedureResult): void {
+  #answerInternal(session: Endpoint, msg: Call, result: ProcedureResult): void {
     const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
     if (result?.args !== undefined) answer.args = result.args;
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
     // A result holding what another session sent (its authextra, a testament) may not fit this
     // session's serializer: the call still gets an answer.
-    const frame = session.encode(answer);
-    if (frame === undefined) {
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.peer.codec.name})`);
+    if (session.send(answer) === 'unserializable') {
+      session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.serializer})`);
     }
-    if (session.peer.send(frame)) this.stats.countOut(MessageCode.Result);
   }
 
-  cancel(session: RouterSession, msg: Cancel): void {
+  cancel(session: Endpoint, msg: Cancel): void {
     const call = this.dealer.pendingCall(session, msg.request);
     // Unknown, finished or already canceled (kill mode waits for the callee): nothing to do.
     if (call === undefined || this.#killed.has(call)) return;
@@ -195,14 +191,14 @@ export class Calls {
     session.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`);
   }
 
-  #interrupt(call: PendingCall<RouterSession>, mode: CancelMode, reason: string): void {
+  #interrupt(call: PendingCall<Endpoint>, mode: CancelMode, reason: string): void {
     const callee = call.callee.session;
     if (!callee.supports('callee', 'call_canceling')) return;
     callee.send({ code: MessageCode.Interrupt, request: call.invocationRequest, options: { mode, reason } });
   }
 
   /** [ap_rpc_call_timeout] The caller gets wamp.error.timeout; the callee INTERRUPT (killnowait) if it can take it. */
-  #startTimer(call: PendingCall<RouterSession>, timeoutMs: number): NodeJS.Timeout {
+  #startTimer(call: PendingCall<Endpoint>, timeoutMs: number): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.#timers.delete(call);
       if (this.dealer.pendingCall(call.caller, call.callRequest) !== call) return;
@@ -215,7 +211,7 @@ export class Calls {
   }
 
   /** Drops the realm's own state of a call (timer, frozen details, kill mark). */
-  #forget(call: PendingCall<RouterSession>): void {
+  #forget(call: PendingCall<Endpoint>): void {
     const entry = this.#timers.get(call);
     if (entry !== undefined) {
       clearTimeout(entry.timer);
@@ -227,7 +223,7 @@ export class Calls {
   }
 
   /** Ends a call on both sides: later answers for it are dropped. */
-  #finish(call: PendingCall<RouterSession>): void {
+  #finish(call: PendingCall<Endpoint>): void {
     this.#forget(call);
     this.dealer.end(call);
   }
@@ -236,7 +232,7 @@ export class Calls {
    * YIELD or ERROR from a callee. Answers for calls no longer pending are dropped, unless they
    * answer an invocation another cluster node relayed here.
    */
-  answer(session: RouterSession, msg: Yield | ErrorMessage): void {
+  answer(session: Endpoint, msg: Yield | ErrorMessage): void {
     const call = this.dealer.pendingInvocation(session, msg.request);
     if (call === undefined) {
       this.relayAnswer(session, msg);
@@ -278,12 +274,10 @@ export class Calls {
     }
     if (msg.args !== undefined) answer.args = msg.args;
     if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
-    const frame = call.caller.encode(answer);
-    if (frame !== undefined) call.caller.peer.send(frame);
-    else {
+    if (call.caller.send(answer) === 'unserializable') {
       if (progress) this.#finish(call);
       // The call is over: the caller must still get an answer.
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.peer.codec.name})`);
+      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.serializer})`);
     }
   }
 }

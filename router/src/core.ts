@@ -2,9 +2,8 @@ import type { SessionId } from '@switchboard/schemas';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
 import type { Realm } from './realm.js';
-import type { RouterSession } from './session.js';
 
-/** What a session needs from the router that owns it. */
+/** What a connection and its sessions need from the router that owns them. */
 export interface RouterCore {
   /** The `session` module's logger. */
   readonly sessionLog: Logger;
@@ -19,6 +18,4 @@ export interface RouterCore {
   newSessionId(): SessionId;
   /** The session with this ID has ended; the ID may be drawn again. */
   releaseSessionId(id: SessionId): void;
-  /** The session's transport has closed. */
-  transportClosed(session: RouterSession): void;
 }

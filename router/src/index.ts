@@ -1,8 +1,9 @@
 export { Router, startRouter } from './router.js';
 export type { RouterOptions, ListenerAddress, ClusterStatus } from './router.js';
 export { Realm } from './realm.js';
-export { RouterSession, SessionState } from './session.js';
-export type { SessionIdentity } from './session.js';
+export { Connection, ConnectionState } from './connection.js';
+export { WampSession } from './session.js';
+export type { Endpoint, SessionIdentity, SendOutcome } from './core/endpoint.js';
 export { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
 export type { Subscriber, Subscription, DeliveryPlan, SubscribeOutcome, UnsubscribeOutcome, BrokerOptions, RecipientFilter, RetainedEvent, RetentionOptions } from './broker/broker.js';
 export { PrefixTrie, WildcardTrie, SubscriptionIndex } from './broker/subscription-index.js';

@@ -11,7 +11,7 @@ import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
 import type { Broker } from './broker/broker.js';
 import type { Dealer } from './dealer/dealer.js';
 import { BRIDGE_AUTHMETHOD } from './http/bridge/local-session.js';
-import type { RouterSession } from './session.js';
+import type { Endpoint } from './core/endpoint.js';
 import type { RouterStats } from './stats.js';
 
 /** ERROR URI of a request refused by a quota (not a spec URI). */
@@ -80,17 +80,17 @@ function describe(hit: LimitHit): string {
  * One of the HTTP bridge's in-process sessions: joined with the authmethod only the bridge's local
  * connections offer (never a network transport), by the bridge's own authenticator.
  */
-export function isBridgeSession(session: RouterSession): boolean {
+export function isBridgeSession(session: Endpoint): boolean {
   return session.identity?.authmethod === BRIDGE_AUTHMETHOD && session.identity.authprovider === 'bridge';
 }
 
 /** The router's own session (authorizers, authenticators): it acts for everyone, no quota applies. */
-function isRouterSession(session: RouterSession): boolean {
+function isRouterSession(session: Endpoint): boolean {
   return session.identity?.authprovider === 'router';
 }
 
 /** ERROR switchboard.error.limit_exceeded for one request, counted. */
-export function refuseOverLimit(session: RouterSession, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
+export function refuseOverLimit(session: Endpoint, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
   stats.limitExceeded(hit.limit);
   const error: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
   session.send(error);
@@ -106,8 +106,8 @@ export function overLimitError(hit: LimitHit, stats: RouterStats): WampError {
 export class Quotas {
   constructor(
     readonly limits: Readonly<RealmLimits>,
-    private readonly broker: Broker<RouterSession>,
-    private readonly dealer: Dealer<RouterSession>,
+    private readonly broker: Broker<Endpoint>,
+    private readonly dealer: Dealer<Endpoint>,
     private readonly stats: RouterStats,
   ) {}
 
@@ -117,7 +117,7 @@ export class Quotas {
   }
 
   /** True (and the ERROR sent) when a SUBSCRIBE would make one subscription too many. */
-  refusesSubscribe(session: RouterSession, msg: Subscribe): boolean {
+  refusesSubscribe(session: Endpoint, msg: Subscribe): boolean {
     if (isRouterSession(session)) return false;
     const max = this.limits.maxSubscriptionsPerSession;
     const held = this.broker.subscriptionsOf(session);
@@ -134,7 +134,7 @@ export class Quotas {
    * True (and the ERROR sent, unless `quiet`: an unacknowledged PUBLISH) when a URI is longer than
    * maxUriLength. Checked before anything looks at the URI.
    */
-  refusesUri(session: RouterSession, requestType: MessageCode, request: RequestId, uri: string, quiet = false): boolean {
+  refusesUri(session: Endpoint, requestType: MessageCode, request: RequestId, uri: string, quiet = false): boolean {
     const hit = this.#uriTooLong(uri);
     if (hit === undefined) return false;
     if (quiet) this.stats.limitExceeded(hit.limit);
@@ -154,7 +154,7 @@ export class Quotas {
   }
 
   /** True (and the ERROR sent) when a REGISTER would make one registration too many. */
-  refusesRegister(session: RouterSession, msg: Register): boolean {
+  refusesRegister(session: Endpoint, msg: Register): boolean {
     if (isRouterSession(session)) return false;
     const max = this.limits.maxRegistrationsPerSession;
     if (this.dealer.registrationsOf(session).size < max) return false;
@@ -166,7 +166,7 @@ export class Quotas {
    * True (and the ERROR sent) when a new CALL would make one call in flight too many for its
    * caller. The router's own session (authorizers, authenticators) is exempt: it calls for everyone.
    */
-  refusesCall(session: RouterSession, request: RequestId): boolean {
+  refusesCall(session: Endpoint, request: RequestId): boolean {
     if (isRouterSession(session)) return false;
     // The HTTP bridge's shared sessions carry the calls of every client of a path: a quota per
     // session would let one client lock out the others. The path bounds calls per client address.

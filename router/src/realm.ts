@@ -45,8 +45,10 @@ import type { Action, Authorizer, Decision } from './auth/types.js';
 import { ALLOW } from './auth/types.js';
 import type { Logger } from './log.js';
 import { RouterStats } from './stats.js';
-import { SharedFrame } from './transports/peer.js';
-import type { RouterSession, SessionIdentity } from './session.js';
+import { FanOutEvent } from './core/outbox.js';
+import { Pause, settledOf } from './core/pause.js';
+import type { Handled } from './core/pause.js';
+import type { Endpoint, SessionIdentity } from './core/endpoint.js';
 import { VERSION } from './version.js';
 import { Calls } from './calls.js';
 import type { RouterProcedure } from './calls.js';
@@ -72,9 +74,6 @@ export interface RealmOptions {
   /** Quotas per session and byte budgets (limits.ts); defaults for what is unset. */
   limits?: Partial<RealmLimits>;
 }
-
-/** An encoded frame, or null when the payload could not be encoded. */
-type Frame = SharedFrame | null;
 
 export type { CancelMode, RouterProcedure } from './calls.js';
 
@@ -157,11 +156,11 @@ class EventTails {
  */
 export interface RealmCluster {
   /** A publication was delivered here; hand it to the other nodes (and keep it if retained). */
-  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
+  published(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
   /** Claims a registration for the whole cluster before it is made here; an error refuses it. */
-  claim(session: RouterSession, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
+  claim(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
   /** A YIELD or ERROR this realm's dealer does not know: true when it answers another node's invocation. */
-  relayAnswer(session: RouterSession, msg: Yield | ErrorMessage): boolean;
+  relayAnswer(session: Endpoint, msg: Yield | ErrorMessage): boolean;
   /** Meta details of the realm's sessions on other nodes. */
   remoteSessions(): Dict[];
   remoteSession(id: number): Dict | undefined;
@@ -170,7 +169,7 @@ export interface RealmCluster {
    * keeps a copy, so that they are published even if this node dies with the session. An empty
    * list (or the session leaving) drops it.
    */
-  testaments?(session: RouterSession, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void;
+  testaments?(session: Endpoint, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void;
   /** Subscriptions held on the other nodes (meta API). */
   remoteSubscriptions(): readonly { id: number; topic: string; match: MatchPolicy; created: number; subscribers: number[] }[];
   /** Closes a session on another node (wamp.session.kill); false if there is none. */
@@ -179,21 +178,21 @@ export interface RealmCluster {
 
 /** Listeners for what happens in a realm (the meta API subscribes here). */
 export interface RealmObserver {
-  onJoin?(session: RouterSession): void;
+  onJoin?(session: Endpoint): void;
   /** `silent`: the session was killed by wamp.session.kill_all (no on_leave event, no testaments). */
-  onLeave?(session: RouterSession, silent: boolean): void;
-  onSubscriptionCreated?(session: RouterSession, subscription: Subscription<RouterSession>): void;
-  onSubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
-  onUnsubscribe?(session: RouterSession, subscription: Subscription<RouterSession>): void;
-  onSubscriptionDeleted?(session: RouterSession, subscription: Subscription<RouterSession>): void;
-  onRegistrationCreated?(session: RouterSession, registration: Registration<RouterSession>): void;
-  onRegister?(session: RouterSession, registration: Registration<RouterSession>): void;
-  onUnregister?(session: RouterSession, registration: Registration<RouterSession>): void;
-  onRegistrationDeleted?(session: RouterSession, registration: Registration<RouterSession>): void;
+  onLeave?(session: Endpoint, silent: boolean): void;
+  onSubscriptionCreated?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onSubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onUnsubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onSubscriptionDeleted?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onRegistrationCreated?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onRegister?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onUnregister?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onRegistrationDeleted?(session: Endpoint, registration: Registration<Endpoint>): void;
 }
 
 /** An EVENT as its wire array (trailing payload elements only when present). */
-function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
+function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
   if (kwargs !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args ?? [], kwargs];
   if (args !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args];
   return [MessageCode.Event, subscription, plan.publication, details];
@@ -223,9 +222,9 @@ function stringSet(value: unknown): ReadonlySet<string> | undefined | null {
 
 export class Realm {
   readonly name: string;
-  readonly broker: Broker<RouterSession>;
-  readonly dealer: Dealer<RouterSession>;
-  readonly sessions = new Map<SessionId, RouterSession>();
+  readonly broker: Broker<Endpoint>;
+  readonly dealer: Dealer<Endpoint>;
+  readonly sessions = new Map<SessionId, Endpoint>();
   readonly procedures = new Map<string, RouterProcedure>();
   readonly history: EventHistory;
   /** Per-session quotas (limits.ts). */
@@ -255,11 +254,11 @@ export class Realm {
     const derived = options.routeIds === 'derived';
     const limits: RealmLimits = { ...DEFAULT_REALM_LIMITS, ...options.limits };
     this.history = new EventHistory(limits.maxHistoryBytes);
-    this.broker = new Broker<RouterSession>({
+    this.broker = new Broker<Endpoint>({
       retention: { ...(options.retention ?? { maxTopics: 10_000, ttlMs: 0 }), maxBytes: limits.maxRetainedBytes },
       ...(derived && { subscriptionIds: { next: (topic: string, match: MatchPolicy) => routeId(this.name, 'subscription', match, topic) as SubscriptionId } }),
     });
-    this.dealer = new Dealer<RouterSession>({
+    this.dealer = new Dealer<Endpoint>({
       maxInvocationsPerCallee: limits.maxInvocationsPerSession,
       ...(derived && { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } }),
     });
@@ -286,18 +285,18 @@ export class Realm {
    * authorizer wamp.error.authorization_failed; `quiet` (unacknowledged PUBLISH) answers nothing.
    */
   #authorized<M extends { request: RequestId }>(
-    session: RouterSession,
+    session: Endpoint,
     msg: M,
     requestType: MessageCode,
     uri: string,
     action: Action,
     match: MatchPolicy,
     options: Dict,
-    then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
+    then: (session: Endpoint, msg: M, decision: Decision) => Handled,
     quiet = false,
-  ): void | Promise<void> {
+  ): Handled {
     // The router's own session is not authorized: it acts for the router.
-    if (session.identity?.authprovider === 'router') return then(session, msg, ALLOW);
+    if (session.identity.authprovider === 'router') return then(session, msg, ALLOW);
     let decision: Decision | Promise<Decision>;
     try {
       decision = this.authorizer.authorize(session, uri, action, match, options);
@@ -305,9 +304,12 @@ export class Realm {
       return this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet);
     }
     if (decision instanceof Promise) {
-      return decision.then(
-        (d) => (session.realm === this ? this.#decided(session, msg, requestType, uri, action, then, quiet, d) : undefined),
-        (err: unknown) => this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet),
+      // The session's later messages wait for the decision (and for whatever wait it leads to).
+      return new Pause(
+        decision.then(
+          (d) => (session.live ? settledOf(this.#decided(session, msg, requestType, uri, action, then, quiet, d)) : undefined),
+          (err: unknown) => this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet),
+        ),
       );
     }
     return this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
@@ -318,37 +320,37 @@ export class Realm {
    * own: a meta procedure that reveals events (wamp.subscription.get_events asks `subscribe`), a
    * testament published when the session leaves (`publish`). Throws or rejects as the authorizer.
    */
-  decide(session: RouterSession, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
-    if (session.identity?.authprovider === 'router') return ALLOW;
+  decide(session: Endpoint, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
+    if (session.identity.authprovider === 'router') return ALLOW;
     return this.authorizer.authorize(session, uri, action, match, options);
   }
 
   #decided<M extends { request: RequestId }>(
-    session: RouterSession,
+    session: Endpoint,
     msg: M,
     requestType: MessageCode,
     uri: string,
     action: Action,
-    then: (session: RouterSession, msg: M, decision: Decision) => void | Promise<void>,
+    then: (session: Endpoint, msg: M, decision: Decision) => Handled,
     quiet: boolean,
     decision: Decision,
-  ): void | Promise<void> {
+  ): Handled {
     if (decision.allow) return then(session, msg, decision);
     if (!quiet) session.sendError(requestType, msg.request, ErrorUri.NotAuthorized, `session is not authorized to ${action} '${uri}'`);
   }
 
-  #authorizationFailed(session: RouterSession, request: RequestId, requestType: MessageCode, uri: string, err: unknown, quiet: boolean): void {
+  #authorizationFailed(session: Endpoint, request: RequestId, requestType: MessageCode, uri: string, err: unknown, quiet: boolean): void {
     this.log.warn({ realm: this.name, session: session.id, uri, err: (err as Error).message }, 'authorizer failed');
-    if (!quiet && session.realm === this) session.sendError(requestType, request, ErrorUri.AuthorizationFailed, 'authorization failed');
+    if (!quiet && session.live) session.sendError(requestType, request, ErrorUri.AuthorizationFailed, 'authorization failed');
   }
 
-  join(session: RouterSession): void {
+  join(session: Endpoint): void {
     this.sessions.set(session.id, session);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole, authmethod: session.identity?.authmethod, transport: session.peer.transport.type, peer: session.peer.transport.peer }, 'session joined');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole, authmethod: session.identity.authmethod, transport: session.transport.type, peer: session.transport.peer }, 'session joined');
     for (const o of this.#observers) o.onJoin?.(session);
   }
 
-  leave(session: RouterSession, silent = false): void {
+  leave(session: Endpoint, silent = false): void {
     if (!this.sessions.delete(session.id)) return;
     // What the authorizer keeps for this session dies with it.
     this.authorizer.forget?.(session);
@@ -365,13 +367,13 @@ export class Realm {
     for (const call of removal.orphanedCalls) this.calls.calleeGone(call, 'callee left the realm before answering');
     // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
     for (const call of removal.abandonedCalls) this.calls.callerGone(call);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity?.authid, authrole: session.identity?.authrole }, 'session left');
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session left');
     for (const o of this.#observers) o.onLeave?.(session, silent);
   }
 
   // ---- publish & subscribe -----------------------------------------------------------------
 
-  onSubscribe(session: RouterSession, msg: Subscribe): void | Promise<void> {
+  onSubscribe(session: Endpoint, msg: Subscribe): Handled {
     if (this.quotas.refusesUri(session, MessageCode.Subscribe, msg.request, msg.topic) || this.quotas.refusesSubscribe(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
@@ -383,7 +385,7 @@ export class Realm {
     return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', match, msg.options, this.#subscribe);
   }
 
-  readonly #subscribe = (session: RouterSession, msg: Subscribe): void => {
+  readonly #subscribe = (session: Endpoint, msg: Subscribe): void => {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const { subscription, created, added } = this.broker.subscribe(session, msg.topic, match);
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
@@ -405,7 +407,7 @@ export class Realm {
     }
   };
 
-  onUnsubscribe(session: RouterSession, msg: Unsubscribe): void {
+  onUnsubscribe(session: Endpoint, msg: Unsubscribe): void {
     const outcome = this.broker.unsubscribe(session, msg.subscription);
     if (outcome === undefined) return session.sendError(MessageCode.Unsubscribe, msg.request, ErrorUri.NoSuchSubscription);
     session.send({ code: MessageCode.Unsubscribed, request: msg.request });
@@ -413,7 +415,7 @@ export class Realm {
   }
 
   /** [ap_pubsub_subscription_revocation] Removes a subscriber by the router's decision. */
-  revokeSubscription(session: RouterSession, subscription: Subscription<RouterSession>, reason?: string): boolean {
+  revokeSubscription(session: Endpoint, subscription: Subscription<Endpoint>, reason?: string): boolean {
     const outcome = this.broker.unsubscribe(session, subscription.id);
     if (outcome === undefined) return false;
     // [ap_pubsub_subscription_revocation] Only a subscriber that announced the feature is told.
@@ -426,12 +428,12 @@ export class Realm {
     return true;
   }
 
-  #unsubscribed(session: RouterSession, subscription: Subscription<RouterSession>, deleted: boolean): void {
+  #unsubscribed(session: Endpoint, subscription: Subscription<Endpoint>, deleted: boolean): void {
     for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
     if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
   }
 
-  onPublish(session: RouterSession, msg: Publish): void | Promise<void> {
+  onPublish(session: Endpoint, msg: Publish): Handled {
     if (this.quotas.refusesUri(session, MessageCode.Publish, msg.request, msg.topic, msg.options.acknowledge !== true)) return;
     if (hasPpt(msg.options) && !supportsPpt(session, 'publisher')) {
       return session.protocolViolation('PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency');
@@ -439,7 +441,7 @@ export class Realm {
     return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', 'exact', msg.options, this.#publish, msg.options.acknowledge !== true);
   }
 
-  readonly #publish = (session: RouterSession, msg: Publish, decision: Decision): void => {
+  readonly #publish = (session: Endpoint, msg: Publish, decision: Decision): void => {
     const outcome = this.publishAs(session, msg.topic, msg.args, msg.kwargs, msg.options, decision.disclose === true);
     if (msg.options.acknowledge !== true) return;
     if (typeof outcome === 'object') session.sendError(MessageCode.Publish, msg.request, outcome.error, outcome.message);
@@ -451,7 +453,7 @@ export class Realm {
    * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
    * the error the publisher gets if it asked for an acknowledgement.
    */
-  publishAs(session: RouterSession, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
+  publishAs(session: Endpoint, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
     if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
     if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
     const filter = this.#filter(options);
@@ -497,7 +499,7 @@ export class Realm {
   }
 
   /** Retains within the realm's maxRetainedBytes; evictions and refusals are counted. */
-  #retain(plan: DeliveryPlan<RouterSession>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Dict): void {
+  #retain(plan: DeliveryPlan<Endpoint>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Dict): void {
     const outcome = this.broker.retain(plan, args, kwargs, details, payloadBytes(args, kwargs, details) + plan.topic.length);
     this.stats.evicted('maxRetainedBytes', outcome.evicted);
     if (outcome.tooLarge) this.stats.limitExceeded('maxRetainedBytes');
@@ -528,7 +530,7 @@ export class Realm {
     return { excludeMe, exclude, eligible, excludeAuthid, eligibleAuthid, excludeAuthrole, eligibleAuthrole };
   }
 
-  #record(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  #record(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const at = Date.now();
     // Estimated once, and only when some subscription keeps history.
     let bytes: number | undefined;
@@ -541,7 +543,7 @@ export class Realm {
     }
   }
 
-  #deliver(plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  #deliver(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const single = plan.subscriptions.length === 1;
     // One subscription (the exact-match common case): one EVENT, encoded whole once per
     // serializer. Several (patterns): everything after the subscription ID is encoded once per
@@ -549,36 +551,31 @@ export class Realm {
     const tails = single ? undefined : new EventTails(plan.publication, details, plan.topic, args, kwargs);
     for (const subscription of plan.subscriptions) {
       const exact = subscription.match === 'exact';
-      // Serialize once per subscription per serializer; every subscriber gets the same bytes.
-      // The first serializer seen is kept in locals: most realms use one.
-      let codec0: Codec | undefined;
-      let frame0: Frame = null;
-      let others: Map<Codec, Frame> | undefined;
+      // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
+      let eventDetails: Dict | undefined;
+      const detailsFor = (): Dict => (eventDetails ??= exact ? details : { ...details, topic: plan.topic });
+      // Serialized at most once per serializer for the whole subscription (the outbox of each
+      // subscriber asks for its own serializer's bytes); every subscriber gets the same bytes.
+      const event = new FanOutEvent(
+        this.log,
+        this.name,
+        tails === undefined
+          ? (codec) => codec.encode(eventWire(subscription.id, plan, detailsFor(), args, kwargs))
+          : (codec) => codec.encodeWithTail([MessageCode.Event, subscription.id], tails.tail(codec, exact)),
+        () => {
+          const message: Event = { code: MessageCode.Event, subscription: subscription.id, publication: plan.publication, details: detailsFor() };
+          if (args !== undefined) message.args = args;
+          if (kwargs !== undefined) message.kwargs = kwargs;
+          return message;
+        },
+      );
       for (const subscriber of subscription.subscribers) {
-        if (!isRecipient(plan, subscriber)) continue;
-        const codec = subscriber.peer.codec;
-        let frame: Frame | undefined;
-        if (codec === codec0) frame = frame0;
-        else {
-          frame = others?.get(codec);
-          if (frame === undefined) {
-            frame =
-              tails === undefined
-                ? this.#encodeEvent(codec, () => codec.encode(eventWire(subscription.id, plan, exact ? details : { ...details, topic: plan.topic }, args, kwargs)))
-                : this.#encodeEvent(codec, () => codec.encodeWithTail([MessageCode.Event, subscription.id], tails.tail(codec, exact)));
-            if (codec0 === undefined) {
-              codec0 = codec;
-              frame0 = frame;
-            } else (others ??= new Map()).set(codec, frame);
-          }
-        }
-        if (frame === null) this.stats.unserializableMessage(codec.name, MessageCode.Event);
-        else if (subscriber.peer.sendDroppable(frame)) this.stats.countOut(MessageCode.Event);
+        if (isRecipient(plan, subscriber)) subscriber.sendEvent(event);
       }
     }
   }
 
-  #sendRetained(session: RouterSession, subscription: Subscription<RouterSession>, retained: RetainedEvent<RouterSession>): void {
+  #sendRetained(session: Endpoint, subscription: Subscription<Endpoint>, retained: RetainedEvent<Endpoint>): void {
     const details: Dict = { ...retained.details, retained: true };
     if (subscription.match !== 'exact') details['topic'] = retained.topic;
     const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: retained.publication, details };
@@ -587,22 +584,9 @@ export class Realm {
     session.send(event);
   }
 
-  /**
-   * null when the payload cannot be represented in this serializer: those subscribers miss the
-   * event.
-   */
-  #encodeEvent(codec: Codec, encode: () => string | Uint8Array): Frame {
-    try {
-      return new SharedFrame(encode(), !codec.binary);
-    } catch (err) {
-      this.log.warn({ realm: this.name, serializer: codec.name, err: (err as Error).message }, 'cannot serialize EVENT: not delivered to these subscribers');
-      return null;
-    }
-  }
-
   // ---- routed RPC --------------------------------------------------------------------------
 
-  onRegister(session: RouterSession, msg: Register): void | Promise<void> {
+  onRegister(session: Endpoint, msg: Register): Handled {
     if (this.quotas.refusesUri(session, MessageCode.Register, msg.request, msg.procedure) || this.quotas.refusesRegister(session, msg)) return;
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
@@ -622,7 +606,7 @@ export class Realm {
     return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', match, msg.options, this.#register);
   }
 
-  readonly #register = (session: RouterSession, msg: Register): void | Promise<void> => {
+  readonly #register = (session: Endpoint, msg: Register): Handled => {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const invoke = (msg.options.invoke ?? 'single') as InvocationPolicy;
     const options = { discloseCaller: msg.options['disclose_caller'] === true, forwardTimeout: msg.options['forward_timeout'] === true };
@@ -631,14 +615,16 @@ export class Realm {
     // A conflict this node already sees is answered at once; otherwise the cluster decides.
     const existing = this.dealer.lookup(msg.procedure, match);
     if (existing !== undefined && (existing.invoke !== invoke || invoke === 'single')) return this.#registerHere(session, msg, match, invoke, options);
-    return cluster.claim(session, msg.procedure, match, invoke, options).then((refused) => {
-      if (session.realm !== this) return;
-      if (refused !== undefined) return session.sendError(MessageCode.Register, msg.request, refused.error, refused.message);
-      this.#registerHere(session, msg, match, invoke, options);
-    });
+    return new Pause(
+      cluster.claim(session, msg.procedure, match, invoke, options).then((refused) => {
+        if (!session.live) return;
+        if (refused !== undefined) return session.sendError(MessageCode.Register, msg.request, refused.error, refused.message);
+        this.#registerHere(session, msg, match, invoke, options);
+      }),
+    );
   };
 
-  #registerHere(session: RouterSession, msg: Register, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): void {
+  #registerHere(session: Endpoint, msg: Register, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): void {
     const outcome = this.dealer.register(session, msg.procedure, { match, invoke, ...options });
     if (!outcome.ok) return session.sendError(MessageCode.Register, msg.request, outcome.error, outcome.message);
     session.send({ code: MessageCode.Registered, request: msg.request, registration: outcome.registration.id });
@@ -650,11 +636,11 @@ export class Realm {
    * Removes a stand-in for a callee on another node (it left, or its node is gone): calls pending
    * on it end now with wamp.error.canceled. Not a session of this realm: no meta events.
    */
-  dropRemoteCallee(session: RouterSession, reason: string): void {
+  dropRemoteCallee(session: Endpoint, reason: string): void {
     for (const call of this.dealer.removeSession(session).orphanedCalls) this.calls.calleeGone(call, reason);
   }
 
-  onUnregister(session: RouterSession, msg: Unregister): void {
+  onUnregister(session: Endpoint, msg: Unregister): void {
     const outcome = this.dealer.unregister(session, msg.registration);
     if (outcome === undefined) return session.sendError(MessageCode.Unregister, msg.request, ErrorUri.NoSuchRegistration);
     session.send({ code: MessageCode.Unregistered, request: msg.request });
@@ -662,7 +648,7 @@ export class Realm {
   }
 
   /** [ap_rpc_registration_revocation] Removes a callee by the router's decision. */
-  revokeRegistration(session: RouterSession, registration: Registration<RouterSession>, reason?: string): boolean {
+  revokeRegistration(session: Endpoint, registration: Registration<Endpoint>, reason?: string): boolean {
     const outcome = this.dealer.unregister(session, registration.id);
     if (outcome === undefined) return false;
     if (session.supports('callee', 'registration_revocation')) {
@@ -674,7 +660,7 @@ export class Realm {
     return true;
   }
 
-  #unregistered(session: RouterSession, registration: Registration<RouterSession>, deleted: boolean): void {
+  #unregistered(session: Endpoint, registration: Registration<Endpoint>, deleted: boolean): void {
     for (const o of this.#observers) o.onUnregister?.(session, registration);
     if (deleted) for (const o of this.#observers) o.onRegistrationDeleted?.(session, registration);
   }
@@ -683,12 +669,12 @@ export class Realm {
    * Whether a CALL with this request ID continues a progressive call invocation (same request ID,
    * same procedure). [ap_rpc_progressive_call_invocations]
    */
-  isCallContinuation(session: RouterSession, request: number, procedure: string): boolean {
+  isCallContinuation(session: Endpoint, request: number, procedure: string): boolean {
     const call = this.dealer.pendingCall(session, request);
     return call !== undefined && call.callerStreaming && call.procedure === procedure;
   }
 
-  onCall(session: RouterSession, msg: Call): void | Promise<void> {
+  onCall(session: Endpoint, msg: Call): Handled {
     const continued = this.dealer.pendingCall(session, msg.request);
     if (continued !== undefined && continued.callerStreaming) return this.calls.continueCall(continued, msg);
     if (this.quotas.refusesUri(session, MessageCode.Call, msg.request, msg.procedure) || this.quotas.refusesCall(session, msg.request)) return;
@@ -710,11 +696,11 @@ export class Realm {
     return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', 'exact', msg.options, this.calls.route);
   }
 
-  onCancel(session: RouterSession, msg: Cancel): void {
+  onCancel(session: Endpoint, msg: Cancel): void {
     this.calls.cancel(session, msg);
   }
 
-  onCalleeAnswer(session: RouterSession, msg: Yield | ErrorMessage): void {
+  onCalleeAnswer(session: Endpoint, msg: Yield | ErrorMessage): void {
     this.calls.answer(session, msg);
   }
 

@@ -25,8 +25,8 @@ import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
 import { describeStart, summaryText } from './summary.js';
-import { RouterSession, SessionState } from './session.js';
-import type { SessionLimits } from './session.js';
+import { Connection, ConnectionState } from './connection.js';
+import type { SessionLimits } from './connection.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import { createLocalConnection } from './transports/local.js';
@@ -87,7 +87,7 @@ export class Router implements RouterCore {
   readonly sequentialRequestIds: boolean;
   readonly authTimeoutMs: number;
   readonly #realms = new Map<string, Realm>();
-  readonly #sessions = new Set<RouterSession>();
+  readonly #sessions = new Set<Connection>();
   readonly #sessionIds = new RandomIds<SessionId>();
   readonly #liveIds = new Set<number>();
   readonly #listeners: Listener[] = [];
@@ -233,7 +233,7 @@ export class Router implements RouterCore {
     this.#integrations?.close();
     const goodbyes: Promise<void>[] = [];
     for (const session of this.#sessions) {
-      if (session.state === SessionState.Established) {
+      if (session.state === ConnectionState.Established) {
         goodbyes.push(new Promise<void>((resolve) => session.goodbye(reason, 'The router is shutting down.', resolve)));
       }
     }
@@ -278,8 +278,9 @@ export class Router implements RouterCore {
 
   *#sessionLabels(): Iterable<[string, string, string]> {
     for (const session of this.#sessions) {
-      if (session.realm === undefined || session.identity?.authprovider === 'router') continue;
-      yield [session.realm.name, session.peer.transport.type, session.peer.codec.name];
+      const wamp = session.session;
+      if (wamp === undefined || wamp.identity.authprovider === 'router') continue;
+      yield [wamp.realm.name, session.peer.transport.type, session.peer.codec.name];
     }
   }
 
@@ -328,10 +329,6 @@ export class Router implements RouterCore {
     this.#liveIds.delete(id);
   }
 
-  transportClosed(session: RouterSession): void {
-    this.#sessions.delete(session);
-  }
-
   /**
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
@@ -343,9 +340,10 @@ export class Router implements RouterCore {
       peer.close(1001, 'router shutting down');
       return CLOSED_HANDLER;
     }
-    const session = new RouterSession(peer, this, authenticators, limits);
-    this.#sessions.add(session);
-    return session;
+    const connection = new Connection(peer, this, authenticators, limits);
+    connection.onClosed = (closed) => this.#sessions.delete(closed);
+    this.#sessions.add(connection);
+    return connection;
   }
 
   /** An in-process client connection (see transports/local.ts). */

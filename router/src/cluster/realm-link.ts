@@ -31,8 +31,7 @@ import { isInvocationPolicy } from '../dealer/dealer.js';
 import { isListed, sessionDetails } from '../meta/sessions.js';
 import { publishTestament } from '../meta/testament.js';
 import type { Realm, RealmCluster } from '../realm.js';
-import type { RouterSession } from '../session.js';
-import { SessionState } from '../session.js';
+import type { Endpoint } from '../core/endpoint.js';
 import { token } from './names.js';
 import type { ClusterNode } from './node.js';
 import { RemoteSession } from './remote-session.js';
@@ -119,11 +118,11 @@ export class RealmLink implements RealmCluster {
   /** The registrations bucket, as last seen. */
   readonly #registrations = new Map<string, RegistrationRecord>();
   /** Stand-ins for callees on other nodes, by `node/session`, with the keys each is registered under. */
-  readonly #proxies = new Map<string, { session: RemoteSession; keys: Map<string, Registration<RouterSession>['id']> }>();
+  readonly #proxies = new Map<string, { session: RemoteSession; keys: Map<string, Registration<Endpoint>['id']> }>();
   /** The sessions bucket, as last seen. */
   readonly #sessions = new Map<number, SessionRecord>();
   /** Invocations relayed to sessions here: by session, by the request ID given here. */
-  readonly #relays = new Map<RouterSession, Map<RequestId, Relay>>();
+  readonly #relays = new Map<Endpoint, Map<RequestId, Relay>>();
   /** `from/session/origin` → the request ID given here (progressive call invocations, INTERRUPT). */
   readonly #relayIds = new Map<string, RequestId>();
   /** `key/session` while a REGISTER's claim is in flight. */
@@ -132,7 +131,7 @@ export class RealmLink implements RealmCluster {
   /** The subscriptions bucket, as last seen. */
   readonly #subscriptionRecords = new Map<string, SubscriptionRecord>();
   /** This node's subscriptions whose record is to be written (once per turn, however many changes). */
-  readonly #dirty = new Set<BrokerSubscription<RouterSession>>();
+  readonly #dirty = new Set<BrokerSubscription<Endpoint>>();
   #flushing = false;
 
   constructor(
@@ -201,7 +200,7 @@ export class RealmLink implements RealmCluster {
 
   // ---- pub/sub -------------------------------------------------------------------------------
 
-  published(plan: DeliveryPlan<RouterSession>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged = false): void {
+  published(plan: DeliveryPlan<Endpoint>, details: Dict, args: Args | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged = false): void {
     const envelope: EventEnvelope = {
       kind: 'e',
       node: this.node.self,
@@ -229,14 +228,14 @@ export class RealmLink implements RealmCluster {
     }
   }
 
-  #listen(subscription: BrokerSubscription<RouterSession>): void {
+  #listen(subscription: BrokerSubscription<Endpoint>): void {
     const subject = this.node.names.interest(this.#name, subscription.topic, subscription.match);
     const entry = this.#interest.get(subject);
     if (entry !== undefined) entry.count++;
     else this.#interest.set(subject, { count: 1, sub: this.node.subscribe(subject, (data) => this.#onEvent(data)) });
   }
 
-  #unlisten(subscription: BrokerSubscription<RouterSession>): void {
+  #unlisten(subscription: BrokerSubscription<Endpoint>): void {
     const subject = this.node.names.interest(this.#name, subscription.topic, subscription.match);
     const entry = this.#interest.get(subject);
     if (entry === undefined) return;
@@ -279,7 +278,7 @@ export class RealmLink implements RealmCluster {
 
   // ---- subscription registry (meta API) ------------------------------------------------------
 
-  #touch(subscription: BrokerSubscription<RouterSession>): void {
+  #touch(subscription: BrokerSubscription<Endpoint>): void {
     if (subscription.topic.startsWith('wamp.')) return; // meta topics are not routes the meta API lists
     this.#dirty.add(subscription);
     if (this.#flushing) return;
@@ -291,7 +290,7 @@ export class RealmLink implements RealmCluster {
     });
   }
 
-  #putSubscription(subscription: BrokerSubscription<RouterSession>): void {
+  #putSubscription(subscription: BrokerSubscription<Endpoint>): void {
     const key = this.node.names.subscriptionKey(this.#name, this.node.self, subscription.id);
     const kv = this.#kv.subscriptions;
     const live = this.realm.broker.getSubscription(subscription.id) === subscription && subscription.subscribers.size > 0;
@@ -321,7 +320,7 @@ export class RealmLink implements RealmCluster {
 
   // ---- testaments ----------------------------------------------------------------------------
 
-  testaments(session: RouterSession, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void {
+  testaments(session: Endpoint, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void {
     const key = this.node.names.testamentKey(this.#name, this.node.self, session.id);
     const kv = this.#kv.testaments;
     const done =
@@ -352,18 +351,18 @@ export class RealmLink implements RealmCluster {
 
   // ---- sessions ------------------------------------------------------------------------------
 
-  #joined(session: RouterSession): void {
+  #joined(session: Endpoint): void {
     if (isListed(session)) this.#putSession(session);
   }
 
-  #putSession(session: RouterSession): void {
+  #putSession(session: Endpoint): void {
     const record: SessionRecord = { node: this.node.self, inc: this.node.incarnation, details: sessionDetails(session) };
     this.#kv.sessions.put(this.node.names.sessionKey(this.#name, session.id), json(record)).catch((err: unknown) => {
       this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: session not registered (resynchronised when NATS is back)');
     });
   }
 
-  #left(session: RouterSession): void {
+  #left(session: Endpoint): void {
     // Invocations relayed to it end now: the callers' nodes answer wamp.error.canceled.
     const relays = this.#relays.get(session);
     if (relays !== undefined) {
@@ -384,7 +383,7 @@ export class RealmLink implements RealmCluster {
       this.#sessions.delete(id);
       // Removed by a node that took this one for dead: still here, so back in.
       const local = this.realm.sessions.get(id as SessionId);
-      if (local !== undefined && local.state === SessionState.Established && isListed(local)) this.#putSession(local);
+      if (local !== undefined && local.live && isListed(local)) this.#putSession(local);
       return;
     }
     const record = parseRecord<SessionRecord>(entry);
@@ -418,7 +417,7 @@ export class RealmLink implements RealmCluster {
 
   // ---- registrations -------------------------------------------------------------------------
 
-  #record(session: RouterSession, options: { discloseCaller: boolean; forwardTimeout: boolean }): CalleeRecord {
+  #record(session: Endpoint, options: { discloseCaller: boolean; forwardTimeout: boolean }): CalleeRecord {
     const callee = session.roles['callee'];
     const features = typeof callee === 'object' && callee !== null && typeof (callee as Dict)['features'] === 'object' ? ((callee as Dict)['features'] as Dict) : {};
     return {
@@ -436,7 +435,7 @@ export class RealmLink implements RealmCluster {
   }
 
   async claim(
-    session: RouterSession,
+    session: Endpoint,
     procedure: string,
     match: MatchPolicy,
     invoke: InvocationPolicy,
@@ -597,7 +596,7 @@ export class RealmLink implements RealmCluster {
     if (msg.code === MessageCode.Invocation) {
       const origin = msg.request;
       const refuse = (error: string, text: string): void => this.#answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
-      if (session === undefined || session.state !== SessionState.Established) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
+      if (session === undefined || !session.live) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
       const registration = isMatchPolicy(match) ? this.realm.dealer.lookup(procedure, match) : undefined;
       if (registration === undefined || !registration.callees.some((c) => c.session === session)) return refuse(ErrorUri.Canceled, 'callee no longer registered');
       const relayKey = `${from}/${id}/${origin}`;
@@ -623,14 +622,14 @@ export class RealmLink implements RealmCluster {
     }
   }
 
-  #endRelay(session: RouterSession, local: RequestId, relayKey: string): void {
+  #endRelay(session: Endpoint, local: RequestId, relayKey: string): void {
     this.#relayIds.delete(relayKey);
     const relays = this.#relays.get(session);
     relays?.delete(local);
     if (relays?.size === 0) this.#relays.delete(session);
   }
 
-  relayAnswer(session: RouterSession, msg: Yield | ErrorMessage): boolean {
+  relayAnswer(session: Endpoint, msg: Yield | ErrorMessage): boolean {
     const relay = this.#relays.get(session)?.get(msg.request);
     if (relay === undefined) return false;
     const final = !(msg.code === MessageCode.Yield && msg.options['progress'] === true);
@@ -677,7 +676,7 @@ export class RealmLink implements RealmCluster {
     void (async () => {
       try {
         for (const session of this.realm.sessions.values()) {
-          if (session.state === SessionState.Established && isListed(session)) this.#putSession(session);
+          if (session.live && isListed(session)) this.#putSession(session);
         }
         for (const subscription of this.realm.broker.subscriptions()) this.#putSubscription(subscription);
         for (const registration of [...this.realm.dealer.registrations()]) {

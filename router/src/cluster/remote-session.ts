@@ -1,17 +1,19 @@
 /**
  * A session on another node, as this node's dealer sees it: the stand-in callee of a remote
- * registration. The realm runs calls to it exactly as to a local callee (policies, timeouts,
- * cancel modes, progressive results); what it "sends" goes to the callee's node, which relays it
- * to the real session with that session's own IDs. It never joins the realm (no meta events,
- * not listed by this node: the session registry lists it).
+ * registration. A plain Endpoint (it never had a connection or a handshake): the realm runs calls
+ * to it exactly as to a local callee (policies, timeouts, cancel modes, progressive results);
+ * what it is sent goes, through its own outbox, to the callee's node, which relays it to the real
+ * session with that session's own IDs. It never joins the realm (no meta events, not listed by
+ * this node: the session registry lists it).
  */
-import type { Dict, SessionId, WampMessage } from '@switchboard/schemas';
-import { MessageCode, msgpackCodec, toWire } from '@switchboard/schemas';
+import type { Dict, MessageCode, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
+import { MessageCode as Code, msgpackCodec, toWire } from '@switchboard/schemas';
 import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
-import { RouterSession, SessionState } from '../session.js';
-import type { SessionIdentity } from '../session.js';
-import type { Peer, SharedFrame } from '../transports/peer.js';
+import type { Endpoint, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
+import { Outbox } from '../core/outbox.js';
+import { rolesSupport } from '../core/roles.js';
+import type { Peer, SharedFrame, TransportDetails } from '../transports/peer.js';
 import { encodeCluster } from './wire.js';
 
 /** Where a stand-in's messages go. */
@@ -22,42 +24,97 @@ export interface RemoteLink {
   sendToNode(node: string, bytes: Uint8Array): boolean;
 }
 
-const NO_AUTHENTICATORS = new Map();
+export class RemoteSession implements Endpoint {
+  readonly roles: Dict;
+  readonly #outbox: Outbox;
+  readonly #core: RouterCore;
 
-export class RemoteSession extends RouterSession {
   constructor(
     core: RouterCore,
     readonly link: RemoteLink,
     /** The node the real session is on. */
     readonly node: string,
-    realm: Realm,
-    id: SessionId,
-    identity: SessionIdentity,
+    readonly realm: Realm,
+    readonly id: SessionId,
+    readonly identity: SessionIdentity,
     calleeFeatures: Dict,
   ) {
-    super(remotePeer(link, node), core, NO_AUTHENTICATORS);
-    this.id = id;
-    this.realm = realm;
-    this.identity = identity;
+    this.#core = core;
     this.roles = { callee: { features: calleeFeatures } };
-    this.state = SessionState.Established;
+    // Not counted here: the node that delivers the message to its client counts it.
+    this.#outbox = new Outbox(remotePeer(link, node), core.stats, core.sessionLog, { encode: (msg) => this.#encode(msg), counted: false });
+    this.#outbox.session = id;
   }
 
-  /** INVOCATION (with its registration named by URI and match, since IDs are per node), INTERRUPT or ERROR. */
-  override encode(msg: WampMessage): Uint8Array | undefined {
+  get authid(): string {
+    return this.identity.authid;
+  }
+
+  get authrole(): string {
+    return this.identity.authrole;
+  }
+
+  get membership(): object {
+    return this;
+  }
+
+  get transport(): TransportDetails {
+    return this.#outbox.peer.transport;
+  }
+
+  get serializer(): string {
+    return this.#outbox.serializer;
+  }
+
+  /** A stand-in lives until its node says the session left (the link drops it). */
+  get live(): boolean {
+    return true;
+  }
+
+  supports(role: PeerRole, feature: string): boolean {
+    return rolesSupport(this.roles, role, feature);
+  }
+
+  send(msg: WampMessage): SendOutcome {
+    return this.#outbox.send(msg);
+  }
+
+  sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void {
+    this.#outbox.send({ code: Code.Error, requestType, request, details: {}, error, ...(message !== undefined && { args: [message] }) });
+  }
+
+  /** Events reach a remote session through its own node's broker, never through a stand-in. */
+  sendEvent(_event: SharedEvent): SendOutcome {
+    return 'gone';
+  }
+
+  /**
+   * The real session's node judges its own session: a stand-in is never closed from here (its
+   * answers that break a rule are dropped by the caller's checks and logged).
+   */
+  protocolViolation(message: string): void {
+    this.#core.sessionLog.warn({ session: this.id, node: this.node }, `remote callee broke a rule: ${message}`);
+  }
+
+  abort(reason: string, message: string): void {
+    this.#core.sessionLog.warn({ session: this.id, node: this.node, reason }, `remote session not aborted from this node: ${message}`);
+  }
+
+  goodbye(_reason: string, _message: string, onDone: () => void): void {
+    onDone();
+  }
+
+  /** INVOCATION (with its registration named by URI and match, since IDs are per node), INTERRUPT or ERROR. Throws when it cannot. */
+  #encode(msg: WampMessage): Uint8Array {
     let match = '';
     let procedure = '';
-    if (msg.code === MessageCode.Invocation) {
-      const registration = this.realm?.dealer.getRegistration(msg.registration);
-      if (registration === undefined) return undefined;
+    if (msg.code === Code.Invocation) {
+      const registration = this.realm.dealer.getRegistration(msg.registration);
+      if (registration === undefined) throw new Error(`registration ${msg.registration} is gone`);
       match = registration.match;
       procedure = registration.procedure;
     }
-    try {
-      return encodeCluster({ kind: 'i', from: this.link.self, realm: this.realm!.name, session: this.id, match, procedure, wire: toWire(msg) });
-    } catch {
-      return undefined;
-    }
+    return encodeCluster({ kind: 'i', from: this.link.self, realm: this.realm.name, session: this.id, match, procedure, wire: toWire(msg) });
   }
 }
 
@@ -71,3 +128,4 @@ function remotePeer(link: RemoteLink, node: string): Peer {
     bufferedBytes: 0,
   };
 }
+

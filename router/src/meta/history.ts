@@ -14,7 +14,7 @@ import { isRecipient } from '../broker/broker.js';
 import type { Subscription } from '../broker/broker.js';
 import type { HistoryQuery, StoredEvent } from '../broker/history.js';
 import type { Realm } from '../realm.js';
-import type { RouterSession } from '../session.js';
+import type { Endpoint } from '../core/endpoint.js';
 import { idArg, invalid, isoTime } from './args.js';
 
 /** Not a spec URI: Crossbar's, for a subscription that keeps no history. */
@@ -69,7 +69,7 @@ function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
  * otherwise, for a pattern subscription, those whose topic it may subscribe to; for an exact one
  * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
  */
-async function readable(realm: Realm, caller: RouterSession, subscription: Subscription<RouterSession>, events: StoredEvent[]): Promise<StoredEvent[]> {
+async function readable(realm: Realm, caller: Endpoint, subscription: Subscription<Endpoint>, events: StoredEvent[]): Promise<StoredEvent[]> {
   try {
     if ((await realm.decide(caller, subscription.topic, 'subscribe', subscription.match)).allow) return events;
     if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);

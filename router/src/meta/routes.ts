@@ -14,7 +14,7 @@ import { ErrorUri, WampError, isMatchPolicy, isReservedUri } from '@switchboard/
 import type { Action } from '../auth/types.js';
 import type { Subscription } from '../broker/broker.js';
 import type { Realm, RealmObserver } from '../realm.js';
-import type { RouterSession } from '../session.js';
+import type { Endpoint } from '../core/endpoint.js';
 import { idArg, invalid, isoTime, optionalDict, optionalString, stringArg } from './args.js';
 
 /** One kind of route (subscription or registration) as the meta API sees it. */
@@ -31,11 +31,11 @@ interface RouteKind<R> {
   /** Session IDs holding the route (on a cluster node: on every node). */
   memberIds(route: R): number[];
   /** A member on this node, for revocation. */
-  member(route: R, session: number): RouterSession | undefined;
+  member(route: R, session: number): Endpoint | undefined;
   details(route: R): Dict;
   id(route: R): number;
   policy(route: R): MatchPolicy;
-  revoke(session: RouterSession, route: R, reason: string | undefined): boolean;
+  revoke(session: Endpoint, route: R, reason: string | undefined): boolean;
   /**
    * What a caller must be allowed on a route's URI (any one of them) to learn about it: subscribe
    * or publish for a subscription, call or register for a registration.
@@ -50,7 +50,7 @@ interface RouteKind<R> {
  * match). A route says who listens or serves there, so a role that may not act on a URI does not
  * see its route either. A failing authorizer reveals nothing.
  */
-async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: RouterSession, route: R): Promise<boolean> {
+async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, route: R): Promise<boolean> {
   for (const action of kind.actions) {
     try {
       if ((await realm.decide(caller, kind.uri(route), action, kind.policy(route))).allow) return true;
@@ -61,7 +61,7 @@ async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: RouterSessi
   return false;
 }
 
-async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: RouterSession, routes: Iterable<R>): Promise<R[]> {
+async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, routes: Iterable<R>): Promise<R[]> {
   const list = [...routes];
   const allowed = await Promise.all(list.map((route) => mayLearn(realm, kind, caller, route)));
   return list.filter((_, i) => allowed[i]);
@@ -74,7 +74,7 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
     return route;
   };
   /** The route with this ID, when the caller may learn about it (#14: meta procedures check the URIs involved). */
-  const getFor = async (caller: RouterSession, id: number): Promise<R> => {
+  const getFor = async (caller: Endpoint, id: number): Promise<R> => {
     const route = get(id);
     if (!(await mayLearn(realm, kind, caller, route))) {
       throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to ${kind.actions.join(' or ')} '${kind.uri(route)}'`]);
@@ -106,7 +106,7 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
     const route = await getFor(caller, idArg(args, 0, 'id'));
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
-    if (!realm.sessions.has(sessionId as RouterSession['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
+    if (!realm.sessions.has(sessionId as Endpoint['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
     const session = kind.member(route, sessionId);
     if (session === undefined || !kind.revoke(session, route, reason)) {
       throw new WampError(kind.notFound, [`session ${sessionId} does not hold ${kind.prefix.slice(5)} ${kind.id(route)}`]);
@@ -119,7 +119,7 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
  * Publishes `[session, payload]` on a meta topic, only when someone listens, and never about
  * routes on `wamp.*` URIs (a subscription to a meta topic would otherwise announce itself).
  */
-function emit(realm: Realm, topic: string, session: RouterSession, uri: string, payload: () => unknown): void {
+function emit(realm: Realm, topic: string, session: Endpoint, uri: string, payload: () => unknown): void {
   if (!isReservedUri(uri) && realm.wantsEvent(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
 }
 
@@ -134,7 +134,7 @@ interface SubscriptionView {
   readonly topic: string;
   readonly match: MatchPolicy;
   readonly created: number;
-  readonly local: Subscription<RouterSession> | undefined;
+  readonly local: Subscription<Endpoint> | undefined;
 }
 
 function patternKey(match: MatchPolicy, topic: string): string {
@@ -151,7 +151,7 @@ function matchesTopic(view: { topic: string; match: MatchPolicy }, topic: string
 
 export function installRouteMeta(realm: Realm): void {
   const { broker, dealer } = realm;
-  const localView = (s: Subscription<RouterSession>): SubscriptionView => ({ id: s.id, topic: s.topic, match: s.match, created: s.created, local: s });
+  const localView = (s: Subscription<Endpoint>): SubscriptionView => ({ id: s.id, topic: s.topic, match: s.match, created: s.created, local: s });
   /** Every subscription of the cluster, one per (topic, match). */
   const views = (): SubscriptionView[] => {
     const out = new Map<string, SubscriptionView>();

@@ -6,12 +6,12 @@
 import type { Dict } from '@switchboard/schemas';
 import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
-import type { RouterSession } from '../session.js';
+import type { Endpoint } from '../core/endpoint.js';
 import { idArg, optionalStringList, stringArg } from './args.js';
 
 /** What wamp.session.get and on_join tell about a session. */
-export function sessionDetails(session: RouterSession): Dict {
-  const transport = session.peer.transport;
+export function sessionDetails(session: Endpoint): Dict {
+  const transport = session.transport;
   return {
     session: session.id,
     authid: session.identity?.authid,
@@ -31,19 +31,19 @@ function killOptions(kwargs: Dict): { reason: string; message: string } {
   return { reason, message };
 }
 
-function kill(session: RouterSession, reason: string, message: string, silent = false): void {
+function kill(session: Endpoint, reason: string, message: string, silent = false): void {
   session.goodbye(reason, message, () => undefined, { silent });
 }
 
 /** The router's own in-process session acts for the router and is not listed (Crossbar hides its own too). */
-export function isListed(session: RouterSession): boolean {
+export function isListed(session: Endpoint): boolean {
   return session.identity?.authprovider !== 'router';
 }
 
 export function installSessionMeta(realm: Realm): void {
-  const all = (): RouterSession[] => [...realm.sessions.values()].filter(isListed);
-  const others = (caller: RouterSession): RouterSession[] => all().filter((s) => s !== caller);
-  const filtered = (args: unknown[]): RouterSession[] => {
+  const all = (): Endpoint[] => [...realm.sessions.values()].filter(isListed);
+  const others = (caller: Endpoint): Endpoint[] => all().filter((s) => s !== caller);
+  const filtered = (args: unknown[]): Endpoint[] => {
     const roles = optionalStringList(args, 0, 'filter_authroles');
     const sessions = all();
     return roles === undefined ? sessions : sessions.filter((s) => s.identity !== undefined && roles.includes(s.identity.authrole));
@@ -67,7 +67,7 @@ export function installSessionMeta(realm: Realm): void {
   realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [[...filtered(args).map((s) => s.id), ...remote(args).map((d) => d['session'])]] }));
   realm.procedures.set('wamp.session.get', (_caller, args) => {
     const id = idArg(args, 0, 'session');
-    const session = realm.sessions.get(id as RouterSession['id']);
+    const session = realm.sessions.get(id as Endpoint['id']);
     if (session === undefined || !isListed(session)) {
       const remote = realm.cluster?.remoteSession(id);
       if (remote !== undefined) return { args: [remote] };
@@ -77,7 +77,7 @@ export function installSessionMeta(realm: Realm): void {
   });
   realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
     const id = idArg(args, 0, 'session');
-    const session = realm.sessions.get(id as RouterSession['id']);
+    const session = realm.sessions.get(id as Endpoint['id']);
     if (session === undefined || !isListed(session)) {
       // A session on another cluster node is closed by its node.
       const { reason, message } = killOptions(kwargs);

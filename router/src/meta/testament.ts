@@ -13,7 +13,7 @@ import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
 import type { Decision } from '../auth/types.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
-import type { RouterSession } from '../session.js';
+import type { Endpoint } from '../core/endpoint.js';
 import { invalid, optionalDict, stringArg } from './args.js';
 
 type Scope = 'destroyed' | 'detached';
@@ -41,7 +41,7 @@ function scopeOf(options: Dict): Scope {
  * with the disclosure the decision asks for; otherwise drops it, logged. A cluster node publishes
  * a dead node's testaments through here too.
  */
-export function publishTestament(realm: Realm, session: RouterSession, t: Testament): void | Promise<void> {
+export function publishTestament(realm: Realm, session: Endpoint, t: Testament): void | Promise<void> {
   const publish = (decision: Decision): void => {
     if (!decision.allow) {
       realm.log.info({ realm: realm.name, session: session.id, topic: t.topic }, 'testament dropped: the session is not authorized to publish it');
@@ -64,7 +64,7 @@ export function publishTestament(realm: Realm, session: RouterSession, t: Testam
 }
 
 export function installTestaments(realm: Realm): void {
-  const testaments = new Map<RouterSession, Record<Scope, Testament[]>>();
+  const testaments = new Map<Endpoint, Record<Scope, Testament[]>>();
 
   realm.procedures.set('wamp.session.add_testament', async (caller, args, kwargs) => {
     const topic = stringArg(args, 0, 'topic');
@@ -78,7 +78,6 @@ export function installTestaments(realm: Realm): void {
     const publishOptions = options['publish_options'] ?? {};
     if (!isDict(publishOptions)) throw invalid('publish_options must be a dict');
     const scope = scopeOf(options);
-    const membership = caller.membership;
     let decision: Decision;
     try {
       decision = await realm.decide(caller, topic, 'publish', 'exact', publishOptions);
@@ -87,9 +86,9 @@ export function installTestaments(realm: Realm): void {
       throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
     }
     if (!decision.allow) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
-    // The session may have left while the authorizer was asked (and the connection may carry
-    // another session now, which must not inherit the testament).
-    if (caller.realm !== realm || caller.membership !== membership) return undefined;
+    // The session may have left while the authorizer was asked (a session after it on the same
+    // connection is another Endpoint, which does not inherit the testament).
+    if (!caller.live) return undefined;
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     const max = realm.quotas.limits.maxTestamentsPerSession;

@@ -1,0 +1,463 @@
+/**
+ * One client connection as the router sees it: the transport (a Peer), its outbox, the abuse
+ * limits (messages per second, the backlog held while a decision is pending), the hello timer and
+ * the handshake (HELLO → CHALLENGE → AUTHENTICATE → WELCOME). At WELCOME it creates the WAMP
+ * session (session.ts), a new object with a fixed identity, and hands it every routed message.
+ * The session ends at GOODBYE, ABORT or transport close; after GOODBYE the connection waits for a
+ * new HELLO, which makes a new session. Routing lives in the realm; bytes live in the transport.
+ */
+import type { Dict, Hello, SessionId, WampMessage } from '@switchboard/schemas';
+import { isDict } from '@switchboard/schemas';
+import { CloseUri, DecodeError, ErrorUri, MessageCode, messageName, parseMessage } from '@switchboard/schemas';
+import type { AuthResult, Authenticator, HelloInfo, Principal } from './auth/types.js';
+import type { Peer, PeerHandler } from './transports/peer.js';
+import type { RouterCore } from './core.js';
+import { Outbox } from './core/outbox.js';
+import { Pause } from './core/pause.js';
+import type { Handled } from './core/pause.js';
+import { WampSession } from './session.js';
+import type { SessionCarrier } from './session.js';
+import { logRefusal } from './log.js';
+
+export enum ConnectionState {
+  /** Transport open, waiting for HELLO (again after GOODBYE). */
+  Opening = 0,
+  /** WELCOME sent: a WAMP session is established. */
+  Established = 1,
+  /** The router sent GOODBYE and waits for the reply. */
+  Closing = 2,
+  /** Transport closed or session aborted. */
+  Closed = 3,
+  /** HELLO received; authentication (possibly a CHALLENGE) in progress. */
+  Authenticating = 4,
+}
+
+/** ABORT reason for a session over its listener's maxMessagesPerSecond (not a spec URI). */
+export const RATE_LIMITED = 'switchboard.close.rate_limited';
+
+/**
+ * ABORT reason for a connection that got no WELCOME within its listener's helloTimeoutMs: it never
+ * sent HELLO, never answered a CHALLENGE, or stayed without a session after GOODBYE (not a spec URI).
+ */
+export const HANDSHAKE_TIMEOUT = 'switchboard.close.handshake_timeout';
+
+/** What a connection takes from its listener's config. */
+export interface SessionLimits {
+  /** Messages this connection may send per second (undefined: no limit). */
+  maxMessagesPerSecond?: number | undefined;
+  /** Time from transport open (or GOODBYE) to WELCOME (undefined: no limit, for in-process peers). */
+  helloTimeoutMs?: number | undefined;
+}
+
+/** GOODBYE reason of a client logging out (Crossbar): its tracking cookie forgets the login. */
+export const LOGOUT = 'wamp.close.logout';
+
+/** Messages a connection may queue while a handler's Pause is pending (core/pause.ts). */
+const MAX_BACKLOG = 1000;
+
+export class Connection implements PeerHandler, SessionCarrier {
+  state: ConnectionState = ConnectionState.Opening;
+  /** The WAMP session, from WELCOME until it ends. */
+  session: WampSession | undefined;
+  /** Every message the router sends on this connection goes through here. */
+  readonly outbox: Outbox;
+  /** The session ID drawn at HELLO, announced in WELCOME; undefined without a handshake in progress. */
+  #pendingId: SessionId | undefined;
+  #onGoodbyeReply: (() => void) | undefined;
+  /** A Pause the connection waits for; messages that arrive meanwhile wait in the backlog, in order. */
+  #busy: Promise<void> | undefined;
+  readonly #backlog: WampMessage[] = [];
+  /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
+  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
+  #hello: (HelloInfo & { roles: Dict }) | undefined;
+  #windowStart = 0;
+  #windowCount = 0;
+  /** Runs while the transport has no established session: no WELCOME in time closes it. */
+  #helloTimer: NodeJS.Timeout | undefined;
+  /** Abuse limit: messages per second this connection may send (undefined: none). */
+  readonly #maxMessagesPerSecond: number | undefined;
+  readonly #helloTimeoutMs: number | undefined;
+
+  constructor(
+    readonly peer: Peer,
+    readonly core: RouterCore,
+    /** The listener's authentication methods, by authmethod name. */
+    private readonly authenticators: ReadonlyMap<string, Authenticator>,
+    limits: SessionLimits = {},
+  ) {
+    this.#maxMessagesPerSecond = limits.maxMessagesPerSecond;
+    this.#helloTimeoutMs = limits.helloTimeoutMs;
+    this.outbox = new Outbox(peer, core.stats, core.sessionLog);
+    this.#armHelloTimer();
+  }
+
+  /** The current session's ID, or the one drawn for the handshake in progress (0: none). */
+  get id(): number {
+    return this.session?.id ?? this.#pendingId ?? 0;
+  }
+
+  /**
+   * A connection that opens and never completes a handshake would be kept forever: from transport
+   * open (and again after GOODBYE, which leaves the transport open) it has helloTimeoutMs to get a
+   * WELCOME, CHALLENGE rounds included.
+   */
+  #armHelloTimer(): void {
+    if (this.#helloTimeoutMs === undefined) return;
+    clearTimeout(this.#helloTimer);
+    const timeoutMs = this.#helloTimeoutMs;
+    this.#helloTimer = setTimeout(() => {
+      this.#helloTimer = undefined;
+      if (this.state !== ConnectionState.Opening && this.state !== ConnectionState.Authenticating) return;
+      this.core.stats.handshakeTimeouts++;
+      this.abort(HANDSHAKE_TIMEOUT, `no session established within ${timeoutMs} ms`, 1008);
+    }, timeoutMs);
+    this.#helloTimer.unref();
+  }
+
+  #clearHelloTimer(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
+  }
+
+  // ---- PeerHandler -------------------------------------------------------------------------
+
+  onFrame(frame: unknown): void {
+    if (this.state === ConnectionState.Closed) return;
+    let msg: WampMessage;
+    try {
+      msg = parseMessage(frame);
+    } catch (err) {
+      if (err instanceof DecodeError) return this.protocolViolation(err.message);
+      // A bug of ours in parsing: it costs this session, never the transport's event handler (the process).
+      this.core.sessionLog.error({ err, session: this.id || undefined }, 'internal error parsing a message');
+      return this.abort('wamp.error.internal_error', 'internal router error');
+    }
+    this.onMessage(msg);
+  }
+
+  /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
+  onMessage(msg: WampMessage): void {
+    if (this.state === ConnectionState.Closed) return;
+    this.core.stats.countIn(msg.code);
+    if (this.#maxMessagesPerSecond !== undefined && this.#overRate(this.#maxMessagesPerSecond)) {
+      this.core.stats.limitExceeded('maxMessagesPerSecond');
+      return this.abort(RATE_LIMITED, `more than ${this.#maxMessagesPerSecond} messages per second`, 1008);
+    }
+    if (this.#busy !== undefined) {
+      if (this.#backlog.length >= MAX_BACKLOG) return this.abort(ErrorUri.ProtocolViolation, 'too many messages while a decision was pending', 1008);
+      this.#backlog.push(msg);
+      return;
+    }
+    this.#run(msg);
+  }
+
+  #run(msg: WampMessage): void {
+    let handled: Handled;
+    try {
+      handled = this.#dispatch(msg);
+    } catch (err) {
+      return this.#internalError(err, msg.code);
+    }
+    if (handled instanceof Pause) {
+      this.#busy = handled.settled.then(
+        () => this.#drain(),
+        (err: unknown) => {
+          this.#internalError(err, msg.code);
+          this.#drain();
+        },
+      );
+    }
+  }
+
+  /** Runs what arrived while a decision was pending, until the backlog is empty or the next Pause. */
+  #drain(): void {
+    this.#busy = undefined;
+    while (this.#busy === undefined && this.#backlog.length > 0 && this.state !== ConnectionState.Closed) this.#run(this.#backlog.shift()!);
+    if (this.state === ConnectionState.Closed) this.#backlog.length = 0;
+  }
+
+  #internalError(err: unknown, code: number): void {
+    // A bug of ours must cost this session, never the process or other sessions.
+    this.core.sessionLog.error({ err, session: this.id }, `internal error handling ${messageName(code)}`);
+    this.abort('wamp.error.internal_error', 'internal router error');
+  }
+
+  onBadFrame(reason: string): void {
+    if (this.state === ConnectionState.Closed) return;
+    this.core.stats.badFrame(this.peer.codec.name);
+    this.protocolViolation(reason);
+  }
+
+  onClose(): void {
+    this.#clearHelloTimer();
+    this.#endAuthentication();
+    this.state = ConnectionState.Closed;
+    this.#endSession();
+    this.#onGoodbyeReply?.();
+    this.#onGoodbyeReply = undefined;
+    this.onClosed?.(this);
+  }
+
+  /** Set by the router: the transport has closed (called once). */
+  onClosed: ((connection: Connection) => void) | undefined;
+
+  // ---- what the router does to the connection ---------------------------------------------
+
+  /** ABORT wamp.error.protocol_violation, end the session, drop the transport. [bp_sessions: Protocol Errors] */
+  protocolViolation(message: string): void {
+    this.core.stats.protocolViolations++;
+    this.abort(ErrorUri.ProtocolViolation, message, 1002);
+  }
+
+  abort(reason: string, message: string, closeCode = 1000): void {
+    if (this.state === ConnectionState.Closed) return;
+    // Why a client could not join (or was thrown out) is what its operator asks first; rate-limited per reason.
+    const joined = this.state === ConnectionState.Established;
+    const session = this.session;
+    logRefusal(
+      this.core.sessionLog,
+      reason,
+      {
+        peer: this.peer.transport.peer,
+        session: this.id || undefined,
+        realm: session?.realm.name ?? this.#hello?.realm,
+        authid: session?.identity.authid ?? this.#hello?.authid,
+        state: ConnectionState[this.state],
+      },
+      `${joined ? 'session aborted' : 'join refused'}: ABORT ${reason}: ${message}`,
+    );
+    this.outbox.send({ code: MessageCode.Abort, details: { message }, reason });
+    this.#clearHelloTimer();
+    this.#endAuthentication();
+    this.#closeSession();
+    this.peer.close(closeCode, reason.slice(0, 120));
+  }
+
+  /**
+   * Router-initiated close: GOODBYE, end the session at once (its subscriptions, registrations
+   * and calls end now), then wait for the client's GOODBYE, at most `closeTimeoutMs`, to close.
+   */
+  goodbye(reason: string, message: string, onDone: () => void, options: { closeTimeoutMs?: number; silent?: boolean } = {}): void {
+    if (this.state !== ConnectionState.Established) {
+      onDone();
+      return;
+    }
+    this.outbox.send({ code: MessageCode.Goodbye, details: { message }, reason });
+    this.#endSession(options.silent === true);
+    this.state = ConnectionState.Closing;
+    this.#onGoodbyeReply = onDone;
+    const timer = setTimeout(() => {
+      if (this.state !== ConnectionState.Closing) return;
+      this.#closeSession();
+      this.peer.close(1000, reason.slice(0, 120));
+    }, options.closeTimeoutMs ?? 5000);
+    timer.unref();
+  }
+
+  // ---- dispatch ----------------------------------------------------------------------------
+
+  #dispatch(msg: WampMessage): Handled {
+    switch (this.state) {
+      case ConnectionState.Opening:
+        if (msg.code === MessageCode.Hello) return this.#onHello(msg);
+        if (msg.code === MessageCode.Abort) return this.peer.close(1000, 'aborted by client');
+        return this.protocolViolation(`received ${messageName(msg.code)} before the session was established (expected HELLO)`);
+      case ConnectionState.Authenticating:
+        if (msg.code === MessageCode.Authenticate && this.#challenge !== undefined) return this.#onAuthenticate(msg.signature, msg.extra);
+        if (msg.code === MessageCode.Abort) {
+          this.#endAuthentication();
+          this.state = ConnectionState.Closed;
+          return this.peer.close(1000, 'aborted by client');
+        }
+        return this.protocolViolation(`received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`);
+      case ConnectionState.Closing:
+        // [bp_sessions statechart 14] Only the GOODBYE reply matters now; anything else is ignored.
+        if (msg.code === MessageCode.Goodbye || msg.code === MessageCode.Abort) {
+          this.#closeSession();
+          this.peer.close(1000, CloseUri.GoodbyeAndOut);
+        }
+        return;
+      case ConnectionState.Established:
+        return this.#established(msg);
+      case ConnectionState.Closed:
+        return;
+    }
+  }
+
+  #established(msg: WampMessage): Handled {
+    switch (msg.code) {
+      case MessageCode.Goodbye:
+        // Logging out forgets the login the connection's tracking cookie remembers (cookie authmethod).
+        if (msg.reason === LOGOUT) this.peer.transport.cookie?.forget();
+        this.outbox.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
+        this.#closeSession();
+        // The transport stays open: the spec lets a client open a new session on it, in time.
+        this.state = ConnectionState.Opening;
+        this.#armHelloTimer();
+        return;
+      case MessageCode.Abort:
+        this.#closeSession();
+        this.peer.close(1000, 'aborted by client');
+        return;
+      case MessageCode.Hello:
+        return this.protocolViolation('received HELLO message after session was established');
+      case MessageCode.Authenticate:
+        return this.protocolViolation('received AUTHENTICATE message after session was established');
+      default:
+        return this.session!.handle(msg);
+    }
+  }
+
+  // ---- handshake ---------------------------------------------------------------------------
+
+  #onHello(msg: Hello): Handled {
+    if (this.core.realm(msg.realm) === undefined) {
+      logRefusal(this.core.sessionLog, ErrorUri.NoSuchRealm, { peer: this.peer.transport.peer, realm: msg.realm }, `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`);
+      this.outbox.send({ code: MessageCode.Abort, details: { message: `no realm named '${msg.realm}' on this router` }, reason: ErrorUri.NoSuchRealm });
+      this.peer.close(1000, ErrorUri.NoSuchRealm);
+      this.state = ConnectionState.Closed;
+      return;
+    }
+    const roles = msg.details['roles'];
+    if (!isDict(roles) || Object.keys(roles).length === 0) {
+      return this.protocolViolation('HELLO.Details.roles must be a dict announcing at least one role');
+    }
+    const methods = msg.details['authmethods'] ?? ['anonymous'];
+    if (!Array.isArray(methods) || !methods.every((m): m is string => typeof m === 'string')) {
+      return this.protocolViolation('HELLO.Details.authmethods must be a list of strings');
+    }
+    const authid = msg.details['authid'];
+    if (authid !== undefined && typeof authid !== 'string') return this.protocolViolation('HELLO.Details.authid must be a string');
+    const authextra = msg.details['authextra'] ?? {};
+    if (!isDict(authextra)) return this.protocolViolation('HELLO.Details.authextra must be a dict');
+    // The client's order of preference among the methods this listener accepts.
+    const listed = methods.filter((m) => this.authenticators.has(m));
+    // A method may not apply to this connection (tls without a verified certificate, a cookie
+    // that remembers no login): the client's next one is tried.
+    const method = listed.find((m) => this.authenticators.get(m)!.available?.(this.peer.transport, msg.realm) !== false);
+    if (method === undefined && listed.length > 0) {
+      this.core.stats.authFailed(listed[0]!, ErrorUri.AuthenticationFailed);
+      this.core.sessionLog.info({ peer: this.peer.transport.peer, methods: listed }, 'authentication denied: no method applies to this connection');
+      return this.abort(ErrorUri.AuthenticationFailed, `authentication failed (${listed.join(', ')}: not available on this connection)`);
+    }
+    if (method === undefined) {
+      this.core.stats.authFailed('none', ErrorUri.NoAuthMethod);
+      const accepted = [...this.authenticators.keys()].join(', ');
+      return this.abort(ErrorUri.NoAuthMethod, `no authentication method in common (client: ${methods.join(', ') || 'none'}; this listener: ${accepted})`);
+    }
+    const id = this.core.newSessionId();
+    this.#pendingId = id;
+    this.outbox.session = id;
+    this.state = ConnectionState.Authenticating;
+    const hello: HelloInfo = { realm: msg.realm, authid, authmethods: methods, authextra, details: msg.details, session: id, transport: this.peer.transport };
+    this.#hello = { ...hello, roles };
+    return this.#authStep(method, this.authenticators.get(method)!.authenticate(hello));
+  }
+
+  #onAuthenticate(signature: string, extra: Dict): Handled {
+    const challenge = this.#challenge!;
+    clearTimeout(challenge.timer);
+    this.#challenge = undefined;
+    return this.#authStep(challenge.method, challenge.respond(signature, extra));
+  }
+
+  /** Applies an authenticator's answer; an asynchronous one pauses later messages, in order. */
+  #authStep(method: string, result: AuthResult | Promise<AuthResult>): Handled {
+    if (result instanceof Promise) {
+      return new Pause(
+        result.then(
+          (r) => {
+            if (this.state !== ConnectionState.Authenticating) return;
+            const next = this.#authStep(method, r);
+            return next instanceof Pause ? next.settled : undefined;
+          },
+          (err: unknown) => {
+            this.core.sessionLog.warn({ session: this.id, method, err: (err as Error).message }, 'authenticator failed');
+            if (this.state === ConnectionState.Authenticating) this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
+          },
+        ),
+      );
+    }
+    switch (result.kind) {
+      case 'accept':
+        return this.#welcome(method, result.principal);
+      case 'deny':
+        this.core.stats.authFailed(method, result.reason);
+        this.core.sessionLog.info({ session: this.id, method, peer: this.peer.transport.peer, reason: result.reason }, 'authentication denied');
+        return this.abort(result.reason, result.message);
+      case 'challenge': {
+        // A bounded time to answer: a client that never does must not hold the session open.
+        const timer = setTimeout(() => {
+          if (this.#challenge !== undefined) this.abort(ErrorUri.AuthenticationFailed, 'no AUTHENTICATE in time');
+        }, this.core.authTimeoutMs);
+        timer.unref();
+        this.#challenge = { method, respond: result.respond, abandoned: result.abandoned, timer };
+        this.outbox.send({ code: MessageCode.Challenge, authMethod: method, extra: result.extra });
+        return;
+      }
+    }
+  }
+
+  #welcome(method: string, principal: Principal): void {
+    const hello = this.#hello!;
+    const realm = this.core.realm(principal.realm ?? hello.realm);
+    if (realm === undefined) return this.abort(ErrorUri.NoSuchRealm, `no realm named '${principal.realm ?? hello.realm}' on this router`);
+    if (principal.authprovider !== 'router' && !realm.authorizer.hasRole(principal.authrole)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
+    this.#hello = undefined;
+    const identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
+    // A new WAMP session: its own object, identity, request IDs and progressive-call state.
+    const session = new WampSession(this, this.core, hello.session, identity, hello.roles, realm);
+    this.#pendingId = undefined;
+    this.session = session;
+    this.state = ConnectionState.Established;
+    this.#clearHelloTimer();
+    realm.join(session);
+    // A login by another method is remembered by the connection's tracking cookie, for the cookie authmethod.
+    if (method !== 'cookie' && this.authenticators.has('cookie')) {
+      // Not its authextra: what a method sent once (a SCRAM server signature…) is not replayed.
+      this.peer.transport.cookie?.remember({ ...identity, realm: realm.name });
+    }
+    this.outbox.send({ code: MessageCode.Welcome, session: session.id, details: realm.welcomeDetails(identity, principal.authextra) });
+  }
+
+  /** Clears authentication state; releases the session ID if the handshake never got to WELCOME. */
+  #endAuthentication(): void {
+    const unanswered = this.#challenge;
+    this.#challenge = undefined;
+    if (unanswered !== undefined) {
+      // A CHALLENGE read and never answered is a failed authentication (limits and metrics).
+      clearTimeout(unanswered.timer);
+      this.core.stats.authFailed(unanswered.method, ErrorUri.AuthenticationFailed);
+      unanswered.abandoned?.();
+    }
+    if (this.state === ConnectionState.Authenticating && this.#pendingId !== undefined) this.core.releaseSessionId(this.#pendingId);
+    this.#pendingId = undefined;
+    this.#hello = undefined;
+  }
+
+  /** A fixed one-second window: cheap, and exact enough for an abuse limit. */
+  #overRate(limit: number): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    return ++this.#windowCount > limit;
+  }
+
+  #closeSession(): void {
+    this.#endSession();
+    this.state = ConnectionState.Closed;
+    const done = this.#onGoodbyeReply;
+    this.#onGoodbyeReply = undefined;
+    done?.();
+  }
+
+  /** The WAMP session ends: it leaves its realm. `silent`: no on_leave meta event and no testaments (wamp.session.kill_all). */
+  #endSession(silent = false): void {
+    const session = this.session;
+    if (session === undefined) return;
+    this.session = undefined;
+    session.end(silent);
+  }
+}

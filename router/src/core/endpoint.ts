@@ -1,0 +1,80 @@
+/**
+ * What the routing core (realm, broker, dealer, calls, meta API, limits) sees of a WAMP session:
+ * who it is, what it announced, how the router sends to it and what the router may do to it.
+ * A leaf: it names no concrete class, so the core never depends on how a session is carried (a
+ * client connection, the router's own in-process session, a callee on another cluster node).
+ */
+import type { Codec, Dict, Event, MessageCode, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
+import type { SharedFrame, TransportDetails } from '../transports/peer.js';
+
+/** Who the session is, as announced in WELCOME; fixed for the session's life. */
+export interface SessionIdentity {
+  readonly authid: string;
+  readonly authrole: string;
+  readonly authmethod: string;
+  readonly authprovider: string;
+}
+
+/** The roles a peer announces in HELLO.Details.roles. */
+export type PeerRole = 'publisher' | 'subscriber' | 'caller' | 'callee';
+
+/**
+ * What became of one message the router sent (the outbox's answer):
+ * - `sent`: handed to the transport (or the in-process peer) and counted;
+ * - `unserializable`: the receiver's serializer cannot represent the payload (counted, logged);
+ * - `gone`: the peer is closed, was cut off by its outbound budget, or dropped a droppable EVENT.
+ */
+export type SendOutcome = 'sent' | 'unserializable' | 'gone';
+
+/**
+ * One EVENT for every subscriber of one subscription: encoded at most once per serializer and
+ * built as an object at most once (for in-process peers), whatever the number of subscribers.
+ */
+export interface SharedEvent {
+  /** The EVENT in `codec`, or null when the payload cannot be represented there. */
+  frame(codec: Codec): SharedFrame | null;
+  /** The EVENT as a message object (read-only: shared with every in-process subscriber). */
+  message(): Event;
+}
+
+export interface Endpoint {
+  readonly id: SessionId;
+  readonly identity: SessionIdentity;
+  readonly authid: string;
+  readonly authrole: string;
+  /**
+   * The object authorizers key their caches on: the session itself. A connection that opens
+   * another session after GOODBYE gets a new Endpoint, so nothing cached for alice is bob's.
+   */
+  readonly membership: object;
+  /** HELLO.Details.roles as the client announced them. */
+  readonly roles: Dict;
+  /** The transport the session came over (meta API, logs). */
+  readonly transport: TransportDetails;
+  /** The name of the session's serializer (`json`, `msgpack`, `cbor`…), for messages to people. */
+  readonly serializer: string;
+  /**
+   * True from WELCOME until the session leaves its realm (GOODBYE, ABORT, transport closed). An
+   * answer that arrives after that (an authorizer's decision, an async router procedure) is dropped.
+   */
+  readonly live: boolean;
+  /** Whether the client announced `feature` for `role` in HELLO. */
+  supports(role: PeerRole, feature: string): boolean;
+
+  /** Sends one message through the session's outbox. */
+  send(msg: WampMessage): SendOutcome;
+  /** ERROR for one request, with `message` as its only argument. */
+  sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void;
+  /** One subscriber's copy of a shared EVENT, droppable under backpressure. */
+  sendEvent(event: SharedEvent): SendOutcome;
+
+  /** ABORT wamp.error.protocol_violation: the session ends and its transport closes. */
+  protocolViolation(message: string): void;
+  /** ABORT with `reason`: the session ends and its transport closes. */
+  abort(reason: string, message: string, closeCode?: number): void;
+  /**
+   * Router-initiated close: GOODBYE, the session leaves its realm at once, `onDone` when the client
+   * answers (or after `closeTimeoutMs`). `silent`: no on_leave meta event, no testaments.
+   */
+  goodbye(reason: string, message: string, onDone: () => void, options?: { closeTimeoutMs?: number; silent?: boolean }): void;
+}
