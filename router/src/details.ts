@@ -4,7 +4,6 @@
  */
 import type { Dict } from '@switchboard/schemas';
 import { isTransparent } from '@switchboard/schemas';
-import type { RouterSession } from './session.js';
 
 /**
  * [ap_payload_passthru_mode] These options travel from PUBLISH/CALL/YIELD/ERROR to
@@ -28,12 +27,12 @@ export function copyPpt(from: Dict, to: Dict): void {
  * A peer announces passthru as the spec names it (`payload_passthru_mode`) or as autobahn-python
  * and Crossbar do (`payload_transparency`); either covers both wire forms.
  */
-export function supportsPpt(session: RouterSession, role: 'publisher' | 'subscriber' | 'caller' | 'callee'): boolean {
+export function supportsPpt(session: { supports(role: 'publisher' | 'subscriber' | 'caller' | 'callee', feature: string): boolean }, role: 'publisher' | 'subscriber' | 'caller' | 'callee'): boolean {
   return session.supports(role, 'payload_passthru_mode') || session.supports(role, 'payload_transparency');
 }
 
 /** [ap_pubsub_publisher_identification, ap_rpc_caller_identification] */
-export function disclose(session: RouterSession, details: Dict, as: 'publisher' | 'caller'): void {
+export function disclose(session: { readonly id: number; readonly identity: { readonly authid: string; readonly authrole: string } | undefined }, details: Dict, as: 'publisher' | 'caller'): void {
   details[as] = session.id;
   if (session.identity !== undefined) {
     details[`${as}_authid`] = session.identity.authid;

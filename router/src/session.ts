@@ -9,6 +9,7 @@ import type { AuthResult, Authenticator, HelloInfo, Principal } from './auth/typ
 import { CloseUri, DecodeError, ErrorUri, MAX_ID, MessageCode, assertNever, messageName, parseMessage, toWire } from '@switchboard/schemas';
 import type { Peer, PeerHandler } from './transports/peer.js';
 import type { Realm } from './realm.js';
+import type { Delivery } from './dealer/call.js';
 import type { RouterCore } from './core.js';
 import { logRefusal } from './log.js';
 
@@ -48,6 +49,9 @@ export const LOGOUT = 'wamp.close.logout';
 /** Messages a session may queue while an asynchronous decision (a dynamic authorizer) is pending. */
 const MAX_BACKLOG = 1000;
 
+const SENT: Delivery = { ok: true };
+const GONE: Delivery = { ok: false, reason: 'gone' };
+
 /** Who the session is, as announced in WELCOME. */
 export interface SessionIdentity {
   authid: string;
@@ -72,8 +76,6 @@ export class RouterSession implements PeerHandler {
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
   #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
   #hello: HelloInfo | undefined;
-  /** Request IDs of progressive call invocations this session started (the most recent 256). */
-  readonly #progressiveCalls = new Set<number>();
   #windowStart = 0;
   #windowCount = 0;
   /** Runs while the transport has no established session: no WELCOME in time closes it. */
@@ -235,10 +237,19 @@ export class RouterSession implements PeerHandler {
   }
 
   send(msg: WampMessage): boolean {
+    return this.trySend(msg).ok;
+  }
+
+  /**
+   * Sends, saying what became of the message: sent (and counted), not representable in this
+   * session's serializer, or not taken (transport gone or cut off). Calls answer differently.
+   */
+  trySend(msg: WampMessage): Delivery {
     const frame = this.encode(msg);
-    if (frame === undefined || !this.peer.send(frame)) return false;
+    if (frame === undefined) return { ok: false, reason: 'unserializable', serializer: this.peer.codec.name };
+    if (!this.peer.send(frame)) return GONE;
     this.core.stats.countOut(msg.code);
-    return true;
+    return SENT;
   }
 
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void {
@@ -333,15 +344,13 @@ export class RouterSession implements PeerHandler {
       case MessageCode.Unsubscribe:
         if (this.#checkRequest(msg.request)) realm.onUnsubscribe(this, msg);
         return;
-      case MessageCode.Call:
-        // A progressive call invocation reuses its request ID. [ap_rpc_progressive_call_invocations]
-        if (realm.isCallContinuation(this, msg.request, msg.procedure)) return realm.onCall(this, msg);
-        // A late chunk of a progressive call that has ended is discarded without an answer.
-        // [ap_rpc_progressive_call_invocations: request ID verification, grace period]
-        if (this.#progressiveCalls.has(msg.request) && msg.request <= this.#lastRequest) return;
-        if (!this.#checkRequest(msg.request)) return;
-        if (msg.options['progress'] === true) this.#rememberProgressive(msg.request);
-        return realm.onCall(this, msg);
+      case MessageCode.Call: {
+        // A continuation of a progressive call reuses its request ID; a late chunk is discarded.
+        // [ap_rpc_progressive_call_invocations]
+        const incoming = realm.calls.classify(this, msg, this.#lastRequest);
+        if (incoming.kind === 'late' || (incoming.kind === 'new' && !this.#checkRequest(msg.request))) return;
+        return realm.onCall(this, msg, incoming);
+      }
       case MessageCode.Register:
         if (this.#checkRequest(msg.request)) return realm.onRegister(this, msg);
         return;
@@ -428,7 +437,6 @@ export class RouterSession implements PeerHandler {
     }
     this.roles = roles;
     this.#lastRequest = 0;
-    this.#progressiveCalls.clear();
     this.id = this.core.newSessionId();
     this.state = SessionState.Authenticating;
     this.#hello = { realm: msg.realm, authid, authmethods: methods, authextra, details: msg.details, session: this.id, transport: this.peer.transport };
@@ -524,11 +532,6 @@ export class RouterSession implements PeerHandler {
       this.#windowCount = 0;
     }
     return ++this.#windowCount > limit;
-  }
-
-  #rememberProgressive(request: number): void {
-    this.#progressiveCalls.add(request);
-    if (this.#progressiveCalls.size > 256) this.#progressiveCalls.delete(this.#progressiveCalls.values().next().value!);
   }
 
   /** [bp_identifiers] Session-scope request IDs increase by 1 from 1; anything else is a protocol error. */
