@@ -115,10 +115,6 @@ export class Call<S> implements CallRoute<S> {
     this.#stopTimer = stop;
   }
 
-  get timerRunning(): boolean {
-    return this.#stopTimer !== undefined;
-  }
-
   /** Marks the call ended and stops its timer; false when it had already ended (nothing more to do). */
   finish(why: CallEnd): boolean {
     if (this.ended !== undefined) return false;
