@@ -1,88 +1,170 @@
 /**
- * Routed calls, from CALL to the last RESULT or ERROR: router procedures, INVOCATION details
- * (caller disclosure, pattern procedure, receive_progress, passthru), timeouts, cancel modes,
- * progressive results and progressive call invocations, and the end of calls whose caller or
- * callee left. The dealer decides who answers; this module turns its plans into messages and
- * owns the timers. [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results]
+ * The call owner: routed calls, from CALL to the last RESULT or ERROR. It classifies every
+ * incoming CALL (a new call, the next chunk of a streaming call, a late chunk to discard), asks
+ * the dealer once where a new call goes, builds the INVOCATION details (caller disclosure, pattern
+ * procedure, receive_progress, passthru, timeout), runs router procedures, and answers CANCEL,
+ * YIELD and ERROR. A call's state is its Call object (dealer/call.ts); every exit — result, error,
+ * timeout, cancel, a side leaving, an unserializable message, a callee unavailable, a passthru
+ * refusal — goes through one method, #end. Typed on CallParty, not on the session class; the
+ * clock and timers are injected, so the unit tests run it on fake endpoints and fake time.
+ * [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results,
+ * ap_rpc_progressive_call_invocations]
  */
-import type { Args, Call, Cancel, Dict, ErrorMessage, Invocation, Kwargs, Result, WireArgs, Yield } from '@switchboard/schemas';
+import type { Args, Call as CallMessage, Cancel, Dict, ErrorMessage, Invocation, Kwargs, RequestId, Result, WireArgs, Yield } from '@switchboard/schemas';
 import { ErrorUri, MessageCode, WampError, timerMs } from '@switchboard/schemas';
-import type { Dealer, PendingCall } from './dealer/dealer.js';
+import type { Dealer, SessionRemoval } from './dealer/dealer.js';
+import type { Call, CallEnd, CallParty, CancelMode } from './dealer/call.js';
 import type { Decision } from './auth/types.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
-import { refuseOverLimit } from './limits.js';
+import { overLimitMessage } from './limits.js';
+import type { LimitHit } from './limits.js';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
 import type { Endpoint } from './core/endpoint.js';
 
-/** How a canceled call ends. [ap_rpc_call_canceling] */
-export type CancelMode = 'skip' | 'kill' | 'killnowait';
+export type { CallParty, CancelMode } from './dealer/call.js';
 
 /** What a router-side procedure answers. */
 export type ProcedureResult = { args?: Args; kwargs?: Kwargs } | undefined;
 
 /**
- * A router-side procedure (meta API). Returns the result, or throws WampError; a promise of them
- * when it must wait (an authorizer's decision).
+ * A router-side procedure, called with the calling session. Returns the result, or throws
+ * WampError; a promise of them when it must wait (an authorizer's decision).
  */
-export type RouterProcedure = (caller: Endpoint, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
+export type Procedure<S> = (caller: S, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
 
-export class Calls {
-  readonly #timers = new Map<PendingCall<Endpoint>, { ms: number; timer: NodeJS.Timeout }>();
-  /** INVOCATION details of a progressive call invocation, frozen from its first CALL. */
-  readonly #frozen = new Map<PendingCall<Endpoint>, Dict>();
-  /** When each routed call arrived, for the call latency histogram. */
-  readonly #started = new Map<PendingCall<Endpoint>, number>();
-  /** Calls canceled in `kill` mode, waiting for the callee's answer. */
-  readonly #killed = new Set<PendingCall<Endpoint>>();
+/** A router-side procedure of a realm (meta API). */
+export type RouterProcedure = Procedure<Endpoint>;
+
+/**
+ * What a CALL is, decided once when it arrives (session.ts asks, realm.ts routes on the answer).
+ * [ap_rpc_progressive_call_invocations]
+ */
+export type IncomingCall<S> =
+  /** A new call: its request ID must pass the session's sequence check, then validation and authorization. */
+  | { readonly kind: 'new' }
+  /** The next chunk of a progressive call invocation still streaming (same request ID and procedure). */
+  | { readonly kind: 'continuation'; readonly call: Call<S> }
+  /** A chunk of a progressive call that has ended (answered, canceled, refused): discarded without an answer. */
+  | { readonly kind: 'late' };
+
+const NEW_CALL: IncomingCall<never> = { kind: 'new' };
+const LATE_CALL: IncomingCall<never> = { kind: 'late' };
+
+/** Starts a timer; returns what stops it. */
+export type Schedule = (ms: number, fire: () => void) => () => void;
+
+/** Node timers that do not keep the process alive. */
+const nodeSchedule: Schedule = (ms, fire) => {
+  const timer = setTimeout(fire, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+/** Request IDs of progressive calls a session started that are remembered, for the late-chunk rule. */
+const REMEMBERED_PROGRESSIVE_CALLS = 256;
+
+export interface CallsOptions<S> {
+  /** A YIELD or ERROR the dealer does not know (a cluster node relays those of other nodes' invocations). */
+  relayAnswer?: (session: S, msg: Yield | ErrorMessage) => void;
+  /** Calls `caller` may have in flight (maxPendingCallsPerSession); undefined: no limit. */
+  maxCalls?: (caller: S) => number | undefined;
+  /** Milliseconds on a monotonic clock, for the call latency histogram. */
+  now?: () => number;
+  /** The router's call timeouts. */
+  schedule?: Schedule;
+}
+
+/** What one exit of a call sends, in this order. */
+interface Exit {
+  /** INTERRUPT killnowait to the callee, with this reason, if it announced call_canceling. */
+  readonly interrupt?: string;
+  /** ERROR for the callee's INVOCATION (its YIELD was refused). */
+  readonly callee?: ErrorMessage;
+  /** The caller's last message: the callee's answer, or an ERROR the router writes. */
+  readonly caller?: Result | ErrorMessage;
+}
+
+function callError(request: RequestId, error: string, message: string): ErrorMessage {
+  return { code: MessageCode.Error, requestType: MessageCode.Call, request, details: {}, error, args: [message] };
+}
+
+export class Calls<S extends CallParty> {
+  /** Per session: request IDs of the progressive calls it started (the most recent 256), for the late-chunk rule. */
+  readonly #progressive = new Map<S, Set<number>>();
+  readonly #relayAnswer: (session: S, msg: Yield | ErrorMessage) => void;
+  readonly #maxCalls: (caller: S) => number | undefined;
+  readonly #now: () => number;
+  readonly #schedule: Schedule;
 
   constructor(
-    readonly dealer: Dealer<Endpoint>,
-    readonly procedures: ReadonlyMap<string, RouterProcedure>,
+    readonly dealer: Dealer<S>,
+    readonly procedures: ReadonlyMap<string, Procedure<S>>,
     private readonly stats: RouterStats,
     readonly log: Logger,
-    /** A YIELD or ERROR the dealer does not know (a cluster node relays those of other nodes' invocations). */
-    private readonly relayAnswer: (session: Endpoint, msg: Yield | ErrorMessage) => void = () => undefined,
-  ) {}
-
-  /** A callee left (or its node is gone): the call ends now for its caller, with `message`. */
-  calleeGone(call: PendingCall<Endpoint>, message: string): void {
-    this.#forget(call);
-    call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, message);
+    options: CallsOptions<S> = {},
+  ) {
+    this.#relayAnswer = options.relayAnswer ?? (() => undefined);
+    this.#maxCalls = options.maxCalls ?? (() => undefined);
+    this.#now = options.now ?? (() => performance.now());
+    this.#schedule = options.schedule ?? nodeSchedule;
   }
 
-  /** A caller left: a callee that can be interrupted is told. [ap_rpc_call_canceling] */
-  callerGone(call: PendingCall<Endpoint>): void {
-    this.#forget(call);
-    this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
+  // ---- arrival -----------------------------------------------------------------------------
+
+  /**
+   * The one place that says what an incoming CALL is. A progressive call invocation reuses its
+   * request ID; a chunk that arrives after its call ended is discarded without an answer (the
+   * grace period of request ID verification). `lastRequest` is the session's last request ID that
+   * passed its sequence check (0 when it checks none). Records the request ID of a new call that
+   * starts a stream. [ap_rpc_progressive_call_invocations]
+   */
+  classify(session: S, msg: CallMessage, lastRequest: number): IncomingCall<S> {
+    const call = this.dealer.pendingCall(session, msg.request);
+    if (call !== undefined && call.callerStreaming && call.procedure === msg.procedure) return { kind: 'continuation', call };
+    let started = this.#progressive.get(session);
+    if (started?.has(msg.request) === true && msg.request <= lastRequest) return LATE_CALL;
+    if (msg.options['progress'] === true) {
+      if (started === undefined) this.#progressive.set(session, (started = new Set()));
+      started.add(msg.request);
+      if (started.size > REMEMBERED_PROGRESSIVE_CALLS) started.delete(started.values().next().value!);
+    }
+    return NEW_CALL;
   }
 
-  /** A CALL the realm validated and authorized: to a router procedure, or routed to a callee. */
-  readonly route = (session: Endpoint, msg: Call, decision: Decision): void => {
+  /**
+   * A new CALL the realm validated and authorized: to a router procedure, or routed to a callee.
+   * The dealer is asked once: it checks the caller's quota, picks the callee and makes the Call.
+   */
+  readonly route = (session: S, msg: CallMessage, decision: Decision): void => {
+    const maxCalls = this.#maxCalls(session);
+    const internal = this.procedures.get(msg.procedure);
+    if (internal !== undefined) {
+      // A router procedure is no call in the dealer, but a caller at its quota is refused all the same.
+      if (maxCalls !== undefined && this.dealer.pendingCalls(session) >= maxCalls) return this.#overLimit(session, msg.request, { limit: 'maxPendingCallsPerSession', value: maxCalls });
+      return this.#callInternal(session, msg, internal);
+    }
     // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
     // fire after 1 ms; a caller asking for longer gets the longest, here and forwarded to the callee.
     const timeout = timerMs((msg.options.timeout ?? 0) as number);
     const progressive = msg.options['progress'] === true;
     const ppt = hasPpt(msg.options);
-    const internal = this.procedures.get(msg.procedure);
-    if (internal !== undefined) return this.#callInternal(session, msg, internal);
-    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive });
+    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive, ...(maxCalls !== undefined && { maxCalls }) });
     if (!outcome.ok) {
-      // Every callee busy at maxInvocationsPerSession: the callee is not invoked.
-      if (outcome.limit !== undefined) return refuseOverLimit(session, MessageCode.Call, msg.request, outcome.limit, this.stats);
-      return session.sendError(MessageCode.Call, msg.request, outcome.error, `no callee registered for '${msg.procedure}'`);
+      // The caller at maxPendingCallsPerSession, or every callee busy at maxInvocationsPerSession: no callee is invoked.
+      if (outcome.limit !== undefined) return this.#overLimit(session, msg.request, outcome.limit);
+      session.send(callError(msg.request, outcome.error, `no callee registered for '${msg.procedure}'`));
+      return;
     }
     const { call } = outcome;
     const callee = call.callee.session;
-    const refuse = (message: string): void => {
-      this.dealer.end(call);
-      session.sendError(MessageCode.Call, msg.request, ErrorUri.FeatureNotSupported, message);
-    };
     // A callee that cannot be interrupted cannot take a stream of calls. [ap_rpc_progressive_call_invocations]
     if (progressive && !(callee.supports('callee', 'progressive_call_invocations') && callee.supports('callee', 'call_canceling'))) {
-      return refuse('the callee does not support progressive call invocations');
+      return this.#end(call, 'refused', { caller: callError(msg.request, ErrorUri.FeatureNotSupported, 'the callee does not support progressive call invocations') });
     }
-    if (ppt && !supportsPpt(callee, 'callee')) return refuse('the callee does not support payload passthru mode');
+    if (ppt && !supportsPpt(callee, 'callee')) {
+      return this.#end(call, 'refused', { caller: callError(msg.request, ErrorUri.FeatureNotSupported, 'the callee does not support payload passthru mode') });
+    }
     // Details are built once from the first CALL: later chunks change only `progress`.
     const details: Dict = {};
     if (call.registration.match !== 'exact') details['procedure'] = msg.procedure;
@@ -95,42 +177,47 @@ export class Calls {
     if (timeout > 0) {
       // A callee that did not announce call_timeout cannot be trusted to time out: the router does. [ap_rpc_call_timeout]
       if (call.callee.forwardTimeout && callee.supports('callee', 'call_timeout')) details['timeout'] = timeout;
-      else this.#timers.set(call, { ms: timeout, timer: this.#startTimer(call, timeout) });
+      else call.timeoutMs = timeout;
     }
-    if (progressive) this.#frozen.set(call, details);
-    this.#started.set(call, performance.now());
+    call.details = details;
+    call.started = this.#now();
+    if (call.timeoutMs > 0) this.#startTimer(call);
     this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
   };
 
   /** The next chunk of a progressive call invocation (same request ID). [ap_rpc_progressive_call_invocations] */
-  continueCall(call: PendingCall<Endpoint>, msg: Call): void {
+  continueCall(call: Call<S>, msg: CallMessage): void {
     const more = msg.options['progress'] === true;
     call.callerStreaming = more;
-    const frozen = this.#frozen.get(call) ?? {};
-    if (!more) this.#frozen.delete(call);
-    this.#invoke(call, more ? { ...frozen, progress: true } : frozen, msg.args, msg.kwargs);
+    this.#invoke(call, more ? { ...call.details, progress: true } : call.details, msg.args, msg.kwargs);
   }
 
-  #invoke(call: PendingCall<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  #invoke(call: Call<S>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
     const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
     if (args !== undefined) invocation.args = args;
     if (kwargs !== undefined) invocation.kwargs = kwargs;
-    const callee = call.callee.session;
-    const sent = callee.send(invocation);
+    const sent = call.callee.session.send(invocation);
+    if (sent === 'sent') return;
     if (sent === 'unserializable') {
-      this.#finish(call);
-      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.serializer})`);
+      return this.#end(call, 'unserializable', { caller: callError(call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${call.callee.session.serializer})`) });
     }
-    if (sent === 'gone') {
-      // The callee cannot take it (gone or cut off): answer the caller now.
-      this.#finish(call);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee unavailable');
-    }
+    // The callee cannot take it (gone or cut off): answer the caller now.
+    this.#end(call, 'callee-unavailable', { caller: callError(call.callRequest, ErrorUri.Canceled, 'callee unavailable') });
   }
 
-  #callInternal(session: Endpoint, msg: Call, procedure: RouterProcedure): void {
+  #overLimit(session: S, request: RequestId, hit: LimitHit): void {
+    this.stats.limitExceeded(hit.limit);
+    session.send(overLimitMessage(MessageCode.Call, request, hit));
+  }
+
+  // ---- router procedures -------------------------------------------------------------------
+
+  #callInternal(session: S, msg: CallMessage, procedure: Procedure<S>): void {
     // A router procedure reads its arguments: an opaque (enc_algo) payload is not for it.
-    if (msg.args instanceof Uint8Array) return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`);
+    if (msg.args instanceof Uint8Array) {
+      session.send(callError(msg.request, ErrorUri.InvalidArgument, `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`));
+      return;
+    }
     let result: ProcedureResult | Promise<ProcedureResult>;
     try {
       result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
@@ -138,14 +225,15 @@ export class Calls {
       return this.#procedureFailed(session, msg, err);
     }
     if (!(result instanceof Promise)) return this.#answerInternal(session, msg, result);
-    // The answer goes to this WAMP session only: not to one opened after it on the same connection.
+    // The answer goes to this WAMP session only: a session opened after it on the same connection
+    // is another object, and this one is no longer live.
     result.then(
       (r) => (session.live ? this.#answerInternal(session, msg, r) : undefined),
       (err: unknown) => (session.live ? this.#procedureFailed(session, msg, err) : undefined),
     );
   }
 
-  #procedureFailed(session: Endpoint, msg: Call, err: unknown): void {
+  #procedureFailed(session: S, msg: CallMessage, err: unknown): void {
     if (err instanceof WampError) {
       const error: ErrorMessage = { code: MessageCode.Error, requestType: MessageCode.Call, request: msg.request, details: {}, error: err.uri };
       if (err.args.length > 0 || Object.keys(err.kwargs).length > 0) error.args = err.args;
@@ -154,24 +242,27 @@ export class Calls {
       return;
     }
     this.log.error({ err, procedure: msg.procedure }, 'router procedure failed');
-    session.sendError(MessageCode.Call, msg.request, ErrorUri.RuntimeError, 'internal error in router procedure');
+    session.send(callError(msg.request, ErrorUri.RuntimeError, 'internal error in router procedure'));
   }
 
-  #answerInternal(session: Endpoint, msg: Call, result: ProcedureResult): void {
+  #answerInternal(session: S, msg: CallMessage, result: ProcedureResult): void {
     const answer: Result = { code: MessageCode.Result, request: msg.request, details: {} };
     if (result?.args !== undefined) answer.args = result.args;
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
     // A result holding what another session sent (its authextra, a testament) may not fit this
     // session's serializer: the call still gets an answer.
-    if (session.send(answer) === 'unserializable') {
-      session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.serializer})`);
+    const sent = session.send(answer);
+    if (sent === 'unserializable') {
+      session.send(callError(msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.serializer})`));
     }
   }
 
-  cancel(session: Endpoint, msg: Cancel): void {
+  // ---- cancel, answers, sessions leaving ---------------------------------------------------
+
+  cancel(session: S, msg: Cancel): void {
     const call = this.dealer.pendingCall(session, msg.request);
     // Unknown, finished or already canceled (kill mode waits for the callee): nothing to do.
-    if (call === undefined || this.#killed.has(call)) return;
+    if (call === undefined || call.killed) return;
     const requested = msg.options['mode'] ?? 'killnowait';
     if (requested !== 'skip' && requested !== 'kill' && requested !== 'killnowait') {
       // No ERROR answers a CANCEL (clients treat one as a protocol violation): the call goes on.
@@ -182,62 +273,20 @@ export class Calls {
     const mode: CancelMode = requested !== 'skip' && !call.callee.session.supports('callee', 'call_canceling') ? 'skip' : requested;
     if (mode === 'kill') {
       // The caller gets whatever the callee answers first (usually ERROR wamp.error.canceled).
-      this.#killed.add(call);
+      call.killed = true;
       this.#interrupt(call, 'kill', ErrorUri.Canceled);
       return;
     }
-    this.#finish(call);
-    if (mode === 'killnowait') this.#interrupt(call, 'killnowait', ErrorUri.Canceled);
-    session.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`);
-  }
-
-  #interrupt(call: PendingCall<Endpoint>, mode: CancelMode, reason: string): void {
-    const callee = call.callee.session;
-    if (!callee.supports('callee', 'call_canceling')) return;
-    callee.send({ code: MessageCode.Interrupt, request: call.invocationRequest, options: { mode, reason } });
-  }
-
-  /** [ap_rpc_call_timeout] The caller gets wamp.error.timeout; the callee INTERRUPT (killnowait) if it can take it. */
-  #startTimer(call: PendingCall<Endpoint>, timeoutMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.#timers.delete(call);
-      if (this.dealer.pendingCall(call.caller, call.callRequest) !== call) return;
-      this.#finish(call);
-      this.#interrupt(call, 'killnowait', ErrorUri.Timeout);
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Timeout, `no answer within ${timeoutMs} ms`);
-    }, timeoutMs);
-    timer.unref();
-    return timer;
-  }
-
-  /** Drops the realm's own state of a call (timer, frozen details, kill mark). */
-  #forget(call: PendingCall<Endpoint>): void {
-    const entry = this.#timers.get(call);
-    if (entry !== undefined) {
-      clearTimeout(entry.timer);
-      this.#timers.delete(call);
-    }
-    this.#frozen.delete(call);
-    this.#killed.delete(call);
-    this.#started.delete(call);
-  }
-
-  /** Ends a call on both sides: later answers for it are dropped. */
-  #finish(call: PendingCall<Endpoint>): void {
-    this.#forget(call);
-    this.dealer.end(call);
+    this.#end(call, 'canceled', { ...(mode === 'killnowait' && { interrupt: ErrorUri.Canceled }), caller: callError(call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`) });
   }
 
   /**
    * YIELD or ERROR from a callee. Answers for calls no longer pending are dropped, unless they
    * answer an invocation another cluster node relayed here.
    */
-  answer(session: Endpoint, msg: Yield | ErrorMessage): void {
+  answer(session: S, msg: Yield | ErrorMessage): void {
     const call = this.dealer.pendingInvocation(session, msg.request);
-    if (call === undefined) {
-      this.relayAnswer(session, msg);
-      return;
-    }
+    if (call === undefined) return this.#relayAnswer(session, msg);
     const progress = msg.code === MessageCode.Yield && msg.options['progress'] === true;
     if (progress && !call.receiveProgress) return; // the caller did not ask for progressive results
     // The passthru rules hold for an ERROR as for a YIELD: its Details carry ppt_*/enc_* to the caller as they are.
@@ -247,22 +296,10 @@ export class Calls {
       return session.protocolViolation(`${what} with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency`);
     }
     if (ppt && !supportsPpt(call.caller, 'caller')) {
-      this.#finish(call);
-      if (msg.code === MessageCode.Yield) session.sendError(MessageCode.Invocation, msg.request, ErrorUri.FeatureNotSupported, 'the caller does not support payload passthru mode');
-      return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce');
-    }
-    if (progress) {
-      // The timeout runs between results. [ap_rpc_call_timeout]
-      const entry = this.#timers.get(call);
-      if (entry !== undefined) {
-        clearTimeout(entry.timer);
-        entry.timer = this.#startTimer(call, entry.ms);
-        this.#timers.set(call, entry);
-      }
-    } else {
-      const started = this.#started.get(call);
-      if (started !== undefined) this.stats.callDone((performance.now() - started) / 1000);
-      this.#finish(call);
+      return this.#end(call, 'refused', {
+        ...(msg.code === MessageCode.Yield && { callee: { code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.FeatureNotSupported, args: ['the caller does not support payload passthru mode'] } }),
+        caller: callError(call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce'),
+      });
     }
     let answer: Result | ErrorMessage;
     if (msg.code === MessageCode.Yield) {
@@ -274,10 +311,62 @@ export class Calls {
     }
     if (msg.args !== undefined) answer.args = msg.args;
     if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
-    if (call.caller.send(answer) === 'unserializable') {
-      if (progress) this.#finish(call);
-      // The call is over: the caller must still get an answer.
-      call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${call.caller.serializer})`);
-    }
+    if (!progress) return this.#end(call, 'answered', { caller: answer });
+    // The timeout runs between results. [ap_rpc_call_timeout]
+    if (call.timeoutMs > 0) this.#startTimer(call);
+    const sent = call.caller.send(answer);
+    // The call is over: the caller must still get an answer.
+    if (sent === 'unserializable') this.#end(call, 'unserializable', { caller: this.#unrepresentable(call, call.caller.serializer) });
+  }
+
+  /**
+   * A session left (or a cluster node's stand-in for a callee is gone): the calls it served end
+   * for their callers with `calleeGone`; the callees of the calls it made are told, if they can
+   * be interrupted. [ap_rpc_call_canceling]
+   */
+  leave(session: S, removal: SessionRemoval<S>, calleeGone = 'callee left the realm before answering'): void {
+    this.#progressive.delete(session);
+    for (const call of removal.orphanedCalls) this.#end(call, 'callee-gone', { caller: callError(call.callRequest, ErrorUri.Canceled, calleeGone) });
+    for (const call of removal.abandonedCalls) this.#end(call, 'caller-gone', { interrupt: ErrorUri.Canceled });
+    // Calls the session made to itself: nobody is left to tell.
+    for (const call of removal.ownCalls) this.#end(call, 'caller-gone');
+  }
+
+  // ---- the end -----------------------------------------------------------------------------
+
+  /**
+   * The one end of a call, whatever the exit: the timer stops, the dealer forgets it (later
+   * answers are dropped), an answered call is timed, and the exit's messages go out: INTERRUPT
+   * and ERROR to the callee first, then the caller's last message. A final answer the caller's
+   * serializer cannot represent becomes ERROR wamp.error.invalid_argument: the caller still hears.
+   */
+  #end(call: Call<S>, why: CallEnd, exit: Exit = {}): void {
+    if (!call.finish(why)) return;
+    this.dealer.end(call);
+    if (why === 'answered') this.stats.callDone((this.#now() - call.started) / 1000);
+    if (exit.interrupt !== undefined) this.#interrupt(call, 'killnowait', exit.interrupt);
+    if (exit.callee !== undefined) call.callee.session.send(exit.callee);
+    if (exit.caller === undefined) return;
+    const sent = call.caller.send(exit.caller);
+    if (why === 'answered' && sent === 'unserializable') call.caller.send(this.#unrepresentable(call, call.caller.serializer));
+  }
+
+  #unrepresentable(call: Call<S>, serializer: string): ErrorMessage {
+    return callError(call.callRequest, ErrorUri.InvalidArgument, `the callee's answer cannot be represented in the caller's serializer (${serializer})`);
+  }
+
+  #interrupt(call: Call<S>, mode: CancelMode, reason: string): void {
+    const callee = call.callee.session;
+    if (!callee.supports('callee', 'call_canceling')) return;
+    callee.send({ code: MessageCode.Interrupt, request: call.invocationRequest, options: { mode, reason } });
+  }
+
+  /**
+   * [ap_rpc_call_timeout] (Re)starts the router's timeout: at the end the caller gets
+   * wamp.error.timeout, the callee INTERRUPT (killnowait) if it can take it.
+   */
+  #startTimer(call: Call<S>): void {
+    const ms = call.timeoutMs;
+    call.setTimer(this.#schedule(ms, () => this.#end(call, 'timeout', { interrupt: ErrorUri.Timeout, caller: callError(call.callRequest, ErrorUri.Timeout, `no answer within ${ms} ms`) })));
   }
 }

@@ -28,15 +28,13 @@ export function copyPpt(from: Dict, to: Dict): void {
  * A peer announces passthru as the spec names it (`payload_passthru_mode`) or as autobahn-python
  * and Crossbar do (`payload_transparency`); either covers both wire forms.
  */
-export function supportsPpt(session: Endpoint, role: 'publisher' | 'subscriber' | 'caller' | 'callee'): boolean {
+export function supportsPpt(session: Pick<Endpoint, 'supports'>, role: 'publisher' | 'subscriber' | 'caller' | 'callee'): boolean {
   return session.supports(role, 'payload_passthru_mode') || session.supports(role, 'payload_transparency');
 }
 
 /** [ap_pubsub_publisher_identification, ap_rpc_caller_identification] */
-export function disclose(session: Endpoint, details: Dict, as: 'publisher' | 'caller'): void {
+export function disclose(session: Pick<Endpoint, 'id' | 'identity'>, details: Dict, as: 'publisher' | 'caller'): void {
   details[as] = session.id;
-  if (session.identity !== undefined) {
-    details[`${as}_authid`] = session.identity.authid;
-    details[`${as}_authrole`] = session.identity.authrole;
-  }
+  details[`${as}_authid`] = session.identity.authid;
+  details[`${as}_authrole`] = session.identity.authrole;
 }

@@ -92,8 +92,12 @@ function isRouterSession(session: Endpoint): boolean {
 /** ERROR switchboard.error.limit_exceeded for one request, counted. */
 export function refuseOverLimit(session: Endpoint, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
   stats.limitExceeded(hit.limit);
-  const error: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
-  session.send(error);
+  session.send(overLimitMessage(requestType, request, hit));
+}
+
+/** The ERROR a request over a quota gets (not counted: the sender counts). */
+export function overLimitMessage(requestType: MessageCode, request: RequestId, hit: LimitHit): ErrorMessage {
+  return { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
 }
 
 /** The same, as a router procedure's error (wamp.session.add_testament), counted. */
@@ -163,19 +167,18 @@ export class Quotas {
   }
 
   /**
-   * True (and the ERROR sent) when a new CALL would make one call in flight too many for its
-   * caller. The router's own session (authorizers, authenticators) is exempt: it calls for everyone.
+   * Calls `session` may have in flight as caller (maxPendingCallsPerSession), which the dealer
+   * checks when it routes a call; undefined: no limit. The router's own session (authorizers,
+   * authenticators) is exempt: it calls for everyone.
    */
-  refusesCall(session: Endpoint, request: RequestId): boolean {
-    if (isRouterSession(session)) return false;
+  callLimit(session: Endpoint): number | undefined {
+    if (isRouterSession(session)) return undefined;
     // The HTTP bridge's shared sessions carry the calls of every client of a path: a quota per
     // session would let one client lock out the others. The path bounds calls per client address.
-    if (isBridgeSession(session)) return false;
-    const max = this.limits.maxPendingCallsPerSession;
-    if (this.dealer.pendingCalls(session) < max) return false;
-    refuseOverLimit(session, MessageCode.Call, request, { limit: 'maxPendingCallsPerSession', value: max }, this.stats);
-    return true;
+    if (isBridgeSession(session)) return undefined;
+    return this.limits.maxPendingCallsPerSession;
   }
+
 }
 
 /**

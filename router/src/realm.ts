@@ -51,7 +51,7 @@ import type { Handled } from './core/pause.js';
 import type { Endpoint, SessionIdentity } from './core/endpoint.js';
 import { VERSION } from './version.js';
 import { Calls } from './calls.js';
-import type { RouterProcedure } from './calls.js';
+import type { IncomingCall, RouterProcedure } from './calls.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
 import { DEFAULT_REALM_LIMITS, Quotas, payloadBytes } from './limits.js';
 import type { RealmLimits } from './limits.js';
@@ -232,7 +232,7 @@ export class Realm {
   readonly #observers: RealmObserver[] = [];
   readonly #uriCheck: UriCheck;
   /** Call lifecycles (calls.ts). */
-  readonly calls: Calls;
+  readonly calls: Calls<Endpoint>;
   readonly authorizer: Authorizer;
   /** Set when this router is a cluster node. */
   cluster: RealmCluster | undefined;
@@ -264,7 +264,10 @@ export class Realm {
     });
     this.quotas = new Quotas(limits, this.broker, this.dealer, stats);
     for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
-    this.calls = new Calls(this.dealer, this.procedures, stats, log, (session, msg) => this.cluster?.relayAnswer(session, msg));
+    this.calls = new Calls<Endpoint>(this.dealer, this.procedures, stats, log, {
+      relayAnswer: (session, msg) => this.cluster?.relayAnswer(session, msg),
+      maxCalls: (caller) => this.quotas.callLimit(caller),
+    });
   }
 
   observe(observer: RealmObserver): void {
@@ -363,10 +366,8 @@ export class Realm {
       for (const o of this.#observers) o.onUnregister?.(session, registration);
       if (deleted) for (const o of this.#observers) o.onRegistrationDeleted?.(session, registration);
     }
-    // A callee left: every call pending on it ends now, not at some timeout.
-    for (const call of removal.orphanedCalls) this.calls.calleeGone(call, 'callee left the realm before answering');
-    // A caller left: callees that can be interrupted are told. [ap_rpc_call_canceling]
-    for (const call of removal.abandonedCalls) this.calls.callerGone(call);
+    // Every call the session served or made ends now, not at some timeout.
+    this.calls.leave(session, removal);
     this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session left');
     for (const o of this.#observers) o.onLeave?.(session, silent);
   }
@@ -637,7 +638,7 @@ export class Realm {
    * on it end now with wamp.error.canceled. Not a session of this realm: no meta events.
    */
   dropRemoteCallee(session: Endpoint, reason: string): void {
-    for (const call of this.dealer.removeSession(session).orphanedCalls) this.calls.calleeGone(call, reason);
+    this.calls.leave(session, this.dealer.removeSession(session), reason);
   }
 
   onUnregister(session: Endpoint, msg: Unregister): void {
@@ -666,18 +667,14 @@ export class Realm {
   }
 
   /**
-   * Whether a CALL with this request ID continues a progressive call invocation (same request ID,
-   * same procedure). [ap_rpc_progressive_call_invocations]
+   * A CALL, as `calls.classify` found it (session.ts asks once): a continuation goes on to its
+   * callee; a new call is checked, authorized and routed (calls.route asks the dealer once,
+   * quota included). [ap_rpc_progressive_call_invocations]
    */
-  isCallContinuation(session: Endpoint, request: number, procedure: string): boolean {
-    const call = this.dealer.pendingCall(session, request);
-    return call !== undefined && call.callerStreaming && call.procedure === procedure;
-  }
-
-  onCall(session: Endpoint, msg: Call): Handled {
-    const continued = this.dealer.pendingCall(session, msg.request);
-    if (continued !== undefined && continued.callerStreaming) return this.calls.continueCall(continued, msg);
-    if (this.quotas.refusesUri(session, MessageCode.Call, msg.request, msg.procedure) || this.quotas.refusesCall(session, msg.request)) return;
+  onCall(session: Endpoint, msg: Call, incoming: IncomingCall<Endpoint>): Handled {
+    if (incoming.kind === 'continuation') return this.calls.continueCall(incoming.call, msg);
+    if (incoming.kind === 'late') return;
+    if (this.quotas.refusesUri(session, MessageCode.Call, msg.request, msg.procedure)) return;
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }

@@ -31,8 +31,6 @@ export class WampSession implements Endpoint {
   #live = true;
   /** Last client request ID seen, for the sequential rule. [bp_identifiers: session scope IDs] */
   #lastRequest = 0;
-  /** Request IDs of progressive call invocations this session started (the most recent 256). */
-  readonly #progressiveCalls = new Set<number>();
 
   constructor(
     private readonly carrier: SessionCarrier,
@@ -126,15 +124,13 @@ export class WampSession implements Endpoint {
       case MessageCode.Unsubscribe:
         if (this.#checkRequest(msg.request)) realm.onUnsubscribe(this, msg);
         return;
-      case MessageCode.Call:
-        // A progressive call invocation reuses its request ID. [ap_rpc_progressive_call_invocations]
-        if (realm.isCallContinuation(this, msg.request, msg.procedure)) return realm.onCall(this, msg);
-        // A late chunk of a progressive call that has ended is discarded without an answer.
-        // [ap_rpc_progressive_call_invocations: request ID verification, grace period]
-        if (this.#progressiveCalls.has(msg.request) && msg.request <= this.#lastRequest) return;
-        if (!this.#checkRequest(msg.request)) return;
-        if (msg.options['progress'] === true) this.#rememberProgressive(msg.request);
-        return realm.onCall(this, msg);
+      case MessageCode.Call: {
+        // A continuation of a progressive call reuses its request ID; a late chunk is discarded.
+        // [ap_rpc_progressive_call_invocations]
+        const incoming = realm.calls.classify(this, msg, this.#lastRequest);
+        if (incoming.kind === 'late' || (incoming.kind === 'new' && !this.#checkRequest(msg.request))) return;
+        return realm.onCall(this, msg, incoming);
+      }
       case MessageCode.Register:
         if (this.#checkRequest(msg.request)) return realm.onRegister(this, msg);
         return;
@@ -173,11 +169,6 @@ export class WampSession implements Endpoint {
       return this.protocolViolation(`received ${messageName(msg.code)} for INVOCATION.Request ${msg.request}, which was never sent to this session`);
     }
     realm.onCalleeAnswer(this, msg);
-  }
-
-  #rememberProgressive(request: number): void {
-    this.#progressiveCalls.add(request);
-    if (this.#progressiveCalls.size > 256) this.#progressiveCalls.delete(this.#progressiveCalls.values().next().value!);
   }
 
   /** [bp_identifiers] Session-scope request IDs increase by 1 from 1; anything else is a protocol error. */

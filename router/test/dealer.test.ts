@@ -38,6 +38,16 @@ function routed<S>(outcome: CallOutcome<S>): PendingCall<S> {
   return outcome.call;
 }
 
+/**
+ * What the call owner (calls.ts) does with a callee's final answer: finds the call by the
+ * callee's invocation request and ends it. Undefined when it was no longer pending (the answer is dropped).
+ */
+function settle<S extends { readonly id: SessionId }>(dealer: Dealer<S>, callee: S, invocationRequest: RequestId): PendingCall<S> | undefined {
+  const call = dealer.pendingInvocation(callee, invocationRequest);
+  if (call !== undefined) dealer.end(call);
+  return call;
+}
+
 describe('Dealer.register', () => {
   it('registers a procedure for its callee', () => {
     const dealer = new Dealer<FakeSession>();
@@ -139,7 +149,7 @@ describe('Dealer.call', () => {
 
     const call = routed(dealer.call(caller, req(7), 'com.example.add'));
 
-    expect(call).toEqual({
+    expect(call).toMatchObject({
       caller,
       callRequest: 7,
       callee: { session: callee, discloseCaller: false, forwardTimeout: false },
@@ -148,6 +158,7 @@ describe('Dealer.call', () => {
       procedure: 'com.example.add',
       callerStreaming: false,
       receiveProgress: false,
+      ended: undefined,
     });
     expect(dealer.pendingInvocations(callee)).toBe(1);
   });
@@ -182,7 +193,7 @@ describe('Dealer.call', () => {
     const [caller, callee] = [session(), session()];
     dealer.register(callee, 'p');
     const first = routed(dealer.call(caller, req(1), 'p'));
-    dealer.settle(callee, first.invocationRequest);
+    settle(dealer, callee, first.invocationRequest);
     expect(routed(dealer.call(caller, req(2), 'p')).invocationRequest).toBe(2);
   });
 
@@ -196,16 +207,16 @@ describe('Dealer.call', () => {
   });
 });
 
-describe('Dealer.settle and wasIssued', () => {
+describe('Dealer answers (pendingInvocation, end) and wasIssued', () => {
   it('returns the pending call once, then undefined', () => {
     const dealer = new Dealer<FakeSession>();
     const [caller, callee] = [session(), session()];
     dealer.register(callee, 'p');
     const call = routed(dealer.call(caller, req(1), 'p'));
 
-    expect(dealer.settle(callee, call.invocationRequest)).toBe(call);
+    expect(settle(dealer, callee, call.invocationRequest)).toBe(call);
     expect(dealer.pendingInvocations(callee)).toBe(0);
-    expect(dealer.settle(callee, call.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, callee, call.invocationRequest)).toBeUndefined();
   });
 
   it('returns undefined for an invocation ID of another callee, or one never issued', () => {
@@ -215,10 +226,10 @@ describe('Dealer.settle and wasIssued', () => {
     dealer.register(calleeB, 'b');
     const call = routed(dealer.call(caller, req(1), 'a'));
 
-    expect(dealer.settle(calleeB, call.invocationRequest)).toBeUndefined();
-    expect(dealer.settle(calleeA, req(2))).toBeUndefined();
-    expect(dealer.settle(caller, call.invocationRequest)).toBeUndefined();
-    expect(dealer.settle(calleeA, call.invocationRequest)).toBe(call);
+    expect(settle(dealer, calleeB, call.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, calleeA, req(2))).toBeUndefined();
+    expect(settle(dealer, caller, call.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, calleeA, call.invocationRequest)).toBe(call);
   });
 
   it('settles calls out of order', () => {
@@ -226,9 +237,9 @@ describe('Dealer.settle and wasIssued', () => {
     const [caller, callee] = [session(), session()];
     dealer.register(callee, 'p');
     const calls = [1, 2, 3].map((n) => routed(dealer.call(caller, req(n), 'p')));
-    expect(dealer.settle(callee, req(2))).toBe(calls[1]);
-    expect(dealer.settle(callee, req(3))).toBe(calls[2]);
-    expect(dealer.settle(callee, req(1))).toBe(calls[0]);
+    expect(settle(dealer, callee, req(2))).toBe(calls[1]);
+    expect(settle(dealer, callee, req(3))).toBe(calls[2]);
+    expect(settle(dealer, callee, req(1))).toBe(calls[0]);
   });
 
   it('wasIssued: true for every issued ID (settled or not), false for 0, negatives and IDs past the last', () => {
@@ -239,7 +250,7 @@ describe('Dealer.settle and wasIssued', () => {
     routed(dealer.call(caller, req(1), 'p'));
     routed(dealer.call(caller, req(2), 'p'));
     routed(dealer.call(caller, req(3), 'p'));
-    dealer.settle(callee, req(2));
+    settle(dealer, callee, req(2));
 
     expect(dealer.wasIssued(callee, 1)).toBe(true);
     expect(dealer.wasIssued(callee, 2)).toBe(true); // settled: a late answer, not a violation
@@ -255,7 +266,7 @@ describe('Dealer.settle and wasIssued', () => {
 describe('Dealer.removeSession', () => {
   it('returns an empty removal for an unknown session', () => {
     const dealer = new Dealer<FakeSession>();
-    expect(dealer.removeSession(session())).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [] });
+    expect(dealer.removeSession(session())).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] });
   });
 
   it('callee leaving: returns its registrations and orphaned calls, and frees its procedures', () => {
@@ -267,7 +278,7 @@ describe('Dealer.removeSession', () => {
     const call1 = routed(dealer.call(caller1, req(1), 'com.example.add'));
     const call2 = routed(dealer.call(caller2, req(1), 'com.example.mul'));
     const settled = routed(dealer.call(caller1, req(2), 'com.example.add'));
-    dealer.settle(callee, settled.invocationRequest);
+    settle(dealer, callee, settled.invocationRequest);
     const elsewhere = routed(dealer.call(caller1, req(3), 'com.example.keep'));
 
     const removal = dealer.removeSession(callee);
@@ -292,7 +303,7 @@ describe('Dealer.removeSession', () => {
 
     // The orphaned calls are gone from their callers too: a caller leaving later abandons only
     // the call still pending elsewhere.
-    expect(dealer.removeSession(caller2)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [] });
+    expect(dealer.removeSession(caller2)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] });
     expect(dealer.removeSession(caller1).abandonedCalls).toEqual([elsewhere]);
   });
 
@@ -302,7 +313,7 @@ describe('Dealer.removeSession', () => {
     dealer.register(callee, 'p');
     const call = routed(dealer.call(caller, req(1), 'p'));
     dealer.removeSession(callee);
-    expect(dealer.settle(callee, call.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, callee, call.invocationRequest)).toBeUndefined();
     expect(dealer.pendingInvocations(callee)).toBe(0);
   });
 
@@ -316,14 +327,14 @@ describe('Dealer.removeSession', () => {
 
     const removal = dealer.removeSession(caller);
 
-    expect(removal).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [mine1, mine2] });
+    expect(removal).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [mine1, mine2], ownCalls: [] });
     // The late YIELD is recognised as issued (no protocol violation) and dropped.
     expect(dealer.wasIssued(callee, mine1.invocationRequest)).toBe(true);
-    expect(dealer.settle(callee, mine1.invocationRequest)).toBeUndefined();
-    expect(dealer.settle(callee, mine2.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, callee, mine1.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, callee, mine2.invocationRequest)).toBeUndefined();
     // Other callers' calls are untouched.
     expect(dealer.pendingInvocations(callee)).toBe(1);
-    expect(dealer.settle(callee, theirs.invocationRequest)).toBe(theirs);
+    expect(settle(dealer, callee, theirs.invocationRequest)).toBe(theirs);
     // The callee keeps its registration and its invocation sequence.
     const later = routed(dealer.call(other, req(2), 'p'));
     expect(later.invocationRequest).toBe(4);
@@ -342,13 +353,15 @@ describe('Dealer.removeSession', () => {
 
     const removal = dealer.removeSession(self);
 
-    // Nobody is left to tell about the self-call: it is neither orphaned nor abandoned.
+    // Nobody is left to tell about the self-call: it is neither orphaned nor abandoned, only
+    // reported as the session's own (its timer must stop).
     expect(removal.registrations).toEqual([{ registration, deleted: true }]);
     expect(removal.orphanedCalls).toEqual([external]);
     expect(removal.abandonedCalls).toEqual([]);
-    expect(dealer.settle(self, selfCall.invocationRequest)).toBeUndefined();
+    expect(removal.ownCalls).toEqual([selfCall]);
+    expect(settle(dealer, self, selfCall.invocationRequest)).toBeUndefined();
     expect(dealer.lookup('com.example.echo')).toBeUndefined();
-    expect(dealer.removeSession(caller)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [] });
+    expect(dealer.removeSession(caller)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] });
   });
 
   it('a session that calls itself and another callee: only the other call is abandoned', () => {
@@ -363,7 +376,7 @@ describe('Dealer.removeSession', () => {
 
     expect(removal.orphanedCalls).toEqual([]);
     expect(removal.abandonedCalls).toEqual([out]);
-    expect(dealer.settle(callee, out.invocationRequest)).toBeUndefined();
+    expect(settle(dealer, callee, out.invocationRequest)).toBeUndefined();
     expect(dealer.pendingInvocations(callee)).toBe(0);
   });
 
@@ -373,7 +386,7 @@ describe('Dealer.removeSession', () => {
     dealer.register(callee, 'p');
     dealer.call(caller, req(1), 'p');
     expect(dealer.removeSession(callee).orphanedCalls).toHaveLength(1);
-    expect(dealer.removeSession(callee)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [] });
+    expect(dealer.removeSession(callee)).toEqual({ registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] });
   });
 });
 
@@ -783,7 +796,7 @@ describe('Dealer call options and pending calls', () => {
     expect(dealer.pendingCall(caller, 1)).toBeUndefined();
     expect(dealer.pendingInvocation(callee, call.invocationRequest)).toBeUndefined();
     expect(dealer.pendingInvocations(callee)).toBe(1);
-    expect(dealer.settle(callee, call.invocationRequest)).toBeUndefined(); // a late YIELD is dropped
+    expect(settle(dealer, callee, call.invocationRequest)).toBeUndefined(); // a late YIELD is dropped
     expect(dealer.wasIssued(callee, call.invocationRequest)).toBe(true); // …not a protocol violation
     dealer.end(call); // twice: harmless
     expect(dealer.pendingCall(caller, 2)).toBe(other);
@@ -805,15 +818,5 @@ describe('Dealer call options and pending calls', () => {
 
     expect(dealer.pendingCall(caller, 1)).toBe(newer);
     expect(dealer.pendingInvocation(callee, newer.invocationRequest)).toBe(newer);
-  });
-
-  it('settle() ends the call on both sides too', () => {
-    const dealer = new Dealer<FakeSession>();
-    const [caller, callee] = [session('caller'), session('callee')];
-    join(dealer, callee, 'p');
-    const call = routed(dealer.call(caller, req(1), 'p'));
-    expect(dealer.settle(callee, call.invocationRequest)).toBe(call);
-    expect(dealer.pendingCall(caller, 1)).toBeUndefined();
-    expect(dealer.pendingInvocation(callee, call.invocationRequest)).toBeUndefined();
   });
 });

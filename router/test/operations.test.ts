@@ -62,6 +62,9 @@ describe('/metrics', () => {
     expect(metricValue(text, 'switchboard_messages_in_total{type="hello"}')).toBe(5);
     expect(metricValue(text, 'switchboard_messages_out_total{type="event"}')).toBe(1);
     expect(metricValue(text, 'switchboard_messages_out_total{type="welcome"}')).toBe(3);
+    // A routed call's INVOCATION and RESULT go through the session's one send path: counted.
+    expect(metricValue(text, 'switchboard_messages_out_total{type="invocation"}')).toBe(1);
+    expect(metricValue(text, 'switchboard_messages_out_total{type="result"}')).toBe(1);
     expect(metricValue(text, 'switchboard_protocol_violations_total')).toBe(1);
     expect(metricValue(text, 'switchboard_bytes_in_total')).toBeGreaterThan(100);
     expect(metricValue(text, 'switchboard_bytes_out_total')).toBeGreaterThan(100);

@@ -7,13 +7,14 @@ import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchb
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
 import { LIMIT_EXCEEDED } from '../limits.js';
+import { Call } from './call.js';
+import type { CalleeEntry, InvocationPolicy, Registration } from './registration.js';
+
+export type { CalleeEntry, InvocationPolicy, Registration } from './registration.js';
 
 export interface Callee {
   readonly id: SessionId;
 }
-
-/** [ap_rpc_shared_registration] */
-export type InvocationPolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
 
 export const INVOCATION_POLICIES: readonly InvocationPolicy[] = ['single', 'roundrobin', 'random', 'first', 'last'];
 
@@ -21,40 +22,11 @@ export function isInvocationPolicy(value: unknown): value is InvocationPolicy {
   return typeof value === 'string' && (INVOCATION_POLICIES as readonly string[]).includes(value);
 }
 
-/** One session's part of a registration, with the options it registered with. */
-export interface CalleeEntry<S> {
-  readonly session: S;
-  /** REGISTER.Options.disclose_caller */
-  readonly discloseCaller: boolean;
-  /** REGISTER.Options.forward_timeout: the callee enforces CALL timeouts itself. */
-  readonly forwardTimeout: boolean;
-}
-
-export interface Registration<S> {
-  readonly id: RegistrationId;
-  readonly procedure: string;
-  readonly match: MatchPolicy;
-  readonly invoke: InvocationPolicy;
-  /** Milliseconds since the epoch. */
-  readonly created: number;
-  /** In order of registration: `first` picks [0], `last` the end. */
-  readonly callees: CalleeEntry<S>[];
-}
-
-/** One CALL routed to one callee, from INVOCATION until YIELD/ERROR, cancel, timeout or a session leaving. */
-export interface PendingCall<S> {
-  readonly caller: S;
-  readonly callRequest: RequestId;
-  readonly callee: CalleeEntry<S>;
-  readonly invocationRequest: RequestId;
-  readonly registration: Registration<S>;
-  /** The procedure the caller named (differs from the registration's for patterns). */
-  readonly procedure: string;
-  /** The caller is still sending progressive CALL chunks with the same request ID. */
-  callerStreaming: boolean;
-  /** The caller asked for progressive results (and the callee was told, whatever it announced). */
-  readonly receiveProgress: boolean;
-}
+/**
+ * One CALL routed to one callee, from INVOCATION until YIELD/ERROR, cancel, timeout or a session
+ * leaving: the Call object (call.ts), the one holder of a call's state.
+ */
+export type PendingCall<S> = Call<S>;
 
 export interface RegisterOptions {
   match?: MatchPolicy;
@@ -65,8 +37,20 @@ export interface RegisterOptions {
 
 export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
 
-/** A refused call: no callee (`error`), or every callee at maxInvocationsPerCallee (`limit` too). */
-export type CallOutcome<S> = { ok: true; call: PendingCall<S> } | { ok: false; error: string; limit?: { limit: string; value: number } };
+/**
+ * A refused call: no callee (`error`), or a quota (`limit` too): the caller at its `maxCalls`
+ * (maxPendingCallsPerSession), or every callee at maxInvocationsPerCallee.
+ */
+export type CallOutcome<S> = { ok: true; call: Call<S> } | { ok: false; error: string; limit?: { limit: string; value: number } };
+
+export interface CallOptions {
+  /** CALL.Options.receive_progress [ap_rpc_progressive_call_results] */
+  receiveProgress?: boolean;
+  /** CALL.Options.progress: the first chunk of a progressive call invocation. [ap_rpc_progressive_call_invocations] */
+  progressive?: boolean;
+  /** Calls this caller may have in flight (maxPendingCallsPerSession); unset: no limit. */
+  maxCalls?: number;
+}
 
 export interface UnregisterOutcome<S> {
   registration: Registration<S>;
@@ -91,17 +75,19 @@ export interface DealerOptions {
 export interface SessionRemoval<S> {
   registrations: UnregisterOutcome<S>[];
   /** Calls the session was serving as callee: their callers must be told (wamp.error.canceled). */
-  orphanedCalls: PendingCall<S>[];
+  orphanedCalls: Call<S>[];
   /** Calls the session had made: their callees may still answer; the answers will be dropped. */
-  abandonedCalls: PendingCall<S>[];
+  abandonedCalls: Call<S>[];
+  /** Calls the session made to a procedure it registered itself: no one is left to answer or tell. */
+  ownCalls: Call<S>[];
 }
 
 class SessionState<S> {
   readonly registrations = new Set<Registration<S>>();
   /** As callee: invocation request → call. */
-  readonly invocations = new Map<number, PendingCall<S>>();
+  readonly invocations = new Map<number, Call<S>>();
   /** As caller: call request → call. */
-  readonly calls = new Map<number, PendingCall<S>>();
+  readonly calls = new Map<number, Call<S>>();
   readonly invocationIds = new SequentialIds<RequestId>();
 }
 
@@ -194,34 +180,29 @@ export class Dealer<S extends Callee> {
     return out;
   }
 
-  /** Routes a CALL: a pending call with a fresh invocation request ID, or the error URI for the caller. */
-  call(caller: S, callRequest: RequestId, procedure: string, options: { receiveProgress?: boolean; progressive?: boolean } = {}): CallOutcome<S> {
+  /**
+   * Routes a CALL: the one question the router asks the dealer about a new call. A Call with a
+   * fresh invocation request ID, or why not: the caller over `maxCalls`, no callee, every callee busy.
+   */
+  call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
+    const maxCalls = options.maxCalls ?? Infinity;
+    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxPendingCallsPerSession', value: maxCalls } };
     const registration = this.resolve(procedure);
     if (registration === undefined) return { ok: false, error: ErrorUri.NoSuchProcedure };
     const entry = this.#available(registration, this.#pick(registration));
     if (entry === undefined) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxInvocationsPerSession', value: this.#maxInvocations } };
     const calleeState = this.#state(entry.session);
-    const call: PendingCall<S> = {
-      caller,
-      callRequest,
-      callee: entry,
-      invocationRequest: calleeState.invocationIds.next(),
-      registration,
-      procedure,
-      callerStreaming: options.progressive === true,
-      receiveProgress: options.receiveProgress === true,
-    };
+    const call = new Call<S>({ caller, callRequest, callee: entry, invocationRequest: calleeState.invocationIds.next(), registration, procedure }, options);
     calleeState.invocations.set(call.invocationRequest, call);
     this.#state(caller).calls.set(callRequest, call);
     return { ok: true, call };
   }
 
   /** The caller's call in flight with this request ID, if any. */
-  pendingCall(caller: S, callRequest: number): PendingCall<S> | undefined {
+  pendingCall(caller: S, callRequest: number): Call<S> | undefined {
     return this.#sessions.get(caller)?.calls.get(callRequest);
   }
 
-  /** The callee's invocation in flight with this request ID, if any. */
   /**
    * Draws the next INVOCATION request ID of `callee` for an invocation this dealer does not track
    * (one relayed from another cluster node), so that the callee's IDs stay one sequence.
@@ -230,24 +211,16 @@ export class Dealer<S extends Callee> {
     return this.#state(callee).invocationIds.next();
   }
 
-  pendingInvocation(callee: S, invocationRequest: number): PendingCall<S> | undefined {
+  /** The callee's invocation in flight with this request ID, if any. */
+  pendingInvocation(callee: S, invocationRequest: number): Call<S> | undefined {
     return this.#sessions.get(callee)?.invocations.get(invocationRequest);
   }
 
   /**
-   * Ends a call: the caller got (or will get) its final answer. Returns the call, or undefined when
-   * it was no longer pending (its caller left, it timed out or was canceled): the answer is dropped.
+   * Forgets a call on both sides (every end of a call, through the call owner's one end):
+   * later answers for it find nothing and are dropped.
    */
-  settle(callee: S, invocationRequest: RequestId): PendingCall<S> | undefined {
-    const calleeState = this.#sessions.get(callee);
-    const call = calleeState?.invocations.get(invocationRequest);
-    if (call === undefined) return undefined;
-    this.end(call);
-    return call;
-  }
-
-  /** Forgets a call on both sides (final answer, cancel, timeout). */
-  end(call: PendingCall<S>): void {
+  end(call: Call<S>): void {
     const calleeState = this.#sessions.get(call.callee.session);
     if (calleeState?.invocations.get(call.invocationRequest) === call) calleeState.invocations.delete(call.invocationRequest);
     const callerState = this.#sessions.get(call.caller);
@@ -265,13 +238,14 @@ export class Dealer<S extends Callee> {
 
   removeSession(session: S): SessionRemoval<S> {
     const state = this.#sessions.get(session);
-    const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [] };
+    const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] };
     if (state === undefined) return removal;
     this.#sessions.delete(session);
     for (const registration of state.registrations) removal.registrations.push({ registration, deleted: this.#detach(registration, session) });
     for (const call of state.invocations.values()) {
       this.#sessions.get(call.caller)?.calls.delete(call.callRequest);
       if (call.caller !== session) removal.orphanedCalls.push(call);
+      else removal.ownCalls.push(call);
     }
     for (const call of state.calls.values()) {
       this.#sessions.get(call.callee.session)?.invocations.delete(call.invocationRequest);
