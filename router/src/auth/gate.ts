@@ -36,6 +36,14 @@ export interface Answerable {
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void;
 }
 
+/** The WAMP request a session asks with: its type and ID (for the ERROR), and whether a refusal goes unanswered. */
+export interface GateRequest {
+  readonly type: MessageCode;
+  readonly id: RequestId;
+  /** An unacknowledged PUBLISH: never answered, refused or not. */
+  readonly quiet?: boolean;
+}
+
 /** What a session asks to do: `action` on `uri`, a URI or (SUBSCRIBE, REGISTER) a pattern. */
 export interface Ask {
   readonly uri: string;
@@ -163,13 +171,16 @@ export class Gate<S extends GateSession> {
    * the decision is pending (the session holds its later messages until it settles), else what
    * `then` returns.
    */
-  pass(session: S & Answerable, request: { readonly type: MessageCode; readonly id: RequestId; readonly quiet?: boolean }, ask: Ask, then: (allowed: Allowed) => void | Promise<void>): void | Promise<void> {
-    const answer = (verdict: Verdict): void | Promise<void> => {
-      if (verdict.ok) return then(verdict);
-      if (request.quiet !== true) session.sendError(request.type, request.id, verdict.error, verdict.message);
-    };
+  pass(session: S & Answerable, request: GateRequest, ask: Ask, then: (allowed: Allowed) => void | Promise<void>): void | Promise<void> {
     const judgement = this.judge(session, ask);
-    return judgement.ok === 'pending' ? judgement.settle(answer) : answer(judgement);
+    // Decided now (every static authorizer): no closure on the path every message takes.
+    if (judgement.ok !== 'pending') return Gate.#answer(session, request, judgement, then);
+    return judgement.settle((verdict) => Gate.#answer(session, request, verdict, then));
+  }
+
+  static #answer(session: Answerable, request: GateRequest, verdict: Verdict, then: (allowed: Allowed) => void | Promise<void>): void | Promise<void> {
+    if (verdict.ok) return then(verdict);
+    if (request.quiet !== true) session.sendError(request.type, request.id, verdict.error, verdict.message);
   }
 
   #verdict(session: S, ask: Ask, decision: unknown): Verdict {
