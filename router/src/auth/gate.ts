@@ -94,6 +94,10 @@ export function isRouterSession(session: { readonly identity: { readonly authpro
   return session.identity?.authprovider === 'router';
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
+}
+
 export interface GateOptions<S extends GateSession> {
   authorizer: Authorizer;
   log: Logger;
@@ -139,10 +143,11 @@ export class Gate<S extends GateSession> {
     } catch (err) {
       return this.#failed(session, ask, err);
     }
-    if (!(decision instanceof Promise)) return this.#verdict(session, ask, decision);
+    if (!isThenable(decision)) return this.#verdict(session, ask, decision);
     // The WAMP session this was asked for; undefined when it had already left (a testament).
     const membership = this.#belongs(session) ? session.membership : undefined;
-    const arrived = decision.then(
+    // Promise.resolve: an embedder's authorizer may answer with any thenable.
+    const arrived = Promise.resolve(decision).then(
       (d) => this.#verdict(session, ask, d),
       (err: unknown) => this.#failed(session, ask, err),
     );

@@ -225,6 +225,15 @@ describe('gate: decisions later', () => {
     expect(then).toHaveBeenCalledWith({ ok: true, disclose: false });
   });
 
+  it('a thenable that is no native Promise (an embedder’s authorizer) is a pending decision too', async () => {
+    const thenable = { then: (resolve: (d: Decision) => void) => resolve({ allow: true, disclose: true }) } as unknown as Promise<Decision>;
+    const { gate } = gateWith(() => thenable);
+    const judgement = pending(gate.judge(session(), SUBSCRIBE));
+    const then = vi.fn();
+    await judgement.settle(then);
+    expect(then).toHaveBeenCalledWith({ ok: true, disclose: true });
+  });
+
   it('verdict(): the same answers as a promise, for code that waits anyway (router procedures)', async () => {
     const { gate } = gateWith((_s, uri) => (uri === 'com.now' ? { allow: true } : Promise.resolve({ allow: false })));
     const alice = session();
