@@ -402,7 +402,7 @@ export class Connection implements PeerHandler, SessionCarrier {
     const hello = this.#hello!;
     const realm = this.core.realm(principal.realm ?? hello.realm);
     if (realm === undefined) return this.abort(ErrorUri.NoSuchRealm, `no realm named '${principal.realm ?? hello.realm}' on this router`);
-    if (principal.authprovider !== 'router' && !realm.authorizer.hasRole(principal.authrole)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
+    if (!realm.gate.admits(principal)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
     this.#hello = undefined;
     const identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
     // A new WAMP session: its own object, identity, request IDs and progressive-call state.

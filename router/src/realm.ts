@@ -20,7 +20,6 @@ import type {
   Publish,
   PublicationId,
   Register,
-  RequestId,
   RegistrationId,
   SessionId,
   SubscriptionId,
@@ -41,8 +40,10 @@ import { mayMatchReserved } from './auth/coverage.js';
 import type { RouterCall } from './auth/dynamic.js';
 import { sessionDetails } from './meta/sessions.js';
 import type { RoleConfig } from './auth/index.js';
-import type { Action, Authorizer, Decision } from './auth/types.js';
-import { ALLOW } from './auth/types.js';
+import { Gate } from './auth/gate.js';
+import { refusal } from './core/outcome.js';
+import type { Outcome } from './core/outcome.js';
+import type { Allowed } from './auth/gate.js';
 import type { Logger } from './log.js';
 import { RouterStats } from './stats.js';
 import { FanOutEvent } from './core/outbox.js';
@@ -208,17 +209,23 @@ function routeId(realm: string, kind: string, match: MatchPolicy, uri: string): 
   return digest.readUIntBE(0, 6) * 32 + (digest[6]! >> 3) + 1;
 }
 
-function idSet(value: unknown): ReadonlySet<number> | undefined | null {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) return null;
-  return new Set(value as number[]);
+const isNumber = (v: unknown): v is number => typeof v === 'number';
+const isString = (v: unknown): v is string => typeof v === 'string';
+const SESSION_IDS = 'exclude and eligible must be lists of session IDs';
+const AUTHIDS = 'exclude_authid and eligible_authid must be lists of strings';
+const AUTHROLES = 'exclude_authrole and eligible_authrole must be lists of strings';
+
+/** A list option of PUBLISH.Options as a set (undefined when absent), or the refusal `message` when it is no such list. */
+function setOption<T>(options: Dict, key: string, is: (v: unknown) => v is T, message: string): Outcome<{ set: ReadonlySet<T> | undefined }> {
+  const value = options[key];
+  if (value === undefined) return { ok: true, set: undefined };
+  if (!Array.isArray(value) || !value.every(is)) return refusal(ErrorUri.InvalidArgument, message);
+  return { ok: true, set: new Set(value) };
 }
 
-function stringSet(value: unknown): ReadonlySet<string> | undefined | null {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return null;
-  return new Set(value as string[]);
-}
+/** The two filters without lists, answered without allocating (every plain PUBLISH). */
+const NO_FILTER_OUTCOME = { ok: true, filter: NO_FILTER } as const;
+const INCLUDE_ME_OUTCOME = { ok: true, filter: { excludeMe: false } } as const;
 
 export class Realm {
   readonly name: string;
@@ -233,7 +240,8 @@ export class Realm {
   readonly #uriCheck: UriCheck;
   /** Call lifecycles (calls.ts). */
   readonly calls: Calls<Endpoint>;
-  readonly authorizer: Authorizer;
+  /** The one authorization gate (auth/gate.ts): every route a session takes here passes it. */
+  readonly gate: Gate<Endpoint>;
   /** Set when this router is a cluster node. */
   cluster: RealmCluster | undefined;
 
@@ -247,10 +255,11 @@ export class Realm {
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
-    this.authorizer = createAuthorizer(options.roles, call, (subject) => {
+    const authorizer = createAuthorizer(options.roles, call, (subject) => {
       const session = this.sessions.get(subject.id);
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });
+    this.gate = new Gate<Endpoint>({ authorizer, log, realm: this.name, belongs: (session) => session.live && this.sessions.get(session.id) === session });
     const derived = options.routeIds === 'derived';
     const limits: RealmLimits = { ...DEFAULT_REALM_LIMITS, ...options.limits };
     this.history = new EventHistory(limits.maxHistoryBytes);
@@ -282,71 +291,6 @@ export class Realm {
     return details;
   }
 
-  /**
-   * Runs `then` with the authorizer's decision, at once or when it arrives (the session holds its
-   * later messages meanwhile). A denial answers ERROR wamp.error.not_authorized, a failing
-   * authorizer wamp.error.authorization_failed; `quiet` (unacknowledged PUBLISH) answers nothing.
-   */
-  #authorized<M extends { request: RequestId }>(
-    session: Endpoint,
-    msg: M,
-    requestType: MessageCode,
-    uri: string,
-    action: Action,
-    match: MatchPolicy,
-    options: Dict,
-    then: (session: Endpoint, msg: M, decision: Decision) => Handled,
-    quiet = false,
-  ): Handled {
-    // The router's own session is not authorized: it acts for the router.
-    if (session.identity.authprovider === 'router') return then(session, msg, ALLOW);
-    let decision: Decision | Promise<Decision>;
-    try {
-      decision = this.authorizer.authorize(session, uri, action, match, options);
-    } catch (err) {
-      return this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet);
-    }
-    if (decision instanceof Promise) {
-      // The session's later messages wait for the decision (and for whatever wait it leads to).
-      return new Pause(
-        decision.then(
-          (d) => (session.live ? settledOf(this.#decided(session, msg, requestType, uri, action, then, quiet, d)) : undefined),
-          (err: unknown) => this.#authorizationFailed(session, msg.request, requestType, uri, err, quiet),
-        ),
-      );
-    }
-    return this.#decided(session, msg, requestType, uri, action, then, quiet, decision);
-  }
-
-  /**
-   * The authorizer's decision on something the router does for `session` outside a message of its
-   * own: a meta procedure that reveals events (wamp.subscription.get_events asks `subscribe`), a
-   * testament published when the session leaves (`publish`). Throws or rejects as the authorizer.
-   */
-  decide(session: Endpoint, uri: string, action: Action, match: MatchPolicy = 'exact', options: Dict = {}): Decision | Promise<Decision> {
-    if (session.identity.authprovider === 'router') return ALLOW;
-    return this.authorizer.authorize(session, uri, action, match, options);
-  }
-
-  #decided<M extends { request: RequestId }>(
-    session: Endpoint,
-    msg: M,
-    requestType: MessageCode,
-    uri: string,
-    action: Action,
-    then: (session: Endpoint, msg: M, decision: Decision) => Handled,
-    quiet: boolean,
-    decision: Decision,
-  ): Handled {
-    if (decision.allow) return then(session, msg, decision);
-    if (!quiet) session.sendError(requestType, msg.request, ErrorUri.NotAuthorized, `session is not authorized to ${action} '${uri}'`);
-  }
-
-  #authorizationFailed(session: Endpoint, request: RequestId, requestType: MessageCode, uri: string, err: unknown, quiet: boolean): void {
-    this.log.warn({ realm: this.name, session: session.id, uri, err: (err as Error).message }, 'authorizer failed');
-    if (!quiet && session.live) session.sendError(requestType, request, ErrorUri.AuthorizationFailed, 'authorization failed');
-  }
-
   join(session: Endpoint): void {
     this.sessions.set(session.id, session);
     this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole, authmethod: session.identity.authmethod, transport: session.transport.type, peer: session.transport.peer }, 'session joined');
@@ -356,7 +300,7 @@ export class Realm {
   leave(session: Endpoint, silent = false): void {
     if (!this.sessions.delete(session.id)) return;
     // What the authorizer keeps for this session dies with it.
-    this.authorizer.forget?.(session);
+    this.gate.forget(session);
     for (const { subscription, deleted } of this.broker.removeSession(session)) {
       for (const o of this.#observers) o.onUnsubscribe?.(session, subscription);
       if (deleted) for (const o of this.#observers) o.onSubscriptionDeleted?.(session, subscription);
@@ -383,7 +327,7 @@ export class Realm {
     if (!isValidPattern(msg.topic, match, this.#uriCheck)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidUri, `invalid topic ${match === 'exact' ? 'URI' : `${match} pattern`} '${msg.topic}'`);
     }
-    return this.#authorized(session, msg, MessageCode.Subscribe, msg.topic, 'subscribe', match, msg.options, this.#subscribe);
+    return this.gate.pass(session, { type: MessageCode.Subscribe, id: msg.request }, { uri: msg.topic, action: 'subscribe', match, options: msg.options }, () => this.#subscribe(session, msg));
   }
 
   readonly #subscribe = (session: Endpoint, msg: Subscribe): void => {
@@ -439,28 +383,32 @@ export class Realm {
     if (hasPpt(msg.options) && !supportsPpt(session, 'publisher')) {
       return session.protocolViolation('PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency');
     }
-    return this.#authorized(session, msg, MessageCode.Publish, msg.topic, 'publish', 'exact', msg.options, this.#publish, msg.options.acknowledge !== true);
+    const quiet = msg.options.acknowledge !== true;
+    return this.gate.pass(session, { type: MessageCode.Publish, id: msg.request, quiet }, { uri: msg.topic, action: 'publish', options: msg.options }, (allowed) => this.#publish(session, msg, allowed));
   }
 
-  readonly #publish = (session: Endpoint, msg: Publish, decision: Decision): void => {
-    const outcome = this.publishAs(session, msg.topic, msg.args, msg.kwargs, msg.options, decision.disclose === true);
+  #publish(session: Endpoint, msg: Publish, allowed: Allowed): void {
+    const outcome = this.publishAs(session, allowed, msg.topic, msg.args, msg.kwargs, msg.options);
     if (msg.options.acknowledge !== true) return;
-    if (typeof outcome === 'object') session.sendError(MessageCode.Publish, msg.request, outcome.error, outcome.message);
-    else session.send({ code: MessageCode.Published, request: msg.request, publication: outcome });
-  };
+    if (!outcome.ok) session.sendError(MessageCode.Publish, msg.request, outcome.error, outcome.message);
+    else session.send({ code: MessageCode.Published, request: msg.request, publication: outcome.publication });
+  }
 
   /**
    * Publishes with PUBLISH.Options semantics (filters, disclosure, retention, passthru) on behalf
-   * of a session: a PUBLISH, or a testament of a leaving session. Returns the publication ID, or
-   * the error the publisher gets if it asked for an acknowledgement.
+   * of a session: a PUBLISH, or a testament of a leaving session. `allowed` is the gate's answer
+   * for publishing to `topic` (auth/gate.ts): nothing publishes for a session without one.
+   * Returns the publication ID, or the refusal the publisher gets if it asked for an
+   * acknowledgement.
    */
-  publishAs(session: Endpoint, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict, discloseAlways = false): PublicationId | { error: string; message: string } {
-    if (!isValidUri(topic, this.#uriCheck)) return { error: ErrorUri.InvalidUri, message: `invalid topic URI '${topic}'` };
-    if (isReservedUri(topic)) return { error: ErrorUri.InvalidUri, message: `topic '${topic}' uses the reserved 'wamp' prefix` };
-    const filter = this.#filter(options);
-    if (typeof filter === 'string') return { error: ErrorUri.InvalidArgument, message: filter };
+  publishAs(session: Endpoint, allowed: Allowed, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict): Outcome<{ publication: PublicationId }> {
+    if (!isValidUri(topic, this.#uriCheck)) return refusal(ErrorUri.InvalidUri, `invalid topic URI '${topic}'`);
+    if (isReservedUri(topic)) return refusal(ErrorUri.InvalidUri, `topic '${topic}' uses the reserved 'wamp' prefix`);
+    const filtered = this.#filter(options);
+    if (!filtered.ok) return filtered;
+    const filter = filtered.filter;
     const details: Dict = {};
-    if (discloseAlways || options['disclose_me'] === true) disclose(session, details, 'publisher');
+    if (allowed.disclose || options['disclose_me'] === true) disclose(session, details, 'publisher');
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.broker.publish(session, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
@@ -468,7 +416,7 @@ export class Realm {
     if (retain) this.#retain(plan, args, kwargs, details);
     if (this.history.size > 0) this.#record(plan, details, args, kwargs);
     this.cluster?.published(plan, details, args, kwargs, retain, options['acknowledge'] === true);
-    return plan.publication;
+    return { ok: true, publication: plan.publication };
   }
 
   /** Publishes an event from the router itself (meta events, testaments). */
@@ -506,8 +454,8 @@ export class Realm {
     if (outcome.tooLarge) this.stats.limitExceeded('maxRetainedBytes');
   }
 
-  /** The recipient filter of PUBLISH.Options, or a message saying which option is malformed. */
-  #filter(options: Dict): RecipientFilter | string {
+  /** The recipient filter of PUBLISH.Options, or a refusal saying which option is malformed. */
+  #filter(options: Dict): Outcome<{ filter: RecipientFilter }> {
     const excludeMe = options['exclude_me'] !== false;
     if (
       options['exclude'] === undefined &&
@@ -517,18 +465,24 @@ export class Realm {
       options['exclude_authrole'] === undefined &&
       options['eligible_authrole'] === undefined
     ) {
-      return excludeMe ? NO_FILTER : { excludeMe: false };
+      return excludeMe ? NO_FILTER_OUTCOME : INCLUDE_ME_OUTCOME;
     }
-    const exclude = idSet(options['exclude']);
-    const eligible = idSet(options['eligible']);
-    const excludeAuthid = stringSet(options['exclude_authid']);
-    const eligibleAuthid = stringSet(options['eligible_authid']);
-    const excludeAuthrole = stringSet(options['exclude_authrole']);
-    const eligibleAuthrole = stringSet(options['eligible_authrole']);
-    if (exclude === null || eligible === null) return 'exclude and eligible must be lists of session IDs';
-    if (excludeAuthid === null || eligibleAuthid === null) return 'exclude_authid and eligible_authid must be lists of strings';
-    if (excludeAuthrole === null || eligibleAuthrole === null) return 'exclude_authrole and eligible_authrole must be lists of strings';
-    return { excludeMe, exclude, eligible, excludeAuthid, eligibleAuthid, excludeAuthrole, eligibleAuthrole };
+    const exclude = setOption(options, 'exclude', isNumber, SESSION_IDS);
+    if (!exclude.ok) return exclude;
+    const eligible = setOption(options, 'eligible', isNumber, SESSION_IDS);
+    if (!eligible.ok) return eligible;
+    const excludeAuthid = setOption(options, 'exclude_authid', isString, AUTHIDS);
+    if (!excludeAuthid.ok) return excludeAuthid;
+    const eligibleAuthid = setOption(options, 'eligible_authid', isString, AUTHIDS);
+    if (!eligibleAuthid.ok) return eligibleAuthid;
+    const excludeAuthrole = setOption(options, 'exclude_authrole', isString, AUTHROLES);
+    if (!excludeAuthrole.ok) return excludeAuthrole;
+    const eligibleAuthrole = setOption(options, 'eligible_authrole', isString, AUTHROLES);
+    if (!eligibleAuthrole.ok) return eligibleAuthrole;
+    return {
+      ok: true,
+      filter: { excludeMe, exclude: exclude.set, eligible: eligible.set, excludeAuthid: excludeAuthid.set, eligibleAuthid: eligibleAuthid.set, excludeAuthrole: excludeAuthrole.set, eligibleAuthrole: eligibleAuthrole.set },
+    };
   }
 
   #record(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
@@ -604,7 +558,7 @@ export class Realm {
     if (mayMatchReserved(msg.procedure, match)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidUri, `procedure ${match === 'exact' ? '' : `${match} pattern `}'${msg.procedure}' ${match === 'exact' ? 'uses' : 'reaches'} the reserved 'wamp' prefix`);
     }
-    return this.#authorized(session, msg, MessageCode.Register, msg.procedure, 'register', match, msg.options, this.#register);
+    return this.gate.pass(session, { type: MessageCode.Register, id: msg.request }, { uri: msg.procedure, action: 'register', match, options: msg.options }, () => this.#register(session, msg));
   }
 
   readonly #register = (session: Endpoint, msg: Register): Handled => {
@@ -690,7 +644,9 @@ export class Realm {
     if (ppt && !supportsPpt(session, 'caller')) {
       return session.protocolViolation('CALL with ppt_scheme or enc_algo from a caller that announced neither payload_passthru_mode nor payload_transparency');
     }
-    return this.#authorized(session, msg, MessageCode.Call, msg.procedure, 'call', 'exact', msg.options, this.calls.route);
+    return this.gate.pass(session, { type: MessageCode.Call, id: msg.request }, { uri: msg.procedure, action: 'call', options: msg.options }, (allowed) =>
+      this.calls.route(session, msg, { allow: true, disclose: allowed.disclose }),
+    );
   }
 
   onCancel(session: Endpoint, msg: Cancel): void {

@@ -20,6 +20,9 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { argon2id } from 'hash-wasm';
 import type { Dict } from '@switchboard/schemas';
+import { ErrorUri } from '@switchboard/schemas';
+import { refusal } from '../core/outcome.js';
+import type { Outcome, Refusal } from '../core/outcome.js';
 import { AUTHENTICATION_FAILED, malformed } from './failure.js';
 import { admit, createSource, lookupDetails, tryLookup } from './lookup.js';
 import type { AuthContext, PrincipalAnswer, PrincipalSource, SourceConfig } from './lookup.js';
@@ -222,18 +225,22 @@ const HEX = /^(?:[0-9a-fA-F]{2})+$/;
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const KDFS: readonly string[] = ['argon2id-13', 'argon2id13', 'pbkdf2'];
 
-/** A source's answer → the principal's SCRAM parameters and keys, or what is wrong with it. */
-export function scramAnswer(answer: PrincipalAnswer): { params: ScramParams; storedKey: Buffer; serverKey: Buffer } | string {
+/**
+ * A source's answer → the principal's SCRAM parameters and keys, or a refusal saying what is
+ * wrong with it (logged; the client meets a decoy challenge, so it fails as a wrong password).
+ */
+export function scramAnswer(answer: PrincipalAnswer): Outcome<{ params: ScramParams; storedKey: Buffer; serverKey: Buffer }> {
   const { kdf, iterations, memory, salt, storedKey, serverKey } = answer;
-  if (kdf === undefined || !KDFS.includes(kdf)) return `kdf must be one of ${KDFS.join(', ')}`;
-  if (iterations === undefined) return 'iterations missing';
-  if (kdf !== 'pbkdf2' && memory === undefined) return 'argon2id needs memory (KiB)';
-  if (salt === undefined || !HEX.test(salt)) return 'salt must be hex';
-  if (storedKey === undefined || !HEX_KEY.test(storedKey)) return 'stored-key must be 64 hex characters';
-  if (serverKey === undefined || !HEX_KEY.test(serverKey)) return 'server-key must be 64 hex characters';
+  const unusable = (message: string): Refusal => refusal(ErrorUri.AuthenticationFailed, message);
+  if (kdf === undefined || !KDFS.includes(kdf)) return unusable(`kdf must be one of ${KDFS.join(', ')}`);
+  if (iterations === undefined) return unusable('iterations missing');
+  if (kdf !== 'pbkdf2' && memory === undefined) return unusable('argon2id needs memory (KiB)');
+  if (salt === undefined || !HEX.test(salt)) return unusable('salt must be hex');
+  if (storedKey === undefined || !HEX_KEY.test(storedKey)) return unusable('stored-key must be 64 hex characters');
+  if (serverKey === undefined || !HEX_KEY.test(serverKey)) return unusable('server-key must be 64 hex characters');
   const params: ScramParams = { kdf: kdf as ScramKdf, iterations, salt };
   if (memory !== undefined) params.memory = memory;
-  return { params, storedKey: Buffer.from(storedKey, 'hex'), serverKey: Buffer.from(serverKey, 'hex') };
+  return { ok: true, params, storedKey: Buffer.from(storedKey, 'hex'), serverKey: Buffer.from(serverKey, 'hex') };
 }
 
 /**
@@ -249,14 +256,16 @@ function sourcePrincipals(method: string, source: PrincipalSource, context: Auth
     const answer = await tryLookup(source, { realm: hello.realm, authid, authmethod: method, details: lookupDetails(hello, method) }, context?.log);
     if (answer === undefined) return decoy(authid);
     const keys = scramAnswer(answer);
-    if (typeof keys === 'string') {
-      context?.log.warn({ session: hello.session, authid, provider: source.provider, problem: keys }, `${method} authenticator answered without usable SCRAM credentials`);
+    if (!keys.ok) {
+      context?.log.warn({ session: hello.session, authid, provider: source.provider, problem: keys.message }, `${method} authenticator answered without usable SCRAM credentials`);
       return decoy(authid);
     }
     last = keys.params;
     const admitted = admit(answer, hello, source.provider);
     return {
-      ...keys,
+      params: keys.params,
+      storedKey: keys.storedKey,
+      serverKey: keys.serverKey,
       admitted: (authextra) => (admitted.kind === 'accept' ? { kind: 'accept', principal: { ...admitted.principal, authextra: { ...admitted.principal.authextra, ...authextra } } } : admitted),
     };
   };

@@ -70,18 +70,18 @@ function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
  * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
  */
 async function readable(realm: Realm, caller: Endpoint, subscription: Subscription<Endpoint>, events: StoredEvent[]): Promise<StoredEvent[]> {
-  try {
-    if ((await realm.decide(caller, subscription.topic, 'subscribe', subscription.match)).allow) return events;
-    if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
-    const topics = [...new Set(events.map((e) => e.topic))];
-    const decisions = await Promise.all(topics.map((topic) => realm.decide(caller, topic, 'subscribe')));
-    const allowed = new Set(topics.filter((_, i) => decisions[i]!.allow));
-    return events.filter((e) => allowed.has(e.topic));
-  } catch (err) {
-    if (err instanceof WampError) throw err;
-    realm.log.warn({ realm: realm.name, session: caller.id, err: (err as Error).message }, 'authorizer failed');
-    throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
-  }
+  const whole = await realm.gate.verdict(caller, { uri: subscription.topic, action: 'subscribe', match: subscription.match });
+  // The caller left meanwhile: nobody gets the answer.
+  if (whole === undefined) return [];
+  if (whole.ok) return events;
+  if (whole.error !== ErrorUri.NotAuthorized) throw new WampError(whole.error, [whole.message]);
+  if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
+  const topics = [...new Set(events.map((e) => e.topic))];
+  const verdicts = await Promise.all(topics.map((topic) => realm.gate.verdict(caller, { uri: topic, action: 'subscribe' })));
+  const failed = verdicts.find((v) => v !== undefined && !v.ok && v.error !== ErrorUri.NotAuthorized);
+  if (failed !== undefined && !failed.ok) throw new WampError(failed.error, [failed.message]);
+  const allowed = new Set(topics.filter((_, i) => verdicts[i]?.ok === true));
+  return events.filter((e) => allowed.has(e.topic));
 }
 
 export function installHistory(realm: Realm): void {

@@ -52,11 +52,8 @@ interface RouteKind<R> {
  */
 async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, route: R): Promise<boolean> {
   for (const action of kind.actions) {
-    try {
-      if ((await realm.decide(caller, kind.uri(route), action, kind.policy(route))).allow) return true;
-    } catch {
-      // The authorizer failed: this action reveals nothing.
-    }
+    // Refused, failed (logged by the gate) or dropped (the caller left): this action reveals nothing.
+    if ((await realm.gate.verdict(caller, { uri: kind.uri(route), action, match: kind.policy(route) }))?.ok === true) return true;
   }
   return false;
 }

@@ -10,7 +10,7 @@
  */
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
 import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
-import type { Decision } from '../auth/types.js';
+import type { Verdict } from '../auth/gate.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
@@ -37,30 +37,25 @@ function scopeOf(options: Dict): Scope {
 }
 
 /**
- * Publishes a testament of `session` (which left) if the authorizer still lets it publish there,
- * with the disclosure the decision asks for; otherwise drops it, logged. A cluster node publishes
- * a dead node's testaments through here too.
+ * Publishes a testament of `session` (which left) if the gate still lets it publish there, with
+ * the disclosure the authorizer asks for; otherwise drops it, logged (a failing authorizer is
+ * logged by the gate). A cluster node publishes a dead node's testaments through here too. A
+ * promise while the authorizer has not answered: the next testament waits for it (order).
  */
-export function publishTestament(realm: Realm, session: Endpoint, t: Testament): void | Promise<void> {
-  const publish = (decision: Decision): void => {
-    if (!decision.allow) {
-      realm.log.info({ realm: realm.name, session: session.id, topic: t.topic }, 'testament dropped: the session is not authorized to publish it');
+export function publishTestament(realm: Realm, session: Endpoint, t: Testament): Promise<void> | undefined {
+  const publish = (verdict: Verdict): void => {
+    if (!verdict.ok) {
+      realm.log.info({ realm: realm.name, session: session.id, topic: t.topic, error: verdict.error }, 'testament dropped: the session may not publish it');
       return;
     }
-    const outcome = realm.publishAs(session, t.topic, t.args, t.kwargs, t.publishOptions, decision.disclose === true);
-    if (typeof outcome === 'object') realm.log.info({ session: session.id, topic: t.topic, error: outcome.message }, 'testament not published');
+    const outcome = realm.publishAs(session, verdict, t.topic, t.args, t.kwargs, t.publishOptions);
+    if (!outcome.ok) realm.log.info({ session: session.id, topic: t.topic, error: outcome.message }, 'testament not published');
   };
-  const failed = (err: unknown): void => {
-    realm.log.warn({ realm: realm.name, session: session.id, topic: t.topic, err: (err as Error).message }, 'testament dropped: authorizer failed');
-  };
-  let decision: Decision | Promise<Decision>;
-  try {
-    decision = realm.decide(session, t.topic, 'publish', 'exact', t.publishOptions);
-  } catch (err) {
-    return failed(err);
-  }
-  if (decision instanceof Promise) return decision.then(publish, failed);
-  publish(decision);
+  // The session has left: a decision that arrives later is still acted on (the gate keeps it).
+  const judgement = realm.gate.judge(session, { uri: t.topic, action: 'publish', options: t.publishOptions });
+  if (judgement.ok === 'pending') return judgement.settle(publish);
+  publish(judgement);
+  return undefined;
 }
 
 export function installTestaments(realm: Realm): void {
@@ -78,17 +73,14 @@ export function installTestaments(realm: Realm): void {
     const publishOptions = options['publish_options'] ?? {};
     if (!isDict(publishOptions)) throw invalid('publish_options must be a dict');
     const scope = scopeOf(options);
-    let decision: Decision;
-    try {
-      decision = await realm.decide(caller, topic, 'publish', 'exact', publishOptions);
-    } catch (err) {
-      realm.log.warn({ realm: realm.name, session: caller.id, topic, err: (err as Error).message }, 'authorizer failed');
-      throw new WampError(ErrorUri.AuthorizationFailed, ['authorization failed']);
+    const verdict = await realm.gate.verdict(caller, { uri: topic, action: 'publish', options: publishOptions });
+    // The session left while the authorizer was asked (the gate dropped the verdict): the
+    // connection may carry another session now, which must not inherit the testament.
+    if (verdict === undefined) return undefined;
+    if (!verdict.ok) {
+      if (verdict.error === ErrorUri.NotAuthorized) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
+      throw new WampError(verdict.error, [verdict.message]);
     }
-    if (!decision.allow) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
-    // The session may have left while the authorizer was asked (a session after it on the same
-    // connection is another Endpoint, which does not inherit the testament).
-    if (!caller.live) return undefined;
     let mine = testaments.get(caller);
     if (mine === undefined) testaments.set(caller, (mine = { destroyed: [], detached: [] }));
     const max = realm.quotas.limits.maxTestamentsPerSession;
@@ -123,7 +115,7 @@ export function installTestaments(realm: Realm): void {
       // fire, in order (each waits for the one before when an authorizer answers later).
       let chain: Promise<void> | undefined;
       for (const t of [...mine.detached, ...mine.destroyed]) {
-        chain = chain === undefined ? (publishTestament(realm, session, t) ?? undefined) : chain.then(() => publishTestament(realm, session, t));
+        chain = chain === undefined ? publishTestament(realm, session, t) : chain.then(() => publishTestament(realm, session, t));
       }
     },
   });

@@ -115,6 +115,9 @@ export class SsePath {
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
       write(`: subscribed ${subscription}\n\n`);
       if (last === undefined) return;
+      // A history read with no gate of its own: the SUBSCRIBE that made this subscription passed
+      // the realm's gate for its topic and match, which is what wamp.subscription.get_events asks
+      // for reading all of a subscription's history (meta/history.ts).
       const realm = this.realmOf(this.path.realm);
       const stored = realm?.history.query(subscription as SubscriptionId, {});
       if (stored === undefined) return;
