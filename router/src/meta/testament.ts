@@ -13,6 +13,7 @@ import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
 import type { Decision } from '../auth/types.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
+import type { PluginScope } from '../realm-plugin.js';
 import type { RouterSession } from '../session.js';
 import { invalid, optionalDict, stringArg } from './args.js';
 
@@ -63,10 +64,10 @@ export function publishTestament(realm: Realm, session: RouterSession, t: Testam
   publish(decision);
 }
 
-export function installTestaments(realm: Realm): void {
+export function installTestaments(realm: Realm, scope: PluginScope = realm): void {
   const testaments = new Map<RouterSession, Record<Scope, Testament[]>>();
 
-  realm.procedures.set('wamp.session.add_testament', async (caller, args, kwargs) => {
+  scope.procedure('wamp.session.add_testament', async (caller, args, kwargs) => {
     const topic = stringArg(args, 0, 'topic');
     realm.quotas.checkUri(topic);
     if (!isValidUri(topic)) throw invalid(`invalid topic URI '${topic}'`);
@@ -101,24 +102,24 @@ export function installTestaments(realm: Realm): void {
       throw realm.quotas.overLimit({ limit: 'maxTestamentBytesPerSession', value: maxBytes });
     }
     mine[scope].push(testament);
-    realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
+    realm.hooks.testaments(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
-  realm.procedures.set('wamp.session.flush_testaments', (caller, args, kwargs) => {
+  scope.procedure('wamp.session.flush_testaments', (caller, args, kwargs) => {
     const scope = scopeOf({ ...optionalDict(args, 0, 'options'), ...kwargs });
     const mine = testaments.get(caller);
     if (mine !== undefined) mine[scope] = [];
-    if (mine !== undefined) realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
+    if (mine !== undefined) realm.hooks.testaments(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
-  realm.observe({
+  scope.observe({
     onLeave(session, silent) {
       const mine = testaments.get(session);
       if (mine === undefined) return;
       testaments.delete(session);
-      realm.cluster?.testaments?.(session, []);
+      realm.hooks.testaments(session, []);
       if (silent) return; // wamp.session.kill_all publishes no testaments
       // Without session resumption a session is detached and destroyed at once: both scopes
       // fire, in order (each waits for the one before when an authorizer answers later).

@@ -19,6 +19,7 @@ import { isRecipient } from '../../broker/broker.js';
 import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
+import { eventHistoryOf } from '../../meta/history.js';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
@@ -116,7 +117,7 @@ export class SsePath {
       write(`: subscribed ${subscription}\n\n`);
       if (last === undefined) return;
       const realm = this.realmOf(this.path.realm);
-      const stored = realm?.history.query(subscription as SubscriptionId, {});
+      const stored = realm === undefined ? undefined : eventHistoryOf(realm)?.query(subscription as SubscriptionId, {});
       if (stored === undefined) return;
       fromHistory = true;
       // Everything after the last event seen; all that is kept if that one is no longer kept.
