@@ -7,6 +7,7 @@
  */
 import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, WireArgs, Yield } from '@switchboard/schemas';
 import type { DeliveryPlan, Subscription } from './broker/broker.js';
+import type { RouterProcedure } from './calls.js';
 import type { Refusal } from './core/outcome.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import type { RouterSession } from './session.js';
@@ -86,6 +87,14 @@ export interface RealmHooks extends RealmObserver {
   remoteSubscriptions?(): readonly RemoteSubscription[];
   /** Closes a session this node does not hold (wamp.session.kill); false if there is none. */
   killRemote?(id: number, reason: string, message: string, silent: boolean): boolean;
+}
+
+/** Where a plugin adds to its realm; the Realm itself is one (without the teardown bookkeeping). */
+export interface PluginScope {
+  /** Adds a router procedure; throws if the realm already has one with this URI. Returns its removal. */
+  procedure(uri: string, handler: RouterProcedure): () => void;
+  /** Adds hooks. Returns their removal. */
+  observe(hooks: RealmHooks): () => void;
 }
 
 /**

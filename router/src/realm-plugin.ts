@@ -7,18 +7,9 @@
  */
 import type { Logger } from './log.js';
 import type { Realm } from './realm.js';
-import type { RealmHooks } from './realm-hooks.js';
-import type { RouterProcedure } from './calls.js';
+import type { PluginScope } from './realm-hooks.js';
 
-export type { RealmHooks, RealmObserver, PublicationOrigin, RemoteSubscription, TestamentRecord, ClaimOptions } from './realm-hooks.js';
-
-/** Where a plugin adds to its realm; the Realm itself is one (without the teardown bookkeeping). */
-export interface PluginScope {
-  /** Adds a router procedure; throws if the realm already has one with this URI. Returns its removal. */
-  procedure(uri: string, handler: RouterProcedure): () => void;
-  /** Adds hooks (realm-hooks.ts). Returns their removal. */
-  observe(hooks: RealmHooks): () => void;
-}
+export type { PluginScope, RealmHooks, RealmObserver, PublicationOrigin, RemoteSubscription, TestamentRecord, ClaimOptions } from './realm-hooks.js';
 
 /** What a plugin gets besides its realm. */
 export interface PluginContext extends PluginScope {

@@ -16,7 +16,8 @@ import { EventHistory } from '../broker/history.js';
 import type { HistoryQuery, StoredEvent } from '../broker/history.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
-import type { PluginScope, RealmPlugin } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import type { RouterSession } from '../session.js';
 import { idArg, invalid, isoTime } from './args.js';
 

@@ -1,6 +1,7 @@
 /** The meta API of a realm: router-side procedures and meta events. */
 import type { Realm } from '../realm.js';
-import type { PluginScope, RealmPlugin } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import { installRouteMeta } from './routes.js';
 import { installSessionMeta } from './sessions.js';
 import { installTestaments } from './testament.js';

@@ -14,7 +14,7 @@ import { ErrorUri, WampError, isMatchPolicy, isReservedUri } from '@switchboard/
 import type { Action } from '../auth/types.js';
 import type { Subscription } from '../broker/broker.js';
 import type { Realm, RealmObserver } from '../realm.js';
-import type { PluginScope } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
 import type { RouterSession } from '../session.js';
 import { idArg, invalid, isoTime, optionalDict, optionalString, stringArg } from './args.js';
 

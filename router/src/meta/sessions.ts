@@ -6,7 +6,7 @@
 import type { Dict } from '@switchboard/schemas';
 import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
-import type { PluginScope } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
 import type { RouterSession } from '../session.js';
 import { idArg, optionalStringList, stringArg } from './args.js';
 

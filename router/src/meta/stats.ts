@@ -6,7 +6,8 @@
  */
 import type { Dict } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
-import type { PluginScope, RealmPlugin } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import { isListed } from './sessions.js';
 import type { RouterStats } from '../stats.js';
 import { typeLabel } from '../stats.js';

@@ -13,7 +13,7 @@ import { ErrorUri, WampError, isDict, isValidUri } from '@switchboard/schemas';
 import type { Decision } from '../auth/types.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
-import type { PluginScope } from '../realm-plugin.js';
+import type { PluginScope } from '../realm-hooks.js';
 import type { RouterSession } from '../session.js';
 import { invalid, optionalDict, stringArg } from './args.js';
 
