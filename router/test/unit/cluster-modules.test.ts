@@ -3,7 +3,7 @@
  * and fake buckets stand in for the link. The end-to-end behaviour over a real nats-server is
  * router/test/cluster/cluster.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KvEntry } from '@nats-io/kv';
 import type { Dict, PublicationId, RegistrationId, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
@@ -15,6 +15,8 @@ import type { NodeLink } from '../../src/cluster/link.js';
 import { ClusterNames } from '../../src/cluster/names.js';
 import { InvocationRelays } from '../../src/cluster/relays.js';
 import { SessionRegistry } from '../../src/cluster/session-registry.js';
+import { SubscriptionRegistry } from '../../src/cluster/subscription-registry.js';
+import type { Broker } from '../../src/broker/broker.js';
 import { RemoteCallees } from '../../src/cluster/stand-ins.js';
 import type { CalleeRecord, RegistrationRecord } from '../../src/cluster/stand-ins.js';
 import { decodeCluster, encodeCluster } from '../../src/cluster/wire.js';
@@ -313,5 +315,36 @@ describe('SessionRegistry', () => {
     registry.onEntry(entry('realm1.5', null, 'DEL'));
     expect(registry.has(5)).toBe(false);
     expect(puts).toEqual(['realm1.5']);
+  });
+});
+
+describe('SubscriptionRegistry', () => {
+  it('writes a changed subscription once per turn, however many changes; an empty or deleted one is removed; meta topics never', async () => {
+    vi.useFakeTimers();
+    try {
+      const writes: string[] = [];
+      const bucket = { put: async (key: string) => void writes.push(`put ${key}`), delete: async (key: string) => void writes.push(`delete ${key}`) };
+      const node = { self: 'n1', incarnation: 1, names, log: silentLogger(), buckets: { subscriptions: bucket }, isLive: (n: string) => n !== 'dead', presume: () => undefined } as unknown as NodeLink;
+      const live = { id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: new Set([fakeSession(5).session]) } as unknown as Subscription<RouterSession>;
+      const empty = { id: 4, topic: 'com.u', match: 'exact', created: 0, subscribers: new Set() } as unknown as Subscription<RouterSession>;
+      const meta = { id: 6, topic: 'wamp.session.on_join', match: 'exact', created: 0, subscribers: new Set([fakeSession(5).session]) } as unknown as Subscription<RouterSession>;
+      const broker = { getSubscription: (id: number) => [live, empty, meta].find((s) => s.id === id), subscriptions: () => [live, empty, meta] } as unknown as Broker<RouterSession>;
+      const registry = new SubscriptionRegistry(node, { name: 'realm1', broker });
+      registry.touch(live);
+      registry.touch(live);
+      registry.touch(empty);
+      registry.touch(meta);
+      expect(writes).toEqual([]);
+      await vi.runAllTimersAsync();
+      expect(writes).toEqual(['put realm1.n1.3', 'delete realm1.n1.4']);
+      const entry = (key: string, record: unknown): KvEntry => ({ key, value: new TextEncoder().encode(JSON.stringify(record)), operation: 'PUT' }) as unknown as KvEntry;
+      registry.onEntry(entry('realm1.n1.3', { node: 'n1', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [5] }));
+      registry.onEntry(entry('realm1.n2.3', { node: 'n2', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [8] }));
+      registry.onEntry(entry('realm1.dead.3', { node: 'dead', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [9] }));
+      registry.onEntry(entry('realm1.n2.9', { node: 'n2', subscribers: 'not a list' }));
+      expect(registry.remoteSubscriptions().map((r) => [r.node, r.subscribers])).toEqual([['n2', [8]]]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
