@@ -2,7 +2,8 @@
  * One realm: its sessions, broker and dealer, router-side procedures (the meta API), checks and
  * authorization of what sessions ask, and the glue that turns broker plans into EVENTs (encoded
  * once per subscription per serializer; the same bytes go to every subscriber). Call lifecycles
- * are calls.ts's; a cluster node's part is cluster/'s (RealmCluster).
+ * are calls.ts's. What is not routing — meta API, event history, a cluster node's part — comes
+ * from plugins (realm-plugin.ts) and hears of the realm through its hooks (realm-hooks.ts).
  */
 import { createHash } from 'node:crypto';
 import type {
@@ -31,7 +32,6 @@ import type {
 import { ErrorUri, MessageCode, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '@switchboard/schemas';
 import type { UriCheck } from '@switchboard/schemas';
 import { Broker, NO_FILTER, isRecipient } from './broker/broker.js';
-import { EventHistory } from './broker/history.js';
 import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from './broker/broker.js';
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
@@ -56,6 +56,8 @@ import type { IncomingCall, RouterProcedure } from './calls.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
 import { DEFAULT_REALM_LIMITS, Quotas, payloadBytes } from './limits.js';
 import type { RealmLimits } from './limits.js';
+import { REMOTE_ORIGIN, ROUTER_ORIGIN, RealmHookSet } from './realm-hooks.js';
+import type { RealmHooks } from './realm-hooks.js';
 
 export interface RealmOptions {
   name: string;
@@ -64,8 +66,6 @@ export interface RealmOptions {
   retention?: { maxTopics: number; ttlMs: number };
   /** Roles and permissions; undefined: every session may do everything. */
   roles?: RoleConfig[] | undefined;
-  /** Topics (or patterns) whose last `limit` events are kept for wamp.subscription.get_events. */
-  eventHistory?: { topic: string; match: MatchPolicy; limit: number }[];
   /**
    * Subscription and registration IDs: `sequential` (one router) or `derived` (a cluster node:
    * from the realm, policy and URI, so that every node gives one subscription or registration the
@@ -150,47 +150,7 @@ class EventTails {
   }
 }
 
-/**
- * What a cluster node adds to a realm (cluster/); undefined on a single node. The realm stays the
- * one owner of pub/sub and call lifecycles: the cluster forwards publications, claims
- * registrations cluster-wide, and relays the answers of invocations that came from other nodes.
- */
-export interface RealmCluster {
-  /** A publication was delivered here; hand it to the other nodes (and keep it if retained). */
-  published(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged?: boolean): void;
-  /** Claims a registration for the whole cluster before it is made here; an error refuses it. */
-  claim(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: { discloseCaller: boolean; forwardTimeout: boolean }): Promise<{ error: string; message: string } | undefined>;
-  /** A YIELD or ERROR this realm's dealer does not know: true when it answers another node's invocation. */
-  relayAnswer(session: Endpoint, msg: Yield | ErrorMessage): boolean;
-  /** Meta details of the realm's sessions on other nodes. */
-  remoteSessions(): Dict[];
-  remoteSession(id: number): Dict | undefined;
-  /**
-   * A session's testaments changed (wamp.session.add_testament / flush_testaments): the cluster
-   * keeps a copy, so that they are published even if this node dies with the session. An empty
-   * list (or the session leaving) drops it.
-   */
-  testaments?(session: Endpoint, testaments: readonly { topic: string; args: Args; kwargs: Kwargs; publishOptions: Dict }[]): void;
-  /** Subscriptions held on the other nodes (meta API). */
-  remoteSubscriptions(): readonly { id: number; topic: string; match: MatchPolicy; created: number; subscribers: number[] }[];
-  /** Closes a session on another node (wamp.session.kill); false if there is none. */
-  killRemote(id: number, reason: string, message: string, silent?: boolean): boolean;
-}
-
-/** Listeners for what happens in a realm (the meta API subscribes here). */
-export interface RealmObserver {
-  onJoin?(session: Endpoint): void;
-  /** `silent`: the session was killed by wamp.session.kill_all (no on_leave event, no testaments). */
-  onLeave?(session: Endpoint, silent: boolean): void;
-  onSubscriptionCreated?(session: Endpoint, subscription: Subscription<Endpoint>): void;
-  onSubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
-  onUnsubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
-  onSubscriptionDeleted?(session: Endpoint, subscription: Subscription<Endpoint>): void;
-  onRegistrationCreated?(session: Endpoint, registration: Registration<Endpoint>): void;
-  onRegister?(session: Endpoint, registration: Registration<Endpoint>): void;
-  onUnregister?(session: Endpoint, registration: Registration<Endpoint>): void;
-  onRegistrationDeleted?(session: Endpoint, registration: Registration<Endpoint>): void;
-}
+export type { RealmObserver } from './realm-hooks.js';
 
 /** An EVENT as its wire array (trailing payload elements only when present). */
 function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
@@ -232,18 +192,18 @@ export class Realm {
   readonly broker: Broker<Endpoint>;
   readonly dealer: Dealer<Endpoint>;
   readonly sessions = new Map<SessionId, Endpoint>();
-  readonly procedures = new Map<string, RouterProcedure>();
-  readonly history: EventHistory;
+  /** Router procedures (the meta API, plugins'), by URI: added through `procedure`. */
+  readonly #procedures = new Map<string, RouterProcedure>();
   /** Per-session quotas (limits.ts). */
   readonly quotas: Quotas;
-  readonly #observers: RealmObserver[] = [];
+  /** What plugins observe and answer (realm-hooks.ts). */
+  readonly hooks = new RealmHookSet();
+  readonly #observers = this.hooks.list;
   readonly #uriCheck: UriCheck;
   /** Call lifecycles (calls.ts). */
   readonly calls: Calls<Endpoint>;
   /** The one authorization gate (auth/gate.ts): every route a session takes here passes it. */
   readonly gate: Gate<Endpoint>;
-  /** Set when this router is a cluster node. */
-  cluster: RealmCluster | undefined;
 
   constructor(
     options: RealmOptions,
@@ -251,7 +211,7 @@ export class Realm {
     /** How the realm calls WAMP procedures as the router (dynamic authorizers). */
     call?: RouterCall,
     /** Counters for /metrics. */
-    private readonly stats: RouterStats = new RouterStats(),
+    readonly stats: RouterStats = new RouterStats(),
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
@@ -262,7 +222,6 @@ export class Realm {
     this.gate = new Gate<Endpoint>({ authorizer, log, realm: this.name, belongs: (session) => session.live && this.sessions.get(session.id) === session });
     const derived = options.routeIds === 'derived';
     const limits: RealmLimits = { ...DEFAULT_REALM_LIMITS, ...options.limits };
-    this.history = new EventHistory(limits.maxHistoryBytes);
     this.broker = new Broker<Endpoint>({
       retention: { ...(options.retention ?? { maxTopics: 10_000, ttlMs: 0 }), maxBytes: limits.maxRetainedBytes },
       ...(derived && { subscriptionIds: { next: (topic: string, match: MatchPolicy) => routeId(this.name, 'subscription', match, topic) as SubscriptionId } }),
@@ -272,15 +231,32 @@ export class Realm {
       ...(derived && { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(this.name, 'registration', match, procedure) as RegistrationId } }),
     });
     this.quotas = new Quotas(limits, this.broker, this.dealer, stats);
-    for (const h of options.eventHistory ?? []) this.history.enable(this.broker.ensureSubscription(h.topic, h.match).id, h.limit);
-    this.calls = new Calls<Endpoint>(this.dealer, this.procedures, stats, log, {
-      relayAnswer: (session, msg) => this.cluster?.relayAnswer(session, msg),
+    this.calls = new Calls<Endpoint>(this.dealer, this.#procedures, stats, log, {
+      relayAnswer: (session, msg) => this.hooks.takeAnswer(session, msg),
       maxCalls: (caller) => this.quotas.callLimit(caller),
     });
   }
 
-  observe(observer: RealmObserver): void {
-    this.#observers.push(observer);
+  /** Adds hooks (realm-hooks.ts); the function returned removes them. */
+  observe(hooks: RealmHooks): () => void {
+    return this.hooks.add(hooks);
+  }
+
+  /**
+   * Adds a router procedure (the meta API, a plugin's). Two owners of one URI are a bug: the
+   * second is refused with an Error. The function returned removes this one.
+   */
+  procedure(uri: string, handler: RouterProcedure): () => void {
+    if (this.#procedures.has(uri)) throw new Error(`realm '${this.name}' already has a router procedure '${uri}'`);
+    this.#procedures.set(uri, handler);
+    return () => {
+      if (this.#procedures.get(uri) === handler) this.#procedures.delete(uri);
+    };
+  }
+
+  /** The router procedure with this URI, if any. */
+  routerProcedure(uri: string): RouterProcedure | undefined {
+    return this.#procedures.get(uri);
   }
 
   // ---- membership --------------------------------------------------------------------------
@@ -414,8 +390,7 @@ export class Realm {
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
     const retain = options['retain'] === true;
     if (retain) this.#retain(plan, args, kwargs, details);
-    if (this.history.size > 0) this.#record(plan, details, args, kwargs);
-    this.cluster?.published(plan, details, args, kwargs, retain, options['acknowledge'] === true);
+    if (this.hooks.observesPublications) this.hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
     return { ok: true, publication: plan.publication };
   }
 
@@ -423,22 +398,22 @@ export class Realm {
   publishFromRouter(topic: string, args?: Args, kwargs?: Kwargs): void {
     const plan = this.broker.publish(undefined, topic, ROUTER_FILTER);
     if (plan.subscriptions.length > 0) this.#deliver(plan, {}, args, kwargs);
-    this.cluster?.published(plan, {}, args, kwargs, false);
+    this.hooks.published(plan, {}, args, kwargs, ROUTER_ORIGIN);
   }
 
   /**
-   * Whether an event on `topic` may reach anyone: a local subscriber, or (on a cluster node) a
-   * subscriber elsewhere, which NATS knows and this node does not.
+   * Whether an event on `topic` may reach anyone: a local subscriber, or one a plugin knows of
+   * (on a cluster node, a subscriber elsewhere, which NATS knows and this node does not).
    */
   wantsEvent(topic: string): boolean {
-    return this.cluster !== undefined || this.broker.hasSubscribers(topic);
+    return this.broker.hasSubscribers(topic) || this.hooks.wantsEvent(topic);
   }
 
   /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
   deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): number {
     const plan = this.broker.publishAs(publication, topic, filter);
     if (plan.subscriptions.length > 0) this.#deliver(plan, details, args, kwargs);
-    if (this.history.size > 0) this.#record(plan, details, args, kwargs);
+    this.hooks.published(plan, details, args, kwargs, REMOTE_ORIGIN);
     return plan.subscriptions.length;
   }
 
@@ -483,19 +458,6 @@ export class Realm {
       ok: true,
       filter: { excludeMe, exclude: exclude.set, eligible: eligible.set, excludeAuthid: excludeAuthid.set, eligibleAuthid: eligibleAuthid.set, excludeAuthrole: excludeAuthrole.set, eligibleAuthrole: eligibleAuthrole.set },
     };
-  }
-
-  #record(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
-    const at = Date.now();
-    // Estimated once, and only when some subscription keeps history.
-    let bytes: number | undefined;
-    for (const subscription of plan.subscriptions) {
-      if (!this.history.isEnabled(subscription.id)) continue;
-      bytes ??= payloadBytes(args, kwargs, details) + plan.topic.length;
-      const outcome = this.history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter }, bytes);
-      this.stats.evicted('maxHistoryBytes', outcome.evicted);
-      if (outcome.tooLarge) this.stats.limitExceeded('maxHistoryBytes');
-    }
   }
 
   #deliver(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
@@ -565,13 +527,12 @@ export class Realm {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const invoke = (msg.options.invoke ?? 'single') as InvocationPolicy;
     const options = { discloseCaller: msg.options['disclose_caller'] === true, forwardTimeout: msg.options['forward_timeout'] === true };
-    const cluster = this.cluster;
-    if (cluster === undefined) return this.#registerHere(session, msg, match, invoke, options);
-    // A conflict this node already sees is answered at once; otherwise the cluster decides.
+    if (!this.hooks.claims) return this.#registerHere(session, msg, match, invoke, options);
+    // A conflict this node already sees is answered at once; otherwise the claimers (a cluster) decide.
     const existing = this.dealer.lookup(msg.procedure, match);
     if (existing !== undefined && (existing.invoke !== invoke || invoke === 'single')) return this.#registerHere(session, msg, match, invoke, options);
     return new Pause(
-      cluster.claim(session, msg.procedure, match, invoke, options).then((refused) => {
+      this.hooks.claim(session, msg.procedure, match, invoke, options).then((refused) => {
         if (!session.live) return;
         if (refused !== undefined) return session.sendError(MessageCode.Register, msg.request, refused.error, refused.message);
         this.#registerHere(session, msg, match, invoke, options);

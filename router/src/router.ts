@@ -18,8 +18,10 @@ import type { Admission } from './http/admission.js';
 import type { InboundBudget } from './transports/inbound-budget.js';
 import { startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener } from './listeners.js';
-import { installMetaApi } from './meta/index.js';
-import { installRouterStats } from './meta/stats.js';
+import { historyPlugin, metaPlugin } from './meta/index.js';
+import { routerStatsPlugin } from './meta/stats.js';
+import { RealmPlugins } from './realm-plugin.js';
+import type { RealmPlugin } from './realm-plugin.js';
 import { RouterStats } from './stats.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
@@ -97,7 +99,9 @@ export class Router implements RouterCore {
   #addresses: ListenerAddress[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Present on a cluster node (config `cluster`), once started. */
-  #cluster: { stop(): Promise<void>; hasSession(id: number): boolean; status(): ClusterStatus } | undefined;
+  #cluster: { hasSession(id: number): boolean; status(): ClusterStatus } | undefined;
+  /** What is installed in every realm at start (realm-plugin.ts), torn down in reverse at stop. */
+  readonly #plugins = new RealmPlugins((name) => (name === 'cluster' ? this.logger('cluster') : this.logger('realm').child({ plugin: name })));
 
   constructor(options: RouterOptions = {}) {
     this.config = resolveConfig(options.config);
@@ -109,8 +113,6 @@ export class Router implements RouterCore {
     this.authTimeoutMs = this.config.authTimeoutMs;
     for (const options of this.config.realms) {
       const realm = new Realm({ ...options, routeIds: this.config.cluster !== undefined ? 'derived' : 'sequential' }, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
-      installMetaApi(realm);
-      installRouterStats(realm, this);
       this.#realms.set(options.name, realm);
     }
   }
@@ -146,12 +148,17 @@ export class Router implements RouterCore {
     if (this.#state !== 'new') throw new Error(`cannot start a router that is ${this.#state}`);
     this.#state = 'running';
     try {
+      // The built-in plugins, in this order, then an embedder's: one list for every realm.
+      const plugins: RealmPlugin[] = [metaPlugin, historyPlugin((name) => this.config.realms.find((r) => r.name === name)?.eventHistory), routerStatsPlugin(this)];
       const cluster = this.config.cluster;
       if (cluster !== undefined) {
         // Loaded only here: a single node never loads NATS.
-        const { ClusterNode } = await import('./cluster/node.js');
-        this.#cluster = await ClusterNode.start(cluster, this.#realms.values(), this, this.logger('cluster'));
+        const { ClusterPlugin } = await import('./cluster/plugin.js');
+        const plugin = new ClusterPlugin(cluster, this, this.logger('cluster'));
+        this.#cluster = plugin;
+        plugins.push(plugin);
       }
+      await this.#plugins.install(this.#realms.values(), plugins);
       for (const [index, listener] of this.config.listeners.entries()) {
         const authenticators = createAuthenticators(listener.auth, {
           call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
@@ -249,7 +256,7 @@ export class Router implements RouterCore {
     await new Promise((resolve) => setTimeout(resolve, 50));
     for (const listener of this.#listeners) listener.terminate();
     await Promise.all(this.#listeners.map((l) => l.stop()));
-    await this.#cluster?.stop();
+    await this.#plugins.teardown();
     await this.#metricsServer?.close();
     this.#state = 'stopped';
     if (announce) this.log.info('router stopped');

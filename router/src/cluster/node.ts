@@ -5,8 +5,9 @@
  * - Liveness: every node publishes a heartbeat on `<prefix>.hb`; a node not heard from for
  *   `nodeTimeoutMs` is dead for this node (its stand-ins go, calls pending on it fail), and the
  *   first live node by name removes its entries from the KV buckets.
- * - Per realm, a RealmLink (realm-link.ts) carries publications, registrations, relayed
- *   invocations and the session registry.
+ * - Per realm, a RealmLink (realm-link.ts), attached when the cluster plugin (plugin.ts) is
+ *   installed in the realm, carries publications, registrations, relayed invocations and the
+ *   session and subscription registries.
  * - Direct messages to a node go to `<prefix>.n.<node>`.
  */
 import { connect } from '@nats-io/transport-node';
@@ -14,22 +15,15 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import type { ClusterConfig } from '../config/config.js';
-import type { RouterCore } from '../core.js';
 import type { Logger } from '../log.js';
-import type { Realm } from '../realm.js';
+import type { ClusterBuckets, NodeLink } from './link.js';
 import { ClusterNames } from './names.js';
-import { RealmLink } from './realm-link.js';
+import type { RealmLink } from './realm-link.js';
 import type { RemoteLink } from './remote-session.js';
 import { decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
 
-export interface ClusterBuckets {
-  registrations: KV;
-  sessions: KV;
-  retained: KV;
-  subscriptions: KV;
-  testaments: KV;
-}
+export type { ClusterBuckets } from './link.js';
 
 interface Peer {
   incarnation: number;
@@ -37,7 +31,7 @@ interface Peer {
   alive: boolean;
 }
 
-export class ClusterNode implements RemoteLink {
+export class ClusterNode implements RemoteLink, NodeLink {
   readonly self: string;
   readonly incarnation = Date.now();
   readonly names: ClusterNames;
@@ -63,8 +57,11 @@ export class ClusterNode implements RemoteLink {
     this.names = new ClusterNames(config.prefix);
   }
 
-  /** Connects, opens the buckets, loads what the cluster holds and starts the heartbeat. */
-  static async start(config: ClusterConfig, realms: Iterable<Realm>, core: RouterCore, log: Logger): Promise<ClusterNode> {
+  /**
+   * Connects, opens the buckets and starts the heartbeat; realms are attached afterwards
+   * (`attach`), each loading what the cluster holds for it.
+   */
+  static async connect(config: ClusterConfig, log: Logger): Promise<ClusterNode> {
     const nc = await connect({
       servers: config.nats.servers,
       name: config.nats.name,
@@ -87,10 +84,23 @@ export class ClusterNode implements RemoteLink {
       testaments: await open('testaments', 'memory'),
     };
     const node = new ClusterNode(config, nc, buckets, log);
-    for (const realm of realms) node.#links.set(realm.name, new RealmLink(node, realm, core));
     await node.#listen();
-    log.info({ node: node.self, nats: nc.getServer(), realms: [...node.#links.keys()] }, 'cluster node joined');
+    log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
     return node;
+  }
+
+  /** Adds a realm's link: it loads what the cluster holds for the realm and follows it. */
+  async attach(link: RealmLink): Promise<void> {
+    if (this.#links.has(link.realm.name)) throw new Error(`cluster: realm '${link.realm.name}' is already attached`);
+    this.#links.set(link.realm.name, link);
+    await link.load();
+  }
+
+  /** Removes a realm's link (its teardown). */
+  detach(link: RealmLink): void {
+    if (this.#links.get(link.realm.name) !== link) return;
+    this.#links.delete(link.realm.name);
+    link.stop();
   }
 
   async #listen(): Promise<void> {
@@ -101,7 +111,6 @@ export class ClusterNode implements RemoteLink {
       if (err === null) this.#onMessage(msg.data);
     } });
     this.#subscriptions.push(direct, beats);
-    await Promise.all([...this.#links.values()].map((l) => l.load()));
     this.#beat();
     this.#heartbeat = setInterval(() => {
       this.#beat();

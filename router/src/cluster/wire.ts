@@ -3,7 +3,7 @@
  * MessagePack keeps WAMP payloads intact (binary, 64-bit integers) whatever serializer the
  * sessions at either end use. Pure: no NATS here.
  */
-import type { Args, DecodeOptions, Dict, Kwargs, PublicationId, SessionId } from '@switchboard/schemas';
+import type { DecodeOptions, Dict, Kwargs, PublicationId, SessionId, WireArgs } from '@switchboard/schemas';
 import { ROUTER_FRAME_LIMITS, msgpackCodec } from '@switchboard/schemas';
 import type { RecipientFilter } from '../broker/broker.js';
 
@@ -24,7 +24,7 @@ export interface EventEnvelope {
   publication: PublicationId;
   details: Dict;
   filter: RecipientFilter;
-  args: Args | undefined;
+  args: WireArgs | undefined;
   kwargs: Kwargs | undefined;
 }
 
@@ -141,7 +141,7 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
         publication: num(5) as PublicationId,
         details: (a[6] ?? {}) as Dict,
         filter: filterFromWire(a[7]),
-        args: (a[8] ?? undefined) as Args | undefined,
+        args: (a[8] ?? undefined) as WireArgs | undefined,
         kwargs: (a[9] ?? undefined) as Kwargs | undefined,
       };
     case 'h':

@@ -8,13 +8,17 @@
  * Calling the procedure is authorized like every other CALL; what it returns needs subscribe permission on
  * the subscription's topic or pattern, or else (a pattern) on each returned event's topic.
  */
-import type { Dict } from '@switchboard/schemas';
+import type { Dict, Kwargs, MatchPolicy, WireArgs } from '@switchboard/schemas';
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import { isRecipient } from '../broker/broker.js';
-import type { Subscription } from '../broker/broker.js';
+import type { DeliveryPlan, Subscription } from '../broker/broker.js';
+import { EventHistory } from '../broker/history.js';
 import type { HistoryQuery, StoredEvent } from '../broker/history.js';
+import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import { idArg, invalid, isoTime } from './args.js';
 
 /** Not a spec URI: Crossbar's, for a subscription that keeps no history. */
@@ -84,12 +88,68 @@ async function readable(realm: Realm, caller: Endpoint, subscription: Subscripti
   return events.filter((e) => allowed.has(e.topic));
 }
 
-export function installHistory(realm: Realm): void {
-  realm.procedures.set('wamp.subscription.get_events', async (caller, args, kwargs) => {
+/** A topic (or pattern) whose last `limit` events a realm keeps (config `eventHistory`). */
+export interface HistoryTopic {
+  readonly topic: string;
+  readonly match: MatchPolicy;
+  readonly limit: number;
+}
+
+/** Each realm's event store, while its history plugin is installed (the SSE bridge replays from it). */
+const stores = new WeakMap<Realm, EventHistory>();
+
+/** The events `realm` keeps, if its history plugin is installed. */
+export function eventHistoryOf(realm: Realm): EventHistory | undefined {
+  return stores.get(realm);
+}
+
+/**
+ * Event history as a realm plugin: the store (bounded by the realm's maxHistoryBytes), the
+ * subscriptions that keep history (made at install, without subscribers), the recording of every
+ * publication delivered here (a session's or another node's; the router's own meta events are not
+ * kept), and wamp.subscription.get_events.
+ */
+export function historyPlugin(topicsOf: (realm: string) => readonly HistoryTopic[] | undefined): RealmPlugin {
+  return {
+    name: 'history',
+    install(realm, context) {
+      const history = new EventHistory(realm.quotas.limits.maxHistoryBytes);
+      for (const h of topicsOf(realm.name) ?? []) history.enable(realm.broker.ensureSubscription(h.topic, h.match).id, h.limit);
+      stores.set(realm, history);
+      installHistory(realm, context, history);
+      if (history.size > 0) {
+        context.observe({
+          onPublished: (plan, details, args, kwargs, origin) => {
+            if (origin.kind !== 'router') record(realm, history, plan, details, args, kwargs);
+          },
+        });
+      }
+      return () => {
+        stores.delete(realm);
+      };
+    },
+  };
+}
+
+function record(realm: Realm, history: EventHistory, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  const at = Date.now();
+  // Estimated once, and only when some subscription keeps history.
+  let bytes: number | undefined;
+  for (const subscription of plan.subscriptions) {
+    if (!history.isEnabled(subscription.id)) continue;
+    bytes ??= payloadBytes(args, kwargs, details) + plan.topic.length;
+    const outcome = history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter }, bytes);
+    realm.stats.evicted('maxHistoryBytes', outcome.evicted);
+    if (outcome.tooLarge) realm.stats.limitExceeded('maxHistoryBytes');
+  }
+}
+
+export function installHistory(realm: Realm, scope: PluginScope, history: EventHistory): void {
+  scope.procedure('wamp.subscription.get_events', async (caller, args, kwargs) => {
     const id = idArg(args, 0, 'subscription');
     const subscription = realm.broker.getSubscription(id as never);
     if (subscription === undefined) throw new WampError(ErrorUri.NoSuchSubscription, [`no subscription ${id}`]);
-    const events = realm.history.query(subscription.id, queryOf(args, kwargs));
+    const events = history.query(subscription.id, queryOf(args, kwargs));
     if (events === undefined) throw new WampError(HISTORY_UNAVAILABLE, [`subscription ${id} keeps no event history`]);
     // The publication's authid/authrole lists apply to whoever reads the history.
     const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));

@@ -1,15 +1,29 @@
 /** The meta API of a realm: router-side procedures and meta events. */
 import type { Realm } from '../realm.js';
-import { installHistory } from './history.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import { installRouteMeta } from './routes.js';
 import { installSessionMeta } from './sessions.js';
 import { installTestaments } from './testament.js';
 
-export function installMetaApi(realm: Realm): void {
-  installSessionMeta(realm);
-  installRouteMeta(realm);
-  installTestaments(realm);
-  installHistory(realm);
+/**
+ * Session, subscription, registration and testament meta API. Event history
+ * (wamp.subscription.get_events) is its own plugin (history.ts): it owns the event store.
+ */
+export function installMetaApi(realm: Realm, scope: PluginScope = realm): void {
+  installSessionMeta(realm, scope);
+  installRouteMeta(realm, scope);
+  installTestaments(realm, scope);
 }
 
+/** The meta API as a realm plugin (router.ts installs it first in every realm). */
+export const metaPlugin: RealmPlugin = {
+  name: 'meta',
+  install(realm, context) {
+    installMetaApi(realm, context);
+  },
+};
+
 export { sessionDetails } from './sessions.js';
+export { historyPlugin, eventHistoryOf } from './history.js';
+export type { HistoryTopic } from './history.js';

@@ -15,6 +15,7 @@ import type { Action } from '../auth/types.js';
 import type { Subscription } from '../broker/broker.js';
 import type { Realm, RealmObserver } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { PluginScope } from '../realm-hooks.js';
 import { idArg, invalid, isoTime, optionalDict, optionalString, stringArg } from './args.js';
 
 /** One kind of route (subscription or registration) as the meta API sees it. */
@@ -64,7 +65,7 @@ async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, 
   return list.filter((_, i) => allowed[i]);
 }
 
-function install<R>(realm: Realm, kind: RouteKind<R>): void {
+function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void {
   const get = (id: number): R => {
     const route = kind.byId(id);
     if (route === undefined) throw new WampError(kind.notFound, [`no ${kind.prefix.slice(5)} ${id}`]);
@@ -78,28 +79,28 @@ function install<R>(realm: Realm, kind: RouteKind<R>): void {
     }
     return route;
   };
-  const p = realm.procedures;
-  p.set(`${kind.prefix}.list`, async (caller) => {
+  const p = scope;
+  p.procedure(`${kind.prefix}.list`, async (caller) => {
     const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
     for (const route of await learnable(realm, kind, caller, kind.all())) out[kind.policy(route)].push(kind.id(route));
     return { args: [out] };
   });
-  p.set(`${kind.prefix}.lookup`, async (caller, args) => {
+  p.procedure(`${kind.prefix}.lookup`, async (caller, args) => {
     const uri = stringArg(args, 0, 'uri');
     const match = optionalDict(args, 1, 'options')['match'] ?? 'exact';
     if (!isMatchPolicy(match)) throw invalid(`unknown match policy '${String(match)}'`);
     const route = kind.lookup(uri, match);
     return { args: [route === undefined || !(await mayLearn(realm, kind, caller, route)) ? null : kind.id(route)] };
   });
-  p.set(`${kind.prefix}.match`, async (caller, args) => {
+  p.procedure(`${kind.prefix}.match`, async (caller, args) => {
     const found = await learnable(realm, kind, caller, kind.match(stringArg(args, 0, 'uri')));
     if (kind.members === 'callees') return { args: [found[0] === undefined ? null : kind.id(found[0])] };
     return { args: [found.length === 0 ? null : found.map(kind.id)] };
   });
-  p.set(`${kind.prefix}.get`, async (caller, args) => ({ args: [kind.details(await getFor(caller, idArg(args, 0, 'id')))] }));
-  p.set(`${kind.prefix}.list_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id')))] }));
-  p.set(`${kind.prefix}.count_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id'))).length] }));
-  p.set(`${kind.prefix}.${kind.removeMember}`, async (caller, args, kwargs) => {
+  p.procedure(`${kind.prefix}.get`, async (caller, args) => ({ args: [kind.details(await getFor(caller, idArg(args, 0, 'id')))] }));
+  p.procedure(`${kind.prefix}.list_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id')))] }));
+  p.procedure(`${kind.prefix}.count_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id'))).length] }));
+  p.procedure(`${kind.prefix}.${kind.removeMember}`, async (caller, args, kwargs) => {
     const route = await getFor(caller, idArg(args, 0, 'id'));
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
@@ -146,14 +147,14 @@ function matchesTopic(view: { topic: string; match: MatchPolicy }, topic: string
   return pattern.length === parts.length && pattern.every((p, i) => p === '' || p === parts[i]);
 }
 
-export function installRouteMeta(realm: Realm): void {
+export function installRouteMeta(realm: Realm, scope: PluginScope = realm): void {
   const { broker, dealer } = realm;
   const localView = (s: Subscription<Endpoint>): SubscriptionView => ({ id: s.id, topic: s.topic, match: s.match, created: s.created, local: s });
   /** Every subscription of the cluster, one per (topic, match). */
   const views = (): SubscriptionView[] => {
     const out = new Map<string, SubscriptionView>();
-    for (const s of broker.subscriptions()) if (s.subscribers.size > 0 || realm.cluster === undefined) out.set(patternKey(s.match, s.topic), localView(s));
-    for (const r of realm.cluster?.remoteSubscriptions() ?? []) {
+    for (const s of broker.subscriptions()) if (s.subscribers.size > 0 || !realm.hooks.spansNodes) out.set(patternKey(s.match, s.topic), localView(s));
+    for (const r of realm.hooks.remoteSubscriptions()) {
       const key = patternKey(r.match, r.topic);
       if (!out.has(key)) out.set(key, { id: r.id, topic: r.topic, match: r.match, created: r.created, local: undefined });
     }
@@ -161,19 +162,19 @@ export function installRouteMeta(realm: Realm): void {
   };
   const remoteMembers = (view: SubscriptionView): number[] => {
     const ids: number[] = [];
-    for (const r of realm.cluster?.remoteSubscriptions() ?? []) if (r.match === view.match && r.topic === view.topic) ids.push(...r.subscribers);
+    for (const r of realm.hooks.remoteSubscriptions()) if (r.match === view.match && r.topic === view.topic) ids.push(...r.subscribers);
     return ids;
   };
-  install<SubscriptionView>(realm, {
+  install<SubscriptionView>(realm, scope, {
     prefix: 'wamp.subscription',
     members: 'subscribers',
     removeMember: 'remove_subscriber',
     notFound: ErrorUri.NoSuchSubscription,
-    all: () => (realm.cluster === undefined ? [...broker.subscriptions()].map(localView) : views()),
+    all: () => (!realm.hooks.spansNodes ? [...broker.subscriptions()].map(localView) : views()),
     byId: (id) => {
       const local = broker.getSubscription(id as never);
       if (local !== undefined) return localView(local);
-      const remote = realm.cluster?.remoteSubscriptions().find((r) => r.id === id);
+      const remote = realm.hooks.remoteSubscriptions().find((r) => r.id === id);
       if (remote === undefined) return undefined;
       // Shown under this node's ID when this node holds the same subscription.
       const here = broker.lookup(remote.topic, remote.match);
@@ -184,7 +185,7 @@ export function installRouteMeta(realm: Realm): void {
       if (local !== undefined) return localView(local);
       return views().find((v) => v.match === match && v.topic === uri);
     },
-    match: (uri) => (realm.cluster === undefined ? [...broker.match(uri)].map(localView) : views().filter((v) => matchesTopic(v, uri))),
+    match: (uri) => (!realm.hooks.spansNodes ? [...broker.match(uri)].map(localView) : views().filter((v) => matchesTopic(v, uri))),
     memberIds: (v) => [...[...(v.local?.subscribers ?? [])].map((s) => s.id), ...remoteMembers(v)],
     member: (v, id) => [...(v.local?.subscribers ?? [])].find((s) => s.id === id),
     details: (v) => ({ id: v.id, created: isoTime(v.created), uri: v.topic, match: v.match }),
@@ -194,7 +195,7 @@ export function installRouteMeta(realm: Realm): void {
     actions: ['subscribe', 'publish'],
     uri: (v) => v.topic,
   });
-  install(realm, {
+  install(realm, scope, {
     prefix: 'wamp.registration',
     members: 'callees',
     removeMember: 'remove_callee',
@@ -227,5 +228,5 @@ export function installRouteMeta(realm: Realm): void {
     onUnregister: (session, r) => emit(realm, 'wamp.registration.on_unregister', session, r.procedure, () => r.id),
     onRegistrationDeleted: (session, r) => emit(realm, 'wamp.registration.on_delete', session, r.procedure, () => r.id),
   };
-  realm.observe(observer);
+  scope.observe(observer);
 }

@@ -7,6 +7,7 @@ import type { Dict } from '@switchboard/schemas';
 import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { PluginScope } from '../realm-hooks.js';
 import { idArg, optionalStringList, stringArg } from './args.js';
 
 /** What wamp.session.get and on_join tell about a session. */
@@ -40,7 +41,7 @@ export function isListed(session: Endpoint): boolean {
   return session.identity?.authprovider !== 'router';
 }
 
-export function installSessionMeta(realm: Realm): void {
+export function installSessionMeta(realm: Realm, scope: PluginScope = realm): void {
   const all = (): Endpoint[] => [...realm.sessions.values()].filter(isListed);
   const others = (caller: Endpoint): Endpoint[] => all().filter((s) => s !== caller);
   const filtered = (args: unknown[]): Endpoint[] => {
@@ -51,37 +52,37 @@ export function installSessionMeta(realm: Realm): void {
 
   // On a cluster node, sessions on the other nodes count too (the cluster's session registry).
   const remote = (args: unknown[]): Dict[] => {
-    const sessions = realm.cluster?.remoteSessions() ?? [];
+    const sessions = realm.hooks.remoteSessions();
     const roles = optionalStringList(args, 0, 'filter_authroles');
     return roles === undefined ? sessions : sessions.filter((d) => typeof d['authrole'] === 'string' && roles.includes(d['authrole']));
   };
   /** On a cluster node: closes the matching sessions of the other nodes; how many. */
   const killRemote = (match: (details: Dict) => boolean, reason: string, message: string, silent = false): number => {
     let count = 0;
-    for (const details of realm.cluster?.remoteSessions() ?? []) {
-      if (match(details) && realm.cluster?.killRemote(details['session'] as number, reason, message, silent) === true) count++;
+    for (const details of realm.hooks.remoteSessions()) {
+      if (match(details) && realm.hooks.killRemote(details['session'] as number, reason, message, silent)) count++;
     }
     return count;
   };
-  realm.procedures.set('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length + remote(args).length] }));
-  realm.procedures.set('wamp.session.list', (_caller, args) => ({ args: [[...filtered(args).map((s) => s.id), ...remote(args).map((d) => d['session'])]] }));
-  realm.procedures.set('wamp.session.get', (_caller, args) => {
+  scope.procedure('wamp.session.count', (_caller, args) => ({ args: [filtered(args).length + remote(args).length] }));
+  scope.procedure('wamp.session.list', (_caller, args) => ({ args: [[...filtered(args).map((s) => s.id), ...remote(args).map((d) => d['session'])]] }));
+  scope.procedure('wamp.session.get', (_caller, args) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as Endpoint['id']);
     if (session === undefined || !isListed(session)) {
-      const remote = realm.cluster?.remoteSession(id);
+      const remote = realm.hooks.remoteSession(id);
       if (remote !== undefined) return { args: [remote] };
       throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
     }
     return { args: [sessionDetails(session)] };
   });
-  realm.procedures.set('wamp.session.kill', (caller, args, kwargs) => {
+  scope.procedure('wamp.session.kill', (caller, args, kwargs) => {
     const id = idArg(args, 0, 'session');
     const session = realm.sessions.get(id as Endpoint['id']);
     if (session === undefined || !isListed(session)) {
       // A session on another cluster node is closed by its node.
       const { reason, message } = killOptions(kwargs);
-      if (realm.cluster?.killRemote(id, reason, message) === true) return undefined;
+      if (realm.hooks.killRemote(id, reason, message)) return undefined;
       throw new WampError(ErrorUri.NoSuchSession, [`no session ${id} in this realm`]);
     }
     // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
@@ -90,21 +91,21 @@ export function installSessionMeta(realm: Realm): void {
     kill(session, reason, message);
     return undefined;
   });
-  realm.procedures.set('wamp.session.kill_by_authid', (caller, args, kwargs) => {
+  scope.procedure('wamp.session.kill_by_authid', (caller, args, kwargs) => {
     const authid = stringArg(args, 0, 'authid');
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller).filter((s) => s.identity?.authid === authid);
     for (const s of killed) kill(s, reason, message);
     return { args: [killed.length + killRemote((d) => d['authid'] === authid, reason, message)] };
   });
-  realm.procedures.set('wamp.session.kill_by_authrole', (caller, args, kwargs) => {
+  scope.procedure('wamp.session.kill_by_authrole', (caller, args, kwargs) => {
     const authrole = stringArg(args, 0, 'authrole');
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller).filter((s) => s.identity?.authrole === authrole);
     for (const s of killed) kill(s, reason, message);
     return { args: [killed.length + killRemote((d) => d['authrole'] === authrole, reason, message)] };
   });
-  realm.procedures.set('wamp.session.kill_all', (caller, _args, kwargs) => {
+  scope.procedure('wamp.session.kill_all', (caller, _args, kwargs) => {
     const { reason, message } = killOptions(kwargs);
     const killed = others(caller);
     // [ap_session_meta_api] kill_all "will not generate session meta events or testament events".
@@ -112,7 +113,7 @@ export function installSessionMeta(realm: Realm): void {
     return { args: [killed.length + killRemote(() => true, reason, message, true)] };
   });
 
-  realm.observe({
+  scope.observe({
     onJoin(session) {
       if (isListed(session) && realm.wantsEvent('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },

@@ -6,6 +6,8 @@
  */
 import type { Dict } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
+import type { PluginScope } from '../realm-hooks.js';
+import type { RealmPlugin } from '../realm-plugin.js';
 import { isListed } from './sessions.js';
 import type { RouterStats } from '../stats.js';
 import { typeLabel } from '../stats.js';
@@ -25,8 +27,8 @@ function byType(counts: Float64Array): Dict {
   return out;
 }
 
-export function installRouterStats(realm: Realm, { stats, counters }: StatsSources): void {
-  realm.procedures.set('switchboard.router.stats', () => ({
+export function installRouterStats(realm: Realm, { stats, counters }: StatsSources, scope: PluginScope = realm): void {
+  scope.procedure('switchboard.router.stats', () => ({
     args: [
       {
         messagesIn: byType(stats.messagesIn),
@@ -38,4 +40,9 @@ export function installRouterStats(realm: Realm, { stats, counters }: StatsSourc
       },
     ],
   }));
+}
+
+/** switchboard.router.stats as a realm plugin. */
+export function routerStatsPlugin(sources: StatsSources): RealmPlugin {
+  return { name: 'stats', install: (realm, context) => installRouterStats(realm, sources, context) };
 }

@@ -14,6 +14,7 @@ import type { Verdict } from '../auth/gate.js';
 import { payloadBytes } from '../limits.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { PluginScope } from '../realm-hooks.js';
 import { invalid, optionalDict, stringArg } from './args.js';
 
 type Scope = 'destroyed' | 'detached';
@@ -58,10 +59,10 @@ export function publishTestament(realm: Realm, session: Endpoint, t: Testament):
   return undefined;
 }
 
-export function installTestaments(realm: Realm): void {
+export function installTestaments(realm: Realm, scope: PluginScope = realm): void {
   const testaments = new Map<Endpoint, Record<Scope, Testament[]>>();
 
-  realm.procedures.set('wamp.session.add_testament', async (caller, args, kwargs) => {
+  scope.procedure('wamp.session.add_testament', async (caller, args, kwargs) => {
     const topic = stringArg(args, 0, 'topic');
     realm.quotas.checkUri(topic);
     if (!isValidUri(topic)) throw invalid(`invalid topic URI '${topic}'`);
@@ -92,24 +93,24 @@ export function installTestaments(realm: Realm): void {
       throw realm.quotas.overLimit({ limit: 'maxTestamentBytesPerSession', value: maxBytes });
     }
     mine[scope].push(testament);
-    realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
+    realm.hooks.testaments(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
-  realm.procedures.set('wamp.session.flush_testaments', (caller, args, kwargs) => {
+  scope.procedure('wamp.session.flush_testaments', (caller, args, kwargs) => {
     const scope = scopeOf({ ...optionalDict(args, 0, 'options'), ...kwargs });
     const mine = testaments.get(caller);
     if (mine !== undefined) mine[scope] = [];
-    if (mine !== undefined) realm.cluster?.testaments?.(caller, [...mine.detached, ...mine.destroyed]);
+    if (mine !== undefined) realm.hooks.testaments(caller, [...mine.detached, ...mine.destroyed]);
     return undefined;
   });
 
-  realm.observe({
+  scope.observe({
     onLeave(session, silent) {
       const mine = testaments.get(session);
       if (mine === undefined) return;
       testaments.delete(session);
-      realm.cluster?.testaments?.(session, []);
+      realm.hooks.testaments(session, []);
       if (silent) return; // wamp.session.kill_all publishes no testaments
       // Without session resumption a session is detached and destroyed at once: both scopes
       // fire, in order (each waits for the one before when an authorizer answers later).

@@ -19,6 +19,7 @@ import { isRecipient } from '../../broker/broker.js';
 import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
+import { eventHistoryOf } from '../../meta/history.js';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
@@ -119,7 +120,7 @@ export class SsePath {
       // the realm's gate for its topic and match, which is what wamp.subscription.get_events asks
       // for reading all of a subscription's history (meta/history.ts).
       const realm = this.realmOf(this.path.realm);
-      const stored = realm?.history.query(subscription as SubscriptionId, {});
+      const stored = realm === undefined ? undefined : eventHistoryOf(realm)?.query(subscription as SubscriptionId, {});
       if (stored === undefined) return;
       fromHistory = true;
       // Everything after the last event seen; all that is kept if that one is no longer kept.

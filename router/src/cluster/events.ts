@@ -1,0 +1,133 @@
+/**
+ * Pub/sub across nodes, for one realm. A publication delivered here is published once on its
+ * topic's subject; this node listens on the subjects of its own subscriptions only (interest, not
+ * a firehose: one NATS subscription per subject, however many subscriptions share it) and
+ * delivers what arrives through its realm's broker, exactly as a local publication. Overlapping
+ * NATS subscriptions (`a.>` and `a.b`) bring a publication twice: the second copy is dropped by
+ * its origin's sequence number (NATS keeps one publisher's order). A retained publication is also
+ * kept in the `retained` bucket, which every node mirrors into its broker.
+ */
+import type { KvEntry } from '@nats-io/kv';
+import type { Dict, Kwargs, PublicationId, WireArgs } from '@switchboard/schemas';
+import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
+import type { Endpoint } from '../core/endpoint.js';
+import type { Interest, NodeLink } from './link.js';
+import { decodeCluster, encodeCluster } from './wire.js';
+import type { ClusterMessage, EventEnvelope } from './wire.js';
+
+/** What forwarding needs of its realm. */
+export interface EventSink {
+  readonly name: string;
+  /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
+  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): number;
+  /** A retained event published on another node. */
+  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): void;
+}
+
+export type EventNode = Pick<NodeLink, 'self' | 'names' | 'log' | 'publish' | 'subscribe' | 'nextSeq'> & {
+  /** Keeps a retained publication in the cluster (the `retained` bucket). */
+  readonly buckets: { readonly retained: { put(key: string, value: Uint8Array): Promise<unknown> } };
+};
+
+export class EventForwarding {
+  /** NATS subscriptions of this node's topic subscriptions, by subject, with how many share each. */
+  readonly #interest = new Map<string, { count: number; sub: Interest }>();
+  /** Highest sequence number seen per origin node (duplicate copies are dropped). */
+  readonly #seen = new Map<string, number>();
+
+  constructor(
+    readonly node: EventNode,
+    readonly realm: EventSink,
+  ) {}
+
+  /** A publication was delivered here (a session's or the router's): to the nodes that want it. */
+  forward(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged: boolean): void {
+    const envelope: EventEnvelope = {
+      kind: 'e',
+      node: this.node.self,
+      seq: this.node.nextSeq(),
+      realm: this.realm.name,
+      topic: plan.topic,
+      publication: plan.publication,
+      details,
+      filter: plan.filter,
+      args,
+      kwargs,
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCluster(envelope);
+    } catch (err) {
+      this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: publication cannot be encoded; delivered on this node only');
+      return;
+    }
+    this.node.publish(this.node.names.event(this.realm.name, plan.topic), bytes, acknowledged);
+    if (retain) {
+      this.node.buckets.retained.put(this.node.names.retainedKey(this.realm.name, plan.topic), bytes).catch((err: unknown) => {
+        this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
+      });
+    }
+  }
+
+  /** A subscription was created here: listen on its subject. */
+  listen(subscription: Subscription<Endpoint>): void {
+    const subject = this.node.names.interest(this.realm.name, subscription.topic, subscription.match);
+    const entry = this.#interest.get(subject);
+    if (entry !== undefined) entry.count++;
+    else this.#interest.set(subject, { count: 1, sub: this.node.subscribe(subject, (data) => this.receive(data)) });
+  }
+
+  /** A subscription was deleted here: stop listening once no other shares its subject. */
+  unlisten(subscription: Subscription<Endpoint>): void {
+    const subject = this.node.names.interest(this.realm.name, subscription.topic, subscription.match);
+    const entry = this.#interest.get(subject);
+    if (entry === undefined) return;
+    if (--entry.count > 0) return;
+    this.#interest.delete(subject);
+    entry.sub.unsubscribe();
+  }
+
+  /** Subjects this node listens on (tests, diagnostics). */
+  get subjects(): readonly string[] {
+    return [...this.#interest.keys()];
+  }
+
+  /** A publication from NATS: delivered here once, whatever it costs itself. */
+  receive(data: Uint8Array): void {
+    let m: ClusterMessage;
+    try {
+      m = decodeCluster(data);
+    } catch (err) {
+      this.node.log.warn({ err: (err as Error).message }, 'cluster: undecodable publication dropped');
+      return;
+    }
+    if (m.kind !== 'e' || m.node === this.node.self || m.realm !== this.realm.name) return;
+    const last = this.#seen.get(m.node) ?? 0;
+    if (m.seq <= last) return; // a second copy (overlapping subjects)
+    this.#seen.set(m.node, m.seq);
+    try {
+      this.realm.deliverRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+    } catch (err) {
+      // A publication from another node costs itself, never this process.
+      this.node.log.error({ err, topic: m.topic }, 'cluster: remote publication not delivered');
+    }
+  }
+
+  /** An entry of the `retained` bucket: another node's retained event, kept here too. */
+  onRetainedEntry(entry: KvEntry): void {
+    if (entry.operation !== 'PUT') return;
+    let m: ClusterMessage;
+    try {
+      m = decodeCluster(entry.value);
+    } catch {
+      return;
+    }
+    if (m.kind !== 'e' || m.node === this.node.self) return;
+    this.realm.retainRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
+  }
+
+  stop(): void {
+    for (const entry of this.#interest.values()) entry.sub.unsubscribe();
+    this.#interest.clear();
+  }
+}

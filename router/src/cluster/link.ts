@@ -1,0 +1,98 @@
+/**
+ * What a realm's cluster modules need of their node (node.ts implements it): names, liveness,
+ * the KV buckets and NATS subjects. An interface, so that the modules can be tested with a fake
+ * node, without NATS; and the bucket helpers they share.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { Logger } from '../log.js';
+import type { ClusterNames } from './names.js';
+
+export interface ClusterBuckets {
+  registrations: KV;
+  sessions: KV;
+  retained: KV;
+  subscriptions: KV;
+  testaments: KV;
+}
+
+/** A NATS subscription, as far as the modules use it. */
+export interface Interest {
+  unsubscribe(): void;
+}
+
+export interface NodeLink {
+  /** This node's name, and when it started (a restarted node is a new incarnation). */
+  readonly self: string;
+  readonly incarnation: number;
+  readonly names: ClusterNames;
+  readonly log: Logger;
+  readonly buckets: ClusterBuckets;
+  /** Whether entries of `node` (from that incarnation) count. */
+  isLive(node: string, incarnation: number): boolean;
+  /** Whether a node (any incarnation) is alive for this node. */
+  isAlive(node: string): boolean;
+  /** A node seen in a bucket before any heartbeat of it: presumed alive for one timeout. */
+  presume(node: string, incarnation: number): void;
+  /** Publishes to a node's own subject; false when NATS cannot take it. */
+  sendToNode(node: string, bytes: Uint8Array): boolean;
+  /** Publishes on a subject (`now`: hand it to NATS at once). */
+  publish(subject: string, bytes: Uint8Array, now?: boolean): boolean;
+  subscribe(subject: string, onData: (data: Uint8Array) => void): Interest;
+  /** This node's publication counter (receivers drop copies they have seen). */
+  nextSeq(): number;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** A bucket record as JSON bytes. */
+export const json = (value: unknown): Uint8Array => textEncoder.encode(JSON.stringify(value));
+
+/** A bucket record, or undefined when it is not JSON (a record from a foreign writer costs itself). */
+export function parseRecord<T>(entry: KvEntry): T | undefined {
+  try {
+    return JSON.parse(textDecoder.decode(entry.value)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A KV operation lost a compare-and-set race (or the key appeared meanwhile): read again. */
+export function isConflict(err: unknown): boolean {
+  const text = String((err as Error)?.message ?? err);
+  return /wrong last sequence|exists|10071/i.test(text);
+}
+
+/** Something that stops following a bucket. */
+export interface Watch {
+  stop(): void;
+}
+
+/**
+ * Watches the keys under `prefix` of a bucket, applying each entry (a failing one is logged);
+ * resolves once the current values are in (or after 3 s: a key deleted between the count and the
+ * watch would leave the count unreached).
+ */
+export async function followBucket(kv: KV, prefix: string, apply: (entry: KvEntry) => void, log: Logger): Promise<Watch> {
+  const filter = `${prefix}>`;
+  const keys = await kv.keys(filter);
+  let count = 0;
+  for await (const _ of keys) count++;
+  const watcher = await kv.watch({ key: filter });
+  let seen = 0;
+  let done: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => (done = resolve));
+  if (count === 0) done();
+  void (async () => {
+    for await (const entry of watcher) {
+      try {
+        apply(entry);
+      } catch (err) {
+        log.error({ err, key: entry.key }, 'cluster: bucket entry handling failed');
+      }
+      if (++seen >= count || entry.delta === 0) done();
+    }
+  })().catch((err: unknown) => log.error({ err }, 'cluster: bucket watch ended'));
+  await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+  return watcher;
+}

@@ -1,0 +1,61 @@
+/**
+ * The cluster as a realm plugin. Loaded only when the config has a `cluster` block (router.ts
+ * imports it dynamically), so a single node never loads NATS. The first installation connects
+ * the node (one NATS connection for every realm); each realm then gets its RealmLink, plugged in
+ * through the realm's hooks; the last teardown stops the node.
+ */
+import type { ClusterConfig } from '../config/config.js';
+import type { RouterCore } from '../core.js';
+import type { Logger } from '../log.js';
+import type { RealmPlugin, PluginContext, PluginTeardown } from '../realm-plugin.js';
+import type { Realm } from '../realm.js';
+import { ClusterNode } from './node.js';
+import { RealmLink } from './realm-link.js';
+
+export interface ClusterStatus {
+  node: string;
+  nats: boolean;
+  nodes: string[];
+}
+
+export class ClusterPlugin implements RealmPlugin {
+  readonly name = 'cluster';
+  #node: Promise<ClusterNode> | undefined;
+  #connected: ClusterNode | undefined;
+  #links = 0;
+
+  constructor(
+    readonly config: ClusterConfig,
+    readonly core: RouterCore,
+    readonly log: Logger,
+  ) {}
+
+  async install(realm: Realm, context: PluginContext): Promise<PluginTeardown> {
+    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => (this.#connected = node));
+    const node = await this.#node;
+    const link = new RealmLink(node, realm, this.core);
+    this.#links++;
+    const teardown = async (): Promise<void> => {
+      node.detach(link);
+      if (--this.#links === 0) await node.stop();
+    };
+    context.observe(link.hooks);
+    try {
+      await node.attach(link);
+    } catch (err) {
+      await teardown();
+      throw err;
+    }
+    return teardown;
+  }
+
+  /** Whether a session with this ID is known anywhere in the cluster (so that a new one does not take it). */
+  hasSession(id: number): boolean {
+    return this.#connected?.hasSession(id) === true;
+  }
+
+  /** For GET /ready: before the node is connected, NATS counts as down. */
+  status(): ClusterStatus {
+    return this.#connected?.status() ?? { node: this.config.node, nats: false, nodes: [] };
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Testaments across nodes, for one realm: a session's testaments (meta/testament.ts) are copied
+ * to the `testaments` bucket under its node, so that they are published even if the node dies
+ * with the session — by the node that purges the dead one, as the session would have (authorized
+ * again as its session's would be).
+ */
+import type { Args, Dict, Kwargs, SessionId } from '@switchboard/schemas';
+import { msgpackCodec } from '@switchboard/schemas';
+import { publishTestament } from '../meta/testament.js';
+import type { Realm } from '../realm.js';
+import type { TestamentRecord } from '../realm-hooks.js';
+import type { Endpoint } from '../core/endpoint.js';
+import type { NodeLink } from './link.js';
+import { CLUSTER_DECODE } from './wire.js';
+
+/** A stand-in for a dead node's session, with the identity its testaments are authorized as. */
+export type TestatorFactory = (node: string, session: SessionId, identity: { authid: string; authrole: string }) => Endpoint;
+
+export class ClusterTestaments {
+  constructor(
+    readonly node: NodeLink,
+    readonly realm: Realm,
+    readonly prefix: string,
+    readonly testator: TestatorFactory,
+  ) {}
+
+  /** A session's testaments changed: the bucket keeps a copy (an empty list drops it). */
+  store(session: Endpoint, testaments: readonly TestamentRecord[]): void {
+    const key = this.node.names.testamentKey(this.realm.name, this.node.self, session.id);
+    const kv = this.node.buckets.testaments;
+    const done =
+      testaments.length === 0
+        ? kv.delete(key)
+        : kv.put(key, msgpackCodec.encode([this.node.incarnation, session.identity?.authid ?? null, session.identity?.authrole ?? null, testaments.map((t) => [t.topic, t.args, t.kwargs, t.publishOptions])]) as Uint8Array);
+    done.catch((err: unknown) => this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: testaments not stored in the cluster'));
+  }
+
+  /** A dead node's testaments, published by the node that purges it (once), as its sessions would have. */
+  async publishDead(node: string, inc: number): Promise<void> {
+    const kv = this.node.buckets.testaments;
+    const keys: string[] = [];
+    for await (const key of await kv.keys(`${this.prefix}${node}.>`)) keys.push(key);
+    for (const key of keys) {
+      const entry = await kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') continue;
+      const value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
+      const id = Number(key.slice(key.lastIndexOf('.') + 1));
+      if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
+      const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];
+      const stand = this.testator(node, id as SessionId, { authid: authid ?? '', authrole: authrole ?? '' });
+      // Authorized again as its session's would be (meta/testament.ts).
+      for (const [topic, args, kwargs, publishOptions] of list) await publishTestament(this.realm, stand, { topic, args, kwargs, publishOptions });
+      await kv.delete(key);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * What a realm tells its plugins, and what it asks them (realm-plugin.ts installs them). The realm
+ * stays the one owner of pub/sub and call lifecycles; a plugin observes (joins and leaves, routes
+ * created and deleted, publications delivered) and, for a cluster node, answers the few questions
+ * only the cluster can: may this registration be made cluster-wide, whose answer is this, which
+ * sessions and subscriptions live on the other nodes. A leaf: no import of the realm.
+ */
+import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, WireArgs, Yield } from '@switchboard/schemas';
+import type { DeliveryPlan, Subscription } from './broker/broker.js';
+import type { RouterProcedure } from './calls.js';
+import type { Refusal } from './core/outcome.js';
+import type { InvocationPolicy, Registration } from './dealer/dealer.js';
+import type { Endpoint } from './core/endpoint.js';
+
+/**
+ * Where a delivered publication came from: a session's PUBLISH (or testament), the router itself
+ * (meta events), or another cluster node (never forwarded again).
+ */
+export type PublicationOrigin =
+  | { readonly kind: 'session'; readonly retain: boolean; readonly acknowledged: boolean }
+  | { readonly kind: 'router' | 'remote' };
+
+export const ROUTER_ORIGIN: PublicationOrigin = { kind: 'router' };
+export const REMOTE_ORIGIN: PublicationOrigin = { kind: 'remote' };
+
+/** The options of a REGISTER that a cluster-wide claim records. */
+export interface ClaimOptions {
+  readonly discloseCaller: boolean;
+  readonly forwardTimeout: boolean;
+}
+
+/** A subscription held on another node (meta API). */
+export interface RemoteSubscription {
+  readonly id: number;
+  readonly topic: string;
+  readonly match: MatchPolicy;
+  /** Milliseconds since the epoch. */
+  readonly created: number;
+  readonly subscribers: readonly number[];
+}
+
+/** A testament as a session left it (meta/testament.ts). */
+export interface TestamentRecord {
+  readonly topic: string;
+  readonly args: Args;
+  readonly kwargs: Kwargs;
+  readonly publishOptions: Dict;
+}
+
+/** Listeners for what happens in a realm (the meta API and the cluster subscribe here). */
+export interface RealmObserver {
+  onJoin?(session: Endpoint): void;
+  /** `silent`: the session was killed by wamp.session.kill_all (no on_leave event, no testaments). */
+  onLeave?(session: Endpoint, silent: boolean): void;
+  onSubscriptionCreated?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onSubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onUnsubscribe?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onSubscriptionDeleted?(session: Endpoint, subscription: Subscription<Endpoint>): void;
+  onRegistrationCreated?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onRegister?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onUnregister?(session: Endpoint, registration: Registration<Endpoint>): void;
+  onRegistrationDeleted?(session: Endpoint, registration: Registration<Endpoint>): void;
+}
+
+/** An observer plus the questions a realm asks its plugins; every member optional. */
+export interface RealmHooks extends RealmObserver {
+  /**
+   * A publication was delivered to this node's subscribers (after retention). Event history
+   * records it; a cluster node forwards what did not come from another node.
+   */
+  onPublished?(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, origin: PublicationOrigin): void;
+  /** Whether an event on `topic` may reach someone this node does not see (a cluster node: always). */
+  wantsEvent?(topic: string): boolean;
+  /**
+   * Claims a registration (a cluster: for the whole cluster) before it is made here; a Refusal
+   * refuses the REGISTER with its error.
+   */
+  claimRegistration?(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: ClaimOptions): Promise<Refusal | undefined>;
+  /** A YIELD or ERROR the dealer does not know: true when this plugin takes it (an invocation relayed from another node). */
+  takeAnswer?(session: Endpoint, msg: Yield | ErrorMessage): boolean;
+  /** A session's testaments changed; an empty list (or the session leaving) drops them. */
+  onTestaments?(session: Endpoint, testaments: readonly TestamentRecord[]): void;
+  /** Meta details of the realm's sessions this node does not hold. */
+  remoteSessions?(): Dict[];
+  remoteSession?(id: number): Dict | undefined;
+  /** Subscriptions held on the other nodes; defining this says the realm spans nodes. */
+  remoteSubscriptions?(): readonly RemoteSubscription[];
+  /** Closes a session this node does not hold (wamp.session.kill); false if there is none. */
+  killRemote?(id: number, reason: string, message: string, silent: boolean): boolean;
+}
+
+/** Where a plugin adds to its realm; the Realm itself is one (without the teardown bookkeeping). */
+export interface PluginScope {
+  /** Adds a router procedure; throws if the realm already has one with this URI. Returns its removal. */
+  procedure(uri: string, handler: RouterProcedure): () => void;
+  /** Adds hooks. Returns their removal. */
+  observe(hooks: RealmHooks): () => void;
+}
+
+/**
+ * A realm's installed hooks, in installation order, and the questions put to all of them. The
+ * realm iterates `list` for observer events; the rest is asked through the methods here.
+ */
+export class RealmHookSet {
+  /** Kept as one array (removal splices it) so that the realm may iterate it directly. */
+  readonly list: RealmHooks[] = [];
+  #published: RealmHooks[] = [];
+
+  /** Adds hooks; the function returned removes them again. */
+  add(hooks: RealmHooks): () => void {
+    this.list.push(hooks);
+    this.#index();
+    return () => {
+      const at = this.list.indexOf(hooks);
+      if (at < 0) return;
+      this.list.splice(at, 1);
+      this.#index();
+    };
+  }
+
+  #index(): void {
+    this.#published = this.list.filter((h) => h.onPublished !== undefined);
+  }
+
+  /** Whether any hook wants publications (so that the realm builds nothing for none). */
+  get observesPublications(): boolean {
+    return this.#published.length > 0;
+  }
+
+  published(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, origin: PublicationOrigin): void {
+    for (const h of this.#published) h.onPublished!(plan, details, args, kwargs, origin);
+  }
+
+  wantsEvent(topic: string): boolean {
+    return this.list.some((h) => h.wantsEvent?.(topic) === true);
+  }
+
+  /** Whether some hook claims registrations (REGISTER then waits for the claim). */
+  get claims(): boolean {
+    return this.list.some((h) => h.claimRegistration !== undefined);
+  }
+
+  /** Every claimer in order; the first refusal wins. */
+  async claim(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: ClaimOptions): Promise<Refusal | undefined> {
+    for (const h of this.list) {
+      const refused = await h.claimRegistration?.(session, procedure, match, invoke, options);
+      if (refused !== undefined) return refused;
+    }
+    return undefined;
+  }
+
+  takeAnswer(session: Endpoint, msg: Yield | ErrorMessage): boolean {
+    return this.list.some((h) => h.takeAnswer?.(session, msg) === true);
+  }
+
+  testaments(session: Endpoint, testaments: readonly TestamentRecord[]): void {
+    for (const h of this.list) h.onTestaments?.(session, testaments);
+  }
+
+  /** Whether the realm spans other nodes (the meta API then merges their routes). */
+  get spansNodes(): boolean {
+    return this.list.some((h) => h.remoteSubscriptions !== undefined);
+  }
+
+  remoteSessions(): Dict[] {
+    return this.list.flatMap((h) => h.remoteSessions?.() ?? []);
+  }
+
+  remoteSession(id: number): Dict | undefined {
+    for (const h of this.list) {
+      const details = h.remoteSession?.(id);
+      if (details !== undefined) return details;
+    }
+    return undefined;
+  }
+
+  remoteSubscriptions(): RemoteSubscription[] {
+    return this.list.flatMap((h) => h.remoteSubscriptions?.() ?? []);
+  }
+
+  killRemote(id: number, reason: string, message: string, silent = false): boolean {
+    return this.list.some((h) => h.killRemote?.(id, reason, message, silent) === true);
+  }
+}
