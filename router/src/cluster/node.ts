@@ -9,10 +9,9 @@
  *   invocations and the session registry.
  * - Direct messages to a node go to `<prefix>.n.<node>`.
  */
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
+import { NATS, importOptional } from '../optional.js';
 import type { ClusterConfig } from '../config/config.js';
 import type { RouterCore } from '../core.js';
 import type { Logger } from '../log.js';
@@ -22,6 +21,11 @@ import { RealmLink } from './realm-link.js';
 import type { RemoteLink } from './remote-session.js';
 import { decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
+
+// NATS is an optional dependency (optional.ts): without it a single node runs, and a cluster
+// config fails at start naming the packages to install.
+const { connect } = await importOptional(NATS, () => import('@nats-io/transport-node'));
+const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
 
 export interface ClusterBuckets {
   registrations: KV;
