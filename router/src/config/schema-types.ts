@@ -71,7 +71,7 @@ export interface RouterConfigFile {
   log?: {
     level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /**
-     * Human-readable lines instead of JSON. Default: when stdout is a terminal.
+     * Human-readable lines instead of JSON, written by pino-pretty, an optional dependency of the router (without it: JSON lines and one warning). Default: when stdout is a terminal.
      */
     pretty?: boolean;
     /**
@@ -115,7 +115,7 @@ export interface RouterConfigFile {
     path?: string;
   };
   /**
-   * Run this router as one node of a cluster over NATS: every node serves the same realms and acts as one router (pub/sub, RPC, meta API, retained events). Without this block the router is a single node and never loads NATS.
+   * Run this router as one node of a cluster over NATS: every node serves the same realms and acts as one router (pub/sub, RPC, meta API, retained events). Without this block the router is a single node and never loads NATS. The NATS packages (@nats-io/transport-node, @nats-io/kv, @nats-io/jetstream) are optional dependencies of the router: installed by default, left out by npm install --omit=optional, in which case a router with this block refuses to start and prints the npm install line that adds them.
    */
   cluster?: {
     /**
