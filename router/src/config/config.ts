@@ -55,6 +55,18 @@ type SameKeys<Resolved, File, FileOnly extends PropertyKey = never, ResolvedOnly
     : false
   : false;
 
+/**
+ * Resolves to `true` only when every value of the resolved type `Resolved` is one `File` allows at
+ * the same key (a default is a value the file could have said), except at the keys `Except`: those
+ * whose resolution changes the value's shape, and those the code holds in a wider type than the
+ * schema's (a number where the schema lists the powers of two allowed).
+ */
+type ValuesFit<Resolved, File, Except extends PropertyKey = never> = {
+  [K in Exclude<keyof Resolved & keyof File, Except>]-?: NonNullable<Resolved[K]> extends NonNullable<File[K]> ? true : false;
+}[Exclude<keyof Resolved & keyof File, Except>] extends true
+  ? true
+  : false;
+
 /** A compile-time assertion: `Assert<X>` is an error unless `X` is `true`. */
 type Assert<T extends true> = T;
 
@@ -139,6 +151,14 @@ export type ConfigTypesAgree = [
   Assert<SameKeys<RealmLimits, NonNullable<Schema.Realm['limits']>>>,
   Assert<SameKeys<RouterConfig['log'], LogFile>>,
   Assert<SameKeys<NonNullable<RouterConfig['metrics']>, MetricsFile>>,
+  Assert<ValuesFit<RouterConfig, RouterConfigFile, 'listeners'>>,
+  Assert<ValuesFit<WebSocketListenerConfig, WebSocketListenerFile, 'http'>>,
+  Assert<ValuesFit<RawSocketListenerConfig, RawSocketListenerFile, 'maxMessageBytes' | 'minPeerMaxMessageBytes'>>,
+  Assert<ValuesFit<RealmConfig, RealmFile>>,
+  Assert<ValuesFit<ClusterConfig, ClusterFile>>,
+  Assert<ValuesFit<LongPollConfig, LongPollFile>>,
+  Assert<ValuesFit<RouterConfig['log'], LogFile>>,
+  Assert<ValuesFit<NonNullable<RouterConfig['metrics']>, MetricsFile>>,
 ];
 
 /** The config with every default filled in. */
