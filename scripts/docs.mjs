@@ -3,7 +3,8 @@
  * Writes what the docs generate instead of stating by hand (test/docs.test.ts fails when the
  * committed pages differ):
  *
- *   node scripts/docs.mjs config    docs/configuration-reference.md from the config's JSON Schema
+ *   node scripts/docs.mjs config    docs/configuration-reference.md and router/src/config/schema-types.ts
+ *                                   (the config file's TypeScript types) from the config's JSON Schema
  *   node scripts/docs.mjs figures   bundle sizes and the /health body (after `npm run build`)
  *   node scripts/docs.mjs           both (`npm run docs`)
  *   … --check                       change nothing; list what is out of date and exit 1
@@ -13,6 +14,7 @@ import { request } from 'node:http';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderConfigReference } from './docs/config-reference.mjs';
+import { TYPES, renderSchemaTypes } from './schema-types.mjs';
 import { bundleSizes, figuresIn, renderBundleSizes, renderHealth, withFigures } from './docs/figures.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -62,6 +64,7 @@ async function main(args) {
   if (what !== 'figures') {
     const schema = JSON.parse(readFileSync(join(root, SCHEMA), 'utf8'));
     outputs.set(REFERENCE, renderConfigReference(schema, SCHEMA));
+    outputs.set(TYPES, await renderSchemaTypes(schema));
   }
   if (what !== 'config') {
     const figures = {

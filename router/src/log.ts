@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import type { Logger as PinoLogger, Level } from 'pino';
-import pretty from 'pino-pretty';
+import type { DestinationStream, Logger as PinoLogger, Level } from 'pino';
+import { PINO_PRETTY, installCommand, requireOptional } from './optional.js';
 
 export type Logger = PinoLogger;
 export type LogLevel = Level | 'silent';
@@ -17,11 +17,40 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
-/** JSON logs (one object a line) for machines; coloured lines when a person is watching. */
+/**
+ * JSON logs (one object a line) for machines; coloured lines when a person is watching, through
+ * pino-pretty, an optional dependency loaded only then (optional.ts). Without it the logs stay
+ * JSON lines, and the first logger that wanted it says so once.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const human = options.pretty ?? process.stdout.isTTY === true;
   const base = { level: options.level, base: { name: 'switchboard' } };
-  return human ? pino(base, pretty({ colorize: true, sync: true })) : pino(base);
+  if (!human) return pino(base);
+  const pretty = loadPretty();
+  if (pretty !== undefined) return pino(base, pretty({ colorize: true, sync: true }));
+  const log = pino(base);
+  if (!prettyMissingSaid) {
+    prettyMissingSaid = true;
+    log.warn({ missing: PINO_PRETTY.packages }, `pretty logs need the optional package pino-pretty, which is not installed: logging JSON lines instead (install it: ${installCommand(PINO_PRETTY)})`);
+  }
+  return log;
+}
+
+/** The part of pino-pretty used here (its types are not needed to build without it). */
+type PrettyFactory = (options: { colorize: boolean; sync: boolean }) => DestinationStream;
+
+/** pino-pretty's factory, loaded at the first pretty logger; undefined when it is not installed. */
+let prettyFactory: PrettyFactory | undefined | null = null;
+/** Whether the missing pino-pretty was already reported (once per process). */
+let prettyMissingSaid = false;
+
+function loadPretty(): PrettyFactory | undefined {
+  if (prettyFactory === null) {
+    // CommonJS, loaded synchronously: the logger exists before the router's constructor returns.
+    const loaded = requireOptional(PINO_PRETTY, 'pino-pretty') as { default?: PrettyFactory } | PrettyFactory | undefined;
+    prettyFactory = typeof loaded === 'function' ? loaded : loaded?.default;
+  }
+  return prettyFactory;
 }
 
 /** A logger that writes nothing, for embedding and tests. */

@@ -10,10 +10,9 @@
  *   session and subscription registries.
  * - Direct messages to a node go to `<prefix>.n.<node>`.
  */
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
+import { NATS, importOptional } from '../optional.js';
 import type { ClusterConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ClusterBuckets, NodeLink } from './link.js';
@@ -24,6 +23,11 @@ import { decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
 
 export type { ClusterBuckets } from './link.js';
+
+// NATS is an optional dependency (optional.ts): without it a single node runs, and a cluster
+// config fails at start naming the packages to install.
+const { connect } = await importOptional(NATS, () => import('@nats-io/transport-node'));
+const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
 
 interface Peer {
   incarnation: number;
