@@ -116,12 +116,13 @@ export class Calls {
     if (args !== undefined) invocation.args = args;
     if (kwargs !== undefined) invocation.kwargs = kwargs;
     const callee = call.callee.session;
-    const frame = callee.encode(invocation);
+    // An in-process callee takes the message itself: nothing to encode. [transports/peer.ts]
+    const frame = callee.peer.sendMessage !== undefined ? invocation : callee.encode(invocation);
     if (frame === undefined) {
       this.#finish(call);
       return call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${callee.peer.codec.name})`);
     }
-    if (!callee.peer.send(frame)) {
+    if (!(frame === invocation ? callee.peer.sendMessage!(invocation) : callee.peer.send(frame as string | Uint8Array))) {
       // The callee cannot take it (gone or cut off): answer the caller now.
       this.#finish(call);
       call.caller.sendError(MessageCode.Call, call.callRequest, ErrorUri.Canceled, 'callee unavailable');
@@ -165,6 +166,7 @@ export class Calls {
     if (result?.kwargs !== undefined) answer.kwargs = result.kwargs;
     // A result holding what another session sent (its authextra, a testament) may not fit this
     // session's serializer: the call still gets an answer.
+    if (session.peer.sendMessage !== undefined) return void session.send(answer);
     const frame = session.encode(answer);
     if (frame === undefined) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, `the result cannot be represented in this session's serializer (${session.peer.codec.name})`);
@@ -278,8 +280,8 @@ export class Calls {
     }
     if (msg.args !== undefined) answer.args = msg.args;
     if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
-    const frame = call.caller.encode(answer);
-    if (frame !== undefined) call.caller.peer.send(frame);
+    const frame = call.caller.peer.sendMessage !== undefined ? answer : call.caller.encode(answer);
+    if (frame !== undefined) void (frame === answer ? call.caller.peer.sendMessage!(answer) : call.caller.peer.send(frame as string | Uint8Array));
     else {
       if (progress) this.#finish(call);
       // The call is over: the caller must still get an answer.

@@ -71,6 +71,8 @@ export interface RealmOptions {
   routeIds?: 'sequential' | 'derived';
   /** Quotas per session and byte budgets (limits.ts); defaults for what is unset. */
   limits?: Partial<RealmLimits>;
+  /** Replaces the authorizer built from `roles` (an embedder's own, `createRouter({ authorizer })`). */
+  authorizer?: Authorizer;
 }
 
 /** An encoded frame, or null when the payload could not be encoded. */
@@ -199,6 +201,13 @@ function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<RouterSessio
   return [MessageCode.Event, subscription, plan.publication, details];
 }
 
+function eventMessage(subscription: SubscriptionId, plan: DeliveryPlan<RouterSession>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): Event {
+  const event: Event = { code: MessageCode.Event, subscription, publication: plan.publication, details };
+  if (args !== undefined) event.args = args;
+  if (kwargs !== undefined) event.kwargs = kwargs;
+  return event;
+}
+
 /**
  * A route's ID derived from what it is: 53 bits of SHA-256 over realm, kind, policy and URI, plus
  * one (an ID is in [1, 2^53]). Two different routes share an ID with odds of about n²/2^54.
@@ -248,7 +257,7 @@ export class Realm {
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
-    this.authorizer = createAuthorizer(options.roles, call, (subject) => {
+    this.authorizer = options.authorizer ?? createAuthorizer(options.roles, call, (subject) => {
       const session = this.sessions.get(subject.id);
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });
@@ -556,6 +565,11 @@ export class Realm {
       let others: Map<Codec, Frame> | undefined;
       for (const subscriber of subscription.subscribers) {
         if (!isRecipient(plan, subscriber)) continue;
+        // An in-process subscriber takes the EVENT as an object: nothing to encode. [transports/peer.ts]
+        if (subscriber.peer.sendMessage !== undefined) {
+          if (subscriber.peer.sendMessage(eventMessage(subscription.id, plan, exact ? details : { ...details, topic: plan.topic }, args, kwargs))) this.stats.countOut(MessageCode.Event);
+          continue;
+        }
         const codec = subscriber.peer.codec;
         let frame: Frame | undefined;
         if (codec === codec0) frame = frame0;

@@ -130,6 +130,12 @@ export class RouterSession implements PeerHandler {
       this.core.sessionLog.error({ err, session: this.id || undefined }, 'internal error parsing a message');
       return this.abort('wamp.error.internal_error', 'internal router error');
     }
+    this.onMessage(msg);
+  }
+
+  /** A message as an object: parsed above, or from an in-process peer (nothing to decode). */
+  onMessage(msg: WampMessage): void {
+    if (this.state === SessionState.Closed) return;
     this.core.stats.countIn(msg.code);
     if (this.maxMessagesPerSecond !== undefined && this.#overRate(this.maxMessagesPerSecond)) {
       this.core.stats.limitExceeded('maxMessagesPerSecond');
@@ -235,8 +241,9 @@ export class RouterSession implements PeerHandler {
   }
 
   send(msg: WampMessage): boolean {
-    const frame = this.encode(msg);
-    if (frame === undefined || !this.peer.send(frame)) return false;
+    // An in-process peer takes the object itself: nothing is encoded. [transports/peer.ts]
+    const frame = this.peer.sendMessage !== undefined ? msg : this.encode(msg);
+    if (frame === undefined || !(frame === msg ? this.peer.sendMessage!(msg) : this.peer.send(frame as string | Uint8Array))) return false;
     this.core.stats.countOut(msg.code);
     return true;
   }
