@@ -104,6 +104,7 @@ const CLOSED_HANDLER: PeerHandler = { onFrame: () => undefined, onBadFrame: () =
 export class Router implements RouterCore, AsyncDisposable {
   readonly config: RouterConfig;
   readonly log: Logger;
+  /** @internal */
   readonly counters = new OutboundCounters();
   readonly stats = new RouterStats();
   /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
@@ -282,7 +283,7 @@ export class Router implements RouterCore, AsyncDisposable {
     return this.openInProcess<Api>(realm, principal, EMBEDDED_AUTHMETHOD, options.openTimeoutMs);
   }
 
-  /** One of the HTTP bridge's sessions (http/bridge/local-session.ts): the role's rights, the bridge's authmethod. */
+  /** One of the HTTP bridge's sessions (http/bridge/local-session.ts): the role's rights, the bridge's authmethod. @internal */
   openBridgeSession(identity: BridgeIdentity): Promise<Session> {
     return this.openInProcess(identity.realm, { authid: identity.authid, authrole: identity.authrole, authprovider: 'bridge' }, BRIDGE_AUTHMETHOD);
   }
@@ -290,6 +291,7 @@ export class Router implements RouterCore, AsyncDisposable {
   /**
    * An in-process session that joins as `principal`, by an authmethod only this connection
    * offers (no network client can name it: it is in no listener's map).
+   * @internal
    */
   openInProcess<Api extends ApiContract = Untyped>(realm: string, principal: Principal, authmethod: string, openTimeoutMs?: number): Promise<Session<Api>> {
     if (this.#state !== 'running') return Promise.reject(new Error(`router.session(): the router is ${this.#state === 'new' ? 'not started' : this.#state}`));
@@ -431,6 +433,7 @@ export class Router implements RouterCore, AsyncDisposable {
   /**
    * The logger of one part of the router (`realm`, `session`, `auth`, `transport`, `bridge`):
    * a child of the router's logger, at the level `log.modules` gives it, if any.
+   * @internal
    */
   logger(module: LogModule): Logger {
     let child = this.#loggers.get(module);
@@ -458,6 +461,7 @@ export class Router implements RouterCore, AsyncDisposable {
   /**
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
+   * @internal
    */
   accept(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
     if (this.#state !== 'running') {
@@ -471,7 +475,7 @@ export class Router implements RouterCore, AsyncDisposable {
     return session;
   }
 
-  /** An in-process client connection (see transports/local.ts). */
+  /** An in-process client connection (see transports/local.ts). @internal */
   connectLocal(options: Parameters<typeof createLocalConnection>[0], authenticators?: ReadonlyMap<string, Authenticator>): LocalClient {
     const log = this.logger('transport');
     const connection = createLocalConnection({ onError: (err) => log.error({ err: err.message }, 'in-process connection closed after a fault'), ...options });
@@ -479,7 +483,7 @@ export class Router implements RouterCore, AsyncDisposable {
     return connection.client;
   }
 
-  /** The router's own caller in a realm (for dynamic authenticators and authorizers). */
+  /** The router's own caller in a realm (for dynamic authenticators and authorizers). @internal */
   internalCaller(realm: string): InternalCaller {
     let caller = this.#callers.get(realm);
     if (caller === undefined) {
