@@ -502,8 +502,8 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
 }
 
 /**
- * The embedding API: a router from a config (or none: realm1, anonymous, a WebSocket on
- * 127.0.0.1:8080 unless `config.listeners` says otherwise, `[]` for none), with the embedder's
+ * The embedding API: a router from a config (or none: realm1, anonymous, the embedded default
+ * listener on port 8080 unless `config.listeners` says otherwise, `[]` for none), with the embedder's
  * authenticators, authorizer and realm plugins. Not started: `await createRouter(…).start()`
  * resolves to the router (`await using router = await createRouter(…).start()` stops it at the
  * end of the scope); `router.attach(server)` serves WAMP on an HTTP server of
