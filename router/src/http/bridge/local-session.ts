@@ -15,7 +15,7 @@
  */
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
 import { CloseUri, WampError } from '@switchboard/schemas';
-import { Result, SerializerError, SessionClosedError, NotConnectedError } from '@switchboard/client';
+import { ConnectionLostError, NotConnectedError, ProtocolViolationError, Result, SerializerError, SessionAbortedError, SessionClosedError } from '@switchboard/client';
 import type { Session } from '@switchboard/client';
 
 export const BRIDGE_AUTHMETHOD = 'x_switchboard_bridge';
@@ -61,10 +61,9 @@ export class BridgeMessageRefused extends Error {
 /** The client's errors in the bridge's terms; WampError (the router's answer) as it is. */
 function bridgeError(err: unknown): Error {
   if (err instanceof SerializerError) return new BridgeMessageRefused(`the request cannot be sent: ${err.message}`);
-  if (err instanceof SessionClosedError || err instanceof NotConnectedError) return new BridgeSessionClosed('the bridge session closed');
-  if (err instanceof WampError) return err;
-  // The session ended under the request (the client's ConnectionLostError and the like).
-  if (err instanceof Error && err.name !== 'Error') return new BridgeSessionClosed(`the bridge session closed: ${err.message}`);
+  // The session ended under the request: closed, killed, shut down.
+  const ended = [SessionClosedError, NotConnectedError, ConnectionLostError, SessionAbortedError, ProtocolViolationError];
+  if (ended.some((type) => err instanceof type)) return new BridgeSessionClosed(`the bridge session closed: ${(err as Error).message}`);
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -97,11 +96,10 @@ export class BridgeSession {
     try {
       return new BridgeSession(await open(identity));
     } catch (err) {
-      // An ABORT: the client's SessionAbortedError, as the WampError the bridge answers with.
-      const abort = err as { reason?: unknown; details?: Dict };
-      if (typeof abort.reason === 'string') {
-        const text = typeof abort.details?.['message'] === 'string' ? abort.details['message'] : '';
-        throw new WampError(abort.reason, text === '' ? [] : [text]);
+      // An ABORT (no such realm, no such role…), as the WampError the bridge answers with.
+      if (err instanceof SessionAbortedError) {
+        const text = typeof err.details['message'] === 'string' ? err.details['message'] : '';
+        throw new WampError(err.reason, text === '' ? [] : [text]);
       }
       throw err;
     }
