@@ -260,7 +260,9 @@ export class Router implements RouterCore, AsyncDisposable {
   /**
    * Serves WAMP over WebSocket on a Node HTTP(S) server the router does not own (an Express or
    * Fastify app's): upgrades on `options.path` (default `/ws`) are the router's, everything else
-   * stays the server's. The server is not closed at stop; the router's connections are.
+   * stays the server's. The server is not closed at stop; the router's connections are. The
+   * address returned has the server's port when it already listens (0 before). WebSocket only:
+   * long-poll, RawSocket, the HTTP bridge and static files need a listener of the router's own.
    */
   attach(server: UpgradeServer, options: AttachOptions = {}): ListenerAddress {
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error(`cannot attach to a router that is ${this.#state}`);
