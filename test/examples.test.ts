@@ -16,7 +16,7 @@ const names = readdirSync(EXAMPLES, { withFileTypes: true })
   .sort();
 
 it('finds the examples', () => {
-  expect(names).toEqual(['browser', 'chat', 'cluster', 'django', 'nginx', 'node-client', 'node-services', 'quickstart']);
+  expect(names).toEqual(['browser', 'chat', 'cluster', 'django', 'embedding', 'nginx', 'node-client', 'node-services', 'quickstart']);
 });
 
 describe.each(names)('examples/%s', (name) => {

@@ -21,8 +21,8 @@ import type { ApiContract, Untyped } from './typed.js';
 
 export const CLIENT_AGENT = 'switchboard-client/0.1.0';
 
-/** How the client reaches the router. */
-export type TransportType = 'websocket' | 'rawsocket' | 'longpoll';
+/** How the client reaches the router (`local`: in the router's process, `router.session(realm)`). */
+export type TransportType = 'websocket' | 'rawsocket' | 'longpoll' | 'local';
 
 export interface TransportSpec {
   type: TransportType;
@@ -100,7 +100,12 @@ export interface Runtime {
   /** The WebSocket. */
   socketFactory(options: ConnectOptions): SocketFactory;
   /** The other transports this runtime has (Node: rawsocket and longpoll; browsers: longpoll). */
-  transports?: Partial<Record<Exclude<TransportType, 'websocket'>, (options: ConnectOptions) => SocketFactory>>;
+  transports?: Partial<Record<Exclude<TransportType, 'websocket' | 'local'>, (options: ConnectOptions) => SocketFactory>>;
+  /**
+   * In process only (`@switchboard/client`'s connectInProcess): opens the one transport there is,
+   * instead of `url`/`transports`, with no serializer.
+   */
+  inProcess?: () => Transport;
   codecs: Partial<Record<SerializerName, Codec>>;
   /** Why a serializer name is not available here (e.g. how to add msgpack in the browser). */
   missingCodecHint: string;
@@ -155,8 +160,7 @@ interface Ending {
 export class Connection<Api extends ApiContract = Untyped> extends Emitter<ConnectionEvents> {
   readonly session: Session<Api>;
   readonly #options: ConnectOptions;
-  readonly #codecs: Codec[];
-  readonly #transports: readonly { spec: TransportSpec; socketFactory: SocketFactory }[];
+  readonly #transports: readonly { spec: TransportSpec; open(timeoutMs: number): Promise<Transport> }[];
   #transportInUse: TransportInUse | undefined;
   readonly #reconnect: Required<ReconnectOptions> | false;
   #state: ConnectionState = 'idle';
@@ -170,20 +174,27 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   constructor(options: ConnectOptions, runtime: Runtime) {
     super();
     this.#options = options;
-    this.#codecs = (options.serializers ?? (Object.keys(runtime.codecs) as SerializerName[])).map((s) => {
-      if (!isSerializerName(s)) return s;
-      const codec = runtime.codecs[s];
-      if (codec === undefined) throw new TypeError(`serializer '${s}' is not available here: ${runtime.missingCodecHint}`);
-      return codec;
-    });
-    if (this.#codecs.length === 0) throw new TypeError('at least one serializer is needed');
-    const specs = options.transports ?? (options.url !== undefined ? [{ type: transportTypeOf(options.url), url: options.url }] : []);
-    if (specs.length === 0) throw new TypeError('a url or a non-empty transports list is needed');
-    this.#transports = specs.map((spec) => {
-      const make = spec.type === 'websocket' ? runtime.socketFactory : runtime.transports?.[spec.type];
-      if (make === undefined) throw new TypeError(`transport '${spec.type}' is not available here`);
-      return { spec: { type: spec.type, url: spec.url }, socketFactory: make(options) };
-    });
+    const inProcess = runtime.inProcess;
+    if (inProcess !== undefined) {
+      this.#transports = [{ spec: { type: 'local', url: `local:${options.realm}` }, open: () => Promise.resolve(inProcess()) }];
+    } else {
+      const codecs = (options.serializers ?? (Object.keys(runtime.codecs) as SerializerName[])).map((s) => {
+        if (!isSerializerName(s)) return s;
+        const codec = runtime.codecs[s];
+        if (codec === undefined) throw new TypeError(`serializer '${s}' is not available here: ${runtime.missingCodecHint}`);
+        return codec;
+      });
+      if (codecs.length === 0) throw new TypeError('at least one serializer is needed');
+      const specs = options.transports ?? (options.url !== undefined ? [{ type: transportTypeOf(options.url), url: options.url }] : []);
+      if (specs.length === 0) throw new TypeError('a url or a non-empty transports list is needed');
+      this.#transports = specs.map((spec) => {
+        const make = spec.type === 'websocket' ? runtime.socketFactory : spec.type === 'local' ? undefined : runtime.transports?.[spec.type];
+        if (make === undefined) throw new TypeError(`transport '${spec.type}' is not available here`);
+        const socketFactory = make(options);
+        const label = spec.type === 'websocket' ? 'WebSocket' : spec.type === 'rawsocket' ? 'RawSocket' : 'long-poll transport';
+        return { spec: { type: spec.type, url: spec.url }, open: (timeoutMs: number) => Transport.open({ url: spec.url, codecs, socketFactory, timeoutMs, label }) };
+      });
+    }
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.session = new Session<Api>(this, options.realm, {
       protocolViolation: (detail) => this.#protocolViolation(detail),
@@ -337,11 +348,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   /** Tries each transport in order; the first that opens wins. Fails with the last one's error. */
   async #openTransport(timeoutMs: number): Promise<{ transport: Transport; spec: TransportSpec }> {
     let lastError: unknown;
-    for (const { spec, socketFactory } of this.#transports) {
+    for (const { spec, open } of this.#transports) {
       if (this.#stopped()) break;
       try {
-        const label = spec.type === 'websocket' ? 'WebSocket' : spec.type === 'rawsocket' ? 'RawSocket' : 'long-poll transport';
-        return { transport: await Transport.open({ url: spec.url, codecs: this.#codecs, socketFactory, timeoutMs, label }), spec };
+        return { transport: await open(timeoutMs), spec };
       } catch (err) {
         lastError = err;
       }

@@ -43,3 +43,6 @@ export type { RawSocketTarget } from './rawsocket.js';
 export { HttpBridgeClient, signQuery } from './http-bridge.js';
 export type { HttpBridgeClientOptions, BridgePublishOptions, BridgePublication, BridgeCallResult } from './http-bridge.js';
 export { HttpBridgeError } from './errors.js';
+// In the router's process (`router.session(realm)`): Node only, out of the browser bundle.
+export { connectInProcess } from './in-process.js';
+export type { InProcessEnd, InProcessLink, InProcessOptions, OpenInProcessLink } from './in-process.js';

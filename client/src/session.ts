@@ -292,6 +292,11 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     return this.#call(procedure, args, kwargs, options, options.onProgress).then((r) => r.value as ResultOf<CallableOf<Api, P>>);
   }
 
+  /** CALL; resolves to everything the RESULT carried (all positional and keyword results, details). */
+  callResult<P extends CallableUri<Api>>(procedure: P, args?: unknown[], kwargs?: Dict, options: Omit<CallOptions, 'onProgress'> = {}): Promise<CallResult<ResultOf<CallableOf<Api, P>>>> {
+    return this.#call(procedure, args, kwargs, options, undefined) as Promise<CallResult<ResultOf<CallableOf<Api, P>>>>;
+  }
+
   /**
    * CALL with progressive results as an async iterator; `result` gives the whole final RESULT
    * (all positional and keyword results, details).

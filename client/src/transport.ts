@@ -1,6 +1,8 @@
 /**
- * One WebSocket carrying WAMP: subprotocol negotiation over the offered codecs, frames to typed
- * messages (`parseMessage`) and back (`toWire`), and why it closed.
+ * One link carrying WAMP messages, and why it closed. Over a WebSocket (or RawSocket, long-poll):
+ * subprotocol negotiation over the offered codecs, frames to typed messages (`parseMessage`) and
+ * back (`toWire`). In process (`Transport.inProcess`, the router's `router.session(realm)`): the
+ * message objects themselves, nothing encoded or parsed.
  */
 import { DecodeError, ROUTER_FRAME_LIMITS, parseMessage, toWire } from '@switchboard/schemas/core';
 import type { Codec, WampMessage } from '@switchboard/schemas/core';
@@ -51,14 +53,52 @@ function tolerateNullPayload(frame: unknown): unknown {
   return frame;
 }
 
+/** What a transport says about its serializer (`Session.serializer`, `TransportInUse.protocol`). */
+export interface TransportCodec {
+  readonly name: string;
+  readonly subprotocol: string;
+}
+
+/** Where a transport's messages go: a socket (encoded first) or an in-process link (as they are). */
+export interface Outlet {
+  /** Throws SerializerError when the message cannot be carried; nothing is sent then. */
+  send(msg: WampMessage): void;
+  close(code: number, reason: string): void;
+}
+
+/** An outlet that encodes each message with `codec` and writes it to `socket`. */
+function encodingOutlet(codec: Codec, socket: Socket, isClosed: () => boolean): Outlet {
+  return {
+    send(msg) {
+      let frame: string | Uint8Array;
+      try {
+        frame = codec.encode(toWire(msg));
+      } catch (err) {
+        throw new SerializerError(`cannot serialize this message with ${codec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      if (!isClosed()) socket.send(frame);
+    },
+    close: (code, reason) => socket.close(code, reason),
+  };
+}
+
 export class Transport {
   handlers: TransportHandlers = ignore;
   #closed = false;
+  readonly #wire: Codec | undefined;
 
-  private constructor(
-    readonly codec: Codec,
-    private readonly socket: Socket,
-  ) {}
+  /**
+   * @internal `Transport.open` for sockets; the in-process transport (in-process.ts) passes an
+   * outlet that hands messages over as objects, and no `wire` codec.
+   */
+  constructor(
+    readonly codec: TransportCodec,
+    private readonly outlet: Outlet,
+    /** The codec frames are decoded with; undefined when messages arrive as objects. */
+    wire?: Codec,
+  ) {
+    this.#wire = wire;
+  }
 
   get isClosed(): boolean {
     return this.#closed;
@@ -96,7 +136,7 @@ export class Transport {
                 socket?.close(1002, 'unsupported subprotocol');
                 return;
               }
-              transport = new Transport(codec, socket!);
+              transport = new Transport(codec, encodingOutlet(codec, socket!, () => transport?.isClosed === true), codec);
               settled = true;
               clearTimeout(timer);
               resolve(transport);
@@ -115,7 +155,7 @@ export class Transport {
                 fail(lastError ?? `closed before opening (code ${code}${reason ? `, ${reason}` : ''})`);
                 return;
               }
-              transport.#onClose(code, reason || lastError || '');
+              transport.ended(code, reason || lastError || '');
             },
           },
         );
@@ -127,28 +167,33 @@ export class Transport {
 
   /** Encodes and sends; throws SerializerError when the payload cannot be represented. */
   send(msg: WampMessage): void {
-    let frame: string | Uint8Array;
-    try {
-      frame = this.codec.encode(toWire(msg));
-    } catch (err) {
-      throw new SerializerError(`cannot serialize this message with ${this.codec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (!this.#closed) this.socket.send(frame);
+    this.outlet.send(msg);
   }
 
   close(code = 1000, reason = ''): void {
     if (this.#closed) return;
-    this.socket.close(code, reason);
+    this.outlet.close(code, reason);
+  }
+
+  /** A message that arrived as an object (in process): no frame to decode or parse. */
+  deliver(msg: WampMessage): void {
+    if (!this.#closed) this.handlers.message(msg);
+  }
+
+  /** The link closed; called by whoever owns it (the socket's close handler, an in-process link). */
+  ended(code: number, reason: string): void {
+    this.#onClose(code, reason);
   }
 
   #onData(data: string | Uint8Array): void {
-    if (this.#closed) return;
+    const codec = this.#wire;
+    if (this.#closed || codec === undefined) return;
     let msg: WampMessage;
     try {
-      if (typeof data === 'string' && this.codec.binary) throw new DecodeError(`a text frame on ${this.codec.subprotocol}, which uses binary frames`);
+      if (typeof data === 'string' && codec.binary) throw new DecodeError(`a text frame on ${codec.subprotocol}, which uses binary frames`);
       // Router frames carry what other peers sent, bounded by the router: a frame at its limit plus
       // the details it adds must not cut this session off.
-      msg = parseMessage(tolerateNullPayload(this.codec.decode(data, ROUTER_FRAME_LIMITS)));
+      msg = parseMessage(tolerateNullPayload(codec.decode(data, ROUTER_FRAME_LIMITS)));
     } catch (err) {
       this.handlers.badFrame(err instanceof Error ? err.message : String(err));
       return;

@@ -2,9 +2,11 @@
  * What one entry of the config's `listeners` starts: a port (or Unix socket) and the transports
  * behind it. A `websocket` listener is an HTTP server (WebSocket upgrades, long-poll, /health,
  * optionally RawSocket on the same port, optionally TLS); a `rawsocket` listener is RawSocket only.
- * Transports hand every connection to `accept` (Router.attach); none of this knows about realms.
+ * Transports hand every connection to `accept` (Router.accept); none of this knows about realms.
  */
 import { unlinkSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { connect, createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -159,6 +161,56 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   if (longpollConfig !== undefined) address.longpollUrl = `${secure ? 'https' : 'http'}://${host}:${bound.port}${longpollConfig.path}`;
   ctx.log.info({ url: address.url, rawsocket: address.rawsocketUrl, longpoll: address.longpollUrl, serializers: config.serializers }, 'listening');
   return { address, close, terminate, stop: () => http.close() };
+}
+
+/** A Node HTTP(S) server the router does not own: an Express or Fastify app's, say. */
+export interface UpgradeServer {
+  on(event: 'upgrade', listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  off(event: 'upgrade', listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  listeners(event: 'upgrade'): unknown[];
+}
+
+/**
+ * WebSocket on someone else's server (`Router.attach`): upgrades on the listener's paths go to the
+ * router, through the same admission (origins, connections per address) as a listener of its own;
+ * every other request and upgrade is left to the server's owner. The server is never closed:
+ * `stop` only unhooks. No long-poll, RawSocket, bridge or static routes: those need a server of
+ * the router's own (a `listeners` entry).
+ */
+export function attachWebSocket(server: UpgradeServer, config: WebSocketListenerConfig, ctx: ListenerContext): Listener {
+  const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, false) : undefined;
+  const onLimit = ctx.refused;
+  const inbound = new InboundBudget(config.maxInboundBytes);
+  const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
+  const admission = new Admission(config, ctx.log, ctx.refused);
+  const paths = new Set(config.paths ?? [config.path]);
+  const alone = server.listeners('upgrade').length === 0;
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (paths.has(path)) {
+      if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
+    } else if (alone) {
+      // Nobody else takes upgrades on this server: refuse rather than leave the socket hanging.
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  };
+  server.on('upgrade', onUpgrade);
+  const address: ListenerAddress = { type: 'websocket', host: '', port: 0, path: config.path, url: `ws://attached${config.path}`, secure: false };
+  const bound = (server as { address?: () => unknown }).address?.();
+  if (typeof bound === 'object' && bound !== null && 'port' in bound) {
+    const info = bound as AddressInfo;
+    Object.assign(address, { host: info.address, port: info.port, url: `ws://${hostForUrl(info)}:${info.port}${config.path}` });
+  }
+  ctx.log.info({ path: [...paths], serializers: config.serializers }, 'attached to an HTTP server');
+  return {
+    address,
+    close: () => websocket.close(1001, 'router shutting down'),
+    terminate: () => websocket.terminate(),
+    stop: () => {
+      server.off('upgrade', onUpgrade);
+      return Promise.resolve();
+    },
+  };
 }
 
 export async function startRawSocketListener(config: RawSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {

@@ -36,6 +36,7 @@ import type { DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from 
 import { Dealer, isInvocationPolicy } from './dealer/dealer.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import { createAuthorizer } from './auth/index.js';
+import type { Authorizer } from './auth/types.js';
 import { mayMatchReserved } from './auth/coverage.js';
 import type { RouterCall } from './auth/dynamic.js';
 import { sessionDetails } from './meta/sessions.js';
@@ -74,6 +75,8 @@ export interface RealmOptions {
   routeIds?: 'sequential' | 'derived';
   /** Quotas per session and byte budgets (limits.ts); defaults for what is unset. */
   limits?: Partial<RealmLimits>;
+  /** Replaces the authorizer built from `roles` (an embedder's own, `createRouter({ authorizer })`). */
+  authorizer?: Authorizer;
 }
 
 export type { CancelMode, RouterProcedure } from './calls.js';
@@ -215,7 +218,7 @@ export class Realm {
   ) {
     this.name = options.name;
     this.#uriCheck = options.uriCheck;
-    const authorizer = createAuthorizer(options.roles, call, (subject) => {
+    const authorizer = options.authorizer ?? createAuthorizer(options.roles, call, (subject) => {
       const session = this.sessions.get(subject.id);
       return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
     });

@@ -2,22 +2,27 @@
  * The router: realms, listeners and their transports, start and graceful stop.
  */
 import type { SessionId } from '@switchboard/schemas';
-import { CloseUri, RandomIds, msgpackCodec } from '@switchboard/schemas';
+import { CloseUri, RandomIds } from '@switchboard/schemas';
 import { resolveConfig } from './config/config.js';
-import type { RouterConfig, RouterConfigFile, WebSocketListenerConfig } from './config/config.js';
+import type { RouterConfig, RouterConfigFile, WebSocketListenerConfig, WebSocketListenerFile } from './config/config.js';
 import type { RouterCore } from './core.js';
 import { createLogger, limitRefusalLog } from './log.js';
 import type { LogModule, Logger } from './log.js';
 import { createAuthenticators } from './auth/index.js';
-import type { Authenticator } from './auth/types.js';
-import { InternalCaller, ROUTER_AUTHENTICATORS } from './internal.js';
+import type { AuthContext } from './auth/index.js';
+import type { Authenticator, Authorizer, Principal } from './auth/types.js';
+import { EMBEDDED_AUTHMETHOD, InternalCaller, ROUTER_AUTHMETHOD, ROUTER_PRINCIPAL } from './internal.js';
+import { BRIDGE_AUTHMETHOD } from './http/bridge/local-session.js';
+import type { BridgeIdentity } from './http/bridge/local-session.js';
+import { connectInProcess } from '@switchboard/client';
+import type { ApiContract, Session, Untyped } from '@switchboard/client';
 import { HttpBridge } from './http/bridge/bridge.js';
 import { HttpIntegrations } from './http/bridge/integrations.js';
 import { HttpServer, sendJson } from './http/server.js';
 import type { Admission } from './http/admission.js';
 import type { InboundBudget } from './transports/inbound-budget.js';
-import { startRawSocketListener, startWebSocketListener } from './listeners.js';
-import type { Listener } from './listeners.js';
+import { attachWebSocket, startRawSocketListener, startWebSocketListener } from './listeners.js';
+import type { Listener, ListenerContext, UpgradeServer } from './listeners.js';
 import { historyPlugin, metaPlugin } from './meta/index.js';
 import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
@@ -31,7 +36,7 @@ import { Connection, ConnectionState } from './connection.js';
 import type { SessionLimits } from './connection.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
-import { createLocalConnection } from './transports/local.js';
+import { createInProcessConnection, createLocalConnection } from './transports/local.js';
 import type { LocalClient } from './transports/local.js';
 
 /** A cluster node's view of the cluster (GET /ready). */
@@ -48,6 +53,30 @@ export interface RouterOptions {
   config?: RouterConfigFile;
   /** Defaults to a pino logger at the config's level. */
   logger?: Logger;
+  /**
+   * Authentication methods by authmethod name, added to every listener's (and every attached
+   * server's), replacing a configured method of the same name.
+   */
+  authenticators?: Readonly<Record<string, Authenticator>>;
+  /**
+   * Replaces the authorizer the config's `roles` build: one for every realm, or one per realm
+   * name. The router's own sessions (`router.session(realm)` without a role) are not asked.
+   */
+  authorizer?: Authorizer | ((realm: string) => Authorizer);
+  /** Installed into every realm at start (in order), torn down at stop (in reverse). */
+  plugins?: readonly RealmPlugin[];
+}
+
+/** `router.attach(server, options)`: a WebSocket listener's settings, minus what a server of its own would need. */
+export type AttachOptions = Omit<WebSocketListenerFile, 'type' | 'host' | 'port' | 'tls' | 'rawsocket' | 'longpoll' | 'http' | 'static'>;
+
+/** `router.session(realm, options)`: act as a role the realm authorizes, rather than as the router. */
+export interface SessionOptions {
+  authrole: string;
+  /** Default `embedded`. */
+  authid?: string;
+  /** Milliseconds to join (default 10000). */
+  openTimeoutMs?: number;
 }
 
 export interface ListenerAddress {
@@ -73,9 +102,10 @@ const DEFAULT_AUTHENTICATORS = createAuthenticators(undefined);
 /** The handler of a connection turned away: it ignores everything. */
 const CLOSED_HANDLER: PeerHandler = { onFrame: () => undefined, onBadFrame: () => undefined, onClose: () => undefined };
 
-export class Router implements RouterCore {
+export class Router implements RouterCore, AsyncDisposable {
   readonly config: RouterConfig;
   readonly log: Logger;
+  /** @internal */
   readonly counters = new OutboundCounters();
   readonly stats = new RouterStats();
   /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
@@ -94,6 +124,9 @@ export class Router implements RouterCore {
   readonly #liveIds = new Set<number>();
   readonly #listeners: Listener[] = [];
   readonly #callers = new Map<string, InternalCaller>();
+  readonly #authenticators: Readonly<Record<string, Authenticator>>;
+  /** An embedder's plugins (`createRouter({ plugins })`), installed after the built-in ones. */
+  readonly #embedderPlugins: readonly RealmPlugin[];
   readonly #bridges: HttpBridge[] = [];
   #integrations: HttpIntegrations | undefined;
   #addresses: ListenerAddress[] = [];
@@ -111,8 +144,13 @@ export class Router implements RouterCore {
     limitRefusalLog(this.log, this.config.log.refusalIntervalMs);
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
     this.authTimeoutMs = this.config.authTimeoutMs;
+    this.#authenticators = options.authenticators ?? {};
+    this.#embedderPlugins = options.plugins ?? [];
+    const authorizer = options.authorizer;
     for (const options of this.config.realms) {
-      const realm = new Realm({ ...options, routeIds: this.config.cluster !== undefined ? 'derived' : 'sequential' }, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
+      const realmOptions = { ...options, routeIds: this.config.cluster !== undefined ? ('derived' as const) : ('sequential' as const) };
+      if (authorizer !== undefined) Object.assign(realmOptions, { authorizer: typeof authorizer === 'function' ? authorizer(options.name) : authorizer });
+      const realm = new Realm(realmOptions, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
       this.#realms.set(options.name, realm);
     }
   }
@@ -144,7 +182,8 @@ export class Router implements RouterCore {
     return id;
   }
 
-  async start(): Promise<readonly ListenerAddress[]> {
+  /** Starts the listeners and plugins; resolves to the router itself (`router.addresses` has where it listens). */
+  async start(): Promise<this> {
     if (this.#state !== 'new') throw new Error(`cannot start a router that is ${this.#state}`);
     this.#state = 'running';
     try {
@@ -158,21 +197,11 @@ export class Router implements RouterCore {
         this.#cluster = plugin;
         plugins.push(plugin);
       }
+      plugins.push(...this.#embedderPlugins);
       await this.#plugins.install(this.#realms.values(), plugins);
       for (const [index, listener] of this.config.listeners.entries()) {
-        const authenticators = createAuthenticators(listener.auth, {
-          call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
-          timeoutMs: this.authTimeoutMs,
-          log: this.logger('auth'),
-          limitExceeded: (limit) => this.stats.limitExceeded(limit),
-        });
         const context = {
-          accept: (peer: Peer) => this.attach(peer, authenticators, { maxMessagesPerSecond: listener.maxMessagesPerSecond, helloTimeoutMs: listener.helloTimeoutMs }),
-          counters: this.counters,
-          log: this.logger('transport'),
-          health: () => ({ status: 'ok', sessions: this.sessionCount }),
-          ready: () => this.readiness(),
-          refused: (limit: string) => this.stats.limitExceeded(limit),
+          ...this.#listenerContext(listener),
           routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget) => {
             if (config.http === undefined) return;
             const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, admission, inbound });
@@ -187,7 +216,7 @@ export class Router implements RouterCore {
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
-      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (o, a) => this.connectLocal(o, a), this.logger('bridge'), this.stats);
+      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (identity) => this.openBridgeSession(identity), this.logger('bridge'), this.stats);
     } catch (err) {
       // Undo what did start, without a 'router stopped' line: the caller reports why it failed.
       await this.#shutdown(CloseUri.SystemShutdown, false);
@@ -198,7 +227,91 @@ export class Router implements RouterCore {
     if (this.#human) this.log.info(summaryText(summary));
     else this.log.info({ realms: [...this.#realms.keys()], summary }, 'router started');
     this.#warnIfOpen();
-    return this.#addresses;
+    return this;
+  }
+
+  /** `await using router = await createRouter(…).start()`: stops it when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** What a listener's transports need: `accept` with the listener's authenticators and limits. */
+  #listenerContext(listener: { auth?: WebSocketListenerConfig['auth']; maxMessagesPerSecond?: number | undefined; helloTimeoutMs?: number | undefined }): ListenerContext {
+    const context: AuthContext = {
+      call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
+      timeoutMs: this.authTimeoutMs,
+      log: this.logger('auth'),
+      limitExceeded: (limit) => this.stats.limitExceeded(limit),
+    };
+    const authenticators = new Map(createAuthenticators(listener.auth, context));
+    for (const [method, authenticator] of Object.entries(this.#authenticators)) authenticators.set(method, authenticator);
+    const limits: SessionLimits = {};
+    if (listener.maxMessagesPerSecond !== undefined) limits.maxMessagesPerSecond = listener.maxMessagesPerSecond;
+    if (listener.helloTimeoutMs !== undefined) limits.helloTimeoutMs = listener.helloTimeoutMs;
+    return {
+      accept: (peer: Peer) => this.accept(peer, authenticators, limits),
+      counters: this.counters,
+      log: this.logger('transport'),
+      health: () => ({ status: 'ok', sessions: this.sessionCount }),
+      ready: () => this.readiness(),
+      refused: (limit: string) => this.stats.limitExceeded(limit),
+    };
+  }
+
+  /**
+   * Serves WAMP over WebSocket on a Node HTTP(S) server the router does not own (an Express or
+   * Fastify app's): upgrades on `options.path` (default `/ws`) are the router's, everything else
+   * stays the server's. The server is not closed at stop; the router's connections are. The
+   * address returned has the server's port when it already listens (0 before). WebSocket only:
+   * long-poll, RawSocket, the HTTP bridge and static files need a listener of the router's own.
+   */
+  attach(server: UpgradeServer, options: AttachOptions = {}): ListenerAddress {
+    if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error(`cannot attach to a router that is ${this.#state}`);
+    const listener = resolveConfig({ listeners: [{ ...options, type: 'websocket' }] }).listeners[0] as WebSocketListenerConfig;
+    const attached = attachWebSocket(server, listener, this.#listenerContext(listener));
+    this.#listeners.push(attached);
+    return attached.address;
+  }
+
+  /**
+   * An in-process `@switchboard/client` Session in `realm`: the client's whole API (typed
+   * contracts, async procedures, subscriptions, progressive results, cancel) with no socket and
+   * nothing encoded. Without options it acts for the router (authid `router`, authrole `trusted`,
+   * not authorized); with `{ authrole }` the realm authorizes it like any session of that role.
+   * `session.leave()` ends it; stopping the router ends it too.
+   */
+  session<Api extends ApiContract = Untyped>(realm: string, options?: SessionOptions): Promise<Session<Api>> {
+    if (options === undefined) return this.openInProcess<Api>(realm, ROUTER_PRINCIPAL, ROUTER_AUTHMETHOD);
+    const principal: Principal = { authid: options.authid ?? 'embedded', authrole: options.authrole, authprovider: 'embedded' };
+    return this.openInProcess<Api>(realm, principal, EMBEDDED_AUTHMETHOD, options.openTimeoutMs);
+  }
+
+  /** One of the HTTP bridge's sessions (http/bridge/local-session.ts): the role's rights, the bridge's authmethod. @internal */
+  openBridgeSession(identity: BridgeIdentity): Promise<Session> {
+    return this.openInProcess(identity.realm, { authid: identity.authid, authrole: identity.authrole, authprovider: 'bridge' }, BRIDGE_AUTHMETHOD);
+  }
+
+  /**
+   * An in-process session that joins as `principal`, by an authmethod only this connection
+   * offers (no network client can name it: it is in no listener's map).
+   * @internal
+   */
+  openInProcess<Api extends ApiContract = Untyped>(realm: string, principal: Principal, authmethod: string, openTimeoutMs?: number): Promise<Session<Api>> {
+    if (this.#state !== 'running') return Promise.reject(new Error(`router.session(): the router is ${this.#state === 'new' ? 'not started' : this.#state}`));
+    const authenticators = new Map<string, Authenticator>([[authmethod, { method: authmethod, authenticate: () => ({ kind: 'accept', principal }) }]]);
+    const log = this.logger('transport');
+    return connectInProcess<Api>(
+      (end) => {
+        const connection = createInProcessConnection({
+          onMessage: (msg) => end.message(msg),
+          onClose: (code, reason) => end.close(code, reason),
+          onError: (err) => log.error({ err: err.message }, 'in-process connection closed after a fault'),
+        });
+        connection.bind(this.accept(connection.peer, authenticators));
+        return connection.link;
+      },
+      { realm, auth: { authmethods: [authmethod], authid: principal.authid }, agent: 'switchboard-router', ...(openTimeoutMs !== undefined && { openTimeoutMs }) },
+    );
   }
 
   /**
@@ -316,6 +429,7 @@ export class Router implements RouterCore {
   /**
    * The logger of one part of the router (`realm`, `session`, `auth`, `transport`, `bridge`):
    * a child of the router's logger, at the level `log.modules` gives it, if any.
+   * @internal
    */
   logger(module: LogModule): Logger {
     let child = this.#loggers.get(module);
@@ -339,8 +453,9 @@ export class Router implements RouterCore {
   /**
    * Attaches a connection from any transport (the built-in ones call this too); returns the
    * handler the transport must feed with decoded frames and its close.
+   * @internal
    */
-  attach(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
+  accept(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
     if (this.#state !== 'running') {
       // A connection that arrives while the router stops (a client reconnecting at once) is
       // turned away, not thrown at the transport that accepted it.
@@ -353,19 +468,19 @@ export class Router implements RouterCore {
     return connection;
   }
 
-  /** An in-process client connection (see transports/local.ts). */
+  /** An in-process client connection (see transports/local.ts). @internal */
   connectLocal(options: Parameters<typeof createLocalConnection>[0], authenticators?: ReadonlyMap<string, Authenticator>): LocalClient {
     const log = this.logger('transport');
     const connection = createLocalConnection({ onError: (err) => log.error({ err: err.message }, 'in-process connection closed after a fault'), ...options });
-    connection.bind(this.attach(connection.peer, authenticators));
+    connection.bind(this.accept(connection.peer, authenticators));
     return connection.client;
   }
 
-  /** The router's own caller in a realm (for dynamic authenticators and authorizers). */
+  /** The router's own caller in a realm (for dynamic authenticators and authorizers). @internal */
   internalCaller(realm: string): InternalCaller {
     let caller = this.#callers.get(realm);
     if (caller === undefined) {
-      caller = new InternalCaller(realm, (onMessage, onClose) => this.connectLocal({ codec: msgpackCodec, onMessage, onClose }, ROUTER_AUTHENTICATORS));
+      caller = new InternalCaller(() => this.session(realm));
       this.#callers.set(realm, caller);
     }
     return caller;
@@ -377,4 +492,16 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
   const router = new Router(options);
   await router.start();
   return router;
+}
+
+/**
+ * The embedding API: a router from a config (or none: realm1, anonymous, the embedded default
+ * listener on port 8080 unless `config.listeners` says otherwise, `[]` for none), with the embedder's
+ * authenticators, authorizer and realm plugins. Not started: `await createRouter(…).start()`
+ * resolves to the router (`await using router = await createRouter(…).start()` stops it at the
+ * end of the scope); `router.attach(server)` serves WAMP on an HTTP server of
+ * the application's; `router.session(realm)` gives an in-process client session.
+ */
+export function createRouter(options: RouterOptions = {}): Router {
+  return new Router(options);
 }

@@ -5,7 +5,8 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_REALM_LIMITS, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
+import { ConfigError, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
+import { DEFAULT_REALM_LIMITS } from '../src/limits.js';
 import type { RouterConfigFile } from '@switchboard/router';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));

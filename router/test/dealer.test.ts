@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri } from '@switchboard/schemas';
-import { Dealer } from '@switchboard/router';
-import type { CallOutcome, PendingCall, RegisterOutcome, Registration } from '@switchboard/router';
+import { Dealer } from '../src/dealer/dealer.js';
+import type { CallOutcome, PendingCall, RegisterOutcome, Registration } from '../src/dealer/dealer.js';
 // Not (yet) re-exported by the package entry point.
 import type { InvocationPolicy, RegisterOptions } from '../src/dealer/dealer.js';
 

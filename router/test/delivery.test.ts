@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Codec } from '@switchboard/schemas';
 import { cborCodec, jsonCodec, MessageCode, msgpackCodec } from '@switchboard/schemas';
-import type { LocalClient } from '@switchboard/router';
+import type { LocalClient } from '../src/transports/local.js';
 import { startTestRouter, within } from './helpers.js';
 
 function counting(codec: Codec): Codec & { events: number } {

@@ -11,8 +11,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
-import { Router, checkConfig, contentTypeOf, loadConfig, silentLogger } from '@switchboard/router';
-import type { StaticConfig } from '@switchboard/router';
+import { Router, checkConfig, loadConfig, silentLogger } from '@switchboard/router';
+import { contentTypeOf } from '../src/http/static.js';
+import type { StaticConfig } from '../src/http/static.js';
 import { RawPeer, startTestRouter, within } from './helpers.js';
 import { configError, tempDir, writeConfig } from './config/support.js';
 

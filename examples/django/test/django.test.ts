@@ -116,7 +116,7 @@ describe('examples/django', () => {
 
   it('the Python helper signs exactly like the router', async () => {
     const out = await python(['-c', 'from switchboard_bridge import sign; print(sign("secret123", "foobar", "2026-01-14T16:59:51.123Z", 1, 10, b\'{"topic": "com.myapp.topic1", "args": ["Hello, world"]}\'))'], {});
-    const { computeSignature } = await import('@switchboard/router');
+    const { computeSignature } = await import('../../../router/src/http/bridge/signature.js');
     expect(out.trim()).toBe(computeSignature('secret123', { key: 'foobar', timestamp: '2026-01-14T16:59:51.123Z', seq: '1', nonce: '10', body: '{"topic": "com.myapp.topic1", "args": ["Hello, world"]}' }));
   });
 });

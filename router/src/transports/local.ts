@@ -12,8 +12,8 @@
  * refused to its sender (send throws, before anything is queued); a frame that does not decode, or
  * a handler that throws, costs this one connection, reported through `onError`.
  */
-import type { Codec } from '@switchboard/schemas';
-import { ROUTER_FRAME_LIMITS, msgpackCodec } from '@switchboard/schemas';
+import type { Codec, WampMessage } from '@switchboard/schemas';
+import { ROUTER_FRAME_LIMITS, msgpackCodec, parseMessage } from '@switchboard/schemas';
 import type { Peer, PeerHandler, TransportDetails } from './peer.js';
 
 export interface LocalClient {
@@ -132,6 +132,115 @@ export function createLocalConnection(options: {
   return {
     peer,
     client,
+    bind(h) {
+      handler = h;
+    },
+  };
+}
+
+/** The router's end of an in-process connection, as the client side holds it. */
+export interface InProcessLink {
+  /** A message from the client, as an object (already checked against WAMP's data model by it). */
+  send(msg: WampMessage): void;
+  close(code: number, reason: string): void;
+}
+
+export interface InProcessConnection {
+  /** The router side: a peer with `sendMessage`, so the router hands it objects. */
+  readonly peer: Peer;
+  /** The client side's way in. */
+  readonly link: InProcessLink;
+  /** Connects the router's handler (it must take `onMessage`); called once. */
+  bind(handler: PeerHandler): void;
+}
+
+/**
+ * A connected pair that carries WampMessage objects both ways, for `router.session(realm)`: no
+ * codec, no frames, nothing parsed. Asynchronous (a microtask per message) like the encoded pair
+ * above, and a fault (a handler that throws) costs this connection only.
+ */
+export function createInProcessConnection(options: {
+  onMessage: (msg: WampMessage) => void;
+  onClose: (code: number, reason: string) => void;
+  onError?: (err: Error) => void;
+}): InProcessConnection {
+  let handler: PeerHandler | undefined;
+  let open = true;
+  let faulted = false;
+  const finish = (code: number, reason: string): void => {
+    if (!open) return;
+    open = false;
+    queueMicrotask(() => {
+      try {
+        handler?.onClose();
+      } finally {
+        options.onClose(code, reason);
+      }
+    });
+  };
+  const fault = (where: string, err: unknown): void => {
+    faulted = true;
+    const error = err instanceof Error ? err : new Error(String(err));
+    try {
+      options.onError?.(new Error(`in-process connection: ${where}: ${error.message}`, { cause: error }));
+    } finally {
+      finish(INTERNAL_ERROR, where);
+    }
+  };
+  const toClient = (msg: WampMessage): boolean => {
+    if (!open) return false;
+    queueMicrotask(() => {
+      if (faulted) return;
+      try {
+        options.onMessage(msg);
+      } catch (err) {
+        fault('the client failed on a message', err);
+      }
+    });
+    return true;
+  };
+  /**
+   * A frame someone encoded anyway (with `peer.codec`, a send path that does not know
+   * `sendMessage`): decoded and parsed, so it still arrives, as a message.
+   */
+  const fromFrame = (frame: string | Uint8Array): boolean => {
+    if (!open) return false;
+    let msg: WampMessage;
+    try {
+      msg = parseMessage(msgpackCodec.decode(frame, ROUTER_FRAME_LIMITS));
+    } catch (err) {
+      fault('undecodable message from the router', err);
+      return false;
+    }
+    return toClient(msg);
+  };
+  const peer: Peer = {
+    codec: msgpackCodec,
+    transport: { type: 'local', protocol: 'wamp.2.local', peer: 'local' },
+    bufferedBytes: 0,
+    send: fromFrame,
+    sendDroppable: (frame) => fromFrame(frame.source),
+    sendMessage: toClient,
+    close: (code, reason) => finish(code, reason),
+  };
+  const link: InProcessLink = {
+    send(msg) {
+      if (!open) return;
+      queueMicrotask(() => {
+        if (faulted || handler === undefined) return;
+        try {
+          // A handler without onMessage (a connection turned away) takes nothing.
+          handler.onMessage?.(msg);
+        } catch (err) {
+          fault('the router failed on a message', err);
+        }
+      });
+    },
+    close: (code, reason) => finish(code, reason),
+  };
+  return {
+    peer,
+    link,
     bind(h) {
       handler = h;
     },

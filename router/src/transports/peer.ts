@@ -107,5 +107,5 @@ export interface PeerHandler {
   onClose(): void;
 }
 
-/** Creates the core's handler for a new connection (`Router.attach`). */
+/** Creates the core's handler for a new connection (`Router.accept`). */
 export type AcceptPeer = (peer: Peer) => PeerHandler;

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { HttpCalleeFile, HttpSubscriberFile } from '@switchboard/router';
+import type { HttpCalleeFile, HttpSubscriberFile } from '../../src/http/bridge/config.js';
 import { startTestRouter, until } from '../helpers.js';
 import { httpBase, post } from './support.js';
 

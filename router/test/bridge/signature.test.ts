@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { computeSignature } from '@switchboard/router';
+import { computeSignature } from '../../src/http/bridge/signature.js';
 import type { RouterConfigFile } from '@switchboard/router';
 import { within } from '../helpers.js';
 import { bridgeRouter, httpBase, nextEvent, post, signature, signedQuery, subscriber } from './support.js';

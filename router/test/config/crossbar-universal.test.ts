@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connect } from '@switchboard/client';
-import { checkConfig, convertCrossbar, loadConfig } from '@switchboard/router';
+import { checkConfig, loadConfig } from '@switchboard/router';
+import { convertCrossbar } from '../../src/config/crossbar.js';
 import { startTestRouter, within } from '../helpers.js';
 import { configError, tempDir, writeConfig } from './support.js';
 

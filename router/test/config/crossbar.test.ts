@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkConfig, convertCrossbar, isCrossbarConfig, loadConfig, resolveConfig } from '@switchboard/router';
+import { checkConfig, loadConfig, resolveConfig } from '@switchboard/router';
+import { convertCrossbar, isCrossbarConfig } from '../../src/config/crossbar.js';
 import { configError, setEnv, tempDir, writeConfig } from './support.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/crossbar/', import.meta.url));

@@ -3,7 +3,8 @@
  * validation; unset variables reported with their JSON pointer, together with schema errors.
  */
 import { describe, expect, it } from 'vitest';
-import { loadConfig, loadConfigFile, substituteEnv } from '@switchboard/router';
+import { loadConfig, loadConfigFile } from '@switchboard/router';
+import { substituteEnv } from '../../src/config/env.js';
 import { configError, setEnv, writeConfig } from './support.js';
 
 describe('substituteEnv', () => {

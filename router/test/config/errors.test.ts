@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MAX_CONFIG_FILE_BYTES, checkConfig, loadConfig } from '@switchboard/router';
+import { checkConfig, loadConfig } from '@switchboard/router';
+import { MAX_CONFIG_FILE_BYTES } from '../../src/config/config.js';
 import { configError, writeConfig } from './support.js';
 import { within } from '../helpers.js';
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
-import { createLocalConnection } from '@switchboard/router';
+import { createLocalConnection } from '../../src/transports/local.js';
 import type { Router } from '@switchboard/router';
 import type { PeerHandler } from '../../src/transports/peer.js';
 import { HttpServer } from '../../src/http/server.js';

@@ -9,7 +9,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
-import { EventHistory, checkConfig, payloadBytes, resolveConfig } from '@switchboard/router';
+import { checkConfig, resolveConfig } from '@switchboard/router';
+import { EventHistory } from '../../src/broker/history.js';
+import { payloadBytes } from '../../src/limits.js';
 import type { RealmFile } from '@switchboard/router';
 import { RawPeer, startTestRouter } from '../helpers.js';
 

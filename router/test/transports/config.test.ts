@@ -3,7 +3,8 @@
  * listeners. The JSON Schema names the field of every mistake; defaults fill in the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_LONGPOLL, checkConfig, resolveConfig } from '@switchboard/router';
+import { ConfigError, checkConfig, resolveConfig } from '@switchboard/router';
+import { DEFAULT_LONGPOLL } from '../../src/config/config.js';
 
 function problemsOf(value: unknown): string[] {
   try {

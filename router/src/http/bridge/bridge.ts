@@ -21,7 +21,7 @@ import type { BridgePath, HttpBridgeConfig } from './config.js';
 import { CorsPolicy } from './cors.js';
 import { PathGuard } from './guard.js';
 import type { Admitted } from './guard.js';
-import type { ConnectLocal } from './local-session.js';
+import type { OpenBridgeSession } from './local-session.js';
 import { openApiDocument } from './openapi.js';
 import { PublisherPath } from './publisher.js';
 import { HttpRefusal, answerOptions, commonHeaders, sendBody, sendRefusal, sendText } from './respond.js';
@@ -34,7 +34,7 @@ export interface BridgeHost {
   readonly log: Logger;
   readonly stats: RouterStats;
   realm(name: string): Realm | undefined;
-  connectLocal: ConnectLocal;
+  openBridgeSession: OpenBridgeSession;
 }
 
 interface PathHandler {
@@ -60,7 +60,7 @@ export class HttpBridge {
   constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission; inbound?: InboundBudget }) {
     this.#config = config;
     this.#host = host;
-    this.#pool = new SessionPool((o, authenticators) => host.connectLocal(o, authenticators));
+    this.#pool = new SessionPool((identity) => host.openBridgeSession(identity));
     for (const path of config.paths) {
       let handler: PathHandler;
       switch (path.type) {

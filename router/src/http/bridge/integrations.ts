@@ -4,7 +4,7 @@ import type { RouterStats } from '../../stats.js';
 import type { HttpIntegrationsFile } from './config.js';
 import { HttpCallee } from './http-callee.js';
 import { HttpSubscriber } from './http-subscriber.js';
-import type { ConnectLocal } from './local-session.js';
+import type { OpenBridgeSession } from './local-session.js';
 import { SessionPool } from './sessions.js';
 
 export class HttpIntegrations {
@@ -12,12 +12,12 @@ export class HttpIntegrations {
   readonly callees: HttpCallee[] = [];
   readonly #pool: SessionPool;
 
-  private constructor(connect: ConnectLocal) {
+  private constructor(connect: OpenBridgeSession) {
     this.#pool = new SessionPool(connect);
   }
 
   /** Subscribes and registers everything; a refused one (no such role, not authorized) fails the start. */
-  static async start(config: HttpIntegrationsFile | undefined, connect: ConnectLocal, log: Logger, stats?: RouterStats): Promise<HttpIntegrations> {
+  static async start(config: HttpIntegrationsFile | undefined, connect: OpenBridgeSession, log: Logger, stats?: RouterStats): Promise<HttpIntegrations> {
     const out = new HttpIntegrations(connect);
     try {
       for (const [i, c] of (config?.subscribers ?? []).entries()) {

@@ -4,13 +4,13 @@
  * the pool is bounded by it.
  */
 import { BridgeSession } from './local-session.js';
-import type { BridgeIdentity, ConnectLocal } from './local-session.js';
+import type { BridgeIdentity, OpenBridgeSession } from './local-session.js';
 
 export class SessionPool {
   readonly #sessions = new Map<string, Promise<BridgeSession>>();
   #closed = false;
 
-  constructor(private readonly connect: ConnectLocal) {}
+  constructor(private readonly connect: OpenBridgeSession) {}
 
   get(identity: BridgeIdentity): Promise<BridgeSession> {
     if (this.#closed) return Promise.reject(new Error('the HTTP bridge is closed'));
