@@ -6,7 +6,7 @@
  * uncompressed on every path, intact. Compressions are counted (deflateRawSync), not timed.
  */
 import type { Socket } from 'node:net';
-import * as zlib from 'node:zlib';
+import type * as zlib from 'node:zlib';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { MessageCode } from '@switchboard/schemas';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_REALM_LIMITS, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
 
-const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const fixture = (name: string): string => `${fixtures}${name}`;
 
 /** The ConfigError `fn` throws (fails the test if it throws nothing or something else). */

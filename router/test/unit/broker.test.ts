@@ -7,8 +7,8 @@ import type { PublicationId, SessionId, SubscriptionId } from '@switchboard/sche
 import { MAX_ID, isId } from '@switchboard/schemas';
 import { Broker } from '@switchboard/router';
 // Not (yet) re-exported by the package entry point.
-import { NO_FILTER, isRecipient } from '../src/broker/broker.js';
-import type { RecipientFilter, RetainedEvent, RetentionOptions, Subscription } from '../src/broker/broker.js';
+import { NO_FILTER, isRecipient } from '../../src/broker/broker.js';
+import type { RecipientFilter, RetainedEvent, RetentionOptions, Subscription } from '../../src/broker/broker.js';
 
 interface FakeSession {
   readonly id: SessionId;
