@@ -159,11 +159,25 @@ describe('RoleAuthorizer: a pattern SUBSCRIBE or REGISTER is judged by every URI
   const uriOf = (parts: fc.Arbitrary<string>): fc.Arbitrary<string> => fc.array(parts, { minLength: 1, maxLength: 3 }).map((c) => c.join('.'));
   const rule: fc.Arbitrary<PermissionConfig> = fc.oneof(
     fc.record({ uri: uriOf(component), match: fc.constant<MatchPolicy>('exact'), allow: fc.record({ subscribe: fc.boolean() }) }),
-    fc.record({ uri: fc.oneof(uriOf(component), uriOf(component).map((u) => `${u}.`), fc.constantFrom('a', 'ab.', 'a.a')), match: fc.constant<MatchPolicy>('prefix'), allow: fc.record({ subscribe: fc.boolean() }) }),
+    fc.record({
+      uri: fc.oneof(
+        uriOf(component),
+        uriOf(component).map((u) => `${u}.`),
+        fc.constantFrom('a', 'ab.', 'a.a'),
+      ),
+      match: fc.constant<MatchPolicy>('prefix'),
+      allow: fc.record({ subscribe: fc.boolean() }),
+    }),
     fc.record({ uri: uriOf(wildComponent), match: fc.constant<MatchPolicy>('wildcard'), allow: fc.record({ subscribe: fc.boolean() }) }),
   );
   const pattern = fc.oneof(
-    fc.record({ uri: fc.oneof(uriOf(component), uriOf(component).map((u) => `${u}.`)), match: fc.constant<MatchPolicy>('prefix') }),
+    fc.record({
+      uri: fc.oneof(
+        uriOf(component),
+        uriOf(component).map((u) => `${u}.`),
+      ),
+      match: fc.constant<MatchPolicy>('prefix'),
+    }),
     fc.record({ uri: uriOf(wildComponent), match: fc.constant<MatchPolicy>('wildcard') }),
   );
 
