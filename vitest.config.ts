@@ -31,6 +31,10 @@ export default defineConfig({
     // in seconds; `e2e` is everything else (real routers on ephemeral ports, CLIs, browsers,
     // system packages). `extends: true` gives both the aliases and settings above; the include
     // lists are set per project only (vite would concatenate them with a root list).
+    // `npm run test:unit` adds --no-isolate (one module graph per worker instead of one per file:
+    // half the time, the router's index imported once; vitest sets isolation for the whole run,
+    // not per project). So unit tests must leave no global state behind: restore fake timers
+    // (vi.useRealTimers) and the environment variables they change.
     projects: [
       {
         extends: true,
