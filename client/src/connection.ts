@@ -261,7 +261,13 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     if (transport !== undefined && !transport.isClosed) {
       const closed = new Promise<void>((resolve) => {
         const previous = transport.handlers;
-        transport.handlers = { ...previous, close: (c) => (previous.close(c), resolve()) };
+        transport.handlers = {
+          ...previous,
+          close: (c) => {
+            previous.close(c);
+            resolve();
+          },
+        };
       });
       transport.close(1000, 'wamp.close.normal');
       let timer: ReturnType<typeof setTimeout> | undefined;

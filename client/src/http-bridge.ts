@@ -6,7 +6,7 @@
  *   signature = base64url with padding of HMAC-SHA256(secret, key ‖ timestamp ‖ seq ‖ nonce ‖ body)
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import type { Args, Dict, Kwargs } from '@switchboard/schemas/core';
+import type { Args, Kwargs } from '@switchboard/schemas/core';
 import { WampError, isDict } from '@switchboard/schemas/core';
 import { HttpBridgeError } from './errors.js';
 

@@ -85,6 +85,7 @@ function wordsOf(body: string): string {
   } else if (/^<(!doctype|html|head|body)/i.test(trimmed)) {
     text = stripMarkup(trimmed);
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   text = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT)}…` : text;
 }

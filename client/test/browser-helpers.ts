@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { onTestFinished } from 'vitest';
+import { requireSystem } from '../../test/support/system.js';
 
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 /** The browser bundle built by `npm run build` (client/scripts/bundle.mjs). */
 export function bundlePath(name = 'switchboard.js'): string {
@@ -45,8 +45,7 @@ export async function serveFiles(files: Record<string, string>): Promise<string>
 
 /** A headless Chromium page; page errors and console errors are collected. */
 export async function openPage(): Promise<{ browser: Browser; page: Page; errors: string[] }> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+  const browser = await chromium.launch({ executablePath: requireSystem('chromium'), headless: true });
   onTestFinished(() => browser.close());
   const page = await browser.newPage();
   const errors: string[] = [];

@@ -7,20 +7,14 @@ import { onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { MessageCode } from '@switchboard/schemas';
-import { within } from '../../router/test/helpers.js';
+import { FrameQueue } from '../../router/test/frame-queue.js';
 
 export class FakePeer {
-  readonly #queue: unknown[][] = [];
-  readonly #waiters: ((frame: unknown[]) => void)[] = [];
+  readonly #inbox = new FrameQueue<unknown[]>('a frame from the client');
   readonly closed: Promise<{ code: number; reason: string }>;
 
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString('utf8')) as unknown[];
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(frame);
-      else this.#queue.push(frame);
-    });
+    ws.on('message', (data: Buffer) => this.#inbox.push(JSON.parse(data.toString('utf8')) as unknown[]));
     this.closed = new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
   }
 
@@ -32,10 +26,8 @@ export class FakePeer {
     this.ws.send(text);
   }
 
-  async next(ms = 3000): Promise<unknown[]> {
-    const queued = this.#queue.shift();
-    if (queued !== undefined) return queued;
-    return within(new Promise<unknown[]>((resolve) => this.#waiters.push(resolve)), ms, 'a frame from the client');
+  next(ms = 3000): Promise<unknown[]> {
+    return this.#inbox.next(ms);
   }
 
   /** The next frame, which must have this message code. */
@@ -54,19 +46,13 @@ export class FakePeer {
 }
 
 export class FakeRouter {
-  readonly #peers: FakePeer[] = [];
-  readonly #waiters: ((peer: FakePeer) => void)[] = [];
+  readonly #peers = new FrameQueue<FakePeer>('a client connection');
 
   private constructor(
     readonly server: WebSocketServer,
     readonly url: string,
   ) {
-    server.on('connection', (ws) => {
-      const peer = new FakePeer(ws);
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(peer);
-      else this.#peers.push(peer);
-    });
+    server.on('connection', (ws) => this.#peers.push(new FakePeer(ws)));
   }
 
   static async start(): Promise<FakeRouter> {
@@ -81,9 +67,7 @@ export class FakeRouter {
 
   /** The next client connection. */
   peer(ms = 3000): Promise<FakePeer> {
-    const queued = this.#peers.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return within(new Promise<FakePeer>((resolve) => this.#waiters.push(resolve)), ms, 'a client connection');
+    return this.#peers.next(ms);
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Router, silentLogger } from '@switchboard/router';
-import { Connection, SessionAbortedError, SessionClosedError, UnreachableError, connect, ticketAuth } from '@switchboard/client';
+import { Connection, type SessionAbortedError, SessionClosedError, UnreachableError, connect, ticketAuth } from '@switchboard/client';
 import type { ConnectOptions, ConnectionEvents } from '@switchboard/client';
 import { Inbox } from '../../router/test/interop/clients.js';
 import { within } from './helpers.js';

@@ -144,6 +144,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
     io.out(START_HELP);
     return 0;
   }
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript infers it from the parseArgs assignment in the try block
   let flags;
   try {
     flags = parseArgs({

@@ -6,7 +6,7 @@
  * counted in switchboard_limits_exceeded_total{limit}. The counts themselves live where the state
  * lives (the broker's and dealer's per-session indexes); this module only compares and answers.
  */
-import type { Args, Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe, WireArgs } from '@switchboard/schemas';
+import type { Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe, WireArgs } from '@switchboard/schemas';
 import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
 import type { Broker } from './broker/broker.js';
 import type { Dealer } from './dealer/dealer.js';

@@ -48,7 +48,7 @@ import type { Allowed } from './auth/gate.js';
 import type { Logger } from './log.js';
 import { RouterStats } from './stats.js';
 import { FanOutEvent } from './core/outbox.js';
-import { Pause, settledOf } from './core/pause.js';
+import { Pause } from './core/pause.js';
 import type { Handled } from './core/pause.js';
 import type { Endpoint, SessionIdentity } from './core/endpoint.js';
 import { VERSION } from './version.js';

@@ -10,6 +10,7 @@ import type { Codec, SerializerName } from '@switchboard/schemas';
 import { CODECS, MessageCode } from '@switchboard/schemas';
 import { Router, silentLogger } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
+import { FrameQueue } from './frame-queue.js';
 
 /** Starts a router on 127.0.0.1 with a free port; stopped when the test finishes. */
 export async function startTestRouter(config: RouterConfigFile = {}): Promise<Router> {
@@ -23,6 +24,8 @@ export async function startTestRouter(config: RouterConfigFile = {}): Promise<Ro
   onTestFinished(() => router.stop());
   return router;
 }
+
+export { FrameQueue } from './frame-queue.js';
 
 export interface Closed {
   code: number;
@@ -83,8 +86,8 @@ export function runProcess(command: string, args: readonly string[], options: Pr
 export class RawPeer {
   readonly codec: Codec;
   readonly closed: Promise<Closed>;
-  readonly #queue: unknown[] = [];
-  readonly #waiters: ((value: unknown) => void)[] = [];
+  /** What has arrived, decoded, not yet taken by `next()`. */
+  readonly inbox = new FrameQueue<unknown>('a WAMP message');
 
   private constructor(
     readonly ws: WebSocket,
@@ -92,10 +95,7 @@ export class RawPeer {
   ) {
     this.codec = CODECS[serializer];
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const decoded = this.codec.decode(isBinary ? new Uint8Array(data) : data.toString('utf8'));
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter(decoded);
-      else this.#queue.push(decoded);
+      this.inbox.push(this.codec.decode(isBinary ? new Uint8Array(data) : data.toString('utf8')));
     });
     this.closed = new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
   }
@@ -137,38 +137,19 @@ export class RawPeer {
     this.ws.send(data, { binary });
   }
 
-  /** The next decoded message (as an array), waiting at most `ms`. */
-  async next(ms = 3000): Promise<unknown[]> {
-    const queued = this.#queue.shift();
-    let waiter: ((value: unknown) => void) | undefined;
-    const value =
-      queued !== undefined
-        ? queued
-        : await within(new Promise<unknown>((resolve) => this.#waiters.push((waiter = resolve))), ms, 'a WAMP message').finally(() => {
-            // A timed-out wait must not swallow the next frame.
-            const i = waiter === undefined ? -1 : this.#waiters.indexOf(waiter);
-            if (i !== -1) this.#waiters.splice(i, 1);
-          });
+  /** The next decoded message (as an array) — the oldest, or the oldest that matches `predicate` — waiting at most `ms`. */
+  async next(ms?: number): Promise<unknown[]>;
+  async next(predicate: ((message: unknown[]) => boolean) | undefined, ms?: number): Promise<unknown[]>;
+  async next(predicateOrMs?: ((message: unknown[]) => boolean) | number, ms = 3000): Promise<unknown[]> {
+    const wanted = typeof predicateOrMs === 'function' ? predicateOrMs : undefined;
+    const value = await this.inbox.next(wanted === undefined ? undefined : (v) => Array.isArray(v) && wanted(v), typeof predicateOrMs === 'number' ? predicateOrMs : ms);
     if (!Array.isArray(value)) throw new Error(`received a non-list frame: ${JSON.stringify(value)}`);
     return value;
   }
 
   /** Resolves true if no message arrives within `ms` (for asserting that something is NOT delivered). */
-  async silentFor(ms: number): Promise<boolean> {
-    if (this.#queue.length > 0) return false;
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i !== -1) this.#waiters.splice(i, 1);
-        resolve(true);
-      }, ms);
-      const waiter = (value: unknown): void => {
-        clearTimeout(timer);
-        this.#queue.unshift(value);
-        resolve(false);
-      };
-      this.#waiters.push(waiter);
-    });
+  silentFor(ms: number): Promise<boolean> {
+    return this.inbox.silentFor(ms);
   }
 
   /** Waits for the connection to close. */

@@ -83,6 +83,7 @@ export function renderConfigReference(schema, source) {
   const variantsOf = (node) =>
     (node.allOf ?? [])
       .filter((part) => part.if !== undefined && part.then !== undefined)
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema if/then, not a thenable
       .map((part) => ({ ...discriminator(part.if), then: part.then }))
       .filter((v) => v.key !== undefined);
 

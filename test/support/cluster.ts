@@ -11,7 +11,7 @@
  * (`it`), not in beforeAll. Needs nats-server (Debian's `nats-server` package, at /usr/sbin; .ci/run
  * installs it) and the built CLI (`npx tsc -b`).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,8 @@ import { onTestFinished } from 'vitest';
 import type { RealmFile, RouterConfigFile } from '@switchboard/router';
 import { REPO_ROOT, spawnProcess, untilAccepting } from './processes.js';
 import type { Spawned } from './processes.js';
+import { requireSystem } from './system.js';
 
-const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p));
 
 /** The environment variables the CLI would take over its config file: not passed to nodes. */
 const CLI_ENV = ['SWITCHBOARD_CONFIG', 'SWITCHBOARD_PORT', 'PORT', 'LOG_LEVEL'];
@@ -68,7 +68,7 @@ export interface NatsServer {
 
 /** nats-server with JetStream, on 127.0.0.1, its store in a temporary directory; resolves once it accepts connections. */
 export async function startNats(options: NatsOptions = {}): Promise<NatsServer> {
-  if (NATS_SERVER === undefined) throw new Error('no nats-server binary: apt-get install -y nats-server (.ci/run installs it)');
+  const natsServer = requireSystem('nats-server');
   const storeDir = mkdtempSync(join(tmpdir(), 'switchboard-nats-'));
   const timeoutMs = options.timeoutMs ?? 10_000;
   const auth = [
@@ -86,7 +86,7 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
     for (let attempt = 1; ; attempt++) {
       generation++;
       const args = ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), '-n', `switchboard-test-${process.pid}`, ...auth, ...(options.args ?? [])];
-      const p = spawnProcess(NATS_SERVER, args, { name: `nats-server #${generation}` });
+      const p = spawnProcess(natsServer, args, { name: `nats-server #${generation}` });
       current = p;
       try {
         const [, listening] = await p.waitFor(/Listening for client connections on [^\s]*:(\d+)/, timeoutMs);

@@ -23,6 +23,7 @@ import type { Cluster } from '../../../test/support/cluster.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
+import { requireSystem } from '../../../test/support/system.js';
 import { writeMainConfig } from '../../support/nginx.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -30,7 +31,6 @@ const ROOT = here('../../../');
 const EXAMPLE = here('../');
 const COMPOSE = join(EXAMPLE, 'docker-compose.yml');
 const NGINX_CONF = join(EXAMPLE, 'nginx.conf');
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const NODES = ['node1', 'node2', 'node3'];
 
 // ---- docker-compose.yml -----------------------------------------------------------------------
@@ -151,7 +151,7 @@ interface RunningNginx {
 
 /** The example's nginx.conf with its upstreams at the nodes' ports and its listen on a free loopback port, in Debian's nginx. */
 async function startNginx(cluster: Cluster): Promise<RunningNginx> {
-  if (NGINX === undefined) throw new Error('no nginx binary: apt-get install -y nginx (.ci/run installs it)');
+  const nginxPath = requireSystem('nginx');
   const prefix = mkdtempSync(join(tmpdir(), 'switchboard-cluster-nginx-'));
   onTestFinished(() => rmSync(prefix, { recursive: true, force: true }));
   chmodSync(prefix, 0o755); // nginx's workers drop root privileges
@@ -181,8 +181,8 @@ async function startNginx(cluster: Cluster): Promise<RunningNginx> {
       http: [`log_format upstreams '$request_method $uri $status [$upstream_addr]';`],
       accessLog: `${accessLog} upstreams`,
     });
-    execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
-    const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
+    execFileSync(nginxPath, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
+    const nginx = spawnProcess(nginxPath, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {
       await untilAccepting(nginx, `connections on ${port}`, (connected) => tcpConnect({ host: '127.0.0.1', port }, connected));
     } catch (err) {

@@ -12,13 +12,14 @@ import { RawPeer, startTestRouter, within } from '../../../router/test/helpers.j
 import { openPage } from '../../../client/test/browser-helpers.js';
 import { freePort } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
+import { requireSystem } from '../../../test/support/system.js';
 
 const project = fileURLToPath(new URL('..', import.meta.url));
 
 function python(args: string[], env: Record<string, string>): Promise<string> {
   return within(
     new Promise<string>((resolve, reject) => {
-      execFile('/usr/bin/python3', args, { cwd: project, env: { ...process.env, ...env } }, (err, stdout, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      execFile(requireSystem('python3-django'), args, { cwd: project, env: { ...process.env, ...env } }, (err, stdout, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
     }),
     20_000,
     `python3 ${args.join(' ')}`,

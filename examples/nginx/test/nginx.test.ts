@@ -20,12 +20,12 @@ import { startTestRouter, within } from '../../../router/test/helpers.js';
 import { freePort, spawnProcess, untilAccepting } from '../../../test/support/processes.js';
 import type { Spawned } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
+import { requireSystem } from '../../../test/support/system.js';
 import { renderTemplate, writeMainConfig } from '../../support/nginx.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const TEMPLATE = here('../switchboard.conf.template');
 const CHAT_CONFIG = here('../../chat/router.json');
-const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
 interface Reply {
   status: number;
@@ -66,7 +66,7 @@ interface NginxFiles {
  * by someone else means another try.
  */
 async function startNginx(prefix: string, files: NginxFiles): Promise<{ nginx: Spawned; httpsPort: number; httpPort: number }> {
-  if (NGINX === undefined) throw new Error('no nginx binary: apt-get install -y nginx (.ci/run installs it)');
+  const nginxPath = requireSystem('nginx');
   const errorLog = join(prefix, 'error.log');
   for (let attempt = 1; ; attempt++) {
     const [httpsPort, httpPort] = [await freePort(), await freePort()];
@@ -84,8 +84,8 @@ async function startNginx(prefix: string, files: NginxFiles): Promise<{ nginx: S
     ).replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2'); // tests listen on loopback only
     writeFileSync(join(prefix, 'switchboard.conf'), site);
     const args = writeMainConfig(prefix, 'switchboard.conf', { errorLog, logLevel: 'info', workerConnections: 64 });
-    execFileSync(NGINX, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
-    const nginx = spawnProcess(NGINX, [...args, '-g', 'daemon off;'], { name: 'nginx' });
+    execFileSync(nginxPath, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
+    const nginx = spawnProcess(nginxPath, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {
       await untilAccepting(nginx, `TLS on ${httpsPort}`, (connected) => tlsConnect({ host: '127.0.0.1', port: httpsPort, ca: files.ca, servername: 'localhost' }, connected));
       return { nginx, httpsPort, httpPort };

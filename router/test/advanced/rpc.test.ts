@@ -4,7 +4,7 @@
  * exact INVOCATION/RESULT details and the feature checks.
  */
 import { describe, expect, it } from 'vitest';
-import autobahn from 'autobahn';
+import type autobahn from 'autobahn';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import { startTestRouter, within } from '../helpers.js';
 import type { AutobahnPeer } from '../interop/clients.js';

@@ -13,22 +13,16 @@ import { CODECS, MessageCode } from '@switchboard/schemas';
 import { connect, ticketAuth } from '@switchboard/client';
 import { Router, silentLogger } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
-import { startTestRouter, within } from '../helpers.js';
+import { FrameQueue, startTestRouter, within } from '../helpers.js';
 import { selfSigned } from './support.js';
 
 /** A raw JSON WAMP connection that sends `cookie` and keeps the Set-Cookie of the upgrade response. */
 class CookiePeer {
-  readonly #queue: unknown[] = [];
-  readonly #waiters: ((value: unknown) => void)[] = [];
+  readonly #inbox = new FrameQueue<unknown[]>('a WAMP message');
   setCookie: string | undefined;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const value = JSON.parse(data.toString('utf8')) as unknown;
-      const waiter = this.#waiters.shift();
-      if (waiter !== undefined) waiter(value);
-      else this.#queue.push(value);
-    });
+    ws.on('message', (data: Buffer) => this.#inbox.push(JSON.parse(data.toString('utf8')) as unknown[]));
   }
 
   static async open(url: string, cookie?: string): Promise<CookiePeer> {
@@ -54,10 +48,8 @@ class CookiePeer {
     this.send([MessageCode.Hello, realm, { roles: { caller: {}, subscriber: {} }, ...details }]);
   }
 
-  async next(ms = 3000): Promise<unknown[]> {
-    const queued = this.#queue.shift();
-    const value = queued !== undefined ? queued : await within(new Promise<unknown>((resolve) => this.#waiters.push(resolve)), ms, 'a WAMP message');
-    return value as unknown[];
+  next(ms = 3000): Promise<unknown[]> {
+    return this.#inbox.next(ms);
   }
 
   /** HELLO with a ticket: the WELCOME or ABORT that ends it. */

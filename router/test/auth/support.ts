@@ -24,7 +24,7 @@ import type { SerializerName } from '@switchboard/schemas';
 import { CODECS, MessageCode } from '@switchboard/schemas';
 import { Router } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
-import { within } from '../helpers.js';
+import { FrameQueue, within } from '../helpers.js';
 
 autobahn.log.warn = () => {};
 
@@ -209,17 +209,11 @@ export function aborted(outcome: JoinOutcome): { reason: string | null; message:
 
 /** A raw WAMP connection, optionally from a given local address. */
 export class Raw {
-  readonly #queue: unknown[] = [];
-  readonly #waiters: ((value: unknown) => void)[] = [];
+  readonly #inbox = new FrameQueue<unknown>('a WAMP message');
   readonly closed: Promise<number>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const value = JSON.parse(data.toString('utf8')) as unknown;
-      const waiter = this.#waiters.shift();
-      if (waiter !== undefined) waiter(value);
-      else this.#queue.push(value);
-    });
+    ws.on('message', (data: Buffer) => this.#inbox.push(JSON.parse(data.toString('utf8')) as unknown));
     this.closed = new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
   }
 
@@ -250,8 +244,7 @@ export class Raw {
   }
 
   async next(ms = 3000): Promise<unknown[]> {
-    const queued = this.#queue.shift();
-    const value = queued !== undefined ? queued : await within(new Promise<unknown>((resolve) => this.#waiters.push(resolve)), ms, 'a WAMP message');
+    const value = await this.#inbox.next(ms);
     if (!Array.isArray(value)) throw new Error(`not a WAMP message: ${JSON.stringify(value)}`);
     return value;
   }

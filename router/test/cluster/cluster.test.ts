@@ -24,6 +24,23 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
   }
 }
 
+/**
+ * Waits until PUBLISHes from `publisher` on `topic` reach a subscription of `match` to `pattern`
+ * on the node at `url`: a probe session there subscribes alike, and publications eligible to it
+ * alone (no other subscriber receives them) are repeated until one arrives. A node holds one NATS
+ * interest per topic and match policy, so the subscriptions made there before are live too — an
+ * awaited event where a fixed wait used to guess how long interest takes to travel.
+ */
+async function routed(publisher: Session, url: string, topic: string, pattern = topic, match: 'exact' | 'prefix' | 'wildcard' = 'exact'): Promise<void> {
+  const probe = await open(url);
+  let arrived = false;
+  await probe.subscribe(pattern, () => void (arrived = true), match === 'exact' ? {} : { match });
+  await waitFor(async () => {
+    await publisher.publish(topic, ['probe'], {}, { eligible: [probe.id!], acknowledge: true });
+    return arrived;
+  }, `${match} interest in ${pattern} on ${url}`);
+}
+
 /** A registration made on another node is callable once the node learnt it from the bucket. */
 async function callable(session: Session, procedure: string, args: unknown[] = []): Promise<unknown> {
   const end = Date.now() + 5000;
@@ -44,19 +61,24 @@ describe('cluster: publish & subscribe across nodes', () => {
     const publisher = await open(n0!.url);
     const ours = await open(n1!.url, 'cbor');
     const topic = uri('cluster.order');
+    const prefixOf = topic.slice(0, topic.lastIndexOf('.') + 3);
+    const wildcardOf = topic.split('.').map((p, i) => (i === 1 ? '' : p)).join('.');
     const exact = collector();
     const prefix = collector();
     const wildcard = collector();
     await ours.subscribe(topic, exact.handler);
-    await ours.subscribe(topic.slice(0, topic.lastIndexOf('.') + 3), prefix.handler, { match: 'prefix' });
-    await ours.subscribe(topic.split('.').map((p, i) => (i === 1 ? '' : p)).join('.'), wildcard.handler, { match: 'wildcard' });
+    await ours.subscribe(prefixOf, prefix.handler, { match: 'prefix' });
+    await ours.subscribe(wildcardOf, wildcard.handler, { match: 'wildcard' });
     const autobahn = await connectAutobahn(n2!.url, 'msgpack');
     const { inbox: autobahnEvents } = await autobahnInbox(autobahn, topic);
     const wampy = await connectWampy(n2!.url, 'json');
     const { inbox: wampyEvents } = await wampyInbox(wampy, topic);
     // Interest travels to NATS with the subscriptions; a publication acknowledged by the publisher's
     // node has been handed to NATS.
-    await new Promise((r) => setTimeout(r, 200));
+    await routed(publisher, n1!.url, topic);
+    await routed(publisher, n1!.url, topic, prefixOf, 'prefix');
+    await routed(publisher, n1!.url, topic, wildcardOf, 'wildcard');
+    await routed(publisher, n2!.url, topic);
     const N = 200;
     for (let i = 0; i < N; i++) await publisher.publish(topic, [i], { i }, i % 50 === 0 ? { acknowledge: true } : {});
     await waitFor(() => exact.events.length >= N && prefix.events.length >= N && wildcard.events.length >= N, 'all events on node 1');
@@ -71,10 +93,14 @@ describe('cluster: publish & subscribe across nodes', () => {
     for (let i = 0; i < N; i++) fromWampy.push((await wampyEvents.next(5000)).argsList?.[0]);
     expect(fromAutobahn).toEqual(sequence);
     expect(fromWampy).toEqual(sequence);
-    // Nothing more arrives: exactly once per subscription.
-    await new Promise((r) => setTimeout(r, 300));
-    expect([exact.events.length, prefix.events.length, wildcard.events.length]).toEqual([N, N, N]);
-    expect(autobahnEvents.all.length + wampyEvents.all.length).toBe(2 * N);
+    // Nothing more arrives: exactly once per subscription. A last event from the same publisher
+    // comes after any stray copy (order holds per publisher), so once it is in, so is any copy.
+    await publisher.publish(topic, ['end'], {}, { acknowledge: true });
+    await waitFor(() => [exact, prefix, wildcard].every((c) => c.events.at(-1)?.args[0] === 'end'), 'the last event on node 1');
+    expect((await autobahnEvents.next(5000)).args[0]).toBe('end');
+    expect((await wampyEvents.next(5000)).argsList?.[0]).toBe('end');
+    expect([exact.events.length, prefix.events.length, wildcard.events.length]).toEqual([N + 1, N + 1, N + 1]);
+    expect(autobahnEvents.all.length + wampyEvents.all.length).toBe(2 * (N + 1));
   });
 
   it('exclude / eligible by session ID, authid and authrole work across nodes; publisher disclosure too', async () => {
@@ -88,16 +114,17 @@ describe('cluster: publish & subscribe across nodes', () => {
     const eb = collector();
     await a.subscribe(topic, ea.handler);
     await b.subscribe(topic, eb.handler);
-    await new Promise((r) => setTimeout(r, 200));
+    await routed(publisher, n1!.url, topic);
     await publisher.publish(topic, ['not-a'], {}, { exclude: [a.id!], acknowledge: true });
     await publisher.publish(topic, ['only-a'], {}, { eligible: [a.id!], acknowledge: true });
     await publisher.publish(topic, ['not-b-authid'], {}, { exclude_authid: [b.details?.['authid'] as string], acknowledge: true });
     await publisher.publish(topic, ['no-anonymous'], {}, { exclude_authrole: ['anonymous'], acknowledge: true });
     await publisher.publish(topic, ['disclosed'], {}, { disclose_me: true, acknowledge: true });
-    await waitFor(() => ea.events.length >= 3 && eb.events.length >= 2, 'filtered events');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(ea.events.map((e) => e.args[0])).toEqual(['only-a', 'not-b-authid', 'disclosed']);
-    expect(eb.events.map((e) => e.args[0])).toEqual(['not-a', 'disclosed']);
+    // A last event to both, after which nothing filtered out can still be on its way.
+    await publisher.publish(topic, ['end'], {}, { acknowledge: true });
+    await waitFor(() => ea.events.at(-1)?.args[0] === 'end' && eb.events.at(-1)?.args[0] === 'end', 'filtered events');
+    expect(ea.events.map((e) => e.args[0])).toEqual(['only-a', 'not-b-authid', 'disclosed', 'end']);
+    expect(eb.events.map((e) => e.args[0])).toEqual(['not-a', 'disclosed', 'end']);
     expect(eb.events[1]!.details.publisher).toBe(publisher.id);
   });
 
@@ -131,7 +158,7 @@ describe('cluster: publish & subscribe across nodes', () => {
     const dying = await connectAutobahn(n0!.url, 'json');
     const dyingId = dying.session.id;
     await dying.session.call('wamp.session.add_testament', [topic, ['gone', dyingId], {}]);
-    await new Promise((r) => setTimeout(r, 200));
+    await routed(await open(n0!.url), n1!.url, topic);
     dying.connection.close();
     await waitFor(() => events.events.length === 1, 'the testament');
     expect(events.events[0]!.args).toEqual(['gone', dyingId]);
@@ -222,14 +249,16 @@ describe('cluster: routed RPC across nodes', () => {
 
     const slow = uri('cluster.slow');
     const interrupted = deferred<unknown>();
+    const slowInvoked = deferred();
     await callee.register(slow, (_args, _kwargs, details) => {
       details.signal.addEventListener('abort', () => interrupted.resolve(details.signal.reason));
+      slowInvoked.resolve();
       return new Promise(() => {});
     });
     await waitFor(async () => (await caller.call('wamp.registration.lookup', [slow])) !== null, 'the registration on node 0');
     const controller = new AbortController();
     const canceled = caller.call(slow, [], {}, { signal: controller.signal }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 200));
+    await within(slowInvoked.promise, 3000, 'the invocation on node 1');
     controller.abort();
     expect(((await within(canceled, 3000, 'cancel')) as WampError).uri).toBe('wamp.error.canceled');
     await within(interrupted.promise, 3000, 'INTERRUPT on node 1');

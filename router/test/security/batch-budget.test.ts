@@ -18,7 +18,7 @@ import { CODECS, DEFAULT_MAX_ITEMS, MessageCode, cborCodec, jsonCodec, msgpackCo
 import type { Router } from '@switchboard/router';
 import { decodeBatch } from '../../src/transports/batch.js';
 import type { PeerHandler } from '../../src/transports/peer.js';
-import { startTestRouter, within } from '../helpers.js';
+import { FrameQueue, startTestRouter, within } from '../helpers.js';
 import { HELLO_DETAILS, PV, longPollOpen, post, witness } from '../transports/support.js';
 
 const MiB = 1024 * 1024;
@@ -121,8 +121,7 @@ function publishOfLengths(codec: Codec, values: number[]): number[] {
 
 /** A WebSocket client on a batched subprotocol; every WAMP message it receives, in order. */
 class BatchedClient {
-  readonly #messages: unknown[][] = [];
-  #wake: (() => void) | undefined;
+  readonly #messages = new FrameQueue<unknown[]>('a WAMP message');
   readonly closed: Promise<number>;
 
   private constructor(
@@ -131,7 +130,6 @@ class BatchedClient {
   ) {
     ws.on('message', (data: Buffer) => {
       for (const message of splitReceived(data, codec)) this.#messages.push(message);
-      this.#wake?.();
     });
     this.closed = new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
   }
@@ -158,8 +156,7 @@ class BatchedClient {
   }
 
   async next(ms = 5000): Promise<unknown[]> {
-    if (this.#messages.length === 0) await within(new Promise<void>((resolve) => (this.#wake = resolve)), ms, 'a WAMP message');
-    return this.#messages.shift()!;
+    return this.#messages.next(ms);
   }
 }
 

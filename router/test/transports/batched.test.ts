@@ -8,14 +8,13 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import type { Codec } from '@switchboard/schemas';
 import { CODECS, MessageCode } from '@switchboard/schemas';
-import { RawPeer, startTestRouter, within } from '../helpers.js';
+import { FrameQueue, RawPeer, startTestRouter, within } from '../helpers.js';
 import { HELLO_DETAILS, PV, witness } from './support.js';
 
 /** A WebSocket client on a batched subprotocol, keeping each WebSocket message as a list of WAMP messages. */
 class BatchedPeer {
-  readonly batches: unknown[][][] = [];
+  readonly batches = new FrameQueue<unknown[][]>('a batch');
   readonly closed: Promise<number>;
-  #wake: (() => void) | undefined;
 
   private constructor(
     readonly ws: WebSocket,
@@ -23,7 +22,6 @@ class BatchedPeer {
   ) {
     ws.on('message', (data: Buffer) => {
       this.batches.push(split(data, codec));
-      this.#wake?.();
     });
     this.closed = new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
   }
@@ -50,10 +48,7 @@ class BatchedPeer {
 
   /** The next WebSocket message (a batch). */
   async nextBatch(ms = 3000): Promise<unknown[][]> {
-    if (this.batches.length === 0) {
-      await within(new Promise<void>((resolve) => (this.#wake = resolve)), ms, 'a batch');
-    }
-    return this.batches.shift()!;
+    return this.batches.next(ms);
   }
 }
 

@@ -6,11 +6,11 @@
  * uncompressed on every path, intact. Compressions are counted (deflateRawSync), not timed.
  */
 import type { Socket } from 'node:net';
-import * as zlib from 'node:zlib';
+import type * as zlib from 'node:zlib';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { MessageCode } from '@switchboard/schemas';
-import { RawPeer, startTestRouter, within } from '../helpers.js';
+import { FrameQueue, RawPeer, startTestRouter, within } from '../helpers.js';
 
 const deflations = vi.hoisted(() => ({ count: 0 }));
 vi.mock('node:zlib', async (importOriginal) => {
@@ -41,16 +41,11 @@ async function subscribe(peer: RawPeer, topic: string): Promise<void> {
 async function batchedSubscriber(url: string, topic: string): Promise<{ next: () => Promise<unknown[]>; socket: Socket }> {
   const ws = new WebSocket(url, ['wamp.2.json.batched'], { perMessageDeflate: true });
   onTestFinished(() => ws.terminate());
-  const inbox: unknown[][] = [];
-  let arrived: (() => void) | undefined;
+  const inbox = new FrameQueue<unknown[]>('a batched message');
   ws.on('message', (data: Buffer) => {
     for (const part of data.toString('utf8').split('\u001e')) if (part !== '') inbox.push(JSON.parse(part) as unknown[]);
-    arrived?.();
   });
-  const next = async (): Promise<unknown[]> => {
-    while (inbox.length === 0) await within(new Promise<void>((resolve) => (arrived = resolve)), 5000, 'a batched message');
-    return inbox.shift()!;
-  };
+  const next = (): Promise<unknown[]> => inbox.next(5000);
   await within(new Promise((resolve) => ws.once('open', resolve)), 3000, 'the batched connection');
   expect(ws.extensions).toContain('permessage-deflate');
   ws.send(`[1,"realm1",{"roles":{"subscriber":{}}}]\u001e[32,1,{},"${topic}"]\u001e`);

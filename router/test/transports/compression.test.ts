@@ -10,7 +10,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile } from '@switchboard/router';
-import { RawPeer, startTestRouter, within } from '../helpers.js';
+import { FrameQueue, RawPeer, startTestRouter, within } from '../helpers.js';
 import { witness } from './support.js';
 
 /** Joins with a client that offers permessage-deflate (or not); `socket` counts the bytes the router sent. */
@@ -121,16 +121,11 @@ describe('permessage-deflate', () => {
     // Batched (several WAMP messages per WebSocket message): a batch is one receiver's alone, sent as it is.
     const batched = new WebSocket(router.url, ['wamp.2.json.batched'], { perMessageDeflate: true });
     onTestFinished(() => batched.terminate());
-    const inbox: unknown[][] = [];
-    let arrived: (() => void) | undefined;
+    const inbox = new FrameQueue<unknown[]>('a batched message');
     batched.on('message', (data: Buffer) => {
       for (const part of data.toString('utf8').split('\u001e')) if (part !== '') inbox.push(JSON.parse(part) as unknown[]);
-      arrived?.();
     });
-    const next = async (): Promise<unknown[]> => {
-      if (inbox.length === 0) await within(new Promise<void>((resolve) => (arrived = resolve)), 3000, 'a batched message');
-      return inbox.shift()!;
-    };
+    const next = (): Promise<unknown[]> => inbox.next(3000);
     await within(new Promise((resolve) => batched.once('open', resolve)), 3000, 'the batched connection');
     expect(batched.extensions).toContain('permessage-deflate');
     batched.send('[1,"realm1",{"roles":{"subscriber":{}}}]\u001e[32,1,{},"com.z.batched"]\u001e');

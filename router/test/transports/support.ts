@@ -20,7 +20,7 @@ import type { Codec, SerializerName } from '@switchboard/schemas';
 import { CODECS, MessageCode } from '@switchboard/schemas';
 import type { Router } from '@switchboard/router';
 import type { Closed } from '../helpers.js';
-import { RawPeer, within } from '../helpers.js';
+import { FrameQueue, RawPeer, within } from '../helpers.js';
 
 export const HELLO_DETAILS = { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } };
 export const PV = 'wamp.error.protocol_violation';
@@ -57,8 +57,8 @@ export class RawSocketClient {
   reply: Buffer | undefined;
   #handshook = false;
   #buffer = Buffer.alloc(0);
-  readonly #messages: unknown[] = [];
-  readonly #control: RawFrame[] = [];
+  readonly #messages = new FrameQueue<unknown>('a WAMP message over RawSocket');
+  readonly #control = new FrameQueue<RawFrame>('a PING or PONG');
   #wake: (() => void) | undefined;
   #request = 0;
 
@@ -66,7 +66,14 @@ export class RawSocketClient {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => {});
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    this.closed.then(() => this.#wake?.(), () => {});
+    this.closed.then(
+      () => {
+        this.#messages.end('connection closed');
+        this.#control.end('connection closed');
+        this.#wake?.();
+      },
+      () => {},
+    );
   }
 
   static async open(target: RawSocketTarget): Promise<RawSocketClient> {
@@ -130,25 +137,19 @@ export class RawSocketClient {
 
   /** The next WAMP message. */
   async next(ms = 3000): Promise<unknown[]> {
-    await this.#until(() => this.#messages.length > 0 || this.socket.destroyed, ms, 'a WAMP message over RawSocket');
-    const value = this.#messages.shift();
-    if (value === undefined) throw new Error('connection closed while waiting for a message');
+    const value = await this.#messages.next(ms);
     if (!Array.isArray(value)) throw new Error(`non-list frame ${JSON.stringify(value)}`);
     return value;
   }
 
   /** The next PING or PONG frame. */
   async nextControl(ms = 3000): Promise<RawFrame> {
-    await this.#until(() => this.#control.length > 0 || this.socket.destroyed, ms, 'a PING or PONG');
-    const frame = this.#control.shift();
-    if (frame === undefined) throw new Error('connection closed while waiting for a PING or PONG');
-    return frame;
+    return this.#control.next(ms);
   }
 
   /** True if no WAMP message arrives within `ms`. */
   async silentFor(ms: number): Promise<boolean> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    return this.#messages.length === 0;
+    return this.#messages.silentFor(ms);
   }
 
   waitClosed(ms = 3000): Promise<void> {

@@ -227,6 +227,7 @@ describe('gate: decisions later', () => {
   });
 
   it('a thenable that is no native Promise (an embedder’s authorizer) is a pending decision too', async () => {
+    // biome-ignore lint/suspicious/noThenProperty: the point of the test is an object that is a thenable and no Promise
     const thenable = { then: (resolve: (d: Decision) => void) => resolve({ allow: true, disclose: true }) } as unknown as Promise<Decision>;
     const { gate } = gateWith(() => thenable);
     const judgement = pending(gate.judge(session(), SUBSCRIBE));

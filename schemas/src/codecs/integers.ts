@@ -12,6 +12,7 @@ export function widenLargeIntegers<T>(value: T, minimum: number = INT64_MIN): T 
   return widen(value, 0, minimum) as T;
 }
 
+// biome-ignore lint/correctness/noPrecisionLoss: -2^63 is exactly a double
 const INT64_MIN = -9223372036854775808;
 
 /** Deeper than any decoder lets in (ROUTER_FRAME_LIMITS: 1024), so every decoded payload is walked whole. */
@@ -20,6 +21,7 @@ const MAX_WALK_DEPTH = 1100;
 // Integral doubles in [-2^63, 2^64) convert to BigInt exactly and fit (u)int64; `minimum` can
 // raise the lower bound, so that more negative numbers stay float64.
 function isLargeInteger(v: number, minimum: number): boolean {
+  // biome-ignore lint/correctness/noPrecisionLoss: 2^64 is exactly a double
   return (v > 0xffffffff || v < -0x80000000) && Number.isInteger(v) && v >= minimum && v < 18446744073709551616;
 }
 

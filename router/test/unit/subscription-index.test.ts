@@ -13,8 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MatchPolicy, SubscriptionId } from '@switchboard/schemas';
 import { SequentialIds } from '@switchboard/schemas';
-import { PrefixTrie, SubscriptionIndex, WildcardTrie } from '../src/broker/subscription-index.js';
-import type { Subscription } from '../src/broker/subscription-index.js';
+import { PrefixTrie, SubscriptionIndex, WildcardTrie } from '../../src/broker/subscription-index.js';
+import type { Subscription } from '../../src/broker/subscription-index.js';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 

@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DecodeError, EncodeError, cborCodec, jsonCodec, msgpackCodec, scanJson } from '../src/index.js';
-import type { Codec, DecodeOptions } from '../src/index.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DecodeError, EncodeError, cborCodec, jsonCodec, msgpackCodec, scanJson } from '../../src/index.js';
+import type { Codec, DecodeOptions } from '../../src/index.js';
 
 const ALL: readonly Codec[] = [jsonCodec, msgpackCodec, cborCodec];
 const MiB = 1024 * 1024;

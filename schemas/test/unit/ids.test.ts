@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { MAX_ID, RandomIds, SequentialIds, isId } from '../src/index.js';
-import type { SessionId } from '../src/index.js';
+import { MAX_ID, RandomIds, SequentialIds, isId } from '../../src/index.js';
+import type { SessionId } from '../../src/index.js';
 
 describe('isId', () => {
   it('accepts integers in [1, 2^53]', () => {

@@ -6,10 +6,10 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, checkConfig, loadConfigFile, resolveConfig } from '@switchboard/router';
-import { DEFAULT_REALM_LIMITS } from '../src/limits.js';
+import { DEFAULT_REALM_LIMITS } from '../../src/limits.js';
 import type { RouterConfigFile } from '@switchboard/router';
 
-const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const fixture = (name: string): string => `${fixtures}${name}`;
 
 /** The ConfigError `fn` throws (fails the test if it throws nothing or something else). */

@@ -3,10 +3,10 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { CODECS, MAX_ID, cborCodec, codecForSubprotocol, jsonCodec, msgpackCodec } from '../src/index.js';
-import type { Codec } from '../src/index.js';
-import { fromBase64, toBase64 } from '../src/codecs/base64.js';
-import { widenLargeIntegers } from '../src/codecs/integers.js';
+import { CODECS, MAX_ID, cborCodec, codecForSubprotocol, jsonCodec, msgpackCodec } from '../../src/index.js';
+import type { Codec } from '../../src/index.js';
+import { fromBase64, toBase64 } from '../../src/codecs/base64.js';
+import { widenLargeIntegers } from '../../src/codecs/integers.js';
 
 const ALL: readonly Codec[] = [jsonCodec, msgpackCodec, cborCodec];
 const RUNS = { numRuns: 200 };
@@ -284,7 +284,7 @@ describe('base64', () => {
   it('encodes without Buffer (browsers) the same way', () => {
     // Evaluated in a fresh V8 context, which has no Buffer; stubbing the global here would break
     // vitest's own worker, which uses Buffer.
-    const source = readFileSync(new URL('../src/codecs/base64.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../src/codecs/base64.ts', import.meta.url), 'utf8');
     const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
     const sandbox: { exports: Record<string, unknown> } = { exports: {} };
     vm.runInNewContext(js.outputText, sandbox);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MATCH_POLICIES, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '../src/index.js';
-import type { MatchPolicy, UriCheck } from '../src/index.js';
+import { MATCH_POLICIES, isMatchPolicy, isReservedUri, isValidPattern, isValidUri } from '../../src/index.js';
+import type { MatchPolicy, UriCheck } from '../../src/index.js';
 
 // [bp_identifiers] Loose: components split by ".", none empty, none containing ".", "#" or
 // whitespace. Strict: components of [0-9a-z_] only. Empty components only in wildcard patterns.

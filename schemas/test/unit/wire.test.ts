@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, MAX_ID, MessageCode, messageName, parseMessage, toWire } from '../src/index.js';
-import type { RequestId } from '../src/index.js';
+import { DecodeError, MAX_ID, MessageCode, messageName, parseMessage, toWire } from '../../src/index.js';
+import type { RequestId } from '../../src/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: every message's element kinds and names, as wire.ts names them in its errors.
@@ -367,7 +367,7 @@ describe('parseMessage: malformed frames', () => {
 // ---------------------------------------------------------------------------------------------
 // The JSON Schema says the same as parseMessage.
 
-const schemaText = readFileSync(new URL('../schema/messages.schema.json', import.meta.url), 'utf8');
+const schemaText = readFileSync(new URL('../../schema/messages.schema.json', import.meta.url), 'utf8');
 const schema = JSON.parse(schemaText) as { definitions: Record<string, { enum?: unknown[] }> };
 const warnings: unknown[][] = [];
 const ajv = new Ajv({

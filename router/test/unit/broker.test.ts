@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import type { PublicationId, SessionId, SubscriptionId } from '@switchboard/schemas';
 import { MAX_ID, isId } from '@switchboard/schemas';
-import { Broker } from '../src/broker/broker.js';
+import { Broker } from '../../src/broker/broker.js';
 // Not (yet) re-exported by the package entry point.
-import { NO_FILTER, isRecipient } from '../src/broker/broker.js';
-import type { RecipientFilter, RetainedEvent, RetentionOptions, Subscription } from '../src/broker/broker.js';
+import { NO_FILTER, isRecipient } from '../../src/broker/broker.js';
+import type { RecipientFilter, RetainedEvent, RetentionOptions, Subscription } from '../../src/broker/broker.js';
 
 interface FakeSession {
   readonly id: SessionId;
