@@ -236,7 +236,7 @@ describe('tls authmethod over RawSocket with TLS', () => {
     const waiters: (() => void)[] = [];
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
     const read = (n: number): Promise<Buffer> =>
       within(
