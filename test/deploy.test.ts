@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@switchboard/router';
 import { startRouterProcess } from './support/processes.js';
+import { requireSystem } from './support/system.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const repo = (path: string): string => join(ROOT, path);
@@ -218,11 +219,11 @@ describe('Dockerfile', () => {
 
 /** `docker-compose config`: the compose file validated and normalised (absolute paths, long syntax). */
 function composeConfig(): string {
+  const compose = requireSystem('docker-compose');
   try {
-    return execFileSync('docker-compose', ['-f', repo('docker-compose.yml'), 'config'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    return execFileSync(compose, ['-f', repo('docker-compose.yml'), 'config'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('docker-compose is not installed: apt-get install -y docker-compose (.ci/run installs it)');
+    const e = err as Error & { stderr?: string };
     throw new Error(`docker-compose config failed:\n${e.stderr ?? e.message}`);
   }
 }

@@ -6,12 +6,13 @@
  * themselves are what CI runs on a fresh clone.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
 import { RawPeer, startTestRouter, until, within } from '../router/test/helpers.js';
+import { requireSystem } from './support/system.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -87,8 +88,7 @@ it("the README's typed-client example runs as printed (TypeScript stripped by es
 });
 
 it("the README's Django snippet publishes through a signed HTTP bridge path (python3, examples/django on the path)", async () => {
-  const python = '/usr/bin/python3';
-  if (!existsSync(python)) throw new Error('this test needs /usr/bin/python3 (Debian: apt-get install python3)');
+  const python = requireSystem('python3');
   const router = await startTestRouter({
     listeners: [{ type: 'websocket', http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'docs-secret' } } } } }],
   });

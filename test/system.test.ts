@@ -22,4 +22,5 @@ it('finds an installed one and checks a Python package by importing it', () => {
   // python3 itself is on every machine that runs the suite (the interop tests need it).
   expect(requireSystem('python3')).toBe('/usr/bin/python3');
   expect(requireSystem('python3-autobahn')).toBe('/usr/bin/python3');
+  expect(requireSystem('openssl')).toMatch(/\/openssl$/);
 });

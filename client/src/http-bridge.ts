@@ -159,7 +159,7 @@ export class HttpBridgeClient {
       }
       // A strict path relays WAMP errors with their status; anything else is the bridge refusing.
       const wamp = wampErrorOf(body);
-      if (wamp !== undefined && wamp.uri.includes('.') && !wamp.uri.includes(' ')) throw wamp;
+      if (wamp?.uri.includes('.') && !wamp.uri.includes(' ')) throw wamp;
       throw new HttpBridgeError(res.status, isDict(body) && typeof body['error'] === 'string' ? body['error'] : answer.slice(0, 200));
     }
   }

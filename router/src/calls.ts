@@ -121,7 +121,7 @@ export class Calls<S extends CallParty> {
    */
   classify(session: S, msg: CallMessage, lastRequest: number): IncomingCall<S> {
     const call = this.dealer.pendingCall(session, msg.request);
-    if (call !== undefined && call.callerStreaming && call.procedure === msg.procedure) return { kind: 'continuation', call };
+    if (call?.callerStreaming && call.procedure === msg.procedure) return { kind: 'continuation', call };
     let started = this.#progressive.get(session);
     if (started?.has(msg.request) === true && msg.request <= lastRequest) return LATE_CALL;
     if (msg.options['progress'] === true) {

@@ -18,7 +18,6 @@ import { StaticFiles } from './http/static.js';
 import type { HttpServerOptions, TlsCredentials } from './http/server.js';
 import { logRefusal } from './log.js';
 import type { Logger } from './log.js';
-import type { ListenerAddress } from './router.js';
 import { LongPollTransport } from './transports/longpoll.js';
 import type { OutboundCounters } from './transports/outbound.js';
 import type { AcceptPeer } from './transports/peer.js';
@@ -27,6 +26,25 @@ import { RawSocketTransport } from './transports/rawsocket.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import { InboundBudget } from './transports/inbound-budget.js';
 import { CookieJar } from './transports/cookie-tracking.js';
+
+/** Where a listener accepts connections (`router.addresses`, the start summary). */
+export interface ListenerAddress {
+  type: 'websocket' | 'rawsocket';
+  /** Empty for a Unix socket. */
+  host: string;
+  /** 0 for a Unix socket. */
+  port: number;
+  /** The WebSocket URL path, or a RawSocket listener's Unix socket path (empty for TCP). */
+  path: string;
+  /** e.g. `ws://127.0.0.1:8080/ws`, `wss://…`; `rs://127.0.0.1:8081`, `rss://…`, `rs://unix:/run/sb.sock` */
+  url: string;
+  /** TLS (wss, https, rss). */
+  secure: boolean;
+  /** Where RawSocket is accepted: a rawsocket listener's URL, or a websocket listener's port with `rawsocket: true`. */
+  rawsocketUrl?: string;
+  /** The long-poll base URL, e.g. `http://127.0.0.1:8080/lp`. */
+  longpollUrl?: string;
+}
 
 export interface ListenerContext {
   accept: AcceptPeer;

@@ -22,7 +22,7 @@ import { HttpServer, sendJson } from './http/server.js';
 import type { Admission } from './http/admission.js';
 import type { InboundBudget } from './transports/inbound-budget.js';
 import { attachWebSocket, startRawSocketListener, startWebSocketListener } from './listeners.js';
-import type { Listener, ListenerContext, UpgradeServer } from './listeners.js';
+import type { Listener, ListenerAddress, ListenerContext, UpgradeServer } from './listeners.js';
 import { historyPlugin, metaPlugin } from './meta/index.js';
 import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
@@ -79,23 +79,8 @@ export interface SessionOptions {
   openTimeoutMs?: number;
 }
 
-export interface ListenerAddress {
-  type: 'websocket' | 'rawsocket';
-  /** Empty for a Unix socket. */
-  host: string;
-  /** 0 for a Unix socket. */
-  port: number;
-  /** The WebSocket URL path, or a RawSocket listener's Unix socket path (empty for TCP). */
-  path: string;
-  /** e.g. `ws://127.0.0.1:8080/ws`, `wss://…`; `rs://127.0.0.1:8081`, `rss://…`, `rs://unix:/run/sb.sock` */
-  url: string;
-  /** TLS (wss, https, rss). */
-  secure: boolean;
-  /** Where RawSocket is accepted: a rawsocket listener's URL, or a websocket listener's port with `rawsocket: true`. */
-  rawsocketUrl?: string;
-  /** The long-poll base URL, e.g. `http://127.0.0.1:8080/lp`. */
-  longpollUrl?: string;
-}
+/** Where a listener accepts connections: owned by listeners.ts, part of the router's public surface. */
+export type { ListenerAddress } from './listeners.js';
 
 const DEFAULT_AUTHENTICATORS = createAuthenticators(undefined);
 

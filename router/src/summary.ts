@@ -5,7 +5,7 @@
  * facts as structured fields for JSON logs.
  */
 import type { RouterConfig } from './config/config.js';
-import type { ListenerAddress } from './router.js';
+import type { ListenerAddress } from './listeners.js';
 
 export interface ListenerSummary {
   /** The WAMP URLs of this listener by transport: websocket, rawsocket, longpoll. */

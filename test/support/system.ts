@@ -23,9 +23,11 @@ const PACKAGES = {
   chromium: { paths: ['/usr/bin/chromium'], env: 'CHROMIUM_PATH', apt: 'chromium' },
   nginx: { paths: ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'], apt: 'nginx' },
   'docker-compose': { paths: ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'], apt: 'docker-compose' },
+  openssl: { paths: ['/usr/bin/openssl', '/usr/local/bin/openssl'], apt: 'openssl' },
   python3: { paths: [PYTHON], apt: 'python3' },
   'python3-autobahn': { paths: [PYTHON], imports: 'autobahn, cbor2, msgpack', apt: 'python3-autobahn python3-cbor2 python3-msgpack' },
   'python3-django': { paths: [PYTHON], imports: 'django', apt: 'python3-django' },
+  'python3-yaml': { paths: [PYTHON], imports: 'yaml', apt: 'python3-yaml' },
 } as const satisfies Record<string, SystemPackage>;
 
 export type SystemPackageName = keyof typeof PACKAGES;

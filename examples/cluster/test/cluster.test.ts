@@ -47,16 +47,16 @@ interface Service {
 
 /** `docker-compose config` (validated, normalised: absolute paths, anchors merged), parsed. */
 function composeConfig(): { services: Record<string, Service>; volumes?: Record<string, unknown> } {
+  const compose = requireSystem('docker-compose');
   let yaml: string;
   try {
-    yaml = execFileSync('docker-compose', ['-f', COMPOSE, 'config'], { cwd: EXAMPLE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    yaml = execFileSync(compose, ['-f', COMPOSE, 'config'], { cwd: EXAMPLE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('docker-compose is not installed: apt-get install -y docker-compose (.ci/run installs it)');
+    const e = err as Error & { stderr?: string };
     throw new Error(`docker-compose config failed:\n${e.stderr ?? e.message}`);
   }
   // Debian's docker-compose (1.x) is Python with PyYAML: the same interpreter turns its output into JSON.
-  const json = execFileSync('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml, encoding: 'utf8', timeout: 10_000 });
+  const json = execFileSync(requireSystem('python3-yaml'), ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml, encoding: 'utf8', timeout: 10_000 });
   return JSON.parse(json) as ReturnType<typeof composeConfig>;
 }
 

@@ -121,7 +121,7 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
   chmodSync(prefix, 0o755);
   const cert = join(prefix, 'cert.pem');
   const key = join(prefix, 'key.pem');
-  execFileSync('openssl', [
+  execFileSync(requireSystem('openssl'), [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
   ], { stdio: 'pipe', timeout: 10_000 });

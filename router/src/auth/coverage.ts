@@ -11,6 +11,9 @@
  * empty component matches any one component. Rules are ranked as for a concrete URI
  * (permissions.ts): exact, then the longest prefix, then the most specific wildcard. Where the
  * answer would need more than these rules say, it is "not covered" (refuse when unsure).
+ *
+ * The rules hold at most one per URI and match policy (permissions.ts keeps the first), so that
+ * coverage and the concrete-URI index rank the same rules.
  */
 import type { MatchPolicy } from '@switchboard/schemas';
 

@@ -36,13 +36,14 @@ interface Rule {
   decisions: Record<Action, Decision>;
 }
 
+/** A permission's URI and match policy as they are decided: a trailing `*` with no `match` is a prefix. */
+function target(uri: string, match: MatchPolicy | undefined): { uri: string; match: MatchPolicy } {
+  if (match === undefined && uri.endsWith('*')) return { uri: uri.slice(0, -1), match: 'prefix' };
+  return { uri, match: match ?? 'exact' };
+}
+
 function compile(p: PermissionConfig): Rule {
-  let uri = p.uri;
-  let match = p.match ?? 'exact';
-  if (p.match === undefined && uri.endsWith('*')) {
-    uri = uri.slice(0, -1);
-    match = 'prefix';
-  }
+  const { uri, match } = target(p.uri, p.match);
   const decision = (action: Action, discloseKey: 'caller' | 'publisher' | undefined): Decision => {
     const allow = p.allow?.[action] === true;
     const disclose = discloseKey !== undefined && p.disclose?.[discloseKey] === true;
@@ -58,6 +59,34 @@ function compile(p: PermissionConfig): Rule {
       subscribe: decision('subscribe', undefined),
     },
   };
+}
+
+const MATCH_POLICIES: readonly unknown[] = ['exact', 'prefix', 'wildcard'];
+
+/**
+ * What the JSON Schema cannot say about a realm's `roles`: that no role names two permissions
+ * with the same URI and match policy (`com.app.*` and `{uri: 'com.app.', match: 'prefix'}` are
+ * the same). Of two such, which one decides would be a guess the reader of the file cannot see,
+ * so the config is refused. `roles` is the list as written (unchecked), `at` its JSON pointer.
+ */
+export function permissionProblems(roles: unknown, at: string): string[] {
+  if (!Array.isArray(roles)) return [];
+  const problems: string[] = [];
+  roles.forEach((role: unknown, r) => {
+    if (typeof role !== 'object' || role === null || !('permissions' in role) || !Array.isArray(role.permissions)) return;
+    const seen = new Map<string, number>();
+    role.permissions.forEach((p: unknown, i) => {
+      if (typeof p !== 'object' || p === null || !('uri' in p) || typeof p.uri !== 'string') return;
+      const match = 'match' in p ? p.match : undefined;
+      if (match !== undefined && !MATCH_POLICIES.includes(match)) return;
+      const t = target(p.uri, match as MatchPolicy | undefined);
+      const key = `${t.match} ${t.uri}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else problems.push(`${at}/${r}/permissions/${i}: ${t.match} '${t.uri}' is also ${at}/${r}/permissions/${first}; give each URI and match policy one permission`);
+    });
+  });
+  return problems;
 }
 
 const PLACEHOLDER = /\{(authid|authrole)\}/;
@@ -120,16 +149,29 @@ class RoleRules {
       // A value that would change the URI's structure (a dot, #, whitespace) never fills a placeholder.
       if ((rule.uri.includes('{authid}') && !SAFE.test(authid)) || (rule.uri.includes('{authrole}') && !SAFE.test(authrole))) continue;
       // One pass, so an authid that reads '{authrole}' is not filled in again.
-      concrete.#add({ ...rule, uri: rule.uri.replace(PLACEHOLDERS, (_, name: string) => (name === 'authid' ? authid : authrole)) });
+      const filled: Rule = { ...rule, uri: rule.uri.replace(PLACEHOLDERS, (_, name: string) => (name === 'authid' ? authid : authrole)) };
+      if (!this.#has(filled)) concrete.#add(filled);
     }
     return concrete;
   }
 
+  /**
+   * One rule per URI and match policy, the first: the config check refuses two (permissionProblems),
+   * an embedder's list keeps its first, and a placeholder rule filled in to a static rule's URI
+   * loses to the static one. The index and coverage then see the same rules, so a URI and a
+   * pattern over it cannot be decided by two different ones.
+   */
   #add(rule: Rule): void {
+    if (this.#has(rule)) return;
     this.#rules.push(rule);
     if (rule.match === 'exact') this.#exact.set(rule.uri, rule);
     else if (rule.match === 'prefix') this.#prefix.set(rule.uri, rule);
     else this.#wildcard.set(rule.uri, rule);
+  }
+
+  #has(rule: Rule): boolean {
+    if (rule.match === 'exact') return this.#exact.has(rule.uri);
+    return (rule.match === 'prefix' ? this.#prefix.get(rule.uri) : this.#wildcard.get(rule.uri)) !== undefined;
   }
 
   #best(uri: string): Rule | undefined {

@@ -107,7 +107,7 @@ export function isRecipient<S extends Subscriber>(plan: { publisher: S | undefin
   const f = plan.filter;
   if (f === NO_FILTER) return s !== plan.publisher;
   if (f.excludeMe && s === plan.publisher) return false;
-  if (f.exclude !== undefined && f.exclude.has(s.id)) return false;
+  if (f.exclude?.has(s.id)) return false;
   if (f.eligible !== undefined && !f.eligible.has(s.id)) return false;
   if (f.excludeAuthid !== undefined && s.authid !== undefined && f.excludeAuthid.has(s.authid)) return false;
   if (f.eligibleAuthid !== undefined && (s.authid === undefined || !f.eligibleAuthid.has(s.authid))) return false;

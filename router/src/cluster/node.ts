@@ -150,7 +150,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
   isLive(node: string, incarnation: number): boolean {
     if (node === this.self) return incarnation === this.incarnation;
     const peer = this.#peers.get(node);
-    return peer !== undefined && peer.alive && peer.incarnation === incarnation;
+    return peer?.alive === true && peer.incarnation === incarnation;
   }
 
   /** For GET /ready. */
@@ -177,11 +177,11 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (node === this.self) return;
     const peer = this.#peers.get(node);
     const now = Date.now();
-    if (peer !== undefined && peer.alive && peer.incarnation === incarnation) {
+    if (peer?.alive && peer.incarnation === incarnation) {
       peer.lastSeen = now;
       return;
     }
-    if (peer !== undefined && peer.alive) this.#down(node, 'restarted');
+    if (peer?.alive) this.#down(node, 'restarted');
     this.#peers.set(node, { incarnation, lastSeen: now, alive: true });
     this.log.info({ node: this.self, peer: node }, 'cluster: node up');
     for (const link of this.#links.values()) link.nodeChanged(node);
@@ -206,7 +206,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     const timer = setTimeout(() => {
       // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
-      if ((current !== undefined && current.alive && current.incarnation === incarnation) || this.#stopped) return;
+      if ((current?.alive && current.incarnation === incarnation) || this.#stopped) return;
       if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
       if (this.#firstLive() !== this.self) return;
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);

@@ -61,7 +61,7 @@ export class SessionRegistry {
       this.#sessions.delete(id);
       // Removed by a node that took this one for dead: still here, so back in.
       const local = this.realm.sessions.get(id as SessionId);
-      if (local !== undefined && local.live && isListed(local)) this.#put(local);
+      if (local?.live && isListed(local)) this.#put(local);
       return;
     }
     const record = parseRecord<SessionRecord>(entry);

@@ -11,6 +11,7 @@ import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
+import { permissionProblems } from '../auth/permissions.js';
 import type { StaticConfig } from '../http/static.js';
 import { DEFAULT_REFUSAL_INTERVAL_MS } from '../log.js';
 import type { LogLevel, LogModule } from '../log.js';
@@ -408,6 +409,7 @@ function semanticProblems(value: unknown): string[] {
     if (!isRecord(r) || typeof r['name'] !== 'string') return;
     if (names.has(r['name'])) problems.push(`/realms/${i}/name: realm '${r['name']}' is defined twice`);
     names.add(r['name']);
+    problems.push(...permissionProblems(r['roles'], `/realms/${i}/roles`));
   });
   const realmNames = value['realms'] === undefined ? new Set(['realm1']) : names;
   listeners.forEach((l: unknown, i) => {

@@ -259,15 +259,15 @@ class Converter {
     let routers = 0;
     workers.forEach((worker: unknown, w) => {
       const at = `/workers/${w}`;
-      if (!isRecord(worker)) return this.warn(at, 'not an object: ignored');
-      if (worker['type'] === 'proxy') {
-        return this.warn(at, '"proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+      if (!isRecord(worker)) this.warn(at, 'not an object: ignored');
+      else if (worker['type'] === 'proxy') {
+        this.warn(at, '"proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+      } else if (worker['type'] !== 'router') {
+        this.warn(at, `${JSON.stringify(worker['type'])} workers are not supported: run their components as separate WAMP clients`);
+      } else {
+        routers++;
+        this.router(worker, at);
       }
-      if (worker['type'] !== 'router') {
-        return this.warn(at, `${JSON.stringify(worker['type'])} workers are not supported: run their components as separate WAMP clients`);
-      }
-      routers++;
-      this.router(worker, at);
     });
     if (routers === 0) this.problems.push('/workers: no worker of type "router": nothing to import');
     else {
@@ -301,9 +301,13 @@ class Converter {
       }
     }
     const realms = Array.isArray(worker['realms']) ? worker['realms'] : [];
-    realms.forEach((realm: unknown, r) => this.realm(realm, `${at}/realms/${r}`));
+    realms.forEach((realm: unknown, r) => {
+      this.realm(realm, `${at}/realms/${r}`);
+    });
     const transports = Array.isArray(worker['transports']) ? worker['transports'] : [];
-    transports.forEach((transport: unknown, t) => this.transport(transport, `${at}/transports/${t}`));
+    transports.forEach((transport: unknown, t) => {
+      this.transport(transport, `${at}/transports/${t}`);
+    });
   }
 
   realm(realm: unknown, at: string): void {

@@ -263,7 +263,7 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
   };
   // Each error keeps its place in the list (a replacement takes its alternative's place).
   const order = new Map<ErrorObject, number>();
-  errors.forEach((e, i) => order.set(e, i));
+  for (const [i, e] of errors.entries()) order.set(e, i);
   const inside = new Map<ErrorObject, ErrorObject[]>();
   const out: ErrorObject[] = [];
   const place = (e: ErrorObject, parent: ErrorObject | undefined): void => {

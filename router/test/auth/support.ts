@@ -25,6 +25,7 @@ import { CODECS, MessageCode } from '@switchboard/schemas';
 import { Router } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
 import { FrameQueue, within } from '../helpers.js';
+import { requireSystem } from '../../../test/support/system.js';
 
 autobahn.log.warn = () => {};
 
@@ -325,6 +326,6 @@ export async function selfSigned(): Promise<{ cert: string; key: string; ca: Buf
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert];
-  await within(new Promise<void>((resolve, reject) => execFile('openssl', args, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))))), 15_000, 'openssl');
+  await within(new Promise<void>((resolve, reject) => execFile(requireSystem('openssl'), args, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))))), 15_000, 'openssl');
   return { cert, key, ca: readFileSync(cert) };
 }

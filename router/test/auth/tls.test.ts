@@ -19,10 +19,11 @@ import type { TlsConfig } from '../../src/auth/index.js';
 import { startTestRouter, within } from '../helpers.js';
 import { Raw, authenticatorComponent, selfSigned } from './support.js';
 import { runPythonProbe } from '../python/support.js';
+import { requireSystem } from '../../../test/support/system.js';
 
 const openssl = (args: string[], cwd: string): Promise<void> =>
   within(
-    new Promise<void>((resolve, reject) => execFile('openssl', args, { cwd }, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl ${args[0]} failed: ${stderr}`))))),
+    new Promise<void>((resolve, reject) => execFile(requireSystem('openssl'), args, { cwd }, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl ${args[0]} failed: ${stderr}`))))),
     15_000,
     `openssl ${args[0]}`,
   );
@@ -236,7 +237,7 @@ describe('tls authmethod over RawSocket with TLS', () => {
     const waiters: (() => void)[] = [];
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
     const read = (n: number): Promise<Buffer> =>
       within(

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { computeSignature } from '../../src/http/bridge/signature.js';
 import type { RouterConfigFile } from '@switchboard/router';
 import { within } from '../helpers.js';
+import { requireSystem } from '../../../test/support/system.js';
 import { bridgeRouter, httpBase, nextEvent, post, signature, signedQuery, subscriber } from './support.js';
 
 const KEY = 'foobar';
@@ -25,7 +26,7 @@ function pythonSignature(secret: string, key: string, timestamp: string, seq: st
   ].join('\n');
   return within(
     new Promise<string>((resolve, reject) => {
-      execFile('/usr/bin/python3', ['-c', script, secret, key, timestamp, seq, nonce, body], (err, stdout) => (err !== null ? reject(err) : resolve(stdout)));
+      execFile(requireSystem('python3'), ['-c', script, secret, key, timestamp, seq, nonce, body], (err, stdout) => (err !== null ? reject(err) : resolve(stdout)));
     }),
     10_000,
     'python3',

@@ -25,6 +25,28 @@ describe('Crossbar import errors', () => {
     ]);
   });
 
+  it('two permissions of a role with the same URI and match policy (uri* is a prefix) are named in the Crossbar file', () => {
+    const crossbar = node({ type: 'websocket', endpoint: { type: 'tcp', port: 8080 } });
+    const worker = (crossbar['workers'] as Record<string, unknown>[])[0]!;
+    worker['realms'] = [
+      {
+        name: 'realm1',
+        roles: [
+          {
+            name: 'anonymous',
+            permissions: [
+              { uri: 'com.a.', match: 'prefix', allow: { call: true } },
+              { uri: 'com.a.*', allow: { call: false } },
+            ],
+          },
+        ],
+      },
+    ];
+    expect(problemsOf(crossbar)).toEqual([
+      "/workers/0/realms/0/roles/0/permissions/1: prefix 'com.a.' is also /workers/0/realms/0/roles/0/permissions/0; give each URI and match policy one permission",
+    ]);
+  });
+
   it('a missing or wrong TLS field is named as in Crossbar (certificate, ca_certificates)', () => {
     const problems = problemsOf(
       node(

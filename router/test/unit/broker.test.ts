@@ -281,7 +281,7 @@ describe('Broker.removeSession', () => {
   it('with 10 000 sessions × 1 topic each, removing one leaves the other 9 999 subscriptions intact', () => {
     const broker = new Broker<FakeSession>();
     const sessions = Array.from({ length: 10_000 }, (_, i) => session(`s${i}`));
-    sessions.forEach((s, i) => broker.subscribe(s, `com.example.topic.${i}`));
+    for (const [i, s] of sessions.entries()) broker.subscribe(s, `com.example.topic.${i}`);
     expect(broker.subscriptionCount).toBe(10_000);
 
     const leaver = sessions[4321]!;

@@ -150,6 +150,20 @@ describe('checkConfig', () => {
     expect(problemsOf({ realms: [{ name: 'a' }, { name: 'b' }, { name: 'a' }] })).toEqual(["/realms/2/name: realm 'a' is defined twice"]);
   });
 
+  it('rejects two permissions of one role with the same URI and match policy, naming both (a trailing * is a prefix)', () => {
+    const permissions = [
+      { uri: 'com.app.', match: 'prefix', allow: { subscribe: true } },
+      { uri: 'com.app.x', allow: { call: true } },
+      { uri: 'com.app.*', allow: { subscribe: false } },
+      { uri: 'com.app.x', match: 'wildcard', allow: { call: true } },
+      { uri: 'com.app.x', match: 'exact', allow: { call: false } },
+    ];
+    expect(problemsOf({ realms: [{ name: 'r', roles: [{ name: 'other', permissions: [permissions[0]] }, { name: 'user', permissions }] }] })).toEqual([
+      "/realms/0/roles/1/permissions/2: prefix 'com.app.' is also /realms/0/roles/1/permissions/0; give each URI and match policy one permission",
+      "/realms/0/roles/1/permissions/4: exact 'com.app.x' is also /realms/0/roles/1/permissions/1; give each URI and match policy one permission",
+    ]);
+  });
+
   it('rejects hardLimitBytes below softLimitBytes, including against the default soft limit', () => {
     expect(problemsOf({ listeners: [{ type: 'websocket', outbound: { softLimitBytes: 8192, hardLimitBytes: 4096 } }] })).toEqual([
       '/listeners/0/outbound/hardLimitBytes: must be at least softLimitBytes (8192)',

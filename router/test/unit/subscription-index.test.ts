@@ -184,7 +184,7 @@ describe('PrefixTrie', () => {
     });
     trie.delete(keys[keys.length - 1]!);
     // Then all at once, deleted in another order than inserted.
-    keys.forEach((key, i) => trie.set(key, i));
+    for (const [i, key] of keys.entries()) trie.set(key, i);
     expect(trie.size).toBe(10_000);
     for (const key of [...keys].reverse()) trie.delete(key);
 
@@ -305,7 +305,7 @@ describe('WildcardTrie', () => {
       if (i > 0) trie.delete(patterns[i - 1]!);
     });
     trie.delete(patterns[patterns.length - 1]!);
-    patterns.forEach((pattern) => trie.set(pattern, pattern));
+    for (const pattern of patterns) trie.set(pattern, pattern);
     expect(trie.size).toBe(10_001);
     for (const pattern of [...patterns].reverse()) trie.delete(pattern);
 

@@ -6,7 +6,17 @@
  * path service can be copied over as written); what Switchboard adds sits beside it, at the path
  * level, in camelCase.
  */
-import { isNetwork } from './guard.js';
+import { isIP } from 'node:net';
+
+/** Whether every entry of require_ip is an address or a CIDR network (what guard.ts's BlockList is built from). */
+function isNetwork(entry: string): boolean {
+  const [address, prefix, rest] = entry.split('/');
+  if (rest !== undefined || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 /** Crossbar's `options` of a publisher or caller path service. [Crossbar: HTTP Bridge Publisher] */
 export interface BridgeOptionsFile {

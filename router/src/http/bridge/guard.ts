@@ -87,6 +87,7 @@ function reviveBinary(_key: string, value: unknown): unknown {
 /** Most nonces remembered per signing key. */
 const MAX_NONCES = 100_000;
 
+/** require_ip as a BlockList; the config check (`isNetwork` in config.ts) has accepted every entry. */
 function networks(list: readonly string[]): BlockList {
   const blocks = new BlockList();
   for (const entry of list) {
@@ -96,16 +97,6 @@ function networks(list: readonly string[]): BlockList {
     else blocks.addSubnet(address, Number(prefix), family);
   }
   return blocks;
-}
-
-/** Whether every entry of require_ip is an address or a CIDR network (for the config check). */
-export function isNetwork(entry: string): boolean {
-  const [address, prefix, rest] = entry.split('/');
-  if (rest !== undefined || address === undefined) return false;
-  const family = isIP(address);
-  if (family === 0) return false;
-  if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function clientAddress(req: IncomingMessage): string {

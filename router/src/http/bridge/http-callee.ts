@@ -153,7 +153,9 @@ export class HttpCallee {
       throw new WampError(timedOut ? ErrorUri.Timeout : ErrorUri.RuntimeError, [`${verb} ${target.href}: ${timedOut ? 'no complete answer in time' : (err as Error).message}`]);
     }
     const out: Record<string, string[]> = {};
-    res.headers.forEach((value, name) => (out[name] ??= []).push(value));
+    res.headers.forEach((value, name) => {
+      (out[name] ??= []).push(value);
+    });
     return { args: [{ code: res.status, content, headers: out }] };
   }
 }
