@@ -22,6 +22,7 @@ import type {
   PublicationId,
   Register,
   RegistrationId,
+  RequestId,
   SessionId,
   SubscriptionId,
   Subscribe,
@@ -39,11 +40,11 @@ import { createAuthorizer } from './auth/index.js';
 import type { Authorizer } from './auth/types.js';
 import { mayMatchReserved } from './auth/coverage.js';
 import type { RouterCall } from './auth/dynamic.js';
-import { sessionDetails } from './meta/sessions.js';
+import { sessionDetails } from './core/sessions.js';
 import type { RoleConfig } from './auth/index.js';
 import { Gate } from './auth/gate.js';
-import { refusal } from './core/outcome.js';
-import type { Outcome } from './core/outcome.js';
+import { isOverLimit, refusal, refusalMessage } from './core/outcome.js';
+import type { Outcome, Refusal } from './core/outcome.js';
 import type { Allowed } from './auth/gate.js';
 import type { Logger } from './log.js';
 import { RouterStats } from './stats.js';
@@ -262,6 +263,15 @@ export class Realm {
     return this.#procedures.get(uri);
   }
 
+  /**
+   * The one answer to a request the realm refuses: the ERROR (unless `quiet`: an unacknowledged
+   * PUBLISH), and a quota refusal counted in switchboard_limits_exceeded_total.
+   */
+  refuse(session: Endpoint, requestType: MessageCode, request: RequestId, refused: Refusal, quiet = false): void {
+    if (isOverLimit(refused)) this.stats.limitExceeded(refused.limit.limit);
+    if (!quiet) session.send(refusalMessage(requestType, request, refused));
+  }
+
   // ---- membership --------------------------------------------------------------------------
 
   welcomeDetails(identity: SessionIdentity, authextra?: Dict): Dict {
@@ -298,7 +308,8 @@ export class Realm {
   // ---- publish & subscribe -----------------------------------------------------------------
 
   onSubscribe(session: Endpoint, msg: Subscribe): Handled {
-    if (this.quotas.refusesUri(session, MessageCode.Subscribe, msg.request, msg.topic) || this.quotas.refusesSubscribe(session, msg)) return;
+    const overLimit = this.quotas.refusesUri(msg.topic) ?? this.quotas.refusesSubscribe(session, msg);
+    if (overLimit !== undefined) return this.refuse(session, MessageCode.Subscribe, msg.request, overLimit);
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Subscribe, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -358,7 +369,8 @@ export class Realm {
   }
 
   onPublish(session: Endpoint, msg: Publish): Handled {
-    if (this.quotas.refusesUri(session, MessageCode.Publish, msg.request, msg.topic, msg.options.acknowledge !== true)) return;
+    const overLimit = this.quotas.refusesUri(msg.topic);
+    if (overLimit !== undefined) return this.refuse(session, MessageCode.Publish, msg.request, overLimit, msg.options.acknowledge !== true);
     if (hasPpt(msg.options) && !supportsPpt(session, 'publisher')) {
       return session.protocolViolation('PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency');
     }
@@ -507,7 +519,8 @@ export class Realm {
   // ---- routed RPC --------------------------------------------------------------------------
 
   onRegister(session: Endpoint, msg: Register): Handled {
-    if (this.quotas.refusesUri(session, MessageCode.Register, msg.request, msg.procedure) || this.quotas.refusesRegister(session, msg)) return;
+    const overLimit = this.quotas.refusesUri(msg.procedure) ?? this.quotas.refusesRegister(session);
+    if (overLimit !== undefined) return this.refuse(session, MessageCode.Register, msg.request, overLimit);
     const match = msg.options.match ?? 'exact';
     if (!isMatchPolicy(match)) {
       return session.sendError(MessageCode.Register, msg.request, ErrorUri.InvalidArgument, `unknown match policy '${String(match)}' (exact, prefix or wildcard)`);
@@ -592,7 +605,8 @@ export class Realm {
   onCall(session: Endpoint, msg: Call, incoming: IncomingCall<Endpoint>): Handled {
     if (incoming.kind === 'continuation') return this.calls.continueCall(incoming.call, msg);
     if (incoming.kind === 'late') return;
-    if (this.quotas.refusesUri(session, MessageCode.Call, msg.request, msg.procedure)) return;
+    const overLimit = this.quotas.refusesUri(msg.procedure);
+    if (overLimit !== undefined) return this.refuse(session, MessageCode.Call, msg.request, overLimit);
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
       return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
     }

@@ -6,7 +6,8 @@
 import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
-import { LIMIT_EXCEEDED } from '../limits.js';
+import { overLimit, refusal } from '../core/outcome.js';
+import type { OverLimit, Refusal } from '../core/outcome.js';
 import { Call } from './call.js';
 import type { CalleeEntry, InvocationPolicy, Registration } from './registration.js';
 
@@ -38,10 +39,11 @@ export interface RegisterOptions {
 export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
 
 /**
- * A refused call: no callee (`error`), or a quota (`limit` too): the caller at its `maxCalls`
- * (maxPendingCallsPerSession), or every callee at maxInvocationsPerCallee.
+ * A routed call, or why not: no callee (a Refusal), or a quota (an OverLimit, which names the
+ * limit): the caller at its `maxCalls` (maxPendingCallsPerSession), or every callee at
+ * maxInvocationsPerCallee.
  */
-export type CallOutcome<S> = { ok: true; call: Call<S> } | { ok: false; error: string; limit?: { limit: string; value: number } };
+export type CallOutcome<S> = { ok: true; call: Call<S> } | Refusal | OverLimit;
 
 export interface CallOptions {
   /** CALL.Options.receive_progress [ap_rpc_progressive_call_results] */
@@ -186,11 +188,11 @@ export class Dealer<S extends Callee> {
    */
   call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
     const maxCalls = options.maxCalls ?? Infinity;
-    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxPendingCallsPerSession', value: maxCalls } };
+    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
     const registration = this.resolve(procedure);
-    if (registration === undefined) return { ok: false, error: ErrorUri.NoSuchProcedure };
+    if (registration === undefined) return refusal(ErrorUri.NoSuchProcedure, `no callee registered for '${procedure}'`);
     const entry = this.#available(registration, this.#pick(registration));
-    if (entry === undefined) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxInvocationsPerSession', value: this.#maxInvocations } };
+    if (entry === undefined) return overLimit({ limit: 'maxInvocationsPerSession', value: this.#maxInvocations });
     const calleeState = this.#state(entry.session);
     const call = new Call<S>({ caller, callRequest, callee: entry, invocationRequest: calleeState.invocationIds.next(), registration, procedure }, options);
     calleeState.invocations.set(call.invocationRequest, call);
