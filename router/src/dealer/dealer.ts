@@ -7,7 +7,7 @@ import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchb
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
 import { overLimit, refusal } from '../core/outcome.js';
-import type { OverLimit, Refusal } from '../core/outcome.js';
+import type { Outcome, OverLimit, Refusal } from '../core/outcome.js';
 import { Call } from './call.js';
 import type { CalleeEntry, InvocationPolicy, Registration } from './registration.js';
 
@@ -36,7 +36,7 @@ export interface RegisterOptions {
   forwardTimeout?: boolean;
 }
 
-export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
+export type RegisterOutcome<S> = Outcome<{ registration: Registration<S>; created: boolean }>;
 
 /**
  * A routed call, or why not: no callee (a Refusal), or a quota (an OverLimit, which names the
@@ -120,17 +120,13 @@ export class Dealer<S extends Callee> {
     const existing = this.lookup(procedure, match);
     if (existing !== undefined) {
       if (existing.callees.some((c) => c.session === callee)) {
-        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `this session already registered '${procedure}'` };
+        return refusal(ErrorUri.ProcedureAlreadyExists, `this session already registered '${procedure}'`);
       }
       if (existing.invoke === 'single' && invoke === 'single') {
-        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `procedure '${procedure}' is already registered` };
+        return refusal(ErrorUri.ProcedureAlreadyExists, `procedure '${procedure}' is already registered`);
       }
       if (existing.invoke !== invoke) {
-        return {
-          ok: false,
-          error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy,
-          message: `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`,
-        };
+        return refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`);
       }
       existing.callees.push(entry);
       this.#state(callee).registrations.add(existing);
