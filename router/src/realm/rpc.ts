@@ -144,11 +144,11 @@ export class Rpc {
     const overLimit = this.#quotas.refusesUri(msg.procedure);
     if (overLimit !== undefined) return refuse(this.#stats, session, MessageCode.Call, msg.request, overLimit);
     if (!isValidUri(msg.procedure, this.#uriCheck)) {
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`);
+      return refuse(this.#stats, session, MessageCode.Call, msg.request, refusal(ErrorUri.InvalidUri, `invalid procedure URI '${msg.procedure}'`));
     }
     const timeout = msg.options.timeout ?? 0;
     if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
-      return session.sendError(MessageCode.Call, msg.request, ErrorUri.InvalidArgument, 'timeout must be a non-negative integer (milliseconds)');
+      return refuse(this.#stats, session, MessageCode.Call, msg.request, refusal(ErrorUri.InvalidArgument, 'timeout must be a non-negative integer (milliseconds)'));
     }
     const progressive = msg.options['progress'] === true;
     if (progressive && !session.supports('caller', 'progressive_call_invocations')) {
