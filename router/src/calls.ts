@@ -16,8 +16,8 @@ import type { Dealer, SessionRemoval } from './dealer/dealer.js';
 import type { Call, CallEnd, CallParty, CancelMode } from './dealer/call.js';
 import type { Decision } from './auth/types.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from './details.js';
-import { overLimitMessage } from './limits.js';
-import type { LimitHit } from './limits.js';
+import { isOverLimit, overLimit, refusalMessage } from './core/outcome.js';
+import type { Refusal } from './core/outcome.js';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
 import type { Endpoint } from './core/endpoint.js';
@@ -141,7 +141,7 @@ export class Calls<S extends CallParty> {
     const internal = this.procedures.get(msg.procedure);
     if (internal !== undefined) {
       // A router procedure is no call in the dealer, but a caller at its quota is refused all the same.
-      if (maxCalls !== undefined && this.dealer.pendingCalls(session) >= maxCalls) return this.#overLimit(session, msg.request, { limit: 'maxPendingCallsPerSession', value: maxCalls });
+      if (maxCalls !== undefined && this.dealer.pendingCalls(session) >= maxCalls) return this.#refuse(session, msg.request, overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls }));
       return this.#callInternal(session, msg, internal);
     }
     // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
@@ -150,12 +150,8 @@ export class Calls<S extends CallParty> {
     const progressive = msg.options['progress'] === true;
     const ppt = hasPpt(msg.options);
     const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive, ...(maxCalls !== undefined && { maxCalls }) });
-    if (!outcome.ok) {
-      // The caller at maxPendingCallsPerSession, or every callee busy at maxInvocationsPerSession: no callee is invoked.
-      if (outcome.limit !== undefined) return this.#overLimit(session, msg.request, outcome.limit);
-      session.send(callError(msg.request, outcome.error, `no callee registered for '${msg.procedure}'`));
-      return;
-    }
+    // No callee; or the caller at maxPendingCallsPerSession, or every callee busy at maxInvocationsPerSession: no callee is invoked.
+    if (!outcome.ok) return this.#refuse(session, msg.request, outcome);
     const { call } = outcome;
     const callee = call.callee.session;
     // A callee that cannot be interrupted cannot take a stream of calls. [ap_rpc_progressive_call_invocations]
@@ -205,9 +201,10 @@ export class Calls<S extends CallParty> {
     this.#end(call, 'callee-unavailable', { caller: callError(call.callRequest, ErrorUri.Canceled, 'callee unavailable') });
   }
 
-  #overLimit(session: S, request: RequestId, hit: LimitHit): void {
-    this.stats.limitExceeded(hit.limit);
-    session.send(overLimitMessage(MessageCode.Call, request, hit));
+  /** The one answer to a refused CALL (a quota refusal is counted). */
+  #refuse(session: S, request: RequestId, refused: Refusal): void {
+    if (isOverLimit(refused)) this.stats.limitExceeded(refused.limit.limit);
+    session.send(refusalMessage(MessageCode.Call, request, refused));
   }
 
   // ---- router procedures -------------------------------------------------------------------

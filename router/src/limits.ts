@@ -6,16 +6,19 @@
  * counted in switchboard_limits_exceeded_total{limit}. The counts themselves live where the state
  * lives (the broker's and dealer's per-session indexes); this module only compares and answers.
  */
-import type { Dict, ErrorMessage, Kwargs, Register, RequestId, Subscribe, WireArgs } from '@switchboard/schemas';
-import { MessageCode, WampError, isMatchPolicy } from '@switchboard/schemas';
+import type { Dict, Kwargs, Subscribe, WireArgs } from '@switchboard/schemas';
+import { WampError, isMatchPolicy } from '@switchboard/schemas';
 import type { Broker } from './broker/broker.js';
 import type { Dealer } from './dealer/dealer.js';
 import { BRIDGE_AUTHMETHOD } from './http/bridge/local-session.js';
 import type { Endpoint } from './core/endpoint.js';
+import { isRouterSession } from './core/sessions.js';
+import { LIMIT_EXCEEDED, overLimit } from './core/outcome.js';
+import type { LimitHit, OverLimit } from './core/outcome.js';
 import type { RouterStats } from './stats.js';
 
-/** ERROR URI of a request refused by a quota (not a spec URI). */
-export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
+export { LIMIT_EXCEEDED } from './core/outcome.js';
+export type { LimitHit } from './core/outcome.js';
 
 /** A realm's `limits`: per session of the realm, and for the realm as a whole. */
 export interface RealmLimits {
@@ -66,16 +69,6 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxRetainedReplayBytes: 4 * 1024 * 1024,
 };
 
-/** A limit a request ran into: its config key and value. */
-export interface LimitHit {
-  limit: string;
-  value: number;
-}
-
-function describe(hit: LimitHit): string {
-  return `limit ${hit.limit} (${hit.value}) reached`;
-}
-
 /**
  * One of the HTTP bridge's in-process sessions: joined with the authmethod only the bridge's local
  * connections offer (never a network transport), by the bridge's own authenticator.
@@ -84,29 +77,18 @@ export function isBridgeSession(session: Endpoint): boolean {
   return session.identity?.authmethod === BRIDGE_AUTHMETHOD && session.identity.authprovider === 'bridge';
 }
 
-/** The router's own session (authorizers, authenticators): it acts for everyone, no quota applies. */
-function isRouterSession(session: Endpoint): boolean {
-  return session.identity?.authprovider === 'router';
-}
-
-/** ERROR switchboard.error.limit_exceeded for one request, counted. */
-export function refuseOverLimit(session: Endpoint, requestType: MessageCode, request: RequestId, hit: LimitHit, stats: RouterStats): void {
-  stats.limitExceeded(hit.limit);
-  session.send(overLimitMessage(requestType, request, hit));
-}
-
-/** The ERROR a request over a quota gets (not counted: the sender counts). */
-export function overLimitMessage(requestType: MessageCode, request: RequestId, hit: LimitHit): ErrorMessage {
-  return { code: MessageCode.Error, requestType, request, details: {}, error: LIMIT_EXCEEDED, args: [describe(hit)], kwargs: { limit: hit.limit, value: hit.value } };
-}
-
-/** The same, as a router procedure's error (wamp.session.add_testament), counted. */
+/** A quota refusal as a router procedure's error (wamp.session.add_testament), counted. */
 export function overLimitError(hit: LimitHit, stats: RouterStats): WampError {
   stats.limitExceeded(hit.limit);
-  return new WampError(LIMIT_EXCEEDED, [describe(hit)], { limit: hit.limit, value: hit.value });
+  const refused = overLimit(hit);
+  return new WampError(LIMIT_EXCEEDED, [refused.message], { limit: hit.limit, value: hit.value });
 }
 
-/** A realm's per-session quotas, checked at the start of SUBSCRIBE, REGISTER and CALL. */
+/**
+ * A realm's per-session quotas, checked at the start of SUBSCRIBE, REGISTER, CALL and PUBLISH.
+ * They answer with an OverLimit (core/outcome.ts) or undefined; the caller counts and sends it,
+ * so one place answers every refusal of a request.
+ */
 export class Quotas {
   constructor(
     readonly limits: Readonly<RealmLimits>,
@@ -120,30 +102,23 @@ export class Quotas {
     return overLimitError(hit, this.stats);
   }
 
-  /** True (and the ERROR sent) when a SUBSCRIBE would make one subscription too many. */
-  refusesSubscribe(session: Endpoint, msg: Subscribe): boolean {
-    if (isRouterSession(session)) return false;
+  /** The refusal of a SUBSCRIBE that would make one subscription too many. */
+  refusesSubscribe(session: Endpoint, msg: Subscribe): OverLimit | undefined {
+    if (isRouterSession(session)) return undefined;
     const max = this.limits.maxSubscriptionsPerSession;
     const held = this.broker.subscriptionsOf(session);
-    if (held.size < max) return false;
+    if (held.size < max) return undefined;
     // Subscribing again to what it holds adds nothing.
     const match = isMatchPolicy(msg.options.match) ? msg.options.match : 'exact';
     const existing = this.broker.lookup(msg.topic, match);
-    if (existing !== undefined && held.has(existing)) return false;
-    refuseOverLimit(session, MessageCode.Subscribe, msg.request, { limit: 'maxSubscriptionsPerSession', value: max }, this.stats);
-    return true;
+    if (existing !== undefined && held.has(existing)) return undefined;
+    return overLimit({ limit: 'maxSubscriptionsPerSession', value: max });
   }
 
-  /**
-   * True (and the ERROR sent, unless `quiet`: an unacknowledged PUBLISH) when a URI is longer than
-   * maxUriLength. Checked before anything looks at the URI.
-   */
-  refusesUri(session: Endpoint, requestType: MessageCode, request: RequestId, uri: string, quiet = false): boolean {
+  /** The refusal of a URI longer than maxUriLength. Checked before anything looks at the URI. */
+  refusesUri(uri: string): OverLimit | undefined {
     const hit = this.#uriTooLong(uri);
-    if (hit === undefined) return false;
-    if (quiet) this.stats.limitExceeded(hit.limit);
-    else refuseOverLimit(session, requestType, request, hit, this.stats);
-    return true;
+    return hit === undefined ? undefined : overLimit(hit);
   }
 
   /** Throws (counted) when a URI a router procedure takes (a testament's topic) is longer than maxUriLength. */
@@ -157,13 +132,12 @@ export class Quotas {
     return uri.length > max ? { limit: 'maxUriLength', value: max } : undefined;
   }
 
-  /** True (and the ERROR sent) when a REGISTER would make one registration too many. */
-  refusesRegister(session: Endpoint, msg: Register): boolean {
-    if (isRouterSession(session)) return false;
+  /** The refusal of a REGISTER that would make one registration too many. */
+  refusesRegister(session: Endpoint): OverLimit | undefined {
+    if (isRouterSession(session)) return undefined;
     const max = this.limits.maxRegistrationsPerSession;
-    if (this.dealer.registrationsOf(session).size < max) return false;
-    refuseOverLimit(session, MessageCode.Register, msg.request, { limit: 'maxRegistrationsPerSession', value: max }, this.stats);
-    return true;
+    if (this.dealer.registrationsOf(session).size < max) return undefined;
+    return overLimit({ limit: 'maxRegistrationsPerSession', value: max });
   }
 
   /**

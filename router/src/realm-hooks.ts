@@ -122,6 +122,34 @@ export class RealmHookSet {
     this.#published = this.list.filter((h) => h.onPublished !== undefined);
   }
 
+  // Subscriptions and registrations are told of alike: one pair of calls per kind of route, so
+  // that SUBSCRIBE/UNSUBSCRIBE, REGISTER/UNREGISTER, revocation and a leaving session tell the
+  // same observers the same things in the same order (meta events on_create/on_subscribe/…).
+
+  /** A session subscribed: `created` when the subscription is new, `added` unless it already held it. */
+  subscribed(session: Endpoint, subscription: Subscription<Endpoint>, created: boolean, added: boolean): void {
+    if (created) for (const o of this.list) o.onSubscriptionCreated?.(session, subscription);
+    if (added) for (const o of this.list) o.onSubscribe?.(session, subscription);
+  }
+
+  /** A session's subscription ended; `deleted` when it was the last subscriber. */
+  unsubscribed(session: Endpoint, subscription: Subscription<Endpoint>, deleted: boolean): void {
+    for (const o of this.list) o.onUnsubscribe?.(session, subscription);
+    if (deleted) for (const o of this.list) o.onSubscriptionDeleted?.(session, subscription);
+  }
+
+  /** A session registered: `created` when the registration is new. */
+  registered(session: Endpoint, registration: Registration<Endpoint>, created: boolean): void {
+    if (created) for (const o of this.list) o.onRegistrationCreated?.(session, registration);
+    for (const o of this.list) o.onRegister?.(session, registration);
+  }
+
+  /** A session's registration ended; `deleted` when it was the last callee. */
+  unregistered(session: Endpoint, registration: Registration<Endpoint>, deleted: boolean): void {
+    for (const o of this.list) o.onUnregister?.(session, registration);
+    if (deleted) for (const o of this.list) o.onRegistrationDeleted?.(session, registration);
+  }
+
   /** Whether any hook wants publications (so that the realm builds nothing for none). */
   get observesPublications(): boolean {
     return this.#published.length > 0;

@@ -31,6 +31,7 @@ import { RouterStats } from './stats.js';
 import { createMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
+import { isRouterSession } from './core/sessions.js';
 import { describeStart, summaryText } from './summary.js';
 import { Connection, ConnectionState } from './connection.js';
 import type { SessionLimits } from './connection.js';
@@ -384,7 +385,7 @@ export class Router implements RouterCore, AsyncDisposable {
   *#sessionLabels(): Iterable<[string, string, string]> {
     for (const session of this.#sessions) {
       const wamp = session.session;
-      if (wamp === undefined || wamp.identity.authprovider === 'router') continue;
+      if (wamp === undefined || isRouterSession(wamp)) continue;
       yield [wamp.realm.name, session.peer.transport.type, session.peer.codec.name];
     }
   }

@@ -116,26 +116,26 @@ export class WampSession implements Endpoint {
     const realm = this.realm;
     switch (msg.code) {
       case MessageCode.Publish:
-        if (this.#checkRequest(msg.request)) return realm.onPublish(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.pubsub.onPublish(this, msg);
         return;
       case MessageCode.Subscribe:
-        if (this.#checkRequest(msg.request)) return realm.onSubscribe(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.pubsub.onSubscribe(this, msg);
         return;
       case MessageCode.Unsubscribe:
-        if (this.#checkRequest(msg.request)) realm.onUnsubscribe(this, msg);
+        if (this.#checkRequest(msg.request)) realm.pubsub.onUnsubscribe(this, msg);
         return;
       case MessageCode.Call: {
         // A continuation of a progressive call reuses its request ID; a late chunk is discarded.
         // [ap_rpc_progressive_call_invocations]
         const incoming = realm.calls.classify(this, msg, this.#lastRequest);
         if (incoming.kind === 'late' || (incoming.kind === 'new' && !this.#checkRequest(msg.request))) return;
-        return realm.onCall(this, msg, incoming);
+        return realm.rpc.onCall(this, msg, incoming);
       }
       case MessageCode.Register:
-        if (this.#checkRequest(msg.request)) return realm.onRegister(this, msg);
+        if (this.#checkRequest(msg.request)) return realm.rpc.onRegister(this, msg);
         return;
       case MessageCode.Unregister:
-        if (this.#checkRequest(msg.request)) realm.onUnregister(this, msg);
+        if (this.#checkRequest(msg.request)) realm.rpc.onUnregister(this, msg);
         return;
       case MessageCode.Yield:
         return this.#onYieldOrError(msg);
@@ -145,7 +145,7 @@ export class WampSession implements Endpoint {
         }
         return this.#onYieldOrError(msg);
       case MessageCode.Cancel:
-        return realm.onCancel(this, msg);
+        return realm.rpc.onCancel(this, msg);
       case MessageCode.Welcome:
       case MessageCode.Challenge:
       case MessageCode.Published:
@@ -168,7 +168,7 @@ export class WampSession implements Endpoint {
     if (!realm.dealer.wasIssued(this, msg.request)) {
       return this.protocolViolation(`received ${messageName(msg.code)} for INVOCATION.Request ${msg.request}, which was never sent to this session`);
     }
-    realm.onCalleeAnswer(this, msg);
+    realm.rpc.onCalleeAnswer(this, msg);
   }
 
   /** [bp_identifiers] Session-scope request IDs increase by 1 from 1; anything else is a protocol error. */

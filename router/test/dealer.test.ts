@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri } from '@switchboard/schemas';
+import { refusal } from '../src/core/outcome.js';
 import { Dealer } from '../src/dealer/dealer.js';
 import type { CallOutcome, PendingCall, RegisterOutcome, Registration } from '../src/dealer/dealer.js';
 // Not (yet) re-exported by the package entry point.
@@ -110,7 +111,7 @@ describe('Dealer.unregister', () => {
     expect(dealer.lookup('com.example.add')).toBeUndefined();
     expect(dealer.getRegistration(registration.id)).toBeUndefined();
     expect(dealer.registrationCount).toBe(0);
-    expect(dealer.call(session(), req(1), 'com.example.add')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+    expect(dealer.call(session(), req(1), 'com.example.add')).toEqual(refusal(ErrorUri.NoSuchProcedure, "no callee registered for 'com.example.add'"));
     expect(registered(dealer.register(session(), 'com.example.add')).id).not.toBe(registration.id);
   });
 
@@ -139,7 +140,7 @@ describe('Dealer.call', () => {
   it('answers a call to an unknown procedure with wamp.error.no_such_procedure', () => {
     const dealer = new Dealer<FakeSession>();
     dealer.register(session(), 'com.example.add');
-    expect(dealer.call(session(), req(1), 'com.example.sub')).toEqual({ ok: false, error: 'wamp.error.no_such_procedure' });
+    expect(dealer.call(session(), req(1), 'com.example.sub')).toEqual(refusal(ErrorUri.NoSuchProcedure, "no callee registered for 'com.example.sub'"));
   });
 
   it('routes a call to the callee with everything needed to answer it', () => {
@@ -295,7 +296,7 @@ describe('Dealer.removeSession', () => {
     expect(dealer.getRegistration(add.id)).toBeUndefined();
     expect(dealer.registrationCount).toBe(1);
     expect(dealer.lookup('com.example.keep')).toBe(keep);
-    expect(dealer.call(caller1, req(4), 'com.example.add')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+    expect(dealer.call(caller1, req(4), 'com.example.add')).toEqual(refusal(ErrorUri.NoSuchProcedure, "no callee registered for 'com.example.add'"));
 
     // The procedure can be registered again, by anyone.
     const again = registered(dealer.register(session('new'), 'com.example.add'));
@@ -529,7 +530,7 @@ describe('Dealer.resolve: which registration a call goes to', () => {
     dealer.removeSession(wildcardCallee);
     expect(dealer.resolve('com.x.y')).toBeUndefined();
     expect(dealer.matches('com.x.y')).toEqual([]);
-    expect(dealer.call(session(), req(1), 'com.x.y')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+    expect(dealer.call(session(), req(1), 'com.x.y')).toEqual(refusal(ErrorUri.NoSuchProcedure, "no callee registered for 'com.x.y'"));
   });
 
   it('picks the longest matching prefix (a plain string prefix)', () => {
@@ -700,7 +701,7 @@ describe('Dealer shared registration lifecycle', () => {
     expect(dealer.getRegistration(registration.id)).toBeUndefined();
     expect(dealer.lookup('p')).toBeUndefined();
     expect(dealer.registrationCount).toBe(0);
-    expect(dealer.call(session(), req(1), 'p')).toEqual({ ok: false, error: ErrorUri.NoSuchProcedure });
+    expect(dealer.call(session(), req(1), 'p')).toEqual(refusal(ErrorUri.NoSuchProcedure, "no callee registered for 'p'"));
 
     // Registering again creates a new registration, with any policy.
     const again = dealer.register(a, 'p', { invoke: 'single' });

@@ -22,6 +22,7 @@ import { ErrorUri } from '@switchboard/schemas';
 import type { Refusal } from '../core/outcome.js';
 import { refusal } from '../core/outcome.js';
 import type { Logger } from '../log.js';
+import { isRouterSession } from '../core/sessions.js';
 import type { Action, Authorizer, Decision, Subject } from './types.js';
 
 /**
@@ -89,11 +90,6 @@ export const AUTHORIZATION_FAILED_MESSAGE = 'authorization failed';
 /** The refusal of an action the authorizer denied; the message names the action and URI. */
 export function notAuthorized(action: Action, uri: string): Refusal {
   return refusal(ErrorUri.NotAuthorized, `session is not authorized to ${action} '${uri}'`);
-}
-
-/** Whether a session is one of the router's own (it acts for the router: never authorized, no role needed). */
-export function isRouterSession(session: { readonly identity: { readonly authprovider: string } | undefined }): boolean {
-  return session.identity?.authprovider === 'router';
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

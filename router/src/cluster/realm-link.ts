@@ -54,7 +54,7 @@ export class RealmLink {
     readonly core: RouterCore,
   ) {
     this.#prefix = `${token(realm.name)}.`;
-    this.events = new EventForwarding(node, realm);
+    this.events = new EventForwarding(node, realm.pubsub);
     this.sessions = new SessionRegistry(node, realm, this.#prefix);
     this.subscriptions = new SubscriptionRegistry(node, realm);
     this.standIns = new RemoteCallees(
@@ -62,8 +62,8 @@ export class RealmLink {
       {
         register: (session, procedure, options) => realm.dealer.register(session, procedure, options),
         unregister: (session, registration) => realm.dealer.unregister(session, registration),
-        drop: (session, reason) => realm.dropRemoteCallee(session, reason),
-        answer: (session, msg) => realm.onCalleeAnswer(session, msg),
+        drop: (session, reason) => realm.rpc.dropRemoteCallee(session, reason),
+        answer: (session, msg) => realm.rpc.onCalleeAnswer(session, msg),
       },
       (from, id, callee) => this.#standIn(from, id, callee),
       (n, inc) => node.isLive(n, inc),
@@ -74,7 +74,7 @@ export class RealmLink {
       {
         name: realm.name,
         registrations: () => realm.dealer.registrations(),
-        revoke: (session, registration, reason) => void realm.revokeRegistration(session, registration, reason),
+        revoke: (session, registration, reason) => void realm.rpc.revokeRegistration(session, registration, reason),
       },
       this.standIns,
     );

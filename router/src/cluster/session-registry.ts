@@ -5,7 +5,7 @@
  */
 import type { KvEntry } from '@nats-io/kv';
 import type { Dict, SessionId } from '@switchboard/schemas';
-import { isListed, sessionDetails } from '../meta/sessions.js';
+import { isListed, sessionDetails } from '../core/sessions.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
 import { json, parseRecord } from './link.js';

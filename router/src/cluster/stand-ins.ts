@@ -8,6 +8,7 @@
 import type { Dict, ErrorMessage, MatchPolicy, RegistrationId, SessionId, Yield } from '@switchboard/schemas';
 import type { InvocationPolicy } from '../dealer/dealer.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { Outcome } from '../core/outcome.js';
 
 /** One callee of a registration, as the `registrations` bucket holds it. */
 export interface CalleeRecord {
@@ -34,7 +35,7 @@ export interface RegistrationRecord {
 
 /** What stand-ins need of their realm's dealer. */
 export interface StandInRealm {
-  register(session: Endpoint, procedure: string, options: { match: MatchPolicy; invoke: InvocationPolicy; discloseCaller: boolean; forwardTimeout: boolean }): { ok: true; registration: { id: RegistrationId } } | { ok: false; error: string };
+  register(session: Endpoint, procedure: string, options: { match: MatchPolicy; invoke: InvocationPolicy; discloseCaller: boolean; forwardTimeout: boolean }): Outcome<{ registration: { id: RegistrationId } }>;
   unregister(session: Endpoint, registration: RegistrationId): unknown;
   /** Removes a stand-in: calls pending on it end now with wamp.error.canceled and `reason`. */
   drop(session: Endpoint, reason: string): void;

@@ -4,6 +4,9 @@
  * that fails because of a bug throws; code that refuses a request returns a Refusal; a router
  * procedure that refuses throws WampError (the client sees exactly that ERROR).
  */
+import type { ErrorMessage, RequestId } from '@switchboard/schemas';
+import { MessageCode } from '@switchboard/schemas';
+
 export interface Refusal {
   readonly ok: false;
   /** A WAMP error URI, e.g. `wamp.error.invalid_argument`. */
@@ -17,4 +20,36 @@ export type Outcome<T extends object = object> = ({ readonly ok: true } & T) | R
 
 export function refusal(error: string, message: string): Refusal {
   return { ok: false, error, message };
+}
+
+/** ERROR URI of a request refused by a quota (not a spec URI). */
+export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
+
+/** A limit a request ran into: its config key and value. */
+export interface LimitHit {
+  limit: string;
+  value: number;
+}
+
+/** A refusal by a quota: LIMIT_EXCEEDED, and the limit hit (sent as the ERROR's kwargs). */
+export interface OverLimit extends Refusal {
+  readonly limit: LimitHit;
+}
+
+export function overLimit(hit: LimitHit): OverLimit {
+  return { ok: false, error: LIMIT_EXCEEDED, message: `limit ${hit.limit} (${hit.value}) reached`, limit: hit };
+}
+
+export function isOverLimit(refused: Refusal): refused is OverLimit {
+  return (refused as Partial<OverLimit>).limit !== undefined;
+}
+
+/**
+ * The ERROR a refused request gets: the refusal's URI, its message as Arguments, and for a quota
+ * kwargs {limit, value}. The one shape of every refusal on the wire.
+ */
+export function refusalMessage(requestType: MessageCode, request: RequestId, refused: Refusal): ErrorMessage {
+  const message: ErrorMessage = { code: MessageCode.Error, requestType, request, details: {}, error: refused.error, args: [refused.message] };
+  if (isOverLimit(refused)) message.kwargs = { limit: refused.limit.limit, value: refused.limit.value };
+  return message;
 }

@@ -6,7 +6,8 @@
 import type { MatchPolicy, RegistrationId, RequestId, SessionId } from '@switchboard/schemas';
 import { ErrorUri, SequentialIds } from '@switchboard/schemas';
 import { PrefixTrie, WildcardTrie } from '../broker/subscription-index.js';
-import { LIMIT_EXCEEDED } from '../limits.js';
+import { overLimit, refusal } from '../core/outcome.js';
+import type { Outcome, OverLimit, Refusal } from '../core/outcome.js';
 import { Call } from './call.js';
 import type { CalleeEntry, InvocationPolicy, Registration } from './registration.js';
 
@@ -35,13 +36,14 @@ export interface RegisterOptions {
   forwardTimeout?: boolean;
 }
 
-export type RegisterOutcome<S> = { ok: true; registration: Registration<S>; created: boolean } | { ok: false; error: string; message: string };
+export type RegisterOutcome<S> = Outcome<{ registration: Registration<S>; created: boolean }>;
 
 /**
- * A refused call: no callee (`error`), or a quota (`limit` too): the caller at its `maxCalls`
- * (maxPendingCallsPerSession), or every callee at maxInvocationsPerCallee.
+ * A routed call, or why not: no callee (a Refusal), or a quota (an OverLimit, which names the
+ * limit): the caller at its `maxCalls` (maxPendingCallsPerSession), or every callee at
+ * maxInvocationsPerCallee.
  */
-export type CallOutcome<S> = { ok: true; call: Call<S> } | { ok: false; error: string; limit?: { limit: string; value: number } };
+export type CallOutcome<S> = { ok: true; call: Call<S> } | Refusal | OverLimit;
 
 export interface CallOptions {
   /** CALL.Options.receive_progress [ap_rpc_progressive_call_results] */
@@ -118,17 +120,13 @@ export class Dealer<S extends Callee> {
     const existing = this.lookup(procedure, match);
     if (existing !== undefined) {
       if (existing.callees.some((c) => c.session === callee)) {
-        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `this session already registered '${procedure}'` };
+        return refusal(ErrorUri.ProcedureAlreadyExists, `this session already registered '${procedure}'`);
       }
       if (existing.invoke === 'single' && invoke === 'single') {
-        return { ok: false, error: ErrorUri.ProcedureAlreadyExists, message: `procedure '${procedure}' is already registered` };
+        return refusal(ErrorUri.ProcedureAlreadyExists, `procedure '${procedure}' is already registered`);
       }
       if (existing.invoke !== invoke) {
-        return {
-          ok: false,
-          error: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy,
-          message: `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`,
-        };
+        return refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`);
       }
       existing.callees.push(entry);
       this.#state(callee).registrations.add(existing);
@@ -186,11 +184,11 @@ export class Dealer<S extends Callee> {
    */
   call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
     const maxCalls = options.maxCalls ?? Infinity;
-    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxPendingCallsPerSession', value: maxCalls } };
+    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
     const registration = this.resolve(procedure);
-    if (registration === undefined) return { ok: false, error: ErrorUri.NoSuchProcedure };
+    if (registration === undefined) return refusal(ErrorUri.NoSuchProcedure, `no callee registered for '${procedure}'`);
     const entry = this.#available(registration, this.#pick(registration));
-    if (entry === undefined) return { ok: false, error: LIMIT_EXCEEDED, limit: { limit: 'maxInvocationsPerSession', value: this.#maxInvocations } };
+    if (entry === undefined) return overLimit({ limit: 'maxInvocationsPerSession', value: this.#maxInvocations });
     const calleeState = this.#state(entry.session);
     const call = new Call<S>({ caller, callRequest, callee: entry, invocationRequest: calleeState.invocationIds.next(), registration, procedure }, options);
     calleeState.invocations.set(call.invocationRequest, call);

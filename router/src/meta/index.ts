@@ -24,6 +24,6 @@ export const metaPlugin: RealmPlugin = {
   },
 };
 
-export { sessionDetails } from './sessions.js';
+export { sessionDetails } from '../core/sessions.js';
 export { historyPlugin, eventHistoryOf } from './history.js';
 export type { HistoryTopic } from './history.js';

@@ -118,7 +118,7 @@ function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void 
  * routes on `wamp.*` URIs (a subscription to a meta topic would otherwise announce itself).
  */
 function emit(realm: Realm, topic: string, session: Endpoint, uri: string, payload: () => unknown): void {
-  if (!isReservedUri(uri) && realm.wantsEvent(topic)) realm.publishFromRouter(topic, [session.id, payload()]);
+  if (!isReservedUri(uri) && realm.pubsub.wantsEvent(topic)) realm.pubsub.publishFromRouter(topic, [session.id, payload()]);
 }
 
 /**
@@ -191,7 +191,7 @@ export function installRouteMeta(realm: Realm, scope: PluginScope = realm): void
     details: (v) => ({ id: v.id, created: isoTime(v.created), uri: v.topic, match: v.match }),
     id: (v) => v.id,
     policy: (v) => v.match,
-    revoke: (session, v, reason) => v.local !== undefined && realm.revokeSubscription(session, v.local, reason),
+    revoke: (session, v, reason) => v.local !== undefined && realm.pubsub.revokeSubscription(session, v.local, reason),
     actions: ['subscribe', 'publish'],
     uri: (v) => v.topic,
   });
@@ -212,7 +212,7 @@ export function installRouteMeta(realm: Realm, scope: PluginScope = realm): void
     details: (r) => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke }),
     id: (r) => r.id,
     policy: (r) => r.match,
-    revoke: (session, r, reason) => realm.revokeRegistration(session, r, reason),
+    revoke: (session, r, reason) => realm.rpc.revokeRegistration(session, r, reason),
     actions: ['call', 'register'],
     uri: (r) => r.procedure,
   });

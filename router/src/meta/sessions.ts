@@ -8,20 +8,8 @@ import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas'
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { PluginScope } from '../realm-hooks.js';
+import { isListed, sessionDetails } from '../core/sessions.js';
 import { idArg, optionalStringList, stringArg } from './args.js';
-
-/** What wamp.session.get and on_join tell about a session. */
-export function sessionDetails(session: Endpoint): Dict {
-  const transport = session.transport;
-  return {
-    session: session.id,
-    authid: session.identity?.authid,
-    authrole: session.identity?.authrole,
-    authmethod: session.identity?.authmethod,
-    authprovider: session.identity?.authprovider,
-    transport: { type: transport.type, protocol: transport.protocol, peer: transport.peer },
-  };
-}
 
 /** kwargs `reason` (a URI, sent as GOODBYE.Reason; default wamp.close.normal) and `message`. */
 function killOptions(kwargs: Dict): { reason: string; message: string } {
@@ -34,11 +22,6 @@ function killOptions(kwargs: Dict): { reason: string; message: string } {
 
 function kill(session: Endpoint, reason: string, message: string, silent = false): void {
   session.goodbye(reason, message, () => undefined, { silent });
-}
-
-/** The router's own in-process session acts for the router and is not listed (Crossbar hides its own too). */
-export function isListed(session: Endpoint): boolean {
-  return session.identity?.authprovider !== 'router';
 }
 
 export function installSessionMeta(realm: Realm, scope: PluginScope = realm): void {
@@ -115,11 +98,11 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
 
   scope.observe({
     onJoin(session) {
-      if (isListed(session) && realm.wantsEvent('wamp.session.on_join')) realm.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+      if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_join')) realm.pubsub.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
     onLeave(session, silent) {
-      if (!silent && isListed(session) && realm.wantsEvent('wamp.session.on_leave')) {
-        realm.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
+      if (!silent && isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_leave')) {
+        realm.pubsub.publishFromRouter('wamp.session.on_leave', [session.id, session.identity?.authid, session.identity?.authrole]);
       }
     },
   });

@@ -8,7 +8,7 @@ import type { Dict } from '@switchboard/schemas';
 import type { Realm } from '../realm.js';
 import type { PluginScope } from '../realm-hooks.js';
 import type { RealmPlugin } from '../realm-plugin.js';
-import { isListed } from './sessions.js';
+import { isListed } from '../core/sessions.js';
 import type { RouterStats } from '../stats.js';
 import { typeLabel } from '../stats.js';
 import type { OutboundCounters } from '../transports/outbound.js';

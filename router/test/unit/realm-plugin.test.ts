@@ -79,11 +79,11 @@ describe('RealmPlugins', () => {
     await host.install([r], [{ name: 'p', install: (_r, c) => void (c.procedure('com.example.p', noop), c.observe(hooks)) }]);
     expect(r.routerProcedure('com.example.p')).toBe(noop);
     expect(r.hooks.list).toEqual([hooks]);
-    expect(r.wantsEvent('com.example.nobody')).toBe(true);
+    expect(r.pubsub.wantsEvent('com.example.nobody')).toBe(true);
     await host.teardown();
     expect(r.routerProcedure('com.example.p')).toBeUndefined();
     expect(r.hooks.list).toEqual([]);
-    expect(r.wantsEvent('com.example.nobody')).toBe(false);
+    expect(r.pubsub.wantsEvent('com.example.nobody')).toBe(false);
   });
 
   it('refuses a second router procedure with the same URI: the install fails, and what was installed is still torn down', async () => {
@@ -201,11 +201,11 @@ describe('the history plugin', () => {
     const history = eventHistoryOf(r)!;
     const subscription = r.broker.lookup('com.kept', 'exact')!;
     expect(history.isEnabled(subscription.id)).toBe(true);
-    r.deliverRemote('com.kept', 1 as PublicationId, {}, NO_FILTER, [1], undefined);
-    r.publishFromRouter('com.kept', [2]);
-    r.deliverRemote('com.kept', 3 as PublicationId, {}, NO_FILTER, [3], undefined);
-    r.deliverRemote('com.other', 4 as PublicationId, {}, NO_FILTER, [4], undefined);
-    r.deliverRemote('com.kept', 5 as PublicationId, {}, NO_FILTER, [5], undefined);
+    r.pubsub.deliverRemote('com.kept', 1 as PublicationId, {}, NO_FILTER, [1], undefined);
+    r.pubsub.publishFromRouter('com.kept', [2]);
+    r.pubsub.deliverRemote('com.kept', 3 as PublicationId, {}, NO_FILTER, [3], undefined);
+    r.pubsub.deliverRemote('com.other', 4 as PublicationId, {}, NO_FILTER, [4], undefined);
+    r.pubsub.deliverRemote('com.kept', 5 as PublicationId, {}, NO_FILTER, [5], undefined);
     expect(history.query(subscription.id, {})!.map((e) => e.args)).toEqual([[3], [5]]);
     expect(r.routerProcedure('wamp.subscription.get_events')).toBeDefined();
     await host.teardown();
