@@ -5,6 +5,7 @@
  * connection over any of its transports. Every wait is bounded; everything is closed when the test
  * finishes.
  */
+import { requireSystem } from '../../../test/support/system.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -239,7 +240,7 @@ export async function selfSignedCertificate(): Promise<{ cert: string; key: stri
   await within(
     new Promise<void>((resolve, reject) => {
       execFile(
-        'openssl',
+        requireSystem('openssl'),
         ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
         (error, _stdout, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))),
       );
