@@ -154,6 +154,8 @@ export function installHistory(realm: Realm, scope: PluginScope, history: EventH
     // The publication's authid/authrole lists apply to whoever reads the history.
     const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));
     const permitted = await readable(realm, caller, subscription, visible);
+    // The caller left while the gate was asked: nobody gets the answer.
+    if (!caller.live) return undefined;
     return {
       args: [
         permitted.map((e) => {

@@ -102,6 +102,8 @@ function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void 
   p.procedure(`${kind.prefix}.count_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id'))).length] }));
   p.procedure(`${kind.prefix}.${kind.removeMember}`, async (caller, args, kwargs) => {
     const route = await getFor(caller, idArg(args, 0, 'id'));
+    // The caller left while the gate was asked: it no longer acts in this realm.
+    if (!caller.live) return undefined;
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
     if (!realm.sessions.has(sessionId as Endpoint['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);
