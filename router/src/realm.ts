@@ -59,6 +59,7 @@ import { DEFAULT_REALM_LIMITS, Quotas, payloadBytes } from './limits.js';
 import type { RealmLimits } from './limits.js';
 import { REMOTE_ORIGIN, ROUTER_ORIGIN, RealmHookSet } from './realm-hooks.js';
 import type { RealmHooks } from './realm-hooks.js';
+import { deepFreeze } from './core/freeze.js';
 
 export interface RealmOptions {
   name: string;
@@ -115,7 +116,8 @@ const DEALER_FEATURES = {
   testament_meta_api: true,
 };
 
-const ROLES = { broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } };
+/** Deep-frozen: every WELCOME, in-process ones too, hands out this one object. */
+const ROLES = deepFreeze({ broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } });
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
 
