@@ -59,10 +59,18 @@ async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, r
   return false;
 }
 
+/**
+ * The routes `caller` may learn about. The gate is asked one route at a time, not all at once: a
+ * dynamic authorizer has at most one question in flight per meta call (and the calls in flight
+ * are bounded by maxPendingCallsPerSession); a caller that left stops the asking.
+ */
 async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, routes: Iterable<R>): Promise<R[]> {
-  const list = [...routes];
-  const allowed = await Promise.all(list.map((route) => mayLearn(realm, kind, caller, route)));
-  return list.filter((_, i) => allowed[i]);
+  const allowed: R[] = [];
+  for (const route of [...routes]) {
+    if (!caller.live) return [];
+    if (await mayLearn(realm, kind, caller, route)) allowed.push(route);
+  }
+  return allowed;
 }
 
 function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void {

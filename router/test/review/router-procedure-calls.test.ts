@@ -46,3 +46,31 @@ it('50 CALLs to a slow plugin procedure with maxPendingCallsPerSession 2: two ru
   expect((await peer.next()).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Call, 51, {}, ErrorUri.Canceled]);
   expect(started).toHaveLength(3);
 });
+
+it('wamp.registration.list with a dynamic authorizer (no cache) asks it one route at a time, not all at once', async () => {
+  let inFlight = 0;
+  let most = 0;
+  let asked = 0;
+  const router = await createRouter({
+    logger: silentLogger(),
+    config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500 },
+    authorizer: {
+      hasRole: () => true,
+      authorize: () => {
+        asked++;
+        most = Math.max(most, ++inFlight);
+        return new Promise((resolve) => setImmediate(() => (inFlight--, resolve({ allow: true }))));
+      },
+    },
+  }).start();
+  onTestFinished(() => router.stop());
+  const inside = await router.session('realm1');
+  for (let i = 0; i < 20; i++) await inside.register(`com.example.p${i}`, () => null);
+  const peer = await RawPeer.join(router.url, 'json');
+  peer.send([MessageCode.Call, 1, {}, 'wamp.registration.list']);
+  const answer = await peer.next();
+  expect(answer.slice(0, 3)).toEqual([MessageCode.Result, 1, {}]);
+  expect((answer[3] as [{ exact: number[] }])[0].exact).toHaveLength(20);
+  expect(asked).toBeGreaterThanOrEqual(21); // the meta call itself, then every route
+  expect(most).toBe(1);
+});
