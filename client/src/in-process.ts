@@ -71,45 +71,58 @@ function inProcessTransport(open: OpenInProcessLink): Transport {
   });
   transport = new Transport(NONE, {
     send: (msg) => {
-      checkMessage(msg);
-      if (!closed) link.send(msg);
+      const own = checkMessage(msg);
+      if (!closed) link.send(own);
     },
     close: (code, reason) => link.close(code, reason),
   });
   return transport;
 }
 
-/** Throws SerializerError when `msg` holds a value outside WAMP's data model. */
-export function checkMessage(msg: WampMessage): void {
+/**
+ * A copy of `msg`, built as it is checked (one walk): throws SerializerError when `msg` holds a
+ * value outside WAMP's data model. What enters the router is the router's: an application that
+ * changes its array after publish() (or call(), or a testament) changes nothing the router keeps.
+ */
+export function checkMessage<M extends WampMessage>(msg: M): M {
   let items = 0;
-  const walk = (value: unknown, depth: number): void => {
-    if (value === null || value === undefined) return;
+  const walk = (value: unknown, depth: number): unknown => {
+    if (value === null || value === undefined) return value;
     switch (typeof value) {
       case 'string':
       case 'number':
       case 'boolean':
       case 'bigint':
-        return;
+        return value;
       case 'object':
         break;
       default:
         throw new SerializerError(`cannot send a ${typeof value} in a WAMP message`);
     }
-    if (value instanceof Uint8Array) return;
+    if (value instanceof Uint8Array) return new Uint8Array(value);
     if (depth >= DEFAULT_MAX_DEPTH) throw new SerializerError(`cannot send a value nested deeper than ${DEFAULT_MAX_DEPTH} levels (or a cycle)`);
     if (Array.isArray(value)) {
       items += value.length;
       if (items > DEFAULT_MAX_ITEMS) throw new SerializerError(`cannot send more than ${DEFAULT_MAX_ITEMS} items in one message`);
-      for (const item of value as unknown[]) walk(item, depth + 1);
-      return;
+      const list: unknown[] = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) list[i] = walk(value[i], depth + 1);
+      return list;
     }
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw new SerializerError(`cannot send a ${(value as object).constructor?.name ?? 'class'} instance in a WAMP message (only plain objects, lists, strings, numbers, booleans, null and bytes)`);
-    const entries = Object.values(value as Record<string, unknown>);
+    const entries = Object.entries(value as Record<string, unknown>);
     items += entries.length;
     if (items > DEFAULT_MAX_ITEMS) throw new SerializerError(`cannot send more than ${DEFAULT_MAX_ITEMS} items in one message`);
-    for (const item of entries) walk(item, depth + 1);
+    const dict: Record<string, unknown> = {};
+    for (const [key, item] of entries) {
+      // A key named __proto__ (JSON.parse makes one) stays a key: assigned, it would set the prototype.
+      if (key === '__proto__') Object.defineProperty(dict, key, { value: walk(item, depth + 1), enumerable: true, writable: true, configurable: true });
+      else dict[key] = walk(item, depth + 1);
+    }
+    return dict;
   };
   const fields = msg as unknown as Record<string, unknown>;
-  for (const key in fields) walk(fields[key], 0);
+  const copy: Record<string, unknown> = {};
+  for (const key in fields) copy[key] = walk(fields[key], 0);
+  return copy as unknown as M;
 }

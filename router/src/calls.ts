@@ -29,9 +29,18 @@ export type ProcedureResult = { args?: Args; kwargs?: Kwargs } | undefined;
 
 /**
  * A router-side procedure, called with the calling session. Returns the result, or throws
- * WampError; a promise of them when it must wait (an authorizer's decision).
+ * WampError; a promise of them when it must wait (an authorizer's decision). `signal` aborts when
+ * the call ends before the promise settles (CANCEL, its timeout, the caller leaving): the answer
+ * is dropped then, and a procedure may stop its work.
  */
-export type Procedure<S> = (caller: S, args: Args, kwargs: Kwargs) => ProcedureResult | Promise<ProcedureResult>;
+export type Procedure<S> = (caller: S, args: Args, kwargs: Kwargs, signal: AbortSignal) => ProcedureResult | Promise<ProcedureResult>;
+
+/** A router procedure's call in flight (its promise has not settled): what ends it early. */
+interface InternalCall {
+  readonly abort: AbortController;
+  /** Stops its timeout, if CALL.Options.timeout set one. */
+  stopTimer: (() => void) | undefined;
+}
 
 /** A router-side procedure of a realm (meta API). */
 export type RouterProcedure = Procedure<Endpoint>;
@@ -92,6 +101,11 @@ function callError(request: RequestId, error: string, message: string): ErrorMes
 export class Calls<S extends CallParty> {
   /** Per session: request IDs of the progressive calls it started (the most recent 256), for the late-chunk rule. */
   readonly #progressive = new Map<S, Set<number>>();
+  /**
+   * Per session: its router-procedure calls in flight, by request ID. They count toward
+   * maxPendingCallsPerSession as dealer calls do, and CANCEL, a timeout or the caller leaving ends them.
+   */
+  readonly #internal = new Map<S, Map<RequestId, InternalCall>>();
   readonly #relayAnswer: (session: S, msg: Yield | ErrorMessage) => void;
   readonly #maxCalls: (caller: S) => number | undefined;
   readonly #now: () => number;
@@ -139,9 +153,11 @@ export class Calls<S extends CallParty> {
   readonly route = (session: S, msg: CallMessage, decision: Decision): void => {
     const maxCalls = this.#maxCalls(session);
     const internal = this.procedures.get(msg.procedure);
+    // The router procedures in flight count toward the quota as dealer calls do.
+    const inFlight = this.#internal.get(session)?.size ?? 0;
     if (internal !== undefined) {
       // A router procedure is no call in the dealer, but a caller at its quota is refused all the same.
-      if (maxCalls !== undefined && this.dealer.pendingCalls(session) >= maxCalls) return this.#refuse(session, msg.request, overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls }));
+      if (maxCalls !== undefined && this.dealer.pendingCalls(session) + inFlight >= maxCalls) return this.#refuse(session, msg.request, overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls }));
       return this.#callInternal(session, msg, internal);
     }
     // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
@@ -149,7 +165,7 @@ export class Calls<S extends CallParty> {
     const timeout = timerMs((msg.options.timeout ?? 0) as number);
     const progressive = msg.options['progress'] === true;
     const ppt = hasPpt(msg.options);
-    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive, ...(maxCalls !== undefined && { maxCalls }) });
+    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive, ...(maxCalls !== undefined && { maxCalls, otherCalls: inFlight }) });
     // No callee; or the caller at maxPendingCallsPerSession, or every callee busy at maxInvocationsPerSession: no callee is invoked.
     if (!outcome.ok) return this.#refuse(session, msg.request, outcome);
     const { call } = outcome;
@@ -216,18 +232,51 @@ export class Calls<S extends CallParty> {
       return;
     }
     let result: ProcedureResult | Promise<ProcedureResult>;
+    const abort = new AbortController();
     try {
-      result = procedure(session, msg.args ?? [], msg.kwargs ?? {});
+      result = procedure(session, msg.args ?? [], msg.kwargs ?? {}, abort.signal);
     } catch (err) {
       return this.#procedureFailed(session, msg, err);
     }
     if (!(result instanceof Promise)) return this.#answerInternal(session, msg, result);
-    // The answer goes to this WAMP session only: a session opened after it on the same connection
-    // is another object, and this one is no longer live.
+    // In flight: counted, cancelable, timed. A request ID still in flight (a client reusing it) is ended first.
+    let mine = this.#internal.get(session);
+    if (mine === undefined) this.#internal.set(session, (mine = new Map()));
+    this.#endInternal(session, msg.request);
+    const entry: InternalCall = { abort, stopTimer: undefined };
+    mine.set(msg.request, entry);
+    const timeout = timerMs((msg.options.timeout ?? 0) as number);
+    if (timeout > 0) {
+      entry.stopTimer = this.#schedule(timeout, () => {
+        if (this.#endInternal(session, msg.request) !== entry) return;
+        session.send(callError(msg.request, ErrorUri.Timeout, `no answer within ${timeout} ms`));
+        entry.abort.abort();
+      });
+    }
+    // The answer goes to this WAMP session only, and only while the call is in flight: a session
+    // opened after it on the same connection is another object, and this one is no longer live;
+    // a call canceled or timed out has had its answer.
+    const current = (): boolean => this.#endInternal(session, msg.request) === entry && session.live;
     result.then(
-      (r) => (session.live ? this.#answerInternal(session, msg, r) : undefined),
-      (err: unknown) => (session.live ? this.#procedureFailed(session, msg, err) : undefined),
+      (r) => (current() ? this.#answerInternal(session, msg, r) : undefined),
+      (err: unknown) => (current() ? this.#procedureFailed(session, msg, err) : undefined),
     );
+  }
+
+  /** Ends a router-procedure call in flight (its answer will be dropped); returns it, if there was one. */
+  #endInternal(session: S, request: RequestId): InternalCall | undefined {
+    const mine = this.#internal.get(session);
+    const entry = mine?.get(request);
+    if (mine === undefined || entry === undefined) return undefined;
+    mine.delete(request);
+    if (mine.size === 0) this.#internal.delete(session);
+    entry.stopTimer?.();
+    return entry;
+  }
+
+  /** Router-procedure calls `session` has in flight (counted toward maxPendingCallsPerSession). */
+  internalCalls(session: S): number {
+    return this.#internal.get(session)?.size ?? 0;
   }
 
   #procedureFailed(session: S, msg: CallMessage, err: unknown): void {
@@ -258,6 +307,7 @@ export class Calls<S extends CallParty> {
 
   cancel(session: S, msg: Cancel): void {
     const call = this.dealer.pendingCall(session, msg.request);
+    if (call === undefined && this.#internal.get(session)?.has(msg.request) === true) return this.#cancelInternal(session, msg);
     // Unknown, finished or already canceled (kill mode waits for the callee): nothing to do.
     if (call === undefined || call.killed) return;
     const requested = msg.options['mode'] ?? 'killnowait';
@@ -275,6 +325,22 @@ export class Calls<S extends CallParty> {
       return;
     }
     this.#end(call, 'canceled', { ...(mode === 'killnowait' && { interrupt: ErrorUri.Canceled }), caller: callError(call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`) });
+  }
+
+  /**
+   * CANCEL of a router procedure in flight: it is no callee to interrupt, so every mode ends it at
+   * once (ERROR wamp.error.canceled; its signal aborts, its late answer is dropped).
+   */
+  #cancelInternal(session: S, msg: Cancel): void {
+    const mode = msg.options['mode'] ?? 'killnowait';
+    if (mode !== 'skip' && mode !== 'kill' && mode !== 'killnowait') {
+      this.log.info({ session: session.id, mode }, 'CANCEL with an unknown mode ignored');
+      return;
+    }
+    const entry = this.#endInternal(session, msg.request);
+    if (entry === undefined) return;
+    session.send(callError(msg.request, ErrorUri.Canceled, `call canceled (${mode})`));
+    entry.abort.abort();
   }
 
   /**
@@ -323,6 +389,10 @@ export class Calls<S extends CallParty> {
    */
   leave(session: S, removal: SessionRemoval<S>, calleeGone = 'callee left the realm before answering'): void {
     this.#progressive.delete(session);
+    const internal = this.#internal.get(session);
+    if (internal !== undefined) {
+      for (const request of [...internal.keys()]) this.#endInternal(session, request)?.abort.abort();
+    }
     for (const call of removal.orphanedCalls) this.#end(call, 'callee-gone', { caller: callError(call.callRequest, ErrorUri.Canceled, calleeGone) });
     for (const call of removal.abandonedCalls) this.#end(call, 'caller-gone', { interrupt: ErrorUri.Canceled });
     // Calls the session made to itself: nobody is left to tell.

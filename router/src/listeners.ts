@@ -188,6 +188,49 @@ export interface UpgradeServer {
   listeners(event: 'upgrade'): unknown[];
 }
 
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The router's one 'upgrade' listener on a server, and its path → handler table for every attach(). */
+interface Dispatcher {
+  readonly routes: Map<string, UpgradeHandler>;
+  readonly dispatch: UpgradeHandler;
+}
+const dispatchers = new WeakMap<UpgradeServer, Dispatcher>();
+
+/**
+ * Routes upgrades on `paths` of `server` to `handler`; returns the undo. Whatever attach() calls
+ * come, the server gets one 'upgrade' listener of the router's, which decides per request: a path
+ * of the router's goes to its handler; another path is left to the server's other 'upgrade'
+ * listeners (the app's own WebSocket endpoints, added before or after), and refused with 404 only
+ * when there is none (a socket nobody takes would hang).
+ */
+function routeUpgrades(server: UpgradeServer, paths: ReadonlySet<string>, handler: UpgradeHandler): () => void {
+  let dispatcher = dispatchers.get(server);
+  if (dispatcher === undefined) {
+    const routes = new Map<string, UpgradeHandler>();
+    const dispatch: UpgradeHandler = (req, socket, head) => {
+      const path = (req.url ?? '/').split('?', 1)[0]!;
+      const route = routes.get(path);
+      if (route !== undefined) route(req, socket, head);
+      else if (server.listeners('upgrade').length <= 1) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    };
+    server.on('upgrade', dispatch);
+    dispatchers.set(server, (dispatcher = { routes, dispatch }));
+  }
+  const { routes, dispatch } = dispatcher;
+  for (const path of paths) {
+    if (routes.has(path)) throw new Error(`the router is already attached to path ${path} of this server`);
+  }
+  for (const path of paths) routes.set(path, handler);
+  return () => {
+    for (const path of paths) if (routes.get(path) === handler) routes.delete(path);
+    if (routes.size > 0 || dispatchers.get(server)?.dispatch !== dispatch) return;
+    dispatchers.delete(server);
+    server.off('upgrade', dispatch);
+  };
+}
+
+
 /**
  * WebSocket on someone else's server (`Router.attach`): upgrades on the listener's paths go to the
  * router, through the same admission (origins, connections per address) as a listener of its own;
@@ -202,17 +245,9 @@ export function attachWebSocket(server: UpgradeServer, config: WebSocketListener
   const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
   const admission = new Admission(config, ctx.log, ctx.refused);
   const paths = new Set(config.paths ?? [config.path]);
-  const alone = server.listeners('upgrade').length === 0;
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const path = (req.url ?? '/').split('?', 1)[0]!;
-    if (paths.has(path)) {
-      if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
-    } else if (alone) {
-      // Nobody else takes upgrades on this server: refuse rather than leave the socket hanging.
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    }
-  };
-  server.on('upgrade', onUpgrade);
+  const detach = routeUpgrades(server, paths, (req, socket, head) => {
+    if (admission.admit(req, socket)) websocket.handleUpgrade(req, socket, head);
+  });
   const address: ListenerAddress = { type: 'websocket', host: '', port: 0, path: config.path, url: `ws://attached${config.path}`, secure: false };
   const bound = (server as { address?: () => unknown }).address?.();
   if (typeof bound === 'object' && bound !== null && 'port' in bound) {
@@ -225,7 +260,7 @@ export function attachWebSocket(server: UpgradeServer, config: WebSocketListener
     close: () => websocket.close(1001, 'router shutting down'),
     terminate: () => websocket.terminate(),
     stop: () => {
-      server.off('upgrade', onUpgrade);
+      detach();
       return Promise.resolve();
     },
   };

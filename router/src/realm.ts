@@ -28,6 +28,7 @@ import type { RealmHooks } from './realm-hooks.js';
 import { PubSub } from './realm/pubsub.js';
 import { Rpc } from './realm/rpc.js';
 import { routeId } from './realm/requests.js';
+import { deepFreeze } from './core/freeze.js';
 
 export interface RealmOptions {
   name: string;
@@ -85,7 +86,8 @@ const DEALER_FEATURES = {
   testament_meta_api: true,
 };
 
-const ROLES = { broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } };
+/** Deep-frozen: every WELCOME, in-process ones too, hands out this one object. */
+const ROLES = deepFreeze({ broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } });
 
 export class Realm {
   readonly name: string;

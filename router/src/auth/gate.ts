@@ -161,8 +161,13 @@ export class Gate<S extends GateSession> {
    * session left before it arrived (dropped).
    */
   verdict(session: S, ask: Ask): Promise<Verdict | undefined> {
+    const membership = this.#belongs(session) ? session.membership : undefined;
     const judgement = this.judge(session, ask);
-    if (judgement.ok !== 'pending') return Promise.resolve(judgement);
+    if (judgement.ok !== 'pending') {
+      // A verdict decided now still reaches the caller a microtask later: by then the session may
+      // have left (a GOODBYE read in the same chunk as the CALL). Checked when it is handed over.
+      return Promise.resolve(judgement).then((v) => (membership === undefined || (this.#belongs(session) && session.membership === membership) ? v : undefined));
+    }
     let settled: Verdict | undefined;
     return judgement.settle((v) => void (settled = v)).then(() => settled);
   }

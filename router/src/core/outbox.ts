@@ -12,6 +12,7 @@ import type { RouterStats } from '../stats.js';
 import { SharedFrame } from '../transports/peer.js';
 import type { Peer } from '../transports/peer.js';
 import type { SendOutcome, SharedEvent } from './endpoint.js';
+import { deepFreeze } from './freeze.js';
 
 export interface OutboxOptions {
   /**
@@ -127,7 +128,8 @@ export class FanOutEvent implements SharedEvent {
     return frame;
   }
 
+  /** Deep-frozen, once per publication: every in-process subscriber gets this one object. */
   message(): Event {
-    return (this.#message ??= this.build());
+    return (this.#message ??= deepFreeze(this.build()));
   }
 }

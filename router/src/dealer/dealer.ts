@@ -52,6 +52,8 @@ export interface CallOptions {
   progressive?: boolean;
   /** Calls this caller may have in flight (maxPendingCallsPerSession); unset: no limit. */
   maxCalls?: number;
+  /** Calls of this caller in flight outside the dealer (router procedures), counted toward `maxCalls`. */
+  otherCalls?: number;
 }
 
 export interface UnregisterOutcome<S> {
@@ -184,7 +186,7 @@ export class Dealer<S extends Callee> {
    */
   call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
     const maxCalls = options.maxCalls ?? Infinity;
-    if ((this.#sessions.get(caller)?.calls.size ?? 0) >= maxCalls) return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
+    if ((this.#sessions.get(caller)?.calls.size ?? 0) + (options.otherCalls ?? 0) >= maxCalls) return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
     const registration = this.resolve(procedure);
     if (registration === undefined) return refusal(ErrorUri.NoSuchProcedure, `no callee registered for '${procedure}'`);
     const entry = this.#available(registration, this.#pick(registration));

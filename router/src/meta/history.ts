@@ -15,6 +15,7 @@ import type { DeliveryPlan, Subscription } from '../broker/broker.js';
 import { EventHistory } from '../broker/history.js';
 import type { HistoryQuery, StoredEvent } from '../broker/history.js';
 import { payloadBytes } from '../limits.js';
+import type { Verdict } from '../auth/gate.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { PluginScope } from '../realm-hooks.js';
@@ -81,7 +82,12 @@ async function readable(realm: Realm, caller: Endpoint, subscription: Subscripti
   if (whole.error !== ErrorUri.NotAuthorized) throw new WampError(whole.error, [whole.message]);
   if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
   const topics = [...new Set(events.map((e) => e.topic))];
-  const verdicts = await Promise.all(topics.map((topic) => realm.gate.verdict(caller, { uri: topic, action: 'subscribe' })));
+  // One topic at a time: at most one question in flight to a dynamic authorizer per call; a caller that left stops the asking.
+  const verdicts: (Verdict | undefined)[] = [];
+  for (const topic of topics) {
+    if (!caller.live) return [];
+    verdicts.push(await realm.gate.verdict(caller, { uri: topic, action: 'subscribe' }));
+  }
   const failed = verdicts.find((v) => v !== undefined && !v.ok && v.error !== ErrorUri.NotAuthorized);
   if (failed !== undefined && !failed.ok) throw new WampError(failed.error, [failed.message]);
   const allowed = new Set(topics.filter((_, i) => verdicts[i]?.ok === true));
@@ -154,6 +160,8 @@ export function installHistory(realm: Realm, scope: PluginScope, history: EventH
     // The publication's authid/authrole lists apply to whoever reads the history.
     const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));
     const permitted = await readable(realm, caller, subscription, visible);
+    // The caller left while the gate was asked: nobody gets the answer.
+    if (!caller.live) return undefined;
     return {
       args: [
         permitted.map((e) => {

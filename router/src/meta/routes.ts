@@ -59,10 +59,18 @@ async function mayLearn<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, r
   return false;
 }
 
+/**
+ * The routes `caller` may learn about. The gate is asked one route at a time, not all at once: a
+ * dynamic authorizer has at most one question in flight per meta call (and the calls in flight
+ * are bounded by maxPendingCallsPerSession); a caller that left stops the asking.
+ */
 async function learnable<R>(realm: Realm, kind: RouteKind<R>, caller: Endpoint, routes: Iterable<R>): Promise<R[]> {
-  const list = [...routes];
-  const allowed = await Promise.all(list.map((route) => mayLearn(realm, kind, caller, route)));
-  return list.filter((_, i) => allowed[i]);
+  const allowed: R[] = [];
+  for (const route of [...routes]) {
+    if (!caller.live) return [];
+    if (await mayLearn(realm, kind, caller, route)) allowed.push(route);
+  }
+  return allowed;
 }
 
 function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void {
@@ -102,6 +110,8 @@ function install<R>(realm: Realm, scope: PluginScope, kind: RouteKind<R>): void 
   p.procedure(`${kind.prefix}.count_${kind.members}`, async (caller, args) => ({ args: [kind.memberIds(await getFor(caller, idArg(args, 0, 'id'))).length] }));
   p.procedure(`${kind.prefix}.${kind.removeMember}`, async (caller, args, kwargs) => {
     const route = await getFor(caller, idArg(args, 0, 'id'));
+    // The caller left while the gate was asked: it no longer acts in this realm.
+    if (!caller.live) return undefined;
     const sessionId = idArg(args, 1, 'session');
     const reason = typeof kwargs['reason'] === 'string' ? kwargs['reason'] : optionalString(args, 2, 'reason');
     if (!realm.sessions.has(sessionId as Endpoint['id'])) throw new WampError(ErrorUri.NoSuchSession, [`no session ${sessionId} in this realm`]);

@@ -77,7 +77,7 @@ export function installTestaments(realm: Realm, scope: PluginScope = realm): voi
     const verdict = await realm.gate.verdict(caller, { uri: topic, action: 'publish', options: publishOptions });
     // The session left while the authorizer was asked (the gate dropped the verdict): the
     // connection may carry another session now, which must not inherit the testament.
-    if (verdict === undefined) return undefined;
+    if (verdict === undefined || !caller.live) return undefined;
     if (!verdict.ok) {
       if (verdict.error === ErrorUri.NotAuthorized) throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to publish to '${topic}'`]);
       throw new WampError(verdict.error, [verdict.message]);

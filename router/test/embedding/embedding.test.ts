@@ -117,7 +117,7 @@ describe('createRouter + attach + router.session', () => {
     }
   });
 
-  it('nothing is encoded in process: no codec runs, and an object arrives as the very object sent', async () => {
+  it('nothing is encoded in process: no codec runs, and an object arrives equal to the one sent (copied on the way in, never re-encoded)', async () => {
     const router = await started();
     const publisher = await router.session('realm1');
     const subscriber = await router.session('realm1');
@@ -134,9 +134,12 @@ describe('createRouter + attach + router.session', () => {
     await publisher.publish('com.example.objects', [payload], undefined, { acknowledge: true });
     const answer = await publisher.call('com.example.echo', [payload]);
     await vi.waitUntil(() => received.length === 1, { timeout: 3000 });
-    expect(received[0]).toBe(payload);
-    expect(invokedWith).toBe(payload);
-    expect(answer).toBe(payload);
+    // What a session sends is copied as it is checked (review finding 5): equal, not the same object.
+    expect(received[0]).toEqual(payload);
+    expect(received[0]).not.toBe(payload);
+    expect(invokedWith).toEqual(payload);
+    expect(answer).toEqual(payload);
+    expect((received[0] as typeof payload).bytes).toBeInstanceOf(Uint8Array);
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
   });
 

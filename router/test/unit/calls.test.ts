@@ -661,3 +661,88 @@ describe('router procedures', () => {
     expect(caller.take()).toMatchObject([callError(1, ErrorUri.InvalidArgument), callError(2, ErrorUri.InvalidArgument, "the result cannot be represented in this session's serializer (fake)")]);
   });
 });
+
+describe('asynchronous router procedures in flight (review finding 3)', () => {
+  /** A procedure whose calls settle when the test says; it records the signal each call got. */
+  function slow() {
+    const pending: { resolve: (r: ProcedureResult) => void; signal: AbortSignal }[] = [];
+    const procedure: Procedure<Endpoint> = (_caller, _args, _kwargs, signal) => new Promise<ProcedureResult>((resolve) => void pending.push({ resolve, signal }));
+    return { pending, procedure };
+  }
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) await Promise.resolve();
+  };
+
+  it('count toward maxPendingCallsPerSession: the call past the quota gets limit_exceeded, and a routed call too', async () => {
+    const s = slow();
+    const t = setup({ maxCalls: 2, procedures: [['com.example.slow', s.procedure]] });
+    const [caller, callee] = [new Endpoint(), new Endpoint()];
+    t.register(callee, 'com.example.add');
+    for (let i = 1; i <= 50; i++) t.call(caller, i, 'com.example.slow');
+    expect(s.pending).toHaveLength(2);
+    expect(t.calls.internalCalls(caller)).toBe(2);
+    const refused = caller.take();
+    expect(refused).toHaveLength(48);
+    expect(refused[0]).toMatchObject({ code: MessageCode.Error, request: 3, error: LIMIT_EXCEEDED });
+    t.call(caller, 51, 'com.example.add');
+    expect(callee.take()).toEqual([]);
+    expect(caller.take()).toMatchObject([{ code: MessageCode.Error, request: 51, error: LIMIT_EXCEEDED }]);
+    // One answers: the quota has room again.
+    s.pending[0]!.resolve({ args: [1] });
+    await settle();
+    expect(caller.take()).toMatchObject([result(1, {}, [1])]);
+    expect(t.calls.internalCalls(caller)).toBe(1);
+    t.call(caller, 52, 'com.example.add');
+    expect(callee.take()).toHaveLength(1);
+  });
+
+  it('CALL.Options.timeout: ERROR wamp.error.timeout at the deadline, the signal aborts, the late answer is dropped', async () => {
+    const s = slow();
+    const t = setup({ procedures: [['com.example.slow', s.procedure]] });
+    const caller = new Endpoint();
+    t.call(caller, 1, 'com.example.slow', { timeout: 100 });
+    t.time.advance(99);
+    expect(caller.take()).toEqual([]);
+    t.time.advance(1);
+    expect(caller.take()).toMatchObject([callError(1, ErrorUri.Timeout, 'no answer within 100 ms')]);
+    expect(s.pending[0]!.signal.aborted).toBe(true);
+    expect(t.calls.internalCalls(caller)).toBe(0);
+    s.pending[0]!.resolve({ args: ['late'] });
+    await settle();
+    expect(caller.take()).toEqual([]);
+    // Answered in time: no timer left behind.
+    t.call(caller, 2, 'com.example.slow', { timeout: 100 });
+    s.pending[1]!.resolve({ args: ['in time'] });
+    await settle();
+    expect(caller.take()).toMatchObject([result(2, {}, ['in time'])]);
+    expect(t.time.running).toBe(0);
+  });
+
+  it.each(['skip', 'kill', 'killnowait'])('CANCEL (%s): ERROR wamp.error.canceled at once, the signal aborts, the late answer is dropped', async (mode) => {
+    const s = slow();
+    const t = setup({ procedures: [['com.example.slow', s.procedure]] });
+    const caller = new Endpoint();
+    t.call(caller, 1, 'com.example.slow', { timeout: 1000 });
+    t.cancel(caller, 1, { mode });
+    expect(caller.take()).toMatchObject([callError(1, ErrorUri.Canceled, `call canceled (${mode})`)]);
+    expect(s.pending[0]!.signal.aborted).toBe(true);
+    expect(t.time.running).toBe(0);
+    s.pending[0]!.resolve({ args: ['late'] });
+    await settle();
+    t.cancel(caller, 1, { mode }); // a second CANCEL: nothing in flight, nothing answered
+    expect(caller.take()).toEqual([]);
+  });
+
+  it('the caller leaving ends its calls in flight: signals abort, nothing stays counted', () => {
+    const s = slow();
+    const t = setup({ procedures: [['com.example.slow', s.procedure]] });
+    const caller = new Endpoint();
+    t.call(caller, 1, 'com.example.slow', { timeout: 1000 });
+    t.call(caller, 2, 'com.example.slow');
+    caller.live = false;
+    t.leave(caller);
+    expect(s.pending.map((p) => p.signal.aborted)).toEqual([true, true]);
+    expect(t.calls.internalCalls(caller)).toBe(0);
+    expect(t.time.running).toBe(0);
+  });
+});

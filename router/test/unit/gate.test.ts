@@ -242,6 +242,17 @@ describe('gate: decisions later', () => {
     expect(await gate.verdict(alice, { uri: 'com.now', action: 'call' })).toEqual({ ok: true, disclose: false });
     expect(await gate.verdict(alice, { uri: 'com.later', action: 'call' })).toMatchObject({ ok: false, error: ErrorUri.NotAuthorized });
   });
+  it('verdict(): a verdict decided now is dropped when the session leaves before it is handed over (review finding 2)', async () => {
+    const { gate } = gateWith(() => ({ allow: true }));
+    const alice = session();
+    const verdict = gate.verdict(alice, SUBSCRIBE);
+    leave(alice); // a GOODBYE read in the same chunk as the CALL, handled before the await resumes
+    expect(await verdict).toBeUndefined();
+    const bob = session();
+    const again = gate.verdict(bob, SUBSCRIBE);
+    leave(bob, true);
+    expect(await again).toBeUndefined();
+  });
 });
 
 describe('gate: the router’s own sessions and quiet requests', () => {

@@ -111,4 +111,22 @@ describe('checkMessage (what the in-process client may hand over)', () => {
     expect(() => checkMessage(publish([deep]))).toThrow(/nested deeper than 64/);
     expect(() => checkMessage(publish([cyclic]))).toThrow(expect.objectContaining({ name: 'SerializerError' }));
   });
+
+  it('returns a copy built as it checks (review finding 5): what the application changes afterwards, the router never sees', () => {
+    const bytes = new Uint8Array([1, 2]);
+    const payload: unknown[] = [{ x: 'original', list: [1] }, bytes];
+    const kwargs = JSON.parse('{"__proto__": {"polluted": true}, "k": "v"}') as Record<string, unknown>;
+    const msg = publish(payload, kwargs);
+    const own = checkMessage(msg) as unknown as { args: unknown[]; kwargs: Record<string, unknown>; topic: string };
+    (payload[0] as { x: string; list: number[] }).x = 'rewritten';
+    (payload[0] as { x: string; list: number[] }).list.push(2);
+    payload.push('x'.repeat(1000));
+    bytes[0] = 9;
+    expect(own.args).toEqual([{ x: 'original', list: [1] }, new Uint8Array([1, 2])]);
+    expect(own.topic).toBe('com.x');
+    // A key named __proto__ stays a key of the copy, never its prototype.
+    expect(Object.getPrototypeOf(own.kwargs)).toBe(Object.prototype);
+    expect(Object.keys(own.kwargs)).toEqual(['__proto__', 'k']);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
 });
