@@ -68,7 +68,9 @@ export class Connection implements PeerHandler, SessionCarrier {
   #busy: Promise<void> | undefined;
   readonly #backlog: WampMessage[] = [];
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
-  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
+  #challenge:
+    | { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout }
+    | undefined;
   #hello: (HelloInfo & { roles: Dict }) | undefined;
   #windowStart = 0;
   #windowCount = 0;
@@ -121,7 +123,47 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   // ---- PeerHandler -------------------------------------------------------------------------
 
+  // The transports' event handlers call these four: none of them may throw into a transport (an
+  // exception there is the process's). A bug of ours costs this connection, logged (#guarded).
+
   onFrame(frame: unknown): void {
+    this.#guarded('a frame', () => this.#onFrame(frame));
+  }
+
+  /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
+  onMessage(msg: WampMessage): void {
+    this.#guarded('a message', () => this.#onMessage(msg));
+  }
+
+  onBadFrame(reason: string): void {
+    this.#guarded('a bad frame', () => this.#onBadFrame(reason));
+  }
+
+  onClose(): void {
+    this.#guarded('the transport close', () => this.#onClose());
+  }
+
+  #guarded(what: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.core.sessionLog.error({ err, session: this.id || undefined }, `internal error handling ${what}`);
+      try {
+        if (this.state !== ConnectionState.Closed) this.abort('wamp.error.internal_error', 'internal router error');
+      } catch (again) {
+        // Aborting failed too: at least the transport goes, and the router forgets the connection.
+        this.core.sessionLog.error({ err: again, session: this.id || undefined }, 'internal error aborting a connection');
+        this.state = ConnectionState.Closed;
+        try {
+          this.peer.close(1011, 'internal router error');
+        } catch {
+          // The transport is gone already.
+        }
+      }
+    }
+  }
+
+  #onFrame(frame: unknown): void {
     if (this.state === ConnectionState.Closed) return;
     let msg: WampMessage;
     try {
@@ -132,11 +174,10 @@ export class Connection implements PeerHandler, SessionCarrier {
       this.core.sessionLog.error({ err, session: this.id || undefined }, 'internal error parsing a message');
       return this.abort('wamp.error.internal_error', 'internal router error');
     }
-    this.onMessage(msg);
+    this.#onMessage(msg);
   }
 
-  /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
-  onMessage(msg: WampMessage): void {
+  #onMessage(msg: WampMessage): void {
     if (this.state === ConnectionState.Closed) return;
     this.core.stats.countIn(msg.code);
     if (this.#maxMessagesPerSecond !== undefined && this.#overRate(this.#maxMessagesPerSecond)) {
@@ -182,20 +223,28 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.abort('wamp.error.internal_error', 'internal router error');
   }
 
-  onBadFrame(reason: string): void {
+  #onBadFrame(reason: string): void {
     if (this.state === ConnectionState.Closed) return;
     this.core.stats.badFrame(this.peer.codec.name);
     this.protocolViolation(reason);
   }
 
-  onClose(): void {
+  #onClose(): void {
     this.#clearHelloTimer();
     this.#endAuthentication();
     this.state = ConnectionState.Closed;
-    this.#endSession();
-    this.#onGoodbyeReply?.();
-    this.#onGoodbyeReply = undefined;
-    this.onClosed?.(this);
+    try {
+      this.#endSession();
+    } finally {
+      // Even if the session's end failed, the GOODBYE waiter and the router's bookkeeping hear of the close.
+      const done = this.#onGoodbyeReply;
+      this.#onGoodbyeReply = undefined;
+      try {
+        done?.();
+      } finally {
+        this.onClosed?.(this);
+      }
+    }
   }
 
   /** Set by the router: the transport has closed (called once). */
@@ -269,7 +318,9 @@ export class Connection implements PeerHandler, SessionCarrier {
           this.state = ConnectionState.Closed;
           return this.peer.close(1000, 'aborted by client');
         }
-        return this.protocolViolation(`received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`);
+        return this.protocolViolation(
+          `received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`,
+        );
       case ConnectionState.Closing:
         // [bp_sessions statechart 14] Only the GOODBYE reply matters now; anything else is ignored.
         if (msg.code === MessageCode.Goodbye || msg.code === MessageCode.Abort) {
@@ -312,7 +363,12 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   #onHello(msg: Hello): Handled {
     if (this.core.realm(msg.realm) === undefined) {
-      logRefusal(this.core.sessionLog, ErrorUri.NoSuchRealm, { peer: this.peer.transport.peer, realm: msg.realm }, `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`);
+      logRefusal(
+        this.core.sessionLog,
+        ErrorUri.NoSuchRealm,
+        { peer: this.peer.transport.peer, realm: msg.realm },
+        `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`,
+      );
       this.outbox.send({ code: MessageCode.Abort, details: { message: `no realm named '${msg.realm}' on this router` }, reason: ErrorUri.NoSuchRealm });
       this.peer.close(1000, ErrorUri.NoSuchRealm);
       this.state = ConnectionState.Closed;

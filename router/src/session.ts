@@ -105,8 +105,12 @@ export class WampSession implements Endpoint {
   end(silent = false): void {
     if (!this.#live) return;
     this.#live = false;
-    this.realm.leave(this, silent);
-    this.core.releaseSessionId(this.id);
+    try {
+      this.realm.leave(this, silent);
+    } finally {
+      // Whatever leaving ran into, the ID is not kept forever (sessionCount, ID reuse).
+      this.core.releaseSessionId(this.id);
+    }
   }
 
   // ---- incoming ----------------------------------------------------------------------------
@@ -141,7 +145,9 @@ export class WampSession implements Endpoint {
         return this.#onYieldOrError(msg);
       case MessageCode.Error:
         if (msg.requestType !== MessageCode.Invocation) {
-          return this.protocolViolation(`received ERROR with invalid REQUEST.Type ${messageName(msg.requestType)} (a client may only answer INVOCATION with ERROR)`);
+          return this.protocolViolation(
+            `received ERROR with invalid REQUEST.Type ${messageName(msg.requestType)} (a client may only answer INVOCATION with ERROR)`,
+          );
         }
         return this.#onYieldOrError(msg);
       case MessageCode.Cancel:
@@ -183,4 +189,3 @@ export class WampSession implements Endpoint {
     return true;
   }
 }
-
