@@ -18,6 +18,7 @@ import type { Handled } from './core/pause.js';
 import { WampSession } from './session.js';
 import type { SessionCarrier } from './session.js';
 import { logRefusal } from './log.js';
+import { RESERVED_AUTHPROVIDERS, isInProcessAuthenticator } from './auth/trusted.js';
 
 export enum ConnectionState {
   /** Transport open, waiting for HELLO (again after GOODBYE). */
@@ -121,7 +122,47 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   // ---- PeerHandler -------------------------------------------------------------------------
 
+  // The transports' event handlers call these four: none of them may throw into a transport (an
+  // exception there is the process's). A bug of ours costs this connection, logged (#guarded).
+
   onFrame(frame: unknown): void {
+    this.#guarded('a frame', () => this.#onFrame(frame));
+  }
+
+  /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
+  onMessage(msg: WampMessage): void {
+    this.#guarded('a message', () => this.#onMessage(msg));
+  }
+
+  onBadFrame(reason: string): void {
+    this.#guarded('a bad frame', () => this.#onBadFrame(reason));
+  }
+
+  onClose(): void {
+    this.#guarded('the transport close', () => this.#onClose());
+  }
+
+  #guarded(what: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.core.sessionLog.error({ err, session: this.id || undefined }, `internal error handling ${what}`);
+      try {
+        if (this.state !== ConnectionState.Closed) this.abort('wamp.error.internal_error', 'internal router error');
+      } catch (again) {
+        // Aborting failed too: at least the transport goes, and the router forgets the connection.
+        this.core.sessionLog.error({ err: again, session: this.id || undefined }, 'internal error aborting a connection');
+        this.state = ConnectionState.Closed;
+        try {
+          this.peer.close(1011, 'internal router error');
+        } catch {
+          // The transport is gone already.
+        }
+      }
+    }
+  }
+
+  #onFrame(frame: unknown): void {
     if (this.state === ConnectionState.Closed) return;
     let msg: WampMessage;
     try {
@@ -132,11 +173,10 @@ export class Connection implements PeerHandler, SessionCarrier {
       this.core.sessionLog.error({ err, session: this.id || undefined }, 'internal error parsing a message');
       return this.abort('wamp.error.internal_error', 'internal router error');
     }
-    this.onMessage(msg);
+    this.#onMessage(msg);
   }
 
-  /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
-  onMessage(msg: WampMessage): void {
+  #onMessage(msg: WampMessage): void {
     if (this.state === ConnectionState.Closed) return;
     this.core.stats.countIn(msg.code);
     if (this.#maxMessagesPerSecond !== undefined && this.#overRate(this.#maxMessagesPerSecond)) {
@@ -182,20 +222,28 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.abort('wamp.error.internal_error', 'internal router error');
   }
 
-  onBadFrame(reason: string): void {
+  #onBadFrame(reason: string): void {
     if (this.state === ConnectionState.Closed) return;
     this.core.stats.badFrame(this.peer.codec.name);
     this.protocolViolation(reason);
   }
 
-  onClose(): void {
+  #onClose(): void {
     this.#clearHelloTimer();
     this.#endAuthentication();
     this.state = ConnectionState.Closed;
-    this.#endSession();
-    this.#onGoodbyeReply?.();
-    this.#onGoodbyeReply = undefined;
-    this.onClosed?.(this);
+    try {
+      this.#endSession();
+    } finally {
+      // Even if the session's end failed, the GOODBYE waiter and the router's bookkeeping hear of the close.
+      const done = this.#onGoodbyeReply;
+      this.#onGoodbyeReply = undefined;
+      try {
+        done?.();
+      } finally {
+        this.onClosed?.(this);
+      }
+    }
   }
 
   /** Set by the router: the transport has closed (called once). */
@@ -361,22 +409,32 @@ export class Connection implements PeerHandler, SessionCarrier {
     return this.#authStep(challenge.method, challenge.respond(signature, extra));
   }
 
-  /** Applies an authenticator's answer; an asynchronous one pauses later messages, in order. */
-  #authStep(method: string, result: AuthResult | Promise<AuthResult>): Handled {
-    if (result instanceof Promise) {
+  /**
+   * Applies an authenticator's answer; an asynchronous one (any thenable, not only a native
+   * Promise) pauses later messages, in order. An answer that is not an AuthResult fails the
+   * authentication, logged: an authenticator is the embedder's or a component's code.
+   */
+  #authStep(method: string, answer: unknown): Handled {
+    if (isThenable(answer)) {
       return new Pause(
-        result.then(
+        Promise.resolve(answer).then(
           (r) => {
             if (this.state !== ConnectionState.Authenticating) return;
             const next = this.#authStep(method, r);
             return next instanceof Pause ? next.settled : undefined;
           },
           (err: unknown) => {
-            this.core.sessionLog.warn({ session: this.id, method, err: (err as Error).message }, 'authenticator failed');
+            this.core.sessionLog.warn({ session: this.id, method, err: err instanceof Error ? err.message : String(err) }, 'authenticator failed');
             if (this.state === ConnectionState.Authenticating) this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
           },
         ),
       );
+    }
+    const result = authResult(answer);
+    if (result === undefined) {
+      this.core.stats.authFailed(method, ErrorUri.AuthenticationFailed);
+      this.core.sessionLog.warn({ session: this.id, method }, 'authenticator answered something that is not an AuthResult (accept, deny or challenge)');
+      return this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
     }
     switch (result.kind) {
       case 'accept':
@@ -400,6 +458,15 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   #welcome(method: string, principal: Principal): void {
     const hello = this.#hello!;
+    // Trust is not a string an authenticator can name: router and bridge come only from in-process connections.
+    if (RESERVED_AUTHPROVIDERS.has(principal.authprovider) && !isInProcessAuthenticator(this.authenticators.get(method))) {
+      this.core.stats.authFailed(method, ErrorUri.AuthenticationFailed);
+      this.core.sessionLog.warn(
+        { session: this.id, method, authid: principal.authid, authprovider: principal.authprovider },
+        `authentication refused: authprovider '${principal.authprovider}' is reserved for the router's own sessions`,
+      );
+      return this.abort(ErrorUri.AuthenticationFailed, 'authentication failed');
+    }
     const realm = this.core.realm(principal.realm ?? hello.realm);
     if (realm === undefined) return this.abort(ErrorUri.NoSuchRealm, `no realm named '${principal.realm ?? hello.realm}' on this router`);
     if (!realm.gate.admits(principal)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
@@ -459,5 +526,31 @@ export class Connection implements PeerHandler, SessionCarrier {
     if (session === undefined) return;
     this.session = undefined;
     session.end(silent);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** `answer` as an AuthResult, or undefined when it is not one (checked field by field: it is someone else's code). */
+function authResult(answer: unknown): AuthResult | undefined {
+  if (!isDict(answer)) return undefined;
+  switch (answer['kind']) {
+    case 'accept': {
+      const p = answer['principal'];
+      if (!isDict(p) || !isString(p['authid']) || !isString(p['authrole']) || !isString(p['authprovider'])) return undefined;
+      if (p['realm'] !== undefined && !isString(p['realm'])) return undefined;
+      if (p['authextra'] !== undefined && !isDict(p['authextra'])) return undefined;
+      return answer as AuthResult;
+    }
+    case 'deny':
+      return isString(answer['reason']) && isString(answer['message']) ? (answer as AuthResult) : undefined;
+    case 'challenge':
+      return isDict(answer['extra']) && typeof answer['respond'] === 'function' ? (answer as AuthResult) : undefined;
+    default:
+      return undefined;
   }
 }

@@ -108,15 +108,17 @@ export function limitRefusalLog(log: Logger, intervalMs: number, now: () => numb
  * next ones within `log.refusalIntervalMs` are only counted, and the first after it is written with
  * `suppressed`, the count of those not written. Returns whether the line was written.
  *
+ * `level`: info for refusals; a repeated fault of ours (a plugin's hook that throws) logs at error.
+ *
  * At most 256 reasons are remembered; past that, new ones share one line. Reasons idle for an
  * interval are forgotten (one O(256) pass at most once per interval), each with a line for its
  * count not yet written, so a count is never lost and the table does not stay full.
  */
-export function logRefusal(log: Logger, reason: string, fields: Record<string, unknown>, message: string): boolean {
+export function logRefusal(log: Logger, reason: string, fields: Record<string, unknown>, message: string, level: 'info' | 'warn' | 'error' = 'info'): boolean {
   const state = refusalState(log);
   const now = state.now();
   if (state.intervalMs <= 0) {
-    log.info({ refusal: reason, ...fields }, message);
+    log[level]({ refusal: reason, ...fields }, message);
     return true;
   }
   if (now - state.swept >= state.intervalMs) forgetIdle(log, state, now, reason);
@@ -130,7 +132,7 @@ export function logRefusal(log: Logger, reason: string, fields: Record<string, u
   const suppressed = seen?.suppressed ?? 0;
   state.reasons.set(key, { last: now, suppressed: 0 });
   const tail = suppressed > 0 ? ` (${suppressed} more like this in the last ${Math.round((now - seen!.last) / 1000)} s not logged)` : '';
-  log.info({ refusal: reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, `${message}${tail}`);
+  log[level]({ refusal: reason, ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, `${message}${tail}`);
   return true;
 }
 

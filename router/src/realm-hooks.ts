@@ -9,8 +9,11 @@ import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, WireArgs, Yield } f
 import type { DeliveryPlan, Subscription } from './broker/broker.js';
 import type { RouterProcedure } from './calls.js';
 import type { Refusal } from './core/outcome.js';
+import { refusal } from './core/outcome.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import type { Endpoint } from './core/endpoint.js';
+import type { Logger } from './log.js';
+import { logRefusal } from './log.js';
 
 /**
  * Where a delivered publication came from: a session's PUBLISH (or testament), the router itself
@@ -97,21 +100,105 @@ export interface PluginScope {
   observe(hooks: RealmHooks): () => void;
 }
 
+/** Who added hooks: a fault in one of them is logged with this name, on this logger. */
+export interface HookOwner {
+  readonly name: string;
+  /** Undefined: faults go to stderr (a bare RealmHookSet, as in tests). */
+  readonly log?: Logger | undefined;
+}
+
+/** What a hook that threw answers instead: nothing, no, none, or (a claim) a refusal of that REGISTER. */
+type Fallback = 'none' | 'false' | 'list' | 'claim';
+
+/** Every hook a realm calls, and what stands in for the answer of one that threw. */
+const HOOK_FALLBACKS: Readonly<Record<keyof RealmHooks, Fallback>> = {
+  onJoin: 'none',
+  onLeave: 'none',
+  onSubscriptionCreated: 'none',
+  onSubscribe: 'none',
+  onUnsubscribe: 'none',
+  onSubscriptionDeleted: 'none',
+  onRegistrationCreated: 'none',
+  onRegister: 'none',
+  onUnregister: 'none',
+  onRegistrationDeleted: 'none',
+  onPublished: 'none',
+  wantsEvent: 'false',
+  claimRegistration: 'claim',
+  takeAnswer: 'false',
+  onTestaments: 'none',
+  remoteSessions: 'list',
+  remoteSession: 'none',
+  remoteSubscriptions: 'list',
+  killRemote: 'false',
+};
+
+/** The one a hook's fault is reported to when its adder named no owner (`realm.observe` outside a plugin). */
+const UNNAMED: HookOwner = { name: 'observer' };
+
+/**
+ * Logs a hook's fault, at most once per owner and hook per `log.refusalIntervalMs` (log.ts): a hook
+ * that throws on every publication must not flood the log either.
+ */
+function reportFault(owner: HookOwner, hook: string, err: unknown): void {
+  const fields = { plugin: owner.name, hook, err: err instanceof Error ? err.message : String(err) };
+  const message = `plugin ${owner.name}: ${hook} failed; the realm goes on without it`;
+  if (owner.log === undefined) {
+    // No logger to rate-limit on (a test's bare RealmHookSet): still never silent.
+    console.error(message, fields);
+    return;
+  }
+  logRefusal(owner.log, `plugin ${owner.name} ${hook}`, fields, message, 'error');
+}
+
+/**
+ * A copy of `hooks` whose every member catches what the plugin's code throws (or, for a claim,
+ * rejects with): a bug in a plugin costs that plugin's answer, never the session being served,
+ * the other plugins or the process. The original is called with itself as `this`.
+ */
+function guard(hooks: RealmHooks, owner: HookOwner): RealmHooks {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, fallback] of Object.entries(HOOK_FALLBACKS) as [keyof RealmHooks, Fallback][]) {
+    const hook: unknown = hooks[name];
+    if (typeof hook !== 'function') continue;
+    const fn = hook as (...args: unknown[]) => unknown;
+    const failed = (err: unknown): unknown => {
+      reportFault(owner, name, err);
+      if (fallback === 'false') return false;
+      if (fallback === 'list') return [];
+      if (fallback === 'claim') return refusal('wamp.error.internal_error', `plugin ${owner.name} failed to claim the registration`);
+      return undefined;
+    };
+    guarded[name] = (...args: unknown[]): unknown => {
+      try {
+        const answer = fn.apply(hooks, args);
+        return fallback === 'claim' ? Promise.resolve(answer).catch(failed) : answer;
+      } catch (err) {
+        const answer = failed(err);
+        return fallback === 'claim' ? Promise.resolve(answer) : answer;
+      }
+    };
+  }
+  return guarded as RealmHooks;
+}
+
 /**
  * A realm's installed hooks, in installation order, and the questions put to all of them. The
- * realm iterates `list` for observer events; the rest is asked through the methods here.
+ * realm iterates `list` for observer events; the rest is asked through the methods here. What is
+ * in `list` are guarded copies (see `guard`): a hook that throws is logged and skipped.
  */
 export class RealmHookSet {
   /** Kept as one array (removal splices it) so that the realm may iterate it directly. */
   readonly list: RealmHooks[] = [];
   #published: RealmHooks[] = [];
 
-  /** Adds hooks; the function returned removes them again. */
-  add(hooks: RealmHooks): () => void {
-    this.list.push(hooks);
+  /** Adds hooks; the function returned removes them again. `owner` names them in the log of a fault. */
+  add(hooks: RealmHooks, owner: HookOwner = UNNAMED): () => void {
+    const guarded = guard(hooks, owner);
+    this.list.push(guarded);
     this.#index();
     return () => {
-      const at = this.list.indexOf(hooks);
+      const at = this.list.indexOf(guarded);
       if (at < 0) return;
       this.list.splice(at, 1);
       this.#index();

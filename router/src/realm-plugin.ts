@@ -60,7 +60,8 @@ export class RealmPlugins {
             return remove;
           },
           observe: (hooks) => {
-            const remove = realm.observe(hooks);
+            // Named, so that a hook of this plugin that throws is logged as this plugin's fault (realm-hooks.ts).
+            const remove = realm.hooks.add(hooks, { name: plugin.name, log });
             undo.push(remove);
             return remove;
           },

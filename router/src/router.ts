@@ -21,6 +21,7 @@ import { HttpIntegrations } from './http/bridge/integrations.js';
 import { HttpServer, sendJson } from './http/server.js';
 import type { Admission } from './http/admission.js';
 import type { InboundBudget } from './transports/inbound-budget.js';
+import { inProcessAuthenticator } from './auth/trusted.js';
 import { attachWebSocket, startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener, ListenerAddress, ListenerContext, UpgradeServer } from './listeners.js';
 import { historyPlugin, metaPlugin } from './meta/index.js';
@@ -116,7 +117,17 @@ export class Router implements RouterCore, AsyncDisposable {
   readonly #bridges: HttpBridge[] = [];
   #integrations: HttpIntegrations | undefined;
   #addresses: ListenerAddress[] = [];
-  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /**
+   * `starting`: plugins are being installed; no connection or in-process session is admitted
+   * until they are (a session must not join a realm whose meta API or hooks are half there).
+   */
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** The start in progress (settled either way), which a stop() waits for before undoing it. */
+  #starting: Promise<void> | undefined;
+  /** stop() was called while starting: start() gives up at its next step and undoes what it did. */
+  #stopRequested = false;
+  /** The stop in progress: a second stop() waits for the same one. */
+  #stopping: Promise<void> | undefined;
   /** Present on a cluster node (config `cluster`), once started. */
   #cluster: { hasSession(id: number): boolean; status(): ClusterStatus } | undefined;
   /** What is installed in every realm at start (realm-plugin.ts), torn down in reverse at stop. */
@@ -171,7 +182,22 @@ export class Router implements RouterCore, AsyncDisposable {
   /** Starts the listeners and plugins; resolves to the router itself (`router.addresses` has where it listens). */
   async start(): Promise<this> {
     if (this.#state !== 'new') throw new Error(`cannot start a router that is ${this.#state}`);
-    this.#state = 'running';
+    this.#state = 'starting';
+    const run = this.#start();
+    this.#starting = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    await run;
+    return this;
+  }
+
+  /** Gives up a start that stop() interrupted (start() then rejects, after undoing what it did). */
+  #checkNotStopped(): void {
+    if (this.#stopRequested) throw new Error('the router was stopped while starting');
+  }
+
+  async #start(): Promise<void> {
     try {
       // The built-in plugins, in this order, then an embedder's: one list for every realm.
       const plugins: RealmPlugin[] = [metaPlugin, historyPlugin((name) => this.config.realms.find((r) => r.name === name)?.eventHistory), routerStatsPlugin(this)];
@@ -185,6 +211,9 @@ export class Router implements RouterCore, AsyncDisposable {
       }
       plugins.push(...this.#embedderPlugins);
       await this.#plugins.install(this.#realms.values(), plugins);
+      this.#checkNotStopped();
+      // Plugins are in place: connections (attached servers, the listeners now started) and router.session() are admitted.
+      this.#state = 'running';
       for (const [index, listener] of this.config.listeners.entries()) {
         const context = {
           ...this.#listenerContext(listener),
@@ -198,11 +227,13 @@ export class Router implements RouterCore, AsyncDisposable {
         const started = listener.type === 'rawsocket' ? await startRawSocketListener(listener, index, context) : await startWebSocketListener(listener, index, context);
         this.#listeners.push(started);
         this.#addresses.push(started.address);
+        this.#checkNotStopped();
       }
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
       this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (identity) => this.openBridgeSession(identity), this.logger('bridge'), this.stats);
+      this.#checkNotStopped();
     } catch (err) {
       // Undo what did start, without a 'router stopped' line: the caller reports why it failed.
       await this.#shutdown(CloseUri.SystemShutdown, false);
@@ -213,7 +244,6 @@ export class Router implements RouterCore, AsyncDisposable {
     if (this.#human) this.log.info(summaryText(summary));
     else this.log.info({ realms: [...this.#realms.keys()], summary }, 'router started');
     this.#warnIfOpen();
-    return this;
   }
 
   /** `await using router = await createRouter(…).start()`: stops it when the scope ends. */
@@ -284,7 +314,8 @@ export class Router implements RouterCore, AsyncDisposable {
    */
   openInProcess<Api extends ApiContract = Untyped>(realm: string, principal: Principal, authmethod: string, openTimeoutMs?: number): Promise<Session<Api>> {
     if (this.#state !== 'running') return Promise.reject(new Error(`router.session(): the router is ${this.#state === 'new' ? 'not started' : this.#state}`));
-    const authenticators = new Map<string, Authenticator>([[authmethod, { method: authmethod, authenticate: () => ({ kind: 'accept', principal }) }]]);
+    // Branded (auth/trusted.ts): the only kind of authenticator a reserved authprovider (router, bridge) is taken from.
+    const authenticators = new Map<string, Authenticator>([[authmethod, inProcessAuthenticator(authmethod, principal)]]);
     const log = this.logger('transport');
     return connectInProcess<Api>(
       (end) => {
@@ -328,7 +359,15 @@ export class Router implements RouterCore, AsyncDisposable {
    * (at most shutdownTimeoutMs), close every connection and listener.
    */
   async stop(reason: string = CloseUri.SystemShutdown): Promise<void> {
-    return this.#shutdown(reason, true);
+    this.#stopping ??= this.#stop(reason);
+    return this.#stopping;
+  }
+
+  /** Waits for a start in progress (which then gives up and undoes itself), then shuts down what is left. */
+  async #stop(reason: string): Promise<void> {
+    if (this.#state === 'starting' || this.#state === 'running') this.#stopRequested = true;
+    if (this.#starting !== undefined) await this.#starting;
+    await this.#shutdown(reason, true);
   }
 
   async #shutdown(reason: string, announce: boolean): Promise<void> {
@@ -443,9 +482,11 @@ export class Router implements RouterCore, AsyncDisposable {
    */
   accept(peer: Peer, authenticators: ReadonlyMap<string, Authenticator> = DEFAULT_AUTHENTICATORS, limits: SessionLimits = {}): PeerHandler {
     if (this.#state !== 'running') {
-      // A connection that arrives while the router stops (a client reconnecting at once) is
-      // turned away, not thrown at the transport that accepted it.
-      peer.close(1001, 'router shutting down');
+      // A connection that arrives while the router stops (a client reconnecting at once), or
+      // before its plugins are installed (a server attached before start), is turned away, not
+      // thrown at the transport that accepted it. 1013: try again later.
+      if (this.#state === 'new' || this.#state === 'starting') peer.close(1013, 'router not started yet');
+      else peer.close(1001, 'router shutting down');
       return CLOSED_HANDLER;
     }
     const connection = new Connection(peer, this, authenticators, limits);

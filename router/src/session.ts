@@ -105,8 +105,12 @@ export class WampSession implements Endpoint {
   end(silent = false): void {
     if (!this.#live) return;
     this.#live = false;
-    this.realm.leave(this, silent);
-    this.core.releaseSessionId(this.id);
+    try {
+      this.realm.leave(this, silent);
+    } finally {
+      // Whatever leaving ran into, the ID is not kept forever (sessionCount, ID reuse).
+      this.core.releaseSessionId(this.id);
+    }
   }
 
   // ---- incoming ----------------------------------------------------------------------------
@@ -183,4 +187,3 @@ export class WampSession implements Endpoint {
     return true;
   }
 }
-
