@@ -89,7 +89,14 @@ function ignorePattern(pattern: string): RegExp {
   const body = pattern
     .replace(/\/+$/, '')
     .split('/')
-    .map((part) => (part === '**' ? '(?:.*)' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+    .map((part) =>
+      part === '**'
+        ? '(?:.*)'
+        : part
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]'),
+    )
     .join('/')
     .replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
   return new RegExp(`^${body}(?:/.*)?$`);
@@ -174,7 +181,10 @@ describe('Dockerfile', () => {
     for (const name of ['build', 'deps']) {
       const copied = copiedFromContext(stage(name));
       expect(['package.json', 'package-lock.json'].filter((m) => !covers(copied, m))).toEqual([]);
-      expect(manifests.filter((m) => !covers(copied, m)), `stage ${name} misses workspace manifests`).toEqual([]);
+      expect(
+        manifests.filter((m) => !covers(copied, m)),
+        `stage ${name} misses workspace manifests`,
+      ).toEqual([]);
     }
   });
 
@@ -221,7 +231,12 @@ describe('Dockerfile', () => {
 function composeConfig(): string {
   const compose = requireSystem('docker-compose');
   try {
-    return execFileSync(compose, ['-f', repo('docker-compose.yml'), 'config'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    return execFileSync(compose, ['-f', repo('docker-compose.yml'), 'config'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
   } catch (err) {
     const e = err as Error & { stderr?: string };
     throw new Error(`docker-compose config failed:\n${e.stderr ?? e.message}`);

@@ -98,7 +98,10 @@ export function anchorsOf(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const text = markdown.replace(/^(\s*)(`{3,})[^\n]*\n[\s\S]*?^\s*\2\s*$/gm, '');
   for (const [, heading] of text.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
-    const plain = heading!.replace(/\[([^\]]*(?:\[[^\]]*\][^\]]*)*)\]\([^)]*\)/g, '$1').replace(/\\(.)/g, '$1').replace(/`/g, '');
+    const plain = heading!
+      .replace(/\[([^\]]*(?:\[[^\]]*\][^\]]*)*)\]\([^)]*\)/g, '$1')
+      .replace(/\\(.)/g, '$1')
+      .replace(/`/g, '');
     const base = slug(plain);
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
@@ -112,7 +115,9 @@ export function anchorsOf(markdown: string): Set<string> {
 export function brokenLinks(page: string, markdown: string, readPage: (path: string) => string | undefined): string[] {
   const problems: string[] = [];
   const text = prose(markdown);
-  const targets = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g), ...text.matchAll(/^ {0,3}\[[^\]]+\]:\s*(\S+)(?:\s+"[^"]*")?\s*$/gm)].map((m) => m[1]!);
+  const targets = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g), ...text.matchAll(/^ {0,3}\[[^\]]+\]:\s*(\S+)(?:\s+"[^"]*")?\s*$/gm)].map(
+    (m) => m[1]!,
+  );
   for (const target of targets) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
     const [path = '', anchor] = target.split('#', 2);
@@ -128,14 +133,18 @@ export function brokenLinks(page: string, markdown: string, readPage: (path: str
       continue;
     }
     const other = readPage(file);
-    if (other === undefined || !anchorsOf(other).has(decodeURIComponent(anchor))) problems.push(`${page}: link to ${target}: ${file} has no heading #${anchor}`);
+    if (other === undefined || !anchorsOf(other).has(decodeURIComponent(anchor)))
+      problems.push(`${page}: link to ${target}: ${file} has no heading #${anchor}`);
   }
   return problems;
 }
 
 /** Sets `value` at a JSON pointer in `into`, making objects (and arrays, for numeric segments) on the way. */
 function setAt(into: Record<string, unknown>, pointer: string, value: unknown): void {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let node: Record<string, unknown> | unknown[] = into;
   parts.forEach((part, i) => {
     const last = i === parts.length - 1;
@@ -158,7 +167,8 @@ export function configOf(block: Block): unknown {
   const config: Record<string, unknown> = {};
   setAt(config, at, value);
   const listeners = config['listeners'];
-  if (Array.isArray(listeners)) for (const l of listeners) if (typeof l === 'object' && l !== null && !('type' in l)) (l as Record<string, unknown>)['type'] = 'websocket';
+  if (Array.isArray(listeners))
+    for (const l of listeners) if (typeof l === 'object' && l !== null && !('type' in l)) (l as Record<string, unknown>)['type'] = 'websocket';
   return config;
 }
 
@@ -209,16 +219,25 @@ describe('generated', () => {
 
   it("quotes the browser bundles' sizes as the build measures them", () => {
     const expected = renderBundleSizes(bundleSizes(join(root, 'client/dist/bundle')));
-    const quoted = docPages().flatMap((page) => figuresIn(read(page)).filter((f) => f.name === 'bundle-sizes').map((f) => ({ page, ...f })));
+    const quoted = docPages().flatMap((page) =>
+      figuresIn(read(page))
+        .filter((f) => f.name === 'bundle-sizes')
+        .map((f) => ({ page, ...f })),
+    );
     expect(quoted.length).toBeGreaterThan(0);
-    for (const figure of quoted) expect(figure.content, `${figure.page}: bundle sizes differ from client/dist/bundle: run \`npm run build && npm run docs\``).toBe(expected);
+    for (const figure of quoted)
+      expect(figure.content, `${figure.page}: bundle sizes differ from client/dist/bundle: run \`npm run build && npm run docs\``).toBe(expected);
   });
 
   it('quotes the body GET /health answers', async () => {
     const router = await startTestRouter();
     const port = router.addresses[0]!.port;
     const body = await (await fetch(`http://127.0.0.1:${port}/health`)).text();
-    const quoted = docPages().flatMap((page) => figuresIn(read(page)).filter((f) => f.name === 'health').map((f) => ({ page, ...f })));
+    const quoted = docPages().flatMap((page) =>
+      figuresIn(read(page))
+        .filter((f) => f.name === 'health')
+        .map((f) => ({ page, ...f })),
+    );
     expect(quoted.length).toBeGreaterThan(0);
     for (const figure of quoted) expect(figure.content, `${figure.page}: the /health body differs: run \`npm run docs\``).toBe(renderHealth(body));
   });
@@ -291,10 +310,26 @@ describe('config blocks', () => {
     const block = (text: string, attrs: [string, string][] = []): Block => ({ page: 'x.md', line: 1, lang: 'json', attrs: new Map(attrs), text });
     expect(configProblems(block('{ "realm": [] }'))).toContain("unknown field 'realm'");
     expect(configProblems(block('{ "type": "websocket", "port": 70000 }', [['at', '/listeners/0']]))).toContain('/listeners/0/port');
-    expect(configProblems(block('"auth": { "ticket": { "type": "static" } }', [['at', '/listeners/0'], ['members', '']]))).toContain('principals');
+    expect(
+      configProblems(
+        block('"auth": { "ticket": { "type": "static" } }', [
+          ['at', '/listeners/0'],
+          ['members', ''],
+        ]),
+      ),
+    ).toContain('principals');
     expect(configProblems(block('{ "name": "realm1" }', [['at', '/listeners/0']]))).toBeDefined();
-    expect(configProblems(block('"ticket": "$T"', [['at', '/listeners/0/auth/ticket/principals/joe'], ['members', '']]))).toBeDefined();
-    expect(configProblems(block('{ "type": "static", "principals": { "joe": { "ticket": "$JOE", "role": "user" } } }', [['at', '/listeners/0/auth/ticket']]))).toBeUndefined();
+    expect(
+      configProblems(
+        block('"ticket": "$T"', [
+          ['at', '/listeners/0/auth/ticket/principals/joe'],
+          ['members', ''],
+        ]),
+      ),
+    ).toBeDefined();
+    expect(
+      configProblems(block('{ "type": "static", "principals": { "joe": { "ticket": "$JOE", "role": "user" } } }', [['at', '/listeners/0/auth/ticket']])),
+    ).toBeUndefined();
   });
 });
 
@@ -312,16 +347,15 @@ function run(script: string, env: Record<string, string>): Promise<{ code: numbe
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return within(
-    new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err }))),
-    30_000,
-    'a docs command',
-  );
+  return within(new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err }))), 30_000, 'a docs command');
 }
 
 /** `expected` (a ```text output block) as a pattern: each … matches any text within its line. */
 function outputPattern(expected: string): RegExp {
-  const escaped = expected.trimEnd().split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const escaped = expected
+    .trimEnd()
+    .split('…')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${escaped.join('[^\\n]*')}$`);
 }
 

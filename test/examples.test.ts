@@ -34,7 +34,10 @@ describe.each(names)('examples/%s', (name) => {
   it('has a test that runs the README command as written', () => {
     const dir = join(EXAMPLES, name, 'test');
     const tests = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.ts')) : [];
-    expect(tests.some((f) => readFileSync(join(dir, f), 'utf8').includes(`readmeRun('${name}')`)), `no test in examples/${name}/test calls readmeRun('${name}')`).toBe(true);
+    expect(
+      tests.some((f) => readFileSync(join(dir, f), 'utf8').includes(`readmeRun('${name}')`)),
+      `no test in examples/${name}/test calls readmeRun('${name}')`,
+    ).toBe(true);
   });
 
   it('is in the index (examples/README.md)', () => {

@@ -14,7 +14,10 @@ import { spawnProcess } from './support/processes.js';
 const BIN = fileURLToPath(new URL('../router/bin/switchboard.js', import.meta.url));
 
 async function router(name: string): Promise<{ url: string; stop: (graceMs?: number) => Promise<number | null>; exited: Promise<number | null> }> {
-  const p = spawnProcess(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], { name, env: { ...process.env, NO_COLOR: '1' } });
+  const p = spawnProcess(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], {
+    name,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   const [, url] = await p.waitFor(/"url":"(ws:\/\/127\.0\.0\.1:\d+\/ws)"/, 10_000);
   await p.waitFor(/router started/, 5000);
   return { url: url!, stop: (graceMs) => p.stop(graceMs), exited: p.exited };
@@ -23,7 +26,14 @@ async function router(name: string): Promise<{ url: string; stop: (graceMs?: num
 it('SIGTERM: GOODBYE system_shutdown, exit 0, and the client carries on with the other router', async () => {
   const a = await router('router A');
   const b = await router('router B');
-  const connection = new Connection({ transports: [{ type: 'websocket', url: a.url }, { type: 'websocket', url: b.url }], realm: 'realm1', reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+  const connection = new Connection({
+    transports: [
+      { type: 'websocket', url: a.url },
+      { type: 'websocket', url: b.url },
+    ],
+    realm: 'realm1',
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+  });
   onTestFinished(() => connection.close());
   const closes: CloseEvent[] = [];
   connection.on('close', (e) => void closes.push(e));

@@ -90,7 +90,12 @@ it("the README's typed-client example runs as printed (TypeScript stripped by es
 it("the README's Django snippet publishes through a signed HTTP bridge path (python3, examples/django on the path)", async () => {
   const python = requireSystem('python3');
   const router = await startTestRouter({
-    listeners: [{ type: 'websocket', http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'docs-secret' } } } } }],
+    listeners: [
+      {
+        type: 'websocket',
+        http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'docs-secret' } } } },
+      },
+    ],
   });
   const port = router.addresses[0]!.port;
   const peer = await RawPeer.join(`ws://127.0.0.1:${port}/ws`, 'json', 'realm1');

@@ -68,7 +68,12 @@ function tiny(codec: Codec): { batch: Buffer; messages: number } {
  */
 function routed(codec: Codec): { batch: Buffer; messages: number } {
   const messages = Math.floor(DEFAULT_MAX_ITEMS / (codec.binary ? 7 : 6));
-  return { batch: Buffer.concat(Array.from({ length: messages }, (_, i) => element(codec, toBytes(codec.encode([MessageCode.Publish, i + 1, { acknowledge: true }, 'com.batch']))))), messages };
+  return {
+    batch: Buffer.concat(
+      Array.from({ length: messages }, (_, i) => element(codec, toBytes(codec.encode([MessageCode.Publish, i + 1, { acknowledge: true }, 'com.batch'])))),
+    ),
+    messages,
+  };
 }
 
 const CASES = { 'at the value limit': atLimit, 'one-octet messages': tiny, 'acknowledged PUBLISHes': routed };
@@ -92,7 +97,9 @@ async function overWebSocket(url: string, codec: Codec, batch: Buffer): Promise<
   // sentinel after it (an empty message), which it reads only once it is done with the batch.
   let last: Buffer = Buffer.alloc(0);
   ws.on('message', (data: Buffer) => (last = data));
-  const closed = new Promise<string>((resolve) => ws.once('close', (code: number) => resolve(`${last.includes('in one batch') ? 'refused' : 'taken'}, ${code}`)));
+  const closed = new Promise<string>((resolve) =>
+    ws.once('close', (code: number) => resolve(`${last.includes('in one batch') ? 'refused' : 'taken'}, ${code}`)),
+  );
   const t0 = performance.now();
   ws.send(batch, { binary: codec.binary });
   ws.send(codec.binary ? Buffer.alloc(4) : Buffer.of(0x1e), { binary: codec.binary });
@@ -136,25 +143,41 @@ async function main(): Promise<void> {
   const rows: string[][] = [['batch', 'transport', 'codec', 'MiB', 'messages', 'answer', 'answer ms', 'longest stall ms', 'CPU ms']];
   try {
     for (const [name, build] of Object.entries(CASES))
-    for (const transport of ['websocket', 'longpoll'] as const) {
-      for (const codec of [CODECS.msgpack, CODECS.cbor, CODECS.json]) {
-        const { batch, messages } = build(codec);
-        const stalls = monitorEventLoopDelay({ resolution: 5 });
-        stalls.enable();
-        const cpu0 = process.cpuUsage();
-        const outcome = transport === 'websocket' ? await overWebSocket(router.url, codec, batch) : await overLongPoll(address.longpollUrl!, codec, batch);
-        const cpu = process.cpuUsage(cpu0);
-        stalls.disable();
-        rows.push([name, transport, codec.name, (batch.length / MiB).toFixed(2), String(messages), outcome.answer, outcome.ms.toFixed(0), (stalls.max / 1e6).toFixed(0), ((cpu.user + cpu.system) / 1000).toFixed(0)]);
-        process.stderr.write('.');
+      for (const transport of ['websocket', 'longpoll'] as const) {
+        for (const codec of [CODECS.msgpack, CODECS.cbor, CODECS.json]) {
+          const { batch, messages } = build(codec);
+          const stalls = monitorEventLoopDelay({ resolution: 5 });
+          stalls.enable();
+          const cpu0 = process.cpuUsage();
+          const outcome = transport === 'websocket' ? await overWebSocket(router.url, codec, batch) : await overLongPoll(address.longpollUrl!, codec, batch);
+          const cpu = process.cpuUsage(cpu0);
+          stalls.disable();
+          rows.push([
+            name,
+            transport,
+            codec.name,
+            (batch.length / MiB).toFixed(2),
+            String(messages),
+            outcome.answer,
+            outcome.ms.toFixed(0),
+            (stalls.max / 1e6).toFixed(0),
+            ((cpu.user + cpu.system) / 1000).toFixed(0),
+          ]);
+          process.stderr.write('.');
+        }
       }
-    }
   } finally {
     await router.stop();
   }
   process.stderr.write('\n');
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((cell, i) => (i === 3 || i === 4 || i >= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  for (const r of rows)
+    console.log(
+      r
+        .map((cell, i) => (i === 3 || i === 4 || i >= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 await main();

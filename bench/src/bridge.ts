@@ -110,10 +110,13 @@ async function measure(connections: number, ms: number, one: (connection: number
 
 function httpPublish(agent: Agent, port: number, path: string, body: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: HOST, port, path, method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode === 200));
-    });
+    const req = request(
+      { host: HOST, port, path, method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode === 200));
+      },
+    );
     req.once('error', () => resolve(false));
     req.end(body);
   });
@@ -193,14 +196,19 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     sub.ws.close();
 
-    const row = (name: string, r: Rate): string => `| ${name} | ${Math.round(r.perSecond).toLocaleString('en')} | ${r.routerUsPer.toFixed(1)} | ${r.count} | ${r.errors} |`;
-    console.log(`\nHTTP bridge vs WebSocket: acknowledged publishes/s, ${connections} connections, one request outstanding each, ${measureMs} ms per phase, one subscriber\n`);
+    const row = (name: string, r: Rate): string =>
+      `| ${name} | ${Math.round(r.perSecond).toLocaleString('en')} | ${r.routerUsPer.toFixed(1)} | ${r.count} | ${r.errors} |`;
+    console.log(
+      `\nHTTP bridge vs WebSocket: acknowledged publishes/s, ${connections} connections, one request outstanding each, ${measureMs} ms per phase, one subscriber\n`,
+    );
     console.log('| path | publishes/s | router CPU µs/publish | publishes | errors |');
     console.log('| --- | --- | --- | --- | --- |');
     console.log(row('HTTP POST /publish (keep-alive)', http));
     console.log(row('HTTP POST /publish, signed (keep-alive)', signed));
     console.log(row('WebSocket PUBLISH acknowledge: true', ws));
-    console.log(`\nbridge ÷ WebSocket: ${(http.perSecond / ws.perSecond).toFixed(2)} (signed: ${(signed.perSecond / ws.perSecond).toFixed(2)}); events received by the subscriber: ${received}`);
+    console.log(
+      `\nbridge ÷ WebSocket: ${(http.perSecond / ws.perSecond).toFixed(2)} (signed: ${(signed.perSecond / ws.perSecond).toFixed(2)}); events received by the subscriber: ${received}`,
+    );
     console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs`);
   } finally {
     await stopChild(router);

@@ -143,12 +143,24 @@ const MSGPACK_CASES: Case[] = [
   { codec: msgpackCodec, name: 'many empty dicts', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0x80)) },
   { codec: msgpackCodec, name: 'many 1-char strings', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xa1, 0x61)) },
   { codec: msgpackCodec, name: 'many 1-byte binaries', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xc4, 0x01, 0xab)) },
-  { codec: msgpackCodec, name: 'many float64', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 1)) },
-  { codec: msgpackCodec, name: 'many uint64 (2^64 - 1)', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
+  {
+    codec: msgpackCodec,
+    name: 'many float64',
+    build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 1)),
+  },
+  {
+    codec: msgpackCodec,
+    name: 'many uint64 (2^64 - 1)',
+    build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)),
+  },
   { codec: msgpackCodec, name: 'one str32 of "é"', build: (size) => binaryOne(msgpackCodec, size, (n) => [0xdb, ...be32(n)], [0xc3, 0xa9]) },
   { codec: msgpackCodec, name: 'one bin32', build: (size) => binaryOne(msgpackCodec, size, (n) => [0xc6, ...be32(n)], [0xab]) },
   { codec: msgpackCodec, name: 'a dict with many keys', build: (size) => binaryKeys(msgpackCodec, size) },
-  { codec: msgpackCodec, name: 'refused: a timestamp ext after size of items', build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0x00), Uint8Array.of(0xd6, 0xff, 0, 0, 0, 1)) },
+  {
+    codec: msgpackCodec,
+    name: 'refused: a timestamp ext after size of items',
+    build: (size) => binaryFrame(msgpackCodec, size, msgpackArray, Uint8Array.of(0x00), Uint8Array.of(0xd6, 0xff, 0, 0, 0, 1)),
+  },
 ];
 
 const CBOR_CASES: Case[] = [
@@ -161,7 +173,11 @@ const CBOR_CASES: Case[] = [
       return out;
     },
   },
-  { codec: cborCodec, name: 'many 8-byte bignums (tag 2)', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
+  {
+    codec: cborCodec,
+    name: 'many 8-byte bignums (tag 2)',
+    build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)),
+  },
   { codec: cborCodec, name: 'nesting: array(1) × size', build: (size) => new Uint8Array(size).fill(0x81) },
   { codec: cborCodec, name: 'many tiny items: 0', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x00)) },
   {
@@ -175,11 +191,19 @@ const CBOR_CASES: Case[] = [
   { codec: cborCodec, name: 'many empty lists', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x80)) },
   { codec: cborCodec, name: 'many empty dicts', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0xa0)) },
   { codec: cborCodec, name: 'many half floats', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0xf9, 0x3c, 0x00)) },
-  { codec: cborCodec, name: 'many uint64 (2^64 - 1)', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
+  {
+    codec: cborCodec,
+    name: 'many uint64 (2^64 - 1)',
+    build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)),
+  },
   { codec: cborCodec, name: 'one text string of "é"', build: (size) => binaryOne(cborCodec, size, (n) => [0x7a, ...be32(n)], [0xc3, 0xa9]) },
   { codec: cborCodec, name: 'one byte string', build: (size) => binaryOne(cborCodec, size, (n) => [0x5a, ...be32(n)], [0xab]) },
   { codec: cborCodec, name: 'a dict with many keys', build: (size) => binaryKeys(cborCodec, size) },
-  { codec: cborCodec, name: 'refused: tag 1 (Date) after size of items', build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x00), Uint8Array.of(0xc1, 0x01)) },
+  {
+    codec: cborCodec,
+    name: 'refused: tag 1 (Date) after size of items',
+    build: (size) => binaryFrame(cborCodec, size, cborArray, Uint8Array.of(0x00), Uint8Array.of(0xc1, 0x01)),
+  },
 ];
 
 // ---- at the value limit: the costliest values, as many as DEFAULT_MAX_ITEMS lets in ---------
@@ -200,13 +224,43 @@ function binaryCount(codec: Codec, count: number, listHeader: (count: number) =>
 }
 
 const AT_LIMIT: Case[] = [
-  { codec: jsonCodec, name: 'at the limit: empty dicts', build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 2)).fill('{}').join(',') + ']' + JSON_TAIL },
-  { codec: jsonCodec, name: 'at the limit: binaries "\\u0000AA=="', build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4)).fill('"\\u0000AA=="').join(',') + ']' + JSON_TAIL },
-  { codec: msgpackCodec, name: 'at the limit: empty dicts', build: () => binaryCount(msgpackCodec, DEFAULT_MAX_ITEMS - AROUND, msgpackArray, Uint8Array.of(0x80)) },
-  { codec: msgpackCodec, name: 'at the limit: 1-byte binaries', build: () => binaryCount(msgpackCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), msgpackArray, Uint8Array.of(0xc4, 0x01, 0xab)) },
-  { codec: cborCodec, name: 'at the limit: 1-byte binaries', build: () => binaryCount(cborCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), cborArray, Uint8Array.of(0x41, 0xab)) },
+  {
+    codec: jsonCodec,
+    name: 'at the limit: empty dicts',
+    build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 2)).fill('{}').join(',') + ']' + JSON_TAIL,
+  },
+  {
+    codec: jsonCodec,
+    name: 'at the limit: binaries "\\u0000AA=="',
+    build: () => JSON_HEAD + '[' + new Array<string>(Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4)).fill('"\\u0000AA=="').join(',') + ']' + JSON_TAIL,
+  },
+  {
+    codec: msgpackCodec,
+    name: 'at the limit: empty dicts',
+    build: () => binaryCount(msgpackCodec, DEFAULT_MAX_ITEMS - AROUND, msgpackArray, Uint8Array.of(0x80)),
+  },
+  {
+    codec: msgpackCodec,
+    name: 'at the limit: 1-byte binaries',
+    build: () => binaryCount(msgpackCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), msgpackArray, Uint8Array.of(0xc4, 0x01, 0xab)),
+  },
+  {
+    codec: cborCodec,
+    name: 'at the limit: 1-byte binaries',
+    build: () => binaryCount(cborCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 4), cborArray, Uint8Array.of(0x41, 0xab)),
+  },
   { codec: cborCodec, name: 'at the limit: empty dicts', build: () => binaryCount(cborCodec, DEFAULT_MAX_ITEMS - AROUND, cborArray, Uint8Array.of(0xa0)) },
-  { codec: cborCodec, name: 'at the limit: 8-byte bignums', build: () => binaryCount(cborCodec, Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 8), cborArray, Uint8Array.of(0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)) },
+  {
+    codec: cborCodec,
+    name: 'at the limit: 8-byte bignums',
+    build: () =>
+      binaryCount(
+        cborCodec,
+        Math.floor((DEFAULT_MAX_ITEMS - AROUND) / 8),
+        cborArray,
+        Uint8Array.of(0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+      ),
+  },
 ];
 
 // ---- run ---------------------------------------------------------------------------------------
@@ -262,7 +316,13 @@ function main(): void {
   }
   process.stderr.write('\n');
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((cell, i) => (i >= 2 && i <= 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  for (const r of rows)
+    console.log(
+      r
+        .map((cell, i) => (i >= 2 && i <= 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 main();

@@ -42,7 +42,11 @@ export async function startBenchNats(): Promise<BenchNats> {
   const storeDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-nats-'));
   const port = await freePort();
   const monitorPort = await freePort();
-  const child = track(spawn(bin, ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', `switchboard-bench-${process.pid}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(bin, ['-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', `switchboard-bench-${process.pid}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let text = '';
   const keep = (chunk: Buffer): void => {
     text = (text + chunk.toString('utf8')).slice(-8192);

@@ -235,7 +235,8 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
       }
       case '--compression-threshold':
         options.compressionThreshold = Number(value);
-        if (!Number.isInteger(options.compressionThreshold) || options.compressionThreshold < 0) throw new UsageError(`--compression-threshold: expected a byte count, got '${value}'`);
+        if (!Number.isInteger(options.compressionThreshold) || options.compressionThreshold < 0)
+          throw new UsageError(`--compression-threshold: expected a byte count, got '${value}'`);
         break;
       default:
         throw new UsageError(`unknown flag ${flag} (see --help)`);

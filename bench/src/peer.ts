@@ -9,17 +9,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { RawSocketLink } from './rawsocket.js';
 import { MessageCode, jsonCodec, parseMessage, toWire } from '@switchboard/schemas';
-import type {
-  Codec,
-  Event,
-  Invocation,
-  MatchPolicy,
-  RegistrationId,
-  RequestId,
-  Result,
-  SubscriptionId,
-  WampMessage,
-} from '@switchboard/schemas';
+import type { Codec, Event, Invocation, MatchPolicy, RegistrationId, RequestId, Result, SubscriptionId, WampMessage } from '@switchboard/schemas';
 
 export interface PeerOptions {
   url: string;

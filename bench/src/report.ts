@@ -96,7 +96,10 @@ const columns: Record<ScenarioName, Column[]> = {
     { header: 'fast p99 µs', cell: (r) => num(r.values.p99Us) },
     { header: 'peak RSS Δ alone MiB', cell: (r) => mib(r.values.peakRssDeltaAloneBytes) },
     { header: 'with slow MiB', cell: (r) => mib(r.values.peakRssDeltaWithSlowBytes) },
-    { header: 'slow cut off', cell: (r) => (r.values.slowCutOff === undefined || !Number.isFinite(r.values.slowCutOff) ? '-' : r.values.slowCutOff === 1 ? 'yes' : 'no') },
+    {
+      header: 'slow cut off',
+      cell: (r) => (r.values.slowCutOff === undefined || !Number.isFinite(r.values.slowCutOff) ? '-' : r.values.slowCutOff === 1 ? 'yes' : 'no'),
+    },
     { header: 'slow got after resume', cell: (r) => num(r.values.slowReceivedAfterResume) },
     { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
   ],
@@ -150,7 +153,8 @@ const TITLES: Record<ScenarioName, string> = {
   rpc: 'RPC: K callers → 1 callee',
   idle: 'Idle sessions: target memory',
   slow: 'Slow consumer among fast subscribers',
-  cluster: 'Cluster over NATS (switchboard only): fan-out and rpc across nodes a → b, against all on one node of the cluster and a single router; node c has no sessions',
+  cluster:
+    'Cluster over NATS (switchboard only): fan-out and rpc across nodes a → b, against all on one node of the cluster and a single router; node c has no sessions',
   patterns: 'Pattern subscriptions: 3 prefix + 3 wildcard matching, alone and with `held subs` near misses, against an all-exact control (switchboard only)',
 };
 
@@ -202,7 +206,15 @@ export function transportRatios(results: Result[]): TransportRatio[] {
     if (ws === undefined) continue;
     const rate: Metric = rs.scenario === 'rpc' ? 'callsPerSec' : 'eventsPerSec';
     const over = (metric: Metric): number => (rs.values[metric] ?? Number.NaN) / (ws.values[metric] ?? Number.NaN);
-    out.push({ target: rs.target, scenario: rs.scenario, case: rs.case, rate: over(rate), cpuPerOp: over('cpuUsPerOp'), p50: over('p50Us'), p99: over('p99Us') });
+    out.push({
+      target: rs.target,
+      scenario: rs.scenario,
+      case: rs.case,
+      rate: over(rate),
+      cpuPerOp: over('cpuUsPerOp'),
+      p50: over('p50Us'),
+      p99: over('p99Us'),
+    });
   }
   return out;
 }
@@ -229,7 +241,9 @@ function ratioLines(rows: TransportRatio[]): string[] {
   for (const r of rows) {
     const rate = r.scenario === 'rpc' ? 'calls/s' : 'events/s';
     const cpu = r.scenario === 'rpc' ? 'CPU/call' : 'CPU/event';
-    lines.push(`  ${r.scenario.padEnd(6)} ${r.case.padEnd(7)}  ${rate} ${num(r.rate, 2)}  ${cpu} ${num(r.cpuPerOp, 2)}  p50 ${num(r.p50, 2)}  p99 ${num(r.p99, 2)}`);
+    lines.push(
+      `  ${r.scenario.padEnd(6)} ${r.case.padEnd(7)}  ${rate} ${num(r.rate, 2)}  ${cpu} ${num(r.cpuPerOp, 2)}  p50 ${num(r.p50, 2)}  p99 ${num(r.p99, 2)}`,
+    );
   }
   return lines;
 }

@@ -62,7 +62,9 @@ async function main(argv: string[]): Promise<number> {
 
   const loadAverageBefore = loadavg()[0] ?? 0;
   if (loadAverageBefore > 0.5) {
-    log(`bench: warning: load average ${loadAverageBefore.toFixed(2)} before starting; other jobs on this machine will make the numbers noisy (see the 'other CPU%' column)`);
+    log(
+      `bench: warning: load average ${loadAverageBefore.toFixed(2)} before starting; other jobs on this machine will make the numbers noisy (see the 'other CPU%' column)`,
+    );
   }
   const startedNs = nowNs();
   const startedAt = new Date().toISOString();
@@ -119,9 +121,12 @@ async function main(argv: string[]): Promise<number> {
   writeJson(options.out, report);
 
   process.stdout.write(`\n${formatTables(results)}\n\n`);
-  if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster')) process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
+  if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster'))
+    process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
   if (results.some((r) => r.scenario === 'patterns')) {
-    process.stdout.write(`patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`);
+    process.stdout.write(
+      `patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`,
+    );
   }
   if (results.some((r) => r.scenario === 'cluster')) {
     process.stdout.write(

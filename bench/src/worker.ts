@@ -58,9 +58,7 @@ process.on('message', (raw: unknown) => {
       role?.progress?.(msg.seq);
       return;
     case 'finish':
-      (role?.finish() ?? Promise.resolve([]))
-        .then((reports) => send({ type: 'report', reports }))
-        .then(() => process.exit(0), fail);
+      (role?.finish() ?? Promise.resolve([])).then((reports) => send({ type: 'report', reports })).then(() => process.exit(0), fail);
       return;
   }
 });

@@ -19,7 +19,8 @@ const runtime: Runtime = {
   socketFactory: () => whatwgSocketFactory(),
   transports: { longpoll: () => longPollSocketFactory() },
   codecs: { json: jsonCodec },
-  missingCodecHint: "the browser build has json only; import { msgpackCodec } from '@switchboard/client/msgpack' (or cborCodec from '@switchboard/client/cbor') and pass the codec in serializers",
+  missingCodecHint:
+    "the browser build has json only; import { msgpackCodec } from '@switchboard/client/msgpack' (or cborCodec from '@switchboard/client/cbor') and pass the codec in serializers",
 };
 
 /** Connects and joins; resolves to the Session (which reconnects by itself). */

@@ -222,7 +222,13 @@ const ENV_CREDENTIAL: Record<CliAuthMethod, string> = { ticket: 'SWITCHBOARD_TIC
 const CREDENTIAL_FLAG: Record<CliAuthMethod, string> = { ticket: '--ticket', wampcra: '--secret', cryptosign: '--private-key' };
 
 /** A credential from `--flag VALUE` or `--flag-env VAR` (never both). */
-function fromFlagOrEnvVar(flag: string, value: string | undefined, envFlag: string, envVar: string | undefined, env: Record<string, string | undefined>): string | undefined {
+function fromFlagOrEnvVar(
+  flag: string,
+  value: string | undefined,
+  envFlag: string,
+  envVar: string | undefined,
+  env: Record<string, string | undefined>,
+): string | undefined {
   if (value !== undefined && envVar !== undefined) throw new UsageError(`give --${flag} or --${envFlag}, not both`);
   if (envVar === undefined) return value;
   const text = env[envVar];
@@ -249,17 +255,20 @@ function parseAuth(values: AuthValues, env: Record<string, string | undefined>):
   if (ticket !== undefined) explicit.ticket = ticket;
   const secret = fromFlagOrEnvVar('secret', values.secret, 'secret-env', values['secret-env'], env);
   if (secret !== undefined) explicit.wampcra = secret;
-  if (values['private-key'] !== undefined && values['private-key-file'] !== undefined) throw new UsageError('give --private-key or --private-key-file, not both');
+  if (values['private-key'] !== undefined && values['private-key-file'] !== undefined)
+    throw new UsageError('give --private-key or --private-key-file, not both');
   const key = values['private-key'] ?? (values['private-key-file'] !== undefined ? readKeyFile(values['private-key-file']) : undefined);
   if (key !== undefined) explicit.cryptosign = key;
 
-  if (values.authmethod !== undefined && !(AUTH_METHODS as readonly string[]).includes(values.authmethod)) throw new UsageError(`--authmethod: expected ticket, wampcra or cryptosign, got '${values.authmethod}'`);
+  if (values.authmethod !== undefined && !(AUTH_METHODS as readonly string[]).includes(values.authmethod))
+    throw new UsageError(`--authmethod: expected ticket, wampcra or cryptosign, got '${values.authmethod}'`);
   const wanted = values.authmethod as CliAuthMethod | undefined;
   const given = Object.keys(explicit) as CliAuthMethod[];
   if (given.length > 1) throw new UsageError(`give one credential, not ${given.map((m) => CREDENTIAL_FLAG[m]).join(' and ')}`);
   let method: CliAuthMethod | undefined = given[0];
   let credential = method === undefined ? undefined : explicit[method];
-  if (method !== undefined && wanted !== undefined && wanted !== method) throw new UsageError(`--authmethod ${wanted} does not go with the ${method} credential given`);
+  if (method !== undefined && wanted !== undefined && wanted !== method)
+    throw new UsageError(`--authmethod ${wanted} does not go with the ${method} credential given`);
   if (method === undefined) {
     // No credential flag: the environment, for the method asked for or the only one set.
     const set = AUTH_METHODS.filter((m) => (env[ENV_CREDENTIAL[m]] ?? '') !== '');
@@ -273,7 +282,10 @@ function parseAuth(values: AuthValues, env: Record<string, string | undefined>):
   }
   const authid = values.authid ?? (env['SWITCHBOARD_AUTHID'] || undefined);
   if (method === undefined || credential === undefined) {
-    if (values.authid !== undefined || values.authrole !== undefined) throw new UsageError(`--${values.authid !== undefined ? 'authid' : 'authrole'} needs a credential: --ticket, --secret or --private-key (or their $SWITCHBOARD_* variables)`);
+    if (values.authid !== undefined || values.authrole !== undefined)
+      throw new UsageError(
+        `--${values.authid !== undefined ? 'authid' : 'authrole'} needs a credential: --ticket, --secret or --private-key (or their $SWITCHBOARD_* variables)`,
+      );
     return undefined;
   }
   if (method !== 'cryptosign' && authid === undefined) throw new UsageError(`${method} needs --authid (or $SWITCHBOARD_AUTHID)`);
@@ -326,7 +338,9 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
     // One line for what is wrong, the synopsis, and where the options are: not 40 lines of help.
     const name = command !== undefined && CLIENT_COMMANDS.includes(command) ? command : undefined;
     const usage = name === undefined ? '' : `Usage: ${SYNOPSIS[name] ?? ''} [options]\n`;
-    io.err(`switchboard${name === undefined ? '' : ` ${name}`}: ${parseArgsMessage(err)}\n${usage}Run 'switchboard ${name ?? ''}${name === undefined ? '' : ' '}--help' for the options.\n`);
+    io.err(
+      `switchboard${name === undefined ? '' : ` ${name}`}: ${parseArgsMessage(err)}\n${usage}Run 'switchboard ${name ?? ''}${name === undefined ? '' : ' '}--help' for the options.\n`,
+    );
     return 2;
   }
   const { flags, positionals } = parsed;
@@ -350,7 +364,10 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
         return 0;
       }
       case 'call': {
-        const stream = session.callStream(uri, args, flags.kwargs, { extra: flags.options, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}) });
+        const stream = session.callStream(uri, args, flags.kwargs, {
+          extra: flags.options,
+          ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
+        });
         if (flags.progress) for await (const item of stream) io.out(`${json({ progress: item.args, kwargs: item.kwargs })}\n`);
         io.out(`${json(printable(await stream.result))}\n`);
         return 0;

@@ -9,7 +9,15 @@ import { CloseUri, ErrorUri, MessageCode, isSerializerName } from '@switchboard/
 import { DEFAULT_RECONNECT, backoffDelay } from './backoff.js';
 import type { ReconnectOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { ConnectionLostError, FATAL_ABORT_REASONS, ProtocolViolationError, SessionAbortedError, SessionClosedError, UnreachableError, toError } from './errors.js';
+import {
+  ConnectionLostError,
+  FATAL_ABORT_REASONS,
+  ProtocolViolationError,
+  SessionAbortedError,
+  SessionClosedError,
+  UnreachableError,
+  toError,
+} from './errors.js';
 import { join } from './join.js';
 import type { AuthOptions } from './join.js';
 import type { KeepaliveOptions } from './node-socket.js';
@@ -192,7 +200,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
         if (make === undefined) throw new TypeError(`transport '${spec.type}' is not available here`);
         const socketFactory = make(options);
         const label = spec.type === 'websocket' ? 'WebSocket' : spec.type === 'rawsocket' ? 'RawSocket' : 'long-poll transport';
-        return { spec: { type: spec.type, url: spec.url }, open: (timeoutMs: number) => Transport.open({ url: spec.url, codecs, socketFactory, timeoutMs, label }) };
+        return {
+          spec: { type: spec.type, url: spec.url },
+          open: (timeoutMs: number) => Transport.open({ url: spec.url, codecs, socketFactory, timeoutMs, label }),
+        };
       });
     }
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
@@ -468,7 +479,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     const error = lastError ?? new ConnectionLostError('reconnecting gave up');
     const ending: Ending = {
       reason: 'gave_up',
-      message: lastError instanceof SessionAbortedError ? `reconnecting stopped: ${lastError.message}` : `reconnecting gave up after ${options.maxRetries} attempts: ${error.message}`,
+      message:
+        lastError instanceof SessionAbortedError
+          ? `reconnecting stopped: ${lastError.message}`
+          : `reconnecting gave up after ${options.maxRetries} attempts: ${error.message}`,
       fatal: true,
       error,
     };
@@ -509,4 +523,3 @@ function worthRetrying(error: Error): boolean {
 export function openConnection<Api extends ApiContract>(options: ConnectOptions, runtime: Runtime): Promise<Session<Api>> {
   return new Connection<Api>(options, runtime).open();
 }
-

@@ -90,7 +90,11 @@ export class HttpBridgeClient {
 
   /** Publishes (acknowledged by the router); resolves to the publication ID, rejects with WampError or HttpBridgeError. */
   async publish(topic: string, args?: Args, kwargs?: Kwargs, options?: BridgePublishOptions): Promise<number> {
-    const body = await this.#post(this.#url('publishUrl'), { topic, ...(args !== undefined && { args }), ...(kwargs !== undefined && { kwargs }), ...(options !== undefined && { options }) }, 'publish');
+    const body = await this.#post(
+      this.#url('publishUrl'),
+      { topic, ...(args !== undefined && { args }), ...(kwargs !== undefined && { kwargs }), ...(options !== undefined && { options }) },
+      'publish',
+    );
     const error = wampErrorOf(body);
     if (error !== undefined) throw error;
     if (!isDict(body) || typeof body['id'] !== 'number') throw new HttpBridgeError(200, `unexpected answer ${JSON.stringify(body)}`);
@@ -101,12 +105,23 @@ export class HttpBridgeClient {
   async publishBatch(publications: readonly BridgePublication[]): Promise<(number | WampError)[]> {
     const body = await this.#post(this.#url('publishUrl'), publications, 'publish');
     if (!Array.isArray(body)) throw wampErrorOf(body) ?? new HttpBridgeError(200, `unexpected answer ${JSON.stringify(body)}`);
-    return body.map((r: unknown) => (isDict(r) && typeof r['id'] === 'number' ? r['id'] : (wampErrorOf(r) ?? new WampError('wamp.error.runtime_error', [JSON.stringify(r)]))));
+    return body.map((r: unknown) =>
+      isDict(r) && typeof r['id'] === 'number' ? r['id'] : (wampErrorOf(r) ?? new WampError('wamp.error.runtime_error', [JSON.stringify(r)])),
+    );
   }
 
   /** Calls; resolves to the RESULT's args and kwargs, rejects with WampError or HttpBridgeError. */
   async call(procedure: string, args?: Args, kwargs?: Kwargs, options: { timeout?: number } = {}): Promise<BridgeCallResult> {
-    const body = await this.#post(this.#url('callUrl'), { procedure, ...(args !== undefined && { args }), ...(kwargs !== undefined && { kwargs }), ...(options.timeout !== undefined && { timeout: options.timeout }) }, 'call');
+    const body = await this.#post(
+      this.#url('callUrl'),
+      {
+        procedure,
+        ...(args !== undefined && { args }),
+        ...(kwargs !== undefined && { kwargs }),
+        ...(options.timeout !== undefined && { timeout: options.timeout }),
+      },
+      'call',
+    );
     const error = wampErrorOf(body);
     if (error !== undefined) throw error;
     if (!isDict(body)) throw new HttpBridgeError(200, `unexpected answer ${JSON.stringify(body)}`);
@@ -132,7 +147,8 @@ export class HttpBridgeClient {
     if (o.token !== undefined) headers['Authorization'] = `Bearer ${o.token}`;
     if (kind === 'publish' && retries > 0) headers['Idempotency-Key'] = randomUUID();
     for (let attempt = 0; ; attempt++) {
-      const target = o.key !== undefined && o.secret !== undefined ? `${url}${url.includes('?') ? '&' : '?'}${signQuery(o.key, o.secret, text, ++this.#seq)}` : url;
+      const target =
+        o.key !== undefined && o.secret !== undefined ? `${url}${url.includes('?') ? '&' : '?'}${signQuery(o.key, o.secret, text, ++this.#seq)}` : url;
       let res: Response;
       try {
         res = await this.#fetch(target, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });

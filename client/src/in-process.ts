@@ -51,8 +51,16 @@ const noSockets = (): never => {
 
 /** Joins `options.realm` over an in-process link; resolves to the Session. It never reconnects. */
 export function connectInProcess<Api extends ApiContract = Untyped>(open: OpenInProcessLink, options: InProcessOptions): Promise<Session<Api>> {
-  const runtime: Runtime = { socketFactory: noSockets, codecs: {}, missingCodecHint: 'in process, nothing is serialized', inProcess: () => inProcessTransport(open) };
-  const connection = new Connection<Api>({ realm: options.realm, reconnect: false, openTimeoutMs: options.openTimeoutMs, agent: options.agent, auth: options.auth }, runtime);
+  const runtime: Runtime = {
+    socketFactory: noSockets,
+    codecs: {},
+    missingCodecHint: 'in process, nothing is serialized',
+    inProcess: () => inProcessTransport(open),
+  };
+  const connection = new Connection<Api>(
+    { realm: options.realm, reconnect: false, openTimeoutMs: options.openTimeoutMs, agent: options.agent, auth: options.auth },
+    runtime,
+  );
   return connection.open();
 }
 
@@ -109,7 +117,10 @@ export function checkMessage<M extends WampMessage>(msg: M): M {
       return list;
     }
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new SerializerError(`cannot send a ${(value as object).constructor?.name ?? 'class'} instance in a WAMP message (only plain objects, lists, strings, numbers, booleans, null and bytes)`);
+    if (proto !== Object.prototype && proto !== null)
+      throw new SerializerError(
+        `cannot send a ${(value as object).constructor?.name ?? 'class'} instance in a WAMP message (only plain objects, lists, strings, numbers, booleans, null and bytes)`,
+      );
     const entries = Object.entries(value as Record<string, unknown>);
     items += entries.length;
     if (items > DEFAULT_MAX_ITEMS) throw new SerializerError(`cannot send more than ${DEFAULT_MAX_ITEMS} items in one message`);

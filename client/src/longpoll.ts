@@ -88,14 +88,16 @@ export function longPollSocketFactory(): SocketFactory {
       send: (data) => {
         if (closed || transportUrl === undefined) return;
         const target = `${transportUrl}/send`;
-        sending = sending.then(async () => {
-          if (closed) return;
-          const res = await post(target, data);
-          if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered ${describeStatus(httpRefusal(res.status, await readBounded(res)))}`);
-          else await res.body?.cancel();
-        }).catch((err: unknown) => {
-          if (!closed) lost(err instanceof Error ? err.message : String(err));
-        });
+        sending = sending
+          .then(async () => {
+            if (closed) return;
+            const res = await post(target, data);
+            if (res.status !== 204 && res.status !== 200) lost(`long-poll send answered ${describeStatus(httpRefusal(res.status, await readBounded(res)))}`);
+            else await res.body?.cancel();
+          })
+          .catch((err: unknown) => {
+            if (!closed) lost(err instanceof Error ? err.message : String(err));
+          });
       },
       close: (code, reason) => {
         if (closed || closing) return;

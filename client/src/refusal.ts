@@ -78,7 +78,8 @@ function wordsOf(body: string): string {
   if (trimmed.startsWith('{')) {
     try {
       const parsed: unknown = JSON.parse(trimmed);
-      if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string') text = (parsed as { error: string }).error;
+      if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string')
+        text = (parsed as { error: string }).error;
     } catch {
       // not JSON after all (or cut at the body limit): shown as text
     }
@@ -86,7 +87,10 @@ function wordsOf(body: string): string {
     text = stripMarkup(trimmed);
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  text = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  text = text
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT)}…` : text;
 }
 

@@ -87,7 +87,9 @@ function errorFrom(msg: ErrorMessage): WampError {
 export const CLIENT_ROLES: Dict = {
   publisher: { features: { publisher_exclusion: true, publisher_identification: true, subscriber_blackwhite_listing: true } },
   subscriber: { features: { pattern_based_subscription: true, publisher_identification: true } },
-  caller: { features: { call_canceling: true, call_timeout: true, caller_identification: true, progressive_call_results: true, progressive_call_invocations: true } },
+  caller: {
+    features: { call_canceling: true, call_timeout: true, caller_identification: true, progressive_call_results: true, progressive_call_invocations: true },
+  },
   callee: {
     features: {
       call_canceling: true,
@@ -218,7 +220,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   publish<T extends TopicUri<Api>>(topic: T, ...rest: PayloadWith<TopicOf<Api, T>, PublishOptions>): Promise<PublicationId | undefined> {
     const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, PublishOptions?];
     return this.#withTransport(options.waitForConnectionMs, 'publish', async () => {
-      const build = (request: RequestId): WampMessage => withPayload({ code: MessageCode.Publish, request, options: wireOptions(options), topic }, args, kwargs);
+      const build = (request: RequestId): WampMessage =>
+        withPayload({ code: MessageCode.Publish, request, options: wireOptions(options), topic }, args, kwargs);
       if (options.acknowledge !== true) {
         this.#send(build);
         return undefined;
@@ -235,7 +238,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     options?: SubscribeOptions,
   ): Promise<Subscription<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>>;
   /** SUBSCRIBE as an async iterator: `for await (const { args, kwargs, details } of sub)`. */
-  subscribe<T extends SubscribableUri<Api>>(topic: T, options?: SubscribeOptions): Promise<Subscription<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>>;
+  subscribe<T extends SubscribableUri<Api>>(
+    topic: T,
+    options?: SubscribeOptions,
+  ): Promise<Subscription<ArgsOf<SubscribableOf<Api, T>>, KwargsOf<SubscribableOf<Api, T>>>>;
   async subscribe(topic: string, handlerOrOptions?: unknown, maybeOptions?: SubscribeOptions): Promise<unknown> {
     const handler = typeof handlerOrOptions === 'function' ? (handlerOrOptions as EventHandler<unknown[], unknown>) : undefined;
     const options = (handler !== undefined ? maybeOptions : (handlerOrOptions as SubscribeOptions | undefined)) ?? {};
@@ -287,13 +293,21 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   // ---- routed RPC: caller ------------------------------------------------------------------
 
   /** CALL; resolves to the callee's result (its first positional result). */
-  call<P extends CallableUri<Api>>(procedure: P, ...rest: PayloadWith<CallableOf<Api, P>, CallOptions<ProgressOf<CallableOf<Api, P>>>>): Promise<ResultOf<CallableOf<Api, P>>> {
+  call<P extends CallableUri<Api>>(
+    procedure: P,
+    ...rest: PayloadWith<CallableOf<Api, P>, CallOptions<ProgressOf<CallableOf<Api, P>>>>
+  ): Promise<ResultOf<CallableOf<Api, P>>> {
     const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
     return this.#call(procedure, args, kwargs, options, options.onProgress).then((r) => r.value as ResultOf<CallableOf<Api, P>>);
   }
 
   /** CALL; resolves to everything the RESULT carried (all positional and keyword results, details). */
-  callResult<P extends CallableUri<Api>>(procedure: P, args?: unknown[], kwargs?: Dict, options: Omit<CallOptions, 'onProgress'> = {}): Promise<CallResult<ResultOf<CallableOf<Api, P>>>> {
+  callResult<P extends CallableUri<Api>>(
+    procedure: P,
+    args?: unknown[],
+    kwargs?: Dict,
+    options: Omit<CallOptions, 'onProgress'> = {},
+  ): Promise<CallResult<ResultOf<CallableOf<Api, P>>>> {
     return this.#call(procedure, args, kwargs, options, undefined) as Promise<CallResult<ResultOf<CallableOf<Api, P>>>>;
   }
 
@@ -306,7 +320,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     ...rest: PayloadWith<CallableOf<Api, P>, Omit<CallOptions, 'onProgress'>>
   ): ProgressiveCall<ProgressOf<CallableOf<Api, P>>, ResultOf<CallableOf<Api, P>>> {
     const [args, kwargs, options = {}] = rest as unknown as [unknown[]?, Dict?, CallOptions?];
-    return new ProgressiveCall((onProgress) => this.#call(procedure, args, kwargs, options, onProgress as PendingCall['onProgress']) as Promise<CallResult<ResultOf<CallableOf<Api, P>>>>);
+    return new ProgressiveCall(
+      (onProgress) =>
+        this.#call(procedure, args, kwargs, options, onProgress as PendingCall['onProgress']) as Promise<CallResult<ResultOf<CallableOf<Api, P>>>>,
+    );
   }
 
   /**
@@ -329,7 +346,15 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
             if (!last && !this.supports('dealer', 'progressive_call_invocations')) {
               throw new WampError(ErrorUri.FeatureNotSupported, ['the dealer does not announce progressive_call_invocations']);
             }
-            const begun = this.#beginCall(transport, procedure, args, kwargs, options, (a, k, d) => input.progress(a as ProgressOf<ProcedureOf<Api, P>>, k, d), last ? {} : { progress: true });
+            const begun = this.#beginCall(
+              transport,
+              procedure,
+              args,
+              kwargs,
+              options,
+              (a, k, d) => input.progress(a as ProgressOf<ProcedureOf<Api, P>>, k, d),
+              last ? {} : { progress: true },
+            );
             started = { request: begun.request, transport };
             begun.promise.then(
               (result) => input.settle(result as CallResult<ResultOf<ProcedureOf<Api, P>>>),
@@ -346,10 +371,20 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     });
   }
 
-  #call(procedure: string, args: unknown[] | undefined, kwargs: Dict | undefined, options: CallOptions, onProgress: PendingCall['onProgress']): Promise<CallResult> {
+  #call(
+    procedure: string,
+    args: unknown[] | undefined,
+    kwargs: Dict | undefined,
+    options: CallOptions,
+    onProgress: PendingCall['onProgress'],
+  ): Promise<CallResult> {
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(this.#canceledError(signal));
-    return this.#withTransport(options.waitForConnectionMs, 'call', (transport) => this.#beginCall(transport, procedure, args, kwargs, options, onProgress, {}).promise);
+    return this.#withTransport(
+      options.waitForConnectionMs,
+      'call',
+      (transport) => this.#beginCall(transport, procedure, args, kwargs, options, onProgress, {}).promise,
+    );
   }
 
   /** Sends CALL and tracks it until RESULT, ERROR, abort, timeout, or the session's end. */
@@ -470,11 +505,23 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     }
     const registration = this.#registrationsById.get(msg.registration);
     if (registration === undefined) {
-      this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.NoSuchRegistration, args: [`no registration ${msg.registration} in this session`] });
+      this.#trySend({
+        code: MessageCode.Error,
+        requestType: MessageCode.Invocation,
+        request: msg.request,
+        details: {},
+        error: ErrorUri.NoSuchRegistration,
+        args: [`no registration ${msg.registration} in this session`],
+      });
       return;
     }
     const input = msg.details['progress'] === true ? new AsyncQueue<InputChunk>() : undefined;
-    const invocation: ActiveInvocation = { controller: new AbortController(), receiveProgress: msg.details['receive_progress'] === true, answered: false, input };
+    const invocation: ActiveInvocation = {
+      controller: new AbortController(),
+      receiveProgress: msg.details['receive_progress'] === true,
+      answered: false,
+      input,
+    };
     this.#invocations.set(msg.request, invocation);
     const request = msg.request;
     const details: InvocationDetails = {
@@ -534,7 +581,14 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       try {
         this.#attached?.transport.send(msg);
       } catch (err) {
-        this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: ErrorUri.InvalidArgument, args: [toError(err).message] });
+        this.#trySend({
+          code: MessageCode.Error,
+          requestType: MessageCode.Invocation,
+          request,
+          details: {},
+          error: ErrorUri.InvalidArgument,
+          args: [toError(err).message],
+        });
       }
       return;
     }
@@ -546,7 +600,14 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     try {
       this.#attached?.transport.send(answer);
     } catch {
-      this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request, details: {}, error: ErrorUri.RuntimeError, args: ['the error could not be serialized'] });
+      this.#trySend({
+        code: MessageCode.Error,
+        requestType: MessageCode.Invocation,
+        request,
+        details: {},
+        error: ErrorUri.RuntimeError,
+        args: ['the error could not be serialized'],
+      });
     }
   }
 
@@ -560,7 +621,14 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     invocation.input?.end(error);
     invocation.controller.abort(error);
     // [ap_rpc_call_canceling] The callee answers an INTERRUPT with ERROR wamp.error.canceled.
-    this.#trySend({ code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.Canceled, args: ['canceled by the caller'] });
+    this.#trySend({
+      code: MessageCode.Error,
+      requestType: MessageCode.Invocation,
+      request: msg.request,
+      details: {},
+      error: ErrorUri.Canceled,
+      args: ['canceled by the caller'],
+    });
   }
 
   // ---- incoming ----------------------------------------------------------------------------
@@ -847,7 +915,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     }
     if (!final) return;
     this.#ended = error;
-    const reason: ClosedReason = error instanceof SessionClosedError ? undefined : error instanceof WampError || error instanceof SwitchboardError ? error : undefined;
+    const reason: ClosedReason =
+      error instanceof SessionClosedError ? undefined : error instanceof WampError || error instanceof SwitchboardError ? error : undefined;
     for (const subscription of this.#subscriptions) subscription.close(reason);
     for (const registration of this.#registrations) registration.close(reason);
     this.#subscriptions.clear();
@@ -856,4 +925,3 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#openWaiters.clear();
   }
 }
-

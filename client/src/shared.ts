@@ -3,7 +3,18 @@ export { Session, CLIENT_ROLES } from './session.js';
 export type { RestoreOutcome } from './session.js';
 export { Connection as BaseConnection, CLIENT_AGENT, transportTypeOf } from './connection.js';
 export { longPollSocketFactory } from './longpoll.js';
-export type { TransportType, TransportSpec, TransportInUse, ConnectOptions, ConnectionEvents, ConnectionState, CloseEvent, CloseReason, Runtime, NodeWebSocketOptions } from './connection.js';
+export type {
+  TransportType,
+  TransportSpec,
+  TransportInUse,
+  ConnectOptions,
+  ConnectionEvents,
+  ConnectionState,
+  CloseEvent,
+  CloseReason,
+  Runtime,
+  NodeWebSocketOptions,
+} from './connection.js';
 export { Subscription } from './subscription.js';
 export type { EventHandler, ClosedReason } from './subscription.js';
 export { Registration } from './registration.js';

@@ -117,7 +117,11 @@ export class Transport {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(refusal !== undefined ? new UnreachableError(url, describeRefusal(options.label ?? 'WebSocket', refusal), { refusal }) : new UnreachableError(url, detail));
+        reject(
+          refusal !== undefined
+            ? new UnreachableError(url, describeRefusal(options.label ?? 'WebSocket', refusal), { refusal })
+            : new UnreachableError(url, detail),
+        );
       };
       const timer = setTimeout(() => {
         fail(`no ${options.label ?? 'WebSocket'} open within ${options.timeoutMs} ms`);
@@ -136,7 +140,11 @@ export class Transport {
                 socket?.close(1002, 'unsupported subprotocol');
                 return;
               }
-              transport = new Transport(codec, encodingOutlet(codec, socket!, () => transport?.isClosed === true), codec);
+              transport = new Transport(
+                codec,
+                encodingOutlet(codec, socket!, () => transport?.isClosed === true),
+                codec,
+              );
               settled = true;
               clearTimeout(timer);
               resolve(transport);

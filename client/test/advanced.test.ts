@@ -111,7 +111,11 @@ describe('progressive call results', () => {
     const progress: unknown[] = [];
     const result = await caller.call(proc, ['x'], {}, { onProgress: (args, kwargs) => progress.push([args[0], kwargs['of']]) });
     expect(result).toBe('done x');
-    expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(progress).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
   });
 
   it('callStream yields progressive results as an async iterator; result holds the final one', async (ctx) => {

@@ -15,8 +15,21 @@ const config: RouterConfigFile = {
   realms: [{ name: 'realm1', roles: [{ name: 'frontend' }, { name: 'user' }] }],
   listeners: [
     { type: 'websocket', path: '/ticket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'secret!!!', role: 'frontend' } } } } },
-    { type: 'websocket', path: '/wampcra', auth: { wampcra: { type: 'static', users: { peter: { secret: autobahnCra.derive_key('secret2', 'salt123', 100, 16), role: 'frontend', salt: 'salt123', iterations: 100, keylen: 16 } } } } },
-    { type: 'websocket', path: '/cryptosign', auth: { cryptosign: { type: 'static', principals: { 'client01@example.com': { role: 'user', authorized_keys: [KEY.publicKeyHex] } } } } },
+    {
+      type: 'websocket',
+      path: '/wampcra',
+      auth: {
+        wampcra: {
+          type: 'static',
+          users: { peter: { secret: autobahnCra.derive_key('secret2', 'salt123', 100, 16), role: 'frontend', salt: 'salt123', iterations: 100, keylen: 16 } },
+        },
+      },
+    },
+    {
+      type: 'websocket',
+      path: '/cryptosign',
+      auth: { cryptosign: { type: 'static', principals: { 'client01@example.com': { role: 'user', authorized_keys: [KEY.publicKeyHex] } } } },
+    },
   ],
 };
 
@@ -25,7 +38,11 @@ describe('auth helpers in headless Chromium', () => {
     const router = await startTestRouter(config);
     const [ticket, wampcra, cryptosign] = [0, 1, 2].map((i) => router.addresses[i]!.url);
     // http://127.0.0.1 is a secure context, so crypto.subtle exists.
-    const base = await serveFiles({ '/index.html': fileURLToPath(new URL('./fixtures/blank.html', import.meta.url)), '/switchboard.js': bundlePath(), '/auth.js': bundlePath('auth.js') });
+    const base = await serveFiles({
+      '/index.html': fileURLToPath(new URL('./fixtures/blank.html', import.meta.url)),
+      '/switchboard.js': bundlePath(),
+      '/auth.js': bundlePath('auth.js'),
+    });
     const { page, errors } = await openPage();
     await page.goto(`${base}/index.html`);
     const outcome = await page.evaluate(`(async () => {

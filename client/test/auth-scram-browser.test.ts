@@ -21,7 +21,11 @@ describe('scramAuth in headless Chromium', () => {
       ],
     });
     const [crossbar, spec] = [0, 1].map((i) => router.addresses[i]!.url);
-    const base = await serveFiles({ '/index.html': fileURLToPath(new URL('./fixtures/blank.html', import.meta.url)), '/switchboard.js': bundlePath(), '/auth-scram.js': bundlePath('auth-scram.js') });
+    const base = await serveFiles({
+      '/index.html': fileURLToPath(new URL('./fixtures/blank.html', import.meta.url)),
+      '/switchboard.js': bundlePath(),
+      '/auth-scram.js': bundlePath('auth-scram.js'),
+    });
     const { page, errors } = await openPage();
     await page.goto(`${base}/index.html`);
     const outcome = await page.evaluate(`(async () => {

@@ -41,7 +41,14 @@ describe('WAMP-CRA (WebCrypto HMAC-SHA256 and PBKDF2)', () => {
   it('derives the salted key autobahn-js auth_cra.derive_key derives, and Crossbar documents', async () => {
     // crossbar.io docs (WAMP-CRA, salted): secret1 / salt123 / 100 iterations / 16 bytes.
     expect(await craDeriveKey('secret1', 'salt123', 100, 16)).toBe('prq7+YkJ1/KlW1X0YczMHw==');
-    for (const [password, salt, iterations, keylen] of [['secret1', 'salt123', 100, 16], ['pässwörd 🔑', 'sälz', 1000, 32], ['x', 'y', 1, 4], ['long', 'salt', 10, 64], ['', 'salt', 5, 32], ['pw', '', 5, 32]] as const) {
+    for (const [password, salt, iterations, keylen] of [
+      ['secret1', 'salt123', 100, 16],
+      ['pässwörd 🔑', 'sälz', 1000, 32],
+      ['x', 'y', 1, 4],
+      ['long', 'salt', 10, 64],
+      ['', 'salt', 5, 32],
+      ['pw', '', 5, 32],
+    ] as const) {
       expect(await craDeriveKey(password, salt, iterations, keylen)).toBe(autobahnCra.derive_key(password, salt, iterations, keylen));
     }
     // Missing (or 0) iterations and keylen: autobahn's defaults, 1000 and 32.
@@ -52,7 +59,9 @@ describe('WAMP-CRA (WebCrypto HMAC-SHA256 and PBKDF2)', () => {
   it('answers plain and salted CHALLENGE.Extra; refuses a malformed one and too many iterations', async () => {
     const challenge = '{"nonce":"abc"}';
     expect(await craAnswer('pw', { challenge })).toBe(autobahnCra.sign('pw', challenge));
-    expect(await craAnswer('pw', { challenge, salt: 'nacl', iterations: 10, keylen: 16 })).toBe(autobahnCra.sign(autobahnCra.derive_key('pw', 'nacl', 10, 16), challenge));
+    expect(await craAnswer('pw', { challenge, salt: 'nacl', iterations: 10, keylen: 16 })).toBe(
+      autobahnCra.sign(autobahnCra.derive_key('pw', 'nacl', 10, 16), challenge),
+    );
     expect(await craAnswer('pw', { challenge, salt: 'nacl' })).toBe(autobahnCra.sign(autobahnCra.derive_key('pw', 'nacl'), challenge));
     await expect(craAnswer('pw', {})).rejects.toThrow(/no challenge/);
     await expect(craAnswer('pw', { challenge, salt: 5 })).rejects.toThrow(/salt/);

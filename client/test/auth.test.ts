@@ -23,7 +23,11 @@ const STRANGER = ed25519FromSeed('6e1fde9cf9e2359a87420b65a87dc0c66136e66945196b
 const config: RouterConfigFile = {
   realms: [{ name: 'realm1', roles: [{ name: 'frontend' }, { name: 'backend' }, { name: 'user' }] }],
   listeners: [
-    { type: 'websocket', path: '/ticket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'secret!!!', role: 'frontend' }, 'ünï ⚙': { ticket: 'tïckét 🎫', role: 'backend' } } } } },
+    {
+      type: 'websocket',
+      path: '/ticket',
+      auth: { ticket: { type: 'static', principals: { joe: { ticket: 'secret!!!', role: 'frontend' }, 'ünï ⚙': { ticket: 'tïckét 🎫', role: 'backend' } } } },
+    },
     {
       type: 'websocket',
       path: '/wampcra',
@@ -33,8 +37,14 @@ const config: RouterConfigFile = {
           users: {
             joe: { secret: 'secret1', role: 'frontend' },
             // Crossbar keeps the derived key of a salted user, never the password.
-            peter: { secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen), role: 'backend', salt: PETER.salt, iterations: PETER.iterations, keylen: PETER.keylen },
-            'zoë': { secret: autobahnCra.derive_key('pässwörd', 'pepper'), role: 'frontend', salt: 'pepper' },
+            peter: {
+              secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen),
+              role: 'backend',
+              salt: PETER.salt,
+              iterations: PETER.iterations,
+              keylen: PETER.keylen,
+            },
+            zoë: { secret: autobahnCra.derive_key('pässwörd', 'pepper'), role: 'frontend', salt: 'pepper' },
           },
         },
       },
@@ -89,7 +99,11 @@ const FAILED = 'wamp.error.authentication_failed';
 describe.each(SERIALIZERS)('client auth helpers against the router (%s)', (serializer) => {
   it('ticketAuth: joins with the ticket; a wrong ticket and an unknown authid are refused', async () => {
     const urls = await routerUrls();
-    expect(await joined(urls.ticket, serializer, ticketAuth({ authid: 'joe', ticket: 'secret!!!' }))).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'ticket' });
+    expect(await joined(urls.ticket, serializer, ticketAuth({ authid: 'joe', ticket: 'secret!!!' }))).toMatchObject({
+      authid: 'joe',
+      authrole: 'frontend',
+      authmethod: 'ticket',
+    });
     expect(await joined(urls.ticket, serializer, ticketAuth({ authid: 'ünï ⚙', ticket: 'tïckét 🎫' }))).toMatchObject({ authid: 'ünï ⚙', authrole: 'backend' });
     expect(await refused(urls.ticket, serializer, ticketAuth({ authid: 'joe', ticket: 'secret!!' }))).toBe(FAILED);
     expect(await refused(urls.ticket, serializer, ticketAuth({ authid: 'nobody', ticket: 'secret!!!' }))).toBe(FAILED);
@@ -97,13 +111,26 @@ describe.each(SERIALIZERS)('client auth helpers against the router (%s)', (seria
 
   it('wampcraAuth: plain and salted secrets (given and default PBKDF2 parameters) join; a wrong secret is refused', async () => {
     const urls = await routerUrls();
-    expect(await joined(urls.wampcra, serializer, wampcraAuth({ authid: 'joe', secret: 'secret1' }))).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'wampcra' });
-    expect(await joined(urls.wampcra, serializer, wampcraAuth({ authid: 'peter', secret: PETER.password }))).toMatchObject({ authid: 'peter', authrole: 'backend' });
+    expect(await joined(urls.wampcra, serializer, wampcraAuth({ authid: 'joe', secret: 'secret1' }))).toMatchObject({
+      authid: 'joe',
+      authrole: 'frontend',
+      authmethod: 'wampcra',
+    });
+    expect(await joined(urls.wampcra, serializer, wampcraAuth({ authid: 'peter', secret: PETER.password }))).toMatchObject({
+      authid: 'peter',
+      authrole: 'backend',
+    });
     expect(await joined(urls.wampcra, serializer, wampcraAuth({ authid: 'zoë', secret: 'pässwörd' }))).toMatchObject({ authid: 'zoë', authrole: 'frontend' });
     expect(await refused(urls.wampcra, serializer, wampcraAuth({ authid: 'joe', secret: 'secret2' }))).toBe(FAILED);
     expect(await refused(urls.wampcra, serializer, wampcraAuth({ authid: 'peter', secret: 'secret1' }))).toBe(FAILED);
     // The derived key is what the router stores, not what the client knows.
-    expect(await refused(urls.wampcra, serializer, wampcraAuth({ authid: 'peter', secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen) }))).toBe(FAILED);
+    expect(
+      await refused(
+        urls.wampcra,
+        serializer,
+        wampcraAuth({ authid: 'peter', secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen) }),
+      ),
+    ).toBe(FAILED);
   });
 
   it('cryptosignAuth: joins with and without an authid; an unknown key and a key of another principal are refused', async () => {
@@ -112,7 +139,10 @@ describe.each(SERIALIZERS)('client auth helpers against the router (%s)', (seria
     expect(client01.authextra).toEqual({ pubkey: CLIENT01.publicKeyHex, channel_binding: null });
     expect(await joined(urls.cryptosign, serializer, client01)).toMatchObject({ authid: 'client01@example.com', authrole: 'user', authmethod: 'cryptosign' });
     // No authid: the router finds the principal by the public key.
-    expect(await joined(urls.cryptosign, serializer, await cryptosignAuth({ seed: DEVICE.seedHex.toUpperCase() }))).toMatchObject({ authid: 'sensor7', authrole: 'backend' });
+    expect(await joined(urls.cryptosign, serializer, await cryptosignAuth({ seed: DEVICE.seedHex.toUpperCase() }))).toMatchObject({
+      authid: 'sensor7',
+      authrole: 'backend',
+    });
     expect(await refused(urls.cryptosign, serializer, await cryptosignAuth({ seed: STRANGER.seedHex }))).toBe(FAILED);
     expect(await refused(urls.cryptosign, serializer, await cryptosignAuth({ authid: 'client01@example.com', seed: DEVICE.seedHex }))).toBe(FAILED);
   });
@@ -123,7 +153,12 @@ describe('a refused secret with reconnect on', () => {
     const urls = await routerUrls();
     const started = Date.now();
     const error: unknown = await within(
-      connect({ url: urls.wampcra, realm: 'realm1', reconnect: { maxRetries: 5, initialDelayMs: 2000 }, auth: wampcraAuth({ authid: 'joe', secret: 'nope' }) }).then(
+      connect({
+        url: urls.wampcra,
+        realm: 'realm1',
+        reconnect: { maxRetries: 5, initialDelayMs: 2000 },
+        auth: wampcraAuth({ authid: 'joe', secret: 'nope' }),
+      }).then(
         () => new Error('joined'),
         (err: unknown) => err,
       ),

@@ -12,7 +12,6 @@ import type { Browser, Page } from 'playwright-core';
 import { onTestFinished } from 'vitest';
 import { requireSystem } from '../../test/support/system.js';
 
-
 /** The browser bundle built by `npm run build` (client/scripts/bundle.mjs). */
 export function bundlePath(name = 'switchboard.js'): string {
   const path = fileURLToPath(new URL(`../dist/bundle/${name}`, import.meta.url));

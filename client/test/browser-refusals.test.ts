@@ -24,7 +24,9 @@ describe('refusals in headless Chromium', () => {
       return { ws: await attempt(${JSON.stringify(wrongWs)}) };
     })()`)) as { ws: { name: string; message: string; refusal: unknown } };
     expect(result.ws.name).toBe('UnreachableError');
-    expect(result.ws.message).toContain(`cannot connect to ${wrongWs}: the WebSocket did not open and the browser does not say why: the router refused it (wrong path`);
+    expect(result.ws.message).toContain(
+      `cannot connect to ${wrongWs}: the WebSocket did not open and the browser does not say why: the router refused it (wrong path`,
+    );
     expect(result.ws.refusal).toBeNull();
   });
 });

@@ -29,8 +29,12 @@ function capture(): { io: { out: (t: string) => void; err: (t: string) => void }
   };
 }
 
-const run = (argv: string[], io: { out: (t: string) => void; err: (t: string) => void }, signal?: AbortSignal, env: Record<string, string> = {}): Promise<number> =>
-  within(runClientCommand(argv, io, { handleSignals: false, env, ...(signal ? { signal } : {}) }), 10_000, `switchboard ${argv.join(' ')}`);
+const run = (
+  argv: string[],
+  io: { out: (t: string) => void; err: (t: string) => void },
+  signal?: AbortSignal,
+  env: Record<string, string> = {},
+): Promise<number> => within(runClientCommand(argv, io, { handleSignals: false, env, ...(signal ? { signal } : {}) }), 10_000, `switchboard ${argv.join(' ')}`);
 
 /** Runs the real `switchboard` binary (built dist/) with `env` added; resolves to its exit code and output. */
 async function spawnCli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
@@ -300,7 +304,10 @@ async function authRouter(): ReturnType<typeof startTestRouter> {
               salty: { secret: await craDeriveKey('salty-password', 'nacl', 100, 16), salt: 'nacl', iterations: 100, keylen: 16, role: 'ops' },
             },
           },
-          cryptosign: { type: 'static', principals: { carol: { role: 'ops', authorized_keys: [carol.publicKey] }, dave: { role: 'user', authorized_keys: [dave.publicKey] } } },
+          cryptosign: {
+            type: 'static',
+            principals: { carol: { role: 'ops', authorized_keys: [carol.publicKey] }, dave: { role: 'user', authorized_keys: [dave.publicKey] } },
+          },
         },
       },
     ],
@@ -331,9 +338,13 @@ describe('client commands: authentication', () => {
     const proc = await whoami(router.url);
     const topic = uri('cli.auth.ticket');
     const sub = capture();
-    const subscribing = run(['subscribe', topic, '--url', router.url, '--count', '1', '--authid', 'joe', '--ticket-env', 'JOE'], sub.io, undefined, { JOE: 'joe-ticket' });
+    const subscribing = run(['subscribe', topic, '--url', router.url, '--count', '1', '--authid', 'joe', '--ticket-env', 'JOE'], sub.io, undefined, {
+      JOE: 'joe-ticket',
+    });
     await waitFor(sub.err, 'subscribed');
-    expect(await run(['publish', topic, 'hi', '--url', router.url], capture().io, undefined, { SWITCHBOARD_AUTHID: 'joe', SWITCHBOARD_TICKET: 'joe-ticket' })).toBe(0);
+    expect(
+      await run(['publish', topic, 'hi', '--url', router.url], capture().io, undefined, { SWITCHBOARD_AUTHID: 'joe', SWITCHBOARD_TICKET: 'joe-ticket' }),
+    ).toBe(0);
     expect(await subscribing).toBe(0);
     expect(sub.lines()).toEqual([{ topic, args: ['hi'], kwargs: {}, publication: expect.any(Number) }]);
     const call = capture();
@@ -352,7 +363,9 @@ describe('client commands: authentication', () => {
     expect(salted.lines()).toEqual(['salty/ops']);
     const echo = uri('cli.auth.cra');
     const reg = capture();
-    const registering = run(['register', echo, '--url', router.url, '--count', '1', '--authid', 'salty', '--secret-env', 'PW'], reg.io, undefined, { PW: 'salty-password' });
+    const registering = run(['register', echo, '--url', router.url, '--count', '1', '--authid', 'salty', '--secret-env', 'PW'], reg.io, undefined, {
+      PW: 'salty-password',
+    });
     await waitFor(reg.err, 'registered');
     const call = capture();
     expect(await run(['call', echo, '7', '--url', router.url, '--authid', 'peter', '--secret', 'peter-secret'], call.io)).toBe(0);
@@ -431,7 +444,20 @@ describe('client commands: authentication', () => {
     expect(picked.lines()).toEqual(['peter/user']);
     const help = capture();
     expect(await run(['call', '--help'], help.io)).toBe(0);
-    for (const flag of ['--authid', '--authrole', '--ticket', '--ticket-env', '--secret', '--secret-env', '--private-key', '--private-key-file', '--authmethod', 'SWITCHBOARD_TICKET', 'SWITCHBOARD_SECRET', 'SWITCHBOARD_PRIVATE_KEY']) {
+    for (const flag of [
+      '--authid',
+      '--authrole',
+      '--ticket',
+      '--ticket-env',
+      '--secret',
+      '--secret-env',
+      '--private-key',
+      '--private-key-file',
+      '--authmethod',
+      'SWITCHBOARD_TICKET',
+      'SWITCHBOARD_SECRET',
+      'SWITCHBOARD_PRIVATE_KEY',
+    ]) {
       expect(help.out()).toContain(flag);
     }
   });

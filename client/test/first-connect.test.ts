@@ -24,7 +24,10 @@ async function freePort(): Promise<number> {
 }
 
 async function routerOn(port: number, listener: Record<string, unknown> = {}): Promise<Router> {
-  const router = new Router({ config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port, ...listener }], shutdownTimeoutMs: 300 }, logger: silentLogger() });
+  const router = new Router({
+    config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port, ...listener }], shutdownTimeoutMs: 300 },
+    logger: silentLogger(),
+  });
   await router.start();
   onTestFinished(() => router.stop());
   return router;
@@ -59,7 +62,14 @@ describe('reconnect.firstConnection', () => {
   it('is bounded by maxRetries: the last error rejects connect()', async () => {
     const url = `ws://127.0.0.1:${await freePort()}/ws`;
     const { connection: c, retries } = connection({ url, realm: 'realm1', reconnect: { ...FAST, firstConnection: true, maxRetries: 2 } });
-    const err = await within(c.open().then(() => undefined, (e: unknown) => e), 5000, 'connect to give up');
+    const err = await within(
+      c.open().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      5000,
+      'connect to give up',
+    );
     expect(err).toBeInstanceOf(UnreachableError);
     expect(retries.all.map((r) => r.attempt)).toEqual([1, 2]);
     expect(c.state).toBe('closed');
@@ -68,7 +78,10 @@ describe('reconnect.firstConnection', () => {
   it('close() while waiting for the router ends the attempts: connect() rejects with SessionClosedError', async () => {
     const url = `ws://127.0.0.1:${await freePort()}/ws`;
     const { connection: c, retries } = connection({ url, realm: 'realm1', reconnect: { initialDelayMs: 60_000, jitter: 0, firstConnection: true } });
-    const opening = c.open().then(() => undefined, (e: unknown) => e);
+    const opening = c.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await retries.take(1, 5000);
     await within(c.close(), 2000, 'close');
     expect(await within(opening, 2000, 'connect to reject')).toBeInstanceOf(SessionClosedError);
@@ -79,7 +92,14 @@ describe('reconnect.firstConnection', () => {
       const router = await routerOn(0);
       const url = router.url.replace(/\/ws$/, '/wamp');
       const { connection: c, retries } = connection({ url, realm: 'realm1', reconnect: { ...FAST, firstConnection: true } });
-      const err = await within(c.open().then(() => undefined, (e: unknown) => e), 5000, 'connect to fail');
+      const err = await within(
+        c.open().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        5000,
+        'connect to fail',
+      );
       expect((err as UnreachableError).refusal?.status).toBe(404);
       expect(retries.all).toEqual([]);
     });
@@ -87,15 +107,34 @@ describe('reconnect.firstConnection', () => {
     it('an unknown realm (wamp.error.no_such_realm)', async () => {
       const router = await routerOn(0);
       const { connection: c, retries } = connection({ url: router.url, realm: 'nope', reconnect: { ...FAST, firstConnection: true } });
-      const err = await within(c.open().then(() => undefined, (e: unknown) => e), 5000, 'connect to fail');
+      const err = await within(
+        c.open().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        5000,
+        'connect to fail',
+      );
       expect((err as SessionAbortedError).reason).toBe('wamp.error.no_such_realm');
       expect(retries.all).toEqual([]);
     });
 
     it('a refused credential (wamp.error.authentication_failed)', async () => {
       const router = await routerOn(0, { auth: { ticket: { type: 'static', principals: { joe: { ticket: 'right', role: 'frontend' } } } } });
-      const { connection: c, retries } = connection({ url: router.url, realm: 'realm1', auth: ticketAuth({ authid: 'joe', ticket: 'wrong' }), reconnect: { ...FAST, firstConnection: true } });
-      const err = await within(c.open().then(() => undefined, (e: unknown) => e), 5000, 'connect to fail');
+      const { connection: c, retries } = connection({
+        url: router.url,
+        realm: 'realm1',
+        auth: ticketAuth({ authid: 'joe', ticket: 'wrong' }),
+        reconnect: { ...FAST, firstConnection: true },
+      });
+      const err = await within(
+        c.open().then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        5000,
+        'connect to fail',
+      );
       expect((err as SessionAbortedError).reason).toBe('wamp.error.authentication_failed');
       expect(retries.all).toEqual([]);
     });

@@ -11,7 +11,9 @@ import { FakeRouter } from './fake-router.js';
 import type { FakePeer } from './fake-router.js';
 import { deferred, within } from './helpers.js';
 
-async function joined(options: { roles?: Record<string, unknown> } = {}): Promise<{ router: FakeRouter; peer: FakePeer; connection: Connection; hello: unknown[] }> {
+async function joined(
+  options: { roles?: Record<string, unknown> } = {},
+): Promise<{ router: FakeRouter; peer: FakePeer; connection: Connection; hello: unknown[] }> {
   const router = await FakeRouter.start();
   const connection = new Connection({ url: router.url, realm: 'realm1', serializers: ['json'], reconnect: false, goodbyeTimeoutMs: 200 });
   onTestFinished(() => connection.close());

@@ -14,8 +14,16 @@ import { within } from '../../router/test/helpers.js';
 export { within };
 
 /** Opens a session (no reconnect unless asked) that leaves when the test finishes. */
-export async function open<Api extends ApiContract = Untyped>(url: string, serializer: SerializerName = 'json', options: Partial<ConnectOptions> = {}): Promise<Session<Api>> {
-  const session = await within(connect<Api>({ url, realm: 'realm1', serializers: [serializer], reconnect: false, ...options }), 5000, `a ${serializer} session`);
+export async function open<Api extends ApiContract = Untyped>(
+  url: string,
+  serializer: SerializerName = 'json',
+  options: Partial<ConnectOptions> = {},
+): Promise<Session<Api>> {
+  const session = await within(
+    connect<Api>({ url, realm: 'realm1', serializers: [serializer], reconnect: false, ...options }),
+    5000,
+    `a ${serializer} session`,
+  );
   onTestFinished(() => within(session.leave(), 5000, 'leave'));
   return session;
 }

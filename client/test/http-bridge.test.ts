@@ -33,11 +33,12 @@ describe('HttpBridgeClient', () => {
     const { router, base } = await bridge();
     const session = await open(router.url);
     const received: unknown[] = [];
-    const got = new Promise<void>((resolve) =>
-      void session.subscribe('com.example.news', (args) => {
-        received.push(args);
-        resolve();
-      }),
+    const got = new Promise<void>(
+      (resolve) =>
+        void session.subscribe('com.example.news', (args) => {
+          received.push(args);
+          resolve();
+        }),
     );
     await session.register('com.example.add', (args) => (args as number[])[0]! + (args as number[])[1]!);
     const client = new HttpBridgeClient({ publishUrl: `${base}/publish`, callUrl: `${base}/call` });
@@ -75,7 +76,15 @@ describe('HttpBridgeClient', () => {
     const query = new URLSearchParams(signQuery('key', 'secret', '{"topic":"a"}', 7, new Date('2026-01-14T16:59:51.123Z')));
     expect(query.get('timestamp')).toBe('2026-01-14T16:59:51.123Z');
     expect(query.get('seq')).toBe('7');
-    const expected = createHmac('sha256', 'secret').update('key').update('2026-01-14T16:59:51.123Z').update('7').update(query.get('nonce')!).update('{"topic":"a"}').digest('base64').replace(/\+/g, '-').replace(/\//g, '_');
+    const expected = createHmac('sha256', 'secret')
+      .update('key')
+      .update('2026-01-14T16:59:51.123Z')
+      .update('7')
+      .update(query.get('nonce')!)
+      .update('{"topic":"a"}')
+      .digest('base64')
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_');
     expect(query.get('signature')).toBe(expected);
   });
 
@@ -87,7 +96,10 @@ describe('HttpBridgeClient', () => {
 
   it('batch publish answers one ID or WampError per publication', async () => {
     const { base } = await bridge();
-    const results = await new HttpBridgeClient({ publishUrl: `${base}/publish` }).publishBatch([{ topic: 'com.example.a', args: [1] }, { topic: 'wamp.reserved' }]);
+    const results = await new HttpBridgeClient({ publishUrl: `${base}/publish` }).publishBatch([
+      { topic: 'com.example.a', args: [1] },
+      { topic: 'wamp.reserved' },
+    ]);
     expect(typeof results[0]).toBe('number');
     expect(results[1]).toBeInstanceOf(WampError);
   });
@@ -122,7 +134,9 @@ describe('HttpBridgeClient', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const err = await new HttpBridgeClient({ publishUrl: `http://127.0.0.1:${port}/publish`, retries: 1, retryDelayMs: 5 }).publish('com.example.x').catch((e: unknown) => e);
+    const err = await new HttpBridgeClient({ publishUrl: `http://127.0.0.1:${port}/publish`, retries: 1, retryDelayMs: 5 })
+      .publish('com.example.x')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpBridgeError);
     expect((err as HttpBridgeError).status).toBe(0);
   });

@@ -4,7 +4,17 @@
  * are type errors; the app's own contract still works, and wins for a URI it declares itself.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import type { MetaApi, MetaRegistrationDetails, MetaRouteIds, MetaSessionDetails, MetaStoredEvent, MetaSubscriptionDetails, RouterStats, Session, Subscription } from '@switchboard/client';
+import type {
+  MetaApi,
+  MetaRegistrationDetails,
+  MetaRouteIds,
+  MetaSessionDetails,
+  MetaStoredEvent,
+  MetaSubscriptionDetails,
+  RouterStats,
+  Session,
+  Subscription,
+} from '@switchboard/client';
 
 interface Api {
   procedures: {
@@ -85,7 +95,9 @@ describe('the meta API on a typed session', () => {
       expectTypeOf(sessionId).toEqualTypeOf<number>();
       expectTypeOf(details).toEqualTypeOf<MetaRegistrationDetails>();
     });
-    expectTypeOf(session.subscribe('wamp.subscription.on_subscribe')).resolves.toEqualTypeOf<Subscription<[session: number, subscription: number], Record<string, never>>>();
+    expectTypeOf(session.subscribe('wamp.subscription.on_subscribe')).resolves.toEqualTypeOf<
+      Subscription<[session: number, subscription: number], Record<string, never>>
+    >();
     // @ts-expect-error: on_join carries one details dict
     void session.subscribe('wamp.session.on_join', (args: [number]) => void args);
   });

@@ -76,13 +76,25 @@ describe('the meta API through a typed session', () => {
     expect(await app.call('wamp.subscription.count_subscribers', [subscriptionId])).toBe(1);
     const events: MetaStoredEvent[] = await reader.call('wamp.subscription.get_events', [subscriptionId], { limit: 5 });
     expect(events).toStrictEqual([
-      { timestamp: expect.stringMatching(ISO_TIME) as string, subscription: subscriptionId, publication: expect.any(Number) as number, details: expect.any(Object) as object, args: ['hello'] },
+      {
+        timestamp: expect.stringMatching(ISO_TIME) as string,
+        subscription: subscriptionId,
+        publication: expect.any(Number) as number,
+        details: expect.any(Object) as object,
+        args: ['hello'],
+      },
     ]);
 
     const registrationId = (await app.call('wamp.registration.match', ['com.meta.add']))!;
     expect(registrationId).toBe(registration.id);
     const reg: MetaRegistrationDetails = await app.call('wamp.registration.get', [registrationId]);
-    expect(reg).toStrictEqual({ id: registrationId, created: expect.stringMatching(ISO_TIME) as string, uri: 'com.meta.add', match: 'exact', invoke: 'single' });
+    expect(reg).toStrictEqual({
+      id: registrationId,
+      created: expect.stringMatching(ISO_TIME) as string,
+      uri: 'com.meta.add',
+      match: 'exact',
+      invoke: 'single',
+    });
     expect(await app.call('wamp.registration.count_callees', [registrationId])).toBe(1);
     expect(await app.call('wamp.registration.list_callees', [registrationId])).toEqual([app.id]);
   });
@@ -101,7 +113,13 @@ describe('the meta API through a typed session', () => {
     await guest.register('com.meta.add', ([a, b]) => a + b);
     const [creator, reg] = await within(created.promise, 3000, 'on_create');
     expect(creator).toBe(guest.id);
-    expect(reg).toStrictEqual({ id: expect.any(Number) as number, created: expect.stringMatching(ISO_TIME) as string, uri: 'com.meta.add', match: 'exact', invoke: 'single' });
+    expect(reg).toStrictEqual({
+      id: expect.any(Number) as number,
+      created: expect.stringMatching(ISO_TIME) as string,
+      uri: 'com.meta.add',
+      match: 'exact',
+      invoke: 'single',
+    });
     const guestId = guest.id!;
     const authid = (await watcher.call('wamp.session.get', [guestId])).authid;
     await guest.leave();

@@ -81,7 +81,9 @@ describe('refusals while joining (ABORT) arrive verbatim', () => {
   });
 
   it('a wrong ticket: wamp.error.authentication_failed', async () => {
-    const router = await startTestRouter({ listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'right', role: 'frontend' } } } } }] });
+    const router = await startTestRouter({
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'right', role: 'frontend' } } } } }],
+    });
     const err = await refusal({ url: router.url, realm: 'realm1', auth: ticketAuth({ authid: 'joe', ticket: 'wrong' }) });
     expect(err).toBeInstanceOf(SessionAbortedError);
     expect((err as SessionAbortedError).reason).toBe('wamp.error.authentication_failed');
@@ -196,7 +198,11 @@ describe('a hostile refusal body costs the client little (#16)', () => {
 describe('the client CLI prints the refusal and exits 1', () => {
   const run = async (argv: string[]): Promise<{ code: number; err: string }> => {
     let err = '';
-    const code = await within(runClientCommand(argv, { out: () => {}, err: (t) => (err += t) }, { handleSignals: false, env: {} }), 10_000, `switchboard ${argv.join(' ')}`);
+    const code = await within(
+      runClientCommand(argv, { out: () => {}, err: (t) => (err += t) }, { handleSignals: false, env: {} }),
+      10_000,
+      `switchboard ${argv.join(' ')}`,
+    );
     return { code, err };
   };
 

@@ -19,7 +19,10 @@ describe('RFC 7677 SCRAM-SHA-256 test vector', () => {
     const message = scramAuthMessage('wamp-scram', { authid: 'user', clientNonce: 'rOprNGfwEbeRWgbNEkqO', nonce, salt, iterations: 4096 });
     expect(message).toBe(`n=user,r=rOprNGfwEbeRWgbNEkqO,r=${nonce},s=${salt},i=4096,c=biws,r=${nonce}`);
     const salted = await scramSaltedPassword('wamp-scram', 'pencil', { kdf: 'pbkdf2', salt: Buffer.from(salt, 'base64'), iterations: 4096 });
-    expect(await scramProof(salted, message)).toEqual({ proof: 'dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=', serverSignature: '6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=' });
+    expect(await scramProof(salted, message)).toEqual({
+      proof: 'dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+      serverSignature: '6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+    });
   });
 
   it('escapes the authid in wamp-scram, not in the crossbar dialect', () => {
@@ -51,7 +54,10 @@ async function against(dialect: ScramDialect, script: (peer: Awaited<ReturnType<
 /** HELLO's client nonce → a CHALLENGE that extends it (pbkdf2, cheap); the AUTHENTICATE that answers it. */
 async function challenge(peer: Awaited<ReturnType<FakeRouter['peer']>>, hello: unknown[], dialect: ScramDialect): Promise<unknown[]> {
   const clientNonce = String(((hello[2] as Record<string, unknown>)['authextra'] as Record<string, unknown>)['nonce']);
-  const nonce = dialect === 'crossbar' ? Buffer.concat([Buffer.from(clientNonce, 'base64'), Buffer.alloc(16, 7)]).toString('base64') : clientNonce + Buffer.alloc(16, 7).toString('base64');
+  const nonce =
+    dialect === 'crossbar'
+      ? Buffer.concat([Buffer.from(clientNonce, 'base64'), Buffer.alloc(16, 7)]).toString('base64')
+      : clientNonce + Buffer.alloc(16, 7).toString('base64');
   peer.send([MessageCode.Challenge, METHOD[dialect], { nonce, salt: SALT, kdf: 'pbkdf2', iterations: 1000 }]);
   return peer.expect(MessageCode.Authenticate);
 }
@@ -84,7 +90,17 @@ describe.each(['crossbar', 'wamp-scram'] as const)('scramAuth against a fake rou
     let abort: unknown[] | undefined;
     const error = await against(dialect, async (peer, hello) => {
       await challenge(peer, hello, dialect);
-      peer.send([MessageCode.Welcome, 77, { roles: { broker: {}, dealer: {} }, authid: 'alice', authrole: 'frontend', authmethod: METHOD[dialect], authextra: { [field]: Buffer.alloc(32, 1).toString('base64') } }]);
+      peer.send([
+        MessageCode.Welcome,
+        77,
+        {
+          roles: { broker: {}, dealer: {} },
+          authid: 'alice',
+          authrole: 'frontend',
+          authmethod: METHOD[dialect],
+          authextra: { [field]: Buffer.alloc(32, 1).toString('base64') },
+        },
+      ]);
       abort = await peer.expect(MessageCode.Abort);
     });
     expectAuthFailed(error, /server signature is wrong/);

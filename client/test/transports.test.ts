@@ -96,7 +96,14 @@ describe('RawSocket', () => {
 
   it('answers a refused handshake (serializer unsupported) with UnreachableError naming the reason', async () => {
     const router = await startTestRouter({ listeners: [{ type: 'websocket' }, { type: 'rawsocket', serializers: ['json'] }] });
-    const attempt = within(open(router.addresses[1]!.url, 'cbor').then(() => 'opened', (err: unknown) => err), 5000, 'the refused open');
+    const attempt = within(
+      open(router.addresses[1]!.url, 'cbor').then(
+        () => 'opened',
+        (err: unknown) => err,
+      ),
+      5000,
+      'the refused open',
+    );
     const err = await attempt;
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).name).toBe('UnreachableError');
@@ -135,7 +142,9 @@ describe('RawSocket', () => {
     onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const port = (server.address() as AddressInfo).port;
     const { connect } = await import('@switchboard/client');
-    const joining = connect({ url: `rs://127.0.0.1:${port}`, realm: 'realm1', serializers: ['json'], reconnect: false, openTimeoutMs: 3000 }).catch(() => undefined);
+    const joining = connect({ url: `rs://127.0.0.1:${port}`, realm: 'realm1', serializers: ['json'], reconnect: false, openTimeoutMs: 3000 }).catch(
+      () => undefined,
+    );
     expect((await within(pong.promise, 3000, 'the PONG')).toString()).toBe('ping-payload');
     await within(joining, 5000, 'the join to fail');
   });
@@ -178,7 +187,12 @@ describe('RawSocket and long-poll over a link that breaks', () => {
       const address = router.addresses[0]!;
       const proxy = await Proxy.start(address.port!);
       const url = type === 'rawsocket' ? `rs://127.0.0.1:${proxy.port}` : `http://127.0.0.1:${proxy.port}/lp`;
-      const connection = await openConnection({ url, realm: 'realm1', serializers: ['msgpack'], reconnect: { initialDelayMs: 10, maxDelayMs: 50, maxRetries: 20 } });
+      const connection = await openConnection({
+        url,
+        realm: 'realm1',
+        serializers: ['msgpack'],
+        reconnect: { initialDelayMs: 10, maxDelayMs: 50, maxRetries: 20 },
+      });
       const topic = uri('again');
       const sub = await connection.session.subscribe(topic);
       const restored = deferred<ConnectionEvents['restored']>();
@@ -245,7 +259,14 @@ describe('the transports list', () => {
 
   it('takes the first transport when it opens', async () => {
     const { wsUrl, lpUrl } = await routerWithLongPoll();
-    const connection = await openConnection({ realm: 'realm1', reconnect: false, transports: [{ type: 'websocket', url: wsUrl }, { type: 'longpoll', url: lpUrl }] });
+    const connection = await openConnection({
+      realm: 'realm1',
+      reconnect: false,
+      transports: [
+        { type: 'websocket', url: wsUrl },
+        { type: 'longpoll', url: lpUrl },
+      ],
+    });
     expect(connection.transport?.type).toBe('websocket');
   });
 
@@ -261,7 +282,14 @@ describe('the transports list', () => {
         { type: 'longpoll', url: `http://127.0.0.1:${port}/nope` },
       ],
     });
-    const err = await within(connection.open().then(() => undefined, (e: unknown) => e), 5000, 'the failed open');
+    const err = await within(
+      connection.open().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      5000,
+      'the failed open',
+    );
     expect((err as Error).name).toBe('UnreachableError');
     expect((err as Error).message).toMatch(/the router refused the long-poll transport: HTTP 404 Not Found: no resource at \/nope\/open/);
     expect(() => new Connection({ realm: 'realm1', transports: [] })).toThrow(TypeError);

@@ -3,7 +3,17 @@
  * @ts-expect-error (which itself fails the type-check if the line compiles).
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import type { CallResult, EventDetails, InvocationDetails, ProgressiveCall, PublicationId, Registration, Result, Session, Subscription } from '@switchboard/client';
+import type {
+  CallResult,
+  EventDetails,
+  InvocationDetails,
+  ProgressiveCall,
+  PublicationId,
+  Registration,
+  Result,
+  Session,
+  Subscription,
+} from '@switchboard/client';
 
 interface Api {
   procedures: {
@@ -48,11 +58,16 @@ describe('call', () => {
   });
 
   it('types onProgress and progressive iteration from the contract', () => {
-    void session.call('com.example.search', ['q'], { limit: 5 }, {
-      onProgress: (args) => {
-        expectTypeOf(args).toEqualTypeOf<[hit: string]>();
+    void session.call(
+      'com.example.search',
+      ['q'],
+      { limit: 5 },
+      {
+        onProgress: (args) => {
+          expectTypeOf(args).toEqualTypeOf<[hit: string]>();
+        },
       },
-    });
+    );
     const stream = session.callStream('com.example.search', ['q'], { limit: 5 });
     expectTypeOf(stream).toEqualTypeOf<ProgressiveCall<[hit: string], string[]>>();
     expectTypeOf(stream.result).resolves.toEqualTypeOf<CallResult<string[]>>();

@@ -20,7 +20,9 @@ const find = (names) => names.find((p) => p !== undefined && p !== '' && existsS
 const NATS_SERVER = find([process.env.NATS_SERVER, '/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server']);
 const NGINX = find([process.env.NGINX, '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/bin/nginx']);
 if (NATS_SERVER === undefined || NGINX === undefined) {
-  console.error(`${NATS_SERVER === undefined ? 'nats-server is not installed: apt-get install nats-server (or NATS_SERVER=/path)' : ''}${NATS_SERVER === undefined && NGINX === undefined ? '\n' : ''}${NGINX === undefined ? 'nginx is not installed: apt-get install nginx (or NGINX=/path)' : ''}`);
+  console.error(
+    `${NATS_SERVER === undefined ? 'nats-server is not installed: apt-get install nats-server (or NATS_SERVER=/path)' : ''}${NATS_SERVER === undefined && NGINX === undefined ? '\n' : ''}${NGINX === undefined ? 'nginx is not installed: apt-get install nginx (or NGINX=/path)' : ''}`,
+  );
   process.exit(1);
 }
 const NODES = ['node1', 'node2', 'node3'];
@@ -99,7 +101,10 @@ for (const name of NODES) {
   const file = loadConfig(here(`${name}.json`)).file;
   const listeners = (file.listeners ?? []).map((l) => ({ ...l, host: '127.0.0.1', port: 0 }));
   const cluster = { ...file.cluster, nats: { ...file.cluster?.nats, servers: [`nats://127.0.0.1:${natsPort}`] } };
-  const router = new Router({ config: { ...file, listeners, cluster, shutdownTimeoutMs: 1000 }, logger: createLogger({ level: process.env.LOG_LEVEL || 'error', pretty: false }) });
+  const router = new Router({
+    config: { ...file, listeners, cluster, shutdownTimeoutMs: 1000 },
+    logger: createLogger({ level: process.env.LOG_LEVEL || 'error', pretty: false }),
+  });
   await router.start();
   routers.push(router);
 }

@@ -10,10 +10,16 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p) => p !== undefined && p !== '');
 const python = candidates.find((p) => spawnSync(p, ['-c', 'import django'], { stdio: 'ignore' }).status === 0);
 if (python === undefined) {
-  console.error(`Django is not installed for ${candidates.join(' or ')}: apt-get install python3-django, or pip install django (PYTHON=/path/to/python picks the interpreter)`);
+  console.error(
+    `Django is not installed for ${candidates.join(' or ')}: apt-get install python3-django, or pip install django (PYTHON=/path/to/python picks the interpreter)`,
+  );
   process.exit(1);
 }
 const port = process.env.DJANGO_PORT || '8000';
-const child = spawn(python, ['manage.py', 'runserver', '--noreload', `127.0.0.1:${port}`], { cwd: here, stdio: 'inherit', env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+const child = spawn(python, ['manage.py', 'runserver', '--noreload', `127.0.0.1:${port}`], {
+  cwd: here,
+  stdio: 'inherit',
+  env: { ...process.env, PYTHONUNBUFFERED: '1' },
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.once('exit', (code, signal) => process.exit(code ?? (signal !== null ? 0 : 1)));

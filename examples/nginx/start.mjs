@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { renderTemplate, writeMainConfig } from '../support/nginx.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const NGINX = [process.env.NGINX, '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/bin/nginx'].find((p) => p !== undefined && p !== '' && existsSync(p));
+const NGINX = [process.env.NGINX, '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/bin/nginx'].find(
+  (p) => p !== undefined && p !== '' && existsSync(p),
+);
 if (NGINX === undefined) {
   console.error('nginx is not installed: apt-get install nginx (or NGINX=/path/to/nginx)');
   process.exit(1);
@@ -35,10 +37,29 @@ const cert = join(prefix, 'cert.pem');
 const key = join(prefix, 'key.pem');
 const errorLog = join(prefix, 'error.log');
 try {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '7',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '7',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'pipe' },
+  );
 } catch (err) {
   cleanup();
   console.error(err.code === 'ENOENT' ? 'openssl is not installed: apt-get install openssl' : `openssl failed: ${err.stderr ?? err.message}`);
@@ -46,7 +67,14 @@ try {
 }
 
 // ${NAME} outside comments, as `envsubst '$SWITCHBOARD_UPSTREAM …'` does; nginx's own $variables stay.
-const vars = { SWITCHBOARD_UPSTREAM: upstream, NGINX_HTTPS_PORT: httpsPort, NGINX_HTTP_PORT: httpPort, NGINX_SERVER_NAME: 'localhost', NGINX_CERT: cert, NGINX_KEY: key };
+const vars = {
+  SWITCHBOARD_UPSTREAM: upstream,
+  NGINX_HTTPS_PORT: httpsPort,
+  NGINX_HTTP_PORT: httpPort,
+  NGINX_SERVER_NAME: 'localhost',
+  NGINX_CERT: cert,
+  NGINX_KEY: key,
+};
 const site = renderTemplate(readFileSync(here('switchboard.conf.template'), 'utf8'), vars).replace(/^(\s*listen) (\d+)/gm, '$1 127.0.0.1:$2');
 writeFileSync(join(prefix, 'switchboard.conf'), site);
 // The main file a distribution ships as /etc/nginx/nginx.conf, every path in the prefix.

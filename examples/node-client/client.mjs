@@ -15,7 +15,10 @@ try {
 
 const greetings = await session.subscribe('com.example.greeting'); // an async iterator
 await session.publish('com.example.greeting', ['hello'], { from: 'node' }, { acknowledge: true, exclude_me: false });
-for await (const { args: [text], kwargs } of greetings) {
+for await (const {
+  args: [text],
+  kwargs,
+} of greetings) {
   console.log(`event: ${text} (from ${kwargs.from})`);
   break; // leaving the loop unsubscribes
 }

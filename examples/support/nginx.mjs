@@ -29,7 +29,11 @@ export function renderTemplate(template, vars, { strict = false } = {}) {
  * every path in `prefix` and `prefix`/`site` included in its http block; returns the arguments that
  * point nginx at it (-p, -c, -e). `http`: lines before access_log (a log_format it names).
  */
-export function writeMainConfig(prefix, site, { errorLog = join(prefix, 'error.log'), logLevel = 'notice', workerConnections = 256, http = [], accessLog = `${prefix}/access.log` } = {}) {
+export function writeMainConfig(
+  prefix,
+  site,
+  { errorLog = join(prefix, 'error.log'), logLevel = 'notice', workerConnections = 256, http = [], accessLog = `${prefix}/access.log` } = {},
+) {
   writeFileSync(
     join(prefix, 'nginx.conf'),
     [

@@ -102,11 +102,22 @@ export interface CampaignReport {
 export function crashSignature(stderr: string): string {
   const lines = stderr.split('\n');
   const i = lines.findIndex((l) => /^(?:Uncaught )?[A-Za-z]*(?:Error|Exception)\b|^FATAL|JavaScript heap out of memory/.test(l));
-  if (i === -1) return lines.filter((l) => l.trim() !== '').slice(-2).join(' | ').slice(0, 300) || '(no output)';
+  if (i === -1)
+    return (
+      lines
+        .filter((l) => l.trim() !== '')
+        .slice(-2)
+        .join(' | ')
+        .slice(0, 300) || '(no output)'
+    );
   const short = (l: string): string => l.trim().replace(/file:\/\/\S*?\/(router|schemas|client|node_modules)\//, '$1/');
   const frames = lines.slice(i + 1).filter((l) => /^\s+at /.test(l));
   const own = frames.find((l) => /\/router\/dist\//.test(l));
-  const parts = [lines[i]!.slice(0, 200), ...(frames[0] === undefined ? [] : [short(frames[0])]), ...(own !== undefined && own !== frames[0] ? [short(own)] : [])];
+  const parts = [
+    lines[i]!.slice(0, 200),
+    ...(frames[0] === undefined ? [] : [short(frames[0])]),
+    ...(own !== undefined && own !== frames[0] ? [short(own)] : []),
+  ];
   return parts.join(' ');
 }
 
@@ -220,8 +231,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   }
   const progress = setInterval(() => {
     const total = Object.values(sent).reduce((a, b) => a + b, 0);
-    const layers = Object.entries(sent).map(([k, v]) => `${k} ${v}`).join(' ');
-    log(`${total} frames, ${Math.round((total * 1000) / Math.max(1, Date.now() - started))}/s, crashes ${[...crashCounts.values()].reduce((a, b) => a + b, 0)} (${layers})`);
+    const layers = Object.entries(sent)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' ');
+    log(
+      `${total} frames, ${Math.round((total * 1000) / Math.max(1, Date.now() - started))}/s, crashes ${[...crashCounts.values()].reduce((a, b) => a + b, 0)} (${layers})`,
+    );
   }, 10_000);
   await Promise.all(lanes);
   clearInterval(progress);

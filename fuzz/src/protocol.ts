@@ -25,7 +25,16 @@ function uri(rng: Rng): string {
   const r = rng.next();
   if (r < 0.5) return `fuzz.${rng.pick(['t', 'echo', 'a.b', 'x'])}${rng.chance(0.5) ? `.${rng.int(50)}` : ''}`;
   if (r < 0.85) return nastyString(rng);
-  return rng.pick(['wamp.session.count', 'wamp.session.list', 'wamp.subscription.list', 'wamp.registration.list', 'wamp.session.get', 'wamp.subscription.get_events', 'wamp.session.kill_all', 'wamp.session.kill']);
+  return rng.pick([
+    'wamp.session.count',
+    'wamp.session.list',
+    'wamp.subscription.list',
+    'wamp.registration.list',
+    'wamp.session.get',
+    'wamp.subscription.get_events',
+    'wamp.session.kill_all',
+    'wamp.session.kill',
+  ]);
 }
 
 /** A value that is not what the slot expects, or an extreme one of the right type. */
@@ -157,7 +166,10 @@ function anyBadFrame(rng: Rng, serializer: SerializerName, request: number): Fra
         ? Uint8Array.from([...Buffer.from(`[16,${request},{},"fuzz.t",["`), 0xff, 0xc0, 0xed, 0xa0, 0x80, ...Buffer.from('"]]')])
         : binaryPublish(rng, serializer, request);
     default:
-      return encode(serializer, message(rng, () => request, binary));
+      return encode(
+        serializer,
+        message(rng, () => request, binary),
+      );
   }
 }
 
@@ -167,8 +179,22 @@ function hello(rng: Rng, serializer: SerializerName): Frame {
   return rng.pick<() => Frame>([
     () => encode(serializer, [1, nastyString(rng), { roles: ROLES }]),
     () => encode(serializer, [1, 'realm1', nastyOptions(rng, binary)]),
-    () => encode(serializer, [1, 'realm1', { roles: nastyValue(rng, 2, binary), authmethods: ['ticket', 'wampcra', 'cryptosign', 'scram', nastyString(rng)], authid: nastyString(rng) }]),
-    () => encode(serializer, [1, 'realm1', { roles: ROLES, authextra: { pubkey: nastyString(rng), channel_binding: nastyString(rng), nonce: nastyString(rng) }, authmethods: ['cryptosign', 'wamp-scram'] }]),
+    () =>
+      encode(serializer, [
+        1,
+        'realm1',
+        { roles: nastyValue(rng, 2, binary), authmethods: ['ticket', 'wampcra', 'cryptosign', 'scram', nastyString(rng)], authid: nastyString(rng) },
+      ]),
+    () =>
+      encode(serializer, [
+        1,
+        'realm1',
+        {
+          roles: ROLES,
+          authextra: { pubkey: nastyString(rng), channel_binding: nastyString(rng), nonce: nastyString(rng) },
+          authmethods: ['cryptosign', 'wamp-scram'],
+        },
+      ]),
     () => encode(serializer, [1, 'realm1']),
     () => badFrame(rng, serializer, 1),
   ])();
@@ -197,7 +223,12 @@ export function script(rng: Rng, serializer: SerializerName, maxFrames: number):
     for (let i = 0; i < count; i++) {
       const req = request();
       const u = `fuzz.burst.${rng.int(1_000_000)}`;
-      frames.push(encode(serializer, code === 16 ? [16, req, {}, u, [i]] : code === 48 ? [48, req, {}, 'fuzz.echo', [i]] : [code, req, rng.chance(0.3) ? { match: 'prefix' } : {}, u]));
+      frames.push(
+        encode(
+          serializer,
+          code === 16 ? [16, req, {}, u, [i]] : code === 48 ? [48, req, {}, 'fuzz.echo', [i]] : [code, req, rng.chance(0.3) ? { match: 'prefix' } : {}, u],
+        ),
+      );
     }
     return { hello: first, frames };
   }

@@ -48,7 +48,9 @@ export function formatReport(r: CampaignReport): string {
   const witnessFailures = r.witnesses.flatMap((w) => w.failures);
   const lines = [
     `seed ${r.seed}: ${r.totalFrames} frames in ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round((r.totalFrames * 1000) / r.elapsedMs)} frames/s)`,
-    `frames per layer: ${Object.entries(r.framesSent).map(([k, v]) => `${k} ${v}`).join(', ')}${r.disabledGenerators.length > 0 ? ` (generators off: ${r.disabledGenerators.join(', ')})` : ''}`,
+    `frames per layer: ${Object.entries(r.framesSent)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${r.disabledGenerators.length > 0 ? ` (generators off: ${r.disabledGenerators.join(', ')})` : ''}`,
     `router crashes: ${[...r.crashCounts.values()].reduce((a, b) => a + b, 0)} (${r.crashCounts.size} distinct)`,
     ...[...r.crashCounts].map(([sig, n]) => `  ${n}× ${sig}`),
     `event-loop stalls > threshold: ${stalls} (worst event-loop delay inside the router ${worst.toFixed(1)} ms; /health worst ${health.toFixed(1)} ms, p99 ${healthP99.toFixed(1)} ms)`,
@@ -76,14 +78,38 @@ if (report.crashes.length > 0) {
   mkdirSync(values.out, { recursive: true });
   report.crashes.forEach((c, i) => {
     const file = join(values.out, `crash-${report.seed}-${i + 1}.json`);
-    writeFileSync(file, JSON.stringify({ signature: c.signature, stderr: c.stderr, reproducer: c.reproducer?.dump(), reproducerText: c.reproducer?.describe(), candidates: c.candidates.map((s) => s.dump()) }, null, 1));
+    writeFileSync(
+      file,
+      JSON.stringify(
+        {
+          signature: c.signature,
+          stderr: c.stderr,
+          reproducer: c.reproducer?.dump(),
+          reproducerText: c.reproducer?.describe(),
+          candidates: c.candidates.map((s) => s.dump()),
+        },
+        null,
+        1,
+      ),
+    );
     console.log(`crash ${i + 1}: ${c.signature}\n  reproducer: ${c.reproducer?.describe() ?? '(none found alone)'}\n  details: ${file}`);
   });
 }
 if (report.stalls.length > 0) {
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `stalls-${report.seed}.json`);
-  writeFileSync(file, JSON.stringify(report.stalls.map((s) => ({ ms: s.ms, culprits: s.culprits?.map((c) => ({ ms: c.ms, shot: c.shot.dump(), text: c.shot.describe() })), candidates: s.candidates.map((c) => c.describe()) })), null, 1));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      report.stalls.map((s) => ({
+        ms: s.ms,
+        culprits: s.culprits?.map((c) => ({ ms: c.ms, shot: c.shot.dump(), text: c.shot.describe() })),
+        candidates: s.candidates.map((c) => c.describe()),
+      })),
+      null,
+      1,
+    ),
+  );
   for (const c of report.stalls.flatMap((s) => s.culprits ?? [])) console.log(`stall ${c.ms.toFixed(0)} ms alone: ${c.shot.describe()}`);
   console.log(`stalls: the shots sent around each are in ${file}`);
 }

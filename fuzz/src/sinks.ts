@@ -70,7 +70,10 @@ export class Sinks {
 
   async #sse(): Promise<void> {
     while (!this.#stopped) {
-      await http(this.port(), 'GET', '/events?topic=fuzz.&match=prefix', { Accept: 'text/event-stream' }, undefined, { abortAfterMs: 2000, maxReadBytes: 4 << 20 });
+      await http(this.port(), 'GET', '/events?topic=fuzz.&match=prefix', { Accept: 'text/event-stream' }, undefined, {
+        abortAfterMs: 2000,
+        maxReadBytes: 4 << 20,
+      });
     }
   }
 

@@ -135,7 +135,10 @@ export class RouterProcess {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
     const bin = join(REPO_ROOT, 'router/bin/switchboard.js');
-    const child = spawn(process.execPath, [bin, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+    const child = spawn(process.execPath, [bin, 'start', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
     const p = new RouterProcess(child);
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -67,8 +67,28 @@ const NASTY_STRINGS: readonly string[] = [
 ];
 
 const NASTY_NUMBERS: readonly number[] = [
-  0, -0, -1, 1, 0.5, -0.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 2 ** 63, -(2 ** 63), 2 ** 64, 1e308, -1e308, 5e-324,
-  Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, Infinity, -Infinity, NaN,
+  0,
+  -0,
+  -1,
+  1,
+  0.5,
+  -0.5,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  2 ** 63,
+  -(2 ** 63),
+  2 ** 64,
+  1e308,
+  -1e308,
+  5e-324,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  Infinity,
+  -Infinity,
+  NaN,
 ];
 
 export function nastyString(rng: Rng): string {
@@ -109,7 +129,9 @@ export function nastyValue(rng: Rng, depth = 0, binary = true): unknown {
       return binary ? rng.bytes(rng.size(256)) : nastyString(rng);
     case 4:
       if (!binary) return nastyNumber(rng);
-      return enabled('cbor-bignum') ? rng.pick([2n ** 64n, -(2n ** 64n) - 1n, 2n ** 200n, -(2n ** 63n), 2n ** 63n]) : rng.pick([-(2n ** 63n), 2n ** 63n, 2n ** 64n - 1n]);
+      return enabled('cbor-bignum')
+        ? rng.pick([2n ** 64n, -(2n ** 64n) - 1n, 2n ** 200n, -(2n ** 63n), 2n ** 63n])
+        : rng.pick([-(2n ** 63n), 2n ** 63n, 2n ** 64n - 1n]);
     case 5:
       return rng.int(2 ** 30);
     case 6:
@@ -141,15 +163,61 @@ export function deepArray(levels: number): unknown {
 /** A dict of options or details: known keys with wrong or extreme values, and unknown keys. */
 export function nastyOptions(rng: Rng, binary: boolean): Record<string, unknown> {
   const keys = [
-    'acknowledge', 'exclude_me', 'exclude', 'eligible', 'exclude_authid', 'eligible_authid', 'exclude_authrole', 'eligible_authrole', 'retain', 'disclose_me',
-    'match', 'get_retained', 'timeout', 'receive_progress', 'progress', 'invoke', 'mode', 'authmethods', 'authid', 'authextra', 'roles', 'ppt_scheme', 'ppt_serializer',
-    'rkey', 'forward_for', 'concurrency', 'force_reregister', 'x_unknown', '__proto__',
+    'acknowledge',
+    'exclude_me',
+    'exclude',
+    'eligible',
+    'exclude_authid',
+    'eligible_authid',
+    'exclude_authrole',
+    'eligible_authrole',
+    'retain',
+    'disclose_me',
+    'match',
+    'get_retained',
+    'timeout',
+    'receive_progress',
+    'progress',
+    'invoke',
+    'mode',
+    'authmethods',
+    'authid',
+    'authextra',
+    'roles',
+    'ppt_scheme',
+    'ppt_serializer',
+    'rkey',
+    'forward_for',
+    'concurrency',
+    'force_reregister',
+    'x_unknown',
+    '__proto__',
   ];
   const out: Record<string, unknown> = {};
   const n = rng.size(6) + 1;
   for (let i = 0; i < n; i++) {
     const key = rng.pick(keys);
-    const plausible: unknown[] = [true, false, 'prefix', 'wildcard', 'exact', 'roundrobin', 'random', 'last', 'first', 'killnowait', 'kill', 'skip', 'mqtt', 0, -1, 1e9, [1, 2, 3], ['anonymous'], {}];
+    const plausible: unknown[] = [
+      true,
+      false,
+      'prefix',
+      'wildcard',
+      'exact',
+      'roundrobin',
+      'random',
+      'last',
+      'first',
+      'killnowait',
+      'kill',
+      'skip',
+      'mqtt',
+      0,
+      -1,
+      1e9,
+      [1, 2, 3],
+      ['anonymous'],
+      {},
+    ];
     out[key] = rng.chance(0.6) ? rng.pick(plausible) : nastyValue(rng, 2, binary);
   }
   return out;
@@ -236,10 +304,23 @@ export function cborItem(rng: Rng): number[] {
       // A length that promises far more than follows.
       return [...cborHead(rng.pick([2, 3, 4, 5]), rng.pick([2 ** 31, 2 ** 32 - 1, 2n ** 63n, 2n ** 64n - 1n, 100_000])), 0];
     case 4:
-      return Array(depth(rng.size(20_000) + 1)).fill(0x81).concat([0x80]);
+      return Array(depth(rng.size(20_000) + 1))
+        .fill(0x81)
+        .concat([0x80]);
     case 5:
       // undefined, simple values, half/single/double floats (NaN, Infinity).
-      return rng.pick([[0xf7], [0xf0], [0xf8, 0xff], [0xf9, 0x7c, 0x00], [0xf9, 0x7e, 0x00], [0xfa, 0x7f, 0xc0, 0, 0], [0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0], [0xff], [0x1c], [0xfc]]);
+      return rng.pick([
+        [0xf7],
+        [0xf0],
+        [0xf8, 0xff],
+        [0xf9, 0x7c, 0x00],
+        [0xf9, 0x7e, 0x00],
+        [0xfa, 0x7f, 0xc0, 0, 0],
+        [0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0],
+        [0xff],
+        [0x1c],
+        [0xfc],
+      ]);
     case 6:
       // Map with non-string keys.
       return [0xa2, ...cborItem(rng), 0x01, 0x80, 0x02];
@@ -279,9 +360,17 @@ export function msgpackItem(rng: Rng): number[] {
     }
     case 1:
       // Lengths that promise more than follows.
-      return rng.pick([[0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0x7f, 0xff, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xff], [0xc6, 0xff, 0xff, 0xff, 0xff], [0xc9, 0xff, 0xff, 0xff, 0xff, 0x01]]);
+      return rng.pick([
+        [0xdd, 0xff, 0xff, 0xff, 0xff],
+        [0xdf, 0x7f, 0xff, 0xff, 0xff],
+        [0xdb, 0xff, 0xff, 0xff, 0xff],
+        [0xc6, 0xff, 0xff, 0xff, 0xff],
+        [0xc9, 0xff, 0xff, 0xff, 0xff, 0x01],
+      ]);
     case 2:
-      return Array(depth(rng.size(20_000) + 1)).fill(0x91).concat([0x90]);
+      return Array(depth(rng.size(20_000) + 1))
+        .fill(0x91)
+        .concat([0x90]);
     case 3:
       // uint64 max, int64 min.
       return rng.chance(0.5) ? [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0];
@@ -296,7 +385,11 @@ export function msgpackItem(rng: Rng): number[] {
       return [0xa3, 0xff, 0xfe, 0xc0];
     case 7:
       // float64 NaN / Infinity.
-      return rng.pick([[0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0], [0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0], [0xca, 0x7f, 0x80, 0, 0]]);
+      return rng.pick([
+        [0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0],
+        [0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0],
+        [0xca, 0x7f, 0x80, 0, 0],
+      ]);
     case 8:
       return [0xc4, 0x03, 1, 2, 3];
     default:
@@ -362,6 +455,7 @@ export function garbage(rng: Rng, serializer: SerializerName): Uint8Array {
 /** Percent-encodes the UTF-8 octets of `text` (lone surrogates become U+FFFD; encodeURIComponent throws on them). */
 export function percent(text: string): string {
   let out = '';
-  for (const b of Buffer.from(text, 'utf8')) out += /[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const b of Buffer.from(text, 'utf8'))
+    out += /[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   return out;
 }

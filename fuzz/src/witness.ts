@@ -57,10 +57,15 @@ export class Witnesses {
   async #hookLoop(port: number): Promise<void> {
     while (!this.#stopped && !this.#abandoned) {
       const n = ++this.#hooksSent;
-      const res = await http(port, 'POST', '/hook', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify({ witness: n })), { abortAfterMs: 5000 });
+      const res = await http(port, 'POST', '/hook', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify({ witness: n })), {
+        abortAfterMs: 5000,
+      });
       if (this.#abandoned) return;
       if (res.status === 202) this.#hooksOk++;
-      else this.#fail(`bridge witness: POST /hook ${n} answered ${res.status === 0 ? 'nothing within 5 s' : `${res.status} ${res.body.toString('utf8').slice(0, 100)}`}`);
+      else
+        this.#fail(
+          `bridge witness: POST /hook ${n} answered ${res.status === 0 ? 'nothing within 5 s' : `${res.status} ${res.body.toString('utf8').slice(0, 100)}`}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -89,7 +94,10 @@ export class Witnesses {
     await ready;
     this.a.onMessage = (m) => this.#onA(m);
     this.b.onMessage = (m) => this.#onB(m);
-    for (const [name, peer] of [['subscriber/callee (WebSocket JSON)', this.a], ['publisher/caller (RawSocket MessagePack)', this.b]] as const) {
+    for (const [name, peer] of [
+      ['subscriber/callee (WebSocket JSON)', this.a],
+      ['publisher/caller (RawSocket MessagePack)', this.b],
+    ] as const) {
       void peer.closed.then((why) => {
         if (!this.#stopped) this.#fail(`${name} lost its session: ${why}`);
       });
@@ -150,7 +158,15 @@ export class Witnesses {
     if (this.#pendingCalls.size > 0) this.#fail(`${this.#pendingCalls.size} calls never answered`);
     this.a.close();
     this.b.close();
-    return { published: this.#published, eventsSeen: this.#seen, calls: this.#calls, answers: this.#answers, hooks: this.#hooksSent, hooksOk: this.#hooksOk, failures: [...this.#failures] };
+    return {
+      published: this.#published,
+      eventsSeen: this.#seen,
+      calls: this.#calls,
+      answers: this.#answers,
+      hooks: this.#hooksSent,
+      hooksOk: this.#hooksOk,
+      failures: [...this.#failures],
+    };
   }
 
   /** Abandons them (the router crashed): no report. */

@@ -157,7 +157,8 @@ export class Calls<S extends CallParty> {
     const inFlight = this.#internal.get(session)?.size ?? 0;
     if (internal !== undefined) {
       // A router procedure is no call in the dealer, but a caller at its quota is refused all the same.
-      if (maxCalls !== undefined && this.dealer.pendingCalls(session) + inFlight >= maxCalls) return this.#refuse(session, msg.request, overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls }));
+      if (maxCalls !== undefined && this.dealer.pendingCalls(session) + inFlight >= maxCalls)
+        return this.#refuse(session, msg.request, overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls }));
       return this.#callInternal(session, msg, internal);
     }
     // Clamped, not refused: a timeout past what a Node timer holds (2^31 - 1 ms, 24.8 days) would
@@ -165,14 +166,20 @@ export class Calls<S extends CallParty> {
     const timeout = timerMs((msg.options.timeout ?? 0) as number);
     const progressive = msg.options['progress'] === true;
     const ppt = hasPpt(msg.options);
-    const outcome = this.dealer.call(session, msg.request, msg.procedure, { receiveProgress: msg.options.receive_progress === true, progressive, ...(maxCalls !== undefined && { maxCalls, otherCalls: inFlight }) });
+    const outcome = this.dealer.call(session, msg.request, msg.procedure, {
+      receiveProgress: msg.options.receive_progress === true,
+      progressive,
+      ...(maxCalls !== undefined && { maxCalls, otherCalls: inFlight }),
+    });
     // No callee; or the caller at maxPendingCallsPerSession, or every callee busy at maxInvocationsPerSession: no callee is invoked.
     if (!outcome.ok) return this.#refuse(session, msg.request, outcome);
     const { call } = outcome;
     const callee = call.callee.session;
     // A callee that cannot be interrupted cannot take a stream of calls. [ap_rpc_progressive_call_invocations]
     if (progressive && !(callee.supports('callee', 'progressive_call_invocations') && callee.supports('callee', 'call_canceling'))) {
-      return this.#end(call, 'refused', { caller: callError(msg.request, ErrorUri.FeatureNotSupported, 'the callee does not support progressive call invocations') });
+      return this.#end(call, 'refused', {
+        caller: callError(msg.request, ErrorUri.FeatureNotSupported, 'the callee does not support progressive call invocations'),
+      });
     }
     if (ppt && !supportsPpt(callee, 'callee')) {
       return this.#end(call, 'refused', { caller: callError(msg.request, ErrorUri.FeatureNotSupported, 'the callee does not support payload passthru mode') });
@@ -211,7 +218,13 @@ export class Calls<S extends CallParty> {
     const sent = call.callee.session.send(invocation);
     if (sent === 'sent') return;
     if (sent === 'unserializable') {
-      return this.#end(call, 'unserializable', { caller: callError(call.callRequest, ErrorUri.InvalidArgument, `the arguments cannot be represented in the callee's serializer (${call.callee.session.serializer})`) });
+      return this.#end(call, 'unserializable', {
+        caller: callError(
+          call.callRequest,
+          ErrorUri.InvalidArgument,
+          `the arguments cannot be represented in the callee's serializer (${call.callee.session.serializer})`,
+        ),
+      });
     }
     // The callee cannot take it (gone or cut off): answer the caller now.
     this.#end(call, 'callee-unavailable', { caller: callError(call.callRequest, ErrorUri.Canceled, 'callee unavailable') });
@@ -228,7 +241,13 @@ export class Calls<S extends CallParty> {
   #callInternal(session: S, msg: CallMessage, procedure: Procedure<S>): void {
     // A router procedure reads its arguments: an opaque (enc_algo) payload is not for it.
     if (msg.args instanceof Uint8Array) {
-      session.send(callError(msg.request, ErrorUri.InvalidArgument, `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`));
+      session.send(
+        callError(
+          msg.request,
+          ErrorUri.InvalidArgument,
+          `'${msg.procedure}' is a router procedure: it takes Arguments|list, not a transparent (enc_algo) payload`,
+        ),
+      );
       return;
     }
     let result: ProcedureResult | Promise<ProcedureResult>;
@@ -324,7 +343,10 @@ export class Calls<S extends CallParty> {
       this.#interrupt(call, 'kill', ErrorUri.Canceled);
       return;
     }
-    this.#end(call, 'canceled', { ...(mode === 'killnowait' && { interrupt: ErrorUri.Canceled }), caller: callError(call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`) });
+    this.#end(call, 'canceled', {
+      ...(mode === 'killnowait' && { interrupt: ErrorUri.Canceled }),
+      caller: callError(call.callRequest, ErrorUri.Canceled, `call canceled (${mode})`),
+    });
   }
 
   /**
@@ -356,11 +378,22 @@ export class Calls<S extends CallParty> {
     const ppt = hasPpt(msg.code === MessageCode.Yield ? msg.options : msg.details);
     const what = msg.code === MessageCode.Yield ? 'YIELD' : 'ERROR';
     if (ppt && !supportsPpt(session, 'callee')) {
-      return session.protocolViolation(`${what} with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency`);
+      return session.protocolViolation(
+        `${what} with ppt_scheme or enc_algo from a callee that announced neither payload_passthru_mode nor payload_transparency`,
+      );
     }
     if (ppt && !supportsPpt(call.caller, 'caller')) {
       return this.#end(call, 'refused', {
-        ...(msg.code === MessageCode.Yield && { callee: { code: MessageCode.Error, requestType: MessageCode.Invocation, request: msg.request, details: {}, error: ErrorUri.FeatureNotSupported, args: ['the caller does not support payload passthru mode'] } }),
+        ...(msg.code === MessageCode.Yield && {
+          callee: {
+            code: MessageCode.Error,
+            requestType: MessageCode.Invocation,
+            request: msg.request,
+            details: {},
+            error: ErrorUri.FeatureNotSupported,
+            args: ['the caller does not support payload passthru mode'],
+          },
+        }),
         caller: callError(call.callRequest, ErrorUri.FeatureNotSupported, 'the callee answered in payload passthru mode, which this caller did not announce'),
       });
     }
@@ -434,6 +467,10 @@ export class Calls<S extends CallParty> {
    */
   #startTimer(call: Call<S>): void {
     const ms = call.timeoutMs;
-    call.setTimer(this.#schedule(ms, () => this.#end(call, 'timeout', { interrupt: ErrorUri.Timeout, caller: callError(call.callRequest, ErrorUri.Timeout, `no answer within ${ms} ms`) })));
+    call.setTimer(
+      this.#schedule(ms, () =>
+        this.#end(call, 'timeout', { interrupt: ErrorUri.Timeout, caller: callError(call.callRequest, ErrorUri.Timeout, `no answer within ${ms} ms`) }),
+      ),
+    );
   }
 }

@@ -113,14 +113,17 @@ function check(args: string[], io: CliIo): number {
     io.out(CHECK_HELP);
     return 0;
   }
-  if (args.length !== 1 || args[0]!.startsWith('-')) return usageError(io, 'check', args.length === 0 ? 'needs a FILE' : args.length > 1 ? 'takes one FILE' : `unknown option '${args[0]!}'`);
+  if (args.length !== 1 || args[0]!.startsWith('-'))
+    return usageError(io, 'check', args.length === 0 ? 'needs a FILE' : args.length > 1 ? 'takes one FILE' : `unknown option '${args[0]!}'`);
   const path = args[0]!;
   try {
     const loaded = loadConfig(path);
     printWarnings(io, path, loaded.warnings);
     const tls = tlsProblems(loaded.file.listeners).map(loaded.locate);
     if (tls.length > 0) throw new ConfigError(path, tls, loaded.warnings);
-    io.out(`${path}: ${loaded.format === 'crossbar' ? 'Crossbar configuration imported' : 'configuration is valid'}${loaded.warnings.length > 0 ? ` (${loaded.warnings.length} warning${loaded.warnings.length === 1 ? '' : 's'})` : ''}\n`);
+    io.out(
+      `${path}: ${loaded.format === 'crossbar' ? 'Crossbar configuration imported' : 'configuration is valid'}${loaded.warnings.length > 0 ? ` (${loaded.warnings.length} warning${loaded.warnings.length === 1 ? '' : 's'})` : ''}\n`,
+    );
   } catch (err) {
     if (err instanceof ConfigError) {
       printWarnings(io, path, err.warnings);

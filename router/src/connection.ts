@@ -69,7 +69,9 @@ export class Connection implements PeerHandler, SessionCarrier {
   #busy: Promise<void> | undefined;
   readonly #backlog: WampMessage[] = [];
   /** The outstanding CHALLENGE, answered by AUTHENTICATE. */
-  #challenge: { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout } | undefined;
+  #challenge:
+    | { method: string; respond(signature: string, extra: Dict): AuthResult | Promise<AuthResult>; abandoned: (() => void) | undefined; timer: NodeJS.Timeout }
+    | undefined;
   #hello: (HelloInfo & { roles: Dict }) | undefined;
   #windowStart = 0;
   #windowCount = 0;
@@ -317,7 +319,9 @@ export class Connection implements PeerHandler, SessionCarrier {
           this.state = ConnectionState.Closed;
           return this.peer.close(1000, 'aborted by client');
         }
-        return this.protocolViolation(`received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`);
+        return this.protocolViolation(
+          `received ${messageName(msg.code)} during authentication${this.#challenge !== undefined ? ' (expected AUTHENTICATE)' : ''}`,
+        );
       case ConnectionState.Closing:
         // [bp_sessions statechart 14] Only the GOODBYE reply matters now; anything else is ignored.
         if (msg.code === MessageCode.Goodbye || msg.code === MessageCode.Abort) {
@@ -360,7 +364,12 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   #onHello(msg: Hello): Handled {
     if (this.core.realm(msg.realm) === undefined) {
-      logRefusal(this.core.sessionLog, ErrorUri.NoSuchRealm, { peer: this.peer.transport.peer, realm: msg.realm }, `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`);
+      logRefusal(
+        this.core.sessionLog,
+        ErrorUri.NoSuchRealm,
+        { peer: this.peer.transport.peer, realm: msg.realm },
+        `join refused: ABORT ${ErrorUri.NoSuchRealm}: no realm named '${msg.realm}' on this router`,
+      );
       this.outbox.send({ code: MessageCode.Abort, details: { message: `no realm named '${msg.realm}' on this router` }, reason: ErrorUri.NoSuchRealm });
       this.peer.close(1000, ErrorUri.NoSuchRealm);
       this.state = ConnectionState.Closed;

@@ -44,14 +44,20 @@ export class InternalCaller {
   }
 
   close(): void {
-    void this.#session?.then((s) => s.leave(), () => undefined);
+    void this.#session?.then(
+      (s) => s.leave(),
+      () => undefined,
+    );
   }
 
   #open(): Promise<Session> {
     const current = this.#session;
     if (current !== undefined) {
       // A session that ended (killed, say) is replaced by a new one.
-      return current.then((s) => (s.isOpen ? s : this.#reopen()), () => this.#reopen());
+      return current.then(
+        (s) => (s.isOpen ? s : this.#reopen()),
+        () => this.#reopen(),
+      );
     }
     return this.#reopen();
   }

@@ -152,7 +152,6 @@ export class Quotas {
     if (isBridgeSession(session)) return undefined;
     return this.limits.maxPendingCallsPerSession;
   }
-
 }
 
 /**

@@ -91,7 +91,12 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
   const onLimit = ctx.refused;
   // One budget for the incoming messages in progress of every transport on this port (maxInboundBytes).
   const inbound = new InboundBudget(config.maxInboundBytes);
-  const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
+  const websocket = new WebSocketTransport(
+    { ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) },
+    ctx.accept,
+    ctx.counters,
+    ctx.log,
+  );
   // One gate for every transport on this port: origins, and connections per address of every kind.
   const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =
@@ -117,7 +122,18 @@ export async function startWebSocketListener(config: WebSocketListenerConfig, in
     longpollConfig === undefined
       ? undefined
       : new LongPollTransport(
-          { ...longpollConfig, serializers: config.serializers, batched: config.batched, maxMessageBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, outbound: config.outbound, admission, inbound, ...(onLimit !== undefined && { onLimit }) },
+          {
+            ...longpollConfig,
+            serializers: config.serializers,
+            batched: config.batched,
+            maxMessageBytes: config.maxMessageBytes,
+            maxNestingDepth: config.maxNestingDepth,
+            maxMessageItems: config.maxMessageItems,
+            outbound: config.outbound,
+            admission,
+            inbound,
+            ...(onLimit !== undefined && { onLimit }),
+          },
           ctx.accept,
           ctx.counters,
           ctx.log,
@@ -230,7 +246,6 @@ function routeUpgrades(server: UpgradeServer, paths: ReadonlySet<string>, handle
   };
 }
 
-
 /**
  * WebSocket on someone else's server (`Router.attach`): upgrades on the listener's paths go to the
  * router, through the same admission (origins, connections per address) as a listener of its own;
@@ -242,7 +257,12 @@ export function attachWebSocket(server: UpgradeServer, config: WebSocketListener
   const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, false) : undefined;
   const onLimit = ctx.refused;
   const inbound = new InboundBudget(config.maxInboundBytes);
-  const websocket = new WebSocketTransport({ ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) }, ctx.accept, ctx.counters, ctx.log);
+  const websocket = new WebSocketTransport(
+    { ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) },
+    ctx.accept,
+    ctx.counters,
+    ctx.log,
+  );
   const admission = new Admission(config, ctx.log, ctx.refused);
   const paths = new Set(config.paths ?? [config.path]);
   const detach = routeUpgrades(server, paths, (req, socket, head) => {

@@ -31,7 +31,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const log = pino(base);
   if (!prettyMissingSaid) {
     prettyMissingSaid = true;
-    log.warn({ missing: PINO_PRETTY.packages }, `pretty logs need the optional package pino-pretty, which is not installed: logging JSON lines instead (install it: ${installCommand(PINO_PRETTY)})`);
+    log.warn(
+      { missing: PINO_PRETTY.packages },
+      `pretty logs need the optional package pino-pretty, which is not installed: logging JSON lines instead (install it: ${installCommand(PINO_PRETTY)})`,
+    );
   }
   return log;
 }
@@ -150,6 +153,9 @@ function forgetIdle(log: Logger, state: RefusalState, now: number, current: stri
     state.reasons.delete(reason);
     if (seen.suppressed === 0) continue;
     const what = reason === OTHER_REASONS ? 'refusals of other reasons' : `refusals '${reason}'`;
-    log.info({ refusal: reason, suppressed: seen.suppressed }, `${seen.suppressed} more ${what} in the last ${Math.round((now - seen.last) / 1000)} s not logged`);
+    log.info(
+      { refusal: reason, suppressed: seen.suppressed },
+      `${seen.suppressed} more ${what} in the last ${Math.round((now - seen.last) / 1000)} s not logged`,
+    );
   }
 }

@@ -66,12 +66,24 @@ export function createMetrics(source: MetricsSource): Registry {
     });
   };
   fromCounter('switchboard_bytes_in_total', 'Bytes of WAMP messages received, before decoding', () => source.counters.bytesIn);
-  fromCounter('switchboard_bytes_out_total', 'Bytes of WAMP messages accepted for sending, framing included where the transport frames', () => source.counters.bytesOut);
+  fromCounter(
+    'switchboard_bytes_out_total',
+    'Bytes of WAMP messages accepted for sending, framing included where the transport frames',
+    () => source.counters.bytesOut,
+  );
   fromCounter('switchboard_events_dropped_total', 'EVENTs dropped because a subscriber was over its outbound soft limit', () => source.counters.eventsDropped);
   fromCounter('switchboard_event_bytes_dropped_total', 'Bytes of EVENTs dropped by backpressure', () => source.counters.bytesDropped);
-  fromCounter('switchboard_slow_consumers_cut_off_total', 'Sessions disconnected for slow consumption (switchboard.close.slow_consumer)', () => source.counters.peersCutOff);
+  fromCounter(
+    'switchboard_slow_consumers_cut_off_total',
+    'Sessions disconnected for slow consumption (switchboard.close.slow_consumer)',
+    () => source.counters.peersCutOff,
+  );
   fromCounter('switchboard_protocol_violations_total', 'Sessions aborted with wamp.error.protocol_violation', () => source.stats.protocolViolations);
-  fromCounter('switchboard_handshake_timeouts_total', 'Connections closed for getting no WELCOME within helloTimeoutMs (switchboard.close.handshake_timeout)', () => source.stats.handshakeTimeouts);
+  fromCounter(
+    'switchboard_handshake_timeouts_total',
+    'Connections closed for getting no WELCOME within helloTimeoutMs (switchboard.close.handshake_timeout)',
+    () => source.stats.handshakeTimeouts,
+  );
 
   const byLimit = (name: string, help: string, counts: ReadonlyMap<string, number>): void => {
     new Counter({
@@ -85,8 +97,16 @@ export function createMetrics(source: MetricsSource): Registry {
       },
     });
   };
-  byLimit('switchboard_limits_exceeded_total', 'Requests and connections refused by a limit (switchboard.error.limit_exceeded, HTTP 429, RawSocket handshake error 4), by config key', source.stats.limitsExceeded);
-  byLimit('switchboard_limit_evictions_total', 'Retained or history events evicted to stay within a realm byte budget, by config key', source.stats.limitEvictions);
+  byLimit(
+    'switchboard_limits_exceeded_total',
+    'Requests and connections refused by a limit (switchboard.error.limit_exceeded, HTTP 429, RawSocket handshake error 4), by config key',
+    source.stats.limitsExceeded,
+  );
+  byLimit(
+    'switchboard_limit_evictions_total',
+    'Retained or history events evicted to stay within a realm byte budget, by config key',
+    source.stats.limitEvictions,
+  );
 
   new Counter({
     name: 'switchboard_bad_frames_total',

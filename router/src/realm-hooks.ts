@@ -19,9 +19,7 @@ import { logRefusal } from './log.js';
  * Where a delivered publication came from: a session's PUBLISH (or testament), the router itself
  * (meta events), or another cluster node (never forwarded again).
  */
-export type PublicationOrigin =
-  | { readonly kind: 'session'; readonly retain: boolean; readonly acknowledged: boolean }
-  | { readonly kind: 'router' | 'remote' };
+export type PublicationOrigin = { readonly kind: 'session'; readonly retain: boolean; readonly acknowledged: boolean } | { readonly kind: 'router' | 'remote' };
 
 export const ROUTER_ORIGIN: PublicationOrigin = { kind: 'router' };
 export const REMOTE_ORIGIN: PublicationOrigin = { kind: 'remote' };

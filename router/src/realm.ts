@@ -119,10 +119,12 @@ export class Realm {
   ) {
     const name = options.name;
     this.name = name;
-    const authorizer = options.authorizer ?? createAuthorizer(options.roles, call, (subject) => {
-      const session = this.sessions.get(subject.id);
-      return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
-    });
+    const authorizer =
+      options.authorizer ??
+      createAuthorizer(options.roles, call, (subject) => {
+        const session = this.sessions.get(subject.id);
+        return session === undefined ? { session: subject.id, authid: subject.authid, authrole: subject.authrole } : sessionDetails(session);
+      });
     this.gate = new Gate<Endpoint>({ authorizer, log, realm: name, belongs: (session) => session.live && this.sessions.get(session.id) === session });
     const derived = options.routeIds === 'derived';
     const limits: RealmLimits = { ...DEFAULT_REALM_LIMITS, ...options.limits };
@@ -132,14 +134,27 @@ export class Realm {
     });
     this.dealer = new Dealer<Endpoint>({
       maxInvocationsPerCallee: limits.maxInvocationsPerSession,
-      ...(derived && { registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(name, 'registration', match, procedure) as RegistrationId } }),
+      ...(derived && {
+        registrationIds: { next: (procedure: string, match: MatchPolicy) => routeId(name, 'registration', match, procedure) as RegistrationId },
+      }),
     });
     this.quotas = new Quotas(limits, this.broker, this.dealer, stats);
     this.calls = new Calls<Endpoint>(this.dealer, this.#procedures, stats, log, {
       relayAnswer: (session, msg) => this.hooks.takeAnswer(session, msg),
       maxCalls: (caller) => this.quotas.callLimit(caller),
     });
-    const parts = { name, log, stats, uriCheck: options.uriCheck, broker: this.broker, dealer: this.dealer, calls: this.calls, gate: this.gate, quotas: this.quotas, hooks: this.hooks };
+    const parts = {
+      name,
+      log,
+      stats,
+      uriCheck: options.uriCheck,
+      broker: this.broker,
+      dealer: this.dealer,
+      calls: this.calls,
+      gate: this.gate,
+      quotas: this.quotas,
+      hooks: this.hooks,
+    };
     this.pubsub = new PubSub(parts);
     this.rpc = new Rpc(parts);
   }
@@ -176,7 +191,18 @@ export class Realm {
 
   join(session: Endpoint): void {
     this.sessions.set(session.id, session);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole, authmethod: session.identity.authmethod, transport: session.transport.type, peer: session.transport.peer }, 'session joined');
+    this.log.debug(
+      {
+        realm: this.name,
+        session: session.id,
+        authid: session.identity.authid,
+        authrole: session.identity.authrole,
+        authmethod: session.identity.authmethod,
+        transport: session.transport.type,
+        peer: session.transport.peer,
+      },
+      'session joined',
+    );
     for (const o of this.hooks.list) o.onJoin?.(session);
   }
 

@@ -147,7 +147,12 @@ export class Router implements RouterCore, AsyncDisposable {
     for (const options of this.config.realms) {
       const realmOptions = { ...options, routeIds: this.config.cluster !== undefined ? ('derived' as const) : ('sequential' as const) };
       if (authorizer !== undefined) Object.assign(realmOptions, { authorizer: typeof authorizer === 'function' ? authorizer(options.name) : authorizer });
-      const realm = new Realm(realmOptions, this.logger('realm'), (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs), this.stats);
+      const realm = new Realm(
+        realmOptions,
+        this.logger('realm'),
+        (procedure, args, kwargs, timeoutMs) => this.internalCaller(options.name).call(procedure, args, kwargs, timeoutMs),
+        this.stats,
+      );
       this.#realms.set(options.name, realm);
     }
   }
@@ -200,7 +205,11 @@ export class Router implements RouterCore, AsyncDisposable {
   async #start(): Promise<void> {
     try {
       // The built-in plugins, in this order, then an embedder's: one list for every realm.
-      const plugins: RealmPlugin[] = [metaPlugin, historyPlugin((name) => this.config.realms.find((r) => r.name === name)?.eventHistory), routerStatsPlugin(this)];
+      const plugins: RealmPlugin[] = [
+        metaPlugin,
+        historyPlugin((name) => this.config.realms.find((r) => r.name === name)?.eventHistory),
+        routerStatsPlugin(this),
+      ];
       const cluster = this.config.cluster;
       if (cluster !== undefined) {
         // Loaded only here: a single node never loads NATS.
@@ -219,12 +228,19 @@ export class Router implements RouterCore, AsyncDisposable {
           ...this.#listenerContext(listener),
           routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget) => {
             if (config.http === undefined) return;
-            const bridge = new HttpBridge(config.http, this, { maxBodyBytes: config.maxMessageBytes, maxNestingDepth: config.maxNestingDepth, maxMessageItems: config.maxMessageItems, admission, inbound });
+            const bridge = new HttpBridge(config.http, this, {
+              maxBodyBytes: config.maxMessageBytes,
+              maxNestingDepth: config.maxNestingDepth,
+              maxMessageItems: config.maxMessageItems,
+              admission,
+              inbound,
+            });
             bridge.mount(http);
             this.#bridges.push(bridge);
           },
         };
-        const started = listener.type === 'rawsocket' ? await startRawSocketListener(listener, index, context) : await startWebSocketListener(listener, index, context);
+        const started =
+          listener.type === 'rawsocket' ? await startRawSocketListener(listener, index, context) : await startWebSocketListener(listener, index, context);
         this.#listeners.push(started);
         this.#addresses.push(started.address);
         this.#checkNotStopped();
@@ -232,7 +248,12 @@ export class Router implements RouterCore, AsyncDisposable {
       for (const bridge of this.#bridges) await bridge.start();
       if (this.config.metrics !== undefined) await this.#startMetrics(this.config.metrics);
       this.#ready = true;
-      this.#integrations = await HttpIntegrations.start(this.config.httpIntegrations, (identity) => this.openBridgeSession(identity), this.logger('bridge'), this.stats);
+      this.#integrations = await HttpIntegrations.start(
+        this.config.httpIntegrations,
+        (identity) => this.openBridgeSession(identity),
+        this.logger('bridge'),
+        this.stats,
+      );
       this.#checkNotStopped();
     } catch (err) {
       // Undo what did start, without a 'router stopped' line: the caller reports why it failed.
@@ -252,7 +273,11 @@ export class Router implements RouterCore, AsyncDisposable {
   }
 
   /** What a listener's transports need: `accept` with the listener's authenticators and limits. */
-  #listenerContext(listener: { auth?: WebSocketListenerConfig['auth']; maxMessagesPerSecond?: number | undefined; helloTimeoutMs?: number | undefined }): ListenerContext {
+  #listenerContext(listener: {
+    auth?: WebSocketListenerConfig['auth'];
+    maxMessagesPerSecond?: number | undefined;
+    helloTimeoutMs?: number | undefined;
+  }): ListenerContext {
     const context: AuthContext = {
       call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
       timeoutMs: this.authTimeoutMs,
@@ -327,7 +352,12 @@ export class Router implements RouterCore, AsyncDisposable {
         connection.bind(this.accept(connection.peer, authenticators));
         return connection.link;
       },
-      { realm, auth: { authmethods: [authmethod], authid: principal.authid }, agent: 'switchboard-router', ...(openTimeoutMs !== undefined && { openTimeoutMs }) },
+      {
+        realm,
+        auth: { authmethods: [authmethod], authid: principal.authid },
+        agent: 'switchboard-router',
+        ...(openTimeoutMs !== undefined && { openTimeoutMs }),
+      },
     );
   }
 
@@ -406,7 +436,11 @@ export class Router implements RouterCore, AsyncDisposable {
    * NATS: it still serves its own sessions).
    */
   readiness(): { ready: boolean; listeners: number; realms: string[]; cluster?: ClusterStatus } {
-    const out: { ready: boolean; listeners: number; realms: string[]; cluster?: ClusterStatus } = { ready: this.#ready, listeners: this.#listeners.length, realms: [...this.#realms.keys()] };
+    const out: { ready: boolean; listeners: number; realms: string[]; cluster?: ClusterStatus } = {
+      ready: this.#ready,
+      listeners: this.#listeners.length,
+      realms: [...this.#realms.keys()],
+    };
     if (this.#cluster !== undefined) out.cluster = this.#cluster.status();
     return out;
   }

@@ -145,7 +145,9 @@ export class WampSession implements Endpoint {
         return this.#onYieldOrError(msg);
       case MessageCode.Error:
         if (msg.requestType !== MessageCode.Invocation) {
-          return this.protocolViolation(`received ERROR with invalid REQUEST.Type ${messageName(msg.requestType)} (a client may only answer INVOCATION with ERROR)`);
+          return this.protocolViolation(
+            `received ERROR with invalid REQUEST.Type ${messageName(msg.requestType)} (a client may only answer INVOCATION with ERROR)`,
+          );
         }
         return this.#onYieldOrError(msg);
       case MessageCode.Cancel:

@@ -66,7 +66,8 @@ export function describeStart(config: RouterConfig, addresses: readonly Listener
     if (address.rawsocketUrl !== undefined) out.rawsocket = address.rawsocketUrl;
     if (address.longpollUrl !== undefined) out.longpoll = address.longpollUrl;
     const base = httpBase(address);
-    if (listener.static !== undefined) out.static = Object.fromEntries(Object.entries(listener.static).map(([prefix, mount]) => [`${base}${prefix}`, mount.directory]));
+    if (listener.static !== undefined)
+      out.static = Object.fromEntries(Object.entries(listener.static).map(([prefix, mount]) => [`${base}${prefix}`, mount.directory]));
     if (listener.http !== undefined) out.bridge = listener.http.paths.map((p) => ({ url: `${base}${p.path}`, type: p.type, realm: p.realm }));
     out.health = `${base}/health`;
     out.ready = `${base}/ready`;
@@ -105,7 +106,9 @@ export function summaryText(summary: StartSummary): string {
   }
   if (summary.metrics !== undefined) lines.push(`  metrics    ${summary.metrics}`);
   for (const r of summary.realms) {
-    lines.push(`  realm ${r.name}: auth ${r.auth.join(', ') || 'none'}; ${r.roles === undefined ? 'no roles (every session may do everything)' : `roles ${r.roles.join(', ') || 'none'}`}`);
+    lines.push(
+      `  realm ${r.name}: auth ${r.auth.join(', ') || 'none'}; ${r.roles === undefined ? 'no roles (every session may do everything)' : `roles ${r.roles.join(', ') || 'none'}`}`,
+    );
   }
   return lines.join('\n');
 }

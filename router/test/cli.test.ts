@@ -175,7 +175,9 @@ describe('switchboard version and help', () => {
     const { exit, stdout, stderr } = await run('frobnicate');
     expect(exit.code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toBe("switchboard: unknown command 'frobnicate' (commands: start, check, version, publish, subscribe, call, register)\nRun 'switchboard --help' for usage.\n");
+    expect(stderr).toBe(
+      "switchboard: unknown command 'frobnicate' (commands: start, check, version, publish, subscribe, call, register)\nRun 'switchboard --help' for usage.\n",
+    );
   });
 
   it('every command takes --help (exit 0, its usage on stdout); --help documents the exit codes', async () => {
@@ -323,10 +325,14 @@ describe('switchboard start', () => {
 
   it('a port already in use exits 1, the error first: "port N is in use", no "router stopped"', async () => {
     const blocker = createServer();
-    await within(new Promise<void>((resolve, reject) => {
-      blocker.once('error', reject);
-      blocker.listen(0, '127.0.0.1', () => resolve());
-    }), 3000, 'a blocking server to listen');
+    await within(
+      new Promise<void>((resolve, reject) => {
+        blocker.once('error', reject);
+        blocker.listen(0, '127.0.0.1', () => resolve());
+      }),
+      3000,
+      'a blocking server to listen',
+    );
     onTestFinished(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     const address = blocker.address();
     if (address === null || typeof address === 'string') throw new Error('blocking server has no port');
@@ -338,7 +344,10 @@ describe('switchboard start', () => {
     expect(stderr).toMatch(new RegExp(`^switchboard: port ${address.port} is in use \\(127\\.0\\.0\\.1:${address.port}\\): another process listens there`));
     expect(stderr).toContain('--port N');
     expect(stderr).toMatch(/EADDRINUSE|address already in use/);
-    const log = stdout.split('\n').map(parseLogLine).filter((l): l is LogLine => l !== undefined);
+    const log = stdout
+      .split('\n')
+      .map(parseLogLine)
+      .filter((l): l is LogLine => l !== undefined);
     expect(log.map((l) => l['msg'])).not.toContain('router stopped');
     const fatal = log.find((l) => l['level'] === 60);
     expect(fatal?.['msg']).toMatch(new RegExp(`^port ${address.port} is in use`));
@@ -391,7 +400,7 @@ const CROSSBAR = {
   ],
 };
 
-const CROSSBAR_WARNINGS = ["/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client"];
+const CROSSBAR_WARNINGS = ['/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client'];
 
 /** A Crossbar node directory as `crossbar init` lays it out: CROSSBAR in .crossbar/config.json, its static files in web/. */
 function crossbarNode(): string {
@@ -438,7 +447,13 @@ describe('a Crossbar config.json', () => {
         {
           type: 'router',
           realms: [{ name: 'realm1', roles: [] }],
-          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 8443, tls: { certificate: 'missing.crt', key: 'missing.key' } }, url: 'wss://localhost:8443/ws' }],
+          transports: [
+            {
+              type: 'websocket',
+              endpoint: { type: 'tcp', port: 8443, tls: { certificate: 'missing.crt', key: 'missing.key' } },
+              url: 'wss://localhost:8443/ws',
+            },
+          ],
         },
       ],
     };
@@ -451,10 +466,23 @@ describe('a Crossbar config.json', () => {
   });
 
   it('start names a missing static directory by its place in the Crossbar file: exit 1', async () => {
-    const crossbar = { version: 2, workers: [{ type: 'router', realms: [{ name: 'realm1' }], transports: [{ type: 'web', endpoint: { type: 'tcp', port: 0 }, paths: { '/': { type: 'static', directory: 'no-such-dir' }, ws: { type: 'websocket' } } }] }] };
+    const crossbar = {
+      version: 2,
+      workers: [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1' }],
+          transports: [
+            { type: 'web', endpoint: { type: 'tcp', port: 0 }, paths: { '/': { type: 'static', directory: 'no-such-dir' }, ws: { type: 'websocket' } } },
+          ],
+        },
+      ],
+    };
     const { exit, stderr } = await run('start', '--config', writeConfig(crossbar));
     expect(exit.code).toBe(1);
-    expect(stderr).toMatch(/switchboard: cannot start: static files: \/workers\/0\/transports\/0\/paths\/~1\/directory: cannot serve \/.*\/no-such-dir: ENOENT/);
+    expect(stderr).toMatch(
+      /switchboard: cannot start: static files: \/workers\/0\/transports\/0\/paths\/~1\/directory: cannot serve \/.*\/no-such-dir: ENOENT/,
+    );
   });
 
   it('start runs it: warnings logged; anonymous, ticket and wampcra sessions join with their roles, and the roles apply', async () => {

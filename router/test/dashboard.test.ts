@@ -114,7 +114,7 @@ it('shows sessions, routes and counters to an admin, kills a session, and refuse
   expect(errors, errors.join('\n')).toEqual([]);
 });
 
-it('switchboard.router.stats answers the counters, and the realm\'s roles restrict it', async () => {
+it("switchboard.router.stats answers the counters, and the realm's roles restrict it", async () => {
   const router = await startTestRouter({
     realms: [
       {

@@ -130,7 +130,14 @@ describe('a payload one serializer cannot carry', () => {
     await callee.waitFor(3);
     callee.conn.send([MessageCode.Yield, callee.inbox[2]![1], {}, ['unencodable']]);
     await caller.waitFor(2);
-    expect(caller.inbox[1]).toEqual([MessageCode.Error, MessageCode.Call, 1, {}, 'wamp.error.invalid_argument', [expect.stringContaining("caller's serializer")]]);
+    expect(caller.inbox[1]).toEqual([
+      MessageCode.Error,
+      MessageCode.Call,
+      1,
+      {},
+      'wamp.error.invalid_argument',
+      [expect.stringContaining("caller's serializer")],
+    ]);
   });
 
   it('INVOCATION: the caller gets ERROR wamp.error.invalid_argument and the callee nothing', async () => {
@@ -145,7 +152,14 @@ describe('a payload one serializer cannot carry', () => {
     await caller.waitFor(1);
     caller.conn.send([MessageCode.Call, 1, {}, 'com.proc', ['unencodable']]);
     await caller.waitFor(2);
-    expect(caller.inbox[1]).toEqual([MessageCode.Error, MessageCode.Call, 1, {}, 'wamp.error.invalid_argument', [expect.stringContaining("callee's serializer")]]);
+    expect(caller.inbox[1]).toEqual([
+      MessageCode.Error,
+      MessageCode.Call,
+      1,
+      {},
+      'wamp.error.invalid_argument',
+      [expect.stringContaining("callee's serializer")],
+    ]);
     expect(callee.inbox).toHaveLength(2);
   });
 });

@@ -17,7 +17,11 @@ export async function startTestRouter(config: RouterConfigFile = {}): Promise<Ro
   const listeners = config.listeners ?? [{ type: 'websocket' as const }];
   const router = new Router({
     // A RawSocket listener on a Unix socket path has no host or port.
-    config: { shutdownTimeoutMs: 500, ...config, listeners: listeners.map((l) => (l.type === 'rawsocket' && l.path !== undefined ? l : { host: '127.0.0.1', ...l, port: 0 })) },
+    config: {
+      shutdownTimeoutMs: 500,
+      ...config,
+      listeners: listeners.map((l) => (l.type === 'rawsocket' && l.path !== undefined ? l : { host: '127.0.0.1', ...l, port: 0 })),
+    },
     logger: silentLogger(),
   });
   await router.start();
@@ -76,7 +80,9 @@ export function runProcess(command: string, args: readonly string[], options: Pr
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<ProcessRun>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}.${options.required === undefined ? '' : ` ${options.required}`}`, { cause: err })));
+    child.once('error', (err) =>
+      reject(new Error(`cannot run ${command}: ${err.message}.${options.required === undefined ? '' : ` ${options.required}`}`, { cause: err })),
+    );
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
   return within(exited, options.ms, options.what);
@@ -105,15 +111,24 @@ export class RawPeer {
     const ws = new WebSocket(url, protocols ?? [CODECS[serializer].subprotocol], options);
     const peer = new RawPeer(ws, serializer);
     onTestFinished(() => ws.terminate());
-    await within(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), 5000, 'WebSocket open');
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      5000,
+      'WebSocket open',
+    );
     return peer;
   }
 
   /** Connects and completes HELLO → WELCOME; resolves to the WELCOME message. */
-  static async join(url: string, serializer: SerializerName = 'json', realm = 'realm1', options?: WebSocket.ClientOptions): Promise<RawPeer & { session: number; welcome: unknown[] }> {
+  static async join(
+    url: string,
+    serializer: SerializerName = 'json',
+    realm = 'realm1',
+    options?: WebSocket.ClientOptions,
+  ): Promise<RawPeer & { session: number; welcome: unknown[] }> {
     const peer = await RawPeer.connect(url, serializer, undefined, options);
     peer.send([MessageCode.Hello, realm, { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } }]);
     const welcome = await peer.next();
@@ -142,7 +157,10 @@ export class RawPeer {
   async next(predicate: ((message: unknown[]) => boolean) | undefined, ms?: number): Promise<unknown[]>;
   async next(predicateOrMs?: ((message: unknown[]) => boolean) | number, ms = 3000): Promise<unknown[]> {
     const wanted = typeof predicateOrMs === 'function' ? predicateOrMs : undefined;
-    const value = await this.inbox.next(wanted === undefined ? undefined : (v) => Array.isArray(v) && wanted(v), typeof predicateOrMs === 'number' ? predicateOrMs : ms);
+    const value = await this.inbox.next(
+      wanted === undefined ? undefined : (v) => Array.isArray(v) && wanted(v),
+      typeof predicateOrMs === 'number' ? predicateOrMs : ms,
+    );
     if (!Array.isArray(value)) throw new Error(`received a non-list frame: ${JSON.stringify(value)}`);
     return value;
   }

@@ -30,7 +30,12 @@ describe('/metrics counts every message type', () => {
   it('in and out, one of each', async () => {
     const router = await startTestRouter({
       metrics: { port: 0 },
-      listeners: [{ type: 'websocket', auth: { anonymous: { type: 'static', role: 'anonymous' }, ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: { anonymous: { type: 'static', role: 'anonymous' }, ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } } },
+        },
+      ],
     });
 
     // HELLO → ABORT (no such realm).

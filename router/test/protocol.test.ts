@@ -94,7 +94,14 @@ describe('protocol violations in an established session', () => {
     ['YIELD for an invocation never sent', () => [MessageCode.Yield, 1, {}], /YIELD for INVOCATION.Request 1, which was never sent/],
     ['ERROR for an invocation never sent', () => [MessageCode.Error, MessageCode.Invocation, 5, {}, 'com.err'], /ERROR for INVOCATION.Request 5/],
     ['a request ID that skips ahead', () => [MessageCode.Subscribe, 2, {}, 'com.topic'], /request ID 2 is not sequential \(expected 1\)/],
-    ['a repeated request ID', (p) => { p.send([MessageCode.Publish, p.nextRequest(), {}, 'com.t']); return [MessageCode.Publish, 1, {}, 'com.t']; }, /request ID 1 is not sequential \(expected 2\)/],
+    [
+      'a repeated request ID',
+      (p) => {
+        p.send([MessageCode.Publish, p.nextRequest(), {}, 'com.t']);
+        return [MessageCode.Publish, 1, {}, 'com.t'];
+      },
+      /request ID 1 is not sequential \(expected 2\)/,
+    ],
     ['request ID 0', () => [MessageCode.Call, 0, {}, 'com.proc'], /CALL element 1 \(Request\): expected an ID \(integer in \[1, 2\^53\]\), got number 0/],
     ['request ID above 2^53', () => [MessageCode.Call, 2 ** 53 + 2, {}, 'com.proc'], /expected an ID/],
     ['a fractional request ID', () => [MessageCode.Register, 1.5, {}, 'com.proc'], /REGISTER element 1 \(Request\): expected an ID/],

@@ -175,7 +175,9 @@ describe('refused connections and joins are logged at info, with the reason', ()
     expect(realm['msg']).toBe("join refused: ABORT wamp.error.no_such_realm: no realm named 'nope' on this router");
     expect(realm['realm']).toBe('nope');
 
-    await expect(connectClient({ url: router.url, realm: 'realm1', reconnect: false, auth: ticketAuth({ authid: 'joe', ticket: 'wrong' }) })).rejects.toThrow(/authentication_failed/);
+    await expect(connectClient({ url: router.url, realm: 'realm1', reconnect: false, auth: ticketAuth({ authid: 'joe', ticket: 'wrong' }) })).rejects.toThrow(
+      /authentication_failed/,
+    );
     const auth = await logged(lines, refusal('wamp.error.authentication_failed'), 'authentication failed');
     expect(auth['msg']).toMatch(/^join refused: ABORT wamp\.error\.authentication_failed: /);
     expect(auth['authid']).toBe('joe');
@@ -195,7 +197,12 @@ describe('refused connections and joins are logged at info, with the reason', ()
   });
 
   it('bad frames: a WebSocket message over maxMessageBytes; RawSocket: a wrong first octet, an unsupported serializer', async () => {
-    const { router, lines } = await loggedRouter({ listeners: [{ type: 'websocket', maxMessageBytes: 1024 }, { type: 'rawsocket', serializers: ['json'] }] });
+    const { router, lines } = await loggedRouter({
+      listeners: [
+        { type: 'websocket', maxMessageBytes: 1024 },
+        { type: 'rawsocket', serializers: ['json'] },
+      ],
+    });
     const big = await RawPeer.join(router.url);
     big.send([MessageCode.Publish, 1, {}, 'com.example.big', ['x'.repeat(4096)]]);
     await big.waitClosed();
@@ -210,7 +217,9 @@ describe('refused connections and joins are logged at info, with the reason', ()
       await within(new Promise<void>((resolve) => socket.once('close', () => resolve()).resume()), 5000, 'the RawSocket connection to close');
     };
     await handshake([0x47, 0x45, 0x54, 0x20]); // "GET ": HTTP on a RawSocket port
-    expect((await logged(lines, refusal('rawsocket_magic'), 'bad magic'))['msg']).toBe('RawSocket connection dropped: first octet 0x47 is not the RawSocket magic 0x7f');
+    expect((await logged(lines, refusal('rawsocket_magic'), 'bad magic'))['msg']).toBe(
+      'RawSocket connection dropped: first octet 0x47 is not the RawSocket magic 0x7f',
+    );
     await handshake([0x7f, 0xf2, 0x00, 0x00]); // msgpack, not offered here
     expect((await logged(lines, refusal('rawsocket_handshake_1'), 'unsupported serializer'))['msg']).toMatch(/^RawSocket handshake refused: /);
   });

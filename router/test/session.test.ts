@@ -5,7 +5,27 @@ import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { RawPeer, startTestRouter } from './helpers.js';
 
-const { Abort, Call, Error: ERROR, Event, Goodbye, Hello, Invocation, Publish, Published, Register, Result, Subscribe, Subscribed, Unregister, Unregistered, Unsubscribe, Unsubscribed, Welcome, Yield } = MessageCode;
+const {
+  Abort,
+  Call,
+  Error: ERROR,
+  Event,
+  Goodbye,
+  Hello,
+  Invocation,
+  Publish,
+  Published,
+  Register,
+  Result,
+  Subscribe,
+  Subscribed,
+  Unregister,
+  Unregistered,
+  Unsubscribe,
+  Unsubscribed,
+  Welcome,
+  Yield,
+} = MessageCode;
 const ROLES = { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } };
 
 describe('opening and closing', () => {

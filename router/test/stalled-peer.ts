@@ -12,7 +12,12 @@ export function clientTextFrame(text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
   const mask = randomBytes(4);
   const len = payload.length;
-  const header = len < 126 ? Buffer.from([0x81, 0x80 | len]) : len < 65536 ? Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), bigLength(len)]);
+  const header =
+    len < 126
+      ? Buffer.from([0x81, 0x80 | len])
+      : len < 65536
+        ? Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff])
+        : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), bigLength(len)]);
   const masked = Buffer.alloc(len);
   for (let i = 0; i < len; i++) masked[i] = payload[i]! ^ mask[i % 4]!;
   return Buffer.concat([header, mask, masked]);
@@ -69,27 +74,31 @@ export async function openStalledPeer(url: string): Promise<StalledPeer> {
   let upgraded = false;
   let head = Buffer.alloc(0);
   let wake: (() => void) | undefined;
-  await within(new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.on('connect', () => {
-      socket.write(
-        `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n`,
-      );
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (!upgraded) {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        if (!head.subarray(0, 12).toString().includes('101')) return reject(new Error(`upgrade refused: ${head.toString()}`));
-        upgraded = true;
-        reader.push(head.subarray(end + 4));
-        resolve();
-      } else reader.push(chunk);
-      wake?.();
-    });
-  }), 3000, 'the WebSocket upgrade');
+  await within(
+    new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.on('connect', () => {
+        socket.write(
+          `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n`,
+        );
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (!upgraded) {
+          head = Buffer.concat([head, chunk]);
+          const end = head.indexOf('\r\n\r\n');
+          if (end === -1) return;
+          if (!head.subarray(0, 12).toString().includes('101')) return reject(new Error(`upgrade refused: ${head.toString()}`));
+          upgraded = true;
+          reader.push(head.subarray(end + 4));
+          resolve();
+        } else reader.push(chunk);
+        wake?.();
+      });
+    }),
+    3000,
+    'the WebSocket upgrade',
+  );
   socket.on('error', () => undefined);
   return {
     socket,

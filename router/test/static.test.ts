@@ -222,7 +222,17 @@ describe('static files in the config', () => {
   it('validates mounts with messages naming the field', () => {
     const problems = configError(() =>
       checkConfig({
-        listeners: [{ type: 'websocket', static: { lib: { directory: 'x' }, '/a/': { directory: 'y' }, '/b': { index: 'a/b.html' }, '/c': { directory: 'z', maxAgeSeconds: -1, gzip: true } } }],
+        listeners: [
+          {
+            type: 'websocket',
+            static: {
+              lib: { directory: 'x' },
+              '/a/': { directory: 'y' },
+              '/b': { index: 'a/b.html' },
+              '/c': { directory: 'z', maxAgeSeconds: -1, gzip: true },
+            },
+          },
+        ],
       }),
     ).problems;
     expect(problems).toEqual(
@@ -241,7 +251,11 @@ describe('static files in the config', () => {
 
   it('resolves relative directories against the config file, and serves them', async () => {
     const { root } = site();
-    const path = writeConfig({ listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, static: { '/': { directory: 'public' }, '/lib': { directory: './lib' } } }] }, 'router.json', root);
+    const path = writeConfig(
+      { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, static: { '/': { directory: 'public' }, '/lib': { directory: './lib' } } }] },
+      'router.json',
+      root,
+    );
     const file = loadConfig(path).file;
     const listener = file.listeners?.[0];
     expect(listener?.type === 'websocket' && listener.static).toEqual({ '/': { directory: join(root, 'public') }, '/lib': { directory: join(root, 'lib') } });
@@ -258,7 +272,11 @@ describe('static files in the config', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'file.txt'), '');
     const router = new Router({
-      config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, static: { '/': { directory: join(dir, 'nope') }, '/f': { directory: join(dir, 'file.txt') } } }] },
+      config: {
+        listeners: [
+          { type: 'websocket', host: '127.0.0.1', port: 0, static: { '/': { directory: join(dir, 'nope') }, '/f': { directory: join(dir, 'file.txt') } } },
+        ],
+      },
       logger: silentLogger(),
     });
     await expect(router.start()).rejects.toThrow(

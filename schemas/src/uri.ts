@@ -41,7 +41,7 @@ export function isValidPattern(pattern: string, match: MatchPolicy, check: UriCh
       return isValidUri(pattern, check);
     case 'prefix':
       // A prefix may end in a dot ("com.myapp.") so that it matches whole components only.
-      return pattern.length > 0 && (isValidUri(pattern, check) || isValidUri(pattern.slice(0, -1), check) && pattern.endsWith('.'));
+      return pattern.length > 0 && (isValidUri(pattern, check) || (isValidUri(pattern.slice(0, -1), check) && pattern.endsWith('.')));
     case 'wildcard':
       return (check === 'strict' ? STRICT_EMPTY : LOOSE_EMPTY).test(pattern) && pattern.length > 0;
   }

@@ -188,7 +188,7 @@ export function parseMessage(frame: unknown): WampMessage {
     case MessageCode.Unregistered: {
       length(frame, code, 2, 3);
       // Router-initiated (revocation) acknowledgements carry request 0 and a Details dict.
-      const request = frame[1] === 0 && frame.length === 3 ? 0 : (id<RequestId>(frame, code, 1, 'Request'));
+      const request = frame[1] === 0 && frame.length === 3 ? 0 : id<RequestId>(frame, code, 1, 'Request');
       return frame.length === 3 ? { code, request, details: dict(frame, code, 2, 'Details') } : { code, request };
     }
     case MessageCode.Event: {

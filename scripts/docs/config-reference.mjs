@@ -15,9 +15,17 @@ export function slug(heading) {
     .replace(/\s/g, '-');
 }
 
-const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+const cell = (text) =>
+  String(text)
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 /** Prose from the schema: no HTML (`<path>` is text) and no emphasis (`*.example.com`). */
-const prose = (text) => cell(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/([*_`])/g, '\\$1');
+const prose = (text) =>
+  cell(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([*_`])/g, '\\$1');
 const code = (text) => `\`${text}\``;
 
 /**
@@ -93,8 +101,7 @@ export function renderConfigReference(schema, source) {
     return required;
   };
 
-  const isObjectNode = (node) =>
-    node.type === 'object' || node.properties !== undefined || (node.allOf ?? []).some((p) => p.if !== undefined);
+  const isObjectNode = (node) => node.type === 'object' || node.properties !== undefined || (node.allOf ?? []).some((p) => p.if !== undefined);
   const isMap = (node) => node.additionalProperties !== undefined && typeof node.additionalProperties === 'object';
 
   const sections = [];

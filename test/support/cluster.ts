@@ -21,7 +21,6 @@ import { REPO_ROOT, spawnProcess, untilAccepting } from './processes.js';
 import type { Spawned } from './processes.js';
 import { requireSystem } from './system.js';
 
-
 /** The environment variables the CLI would take over its config file: not passed to nodes. */
 const CLI_ENV = ['SWITCHBOARD_CONFIG', 'SWITCHBOARD_PORT', 'PORT', 'LOG_LEVEL'];
 
@@ -274,7 +273,13 @@ export async function startCluster(n: number, options: ClusterOptions = {}): Pro
       : {};
   const nodes: ClusterNode[] = [];
   const addNode = async (node: string, extra: Partial<ClusterNodeOptions> = {}): Promise<ClusterNode> => {
-    const started = await startClusterNode({ ...nodeOptions, ...extra, cluster: { ...credentials, ...nodeOptions.cluster, ...extra.cluster }, natsUrl: extra.natsUrl ?? nats.url, node });
+    const started = await startClusterNode({
+      ...nodeOptions,
+      ...extra,
+      cluster: { ...credentials, ...nodeOptions.cluster, ...extra.cluster },
+      natsUrl: extra.natsUrl ?? nats.url,
+      node,
+    });
     nodes.push(started);
     return started;
   };

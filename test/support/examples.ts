@@ -32,7 +32,10 @@ export function readmeRun(example: string): ReadmeRun {
   const blocks = [...section.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/\n$/, '').split('\n'));
   const text = blocks[0];
   if (sh === undefined || text === undefined) throw new Error(`${path}: '## Run it' needs a sh block (the command) and a text block (its output)`);
-  const command = sh.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).find((l) => l !== '' && !l.startsWith('#'));
+  const command = sh
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
   if (command === undefined) throw new Error(`${path}: the sh block of '## Run it' has no command`);
   return { command, expected: text, blocks };
 }
@@ -136,7 +139,13 @@ export function runCommand(command: string, env: NodeJS.ProcessEnv = {}): Runnin
 /** `actual`'s lines are `expected`'s, a `…` in an expected line matching any text. */
 export function expectLines(actual: string, expected: readonly string[]): void {
   const lines = actual.replace(/\n$/, '').split('\n');
-  const pattern = (line: string): RegExp => new RegExp(`^${line.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const pattern = (line: string): RegExp =>
+    new RegExp(
+      `^${line
+        .split('…')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
   const mismatch = lines.length !== expected.length || lines.some((line, i) => !pattern(expected[i]!).test(line));
   if (mismatch) expect(lines, `the output differs from the README (… matches anything)`).toEqual(expected);
 }

@@ -113,7 +113,10 @@ export async function freePort(): Promise<number> {
 export const REPO_ROOT = new URL('../../', import.meta.url);
 
 /** Starts `switchboard start` (the built CLI) with `args`; resolves once it listens, with its first listener's URL. */
-export async function startRouterProcess(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ router: Spawned; url: string }> {
+export async function startRouterProcess(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ router: Spawned; url: string }> {
   const bin = new URL('router/bin/switchboard.js', REPO_ROOT).pathname;
   const router = spawnProcess(process.execPath, [bin, 'start', ...args], { name: 'switchboard start', env: options.env ?? process.env });
   const [line] = await router.waitFor(/^\{.*"msg":"listening".*\}$/m, options.timeoutMs ?? 10_000);
@@ -139,7 +142,8 @@ export async function untilAccepting(process: Spawned, what: string, open: (conn
     });
     if (ok) return;
     const { exitCode, signalCode } = process.child;
-    if (exitCode !== null || signalCode !== null) throw new Error(`${process.name} exited (${exitCode ?? signalCode}) before accepting ${what}:\n${process.output()}`);
+    if (exitCode !== null || signalCode !== null)
+      throw new Error(`${process.name} exited (${exitCode ?? signalCode}) before accepting ${what}:\n${process.output()}`);
     if (Date.now() > deadline) throw new Error(`${process.name} did not accept ${what} within ${ms} ms:\n${process.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -6,7 +6,28 @@ import type { JobKind, PayloadKind, Schedule, SubscriptionSpec, WorkerReport } f
 import { RawPeer } from '../peer.js';
 import type { Endpoint } from '../ipc.js';
 
-const WORDS = ['id', 'name', 'value', 'sensor', 'temperature', 'status', 'ok', 'error', 'timestamp', 'user', 'order', 'price', 'quantity', 'true', 'false', 'null', 'device', 'room', 'level', 'event'];
+const WORDS = [
+  'id',
+  'name',
+  'value',
+  'sensor',
+  'temperature',
+  'status',
+  'ok',
+  'error',
+  'timestamp',
+  'user',
+  'order',
+  'price',
+  'quantity',
+  'true',
+  'false',
+  'null',
+  'device',
+  'room',
+  'level',
+  'event',
+];
 
 /** `bytes` of padding of the given kind (see PayloadKind); the same for the same arguments. */
 export function padding(bytes: number, kind: PayloadKind = 'repeat'): string {

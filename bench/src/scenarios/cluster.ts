@@ -217,7 +217,11 @@ async function onCluster(ctx: ScenarioContext, caseName: string, nodes: Nodes, m
     result.error = error instanceof Error ? error.message : String(error);
     ctx.log(`  failed: ${result.error}`);
   }
-  for (const [name, t] of [['a', nodes.a], ['b', nodes.b], ['c', nodes.c]] as const) {
+  for (const [name, t] of [
+    ['a', nodes.a],
+    ['b', nodes.b],
+    ['c', nodes.c],
+  ] as const) {
     const printed = t.output().trim();
     if (printed !== '') result.problems.push(`node ${name} printed: ${printed.slice(-600)}`);
   }
@@ -254,9 +258,17 @@ export async function cluster(ctx: ScenarioContext): Promise<Result[]> {
 
   // The single router first (a fresh process per case, as elsewhere), while no cluster runs.
   for (const n of CLUSTER_FANOUT) {
-    byCase.set(fanoutCase(n, 'single'), await measureOn(ctx, 'cluster', fanoutCase(n, 'single'), 'switchboard', {}, (t) => fanoutRun(ctx, singlePlacement(t), n, `bench.cluster.fanout.n${n}.single`)));
+    byCase.set(
+      fanoutCase(n, 'single'),
+      await measureOn(ctx, 'cluster', fanoutCase(n, 'single'), 'switchboard', {}, (t) =>
+        fanoutRun(ctx, singlePlacement(t), n, `bench.cluster.fanout.n${n}.single`),
+      ),
+    );
   }
-  byCase.set(rpcCase('single'), await measureOn(ctx, 'cluster', rpcCase('single'), 'switchboard', {}, (t) => rpcRun(ctx, singlePlacement(t), CLUSTER_CALLERS, 'bench.cluster.echo.single')));
+  byCase.set(
+    rpcCase('single'),
+    await measureOn(ctx, 'cluster', rpcCase('single'), 'switchboard', {}, (t) => rpcRun(ctx, singlePlacement(t), CLUSTER_CALLERS, 'bench.cluster.echo.single')),
+  );
 
   // Then one cluster for every cluster case.
   const clusterCases: string[] = [...CLUSTER_FANOUT.flatMap((n) => [fanoutCase(n, 'same'), fanoutCase(n, 'cross')]), rpcCase('same'), rpcCase('cross')];
@@ -268,18 +280,34 @@ export async function cluster(ctx: ScenarioContext): Promise<Result[]> {
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    for (const c of clusterCases) byCase.set(c, { scenario: 'cluster', case: c, target: 'switchboard', values: {}, ratios: {}, notes: [], problems: [], error: message.split('\n')[0] ?? message });
+    for (const c of clusterCases)
+      byCase.set(c, {
+        scenario: 'cluster',
+        case: c,
+        target: 'switchboard',
+        values: {},
+        ratios: {},
+        notes: [],
+        problems: [],
+        error: message.split('\n')[0] ?? message,
+      });
   }
   try {
     if (nodes !== undefined) {
       const ns = nodes;
       for (const n of CLUSTER_FANOUT) {
         for (const layout of ['same', 'cross'] as const) {
-          byCase.set(fanoutCase(n, layout), await onCluster(ctx, fanoutCase(n, layout), ns, () => fanoutRun(ctx, clusterPlacement(ns, layout), n, `bench.cluster.fanout.n${n}.${layout}`)));
+          byCase.set(
+            fanoutCase(n, layout),
+            await onCluster(ctx, fanoutCase(n, layout), ns, () => fanoutRun(ctx, clusterPlacement(ns, layout), n, `bench.cluster.fanout.n${n}.${layout}`)),
+          );
         }
       }
       for (const layout of ['same', 'cross'] as const) {
-        byCase.set(rpcCase(layout), await onCluster(ctx, rpcCase(layout), ns, () => rpcRun(ctx, clusterPlacement(ns, layout), CLUSTER_CALLERS, `bench.cluster.echo.${layout}`)));
+        byCase.set(
+          rpcCase(layout),
+          await onCluster(ctx, rpcCase(layout), ns, () => rpcRun(ctx, clusterPlacement(ns, layout), CLUSTER_CALLERS, `bench.cluster.echo.${layout}`)),
+        );
       }
     }
   } finally {
@@ -288,7 +316,18 @@ export async function cluster(ctx: ScenarioContext): Promise<Result[]> {
       await nodes.nats.stop();
     }
   }
-  for (const c of clusterCases) if (!byCase.has(c)) byCase.set(c, { scenario: 'cluster', case: c, target: 'switchboard', values: {}, ratios: {}, notes: [], problems: [], error: 'skipped: time budget spent' });
+  for (const c of clusterCases)
+    if (!byCase.has(c))
+      byCase.set(c, {
+        scenario: 'cluster',
+        case: c,
+        target: 'switchboard',
+        values: {},
+        ratios: {},
+        notes: [],
+        problems: [],
+        error: 'skipped: time budget spent',
+      });
 
   // In table order, with the ratios to the single router (and to the same-node case).
   const groups: ((l: Layout) => string)[] = [...CLUSTER_FANOUT.map((n) => (l: Layout) => fanoutCase(n, l)), rpcCase];
@@ -312,7 +351,10 @@ export async function cluster(ctx: ScenarioContext): Promise<Result[]> {
     const idleMsgs = cross?.values.natsOutToIdle;
     if (cross !== undefined && idleMsgs !== undefined && Number.isFinite(idleMsgs)) {
       const heartbeats = Math.ceil((3 * o.measureMs) / HEARTBEAT_MS) + 3;
-      if (idleMsgs > heartbeats) cross.problems.push(`nats-server delivered ${idleMsgs} messages to node c (no sessions) during the window, more than the ~${heartbeats} heartbeats expected`);
+      if (idleMsgs > heartbeats)
+        cross.problems.push(
+          `nats-server delivered ${idleMsgs} messages to node c (no sessions) during the window, more than the ~${heartbeats} heartbeats expected`,
+        );
     }
     results.push(single!, same!, cross!);
   }

@@ -25,7 +25,8 @@ export async function idle(ctx: ScenarioContext): Promise<Result[]> {
   const needFds = sessions + FD_MARGIN;
   // Node cannot raise its own limit: the target is started under `ulimit -n` when the hard limit
   // allows, and the generators stay under the soft limit by taking fewer sessions each.
-  if (needFds > limit.hard) problems.push(`open-file hard limit ${limit.hard} < ${needFds} needed by the target: expect failed connects (raise it as root: ulimit -Hn)`);
+  if (needFds > limit.hard)
+    problems.push(`open-file hard limit ${limit.hard} < ${needFds} needed by the target: expect failed connects (raise it as root: ulimit -Hn)`);
   else if (needFds > limit.soft) notes.push(`target started with ulimit -n ${needFds}`);
   const perProcess = Math.max(1, Math.min(SESSIONS_PER_PROCESS, limit.soft - FD_MARGIN));
   for (const targetName of ctx.options.targets) {

@@ -109,7 +109,11 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
     { role: 'bare', name: `patterns ×${MATCHING.length}, no misses`, held: [], matching: [...MATCHING] },
     { role: 'misses', name: `patterns ×${MATCHING.length} + ${misses} misses`, held: nearMisses(misses, true), matching: [...MATCHING] },
   ];
-  for (const c of cases) check(c.held, c.matching.filter((s) => s.match !== 'exact'));
+  for (const c of cases)
+    check(
+      c.held,
+      c.matching.filter((s) => s.match !== 'exact'),
+    );
   const n = MATCHING.length;
   const { window, maxLead } = publishWindow(o, n);
 
@@ -152,7 +156,8 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
           const wrongTopic = total(run.reports, 'subscribers', 'errors');
           const problems = [...run.problems];
           if (stray > 0) problems.push(`the session holding the ${c.held.length} non-matching subscriptions got ${stray} EVENTs`);
-          if (wrongTopic > 0) problems.push(`${wrongTopic} EVENTs with a missing or wrong Details.topic (expected ${TOPIC} for pattern subscriptions, none for exact)`);
+          if (wrongTopic > 0)
+            problems.push(`${wrongTopic} EVENTs with a missing or wrong Details.topic (expected ${TOPIC} for pattern subscriptions, none for exact)`);
           return {
             values: {
               eventsPerSec,
@@ -168,7 +173,9 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
               subscribesPerSec: setupMs > 0 ? (1000 * c.held.length) / setupMs : Number.NaN,
               strayEvents: stray,
               sessionsLost:
-                total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost') + total(run.reports, 'holder', 'sessionsLost'),
+                total(run.reports, 'subscribers', 'sessionsLost') +
+                total(run.reports, 'publisher', 'sessionsLost') +
+                total(run.reports, 'holder', 'sessionsLost'),
               errors: wrongTopic + total(run.reports, 'publisher', 'errors'),
             },
             notes: [
@@ -200,7 +207,8 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
         r.values.eventsRatioVsExact = rate / controlRate;
         if (cases[i]?.role !== 'misses' || !Number.isFinite(ratio)) return;
         r.values.cpuLimitMet = ratio <= PATTERN_CPU_LIMIT ? 1 : 0;
-        if (ratio > PATTERN_CPU_LIMIT) r.problems.push(`CPU per delivered EVENT is ${ratio.toFixed(2)}× the exact control's, over the ${PATTERN_CPU_LIMIT}× limit`);
+        if (ratio > PATTERN_CPU_LIMIT)
+          r.problems.push(`CPU per delivered EVENT is ${ratio.toFixed(2)}× the exact control's, over the ${PATTERN_CPU_LIMIT}× limit`);
       });
     }
     results.push(...pair);

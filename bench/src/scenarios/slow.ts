@@ -68,8 +68,7 @@ export async function slow(ctx: ScenarioContext): Promise<Result[]> {
           secondLog = second.output().trim();
         }
         const windowS = alone.windowS;
-        const perFast = (run: LoadRun): number =>
-          fastReports(run).reduce((sum, r) => sum + r.receivedInWindow, 0) / windowS / s.fastSubscribers;
+        const perFast = (run: LoadRun): number => fastReports(run).reduce((sum, r) => sum + r.receivedInWindow, 0) / windowS / s.fastSubscribers;
         const resumed = withSlow.reports.find((r) => r.resumed !== undefined)?.resumed;
         const h = latency(fastReports(withSlow), 'subscribers');
         const aloneRate = perFast(alone);

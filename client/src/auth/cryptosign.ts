@@ -32,7 +32,9 @@ export async function ed25519Signer(seedHex: string): Promise<Ed25519Signer> {
     // Extractable, to read the public key from its JWK (WebCrypto has no "public key of" call).
     key = await crypto.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, true, ['sign']);
   } catch (err) {
-    throw new Error(`this runtime's WebCrypto has no Ed25519 (${err instanceof Error ? err.message : String(err)}): cryptosign needs Node 20+ or a browser with Ed25519 in WebCrypto`);
+    throw new Error(
+      `this runtime's WebCrypto has no Ed25519 (${err instanceof Error ? err.message : String(err)}): cryptosign needs Node 20+ or a browser with Ed25519 in WebCrypto`,
+    );
   }
   const jwk = await crypto.exportKey('jwk', key);
   if (typeof jwk.x !== 'string') throw new Error('WebCrypto exported an Ed25519 key without its public part');
@@ -79,7 +81,8 @@ export async function cryptosignAuth(options: CryptosignAuthOptions): Promise<Au
       const challenge = extra['challenge'];
       if (typeof challenge !== 'string') throw new Error('the cryptosign CHALLENGE has no challenge string');
       const binding = extra['channel_binding'];
-      if (binding !== undefined && binding !== null) throw new Error(`the router asks for channel binding '${String(binding)}', which this client does not offer`);
+      if (binding !== undefined && binding !== null)
+        throw new Error(`the router asks for channel binding '${String(binding)}', which this client does not offer`);
       return signer.signChallenge(challenge);
     },
   };

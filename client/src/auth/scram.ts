@@ -170,11 +170,14 @@ export function scramAuth(options: ScramAuthOptions): AuthOptions {
           const iterations = integer(extra['iterations'], 'iterations');
           const params: ScramKdfParams = { kdf, salt, iterations };
           if (kdf === 'pbkdf2') {
-            if (iterations > maxIterations) throw new Error(`the SCRAM CHALLENGE asks for ${iterations} PBKDF2 iterations (more than maxIterations ${maxIterations})`);
+            if (iterations > maxIterations)
+              throw new Error(`the SCRAM CHALLENGE asks for ${iterations} PBKDF2 iterations (more than maxIterations ${maxIterations})`);
           } else {
             params.memory = integer(extra['memory'], 'memory');
-            if (params.memory > maxMemory) throw new Error(`the SCRAM CHALLENGE asks for ${params.memory} KiB of argon2id memory (more than maxMemory ${maxMemory})`);
-            if (iterations > maxArgonIterations) throw new Error(`the SCRAM CHALLENGE asks for argon2id time cost ${iterations} (more than maxArgonIterations ${maxArgonIterations})`);
+            if (params.memory > maxMemory)
+              throw new Error(`the SCRAM CHALLENGE asks for ${params.memory} KiB of argon2id memory (more than maxMemory ${maxMemory})`);
+            if (iterations > maxArgonIterations)
+              throw new Error(`the SCRAM CHALLENGE asks for argon2id time cost ${iterations} (more than maxArgonIterations ${maxArgonIterations})`);
           }
           const salted = await scramSaltedPassword(dialect, password, params);
           const message = scramAuthMessage(dialect, { authid, clientNonce, nonce, salt: saltText, iterations });
@@ -183,13 +186,17 @@ export function scramAuth(options: ScramAuthOptions): AuthOptions {
           return dialect === 'crossbar' ? { signature: proof } : { signature: proof, extra: { nonce, channel_binding: null, cbind_data: null } };
         },
         onWelcome: (details) => {
-          if (details['authmethod'] !== undefined && details['authmethod'] !== method) throw new Error(`the router welcomed with authmethod '${String(details['authmethod'])}' instead of '${method}'`);
+          if (details['authmethod'] !== undefined && details['authmethod'] !== method)
+            throw new Error(`the router welcomed with authmethod '${String(details['authmethod'])}' instead of '${method}'`);
           if (expected === undefined) throw new Error('the router sent WELCOME without a SCRAM exchange, so it proved nothing');
           const authextra = details['authextra'];
-          const given = typeof authextra === 'object' && authextra !== null ? (authextra as Dict)[dialect === 'crossbar' ? 'scram_server_signature' : 'verifier'] : undefined;
+          const given =
+            typeof authextra === 'object' && authextra !== null
+              ? (authextra as Dict)[dialect === 'crossbar' ? 'scram_server_signature' : 'verifier']
+              : undefined;
           if (typeof given !== 'string') throw new Error('the WELCOME carries no SCRAM server signature');
           // The spec's example writes the verifier as RFC 5802's "v=<base64>"; take either.
-          if (!sameText(given.replace(/^v=/, ''), expected)) throw new Error('the router\'s SCRAM server signature is wrong: it does not know this password');
+          if (!sameText(given.replace(/^v=/, ''), expected)) throw new Error("the router's SCRAM server signature is wrong: it does not know this password");
         },
       };
     },

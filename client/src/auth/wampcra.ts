@@ -65,7 +65,8 @@ export async function craAnswer(secret: string, extra: Dict, maxIterations = 1_0
   if (typeof salt !== 'string') throw new Error('the wampcra CHALLENGE has a salt that is not a string');
   const iterations = numberOr(extra['iterations'], 'iterations');
   const keylen = numberOr(extra['keylen'], 'keylen');
-  if (iterations !== undefined && iterations > maxIterations) throw new Error(`the wampcra CHALLENGE asks for ${iterations} PBKDF2 iterations (more than maxIterations ${maxIterations})`);
+  if (iterations !== undefined && iterations > maxIterations)
+    throw new Error(`the wampcra CHALLENGE asks for ${iterations} PBKDF2 iterations (more than maxIterations ${maxIterations})`);
   return craSign(await craDeriveKey(secret, salt, iterations, keylen), challenge);
 }
 

@@ -21,7 +21,11 @@ describe.each(SERIALIZERS)('this client over %s', (serializer) => {
     const callee = await connectAutobahn(router.url, OTHER[serializer]);
     const session = await open(router.url, serializer);
     const procedure = uri('ab.callee');
-    await within(callee.session.register(procedure, (args, kwargs) => ({ args, kwargs })), 3000, 'REGISTERED');
+    await within(
+      callee.session.register(procedure, (args, kwargs) => ({ args, kwargs })),
+      3000,
+      'REGISTERED',
+    );
     const result = (await session.call(procedure, [...ARGS], { ...KWARGS })) as { args: unknown[]; kwargs: unknown };
     expect(exactNumbers(result.args)).toEqual(ARGS);
     expect(exactNumbers(result.kwargs)).toEqual(KWARGS);

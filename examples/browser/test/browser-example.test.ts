@@ -14,7 +14,10 @@ it('runs as its README says: the page served by the router joins, gets its event
   const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
   const [, page] = await run.waitFor(/open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/, 20_000);
   const port = new URL(page!).port;
-  expectLines(run.stdout(), expected.map((line) => line.replace(':8080/', `:${port}/`)));
+  expectLines(
+    run.stdout(),
+    expected.map((line) => line.replace(':8080/', `:${port}/`)),
+  );
 
   const { page: tab, errors } = await openPage();
   await tab.goto(page!);

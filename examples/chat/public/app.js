@@ -133,11 +133,16 @@ function renderPeople() {
   }
   const byNick = (a, b) => a.nick.localeCompare(b.nick);
   fill($('#here'), here.sort(byNick), (p) => [p.nick]);
-  fill($('#elsewhere'), elsewhere.sort(byNick), (p) => [p.nick, ` in #${p.room}`], (li, p) => {
-    li.style.cursor = 'pointer';
-    li.title = `go to #${p.room}`;
-    li.addEventListener('click', () => void enterRoom(p.room));
-  });
+  fill(
+    $('#elsewhere'),
+    elsewhere.sort(byNick),
+    (p) => [p.nick, ` in #${p.room}`],
+    (li, p) => {
+      li.style.cursor = 'pointer';
+      li.title = `go to #${p.room}`;
+      li.addEventListener('click', () => void enterRoom(p.room));
+    },
+  );
 }
 
 function fill(list, people, parts, decorate) {

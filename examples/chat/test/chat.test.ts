@@ -100,7 +100,10 @@ it('runs as its README says (`npm start -w examples/chat`): the printed address 
   const run = runCommand(command, { SWITCHBOARD_PORT: '0' });
   const [, page, ws] = await run.waitFor(/^serving (http:\/\/localhost:\d+\/) \(WAMP on (ws:\/\/localhost:\d+\/ws)\)/m, 20_000);
   const port = new URL(page!).port;
-  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8080/', `:${port}/`)));
+  expectLines(
+    run.stdout(),
+    expected.map((line) => line.replaceAll(':8080/', `:${port}/`)),
+  );
   const base = page!.replace('localhost', '127.0.0.1'); // the router listens on IPv4 (0.0.0.0)
   const home = await fetch(base);
   expect([home.status, await home.text()]).toEqual([200, expect.stringContaining('<title>Switchboard chat</title>')]);

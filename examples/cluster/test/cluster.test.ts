@@ -56,7 +56,11 @@ function composeConfig(): { services: Record<string, Service>; volumes?: Record<
     throw new Error(`docker-compose config failed:\n${e.stderr ?? e.message}`);
   }
   // Debian's docker-compose (1.x) is Python with PyYAML: the same interpreter turns its output into JSON.
-  const json = execFileSync(requireSystem('python3-yaml'), ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml, encoding: 'utf8', timeout: 10_000 });
+  const json = execFileSync(requireSystem('python3-yaml'), ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+    input: yaml,
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   return JSON.parse(json) as ReturnType<typeof composeConfig>;
 }
 
@@ -115,7 +119,11 @@ describe('docker-compose.yml', () => {
     expect(file.cluster?.node).toBe(name);
     expect(file.cluster?.nats.servers).toEqual(['nats://nats:4222']);
     const listener = file.listeners?.[0];
-    expect([listener?.type, listener?.type === 'websocket' ? listener.port : undefined, listener?.type === 'websocket' ? listener.path : undefined]).toEqual(['websocket', 8080, '/ws']);
+    expect([listener?.type, listener?.type === 'websocket' ? listener.port : undefined, listener?.type === 'websocket' ? listener.path : undefined]).toEqual([
+      'websocket',
+      8080,
+      '/ws',
+    ]);
   });
 
   it('nginx: mounts nginx.conf, waits for the nodes, and balances /ws over exactly node1..node3 with WebSocket upgrades and a long read timeout', () => {
@@ -197,7 +205,10 @@ async function startNginx(cluster: Cluster): Promise<RunningNginx> {
         .map((line) => /^GET \/ws (\d+) \[([^\]]*)\]$/.exec(line))
         .filter((m) => m !== null)
         .map((m) => {
-          const tried = (m[2] ?? '').split(/[,:]\s*/).filter((_, i, all) => i % 2 === 1 || all.length === 1).map(Number);
+          const tried = (m[2] ?? '')
+            .split(/[,:]\s*/)
+            .filter((_, i, all) => i % 2 === 1 || all.length === 1)
+            .map(Number);
           return { status: Number(m[1]), upstream: tried[tried.length - 1] ?? -1, tried };
         });
     return { nginx, url: `ws://127.0.0.1:${port}/ws`, wsLog };
@@ -218,7 +229,9 @@ async function open(url: string): Promise<{ connection: Connection; session: Ses
   return { connection, session, closes, reopened: () => reopened };
 }
 
-it('nginx (the example config) spreads WebSocket sessions over three nodes, and one whose node is killed reconnects to another', { timeout: 60_000 }, async () => {
+it('nginx (the example config) spreads WebSocket sessions over three nodes, and one whose node is killed reconnects to another', {
+  timeout: 60_000,
+}, async () => {
   const cluster = await startCluster(3, { names: NODES });
   const ports = cluster.urls.map((u) => Number(new URL(u).port));
   const proxy = await startNginx(cluster);
@@ -277,13 +290,18 @@ it('through nginx, one realm: an event and a call cross nodes', { timeout: 60_00
   expect(new Set(proxy.wsLog().map((l) => l.upstream)).size).toBe(3); // three nodes, one realm
 });
 
-it('runs as its README says (`npm start -w examples/cluster`): nats-server, three nodes, nginx; sessions on three nodes, an event and a call across them', { timeout: 60_000 }, async () => {
+it('runs as its README says (`npm start -w examples/cluster`): nats-server, three nodes, nginx; sessions on three nodes, an event and a call across them', {
+  timeout: 60_000,
+}, async () => {
   const { command, expected } = readmeRun('cluster');
   expect(command).toBe('npm start -w examples/cluster');
   const port = await freePort();
   const run = runCommand(command, { NGINX_PORT: String(port) });
   await run.waitFor(/Ctrl-C stops$/m, 50_000);
-  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8080/', `:${port}/`)));
+  expectLines(
+    run.stdout(),
+    expected.map((line) => line.replaceAll(':8080/', `:${port}/`)),
+  );
   // The event and the call crossed nodes: sender and receiver differ.
   for (const [, from, to] of run.stdout().matchAll(/^(?:event|call) from (node\d) to (node\d)/gm)) expect(from).not.toBe(to);
   await within(run.stop(), 15_000, 'the cluster to stop');

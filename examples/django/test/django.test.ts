@@ -19,7 +19,9 @@ const project = fileURLToPath(new URL('..', import.meta.url));
 function python(args: string[], env: Record<string, string>): Promise<string> {
   return within(
     new Promise<string>((resolve, reject) => {
-      execFile(requireSystem('python3-django'), args, { cwd: project, env: { ...process.env, ...env } }, (err, stdout, stderr) => (err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      execFile(requireSystem('python3-django'), args, { cwd: project, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+        err !== null ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      );
     }),
     20_000,
     `python3 ${args.join(' ')}`,
@@ -33,7 +35,10 @@ describe('examples/django', () => {
     const djangoPort = await freePort();
     const run = runCommand(command, { SWITCHBOARD_PORT: '0', DJANGO_PORT: String(djangoPort) });
     await run.waitFor(/^Quit the server with CONTROL-C\.$/m, 30_000);
-    expectLines(run.stdout(), expected.map((line) => line.replace(':8000/', `:${djangoPort}/`)));
+    expectLines(
+      run.stdout(),
+      expected.map((line) => line.replace(':8000/', `:${djangoPort}/`)),
+    );
 
     const { browser, page, errors } = await openPage();
     const base = `http://127.0.0.1:${djangoPort}/`;
@@ -69,7 +74,18 @@ describe('examples/django', () => {
       listeners: [
         {
           type: 'websocket',
-          http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'backend', authid: 'django', options: { key: 'django', secret: 'test-secret', timestamp_delta_limit: 60 }, requireIncreasingSeq: true } } },
+          http: {
+            paths: {
+              '/publish': {
+                type: 'publisher',
+                realm: 'realm1',
+                role: 'backend',
+                authid: 'django',
+                options: { key: 'django', secret: 'test-secret', timestamp_delta_limit: 60 },
+                requireIncreasingSeq: true,
+              },
+            },
+          },
         },
       ],
     });
@@ -84,7 +100,11 @@ describe('examples/django', () => {
       SWITCHBOARD_KEY: 'django',
       SWITCHBOARD_SECRET: 'test-secret',
     });
-    const result = JSON.parse(out) as { page: { status: number; html: string }; post: { status: number; body: { publication: number } }; form: { status: number; location: string } };
+    const result = JSON.parse(out) as {
+      page: { status: number; html: string };
+      post: { status: number; body: { publication: number } };
+      form: { status: number; location: string };
+    };
     expect(result.page.status).toBe(200);
     // The page subscribes in the browser through @switchboard/client, at the router's WebSocket URL.
     expect(result.page.html).toContain(`url: '${router.url}'`);
@@ -103,7 +123,12 @@ describe('examples/django', () => {
 
   it('with the wrong secret the bridge refuses (401) and the view answers 502', async () => {
     const router = await startTestRouter({
-      listeners: [{ type: 'websocket', http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'right' } } } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'django', secret: 'right' } } } },
+        },
+      ],
     });
     const out = await python(['test/django_client.py', 'x', 'y'], {
       SWITCHBOARD_PUBLISH_URL: `http://127.0.0.1:${router.addresses[0]!.port}/publish`,
@@ -116,8 +141,22 @@ describe('examples/django', () => {
   });
 
   it('the Python helper signs exactly like the router', async () => {
-    const out = await python(['-c', 'from switchboard_bridge import sign; print(sign("secret123", "foobar", "2026-01-14T16:59:51.123Z", 1, 10, b\'{"topic": "com.myapp.topic1", "args": ["Hello, world"]}\'))'], {});
+    const out = await python(
+      [
+        '-c',
+        'from switchboard_bridge import sign; print(sign("secret123", "foobar", "2026-01-14T16:59:51.123Z", 1, 10, b\'{"topic": "com.myapp.topic1", "args": ["Hello, world"]}\'))',
+      ],
+      {},
+    );
     const { computeSignature } = await import('../../../router/src/http/bridge/signature.js');
-    expect(out.trim()).toBe(computeSignature('secret123', { key: 'foobar', timestamp: '2026-01-14T16:59:51.123Z', seq: '1', nonce: '10', body: '{"topic": "com.myapp.topic1", "args": ["Hello, world"]}' }));
+    expect(out.trim()).toBe(
+      computeSignature('secret123', {
+        key: 'foobar',
+        timestamp: '2026-01-14T16:59:51.123Z',
+        seq: '1',
+        nonce: '10',
+        body: '{"topic": "com.myapp.topic1", "args": ["Hello, world"]}',
+      }),
+    );
   });
 });

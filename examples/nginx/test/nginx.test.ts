@@ -39,12 +39,16 @@ function fetchVia(url: string, options: { method?: string; headers?: Record<stri
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return within(
     new Promise<Reply>((resolve, reject) => {
-      const req = send(target, { method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.ca !== undefined && { ca: options.ca }) }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const req = send(
+        target,
+        { method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.ca !== undefined && { ca: options.ca }) },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject);
       req.end(options.body);
     }),
@@ -87,7 +91,9 @@ async function startNginx(prefix: string, files: NginxFiles): Promise<{ nginx: S
     execFileSync(nginxPath, [...args, '-t', '-q'], { stdio: 'pipe', timeout: 10_000 });
     const nginx = spawnProcess(nginxPath, [...args, '-g', 'daemon off;'], { name: 'nginx' });
     try {
-      await untilAccepting(nginx, `TLS on ${httpsPort}`, (connected) => tlsConnect({ host: '127.0.0.1', port: httpsPort, ca: files.ca, servername: 'localhost' }, connected));
+      await untilAccepting(nginx, `TLS on ${httpsPort}`, (connected) =>
+        tlsConnect({ host: '127.0.0.1', port: httpsPort, ca: files.ca, servername: 'localhost' }, connected),
+      );
       return { nginx, httpsPort, httpPort };
     } catch (err) {
       await nginx.stop();
@@ -121,10 +127,29 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
   chmodSync(prefix, 0o755);
   const cert = join(prefix, 'cert.pem');
   const key = join(prefix, 'key.pem');
-  execFileSync(requireSystem('openssl'), [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'pipe', timeout: 10_000 });
+  execFileSync(
+    requireSystem('openssl'),
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'pipe', timeout: 10_000 },
+  );
   const ca = readFileSync(cert, 'utf8');
 
   const { nginx, httpsPort, httpPort } = await startNginx(prefix, { upstream, cert, key, ca });
@@ -137,7 +162,11 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
   expect([home.status, home.headers['content-type']]).toEqual([200, 'text/html; charset=utf-8']);
   expect(home.body).toContain('<title>Switchboard chat</title>');
   const bundle = await fetchVia(`${base}/lib/switchboard.js`, { ca });
-  expect([bundle.status, bundle.headers['content-type'], bundle.body.length]).toEqual([200, 'text/javascript; charset=utf-8', Number(bundle.headers['content-length'])]);
+  expect([bundle.status, bundle.headers['content-type'], bundle.body.length]).toEqual([
+    200,
+    'text/javascript; charset=utf-8',
+    Number(bundle.headers['content-length']),
+  ]);
   const etag = bundle.headers['etag'];
   expect(etag).toBeDefined();
   expect((await fetchVia(`${base}/lib/switchboard.js`, { ca, headers: { 'If-None-Match': etag ?? '' } })).status).toBe(304);
@@ -166,13 +195,18 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
   expect(readFileSync(join(prefix, 'access.log'), 'utf8')).toMatch(/"GET \/ws HTTP\/1\.1" 101 /);
 });
 
-it('runs as its README says (`npm start -w examples/nginx`): nginx in the foreground with its own prefix, check.mjs through it, the prefix removed on Ctrl-C', { timeout: 60_000 }, async () => {
+it('runs as its README says (`npm start -w examples/nginx`): nginx in the foreground with its own prefix, check.mjs through it, the prefix removed on Ctrl-C', {
+  timeout: 60_000,
+}, async () => {
   const { command, expected } = readmeRun('nginx');
   expect(command).toBe('npm start -w examples/nginx');
   const [httpsPort, httpPort] = [await freePort(), await freePort()];
   const run = runCommand(command, { SWITCHBOARD_PORT: '0', NGINX_HTTPS_PORT: String(httpsPort), NGINX_HTTP_PORT: String(httpPort) });
   const [, cert] = await run.waitFor(/self-signed certificate (\S+\/cert\.pem)\); Ctrl-C stops$/m, 45_000);
-  expectLines(run.stdout(), expected.map((line) => line.replaceAll(':8443/', `:${httpsPort}/`).replaceAll(':8088/', `:${httpPort}/`)));
+  expectLines(
+    run.stdout(),
+    expected.map((line) => line.replaceAll(':8443/', `:${httpsPort}/`).replaceAll(':8088/', `:${httpPort}/`)),
+  );
   const page = await fetchVia(`https://localhost:${httpsPort}/`, { ca: readFileSync(cert!, 'utf8') });
   expect([page.status, page.body]).toEqual([200, expect.stringContaining('<title>Switchboard chat</title>')]);
   const redirect = await fetchVia(`http://localhost:${httpPort}/x`);

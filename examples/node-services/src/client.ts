@@ -30,7 +30,10 @@ await session.subscribe('com.example.jobs.done', (_args, { job: id, elapsedMs })
 const receipt = await session.call('com.example.jobs.start', [5], { label: 'thumbnails' });
 job = receipt.job;
 console.log(`job started on ${receipt.worker}: ${receipt.steps} steps`);
-for await (const { args: [done, total], kwargs } of progress) {
+for await (const {
+  args: [done, total],
+  kwargs,
+} of progress) {
   if (kwargs.job !== job) continue;
   console.log(`${kwargs.label}: ${done}/${total}`);
   if (done === total) break;

@@ -29,7 +29,8 @@ async function run(s: Session<Api>, job: string, label: string, steps: number): 
 }
 
 await session.register('com.example.jobs.start', ([steps], { label }) => {
-  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new WampError('wamp.error.invalid_argument', [`steps must be an integer from 1 to ${MAX_STEPS}`]);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)
+    throw new WampError('wamp.error.invalid_argument', [`steps must be an integer from 1 to ${MAX_STEPS}`]);
   const job = randomUUID();
   run(session, job, label ?? 'job', steps).catch((err: unknown) => console.error(`${name}: job ${job} failed:`, err));
   return { job, worker: name, steps };

@@ -68,7 +68,12 @@ it('two processes share a procedure round-robin; the worker publishes progress; 
       10_000,
       'the progress events',
     );
-    expect(seen).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+    expect(seen).toEqual([
+      [1, 4],
+      [2, 4],
+      [3, 4],
+      [4, 4],
+    ]);
     const finished = await within(done[Symbol.asyncIterator]().next(), 5000, 'the done event');
     expect(finished.done !== true && finished.value.kwargs).toMatchObject({ job: receipt.job, label: 'test', worker: 'worker' });
     await expect(caller.call('com.example.jobs.start', [0])).rejects.toMatchObject({ uri: 'wamp.error.invalid_argument' });
@@ -78,7 +83,14 @@ it('two processes share a procedure round-robin; the worker publishes progress; 
     expect(await within(client.exited, 15_000, 'the client to finish')).toBe(0);
     const lines = client.output().trim().split('\n');
     expect(lines[0]).toBe('6 calls: A served 3, B served 3');
-    expect(lines.slice(1, 7)).toEqual(['job started on worker: 5 steps', 'thumbnails: 1/5', 'thumbnails: 2/5', 'thumbnails: 3/5', 'thumbnails: 4/5', 'thumbnails: 5/5']);
+    expect(lines.slice(1, 7)).toEqual([
+      'job started on worker: 5 steps',
+      'thumbnails: 1/5',
+      'thumbnails: 2/5',
+      'thumbnails: 3/5',
+      'thumbnails: 4/5',
+      'thumbnails: 5/5',
+    ]);
     expect(lines[7]).toMatch(/^job done in \d+ ms$/);
 
     // A service that stops (SIGTERM: it leaves the realm, exit 0) leaves the other serving everything.
@@ -91,7 +103,9 @@ it('two processes share a procedure round-robin; the worker publishes progress; 
   }
 });
 
-it('runs as its README says (`npm start -w examples/node-services`: router, two services, worker, client in one terminal) and prints what the README shows', { timeout: 45_000 }, async () => {
+it('runs as its README says (`npm start -w examples/node-services`: router, two services, worker, client in one terminal) and prints what the README shows', {
+  timeout: 45_000,
+}, async () => {
   const { command, expected } = readmeRun('node-services');
   expect(command).toBe('npm start -w examples/node-services');
   const run = runCommand(command, { SWITCHBOARD_PORT: '0' });

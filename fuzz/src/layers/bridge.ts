@@ -49,8 +49,10 @@ function body(rng: Rng, path: string): Buffer {
       rng.chance(0.1) ? Buffer.from([0xff, 0xfe, 0xc0]) : Buffer.alloc(0),
     ]);
   }
-  if (path === '/call') return Buffer.from(JSON.stringify({ procedure: field(rng, () => (rng.chance(0.7) ? 'fuzz.echo' : nastyString(rng))), ...payload(rng) }));
-  if (path === '/publish' && rng.chance(0.1)) return Buffer.from(JSON.stringify(Array.from({ length: rng.size(50) + 1 }, () => ({ topic: topic(rng), ...payload(rng) }))));
+  if (path === '/call')
+    return Buffer.from(JSON.stringify({ procedure: field(rng, () => (rng.chance(0.7) ? 'fuzz.echo' : nastyString(rng))), ...payload(rng) }));
+  if (path === '/publish' && rng.chance(0.1))
+    return Buffer.from(JSON.stringify(Array.from({ length: rng.size(50) + 1 }, () => ({ topic: topic(rng), ...payload(rng) }))));
   return Buffer.from(JSON.stringify({ topic: topic(rng), ...payload(rng) }));
 }
 
@@ -59,8 +61,16 @@ export const bridgeLayer: Layer = {
   generate(rng: Rng): Shot {
     const path = rng.pick(['/publish', '/publish', '/call', '/call', '/hook']);
     const data = body(rng, path);
-    const headers: Record<string, string> = { 'Content-Type': rng.chance(0.9) ? 'application/json' : rng.pick(['text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) };
-    if (rng.chance(0.1)) headers['Idempotency-Key'] = nastyString(rng).replace(/[^\x20-\x7e]/g, '_').slice(0, 300) || 'k';
+    const headers: Record<string, string> = {
+      'Content-Type': rng.chance(0.9)
+        ? 'application/json'
+        : rng.pick(['text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']),
+    };
+    if (rng.chance(0.1))
+      headers['Idempotency-Key'] =
+        nastyString(rng)
+          .replace(/[^\x20-\x7e]/g, '_')
+          .slice(0, 300) || 'k';
     if (rng.chance(0.05)) headers['Authorization'] = `Bearer ${'x'.repeat(rng.size(5000))}`;
     const method = rng.chance(0.97) ? 'POST' : rng.pick(['GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
     const query = rng.chance(0.05) ? `?key=${percent(nastyString(rng))}&timestamp=x&seq=-1&nonce=${'9'.repeat(40)}&signature=%00` : '';

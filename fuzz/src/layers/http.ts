@@ -16,7 +16,14 @@ export interface HttpOptions {
 }
 
 /** Never rejects: a refused or reset request resolves with status 0. */
-export function http(port: number, method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, options: HttpOptions = {}): Promise<HttpResult> {
+export function http(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Uint8Array | undefined,
+  options: HttpOptions = {},
+): Promise<HttpResult> {
   return new Promise<HttpResult>((resolve) => {
     let done = false;
     const chunks: Buffer[] = [];

@@ -51,13 +51,29 @@ export const longpollLayer: Layer = {
     const frames = s.hello === undefined ? s.frames : [s.hello, ...s.frames];
     const bodies: Buffer[] = batched ? [batch(frames, serializer !== 'json')] : frames.map((f) => Buffer.from(bytesOf(f)));
     const stray = rng.chance(0.1)
-      ? { method: rng.pick(['GET', 'PUT', 'DELETE', 'POST', 'OPTIONS']), path: `/lp/${rng.pick(['', 'x', '..', '%00', nastyString(rng).replace(/[^\x21-\x7e]/g, '_').slice(0, 200), 'a'.repeat(5000)])}/${rng.pick(['send', 'receive', 'close', ''])}` }
+      ? {
+          method: rng.pick(['GET', 'PUT', 'DELETE', 'POST', 'OPTIONS']),
+          path: `/lp/${rng.pick([
+            '',
+            'x',
+            '..',
+            '%00',
+            nastyString(rng)
+              .replace(/[^\x21-\x7e]/g, '_')
+              .slice(0, 200),
+            'a'.repeat(5000),
+          ])}/${rng.pick(['send', 'receive', 'close', ''])}`,
+        }
       : undefined;
     const contentType = serializer === 'json' ? 'application/json' : serializer === 'msgpack' ? 'application/x-msgpack' : 'application/cbor';
     return {
       layer: 'longpoll',
       frames: bodies.length + 1,
-      describe: () => `longpoll ${serializer}${batched ? ' batched' : ''}: open ${preview(open)}, ${frames.length} messages, first ${frames.slice(0, 3).map((f) => preview(f)).join(' ')}${stray ? `, stray ${stray.method} ${stray.path.slice(0, 60)}` : ''}`,
+      describe: () =>
+        `longpoll ${serializer}${batched ? ' batched' : ''}: open ${preview(open)}, ${frames.length} messages, first ${frames
+          .slice(0, 3)
+          .map((f) => preview(f))
+          .join(' ')}${stray ? `, stray ${stray.method} ${stray.path.slice(0, 60)}` : ''}`,
       dump: () => ({ open: open.toString('latin1'), bodies: bodies.map(dumpFrame), stray }),
       fire: async (target: Endpoints) => {
         if (stray !== undefined) await http(target.port, stray.method, stray.path, {}, undefined, { abortAfterMs: 500 });

@@ -87,7 +87,11 @@ export const rawsocketLayer: Layer = {
     return {
       layer: 'rawsocket',
       frames: frames.length,
-      describe: () => `rawsocket ${serializer}: handshake ${chunks[0]!.toString('hex')}, ${frames.length} frames${split ? ' split' : ''}, first ${frames.slice(0, 3).map((f) => preview(f)).join(' ')}`,
+      describe: () =>
+        `rawsocket ${serializer}: handshake ${chunks[0]!.toString('hex')}, ${frames.length} frames${split ? ' split' : ''}, first ${frames
+          .slice(0, 3)
+          .map((f) => preview(f))
+          .join(' ')}`,
       dump: () => ({ chunks: chunks.map(dumpFrame), split, drip }),
       fire: (target: Endpoints) => runTcp(target.port, parts, { dripMs: drip, lingerMs: 20 }),
     };

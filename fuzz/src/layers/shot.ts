@@ -42,5 +42,7 @@ export function preview(frame: string | Uint8Array, max = 160): string {
 }
 
 export function dumpFrame(frame: string | Uint8Array): unknown {
-  return typeof frame === 'string' ? { text: frame.length > 4096 ? `${frame.slice(0, 4096)}…` : frame, length: frame.length } : { base64: Buffer.from(frame.subarray(0, 65536)).toString('base64'), length: frame.length };
+  return typeof frame === 'string'
+    ? { text: frame.length > 4096 ? `${frame.slice(0, 4096)}…` : frame, length: frame.length }
+    : { base64: Buffer.from(frame.subarray(0, 65536)).toString('base64'), length: frame.length };
 }

@@ -24,7 +24,8 @@ export const sseLayer: Layer = {
     params.push(`topic=${rng.chance(0.6) ? `fuzz.${rng.int(8)}` : enc(rng, nastyString(rng))}`);
     if (rng.chance(0.5)) params.push(`match=${rng.chance(0.6) ? rng.pick(['prefix', 'wildcard', 'exact']) : enc(rng, nastyString(rng))}`);
     if (rng.chance(0.2)) params.push(`events=${rng.pick(['message', '', enc(rng, nastyString(rng))])}`);
-    if (rng.chance(0.2)) params.push(`lastEventId=${rng.pick(['0', '1', '9999999999999999', '99999999999999999999', '-1', '1e5', enc(rng, nastyString(rng))])}`);
+    if (rng.chance(0.2))
+      params.push(`lastEventId=${rng.pick(['0', '1', '9999999999999999', '99999999999999999999', '-1', '1e5', enc(rng, nastyString(rng))])}`);
     if (rng.chance(0.2)) params.push(`get_retained=${rng.pick(['true', 'false', ''])}`);
     if (rng.chance(0.1)) params.push(...params);
     if (rng.chance(0.02)) params.push(`pad=${'a'.repeat(rng.size(60_000))}`);

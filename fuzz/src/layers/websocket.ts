@@ -76,11 +76,17 @@ export const websocketLayer: Layer = {
     const all = s.hello === undefined ? s.frames : [s.hello, ...s.frames];
     const frames = batched ? [batch(all, serializer !== 'json')] : all;
     // Now and then a protocol the router does not speak.
-    const protocol = rng.chance(0.02) ? rng.pick(['wamp.2.xml', '', 'wamp.2.json, wamp.2.cbor', 'wamp.2.json.batched.x']) : `wamp.2.${serializer}${batched ? '.batched' : ''}`;
+    const protocol = rng.chance(0.02)
+      ? rng.pick(['wamp.2.xml', '', 'wamp.2.json, wamp.2.cbor', 'wamp.2.json.batched.x'])
+      : `wamp.2.${serializer}${batched ? '.batched' : ''}`;
     return {
       layer: 'websocket',
       frames: all.length,
-      describe: () => `websocket ${protocol}: ${all.length} frames, first ${all.slice(0, 3).map((f) => preview(f)).join(' ')}`,
+      describe: () =>
+        `websocket ${protocol}: ${all.length} frames, first ${all
+          .slice(0, 3)
+          .map((f) => preview(f))
+          .join(' ')}`,
       dump: () => ({ protocol, frames: frames.map(dumpFrame) }),
       fire: (target: Endpoints) => runWebSocket(`ws://127.0.0.1:${target.port}/ws`, protocol, frames, 10),
     };

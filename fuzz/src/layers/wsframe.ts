@@ -14,8 +14,18 @@ import { runTcp } from './tcp.js';
 
 function upgrade(rng: Rng): Buffer {
   const key = randomBytes(16).toString('base64');
-  const protocol = rng.chance(0.9) ? rng.pick(['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.cbor', 'wamp.2.json.batched']) : nastyString(rng).replace(/[\r\n]/g, '');
-  let lines = ['GET /ws HTTP/1.1', 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Protocol: ${protocol}`];
+  const protocol = rng.chance(0.9)
+    ? rng.pick(['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.cbor', 'wamp.2.json.batched'])
+    : nastyString(rng).replace(/[\r\n]/g, '');
+  let lines = [
+    'GET /ws HTTP/1.1',
+    'Host: 127.0.0.1',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Protocol: ${protocol}`,
+  ];
   if (rng.chance(0.1)) {
     // A garbled request: a header removed or doubled, a bad version, a huge header, a bad request line.
     switch (rng.int(6)) {
@@ -89,7 +99,11 @@ function hostileFrame(rng: Rng): Buffer {
       return Buffer.concat([frame(false, 0, 1, hello.subarray(0, 5), true), frame(true, 0, 2, hello.subarray(5), true)]);
     case 10:
       // Many tiny fragments.
-      return Buffer.concat([frame(false, 0, 1, hello.subarray(0, 1), true), ...Array.from(hello.subarray(1, -1), (b) => frame(false, 0, 0, Uint8Array.of(b), true)), frame(true, 0, 0, hello.subarray(-1), true)]);
+      return Buffer.concat([
+        frame(false, 0, 1, hello.subarray(0, 1), true),
+        ...Array.from(hello.subarray(1, -1), (b) => frame(false, 0, 0, Uint8Array.of(b), true)),
+        frame(true, 0, 0, hello.subarray(-1), true),
+      ]);
     default:
       return frame(true, 0, 9, rng.bytes(rng.int(126)), true);
   }
@@ -108,7 +122,11 @@ export const wsframeLayer: Layer = {
     return {
       layer: 'wsframe',
       frames: frames.length,
-      describe: () => `wsframe: ${frames.length} frames${drip > 0 ? ' (dripped)' : ''}, first ${frames.slice(0, 3).map((f) => preview(f)).join(' ')}`,
+      describe: () =>
+        `wsframe: ${frames.length} frames${drip > 0 ? ' (dripped)' : ''}, first ${frames
+          .slice(0, 3)
+          .map((f) => preview(f))
+          .join(' ')}`,
       dump: () => ({ request: request.toString('latin1').slice(0, 2000), frames: frames.map(dumpFrame), drip }),
       fire: (target: Endpoints) => runTcp(target.port, [request, ...frames], { dripMs: drip, lingerMs: 20 }),
     };

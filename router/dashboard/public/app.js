@@ -121,7 +121,12 @@ async function watch() {
     scheduleRefresh();
   });
   for (const kind of ['subscription', 'registration']) {
-    for (const event of ['on_create', 'on_delete', kind === 'subscription' ? 'on_subscribe' : 'on_register', kind === 'subscription' ? 'on_unsubscribe' : 'on_unregister']) {
+    for (const event of [
+      'on_create',
+      'on_delete',
+      kind === 'subscription' ? 'on_subscribe' : 'on_register',
+      kind === 'subscription' ? 'on_unsubscribe' : 'on_unregister',
+    ]) {
       await session.subscribe(`wamp.${kind}.${event}`, () => scheduleRefresh());
     }
   }
@@ -142,7 +147,14 @@ function renderSessions() {
   tbody.replaceChildren();
   const own = state.session?.id;
   for (const d of [...state.sessions.values()].sort((a, b) => a.session - b.session)) {
-    const tr = row([d.session, d.authid ?? '', d.authrole ?? '', d.authmethod ?? '', `${d.transport?.type ?? ''} ${d.transport?.protocol ?? ''}`, d.transport?.peer ?? '']);
+    const tr = row([
+      d.session,
+      d.authid ?? '',
+      d.authrole ?? '',
+      d.authmethod ?? '',
+      `${d.transport?.type ?? ''} ${d.transport?.protocol ?? ''}`,
+      d.transport?.peer ?? '',
+    ]);
     tr.dataset.session = String(d.session);
     const td = document.createElement('td');
     if (d.session === own) {
@@ -197,9 +209,15 @@ async function routes(kind, members) {
 async function refreshRoutes() {
   if (!state.session) return;
   const subscriptions = await routes('subscription', 'subscribers');
-  fillTable('#subscriptions', subscriptions.map((s) => [s.id, s.uri, s.match, s.sessions.join(', ')]));
+  fillTable(
+    '#subscriptions',
+    subscriptions.map((s) => [s.id, s.uri, s.match, s.sessions.join(', ')]),
+  );
   const registrations = await routes('registration', 'callees');
-  fillTable('#registrations', registrations.map((r) => [r.id, r.uri, r.match, r.invoke ?? 'single', r.sessions.join(', ')]));
+  fillTable(
+    '#registrations',
+    registrations.map((r) => [r.id, r.uri, r.match, r.invoke ?? 'single', r.sessions.join(', ')]),
+  );
 }
 
 // ---- message counters ----------------------------------------------------------------------------

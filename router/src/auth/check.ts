@@ -38,7 +38,8 @@ export function authProblems(auth: unknown, at: string, realms: ReadonlySet<stri
       for (const key of principal['authorized_keys']) {
         if (typeof key !== 'string') continue;
         const other = owner.get(key.toLowerCase());
-        if (other !== undefined && other !== authid) problems.push(`${pointer}/authorized_keys: key ${key} also belongs to '${other}'; a key must name one principal`);
+        if (other !== undefined && other !== authid)
+          problems.push(`${pointer}/authorized_keys: key ${key} also belongs to '${other}'; a key must name one principal`);
         owner.set(key.toLowerCase(), authid);
       }
     }
@@ -60,7 +61,9 @@ export function listenerAuthProblems(listener: Record<string, unknown>, at: stri
   const auth = listener['auth'];
   if (!isRecord(auth)) return problems;
   if (auth['tls'] !== undefined && !(isRecord(tls) && (tls['clientCertificates'] !== undefined || tls['requestCert'] === true))) {
-    problems.push(`${at}/auth/tls: needs a TLS listener that asks for client certificates (set ${at}/tls with ca and clientCertificates "request" or "require")`);
+    problems.push(
+      `${at}/auth/tls: needs a TLS listener that asks for client certificates (set ${at}/tls with ca and clientCertificates "request" or "require")`,
+    );
   }
   if (auth['cookie'] !== undefined && listener['type'] !== 'websocket') {
     problems.push(`${at}/auth/cookie: cookie authentication needs a websocket listener (cookies travel in the HTTP upgrade)`);

@@ -89,7 +89,10 @@ export function covers<R extends CoverRule>(pattern: string, match: MatchPolicy,
     return rules.every((r) => r === base || r.match === 'wildcard' || !r.uri.startsWith(pattern) || allows(r));
   }
   // A wildcard: every URI it matches starts with its components before the first empty one.
-  const lead = parts.slice(0, parts.indexOf('')).map((p) => `${p}.`).join('');
+  const lead = parts
+    .slice(0, parts.indexOf(''))
+    .map((p) => `${p}.`)
+    .join('');
   let base: R | undefined;
   for (const r of rules) if (r.match === 'prefix' && lead.startsWith(r.uri) && (base === undefined || r.uri.length > base.uri.length)) base = r;
   for (const r of rules) {

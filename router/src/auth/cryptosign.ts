@@ -87,7 +87,11 @@ function readHello(hello: HelloInfo): Request | AuthResult {
   if (type === undefined || type === null) return { pubkey: pubkey.toLowerCase(), binding: undefined };
   if (!isChannelBinding(type)) {
     // Crossbar refuses an unknown binding type with not_authorized too.
-    return { kind: 'deny', reason: ErrorUri.NotAuthorized, message: `unsupported channel binding ${JSON.stringify(type)} (supported: ${CHANNEL_BINDINGS.join(', ')})` };
+    return {
+      kind: 'deny',
+      reason: ErrorUri.NotAuthorized,
+      message: `unsupported channel binding ${JSON.stringify(type)} (supported: ${CHANNEL_BINDINGS.join(', ')})`,
+    };
   }
   const id = hello.transport.channelBindings?.[type];
   return { pubkey: pubkey.toLowerCase(), binding: id === undefined ? undefined : { type, id } };

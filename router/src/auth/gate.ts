@@ -166,7 +166,9 @@ export class Gate<S extends GateSession> {
     if (judgement.ok !== 'pending') {
       // A verdict decided now still reaches the caller a microtask later: by then the session may
       // have left (a GOODBYE read in the same chunk as the CALL). Checked when it is handed over.
-      return Promise.resolve(judgement).then((v) => (membership === undefined || (this.#belongs(session) && session.membership === membership) ? v : undefined));
+      return Promise.resolve(judgement).then((v) =>
+        membership === undefined || (this.#belongs(session) && session.membership === membership) ? v : undefined,
+      );
     }
     let settled: Verdict | undefined;
     return judgement.settle((v) => void (settled = v)).then(() => settled);
@@ -202,7 +204,10 @@ export class Gate<S extends GateSession> {
   }
 
   #failed(session: S, ask: Ask, err: unknown): Refusal {
-    this.#log.warn({ realm: this.#realm, session: session.id, uri: ask.uri, action: ask.action, err: err instanceof Error ? err.message : String(err) }, 'authorizer failed');
+    this.#log.warn(
+      { realm: this.#realm, session: session.id, uri: ask.uri, action: ask.action, err: err instanceof Error ? err.message : String(err) },
+      'authorizer failed',
+    );
     return refusal(ErrorUri.AuthorizationFailed, AUTHORIZATION_FAILED_MESSAGE);
   }
 }

@@ -140,13 +140,19 @@ export function limitFailures(inner: Authenticator, limiter: FailureLimiter, log
     if (refusal === undefined) return false;
     // Logged at 1, 2, 4, 8… refusals per block: a flood is visible without flooding the log.
     if ((refusal.refused & (refusal.refused - 1)) === 0) {
-      log?.warn({ session: hello.session, method: inner.method, blocked: refusal.key, refused: refusal.refused, remainingMs: refusal.remainingMs }, 'authentication refused: too many failures');
+      log?.warn(
+        { session: hello.session, method: inner.method, blocked: refusal.key, refused: refusal.refused, remainingMs: refusal.remainingMs },
+        'authentication refused: too many failures',
+      );
     }
     return true;
   };
   const fail = (hello: HelloInfo, keys: string[]): void => {
     for (const key of limiter.fail(keys)) {
-      log?.warn({ session: hello.session, method: inner.method, blocked: key, blockMs: limiter.limits.blockMs, failuresPerMinute: limiter.limits.failuresPerMinute }, 'authentication blocked: too many failures');
+      log?.warn(
+        { session: hello.session, method: inner.method, blocked: key, blockMs: limiter.limits.blockMs, failuresPerMinute: limiter.limits.failuresPerMinute },
+        'authentication blocked: too many failures',
+      );
     }
   };
   const observe = (hello: HelloInfo, keys: string[], result: AuthResult | Promise<AuthResult>): AuthResult | Promise<AuthResult> => {

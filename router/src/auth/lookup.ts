@@ -125,7 +125,13 @@ function webhookSource(config: WebhookSourceConfig, context: AuthContext | undef
       let res: Response;
       try {
         // A webhook that redirects is misconfigured; following it could send the secret elsewhere.
-        res = await fetch(config.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...config.headers }, body, redirect: 'error', signal });
+        res = await fetch(config.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json', ...config.headers },
+          body,
+          redirect: 'error',
+          signal,
+        });
       } catch (err) {
         throw new LookupError(`webhook ${config.url} failed: ${describe(err)}`);
       }
@@ -207,7 +213,12 @@ export function parseAnswer(value: unknown): PrincipalAnswer {
   text('secret');
   text('salt');
   text('kdf');
-  for (const [key, field] of [['stored-key', 'storedKey'], ['stored_key', 'storedKey'], ['server-key', 'serverKey'], ['server_key', 'serverKey']] as const) {
+  for (const [key, field] of [
+    ['stored-key', 'storedKey'],
+    ['stored_key', 'storedKey'],
+    ['server-key', 'serverKey'],
+    ['server_key', 'serverKey'],
+  ] as const) {
     const v = value[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || v === '') throw new LookupError(`authenticator answer: ${key} must be a non-empty string`);
@@ -290,7 +301,10 @@ export async function tryLookup(source: PrincipalSource, request: LookupRequest,
     return await source.lookup(request);
   } catch (err) {
     const cause = err instanceof WampError ? err.uri : err instanceof Error ? err.message : String(err);
-    log?.info({ session: request.details['session'], authmethod: request.authmethod, authid: request.authid, provider: source.provider, cause }, 'authenticator refused or failed');
+    log?.info(
+      { session: request.details['session'], authmethod: request.authmethod, authid: request.authid, provider: source.provider, cause },
+      'authenticator refused or failed',
+    );
     return undefined;
   }
 }

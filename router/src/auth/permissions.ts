@@ -83,7 +83,10 @@ export function permissionProblems(roles: unknown, at: string): string[] {
       const key = `${t.match} ${t.uri}`;
       const first = seen.get(key);
       if (first === undefined) seen.set(key, i);
-      else problems.push(`${at}/${r}/permissions/${i}: ${t.match} '${t.uri}' is also ${at}/${r}/permissions/${first}; give each URI and match policy one permission`);
+      else
+        problems.push(
+          `${at}/${r}/permissions/${i}: ${t.match} '${t.uri}' is also ${at}/${r}/permissions/${first}; give each URI and match policy one permission`,
+        );
     });
   });
   return problems;

@@ -71,7 +71,14 @@ function wireKdf(kdf: ScramKdf): 'argon2id-13' | 'pbkdf2' {
  * 32 bytes themselves; pbkdf2: PBKDF2-HMAC-SHA256 of the salt's bytes, 32 raw bytes. `wamp-scram`
  * normalizes the password first (NFKC, what SASLprep does to the passwords seen in practice).
  */
-export async function saltedPassword(password: string, kdf: ScramKdf, salt: Uint8Array, iterations: number, memory?: number, dialect: ScramDialectName = 'crossbar'): Promise<Buffer> {
+export async function saltedPassword(
+  password: string,
+  kdf: ScramKdf,
+  salt: Uint8Array,
+  iterations: number,
+  memory?: number,
+  dialect: ScramDialectName = 'crossbar',
+): Promise<Buffer> {
   const secret = Buffer.from(dialect === 'wamp-scram' ? password.normalize('NFKC') : password, 'utf8');
   if (kdf === 'pbkdf2') return pbkdf2Sync(secret, salt, iterations, 32, 'sha256');
   if (memory === undefined) throw new Error('argon2id needs a memory cost (KiB)');
@@ -168,7 +175,8 @@ type Resolver = (hello: HelloInfo, authid: string) => Challenged | Promise<Chall
 
 /** A SCRAM authenticator in `dialect`, over static principals or a principal source. */
 export function scramAuthenticatorFor(dialect: ScramDialect, config: ScramConfig, context?: AuthContext): Authenticator {
-  const resolve: Resolver = config.type === 'static' ? staticPrincipals(config.principals) : sourcePrincipals(dialect.method, createSource(config, context), context);
+  const resolve: Resolver =
+    config.type === 'static' ? staticPrincipals(config.principals) : sourcePrincipals(dialect.method, createSource(config, context), context);
   return {
     method: dialect.method,
     authenticate(hello: HelloInfo): AuthResult | Promise<AuthResult> {
@@ -257,7 +265,10 @@ function sourcePrincipals(method: string, source: PrincipalSource, context: Auth
     if (answer === undefined) return decoy(authid);
     const keys = scramAnswer(answer);
     if (!keys.ok) {
-      context?.log.warn({ session: hello.session, authid, provider: source.provider, problem: keys.message }, `${method} authenticator answered without usable SCRAM credentials`);
+      context?.log.warn(
+        { session: hello.session, authid, provider: source.provider, problem: keys.message },
+        `${method} authenticator answered without usable SCRAM credentials`,
+      );
       return decoy(authid);
     }
     last = keys.params;
@@ -266,7 +277,10 @@ function sourcePrincipals(method: string, source: PrincipalSource, context: Auth
       params: keys.params,
       storedKey: keys.storedKey,
       serverKey: keys.serverKey,
-      admitted: (authextra) => (admitted.kind === 'accept' ? { kind: 'accept', principal: { ...admitted.principal, authextra: { ...admitted.principal.authextra, ...authextra } } } : admitted),
+      admitted: (authextra) =>
+        admitted.kind === 'accept'
+          ? { kind: 'accept', principal: { ...admitted.principal, authextra: { ...admitted.principal.authextra, ...authextra } } }
+          : admitted,
     };
   };
 }

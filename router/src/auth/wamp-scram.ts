@@ -47,15 +47,21 @@ export const wampScram: ScramDialect = {
   method: 'wamp-scram',
   open(hello) {
     const clientNonce = hello.authextra['nonce'];
-    if (typeof clientNonce !== 'string' || clientNonce === '' || decodeBase64(clientNonce) === undefined) return malformed('wamp-scram: HELLO.authextra.nonce must be a base64 client nonce');
+    if (typeof clientNonce !== 'string' || clientNonce === '' || decodeBase64(clientNonce) === undefined)
+      return malformed('wamp-scram: HELLO.authextra.nonce must be a base64 client nonce');
     const requested = hello.authextra['channel_binding'] ?? null;
     if (requested !== null && (typeof requested !== 'string' || !CHANNEL_BINDINGS.includes(requested))) {
-      return { kind: 'deny', reason: 'wamp.error.not_authorized', message: `wamp-scram: channel binding ${JSON.stringify(requested)} is not supported (tls-unique, tls-exporter)` };
+      return {
+        kind: 'deny',
+        reason: 'wamp.error.not_authorized',
+        message: `wamp-scram: channel binding ${JSON.stringify(requested)} is not supported (tls-unique, tls-exporter)`,
+      };
     }
     const binding = requested as ChannelBindingType | null;
     const channelData = binding === null ? undefined : hello.transport.channelBindings?.[binding];
     // The spec: a binding the router cannot provide on this connection ends the exchange at HELLO.
-    if (binding !== null && channelData === undefined) return { kind: 'deny', reason: 'wamp.error.not_authorized', message: `wamp-scram: this connection has no ${binding} channel binding` };
+    if (binding !== null && channelData === undefined)
+      return { kind: 'deny', reason: 'wamp.error.not_authorized', message: `wamp-scram: this connection has no ${binding} channel binding` };
     return (authid, params) => {
       const salt = Buffer.from(params.salt, 'hex').toString('base64');
       const nonce = clientNonce + randomBytes(16).toString('base64');

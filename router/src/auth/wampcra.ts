@@ -125,7 +125,9 @@ function decoyFor(shapes: () => readonly DecoyShape[], key: Buffer): (authid: st
     const all = shapes();
     const shape = all.length === 0 ? undefined : all[derive('shape', authid).readUInt32BE(0) % all.length];
     if (shape?.salt !== undefined) {
-      out.salt = derive('salt', authid).toString('base64').slice(0, Math.max(1, Math.min(shape.salt.length, 44)));
+      out.salt = derive('salt', authid)
+        .toString('base64')
+        .slice(0, Math.max(1, Math.min(shape.salt.length, 44)));
       out.iterations = shape.iterations ?? DEFAULT_ITERATIONS;
       out.keylen = shape.keylen ?? DEFAULT_KEYLEN;
     }
@@ -136,7 +138,8 @@ function decoyFor(shapes: () => readonly DecoyShape[], key: Buffer): (authid: st
 /** A key derived from every configured user's authid and secret, in a fixed order. */
 function configKey(users: ReadonlyMap<string, WampcraUser>): Buffer {
   const hash = createHmac('sha256', 'switchboard wampcra decoy');
-  for (const [authid, user] of [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`${authid}\0${user.secret}\0${user.salt ?? ''}\0`, 'utf8');
+  for (const [authid, user] of [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    hash.update(`${authid}\0${user.secret}\0${user.salt ?? ''}\0`, 'utf8');
   return hash.digest();
 }
 

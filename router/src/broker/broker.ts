@@ -125,7 +125,14 @@ interface TopicRetention<S> {
 }
 
 function isRestricted(f: RecipientFilter): boolean {
-  return f.exclude !== undefined || f.eligible !== undefined || f.excludeAuthid !== undefined || f.eligibleAuthid !== undefined || f.excludeAuthrole !== undefined || f.eligibleAuthrole !== undefined;
+  return (
+    f.exclude !== undefined ||
+    f.eligible !== undefined ||
+    f.excludeAuthid !== undefined ||
+    f.eligibleAuthid !== undefined ||
+    f.excludeAuthrole !== undefined ||
+    f.eligibleAuthrole !== undefined
+  );
 }
 
 export class Broker<S extends Subscriber> {
@@ -173,7 +180,14 @@ export class Broker<S extends Subscriber> {
   }
 
   #create(topic: string, match: MatchPolicy, persistent: boolean): Subscription<S> {
-    const subscription: Subscription<S> = { id: this.#subscriptionIds.next(topic, match), topic, match, created: this.#clock(), subscribers: new Set(), persistent };
+    const subscription: Subscription<S> = {
+      id: this.#subscriptionIds.next(topic, match),
+      topic,
+      match,
+      created: this.#clock(),
+      subscribers: new Set(),
+      persistent,
+    };
     this.#index.add(subscription);
     this.#byId.set(subscription.id, subscription);
     return subscription;
@@ -209,7 +223,17 @@ export class Broker<S extends Subscriber> {
     if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false };
     const maxBytes = this.#retention.maxBytes ?? Infinity;
     if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true };
-    const event: RetainedEvent<S> = { publication: plan.publication, topic: plan.topic, args, kwargs, details, publisher: plan.publisher, filter: plan.filter, at: this.#clock(), bytes };
+    const event: RetainedEvent<S> = {
+      publication: plan.publication,
+      topic: plan.topic,
+      args,
+      kwargs,
+      details,
+      publisher: plan.publisher,
+      filter: plan.filter,
+      at: this.#clock(),
+      bytes,
+    };
     const previous = this.#retained.get(plan.topic);
     if (previous !== undefined) {
       this.#retained.delete(plan.topic); // re-inserted below as the newest topic

@@ -155,14 +155,16 @@ export class EventHistory {
     if (q.beforePublication !== undefined) to = Math.min(to, Math.max(0, position(q.beforePublication)));
     // A bound naming a publication that is not (or no longer) stored selects nothing.
     for (const id of [q.fromPublication, q.afterPublication, q.beforePublication, q.untilPublication]) if (id !== undefined && position(id) === -1) return [];
-    events = events.slice(from, Math.max(from, to)).filter(
-      (e) =>
-        (q.fromTime === undefined || e.at >= q.fromTime) &&
-        (q.afterTime === undefined || e.at > q.afterTime) &&
-        (q.beforeTime === undefined || e.at < q.beforeTime) &&
-        (q.untilTime === undefined || e.at <= q.untilTime) &&
-        (q.topic === undefined || e.topic === q.topic),
-    );
+    events = events
+      .slice(from, Math.max(from, to))
+      .filter(
+        (e) =>
+          (q.fromTime === undefined || e.at >= q.fromTime) &&
+          (q.afterTime === undefined || e.at > q.afterTime) &&
+          (q.beforeTime === undefined || e.at < q.beforeTime) &&
+          (q.untilTime === undefined || e.at <= q.untilTime) &&
+          (q.topic === undefined || e.topic === q.topic),
+      );
     if (q.reverse === true) events.reverse();
     if (q.limit !== undefined && events.length > q.limit) events = events.slice(0, q.limit);
     return events;

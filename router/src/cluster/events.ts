@@ -19,7 +19,14 @@ import type { ClusterMessage, EventEnvelope } from './wire.js';
 export interface EventSink {
   readonly name: string;
   /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
-  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): number;
+  deliverRemote(
+    topic: string,
+    publication: PublicationId,
+    details: Dict,
+    filter: RecipientFilter,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+  ): number;
   /** A retained event published on another node. */
   retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): void;
 }

@@ -79,7 +79,8 @@ export class ClusterNode implements RemoteLink, NodeLink {
     });
     const names = new ClusterNames(config.prefix);
     const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments', storage: 'memory' | 'file'): Promise<KV> => kvm.create(names.bucket(kind), { history: 1, storage });
+    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments', storage: 'memory' | 'file'): Promise<KV> =>
+      kvm.create(names.bucket(kind), { history: 1, storage });
     const buckets: ClusterBuckets = {
       registrations: await open('registrations', 'memory'),
       sessions: await open('sessions', 'memory'),
@@ -108,12 +109,16 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   async #listen(): Promise<void> {
-    const direct = this.nc.subscribe(this.names.node(this.self), { callback: (err, msg) => {
-      if (err === null) this.#onMessage(msg.data);
-    } });
-    const beats = this.nc.subscribe(this.names.heartbeats, { callback: (err, msg) => {
-      if (err === null) this.#onMessage(msg.data);
-    } });
+    const direct = this.nc.subscribe(this.names.node(this.self), {
+      callback: (err, msg) => {
+        if (err === null) this.#onMessage(msg.data);
+      },
+    });
+    const beats = this.nc.subscribe(this.names.heartbeats, {
+      callback: (err, msg) => {
+        if (err === null) this.#onMessage(msg.data);
+      },
+    });
     this.#subscriptions.push(direct, beats);
     this.#beat();
     this.#heartbeat = setInterval(() => {
@@ -269,9 +274,11 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   subscribe(subject: string, onData: (data: Uint8Array) => void): Subscription {
-    return this.nc.subscribe(subject, { callback: (err, msg) => {
-      if (err === null) onData(msg.data);
-    } });
+    return this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) onData(msg.data);
+      },
+    });
   }
 
   #onMessage(data: Uint8Array): void {

@@ -86,8 +86,11 @@ export class RealmLink {
       },
       (to, session, wire) => void node.sendToNode(to, encodeCluster({ kind: 'a', from: node.self, realm: realm.name, session, wire })),
     );
-    this.testaments = new ClusterTestaments(node, realm, this.#prefix, (from, id, identity) =>
-      new RemoteSession(core, node, from, realm, id, { ...identity, authmethod: '', authprovider: '' }, {}),
+    this.testaments = new ClusterTestaments(
+      node,
+      realm,
+      this.#prefix,
+      (from, id, identity) => new RemoteSession(core, node, from, realm, id, { ...identity, authmethod: '', authprovider: '' }, {}),
     );
     const { events, sessions, subscriptions, standIns, claims, relays, testaments } = this;
     this.hooks = {
@@ -126,7 +129,15 @@ export class RealmLink {
 
   /** The stand-in of a callee on node `from`. */
   #standIn(from: string, id: SessionId, c: CalleeRecord): Endpoint {
-    return new RemoteSession(this.core, this.node, from, this.realm, id, { authid: c.authid, authrole: c.authrole, authmethod: c.authmethod, authprovider: c.authprovider }, c.features);
+    return new RemoteSession(
+      this.core,
+      this.node,
+      from,
+      this.realm,
+      id,
+      { authid: c.authid, authrole: c.authrole, authmethod: c.authmethod, authprovider: c.authprovider },
+      c.features,
+    );
   }
 
   /** Loads the buckets' current content and keeps following them. */
@@ -151,7 +162,8 @@ export class RealmLink {
     if (m.kind === 'i') this.relays.toCallee(m.from, m.session, m.match, m.procedure, m.wire);
     else if (m.kind === 'a') {
       const msg = parseMessage(m.wire);
-      if (msg.code === MessageCode.Yield || (msg.code === MessageCode.Error && msg.requestType === MessageCode.Invocation)) this.standIns.answer(m.from, m.session, msg as Yield | ErrorMessage);
+      if (msg.code === MessageCode.Yield || (msg.code === MessageCode.Error && msg.requestType === MessageCode.Invocation))
+        this.standIns.answer(m.from, m.session, msg as Yield | ErrorMessage);
     } else if (m.kind === 'k') {
       this.realm.sessions.get(m.session)?.goodbye(m.reason, m.message, () => undefined, { silent: m.silent });
     }

@@ -21,7 +21,9 @@ import type { CalleeRecord, RegistrationRecord, RemoteCallees } from './stand-in
 
 function isRegistrationRecord(r: unknown): r is RegistrationRecord {
   const v = r as RegistrationRecord | undefined;
-  return typeof v === 'object' && v !== null && typeof v.procedure === 'string' && isMatchPolicy(v.match) && isInvocationPolicy(v.policy) && Array.isArray(v.callees);
+  return (
+    typeof v === 'object' && v !== null && typeof v.procedure === 'string' && isMatchPolicy(v.match) && isInvocationPolicy(v.policy) && Array.isArray(v.callees)
+  );
 }
 
 /** What claims need of their realm. */
@@ -50,7 +52,10 @@ export class RegistrationClaims {
 
   #callee(session: Endpoint, options: ClaimOptions): CalleeRecord {
     const callee = session.roles['callee'];
-    const features = typeof callee === 'object' && callee !== null && typeof (callee as Record<string, unknown>)['features'] === 'object' ? ((callee as Record<string, unknown>)['features'] as Record<string, unknown>) : {};
+    const features =
+      typeof callee === 'object' && callee !== null && typeof (callee as Record<string, unknown>)['features'] === 'object'
+        ? ((callee as Record<string, unknown>)['features'] as Record<string, unknown>)
+        : {};
     return {
       node: this.node.self,
       inc: this.node.incarnation,
@@ -86,7 +91,11 @@ export class RegistrationClaims {
    * update or delete at the revision read), read again after a lost race. `change` sees the
    * current record and says what to write, or with what to stop.
    */
-  async #modify<T>(key: string, change: (record: RegistrationRecord | undefined) => { put: RegistrationRecord } | { remove: true } | { done: T }, contended: T): Promise<T | undefined> {
+  async #modify<T>(
+    key: string,
+    change: (record: RegistrationRecord | undefined) => { put: RegistrationRecord } | { remove: true } | { done: T },
+    contended: T,
+  ): Promise<T | undefined> {
     const kv = this.node.buckets.registrations;
     for (let attempt = 0; attempt < 32; attempt++) {
       const entry = await kv.get(key);
@@ -111,7 +120,10 @@ export class RegistrationClaims {
       (record) => {
         const live = record?.callees.filter((c) => this.node.isLive(c.node, c.inc) && !(c.node === me.node && c.session === me.session)) ?? [];
         if (record === undefined || live.length === 0) return { put: { procedure, match, policy: invoke, callees: [me] } };
-        if (record.policy !== invoke) return { done: refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, `'${procedure}' is registered with invocation policy '${record.policy}'`) };
+        if (record.policy !== invoke)
+          return {
+            done: refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, `'${procedure}' is registered with invocation policy '${record.policy}'`),
+          };
         if (invoke === 'single') return { done: refusal(ErrorUri.ProcedureAlreadyExists, `'${procedure}' is already registered`) };
         return { put: { ...record, callees: [...live, me] } };
       },
@@ -173,9 +185,18 @@ export class RegistrationClaims {
         const record = this.#records.get(key);
         if (record?.callees.some((c) => c.node === this.node.self && c.session === session.id && c.inc === this.node.incarnation) === true) continue;
         if (this.#claiming.has(`${key}/${session.id}`)) continue;
-        const refused = await this.#claim(key, registration.procedure, registration.match, registration.invoke, this.#callee(session, { discloseCaller: callee.discloseCaller, forwardTimeout: callee.forwardTimeout }));
+        const refused = await this.#claim(
+          key,
+          registration.procedure,
+          registration.match,
+          registration.invoke,
+          this.#callee(session, { discloseCaller: callee.discloseCaller, forwardTimeout: callee.forwardTimeout }),
+        );
         if (refused !== undefined) {
-          this.node.log.warn({ procedure: registration.procedure, session: session.id, error: refused.error }, 'cluster: registration taken elsewhere while NATS was away; revoked here');
+          this.node.log.warn(
+            { procedure: registration.procedure, session: session.id, error: refused.error },
+            'cluster: registration taken elsewhere while NATS was away; revoked here',
+          );
           this.realm.revoke(session, registration, refused.error);
         }
       }

@@ -22,7 +22,10 @@ interface Relay {
 export interface RelayRealm {
   readonly sessions: ReadonlyMap<SessionId, Endpoint>;
   /** The registration of `procedure` under `match` here, with its callees. */
-  registrationOf(procedure: string, match: MatchPolicy): { readonly id: RegistrationId; readonly callees: readonly { readonly session: Endpoint }[] } | undefined;
+  registrationOf(
+    procedure: string,
+    match: MatchPolicy,
+  ): { readonly id: RegistrationId; readonly callees: readonly { readonly session: Endpoint }[] } | undefined;
   /** A fresh INVOCATION request ID for `session`, unused by this node's own calls. */
   reserveInvocationId(session: Endpoint): RequestId;
 }
@@ -55,7 +58,8 @@ export class InvocationRelays {
       const refuse = (error: string, text: string): void => this.answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
       if (session === undefined || !session.live) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
       const registration = isMatchPolicy(match) ? this.realm.registrationOf(procedure, match) : undefined;
-      if (registration === undefined || !registration.callees.some((c) => c.session === session)) return refuse(ErrorUri.Canceled, 'callee no longer registered');
+      if (registration === undefined || !registration.callees.some((c) => c.session === session))
+        return refuse(ErrorUri.Canceled, 'callee no longer registered');
       const relayKey = `${from}/${id}/${origin}`;
       let local = this.#ids.get(relayKey);
       if (local === undefined) {
@@ -96,7 +100,14 @@ export class InvocationRelays {
     this.#relays.delete(session);
     for (const [, relay] of relays) {
       this.#ids.delete(`${relay.from}/${session.id}/${relay.origin}`);
-      this.answer(relay.from, session.id, [MessageCode.Error, MessageCode.Invocation, relay.origin, {}, ErrorUri.Canceled, ['callee left the realm before answering']]);
+      this.answer(relay.from, session.id, [
+        MessageCode.Error,
+        MessageCode.Invocation,
+        relay.origin,
+        {},
+        ErrorUri.Canceled,
+        ['callee left the realm before answering'],
+      ]);
     }
   }
 
@@ -106,7 +117,8 @@ export class InvocationRelays {
       for (const [local, relay] of relays) {
         if (relay.from !== node) continue;
         this.#end(session, local, `${relay.from}/${session.id}/${relay.origin}`);
-        if (session.supports('callee', 'call_canceling')) session.send({ code: MessageCode.Interrupt, request: local, options: { mode: 'killnowait', reason: ErrorUri.Canceled } });
+        if (session.supports('callee', 'call_canceling'))
+          session.send({ code: MessageCode.Interrupt, request: local, options: { mode: 'killnowait', reason: ErrorUri.Canceled } });
       }
     }
   }

@@ -128,4 +128,3 @@ function remotePeer(link: RemoteLink, node: string): Peer {
     bufferedBytes: 0,
   };
 }
-

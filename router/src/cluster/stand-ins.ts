@@ -35,7 +35,11 @@ export interface RegistrationRecord {
 
 /** What stand-ins need of their realm's dealer. */
 export interface StandInRealm {
-  register(session: Endpoint, procedure: string, options: { match: MatchPolicy; invoke: InvocationPolicy; discloseCaller: boolean; forwardTimeout: boolean }): Outcome<{ registration: { id: RegistrationId } }>;
+  register(
+    session: Endpoint,
+    procedure: string,
+    options: { match: MatchPolicy; invoke: InvocationPolicy; discloseCaller: boolean; forwardTimeout: boolean },
+  ): Outcome<{ registration: { id: RegistrationId } }>;
   unregister(session: Endpoint, registration: RegistrationId): unknown;
   /** Removes a stand-in: calls pending on it end now with wamp.error.canceled and `reason`. */
   drop(session: Endpoint, reason: string): void;
@@ -100,7 +104,12 @@ export class RemoteCallees {
         this.#standIns.set(id, standIn);
       }
       if (standIn.keys.has(key)) continue;
-      const outcome = this.realm.register(standIn.session, record.procedure, { match: record.match, invoke: record.policy, discloseCaller: c.disclose, forwardTimeout: c.forward });
+      const outcome = this.realm.register(standIn.session, record.procedure, {
+        match: record.match,
+        invoke: record.policy,
+        discloseCaller: c.disclose,
+        forwardTimeout: c.forward,
+      });
       if (outcome.ok) standIn.keys.set(key, outcome.registration.id);
       else this.warn({ procedure: record.procedure, node: c.node, error: outcome.error }, 'cluster: remote registration conflicts with one on this node');
     }

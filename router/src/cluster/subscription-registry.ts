@@ -53,7 +53,18 @@ export class SubscriptionRegistry {
     const kv = this.node.buckets.subscriptions;
     const live = this.realm.broker.getSubscription(subscription.id) === subscription && subscription.subscribers.size > 0;
     const done = live
-      ? kv.put(key, json({ node: this.node.self, inc: this.node.incarnation, id: subscription.id, topic: subscription.topic, match: subscription.match, created: subscription.created, subscribers: [...subscription.subscribers].map((s) => s.id) } satisfies SubscriptionRecord))
+      ? kv.put(
+          key,
+          json({
+            node: this.node.self,
+            inc: this.node.incarnation,
+            id: subscription.id,
+            topic: subscription.topic,
+            match: subscription.match,
+            created: subscription.created,
+            subscribers: [...subscription.subscribers].map((s) => s.id),
+          } satisfies SubscriptionRecord),
+        )
       : kv.delete(key);
     done.catch(() => undefined); // resynchronised when NATS is back
   }

@@ -31,7 +31,15 @@ export class ClusterTestaments {
     const done =
       testaments.length === 0
         ? kv.delete(key)
-        : kv.put(key, msgpackCodec.encode([this.node.incarnation, session.identity?.authid ?? null, session.identity?.authrole ?? null, testaments.map((t) => [t.topic, t.args, t.kwargs, t.publishOptions])]) as Uint8Array);
+        : kv.put(
+            key,
+            msgpackCodec.encode([
+              this.node.incarnation,
+              session.identity?.authid ?? null,
+              session.identity?.authrole ?? null,
+              testaments.map((t) => [t.topic, t.args, t.kwargs, t.publishOptions]),
+            ]) as Uint8Array,
+          );
     done.catch((err: unknown) => this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: testaments not stored in the cluster'));
   }
 

@@ -76,7 +76,14 @@ function list<T>(set: ReadonlySet<T> | undefined): T[] | null {
 }
 
 function filterToWire(f: RecipientFilter): FilterWire {
-  if (f.exclude === undefined && f.eligible === undefined && f.excludeAuthid === undefined && f.eligibleAuthid === undefined && f.excludeAuthrole === undefined && f.eligibleAuthrole === undefined) {
+  if (
+    f.exclude === undefined &&
+    f.eligible === undefined &&
+    f.excludeAuthid === undefined &&
+    f.eligibleAuthid === undefined &&
+    f.excludeAuthrole === undefined &&
+    f.eligibleAuthrole === undefined
+  ) {
     return null;
   }
   return [list(f.exclude), list(f.eligible), list(f.excludeAuthid), list(f.eligibleAuthid), list(f.excludeAuthrole), list(f.eligibleAuthrole)];
@@ -102,7 +109,18 @@ function filterFromWire(w: unknown): RecipientFilter {
 export function encodeCluster(m: ClusterMessage): Uint8Array {
   switch (m.kind) {
     case 'e':
-      return msgpackCodec.encode(['e', m.node, m.seq, m.realm, m.topic, m.publication, m.details, filterToWire(m.filter), m.args ?? null, m.kwargs ?? null]) as Uint8Array;
+      return msgpackCodec.encode([
+        'e',
+        m.node,
+        m.seq,
+        m.realm,
+        m.topic,
+        m.publication,
+        m.details,
+        filterToWire(m.filter),
+        m.args ?? null,
+        m.kwargs ?? null,
+      ]) as Uint8Array;
     case 'h':
       return msgpackCodec.encode(['h', m.node, m.incarnation]) as Uint8Array;
     case 'i':

@@ -50,7 +50,9 @@ type Agrees<Code, Schema> = [keyof Code] extends [keyof Schema] ? ([keyof Schema
  * Resolves to `true` only when the resolved type `Resolved` has the keys of the file type `File`,
  * except those `File` only has (`FileOnly`) and those `Resolved` only has (`ResolvedOnly`).
  */
-type SameKeys<Resolved, File, FileOnly extends PropertyKey = never, ResolvedOnly extends PropertyKey = never> = [Exclude<keyof File, FileOnly>] extends [keyof Resolved]
+type SameKeys<Resolved, File, FileOnly extends PropertyKey = never, ResolvedOnly extends PropertyKey = never> = [Exclude<keyof File, FileOnly>] extends [
+  keyof Resolved,
+]
   ? [Exclude<keyof Resolved, ResolvedOnly>] extends [keyof File]
     ? true
     : false
@@ -120,7 +122,10 @@ export type TlsFile = Schema.Tls;
 
 export type LongPollFile = Schema.Longpoll;
 
-export type RealmFile = Refine<Schema.Realm, { roles?: RoleConfig[]; uriCheck?: UriCheck; eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[]; limits?: Partial<RealmLimits> }>;
+export type RealmFile = Refine<
+  Schema.Realm,
+  { roles?: RoleConfig[]; uriCheck?: UriCheck; eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[]; limits?: Partial<RealmLimits> }
+>;
 
 /**
  * The code's section types against the schema's: an error here ('false' does not satisfy 'true')
@@ -422,7 +427,8 @@ function semanticProblems(value: unknown): string[] {
   if (isRecord(cluster)) {
     const beat = typeof cluster['heartbeatMs'] === 'number' ? cluster['heartbeatMs'] : 1000;
     const timeout = typeof cluster['nodeTimeoutMs'] === 'number' ? cluster['nodeTimeoutMs'] : 3000;
-    if (timeout < 2 * beat) problems.push(`/cluster/nodeTimeoutMs: must be at least twice heartbeatMs (${beat}), or one late heartbeat takes a live node for dead`);
+    if (timeout < 2 * beat)
+      problems.push(`/cluster/nodeTimeoutMs: must be at least twice heartbeatMs (${beat}), or one late heartbeat takes a live node for dead`);
     const servers = isRecord(cluster['nats']) && Array.isArray(cluster['nats']['servers']) ? cluster['nats']['servers'] : [];
     servers.forEach((url: unknown, i) => {
       if (typeof url === 'string' && !/^(nats|tls|wss?):\/\/[^\s]+$/.test(url) && !/^[^\s/:]+(:\d+)?$/.test(url)) {
@@ -688,14 +694,21 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
     requestIds: file.requestIds ?? 'sequential',
     shutdownTimeoutMs: file.shutdownTimeoutMs ?? 2000,
     authTimeoutMs: file.authTimeoutMs ?? 10_000,
-    metrics: file.metrics === undefined ? undefined : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
+    metrics:
+      file.metrics === undefined
+        ? undefined
+        : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
     ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
     ...(file.cluster !== undefined && { cluster: resolveCluster(file.cluster) }),
   };
 }
 
 function resolveCluster(file: ClusterFile): ClusterConfig {
-  const node = file.node ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
+  const node =
+    file.node ??
+    `${hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40)}-${process.pid}`;
   return {
     node,
     nats: { ...file.nats, name: file.nats.name ?? `switchboard-${node}` },

@@ -118,7 +118,12 @@ function allowsType(block: Json, value: string): boolean | 'absent' {
 /** Our field → Crossbar's, by the name of the object holding it, for problems and pointers about them. */
 const CROSSBAR_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   tls: { cert: 'certificate', ca: 'ca_certificates', clientCertificates: 'ca_certificates' },
-  longpoll: { requestTimeoutMs: 'request_timeout', sessionTimeoutMs: 'session_timeout', queueMaxBytes: 'queue_limit_bytes', queueMaxMessages: 'queue_limit_messages' },
+  longpoll: {
+    requestTimeoutMs: 'request_timeout',
+    sessionTimeoutMs: 'session_timeout',
+    queueMaxBytes: 'queue_limit_bytes',
+    queueMaxMessages: 'queue_limit_messages',
+  },
   static: {},
 };
 
@@ -261,7 +266,10 @@ class Converter {
       const at = `/workers/${w}`;
       if (!isRecord(worker)) this.warn(at, 'not an object: ignored');
       else if (worker['type'] === 'proxy') {
-        this.warn(at, '"proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+        this.warn(
+          at,
+          '"proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)',
+        );
       } else if (worker['type'] !== 'router') {
         this.warn(at, `${JSON.stringify(worker['type'])} workers are not supported: run their components as separate WAMP clients`);
       } else {
@@ -343,7 +351,8 @@ class Converter {
 
   /** Crossbar's event store: `{type: "memory", "event-history": [{uri, match, limit}]}` → eventHistory. */
   store(store: Json, at: string, realm: Json, index: number): void {
-    if (store['type'] !== 'memory') return this.warn(at, `event store of type ${JSON.stringify(store['type'])} is not supported: Switchboard keeps history in memory only`);
+    if (store['type'] !== 'memory')
+      return this.warn(at, `event store of type ${JSON.stringify(store['type'])} is not supported: Switchboard keeps history in memory only`);
     this.unknownKeys(store, at, ['type', 'event-history'], 'event store');
     const history = store['event-history'];
     if (!Array.isArray(history)) return;
@@ -445,7 +454,12 @@ class Converter {
     this.unknownKeys(transport, at, ['type', 'id', 'endpoint', 'paths', 'options'], 'Web transport');
     this.webOptions(transport['options'], `${at}/options`);
     const paths = isRecord(transport['paths']) ? transport['paths'] : {};
-    const entries = Object.entries(paths).map(([key, service]) => ({ key, service, at: `${at}/paths/${escapePointer(key)}`, websocket: isRecord(service) && service['type'] === 'websocket' }));
+    const entries = Object.entries(paths).map(([key, service]) => ({
+      key,
+      service,
+      at: `${at}/paths/${escapePointer(key)}`,
+      websocket: isRecord(service) && service['type'] === 'websocket',
+    }));
     this.site(transport['endpoint'], at, entries, undefined);
   }
 
@@ -459,7 +473,8 @@ class Converter {
     if (transport['mqtt'] !== undefined) this.warn(`${at}/mqtt`, 'MQTT is not supported: MQTT clients cannot connect to this port');
     const entries: Service[] = [];
     if (isRecord(transport['websocket'])) {
-      for (const [key, service] of Object.entries(transport['websocket'])) entries.push({ key, service: isRecord(service) ? service : {}, at: `${at}/websocket/${escapePointer(key)}`, websocket: true });
+      for (const [key, service] of Object.entries(transport['websocket']))
+        entries.push({ key, service: isRecord(service) ? service : {}, at: `${at}/websocket/${escapePointer(key)}`, websocket: true });
     } else if (transport['websocket'] !== undefined) this.warn(`${at}/websocket`, 'not a dict of WebSocket paths: ignored');
     const site = transport['web'];
     if (isRecord(site)) {
@@ -479,7 +494,8 @@ class Converter {
   }
 
   webOptions(options: unknown, at: string): void {
-    if (isRecord(options)) for (const key of Object.keys(options)) this.warn(`${at}/${escapePointer(key)}`, `Web transport option '${key}' is not supported: ignored`);
+    if (isRecord(options))
+      for (const key of Object.keys(options)) this.warn(`${at}/${escapePointer(key)}`, `Web transport option '${key}' is not supported: ignored`);
   }
 
   /**
@@ -543,13 +559,15 @@ class Converter {
     if (listener === undefined) {
       if (websocketPaths > 0) {
         // Every WebSocket path was refused for its auth: the port is not opened to anonymous sessions.
-        if (extras) this.warn(at, 'none of its WebSocket paths could be imported (see above): the whole transport is left out rather than opened to anonymous sessions');
+        if (extras)
+          this.warn(at, 'none of its WebSocket paths could be imported (see above): the whole transport is left out rather than opened to anonymous sessions');
         return;
       }
       if (!extras) return this.warn(at, 'no "websocket" path: this Web transport is not imported');
       listener = this.endpoint(endpoint, `${at}/endpoint`);
       if (listener === undefined) return;
-      if (bridge.size > 0 || statics.length > 0 || longpoll !== undefined) this.warn(at, 'no "websocket" path: WebSocket clients are accepted on /ws beside its Web paths');
+      if (bridge.size > 0 || statics.length > 0 || longpoll !== undefined)
+        this.warn(at, 'no "websocket" path: WebSocket clients are accepted on /ws beside its Web paths');
     }
     const index = this.listeners.indexOf(listener);
     if (statics.length > 0) {
@@ -698,7 +716,8 @@ class Converter {
       if (power !== max) this.warn(`${at}/max_message_size`, `RawSocket announces a power of two from 512 to 16 MiB: ${power} is used`);
       listener['maxMessageBytes'] = power;
       this.from(`/listeners/${index}/maxMessageBytes`, `${at}/max_message_size`);
-    } else if (max !== undefined) this.warn(`${at}/max_message_size`, `${JSON.stringify(max)} (no limit) is not supported: the default maxMessageBytes (16 MiB) applies`);
+    } else if (max !== undefined)
+      this.warn(`${at}/max_message_size`, `${JSON.stringify(max)} (no limit) is not supported: the default maxMessageBytes (16 MiB) applies`);
     if (auth !== undefined) {
       listener['auth'] = auth;
       this.from(`/listeners/${index}/auth`, `${at}/auth`);
@@ -724,7 +743,10 @@ class Converter {
       return listener;
     }
     if (endpoint['type'] !== 'tcp') {
-      this.warn(at, `endpoints of type ${JSON.stringify(endpoint['type'])} are not supported for ${type === 'websocket' ? 'WebSocket' : 'RawSocket'}: transport ignored`);
+      this.warn(
+        at,
+        `endpoints of type ${JSON.stringify(endpoint['type'])} are not supported for ${type === 'websocket' ? 'WebSocket' : 'RawSocket'}: transport ignored`,
+      );
       return undefined;
     }
     const listener: Json = { type };
@@ -789,7 +811,7 @@ class Converter {
     const index = this.listeners.indexOf(listener);
     // Listener-level problems point at the service; endpoint fields were recorded more precisely.
     this.from(`/listeners/${index}`, at);
-    if (service['debug'] !== undefined) this.warn(`${at}/debug`, "not supported: use --log-level debug");
+    if (service['debug'] !== undefined) this.warn(`${at}/debug`, 'not supported: use --log-level debug');
     const cookie = service['cookie'];
     if (isRecord(cookie)) {
       // Cookie tracking: name, max_age and store carry over; values are always 192 random bits.

@@ -50,7 +50,13 @@ export function substituteEnv(value: unknown, env: Environment = process.env): S
       for (const [key, item] of Object.entries(node)) {
         const next = walk(item, `${pointer}/${escapePointer(key)}`);
         // defineProperty: a key named __proto__ (JSON.parse makes it an own key) stays a key.
-        if (next !== item) Object.defineProperty((copy ??= { ...(node as Record<string, unknown>) }), key, { value: next, enumerable: true, writable: true, configurable: true });
+        if (next !== item)
+          Object.defineProperty((copy ??= { ...(node as Record<string, unknown>) }), key, {
+            value: next,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
       }
       return copy ?? node;
     }

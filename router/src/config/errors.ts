@@ -57,9 +57,13 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
     if (i >= text.length) {
       if (expect === 'end') return undefined;
       const open = stack.at(-1);
-      if (open === undefined) return { offset: i, message: text.trim() === '' ? 'the file is empty (an empty config is {})' : 'the file ends where a value belongs' };
+      if (open === undefined)
+        return { offset: i, message: text.trim() === '' ? 'the file is empty (an empty config is {})' : 'the file ends where a value belongs' };
       const { line, column } = position(text, open.offset);
-      return { offset: i, message: `the file ends before the '${open.char}' opened at line ${line}, column ${column} is closed with '${open.char === '{' ? '}' : ']'}'` };
+      return {
+        offset: i,
+        message: `the file ends before the '${open.char}' opened at line ${line}, column ${column} is closed with '${open.char === '{' ? '}' : ']'}'`,
+      };
     }
     const c = text[i]!;
     const at = i;
@@ -86,7 +90,8 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
         expect = afterValue();
         continue;
       }
-      if (c === '}' || c === ']') return { offset: at, message: `'${c}' closes nothing here: the '${open.char}' at ${where(text, open.offset)} is closed with '${close}'` };
+      if (c === '}' || c === ']')
+        return { offset: at, message: `'${c}' closes nothing here: the '${open.char}' at ${where(text, open.offset)} is closed with '${close}'` };
       return { offset: at, message: `missing ',' before ${describe(text, at)} (or a missing '${close}' before it)` };
     }
     if (c === '}' || c === ']') {
@@ -99,7 +104,8 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
         continue;
       }
       // Point at the comma itself: that is what to remove.
-      if (closes && lastComma >= 0) return { offset: lastComma, message: `a trailing comma: JSON allows none before the '${c}' at ${where(text, at)}, remove it` };
+      if (closes && lastComma >= 0)
+        return { offset: lastComma, message: `a trailing comma: JSON allows none before the '${c}' at ${where(text, at)}, remove it` };
       return { offset: at, message: `unexpected '${c}' where ${expect === 'key' || expect === 'key-or-close' ? 'a field name' : 'a value'} belongs` };
     }
     if (expect === 'key' || expect === 'key-or-close') {
@@ -110,7 +116,7 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
         expect = 'colon';
         continue;
       }
-      if (c === "'") return { offset: at, message: "field names take double quotes in JSON (\"name\"), not single quotes" };
+      if (c === "'") return { offset: at, message: 'field names take double quotes in JSON ("name"), not single quotes' };
       if (/[A-Za-z_$]/.test(c)) return { offset: at, message: `field names take double quotes in JSON: "${word(text, at)}"` };
       return { offset: at, message: `expected a field name in double quotes, found ${describe(text, at)}` };
     }
@@ -128,12 +134,13 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
       expect = afterValue();
       continue;
     }
-    if (c === "'") return { offset: at, message: "strings take double quotes in JSON (\"text\"), not single quotes" };
+    if (c === "'") return { offset: at, message: 'strings take double quotes in JSON ("text"), not single quotes' };
     if (c === '-' || (c >= '0' && c <= '9')) {
       const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(at, at + 400));
       if (m === null) return { offset: at, message: `not a number: ${describe(text, at)}` };
       i = at + m[0].length;
-      if (i < text.length && /[\w.]/.test(text[i]!)) return { offset: at, message: `not a JSON number: '${word(text, at)}' (decimal digits, no leading zeros, hex or trailing '.')` };
+      if (i < text.length && /[\w.]/.test(text[i]!))
+        return { offset: at, message: `not a JSON number: '${word(text, at)}' (decimal digits, no leading zeros, hex or trailing '.')` };
       expect = afterValue();
       continue;
     }
@@ -143,7 +150,8 @@ function findSyntaxError(text: string): SyntaxFault | undefined {
       expect = afterValue();
       continue;
     }
-    if (w.length > 0) return { offset: at, message: `unknown word '${w}': a value is a string in double quotes, a number, true, false, null, an object or an array` };
+    if (w.length > 0)
+      return { offset: at, message: `unknown word '${w}': a value is a string in double quotes, a number, true, false, null, an object or an array` };
     return { offset: at, message: `unexpected ${describe(text, at)} where a value belongs` };
   }
 }
@@ -165,11 +173,11 @@ function scanString(text: string, start: number): number | SyntaxFault {
       i += 2;
       continue;
     }
-    if (c === 0x0a || c === 0x0d) return { offset: start, message: 'this string is not closed on its line (a missing \'"\'?)' };
+    if (c === 0x0a || c === 0x0d) return { offset: start, message: "this string is not closed on its line (a missing '\"'?)" };
     if (c < 0x20) return { offset: i, message: 'a control character (a tab?) inside a string: write it as an escape (\\t)' };
     i++;
   }
-  return { offset: start, message: 'this string is never closed (a missing \'"\')' };
+  return { offset: start, message: "this string is never closed (a missing '\"')" };
 }
 
 /** The letters and digits starting at `at` (at most 40). */
@@ -223,7 +231,9 @@ function excerpt(lineText: string, line: number, column: number): string {
  * line each, without repeats; alternatives collapsed to their most relevant one.
  */
 export function schemaProblems(errors: readonly ErrorObject[]): string[] {
-  const lines = collapseAlternatives(errors).map(explain).filter((p): p is string => p !== undefined);
+  const lines = collapseAlternatives(errors)
+    .map(explain)
+    .filter((p): p is string => p !== undefined);
   return [...new Set(lines)];
 }
 
@@ -299,8 +309,12 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
       if (list === undefined) branches.set(branch, [e]);
       else list.push(e);
     }
-    const shapeErrors = (list: ErrorObject[]): number => list.filter((e) => e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum')).length;
-    const ranked = [...branches.values()].map((list) => ({ list, shape: shapeErrors(list) })).sort((a, b) => a.shape - b.shape || a.list.length - b.list.length).map((r) => r.list);
+    const shapeErrors = (list: ErrorObject[]): number =>
+      list.filter((e) => e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'const' || e.keyword === 'enum')).length;
+    const ranked = [...branches.values()]
+      .map((list) => ({ list, shape: shapeErrors(list) }))
+      .sort((a, b) => a.shape - b.shape || a.list.length - b.list.length)
+      .map((r) => r.list);
     let replacement: ErrorObject[];
     const allTypes = ranked.length > 0 && ranked.every((list) => list.every((e) => e.instancePath === alt.instancePath && e.keyword === 'type'));
     if (allTypes) {
@@ -417,7 +431,13 @@ function explain(error: ErrorObject): string | undefined {
       return `${at}: '${String(p['property'])}' needs '${String(p['missingProperty'])}' beside it`;
     case 'enum': {
       const allowed = p['allowedValues'] as unknown[];
-      const near = typeof error.data === 'string' ? closest(error.data, allowed.filter((v): v is string => typeof v === 'string')) : undefined;
+      const near =
+        typeof error.data === 'string'
+          ? closest(
+              error.data,
+              allowed.filter((v): v is string => typeof v === 'string'),
+            )
+          : undefined;
       return `${at}: must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${near !== undefined ? `: did you mean ${JSON.stringify(near)}?` : ''}`;
     }
     case 'const':

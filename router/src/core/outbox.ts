@@ -62,7 +62,10 @@ export class Outbox {
     } catch (err) {
       // A payload one peer sent must never fail another peer's session: this message is not sent.
       this.stats.unserializableMessage(peer.codec.name, msg.code);
-      this.log.warn({ session: this.session || undefined, serializer: peer.codec.name, err: (err as Error).message }, `cannot serialize ${messageName(msg.code)}`);
+      this.log.warn(
+        { session: this.session || undefined, serializer: peer.codec.name, err: (err as Error).message },
+        `cannot serialize ${messageName(msg.code)}`,
+      );
       return 'unserializable';
     }
     if (!peer.send(frame)) return 'gone';

@@ -12,4 +12,3 @@ export function rolesSupport(roles: Dict, role: PeerRole, feature: string): bool
   if (f[feature] === true) return true;
   return feature === 'call_canceling' && f['call_cancelling'] === true;
 }
-

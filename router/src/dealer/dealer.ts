@@ -128,13 +128,23 @@ export class Dealer<S extends Callee> {
         return refusal(ErrorUri.ProcedureAlreadyExists, `procedure '${procedure}' is already registered`);
       }
       if (existing.invoke !== invoke) {
-        return refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`);
+        return refusal(
+          ErrorUri.ProcedureExistsWithDifferentInvocationPolicy,
+          `procedure '${procedure}' is registered with invocation policy '${existing.invoke}', not '${invoke}'`,
+        );
       }
       existing.callees.push(entry);
       this.#state(callee).registrations.add(existing);
       return { ok: true, registration: existing, created: false };
     }
-    const registration: Registration<S> = { id: this.#registrationIds.next(procedure, match), procedure, match, invoke, created: this.#clock(), callees: [entry] };
+    const registration: Registration<S> = {
+      id: this.#registrationIds.next(procedure, match),
+      procedure,
+      match,
+      invoke,
+      created: this.#clock(),
+      callees: [entry],
+    };
     if (match === 'exact') this.#exact.set(procedure, registration);
     else if (match === 'prefix') this.#prefix.set(procedure, registration);
     else this.#wildcard.set(procedure, registration);
@@ -186,7 +196,8 @@ export class Dealer<S extends Callee> {
    */
   call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
     const maxCalls = options.maxCalls ?? Infinity;
-    if ((this.#sessions.get(caller)?.calls.size ?? 0) + (options.otherCalls ?? 0) >= maxCalls) return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
+    if ((this.#sessions.get(caller)?.calls.size ?? 0) + (options.otherCalls ?? 0) >= maxCalls)
+      return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
     const registration = this.resolve(procedure);
     if (registration === undefined) return refusal(ErrorUri.NoSuchProcedure, `no callee registered for '${procedure}'`);
     const entry = this.#available(registration, this.#pick(registration));

@@ -150,7 +150,12 @@ export class Admission {
       const refused = ++this.refused.sockets;
       this.onRefused('maxSocketsPerIp');
       // Rate-limited (log.refusalIntervalMs): a flood must not flood the log too.
-      logRefusal(this.log, 'maxSocketsPerIp', { peer: ip, limit: sockets.limit, key: 'maxSocketsPerIp', total: refused }, `TCP connection from ${ip} refused: more than ${sockets.limit} sockets from this address (maxSocketsPerIp)`);
+      logRefusal(
+        this.log,
+        'maxSocketsPerIp',
+        { peer: ip, limit: sockets.limit, key: 'maxSocketsPerIp', total: refused },
+        `TCP connection from ${ip} refused: more than ${sockets.limit} sockets from this address (maxSocketsPerIp)`,
+      );
       socket.destroy();
       return false;
     }
@@ -191,7 +196,12 @@ export class Admission {
     if (why === undefined) return undefined;
     this.refused.origin++;
     this.onRefused('allowedOrigins');
-    logRefusal(this.log, 'allowedOrigins', { origin: header, peer: remoteIp(req.socket), path: req.url, total: this.refused.origin }, `${KIND_TEXT[kind]} refused (403): ${why} (allowedOrigins)`);
+    logRefusal(
+      this.log,
+      'allowedOrigins',
+      { origin: header, peer: remoteIp(req.socket), path: req.url, total: this.refused.origin },
+      `${KIND_TEXT[kind]} refused (403): ${why} (allowedOrigins)`,
+    );
     return { status: 403, error: why, limit: 'allowedOrigins' };
   }
 
@@ -207,13 +217,27 @@ export class Admission {
     const own = kind === 'longpoll' ? this.#longpoll : kind === 'sse' ? this.#sse : undefined;
     if (this.#perIp !== undefined && this.#perIp.count(ip) >= this.#perIp.limit) {
       const refused = ++this.refused.perIp;
-      return this.#refuse(ip, kind, 'maxConnectionsPerIp', this.#perIp.limit, refused, `Too many connections from ${ip} (at most ${this.#perIp.limit} per address)`);
+      return this.#refuse(
+        ip,
+        kind,
+        'maxConnectionsPerIp',
+        this.#perIp.limit,
+        refused,
+        `Too many connections from ${ip} (at most ${this.#perIp.limit} per address)`,
+      );
     }
     if (own !== undefined && own.count(ip) >= own.limit) {
       const longpoll = kind === 'longpoll';
       const refused = longpoll ? ++this.refused.longpoll : ++this.refused.sse;
       const what = longpoll ? 'long-poll transports' : 'SSE streams';
-      return this.#refuse(ip, kind, longpoll ? 'maxLongPollTransportsPerIp' : 'maxSseStreamsPerIp', own.limit, refused, `Too many ${what} from ${ip} (at most ${own.limit} per address)`);
+      return this.#refuse(
+        ip,
+        kind,
+        longpoll ? 'maxLongPollTransportsPerIp' : 'maxSseStreamsPerIp',
+        own.limit,
+        refused,
+        `Too many ${what} from ${ip} (at most ${own.limit} per address)`,
+      );
     }
     this.#perIp?.acquire(ip);
     own?.acquire(ip);

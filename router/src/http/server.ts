@@ -37,7 +37,13 @@ export interface TlsCredentials {
 /** node:tls server options for a listener's credentials (shared by every TLS listener). */
 export function tlsServerOptions(tls: TlsCredentials): TlsOptions {
   const requestCert = tls.requestCert === true;
-  return { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca }), requestCert, rejectUnauthorized: requestCert && tls.rejectUnauthorized !== false };
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.ca !== undefined && { ca: tls.ca }),
+    requestCert,
+    rejectUnauthorized: requestCert && tls.rejectUnauthorized !== false,
+  };
 }
 
 export interface HttpServerOptions {
@@ -123,7 +129,9 @@ export class HttpServer {
         this.#onLimit?.(req !== undefined && !req.complete ? 'httpRequestTimeoutMs' : 'httpHeadersTimeoutMs');
       }
       if (!socket.writable) return socket.destroy();
-      const [status, error] = timedOut ? ['408 Request Timeout', 'the request was not received in time'] : ['400 Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
+      const [status, error] = timedOut
+        ? ['408 Request Timeout', 'the request was not received in time']
+        : ['400 Bad Request', `malformed HTTP request (${err.code ?? err.message})`];
       this.#onRefused(timedOut ? 'http_timeout' : 'http_malformed', { peer: peerOf(socket) }, `HTTP request refused (${status}): ${error}`);
       const body = JSON.stringify({ error, args: [], kwargs: {} });
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -207,7 +215,11 @@ export class HttpServer {
     socket.once('close', onClose);
     socket.setTimeout(this.#sniffTimeoutMs, () => {
       this.#onLimit?.('httpHeadersTimeoutMs');
-      this.#onRefused('handshake_timeout', { peer: peerOf(socket), timeoutMs: this.#sniffTimeoutMs }, `connection dropped: nothing received within ${this.#sniffTimeoutMs} ms (httpHeadersTimeoutMs)`);
+      this.#onRefused(
+        'handshake_timeout',
+        { peer: peerOf(socket), timeoutMs: this.#sniffTimeoutMs },
+        `connection dropped: nothing received within ${this.#sniffTimeoutMs} ms (httpHeadersTimeoutMs)`,
+      );
       socket.destroy();
     });
     socket.once('data', (head: Buffer) => {
@@ -262,7 +274,11 @@ export class HttpServer {
     if (handler === undefined) {
       const body = JSON.stringify({ error: `no WebSocket endpoint at ${pathOf(req)}` });
       const endpoints = [...this.#upgrades.keys()];
-      this.#onRefused('no_endpoint', { peer: peerOf(req.socket), path: pathOf(req), endpoints }, `WebSocket upgrade refused (404): no WebSocket endpoint at ${pathOf(req)} (this port has ${endpoints.join(', ') || 'none'})`);
+      this.#onRefused(
+        'no_endpoint',
+        { peer: peerOf(req.socket), path: pathOf(req), endpoints },
+        `WebSocket upgrade refused (404): no WebSocket endpoint at ${pathOf(req)} (this port has ${endpoints.join(', ') || 'none'})`,
+      );
       socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }

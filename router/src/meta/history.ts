@@ -137,14 +137,24 @@ export function historyPlugin(topicsOf: (realm: string) => readonly HistoryTopic
   };
 }
 
-function record(realm: Realm, history: EventHistory, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+function record(
+  realm: Realm,
+  history: EventHistory,
+  plan: DeliveryPlan<Endpoint>,
+  details: Dict,
+  args: WireArgs | undefined,
+  kwargs: Kwargs | undefined,
+): void {
   const at = Date.now();
   // Estimated once, and only when some subscription keeps history.
   let bytes: number | undefined;
   for (const subscription of plan.subscriptions) {
     if (!history.isEnabled(subscription.id)) continue;
     bytes ??= payloadBytes(args, kwargs, details) + plan.topic.length;
-    const outcome = history.record({ at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter }, bytes);
+    const outcome = history.record(
+      { at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter },
+      bytes,
+    );
     realm.stats.evicted('maxHistoryBytes', outcome.evicted);
     if (outcome.tooLarge) realm.stats.limitExceeded('maxHistoryBytes');
   }
@@ -165,7 +175,12 @@ export function installHistory(realm: Realm, scope: PluginScope, history: EventH
     return {
       args: [
         permitted.map((e) => {
-          const event: Dict = { timestamp: isoTime(e.at), subscription: e.subscription, publication: e.publication, details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic } };
+          const event: Dict = {
+            timestamp: isoTime(e.at),
+            subscription: e.subscription,
+            publication: e.publication,
+            details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic },
+          };
           if (e.args !== undefined) event['args'] = e.args;
           if (e.kwargs !== undefined) event['kwargs'] = e.kwargs;
           return event;

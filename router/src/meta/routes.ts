@@ -228,12 +228,19 @@ export function installRouteMeta(realm: Realm, scope: PluginScope = realm): void
   });
 
   const observer: RealmObserver = {
-    onSubscriptionCreated: (session, s) => emit(realm, 'wamp.subscription.on_create', session, s.topic, () => ({ id: s.id, created: isoTime(s.created), uri: s.topic, match: s.match })),
+    onSubscriptionCreated: (session, s) =>
+      emit(realm, 'wamp.subscription.on_create', session, s.topic, () => ({ id: s.id, created: isoTime(s.created), uri: s.topic, match: s.match })),
     onSubscribe: (session, s) => emit(realm, 'wamp.subscription.on_subscribe', session, s.topic, () => s.id),
     onUnsubscribe: (session, s) => emit(realm, 'wamp.subscription.on_unsubscribe', session, s.topic, () => s.id),
     onSubscriptionDeleted: (session, s) => emit(realm, 'wamp.subscription.on_delete', session, s.topic, () => s.id),
     onRegistrationCreated: (session, r) =>
-      emit(realm, 'wamp.registration.on_create', session, r.procedure, () => ({ id: r.id, created: isoTime(r.created), uri: r.procedure, match: r.match, invoke: r.invoke })),
+      emit(realm, 'wamp.registration.on_create', session, r.procedure, () => ({
+        id: r.id,
+        created: isoTime(r.created),
+        uri: r.procedure,
+        match: r.match,
+        invoke: r.invoke,
+      })),
     onRegister: (session, r) => emit(realm, 'wamp.registration.on_register', session, r.procedure, () => r.id),
     onUnregister: (session, r) => emit(realm, 'wamp.registration.on_unregister', session, r.procedure, () => r.id),
     onRegistrationDeleted: (session, r) => emit(realm, 'wamp.registration.on_delete', session, r.procedure, () => r.id),

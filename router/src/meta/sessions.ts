@@ -98,7 +98,8 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
 
   scope.observe({
     onJoin(session) {
-      if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_join')) realm.pubsub.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
+      if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_join'))
+        realm.pubsub.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
     },
     onLeave(session, silent) {
       if (!silent && isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_leave')) {

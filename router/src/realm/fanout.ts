@@ -48,7 +48,13 @@ export class EventTails {
 }
 
 /** An EVENT as its wire array (trailing payload elements only when present). */
-function eventWire(subscription: SubscriptionId, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): unknown[] {
+function eventWire(
+  subscription: SubscriptionId,
+  plan: DeliveryPlan<Endpoint>,
+  details: Dict,
+  args: WireArgs | undefined,
+  kwargs: Kwargs | undefined,
+): unknown[] {
   if (kwargs !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args ?? [], kwargs];
   if (args !== undefined) return [MessageCode.Event, subscription, plan.publication, details, args];
   return [MessageCode.Event, subscription, plan.publication, details];

@@ -55,6 +55,14 @@ export function recipientFilter(options: Dict): Outcome<{ filter: RecipientFilte
   if (!eligibleAuthrole.ok) return eligibleAuthrole;
   return {
     ok: true,
-    filter: { excludeMe, exclude: exclude.set, eligible: eligible.set, excludeAuthid: excludeAuthid.set, eligibleAuthid: eligibleAuthid.set, excludeAuthrole: excludeAuthrole.set, eligibleAuthrole: eligibleAuthrole.set },
+    filter: {
+      excludeMe,
+      exclude: exclude.set,
+      eligible: eligible.set,
+      excludeAuthid: excludeAuthid.set,
+      eligibleAuthid: eligibleAuthid.set,
+      excludeAuthrole: excludeAuthrole.set,
+      eligibleAuthrole: eligibleAuthrole.set,
+    },
   };
 }

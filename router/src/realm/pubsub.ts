@@ -70,7 +70,12 @@ export class PubSub {
       patternRefusal('topic', msg.topic, (msg.options.match ?? 'exact') as MatchPolicy, this.#uriCheck);
     if (refused !== undefined) return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
-    return this.#gate.pass(session, { type: MessageCode.Subscribe, id: msg.request }, { uri: msg.topic, action: 'subscribe', match, options: msg.options }, () => this.#subscribe(session, msg));
+    return this.#gate.pass(
+      session,
+      { type: MessageCode.Subscribe, id: msg.request },
+      { uri: msg.topic, action: 'subscribe', match, options: msg.options },
+      () => this.#subscribe(session, msg),
+    );
   }
 
   readonly #subscribe = (session: Endpoint, msg: Subscribe): void => {
@@ -127,9 +132,16 @@ export class PubSub {
     const overLimit = this.#quotas.refusesUri(msg.topic);
     if (overLimit !== undefined) return refuse(this.#stats, session, MessageCode.Publish, msg.request, overLimit, quiet);
     if (hasPpt(msg.options) && !supportsPpt(session, 'publisher')) {
-      return session.protocolViolation('PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency');
+      return session.protocolViolation(
+        'PUBLISH with ppt_scheme or enc_algo from a publisher that announced neither payload_passthru_mode nor payload_transparency',
+      );
     }
-    return this.#gate.pass(session, { type: MessageCode.Publish, id: msg.request, quiet }, { uri: msg.topic, action: 'publish', options: msg.options }, (allowed) => this.#publish(session, msg, allowed));
+    return this.#gate.pass(
+      session,
+      { type: MessageCode.Publish, id: msg.request, quiet },
+      { uri: msg.topic, action: 'publish', options: msg.options },
+      (allowed) => this.#publish(session, msg, allowed),
+    );
   }
 
   #publish(session: Endpoint, msg: Publish, allowed: Allowed): void {
@@ -146,7 +158,14 @@ export class PubSub {
    * Returns the publication ID, or the refusal the publisher gets if it asked for an
    * acknowledgement.
    */
-  publishAs(session: Endpoint, allowed: Allowed, topic: string, args: WireArgs | undefined, kwargs: Kwargs | undefined, options: Dict): Outcome<{ publication: PublicationId }> {
+  publishAs(
+    session: Endpoint,
+    allowed: Allowed,
+    topic: string,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    options: Dict,
+  ): Outcome<{ publication: PublicationId }> {
     if (!isValidUri(topic, this.#uriCheck)) return refusal(ErrorUri.InvalidUri, `invalid topic URI '${topic}'`);
     if (isReservedUri(topic)) return refusal(ErrorUri.InvalidUri, `topic '${topic}' uses the reserved 'wamp' prefix`);
     const filtered = recipientFilter(options);
@@ -158,7 +177,8 @@ export class PubSub {
     if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
     const retain = options['retain'] === true;
     if (retain) this.#retain(plan, args, kwargs, details);
-    if (this.#hooks.observesPublications) this.#hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
+    if (this.#hooks.observesPublications)
+      this.#hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
     return { ok: true, publication: plan.publication };
   }
 
@@ -178,7 +198,14 @@ export class PubSub {
   }
 
   /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
-  deliverRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): number {
+  deliverRemote(
+    topic: string,
+    publication: PublicationId,
+    details: Dict,
+    filter: RecipientFilter,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+  ): number {
     const plan = this.#broker.publishAs(publication, topic, filter);
     if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
     this.#hooks.published(plan, details, args, kwargs, REMOTE_ORIGIN);
@@ -186,7 +213,14 @@ export class PubSub {
   }
 
   /** A retained event published on another node. */
-  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+  retainRemote(
+    topic: string,
+    publication: PublicationId,
+    details: Dict,
+    filter: RecipientFilter,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+  ): void {
     this.#retain({ publication, publisher: undefined, topic, subscriptions: [], filter }, args, kwargs, details);
   }
 

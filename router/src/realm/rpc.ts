@@ -61,14 +61,24 @@ export class Rpc {
       this.#quotas.refusesUri(msg.procedure) ??
       this.#quotas.refusesRegister(session) ??
       matchRefusal(msg.options) ??
-      (isInvocationPolicy(invoke) ? undefined : refusal(ErrorUri.InvalidArgument, `unknown invocation policy '${String(invoke)}' (single, roundrobin, random, first or last)`)) ??
+      (isInvocationPolicy(invoke)
+        ? undefined
+        : refusal(ErrorUri.InvalidArgument, `unknown invocation policy '${String(invoke)}' (single, roundrobin, random, first or last)`)) ??
       patternRefusal('procedure', msg.procedure, match, this.#uriCheck) ??
       // A pattern that could take calls to a wamp.* procedure is refused as an exact one is.
       (mayMatchReserved(msg.procedure, match)
-        ? refusal(ErrorUri.InvalidUri, `procedure ${match === 'exact' ? '' : `${match} pattern `}'${msg.procedure}' ${match === 'exact' ? 'uses' : 'reaches'} the reserved 'wamp' prefix`)
+        ? refusal(
+            ErrorUri.InvalidUri,
+            `procedure ${match === 'exact' ? '' : `${match} pattern `}'${msg.procedure}' ${match === 'exact' ? 'uses' : 'reaches'} the reserved 'wamp' prefix`,
+          )
         : undefined);
     if (refused !== undefined) return refuse(this.#stats, session, MessageCode.Register, msg.request, refused);
-    return this.#gate.pass(session, { type: MessageCode.Register, id: msg.request }, { uri: msg.procedure, action: 'register', match, options: msg.options }, () => this.#register(session, msg));
+    return this.#gate.pass(
+      session,
+      { type: MessageCode.Register, id: msg.request },
+      { uri: msg.procedure, action: 'register', match, options: msg.options },
+      () => this.#register(session, msg),
+    );
   }
 
   readonly #register = (session: Endpoint, msg: Register): Handled => {
@@ -148,7 +158,13 @@ export class Rpc {
     }
     const timeout = msg.options.timeout ?? 0;
     if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0) {
-      return refuse(this.#stats, session, MessageCode.Call, msg.request, refusal(ErrorUri.InvalidArgument, 'timeout must be a non-negative integer (milliseconds)'));
+      return refuse(
+        this.#stats,
+        session,
+        MessageCode.Call,
+        msg.request,
+        refusal(ErrorUri.InvalidArgument, 'timeout must be a non-negative integer (milliseconds)'),
+      );
     }
     const progressive = msg.options['progress'] === true;
     if (progressive && !session.supports('caller', 'progressive_call_invocations')) {

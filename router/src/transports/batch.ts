@@ -63,7 +63,8 @@ export class BatchError extends Error {
 export function splitBatch(batch: Uint8Array, text: boolean, maxMessages = Number.POSITIVE_INFINITY): Uint8Array[] {
   if (batch.length === 0) throw new BatchError('empty batch (a batch must hold at least one message)');
   const out: Uint8Array[] = [];
-  const tooMany = (): BatchError => new BatchError(`more than ${maxMessages} messages in one batch (every message counts at least one of the ${maxMessages} values a batch may hold)`);
+  const tooMany = (): BatchError =>
+    new BatchError(`more than ${maxMessages} messages in one batch (every message counts at least one of the ${maxMessages} values a batch may hold)`);
   if (text) {
     let start = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -73,7 +74,8 @@ export function splitBatch(batch: Uint8Array, text: boolean, maxMessages = Numbe
       out.push(batch.subarray(start, i));
       start = i + 1;
     }
-    if (start !== batch.length) throw new BatchError(`JSON batch does not end with the record separator 0x1E (${batch.length - start} octets after the last one)`);
+    if (start !== batch.length)
+      throw new BatchError(`JSON batch does not end with the record separator 0x1E (${batch.length - start} octets after the last one)`);
     return out;
   }
   let at = 0;
@@ -110,7 +112,9 @@ export function decodeBatch(codec: Codec, batch: Uint8Array, handler: PeerHandle
   const shared: DecodeOptions = { ...options, batch: count };
   for (let i = 0; i < messages.length; i++) {
     if (count.items >= maxItems) {
-      handler.onBadFrame(`${undecodable(codec, i, messages.length)}: more than ${maxItems} values in one batch (its messages share one budget, every message counting at least one)`);
+      handler.onBadFrame(
+        `${undecodable(codec, i, messages.length)}: more than ${maxItems} values in one batch (its messages share one budget, every message counting at least one)`,
+      );
       return false;
     }
     const before = count.items;

@@ -281,7 +281,10 @@ export class LongPollTransport {
 
   cutOff(peer: LongPollPeer): void {
     this.counters.peersCutOff++;
-    this.log.warn({ peer: peer.transport.peer, transport: peer.id, buffered: peer.queuedBytes, messages: peer.queue.length }, `peer cut off: ${SLOW_CONSUMER_REASON}`);
+    this.log.warn(
+      { peer: peer.transport.peer, transport: peer.id, buffered: peer.queuedBytes, messages: peer.queue.length },
+      `peer cut off: ${SLOW_CONSUMER_REASON}`,
+    );
     peer.queue.length = 0;
     peer.queuedBytes = 0;
     this.finish(peer, SLOW_CONSUMER_REASON);
@@ -385,7 +388,12 @@ export class LongPollTransport {
       if (busy) {
         const limit = this.options.inbound?.limit ?? 0;
         this.options.onLimit?.('maxInboundBytes');
-        logRefusal(this.log, 'maxInboundBytes', { peer: peer.transport.peer, limit }, `long-poll send refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`);
+        logRefusal(
+          this.log,
+          'maxInboundBytes',
+          { peer: peer.transport.peer, limit },
+          `long-poll send refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`,
+        );
         return sendJson(res, 503, { error: 'router busy: too many incoming messages in progress, try again later' }, { Connection: 'close' });
       }
       const handler = peer.handler!;

@@ -262,7 +262,12 @@ export class RawSocketTransport {
     this.#handshaking.add(socket);
     let received: Buffer = EMPTY;
     const timer = setTimeout(() => {
-      logRefusal(this.log, 'rawsocket_handshake_timeout', { peer: this.#peerName(socket), timeoutMs: HANDSHAKE_TIMEOUT_MS }, `RawSocket connection dropped: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+      logRefusal(
+        this.log,
+        'rawsocket_handshake_timeout',
+        { peer: this.#peerName(socket), timeoutMs: HANDSHAKE_TIMEOUT_MS },
+        `RawSocket connection dropped: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`,
+      );
       socket.destroy();
     }, HANDSHAKE_TIMEOUT_MS);
     timer.unref();
@@ -338,7 +343,12 @@ export class RawSocketTransport {
     const request = parseHandshake(octets);
     if (!request.magic) {
       // [ap_transport_rawsocket] Not a RawSocket client: fail the connection.
-      logRefusal(this.log, 'rawsocket_magic', { peer: this.#peerName(socket), first: octets[0] }, `RawSocket connection dropped: first octet 0x${(octets[0] ?? 0).toString(16)} is not the RawSocket magic 0x7f`);
+      logRefusal(
+        this.log,
+        'rawsocket_magic',
+        { peer: this.#peerName(socket), first: octets[0] },
+        `RawSocket connection dropped: first octet 0x${(octets[0] ?? 0).toString(16)} is not the RawSocket magic 0x7f`,
+      );
       socket.destroy();
       return;
     }
@@ -356,13 +366,24 @@ export class RawSocketTransport {
     }
     if (error !== undefined || codec === undefined) {
       const code = error ?? HandshakeError.SerializerUnsupported;
-      logRefusal(this.log, `rawsocket_handshake_${code}`, { peer: this.#peerName(socket), serializerId: request.serializerId, maxMessageBytes: request.maxMessageBytes }, `RawSocket handshake refused: ${HANDSHAKE_ERROR_TEXT[code]}`);
+      logRefusal(
+        this.log,
+        `rawsocket_handshake_${code}`,
+        { peer: this.#peerName(socket), serializerId: request.serializerId, maxMessageBytes: request.maxMessageBytes },
+        `RawSocket handshake refused: ${HANDSHAKE_ERROR_TEXT[code]}`,
+      );
       socket.end(handshakeErrorReply(code));
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       return;
     }
     socket.write(handshakeReply(request.serializerId, this.#lengthExponent));
-    const transport: TransportDetails = { type: 'rawsocket', protocol: codec.subprotocol, peer: this.#peerName(socket), channelBindings: channelBindingsOf(socket), clientCertificate: clientCertificateOf(socket) };
+    const transport: TransportDetails = {
+      type: 'rawsocket',
+      protocol: codec.subprotocol,
+      peer: this.#peerName(socket),
+      channelBindings: channelBindingsOf(socket),
+      clientCertificate: clientCertificateOf(socket),
+    };
     const peer = new RawSocketPeer(socket, codec, transport, request.maxMessageBytes, this.maxMessageBytes, this);
     let handler: PeerHandler;
     try {

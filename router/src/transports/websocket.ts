@@ -261,7 +261,6 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     if (over) this.owner.options.onLimit?.('compression.maxBytes');
     return over;
   }
-
 }
 
 /**
@@ -390,7 +389,13 @@ export class WebSocketTransport {
   /** Takes over an HTTP upgrade for this transport's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const header = req.headers['sec-websocket-protocol'];
-    const requested = typeof header === 'string' ? header.split(',').map((p) => p.trim()).filter((p) => p.length > 0) : [];
+    const requested =
+      typeof header === 'string'
+        ? header
+            .split(',')
+            .map((p) => p.trim())
+            .filter((p) => p.length > 0)
+        : [];
     if (this.#choose(new Set(requested)) === undefined) {
       const offered = [...this.#offered.keys()].join(', ');
       const asked = requested.length > 0 ? requested.join(', ') : 'none';
@@ -471,7 +476,9 @@ export class WebSocketTransport {
     };
     answerCloseWithoutCodeAs1000(ws);
     const extensions = this.#extensions.get(req) ?? '';
-    const peer = batched ? new BatchedWebSocketPeer(ws, socket, codec, transport, this, extensions) : new WebSocketPeer(ws, socket, codec, transport, this, extensions);
+    const peer = batched
+      ? new BatchedWebSocketPeer(ws, socket, codec, transport, this, extensions)
+      : new WebSocketPeer(ws, socket, codec, transport, this, extensions);
     this.#peers.add(peer);
     const handler = this.accept(peer);
     peer.handler = handler;
@@ -505,7 +512,8 @@ export class WebSocketTransport {
       // Over maxMessageBytes, as sent or once inflated: ws closes with 1009 and says so here.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onLimit?.('maxMessageBytes');
       // ws's own errors (WS_ERR_*) are frames the peer got wrong: too long, bad UTF-8, bad opcode.
-      if (err.code?.startsWith('WS_ERR_') === true) logRefusal(this.log, err.code, { peer: transport.peer, err: err.message }, `bad WebSocket frame: ${err.message}; connection closed`);
+      if (err.code?.startsWith('WS_ERR_') === true)
+        logRefusal(this.log, err.code, { peer: transport.peer, err: err.message }, `bad WebSocket frame: ${err.message}; connection closed`);
       else this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
     });
     ws.once('close', () => {

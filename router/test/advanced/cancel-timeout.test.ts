@@ -118,7 +118,11 @@ describe.each(SERIALIZERS)('call timeout with clients over %s', (serializer) => 
   it('wampy call with timeout: rejected with wamp.error.timeout (the autobahn endpoint never answers)', async () => {
     const router = await startTestRouter();
     const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
-    await within(callee.session.register('com.never', () => new Promise(() => undefined)), 3000, 'REGISTERED');
+    await within(
+      callee.session.register('com.never', () => new Promise(() => undefined)),
+      3000,
+      'REGISTERED',
+    );
     const error = await wampyCallError(caller.wampy.call('com.never', [], { timeout: 30 }));
     expect(error.errorUri).toBe(ErrorUri.Timeout);
   });
@@ -126,7 +130,11 @@ describe.each(SERIALIZERS)('call timeout with clients over %s', (serializer) => 
   it('autobahn call with the timeout option: rejected with wamp.error.timeout (the wampy endpoint never answers)', async () => {
     const router = await startTestRouter();
     const [caller, callee] = await Promise.all([connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
-    await within(callee.wampy.register('com.never', () => new Promise<null>(() => undefined)), 3000, 'REGISTERED');
+    await within(
+      callee.wampy.register('com.never', () => new Promise<null>(() => undefined)),
+      3000,
+      'REGISTERED',
+    );
     const error = await autobahnCallError(caller.session.call('com.never', [], {}, { timeout: 30 }));
     expect(error.error).toBe(ErrorUri.Timeout);
   });
@@ -144,7 +152,7 @@ describe('call canceling: frames', () => {
     await callerIsQuiet(caller, callee, 'com.c'); // also: the callee's next frame was the probe, not an INTERRUPT
   });
 
-  it('killnowait: INTERRUPT to the callee and ERROR canceled to the caller at once; the callee\'s answer is dropped', async () => {
+  it("killnowait: INTERRUPT to the callee and ERROR canceled to the caller at once; the callee's answer is dropped", async () => {
     const router = await startTestRouter();
     const { caller, callee } = await pair(router.url, 'com.c');
     const request = caller.call('com.c');
@@ -156,7 +164,7 @@ describe('call canceling: frames', () => {
     await callerIsQuiet(caller, callee, 'com.c');
   });
 
-  it('kill: INTERRUPT to the callee; the caller gets the callee\'s answer, whichever it is', async () => {
+  it("kill: INTERRUPT to the callee; the caller gets the callee's answer, whichever it is", async () => {
     const router = await startTestRouter();
     const { caller, callee } = await pair(router.url, 'com.c');
     // The callee answers the INTERRUPT with ERROR…
@@ -251,7 +259,7 @@ describe('call canceling: frames', () => {
     expect((await plain.invocation()).args).toEqual(['next']);
   });
 
-  it('a caller\'s connection dropping (no GOODBYE) interrupts the same way', async () => {
+  it("a caller's connection dropping (no GOODBYE) interrupts the same way", async () => {
     const router = await startTestRouter();
     const caller = await Raw.join(router.url, { caller: ['progressive_call_invocations'] });
     const callee = await Raw.join(router.url, { callee: ['progressive_call_invocations', 'call_canceling'] });
@@ -301,7 +309,7 @@ describe.each(SERIALIZERS)('call canceling with clients over %s', (serializer) =
 });
 
 describe('call canceling: autobahn-js 22.11 with skip/killnowait', () => {
-  it('autobahn rejects the call itself, then takes the router\'s (spec-mandated) ERROR canceled for a protocol violation and fails its connection', async () => {
+  it("autobahn rejects the call itself, then takes the router's (spec-mandated) ERROR canceled for a protocol violation and fails its connection", async () => {
     const router = await startTestRouter();
     const callee = await Raw.join(router.url, CANCELING_CALLEE);
     await callee.register('com.cancel.local');

@@ -67,7 +67,8 @@ describe.each(SERIALIZERS)('WELCOME over %s', (serializer) => {
   it('wampy accepts the announcement (it checks dealer features before cancel and progressive calls)', async () => {
     const router = await startTestRouter();
     const peer = await connectWampy(router.url, serializer);
-    const server = (peer.wampy as unknown as { _cache: { server_wamp_features: { roles: Record<string, { features: Record<string, boolean> }> } } })._cache.server_wamp_features;
+    const server = (peer.wampy as unknown as { _cache: { server_wamp_features: { roles: Record<string, { features: Record<string, boolean> }> } } })._cache
+      .server_wamp_features;
     expect(server.roles['broker']?.features).toEqual(announced(BROKER_FEATURES));
     expect(server.roles['dealer']?.features).toEqual(announced(DEALER_FEATURES));
   });

@@ -51,12 +51,27 @@ describe.each(SERIALIZERS)('session meta API with clients over %s', (serializer)
     const observer = await connectAutobahn(router.url, serializer);
     const joins = new Inbox<unknown[]>('on_join');
     const leaves = new Inbox<unknown[]>('on_leave');
-    await within(observer.session.subscribe('wamp.session.on_join', (args) => joins.push(args)), 3000, 'SUBSCRIBED');
-    await within(observer.session.subscribe('wamp.session.on_leave', (args) => leaves.push(args)), 3000, 'SUBSCRIBED');
+    await within(
+      observer.session.subscribe('wamp.session.on_join', (args) => joins.push(args)),
+      3000,
+      'SUBSCRIBED',
+    );
+    await within(
+      observer.session.subscribe('wamp.session.on_leave', (args) => leaves.push(args)),
+      3000,
+      'SUBSCRIBED',
+    );
     const peer = await connectWampy(router.url, serializer);
     const id = exactNumbers(peer.wampy.getSessionId());
     const [joined] = exactNumbers(await joins.next()) as [Record<string, unknown>];
-    expect(joined).toMatchObject({ session: id, authid: expect.stringMatching(/^anonymous-\d+$/), authrole: 'anonymous', authmethod: 'anonymous', authprovider: 'static', transport: { type: 'websocket', protocol: `wamp.2.${serializer}` } });
+    expect(joined).toMatchObject({
+      session: id,
+      authid: expect.stringMatching(/^anonymous-\d+$/),
+      authrole: 'anonymous',
+      authmethod: 'anonymous',
+      authprovider: 'static',
+      transport: { type: 'websocket', protocol: `wamp.2.${serializer}` },
+    });
     await within(peer.wampy.disconnect(), 3000, 'wampy GOODBYE');
     expect(await leaves.next()).toEqual([id, joined['authid'], 'anonymous']);
   });
@@ -64,7 +79,11 @@ describe.each(SERIALIZERS)('session meta API with clients over %s', (serializer)
   it('wamp.session.kill with reason and message: the autobahn victim gets GOODBYE with both', async () => {
     const router = await startTestRouter();
     const [killer, victim] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
-    const result = await within(killer.session.call('wamp.session.kill', [victim.session.id], { reason: 'com.example.maintenance', message: 'back in 5' }), 3000, 'RESULT');
+    const result = await within(
+      killer.session.call('wamp.session.kill', [victim.session.id], { reason: 'com.example.maintenance', message: 'back in 5' }),
+      3000,
+      'RESULT',
+    );
     expect(result).toBeNull(); // no result
     const closed = await within(victim.closed, 3000, 'the victim to be closed');
     // (autobahn reports 'lost' rather than 'closed': it closes the WebSocket before its async
@@ -233,7 +252,13 @@ describe('registration meta API: frames', () => {
     expect(await observer.meta('wamp.registration.lookup', ['com..proc', { match: 'wildcard' }])).toBe(wildcard);
     expect(await observer.meta('wamp.registration.lookup', ['com.meta.other'])).toBeNull();
     expect(await observer.meta('wamp.registration.list')).toEqual({ exact: [exact], prefix: [prefix], wildcard: [wildcard] });
-    expect(await observer.meta('wamp.registration.get', [wildcard])).toEqual({ id: wildcard, created: expect.stringMatching(ISO_TIME), uri: 'com..proc', match: 'wildcard', invoke: 'first' });
+    expect(await observer.meta('wamp.registration.get', [wildcard])).toEqual({
+      id: wildcard,
+      created: expect.stringMatching(ISO_TIME),
+      uri: 'com..proc',
+      match: 'wildcard',
+      invoke: 'first',
+    });
     expect(await observer.meta('wamp.registration.get', [exact])).toMatchObject({ uri: 'com.meta.proc', match: 'exact', invoke: 'roundrobin' });
     expect(await observer.meta('wamp.registration.list_callees', [exact])).toEqual([a.session, b.session]);
     expect(await observer.meta('wamp.registration.count_callees', [exact])).toBe(2);
@@ -283,16 +308,24 @@ describe('registration meta API: frames', () => {
 });
 
 describe.each(SERIALIZERS)('route meta API with clients over %s', (serializer) => {
-  it('an autobahn observer follows a wampy callee\'s registration; wampy calls the meta procedures', async () => {
+  it("an autobahn observer follows a wampy callee's registration; wampy calls the meta procedures", async () => {
     const router = await startTestRouter();
     const observer = await connectAutobahn(router.url, serializer);
     const events = new Inbox<[string, unknown[]]>('registration meta events');
     for (const e of ['on_create', 'on_register', 'on_unregister', 'on_delete']) {
-      await within(observer.session.subscribe(`wamp.registration.${e}`, (args) => events.push([e, args])), 3000, 'SUBSCRIBED');
+      await within(
+        observer.session.subscribe(`wamp.registration.${e}`, (args) => events.push([e, args])),
+        3000,
+        'SUBSCRIBED',
+      );
     }
     const callee = await connectWampy(router.url, serializer);
     const calleeId = exactNumbers(callee.wampy.getSessionId());
-    const { registrationId } = await within(callee.wampy.register('com.meta.wampy', () => null), 3000, 'REGISTERED');
+    const { registrationId } = await within(
+      callee.wampy.register('com.meta.wampy', () => null),
+      3000,
+      'REGISTERED',
+    );
     const id = exactNumbers(registrationId);
     expect(exactNumbers(await events.take(2))).toEqual([
       ['on_create', [calleeId, { id, created: expect.stringMatching(ISO_TIME), uri: 'com.meta.wampy', match: 'exact', invoke: 'single' }]],

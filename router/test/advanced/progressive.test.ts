@@ -125,7 +125,11 @@ describe('progressive call results: frames', () => {
     callee.yield(invocation, [1], { progress: true });
     callee.yield(invocation, [2], { progress: true });
     callee.yield(invocation, ['end']);
-    for (const expected of [[{ progress: true }, [1]], [{ progress: true }, [2]], [{}, ['end']]]) {
+    for (const expected of [
+      [{ progress: true }, [1]],
+      [{ progress: true }, [2]],
+      [{}, ['end']],
+    ]) {
       expect(await caller.next()).toEqual([MessageCode.Result, request, ...expected]);
     }
   });
@@ -203,7 +207,7 @@ describe('progressive call invocations: frames', () => {
     expect(await caller.meta('wamp.session.count')).toBe(2);
   });
 
-  it('the spec\'s request-ID example: a new call between chunks is fine, a gap is a protocol violation', async () => {
+  it("the spec's request-ID example: a new call between chunks is fine, a gap is a protocol violation", async () => {
     // [ap_10] 1. [CALL, 1, {progress: true}, "foo"] 2. [CALL, 2, {}, "bar"] 3. [CALL, 1, {}, "foo"]
     // (OK, continues #1); then [CALL, 4, ...] is a violation (3 expected).
     const router = await startTestRouter();
@@ -288,7 +292,10 @@ describe('progressive call invocations: frames', () => {
         expect(await caller.next()).toEqual([MessageCode.Result, request, {}, ['ok']]);
       } else {
         const error = await caller.next();
-        expect({ procedure, error: error.slice(0, 5) }).toEqual({ procedure, error: [MessageCode.Error, MessageCode.Call, request, {}, ErrorUri.FeatureNotSupported] });
+        expect({ procedure, error: error.slice(0, 5) }).toEqual({
+          procedure,
+          error: [MessageCode.Error, MessageCode.Call, request, {}, ErrorUri.FeatureNotSupported],
+        });
       }
     }
   });
@@ -338,6 +345,8 @@ describe('progressive call invocations: wampy 8.0.2', () => {
     result.catch(() => undefined);
     await within(caller.closed, 3000, 'wampy to be disconnected');
     expect(caller.sent.find((m) => m[0] === MessageCode.Call)?.[2]).toEqual({ progress: true });
-    expect(caller.sent.find((m) => m[0] === MessageCode.Hello)?.[2]).toMatchObject({ roles: { caller: { features: expect.not.objectContaining({ progressive_call_invocations: true }) } } });
+    expect(caller.sent.find((m) => m[0] === MessageCode.Hello)?.[2]).toMatchObject({
+      roles: { caller: { features: expect.not.objectContaining({ progressive_call_invocations: true }) } },
+    });
   });
 });

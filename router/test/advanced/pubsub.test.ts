@@ -38,12 +38,24 @@ async function labelsUntilMarker<T extends { label: unknown }>(inbox: Inbox<T>):
 }
 
 /** An inbox of labels for either client. */
-async function labelInbox(peer: AutobahnPeer | WampyPeer, topic: string, options: Record<string, unknown> = {}): Promise<Inbox<{ label: unknown; details: Record<string, unknown> }>> {
+async function labelInbox(
+  peer: AutobahnPeer | WampyPeer,
+  topic: string,
+  options: Record<string, unknown> = {},
+): Promise<Inbox<{ label: unknown; details: Record<string, unknown> }>> {
   const inbox = new Inbox<{ label: unknown; details: Record<string, unknown> }>(`labels on ${topic}`);
   if ('session' in peer) {
-    await within(peer.session.subscribe(topic, (args, _kwargs, details) => inbox.push({ label: args[0], details: { ...details } }), options), 3000, 'SUBSCRIBED');
+    await within(
+      peer.session.subscribe(topic, (args, _kwargs, details) => inbox.push({ label: args[0], details: { ...details } }), options),
+      3000,
+      'SUBSCRIBED',
+    );
   } else {
-    await within(peer.wampy.subscribe(topic, (e) => inbox.push({ label: e.argsList?.[0], details: e.details }), options), 3000, 'SUBSCRIBED');
+    await within(
+      peer.wampy.subscribe(topic, (e) => inbox.push({ label: e.argsList?.[0], details: e.details }), options),
+      3000,
+      'SUBSCRIBED',
+    );
   }
   return inbox;
 }
@@ -69,7 +81,11 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
 
   it('disclose_me: EVENT.Details name the publisher (session, authid, authrole), to autobahn and wampy subscribers', async () => {
     const router = await startTestRouter();
-    const [publisher, byAutobahn, byWampy] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
+    const [publisher, byAutobahn, byWampy] = await Promise.all([
+      connectAutobahn(router.url, serializer),
+      connectAutobahn(router.url, serializer),
+      connectWampy(router.url, serializer),
+    ]);
     const topic = 'com.adv.disclose';
     const a = await autobahnInbox(byAutobahn, topic);
     const w = await wampyInbox(byWampy, topic);
@@ -82,7 +98,11 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
 
     const [wHidden, wShown] = await w.inbox.take(2);
     expect(wHidden?.details).toEqual({});
-    expect(exactNumbers(wShown?.details)).toEqual({ publisher: publisher.session.id, publisher_authid: publisher.welcome['authid'], publisher_authrole: 'anonymous' });
+    expect(exactNumbers(wShown?.details)).toEqual({
+      publisher: publisher.session.id,
+      publisher_authid: publisher.welcome['authid'],
+      publisher_authrole: 'anonymous',
+    });
   });
 
   it('disclose_me from a wampy publisher reaches an autobahn subscriber', async () => {
@@ -99,7 +119,11 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
 
   it('black/white listing by session, authid and authrole, alone and combined (all lists must pass)', async () => {
     const router = await startTestRouter();
-    const [publisher, a, c] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
+    const [publisher, a, c] = await Promise.all([
+      connectAutobahn(router.url, serializer),
+      connectAutobahn(router.url, serializer),
+      connectAutobahn(router.url, serializer),
+    ]);
     const b = await connectWampy(router.url, serializer);
     const topic = 'com.adv.listing';
     const inboxes = { a: await labelInbox(a, topic), b: await labelInbox(b, topic), c: await labelInbox(c, topic) };
@@ -152,7 +176,8 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
     const router = await startTestRouter();
     const [publisher, subscriber] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
     const inbox = await labelInbox(subscriber, 'com.a', { match: 'prefix' });
-    for (const topic of ['com.a', 'com.ab.c', 'com.a.b.c', 'com.b', 'org.com.a', 'com']) await within(publisher.wampy.publish(topic, [topic]), 3000, 'PUBLISHED');
+    for (const topic of ['com.a', 'com.ab.c', 'com.a.b.c', 'com.b', 'org.com.a', 'com'])
+      await within(publisher.wampy.publish(topic, [topic]), 3000, 'PUBLISHED');
     await within(publisher.wampy.publish('com.a.marker', [MARKER]), 3000, 'PUBLISHED');
     const received = await inbox.take(4);
     expect(received.map((e) => [e.label, e.details['topic']])).toEqual([
@@ -167,7 +192,8 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
     const router = await startTestRouter();
     const [publisher, subscriber] = await Promise.all([connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
     const inbox = await labelInbox(subscriber, 'com..update', { match: 'wildcard' });
-    for (const topic of ['com.x.update', 'com.x.y.update', 'com.update', 'com.xupdate', 'org.x.update', 'com.y.update']) await autobahnPublish(publisher, topic, [topic]);
+    for (const topic of ['com.x.update', 'com.x.y.update', 'com.update', 'com.xupdate', 'org.x.update', 'com.y.update'])
+      await autobahnPublish(publisher, topic, [topic]);
     await autobahnPublish(publisher, 'com.marker.update', [MARKER]);
     const received = await inbox.take(3);
     expect(received.map((e) => [e.label, e.details['topic']])).toEqual([
@@ -182,7 +208,11 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
     const [publisher, subscriber] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
     const exact = await autobahnInbox(subscriber, 'com.both.topic');
     const prefix = { inbox: new Inbox<{ details: { publication: number } }>('prefix events') };
-    const prefixSubscription = await within(subscriber.session.subscribe('com.both', (_a, _k, details) => prefix.inbox.push({ details }), { match: 'prefix' }), 3000, 'SUBSCRIBED');
+    const prefixSubscription = await within(
+      subscriber.session.subscribe('com.both', (_a, _k, details) => prefix.inbox.push({ details }), { match: 'prefix' }),
+      3000,
+      'SUBSCRIBED',
+    );
     expect(prefixSubscription.id).not.toBe(exact.subscription.id);
     const published = await within(publisher.wampy.publish('com.both.topic', ['x']), 3000, 'PUBLISHED');
     const [e1, e2] = [await exact.inbox.next(), await prefix.inbox.next()];
@@ -195,7 +225,11 @@ describe.each(SERIALIZERS)('pub/sub with clients over %s', (serializer) => {
     const [publisher, subscriber] = await Promise.all([connectWampy(router.url, serializer), connectWampy(router.url, serializer)]);
     const topic = 'com.adv.ppt';
     const { inbox } = await wampyInbox(subscriber, topic);
-    await within(publisher.wampy.publish(topic, { argsList: [1, 'two'], argsDict: { three: 3 } }, { ppt_scheme: 'mqtt', ppt_serializer: 'native' }), 3000, 'PUBLISHED');
+    await within(
+      publisher.wampy.publish(topic, { argsList: [1, 'two'], argsDict: { three: 3 } }, { ppt_scheme: 'mqtt', ppt_serializer: 'native' }),
+      3000,
+      'PUBLISHED',
+    );
     const event = await inbox.next();
     expect(event.details).toMatchObject({ ppt_scheme: 'mqtt', ppt_serializer: 'native' });
     expect(event.argsList).toEqual([1, 'two']);

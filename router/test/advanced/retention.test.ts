@@ -22,7 +22,14 @@ async function subscribeRetained(peer: Raw, topic: string, options: Record<strin
     if (frame[0] === MessageCode.Result && frame[1] === probe) return events;
     if (frame[0] !== MessageCode.Event) throw new Error(`expected EVENT or the probe's RESULT, got ${JSON.stringify(frame)}`);
     expect(frame[1]).toBe(subscription);
-    events.push({ subscription, publication: frame[2] as number, details: frame[3] as Record<string, unknown>, args: frame[4] as unknown[] | undefined, kwargs: frame[5] as Record<string, unknown> | undefined, frame });
+    events.push({
+      subscription,
+      publication: frame[2] as number,
+      details: frame[3] as Record<string, unknown>,
+      args: frame[4] as unknown[] | undefined,
+      kwargs: frame[5] as Record<string, unknown> | undefined,
+      frame,
+    });
   }
 }
 
@@ -37,7 +44,13 @@ describe.each(SERIALIZERS)('event retention with clients over %s', (serializer) 
 
     const [byAutobahn, byWampy] = await Promise.all([connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
     const a = new Inbox<{ args: unknown[]; kwargs: Record<string, unknown>; retained: boolean | undefined; publication: number }>('retained events (autobahn)');
-    await within(byAutobahn.session.subscribe(topic, (args, kwargs, details) => a.push({ args, kwargs, retained: details.retained, publication: details.publication }), { get_retained: true }), 3000, 'SUBSCRIBED');
+    await within(
+      byAutobahn.session.subscribe(topic, (args, kwargs, details) => a.push({ args, kwargs, retained: details.retained, publication: details.publication }), {
+        get_retained: true,
+      }),
+      3000,
+      'SUBSCRIBED',
+    );
     expect(await a.next()).toEqual({ args: ['latest'], kwargs: { celsius: 21.5 }, retained: true, publication: latest.id });
 
     const w = await within(
@@ -115,7 +128,7 @@ describe('event retention frames', () => {
     expect(await subscribeRetained(a, 'com.retain.role')).toEqual([]);
   });
 
-  it('[spec] a restricted retained event does not take the topic\'s event for everyone away from the others', async () => {
+  it("[spec] a restricted retained event does not take the topic's event for everyone away from the others", async () => {
     // [ap_28] "limited to one event that all subscribers would receive, and MAY include other
     // supplemental events that have limited distribution"; "the Broker MUST send the Subscriber
     // the most recent Retained Event that they would have received".

@@ -106,7 +106,11 @@ describe.each(SERIALIZERS)('revocation with clients over %s', (serializer) => {
     const router = await startTestRouter();
     const [admin, client] = await Promise.all([Raw.join(router.url), connectAutobahn(router.url, serializer)]);
     const { subscription } = await autobahnInbox(client, 'com.rev.autobahn');
-    const registration = await within(client.session.register('com.rev.autobahn', () => 'x'), 3000, 'REGISTERED');
+    const registration = await within(
+      client.session.register('com.rev.autobahn', () => 'x'),
+      3000,
+      'REGISTERED',
+    );
     await admin.callResult('wamp.subscription.remove_subscriber', [subscription.id, client.session.id, 'sub revoked']);
     await admin.callResult('wamp.registration.remove_callee', [registration.id, client.session.id, 'reg revoked']);
     expect(await within(subscription.on_unsubscribe, 3000, 'on_unsubscribe')).toBe('sub revoked');

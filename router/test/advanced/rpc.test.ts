@@ -13,7 +13,11 @@ import { Raw } from './support.js';
 
 /** Registers an autobahn endpoint that answers with its own name. */
 async function named(peer: AutobahnPeer, name: string, procedure: string, options: Record<string, unknown> = {}): Promise<autobahn.Registration> {
-  return within(peer.session.register(procedure, () => name, options), 3000, `REGISTERED ${procedure} (${name})`);
+  return within(
+    peer.session.register(procedure, () => name, options),
+    3000,
+    `REGISTERED ${procedure} (${name})`,
+  );
 }
 
 async function callName(caller: AutobahnPeer, procedure: string): Promise<unknown> {
@@ -26,7 +30,11 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
       const seen: autobahn.InvocationDetails[] = [];
-      await within(callee.session.register('com.rpc.who', (_a, _k, details) => seen.push(details)), 3000, 'REGISTERED');
+      await within(
+        callee.session.register('com.rpc.who', (_a, _k, details) => seen.push(details)),
+        3000,
+        'REGISTERED',
+      );
       await within(caller.session.call('com.rpc.who'), 3000, 'RESULT');
       await within(caller.session.call('com.rpc.who', [], {}, { disclose_me: true }), 3000, 'RESULT');
       expect(seen.map((d) => [d.caller, d.caller_authid, d.caller_authrole])).toEqual([
@@ -38,7 +46,11 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
     it('CALL disclose_me from wampy reaches an autobahn endpoint', async () => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
-      await within(callee.session.register('com.rpc.who', (_a, _k, d) => [d.caller, d.caller_authid, d.caller_authrole]), 3000, 'REGISTERED');
+      await within(
+        callee.session.register('com.rpc.who', (_a, _k, d) => [d.caller, d.caller_authid, d.caller_authrole]),
+        3000,
+        'REGISTERED',
+      );
       const result = await within(caller.wampy.call('com.rpc.who', [], { disclose_me: true }), 3000, 'RESULT');
       const [id, authid, authrole] = exactNumbers(result.argsList?.[0]) as unknown[];
       expect(id).toBe(exactNumbers(caller.wampy.getSessionId()));
@@ -49,8 +61,16 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
     it('REGISTER disclose_caller: the callee learns the caller though the (wampy) caller did not ask', async () => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
-      await within(callee.session.register('com.rpc.audited', (_a, _k, d) => [d.caller, d.caller_authid, d.caller_authrole], { disclose_caller: true }), 3000, 'REGISTERED');
-      await within(callee.session.register('com.rpc.private', (_a, _k, d) => [d.caller ?? null]), 3000, 'REGISTERED');
+      await within(
+        callee.session.register('com.rpc.audited', (_a, _k, d) => [d.caller, d.caller_authid, d.caller_authrole], { disclose_caller: true }),
+        3000,
+        'REGISTERED',
+      );
+      await within(
+        callee.session.register('com.rpc.private', (_a, _k, d) => [d.caller ?? null]),
+        3000,
+        'REGISTERED',
+      );
       const audited = await within(caller.wampy.call('com.rpc.audited'), 3000, 'RESULT');
       const [id, authid, authrole] = exactNumbers(audited.argsList?.[0]) as unknown[];
       expect(id).toBe(exactNumbers(caller.wampy.getSessionId()));
@@ -63,9 +83,21 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
   describe('pattern-based registrations', () => {
     it('prefix and wildcard endpoints learn the procedure called (autobahn and wampy)', async () => {
       const router = await startTestRouter();
-      const [caller, byAutobahn, byWampy] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
-      await within(byAutobahn.session.register('com.files.', (_a, _k, d) => d.procedure, { match: 'prefix' }), 3000, 'REGISTERED prefix');
-      await within(byWampy.wampy.register('com..status', ({ details }) => ({ argsList: [details['procedure']] }), { match: 'wildcard' }), 3000, 'REGISTERED wildcard');
+      const [caller, byAutobahn, byWampy] = await Promise.all([
+        connectAutobahn(router.url, serializer),
+        connectAutobahn(router.url, serializer),
+        connectWampy(router.url, serializer),
+      ]);
+      await within(
+        byAutobahn.session.register('com.files.', (_a, _k, d) => d.procedure, { match: 'prefix' }),
+        3000,
+        'REGISTERED prefix',
+      );
+      await within(
+        byWampy.wampy.register('com..status', ({ details }) => ({ argsList: [details['procedure']] }), { match: 'wildcard' }),
+        3000,
+        'REGISTERED wildcard',
+      );
       expect(await within(caller.session.call('com.files.read.all'), 3000, 'RESULT')).toBe('com.files.read.all');
       expect(await within(caller.session.call('com.printer.status'), 3000, 'RESULT')).toBe('com.printer.status');
       expect((await autobahnCallError(caller.session.call('com.printer.status.now'))).error).toBe(ErrorUri.NoSuchProcedure);
@@ -96,7 +128,11 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
       const c = await connectAutobahn(router.url, serializer);
       const procedure = 'com.rpc.rr';
       await named(a, 'a', procedure, { invoke: 'roundrobin' });
-      await within(b.wampy.register(procedure, () => ({ argsList: ['b'] }), { invoke: 'roundrobin' }), 3000, 'REGISTERED b');
+      await within(
+        b.wampy.register(procedure, () => ({ argsList: ['b'] }), { invoke: 'roundrobin' }),
+        3000,
+        'REGISTERED b',
+      );
       await named(c, 'c', procedure, { invoke: 'roundrobin' });
       const order: unknown[] = [];
       for (let i = 0; i < 7; i++) order.push(await callName(caller, procedure));
@@ -134,11 +170,38 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
       const [a, b] = await Promise.all([connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
       await named(a, 'a', 'com.rpc.shared', { invoke: 'roundrobin' });
       await named(a, 'a', 'com.rpc.single');
-      const conflict = await within(b.wampy.register('com.rpc.shared', () => null, { invoke: 'random' }).then(() => 'registered', (e: unknown) => e), 3000, 'ERROR');
+      const conflict = await within(
+        b.wampy
+          .register('com.rpc.shared', () => null, { invoke: 'random' })
+          .then(
+            () => 'registered',
+            (e: unknown) => e,
+          ),
+        3000,
+        'ERROR',
+      );
       expect(conflict).toMatchObject({ errorUri: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy });
-      const taken = await within(b.wampy.register('com.rpc.single', () => null).then(() => 'registered', (e: unknown) => e), 3000, 'ERROR');
+      const taken = await within(
+        b.wampy
+          .register('com.rpc.single', () => null)
+          .then(
+            () => 'registered',
+            (e: unknown) => e,
+          ),
+        3000,
+        'ERROR',
+      );
       expect(taken).toMatchObject({ errorUri: ErrorUri.ProcedureAlreadyExists });
-      const defaultVsShared = await within(b.wampy.register('com.rpc.shared', () => null).then(() => 'registered', (e: unknown) => e), 3000, 'ERROR');
+      const defaultVsShared = await within(
+        b.wampy
+          .register('com.rpc.shared', () => null)
+          .then(
+            () => 'registered',
+            (e: unknown) => e,
+          ),
+        3000,
+        'ERROR',
+      );
       expect(defaultVsShared).toMatchObject({ errorUri: ErrorUri.ProcedureExistsWithDifferentInvocationPolicy });
     });
   });
@@ -155,7 +218,11 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
       3000,
       'REGISTERED',
     );
-    const result = await within(caller.wampy.call('com.rpc.ppt', { argsList: [1], argsDict: { k: 'v' } }, { ppt_scheme: 'mqtt', ppt_serializer: 'native' }), 3000, 'RESULT');
+    const result = await within(
+      caller.wampy.call('com.rpc.ppt', { argsList: [1], argsDict: { k: 'v' } }, { ppt_scheme: 'mqtt', ppt_serializer: 'native' }),
+      3000,
+      'RESULT',
+    );
     expect(seen[0]).toMatchObject({ ppt_scheme: 'mqtt', ppt_serializer: 'native' });
     expect(result.details).toEqual({ ppt_scheme: 'mqtt', ppt_serializer: 'native' });
     expect(result.argsList).toEqual([[1], { k: 'v' }]);
@@ -164,7 +231,11 @@ describe.each(SERIALIZERS)('RPC with clients over %s', (serializer) => {
   it('a wampy caller using passthru towards an autobahn callee (which does not announce it) gets feature_not_supported', async () => {
     const router = await startTestRouter();
     const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
-    await within(callee.session.register('com.rpc.noppt', () => 'never'), 3000, 'REGISTERED');
+    await within(
+      callee.session.register('com.rpc.noppt', () => 'never'),
+      3000,
+      'REGISTERED',
+    );
     const error = await wampyCallError(caller.wampy.call('com.rpc.noppt', [1], { ppt_scheme: 'mqtt' }));
     expect(error.errorUri).toBe(ErrorUri.FeatureNotSupported);
   });
@@ -272,7 +343,13 @@ describe('RPC frames', () => {
       const request = caller.call('com.ppt.answer');
       const invocation = await callee.invocation();
       callee.yield(invocation.request, [BYTES], ppt);
-      expect((await callee.expect(MessageCode.Error)).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Invocation, invocation.request, {}, ErrorUri.FeatureNotSupported]);
+      expect((await callee.expect(MessageCode.Error)).slice(0, 5)).toEqual([
+        MessageCode.Error,
+        MessageCode.Invocation,
+        invocation.request,
+        {},
+        ErrorUri.FeatureNotSupported,
+      ]);
       expect((await caller.expect(MessageCode.Error)).slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Call, request, {}, ErrorUri.FeatureNotSupported]);
     });
 

@@ -187,7 +187,9 @@ export class Raw {
   }
 
   /** The next frame must be INVOCATION; resolves to it. */
-  async invocation(ms?: number): Promise<{ request: number; registration: number; details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; frame: unknown[] }> {
+  async invocation(
+    ms?: number,
+  ): Promise<{ request: number; registration: number; details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; frame: unknown[] }> {
     const frame = await this.expect(MessageCode.Invocation, ms);
     return {
       request: asNumber(frame[1], 'INVOCATION.Request'),
@@ -200,7 +202,9 @@ export class Raw {
   }
 
   /** The next frame must be EVENT; resolves to it. */
-  async event(ms?: number): Promise<{ subscription: number; publication: number; details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; frame: unknown[] }> {
+  async event(
+    ms?: number,
+  ): Promise<{ subscription: number; publication: number; details: Dict; args: unknown[] | undefined; kwargs: Dict | undefined; frame: unknown[] }> {
     const frame = await this.expect(MessageCode.Event, ms);
     return {
       subscription: asNumber(frame[1], 'EVENT.Subscription'),

@@ -13,7 +13,7 @@ import { Raw, asDict, asList, tick } from './support.js';
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 
 describe.each(SERIALIZERS)('testaments with clients over %s', (serializer) => {
-  it('an autobahn session\'s testament is published when it leaves with GOODBYE (to a wampy subscriber)', async () => {
+  it("an autobahn session's testament is published when it leaves with GOODBYE (to a wampy subscriber)", async () => {
     const router = await startTestRouter();
     const [testator, subscriber] = await Promise.all([connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
     const { inbox } = await wampyInbox(subscriber, 'com.will.goodbye');
@@ -25,12 +25,16 @@ describe.each(SERIALIZERS)('testaments with clients over %s', (serializer) => {
     expect(event.argsDict).toEqual({ why: 'GOODBYE' });
   });
 
-  it('a wampy session\'s testament is published when its TCP connection drops (ws.terminate(), no GOODBYE)', async () => {
+  it("a wampy session's testament is published when its TCP connection drops (ws.terminate(), no GOODBYE)", async () => {
     const router = await startTestRouter();
     const [testator, subscriber] = await Promise.all([connectWampy(router.url, serializer), connectAutobahn(router.url, serializer)]);
     const { inbox } = await autobahnInbox(subscriber, 'com.will.dropped');
     await within(testator.wampy.call('wamp.session.add_testament', ['com.will.dropped', ['lost'], {}], { disclose_me: false }), 3000, 'RESULT');
-    await within(testator.wampy.call('wamp.session.add_testament', ['com.will.dropped', ['disclosed'], {}, { publish_options: { disclose_me: true } }]), 3000, 'RESULT');
+    await within(
+      testator.wampy.call('wamp.session.add_testament', ['com.will.dropped', ['disclosed'], {}, { publish_options: { disclose_me: true } }]),
+      3000,
+      'RESULT',
+    );
     const id = exactNumbers(testator.wampy.getSessionId());
     testator.socket.terminate();
     const [plain, disclosed] = await inbox.take(2);
@@ -162,7 +166,8 @@ describe('event history: frames', () => {
     const [publisher, reader] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
     const subscription = Number(await reader.meta('wamp.subscription.lookup', ['com.hist.', { match: 'prefix' }]));
     const p = await publishLabels(publisher, 'com.hist.x', ['a', 'b', 'c', 'd', 'e']);
-    const labels = async (kwargs?: Record<string, unknown>, args?: unknown[]): Promise<unknown[]> => (await getEvents(reader, subscription, kwargs, args)).map((e) => e.args?.[0]);
+    const labels = async (kwargs?: Record<string, unknown>, args?: unknown[]): Promise<unknown[]> =>
+      (await getEvents(reader, subscription, kwargs, args)).map((e) => e.args?.[0]);
     expect(await labels()).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(await labels({ reverse: true })).toEqual(['e', 'd', 'c', 'b', 'a']);
     expect(await labels({ limit: 2 })).toEqual(['a', 'b']);
@@ -248,10 +253,16 @@ describe('event history: frames', () => {
 describe.each(SERIALIZERS)('event history with clients over %s', (serializer) => {
   it('autobahn and wampy read it with wamp.subscription.get_events', async () => {
     const router = await startTestRouter(HISTORY);
-    const [publisher, byAutobahn, byWampy] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer), connectWampy(router.url, serializer)]);
+    const [publisher, byAutobahn, byWampy] = await Promise.all([
+      connectAutobahn(router.url, serializer),
+      connectAutobahn(router.url, serializer),
+      connectWampy(router.url, serializer),
+    ]);
     for (const n of [1, 2, 3]) await within(publisher.session.publish('com.hist.exact', [n], { n }, { acknowledge: true })!, 3000, 'PUBLISHED');
     const subscription = await within(byAutobahn.session.call('wamp.subscription.lookup', ['com.hist.exact']), 3000, 'lookup');
-    const newest = asList(await within(byAutobahn.session.call('wamp.subscription.get_events', [subscription], { reverse: true, limit: 2 }), 3000, 'get_events'));
+    const newest = asList(
+      await within(byAutobahn.session.call('wamp.subscription.get_events', [subscription], { reverse: true, limit: 2 }), 3000, 'get_events'),
+    );
     expect(newest.map((e) => [asDict(e)['args'], asDict(e)['kwargs']])).toEqual([
       [[3], { n: 3 }],
       [[2], { n: 2 }],

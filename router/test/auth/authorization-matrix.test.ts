@@ -14,7 +14,24 @@ import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile } from '@switchboard/router';
 import { RawPeer, startTestRouter } from '../helpers.js';
 
-const { Authenticate, Call, Challenge, Error: ERROR, Event, Hello, Invocation, Publish, Published, Register, Registered, Result, Subscribe, Subscribed, Welcome, Yield } = MessageCode;
+const {
+  Authenticate,
+  Call,
+  Challenge,
+  Error: ERROR,
+  Event,
+  Hello,
+  Invocation,
+  Publish,
+  Published,
+  Register,
+  Registered,
+  Result,
+  Subscribe,
+  Subscribed,
+  Welcome,
+  Yield,
+} = MessageCode;
 
 type Action = 'call' | 'register' | 'publish' | 'subscribe';
 const ACTIONS: readonly Action[] = ['call', 'register', 'publish', 'subscribe'];
@@ -94,7 +111,12 @@ const CONFIG: RouterConfigFile = {
   listeners: [
     {
       type: 'websocket',
-      auth: { ticket: { type: 'static', principals: Object.fromEntries(Object.entries(PRINCIPALS).map(([authid, role]) => [authid, { ticket: `t-${authid}`, role }])) } },
+      auth: {
+        ticket: {
+          type: 'static',
+          principals: Object.fromEntries(Object.entries(PRINCIPALS).map(([authid, role]) => [authid, { ticket: `t-${authid}`, role }])),
+        },
+      },
     },
   ],
 };

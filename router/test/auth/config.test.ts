@@ -33,7 +33,9 @@ describe('auth configuration', () => {
       },
       cryptosign: {
         type: 'static',
-        principals: { 'client01@example.com': { realm: 'devices', role: 'device', authorized_keys: ['545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122'] } },
+        principals: {
+          'client01@example.com': { realm: 'devices', role: 'device', authorized_keys: ['545efb0a2192db8d43f118e9bf9aee081466e1ef36c708b96ee6f62dddad9122'] },
+        },
       },
       // As autobahn-python's derive_scram_credential writes it (hex salt and keys).
       scram: {
@@ -54,8 +56,13 @@ describe('auth configuration', () => {
     expect(problems(listener(crossbar))).toEqual([]);
     for (const method of ['ticket', 'wampcra', 'cryptosign']) {
       expect(problems(listener({ [method]: { type: 'dynamic', authenticator: 'com.example.authenticate' } })), method).toEqual([]);
-      expect(problems(listener({ [method]: { type: 'dynamic', authenticator: 'com.example.authenticate', 'authenticator-realm': 'auth' } })), method).toEqual([]);
-      expect(problems(listener({ [method]: { type: 'webhook', url: 'https://auth.example.com/wamp', timeoutMs: 2000, headers: { authorization: 'Bearer x' } } })), method).toEqual([]);
+      expect(problems(listener({ [method]: { type: 'dynamic', authenticator: 'com.example.authenticate', 'authenticator-realm': 'auth' } })), method).toEqual(
+        [],
+      );
+      expect(
+        problems(listener({ [method]: { type: 'webhook', url: 'https://auth.example.com/wamp', timeoutMs: 2000, headers: { authorization: 'Bearer x' } } })),
+        method,
+      ).toEqual([]);
     }
     expect(problems(listener({ ticket: { type: 'webhook', url: 'http://127.0.0.1:9000/' }, limits: { failuresPerMinute: 5, blockMs: 300_000 } }))).toEqual([]);
   });
@@ -86,7 +93,10 @@ describe('auth configuration', () => {
             port: 9001,
             auth: {
               wampcra: { type: 'static', users: { ann: { secret: 's', role: 'r', iterations: 5 }, bob: { role: 'r' } } },
-              cryptosign: { type: 'static', principals: { a: { role: 'r', authorized_keys: ['zz', 'a'.repeat(64)] }, b: { role: 'r', authorized_keys: ['A'.repeat(64)] } } },
+              cryptosign: {
+                type: 'static',
+                principals: { a: { role: 'r', authorized_keys: ['zz', 'a'.repeat(64)] }, b: { role: 'r', authorized_keys: ['A'.repeat(64)] } },
+              },
             },
           },
           { type: 'websocket', port: 9002, auth: { ticket: { type: 'webhook', url: 'ftp://x' } } },
@@ -118,6 +128,8 @@ describe('auth configuration', () => {
 
   it('checks realms against the default realm when none are configured', () => {
     expect(problems({ listeners: [{ type: 'websocket', auth: { anonymous: { realm: 'realm1' } } }] })).toEqual([]);
-    expect(problems({ listeners: [{ type: 'websocket', auth: { anonymous: { realm: 'other' } } }] })).toEqual(["/listeners/0/auth/anonymous/realm: no realm named 'other' is configured"]);
+    expect(problems({ listeners: [{ type: 'websocket', auth: { anonymous: { realm: 'other' } } }] })).toEqual([
+      "/listeners/0/auth/anonymous/realm: no realm named 'other' is configured",
+    ]);
   });
 });

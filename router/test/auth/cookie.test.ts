@@ -33,10 +33,14 @@ class CookiePeer {
       const header = res.headers['set-cookie'];
       peer.setCookie = Array.isArray(header) ? header[0] : header;
     });
-    await within(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), 3000, 'WebSocket open');
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      3000,
+      'WebSocket open',
+    );
     return peer;
   }
 
@@ -113,7 +117,9 @@ describe('cookie authmethod', () => {
     const back = await connect({ url, realm: 'realm1', reconnect: false, websocket, auth: { authmethods: ['cookie'] } });
     expect(back.details).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'cookie' });
     await back.leave('wamp.close.logout');
-    await expect(connect({ url, realm: 'realm1', reconnect: false, websocket, auth: { authmethods: ['cookie'] } })).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
+    await expect(connect({ url, realm: 'realm1', reconnect: false, websocket, auth: { authmethods: ['cookie'] } })).rejects.toMatchObject({
+      reason: 'wamp.error.authentication_failed',
+    });
   });
 
   it('welcomes a cookie that logged in with a ticket as the same principal, until wamp.close.logout', async () => {
@@ -210,10 +216,14 @@ describe('cookie tracking over TLS', () => {
     const router = await startTestRouter({ listeners: [{ type: 'websocket', tls: { cert: server.cert, key: server.key }, auth: AUTH }] });
     const ws = new WebSocket(router.addresses[0]!.url, [CODECS.json.subprotocol], { ca: server.ca });
     onTestFinished(() => ws.terminate());
-    const setCookie = await within(new Promise<string | undefined>((resolve, reject) => {
-      ws.once('upgrade', (res) => resolve(res.headers['set-cookie']?.[0]));
-      ws.once('error', reject);
-    }), 3000, 'the upgrade response');
+    const setCookie = await within(
+      new Promise<string | undefined>((resolve, reject) => {
+        ws.once('upgrade', (res) => resolve(res.headers['set-cookie']?.[0]));
+        ws.once('error', reject);
+      }),
+      3000,
+      'the upgrade response',
+    );
     expect(setCookie).toMatch(/^cbtid=[A-Za-z0-9_-]{32}; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax; Secure$/);
   });
 });

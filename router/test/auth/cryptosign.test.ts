@@ -11,7 +11,20 @@ import { MessageCode } from '@switchboard/schemas';
 import type { RouterConfigFile } from '@switchboard/router';
 import { tlsChannelBindings } from '../../src/transports/channel-binding.js';
 import { startTestRouter } from '../helpers.js';
-import { Raw, SERIALIZERS, aborted, authenticatorComponent, autobahnCryptosign, ed25519FromSeed, joinAutobahn, joinWampy, selfSigned, signCryptosign, urlOf, welcomed } from './support.js';
+import {
+  Raw,
+  SERIALIZERS,
+  aborted,
+  authenticatorComponent,
+  autobahnCryptosign,
+  ed25519FromSeed,
+  joinAutobahn,
+  joinWampy,
+  selfSigned,
+  signCryptosign,
+  urlOf,
+  welcomed,
+} from './support.js';
 import type { Ed25519Key } from './support.js';
 
 const FAILED = { reason: 'wamp.error.authentication_failed', message: 'authentication failed' };
@@ -22,7 +35,10 @@ const DEVICE = ed25519FromSeed('d511fe78e23934b3dadb52fcd022974b80bd92bccc7c5cf4
 const STRANGER = ed25519FromSeed('6e1fde9cf9e2359a87420b65a87dc0c66136e66945196ba2475990d8a0c3a25b');
 
 const config: RouterConfigFile = {
-  realms: [{ name: 'realm1', roles: [{ name: 'user' }] }, { name: 'devices', roles: [{ name: 'device' }] }],
+  realms: [
+    { name: 'realm1', roles: [{ name: 'user' }] },
+    { name: 'devices', roles: [{ name: 'device' }] },
+  ],
   listeners: [
     {
       type: 'websocket',
@@ -56,7 +72,12 @@ type SignInfo = Parameters<ReturnType<typeof wampySign>>[1];
 /** wampy's cryptosign.js; its `info` is CHALLENGE.Extra. */
 function wampyKey(key: Ed25519Key, authid: string) {
   const signer = wampySign(key.seedHex);
-  return { authmethods: ['cryptosign'], authid, authextra: { pubkey: key.publicKeyHex }, onChallenge: (method: string, info: Record<string, unknown>): string => signer(method, info as unknown as SignInfo) };
+  return {
+    authmethods: ['cryptosign'],
+    authid,
+    authextra: { pubkey: key.publicKeyHex },
+    onChallenge: (method: string, info: Record<string, unknown>): string => signer(method, info as unknown as SignInfo),
+  };
 }
 
 describe('cryptosign, static principals', () => {
@@ -67,7 +88,11 @@ describe('cryptosign, static principals', () => {
     const withAuthid = welcomed(await joinAutobahn(router.url, serializer, autobahnKey(CLIENT01, 'client01@example.com')));
     expect(withAuthid).toMatchObject({ authid: 'client01@example.com' });
     // A principal with a realm is moved there, as Crossbar does.
-    expect(welcomed(await joinAutobahn(router.url, serializer, autobahnKey(DEVICE)))).toMatchObject({ authid: 'sensor7', authrole: 'device', realm: 'devices' });
+    expect(welcomed(await joinAutobahn(router.url, serializer, autobahnKey(DEVICE)))).toMatchObject({
+      authid: 'sensor7',
+      authrole: 'device',
+      realm: 'devices',
+    });
     const unknownKey = aborted(await joinAutobahn(router.url, serializer, autobahnKey(STRANGER)));
     const otherPrincipalsKey = aborted(await joinAutobahn(router.url, serializer, autobahnKey(DEVICE, 'client01@example.com')));
     const unknownAuthid = aborted(await joinAutobahn(router.url, serializer, autobahnKey(CLIENT01, 'nobody')));
@@ -78,7 +103,11 @@ describe('cryptosign, static principals', () => {
 
   it.each(SERIALIZERS)('wampy (%s) joins with its cryptosign.js; a key it does not hold is refused like an unknown one', async (serializer) => {
     const router = await startTestRouter(config);
-    expect(welcomed(await joinWampy(router.url, serializer, wampyKey(CLIENT01, 'client01@example.com')))).toMatchObject({ authid: 'client01@example.com', authrole: 'user', authmethod: 'cryptosign' });
+    expect(welcomed(await joinWampy(router.url, serializer, wampyKey(CLIENT01, 'client01@example.com')))).toMatchObject({
+      authid: 'client01@example.com',
+      authrole: 'user',
+      authmethod: 'cryptosign',
+    });
     // Announces client01's public key but signs with another key.
     const impostor = { ...wampyKey(STRANGER, 'client01@example.com'), authextra: { pubkey: CLIENT01.publicKeyHex } };
     const unknown = wampyKey(STRANGER, 'stranger');
@@ -143,8 +172,16 @@ describe('cryptosign, dynamic authenticator', () => {
 
 describe('cryptosign, TLS channel binding', () => {
   /** HELLO asking for `binding`; answers the challenge XOR `channelId` (undefined: the bare challenge). */
-  async function attempt(raw: Raw, binding: string | null, channelId: (extra: Record<string, unknown>) => Uint8Array | undefined): Promise<{ extra: Record<string, unknown>; outcome: unknown[] }> {
-    raw.hello('realm1', { authmethods: ['cryptosign'], authid: 'client01@example.com', authextra: { pubkey: CLIENT01.publicKeyHex, channel_binding: binding } });
+  async function attempt(
+    raw: Raw,
+    binding: string | null,
+    channelId: (extra: Record<string, unknown>) => Uint8Array | undefined,
+  ): Promise<{ extra: Record<string, unknown>; outcome: unknown[] }> {
+    raw.hello('realm1', {
+      authmethods: ['cryptosign'],
+      authid: 'client01@example.com',
+      authextra: { pubkey: CLIENT01.publicKeyHex, channel_binding: binding },
+    });
     const challenge = await raw.next();
     expect(challenge[0]).toBe(MessageCode.Challenge);
     const extra = challenge[2] as Record<string, unknown>;
@@ -156,7 +193,10 @@ describe('cryptosign, TLS channel binding', () => {
     const { cert, key, ca } = await selfSigned();
     const router = await startTestRouter({ ...config, listeners: [{ ...config.listeners![0]!, tls: { cert, key } }] });
     expect(router.url).toMatch(/^wss:/);
-    for (const [maxVersion, binding] of [['TLSv1.2', 'tls-unique'], ['TLSv1.3', 'tls-exporter']] as const) {
+    for (const [maxVersion, binding] of [
+      ['TLSv1.2', 'tls-unique'],
+      ['TLSv1.3', 'tls-exporter'],
+    ] as const) {
       const ids = (raw: Raw): Partial<Record<string, Uint8Array>> => tlsChannelBindings(raw.tlsSocket!, 'client');
       const good = await Raw.open(router.url, { ca, maxVersion });
       const bound = await attempt(good, binding, () => ids(good)[binding]);

@@ -4,7 +4,22 @@ import { RawPeer, startTestRouter } from '../helpers.js';
 
 describe('the router’s own caller', () => {
   it('calls a procedure registered by a component, gets its result or its error, and stays out of the meta API', async () => {
-    const router = await startTestRouter({ realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: 'com.', match: 'prefix', allow: { register: true, call: true } }, { uri: 'wamp.session.', match: 'prefix', allow: { call: true } }] }] }] });
+    const router = await startTestRouter({
+      realms: [
+        {
+          name: 'realm1',
+          roles: [
+            {
+              name: 'anonymous',
+              permissions: [
+                { uri: 'com.', match: 'prefix', allow: { register: true, call: true } },
+                { uri: 'wamp.session.', match: 'prefix', allow: { call: true } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
     const component = await RawPeer.join(router.url, 'cbor');
     component.send([MessageCode.Register, component.nextRequest(), {}, 'com.auth.check']);
     expect((await component.next())[0]).toBe(MessageCode.Registered);

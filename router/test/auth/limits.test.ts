@@ -79,38 +79,66 @@ describe('brute-force limits on a listener', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
+    onTestFinished(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     const { router, logs } = await startLoggedRouter({
       realms: [{ name: 'realm1', roles: [{ name: 'user' }] }],
-      listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }, limits: { failuresPerMinute: 3, blockMs: 60_000 } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: {
+            ticket: { type: 'webhook', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` },
+            limits: { failuresPerMinute: 3, blockMs: 60_000 },
+          },
+        },
+      ],
     });
     const ticket = (value: string) => (): string => value;
 
     // Three wrong tickets from 127.0.0.1 (under three authids, so only the address reaches the limit).
     for (const authid of ['a1', 'a2', 'a3']) {
-      expect(aborted(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid, onChallenge: ticket('guess'), localAddress: '127.0.0.1' }))).toEqual(FAILED);
+      expect(
+        aborted(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid, onChallenge: ticket('guess'), localAddress: '127.0.0.1' })),
+      ).toEqual(FAILED);
     }
     expect(asked).toEqual(['a1', 'a2', 'a3']);
     // Now even the right ticket from 127.0.0.1 is refused, the same way, and the webhook is not asked.
-    expect(aborted(await joinWampy(router.url, 'cbor', { authmethods: ['ticket'], authid: 'joe', onChallenge: ticket('joe-pass'), localAddress: '127.0.0.1' }))).toEqual(FAILED);
+    expect(
+      aborted(await joinWampy(router.url, 'cbor', { authmethods: ['ticket'], authid: 'joe', onChallenge: ticket('joe-pass'), localAddress: '127.0.0.1' })),
+    ).toEqual(FAILED);
     expect(await rawTicket(router.url, 'joe', 'joe-pass', '127.0.0.1')).toEqual(ABORT_FAILED);
     expect(asked).toEqual(['a1', 'a2', 'a3']);
     // Another address joins.
-    expect(welcomed(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid: 'joe', onChallenge: ticket('joe-pass'), localAddress: '127.0.0.2' }))).toMatchObject({ authid: 'joe', authrole: 'user' });
+    expect(
+      welcomed(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid: 'joe', onChallenge: ticket('joe-pass'), localAddress: '127.0.0.2' })),
+    ).toMatchObject({ authid: 'joe', authrole: 'user' });
 
     const blocked = logs.filter((l) => l['msg'] === 'authentication blocked: too many failures');
     expect(blocked).toEqual([expect.objectContaining({ blocked: 'address 127.0.0.1', failuresPerMinute: 3, blockMs: 60_000, level: 40 })]);
     const refused = logs.filter((l) => l['msg'] === 'authentication refused: too many failures');
-    expect(refused.map((l) => [l['blocked'], l['refused']])).toEqual([['address 127.0.0.1', 1], ['address 127.0.0.1', 2]]);
+    expect(refused.map((l) => [l['blocked'], l['refused']])).toEqual([
+      ['address 127.0.0.1', 1],
+      ['address 127.0.0.1', 2],
+    ]);
   });
 
   it('refuses an authid failed from several addresses, while other authids still join from anywhere', async () => {
     const { router, logs } = await startLoggedRouter({
       realms: [{ name: 'realm1', roles: [{ name: 'user' }] }],
-      listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { ann: { ticket: 'ann-pass', role: 'user' }, joe: { ticket: 'joe-pass', role: 'user' } } }, limits: { failuresPerMinute: 3 } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: {
+            ticket: { type: 'static', principals: { ann: { ticket: 'ann-pass', role: 'user' }, joe: { ticket: 'joe-pass', role: 'user' } } },
+            limits: { failuresPerMinute: 3 },
+          },
+        },
+      ],
     });
     for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) expect(await rawTicket(router.url, 'ann', 'guess', address)).toEqual(ABORT_FAILED);
     // ann is blocked everywhere, right ticket or not; joe is not, even from the same address.
@@ -121,7 +149,12 @@ describe('brute-force limits on a listener', () => {
 
   it('is off with failuresPerMinute 0', async () => {
     const { router } = await startLoggedRouter({
-      listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'joe-pass', role: 'anonymous' } } }, limits: { failuresPerMinute: 0 } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: { ticket: { type: 'static', principals: { joe: { ticket: 'joe-pass', role: 'anonymous' } } }, limits: { failuresPerMinute: 0 } },
+        },
+      ],
     });
     for (let i = 0; i < 12; i++) expect(await rawTicket(router.url, 'joe', 'guess')).toEqual(ABORT_FAILED);
     expect((await rawTicket(router.url, 'joe', 'joe-pass'))[0]).toBe(MessageCode.Welcome);

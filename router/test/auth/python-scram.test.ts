@@ -44,7 +44,13 @@ describe('autobahn-python scram', () => {
       const router = await startTestRouter(config);
       const joined = await probe([router.url, serializer, AUTHID, PASSWORD, '10']);
       expect(joined.code, joined.stderr).toBe(0);
-      expect(joined.report['joined'], JSON.stringify(joined.report)).toEqual({ realm: 'realm1', authid: AUTHID, authrole: 'frontend', authmethod: 'scram', authprovider: 'static' });
+      expect(joined.report['joined'], JSON.stringify(joined.report)).toEqual({
+        realm: 'realm1',
+        authid: AUTHID,
+        authrole: 'frontend',
+        authmethod: 'scram',
+        authprovider: 'static',
+      });
       expect(joined.report['server_verified']).toBe(true);
       const failed = { reason: 'wamp.error.authentication_failed', message: 'authentication failed' };
       const wrong = await probe([router.url, serializer, AUTHID, 'looking-glass', '10']);

@@ -24,13 +24,24 @@ describe.each(SERIALIZERS)('autobahn-python cryptosign over %s', (serializer) =>
   it('joins by key alone and with its authid; an unknown key is refused', { timeout: 60_000 }, async () => {
     const router = await startTestRouter({
       realms: [{ name: 'realm1', roles: [{ name: 'device' }] }],
-      listeners: [{ type: 'websocket', auth: { cryptosign: { type: 'static', principals: { 'sensor@example.com': { role: 'device', authorized_keys: [KEY.publicKeyHex] } } } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: { cryptosign: { type: 'static', principals: { 'sensor@example.com': { role: 'device', authorized_keys: [KEY.publicKeyHex] } } } },
+        },
+      ],
     });
     for (const authid of ['-', 'sensor@example.com']) {
       const { code, report, stderr } = await probe([router.url, serializer, KEY.seedHex, authid]);
       expect(code, stderr).toBe(0);
       expect(report['pubkey']).toBe(KEY.publicKeyHex);
-      expect(report['joined'], JSON.stringify(report)).toEqual({ realm: 'realm1', authid: 'sensor@example.com', authrole: 'device', authmethod: 'cryptosign', authprovider: 'static' });
+      expect(report['joined'], JSON.stringify(report)).toEqual({
+        realm: 'realm1',
+        authid: 'sensor@example.com',
+        authrole: 'device',
+        authmethod: 'cryptosign',
+        authprovider: 'static',
+      });
     }
     const refused = await probe([router.url, serializer, STRANGER, '-']);
     expect(refused.code, refused.stderr).toBe(0);

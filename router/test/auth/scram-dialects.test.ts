@@ -27,7 +27,10 @@ const ARGON = { kdf: 'argon2id-13', iterations: 2, memory: 256 } as const;
 const PBKDF2 = { kdf: 'pbkdf2', iterations: 1000 } as const;
 const REALMS: RouterConfigFile['realms'] = [
   { name: 'realm1', roles: [{ name: 'frontend' }, { name: 'backend' }] },
-  { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }] },
+  {
+    name: 'auth',
+    roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }],
+  },
 ];
 const METHOD: Record<ScramDialect, 'scram' | 'wamp-scram'> = { crossbar: 'scram', 'wamp-scram': 'wamp-scram' };
 
@@ -75,8 +78,17 @@ async function refused(url: string, auth: AuthOptions): Promise<{ reason: string
 describe.each(['crossbar', 'wamp-scram'] as const)('scramAuth against the router, static principals (%s)', (dialect) => {
   it('argon2id and pbkdf2 join, the server signature checks out; a wrong password and an unknown authid get the same ABORT', async () => {
     const url = (await staticRouter())[dialect];
-    expect(await joined(url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({ authid: 'alice', authrole: 'frontend', authmethod: METHOD[dialect], authprovider: 'static' });
-    expect(await joined(url, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect }))).toMatchObject({ authid: 'bob', authrole: 'backend', authmethod: METHOD[dialect] });
+    expect(await joined(url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({
+      authid: 'alice',
+      authrole: 'frontend',
+      authmethod: METHOD[dialect],
+      authprovider: 'static',
+    });
+    expect(await joined(url, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect }))).toMatchObject({
+      authid: 'bob',
+      authrole: 'backend',
+      authmethod: METHOD[dialect],
+    });
     const wrongArgon = await refused(url, scramAuth({ authid: 'alice', password: 'looking-glass', dialect }));
     const wrongPbkdf2 = await refused(url, scramAuth({ authid: 'bob', password: 'wonderland', dialect }));
     const unknown = await refused(url, scramAuth({ authid: 'mallory', password: 'wonderland', dialect }));
@@ -87,13 +99,17 @@ describe.each(['crossbar', 'wamp-scram'] as const)('scramAuth against the router
 describe('the dialects are separate methods', () => {
   it('a listener with only one of them refuses the other, and argon2id keys of one dialect do not fit the other', async () => {
     const urls = await staticRouter();
-    expect((await refused(urls.crossbar, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect: 'wamp-scram' }))).reason).toBe('wamp.error.no_auth_method');
+    expect((await refused(urls.crossbar, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect: 'wamp-scram' }))).reason).toBe(
+      'wamp.error.no_auth_method',
+    );
     // pbkdf2 credentials are the same for both dialects, argon2id ones are not.
     const crossbarBob = (await principals('crossbar'))['bob']!;
     const specBob = await scramCredentials('bob-pässword', { ...PBKDF2, salt: crossbarBob.salt, dialect: 'wamp-scram' });
     expect(specBob['stored-key']).toBe(crossbarBob['stored-key']);
     const salt = '00'.repeat(16);
-    expect((await scramCredentials('pw', { ...ARGON, salt }))['stored-key']).not.toBe((await scramCredentials('pw', { ...ARGON, salt, dialect: 'wamp-scram' }))['stored-key']);
+    expect((await scramCredentials('pw', { ...ARGON, salt }))['stored-key']).not.toBe(
+      (await scramCredentials('pw', { ...ARGON, salt, dialect: 'wamp-scram' }))['stored-key'],
+    );
   });
 });
 
@@ -129,7 +145,11 @@ describe('wamp-scram frames', () => {
 
   it('refuses a HELLO without a nonce, and a channel binding the connection does not have', async () => {
     const url = (await staticRouter())['wamp-scram'];
-    expect((await rawChallenge(url, 'bob', {})).frame).toEqual([MessageCode.Abort, { message: 'wamp-scram: HELLO.authextra.nonce must be a base64 client nonce' }, FAILED]);
+    expect((await rawChallenge(url, 'bob', {})).frame).toEqual([
+      MessageCode.Abort,
+      { message: 'wamp-scram: HELLO.authextra.nonce must be a base64 client nonce' },
+      FAILED,
+    ]);
     const bound = (await rawChallenge(url, 'bob', { nonce: 'AAAA', channel_binding: 'tls-unique' })).frame;
     expect(bound[0]).toBe(MessageCode.Abort);
     expect(bound[2]).toBe('wamp.error.not_authorized');
@@ -150,8 +170,18 @@ describe('RFC 7677 SCRAM-SHA-256 test vector', () => {
     const nonce = 'rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0';
     const message = wampScramAuthMessage('user', 'rOprNGfwEbeRWgbNEkqO', nonce, salt, 4096, 'biws');
     expect(message).toBe(`n=user,r=rOprNGfwEbeRWgbNEkqO,r=${nonce},s=${salt},i=4096,c=biws,r=${nonce}`);
-    const creds = await scramCredentials('pencil', { kdf: 'pbkdf2', iterations: 4096, salt: Buffer.from(salt, 'base64').toString('hex'), dialect: 'wamp-scram' });
-    const signature = verifyClientProof(Buffer.from(creds['stored-key'], 'hex'), Buffer.from(creds['server-key'], 'hex'), message, Buffer.from('dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=', 'base64'));
+    const creds = await scramCredentials('pencil', {
+      kdf: 'pbkdf2',
+      iterations: 4096,
+      salt: Buffer.from(salt, 'base64').toString('hex'),
+      dialect: 'wamp-scram',
+    });
+    const signature = verifyClientProof(
+      Buffer.from(creds['stored-key'], 'hex'),
+      Buffer.from(creds['server-key'], 'hex'),
+      message,
+      Buffer.from('dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=', 'base64'),
+    );
     expect(signature).toBe('6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
     expect(verifyClientProof(Buffer.from(creds['stored-key'], 'hex'), Buffer.from(creds['server-key'], 'hex'), message, Buffer.alloc(32))).toBeUndefined();
   });
@@ -179,12 +209,30 @@ describe.each(['crossbar', 'wamp-scram'] as const)('dynamic SCRAM (%s)', (dialec
       if (authid === 'broken') return { role: 'frontend' };
       throw new autobahn.Error('com.example.no_such_user', ['no such user']);
     });
-    expect(await joined(router.url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({ authid: 'alice', authrole: 'frontend', authmethod: method, authprovider: 'dynamic', authextra: { plan: 'gold' } });
-    expect(await joined(router.url, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect }))).toMatchObject({ authid: 'bob', authrole: 'backend', authprovider: 'dynamic' });
-    for (const [authid, password] of [['alice', 'nope'], ['zed', 'wonderland'], ['broken', 'x']] as const) {
+    expect(await joined(router.url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({
+      authid: 'alice',
+      authrole: 'frontend',
+      authmethod: method,
+      authprovider: 'dynamic',
+      authextra: { plan: 'gold' },
+    });
+    expect(await joined(router.url, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect }))).toMatchObject({
+      authid: 'bob',
+      authrole: 'backend',
+      authprovider: 'dynamic',
+    });
+    for (const [authid, password] of [
+      ['alice', 'nope'],
+      ['zed', 'wonderland'],
+      ['broken', 'x'],
+    ] as const) {
       expect(await refused(router.url, scramAuth({ authid, password, dialect }))).toEqual({ reason: FAILED, message: 'authentication failed' });
     }
-    expect(calls[0]).toMatchObject({ realm: 'realm1', authid: 'alice', details: { authmethod: method, authid: 'alice', authextra: { nonce: expect.any(String) } } });
+    expect(calls[0]).toMatchObject({
+      realm: 'realm1',
+      authid: 'alice',
+      details: { authmethod: method, authid: 'alice', authextra: { nonce: expect.any(String) } },
+    });
   });
 
   it('a webhook hands over the keys; a non-200 answer fails like a wrong password', async () => {
@@ -200,16 +248,30 @@ describe.each(['crossbar', 'wamp-scram'] as const)('dynamic SCRAM (%s)', (dialec
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
+    onTestFinished(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/scram`;
     const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { [method]: { type: 'webhook', url, timeoutMs: 2000 } } }] });
-    expect(await joined(router.url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({ authid: 'alice', authrole: 'frontend', authmethod: method, authprovider: 'webhook' });
+    expect(await joined(router.url, scramAuth({ authid: 'alice', password: 'wonderland', dialect }))).toMatchObject({
+      authid: 'alice',
+      authrole: 'frontend',
+      authmethod: method,
+      authprovider: 'webhook',
+    });
     expect(await joined(router.url, scramAuth({ authid: 'bob', password: 'bob-pässword', dialect }))).toMatchObject({ authid: 'bob', authrole: 'backend' });
-    expect(await refused(router.url, scramAuth({ authid: 'bob', password: 'wonderland', dialect }))).toEqual({ reason: FAILED, message: 'authentication failed' });
-    expect(await refused(router.url, scramAuth({ authid: 'nobody', password: 'wonderland', dialect }))).toEqual({ reason: FAILED, message: 'authentication failed' });
+    expect(await refused(router.url, scramAuth({ authid: 'bob', password: 'wonderland', dialect }))).toEqual({
+      reason: FAILED,
+      message: 'authentication failed',
+    });
+    expect(await refused(router.url, scramAuth({ authid: 'nobody', password: 'wonderland', dialect }))).toEqual({
+      reason: FAILED,
+      message: 'authentication failed',
+    });
   });
 });
 
@@ -224,6 +286,8 @@ describe('config', () => {
       expect(() => checkConfig(listener({ [method]: { type: 'webhook', url: 'https://auth.example.com/scram' } }))).not.toThrow();
     }
     expect(() => checkConfig(listener({ 'wamp-scram': { type: 'static' } }))).toThrow(/wamp-scram: missing required field 'principals'/);
-    expect(() => checkConfig(listener({ 'wamp-scram': { type: 'dynamic', authenticator: 'x', 'authenticator-realm': 'nowhere' } }))).toThrow(/wamp-scram\/authenticator-realm: no realm named 'nowhere'/);
+    expect(() => checkConfig(listener({ 'wamp-scram': { type: 'dynamic', authenticator: 'x', 'authenticator-realm': 'nowhere' } }))).toThrow(
+      /wamp-scram\/authenticator-realm: no realm named 'nowhere'/,
+    );
   });
 });

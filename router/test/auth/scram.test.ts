@@ -104,7 +104,12 @@ describe('scram, static principals', () => {
     const unknown = await scramJoin(router.url, 'mallory', 'wonderland');
     for (const outcome of [wrongArgon, wrongPbkdf2, unknown]) expect(outcome.last).toEqual([MessageCode.Abort, FAILED, FAILED_REASON]);
     // An unknown authid is challenged in the shape of a real user picked per authid (#14 item 12).
-    const shape = (extra: Record<string, unknown>): unknown => ({ keys: Object.keys(extra).sort(), kdf: extra['kdf'], iterations: extra['iterations'], memory: extra['memory'] });
+    const shape = (extra: Record<string, unknown>): unknown => ({
+      keys: Object.keys(extra).sort(),
+      kdf: extra['kdf'],
+      iterations: extra['iterations'],
+      memory: extra['memory'],
+    });
     expect([shape(wrongArgon.extra), shape(wrongPbkdf2.extra)]).toContainEqual(shape(unknown.extra));
     expect(String(unknown.extra['salt'])).toHaveLength(String(wrongArgon.extra['salt']).length);
     // The decoy salt is stable per authid, so asking twice reveals nothing.
@@ -122,14 +127,24 @@ describe('scram, static principals', () => {
 
   it('scramCredentials matches autobahn-python derive_scram_credential shape (hex values)', async () => {
     const creds = await scramCredentials('pw', { ...ARGON, salt: 'ab'.repeat(16) });
-    expect(creds).toEqual({ kdf: 'argon2id-13', iterations: 2, memory: 256, salt: 'ab'.repeat(16), 'stored-key': expect.stringMatching(/^[0-9a-f]{64}$/), 'server-key': expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(creds).toEqual({
+      kdf: 'argon2id-13',
+      iterations: 2,
+      memory: 256,
+      salt: 'ab'.repeat(16),
+      'stored-key': expect.stringMatching(/^[0-9a-f]{64}$/),
+      'server-key': expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   });
 
   it('the config schema accepts scram principals and refuses an argon2id one without memory, or keys that are not hex', async () => {
     const good = await config();
     expect(() => checkConfig(good)).not.toThrow();
     const principal = { role: 'frontend', ...(await scramCredentials('pw', ARGON)) };
-    const withPrincipal = (p: Record<string, unknown>): unknown => ({ ...good, listeners: [{ type: 'websocket', auth: { scram: { type: 'static', principals: { alice: p } } } }] });
+    const withPrincipal = (p: Record<string, unknown>): unknown => ({
+      ...good,
+      listeners: [{ type: 'websocket', auth: { scram: { type: 'static', principals: { alice: p } } } }],
+    });
     const { memory: _memory, ...noMemory } = principal;
     expect(() => checkConfig(withPrincipal(noMemory))).toThrow(/memory/);
     expect(() => checkConfig(withPrincipal({ ...principal, 'stored-key': 'not hex' }))).toThrow(/stored-key/);

@@ -90,7 +90,9 @@ export function urlOf(router: Router, index = 0): string {
 }
 
 /** How a join ended: WELCOME (with its details) or ABORT (reason and message). */
-export type JoinOutcome = { welcome: Record<string, unknown>; aborted?: undefined } | { welcome?: undefined; aborted: { reason: string | null; message: string | null } };
+export type JoinOutcome =
+  | { welcome: Record<string, unknown>; aborted?: undefined }
+  | { welcome?: undefined; aborted: { reason: string | null; message: string | null } };
 
 export interface AutobahnAuth {
   realm?: string;
@@ -229,10 +231,14 @@ export class Raw {
     ws.once('upgrade', (res) => {
       if (res.socket instanceof TLSSocket) raw.tlsSocket = res.socket;
     });
-    await within(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), 3000, 'WebSocket open');
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      3000,
+      'WebSocket open',
+    );
     return raw;
   }
 
@@ -300,7 +306,12 @@ export interface AuthenticatorCall {
  * An autobahn-js component (anonymous, on listener `url`, in `realm`) that registers `procedure`;
  * `decide` gets each call and returns the answer or throws an autobahn.Error.
  */
-export async function authenticatorComponent(url: string, realm: string, procedure: string, decide: (call: AuthenticatorCall) => unknown): Promise<AuthenticatorCall[]> {
+export async function authenticatorComponent(
+  url: string,
+  realm: string,
+  procedure: string,
+  decide: (call: AuthenticatorCall) => unknown,
+): Promise<AuthenticatorCall[]> {
   const calls: AuthenticatorCall[] = [];
   const joined = await joinAutobahn(url, 'msgpack', { realm, authmethods: ['anonymous'], onchallenge: () => '' });
   const session = joined.session;
@@ -325,7 +336,31 @@ export async function selfSigned(): Promise<{ cert: string; key: string; ca: Buf
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert];
-  await within(new Promise<void>((resolve, reject) => execFile(requireSystem('openssl'), args, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))))), 15_000, 'openssl');
+  const args = [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ];
+  await within(
+    new Promise<void>((resolve, reject) =>
+      execFile(requireSystem('openssl'), args, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`)))),
+    ),
+    15_000,
+    'openssl',
+  );
   return { cert, key, ca: readFileSync(cert) };
 }

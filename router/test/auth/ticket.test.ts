@@ -16,8 +16,14 @@ import { Raw, SERIALIZERS, aborted, authenticatorComponent, joinAutobahn, joinWa
 const FAILED = { reason: 'wamp.error.authentication_failed', message: 'authentication failed' };
 
 const REALMS: RouterConfigFile['realms'] = [
-  { name: 'realm1', roles: [{ name: 'frontend', permissions: [{ uri: 'com.example.', match: 'prefix', allow: { call: true, subscribe: true } }] }, { name: 'backend' }] },
-  { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }] },
+  {
+    name: 'realm1',
+    roles: [{ name: 'frontend', permissions: [{ uri: 'com.example.', match: 'prefix', allow: { call: true, subscribe: true } }] }, { name: 'backend' }],
+  },
+  {
+    name: 'auth',
+    roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }],
+  },
 ];
 
 const STATIC: RouterConfigFile = {
@@ -39,10 +45,12 @@ const STATIC: RouterConfigFile = {
   ],
 };
 
-const ticket = (value: string) => (method: string): string => {
-  if (method !== 'ticket') throw new Error(`unexpected ${method}`);
-  return value;
-};
+const ticket =
+  (value: string) =>
+  (method: string): string => {
+    if (method !== 'ticket') throw new Error(`unexpected ${method}`);
+    return value;
+  };
 
 describe('ticket, static principals', () => {
   it.each(SERIALIZERS)('autobahn-js (%s) joins with its ticket; a wrong ticket and an unknown authid get the same ABORT', async (serializer) => {
@@ -75,7 +83,11 @@ describe('ticket, static principals', () => {
       expect(await raw.next()).toEqual([MessageCode.Challenge, 'ticket', {}]);
     }
     // The right ticket for a principal whose role realm1 does not have.
-    expect(await rawTicket(router.url, 'ghost', 'boo')).toEqual([MessageCode.Abort, { message: "no role 'no-such-role' in realm 'realm1'" }, 'wamp.error.no_such_role']);
+    expect(await rawTicket(router.url, 'ghost', 'boo')).toEqual([
+      MessageCode.Abort,
+      { message: "no role 'no-such-role' in realm 'realm1'" },
+      'wamp.error.no_such_role',
+    ]);
     // No authid: nothing to check the ticket against.
     const raw = await Raw.open(router.url);
     raw.hello('realm1', { authmethods: ['ticket'] });
@@ -89,7 +101,10 @@ describe('ticket, static principals', () => {
   });
 
   it('moves the session to the principal’s realm, as Crossbar does', async () => {
-    const router = await startTestRouter({ realms: [{ name: 'realm1' }, { name: 'devices' }], listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { dev: { ticket: 't', role: 'device', realm: 'devices' } } } } }] });
+    const router = await startTestRouter({
+      realms: [{ name: 'realm1' }, { name: 'devices' }],
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { dev: { ticket: 't', role: 'device', realm: 'devices' } } } } }],
+    });
     const welcome = await rawTicket(router.url, 'dev', 't');
     expect(welcome[0]).toBe(MessageCode.Welcome);
     expect(welcome[2]).toMatchObject({ realm: 'devices', authid: 'dev', authrole: 'device' });
@@ -105,7 +120,9 @@ describe('ticket, static principals', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     await within(raw.closed, 3000, 'the connection to close');
     // The same with autobahn-js, whose onchallenge never settles.
-    const stuck = aborted(await joinAutobahn(router.url, 'json', { authmethods: ['ticket'], authid: 'joe', onchallenge: () => new Promise<string>(() => undefined) }));
+    const stuck = aborted(
+      await joinAutobahn(router.url, 'json', { authmethods: ['ticket'], authid: 'joe', onchallenge: () => new Promise<string>(() => undefined) }),
+    );
     expect(stuck.reason).toBe(FAILED.reason);
     expect(router.sessionCount).toBe(0);
   });
@@ -151,8 +168,15 @@ describe('ticket, dynamic authenticator (a WAMP procedure)', () => {
     expect(first.realm).toBe('realm1');
     expect(first.authid).toBe('joe');
     expect(first.details).toMatchObject({ ticket: 'secret123', authmethod: 'ticket', authid: 'joe', authextra: {}, session: expect.any(Number) });
-    expect(first.details['transport']).toMatchObject({ type: 'websocket', protocol: `wamp.2.${serializer}`, peer: expect.stringMatching(/^tcp4:127\.0\.0\.1:\d+$/) });
-    expect((first.details['transport'] as Record<string, unknown>)['http_headers_received']).toMatchObject({ host: expect.any(String), 'sec-websocket-protocol': `wamp.2.${serializer}` });
+    expect(first.details['transport']).toMatchObject({
+      type: 'websocket',
+      protocol: `wamp.2.${serializer}`,
+      peer: expect.stringMatching(/^tcp4:127\.0\.0\.1:\d+$/),
+    });
+    expect((first.details['transport'] as Record<string, unknown>)['http_headers_received']).toMatchObject({
+      host: expect.any(String),
+      'sec-websocket-protocol': `wamp.2.${serializer}`,
+    });
   });
 
   it('refuses an unknown role with no_such_role, a malformed answer and a missing authenticator with authentication_failed', async () => {
@@ -161,7 +185,11 @@ describe('ticket, dynamic authenticator (a WAMP procedure)', () => {
     expect(await rawTicket(router.url, 'joe', 'secret123')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
     await authenticatorComponent(urlOf(router, 1), 'auth', 'com.example.authenticate', tutorialAuthenticator);
     expect((await rawTicket(router.url, 'joe', 'secret123'))[0]).toBe(MessageCode.Welcome);
-    expect(await rawTicket(router.url, 'bad', 'bad')).toEqual([MessageCode.Abort, { message: "no role 'nonexistent' in realm 'realm1'" }, 'wamp.error.no_such_role']);
+    expect(await rawTicket(router.url, 'bad', 'bad')).toEqual([
+      MessageCode.Abort,
+      { message: "no role 'nonexistent' in realm 'realm1'" },
+      'wamp.error.no_such_role',
+    ]);
     expect(await rawTicket(router.url, 'odd', 'odd')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
   });
 
@@ -176,7 +204,9 @@ describe('ticket, dynamic authenticator (a WAMP procedure)', () => {
 
 describe('ticket, webhook', () => {
   /** A node:http webhook; `answer` decides each request. Closed when the test finishes. */
-  async function webhook(answer: (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: Record<string, unknown>[] }> {
+  async function webhook(
+    answer: (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<{ url: string; requests: Record<string, unknown>[] }> {
     const requests: Record<string, unknown>[] = [];
     const server = createServer((req, res) => {
       let text = '';
@@ -188,10 +218,13 @@ describe('ticket, webhook', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
+    onTestFinished(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth`, requests };
   }
 
@@ -204,7 +237,8 @@ describe('ticket, webhook', () => {
     const hook = await webhook((body, req, res) => {
       const details = body['details'] as Record<string, unknown>;
       if (req.headers['authorization'] !== 'Bearer router-key') return reply(res, 401, '{}');
-      if (body['authid'] === 'joe' && details['ticket'] === 'secret123') return reply(res, 200, JSON.stringify({ role: 'frontend', extra: { via: 'webhook' } }));
+      if (body['authid'] === 'joe' && details['ticket'] === 'secret123')
+        return reply(res, 200, JSON.stringify({ role: 'frontend', extra: { via: 'webhook' } }));
       if (body['authid'] === 'plain' && details['ticket'] === 'p') return reply(res, 200, JSON.stringify('backend'));
       if (body['authid'] === 'garbage') return reply(res, 200, 'not json');
       if (body['authid'] === 'slow') return; // never answers
@@ -216,9 +250,21 @@ describe('ticket, webhook', () => {
     });
     const joe = welcomed(await joinAutobahn(router.url, 'cbor', { authmethods: ['ticket'], authid: 'joe', onchallenge: ticket('secret123') }));
     expect(joe).toMatchObject({ authid: 'joe', authrole: 'frontend', authprovider: 'webhook', authextra: { via: 'webhook' } });
-    expect(welcomed(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid: 'plain', onChallenge: ticket('p') }))).toMatchObject({ authrole: 'backend' });
-    expect(hook.requests[0]).toMatchObject({ realm: 'realm1', authid: 'joe', authmethod: 'ticket', details: { ticket: 'secret123', authmethod: 'ticket', transport: { type: 'websocket' } } });
-    for (const [authid, value] of [['joe', 'wrong'], ['nobody', 'secret123'], ['garbage', 'x'], ['slow', 'x']] as const) {
+    expect(welcomed(await joinWampy(router.url, 'json', { authmethods: ['ticket'], authid: 'plain', onChallenge: ticket('p') }))).toMatchObject({
+      authrole: 'backend',
+    });
+    expect(hook.requests[0]).toMatchObject({
+      realm: 'realm1',
+      authid: 'joe',
+      authmethod: 'ticket',
+      details: { ticket: 'secret123', authmethod: 'ticket', transport: { type: 'websocket' } },
+    });
+    for (const [authid, value] of [
+      ['joe', 'wrong'],
+      ['nobody', 'secret123'],
+      ['garbage', 'x'],
+      ['slow', 'x'],
+    ] as const) {
       expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['ticket'], authid, onchallenge: ticket(value) })), authid).toEqual(FAILED);
     }
   });
@@ -229,7 +275,10 @@ describe('ticket, webhook', () => {
       res.writeHead(307, { location: elsewhere.url });
       res.end();
     });
-    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 2000 } } }] });
+    const router = await startTestRouter({
+      realms: REALMS,
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 2000 } } }],
+    });
     expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
     expect(hook.requests).toHaveLength(1);
     expect(elsewhere.requests).toHaveLength(0);
@@ -251,7 +300,10 @@ describe('ticket, webhook', () => {
       };
       go();
     });
-    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 5000, maxAnswerBytes: 4096 } } }] });
+    const router = await startTestRouter({
+      realms: REALMS,
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 5000, maxAnswerBytes: 4096 } } }],
+    });
     expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
     expect(router.stats.limitsExceeded.get('maxAnswerBytes')).toBe(1);
     await until(() => closed, 3000, 'the webhook request aborted');
@@ -265,7 +317,10 @@ describe('ticket, webhook', () => {
       const timer = setInterval(() => res.write(' '), 50);
       res.on('close', () => clearInterval(timer));
     });
-    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 300 } } }] });
+    const router = await startTestRouter({
+      realms: REALMS,
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: hook.url, timeoutMs: 300 } } }],
+    });
     const started = Date.now();
     expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -274,7 +329,10 @@ describe('ticket, webhook', () => {
   it('refuses when the webhook is unreachable', async () => {
     const hook = await webhook((_b, _r, res) => reply(res, 200, '"frontend"'));
     const dead = hook.url.replace(/:\d+\//, ':1/');
-    const router = await startTestRouter({ realms: REALMS, listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: dead, timeoutMs: 1000 } } }] });
+    const router = await startTestRouter({
+      realms: REALMS,
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'webhook', url: dead, timeoutMs: 1000 } } }],
+    });
     expect(await rawTicket(router.url, 'joe', 'x')).toEqual([MessageCode.Abort, { message: FAILED.message }, FAILED.reason]);
   });
 });

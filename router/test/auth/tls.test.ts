@@ -23,7 +23,11 @@ import { requireSystem } from '../../../test/support/system.js';
 
 const openssl = (args: string[], cwd: string): Promise<void> =>
   within(
-    new Promise<void>((resolve, reject) => execFile(requireSystem('openssl'), args, { cwd }, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl ${args[0]} failed: ${stderr}`))))),
+    new Promise<void>((resolve, reject) =>
+      execFile(requireSystem('openssl'), args, { cwd }, (error, _out, stderr) =>
+        error === null ? resolve() : reject(new Error(`openssl ${args[0]} failed: ${stderr}`)),
+      ),
+    ),
     15_000,
     `openssl ${args[0]}`,
   );
@@ -41,10 +45,14 @@ interface Pki {
 /** A CA, a second (untrusted) CA, and client certificates: client_0 and device-7 from the CA, rogue from the other. */
 async function makePki(): Promise<Pki> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-tls-auth-'));
-  for (const ca of ['ca', 'other-ca']) await openssl(['req', '-x509', ...EC, '-days', '1', '-subj', `/CN=${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.pem`], dir);
+  for (const ca of ['ca', 'other-ca'])
+    await openssl(['req', '-x509', ...EC, '-days', '1', '-subj', `/CN=${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.pem`], dir);
   const issue = async (name: string, ca: string): Promise<void> => {
     await openssl(['req', ...EC, '-subj', `/O=Switchboard Tests/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`], dir);
-    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.pem`], dir);
+    await openssl(
+      ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.pem`],
+      dir,
+    );
   };
   await issue('client_0', 'ca');
   await issue('device-7', 'ca');
@@ -66,7 +74,11 @@ beforeAll(async () => {
   return () => rmSync(pki.dir, { recursive: true, force: true });
 }, 60_000);
 
-async function tlsRouter(auth: NonNullable<RouterConfigFile['listeners']>[number]['auth'], clientCertificates: 'request' | 'require' = 'request', extra: RouterConfigFile['listeners'] = []) {
+async function tlsRouter(
+  auth: NonNullable<RouterConfigFile['listeners']>[number]['auth'],
+  clientCertificates: 'request' | 'require' = 'request',
+  extra: RouterConfigFile['listeners'] = [],
+) {
   const server = await selfSigned();
   const router = await startTestRouter({
     listeners: [{ type: 'websocket', tls: { cert: server.cert, key: server.key, ca: pki.ca, clientCertificates }, auth }, ...(extra ?? [])],
@@ -75,7 +87,12 @@ async function tlsRouter(auth: NonNullable<RouterConfigFile['listeners']>[number
 }
 
 /** HELLO over wss with an optional client certificate: the WELCOME or ABORT that ends it. */
-async function helloOver(url: string, serverCa: Buffer, client: { cert: Buffer; key: Buffer } | undefined, details: Record<string, unknown>): Promise<unknown[]> {
+async function helloOver(
+  url: string,
+  serverCa: Buffer,
+  client: { cert: Buffer; key: Buffer } | undefined,
+  details: Record<string, unknown>,
+): Promise<unknown[]> {
   const raw = await Raw.open(url, { ca: serverCa, ...(client !== undefined && { cert: client.cert, key: client.key }) });
   raw.hello('realm1', details);
   return raw.next();
@@ -94,11 +111,19 @@ describe('tls authmethod (static)', () => {
   it('our client presents its certificate with the websocket option and joins as the principal', async () => {
     const { url, serverCa } = await tlsRouter({ tls: principals() });
     const client = pki.client('client_0');
-    const session = await connect({ url, realm: 'realm1', reconnect: false, auth: { authmethods: ['tls'] }, websocket: { ca: serverCa, cert: client.cert, key: client.key } });
+    const session = await connect({
+      url,
+      realm: 'realm1',
+      reconnect: false,
+      auth: { authmethods: ['tls'] },
+      websocket: { ca: serverCa, cert: client.cert, key: client.key },
+    });
     expect(session.details).toMatchObject({ authid: 'client_0', authrole: 'backend', authmethod: 'tls' });
     await session.leave();
     // Without a certificate the same client is refused.
-    await expect(connect({ url, realm: 'realm1', reconnect: false, auth: { authmethods: ['tls'] }, websocket: { ca: serverCa } })).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
+    await expect(connect({ url, realm: 'realm1', reconnect: false, auth: { authmethods: ['tls'] }, websocket: { ca: serverCa } })).rejects.toMatchObject({
+      reason: 'wamp.error.authentication_failed',
+    });
   });
 
   it('welcomes a certificate by its SHA-1 fingerprint as its principal', async () => {
@@ -118,7 +143,9 @@ describe('tls authmethod (static)', () => {
   });
 
   it('refuses a verified certificate that matches no principal', async () => {
-    const { url, serverCa } = await tlsRouter({ tls: { type: 'static', principals: { client_0: { 'certificate-sha1': pki.client('client_0').sha1, role: 'backend' } } } });
+    const { url, serverCa } = await tlsRouter({
+      tls: { type: 'static', principals: { client_0: { 'certificate-sha1': pki.client('client_0').sha1, role: 'backend' } } },
+    });
     const abort = await helloOver(url, serverCa, pki.client('device-7'), { authmethods: ['tls'] });
     expect(abort).toEqual([MessageCode.Abort, { message: 'authentication failed' }, 'wamp.error.authentication_failed']);
   });
@@ -163,8 +190,14 @@ describe('tls authmethod (static)', () => {
   });
 
   it('with cn, names any other verified certificate by its subject CN', async () => {
-    const { url, serverCa } = await tlsRouter({ tls: { type: 'static', principals: { client_0: { 'certificate-sha1': pki.client('client_0').sha1, role: 'backend' } }, cn: { role: 'device' } } });
-    expect((await helloOver(url, serverCa, pki.client('device-7'), { authmethods: ['tls'] }))[2]).toMatchObject({ authid: 'device-7', authrole: 'device', authmethod: 'tls' });
+    const { url, serverCa } = await tlsRouter({
+      tls: { type: 'static', principals: { client_0: { 'certificate-sha1': pki.client('client_0').sha1, role: 'backend' } }, cn: { role: 'device' } },
+    });
+    expect((await helloOver(url, serverCa, pki.client('device-7'), { authmethods: ['tls'] }))[2]).toMatchObject({
+      authid: 'device-7',
+      authrole: 'device',
+      authmethod: 'tls',
+    });
     expect((await helloOver(url, serverCa, pki.client('client_0'), { authmethods: ['tls'] }))[2]).toMatchObject({ authid: 'client_0', authrole: 'backend' });
     expect((await helloOver(url, serverCa, pki.client('rogue'), { authmethods: ['tls'] }))[2]).toBe('wamp.error.authentication_failed');
   });
@@ -172,7 +205,9 @@ describe('tls authmethod (static)', () => {
 
 describe('tls authmethod (dynamic)', () => {
   it('hands the certificate to the authenticator in details.transport.client_cert; the CN is the default authid', async () => {
-    const { router, url, serverCa } = await tlsRouter({ tls: { type: 'dynamic', authenticator: 'com.example.authenticate' } }, 'request', [{ type: 'websocket', auth: { anonymous: {} } }]);
+    const { router, url, serverCa } = await tlsRouter({ tls: { type: 'dynamic', authenticator: 'com.example.authenticate' } }, 'request', [
+      { type: 'websocket', auth: { anonymous: {} } },
+    ]);
     const calls = await authenticatorComponent(router.addresses[1]!.url, 'realm1', 'com.example.authenticate', (call) => {
       const cert = (call.details['transport'] as Record<string, unknown>)['client_cert'] as Record<string, unknown>;
       return cert['cn'] === 'client_0' ? { role: 'backend' } : { role: 'device', authid: `dev:${String(cert['cn'])}` };
@@ -214,7 +249,13 @@ describe('tls authmethod with autobahn-python over wss', () => {
     const url = router.addresses[0]!.url.replace('127.0.0.1', 'localhost');
     const joined = await runPythonProbe('tlsauth.py', [url, serverCa, join(pki.dir, 'client_0.pem'), join(pki.dir, 'client_0.key'), '10'], 'python3-autobahn');
     expect(joined.code, joined.stderr).toBe(0);
-    expect(joined.report['joined'], JSON.stringify(joined.report)).toEqual({ realm: 'realm1', authid: 'client_0', authrole: 'backend', authmethod: 'tls', authprovider: 'static' });
+    expect(joined.report['joined'], JSON.stringify(joined.report)).toEqual({
+      realm: 'realm1',
+      authid: 'client_0',
+      authrole: 'backend',
+      authmethod: 'tls',
+      authprovider: 'static',
+    });
     const refused = await runPythonProbe('tlsauth.py', [url, serverCa, '-', '-', '10'], 'python3-autobahn');
     expect(refused.code, refused.stderr).toBe(0);
     expect((refused.report['aborted'] as Record<string, unknown>)['reason']).toBe('wamp.error.authentication_failed');

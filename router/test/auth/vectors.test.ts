@@ -52,7 +52,11 @@ describe('WAMP-CRA keys and signatures', () => {
   it('derives the salted key autobahn-js derives, and Crossbar documents', () => {
     // crossbar.io docs (WAMP-CRA, salted): secret1 / salt123 / 100 iterations / 16 bytes.
     expect(deriveKey('secret1', 'salt123', 100, 16)).toBe('prq7+YkJ1/KlW1X0YczMHw==');
-    for (const [password, salt, iterations, keylen] of [['secret1', 'salt123', 100, 16], ['pässwörd 🔑', 'sälz', 1000, 32], ['x', 'y', 1, 4]] as const) {
+    for (const [password, salt, iterations, keylen] of [
+      ['secret1', 'salt123', 100, 16],
+      ['pässwörd 🔑', 'sälz', 1000, 32],
+      ['x', 'y', 1, 4],
+    ] as const) {
       expect(deriveKey(password, salt, iterations, keylen)).toBe(autobahnCra.derive_key(password, salt, iterations, keylen));
     }
     expect(deriveKey('secret1', 'salt123')).toBe(autobahnCra.derive_key('secret1', 'salt123'));

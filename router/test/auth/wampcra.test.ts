@@ -26,9 +26,15 @@ const config: RouterConfigFile = {
           type: 'static',
           users: {
             joe: { secret: 'secret1', role: 'frontend' },
-            peter: { secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen), role: 'backend', salt: PETER.salt, iterations: PETER.iterations, keylen: PETER.keylen },
+            peter: {
+              secret: autobahnCra.derive_key(PETER.password, PETER.salt, PETER.iterations, PETER.keylen),
+              role: 'backend',
+              salt: PETER.salt,
+              iterations: PETER.iterations,
+              keylen: PETER.keylen,
+            },
             // Salted with the defaults (1000 iterations, 32 bytes).
-            'zoë': { secret: autobahnCra.derive_key('pässwörd', 'pepper'), role: 'frontend', salt: 'pepper' },
+            zoë: { secret: autobahnCra.derive_key('pässwörd', 'pepper'), role: 'frontend', salt: 'pepper' },
           },
         },
       },
@@ -38,13 +44,17 @@ const config: RouterConfigFile = {
 
 /** wampy's wampcra.js signer; CHALLENGE.Extra is what its `info` describes. */
 type CraInfo = Parameters<ReturnType<typeof wampySign>>[1];
-const wampyCra = (password: string) => (method: string, info: Record<string, unknown>): Promise<string> => wampySign(password)(method, info as unknown as CraInfo);
+const wampyCra =
+  (password: string) =>
+  (method: string, info: Record<string, unknown>): Promise<string> =>
+    wampySign(password)(method, info as unknown as CraInfo);
 
 /** What an autobahn-js client does with a WAMP-CRA challenge, as in Crossbar's examples. */
 function autobahnAnswer(password: string) {
   return (method: string, extra: Record<string, unknown>): string => {
     if (method !== 'wampcra') throw new Error(`unexpected ${method}`);
-    const key = typeof extra['salt'] === 'string' ? autobahnCra.derive_key(password, extra['salt'], extra['iterations'] as number, extra['keylen'] as number) : password;
+    const key =
+      typeof extra['salt'] === 'string' ? autobahnCra.derive_key(password, extra['salt'], extra['iterations'] as number, extra['keylen'] as number) : password;
     return autobahnCra.sign(key, extra['challenge'] as string);
   };
 }
@@ -54,9 +64,13 @@ describe('wampcra, static users', () => {
     const router = await startTestRouter(config);
     const joe = welcomed(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'joe', onchallenge: autobahnAnswer('secret1') }));
     expect(joe).toMatchObject({ authid: 'joe', authrole: 'frontend', authmethod: 'wampcra', authprovider: 'static' });
-    const peter = welcomed(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'peter', onchallenge: autobahnAnswer(PETER.password) }));
+    const peter = welcomed(
+      await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'peter', onchallenge: autobahnAnswer(PETER.password) }),
+    );
     expect(peter).toMatchObject({ authid: 'peter', authrole: 'backend' });
-    expect(welcomed(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'zoë', onchallenge: autobahnAnswer('pässwörd') }))).toMatchObject({ authid: 'zoë' });
+    expect(
+      welcomed(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'zoë', onchallenge: autobahnAnswer('pässwörd') })),
+    ).toMatchObject({ authid: 'zoë' });
     const wrong = aborted(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'peter', onchallenge: autobahnAnswer('secret1') }));
     const unknown = aborted(await joinAutobahn(router.url, serializer, { authmethods: ['wampcra'], authid: 'nobody', onchallenge: autobahnAnswer('secret1') }));
     expect(wrong).toEqual(FAILED);
@@ -65,8 +79,13 @@ describe('wampcra, static users', () => {
 
   it.each(SERIALIZERS)('wampy (%s) with its wampcra.js: plain and salted secrets join; wrong and unknown are refused alike', async (serializer) => {
     const router = await startTestRouter(config);
-    expect(welcomed(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'joe', onChallenge: wampyCra('secret1') }))).toMatchObject({ authid: 'joe', authrole: 'frontend' });
-    expect(welcomed(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'peter', onChallenge: wampyCra(PETER.password) }))).toMatchObject({ authid: 'peter', authrole: 'backend' });
+    expect(welcomed(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'joe', onChallenge: wampyCra('secret1') }))).toMatchObject({
+      authid: 'joe',
+      authrole: 'frontend',
+    });
+    expect(
+      welcomed(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'peter', onChallenge: wampyCra(PETER.password) })),
+    ).toMatchObject({ authid: 'peter', authrole: 'backend' });
     const wrong = aborted(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'joe', onChallenge: wampyCra('secret2') }));
     const unknown = aborted(await joinWampy(router.url, serializer, { authmethods: ['wampcra'], authid: 'mallory', onChallenge: wampyCra('secret1') }));
     expect(wrong).toEqual(FAILED);
@@ -88,7 +107,14 @@ describe('wampcra, static users', () => {
     };
     const joe = await challengeOf('joe');
     expect(Object.keys(joe.extra)).toEqual(['challenge']);
-    expect(joe.challenge).toEqual({ authid: 'joe', authmethod: 'wampcra', authprovider: 'static', nonce: expect.stringMatching(/^[A-Za-z0-9+/]{64}$/), timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), session: expect.any(Number) });
+    expect(joe.challenge).toEqual({
+      authid: 'joe',
+      authmethod: 'wampcra',
+      authprovider: 'static',
+      nonce: expect.stringMatching(/^[A-Za-z0-9+/]{64}$/),
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      session: expect.any(Number),
+    });
     const peter = await challengeOf('peter');
     expect(peter.extra).toMatchObject({ salt: PETER.salt, iterations: PETER.iterations, keylen: PETER.keylen });
     const zoe = await challengeOf('zoë');
@@ -105,7 +131,10 @@ describe('wampcra, static users', () => {
 describe('wampcra, dynamic authenticator', () => {
   it('challenges with the secret the authenticator answers, salted or not', async () => {
     const router = await startTestRouter({
-      realms: [{ name: 'realm1', roles: [{ name: 'frontend' }] }, { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { register: true } }] }] }],
+      realms: [
+        { name: 'realm1', roles: [{ name: 'frontend' }] },
+        { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { register: true } }] }] },
+      ],
       listeners: [
         { type: 'websocket', auth: { wampcra: { type: 'dynamic', authenticator: 'com.example.cra', 'authenticator-realm': 'auth' } } },
         { type: 'websocket', path: '/backend', auth: { anonymous: { role: 'trusted', realm: 'auth' } } },
@@ -113,14 +142,22 @@ describe('wampcra, dynamic authenticator', () => {
     });
     const calls = await authenticatorComponent(urlOf(router, 1), 'auth', 'com.example.cra', ({ authid }) => {
       if (authid === 'joe') return { role: 'frontend', secret: 'secret1' };
-      if (authid === 'salty') return { role: 'frontend', secret: autobahnCra.derive_key('pw', 'nacl', 10, 16), salt: 'nacl', iterations: 10, keylen: 16, extra: { tier: 1 } };
+      if (authid === 'salty')
+        return { role: 'frontend', secret: autobahnCra.derive_key('pw', 'nacl', 10, 16), salt: 'nacl', iterations: 10, keylen: 16, extra: { tier: 1 } };
       if (authid === 'nosecret') return { role: 'frontend' };
       throw new autobahn.Error('com.example.no_such_user', []);
     });
-    expect(welcomed(await joinAutobahn(router.url, 'msgpack', { authmethods: ['wampcra'], authid: 'joe', onchallenge: autobahnAnswer('secret1') }))).toMatchObject({ authid: 'joe', authprovider: 'dynamic' });
-    expect(welcomed(await joinWampy(router.url, 'cbor', { authmethods: ['wampcra'], authid: 'salty', onChallenge: wampyCra('pw') }))).toMatchObject({ authid: 'salty', authextra: { tier: 1 } });
+    expect(
+      welcomed(await joinAutobahn(router.url, 'msgpack', { authmethods: ['wampcra'], authid: 'joe', onchallenge: autobahnAnswer('secret1') })),
+    ).toMatchObject({ authid: 'joe', authprovider: 'dynamic' });
+    expect(welcomed(await joinWampy(router.url, 'cbor', { authmethods: ['wampcra'], authid: 'salty', onChallenge: wampyCra('pw') }))).toMatchObject({
+      authid: 'salty',
+      authextra: { tier: 1 },
+    });
     expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['wampcra'], authid: 'joe', onchallenge: autobahnAnswer('wrong') }))).toEqual(FAILED);
-    expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['wampcra'], authid: 'nobody', onchallenge: autobahnAnswer('secret1') }))).toEqual(FAILED);
+    expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['wampcra'], authid: 'nobody', onchallenge: autobahnAnswer('secret1') }))).toEqual(
+      FAILED,
+    );
     expect(aborted(await joinAutobahn(router.url, 'json', { authmethods: ['wampcra'], authid: 'nosecret', onchallenge: autobahnAnswer('') }))).toEqual(FAILED);
     expect(calls[0]).toMatchObject({ realm: 'realm1', authid: 'joe', details: { authmethod: 'wampcra', authid: 'joe', transport: { type: 'websocket' } } });
     expect(calls[0]!.details['ticket']).toBeUndefined();

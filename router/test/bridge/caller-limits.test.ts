@@ -30,13 +30,21 @@ async function metric(url: string, name: string, labels = ''): Promise<number> {
 function hold(r: Router, procedure: string): { answer: Promise<Response | undefined>; abort: () => void } {
   const ac = new AbortController();
   onTestFinished(() => ac.abort());
-  const answer = fetch(`${httpBase(r)}/call`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ procedure }), signal: ac.signal }).catch(() => undefined);
+  const answer = fetch(`${httpBase(r)}/call`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ procedure }),
+    signal: ac.signal,
+  }).catch(() => undefined);
   return { answer, abort: () => ac.abort() };
 }
 
 describe('HTTP bridge caller limits', () => {
   it("calls held open by one client do not exhaust the shared bridge session's pending-call quota", async () => {
-    const r = await bridgeRouter({ '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } }, { realms: [{ name: 'realm1', limits: { maxPendingCallsPerSession: 3 } }] });
+    const r = await bridgeRouter(
+      { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } },
+      { realms: [{ name: 'realm1', limits: { maxPendingCallsPerSession: 3 } }] },
+    );
     const blackhole = await callee(r, 'com.example.blackhole', () => 'never');
     await callee(r, 'com.example.good', () => ({ args: ['ok'] }));
     for (let i = 0; i < 3; i++) hold(r, 'com.example.blackhole');
@@ -66,11 +74,16 @@ describe('HTTP bridge caller limits', () => {
   });
 
   it('defaults: 100 concurrent calls per address, a 60 s call timeout that a body may shorten but not lift', async () => {
-    const path = resolveConfig({ listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }] }).listeners[0]!;
+    const path = resolveConfig({ listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }] })
+      .listeners[0]!;
     const caller = path.type === 'websocket' ? path.http!.paths[0]! : undefined;
     expect(caller?.maxConcurrentCallsPerIp).toBe(100);
     expect(caller?.callTimeoutMs).toBe(60_000);
-    expect(() => checkConfig({ listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', maxConcurrentCallsPerIp: 0 } } } }] })).toThrow(/maxConcurrentCallsPerIp/);
+    expect(() =>
+      checkConfig({
+        listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', maxConcurrentCallsPerIp: 0 } } } }],
+      }),
+    ).toThrow(/maxConcurrentCallsPerIp/);
     const r = await bridgeRouter({ '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', callTimeoutMs: 150, strict: true } });
     await callee(r, 'com.example.blackhole', () => 'never');
     // timeout 0 (none) or longer than the path's cannot hold a call past the path's timeout.

@@ -24,7 +24,10 @@ const PATHS = {
 describe('HTTP bridge caller', () => {
   it('calls a WAMP procedure and answers its args and kwargs', async () => {
     const r = await bridgeRouter(PATHS);
-    await callee(r, 'com.example.add', (args, kwargs) => ({ args: [(args[0] as number) + (args[1] as number) + ((kwargs['offset'] as number | undefined) ?? 0)], kwargs: { op: 'add' } }));
+    await callee(r, 'com.example.add', (args, kwargs) => ({
+      args: [(args[0] as number) + (args[1] as number) + ((kwargs['offset'] as number | undefined) ?? 0)],
+      kwargs: { op: 'add' },
+    }));
     const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.add', args: [2, 3], kwargs: { offset: 10 } });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ args: [15], kwargs: { op: 'add' } });
@@ -104,7 +107,12 @@ describe('HTTP bridge caller', () => {
     const r = await bridgeRouter(PATHS);
     const peer = await callee(r, 'com.example.hang', () => 'never');
     const ac = new AbortController();
-    const pending = fetch(`${httpBase(r)}/call`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ procedure: 'com.example.hang' }), signal: ac.signal }).catch((err: unknown) => err);
+    const pending = fetch(`${httpBase(r)}/call`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ procedure: 'com.example.hang' }),
+      signal: ac.signal,
+    }).catch((err: unknown) => err);
     await until(() => pendingAt(r, peer) > 0, 2000, 'the call to be pending');
     ac.abort();
     await pending;

@@ -23,7 +23,10 @@ async function router(options: Record<string, unknown> = {}): Promise<Router> {
 describe('HTTP bridge request checks', () => {
   it('OPTIONS answers 200 with the allowed methods; CORS headers only for an origin cors.origins lists (see security/bridge-cors.test.ts)', async () => {
     const r = await bridgeRouter({ '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', cors: { origins: ['https://app.example.com'] } } });
-    const res = await request(`${httpBase(r)}/publish`, { method: 'OPTIONS', headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Headers': 'content-type,x-custom' } });
+    const res = await request(`${httpBase(r)}/publish`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Headers': 'content-type,x-custom' },
+    });
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     expect(res.headers.get('allow')).toBe('POST,PUT,OPTIONS');
@@ -72,14 +75,22 @@ describe('HTTP bridge request checks', () => {
 
   it('a missing content type is accepted (the JSON parse decides)', async () => {
     const r = await router();
-    const raw = await rawHttp(r.addresses[0]!.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: ${JSON.stringify(PUBLISH).length}\r\nConnection: close\r\n\r\n${JSON.stringify(PUBLISH)}`);
+    const raw = await rawHttp(
+      r.addresses[0]!.port,
+      `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: ${JSON.stringify(PUBLISH).length}\r\nConnection: close\r\n\r\n${JSON.stringify(PUBLISH)}`,
+    );
     expect(statuses(raw)).toEqual([200]);
   });
 
   it('400 for a charset other than UTF-8, or a malformed or repeated parameter', async () => {
     const r = await router();
     const url = `${httpBase(r)}/publish`;
-    for (const type of ['application/json; charset=ascii', 'application/json;charset=blarg', 'application/json;charset=blarg;charset=boo', 'application/json; charset=a=b']) {
+    for (const type of [
+      'application/json; charset=ascii',
+      'application/json;charset=blarg',
+      'application/json;charset=blarg;charset=boo',
+      'application/json; charset=a=b',
+    ]) {
       const res = await post(url, PUBLISH, { 'Content-Type': type });
       expect(res.status, type).toBe(400);
       crossbarError(res.json);
@@ -139,7 +150,10 @@ describe('HTTP bridge request checks', () => {
   it('400 for several Content-Length headers', async () => {
     const r = await router();
     const body = JSON.stringify(PUBLISH);
-    const raw = await rawHttp(r.addresses[0]!.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const raw = await rawHttp(
+      r.addresses[0]!.port,
+      `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     expect(statuses(raw)[0]).toBe(400);
     // The same JSON error body as every other refusal, although Node's parser refused it.
     expect(raw).toContain('Content-Type: application/json');
@@ -164,7 +178,10 @@ describe('HTTP bridge request checks', () => {
     expect(res.status).toBe(413);
     crossbarError(res.json);
     const chunk = JSON.stringify(big);
-    const raw = await rawHttp(r.addresses[0]!.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
+    const raw = await rawHttp(
+      r.addresses[0]!.port,
+      `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`,
+    );
     expect(statuses(raw)[0]).toBe(413);
   });
 

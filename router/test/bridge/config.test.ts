@@ -24,14 +24,36 @@ function problems(config: unknown): string[] {
   }
 }
 
-const listener = (paths: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({ listeners: [{ type: 'websocket', ...extra, http: { paths } }] });
+const listener = (paths: Record<string, unknown>, extra: Record<string, unknown> = {}): unknown => ({
+  listeners: [{ type: 'websocket', ...extra, http: { paths } }],
+});
 
 describe('HTTP bridge configuration', () => {
   it('accepts every path type with Crossbar option names', () => {
     const config = listener({
-      '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'k', secret: 's', post_body_limit: 4096, timestamp_delta_limit: 60, require_ip: ['10.0.0.0/8', '::1'], require_tls: false, debug: true }, strict: true, maxBatch: 10 },
+      '/publish': {
+        type: 'publisher',
+        realm: 'realm1',
+        role: 'anonymous',
+        options: {
+          key: 'k',
+          secret: 's',
+          post_body_limit: 4096,
+          timestamp_delta_limit: 60,
+          require_ip: ['10.0.0.0/8', '::1'],
+          require_tls: false,
+          debug: true,
+        },
+        strict: true,
+        maxBatch: 10,
+      },
       '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', callTimeoutMs: 5000 },
-      '/hook': { type: 'webhook', realm: 'realm1', role: 'anonymous', options: { topic: 'com.example.hook', success_response: 'ok', error_response: 'bad', github_secret: 'x' } },
+      '/hook': {
+        type: 'webhook',
+        realm: 'realm1',
+        role: 'anonymous',
+        options: { topic: 'com.example.hook', success_response: 'ok', error_response: 'bad', github_secret: 'x' },
+      },
       '/events': { type: 'sse', realm: 'realm1', role: 'anonymous', keepAliveMs: 1000, tokens: [{ token: 'a-long-enough-token', role: 'anonymous' }] },
     });
     expect(problems(config)).toEqual([]);
@@ -43,11 +65,17 @@ describe('HTTP bridge configuration', () => {
   });
 
   it('refuses unknown options, a path without a leading slash, missing realm or topic, short tokens', () => {
-    expect(problems(listener({ '/p': { type: 'publisher', realm: 'realm1', role: 'r', options: { sekret: 'x' } } }))).toContainEqual(expect.stringMatching(/\/listeners\/0\/http\/paths\/~1p\/options: unknown field 'sekret'/));
+    expect(problems(listener({ '/p': { type: 'publisher', realm: 'realm1', role: 'r', options: { sekret: 'x' } } }))).toContainEqual(
+      expect.stringMatching(/\/listeners\/0\/http\/paths\/~1p\/options: unknown field 'sekret'/),
+    );
     expect(problems(listener({ p: { type: 'publisher', realm: 'realm1', role: 'r' } })).join('\n')).toMatch(/paths/);
     expect(problems(listener({ '/p': { type: 'caller', role: 'r' } }))).toContainEqual(expect.stringMatching(/missing required field 'realm'/));
-    expect(problems(listener({ '/h': { type: 'webhook', realm: 'realm1', role: 'r', options: {} } }))).toContainEqual(expect.stringMatching(/missing required field 'topic'/));
-    expect(problems(listener({ '/p': { type: 'publisher', realm: 'realm1', role: 'r', tokens: [{ token: 'short', role: 'r' }] } })).join('\n')).toMatch(/token/);
+    expect(problems(listener({ '/h': { type: 'webhook', realm: 'realm1', role: 'r', options: {} } }))).toContainEqual(
+      expect.stringMatching(/missing required field 'topic'/),
+    );
+    expect(problems(listener({ '/p': { type: 'publisher', realm: 'realm1', role: 'r', tokens: [{ token: 'short', role: 'r' }] } })).join('\n')).toMatch(
+      /token/,
+    );
     expect(problems(listener({ '/p': { type: 'teleport', realm: 'realm1', role: 'r' } })).join('\n')).toMatch(/must be one of/);
   });
 
@@ -71,19 +99,35 @@ describe('HTTP bridge configuration', () => {
         '/listeners/0/http/paths/~1d/requireIncreasingSeq: needs options.key and options.secret',
       ]),
     );
-    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'x', role: 'r', topic: 't', url: 'http://a' }] } })).toEqual(["/httpIntegrations/subscribers/0/realm: no realm named 'x' in this config"]);
+    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'x', role: 'r', topic: 't', url: 'http://a' }] } })).toEqual([
+      "/httpIntegrations/subscribers/0/realm: no realm named 'x' in this config",
+    ]);
     expect(problems({ httpIntegrations: { callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'ftp://a' }] } }).join('\n')).toMatch(/baseUrl/);
   });
 
   it('httpIntegrations byte limits: maxQueueBytes and maxResponseBytes, positive integers within bounds', () => {
-    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 1 << 20 }], callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 65536 }] } })).toEqual([]);
-    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 0 }] } }).join('\n')).toMatch(/maxQueueBytes/);
-    expect(problems({ httpIntegrations: { callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 1.5 }] } }).join('\n')).toMatch(/maxResponseBytes/);
+    expect(
+      problems({
+        httpIntegrations: {
+          subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 1 << 20 }],
+          callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 65536 }],
+        },
+      }),
+    ).toEqual([]);
+    expect(problems({ httpIntegrations: { subscribers: [{ realm: 'realm1', role: 'r', topic: 't', url: 'http://a', maxQueueBytes: 0 }] } }).join('\n')).toMatch(
+      /maxQueueBytes/,
+    );
+    expect(
+      problems({ httpIntegrations: { callees: [{ realm: 'realm1', role: 'r', procedure: 'p', baseUrl: 'http://a/', maxResponseBytes: 1.5 }] } }).join('\n'),
+    ).toMatch(/maxResponseBytes/);
   });
 });
 
 describe('a Crossbar config with publisher, caller and webhook paths', () => {
-  const crossbar = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/crossbar/http-bridge.json', import.meta.url)), 'utf8')) as Record<string, unknown>;
+  const crossbar = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/crossbar/http-bridge.json', import.meta.url)), 'utf8')) as Record<
+    string,
+    unknown
+  >;
 
   it('imports them as the listener http.paths, options as written', () => {
     const imported = convertCrossbar(crossbar);
@@ -92,9 +136,19 @@ describe('a Crossbar config with publisher, caller and webhook paths', () => {
     expect(listeners).toHaveLength(1);
     expect(listeners[0]!.path).toBe('/ws');
     expect(listeners[0]!.http.paths).toEqual({
-      '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous', options: { key: 'foobar', secret: 'secret123', post_body_limit: 8192, timestamp_delta_limit: 10, require_ip: ['127.0.0.0/8'], require_tls: false } },
+      '/publish': {
+        type: 'publisher',
+        realm: 'realm1',
+        role: 'anonymous',
+        options: { key: 'foobar', secret: 'secret123', post_body_limit: 8192, timestamp_delta_limit: 10, require_ip: ['127.0.0.0/8'], require_tls: false },
+      },
       '/call': { type: 'caller', realm: 'realm1', role: 'anonymous', options: { debug: true, post_body_limit: 8192 } },
-      '/webhook': { type: 'webhook', realm: 'realm1', role: 'anonymous', options: { topic: 'com.example.webhook', success_response: 'received', github_secret: 'gh-secret' } },
+      '/webhook': {
+        type: 'webhook',
+        realm: 'realm1',
+        role: 'anonymous',
+        options: { topic: 'com.example.webhook', success_response: 'received', github_secret: 'gh-secret' },
+      },
     });
     expect(problems(imported.config)).toEqual([]);
   });
@@ -119,7 +173,9 @@ describe('a Crossbar config with publisher, caller and webhook paths', () => {
 
   it("Crossbar's CORS (every origin, with credentials) is not carried over: a warning per path says how to opt in", () => {
     const imported = convertCrossbar(crossbar);
-    expect(imported.warnings).toContain('/workers/0/transports/0/paths/publish: Crossbar answers browser pages of any origin (CORS, with credentials); this publisher path refuses pages of other origins: list the ones to allow in its cors.origins');
+    expect(imported.warnings).toContain(
+      '/workers/0/transports/0/paths/publish: Crossbar answers browser pages of any origin (CORS, with credentials); this publisher path refuses pages of other origins: list the ones to allow in its cors.origins',
+    );
     const paths = (imported.config['listeners'] as { http: { paths: Record<string, Record<string, unknown>> } }[])[0]!.http.paths;
     for (const path of Object.values(paths)) expect(path['cors']).toBeUndefined();
   });
@@ -134,7 +190,11 @@ describe('the OpenAPI document', () => {
     });
     const res = await request(`${httpBase(r)}/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = res.json as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+    const doc = res.json as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: { name: string }[]; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(['/publish', '/call', '/events']);
     expect(doc.paths['/publish']!['post']!.parameters!.map((p) => p.name)).toEqual(['key', 'timestamp', 'seq', 'nonce', 'signature', 'Idempotency-Key']);

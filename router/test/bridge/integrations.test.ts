@@ -19,7 +19,9 @@ interface Received {
 }
 
 /** An HTTP server answering each request with `respond(n)` (n counts from 0). */
-async function receiver(respond: (n: number, req: Received) => { status: number; body?: string; headers?: Record<string, string> }): Promise<{ url: string; received: Received[] }> {
+async function receiver(
+  respond: (n: number, req: Received) => { status: number; body?: string; headers?: Record<string, string> },
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -99,7 +101,9 @@ describe('HTTP integrations', () => {
       server.closeAllConnections();
       server.close();
     });
-    const r = await routerWith([{ realm: 'realm1', role: 'anonymous', topic: 'com.example.flood', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxQueue: 3 }]);
+    const r = await routerWith([
+      { realm: 'realm1', role: 'anonymous', topic: 'com.example.flood', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxQueue: 3 },
+    ]);
     // One in flight (held by the receiver) plus three queued; the other six do not fit.
     for (let i = 0; i < 10; i++) await post(`${httpBase(r)}/publish`, { topic: 'com.example.flood', args: [i] });
     await until(() => received.length === 1, 3000, 'the first delivery');
@@ -114,7 +118,10 @@ describe('HTTP integrations', () => {
       listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
       httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `${target.url}/api/` }] },
     });
-    const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'POST', url: 'items', body: 'hello', headers: { 'X-In': 'a' }, params: { q: '1' } } });
+    const res = await post(`${httpBase(r)}/call`, {
+      procedure: 'com.example.http',
+      kwargs: { method: 'POST', url: 'items', body: 'hello', headers: { 'X-In': 'a' }, params: { q: '1' } },
+    });
     expect(res.status).toBe(200);
     const [answer] = (res.json as { args: [{ code: number; content: string; headers: Record<string, string[]> }] }).args;
     expect(answer.code).toBe(201);
@@ -183,7 +190,20 @@ describe('HTTP integrations', () => {
       httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `${target.url}/api/` }] },
     });
     const host = new URL(target.url).host;
-    for (const url of ['../admin', '%2e%2e/admin', '%2e%2e%2fadmin', '..%2fadmin', 'a/..%2F..%2Fadmin', 'x%5c..%5cadmin', '/admin', '//127.0.0.1:1/api/x', `//${host}/admin`, `http://evil@${host}/api/x`, '\\\\evil/api/x', 'javascript:alert(1)']) {
+    for (const url of [
+      '../admin',
+      '%2e%2e/admin',
+      '%2e%2e%2fadmin',
+      '..%2fadmin',
+      'a/..%2F..%2Fadmin',
+      'x%5c..%5cadmin',
+      '/admin',
+      '//127.0.0.1:1/api/x',
+      `//${host}/admin`,
+      `http://evil@${host}/api/x`,
+      '\\\\evil/api/x',
+      'javascript:alert(1)',
+    ]) {
       const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url } });
       expect(res.json, url).toMatchObject({ error: 'wamp.error.invalid_argument' });
     }
@@ -216,7 +236,17 @@ describe('HTTP integrations', () => {
     });
     const r = await startTestRouter({
       listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
-      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, maxResponseBytes: 256 * 1024 }] },
+      httpIntegrations: {
+        callees: [
+          {
+            realm: 'realm1',
+            role: 'anonymous',
+            procedure: 'com.example.http',
+            baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+            maxResponseBytes: 256 * 1024,
+          },
+        ],
+      },
     });
     const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'huge' } });
     expect(res.json).toMatchObject({ error: 'switchboard.error.limit_exceeded', kwargs: { limit: 'maxResponseBytes', value: 256 * 1024 } });
@@ -244,7 +274,17 @@ describe('HTTP integrations', () => {
     });
     const r = await startTestRouter({
       listeners: [{ type: 'websocket', http: { paths: { '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } } }],
-      httpIntegrations: { callees: [{ realm: 'realm1', role: 'anonymous', procedure: 'com.example.http', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, timeoutMs: 300 }] },
+      httpIntegrations: {
+        callees: [
+          {
+            realm: 'realm1',
+            role: 'anonymous',
+            procedure: 'com.example.http',
+            baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+            timeoutMs: 300,
+          },
+        ],
+      },
     });
     const res = await post(`${httpBase(r)}/call`, { procedure: 'com.example.http', kwargs: { method: 'GET', url: 'drip' } });
     expect(res.json).toMatchObject({ error: 'wamp.error.timeout' });

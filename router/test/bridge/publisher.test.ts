@@ -53,7 +53,11 @@ describe('HTTP bridge publisher', () => {
     expect((await nextEvent(a)).args).toEqual(['to a']);
     // Both are anonymous: excluding their role reaches nobody, requiring it reaches both.
     await post(url, { topic: 'com.example.filter', args: ['nobody'], options: { exclude_authrole: ['anonymous'] } });
-    await post(url, { topic: 'com.example.filter', args: ['both'], options: { eligible_authrole: ['anonymous'], eligible_authid: [authidOf(a), authidOf(b)] } });
+    await post(url, {
+      topic: 'com.example.filter',
+      args: ['both'],
+      options: { eligible_authrole: ['anonymous'], eligible_authid: [authidOf(a), authidOf(b)] },
+    });
     expect((await nextEvent(a)).args).toEqual(['both']);
     expect((await nextEvent(b)).args).toEqual(['both']);
     await post(url, { topic: 'com.example.filter', args: ['not a'], options: { exclude_authid: [authidOf(a)] } });

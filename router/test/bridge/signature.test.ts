@@ -26,7 +26,9 @@ function pythonSignature(secret: string, key: string, timestamp: string, seq: st
   ].join('\n');
   return within(
     new Promise<string>((resolve, reject) => {
-      execFile(requireSystem('python3'), ['-c', script, secret, key, timestamp, seq, nonce, body], (err, stdout) => (err !== null ? reject(err) : resolve(stdout)));
+      execFile(requireSystem('python3'), ['-c', script, secret, key, timestamp, seq, nonce, body], (err, stdout) =>
+        err !== null ? reject(err) : resolve(stdout),
+      );
     }),
     10_000,
     'python3',
@@ -81,7 +83,12 @@ describe('HTTP bridge signed requests', () => {
   it('400 for a malformed timestamp, seq or nonce', async () => {
     const r = await bridgeRouter({ '/publish': SIGNED });
     const body = JSON.stringify({ topic: 'com.example.signed' });
-    for (const [field, value] of [['timestamp', '2026-01-14 16:59:51'], ['timestamp', '2026-02-30T00:00:00.000Z'], ['seq', 'one'], ['nonce', '0x10']] as const) {
+    for (const [field, value] of [
+      ['timestamp', '2026-01-14 16:59:51'],
+      ['timestamp', '2026-02-30T00:00:00.000Z'],
+      ['seq', 'one'],
+      ['nonce', '0x10'],
+    ] as const) {
       const { params } = signedQuery(SECRET, KEY, body);
       const query = new URLSearchParams({ ...params, [field]: value });
       expect((await post(`${httpBase(r)}/publish?${query.toString()}`, body)).status, `${field}=${value}`).toBe(400);
@@ -208,7 +215,10 @@ describe('HTTP bridge bearer tokens', () => {
   });
 
   it('with a secret too, either a valid signature or a valid token admits', async () => {
-    const r = await bridgeRouter({ '/publish': { type: 'publisher', realm: 'realm1', role: 'backend', tokens: TOKENS, options: { key: KEY, secret: SECRET } } }, ROLES);
+    const r = await bridgeRouter(
+      { '/publish': { type: 'publisher', realm: 'realm1', role: 'backend', tokens: TOKENS, options: { key: KEY, secret: SECRET } } },
+      ROLES,
+    );
     const url = `${httpBase(r)}/publish`;
     const body = JSON.stringify({ topic: 'com.example.either' });
     expect((await post(`${url}?${signedQuery(SECRET, KEY, body).query}`, body)).status).toBe(200);

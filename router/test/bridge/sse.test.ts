@@ -41,10 +41,13 @@ class SseReader {
   }
 
   /** The next data-carrying event, skipping comments. */
-  async nextEvent(ms = 3000): Promise<SseMessage & { json: { topic: string; args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> } }> {
+  async nextEvent(
+    ms = 3000,
+  ): Promise<SseMessage & { json: { topic: string; args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> } }> {
     for (;;) {
       const m = await this.next(ms);
-      if (m.data !== undefined) return { ...m, json: JSON.parse(m.data) as { topic: string; args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> } };
+      if (m.data !== undefined)
+        return { ...m, json: JSON.parse(m.data) as { topic: string; args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> } };
     }
   }
 
@@ -145,7 +148,10 @@ describe('HTTP bridge Server-Sent Events', () => {
   });
 
   it('400 without a topic or with an unknown match; 405 for POST; 403 when the role may not subscribe', async () => {
-    const r = await bridgeRouter({ '/events': SSE }, { realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: 'com.example.public', allow: { subscribe: true } }] }] }] });
+    const r = await bridgeRouter(
+      { '/events': SSE },
+      { realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: 'com.example.public', allow: { subscribe: true } }] }] }] },
+    );
     expect((await request(`${httpBase(r)}/events`)).status).toBe(400);
     expect((await request(`${httpBase(r)}/events?topic=a.b&match=regex`)).status).toBe(400);
     expect((await request(`${httpBase(r)}/events?topic=a.b`, { method: 'POST' })).status).toBe(405);

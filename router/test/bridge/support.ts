@@ -103,7 +103,11 @@ export function signedQuery(secret: string, key: string, body: string | Buffer, 
 }
 
 /** A joined raw peer subscribed to `topic`. */
-export async function subscriber(router: Router, topic: string, options: Record<string, unknown> = {}): Promise<RawPeer & { session: number; subscription: number }> {
+export async function subscriber(
+  router: Router,
+  topic: string,
+  options: Record<string, unknown> = {},
+): Promise<RawPeer & { session: number; subscription: number }> {
   const peer = await RawPeer.join(router.url);
   peer.send([MessageCode.Subscribe, peer.nextRequest(), options, topic]);
   const subscribed = await peer.next();
@@ -112,10 +116,18 @@ export async function subscriber(router: Router, topic: string, options: Record<
 }
 
 /** The next EVENT a raw peer receives (fails on anything else). */
-export async function nextEvent(peer: RawPeer, ms = 3000): Promise<{ publication: number; details: Record<string, unknown>; args: unknown[] | undefined; kwargs: Record<string, unknown> | undefined }> {
+export async function nextEvent(
+  peer: RawPeer,
+  ms = 3000,
+): Promise<{ publication: number; details: Record<string, unknown>; args: unknown[] | undefined; kwargs: Record<string, unknown> | undefined }> {
   const m = await peer.next(ms);
   expect(m[0], JSON.stringify(m)).toBe(MessageCode.Event);
-  return { publication: m[2] as number, details: m[3] as Record<string, unknown>, args: m[4] as unknown[] | undefined, kwargs: m[5] as Record<string, unknown> | undefined };
+  return {
+    publication: m[2] as number,
+    details: m[3] as Record<string, unknown>,
+    args: m[4] as unknown[] | undefined,
+    kwargs: m[5] as Record<string, unknown> | undefined,
+  };
 }
 
 export type Handler = (args: unknown[], kwargs: Record<string, unknown>) => { args?: unknown[]; kwargs?: Record<string, unknown>; error?: string } | 'never';

@@ -12,7 +12,11 @@ describe('HTTP bridge webhook', () => {
   it('publishes any body with its headers and answers 202 OK', async () => {
     const r = await bridgeRouter({ '/hook': HOOK });
     const sub = await subscriber(r, 'com.example.hooks');
-    const res = await request(`${httpBase(r)}/hook`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Custom': 'a' }, body: 'name=ada&x=1' });
+    const res = await request(`${httpBase(r)}/hook`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Custom': 'a' },
+      body: 'name=ada&x=1',
+    });
     expect(res.status).toBe(202);
     expect(res.text).toBe('OK');
     const event = await nextEvent(sub);
@@ -36,7 +40,11 @@ describe('HTTP bridge webhook', () => {
     const sub = await subscriber(r, 'com.example.hooks');
     const body = JSON.stringify({ action: 'opened', number: 7 });
     const good = `sha1=${createHmac('sha1', secret).update(body).digest('hex')}`;
-    const ok = await request(`${httpBase(r)}/hook`, { method: 'POST', headers: { 'X-Hub-Signature': good.toUpperCase().replace('SHA1=', 'sha1='), 'X-GitHub-Event': 'issues' }, body });
+    const ok = await request(`${httpBase(r)}/hook`, {
+      method: 'POST',
+      headers: { 'X-Hub-Signature': good.toUpperCase().replace('SHA1=', 'sha1='), 'X-GitHub-Event': 'issues' },
+      body,
+    });
     expect(ok.status).toBe(202);
     const [payload] = (await nextEvent(sub)).args as [{ headers: Record<string, string[]>; body: string }];
     expect(JSON.parse(payload.body)).toEqual({ action: 'opened', number: 7 });

@@ -11,7 +11,10 @@ import { startCluster } from '../../../test/support/cluster.js';
 import { autobahnCallError, autobahnInbox, connectAutobahn, connectWampy, wampyInbox } from '../interop/clients.js';
 
 /** Collects a subscription's events (handler mode). */
-function collector(): { events: EventMessage<unknown[], Record<string, unknown>>[]; handler: (args: unknown[], kwargs: Record<string, unknown>, details: EventMessage<unknown[], Record<string, unknown>>['details']) => void } {
+function collector(): {
+  events: EventMessage<unknown[], Record<string, unknown>>[];
+  handler: (args: unknown[], kwargs: Record<string, unknown>, details: EventMessage<unknown[], Record<string, unknown>>['details']) => void;
+} {
   const events: EventMessage<unknown[], Record<string, unknown>>[] = [];
   return { events, handler: (args, kwargs, details) => void events.push({ args, kwargs, details } as EventMessage<unknown[], Record<string, unknown>>) };
 }
@@ -62,7 +65,10 @@ describe('cluster: publish & subscribe across nodes', () => {
     const ours = await open(n1!.url, 'cbor');
     const topic = uri('cluster.order');
     const prefixOf = topic.slice(0, topic.lastIndexOf('.') + 3);
-    const wildcardOf = topic.split('.').map((p, i) => (i === 1 ? '' : p)).join('.');
+    const wildcardOf = topic
+      .split('.')
+      .map((p, i) => (i === 1 ? '' : p))
+      .join('.');
     const exact = collector();
     const prefix = collector();
     const wildcard = collector();
@@ -142,7 +148,9 @@ describe('cluster: publish & subscribe across nodes', () => {
       await probe.subscribe(topic, () => seen.resolve(true), { get_retained: true });
       return within(seen.promise, 300, 'retained').catch(() => false);
     }, 'the retained event to reach node 2');
-    await subscriber.subscribe(topic, (args, kwargs, details) => got.resolve({ args, kwargs, details } as EventMessage<unknown[], Record<string, unknown>>), { get_retained: true });
+    await subscriber.subscribe(topic, (args, kwargs, details) => got.resolve({ args, kwargs, details } as EventMessage<unknown[], Record<string, unknown>>), {
+      get_retained: true,
+    });
     const event = await within(got.promise, 3000, 'the retained event');
     expect(event.args).toEqual(['kept']);
     expect(event.details.retained).toBe(true);
@@ -171,7 +179,11 @@ describe('cluster: routed RPC across nodes', () => {
     const [n0, n1, n2] = cluster.nodes;
     const callee = await connectAutobahn(n1!.url, 'cbor');
     const procedure = uri('cluster.add');
-    await callee.session.register(procedure, (args: unknown[] | undefined, _kw: unknown, details: { caller?: number }) => [(args![0] as number) + (args![1] as number), details.caller ?? null], { disclose_caller: true });
+    await callee.session.register(
+      procedure,
+      (args: unknown[] | undefined, _kw: unknown, details: { caller?: number }) => [(args![0] as number) + (args![1] as number), details.caller ?? null],
+      { disclose_caller: true },
+    );
     const caller = await open(n0!.url);
     expect(await callable(caller, procedure, [2, 3])).toEqual([5, caller.id]);
     const wampy = await connectWampy(n2!.url, 'msgpack');
@@ -205,14 +217,19 @@ describe('cluster: routed RPC across nodes', () => {
     const procedure = uri('cluster.rr');
     for (const [i, s] of callees.entries()) await s.register(procedure, () => i, { invoke: 'roundrobin' });
     const caller = await open(cluster.nodes[0]!.url);
-    await waitFor(async () => (await caller.call('wamp.registration.count_callees', [await caller.call('wamp.registration.lookup', [procedure])])) === 3, 'three callees seen from node 0');
+    await waitFor(
+      async () => (await caller.call('wamp.registration.count_callees', [await caller.call('wamp.registration.lookup', [procedure])])) === 3,
+      'three callees seen from node 0',
+    );
     const answers: unknown[] = [];
     for (let i = 0; i < 9; i++) answers.push(await caller.call(procedure));
     expect(answers.filter((a) => a === 0)).toHaveLength(3);
     expect(answers.filter((a) => a === 1)).toHaveLength(3);
     expect(answers.filter((a) => a === 2)).toHaveLength(3);
     const stranger = await open(cluster.nodes[1]!.url);
-    await expect(stranger.register(procedure, () => 9, { invoke: 'random' })).rejects.toMatchObject({ uri: 'wamp.error.procedure_exists_with_different_invocation_policy' });
+    await expect(stranger.register(procedure, () => 9, { invoke: 'random' })).rejects.toMatchObject({
+      uri: 'wamp.error.procedure_exists_with_different_invocation_policy',
+    });
     // first: the callee that registered first answers; when it leaves, the next one takes over.
     const first = uri('cluster.first');
     await callees[1]!.register(first, () => 'one', { invoke: 'first' });
@@ -296,7 +313,10 @@ describe('cluster: routed RPC across nodes', () => {
 
 describe('cluster: the HTTP bridge', () => {
   it('a POST /publish on one node reaches a subscriber on another; a POST /call on one node reaches a callee on another', async () => {
-    const paths = { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' }, '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' } } as const;
+    const paths = {
+      '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' },
+      '/call': { type: 'caller', realm: 'realm1', role: 'anonymous' },
+    } as const;
     const cluster = await startCluster(2, { extra: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, path: '/ws', http: { paths } }] } });
     const [n0, n1] = cluster.nodes;
     const base = n0!.url.replace(/^ws/, 'http').replace(/\/ws$/, '');
@@ -305,7 +325,11 @@ describe('cluster: the HTTP bridge', () => {
     const events = collector();
     await subscriber.subscribe(topic, events.handler);
     await waitFor(async () => {
-      const res = await fetch(`${base}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, args: ['from http'] }) });
+      const res = await fetch(`${base}/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic, args: ['from http'] }),
+      });
       expect(res.status).toBe(200);
       return events.events.length > 0;
     }, 'the bridged event on node 1');
@@ -313,7 +337,11 @@ describe('cluster: the HTTP bridge', () => {
     const procedure = uri('cluster.bridge.add');
     await subscriber.register(procedure, (args) => (args[0] as number) + (args[1] as number));
     await waitFor(async () => {
-      const res = await fetch(`${base}/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ procedure, args: [20, 22] }) });
+      const res = await fetch(`${base}/call`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ procedure, args: [20, 22] }),
+      });
       const body = (await res.json()) as { args?: unknown[] };
       return body.args?.[0] === 42;
     }, 'the bridged call answered by node 1');
@@ -391,7 +419,11 @@ describe('cluster: meta API for the whole cluster', () => {
     await b.register(procedure, () => 'b', { invoke: 'roundrobin' });
     await waitFor(async () => {
       const id = await a.call('wamp.registration.lookup', [procedure]);
-      return id !== null && (await a.call('wamp.registration.list_callees', [id])) instanceof Array && ((await a.call('wamp.registration.list_callees', [id])) as number[]).length === 2;
+      return (
+        id !== null &&
+        (await a.call('wamp.registration.list_callees', [id])) instanceof Array &&
+        ((await a.call('wamp.registration.list_callees', [id])) as number[]).length === 2
+      );
     }, 'both callees listed on node 0');
     const id = await a.call('wamp.registration.lookup', [procedure]);
     expect(new Set((await a.call('wamp.registration.list_callees', [id])) as number[])).toEqual(new Set([a.id, b.id]));
@@ -418,7 +450,10 @@ describe('cluster: node failure', () => {
     const calleeId = callee.id;
     await callee.call('wamp.session.add_testament', [lastWords, ['bye', calleeId], {}]);
     // A client that knows every node, connected to the one about to die.
-    const roaming = await open(n1!.url, 'json', { transports: [n1!.url, n2!.url].map((url) => ({ type: 'websocket' as const, url })), reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const roaming = await open(n1!.url, 'json', {
+      transports: [n1!.url, n2!.url].map((url) => ({ type: 'websocket' as const, url })),
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
     await waitFor(async () => (await caller.call('wamp.session.count')) === 3, 'three sessions');
     const pending = caller.call(procedure).catch((e: unknown) => e);
     await within(invoked.promise, 3000, 'the invocation on node 1');
@@ -429,9 +464,18 @@ describe('cluster: node failure', () => {
     expect(Date.now() - killedAt).toBeLessThan(4000);
     await waitFor(async () => (await caller.call('wamp.registration.lookup', [procedure])) === null, 'the registration to go');
     await expect(caller.call(procedure)).rejects.toMatchObject({ uri: 'wamp.error.no_such_procedure' });
-    await waitFor(async () => (await caller.call('wamp.session.count')) === 2, 'the dead node\'s sessions to go', 8000);
-    await waitFor(async () => roaming.isOpen === true && (await roaming.call('wamp.session.get', [roaming.id]).then(() => true, () => false)), 'the roaming client on node 2', 8000);
-    await waitFor(() => testaments.events.length > 0, 'the dead session\'s testament', 8000);
+    await waitFor(async () => (await caller.call('wamp.session.count')) === 2, "the dead node's sessions to go", 8000);
+    await waitFor(
+      async () =>
+        roaming.isOpen === true &&
+        (await roaming.call('wamp.session.get', [roaming.id]).then(
+          () => true,
+          () => false,
+        )),
+      'the roaming client on node 2',
+      8000,
+    );
+    await waitFor(() => testaments.events.length > 0, "the dead session's testament", 8000);
     await new Promise((r) => setTimeout(r, 300));
     expect(testaments.events.map((e) => e.args)).toEqual([['bye', calleeId]]);
     // The procedure is free again for anyone.
@@ -439,7 +483,7 @@ describe('cluster: node failure', () => {
     expect(await callable(roaming, procedure)).toBe('back');
   });
 
-  it('a node restarted under the same name at once is a new incarnation: the old one\'s registration and sessions do not come back', async () => {
+  it("a node restarted under the same name at once is a new incarnation: the old one's registration and sessions do not come back", async () => {
     const cluster = await startCluster(2);
     const [n0, n1] = cluster.nodes;
     const old = await open(n1!.url);
@@ -499,10 +543,13 @@ describe('cluster: node failure', () => {
     const crossTopic = uri('cluster.after');
     const cross = collector();
     await remote1.subscribe(crossTopic, cross.handler);
-    await waitFor(async () => {
-      await local0.publish(crossTopic, ['again'], {}, { acknowledge: true });
-      return cross.events.length > 0;
-    }, 'events across nodes after NATS returns', 10_000);
+    await waitFor(
+      async () => {
+        await local0.publish(crossTopic, ['again'], {}, { acknowledge: true });
+        return cross.events.length > 0;
+      },
+      'events across nodes after NATS returns',
+      10_000,
+    );
   });
 });
-

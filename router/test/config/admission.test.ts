@@ -143,7 +143,12 @@ describe('maxConnectionsPerIp', () => {
     // The second refusal within the interval is counted, not logged (rate-limited: a flood must not flood the log).
     const logged = lines.filter((l) => l['refusal'] === 'maxConnectionsPerIp');
     expect(logged.map((l) => l['total'])).toEqual([1]);
-    expect(logged[0]).toMatchObject({ peer: '127.0.0.1', limit: 2, level: 30, msg: 'WebSocket upgrade refused (429): Too many connections from 127.0.0.1 (at most 2 per address) (maxConnectionsPerIp)' });
+    expect(logged[0]).toMatchObject({
+      peer: '127.0.0.1',
+      limit: 2,
+      level: 30,
+      msg: 'WebSocket upgrade refused (429): Too many connections from 127.0.0.1 (at most 2 per address) (maxConnectionsPerIp)',
+    });
     expect(router.sessionCount).toBe(2);
 
     // A refused upgrade holds no slot; a closed connection gives its slot back.
@@ -195,7 +200,9 @@ describe('the listener fields in the config', () => {
   it('are optional and resolved only when set', () => {
     const plain = resolveConfig().listeners[0];
     for (const field of ['allowedOrigins', 'allowNullOrigin', 'maxConnectionsPerIp', 'pingTimeoutMs']) expect(plain).not.toHaveProperty(field);
-    expect(resolveConfig({ listeners: [{ type: 'websocket', allowedOrigins: ['https://a.example'], maxConnectionsPerIp: 5, pingTimeoutMs: 100 }] }).listeners[0]).toMatchObject({
+    expect(
+      resolveConfig({ listeners: [{ type: 'websocket', allowedOrigins: ['https://a.example'], maxConnectionsPerIp: 5, pingTimeoutMs: 100 }] }).listeners[0],
+    ).toMatchObject({
       allowedOrigins: ['https://a.example'],
       allowNullOrigin: false,
       maxConnectionsPerIp: 5,
@@ -206,12 +213,28 @@ describe('the listener fields in the config', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['allowNullOrigin without allowedOrigins', { type: 'websocket', allowNullOrigin: true }, "/listeners/0: 'allowNullOrigin' needs 'allowedOrigins' beside it"],
+    [
+      'allowNullOrigin without allowedOrigins',
+      { type: 'websocket', allowNullOrigin: true },
+      "/listeners/0: 'allowNullOrigin' needs 'allowedOrigins' beside it",
+    ],
     ['an empty origin', { type: 'websocket', allowedOrigins: [''] }, '/listeners/0/allowedOrigins/0: must NOT have fewer than 1 characters'],
     ['a zero per-IP limit', { type: 'websocket', maxConnectionsPerIp: 0 }, '/listeners/0/maxConnectionsPerIp: must be >= 1'],
-    ['a ping timeout longer than the interval', { type: 'websocket', pingIntervalMs: 1000, pingTimeoutMs: 5000 }, '/listeners/0/pingTimeoutMs: must be at most pingIntervalMs (1000)'],
-    ['a ping timeout longer than the default interval', { type: 'websocket', pingTimeoutMs: 60_000 }, '/listeners/0/pingTimeoutMs: must be at most pingIntervalMs (30000)'],
-    ['requestCert that is not a boolean', { type: 'websocket', tls: { cert: 'c', key: 'k', requestCert: 'yes' } }, '/listeners/0/tls/requestCert: must be of type boolean'],
+    [
+      'a ping timeout longer than the interval',
+      { type: 'websocket', pingIntervalMs: 1000, pingTimeoutMs: 5000 },
+      '/listeners/0/pingTimeoutMs: must be at most pingIntervalMs (1000)',
+    ],
+    [
+      'a ping timeout longer than the default interval',
+      { type: 'websocket', pingTimeoutMs: 60_000 },
+      '/listeners/0/pingTimeoutMs: must be at most pingIntervalMs (30000)',
+    ],
+    [
+      'requestCert that is not a boolean',
+      { type: 'websocket', tls: { cert: 'c', key: 'k', requestCert: 'yes' } },
+      '/listeners/0/tls/requestCert: must be of type boolean',
+    ],
   ])('rejects %s', (_what, listener, problem) => {
     expect(configError(() => checkConfig({ listeners: [listener] })).problems).toEqual([problem]);
   });

@@ -36,14 +36,21 @@ describe('docs/crossbar.md', () => {
               realms: [{ name: 'realm1', roles: [{ name: 'device' }] }],
               transports: [
                 { type: 'websocket', endpoint: { type: 'tcp', port: 70000 } },
-                { type: 'websocket', endpoint: { type: 'tcp', port: 8443, tls: { key: 'server.key' } }, auth: { tls: { type: 'static', principals: { device: { role: 'device' } } } } },
+                {
+                  type: 'websocket',
+                  endpoint: { type: 'tcp', port: 8443, tls: { key: 'server.key' } },
+                  auth: { tls: { type: 'static', principals: { device: { role: 'device' } } } },
+                },
               ],
             },
           ],
         }),
       ),
     ).problems;
-    const lines = shown!.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
+    const lines = shown!
+      .split('\n')
+      .filter((l) => l.startsWith('  - '))
+      .map((l) => l.slice(4));
     expect(lines.sort()).toEqual([...problems].sort());
   });
 });

@@ -11,7 +11,13 @@ import { configError, writeConfig } from './support.js';
 /** A Crossbar file with one router worker, realm1 (role anonymous), and these transports. */
 const node = (...transports: unknown[]): Record<string, unknown> => ({
   version: 2,
-  workers: [{ type: 'router', realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true } }] }] }], transports }],
+  workers: [
+    {
+      type: 'router',
+      realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true } }] }] }],
+      transports,
+    },
+  ],
 });
 
 /** The problems loadConfig reports for `crossbar`. */
@@ -19,7 +25,18 @@ const problemsOf = (crossbar: unknown): string[] => configError(() => loadConfig
 
 describe('Crossbar import errors', () => {
   it('tls authentication without client certificates names the Crossbar endpoint and its ca_certificates, not /listeners/0/tls', () => {
-    const problems = problemsOf(node({ type: 'websocket', endpoint: { type: 'tcp', port: 8080 }, auth: { tls: { type: 'static', principals: { device: { 'certificate-sha1': 'B6:E5:E6:F2:2A:86:DB:3C:DC:9F:51:42:58:39:9B:14:92:5D:A1:6F', role: 'anonymous' } } } } }));
+    const problems = problemsOf(
+      node({
+        type: 'websocket',
+        endpoint: { type: 'tcp', port: 8080 },
+        auth: {
+          tls: {
+            type: 'static',
+            principals: { device: { 'certificate-sha1': 'B6:E5:E6:F2:2A:86:DB:3C:DC:9F:51:42:58:39:9B:14:92:5D:A1:6F', role: 'anonymous' } },
+          },
+        },
+      }),
+    );
     expect(problems).toEqual([
       '/workers/0/transports/0/auth/tls: needs a TLS listener that asks for client certificates (set /workers/0/transports/0/endpoint/tls with ca_certificates)',
     ]);
@@ -72,13 +89,27 @@ describe('Crossbar import errors', () => {
   });
 
   it('no problem of a broken file speaks of the converted config or of the validator', () => {
-    const error = configError(() => loadConfig(writeConfig(
-      node(
-        { type: 'universal', endpoint: { type: 'tcp', port: 70000 }, rawsocket: {}, websocket: { ws: { type: 'websocket', options: { auto_ping_interval: -1 } } }, web: { paths: { lp: { type: 'longpoll', options: { request_timeout: 9999 } } } } },
-        { type: 'websocket', endpoint: { type: 'tcp', port: 8080, tls: {} }, auth: { tls: { type: 'static', principals: { x: { role: 'anonymous' } } }, cookie: {} } },
-        { type: 'rawsocket', endpoint: { type: 'tcp', port: 8080 }, auth: { cookie: {} } },
+    const error = configError(() =>
+      loadConfig(
+        writeConfig(
+          node(
+            {
+              type: 'universal',
+              endpoint: { type: 'tcp', port: 70000 },
+              rawsocket: {},
+              websocket: { ws: { type: 'websocket', options: { auto_ping_interval: -1 } } },
+              web: { paths: { lp: { type: 'longpoll', options: { request_timeout: 9999 } } } },
+            },
+            {
+              type: 'websocket',
+              endpoint: { type: 'tcp', port: 8080, tls: {} },
+              auth: { tls: { type: 'static', principals: { x: { role: 'anonymous' } } }, cookie: {} },
+            },
+            { type: 'rawsocket', endpoint: { type: 'tcp', port: 8080 }, auth: { cookie: {} } },
+          ),
+        ),
       ),
-    )));
+    );
     const problems = error.problems;
     expect(problems.length).toBeGreaterThan(5);
     for (const problem of problems) {
@@ -90,7 +121,9 @@ describe('Crossbar import errors', () => {
     // Crossbar's seconds, bounded to what we accept, with a warning rather than an error about our milliseconds.
     expect(error.warnings).toContain('/workers/0/transports/0/web/paths/lp/options/request_timeout: 9999 s is outside 0.1 s…300 s: 300 s is used');
     expect(problems).toContain('/workers/0/transports/2/endpoint/port: 0.0.0.0:8080 clashes with /workers/0/transports/1/endpoint (0.0.0.0:8080)');
-    expect(problems).toContain('/workers/0/transports/2/auth/cookie: cookie authentication needs a WebSocket transport (or a "websocket" path of a Web transport)');
+    expect(problems).toContain(
+      '/workers/0/transports/2/auth/cookie: cookie authentication needs a WebSocket transport (or a "websocket" path of a Web transport)',
+    );
   });
 });
 
@@ -101,7 +134,10 @@ describe('more Crossbar fields named as written', () => {
       endpoint: { type: 'tcp', port: 8080, interface: 5 },
       paths: { ws: { type: 'websocket', options: { max_message_size: 'big' } }, lp: { type: 'longpoll', options: { queue_limit_bytes: 5 } } },
     });
-    ((crossbar['workers'] as Record<string, unknown>[])[0]!['realms'] as Record<string, unknown>[])[0]!['store'] = { type: 'memory', 'event-history': [{ uri: 't', limit: -1 }] };
+    ((crossbar['workers'] as Record<string, unknown>[])[0]!['realms'] as Record<string, unknown>[])[0]!['store'] = {
+      type: 'memory',
+      'event-history': [{ uri: 't', limit: -1 }],
+    };
     const error = configError(() => loadConfig(writeConfig(crossbar)));
     expect(error.problems).toEqual([
       '/workers/0/transports/0/endpoint/interface: must be of type string',
@@ -116,12 +152,23 @@ describe('validator noise in native configs too', () => {
   it('anyOf of required fields is one line; oneOf of types is one line', () => {
     const error = (() => {
       try {
-        checkConfig({ listeners: [{ type: 'websocket', tls: { cert: 'c', key: 'k', ca: 7, clientCertificates: 'request' }, auth: { tls: { type: 'static', principals: { x: { role: 'r' } } } } }] });
+        checkConfig({
+          listeners: [
+            {
+              type: 'websocket',
+              tls: { cert: 'c', key: 'k', ca: 7, clientCertificates: 'request' },
+              auth: { tls: { type: 'static', principals: { x: { role: 'r' } } } },
+            },
+          ],
+        });
       } catch (err) {
         return err as { problems: string[] };
       }
       throw new Error('accepted');
     })();
-    expect(error.problems).toEqual(['/listeners/0/tls/ca: must be of type string or array', "/listeners/0/auth/tls/principals/x: needs 'certificate-sha1' or 'certificate-sha256'"]);
+    expect(error.problems).toEqual([
+      '/listeners/0/tls/ca: must be of type string or array',
+      "/listeners/0/auth/tls/principals/x: needs 'certificate-sha1' or 'certificate-sha256'",
+    ]);
   });
 });

@@ -20,7 +20,10 @@ const fixtures = fileURLToPath(new URL('../fixtures/crossbar/', import.meta.url)
 const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, unknown>;
 
 /** A Crossbar file with one router worker, realm1, and these transports. */
-const node = (...transports: unknown[]): Record<string, unknown> => ({ version: 2, workers: [{ type: 'router', realms: [{ name: 'realm1', roles: [] }], transports }] });
+const node = (...transports: unknown[]): Record<string, unknown> => ({
+  version: 2,
+  workers: [{ type: 'router', realms: [{ name: 'realm1', roles: [] }], transports }],
+});
 const listenersOf = (imported: { config: Record<string, unknown> }): Record<string, unknown>[] => imported.config['listeners'] as Record<string, unknown>[];
 
 describe('the node template of crossbar init (a universal transport)', () => {
@@ -110,7 +113,9 @@ describe('Web services of web and universal transports', () => {
         },
       }),
     );
-    expect(listenersOf(imported)).toEqual([{ type: 'websocket', port: 8080, path: '/ws', static: { '/': { directory: '..', maxAgeSeconds: 3600 }, '/shared': { directory: '../../shared/' } } }]);
+    expect(listenersOf(imported)).toEqual([
+      { type: 'websocket', port: 8080, path: '/ws', static: { '/': { directory: '..', maxAgeSeconds: 3600 }, '/shared': { directory: '../../shared/' } } },
+    ]);
     expect(imported.warnings).toEqual([
       "/workers/0/transports/0/paths/shared/options/mime_types: static option 'mime_types' is not supported: content types come from the file extension",
       '/workers/0/transports/0/paths/pkg: a static path served from a Python package (package/resource) is not supported: give its directory instead',
@@ -123,7 +128,12 @@ describe('Web services of web and universal transports', () => {
         type: 'universal',
         endpoint,
         websocket: { ws: { type: 'websocket' } },
-        web: { paths: { lp: { type: 'longpoll', options: { request_timeout: 5, session_timeout: 60, queue_limit_bytes: 131072, queue_limit_messages: 100, debug: true } }, lp2: { type: 'longpoll' } } },
+        web: {
+          paths: {
+            lp: { type: 'longpoll', options: { request_timeout: 5, session_timeout: 60, queue_limit_bytes: 131072, queue_limit_messages: 100, debug: true } },
+            lp2: { type: 'longpoll' },
+          },
+        },
       }),
     );
     expect(listenersOf(imported)[0]).toEqual({
@@ -168,7 +178,9 @@ describe('Web services of web and universal transports', () => {
   });
 
   it('a universal transport without WebSocket paths still serves RawSocket (as a rawsocket listener when nothing else is on the port)', () => {
-    const imported = convertCrossbar(node({ type: 'universal', endpoint: { type: 'tcp', port: 8081 }, rawsocket: { serializers: ['msgpack'], max_message_size: 65536 } }));
+    const imported = convertCrossbar(
+      node({ type: 'universal', endpoint: { type: 'tcp', port: 8081 }, rawsocket: { serializers: ['msgpack'], max_message_size: 65536 } }),
+    );
     expect(imported.problems).toEqual([]);
     expect(listenersOf(imported)).toEqual([{ type: 'rawsocket', port: 8081, serializers: ['msgpack'], maxMessageBytes: 65536 }]);
   });
@@ -188,7 +200,7 @@ describe('Web services of web and universal transports', () => {
     ]);
   });
 
-  it('RawSocket without auth beside an authenticated WebSocket path takes the path\'s auth, with a warning', () => {
+  it("RawSocket without auth beside an authenticated WebSocket path takes the path's auth, with a warning", () => {
     const auth = { ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } } };
     const imported = convertCrossbar(node({ type: 'universal', endpoint, rawsocket: {}, websocket: { ws: { type: 'websocket', auth } } }));
     expect(imported.problems).toEqual([]);
@@ -199,8 +211,13 @@ describe('Web services of web and universal transports', () => {
   });
 
   it('proxy workers are named with what to do instead', () => {
-    const imported = convertCrossbar({ ...node({ type: 'websocket', endpoint }), workers: [...((node({ type: 'websocket', endpoint })['workers']) as unknown[]), { type: 'proxy', transports: [] }] });
-    expect(imported.warnings).toContain('/workers/1: "proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)');
+    const imported = convertCrossbar({
+      ...node({ type: 'websocket', endpoint }),
+      workers: [...(node({ type: 'websocket', endpoint })['workers'] as unknown[]), { type: 'proxy', transports: [] }],
+    });
+    expect(imported.warnings).toContain(
+      '/workers/1: "proxy" workers are not supported: one Switchboard process takes every connection (or run several as a cluster over NATS behind a load balancer)',
+    );
   });
 
   it('several WebSocket paths with the same settings are all served by the one listener; one that differs is named', () => {
@@ -208,7 +225,11 @@ describe('Web services of web and universal transports', () => {
       node({
         type: 'universal',
         endpoint,
-        websocket: { ws: { type: 'websocket', serializers: ['json'] }, wamp: { type: 'websocket', serializers: ['json'] }, other: { type: 'websocket', serializers: ['cbor'] } },
+        websocket: {
+          ws: { type: 'websocket', serializers: ['json'] },
+          wamp: { type: 'websocket', serializers: ['json'] },
+          other: { type: 'websocket', serializers: ['cbor'] },
+        },
       }),
     );
     expect(listenersOf(imported)).toEqual([{ type: 'websocket', port: 8080, path: ['/ws', '/wamp'], serializers: ['json'] }]);

@@ -37,7 +37,9 @@ describe('a Web transport with ticket, wampcra and anonymous auth, static paths 
 
   it('becomes one WebSocket listener at /ws on the endpoint port, with the auth block unchanged but for type "static" where ours has none', () => {
     expect(imported.problems).toEqual([]);
-    const auth = ((((crossbar['workers'] as unknown[])[0] as Record<string, unknown>)['transports'] as unknown[])[0] as { paths: { ws: { auth: Record<string, unknown> } } }).paths.ws.auth;
+    const auth = (
+      (((crossbar['workers'] as unknown[])[0] as Record<string, unknown>)['transports'] as unknown[])[0] as { paths: { ws: { auth: Record<string, unknown> } } }
+    ).paths.ws.auth;
     expect(imported.config['listeners']).toEqual([
       {
         type: 'websocket',
@@ -62,7 +64,7 @@ describe('a Web transport with ticket, wampcra and anonymous auth, static paths 
   it('lists every part it did not import, each with its JSON pointer', () => {
     expect(imported.warnings).toEqual([
       "/workers/0/options/pythonpath: worker option 'pythonpath' is not supported: ignored",
-      "/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client",
+      '/workers/0/components/0: router components are not supported: run backend.BackendSession as a separate WAMP client',
       "/workers/0/transports/0/options/access_log: Web transport option 'access_log' is not supported: ignored",
       `${ws}/serializers/3: serializer "ubjson" is not supported`,
       `${ws}/options/auto_ping_size: not supported: pings carry no payload`,
@@ -141,10 +143,15 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
     ]);
   });
 
-  it('loadConfig resolves TLS files and Unix socket paths against the Crossbar file\'s directory (its CBDIR)', () => {
+  it("loadConfig resolves TLS files and Unix socket paths against the Crossbar file's directory (its CBDIR)", () => {
     const dir = tempDir();
     const { file } = loadConfig(writeConfig(crossbar, 'config.json', dir));
-    expect(file.listeners?.[0]?.tls).toEqual({ cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: [join(dir, 'ca.cert.pem')], clientCertificates: 'request' });
+    expect(file.listeners?.[0]?.tls).toEqual({
+      cert: join(dir, 'server.crt'),
+      key: join(dir, 'server.key'),
+      ca: [join(dir, 'ca.cert.pem')],
+      clientCertificates: 'request',
+    });
     expect(file.listeners?.[1]).toMatchObject({ type: 'rawsocket', path: join(dir, 'crossbar.sock') });
   });
 
@@ -155,7 +162,15 @@ describe('a WebSocket transport with a TLS endpoint, cryptosign and tls auth, or
         {
           type: 'router',
           realms: [{ name: 'r' }],
-          transports: [{ type: 'rawsocket', endpoint: { type: 'tcp', port: 8081, interface: '127.0.0.1' }, max_message_size: 1000000, serializers: ['msgpack', 'ubjson'], debug: true }],
+          transports: [
+            {
+              type: 'rawsocket',
+              endpoint: { type: 'tcp', port: 8081, interface: '127.0.0.1' },
+              max_message_size: 1000000,
+              serializers: ['msgpack', 'ubjson'],
+              debug: true,
+            },
+          ],
         },
       ],
     });
@@ -213,7 +228,13 @@ describe('dynamic authorizer, event history, realm options, a universal transpor
   it('a transport whose auth methods are all unsupported is left out, never opened to anonymous sessions', () => {
     const imported = convertCrossbar({
       version: 2,
-      workers: [{ type: 'router', realms: [{ name: 'r' }], transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, auth: { 'anonymous-proxy': { type: 'static' }, 'cryptosign-proxy': {} } }] }],
+      workers: [
+        {
+          type: 'router',
+          realms: [{ name: 'r' }],
+          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, auth: { 'anonymous-proxy': { type: 'static' }, 'cryptosign-proxy': {} } }],
+        },
+      ],
     });
     expect(imported.config['listeners']).toBeUndefined();
     expect(imported.problems).toEqual(['/workers: no transport could be imported from the router workers (see the warnings)']);
@@ -252,10 +273,9 @@ describe('problems', () => {
 
   it('a file without a router worker, realm or usable transport is an error, not the embedded default', () => {
     expect(convertCrossbar({ version: 2, workers: [{ type: 'container' }] }).problems).toEqual(['/workers: no worker of type "router": nothing to import']);
-    expect(convertCrossbar({ version: 2, workers: [{ type: 'router', transports: [{ type: 'mqtt', endpoint: { type: 'tcp', port: 1 } }] }] }).problems).toEqual([
-      '/workers: no realm could be imported from the router workers',
-      '/workers: no transport could be imported from the router workers (see the warnings)',
-    ]);
+    expect(convertCrossbar({ version: 2, workers: [{ type: 'router', transports: [{ type: 'mqtt', endpoint: { type: 'tcp', port: 1 } }] }] }).problems).toEqual(
+      ['/workers: no realm could be imported from the router workers', '/workers: no transport could be imported from the router workers (see the warnings)'],
+    );
     const error = configError(() => loadConfig(writeConfig({ controller: {}, workers: [] })));
     expect(error.problems).toEqual(['/workers: no worker of type "router": nothing to import']);
     expect(error.warnings).toEqual(['/version: missing: read as a version 2 file']);
@@ -263,10 +283,21 @@ describe('problems', () => {
 
   it('max_message_size outside our range is clamped with a warning; 0 keeps the default', () => {
     const convert = (options: Record<string, unknown>): ReturnType<typeof convertCrossbar> =>
-      convertCrossbar({ version: 2, workers: [{ type: 'router', realms: [{ name: 'r', roles: [] }], transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, url: 'ws://h/ws', options }] }] });
+      convertCrossbar({
+        version: 2,
+        workers: [
+          {
+            type: 'router',
+            realms: [{ name: 'r', roles: [] }],
+            transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, url: 'ws://h/ws', options }],
+          },
+        ],
+      });
     const tiny = convert({ max_message_size: 100 });
     expect((tiny.config['listeners'] as Record<string, unknown>[])[0]?.['maxMessageBytes']).toBe(1024);
-    expect(warningsAt(tiny.warnings, '/workers/0/transports/0/options/max_message_size')).toEqual(['/workers/0/transports/0/options/max_message_size: 100 is outside 1024…67108864: 1024 is used']);
+    expect(warningsAt(tiny.warnings, '/workers/0/transports/0/options/max_message_size')).toEqual([
+      '/workers/0/transports/0/options/max_message_size: 100 is outside 1024…67108864: 1024 is used',
+    ]);
     const unlimited = convert({ max_message_size: 0, auto_ping_timeout: 0, validate_utf8: true, fail_by_drop: true });
     expect((unlimited.config['listeners'] as Record<string, unknown>[])[0]).not.toHaveProperty('maxMessageBytes');
     expect(unlimited.warnings.filter((w) => w.includes('/options/'))).toEqual([
@@ -279,7 +310,13 @@ describe('problems', () => {
   it('allow_null_origin false alone refuses only the null origin, as in Crossbar', () => {
     const imported = convertCrossbar({
       version: 2,
-      workers: [{ type: 'router', realms: [{ name: 'r' }], transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, options: { allow_null_origin: false } }] }],
+      workers: [
+        {
+          type: 'router',
+          realms: [{ name: 'r' }],
+          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 1 }, options: { allow_null_origin: false } }],
+        },
+      ],
     });
     expect((imported.config['listeners'] as Record<string, unknown>[])[0]).toMatchObject({ allowedOrigins: ['*'], allowNullOrigin: false });
   });

@@ -27,7 +27,7 @@ describe('substituteEnv', () => {
     expect(substituteEnv(plain, env).value).toBe(plain);
   });
 
-  it('replaces only whole values, and only capitalised names (Crossbar\'s rule)', () => {
+  it("replaces only whole values, and only capitalised names (Crossbar's rule)", () => {
     const input = ['prefix-$SB_A', '$SB_A-suffix', '$sb_a', '$ecret', '$', '${}', '${SB_A', '$$SB_A', '$1ABC', ' $SB_A'];
     expect(substituteEnv(input, env)).toEqual({ value: input, problems: [] });
   });
@@ -73,7 +73,11 @@ describe('loadConfig with environment variables', () => {
 
   it('an unset variable is an error naming it and its pointer, reported with the schema errors in one ConfigError', () => {
     setEnv({ SB_TEST_UNSET: undefined, SB_TEST_UNSET_TOO: undefined });
-    const path = writeConfig({ listeners: [{ type: 'websocket', host: '$SB_TEST_UNSET', prot: 1 }], realms: [{ name: '${SB_TEST_UNSET_TOO}' }], log: { level: 'loud' } });
+    const path = writeConfig({
+      listeners: [{ type: 'websocket', host: '$SB_TEST_UNSET', prot: 1 }],
+      realms: [{ name: '${SB_TEST_UNSET_TOO}' }],
+      log: { level: 'loud' },
+    });
     const error = configError(() => loadConfig(path));
     expect(error.source).toBe(path);
     expect(error.problems).toEqual([

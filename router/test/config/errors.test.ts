@@ -85,10 +85,16 @@ describe('unknown fields: did you mean …?', () => {
   it('suggests the known field nearest an unknown one, at any depth', () => {
     expect(problems({ realm: [{ name: 'realm1' }] })).toEqual(["(top level): unknown field 'realm': did you mean 'realms'?"]);
     expect(problems({ listeners: [{ type: 'websocket', prot: 8080 }] })).toEqual(["/listeners/0: unknown field 'prot': did you mean 'port'?"]);
-    expect(problems({ listeners: [{ type: 'rawsocket', serialisers: ['json'] }] })).toEqual(["/listeners/0: unknown field 'serialisers': did you mean 'serializers'?"]);
-    expect(problems({ realms: [{ name: 'r', roles: [{ name: 'x', permisions: [] }] }] })).toEqual(["/realms/0/roles/0: unknown field 'permisions': did you mean 'permissions'?"]);
+    expect(problems({ listeners: [{ type: 'rawsocket', serialisers: ['json'] }] })).toEqual([
+      "/listeners/0: unknown field 'serialisers': did you mean 'serializers'?",
+    ]);
+    expect(problems({ realms: [{ name: 'r', roles: [{ name: 'x', permisions: [] }] }] })).toEqual([
+      "/realms/0/roles/0: unknown field 'permisions': did you mean 'permissions'?",
+    ]);
     expect(problems({ log: { levle: 'info' } })).toEqual(["/log: unknown field 'levle': did you mean 'level'?"]);
-    expect(problems({ listeners: [{ type: 'websockets' }] })).toEqual(['/listeners/0/type: must be one of "websocket", "rawsocket": did you mean "websocket"?']);
+    expect(problems({ listeners: [{ type: 'websockets' }] })).toEqual([
+      '/listeners/0/type: must be one of "websocket", "rawsocket": did you mean "websocket"?',
+    ]);
   });
 
   it('names the allowed fields when none is near', () => {
@@ -134,7 +140,13 @@ describe('alternatives (oneOf / anyOf): one line, from the most relevant one', (
 
   it('none of the required fields of an anyOf', () => {
     const out = problems({
-      listeners: [{ type: 'websocket', tls: { cert: 'c', key: 'k', ca: 'ca', clientCertificates: 'request' }, auth: { tls: { type: 'static', principals: { p: { role: 'user' } } } } }],
+      listeners: [
+        {
+          type: 'websocket',
+          tls: { cert: 'c', key: 'k', ca: 'ca', clientCertificates: 'request' },
+          auth: { tls: { type: 'static', principals: { p: { role: 'user' } } } },
+        },
+      ],
       realms: [{ name: 'realm1', roles: [{ name: 'user' }] }],
     });
     expect(out.join('\n')).not.toMatch(/anyOf|oneOf|must match a schema/);

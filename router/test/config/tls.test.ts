@@ -43,12 +43,16 @@ describe('wss', () => {
     expect((await connectionError(router.url, {})).message).toMatch(/self[- ]signed/i);
   });
 
-  it('relative tls paths in a config file are read from the file\'s directory', async () => {
+  it("relative tls paths in a config file are read from the file's directory", async () => {
     const { cert, key, ca } = await selfSignedCertificate();
     const dir = tempDir();
     copyFileSync(cert, join(dir, 'server.crt'));
     copyFileSync(key, join(dir, 'server.key'));
-    const path = writeConfig({ listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: './server.key' } }] }, 'config.json', dir);
+    const path = writeConfig(
+      { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, tls: { cert: 'server.crt', key: './server.key' } }] },
+      'config.json',
+      dir,
+    );
 
     const { file } = loadConfig(path);
     expect(file.listeners?.[0]?.tls).toEqual({ cert: join(dir, 'server.crt'), key: join(dir, 'server.key') });
@@ -63,7 +67,9 @@ describe('wss', () => {
   it('requestCert: only clients with a certificate signed by ca get in (mutual TLS)', async () => {
     const server = await selfSignedCertificate();
     const client = await selfSignedCertificate(); // self-signed: it is its own CA
-    const router = await startTestRouter({ listeners: [{ type: 'websocket', tls: { cert: server.cert, key: server.key, ca: client.cert, requestCert: true } }] });
+    const router = await startTestRouter({
+      listeners: [{ type: 'websocket', tls: { cert: server.cert, key: server.key, ca: client.cert, requestCert: true } }],
+    });
 
     const peer = await RawPeer.join(router.url, 'json', 'realm1', { ca: server.ca, cert: readFileSync(client.cert), key: readFileSync(client.key) });
     expect(peer.welcome[0]).toBe(MessageCode.Welcome);
@@ -99,18 +105,25 @@ describe('loadTls', () => {
     const mismatch = configError(() => loadTls({ cert: a.cert, key: b.key }, '/listeners/0/tls'));
     expect(mismatch.problems).toEqual([expect.stringMatching(new RegExp(`^/listeners/0/tls: '${a.cert}' and '${b.key}' do not make a TLS server: .*`))]);
     const notPem = writeConfig('not a certificate', 'cert.pem');
-    expect(configError(() => loadTls({ cert: notPem, key: a.key }, '/listeners/0/tls')).problems).toEqual([expect.stringContaining('do not make a TLS server')]);
+    expect(configError(() => loadTls({ cert: notPem, key: a.key }, '/listeners/0/tls')).problems).toEqual([
+      expect.stringContaining('do not make a TLS server'),
+    ]);
   });
 
   it('tlsProblems checks every listener (what `switchboard check` reports)', async () => {
     const { cert, key } = await selfSignedCertificate();
     expect(tlsProblems([{ tls: { cert, key } }, {}])).toEqual([]);
     expect(tlsProblems(undefined)).toEqual([]);
-    expect(tlsProblems([{}, { tls: { cert, key: '/nonexistent/key.pem' } }])).toEqual([expect.stringMatching(/^\/listeners\/1\/tls\/key: cannot read \/nonexistent\/key\.pem/)]);
+    expect(tlsProblems([{}, { tls: { cert, key: '/nonexistent/key.pem' } }])).toEqual([
+      expect.stringMatching(/^\/listeners\/1\/tls\/key: cannot read \/nonexistent\/key\.pem/),
+    ]);
   });
 
   it('a router whose tls files cannot be read does not start, and says which field', async () => {
-    const router = new Router({ config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } }] }, logger: silentLogger() });
+    const router = new Router({
+      config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } }] },
+      logger: silentLogger(),
+    });
     const error: unknown = await router.start().then(
       () => undefined,
       (err: unknown) => err,

@@ -175,7 +175,9 @@ describe('createRouter + attach + router.session', () => {
     const ticket: Authenticator = {
       method: 'ticket',
       authenticate: (hello) =>
-        hello.authid === 'joe' ? { kind: 'accept', principal: { authid: 'joe', authrole: 'member', authprovider: 'app' } } : { kind: 'deny', reason: 'wamp.error.authentication_failed', message: 'who?' },
+        hello.authid === 'joe'
+          ? { kind: 'accept', principal: { authid: 'joe', authrole: 'member', authprovider: 'app' } }
+          : { kind: 'deny', reason: 'wamp.error.authentication_failed', message: 'who?' },
     };
     const asked: string[] = [];
     const events: string[] = [];
@@ -201,12 +203,24 @@ describe('createRouter + attach + router.session', () => {
     // Realm by realm, each realm's plugins in list order (realm-plugin.ts); torn down in exactly the reverse.
     expect(events).toEqual(['install a realm1', 'install b realm1', 'install a realm2', 'install b realm2']);
     router.attach(server, { path: '/wamp' });
-    const joe = await connect({ url: `ws://127.0.0.1:${port}/wamp`, realm: 'realm2', reconnect: false, auth: { authmethods: ['ticket'], authid: 'joe', onChallenge: () => '' } });
+    const joe = await connect({
+      url: `ws://127.0.0.1:${port}/wamp`,
+      realm: 'realm2',
+      reconnect: false,
+      auth: { authmethods: ['ticket'], authid: 'joe', onChallenge: () => '' },
+    });
     expect(joe.details).toMatchObject({ authid: 'joe', authrole: 'member', authmethod: 'ticket' });
     await joe.publish('com.example.open', [], undefined, { acknowledge: true });
     await expect(joe.publish('com.example.secret', [], undefined, { acknowledge: true })).rejects.toMatchObject({ uri: 'wamp.error.not_authorized' });
     expect(asked).toEqual(['realm2 joe publish com.example.open', 'realm2 joe publish com.example.secret']);
-    await expect(connect({ url: `ws://127.0.0.1:${port}/wamp`, realm: 'realm2', reconnect: false, auth: { authmethods: ['ticket'], authid: 'eve', onChallenge: () => '' } })).rejects.toMatchObject({
+    await expect(
+      connect({
+        url: `ws://127.0.0.1:${port}/wamp`,
+        realm: 'realm2',
+        reconnect: false,
+        auth: { authmethods: ['ticket'], authid: 'eve', onChallenge: () => '' },
+      }),
+    ).rejects.toMatchObject({
       reason: 'wamp.error.authentication_failed',
     });
     await router.stop();

@@ -112,7 +112,7 @@ describe.each(SERIALIZERS)('autobahn-js over %s', (serializer) => {
       expect(gone.inbox.all.map((e) => e.args[0])).toEqual(['before']);
     });
 
-    it('keeps one publisher\'s order: 500 events in a burst arrive in sequence', async () => {
+    it("keeps one publisher's order: 500 events in a burst arrive in sequence", async () => {
       const router = await startTestRouter();
       const [publisher, subscriber] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
       const topic = uri('order');
@@ -151,15 +151,19 @@ describe.each(SERIALIZERS)('autobahn-js over %s', (serializer) => {
       expect(exactNumbers(kwargs)).toEqual({ ...KWARGS, answered: true });
     });
 
-    it('returns a single positional result as autobahn\'s plain value', async () => {
+    it("returns a single positional result as autobahn's plain value", async () => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
       const procedure = uri('add');
-      await within(callee.session.register(procedure, (args) => (args as number[]).reduce((a, b) => a + b, 0)), 3000, 'REGISTERED');
+      await within(
+        callee.session.register(procedure, (args) => (args as number[]).reduce((a, b) => a + b, 0)),
+        3000,
+        'REGISTERED',
+      );
       expect(await within(caller.session.call(procedure, [2, 3, 2 ** 40]), 3000, 'RESULT')).toBe(5 + 2 ** 40);
     });
 
-    it('forwards a callee\'s application error: its URI, args and kwargs exactly', async () => {
+    it("forwards a callee's application error: its URI, args and kwargs exactly", async () => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
       const procedure = uri('fails');
@@ -188,10 +192,27 @@ describe.each(SERIALIZERS)('autobahn-js over %s', (serializer) => {
 
     it('a second session registering the same procedure: wamp.error.procedure_already_exists', async () => {
       const router = await startTestRouter();
-      const [first, second, caller] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
+      const [first, second, caller] = await Promise.all([
+        connectAutobahn(router.url, serializer),
+        connectAutobahn(router.url, serializer),
+        connectAutobahn(router.url, serializer),
+      ]);
       const procedure = uri('taken');
-      await within(first.session.register(procedure, () => 'first'), 3000, 'REGISTERED');
-      const refused = await within(second.session.register(procedure, () => 'second').then(() => undefined, (e: unknown) => e), 3000, 'the REGISTER error');
+      await within(
+        first.session.register(procedure, () => 'first'),
+        3000,
+        'REGISTERED',
+      );
+      const refused = await within(
+        second.session
+          .register(procedure, () => 'second')
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        3000,
+        'the REGISTER error',
+      );
       expect(refused).toBeInstanceOf(autobahn.Error);
       expect((refused as autobahn.Error).error).toBe(ErrorUri.ProcedureAlreadyExists);
       expect(await within(caller.session.call(procedure), 3000, 'RESULT')).toBe('first');
@@ -201,13 +222,21 @@ describe.each(SERIALIZERS)('autobahn-js over %s', (serializer) => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectAutobahn(router.url, serializer), connectAutobahn(router.url, serializer)]);
       const procedure = uri('unreg');
-      const registration = await within(callee.session.register(procedure, () => 'here'), 3000, 'REGISTERED');
+      const registration = await within(
+        callee.session.register(procedure, () => 'here'),
+        3000,
+        'REGISTERED',
+      );
       expect(await within(caller.session.call(procedure), 3000, 'RESULT')).toBe('here');
       await within(callee.session.unregister(registration), 3000, 'UNREGISTERED');
       expect(registration.active).toBe(false);
       expect((await autobahnCallError(caller.session.call(procedure))).error).toBe(ErrorUri.NoSuchProcedure);
       // The procedure is free again, for another session.
-      await within(caller.session.register(procedure, () => 'again'), 3000, 'REGISTERED again');
+      await within(
+        caller.session.register(procedure, () => 'again'),
+        3000,
+        'REGISTERED again',
+      );
     });
 
     it.each([
@@ -243,14 +272,22 @@ describe.each(SERIALIZERS)('autobahn-js over %s', (serializer) => {
       const router = await startTestRouter();
       const peer = await connectAutobahn(router.url, serializer);
       const procedure = uri('left');
-      await within(peer.session.register(procedure, () => 1), 3000, 'REGISTERED');
+      await within(
+        peer.session.register(procedure, () => 1),
+        3000,
+        'REGISTERED',
+      );
       expect(router.sessionCount).toBe(1);
       const closed = await peer.leave();
       expect(closed.wampReason).toBe('wamp.close.goodbye_and_out');
       expect(router.sessionCount).toBe(0);
       // Its registration went with it.
       const other = await connectAutobahn(router.url, serializer);
-      await within(other.session.register(procedure, () => 2), 3000, 'REGISTERED by another session');
+      await within(
+        other.session.register(procedure, () => 2),
+        3000,
+        'REGISTERED by another session',
+      );
     });
 
     it('router shutdown: the client gets GOODBYE wamp.close.system_shutdown', async () => {
@@ -314,7 +351,11 @@ describe('autobahn-js across serializers', () => {
 
   it('binary payload from a JSON publisher ("\\0"+base64 string) reaches msgpack and CBOR subscribers as bytes', async () => {
     const router = await startTestRouter();
-    const [publisher, cborSub, msgpackSub] = await Promise.all([connectAutobahn(router.url, 'json'), connectAutobahn(router.url, 'cbor'), connectAutobahn(router.url, 'msgpack')]);
+    const [publisher, cborSub, msgpackSub] = await Promise.all([
+      connectAutobahn(router.url, 'json'),
+      connectAutobahn(router.url, 'cbor'),
+      connectAutobahn(router.url, 'msgpack'),
+    ]);
     const topic = uri('binaryfromjson');
     const cbor = await autobahnInbox(cborSub, topic);
     const msgpack = await autobahnInbox(msgpackSub, topic);
@@ -338,7 +379,11 @@ describe('autobahn-js across serializers', () => {
     const fail = uri('xfail');
     // exactNumbers: an autobahn CBOR callee holds ±2^53 as BigInt and would echo them as CBOR
     // bignums, which the router cannot yet relay to JSON (see bignum.test.ts).
-    await within(callee.session.register(echo, (args, kwargs) => new autobahn.Result(exactNumbers(args), exactNumbers(kwargs))), 3000, 'REGISTERED echo');
+    await within(
+      callee.session.register(echo, (args, kwargs) => new autobahn.Result(exactNumbers(args), exactNumbers(kwargs))),
+      3000,
+      'REGISTERED echo',
+    );
     await within(
       callee.session.register(fail, (args, kwargs) => {
         throw new autobahn.Error('com.example.error.crossed', args, kwargs);

@@ -73,7 +73,11 @@ describe('CBOR bignums relayed to JSON peers', () => {
     const router = await startTestRouter();
     const [caller, callee] = await Promise.all([connectAutobahn(router.url, 'json'), connectAutobahn(router.url, 'cbor')]);
     const procedure = uri('echo');
-    await within(callee.session.register(procedure, (args) => new autobahn.Result(args)), 3000, 'REGISTERED');
+    await within(
+      callee.session.register(procedure, (args) => new autobahn.Result(args)),
+      3000,
+      'REGISTERED',
+    );
     const result = await within(caller.session.call(procedure, [2 ** 53, 2 ** 53 - 1]), 1000, 'RESULT');
     expect((result as autobahn.Result).args).toEqual([2 ** 53, 2 ** 53 - 1]);
   });

@@ -115,7 +115,7 @@ export const ARGS: readonly unknown[] = [
 
 export const KWARGS: Readonly<Record<string, unknown>> = {
   greeting: 'héllo wörld 🌍',
-  'ключ': 'значение',
+  ключ: 'значение',
   big: MAX_EXACT,
   negBig: -MAX_EXACT,
   almostBig: MAX_EXACT - 1,
@@ -212,7 +212,8 @@ export async function connectAutobahn(url: string, serializer: SerializerName, o
     use_es6_promises: options.promises !== 'when',
     // autobahn's session.js shadows the global Error, so its protocol-violation report arrives as
     // `undefined`; the connection is failed with close code 3002 all the same.
-    on_internal_error: (error, message) => internalErrors.push(`${message ?? ''} ${error === undefined ? 'an error autobahn lost (a protocol violation it detected?)' : String(error)}`.trim()),
+    on_internal_error: (error, message) =>
+      internalErrors.push(`${message ?? ''} ${error === undefined ? 'an error autobahn lost (a protocol violation it detected?)' : String(error)}`.trim()),
     on_user_error: (error) => userErrors.push(error),
   });
   const opened = deferred<{ session: autobahn.Session; welcome: autobahn.Kwargs }>();
@@ -230,7 +231,11 @@ export async function connectAutobahn(url: string, serializer: SerializerName, o
     const unexpected = internalErrors.filter((e) => options.expectInternalError === undefined || !options.expectInternalError.test(e));
     if (unexpected.length > 0) throw new Error(`autobahn (${serializer}) reported: ${unexpected.join('; ')}`);
   });
-  const { session, welcome } = await within(Promise.race([opened.promise, closed.promise.then((c) => Promise.reject(new Error(`closed before joining: ${JSON.stringify(c)}`)))]), 5000, `autobahn (${serializer}) to join`);
+  const { session, welcome } = await within(
+    Promise.race([opened.promise, closed.promise.then((c) => Promise.reject(new Error(`closed before joining: ${JSON.stringify(c)}`)))]),
+    5000,
+    `autobahn (${serializer}) to join`,
+  );
   return {
     serializer,
     connection,
@@ -275,7 +280,11 @@ export function exactNumbers<T>(value: T): T {
 /** Subscribes and returns the inbox that the events go to. */
 export async function autobahnInbox(peer: AutobahnPeer, topic: string): Promise<{ inbox: Inbox<AutobahnEvent>; subscription: autobahn.Subscription }> {
   const inbox = new Inbox<AutobahnEvent>(`event on ${topic} (autobahn ${peer.serializer})`);
-  const subscription = await within(peer.session.subscribe(topic, (args, kwargs, details) => inbox.push({ args, kwargs, details })), 3000, `SUBSCRIBED ${topic}`);
+  const subscription = await within(
+    peer.session.subscribe(topic, (args, kwargs, details) => inbox.push({ args, kwargs, details })),
+    3000,
+    `SUBSCRIBED ${topic}`,
+  );
   return { inbox, subscription };
 }
 
@@ -286,7 +295,13 @@ export interface AutobahnEvent {
 }
 
 /** Publishes with acknowledge and waits for PUBLISHED. */
-export async function autobahnPublish(peer: AutobahnPeer, topic: string, args: unknown[], kwargs?: Record<string, unknown>, options: Record<string, unknown> = {}): Promise<autobahn.Publication> {
+export async function autobahnPublish(
+  peer: AutobahnPeer,
+  topic: string,
+  args: unknown[],
+  kwargs?: Record<string, unknown>,
+  options: Record<string, unknown> = {},
+): Promise<autobahn.Publication> {
   const acked = peer.session.publish(topic, args, kwargs, { ...options, acknowledge: true });
   if (acked === undefined) throw new Error('autobahn returned no promise for an acknowledged publish');
   return within(acked, 3000, `PUBLISHED for ${topic}`);
@@ -314,7 +329,14 @@ export function autobahnCallWithProgress(
 
 /** Whatever an autobahn call rejects with, as an application error (or a test failure). */
 export async function autobahnCallError(call: Promise<unknown>, ms = 3000): Promise<autobahn.Error> {
-  const outcome = await within(call.then((value) => ({ value }), (error: unknown) => ({ error })), ms, 'the call to end');
+  const outcome = await within(
+    call.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    ms,
+    'the call to end',
+  );
   if ('value' in outcome) throw new Error(`expected the call to fail, it returned ${JSON.stringify(outcome.value)}`);
   if (!(outcome.error instanceof autobahn.Error)) throw new Error(`expected an autobahn.Error, got ${String(outcome.error)}`);
   return outcome.error;
@@ -394,7 +416,11 @@ export interface WampyEvent {
 /** Subscribes and returns the inbox that the events go to. */
 export async function wampyInbox(peer: WampyPeer, topic: string): Promise<{ inbox: Inbox<WampyEvent>; subscriptionId: number }> {
   const inbox = new Inbox<WampyEvent>(`event on ${topic} (wampy ${peer.serializer})`);
-  const result = await within(peer.wampy.subscribe(topic, (event) => inbox.push({ argsList: event.argsList, argsDict: event.argsDict, details: event.details })), 3000, `SUBSCRIBED ${topic}`);
+  const result = await within(
+    peer.wampy.subscribe(topic, (event) => inbox.push({ argsList: event.argsList, argsDict: event.argsDict, details: event.details })),
+    3000,
+    `SUBSCRIBED ${topic}`,
+  );
   return { inbox, subscriptionId: result.subscriptionId };
 }
 
@@ -411,11 +437,22 @@ export class WampyApplicationError extends Error {
 }
 
 /** The URI, args and kwargs of the error a wampy call rejects with. */
-export async function wampyCallError(call: Promise<unknown>, ms = 3000): Promise<{ errorUri: string; argsList: unknown[] | undefined; argsDict: Record<string, unknown> | undefined }> {
-  const outcome = await within(call.then((value) => ({ value }), (error: unknown) => ({ error })), ms, 'the call to end');
+export async function wampyCallError(
+  call: Promise<unknown>,
+  ms = 3000,
+): Promise<{ errorUri: string; argsList: unknown[] | undefined; argsDict: Record<string, unknown> | undefined }> {
+  const outcome = await within(
+    call.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    ms,
+    'the call to end',
+  );
   if ('value' in outcome) throw new Error(`expected the call to fail, it returned ${JSON.stringify(outcome.value)}`);
   const error = outcome.error;
-  if (!(error instanceof Error) || !('errorUri' in error) || typeof error.errorUri !== 'string') throw new Error(`expected a wampy WampError, got ${String(error)}`);
+  if (!(error instanceof Error) || !('errorUri' in error) || typeof error.errorUri !== 'string')
+    throw new Error(`expected a wampy WampError, got ${String(error)}`);
   const { argsList, argsDict } = error as Error & { argsList?: unknown[]; argsDict?: Record<string, unknown> };
   return { errorUri: error.errorUri, argsList, argsDict };
 }

@@ -38,7 +38,11 @@ describe.each(SERIALIZERS)('autobahn-python over %s', (serializer: SerializerNam
       args: [asBytesJson(Uint8Array.from([0, 1, 2, 253, 254, 255])), 'ü', 2 ** 53, -(2 ** 31) - 1, 0.5, [null, true, false]],
       kwargs: { blob: asBytesJson(Uint8Array.from([255, 255, 255])), deep: { a: { b: { c: 'd' } } }, n: 2 ** 40 },
     });
-    expect(results['node_error']).toEqual({ error: 'com.interop.error.node', args: ['node says no', 'why'], kwargs: { code: 7, detail: { 'ü': 'x', n: 2 ** 53 } } });
+    expect(results['node_error']).toEqual({
+      error: 'com.interop.error.node',
+      args: ['node says no', 'why'],
+      kwargs: { code: 7, detail: { ü: 'x', n: 2 ** 53 } },
+    });
     expect(results['node_event']).toMatchObject({
       args: ['from node', 2 ** 53, asBytesJson(NODE_EVENT_BLOB)],
       kwargs: { text: '日本語', blob: asBytesJson(NODE_EVENT_BLOB), nested: { n: -(2 ** 53) } },
@@ -70,7 +74,12 @@ describe.each(SERIALIZERS)('autobahn-python end-to-end encryption (cryptobox) ov
 
     const results = await runChecksProbe('e2ee.py', router.url, serializer);
 
-    expect(results['event']).toEqual({ args: ['secret', 2 ** 53, 'ünïcödé 🐍', { nested: [1, null, true] }], kwargs: { key: 'value', n: 7 }, enc_algo: 'cryptobox', topic: 'com.e2ee.topic' });
+    expect(results['event']).toEqual({
+      args: ['secret', 2 ** 53, 'ünïcödé 🐍', { nested: [1, null, true] }],
+      kwargs: { key: 'value', n: 7 },
+      enc_algo: 'cryptobox',
+      topic: 'com.e2ee.topic',
+    });
     expect(results['plain_event']).toEqual({ args: ['plain'], kwargs: {}, enc_algo: null, topic: 'com.plain.topic' });
     expect(results['invocation']).toEqual({ args: ['hello', 2 ** 40], kwargs: { tag: 'ü' }, enc_algo: 'cryptobox' });
     expect(results['result']).toMatchObject({ args: ['hello', 2 ** 40], kwargs: { tag: 'ü', reply: 'encrypted too' } });

@@ -98,7 +98,7 @@ describe.each(SERIALIZERS)('wampy over %s', (serializer) => {
       expect(gone.inbox.all.map((e) => e.argsList?.[0])).toEqual(['before']);
     });
 
-    it('keeps one publisher\'s order: 500 events in a burst arrive in sequence', async () => {
+    it("keeps one publisher's order: 500 events in a burst arrive in sequence", async () => {
       const router = await startTestRouter();
       const [publisher, subscriber] = await Promise.all([connectWampy(router.url, serializer), connectWampy(router.url, serializer)]);
       const topic = uri('order');
@@ -132,7 +132,7 @@ describe.each(SERIALIZERS)('wampy over %s', (serializer) => {
       expect(exactNumbers(result.argsDict)).toEqual({ ...KWARGS, answered: true });
     });
 
-    it('forwards a callee\'s application error: its URI, args and kwargs exactly', async () => {
+    it("forwards a callee's application error: its URI, args and kwargs exactly", async () => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectWampy(router.url, serializer)]);
       const procedure = uri('fails');
@@ -157,9 +157,17 @@ describe.each(SERIALIZERS)('wampy over %s', (serializer) => {
 
     it('a second session registering the same procedure: wamp.error.procedure_already_exists', async () => {
       const router = await startTestRouter();
-      const [first, second, caller] = await Promise.all([connectWampy(router.url, serializer), connectWampy(router.url, serializer), connectWampy(router.url, serializer)]);
+      const [first, second, caller] = await Promise.all([
+        connectWampy(router.url, serializer),
+        connectWampy(router.url, serializer),
+        connectWampy(router.url, serializer),
+      ]);
       const procedure = uri('taken');
-      await within(first.wampy.register(procedure, () => ({ argsList: ['first'] })), 3000, 'REGISTERED');
+      await within(
+        first.wampy.register(procedure, () => ({ argsList: ['first'] })),
+        3000,
+        'REGISTERED',
+      );
       const refused = await wampyCallError(second.wampy.register(procedure, () => ({ argsList: ['second'] })));
       expect(refused.errorUri).toBe(ErrorUri.ProcedureAlreadyExists);
       expect((await within(caller.wampy.call(procedure), 3000, 'RESULT')).argsList).toEqual(['first']);
@@ -169,7 +177,11 @@ describe.each(SERIALIZERS)('wampy over %s', (serializer) => {
       const router = await startTestRouter();
       const [caller, callee] = await Promise.all([connectWampy(router.url, serializer), connectWampy(router.url, serializer)]);
       const procedure = uri('unreg');
-      await within(callee.wampy.register(procedure, () => ({ argsList: ['here'] })), 3000, 'REGISTERED');
+      await within(
+        callee.wampy.register(procedure, () => ({ argsList: ['here'] })),
+        3000,
+        'REGISTERED',
+      );
       expect((await within(caller.wampy.call(procedure), 3000, 'RESULT')).argsList).toEqual(['here']);
       await within(callee.wampy.unregister(procedure), 3000, 'UNREGISTERED');
       expect((await wampyCallError(caller.wampy.call(procedure))).errorUri).toBe(ErrorUri.NoSuchProcedure);
@@ -226,7 +238,11 @@ describe.each(SERIALIZERS)('wampy over %s', (serializer) => {
 describe('wampy across serializers and with autobahn-js', () => {
   it('binary payload: a msgpack publisher, JSON and CBOR subscribers get the same bytes', async () => {
     const router = await startTestRouter();
-    const [publisher, jsonSub, cborSub] = await Promise.all([connectWampy(router.url, 'msgpack'), connectWampy(router.url, 'json'), connectWampy(router.url, 'cbor')]);
+    const [publisher, jsonSub, cborSub] = await Promise.all([
+      connectWampy(router.url, 'msgpack'),
+      connectWampy(router.url, 'json'),
+      connectWampy(router.url, 'cbor'),
+    ]);
     const topic = uri('binary');
     const json = await wampyInbox(jsonSub, topic);
     const cbor = await wampyInbox(cborSub, topic);
@@ -253,7 +269,11 @@ describe('wampy across serializers and with autobahn-js', () => {
     const [caller, callee] = await Promise.all([connectWampy(router.url, callerSerializer), connectWampy(router.url, calleeSerializer)]);
     const echo = uri('xecho');
     const fail = uri('xfail');
-    await within(callee.wampy.register(echo, ({ argsList, argsDict }) => ({ argsList: argsList ?? [], argsDict: argsDict ?? {} })), 3000, 'REGISTERED echo');
+    await within(
+      callee.wampy.register(echo, ({ argsList, argsDict }) => ({ argsList: argsList ?? [], argsDict: argsDict ?? {} })),
+      3000,
+      'REGISTERED echo',
+    );
     await within(
       callee.wampy.register(fail, ({ argsList, argsDict }) => {
         throw new WampyApplicationError('com.example.error.crossed', argsList ?? [], argsDict ?? {});
@@ -273,7 +293,11 @@ describe('wampy across serializers and with autobahn-js', () => {
     const [caller, callee] = await Promise.all([connectWampy(router.url, 'cbor'), connectAutobahn(router.url, 'msgpack')]);
     const echo = uri('mixedecho');
     const fail = uri('mixedfail');
-    await within(callee.session.register(echo, (args, kwargs) => new autobahn.Result(args, kwargs)), 3000, 'REGISTERED echo');
+    await within(
+      callee.session.register(echo, (args, kwargs) => new autobahn.Result(args, kwargs)),
+      3000,
+      'REGISTERED echo',
+    );
     await within(
       callee.session.register(fail, () => {
         throw new autobahn.Error('com.example.error.mixed', ['a', 1], { k: 'v' });

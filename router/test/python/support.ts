@@ -51,7 +51,11 @@ let autobahnChecked: Promise<string> | undefined;
 
 /** python3-autobahn, python3-cbor2 and python3-msgpack: resolves with autobahn's version. */
 export function requirePythonAutobahn(): Promise<string> {
-  autobahnChecked ??= requireImports('import autobahn, cbor2, msgpack; print(autobahn.__version__)', 'autobahn, cbor2 and msgpack', 'python3-autobahn python3-cbor2 python3-msgpack');
+  autobahnChecked ??= requireImports(
+    'import autobahn, cbor2, msgpack; print(autobahn.__version__)',
+    'autobahn, cbor2 and msgpack',
+    'python3-autobahn python3-cbor2 python3-msgpack',
+  );
   return autobahnChecked;
 }
 
@@ -85,10 +89,14 @@ export const NODE_EVENT_BLOB = Uint8Array.from([0, 1, 2, 3, 252, 253, 254, 255])
 /** The Node-side peer of basic.py's Probe (basic.py, rawsocket.py): the procedures it calls, and the event it asks for. */
 export async function nodeCounterpart(peer: AutobahnPeer): Promise<void> {
   const { session } = peer;
-  await within(session.register('com.interop.node.echo', (args, kwargs) => new autobahn.Result(args, kwargs)), 3000, 'REGISTERED echo');
+  await within(
+    session.register('com.interop.node.echo', (args, kwargs) => new autobahn.Result(args, kwargs)),
+    3000,
+    'REGISTERED echo',
+  );
   await within(
     session.register('com.interop.node.fail', (args) => {
-      throw new autobahn.Error('com.interop.error.node', ['node says no', ...args], { code: 7, detail: { 'ü': 'x', n: 2 ** 53 } });
+      throw new autobahn.Error('com.interop.error.node', ['node says no', ...args], { code: 7, detail: { ü: 'x', n: 2 ** 53 } });
     }),
     3000,
     'REGISTERED fail',
@@ -96,7 +104,11 @@ export async function nodeCounterpart(peer: AutobahnPeer): Promise<void> {
   await within(
     session.register('com.interop.node.publish_to', async (args) => {
       const topic = String(args[0]);
-      const publication = await autobahnPublish(peer, topic, ['from node', 2 ** 53, Buffer.from(NODE_EVENT_BLOB)], { text: '日本語', blob: Buffer.from(NODE_EVENT_BLOB), nested: { n: -(2 ** 53) } });
+      const publication = await autobahnPublish(peer, topic, ['from node', 2 ** 53, Buffer.from(NODE_EVENT_BLOB)], {
+        text: '日本語',
+        blob: Buffer.from(NODE_EVENT_BLOB),
+        nested: { n: -(2 ** 53) },
+      });
       return publication.id;
     }),
     3000,

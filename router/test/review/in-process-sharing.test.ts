@@ -12,7 +12,10 @@ import { deepFreeze } from '../../src/core/freeze.js';
 import { RawPeer } from '../helpers.js';
 
 async function started(): Promise<Router> {
-  const router = await createRouter({ logger: silentLogger(), config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500 } }).start();
+  const router = await createRouter({
+    logger: silentLogger(),
+    config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500 },
+  }).start();
   onTestFinished(() => router.stop());
   return router;
 }

@@ -22,7 +22,11 @@ it('50 CALLs to a slow plugin procedure with maxPendingCallsPerSession 2: two ru
   const router = await createRouter({
     logger: silentLogger(),
     plugins: [slow],
-    config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500, realms: [{ name: 'realm1', limits: { maxPendingCallsPerSession: 2 } }] },
+    config: {
+      listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }],
+      shutdownTimeoutMs: 500,
+      realms: [{ name: 'realm1', limits: { maxPendingCallsPerSession: 2 } }],
+    },
   }).start();
   onTestFinished(() => router.stop());
   const peer = await RawPeer.join(router.url, 'json');

@@ -20,7 +20,11 @@ it('CALL add_testament and GOODBYE in one write: no testament is kept for the se
         onTestaments: (s, t) => void log.push(`testaments ${s.id} ${t.length}`),
       }),
   };
-  const router = await createRouter({ logger: silentLogger(), plugins: [spy], config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500 } }).start();
+  const router = await createRouter({
+    logger: silentLogger(),
+    plugins: [spy],
+    config: { listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }], shutdownTimeoutMs: 500 },
+  }).start();
   onTestFinished(() => router.stop());
   const peer = await RawPeer.join(router.url, 'json');
   // Both in one TCP write: the router reads them in one chunk, GOODBYE before the verdict is handed over.

@@ -16,7 +16,13 @@ import { RawPeer, startTestRouter, within } from '../helpers.js';
 import { RawSocketClient } from '../transports/support.js';
 
 // Cross-origin SSE needs the path's own CORS opt-in (bridge-cors.test.ts): it lists both origins here, so that the listener's allowedOrigins is what refuses one.
-const SSE = { type: 'sse' as const, realm: 'realm1', role: 'anonymous', keepAliveMs: 60_000, cors: { origins: ['https://app.example.com', 'https://evil.example.net'] } };
+const SSE = {
+  type: 'sse' as const,
+  realm: 'realm1',
+  role: 'anonymous',
+  keepAliveMs: 60_000,
+  cors: { origins: ['https://app.example.com', 'https://evil.example.net'] },
+};
 
 async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(url)).text();
@@ -54,8 +60,13 @@ function http(url: string, method: string, headers: Record<string, string> = {},
   );
 }
 
-async function routerWith(listener: Partial<WebSocketListenerFile>): Promise<{ router: Router; base: string; lp: string; sse: string; rs: { host: string; port: number } }> {
-  const router = await startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, http: { paths: { '/events': SSE } }, ...listener }] });
+async function routerWith(
+  listener: Partial<WebSocketListenerFile>,
+): Promise<{ router: Router; base: string; lp: string; sse: string; rs: { host: string; port: number } }> {
+  const router = await startTestRouter({
+    metrics: { port: 0 },
+    listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, http: { paths: { '/events': SSE } }, ...listener }],
+  });
   const a = router.addresses[0]!;
   const base = `http://127.0.0.1:${a.port}`;
   return { router, base, lp: `${base}/lp`, sse: `${base}/events?topic=com.example`, rs: { host: a.host, port: a.port } };
@@ -217,12 +228,17 @@ describe('anonymous access at start', () => {
     const open = (await startLines({})).filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous access is open'));
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ level: 40, realms: ['realm1'] });
-    const closed = await startLines({ listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'x', role: 'user' } } } } }], realms: [{ name: 'realm1', roles: [{ name: 'user', permissions: [] }] }] });
+    const closed = await startLines({
+      listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 'x', role: 'user' } } } } }],
+      realms: [{ name: 'realm1', roles: [{ name: 'user', permissions: [] }] }],
+    });
     expect(closed.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous'))).toEqual([]);
   });
 
   it('names every URL anonymous clients can reach: RawSocket and long-poll sharing the port too (#16)', async () => {
-    const [open] = (await startLines({ listeners: [{ type: 'websocket', rawsocket: true, longpoll: {} }] })).filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous access is open'));
+    const [open] = (await startLines({ listeners: [{ type: 'websocket', rawsocket: true, longpoll: {} }] })).filter(
+      (l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('anonymous access is open'),
+    );
     const urls = open?.['listeners'] as string[];
     expect(urls).toHaveLength(3);
     expect(urls[0]).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);

@@ -12,7 +12,23 @@ import { MessageCode } from '@switchboard/schemas';
 import type { Router, RouterConfigFile } from '@switchboard/router';
 import { RawPeer, startTestRouter, within } from '../helpers.js';
 
-const { Call, Error: ERROR, Event, Goodbye, Hello, Invocation, Publish, Published, Register, Registered, Result, Subscribe, Subscribed, Welcome, Yield } = MessageCode;
+const {
+  Call,
+  Error: ERROR,
+  Event,
+  Goodbye,
+  Hello,
+  Invocation,
+  Publish,
+  Published,
+  Register,
+  Registered,
+  Result,
+  Subscribe,
+  Subscribed,
+  Welcome,
+  Yield,
+} = MessageCode;
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
@@ -159,7 +175,14 @@ describe('security: pattern subscriptions and registrations need every URI they 
   it('a REGISTER pattern that can match a wamp.* procedure is refused with invalid_uri; subscriptions need the meta topics’ rights', async () => {
     const { anon, trusted } = await start();
     const admin = await trusted();
-    for (const [procedure, match] of [['w', 'prefix'], ['wam', 'prefix'], ['wamp', 'prefix'], ['wamp.session.', 'prefix'], ['.session.get', 'wildcard'], ['wamp..get', 'wildcard']] as const) {
+    for (const [procedure, match] of [
+      ['w', 'prefix'],
+      ['wam', 'prefix'],
+      ['wamp', 'prefix'],
+      ['wamp.session.', 'prefix'],
+      ['.session.get', 'wildcard'],
+      ['wamp..get', 'wildcard'],
+    ] as const) {
       expect({ procedure, match, error: errorOf(await register(admin, procedure, { match })) }).toEqual({ procedure, match, error: 'wamp.error.invalid_uri' });
     }
     expect((await register(admin, 'wx', { match: 'prefix' }))[0]).toBe(Registered);
@@ -261,7 +284,14 @@ describe('security: wamp.subscription.get_events needs subscribe permission (#14
     const { router } = await startDynamic();
     // The backend role has no call permission at all.
     const backend = await RawPeer.join(router.addresses[1]!.url);
-    for (const procedure of ['wamp.subscription.get_events', 'wamp.session.list', 'wamp.session.get', 'wamp.subscription.list', 'wamp.registration.list_callees', 'wamp.session.add_testament']) {
+    for (const procedure of [
+      'wamp.subscription.get_events',
+      'wamp.session.list',
+      'wamp.session.get',
+      'wamp.subscription.list',
+      'wamp.registration.list_callees',
+      'wamp.session.add_testament',
+    ]) {
       expect({ procedure, error: errorOf(await call(backend, procedure, [1])) }).toEqual({ procedure, error: 'wamp.error.not_authorized' });
     }
   });
@@ -307,7 +337,9 @@ const dynamicConfig: RouterConfigFile = {
 };
 
 /** The backend's next authorizer INVOCATION: its request and [details, uri, action, options]. */
-async function question(backend: RawPeer): Promise<{ request: number; details: { authid: string }; uri: string; action: string; options: Record<string, unknown> }> {
+async function question(
+  backend: RawPeer,
+): Promise<{ request: number; details: { authid: string }; uri: string; action: string; options: Record<string, unknown> }> {
   const inv = await backend.next();
   expect(inv[0], JSON.stringify(inv)).toBe(Invocation);
   const [details, uri, action, options] = inv[4] as [{ authid: string }, string, string, Record<string, unknown>];

@@ -58,16 +58,23 @@ function counting(): PeerHandler & { frames: unknown[]; bad: string[] } {
 }
 
 describe('decodeBatch: the messages of a batch share one value budget', () => {
-  it.each(ALL.map((c) => [c.name, c] as const))('%s: a batch of 16 MiB of messages each at the value limit is refused at the second message', (_name, codec) => {
-    const { batch, messages } = worstBatch(codec);
-    expect(batch.length).toBeLessThanOrEqual(16 * MiB);
-    expect(messages).toBeGreaterThan(codec === jsonCodec ? 80 : 120);
-    const handler = counting();
-    expect(decodeBatch(codec, batch, handler, { maxItems: DEFAULT_MAX_ITEMS })).toBe(false);
-    // Before, every message was decoded: 127 frames (85 in JSON) and no refusal.
-    expect(handler.frames).toHaveLength(1);
-    expect(handler.bad).toEqual([expect.stringMatching(new RegExp(`^undecodable ${codec.name} message in a batch \\(message 2 of ${messages}\\): .*more than 131072 values in one batch`))]);
-  });
+  it.each(ALL.map((c) => [c.name, c] as const))(
+    '%s: a batch of 16 MiB of messages each at the value limit is refused at the second message',
+    (_name, codec) => {
+      const { batch, messages } = worstBatch(codec);
+      expect(batch.length).toBeLessThanOrEqual(16 * MiB);
+      expect(messages).toBeGreaterThan(codec === jsonCodec ? 80 : 120);
+      const handler = counting();
+      expect(decodeBatch(codec, batch, handler, { maxItems: DEFAULT_MAX_ITEMS })).toBe(false);
+      // Before, every message was decoded: 127 frames (85 in JSON) and no refusal.
+      expect(handler.frames).toHaveLength(1);
+      expect(handler.bad).toEqual([
+        expect.stringMatching(
+          new RegExp(`^undecodable ${codec.name} message in a batch \\(message 2 of ${messages}\\): .*more than 131072 values in one batch`),
+        ),
+      ]);
+    },
+  );
 
   it.each(ALL.map((c) => [c.name, c] as const))('%s: messages that fit the budget together all arrive; one value more is refused', (_name, codec) => {
     const options: DecodeOptions = { maxItems: 1000 };
@@ -102,7 +109,11 @@ describe('decodeBatch: the messages of a batch share one value budget', () => {
 
   it.each<[string, Codec, () => Buffer]>([
     ['JSON: 16 MiB of "1" + 0x1E (8 million messages)', jsonCodec, () => Buffer.alloc(16 * MiB, '1\x1e')],
-    ['MessagePack: 16 MiB of 5-octet elements (3.3 million fixint messages)', msgpackCodec, () => Buffer.alloc(Math.floor((16 * MiB) / 5) * 5, Buffer.of(0, 0, 0, 1, 0x01))],
+    [
+      'MessagePack: 16 MiB of 5-octet elements (3.3 million fixint messages)',
+      msgpackCodec,
+      () => Buffer.alloc(Math.floor((16 * MiB) / 5) * 5, Buffer.of(0, 0, 0, 1, 0x01)),
+    ],
   ])('%s: refused before any message is decoded', (_name, codec, build) => {
     const handler = counting();
     expect(decodeBatch(codec, build(), handler, { maxItems: DEFAULT_MAX_ITEMS })).toBe(false);
@@ -162,9 +173,15 @@ class BatchedClient {
 
 /** Splits a received batch by the spec, independently of the router's code. */
 function splitReceived(data: Buffer, codec: Codec): unknown[][] {
-  if (!codec.binary) return data.toString('utf8').split('\x1e').slice(0, -1).map((m) => JSON.parse(m) as unknown[]);
+  if (!codec.binary)
+    return data
+      .toString('utf8')
+      .split('\x1e')
+      .slice(0, -1)
+      .map((m) => JSON.parse(m) as unknown[]);
   const out: unknown[][] = [];
-  for (let at = 0; at < data.length; at += 4 + data.readUInt32BE(at)) out.push(codec.decode(data.subarray(at + 4, at + 4 + data.readUInt32BE(at))) as unknown[]);
+  for (let at = 0; at < data.length; at += 4 + data.readUInt32BE(at))
+    out.push(codec.decode(data.subarray(at + 4, at + 4 + data.readUInt32BE(at))) as unknown[]);
   return out;
 }
 
@@ -174,21 +191,24 @@ async function badFrames(router: Router, codec: Codec): Promise<string | undefin
 }
 
 describe('a batch past the shared budget costs its session, on every batched transport', () => {
-  it.each([CODECS.msgpack, CODECS.json].map((c) => [c.name, c] as const))('batched WebSocket, %s: 16 MiB of messages at the value limit → ABORT protocol_violation, connection closed, counted', async (_name, codec) => {
-    const router = await startTestRouter();
-    const others = await witness(router);
-    const client = await BatchedClient.join(router.url, codec);
-    client.send(worstBatch(codec).batch);
-    // Before, the router decoded all of them (seconds with the loop blocked, for every session)
-    // before it failed the session, on the second message's repeated request ID.
-    const abort = await client.next(10_000);
-    expect(abort[0]).toBe(MessageCode.Abort);
-    expect(abort[2]).toBe(PV);
-    expect((abort[1] as { message: string }).message).toMatch(/message in a batch \(message 2 of \d+\): .*more than 131072 values in one batch/);
-    expect(await within(client.closed, 5000, 'the close')).toBe(1002);
-    expect(await badFrames(router, codec)).toBe(`switchboard_bad_frames_total{serializer="${codec.name}"} 1`);
-    await others.stillWorks();
-  });
+  it.each([CODECS.msgpack, CODECS.json].map((c) => [c.name, c] as const))(
+    'batched WebSocket, %s: 16 MiB of messages at the value limit → ABORT protocol_violation, connection closed, counted',
+    async (_name, codec) => {
+      const router = await startTestRouter();
+      const others = await witness(router);
+      const client = await BatchedClient.join(router.url, codec);
+      client.send(worstBatch(codec).batch);
+      // Before, the router decoded all of them (seconds with the loop blocked, for every session)
+      // before it failed the session, on the second message's repeated request ID.
+      const abort = await client.next(10_000);
+      expect(abort[0]).toBe(MessageCode.Abort);
+      expect(abort[2]).toBe(PV);
+      expect((abort[1] as { message: string }).message).toMatch(/message in a batch \(message 2 of \d+\): .*more than 131072 values in one batch/);
+      expect(await within(client.closed, 5000, 'the close')).toBe(1002);
+      expect(await badFrames(router, codec)).toBe(`switchboard_bad_frames_total{serializer="${codec.name}"} 1`);
+      await others.stillWorks();
+    },
+  );
 
   it('batched long-poll, cbor: 16 MiB of messages at the value limit → 400, ABORT protocol_violation, transport gone, counted', async () => {
     const router = await startTestRouter({ listeners: [{ type: 'websocket', longpoll: {} }] });
@@ -228,11 +248,15 @@ describe('a batch past the shared budget costs its session, on every batched tra
     const publisher = await BatchedClient.join(router.url, cborCodec);
     // Six PUBLISHes of 9 values each (the list, 16, the request, {acknowledge: true} counting 3,
     // the topic, Arguments and its one value): 54 of the 64, each of them alone far below.
-    publisher.send(Buffer.concat(Array.from({ length: 6 }, (_, i) => element(cborCodec, [MessageCode.Publish, i + 1, { acknowledge: true }, 'com.batch', [i]]))));
+    publisher.send(
+      Buffer.concat(Array.from({ length: 6 }, (_, i) => element(cborCodec, [MessageCode.Publish, i + 1, { acknowledge: true }, 'com.batch', [i]]))),
+    );
     for (let i = 0; i < 6; i++) expect(await publisher.next()).toEqual([MessageCode.Published, i + 1, expect.any(Number)]);
     for (let i = 0; i < 6; i++) expect((await subscriber.next())[4]).toEqual([i]);
     // Eight of them (72 values) are over the listener's budget for one batch: seven are routed.
-    publisher.send(Buffer.concat(Array.from({ length: 8 }, (_, i) => element(cborCodec, [MessageCode.Publish, i + 7, { acknowledge: true }, 'com.batch', [i]]))));
+    publisher.send(
+      Buffer.concat(Array.from({ length: 8 }, (_, i) => element(cborCodec, [MessageCode.Publish, i + 7, { acknowledge: true }, 'com.batch', [i]]))),
+    );
     const answers: unknown[][] = [];
     for (;;) {
       const next = await publisher.next();

@@ -27,7 +27,10 @@ async function router(cors?: BridgePathFile['cors']): Promise<Router> {
 }
 
 function preflight(r: Router, origin: string, path = '/publish'): ReturnType<typeof request> {
-  return request(`${httpBase(r)}${path}`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+  return request(`${httpBase(r)}${path}`, {
+    method: 'OPTIONS',
+    headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+  });
 }
 
 function noCorsHeaders(headers: Headers): void {
@@ -112,7 +115,9 @@ describe('HTTP bridge CORS', () => {
     const res = await post(`${httpBase(r)}/publish`, PUBLISH, { Origin: EVIL });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    const config = (cors: unknown): unknown => ({ listeners: [{ type: 'websocket', http: { paths: { '/p': { type: 'publisher', realm: 'realm1', role: 'anonymous', cors } } } }] });
+    const config = (cors: unknown): unknown => ({
+      listeners: [{ type: 'websocket', http: { paths: { '/p': { type: 'publisher', realm: 'realm1', role: 'anonymous', cors } } } }],
+    });
     expect(() => checkConfig(config({ origins: ['*'], credentials: true }))).toThrow(/cors.*credentials/);
     expect(() => checkConfig(config({ origins: ['https://app.example.com/path'] }))).toThrow(/cors\/origins\/0/);
     expect(() => checkConfig(config({ origins: [] }))).toThrow(/cors/);

@@ -42,9 +42,19 @@ const HOSTILE: [string, Codec, () => string | Uint8Array, RegExp][] = [
   ['CBOR: tag 258, a Set', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xd9, 0x01, 0x02, 0x80)), /tag 258/],
   ['CBOR: simple value 16', cborCodec, () => binaryHelloWith(cborCodec, Uint8Array.of(0xf0)), /simple value 16/],
   ['MessagePack: a timestamp extension, a Date', msgpackCodec, () => binaryHelloWith(msgpackCodec, Uint8Array.of(0xd6, 0xff, 0, 0, 0, 1)), /extension type/],
-  ['MessagePack: a dict with an integer key', msgpackCodec, () => binaryHelloWith(msgpackCodec, Uint8Array.of(0x81, 0x01, 0x02)), /dict key that is not a string/],
+  [
+    'MessagePack: a dict with an integer key',
+    msgpackCodec,
+    () => binaryHelloWith(msgpackCodec, Uint8Array.of(0x81, 0x01, 0x02)),
+    /dict key that is not a string/,
+  ],
   ['MessagePack: 100 000 nested lists', msgpackCodec, () => binaryHelloWith(msgpackCodec, new Uint8Array(100_000).fill(0x91)), /nested deeper than 64/],
-  ['JSON: 100 000 nested lists', jsonCodec, () => `[1,"realm1",{"roles":{"caller":{}},"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}]`, /nested deeper than 64/],
+  [
+    'JSON: 100 000 nested lists',
+    jsonCodec,
+    () => `[1,"realm1",{"roles":{"caller":{}},"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}]`,
+    /nested deeper than 64/,
+  ],
   ['JSON: binary with a bad base64 tail', jsonCodec, () => '[1,"realm1",{"roles":{"caller":{}},"x":"\\u0000AQ!D"}]', /base64/],
 ];
 
@@ -165,7 +175,9 @@ describe('payloads cross serializers unchanged in meaning', () => {
     const first = await json.next();
     expect(first[0]).toBe(MessageCode.Event);
     expect(first[4]).toEqual(['plain']);
-    expect(await metric(router, 'switchboard_unserializable_messages_total')).toContain('switchboard_unserializable_messages_total{serializer="json",type="event"} 1');
+    expect(await metric(router, 'switchboard_unserializable_messages_total')).toContain(
+      'switchboard_unserializable_messages_total{serializer="json",type="event"} 1',
+    );
   });
 
   it('a JSON number past the double range (1e400 reads as Infinity) reaches every subscriber as null, as JSON writes it', async () => {

@@ -10,7 +10,10 @@ import type { RouterConfigFile } from '@switchboard/router';
 
 async function startupLog(config: RouterConfigFile): Promise<Record<string, unknown>[]> {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info', base: { name: 'switchboard' } }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info', base: { name: 'switchboard' } },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const listeners = (config.listeners ?? [{ type: 'websocket' as const }]).map((l) => ({ ...l, host: '127.0.0.1', port: 0 }));
   const router = new Router({ config: { shutdownTimeoutMs: 200, ...config, listeners }, logger });
   await router.start();
@@ -18,7 +21,8 @@ async function startupLog(config: RouterConfigFile): Promise<Record<string, unkn
   return lines;
 }
 
-const warnings = (lines: Record<string, unknown>[]): Record<string, unknown>[] => lines.filter((l) => l['level'] === 40 && /development/.test(String(l['msg'])));
+const warnings = (lines: Record<string, unknown>[]): Record<string, unknown>[] =>
+  lines.filter((l) => l['level'] === 40 && /development/.test(String(l['msg'])));
 
 describe('startup log: the open development default (issue #14)', () => {
   it('warns when a realm without roles is reachable by anonymous clients (the embedded default)', async () => {

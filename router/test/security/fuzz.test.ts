@@ -38,7 +38,10 @@ describe('fuzz short form (issue #14)', () => {
       expect(crashes, 'router crashes').toEqual([]);
       const culprits = report.stalls.flatMap((s) => s.culprits ?? []).map((c) => `${c.ms.toFixed(0)} ms: ${c.shot.describe()}`);
       expect(culprits, 'inputs that block the event loop past 100 ms on their own').toEqual([]);
-      expect(report.witnesses.flatMap((w) => w.failures), 'witness failures').toEqual([]);
+      expect(
+        report.witnesses.flatMap((w) => w.failures),
+        'witness failures',
+      ).toEqual([]);
       const last = report.witnesses.at(-1)!;
       expect(last.published).toBeGreaterThan(0);
       expect(last.eventsSeen).toBe(last.published);

@@ -54,8 +54,15 @@ describe('helloTimeoutMs', () => {
   it('covers a pending CHALLENGE (even when authTimeoutMs is longer)', async () => {
     const router = await startTestRouter({
       authTimeoutMs: 60_000,
-      listeners: [{ type: 'websocket', helloTimeoutMs: 300, auth: { ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } } } }],
-      realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }] }],
+      listeners: [
+        { type: 'websocket', helloTimeoutMs: 300, auth: { ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } } } },
+      ],
+      realms: [
+        {
+          name: 'realm1',
+          roles: [{ name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: { call: true, register: true, subscribe: true, publish: true } }] }],
+        },
+      ],
     });
     const peer = await RawPeer.connect(router.url);
     peer.send([MessageCode.Hello, 'realm1', { roles: { caller: {} }, authmethods: ['ticket'], authid: 'joe' }]);

@@ -36,7 +36,19 @@ function paddedHello(bytes: number): Buffer {
 }
 
 async function routerWithBudget(): Promise<Router> {
-  return startTestRouter({ metrics: { port: 0 }, listeners: [{ type: 'websocket', rawsocket: true, longpoll: {}, http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' } } }, maxMessageBytes: 512 * KiB, maxInboundBytes: BUDGET }] });
+  return startTestRouter({
+    metrics: { port: 0 },
+    listeners: [
+      {
+        type: 'websocket',
+        rawsocket: true,
+        longpoll: {},
+        http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' } } },
+        maxMessageBytes: 512 * KiB,
+        maxInboundBytes: BUDGET,
+      },
+    ],
+  });
 }
 
 /** A WebSocket that has sent all of a 400 KiB message but its final fragment (it ends with `rest`). */
@@ -204,7 +216,9 @@ describe('maxInboundBytes: HTTP bridge bodies', () => {
 
 describe('maxInboundBytes: config', () => {
   it('must be at least maxMessageBytes (the default 16 MiB too); defaults to 256 MiB', () => {
-    expect(() => checkConfig({ listeners: [{ type: 'websocket', maxMessageBytes: 512 * KiB, maxInboundBytes: 256 * KiB }] })).toThrow(/\/listeners\/0\/maxInboundBytes: must be at least maxMessageBytes \(524288\)/);
+    expect(() => checkConfig({ listeners: [{ type: 'websocket', maxMessageBytes: 512 * KiB, maxInboundBytes: 256 * KiB }] })).toThrow(
+      /\/listeners\/0\/maxInboundBytes: must be at least maxMessageBytes \(524288\)/,
+    );
     expect(() => checkConfig({ listeners: [{ type: 'rawsocket', maxInboundBytes: 1024 * KiB }] })).toThrow(/must be at least maxMessageBytes \(16777216\)/);
     expect(resolveConfig().listeners[0]!.maxInboundBytes).toBe(256 * 1024 * KiB);
   });

@@ -125,7 +125,10 @@ describe('in-process sessions: strings that start with U+0000', () => {
     peer.send([MessageCode.Register, 1, {}, 'com.x.proc']);
     const registered = await peer.next();
     expect(registered[0]).toBe(MessageCode.Registered);
-    for (const [path, status] of [['/call', 200], ['/strict', 502]] as const) {
+    for (const [path, status] of [
+      ['/call', 200],
+      ['/strict', 502],
+    ] as const) {
       const answered = post(`${httpBase(r)}${path}`, { procedure: 'com.x.proc' });
       const invocation = await peer.next();
       expect(invocation[0]).toBe(MessageCode.Invocation);

@@ -308,7 +308,16 @@ describe('per-realm byte budgets', () => {
 });
 
 describe('byte budget bookkeeping (pure)', () => {
-  const event = (subscription: number, publication: number) => ({ at: 0, subscription: subscription as never, publication: publication as never, topic: 't', details: {}, args: undefined, kwargs: undefined, filter: { excludeMe: false } });
+  const event = (subscription: number, publication: number) => ({
+    at: 0,
+    subscription: subscription as never,
+    publication: publication as never,
+    topic: 't',
+    details: {},
+    args: undefined,
+    kwargs: undefined,
+    filter: { excludeMe: false },
+  });
 
   it('EventHistory evicts the oldest event across subscriptions, counts ring drops and forgotten rings, and stays bounded', () => {
     const history = new EventHistory(300);

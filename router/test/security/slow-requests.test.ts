@@ -24,7 +24,18 @@ async function metric(url: string, name: string, labels = ''): Promise<number> {
 async function listener(options: Partial<WebSocketListenerFile>): Promise<{ router: Router; port: number }> {
   const router = await startTestRouter({
     metrics: { port: 0 },
-    listeners: [{ type: 'websocket', ...options, http: { paths: { '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' }, '/events': { type: 'sse', realm: 'realm1', role: 'anonymous', keepAliveMs: 100 } } } }],
+    listeners: [
+      {
+        type: 'websocket',
+        ...options,
+        http: {
+          paths: {
+            '/publish': { type: 'publisher', realm: 'realm1', role: 'anonymous' },
+            '/events': { type: 'sse', realm: 'realm1', role: 'anonymous', keepAliveMs: 100 },
+          },
+        },
+      },
+    ],
   });
   return { router, port: router.addresses[0]!.port };
 }
@@ -109,7 +120,9 @@ describe('slow HTTP requests', () => {
   });
 
   it('a long-poll receive held past httpRequestTimeoutMs is answered as usual', async () => {
-    const router = await startTestRouter({ listeners: [{ type: 'websocket', httpHeadersTimeoutMs: 200, httpRequestTimeoutMs: 200, longpoll: { requestTimeoutMs: 800 } }] });
+    const router = await startTestRouter({
+      listeners: [{ type: 'websocket', httpHeadersTimeoutMs: 200, httpRequestTimeoutMs: 200, longpoll: { requestTimeoutMs: 800 } }],
+    });
     const base = router.addresses[0]!.longpollUrl!;
     const { transport } = await longPollOpen(base, ['wamp.2.json']);
     const url = `${base}/${transport}`;

@@ -31,14 +31,9 @@ function mapLookupsDuring(run: () => void): number {
 // ---------------------------------------------------------------------------------------------
 // PrefixTrie
 
-type PrefixOp =
-  | { op: 'set'; key: string; value: number }
-  | { op: 'delete'; key: string }
-  | { op: 'get'; key: string }
-  | { op: 'prefixes'; text: string };
+type PrefixOp = { op: 'set'; key: string; value: number } | { op: 'delete'; key: string } | { op: 'get'; key: string } | { op: 'prefixes'; text: string };
 
-const shortText = (maxLength: number): fc.Arbitrary<string> =>
-  fc.array(fc.constantFrom('a', 'b', '.', 'é'), { maxLength }).map((chars) => chars.join(''));
+const shortText = (maxLength: number): fc.Arbitrary<string> => fc.array(fc.constantFrom('a', 'b', '.', 'é'), { maxLength }).map((chars) => chars.join(''));
 
 const prefixOp: fc.Arbitrary<PrefixOp> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('set' as const), key: shortText(6), value: fc.nat(1000) }) },
@@ -98,7 +93,9 @@ describe('PrefixTrie against a model', () => {
         for (const [key, value] of [...model].reverse()) fresh.set(key, value);
         for (const text of [...probes, ...model.keys()].map((t) => `${t}ab.a`)) {
           checkPrefix(trie, model, text);
-          expect(mapLookupsDuring(() => trie.forEachPrefixOf(text, () => undefined))).toBe(mapLookupsDuring(() => fresh.forEachPrefixOf(text, () => undefined)));
+          expect(mapLookupsDuring(() => trie.forEachPrefixOf(text, () => undefined))).toBe(
+            mapLookupsDuring(() => fresh.forEachPrefixOf(text, () => undefined)),
+          );
         }
       }),
       { numRuns: 400 },
@@ -124,7 +121,9 @@ describe('PrefixTrie against a model', () => {
     const fresh = new PrefixTrie<string>();
     fresh.set('', 'all');
     fresh.set('abcdef', 'long');
-    expect(mapLookupsDuring(() => trie.forEachPrefixOf('abcdefg', () => undefined))).toBe(mapLookupsDuring(() => fresh.forEachPrefixOf('abcdefg', () => undefined)));
+    expect(mapLookupsDuring(() => trie.forEachPrefixOf('abcdefg', () => undefined))).toBe(
+      mapLookupsDuring(() => fresh.forEachPrefixOf('abcdefg', () => undefined)),
+    );
   });
 });
 

@@ -37,7 +37,10 @@ function config(limits?: { failuresPerMinute: number; blockMs: number }): Router
 }
 
 /** HELLO as `authid` by WAMP-CRA; the CHALLENGE's extra, its challenge text parsed, and the peer. */
-async function probe(router: Router, authid: string): Promise<{ peer: RawPeer; text: string; challenge: Record<string, unknown>; extra: Record<string, unknown> }> {
+async function probe(
+  router: Router,
+  authid: string,
+): Promise<{ peer: RawPeer; text: string; challenge: Record<string, unknown>; extra: Record<string, unknown> }> {
   const peer = await RawPeer.connect(router.url);
   peer.send([Hello, 'realm1', { roles: ROLES, authmethods: ['wampcra'], authid }]);
   const msg = await peer.next();
@@ -93,7 +96,10 @@ describe('security: WAMP-CRA challenges reveal neither the authid’s existence 
 describe('security: a dynamic WAMP-CRA authenticator’s refusal is told after AUTHENTICATE (#14.12)', () => {
   it('an authid the authenticator refuses is challenged like one it knows, then refused as a wrong secret is', async () => {
     const router = await startTestRouter({
-      realms: [{ name: 'realm1', roles: [{ name: 'frontend' }] }, { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { register: true } }] }] }],
+      realms: [
+        { name: 'realm1', roles: [{ name: 'frontend' }] },
+        { name: 'auth', roles: [{ name: 'trusted', permissions: [{ uri: '', match: 'prefix', allow: { register: true } }] }] },
+      ],
       listeners: [
         { type: 'websocket', auth: { wampcra: { type: 'dynamic', authenticator: 'com.example.cra', 'authenticator-realm': 'auth' } } },
         { type: 'websocket', path: '/backend', auth: { anonymous: { role: 'trusted', realm: 'auth' } } },
@@ -132,7 +138,10 @@ describe('security: WAMP-CRA probes that never answer the CHALLENGE count as fai
 describe('security: WAMP-SCRAM decoys for unknown authids (#14.12)', () => {
   it('an unknown authid is challenged like one of the principals, the same way after a restart', async () => {
     const alice = { role: 'frontend', ...(await scramCredentials('wonderland', { kdf: 'argon2id-13', iterations: 2, memory: 256 })) };
-    const bob = { role: 'frontend', ...(await scramCredentials('bob-pässword', { kdf: 'pbkdf2', iterations: 1000, salt: '00112233445566778899aabbccddeeff' })) };
+    const bob = {
+      role: 'frontend',
+      ...(await scramCredentials('bob-pässword', { kdf: 'pbkdf2', iterations: 1000, salt: '00112233445566778899aabbccddeeff' })),
+    };
     const scram: RouterConfigFile = {
       realms: [{ name: 'realm1', roles: [{ name: 'frontend' }] }],
       listeners: [{ type: 'websocket', auth: { scram: { type: 'static', principals: { alice, bob } } } }],
@@ -154,7 +163,12 @@ describe('security: WAMP-SCRAM decoys for unknown authids (#14.12)', () => {
     const second = await startTestRouter(scram);
     expect(await Promise.all(authids.map((a) => challenge(second, a)))).toEqual(before);
     // Each decoy has one real principal's KDF parameters and salt length.
-    const shape = (e: Record<string, unknown>): unknown => ({ kdf: e['kdf'], iterations: e['iterations'], memory: e['memory'], salt: String(e['salt']).length });
+    const shape = (e: Record<string, unknown>): unknown => ({
+      kdf: e['kdf'],
+      iterations: e['iterations'],
+      memory: e['memory'],
+      salt: String(e['salt']).length,
+    });
     for (const decoy of before) expect(real.map(shape)).toContainEqual(shape(decoy));
   });
 });

@@ -137,7 +137,7 @@ describe('batched subprotocol negotiation', () => {
     expect(plain.session).toBeGreaterThan(0);
   });
 
-  it('the client\'s order of preference wins among what is offered', async () => {
+  it("the client's order of preference wins among what is offered", async () => {
     const router = await startTestRouter();
     const first = await RawPeer.connect(router.url, 'json', ['wamp.2.msgpack.batched', 'wamp.2.json']);
     expect(first.ws.protocol).toBe('wamp.2.msgpack.batched');
@@ -149,8 +149,18 @@ describe('batched subprotocol negotiation', () => {
 describe('malformed batches ABORT only their own session', () => {
   const cases: [string, 'json' | 'msgpack' | 'cbor', Buffer, RegExp][] = [
     ['an empty JSON batch', 'json', Buffer.alloc(0), /empty batch/],
-    ['a JSON message without its separator', 'json', Buffer.from(JSON.stringify([MessageCode.Hello, 'realm1', HELLO_DETAILS])), /does not end with the record separator/],
-    ['an empty JSON message between separators', 'json', Buffer.from(`${JSON.stringify([MessageCode.Hello, 'realm1', HELLO_DETAILS])}\x1e\x1e`), /empty message at octet/],
+    [
+      'a JSON message without its separator',
+      'json',
+      Buffer.from(JSON.stringify([MessageCode.Hello, 'realm1', HELLO_DETAILS])),
+      /does not end with the record separator/,
+    ],
+    [
+      'an empty JSON message between separators',
+      'json',
+      Buffer.from(`${JSON.stringify([MessageCode.Hello, 'realm1', HELLO_DETAILS])}\x1e\x1e`),
+      /empty message at octet/,
+    ],
     ['undecodable JSON in a batch', 'json', Buffer.from('[1, "realm1"\x1e'), /undecodable json message in a batch/],
     ['an empty binary batch', 'msgpack', Buffer.alloc(0), /empty batch/],
     ['a truncated length prefix', 'cbor', Buffer.from([0, 0, 0]), /truncated length prefix/],

@@ -102,7 +102,10 @@ describe('permessage-deflate costs', () => {
     const subscribers = [await join(router.url, true), await join(router.url, { serverMaxWindowBits: 10 })];
     for (const subscriber of subscribers) await subscribe(subscriber, 'com.m');
     const publisher = await join(router.url, false);
-    for (const [size, compressed] of [[50_000, true], [100_000, false]] as const) {
+    for (const [size, compressed] of [
+      [50_000, true],
+      [100_000, false],
+    ] as const) {
       const payload = 'f'.repeat(size);
       const before = subscribers.map((s) => s.socket().bytesRead);
       publisher.send([MessageCode.Publish, publisher.nextRequest(), {}, 'com.m', [payload]]);

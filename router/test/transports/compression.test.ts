@@ -14,7 +14,11 @@ import { FrameQueue, RawPeer, startTestRouter, within } from '../helpers.js';
 import { witness } from './support.js';
 
 /** Joins with a client that offers permessage-deflate (or not); `socket` counts the bytes the router sent. */
-async function join(url: string, deflate: boolean | { serverMaxWindowBits: number }, serializer: 'json' | 'msgpack' = 'json'): Promise<RawPeer & { socket: () => Socket }> {
+async function join(
+  url: string,
+  deflate: boolean | { serverMaxWindowBits: number },
+  serializer: 'json' | 'msgpack' = 'json',
+): Promise<RawPeer & { socket: () => Socket }> {
   const peer = await RawPeer.join(url, serializer, 'realm1', { perMessageDeflate: deflate });
   // ws keeps the TCP socket in a private field (the upgrade response that also had it is gone by now).
   const socket = (peer.ws as unknown as { _socket: Socket })._socket;
@@ -138,7 +142,9 @@ describe('permessage-deflate', () => {
     expect(batchedSocket.bytesRead - batchedBefore).toBeGreaterThan(big.length);
   });
 
-  it('a compressed frame that inflates past maxMessageBytes (16 MiB of zeros in a few KiB) closes with 1009, counted; the router goes on', { timeout: 30_000 }, async () => {
+  it('a compressed frame that inflates past maxMessageBytes (16 MiB of zeros in a few KiB) closes with 1009, counted; the router goes on', {
+    timeout: 30_000,
+  }, async () => {
     const router = await startTestRouter({ listeners: [{ type: 'websocket', maxMessageBytes: 1024 * 1024, compression: {} }] });
     const others = await witness(router);
     const bomber = await join(router.url, true);
@@ -157,7 +163,11 @@ describe('permessage-deflate', () => {
 async function negotiated(url: string, deflate: boolean | { serverMaxWindowBits: number }): Promise<string> {
   const ws = new WebSocket(url, ['wamp.2.json'], { perMessageDeflate: deflate });
   onTestFinished(() => ws.terminate());
-  const header = await within(new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['sec-websocket-extensions'] ?? '')))), 3000, 'the upgrade response');
+  const header = await within(
+    new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['sec-websocket-extensions'] ?? '')))),
+    3000,
+    'the upgrade response',
+  );
   ws.close();
   return header;
 }

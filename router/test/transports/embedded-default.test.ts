@@ -29,7 +29,10 @@ interface Listening {
 
 /** `switchboard start --host 127.0.0.1 --port 0 …extra`, once it has logged its listener and 'router started'. */
 async function startCli(...extra: string[]): Promise<Listening> {
-  const proc = spawn(process.execPath, ['router/bin/switchboard.js', 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+  const proc = spawn(process.execPath, ['router/bin/switchboard.js', 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   onTestFinished(async () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

@@ -66,14 +66,21 @@ describe('long-poll: the protocol', () => {
     await post(`${batched}/send`, `${json([MessageCode.Hello, 'realm1', HELLO_DETAILS])}\x1e${json([MessageCode.Subscribe, 1, {}, 'com.b'])}\x1e`);
     const first = (await post(`${batched}/receive`)).body.toString();
     expect(first.endsWith('\x1e')).toBe(true);
-    const firstMessages = first.split('\x1e').slice(0, -1).map((m) => JSON.parse(m) as unknown[]);
+    const firstMessages = first
+      .split('\x1e')
+      .slice(0, -1)
+      .map((m) => JSON.parse(m) as unknown[]);
     expect(firstMessages.map((m) => m[0])).toEqual([MessageCode.Welcome, MessageCode.Subscribed]);
     await post(`${plain}/send`, json([MessageCode.Subscribe, 1, {}, 'com.b']));
     await post(`${plain}/receive`);
     const ws = await RawPeer.join(router.url);
     for (let i = 0; i < 3; i++) ws.send([MessageCode.Publish, ws.nextRequest(), { acknowledge: true }, 'com.b', [i]]);
     for (let i = 0; i < 3; i++) await ws.next();
-    const all = (await post(`${batched}/receive`)).body.toString().split('\x1e').slice(0, -1).map((m) => JSON.parse(m) as unknown[]);
+    const all = (await post(`${batched}/receive`)).body
+      .toString()
+      .split('\x1e')
+      .slice(0, -1)
+      .map((m) => JSON.parse(m) as unknown[]);
     expect(all.map((m) => m[4])).toEqual([[0], [1], [2]]);
     for (let i = 0; i < 3; i++) expect(parse((await post(`${plain}/receive`)).body)[4]).toEqual([i]);
   });
@@ -153,7 +160,12 @@ describe('long-poll: bad requests cost only their own transport', () => {
     ['no protocols', json({}), 400, /JSON dict with "protocols"/],
     ['empty protocols', json({ protocols: [] }), 400, /non-empty list/],
     ['protocols not strings', json({ protocols: [1] }), 400, /list of strings/],
-    ['no protocol in common', json({ protocols: ['wamp.2.ubjson', 'mqtt'] }), 400, /no supported protocol \(requested: wamp.2.ubjson, mqtt; supported: wamp.2.json, wamp.2.msgpack, wamp.2.cbor, wamp.2.json.batched/],
+    [
+      'no protocol in common',
+      json({ protocols: ['wamp.2.ubjson', 'mqtt'] }),
+      400,
+      /no supported protocol \(requested: wamp.2.ubjson, mqtt; supported: wamp.2.json, wamp.2.msgpack, wamp.2.cbor, wamp.2.json.batched/,
+    ],
     ['an oversized body', json({ protocols: ['wamp.2.json'], pad: 'x'.repeat(5000) }), 413, /over 4096 octets/],
   ])('open with %s → %i', async (_name, body, status, error) => {
     const { router, base } = await routerWithLongPoll();
@@ -255,7 +267,10 @@ describe('long-poll: queue limits under the outbound policy', () => {
   });
 
   it('EVENTs past the soft limit are dropped, and a client still over it after drainTimeoutMs is cut off', async () => {
-    const { router, base } = await routerWithLongPoll({ queueMaxBytes: 64 * 1024 }, { outbound: { softLimitBytes: 8 * 1024, hardLimitBytes: 64 * 1024, drainTimeoutMs: 100 } });
+    const { router, base } = await routerWithLongPoll(
+      { queueMaxBytes: 64 * 1024 },
+      { outbound: { softLimitBytes: 8 * 1024, hardLimitBytes: 64 * 1024, drainTimeoutMs: 100 } },
+    );
     const url = await joinJson(base);
     await post(`${url}/send`, json([MessageCode.Subscribe, 1, {}, 'com.flood']));
     await post(`${url}/receive`);
@@ -278,12 +293,20 @@ describe('autobahn-js (npm autobahn 22.11) over long-poll', () => {
     const { session } = await connectAutobahnOver({ type: 'longpoll', url: base, request_timeout: 5000 });
     const ws = await RawPeer.join(router.url, 'cbor');
     const events: unknown[][] = [];
-    await within(session.subscribe('com.lp.topic', (args) => events.push(args)), 3000, 'SUBSCRIBED');
+    await within(
+      session.subscribe('com.lp.topic', (args) => events.push(args)),
+      3000,
+      'SUBSCRIBED',
+    );
     ws.send([MessageCode.Publish, ws.nextRequest(), { acknowledge: true }, 'com.lp.topic', ['to autobahn', 7]]);
     await ws.next();
     await until(() => events.length === 1, 3000, 'the event at autobahn');
     expect(events[0]).toEqual(['to autobahn', 7]);
-    await within(session.register('com.lp.add', (args) => (args[0] as number) + (args[1] as number)), 3000, 'REGISTERED');
+    await within(
+      session.register('com.lp.add', (args) => (args[0] as number) + (args[1] as number)),
+      3000,
+      'REGISTERED',
+    );
     const call = ws.nextRequest();
     ws.send([MessageCode.Call, call, {}, 'com.lp.add', [40, 2]]);
     expect(await ws.next()).toEqual([MessageCode.Result, call, {}, [42]]);

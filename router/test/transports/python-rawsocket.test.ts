@@ -41,6 +41,11 @@ describe('autobahn-python over RawSocket, other carriers', () => {
 
   it('over TLS (rss://, self-signed certificate), cbor', { timeout: 40_000 }, async () => {
     const { cert, key } = await selfSignedCertificate();
-    await probe({ listeners: [{ type: 'websocket' }, { type: 'rawsocket', tls: { cert, key } }] }, (router) => router.addresses[1]!.url.replace('127.0.0.1', 'localhost'), 'cbor', cert);
+    await probe(
+      { listeners: [{ type: 'websocket' }, { type: 'rawsocket', tls: { cert, key } }] },
+      (router) => router.addresses[1]!.url.replace('127.0.0.1', 'localhost'),
+      'cbor',
+      cert,
+    );
   });
 });

@@ -24,11 +24,13 @@ export async function pythonRawSocketProbe(wsUrl: string, rsUrl: string, seriali
   expect(results['transport']).toBe('rawsocket');
   expect(results['own_call']).toEqual({ args: [42], kwargs: { echo: { tag: 'ü', big: 2 ** 53 }, product_of: [6, 7] } });
   expect(results['node_error']).toMatchObject({ error: 'com.interop.error.node', args: ['node says no', 'why'] });
-  expect(results['node_event']).toMatchObject({ args: ['from node', 2 ** 53, asBytesJson(NODE_EVENT_BLOB)], kwargs: { text: '日本語', blob: asBytesJson(NODE_EVENT_BLOB) } });
+  expect(results['node_event']).toMatchObject({
+    args: ['from node', 2 ** 53, asBytesJson(NODE_EVENT_BLOB)],
+    kwargs: { text: '日本語', blob: asBytesJson(NODE_EVENT_BLOB) },
+  });
   expect(results['node_called_back']).toEqual([15]);
   expect(results['goodbye_reason']).toBe('wamp.close.goodbye_and_out');
   // What Python published to itself also reached the WebSocket peer, through another serializer.
   const event = await fromPython.inbox.next();
   expect(exactNumbers(event.args)).toEqual([1, 'two', 2 ** 53, -(2 ** 53), 'ünïcödé 🐍 𝄞', { nested: { deep: [1, 2, { x: null }] } }]);
 }
-

@@ -20,7 +20,10 @@ import { RawSocketClient, SERIALIZER_IDS, connectAutobahnOver, expectRawSocketVi
 const SERIALIZERS: readonly SerializerName[] = ['json', 'msgpack', 'cbor'];
 
 /** A router with a WebSocket listener (first, for router.url) and a RawSocket listener on TCP. */
-async function routerWithRawSocket(rawsocket: Record<string, unknown> = {}, config: RouterConfigFile = {}): Promise<{ router: Router; target: RawSocketTarget }> {
+async function routerWithRawSocket(
+  rawsocket: Record<string, unknown> = {},
+  config: RouterConfigFile = {},
+): Promise<{ router: Router; target: RawSocketTarget }> {
   const router = await startTestRouter({ ...config, listeners: [{ type: 'websocket' }, { type: 'rawsocket', ...rawsocket }] });
   const address = router.addresses[1]!;
   expect(address.type).toBe('rawsocket');
@@ -40,11 +43,11 @@ async function routesWithWebSocket(router: Router, rs: RawSocketClient, ws: RawP
   rs.send([MessageCode.Subscribe, rs.nextRequest(), {}, 'com.rs.topic']);
   expect((await rs.next())[0]).toBe(MessageCode.Subscribed);
   const publish = ws.nextRequest();
-  ws.send([MessageCode.Publish, publish, { acknowledge: true }, 'com.rs.topic', ['from ws', 2 ** 53], { 'ü': 'ß' }]);
+  ws.send([MessageCode.Publish, publish, { acknowledge: true }, 'com.rs.topic', ['from ws', 2 ** 53], { ü: 'ß' }]);
   expect((await ws.next())[0]).toBe(MessageCode.Published);
   const event = await rs.next();
   expect(event[0]).toBe(MessageCode.Event);
-  expect(event.slice(4)).toEqual([['from ws', 2 ** 53], { 'ü': 'ß' }]);
+  expect(event.slice(4)).toEqual([['from ws', 2 ** 53], { ü: 'ß' }]);
   // WebSocket subscribes, RawSocket publishes.
   ws.send([MessageCode.Subscribe, ws.nextRequest(), {}, 'com.ws.topic']);
   expect((await ws.next())[0]).toBe(MessageCode.Subscribed);
@@ -375,7 +378,10 @@ describe('TLS', () => {
   });
 
   it('a TLS certificate file that cannot be read stops the start with a config error naming the field', async () => {
-    const router = new RouterClass({ config: { listeners: [{ type: 'rawsocket', port: 0, host: '127.0.0.1', tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } }] }, logger: silentLogger() });
+    const router = new RouterClass({
+      config: { listeners: [{ type: 'rawsocket', port: 0, host: '127.0.0.1', tls: { cert: '/nonexistent/cert.pem', key: '/nonexistent/key.pem' } }] },
+      logger: silentLogger(),
+    });
     const error = await router.start().then(
       () => undefined,
       (err: unknown) => err,
@@ -467,13 +473,21 @@ describe('autobahn-js (npm autobahn 22.11) over RawSocket', () => {
     const ws = await RawPeer.join(router.url, 'msgpack');
     // autobahn subscribes, the WebSocket session publishes.
     const events: unknown[][] = [];
-    await within(session.subscribe('com.ab.topic', (args) => events.push(args)), 3000, 'SUBSCRIBED');
+    await within(
+      session.subscribe('com.ab.topic', (args) => events.push(args)),
+      3000,
+      'SUBSCRIBED',
+    );
     ws.send([MessageCode.Publish, ws.nextRequest(), { acknowledge: true }, 'com.ab.topic', ['to autobahn', 42]]);
     await ws.next();
     await until(() => events.length === 1, 3000, 'the event at autobahn');
     expect(events[0]).toEqual(['to autobahn', 42]);
     // autobahn registers, the WebSocket session calls.
-    await within(session.register('com.ab.mul', (args) => (args[0] as number) * (args[1] as number)), 3000, 'REGISTERED');
+    await within(
+      session.register('com.ab.mul', (args) => (args[0] as number) * (args[1] as number)),
+      3000,
+      'REGISTERED',
+    );
     const call = ws.nextRequest();
     ws.send([MessageCode.Call, call, {}, 'com.ab.mul', [6, 7]]);
     expect(await ws.next()).toEqual([MessageCode.Result, call, {}, [42]]);

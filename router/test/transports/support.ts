@@ -241,7 +241,25 @@ export async function selfSignedCertificate(): Promise<{ cert: string; key: stri
     new Promise<void>((resolve, reject) => {
       execFile(
         requireSystem('openssl'),
-        ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+        ],
         (error, _stdout, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))),
       );
     }),

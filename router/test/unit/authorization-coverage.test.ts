@@ -117,7 +117,14 @@ describe('coverage: wildcard patterns', () => {
 });
 
 describe('coverage: concrete URIs use the most specific rule', () => {
-  const set = rules('com. prefix allow', 'com.app. prefix deny', 'com.app.open exact allow', 'com..x wildcard deny', '..x wildcard allow', 'com.app..y wildcard allow');
+  const set = rules(
+    'com. prefix allow',
+    'com.app. prefix deny',
+    'com.app.open exact allow',
+    'com..x wildcard deny',
+    '..x wildcard allow',
+    'com.app..y wildcard allow',
+  );
   it.each([
     ['com.other', 'com.'],
     ['com.app.z', 'com.app.'],

@@ -380,15 +380,45 @@ describe('isRecipient: publisher exclusion and black/white listing', () => {
 
   it.each<[string, RecipientFilter, Member | undefined, string[]]>([
     ['exclude_me beats eligible: the publisher listed as eligible still gets nothing', { excludeMe: true, eligible: new Set([101, 102]) }, pub, ['bob']],
-    ['exclude beats exclude_me false: the publisher can exclude itself by ID', { excludeMe: false, exclude: new Set([101]) }, pub, ['bob', 'carol', 'dave', 'erin', 'anon']],
+    [
+      'exclude beats exclude_me false: the publisher can exclude itself by ID',
+      { excludeMe: false, exclude: new Set([101]) },
+      pub,
+      ['bob', 'carol', 'dave', 'erin', 'anon'],
+    ],
     ['an ID both eligible and excluded is excluded', { excludeMe: false, eligible: new Set([102, 103]), exclude: new Set([103]) }, pub, ['bob']],
-    ['an authid both eligible and excluded is excluded', { excludeMe: false, eligibleAuthid: new Set(['bob', 'carol']), excludeAuthid: new Set(['bob']) }, pub, ['carol']],
-    ['an authrole both eligible and excluded is excluded', { excludeMe: false, eligibleAuthrole: new Set(['user']), excludeAuthrole: new Set(['user']) }, pub, []],
-    ['lists of different kinds combine with AND', { excludeMe: false, eligible: new Set([102, 104, 105]), eligibleAuthrole: new Set(['user']) }, pub, ['bob', 'erin']],
+    [
+      'an authid both eligible and excluded is excluded',
+      { excludeMe: false, eligibleAuthid: new Set(['bob', 'carol']), excludeAuthid: new Set(['bob']) },
+      pub,
+      ['carol'],
+    ],
+    [
+      'an authrole both eligible and excluded is excluded',
+      { excludeMe: false, eligibleAuthrole: new Set(['user']), excludeAuthrole: new Set(['user']) },
+      pub,
+      [],
+    ],
+    [
+      'lists of different kinds combine with AND',
+      { excludeMe: false, eligible: new Set([102, 104, 105]), eligibleAuthrole: new Set(['user']) },
+      pub,
+      ['bob', 'erin'],
+    ],
     ['an empty eligible list lets nobody through', { excludeMe: false, eligible: new Set() }, pub, []],
     ['an empty eligible_authid list lets nobody through', { excludeMe: false, eligibleAuthid: new Set() }, pub, []],
-    ['empty exclude lists exclude nobody', { excludeMe: false, exclude: new Set(), excludeAuthid: new Set(), excludeAuthrole: new Set() }, pub, ['pub', 'bob', 'carol', 'dave', 'erin', 'anon']],
-    ['a router-originated event (no publisher) with exclude_me reaches everyone', { excludeMe: true }, undefined, ['pub', 'bob', 'carol', 'dave', 'erin', 'anon']],
+    [
+      'empty exclude lists exclude nobody',
+      { excludeMe: false, exclude: new Set(), excludeAuthid: new Set(), excludeAuthrole: new Set() },
+      pub,
+      ['pub', 'bob', 'carol', 'dave', 'erin', 'anon'],
+    ],
+    [
+      'a router-originated event (no publisher) with exclude_me reaches everyone',
+      { excludeMe: true },
+      undefined,
+      ['pub', 'bob', 'carol', 'dave', 'erin', 'anon'],
+    ],
     ['NO_FILTER: everyone but the publisher', NO_FILTER, pub, ['bob', 'carol', 'dave', 'erin', 'anon']],
     ['NO_FILTER without a publisher: everyone', NO_FILTER, undefined, ['pub', 'bob', 'carol', 'dave', 'erin', 'anon']],
   ])('%s', (_label, filter, publisher, expected) => {
@@ -501,7 +531,11 @@ describe('Broker retention', () => {
   // [ap_pubsub_event_retention]
   function retaining(retention?: RetentionOptions): { broker: Broker<FakeSession>; clock: { now: number } } {
     const clock = { now: 1_000 };
-    const broker = new Broker<FakeSession>({ clock: () => clock.now, publicationIds: counter<PublicationId>(1), ...(retention !== undefined ? { retention } : {}) });
+    const broker = new Broker<FakeSession>({
+      clock: () => clock.now,
+      publicationIds: counter<PublicationId>(1),
+      ...(retention !== undefined ? { retention } : {}),
+    });
     return { broker, clock };
   }
   function publishRetained(broker: Broker<FakeSession>, topic: string, value: number, publisher: FakeSession | undefined = undefined): void {
@@ -520,7 +554,17 @@ describe('Broker retention', () => {
 
     expect(broker.retainedCount).toBe(1);
     expect(broker.retainedFor(exactSub(broker, 'com.example.state'))).toEqual([
-      { publication: plan.publication, topic: 'com.example.state', args: [1, 2], kwargs: { k: 'v' }, details: { publisher: pub.id }, publisher: pub, filter, at: 5_000, bytes: 0 },
+      {
+        publication: plan.publication,
+        topic: 'com.example.state',
+        args: [1, 2],
+        kwargs: { k: 'v' },
+        details: { publisher: pub.id },
+        publisher: pub,
+        filter,
+        at: 5_000,
+        bytes: 0,
+      },
     ]);
     expect(broker.retainedFor(exactSub(broker, 'com.example.other'))).toEqual([]);
   });
@@ -636,7 +680,8 @@ describe('Broker retention', () => {
 
   it('gives a wildcard subscription the retained events of the topics it matches, component for component', () => {
     const { broker } = retaining();
-    for (const [i, topic] of ['com.x.update', 'com.x.y.update', 'com.update', 'com.y.update', 'org.x.update', 'com.x.updated'].entries()) publishRetained(broker, topic, i);
+    for (const [i, topic] of ['com.x.update', 'com.x.y.update', 'com.update', 'com.y.update', 'org.x.update', 'com.x.updated'].entries())
+      publishRetained(broker, topic, i);
     const wildcard = broker.subscribe(session(), 'com..update', 'wildcard').subscription;
     expect(broker.retainedFor(wildcard).map((e) => e.topic)).toEqual(['com.x.update', 'com.y.update']);
   });

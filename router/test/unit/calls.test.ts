@@ -117,8 +117,23 @@ function setup(options: { procedures?: [string, Procedure<Endpoint>][]; maxCalls
   }
 
   /** A CALL as session.ts and realm.ts take it: classified once, then routed (new) or continued. */
-  function call(caller: Endpoint, request: number, procedure: string, opts: Dict = {}, args?: WireArgs, kwargs?: Kwargs, decision: Decision = ALLOW): IncomingCall<Endpoint> {
-    const msg = { code: MessageCode.Call, request: request as RequestId, options: opts, procedure, ...(args !== undefined && { args }), ...(kwargs !== undefined && { kwargs }) } as const;
+  function call(
+    caller: Endpoint,
+    request: number,
+    procedure: string,
+    opts: Dict = {},
+    args?: WireArgs,
+    kwargs?: Kwargs,
+    decision: Decision = ALLOW,
+  ): IncomingCall<Endpoint> {
+    const msg = {
+      code: MessageCode.Call,
+      request: request as RequestId,
+      options: opts,
+      procedure,
+      ...(args !== undefined && { args }),
+      ...(kwargs !== undefined && { kwargs }),
+    } as const;
     const incoming = calls.classify(caller, msg, caller.lastRequest);
     if (incoming.kind === 'new') {
       caller.lastRequest = request;
@@ -153,9 +168,26 @@ function setup(options: { procedures?: [string, Procedure<Endpoint>][]; maxCalls
   return { time, dealer, stats, relayed, calls, register, call, yieldFrom, errorFrom, cancel, leave, pending };
 }
 
-const invocation = (request: number, details: Dict, args?: WireArgs): Dict => ({ code: MessageCode.Invocation, request, registration: expect.any(Number), details, ...(args !== undefined && { args }) });
-const result = (request: number, details: Dict = {}, args?: WireArgs): Dict => ({ code: MessageCode.Result, request, details, ...(args !== undefined && { args }) });
-const callError = (request: number, error: string, message?: string): Dict => ({ code: MessageCode.Error, requestType: MessageCode.Call, request, error, ...(message !== undefined && { args: [message] }) });
+const invocation = (request: number, details: Dict, args?: WireArgs): Dict => ({
+  code: MessageCode.Invocation,
+  request,
+  registration: expect.any(Number),
+  details,
+  ...(args !== undefined && { args }),
+});
+const result = (request: number, details: Dict = {}, args?: WireArgs): Dict => ({
+  code: MessageCode.Result,
+  request,
+  details,
+  ...(args !== undefined && { args }),
+});
+const callError = (request: number, error: string, message?: string): Dict => ({
+  code: MessageCode.Error,
+  requestType: MessageCode.Call,
+  request,
+  error,
+  ...(message !== undefined && { args: [message] }),
+});
 const interrupt = (request: number, mode: string, reason: string): Dict => ({ code: MessageCode.Interrupt, request, options: { mode, reason } });
 
 describe('a routed call', () => {
@@ -184,7 +216,9 @@ describe('a routed call', () => {
     const [caller, callee] = [new Endpoint(), new Endpoint()];
     t.register(callee, 'com.example', { match: 'prefix', discloseCaller: true });
     t.call(caller, 1, 'com.example.add');
-    expect(callee.take()).toMatchObject([invocation(1, { procedure: 'com.example.add', caller: caller.id, caller_authid: caller.identity.authid, caller_authrole: 'user' })]);
+    expect(callee.take()).toMatchObject([
+      invocation(1, { procedure: 'com.example.add', caller: caller.id, caller_authid: caller.identity.authid, caller_authrole: 'user' }),
+    ]);
   });
 
   it('no callee: ERROR wamp.error.no_such_procedure, nothing in flight', () => {
@@ -215,7 +249,10 @@ describe('a routed call', () => {
     t.call(caller, 2, 'p');
     t.call(caller, 3, 'wamp.session.count');
     const limit = { code: MessageCode.Error, requestType: MessageCode.Call, error: LIMIT_EXCEEDED, kwargs: { limit: 'maxPendingCallsPerSession', value: 1 } };
-    expect(caller.take()).toMatchObject([{ ...limit, request: 2 }, { ...limit, request: 3 }]);
+    expect(caller.take()).toMatchObject([
+      { ...limit, request: 2 },
+      { ...limit, request: 3 },
+    ]);
     expect(callee.take()).toHaveLength(1);
     expect(t.stats.limitsExceeded.get('maxPendingCallsPerSession')).toBe(2);
     // An answer frees the slot.
@@ -398,7 +435,11 @@ describe('progressive call invocations', () => {
     expect(t.call(caller, 1, 'p', { progress: true }, ['b'])).toMatchObject({ kind: 'continuation', call: c });
     expect(t.call(caller, 1, 'p', {}, ['c'])).toMatchObject({ kind: 'continuation' });
     expect(c.callerStreaming).toBe(false);
-    expect(callee.take()).toEqual([invocation(1, { ...disclosed, progress: true }, ['a']), invocation(1, { ...disclosed, progress: true }, ['b']), invocation(1, disclosed, ['c'])]);
+    expect(callee.take()).toEqual([
+      invocation(1, { ...disclosed, progress: true }, ['a']),
+      invocation(1, { ...disclosed, progress: true }, ['b']),
+      invocation(1, disclosed, ['c']),
+    ]);
     // The stream is closed: another chunk with that ID is no continuation (the call waits for its answer).
     expect(t.call(caller, 1, 'p', { progress: true }, ['d'])).toEqual({ kind: 'late' });
     t.yieldFrom(callee, 1, {}, ['done']);
@@ -563,7 +604,9 @@ describe('answers the caller cannot represent', () => {
     t.call(caller, 1, 'p');
     caller.cannotEncode = (msg) => msg.code === MessageCode.Result;
     t.yieldFrom(callee, 1, {}, ['x']);
-    expect(caller.take()).toMatchObject([callError(1, ErrorUri.InvalidArgument, "the callee's answer cannot be represented in the caller's serializer (fake)")]);
+    expect(caller.take()).toMatchObject([
+      callError(1, ErrorUri.InvalidArgument, "the callee's answer cannot be represented in the caller's serializer (fake)"),
+    ]);
     expect(t.dealer.pendingCalls(caller)).toBe(0);
   });
 
@@ -584,7 +627,10 @@ describe('answers the caller cannot represent', () => {
 });
 
 describe('router procedures', () => {
-  const answer = (r: ProcedureResult): Procedure<Endpoint> => () => r;
+  const answer =
+    (r: ProcedureResult): Procedure<Endpoint> =>
+    () =>
+      r;
 
   it('synchronous: RESULT with its args and kwargs; the caller is passed in', () => {
     let seen: Endpoint | undefined;
@@ -627,8 +673,18 @@ describe('router procedures', () => {
   it('WampError: exactly that ERROR (args and kwargs); rejected alike', async () => {
     const t = setup({
       procedures: [
-        ['wamp.refuse', () => { throw new WampError('wamp.error.no_such_session', ['no'], { id: 7 }); }],
-        ['wamp.bare', () => { throw new WampError('com.example.bare'); }],
+        [
+          'wamp.refuse',
+          () => {
+            throw new WampError('wamp.error.no_such_session', ['no'], { id: 7 });
+          },
+        ],
+        [
+          'wamp.bare',
+          () => {
+            throw new WampError('com.example.bare');
+          },
+        ],
         ['wamp.reject', () => Promise.reject(new WampError('com.example.later', ['x']))],
       ],
     });
@@ -646,7 +702,16 @@ describe('router procedures', () => {
   });
 
   it('a bug (any other throw): wamp.error.runtime_error, and the router goes on', () => {
-    const t = setup({ procedures: [['wamp.bug', () => { throw new TypeError('oops'); }]] });
+    const t = setup({
+      procedures: [
+        [
+          'wamp.bug',
+          () => {
+            throw new TypeError('oops');
+          },
+        ],
+      ],
+    });
     const caller = new Endpoint();
     t.call(caller, 1, 'wamp.bug');
     expect(caller.take()).toMatchObject([callError(1, ErrorUri.RuntimeError, 'internal error in router procedure')]);
@@ -658,7 +723,10 @@ describe('router procedures', () => {
     t.call(caller, 1, 'wamp.x', {}, new Uint8Array([1]));
     caller.cannotEncode = (msg) => msg.code === MessageCode.Result;
     t.call(caller, 2, 'wamp.x');
-    expect(caller.take()).toMatchObject([callError(1, ErrorUri.InvalidArgument), callError(2, ErrorUri.InvalidArgument, "the result cannot be represented in this session's serializer (fake)")]);
+    expect(caller.take()).toMatchObject([
+      callError(1, ErrorUri.InvalidArgument),
+      callError(2, ErrorUri.InvalidArgument, "the result cannot be represented in this session's serializer (fake)"),
+    ]);
   });
 });
 
@@ -666,7 +734,8 @@ describe('asynchronous router procedures in flight (review finding 3)', () => {
   /** A procedure whose calls settle when the test says; it records the signal each call got. */
   function slow() {
     const pending: { resolve: (r: ProcedureResult) => void; signal: AbortSignal }[] = [];
-    const procedure: Procedure<Endpoint> = (_caller, _args, _kwargs, signal) => new Promise<ProcedureResult>((resolve) => void pending.push({ resolve, signal }));
+    const procedure: Procedure<Endpoint> = (_caller, _args, _kwargs, signal) =>
+      new Promise<ProcedureResult>((resolve) => void pending.push({ resolve, signal }));
     return { pending, procedure };
   }
   const settle = async (): Promise<void> => {

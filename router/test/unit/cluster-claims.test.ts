@@ -66,10 +66,19 @@ class MemoryBucket {
 
 const KEY = 'realm1.exact.com.p';
 const session = (id: number): Endpoint =>
-  ({ id: id as SessionId, roles: { callee: { features: { progressive_call_results: true } } }, identity: { authid: `u${id}`, authrole: 'user', authmethod: 'anonymous', authprovider: 'static' } }) as unknown as Endpoint;
+  ({
+    id: id as SessionId,
+    roles: { callee: { features: { progressive_call_results: true } } },
+    identity: { authid: `u${id}`, authrole: 'user', authmethod: 'anonymous', authprovider: 'static' },
+  }) as unknown as Endpoint;
 const options = { discloseCaller: false, forwardTimeout: false };
 
-function setup(live = (node: string): boolean => node !== 'dead'): { claims: RegistrationClaims; bucket: MemoryBucket; standIns: RemoteCallees; registered: string[] } {
+function setup(live = (node: string): boolean => node !== 'dead'): {
+  claims: RegistrationClaims;
+  bucket: MemoryBucket;
+  standIns: RemoteCallees;
+  registered: string[];
+} {
   const bucket = new MemoryBucket();
   const node = {
     self: 'n1',
@@ -101,7 +110,20 @@ const other = (n: string, id: number, policy: RegistrationRecord['policy'] = 'si
   procedure: 'com.p',
   match: 'exact',
   policy,
-  callees: [{ node: n, inc: 1, session: id, authid: 'x', authrole: 'user', authmethod: 'anonymous', authprovider: 'static', features: {}, disclose: false, forward: false }],
+  callees: [
+    {
+      node: n,
+      inc: 1,
+      session: id,
+      authid: 'x',
+      authrole: 'user',
+      authmethod: 'anonymous',
+      authprovider: 'static',
+      features: {},
+      disclose: false,
+      forward: false,
+    },
+  ],
 });
 const bytes = (r: RegistrationRecord): Uint8Array => new TextEncoder().encode(JSON.stringify(r));
 
@@ -109,8 +131,14 @@ describe('RegistrationClaims', () => {
   it('claims a free key, refuses a second single claim and a different policy, shares a shared one', async () => {
     const { claims, bucket } = setup();
     expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toBeUndefined();
-    expect(bucket.record(KEY)).toMatchObject({ procedure: 'com.p', policy: 'single', callees: [{ node: 'n1', session: 1, features: { progressive_call_results: true } }] });
-    expect(await claims.claim(session(2), 'com.p', 'exact', 'single', options)).toEqual(refusal(ErrorUri.ProcedureAlreadyExists, "'com.p' is already registered"));
+    expect(bucket.record(KEY)).toMatchObject({
+      procedure: 'com.p',
+      policy: 'single',
+      callees: [{ node: 'n1', session: 1, features: { progressive_call_results: true } }],
+    });
+    expect(await claims.claim(session(2), 'com.p', 'exact', 'single', options)).toEqual(
+      refusal(ErrorUri.ProcedureAlreadyExists, "'com.p' is already registered"),
+    );
     expect(await claims.claim(session(2), 'com.p', 'exact', 'roundrobin', options)).toEqual(
       refusal(ErrorUri.ProcedureExistsWithDifferentInvocationPolicy, "'com.p' is registered with invocation policy 'single'"),
     );
@@ -121,7 +149,7 @@ describe('RegistrationClaims', () => {
     expect(bucket.record(KEY)!.callees.map((c) => c.session)).toEqual([3, 4]);
   });
 
-  it('a dead node\'s callee does not hold the key', async () => {
+  it("a dead node's callee does not hold the key", async () => {
     const { claims, bucket } = setup();
     await bucket.put(KEY, bytes(other('dead', 9)));
     expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toBeUndefined();
@@ -131,7 +159,9 @@ describe('RegistrationClaims', () => {
   it('reads again after losing a compare-and-set race, and then sees the winner', async () => {
     const { claims, bucket } = setup();
     bucket.before = () => void bucket.put(KEY, bytes(other('n2', 7)));
-    expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toEqual(refusal(ErrorUri.ProcedureAlreadyExists, "'com.p' is already registered"));
+    expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toEqual(
+      refusal(ErrorUri.ProcedureAlreadyExists, "'com.p' is already registered"),
+    );
     expect(bucket.record(KEY)!.callees.map((c) => c.node)).toEqual(['n2']);
   });
 
@@ -142,7 +172,7 @@ describe('RegistrationClaims', () => {
     expect(bucket.entries.size).toBe(0);
   });
 
-  it('mirrors bucket entries into stand-ins, and a purge removes a dead node\'s callees', async () => {
+  it("mirrors bucket entries into stand-ins, and a purge removes a dead node's callees", async () => {
     let deadNow = false;
     const { claims, bucket, registered } = setup((n) => !(deadNow && n === 'n2'));
     const entry = (r: RegistrationRecord): KvEntry => ({ key: KEY, value: bytes(r), operation: 'PUT' }) as unknown as KvEntry;

@@ -55,7 +55,8 @@ describe('InvocationRelays', () => {
     const relays = new InvocationRelays(
       {
         sessions: new Map([[callee.session.id, callee.session]]),
-        registrationOf: (procedure, match) => (procedure === 'com.p' && match === 'exact' ? { id: registration, callees: [{ session: callee.session }] } : undefined),
+        registrationOf: (procedure, match) =>
+          procedure === 'com.p' && match === 'exact' ? { id: registration, callees: [{ session: callee.session }] } : undefined,
         reserveInvocationId: () => next++ as RequestId,
       },
       (node, session, wire) => void answers.push({ node, session, wire }),
@@ -65,7 +66,7 @@ describe('InvocationRelays', () => {
 
   const invocation = (request: number, options: Dict = {}): unknown[] => [MessageCode.Invocation, request, 999, options, ['x']];
 
-  it('hands an INVOCATION to the callee under an ID of this node, and its YIELD back under the caller node\'s ID', () => {
+  it("hands an INVOCATION to the callee under an ID of this node, and its YIELD back under the caller node's ID", () => {
     const { relays, callee, answers } = setup();
     relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7));
     expect(callee.sent).toEqual([{ code: MessageCode.Invocation, request: 100, registration, details: {}, args: ['x'] }]);
@@ -83,7 +84,7 @@ describe('InvocationRelays', () => {
     expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: {} })).toBe(false);
   });
 
-  it('a progressive call invocation\'s next INVOCATION and an INTERRUPT find the ID given first', () => {
+  it("a progressive call invocation's next INVOCATION and an INTERRUPT find the ID given first", () => {
     const { relays, callee } = setup();
     relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7, { progress: true }));
     relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7));
@@ -122,7 +123,7 @@ describe('InvocationRelays', () => {
     ]);
   });
 
-  it('a caller\'s node going away interrupts its invocations here (killnowait), the others stay', () => {
+  it("a caller's node going away interrupts its invocations here (killnowait), the others stay", () => {
     const { relays, callee } = setup();
     relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7));
     relays.toCallee('n3', callee.session.id, 'exact', 'com.p', invocation(8));
@@ -141,7 +142,14 @@ describe('EventForwarding', () => {
     args: unknown;
   }
 
-  function setup(): { events: EventForwarding; published: { subject: string; m: ClusterMessage; now: boolean }[]; subscribed: Map<string, boolean>; delivered: Delivered[]; retained: string[]; retainedHere: string[] } {
+  function setup(): {
+    events: EventForwarding;
+    published: { subject: string; m: ClusterMessage; now: boolean }[];
+    subscribed: Map<string, boolean>;
+    delivered: Delivered[];
+    retained: string[];
+    retainedHere: string[];
+  } {
     const published: { subject: string; m: ClusterMessage; now: boolean }[] = [];
     const subscribed = new Map<string, boolean>();
     const retained: string[] = [];
@@ -168,11 +176,12 @@ describe('EventForwarding', () => {
     return { events, published, subscribed, delivered, retained, retainedHere };
   }
 
-  const subscription = (topic: string, match: 'exact' | 'prefix' | 'wildcard' = 'exact'): Subscription<Endpoint> => ({ topic, match }) as Subscription<Endpoint>;
+  const subscription = (topic: string, match: 'exact' | 'prefix' | 'wildcard' = 'exact'): Subscription<Endpoint> =>
+    ({ topic, match }) as Subscription<Endpoint>;
   const envelope = (node: string, seq: number, topic = 'com.t', realm = 'realm1'): Uint8Array =>
     encodeCluster({ kind: 'e', node, seq, realm, topic, publication: 5 as PublicationId, details: {}, filter: NO_FILTER, args: [seq], kwargs: undefined });
 
-  it('publishes a delivered publication once on its topic\'s subject, and keeps a retained one in the bucket', () => {
+  it("publishes a delivered publication once on its topic's subject, and keeps a retained one in the bucket", () => {
     const { events, published, retained } = setup();
     const plan = { publication: 5 as PublicationId, publisher: undefined, topic: 'com.t', subscriptions: [], filter: NO_FILTER } as DeliveryPlan<Endpoint>;
     events.forward(plan, { publisher: 1 }, ['a'], { k: 1 }, false, true);
@@ -181,7 +190,17 @@ describe('EventForwarding', () => {
       ['sb.realm1.e.com.t', true],
       ['sb.realm1.e.com.t', false],
     ]);
-    expect(published[0]!.m).toMatchObject({ kind: 'e', node: 'n1', seq: 1, realm: 'realm1', topic: 'com.t', publication: 5, details: { publisher: 1 }, args: ['a'], kwargs: { k: 1 } });
+    expect(published[0]!.m).toMatchObject({
+      kind: 'e',
+      node: 'n1',
+      seq: 1,
+      realm: 'realm1',
+      topic: 'com.t',
+      publication: 5,
+      details: { publisher: 1 },
+      args: ['a'],
+      kwargs: { k: 1 },
+    });
     expect(retained).toEqual(['realm1.com.t']);
   });
 
@@ -203,7 +222,7 @@ describe('EventForwarding', () => {
     expect(events.subjects).toEqual([]);
   });
 
-  it('delivers another node\'s publication once: a second copy, its own and another realm\'s are dropped', () => {
+  it("delivers another node's publication once: a second copy, its own and another realm's are dropped", () => {
     const { events, delivered } = setup();
     events.receive(envelope('n2', 1));
     events.receive(envelope('n2', 1)); // overlapping subjects: the same publication again
@@ -215,7 +234,7 @@ describe('EventForwarding', () => {
     expect(delivered.map((d) => d.args)).toEqual([[1], [1], [2]]);
   });
 
-  it('mirrors the retained bucket\'s entries of other nodes', () => {
+  it("mirrors the retained bucket's entries of other nodes", () => {
     const { events, retainedHere } = setup();
     const entry = (value: Uint8Array, operation: 'PUT' | 'DEL' = 'PUT'): KvEntry => ({ key: 'realm1.com.t', value, operation }) as unknown as KvEntry;
     events.onRetainedEntry(entry(envelope('n2', 1)));
@@ -227,7 +246,18 @@ describe('EventForwarding', () => {
 });
 
 describe('RemoteCallees', () => {
-  const callee = (node: string, session: number, inc = 1): CalleeRecord => ({ node, inc, session, authid: 'a', authrole: 'r', authmethod: 'anonymous', authprovider: 'static', features: {}, disclose: false, forward: false });
+  const callee = (node: string, session: number, inc = 1): CalleeRecord => ({
+    node,
+    inc,
+    session,
+    authid: 'a',
+    authrole: 'r',
+    authmethod: 'anonymous',
+    authprovider: 'static',
+    features: {},
+    disclose: false,
+    forward: false,
+  });
   const record = (callees: CalleeRecord[]): RegistrationRecord => ({ procedure: 'com.p', match: 'exact', policy: 'roundrobin', callees });
 
   function setup(live = (node: string): boolean => node !== 'dead'): { standIns: RemoteCallees; log: string[] } {
@@ -248,7 +278,7 @@ describe('RemoteCallees', () => {
     return { standIns, log };
   }
 
-  it('mirrors the live remote callees of a key, never this node\'s own, and drops them with the key', () => {
+  it("mirrors the live remote callees of a key, never this node's own, and drops them with the key", () => {
     const { standIns, log } = setup();
     standIns.reconcile('k', record([callee('n1', 1), callee('n2', 2), callee('dead', 3)]));
     expect(log).toEqual(['register 2 com.p']);
@@ -291,7 +321,8 @@ describe('SessionRegistry', () => {
     const registry = new SessionRegistry(node, { name: 'realm1', sessions: new Map([[local.session.id, local.session]]) }, 'realm1.');
     return { registry, sent, puts, local };
   }
-  const entry = (key: string, value: unknown, operation: 'PUT' | 'DEL' = 'PUT'): KvEntry => ({ key, value: new TextEncoder().encode(JSON.stringify(value)), operation }) as unknown as KvEntry;
+  const entry = (key: string, value: unknown, operation: 'PUT' | 'DEL' = 'PUT'): KvEntry =>
+    ({ key, value: new TextEncoder().encode(JSON.stringify(value)), operation }) as unknown as KvEntry;
 
   it('lists and kills the sessions of other live nodes only', () => {
     const { registry, sent } = setup();
@@ -323,11 +354,28 @@ describe('SubscriptionRegistry', () => {
     try {
       const writes: string[] = [];
       const bucket = { put: async (key: string) => void writes.push(`put ${key}`), delete: async (key: string) => void writes.push(`delete ${key}`) };
-      const node = { self: 'n1', incarnation: 1, names, log: silentLogger(), buckets: { subscriptions: bucket }, isLive: (n: string) => n !== 'dead', presume: () => undefined } as unknown as NodeLink;
+      const node = {
+        self: 'n1',
+        incarnation: 1,
+        names,
+        log: silentLogger(),
+        buckets: { subscriptions: bucket },
+        isLive: (n: string) => n !== 'dead',
+        presume: () => undefined,
+      } as unknown as NodeLink;
       const live = { id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: new Set([fakeSession(5).session]) } as unknown as Subscription<Endpoint>;
       const empty = { id: 4, topic: 'com.u', match: 'exact', created: 0, subscribers: new Set() } as unknown as Subscription<Endpoint>;
-      const meta = { id: 6, topic: 'wamp.session.on_join', match: 'exact', created: 0, subscribers: new Set([fakeSession(5).session]) } as unknown as Subscription<Endpoint>;
-      const broker = { getSubscription: (id: number) => [live, empty, meta].find((s) => s.id === id), subscriptions: () => [live, empty, meta] } as unknown as Broker<Endpoint>;
+      const meta = {
+        id: 6,
+        topic: 'wamp.session.on_join',
+        match: 'exact',
+        created: 0,
+        subscribers: new Set([fakeSession(5).session]),
+      } as unknown as Subscription<Endpoint>;
+      const broker = {
+        getSubscription: (id: number) => [live, empty, meta].find((s) => s.id === id),
+        subscriptions: () => [live, empty, meta],
+      } as unknown as Broker<Endpoint>;
       const registry = new SubscriptionRegistry(node, { name: 'realm1', broker });
       registry.touch(live);
       registry.touch(live);
@@ -336,7 +384,8 @@ describe('SubscriptionRegistry', () => {
       expect(writes).toEqual([]);
       await vi.runAllTimersAsync();
       expect(writes).toEqual(['put realm1.n1.3', 'delete realm1.n1.4']);
-      const entry = (key: string, record: unknown): KvEntry => ({ key, value: new TextEncoder().encode(JSON.stringify(record)), operation: 'PUT' }) as unknown as KvEntry;
+      const entry = (key: string, record: unknown): KvEntry =>
+        ({ key, value: new TextEncoder().encode(JSON.stringify(record)), operation: 'PUT' }) as unknown as KvEntry;
       registry.onEntry(entry('realm1.n1.3', { node: 'n1', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [5] }));
       registry.onEntry(entry('realm1.n2.3', { node: 'n2', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [8] }));
       registry.onEntry(entry('realm1.dead.3', { node: 'dead', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [9] }));

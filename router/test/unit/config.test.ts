@@ -28,7 +28,9 @@ const problemsOf = (value: unknown): string[] => configError(() => checkConfig(v
 describe('resolveConfig', () => {
   it('embeds the default: realm1, ws://0.0.0.0:8080/ws, all three serializers', () => {
     const config = resolveConfig();
-    expect(config.realms).toEqual([{ name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS }]);
+    expect(config.realms).toEqual([
+      { name: 'realm1', uriCheck: 'loose', retention: { maxTopics: 10_000, ttlMs: 0 }, eventHistory: [], limits: DEFAULT_REALM_LIMITS },
+    ]);
     expect(config.listeners).toHaveLength(1);
     expect(config.listeners[0]).toMatchObject({
       type: 'websocket',
@@ -127,7 +129,16 @@ describe('checkConfig', () => {
     ['unknown nested field', { log: { colour: true } }, "/log: unknown field 'colour' (allowed here: level, pretty, refusalIntervalMs, modules)"],
     ['wrong type', { listeners: [{ type: 'websocket', port: '8080' }] }, '/listeners/0/port: must be of type integer'],
     ['unknown listener type', { listeners: [{ type: 'mqtt' }] }, '/listeners/0/type: must be one of "websocket", "rawsocket"'],
-    ['a wrong type in the second listener', { listeners: [{ type: 'rawsocket', port: 1 }, { type: 'websocket', path: '/a', rawsocket: 'yes' }] }, '/listeners/1/rawsocket: must be of type boolean'],
+    [
+      'a wrong type in the second listener',
+      {
+        listeners: [
+          { type: 'rawsocket', port: 1 },
+          { type: 'websocket', path: '/a', rawsocket: 'yes' },
+        ],
+      },
+      '/listeners/1/rawsocket: must be of type boolean',
+    ],
     ['enum', { realms: [{ name: 'r', uriCheck: 'lax' }] }, '/realms/0/uriCheck: must be one of "loose", "strict"'],
     ['port > 65535', { listeners: [{ type: 'websocket', port: 65536 }] }, '/listeners/0/port: must be <= 65535'],
     ['negative port', { listeners: [{ type: 'websocket', port: -1 }] }, '/listeners/0/port: must be >= 0'],
@@ -135,7 +146,11 @@ describe('checkConfig', () => {
     ['missing listener type', { listeners: [{ port: 1 }] }, "/listeners/0: missing required field 'type'"],
     ['empty realm list', { realms: [] }, '/realms: must NOT have fewer than 1 items'],
     ['path without slash', { listeners: [{ type: 'websocket', path: 'ws' }] }, `/listeners/0/path: 'ws' must start with '/' (e.g. "/ws")`],
-    ['realm name with a space', { realms: [{ name: 'my realm' }] }, '/realms/0/name: \'my realm\' is not a valid realm name: a WAMP URI such as "realm1" or "com.example.app", with no spaces, no \'#\' and no empty part (no leading, trailing or doubled \'.\')'],
+    [
+      'realm name with a space',
+      { realms: [{ name: 'my realm' }] },
+      "/realms/0/name: 'my realm' is not a valid realm name: a WAMP URI such as \"realm1\" or \"com.example.app\", with no spaces, no '#' and no empty part (no leading, trailing or doubled '.')",
+    ],
     ['tiny soft limit', { listeners: [{ type: 'websocket', outbound: { softLimitBytes: 10 } }] }, '/listeners/0/outbound/softLimitBytes: must be >= 1024'],
     ['shutdown timeout too long', { shutdownTimeoutMs: 600_000 }, '/shutdownTimeoutMs: must be <= 60000'],
   ])('explains %s', (_what, value, problem) => {
@@ -158,7 +173,19 @@ describe('checkConfig', () => {
       { uri: 'com.app.x', match: 'wildcard', allow: { call: true } },
       { uri: 'com.app.x', match: 'exact', allow: { call: false } },
     ];
-    expect(problemsOf({ realms: [{ name: 'r', roles: [{ name: 'other', permissions: [permissions[0]] }, { name: 'user', permissions }] }] })).toEqual([
+    expect(
+      problemsOf({
+        realms: [
+          {
+            name: 'r',
+            roles: [
+              { name: 'other', permissions: [permissions[0]] },
+              { name: 'user', permissions },
+            ],
+          },
+        ],
+      }),
+    ).toEqual([
       "/realms/0/roles/1/permissions/2: prefix 'com.app.' is also /realms/0/roles/1/permissions/0; give each URI and match policy one permission",
       "/realms/0/roles/1/permissions/4: exact 'com.app.x' is also /realms/0/roles/1/permissions/1; give each URI and match policy one permission",
     ]);
@@ -177,9 +204,14 @@ describe('checkConfig', () => {
   });
 
   it('rejects two listeners on one host:port (defaults included) but allows several on port 0', () => {
-    expect(problemsOf({ listeners: [{ type: 'websocket', path: '/a' }, { type: 'websocket', host: '0.0.0.0', port: 8080, path: '/b' }] })).toEqual([
-      '/listeners/1/port: 0.0.0.0:8080 clashes with /listeners/0 (0.0.0.0:8080)',
-    ]);
+    expect(
+      problemsOf({
+        listeners: [
+          { type: 'websocket', path: '/a' },
+          { type: 'websocket', host: '0.0.0.0', port: 8080, path: '/b' },
+        ],
+      }),
+    ).toEqual(['/listeners/1/port: 0.0.0.0:8080 clashes with /listeners/0 (0.0.0.0:8080)']);
     expect(() =>
       checkConfig({
         listeners: [
@@ -192,10 +224,22 @@ describe('checkConfig', () => {
   });
 
   it('a wildcard address clashes with any host on the same port; different hosts on one port do not', () => {
-    expect(problemsOf({ listeners: [{ type: 'websocket', host: '127.0.0.1', port: 9000 }, { type: 'websocket', host: '0.0.0.0', port: 9000 }] })).toEqual([
-      '/listeners/1/port: 0.0.0.0:9000 clashes with /listeners/0 (127.0.0.1:9000)',
-    ]);
-    expect(() => checkConfig({ listeners: [{ type: 'websocket', host: '127.0.0.1', port: 9000 }, { type: 'websocket', host: '127.0.0.2', port: 9000 }] })).not.toThrow();
+    expect(
+      problemsOf({
+        listeners: [
+          { type: 'websocket', host: '127.0.0.1', port: 9000 },
+          { type: 'websocket', host: '0.0.0.0', port: 9000 },
+        ],
+      }),
+    ).toEqual(['/listeners/1/port: 0.0.0.0:9000 clashes with /listeners/0 (127.0.0.1:9000)']);
+    expect(() =>
+      checkConfig({
+        listeners: [
+          { type: 'websocket', host: '127.0.0.1', port: 9000 },
+          { type: 'websocket', host: '127.0.0.2', port: 9000 },
+        ],
+      }),
+    ).not.toThrow();
   });
 
   it('reports every semantic error at once', () => {
@@ -222,7 +266,10 @@ describe('checkConfig', () => {
         bogus: true,
         realms: [{ name: 'x' }, { name: 'x' }],
       }),
-    ).toEqual(["(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)", "/realms/1/name: realm 'x' is defined twice"]);
+    ).toEqual([
+      "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)",
+      "/realms/1/name: realm 'x' is defined twice",
+    ]);
   });
 });
 

@@ -114,11 +114,17 @@ describe('gate: decisions now', () => {
   it('denies: wamp.error.not_authorized naming the action and URI, `then` never runs, nothing is logged', () => {
     const { gate, lines } = gateWith(() => ({ allow: false }));
     const alice = session();
-    expect(gate.judge(alice, { uri: 'com.app.', action: 'register', match: 'prefix' })).toEqual({ ok: false, error: ErrorUri.NotAuthorized, message: "session is not authorized to register 'com.app.'" });
+    expect(gate.judge(alice, { uri: 'com.app.', action: 'register', match: 'prefix' })).toEqual({
+      ok: false,
+      error: ErrorUri.NotAuthorized,
+      message: "session is not authorized to register 'com.app.'",
+    });
     const then = vi.fn();
     gate.pass(alice, request, SUBSCRIBE, then);
     expect(then).not.toHaveBeenCalled();
-    expect(alice.errors).toEqual([{ type: Code.Subscribe, request: 7, error: ErrorUri.NotAuthorized, message: "session is not authorized to subscribe 'com.example.topic'" }]);
+    expect(alice.errors).toEqual([
+      { type: Code.Subscribe, request: 7, error: ErrorUri.NotAuthorized, message: "session is not authorized to subscribe 'com.example.topic'" },
+    ]);
     expect(notAuthorized('call', 'com.x').message).toBe("session is not authorized to call 'com.x'");
     expect(lines).toEqual([]);
   });

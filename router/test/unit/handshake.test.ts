@@ -25,7 +25,11 @@ function connect(authenticators: Authenticator[] = [anonymous], limits: { helloT
   return { core, peer, connection };
 }
 
-const hello = (authid?: string, authmethods = ['anonymous']): unknown[] => [MessageCode.Hello, 'realm1', { roles: ROLES, authmethods, ...(authid !== undefined && { authid }) }];
+const hello = (authid?: string, authmethods = ['anonymous']): unknown[] => [
+  MessageCode.Hello,
+  'realm1',
+  { roles: ROLES, authmethods, ...(authid !== undefined && { authid }) },
+];
 
 afterEach(() => {
   vi.useRealTimers();
@@ -55,7 +59,11 @@ describe('handshake', () => {
         extra: { round: 1 },
         respond: (signature) => {
           rounds.push(signature);
-          return { kind: 'challenge', extra: { round: 2 }, respond: (second) => (rounds.push(second), { kind: 'accept', principal: { authid: 'joe', authrole: 'user', authprovider: 'static' } }) };
+          return {
+            kind: 'challenge',
+            extra: { round: 2 },
+            respond: (second) => (rounds.push(second), { kind: 'accept', principal: { authid: 'joe', authrole: 'user', authprovider: 'static' } }),
+          };
         },
       }),
     };
@@ -99,7 +107,12 @@ describe('handshake', () => {
     let abandoned = 0;
     const ticket: Authenticator = {
       method: 'ticket',
-      authenticate: () => ({ kind: 'challenge', extra: {}, respond: () => ({ kind: 'deny', reason: 'wamp.error.not_authorized', message: 'no' }), abandoned: () => void abandoned++ }),
+      authenticate: () => ({
+        kind: 'challenge',
+        extra: {},
+        respond: () => ({ kind: 'deny', reason: 'wamp.error.not_authorized', message: 'no' }),
+        abandoned: () => void abandoned++,
+      }),
     };
     const core = fakeCore({ authTimeoutMs: 50 });
     const peer = new FakePeer();

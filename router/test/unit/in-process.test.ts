@@ -95,7 +95,9 @@ describe('checkMessage (what the in-process client may hand over)', () => {
   };
 
   it("accepts WAMP's data model: null, booleans, numbers, big integers, strings (any first character), bytes, lists, plain dicts", () => {
-    expect(() => checkMessage(publish([null, true, 1.5, 2n ** 70n, '\u0000!!', new Uint8Array([1]), [1, [2]], { a: { b: [] } }, Object.create(null) as object]))).not.toThrow();
+    expect(() =>
+      checkMessage(publish([null, true, 1.5, 2n ** 70n, '\u0000!!', new Uint8Array([1]), [1, [2]], { a: { b: [] } }, Object.create(null) as object])),
+    ).not.toThrow();
   });
 
   it('refuses functions, symbols, class instances, cycles and nesting past 64 levels, naming them', () => {

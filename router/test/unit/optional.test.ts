@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { MissingDependencyError, NATS, PINO_PRETTY, importOptional, installCommand, missingPackage, requireOptional } from '../../src/optional.js';
 
 const notFound = (message: string, code = 'ERR_MODULE_NOT_FOUND'): Error => Object.assign(new Error(message), { code });
-const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { optionalDependencies: Record<string, string>; dependencies: Record<string, string> };
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  optionalDependencies: Record<string, string>;
+  dependencies: Record<string, string>;
+};
 
 describe('optional dependencies', () => {
   it('are the router package.json optionalDependencies, not its dependencies', () => {

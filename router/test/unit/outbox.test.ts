@@ -49,7 +49,10 @@ describe('Outbox.send', () => {
     const outbox = new Outbox(peer, stats, silentLogger());
     expect(outbox.send(RESULT)).toBe('sent');
     expect(outbox.send({ code: MessageCode.Invocation, request: 1 as RequestId, registration: 2 as RegistrationId, details: {} })).toBe('sent');
-    expect(peer.received).toEqual([[MessageCode.Result, 7, {}, [1]], [MessageCode.Invocation, 1, 2, {}]]);
+    expect(peer.received).toEqual([
+      [MessageCode.Result, 7, {}, [1]],
+      [MessageCode.Invocation, 1, 2, {}],
+    ]);
     expect(stats.messagesOut[MessageCode.Result]).toBe(1);
     expect(stats.messagesOut[MessageCode.Invocation]).toBe(1);
   });
@@ -132,7 +135,9 @@ describe('Outbox.sendEvent (shared frames)', () => {
     expect(encodings).toBe(1);
     expect(stats.unserializable.get('json event')).toBe(2);
     expect(stats.messagesOut[MessageCode.Event]).toBe(0);
-    expect(lines).toEqual([expect.objectContaining({ realm: 'realm1', serializer: 'json', msg: 'cannot serialize EVENT: not delivered to these subscribers' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ realm: 'realm1', serializer: 'json', msg: 'cannot serialize EVENT: not delivered to these subscribers' }),
+    ]);
   });
 
   it('reports an EVENT the transport drops (over its soft limit) as gone, uncounted', () => {

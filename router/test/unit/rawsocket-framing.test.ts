@@ -93,7 +93,9 @@ describe('RawSocket frames', () => {
 
   it('stops at the first broken header and ignores everything after it', () => {
     const { parser, frames, errors } = collect(1024);
-    parser.push(Buffer.concat([frame(FrameType.Message, Buffer.from('[1]')), Buffer.from([0x40, 0, 0, 1, 0x5b]), frame(FrameType.Message, Buffer.from('[2]'))]));
+    parser.push(
+      Buffer.concat([frame(FrameType.Message, Buffer.from('[1]')), Buffer.from([0x40, 0, 0, 1, 0x5b]), frame(FrameType.Message, Buffer.from('[2]'))]),
+    );
     expect(frames).toHaveLength(1);
     expect(errors).toEqual(['reserved bits set in a frame header (first octet 0x40)']);
     expect(parser.failed).toBe(true);

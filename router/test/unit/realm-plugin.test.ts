@@ -41,7 +41,7 @@ function traced(name: string, trace: string[], extra?: (r: Realm, c: Parameters<
 }
 
 describe('RealmPlugins', () => {
-  it('installs realm by realm, each realm\'s plugins in list order, and tears down in reverse', async () => {
+  it("installs realm by realm, each realm's plugins in list order, and tears down in reverse", async () => {
     const trace: string[] = [];
     const host = new RealmPlugins(logs().logFor);
     await host.install([realm('a'), realm('b')], [traced('meta', trace), traced('history', trace), traced('cluster', trace)]);
@@ -157,7 +157,9 @@ describe('RealmHookSet', () => {
     set.add({ claimRegistration: async () => (asked.push('second'), refusal(ErrorUri.ProcedureAlreadyExists, 'taken')) });
     set.add({ claimRegistration: async () => void asked.push('third') });
     expect(set.claims).toBe(true);
-    expect(await set.claim(session, 'com.p', 'exact', 'single', { discloseCaller: false, forwardTimeout: false })).toEqual(refusal(ErrorUri.ProcedureAlreadyExists, 'taken'));
+    expect(await set.claim(session, 'com.p', 'exact', 'single', { discloseCaller: false, forwardTimeout: false })).toEqual(
+      refusal(ErrorUri.ProcedureAlreadyExists, 'taken'),
+    );
     expect(asked).toEqual(['first', 'second']);
   });
 
@@ -195,7 +197,7 @@ describe('RealmHookSet', () => {
 });
 
 describe('the history plugin', () => {
-  it('keeps what was delivered here from sessions and other nodes (not the router\'s own events), and goes at teardown', async () => {
+  it("keeps what was delivered here from sessions and other nodes (not the router's own events), and goes at teardown", async () => {
     const r = realm('a');
     const host = new RealmPlugins(logs().logFor);
     await host.install([r], [historyPlugin((name) => (name === 'a' ? [{ topic: 'com.kept', match: 'exact', limit: 2 }] : undefined))]);

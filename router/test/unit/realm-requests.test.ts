@@ -69,10 +69,23 @@ describe('one refusal convention', () => {
     const refused = overLimit({ limit: 'maxUriLength', value: 8 });
     expect(refused).toEqual({ ok: false, error: LIMIT_EXCEEDED, message: 'limit maxUriLength (8) reached', limit: { limit: 'maxUriLength', value: 8 } });
     expect(refusalMessage(MessageCode.Subscribe, req(3), refused)).toEqual({
-      code: MessageCode.Error, requestType: MessageCode.Subscribe, request: 3, details: {}, error: LIMIT_EXCEEDED, args: ['limit maxUriLength (8) reached'], kwargs: { limit: 'maxUriLength', value: 8 },
+      code: MessageCode.Error,
+      requestType: MessageCode.Subscribe,
+      request: 3,
+      details: {},
+      error: LIMIT_EXCEEDED,
+      args: ['limit maxUriLength (8) reached'],
+      kwargs: { limit: 'maxUriLength', value: 8 },
     });
     // Any other refusal: its message as the only argument, no kwargs.
-    expect(refusalMessage(MessageCode.Call, req(4), refusal(ErrorUri.NoSuchProcedure, 'no'))).toEqual({ code: MessageCode.Error, requestType: MessageCode.Call, request: 4, details: {}, error: ErrorUri.NoSuchProcedure, args: ['no'] });
+    expect(refusalMessage(MessageCode.Call, req(4), refusal(ErrorUri.NoSuchProcedure, 'no'))).toEqual({
+      code: MessageCode.Error,
+      requestType: MessageCode.Call,
+      request: 4,
+      details: {},
+      error: ErrorUri.NoSuchProcedure,
+      args: ['no'],
+    });
   });
 
   it('quotas answer with a refusal and send nothing; the realm answers once and counts', () => {
@@ -103,7 +116,7 @@ describe('one refusal convention', () => {
     expect(stats.limitsExceeded.get('maxUriLength')).toBe(2);
   });
 
-  it('the router\'s own session has no quota', () => {
+  it("the router's own session has no quota", () => {
     const { realm } = realmWith({ maxSubscriptionsPerSession: 0, maxRegistrationsPerSession: 0 });
     const router = endpoint('router');
     expect(realm.quotas.refusesSubscribe(router, { code: MessageCode.Subscribe, request: req(1), options: {}, topic: 'com.a' })).toBeUndefined();
@@ -141,7 +154,10 @@ describe('what SUBSCRIBE and REGISTER share', () => {
     realm.join(s);
     realm.pubsub.onSubscribe(s, { code: MessageCode.Subscribe, request: req(1), options: { match: 'regex' }, topic: 'com.a' });
     realm.rpc.onRegister(s, { code: MessageCode.Register, request: req(2), options: { match: 'regex' }, procedure: 'com.a' });
-    expect(s.sent.map((m) => (m as ErrorMessage).args)).toEqual([["unknown match policy 'regex' (exact, prefix or wildcard)"], ["unknown match policy 'regex' (exact, prefix or wildcard)"]]);
+    expect(s.sent.map((m) => (m as ErrorMessage).args)).toEqual([
+      ["unknown match policy 'regex' (exact, prefix or wildcard)"],
+      ["unknown match policy 'regex' (exact, prefix or wildcard)"],
+    ]);
   });
 
   it('derive one route ID per realm, kind, policy and URI, in [1, 2^53]', () => {
@@ -176,7 +192,18 @@ describe('what SUBSCRIBE and REGISTER share', () => {
     const subscription = (a.sent[0] as { subscription: SubscriptionId }).subscription;
     realm.pubsub.onUnsubscribe(b, { code: MessageCode.Unsubscribe, request: req(3), subscription });
     realm.leave(a);
-    expect(trace).toEqual(['sub created', 'subscribe', 'subscribe', 'reg created', 'register', 'unsubscribe', 'unsubscribe', 'sub deleted', 'unregister', 'reg deleted']);
+    expect(trace).toEqual([
+      'sub created',
+      'subscribe',
+      'subscribe',
+      'reg created',
+      'register',
+      'unsubscribe',
+      'unsubscribe',
+      'sub deleted',
+      'unregister',
+      'reg deleted',
+    ]);
   });
 });
 
@@ -189,6 +216,8 @@ describe('the recipient filter of PUBLISH.Options', () => {
     const listed = recipientFilter({ eligible: [1, 2], exclude_authrole: ['guest'] } as Dict);
     expect(listed.ok && [...(listed.filter.eligible ?? [])]).toEqual([1, 2]);
     expect(recipientFilter({ exclude: ['1'] })).toEqual(refusal(ErrorUri.InvalidArgument, 'exclude and eligible must be lists of session IDs'));
-    expect(recipientFilter({ eligible_authid: 'alice' })).toEqual(refusal(ErrorUri.InvalidArgument, 'exclude_authid and eligible_authid must be lists of strings'));
+    expect(recipientFilter({ eligible_authid: 'alice' })).toEqual(
+      refusal(ErrorUri.InvalidArgument, 'exclude_authid and eligible_authid must be lists of strings'),
+    );
   });
 });

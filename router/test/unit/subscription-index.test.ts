@@ -193,7 +193,9 @@ describe('PrefixTrie', () => {
     const probe = 'com.example.sensor.4242.reading.extra';
     expect(prefixesOf(trie, probe)).toEqual([]);
     // A pruned trie walks no further than the root, exactly like a fresh one.
-    expect(collectionWorkDuring(() => trie.forEachPrefixOf(probe, () => undefined))).toBe(collectionWorkDuring(() => fresh.forEachPrefixOf(probe, () => undefined)));
+    expect(collectionWorkDuring(() => trie.forEachPrefixOf(probe, () => undefined))).toBe(
+      collectionWorkDuring(() => fresh.forEachPrefixOf(probe, () => undefined)),
+    );
     expect(collectionWorkDuring(() => trie.forEachPrefixOf(probe, () => undefined))).toBe(1);
   });
 

@@ -7,7 +7,8 @@ type NodeBuffer = { from(data: Uint8Array | string, encoding?: string): Uint8Arr
 const NodeBuf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
 export function toBase64(bytes: Uint8Array): string {
-  if (NodeBuf) return NodeBuf.from(bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes).toString('base64');
+  if (NodeBuf)
+    return NodeBuf.from(bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes).toString('base64');
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {

@@ -141,7 +141,8 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, 
       case 6: {
         // tag: a bignum (2 positive, 3 negative) of a definite byte string up to 8 bytes; no other
         pos = readArgument(frame, pos, info, start);
-        if (argument !== 2 && argument !== 3) refuse(NAME, `tag ${argument < 0 ? 'of indefinite length' : argument}, which is not in the WAMP data model`, start);
+        if (argument !== 2 && argument !== 3)
+          refuse(NAME, `tag ${argument < 0 ? 'of indefinite length' : argument}, which is not in the WAMP data model`, start);
         if (pos >= end) refuse(NAME, 'truncated frame', start);
         const content = frame[pos++]!;
         if (content >> 5 !== 2) refuse(NAME, 'a bignum that is not a byte string', start);
@@ -180,7 +181,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, 
             sawUndefined = true;
             break;
           default:
-            return refuse(NAME, `simple value ${info === 24 ? frame[pos] ?? '' : info}, which is not in the WAMP data model`, start);
+            return refuse(NAME, `simple value ${info === 24 ? (frame[pos] ?? '') : info}, which is not in the WAMP data model`, start);
         }
     }
   }

@@ -45,7 +45,8 @@ export function scanJson(text: string, maxDepth: number, maxItems: number, count
       // [ {
       if (++depth > maxDepth) tooDeep('JSON', maxDepth, i);
       if (++items > maxItems) tooMany('JSON', maxItems, i, counted);
-    } else if (c === 0x5d || c === 0x7d) depth--; // ] }
+    } else if (c === 0x5d || c === 0x7d)
+      depth--; // ] }
     else if (c === 0x2c || c === 0x3a) {
       // , :
       if (++items > maxItems) tooMany('JSON', maxItems, i, counted);

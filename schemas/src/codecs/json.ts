@@ -77,7 +77,8 @@ function needsReplacer(value: unknown, depth: number): boolean {
 function replace(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const original = this[key];
   if (original instanceof Uint8Array) return '\0' + toBase64(original);
-  if (typeof value === 'string' && value.charCodeAt(0) === 0) throw new EncodeError('JSON cannot carry a text that starts with U+0000 (it would read as binary)');
+  if (typeof value === 'string' && value.charCodeAt(0) === 0)
+    throw new EncodeError('JSON cannot carry a text that starts with U+0000 (it would read as binary)');
   return typeof value === 'bigint' ? Number(value) : value;
 }
 

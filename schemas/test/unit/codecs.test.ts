@@ -61,20 +61,14 @@ const wideInteger = fc.oneof(
 );
 // JSON has no -0, NaN or Infinity. Past 2^53 every double is integral: those go out as 64-bit
 // integers (msgpack, CBOR) down to the point where a decoder can no longer read them back exactly.
-const float = fc.oneof(
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.double({ min: -(2 ** 66), max: 2 ** 66, noNaN: true }).map(Math.trunc),
-).filter((x) => !Object.is(x, -0));
+const float = fc
+  .oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.double({ min: -(2 ** 66), max: 2 ** 66, noNaN: true }).map(Math.trunc))
+  .filter((x) => !Object.is(x, -0));
 const bytes = fc.uint8Array({ maxLength: 40 });
 const scalar = fc.oneof(text, integer, float, fc.boolean(), fc.constant(null), bytes);
 
 const { value } = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { maxDepth: 3, depthSize: 'small' },
-    scalar,
-    fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(key, tie('value'), { maxKeys: 4 }),
-  ),
+  value: fc.oneof({ maxDepth: 3, depthSize: 'small' }, scalar, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(key, tie('value'), { maxKeys: 4 })),
 }));
 const kwargs = fc.dictionary(key, value, { maxKeys: 5 });
 const id = fc.bigInt({ min: 1n, max: TWO_53 }).map(Number);
@@ -401,7 +395,9 @@ describe('encodeWithTail: a message assembled from a pre-encoded tail', () => {
     fc.assert(
       fc.property(
         fc.array(fc.oneof(fc.integer(), fc.string(), fc.dictionary(fc.string({ minLength: 1 }), fc.integer())), { maxLength: 20 }),
-        fc.array(fc.oneof(fc.array(fc.oneof(fc.integer(), fc.string(), fc.constant(2 ** 40))), fc.dictionary(fc.string({ minLength: 1 }), fc.string())), { maxLength: 3 }),
+        fc.array(fc.oneof(fc.array(fc.oneof(fc.integer(), fc.string(), fc.constant(2 ** 40))), fc.dictionary(fc.string({ minLength: 1 }), fc.string())), {
+          maxLength: 3,
+        }),
         (head, tail) => {
           const whole = codec.encode([...head, ...tail]);
           const assembled = codec.encodeWithTail(head, codec.encodeTail(tail));

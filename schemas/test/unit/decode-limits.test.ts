@@ -202,7 +202,11 @@ describe('nesting depth', () => {
     const json = '['.repeat(MiB);
     const msgpack = new Uint8Array(MiB).fill(0x91);
     const cbor = new Uint8Array(MiB).fill(0x81);
-    for (const [codec, frame] of [[jsonCodec, json], [msgpackCodec, msgpack], [cborCodec, cbor]] as const) {
+    for (const [codec, frame] of [
+      [jsonCodec, json],
+      [msgpackCodec, msgpack],
+      [cborCodec, cbor],
+    ] as const) {
       expect(timed(() => refused(codec, frame, /nested deeper/))).toBeLessThan(500);
     }
   });
@@ -231,7 +235,11 @@ describe('value count', () => {
     msgpack.set([0xdd, 0, 8, 0, 0]);
     const cbor = new Uint8Array(5 + count).fill(0xa0);
     cbor.set([0x9a, 0, 8, 0, 0]);
-    for (const [codec, frame] of [[jsonCodec, json], [msgpackCodec, msgpack], [cborCodec, cbor]] as const) {
+    for (const [codec, frame] of [
+      [jsonCodec, json],
+      [msgpackCodec, msgpack],
+      [cborCodec, cbor],
+    ] as const) {
       expect(timed(() => refused(codec, frame, /more than 131072 values/))).toBeLessThan(500);
     }
   });
@@ -262,17 +270,20 @@ describe('values counted across the messages of a batch', () => {
     expect(binary.items).toBe(codec === jsonCodec ? 4 : 5);
   });
 
-  it.each(ALL.map((c) => [c.name, c] as const))('%s: the running count is held to maxItems: what fits passes, one value more is refused as a batch', (_name, codec) => {
-    const frame = codec.encode([1, { a: 1, b: 2 }]);
-    const values = codec === jsonCodec ? 6 : 7;
-    const fits = { items: 100 - values };
-    codec.decode(frame, { maxItems: 100, batch: fits });
-    expect(fits.items).toBe(100);
-    const over = { items: 101 - values };
-    refusedWith(codec, frame, { maxItems: 100, batch: over }, /more than 100 values in one batch/);
-    // A message over the limit on its own is still called what it is.
-    refusedWith(codec, frame, { maxItems: values - 1, batch: { items: 0 } }, new RegExp(`more than ${values - 1} values in one message`));
-  });
+  it.each(ALL.map((c) => [c.name, c] as const))(
+    '%s: the running count is held to maxItems: what fits passes, one value more is refused as a batch',
+    (_name, codec) => {
+      const frame = codec.encode([1, { a: 1, b: 2 }]);
+      const values = codec === jsonCodec ? 6 : 7;
+      const fits = { items: 100 - values };
+      codec.decode(frame, { maxItems: 100, batch: fits });
+      expect(fits.items).toBe(100);
+      const over = { items: 101 - values };
+      refusedWith(codec, frame, { maxItems: 100, batch: over }, /more than 100 values in one batch/);
+      // A message over the limit on its own is still called what it is.
+      refusedWith(codec, frame, { maxItems: values - 1, batch: { items: 0 } }, new RegExp(`more than ${values - 1} values in one message`));
+    },
+  );
 
   it('a batch of messages each at the value limit is refused at the second one, not decoded in full', () => {
     // 127 such messages fit in 16 MiB: decoded one budget each, they held the loop for 4.3 s.
@@ -281,7 +292,14 @@ describe('values counted across the messages of a batch', () => {
     const batch = { items: 0 };
     msgpackCodec.decode(frame, { batch });
     expect(batch.items).toBe(DEFAULT_MAX_ITEMS);
-    const t = timed(() => refusedWith(msgpackCodec, frame, { batch: { items: DEFAULT_MAX_ITEMS } }, /more than 131072 values in one batch \(its messages share one budget\) at byte 0/));
+    const t = timed(() =>
+      refusedWith(
+        msgpackCodec,
+        frame,
+        { batch: { items: DEFAULT_MAX_ITEMS } },
+        /more than 131072 values in one batch \(its messages share one budget\) at byte 0/,
+      ),
+    );
     expect(t).toBeLessThan(500);
   });
 });
@@ -345,7 +363,15 @@ const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const { value } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
     { maxDepth: 4, depthSize: 'small' },
-    fc.oneof(text, fc.integer(), fc.bigInt({ min: -(2n ** 53n), max: 2n ** 53n }).map(Number), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 20 })),
+    fc.oneof(
+      text,
+      fc.integer(),
+      fc.bigInt({ min: -(2n ** 53n), max: 2n ** 53n }).map(Number),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+      fc.boolean(),
+      fc.constant(null),
+      fc.uint8Array({ maxLength: 20 }),
+    ),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(key, tie('value'), { maxKeys: 4 }),
   ),
@@ -365,7 +391,8 @@ describe('properties', () => {
       fc.property(fc.array(value, { maxLength: 5 }), (args) => {
         const message = [36, 1, 2, {}, args];
         let current: unknown = message;
-        for (const codec of [jsonCodec, msgpackCodec, cborCodec, jsonCodec, cborCodec, msgpackCodec]) current = codec.decode(codec.encode(current as unknown[]));
+        for (const codec of [jsonCodec, msgpackCodec, cborCodec, jsonCodec, cborCodec, msgpackCodec])
+          current = codec.decode(codec.encode(current as unknown[]));
         expect(plain(current)).toStrictEqual(plain(message));
       }),
       { numRuns: 300 },
@@ -440,10 +467,25 @@ describe('at 16 MiB, the default maxMessageBytes', () => {
     ['MessagePack: 16 MiB of fixarray(1)', msgpackCodec, () => new Uint8Array(SIZE).fill(0x91), /nested deeper than 64/],
     ['CBOR: 16 MiB of array(1)', cborCodec, () => new Uint8Array(SIZE).fill(0x81), /nested deeper than 64/],
     ['JSON: 16 MiB of empty dicts', jsonCodec, () => `[16,1,{},"t",[${'{},'.repeat(SIZE / 3 - 8)}{}]]`, /more than 131072 values/],
-    ['JSON: 16 MiB of 1.7976931348623157e308', jsonCodec, () => `[16,1,{},"t",[${'1.7976931348623157e308,'.repeat(SIZE / 23 - 1)}0]]`, /more than 131072 values/],
+    [
+      'JSON: 16 MiB of 1.7976931348623157e308',
+      jsonCodec,
+      () => `[16,1,{},"t",[${'1.7976931348623157e308,'.repeat(SIZE / 23 - 1)}0]]`,
+      /more than 131072 values/,
+    ],
     ['MessagePack: 16 MiB of empty dicts', msgpackCodec, () => binaryPublish(msgpackCodec, [0x80], msgpackArray), /more than 131072 values/],
-    ['MessagePack: 16 MiB of uint64', msgpackCodec, () => binaryPublish(msgpackCodec, [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], msgpackArray), /more than 131072 values/],
-    ['CBOR: 16 MiB of 8-byte bignums', cborCodec, () => binaryPublish(cborCodec, [0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], cborArray), /more than 131072 values/],
+    [
+      'MessagePack: 16 MiB of uint64',
+      msgpackCodec,
+      () => binaryPublish(msgpackCodec, [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], msgpackArray),
+      /more than 131072 values/,
+    ],
+    [
+      'CBOR: 16 MiB of 8-byte bignums',
+      cborCodec,
+      () => binaryPublish(cborCodec, [0xc2, 0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], cborArray),
+      /more than 131072 values/,
+    ],
     [
       'CBOR: one bignum of 16 MiB',
       cborCodec,

@@ -45,10 +45,12 @@ describe('RandomIds', () => {
   it('reaches both ends of the range: all-zero bits give 1, all-one bits give 2^53', () => {
     const spy = vi.spyOn(globalThis.crypto, 'getRandomValues');
     onTestFinished(() => spy.mockRestore());
-    const fill = (byte: number) => <T extends ArrayBufferView | null>(array: T): T => {
-      if (array instanceof Uint32Array) array.fill(byte === 0 ? 0 : 0xffffffff);
-      return array;
-    };
+    const fill =
+      (byte: number) =>
+      <T extends ArrayBufferView | null>(array: T): T => {
+        if (array instanceof Uint32Array) array.fill(byte === 0 ? 0 : 0xffffffff);
+        return array;
+      };
     spy.mockImplementation(fill(0));
     expect(new RandomIds().next()).toBe(1);
     spy.mockImplementation(fill(0xff));

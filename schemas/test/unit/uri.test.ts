@@ -55,15 +55,19 @@ describe('isValidUri', () => {
   const strictComponent = fc.stringMatching(/^[0-9a-z_]{1,8}$/);
 
   it('accepts any non-empty components joined by "." (loose)', () => {
-    fc.assert(fc.property(fc.array(looseComponent, { minLength: 1, maxLength: 5 }), (parts) => {
-      expect(isValidUri(parts.join('.'), 'loose')).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.array(looseComponent, { minLength: 1, maxLength: 5 }), (parts) => {
+        expect(isValidUri(parts.join('.'), 'loose')).toBe(true);
+      }),
+    );
   });
 
   it('accepts [0-9a-z_] components joined by "." (strict)', () => {
-    fc.assert(fc.property(fc.array(strictComponent, { minLength: 1, maxLength: 5 }), (parts) => {
-      expect(isValidUri(parts.join('.'), 'strict')).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.array(strictComponent, { minLength: 1, maxLength: 5 }), (parts) => {
+        expect(isValidUri(parts.join('.'), 'strict')).toBe(true);
+      }),
+    );
   });
 
   it('rejects a component with "#" or whitespace, or an empty component', () => {
@@ -81,9 +85,11 @@ describe('isValidUri', () => {
   });
 
   it('strict is a subset of loose', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 12 }), (uri) => {
-      if (isValidUri(uri, 'strict')) expect(isValidUri(uri, 'loose')).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }), (uri) => {
+        if (isValidUri(uri, 'strict')) expect(isValidUri(uri, 'loose')).toBe(true);
+      }),
+    );
   });
 });
 

@@ -19,46 +19,170 @@ interface Shape {
   readonly optional: number;
 }
 
-const ARGS = [['args', 'Arguments'], ['kwargs', 'ArgumentsKw']] as const;
+const ARGS = [
+  ['args', 'Arguments'],
+  ['kwargs', 'ArgumentsKw'],
+] as const;
 
 const SHAPES: readonly Shape[] = [
-  { code: MessageCode.Hello, elements: [['uri', 'Realm'], ['dict', 'Details']], optional: 0 },
-  { code: MessageCode.Welcome, elements: [['id', 'Session'], ['dict', 'Details']], optional: 0 },
-  { code: MessageCode.Abort, elements: [['dict', 'Details'], ['uri', 'Reason']], optional: 0 },
-  { code: MessageCode.Challenge, elements: [['string', 'AuthMethod'], ['dict', 'Extra']], optional: 0 },
-  { code: MessageCode.Authenticate, elements: [['string', 'Signature'], ['dict', 'Extra']], optional: 0 },
-  { code: MessageCode.Goodbye, elements: [['dict', 'Details'], ['uri', 'Reason']], optional: 0 },
+  {
+    code: MessageCode.Hello,
+    elements: [
+      ['uri', 'Realm'],
+      ['dict', 'Details'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Welcome,
+    elements: [
+      ['id', 'Session'],
+      ['dict', 'Details'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Abort,
+    elements: [
+      ['dict', 'Details'],
+      ['uri', 'Reason'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Challenge,
+    elements: [
+      ['string', 'AuthMethod'],
+      ['dict', 'Extra'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Authenticate,
+    elements: [
+      ['string', 'Signature'],
+      ['dict', 'Extra'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Goodbye,
+    elements: [
+      ['dict', 'Details'],
+      ['uri', 'Reason'],
+    ],
+    optional: 0,
+  },
   {
     code: MessageCode.Error,
     elements: [['type', 'REQUEST.Type'], ['id', 'REQUEST.Request'], ['dict', 'Details'], ['uri', 'Error'], ...ARGS],
     optional: 2,
   },
   { code: MessageCode.Publish, elements: [['id', 'Request'], ['dict', 'Options'], ['uri', 'Topic'], ...ARGS], optional: 2 },
-  { code: MessageCode.Published, elements: [['id', 'PUBLISH.Request'], ['id', 'Publication']], optional: 0 },
-  { code: MessageCode.Subscribe, elements: [['id', 'Request'], ['dict', 'Options'], ['uri', 'Topic']], optional: 0 },
-  { code: MessageCode.Subscribed, elements: [['id', 'SUBSCRIBE.Request'], ['id', 'Subscription']], optional: 0 },
-  { code: MessageCode.Unsubscribe, elements: [['id', 'Request'], ['id', 'SUBSCRIBED.Subscription']], optional: 0 },
+  {
+    code: MessageCode.Published,
+    elements: [
+      ['id', 'PUBLISH.Request'],
+      ['id', 'Publication'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Subscribe,
+    elements: [
+      ['id', 'Request'],
+      ['dict', 'Options'],
+      ['uri', 'Topic'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Subscribed,
+    elements: [
+      ['id', 'SUBSCRIBE.Request'],
+      ['id', 'Subscription'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Unsubscribe,
+    elements: [
+      ['id', 'Request'],
+      ['id', 'SUBSCRIBED.Subscription'],
+    ],
+    optional: 0,
+  },
   { code: MessageCode.Unsubscribed, elements: [['id', 'Request']], optional: 0 },
-  { code: MessageCode.Unsubscribed, elements: [['idOrZero', 'Request'], ['dict', 'Details']], optional: 0 },
+  {
+    code: MessageCode.Unsubscribed,
+    elements: [
+      ['idOrZero', 'Request'],
+      ['dict', 'Details'],
+    ],
+    optional: 0,
+  },
   {
     code: MessageCode.Event,
     elements: [['id', 'SUBSCRIBED.Subscription'], ['id', 'PUBLISHED.Publication'], ['dict', 'Details'], ...ARGS],
     optional: 2,
   },
   { code: MessageCode.Call, elements: [['id', 'Request'], ['dict', 'Options'], ['uri', 'Procedure'], ...ARGS], optional: 2 },
-  { code: MessageCode.Cancel, elements: [['id', 'CALL.Request'], ['dict', 'Options']], optional: 0 },
+  {
+    code: MessageCode.Cancel,
+    elements: [
+      ['id', 'CALL.Request'],
+      ['dict', 'Options'],
+    ],
+    optional: 0,
+  },
   { code: MessageCode.Result, elements: [['id', 'CALL.Request'], ['dict', 'Details'], ...ARGS], optional: 2 },
-  { code: MessageCode.Register, elements: [['id', 'Request'], ['dict', 'Options'], ['uri', 'Procedure']], optional: 0 },
-  { code: MessageCode.Registered, elements: [['id', 'REGISTER.Request'], ['id', 'Registration']], optional: 0 },
-  { code: MessageCode.Unregister, elements: [['id', 'Request'], ['id', 'REGISTERED.Registration']], optional: 0 },
+  {
+    code: MessageCode.Register,
+    elements: [
+      ['id', 'Request'],
+      ['dict', 'Options'],
+      ['uri', 'Procedure'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Registered,
+    elements: [
+      ['id', 'REGISTER.Request'],
+      ['id', 'Registration'],
+    ],
+    optional: 0,
+  },
+  {
+    code: MessageCode.Unregister,
+    elements: [
+      ['id', 'Request'],
+      ['id', 'REGISTERED.Registration'],
+    ],
+    optional: 0,
+  },
   { code: MessageCode.Unregistered, elements: [['id', 'Request']], optional: 0 },
-  { code: MessageCode.Unregistered, elements: [['idOrZero', 'Request'], ['dict', 'Details']], optional: 0 },
+  {
+    code: MessageCode.Unregistered,
+    elements: [
+      ['idOrZero', 'Request'],
+      ['dict', 'Details'],
+    ],
+    optional: 0,
+  },
   {
     code: MessageCode.Invocation,
     elements: [['id', 'Request'], ['id', 'REGISTERED.Registration'], ['dict', 'Details'], ...ARGS],
     optional: 2,
   },
-  { code: MessageCode.Interrupt, elements: [['id', 'INVOCATION.Request'], ['dict', 'Options']], optional: 0 },
+  {
+    code: MessageCode.Interrupt,
+    elements: [
+      ['id', 'INVOCATION.Request'],
+      ['dict', 'Options'],
+    ],
+    optional: 0,
+  },
   { code: MessageCode.Yield, elements: [['id', 'INVOCATION.Request'], ['dict', 'Options'], ...ARGS], optional: 2 },
 ];
 
@@ -284,8 +408,18 @@ const FRAME_ERRORS: readonly Bad[] = [
     message: 'WELCOME element 1 (Session): expected an ID (integer in [1, 2^53]), got number 9007199254740994',
     element: 1,
   },
-  { title: 'ID 1.5', frame: [36, 1.5, 2, {}], message: 'EVENT element 1 (SUBSCRIBED.Subscription): expected an ID (integer in [1, 2^53]), got number 1.5', element: 1 },
-  { title: 'ID as string', frame: [34, 1, '5'], message: 'UNSUBSCRIBE element 2 (SUBSCRIBED.Subscription): expected an ID (integer in [1, 2^53]), got string "5"', element: 2 },
+  {
+    title: 'ID 1.5',
+    frame: [36, 1.5, 2, {}],
+    message: 'EVENT element 1 (SUBSCRIBED.Subscription): expected an ID (integer in [1, 2^53]), got number 1.5',
+    element: 1,
+  },
+  {
+    title: 'ID as string',
+    frame: [34, 1, '5'],
+    message: 'UNSUBSCRIBE element 2 (SUBSCRIBED.Subscription): expected an ID (integer in [1, 2^53]), got string "5"',
+    element: 2,
+  },
   { title: 'dict as list', frame: [1, 'realm1', []], message: 'HELLO element 2 (Details): expected a dict, got a list', element: 2 },
   { title: 'dict as null', frame: [48, 1, null, 'com.add'], message: 'CALL element 2 (Options): expected a dict, got null', element: 2 },
   { title: 'dict as binary', frame: [3, new Uint8Array(1), 'wamp.error.x'], message: 'ABORT element 1 (Details): expected a dict, got binary', element: 1 },
@@ -293,9 +427,24 @@ const FRAME_ERRORS: readonly Bad[] = [
   { title: 'kwargs without args', frame: [16, 1, {}, 't', { a: 1 }], message: 'PUBLISH element 4 (Arguments): expected a list, got a dict', element: 4 },
   { title: 'args as string', frame: [70, 1, {}, 'x'], message: 'YIELD element 3 (Arguments): expected a list, got string "x"', element: 3 },
   { title: 'kwargs as list', frame: [50, 1, {}, [], []], message: 'RESULT element 4 (ArgumentsKw): expected a dict, got a list', element: 4 },
-  { title: 'ERROR for type 99', frame: [8, 99, 1, {}, 'e'], message: 'ERROR element 1 (REQUEST.Type): expected a WAMP message type, got number 99', element: 1 },
-  { title: 'UNSUBSCRIBED 0 without Details', frame: [35, 0], message: 'UNSUBSCRIBED element 1 (Request): expected an ID (integer in [1, 2^53]), got number 0', element: 1 },
-  { title: 'UNREGISTERED -1 with Details', frame: [67, -1, {}], message: 'UNREGISTERED element 1 (Request): expected an ID (integer in [1, 2^53]), got number -1', element: 1 },
+  {
+    title: 'ERROR for type 99',
+    frame: [8, 99, 1, {}, 'e'],
+    message: 'ERROR element 1 (REQUEST.Type): expected a WAMP message type, got number 99',
+    element: 1,
+  },
+  {
+    title: 'UNSUBSCRIBED 0 without Details',
+    frame: [35, 0],
+    message: 'UNSUBSCRIBED element 1 (Request): expected an ID (integer in [1, 2^53]), got number 0',
+    element: 1,
+  },
+  {
+    title: 'UNREGISTERED -1 with Details',
+    frame: [67, -1, {}],
+    message: 'UNREGISTERED element 1 (Request): expected an ID (integer in [1, 2^53]), got number -1',
+    element: 1,
+  },
   { title: 'too few: code only', frame: [16], message: 'PUBLISH: expected 4 to 6 elements, got 1' },
   { title: 'too many: 7 for PUBLISH', frame: [16, 1, {}, 't', [], {}, 'x'], message: 'PUBLISH: expected 4 to 6 elements, got 7' },
   { title: 'too many: HELLO with 4', frame: [1, 'realm1', {}, {}], message: 'HELLO: expected 3 elements, got 4' },

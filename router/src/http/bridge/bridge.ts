@@ -57,7 +57,11 @@ export class HttpBridge {
   readonly #sse: SsePath[] = [];
 
   /** `admission`: the listener's gate, which SSE streams (long-lived, browser-reachable) pass. */
-  constructor(config: HttpBridgeConfig, host: BridgeHost, options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission; inbound?: InboundBudget }) {
+  constructor(
+    config: HttpBridgeConfig,
+    host: BridgeHost,
+    options: { maxBodyBytes: number; maxNestingDepth?: number; maxMessageItems?: number; admission?: Admission; inbound?: InboundBudget },
+  ) {
     this.#config = config;
     this.#host = host;
     this.#pool = new SessionPool((identity) => host.openBridgeSession(identity));
@@ -89,7 +93,12 @@ export class HttpBridge {
         ...(options.inbound !== undefined && { inbound: options.inbound }),
         onInboundRefused: (req, limit) => {
           host.stats.limitExceeded('maxInboundBytes');
-          logRefusal(host.log, 'maxInboundBytes', { path: path.path, peer: req.socket.remoteAddress, limit }, `HTTP bridge request refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`);
+          logRefusal(
+            host.log,
+            'maxInboundBytes',
+            { path: path.path, peer: req.socket.remoteAddress, limit },
+            `HTTP bridge request refused (503): the listener's budget for incoming messages in progress (maxInboundBytes ${limit}) is used up`,
+          );
         },
       });
       this.#routes.push({ path, handler, guard, cors: new CorsPolicy(path.cors) });
@@ -123,7 +132,9 @@ export class HttpBridge {
       try {
         await this.#pool.get(identity);
       } catch (err) {
-        throw new Error(`HTTP bridge path ${path}: cannot act as role '${identity.authrole}' in realm '${identity.realm}': ${(err as Error).message}`, { cause: err });
+        throw new Error(`HTTP bridge path ${path}: cannot act as role '${identity.authrole}' in realm '${identity.realm}': ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
   }

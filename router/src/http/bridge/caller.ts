@@ -54,7 +54,8 @@ export class CallerPath {
   #timeout(asked: unknown): number {
     const most = this.path.callTimeoutMs;
     if (asked === undefined) return most;
-    if (typeof asked !== 'number' || !Number.isInteger(asked) || asked < 0) throw new HttpRefusal(400, "request body: 'timeout' must be a non-negative integer (milliseconds)");
+    if (typeof asked !== 'number' || !Number.isInteger(asked) || asked < 0)
+      throw new HttpRefusal(400, "request body: 'timeout' must be a non-negative integer (milliseconds)");
     if (most === 0) return asked;
     return asked === 0 ? most : Math.min(asked, most);
   }

@@ -281,7 +281,12 @@ export function resolveHttpBridge(file: HttpBridgeFile): HttpBridgeConfig {
       maxBufferedBytes: (p.type === 'sse' ? p.maxBufferedBytes : undefined) ?? 1024 * 1024,
       webhook:
         p.type === 'webhook'
-          ? { topic: p.options.topic, successResponse: p.options.success_response ?? 'OK', errorResponse: p.options.error_response ?? 'NOT OK', githubSecret: p.options.github_secret }
+          ? {
+              topic: p.options.topic,
+              successResponse: p.options.success_response ?? 'OK',
+              errorResponse: p.options.error_response ?? 'NOT OK',
+              githubSecret: p.options.github_secret,
+            }
           : undefined,
     };
   });
@@ -301,7 +306,12 @@ export function bridgeProblems(listener: unknown, at: string, realms: ReadonlySe
   const problems: string[] = [];
   if (!isRecord(listener) || !isRecord(listener['http']) || !isRecord(listener['http']['paths'])) return problems;
   const http = listener['http'];
-  const websocketPaths = typeof listener['path'] === 'string' ? [listener['path']] : Array.isArray(listener['path']) ? listener['path'].filter((p): p is string => typeof p === 'string') : ['/ws'];
+  const websocketPaths =
+    typeof listener['path'] === 'string'
+      ? [listener['path']]
+      : Array.isArray(listener['path'])
+        ? listener['path'].filter((p): p is string => typeof p === 'string')
+        : ['/ws'];
   const taken = new Map<string, string>([...websocketPaths.map((p): [string, string] => [p, 'the WebSocket path']), ['/health', 'the health check']]);
   if (isRecord(listener['longpoll'])) taken.set(typeof listener['longpoll']['path'] === 'string' ? listener['longpoll']['path'] : '/lp', 'the long-poll path');
   if (typeof http['openapi'] === 'string') taken.set(http['openapi'], 'the OpenAPI document');
@@ -313,13 +323,15 @@ export function bridgeProblems(listener: unknown, at: string, realms: ReadonlySe
     if (!isRecord(p)) continue;
     if (typeof p['realm'] === 'string' && !realms.has(p['realm'])) problems.push(`${here}/realm: no realm named '${p['realm']}' in this config`);
     const o = p['options'];
-    if (isRecord(o) && (o['secret'] === undefined) !== (o['key'] === undefined)) problems.push(`${here}/options: key and secret go together (signed requests need both)`);
+    if (isRecord(o) && (o['secret'] === undefined) !== (o['key'] === undefined))
+      problems.push(`${here}/options: key and secret go together (signed requests need both)`);
     if (isRecord(o) && Array.isArray(o['require_ip'])) {
       o['require_ip'].forEach((entry: unknown, i) => {
         if (typeof entry === 'string' && !isNetwork(entry)) problems.push(`${here}/options/require_ip/${i}: '${entry}' is not an IP address or CIDR network`);
       });
     }
-    if (p['requireIncreasingSeq'] === true && !(isRecord(o) && typeof o['secret'] === 'string')) problems.push(`${here}/requireIncreasingSeq: needs options.key and options.secret`);
+    if (p['requireIncreasingSeq'] === true && !(isRecord(o) && typeof o['secret'] === 'string'))
+      problems.push(`${here}/requireIncreasingSeq: needs options.key and options.secret`);
     problems.push(...corsProblems(p['cors'], `${here}/cors`));
   }
   return problems;
@@ -341,11 +353,13 @@ function corsProblems(cors: unknown, at: string): string[] {
   const problems: string[] = [];
   const origins = cors['origins'] as unknown[];
   origins.forEach((origin, i) => {
-    if (typeof origin === 'string' && origin !== '*' && !isOrigin(origin)) problems.push(`${at}/origins/${i}: '${origin}' is not an origin (scheme://host[:port], e.g. https://app.example.com)`);
+    if (typeof origin === 'string' && origin !== '*' && !isOrigin(origin))
+      problems.push(`${at}/origins/${i}: '${origin}' is not an origin (scheme://host[:port], e.g. https://app.example.com)`);
   });
   if (origins.includes('*') && origins.length > 1) problems.push(`${at}/origins: '*' (any origin) stands alone`);
   // Any origin with credentials would let every web page act with a visitor's cookies and certificates.
-  if (origins.includes('*') && cors['credentials'] === true) problems.push(`${at}/credentials: not with origins '*'; list the origins that may send credentials`);
+  if (origins.includes('*') && cors['credentials'] === true)
+    problems.push(`${at}/credentials: not with origins '*'; list the origins that may send credentials`);
   return problems;
 }
 

@@ -50,7 +50,10 @@ export class CrossbarBridgeImport {
       out['options'] = kept;
     } else if (options !== undefined) out['options'] = options;
     // Crossbar echoes every Origin with credentials; here that is an explicit opt-in (#14).
-    warn(at, `Crossbar answers browser pages of any origin (CORS, with credentials); this ${type} path refuses pages of other origins: list the ones to allow in its cors.origins`);
+    warn(
+      at,
+      `Crossbar answers browser pages of any origin (CORS, with credentials); this ${type} path refuses pages of other origins: list the ones to allow in its cors.origins`,
+    );
     // Crossbar's paths are relative to the Web transport's root.
     const path = `/${key.replace(/^\/+/, '')}`;
     this.paths[path] = out;

@@ -147,10 +147,15 @@ export class HttpCallee {
     } catch (err) {
       if (err instanceof ResponseTooLarge) {
         this.stats?.limitExceeded('maxResponseBytes');
-        throw new WampError(LIMIT_EXCEEDED, [`${verb} ${target.href}: the answer is larger than maxResponseBytes (${maxBytes})`], { limit: 'maxResponseBytes', value: maxBytes });
+        throw new WampError(LIMIT_EXCEEDED, [`${verb} ${target.href}: the answer is larger than maxResponseBytes (${maxBytes})`], {
+          limit: 'maxResponseBytes',
+          value: maxBytes,
+        });
       }
       const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
-      throw new WampError(timedOut ? ErrorUri.Timeout : ErrorUri.RuntimeError, [`${verb} ${target.href}: ${timedOut ? 'no complete answer in time' : (err as Error).message}`]);
+      throw new WampError(timedOut ? ErrorUri.Timeout : ErrorUri.RuntimeError, [
+        `${verb} ${target.href}: ${timedOut ? 'no complete answer in time' : (err as Error).message}`,
+      ]);
     }
     const out: Record<string, string[]> = {};
     res.headers.forEach((value, name) => {

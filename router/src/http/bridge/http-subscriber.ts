@@ -88,7 +88,10 @@ export class HttpSubscriber {
     } catch (err) {
       // A string that starts with U+0000 has no JSON form: this event cannot be delivered.
       this.counters.failed++;
-      this.log.warn({ url: this.config.url, topic, publication: e.publication, err: (err as Error).message }, 'HTTP subscriber: event cannot be written as JSON: not delivered');
+      this.log.warn(
+        { url: this.config.url, topic, publication: e.publication, err: (err as Error).message },
+        'HTTP subscriber: event cannot be written as JSON: not delivered',
+      );
       return;
     }
     const bytes = Buffer.byteLength(body, 'utf8');
@@ -153,10 +156,14 @@ export class HttpSubscriber {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      this.#stop.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      this.#stop.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

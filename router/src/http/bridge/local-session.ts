@@ -15,7 +15,15 @@
  */
 import type { Args, Dict, Kwargs } from '@switchboard/schemas';
 import { CloseUri, WampError } from '@switchboard/schemas';
-import { ConnectionLostError, NotConnectedError, ProtocolViolationError, Result, SerializerError, SessionAbortedError, SessionClosedError } from '@switchboard/client';
+import {
+  ConnectionLostError,
+  NotConnectedError,
+  ProtocolViolationError,
+  Result,
+  SerializerError,
+  SessionAbortedError,
+  SessionClosedError,
+} from '@switchboard/client';
 import type { Session } from '@switchboard/client';
 
 export const BRIDGE_AUTHMETHOD = 'x_switchboard_bridge';
@@ -120,7 +128,13 @@ export class BridgeSession {
   }
 
   /** CALL; `signal` sends CANCEL (killnowait). Rejects with WampError. */
-  async call(procedure: string, args: Args | undefined, kwargs: Kwargs | undefined, options: Dict, signal?: AbortSignal): Promise<{ args: Args; kwargs: Kwargs }> {
+  async call(
+    procedure: string,
+    args: Args | undefined,
+    kwargs: Kwargs | undefined,
+    options: Dict,
+    signal?: AbortSignal,
+  ): Promise<{ args: Args; kwargs: Kwargs }> {
     if (!this.#open) throw new BridgeSessionClosed('the bridge session is closed');
     try {
       const result = await this.session.callResult(procedure, args, kwargs, signal === undefined ? { extra: options } : { extra: options, signal });

@@ -34,11 +34,14 @@ const SIGNED_PARAMETERS: Json[] = ['key', 'timestamp', 'seq', 'nonce', 'signatur
 
 function refusals(path: BridgePath): Json {
   const out: Json = {
-    '400': errorBody('Malformed or refused request (content type, charset, Content-Length, JSON, missing key, signature fields, stale timestamp, require_ip, require_tls)'),
+    '400': errorBody(
+      'Malformed or refused request (content type, charset, Content-Length, JSON, missing key, signature fields, stale timestamp, require_ip, require_tls)',
+    ),
     '405': errorBody('Method not allowed'),
     '413': errorBody('Body over post_body_limit'),
   };
-  if (path.options.secret !== undefined || path.tokens.length > 0) out['401'] = errorBody('Unknown key, bad signature, replayed nonce, stale seq, or missing/unknown bearer token');
+  if (path.options.secret !== undefined || path.tokens.length > 0)
+    out['401'] = errorBody('Unknown key, bad signature, replayed nonce, stale seq, or missing/unknown bearer token');
   return out;
 }
 
@@ -53,10 +56,22 @@ function operation(path: BridgePath): Json {
       return {
         summary: `Publish to realm ${path.realm} as role ${path.role}`,
         ...security,
-        parameters: [...parameters, { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' }, description: 'A repeat within the TTL gets the first answer again' }],
+        parameters: [
+          ...parameters,
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            schema: { type: 'string' },
+            description: 'A repeat within the TTL gets the first answer again',
+          },
+        ],
         requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [ref('publishRequest'), ref('publishBatch')] } } } },
         responses: {
-          '200': json({ oneOf: [ref('publishResult'), ref('batchResult'), ...(path.strict ? [] : [ref('error')])] }, path.strict ? 'Published (or a batch\'s results)' : 'Published, a batch\'s results, or a WAMP error {"error": uri, …}'),
+          '200': json(
+            { oneOf: [ref('publishResult'), ref('batchResult'), ...(path.strict ? [] : [ref('error')])] },
+            path.strict ? "Published (or a batch's results)" : 'Published, a batch\'s results, or a WAMP error {"error": uri, …}',
+          ),
           ...refusals(path),
           '422': errorBody('Idempotency-Key reused with another body'),
           ...wampErrors,
@@ -79,7 +94,10 @@ function operation(path: BridgePath): Json {
         parameters,
         requestBody: { required: true, content: { 'application/json': { schema: ref('callRequest') } } },
         responses: {
-          '200': json(path.strict ? ref('callResult') : { oneOf: [ref('callResult'), ref('error')] }, path.strict ? 'The result' : 'The result, or a WAMP error {"error": uri, …}'),
+          '200': json(
+            path.strict ? ref('callResult') : { oneOf: [ref('callResult'), ref('error')] },
+            path.strict ? 'The result' : 'The result, or a WAMP error {"error": uri, …}',
+          ),
           ...refusals(path),
           ...wampErrors,
         },
@@ -105,7 +123,13 @@ function operation(path: BridgePath): Json {
           { name: 'topic', in: 'query', required: true, schema: { type: 'string' } },
           { name: 'match', in: 'query', required: false, schema: { enum: ['exact', 'prefix', 'wildcard'] } },
           { name: 'get_retained', in: 'query', required: false, schema: { enum: ['true', 'false'] } },
-          { name: 'events', in: 'query', required: false, schema: { enum: ['message'] }, description: 'message: no event: line (EventSource.onmessage gets every event)' },
+          {
+            name: 'events',
+            in: 'query',
+            required: false,
+            schema: { enum: ['message'] },
+            description: 'message: no event: line (EventSource.onmessage gets every event)',
+          },
           { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'Resume after this publication' },
         ],
         responses: {

@@ -18,7 +18,17 @@ import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
 
 /** PUBLISH.Options a request may set; `acknowledge` is always on. */
-const PUBLISH_OPTIONS = ['exclude', 'eligible', 'exclude_authid', 'eligible_authid', 'exclude_authrole', 'eligible_authrole', 'exclude_me', 'retain', 'disclose_me'] as const;
+const PUBLISH_OPTIONS = [
+  'exclude',
+  'eligible',
+  'exclude_authid',
+  'eligible_authid',
+  'exclude_authrole',
+  'eligible_authrole',
+  'exclude_me',
+  'retain',
+  'disclose_me',
+] as const;
 
 interface Publication {
   topic: string;

@@ -42,7 +42,7 @@ export function answerOptions(res: ServerResponse, methods: string): void {
  */
 export class NotRepresentable extends WampError {
   constructor() {
-    super(ErrorUri.InvalidArgument, ['the answer holds a string that starts with U+0000, which has no form in the HTTP bridge\'s JSON']);
+    super(ErrorUri.InvalidArgument, ["the answer holds a string that starts with U+0000, which has no form in the HTTP bridge's JSON"]);
   }
 }
 

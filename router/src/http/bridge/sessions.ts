@@ -36,7 +36,11 @@ export class SessionPool {
 
   close(): void {
     this.#closed = true;
-    for (const session of this.#sessions.values()) session.then((s) => s.close(), () => undefined);
+    for (const session of this.#sessions.values())
+      session.then(
+        (s) => s.close(),
+        () => undefined,
+      );
     this.#sessions.clear();
   }
 }

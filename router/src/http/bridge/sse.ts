@@ -99,7 +99,11 @@ export class SsePath {
       } catch (err) {
         if (!(err instanceof NotRepresentable)) throw err;
         unsent++;
-        if (unsent === 1 || unsent % 1000 === 0) this.log.warn({ path: this.path.path, topic: e.topic, publication: e.publication, unsent }, 'SSE: an event holds a string that starts with U+0000, which has no JSON form here: left out');
+        if (unsent === 1 || unsent % 1000 === 0)
+          this.log.warn(
+            { path: this.path.path, topic: e.topic, publication: e.publication, unsent },
+            'SSE: an event holds a string that starts with U+0000, which has no JSON form here: left out',
+          );
         return;
       }
       write(text);
@@ -113,7 +117,12 @@ export class SsePath {
       }
     };
     const onSubscribed = (subscription: number): void => {
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
       write(`: subscribed ${subscription}\n\n`);
       if (last === undefined) return;
       // A history read with no gate of its own: the SUBSCRIBE that made this subscription passed

@@ -42,6 +42,7 @@ export function errorAnswer(err: unknown, strict: boolean): ErrorAnswer {
   if (err instanceof WampError) {
     return { status: strict ? strictStatus(err.uri) : 200, body: { error: err.uri, args: err.args, kwargs: err.kwargs } };
   }
-  const message = err instanceof BridgeSessionClosed ? 'the router is shutting down or the bridge session was closed' : 'Sorry, the router has encountered a problem.';
+  const message =
+    err instanceof BridgeSessionClosed ? 'the router is shutting down or the bridge session was closed' : 'Sorry, the router has encountered a problem.';
   return { status: err instanceof BridgeSessionClosed ? 503 : 500, body: { error: ErrorUri.RuntimeError, args: [message], kwargs: {} } };
 }
