@@ -86,8 +86,8 @@ function wordsOf(body: string): string {
   } else if (/^<(!doctype|html|head|body)/i.test(trimmed)) {
     text = stripMarkup(trimmed);
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   text = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
