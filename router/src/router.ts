@@ -38,8 +38,7 @@ import { Connection, ConnectionState } from './connection.js';
 import type { SessionLimits } from './connection.js';
 import { OutboundCounters } from './transports/outbound.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
-import { createInProcessConnection, createLocalConnection } from './transports/local.js';
-import type { LocalClient } from './transports/local.js';
+import { createInProcessConnection } from './transports/local.js';
 
 /** A cluster node's view of the cluster (GET /ready). */
 export interface ClusterStatus {
@@ -527,14 +526,6 @@ export class Router implements RouterCore, AsyncDisposable {
     connection.onClosed = (closed) => this.#sessions.delete(closed);
     this.#sessions.add(connection);
     return connection;
-  }
-
-  /** An in-process client connection (see transports/local.ts). @internal */
-  connectLocal(options: Parameters<typeof createLocalConnection>[0], authenticators?: ReadonlyMap<string, Authenticator>): LocalClient {
-    const log = this.logger('transport');
-    const connection = createLocalConnection({ onError: (err) => log.error({ err: err.message }, 'in-process connection closed after a fault'), ...options });
-    connection.bind(this.accept(connection.peer, authenticators));
-    return connection.client;
   }
 
   /** The router's own caller in a realm (for dynamic authenticators and authorizers). @internal */

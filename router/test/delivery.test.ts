@@ -1,11 +1,13 @@
 /**
  * Serialize once: an EVENT is encoded once per subscription per serializer, whatever the number
- * of subscribers. Uses in-process connections whose codecs count their encode calls.
+ * of subscribers. Each client is a bare Peer attached with `router.accept`, whose codec the test
+ * picks (one that counts its encode calls, or refuses some payloads); delivery is a microtask each
+ * way, like any in-process connection.
  */
 import { describe, expect, it } from 'vitest';
 import type { Codec } from '@switchboard/schemas';
-import { cborCodec, jsonCodec, MessageCode, msgpackCodec } from '@switchboard/schemas';
-import type { LocalClient } from '../src/transports/local.js';
+import { cborCodec, jsonCodec, MessageCode, msgpackCodec, ROUTER_FRAME_LIMITS } from '@switchboard/schemas';
+import type { Peer, PeerHandler } from '../src/transports/peer.js';
 import { startTestRouter, within } from './helpers.js';
 
 function counting(codec: Codec): Codec & { events: number } {
@@ -20,8 +22,13 @@ function counting(codec: Codec): Codec & { events: number } {
   return counter;
 }
 
+/** The client side of a connection: sends a message (an array) to the router, through the codec. */
+interface Conn {
+  send(message: unknown[]): void;
+}
+
 interface Client {
-  conn: LocalClient;
+  conn: Conn;
   inbox: unknown[][];
   waitFor(count: number): Promise<void>;
 }
@@ -29,13 +36,36 @@ interface Client {
 function connect(router: Awaited<ReturnType<typeof startTestRouter>>, codec: Codec): Client {
   const inbox: unknown[][] = [];
   let wake: (() => void) | undefined;
-  const conn = router.connectLocal({
+  let open = true;
+  let handler: PeerHandler | undefined;
+  const peer: Peer = {
     codec,
-    onMessage: (m) => {
-      inbox.push(m as unknown[]);
-      wake?.();
+    transport: { type: 'local', protocol: codec.subprotocol, peer: 'local' },
+    bufferedBytes: 0,
+    send(frame) {
+      if (!open) return false;
+      queueMicrotask(() => {
+        inbox.push(codec.decode(frame, ROUTER_FRAME_LIMITS) as unknown[]);
+        wake?.();
+      });
+      return true;
     },
-  });
+    sendDroppable(frame) {
+      return this.send(frame.data);
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      queueMicrotask(() => handler?.onClose());
+    },
+  };
+  handler = router.accept(peer);
+  const conn: Conn = {
+    send(message) {
+      const frame = codec.decode(codec.encode(message));
+      queueMicrotask(() => handler?.onFrame(frame));
+    },
+  };
   return {
     conn,
     inbox,

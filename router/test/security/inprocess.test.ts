@@ -13,9 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
-import { createLocalConnection } from '../../src/transports/local.js';
 import type { Router } from '@switchboard/router';
-import type { PeerHandler } from '../../src/transports/peer.js';
 import { HttpServer } from '../../src/http/server.js';
 import { RawPeer, startTestRouter, until, within } from '../helpers.js';
 import { bridgeRouter, httpBase, nextEvent, post, subscriber } from '../bridge/support.js';
@@ -193,32 +191,6 @@ describe('in-process sessions: strings that start with U+0000', () => {
 });
 
 describe('faults cost one connection or request', () => {
-  it('local transport: a client handler that throws closes that connection (reported), a message it cannot encode is refused to its sender', async () => {
-    const errors: string[] = [];
-    let closed = false;
-    const connection = createLocalConnection({
-      onMessage: () => {
-        throw new Error('client bug');
-      },
-      onClose: () => (closed = true),
-      onError: (err) => errors.push(err.message),
-    });
-    const frames: unknown[] = [];
-    let routerClosed = false;
-    const handler: PeerHandler = { onFrame: (f) => frames.push(f), onBadFrame: () => undefined, onClose: () => (routerClosed = true) };
-    connection.bind(handler);
-    // Binary and strings that start with U+0000 arrive as they were sent.
-    connection.client.send([1, '\u0000!!', new Uint8Array([1, 2])]);
-    const cyclic: unknown[] = [];
-    cyclic.push(cyclic);
-    expect(() => connection.client.send([1, cyclic])).toThrow();
-    await until(() => frames.length === 1, 1000, 'the frame');
-    expect(frames[0]).toEqual([1, '\u0000!!', Buffer.from([1, 2])]);
-    connection.peer.send(connection.peer.codec.encode([2, 'x']));
-    await until(() => closed && routerClosed, 1000, 'the connection to close');
-    expect(errors).toEqual([expect.stringContaining('client bug')]);
-  });
-
   it('an HTTP handler that throws answers 500 (reported) and the server goes on', async () => {
     const errors: unknown[] = [];
     const server = new HttpServer({ onError: (err) => errors.push(err) });
