@@ -978,7 +978,7 @@ export interface HttpSubscriber {
     [k: string]: string | undefined;
   };
   /**
-   * The status that means delivered. Default: any 2xx.
+   * The status that means delivered. Default: every 2xx status.
    */
   expectedCode?: number;
   timeoutMs?: number;
