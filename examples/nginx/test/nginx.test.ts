@@ -21,6 +21,7 @@ import { freePort, spawnProcess, untilAccepting } from '../../../test/support/pr
 import type { Spawned } from '../../../test/support/processes.js';
 import { expectLines, readmeRun, runCommand } from '../../../test/support/examples.js';
 import { requireSystem } from '../../../test/support/system.js';
+import { writeSelfSignedCertificate } from '../../../test/support/tls.js';
 import { renderTemplate, writeMainConfig } from '../../support/nginx.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -125,31 +126,7 @@ it('nginx terminates TLS in front of the router: wss with @switchboard/client, s
   onTestFinished(() => rmSync(prefix, { recursive: true, force: true }));
   // nginx's workers drop root privileges; they must reach the prefix (temp files for large responses).
   chmodSync(prefix, 0o755);
-  const cert = join(prefix, 'cert.pem');
-  const key = join(prefix, 'key.pem');
-  execFileSync(
-    requireSystem('openssl'),
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'pipe', timeout: 10_000 },
-  );
+  const { cert, key } = await writeSelfSignedCertificate(prefix);
   const ca = readFileSync(cert, 'utf8');
 
   const { nginx, httpsPort, httpPort } = await startNginx(prefix, { upstream, cert, key, ca });

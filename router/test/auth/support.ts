@@ -6,10 +6,6 @@
  */
 import { createPrivateKey, createPublicKey, sign as edSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { onTestFinished } from 'vitest';
@@ -25,7 +21,6 @@ import { CODECS, MessageCode } from '@switchboard/schemas';
 import { Router } from '@switchboard/router';
 import type { RouterConfigFile } from '@switchboard/router';
 import { FrameQueue, within } from '../helpers.js';
-import { requireSystem } from '../../../test/support/system.js';
 
 autobahn.log.warn = () => {};
 
@@ -330,37 +325,4 @@ export async function authenticatorComponent(
 
 // ---- TLS ---------------------------------------------------------------------------------------
 
-/** A self-signed certificate for 127.0.0.1 made by openssl in a temporary folder (removed after the test). */
-export async function selfSigned(): Promise<{ cert: string; key: string; ca: Buffer }> {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-auth-tls-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const args = [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ];
-  await within(
-    new Promise<void>((resolve, reject) =>
-      execFile(requireSystem('openssl'), args, (error, _out, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`)))),
-    ),
-    15_000,
-    'openssl',
-  );
-  return { cert, key, ca: readFileSync(cert) };
-}
+export { selfSignedCertificate as selfSigned } from '../../../test/support/tls.js';

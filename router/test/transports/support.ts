@@ -1,19 +1,7 @@
-/**
- * Test support for the transports: a RawSocket client written from the spec (independent of the
- * router's own framing code), a long-poll client over fetch, a self-signed certificate, a witness
- * pair of WebSocket sessions that proves the router still routes for others, and an autobahn-js
- * connection over any of its transports. Every wait is bounded; everything is closed when the test
- * finishes.
- */
-import { requireSystem } from '../../../test/support/system.js';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { expect, onTestFinished } from 'vitest';
 import autobahn from 'autobahn';
@@ -231,43 +219,7 @@ export async function longPollOpen(base: string, protocols: string[]): Promise<{
 
 // ---- TLS --------------------------------------------------------------------------------------
 
-/** A self-signed certificate for `localhost` and 127.0.0.1, made by openssl in a temp folder removed after the test. */
-export async function selfSignedCertificate(): Promise<{ cert: string; key: string; ca: Buffer }> {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-tls-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await within(
-    new Promise<void>((resolve, reject) => {
-      execFile(
-        requireSystem('openssl'),
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-        ],
-        (error, _stdout, stderr) => (error === null ? resolve() : reject(new Error(`openssl failed: ${stderr}`))),
-      );
-    }),
-    15_000,
-    'openssl to make a certificate',
-  );
-  return { cert, key, ca: readFileSync(cert) };
-}
+export { selfSignedCertificate } from '../../../test/support/tls.js';
 
 // ---- a witness --------------------------------------------------------------------------------
 
