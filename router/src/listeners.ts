@@ -82,21 +82,30 @@ function hostForUrl(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }
 
-export async function startWebSocketListener(config: WebSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {
-  const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
-  // Directories are checked before anything opens: a missing one fails the start, naming its field.
-  const staticFiles = config.static === undefined ? undefined : new StaticFiles(config.static, `/listeners/${index}/static`);
-  // Cookie tracking: configured, or on with defaults for the `cookie` authmethod.
-  const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, tls !== undefined) : undefined;
-  const onLimit = ctx.refused;
-  // One budget for the incoming messages in progress of every transport on this port (maxInboundBytes).
+/**
+ * The WebSocket transport of a listener's port or of an attached server, with what the port's
+ * other transports share: the budget of incoming messages in progress (maxInboundBytes) and the
+ * cookie jar (configured, or on with defaults for the `cookie` authmethod).
+ */
+function webSocketTransport(config: WebSocketListenerConfig, ctx: ListenerContext, secure: boolean): { websocket: WebSocketTransport; inbound: InboundBudget } {
+  const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, secure) : undefined;
   const inbound = new InboundBudget(config.maxInboundBytes);
+  const onLimit = ctx.refused;
   const websocket = new WebSocketTransport(
     { ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) },
     ctx.accept,
     ctx.counters,
     ctx.log,
   );
+  return { websocket, inbound };
+}
+
+export async function startWebSocketListener(config: WebSocketListenerConfig, index: number, ctx: ListenerContext): Promise<Listener> {
+  const tls = config.tls === undefined ? undefined : loadTls(config.tls, index);
+  // Directories are checked before anything opens: a missing one fails the start, naming its field.
+  const staticFiles = config.static === undefined ? undefined : new StaticFiles(config.static, `/listeners/${index}/static`);
+  const { websocket, inbound } = webSocketTransport(config, ctx, tls !== undefined);
+  const onLimit = ctx.refused;
   // One gate for every transport on this port: origins, and connections per address of every kind.
   const admission = new Admission(config, ctx.log, ctx.refused);
   const rawsocket =
@@ -254,15 +263,7 @@ function routeUpgrades(server: UpgradeServer, paths: ReadonlySet<string>, handle
  * the router's own (a `listeners` entry).
  */
 export function attachWebSocket(server: UpgradeServer, config: WebSocketListenerConfig, ctx: ListenerContext): Listener {
-  const cookies = config.cookie !== undefined || config.auth?.cookie !== undefined ? new CookieJar(config.cookie ?? {}, false) : undefined;
-  const onLimit = ctx.refused;
-  const inbound = new InboundBudget(config.maxInboundBytes);
-  const websocket = new WebSocketTransport(
-    { ...config, inbound, ...(cookies !== undefined && { cookies }), ...(onLimit !== undefined && { onLimit }) },
-    ctx.accept,
-    ctx.counters,
-    ctx.log,
-  );
+  const { websocket } = webSocketTransport(config, ctx, false);
   const admission = new Admission(config, ctx.log, ctx.refused);
   const paths = new Set(config.paths ?? [config.path]);
   const detach = routeUpgrades(server, paths, (req, socket, head) => {

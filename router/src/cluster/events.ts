@@ -8,28 +8,16 @@
  * kept in the `retained` bucket, which every node mirrors into its broker.
  */
 import type { KvEntry } from '@nats-io/kv';
-import type { Dict, Kwargs, PublicationId, WireArgs } from '@switchboard/schemas';
-import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
+import type { Dict, Kwargs, WireArgs } from '@switchboard/schemas';
+import type { DeliveryPlan, Subscription } from '../broker/broker.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { PubSub } from '../realm/pubsub.js';
 import type { Interest, NodeLink } from './link.js';
 import { decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage, EventEnvelope } from './wire.js';
 
-/** What forwarding needs of its realm. */
-export interface EventSink {
-  readonly name: string;
-  /** A publication from another node, delivered to this node's subscribers (never forwarded again). */
-  deliverRemote(
-    topic: string,
-    publication: PublicationId,
-    details: Dict,
-    filter: RecipientFilter,
-    args: WireArgs | undefined,
-    kwargs: Kwargs | undefined,
-  ): number;
-  /** A retained event published on another node. */
-  retainRemote(topic: string, publication: PublicationId, details: Dict, filter: RecipientFilter, args: WireArgs | undefined, kwargs: Kwargs | undefined): void;
-}
+/** What forwarding needs of its realm: its name and the delivery of another node's publications. */
+export type EventSink = Pick<PubSub, 'name' | 'deliverRemote' | 'retainRemote'>;
 
 export type EventNode = Pick<NodeLink, 'self' | 'names' | 'log' | 'publish' | 'subscribe' | 'nextSeq'> & {
   /** Keeps a retained publication in the cluster (the `retained` bucket). */
