@@ -125,41 +125,54 @@ export class Connection implements PeerHandler, SessionCarrier {
   // ---- PeerHandler -------------------------------------------------------------------------
 
   // The transports' event handlers call these four: none of them may throw into a transport (an
-  // exception there is the process's). A bug of ours costs this connection, logged (#guarded).
+  // exception there is the process's). A bug of ours costs this connection, logged (#fault).
 
   onFrame(frame: unknown): void {
-    this.#guarded('a frame', () => this.#onFrame(frame));
+    try {
+      this.#onFrame(frame);
+    } catch (err) {
+      this.#fault('a frame', err);
+    }
   }
 
   /** A message, parsed by onFrame or handed over as an object by an in-process peer. */
   onMessage(msg: WampMessage): void {
-    this.#guarded('a message', () => this.#onMessage(msg));
+    try {
+      this.#onMessage(msg);
+    } catch (err) {
+      this.#fault('a message', err);
+    }
   }
 
   onBadFrame(reason: string): void {
-    this.#guarded('a bad frame', () => this.#onBadFrame(reason));
+    try {
+      this.#onBadFrame(reason);
+    } catch (err) {
+      this.#fault('a bad frame', err);
+    }
   }
 
   onClose(): void {
-    this.#guarded('the transport close', () => this.#onClose());
+    try {
+      this.#onClose();
+    } catch (err) {
+      this.#fault('the transport close', err);
+    }
   }
 
-  #guarded(what: string, handle: () => void): void {
+  /** A bug of ours while handling `what` (no closure per message: the handlers above catch it themselves). */
+  #fault(what: string, err: unknown): void {
+    this.core.sessionLog.error({ err, session: this.id || undefined }, `internal error handling ${what}`);
     try {
-      handle();
-    } catch (err) {
-      this.core.sessionLog.error({ err, session: this.id || undefined }, `internal error handling ${what}`);
+      if (this.state !== ConnectionState.Closed) this.abort('wamp.error.internal_error', 'internal router error');
+    } catch (again) {
+      // Aborting failed too: at least the transport goes, and the router forgets the connection.
+      this.core.sessionLog.error({ err: again, session: this.id || undefined }, 'internal error aborting a connection');
+      this.state = ConnectionState.Closed;
       try {
-        if (this.state !== ConnectionState.Closed) this.abort('wamp.error.internal_error', 'internal router error');
-      } catch (again) {
-        // Aborting failed too: at least the transport goes, and the router forgets the connection.
-        this.core.sessionLog.error({ err: again, session: this.id || undefined }, 'internal error aborting a connection');
-        this.state = ConnectionState.Closed;
-        try {
-          this.peer.close(1011, 'internal router error');
-        } catch {
-          // The transport is gone already.
-        }
+        this.peer.close(1011, 'internal router error');
+      } catch {
+        // The transport is gone already.
       }
     }
   }
