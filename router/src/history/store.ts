@@ -1,0 +1,140 @@
+/**
+ * The event store: where a realm's event history and retained events live. One interface, three
+ * engines — `memory` (the default: nothing to set up, lost at exit), `sqlite` (one file through
+ * better-sqlite3, survives restarts of a single node) and `jetstream` (NATS JetStream streams, shared
+ * by every node of a cluster). The history plugin (meta/history.ts) is the only user: it appends
+ * what the broker publishes on history-enabled topics, answers the history procedures and the
+ * SUBSCRIBE catch-up from `query`, and persists retained events through `retain`.
+ *
+ * History is kept per topic: a topic matched by one or more `eventHistory` rules keeps its last
+ * `limit` events (the largest limit of the rules that match it) for at most `maxAgeMs` (the
+ * largest; 0 = no age limit), and all topics of a realm together at most `maxBytes` (the realm's
+ * `limits.maxHistoryBytes`): past it the realm's oldest events go first. An engine may enforce a
+ * limit a little late (after a batch, on an expiry pass) but never returns what a limit excludes.
+ *
+ * Order: every engine gives each stored event a `seq`, increasing in the order the engine stored
+ * them within a realm (a cluster's JetStream stream orders the publications of every node). Reads
+ * return events in `seq` order (newest first with `reverse`).
+ */
+import type { Dict, Kwargs, MatchPolicy, PublicationId, WireArgs } from '@switchboard/schemas';
+
+/**
+ * The authid/authrole lists of a publication, re-applied to whoever reads it. Publications with
+ * session-ID lists (exclude/eligible) are never stored. [ap_pubsub_event_history]
+ */
+export interface StoredFilter {
+  readonly excludeAuthid?: readonly string[];
+  readonly eligibleAuthid?: readonly string[];
+  readonly excludeAuthrole?: readonly string[];
+  readonly eligibleAuthrole?: readonly string[];
+}
+
+/** One publication as the store keeps it. Payloads round-trip exactly: binary, 64-bit integers, unicode. */
+export interface HistoryEvent {
+  /** When the router received it, milliseconds since the epoch. */
+  readonly at: number;
+  readonly publication: PublicationId;
+  readonly topic: string;
+  /** EVENT.Details as published: publisher disclosure, payload-passthru fields. Never `topic`/`subscription`. */
+  readonly details: Dict;
+  readonly args: WireArgs | undefined;
+  readonly kwargs: Kwargs | undefined;
+  readonly filter: StoredFilter;
+}
+
+/** A stored event and its place in the realm's order. */
+export interface StoredEvent extends HistoryEvent {
+  readonly seq: number;
+}
+
+/** How long a topic's history is, from the rules that match it. */
+export interface TopicPolicy {
+  /** Events kept per topic (the oldest goes past it). */
+  readonly limit: number;
+  /** Events older than this are expired; 0: no age limit. */
+  readonly maxAgeMs: number;
+}
+
+/** Which topics a read covers: one topic, or every stored topic a pattern matches. */
+export type TopicSelector = { readonly match: 'exact'; readonly topic: string } | { readonly match: Exclude<MatchPolicy, 'exact'>; readonly topic: string };
+
+/**
+ * A read. All bounds are optional and combine with AND (the spec's get_events filters).
+ * Publication bounds name an event by its publication ID; one that is not (or no longer) stored
+ * makes `gap` true and the bound is ignored for `after`/`from` (the read starts at the oldest
+ * stored event) and selects nothing for `before`/`until`.
+ */
+export interface HistoryQuery {
+  readonly select: TopicSelector;
+  /** Newest first. */
+  readonly reverse?: boolean;
+  /** At most this many (the caller clamps it to the realm's page size). */
+  readonly limit: number;
+  readonly fromTime?: number;
+  readonly afterTime?: number;
+  readonly beforeTime?: number;
+  readonly untilTime?: number;
+  readonly fromPublication?: PublicationId;
+  readonly afterPublication?: PublicationId;
+  readonly beforePublication?: PublicationId;
+  readonly untilPublication?: PublicationId;
+  /** Only events with seq greater than this (catch-up and paging by position). */
+  readonly afterSeq?: number;
+}
+
+export interface HistoryPage {
+  readonly events: StoredEvent[];
+  /** More events match than `limit` let through. */
+  readonly more: boolean;
+  /** A publication bound named an event the store does not hold (expired, or never stored). */
+  readonly gap: boolean;
+}
+
+/** A retained event as persisted: the topic's event for everybody (restricted ones are not persisted). */
+export type RetainedRecord = HistoryEvent;
+
+/** Counters an engine keeps, read by /metrics. */
+export interface StoreStats {
+  /** Events stored now (every realm, every topic). */
+  readonly events: number;
+  /** Bytes they take, as the engine counts them (encoded size). */
+  readonly bytes: number;
+  /** Events removed by a limit since start: per topic count, age, realm bytes. */
+  readonly expired: { readonly count: number; readonly age: number; readonly bytes: number };
+  /** Batches written and failed since start. */
+  readonly batches: number;
+  readonly failures: number;
+}
+
+/** A realm's part of the store. */
+export interface RealmStore {
+  /**
+   * Queues an event of a history-enabled topic. Never throws and never waits: the engine writes
+   * queued events in one batch per event-loop turn (or as its own I/O allows). `policy` is the
+   * topic's policy now (it may change when the config does).
+   */
+  append(event: HistoryEvent, policy: TopicPolicy): void;
+  /** Resolves once every event appended before the call is stored (durability "ack", reads that must see them). */
+  flush(): Promise<void>;
+  query(q: HistoryQuery): Promise<HistoryPage>;
+  /** Persists `record` as `topic`'s retained event (replacing the previous one); memory: nothing to do. */
+  retain(record: RetainedRecord): void;
+  /** Retained events persisted, to load into the broker at start (oldest first). */
+  retained(): Promise<RetainedRecord[]>;
+  /** Events and bytes of this realm now. */
+  readonly size: { readonly events: number; readonly bytes: number };
+}
+
+export interface EventStore {
+  readonly type: 'memory' | 'sqlite' | 'jetstream';
+  /**
+   * True when every node of a cluster writes to and reads from this one store (JetStream): a node
+   * then records only publications made on it, not those another node forwarded.
+   */
+  readonly shared: boolean;
+  /** The part of the store for `realm` (created on first use). `maxBytes`: the realm's history budget. */
+  realm(name: string, maxBytes: number): Promise<RealmStore>;
+  readonly stats: StoreStats;
+  /** Writes what is queued and releases files and connections. */
+  close(): Promise<void>;
+}
