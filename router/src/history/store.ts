@@ -138,3 +138,23 @@ export interface EventStore {
   /** Writes what is queued and releases files and connections. */
   close(): Promise<void>;
 }
+
+// ---- catch-up: the SUBSCRIBE `history` option ------------------------------------------------
+
+/** What a SUBSCRIBE asks to replay before live events (Options.history). */
+export type CatchUpRequest = { readonly after: PublicationId } | { readonly last: number };
+
+/** One replayed event, as the subscriber gets it (details without `history`/`topic`: the router adds them). */
+export interface ReplayEvent {
+  readonly publication: PublicationId;
+  readonly topic: string;
+  readonly details: Dict;
+  readonly args: WireArgs | undefined;
+  readonly kwargs: Kwargs | undefined;
+}
+
+/** The replay of one catch-up, oldest first; `gap`: the `after` publication is no longer stored. */
+export interface CatchUpReplay {
+  readonly events: readonly ReplayEvent[];
+  readonly gap: boolean;
+}
