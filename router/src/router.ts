@@ -208,10 +208,11 @@ export class Router implements RouterCore, AsyncDisposable {
 
   async #start(): Promise<void> {
     try {
-      // The built-in plugins, in this order, then an embedder's: one list for every realm.
       // The event store (history/store.ts): history and retained events of every realm.
-      // MERGE(#17): `this.#store = await openStore(this.config.store, { … onBatch })` (history/open.ts) replaces this line.
+      // MERGE(#17): `this.#store = await openStore(this.config.store, { …, onBatch: (seconds) => this.stats.historyBatch(seconds) })`
+      // (history/open.ts) replaces this line; the batch durations feed switchboard_history_write_seconds.
       this.#store = new MemoryStore();
+      // The built-in plugins, in this order, then an embedder's: one list for every realm.
       const plugins: RealmPlugin[] = [
         metaPlugin,
         historyPlugin(this.#store, (name) => this.config.realms.find((r) => r.name === name)?.eventHistory, {
