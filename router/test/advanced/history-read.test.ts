@@ -231,5 +231,10 @@ describe('what history costs', () => {
     expect(await metric(url, 'switchboard_history_bytes', '{realm="realm1"}')).toBeGreaterThan(0);
     expect(await metric(url, 'switchboard_history_expired_total', '{reason="count"}')).toBe(2);
     expect(await metric(url, 'switchboard_history_write_failures_total')).toBe(0);
+    // The memory engine writes no batches; a durable engine reports each through onBatch (RouterStats.historyBatch).
+    expect(await metric(url, 'switchboard_history_write_seconds_count')).toBe(0);
+    router.stats.historyBatch(0.002);
+    expect(await metric(url, 'switchboard_history_write_seconds_count')).toBe(1);
+    expect(await metric(url, 'switchboard_history_write_seconds_bucket', '{le="0.0025"}')).toBe(1);
   });
 });
