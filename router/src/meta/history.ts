@@ -121,28 +121,26 @@ function mayRead(f: StoredFilter, reader: Endpoint): boolean {
   return true;
 }
 
+/** The policy of two rules that match one topic: the largest limit, the largest age (0, none, wins). */
+function widest(a: TopicPolicy, b: TopicPolicy): TopicPolicy {
+  const limit = Math.max(a.limit, b.limit);
+  const maxAgeMs = a.maxAgeMs === 0 || b.maxAgeMs === 0 ? 0 : Math.max(a.maxAgeMs, b.maxAgeMs);
+  if (limit === a.limit && maxAgeMs === a.maxAgeMs) return a;
+  if (limit === b.limit && maxAgeMs === b.maxAgeMs) return b;
+  return { limit, maxAgeMs };
+}
+
 /**
- * The policy of a publication's topic: the largest limit and the largest maxAgeMs (0 wins: no age
- * limit) of the rules whose subscriptions the broker matched, or undefined when none keeps
- * history. The broker already matched the topic, so this is a loop over the plan's subscriptions
- * with a Map lookup each; the one-rule case allocates nothing.
+ * The policy of a publication's topic: `widest` of the rules whose subscriptions the broker
+ * matched, or undefined when none keeps history. The broker already matched the topic, so this is
+ * a loop over the plan's subscriptions with a Map lookup each, and nothing to cache (the number of
+ * topics is the publishers' to choose); it allocates only for rules whose policies cross.
  */
 function policyOf(rules: ReadonlyMap<SubscriptionId, Rule>, subscriptions: readonly Subscription<Endpoint>[]): TopicPolicy | undefined {
   let found: TopicPolicy | undefined;
-  let merged = false;
   for (const s of subscriptions) {
     const rule = rules.get(s.id);
-    if (rule === undefined) continue;
-    if (found === undefined) {
-      found = rule.policy;
-      continue;
-    }
-    const limit = Math.max(found.limit, rule.policy.limit);
-    const maxAgeMs = found.maxAgeMs === 0 || rule.policy.maxAgeMs === 0 ? 0 : Math.max(found.maxAgeMs, rule.policy.maxAgeMs);
-    if (merged || limit !== found.limit || maxAgeMs !== found.maxAgeMs) {
-      found = { limit, maxAgeMs };
-      merged = true;
-    }
+    if (rule !== undefined) found = found === undefined ? rule.policy : widest(found, rule.policy);
   }
   return found;
 }
@@ -167,13 +165,10 @@ export function historyPlugin(
       const rules = new Map<SubscriptionId, Rule>();
       for (const h of rulesOf(realm.name) ?? []) {
         const subscription = realm.broker.ensureSubscription(h.topic, h.match);
+        const own: TopicPolicy = { limit: h.limit, maxAgeMs: h.maxAgeMs ?? 0 };
+        // Two rules for the same topic and match share one subscription: the widest of the two.
         const previous = rules.get(subscription.id)?.policy;
-        const maxAgeMs = h.maxAgeMs ?? 0;
-        const policy: TopicPolicy =
-          previous === undefined
-            ? { limit: h.limit, maxAgeMs }
-            : { limit: Math.max(previous.limit, h.limit), maxAgeMs: previous.maxAgeMs === 0 || maxAgeMs === 0 ? 0 : Math.max(previous.maxAgeMs, maxAgeMs) };
-        rules.set(subscription.id, { subscription, policy });
+        rules.set(subscription.id, { subscription, policy: previous === undefined ? own : widest(previous, own) });
       }
       if (persistsRetained) await loadRetained(realm, rs);
       const state: HistoryState = { store: rs, rules };
