@@ -142,25 +142,34 @@ export class SsePath {
       // the realm's gate for its topic and match, which is what reading its history asks for
       // (meta/history.ts). Everything after the last event seen; all that is kept if that one is
       // no longer kept.
-      void catchUpReplay(realm, reader, routed, { after: last as PublicationId }).then(
-        (replay) => {
-          if (replay.ok) {
-            fromHistory = true;
-            for (const e of replay.events) {
-              replayed.add(e.publication);
-              send({
-                publication: e.publication,
-                topic: e.topic,
-                details: e.details,
-                args: e.args === undefined ? undefined : listArgs(e.args),
-                kwargs: e.kwargs,
-              });
+      void catchUpReplay(realm, reader, routed, { after: last as PublicationId })
+        .then(
+          (replay) => {
+            if (replay.ok) {
+              fromHistory = true;
+              for (const e of replay.events) {
+                replayed.add(e.publication);
+                send({
+                  publication: e.publication,
+                  topic: e.topic,
+                  details: e.details,
+                  args: e.args === undefined ? undefined : listArgs(e.args),
+                  kwargs: e.kwargs,
+                });
+              }
             }
-          }
-          release();
-        },
-        () => release(),
-      );
+            release();
+          },
+          () => release(),
+        )
+        .catch((err: unknown) => {
+          // A fault of this stream's own (never the router's): the stream ends, the client resumes.
+          this.log.error(
+            { path: this.path.path, topic, err: err instanceof Error ? err.message : String(err) },
+            'SSE: the history replay failed: stream closed',
+          );
+          res.destroy();
+        });
     };
     const release = (): void => {
       const live = held ?? [];
