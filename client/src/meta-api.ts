@@ -129,6 +129,16 @@ export interface MetaProcedures {
   'wamp.subscription.remove_subscriber': { args: [subscription: number, session: number, reason?: string]; kwargs: { reason?: string } };
   /** The subscription's stored events (a realm's `eventHistory`); ERROR wamp.error.history_unavailable without one. */
   'wamp.subscription.get_events': { args: [subscription: number, limit?: number]; kwargs: MetaEventQuery; result: MetaStoredEvent[] };
+  /**
+   * A topic's last `limit` stored events, oldest first (at most the realm's `maxHistoryPage`).
+   * `callResult` gives kwargs {more, gap}: another page exists; the bound named an event no longer
+   * kept. ERROR wamp.error.history_unavailable for a topic no `eventHistory` rule matches.
+   */
+  'wamp.topic.history.last': { args: [topic: string, limit: number]; kwargs: MetaEventQuery; result: MetaStoredEvent[] };
+  /** A topic's events at or after `timestamp` (RFC 3339, or ms since the epoch), oldest first, one page. */
+  'wamp.topic.history.since': { args: [topic: string, timestamp: string | number]; kwargs: MetaEventQuery; result: MetaStoredEvent[] };
+  /** A topic's events after `publication`, oldest first, one page (`gap` when it is no longer kept). */
+  'wamp.topic.history.after': { args: [topic: string, publication: number]; kwargs: MetaEventQuery; result: MetaStoredEvent[] };
 
   'wamp.registration.list': { result: MetaRouteIds };
   'wamp.registration.lookup': { args: [uri: string, options?: { match?: MatchPolicy }]; result: number | null };

@@ -84,6 +84,12 @@ describe('the meta API through a typed session', () => {
         args: ['hello'],
       },
     ]);
+    // The spec's per topic reads (#17): the same events; callResult carries {more, gap}.
+    expect(await reader.call('wamp.topic.history.last', ['com.meta.news', 5])).toStrictEqual(events);
+    const after = await reader.callResult('wamp.topic.history.since', ['com.meta.news', 0]);
+    expect(after.value).toStrictEqual(events);
+    expect(after.kwargs).toStrictEqual({ more: false, gap: false });
+    expect(await reader.call('wamp.topic.history.after', ['com.meta.news', events[0]!.publication])).toStrictEqual([]);
 
     const registrationId = (await app.call('wamp.registration.match', ['com.meta.add']))!;
     expect(registrationId).toBe(registration.id);

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutboundCounters } from './transports/outbound.js';
 import type { RouterStats } from './stats.js';
+import type { StoreStats } from './history/store.js';
 import { typeLabel } from './stats.js';
 
 /** What the metrics read from the router. */
@@ -15,6 +16,14 @@ export interface MetricsSource {
   readonly counters: OutboundCounters;
   /** Live sessions as [realm, transport, serializer] triples. */
   sessionLabels(): Iterable<[string, string, string]>;
+  /** The event store's counters and each realm's history size (undefined before the store is open). */
+  history?(): HistoryMetrics | undefined;
+}
+
+/** What /metrics reads of event history (history/store.ts). */
+export interface HistoryMetrics {
+  readonly stats: StoreStats;
+  readonly realms: Iterable<readonly [string, { readonly events: number; readonly bytes: number }]>;
 }
 
 export function createMetrics(source: MetricsSource): Registry {
@@ -165,6 +174,57 @@ export function createMetrics(source: MetricsSource): Registry {
     registers: [registry],
     collect() {
       const samples = source.stats.callSeconds;
+      for (const s of samples) this.observe(s);
+      samples.length = 0;
+    },
+  });
+
+  // Event history (history/store.ts): sizes and counters read from the store at scrape time,
+  // batch write durations as the engines report them (RouterStats.historyWriteSeconds).
+  const perRealm = (name: string, help: string, pick: (size: { events: number; bytes: number }) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['realm'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [realm, size] of source.history?.()?.realms ?? []) this.set({ realm }, pick(size));
+      },
+    });
+  };
+  perRealm('switchboard_history_events', 'Events kept in the event history, by realm', (s) => s.events);
+  perRealm(
+    'switchboard_history_bytes',
+    "Bytes the event history holds, by realm, as the store counts them (memory: the realm's estimate; sqlite, jetstream: encoded size)",
+    (s) => s.bytes,
+  );
+  new Counter({
+    name: 'switchboard_history_expired_total',
+    help: 'Events removed from the event history by a limit: count (per topic limit), age (maxAgeMs), bytes (the realm budget maxHistoryBytes, or an event larger than it)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const expired = source.history?.()?.stats.expired;
+      if (expired === undefined) return;
+      this.inc({ reason: 'count' }, expired.count);
+      this.inc({ reason: 'age' }, expired.age);
+      this.inc({ reason: 'bytes' }, expired.bytes);
+    },
+  });
+  fromCounter(
+    'switchboard_history_write_failures_total',
+    'Event history batches the store failed to write (disk full, NATS down); the events were still delivered',
+    () => source.history?.()?.stats.failures ?? 0,
+  );
+  new Histogram({
+    name: 'switchboard_history_write_seconds',
+    help: 'Event history batch writes, one per event-loop turn with events to store (sqlite, jetstream)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+    collect() {
+      const samples = source.stats.historyWriteSeconds;
       for (const s of samples) this.observe(s);
       samples.length = 0;
     },

@@ -67,9 +67,18 @@ export interface RealmObserver {
 export interface RealmHooks extends RealmObserver {
   /**
    * A publication was delivered to this node's subscribers (after retention). Event history
-   * records it; a cluster node forwards what did not come from another node.
+   * records it; a cluster node forwards what did not come from another node. A promise returned
+   * for an acknowledged publication holds its PUBLISHED until it resolves (event history with
+   * durability "ack": the store has the event); a rejection makes it ERROR
+   * switchboard.error.store_failed. Return nothing otherwise: the publish path then waits for nothing.
    */
-  onPublished?(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, origin: PublicationOrigin): void;
+  onPublished?(
+    plan: DeliveryPlan<Endpoint>,
+    details: Dict,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    origin: PublicationOrigin,
+  ): void | Promise<void> | undefined;
   /** Whether an event on `topic` may reach someone this node does not see (a cluster node: always). */
   wantsEvent?(topic: string): boolean;
   /**
@@ -240,8 +249,20 @@ export class RealmHookSet {
     return this.#published.length > 0;
   }
 
-  published(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, origin: PublicationOrigin): void {
-    for (const h of this.#published) h.onPublished!(plan, details, args, kwargs, origin);
+  /** Tells every observer; what some returned to wait for (durability "ack"), as one promise, or undefined when none did. */
+  published(
+    plan: DeliveryPlan<Endpoint>,
+    details: Dict,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    origin: PublicationOrigin,
+  ): Promise<unknown> | undefined {
+    let pending: Promise<unknown> | undefined;
+    for (const h of this.#published) {
+      const wait = h.onPublished!(plan, details, args, kwargs, origin);
+      if (wait !== undefined) pending = pending === undefined ? wait : Promise.all([pending, wait]);
+    }
+    return pending;
   }
 
   wantsEvent(topic: string): boolean {

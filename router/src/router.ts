@@ -24,12 +24,15 @@ import type { InboundBudget } from './transports/inbound-budget.js';
 import { inProcessAuthenticator } from './auth/trusted.js';
 import { attachWebSocket, startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener, ListenerAddress, ListenerContext, UpgradeServer } from './listeners.js';
-import { historyPlugin, metaPlugin } from './meta/index.js';
+import { historyPlugin, historySizeOf, metaPlugin } from './meta/index.js';
+import { MemoryStore } from './history/memory.js';
+import type { EventStore } from './history/store.js';
 import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
 import type { RealmPlugin } from './realm-plugin.js';
 import { RouterStats } from './stats.js';
 import { createMetrics } from './metrics.js';
+import type { HistoryMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { Realm } from './realm.js';
 import { isRouterSession } from './core/sessions.js';
@@ -127,6 +130,8 @@ export class Router implements RouterCore, AsyncDisposable {
   #stopRequested = false;
   /** The stop in progress: a second stop() waits for the same one. */
   #stopping: Promise<void> | undefined;
+  /** The event store, once started (closed at stop, after the plugins). */
+  #store: EventStore | undefined;
   /** Present on a cluster node (config `cluster`), once started. */
   #cluster: { hasSession(id: number): boolean; status(): ClusterStatus } | undefined;
   /** What is installed in every realm at start (realm-plugin.ts), torn down in reverse at stop. */
@@ -203,10 +208,17 @@ export class Router implements RouterCore, AsyncDisposable {
 
   async #start(): Promise<void> {
     try {
+      // The event store (history/store.ts): history and retained events of every realm.
+      // MERGE(#17): `this.#store = await openStore(this.config.store, { …, onBatch: (seconds) => this.stats.historyBatch(seconds) })`
+      // (history/open.ts) replaces this line; the batch durations feed switchboard_history_write_seconds.
+      this.#store = new MemoryStore();
       // The built-in plugins, in this order, then an embedder's: one list for every realm.
       const plugins: RealmPlugin[] = [
         metaPlugin,
-        historyPlugin((name) => this.config.realms.find((r) => r.name === name)?.eventHistory),
+        historyPlugin(this.#store, (name) => this.config.realms.find((r) => r.name === name)?.eventHistory, {
+          // MERGE(#17): `durability: this.config.store.durability` once config.ts has the store block.
+          durability: 'batched',
+        }),
         routerStatsPlugin(this),
       ];
       const cluster = this.config.cluster;
@@ -424,6 +436,12 @@ export class Router implements RouterCore, AsyncDisposable {
     for (const listener of this.#listeners) listener.terminate();
     await Promise.all(this.#listeners.map((l) => l.stop()));
     await this.#plugins.teardown();
+    // After the plugins' teardown: what they queued is written before the store lets go of its files.
+    try {
+      await this.#store?.close();
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'event store failed to close');
+    }
     await this.#metricsServer?.close();
     this.#state = 'stopped';
     if (announce) this.log.info('router stopped');
@@ -450,8 +468,21 @@ export class Router implements RouterCore, AsyncDisposable {
       stats: this.stats,
       counters: this.counters,
       sessionLabels: () => this.#sessionLabels(),
+      history: () => this.#historyMetrics(),
     });
     return this.#registry;
+  }
+
+  /** The event store's counters and each realm's history size, at scrape time; undefined before start. */
+  #historyMetrics(): HistoryMetrics | undefined {
+    const store = this.#store;
+    if (store === undefined) return undefined;
+    const realms: [string, { events: number; bytes: number }][] = [];
+    for (const [name, realm] of this.#realms) {
+      const size = historySizeOf(realm);
+      if (size !== undefined) realms.push([name, size]);
+    }
+    return { stats: store.stats, realms };
   }
 
   *#sessionLabels(): Iterable<[string, string, string]> {

@@ -33,6 +33,8 @@ export class RouterStats {
   readonly unserializable = new Map<string, number>();
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
   readonly callSeconds: number[] = [];
+  /** Event store batch write durations in seconds (the engines' onBatch), drained like callSeconds. */
+  readonly historyWriteSeconds: number[] = [];
 
   countIn(code: number): void {
     if (code < CODES) this.messagesIn[code]!++;
@@ -66,6 +68,11 @@ export class RouterStats {
   unserializableMessage(serializer: string, code: number, n = 1): void {
     const key = `${serializer} ${code < CODES ? typeLabel(code) : code}`;
     this.unserializable.set(key, (this.unserializable.get(key) ?? 0) + n);
+  }
+
+  /** An event store batch was written (the engines' `onBatch`); at most 10 000 samples between scrapes. */
+  historyBatch(seconds: number): void {
+    if (this.historyWriteSeconds.length < 10_000) this.historyWriteSeconds.push(seconds);
   }
 
   /** Keeps at most 10 000 samples between scrapes, so an unscraped router stays bounded. */

@@ -219,7 +219,15 @@ export class Broker<S extends Subscriber> {
    * exclude/eligible lists: an unrestricted event replaces them all, a restricted one is added
    * (the last 8 are kept) without taking the unrestricted one away from everybody else.
    */
-  retain(plan: DeliveryPlan<S>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Readonly<Record<string, unknown>>, bytes = 0): RetainOutcome {
+  retain(
+    plan: DeliveryPlan<S>,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    details: Readonly<Record<string, unknown>>,
+    bytes = 0,
+    /** When it was published, if not now (an event persisted by an earlier run: ttlMs counts from then). */
+    at?: number,
+  ): RetainOutcome {
     if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false };
     const maxBytes = this.#retention.maxBytes ?? Infinity;
     if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true };
@@ -231,7 +239,7 @@ export class Broker<S extends Subscriber> {
       details,
       publisher: plan.publisher,
       filter: plan.filter,
-      at: this.#clock(),
+      at: at ?? this.#clock(),
       bytes,
     };
     const previous = this.#retained.get(plan.topic);

@@ -25,6 +25,13 @@ export function refusal(error: string, message: string): Refusal {
 /** ERROR URI of a request refused by a quota (not a spec URI). */
 export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
 
+/**
+ * ERROR URI of a request the event store failed (not a spec URI): an acknowledged PUBLISH whose
+ * event the store could not write with durability "ack" (the event was still delivered live), a
+ * history read the store could not answer.
+ */
+export const STORE_FAILED = 'switchboard.error.store_failed';
+
 /** A limit a request ran into: its config key and value. */
 export interface LimitHit {
   limit: string;

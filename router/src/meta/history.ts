@@ -1,29 +1,228 @@
 /**
- * wamp.subscription.get_events(subscription, [limit]) with the spec's keyword filters:
- * reverse, limit, from_time/after_time/before_time/until_time (RFC 3339), topic,
- * from_publication/after_publication/before_publication/until_publication.
- * [ap_pubsub_event_history] A positional limit is accepted too (Crossbar's form).
+ * Event history as a realm plugin, on the event store (history/store.ts): the subscriptions that
+ * keep history (one per `eventHistory` rule, made at install, without subscribers), the recording
+ * of every publication delivered here into the store, the durability acknowledgement, retained
+ * events persisted and loaded back, and the reads. [ap_pubsub_event_history]
+ *
+ * Reads: wamp.subscription.get_events(subscription, [limit]) with the spec's keyword filters
+ * (reverse, limit, from_time/after_time/before_time/until_time (RFC 3339), topic,
+ * from_publication/after_publication/before_publication/until_publication; a positional limit is
+ * Crossbar's form; it answers args [events] only, as Crossbar does), and the spec's
+ * wamp.topic.history.last(topic, limit), wamp.topic.history.since(topic, timestamp),
+ * wamp.topic.history.after(topic, publication), which answer args [events] and kwargs {more, gap}.
+ * Every read returns at most `limits.maxHistoryPage` events.
  *
  * History is payloads: a reader gets only the events it could have received by subscribing.
- * Calling the procedure is authorized like every other CALL; what it returns needs subscribe permission on
- * the subscription's topic or pattern, or else (a pattern) on each returned event's topic.
+ * Calling a procedure is authorized like every other CALL; what it returns needs subscribe
+ * permission on the subscription's topic or pattern (or else, a pattern, on each returned event's
+ * topic), and the publications' authid/authrole lists are applied to the reader.
  */
-import type { Dict, Kwargs, MatchPolicy, WireArgs } from '@switchboard/schemas';
+import type { Dict, Kwargs, MatchPolicy, PublicationId, SubscriptionId, WireArgs } from '@switchboard/schemas';
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
-import { isRecipient } from '../broker/broker.js';
-import type { DeliveryPlan, Subscription } from '../broker/broker.js';
-import { EventHistory } from '../broker/history.js';
-import type { HistoryQuery, StoredEvent } from '../broker/history.js';
-import { payloadBytes } from '../limits.js';
+import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
 import type { Verdict } from '../auth/gate.js';
-import type { Realm } from '../realm.js';
+import { STORE_FAILED, refusal } from '../core/outcome.js';
+import type { Outcome } from '../core/outcome.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { PluginScope } from '../realm-hooks.js';
+import type {
+  CatchUpReplay,
+  CatchUpRequest,
+  EventStore,
+  HistoryEvent,
+  HistoryPage,
+  HistoryQuery,
+  RealmStore,
+  StoredEvent,
+  StoredFilter,
+  TopicPolicy,
+  TopicSelector,
+} from '../history/store.js';
+import { payloadBytes } from '../limits.js';
+import type { RealmLimits } from '../limits.js';
+import type { Realm } from '../realm.js';
+import type { PluginScope, PublicationOrigin } from '../realm-hooks.js';
 import type { RealmPlugin } from '../realm-plugin.js';
-import { idArg, invalid, isoTime } from './args.js';
+import { idArg, invalid, isoTime, stringArg } from './args.js';
 
-/** Not a spec URI: Crossbar's, for a subscription that keeps no history. */
+/** Not a spec URI: Crossbar's, for a subscription or topic that keeps no history. */
 export const HISTORY_UNAVAILABLE = 'wamp.error.history_unavailable';
+
+/** The page size when the realm's limits do not name one (`limits.maxHistoryPage`). */
+const DEFAULT_PAGE = 1000;
+
+/** A topic (or pattern) whose events a realm keeps (config `eventHistory`): `limit` per topic, for `maxAgeMs` (0 or absent: no age limit). */
+export interface HistoryTopic {
+  readonly topic: string;
+  readonly match: MatchPolicy;
+  readonly limit: number;
+  readonly maxAgeMs?: number;
+}
+
+export interface HistoryPluginOptions {
+  /** "ack": an acknowledged PUBLISH's PUBLISHED waits until the store has the event. Default "batched". */
+  readonly durability?: 'ack' | 'batched';
+  /** Milliseconds since the epoch (the time stored with each event). */
+  readonly now?: () => number;
+}
+
+/** A rule as installed: its history subscription and the policy it alone gives a topic. */
+interface Rule {
+  readonly subscription: Subscription<Endpoint>;
+  readonly policy: TopicPolicy;
+}
+
+/** What the plugin keeps for one realm while installed. */
+interface HistoryState {
+  readonly store: RealmStore;
+  /** Rules by their history subscription's ID. */
+  readonly rules: ReadonlyMap<SubscriptionId, Rule>;
+}
+
+const states = new WeakMap<Realm, HistoryState>();
+
+/** The events and bytes `realm`'s history holds now, if its history plugin is installed (/metrics). */
+export function historySizeOf(realm: Realm): { readonly events: number; readonly bytes: number } | undefined {
+  return states.get(realm)?.store.size;
+}
+
+/** The most events one read returns in `realm` (`limits.maxHistoryPage`). */
+function pageOf(realm: Realm): number {
+  // `limits.maxHistoryPage` is read defensively: a realm's limits from before the key existed have none.
+  const limits: Readonly<RealmLimits> & { readonly maxHistoryPage?: number } = realm.quotas.limits;
+  return limits.maxHistoryPage ?? DEFAULT_PAGE;
+}
+
+// ---- recording -------------------------------------------------------------------------------
+
+const NO_LISTS: StoredFilter = {};
+
+/** A publication restricted to session IDs: never stored. [ap_pubsub_event_history] */
+function bySession(f: RecipientFilter): boolean {
+  return f.exclude !== undefined || f.eligible !== undefined;
+}
+
+function storedFilter(f: RecipientFilter): StoredFilter {
+  if (f.excludeAuthid === undefined && f.eligibleAuthid === undefined && f.excludeAuthrole === undefined && f.eligibleAuthrole === undefined) return NO_LISTS;
+  const out: { -readonly [K in keyof StoredFilter]: StoredFilter[K] } = {};
+  if (f.excludeAuthid !== undefined) out.excludeAuthid = [...f.excludeAuthid];
+  if (f.eligibleAuthid !== undefined) out.eligibleAuthid = [...f.eligibleAuthid];
+  if (f.excludeAuthrole !== undefined) out.excludeAuthrole = [...f.excludeAuthrole];
+  if (f.eligibleAuthrole !== undefined) out.eligibleAuthrole = [...f.eligibleAuthrole];
+  return out;
+}
+
+/** Whether `reader` passes a stored publication's authid/authrole lists. */
+function mayRead(f: StoredFilter, reader: Endpoint): boolean {
+  if (f === NO_LISTS) return true;
+  if (f.excludeAuthid?.includes(reader.authid) === true) return false;
+  if (f.eligibleAuthid !== undefined && !f.eligibleAuthid.includes(reader.authid)) return false;
+  if (f.excludeAuthrole?.includes(reader.authrole) === true) return false;
+  if (f.eligibleAuthrole !== undefined && !f.eligibleAuthrole.includes(reader.authrole)) return false;
+  return true;
+}
+
+/** The policy of two rules that match one topic: the largest limit, the largest age (0, none, wins). */
+function widest(a: TopicPolicy, b: TopicPolicy): TopicPolicy {
+  const limit = Math.max(a.limit, b.limit);
+  const maxAgeMs = a.maxAgeMs === 0 || b.maxAgeMs === 0 ? 0 : Math.max(a.maxAgeMs, b.maxAgeMs);
+  if (limit === a.limit && maxAgeMs === a.maxAgeMs) return a;
+  if (limit === b.limit && maxAgeMs === b.maxAgeMs) return b;
+  return { limit, maxAgeMs };
+}
+
+/**
+ * The policy of a publication's topic: `widest` of the rules whose subscriptions the broker
+ * matched, or undefined when none keeps history. The broker already matched the topic, so this is
+ * a loop over the plan's subscriptions with a Map lookup each, and nothing to cache (the number of
+ * topics is the publishers' to choose); it allocates only for rules whose policies cross.
+ */
+function policyOf(rules: ReadonlyMap<SubscriptionId, Rule>, subscriptions: readonly Subscription<Endpoint>[]): TopicPolicy | undefined {
+  let found: TopicPolicy | undefined;
+  for (const s of subscriptions) {
+    const rule = rules.get(s.id);
+    if (rule !== undefined) found = found === undefined ? rule.policy : widest(found, rule.policy);
+  }
+  return found;
+}
+
+/**
+ * Event history as a realm plugin. `store`: the router's event store (its realm part is opened at
+ * install with the realm's maxHistoryBytes); `rulesOf`: a realm's `eventHistory` rules.
+ */
+export function historyPlugin(
+  store: EventStore,
+  rulesOf: (realm: string) => readonly HistoryTopic[] | undefined,
+  options: HistoryPluginOptions = {},
+): RealmPlugin {
+  const now = options.now ?? Date.now;
+  const ack = options.durability === 'ack';
+  // A durable single-node store keeps retained events too; memory leaves them to the broker, a shared store to the cluster's KV bucket.
+  const persistsRetained = store.type !== 'memory' && !store.shared;
+  return {
+    name: 'history',
+    async install(realm, context) {
+      const rs = await store.realm(realm.name, realm.quotas.limits.maxHistoryBytes);
+      const rules = new Map<SubscriptionId, Rule>();
+      for (const h of rulesOf(realm.name) ?? []) {
+        const subscription = realm.broker.ensureSubscription(h.topic, h.match);
+        const own: TopicPolicy = { limit: h.limit, maxAgeMs: h.maxAgeMs ?? 0 };
+        // Two rules for the same topic and match share one subscription: the widest of the two.
+        const previous = rules.get(subscription.id)?.policy;
+        rules.set(subscription.id, { subscription, policy: previous === undefined ? own : widest(previous, own) });
+      }
+      if (persistsRetained) await loadRetained(realm, rs);
+      const state: HistoryState = { store: rs, rules };
+      states.set(realm, state);
+      installReads(realm, context, state);
+      if (rules.size > 0 || persistsRetained) {
+        context.observe({
+          onPublished: (plan, details, args, kwargs, origin) => record(state, plan, details, args, kwargs, origin),
+        });
+      }
+      return () => {
+        states.delete(realm);
+      };
+    },
+  };
+
+  function record(
+    state: HistoryState,
+    plan: DeliveryPlan<Endpoint>,
+    details: Dict,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    origin: PublicationOrigin,
+  ): Promise<void> | undefined {
+    // Router-origin events (meta events) are never kept; with a shared store the publishing node wrote what another node forwards.
+    if (origin.kind === 'router' || (origin.kind === 'remote' && store.shared)) return undefined;
+    const policy = policyOf(state.rules, plan.subscriptions);
+    const retain = persistsRetained && origin.kind === 'session' && origin.retain;
+    if (policy === undefined && !retain) return undefined;
+    if (bySession(plan.filter)) return undefined;
+    const filter = storedFilter(plan.filter);
+    const event: HistoryEvent = { at: now(), publication: plan.publication, topic: plan.topic, details, args, kwargs, filter };
+    if (policy !== undefined) state.store.append(event, policy);
+    // Only the topic's event for everybody is persisted (the broker keeps restricted ones in memory).
+    if (retain && filter === NO_LISTS) state.store.retain(event);
+    if (ack && origin.kind === 'session' && origin.acknowledged) return state.store.flush();
+    return undefined;
+  }
+}
+
+/** Retained events persisted by an earlier run, back into the broker, oldest first, with their original time (for ttlMs). */
+async function loadRetained(realm: Realm, rs: RealmStore): Promise<void> {
+  for (const r of await rs.retained()) {
+    const plan: DeliveryPlan<Endpoint> = { publication: r.publication, publisher: undefined, topic: r.topic, subscriptions: [], filter: { excludeMe: false } };
+    const outcome = realm.broker.retain(plan, r.args, r.kwargs, r.details, payloadBytes(r.args, r.kwargs, r.details) + r.topic.length, r.at);
+    realm.stats.evicted('maxRetainedBytes', outcome.evicted);
+    if (outcome.tooLarge) realm.stats.limitExceeded('maxRetainedBytes');
+  }
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+/** The filters of a read, from its kwargs (everything but what selects the topics). */
+type Filters = Omit<HistoryQuery, 'select' | 'limit' | 'reverse' | 'afterSeq'> & { reverse?: boolean; limit?: number; topic?: string };
 
 function time(kwargs: Dict, key: string): number | undefined {
   const v = kwargs[key];
@@ -33,20 +232,22 @@ function time(kwargs: Dict, key: string): number | undefined {
   return ms;
 }
 
-function publication(kwargs: Dict, key: string): number | undefined {
+function publication(kwargs: Dict, key: string): PublicationId | undefined {
   const v = kwargs[key];
   if (v === undefined) return undefined;
   if (!isId(v)) throw invalid(`${key} must be a publication ID`);
+  return v as PublicationId;
+}
+
+function positive(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalid(`${name} must be a positive integer`);
   return v;
 }
 
-function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
-  const q: HistoryQuery = {};
-  const limit = kwargs['limit'] ?? args[1];
-  if (limit !== undefined) {
-    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
-    q.limit = limit;
-  }
+function filtersOf(kwargs: Dict, positionalLimit?: unknown): Filters {
+  const q: Filters = {};
+  const limit = kwargs['limit'] ?? positionalLimit;
+  if (limit !== undefined) q.limit = positive(limit, 'limit');
   if (kwargs['reverse'] !== undefined) {
     if (typeof kwargs['reverse'] !== 'boolean') throw invalid('reverse must be a boolean');
     q.reverse = kwargs['reverse'];
@@ -55,7 +256,7 @@ function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
     if (typeof kwargs['topic'] !== 'string') throw invalid('topic must be a URI');
     q.topic = kwargs['topic'];
   }
-  const set = <K extends keyof HistoryQuery>(key: K, value: HistoryQuery[K] | undefined): void => {
+  const set = <K extends keyof Filters>(key: K, value: Filters[K] | undefined): void => {
     if (value !== undefined) q[key] = value;
   };
   set('fromTime', time(kwargs, 'from_time'));
@@ -67,6 +268,12 @@ function queryOf(args: unknown[], kwargs: Dict): HistoryQuery {
   set('beforePublication', publication(kwargs, 'before_publication'));
   set('untilPublication', publication(kwargs, 'until_publication'));
   return q;
+}
+
+/** A store query from the read's filters, its limit clamped to the realm's page. */
+function queryOf(select: TopicSelector, f: Filters, page: number): HistoryQuery {
+  const { topic: _topic, limit, ...bounds } = f;
+  return { ...bounds, select, limit: Math.min(limit ?? page, page) };
 }
 
 /**
@@ -94,98 +301,174 @@ async function readable(realm: Realm, caller: Endpoint, subscription: Subscripti
   return events.filter((e) => allowed.has(e.topic));
 }
 
-/** A topic (or pattern) whose last `limit` events a realm keeps (config `eventHistory`). */
-export interface HistoryTopic {
-  readonly topic: string;
-  readonly match: MatchPolicy;
-  readonly limit: number;
-}
-
-/** Each realm's event store, while its history plugin is installed (the SSE bridge replays from it). */
-const stores = new WeakMap<Realm, EventHistory>();
-
-/** The events `realm` keeps, if its history plugin is installed. */
-export function eventHistoryOf(realm: Realm): EventHistory | undefined {
-  return stores.get(realm);
-}
-
-/**
- * Event history as a realm plugin: the store (bounded by the realm's maxHistoryBytes), the
- * subscriptions that keep history (made at install, without subscribers), the recording of every
- * publication delivered here (a session's or another node's; the router's own meta events are not
- * kept), and wamp.subscription.get_events.
- */
-export function historyPlugin(topicsOf: (realm: string) => readonly HistoryTopic[] | undefined): RealmPlugin {
-  return {
-    name: 'history',
-    install(realm, context) {
-      const history = new EventHistory(realm.quotas.limits.maxHistoryBytes);
-      for (const h of topicsOf(realm.name) ?? []) history.enable(realm.broker.ensureSubscription(h.topic, h.match).id, h.limit);
-      stores.set(realm, history);
-      installHistory(realm, context, history);
-      if (history.size > 0) {
-        context.observe({
-          onPublished: (plan, details, args, kwargs, origin) => {
-            if (origin.kind !== 'router') record(realm, history, plan, details, args, kwargs);
-          },
-        });
-      }
-      return () => {
-        stores.delete(realm);
-      };
-    },
-  };
-}
-
-function record(
-  realm: Realm,
-  history: EventHistory,
-  plan: DeliveryPlan<Endpoint>,
-  details: Dict,
-  args: WireArgs | undefined,
-  kwargs: Kwargs | undefined,
-): void {
-  const at = Date.now();
-  // Estimated once, and only when some subscription keeps history.
-  let bytes: number | undefined;
-  for (const subscription of plan.subscriptions) {
-    if (!history.isEnabled(subscription.id)) continue;
-    bytes ??= payloadBytes(args, kwargs, details) + plan.topic.length;
-    const outcome = history.record(
-      { at, subscription: subscription.id, publication: plan.publication, topic: plan.topic, details, args, kwargs, filter: plan.filter },
-      bytes,
-    );
-    realm.stats.evicted('maxHistoryBytes', outcome.evicted);
-    if (outcome.tooLarge) realm.stats.limitExceeded('maxHistoryBytes');
+/** The store read, its failure an ERROR to this read (never a fault of the session). */
+async function readStore(rs: RealmStore, q: HistoryQuery): Promise<HistoryPage> {
+  try {
+    // A read sees every event published before it.
+    await rs.flush();
+    return await rs.query(q);
+  } catch (err) {
+    throw new WampError(STORE_FAILED, [`event store read failed: ${err instanceof Error ? err.message : String(err)}`]);
   }
 }
 
-export function installHistory(realm: Realm, scope: PluginScope, history: EventHistory): void {
+/** get_events' shape of a stored event: `subscription` the rule's, `details.topic` for a pattern rule. */
+function eventOut(e: StoredEvent, subscription: Subscription<Endpoint>): Dict {
+  const event: Dict = {
+    timestamp: isoTime(e.at),
+    subscription: subscription.id,
+    publication: e.publication,
+    details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic },
+  };
+  if (e.args !== undefined) event['args'] = e.args;
+  if (e.kwargs !== undefined) event['kwargs'] = e.kwargs;
+  return event;
+}
+
+/**
+ * The rule that answers for `topic`: its exact rule if there is one, else the first pattern rule
+ * the broker matches (prefixes shortest first, then wildcards). Undefined: the topic keeps no history.
+ */
+function ruleFor(realm: Realm, state: HistoryState, topic: string): Rule | undefined {
+  let found: Rule | undefined;
+  for (const s of realm.broker.match(topic)) {
+    const rule = state.rules.get(s.id);
+    if (rule !== undefined && (found === undefined || s.match === 'exact')) found = rule;
+  }
+  return found;
+}
+
+/** Whether the rules cover every topic a subscription (topic, match) can receive events of. */
+function coveringRule(realm: Realm, state: HistoryState, subscription: Subscription<Endpoint>): boolean {
+  if (state.rules.has(subscription.id)) return true;
+  if (subscription.match === 'exact') return ruleFor(realm, state, subscription.topic) !== undefined;
+  // A pattern: covered by a prefix rule every matching topic starts with (the pattern's fixed start).
+  const empty = subscription.match === 'wildcard' ? /(^|\.)(\.|$)/.exec(subscription.topic) : null;
+  const fixed = empty === null ? subscription.topic : subscription.topic.slice(0, empty.index + (empty[1] ?? '').length);
+  for (const rule of state.rules.values()) {
+    if (rule.subscription.match === 'prefix' && fixed.startsWith(rule.subscription.topic)) return true;
+  }
+  return false;
+}
+
+function installReads(realm: Realm, scope: PluginScope, state: HistoryState): void {
   scope.procedure('wamp.subscription.get_events', async (caller, args, kwargs) => {
     const id = idArg(args, 0, 'subscription');
-    const subscription = realm.broker.getSubscription(id as never);
+    const subscription = realm.broker.getSubscription(id as SubscriptionId);
     if (subscription === undefined) throw new WampError(ErrorUri.NoSuchSubscription, [`no subscription ${id}`]);
-    const events = history.query(subscription.id, queryOf(args, kwargs));
-    if (events === undefined) throw new WampError(HISTORY_UNAVAILABLE, [`subscription ${id} keeps no event history`]);
+    if (!state.rules.has(subscription.id)) throw new WampError(HISTORY_UNAVAILABLE, [`subscription ${id} keeps no event history`]);
+    const f = filtersOf(kwargs, args[1]);
+    let select: TopicSelector = { match: subscription.match, topic: subscription.topic };
+    if (f.topic !== undefined) {
+      // One topic of the subscription (a pattern's); a topic it does not match selects nothing.
+      if (!realm.broker.match(f.topic).includes(subscription)) return { args: [[]] };
+      select = { match: 'exact', topic: f.topic };
+    }
+    const page = await readStore(state.store, queryOf(select, f, pageOf(realm)));
     // The publication's authid/authrole lists apply to whoever reads the history.
-    const visible = events.filter((e) => isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, caller));
+    const visible = page.events.filter((e) => mayRead(e.filter, caller));
     const permitted = await readable(realm, caller, subscription, visible);
     // The caller left while the gate was asked: nobody gets the answer.
     if (!caller.live) return undefined;
-    return {
-      args: [
-        permitted.map((e) => {
-          const event: Dict = {
-            timestamp: isoTime(e.at),
-            subscription: e.subscription,
-            publication: e.publication,
-            details: subscription.match === 'exact' ? e.details : { ...e.details, topic: e.topic },
-          };
-          if (e.args !== undefined) event['args'] = e.args;
-          if (e.kwargs !== undefined) event['kwargs'] = e.kwargs;
-          return event;
-        }),
-      ],
-    };
+    // Crossbar's form, args only: with kwargs, Autobahn and other clients would hand the caller a
+    // CallResult instead of the list it has always had. `more` is asked for with a next page.
+    return { args: [permitted.map((e) => eventOut(e, subscription))] };
   });
+
+  /** wamp.topic.history.*: one topic, authorized by the reader's subscribe permission on it. */
+  const topicRead =
+    (shape: (args: unknown[], f: Filters) => Filters & { last?: boolean }) =>
+    async (caller: Endpoint, args: unknown[], kwargs: Dict): Promise<{ args: unknown[]; kwargs: Dict } | undefined> => {
+      const topic = stringArg(args, 0, 'topic');
+      realm.quotas.checkUri(topic);
+      const rule = ruleFor(realm, state, topic);
+      if (rule === undefined) throw new WampError(HISTORY_UNAVAILABLE, [`topic '${topic}' keeps no event history`]);
+      const f = shape(args, filtersOf(kwargs));
+      const verdict = await realm.gate.verdict(caller, { uri: topic, action: 'subscribe', match: 'exact' });
+      if (verdict === undefined) return undefined;
+      if (!verdict.ok) throw new WampError(verdict.error, [verdict.message]);
+      const q = queryOf({ match: 'exact', topic }, f, pageOf(realm));
+      const page = await readStore(state.store, f.last === true ? { ...q, reverse: true } : q);
+      const events = f.last === true ? page.events.reverse() : page.events;
+      if (!caller.live) return undefined;
+      const visible = events.filter((e) => mayRead(e.filter, caller));
+      return { args: [visible.map((e) => eventOut(e, rule.subscription))], kwargs: { more: page.more, gap: page.gap } };
+    };
+
+  scope.procedure(
+    'wamp.topic.history.last',
+    topicRead((args, f) => {
+      const limit = args[1] ?? f.limit;
+      if (limit === undefined) throw invalid('argument 2 (limit) must be a positive integer');
+      return { ...f, limit: positive(limit, 'limit'), last: true, reverse: false };
+    }),
+  );
+  scope.procedure(
+    'wamp.topic.history.since',
+    topicRead((args, f) => {
+      const v = args[1];
+      const ms = typeof v === 'string' ? Date.parse(v) : typeof v === 'number' && Number.isSafeInteger(v) ? v : NaN;
+      if (Number.isNaN(ms)) throw invalid('argument 2 (timestamp) must be an RFC 3339 timestamp or milliseconds since the epoch');
+      return { ...f, fromTime: f.fromTime === undefined ? ms : Math.max(f.fromTime, ms) };
+    }),
+  );
+  scope.procedure(
+    'wamp.topic.history.after',
+    topicRead((args, f) => {
+      const v = args[1];
+      if (!isId(v)) throw invalid('argument 2 (publication) must be a publication ID');
+      return { ...f, afterPublication: v as PublicationId };
+    }),
+  );
+}
+
+// ---- catch-up: the SUBSCRIBE `history` option ------------------------------------------------
+
+/**
+ * The replay of a SUBSCRIBE with Options.history for `session`'s `subscription`: flushes, reads
+ * (after: the events after that publication; last: the newest n, clamped to the page) oldest first,
+ * with the publications' authid/authrole lists applied to `session`. More events after `after`
+ * than a page holds: the newest page, with `gap` (the client missed the ones between). A topic or
+ * pattern no rule covers is ERROR wamp.error.history_unavailable; a store failure
+ * switchboard.error.store_failed. The SUBSCRIBE's own authorization is the caller's.
+ */
+export async function catchUpReplay(
+  realm: Realm,
+  session: Endpoint,
+  subscription: Subscription<Endpoint>,
+  request: CatchUpRequest,
+): Promise<Outcome<CatchUpReplay>> {
+  const state = states.get(realm);
+  if (state === undefined || !coveringRule(realm, state, subscription))
+    return refusal(HISTORY_UNAVAILABLE, `'${subscription.topic}' (${subscription.match}) keeps no event history`);
+  const page = pageOf(realm);
+  const select: TopicSelector = { match: subscription.match, topic: subscription.topic };
+  try {
+    await state.store.flush();
+    let events: StoredEvent[];
+    let gap: boolean;
+    if ('after' in request) {
+      const read = await state.store.query({ select, afterPublication: request.after, limit: page });
+      gap = read.gap;
+      events = read.events;
+      if (read.more) {
+        const newest = await state.store.query({ select, afterPublication: request.after, reverse: true, limit: page });
+        events = newest.events.reverse();
+        gap = true;
+      }
+    } else {
+      const read = await state.store.query({ select, reverse: true, limit: Math.min(request.last, page) });
+      events = read.events.reverse();
+      gap = false;
+    }
+    return {
+      ok: true,
+      gap,
+      events: events
+        .filter((e) => mayRead(e.filter, session))
+        .map((e) => ({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs })),
+    };
+  } catch (err) {
+    return refusal(STORE_FAILED, `event store read failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

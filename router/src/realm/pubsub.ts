@@ -9,13 +9,14 @@ import { ErrorUri, MessageCode, isReservedUri, isValidUri } from '@switchboard/s
 import type { MatchPolicy, UriCheck } from '@switchboard/schemas';
 import type { Broker, DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from '../broker/broker.js';
 import type { Allowed, Gate } from '../auth/gate.js';
-import { refusal } from '../core/outcome.js';
+import { STORE_FAILED, refusal } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
 import type { Handled } from '../core/pause.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from '../details.js';
 import { payloadBytes } from '../limits.js';
 import type { Quotas } from '../limits.js';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { REMOTE_ORIGIN, ROUTER_ORIGIN } from '../realm-hooks.js';
 import type { RealmHookSet } from '../realm-hooks.js';
@@ -148,7 +149,23 @@ export class PubSub {
     const outcome = this.publishAs(session, allowed, msg.topic, msg.args, msg.kwargs, msg.options);
     if (msg.options.acknowledge !== true) return;
     if (!outcome.ok) refuse(this.#stats, session, MessageCode.Publish, msg.request, outcome);
-    else session.send({ code: MessageCode.Published, request: msg.request, publication: outcome.publication });
+    else if (outcome.stored === undefined) session.send({ code: MessageCode.Published, request: msg.request, publication: outcome.publication });
+    else {
+      // Durability "ack" (event history): PUBLISHED once the store has the event.
+      const request = msg.request;
+      const publication = outcome.publication;
+      outcome.stored.then(
+        () => {
+          if (session.live) session.send({ code: MessageCode.Published, request, publication });
+        },
+        (err: unknown) => {
+          const fields = { realm: this.name, err: err instanceof Error ? err.message : String(err) };
+          logRefusal(this.#log, 'store_failed', fields, 'event store write failed: an acknowledged PUBLISH answered with ERROR', 'warn');
+          if (session.live)
+            refuse(this.#stats, session, MessageCode.Publish, request, refusal(STORE_FAILED, 'the event store failed to write the event (it was delivered)'));
+        },
+      );
+    }
   }
 
   /**
@@ -165,7 +182,7 @@ export class PubSub {
     args: WireArgs | undefined,
     kwargs: Kwargs | undefined,
     options: Dict,
-  ): Outcome<{ publication: PublicationId }> {
+  ): Outcome<{ publication: PublicationId; stored?: Promise<unknown> }> {
     if (!isValidUri(topic, this.#uriCheck)) return refusal(ErrorUri.InvalidUri, `invalid topic URI '${topic}'`);
     if (isReservedUri(topic)) return refusal(ErrorUri.InvalidUri, `topic '${topic}' uses the reserved 'wamp' prefix`);
     const filtered = recipientFilter(options);
@@ -177,8 +194,11 @@ export class PubSub {
     if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
     const retain = options['retain'] === true;
     if (retain) this.#retain(plan, args, kwargs, details);
-    if (this.#hooks.observesPublications)
-      this.#hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
+    if (this.#hooks.observesPublications) {
+      const stored = this.#hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
+      // Only an acknowledged publication of a history topic with durability "ack" has something to wait for.
+      if (stored !== undefined) return { ok: true, publication: plan.publication, stored };
+    }
     return { ok: true, publication: plan.publication };
   }
 

@@ -112,7 +112,7 @@ const HISTORY: RouterConfigFile = {
     {
       name: 'realm1',
       eventHistory: [
-        { topic: 'com.hist.exact', limit: 5 },
+        { topic: 'com.solo.hist', limit: 5 },
         { topic: 'com.hist.', match: 'prefix', limit: 100 },
       ],
     },
@@ -147,18 +147,18 @@ describe('event history: frames', () => {
   it('the configured topic has a subscription before anyone subscribes; get_events returns the last `limit` events, oldest first', async () => {
     const router = await startTestRouter(HISTORY);
     const [publisher, reader] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
-    const id = reader.meta('wamp.subscription.lookup', ['com.hist.exact']);
+    const id = reader.meta('wamp.subscription.lookup', ['com.solo.hist']);
     const subscription = Number(await id);
     expect(subscription).toBeGreaterThan(0);
     expect(await getEvents(reader, subscription)).toEqual([]);
-    const publications = await publishLabels(publisher, 'com.hist.exact', [1, 2, 3, 4, 5, 6, 7]);
+    const publications = await publishLabels(publisher, 'com.solo.hist', [1, 2, 3, 4, 5, 6, 7]);
     const events = await getEvents(reader, subscription);
     expect(events.map((e) => e.args)).toEqual([[3], [4], [5], [6], [7]]);
     expect(events[0]).toEqual({ timestamp: expect.stringMatching(RFC3339), subscription, publication: publications[2], details: {}, args: [3], kwargs: {} });
     const times = events.map((e) => Date.parse(e.timestamp));
     expect([...times].sort((x, y) => x - y)).toEqual(times);
     // A subscriber joining later shares the subscription.
-    expect(await reader.subscribe('com.hist.exact')).toBe(subscription);
+    expect(await reader.subscribe('com.solo.hist')).toBe(subscription);
   });
 
   it('reverse, limit (also positional), and the publication bounds', async () => {
@@ -180,7 +180,9 @@ describe('event history: frames', () => {
     expect(await labels({ after_publication: p[0], before_publication: p[4], limit: 2 })).toEqual(['b', 'c']);
     // Pagination in reverse order: before_publication of the last one seen.
     expect(await labels({ reverse: true, before_publication: p[3], limit: 2 })).toEqual(['c', 'b']);
-    expect(await labels({ from_publication: 123456789 })).toEqual([]);
+    // A publication bound the store does not hold is a gap (kwargs gap: true): from/after start at the oldest kept.
+    expect(await labels({ from_publication: 123456789 })).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(await labels({ until_publication: 123456789 })).toEqual([]);
   });
 
   it('the time bounds (RFC 3339), combined with AND; topic for a pattern subscription', async () => {
@@ -215,12 +217,12 @@ describe('event history: frames', () => {
   it('publications restricted to session IDs are not stored; authid/authrole lists are applied to the reader', async () => {
     const router = await startTestRouter(HISTORY);
     const [publisher, reader, other] = await Promise.all([Raw.join(router.url), Raw.join(router.url), Raw.join(router.url)]);
-    const subscription = Number(await reader.meta('wamp.subscription.lookup', ['com.hist.exact']));
-    await publisher.publish('com.hist.exact', ['excluded a session'], {}, { exclude: [other.session] });
-    await publisher.publish('com.hist.exact', ['for one session'], {}, { eligible: [reader.session] });
-    await publisher.publish('com.hist.exact', ['not for the reader'], {}, { exclude_authid: [reader.authid] });
-    await publisher.publish('com.hist.exact', ['admins only'], {}, { eligible_authrole: ['admin'] });
-    await publisher.publish('com.hist.exact', ['disclosed'], {}, { disclose_me: true, eligible_authrole: ['anonymous'] });
+    const subscription = Number(await reader.meta('wamp.subscription.lookup', ['com.solo.hist']));
+    await publisher.publish('com.solo.hist', ['excluded a session'], {}, { exclude: [other.session] });
+    await publisher.publish('com.solo.hist', ['for one session'], {}, { eligible: [reader.session] });
+    await publisher.publish('com.solo.hist', ['not for the reader'], {}, { exclude_authid: [reader.authid] });
+    await publisher.publish('com.solo.hist', ['admins only'], {}, { eligible_authrole: ['admin'] });
+    await publisher.publish('com.solo.hist', ['disclosed'], {}, { disclose_me: true, eligible_authrole: ['anonymous'] });
     expect((await getEvents(reader, subscription)).map((e) => [e.args?.[0], e.details])).toEqual([
       ['disclosed', { publisher: publisher.session, publisher_authid: publisher.authid, publisher_authrole: 'anonymous' }],
     ]);
@@ -231,7 +233,7 @@ describe('event history: frames', () => {
     const router = await startTestRouter(HISTORY);
     const reader = await Raw.join(router.url);
     const plain = await reader.subscribe('com.no.history');
-    const history = Number(await reader.meta('wamp.subscription.lookup', ['com.hist.exact']));
+    const history = Number(await reader.meta('wamp.subscription.lookup', ['com.solo.hist']));
     expect(await reader.metaError('wamp.subscription.get_events', [987654])).toBe(ErrorUri.NoSuchSubscription);
     expect(await reader.metaError('wamp.subscription.get_events', [plain])).toBe('wamp.error.history_unavailable');
     for (const kwargs of [{ limit: 0 }, { limit: 'ten' }, { reverse: 'yes' }, { from_time: 'yesterday' }, { after_publication: 'x' }]) {
@@ -242,10 +244,10 @@ describe('event history: frames', () => {
   it('a history-enabled subscription outlives its last subscriber', async () => {
     const router = await startTestRouter(HISTORY);
     const [publisher, subscriber] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
-    const subscription = await subscriber.subscribe('com.hist.exact');
+    const subscription = await subscriber.subscribe('com.solo.hist');
     await subscriber.unsubscribe(subscription);
-    await publisher.publish('com.hist.exact', ['after'], {});
-    expect(await subscriber.meta('wamp.subscription.lookup', ['com.hist.exact'])).toBe(subscription);
+    await publisher.publish('com.solo.hist', ['after'], {});
+    expect(await subscriber.meta('wamp.subscription.lookup', ['com.solo.hist'])).toBe(subscription);
     expect((await getEvents(subscriber, subscription)).map((e) => e.args)).toEqual([['after']]);
   });
 });
@@ -258,8 +260,8 @@ describe.each(SERIALIZERS)('event history with clients over %s', (serializer) =>
       connectAutobahn(router.url, serializer),
       connectWampy(router.url, serializer),
     ]);
-    for (const n of [1, 2, 3]) await within(publisher.session.publish('com.hist.exact', [n], { n }, { acknowledge: true })!, 3000, 'PUBLISHED');
-    const subscription = await within(byAutobahn.session.call('wamp.subscription.lookup', ['com.hist.exact']), 3000, 'lookup');
+    for (const n of [1, 2, 3]) await within(publisher.session.publish('com.solo.hist', [n], { n }, { acknowledge: true })!, 3000, 'PUBLISHED');
+    const subscription = await within(byAutobahn.session.call('wamp.subscription.lookup', ['com.solo.hist']), 3000, 'lookup');
     const newest = asList(
       await within(byAutobahn.session.call('wamp.subscription.get_events', [subscription], { reverse: true, limit: 2 }), 3000, 'get_events'),
     );

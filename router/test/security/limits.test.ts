@@ -10,7 +10,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { checkConfig, resolveConfig } from '@switchboard/router';
-import { EventHistory } from '../../src/broker/history.js';
 import { payloadBytes } from '../../src/limits.js';
 import type { RealmFile } from '@switchboard/router';
 import { RawPeer, startTestRouter } from '../helpers.js';
@@ -302,50 +301,12 @@ describe('per-realm byte budgets', () => {
     expect(result[0]).toBe(MessageCode.Result);
     const events = (result[3] as unknown[])[0] as { args: unknown[] }[];
     expect(events.map((e) => e.args[0])).toEqual([2, 3]);
-    expect(await metric(router.metricsUrl!, 'switchboard_limit_evictions_total', '{limit="maxHistoryBytes"}')).toBe(1);
-    expect(await metric(router.metricsUrl!, 'switchboard_limits_exceeded_total', '{limit="maxHistoryBytes"}')).toBe(1);
+    // The event store counts both: hist.1 evicted for hist.3, hist.big larger than the whole budget.
+    expect(await metric(router.metricsUrl!, 'switchboard_history_expired_total', '{reason="bytes"}')).toBe(2);
   });
 });
 
 describe('byte budget bookkeeping (pure)', () => {
-  const event = (subscription: number, publication: number) => ({
-    at: 0,
-    subscription: subscription as never,
-    publication: publication as never,
-    topic: 't',
-    details: {},
-    args: undefined,
-    kwargs: undefined,
-    filter: { excludeMe: false },
-  });
-
-  it('EventHistory evicts the oldest event across subscriptions, counts ring drops and forgotten rings, and stays bounded', () => {
-    const history = new EventHistory(300);
-    history.enable(1 as never, 2);
-    history.enable(2 as never, 100);
-    expect(history.record(event(1, 1), 100)).toEqual({ evicted: 0, tooLarge: false });
-    history.record(event(2, 2), 100);
-    history.record(event(1, 3), 100);
-    expect(history.bytes).toBe(300);
-    // The oldest of the realm (publication 1, subscription 1) goes.
-    expect(history.record(event(2, 4), 100)).toEqual({ evicted: 1, tooLarge: false });
-    expect(history.query(1 as never, {})!.map((e) => e.publication)).toEqual([3]);
-    // Again the realm's oldest (publication 2, subscription 2) makes room.
-    expect(history.record(event(1, 5), 50)).toEqual({ evicted: 1, tooLarge: false });
-    expect(history.bytes).toBe(250);
-    // Subscription 1's count limit (2) drops its own oldest (publication 3): the bytes follow.
-    expect(history.record(event(1, 7), 50)).toEqual({ evicted: 0, tooLarge: false });
-    expect(history.query(1 as never, {})!.map((e) => e.publication)).toEqual([5, 7]);
-    expect(history.bytes).toBe(200);
-    expect(history.record(event(2, 6), 301)).toEqual({ evicted: 0, tooLarge: true });
-    history.forget(1 as never);
-    expect(history.bytes).toBe(100);
-    // Many events through a small budget: bytes stay within it, the newest are kept.
-    for (let i = 10; i < 20_000; i++) history.record(event(2, i), 100);
-    expect(history.bytes).toBeLessThanOrEqual(300);
-    expect(history.query(2 as never, {})!.map((e) => e.publication)).toEqual([19_997, 19_998, 19_999]);
-  });
-
   it('payloadBytes is an upper bound of the JSON size and survives deep nesting', () => {
     const payload = { a: 'é'.repeat(100), b: [1, 2, { c: new Uint8Array(50) }] };
     expect(payloadBytes([payload], {})).toBeGreaterThan(JSON.stringify([payload]).length);

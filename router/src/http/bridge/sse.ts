@@ -13,13 +13,13 @@
  * maxBufferedBytes) is closed; the client resumes with Last-Event-ID.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Args, Dict, Kwargs, SessionId, SubscriptionId } from '@switchboard/schemas';
+import type { Args, Dict, Kwargs, PublicationId, SessionId, SubscriptionId } from '@switchboard/schemas';
 import { isMatchPolicy, listArgs } from '@switchboard/schemas';
-import { isRecipient } from '../../broker/broker.js';
+import type { Endpoint } from '../../core/endpoint.js';
 import type { Admission } from '../admission.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
-import { eventHistoryOf } from '../../meta/history.js';
+import { catchUpReplay } from '../../meta/history.js';
 import type { BridgePath } from './config.js';
 import type { Admitted } from './guard.js';
 import type { BridgeSession, EventMessage } from './local-session.js';
@@ -27,6 +27,9 @@ import { queryText } from './query.js';
 import { HttpRefusal, NotRepresentable, bridgeJson, sendBody } from './respond.js';
 import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
+
+/** Live events one stream holds while it reads the history it replays (Last-Event-ID). */
+const MAX_HELD = 10_000;
 
 interface StreamEvent {
   publication: number;
@@ -86,7 +89,7 @@ export class SsePath {
       const answer = errorAnswer(err, true);
       return sendBody(res, answer.status, answer.body);
     }
-    const routerSession = (): Parameters<typeof isRecipient>[1] | undefined => this.realmOf(this.path.realm)?.sessions.get(session.id as SessionId);
+    const routerSession = (): Endpoint | undefined => this.realmOf(this.path.realm)?.sessions.get(session.id as SessionId);
     /** Publications sent from history, which may also arrive live once. */
     const replayed = new Set<number>();
     let fromHistory = false;
@@ -116,6 +119,11 @@ export class SsePath {
         res.destroy();
       }
     };
+    /**
+     * Live events that arrive while the history is read (Last-Event-ID): sent after the replay,
+     * those it already sent left out. Bounded: a stream past it closes, the client resumes.
+     */
+    let held: EventMessage[] | undefined;
     const onSubscribed = (subscription: number): void => {
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
@@ -125,28 +133,64 @@ export class SsePath {
       });
       write(`: subscribed ${subscription}\n\n`);
       if (last === undefined) return;
-      // A history read with no gate of its own: the SUBSCRIBE that made this subscription passed
-      // the realm's gate for its topic and match, which is what wamp.subscription.get_events asks
-      // for reading all of a subscription's history (meta/history.ts).
       const realm = this.realmOf(this.path.realm);
-      const stored = realm === undefined ? undefined : eventHistoryOf(realm)?.query(subscription as SubscriptionId, {});
-      if (stored === undefined) return;
-      fromHistory = true;
-      // Everything after the last event seen; all that is kept if that one is no longer kept.
-      const at = stored.findIndex((e) => e.publication === last);
+      const routed = realm?.broker.getSubscription(subscription as SubscriptionId);
       const reader = routerSession();
-      for (const e of stored.slice(at + 1)) {
-        if (reader !== undefined && !isRecipient({ publisher: undefined, filter: { ...e.filter, excludeMe: false } }, reader)) continue;
-        replayed.add(e.publication);
-        send({ publication: e.publication, topic: e.topic, details: e.details, args: e.args === undefined ? undefined : listArgs(e.args), kwargs: e.kwargs });
-      }
+      if (realm === undefined || routed === undefined || reader === undefined) return;
+      held = [];
+      // A history read with no gate of its own: the SUBSCRIBE that made this subscription passed
+      // the realm's gate for its topic and match, which is what reading its history asks for
+      // (meta/history.ts). Everything after the last event seen; all that is kept if that one is
+      // no longer kept.
+      void catchUpReplay(realm, reader, routed, { after: last as PublicationId })
+        .then(
+          (replay) => {
+            if (replay.ok) {
+              fromHistory = true;
+              for (const e of replay.events) {
+                replayed.add(e.publication);
+                send({
+                  publication: e.publication,
+                  topic: e.topic,
+                  details: e.details,
+                  args: e.args === undefined ? undefined : listArgs(e.args),
+                  kwargs: e.kwargs,
+                });
+              }
+            }
+            release();
+          },
+          () => release(),
+        )
+        .catch((err: unknown) => {
+          // A fault of this stream's own (never the router's): the stream ends, the client resumes.
+          this.log.error(
+            { path: this.path.path, topic, err: err instanceof Error ? err.message : String(err) },
+            'SSE: the history replay failed: stream closed',
+          );
+          res.destroy();
+        });
     };
-    const onEvent = (e: EventMessage): void => {
+    const release = (): void => {
+      const live = held ?? [];
+      held = undefined;
+      for (const e of live) deliver(e);
+    };
+    const deliver = (e: EventMessage): void => {
       if (e.details['retained'] === true) {
         if (fromHistory || e.publication === last) return;
       } else if (replayed.delete(e.publication)) return;
       const eventTopic = typeof e.details['topic'] === 'string' ? e.details['topic'] : topic;
       send({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs });
+    };
+    const onEvent = (e: EventMessage): void => {
+      if (held === undefined) return deliver(e);
+      if (held.length >= MAX_HELD) {
+        this.log.info({ path: this.path.path, topic, held: held.length }, 'SSE: too many live events while reading the history: stream closed');
+        res.destroy();
+        return;
+      }
+      held.push(e);
     };
     const options: Dict = { match };
     if (wantRetained) options['get_retained'] = true;
