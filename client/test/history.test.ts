@@ -7,14 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EventDetails, PublicationId, Session } from '@switchboard/client';
+import type { Router } from '@switchboard/router';
 import { TestHistory } from '../../test/support/catch-up.js';
 import { startTestRouter } from '../../router/test/helpers.js';
-import { deferred, nextEvent, open, uri, within } from './helpers.js';
+import { Proxy, deferred, nextEvent, open, openConnection, uri, within } from './helpers.js';
 
-async function setUp(): Promise<{ url: string; history: TestHistory; publisher: Session }> {
+async function setUp(): Promise<{ url: string; port: number; history: TestHistory; publisher: Session; router: Router }> {
   const history = new TestHistory();
   const router = await startTestRouter({}, [history]);
-  return { url: router.url, history, publisher: await open(router.url) };
+  return { url: router.url, port: router.addresses[0]!.port, history, publisher: await open(router.url), router };
 }
 
 /** Publishes `from..to-1` (args [i]) acknowledged, in order: their publication IDs. */
@@ -153,4 +154,45 @@ describe('subscribe with the history option', () => {
       expect(numbers).toEqual(Array.from({ length: N - 21 }, (_, k) => 21 + k));
     },
   );
+
+  it('after a reconnect the subscription resumes after the last event it got: the missed events replayed, none twice', async () => {
+    const { url, port, publisher } = await setUp();
+    const proxy = await Proxy.start(port);
+    const connection = await openConnection({
+      url: url.replace(`:${port}`, `:${proxy.port}`),
+      realm: 'realm1',
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200, jitter: 0 },
+    });
+    const topic = uri('history.reconnect');
+    await publishNumbers(publisher, topic, 0, 2);
+    const subscription = await connection.session.subscribe(topic, { history: { last: 1 } });
+    expect((await nextEvent(subscription)).args).toEqual([1]);
+    await publishNumbers(publisher, topic, 2, 3);
+    expect((await nextEvent(subscription)).details).toMatchObject({ replayed: false });
+
+    const restored = new Promise<void>((resolve) => connection.on('restored', () => resolve()));
+    proxy.cut();
+    // Published while the subscriber is away: replayed when it is back.
+    await publishNumbers(publisher, topic, 3, 5);
+    await within(restored, 5000, 'the subscriptions to be restored');
+    for (const n of [3, 4]) {
+      const event = await nextEvent(subscription);
+      expect(event.args).toEqual([n]);
+      expect(event.details.replayed).toBe(true);
+    }
+    await publishNumbers(publisher, topic, 5, 6);
+    const live = await nextEvent(subscription);
+    expect(live.args).toEqual([5]);
+    expect(live.details.replayed).toBe(false);
+  });
+
+  it('works for an in-process session (router.session) as for a network one', async () => {
+    const { router, publisher } = await setUp();
+    const topic = uri('history.inprocess');
+    const ids = await publishNumbers(publisher, topic, 0, 3);
+    const inside = await router.session('realm1');
+    const subscription = await inside.subscribe(topic, { history: { after: ids[0]! } });
+    expect((await nextEvent(subscription)).details).toMatchObject({ replayed: true, publication: ids[1] });
+    expect((await nextEvent(subscription)).details).toMatchObject({ replayed: true, publication: ids[2] });
+  });
 });
