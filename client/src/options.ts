@@ -39,9 +39,24 @@ export interface SubscribeOptions extends Common {
   match?: MatchPolicy;
   /** [ap_pubsub_event_retention]: deliver the retained event (if any) right after subscribing. */
   get_retained?: boolean;
+  /**
+   * Gapless catch-up (a Switchboard extension; the router announces
+   * `roles.broker.features.history_catch_up`): before live events, replay the stored events of the
+   * topic (or of every topic a pattern matches) — those after a publication ID (`{ after }`), or
+   * the last `n` (`{ last: n }`, at most the router's page size, `limits.maxHistoryPage`). Replayed
+   * events have `details.replayed === true` and go to this subscription only; the first live event
+   * follows the last replayed one with no gap and no duplicate. The topic must be kept by one of
+   * the realm's `eventHistory` rules (else the subscribe fails with
+   * wamp.error.history_unavailable). Persist `subscription.lastPublication` to resume with
+   * `{ after: lastPublication }`; after a reconnect the client resumes so by itself.
+   */
+  history?: HistoryRequest;
   /** Iterator mode: events buffered for a slow consumer before the oldest is dropped (default 10000). */
   queueLimit?: number;
 }
+
+/** What a catch-up replays: events after this publication, or the last `last` events. */
+export type HistoryRequest = { after: PublicationId | number } | { last: number };
 
 export type InvocationPolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
 
@@ -89,6 +104,13 @@ export interface EventDetails extends Dict {
   publisher_authid?: string;
   publisher_authrole?: string;
   retained?: boolean;
+  /** True for an event of a catch-up replay (`history` option, EVENT.Details.history), false for a live one. */
+  replayed: boolean;
+  /**
+   * On the first replayed event: the `after` publication is no longer stored, so events between it
+   * and this one may be missing.
+   */
+  gap?: boolean;
 }
 
 /** One event, as the async iterator of a subscription yields it. */

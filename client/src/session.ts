@@ -79,6 +79,19 @@ function withPayload<T extends object>(msg: T, args: unknown[] | undefined, kwar
   return out;
 }
 
+/** What a handler (or the iterator) gets as an event's details. */
+function eventDetails(msg: Event, subscription: Subscription<unknown[], unknown>, replayed: boolean): EventDetails {
+  const details: EventDetails = {
+    ...msg.details,
+    subscription: msg.subscription,
+    publication: msg.publication,
+    topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
+    replayed,
+  };
+  if (replayed && msg.details['history_gap'] === true) details.gap = true;
+  return details;
+}
+
 function errorFrom(msg: ErrorMessage): WampError {
   return new WampError(msg.error, listArgs(msg.args), msg.kwargs ?? {});
 }
@@ -158,6 +171,12 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   readonly #calls = new Map<number, PendingCall>();
   readonly #subscriptions = new Set<Subscription<unknown[], unknown>>();
   readonly #subscriptionsById = new Map<SubscriptionId, Set<Subscription<unknown[], unknown>>>();
+  /**
+   * The subscription a catch-up replay is for, by router subscription, from its SUBSCRIBED to the
+   * first live event: replayed EVENTs go to it alone, not to the other local subscriptions that
+   * share the router's subscription.
+   */
+  readonly #replayTo = new Map<SubscriptionId, Subscription<unknown[], unknown>>();
   readonly #registrations = new Set<Registration>();
   readonly #registrationsById = new Map<RegistrationId, Registration>();
   readonly #invocations = new Map<number, ActiveInvocation>();
@@ -263,6 +282,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     const shared = this.#subscriptionsById.get(id);
     shared?.delete(subscription);
     // The router has one subscription per topic for all of this session's subscribers of it.
+    if (this.#replayTo.get(id) === subscription) this.#replayTo.delete(id);
     if (shared !== undefined && shared.size > 0) return;
     this.#subscriptionsById.delete(id);
     if (this.#attached === undefined) return;
@@ -272,7 +292,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   async #subscribeOnWire(subscription: Subscription<unknown[], unknown>): Promise<void> {
     await this.#request(
       MessageCode.Subscribe,
-      (request) => ({ code: MessageCode.Subscribe, request, options: subscription.options, topic: subscription.topic }),
+      (request) => ({ code: MessageCode.Subscribe, request, options: subscription.wireOptions, topic: subscription.topic }),
       (msg) => {
         const ack = msg as Subscribed;
         if (!subscription.active) {
@@ -286,6 +306,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
         let set = this.#subscriptionsById.get(ack.subscription);
         if (set === undefined) this.#subscriptionsById.set(ack.subscription, (set = new Set()));
         set.add(subscription);
+        // The replay, if any, follows this SUBSCRIBED at once (the router sends them together).
+        if (subscription.options['history'] !== undefined) this.#replayTo.set(ack.subscription, subscription);
       },
     );
   }
@@ -707,17 +729,19 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   #onEvent(msg: Event): void {
+    if (msg.details['history'] === true) return this.#onReplayed(msg);
+    // The first live event ends the replay of its subscription.
+    if (this.#replayTo.size > 0) this.#replayTo.delete(msg.subscription);
     const subscribers = this.#subscriptionsById.get(msg.subscription);
     if (subscribers === undefined) return; // unsubscribed a moment ago
-    for (const subscription of subscribers) {
-      const details: EventDetails = {
-        ...msg.details,
-        subscription: msg.subscription,
-        publication: msg.publication,
-        topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
-      };
-      subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, details);
-    }
+    for (const subscription of subscribers) subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, subscription, false));
+  }
+
+  /** An event of a catch-up replay: for the subscription that asked for it only (dropped if it is gone). */
+  #onReplayed(msg: Event): void {
+    const subscription = this.#replayTo.get(msg.subscription);
+    if (subscription === undefined || !subscription.active) return;
+    subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, subscription, true));
   }
 
   /** [UNSUBSCRIBED, 0, {subscription, reason}]: the router revoked a subscription (or registration). */
@@ -856,6 +880,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
    */
   async restore(): Promise<RestoreOutcome[]> {
     this.#subscriptionsById.clear();
+    this.#replayTo.clear();
     this.#registrationsById.clear();
     const subscriptions = [...this.#subscriptions].map(async (subscription): Promise<RestoreOutcome> => {
       subscription.id = undefined;
@@ -903,6 +928,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     for (const subscription of this.#subscriptions) subscription.id = undefined;
     for (const registration of this.#registrations) registration.id = undefined;
     this.#subscriptionsById.clear();
+    this.#replayTo.clear();
     this.#registrationsById.clear();
     for (const pending of requests) pending.reject(error);
     for (const call of calls) {

@@ -23,7 +23,17 @@ export { ProgressiveCall, CallInput } from './progressive.js';
 export type { ProgressMessage, InputChunk } from './progressive.js';
 export { Result } from './result.js';
 export type { CallResult } from './result.js';
-export type { PublishOptions, SubscribeOptions, RegisterOptions, CallOptions, CancelMode, InvocationPolicy, EventDetails, EventMessage } from './options.js';
+export type {
+  PublishOptions,
+  SubscribeOptions,
+  RegisterOptions,
+  CallOptions,
+  CancelMode,
+  InvocationPolicy,
+  EventDetails,
+  EventMessage,
+  HistoryRequest,
+} from './options.js';
 export type { AuthOptions, AuthAttempt, ChallengeResponse } from './join.js';
 export type { ReconnectOptions } from './backoff.js';
 export { backoffDelay, DEFAULT_RECONNECT } from './backoff.js';

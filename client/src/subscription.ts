@@ -4,7 +4,7 @@
  * rejects) when it ends: `undefined` after unsubscribe or leave, the error when the router revoked
  * it, refused it again after a reconnect, or the connection gave up.
  */
-import type { Dict, SubscribeOptions as WireSubscribeOptions, SubscriptionId } from '@switchboard/schemas/core';
+import type { Dict, PublicationId, SubscribeOptions as WireSubscribeOptions, SubscriptionId } from '@switchboard/schemas/core';
 import type { SwitchboardError, WampError } from './errors.js';
 import type { EventDetails, EventMessage } from './options.js';
 import { AsyncQueue } from './queue.js';
@@ -19,6 +19,38 @@ export interface SubscriptionOwner {
 
 export type ClosedReason = void | WampError | SwitchboardError;
 
+/**
+ * A subscription's events as `for await` takes them, with the publication ID of the last one it
+ * took: what an app persists to resume with `subscribe(topic, { history: { after } })`.
+ */
+export class SubscriptionIterator<A extends unknown[] = unknown[], K = Dict> implements AsyncIterableIterator<EventMessage<A, K>> {
+  /** @internal created by Subscription */
+  constructor(
+    private readonly queue: AsyncQueue<EventMessage<A, K>>,
+    private readonly took: (publication: PublicationId) => void,
+    private readonly last: () => PublicationId | undefined,
+  ) {}
+
+  /** The publication ID of the last event this iterator handed out; undefined before the first. */
+  get lastPublication(): PublicationId | undefined {
+    return this.last();
+  }
+
+  async next(): Promise<IteratorResult<EventMessage<A, K>>> {
+    const result = await this.queue.next();
+    if (result.done !== true) this.took(result.value.details.publication);
+    return result;
+  }
+
+  return(): Promise<IteratorResult<EventMessage<A, K>>> {
+    return this.queue.return();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<EventMessage<A, K>> {
+    return this;
+  }
+}
+
 export class Subscription<A extends unknown[] = unknown[], K = Dict> implements AsyncIterable<EventMessage<A, K>>, AsyncDisposable {
   /** The router's subscription ID in the current session (changes after a reconnect). */
   id: SubscriptionId | undefined;
@@ -26,6 +58,11 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
   #resolveClosed!: (reason: ClosedReason) => void;
   #active = true;
   readonly #queue: AsyncQueue<EventMessage<A, K>> | undefined;
+  #iterator: SubscriptionIterator<A, K> | undefined;
+  /** The last event handed to the handler, or taken from the iterator. */
+  #lastPublication: PublicationId | undefined;
+  /** The last event that reached this subscription (queued or handled): where a reconnect resumes. */
+  #lastDelivered: PublicationId | undefined;
 
   /** @internal created by Session.subscribe */
   constructor(
@@ -49,6 +86,23 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
     return this.#active;
   }
 
+  /**
+   * The publication ID of the last event given to the handler, or taken from the iterator
+   * (undefined before the first): persist it to resume with `{ history: { after: lastPublication } }`.
+   */
+  get lastPublication(): PublicationId | undefined {
+    return this.#lastPublication;
+  }
+
+  /**
+   * @internal SUBSCRIBE.Options now: a subscription with the `history` option that already got
+   * events resumes after the last one (a reconnect: no gap, no duplicate).
+   */
+  get wireOptions(): WireSubscribeOptions {
+    if (this.options['history'] === undefined || this.#lastDelivered === undefined) return this.options;
+    return { ...this.options, history: { after: this.#lastDelivered } };
+  }
+
   /** Events dropped because the iterator's consumer fell more than `queueLimit` behind. */
   get dropped(): number {
     return this.#queue?.dropped ?? 0;
@@ -59,9 +113,14 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
     return this.owner.unsubscribe(this as unknown as Subscription<unknown[], unknown>);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<EventMessage<A, K>> {
-    if (this.#queue === undefined) throw new TypeError(`the subscription to '${this.topic}' has a handler; subscribe without one to iterate`);
-    return this.#queue;
+  [Symbol.asyncIterator](): SubscriptionIterator<A, K> {
+    const queue = this.#queue;
+    if (queue === undefined) throw new TypeError(`the subscription to '${this.topic}' has a handler; subscribe without one to iterate`);
+    return (this.#iterator ??= new SubscriptionIterator(
+      queue,
+      (publication) => (this.#lastPublication = publication),
+      () => this.#lastPublication,
+    ));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -71,10 +130,12 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
   /** @internal */
   deliver(args: unknown[], kwargs: Dict, details: EventDetails): void {
     if (!this.#active) return;
+    this.#lastDelivered = details.publication;
     if (this.#queue !== undefined) {
       this.#queue.push({ args: args as A, kwargs: kwargs as K, details });
       return;
     }
+    this.#lastPublication = details.publication;
     try {
       const out = this.handler!(args as A, kwargs as K, details);
       if (out instanceof Promise) out.catch((err: unknown) => this.owner.reportHandlerError(err, `event handler for '${this.topic}'`));

@@ -12,7 +12,10 @@ export { Router, createRouter, startRouter } from './router.js';
 export type { RouterOptions, AttachOptions, SessionOptions, ListenerAddress, ClusterStatus } from './router.js';
 export type { UpgradeServer } from './listeners.js';
 export type { RealmPlugin, PluginContext, PluginTeardown } from './realm-plugin.js';
-export type { RealmHooks, RealmObserver, PluginScope } from './realm-hooks.js';
+export type { RealmHooks, RealmObserver, PluginScope, CatchUpSource } from './realm-hooks.js';
+/** What a catch-up source (the SUBSCRIBE `history` option) is asked and answers. */
+export type { CatchUpRequest, CatchUpReplay, ReplayEvent } from './history/store.js';
+export type { Outcome, Refusal } from './core/outcome.js';
 /** What the realm and its plugins see of a session. */
 export type { Endpoint, SessionIdentity, SendOutcome } from './core/endpoint.js';
 /** What a RealmPlugin is installed into. */

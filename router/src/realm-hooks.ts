@@ -8,10 +8,11 @@
 import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, WireArgs, Yield } from '@switchboard/schemas';
 import type { DeliveryPlan, Subscription } from './broker/broker.js';
 import type { RouterProcedure } from './calls.js';
-import type { Refusal } from './core/outcome.js';
+import type { Outcome, Refusal } from './core/outcome.js';
 import { refusal } from './core/outcome.js';
 import type { InvocationPolicy, Registration } from './dealer/dealer.js';
 import type { Endpoint } from './core/endpoint.js';
+import type { CatchUpReplay, CatchUpRequest } from './history/store.js';
 import type { Logger } from './log.js';
 import { logRefusal } from './log.js';
 
@@ -99,12 +100,23 @@ export interface RealmHooks extends RealmObserver {
   killRemote?(id: number, reason: string, message: string, silent: boolean): boolean;
 }
 
+/**
+ * Where a SUBSCRIBE with the `history` option gets its replay (realm/pubsub.ts): the events of
+ * `subscription`'s topic (or of every topic its pattern matches) that `request` asks for, already
+ * authorized for `session`, oldest first. A Refusal fails the SUBSCRIBE with its error (e.g.
+ * wamp.error.history_unavailable for a topic no history rule covers). The history plugin
+ * (meta/history.ts) is the realm's one source. [ap_pubsub_event_history]
+ */
+export type CatchUpSource = (session: Endpoint, subscription: Subscription<Endpoint>, request: CatchUpRequest) => Promise<Outcome<CatchUpReplay>>;
+
 /** Where a plugin adds to its realm; the Realm itself is one (without the teardown bookkeeping). */
 export interface PluginScope {
   /** Adds a router procedure; throws if the realm already has one with this URI. Returns its removal. */
   procedure(uri: string, handler: RouterProcedure): () => void;
   /** Adds hooks. Returns their removal. */
   observe(hooks: RealmHooks): () => void;
+  /** Installs the realm's catch-up source; throws if the realm already has one. Returns its removal. */
+  catchUp(source: CatchUpSource): () => void;
 }
 
 /** Who added hooks: a fault in one of them is logged with this name, on this logger. */
@@ -198,6 +210,7 @@ export class RealmHookSet {
   /** Kept as one array (removal splices it) so that the realm may iterate it directly. */
   readonly list: RealmHooks[] = [];
   #published: RealmHooks[] = [];
+  #catchUp: CatchUpSource | undefined;
 
   /** Adds hooks; the function returned removes them again. `owner` names them in the log of a fault. */
   add(hooks: RealmHooks, owner: HookOwner = UNNAMED): () => void {
@@ -214,6 +227,35 @@ export class RealmHookSet {
 
   #index(): void {
     this.#published = this.list.filter((h) => h.onPublished !== undefined);
+  }
+
+  /**
+   * Installs the realm's one catch-up source; a second is a bug (two owners of one answer) and
+   * throws. The source installed is guarded: what it throws or rejects with is logged with
+   * `owner` and fails that one SUBSCRIBE with wamp.error.internal_error.
+   */
+  setCatchUp(source: CatchUpSource, owner: HookOwner = UNNAMED): () => void {
+    if (this.#catchUp !== undefined) throw new Error(`the realm already has a catch-up source; ${owner.name} cannot add another`);
+    const failed = (err: unknown): Refusal => {
+      reportFault(owner, 'catchUp', err);
+      return refusal('wamp.error.internal_error', `plugin ${owner.name} failed to read the history`);
+    };
+    const guarded: CatchUpSource = (session, subscription, request) => {
+      try {
+        return source(session, subscription, request).catch(failed);
+      } catch (err) {
+        return Promise.resolve(failed(err));
+      }
+    };
+    this.#catchUp = guarded;
+    return () => {
+      if (this.#catchUp === guarded) this.#catchUp = undefined;
+    };
+  }
+
+  /** The realm's catch-up source, if a plugin installed one (WELCOME then announces history_catch_up). */
+  get catchUpSource(): CatchUpSource | undefined {
+    return this.#catchUp;
   }
 
   // Subscriptions and registrations are told of alike: one pair of calls per kind of route, so

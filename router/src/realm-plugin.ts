@@ -9,7 +9,16 @@ import type { Logger } from './log.js';
 import type { Realm } from './realm.js';
 import type { PluginScope } from './realm-hooks.js';
 
-export type { PluginScope, RealmHooks, RealmObserver, PublicationOrigin, RemoteSubscription, TestamentRecord, ClaimOptions } from './realm-hooks.js';
+export type {
+  CatchUpSource,
+  PluginScope,
+  RealmHooks,
+  RealmObserver,
+  PublicationOrigin,
+  RemoteSubscription,
+  TestamentRecord,
+  ClaimOptions,
+} from './realm-hooks.js';
 
 /** What a plugin gets besides its realm. */
 export interface PluginContext extends PluginScope {
@@ -62,6 +71,11 @@ export class RealmPlugins {
           observe: (hooks) => {
             // Named, so that a hook of this plugin that throws is logged as this plugin's fault (realm-hooks.ts).
             const remove = realm.hooks.add(hooks, { name: plugin.name, log });
+            undo.push(remove);
+            return remove;
+          },
+          catchUp: (source) => {
+            const remove = realm.hooks.setCatchUp(source, { name: plugin.name, log });
             undo.push(remove);
             return remove;
           },

@@ -24,7 +24,7 @@ import type { RouterProcedure } from './calls.js';
 import { DEFAULT_REALM_LIMITS, Quotas } from './limits.js';
 import type { RealmLimits } from './limits.js';
 import { RealmHookSet } from './realm-hooks.js';
-import type { RealmHooks } from './realm-hooks.js';
+import type { CatchUpSource, RealmHooks } from './realm-hooks.js';
 import { PubSub } from './realm/pubsub.js';
 import { Rpc } from './realm/rpc.js';
 import { routeId } from './realm/requests.js';
@@ -88,6 +88,11 @@ const DEALER_FEATURES = {
 
 /** Deep-frozen: every WELCOME, in-process ones too, hands out this one object. */
 const ROLES = deepFreeze({ broker: { features: BROKER_FEATURES }, dealer: { features: DEALER_FEATURES } });
+/**
+ * A realm with a catch-up source (realm-hooks.ts) also announces the SUBSCRIBE `history` option
+ * (a Switchboard extension, realm/pubsub.ts).
+ */
+const ROLES_CATCH_UP = deepFreeze({ broker: { features: { ...BROKER_FEATURES, history_catch_up: true } }, dealer: { features: DEALER_FEATURES } });
 
 export class Realm {
   readonly name: string;
@@ -164,6 +169,11 @@ export class Realm {
     return this.hooks.add(hooks);
   }
 
+  /** Installs the realm's catch-up source (realm-hooks.ts); throws if it has one. The function returned removes it. */
+  catchUp(source: CatchUpSource): () => void {
+    return this.hooks.setCatchUp(source);
+  }
+
   /**
    * Adds a router procedure (the meta API, a plugin's). Two owners of one URI are a bug: the
    * second is refused with an Error. The function returned removes this one.
@@ -184,7 +194,12 @@ export class Realm {
   // ---- membership --------------------------------------------------------------------------
 
   welcomeDetails(identity: SessionIdentity, authextra?: Dict): Dict {
-    const details: Dict = { realm: this.name, agent: `switchboard-${VERSION}`, roles: ROLES, ...identity };
+    const details: Dict = {
+      realm: this.name,
+      agent: `switchboard-${VERSION}`,
+      roles: this.hooks.catchUpSource === undefined ? ROLES : ROLES_CATCH_UP,
+      ...identity,
+    };
     if (authextra !== undefined) details['authextra'] = authextra;
     return details;
   }

@@ -4,10 +4,11 @@
  * progressive call invocations. It checks a routed message's request ID and hands it to its
  * realm. The connection (connection.ts) carries it: transport, outbox, limits, handshake.
  */
-import type { Dict, ErrorMessage, RequestId, SessionId, WampMessage, Yield } from '@switchboard/schemas';
+import type { Dict, ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage, Yield } from '@switchboard/schemas';
 import { MAX_ID, MessageCode, assertNever, messageName } from '@switchboard/schemas';
 import type { Abort, Authenticate, Goodbye, Hello } from '@switchboard/schemas';
-import type { Endpoint, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from './core/endpoint.js';
+import type { Endpoint, Hold, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from './core/endpoint.js';
+import { HeldEvents } from './core/hold.js';
 import { rolesSupport } from './core/roles.js';
 import type { Handled } from './core/pause.js';
 import type { Outbox } from './core/outbox.js';
@@ -31,6 +32,11 @@ export class WampSession implements Endpoint {
   #live = true;
   /** Last client request ID seen, for the sequential rule. [bp_identifiers: session scope IDs] */
   #lastRequest = 0;
+  /**
+   * Subscriptions whose EVENTs are held for a catch-up (core/hold.ts); undefined when none, so that
+   * a session that never catches up pays one check per EVENT.
+   */
+  #holds: Map<SubscriptionId, HeldEvents> | undefined;
 
   constructor(
     private readonly carrier: SessionCarrier,
@@ -85,7 +91,33 @@ export class WampSession implements Endpoint {
   }
 
   sendEvent(event: SharedEvent): SendOutcome {
-    return this.#live ? this.carrier.outbox.sendEvent(event) : 'gone';
+    if (!this.#live) return 'gone';
+    if (this.#holds !== undefined) {
+      const hold = this.#holds.get(event.subscription);
+      if (hold !== undefined) {
+        hold.add(event);
+        return 'sent';
+      }
+    }
+    return this.carrier.outbox.sendEvent(event);
+  }
+
+  hold(subscription: SubscriptionId, max: number): Hold {
+    const holds = (this.#holds ??= new Map());
+    if (holds.has(subscription)) throw new Error(`session ${this.id} already holds the events of subscription ${subscription}`);
+    const hold = new HeldEvents(
+      max,
+      (event) => {
+        if (this.#live) this.carrier.outbox.sendEvent(event);
+      },
+      (ended) => {
+        if (this.#holds?.get(subscription) !== ended) return;
+        this.#holds.delete(subscription);
+        if (this.#holds.size === 0) this.#holds = undefined;
+      },
+    );
+    holds.set(subscription, hold);
+    return hold;
   }
 
   protocolViolation(message: string): void {
@@ -105,6 +137,8 @@ export class WampSession implements Endpoint {
   end(silent = false): void {
     if (!this.#live) return;
     this.#live = false;
+    // What a catch-up held is never sent now.
+    this.#holds = undefined;
     try {
       this.realm.leave(this, silent);
     } finally {

@@ -9,11 +9,11 @@ import WebSocket from 'ws';
 import type { Codec, SerializerName } from '@switchboard/schemas';
 import { CODECS, MessageCode } from '@switchboard/schemas';
 import { Router, silentLogger } from '@switchboard/router';
-import type { RouterConfigFile } from '@switchboard/router';
+import type { RealmPlugin, RouterConfigFile } from '@switchboard/router';
 import { FrameQueue } from './frame-queue.js';
 
-/** Starts a router on 127.0.0.1 with a free port; stopped when the test finishes. */
-export async function startTestRouter(config: RouterConfigFile = {}): Promise<Router> {
+/** Starts a router on 127.0.0.1 with a free port (with `plugins`, an embedder's); stopped when the test finishes. */
+export async function startTestRouter(config: RouterConfigFile = {}, plugins: readonly RealmPlugin[] = []): Promise<Router> {
   const listeners = config.listeners ?? [{ type: 'websocket' as const }];
   const router = new Router({
     // A RawSocket listener on a Unix socket path has no host or port.
@@ -23,6 +23,7 @@ export async function startTestRouter(config: RouterConfigFile = {}): Promise<Ro
       listeners: listeners.map((l) => (l.type === 'rawsocket' && l.path !== undefined ? l : { host: '127.0.0.1', ...l, port: 0 })),
     },
     logger: silentLogger(),
+    plugins,
   });
   await router.start();
   onTestFinished(() => router.stop());

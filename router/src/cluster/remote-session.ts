@@ -6,11 +6,12 @@
  * session with that session's own IDs. It never joins the realm (no meta events, not listed by
  * this node: the session registry lists it).
  */
-import type { Dict, MessageCode, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
+import type { Dict, MessageCode, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode as Code, msgpackCodec, toWire } from '@switchboard/schemas';
 import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
-import type { Endpoint, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
+import type { Endpoint, Hold, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
+import { HeldEvents } from '../core/hold.js';
 import { Outbox } from '../core/outbox.js';
 import { rolesSupport } from '../core/roles.js';
 import type { Peer, SharedFrame, TransportDetails } from '../transports/peer.js';
@@ -86,6 +87,15 @@ export class RemoteSession implements Endpoint {
   /** Events reach a remote session through its own node's broker, never through a stand-in. */
   sendEvent(_event: SharedEvent): SendOutcome {
     return 'gone';
+  }
+
+  /** A stand-in never subscribes (it is only a callee): a hold of it holds nothing. */
+  hold(_subscription: SubscriptionId, max: number): Hold {
+    return new HeldEvents(
+      max,
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /**

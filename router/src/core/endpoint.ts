@@ -4,7 +4,7 @@
  * A leaf: it names no concrete class, so the core never depends on how a session is carried (a
  * client connection, the router's own in-process session, a callee on another cluster node).
  */
-import type { Codec, Dict, Event, MessageCode, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
+import type { Codec, Dict, Event, MessageCode, PublicationId, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { SharedFrame, TransportDetails } from '../transports/peer.js';
 
 /** Who the session is, as announced in WELCOME; fixed for the session's life. */
@@ -31,10 +31,30 @@ export type SendOutcome = 'sent' | 'unserializable' | 'gone';
  * built as an object at most once (for in-process peers), whatever the number of subscribers.
  */
 export interface SharedEvent {
+  /** The subscription it is an EVENT of (a session holding that subscription's events keeps it). */
+  readonly subscription: SubscriptionId;
+  readonly publication: PublicationId;
   /** The EVENT in `codec`, or null when the payload cannot be represented there. */
   frame(codec: Codec): SharedFrame | null;
   /** The EVENT as a message object (read-only: shared with every in-process subscriber). */
   message(): Event;
+}
+
+/**
+ * A session's live EVENTs of one subscription, kept back while a SUBSCRIBE's history replay is read
+ * (the `history` option, realm/pubsub.ts): released after the replay, less what it contained, so
+ * that the subscriber gets every event once and in order. Bounded: past its bound the held events
+ * are let go and `overflowed` says so (the SUBSCRIBE then fails).
+ */
+export interface Hold {
+  /** More events arrived than the bound: they were let go. */
+  readonly overflowed: boolean;
+  /** Whether an event of this publication is held. */
+  holds(publication: PublicationId): boolean;
+  /** Sends what is held, in order, except the publications in `skip`; the session's events flow again. */
+  release(skip: ReadonlySet<PublicationId>): void;
+  /** Lets what is held go unsent; the session's events flow again. */
+  drop(): void;
 }
 
 export interface Endpoint {
@@ -67,6 +87,11 @@ export interface Endpoint {
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void;
   /** One subscriber's copy of a shared EVENT, droppable under backpressure. */
   sendEvent(event: SharedEvent): SendOutcome;
+  /**
+   * Starts holding this session's EVENTs of `subscription` (at most `max` of them) until the Hold
+   * is released or dropped. One hold per subscription at a time; a session that leaves drops it.
+   */
+  hold(subscription: SubscriptionId, max: number): Hold;
 
   /** ABORT wamp.error.protocol_violation: the session ends and its transport closes. */
   protocolViolation(message: string): void;

@@ -5,7 +5,7 @@
  * that counts and logs a message the receiver's serializer cannot represent. An in-process peer
  * (`Peer.sendMessage`) gets the message object: nothing is encoded.
  */
-import type { Codec, Event, WampMessage } from '@switchboard/schemas';
+import type { Codec, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode, messageName, toWire } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import type { RouterStats } from '../stats.js';
@@ -110,6 +110,8 @@ export class FanOutEvent implements SharedEvent {
     private readonly log: Logger,
     /** Named in the log line. */
     private readonly realm: string,
+    readonly subscription: SubscriptionId,
+    readonly publication: PublicationId,
     private readonly encode: (codec: Codec) => string | Uint8Array,
     private readonly build: () => Event,
   ) {}

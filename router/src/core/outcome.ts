@@ -32,6 +32,12 @@ export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
  */
 export const STORE_FAILED = 'switchboard.error.store_failed';
 
+/**
+ * ERROR URI of a history read or a SUBSCRIBE `history` option for a topic (or subscription) that
+ * keeps no event history. Not a spec URI: Crossbar's.
+ */
+export const HISTORY_UNAVAILABLE = 'wamp.error.history_unavailable';
+
 /** A limit a request ran into: its config key and value. */
 export interface LimitHit {
   limit: string;

@@ -21,7 +21,7 @@ import type { Dict, Kwargs, MatchPolicy, PublicationId, SubscriptionId, WireArgs
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
 import type { Verdict } from '../auth/gate.js';
-import { STORE_FAILED, refusal } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, STORE_FAILED, refusal } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type {
@@ -43,9 +43,6 @@ import type { Realm } from '../realm.js';
 import type { PluginScope, PublicationOrigin } from '../realm-hooks.js';
 import type { RealmPlugin } from '../realm-plugin.js';
 import { idArg, invalid, isoTime, stringArg } from './args.js';
-
-/** Not a spec URI: Crossbar's, for a subscription or topic that keeps no history. */
-export const HISTORY_UNAVAILABLE = 'wamp.error.history_unavailable';
 
 /** The page size when the realm's limits do not name one (`limits.maxHistoryPage`). */
 const DEFAULT_PAGE = 1000;
@@ -174,6 +171,8 @@ export function historyPlugin(
       const state: HistoryState = { store: rs, rules };
       states.set(realm, state);
       installReads(realm, context, state);
+      // The SUBSCRIBE `history` option replays from this store (WELCOME announces history_catch_up).
+      if (rules.size > 0) context.catchUp((session, subscription, request) => catchUpReplay(realm, session, subscription, request));
       if (rules.size > 0 || persistsRetained) {
         context.observe({
           onPublished: (plan, details, args, kwargs, origin) => record(state, plan, details, args, kwargs, origin),

@@ -77,6 +77,8 @@ export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>,
     const event = new FanOutEvent(
       log,
       realm,
+      subscription.id,
+      plan.publication,
       tails === undefined
         ? (codec) => codec.encode(eventWire(subscription.id, plan, detailsFor(), args, kwargs))
         : (codec) => codec.encodeWithTail([MessageCode.Event, subscription.id], tails.tail(codec, exact)),

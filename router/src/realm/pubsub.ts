@@ -9,17 +9,19 @@ import { ErrorUri, MessageCode, isReservedUri, isValidUri } from '@switchboard/s
 import type { MatchPolicy, UriCheck } from '@switchboard/schemas';
 import type { Broker, DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from '../broker/broker.js';
 import type { Allowed, Gate } from '../auth/gate.js';
-import { STORE_FAILED, refusal } from '../core/outcome.js';
-import type { Outcome } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
+import type { Outcome, Refusal } from '../core/outcome.js';
+import { Pause } from '../core/pause.js';
 import type { Handled } from '../core/pause.js';
-import type { Endpoint } from '../core/endpoint.js';
+import type { Endpoint, Hold } from '../core/endpoint.js';
+import type { CatchUpReplay, CatchUpRequest } from '../history/store.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from '../details.js';
 import { payloadBytes } from '../limits.js';
-import type { Quotas } from '../limits.js';
+import type { Quotas, RealmLimits } from '../limits.js';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { REMOTE_ORIGIN, ROUTER_ORIGIN } from '../realm-hooks.js';
-import type { RealmHookSet } from '../realm-hooks.js';
+import type { CatchUpSource, RealmHookSet } from '../realm-hooks.js';
 import type { RouterStats } from '../stats.js';
 import { fanOut } from './fanout.js';
 import { recipientFilter } from './filter.js';
@@ -38,6 +40,34 @@ export interface PubSubParts {
 }
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
+
+/** Default of `limits.maxCatchUpEvents`: live events held for one catch-up while its replay is read. */
+export const DEFAULT_MAX_CATCH_UP_EVENTS = 10_000;
+/** Default of `limits.maxHistoryPage`: most events one replay (or history read) returns. */
+export const DEFAULT_MAX_HISTORY_PAGE = 1000;
+/** How long a catch-up's replay may take to read before its SUBSCRIBE fails with wamp.error.timeout. */
+export const CATCH_UP_TIMEOUT_MS = 30_000;
+
+/** The catch-up limits, read where the config has them (limits.ts), else their defaults. */
+type CatchUpLimits = Readonly<RealmLimits> & { readonly maxCatchUpEvents?: number; readonly maxHistoryPage?: number };
+
+/**
+ * SUBSCRIBE.Options.history, checked: `{after: publication}` or `{last: n}` (n ≥ 1, clamped to
+ * `maxPage`), nothing else. Undefined when the option is absent.
+ */
+export function catchUpRequest(options: Dict, maxPage: number): CatchUpRequest | Refusal | undefined {
+  const history = options['history'];
+  if (history === undefined) return undefined;
+  const wrong = refusal(ErrorUri.InvalidArgument, 'option history must be {after: <publication ID>} or {last: <count ≥ 1>}');
+  if (typeof history !== 'object' || history === null || Array.isArray(history)) return wrong;
+  const keys = Object.keys(history);
+  if (keys.length !== 1) return wrong;
+  const value: unknown = (history as Dict)[keys[0]!];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) return wrong;
+  if (keys[0] === 'after') return { after: value as PublicationId };
+  if (keys[0] === 'last') return { last: Math.min(value, maxPage) };
+  return wrong;
+}
 
 export class PubSub {
   /** The realm's name (logs; the cluster's event forwarding). */
@@ -71,11 +101,26 @@ export class PubSub {
       patternRefusal('topic', msg.topic, (msg.options.match ?? 'exact') as MatchPolicy, this.#uriCheck);
     if (refused !== undefined) return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
+    const limits: CatchUpLimits = this.#quotas.limits;
+    const history = catchUpRequest(msg.options, limits.maxHistoryPage ?? DEFAULT_MAX_HISTORY_PAGE);
+    if (history === undefined) {
+      return this.#gate.pass(
+        session,
+        { type: MessageCode.Subscribe, id: msg.request },
+        { uri: msg.topic, action: 'subscribe', match, options: msg.options },
+        () => this.#subscribe(session, msg),
+      );
+    }
+    if ('ok' in history) return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, history);
+    const source = this.#hooks.catchUpSource;
+    if (source === undefined) {
+      return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refusal(HISTORY_UNAVAILABLE, `realm '${this.name}' keeps no event history`));
+    }
     return this.#gate.pass(
       session,
       { type: MessageCode.Subscribe, id: msg.request },
       { uri: msg.topic, action: 'subscribe', match, options: msg.options },
-      () => this.#subscribe(session, msg),
+      () => this.#catchUp(session, msg, history, source),
     );
   }
 
@@ -84,21 +129,112 @@ export class PubSub {
     const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
     this.#hooks.subscribed(session, subscription, created, added);
-    if (msg.options['get_retained'] === true) {
-      // A pattern can match many retained topics, all sent at once: the replay is bounded in
-      // bytes (the session's outbound soft limit by default); what does not fit is left out.
-      const max = this.#quotas.limits.maxRetainedReplayBytes;
-      let bytes = 0;
-      for (const retained of this.#broker.retainedFor(subscription, session)) {
-        bytes += retained.bytes;
-        if (bytes > max) {
-          this.#stats.limitExceeded('maxRetainedReplayBytes');
-          break;
-        }
-        this.#sendRetained(session, subscription, retained);
-      }
-    }
+    if (msg.options['get_retained'] === true) this.#replayRetained(session, subscription);
   };
+
+  /**
+   * [ap_pubsub_event_retention] A pattern can match many retained topics, all sent at once: the
+   * replay is bounded in bytes (the session's outbound soft limit by default); what does not fit
+   * is left out. `skip`: publications the subscriber already got (a catch-up's replay and held
+   * events).
+   */
+  #replayRetained(session: Endpoint, subscription: Subscription<Endpoint>, skip?: (publication: PublicationId) => boolean): void {
+    const max = this.#quotas.limits.maxRetainedReplayBytes;
+    let bytes = 0;
+    for (const retained of this.#broker.retainedFor(subscription, session)) {
+      if (skip?.(retained.publication) === true) continue;
+      bytes += retained.bytes;
+      if (bytes > max) {
+        this.#stats.limitExceeded('maxRetainedReplayBytes');
+        break;
+      }
+      this.#sendRetained(session, subscription, retained);
+    }
+  }
+
+  // ---- gapless catch-up: SUBSCRIBE with the `history` option -------------------------------
+  //
+  // The session is subscribed in the broker at once and its live EVENTs of the subscription are
+  // held (core/hold.ts) while the catch-up source reads the replay; then, in one synchronous
+  // block, SUBSCRIBED, the replay (details.history: true), the retained event if it was not in
+  // the replay, and the held live events less those the replay contained. So the subscriber gets
+  // every event once, in order: after SUBSCRIBED, the EVENTs with details.history are the replay
+  // and the first without it is live.
+  //
+  // The SUBSCRIBE's Pause holds the session's later input until then, as an asynchronous
+  // authorizer's does: a second SUBSCRIBE of the same topic, or an UNSUBSCRIBE, cannot slip in
+  // between the broker subscription and its answer (the read is bounded by CATCH_UP_TIMEOUT_MS).
+
+  #catchUp(session: Endpoint, msg: Subscribe, request: CatchUpRequest, source: CatchUpSource): Pause {
+    const match = (msg.options.match ?? 'exact') as MatchPolicy;
+    const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
+    const limits: CatchUpLimits = this.#quotas.limits;
+    const max = limits.maxCatchUpEvents ?? DEFAULT_MAX_CATCH_UP_EVENTS;
+    const hold = session.hold(subscription.id, max);
+    this.#hooks.subscribed(session, subscription, created, added);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Refusal>((resolve) => {
+      timer = setTimeout(() => resolve(refusal(ErrorUri.Timeout, `reading the history took longer than ${CATCH_UP_TIMEOUT_MS} ms`)), CATCH_UP_TIMEOUT_MS);
+    });
+    const read = Promise.race([source(session, subscription, request), timeout]);
+    return new Pause(
+      read
+        .then(
+          (outcome) => this.#caughtUp(session, msg, subscription, added, hold, max, outcome),
+          (err: unknown) => {
+            // The hook set guards the source; this is a bug here, not the plugin's.
+            hold.drop();
+            this.#log.error({ realm: this.name, session: session.id, err: (err as Error).message }, 'catch-up failed');
+          },
+        )
+        .finally(() => clearTimeout(timer)),
+    );
+  }
+
+  /** The replay was read (or refused): answers the SUBSCRIBE, all in one synchronous block. */
+  #caughtUp(
+    session: Endpoint,
+    msg: Subscribe,
+    subscription: Subscription<Endpoint>,
+    added: boolean,
+    hold: Hold,
+    max: number,
+    outcome: Outcome<CatchUpReplay>,
+  ): void {
+    // A session that left meanwhile: its subscription went with it; nothing is sent.
+    if (!session.live) return hold.drop();
+    let refused: Refusal | undefined;
+    if (!outcome.ok) refused = outcome;
+    else if (hold.overflowed) refused = overLimit({ limit: 'maxCatchUpEvents', value: max });
+    else if (!subscription.subscribers.has(session)) refused = refusal(ErrorUri.Canceled, 'the subscription was removed while its history was read');
+    if (refused !== undefined) {
+      hold.drop();
+      // Undone as if it never happened (a subscription the session held before stays).
+      if (added) {
+        const undone = this.#broker.unsubscribe(session, subscription.id);
+        if (undone !== undefined) this.#hooks.unsubscribed(session, subscription, undone.deleted);
+      }
+      return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
+    }
+    const replay = outcome as CatchUpReplay;
+    session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
+    const replayed = new Set<PublicationId>();
+    const pattern = subscription.match !== 'exact';
+    let first = true;
+    for (const e of replay.events) {
+      const details: Dict = { ...e.details, history: true };
+      if (pattern) details['topic'] = e.topic;
+      if (first && replay.gap) details['history_gap'] = true;
+      first = false;
+      const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: e.publication, details };
+      if (e.args !== undefined) event.args = e.args;
+      if (e.kwargs !== undefined) event.kwargs = e.kwargs;
+      session.send(event);
+      replayed.add(e.publication);
+    }
+    if (msg.options['get_retained'] === true) this.#replayRetained(session, subscription, (p) => replayed.has(p) || hold.holds(p));
+    hold.release(replayed);
+  }
 
   onUnsubscribe(session: Endpoint, msg: Unsubscribe): void {
     const outcome = this.#broker.unsubscribe(session, msg.subscription);

@@ -8,15 +8,17 @@
  * the order of the store's calls is what is tested, the real memory engine elsewhere.
  */
 import { describe, expect, it } from 'vitest';
-import type { ErrorMessage, MessageCode as Code, PublicationId, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
+import type { ErrorMessage, MessageCode as Code, PublicationId, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
 import type { Endpoint, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
 import { STORE_FAILED } from '../../src/core/outcome.js';
 import { MemoryStore } from '../../src/history/memory.js';
 import type { EventStore, HistoryEvent, HistoryPage, HistoryQuery, RealmStore, RetainedRecord, StoreStats, TopicPolicy } from '../../src/history/store.js';
 import { silentLogger } from '../../src/log.js';
-import { HISTORY_UNAVAILABLE, catchUpReplay, historyPlugin } from '../../src/meta/history.js';
+import { HISTORY_UNAVAILABLE } from '../../src/core/outcome.js';
+import { catchUpReplay, historyPlugin } from '../../src/meta/history.js';
 import type { HistoryPluginOptions, HistoryTopic } from '../../src/meta/history.js';
+import { HeldEvents } from '../../src/core/hold.js';
 import { Realm } from '../../src/realm.js';
 import { RealmPlugins } from '../../src/realm-plugin.js';
 
@@ -50,6 +52,12 @@ function endpoint(authid = 'alice', authrole = 'user'): Endpoint & { sent: WampM
       sent.push(event.message());
       return 'sent';
     },
+    hold: (_subscription: SubscriptionId, max: number) =>
+      new HeldEvents(
+        max,
+        (event) => void sent.push(event.message()),
+        () => undefined,
+      ),
     protocolViolation: () => undefined,
     abort: () => undefined,
     goodbye: () => undefined,

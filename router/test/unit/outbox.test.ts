@@ -33,6 +33,8 @@ function fanOut(log = silentLogger()): { event: FanOutEvent; encodings: Codec[] 
   const shared = new FanOutEvent(
     log,
     'realm1',
+    1 as SubscriptionId,
+    1 as PublicationId,
     (codec) => {
       encodings.push(codec);
       return codec.encode(toWire(event()));
@@ -124,6 +126,8 @@ describe('Outbox.sendEvent (shared frames)', () => {
     const shared = new FanOutEvent(
       log,
       'realm1',
+      1 as SubscriptionId,
+      1 as PublicationId,
       () => {
         encodings++;
         throw new Error('cannot encode');

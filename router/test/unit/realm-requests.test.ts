@@ -9,6 +9,7 @@ import type { Dict, ErrorMessage, MessageCode as Code, RequestId, SessionId, Sub
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import { NO_FILTER } from '../../src/broker/broker.js';
 import type { Endpoint, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
+import { HeldEvents } from '../../src/core/hold.js';
 import { LIMIT_EXCEEDED, overLimit, refusal, refusalMessage } from '../../src/core/outcome.js';
 import { silentLogger } from '../../src/log.js';
 import { Realm } from '../../src/realm.js';
@@ -50,6 +51,12 @@ function endpoint(authprovider = 'static'): Endpoint & { sent: WampMessage[]; vi
       sent.push(event.message());
       return 'sent';
     },
+    hold: (_subscription: SubscriptionId, max: number) =>
+      new HeldEvents(
+        max,
+        (event) => void sent.push(event.message()),
+        () => undefined,
+      ),
     protocolViolation: (message: string) => void violations.push(message),
     abort: () => undefined,
     goodbye: () => undefined,

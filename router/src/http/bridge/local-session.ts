@@ -77,7 +77,7 @@ function bridgeError(err: unknown): Error {
 
 /** What the client adds to EVENT.Details, taken off again: paths see what the router sent. */
 function rawDetails(details: Dict, exact: boolean): Dict {
-  const { subscription: _subscription, publication: _publication, topic, ...rest } = details;
+  const { subscription: _subscription, publication: _publication, topic, replayed: _replayed, gap: _gap, ...rest } = details;
   // The router sends `topic` only for pattern-based subscriptions.
   return exact ? rest : { ...rest, topic };
 }
