@@ -36,6 +36,8 @@ export type {
   RealmFile,
   TlsFile,
   LongPollFile,
+  StoreFile,
+  StoreConfig,
 } from './config/config.js';
 export type { ListenerAuthConfig } from './auth/index.js';
 export type { HttpBridgeFile, BridgePathFile, HttpIntegrationsFile } from './http/bridge/config.js';
