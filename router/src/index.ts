@@ -51,6 +51,10 @@ export type { ScramPrincipal, ScramCredentialOptions } from './auth/scram.js';
 export { WampError, ErrorUri, CloseUri } from '@switchboard/schemas';
 export { LIMIT_EXCEEDED } from './limits.js';
 
+// The event store's SQLite engine on its own (benchmarks, tools that read a history file).
+export { SqliteStore } from './history/sqlite.js';
+export type { SqliteStoreOptions } from './history/sqlite.js';
+
 // Logging.
 export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel } from './log.js';

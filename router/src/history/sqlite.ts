@@ -606,10 +606,10 @@ export class SqliteStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Whatever is queued is written first; a failure was reported through onError already.
-    await this.flush().catch(() => undefined);
+    // No more appends; what is queued is written first (a failure was reported through onError).
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.flush().catch(() => undefined);
     await this.#expiring;
     this.#db.close();
   }
