@@ -119,4 +119,44 @@ describe('SqliteStore', () => {
     expect(store.stats.expired.age).toBe(2500);
     expect(realm.size.bytes).toBe(0);
   });
+
+  it('reads over several topics give the same answers whichever plan the counts pick (per-topic ranges, or the realm in seq order)', async () => {
+    const store = await SqliteStore.open({ path: join(tempDir(), 'h.db'), expiryIntervalMs: 0 });
+    onTestFinished(() => store.close());
+    const realm = await store.realm('r', 1e12);
+    const other = await store.realm('other', 1e12);
+    const all: HistoryEvent[] = [];
+    for (let i = 1; i <= 2000; i++) {
+      // 20 topics unevenly filled, and another realm's rows interleaved in the file.
+      const e = event(i, `com.t${(i * 7) % 20 < 3 ? 0 : i % 20}`, 1000 + i);
+      all.push(e);
+      realm.append(e, { limit: 10_000, maxAgeMs: 0 });
+      other.append(event(100_000 + i, e.topic, 1000 + i), { limit: 10_000, maxAgeMs: 0 });
+    }
+    await realm.flush();
+    const cases: { prefix: string; limit: number; reverse: boolean; after?: number }[] = [
+      { prefix: 'com.t', limit: 100, reverse: false }, // every topic: the scan
+      { prefix: 'com.t', limit: 100, reverse: true },
+      { prefix: 'com.t1', limit: 50, reverse: false }, // t1, t10…t19: about half
+      { prefix: 'com.t1', limit: 1000, reverse: true },
+      { prefix: 'com.t0', limit: 10, reverse: false }, // one topic through the prefix path
+      { prefix: 'com.t', limit: 100, reverse: false, after: 1500 },
+      { prefix: 'com.t1', limit: 5, reverse: true, after: 1990 },
+    ];
+    for (const c of cases) {
+      const matching = all.filter((e) => e.topic.startsWith(c.prefix) && (c.after === undefined || e.publication > c.after));
+      const ordered = c.reverse ? [...matching].reverse() : matching;
+      const page = await realm.query({
+        select: { match: 'prefix', topic: c.prefix },
+        limit: c.limit,
+        reverse: c.reverse,
+        ...(c.after !== undefined && { afterPublication: c.after as PublicationId }),
+      });
+      expect(
+        page.events.map((e) => e.publication),
+        JSON.stringify(c),
+      ).toEqual(ordered.slice(0, c.limit).map((e) => e.publication));
+      expect(page.more, JSON.stringify(c)).toBe(ordered.length > c.limit);
+    }
+  });
 });
