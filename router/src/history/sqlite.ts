@@ -469,7 +469,8 @@ export class SqliteStore implements EventStore {
 
   /**
    * One expiry pass (the timer runs it; tests call it): each realm's events past their topic's
-   * age, then past the realm's byte budget, then retained rows past maxRetainedPerRealm; at most
+   * age, then past the realm's byte budget, then topics left empty, then retained rows past
+   * maxRetainedPerRealm; at most
    * CHUNK rows per statement, the event loop served between statements.
    */
   expire(): Promise<void> {
@@ -501,6 +502,20 @@ export class SqliteStore implements EventStore {
       }
       while (!this.#closed && !this.#overBudget(realm, CHUNK)) await yieldTurn();
       if (this.#closed) return;
+      // Topics left without events are forgotten (a publisher making up topic names under a
+      // prefix rule must not grow the topics table and this map for ever).
+      for (;;) {
+        const empty: TopicEntry[] = [];
+        for (const topic of realm.topics.values()) if (topic.count === 0 && empty.push(topic) >= CHUNK) break;
+        if (empty.length === 0) break;
+        this.#sql.deleteTopics.run(JSON.stringify(empty.map((t) => t.id)));
+        for (const topic of empty) {
+          realm.topics.delete(topic.topic);
+          this.#topicsById.delete(topic.id);
+        }
+        if (empty.length < CHUNK || this.#closed) break;
+        await yieldTurn();
+      }
       const max = this.#options.maxRetainedPerRealm ?? 100_000;
       for (;;) {
         const { n } = this.#sql.countRetained.get(realm.name) as { n: number };
@@ -653,6 +668,7 @@ function prepare(db: Database) {
         WHERE e.realm = ? AND e.at < ? AND t.max_age_ms > 0 AND e.at < ? - t.max_age_ms LIMIT ?
       ) RETURNING topic_id, bytes`,
     ),
+    deleteTopics: db.prepare('DELETE FROM topics WHERE id IN (SELECT value FROM json_each(?))'),
     countRetained: db.prepare('SELECT count(*) AS n FROM retained WHERE realm = ?'),
     trimRetained: db.prepare('DELETE FROM retained WHERE rowid IN (SELECT rowid FROM retained WHERE realm = ? ORDER BY at LIMIT ?) AND realm = ?'),
     upsertRetained: db.prepare(

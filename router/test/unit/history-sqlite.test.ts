@@ -104,7 +104,8 @@ describe('SqliteStore', () => {
 
   it('age expiry deletes in chunks of at most 1000 rows, yielding between them', async () => {
     let now = 1_000_000;
-    const store = await SqliteStore.open({ path: join(tempDir(), 'h.db'), expiryIntervalMs: 0, now: () => now });
+    const path = join(tempDir(), 'h.db');
+    const store = await SqliteStore.open({ path, expiryIntervalMs: 0, now: () => now });
     onTestFinished(() => store.close());
     const realm = await store.realm('r', 1e12);
     for (let i = 1; i <= 2500; i++) realm.append(event(i, `t${i % 7}`, now), { limit: 10_000, maxAgeMs: 100 });
@@ -118,6 +119,17 @@ describe('SqliteStore', () => {
     expect(realm.size.events).toBe(0);
     expect(store.stats.expired.age).toBe(2500);
     expect(realm.size.bytes).toBe(0);
+    // The topics left empty are forgotten as well (the file's topics table with them).
+    const { default: Database } = (await import('better-sqlite3' as string)) as {
+      default: new (p: string, o: { readonly: boolean }) => { prepare(s: string): { get(): unknown }; close(): void };
+    };
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM topics').get()).toEqual({ n: 0 });
+    db.close();
+    // A topic used again starts afresh.
+    realm.append(event(9999, 't1', now), { limit: 10, maxAgeMs: 100 });
+    await realm.flush();
+    expect((await realm.query({ select: { match: 'exact', topic: 't1' }, limit: 10 })).events.map((e) => e.publication)).toEqual([9999]);
   });
 
   it('reads over several topics give the same answers whichever plan the counts pick (per-topic ranges, or the realm in seq order)', async () => {
