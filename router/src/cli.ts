@@ -1,11 +1,13 @@
 /**
  * The `switchboard` command: flags → config → router; signals → graceful shutdown.
  */
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLIENT_COMMANDS, CLIENT_HELP, parseArgsMessage, runClientCommand } from '@switchboard/client/cli';
 import { ConfigError, checkConfig, embeddedListener, loadConfig } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
 import { tlsProblems } from './config/tls.js';
+import { storeProblems } from './history/open.js';
 import { LOG_LEVELS } from './log.js';
 import type { LogLevel } from './log.js';
 import { Router } from './router.js';
@@ -119,8 +121,8 @@ function check(args: string[], io: CliIo): number {
   try {
     const loaded = loadConfig(path);
     printWarnings(io, path, loaded.warnings);
-    const tls = tlsProblems(loaded.file.listeners).map(loaded.locate);
-    if (tls.length > 0) throw new ConfigError(path, tls, loaded.warnings);
+    const files = [...tlsProblems(loaded.file.listeners), ...storeProblems(loaded.file.store, dirname(path))].map(loaded.locate);
+    if (files.length > 0) throw new ConfigError(path, files, loaded.warnings);
     io.out(
       `${path}: ${loaded.format === 'crossbar' ? 'Crossbar configuration imported' : 'configuration is valid'}${loaded.warnings.length > 0 ? ` (${loaded.warnings.length} warning${loaded.warnings.length === 1 ? '' : 's'})` : ''}\n`,
     );
@@ -182,8 +184,9 @@ async function start(args: string[], io: CliIo): Promise<number> {
     } else file = {};
     file = applyFlags(file, flags);
     checkConfig(file, flags.config ?? 'command line');
-    const tls = tlsProblems(file.listeners).map(locate);
-    if (tls.length > 0) throw new ConfigError(flags.config ?? 'command line', tls, warnings);
+    const dir = flags.config !== undefined ? dirname(flags.config) : process.cwd();
+    const files = [...tlsProblems(file.listeners), ...storeProblems(file.store, dir)].map(locate);
+    if (files.length > 0) throw new ConfigError(flags.config ?? 'command line', files, warnings);
   } catch (err) {
     if (err instanceof ConfigError) {
       if (flags.config !== undefined) printWarnings(io, flags.config, err.warnings);

@@ -39,6 +39,8 @@ export type {
   RealmFile,
   TlsFile,
   LongPollFile,
+  StoreFile,
+  StoreConfig,
 } from './config/config.js';
 export type { ListenerAuthConfig } from './auth/index.js';
 export type { HttpBridgeFile, BridgePathFile, HttpIntegrationsFile } from './http/bridge/config.js';
@@ -51,6 +53,10 @@ export type { ScramPrincipal, ScramCredentialOptions } from './auth/scram.js';
 // Errors and URIs a router-side procedure or plugin answers with.
 export { WampError, ErrorUri, CloseUri } from '@switchboard/schemas';
 export { LIMIT_EXCEEDED } from './limits.js';
+
+// The event store's SQLite engine on its own (benchmarks, tools that read a history file).
+export { SqliteStore } from './history/sqlite.js';
+export type { SqliteStoreOptions } from './history/sqlite.js';
 
 // Logging.
 export { createLogger, silentLogger } from './log.js';

@@ -44,6 +44,10 @@ export interface RealmLimits {
   maxRetainedBytes: number;
   /** Bytes (estimated) of event history the realm keeps; the oldest events go first. */
   maxHistoryBytes: number;
+  /** Events one history read returns at most (a larger `limit` is clamped; the answer says `more`). */
+  maxHistoryPage: number;
+  /** Live events held for one SUBSCRIBE catch-up while its replay is read; past it the SUBSCRIBE fails. */
+  maxCatchUpEvents: number;
   /**
    * Bytes (estimated) of retained events one SUBSCRIBE with get_retained replays: a pattern
    * subscription can match many retained topics, and the replay is sent at once.
@@ -66,6 +70,8 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxUriLength: 1024,
   maxRetainedBytes: 64 * 1024 * 1024,
   maxHistoryBytes: 64 * 1024 * 1024,
+  maxHistoryPage: 1000,
+  maxCatchUpEvents: 10_000,
   maxRetainedReplayBytes: 4 * 1024 * 1024,
 };
 

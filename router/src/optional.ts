@@ -6,6 +6,8 @@
  *
  * - NATS (`@nats-io/*`): only a config with a `cluster` block (cluster/node.ts, which router.ts
  *   imports only then);
+ * - better-sqlite3: only a config with `store: { type: "sqlite" }` (history/sqlite.ts, which
+ *   history/open.ts imports only then);
  * - pino-pretty: only when logs are pretty (config `log.pretty`, or stdout a terminal); without it
  *   the logger writes JSON lines and says so once (log.ts).
  */
@@ -22,6 +24,11 @@ export interface OptionalDependency {
 export const NATS: OptionalDependency = {
   feature: "the config's `cluster` block (a cluster over NATS)",
   packages: ['@nats-io/transport-node', '@nats-io/kv', '@nats-io/jetstream'],
+};
+
+export const SQLITE: OptionalDependency = {
+  feature: 'the config\'s `store: { type: "sqlite" }` (event history in a SQLite file)',
+  packages: ['better-sqlite3'],
 };
 
 export const PINO_PRETTY: OptionalDependency = {

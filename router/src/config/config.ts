@@ -90,6 +90,35 @@ export type LogFile = NonNullable<Schema.RouterConfigFile['log']>;
 export type ClusterFile = NonNullable<Schema.RouterConfigFile['cluster']>;
 /** `metrics`: a Prometheus endpoint on a port of its own, off unless configured. */
 export type MetricsFile = NonNullable<Schema.RouterConfigFile['metrics']>;
+/** `store`: where event history and retained events are kept. */
+export type StoreFile = NonNullable<Schema.RouterConfigFile['store']>;
+
+/** The `store` block with its defaults (history/open.ts opens the engine it names). */
+export interface StoreConfig {
+  type: 'memory' | 'sqlite' | 'jetstream';
+  /** sqlite: the database file (absolute once loaded from a file; else relative to the working directory). */
+  path: string;
+  /** "ack": PUBLISHED is sent once the event is stored; "batched": at most one event-loop turn later. */
+  durability: 'batched' | 'ack';
+  /** How often age (and byte budget) expiry runs, ms. */
+  expiryIntervalMs: number;
+  /** jetstream: stream replicas. */
+  replicas: number;
+  /** jetstream: stream storage. */
+  storage: 'file' | 'memory';
+}
+
+/** The sqlite file when the store block names none (relative to the config file). */
+export const DEFAULT_STORE_PATH = './data/switchboard.db';
+
+export const DEFAULT_STORE: Readonly<StoreConfig> = {
+  type: 'memory',
+  path: DEFAULT_STORE_PATH,
+  durability: 'batched',
+  expiryIntervalMs: 10_000,
+  replicas: 1,
+  storage: 'file',
+};
 
 export interface ClusterConfig {
   node: string;
@@ -124,7 +153,12 @@ export type LongPollFile = Schema.Longpoll;
 
 export type RealmFile = Refine<
   Schema.Realm,
-  { roles?: RoleConfig[]; uriCheck?: UriCheck; eventHistory?: { topic: string; match?: MatchPolicy; limit?: number }[]; limits?: Partial<RealmLimits> }
+  {
+    roles?: RoleConfig[];
+    uriCheck?: UriCheck;
+    eventHistory?: { topic: string; match?: MatchPolicy; limit?: number; maxAgeMs?: number }[];
+    limits?: Partial<RealmLimits>;
+  }
 >;
 
 /**
@@ -157,6 +191,8 @@ export type ConfigTypesAgree = [
   Assert<SameKeys<RealmLimits, NonNullable<Schema.Realm['limits']>>>,
   Assert<SameKeys<RouterConfig['log'], LogFile>>,
   Assert<SameKeys<NonNullable<RouterConfig['metrics']>, MetricsFile>>,
+  Assert<SameKeys<StoreConfig, StoreFile>>,
+  Assert<ValuesFit<StoreConfig, StoreFile>>,
   Assert<ValuesFit<RouterConfig, RouterConfigFile, 'listeners'>>,
   Assert<ValuesFit<WebSocketListenerConfig, WebSocketListenerFile, 'http'>>,
   Assert<ValuesFit<RawSocketListenerConfig, RawSocketListenerFile, 'maxMessageBytes' | 'minPeerMaxMessageBytes'>>,
@@ -181,6 +217,8 @@ export interface RouterConfig {
   httpIntegrations?: HttpIntegrationsFile;
   /** Present when this router is a cluster node. */
   cluster?: ClusterConfig;
+  /** Where event history and retained events are kept (default: memory). */
+  store: StoreConfig;
 }
 
 export interface WebSocketListenerConfig {
@@ -319,7 +357,8 @@ export interface RealmConfig {
   roles: RoleConfig[] | undefined;
   uriCheck: UriCheck;
   retention: { maxTopics: number; ttlMs: number };
-  eventHistory: { topic: string; match: MatchPolicy; limit: number }[];
+  /** `limit`: events kept per topic; `maxAgeMs`: 0 = no age limit. */
+  eventHistory: { topic: string; match: MatchPolicy; limit: number; maxAgeMs: number }[];
   limits: RealmLimits;
 }
 
@@ -424,6 +463,12 @@ function semanticProblems(value: unknown): string[] {
   });
   problems.push(...integrationProblems(value['httpIntegrations'], realmNames));
   const cluster = value['cluster'];
+  const store = value['store'];
+  if (isRecord(store) && store['type'] === 'jetstream' && !isRecord(cluster)) {
+    problems.push(
+      "/store/type: 'jetstream' keeps history in NATS JetStream over the cluster's connection, and this config has no cluster block: add cluster (with cluster.nats.servers), or use type 'sqlite' for a single node",
+    );
+  }
   if (isRecord(cluster)) {
     const beat = typeof cluster['heartbeatMs'] === 'number' ? cluster['heartbeatMs'] : 1000;
     const timeout = typeof cluster['nodeTimeoutMs'] === 'number' ? cluster['nodeTimeoutMs'] : 3000;
@@ -507,7 +552,12 @@ export function loadConfig(path: string, env: Environment = process.env): Loaded
   }
   if (problems.length > 0) throw new ConfigError(path, problems, warnings);
   const dir = dirname(path);
-  return { file: withCookiePathsFrom(dir, withStaticPathsFrom(dir, withTlsPathsFrom(dir, config as RouterConfigFile))), format, warnings, locate };
+  return {
+    file: withStorePathFrom(dir, withCookiePathsFrom(dir, withStaticPathsFrom(dir, withTlsPathsFrom(dir, config as RouterConfigFile)))),
+    format,
+    warnings,
+    locate,
+  };
 }
 
 /** Relative TLS file paths in a config file mean relative to that file (as in Crossbar). */
@@ -548,6 +598,12 @@ function withCookiePathsFrom(dir: string, file: RouterConfigFile): RouterConfigF
       return { ...l, cookie: { ...l.cookie, store: { type: 'file', filename: resolvePath(dir, l.cookie.store.filename) } } };
     }),
   };
+}
+
+/** A sqlite store's file (given or the default) in a config file means relative to that file, as TLS paths do. */
+function withStorePathFrom(dir: string, file: RouterConfigFile): RouterConfigFile {
+  if (file.store?.type !== 'sqlite') return file;
+  return { ...file, store: { ...file.store, path: resolvePath(dir, file.store.path ?? DEFAULT_STORE_PATH) } };
 }
 
 /**
@@ -680,7 +736,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
       roles: r.roles,
       uriCheck: r.uriCheck ?? 'loose',
       retention: { maxTopics: r.retention?.maxTopics ?? 10_000, ttlMs: r.retention?.ttlMs ?? 0 },
-      eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100 })),
+      eventHistory: (r.eventHistory ?? []).map((h) => ({ topic: h.topic, match: h.match ?? 'exact', limit: h.limit ?? 100, maxAgeMs: h.maxAgeMs ?? 0 })),
       limits: { ...DEFAULT_REALM_LIMITS, ...r.limits },
     }),
   );
@@ -700,6 +756,7 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
         : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
     ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
     ...(file.cluster !== undefined && { cluster: resolveCluster(file.cluster) }),
+    store: { ...DEFAULT_STORE, ...file.store },
   };
 }
 

@@ -115,6 +115,35 @@ export interface RouterConfigFile {
     path?: string;
   };
   /**
+   * Where event history and retained events are kept. memory (the default): in the router's memory, nothing to set up, lost at exit. sqlite: one SQLite file through better-sqlite3 (an optional dependency of the router), survives restarts of a single node. jetstream: NATS JetStream streams over the cluster's NATS connection (needs the cluster block), shared by every node. History is written in batches, one per event-loop turn.
+   */
+  store?: {
+    /**
+     * The engine: memory, sqlite or jetstream.
+     */
+    type?: 'memory' | 'sqlite' | 'jetstream';
+    /**
+     * sqlite: the database file; a relative path is relative to the config file's directory. Its directory is created when missing. The file is in WAL mode: keep the -wal and -shm files next to it.
+     */
+    path?: string;
+    /**
+     * batched: an event is stored at most one event-loop turn after the router acknowledged it (PUBLISHED), in one batch with its neighbours; a crash can lose that last batch. ack: PUBLISHED (acknowledge: true) is sent only once the event is stored; when the store fails, the publisher gets ERROR switchboard.error.store_failed (the event was still delivered).
+     */
+    durability?: 'batched' | 'ack';
+    /**
+     * How often events past their topic's maxAgeMs (and past the realm's maxHistoryBytes) are deleted, in chunks that leave the event loop free. Reads never return an expired event, whenever it is deleted.
+     */
+    expiryIntervalMs?: number;
+    /**
+     * jetstream: replicas of each realm's history stream (at most the number of JetStream servers).
+     */
+    replicas?: number;
+    /**
+     * jetstream: the streams' storage on the NATS servers; memory streams are lost when the servers restart.
+     */
+    storage?: 'file' | 'memory';
+  };
+  /**
    * Run this router as one node of a cluster over NATS: every node serves the same realms and acts as one router (pub/sub, RPC, meta API, retained events). Without this block the router is a single node and never loads NATS. The NATS packages (@nats-io/transport-node, @nats-io/kv, @nats-io/jetstream) are optional dependencies of the router: installed by default, left out by npm install --omit=optional, in which case a router with this block refuses to start and prints the npm install line that adds them.
    */
   cluster?: {
@@ -853,7 +882,7 @@ export interface Realm {
     ttlMs?: number;
   };
   /**
-   * Topics whose recent events are kept for wamp.subscription.get_events.
+   * Topics whose recent events are kept (in the store block's engine), for wamp.subscription.get_events, wamp.topic.history.last/since/after and SUBSCRIBE with the history option. A topic several rules match keeps the largest limit and the largest maxAgeMs among them.
    */
   eventHistory?: {
     /**
@@ -862,9 +891,13 @@ export interface Realm {
     topic: string;
     match?: 'exact' | 'prefix' | 'wildcard';
     /**
-     * Events kept (the oldest is dropped past it).
+     * Events kept per topic: each topic the rule matches keeps its last limit events (the oldest is dropped past it).
      */
     limit?: number;
+    /**
+     * Events older than this (ms) are dropped; 0: no age limit. Among several rules matching a topic, 0 (no limit) wins over any age.
+     */
+    maxAgeMs?: number;
   }[];
   /**
    * Quotas per session of this realm and byte budgets of the realm; each refusal is counted in switchboard_limits_exceeded_total{limit}. Unset keys take their defaults.
@@ -907,9 +940,17 @@ export interface Realm {
      */
     maxRetainedBytes?: number;
     /**
-     * Estimated bytes all event history of the realm may hold. The oldest stored events (of any subscription) are evicted to make room (switchboard_limit_evictions_total); an event larger than the budget is not recorded (switchboard_limits_exceeded_total).
+     * Estimated bytes all event history of the realm may hold. The oldest stored events (of any topic) are evicted to make room (switchboard_limit_evictions_total); an event larger than the budget is not recorded (switchboard_limits_exceeded_total).
      */
     maxHistoryBytes?: number;
+    /**
+     * Most events one history read returns (wamp.subscription.get_events, wamp.topic.history.*, the replay of a SUBSCRIBE with history {last: n}). A larger limit is clamped, and the answer says more: true (ask for the next page with wamp.topic.history.after).
+     */
+    maxHistoryPage?: number;
+    /**
+     * Most live events held for one SUBSCRIBE with the history option while its replay is read from the store. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone.
+     */
+    maxCatchUpEvents?: number;
   };
   /**
    * Roles and their permissions. A realm without roles lets every session do everything.

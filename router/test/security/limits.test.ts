@@ -218,6 +218,8 @@ describe('per-session limits', () => {
       maxUriLength: 1024,
       maxRetainedBytes: 64 * 1024 * 1024,
       maxHistoryBytes: 64 * 1024 * 1024,
+      maxHistoryPage: 1000,
+      maxCatchUpEvents: 10_000,
       maxRetainedReplayBytes: 4 * 1024 * 1024,
     });
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { maxSubscriptionsPerSession: 0 } }] })).toThrow(/maxSubscriptionsPerSession/);

@@ -110,7 +110,7 @@ describe('checkConfig', () => {
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)",
+        "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, store, cluster)",
         "/listeners/0: unknown field 'prot': did you mean 'port'?",
         '/listeners/0/port: must be <= 65535',
         '/listeners/0/host: must be of type string',
@@ -267,7 +267,7 @@ describe('checkConfig', () => {
         realms: [{ name: 'x' }, { name: 'x' }],
       }),
     ).toEqual([
-      "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, cluster)",
+      "(top level): unknown field 'bogus' (allowed here: listeners, realms, log, requestIds, shutdownTimeoutMs, authTimeoutMs, httpIntegrations, metrics, store, cluster)",
       "/realms/1/name: realm 'x' is defined twice",
     ]);
   });

@@ -1,7 +1,7 @@
 /** Optional dependencies (router/src/optional.ts): which errors mean "not installed", and what is said then. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MissingDependencyError, NATS, PINO_PRETTY, importOptional, installCommand, missingPackage, requireOptional } from '../../src/optional.js';
+import { MissingDependencyError, NATS, PINO_PRETTY, SQLITE, importOptional, installCommand, missingPackage, requireOptional } from '../../src/optional.js';
 
 const notFound = (message: string, code = 'ERR_MODULE_NOT_FOUND'): Error => Object.assign(new Error(message), { code });
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -11,7 +11,7 @@ const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 describe('optional dependencies', () => {
   it('are the router package.json optionalDependencies, not its dependencies', () => {
-    for (const p of [...NATS.packages, ...PINO_PRETTY.packages]) {
+    for (const p of [...NATS.packages, ...SQLITE.packages, ...PINO_PRETTY.packages]) {
       expect(manifest.optionalDependencies[p], p).toBeDefined();
       expect(manifest.dependencies[p], p).toBeUndefined();
     }
@@ -47,5 +47,14 @@ describe('optional dependencies', () => {
     expect(typeof requireOptional(PINO_PRETTY, 'pino-pretty')).toBe('function');
     expect(requireOptional({ feature: 'a test', packages: ['switchboard-no-such-package'] }, 'switchboard-no-such-package')).toBeUndefined();
     expect(() => requireOptional(PINO_PRETTY, 'switchboard-no-such-package')).toThrow(/Cannot find module/);
+  });
+});
+
+describe('better-sqlite3 (store type sqlite)', () => {
+  it('a missing better-sqlite3 names the store setting and the npm install line', async () => {
+    const missing = importOptional(SQLITE, () => Promise.reject(notFound("Cannot find package 'better-sqlite3' imported from /x/sqlite.js")));
+    await expect(missing).rejects.toThrow(
+      `the config's \`store: { type: "sqlite" }\` (event history in a SQLite file) needs the optional package better-sqlite3; better-sqlite3 is not installed: run \`npm install better-sqlite3@${manifest.optionalDependencies['better-sqlite3']}\``,
+    );
   });
 });
