@@ -8,8 +8,8 @@ export type LogLevel = Level | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Parts of the router that can log at a level of their own (config `log.modules`). */
-export type LogModule = 'realm' | 'session' | 'auth' | 'transport' | 'bridge' | 'cluster';
-export const LOG_MODULES: readonly LogModule[] = ['realm', 'session', 'auth', 'transport', 'bridge', 'cluster'];
+export type LogModule = 'realm' | 'session' | 'auth' | 'transport' | 'bridge' | 'cluster' | 'history';
+export const LOG_MODULES: readonly LogModule[] = ['realm', 'session', 'auth', 'transport', 'bridge', 'cluster', 'history'];
 
 export interface LoggerOptions {
   level: LogLevel;

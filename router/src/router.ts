@@ -26,6 +26,7 @@ import { attachWebSocket, startRawSocketListener, startWebSocketListener } from 
 import type { Listener, ListenerAddress, ListenerContext, UpgradeServer } from './listeners.js';
 import { historyPlugin, historySizeOf, metaPlugin } from './meta/index.js';
 import { MemoryStore } from './history/memory.js';
+import { openStore } from './history/open.js';
 import type { EventStore } from './history/store.js';
 import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
@@ -209,15 +210,17 @@ export class Router implements RouterCore, AsyncDisposable {
   async #start(): Promise<void> {
     try {
       // The event store (history/store.ts): history and retained events of every realm.
-      // MERGE(#17): `this.#store = await openStore(this.config.store, { …, onBatch: (seconds) => this.stats.historyBatch(seconds) })`
-      // (history/open.ts) replaces this line; the batch durations feed switchboard_history_write_seconds.
-      this.#store = new MemoryStore();
+      this.#store = await openStore(this.config.store, {
+        configDir: process.cwd(),
+        log: this.logger('history'),
+        memory: () => new MemoryStore(),
+        onBatch: (seconds) => this.stats.historyBatch(seconds),
+      });
       // The built-in plugins, in this order, then an embedder's: one list for every realm.
       const plugins: RealmPlugin[] = [
         metaPlugin,
         historyPlugin(this.#store, (name) => this.config.realms.find((r) => r.name === name)?.eventHistory, {
-          // MERGE(#17): `durability: this.config.store.durability` once config.ts has the store block.
-          durability: 'batched',
+          durability: this.config.store.durability,
         }),
         routerStatsPlugin(this),
       ];

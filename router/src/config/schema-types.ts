@@ -88,6 +88,7 @@ export interface RouterConfigFile {
       transport?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
       bridge?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
       cluster?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+      history?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     };
   };
   /**

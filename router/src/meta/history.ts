@@ -44,9 +44,6 @@ import type { PluginScope, PublicationOrigin } from '../realm-hooks.js';
 import type { RealmPlugin } from '../realm-plugin.js';
 import { idArg, invalid, isoTime, stringArg } from './args.js';
 
-/** The page size when the realm's limits do not name one (`limits.maxHistoryPage`). */
-const DEFAULT_PAGE = 1000;
-
 /** A topic (or pattern) whose events a realm keeps (config `eventHistory`): `limit` per topic, for `maxAgeMs` (0 or absent: no age limit). */
 export interface HistoryTopic {
   readonly topic: string;
@@ -84,9 +81,7 @@ export function historySizeOf(realm: Realm): { readonly events: number; readonly
 
 /** The most events one read returns in `realm` (`limits.maxHistoryPage`). */
 function pageOf(realm: Realm): number {
-  // `limits.maxHistoryPage` is read defensively: a realm's limits from before the key existed have none.
-  const limits: Readonly<RealmLimits> & { readonly maxHistoryPage?: number } = realm.quotas.limits;
-  return limits.maxHistoryPage ?? DEFAULT_PAGE;
+  return realm.quotas.limits.maxHistoryPage;
 }
 
 // ---- recording -------------------------------------------------------------------------------

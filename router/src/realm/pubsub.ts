@@ -41,15 +41,8 @@ export interface PubSubParts {
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
 
-/** Default of `limits.maxCatchUpEvents`: live events held for one catch-up while its replay is read. */
-export const DEFAULT_MAX_CATCH_UP_EVENTS = 10_000;
-/** Default of `limits.maxHistoryPage`: most events one replay (or history read) returns. */
-export const DEFAULT_MAX_HISTORY_PAGE = 1000;
 /** How long a catch-up's replay may take to read before its SUBSCRIBE fails with wamp.error.timeout. */
 export const CATCH_UP_TIMEOUT_MS = 30_000;
-
-/** The catch-up limits, read where the config has them (limits.ts), else their defaults. */
-type CatchUpLimits = Readonly<RealmLimits> & { readonly maxCatchUpEvents?: number; readonly maxHistoryPage?: number };
 
 /**
  * SUBSCRIBE.Options.history, checked: `{after: publication}` or `{last: n}` (n ≥ 1, clamped to
@@ -101,8 +94,7 @@ export class PubSub {
       patternRefusal('topic', msg.topic, (msg.options.match ?? 'exact') as MatchPolicy, this.#uriCheck);
     if (refused !== undefined) return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
-    const limits: CatchUpLimits = this.#quotas.limits;
-    const history = catchUpRequest(msg.options, limits.maxHistoryPage ?? DEFAULT_MAX_HISTORY_PAGE);
+    const history = catchUpRequest(msg.options, this.#quotas.limits.maxHistoryPage);
     if (history === undefined) {
       return this.#gate.pass(
         session,
@@ -168,8 +160,7 @@ export class PubSub {
   #catchUp(session: Endpoint, msg: Subscribe, request: CatchUpRequest, source: CatchUpSource): Pause {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
-    const limits: CatchUpLimits = this.#quotas.limits;
-    const max = limits.maxCatchUpEvents ?? DEFAULT_MAX_CATCH_UP_EVENTS;
+    const max = this.#quotas.limits.maxCatchUpEvents;
     const hold = session.hold(subscription.id, max);
     this.#hooks.subscribed(session, subscription, created, added);
     let timer: NodeJS.Timeout | undefined;
