@@ -63,9 +63,9 @@ function historyStandIn(topic: string): RealmPlugin {
         answer(events.slice(start, start + PAGE), events.length > start + PAGE, gap);
       context.procedure('wamp.topic.history.last', (_caller, args) => {
         known(args);
-        // A limit past the page is clamped, and the answer says so.
+        // A limit past the page is clamped; `more`: older events than those returned exist.
         const n = Math.min(Number(args[1]), PAGE);
-        return answer(events.slice(Math.max(0, events.length - n)), Number(args[1]) > PAGE && events.length > PAGE, false);
+        return answer(events.slice(Math.max(0, events.length - n)), events.length > n, false);
       });
       context.procedure('wamp.topic.history.since', (_caller, args) => {
         known(args);

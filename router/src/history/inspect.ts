@@ -87,6 +87,14 @@ export interface PrintedPage {
   readonly gap: boolean;
 }
 
+/**
+ * Whether a `--last N` read was cut short by the page size: fewer than N came back and the store
+ * holds more (`more` alone only says that older events exist).
+ */
+function clamped(selection: HistorySelection, page: PrintedPage): boolean {
+  return selection.kind === 'last' && page.more && page.events.length < selection.n;
+}
+
 /** The store block of a config file, as far as this command needs it (config.ts owns its checks). */
 export interface StoreBlock {
   readonly type: string;
@@ -409,7 +417,7 @@ export async function runHistoryCommand(argv: readonly string[], io: HistoryComm
   try {
     const realmStore = await opened.realm(realm.name, realm.limits.maxHistoryBytes);
     await readStore(realmStore, flags.topic, flags.selection, (page, index) => {
-      more = flags.selection.kind === 'last' && page.more;
+      more = clamped(flags.selection, page);
       print(page, index);
     });
   } catch (err) {
@@ -437,7 +445,7 @@ async function fromRouter(
   let more = false;
   try {
     await readRouter(session, flags.topic, flags.selection, (page, index) => {
-      more = flags.selection.kind === 'last' && page.more;
+      more = clamped(flags.selection, page);
       print(page, index);
     });
     return done(more);
