@@ -195,25 +195,19 @@ export function parseHistoryArgs(argv: readonly string[], env: Readonly<Record<s
 
 /**
  * JSON for a line: binary as {"$bytes": base64}; a bigint as a string (`--json`: every JSON parser
- * reads it) or, in the text form, as its bare digits (exact, where a number would round).
+ * reads it) or, in the text form, as its bare digits (exact, where a number would round). Written
+ * by hand: JSON.stringify cannot write a bigint, and turns a Buffer (what a store decodes binary
+ * to) into {"type":"Buffer"} before a replacer sees it.
  */
 export function printJson(value: unknown, bigintAsString: boolean): string {
-  if (bigintAsString)
-    return JSON.stringify(value, (_key, v: unknown) => {
-      if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') };
-      return typeof v === 'bigint' ? v.toString() : v;
-    });
-  return textJson(value);
-}
-
-/** JSON.stringify's output, with bigints as digits (which JSON.stringify refuses to write). */
-function textJson(value: unknown): string {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return `{"$bytes":${JSON.stringify(Buffer.from(value).toString('base64'))}}`;
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : textJson(v))).join(',')}]`;
+  if (typeof value === 'bigint') return bigintAsString ? `"${value.toString()}"` : value.toString();
+  if (value instanceof Uint8Array) return `{"$bytes":${JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'))}}`;
+  if (Array.isArray(value))
+    return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : printJson(v, bigintAsString))).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const fields: string[] = [];
-    for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') fields.push(`${JSON.stringify(k)}:${textJson(v)}`);
+    for (const [k, v] of Object.entries(value))
+      if (v !== undefined && typeof v !== 'function') fields.push(`${JSON.stringify(k)}:${printJson(v, bigintAsString)}`);
     return `{${fields.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';

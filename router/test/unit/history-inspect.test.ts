@@ -78,6 +78,14 @@ describe('printing', () => {
     // In the text form only a real bigint loses its quotes.
     expect(printJson(['\u0000bigint:1', 3n], false)).toBe('["\\u0000bigint:1",3]');
   });
+
+  it('a Buffer (what a store decodes binary to) is bytes too, in both forms; a view prints only its own bytes', () => {
+    const buffer = Buffer.from([1, 2, 255]);
+    expect(printJson([buffer], true)).toBe('[{"$bytes":"AQL/"}]');
+    expect(printJson({ b: buffer }, false)).toBe('{"b":{"$bytes":"AQL/"}}');
+    const view = new Uint8Array([9, 9, 1, 2, 255, 9]).subarray(2, 5);
+    expect(printJson(view, true)).toBe('{"$bytes":"AQL/"}');
+  });
 });
 
 describe('--since', () => {
