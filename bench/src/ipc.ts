@@ -74,7 +74,20 @@ export type Job =
       pacedByProgress: boolean;
     }
   | { kind: 'callee'; endpoint: Endpoint; procedure: string }
-  | { kind: 'callers'; endpoint: Endpoint; procedure: string; callers: number; window: number; payloadBytes: number; payloadKind?: PayloadKind }
+  | {
+      kind: 'callers';
+      endpoint: Endpoint;
+      procedure: string;
+      callers: number;
+      window: number;
+      payloadBytes: number;
+      payloadKind?: PayloadKind;
+      /**
+       * The arguments of each CALL, taken in turn (a router procedure: `[topic, 100]`), instead of
+       * the echo payload; latency is then timed per request ID, the result carrying no timestamp.
+       */
+      calls?: unknown[][];
+    }
   | { kind: 'idle'; endpoint: Endpoint; sessions: number; connectConcurrency: number }
   /**
    * One session that holds many subscriptions (SUBSCRIBEs pipelined, at most `inFlight` awaiting

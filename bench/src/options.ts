@@ -16,6 +16,27 @@ export interface SlowConsumerSettings {
   outbound: OutboundLimits;
 }
 
+/** The event store engines (router config `store.type`). */
+export const HISTORY_STORES = ['memory', 'sqlite', 'jetstream'] as const;
+export type HistoryStore = (typeof HISTORY_STORES)[number];
+
+/** The history scenario's settings, and the fan-out rows with history on. */
+export interface HistorySettings {
+  /** Fan-out: also run each N on switchboard with history on the topic, once per store listed (none: no such rows). */
+  fanoutStores: HistoryStore[];
+  /** The history scenario: one publish case and one read case per store. */
+  stores: HistoryStore[];
+  /** Events in the store before the read case, spread over `topics` topics. */
+  events: number;
+  topics: number;
+  /** Router config `store.durability`. */
+  durability: 'batched' | 'ack';
+  /** `wamp.topic.history.last(topic, N)`: N. */
+  readLimit: number;
+  /** Concurrent readers, each with one call in flight. */
+  readers: number;
+}
+
 /** Fan-out window for N subscribers (see BenchOptions.eventsInFlight). */
 export function publishWindow(options: BenchOptions, subscribers: number): { window: number; maxLead: number } {
   const window = Math.min(128, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
@@ -61,6 +82,7 @@ export interface BenchOptions {
    * `switchboard-rs` rows (RawSocket on the WebSocket port) next to the WebSocket ones.
    */
   transports: BenchTransport[];
+  history: HistorySettings;
 }
 
 export const BENCH_TRANSPORTS = ['websocket', 'rawsocket'] as const;
@@ -84,9 +106,10 @@ export const USAGE = `npm run bench -- [flags]
                           (default: switchboard,baseline,corked; baseline is always added;
                           the patterns scenario runs on switchboard only)
   --scenarios LIST        comma list of ${SCENARIO_NAMES.join(', ')}
-                          (default: all but cluster; cluster starts nats-server and 3 router
-                          nodes, compares cross-node fan-out and rpc with one node, about 1 minute
-                          quick, and runs only when named)
+                          (default: all but cluster and history; cluster starts nats-server and 3
+                          router nodes, compares cross-node fan-out and rpc with one node, about 1
+                          minute quick; history preloads a store (see --history-*); both run only
+                          when named)
   --transports LIST       websocket, rawsocket: drive the switchboard target over each in fanout
                           and rpc (default websocket); RawSocket rows are switchboard-rs
   --router-bin FILE       the router's CLI launcher (default: router/bin/switchboard.js)
@@ -106,6 +129,14 @@ export const USAGE = `npm run bench -- [flags]
                           defaults); compare with the switchboard rows (use --payload-kind text and
                           a --payload over the threshold)
   --compression-threshold N   the router's compression threshold, bytes (default 1024)
+  --fanout-history LIST   fanout: also run each N on switchboard with event history on the topic
+                          (eventHistory limit 1000), once per store listed: memory, sqlite; the
+                          rows show CPU per EVENT ÷ the same N without history (required ≤ 1.2)
+  --history-stores LIST   the history scenario's stores: memory, sqlite, jetstream (default
+                          memory,sqlite; jetstream starts nats-server and the router as a cluster node)
+  --history-events N      events stored before the read case (default 1000000; quick 10000)
+  --history-topics N      over this many topics (default 10000; quick 100)
+  --history-durability D  store.durability: batched (default) or ack
   --help`;
 
 export class UsageError extends Error {
@@ -122,6 +153,13 @@ function positive(flag: string, value: string): number {
   const [n] = numbers(flag, value);
   if (n === undefined) throw new UsageError(`${flag}: expected a positive integer`);
   return n;
+}
+
+function stores(flag: string, value: string): HistoryStore[] {
+  const names = value.split(',').map((v) => v.trim());
+  const bad = names.filter((n) => !(HISTORY_STORES as readonly string[]).includes(n));
+  if (bad.length > 0) throw new UsageError(`${flag}: unknown store ${bad.join(', ')} (${HISTORY_STORES.join(', ')})`);
+  return names as HistoryStore[];
 }
 
 /** Parses argv (without node and script); `repoRoot` anchors the default paths. */
@@ -154,6 +192,15 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     patternMisses: 10_000,
     budgetS: quick ? 170 : 570,
     transports: ['websocket'],
+    history: {
+      fanoutStores: [],
+      stores: ['memory', 'sqlite'],
+      events: quick ? 10_000 : 1_000_000,
+      topics: quick ? 100 : 10_000,
+      durability: 'batched',
+      readLimit: 100,
+      readers: 4,
+    },
   };
   let scenariosGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -238,6 +285,24 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
         if (!Number.isInteger(options.compressionThreshold) || options.compressionThreshold < 0)
           throw new UsageError(`--compression-threshold: expected a byte count, got '${value}'`);
         break;
+      case '--fanout-history':
+        options.history.fanoutStores = stores(flag, value);
+        if (options.history.fanoutStores.includes('jetstream'))
+          throw new UsageError(`${flag}: memory or sqlite (jetstream needs a cluster: see --history-stores)`);
+        break;
+      case '--history-stores':
+        options.history.stores = stores(flag, value);
+        break;
+      case '--history-events':
+        options.history.events = positive(flag, value);
+        break;
+      case '--history-topics':
+        options.history.topics = positive(flag, value);
+        break;
+      case '--history-durability':
+        if (value !== 'batched' && value !== 'ack') throw new UsageError(`${flag}: expected batched or ack, got '${value}'`);
+        options.history.durability = value;
+        break;
       default:
         throw new UsageError(`unknown flag ${flag} (see --help)`);
     }
@@ -255,5 +320,9 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
   if (options.scenarios.includes('cluster') && !options.targets.includes('switchboard')) {
     throw new UsageError('the cluster scenario runs on the switchboard target only: add it to --targets');
   }
+  if (options.scenarios.includes('history') && !options.targets.includes('switchboard')) {
+    throw new UsageError('the history scenario runs on the switchboard target only: add it to --targets');
+  }
+  if (options.history.topics > options.history.events) throw new UsageError('--history-topics: more topics than --history-events');
   return options;
 }

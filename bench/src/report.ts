@@ -5,6 +5,7 @@ import type { BenchReport, Metric, Result, ScenarioName, TransportRatio } from '
 import type { TargetName } from './targets.js';
 import { CLUSTER_CPU_LIMIT } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
+import { HISTORY_CPU_LIMIT } from './scenarios/fanout.js';
 
 /** Fills each result's `ratios`: its value ÷ the plain baseline's for the same scenario and case. */
 export function computeRatios(results: Result[]): void {
@@ -58,6 +59,8 @@ const columns: Record<ScenarioName, Column[]> = {
     { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
     { header: 'delivered%', cell: (r) => num(r.values.deliveredPct, 1) },
     { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+    { header: 'CPU ÷ no history', cell: (r) => num(r.values.historyCpuRatio, 2) },
+    { header: `≤${HISTORY_CPU_LIMIT}×`, cell: (r) => (r.values.historyCpuLimitMet === undefined ? '' : r.values.historyCpuLimitMet === 1 ? 'yes' : 'NO') },
   ],
   rpc: [
     ...head,
@@ -146,6 +149,20 @@ const columns: Record<ScenarioName, Column[]> = {
     { header: 'errors', cell: (r) => num(r.values.errors) },
     { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
   ],
+  history: [
+    ...head,
+    { header: 'pub/s', cell: (r) => num(r.values.publishesPerSec) },
+    { header: 'reads/s', cell: (r) => num(r.values.callsPerSec) },
+    { header: 'read p50 µs', cell: (r) => num(r.values.p50Us) },
+    { header: 'read p99 µs', cell: (r) => num(r.values.p99Us) },
+    { header: 'CPU µs/op', cell: (r) => num(r.values.cpuUsPerOp, 2) },
+    { header: 'stored events', cell: (r) => num(r.values.storedEvents) },
+    { header: 'preload s', cell: (r) => num(r.values.preloadS, 1) },
+    { header: 'target CPU%', cell: (r) => num(r.values.targetCpuPct) },
+    { header: 'other CPU%', cell: (r) => num(r.values.otherCpuPct) },
+    { header: 'errors', cell: (r) => num(r.values.errors) },
+    { header: 'lost', cell: (r) => num(r.values.sessionsLost) },
+  ],
 };
 
 const TITLES: Record<ScenarioName, string> = {
@@ -155,6 +172,7 @@ const TITLES: Record<ScenarioName, string> = {
   slow: 'Slow consumer among fast subscribers',
   cluster:
     'Cluster over NATS (switchboard only): fan-out and rpc across nodes a → b, against all on one node of the cluster and a single router; node c has no sessions',
+  history: 'Event history (switchboard only): publishes/s into history (no subscribers), and wamp.topic.history.last latency with the store preloaded',
   patterns: 'Pattern subscriptions: 3 prefix + 3 wildcard matching, alone and with `held subs` near misses, against an all-exact control (switchboard only)',
 };
 

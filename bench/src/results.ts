@@ -1,8 +1,11 @@
 /** The shape of what the bench measures and writes to results/latest.json. */
 import type { TargetName } from './targets.js';
 
-export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow', 'patterns', 'cluster'] as const;
-/** What runs without --scenarios: cluster (nats-server and three nodes) only when asked for by name. */
+export const SCENARIO_NAMES = ['fanout', 'rpc', 'idle', 'slow', 'patterns', 'cluster', 'history'] as const;
+/**
+ * What runs without --scenarios: cluster (nats-server and three nodes) and history (a store
+ * preloaded with a million events) only when asked for by name.
+ */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['fanout', 'rpc', 'idle', 'slow', 'patterns'];
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -83,7 +86,14 @@ export type Metric =
   | 'cpuRatioVsSingle'
   | 'cpuRatioVsSameNode'
   /** Cluster, cross-node case: 1 when cpuRatioVsSingle is within the limit (2), else 0. */
-  | 'clusterCpuLimitMet';
+  | 'clusterCpuLimitMet'
+  /** Fan-out with event history on the topic: CPU per delivered EVENT ÷ the same case without history, same run. */
+  | 'historyCpuRatio'
+  /** 1 when historyCpuRatio is within the limit (1.2), else 0. */
+  | 'historyCpuLimitMet'
+  /** History: events in the store before the measurement (preloaded), and how long the preload took, s. */
+  | 'storedEvents'
+  | 'preloadS';
 
 export interface RssSample {
   /** ms since the publisher started. */

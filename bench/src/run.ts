@@ -15,7 +15,8 @@ import { clockTicksPerSecond, openFileLimit } from './procfs.js';
 import { computeRatios, formatProblems, formatTables, formatTransportRatios, transportRatios, writeJson } from './report.js';
 import type { BenchReport, Result, ScenarioName } from './results.js';
 import type { ScenarioContext } from './scenarios/context.js';
-import { fanout } from './scenarios/fanout.js';
+import { HISTORY_CPU_LIMIT, fanout } from './scenarios/fanout.js';
+import { history } from './scenarios/history.js';
 import { idle } from './scenarios/idle.js';
 import { CLUSTER_CPU_LIMIT, cluster } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT, patterns } from './scenarios/patterns.js';
@@ -23,7 +24,7 @@ import { rpc } from './scenarios/rpc.js';
 import { slow } from './scenarios/slow.js';
 import { TARGET_LABELS } from './targets.js';
 
-const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow, patterns, cluster };
+const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<Result[]>> = { fanout, rpc, idle, slow, patterns, cluster, history };
 
 const benchDist = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDist, '../..');
@@ -114,6 +115,8 @@ async function main(argv: string[]): Promise<number> {
       patternCpuLimit: PATTERN_CPU_LIMIT,
       clusterCpuLimit: CLUSTER_CPU_LIMIT,
       transports: options.transports,
+      history: options.history,
+      historyCpuLimit: HISTORY_CPU_LIMIT,
     },
     results,
     transportRatios: transportRatios(results),
@@ -121,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
   writeJson(options.out, report);
 
   process.stdout.write(`\n${formatTables(results)}\n\n`);
-  if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster'))
+  if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster' && r.scenario !== 'history'))
     process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
   if (results.some((r) => r.scenario === 'patterns')) {
     process.stdout.write(
@@ -131,6 +134,16 @@ async function main(argv: string[]): Promise<number> {
   if (results.some((r) => r.scenario === 'cluster')) {
     process.stdout.write(
       `cluster: router CPU = all router processes of the case (the 3 nodes in cluster rows; nats-server apart); ÷single = router CPU per op ÷ the single router's, same run (required for a → b: ≤ ${CLUSTER_CPU_LIMIT}); NATS columns = messages over the window per node connection (/connz): a→ from node a, →b / →c to nodes b and c (c has no sessions: heartbeats only, 1 per node per s).\n`,
+    );
+  }
+  if (results.some((r) => r.values.historyCpuRatio !== undefined)) {
+    process.stdout.write(
+      `fanout +history(STORE): CPU ÷ no history = CPU per delivered EVENT with history on the topic ÷ the same N without, same run (required: ≤ ${HISTORY_CPU_LIMIT}).\n`,
+    );
+  }
+  if (results.some((r) => r.scenario === 'history')) {
+    process.stdout.write(
+      `history: last(N) rows = wamp.topic.history.last(topic, N) reads/s and call → result latency with 'stored events' in the store; publish rows = acknowledged PUBLISHes/s into history, no subscribers.\n`,
     );
   }
   if (report.transportRatios.length > 0) process.stdout.write(`\n${formatTransportRatios(report.transportRatios)}\n\n`);

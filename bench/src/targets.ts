@@ -56,6 +56,17 @@ export interface TargetOptions {
   cluster?: ClusterNodeSettings;
   /** For switchboard-z: the listener's `compression` block. */
   compression?: { level: number; threshold: number };
+  /** For Switchboard: event history in realm1 and the store that keeps it. */
+  history?: TargetHistory;
+}
+
+/** The realm's `eventHistory` rules, its history byte budget, and the config's `store` block. */
+export interface TargetHistory {
+  eventHistory: { topic: string; match?: 'exact' | 'prefix' | 'wildcard'; limit: number }[];
+  /** `limits.maxHistoryBytes` (default: the router's). */
+  maxHistoryBytes?: number;
+  /** The `store` block; a sqlite store without `path` gets a file in the target's temporary folder. */
+  store?: { type: string; path?: string; [key: string]: unknown };
 }
 
 /** The router config's `cluster` block for one node. */
@@ -133,14 +144,26 @@ function command(name: TargetName, port: number, options: TargetOptions, configF
   }
 }
 
-function writeConfig(port: number, needs: ConfigNeeds, cluster: ClusterNodeSettings | undefined): { file: string; dir: string } {
+function writeConfig(
+  port: number,
+  needs: ConfigNeeds,
+  cluster: ClusterNodeSettings | undefined,
+  history: TargetHistory | undefined,
+): { file: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const file = join(dir, 'router.json');
+  const realm: Record<string, unknown> = { name: REALM };
+  if (history !== undefined) {
+    realm['eventHistory'] = history.eventHistory;
+    if (history.maxHistoryBytes !== undefined) realm['limits'] = { maxHistoryBytes: history.maxHistoryBytes };
+  }
+  const store = history?.store;
   const config = {
     listeners: [{ type: 'websocket', host: HOST, port, path: '/ws', ...needs }],
-    realms: [{ name: REALM }],
+    realms: [realm],
     log: { level: 'warn' },
     ...(cluster !== undefined && { cluster: clusterBlock(cluster) }),
+    ...(store !== undefined && { store: store.type === 'sqlite' && store.path === undefined ? { ...store, path: join(dir, 'history.db') } : store }),
   };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return { file, dir };
@@ -170,7 +193,8 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   if (router && options.outbound !== undefined) needs.outbound = options.outbound;
   if (router && options.needFds !== undefined) needs.maxSocketsPerIp = options.needFds;
   const cluster = router ? options.cluster : undefined;
-  const config = Object.keys(needs).length > 0 || cluster !== undefined ? writeConfig(port, needs, cluster) : undefined;
+  const history = router ? options.history : undefined;
+  const config = Object.keys(needs).length > 0 || cluster !== undefined || history !== undefined ? writeConfig(port, needs, cluster, history) : undefined;
   const child = track(spawnNode(command(name, port, options, config?.file), options.needFds));
   const output = tail(child);
   // RawSocket shares the WebSocket port: the first octet (0x7F) tells them apart.

@@ -78,10 +78,18 @@ export function parseArgsMessage(err: unknown): string {
   return message.replace(/\. To specify a positional argument.*$/s, '');
 }
 
-interface Flags {
+/**
+ * Where and as whom a client command connects: --url, --realm, --serializer and the
+ * authentication flags, checked. Shared with `switchboard history --url` (router/src/history/inspect.ts).
+ */
+export interface ConnectTarget {
   url: string;
   realm: string;
   serializer: 'json' | 'msgpack' | 'cbor';
+  auth: AuthSpec | undefined;
+}
+
+interface Flags extends ConnectTarget {
   kwargs: Dict | undefined;
   options: Dict;
   count: number;
@@ -90,14 +98,13 @@ interface Flags {
   match: string | undefined;
   result: unknown;
   hasResult: boolean;
-  auth: AuthSpec | undefined;
 }
 
 const AUTH_METHODS = ['ticket', 'wampcra', 'cryptosign'] as const;
 type CliAuthMethod = (typeof AUTH_METHODS)[number];
 
 /** What the authentication flags asked for (checked; the key is turned into a signer at connect time). */
-interface AuthSpec {
+export interface AuthSpec {
   method: CliAuthMethod;
   /** The ticket, the wampcra secret, or the cryptosign seed as hex. */
   credential: string;
@@ -105,7 +112,8 @@ interface AuthSpec {
   authrole: string | undefined;
 }
 
-class UsageError extends Error {}
+/** A bad flag or argument: exit 2, one line saying what is wrong. */
+export class UsageError extends Error {}
 
 /** A positional argument: JSON when it parses, the plain word otherwise. */
 function parseValue(text: string): unknown {
@@ -144,14 +152,59 @@ function json(value: unknown): string {
   });
 }
 
+/** The parseArgs options of the connection flags (see ConnectTarget). */
+export const CONNECT_FLAGS = {
+  url: { type: 'string' },
+  realm: { type: 'string' },
+  serializer: { type: 'string' },
+  authid: { type: 'string' },
+  authrole: { type: 'string' },
+  authmethod: { type: 'string' },
+  ticket: { type: 'string' },
+  'ticket-env': { type: 'string' },
+  secret: { type: 'string' },
+  'secret-env': { type: 'string' },
+  'private-key': { type: 'string' },
+  'private-key-file': { type: 'string' },
+} as const;
+
+/** The values parseArgs gives for CONNECT_FLAGS. */
+export interface ConnectValues extends AuthValues {
+  url?: string | undefined;
+  realm?: string | undefined;
+  serializer?: string | undefined;
+}
+
+/** Checks the connection flags (their $SWITCHBOARD_* fallbacks from `env`); throws UsageError. */
+export function connectTarget(values: ConnectValues, env: Record<string, string | undefined>): ConnectTarget {
+  const serializer = values.serializer ?? 'json';
+  if (!isSerializerName(serializer)) throw new UsageError(`--serializer: expected json, msgpack or cbor, got '${serializer}'`);
+  return {
+    url: values.url ?? env['SWITCHBOARD_URL'] ?? 'ws://127.0.0.1:8080/ws',
+    realm: values.realm ?? 'realm1',
+    serializer,
+    auth: parseAuth(values, env),
+  };
+}
+
+/** Connects to `target` (no reconnect: a command runs once). */
+export async function connectTo(target: ConnectTarget): Promise<Session> {
+  const auth = target.auth === undefined ? undefined : await authOptions(target.auth);
+  return connect({ url: target.url, realm: target.realm, serializers: [target.serializer], reconnect: false, ...(auth !== undefined ? { auth } : {}) });
+}
+
+/** A failed connect, for stderr: the error, then what to do about it when the error tells. */
+export function connectFailure(command: string, err: unknown, target: ConnectTarget): string {
+  const hint = connectHint(err, target);
+  return `switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n${hint !== undefined ? `hint: ${hint}\n` : ''}`;
+}
+
 function parse(rest: string[], env: Record<string, string | undefined>): { flags: Flags; positionals: string[] } | 'help' {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
-      realm: { type: 'string' },
-      serializer: { type: 'string' },
+      ...CONNECT_FLAGS,
       kwargs: { type: 'string' },
       options: { type: 'string' },
       count: { type: 'string' },
@@ -160,20 +213,10 @@ function parse(rest: string[], env: Record<string, string | undefined>): { flags
       match: { type: 'string' },
       result: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-      authid: { type: 'string' },
-      authrole: { type: 'string' },
-      authmethod: { type: 'string' },
-      ticket: { type: 'string' },
-      'ticket-env': { type: 'string' },
-      secret: { type: 'string' },
-      'secret-env': { type: 'string' },
-      'private-key': { type: 'string' },
-      'private-key-file': { type: 'string' },
     },
   });
   if (values.help === true) return 'help';
-  const serializer = values.serializer ?? 'json';
-  if (!isSerializerName(serializer)) throw new UsageError(`--serializer: expected json, msgpack or cbor, got '${serializer}'`);
+  const target = connectTarget(values, env);
   let timeout: number | undefined;
   if (values.timeout !== undefined) {
     timeout = Number(values.timeout);
@@ -190,9 +233,7 @@ function parse(rest: string[], env: Record<string, string | undefined>): { flags
   return {
     positionals,
     flags: {
-      url: values.url ?? env['SWITCHBOARD_URL'] ?? 'ws://127.0.0.1:8080/ws',
-      realm: values.realm ?? 'realm1',
-      serializer,
+      ...target,
       kwargs: parseDict('kwargs', values.kwargs),
       options: parseDict('options', values.options) ?? {},
       count: parseCount('count', values.count),
@@ -201,12 +242,11 @@ function parse(rest: string[], env: Record<string, string | undefined>): { flags
       match: values.match,
       result,
       hasResult: values.result !== undefined,
-      auth: parseAuth(values, env),
     },
   };
 }
 
-interface AuthValues {
+export interface AuthValues {
   authid?: string | undefined;
   authrole?: string | undefined;
   authmethod?: string | undefined;
@@ -349,11 +389,9 @@ export async function runClientCommand(argv: string[], io: ClientCliIo, run: Run
 
   let session: Session;
   try {
-    const auth = flags.auth === undefined ? undefined : await authOptions(flags.auth);
-    session = await connect({ url: flags.url, realm: flags.realm, serializers: [flags.serializer], reconnect: false, ...(auth !== undefined ? { auth } : {}) });
+    session = await connectTo(flags);
   } catch (err) {
-    const hint = connectHint(err, flags);
-    io.err(`switchboard ${command}: ${err instanceof Error ? err.message : String(err)}\n${hint !== undefined ? `hint: ${hint}\n` : ''}`);
+    io.err(connectFailure(command ?? '', err, flags));
     return 1;
   }
   try {
@@ -452,7 +490,7 @@ async function serve(command: 'subscribe' | 'register', session: Session, uri: s
 }
 
 /** What to do about a failed connect, when the error tells (the error itself is printed first). */
-function connectHint(err: unknown, flags: Flags): string | undefined {
+function connectHint(err: unknown, flags: ConnectTarget): string | undefined {
   if (err instanceof SessionAbortedError) {
     switch (err.reason) {
       case 'wamp.error.no_such_realm':

@@ -1,12 +1,14 @@
 /**
  * The `switchboard` command: flags → config → router; signals → graceful shutdown.
  */
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLIENT_COMMANDS, CLIENT_HELP, parseArgsMessage, runClientCommand } from '@switchboard/client/cli';
 import { ConfigError, checkConfig, embeddedListener, loadConfig } from './config/config.js';
 import type { RouterConfigFile } from './config/config.js';
 import { tlsProblems } from './config/tls.js';
+import { runHistoryCommand } from './history/inspect.js';
+import type { HistoryCommandDeps } from './history/inspect.js';
 import { storeProblems } from './history/open.js';
 import { LOG_LEVELS } from './log.js';
 import type { LogLevel } from './log.js';
@@ -48,12 +50,29 @@ const HELP = `switchboard ${VERSION}: a WAMP v2 router
 Usage:
   switchboard start [options]     ${DEFAULT_TEXT}
   switchboard check FILE          validate a JSON config file (ours or Crossbar's) and exit
+  switchboard history TOPIC       print a topic's event history (from a running router, or the
+                                  config's store file): \`switchboard history --help\`
   switchboard version             print the version
   switchboard --help              this text; \`switchboard COMMAND --help\` for one command
 
 ${START_HELP.slice(START_HELP.indexOf('Options for start:'))}
 ${EXIT_CODES}
 ${CLIENT_HELP}`;
+
+/**
+ * How `switchboard history --config FILE` opens a durable store read-only: `{ openStore }` of
+ * history/open.ts once the engines are in (without it the command reads through --url only).
+ */
+const HISTORY_STORES: HistoryCommandDeps = {
+  openStore: async (store, deps) => {
+    if (store.type === 'sqlite' && typeof store.path === 'string') {
+      const { SqliteStore } = await import('./history/sqlite.js');
+      // Read-only: no writes, no expiry; safe next to a running router (WAL).
+      return SqliteStore.open({ path: resolvePath(deps.configDir, store.path), readonly: true, expiryIntervalMs: 0 });
+    }
+    throw new ConfigError(deps.configDir, [`a ${store.type} store is read through the running router: give --url`]);
+  },
+};
 
 /** A usage error: one line saying what is wrong and where to read more (not the whole help), exit 2. */
 function usageError(io: CliIo, command: string, message: string): number {
@@ -104,9 +123,11 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
       return check(rest, io);
     case 'start':
       return start(rest, io);
+    case 'history':
+      return runHistoryCommand(rest, io, HISTORY_STORES);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand([command, ...rest], io);
-      return usageError(io, '', `unknown command '${command}' (commands: start, check, version, ${CLIENT_COMMANDS.join(', ')})`);
+      return usageError(io, '', `unknown command '${command}' (commands: start, check, history, version, ${CLIENT_COMMANDS.join(', ')})`);
   }
 }
 

@@ -176,7 +176,7 @@ describe('switchboard version and help', () => {
     expect(exit.code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toBe(
-      "switchboard: unknown command 'frobnicate' (commands: start, check, version, publish, subscribe, call, register)\nRun 'switchboard --help' for usage.\n",
+      "switchboard: unknown command 'frobnicate' (commands: start, check, history, version, publish, subscribe, call, register)\nRun 'switchboard --help' for usage.\n",
     );
   });
 

@@ -52,6 +52,9 @@ export class Callers implements Role {
   #peers: RawPeer[] = [];
   #running = false;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #sent = new Map<RawPeer, Map<number, number>>();
+  /** The next of `job.calls` to send. */
+  #next = 0;
 
   constructor(private readonly job: CallersJob) {
     this.#pad = padding(job.payloadBytes, job.payloadKind);
@@ -62,12 +65,18 @@ export class Callers implements Role {
     this.#peers = await openAll(this.job.endpoint, this.job.callers, 50);
     this.#counters.connectMs = (nowNs() - started) / 1e6;
     for (const peer of this.#peers) {
+      // With `calls`, when each request was sent (request IDs are per session).
+      const sent = new Map<number, number>();
+      this.#sent.set(peer, sent);
       // One handler per session, made once here, not per call.
       peer.onResult = (msg: Result): void => {
-        this.#counters.countReceived(nowNs(), msg.args?.[0]);
+        const sentNs = this.job.calls === undefined ? msg.args?.[0] : sent.get(msg.request);
+        sent.delete(msg.request);
+        this.#counters.countReceived(nowNs(), sentNs);
         this.#call(peer);
       };
-      peer.onRequestError = (): void => {
+      peer.onRequestError = (request): void => {
+        sent.delete(request);
         this.#counters.errors++;
         this.#call(peer);
       };
@@ -103,7 +112,12 @@ export class Callers implements Role {
   #call(peer: RawPeer): void {
     if (!this.#running || !peer.isOpen) return;
     const now = nowNs();
-    peer.call(this.job.procedure, [now, this.#pad]);
+    const calls = this.job.calls;
+    if (calls === undefined || calls.length === 0) peer.call(this.job.procedure, [now, this.#pad]);
+    else {
+      const request = peer.call(this.job.procedure, calls[this.#next++ % calls.length]!);
+      this.#sent.get(peer)?.set(request, now);
+    }
     this.#counters.countSent(now);
   }
 }
