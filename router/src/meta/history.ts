@@ -38,7 +38,6 @@ import type {
   TopicSelector,
 } from '../history/store.js';
 import { payloadBytes } from '../limits.js';
-import type { RealmLimits } from '../limits.js';
 import type { Realm } from '../realm.js';
 import type { PluginScope, PublicationOrigin } from '../realm-hooks.js';
 import type { RealmPlugin } from '../realm-plugin.js';

@@ -17,7 +17,7 @@ import type { Endpoint, Hold } from '../core/endpoint.js';
 import type { CatchUpReplay, CatchUpRequest } from '../history/store.js';
 import { copyPpt, disclose, hasPpt, supportsPpt } from '../details.js';
 import { payloadBytes } from '../limits.js';
-import type { Quotas, RealmLimits } from '../limits.js';
+import type { Quotas } from '../limits.js';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { REMOTE_ORIGIN, ROUTER_ORIGIN } from '../realm-hooks.js';
