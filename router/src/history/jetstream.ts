@@ -57,6 +57,11 @@ const { jetstream: jetstreamClient, jetstreamManager } = await importOptional(NA
 const MAX_RULE_LIMIT = 1_000_000;
 /** How far the router's clock (an event's `at`) may be ahead of the NATS server's (the stream's time). */
 const CLOCK_SKEW_MS = 60_000;
+/** A pattern read covering at most this many stored topics reads each topic's subject on its own, this many at a time. */
+const MAX_SUBJECT_READS = 64;
+const PARALLEL_READS = 4;
+/** Messages one pull request asks for. */
+const FETCH_BATCH = 500;
 /** Message headers: the topic's policy when the event was written. */
 const LIMIT_HEADER = 'Sb-Limit';
 const AGE_HEADER = 'Sb-Max-Age';
@@ -188,6 +193,15 @@ interface Queued {
   readonly subject: string;
   readonly data: Uint8Array;
   readonly headers: MsgHdrs;
+}
+
+/** One read's bounds, shared by its consumers. */
+interface ScanRead {
+  readonly deadline: number;
+  /** Messages it may still scan. */
+  budget: number;
+  /** The stream's last sequence when the read began: it reads no further. */
+  lastSeq: number;
 }
 
 /** A message read back, with what the read needs of it. */
@@ -455,55 +469,85 @@ class JetStreamRealm implements RealmStore {
     return select(visible, q);
   }
 
-  /** Every message of the selection's subject from where the query can start to the stream's last sequence now. */
+  /**
+   * Every message of the selection from where the query can start to the stream's last sequence
+   * now, in seq order. A pattern that covers a few stored topics reads each topic's subject on
+   * its own and merges them: nats-server 2.9 delivers a wildcard-filtered consumer slowly (it
+   * matches the filter against every subject of a block for each message), an exact one fast.
+   */
   async #scan(q: HistoryQuery): Promise<Read[]> {
-    const { manager, client, readTimeoutMs, maxScan } = this.options;
-    const deadline = Date.now() + readTimeoutMs;
-    const info = await manager.streams.info(this.#stream);
+    const { manager, readTimeoutMs, maxScan } = this.options;
+    const read: ScanRead = { deadline: Date.now() + readTimeoutMs, budget: maxScan, lastSeq: 0 };
+    const filter = this.names.historyFilter(this.name, q.select.topic, q.select.match);
+    const info = await manager.streams.info(this.#stream, { subjects_filter: filter });
     this.#size = { events: info.state.messages, bytes: info.state.bytes };
     this.#sizeAt = this.options.now();
-    const lastSeq = info.state.last_seq;
-    if (info.state.messages === 0) return [];
-    const config: ConsumerConfig = {
-      ack_policy: 'none',
-      replay_policy: 'instant',
-      deliver_policy: 'all',
-      filter_subject: this.names.historyFilter(this.name, q.select.topic, q.select.match),
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: Math.max(readTimeoutMs, 5000) * 1_000_000,
-    };
+    read.lastSeq = info.state.last_seq;
+    const subjects = Object.keys(info.state.subjects ?? {});
+    if (subjects.length === 0) return [];
+    const start: Partial<ConsumerConfig> = {};
     // Where to start. Counting a topic's events back from its newest is right from any start, so
     // only a publication bound (it must be found to be honoured) needs the whole subject.
     const byPublication =
       q.fromPublication !== undefined || q.afterPublication !== undefined || q.beforePublication !== undefined || q.untilPublication !== undefined;
     const fromTime = q.fromTime ?? q.afterTime;
     if (!byPublication && q.afterSeq !== undefined) {
-      if (q.afterSeq >= lastSeq) return [];
-      config.deliver_policy = 'by_start_sequence';
-      config.opt_start_seq = q.afterSeq + 1;
+      if (q.afterSeq >= read.lastSeq) return [];
+      start.deliver_policy = 'by_start_sequence';
+      start.opt_start_seq = q.afterSeq + 1;
     } else if (!byPublication && fromTime !== undefined) {
-      config.deliver_policy = 'by_start_time';
-      config.opt_start_time = new Date(Math.max(0, fromTime - CLOCK_SKEW_MS)).toISOString();
+      start.deliver_policy = 'by_start_time';
+      start.opt_start_time = new Date(Math.max(0, fromTime - CLOCK_SKEW_MS)).toISOString();
     }
+    if (subjects.length === 1) return this.#read(subjects[0], start, read);
+    if (subjects.length > MAX_SUBJECT_READS) {
+      // Many topics: the stream's range unfiltered when the read may scan all of it (fast), else
+      // the wildcard filter (slow on 2.9, see above).
+      const first = start.opt_start_seq ?? (start.deliver_policy === undefined ? info.state.first_seq : undefined);
+      const unfiltered = filter === this.names.historySubjects(this.name) || (first !== undefined && read.lastSeq - first + 1 <= read.budget);
+      return this.#read(unfiltered ? undefined : filter, start, read);
+    }
+    const parts: Read[][] = [];
+    for (let i = 0; i < subjects.length; i += PARALLEL_READS) {
+      parts.push(...(await Promise.all(subjects.slice(i, i + PARALLEL_READS).map((subject) => this.#read(subject, start, read)))));
+    }
+    return parts.flat().sort((a, b) => a.event.seq - b.event.seq);
+  }
+
+  /** The messages of one subject filter (undefined: all), through an ephemeral consumer deleted afterwards. */
+  async #read(filter: string | undefined, start: Partial<ConsumerConfig>, read: ScanRead): Promise<Read[]> {
+    const { manager, client, readTimeoutMs, maxScan } = this.options;
+    const config: ConsumerConfig = {
+      ack_policy: 'none',
+      replay_policy: 'instant',
+      deliver_policy: 'all',
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: Math.max(readTimeoutMs, 5000) * 1_000_000,
+      ...start,
+      ...(filter !== undefined && { filter_subject: filter }),
+    };
     const ci = await manager.consumers.add(this.#stream, config);
     try {
       const pending = ci.num_pending;
       if (pending === 0) return [];
-      if (pending > maxScan) throw new Error(`history store: the read would scan ${pending} events (at most ${maxScan})`);
+      read.budget -= pending;
+      if (read.budget < 0) throw new Error(`history store: the read would scan more than ${maxScan} events`);
       const consumer = client.consumers.getConsumerFromInfo(ci);
       const reads: Read[] = [];
       let seen = 0;
       while (seen < pending) {
-        const left = deadline - Date.now();
+        const left = read.deadline - Date.now();
         if (left <= 0) throw new Error(`history store: the read took longer than ${readTimeoutMs} ms`);
-        const batch = await consumer.fetch({ max_messages: Math.min(pending - seen, 1000), expires: Math.max(1000, Math.min(left, 5000)) });
+        // The pull request lasts as long as the read may: one that expires with messages still
+        // coming ends the fetch with an error (missed heartbeats) instead of a short batch.
+        const batch = await consumer.fetch({ max_messages: Math.min(pending - seen, FETCH_BATCH), expires: Math.max(1000, left) });
         let got = 0;
         let done = false;
         for await (const m of batch) {
           got++;
           seen++;
-          if (m.seq > lastSeq) {
+          if (m.seq > read.lastSeq) {
             done = true;
             break;
           }
