@@ -24,6 +24,16 @@ export function token(component: string): string {
   return hex;
 }
 
+const utf8Decoder = new TextDecoder();
+
+/** The URI component (or realm name) a token stands for: token()'s inverse. */
+export function untoken(t: string): string {
+  if (!t.startsWith('=')) return t;
+  const bytes = new Uint8Array((t.length - 1) >> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(t.slice(1 + 2 * i, 3 + 2 * i), 16);
+  return utf8Decoder.decode(bytes);
+}
+
 const tokensCache = new Map<string, string>();
 
 /** A URI's components as tokens (cached: the same topics are published over and over). */
@@ -64,6 +74,12 @@ export class ClusterNames {
   /** Where a history-enabled topic's events are stored. */
   history(realm: string, topic: string): string {
     return `${this.prefix}.history.${token(realm)}.${uriTokens(topic)}`;
+  }
+
+  /** The topic of a subject of a realm's history stream (`history()`'s inverse). */
+  historyTopic(realm: string, subject: string): string {
+    const base = `${this.prefix}.history.${token(realm)}.`;
+    return subject.slice(base.length).split('.').map(untoken).join('.');
   }
 
   /**

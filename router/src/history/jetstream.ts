@@ -477,28 +477,19 @@ class JetStreamRealm implements RealmStore {
    */
   async #scan(q: HistoryQuery): Promise<Read[]> {
     const { manager, readTimeoutMs, maxScan } = this.options;
-    const read: ScanRead = { deadline: Date.now() + readTimeoutMs, budget: maxScan, lastSeq: 0 };
+    const read: ScanRead = { deadline: Date.now() + readTimeoutMs, budget: maxScan, lastSeq: Number.MAX_SAFE_INTEGER };
     const filter = this.names.historyFilter(this.name, q.select.topic, q.select.match);
+    const start = startOf(q);
+    // One topic: its consumer's pending count, taken when it is created, is where the read ends.
+    if (q.select.match === 'exact') return this.#read(filter, start, read);
     const info = await manager.streams.info(this.#stream, { subjects_filter: filter });
     this.#size = { events: info.state.messages, bytes: info.state.bytes };
     this.#sizeAt = this.options.now();
     read.lastSeq = info.state.last_seq;
-    const subjects = Object.keys(info.state.subjects ?? {});
+    // The topics the pattern matches: a prefix's partial last component is matched here.
+    const subjects = Object.keys(info.state.subjects ?? {}).filter((s) => matches(q.select.match, q.select.topic, this.names.historyTopic(this.name, s)));
     if (subjects.length === 0) return [];
-    const start: Partial<ConsumerConfig> = {};
-    // Where to start. Counting a topic's events back from its newest is right from any start, so
-    // only a publication bound (it must be found to be honoured) needs the whole subject.
-    const byPublication =
-      q.fromPublication !== undefined || q.afterPublication !== undefined || q.beforePublication !== undefined || q.untilPublication !== undefined;
-    const fromTime = q.fromTime ?? q.afterTime;
-    if (!byPublication && q.afterSeq !== undefined) {
-      if (q.afterSeq >= read.lastSeq) return [];
-      start.deliver_policy = 'by_start_sequence';
-      start.opt_start_seq = q.afterSeq + 1;
-    } else if (!byPublication && fromTime !== undefined) {
-      start.deliver_policy = 'by_start_time';
-      start.opt_start_time = new Date(Math.max(0, fromTime - CLOCK_SKEW_MS)).toISOString();
-    }
+    if (start.opt_start_seq !== undefined && start.opt_start_seq > read.lastSeq) return [];
     if (subjects.length === 1) return this.#read(subjects[0], start, read);
     if (subjects.length > MAX_SUBJECT_READS) {
       // Many topics: the stream's range unfiltered when the read may scan all of it (fast), else
@@ -602,6 +593,20 @@ class JetStreamRealm implements RealmStore {
   retained(): Promise<RetainedRecord[]> {
     return Promise.resolve([]);
   }
+}
+
+/**
+ * Where a read can start. Counting a topic's events back from its newest is right from any start,
+ * so only a publication bound (it must be found to be honoured) needs the whole subject.
+ */
+function startOf(q: HistoryQuery): Partial<ConsumerConfig> {
+  const byPublication =
+    q.fromPublication !== undefined || q.afterPublication !== undefined || q.beforePublication !== undefined || q.untilPublication !== undefined;
+  if (byPublication) return {};
+  if (q.afterSeq !== undefined) return { deliver_policy: 'by_start_sequence', opt_start_seq: q.afterSeq + 1 };
+  const fromTime = q.fromTime ?? q.afterTime;
+  if (fromTime !== undefined) return { deliver_policy: 'by_start_time', opt_start_time: new Date(Math.max(0, fromTime - CLOCK_SKEW_MS)).toISOString() };
+  return {};
 }
 
 function isStreamNotFound(err: unknown): boolean {

@@ -157,6 +157,26 @@ describe('JetStreamStore', () => {
     expect(await topicsOf('exact', 'nothing.here')).toEqual([]);
   });
 
+  it('reads a pattern over many topics (more than read one by one): the unfiltered range, or the wildcard filter past the scan bound', async () => {
+    const nats = await startNats();
+    const { store } = await openStore(nats, { maxScan: 100 });
+    const realm = await store.realm('realm1', 0);
+    const wanted = Array.from({ length: 70 }, (_, i) => event(`many.t${i}.x`));
+    for (let i = 0; i < 40; i++) realm.append(event(`other.t${i}`), POLICY);
+    for (const e of wanted) realm.append(e, POLICY);
+    await realm.flush();
+    // 110 events in the stream, more than maxScan: the wildcard filter (70 events).
+    const wildcard = await page(realm, { select: { match: 'wildcard', topic: 'many..x' } });
+    expect(pubs(wildcard.events)).toEqual(wanted.map((e) => e.publication));
+    // From a sequence that leaves fewer than maxScan: the range unfiltered, the pattern applied here.
+    const afterSeq = (wildcard.events[9] as StoredEvent).seq;
+    const prefix = await page(realm, { select: { match: 'prefix', topic: 'many.t' }, afterSeq, limit: 5 });
+    expect(pubs(prefix.events)).toEqual(wanted.slice(10, 15).map((e) => e.publication));
+    expect(prefix.more).toBe(true);
+    // A read that would scan more than maxScan fails (the realm holds 110 events).
+    await expect(page(realm, { select: { match: 'prefix', topic: '' } })).rejects.toThrow(/at most 100|more than 100/);
+  });
+
   it("applies each topic's own limit and age when read, and the largest in the stream", async () => {
     const nats = await startNats();
     const { store } = await openStore(nats, { realmLimits: () => ({ limit: 5, maxAgeMs: 0 }) });
