@@ -195,6 +195,13 @@ interface Queued {
   readonly headers: MsgHdrs;
 }
 
+/** A read would scan more than `maxScan` messages. */
+class ScanTooLarge extends Error {
+  constructor(maxScan: number) {
+    super(`history store: the read would scan more than ${maxScan} events`);
+  }
+}
+
 /** One read's bounds, shared by its consumers. */
 interface ScanRead {
   readonly deadline: number;
@@ -227,7 +234,8 @@ class JetStreamRealm implements RealmStore {
   /** Failed appends above #settledThrough when they failed (flush() after them rejects). */
   readonly #failedAbove = new Set<number>();
   #inFlight = 0;
-  readonly #queue: Queued[] = [];
+  /** Publishes waiting for a place in flight; those before #queueHead are sent (undefined). */
+  readonly #queue: (Queued | undefined)[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
   readonly #waiters: FlushWaiter[] = [];
@@ -388,7 +396,7 @@ class JetStreamRealm implements RealmStore {
     this.#inFlight--;
     while (this.#inFlight < this.options.maxInFlight && this.#queueHead < this.#queue.length) {
       const item = this.#queue[this.#queueHead] as Queued;
-      this.#queue[this.#queueHead++] = undefined as unknown as Queued;
+      this.#queue[this.#queueHead++] = undefined;
       this.#queuedBytes -= item.data.length;
       this.#publish(item);
     }
@@ -464,9 +472,19 @@ class JetStreamRealm implements RealmStore {
   // ---- reads ---------------------------------------------------------------------------------
 
   async query(q: HistoryQuery): Promise<HistoryPage> {
-    const reads = await this.#scan(q);
-    const visible = this.#visible(reads, q.select.match, q.select.topic);
-    return select(visible, q);
+    const start = startOf(q);
+    try {
+      return select(this.#visible(await this.#scan(q, start), q.select.match, q.select.topic), q);
+    } catch (err) {
+      // The newest events of a selection larger than a read may scan: the stream's last
+      // `maxScan` sequences hold them when they hold more than the page (`more`).
+      if (!(err instanceof ScanTooLarge) || q.reverse !== true || start.deliver_policy !== undefined) throw err;
+      const { state } = await this.options.manager.streams.info(this.#stream);
+      const from = Math.max(state.first_seq, state.last_seq - this.options.maxScan + 1);
+      const page = select(this.#visible(await this.#scan(q, { deliver_policy: 'by_start_sequence', opt_start_seq: from }), q.select.match, q.select.topic), q);
+      if (!page.more) throw err;
+      return page;
+    }
   }
 
   /**
@@ -475,11 +493,10 @@ class JetStreamRealm implements RealmStore {
    * its own and merges them: nats-server 2.9 delivers a wildcard-filtered consumer slowly (it
    * matches the filter against every subject of a block for each message), an exact one fast.
    */
-  async #scan(q: HistoryQuery): Promise<Read[]> {
+  async #scan(q: HistoryQuery, start: Partial<ConsumerConfig>): Promise<Read[]> {
     const { manager, readTimeoutMs, maxScan } = this.options;
     const read: ScanRead = { deadline: Date.now() + readTimeoutMs, budget: maxScan, lastSeq: Number.MAX_SAFE_INTEGER };
     const filter = this.names.historyFilter(this.name, q.select.topic, q.select.match);
-    const start = startOf(q);
     // One topic: its consumer's pending count, taken when it is created, is where the read ends.
     if (q.select.match === 'exact') return this.#read(filter, start, read);
     const info = await manager.streams.info(this.#stream, { subjects_filter: filter });
@@ -523,7 +540,7 @@ class JetStreamRealm implements RealmStore {
       const pending = ci.num_pending;
       if (pending === 0) return [];
       read.budget -= pending;
-      if (read.budget < 0) throw new Error(`history store: the read would scan more than ${maxScan} events`);
+      if (read.budget < 0) throw new ScanTooLarge(maxScan);
       const consumer = client.consumers.getConsumerFromInfo(ci);
       const reads: Read[] = [];
       let seen = 0;

@@ -177,6 +177,26 @@ describe('JetStreamStore', () => {
     await expect(page(realm, { select: { match: 'prefix', topic: '' } })).rejects.toThrow(/at most 100|more than 100/);
   });
 
+  it('a topic larger than one read may scan: its newest events are read from the end of the stream; the rest fails', async () => {
+    const nats = await startNats();
+    const { store } = await openStore(nats, { maxScan: 50 });
+    const realm = await store.realm('realm1', 0);
+    const written = Array.from({ length: 80 }, () => event('app.long'));
+    for (const e of written) realm.append(e, POLICY);
+    await realm.flush();
+    const select = { match: 'exact', topic: 'app.long' } as const;
+    const newest = await page(realm, { select, reverse: true, limit: 10 });
+    expect(pubs(newest.events)).toEqual(
+      written
+        .slice(-10)
+        .reverse()
+        .map((e) => e.publication),
+    );
+    expect(newest.more).toBe(true);
+    await expect(page(realm, { select, limit: 10 })).rejects.toThrow(/more than 50/);
+    await expect(page(realm, { select, reverse: true, limit: 60 })).rejects.toThrow(/more than 50/);
+  });
+
   it("applies each topic's own limit and age when read, and the largest in the stream", async () => {
     const nats = await startNats();
     const { store } = await openStore(nats, { realmLimits: () => ({ limit: 5, maxAgeMs: 0 }) });
