@@ -317,7 +317,7 @@ describe('JetStreamStore', () => {
     realm.append(after, POLICY);
     await realm.flush();
     expect(pubs((await page(realm, { select: { match: 'exact', topic: 'app.durable' }, reverse: true, limit: 1 })).events)).toEqual([after.publication]);
-  });
+  }, 40_000);
 
   it('NATS down: append never throws, flush rejects within its bound, and failures are counted', async () => {
     const nats = await startNats();
