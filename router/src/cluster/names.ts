@@ -24,6 +24,16 @@ export function token(component: string): string {
   return hex;
 }
 
+const utf8Decoder = new TextDecoder();
+
+/** The URI component (or realm name) a token stands for: token()'s inverse. */
+export function untoken(t: string): string {
+  if (!t.startsWith('=')) return t;
+  const bytes = new Uint8Array((t.length - 1) >> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(t.slice(1 + 2 * i, 3 + 2 * i), 16);
+  return utf8Decoder.decode(bytes);
+}
+
 const tokensCache = new Map<string, string>();
 
 /** A URI's components as tokens (cached: the same topics are published over and over). */
@@ -48,13 +58,36 @@ export class ClusterNames {
 
   /** The NATS subject a node listens on for one of its subscriptions. */
   interest(realm: string, topic: string, match: MatchPolicy): string {
-    const base = `${this.prefix}.${token(realm)}.e`;
-    if (match === 'exact') return `${base}.${uriTokens(topic)}`;
-    const parts = topic.split('.');
-    if (match === 'wildcard') return `${base}.${parts.map((p) => (p === '' ? '*' : token(p))).join('.')}`;
-    // prefix: every complete component, then anything (the partial last one included).
-    const fixed = parts.slice(0, -1).map(token);
-    return fixed.length === 0 ? `${base}.>` : `${base}.${fixed.join('.')}.>`;
+    return covering(`${this.prefix}.${token(realm)}.e`, topic, match);
+  }
+
+  /** The JetStream stream that keeps a realm's event history (history/jetstream.ts). */
+  historyStream(realm: string): string {
+    return `${this.prefix}-history-${token(realm)}`;
+  }
+
+  /** Every subject of a realm's history stream. */
+  historySubjects(realm: string): string {
+    return `${this.prefix}.history.${token(realm)}.>`;
+  }
+
+  /** Where a history-enabled topic's events are stored. */
+  history(realm: string, topic: string): string {
+    return `${this.prefix}.history.${token(realm)}.${uriTokens(topic)}`;
+  }
+
+  /** The topic of a subject of a realm's history stream (`history()`'s inverse). */
+  historyTopic(realm: string, subject: string): string {
+    const base = `${this.prefix}.history.${token(realm)}.`;
+    return subject.slice(base.length).split('.').map(untoken).join('.');
+  }
+
+  /**
+   * The narrowest single subject filter of a realm's history stream that holds every topic a
+   * selection covers (a prefix pattern's last component is matched afterwards, by the reader).
+   */
+  historyFilter(realm: string, topic: string, match: MatchPolicy): string {
+    return covering(`${this.prefix}.history.${token(realm)}`, topic, match);
   }
 
   /** Heartbeats of every node. */
@@ -92,4 +125,14 @@ export class ClusterNames {
   retainedKey(realm: string, topic: string): string {
     return `${token(realm)}.${uriTokens(topic)}`;
   }
+}
+
+/** A subject under `base` that covers every topic `topic` selects with `match` (see the module doc). */
+function covering(base: string, topic: string, match: MatchPolicy): string {
+  if (match === 'exact') return `${base}.${uriTokens(topic)}`;
+  const parts = topic.split('.');
+  if (match === 'wildcard') return `${base}.${parts.map((p) => (p === '' ? '*' : token(p))).join('.')}`;
+  // prefix: every complete component, then anything (the partial last one included).
+  const fixed = parts.slice(0, -1).map(token);
+  return fixed.length === 0 ? `${base}.>` : `${base}.${fixed.join('.')}.>`;
 }

@@ -12,6 +12,7 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { NATS, importOptional } from '../optional.js';
 import type { ClusterConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
@@ -28,6 +29,7 @@ export type { ClusterBuckets } from './link.js';
 // config fails at start naming the packages to install.
 const { connect } = await importOptional(NATS, () => import('@nats-io/transport-node'));
 const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
+const { jetstream, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
 
 interface Peer {
   incarnation: number;
@@ -92,6 +94,17 @@ export class ClusterNode implements RemoteLink, NodeLink {
     await node.#listen();
     log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
     return node;
+  }
+
+  #jetstream: Promise<{ client: JetStreamClient; manager: JetStreamManager }> | undefined;
+
+  /**
+   * JetStream on this node's NATS connection, for the shared event store (history/jetstream.ts),
+   * which uses the connection and never closes it.
+   */
+  jetstream(): Promise<{ client: JetStreamClient; manager: JetStreamManager }> {
+    this.#jetstream ??= jetstreamManager(this.nc).then((manager) => ({ client: jetstream(this.nc), manager }));
+    return this.#jetstream;
   }
 
   /** Adds a realm's link: it loads what the cluster holds for the realm and follows it. */

@@ -1,0 +1,44 @@
+/** The JetStream history store's stream and subject names (cluster/names.ts; pure). */
+import { describe, expect, it } from 'vitest';
+import { ClusterNames, token, untoken } from '../../src/cluster/names.js';
+import { matches } from '../../src/history/jetstream.js';
+
+const names = new ClusterNames('sb');
+
+describe('history names', () => {
+  it('one stream per realm, one subject per topic, and back', () => {
+    expect(names.historyStream('realm1')).toBe('sb-history-realm1');
+    expect(names.historyStream('my realm')).toBe(`sb-history-${token('my realm')}`);
+    expect(names.historySubjects('realm1')).toBe('sb.history.realm1.>');
+    expect(names.history('realm1', 'app.chat.room-1')).toBe('sb.history.realm1.app.chat.room-1');
+    for (const topic of ['app.chat.room-1', 'a.ü.c', 'x.*.>', 'com.example.a b', 'a.=41.b']) {
+      const subject = names.history('my realm', topic);
+      expect(subject.split('.').every((t) => t !== '*' && t !== '>' && t !== '' && !t.includes(' '))).toBe(true);
+      expect(names.historyTopic('my realm', subject)).toBe(topic);
+    }
+    expect(untoken(token('=41'))).toBe('=41');
+    expect(untoken('plain')).toBe('plain');
+  });
+
+  it('the narrowest single filter covering a selection', () => {
+    expect(names.historyFilter('realm1', 'a.b', 'exact')).toBe('sb.history.realm1.a.b');
+    expect(names.historyFilter('realm1', 'a.b', 'prefix')).toBe('sb.history.realm1.a.>');
+    expect(names.historyFilter('realm1', 'a.b.', 'prefix')).toBe('sb.history.realm1.a.b.>');
+    expect(names.historyFilter('realm1', 'a', 'prefix')).toBe('sb.history.realm1.>');
+    expect(names.historyFilter('realm1', 'a..c', 'wildcard')).toBe('sb.history.realm1.a.*.c');
+    // The cluster's event subjects are unchanged.
+    expect(names.interest('realm1', 'a..c', 'wildcard')).toBe('sb.realm1.e.a.*.c');
+  });
+
+  it("matches a topic as the broker does: prefix is a string prefix, a wildcard's empty component one component", () => {
+    expect(matches('exact', 'a.b', 'a.b')).toBe(true);
+    expect(matches('exact', 'a.b', 'a.bc')).toBe(false);
+    expect(matches('prefix', 'a.b', 'a.bc')).toBe(true);
+    expect(matches('prefix', 'a.b', 'a.b.c')).toBe(true);
+    expect(matches('prefix', 'a.b', 'a.x')).toBe(false);
+    expect(matches('wildcard', 'a..c', 'a.b.c')).toBe(true);
+    expect(matches('wildcard', 'a..c', 'a.b.d')).toBe(false);
+    expect(matches('wildcard', 'a..c', 'a.b.x.c')).toBe(false);
+    expect(matches('wildcard', '.b', 'a.b')).toBe(true);
+  });
+});
