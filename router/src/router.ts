@@ -24,9 +24,10 @@ import type { InboundBudget } from './transports/inbound-budget.js';
 import { inProcessAuthenticator } from './auth/trusted.js';
 import { attachWebSocket, startRawSocketListener, startWebSocketListener } from './listeners.js';
 import type { Listener, ListenerAddress, ListenerContext, UpgradeServer } from './listeners.js';
-import { historyPlugin, historySizeOf, metaPlugin } from './meta/index.js';
+import { historyPlugin, historySizeOf, metaPlugin, widestRule } from './meta/index.js';
 import { MemoryStore } from './history/memory.js';
 import { openStore } from './history/open.js';
+import type { ClusterPlugin } from './cluster/plugin.js';
 import type { EventStore } from './history/store.js';
 import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
@@ -209,12 +210,42 @@ export class Router implements RouterCore, AsyncDisposable {
 
   async #start(): Promise<void> {
     try {
+      const cluster = this.config.cluster;
+      let clusterPlugin: ClusterPlugin | undefined;
+      if (cluster !== undefined) {
+        // Loaded only here: a single node never loads NATS.
+        const { ClusterPlugin } = await import('./cluster/plugin.js');
+        clusterPlugin = new ClusterPlugin(cluster, this, this.logger('cluster'));
+        this.#cluster = clusterPlugin;
+      }
       // The event store (history/store.ts): history and retained events of every realm.
-      this.#store = await openStore(this.config.store, {
+      const store = this.config.store;
+      this.#store = await openStore(store, {
         configDir: process.cwd(),
         log: this.logger('history'),
         memory: () => new MemoryStore(),
         onBatch: (seconds) => this.stats.historyBatch(seconds),
+        ...(clusterPlugin !== undefined && {
+          // On the cluster's NATS connection, made now (before the realms' plugins need the store).
+          jetstream: async () => {
+            const { JetStreamStore } = await import('./history/jetstream.js');
+            const node = await clusterPlugin.connect();
+            // No realm is linked yet, so nothing else would close the connection if JetStream fails here (not enabled on the server).
+            const { client, manager } = await node.jetstream().catch(async (err: unknown) => {
+              await node.stop();
+              throw err;
+            });
+            return new JetStreamStore({
+              client,
+              manager,
+              prefix: cluster!.prefix,
+              storage: store.storage,
+              replicas: store.replicas,
+              realmLimits: (name) => widestRule(this.config.realms.find((r) => r.name === name)?.eventHistory),
+              log: this.logger('history'),
+            });
+          },
+        }),
       });
       // The built-in plugins, in this order, then an embedder's: one list for every realm.
       const plugins: RealmPlugin[] = [
@@ -224,14 +255,7 @@ export class Router implements RouterCore, AsyncDisposable {
         }),
         routerStatsPlugin(this),
       ];
-      const cluster = this.config.cluster;
-      if (cluster !== undefined) {
-        // Loaded only here: a single node never loads NATS.
-        const { ClusterPlugin } = await import('./cluster/plugin.js');
-        const plugin = new ClusterPlugin(cluster, this, this.logger('cluster'));
-        this.#cluster = plugin;
-        plugins.push(plugin);
-      }
+      if (clusterPlugin !== undefined) plugins.push(clusterPlugin);
       plugins.push(...this.#embedderPlugins);
       await this.#plugins.install(this.#realms.values(), plugins);
       this.#checkNotStopped();
@@ -438,16 +462,26 @@ export class Router implements RouterCore, AsyncDisposable {
     await new Promise((resolve) => setTimeout(resolve, 50));
     for (const listener of this.#listeners) listener.terminate();
     await Promise.all(this.#listeners.map((l) => l.stop()));
+    // A shared store (JetStream) writes over the cluster's NATS connection, which the cluster
+    // plugin's teardown closes: it lets go first, once the sessions are gone. A node-local store
+    // closes after the plugins' teardown, so that what they queue is written before it lets go.
+    if (this.#store?.shared === true) await this.#closeStore();
     await this.#plugins.teardown();
-    // After the plugins' teardown: what they queued is written before the store lets go of its files.
-    try {
-      await this.#store?.close();
-    } catch (err) {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'event store failed to close');
-    }
+    await this.#closeStore();
     await this.#metricsServer?.close();
     this.#state = 'stopped';
     if (announce) this.log.info('router stopped');
+  }
+
+  /** Closes the event store once (write what is queued, release files and connections); a failure is logged. */
+  async #closeStore(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    try {
+      await store?.close();
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'event store failed to close');
+    }
   }
 
   /**

@@ -66,19 +66,23 @@ export class ClusterNames {
     return `${this.prefix}-history-${token(realm)}`;
   }
 
-  /** Every subject of a realm's history stream. */
+  /**
+   * Every subject of a realm's history stream: beside the realm's live event subjects (`.e.`),
+   * under its own kind token (`.h.`), so that no realm's live events can fall into another
+   * realm's stream whatever the realms are called.
+   */
   historySubjects(realm: string): string {
-    return `${this.prefix}.history.${token(realm)}.>`;
+    return `${this.prefix}.${token(realm)}.h.>`;
   }
 
   /** Where a history-enabled topic's events are stored. */
   history(realm: string, topic: string): string {
-    return `${this.prefix}.history.${token(realm)}.${uriTokens(topic)}`;
+    return `${this.prefix}.${token(realm)}.h.${uriTokens(topic)}`;
   }
 
   /** The topic of a subject of a realm's history stream (`history()`'s inverse). */
   historyTopic(realm: string, subject: string): string {
-    const base = `${this.prefix}.history.${token(realm)}.`;
+    const base = `${this.prefix}.${token(realm)}.h.`;
     return subject.slice(base.length).split('.').map(untoken).join('.');
   }
 
@@ -87,7 +91,7 @@ export class ClusterNames {
    * selection covers (a prefix pattern's last component is matched afterwards, by the reader).
    */
   historyFilter(realm: string, topic: string, match: MatchPolicy): string {
-    return covering(`${this.prefix}.history.${token(realm)}`, topic, match);
+    return covering(`${this.prefix}.${token(realm)}.h`, topic, match);
   }
 
   /** Heartbeats of every node. */

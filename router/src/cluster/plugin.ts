@@ -30,9 +30,14 @@ export class ClusterPlugin implements RealmPlugin {
     readonly log: Logger,
   ) {}
 
-  async install(realm: Realm, context: PluginContext): Promise<PluginTeardown> {
+  /** This node's link to NATS, made on first use (the first realm's install, or the JetStream event store before it). */
+  connect(): Promise<ClusterNode> {
     this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => (this.#connected = node));
-    const node = await this.#node;
+    return this.#node;
+  }
+
+  async install(realm: Realm, context: PluginContext): Promise<PluginTeardown> {
+    const node = await this.connect();
     const link = new RealmLink(node, realm, this.core);
     this.#links++;
     const teardown = async (): Promise<void> => {

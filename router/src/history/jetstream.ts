@@ -5,7 +5,7 @@
  * the optional NATS packages).
  *
  * - One stream per realm, `<prefix>-history-<realm token>`, one subject per topic,
- *   `<prefix>.history.<realm token>.<topic tokens>` (cluster/names.ts). The stream keeps what
+ *   `<prefix>.<realm token>.h.<topic tokens>` (cluster/names.ts). The stream keeps what
  *   the realm's rules allow at most: max_msgs_per_subject = the largest rule `limit`, max_age = the
  *   largest rule `maxAgeMs` (none if a rule has 0), max_bytes = the realm's `maxHistoryBytes`,
  *   discard old. A topic whose own policy is smaller is trimmed when read: each message carries
@@ -30,24 +30,13 @@
  */
 import type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
-import { msgpackCodec, ROUTER_FRAME_LIMITS } from '@switchboard/schemas';
-import type { Dict, Kwargs, MatchPolicy, PublicationId, WireArgs } from '@switchboard/schemas';
+import type { MatchPolicy, PublicationId } from '@switchboard/schemas';
 import { ClusterNames } from '../cluster/names.js';
+import { decodeRecord, encodeRecord } from './codec.js';
 import { logRefusal, silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { NATS, importOptional } from '../optional.js';
-import type {
-  EventStore,
-  HistoryEvent,
-  HistoryPage,
-  HistoryQuery,
-  RealmStore,
-  RetainedRecord,
-  StoredEvent,
-  StoredFilter,
-  StoreStats,
-  TopicPolicy,
-} from './store.js';
+import type { EventStore, HistoryEvent, HistoryPage, HistoryQuery, RealmStore, RetainedRecord, StoredEvent, StoreStats, TopicPolicy } from './store.js';
 
 // NATS is an optional dependency (optional.ts): this module is imported only for a cluster config.
 const { headers: natsHeaders } = await importOptional(NATS, () => import('@nats-io/transport-node'));
@@ -559,7 +548,8 @@ class JetStreamRealm implements RealmStore {
             done = true;
             break;
           }
-          reads.push(decodeRead(m));
+          const decoded = decodeRead(m);
+          if (decoded !== undefined) reads.push(decoded);
           if (m.info.pending === 0) {
             done = true;
             break;
@@ -691,38 +681,10 @@ function select(events: StoredEvent[], q: HistoryQuery): HistoryPage {
   return { events: chosen, more, gap };
 }
 
-// ---- the stored form (codec.ts's record; switch to it at merge) ---------------------------------
-
-/** [at, publication, topic, details, args|null, kwargs|null, filter|null], MessagePack. */
-export function encodeRecord(e: HistoryEvent): Uint8Array {
-  const f = e.filter;
-  const hasFilter = f.excludeAuthid !== undefined || f.eligibleAuthid !== undefined || f.excludeAuthrole !== undefined || f.eligibleAuthrole !== undefined;
-  return msgpackCodec.encode([e.at, e.publication, e.topic, e.details, e.args ?? null, e.kwargs ?? null, hasFilter ? f : null]) as Uint8Array;
-}
-
-export function decodeRecord(bytes: Uint8Array): HistoryEvent {
-  const r = msgpackCodec.decode(bytes, ROUTER_FRAME_LIMITS);
-  if (!Array.isArray(r) || r.length !== 7) throw new Error('history store: not a stored event');
-  const [at, publication, topic, details, args, kwargs, filter] = r as unknown[];
-  if (typeof at !== 'number' || typeof publication !== 'number' || typeof topic !== 'string' || !isDict(details))
-    throw new Error('history store: not a stored event');
-  return {
-    at,
-    publication: publication as PublicationId,
-    topic,
-    details,
-    args: args === null ? undefined : (args as WireArgs),
-    kwargs: kwargs === null ? undefined : (kwargs as Kwargs),
-    filter: filter === null ? {} : (filter as StoredFilter),
-  };
-}
-
-function isDict(v: unknown): v is Dict {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
-function decodeRead(m: JsMsg): Read {
+/** A message of the stream as a read sees it; undefined for one that is not a stored event (skipped, as codec.ts says). */
+function decodeRead(m: JsMsg): Read | undefined {
   const event = decodeRecord(m.data);
+  if (event === undefined) return undefined;
   const limit = Number(m.headers?.get(LIMIT_HEADER) ?? MAX_RULE_LIMIT);
   const maxAgeMs = Number(m.headers?.get(AGE_HEADER) ?? 0);
   return {

@@ -113,6 +113,16 @@ function mayRead(f: StoredFilter, reader: Endpoint): boolean {
 }
 
 /** The policy of two rules that match one topic: the largest limit, the largest age (0, none, wins). */
+/** The widest policy of a realm's rules (a shared store sizes the realm's stream by it); undefined without rules. */
+export function widestRule(rules: readonly HistoryTopic[] | undefined): TopicPolicy | undefined {
+  let policy: TopicPolicy | undefined;
+  for (const h of rules ?? []) {
+    const own: TopicPolicy = { limit: h.limit, maxAgeMs: h.maxAgeMs ?? 0 };
+    policy = policy === undefined ? own : widest(policy, own);
+  }
+  return policy;
+}
+
 function widest(a: TopicPolicy, b: TopicPolicy): TopicPolicy {
   const limit = Math.max(a.limit, b.limit);
   const maxAgeMs = a.maxAgeMs === 0 || b.maxAgeMs === 0 ? 0 : Math.max(a.maxAgeMs, b.maxAgeMs);

@@ -25,5 +25,5 @@ export const metaPlugin: RealmPlugin = {
 };
 
 export { sessionDetails } from '../core/sessions.js';
-export { catchUpReplay, historyPlugin, historySizeOf } from './history.js';
+export { catchUpReplay, historyPlugin, historySizeOf, widestRule } from './history.js';
 export type { HistoryPluginOptions, HistoryTopic } from './history.js';

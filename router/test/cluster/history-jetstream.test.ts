@@ -216,7 +216,7 @@ describe('JetStreamStore', () => {
     const jsm = await jetstreamManager(await natsConnection(nats));
     const info = await jsm.streams.info('sbt-history-realm1', { subjects_filter: '>' });
     expect(info.config.max_msgs_per_subject).toBe(5);
-    expect(info.state.subjects).toEqual({ 'sbt.history.realm1.app.small': 5, 'sbt.history.realm1.app.big': 5 });
+    expect(info.state.subjects).toEqual({ 'sbt.realm1.h.app.small': 5, 'sbt.realm1.h.app.big': 5 });
 
     // Age: the topic's newest policy says 5 s; an event received 10 s ago is not returned.
     const old = event('app.aged', { at: Date.now() - 10_000 });
