@@ -36,7 +36,18 @@ import { decodeRecord, encodeRecord } from './codec.js';
 import { logRefusal, silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { NATS, importOptional } from '../optional.js';
-import type { EventStore, HistoryEvent, HistoryPage, HistoryQuery, RealmStore, RetainedRecord, StoredEvent, StoreStats, TopicPolicy } from './store.js';
+import type {
+  AppendOutcome,
+  EventStore,
+  HistoryEvent,
+  HistoryPage,
+  HistoryQuery,
+  RealmStore,
+  RetainedRecord,
+  StoredEvent,
+  StoreStats,
+  TopicPolicy,
+} from './store.js';
 
 // NATS is an optional dependency (optional.ts): this module is imported only for a cluster config.
 const { headers: natsHeaders } = await importOptional(NATS, () => import('@nats-io/transport-node'));
@@ -329,27 +340,28 @@ class JetStreamRealm implements RealmStore {
 
   // ---- writes --------------------------------------------------------------------------------
 
-  append(event: HistoryEvent, policy: TopicPolicy): void {
+  append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome {
     const ticket = ++this.#tickets;
     let data: Uint8Array;
     try {
       data = encodeRecord(event);
     } catch (err) {
       this.#failed(ticket, err);
-      return;
+      return 'refused';
     }
     if (policy.limit > this.#streamLimit || (this.#streamAgeMs !== 0 && (policy.maxAgeMs === 0 || policy.maxAgeMs > this.#streamAgeMs))) this.#raise(policy);
     const item: Queued = { ticket, subject: this.names.history(this.name, event.topic), data, headers: this.#policyHeaders(policy) };
     if (this.#inFlight < this.options.maxInFlight && this.#queueHead === this.#queue.length) {
       this.#publish(item);
-      return;
+      return 'queued';
     }
     if (this.#queuedBytes + data.length > this.options.maxQueuedBytes) {
       this.#failed(ticket, new Error('history store: JetStream write queue full'));
-      return;
+      return 'refused';
     }
     this.#queue.push(item);
     this.#queuedBytes += data.length;
+    return 'queued';
   }
 
   /** One MsgHdrs per policy, shared by its messages (js.publish does not change them without msgID/expect). */
@@ -595,6 +607,9 @@ class JetStreamRealm implements RealmStore {
 
   retain(_record: RetainedRecord): void {
     // The cluster's `retained` KV bucket (file storage) keeps retained events.
+  }
+  unretain(_topic: string): void {
+    // The cluster's `retained` KV bucket keeps retained events, not the stream.
   }
 
   retained(): Promise<RetainedRecord[]> {

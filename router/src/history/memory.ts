@@ -9,6 +9,7 @@ import type { PublicationId } from '@switchboard/schemas';
 import { WildcardTrie } from '../broker/subscription-index.js';
 import { payloadBytes } from '../limits.js';
 import type {
+  AppendOutcome,
   EventStore,
   HistoryEvent,
   HistoryPage,
@@ -64,12 +65,12 @@ class MemoryRealm implements RealmStore {
     return { events: this.#events, bytes: this.#bytes };
   }
 
-  append(event: HistoryEvent, policy: TopicPolicy): void {
+  append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome {
     const bytes = payloadBytes(event.args, event.kwargs, event.details) + event.topic.length;
     if (bytes > this.maxBytes) {
       // Alone larger than the realm's whole budget: never stored (counted as expired by bytes).
       this.counters.expiredBytes++;
-      return;
+      return 'too-large';
     }
     const now = this.now();
     const existing = this.#rings.get(event.topic);
@@ -93,6 +94,7 @@ class MemoryRealm implements RealmStore {
       this.counters.expiredCount++;
     }
     this.#compact();
+    return 'queued';
   }
 
   flush(): Promise<void> {
@@ -156,6 +158,10 @@ class MemoryRealm implements RealmStore {
 
   retain(_record: RetainedRecord): void {
     // The broker keeps retained events in memory; there is nothing more to keep.
+  }
+
+  unretain(_topic: string): void {
+    // Likewise: nothing persisted, nothing to forget.
   }
 
   retained(): Promise<RetainedRecord[]> {

@@ -22,6 +22,7 @@ import { importOptional, SQLITE } from '../optional.js';
 import { WildcardTrie } from '../broker/subscription-index.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import type {
+  AppendOutcome,
   EventStore,
   HistoryEvent,
   HistoryPage,
@@ -196,8 +197,9 @@ class SqliteRealm implements RealmStore {
     return { events: this.events, bytes: this.bytes };
   }
 
-  append(event: HistoryEvent, policy: TopicPolicy): void {
+  append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome {
     this.store.enqueue({ realm: this, event, policy, retained: false });
+    return 'queued';
   }
 
   flush(): Promise<void> {
@@ -210,6 +212,10 @@ class SqliteRealm implements RealmStore {
 
   retain(record: RetainedRecord): void {
     this.store.enqueue({ realm: this, event: record, policy: { limit: 0, maxAgeMs: 0 }, retained: true });
+  }
+
+  unretain(_topic: string): void {
+    // TODO(#17 review F10): delete the row.
   }
 
   async retained(): Promise<RetainedRecord[]> {

@@ -106,19 +106,26 @@ export interface StoreStats {
   readonly failures: number;
 }
 
+/** What `append` did with an event. */
+export type AppendOutcome = 'queued' | 'too-large' | 'refused';
+
 /** A realm's part of the store. */
 export interface RealmStore {
   /**
    * Queues an event of a history-enabled topic. Never throws and never waits: the engine writes
    * queued events in one batch per event-loop turn (or as its own I/O allows). `policy` is the
-   * topic's policy now (it may change when the config does).
+   * topic's policy now (it may change when the config does). Says whether the event was queued, or
+   * why it never will be stored: larger than the realm's whole budget (`too-large`), or the store
+   * is closed or cannot take more (`refused`) — so that durability "ack" never acknowledges it.
    */
-  append(event: HistoryEvent, policy: TopicPolicy): void;
+  append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome;
   /** Resolves once every event appended before the call is stored (durability "ack", reads that must see them). */
   flush(): Promise<void>;
   query(q: HistoryQuery): Promise<HistoryPage>;
   /** Persists `record` as `topic`'s retained event (replacing the previous one); memory: nothing to do. */
   retain(record: RetainedRecord): void;
+  /** Forgets `topic`'s persisted retained event (the broker evicted or expired it). */
+  unretain(topic: string): void;
   /** Retained events persisted, to load into the broker at start (oldest first). */
   retained(): Promise<RetainedRecord[]>;
   /** Events and bytes of this realm now. */

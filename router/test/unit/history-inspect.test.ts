@@ -21,9 +21,10 @@ function arrayStore(events: StoredEvent[]): RealmStore & { queries: HistoryQuery
   const queries: HistoryQuery[] = [];
   return {
     queries,
-    append: () => {},
+    append: () => 'queued',
     flush: async () => {},
     retain: () => {},
+    unretain: () => {},
     retained: async () => [],
     size: { events: events.length, bytes: 0 },
     async query(q): Promise<HistoryPage> {

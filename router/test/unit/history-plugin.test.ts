@@ -13,7 +13,17 @@ import { MessageCode } from '@switchboard/schemas';
 import type { Endpoint, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
 import { STORE_FAILED } from '../../src/core/outcome.js';
 import { MemoryStore } from '../../src/history/memory.js';
-import type { EventStore, HistoryEvent, HistoryPage, HistoryQuery, RealmStore, RetainedRecord, StoreStats, TopicPolicy } from '../../src/history/store.js';
+import type {
+  AppendOutcome,
+  EventStore,
+  HistoryEvent,
+  HistoryPage,
+  HistoryQuery,
+  RealmStore,
+  RetainedRecord,
+  StoreStats,
+  TopicPolicy,
+} from '../../src/history/store.js';
 import { silentLogger } from '../../src/log.js';
 import { HISTORY_UNAVAILABLE } from '../../src/core/outcome.js';
 import { catchUpReplay, historyPlugin } from '../../src/meta/history.js';
@@ -90,9 +100,9 @@ class ObservedStore implements EventStore {
     const calls = this.calls;
     const store = this;
     return {
-      append(event: HistoryEvent, policy: TopicPolicy): void {
+      append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome {
         calls.push(`append ${event.topic} ${String(event.args?.[0])} limit=${policy.limit} maxAgeMs=${policy.maxAgeMs}`);
-        inner.append(event, policy);
+        return inner.append(event, policy);
       },
       flush(): Promise<void> {
         calls.push('flush');
@@ -101,6 +111,9 @@ class ObservedStore implements EventStore {
       query(q: HistoryQuery): Promise<HistoryPage> {
         calls.push('query');
         return inner.query(q);
+      },
+      unretain(topic: string): void {
+        calls.push(`unretain ${topic}`);
       },
       retain(record: RetainedRecord): void {
         calls.push(`retain ${record.topic}`);
