@@ -22,7 +22,7 @@ import type { Dict, Kwargs, MatchPolicy, PublicationId, SubscriptionId, WireArgs
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
 import type { Verdict } from '../auth/gate.js';
-import { HISTORY_UNAVAILABLE, STORE_FAILED, refusal } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, RefusalError, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type {
@@ -67,6 +67,7 @@ interface Rule {
 
 /** What the plugin keeps for one realm while installed. */
 interface HistoryState {
+  readonly realm: Realm;
   readonly store: RealmStore;
   /** Rules by their history subscription's ID. */
   readonly rules: ReadonlyMap<SubscriptionId, Rule>;
@@ -173,7 +174,7 @@ export function historyPlugin(
         rules.set(subscription.id, { subscription, policy: previous === undefined ? own : widest(previous, own) });
       }
       if (persistsRetained) await loadRetained(realm, rs);
-      const state: HistoryState = { store: rs, rules };
+      const state: HistoryState = { realm, store: rs, rules };
       states.set(realm, state);
       installReads(realm, context, state);
       // The SUBSCRIBE `history` option replays from this store (WELCOME announces history_catch_up).
@@ -200,15 +201,28 @@ export function historyPlugin(
     // Router-origin events (meta events) are never kept; with a shared store the publishing node wrote what another node forwards.
     if (origin.kind === 'router' || (origin.kind === 'remote' && store.shared)) return undefined;
     const policy = policyOf(state.rules, plan.subscriptions);
-    const retain = persistsRetained && origin.kind === 'session' && origin.retain;
-    if (policy === undefined && !retain) return undefined;
+    // Persisted retained events follow the broker's: what it evicted is forgotten, what it refused never kept. [ap_pubsub_event_retention]
+    const retained = persistsRetained && origin.kind === 'session' ? origin.retained : undefined;
+    if (retained !== undefined) for (const topic of retained.evictedTopics) state.store.unretain(topic);
+    if (policy === undefined && retained?.retained !== true) return undefined;
     if (bySession(plan.filter)) return undefined;
     const filter = storedFilter(plan.filter);
     const event: HistoryEvent = { at: now(), publication: plan.publication, topic: plan.topic, details, args, kwargs, filter };
-    if (policy !== undefined) state.store.append(event, policy);
+    const appended = policy === undefined ? 'queued' : state.store.append(event, policy);
     // Only the topic's event for everybody is persisted (the broker keeps restricted ones in memory).
-    if (retain && filter === NO_LISTS) state.store.retain(event);
-    if (ack && origin.kind === 'session' && origin.acknowledged) return state.store.flush();
+    if (retained?.retained === true && filter === NO_LISTS) state.store.retain(event);
+    const acknowledged = ack && origin.kind === 'session' && origin.acknowledged;
+    if (appended === 'too-large') {
+      // Alone larger than the realm's history budget: never stored. "ack" says so instead of PUBLISHED (the ERROR counts it).
+      const maxBytes = state.realm.quotas.limits.maxHistoryBytes;
+      if (acknowledged) return Promise.reject(new RefusalError(overLimit({ limit: 'maxHistoryBytes', value: maxBytes })));
+      state.realm.stats.limitExceeded('maxHistoryBytes');
+    } else if (appended === 'refused' && acknowledged) {
+      return Promise.reject(
+        new RefusalError(refusal(STORE_FAILED, 'the event store did not take the event (it is closed or cannot take more); it was delivered')),
+      );
+    }
+    if (acknowledged) return state.store.flush();
     return undefined;
   }
 }

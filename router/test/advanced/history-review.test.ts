@@ -3,22 +3,13 @@
  * in bytes (limits.maxHistoryPageBytes, F11) for wamp.topic.history.*, get_events and the
  * SUBSCRIBE catch-up; `more` counted on what the reader may read; get_events asking the gate about
  * a bounded number of topics; durability "ack" never acknowledging what the store will not keep
- * (F9); retained events persisted only as the broker keeps them (F10). Raw frames against a
- * router on an ephemeral port, the real engines.
+ * (F9). Raw frames against a router on an ephemeral port, the real engines. (F10, retained
+ * events persisted as the broker keeps them, is proved on the plugin in unit/history-plugin.test.ts.)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import { startTestRouter } from '../helpers.js';
 import { Raw, asDict } from './support.js';
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-history-review-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 interface Stored {
   publication: number;
@@ -194,5 +185,29 @@ describe('get_events on a pattern rule for a caller without permission on the pa
     // One topic at a time still reads.
     const one = (await peer.meta('wamp.subscription.get_events', [id, 100], { topic: 'com.g.t0' })) as Stored[];
     expect(one.map((e) => e.args?.[0])).toEqual([0]);
+  });
+});
+
+describe('F9: durability "ack" acknowledges only what the store will keep', () => {
+  it('an event larger than maxHistoryBytes gets ERROR limit_exceeded {limit: maxHistoryBytes, value}, is delivered, and is counted', async () => {
+    const router = await startTestRouter({
+      metrics: { port: 0 },
+      store: { type: 'memory', durability: 'ack' },
+      realms: [{ name: 'realm1', eventHistory: [{ topic: 'com.s.t', limit: 10 }], limits: { maxHistoryBytes: 4096 } }],
+    });
+    const [publisher, subscriber] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
+    await subscriber.subscribe('com.s.t');
+    const request = publisher.nextRequest();
+    publisher.send([MessageCode.Publish, request, { acknowledge: true }, 'com.s.t', ['x'.repeat(8192)]]);
+    const reply = await publisher.next();
+    expect(reply.slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Publish, request, {}, 'switchboard.error.limit_exceeded']);
+    expect(reply[6]).toEqual({ limit: 'maxHistoryBytes', value: 4096 });
+    // Delivered live all the same, and not stored.
+    expect((await subscriber.expect(MessageCode.Event))[4]).toEqual(['x'.repeat(8192)]);
+    expect(await publisher.meta('wamp.topic.history.last', ['com.s.t', 10])).toEqual([]);
+    // One that fits is acknowledged.
+    await publisher.publish('com.s.t', ['small']);
+    const metrics = await (await fetch(router.metricsUrl!)).text();
+    expect(metrics).toContain('switchboard_limits_exceeded_total{limit="maxHistoryBytes"} 1');
   });
 });
