@@ -26,10 +26,10 @@ function database(): string {
   return join(dir, 'history.db');
 }
 
-async function start(realm: NonNullable<RouterConfigFile['realms']>[number]) {
+async function start(realm: NonNullable<RouterConfigFile['realms']>[number], path = database(), expiryIntervalMs = 200) {
   const router = await startTestRouter({
     metrics: { port: 0 },
-    store: { type: 'sqlite', path: database(), expiryIntervalMs: 200 },
+    store: { type: 'sqlite', path, expiryIntervalMs },
     realms: [realm],
   });
   return { router, peer: await RawPeer.join(router.url) };
@@ -141,5 +141,65 @@ describe('history limits with the SQLite store', () => {
     expect(await metric(url, 'switchboard_history_events', REALM)).toBe(kept.length);
     expect(await metric(url, 'switchboard_history_expired_total', '{reason="bytes"}')).toBe(20 - kept.length);
     expect(await metric(url, 'switchboard_history_expired_total', '{reason="count"}')).toBe(0);
+  });
+
+  it('rules changed across a restart: the stored topics take the new limit and age at start, not at their next event', async () => {
+    const path = database();
+    const first = await start(
+      {
+        name: 'realm1',
+        eventHistory: [
+          { topic: 'com.lim.count', limit: 10 },
+          { topic: 'com.lim.age', limit: 10 },
+          { topic: 'com.lim.wide', limit: 2 },
+        ],
+      },
+      path,
+    );
+    const count: number[] = [];
+    for (let i = 0; i < 6; i++) count.push(await publish(first.peer, 'com.lim.count', [i]));
+    const aged = await publish(first.peer, 'com.lim.age', ['aged']);
+    const wide = [await publish(first.peer, 'com.lim.wide', [0]), await publish(first.peer, 'com.lim.wide', [1])];
+    expect(await last(first.peer, 'com.lim.count', 10)).toHaveLength(6);
+    expect((await last(first.peer, 'com.lim.age', 10)).map((e) => e.publication)).toEqual([aged]);
+    await first.router.stop();
+
+    const second = await start(
+      {
+        name: 'realm1',
+        eventHistory: [
+          { topic: 'com.lim.count', limit: 3 },
+          { topic: 'com.lim.age', limit: 10, maxAgeMs: 100 },
+          { topic: 'com.lim.wide', limit: 5 },
+        ],
+      },
+      path,
+    );
+    // Nothing published since the restart: the new limits apply all the same.
+    expect((await last(second.peer, 'com.lim.count', 10)).map((e) => e.publication)).toEqual(count.slice(3));
+    await until('the aged event to be past its new maxAgeMs', async () => (await last(second.peer, 'com.lim.age', 10)).length === 0, 5000);
+    // A wider limit keeps what there is and then more.
+    const more = await publish(second.peer, 'com.lim.wide', [2]);
+    expect((await last(second.peer, 'com.lim.wide', 10)).map((e) => e.publication)).toEqual([...wide, more]);
+    const url = second.router.metricsUrl!;
+    expect(await metric(url, 'switchboard_history_expired_total', '{reason="count"}')).toBe(3);
+    await until('the aged event to be deleted', async () => (await metric(url, 'switchboard_history_events', REALM)) === 6);
+  });
+
+  it('a byte budget lowered across a restart holds from the start, not from the next batch or expiry pass', async () => {
+    const path = database();
+    const rule = { topic: 'com.lim.big', limit: 10 };
+    // No expiry pass during the test: only the start may bring the realm within its new budget.
+    const first = await start({ name: 'realm1', eventHistory: [rule] }, path, 600_000);
+    for (let i = 0; i < 6; i++) await publish(first.peer, 'com.lim.big', [i, new Uint8Array(1000).fill(i)]);
+    expect(await last(first.peer, 'com.lim.big', 10)).toHaveLength(6);
+    await first.router.stop();
+
+    const second = await start({ name: 'realm1', eventHistory: [rule], limits: { maxHistoryBytes: 2500 } }, path, 600_000);
+    const kept = (await last(second.peer, 'com.lim.big', 10)).map((e) => e.args?.[0]);
+    expect(kept).toEqual([4, 5]);
+    const url = second.router.metricsUrl!;
+    expect(await metric(url, 'switchboard_history_bytes', REALM)).toBeLessThanOrEqual(2500);
+    expect(await metric(url, 'switchboard_history_expired_total', '{reason="bytes"}')).toBe(4);
   });
 });
