@@ -36,12 +36,28 @@ async function start(realm: NonNullable<RouterConfigFile['realms']>[number], pat
 }
 
 /** PUBLISH with acknowledge; the publication ID. */
-async function publish(peer: Peer, topic: string, args: unknown[]): Promise<number> {
+async function publish(peer: Peer, topic: string, args: unknown[], options: Record<string, unknown> = {}): Promise<number> {
   const request = peer.nextRequest();
-  peer.send([MessageCode.Publish, request, { acknowledge: true }, topic, args]);
+  peer.send([MessageCode.Publish, request, { ...options, acknowledge: true }, topic, args]);
   const reply = await peer.next((m) => m[1] === request || (m[0] === MessageCode.Error && m[2] === request));
   expect(reply[0], JSON.stringify(reply)).toBe(MessageCode.Published);
   return reply[2] as number;
+}
+
+/** SUBSCRIBE with get_retained, then a PUBLISH round trip; the retained EVENT if one came before the PUBLISHED. */
+async function retainedOf(peer: Peer, topic: string): Promise<unknown[] | undefined> {
+  const request = peer.nextRequest();
+  peer.send([MessageCode.Subscribe, request, { get_retained: true }, topic]);
+  const subscribed = await peer.next((m) => m[1] === request || (m[0] === MessageCode.Error && m[2] === request));
+  expect(subscribed[0], JSON.stringify(subscribed)).toBe(MessageCode.Subscribed);
+  let event: unknown[] | undefined;
+  const ping = peer.nextRequest();
+  peer.send([MessageCode.Publish, ping, { acknowledge: true }, 'com.lim.ping', []]);
+  for (;;) {
+    const m = await peer.next((x) => (x[0] === MessageCode.Event && x[1] === subscribed[2]) || x[1] === ping);
+    if (m[0] === MessageCode.Event) event = m;
+    else return event;
+  }
 }
 
 /** wamp.topic.history.last(topic, limit): the events (a read flushes the store's queue first). */
@@ -201,5 +217,27 @@ describe('history limits with the SQLite store', () => {
     const url = second.router.metricsUrl!;
     expect(await metric(url, 'switchboard_history_bytes', REALM)).toBeLessThanOrEqual(2500);
     expect(await metric(url, 'switchboard_history_expired_total', '{reason="bytes"}')).toBe(4);
+  });
+
+  it('retained events loaded at start keep their original time: ttlMs counts from the publication, not the restart', async () => {
+    const path = database();
+    const realm = { name: 'realm1', retention: { maxTopics: 100, ttlMs: 2000 } };
+    const first = await start(realm, path);
+    const publishedAt = Date.now();
+    await publish(first.peer, 'com.lim.retained', ['old'], { retain: true });
+    // Half the ttl between the publication and the restart, so that the two times differ enough to tell apart.
+    await until('half the ttl to pass', () => Promise.resolve(Date.now() > publishedAt + 1000), 5000);
+    await first.router.stop();
+
+    const second = await start(realm, path);
+    const restartedAt = Date.now();
+    const loaded = await retainedOf(second.peer, 'com.lim.retained');
+    expect(loaded?.[4]).toEqual(['old']);
+    // Past the event's ttl, while an event stamped with the restart's time would still be live.
+    await until('the retained event to be past its ttl', () => Promise.resolve(Date.now() > publishedAt + 2100), 5000);
+    const atCheck = Date.now();
+    expect(await retainedOf(second.peer, 'com.lim.retained')).toBeUndefined();
+    // The check proves something only if it ran before the restart's time plus the ttl.
+    expect(atCheck).toBeLessThan(restartedAt + 2000);
   });
 });
