@@ -222,6 +222,10 @@ class SqliteRealm implements RealmStore {
     await this.store.flush();
     return this.store.readRetained(this);
   }
+
+  applyPolicies(policyOf: (topic: string) => TopicPolicy | undefined): Promise<void> {
+    return this.store.applyPolicies(this, policyOf);
+  }
 }
 
 export class SqliteStore implements EventStore {
@@ -418,6 +422,34 @@ export class SqliteStore implements EventStore {
     // In steady state a batch frees about what it added; a budget lowered a lot is caught up by
     // the expiry pass, in chunks, rather than in one long transaction here.
     for (const realm of realms) this.#overBudget(realm, batch.length + CHUNK);
+  }
+
+  /**
+   * @internal The stored topics of `realm` given the policies of the rules now (RealmStore.applyPolicies):
+   * the new limits and ages in one transaction, then each topic past its new limit trimmed, at
+   * most CHUNK rows per statement with the event loop served between statements.
+   */
+  async applyPolicies(realm: SqliteRealm, policyOf: (topic: string) => TopicPolicy | undefined): Promise<void> {
+    if (this.#readonly || this.#closed) return;
+    const over: TopicEntry[] = [];
+    this.#db.transaction(() => {
+      for (const entry of realm.topics.values()) {
+        const policy = policyOf(entry.topic);
+        if (policy === undefined) continue;
+        this.#topic(realm, entry.topic, policy);
+        if (entry.count > entry.limit) over.push(entry);
+      }
+    })();
+    for (const topic of over) {
+      while (topic.count > topic.limit && !this.#closed) {
+        const cut = this.#sql.nthOldest.get(topic.id, Math.min(CHUNK, topic.count - topic.limit) - 1) as { seq: number } | undefined;
+        if (cut === undefined) break;
+        this.#deleted(this.#sql.trimTopic.all(topic.id, cut.seq) as DeletedRow[], 'count');
+        await yieldTurn();
+      }
+    }
+    // A budget lowered since (RealmStore.realm set it) too, rather than at the next batch or expiry pass.
+    while (!this.#closed && !this.#overBudget(realm, CHUNK)) await yieldTurn();
   }
 
   /** The topic's entry, created or with its policy brought up to date. */

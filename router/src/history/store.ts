@@ -128,6 +128,14 @@ export interface RealmStore {
   unretain(topic: string): void;
   /** Retained events persisted, to load into the broker at start (oldest first). */
   retained(): Promise<RetainedRecord[]>;
+  /**
+   * Brings the topics an earlier run stored up to the rules now (the history plugin calls it at
+   * install with each topic's policy from the current `eventHistory`): a lowered limit or a new age
+   * applies from the start, not at the topic's next event; resolves once the excess is deleted.
+   * `policyOf` undefined: no rule keeps the topic any more (its events stay, unreadable, until the
+   * byte budget takes them). Engines that start empty (memory) need not implement it.
+   */
+  applyPolicies?(policyOf: (topic: string) => TopicPolicy | undefined): Promise<void>;
   /** Events and bytes of this realm now. */
   readonly size: { readonly events: number; readonly bytes: number };
 }

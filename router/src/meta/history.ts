@@ -171,6 +171,8 @@ export function historyPlugin(
         const previous = rules.get(subscription.id)?.policy;
         rules.set(subscription.id, { subscription, policy: previous === undefined ? own : widest(previous, own) });
       }
+      // Topics an earlier run stored (a durable store) take the rules' policies now: a lowered limit or a new age applies from the start.
+      await rs.applyPolicies?.((topic) => policyOf(rules, realm.broker.match(topic)));
       if (persistsRetained) await loadRetained(realm, rs);
       const state: HistoryState = { store: rs, rules };
       states.set(realm, state);
