@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
-import { startTestRouter } from '../helpers.js';
+import { startTestRouter, within } from '../helpers.js';
 import { Raw, asDict } from './support.js';
 import { TestHistory } from '../../../test/support/catch-up.js';
 
@@ -92,5 +92,41 @@ describe('review: the gap marker', () => {
       [second, undefined],
     ]);
     expect(theirs.map((e) => asDict(e[3])['history_gap'])).toEqual([undefined, undefined]);
+  });
+});
+
+describe('the catch-up bounds as realm limits', () => {
+  it('held live events past limits.maxCatchUpBytes: ERROR switchboard.error.limit_exceeded {limit, value}, counted, the subscription undone', async () => {
+    const history = new TestHistory();
+    const router = await startTestRouter({ metrics: { port: 0 }, realms: [{ name: 'realm1', limits: { maxCatchUpBytes: 4096 } }] }, [history]);
+    const [publisher, subscriber] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
+    const topic = 'com.h.bytes';
+    const release = history.pause();
+    const reading = history.reading();
+    const request = subscriber.nextRequest();
+    subscriber.send([MessageCode.Subscribe, request, { history: { last: 1 } }, topic]);
+    await within(reading, 3000, 'the read');
+    // Two events of 3000 bytes: the second goes past 4096 (well under maxCatchUpEvents).
+    for (let i = 0; i < 2; i++) await publisher.publish(topic, ['x'.repeat(3000)]);
+    release();
+    const error = await subscriber.next();
+    expect(error.slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Subscribe, request, {}, 'switchboard.error.limit_exceeded']);
+    expect(error[6]).toEqual({ limit: 'maxCatchUpBytes', value: 4096 });
+    expect(await subscriber.meta('wamp.subscription.lookup', [topic])).toBeNull();
+    const metrics = await (await fetch(router.metricsUrl!)).text();
+    expect(metrics).toContain('switchboard_limits_exceeded_total{limit="maxCatchUpBytes"} 1');
+  });
+
+  it('a read longer than limits.catchUpTimeoutMs: ERROR wamp.error.timeout, the subscription undone', async () => {
+    const history = new TestHistory();
+    const router = await startTestRouter({ realms: [{ name: 'realm1', limits: { catchUpTimeoutMs: 200 } }] }, [history]);
+    const subscriber = await Raw.join(router.url);
+    const release = history.pause();
+    const request = subscriber.nextRequest();
+    subscriber.send([MessageCode.Subscribe, request, { history: { last: 1 } }, 'com.h.slow']);
+    const error = await subscriber.next(5_000);
+    release();
+    expect(error.slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Subscribe, request, {}, 'wamp.error.timeout']);
+    expect(await subscriber.meta('wamp.subscription.lookup', ['com.h.slow'])).toBeNull();
   });
 });
