@@ -952,6 +952,14 @@ export interface Realm {
      * Most live events held for one SUBSCRIBE with the history option while its replay is read from the store. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone.
      */
     maxCatchUpEvents?: number;
+    /**
+     * Most bytes (as the subscriber's serializer encodes them) of live events held for one SUBSCRIBE with the history option while its replay is read, and for one SSE stream resuming with Last-Event-ID. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone (an SSE stream closes; the client resumes); counted in switchboard_limits_exceeded_total{limit="maxCatchUpBytes"}.
+     */
+    maxCatchUpBytes?: number;
+    /**
+     * How long the history replay of one SUBSCRIBE with the history option may take to read. Past it the SUBSCRIBE gets ERROR wamp.error.timeout and is undone.
+     */
+    catchUpTimeoutMs?: number;
   };
   /**
    * Roles and their permissions. A realm without roles lets every session do everything.
