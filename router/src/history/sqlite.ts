@@ -221,6 +221,31 @@ function transient(err: unknown): boolean {
   return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|PROTOCOL|CANTOPEN)/.test(code);
 }
 
+const byName = (a: TopicEntry, b: TopicEntry): number => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0);
+
+/** The first index of `sorted` whose topic is not below `name`. */
+function lowerBound(sorted: readonly TopicEntry[], name: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.topic < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** What every topic a wildcard pattern matches starts with: its components before the first empty one (`a.b..d` → `a.b.`). */
+function literalPrefix(pattern: string): string {
+  const empty = pattern.split('.').indexOf('');
+  if (empty === -1) return pattern;
+  return pattern
+    .split('.')
+    .slice(0, empty)
+    .map((c) => `${c}.`)
+    .join('');
+}
+
 /** Whether `topic` is one the selector covers: the broker's own matching rules (subscription-index.ts). */
 function selectorMatcher(select: TopicSelector): (topic: string) => boolean {
   if (select.match === 'exact') return (topic) => topic === select.topic;
@@ -280,6 +305,13 @@ class Journal {
 
 class SqliteRealm implements RealmStore {
   readonly topics = new Map<string, TopicEntry>();
+  /**
+   * The topics by name, for pattern reads (a prefix is a range): built at the first pattern read,
+   * then topics created since are merged in at the next one; forgotten ones are dropped then too
+   * (an entry counts only while `topics` still maps its name to it).
+   */
+  sorted: TopicEntry[] | undefined;
+  added: TopicEntry[] = [];
   events = 0;
   /** Events' encoded bytes plus topicBytes() of each topic kept. */
   bytes = 0;
@@ -644,6 +676,11 @@ export class SqliteStore implements EventStore {
       const created: TopicEntry = { id, realm, topic: name, limit, maxAgeMs, count: 0 };
       realm.topics.set(name, created);
       this.#topicsById.set(id, created);
+      // Without pattern reads for a while, the sorted list is dropped rather than the additions piling up.
+      if (realm.sorted !== undefined && realm.added.push(created) > realm.topics.size) {
+        realm.sorted = undefined;
+        realm.added = [];
+      }
       realm.bytes += topicBytes(name);
       journal?.steps.push(() => {
         realm.topics.delete(name);
@@ -924,16 +961,48 @@ export class SqliteStore implements EventStore {
     return { events, more, gap };
   }
 
-  /** The stored topics of `realm` a selector covers. */
+  /**
+   * The stored topics of `realm` a selector covers. A pattern reads the range of the realm's
+   * sorted topics that starts with its literal part (a prefix; a wildcard's components before its
+   * first empty one), not every topic of the realm.
+   */
   #selected(realm: SqliteRealm, select: TopicSelector): TopicEntry[] {
     if (select.match === 'exact') {
       const topic = realm.topics.get(select.topic);
       return topic === undefined ? [] : [topic];
     }
     const matches = selectorMatcher(select);
+    const prefix = select.match === 'prefix' ? select.topic : literalPrefix(select.topic);
+    const sorted = this.#sortedTopics(realm);
     const out: TopicEntry[] = [];
-    for (const topic of realm.topics.values()) if (matches(topic.topic)) out.push(topic);
+    for (let i = lowerBound(sorted, prefix); i < sorted.length; i++) {
+      const topic = sorted[i]!;
+      if (!topic.topic.startsWith(prefix)) break;
+      if (realm.topics.get(topic.topic) === topic && matches(topic.topic)) out.push(topic);
+    }
     return out;
+  }
+
+  /** The realm's topics sorted by name: built once, then the topics created since merged in (the forgotten dropped). */
+  #sortedTopics(realm: SqliteRealm): TopicEntry[] {
+    const live = (t: TopicEntry): boolean => realm.topics.get(t.topic) === t;
+    if (realm.sorted === undefined) {
+      realm.sorted = [...realm.topics.values()].sort(byName);
+      realm.added = [];
+    } else if (realm.added.length > 0 || realm.sorted.length > 2 * realm.topics.size + 64) {
+      const added = realm.added.filter(live).sort(byName);
+      const merged: TopicEntry[] = [];
+      const old = realm.sorted;
+      let i = 0;
+      let j = 0;
+      while (i < old.length || j < added.length) {
+        const next = j >= added.length || (i < old.length && old[i]!.topic <= added[j]!.topic) ? old[i++]! : added[j++]!;
+        if (live(next)) merged.push(next);
+      }
+      realm.sorted = merged;
+      realm.added = [];
+    }
+    return realm.sorted;
   }
 
   /** The seq of `publication` when it is stored in one of `topics` and within its topic's age; else undefined. */

@@ -349,3 +349,59 @@ async function longestTurn(work: () => Promise<unknown>): Promise<number> {
   running = false;
   return longest;
 }
+
+describe('review (LOW): pattern reads take the range of the sorted topics their literal part starts with', () => {
+  it('prefix and wildcard reads select what the broker would, as topics come and go', async () => {
+    const store = await open(join(tempDir(), 'h.db'));
+    const rs = await store.realm('realm1', 1e12);
+    const names = ['a.b.c', 'a.b.cd', 'a.bb.c', 'a.x.c', 'b.b.c', 'a.b', 'a', 'a.b.c.d', 'z'];
+    let pub = 1;
+    const put = async (topic: string, policy = { limit: 1, maxAgeMs: 0 }): Promise<void> => {
+      rs.append(event(pub++, topic, 1000), policy);
+      await rs.flush();
+    };
+    const topics = async (select: { match: 'prefix' | 'wildcard'; topic: string }): Promise<string[]> =>
+      (await rs.query({ select, limit: 100 })).events.map((e) => e.topic).sort();
+    for (const n of names.slice(0, 4)) await put(n);
+    expect(await topics({ match: 'prefix', topic: 'a.b' })).toEqual(['a.b.c', 'a.b.cd', 'a.bb.c']);
+    // Added after the first pattern read: merged in.
+    for (const n of names.slice(4)) await put(n);
+    expect(await topics({ match: 'prefix', topic: 'a.b' })).toEqual(['a.b', 'a.b.c', 'a.b.c.d', 'a.b.cd', 'a.bb.c']);
+    expect(await topics({ match: 'prefix', topic: '' })).toEqual([...names].sort());
+    expect(await topics({ match: 'wildcard', topic: 'a..c' })).toEqual(['a.b.c', 'a.bb.c', 'a.x.c']);
+    expect(await topics({ match: 'wildcard', topic: 'a.b.' })).toEqual(['a.b.c', 'a.b.cd']);
+    expect(await topics({ match: 'wildcard', topic: '.b.c' })).toEqual(['a.b.c', 'b.b.c']);
+    expect(await topics({ match: 'wildcard', topic: 'a.b.c' })).toEqual(['a.b.c']);
+    // Forgotten (its only event aged out) and made again: counted once.
+    let now = 1000;
+    const aging = await open(join(tempDir(), 'h2.db'), { now: () => now });
+    const rs2 = await aging.realm('realm1', 1e12);
+    rs2.append(event(1, 'p.gone', 1000), { limit: 1, maxAgeMs: 10 });
+    rs2.append(event(2, 'p.kept', 1000), { limit: 1, maxAgeMs: 0 });
+    await rs2.flush();
+    expect((await rs2.query({ select: { match: 'prefix', topic: 'p.' }, limit: 10 })).events).toHaveLength(2);
+    now = 5000;
+    await aging.expire();
+    expect(pubs(await rs2.query({ select: { match: 'prefix', topic: 'p.' }, limit: 10 }))).toEqual([2]);
+    rs2.append(event(3, 'p.gone', 5000), { limit: 1, maxAgeMs: 10 });
+    await rs2.flush();
+    expect(pubs(await rs2.query({ select: { match: 'prefix', topic: 'p.' }, limit: 10 }))).toEqual([2, 3]);
+  });
+
+  it('a prefix read of one topic among 100 000 does not walk them all', async () => {
+    const store = await open(join(tempDir(), 'h.db'));
+    const rs = await store.realm('realm1', 1e12);
+    for (let i = 0; i < 100_000; i++) {
+      rs.append(event(i + 1, `app.t${i}`, 1000), { limit: 10, maxAgeMs: 0 });
+      if (i % 20_000 === 19_999) await rs.flush();
+    }
+    await rs.flush();
+    await rs.query({ select: { match: 'prefix', topic: 'app.t1' }, limit: 1 }); // the sorted list built once
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await rs.query({ select: { match: 'prefix', topic: 'app.t99999' }, limit: 10 });
+    const each = (performance.now() - t0) / 10;
+    console.log(`LOW: a prefix read selecting 1 of 100 000 topics: ${each.toFixed(2)} ms`);
+    // Walking every topic in JS (before) took 12 ms here; a range of a sorted list takes about 0.6 ms.
+    expect(each).toBeLessThan(2);
+  }, 60_000);
+});
