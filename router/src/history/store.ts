@@ -140,6 +140,14 @@ export interface RealmStore {
   readonly size: { readonly events: number; readonly bytes: number };
 }
 
+/** A realm's bounds on its persisted retained events: the broker's own (maxRetainedBytes, retention.maxTopics), so that the file never holds more than the broker would keep. */
+export interface RealmStoreOptions {
+  /** Bytes of persisted retained records (encoded size) of the realm; past it the oldest topics' rows go first. */
+  readonly maxRetainedBytes?: number;
+  /** Retained topics persisted for the realm; past it the oldest go first. */
+  readonly maxRetainedTopics?: number;
+}
+
 export interface EventStore {
   readonly type: 'memory' | 'sqlite' | 'jetstream';
   /**
@@ -147,8 +155,11 @@ export interface EventStore {
    * then records only publications made on it, not those another node forwarded.
    */
   readonly shared: boolean;
-  /** The part of the store for `realm` (created on first use). `maxBytes`: the realm's history budget. */
-  realm(name: string, maxBytes: number): Promise<RealmStore>;
+  /**
+   * The part of the store for `realm` (created on first use). `maxBytes`: the realm's history
+   * budget; `options`: the bounds of its persisted retained events (engines that persist them).
+   */
+  realm(name: string, maxBytes: number, options?: RealmStoreOptions): Promise<RealmStore>;
   readonly stats: StoreStats;
   /** Writes what is queued and releases files and connections. */
   close(): Promise<void>;

@@ -162,7 +162,8 @@ export function historyPlugin(
   return {
     name: 'history',
     async install(realm, context) {
-      const rs = await store.realm(realm.name, realm.quotas.limits.maxHistoryBytes);
+      // Persisted retained events are bounded as the broker bounds them (#17 review F10).
+      const rs = await store.realm(realm.name, realm.quotas.limits.maxHistoryBytes, { maxRetainedBytes: realm.quotas.limits.maxRetainedBytes });
       const rules = new Map<SubscriptionId, Rule>();
       for (const h of rulesOf(realm.name) ?? []) {
         const subscription = realm.broker.ensureSubscription(h.topic, h.match);
