@@ -53,7 +53,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
 
 /** A history read (wamp.topic.history.* or get_events): the events and the page's flags. */
 async function read(session: Session, procedure: string, args: unknown[], kwargs: Record<string, unknown> = {}): Promise<Page> {
-  const result = (await within(session.callResult(procedure, args, kwargs), 10_000, procedure)) as CallResult<unknown>;
+  const result = (await within(session.callResult(procedure, args, kwargs), 15_000, procedure)) as CallResult<unknown>;
   return { events: result.args[0] as Stored[], more: result.kwargs['more'] as boolean, gap: result.kwargs['gap'] as boolean };
 }
 
