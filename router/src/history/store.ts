@@ -104,6 +104,12 @@ export interface StoreStats {
   /** Batches written and failed since start. */
   readonly batches: number;
   readonly failures: number;
+  /** Appends refused since start (the store closed, or its write queue full): never stored. Engines without a bound leave it out. */
+  readonly refused?: number;
+  /** Queued events dropped since start after their batch kept failing: never stored. */
+  readonly dropped?: number;
+  /** Stored records that no longer decode, skipped by reads. */
+  readonly undecodable?: number;
 }
 
 /** What `append` did with an event. */

@@ -106,6 +106,7 @@ describe('history limits with the SQLite store', () => {
     expect(batches).toBeGreaterThanOrEqual(1);
     expect(batches).toBeLessThanOrEqual(6);
     expect(await metric(url, 'switchboard_history_write_failures_total')).toBe(0);
+    expect(await metric(url, 'switchboard_history_lost_total{reason="refused"}')).toBe(0);
   });
 
   it('age: events past maxAgeMs are deleted on the expiry timer, counted as expired by age; others stay', async () => {
