@@ -113,7 +113,7 @@ export function createMetrics(source: MetricsSource): Registry {
   );
   byLimit(
     'switchboard_limit_evictions_total',
-    'Retained or history events evicted to stay within a realm byte budget, by config key',
+    'Retained events evicted to stay within a realm byte budget, by config key (event history counts its removals in switchboard_history_expired_total)',
     source.stats.limitEvictions,
   );
 

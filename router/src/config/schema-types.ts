@@ -941,7 +941,7 @@ export interface Realm {
      */
     maxRetainedBytes?: number;
     /**
-     * Estimated bytes all event history of the realm may hold. The oldest stored events (of any topic) are evicted to make room (switchboard_limit_evictions_total); an event larger than the budget is not recorded (switchboard_limits_exceeded_total).
+     * Bytes all event history of the realm may hold, as its store counts them (memory: an estimate of payload, details and topic plus a per-topic cost; sqlite, jetstream: the encoded size). The oldest stored events (of any topic) are removed to make room (switchboard_history_expired_total{reason="bytes"}); an event larger than the budget is not stored (counted the same way; with durability "ack" its acknowledged PUBLISH gets ERROR switchboard.error.limit_exceeded).
      */
     maxHistoryBytes?: number;
     /**
