@@ -107,8 +107,9 @@ export interface EventDetails extends Dict {
   /** True for an event of a catch-up replay (`history` option, EVENT.Details.history), false for a live one. */
   replayed: boolean;
   /**
-   * On the first replayed event: the `after` publication is no longer stored, so events between it
-   * and this one may be missing.
+   * On the first event after a catch-up's SUBSCRIBED (the first replayed one or, when nothing was
+   * replayed, the first live one), for the subscription that asked: the `after` publication is no
+   * longer stored, so events between it and this one may be missing.
    */
   gap?: boolean;
 }

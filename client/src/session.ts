@@ -79,8 +79,12 @@ function withPayload<T extends object>(msg: T, args: unknown[] | undefined, kwar
   return out;
 }
 
-/** What a handler (or the iterator) gets as an event's details. */
-function eventDetails(msg: Event, subscription: Subscription<unknown[], unknown>, replayed: boolean): EventDetails {
+/**
+ * What a handler (or the iterator) gets as an event's details. `catchingUp`: this subscription
+ * asked for the catch-up this event ends, so a history_gap on it is this subscription's news (the
+ * router puts it on the first EVENT after SUBSCRIBED, a live one when nothing was replayed).
+ */
+function eventDetails(msg: Event, subscription: Subscription<unknown[], unknown>, replayed: boolean, catchingUp = replayed): EventDetails {
   const details: EventDetails = {
     ...msg.details,
     subscription: msg.subscription,
@@ -88,7 +92,7 @@ function eventDetails(msg: Event, subscription: Subscription<unknown[], unknown>
     topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
     replayed,
   };
-  if (replayed && msg.details['history_gap'] === true) details.gap = true;
+  if (catchingUp && msg.details['history_gap'] === true) details.gap = true;
   return details;
 }
 
@@ -730,11 +734,16 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   #onEvent(msg: Event): void {
     if (msg.details['history'] === true) return this.#onReplayed(msg);
-    // The first live event ends the replay of its subscription.
-    if (this.#replayTo.size > 0) this.#replayTo.delete(msg.subscription);
+    // The first live event ends the replay of its subscription (and says its gap, if any).
+    let catchingUp: Subscription<unknown[], unknown> | undefined;
+    if (this.#replayTo.size > 0) {
+      catchingUp = this.#replayTo.get(msg.subscription);
+      this.#replayTo.delete(msg.subscription);
+    }
     const subscribers = this.#subscriptionsById.get(msg.subscription);
     if (subscribers === undefined) return; // unsubscribed a moment ago
-    for (const subscription of subscribers) subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, subscription, false));
+    for (const subscription of subscribers)
+      subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, subscription, false, subscription === catchingUp));
   }
 
   /** An event of a catch-up replay: for the subscription that asked for it only (dropped if it is gone). */

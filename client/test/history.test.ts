@@ -94,6 +94,29 @@ describe('subscribe with the history option', () => {
     expect(plain).toEqual([{ n: 'live', replayed: false, gap: undefined, publication: live }]);
   });
 
+  it('a gap with nothing to replay: the first live event is marked gap, for the subscription that asked only', async () => {
+    const { url, publisher } = await setUp();
+    const subscriber = await open(url);
+    const topic = uri('history.emptygap');
+    const plain: Got[] = [];
+    const both = deferred();
+    await subscriber.subscribe(topic, (args, _kwargs, details) => {
+      plain.push(got(args, details));
+      if (plain.length === 2) both.resolve();
+    });
+    // Publication 1 was never stored here: events after it may be missing, and none is left.
+    const caughtUp = await subscriber.subscribe(topic, { history: { after: 1 } });
+    const first = (await publisher.publish(topic, ['live 1'], {}, { acknowledge: true }))!;
+    const second = (await publisher.publish(topic, ['live 2'], {}, { acknowledge: true }))!;
+    const mine = [await nextEvent(caughtUp), await nextEvent(caughtUp)];
+    expect(mine.map((e) => got(e.args, e.details))).toEqual([
+      { n: 'live 1', replayed: false, gap: true, publication: first },
+      { n: 'live 2', replayed: false, gap: undefined, publication: second },
+    ]);
+    await within(both.promise, 3000, 'the plain handler');
+    expect(plain.map((e) => e.gap)).toEqual([undefined, undefined]);
+  });
+
   it("the iterator's lastPublication resumes the subscription in a new session after the old one closed", async () => {
     const { url, publisher } = await setUp();
     const topic = uri('history.resume');

@@ -51,6 +51,13 @@ export interface RealmLimits {
   /** Live events held for one SUBSCRIBE catch-up while its replay is read; past it the SUBSCRIBE fails. */
   maxCatchUpEvents: number;
   /**
+   * Bytes (as the subscriber's serializer encodes them) of live events held for one SUBSCRIBE
+   * catch-up, or one SSE stream's Last-Event-ID replay; past it the SUBSCRIBE fails (the stream closes).
+   */
+  maxCatchUpBytes: number;
+  /** Milliseconds a SUBSCRIBE catch-up's replay may take to read; past it the SUBSCRIBE fails with wamp.error.timeout. */
+  catchUpTimeoutMs: number;
+  /**
    * Bytes (estimated) of retained events one SUBSCRIBE with get_retained replays: a pattern
    * subscription can match many retained topics, and the replay is sent at once.
    */
@@ -75,6 +82,8 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxHistoryPage: 1000,
   maxHistoryPageBytes: 4 * 1024 * 1024,
   maxCatchUpEvents: 10_000,
+  maxCatchUpBytes: 16 * 1024 * 1024,
+  catchUpTimeoutMs: 30_000,
   maxRetainedReplayBytes: 4 * 1024 * 1024,
 };
 

@@ -113,7 +113,7 @@ export function createMetrics(source: MetricsSource): Registry {
   );
   byLimit(
     'switchboard_limit_evictions_total',
-    'Retained or history events evicted to stay within a realm byte budget, by config key',
+    'Retained events evicted to stay within a realm byte budget, by config key (event history counts its removals in switchboard_history_expired_total)',
     source.stats.limitEvictions,
   );
 
@@ -218,6 +218,20 @@ export function createMetrics(source: MetricsSource): Registry {
     'Event history batches the store failed to write (disk full, NATS down); the events were still delivered',
     () => source.history?.()?.stats.failures ?? 0,
   );
+  new Counter({
+    name: 'switchboard_history_lost_total',
+    help: 'Events the event history never stored or can no longer read: refused (the store closed, or its write queue full), dropped (a batch that kept failing), undecodable (a stored record that no longer decodes); the events were still delivered live',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = source.history?.()?.stats;
+      if (stats === undefined) return;
+      this.inc({ reason: 'refused' }, stats.refused ?? 0);
+      this.inc({ reason: 'dropped' }, stats.dropped ?? 0);
+      this.inc({ reason: 'undecodable' }, stats.undecodable ?? 0);
+    },
+  });
   new Histogram({
     name: 'switchboard_history_write_seconds',
     help: 'Event history batch writes, one per event-loop turn with events to store (sqlite, jetstream)',

@@ -7,7 +7,7 @@
 import type { Dict, ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage, Yield } from '@switchboard/schemas';
 import { MAX_ID, MessageCode, assertNever, messageName } from '@switchboard/schemas';
 import type { Abort, Authenticate, Goodbye, Hello } from '@switchboard/schemas';
-import type { Endpoint, Hold, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from './core/endpoint.js';
+import type { Endpoint, Hold, HoldLimits, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from './core/endpoint.js';
 import { HeldEvents } from './core/hold.js';
 import { rolesSupport } from './core/roles.js';
 import type { Handled } from './core/pause.js';
@@ -102,22 +102,39 @@ export class WampSession implements Endpoint {
     return this.carrier.outbox.sendEvent(event);
   }
 
-  hold(subscription: SubscriptionId, max: number): Hold {
+  hold(subscription: SubscriptionId, limits: HoldLimits): Hold {
     const holds = (this.#holds ??= new Map());
-    if (holds.has(subscription)) throw new Error(`session ${this.id} already holds the events of subscription ${subscription}`);
-    const hold = new HeldEvents(
-      max,
-      (event) => {
-        if (this.#live) this.carrier.outbox.sendEvent(event);
+    const before = holds.get(subscription);
+    if (before !== undefined) {
+      if (!before.marking) throw new Error(`session ${this.id} already holds the events of subscription ${subscription}`);
+      // A gap mark of an earlier catch-up of this subscription: this catch-up says its own.
+      before.drop();
+    }
+    const outbox = this.carrier.outbox;
+    const hold = new HeldEvents(limits, {
+      bytes: (event) => outbox.eventBytes(event),
+      send: (event, gap) => {
+        if (!this.#live) return;
+        if (!gap) {
+          outbox.sendEventSurely(event);
+          return;
+        }
+        // This session's own copy of a shared EVENT: the gap is news to it alone.
+        const shared = event.message();
+        outbox.send({ ...shared, details: { ...shared.details, history_gap: true } });
       },
-      (ended) => {
+      done: (ended) => {
         if (this.#holds?.get(subscription) !== ended) return;
         this.#holds.delete(subscription);
         if (this.#holds.size === 0) this.#holds = undefined;
       },
-    );
-    holds.set(subscription, hold);
+    });
+    (this.#holds ??= new Map()).set(subscription, hold);
     return hold;
+  }
+
+  unhold(subscription: SubscriptionId): void {
+    this.#holds?.get(subscription)?.drop();
   }
 
   protocolViolation(message: string): void {

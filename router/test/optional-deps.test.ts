@@ -6,7 +6,9 @@
  * installed), as after `npm install --omit=optional`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
@@ -117,5 +119,26 @@ describe('optional dependencies', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!['level']).toBe(40);
     expect(warnings[0]!['msg']).toContain(`npm install pino-pretty@${OPTIONAL['pino-pretty']}`);
+  });
+});
+
+describe('optional dependencies: better-sqlite3', () => {
+  it('a config with store type sqlite without better-sqlite3 installed exits at start with the npm install line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-nosqlite-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'history.db');
+    const child = startWithout(['better-sqlite3'], {
+      listeners: [LISTENER],
+      store: { type: 'sqlite', path },
+      realms: [{ name: 'realm1', eventHistory: [{ topic: 'com.example.t' }] }],
+    });
+    expect(await within(child.closed, 15_000, 'the router to exit')).toBe(1);
+    expect(child.output.stderr).toContain(
+      `needs the optional package better-sqlite3; better-sqlite3 is not installed: run \`npm install better-sqlite3@${OPTIONAL['better-sqlite3']}\``,
+    );
+    expect(child.output.stderr).toMatch(/^switchboard: cannot start: the config's `store: \{ type: "sqlite" \}`/);
+    expect(child.lines().some((l) => l['msg'] === 'router started' || typeof l['url'] === 'string')).toBe(false);
+    // Refused before anything was written: no database file.
+    expect(existsSync(path)).toBe(false);
   });
 });

@@ -29,6 +29,13 @@ export class EventForwarding {
   readonly #interest = new Map<string, { count: number; sub: Interest }>();
   /** Highest sequence number seen per origin node (duplicate copies are dropped). */
   readonly #seen = new Map<string, number>();
+  /**
+   * Publications this incarnation put into the `retained` bucket whose own entry has not come back
+   * yet: that entry is skipped (the broker here retained it already). Entries of this node's name
+   * that are not here were written by an earlier incarnation (a node restarted or replaced under
+   * the same name): they are loaded like another node's. Bounded by the puts in flight.
+   */
+  readonly #retaining = new Set<number>();
 
   constructor(
     readonly node: EventNode,
@@ -58,7 +65,10 @@ export class EventForwarding {
     }
     this.node.publish(this.node.names.event(this.realm.name, plan.topic), bytes, acknowledged);
     if (retain) {
+      const publication = plan.publication;
+      this.#retaining.add(publication);
       this.node.buckets.retained.put(this.node.names.retainedKey(this.realm.name, plan.topic), bytes).catch((err: unknown) => {
+        this.#retaining.delete(publication);
         this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
       });
     }
@@ -117,7 +127,8 @@ export class EventForwarding {
     } catch {
       return;
     }
-    if (m.kind !== 'e' || m.node === this.node.self) return;
+    if (m.kind !== 'e') return;
+    if (m.node === this.node.self && this.#retaining.delete(m.publication)) return;
     this.realm.retainRemote(m.topic, m.publication, m.details, m.filter, m.args, m.kwargs);
   }
 

@@ -45,6 +45,12 @@ export class ClusterPlugin implements RealmPlugin {
       if (--this.#links === 0) await node.stop();
     };
     context.observe(link.hooks);
+    // Subscriptions made before this plugin observed the realm (a history rule's, which the history
+    // plugin makes at its install) get their NATS interest now: otherwise a session subscribing to
+    // such a topic joins an existing subscription, no 'created' hook fires, and events published on
+    // other nodes never reach it (nor this node's local history store). Synchronous with observe(),
+    // so that no subscription is counted twice.
+    for (const subscription of realm.broker.subscriptions()) link.events.listen(subscription);
     try {
       await node.attach(link);
     } catch (err) {

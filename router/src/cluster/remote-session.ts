@@ -10,7 +10,7 @@ import type { Dict, MessageCode, RequestId, SessionId, SubscriptionId, WampMessa
 import { MessageCode as Code, msgpackCodec, toWire } from '@switchboard/schemas';
 import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
-import type { Endpoint, Hold, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
+import type { Endpoint, Hold, HoldLimits, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
 import { HeldEvents } from '../core/hold.js';
 import { Outbox } from '../core/outbox.js';
 import { rolesSupport } from '../core/roles.js';
@@ -90,13 +90,11 @@ export class RemoteSession implements Endpoint {
   }
 
   /** A stand-in never subscribes (it is only a callee): a hold of it holds nothing. */
-  hold(_subscription: SubscriptionId, max: number): Hold {
-    return new HeldEvents(
-      max,
-      () => undefined,
-      () => undefined,
-    );
+  hold(_subscription: SubscriptionId, limits: HoldLimits): Hold {
+    return new HeldEvents(limits, { bytes: () => 0, send: () => undefined, done: () => undefined });
   }
+
+  unhold(_subscription: SubscriptionId): void {}
 
   /**
    * The real session's node judges its own session: a stand-in is never closed from here (its

@@ -941,7 +941,7 @@ export interface Realm {
      */
     maxRetainedBytes?: number;
     /**
-     * Estimated bytes all event history of the realm may hold. The oldest stored events (of any topic) are evicted to make room (switchboard_limit_evictions_total); an event larger than the budget is not recorded (switchboard_limits_exceeded_total).
+     * Bytes all event history of the realm may hold, as its store counts them (memory: an estimate of payload, details and topic plus a per-topic cost; sqlite, jetstream: the encoded size). The oldest stored events (of any topic) are removed to make room (switchboard_history_expired_total{reason="bytes"}); an event larger than the budget is not stored (counted the same way; with durability "ack" its acknowledged PUBLISH gets ERROR switchboard.error.limit_exceeded).
      */
     maxHistoryBytes?: number;
     /**
@@ -956,6 +956,14 @@ export interface Realm {
      * Most live events held for one SUBSCRIBE with the history option while its replay is read from the store. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone.
      */
     maxCatchUpEvents?: number;
+    /**
+     * Most bytes (as the subscriber's serializer encodes them) of live events held for one SUBSCRIBE with the history option while its replay is read, and for one SSE stream resuming with Last-Event-ID. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone (an SSE stream closes; the client resumes); counted in switchboard_limits_exceeded_total{limit="maxCatchUpBytes"}.
+     */
+    maxCatchUpBytes?: number;
+    /**
+     * How long the history replay of one SUBSCRIBE with the history option may take to read. Past it the SUBSCRIBE gets ERROR wamp.error.timeout and is undone.
+     */
+    catchUpTimeoutMs?: number;
   };
   /**
    * Roles and their permissions. A realm without roles lets every session do everything.

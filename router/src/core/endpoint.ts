@@ -40,19 +40,35 @@ export interface SharedEvent {
   message(): Event;
 }
 
+/** The bounds of one Hold: `limits.maxCatchUpEvents` and `limits.maxCatchUpBytes`. */
+export interface HoldLimits {
+  readonly maxEvents: number;
+  /** Bytes as the session's serializer encodes the held events. */
+  readonly maxBytes: number;
+}
+
+/** Which bound a Hold went past. */
+export type HoldOverflow = 'events' | 'bytes';
+
 /**
  * A session's live EVENTs of one subscription, kept back while a SUBSCRIBE's history replay is read
  * (the `history` option, realm/pubsub.ts): released after the replay, less what it contained, so
- * that the subscriber gets every event once and in order. Bounded: past its bound the held events
- * are let go and `overflowed` says so (the SUBSCRIBE then fails).
+ * that the subscriber gets every event once and in order. Released events are sent as messages
+ * that must arrive, like the replay before them: a large replay never turns them into drops.
+ * Bounded in count and bytes: past a bound the held events are let go and `overflow` says which
+ * (the SUBSCRIBE then fails).
  */
 export interface Hold {
-  /** More events arrived than the bound: they were let go. */
-  readonly overflowed: boolean;
+  /** More events (or bytes) arrived than the bound: they were let go. */
+  readonly overflow: HoldOverflow | undefined;
   /** Whether an event of this publication is held. */
   holds(publication: PublicationId): boolean;
-  /** Sends what is held, in order, except the publications in `skip`; the session's events flow again. */
-  release(skip: ReadonlySet<PublicationId>): void;
+  /**
+   * Sends what is held, in order, except the publications in `skip`; the session's events flow
+   * again. `gap` (nothing sent before carried details.history_gap): the first event sent carries
+   * it — the first released one or, when none is, the next live event of the subscription.
+   */
+  release(skip: ReadonlySet<PublicationId>, gap?: boolean): void;
   /** Lets what is held go unsent; the session's events flow again. */
   drop(): void;
 }
@@ -88,10 +104,15 @@ export interface Endpoint {
   /** One subscriber's copy of a shared EVENT, droppable under backpressure. */
   sendEvent(event: SharedEvent): SendOutcome;
   /**
-   * Starts holding this session's EVENTs of `subscription` (at most `max` of them) until the Hold
-   * is released or dropped. One hold per subscription at a time; a session that leaves drops it.
+   * Starts holding this session's EVENTs of `subscription` (within `limits`) until the Hold is
+   * released or dropped. One hold per subscription at a time; a session that leaves drops it.
    */
-  hold(subscription: SubscriptionId, max: number): Hold;
+  hold(subscription: SubscriptionId, limits: HoldLimits): Hold;
+  /**
+   * The session no longer holds, nor marks with history_gap, the EVENTs of `subscription` (it
+   * unsubscribed, or was unsubscribed): a later subscription with the same ID starts clean.
+   */
+  unhold(subscription: SubscriptionId): void;
 
   /** ABORT wamp.error.protocol_violation: the session ends and its transport closes. */
   protocolViolation(message: string): void;

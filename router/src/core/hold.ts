@@ -4,34 +4,56 @@
  * per publication and never reused (realm/fanout.ts), so holding the object keeps its bytes valid.
  */
 import type { PublicationId } from '@switchboard/schemas';
-import type { Hold, SharedEvent } from './endpoint.js';
+import type { Hold, HoldLimits, HoldOverflow, SharedEvent } from './endpoint.js';
+
+/** Where a hold's events go: the session's outbox. */
+export interface HeldEventsOutput {
+  /** What one event costs the session (its serializer's encoding), counted against `maxBytes`. */
+  bytes(event: SharedEvent): number;
+  /**
+   * Sends one released event as a message that must arrive (never dropped under backpressure:
+   * the replay before it was not, and a live event lost after it would be a silent gap). `gap`:
+   * the session's own copy, with details.history_gap.
+   */
+  send(event: SharedEvent, gap: boolean): void;
+  /** The hold is over (released, marked or dropped): the session stops routing events here. */
+  done(hold: HeldEvents): void;
+}
 
 export class HeldEvents implements Hold {
   #events: SharedEvent[] = [];
-  #overflowed = false;
+  #bytes = 0;
+  #overflow: HoldOverflow | undefined;
   #open = true;
+  /** Released with a gap nothing carried: the next live event carries it (then the hold is over). */
+  #marking = false;
 
   constructor(
-    /** Most events held; one more and the hold overflows (what it held is let go). */
-    private readonly max: number,
-    /** Sends one released event (the session's outbox). */
-    private readonly send: (event: SharedEvent) => void,
-    /** The hold is over (released or dropped): the session stops routing events here. */
-    private readonly done: (hold: HeldEvents) => void,
+    /** Most events and bytes held; one more and the hold overflows (what it held is let go). */
+    private readonly limits: HoldLimits,
+    private readonly out: HeldEventsOutput,
   ) {}
 
-  get overflowed(): boolean {
-    return this.#overflowed;
+  get overflow(): HoldOverflow | undefined {
+    return this.#overflow;
+  }
+
+  /** Released, waiting to flag the next live event with history_gap. */
+  get marking(): boolean {
+    return this.#marking;
   }
 
   /** One live event of the held subscription. */
   add(event: SharedEvent): void {
-    if (this.#overflowed) return;
-    if (this.#events.length >= this.max) {
-      this.#overflowed = true;
-      this.#events = [];
+    if (this.#marking) {
+      this.#end();
+      this.out.send(event, true);
       return;
     }
+    if (this.#overflow !== undefined || !this.#open) return;
+    if (this.#events.length >= this.limits.maxEvents) return this.#overflowed('events');
+    this.#bytes += this.out.bytes(event);
+    if (this.#bytes > this.limits.maxBytes) return this.#overflowed('bytes');
     this.#events.push(event);
   }
 
@@ -39,21 +61,36 @@ export class HeldEvents implements Hold {
     return this.#events.some((e) => e.publication === publication);
   }
 
-  release(skip: ReadonlySet<PublicationId>): void {
-    if (!this.#open) return;
-    const events = this.#end();
-    for (const event of events) if (!skip.has(event.publication)) this.send(event);
+  release(skip: ReadonlySet<PublicationId>, gap = false): void {
+    if (!this.#open || this.#marking) return;
+    const events = this.#events.filter((e) => !skip.has(e.publication));
+    this.#events = [];
+    this.#bytes = 0;
+    if (gap && events.length === 0) {
+      // Nothing to carry the gap now: the next live event of the subscription will.
+      this.#marking = true;
+      return;
+    }
+    this.#end();
+    for (let i = 0; i < events.length; i++) this.out.send(events[i]!, gap && i === 0);
   }
 
   drop(): void {
-    if (this.#open) this.#end();
+    if (!this.#open) return;
+    this.#events = [];
+    this.#bytes = 0;
+    this.#end();
   }
 
-  #end(): SharedEvent[] {
-    this.#open = false;
-    const events = this.#events;
+  #overflowed(by: HoldOverflow): void {
+    this.#overflow = by;
     this.#events = [];
-    this.done(this);
-    return events;
+    this.#bytes = 0;
+  }
+
+  #end(): void {
+    this.#open = false;
+    this.#marking = false;
+    this.out.done(this);
   }
 }

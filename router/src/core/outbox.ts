@@ -13,6 +13,7 @@ import { SharedFrame } from '../transports/peer.js';
 import type { Peer } from '../transports/peer.js';
 import type { SendOutcome, SharedEvent } from './endpoint.js';
 import { deepFreeze } from './freeze.js';
+import { payloadBytes } from '../limits.js';
 
 export interface OutboxOptions {
   /**
@@ -86,6 +87,40 @@ export class Outbox {
     }
     if (!peer.sendDroppable(frame)) return 'gone';
     return this.#sent(MessageCode.Event);
+  }
+
+  /**
+   * One subscriber's EVENT that must arrive (a catch-up's held live events, core/hold.ts): the
+   * shared encoding, queued as a reply is — never dropped past the soft limit; past the hard limit
+   * the peer is cut off as for any message.
+   */
+  sendEventSurely(event: SharedEvent): SendOutcome {
+    const peer = this.peer;
+    if (peer.sendMessage !== undefined) {
+      if (!peer.sendMessage(event.message())) return 'gone';
+      return this.#sent(MessageCode.Event);
+    }
+    const frame = event.frame(peer.codec);
+    if (frame === null) {
+      this.stats.unserializableMessage(peer.codec.name, MessageCode.Event);
+      return 'unserializable';
+    }
+    if (!peer.send(frame.source)) return 'gone';
+    return this.#sent(MessageCode.Event);
+  }
+
+  /**
+   * What `event` costs this peer: its encoding's length in the peer's serializer (the one it is
+   * sent in anyway, encoded once for every subscriber); an in-process peer gets the object, so its
+   * payload's estimate. Only catch-up holds ask (core/hold.ts), never the fan-out.
+   */
+  eventBytes(event: SharedEvent): number {
+    const peer = this.peer;
+    if (peer.sendMessage !== undefined) {
+      const message = event.message();
+      return payloadBytes(message.args, message.kwargs, message.details);
+    }
+    return event.frame(peer.codec)?.source.length ?? 0;
   }
 
   #sent(code: MessageCode): 'sent' {

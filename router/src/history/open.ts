@@ -1,6 +1,7 @@
 /**
  * Picks and opens the event store the config's `store` block names (history/store.ts): memory (the
- * default), sqlite (one file, better-sqlite3 loaded only then) or jetstream (the cluster's NATS
+ * default), sqlite (one file, better-sqlite3 loaded only then; the file's lock refuses a second
+ * router on it) or jetstream (the cluster's NATS
  * connection, which only the cluster code holds: the caller passes a factory). Also the checks
  * `switchboard check` runs on the block without opening anything (storeProblems).
  */
@@ -39,6 +40,8 @@ export async function openStore(config: StoreConfig, deps: OpenStoreDeps): Promi
       const { SqliteStore } = await import('./sqlite.js');
       return SqliteStore.open({
         path,
+        // "ack": synced to the disk before PUBLISHED (synchronous = FULL), so that it survives a power cut.
+        durability: config.durability,
         expiryIntervalMs: config.expiryIntervalMs,
         ...(deps.onBatch !== undefined && { onBatch: deps.onBatch }),
         // A full disk fails every batch: one line per interval, with the count of the others.

@@ -104,6 +104,12 @@ export interface StoreStats {
   /** Batches written and failed since start. */
   readonly batches: number;
   readonly failures: number;
+  /** Appends refused since start (the store closed, or its write queue full): never stored. Engines without a bound leave it out. */
+  readonly refused?: number;
+  /** Queued events dropped since start after their batch kept failing: never stored. */
+  readonly dropped?: number;
+  /** Stored records that no longer decode, skipped by reads. */
+  readonly undecodable?: number;
 }
 
 /** What `append` did with an event. */
@@ -128,8 +134,24 @@ export interface RealmStore {
   unretain(topic: string): void;
   /** Retained events persisted, to load into the broker at start (oldest first). */
   retained(): Promise<RetainedRecord[]>;
+  /**
+   * Brings the topics an earlier run stored up to the rules now (the history plugin calls it at
+   * install with each topic's policy from the current `eventHistory`): a lowered limit or a new age
+   * applies from the start, not at the topic's next event; resolves once the excess is deleted.
+   * `policyOf` undefined: no rule keeps the topic any more (its events stay, unreadable, until the
+   * byte budget takes them). Engines that start empty (memory) need not implement it.
+   */
+  applyPolicies?(policyOf: (topic: string) => TopicPolicy | undefined): Promise<void>;
   /** Events and bytes of this realm now. */
   readonly size: { readonly events: number; readonly bytes: number };
+}
+
+/** A realm's bounds on its persisted retained events: the broker's own (maxRetainedBytes, retention.maxTopics), so that the file never holds more than the broker would keep. */
+export interface RealmStoreOptions {
+  /** Bytes of persisted retained records (encoded size) of the realm; past it the oldest topics' rows go first. */
+  readonly maxRetainedBytes?: number;
+  /** Retained topics persisted for the realm; past it the oldest go first. */
+  readonly maxRetainedTopics?: number;
 }
 
 export interface EventStore {
@@ -139,8 +161,11 @@ export interface EventStore {
    * then records only publications made on it, not those another node forwarded.
    */
   readonly shared: boolean;
-  /** The part of the store for `realm` (created on first use). `maxBytes`: the realm's history budget. */
-  realm(name: string, maxBytes: number): Promise<RealmStore>;
+  /**
+   * The part of the store for `realm` (created on first use). `maxBytes`: the realm's history
+   * budget; `options`: the bounds of its persisted retained events (engines that persist them).
+   */
+  realm(name: string, maxBytes: number, options?: RealmStoreOptions): Promise<RealmStore>;
   readonly stats: StoreStats;
   /** Writes what is queued and releases files and connections. */
   close(): Promise<void>;

@@ -164,7 +164,8 @@ export function historyPlugin(
   return {
     name: 'history',
     async install(realm, context) {
-      const rs = await store.realm(realm.name, realm.quotas.limits.maxHistoryBytes);
+      // Persisted retained events are bounded as the broker bounds them (#17 review F10).
+      const rs = await store.realm(realm.name, realm.quotas.limits.maxHistoryBytes, { maxRetainedBytes: realm.quotas.limits.maxRetainedBytes });
       const rules = new Map<SubscriptionId, Rule>();
       for (const h of rulesOf(realm.name) ?? []) {
         const subscription = realm.broker.ensureSubscription(h.topic, h.match);
@@ -173,6 +174,8 @@ export function historyPlugin(
         const previous = rules.get(subscription.id)?.policy;
         rules.set(subscription.id, { subscription, policy: previous === undefined ? own : widest(previous, own) });
       }
+      // Topics an earlier run stored (a durable store) take the rules' policies now: a lowered limit or a new age applies from the start.
+      await rs.applyPolicies?.((topic) => policyOf(rules, realm.broker.match(topic)));
       if (persistsRetained) await loadRetained(realm, rs);
       const state: HistoryState = { realm, store: rs, rules };
       states.set(realm, state);

@@ -41,9 +41,6 @@ export interface PubSubParts {
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
 
-/** How long a catch-up's replay may take to read before its SUBSCRIBE fails with wamp.error.timeout. */
-export const CATCH_UP_TIMEOUT_MS = 30_000;
-
 /**
  * SUBSCRIBE.Options.history, checked: `{after: publication}` or `{last: n}` (n ≥ 1, clamped to
  * `maxPage`), nothing else. Undefined when the option is absent.
@@ -121,16 +118,17 @@ export class PubSub {
     const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
     this.#hooks.subscribed(session, subscription, created, added);
-    if (msg.options['get_retained'] === true) this.#replayRetained(session, subscription);
+    if (msg.options['get_retained'] === true) this.#replayRetained(session, subscription, undefined, false);
   };
 
   /**
    * [ap_pubsub_event_retention] A pattern can match many retained topics, all sent at once: the
    * replay is bounded in bytes (the session's outbound soft limit by default); what does not fit
    * is left out. `skip`: publications the subscriber already got (a catch-up's replay and held
-   * events).
+   * events). `gap`: a catch-up's history_gap is still to be said (nothing was replayed): the
+   * first retained event sent carries it. Returns whether it is still to be said.
    */
-  #replayRetained(session: Endpoint, subscription: Subscription<Endpoint>, skip?: (publication: PublicationId) => boolean): void {
+  #replayRetained(session: Endpoint, subscription: Subscription<Endpoint>, skip: ((publication: PublicationId) => boolean) | undefined, gap: boolean): boolean {
     const max = this.#quotas.limits.maxRetainedReplayBytes;
     let bytes = 0;
     for (const retained of this.#broker.retainedFor(subscription, session)) {
@@ -140,8 +138,10 @@ export class PubSub {
         this.#stats.limitExceeded('maxRetainedReplayBytes');
         break;
       }
-      this.#sendRetained(session, subscription, retained);
+      this.#sendRetained(session, subscription, retained, gap);
+      gap = false;
     }
+    return gap;
   }
 
   // ---- gapless catch-up: SUBSCRIBE with the `history` option -------------------------------
@@ -155,23 +155,29 @@ export class PubSub {
   //
   // The SUBSCRIBE's Pause holds the session's later input until then, as an asynchronous
   // authorizer's does: a second SUBSCRIBE of the same topic, or an UNSUBSCRIBE, cannot slip in
-  // between the broker subscription and its answer (the read is bounded by CATCH_UP_TIMEOUT_MS).
+  // between the broker subscription and its answer (the read is bounded by limits.catchUpTimeoutMs).
+  //
+  // [F12 of #17's review] history_gap goes on the first EVENT the subscription delivers to the
+  // session after SUBSCRIBED: the first replayed one, else the retained one, else the first held
+  // or (when none was held) the next live one — a copy for this session alone (core/hold.ts). So a
+  // gap with nothing left to replay is still said.
 
   #catchUp(session: Endpoint, msg: Subscribe, request: CatchUpRequest, source: CatchUpSource): Pause {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
-    const max = this.#quotas.limits.maxCatchUpEvents;
-    const hold = session.hold(subscription.id, max);
+    const limits = this.#quotas.limits;
+    const hold = session.hold(subscription.id, { maxEvents: limits.maxCatchUpEvents, maxBytes: limits.maxCatchUpBytes });
     this.#hooks.subscribed(session, subscription, created, added);
     let timer: NodeJS.Timeout | undefined;
+    const ms = limits.catchUpTimeoutMs;
     const timeout = new Promise<Refusal>((resolve) => {
-      timer = setTimeout(() => resolve(refusal(ErrorUri.Timeout, `reading the history took longer than ${CATCH_UP_TIMEOUT_MS} ms`)), CATCH_UP_TIMEOUT_MS);
+      timer = setTimeout(() => resolve(refusal(ErrorUri.Timeout, `reading the history took longer than ${ms} ms (limits.catchUpTimeoutMs)`)), ms);
     });
     const read = Promise.race([source(session, subscription, request), timeout]);
     return new Pause(
       read
         .then(
-          (outcome) => this.#caughtUp(session, msg, subscription, added, hold, max, outcome),
+          (outcome) => this.#caughtUp(session, msg, subscription, added, hold, outcome),
           (err: unknown) => {
             // The hook set guards the source; this is a bug here, not the plugin's.
             hold.drop();
@@ -183,20 +189,13 @@ export class PubSub {
   }
 
   /** The replay was read (or refused): answers the SUBSCRIBE, all in one synchronous block. */
-  #caughtUp(
-    session: Endpoint,
-    msg: Subscribe,
-    subscription: Subscription<Endpoint>,
-    added: boolean,
-    hold: Hold,
-    max: number,
-    outcome: Outcome<CatchUpReplay>,
-  ): void {
+  #caughtUp(session: Endpoint, msg: Subscribe, subscription: Subscription<Endpoint>, added: boolean, hold: Hold, outcome: Outcome<CatchUpReplay>): void {
     // A session that left meanwhile: its subscription went with it; nothing is sent.
     if (!session.live) return hold.drop();
     let refused: Refusal | undefined;
     if (!outcome.ok) refused = outcome;
-    else if (hold.overflowed) refused = overLimit({ limit: 'maxCatchUpEvents', value: max });
+    else if (hold.overflow === 'events') refused = overLimit({ limit: 'maxCatchUpEvents', value: this.#quotas.limits.maxCatchUpEvents });
+    else if (hold.overflow === 'bytes') refused = overLimit({ limit: 'maxCatchUpBytes', value: this.#quotas.limits.maxCatchUpBytes });
     else if (!subscription.subscribers.has(session)) refused = refusal(ErrorUri.Canceled, 'the subscription was removed while its history was read');
     if (refused !== undefined) {
       hold.drop();
@@ -211,25 +210,26 @@ export class PubSub {
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });
     const replayed = new Set<PublicationId>();
     const pattern = subscription.match !== 'exact';
-    let first = true;
+    let gap = replay.gap;
     for (const e of replay.events) {
       const details: Dict = { ...e.details, history: true };
       if (pattern) details['topic'] = e.topic;
-      if (first && replay.gap) details['history_gap'] = true;
-      first = false;
+      if (gap) details['history_gap'] = true;
+      gap = false;
       const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: e.publication, details };
       if (e.args !== undefined) event.args = e.args;
       if (e.kwargs !== undefined) event.kwargs = e.kwargs;
       session.send(event);
       replayed.add(e.publication);
     }
-    if (msg.options['get_retained'] === true) this.#replayRetained(session, subscription, (p) => replayed.has(p) || hold.holds(p));
-    hold.release(replayed);
+    if (msg.options['get_retained'] === true) gap = this.#replayRetained(session, subscription, (p) => replayed.has(p) || hold.holds(p), gap);
+    hold.release(replayed, gap);
   }
 
   onUnsubscribe(session: Endpoint, msg: Unsubscribe): void {
     const outcome = this.#broker.unsubscribe(session, msg.subscription);
     if (outcome === undefined) return session.sendError(MessageCode.Unsubscribe, msg.request, ErrorUri.NoSuchSubscription);
+    session.unhold(msg.subscription);
     session.send({ code: MessageCode.Unsubscribed, request: msg.request });
     this.#hooks.unsubscribed(session, outcome.subscription, outcome.deleted);
   }
@@ -238,6 +238,7 @@ export class PubSub {
   revokeSubscription(session: Endpoint, subscription: Subscription<Endpoint>, reason?: string): boolean {
     const outcome = this.#broker.unsubscribe(session, subscription.id);
     if (outcome === undefined) return false;
+    session.unhold(subscription.id);
     // [ap_pubsub_subscription_revocation] Only a subscriber that announced the feature is told.
     if (session.supports('subscriber', 'subscription_revocation')) {
       const details: Dict = { subscription: subscription.id };
@@ -386,8 +387,9 @@ export class PubSub {
     return outcome;
   }
 
-  #sendRetained(session: Endpoint, subscription: Subscription<Endpoint>, retained: RetainedEvent<Endpoint>): void {
+  #sendRetained(session: Endpoint, subscription: Subscription<Endpoint>, retained: RetainedEvent<Endpoint>, gap: boolean): void {
     const details: Dict = { ...retained.details, retained: true };
+    if (gap) details['history_gap'] = true;
     if (subscription.match !== 'exact') details['topic'] = retained.topic;
     const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: retained.publication, details };
     if (retained.args !== undefined) event.args = retained.args;

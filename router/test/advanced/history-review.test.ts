@@ -6,7 +6,10 @@
  * (F9). Raw frames against a router on an ephemeral port, the real engines. (F10, retained
  * events persisted as the broker keeps them, is proved on the plugin in unit/history-plugin.test.ts.)
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import { startTestRouter } from '../helpers.js';
 import { Raw, asDict } from './support.js';
@@ -189,6 +192,22 @@ describe('get_events on a pattern rule for a caller without permission on the pa
 });
 
 describe('F9: durability "ack" acknowledges only what the store will keep', () => {
+  it("with the SQLite store too (the review's case): ERROR, and nothing stored", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-history-review-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const router = await startTestRouter({
+      store: { type: 'sqlite', path: join(dir, 'h.db'), durability: 'ack' },
+      realms: [{ name: 'realm1', eventHistory: [{ topic: 'com.s.t', limit: 10 }], limits: { maxHistoryBytes: 4096 } }],
+    });
+    const publisher = await Raw.join(router.url);
+    const request = publisher.nextRequest();
+    publisher.send([MessageCode.Publish, request, { acknowledge: true }, 'com.s.t', ['x'.repeat(8192)]]);
+    const reply = await publisher.next();
+    expect(reply.slice(0, 5)).toEqual([MessageCode.Error, MessageCode.Publish, request, {}, 'switchboard.error.limit_exceeded']);
+    expect(reply[6]).toEqual({ limit: 'maxHistoryBytes', value: 4096 });
+    expect(await publisher.meta('wamp.topic.history.last', ['com.s.t', 10])).toEqual([]);
+  });
+
   it('an event larger than maxHistoryBytes gets ERROR limit_exceeded {limit: maxHistoryBytes, value}, is delivered, and is counted', async () => {
     const router = await startTestRouter({
       metrics: { port: 0 },

@@ -221,6 +221,8 @@ describe('per-session limits', () => {
       maxHistoryPage: 1000,
       maxHistoryPageBytes: 4 * 1024 * 1024,
       maxCatchUpEvents: 10_000,
+      maxCatchUpBytes: 16 * 1024 * 1024,
+      catchUpTimeoutMs: 30_000,
       maxRetainedReplayBytes: 4 * 1024 * 1024,
     });
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { maxSubscriptionsPerSession: 0 } }] })).toThrow(/maxSubscriptionsPerSession/);

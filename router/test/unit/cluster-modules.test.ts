@@ -178,8 +178,19 @@ describe('EventForwarding', () => {
 
   const subscription = (topic: string, match: 'exact' | 'prefix' | 'wildcard' = 'exact'): Subscription<Endpoint> =>
     ({ topic, match }) as Subscription<Endpoint>;
-  const envelope = (node: string, seq: number, topic = 'com.t', realm = 'realm1'): Uint8Array =>
-    encodeCluster({ kind: 'e', node, seq, realm, topic, publication: 5 as PublicationId, details: {}, filter: NO_FILTER, args: [seq], kwargs: undefined });
+  const envelope = (node: string, seq: number, topic = 'com.t', realm = 'realm1', publication = 5): Uint8Array =>
+    encodeCluster({
+      kind: 'e',
+      node,
+      seq,
+      realm,
+      topic,
+      publication: publication as PublicationId,
+      details: {},
+      filter: NO_FILTER,
+      args: [seq],
+      kwargs: undefined,
+    });
 
   it("publishes a delivered publication once on its topic's subject, and keeps a retained one in the bucket", () => {
     const { events, published, retained } = setup();
@@ -234,14 +245,19 @@ describe('EventForwarding', () => {
     expect(delivered.map((d) => d.args)).toEqual([[1], [1], [2]]);
   });
 
-  it("mirrors the retained bucket's entries of other nodes", () => {
+  it("mirrors the retained bucket's entries of other nodes and of its name's earlier incarnations, not its own", () => {
     const { events, retainedHere } = setup();
     const entry = (value: Uint8Array, operation: 'PUT' | 'DEL' = 'PUT'): KvEntry => ({ key: 'realm1.com.t', value, operation }) as unknown as KvEntry;
+    // This incarnation retained publication 7 (its broker has it): its own entry coming back is skipped.
+    const plan = { publication: 7 as PublicationId, publisher: undefined, topic: 'com.mine', subscriptions: [], filter: NO_FILTER } as DeliveryPlan<Endpoint>;
+    events.forward(plan, {}, ['mine'], undefined, true, false);
     events.onRetainedEntry(entry(envelope('n2', 1)));
-    events.onRetainedEntry(entry(envelope('n1', 2)));
+    events.onRetainedEntry(entry(envelope('n1', 2, 'com.mine', 'realm1', 7)));
+    // An entry under this node's name it did not put: an earlier incarnation's (a node restarted under its name).
+    events.onRetainedEntry(entry(envelope('n1', 1, 'com.before', 'realm1', 3)));
     events.onRetainedEntry(entry(envelope('n2', 3), 'DEL'));
     events.onRetainedEntry(entry(new Uint8Array([0xc1])));
-    expect(retainedHere).toEqual(['com.t']);
+    expect(retainedHere).toEqual(['com.t', 'com.before']);
   });
 });
 

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorMessage, MessageCode as Code, PublicationId, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
-import type { Endpoint, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
+import type { Endpoint, HoldLimits, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
 import { LIMIT_EXCEEDED, STORE_FAILED } from '../../src/core/outcome.js';
 import type { RealmLimits } from '../../src/limits.js';
 import { MemoryStore } from '../../src/history/memory.js';
@@ -63,12 +63,9 @@ function endpoint(authid = 'alice', authrole = 'user'): Endpoint & { sent: WampM
       sent.push(event.message());
       return 'sent';
     },
-    hold: (_subscription: SubscriptionId, max: number) =>
-      new HeldEvents(
-        max,
-        (event) => void sent.push(event.message()),
-        () => undefined,
-      ),
+    hold: (_subscription: SubscriptionId, limits: HoldLimits) =>
+      new HeldEvents(limits, { bytes: () => 0, send: (event) => void sent.push(event.message()), done: () => undefined }),
+    unhold: () => undefined,
     protocolViolation: () => undefined,
     abort: () => undefined,
     goodbye: () => undefined,

@@ -47,6 +47,47 @@ function event(publication: number, topic = 't', at = 1000): HistoryEvent {
 }
 
 describe('SqliteStore', () => {
+  it('applyPolicies: a reopened file takes the rules now — a lowered limit trimmed in chunks, a new age, a lowered budget — before any append', async () => {
+    const path = join(tempDir(), 'h.db');
+    const now = 10_000;
+    const writer = await SqliteStore.open({ path, expiryIntervalMs: 0, now: () => now });
+    const before = await writer.realm('r', 1e9);
+    for (let i = 1; i <= 2500; i++) before.append(event(i, 'many', 1000), { limit: 5000, maxAgeMs: 0 });
+    before.append(event(9001, 'aged', 1000), { limit: 10, maxAgeMs: 0 });
+    before.append(event(9002, 'gone', 1000), { limit: 10, maxAgeMs: 0 });
+    await before.flush();
+    await writer.close();
+
+    const store = await SqliteStore.open({ path, expiryIntervalMs: 0, now: () => now });
+    onTestFinished(() => store.close());
+    const realm = await store.realm('r', 1e9);
+    const policies = new Map([
+      ['many', { limit: 3, maxAgeMs: 0 }],
+      ['aged', { limit: 10, maxAgeMs: 5000 }],
+    ]);
+    // Chunks of at most 1000 rows, the event loop served between them.
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    await realm.applyPolicies!((topic) => policies.get(topic));
+    clearInterval(counting);
+    expect(turns).toBeGreaterThanOrEqual(1);
+    const read = async (topic: string): Promise<unknown[]> =>
+      (await realm.query({ select: { match: 'exact', topic }, limit: 100 })).events.map((e) => e.publication);
+    expect(await read('many')).toEqual([2498, 2499, 2500]);
+    expect(store.stats.expired.count).toBe(2497);
+    // The new age applies to reads at once (now - at = 9000 > 5000), the rows go on the expiry pass.
+    expect(await read('aged')).toEqual([]);
+    // A topic no rule keeps any more stays as it was.
+    expect(await read('gone')).toEqual([9002]);
+    expect(realm.size.events).toBe(5);
+    await store.expire();
+    expect(realm.size.events).toBe(4);
+    // A budget lowered since: applied at once too, oldest first.
+    const small = await store.realm('r', 1);
+    await small.applyPolicies!((topic) => policies.get(topic));
+    expect(small.size.events).toBe(0);
+  });
+
   it('WAL journal; a file of a newer schema version is refused with a message that says so', async () => {
     const path = join(tempDir(), 'h.db');
     const store = await SqliteStore.open({ path, expiryIntervalMs: 0 });

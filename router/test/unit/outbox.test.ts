@@ -163,3 +163,31 @@ describe('Outbox.sendEvent (shared frames)', () => {
     expect(stats.messagesOut[MessageCode.Event]).toBe(2);
   });
 });
+
+describe('Outbox.sendEventSurely and eventBytes (a catch-up hold)', () => {
+  it('sends the shared encoding through the must-arrive path, not the droppable one, and counts it', () => {
+    const stats = new RouterStats();
+    const peer = new FakePeer();
+    const outbox = new Outbox(peer, stats, silentLogger());
+    const { event, encodings } = fanOut();
+    expect(outbox.eventBytes(event)).toBe(jsonCodec.encode(toWire(event.message())).length);
+    expect(outbox.sendEventSurely(event)).toBe('sent');
+    expect(peer.shared).toEqual([]);
+    expect(peer.received).toEqual([toWire(event.message())]);
+    // Measured, then sent: encoded once.
+    expect(encodings).toEqual([jsonCodec]);
+    expect(stats.messagesOut[MessageCode.Event]).toBe(1);
+    peer.accepts = false;
+    expect(outbox.sendEventSurely(event)).toBe('gone');
+  });
+
+  it('an in-process peer gets the shared object; its cost is the payload estimate', () => {
+    const peer = new FakeLocalPeer();
+    const outbox = new Outbox(peer, new RouterStats(), silentLogger());
+    const { event, encodings } = fanOut();
+    expect(outbox.eventBytes(event)).toBeGreaterThan(0);
+    expect(outbox.sendEventSurely(event)).toBe('sent');
+    expect(peer.messages).toEqual([event.message()]);
+    expect(encodings).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Dict, ErrorMessage, MessageCode as Code, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import { NO_FILTER } from '../../src/broker/broker.js';
-import type { Endpoint, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
+import type { Endpoint, HoldLimits, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
 import { HeldEvents } from '../../src/core/hold.js';
 import { LIMIT_EXCEEDED, overLimit, refusal, refusalMessage } from '../../src/core/outcome.js';
 import { silentLogger } from '../../src/log.js';
@@ -51,12 +51,9 @@ function endpoint(authprovider = 'static'): Endpoint & { sent: WampMessage[]; vi
       sent.push(event.message());
       return 'sent';
     },
-    hold: (_subscription: SubscriptionId, max: number) =>
-      new HeldEvents(
-        max,
-        (event) => void sent.push(event.message()),
-        () => undefined,
-      ),
+    hold: (_subscription: SubscriptionId, limits: HoldLimits) =>
+      new HeldEvents(limits, { bytes: () => 0, send: (event) => void sent.push(event.message()), done: () => undefined }),
+    unhold: () => undefined,
     protocolViolation: (message: string) => void violations.push(message),
     abort: () => undefined,
     goodbye: () => undefined,

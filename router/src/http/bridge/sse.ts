@@ -17,6 +17,7 @@ import type { Args, Dict, Kwargs, PublicationId, SessionId, SubscriptionId } fro
 import { isMatchPolicy, listArgs } from '@switchboard/schemas';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Admission } from '../admission.js';
+import { payloadBytes } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { Realm } from '../../realm.js';
 import { catchUpReplay } from '../../meta/history.js';
@@ -27,9 +28,6 @@ import { queryText } from './query.js';
 import { HttpRefusal, NotRepresentable, bridgeJson, sendBody } from './respond.js';
 import type { SessionPool } from './sessions.js';
 import { errorAnswer } from './status.js';
-
-/** Live events one stream holds while it reads the history it replays (Last-Event-ID). */
-const MAX_HELD = 10_000;
 
 interface StreamEvent {
   publication: number;
@@ -121,9 +119,13 @@ export class SsePath {
     };
     /**
      * Live events that arrive while the history is read (Last-Event-ID): sent after the replay,
-     * those it already sent left out. Bounded: a stream past it closes, the client resumes.
+     * those it already sent left out. Bounded as a SUBSCRIBE catch-up's hold is, by the realm's
+     * limits.maxCatchUpEvents and maxCatchUpBytes (estimated): a stream past them closes (counted
+     * in switchboard_limits_exceeded_total), the client resumes.
      */
     let held: EventMessage[] | undefined;
+    let heldBytes = 0;
+    let holdingIn: Realm | undefined;
     const onSubscribed = (subscription: number): void => {
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
@@ -138,6 +140,8 @@ export class SsePath {
       const reader = routerSession();
       if (realm === undefined || routed === undefined || reader === undefined) return;
       held = [];
+      heldBytes = 0;
+      holdingIn = realm;
       // A history read with no gate of its own: the SUBSCRIBE that made this subscription passed
       // the realm's gate for its topic and match, which is what reading its history asks for
       // (meta/history.ts). Everything after the last event seen; all that is kept if that one is
@@ -184,9 +188,18 @@ export class SsePath {
       send({ publication: e.publication, topic: eventTopic, details: e.details, args: e.args, kwargs: e.kwargs });
     };
     const onEvent = (e: EventMessage): void => {
-      if (held === undefined) return deliver(e);
-      if (held.length >= MAX_HELD) {
-        this.log.info({ path: this.path.path, topic, held: held.length }, 'SSE: too many live events while reading the history: stream closed');
+      if (held === undefined || holdingIn === undefined) return deliver(e);
+      if (res.destroyed) return;
+      const limits = holdingIn.quotas.limits;
+      heldBytes += payloadBytes(e.args, e.kwargs, e.details);
+      const over = held.length >= limits.maxCatchUpEvents ? 'maxCatchUpEvents' : heldBytes > limits.maxCatchUpBytes ? 'maxCatchUpBytes' : undefined;
+      if (over !== undefined) {
+        holdingIn.stats.limitExceeded(over);
+        this.log.info(
+          { path: this.path.path, topic, held: held.length, bytes: heldBytes, limit: over },
+          'SSE: too many live events while reading the history: stream closed',
+        );
+        held = [];
         res.destroy();
         return;
       }
