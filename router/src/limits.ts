@@ -46,6 +46,8 @@ export interface RealmLimits {
   maxHistoryBytes: number;
   /** Events one history read returns at most (a larger `limit` is clamped; the answer says `more`). */
   maxHistoryPage: number;
+  /** Bytes (estimated, see payloadBytes) one history read returns at most; the page stops before the event that passes it and says `more`. */
+  maxHistoryPageBytes: number;
   /** Live events held for one SUBSCRIBE catch-up while its replay is read; past it the SUBSCRIBE fails. */
   maxCatchUpEvents: number;
   /**
@@ -78,6 +80,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxRetainedBytes: 64 * 1024 * 1024,
   maxHistoryBytes: 64 * 1024 * 1024,
   maxHistoryPage: 1000,
+  maxHistoryPageBytes: 4 * 1024 * 1024,
   maxCatchUpEvents: 10_000,
   maxCatchUpBytes: 16 * 1024 * 1024,
   catchUpTimeoutMs: 30_000,

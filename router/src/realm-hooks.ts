@@ -6,7 +6,7 @@
  * sessions and subscriptions live on the other nodes. A leaf: no import of the realm.
  */
 import type { Args, Dict, ErrorMessage, Kwargs, MatchPolicy, WireArgs, Yield } from '@switchboard/schemas';
-import type { DeliveryPlan, Subscription } from './broker/broker.js';
+import type { DeliveryPlan, RetainOutcome, Subscription } from './broker/broker.js';
 import type { RouterProcedure } from './calls.js';
 import type { Outcome, Refusal } from './core/outcome.js';
 import { refusal } from './core/outcome.js';
@@ -20,10 +20,21 @@ import { logRefusal } from './log.js';
  * Where a delivered publication came from: a session's PUBLISH (or testament), the router itself
  * (meta events), or another cluster node (never forwarded again).
  */
-export type PublicationOrigin = { readonly kind: 'session'; readonly retain: boolean; readonly acknowledged: boolean } | { readonly kind: 'router' | 'remote' };
+export type PublicationOrigin =
+  | {
+      readonly kind: 'session';
+      readonly retain: boolean;
+      readonly acknowledged: boolean;
+      /** What the broker did with a retain: true publication (undefined otherwise): persisted retained events follow it. */
+      readonly retained?: RetainOutcome | undefined;
+    }
+  | { readonly kind: 'router' | 'remote' };
 
 export const ROUTER_ORIGIN: PublicationOrigin = { kind: 'router' };
 export const REMOTE_ORIGIN: PublicationOrigin = { kind: 'remote' };
+/** A session's publication without retain, unacknowledged and acknowledged: shared, so that publishing allocates no origin. */
+export const SESSION_ORIGIN: PublicationOrigin = { kind: 'session', retain: false, acknowledged: false };
+export const ACKNOWLEDGED_ORIGIN: PublicationOrigin = { kind: 'session', retain: false, acknowledged: true };
 
 /** The options of a REGISTER that a cluster-wide claim records. */
 export interface ClaimOptions {
@@ -70,8 +81,9 @@ export interface RealmHooks extends RealmObserver {
    * A publication was delivered to this node's subscribers (after retention). Event history
    * records it; a cluster node forwards what did not come from another node. A promise returned
    * for an acknowledged publication holds its PUBLISHED until it resolves (event history with
-   * durability "ack": the store has the event); a rejection makes it ERROR
-   * switchboard.error.store_failed. Return nothing otherwise: the publish path then waits for nothing.
+   * durability "ack": the store has the event); a rejection makes it ERROR: the rejection's
+   * refusal (a RefusalError, core/outcome.ts), else switchboard.error.store_failed. Return nothing
+   * otherwise: the publish path then waits for nothing.
    */
   onPublished?(
     plan: DeliveryPlan<Endpoint>,

@@ -53,7 +53,15 @@ export interface RetainOutcome {
   evicted: number;
   /** The event alone is larger than maxBytes. */
   tooLarge: boolean;
+  /**
+   * Topics whose event for everybody the broker no longer keeps because of this call: evicted
+   * for maxBytes or maxTopics, or (a restricted event too large beside it) this topic's own.
+   * Whoever persists retained events forgets these (meta/history.ts). Shared and empty mostly.
+   */
+  evictedTopics: readonly string[];
 }
+
+const NO_TOPICS: readonly string[] = [];
 
 export interface BrokerOptions {
   /** Draws subscription IDs (given the subscription's topic and policy, for IDs derived from them). */
@@ -228,9 +236,9 @@ export class Broker<S extends Subscriber> {
     /** When it was published, if not now (an event persisted by an earlier run: ttlMs counts from then). */
     at?: number,
   ): RetainOutcome {
-    if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false };
+    if (this.#retention.maxTopics === 0) return { retained: false, evicted: 0, tooLarge: false, evictedTopics: NO_TOPICS };
     const maxBytes = this.#retention.maxBytes ?? Infinity;
-    if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true };
+    if (bytes > maxBytes) return { retained: false, evicted: 0, tooLarge: true, evictedTopics: NO_TOPICS };
     const event: RetainedEvent<S> = {
       publication: plan.publication,
       topic: plan.topic,
@@ -247,7 +255,14 @@ export class Broker<S extends Subscriber> {
       this.#retained.delete(plan.topic); // re-inserted below as the newest topic
       this.#retainedBytes -= previous.bytes;
     }
-    if (this.#retained.size >= this.#retention.maxTopics) this.#dropOldestTopic();
+    let evictedTopics: string[] | undefined;
+    const drop = (): boolean => {
+      const topic = this.#dropOldestTopic();
+      if (topic === undefined) return false;
+      (evictedTopics ??= []).push(topic);
+      return true;
+    };
+    if (this.#retained.size >= this.#retention.maxTopics) drop();
     const restricted = isRestricted(plan.filter);
     let entry: TopicRetention<S>;
     if (restricted) {
@@ -259,21 +274,25 @@ export class Broker<S extends Subscriber> {
         entry.restricted.shift();
         entry.bytes = topicBytes(entry);
       }
-      if (entry.bytes > maxBytes) entry = { everyone: undefined, restricted: [event], bytes };
+      if (entry.bytes > maxBytes) {
+        if (previous?.everyone !== undefined) (evictedTopics ??= []).push(plan.topic);
+        entry = { everyone: undefined, restricted: [event], bytes };
+      }
     } else entry = { everyone: event, restricted: [], bytes };
     let evicted = 0;
-    while (this.#retainedBytes + entry.bytes > maxBytes && this.#dropOldestTopic()) evicted++;
+    while (this.#retainedBytes + entry.bytes > maxBytes && drop()) evicted++;
     this.#retained.set(plan.topic, entry);
     this.#retainedBytes += entry.bytes;
-    return { retained: true, evicted, tooLarge: false };
+    return { retained: true, evicted, tooLarge: false, evictedTopics: evictedTopics ?? NO_TOPICS };
   }
 
-  #dropOldestTopic(): boolean {
+  /** Drops the oldest retained topic; its name, or undefined when none is left. */
+  #dropOldestTopic(): string | undefined {
     const oldest = this.#retained.entries().next();
-    if (oldest.done === true) return false;
+    if (oldest.done === true) return undefined;
     this.#retained.delete(oldest.value[0]);
     this.#retainedBytes -= oldest.value[1].bytes;
-    return true;
+    return oldest.value[0];
   }
 
   /** Bytes held by retained events (as estimated when they were retained). */

@@ -949,6 +949,10 @@ export interface Realm {
      */
     maxHistoryPage?: number;
     /**
+     * Bytes (estimated from payload, details and topic, as maxHistoryBytes counts them) one history read returns at most (wamp.subscription.get_events, wamp.topic.history.*, the replay of a SUBSCRIBE with the history option). A page stops before the event that would pass it (it always holds at least one event) and says more: true; a replay cut by it keeps the newest events (history {after} then marks history_gap).
+     */
+    maxHistoryPageBytes?: number;
+    /**
      * Most live events held for one SUBSCRIBE with the history option while its replay is read from the store. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone.
      */
     maxCatchUpEvents?: number;

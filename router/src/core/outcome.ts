@@ -53,6 +53,16 @@ export function overLimit(hit: LimitHit): OverLimit {
   return { ok: false, error: LIMIT_EXCEEDED, message: `limit ${hit.limit} (${hit.value}) reached`, limit: hit };
 }
 
+/**
+ * A rejection carrying the refusal a request is answered with: a plugin's promise the realm
+ * waits on before answering (event history's durability "ack" refusing an event it will not store).
+ */
+export class RefusalError extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.message);
+  }
+}
+
 export function isOverLimit(refused: Refusal): refused is OverLimit {
   return (refused as Partial<OverLimit>).limit !== undefined;
 }

@@ -10,7 +10,8 @@
  * Crossbar's form; it answers args [events] only, as Crossbar does), and the spec's
  * wamp.topic.history.last(topic, limit), wamp.topic.history.since(topic, timestamp),
  * wamp.topic.history.after(topic, publication), which answer args [events] and kwargs {more, gap}.
- * Every read returns at most `limits.maxHistoryPage` events.
+ * Every read returns at most `limits.maxHistoryPage` events and `limits.maxHistoryPageBytes` bytes
+ * (estimated; at least one event), `more` (and `gap`) computed from what the reader may read.
  *
  * History is payloads: a reader gets only the events it could have received by subscribing.
  * Calling a procedure is authorized like every other CALL; what it returns needs subscribe
@@ -21,7 +22,7 @@ import type { Dict, Kwargs, MatchPolicy, PublicationId, SubscriptionId, WireArgs
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
 import type { Verdict } from '../auth/gate.js';
-import { HISTORY_UNAVAILABLE, STORE_FAILED, refusal } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, RefusalError, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type {
@@ -66,6 +67,7 @@ interface Rule {
 
 /** What the plugin keeps for one realm while installed. */
 interface HistoryState {
+  readonly realm: Realm;
   readonly store: RealmStore;
   /** Rules by their history subscription's ID. */
   readonly rules: ReadonlyMap<SubscriptionId, Rule>;
@@ -175,7 +177,7 @@ export function historyPlugin(
       // Topics an earlier run stored (a durable store) take the rules' policies now: a lowered limit or a new age applies from the start.
       await rs.applyPolicies?.((topic) => policyOf(rules, realm.broker.match(topic)));
       if (persistsRetained) await loadRetained(realm, rs);
-      const state: HistoryState = { store: rs, rules };
+      const state: HistoryState = { realm, store: rs, rules };
       states.set(realm, state);
       installReads(realm, context, state);
       // The SUBSCRIBE `history` option replays from this store (WELCOME announces history_catch_up).
@@ -202,15 +204,28 @@ export function historyPlugin(
     // Router-origin events (meta events) are never kept; with a shared store the publishing node wrote what another node forwards.
     if (origin.kind === 'router' || (origin.kind === 'remote' && store.shared)) return undefined;
     const policy = policyOf(state.rules, plan.subscriptions);
-    const retain = persistsRetained && origin.kind === 'session' && origin.retain;
-    if (policy === undefined && !retain) return undefined;
+    // Persisted retained events follow the broker's: what it evicted is forgotten, what it refused never kept. [ap_pubsub_event_retention]
+    const retained = persistsRetained && origin.kind === 'session' ? origin.retained : undefined;
+    if (retained !== undefined) for (const topic of retained.evictedTopics) state.store.unretain(topic);
+    if (policy === undefined && retained?.retained !== true) return undefined;
     if (bySession(plan.filter)) return undefined;
     const filter = storedFilter(plan.filter);
     const event: HistoryEvent = { at: now(), publication: plan.publication, topic: plan.topic, details, args, kwargs, filter };
-    if (policy !== undefined) state.store.append(event, policy);
+    const appended = policy === undefined ? 'queued' : state.store.append(event, policy);
     // Only the topic's event for everybody is persisted (the broker keeps restricted ones in memory).
-    if (retain && filter === NO_LISTS) state.store.retain(event);
-    if (ack && origin.kind === 'session' && origin.acknowledged) return state.store.flush();
+    if (retained?.retained === true && filter === NO_LISTS) state.store.retain(event);
+    const acknowledged = ack && origin.kind === 'session' && origin.acknowledged;
+    if (appended === 'too-large') {
+      // Alone larger than the realm's history budget: never stored. "ack" says so instead of PUBLISHED (the ERROR counts it).
+      const maxBytes = state.realm.quotas.limits.maxHistoryBytes;
+      if (acknowledged) return Promise.reject(new RefusalError(overLimit({ limit: 'maxHistoryBytes', value: maxBytes })));
+      state.realm.stats.limitExceeded('maxHistoryBytes');
+    } else if (appended === 'refused' && acknowledged) {
+      return Promise.reject(
+        new RefusalError(refusal(STORE_FAILED, 'the event store did not take the event (it is closed or cannot take more); it was delivered')),
+      );
+    }
+    if (acknowledged) return state.store.flush();
     return undefined;
   }
 }
@@ -283,28 +298,47 @@ function queryOf(select: TopicSelector, f: Filters, page: number): HistoryQuery 
 }
 
 /**
- * The events `caller` may read: all of them with subscribe permission on the subscription itself;
- * otherwise, for a pattern subscription, those whose topic it may subscribe to; for an exact one
- * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
+ * Most distinct topics one get_events asks the gate about, one by one, for a caller without
+ * subscribe permission on a pattern rule's pattern: each may be a question to a dynamic
+ * authorizer. Past it the read is refused (the caller reads one topic with the kwarg `topic`).
  */
-async function readable(realm: Realm, caller: Endpoint, subscription: Subscription<Endpoint>, events: StoredEvent[]): Promise<StoredEvent[]> {
-  const whole = await realm.gate.verdict(caller, { uri: subscription.topic, action: 'subscribe', match: subscription.match });
-  // The caller left meanwhile: nobody gets the answer.
-  if (whole === undefined) return [];
-  if (whole.ok) return events;
-  if (whole.error !== ErrorUri.NotAuthorized) throw new WampError(whole.error, [whole.message]);
-  if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
-  const topics = [...new Set(events.map((e) => e.topic))];
-  // One topic at a time: at most one question in flight to a dynamic authorizer per call; a caller that left stops the asking.
-  const verdicts: (Verdict | undefined)[] = [];
-  for (const topic of topics) {
-    if (!caller.live) return [];
-    verdicts.push(await realm.gate.verdict(caller, { uri: topic, action: 'subscribe' }));
-  }
-  const failed = verdicts.find((v) => v !== undefined && !v.ok && v.error !== ErrorUri.NotAuthorized);
-  if (failed !== undefined && !failed.ok) throw new WampError(failed.error, [failed.message]);
-  const allowed = new Set(topics.filter((_, i) => verdicts[i]?.ok === true));
-  return events.filter((e) => allowed.has(e.topic));
+export const MAX_TOPIC_VERDICTS = 64;
+
+/**
+ * The filter of what `caller` may read of `subscription`'s events: all of them with subscribe
+ * permission on the subscription itself; otherwise, for a pattern subscription, those whose topic
+ * it may subscribe to (asked once per topic, at most MAX_TOPIC_VERDICTS topics); for an exact one
+ * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
+ * Verdicts are kept for the read, so that a read of more than one store page asks once per topic.
+ * A caller that left gets nothing.
+ */
+function permitted(realm: Realm, caller: Endpoint, subscription: Subscription<Endpoint>): (events: StoredEvent[]) => Promise<StoredEvent[]> {
+  let whole: Verdict | undefined;
+  const verdicts = new Map<string, boolean>();
+  return async (events) => {
+    if (whole === undefined) {
+      whole = await realm.gate.verdict(caller, { uri: subscription.topic, action: 'subscribe', match: subscription.match });
+      // The caller left meanwhile: nobody gets the answer.
+      if (whole === undefined) return [];
+    }
+    if (whole.ok) return events;
+    if (whole.error !== ErrorUri.NotAuthorized) throw new WampError(whole.error, [whole.message]);
+    if (subscription.match === 'exact') throw new WampError(ErrorUri.NotAuthorized, [`session is not authorized to subscribe to '${subscription.topic}'`]);
+    // One topic at a time: at most one question in flight to a dynamic authorizer per call; a caller that left stops the asking.
+    for (const e of events) {
+      if (verdicts.has(e.topic)) continue;
+      if (verdicts.size >= MAX_TOPIC_VERDICTS)
+        throw new WampError(ErrorUri.NotAuthorized, [
+          `session is not authorized to subscribe to '${subscription.topic}' (${subscription.match}), and its events span more than ${MAX_TOPIC_VERDICTS} topics to authorize one by one: read one topic at a time with the keyword argument topic`,
+        ]);
+      if (!caller.live) return [];
+      const verdict = await realm.gate.verdict(caller, { uri: e.topic, action: 'subscribe' });
+      if (verdict === undefined) return [];
+      if (!verdict.ok && verdict.error !== ErrorUri.NotAuthorized) throw new WampError(verdict.error, [verdict.message]);
+      verdicts.set(e.topic, verdict.ok);
+    }
+    return events.filter((e) => verdicts.get(e.topic) === true);
+  };
 }
 
 /** The store read, its failure an ERROR to this read (never a fault of the session). */
@@ -316,6 +350,59 @@ async function readStore(rs: RealmStore, q: HistoryQuery): Promise<HistoryPage> 
   } catch (err) {
     throw new WampError(STORE_FAILED, [`event store read failed: ${err instanceof Error ? err.message : String(err)}`]);
   }
+}
+
+/** How many pages one read may look at to fill its page with events the reader may read. */
+const SCAN_PAGES = 4;
+
+/**
+ * Reads `q` keeping what `keep` lets through (the publications' authid/authrole lists, the gate),
+ * so that a page's length and `more` are the reader's: `q.limit` events it may read, and more:
+ * true only when it may read another (or, past SCAN_PAGES pages scanned, when one may exist). The
+ * store is asked for one event past the page (that one answers `more`); a read that lost events
+ * to `keep` while the store has more is read again with a larger limit (doubled, at most
+ * SCAN_PAGES × the realm's page): the store has no position to resume from in both directions.
+ * In the store's order.
+ */
+async function collect(
+  rs: RealmStore,
+  q: HistoryQuery,
+  page: number,
+  keep: (events: StoredEvent[]) => StoredEvent[] | Promise<StoredEvent[]>,
+): Promise<HistoryPage> {
+  const wanted = q.limit;
+  let limit = wanted + 1;
+  for (;;) {
+    const read = await readStore(rs, { ...q, limit });
+    const kept = await keep(read.events);
+    if (kept.length > wanted) return { events: kept.slice(0, wanted), more: true, gap: read.gap };
+    if (!read.more || limit > SCAN_PAGES * page) return { events: kept, more: read.more, gap: read.gap };
+    limit = Math.min(2 * limit, SCAN_PAGES * page + 1);
+  }
+}
+
+/** An event's bytes as the realm estimates them for every byte budget (payloadBytes + the topic). */
+function eventBytes(e: HistoryEvent): number {
+  return payloadBytes(e.args, e.kwargs, e.details) + e.topic.length;
+}
+
+/**
+ * The first events of `events` that fit in `maxBytes` (limits.maxHistoryPageBytes), at least one:
+ * an event the router accepted is sent, alone if it must (else a reader paging with after() would
+ * never get past it). `cut`: some were left out.
+ */
+function fitting<E extends HistoryEvent>(events: readonly E[], maxBytes: number): { events: E[]; cut: boolean } {
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    bytes += eventBytes(events[i]!);
+    if (bytes > maxBytes && i > 0) return { events: events.slice(0, i), cut: true };
+  }
+  return { events: events as E[], cut: false };
+}
+
+/** The most bytes one read returns in `realm` (`limits.maxHistoryPageBytes`). */
+function pageBytesOf(realm: Realm): number {
+  return realm.quotas.limits.maxHistoryPageBytes;
 }
 
 /** get_events' shape of a stored event: `subscription` the rule's, `details.topic` for a pattern rule. */
@@ -370,15 +457,17 @@ function installReads(realm: Realm, scope: PluginScope, state: HistoryState): vo
       if (!realm.broker.match(f.topic).includes(subscription)) return { args: [[]] };
       select = { match: 'exact', topic: f.topic };
     }
-    const page = await readStore(state.store, queryOf(select, f, pageOf(realm)));
-    // The publication's authid/authrole lists apply to whoever reads the history.
-    const visible = page.events.filter((e) => mayRead(e.filter, caller));
-    const permitted = await readable(realm, caller, subscription, visible);
+    // The publication's authid/authrole lists apply to whoever reads the history; then the gate.
+    const allowed = permitted(realm, caller, subscription);
+    const page = await collect(state.store, queryOf(select, f, pageOf(realm)), pageOf(realm), (events) =>
+      allowed(events.filter((e) => mayRead(e.filter, caller))),
+    );
     // The caller left while the gate was asked: nobody gets the answer.
     if (!caller.live) return undefined;
     // Crossbar's form, args only: with kwargs, Autobahn and other clients would hand the caller a
-    // CallResult instead of the list it has always had. `more` is asked for with a next page.
-    return { args: [permitted.map((e) => eventOut(e, subscription))] };
+    // CallResult instead of the list it has always had. `more` is asked for with a next page. Cut
+    // to maxHistoryPageBytes like every read.
+    return { args: [fitting(page.events, pageBytesOf(realm)).events.map((e) => eventOut(e, subscription))] };
   });
 
   /** wamp.topic.history.*: one topic, authorized by the reader's subscribe permission on it. */
@@ -394,11 +483,15 @@ function installReads(realm: Realm, scope: PluginScope, state: HistoryState): vo
       if (verdict === undefined) return undefined;
       if (!verdict.ok) throw new WampError(verdict.error, [verdict.message]);
       const q = queryOf({ match: 'exact', topic }, f, pageOf(realm));
-      const page = await readStore(state.store, f.last === true ? { ...q, reverse: true } : q);
-      const events = f.last === true ? page.events.reverse() : page.events;
+      // The publication's authid/authrole lists apply to whoever reads: `more` counts only what the reader may read.
+      const page = await collect(state.store, f.last === true ? { ...q, reverse: true } : q, pageOf(realm), (events) =>
+        events.filter((e) => mayRead(e.filter, caller)),
+      );
       if (!caller.live) return undefined;
-      const visible = events.filter((e) => mayRead(e.filter, caller));
-      return { args: [visible.map((e) => eventOut(e, rule.subscription))], kwargs: { more: page.more, gap: page.gap } };
+      // last(): newest first from the store, so the bytes keep the newest; answered oldest first.
+      const { events, cut } = fitting(page.events, pageBytesOf(realm));
+      if (f.last === true) events.reverse();
+      return { args: [events.map((e) => eventOut(e, rule.subscription))], kwargs: { more: page.more || cut, gap: page.gap } };
     };
 
   scope.procedure(
@@ -434,7 +527,8 @@ function installReads(realm: Realm, scope: PluginScope, state: HistoryState): vo
  * The replay of a SUBSCRIBE with Options.history for `session`'s `subscription`: flushes, reads
  * (after: the events after that publication; last: the newest n, clamped to the page) oldest first,
  * with the publications' authid/authrole lists applied to `session`. More events after `after`
- * than a page holds: the newest page, with `gap` (the client missed the ones between). A topic or
+ * than a page holds: the newest page, with `gap` (the client missed the ones between). A replay
+ * is at most limits.maxHistoryPageBytes: the newest events that fit (for `after`, with `gap`). A topic or
  * pattern no rule covers is ERROR wamp.error.history_unavailable; a store failure
  * switchboard.error.store_failed. The SUBSCRIBE's own authorization is the caller's.
  */
@@ -449,32 +543,35 @@ export async function catchUpReplay(
     return refusal(HISTORY_UNAVAILABLE, `'${subscription.topic}' (${subscription.match}) keeps no event history`);
   const page = pageOf(realm);
   const select: TopicSelector = { match: subscription.match, topic: subscription.topic };
+  const visible = (events: StoredEvent[]): StoredEvent[] => events.filter((e) => mayRead(e.filter, session));
   try {
-    await state.store.flush();
-    let events: StoredEvent[];
+    // Newest first, so that the bytes (maxHistoryPageBytes) keep the newest; sent oldest first.
+    let newest: StoredEvent[];
     let gap: boolean;
     if ('after' in request) {
-      const read = await state.store.query({ select, afterPublication: request.after, limit: page });
+      const read = await collect(state.store, { select, afterPublication: request.after, limit: page }, page, visible);
       gap = read.gap;
-      events = read.events;
+      newest = read.events.reverse();
       if (read.more) {
-        const newest = await state.store.query({ select, afterPublication: request.after, reverse: true, limit: page });
-        events = newest.events.reverse();
+        newest = (await collect(state.store, { select, afterPublication: request.after, reverse: true, limit: page }, page, visible)).events;
         gap = true;
       }
     } else {
-      const read = await state.store.query({ select, reverse: true, limit: Math.min(request.last, page) });
-      events = read.events.reverse();
+      newest = (await collect(state.store, { select, reverse: true, limit: Math.min(request.last, page) }, page, visible)).events;
       gap = false;
     }
+    const { events, cut } = fitting(newest, pageBytesOf(realm));
+    // {after}: what the bytes left out is missed (a gap); {last: n}: the newest that fit.
+    if (cut && 'after' in request) gap = true;
+    events.reverse();
     return {
       ok: true,
       gap,
-      events: events
-        .filter((e) => mayRead(e.filter, session))
-        .map((e) => ({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs })),
+      events: events.map((e) => ({ publication: e.publication, topic: e.topic, details: e.details, args: e.args, kwargs: e.kwargs })),
     };
   } catch (err) {
+    // readStore's refusal (store_failed) as it is; anything else is the store's fault too.
+    if (err instanceof WampError) return refusal(err.uri, typeof err.args[0] === 'string' ? err.args[0] : err.message);
     return refusal(STORE_FAILED, `event store read failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

@@ -7,9 +7,9 @@
 import type { Args, Dict, Event, Kwargs, Publish, PublicationId, Subscribe, Unsubscribe, WireArgs } from '@switchboard/schemas';
 import { ErrorUri, MessageCode, isReservedUri, isValidUri } from '@switchboard/schemas';
 import type { MatchPolicy, UriCheck } from '@switchboard/schemas';
-import type { Broker, DeliveryPlan, RecipientFilter, RetainedEvent, Subscription } from '../broker/broker.js';
+import type { Broker, DeliveryPlan, RecipientFilter, RetainOutcome, RetainedEvent, Subscription } from '../broker/broker.js';
 import type { Allowed, Gate } from '../auth/gate.js';
-import { HISTORY_UNAVAILABLE, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, RefusalError, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
 import type { Outcome, Refusal } from '../core/outcome.js';
 import { Pause } from '../core/pause.js';
 import type { Handled } from '../core/pause.js';
@@ -20,8 +20,8 @@ import { payloadBytes } from '../limits.js';
 import type { Quotas } from '../limits.js';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
-import { REMOTE_ORIGIN, ROUTER_ORIGIN } from '../realm-hooks.js';
-import type { CatchUpSource, RealmHookSet } from '../realm-hooks.js';
+import { ACKNOWLEDGED_ORIGIN, REMOTE_ORIGIN, ROUTER_ORIGIN, SESSION_ORIGIN } from '../realm-hooks.js';
+import type { CatchUpSource, PublicationOrigin, RealmHookSet } from '../realm-hooks.js';
 import type { RouterStats } from '../stats.js';
 import { fanOut } from './fanout.js';
 import { recipientFilter } from './filter.js';
@@ -287,6 +287,8 @@ export class PubSub {
           if (session.live) session.send({ code: MessageCode.Published, request, publication });
         },
         (err: unknown) => {
+          // The store will not keep it (larger than the realm's budget, store closed): its refusal.
+          if (err instanceof RefusalError) return refuse(this.#stats, session, MessageCode.Publish, request, err.refusal, !session.live);
           const fields = { realm: this.name, err: err instanceof Error ? err.message : String(err) };
           logRefusal(this.#log, 'store_failed', fields, 'event store write failed: an acknowledged PUBLISH answered with ERROR', 'warn');
           if (session.live)
@@ -320,10 +322,13 @@ export class PubSub {
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.#broker.publish(session, topic, filtered.filter);
     if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
-    const retain = options['retain'] === true;
-    if (retain) this.#retain(plan, args, kwargs, details);
+    const retained = options['retain'] === true ? this.#retain(plan, args, kwargs, details) : undefined;
     if (this.#hooks.observesPublications) {
-      const stored = this.#hooks.published(plan, details, args, kwargs, { kind: 'session', retain, acknowledged: options['acknowledge'] === true });
+      const acknowledged = options['acknowledge'] === true;
+      // Without retain, a shared origin: nothing allocated per publication for the hooks.
+      const origin: PublicationOrigin =
+        retained !== undefined ? { kind: 'session', retain: true, acknowledged, retained } : acknowledged ? ACKNOWLEDGED_ORIGIN : SESSION_ORIGIN;
+      const stored = this.#hooks.published(plan, details, args, kwargs, origin);
       // Only an acknowledged publication of a history topic with durability "ack" has something to wait for.
       if (stored !== undefined) return { ok: true, publication: plan.publication, stored };
     }
@@ -375,10 +380,11 @@ export class PubSub {
   // ---- retention ---------------------------------------------------------------------------
 
   /** Retains within the realm's maxRetainedBytes; evictions and refusals are counted. */
-  #retain(plan: DeliveryPlan<Endpoint>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Dict): void {
+  #retain(plan: DeliveryPlan<Endpoint>, args: WireArgs | undefined, kwargs: Kwargs | undefined, details: Dict): RetainOutcome {
     const outcome = this.#broker.retain(plan, args, kwargs, details, payloadBytes(args, kwargs, details) + plan.topic.length);
     this.#stats.evicted('maxRetainedBytes', outcome.evicted);
     if (outcome.tooLarge) this.#stats.limitExceeded('maxRetainedBytes');
+    return outcome;
   }
 
   #sendRetained(session: Endpoint, subscription: Subscription<Endpoint>, retained: RetainedEvent<Endpoint>, gap: boolean): void {

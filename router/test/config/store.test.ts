@@ -135,4 +135,12 @@ describe('realm history keys', () => {
       expect.stringMatching(/^\/realms\/0\/limits\/maxCatchUpEvents: /),
     ]);
   });
+
+  it('limits.maxHistoryPageBytes (4 MiB, at least 1024)', () => {
+    expect(resolveConfig({ realms: [{ name: 'r' }] }).realms[0]!.limits.maxHistoryPageBytes).toBe(4 * 1024 * 1024);
+    expect(resolveConfig({ realms: [{ name: 'r', limits: { maxHistoryPageBytes: 2048 } }] }).realms[0]!.limits.maxHistoryPageBytes).toBe(2048);
+    expect(problemsOf({ realms: [{ name: 'r', limits: { maxHistoryPageBytes: 1023 } }] })).toEqual([
+      expect.stringMatching(/^\/realms\/0\/limits\/maxHistoryPageBytes: /),
+    ]);
+  });
 });

@@ -219,6 +219,7 @@ describe('per-session limits', () => {
       maxRetainedBytes: 64 * 1024 * 1024,
       maxHistoryBytes: 64 * 1024 * 1024,
       maxHistoryPage: 1000,
+      maxHistoryPageBytes: 4 * 1024 * 1024,
       maxCatchUpEvents: 10_000,
       maxCatchUpBytes: 16 * 1024 * 1024,
       catchUpTimeoutMs: 30_000,

@@ -642,6 +642,23 @@ describe('Broker retention', () => {
     expect(broker.retainedFor(exactSub(broker, 'com.example.state'))).toEqual([]);
   });
 
+  it("says which topics it evicted (maxTopics, maxBytes, a restricted event pushing out the topic's own) and what it refused", () => {
+    const { broker } = retaining({ maxTopics: 2, ttlMs: 0, maxBytes: 100 });
+    const keep = (topic: string, bytes: number, filter?: RecipientFilter) => {
+      const plan = broker.publish(undefined, topic, filter);
+      return broker.retain(plan, [1], undefined, {}, bytes);
+    };
+    expect(keep('t.a', 40)).toEqual({ retained: true, evicted: 0, tooLarge: false, evictedTopics: [] });
+    expect(keep('t.b', 40).evictedTopics).toEqual([]);
+    // A third topic: the oldest goes for maxTopics.
+    expect(keep('t.c', 40)).toEqual({ retained: true, evicted: 0, tooLarge: false, evictedTopics: ['t.a'] });
+    // t.b goes for maxTopics, then t.c for maxBytes (40 + 90 > 100: counted).
+    expect(keep('t.d', 90)).toEqual({ retained: true, evicted: 1, tooLarge: false, evictedTopics: ['t.b', 't.c'] });
+    expect(keep('t.e', 101)).toEqual({ retained: false, evicted: 0, tooLarge: true, evictedTopics: [] });
+    // A restricted event too large beside t.d's event for everybody takes its place.
+    expect(keep('t.d', 60, { excludeMe: false, eligibleAuthrole: new Set(['x']) }).evictedTopics).toEqual(['t.d']);
+  });
+
   it('delivers an event up to ttlMs old (inclusive) and not after, by the injected clock', () => {
     const { broker, clock } = retaining({ maxTopics: 10, ttlMs: 1_000 });
     const exact = exactSub(broker, 'com.example.state');

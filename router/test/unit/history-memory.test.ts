@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PublicationId } from '@switchboard/schemas';
-import { MemoryStore } from '../../src/history/memory.js';
+import { MemoryStore, TOPIC_BYTES } from '../../src/history/memory.js';
 import type { HistoryEvent, HistoryQuery, TopicPolicy } from '../../src/history/store.js';
 import { payloadBytes } from '../../src/limits.js';
 
@@ -98,11 +98,12 @@ describe('MemoryStore: the realm-wide byte budget', () => {
   it('evicts the oldest events of any topic first, and counts them', () => {
     const e = (p: number, topic: string) => event(p, T0 + p, topic, ['x'.repeat(80)]);
     const size = bytesOf(e(1, 'com.a'));
-    const { realm, s } = store(3 * size);
+    // Each topic stored costs TOPIC_BYTES besides its events (its ring and index: review F5).
+    const { realm, s } = store(3 * size + 2 * TOPIC_BYTES);
     realm.append(e(1, 'com.a'), KEEP);
     realm.append(e(2, 'com.b'), KEEP);
     realm.append(e(3, 'com.a'), KEEP);
-    expect(realm.size.bytes).toBe(3 * size);
+    expect(realm.size.bytes).toBe(3 * size + 2 * TOPIC_BYTES);
     realm.append(e(4, 'com.b'), KEEP);
     expect(ids(realm.read({ select: exact('com.a'), limit: 10 }))).toEqual([3]);
     expect(ids(realm.read({ select: exact('com.b'), limit: 10 }))).toEqual([2, 4]);
@@ -120,10 +121,10 @@ describe('MemoryStore: the realm-wide byte budget', () => {
   it('gives back the bytes of events a topic drops past its count limit, and skips them when evicting', () => {
     const e = (p: number, topic: string) => event(p, T0 + p, topic, ['x'.repeat(80)]);
     const size = bytesOf(e(1, 'com.a'));
-    const { realm } = store(2.5 * size);
+    const { realm } = store(2.5 * size + 2 * TOPIC_BYTES);
     realm.append(e(1, 'com.a'), { limit: 1, maxAgeMs: 0 });
     realm.append(e(2, 'com.a'), { limit: 1, maxAgeMs: 0 }); // drops 1
-    expect(realm.size.bytes).toBe(size);
+    expect(realm.size.bytes).toBe(size + TOPIC_BYTES);
     realm.append(e(3, 'com.b'), KEEP);
     realm.append(e(4, 'com.b'), KEEP); // evicts 2, not the gone 1
     expect(ids(realm.read({ select: exact('com.a'), limit: 10 }))).toEqual([]);
@@ -210,6 +211,7 @@ describe('MemoryStore: queries (the get_events filters, ANDed)', () => {
     s.realmNow('b', Infinity).append(event(2, T0), KEEP);
     s.realmNow('b', Infinity).append(event(3, T0), KEEP);
     expect(s.stats).toMatchObject({ events: 3, batches: 0, failures: 0 });
-    expect(s.stats.bytes).toBe(3 * bytesOf(event(1, T0)));
+    // One topic in each realm.
+    expect(s.stats.bytes).toBe(3 * bytesOf(event(1, T0)) + 2 * TOPIC_BYTES);
   });
 });

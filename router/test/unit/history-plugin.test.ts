@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import type { ErrorMessage, MessageCode as Code, PublicationId, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode } from '@switchboard/schemas';
 import type { Endpoint, HoldLimits, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
-import { STORE_FAILED } from '../../src/core/outcome.js';
+import { LIMIT_EXCEEDED, STORE_FAILED } from '../../src/core/outcome.js';
+import type { RealmLimits } from '../../src/limits.js';
 import { MemoryStore } from '../../src/history/memory.js';
 import type {
   AppendOutcome,
@@ -76,6 +77,8 @@ class ObservedStore implements EventStore {
   readonly calls: string[] = [];
   readonly memory = new MemoryStore();
   readonly persisted: RetainedRecord[] = [];
+  /** What append answers instead of the memory engine's (a store that is closed: 'refused'). */
+  appendAnswer: AppendOutcome | undefined;
   #flushes: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   constructor(
@@ -99,7 +102,7 @@ class ObservedStore implements EventStore {
     return {
       append(event: HistoryEvent, policy: TopicPolicy): AppendOutcome {
         calls.push(`append ${event.topic} ${String(event.args?.[0])} limit=${policy.limit} maxAgeMs=${policy.maxAgeMs}`);
-        return inner.append(event, policy);
+        return store.appendAnswer ?? inner.append(event, policy);
       },
       flush(): Promise<void> {
         calls.push('flush');
@@ -137,8 +140,13 @@ const RULES: HistoryTopic[] = [
   { topic: 'com.h.forever', match: 'exact', limit: 2 },
 ];
 
-async function installed(store: EventStore, rules: HistoryTopic[] = RULES, options: HistoryPluginOptions = {}): Promise<Realm> {
-  const realm = new Realm({ name: 'r', uriCheck: 'loose' }, silentLogger());
+async function installed(
+  store: EventStore,
+  rules: HistoryTopic[] = RULES,
+  options: HistoryPluginOptions = {},
+  limits: Partial<RealmLimits> = {},
+): Promise<Realm> {
+  const realm = new Realm({ name: 'r', uriCheck: 'loose', limits }, silentLogger());
   await new RealmPlugins(() => silentLogger()).install([realm], [historyPlugin(store, () => rules, options)]);
   return realm;
 }
@@ -243,6 +251,37 @@ describe('durability "ack"', () => {
     expect(s.sent[1]).toEqual({ code: MessageCode.Published, request: 4, publication: expect.any(Number) });
   });
 
+  it('an event the store will not keep is never acknowledged: too large is ERROR limit_exceeded {maxHistoryBytes}, refused is store_failed', async () => {
+    const store = new ObservedStore();
+    const realm = await installed(store, RULES, { durability: 'ack' }, { maxHistoryBytes: 2048 });
+    const s = endpoint();
+    realm.join(s);
+    publish(realm, s, 1, 'com.h.x', ['x'.repeat(4096)], { acknowledge: true });
+    await settled();
+    expect(s.sent).toEqual([
+      {
+        code: MessageCode.Error,
+        requestType: MessageCode.Publish,
+        request: 1,
+        details: {},
+        error: LIMIT_EXCEEDED,
+        args: ['limit maxHistoryBytes (2048) reached'],
+        kwargs: { limit: 'maxHistoryBytes', value: 2048 },
+      },
+    ]);
+    expect(store.calls).toEqual(['append com.h.x xxxx'.replace('xxxx', 'x'.repeat(4096)) + ' limit=5 maxAgeMs=60000']);
+    expect(realm.stats.limitsExceeded.get('maxHistoryBytes')).toBe(1);
+    store.appendAnswer = 'refused';
+    publish(realm, s, 2, 'com.h.x', [2], { acknowledge: true });
+    await settled();
+    expect(s.sent[1]).toEqual(expect.objectContaining({ code: MessageCode.Error, request: 2, error: STORE_FAILED }));
+    // Unacknowledged, or "batched": nothing to answer; too large is counted all the same.
+    store.appendAnswer = undefined;
+    publish(realm, s, 3, 'com.h.x', ['x'.repeat(4096)]);
+    expect(realm.stats.limitsExceeded.get('maxHistoryBytes')).toBe(2);
+    expect(s.sent).toHaveLength(2);
+  });
+
   it('"batched" (the default): PUBLISHED at once, no flush asked', async () => {
     const store = new ObservedStore();
     const realm = await installed(store);
@@ -269,6 +308,21 @@ describe('retained events with a durable single-node store', () => {
     const subscription = restarted.broker.ensureSubscription('com.state', 'exact');
     const retained = restarted.broker.retainedFor(subscription);
     expect(retained.map((r) => [r.args, r.at])).toEqual([[['v1'], at]]);
+  });
+
+  it('only what the broker kept: an event it refused is not persisted, the topics it evicted are forgotten', async () => {
+    const store = new ObservedStore('sqlite');
+    const realm = await installed(store, [], {}, { maxRetainedBytes: 1024 });
+    const s = endpoint();
+    realm.join(s);
+    const half = 'x'.repeat(300);
+    publish(realm, s, 1, 'com.a', [half], { retain: true });
+    publish(realm, s, 2, 'com.b', [half], { retain: true });
+    // Past 1024 bytes with com.a's: the broker evicts com.a for com.c.
+    publish(realm, s, 3, 'com.c', [half], { retain: true });
+    // Larger than the budget: refused by the broker (com.b and com.c stay).
+    publish(realm, s, 4, 'com.big', ['y'.repeat(2048)], { retain: true });
+    expect(store.calls).toEqual(['retained', 'retain com.a', 'retain com.b', 'unretain com.a', 'retain com.c']);
   });
 
   it('a memory or shared store persists nothing', async () => {
