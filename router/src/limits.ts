@@ -47,6 +47,8 @@ export interface RealmLimits {
   /** Events one history read returns at most (a larger `limit` is clamped; the answer says `more`). */
   maxHistoryPage: number;
   /** Bytes (estimated, see payloadBytes) one history read returns at most; the page stops before the event that passes it and says `more`. */
+  /** Distinct topics one get_events on a pattern rule asks the gate about, one by one, for a caller without permission on the whole pattern. */
+  maxHistoryReadTopics: number;
   maxHistoryPageBytes: number;
   /** Live events held for one SUBSCRIBE catch-up while its replay is read; past it the SUBSCRIBE fails. */
   maxCatchUpEvents: number;
@@ -81,6 +83,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxHistoryBytes: 64 * 1024 * 1024,
   maxHistoryPage: 1000,
   maxHistoryPageBytes: 4 * 1024 * 1024,
+  maxHistoryReadTopics: 64,
   maxCatchUpEvents: 10_000,
   maxCatchUpBytes: 16 * 1024 * 1024,
   catchUpTimeoutMs: 30_000,

@@ -953,6 +953,10 @@ export interface Realm {
      */
     maxHistoryPageBytes?: number;
     /**
+     * Distinct topics one wamp.subscription.get_events on a pattern rule asks the authorizer about, one at a time, for a caller that may not subscribe to the whole pattern (each may be a question to a dynamic authorizer). Past it the call gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} (switchboard_limits_exceeded_total{limit="maxHistoryReadTopics"}); the caller reads one topic at a time with the keyword argument topic.
+     */
+    maxHistoryReadTopics?: number;
+    /**
      * Most live events held for one SUBSCRIBE with the history option while its replay is read from the store. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone.
      */
     maxCatchUpEvents?: number;

@@ -22,7 +22,7 @@ import type { Dict, Kwargs, MatchPolicy, PublicationId, SubscriptionId, WireArgs
 import { ErrorUri, WampError, isId } from '@switchboard/schemas';
 import type { DeliveryPlan, RecipientFilter, Subscription } from '../broker/broker.js';
 import type { Verdict } from '../auth/gate.js';
-import { HISTORY_UNAVAILABLE, RefusalError, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
+import { HISTORY_UNAVAILABLE, LIMIT_EXCEEDED, RefusalError, STORE_FAILED, overLimit, refusal } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type {
@@ -298,16 +298,11 @@ function queryOf(select: TopicSelector, f: Filters, page: number): HistoryQuery 
 }
 
 /**
- * Most distinct topics one get_events asks the gate about, one by one, for a caller without
- * subscribe permission on a pattern rule's pattern: each may be a question to a dynamic
- * authorizer. Past it the read is refused (the caller reads one topic with the kwarg `topic`).
- */
-export const MAX_TOPIC_VERDICTS = 64;
-
-/**
  * The filter of what `caller` may read of `subscription`'s events: all of them with subscribe
  * permission on the subscription itself; otherwise, for a pattern subscription, those whose topic
- * it may subscribe to (asked once per topic, at most MAX_TOPIC_VERDICTS topics); for an exact one
+ * it may subscribe to (asked once per topic, at most `limits.maxHistoryReadTopics` topics: each may be
+ * a question to a dynamic authorizer; past it ERROR switchboard.error.limit_exceeded, and the caller
+ * reads one topic at a time with the kwarg `topic`); for an exact one
  * none (ERROR wamp.error.not_authorized). A failing authorizer is wamp.error.authorization_failed.
  * Verdicts are kept for the read, so that a read of more than one store page asks once per topic.
  * A caller that left gets nothing.
@@ -327,10 +322,17 @@ function permitted(realm: Realm, caller: Endpoint, subscription: Subscription<En
     // One topic at a time: at most one question in flight to a dynamic authorizer per call; a caller that left stops the asking.
     for (const e of events) {
       if (verdicts.has(e.topic)) continue;
-      if (verdicts.size >= MAX_TOPIC_VERDICTS)
-        throw new WampError(ErrorUri.NotAuthorized, [
-          `session is not authorized to subscribe to '${subscription.topic}' (${subscription.match}), and its events span more than ${MAX_TOPIC_VERDICTS} topics to authorize one by one: read one topic at a time with the keyword argument topic`,
-        ]);
+      const max = realm.quotas.limits.maxHistoryReadTopics;
+      if (verdicts.size >= max) {
+        realm.stats.limitExceeded('maxHistoryReadTopics');
+        throw new WampError(
+          LIMIT_EXCEEDED,
+          [
+            `session may not subscribe to '${subscription.topic}' (${subscription.match}) as a whole, and its events span more than ${max} topics to authorize one by one: read one topic at a time with the keyword argument topic`,
+          ],
+          { limit: 'maxHistoryReadTopics', value: max },
+        );
+      }
       if (!caller.live) return [];
       const verdict = await realm.gate.verdict(caller, { uri: e.topic, action: 'subscribe' });
       if (verdict === undefined) return [];

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ErrorUri, MessageCode } from '@switchboard/schemas';
+import { MessageCode } from '@switchboard/schemas';
 import { startTestRouter } from '../helpers.js';
 import { Raw, asDict } from './support.js';
 
@@ -183,7 +183,8 @@ describe('get_events on a pattern rule for a caller without permission on the pa
     expect(readable.map((e) => e.args?.[0])).toEqual([0]);
     for (let i = 64; i < 70; i++) await peer.publish(`com.g.t${i}`, [i]);
     const refused = await peer.callError('wamp.subscription.get_events', [id, 100]);
-    expect(refused[4]).toBe(ErrorUri.NotAuthorized);
+    expect(refused[4]).toBe('switchboard.error.limit_exceeded');
+    expect(refused[6]).toEqual({ limit: 'maxHistoryReadTopics', value: 64 });
     expect(String((refused[5] as unknown[])[0])).toMatch(/more than 64 topics.*keyword argument topic/);
     // One topic at a time still reads.
     const one = (await peer.meta('wamp.subscription.get_events', [id, 100], { topic: 'com.g.t0' })) as Stored[];

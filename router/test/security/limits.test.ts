@@ -220,6 +220,7 @@ describe('per-session limits', () => {
       maxHistoryBytes: 64 * 1024 * 1024,
       maxHistoryPage: 1000,
       maxHistoryPageBytes: 4 * 1024 * 1024,
+      maxHistoryReadTopics: 64,
       maxCatchUpEvents: 10_000,
       maxCatchUpBytes: 16 * 1024 * 1024,
       catchUpTimeoutMs: 30_000,
