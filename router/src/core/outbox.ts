@@ -75,18 +75,7 @@ export class Outbox {
 
   /** One subscriber's EVENT: shared bytes (or the shared object), droppable under backpressure. */
   sendEvent(event: SharedEvent): SendOutcome {
-    const peer = this.peer;
-    if (peer.sendMessage !== undefined) {
-      if (!peer.sendMessage(event.message())) return 'gone';
-      return this.#sent(MessageCode.Event);
-    }
-    const frame = event.frame(peer.codec);
-    if (frame === null) {
-      this.stats.unserializableMessage(peer.codec.name, MessageCode.Event);
-      return 'unserializable';
-    }
-    if (!peer.sendDroppable(frame)) return 'gone';
-    return this.#sent(MessageCode.Event);
+    return this.#sendShared(event, true);
   }
 
   /**
@@ -95,6 +84,10 @@ export class Outbox {
    * the peer is cut off as for any message.
    */
   sendEventSurely(event: SharedEvent): SendOutcome {
+    return this.#sendShared(event, false);
+  }
+
+  #sendShared(event: SharedEvent, droppable: boolean): SendOutcome {
     const peer = this.peer;
     if (peer.sendMessage !== undefined) {
       if (!peer.sendMessage(event.message())) return 'gone';
@@ -105,7 +98,7 @@ export class Outbox {
       this.stats.unserializableMessage(peer.codec.name, MessageCode.Event);
       return 'unserializable';
     }
-    if (!peer.send(frame.source)) return 'gone';
+    if (!(droppable ? peer.sendDroppable(frame) : peer.send(frame.source))) return 'gone';
     return this.#sent(MessageCode.Event);
   }
 
