@@ -45,6 +45,12 @@ export interface HoldLimits {
   readonly maxEvents: number;
   /** Bytes as the session's serializer encodes the held events. */
   readonly maxBytes: number;
+  /**
+   * The session was subscribed before the catch-up (it re-joined its own subscription): its
+   * live events are its own, not only the catch-up's. On overflow the hold sends what it holds and
+   * stops holding instead of discarding, and a refused catch-up releases instead of dropping.
+   */
+  readonly existing?: boolean;
 }
 
 /** Which bound a Hold went past. */

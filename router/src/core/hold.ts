@@ -51,9 +51,9 @@ export class HeldEvents implements Hold {
       return;
     }
     if (this.#overflow !== undefined || !this.#open) return;
-    if (this.#events.length >= this.limits.maxEvents) return this.#overflowed('events');
+    if (this.#events.length >= this.limits.maxEvents) return this.#overflowed('events', event);
     this.#bytes += this.out.bytes(event);
-    if (this.#bytes > this.limits.maxBytes) return this.#overflowed('bytes');
+    if (this.#bytes > this.limits.maxBytes) return this.#overflowed('bytes', event);
     this.#events.push(event);
   }
 
@@ -82,8 +82,19 @@ export class HeldEvents implements Hold {
     this.#end();
   }
 
-  #overflowed(by: HoldOverflow): void {
+  #overflowed(by: HoldOverflow, last: SharedEvent): void {
     this.#overflow = by;
+    if (this.limits.existing === true) {
+      // [R5 of #17's second review] Live events of a subscription the session already had are
+      // not the catch-up's to discard: what is held goes out, this one last, and the rest flows as usual.
+      const events = this.#events;
+      this.#events = [];
+      this.#bytes = 0;
+      this.#end();
+      for (const event of events) this.out.send(event, false);
+      this.out.send(last, false);
+      return;
+    }
     this.#events = [];
     this.#bytes = 0;
   }

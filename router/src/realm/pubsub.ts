@@ -40,6 +40,7 @@ export interface PubSubParts {
 }
 
 const ROUTER_FILTER: RecipientFilter = { excludeMe: false };
+const NOTHING_REPLAYED: ReadonlySet<PublicationId> = new Set();
 
 /**
  * SUBSCRIBE.Options.history, checked: `{after: publication}` or `{last: n}` (n ≥ 1, clamped to
@@ -166,7 +167,7 @@ export class PubSub {
     const match = (msg.options.match ?? 'exact') as MatchPolicy;
     const { subscription, created, added } = this.#broker.subscribe(session, msg.topic, match);
     const limits = this.#quotas.limits;
-    const hold = session.hold(subscription.id, { maxEvents: limits.maxCatchUpEvents, maxBytes: limits.maxCatchUpBytes });
+    const hold = session.hold(subscription.id, { maxEvents: limits.maxCatchUpEvents, maxBytes: limits.maxCatchUpBytes, existing: !added });
     this.#hooks.subscribed(session, subscription, created, added);
     let timer: NodeJS.Timeout | undefined;
     const ms = limits.catchUpTimeoutMs;
@@ -180,7 +181,8 @@ export class PubSub {
           (outcome) => this.#caughtUp(session, msg, subscription, added, hold, outcome),
           (err: unknown) => {
             // The hook set guards the source; this is a bug here, not the plugin's.
-            hold.drop();
+            if (added) hold.drop();
+            else hold.release(NOTHING_REPLAYED);
             this.#log.error({ realm: this.name, session: session.id, err: (err as Error).message }, 'catch-up failed');
           },
         )
@@ -198,13 +200,17 @@ export class PubSub {
     else if (hold.overflow === 'bytes') refused = overLimit({ limit: 'maxCatchUpBytes', value: this.#quotas.limits.maxCatchUpBytes });
     else if (!subscription.subscribers.has(session)) refused = refusal(ErrorUri.Canceled, 'the subscription was removed while its history was read');
     if (refused !== undefined) {
-      hold.drop();
-      // Undone as if it never happened (a subscription the session held before stays).
       if (added) {
+        // Undone as if it never happened.
+        hold.drop();
         const undone = this.#broker.unsubscribe(session, subscription.id);
         if (undone !== undefined) this.#hooks.unsubscribed(session, subscription, undone.deleted);
+        return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
       }
-      return refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
+      // A subscription the session held before stays, and so do its live events: after the
+      // refusal, what was held goes out (released, not dropped), in order.
+      refuse(this.#stats, session, MessageCode.Subscribe, msg.request, refused);
+      return hold.release(NOTHING_REPLAYED);
     }
     const replay = outcome as CatchUpReplay;
     session.send({ code: MessageCode.Subscribed, request: msg.request, subscription: subscription.id });

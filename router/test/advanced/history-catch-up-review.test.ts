@@ -130,3 +130,36 @@ describe('the catch-up bounds as realm limits', () => {
     expect(await subscriber.meta('wamp.subscription.lookup', ['com.h.slow'])).toBeNull();
   });
 });
+
+describe('a failed catch-up on a topic the session already subscribes to (R5 of the second review)', () => {
+  it('keeps the live events of the subscription it had: held during the read, released with the refusal, none lost', async () => {
+    const history = new TestHistory();
+    const router = await startTestRouter({}, [history]);
+    const [publisher, subscriber] = await Promise.all([Raw.join(router.url), Raw.join(router.url)]);
+    // Subscribed live, as an app's first handler is.
+    const subscription = await subscriber.subscribe('com.f.t');
+    // A second handler asks for history (the client sends a second SUBSCRIBE of the same topic: the same subscription).
+    const release = history.pause();
+    const reading = history.reading();
+    const request = subscriber.nextRequest();
+    subscriber.send([MessageCode.Subscribe, request, { history: { last: 10 } }, 'com.f.t']);
+    await reading;
+    const during: number[] = [];
+    for (let i = 0; i < 3; i++) during.push(await publisher.publish('com.f.t', [i]));
+    // The read fails (store_failed, a timeout, maxCatchUpEvents...).
+    history.refuse = 'switchboard.error.store_failed';
+    release();
+    const error = await subscriber.expect(MessageCode.Error, 10_000);
+    expect(error[2]).toBe(request);
+    const marker = await publisher.publish('com.f.t', ['marker']);
+    const got: number[] = [];
+    for (;;) {
+      const event = await subscriber.expect(MessageCode.Event, 5_000);
+      expect(event[1]).toBe(subscription);
+      if (event[2] === marker) break;
+      got.push(event[2] as number);
+    }
+    // The subscription the session kept must not lose its events because another SUBSCRIBE failed.
+    expect(got).toEqual(during);
+  }, 30_000);
+});

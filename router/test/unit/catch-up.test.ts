@@ -89,6 +89,22 @@ describe('HeldEvents', () => {
     expect(out.sent).toEqual([]);
   });
 
+  it('of a subscription the session already had, past a bound it sends what it held (and the event past it) and stops holding', () => {
+    const out = output();
+    const hold = new HeldEvents({ maxEvents: 2, maxBytes: 1000, existing: true }, out);
+    hold.add(shared(1));
+    hold.add(shared(2));
+    expect(out.sent).toEqual([]);
+    hold.add(shared(3));
+    expect(hold.overflow).toBe('events');
+    expect(out.sent).toEqual(['1', '2', '3']);
+    expect(out.ended).toBe(1);
+    // Over: later events are the session's as usual, not the hold's.
+    hold.add(shared(4));
+    hold.release(new Set());
+    expect(out.sent).toEqual(['1', '2', '3']);
+  });
+
   it('drop sends nothing', () => {
     const out = output();
     const hold = new HeldEvents(WIDE, out);
