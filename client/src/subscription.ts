@@ -130,7 +130,8 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
   /** @internal */
   deliver(args: unknown[], kwargs: Dict, details: EventDetails): void {
     if (!this.#active) return;
-    this.#lastDelivered = details.publication;
+    // A retained event may be older than replayed or live ones: resuming after it would replay them again.
+    if (details.retained !== true) this.#lastDelivered = details.publication;
     if (this.#queue !== undefined) {
       this.#queue.push({ args: args as A, kwargs: kwargs as K, details });
       return;

@@ -27,6 +27,8 @@ export class HeldEvents implements Hold {
   #open = true;
   /** Released with a gap nothing carried: the next live event carries it (then the hold is over). */
   #marking = false;
+  /** The held publications, for `holds` (built when first asked, then kept up to date). */
+  #held: Set<PublicationId> | undefined;
 
   constructor(
     /** Most events and bytes held; one more and the hold overflows (what it held is let go). */
@@ -55,16 +57,23 @@ export class HeldEvents implements Hold {
     this.#bytes += this.out.bytes(event);
     if (this.#bytes > this.limits.maxBytes) return this.#overflowed('bytes', event);
     this.#events.push(event);
+    this.#held?.add(event.publication);
   }
 
   holds(publication: PublicationId): boolean {
-    return this.#events.some((e) => e.publication === publication);
+    // Asked once per retained event of a get_retained (a pattern: many), so a set, built once.
+    if (this.#held === undefined) {
+      this.#held = new Set();
+      for (const e of this.#events) this.#held.add(e.publication);
+    }
+    return this.#held.has(publication);
   }
 
   release(skip: ReadonlySet<PublicationId>, gap = false): void {
     if (!this.#open || this.#marking) return;
     const events = this.#events.filter((e) => !skip.has(e.publication));
     this.#events = [];
+    this.#held = undefined;
     this.#bytes = 0;
     if (gap && events.length === 0) {
       // Nothing to carry the gap now: the next live event of the subscription will.
@@ -78,6 +87,7 @@ export class HeldEvents implements Hold {
   drop(): void {
     if (!this.#open) return;
     this.#events = [];
+    this.#held = undefined;
     this.#bytes = 0;
     this.#end();
   }
@@ -89,6 +99,7 @@ export class HeldEvents implements Hold {
       // not the catch-up's to discard: what is held goes out, this one last, and the rest flows as usual.
       const events = this.#events;
       this.#events = [];
+      this.#held = undefined;
       this.#bytes = 0;
       this.#end();
       for (const event of events) this.out.send(event, false);
@@ -96,6 +107,7 @@ export class HeldEvents implements Hold {
       return;
     }
     this.#events = [];
+    this.#held = undefined;
     this.#bytes = 0;
   }
 
