@@ -427,7 +427,7 @@ export class SqliteStore implements EventStore {
     this.#readonly = options.readonly === true;
     // The writer never waits for a lock: a batch that finds the file locked is retried on a later turn (F1).
     const busy = this.#readonly ? Math.max(0, Math.floor(options.busyTimeoutMs ?? 1000)) : 0;
-    const lock = this.#readonly ? undefined : lockFile(options.path);
+    const lock = this.#readonly ? undefined : lockFile(options.path, Sqlite);
     let db: Database | undefined;
     try {
       db = new Sqlite(options.path, { readonly: this.#readonly, fileMustExist: this.#readonly, timeout: busy });
