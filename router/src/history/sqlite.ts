@@ -4,7 +4,7 @@
  * journal: a commit is one append to the WAL and readers (the `switchboard history` command)
  * never block the writer. `synchronous = NORMAL` with durability "batched" (a power cut loses at
  * most the last commits, never the file), `FULL` with durability "ack" (an acknowledged event
- * survives a power cut too). One router at a time writes a file: `<file>.lock` (lock.ts).
+ * survives a power cut too). One router at a time writes a file: an OS lock on `<file>-lock` (lock.ts).
  *
  * Writes cost the publish path an encode and a push: `append` queues (bounded in events and
  * bytes: past it an event is refused, and counted), and once per event-loop turn (setImmediate)
