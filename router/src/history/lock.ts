@@ -1,31 +1,41 @@
 /**
- * The lock file that makes one router at a time the writer of a SQLite event store (#17 review
- * F8): two routers on one file would each keep their own counts in memory and trim the other's
- * events by them. `<file>.lock` holds the owner's pid, host and start time; a second writer is
- * refused with a message that names the owner. Readers (`switchboard history`) take no lock: WAL
- * lets them read while the router writes.
+ * The lock that makes one router at a time the writer of a SQLite event store (#17 review F8):
+ * two routers on one file would each keep their own counts in memory and trim the other's events
+ * by them. Readers (`switchboard history`) take no lock: WAL lets them read while the router writes.
  *
- * The lock is a file, not an OS lock (Node has none), so a router killed with -9 leaves it
- * behind: a lock whose pid no longer runs on this host is stale and taken over, and so is one
- * with this process's own pid that this process does not hold (a container restarted: pid 1
- * again). A lock from another host (a shared volume) cannot be checked and is respected.
+ * The lock is an OS lock, not a file's presence (#17 review 2, R2): `<file>-lock` is a small SQLite
+ * database that the writer opens with `locking_mode=EXCLUSIVE` inside a `BEGIN EXCLUSIVE`
+ * transaction it keeps open while it runs. SQLite takes that lock with fcntl, which the kernel
+ * releases when the process dies, so a router killed with -9, a recreated container (new hostname)
+ * or a reboot (its pid now another process's) leaves nothing to delete by hand; and no opener ever
+ * unlinks a lock another one took. `<file>.lock` only says who holds it (pid, host, start time),
+ * for the error message: it is written after the OS lock is taken and never decides anything.
  */
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /** Lock files this process holds (a second open of the same file in one process is refused as well). */
 const held = new Set<string>();
 
+/** What lockFile needs of a better-sqlite3 connection (the package has no types). */
+export interface LockDatabase {
+  pragma(source: string): unknown;
+  exec(sql: string): unknown;
+  close(): void;
+}
+
+export type LockDatabaseConstructor = new (path: string, options?: { timeout?: number }) => LockDatabase;
+
+export interface FileLock {
+  readonly path: string;
+  /** Drops the OS lock and removes the owner file (when it is still this process's). */
+  release(): void;
+}
+
 interface Owner {
   readonly pid: number;
   readonly host: string;
   readonly since: string;
-}
-
-export interface FileLock {
-  readonly path: string;
-  /** Removes the lock file (when it is still this process's). */
-  release(): void;
 }
 
 function readOwner(path: string): Owner | undefined {
@@ -40,73 +50,53 @@ function readOwner(path: string): Owner | undefined {
   }
 }
 
-/** Whether `owner` may still hold its lock. */
-function running(owner: Owner): boolean {
-  if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid) return false; // not in `held`: an earlier run that had this pid
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
+  return (err as { code?: unknown } | undefined)?.code as string | undefined;
 }
 
 /**
- * Takes `<file>.lock` for `file`, or throws an error that says who holds it. The lock file
- * appears with its content in one step (written aside, then hard-linked into place), so a
- * concurrent opener never reads a half-written one.
+ * Takes the OS lock `<file>-lock` for `file` and writes `<file>.lock` (the owner), or throws an
+ * error that says who holds it. Never waits: a held lock is refused at once.
  */
-export function lockFile(file: string): FileLock {
+export function lockFile(file: string, Sqlite: LockDatabaseConstructor): FileLock {
   const path = `${file}.lock`;
+  const osLock = `${file}-lock`;
   if (held.has(path)) throw new Error(`${file}: the event store is already open in this process`);
-  const content = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-  const aside = `${path}.${process.pid}.${Date.now()}`;
-  writeFileSync(aside, content, { mode: 0o644 });
+  const db = new Sqlite(osLock, { timeout: 0 });
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(aside, path);
-        held.add(path);
-        return {
-          path,
-          release: () => {
-            if (!held.delete(path)) return;
-            try {
-              if (readFileSync(path, 'utf8') === content) unlinkSync(path);
-            } catch {
-              // Already gone.
-            }
-          },
-        };
-      } catch (err) {
-        if (code(err) !== 'EEXIST') throw err;
-      }
-      const owner = readOwner(path);
-      if (owner !== undefined && running(owner)) {
-        const where = owner.host === hostname() ? '' : ` on host ${owner.host}`;
-        throw new Error(
-          `${file}: the event store is in use by another Switchboard router (pid ${owner.pid}${where}, since ${owner.since}): ` +
-            `two routers cannot share one SQLite store; stop that router, or point store.path at another file (if no router uses it, delete ${path})`,
-        );
-      }
-      // Stale (its process is gone) or unreadable: taken over.
-      try {
-        unlinkSync(path);
-      } catch (err) {
-        if (code(err) !== 'ENOENT') throw err;
-      }
-    }
-    throw new Error(`${file}: could not take the lock file ${path} (another router keeps taking it)`);
-  } finally {
-    try {
-      unlinkSync(aside);
-    } catch {
-      // Nothing to remove.
-    }
+    db.pragma('busy_timeout = 0');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    db.close();
+    if (code(err) !== 'SQLITE_BUSY' && code(err) !== 'SQLITE_LOCKED') throw err;
+    const owner = readOwner(path);
+    const who = owner === undefined ? 'another process' : `pid ${owner.pid}${owner.host === hostname() ? '' : ` on host ${owner.host}`}, since ${owner.since}`;
+    throw new Error(
+      `${file}: the event store is in use by another Switchboard router (${who}): ` +
+        `two routers cannot share one SQLite store; stop that router, or point store.path at another file`,
+    );
   }
+  // Whatever an earlier holder left here is stale: the OS lock is ours.
+  const content = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  try {
+    writeFileSync(path, content, { mode: 0o644 });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  held.add(path);
+  return {
+    path,
+    release: () => {
+      if (!held.delete(path)) return;
+      // The owner file goes first, while the OS lock still keeps the next holder out.
+      try {
+        if (readFileSync(path, 'utf8') === content) unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+      db.close();
+    },
+  };
 }

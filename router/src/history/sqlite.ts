@@ -4,7 +4,7 @@
  * journal: a commit is one append to the WAL and readers (the `switchboard history` command)
  * never block the writer. `synchronous = NORMAL` with durability "batched" (a power cut loses at
  * most the last commits, never the file), `FULL` with durability "ack" (an acknowledged event
- * survives a power cut too). One router at a time writes a file: `<file>.lock` (lock.ts).
+ * survives a power cut too). One router at a time writes a file: an OS lock on `<file>-lock` (lock.ts).
  *
  * Writes cost the publish path an encode and a push: `append` queues (bounded in events and
  * bytes: past it an event is refused, and counted), and once per event-loop turn (setImmediate)
@@ -427,7 +427,7 @@ export class SqliteStore implements EventStore {
     this.#readonly = options.readonly === true;
     // The writer never waits for a lock: a batch that finds the file locked is retried on a later turn (F1).
     const busy = this.#readonly ? Math.max(0, Math.floor(options.busyTimeoutMs ?? 1000)) : 0;
-    const lock = this.#readonly ? undefined : lockFile(options.path);
+    const lock = this.#readonly ? undefined : lockFile(options.path, Sqlite);
     let db: Database | undefined;
     try {
       db = new Sqlite(options.path, { readonly: this.#readonly, fileMustExist: this.#readonly, timeout: busy });
