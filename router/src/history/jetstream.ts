@@ -22,7 +22,10 @@
  *   covers the selection, from the first sequence the query allows (start sequence for `afterSeq`,
  *   start time for a lower time bound) up to the stream's last sequence as of the read, then the
  *   per-topic policies, the pattern (broker rule) and the query's bounds in JS. Bounded: at most
- *   `maxScan` messages and `readTimeoutMs`; the consumer is deleted after the read.
+ *   `maxScan` messages and `readTimeoutMs`; the consumer is deleted after the read. A reverse read
+ *   with no lower bound (last(n)) starts near the end, a window that doubles until the page is
+ *   full. At most `maxConcurrentReads` reads run at once per store, `maxQueuedReads` wait; past
+ *   them a read fails at once (the history plugin answers store_failed).
  *   nats-server 2.9 has neither batched direct get nor multi-subject filters (2.10/2.11), hence a
  *   consumer and one subject filter.
  * - Retained events: the cluster's `retained` KV bucket keeps them already; retain() does nothing
@@ -95,6 +98,14 @@ export interface JetStreamStoreOptions {
   readTimeoutMs?: number;
   /** Messages one read may scan at most (default 200 000); a larger read fails. */
   maxScan?: number;
+  /**
+   * Reads running at once per store at most (default 4); the rest wait. A read holds what it
+   * fetched until it ends, so many at once multiply the heap and share the connection until they
+   * all pass readTimeoutMs (review 2, R6: 20 reads of a 20 MB topic took 14.5 s, 2 failed).
+   */
+  maxConcurrentReads?: number;
+  /** Reads waiting for one of those places at most (default 64); past it a read fails at once (store_failed). */
+  maxQueuedReads?: number;
   /** How often `size` asks the stream for its message and byte counts, at most (default 2000 ms). */
   statsIntervalMs?: number;
   /** The clock for age limits (tests). */
@@ -108,6 +119,33 @@ interface Counters {
   failures: number;
 }
 
+/** The bound on a store's reads running at once, shared by its realms, with a bounded queue behind it. */
+class ReadGate {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued: number,
+  ) {}
+
+  /** Runs `read` when a place is free; rejects at once when the queue is full. */
+  async run<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#running >= Math.max(1, this.max)) {
+      if (this.#waiting.length >= this.maxQueued) throw new Error(`history store: more than ${this.maxQueued} reads are waiting for JetStream`);
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#running++;
+    try {
+      return await read();
+    } finally {
+      // The place passes to the next waiter as it is (#running unchanged), or is freed.
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#running--;
+    }
+  }
+}
+
 /** The JetStream engine: one RealmStore per realm, all on one NATS connection. */
 export class JetStreamStore implements EventStore {
   readonly type = 'jetstream';
@@ -118,6 +156,7 @@ export class JetStreamStore implements EventStore {
   /** Realms whose stream is ready (`stats` is synchronous). */
   readonly #ready: JetStreamRealm[] = [];
   readonly #counters: Counters = { batches: 0, failures: 0 };
+  readonly #reads: ReadGate;
   #closed = false;
 
   constructor(options: JetStreamStoreOptions) {
@@ -130,12 +169,15 @@ export class JetStreamStore implements EventStore {
       flushTimeoutMs: 10_000,
       readTimeoutMs: 10_000,
       maxScan: 200_000,
+      maxConcurrentReads: 4,
+      maxQueuedReads: 64,
       statsIntervalMs: 2000,
       now: Date.now,
       ...options,
       log: options.log ?? silentLogger(),
     };
     this.#names = new ClusterNames(options.prefix);
+    this.#reads = new ReadGate(this.#options.maxConcurrentReads, this.#options.maxQueuedReads);
   }
 
   /** A store on `nc` (tests, tools); a router uses ClusterNode.jetstream(). */
@@ -147,7 +189,7 @@ export class JetStreamStore implements EventStore {
     if (this.#closed) return Promise.reject(new Error('history store: closed'));
     let realm = this.#realms.get(name);
     if (realm === undefined) {
-      realm = JetStreamRealm.open(name, maxBytes, this.#options, this.#names, this.#counters);
+      realm = JetStreamRealm.open(name, maxBytes, this.#options, this.#names, this.#counters, this.#reads);
       this.#realms.set(name, realm);
       realm.then(
         (r) => this.#ready.push(r),
@@ -250,6 +292,7 @@ class JetStreamRealm implements RealmStore {
     readonly options: Resolved,
     readonly names: ClusterNames,
     readonly counters: Counters,
+    readonly reads: ReadGate,
     limits: TopicPolicy,
   ) {
     this.#stream = names.historyStream(name);
@@ -258,9 +301,9 @@ class JetStreamRealm implements RealmStore {
   }
 
   /** Creates the realm's stream, or updates one that exists with other limits (never deletes it). */
-  static async open(name: string, maxBytes: number, options: Resolved, names: ClusterNames, counters: Counters): Promise<JetStreamRealm> {
+  static async open(name: string, maxBytes: number, options: Resolved, names: ClusterNames, counters: Counters, reads: ReadGate): Promise<JetStreamRealm> {
     const limits = options.realmLimits?.(name) ?? { limit: MAX_RULE_LIMIT, maxAgeMs: 0 };
-    const realm = new JetStreamRealm(name, maxBytes, options, names, counters, limits);
+    const realm = new JetStreamRealm(name, maxBytes, options, names, counters, reads, limits);
     await realm.#ensureStream();
     return realm;
   }
@@ -472,8 +515,16 @@ class JetStreamRealm implements RealmStore {
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  async query(q: HistoryQuery): Promise<HistoryPage> {
+  query(q: HistoryQuery): Promise<HistoryPage> {
+    return this.reads.run(() => this.#query(q));
+  }
+
+  async #query(q: HistoryQuery): Promise<HistoryPage> {
     const start = startOf(q);
+    if (q.reverse === true && start.deliver_policy === undefined && !byPublication(q)) {
+      const page = await this.#newest(q);
+      if (page !== undefined) return page;
+    }
     try {
       return select(this.#visible(await this.#scan(q, start), q.select.match, q.select.topic), q);
     } catch (err) {
@@ -485,6 +536,39 @@ class JetStreamRealm implements RealmStore {
       const page = select(this.#visible(await this.#scan(q, { deliver_policy: 'by_start_sequence', opt_start_seq: from }), q.select.match, q.select.topic), q);
       if (!page.more) throw err;
       return page;
+    }
+  }
+
+  /**
+   * A reverse read with no lower bound (history.last(t, n)) from the end: the stream's last
+   * sequences, a window that doubles until the page is full or the window holds the whole stream,
+   * so it fetches about the page, not the topic (review 2, R6: last(t, 1) on a 20 MB topic fetched
+   * 20.2 MB). The window reaches the stream's last sequence, so each topic's newest message in it
+   * is its newest (its policy) and counting back from it is right. Undefined: the window became
+   * the whole stream (the ordinary read, with its fallback, does that).
+   */
+  async #newest(q: HistoryQuery): Promise<HistoryPage | undefined> {
+    const { manager } = this.options;
+    const { state } = await manager.streams.info(this.#stream);
+    let last = state.last_seq;
+    if (q.select.match === 'exact') {
+      // The topic's own last message: its events may be far behind the stream's newest.
+      const m = await manager.streams
+        .getMessage(this.#stream, { last_by_subj: this.names.historyFilter(this.name, q.select.topic, 'exact') })
+        .catch((err: unknown) => {
+          if (isNoMessage(err)) return null;
+          throw err;
+        });
+      if (m === null) return { events: [], more: false, gap: false };
+      last = m.seq;
+    }
+    for (let span = Math.max(2 * (q.limit + 1), 64); ; span *= 2) {
+      const from = last - span + 1;
+      if (from <= state.first_seq || span > this.options.maxScan) return undefined;
+      const reads = (await this.#scan(q, { deliver_policy: 'by_start_sequence', opt_start_seq: from })).filter((r) => r.event.seq <= last);
+      const page = select(this.#visible(reads, q.select.match, q.select.topic), q);
+      // A full page with more behind it is the page the whole stream would give.
+      if (page.more) return page;
     }
   }
 
@@ -622,13 +706,21 @@ class JetStreamRealm implements RealmStore {
  * so only a publication bound (it must be found to be honoured) needs the whole subject.
  */
 function startOf(q: HistoryQuery): Partial<ConsumerConfig> {
-  const byPublication =
-    q.fromPublication !== undefined || q.afterPublication !== undefined || q.beforePublication !== undefined || q.untilPublication !== undefined;
-  if (byPublication) return {};
+  if (byPublication(q)) return {};
   if (q.afterSeq !== undefined) return { deliver_policy: 'by_start_sequence', opt_start_seq: q.afterSeq + 1 };
   const fromTime = q.fromTime ?? q.afterTime;
   if (fromTime !== undefined) return { deliver_policy: 'by_start_time', opt_start_time: new Date(Math.max(0, fromTime - CLOCK_SKEW_MS)).toISOString() };
   return {};
+}
+
+/** Whether a publication bound is set (it must be found in the whole subject to be honoured). */
+function byPublication(q: HistoryQuery): boolean {
+  return q.fromPublication !== undefined || q.afterPublication !== undefined || q.beforePublication !== undefined || q.untilPublication !== undefined;
+}
+
+/** A stream message get that found none (JetStream 10037, "no message found"). */
+function isNoMessage(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 10037;
 }
 
 function isStreamNotFound(err: unknown): boolean {
