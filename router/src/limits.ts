@@ -85,7 +85,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxHistoryPageBytes: 4 * 1024 * 1024,
   maxHistoryReadTopics: 64,
   maxCatchUpEvents: 10_000,
-  maxCatchUpBytes: 16 * 1024 * 1024,
+  maxCatchUpBytes: 8 * 1024 * 1024,
   catchUpTimeoutMs: 30_000,
   maxRetainedReplayBytes: 4 * 1024 * 1024,
 };

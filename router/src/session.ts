@@ -102,6 +102,10 @@ export class WampSession implements Endpoint {
     return this.carrier.outbox.sendEvent(event);
   }
 
+  get outboundRoom(): number {
+    return this.carrier.outbox.peer.outboundRoom ?? Number.POSITIVE_INFINITY;
+  }
+
   hold(subscription: SubscriptionId, limits: HoldLimits): Hold {
     const holds = (this.#holds ??= new Map());
     const before = holds.get(subscription);

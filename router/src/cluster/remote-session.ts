@@ -84,6 +84,9 @@ export class RemoteSession implements Endpoint {
     this.#outbox.send({ code: Code.Error, requestType, request, details: {}, error, ...(message !== undefined && { args: [message] }) });
   }
 
+  /** Its node's connection bounds what reaches the real session; nothing is queued here. */
+  readonly outboundRoom = Number.POSITIVE_INFINITY;
+
   /** Events reach a remote session through its own node's broker, never through a stand-in. */
   sendEvent(_event: SharedEvent): SendOutcome {
     return 'gone';

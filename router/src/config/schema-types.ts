@@ -961,7 +961,7 @@ export interface Realm {
      */
     maxCatchUpEvents?: number;
     /**
-     * Most bytes (as the subscriber's serializer encodes them) of live events held for one SUBSCRIBE with the history option while its replay is read, and for one SSE stream resuming with Last-Event-ID. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone (an SSE stream closes; the client resumes); counted in switchboard_limits_exceeded_total{limit="maxCatchUpBytes"}.
+     * Most bytes (as the subscriber's serializer encodes them) of live events held for one SUBSCRIBE with the history option while its replay is read, and for one SSE stream resuming with Last-Event-ID. Past it the SUBSCRIBE gets ERROR switchboard.error.limit_exceeded with kwargs {limit, value} and is undone (an SSE stream closes; the client resumes); counted in switchboard_limits_exceeded_total{limit="maxCatchUpBytes"}. Below the listener's outbound.hardLimitBytes (16 MiB) so that the replay, the retained event and the held events fit: a catch-up that would still pass the room left under that hard limit is refused the same way with {limit: 'outboundHardLimitBytes', value: the room left}, counted under that name, instead of cutting the subscriber off.
      */
     maxCatchUpBytes?: number;
     /**

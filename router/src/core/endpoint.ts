@@ -67,6 +67,8 @@ export type HoldOverflow = 'events' | 'bytes';
 export interface Hold {
   /** More events (or bytes) arrived than the bound: they were let go. */
   readonly overflow: HoldOverflow | undefined;
+  /** Bytes held now (as `HoldLimits.maxBytes` counts them): what a release would queue at most. */
+  readonly bytes: number;
   /** Whether an event of this publication is held. */
   holds(publication: PublicationId): boolean;
   /**
@@ -107,6 +109,12 @@ export interface Endpoint {
   send(msg: WampMessage): SendOutcome;
   /** ERROR for one request, with `message` as its only argument. */
   sendError(requestType: MessageCode, request: RequestId, error: string, message?: string): void;
+  /**
+   * Bytes of must-arrive messages the session's connection can still be sent before its outbound
+   * hard limit cuts it off; Infinity where there is none (in-process peer, cluster stand-in). A
+   * catch-up checks it before queuing its replay and held events at once (realm/pubsub.ts).
+   */
+  readonly outboundRoom: number;
   /** One subscriber's copy of a shared EVENT, droppable under backpressure. */
   sendEvent(event: SharedEvent): SendOutcome;
   /**

@@ -40,6 +40,10 @@ export class HeldEvents implements Hold {
     return this.#overflow;
   }
 
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Released, waiting to flag the next live event with history_gap. */
   get marking(): boolean {
     return this.#marking;

@@ -199,6 +199,12 @@ export class PubSub {
     else if (hold.overflow === 'events') refused = overLimit({ limit: 'maxCatchUpEvents', value: this.#quotas.limits.maxCatchUpEvents });
     else if (hold.overflow === 'bytes') refused = overLimit({ limit: 'maxCatchUpBytes', value: this.#quotas.limits.maxCatchUpBytes });
     else if (!subscription.subscribers.has(session)) refused = refusal(ErrorUri.Canceled, 'the subscription was removed while its history was read');
+    else {
+      // [R1 of #17's second review] What follows is queued at once as must-arrive messages: past
+      // the connection's outbound hard limit it would cut the subscriber off (even SUBSCRIBED lost).
+      const room = session.outboundRoom;
+      if (this.#catchUpBytes(session, msg, subscription, outcome, hold) > room) refused = overLimit({ limit: 'outboundHardLimitBytes', value: room });
+    }
     if (refused !== undefined) {
       if (added) {
         // Undone as if it never happened.
@@ -230,6 +236,31 @@ export class PubSub {
     }
     if (msg.options['get_retained'] === true) gap = this.#replayRetained(session, subscription, (p) => replayed.has(p) || hold.holds(p), gap);
     hold.release(replayed, gap);
+  }
+
+  /**
+   * What answering a catch-up would queue to `session` in one block: the replay and the retained
+   * event (payload estimates, as history and retention count them) and the held events (their
+   * encoded bytes). An upper bound: events both replayed and held count twice.
+   */
+  #catchUpBytes(session: Endpoint, msg: Subscribe, subscription: Subscription<Endpoint>, replay: CatchUpReplay, hold: Hold): number {
+    let bytes = hold.bytes;
+    const replayed = new Set<PublicationId>();
+    for (const e of replay.events) {
+      bytes += payloadBytes(e.args, e.kwargs, e.details);
+      replayed.add(e.publication);
+    }
+    if (msg.options['get_retained'] === true) {
+      const max = this.#quotas.limits.maxRetainedReplayBytes;
+      let retained = 0;
+      for (const r of this.#broker.retainedFor(subscription, session)) {
+        if (replayed.has(r.publication) || hold.holds(r.publication)) continue;
+        if (retained + r.bytes > max) break;
+        retained += r.bytes;
+      }
+      bytes += retained;
+    }
+    return bytes;
   }
 
   onUnsubscribe(session: Endpoint, msg: Unsubscribe): void {

@@ -114,6 +114,10 @@ class LongPollPeer implements Peer {
     this.#contentType = CONTENT_TYPES[codec.name];
   }
 
+  get outboundRoom(): number {
+    return this.#budget.room(this.queuedBytes);
+  }
+
   get bufferedBytes(): number {
     return this.queuedBytes;
   }

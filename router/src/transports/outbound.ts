@@ -52,6 +52,15 @@ export class OutboundBudget {
    * `full`: the queue is past a limit of its own other than bytes (long-poll's message count), so
    * a droppable frame is treated as over the soft limit.
    */
+  /**
+   * Bytes of must-arrive messages that can still be queued after `queuedBytes` before the hard
+   * limit cuts the peer off. A catch-up asks before it queues its replay and held events in one
+   * synchronous block (realm/pubsub.ts), so it can refuse the SUBSCRIBE instead of losing the peer.
+   */
+  room(queuedBytes: number): number {
+    return Math.max(0, this.limits.hardLimitBytes - queuedBytes);
+  }
+
   judge(queuedBytes: number, frameBytes: number, droppable: boolean, full = false): Verdict {
     const after = queuedBytes + frameBytes;
     // The limits bound a backlog: a frame on an empty queue is sent whatever its size (it is no

@@ -87,6 +87,11 @@ export interface Peer {
   /** Bytes queued towards the peer and not yet written to the network. */
   readonly bufferedBytes: number;
   /**
+   * Bytes of must-arrive messages the peer can still be sent before its outbound hard limit cuts
+   * it off (hard limit minus what is queued). Absent: no such limit (an in-process peer).
+   */
+  readonly outboundRoom?: number;
+  /**
    * Present on an in-process peer (`router.session(realm)`): it takes messages as objects, so
    * nothing is encoded on either side. The outbox hands it every message, EVENTs included,
    * instead of encoding; false if it is gone. The receiver treats the message as read-only (an

@@ -101,6 +101,10 @@ class RawSocketPeer implements Peer, FrameSink {
     this.#inbound = owner.options.inbound?.account();
   }
 
+  get outboundRoom(): number {
+    return this.#budget.room(this.socket.writableLength);
+  }
+
   get bufferedBytes(): number {
     return this.socket.writableLength;
   }

@@ -193,6 +193,10 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   /** Corked by the transport's write batching until the end of this event-loop turn. */
   corked = false;
 
+  get outboundRoom(): number {
+    return this.budget.room(this.bufferedBytes);
+  }
+
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;
   }
@@ -274,6 +278,10 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
   scheduled = false;
   readonly #parts: Uint8Array[] = [];
   #partsBytes = 0;
+
+  get outboundRoom(): number {
+    return this.budget.room(this.bufferedBytes);
+  }
 
   /** Written to the socket but not sent, plus the batch being gathered. */
   get bufferedBytes(): number {

@@ -222,7 +222,7 @@ describe('per-session limits', () => {
       maxHistoryPageBytes: 4 * 1024 * 1024,
       maxHistoryReadTopics: 64,
       maxCatchUpEvents: 10_000,
-      maxCatchUpBytes: 16 * 1024 * 1024,
+      maxCatchUpBytes: 8 * 1024 * 1024,
       catchUpTimeoutMs: 30_000,
       maxRetainedReplayBytes: 4 * 1024 * 1024,
     });

@@ -180,6 +180,7 @@ function endpoint(): Endpoint & { sent: WampMessage[] } {
     live: true,
     sent,
     supports: () => true,
+    outboundRoom: Number.POSITIVE_INFINITY,
     send(msg: WampMessage): SendOutcome {
       sent.push(msg);
       return 'sent';

@@ -51,6 +51,7 @@ function endpoint(authid = 'alice', authrole = 'user'): Endpoint & { sent: WampM
     live: true,
     sent,
     supports: () => true,
+    outboundRoom: Number.POSITIVE_INFINITY,
     send(msg: WampMessage): SendOutcome {
       sent.push(msg);
       return 'sent';

@@ -37,6 +37,16 @@ describe('OutboundBudget: frames that cannot be dropped (RESULT, INVOCATION, ERR
     expect(b.judge(0, 10_000, false)).toBe('send');
     expect(counters.bytesOut).toBe(10_000);
   });
+
+  it('room: what can still be queued before the hard limit (a catch-up asks before it queues at once)', () => {
+    const { budget: b } = budget();
+    expect(b.room(0)).toBe(4000);
+    expect(b.room(3900)).toBe(100);
+    expect(b.room(5000)).toBe(0);
+    // What room allows is sent; one byte more is cut off.
+    expect(b.judge(3900, b.room(3900), false)).toBe('send');
+    expect(b.judge(3900, b.room(3900) + 1, false)).toBe('cutoff');
+  });
 });
 
 describe('OutboundBudget: droppable frames (EVENT)', () => {

@@ -38,6 +38,7 @@ function endpoint(authprovider = 'static'): Endpoint & { sent: WampMessage[]; vi
     sent,
     violations,
     supports: () => true,
+    outboundRoom: Number.POSITIVE_INFINITY,
     send(msg: WampMessage): SendOutcome {
       sent.push(msg);
       return 'sent';
