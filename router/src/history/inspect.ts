@@ -2,7 +2,7 @@
  * `switchboard history TOPIC`: what a topic's event history holds, for an operator. Two ways to
  * read it:
  * - from a running router (`--url`, or no config given): the history procedures
- *   wamp.topic.history.last / since / after, as any WAMP client calls them, authorized like one
+ *   wamp.topic.history.last / since / after, as every WAMP client calls them, authorized like one
  *   (the connection and authentication flags are the client commands', client/src/cli.ts);
  * - from the store of a config file (`--config FILE` whose `store.type` is sqlite or jetstream),
  *   opened read-only through the EventStore interface (store.ts), with no router running. A
