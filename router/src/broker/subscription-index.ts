@@ -407,6 +407,19 @@ export class WildcardTrie<T> {
 }
 
 /**
+ * Whether a topic is one that `pattern` selects under `match`, by the broker's own rules: exact is
+ * equality, prefix a string prefix, wildcard an empty component matching exactly one component.
+ * For readers of stored topics (event history) that filter topic names, not subscriptions.
+ */
+export function topicMatcher(match: MatchPolicy, pattern: string): (topic: string) => boolean {
+  if (match === 'exact') return (topic) => topic === pattern;
+  if (match === 'prefix') return (topic) => topic.startsWith(pattern);
+  const trie = new WildcardTrie<true>();
+  trie.set(pattern, true);
+  return (topic) => trie.firstMatch(topic) !== undefined;
+}
+
+/**
  * Where the URI's next component starts once the label of `edge` is matched against it (its first
  * component already is: the edge was found under the URI's component ending at `end`, or is the
  * wildcard edge), uri.length + 1 at the URI's end; -1 when the label does not match. Compares in

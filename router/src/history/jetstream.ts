@@ -34,6 +34,7 @@
 import type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { MatchPolicy, PublicationId } from '@switchboard/schemas';
+import { topicMatcher } from '../broker/subscription-index.js';
 import { ClusterNames } from '../cluster/names.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { logRefusal, silentLogger } from '../log.js';
@@ -589,7 +590,8 @@ class JetStreamRealm implements RealmStore {
     this.#sizeAt = this.options.now();
     read.lastSeq = info.state.last_seq;
     // The topics the pattern matches: a prefix's partial last component is matched here.
-    const subjects = Object.keys(info.state.subjects ?? {}).filter((s) => matches(q.select.match, q.select.topic, this.names.historyTopic(this.name, s)));
+    const selects = topicMatcher(q.select.match, q.select.topic);
+    const subjects = Object.keys(info.state.subjects ?? {}).filter((s) => selects(this.names.historyTopic(this.name, s)));
     if (subjects.length === 0) return [];
     if (start.opt_start_seq !== undefined && start.opt_start_seq > read.lastSeq) return [];
     if (subjects.length === 1) return this.#read(subjects[0], start, read);
@@ -667,12 +669,13 @@ class JetStreamRealm implements RealmStore {
   /** The events each topic keeps now (its newest message's policy), in seq order, of the selected topics. */
   #visible(reads: Read[], match: MatchPolicy, pattern: string): StoredEvent[] {
     const now = this.options.now();
+    const selects = topicMatcher(match, pattern);
     const topics = new Map<string, { limit: number; maxAgeMs: number; newer: number }>();
     const keep: boolean[] = new Array<boolean>(reads.length);
     for (let i = reads.length - 1; i >= 0; i--) {
       const r = reads[i] as Read;
       const topic = r.event.topic;
-      if (!matches(match, pattern, topic)) {
+      if (!selects(topic)) {
         keep[i] = false;
         continue;
       }
@@ -725,17 +728,6 @@ function isNoMessage(err: unknown): boolean {
 
 function isStreamNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 10059;
-}
-
-/** Whether `topic` is one the selection covers (the broker's rule: prefix is a string prefix, a wildcard's empty components match one component). */
-export function matches(match: MatchPolicy, pattern: string, topic: string): boolean {
-  if (match === 'exact') return topic === pattern;
-  if (match === 'prefix') return topic.startsWith(pattern);
-  const p = pattern.split('.');
-  const t = topic.split('.');
-  if (p.length !== t.length) return false;
-  for (let i = 0; i < p.length; i++) if (p[i] !== '' && p[i] !== t[i]) return false;
-  return true;
 }
 
 /** The query's bounds over a selection's visible events (seq order): store.ts's semantics. */

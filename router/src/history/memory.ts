@@ -8,7 +8,7 @@
  * broker, so retain()/retained() do nothing. Pure: the clock is injected. [ap_pubsub_event_history]
  */
 import type { PublicationId } from '@switchboard/schemas';
-import { WildcardTrie } from '../broker/subscription-index.js';
+import { topicMatcher } from '../broker/subscription-index.js';
 import { payloadBytes } from '../limits.js';
 import type {
   AppendOutcome,
@@ -232,14 +232,9 @@ class MemoryRealm implements RealmStore {
       const ring = this.#rings.get(select.topic);
       return ring === undefined ? [] : [ring];
     }
+    const selects = topicMatcher(select.match, select.topic);
     const out: Ring[] = [];
-    if (select.match === 'prefix') {
-      for (const ring of this.#rings.values()) if (ring.topic.startsWith(select.topic)) out.push(ring);
-      return out;
-    }
-    const trie = new WildcardTrie<true>();
-    trie.set(select.topic, true);
-    for (const ring of this.#rings.values()) if (trie.firstMatch(ring.topic) === true) out.push(ring);
+    for (const ring of this.#rings.values()) if (selects(ring.topic)) out.push(ring);
     return out;
   }
 

@@ -33,7 +33,7 @@
  * version) is refused rather than misread.
  */
 import { importOptional, SQLITE } from '../optional.js';
-import { WildcardTrie } from '../broker/subscription-index.js';
+import { topicMatcher } from '../broker/subscription-index.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { type FileLock, lockFile } from './lock.js';
 import type {
@@ -244,15 +244,6 @@ function literalPrefix(pattern: string): string {
     .slice(0, empty)
     .map((c) => `${c}.`)
     .join('');
-}
-
-/** Whether `topic` is one the selector covers: the broker's own matching rules (subscription-index.ts). */
-function selectorMatcher(select: TopicSelector): (topic: string) => boolean {
-  if (select.match === 'exact') return (topic) => topic === select.topic;
-  if (select.match === 'prefix') return (topic) => topic.startsWith(select.topic);
-  const trie = new WildcardTrie<true>();
-  trie.set(select.topic, true);
-  return (topic) => trie.firstMatch(topic) !== undefined;
 }
 
 /**
@@ -1003,7 +994,7 @@ export class SqliteStore implements EventStore {
       const topic = realm.topics.get(select.topic);
       return topic === undefined ? [] : [topic];
     }
-    const matches = selectorMatcher(select);
+    const matches = topicMatcher(select.match, select.topic);
     const prefix = select.match === 'prefix' ? select.topic : literalPrefix(select.topic);
     const sorted = this.#sortedTopics(realm);
     const out: TopicEntry[] = [];
