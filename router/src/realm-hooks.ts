@@ -62,6 +62,18 @@ export interface TestamentRecord {
 
 /** Listeners for what happens in a realm (the meta API and the cluster subscribe here). */
 export interface RealmObserver {
+  /**
+   * The session got a transport: a new session (before onJoin, `resumed` false) or a resumed one
+   * (`resumed` true). [ap_session_resumption: wamp.session.on_attach]
+   */
+  onAttach?(session: Endpoint, resumed: boolean): void;
+  /**
+   * The session lost its transport: detached and resumable (`closing` false: it lives on,
+   * resumable, for the realm's resumeWindowMs), or it is closing (`closing` true: onLeave follows
+   * at once). Testaments of scope `detached` are published here.
+   * [ap_session_resumption: wamp.session.on_detach]
+   */
+  onDetach?(session: Endpoint, closing: boolean): void;
   onJoin?(session: Endpoint): void;
   /** `silent`: the session was killed by wamp.session.kill_all (no on_leave event, no testaments). */
   onLeave?(session: Endpoint, silent: boolean): void;
@@ -143,6 +155,8 @@ type Fallback = 'none' | 'false' | 'list' | 'claim';
 
 /** Every hook a realm calls, and what stands in for the answer of one that threw. */
 const HOOK_FALLBACKS: Readonly<Record<keyof RealmHooks, Fallback>> = {
+  onAttach: 'none',
+  onDetach: 'none',
   onJoin: 'none',
   onLeave: 'none',
   onSubscriptionCreated: 'none',

@@ -218,11 +218,33 @@ export class Realm {
       },
       'session joined',
     );
+    for (const o of this.hooks.list) o.onAttach?.(session, false);
     for (const o of this.hooks.list) o.onJoin?.(session);
   }
 
+  /**
+   * A member lost its transport and lives on, resumable (session.ts sets `attached` false first):
+   * the invocations it served end for their callers with wamp.error.session_unattached
+   * (realm/rpc.ts), and the plugins hear (on_detach, testaments of scope `detached`).
+   * [ap_session_resumption]
+   */
+  detach(session: Endpoint): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.rpc.detach(session);
+    for (const o of this.hooks.list) o.onDetach?.(session, false);
+  }
+
+  /** A detached member resumed on a new transport (session.ts sets `attached` true first). */
+  attach(session: Endpoint): void {
+    if (this.sessions.get(session.id) !== session) return;
+    for (const o of this.hooks.list) o.onAttach?.(session, true);
+  }
+
   leave(session: Endpoint, silent = false): void {
-    if (!this.sessions.delete(session.id)) return;
+    if (this.sessions.get(session.id) !== session) return;
+    // A session closing while attached detaches first: on_detach before on_leave. [ap_session_resumption]
+    if (session.attached && !silent) for (const o of this.hooks.list) o.onDetach?.(session, true);
+    this.sessions.delete(session.id);
     // What the authorizer keeps for this session dies with it.
     this.gate.forget(session);
     this.pubsub.leave(session);

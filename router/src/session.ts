@@ -73,6 +73,11 @@ export class WampSession implements Endpoint {
     return this.#live;
   }
 
+  /** Foundation seam: session resumption (#18) detaches a session from its connection. */
+  get attached(): boolean {
+    return true;
+  }
+
   supports(role: PeerRole, feature: string): boolean {
     return rolesSupport(this.roles, role, feature);
   }

@@ -68,6 +68,11 @@ export class RemoteSession implements Endpoint {
   }
 
   /** A stand-in lives until its node says the session left (the link drops it). */
+  /** A stand-in is never detached: its node says when its callee goes. */
+  get attached(): boolean {
+    return true;
+  }
+
   get live(): boolean {
     return true;
   }

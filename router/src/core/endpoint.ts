@@ -102,6 +102,17 @@ export interface Endpoint {
    * answer that arrives after that (an authorizer's decision, an async router procedure) is dropped.
    */
   readonly live: boolean;
+  /**
+   * False while the session is detached from its transport (session resumption,
+   * [ap_session_resumption]): it lost its connection, or paused with GOODBYE resumable, and lives
+   * on for its realm's limits.resumeWindowMs. A detached session keeps its subscriptions and
+   * registrations, but the dealer never picks it as a callee (a single registration's caller gets
+   * wamp.error.session_unattached) and the invocations it served end at the detach. What the router
+   * sends it meanwhile is the session's to handle: answers kept for the resume (bounded), EVENTs
+   * dropped and counted as missed. Always true for sessions that cannot be resumed (in-process
+   * peers, cluster stand-ins).
+   */
+  readonly attached: boolean;
   /** Whether the client announced `feature` for `role` in HELLO. */
   supports(role: PeerRole, feature: string): boolean;
 

@@ -134,6 +134,16 @@ export class Rpc {
   }
 
   /**
+   * A session detached (session resumption): it keeps its registrations, but the invocations it
+   * was serving end now for their callers with wamp.error.session_unattached; a later YIELD or
+   * ERROR for one of them is dropped, not a protocol violation. Its calls as caller go on: their
+   * answers are the session's to keep for the resume. [ap_session_resumption]
+   */
+  detach(_session: Endpoint): void {
+    // Foundation seam: the routing part of #18 ends the session's invocations here.
+  }
+
+  /**
    * Removes a stand-in for a callee on another node (it left, or its node is gone): calls pending
    * on it end now with wamp.error.canceled. Not a session of this realm: no meta events.
    */

@@ -178,6 +178,7 @@ function endpoint(): Endpoint & { sent: WampMessage[] } {
     transport: { type: 'test', protocol: 'wamp.2.json', peer: 'test:1' },
     serializer: 'json',
     live: true,
+    attached: true,
     sent,
     supports: () => true,
     outboundRoom: Number.POSITIVE_INFINITY,

@@ -49,6 +49,7 @@ function endpoint(authid = 'alice', authrole = 'user'): Endpoint & { sent: WampM
     transport: { type: 'test', protocol: 'wamp.2.json', peer: 'test:1' },
     serializer: 'json',
     live: true,
+    attached: true,
     sent,
     supports: () => true,
     outboundRoom: Number.POSITIVE_INFINITY,

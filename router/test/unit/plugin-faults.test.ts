@@ -26,6 +26,8 @@ const boom = (): never => {
 
 /** Every hook, throwing. */
 const throwing: Required<RealmHooks> = {
+  onAttach: boom,
+  onDetach: boom,
   onJoin: boom,
   onLeave: boom,
   onSubscriptionCreated: boom,

@@ -35,6 +35,7 @@ function endpoint(authprovider = 'static'): Endpoint & { sent: WampMessage[]; vi
     transport: { type: 'test', protocol: 'wamp.2.json', peer: 'test:1' },
     serializer: 'json',
     live: true,
+    attached: true,
     sent,
     violations,
     supports: () => true,
