@@ -367,4 +367,31 @@ describe('detached sessions', () => {
     expect(r.realm('realm1')!.sessions.size).toBe(0);
     expect(metric(r, 'sessionsDetached')).toBe(0);
   });
+
+  it('are counted in /metrics', async () => {
+    const r = await router({ maxDetachedSessions: 1 }, { metrics: { port: 0 } });
+    const a = await joinResumable(r.url);
+    const b = await joinResumable(r.url);
+    await cut(r, a);
+    b.ws.terminate();
+    await until(() => !r.realm('realm1')!.sessions.has(b.session as never), 3000, 'b to end');
+    expectRefused((await dedicated(r.url, a.session, 'AAAA')).answer);
+    const { peer } = await dedicated(r.url, a.session, a.token);
+    peer.close();
+    const text = await (await fetch(r.metricsUrl!)).text();
+    const value = (line: string): number =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${line} `))
+          ?.split(' ')
+          .pop(),
+      );
+    expect(value('switchboard_session_resumes_total{outcome="resumed"}')).toBe(1);
+    expect(value('switchboard_session_resumes_total{outcome="refused"}')).toBe(1);
+    expect(value('switchboard_session_detached_ends_total{reason="limit"}')).toBe(1);
+    expect(value('switchboard_limits_exceeded_total{limit="maxDetachedSessions"}')).toBe(1);
+    expect(value('switchboard_resume_answers_resent_total')).toBe(0);
+    expect(text).toMatch(/^switchboard_sessions_detached \d+$/m);
+  });
 });
