@@ -478,6 +478,13 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   #refuse(request: ResumeRequest, why: string): false {
     this.core.resumption.refused(request, why);
+    // A failed authentication of this address where the listener limits failures (auth/limits.ts).
+    for (const authenticator of this.authenticators.values()) {
+      if (authenticator.resumeRefused !== undefined) {
+        authenticator.resumeRefused(this.peer.transport);
+        break;
+      }
+    }
     return false;
   }
 

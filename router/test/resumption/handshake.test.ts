@@ -141,6 +141,30 @@ describe('resume', () => {
     expectResumed((await dedicated(r.addresses[0]!.url, a.session, a.token)).answer, a.session);
   });
 
+  it('counts a refused resume as a failed authentication of its address', async () => {
+    const r = await startTestRouter({
+      listeners: [
+        {
+          type: 'websocket',
+          auth: {
+            anonymous: {},
+            ticket: { type: 'static', principals: { joe: { ticket: 's', role: 'user' } } },
+            limits: { failuresPerMinute: 2, blockMs: 60_000 },
+          },
+        },
+      ],
+    });
+    const a = await joinResumable(r.url);
+    await cut(r, a);
+    expectRefused((await dedicated(r.url, a.session, 'AAAA')).answer);
+    expectRefused((await dedicated(r.url, a.session, 'BBBB')).answer);
+    // The address is blocked now: even the right ticket is refused.
+    const joe = await RawPeer.connect(r.url);
+    const answer = await hello(joe, { authmethods: ['ticket'], authid: 'joe' });
+    expect(answer[0]).toBe(MessageCode.Abort);
+    expect(answer[2]).toBe('wamp.error.authentication_failed');
+  });
+
   it('checks a cookie login again on the new transport', async () => {
     const r = await startTestRouter({
       listeners: [{ type: 'websocket', auth: { ticket: { type: 'static', principals: { joe: { ticket: 's', role: 'user' } } }, cookie: {} } } as never],
