@@ -319,10 +319,11 @@ export class Connection implements PeerHandler, SessionCarrier {
     const session = this.session;
     const resumable = session?.ring !== undefined;
     if (resumable && options.resumable === true) {
-      // A router pause: the session detaches at once; the client's GOODBYE reply closes the transport.
-      this.outbox.send({ code: MessageCode.Goodbye, details: { message, resumable: true }, reason });
+      // A router pause: the session detaches at once (or ends, past a limit of detached sessions:
+      // the GOODBYE says which); the client's GOODBYE reply closes the transport.
       this.session = undefined;
       this.core.resumption.detach(session!);
+      this.outbox.send({ code: MessageCode.Goodbye, details: { message, resumable: session!.live }, reason });
     } else {
       // Every other router GOODBYE to a resumable session says it cannot be resumed.
       this.outbox.send({ code: MessageCode.Goodbye, details: resumable ? { message, resumable: false } : { message }, reason });
@@ -393,10 +394,11 @@ export class Connection implements PeerHandler, SessionCarrier {
         const session = this.session!;
         const pause = msg.details['resumable'] === true;
         if (pause && session.ring !== undefined) {
-          // A pause [ap_session_resumption]: the session detaches and may resume, here or elsewhere.
-          this.outbox.send({ code: MessageCode.Goodbye, details: { resumable: true }, reason: CloseUri.GoodbyeAndOut });
+          // A pause [ap_session_resumption]: the session detaches and may resume, here or elsewhere
+          // (or ends, past a limit of detached sessions: the answer says which).
           this.session = undefined;
           this.core.resumption.detach(session);
+          this.outbox.send({ code: MessageCode.Goodbye, details: { resumable: session.live }, reason: CloseUri.GoodbyeAndOut });
         } else {
           const details = pause || session.ring !== undefined ? { resumable: false } : {};
           this.outbox.send({ code: MessageCode.Goodbye, details, reason: CloseUri.GoodbyeAndOut });
@@ -572,6 +574,8 @@ export class Connection implements PeerHandler, SessionCarrier {
     );
     session.loseCarrier();
     realm.join(session);
+    // Its subscriptions and registrations again, through the cluster's claims (cluster/resume.ts).
+    this.core.resumption.restore?.(session, snapshot);
     return session;
   }
 

@@ -257,6 +257,12 @@ export class Resumption {
   #closed = false;
   /** The cluster's (cluster/resume.ts), set by its plugin; undefined on a single router. */
   resumeSource: ResumeSource | undefined;
+  /**
+   * Set by the cluster plugin with `resumeSource`: subscribes and registers a session adopted from
+   * another node again (the snapshot's routes, claimed through the cluster as any REGISTER), and
+   * sets its missed-event counts. Runs after the session joined its realm, before the resume attaches it.
+   */
+  restore: ((session: ResumableSession, snapshot: SessionSnapshot) => void) | undefined;
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -345,20 +351,25 @@ export class Resumption {
     if (realm.sessions >= limits.maxDetachedSessions) return this.#endPast(session, 'maxDetachedSessions', 'limit');
     if (realm.bytes + ring.bytes > limits.maxDetachedBytes) return this.#endPast(session, 'maxDetachedBytes', 'limit');
     session.loseCarrier();
+    this.#park(session, ring, limits.resumeWindowMs);
+    session.realm.detach(session);
+  }
+
+  /** Counts a detached session and arms its expiry. */
+  #park(session: ResumableSession, ring: AnswerRing, windowMs: number): void {
+    const realm = this.#realm(session.realm);
     realm.sessions++;
     realm.bytes += ring.bytes;
     this.#stats.sessionsDetached++;
-    const expiresAt = this.#clock.now() + limits.resumeWindowMs;
     ring.detached = {
-      expiresAt,
+      expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
         this.#stats.detachedEnded('expired');
         this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
         session.end();
-      }, limits.resumeWindowMs),
+      }, windowMs),
     };
-    session.realm.detach(session);
   }
 
   /**
@@ -485,6 +496,8 @@ export class Resumption {
     const ring = session.ring!;
     ring.restore(snapshot.answerSeq, snapshot.answers);
     this.#sessions.set(session.id, session);
+    // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
+    this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
     return session;
   }
 

@@ -186,3 +186,41 @@ describe('Resumption', () => {
     expect(core.stats.detachedEnds.get('overflow')).toBe(1);
   });
 });
+
+describe('handOver and adopt (the cluster moves a session)', () => {
+  it('the holding node gives the session up with its snapshot; the new node adopts it and the resume attaches it', async () => {
+    const holder = setup();
+    const taker = setup();
+    const first = holder.open();
+    first.connection.onFrame([MessageCode.Hello, 'realm1', { roles: ROLES, resumable: true }]);
+    const session = first.connection.session!;
+    const token = (first.peer.received[0]![2] as { 'resume-token': string })['resume-token'];
+    first.connection.onFrame([MessageCode.Subscribe, 1, {}, 'com.topic']);
+    first.connection.onClose();
+    const forwarded: WampMessage[] = [];
+    const restored: unknown[] = [];
+    taker.core.resumption.restore = (_s, snapshot) => void restored.push(snapshot.subscriptions);
+    taker.core.resumption.resumeSource = {
+      issued: () => undefined,
+      ended: () => undefined,
+      take: async (request) => holder.core.resumption.handOver(request.session, (msg) => void forwarded.push(msg)),
+    };
+    const second = taker.open();
+    second.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
+    await until(() => second.connection.state === ConnectionState.Established);
+    expect(second.peer.received[0]).toMatchObject([MessageCode.Welcome, session.id, { resumed: true, 'resume-last-request': 1 }]);
+    expect(holder.core.realm1.sessions.has(session.id)).toBe(false);
+    expect(holder.core.stats.sessionsDetached).toBe(0);
+    const moved = taker.core.realm1.sessions.get(session.id)!;
+    expect(moved.attached).toBe(true);
+    expect(moved.identity).toEqual(session.identity);
+    expect(restored).toEqual([[{ topic: 'com.topic', match: 'exact', options: {}, missed: 0 }]]);
+    expect(taker.core.stats.sessionsDetached).toBe(0);
+    expect(holder.core.resumption.handOver(session.id, () => undefined)).toBeUndefined();
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await Promise.resolve();
+  expect(condition()).toBe(true);
+}
