@@ -35,6 +35,16 @@ export class RouterStats {
   readonly callSeconds: number[] = [];
   /** Event store batch write durations in seconds (the engines' onBatch), drained like callSeconds. */
   readonly historyWriteSeconds: number[] = [];
+  /** Session resumption (resumption.ts): sessions detached now (a gauge). */
+  sessionsDetached = 0;
+  /** Resumes that attached a session again. */
+  resumed = 0;
+  /** Resumes refused (bad token, unknown session, wrong identity, answers lost…). */
+  resumeRefused = 0;
+  /** Answers resent right after a resumed WELCOME. */
+  resumeAnswersResent = 0;
+  /** Detached sessions that ended without a resume, by reason (`expired`, `overflow`, `limit`). */
+  readonly detachedEnds = new Map<string, number>();
 
   countIn(code: number): void {
     if (code < CODES) this.messagesIn[code]!++;
@@ -59,6 +69,10 @@ export class RouterStats {
 
   httpBridgeRefusal(reason: string): void {
     this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
+  }
+
+  detachedEnded(reason: string): void {
+    this.detachedEnds.set(reason, (this.detachedEnds.get(reason) ?? 0) + 1);
   }
 
   badFrame(serializer: string): void {

@@ -146,6 +146,8 @@ export interface Endpoint {
   /**
    * Router-initiated close: GOODBYE, the session leaves its realm at once, `onDone` when the client
    * answers (or after `closeTimeoutMs`). `silent`: no on_leave meta event, no testaments.
+   * `resumable`: a router pause [ap_session_resumption]: a resumable session gets GOODBYE
+   * {resumable: true} and detaches instead of ending (others end as without it).
    */
-  goodbye(reason: string, message: string, onDone: () => void, options?: { closeTimeoutMs?: number; silent?: boolean }): void;
+  goodbye(reason: string, message: string, onDone: () => void, options?: { closeTimeoutMs?: number; silent?: boolean; resumable?: boolean }): void;
 }

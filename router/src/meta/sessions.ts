@@ -20,8 +20,18 @@ function killOptions(kwargs: Dict): { reason: string; message: string } {
   return { reason, message };
 }
 
-function kill(session: Endpoint, reason: string, message: string, silent = false): void {
-  session.goodbye(reason, message, () => undefined, { silent });
+function kill(session: Endpoint, reason: string, message: string, silent = false, resumable = false): void {
+  session.goodbye(reason, message, () => undefined, { silent, resumable });
+}
+
+/**
+ * wamp.session.kill's kwarg `resumable` (a Switchboard extension): true pauses a resumable target
+ * (GOODBYE {resumable: true}, it detaches) instead of ending it. [ap_session_resumption]
+ */
+function resumableOption(kwargs: Dict): boolean {
+  const resumable = kwargs['resumable'] ?? false;
+  if (typeof resumable !== 'boolean') throw new WampError(ErrorUri.InvalidArgument, ['resumable must be a boolean']);
+  return resumable;
 }
 
 export function installSessionMeta(realm: Realm, scope: PluginScope = realm): void {
@@ -71,7 +81,7 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
     // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
     if (session === caller) throw new WampError(ErrorUri.NoSuchSession, ['a session cannot kill itself: leave instead']);
     const { reason, message } = killOptions(kwargs);
-    kill(session, reason, message);
+    kill(session, reason, message, false, resumableOption(kwargs));
     return undefined;
   });
   scope.procedure('wamp.session.kill_by_authid', (caller, args, kwargs) => {
