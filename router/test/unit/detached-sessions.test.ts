@@ -13,6 +13,7 @@ import { ErrorUri, MessageCode } from '@switchboard/schemas';
 import type { Endpoint, HoldLimits, SendOutcome, SharedEvent } from '../../src/core/endpoint.js';
 import { sessionDetails } from '../../src/core/sessions.js';
 import { HeldEvents } from '../../src/core/hold.js';
+import { InvocationRelays } from '../../src/cluster/relays.js';
 import { Dealer } from '../../src/dealer/dealer.js';
 import type { InvocationPolicy } from '../../src/dealer/dealer.js';
 import { silentLogger } from '../../src/log.js';
@@ -440,5 +441,32 @@ describe('testaments of scope detached and destroyed', () => {
     const { realm, s, published } = await setup();
     realm.leave(s, true);
     expect(published()).toEqual([]);
+  });
+});
+
+describe("a cluster node's invocations relayed to a detached callee", () => {
+  it('end at the detach with session_unattached to the caller node; one relayed later is refused the same way; the late answer is not taken', () => {
+    const callee = endpoint();
+    const answers: unknown[][] = [];
+    let next = 100;
+    const relays = new InvocationRelays(
+      {
+        sessions: new Map([[callee.id, callee]]),
+        registrationOf: (procedure) => (procedure === 'com.p' ? { id: 42 as never, callees: [{ session: callee }] } : undefined),
+        reserveInvocationId: () => next++ as RequestId,
+      },
+      (_node, _session, wire) => void answers.push(wire),
+    );
+    relays.toCallee('n2', callee.id, 'exact', 'com.p', [MessageCode.Invocation, 7, 999, {}, []]);
+    expect(take(callee).map((m) => m.code)).toEqual([MessageCode.Invocation]);
+    callee.attached = false;
+    relays.detached(callee);
+    relays.toCallee('n2', callee.id, 'exact', 'com.p', [MessageCode.Invocation, 8, 999, {}, []]);
+    expect(take(callee)).toEqual([]);
+    expect(answers).toEqual([
+      [MessageCode.Error, MessageCode.Invocation, 7, {}, ErrorUri.SessionUnattached, ['the callee detached before answering']],
+      [MessageCode.Error, MessageCode.Invocation, 8, {}, ErrorUri.SessionUnattached, ['the callee is detached (its session may resume)']],
+    ]);
+    expect(relays.takeAnswer(callee, { code: MessageCode.Yield, request: 100 as RequestId, options: {} })).toBe(false);
   });
 });
