@@ -198,6 +198,17 @@ export function createMetrics(source: MetricsSource): Registry {
     },
   });
 
+  new Counter({
+    name: 'switchboard_calls_session_unattached_total',
+    help: 'Calls answered wamp.error.session_unattached, by reason (no_attached_callee: every callee detached at the CALL; callee_detached: the callee detached while serving it)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of source.stats.callsUnattached) this.inc({ reason }, n);
+    },
+  });
+
   new Histogram({
     name: 'switchboard_call_duration_seconds',
     help: 'Routed calls, CALL received to final RESULT or ERROR sent',

@@ -31,6 +31,12 @@ export class RouterStats {
   readonly badFrames = new Map<string, number>();
   /** Messages not sent because the receiver's serializer cannot represent them, by `serializer type`. */
   readonly unserializable = new Map<string, number>();
+  /**
+   * Calls that met a detached callee (session resumption), by reason: `no_attached_callee` (a CALL
+   * refused with wamp.error.session_unattached), `callee_detached` (an invocation in flight ended
+   * at its callee's detach).
+   */
+  readonly callsUnattached = new Map<string, number>();
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
   readonly callSeconds: number[] = [];
   /** Event store batch write durations in seconds (the engines' onBatch), drained like callSeconds. */
@@ -73,6 +79,10 @@ export class RouterStats {
 
   detachedEnded(reason: string): void {
     this.detachedEnds.set(reason, (this.detachedEnds.get(reason) ?? 0) + 1);
+  }
+
+  callUnattached(reason: 'no_attached_callee' | 'callee_detached'): void {
+    this.callsUnattached.set(reason, (this.callsUnattached.get(reason) ?? 0) + 1);
   }
 
   badFrame(serializer: string): void {

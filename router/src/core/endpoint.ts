@@ -113,6 +113,13 @@ export interface Endpoint {
    * peers, cluster stand-ins).
    */
   readonly attached: boolean;
+  /**
+   * True for a resumable session (its HELLO asked, its realm allows, its peer is not in-process):
+   * it detaches instead of ending when its transport goes, and the meta API says so
+   * (wamp.session.get: `resumable`, `attached`). Unset or false: a session that cannot be resumed.
+   * [ap_session_resumption]
+   */
+  readonly resumable?: boolean;
   /** Whether the client announced `feature` for `role` in HELLO. */
   supports(role: PeerRole, feature: string): boolean;
 

@@ -2,6 +2,10 @@
  * Session meta API. [ap_session_meta_api]
  * Procedures: wamp.session.count, list, get, kill, kill_by_authid, kill_by_authrole, kill_all.
  * Events: wamp.session.on_join [details], wamp.session.on_leave [session, authid, authrole].
+ * Session resumption's events [ap_session_resumption]: wamp.session.on_attach [details + resumed]
+ * (a new session, before on_join; each resume) and wamp.session.on_detach [details] (each detach;
+ * a closing attached session, before on_leave). The spec's heading spells the second `on_detatch`:
+ * the topic is wamp.session.on_detach, as in the spec's text and the feature's issue.
  */
 import type { Dict } from '@switchboard/schemas';
 import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
@@ -107,6 +111,17 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
   });
 
   scope.observe({
+    onAttach(session, resumed) {
+      if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_attach'))
+        realm.pubsub.publishFromRouter('wamp.session.on_attach', [{ ...sessionDetails(session), resumed }]);
+    },
+    onDetach(session) {
+      if (!isListed(session) || !realm.pubsub.wantsEvent('wamp.session.on_detach')) return;
+      const details = sessionDetails(session);
+      // A resumable session closing detaches too: the event says it has no transport now.
+      if (details['attached'] !== undefined) details['attached'] = false;
+      realm.pubsub.publishFromRouter('wamp.session.on_detach', [details]);
+    },
     onJoin(session) {
       if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_join'))
         realm.pubsub.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);
