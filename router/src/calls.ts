@@ -276,7 +276,9 @@ export class Calls<S extends CallParty> {
     // The answer goes to this WAMP session only, and only while the call is in flight: a session
     // opened after it on the same connection is another object, and this one is no longer live;
     // a call canceled or timed out has had its answer.
-    const current = (): boolean => this.#endInternal(session, msg.request) === entry && session.live;
+    // A session handed over to another node is no longer live here, but its answer goes on there
+    // (session.send forwards it); every other end of a session ended its calls (leave).
+    const current = (): boolean => this.#endInternal(session, msg.request) === entry;
     result.then(
       (r) => (current() ? this.#answerInternal(session, msg, r) : undefined),
       (err: unknown) => (current() ? this.#procedureFailed(session, msg, err) : undefined),
@@ -445,6 +447,28 @@ export class Calls<S extends CallParty> {
     for (const call of served) {
       this.stats.callUnattached('callee_detached');
       this.#end(call, 'callee-detached', { caller: callError(call.callRequest, ErrorUri.SessionUnattached, 'the callee detached before answering') });
+    }
+  }
+
+  /**
+   * A session moved to another cluster node (resumption.ts handOver; the dealer removed it with
+   * `moving`): the calls it served end for their callers as at a detach (session_unattached), its
+   * calls to itself end, and its calls as caller go on: their later answers go through the
+   * session, which forwards them to the new node. A progressive call invocation it was still
+   * streaming cannot get its next chunks there: it ends (INTERRUPT to the callee, ERROR
+   * wamp.error.canceled forwarded). Its router-procedure calls go on too.
+   * [ap_session_resumption]
+   */
+  moveOut(session: S, removal: SessionRemoval<S>): void {
+    this.#progressive.delete(session);
+    this.detach(removal.orphanedCalls);
+    for (const call of removal.ownCalls) this.#end(call, 'caller-gone');
+    for (const call of removal.movedCalls ?? []) {
+      if (!call.callerStreaming) continue;
+      this.#end(call, 'canceled', {
+        interrupt: ErrorUri.Canceled,
+        caller: callError(call.callRequest, ErrorUri.Canceled, 'the session moved to another node while streaming its call'),
+      });
     }
   }
 

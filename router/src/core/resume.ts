@@ -4,7 +4,7 @@
  * not hold. The single-node registry (resumption.ts) and the cluster (cluster/resume.ts) implement
  * them. A leaf: no import of the realm or the connection.
  */
-import type { Dict, MatchPolicy, SessionId, WampMessage } from '@switchboard/schemas';
+import type { Dict, MatchPolicy, RegistrationId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { InvocationPolicy } from '../dealer/registration.js';
 import type { TransportDetails } from '../transports/peer.js';
 import type { SessionIdentity } from './endpoint.js';
@@ -36,6 +36,8 @@ export interface KeptAnswer {
 
 /** One subscription of a moving session, as it was asked for. */
 export interface SubscriptionSnapshot {
+  /** Its ID on the old node: the new node must give it the same (cluster route IDs are derived), or the move fails. */
+  readonly id: SubscriptionId;
   readonly topic: string;
   readonly match: MatchPolicy;
   /** SUBSCRIBE.Options as the session gave them (minus the one-off `history`). */
@@ -46,10 +48,12 @@ export interface SubscriptionSnapshot {
 
 /** One registration of a moving session. */
 export interface RegistrationSnapshot {
+  /** Its ID on the old node: the new node must give it the same (cluster route IDs are derived), or the move fails. */
+  readonly id: RegistrationId;
   readonly procedure: string;
   readonly match: MatchPolicy;
   readonly invoke: InvocationPolicy;
-  /** REGISTER.Options as the session gave them. */
+  /** REGISTER.Options as the session gave them (match, invoke, disclose_caller, forward_timeout). */
   readonly options: Dict;
 }
 
