@@ -186,15 +186,15 @@ export class AnswerRing {
 
   /** The kept answers, oldest first (a hand-over's snapshot). */
   snapshot(): KeptAnswer[] {
-    return this.#kept.map((k) => ({ seq: k.seq, message: k.message }));
+    return this.#kept.map((k) => ({ seq: k.seq, message: k.message, delivered: k.delivered }));
   }
 
-  /** Takes the answers of a snapshot (a session adopted from another node): none of them is known to have arrived. */
+  /** Takes the answers of a snapshot (a session adopted from another node), each delivered or not as it was there. */
   restore(seq: number, answers: readonly KeptAnswer[]): void {
     this.seq = seq;
     for (const a of answers) {
       const bytes = answerBytes(a.message);
-      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered: false });
+      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered: a.delivered === true });
       this.#bytes += bytes;
     }
   }
@@ -475,6 +475,7 @@ export class Resumption {
       lastRequest: session.lastRequest,
       answerSeq: ring.seq,
       answers: ring.snapshot(),
+      ...(ring.lost && { answersLost: true }),
       subscriptions: [...realm.broker.subscriptionsOf(session)].map((s) => ({
         id: s.id,
         topic: s.topic,
@@ -525,6 +526,7 @@ export class Resumption {
     if (session === undefined) return undefined;
     const ring = session.ring!;
     ring.restore(snapshot.answerSeq, snapshot.answers);
+    ring.lost = snapshot.answersLost === true;
     this.#sessions.set(session.id, session);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));

@@ -32,6 +32,11 @@ export interface ResumeRequest {
 export interface KeptAnswer {
   readonly seq: number;
   readonly message: WampMessage;
+  /**
+   * Handed to a transport that was open on the old node: a resume without resume-answers does not
+   * resend it (as on one node). Absent: not known to have arrived.
+   */
+  readonly delivered?: boolean;
 }
 
 /** One subscription of a moving session, as it was asked for. */
@@ -71,8 +76,10 @@ export interface SessionSnapshot {
   readonly lastRequest: number;
   /** The sequence number of the last answer counted. */
   readonly answerSeq: number;
-  /** Answers not known to have arrived, oldest first. */
+  /** The answers kept, oldest first. */
   readonly answers: readonly KeptAnswer[];
+  /** An answer never handed to an open transport was let go by a bound there: a resume without resume-answers is refused. */
+  readonly answersLost?: boolean;
   readonly subscriptions: readonly SubscriptionSnapshot[];
   readonly registrations: readonly RegistrationSnapshot[];
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
