@@ -276,9 +276,7 @@ export class Calls<S extends CallParty> {
     // The answer goes to this WAMP session only, and only while the call is in flight: a session
     // opened after it on the same connection is another object, and this one is no longer live;
     // a call canceled or timed out has had its answer.
-    // A session handed over to another node is no longer live here, but its answer goes on there
-    // (session.send forwards it); every other end of a session ended its calls (leave).
-    const current = (): boolean => this.#endInternal(session, msg.request) === entry;
+    const current = (): boolean => this.#endInternal(session, msg.request) === entry && session.live;
     result.then(
       (r) => (current() ? this.#answerInternal(session, msg, r) : undefined),
       (err: unknown) => (current() ? this.#procedureFailed(session, msg, err) : undefined),
@@ -456,11 +454,19 @@ export class Calls<S extends CallParty> {
    * calls to itself end, and its calls as caller go on: their later answers go through the
    * session, which forwards them to the new node. A progressive call invocation it was still
    * streaming cannot get its next chunks there: it ends (INTERRUPT to the callee, ERROR
-   * wamp.error.canceled forwarded). Its router-procedure calls go on too.
-   * [ap_session_resumption]
+   * wamp.error.canceled forwarded). Its router-procedure calls in flight (a meta procedure
+   * waiting on an authorizer) end with ERROR wamp.error.canceled, forwarded: they ran for the
+   * session here, which is no longer live. [ap_session_resumption]
    */
   moveOut(session: S, removal: SessionRemoval<S>): void {
     this.#progressive.delete(session);
+    const internal = this.#internal.get(session);
+    if (internal !== undefined) {
+      for (const request of [...internal.keys()]) {
+        this.#endInternal(session, request)?.abort.abort();
+        session.send(callError(request, ErrorUri.Canceled, 'the session moved to another node before the router procedure answered'));
+      }
+    }
     this.detach(removal.orphanedCalls);
     for (const call of removal.ownCalls) this.#end(call, 'caller-gone');
     for (const call of removal.movedCalls ?? []) {

@@ -46,6 +46,9 @@ describe('a session moved to another router', () => {
     expect(holder.realm('realm1')!.sessions.has(mover.session as never)).toBe(false);
     expect(taker.realm('realm1')!.sessions.get(mover.session as never)?.attached).toBe(true);
 
+    // A CANCEL on the new router for the call still running on the old one: unknown here, ignored
+    // (no ERROR answers a CANCEL); the call goes on there and its answers still arrive.
+    peer.send([MessageCode.Cancel, 1, {}]);
     // The callee on the old router answers after the move: progress, progress, final.
     callee.send([MessageCode.Yield, invocationId, { progress: true }, ['p1']]);
     callee.send([MessageCode.Yield, invocationId, { progress: true }, ['p2']]);

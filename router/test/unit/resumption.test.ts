@@ -205,6 +205,8 @@ describe('handOver and adopt (the cluster moves a session)', () => {
       take: async (request) => {
         const snapshot = holder.core.resumption.handOver(request.session, (msg) => void forwarded.push(msg));
         snapshots.push(snapshot?.subscriptions);
+        // A forwarded answer that arrives before the adopt waits for it (resumption.ts deliver).
+        expect(taker.core.resumption.deliver(request.session, result(7, 'early'))).toBe(true);
         return snapshot;
       },
     };
@@ -212,6 +214,8 @@ describe('handOver and adopt (the cluster moves a session)', () => {
     second.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
     await until(() => second.connection.state === ConnectionState.Established);
     expect(second.peer.received[0]).toMatchObject([MessageCode.Welcome, session.id, { resumed: true, 'resume-last-request': 1 }]);
+    // The early answer, numbered after the SUBSCRIBED the snapshot carried (delivered there: not resent).
+    expect(second.peer.received.slice(1)).toEqual([[MessageCode.Result, 7, {}, ['early']]]);
     expect(holder.core.realm1.sessions.has(session.id)).toBe(false);
     expect(holder.core.stats.sessionsDetached).toBe(0);
     const moved = taker.core.realm1.sessions.get(session.id)!;
