@@ -189,6 +189,50 @@ describe('meta events on_attach / on_detach', () => {
     expect(await meta.next()).toEqual(['on_leave', s.session]);
   });
 
+  it('a resume that takes over a still-attached session: on_detach, then on_attach resumed; the old transport is closed', async () => {
+    const router = await startTestRouter();
+    const meta = await metaWatcher(router.url);
+    const s = await Resumable.join(router.url);
+    for (let i = 0; i < 2; i++) await meta.next();
+    const old = s.peer;
+    await s.resume(router.url);
+    expect(await meta.next()).toEqual(['on_detach', expect.objectContaining({ session: s.session, attached: false })]);
+    expect(await meta.next()).toEqual(['on_attach', expect.objectContaining({ session: s.session, resumed: true })]);
+    expect((await old.waitClosed()).code).toBe(1000);
+  });
+
+  it('a router pause (wamp.session.kill resumable) and a client pause (GOODBYE resumable): on_detach, detached testaments, no on_leave', async () => {
+    const router = await startTestRouter();
+    const meta = await metaWatcher(router.url);
+    const will = await meta.watcher.subscribe('com.will', { match: 'prefix' });
+    const s = await Resumable.join(router.url);
+    for (let i = 0; i < 2; i++) await meta.next();
+    await s.callResult('wamp.session.add_testament', ['com.will.paused', [], {}, { scope: 'detached' }]);
+    meta.watcher.send([MessageCode.Call, meta.watcher.nextRequest(), {}, 'wamp.session.kill', [s.session], { resumable: true }]);
+    expect((await s.next())[0]).toBe(MessageCode.Goodbye);
+    s.send([MessageCode.Goodbye, {}, 'wamp.close.goodbye_and_out']);
+    // The watcher hears, in order: the kill's RESULT, on_detach and the testament (the plugins' order).
+    const frames = [await meta.watcher.next(), await meta.watcher.next(), await meta.watcher.next()];
+    expect(frames.filter((f) => f[0] === MessageCode.Result)).toHaveLength(1);
+    const detachEvent = (f: unknown[]): boolean =>
+      f[0] === MessageCode.Event &&
+      f[1] !== will &&
+      asDict((f[4] as unknown[])[0])['session'] === s.session &&
+      asDict((f[4] as unknown[])[0])['attached'] === false;
+    expect(frames.filter(detachEvent)).toHaveLength(1);
+    expect(frames.find((f) => f[0] === MessageCode.Event && f[1] === will)?.[3]).toMatchObject({ topic: 'com.will.paused' });
+    await s.resume(router.url);
+    // Only an on_attach follows: no on_leave came between.
+    expect(await meta.next()).toEqual(['on_attach', expect.objectContaining({ session: s.session, resumed: true })]);
+    // A client pause: the testament (added again) fires again, once.
+    await s.callResult('wamp.session.add_testament', ['com.will.paused', [], {}, { scope: 'detached' }]);
+    s.send([MessageCode.Goodbye, { resumable: true }, 'wamp.close.close_realm']);
+    expect(await s.next()).toEqual([MessageCode.Goodbye, { resumable: true }, 'wamp.close.goodbye_and_out']);
+    const paused = [await meta.watcher.next(), await meta.watcher.next()];
+    expect(paused.filter(detachEvent)).toHaveLength(1);
+    expect(paused.filter((f) => f[0] === MessageCode.Event && f[1] === will)).toHaveLength(1);
+  });
+
   it('a session that does not ask for resumption gets on_attach and on_detach too, with on_join details and no new keys', async () => {
     const router = await startTestRouter();
     const meta = await metaWatcher(router.url);
