@@ -1036,11 +1036,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       if (call === undefined) continue;
       this.#calls.delete(request);
       call.cleanup();
-      call.reject(
-        new ConnectionLostError(
-          'the connection broke while this call sent its input in chunks (a progressive call invocation); the session was resumed, but the callee has lost the call: call again',
-        ),
-      );
+      call.reject(new ConnectionLostError('the link broke while this call sent its input in chunks; the callee lost the call'));
     }
     this.#chunked.clear();
     const last = resumed.lastRequest;
