@@ -376,6 +376,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     if (this.#replayTo.get(id) === subscription) this.#replayTo.delete(id);
     if (shared !== undefined && shared.size > 0) return;
     this.#subscriptionsById.delete(id);
+    this.#lastSeen.delete(id);
     this.#catchUpEnded(id);
     if (this.#attached === undefined) {
       if (this.#suspended !== undefined) this.#orphans.push({ kind: 'subscription', id });

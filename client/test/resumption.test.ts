@@ -143,6 +143,19 @@ describe('session resumption (client)', () => {
     expect(await within(third, 3000, 'the third call')).toBe('r3');
   });
 
+  it('un-acknowledged PUBLISHes the router did not get are sent again, in order; the ones it got are not', async () => {
+    const setup = await resumable();
+    const session = setup.connection.session;
+    for (const n of [1, 2, 3]) await session.publish('com.resume.pub', [n]);
+    for (const n of [1, 2, 3]) expect(await setup.peer.expect(MessageCode.Publish)).toEqual([MessageCode.Publish, n, {}, 'com.resume.pub', [n]]);
+    const { peer } = await cutAndReconnect(setup);
+    peer.send(resumedWelcome(1));
+    expect(await peer.next()).toEqual([MessageCode.Publish, 2, {}, 'com.resume.pub', [2]]);
+    expect(await peer.next()).toEqual([MessageCode.Publish, 3, {}, 'com.resume.pub', [3]]);
+    await session.publish('com.resume.pub', [4]);
+    expect(await peer.next()).toEqual([MessageCode.Publish, 4, {}, 'com.resume.pub', [4]]);
+  });
+
   it('catch-up: live events before SUBSCRIBED are buffered; the replay, then the held events; a publication in both is delivered once, in order', async () => {
     const setup = await resumable(HISTORY);
     const session = setup.connection.session;
