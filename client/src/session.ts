@@ -1157,21 +1157,27 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       state.buffered.push(msg);
       return;
     }
-    // `replaying`: handle() ended the replay at any message but a replayed EVENT of this subscription.
-    this.#armReplayTimer(msg.subscription, state);
-    this.#deliverCaughtUp(msg, state, true);
+    if (replayed) {
+      this.#armReplayTimer(msg.subscription, state);
+      return this.#deliverCaughtUp(msg, state, true, true);
+    }
+    // The first live event after the replay ends it; it carries the catch-up's history_gap when
+    // nothing was replayed.
+    this.#finishCatchUp(msg.subscription, state);
+    this.#deliverCaughtUp(msg, state, false, true);
   }
 
-  #deliverCaughtUp(msg: Event, state: CatchUp, replayed: boolean): void {
+  #deliverCaughtUp(msg: Event, state: CatchUp, replayed: boolean, catchingUp: boolean): void {
     if (state.seen.has(msg.publication)) return;
     state.seen.add(msg.publication);
     if (msg.details['retained'] !== true) this.#lastSeen.set(msg.subscription, msg.publication);
-    for (const member of state.members) member.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, member, replayed, replayed));
+    for (const member of state.members) member.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, member, replayed, catchingUp));
   }
 
   /**
    * The replay is over (the router sends SUBSCRIBED, the replay and the events it held in one block:
-   * any other message ends it; so does a pause, for a replay that is the last thing sent).
+   * any other message ends it; so does a pause, for a replay that is the last thing sent, when
+   * something waits behind it).
    */
   #armReplayTimer(id: SubscriptionId, state: CatchUp): void {
     if (state.buffered.length === 0 && !state.overflow) return;
@@ -1182,7 +1188,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   #endReplays(msg: WampMessage): void {
-    if (msg.code === MessageCode.Event && msg.details['history'] === true && this.#catchUps.get(msg.subscription)?.phase === 'replaying') return;
+    // An EVENT of a replaying subscription is its own (#onCatchUpEvent); anything else ends every replay.
+    if (msg.code === MessageCode.Event && this.#catchUps.get(msg.subscription)?.phase === 'replaying') return;
     for (const [id, state] of this.#catchUps) if (state.phase === 'replaying') this.#finishCatchUp(id, state);
   }
 
@@ -1190,7 +1197,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #finishCatchUp(id: SubscriptionId, state: CatchUp): void {
     this.#catchUpEnded(id);
     if (state.overflow) for (const member of state.members) member.noticeGap(undefined);
-    for (const msg of state.buffered) this.#deliverCaughtUp(msg, state, false);
+    for (const msg of state.buffered) this.#deliverCaughtUp(msg, state, false, false);
   }
 
   #catchUpEnded(id: SubscriptionId): void {

@@ -210,6 +210,24 @@ describe('session resumption (client)', () => {
     expect([a.args[0], a.details.replayed, b.args[0], b.details.replayed]).toEqual([11, true, 15, false]);
   });
 
+  it('catch-up: the after publication is no longer stored and nothing is replayed: the first live event says the gap', async () => {
+    const setup = await resumable(HISTORY);
+    const session = setup.connection.session;
+    const subscribing = session.subscribe(TOPIC);
+    const subscribe = await setup.peer.expect(MessageCode.Subscribe);
+    setup.peer.send([MessageCode.Subscribed, subscribe[1], 77]);
+    const subscription = await within(subscribing, 3000, 'subscribe');
+    setup.peer.send([MessageCode.Event, 77, 10, {}, [10]]);
+    await nextEvent(subscription);
+    const { peer } = await cutAndReconnect(setup);
+    peer.send(resumedWelcome(1, {}, HISTORY));
+    expect(await peer.expect(MessageCode.Subscribe)).toEqual([MessageCode.Subscribe, 2, { history: { after: 10 } }, TOPIC]);
+    peer.send([MessageCode.Subscribed, 2, 77]);
+    peer.send([MessageCode.Event, 77, 30, { history_gap: true }, [30]]);
+    const event = await nextEvent(subscription);
+    expect([event.args[0], event.details.replayed, event.details.gap]).toEqual([30, false, true]);
+  });
+
   it('history_unavailable: a gap notice with resume-missed’s count on the next event, for the iterator and the handler', async () => {
     const setup = await resumable(HISTORY);
     const session = setup.connection.session;
