@@ -207,6 +207,8 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   #paused = false;
   /** The reconnect attempt being made (1, 2, …; 0 for the first connection). */
   #attempt = 0;
+  /** Whether to ask for resumption: not in process (no link to lose; the router would not grant it). */
+  readonly #asksResumption: boolean;
 
   constructor(options: ConnectOptions, runtime: Runtime) {
     super();
@@ -236,6 +238,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       });
     }
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.#asksResumption = options.resumable !== false && inProcess === undefined;
     this.session = new Session<Api>(this, options.realm, {
       protocolViolation: (detail) => this.#protocolViolation(detail),
       reportHandlerError: (error, context) => this.#reportHandlerError(error, context),
@@ -359,7 +362,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     // [ap_session_resumption] The opportunistic resume: the usual HELLO plus the session to resume.
     const resume = this.#resume;
     const details: Dict = {};
-    if (this.#options.resumable !== false) {
+    if (this.#asksResumption) {
       details['resumable'] = true;
       if (resume !== undefined) {
         details['resume-session'] = resume.session;
@@ -390,7 +393,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     const resumed = resume !== undefined && welcomed.details['resumed'] === true && welcomed.session === resume.session;
     const token = welcomed.details['resume-token'];
     this.#resume =
-      this.#options.resumable !== false && welcomed.details['resumable'] === true && typeof token === 'string' && token.length > 0
+      this.#asksResumption && welcomed.details['resumable'] === true && typeof token === 'string' && token.length > 0
         ? { session: welcomed.session, token }
         : undefined;
     const paused = this.#paused;
