@@ -451,8 +451,8 @@ export class Resumption {
    * closes without GOODBYE, on_detach, the invocations it served end with session_unattached,
    * testaments of scope `detached` fire). Then it leaves this node quietly (realm.moveOut): its
    * subscriptions and registrations end through the route hooks (a cluster releases its claims),
-   * no on_leave, no testaments — it lives on there; testaments of scope `destroyed` do not move
-   * (a client that wants them after a move adds them again). Its calls as caller run on here: their
+   * no on_leave, no testaments published — it lives on there, and its testaments of scope
+   * `destroyed` go along in the snapshot (the testament plugin answers them). Its calls as caller run on here: their
    * later answers (progressive results included, in order, and the router's own timeout ERROR) go
    * to `forward`, for the new node's `deliver`. Undefined: no such live resumable session here.
    * `ResumeSource.ended` is not called: the record is the new node's now.
@@ -467,7 +467,7 @@ export class Resumption {
       realm.detach(session);
     }
     const expiresAt = ring.detached?.expiresAt ?? this.#clock.now() + ring.limits.resumeWindowMs;
-    const snapshot: SessionSnapshot = {
+    let snapshot: SessionSnapshot = {
       id,
       realm: realm.name,
       identity: session.identity,
@@ -500,6 +500,8 @@ export class Resumption {
       }),
       expiresAt,
     };
+    const testaments = realm.hooks.testamentsOf(session);
+    if (testaments.length > 0) snapshot = { ...snapshot, testaments };
     this.#undetach(session);
     this.#sessions.delete(id);
     session.moveOut(forward);
@@ -537,6 +539,7 @@ export class Resumption {
       for (const msg of early.messages) session.deliver(msg);
     }
     const realm = session.realm;
+    realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
     for (const s of snapshot.subscriptions) {
       const subscription = realm.pubsub.restore(session, s.topic, s.match);
       if (subscription.id !== s.id) return this.#adoptFailed(session, `subscription ${s.id} to '${s.topic}' would be ${subscription.id} here`);

@@ -4,7 +4,7 @@
  * not hold. The single-node registry (resumption.ts) and the cluster (cluster/resume.ts) implement
  * them. A leaf: no import of the realm or the connection.
  */
-import type { Dict, MatchPolicy, RegistrationId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { Args, Dict, Kwargs, MatchPolicy, RegistrationId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { InvocationPolicy } from '../dealer/registration.js';
 import type { TransportDetails } from '../transports/peer.js';
 import type { SessionIdentity } from './endpoint.js';
@@ -62,6 +62,14 @@ export interface RegistrationSnapshot {
   readonly options: Dict;
 }
 
+/** A testament of scope `destroyed` of a moving session (wamp.session.add_testament), as it was added. */
+export interface TestamentSnapshot {
+  readonly topic: string;
+  readonly args: Args;
+  readonly kwargs: Kwargs;
+  readonly publishOptions: Dict;
+}
+
 /**
  * What moves with a detached session from one cluster node to another: the session less its
  * transport. Plain data (MessagePack over NATS keeps it intact).
@@ -82,6 +90,11 @@ export interface SessionSnapshot {
   readonly answersLost?: boolean;
   readonly subscriptions: readonly SubscriptionSnapshot[];
   readonly registrations: readonly RegistrationSnapshot[];
+  /**
+   * Its testaments of scope `destroyed` (those of scope `detached` fired at its detach on the old
+   * node); published when it ends on the new node. Absent: none.
+   */
+  readonly testaments?: readonly TestamentSnapshot[];
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
   readonly expiresAt: number;
 }

@@ -24,6 +24,13 @@ async function pair(): Promise<{ holder: Router; taker: Router }> {
   return { holder, taker };
 }
 
+/** The args of an EVENT of subscription `sub` (fails on anything else). */
+function eventOf(m: unknown[], sub: unknown): unknown {
+  expect(m[0]).toBe(MessageCode.Event);
+  expect(m[1]).toBe(sub);
+  return m[4];
+}
+
 const isEvent = (topicSub: number) => (m: unknown[]) => m[0] === MessageCode.Event && m[1] === topicSub;
 
 describe('a session moved to another router', () => {
@@ -165,5 +172,33 @@ describe('a session moved to another router', () => {
     expect(holder.resumption.size).toBe(0);
     expect(holder.resumption.detachedCount).toBe(0);
     expect(taker.resumption.size).toBe(1);
+  });
+  it('takes its testaments of scope destroyed along: published when it ends on the new router, not at the move', async () => {
+    const { holder, taker } = await pair();
+    const watchA = await RawPeer.join(holder.url);
+    watchA.send([MessageCode.Subscribe, 1, {}, 'com.will']);
+    const subA = (await watchA.next())[2];
+    const watchB = await RawPeer.join(taker.url);
+    watchB.send([MessageCode.Subscribe, 1, {}, 'com.will']);
+    const subB = (await watchB.next())[2];
+
+    const mover = await joinResumable(holder.url);
+    mover.send([MessageCode.Call, 1, {}, 'wamp.session.add_testament', ['com.will', ['gone'], {}]]);
+    expect((await mover.next())[0]).toBe(MessageCode.Result);
+    mover.send([MessageCode.Call, 2, {}, 'wamp.session.add_testament', ['com.will', ['cut'], {}], { scope: 'detached' }]);
+    expect((await mover.next())[0]).toBe(MessageCode.Result);
+
+    // Moved while attached: the detached one fires on the holder at the detach; the destroyed one moves.
+    const { peer, answer } = await dedicated(taker.url, mover.session, mover.token);
+    expectResumed(answer, mover.session);
+    expect(eventOf(await watchA.next(), subA)).toEqual(['cut']);
+    // A publication after the move on the holder comes next there: the move published nothing else.
+    const other = await RawPeer.join(holder.url);
+    other.send([MessageCode.Publish, 1, { acknowledge: true }, 'com.will', ['sentinel']]);
+    expect(eventOf(await watchA.next(), subA)).toEqual(['sentinel']);
+
+    // It ends on the taker: its testament is published there.
+    peer.send([MessageCode.Goodbye, {}, 'wamp.close.close_realm']);
+    expect(eventOf(await watchB.next(), subB)).toEqual(['gone']);
   });
 });
