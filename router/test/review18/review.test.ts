@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
-import { cut, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
+import { cut, details, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
 
 describe('review #18', () => {
   it('F1: the resumed WELCOME is the first message on the new transport (no on_attach EVENT before it)', async () => {
@@ -49,5 +49,48 @@ describe('review #18', () => {
     callee.send([MessageCode.Yield, ib1[1], {}, ['y'.repeat(1500)]]);
     callee.send([MessageCode.Yield, ib2[1], {}, ['z'.repeat(1500)]]);
     await until(() => !sessions.has(b.session as never), 3000, 'b to end past maxDetachedBytes');
+  });
+});
+
+describe('review #18: refused resumes and the failure limit', () => {
+  it('F3: opportunistic resumes of sessions that no longer exist (a router restart) do not lock the address out of authentication', async () => {
+    const r = await startTestRouter({
+      realms: [{ name: 'realm1' }],
+      listeners: [
+        {
+          type: 'websocket',
+          auth: {
+            anonymous: {},
+            ticket: { type: 'static', principals: { joe: { ticket: 'secret', role: 'anonymous' } } },
+            limits: { failuresPerMinute: 3, blockMs: 60_000 },
+          },
+        },
+      ],
+    });
+    // Three of our clients behind one address reconnect after a restart: each tries the opportunistic
+    // resume of a session the new router never held (routine, no guess), and joins anew.
+    for (const session of [11, 12, 13]) {
+      const { answer } = await opportunistic(r.url, session, Buffer.alloc(16, session).toString('base64'));
+      expect(answer[0]).toBe(MessageCode.Welcome);
+      expect(details(answer)['resumed']).toBe(false);
+    }
+    // A ticket login with the right ticket from that address must still work; today it is blocked
+    // for blockMs because each of those refusals counted as a failed authentication.
+    const peer = await RawPeer.connect(r.url);
+    peer.send([MessageCode.Hello, 'realm1', { roles: { caller: {} }, authmethods: ['ticket'], authid: 'joe' }]);
+    const challenge = await peer.next();
+    expect(challenge[0], JSON.stringify(challenge)).toBe(MessageCode.Challenge);
+    peer.send([MessageCode.Authenticate, 'secret', {}]);
+    expect((await peer.next())[0]).toBe(MessageCode.Welcome);
+  });
+
+  it('F4: an opportunistic HELLO that says resumable: false is not made resumable by its resume keys', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
+    const a = await joinResumable(r.url);
+    await cut(r, a);
+    const { answer } = await opportunistic(r.url, a.session, a.token, { resumable: false });
+    // Today: WELCOME {resumable: true, resumed: true, resume-token} although the client said false,
+    // so its next close detaches (on_leave and destroyed testaments wait resumeWindowMs).
+    expect(details(answer)['resumable']).not.toBe(true);
   });
 });
