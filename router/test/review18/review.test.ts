@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessageCode } from '@switchboard/schemas';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
-import { cut, details, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
+import { cut, dedicated, details, expectRefused, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
 
 describe('review #18', () => {
   it('F1: the resumed WELCOME is the first message on the new transport (no on_attach EVENT before it)', async () => {
@@ -92,5 +92,27 @@ describe('review #18: refused resumes and the failure limit', () => {
     // Today: WELCOME {resumable: true, resumed: true, resume-token} although the client said false,
     // so its next close detaches (on_leave and destroyed testaments wait resumeWindowMs).
     expect(details(answer)['resumable']).not.toBe(true);
+  });
+});
+
+describe('review #18: a resume and the listener it arrives on', () => {
+  it("F5: a resume does not escape the listener's realm pin (anonymous realm of another listener)", async () => {
+    // Listener 0 pins anonymous sessions to realm 'public'; listener 1 (say, a private interface)
+    // pins them to 'internal'. A session of 'internal' must not resume through listener 0, whose
+    // anonymous authenticator would never have let it in there.
+    const r = await startTestRouter({
+      realms: [{ name: 'public' }, { name: 'internal' }],
+      listeners: [
+        { type: 'websocket', auth: { anonymous: { realm: 'public' } } },
+        { type: 'websocket', auth: { anonymous: { realm: 'internal' } } },
+      ],
+    });
+    const internalUrl = r.addresses[1]!.url;
+    const a = await joinResumable(internalUrl, {}, undefined, 'internal');
+    expect(details(a.welcome)['realm']).toBe('internal');
+    await cut(r, a, 'internal');
+    const { answer } = await dedicated(r.url, a.session, a.token);
+    // Today: resumed into 'internal' through the public listener.
+    expectRefused(answer);
   });
 });
