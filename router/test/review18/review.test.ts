@@ -116,3 +116,30 @@ describe('review #18: a resume and the listener it arrives on', () => {
     expectRefused(answer);
   });
 });
+
+describe('review #18: answers kept while detached', () => {
+  it('F6: a session whose ring is full of answers it already received keeps the RESULT of a call in flight at the cut', async () => {
+    // maxResumeAnswers 3 stands for the default 1 000: any session that received that many answers
+    // (no acknowledgement while attached) has a full ring for the rest of its life.
+    const r = await startTestRouter({ realms: [{ name: 'realm1', limits: { maxResumeAnswers: 3 } }] });
+    const callee = await RawPeer.join(r.url);
+    callee.send([MessageCode.Register, 1, {}, 'com.p']);
+    await callee.next();
+    const a = await joinResumable(r.url);
+    for (const [i, topic] of ['com.a', 'com.b', 'com.c'].entries()) {
+      a.send([MessageCode.Subscribe, i + 1, {}, topic]);
+      expect((await a.next())[0]).toBe(MessageCode.Subscribed);
+    }
+    a.send([MessageCode.Call, 4, {}, 'com.p', []]);
+    const invocation = await callee.next();
+    await cut(r, a);
+    callee.send([MessageCode.Yield, invocation[1], {}, ['done']]);
+    // Today the RESULT would be the 4th answer kept: the session ends (overflow) although the three
+    // older ones were delivered and only matter to a resume that says it lacks them.
+    const held = () => r.realm('realm1')!.sessions.get(a.session as never) as { ring?: { seq: number } } | undefined;
+    await until(() => held()?.ring?.seq === 4 || held() === undefined, 3000, 'the RESULT to be kept (or the session to end)');
+    const { peer, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 3 });
+    expectResumed(answer, a.session);
+    expect(await peer.next()).toEqual([MessageCode.Result, 4, {}, ['done']]);
+  });
+});
