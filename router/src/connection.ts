@@ -541,7 +541,6 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.outbox.session = session.id;
     this.state = ConnectionState.Established;
     this.#clearHelloTimer();
-    session.realm.attach(session);
     const ring = session.ring!;
     const details: Dict = {
       ...session.realm.welcomeDetails(session.identity),
@@ -555,6 +554,10 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.core.sessionLog.debug({ session: session.id, realm: session.realm.name, peer: this.peer.transport.peer }, 'session resumed');
     this.outbox.send({ code: MessageCode.Welcome, session: session.id, details });
     resumption.resent(session.resend(request.answers));
+    // Only now on_attach (and anything it publishes, which may match the session's own
+    // subscriptions): the resumed WELCOME is the first message on the new transport, then the kept
+    // answers, then anything else. [ap_session_resumption]
+    session.realm.attach(session);
     return true;
   }
 

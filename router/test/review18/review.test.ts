@@ -15,8 +15,7 @@ describe('review #18', () => {
     expect((await a.next())[0]).toBe(MessageCode.Subscribed);
     await cut(r, a);
     const { peer, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 1 });
-    // Today the session's own on_attach EVENT arrives first: the router attaches the carrier and
-    // publishes on_attach before it sends the WELCOME.
+    // The WELCOME first; the session's own on_attach EVENT only after it.
     expectResumed(answer, a.session);
     const event = await peer.next();
     expect(event[0]).toBe(MessageCode.Event);
