@@ -37,8 +37,7 @@ describe('review #18', () => {
     await until(() => !sessions.has(a.session as never), 3000, 'a to end (overflow)');
 
     // B: detached, keeps two RESULTs of 1500 bytes: 3000 > maxDetachedBytes, so the second must end
-    // it. Today the realm's count went 3000 below zero at A's end (ring bytes subtracted that were
-    // never added), so B keeps both and the realm holds more than its limit.
+    // it: A's end left the realm's count at 0, not below.
     const b = await joinResumable(r.url);
     b.send([MessageCode.Call, 1, {}, 'com.p', []]);
     b.send([MessageCode.Call, 2, {}, 'com.p', []]);
@@ -133,8 +132,8 @@ describe('review #18: answers kept while detached', () => {
     const invocation = await callee.next();
     await cut(r, a);
     callee.send([MessageCode.Yield, invocation[1], {}, ['done']]);
-    // Today the RESULT would be the 4th answer kept: the session ends (overflow) although the three
-    // older ones were delivered and only matter to a resume that says it lacks them.
+    // The RESULT is the 4th answer kept: the oldest delivered one makes room (a resume that says it
+    // lacks it is refused); the session does not end.
     const held = () => r.realm('realm1')!.sessions.get(a.session as never) as { ring?: { seq: number } } | undefined;
     await until(() => held()?.ring?.seq === 4 || held() === undefined, 3000, 'the RESULT to be kept (or the session to end)');
     const { peer, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 3 });
