@@ -143,6 +143,8 @@ export class AnswerRing {
   detached: { timer: unknown; expiresAt: number; bytes: number } | undefined;
   /** Set while a resume that matched this session's token is being checked further (a token is usable once). */
   resuming = false;
+  /** The identity of the listener the session joined on: it resumes through that listener only. */
+  listener: string | undefined;
 
   /** `limits` is the realm's own object (never a copy): the bounds read at each use are the realm's. */
   constructor(readonly limits: Readonly<RealmLimits>) {}
@@ -318,7 +320,7 @@ const SYSTEM_CLOCK: ResumeClock = {
 };
 
 /** Why a resume was refused, for the log only (never for the client). */
-export type Refusal = 'no such session' | 'not resumable' | 'bad token' | 'wrong realm' | 'wrong authid' | 'answers lost';
+export type Refusal = 'no such session' | 'not resumable' | 'bad token' | 'resume in progress' | 'wrong realm' | 'wrong authid' | 'answers lost';
 
 /** A session adopted from another node (`adopt`): the router builds the session object. */
 export type AdoptSession = (snapshot: SessionSnapshot) => ResumableSession | undefined;
@@ -376,9 +378,14 @@ export class Resumption {
     return realm.quotas.limits.resumeWindowMs > 0 && !this.#closed;
   }
 
-  /** A new AnswerRing for a session of `realm` that asked and is granted resumption. */
-  ring(realm: Realm): AnswerRing {
-    return new AnswerRing(realm.quotas.limits);
+  /**
+   * A new AnswerRing for a session of `realm` that asked and is granted resumption, bound to the
+   * listener it joined on (`listener`: its identity, see Connection's SessionLimits.listener).
+   */
+  ring(realm: Realm, listener: string | undefined): AnswerRing {
+    const ring = new AnswerRing(realm.quotas.limits);
+    ring.listener = listener;
+    return ring;
   }
 
   /**
@@ -409,6 +416,8 @@ export class Resumption {
     const ring = session.ring;
     if (ring?.token === undefined || !session.live) return 'not resumable';
     if (!tokenMatches(request.token, ring.token)) return 'bad token';
+    // Another resume with this token is being checked (an asynchronous recheck): a token is usable once.
+    if (ring.resuming) return 'resume in progress';
     if (request.realm !== undefined && request.realm !== session.realm.name) return 'wrong realm';
     if (request.authid !== undefined && request.authid !== session.identity.authid) return 'wrong authid';
     return session;

@@ -82,14 +82,49 @@ describe('review #18: refused resumes and the failure limit', () => {
     expect((await peer.next())[0]).toBe(MessageCode.Welcome);
   });
 
+  it('F3: guessing still counts: wrong tokens for a held session (opportunistic) and refused dedicated resumes lock the address out', async () => {
+    const listeners = [
+      {
+        type: 'websocket' as const,
+        auth: {
+          anonymous: {},
+          ticket: { type: 'static' as const, principals: { joe: { ticket: 'secret', role: 'anonymous' } } },
+          limits: { failuresPerMinute: 3, blockMs: 60_000 },
+        },
+      },
+    ];
+    const ticketLogin = async (url: string): Promise<unknown[]> => {
+      const peer = await RawPeer.connect(url);
+      peer.send([MessageCode.Hello, 'realm1', { roles: { caller: {} }, authmethods: ['ticket'], authid: 'joe' }]);
+      return peer.next();
+    };
+    // Opportunistic, wrong token of a session held here: each counts.
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }], listeners });
+    const a = await joinResumable(r.url);
+    for (let i = 1; i <= 3; i++) {
+      const { answer } = await opportunistic(r.url, a.session, Buffer.alloc(16, i).toString('base64'));
+      expect(details(answer)['resumed']).toBe(false);
+    }
+    expect((await ticketLogin(r.url))[0]).toBe(MessageCode.Abort);
+    // Dedicated, for a session that does not exist: each counts.
+    const r2 = await startTestRouter({ realms: [{ name: 'realm1' }], listeners });
+    for (const session of [21, 22, 23]) expectRefused((await dedicated(r2.url, session, Buffer.alloc(16, session).toString('base64'))).answer);
+    expect((await ticketLogin(r2.url))[0]).toBe(MessageCode.Abort);
+  });
+
   it('F4: an opportunistic HELLO that says resumable: false is not made resumable by its resume keys', async () => {
     const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
     const a = await joinResumable(r.url);
     await cut(r, a);
     const { answer } = await opportunistic(r.url, a.session, a.token, { resumable: false });
-    // Today: WELCOME {resumable: true, resumed: true, resume-token} although the client said false,
-    // so its next close detaches (on_leave and destroyed testaments wait resumeWindowMs).
-    expect(details(answer)['resumable']).not.toBe(true);
+    // A plain join (the resume keys are ignored): a new session, WELCOME as for resumable: false.
+    expect(answer[0]).toBe(MessageCode.Welcome);
+    expect(answer[1]).not.toBe(a.session);
+    expect(details(answer)['resumable']).toBeUndefined();
+    expect(details(answer)['resume-token']).toBeUndefined();
+    // The detached session was not resumed: its token still works.
+    const again = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 0 });
+    expectResumed(again.answer, a.session);
   });
 });
 
@@ -110,8 +145,10 @@ describe('review #18: a resume and the listener it arrives on', () => {
     expect(details(a.welcome)['realm']).toBe('internal');
     await cut(r, a, 'internal');
     const { answer } = await dedicated(r.url, a.session, a.token);
-    // Today: resumed into 'internal' through the public listener.
+    // Refused: the token is bound to the listener the session joined on.
     expectRefused(answer);
+    // Through its own listener it still resumes (a refusal after the token matched leaves it valid).
+    expectResumed((await dedicated(internalUrl, a.session, a.token)).answer, a.session);
   });
 });
 

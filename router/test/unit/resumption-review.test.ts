@@ -161,3 +161,52 @@ describe("the realm's count of detached bytes (F2)", () => {
     expect(count()).toEqual({ sessions: 0, bytes: 0 });
   });
 });
+
+describe('a token is usable once, even with an asynchronous recheck (F11)', () => {
+  it('a second resume with the same token while the first is being checked is refused; the first resumes', async () => {
+    const base = fakeCore();
+    const core = { ...base, resumption: new Resumption({ stats: base.stats, log: silentLogger(), clock: new ManualClock() }) };
+    // A transport-level method whose check answers later (a webhook-backed tls authenticator, say).
+    const pending: Array<() => void> = [];
+    const cookie = {
+      method: 'cookie',
+      authenticate: () =>
+        new Promise<{ kind: 'accept'; principal: { authid: string; authrole: string; authprovider: string } }>((resolve) => {
+          pending.push(() => resolve({ kind: 'accept', principal: { authid: 'joe', authrole: 'anonymous', authprovider: 'static' } }));
+        }),
+    };
+    const open = () => {
+      const peer = new FakePeer();
+      return { peer, connection: new Connection(peer, core, new Map([['cookie', cookie]])) };
+    };
+    const first = open();
+    first.connection.onFrame([MessageCode.Hello, 'realm1', { roles: ROLES, resumable: true, authmethods: ['cookie'] }]);
+    pending.shift()!();
+    await until(() => first.connection.session !== undefined);
+    const session = first.connection.session!;
+    const token = (first.peer.received[0]![2] as { 'resume-token': string })['resume-token'];
+    first.connection.onClose();
+
+    const a = open();
+    const b = open();
+    a.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
+    b.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
+    // b is refused at once: a's recheck is pending.
+    expect(b.peer.received[0]).toEqual([MessageCode.Abort, { message: 'no resumable session matches' }, ErrorUri.NoSuchSession]);
+    expect(pending.length).toBe(1);
+    pending.shift()!();
+    await until(() => a.peer.received.length > 0);
+    expect(a.peer.received[0]![0]).toBe(MessageCode.Welcome);
+    expect(a.peer.received[0]![1]).toBe(session.id);
+    // The token was used: a third resume with it is refused too.
+    const c = open();
+    c.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
+    expect(c.peer.received[0]![0]).toBe(MessageCode.Abort);
+  });
+});
+
+/** Waits (microtasks and timers) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  expect(cond()).toBe(true);
+}
