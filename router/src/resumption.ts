@@ -10,6 +10,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
+import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
 import type { KeptAnswer, ResumeRequest, ResumeSource, SessionSnapshot } from './core/resume.js';
 import type { RealmLimits } from './limits.js';
@@ -140,7 +141,7 @@ export class AnswerRing {
    * Set while detached: the expiry timer, when it fires, and the bytes the realm counts for this
    * session (resumption.ts adds and subtracts exactly these: the realm's count never drifts).
    */
-  detached: { timer: unknown; expiresAt: number; bytes: number } | undefined;
+  detached: { timer: unknown; expiresAt: number; bytes: number; address: string } | undefined;
   /** Set while a resume that matched this session's token is being checked further (a token is usable once). */
   resuming = false;
   /** The identity of the listener the session joined on: it resumes through that listener only. */
@@ -334,8 +335,8 @@ export interface ResumptionOptions {
 export class Resumption {
   /** Resumable sessions of this router, attached or detached, by ID. */
   readonly #sessions = new Map<SessionId, ResumableSession>();
-  /** Per realm: detached sessions and the bytes of answers they keep. */
-  readonly #realms = new Map<Realm, { sessions: number; bytes: number }>();
+  /** Per realm: detached sessions, the bytes of undelivered answers they keep, and detached sessions per client address. */
+  readonly #realms = new Map<Realm, RealmDetached>();
   readonly #stats: RouterStats;
   readonly #log: Logger;
   readonly #clock: ResumeClock;
@@ -362,8 +363,9 @@ export class Resumption {
   }
 
   /** What `realm`'s detached sessions count (sessions, undelivered answer bytes): for tests and metrics. */
-  detachedOf(realm: Realm): { readonly sessions: number; readonly bytes: number } {
-    return this.#realms.get(realm) ?? { sessions: 0, bytes: 0 };
+  detachedOf(realm: Realm): { readonly sessions: number; readonly bytes: number; readonly addresses: number } {
+    const r = this.#realms.get(realm);
+    return { sessions: r?.sessions ?? 0, bytes: r?.bytes ?? 0, addresses: r?.addresses.size ?? 0 };
   }
 
   /** Detached sessions held here. */
@@ -447,6 +449,10 @@ export class Resumption {
     const realm = this.#realm(session.realm);
     if (this.#closed) return session.end();
     if (realm.sessions >= limits.maxDetachedSessions) return this.#endPast(session, 'maxDetachedSessions', 'limit');
+    // One address cannot fill the realm's detached sessions (connect, HELLO resumable, drop, again).
+    if ((realm.addresses.get(addressOf(session)) ?? 0) >= limits.maxDetachedSessionsPerAddress) {
+      return this.#endPast(session, 'maxDetachedSessionsPerAddress', 'limit');
+    }
     // Only what the client has not received counts: delivered answers can go whenever room is needed.
     if (realm.bytes + ring.undeliveredBytes > limits.maxDetachedBytes) return this.#endPast(session, 'maxDetachedBytes', 'limit');
     session.loseCarrier();
@@ -460,9 +466,12 @@ export class Resumption {
     realm.sessions++;
     const bytes = ring.undeliveredBytes;
     realm.bytes += bytes;
+    const address = addressOf(session);
+    realm.addresses.set(address, (realm.addresses.get(address) ?? 0) + 1);
     this.#stats.sessionsDetached++;
     ring.detached = {
       bytes,
+      address,
       expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
@@ -518,6 +527,9 @@ export class Resumption {
     realm.sessions--;
     // Exactly what was counted for this session (at the park and for each answer kept since).
     realm.bytes -= detached.bytes;
+    const perAddress = (realm.addresses.get(detached.address) ?? 0) - 1;
+    if (perAddress > 0) realm.addresses.set(detached.address, perAddress);
+    else realm.addresses.delete(detached.address);
     if (realm.bytes < 0 || realm.sessions < 0) {
       this.#log.error(
         { realm: session.realm.name, bytes: realm.bytes, sessions: realm.sessions },
@@ -614,14 +626,28 @@ export class Resumption {
     return session;
   }
 
-  #realm(realm: Realm): { sessions: number; bytes: number } {
+  #realm(realm: Realm): RealmDetached {
     let r = this.#realms.get(realm);
     if (r === undefined) {
-      r = { sessions: 0, bytes: 0 };
+      r = { sessions: 0, bytes: 0, addresses: new Map() };
       this.#realms.set(realm, r);
     }
     return r;
   }
+}
+
+/** What one realm's detached sessions count. */
+interface RealmDetached {
+  sessions: number;
+  /** Bytes of the answers they keep that their clients never received (maxDetachedBytes). */
+  bytes: number;
+  /** Detached sessions per client IP address (maxDetachedSessionsPerAddress); no entry for 0. */
+  readonly addresses: Map<string, number>;
+}
+
+/** The client IP address a session's transport came from (auth/limits.ts clientAddress). */
+function addressOf(session: ResumableSession): string {
+  return clientAddress(session.transport.peer);
 }
 
 /** `token` (as the client sent it) is base64 of exactly these 16 octets; compared in constant time. */

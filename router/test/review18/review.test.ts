@@ -178,3 +178,27 @@ describe('review #18: answers kept while detached', () => {
     expect(await peer.next()).toEqual([MessageCode.Result, 4, {}, ['done']]);
   });
 });
+
+describe('review #18: detached sessions per address', () => {
+  it('F8: at maxDetachedSessionsPerAddress a session from that address ends instead of detaching (loopback is one address)', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1', limits: { maxDetachedSessionsPerAddress: 2 } }] });
+    const sessions = r.realm('realm1')!.sessions;
+    const a = await joinResumable(r.url);
+    const b = await joinResumable(r.url);
+    const c = await joinResumable(r.url);
+    await cut(r, a);
+    await cut(r, b);
+    c.ws.terminate();
+    await until(() => !sessions.has(c.session as never), 3000, 'c to end');
+    expect(r.stats.limitsExceeded.get('maxDetachedSessionsPerAddress')).toBe(1);
+    expect(r.stats.detachedEnds.get('limit')).toBe(1);
+    expect(sessions.has(a.session as never) && sessions.has(b.session as never)).toBe(true);
+    // A resume frees the address's place: the next one detaches again.
+    const { peer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 0 });
+    const d = await joinResumable(r.url);
+    await cut(r, d);
+    expect(sessions.get(d.session as never)?.live).toBe(true);
+    peer.ws.terminate();
+    await until(() => r.stats.detachedEnds.get('limit') === 2, 3000, 'a to end at the cap');
+  });
+});
