@@ -108,6 +108,8 @@ interface MutableKept {
   message: WampMessage;
   readonly bytes: number;
   delivered: boolean;
+  /** No longer in the ring (let go or acknowledged): its bytes are no longer counted. */
+  gone?: boolean;
 }
 
 /**
@@ -196,6 +198,7 @@ export class AnswerRing {
             continue;
           }
           this.#kept.splice(i, 1);
+          k.gone = true;
           this.#bytes -= k.bytes;
           if (k.seq > this.#droppedUpTo) this.#droppedUpTo = k.seq;
         }
@@ -212,6 +215,7 @@ export class AnswerRing {
   }
 
   #drop(dropped: MutableKept): void {
+    dropped.gone = true;
     this.#bytes -= dropped.bytes;
     if (dropped.seq > this.#droppedUpTo) this.#droppedUpTo = dropped.seq;
     if (!dropped.delivered) {
@@ -225,7 +229,7 @@ export class AnswerRing {
     const k = kept as MutableKept;
     if (k.delivered === delivered) return;
     k.delivered = delivered;
-    if (!this.#kept.includes(k)) return;
+    if (k.gone === true) return;
     this.#undeliveredBytes += delivered ? -k.bytes : k.bytes;
   }
 
@@ -233,6 +237,7 @@ export class AnswerRing {
   unkeep(kept: Kept): void {
     if (this.#kept.at(-1) !== kept) return;
     this.#kept.pop();
+    (kept as MutableKept).gone = true;
     this.#bytes -= kept.bytes;
     if (!kept.delivered) this.#undeliveredBytes -= kept.bytes;
     this.seq--;
@@ -253,6 +258,7 @@ export class AnswerRing {
     if (answers !== undefined) {
       while (this.#kept.length > 0 && this.#kept[0]!.seq <= answers) {
         const k = this.#kept.shift()!;
+        k.gone = true;
         this.#bytes -= k.bytes;
         if (!k.delivered) this.#undeliveredBytes -= k.bytes;
       }
