@@ -166,6 +166,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
         for (const link of this.#links.values()) link.resync();
+        this.resume.resync();
       }
     }
   }

@@ -67,8 +67,9 @@ export interface ClusterResumeOptions {
   maxPendingTakes?: number;
 }
 
-/** This node's own record of one session: the revision it last wrote, and its writes in order. */
+/** This node's own record of one session: what and at which revision it last wrote, and its writes in order. */
 interface Held {
+  record: ResumableRecord | undefined;
   revision: number | undefined;
   queue: Promise<unknown>;
 }
@@ -120,7 +121,7 @@ export class ClusterResume implements ResumeSource {
   #enqueue<T>(session: SessionId, op: (held: Held) => Promise<T>): Promise<T> {
     let held = this.#held.get(session);
     if (held === undefined) {
-      held = { revision: undefined, queue: Promise.resolve() };
+      held = { record: undefined, revision: undefined, queue: Promise.resolve() };
       this.#held.set(session, held);
     }
     const h = held;
@@ -140,6 +141,7 @@ export class ClusterResume implements ResumeSource {
     };
     const { resumable } = this.node.buckets;
     void this.#enqueue(session, async (held) => {
+      held.record = record;
       try {
         // At the revision written before: a record another node claimed meanwhile is not taken back.
         held.revision =
@@ -234,7 +236,7 @@ export class ClusterResume implements ResumeSource {
       resumable.delete(key, { previousSeq: revision }).catch(() => undefined);
       return refuse(answer === null ? 'holding node gave nothing (ended, or silent)' : 'malformed snapshot');
     }
-    this.#held.set(request.session, { revision, queue: Promise.resolve() });
+    this.#held.set(request.session, { record: claim, revision, queue: Promise.resolve() });
     return snapshot;
   }
 
@@ -302,6 +304,26 @@ export class ClusterResume implements ResumeSource {
       snapshot = undefined;
     }
     this.node.sendToNode(from, encodeCluster({ kind: 's', id, snapshot: snapshot === undefined ? null : snapshotToWire(snapshot) }));
+  }
+
+  /**
+   * After NATS comes back: this node's records that are missing (a nats-server restart loses the
+   * memory bucket) are written again; one another node claimed meanwhile is left alone.
+   */
+  resync(): void {
+    const { resumable } = this.node.buckets;
+    for (const session of [...this.#held.keys()]) {
+      void this.#enqueue(session, async (h) => {
+        if (h.record === undefined) return;
+        try {
+          const entry = await resumable.get(this.#key(session));
+          if (entry !== null && entry.operation === 'PUT') return;
+          h.revision = await resumable.put(this.#key(session), json(h.record));
+        } catch (err) {
+          this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not restored');
+        }
+      });
+    }
   }
 
   /** Removes a dead node's records (done by one live node, with its sessions). */

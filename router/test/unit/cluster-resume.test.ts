@@ -362,3 +362,24 @@ describe('cluster resume: the snapshot on the wire', () => {
     expect(snapshotFromWire({ ...good, registrations: [{ procedure: 'p', match: 'exact', invoke: 'all', options: {} }] })).toBeUndefined();
   });
 });
+
+describe('cluster resume: NATS back', () => {
+  it('resync writes back the records the bucket lost, and leaves a claimed one alone', async () => {
+    const c = cluster(['a', 'b']);
+    const token = await heldOnA(c);
+    at(c, 'a').resume.issued(5 as SessionId, 'realm1', identity, newToken().hash);
+    await settle();
+    const lost = c.bucket.record('4242');
+    c.bucket.entries.delete('4242');
+    at(c, 'a').resume.resync();
+    await settle();
+    expect(c.bucket.record('4242')).toEqual(lost);
+    // Claimed by B: A's resync does not take it back.
+    const resumed = at(c, 'b').resume.take(request(token));
+    await resumed;
+    at(c, 'a').resume.resync();
+    await settle();
+    expect(c.bucket.record('4242')?.node).toBe('b');
+    expect(c.bucket.record('5')?.node).toBe('a');
+  });
+});
