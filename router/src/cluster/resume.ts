@@ -67,11 +67,15 @@ export interface ClusterResumeOptions {
   maxPendingTakes?: number;
 }
 
-/** This node's own record of one session: what and at which revision it last wrote, and its writes in order. */
+/**
+ * This node's own record of one session: what and at which revision it last wrote (undefined once
+ * deleted or lost to a claim), and its writes in order (forgotten when none is queued and no record is left).
+ */
 interface Held {
   record: ResumableRecord | undefined;
   revision: number | undefined;
   queue: Promise<unknown>;
+  queued: number;
 }
 
 interface PendingTake {
@@ -121,12 +125,17 @@ export class ClusterResume implements ResumeSource {
   #enqueue<T>(session: SessionId, op: (held: Held) => Promise<T>): Promise<T> {
     let held = this.#held.get(session);
     if (held === undefined) {
-      held = { record: undefined, revision: undefined, queue: Promise.resolve() };
+      held = { record: undefined, revision: undefined, queue: Promise.resolve(), queued: 0 };
       this.#held.set(session, held);
     }
     const h = held;
+    h.queued++;
     const run = h.queue.then(() => op(h));
-    h.queue = run.catch(() => undefined);
+    h.queue = run
+      .catch(() => undefined)
+      .then(() => {
+        if (--h.queued === 0 && h.revision === undefined && this.#held.get(session) === h) this.#held.delete(session);
+      });
     return run;
   }
 
@@ -162,7 +171,10 @@ export class ClusterResume implements ResumeSource {
   /** Deletes this node's record at the revision it wrote; false when another node claimed it meanwhile. */
   async #delete(session: SessionId, held: Held): Promise<boolean> {
     const revision = held.revision;
-    if (this.#held.get(session) === held) this.#held.delete(session);
+    // Whatever comes of it, the record is no longer this node's to write at that revision: a token
+    // issued after (a resume here while the expiry ran) writes a new one.
+    held.revision = undefined;
+    held.record = undefined;
     if (revision === undefined) return true;
     try {
       await this.node.buckets.resumable.delete(this.#key(session), { previousSeq: revision });
@@ -236,7 +248,7 @@ export class ClusterResume implements ResumeSource {
       resumable.delete(key, { previousSeq: revision }).catch(() => undefined);
       return refuse(answer === null ? 'holding node gave nothing (ended, or silent)' : 'malformed snapshot');
     }
-    this.#held.set(request.session, { record: claim, revision, queue: Promise.resolve() });
+    this.#held.set(request.session, { record: claim, revision, queue: Promise.resolve(), queued: 0 });
     return snapshot;
   }
 

@@ -336,6 +336,21 @@ describe('cluster resume: expiry racing a resume', () => {
     }
   });
 
+  it('a resume on the holding node itself while its expiry deletes the record: the new token is recorded afresh', async () => {
+    const c = cluster(['a']);
+    await heldOnA(c);
+    const a = at(c, 'a').resume;
+    const expiring = a.expire(ID);
+    const next = newToken();
+    a.issued(ID, 'realm1', identity, next.hash);
+    expect(await expiring).toBe(true);
+    await settle();
+    expect(c.bucket.record('4242')).toMatchObject({ node: 'a', tokenHash: next.hash });
+    a.ended(ID);
+    await settle();
+    expect(c.bucket.entries.has('4242')).toBe(false);
+  });
+
   it('a claim whose node never asks: the session ends after twice the hand-over timeout', async () => {
     const c = cluster(['a', 'b'], 20);
     await heldOnA(c);
