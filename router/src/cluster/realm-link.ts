@@ -13,12 +13,13 @@
  * This file only wires them: the realm's hooks, the buckets they follow, the direct messages
  * from other nodes, and nodes coming and going.
  */
-import type { ErrorMessage, SessionId, Yield } from '@switchboard/schemas';
+import type { ErrorMessage, SessionId, SubscriptionId, Yield } from '@switchboard/schemas';
 import { MessageCode, parseMessage } from '@switchboard/schemas';
 import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
 import type { RealmHooks } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
+import type { SessionSnapshot } from '../core/resume.js';
 import { EventForwarding } from './events.js';
 import { followBucket } from './link.js';
 import type { NodeLink, Watch } from './link.js';
@@ -167,6 +168,46 @@ export class RealmLink {
     } else if (m.kind === 'k') {
       this.realm.sessions.get(m.session)?.goodbye(m.reason, m.message, () => undefined, { silent: m.silent });
     }
+  }
+
+  /**
+   * A session moved here from another node (session resumption, resume.ts): its subscriptions and
+   * registrations are made again, quietly (the session never left the realm: no meta events, no
+   * SUBSCRIBED/REGISTERED), before its resumed WELCOME. Subscriptions get their NATS interest;
+   * registrations are made here at once and claimed in the cluster (the claim replaces the
+   * session's callee entry of the node it left); a claim lost meanwhile revokes the registration.
+   * Answers the subscription ID of each restored subscription, with the events it missed.
+   */
+  restore(session: Endpoint, snapshot: SessionSnapshot): Map<SubscriptionId, number> {
+    const missed = new Map<SubscriptionId, number>();
+    for (const s of snapshot.subscriptions) {
+      const { subscription, created } = this.realm.broker.subscribe(session, s.topic, s.match);
+      if (created) this.events.listen(subscription);
+      this.subscriptions.touch(subscription);
+      if (s.missed > 0) missed.set(subscription.id, s.missed);
+    }
+    this.standIns.moved(session.id);
+    for (const r of snapshot.registrations) {
+      const options = { discloseCaller: r.options['disclose_caller'] === true, forwardTimeout: r.options['forward_timeout'] === true };
+      const outcome = this.realm.dealer.register(session, r.procedure, { match: r.match, invoke: r.invoke, ...options });
+      if (!outcome.ok) {
+        this.node.log.warn(
+          { session: session.id, procedure: r.procedure, error: outcome.error },
+          'cluster: registration of a moved session not made again here',
+        );
+        continue;
+      }
+      const registration = outcome.registration;
+      void this.claims.claim(session, r.procedure, r.match, r.invoke, options).then((refused) => {
+        if (refused === undefined || !session.live) return;
+        this.node.log.warn(
+          { session: session.id, procedure: r.procedure, error: refused.error },
+          'cluster: registration of a moved session taken elsewhere meanwhile; revoked',
+        );
+        this.realm.rpc.revokeRegistration(session, registration, refused.error);
+      });
+    }
+    return missed;
   }
 
   /** A node came up or went down (for this node): stand-ins and relays follow. */
