@@ -67,7 +67,10 @@ export class ClusterNode implements RemoteLink, NodeLink {
     this.self = config.node;
     this.names = new ClusterNames(config.prefix);
     // A holding node silent for a node timeout is dead for this one: the resume is refused then.
-    this.resume = new ClusterResume(this, { handOverTimeoutMs: config.nodeTimeoutMs });
+    this.resume = new ClusterResume(this, {
+      handOverTimeoutMs: config.nodeTimeoutMs,
+      restore: (session, snapshot) => this.#links.get(snapshot.realm)?.restore(session, snapshot),
+    });
   }
 
   /**

@@ -19,10 +19,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KvEntry } from '@nats-io/kv';
-import type { Dict, MatchPolicy, SessionId, WampMessage } from '@switchboard/schemas';
+import type { Dict, MatchPolicy, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { isDict, parseMessage, toWire } from '@switchboard/schemas';
 import type { InvocationPolicy } from '../dealer/registration.js';
-import type { SessionIdentity } from '../core/endpoint.js';
+import type { Endpoint, SessionIdentity } from '../core/endpoint.js';
 import type { KeptAnswer, RegistrationSnapshot, ResumeRequest, ResumeSource, SessionSnapshot, SubscriptionSnapshot } from '../core/resume.js';
 import type { NodeLink } from './link.js';
 import { isConflict, json, parseRecord } from './link.js';
@@ -63,6 +63,11 @@ export type ResumeNode = Pick<NodeLink, 'self' | 'incarnation' | 'names' | 'log'
 export interface ClusterResumeOptions {
   /** How long a node waits for the holding node's snapshot (then the resume is refused). */
   handOverTimeoutMs: number;
+  /**
+   * Makes an adopted session's subscriptions and registrations again in its realm (the realm's
+   * RealmLink.restore); answers the events each subscription missed, by its ID here.
+   */
+  restore?: (session: Endpoint, snapshot: SessionSnapshot) => Map<SubscriptionId, number> | undefined;
   /** At most this many takes waiting for a holding node at once (past it a resume is refused). */
   maxPendingTakes?: number;
 }
@@ -108,6 +113,7 @@ export class ClusterResume implements ResumeSource {
   #nextTake = 0;
   readonly #timeoutMs: number;
   readonly #maxPending: number;
+  readonly #restore: ClusterResumeOptions['restore'];
 
   constructor(
     readonly node: ResumeNode,
@@ -115,6 +121,16 @@ export class ClusterResume implements ResumeSource {
   ) {
     this.#timeoutMs = options.handOverTimeoutMs;
     this.#maxPending = options.maxPendingTakes ?? 1000;
+    this.#restore = options.restore;
+  }
+
+  /**
+   * A session `take` answered was adopted here (before its resumed WELCOME): its subscriptions and
+   * registrations are made again through this node's realm link. Answers the events each
+   * subscription missed while detached, by subscription ID (WELCOME.Details.resume-missed).
+   */
+  adopted(session: Endpoint, snapshot: SessionSnapshot): Map<SubscriptionId, number> {
+    return this.#restore?.(session, snapshot) ?? new Map();
   }
 
   #key(session: SessionId): string {
