@@ -365,11 +365,29 @@ export class Resumption {
       expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
-        this.#stats.detachedEnded('expired');
-        this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
-        session.end();
+        // In a cluster the session's record goes first: a node that claimed it meanwhile wins (the
+        // session is handed over, not expired). [ap_session_resumption]
+        const source = this.resumeSource;
+        if (source?.expire === undefined) return this.#expire(session);
+        const end = (mayEnd: boolean): void => {
+          if (mayEnd) this.#expire(session);
+        };
+        source.expire(session.id).then(end, () => end(true));
       }, windowMs),
     };
+  }
+
+  #expire(session: ResumableSession): void {
+    if (session.ring?.detached === undefined || !session.live) return;
+    this.#stats.detachedEnded('expired');
+    this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
+    session.end();
+  }
+
+  /** Ends a detached session held here as its expiry does (the cluster: a claim of its record came to nothing). */
+  expire(id: SessionId): void {
+    const session = this.#sessions.get(id);
+    if (session !== undefined) this.#expire(session);
   }
 
   /**
@@ -468,18 +486,28 @@ export class Resumption {
         options: s.match === 'exact' ? {} : { match: s.match },
         missed: ring.missed?.get(s.id) ?? 0,
       })),
-      registrations: [...realm.dealer.registrationsOf(session)].map((r) => ({
-        procedure: r.procedure,
-        match: r.match,
-        invoke: r.invoke,
-        options: { ...(r.match !== 'exact' && { match: r.match }), ...(r.invoke !== 'single' && { invoke: r.invoke }) },
-      })),
+      registrations: [...realm.dealer.registrationsOf(session)].map((r) => {
+        const callee = r.callees.find((c) => c.session === session);
+        return {
+          procedure: r.procedure,
+          match: r.match,
+          invoke: r.invoke,
+          options: {
+            ...(r.match !== 'exact' && { match: r.match }),
+            ...(r.invoke !== 'single' && { invoke: r.invoke }),
+            ...(callee?.discloseCaller === true && { disclose_caller: true }),
+            ...(callee?.forwardTimeout === true && { forward_timeout: true }),
+          },
+        };
+      }),
       expiresAt,
     };
     session.releaseCarrier('session resumed on another node');
     this.#undetach(session);
     this.#sessions.delete(id);
     session.forwardAnswers(forward);
+    // Its calls as caller run on here: its leaving must not end them.
+    realm.dealer.releaseCalls(session);
     // It lives on elsewhere: no on_leave, no testaments here.
     session.end(true);
     return snapshot;

@@ -32,8 +32,38 @@ export class ClusterPlugin implements RealmPlugin {
 
   /** This node's link to NATS, made on first use (the first realm's install, or the JetStream event store before it). */
   connect(): Promise<ClusterNode> {
-    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => (this.#connected = node));
+    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => {
+      this.#connected = node;
+      this.#resumeAcross(node);
+      return node;
+    });
     return this.#node;
+  }
+
+  /**
+   * Session resumption across nodes [ap_session_resumption]: the node's ClusterResume becomes the
+   * router's ResumeSource (where a resume of a session held elsewhere is looked up, and whom the
+   * registry tells of tokens and ends), the registry its host (hand-overs, forwarded answers,
+   * expiries), and the realm links restore the sessions adopted here.
+   */
+  #resumeAcross(node: ClusterNode): void {
+    const resumption = this.core.resumption;
+    node.resume.host = {
+      handOver: (session, forward) => resumption.handOver(session, forward),
+      deliver: (session, msg) => {
+        const held = resumption.get(session);
+        if (held === undefined || !held.live) return false;
+        held.send(msg);
+        return true;
+      },
+      expire: (session) => resumption.expire(session),
+    };
+    resumption.restore = (session, snapshot) => {
+      const missed = node.resume.adopted(session, snapshot);
+      const ring = session.ring;
+      if (ring !== undefined && missed.size > 0) ring.missed = missed;
+    };
+    resumption.resumeSource = node.resume;
   }
 
   async install(realm: Realm, context: PluginContext): Promise<PluginTeardown> {
@@ -42,7 +72,11 @@ export class ClusterPlugin implements RealmPlugin {
     this.#links++;
     const teardown = async (): Promise<void> => {
       node.detach(link);
-      if (--this.#links === 0) await node.stop();
+      if (--this.#links === 0) {
+        if (this.core.resumption.resumeSource === node.resume) this.core.resumption.resumeSource = undefined;
+        this.core.resumption.restore = undefined;
+        await node.stop();
+      }
     };
     context.observe(link.hooks);
     // Subscriptions made before this plugin observed the realm (a history rule's, which the history

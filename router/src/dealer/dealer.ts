@@ -279,6 +279,19 @@ export class Dealer<S extends Callee> {
     return served;
   }
 
+  /**
+   * A session moved to another cluster node (session resumption): its calls as caller leave its
+   * state, so that its removal does not end them; they run on, and their answers reach the
+   * session object, which forwards them to the node it moved to. Answers how many.
+   */
+  releaseCalls(session: S): number {
+    const state = this.#sessions.get(session);
+    if (state === undefined) return 0;
+    const n = state.calls.size;
+    state.calls.clear();
+    return n;
+  }
+
   removeSession(session: S): SessionRemoval<S> {
     const state = this.#sessions.get(session);
     const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] };
