@@ -111,7 +111,8 @@ describe('cluster: session resumption across nodes', () => {
     const slow = `com.resume.slow${randomBytes(4).toString('hex')}`;
 
     const p = await resumable(a.url);
-    expect((await request(p.peer, [MessageCode.Subscribe, 1, {}, topic]))[0]).toBe(MessageCode.Subscribed);
+    const subscribed = await request(p.peer, [MessageCode.Subscribe, 1, {}, topic]);
+    expect(subscribed[0]).toBe(MessageCode.Subscribed);
     expect((await request(p.peer, [MessageCode.Register, 2, {}, procedure]))[0]).toBe(MessageCode.Registered);
     // A callee on A that answers only after the move.
     const callee = await hello(a.url);
@@ -121,10 +122,17 @@ describe('cluster: session resumption across nodes', () => {
 
     await cut(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
+    // Two events published on A while it is detached: missed, and said so on B.
+    const publisher = await hello(a.url);
+    for (let i = 0; i < 2; i++) {
+      const request = publisher.peer.nextRequest();
+      publisher.peer.send([MessageCode.Publish, request, { acknowledge: true }, topic, ['missed']]);
+      expect((await publisher.peer.next((m) => m[0] === MessageCode.Published && m[1] === request, 10_000))[0]).toBe(MessageCode.Published);
+    }
 
     const resumed = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.token, 'resume-answers': 2 });
     expect(resumed.session).toBe(p.session);
-    expect(resumed.details).toMatchObject({ resumed: true, resumable: true, 'resume-last-request': 3 });
+    expect(resumed.details).toMatchObject({ resumed: true, resumable: true, 'resume-last-request': 3, 'resume-missed': { [String(subscribed[2])]: 2 } });
     expect(resumed.details['resume-token']).not.toBe(p.token);
     expect(held(a, p.session)).toBeUndefined();
     expect(held(b, p.session)?.attached).toBe(true);
@@ -135,7 +143,6 @@ describe('cluster: session resumption across nodes', () => {
     expect(result).toEqual([MessageCode.Result, 3, {}, ['done']]);
 
     // Its subscription still receives what is published on A.
-    const publisher = await hello(a.url);
     const event = await eventReaches(publisher.peer, resumed.peer, topic);
     expect(event[4]).toEqual([expect.any(Number)]);
 
