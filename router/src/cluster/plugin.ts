@@ -57,6 +57,7 @@ export class ClusterPlugin implements RealmPlugin {
         return true;
       },
       expire: (session) => resumption.expire(session),
+      limitExceeded: (limit) => this.core.stats.limitExceeded(limit),
     };
     resumption.restore = (session, snapshot) => {
       const missed = node.resume.adopted(session, snapshot);

@@ -53,6 +53,8 @@ export interface ResumeHost {
   deliver(session: SessionId, msg: WampMessage): boolean;
   /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
   expire(session: SessionId): void;
+  /** A resume was refused past a bound of this module (switchboard_limits_exceeded_total{limit}). */
+  limitExceeded?(limit: string): void;
 }
 
 /** The node as this module uses it. */
@@ -68,7 +70,11 @@ export interface ClusterResumeOptions {
    * RealmLink.restore); answers the events each subscription missed, by its ID here.
    */
   restore?: (session: Endpoint, snapshot: SessionSnapshot) => Map<SubscriptionId, number> | undefined;
-  /** At most this many takes waiting for a holding node at once (past it a resume is refused). */
+  /**
+   * At most this many takes waiting for a holding node at once (default 1000; past it a resume is
+   * refused and counted as limit `maxPendingResumeTakes`): what a flood of resumes of sessions held
+   * elsewhere can hold of this node.
+   */
   maxPendingTakes?: number;
 }
 
@@ -249,7 +255,10 @@ export class ClusterResume implements ResumeSource {
       resumable.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
       return refuse('holding node dead');
     }
-    if (this.#pending.size >= this.#maxPending) return refuse('too many resumes waiting for their nodes');
+    if (this.#pending.size >= this.#maxPending) {
+      this.host?.limitExceeded?.('maxPendingResumeTakes');
+      return refuse('too many resumes waiting for their nodes');
+    }
     const claim: ResumableRecord = { ...record, node: this.node.self, inc: this.node.incarnation };
     let revision: number;
     try {

@@ -59,6 +59,7 @@ class FakeHost implements ResumeHost {
   readonly held = new Map<SessionId, SessionSnapshot>();
   readonly delivered: [SessionId, WampMessage][] = [];
   readonly expired: SessionId[] = [];
+  readonly limits: string[] = [];
   forward: ((msg: WampMessage) => void) | undefined;
   handOvers = 0;
 
@@ -79,6 +80,10 @@ class FakeHost implements ResumeHost {
   expire(session: SessionId): void {
     this.expired.push(session);
   }
+
+  limitExceeded(limit: string): void {
+    this.limits.push(limit);
+  }
 }
 
 interface Cluster {
@@ -91,7 +96,7 @@ interface Cluster {
   sent: string[];
 }
 
-function cluster(names: string[], timeoutMs = 2000): Cluster {
+function cluster(names: string[], timeoutMs = 2000, maxPendingTakes?: number): Cluster {
   const bucket = new MemoryBucket();
   const c: Cluster = { bucket, nodes: new Map(), deaf: new Set(), dead: new Set(), sent: [] };
   for (const name of names) {
@@ -110,7 +115,7 @@ function cluster(names: string[], timeoutMs = 2000): Cluster {
         return true;
       },
     };
-    const resume = new ClusterResume(node, { handOverTimeoutMs: timeoutMs });
+    const resume = new ClusterResume(node, { handOverTimeoutMs: timeoutMs, ...(maxPendingTakes !== undefined && { maxPendingTakes }) });
     const host = new FakeHost();
     resume.host = host;
     c.nodes.set(name, { resume, host });
@@ -281,6 +286,20 @@ describe('cluster resume: take', () => {
     at(c, 'a').host.held.clear();
     expect(await at(c, 'b').resume.take(request(again))).toBeUndefined();
     expect(c.bucket.entries.has('4242')).toBe(false);
+  });
+
+  it('past maxPendingTakes waiting for their nodes, a resume is refused and counted', async () => {
+    const c = cluster(['a', 'b'], 100, 1);
+    const token = await heldOnA(c);
+    c.deaf.add('a');
+    at(c, 'a').resume.issued(5 as SessionId, 'realm1', identity, tokenHash(token)!);
+    await settle();
+    const waiting = at(c, 'b').resume.take(request(token));
+    await new Promise((r) => setImmediate(r));
+    expect(await at(c, 'b').resume.take(request(token, { session: 5 as SessionId }))).toBeUndefined();
+    expect(at(c, 'b').host.limits).toEqual(['maxPendingResumeTakes']);
+    expect(c.bucket.record('5')?.node).toBe('a');
+    expect(await waiting).toBeUndefined();
   });
 
   it('two nodes resuming the same session at once: one wins', async () => {
