@@ -58,6 +58,10 @@ export class ClusterPlugin implements RealmPlugin {
       },
       expire: (session) => resumption.expire(session),
       limitExceeded: (limit) => this.core.stats.limitExceeded(limit),
+      accepts: (name) => {
+        const realm = this.core.realm(name);
+        return realm !== undefined && resumption.grants(realm);
+      },
     };
     resumption.restore = (session, snapshot) => {
       const missed = node.resume.adopted(session, snapshot);

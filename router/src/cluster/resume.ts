@@ -53,6 +53,11 @@ export interface ResumeHost {
   deliver(session: SessionId, msg: WampMessage): boolean;
   /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
   expire(session: SessionId): void;
+  /**
+   * Whether this node can adopt a session of `realm` (it serves the realm, with resumption on):
+   * checked before the claim, since a session handed over and then not adopted would be lost.
+   */
+  accepts?(realm: string): boolean;
   /** A resume was refused past a bound of this module (switchboard_limits_exceeded_total{limit}). */
   limitExceeded?(limit: string): void;
 }
@@ -250,6 +255,7 @@ export class ClusterResume implements ResumeSource {
     if (request.realm !== undefined && request.realm !== record.realm) return refuse('realm');
     if (request.authid !== undefined && request.authid !== record.authid) return refuse('authid');
     if (record.node === this.node.self) return refuse('held by this node, which does not know it');
+    if (this.host?.accepts?.(record.realm) === false) return refuse(`realm ${record.realm} not resumable on this node`);
     if (!this.node.isLive(record.node, record.inc)) {
       // Its sessions died with it (their testaments fired): the record is only a leftover.
       resumable.delete(key, { previousSeq: entry.revision }).catch(() => undefined);

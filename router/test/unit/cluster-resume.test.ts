@@ -60,6 +60,11 @@ class FakeHost implements ResumeHost {
   readonly delivered: [SessionId, WampMessage][] = [];
   readonly expired: SessionId[] = [];
   readonly limits: string[] = [];
+  realms = new Set(['realm1']);
+
+  accepts(realm: string): boolean {
+    return this.realms.has(realm);
+  }
   forward: ((msg: WampMessage) => void) | undefined;
   handOvers = 0;
 
@@ -263,6 +268,15 @@ describe('cluster resume: take', () => {
     expect(at(c, 'a').host.handOvers).toBe(0);
     // A dedicated resume names no realm: the token decides.
     expect(plain(await b.take(request(token, { realm: undefined })))).toEqual(intact());
+  });
+
+  it('refuses, before claiming, a session of a realm this node cannot adopt (not served, or resumption off)', async () => {
+    const c = cluster(['a', 'b']);
+    const token = await heldOnA(c);
+    at(c, 'b').host.realms.clear();
+    expect(await at(c, 'b').resume.take(request(token))).toBeUndefined();
+    expect(c.bucket.record('4242')?.node).toBe('a');
+    expect(at(c, 'a').host.handOvers).toBe(0);
   });
 
   it('refuses a session of a dead node (and removes its leftover record)', async () => {
