@@ -200,6 +200,32 @@ describe('cluster: session resumption across nodes', () => {
     expect(resumed.session).toBe(p.session);
   });
 
+  it('a resuming connection that closes while B takes the session over: B adopts it anyway (detached), and it resumes again with the same token', async () => {
+    const { a, b } = await twoNodes();
+    const p = await resumable(a.url);
+    const topic = `com.resume.gone${randomBytes(4).toString('hex')}`;
+    expect((await request(p.peer, [MessageCode.Subscribe, 1, {}, topic]))[0]).toBe(MessageCode.Subscribed);
+    await cut(p.peer);
+    await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
+
+    // The HELLO goes out, then the connection closes at once: the take (bucket read, claim, hand-over
+    // request to A) is still in flight when B sees the close.
+    const gone = await RawPeer.connect(b.url);
+    gone.send([MessageCode.Hello, 'realm1', { roles: ROLES, resumable: true, 'resume-session': p.session, 'resume-token': p.token }]);
+    gone.close();
+    await gone.waitClosed();
+    await until(() => held(b, p.session) !== undefined, 10_000, 'the session to be adopted on B');
+    expect(held(b, p.session)?.attached).toBe(false);
+    expect(held(a, p.session)).toBeUndefined();
+
+    // Not lost: the client resumes it with the token it holds, on B, subscription and all.
+    const resumed = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.token });
+    expect(resumed.session).toBe(p.session);
+    expect(resumed.details).toMatchObject({ resumed: true, 'resume-last-request': 1 });
+    const publisher = await hello(a.url);
+    expect((await eventReaches(publisher.peer, resumed.peer, topic))[0]).toBe(MessageCode.Event);
+  });
+
   it('an expiry racing a resume has one winner', async () => {
     const window = 400;
     const { a, b } = await twoNodes([{ name: 'realm1', limits: { resumeWindowMs: window } }]);
