@@ -481,11 +481,16 @@ export class Connection implements PeerHandler, SessionCarrier {
     if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
     // Not held here: the cluster may move it here from the node that holds it.
     return source.take(request).then(async (snapshot) => {
-      if (this.state !== ConnectionState.Authenticating) return true;
-      // Its registrations are claimed again (a cluster) before the resumed WELCOME.
+      // Its registrations are claimed again (a cluster) before the resumed WELCOME. Adopted even if
+      // this connection closed meanwhile: the old node gave the session up, so it is parked here,
+      // detached, with its expiry, rather than lost.
       const session = snapshot === undefined ? undefined : await resumption.adopt(snapshot, (s) => this.#adopted(s));
-      if (session === undefined) return this.#refuse(request, 'no such session');
+      // The token the client holds (take checked it against the record) stays the session's
+      // current one here until a WELCOME issues another: a resume that fails or never happens on
+      // this connection can be tried again, here or on another node.
+      if (session?.ring !== undefined) session.ring.token = Buffer.from(request.token, 'base64');
       if (this.state !== ConnectionState.Authenticating) return true;
+      if (session === undefined) return this.#refuse(request, 'no such session');
       return this.#claimed(session, request);
     });
   }

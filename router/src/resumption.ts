@@ -487,11 +487,29 @@ export class Resumption {
       expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
-        this.#stats.detachedEnded('expired');
-        this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
-        session.end();
+        // In a cluster the session's record goes first: a node that claimed it meanwhile wins (the
+        // session is handed over, not expired). [ap_session_resumption]
+        const source = this.resumeSource;
+        if (source?.expire === undefined) return this.#expire(session);
+        const end = (mayEnd: boolean): void => {
+          if (mayEnd) this.#expire(session);
+        };
+        source.expire(session.id).then(end, () => end(true));
       }, windowMs),
     };
+  }
+
+  #expire(session: ResumableSession): void {
+    if (session.ring?.detached === undefined || !session.live) return;
+    this.#stats.detachedEnded('expired');
+    this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
+    session.end();
+  }
+
+  /** Ends a detached session held here as its expiry does (the cluster: a claim of its record came to nothing). */
+  expire(id: SessionId): void {
+    const session = this.#sessions.get(id);
+    if (session !== undefined) this.#expire(session);
   }
 
   /**
