@@ -223,4 +223,34 @@ describe('review of the client’s session resumption (#18)', () => {
     // Not knowing what the router handled, a non-idempotent CALL must not be sent again.
     expect((await peer.next())[0]).toBe(MessageCode.Publish);
   });
+  it('F9: a subscription the router revoked while the session was detached (kept UNSUBSCRIBED after WELCOME) is subscribed again by the catch-up, and the client never undoes it', async () => {
+    const setup = await resumable(HISTORY);
+    const inbox = await subscribed(setup);
+    setup.peer.send([MessageCode.Event, 77, 10, {}, [10]]);
+    await inbox.next();
+    const peer = await cutAndReconnect(setup);
+    // While detached an administrator removed the subscriber: the revocation is a kept answer.
+    peer.send(resumedWelcome(1, {}, HISTORY));
+    peer.send([MessageCode.Unsubscribed, 0, { subscription: 77, reason: 'wamp.subscription.revoked' }]);
+    await setup.resumed.next(3000);
+    const frames: unknown[][] = [];
+    for (;;) {
+      const frame = await peer.next();
+      if (frame[0] === MessageCode.Subscribe) {
+        // The router takes the SUBSCRIBE: the session is subscribed again.
+        peer.send([MessageCode.Subscribed, frame[1], 77]);
+        // Give the client the time to see SUBSCRIBED before the sentinel.
+        await sleep(200);
+        void setup.connection.session.publish('com.review.sentinel', []);
+        frames.push(frame);
+        continue;
+      }
+      if (frame[0] === MessageCode.Publish) break;
+      frames.push(frame);
+    }
+    const resubscribed = frames.some((f) => f[0] === MessageCode.Subscribe);
+    const undone = frames.some((f) => f[0] === MessageCode.Unsubscribe && f[2] === 77);
+    // Never subscribed again, or undone at once: the router's revocation stands.
+    expect({ resubscribed, undone }).not.toEqual({ resubscribed: true, undone: false });
+  });
 });
