@@ -253,4 +253,18 @@ describe('review of the client’s session resumption (#18)', () => {
     // Never subscribed again, or undone at once: the router's revocation stands.
     expect({ resubscribed, undone }).not.toEqual({ resubscribed: true, undone: false });
   });
+  it('F10: a call whose input went out in chunks is failed locally at the resume but never CANCELed: the router and the callee wait for input that never comes', async () => {
+    const roles: Roles = { broker: { features: {} }, dealer: { features: { call_canceling: true, progressive_call_invocations: true } } };
+    const setup = await resumable(roles);
+    const session = setup.connection.session;
+    const input = session.callWithInput('com.review.upload');
+    input.send(['chunk 1']);
+    await setup.peer.expect(MessageCode.Call);
+    const peer = await cutAndReconnect(setup);
+    peer.send(resumedWelcome(1, {}, roles));
+    await expect(within(input.result, 3000, 'the call to fail')).rejects.toThrow(/in chunks/);
+    void session.publish('com.review.sentinel', []);
+    // The router has request 1 (resume-last-request 1) and keeps it open: it should hear CANCEL first.
+    expect((await peer.next())[0]).toBe(MessageCode.Cancel);
+  });
 });
