@@ -44,7 +44,9 @@ describe('review of the client’s session resumption with the router (#18)', ()
     const connection = await openConnection({ url: proxied, realm: 'realm1', reconnect: FAST });
     const topic = uri('kept').replace('com.client', KEPT);
     const got: { n: number; details: EventDetails }[] = [];
-    await connection.session.subscribe(topic, (args, _k, details) => got.push({ n: args[0] as number, details }));
+    await connection.session.subscribe(topic, (args, _k, details) => {
+      got.push({ n: args[0] as number, details });
+    });
     const lost = new Promise<void>((resolve) => connection.once('close', () => resolve()));
     proxy.refuseNew = true;
     proxy.cut();
