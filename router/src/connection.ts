@@ -551,6 +551,9 @@ export class Connection implements PeerHandler, SessionCarrier {
       resumed: true,
       'resume-token': resumption.issue(session),
       'resume-last-request': session.lastRequest,
+      // How many kept answers follow this WELCOME: the client handles them (revocations, a lost
+      // SUBSCRIBED) before it catches up.
+      'resume-resent': ring.toResend(request.answers).length,
     };
     if (ring.missed !== undefined && ring.missed.size > 0) details['resume-missed'] = Object.fromEntries(ring.missed);
     ring.missed = undefined;

@@ -292,7 +292,8 @@ describe('answers kept', () => {
     const s2 = await a.next();
     await cut(r, a);
     const { peer, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 0 });
-    expectResumed(answer, a.session);
+    // The WELCOME says how many kept answers follow it.
+    expect(expectResumed(answer, a.session)['resume-resent']).toBe(2);
     expect(await peer.next()).toEqual(s1);
     expect(await peer.next()).toEqual(s2);
   });
@@ -331,6 +332,8 @@ describe('answers kept', () => {
     const d = expectResumed((await dedicated(r.url, a.session, a.token)).answer, a.session);
     expect(d['resume-last-request']).toBe(3);
     expect(d['resume-missed']).toEqual({ [String(sub)]: 2 });
+    // Without resume-answers: the answers never handed to an open transport follow (none here).
+    expect(d['resume-resent']).toBe(0);
   });
 });
 
