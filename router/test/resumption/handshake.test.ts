@@ -86,7 +86,10 @@ describe('resume', () => {
     const pub = await RawPeer.join(r.url);
     pub.send([MessageCode.Publish, 1, {}, 'com.topic', ['hi']]);
     expect(await peer.next()).toMatchObject([MessageCode.Event, subscribed[2], expect.any(Number), {}, ['hi']]);
-    // A token works once.
+    // A token works once: void once the client sent a message on the resumed attachment (which
+    // proves it read the new token; see previous-token.test.ts for a cut before that).
+    peer.send([MessageCode.Subscribe, 2, {}, 'com.other']);
+    expect((await peer.next())[0]).toBe(MessageCode.Subscribed);
     peer.ws.terminate();
     await until(() => r.realm('realm1')!.sessions.get(a.session as never)?.attached === false, 3000, 'detach');
     expectRefused((await dedicated(r.url, a.session, a.token)).answer);
