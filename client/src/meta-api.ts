@@ -32,6 +32,10 @@ export interface MetaSessionDetails {
     /** The peer's address, e.g. `tcp4:127.0.0.1:53122`. */
     peer: string;
   };
+  /** Present (true) for a resumable session only (session resumption, docs/resumption.md). */
+  resumable?: true;
+  /** A resumable session's: false while it is detached (no transport, waiting for a resume). */
+  attached?: boolean;
 }
 
 /** A subscription as wamp.subscription.get and on_create describe it. */
@@ -71,6 +75,8 @@ export interface MetaStoredEvent {
 export interface MetaKillOptions {
   reason?: string;
   message?: string;
+  /** wamp.session.kill only: pause a resumable session (GOODBYE resumable: true) instead of ending it. */
+  resumable?: boolean;
 }
 
 /** Scope of a testament: published when the session is destroyed (the default) or detached. */
@@ -156,6 +162,10 @@ export interface MetaProcedures {
 export interface MetaTopics {
   'wamp.session.on_join': { args: [details: MetaSessionDetails] };
   'wamp.session.on_leave': { args: [session: number, authid: string, authrole: string] };
+  /** A session got a transport: at its join (before on_join, `resumed` false) and at each resume. */
+  'wamp.session.on_attach': { args: [details: MetaSessionDetails & { resumed: boolean }] };
+  /** A session lost its transport: detached (resumable) or closing (before on_leave). */
+  'wamp.session.on_detach': { args: [details: MetaSessionDetails] };
   'wamp.subscription.on_create': { args: [session: number, details: MetaSubscriptionDetails] };
   'wamp.subscription.on_subscribe': { args: [session: number, subscription: number] };
   'wamp.subscription.on_unsubscribe': { args: [session: number, subscription: number] };

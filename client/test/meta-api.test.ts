@@ -25,6 +25,9 @@ function sessionShape(id: number): MetaSessionDetails {
     authmethod: 'anonymous',
     authprovider: expect.any(String) as string,
     transport: { type: 'websocket', protocol: 'wamp.2.json', peer: expect.stringMatching(/^tcp[46]:/) as string },
+    // Our client asks for session resumption by default.
+    resumable: true,
+    attached: true,
   };
 }
 
