@@ -4,8 +4,8 @@
  * the dealer once where a new call goes, builds the INVOCATION details (caller disclosure, pattern
  * procedure, receive_progress, passthru, timeout), runs router procedures, and answers CANCEL,
  * YIELD and ERROR. A call's state is its Call object (dealer/call.ts); every exit — result, error,
- * timeout, cancel, a side leaving, an unserializable message, a callee unavailable, a passthru
- * refusal — goes through one method, #end. Typed on CallParty, not on the session class; the
+ * timeout, cancel, a side leaving, a callee detaching, an unserializable message, a callee
+ * unavailable, a passthru refusal — goes through one method, #end. Typed on CallParty, not on the session class; the
  * clock and timers are injected, so the unit tests run it on fake endpoints and fake time.
  * [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results,
  * ap_rpc_progressive_call_invocations]
@@ -233,6 +233,7 @@ export class Calls<S extends CallParty> {
   /** The one answer to a refused CALL (a quota refusal is counted). */
   #refuse(session: S, request: RequestId, refused: Refusal): void {
     if (isOverLimit(refused)) this.stats.limitExceeded(refused.limit.limit);
+    else if (refused.error === ErrorUri.SessionUnattached) this.stats.callUnattached('no_attached_callee');
     session.send(refusalMessage(MessageCode.Call, request, refused));
   }
 
@@ -430,6 +431,21 @@ export class Calls<S extends CallParty> {
     for (const call of removal.abandonedCalls) this.#end(call, 'caller-gone', { interrupt: ErrorUri.Canceled });
     // Calls the session made to itself: nobody is left to tell.
     for (const call of removal.ownCalls) this.#end(call, 'caller-gone');
+  }
+
+  /**
+   * A callee detached (session resumption): the invocations it served (the dealer forgot them,
+   * Dealer.detachCallee) end for their callers with wamp.error.session_unattached, a progressive
+   * call invocation still streaming included (its later chunks are late ones). No INTERRUPT: the
+   * callee has no transport to hear it, and its later YIELD or ERROR is dropped. Its router
+   * procedure calls and its calls as caller go on: their answers are the session's to keep.
+   * [ap_session_resumption]
+   */
+  detach(served: readonly Call<S>[]): void {
+    for (const call of served) {
+      this.stats.callUnattached('callee_detached');
+      this.#end(call, 'callee-detached', { caller: callError(call.callRequest, ErrorUri.SessionUnattached, 'the callee detached before answering') });
+    }
   }
 
   // ---- the end -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  * new HELLO, which makes a new session. Routing lives in the realm; bytes live in the transport.
  */
 import type { Dict, Hello, SessionId, WampMessage } from '@switchboard/schemas';
-import { isDict } from '@switchboard/schemas';
+import { MAX_ID, isDict } from '@switchboard/schemas';
 import { CloseUri, DecodeError, ErrorUri, MessageCode, messageName, parseMessage } from '@switchboard/schemas';
 import type { AuthResult, Authenticator, HelloInfo, Principal } from './auth/types.js';
 import type { Peer, PeerHandler } from './transports/peer.js';
@@ -16,7 +16,11 @@ import { Outbox } from './core/outbox.js';
 import { Pause } from './core/pause.js';
 import type { Handled } from './core/pause.js';
 import { WampSession } from './session.js';
-import type { SessionCarrier } from './session.js';
+import type { GoodbyeOptions, SessionCarrier } from './session.js';
+import type { ResumeRequest, SessionSnapshot } from './core/resume.js';
+import type { TransportDetails } from './transports/peer.js';
+import { RESUME_REFUSED } from './resumption.js';
+import type { ResumableSession } from './resumption.js';
 import { logRefusal } from './log.js';
 import { RESERVED_AUTHPROVIDERS, isInProcessAuthenticator } from './auth/trusted.js';
 
@@ -246,8 +250,15 @@ export class Connection implements PeerHandler, SessionCarrier {
   #onClose(): void {
     this.#clearHelloTimer();
     this.#endAuthentication();
+    const was = this.state;
     this.state = ConnectionState.Closed;
     try {
+      // A resumable session outlives its transport (closed without GOODBYE): it detaches. [ap_session_resumption]
+      const session = this.session;
+      if (was === ConnectionState.Established && session?.ring !== undefined) {
+        this.session = undefined;
+        this.core.resumption.detach(session);
+      }
       this.#endSession();
     } finally {
       // Even if the session's end failed, the GOODBYE waiter and the router's bookkeeping hear of the close.
@@ -300,13 +311,24 @@ export class Connection implements PeerHandler, SessionCarrier {
    * Router-initiated close: GOODBYE, end the session at once (its subscriptions, registrations
    * and calls end now), then wait for the client's GOODBYE, at most `closeTimeoutMs`, to close.
    */
-  goodbye(reason: string, message: string, onDone: () => void, options: { closeTimeoutMs?: number; silent?: boolean } = {}): void {
+  goodbye(reason: string, message: string, onDone: () => void, options: GoodbyeOptions = {}): void {
     if (this.state !== ConnectionState.Established) {
       onDone();
       return;
     }
-    this.outbox.send({ code: MessageCode.Goodbye, details: { message }, reason });
-    this.#endSession(options.silent === true);
+    const session = this.session;
+    const resumable = session?.ring !== undefined;
+    if (resumable && options.resumable === true) {
+      // A router pause: the session detaches at once (or ends, past a limit of detached sessions:
+      // the GOODBYE says which); the client's GOODBYE reply closes the transport.
+      this.session = undefined;
+      this.core.resumption.detach(session!);
+      this.outbox.send({ code: MessageCode.Goodbye, details: { message, resumable: session!.live }, reason });
+    } else {
+      // Every other router GOODBYE to a resumable session says it cannot be resumed.
+      this.outbox.send({ code: MessageCode.Goodbye, details: resumable ? { message, resumable: false } : { message }, reason });
+      this.#endSession(options.silent === true);
+    }
     this.state = ConnectionState.Closing;
     this.#onGoodbyeReply = onDone;
     const timer = setTimeout(() => {
@@ -315,6 +337,21 @@ export class Connection implements PeerHandler, SessionCarrier {
       this.peer.close(1000, reason.slice(0, 120));
     }, options.closeTimeoutMs ?? 5000);
     timer.unref();
+  }
+
+  /**
+   * The session resumed on another connection (or node): this transport closes without GOODBYE
+   * and without ending the session. [ap_session_resumption]
+   */
+  release(reason: string): void {
+    this.session = undefined;
+    if (this.state === ConnectionState.Closed) return;
+    this.state = ConnectionState.Closed;
+    this.#clearHelloTimer();
+    const done = this.#onGoodbyeReply;
+    this.#onGoodbyeReply = undefined;
+    done?.();
+    this.peer.close(1000, reason);
   }
 
   // ---- dispatch ----------------------------------------------------------------------------
@@ -351,15 +388,27 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   #established(msg: WampMessage): Handled {
     switch (msg.code) {
-      case MessageCode.Goodbye:
+      case MessageCode.Goodbye: {
         // Logging out forgets the login the connection's tracking cookie remembers (cookie authmethod).
         if (msg.reason === LOGOUT) this.peer.transport.cookie?.forget();
-        this.outbox.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.GoodbyeAndOut });
-        this.#closeSession();
+        const session = this.session!;
+        const pause = msg.details['resumable'] === true;
+        if (pause && session.ring !== undefined) {
+          // A pause [ap_session_resumption]: the session detaches and may resume, here or elsewhere
+          // (or ends, past a limit of detached sessions: the answer says which).
+          this.session = undefined;
+          this.core.resumption.detach(session);
+          this.outbox.send({ code: MessageCode.Goodbye, details: { resumable: session.live }, reason: CloseUri.GoodbyeAndOut });
+        } else {
+          const details = pause || session.ring !== undefined ? { resumable: false } : {};
+          this.outbox.send({ code: MessageCode.Goodbye, details, reason: CloseUri.GoodbyeAndOut });
+          this.#closeSession();
+        }
         // The transport stays open: the spec lets a client open a new session on it, in time.
         this.state = ConnectionState.Opening;
         this.#armHelloTimer();
         return;
+      }
       case MessageCode.Abort:
         this.#closeSession();
         this.peer.close(1000, 'aborted by client');
@@ -376,6 +425,161 @@ export class Connection implements PeerHandler, SessionCarrier {
   // ---- handshake ---------------------------------------------------------------------------
 
   #onHello(msg: Hello): Handled {
+    const resumable = msg.details['resumable'];
+    if (resumable !== undefined && typeof resumable !== 'boolean') return this.protocolViolation('HELLO.Details.resumable must be a boolean');
+    const request = resumeRequest(msg, this.peer.transport);
+    if (typeof request === 'string') return this.protocolViolation(request);
+    if (request === undefined) return this.#join(msg as Hello & { realm: string });
+    const outcome = this.#resume(request);
+    if (outcome === true) return;
+    if (outcome === false) return this.#refusedResume(msg);
+    // The cluster's ResumeSource, or a transport-level recheck, answers later: later input waits.
+    this.state = ConnectionState.Authenticating;
+    return new Pause(
+      outcome.then(
+        (resumed) => {
+          if (resumed || this.state !== ConnectionState.Authenticating) return;
+          this.state = ConnectionState.Opening;
+          const next = this.#refusedResume(msg);
+          return next instanceof Pause ? next.settled : undefined;
+        },
+        (err: unknown) => {
+          this.core.sessionLog.error({ err, session: request.session }, 'internal error resuming a session');
+          if (this.state === ConnectionState.Authenticating) this.abort('wamp.error.internal_error', 'internal router error');
+        },
+      ),
+    );
+  }
+
+  /** A refused resume: a dedicated one is ABORTed (one message for every reason); an opportunistic one joins as a new session. */
+  #refusedResume(msg: Hello): Handled {
+    if (msg.realm === null) return this.abort(ErrorUri.NoSuchSession, RESUME_REFUSED);
+    return this.#join(msg as Hello & { realm: string });
+  }
+
+  /**
+   * Resume checks in order (design.md): 1 held and resumable, 2 the current token, 3 the realm and
+   * authid of an opportunistic resume (resumption.ts); 4 the listener accepts the session's
+   * authmethod, and a transport-level one accepts this transport as the same identity; 5 the
+   * answers the client lacks are kept. True: resumed; false: refused.
+   */
+  #resume(request: ResumeRequest): boolean | Promise<boolean> {
+    const resumption = this.core.resumption;
+    const found = resumption.match(request);
+    if (typeof found !== 'string') return this.#resumeOnListener(found, request);
+    const source = resumption.resumeSource;
+    if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
+    // Not held here: the cluster may move it here from the node that holds it.
+    return source.take(request).then((snapshot) => {
+      if (this.state !== ConnectionState.Authenticating) return true;
+      const session = snapshot === undefined ? undefined : resumption.adopt(snapshot, (s) => this.#adopted(s));
+      if (session === undefined) return this.#refuse(request, 'no such session');
+      return this.#resumeOnListener(session, request);
+    });
+  }
+
+  #refuse(request: ResumeRequest, why: string): false {
+    this.core.resumption.refused(request, why);
+    // A failed authentication of this address where the listener limits failures (auth/limits.ts).
+    for (const authenticator of this.authenticators.values()) {
+      if (authenticator.resumeRefused !== undefined) {
+        authenticator.resumeRefused(this.peer.transport);
+        break;
+      }
+    }
+    return false;
+  }
+
+  /** Checks 4 and 5, then the resume. */
+  #resumeOnListener(session: ResumableSession, request: ResumeRequest): boolean | Promise<boolean> {
+    const method = session.identity.authmethod;
+    const authenticator = this.authenticators.get(method);
+    if (authenticator === undefined) return this.#refuse(request, `this listener does not accept authmethod ${method}`);
+    if (method !== 'tls' && method !== 'cookie') return this.#resumed(session, request);
+    // A transport-level credential belongs to the transport: the new one must show it again.
+    const transport = this.peer.transport;
+    if (authenticator.available?.(transport, session.realm.name) === false) return this.#refuse(request, `${method} not available on this transport`);
+    const hello: HelloInfo = {
+      realm: session.realm.name,
+      authid: undefined,
+      authmethods: [method],
+      authextra: {},
+      details: {},
+      session: session.id,
+      transport,
+    };
+    const same = (answer: unknown): boolean => {
+      const result = authResult(answer);
+      if (result?.kind !== 'accept' || result.principal.authid !== session.identity.authid || result.principal.authrole !== session.identity.authrole) {
+        return this.#refuse(request, `${method} does not accept this transport as the session's identity`);
+      }
+      return this.#resumed(session, request);
+    };
+    const answer: unknown = authenticator.authenticate(hello);
+    if (!isThenable(answer)) return same(answer);
+    return Promise.resolve(answer).then(same, () => this.#refuse(request, `${method} failed`));
+  }
+
+  /** The resume: the session attaches to this connection, WELCOME, then the answers the client lacks. */
+  #resumed(session: ResumableSession & WampSession, request: ResumeRequest): boolean;
+  #resumed(session: ResumableSession, request: ResumeRequest): boolean;
+  #resumed(found: ResumableSession, request: ResumeRequest): boolean {
+    const session = found as WampSession;
+    const resumption = this.core.resumption;
+    if (this.state === ConnectionState.Closed || this.state === ConnectionState.Closing || !session.live) return this.#refuse(request, 'gone meanwhile');
+    if (!resumption.answersKept(session, request.answers)) return this.#refuse(request, 'answers lost');
+    if (session.attached) {
+      // Its old transport has not died yet (as far as the router saw): one transport at a time.
+      session.releaseCarrier('session resumed on another connection');
+      session.realm.detach(session);
+    }
+    resumption.attached(session);
+    session.attachCarrier(this);
+    this.session = session;
+    this.#pendingId = undefined;
+    this.#hello = undefined;
+    this.outbox.session = session.id;
+    this.state = ConnectionState.Established;
+    this.#clearHelloTimer();
+    session.realm.attach(session);
+    const ring = session.ring!;
+    const details: Dict = {
+      ...session.realm.welcomeDetails(session.identity),
+      resumable: true,
+      resumed: true,
+      'resume-token': resumption.issue(session),
+      'resume-last-request': session.lastRequest,
+    };
+    if (ring.missed !== undefined && ring.missed.size > 0) details['resume-missed'] = Object.fromEntries(ring.missed);
+    ring.missed = undefined;
+    this.core.sessionLog.debug({ session: session.id, realm: session.realm.name, peer: this.peer.transport.peer }, 'session resumed');
+    this.outbox.send({ code: MessageCode.Welcome, session: session.id, details });
+    resumption.resent(session.resend(request.answers));
+    return true;
+  }
+
+  /** A session moved here from another cluster node (resumption.ts adopt): made on this connection, detached until the resume attaches it. */
+  #adopted(snapshot: SessionSnapshot): ResumableSession | undefined {
+    const realm = this.core.realm(snapshot.realm);
+    if (realm === undefined || !this.core.resumption.grants(realm)) return undefined;
+    const session = new WampSession(
+      this,
+      this.core,
+      snapshot.id,
+      snapshot.identity,
+      snapshot.roles,
+      realm,
+      this.core.resumption.ring(realm),
+      snapshot.lastRequest,
+    );
+    session.loseCarrier();
+    realm.join(session);
+    // Its subscriptions and registrations again, through the cluster's claims (cluster/resume.ts).
+    this.core.resumption.restore?.(session, snapshot);
+    return session;
+  }
+
+  #join(msg: Hello & { realm: string }): Handled {
     if (this.core.realm(msg.realm) === undefined) {
       logRefusal(
         this.core.sessionLog,
@@ -494,8 +698,11 @@ export class Connection implements PeerHandler, SessionCarrier {
     if (!realm.gate.admits(principal)) return this.abort(ErrorUri.NoSuchRole, `no role '${principal.authrole}' in realm '${realm.name}'`);
     this.#hello = undefined;
     const identity = { authid: principal.authid, authrole: principal.authrole, authmethod: method, authprovider: principal.authprovider };
+    // Resumable: it asked, the realm allows it, the peer is not in-process. [ap_session_resumption]
+    const asked = hello.details['resumable'] === true;
+    const granted = asked && this.peer.sendMessage === undefined && this.core.resumption.grants(realm);
     // A new WAMP session: its own object, identity, request IDs and progressive-call state.
-    const session = new WampSession(this, this.core, hello.session, identity, hello.roles, realm);
+    const session = new WampSession(this, this.core, hello.session, identity, hello.roles, realm, granted ? this.core.resumption.ring(realm) : undefined);
     this.#pendingId = undefined;
     this.session = session;
     this.state = ConnectionState.Established;
@@ -506,7 +713,10 @@ export class Connection implements PeerHandler, SessionCarrier {
       // Not its authextra: what a method sent once (a SCRAM server signature…) is not replayed.
       this.peer.transport.cookie?.remember({ ...identity, realm: realm.name });
     }
-    this.outbox.send({ code: MessageCode.Welcome, session: session.id, details: realm.welcomeDetails(identity, principal.authextra) });
+    const details = realm.welcomeDetails(identity, principal.authextra);
+    if (granted) Object.assign(details, { resumable: true, resumed: false, 'resume-token': this.core.resumption.issue(session) });
+    else if (asked) Object.assign(details, { resumable: false, resumed: false });
+    this.outbox.send({ code: MessageCode.Welcome, session: session.id, details });
   }
 
   /** Clears authentication state; releases the session ID if the handshake never got to WELCOME. */
@@ -549,6 +759,40 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.session = undefined;
     session.end(silent);
   }
+}
+
+/**
+ * HELLO's resume keys (resume-session, resume-token, resume-answers), checked for shape: undefined
+ * when there are none, a string saying what is wrong (a protocol violation). [ap_session_resumption]
+ */
+function resumeRequest(msg: Hello, transport: TransportDetails): ResumeRequest | string | undefined {
+  const d = msg.details;
+  const session = d['resume-session'];
+  const token = d['resume-token'];
+  const answers = d['resume-answers'];
+  if (session === undefined && token === undefined) {
+    if (msg.realm === null) return 'HELLO.Realm may be null only in a dedicated resume';
+    if (answers !== undefined) return 'HELLO.Details.resume-answers without resume-session and resume-token';
+    return undefined;
+  }
+  if (session === undefined || token === undefined) return 'HELLO.Details.resume-session and resume-token go together';
+  if (typeof session !== 'number' || !Number.isInteger(session) || session < 1 || session > MAX_ID) {
+    return 'HELLO.Details.resume-session must be a session ID';
+  }
+  if (typeof token !== 'string' || token.length > 64) return 'HELLO.Details.resume-token must be a string of at most 64 characters';
+  if (answers !== undefined && (typeof answers !== 'number' || !Number.isSafeInteger(answers) || answers < 0)) {
+    return 'HELLO.Details.resume-answers must be an integer from 0';
+  }
+  const authid = d['authid'];
+  if (authid !== undefined && typeof authid !== 'string') return 'HELLO.Details.authid must be a string';
+  return {
+    session: session as SessionId,
+    token,
+    answers: answers as number | undefined,
+    realm: msg.realm ?? undefined,
+    authid: authid as string | undefined,
+    transport,
+  };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -2,6 +2,7 @@ import type { SessionId } from '@switchboard/schemas';
 import type { Logger } from './log.js';
 import type { RouterStats } from './stats.js';
 import type { Realm } from './realm.js';
+import type { Resumption } from './resumption.js';
 
 /** What a connection and its sessions need from the router that owns them. */
 export interface RouterCore {
@@ -18,4 +19,6 @@ export interface RouterCore {
   newSessionId(): SessionId;
   /** The session with this ID has ended; the ID may be drawn again. */
   releaseSessionId(id: SessionId): void;
+  /** Session resumption: resumable sessions, tokens, detached sessions (resumption.ts). */
+  readonly resumption: Resumption;
 }

@@ -64,6 +64,19 @@ export interface RealmLimits {
    * subscription can match many retained topics, and the replay is sent at once.
    */
   maxRetainedReplayBytes: number;
+  /**
+   * Session resumption [ap_session_resumption]: milliseconds a resumable session lives detached
+   * before it ends as a leave; 0: resumption is off in the realm (resumption.ts).
+   */
+  resumeWindowMs: number;
+  /** Detached sessions the realm keeps; past it a session that loses its transport ends instead. */
+  maxDetachedSessions: number;
+  /** Answers one resumable session keeps for a resume (while detached, past it the session ends). */
+  maxResumeAnswers: number;
+  /** Bytes (estimated, see payloadBytes) of answers one resumable session keeps for a resume. */
+  maxResumeBytes: number;
+  /** Bytes (estimated) of answers the realm's detached sessions keep in all. */
+  maxDetachedBytes: number;
 }
 
 /**
@@ -88,6 +101,11 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxCatchUpBytes: 8 * 1024 * 1024,
   catchUpTimeoutMs: 30_000,
   maxRetainedReplayBytes: 4 * 1024 * 1024,
+  resumeWindowMs: 60_000,
+  maxDetachedSessions: 10_000,
+  maxResumeAnswers: 1000,
+  maxResumeBytes: 1024 * 1024,
+  maxDetachedBytes: 64 * 1024 * 1024,
 };
 
 /**

@@ -117,6 +117,37 @@ export function createMetrics(source: MetricsSource): Registry {
     source.stats.limitEvictions,
   );
 
+  new Gauge({
+    name: 'switchboard_sessions_detached',
+    help: 'Resumable sessions detached from their transport, waiting for a resume (realm limits.resumeWindowMs)',
+    registers: [registry],
+    collect() {
+      this.set(source.stats.sessionsDetached);
+    },
+  });
+  new Counter({
+    name: 'switchboard_session_resumes_total',
+    help: 'Session resumes, by outcome: resumed (the same session on a new transport) or refused (no such resumable session, bad token, wrong identity, answers lost)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'resumed' }, source.stats.resumed);
+      this.inc({ outcome: 'refused' }, source.stats.resumeRefused);
+    },
+  });
+  new Counter({
+    name: 'switchboard_session_detached_ends_total',
+    help: 'Resumable sessions that ended instead of resuming, by reason: expired (resumeWindowMs), overflow (answers kept while detached past a bound), limit (maxDetachedSessions or maxDetachedBytes at the detach)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of source.stats.detachedEnds) this.inc({ reason }, n);
+    },
+  });
+  fromCounter('switchboard_resume_answers_resent_total', 'Answers resent right after a resumed WELCOME', () => source.stats.resumeAnswersResent);
+
   new Counter({
     name: 'switchboard_bad_frames_total',
     help: 'Incoming frames refused before they became messages (undecodable, outside the WAMP data model, nested deeper than maxNestingDepth, broken framing); each aborts its session with wamp.error.protocol_violation',
@@ -164,6 +195,17 @@ export function createMetrics(source: MetricsSource): Registry {
     collect() {
       this.reset();
       for (const [reason, n] of source.stats.httpBridgeRefused) this.inc({ reason }, n);
+    },
+  });
+
+  new Counter({
+    name: 'switchboard_calls_session_unattached_total',
+    help: 'Calls answered wamp.error.session_unattached, by reason (no_attached_callee: every callee detached at the CALL; callee_detached: the callee detached while serving it)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of source.stats.callsUnattached) this.inc({ reason }, n);
     },
   });
 

@@ -67,6 +67,8 @@ const BROKER_FEATURES = {
   session_meta_api: true,
   subscription_meta_api: true,
   testament_meta_api: true,
+  // wamp.session.on_attach / on_detach (meta/sessions.ts). [ap_session_resumption]
+  session_resumption_meta_api: true,
 };
 
 const DEALER_FEATURES = {

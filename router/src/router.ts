@@ -33,6 +33,7 @@ import { routerStatsPlugin } from './meta/stats.js';
 import { RealmPlugins } from './realm-plugin.js';
 import type { RealmPlugin } from './realm-plugin.js';
 import { RouterStats } from './stats.js';
+import { Resumption } from './resumption.js';
 import { createMetrics } from './metrics.js';
 import type { HistoryMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
@@ -99,6 +100,8 @@ export class Router implements RouterCore, AsyncDisposable {
   /** @internal */
   readonly counters = new OutboundCounters();
   readonly stats = new RouterStats();
+  /** Session resumption: resumable sessions, their tokens, the detached ones (resumption.ts). */
+  readonly resumption: Resumption;
   /** The metrics endpoint's URL, when `metrics` is configured and the router started. */
   metricsUrl: string | undefined;
   #ready = false;
@@ -146,6 +149,7 @@ export class Router implements RouterCore, AsyncDisposable {
     this.#human = options.logger === undefined ? (this.config.log.pretty ?? process.stdout.isTTY === true) : this.config.log.pretty === true;
     limitRefusalLog(this.log, this.config.log.refusalIntervalMs);
     this.sequentialRequestIds = this.config.requestIds === 'sequential';
+    this.resumption = new Resumption({ stats: this.stats, log: this.logger('session') });
     this.authTimeoutMs = this.config.authTimeoutMs;
     this.#authenticators = options.authenticators ?? {};
     this.#embedderPlugins = options.plugins ?? [];
@@ -444,6 +448,8 @@ export class Router implements RouterCore, AsyncDisposable {
     this.#ready = false;
     for (const bridge of this.#bridges) bridge.close();
     this.#integrations?.close();
+    // One router stopping ends its sessions: detached ones now, and none detaches from here on.
+    this.resumption.close();
     const goodbyes: Promise<void>[] = [];
     for (const session of this.#sessions) {
       if (session.state === ConnectionState.Established) {

@@ -31,10 +31,26 @@ export class RouterStats {
   readonly badFrames = new Map<string, number>();
   /** Messages not sent because the receiver's serializer cannot represent them, by `serializer type`. */
   readonly unserializable = new Map<string, number>();
+  /**
+   * Calls that met a detached callee (session resumption), by reason: `no_attached_callee` (a CALL
+   * refused with wamp.error.session_unattached), `callee_detached` (an invocation in flight ended
+   * at its callee's detach).
+   */
+  readonly callsUnattached = new Map<string, number>();
   /** Completed calls' durations in seconds, drained by the metrics collector into a histogram. */
   readonly callSeconds: number[] = [];
   /** Event store batch write durations in seconds (the engines' onBatch), drained like callSeconds. */
   readonly historyWriteSeconds: number[] = [];
+  /** Session resumption (resumption.ts): sessions detached now (a gauge). */
+  sessionsDetached = 0;
+  /** Resumes that attached a session again. */
+  resumed = 0;
+  /** Resumes refused (bad token, unknown session, wrong identity, answers lost…). */
+  resumeRefused = 0;
+  /** Answers resent right after a resumed WELCOME. */
+  resumeAnswersResent = 0;
+  /** Detached sessions that ended without a resume, by reason (`expired`, `overflow`, `limit`). */
+  readonly detachedEnds = new Map<string, number>();
 
   countIn(code: number): void {
     if (code < CODES) this.messagesIn[code]!++;
@@ -59,6 +75,14 @@ export class RouterStats {
 
   httpBridgeRefusal(reason: string): void {
     this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
+  }
+
+  detachedEnded(reason: string): void {
+    this.detachedEnds.set(reason, (this.detachedEnds.get(reason) ?? 0) + 1);
+  }
+
+  callUnattached(reason: 'no_attached_callee' | 'callee_detached'): void {
+    this.callsUnattached.set(reason, (this.callsUnattached.get(reason) ?? 0) + 1);
   }
 
   badFrame(serializer: string): void {

@@ -14,6 +14,12 @@ export const ErrorUri = {
   NoSuchRealm: 'wamp.error.no_such_realm',
   NoSuchRole: 'wamp.error.no_such_role',
   NoSuchSession: 'wamp.error.no_such_session',
+  /**
+   * A call's callee is detached (it lost its transport and may resume): a single registration's
+   * only callee, every callee of a shared one, or the callee serving an invocation when it
+   * detached. [ap_session_resumption]
+   */
+  SessionUnattached: 'wamp.error.session_unattached',
   Canceled: 'wamp.error.canceled',
   Timeout: 'wamp.error.timeout',
   Unavailable: 'wamp.error.unavailable',

@@ -45,9 +45,14 @@ export interface RegisterOptions extends Dict {
 }
 
 // [HELLO, Realm|uri, Details|dict]
+// [HELLO, null, {resume-session: id, resume-token: string}]: a dedicated resume. [ap_session_resumption]
 export interface Hello {
   readonly code: typeof MessageCode.Hello;
-  realm: string;
+  /**
+   * The realm to join; null only in a dedicated resume, whose Details are exactly
+   * `resume-session` and `resume-token` (the parser accepts no other null-realm HELLO).
+   */
+  realm: string | null;
   details: Dict;
 }
 // [WELCOME, Session|id, Details|dict]

@@ -126,6 +126,13 @@ export function parseMessage(frame: unknown): WampMessage {
   switch (code) {
     case MessageCode.Hello:
       length(frame, code, 3, 3);
+      if (frame[1] === null) {
+        // A dedicated resume [ap_session_resumption]: nothing but the session and its token. Any
+        // other null realm is refused as before (a URI string is expected).
+        const details = dict(frame, code, 2, 'Details');
+        const keys = Object.keys(details);
+        if (keys.length === 2 && 'resume-session' in details && 'resume-token' in details) return { code, realm: null, details };
+      }
       return { code, realm: uri(frame, code, 1, 'Realm'), details: dict(frame, code, 2, 'Details') };
     case MessageCode.Welcome:
       length(frame, code, 3, 3);

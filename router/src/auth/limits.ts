@@ -178,5 +178,14 @@ export function limitFailures(inner: Authenticator, limiter: FailureLimiter, log
       if (refused(hello, keys)) return AUTHENTICATION_FAILED;
       return observe(hello, keys, inner.authenticate(hello));
     },
+    resumeRefused(transport) {
+      const keys = [`address ${clientAddress(transport.peer)}`];
+      for (const key of limiter.fail(keys)) {
+        log?.warn(
+          { method: 'resume', blocked: key, blockMs: limiter.limits.blockMs, failuresPerMinute: limiter.limits.failuresPerMinute },
+          'authentication blocked: too many failures',
+        );
+      }
+    },
   };
 }

@@ -67,6 +67,12 @@ export interface Authenticator {
    * authmethod, and ABORTs wamp.error.authentication_failed when none is left. Absent: always.
    */
   available?(transport: TransportDetails, realm: string): boolean;
+  /**
+   * A resume on this listener was refused (session resumption): it counts as a failed
+   * authentication of the transport's address where the listener limits failures (auth/limits.ts).
+   * The authenticators of one listener share their limits: the connection tells one of them.
+   */
+  resumeRefused?(transport: TransportDetails): void;
 }
 
 export type Action = 'call' | 'register' | 'publish' | 'subscribe';

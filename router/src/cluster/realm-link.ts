@@ -94,6 +94,11 @@ export class RealmLink {
     );
     const { events, sessions, subscriptions, standIns, claims, relays, testaments } = this;
     this.hooks = {
+      // A detached callee's relayed invocations end (its stand-ins elsewhere still look attached:
+      // an INVOCATION relayed to it later is refused with session_unattached). [ap_session_resumption]
+      onDetach: (session, closing) => {
+        if (!closing) relays.detached(session);
+      },
       onJoin: (session) => sessions.joined(session),
       onLeave: (session) => {
         // Invocations relayed to it end now: the callers' nodes answer wamp.error.canceled.

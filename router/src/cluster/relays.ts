@@ -57,6 +57,8 @@ export class InvocationRelays {
       const origin = msg.request;
       const refuse = (error: string, text: string): void => this.answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
       if (session === undefined || !session.live) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
+      // The caller's node saw an attached stand-in; the session here has no transport. [ap_session_resumption]
+      if (session.attached === false) return refuse(ErrorUri.SessionUnattached, 'the callee is detached (its session may resume)');
       const registration = isMatchPolicy(match) ? this.realm.registrationOf(procedure, match) : undefined;
       if (registration === undefined || !registration.callees.some((c) => c.session === session))
         return refuse(ErrorUri.Canceled, 'callee no longer registered');
@@ -95,19 +97,25 @@ export class InvocationRelays {
 
   /** A callee left: the callers' nodes answer wamp.error.canceled. */
   left(session: Endpoint): void {
+    this.#endAll(session, ErrorUri.Canceled, 'callee left the realm before answering');
+  }
+
+  /**
+   * A callee detached (session resumption): the invocations relayed to it end, the callers' nodes
+   * answer wamp.error.session_unattached, as for this node's own calls (calls.ts). Its late
+   * answers find no relay and are dropped. [ap_session_resumption]
+   */
+  detached(session: Endpoint): void {
+    this.#endAll(session, ErrorUri.SessionUnattached, 'the callee detached before answering');
+  }
+
+  #endAll(session: Endpoint, error: string, text: string): void {
     const relays = this.#relays.get(session);
     if (relays === undefined) return;
     this.#relays.delete(session);
     for (const [, relay] of relays) {
       this.#ids.delete(`${relay.from}/${session.id}/${relay.origin}`);
-      this.answer(relay.from, session.id, [
-        MessageCode.Error,
-        MessageCode.Invocation,
-        relay.origin,
-        {},
-        ErrorUri.Canceled,
-        ['callee left the realm before answering'],
-      ]);
+      this.answer(relay.from, session.id, [MessageCode.Error, MessageCode.Invocation, relay.origin, {}, error, [text]]);
     }
   }
 

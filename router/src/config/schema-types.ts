@@ -968,6 +968,26 @@ export interface Realm {
      * How long the history replay of one SUBSCRIBE with the history option may take to read. Past it the SUBSCRIBE gets ERROR wamp.error.timeout and is undone.
      */
     catchUpTimeoutMs?: number;
+    /**
+     * Session resumption [ap_session_resumption]: how long a resumable session lives detached (its transport closed without GOODBYE, a client GOODBYE {resumable: true}, a wamp.session.kill with resumable: true) before it ends as a leave (on_leave, testaments of scope destroyed, its subscriptions and registrations gone). 0: resumption is off in this realm (WELCOME says resumable: false to a client that asks). Detached sessions count in switchboard_sessions_detached; those that expire in switchboard_session_detached_ends_total{reason="expired"}.
+     */
+    resumeWindowMs?: number;
+    /**
+     * Most detached sessions the realm keeps for a resume. A resumable session that loses its transport past it ends instead of detaching, counted in switchboard_limits_exceeded_total{limit="maxDetachedSessions"} and switchboard_session_detached_ends_total{reason="limit"}.
+     */
+    maxDetachedSessions?: number;
+    /**
+     * Most answers (RESULT, ERROR, PUBLISHED, SUBSCRIBED, UNSUBSCRIBED, REGISTERED, UNREGISTERED) one resumable session keeps for a resume. While attached the oldest go first (a resume that lacks them is refused); while detached, one more ends the session (reason overflow, switchboard_limits_exceeded_total{limit="maxResumeAnswers"}): a resume is exact or refused, nothing is lost silently.
+     */
+    maxResumeAnswers?: number;
+    /**
+     * Most bytes (estimated payloads) of answers one resumable session keeps for a resume; past it as for maxResumeAnswers (counted under limit="maxResumeBytes").
+     */
+    maxResumeBytes?: number;
+    /**
+     * Most bytes (estimated payloads) of answers the realm's detached sessions keep in all. An answer kept for a detached session past it ends that session (reason overflow, switchboard_limits_exceeded_total{limit="maxDetachedBytes"}); a session whose kept answers pass it at the detach ends instead of detaching (reason limit).
+     */
+    maxDetachedBytes?: number;
   };
   /**
    * Roles and their permissions. A realm without roles lets every session do everything.

@@ -113,6 +113,13 @@ export interface Endpoint {
    * peers, cluster stand-ins).
    */
   readonly attached: boolean;
+  /**
+   * True for a resumable session (its HELLO asked, its realm allows, its peer is not in-process):
+   * it detaches instead of ending when its transport goes, and the meta API says so
+   * (wamp.session.get: `resumable`, `attached`). Unset or false: a session that cannot be resumed.
+   * [ap_session_resumption]
+   */
+  readonly resumable?: boolean;
   /** Whether the client announced `feature` for `role` in HELLO. */
   supports(role: PeerRole, feature: string): boolean;
 
@@ -146,6 +153,8 @@ export interface Endpoint {
   /**
    * Router-initiated close: GOODBYE, the session leaves its realm at once, `onDone` when the client
    * answers (or after `closeTimeoutMs`). `silent`: no on_leave meta event, no testaments.
+   * `resumable`: a router pause [ap_session_resumption]: a resumable session gets GOODBYE
+   * {resumable: true} and detaches instead of ending (others end as without it).
    */
-  goodbye(reason: string, message: string, onDone: () => void, options?: { closeTimeoutMs?: number; silent?: boolean }): void;
+  goodbye(reason: string, message: string, onDone: () => void, options?: { closeTimeoutMs?: number; silent?: boolean; resumable?: boolean }): void;
 }

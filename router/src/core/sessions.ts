@@ -16,10 +16,15 @@ export function isListed(session: { readonly identity: { readonly authprovider: 
   return !isRouterSession(session);
 }
 
-/** What wamp.session.get and on_join tell about a session. */
+/**
+ * What wamp.session.get and on_join tell about a session. A resumable session adds `resumable:
+ * true` and `attached` (false while detached: wamp.session.list and get show detached sessions,
+ * and `transport` is the last one it had); other sessions' details are unchanged.
+ * [ap_session_meta_api, ap_session_resumption]
+ */
 export function sessionDetails(session: Endpoint): Dict {
   const transport = session.transport;
-  return {
+  const details: Dict = {
     session: session.id,
     authid: session.identity?.authid,
     authrole: session.identity?.authrole,
@@ -27,4 +32,9 @@ export function sessionDetails(session: Endpoint): Dict {
     authprovider: session.identity?.authprovider,
     transport: { type: transport.type, protocol: transport.protocol, peer: transport.peer },
   };
+  if (session.resumable === true) {
+    details['resumable'] = true;
+    details['attached'] = session.attached;
+  }
+  return details;
 }

@@ -33,6 +33,8 @@ export type CallEnd =
   | 'canceled'
   /** The callee left (or its cluster node is gone). */
   | 'callee-gone'
+  /** The callee detached (session resumption): the caller got wamp.error.session_unattached. [ap_session_resumption] */
+  | 'callee-detached'
   /** The caller left. */
   | 'caller-gone'
   /** An INVOCATION or progressive RESULT that the other side's serializer cannot represent. */

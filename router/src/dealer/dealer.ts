@@ -15,6 +15,16 @@ export type { CalleeEntry, InvocationPolicy, Registration } from './registration
 
 export interface Callee {
   readonly id: SessionId;
+  /**
+   * False while the session is detached (session resumption): the dealer never picks it. Unset
+   * (the unit tests' callees): attached. [ap_session_resumption]
+   */
+  readonly attached?: boolean;
+}
+
+/** Whether a callee may be picked now: only a detached session may not. */
+function attached(entry: CalleeEntry<Callee>): boolean {
+  return entry.session.attached !== false;
 }
 
 export const INVOCATION_POLICIES: readonly InvocationPolicy[] = ['single', 'roundrobin', 'random', 'first', 'last'];
@@ -192,7 +202,9 @@ export class Dealer<S extends Callee> {
 
   /**
    * Routes a CALL: the one question the router asks the dealer about a new call. A Call with a
-   * fresh invocation request ID, or why not: the caller over `maxCalls`, no callee, every callee busy.
+   * fresh invocation request ID, or why not: the caller over `maxCalls`, no callee, no attached
+   * callee (wamp.error.session_unattached: a single registration's callee, or every callee of a
+   * shared one, is detached), every attached callee busy. [ap_session_resumption]
    */
   call(caller: S, callRequest: RequestId, procedure: string, options: CallOptions = {}): CallOutcome<S> {
     const maxCalls = options.maxCalls ?? Infinity;
@@ -200,7 +212,9 @@ export class Dealer<S extends Callee> {
       return overLimit({ limit: 'maxPendingCallsPerSession', value: maxCalls });
     const registration = this.resolve(procedure);
     if (registration === undefined) return refusal(ErrorUri.NoSuchProcedure, `no callee registered for '${procedure}'`);
-    const entry = this.#available(registration, this.#pick(registration));
+    const picked = this.#pick(registration);
+    if (picked === undefined) return refusal(ErrorUri.SessionUnattached, `the callee of '${procedure}' is detached (its session may resume)`);
+    const entry = this.#available(registration, picked);
     if (entry === undefined) return overLimit({ limit: 'maxInvocationsPerSession', value: this.#maxInvocations });
     const calleeState = this.#state(entry.session);
     const call = new Call<S>({ caller, callRequest, callee: entry, invocationRequest: calleeState.invocationIds.next(), registration, procedure }, options);
@@ -247,6 +261,24 @@ export class Dealer<S extends Callee> {
     return invocationRequest >= 1 && invocationRequest <= last;
   }
 
+  /**
+   * A callee detached (session resumption): the invocations it serves are forgotten on both sides
+   * (its later YIELD or ERROR for one of them finds nothing and is dropped; the IDs stay issued, so
+   * it is no protocol violation) and returned, for their callers to be told. Its registrations and
+   * its calls as caller stay. [ap_session_resumption]
+   */
+  detachCallee(session: S): Call<S>[] {
+    const state = this.#sessions.get(session);
+    if (state === undefined || state.invocations.size === 0) return [];
+    const served = [...state.invocations.values()];
+    state.invocations.clear();
+    for (const call of served) {
+      const callerState = this.#sessions.get(call.caller);
+      if (callerState?.calls.get(call.callRequest) === call) callerState.calls.delete(call.callRequest);
+    }
+    return served;
+  }
+
   removeSession(session: S): SessionRemoval<S> {
     const state = this.#sessions.get(session);
     const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] };
@@ -288,10 +320,11 @@ export class Dealer<S extends Callee> {
 
   /**
    * The picked callee if it has room for one more invocation; else, for a shared registration, the
-   * next one (in registration order) that has; undefined when every callee is at the limit.
+   * next attached one (in registration order) that has; undefined when every attached callee is at
+   * the limit.
    */
   #available(registration: Registration<S>, picked: CalleeEntry<S>): CalleeEntry<S> | undefined {
-    const free = (c: CalleeEntry<S>): boolean => (this.#sessions.get(c.session)?.invocations.size ?? 0) < this.#maxInvocations;
+    const free = (c: CalleeEntry<S>): boolean => attached(c) && (this.#sessions.get(c.session)?.invocations.size ?? 0) < this.#maxInvocations;
     if (free(picked)) return picked;
     const callees = registration.callees;
     const at = callees.indexOf(picked);
@@ -307,20 +340,37 @@ export class Dealer<S extends Callee> {
     return this.#sessions.get(session)?.calls.size ?? 0;
   }
 
-  #pick(registration: Registration<S>): CalleeEntry<S> {
+  /**
+   * The callee the registration's policy picks among its attached callees; undefined when none is
+   * attached (a single registration: its one callee is detached). Sessions that cannot detach pay
+   * one field check. [ap_shared_registration, ap_session_resumption]
+   */
+  #pick(registration: Registration<S>): CalleeEntry<S> | undefined {
     const callees = registration.callees;
     switch (registration.invoke) {
       case 'single':
+        return attached(callees[0]!) ? callees[0]! : undefined;
       case 'first':
-        return callees[0]!;
+        return callees.find(attached);
       case 'last':
-        return callees[callees.length - 1]!;
-      case 'random':
-        return callees[Math.floor(this.#random() * callees.length)] ?? callees[0]!;
+        return callees.findLast(attached);
+      case 'random': {
+        const picked = callees[Math.floor(this.#random() * callees.length)] ?? callees[0]!;
+        if (attached(picked)) return picked;
+        // Drawn again among the attached ones: uniform over them (a detached draw is redrawn).
+        const candidates = callees.filter(attached);
+        return candidates[Math.floor(this.#random() * candidates.length)] ?? candidates[0];
+      }
       case 'roundrobin': {
-        const at = (this.#cursor.get(registration) ?? 0) % callees.length;
-        this.#cursor.set(registration, at + 1);
-        return callees[at]!;
+        // The next attached callee from the cursor on; the cursor moves past the one picked.
+        const start = (this.#cursor.get(registration) ?? 0) % callees.length;
+        for (let i = 0; i < callees.length; i++) {
+          const at = (start + i) % callees.length;
+          if (!attached(callees[at]!)) continue;
+          this.#cursor.set(registration, at + 1);
+          return callees[at]!;
+        }
+        return undefined;
       }
     }
   }

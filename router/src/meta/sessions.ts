@@ -2,6 +2,10 @@
  * Session meta API. [ap_session_meta_api]
  * Procedures: wamp.session.count, list, get, kill, kill_by_authid, kill_by_authrole, kill_all.
  * Events: wamp.session.on_join [details], wamp.session.on_leave [session, authid, authrole].
+ * Session resumption's events [ap_session_resumption]: wamp.session.on_attach [details + resumed]
+ * (a new session, before on_join; each resume) and wamp.session.on_detach [details] (each detach;
+ * a closing attached session, before on_leave). The spec's heading spells the second `on_detatch`:
+ * the topic is wamp.session.on_detach, as in the spec's text and the feature's issue.
  */
 import type { Dict } from '@switchboard/schemas';
 import { CloseUri, ErrorUri, WampError, isValidUri } from '@switchboard/schemas';
@@ -20,8 +24,18 @@ function killOptions(kwargs: Dict): { reason: string; message: string } {
   return { reason, message };
 }
 
-function kill(session: Endpoint, reason: string, message: string, silent = false): void {
-  session.goodbye(reason, message, () => undefined, { silent });
+function kill(session: Endpoint, reason: string, message: string, silent = false, resumable = false): void {
+  session.goodbye(reason, message, () => undefined, { silent, resumable });
+}
+
+/**
+ * wamp.session.kill's kwarg `resumable` (a Switchboard extension): true pauses a resumable target
+ * (GOODBYE {resumable: true}, it detaches) instead of ending it. [ap_session_resumption]
+ */
+function resumableOption(kwargs: Dict): boolean {
+  const resumable = kwargs['resumable'] ?? false;
+  if (typeof resumable !== 'boolean') throw new WampError(ErrorUri.InvalidArgument, ['resumable must be a boolean']);
+  return resumable;
 }
 
 export function installSessionMeta(realm: Realm, scope: PluginScope = realm): void {
@@ -71,7 +85,7 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
     // [ap_session_meta_api] the caller's own ID is treated like an unknown one.
     if (session === caller) throw new WampError(ErrorUri.NoSuchSession, ['a session cannot kill itself: leave instead']);
     const { reason, message } = killOptions(kwargs);
-    kill(session, reason, message);
+    kill(session, reason, message, false, resumableOption(kwargs));
     return undefined;
   });
   scope.procedure('wamp.session.kill_by_authid', (caller, args, kwargs) => {
@@ -97,6 +111,17 @@ export function installSessionMeta(realm: Realm, scope: PluginScope = realm): vo
   });
 
   scope.observe({
+    onAttach(session, resumed) {
+      if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_attach'))
+        realm.pubsub.publishFromRouter('wamp.session.on_attach', [{ ...sessionDetails(session), resumed }]);
+    },
+    onDetach(session) {
+      if (!isListed(session) || !realm.pubsub.wantsEvent('wamp.session.on_detach')) return;
+      const details = sessionDetails(session);
+      // A resumable session closing detaches too: the event says it has no transport now.
+      if (details['attached'] !== undefined) details['attached'] = false;
+      realm.pubsub.publishFromRouter('wamp.session.on_detach', [details]);
+    },
     onJoin(session) {
       if (isListed(session) && realm.pubsub.wantsEvent('wamp.session.on_join'))
         realm.pubsub.publishFromRouter('wamp.session.on_join', [sessionDetails(session)]);

@@ -1,6 +1,8 @@
 /**
  * Testaments: events a session leaves to be published when it goes away, for any reason
- * (GOODBYE, ABORT, a dropped connection, a kill). [ap_pubsub_testament]
+ * (GOODBYE, ABORT, a dropped connection, a kill). [ap_pubsub_testament] Scope `detached` fires when
+ * the session loses its transport (realm onDetach: a resumable session detaching, or any session
+ * closing), scope `destroyed` when it ends (onLeave: at once, or when a detached session expires).
  * wamp.session.add_testament(topic, args, kwargs, options {publish_options, scope})
  * wamp.session.flush_testaments(options {scope}): clears that scope's testaments
  *
@@ -105,19 +107,47 @@ export function installTestaments(realm: Realm, scope: PluginScope = realm): voi
     return undefined;
   });
 
+  /**
+   * Publishes testaments in order (each waits for the one before when an authorizer answers
+   * later); `after`: a chain still running that they must follow.
+   */
+  const publishAll = (session: Endpoint, list: readonly Testament[], after?: Promise<void>): Promise<void> | undefined => {
+    let chain = after;
+    for (const t of list) chain = chain === undefined ? publishTestament(realm, session, t) : chain.then(() => publishTestament(realm, session, t));
+    return chain;
+  };
+  /** Per session: detached testaments still being published (an authorizer not yet answered), for the destroyed ones to follow. */
+  const pending = new Map<Endpoint, Promise<void>>();
+
   scope.observe({
+    // The session lost its transport: detaching (it may resume) or closing (onLeave follows, unless
+    // silent, which never reaches here). Testaments of scope `detached` fire now, once, and are
+    // cleared: a session that resumes adds them again if it wants them. [ap_pubsub_testament]
+    onDetach(session) {
+      const mine = testaments.get(session);
+      if (mine === undefined || mine.detached.length === 0) return;
+      const detached = mine.detached;
+      mine.detached = [];
+      realm.hooks.testaments(session, [...mine.destroyed]);
+      const chain = publishAll(session, detached);
+      if (chain === undefined) return;
+      pending.set(session, chain);
+      void chain.then(() => {
+        if (pending.get(session) === chain) pending.delete(session);
+      });
+    },
+    // The session ends: testaments of scope `destroyed` fire (after the detached ones, when those
+    // wait). Detached ones still here never saw an onDetach (a session ended at once when it lost
+    // its transport, as past a resumption limit): they fire first, so each fires exactly once.
     onLeave(session, silent) {
+      const before = pending.get(session);
+      pending.delete(session);
       const mine = testaments.get(session);
       if (mine === undefined) return;
       testaments.delete(session);
       realm.hooks.testaments(session, []);
       if (silent) return; // wamp.session.kill_all publishes no testaments
-      // Without session resumption a session is detached and destroyed at once: both scopes
-      // fire, in order (each waits for the one before when an authorizer answers later).
-      let chain: Promise<void> | undefined;
-      for (const t of [...mine.detached, ...mine.destroyed]) {
-        chain = chain === undefined ? publishTestament(realm, session, t) : chain.then(() => publishTestament(realm, session, t));
-      }
+      publishAll(session, [...mine.detached, ...mine.destroyed], before);
     },
   });
 }

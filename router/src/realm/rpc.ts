@@ -139,8 +139,8 @@ export class Rpc {
    * ERROR for one of them is dropped, not a protocol violation. Its calls as caller go on: their
    * answers are the session's to keep for the resume. [ap_session_resumption]
    */
-  detach(_session: Endpoint): void {
-    // Foundation seam: the routing part of #18 ends the session's invocations here.
+  detach(session: Endpoint): void {
+    this.#calls.detach(this.#dealer.detachCallee(session));
   }
 
   /**

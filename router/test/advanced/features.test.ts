@@ -20,6 +20,7 @@ const BROKER_FEATURES = [
   'session_meta_api',
   'subscription_meta_api',
   'testament_meta_api',
+  'session_resumption_meta_api',
 ];
 
 const DEALER_FEATURES = [

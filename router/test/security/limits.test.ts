@@ -225,6 +225,11 @@ describe('per-session limits', () => {
       maxCatchUpBytes: 8 * 1024 * 1024,
       catchUpTimeoutMs: 30_000,
       maxRetainedReplayBytes: 4 * 1024 * 1024,
+      resumeWindowMs: 60_000,
+      maxDetachedSessions: 10_000,
+      maxResumeAnswers: 1000,
+      maxResumeBytes: 1024 * 1024,
+      maxDetachedBytes: 64 * 1024 * 1024,
     });
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { maxSubscriptionsPerSession: 0 } }] })).toThrow(/maxSubscriptionsPerSession/);
     expect(() => checkConfig({ realms: [{ name: 'r', limits: { bogus: 1 } }] })).toThrow(/bogus/);

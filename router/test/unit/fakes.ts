@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Codec, SessionId, WampMessage } from '@switchboard/schemas';
 import { jsonCodec } from '@switchboard/schemas';
 import type { RouterCore } from '../../src/core.js';
+import { Resumption } from '../../src/resumption.js';
 import { silentLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { Realm } from '../../src/realm.js';
@@ -80,6 +81,7 @@ export function fakeCore(options: { authTimeoutMs?: number } = {}): FakeCore {
     realm: (name) => (name === 'realm1' ? realm1 : undefined),
     newSessionId: () => ++next as SessionId,
     releaseSessionId: (id) => void released.push(id),
+    resumption: new Resumption({ stats, log: silentLogger() }),
   };
 }
 
