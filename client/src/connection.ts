@@ -1,11 +1,12 @@
 /**
  * A Connection owns the transport: it opens the WebSocket (offering the configured serializers),
- * joins the realm, and when the link is lost reconnects with exponential backoff and jitter, then
+ * joins the realm, and when the link is lost reconnects with exponential backoff and jitter: it
+ * resumes the same WAMP session when the router allows [ap_session_resumption], else joins anew and
  * has its Session subscribe and register again. It reports what happens as events:
- * `open`, `close` (with a reason), `reconnecting` (attempt and delay), `restored`, `error`.
+ * `open`, `close` (with a reason), `reconnecting` (attempt and delay), `resumed`, `restored`, `error`.
  */
-import type { Codec, Dict, SerializerName, WampMessage } from '@switchboard/schemas/core';
-import { CloseUri, ErrorUri, MessageCode, isSerializerName } from '@switchboard/schemas/core';
+import type { Codec, Dict, SerializerName, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas/core';
+import { CloseUri, ErrorUri, MessageCode, isDict, isSerializerName } from '@switchboard/schemas/core';
 import { DEFAULT_RECONNECT, backoffDelay } from './backoff.js';
 import type { ReconnectOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -19,7 +20,7 @@ import {
   toError,
 } from './errors.js';
 import { join } from './join.js';
-import type { AuthOptions } from './join.js';
+import type { AuthOptions, Welcomed } from './join.js';
 import type { KeepaliveOptions } from './node-socket.js';
 import { CLIENT_ROLES, Session } from './session.js';
 import type { RestoreOutcome } from './session.js';
@@ -91,6 +92,16 @@ export interface ConnectOptions {
   websocket?: NodeWebSocketOptions;
   /** HELLO.Details.agent */
   agent?: string;
+  /**
+   * [ap_session_resumption] Ask the router to keep the session when the connection breaks
+   * (HELLO.Details.resumable; default true). A router that grants it keeps the session's
+   * subscriptions, registrations and answers for a while (its `limits.resumeWindowMs`); a
+   * reconnect then resumes the same session: same session ID, pending calls resolve, requests the
+   * router did not get are sent again, and subscriptions catch up on the events they missed
+   * (from the topic's history, else a gap notice with `details.missed`). `false`: never ask (every
+   * reconnect is a new session).
+   */
+  resumable?: boolean;
   /** Milliseconds to wait for the router's GOODBYE reply when leaving (default 2000). */
   goodbyeTimeoutMs?: number;
 }
@@ -147,7 +158,17 @@ export interface CloseEvent {
 }
 
 export interface ConnectionEvents {
-  open: { session: Session<ApiContract>; reconnected: boolean; details: Dict; transport: TransportInUse };
+  /**
+   * A session is open. `reconnected`: after a lost connection; `resumed`: the router resumed the
+   * same WAMP session (same ID, subscriptions and registrations kept), else it is a new one.
+   */
+  open: { session: Session<ApiContract>; reconnected: boolean; resumed: boolean; details: Dict; transport: TransportInUse };
+  /**
+   * [ap_session_resumption] A reconnect resumed the WAMP session. `durationMs`: from the start of
+   * the attempt that succeeded (opening the transport) to the WELCOME; `downMs`: from the moment the
+   * connection was found lost to that WELCOME (the backoff included).
+   */
+  resumed: { session: Session<ApiContract>; durationMs: number; downMs: number; attempt: number };
   close: CloseEvent;
   /** Before each reconnect attempt (and each retry of the first connection, with reconnect.firstConnection): why the last one failed. */
   reconnecting: { attempt: number; delayMs: number; error?: Error };
@@ -178,6 +199,16 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #wakeRetry: (() => void) | undefined;
   #goodbyeReply: (() => void) | undefined;
+  /** The resumable WAMP session and its current resume token (WELCOME.Details.resume-token); undefined: none to resume. */
+  #resume: { session: SessionId; token: string } | undefined;
+  /** When the link was found lost (performance.now()), for the `resumed` event. */
+  #lostAt = 0;
+  /** The router paused the session with GOODBYE resumable: nothing was in flight. */
+  #paused = false;
+  /** The reconnect attempt being made (1, 2, …; 0 for the first connection). */
+  #attempt = 0;
+  /** Whether to ask for resumption: not in process (no link to lose; the router would not grant it). */
+  readonly #asksResumption: boolean;
 
   constructor(options: ConnectOptions, runtime: Runtime) {
     super();
@@ -207,6 +238,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       });
     }
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.#asksResumption = options.resumable !== false && inProcess === undefined;
     this.session = new Session<Api>(this, options.realm, {
       protocolViolation: (detail) => this.#protocolViolation(detail),
       reportHandlerError: (error, context) => this.#reportHandlerError(error, context),
@@ -253,6 +285,8 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const wasState = this.#state;
     this.#state = 'closing';
+    // [ap_session_resumption] A GOODBYE from the application ends the session for good.
+    this.#resume = undefined;
     clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     const transport = this.#transport;
@@ -315,27 +349,55 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     }
   }
 
-  /** One attempt: WebSocket, join, attach; after a reconnect, restore. */
+  /** One attempt: WebSocket, join, attach; after a reconnect, resume or restore. */
   async #establish(): Promise<void> {
     const reconnected = this.#state === 'reconnecting';
+    const startedAt = now();
     const timeoutMs = this.#options.openTimeoutMs ?? 10_000;
     const { transport, spec } = await this.#openTransport(timeoutMs);
     if (this.#stopped()) {
       transport.close(1000, 'closed by the client');
       throw new SessionClosedError('the connection was closed while opening');
     }
-    const welcomed = await join(transport, {
-      url: spec.url,
-      realm: this.#options.realm,
-      roles: CLIENT_ROLES,
-      agent: this.#options.agent ?? CLIENT_AGENT,
-      auth: this.#options.auth,
-      timeoutMs,
-    });
+    // [ap_session_resumption] The opportunistic resume: the usual HELLO plus the session to resume.
+    const resume = this.#resume;
+    const details: Dict = {};
+    if (this.#asksResumption) {
+      details['resumable'] = true;
+      if (resume !== undefined) {
+        details['resume-session'] = resume.session;
+        details['resume-token'] = resume.token;
+        details['resume-answers'] = this.session.answers;
+      }
+    }
+    let welcomed: Welcomed;
+    try {
+      welcomed = await join(transport, {
+        url: spec.url,
+        realm: this.#options.realm,
+        roles: CLIENT_ROLES,
+        agent: this.#options.agent ?? CLIENT_AGENT,
+        auth: this.#options.auth,
+        timeoutMs,
+        details,
+      });
+    } catch (err) {
+      // An ABORT in answer to a resume: the next attempt joins without it.
+      if (err instanceof SessionAbortedError && resume !== undefined && this.#resume === resume) this.#resume = undefined;
+      throw err;
+    }
     if (this.#stopped()) {
       transport.close(1000, 'closed by the client');
       throw new SessionClosedError('the connection was closed while joining');
     }
+    const resumed = resume !== undefined && welcomed.details['resumed'] === true && welcomed.session === resume.session;
+    const token = welcomed.details['resume-token'];
+    this.#resume =
+      this.#asksResumption && welcomed.details['resumable'] === true && typeof token === 'string' && token.length > 0
+        ? { session: welcomed.session, token }
+        : undefined;
+    const paused = this.#paused;
+    this.#paused = false;
     this.#transport = transport;
     const inUse: TransportInUse = { ...spec, protocol: transport.codec.subprotocol };
     this.#transportInUse = inUse;
@@ -347,19 +409,44 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       },
       close: ({ code, reason }) => this.#onTransportClose(transport, code, reason),
     };
-    this.session.attach({ transport, session: welcomed.session, details: welcomed.details });
+    const attached = { transport, session: welcomed.session, details: welcomed.details };
     this.#state = 'open';
-    if (reconnected) {
-      const outcomes = await this.session.restore();
-      if (this.#transport === transport) {
-        this.session.releaseWaiters();
-        this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details, transport: inUse });
-        this.emit('restored', { outcomes, failed: outcomes.filter((o) => !o.ok) });
-      }
-    } else {
+    const session = this.session as unknown as Session<ApiContract>;
+    if (resumed) {
+      const welcomedAt = now();
+      // First the catch-ups (live events that follow WELCOME are buffered for them) and the
+      // requests sent again; then the answers the router resent right after WELCOME.
+      this.session.resume({ ...attached, lastRequest: lastRequestOf(welcomed.details), missed: missedOf(welcomed.details), exact: paused });
+      for (const msg of welcomed.early) this.#onMessage(transport, msg);
+      welcomed.early.length = 0;
+      if (this.#transport !== transport) return;
       this.session.releaseWaiters();
-      this.emit('open', { session: this.session as unknown as Session<ApiContract>, reconnected, details: welcomed.details, transport: inUse });
+      this.emit('open', { session, reconnected, resumed: true, details: welcomed.details, transport: inUse });
+      this.emit('resumed', { session, durationMs: welcomedAt - startedAt, downMs: welcomedAt - this.#lostAt, attempt: this.#attempt });
+      const outcomes: RestoreOutcome[] = [
+        ...this.session.subscriptions.map((subscription): RestoreOutcome => ({ kind: 'subscription', uri: subscription.topic, subscription, ok: true })),
+        ...this.session.registrations.map((registration): RestoreOutcome => ({ kind: 'registration', uri: registration.procedure, registration, ok: true })),
+      ];
+      this.emit('restored', { outcomes, failed: [] });
+    } else {
+      this.session.attach(attached);
+      for (const msg of welcomed.early) this.#onMessage(transport, msg);
+      welcomed.early.length = 0;
+      if (this.#transport !== transport) return;
+      if (reconnected) {
+        const outcomes = await this.session.restore();
+        if (this.#transport === transport) {
+          this.session.releaseWaiters();
+          this.emit('open', { session, reconnected, resumed: false, details: welcomed.details, transport: inUse });
+          this.emit('restored', { outcomes, failed: outcomes.filter((o) => !o.ok) });
+        }
+      } else {
+        this.session.releaseWaiters();
+        this.emit('open', { session, reconnected, resumed: false, details: welcomed.details, transport: inUse });
+      }
     }
+    // The transport closed between WELCOME and taking it over: that close was not seen.
+    if (transport.isClosed && this.#transport === transport) this.#onTransportClose(transport, 1006, 'closed while joining');
   }
 
   /** Tries each transport in order; the first that opens wins. Fails with the last one's error. */
@@ -397,17 +484,25 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
         } catch {
           // the transport is closing anyway
         }
-        this.#ending = {
-          reason: 'goodbye',
-          wampReason: msg.reason,
-          message: typeof msg.details['message'] === 'string' ? msg.details['message'] : `the router closed the session (${msg.reason})`,
-          fatal: msg.reason === CloseUri.Killed,
-          error: new ConnectionLostError(`the router closed the session with GOODBYE ${msg.reason}`),
-        };
+        {
+          // [ap_session_resumption] GOODBYE.Details.resumable: the router paused the session (it
+          // keeps it for a resume); otherwise the session is over.
+          const pause = msg.details['resumable'] === true && this.#resume !== undefined;
+          if (pause) this.#paused = true;
+          else this.#resume = undefined;
+          this.#ending = {
+            reason: 'goodbye',
+            wampReason: msg.reason,
+            message: typeof msg.details['message'] === 'string' ? msg.details['message'] : `the router closed the session (${msg.reason})`,
+            fatal: msg.reason === CloseUri.Killed && !pause,
+            error: new ConnectionLostError(`the router closed the session with GOODBYE ${msg.reason}`),
+          };
+        }
         transport.close(1000, CloseUri.GoodbyeAndOut);
         return;
       case MessageCode.Abort: {
         const error = new SessionAbortedError(msg.reason, msg.details);
+        this.#resume = undefined; // an ABORT ends the session: nothing to resume
         this.#ending = { reason: 'aborted', wampReason: msg.reason, message: error.message, fatal: FATAL_ABORT_REASONS.has(msg.reason), error };
         transport.close(1000, 'aborted');
         return;
@@ -427,6 +522,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       // closing anyway
     }
     const error = new ProtocolViolationError(detail);
+    this.#resume = undefined; // the router ends a session that violated the protocol
     this.#ending = { reason: 'protocol_violation', wampReason: ErrorUri.ProtocolViolation, message: error.message, fatal: false, error };
     transport.close(1002, 'protocol violation');
   }
@@ -443,7 +539,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     };
     this.#ending = undefined;
     const willReconnect = this.#reconnect !== false && !ending.fatal && this.#reconnect.maxRetries > 0;
-    this.session.detach(ending.error, !willReconnect);
+    if (!willReconnect) this.#resume = undefined;
+    this.#lostAt = now();
+    // A resume may follow: pending requests wait for it.
+    this.session.detach(ending.error, !willReconnect, this.#resume !== undefined);
     const event: CloseEvent = { reason: ending.reason, message: ending.message, code, willReconnect, error: ending.error };
     if (ending.wampReason !== undefined) event.wampReason = ending.wampReason;
     if (!willReconnect) this.#state = 'closed';
@@ -456,6 +555,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     this.#state = 'reconnecting';
     let lastError: Error | undefined;
     for (let attempt = 1; attempt <= options.maxRetries; attempt++) {
+      this.#attempt = attempt;
       const delayMs = backoffDelay(attempt, options);
       const event: ConnectionEvents['reconnecting'] = { attempt, delayMs };
       if (lastError !== undefined) event.error = lastError;
@@ -493,6 +593,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   #finish(ending: Ending): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#resume = undefined;
     this.#transport = undefined;
     this.session.detach(ending.error, true);
     const event: CloseEvent = { reason: ending.reason, message: ending.message, willReconnect: false };
@@ -505,6 +606,28 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     if (this.listenerCount('error') > 0) this.emit('error', { error, context });
     else console.error(`switchboard client: ${context} threw:`, error);
   }
+}
+
+function now(): number {
+  return globalThis.performance.now();
+}
+
+/** WELCOME.Details.resume-last-request (a Switchboard extension): the last request the router handled. */
+function lastRequestOf(details: Dict): number {
+  const n = details['resume-last-request'];
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** WELCOME.Details.resume-missed (a Switchboard extension): EVENTs dropped per subscription while detached. */
+function missedOf(details: Dict): Map<SubscriptionId, number> {
+  const out = new Map<SubscriptionId, number>();
+  const missed = details['resume-missed'];
+  if (!isDict(missed)) return out;
+  for (const [key, value] of Object.entries(missed)) {
+    const id = Number(key);
+    if (Number.isSafeInteger(id) && id > 0 && typeof value === 'number' && Number.isSafeInteger(value) && value > 0) out.set(id as SubscriptionId, value);
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Opening a WAMP session on a fresh transport: HELLO → [CHALLENGE → AUTHENTICATE]* → WELCOME,
  * or ABORT. The authentication methods themselves plug in through `AuthOptions.onChallenge`.
  */
-import type { Dict, SessionId } from '@switchboard/schemas/core';
+import type { Dict, SessionId, WampMessage } from '@switchboard/schemas/core';
 import { ErrorUri, MessageCode, messageName } from '@switchboard/schemas/core';
 import { ProtocolViolationError, SessionAbortedError, UnreachableError, toError } from './errors.js';
 import type { Transport } from './transport.js';
@@ -41,17 +41,30 @@ export interface JoinOptions {
   agent: string;
   auth: AuthOptions | undefined;
   timeoutMs: number;
+  /** More HELLO.Details (session resumption's `resumable`, `resume-session`, `resume-token`, `resume-answers`). */
+  details?: Dict;
 }
 
 export interface Welcomed {
   session: SessionId;
   details: Dict;
+  /**
+   * Messages that followed WELCOME before the caller took the transport's handlers over (a resumed
+   * session's resent answers come right after it, often in the same read): the caller handles
+   * them first, in order.
+   */
+  early: WampMessage[];
 }
+
+/** Messages kept after WELCOME until the caller takes over: far above the answers a router resends at a resume. */
+const MAX_EARLY = 100_000;
 
 /** Joins `realm` on `transport`; on failure the transport is closed and the promise rejects. */
 export function join(transport: Transport, options: JoinOptions): Promise<Welcomed> {
   return new Promise<Welcomed>((resolve, reject) => {
     let done = false;
+    const early: WampMessage[] = [];
+    let gotWelcome = false;
     const finish = (error: Error | undefined, welcomed?: Welcomed): void => {
       if (done) return;
       done = true;
@@ -80,15 +93,22 @@ export function join(transport: Transport, options: JoinOptions): Promise<Welcom
 
     transport.handlers = {
       message: (msg) => {
+        if (gotWelcome) {
+          // Kept for the caller (see Welcomed.early), bounded: a router flooding here loses its link.
+          if (early.length < MAX_EARLY) early.push(msg);
+          else transport.close(1008, 'too many messages right after WELCOME');
+          return;
+        }
         if (done) return;
         switch (msg.code) {
           case MessageCode.Welcome: {
+            gotWelcome = true;
             const onWelcome = attempt?.onWelcome;
-            if (onWelcome === undefined) return finish(undefined, { session: msg.session, details: msg.details });
+            if (onWelcome === undefined) return finish(undefined, { session: msg.session, details: msg.details, early });
             Promise.resolve()
               .then(() => onWelcome(msg.details))
               .then(
-                () => finish(undefined, { session: msg.session, details: msg.details }),
+                () => finish(undefined, { session: msg.session, details: msg.details, early }),
                 (err: unknown) => {
                   if (!done) authFailed('onWelcome', err);
                 },
@@ -122,7 +142,7 @@ export function join(transport: Transport, options: JoinOptions): Promise<Welcom
       close: ({ code, reason }) => finish(new UnreachableError(options.url, `connection closed while joining (code ${code}${reason ? `, ${reason}` : ''})`)),
     };
 
-    const details: Dict = { roles: options.roles, agent: options.agent };
+    const details: Dict = { roles: options.roles, agent: options.agent, ...options.details };
     const auth = options.auth;
     if (auth !== undefined) {
       details['authmethods'] = auth.authmethods;

@@ -107,11 +107,19 @@ export interface EventDetails extends Dict {
   /** True for an event of a catch-up replay (`history` option, EVENT.Details.history), false for a live one. */
   replayed: boolean;
   /**
-   * On the first event after a catch-up's SUBSCRIBED (the first replayed one or, when nothing was
+   * A gap notice: events before this one may be missing. On the first event after a catch-up's SUBSCRIBED (the first replayed one or, when nothing was
    * replayed, the first live one), for the subscription that asked: the `after` publication is no
-   * longer stored, so events between it and this one may be missing.
+   * longer stored, so events between it and this one may be missing. And on the first event after a
+   * session resumption that could not replay what the subscription missed (see `missed`).
    */
   gap?: boolean;
+  /**
+   * With `gap` after a session resumption that could not catch up (the topic keeps no history, or
+   * the router does not announce `history_catch_up`): how many events the router dropped for this
+   * subscription while the session was detached (WELCOME.Details.resume-missed). Undefined with
+   * `gap: true`: events may have been lost (in flight when the connection broke), how many is unknown.
+   */
+  missed?: number;
 }
 
 /** One event, as the async iterator of a subscription yields it. */

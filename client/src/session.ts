@@ -26,7 +26,7 @@ import type {
 } from '@switchboard/schemas/core';
 import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, listArgs, messageName, timerMs } from '@switchboard/schemas/core';
 import type { Connection } from './connection.js';
-import { NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
+import { ConnectionLostError, NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
 import type { CallOptions, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions } from './options.js';
 import { CallInput, ProgressiveCall } from './progressive.js';
 import type { InputChunk } from './progressive.js';
@@ -141,6 +141,58 @@ interface ActiveInvocation {
   input: AsyncQueue<InputChunk> | undefined;
 }
 
+/**
+ * [ap_session_resumption] The messages the router sends in answer to requests, counted for
+ * HELLO.Details.resume-answers (the router's classification: revocations count, EVENT does not).
+ */
+const ANSWERS: ReadonlySet<number> = new Set([
+  MessageCode.Result,
+  MessageCode.Error,
+  MessageCode.Published,
+  MessageCode.Subscribed,
+  MessageCode.Unsubscribed,
+  MessageCode.Registered,
+  MessageCode.Unregistered,
+]);
+
+/** Un-acknowledged PUBLISHes kept for a resume (they get no answer that would release them). */
+const KEPT_PUBLISHES = 1000;
+
+/** Live events buffered for one catch-up while its SUBSCRIBED is awaited; past it the oldest go (a gap notice says so). */
+const CATCH_UP_BUFFER = 10_000;
+
+/** Milliseconds without a further replayed event after which a catch-up's replay is taken as complete. */
+const REPLAY_IDLE_MS = 100;
+
+/**
+ * One router subscription catching up after a resume: SUBSCRIBE again with `history`, live events
+ * buffered until its SUBSCRIBED, then the replay, then the buffered ones, each publication once.
+ */
+interface CatchUp {
+  /** `waiting`: for SUBSCRIBED (live events are buffered); `replaying`: SUBSCRIBED came, replayed EVENTs follow. */
+  phase: 'waiting' | 'replaying';
+  readonly members: Subscription<unknown[], unknown>[];
+  readonly buffered: Event[];
+  /** Publications delivered by this catch-up (dedupe). */
+  readonly seen: Set<PublicationId>;
+  /** Live events dropped from a full buffer. */
+  overflow: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** How a resume tells the session what the router kept (WELCOME.Details of a resumed session). */
+export interface Resumed extends Attached {
+  /** WELCOME.Details.resume-last-request: requests after it are sent again. */
+  lastRequest: number;
+  /** WELCOME.Details.resume-missed: EVENTs dropped per router subscription while detached. */
+  missed: ReadonlyMap<SubscriptionId, number>;
+  /**
+   * The session was paused cleanly (the router's GOODBYE resumable): nothing was in flight, so
+   * `missed` is all that was lost. False after a broken connection (events may have been in flight).
+   */
+  exact: boolean;
+}
+
 interface OpenWaiter {
   resolve(transport: Transport): void;
   reject(error: Error): void;
@@ -187,6 +239,27 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   readonly #openWaiters = new Set<OpenWaiter>();
   #ended: Error | undefined;
 
+  // [ap_session_resumption] What a resume needs; kept only while the session is resumable.
+  /** WELCOME.Details.resumable of the current WAMP session. */
+  #resumable = false;
+  /** Answers received in this WAMP session, across its resumes (HELLO.Details.resume-answers). */
+  #answers = 0;
+  /** Requests sent and not answered yet, by ID: sent again after a resume when the router did not get them. */
+  readonly #unanswered = new Map<number, WampMessage>();
+  /** The last un-acknowledged PUBLISHes, oldest first (sent again after a resume when the router did not get them). */
+  #published: { request: number; msg: WampMessage }[] = [];
+  /** Calls whose input goes out in chunks (progressive call invocations): they do not survive a lost link. */
+  readonly #chunked = new Set<number>();
+  /** Why the link went while a resume may follow: pending requests wait for the next WELCOME. */
+  #suspended: Error | undefined;
+  /** The last publication seen per router subscription: where a catch-up after a resume starts. */
+  readonly #lastSeen = new Map<SubscriptionId, PublicationId>();
+  readonly #catchUps = new Map<SubscriptionId, CatchUp>();
+  /** Catch-ups in the `replaying` phase. */
+  #replaying = 0;
+  /** Subscriptions and registrations the application ended while suspended: undone on the router after a resume. */
+  #orphans: { kind: 'subscription' | 'registration'; id: number }[] = [];
+
   /** @internal created by its Connection */
   constructor(
     readonly connection: Connection<Api>,
@@ -203,6 +276,20 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   get isOpen(): boolean {
     return this.#attached !== undefined;
+  }
+
+  /**
+   * Whether the current WAMP session can be resumed after a lost connection (the router granted
+   * `resumable`). While the connection is down and a resume may follow, pending calls and requests
+   * wait for it.
+   */
+  get resumable(): boolean {
+    return this.#resumable;
+  }
+
+  /** @internal answers received in this WAMP session (HELLO.Details.resume-answers). */
+  get answers(): number {
+    return this.#answers;
   }
 
   /** WELCOME.Details of the current session (roles, authid, authrole, …). */
@@ -289,7 +376,12 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     if (this.#replayTo.get(id) === subscription) this.#replayTo.delete(id);
     if (shared !== undefined && shared.size > 0) return;
     this.#subscriptionsById.delete(id);
-    if (this.#attached === undefined) return;
+    this.#lastSeen.delete(id);
+    this.#catchUpEnded(id);
+    if (this.#attached === undefined) {
+      if (this.#suspended !== undefined) this.#orphans.push({ kind: 'subscription', id });
+      return;
+    }
     await this.#request(MessageCode.Unsubscribe, (request) => ({ code: MessageCode.Unsubscribe, request, subscription: id }));
   }
 
@@ -439,6 +531,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       const giveUp = (error: Error): void => {
         if (this.#calls.get(request) !== pending) return;
         this.#calls.delete(request);
+        this.#unanswered.delete(request);
+        this.#chunked.delete(request);
         cleanup();
         // Only a dealer that announces call_canceling understands CANCEL; otherwise the late
         // answer is dropped (its request ID is no longer pending).
@@ -496,7 +590,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     registration.close();
     if (id === undefined) return;
     this.#registrationsById.delete(id);
-    if (this.#attached === undefined) return;
+    if (this.#attached === undefined) {
+      if (this.#suspended !== undefined) this.#orphans.push({ kind: 'registration', id });
+      return;
+    }
     await this.#request(MessageCode.Unregister, (request) => ({ code: MessageCode.Unregister, request, registration: id }));
   }
 
@@ -661,6 +758,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   /** @internal one message of the attached WAMP session (GOODBYE and ABORT stay with the connection). */
   handle(msg: WampMessage): void {
+    if (ANSWERS.has(msg.code)) this.#answered(msg);
+    if (this.#replaying > 0) this.#endReplays(msg);
     switch (msg.code) {
       case MessageCode.Event:
         return this.#onEvent(msg);
@@ -733,7 +832,12 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   #onEvent(msg: Event): void {
+    if (this.#catchUps.size > 0) {
+      const catchUp = this.#catchUps.get(msg.subscription);
+      if (catchUp !== undefined) return this.#onCatchUpEvent(msg, catchUp);
+    }
     if (msg.details['history'] === true) return this.#onReplayed(msg);
+    if (this.#resumable && msg.details['retained'] !== true) this.#lastSeen.set(msg.subscription, msg.publication);
     // The first live event ends the replay of its subscription (and says its gap, if any).
     let catchingUp: Subscription<unknown[], unknown> | undefined;
     if (this.#replayTo.size > 0) {
@@ -750,6 +854,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #onReplayed(msg: Event): void {
     const subscription = this.#replayTo.get(msg.subscription);
     if (subscription === undefined || !subscription.active) return;
+    // The replay of one subscriber among several is older news to the others: it moves no position.
+    if (this.#resumable && msg.details['retained'] !== true && this.#subscriptionsById.get(msg.subscription)?.size === 1) {
+      this.#lastSeen.set(msg.subscription, msg.publication);
+    }
     subscription.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, subscription, true));
   }
 
@@ -790,9 +898,32 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     const transport = this.#attached?.transport;
     if (transport === undefined) throw new NotConnectedError('not connected');
     const request = (this.#lastRequest >= MAX_ID ? 1 : this.#lastRequest + 1) as RequestId;
-    transport.send(build(request)); // throws SerializerError: the ID stays unused
+    const msg = build(request);
+    transport.send(msg); // throws SerializerError: the ID stays unused
     this.#lastRequest = request;
+    if (this.#resumable) this.#keep(request, msg);
     return request;
+  }
+
+  /** A request of a resumable session, kept until answered: a resume sends it again if the router did not get it. */
+  #keep(request: number, msg: WampMessage): void {
+    if (msg.code === MessageCode.Publish && msg.options['acknowledge'] !== true) {
+      this.#published.push({ request, msg });
+      if (this.#published.length > KEPT_PUBLISHES) this.#published.shift();
+    } else if (msg.code === MessageCode.Call && msg.options['progress'] === true) {
+      this.#chunked.add(request);
+    } else {
+      this.#unanswered.set(request, msg);
+    }
+  }
+
+  /** One answer arrived: counted, and its request is no longer sent again at a resume. */
+  #answered(msg: WampMessage): void {
+    this.#answers++;
+    if (!this.#resumable || (msg.code === MessageCode.Result && msg.details['progress'] === true)) return;
+    const request = (msg as { request?: number }).request ?? 0;
+    this.#unanswered.delete(request);
+    if (this.#chunked.size > 0) this.#chunked.delete(request);
   }
 
   /**
@@ -864,15 +995,221 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   /** @internal a new WAMP session is established: reset request IDs, read the router's features. */
   attach(attached: Attached): void {
+    // Requests that waited for a resume that did not happen fail as a lost connection's always did.
+    const suspended = this.#suspended;
+    if (suspended !== undefined) this.#dropRequests(suspended);
     this.#attached = attached;
     this.#lastRequest = 0;
-    const roles = isDict(attached.details['roles']) ? attached.details['roles'] : {};
+    this.#readFeatures(attached.details);
+    this.#resumable = attached.details['resumable'] === true;
+    this.#answers = 0;
+    this.#unanswered.clear();
+    this.#published = [];
+    this.#chunked.clear();
+    this.#lastSeen.clear();
+    this.#orphans = [];
+  }
+
+  #readFeatures(details: Dict): void {
+    const roles = isDict(details['roles']) ? details['roles'] : {};
     const features = (role: string): Dict => {
       const r = roles[role];
       return isDict(r) && isDict(r['features']) ? r['features'] : {};
     };
     this.#brokerFeatures = features('broker');
     this.#dealerFeatures = features('dealer');
+  }
+
+  /**
+   * @internal [ap_session_resumption] The router resumed this WAMP session on a new transport: same
+   * session ID, subscriptions and registrations kept on the router, pending requests still pending
+   * (the router resends the answers it kept right after WELCOME). Sends again, in order, the
+   * requests the router did not get; fails the calls whose input went out in chunks; then has every
+   * subscription catch up on what it missed (or says the gap).
+   */
+  resume(resumed: Resumed): void {
+    this.#attached = resumed;
+    this.#suspended = undefined;
+    this.#readFeatures(resumed.details);
+    this.#resumable = resumed.details['resumable'] === true;
+    for (const request of this.#chunked) {
+      const call = this.#calls.get(request);
+      if (call === undefined) continue;
+      this.#calls.delete(request);
+      call.cleanup();
+      call.reject(new ConnectionLostError('the link broke while this call sent its input in chunks; the callee lost the call'));
+    }
+    this.#chunked.clear();
+    const last = resumed.lastRequest;
+    const again: { request: number; msg: WampMessage }[] = [];
+    for (const [request, msg] of this.#unanswered) if (request > last) again.push({ request, msg });
+    this.#published = this.#published.filter((p) => p.request > last);
+    again.push(...this.#published);
+    again.sort((a, b) => a.request - b.request);
+    for (const { request, msg } of again) {
+      try {
+        resumed.transport.send(msg);
+      } catch (err) {
+        // The new transport's serializer cannot carry it: that request fails, the others go on.
+        this.#failRequest(request, toError(err));
+      }
+    }
+    const orphans = this.#orphans;
+    this.#orphans = [];
+    for (const orphan of orphans) {
+      const undo =
+        orphan.kind === 'subscription'
+          ? this.#request(MessageCode.Unsubscribe, (request) => ({ code: MessageCode.Unsubscribe, request, subscription: orphan.id as SubscriptionId }))
+          : this.#request(MessageCode.Unregister, (request) => ({ code: MessageCode.Unregister, request, registration: orphan.id as RegistrationId }));
+      undo.catch(() => {});
+    }
+    this.#catchUpAll(resumed.missed, resumed.exact);
+  }
+
+  /** A request kept for a resume that cannot be sent again: it fails with `error`. */
+  #failRequest(request: number, error: Error): void {
+    this.#unanswered.delete(request);
+    this.#published = this.#published.filter((p) => p.request !== request);
+    const call = this.#calls.get(request);
+    if (call !== undefined) {
+      this.#calls.delete(request);
+      call.cleanup();
+      call.reject(error);
+      return;
+    }
+    const pending = this.#requests.get(request);
+    this.#requests.delete(request);
+    pending?.reject(error);
+  }
+
+  // ---- catch-up after a resume -------------------------------------------------------------
+
+  /**
+   * For each router subscription: with the broker's `history_catch_up`, SUBSCRIBE again (same topic
+   * and options) with `history` after the last publication seen (or the last `missed` when none was
+   * seen); else a gap notice with the count the router gave, unless nothing can have been lost.
+   */
+  #catchUpAll(missed: ReadonlyMap<SubscriptionId, number>, exact: boolean): void {
+    const history = this.supports('broker', 'history_catch_up');
+    for (const [id, set] of this.#subscriptionsById) {
+      const members = [...set].filter((s) => s.active);
+      if (members.length === 0) continue;
+      const count = missed.get(id) ?? 0;
+      const after = this.#lastSeen.get(id);
+      if (history && (after !== undefined || count > 0)) {
+        this.#catchUp(id, members, after !== undefined ? { after } : { last: count }, count);
+      } else if (count > 0 || !exact) {
+        for (const member of members) member.noticeGap(count > 0 ? count : undefined);
+      }
+    }
+  }
+
+  #catchUp(id: SubscriptionId, members: Subscription<unknown[], unknown>[], history: Dict, missed: number): void {
+    const first = members[0]!;
+    // The retained event was delivered at the first SUBSCRIBE: not again.
+    const { get_retained: _retained, ...options } = first.options;
+    const state: CatchUp = { phase: 'waiting', members, buffered: [], seen: new Set(), overflow: false, timer: undefined };
+    this.#catchUps.set(id, state);
+    let sent: Promise<WampMessage>;
+    try {
+      sent = this.#request(
+        MessageCode.Subscribe,
+        (request) => ({ code: MessageCode.Subscribe, request, options: { ...options, history }, topic: first.topic }),
+        (msg) => {
+          if (this.#catchUps.get(id) !== state) return; // an earlier resume's catch-up
+          if ((msg as Subscribed).subscription !== id) {
+            // Not the subscription the session held (the router lost it?): deliver what is buffered, say the gap.
+            this.#catchUpFailed(id, state, missed);
+            return;
+          }
+          state.phase = 'replaying';
+          this.#replaying++;
+          this.#armReplayTimer(id, state);
+        },
+      );
+    } catch (err) {
+      this.#catchUpFailed(id, state, missed);
+      this.host.reportHandlerError(err, `catching up on '${first.topic}' after a resume`);
+      return;
+    }
+    sent.catch(() => {
+      // ERROR wamp.error.history_unavailable (the topic keeps no history), a limit, a timeout: the
+      // subscription itself stays; what it missed is said, never hidden.
+      if (this.#catchUps.get(id) === state) this.#catchUpFailed(id, state, missed);
+    });
+  }
+
+  #catchUpFailed(id: SubscriptionId, state: CatchUp, missed: number): void {
+    for (const member of state.members) member.noticeGap(missed > 0 ? missed : undefined);
+    this.#finishCatchUp(id, state);
+  }
+
+  /** The live events of a subscription catching up: buffered, or (after SUBSCRIBED) the replay. */
+  #onCatchUpEvent(msg: Event, state: CatchUp): void {
+    const replayed = msg.details['history'] === true;
+    if (state.phase === 'waiting') {
+      // A replay of an earlier resume's catch-up: this one replays the same and more.
+      if (replayed) return;
+      if (state.buffered.length >= CATCH_UP_BUFFER) {
+        state.buffered.shift();
+        state.overflow = true;
+      }
+      state.buffered.push(msg);
+      return;
+    }
+    if (replayed) {
+      this.#armReplayTimer(msg.subscription, state);
+      return this.#deliverCaughtUp(msg, state, true, true);
+    }
+    // The first live event after the replay ends it; it carries the catch-up's history_gap when
+    // nothing was replayed.
+    this.#finishCatchUp(msg.subscription, state);
+    this.#deliverCaughtUp(msg, state, false, true);
+  }
+
+  #deliverCaughtUp(msg: Event, state: CatchUp, replayed: boolean, catchingUp: boolean): void {
+    if (state.seen.has(msg.publication)) return;
+    state.seen.add(msg.publication);
+    if (msg.details['retained'] !== true) this.#lastSeen.set(msg.subscription, msg.publication);
+    for (const member of state.members) member.deliver(listArgs(msg.args), msg.kwargs ?? {}, eventDetails(msg, member, replayed, catchingUp));
+  }
+
+  /**
+   * The replay is over (the router sends SUBSCRIBED, the replay and the events it held in one block:
+   * any other message ends it; so does a pause, for a replay that is the last thing sent, when
+   * something waits behind it).
+   */
+  #armReplayTimer(id: SubscriptionId, state: CatchUp): void {
+    if (state.buffered.length === 0 && !state.overflow) return;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => {
+      if (this.#catchUps.get(id) === state) this.#finishCatchUp(id, state);
+    }, REPLAY_IDLE_MS);
+  }
+
+  #endReplays(msg: WampMessage): void {
+    // An EVENT of a replaying subscription is its own (#onCatchUpEvent); anything else ends every replay.
+    if (msg.code === MessageCode.Event && this.#catchUps.get(msg.subscription)?.phase === 'replaying') return;
+    for (const [id, state] of this.#catchUps) if (state.phase === 'replaying') this.#finishCatchUp(id, state);
+  }
+
+  /** Delivers what was buffered and not replayed, in order, and ends the catch-up. */
+  #finishCatchUp(id: SubscriptionId, state: CatchUp): void {
+    this.#catchUpEnded(id);
+    if (state.overflow) for (const member of state.members) member.noticeGap(undefined);
+    for (const msg of state.buffered) this.#deliverCaughtUp(msg, state, false, false);
+  }
+
+  #catchUpEnded(id: SubscriptionId): void {
+    const state = this.#catchUps.get(id);
+    if (state === undefined) return;
+    this.#catchUps.delete(id);
+    clearTimeout(state.timer);
+    if (state.phase === 'replaying') this.#replaying--;
+  }
+
+  #clearCatchUps(): void {
+    for (const id of [...this.#catchUps.keys()]) this.#catchUpEnded(id);
   }
 
   /** @internal waiters for a session may go now (after restore). */
@@ -923,26 +1260,23 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   /**
-   * @internal the WAMP session ended. Requests in flight fail with `error`; callee handlers see
-   * their signal abort. With `final` (no reconnect), subscriptions and registrations close too.
+   * @internal the link is gone. `suspend` (a resume may follow): requests and calls stay pending for
+   * the next WELCOME, and the router keeps subscriptions and registrations; invocations this session
+   * was serving end (the router answered their callers with wamp.error.session_unattached).
+   * Otherwise the WAMP session ended: requests in flight fail with `error`; callee handlers see their
+   * signal abort; with `final` (no reconnect), subscriptions and registrations close too.
    */
-  detach(error: Error, final: boolean): void {
+  detach(error: Error, final: boolean, suspend = false): void {
     this.#attached = undefined;
-    const requests = [...this.#requests.values()];
-    const calls = [...this.#calls.values()];
     const invocations = [...this.#invocations.values()];
-    this.#requests.clear();
-    this.#calls.clear();
     this.#invocations.clear();
-    for (const subscription of this.#subscriptions) subscription.id = undefined;
-    for (const registration of this.#registrations) registration.id = undefined;
-    this.#subscriptionsById.clear();
-    this.#replayTo.clear();
-    this.#registrationsById.clear();
-    for (const pending of requests) pending.reject(error);
-    for (const call of calls) {
-      call.cleanup();
-      call.reject(error);
+    // A catch-up cut short: what it buffered is not delivered; the next resume catches up from the last event seen.
+    this.#clearCatchUps();
+    if (suspend && !final) {
+      this.#suspended ??= error;
+    } else {
+      this.#dropRequests(this.#suspended ?? error);
+      this.#resumable = false;
     }
     for (const invocation of invocations) {
       invocation.input?.end(error);
@@ -958,5 +1292,28 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#registrations.clear();
     for (const waiter of this.#openWaiters) waiter.reject(new NotConnectedError(`the session has ended (${error.message})`, { cause: error }));
     this.#openWaiters.clear();
+  }
+
+  /** The WAMP session is over: its requests and calls fail with `error`, its router IDs are void. */
+  #dropRequests(error: Error): void {
+    this.#suspended = undefined;
+    const requests = [...this.#requests.values()];
+    const calls = [...this.#calls.values()];
+    this.#requests.clear();
+    this.#calls.clear();
+    this.#unanswered.clear();
+    this.#published = [];
+    this.#chunked.clear();
+    this.#orphans = [];
+    for (const subscription of this.#subscriptions) subscription.id = undefined;
+    for (const registration of this.#registrations) registration.id = undefined;
+    this.#subscriptionsById.clear();
+    this.#replayTo.clear();
+    this.#registrationsById.clear();
+    for (const pending of requests) pending.reject(error);
+    for (const call of calls) {
+      call.cleanup();
+      call.reject(error);
+    }
   }
 }

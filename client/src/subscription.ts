@@ -63,6 +63,8 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
   #lastPublication: PublicationId | undefined;
   /** The last event that reached this subscription (queued or handled): where a reconnect resumes. */
   #lastDelivered: PublicationId | undefined;
+  /** A gap notice for the next event (a resumption that could not catch up): its `missed` count. */
+  #gap: { missed: number | undefined } | undefined;
 
   /** @internal created by Session.subscribe */
   constructor(
@@ -127,9 +129,26 @@ export class Subscription<A extends unknown[] = unknown[], K = Dict> implements 
     await this.unsubscribe().catch(() => {});
   }
 
+  /**
+   * @internal after a session resumption that could not replay what this subscription missed: the
+   * next event carries `gap: true` and `missed` (undefined: unknown), for the handler and the
+   * iterator alike. Notices before that event add up.
+   */
+  noticeGap(missed: number | undefined): void {
+    if (!this.#active) return;
+    const before = this.#gap;
+    this.#gap = { missed: before === undefined ? missed : before.missed === undefined || missed === undefined ? undefined : before.missed + missed };
+  }
+
   /** @internal */
   deliver(args: unknown[], kwargs: Dict, details: EventDetails): void {
     if (!this.#active) return;
+    const gap = this.#gap;
+    if (gap !== undefined) {
+      this.#gap = undefined;
+      details = { ...details, gap: true };
+      if (gap.missed !== undefined) details.missed = gap.missed;
+    }
     // A retained event may be older than replayed or live ones: resuming after it would replay them again.
     if (details.retained !== true) this.#lastDelivered = details.publication;
     if (this.#queue !== undefined) {

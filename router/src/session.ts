@@ -121,6 +121,14 @@ export class WampSession implements Endpoint, ResumableSession {
     return this.#carrier !== undefined;
   }
 
+  /**
+   * A resumable session (it asked, its realm and peer allow it: it keeps answers for a resume).
+   * wamp.session.get and the session meta events say so (core/sessions.ts). [ap_session_resumption]
+   */
+  get resumable(): boolean {
+    return this.ring !== undefined;
+  }
+
   // ---- the carrier (session resumption, resumption.ts) ---------------------------------------
 
   /** Detached: no transport; what a catch-up held is let go (the resume's client catches up again). */
