@@ -265,8 +265,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const answers = new Array<number>(CALLS).fill(0);
     const wrong: string[] = [];
     let inFlight = 0;
+    /** The calls in flight: the caller's cuts when each started, and whether it was away then. */
+    const pending = new Map<number, { cut: number; away: boolean }>();
+    const pendingCalls = (): string =>
+      [...pending]
+        .slice(0, 8)
+        .map(([i, p]) => `call ${i} started after cut ${p.cut}${p.away ? ' while away' : ''}, invoked ${invoked.get(i) ?? 0}×`)
+        .join('; ');
     const state = (): string =>
-      `published ${published}, received ${received.length}, answered ${answers.filter((n) => n > 0).length}, ${inFlight} calls in flight; ${clientState(subscriber)}; ${clientState(caller)}`;
+      `published ${published}, received ${received.length}, answered ${answers.filter((n) => n > 0).length}, ${inFlight} calls in flight [${pendingCalls()}]; ${clientState(subscriber)}; ${clientState(caller)}`;
     const publishing = (async () => {
       const acks: Promise<unknown>[] = [];
       for (let i = 0; i <= EVENTS; i++) {
@@ -299,6 +306,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         );
         const token = `${i}:${Math.floor(random() * 1e9)}`;
         inFlight++;
+        pending.set(i, { cut: caller.cuts, away: !caller.open });
         calls.push(
           caller.connection.session
             .call(options.procedure, [token], {}, { waitForConnectionMs: timeoutMs })
@@ -310,6 +318,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               (err: unknown) => void wrong.push(`call ${i} failed: ${String(err)}`),
             )
             .finally(() => {
+              pending.delete(i);
               inFlight--;
               progress.notify();
             }),
