@@ -30,6 +30,18 @@ it('two nodes, JetStream history: 100 cuts, each reconnect to the other node; ev
   const callee = await open(cluster.urls[1]!);
   const subscriberProxy = await CuttingProxy.start([a, b]);
   const callerProxy = await CuttingProxy.start([b, a]);
+  // On a failure, the nodes' warnings and errors go with it (what a hand-over or a forward said).
+  const complaints = (): string =>
+    cluster.nodes
+      .flatMap((node) =>
+        node
+          .output()
+          .split('\n')
+          .filter((line) => /"level":(40|50|60)/.test(line))
+          .map((line) => `${node.node}: ${line}`),
+      )
+      .slice(-40)
+      .join('\n');
   const report = await runChaos({
     name: 'resume chaos (cluster)',
     seed,
@@ -40,6 +52,8 @@ it('two nodes, JetStream history: 100 cuts, each reconnect to the other node; ev
     topic: TOPIC,
     procedure: 'com.chaos.cluster.echo',
     timeoutMs: 240_000,
+  }).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- the nodes' warnings and errors:\n${complaints()}`, { cause: err });
   });
   // Each connection went to the other node than the one before: n + 1 connections alternate.
   for (const [proxy, cuts, first, second] of [
