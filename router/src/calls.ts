@@ -448,6 +448,36 @@ export class Calls<S extends CallParty> {
     }
   }
 
+  /**
+   * A session moved to another cluster node (resumption.ts handOver; the dealer removed it with
+   * `moving`): the calls it served end for their callers as at a detach (session_unattached), its
+   * calls to itself end, and its calls as caller go on: their later answers go through the
+   * session, which forwards them to the new node. A progressive call invocation it was still
+   * streaming cannot get its next chunks there: it ends (INTERRUPT to the callee, ERROR
+   * wamp.error.canceled forwarded). Its router-procedure calls in flight (a meta procedure
+   * waiting on an authorizer) end with ERROR wamp.error.canceled, forwarded: they ran for the
+   * session here, which is no longer live. [ap_session_resumption]
+   */
+  moveOut(session: S, removal: SessionRemoval<S>): void {
+    this.#progressive.delete(session);
+    const internal = this.#internal.get(session);
+    if (internal !== undefined) {
+      for (const request of [...internal.keys()]) {
+        this.#endInternal(session, request)?.abort.abort();
+        session.send(callError(request, ErrorUri.Canceled, 'the session moved to another node before the router procedure answered'));
+      }
+    }
+    this.detach(removal.orphanedCalls);
+    for (const call of removal.ownCalls) this.#end(call, 'caller-gone');
+    for (const call of removal.movedCalls ?? []) {
+      if (!call.callerStreaming) continue;
+      this.#end(call, 'canceled', {
+        interrupt: ErrorUri.Canceled,
+        caller: callError(call.callRequest, ErrorUri.Canceled, 'the session moved to another node while streaming its call'),
+      });
+    }
+  }
+
   // ---- the end -----------------------------------------------------------------------------
 
   /**

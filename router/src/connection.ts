@@ -470,10 +470,12 @@ export class Connection implements PeerHandler, SessionCarrier {
     const source = resumption.resumeSource;
     if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
     // Not held here: the cluster may move it here from the node that holds it.
-    return source.take(request).then((snapshot) => {
+    return source.take(request).then(async (snapshot) => {
       if (this.state !== ConnectionState.Authenticating) return true;
-      const session = snapshot === undefined ? undefined : resumption.adopt(snapshot, (s) => this.#adopted(s));
+      // Its registrations are claimed again (a cluster) before the resumed WELCOME.
+      const session = snapshot === undefined ? undefined : await resumption.adopt(snapshot, (s) => this.#adopted(s));
       if (session === undefined) return this.#refuse(request, 'no such session');
+      if (this.state !== ConnectionState.Authenticating) return true;
       return this.#resumeOnListener(session, request);
     });
   }
@@ -573,9 +575,9 @@ export class Connection implements PeerHandler, SessionCarrier {
       snapshot.lastRequest,
     );
     session.loseCarrier();
-    realm.join(session);
-    // Its subscriptions and registrations again, through the cluster's claims (cluster/resume.ts).
-    this.core.resumption.restore?.(session, snapshot);
+    // No on_join: the session is not new; the resume's attach says on_attach resumed. resumption.ts
+    // subscribes and registers it again.
+    realm.adopt(session);
     return session;
   }
 

@@ -115,6 +115,13 @@ export interface RealmHooks extends RealmObserver {
   takeAnswer?(session: Endpoint, msg: Yield | ErrorMessage): boolean;
   /** A session's testaments changed; an empty list (or the session leaving) drops them. */
   onTestaments?(session: Endpoint, testaments: readonly TestamentRecord[]): void;
+  /**
+   * The testaments of scope `destroyed` a session moving to another node takes along (the
+   * testament plugin answers; resumption.ts handOver asks, after the session detached).
+   */
+  testamentsOf?(session: Endpoint): readonly TestamentRecord[] | undefined;
+  /** A session moved here from another node brings its testaments of scope `destroyed` (resumption.ts adopt). */
+  adoptTestaments?(session: Endpoint, testaments: readonly TestamentRecord[]): void;
   /** Meta details of the realm's sessions this node does not hold. */
   remoteSessions?(): Dict[];
   remoteSession?(id: number): Dict | undefined;
@@ -172,6 +179,8 @@ const HOOK_FALLBACKS: Readonly<Record<keyof RealmHooks, Fallback>> = {
   claimRegistration: 'claim',
   takeAnswer: 'false',
   onTestaments: 'none',
+  testamentsOf: 'list',
+  adoptTestaments: 'none',
   remoteSessions: 'list',
   remoteSession: 'none',
   remoteSubscriptions: 'list',
@@ -357,6 +366,17 @@ export class RealmHookSet {
 
   testaments(session: Endpoint, testaments: readonly TestamentRecord[]): void {
     for (const h of this.list) h.onTestaments?.(session, testaments);
+  }
+
+  /** The testaments of scope `destroyed` of a session moving to another node. */
+  testamentsOf(session: Endpoint): TestamentRecord[] {
+    return this.list.flatMap((h) => h.testamentsOf?.(session) ?? []);
+  }
+
+  /** A session moved here brings its testaments of scope `destroyed`. */
+  adoptTestaments(session: Endpoint, testaments: readonly TestamentRecord[]): void {
+    if (testaments.length === 0) return;
+    for (const h of this.list) h.adoptTestaments?.(session, testaments);
   }
 
   /** Whether the realm spans other nodes (the meta API then merges their routes). */

@@ -236,6 +236,33 @@ export class Realm {
     for (const o of this.hooks.list) o.onDetach?.(session, false);
   }
 
+  /**
+   * A member moved here from another cluster node (resumption.ts adopt), detached until its resume
+   * attaches it: it joins without onAttach/onJoin (wamp.session.on_join is for a new session; the
+   * resume's attach says on_attach with resumed true). [ap_session_resumption]
+   */
+  adopt(session: Endpoint): void {
+    this.sessions.set(session.id, session);
+    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session moved here');
+  }
+
+  /**
+   * A member moved to another cluster node (resumption.ts handOver; detached first): it leaves
+   * this node quietly — no on_leave, no testaments (it lives on there) — but its subscriptions and
+   * registrations end through the usual route hooks (a cluster releases its claims and updates its
+   * subscription registry), the invocations it served end, and its calls as caller go on (their
+   * answers are forwarded). The plugins hear onLeave silent, so they forget it as at a kill_all.
+   */
+  moveOut(session: Endpoint): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.gate.forget(session);
+    this.pubsub.leave(session);
+    this.rpc.moveOut(session);
+    this.log.debug({ realm: this.name, session: session.id }, 'session moved to another node');
+    for (const o of this.hooks.list) o.onLeave?.(session, true);
+  }
+
   /** A detached member resumed on a new transport (session.ts sets `attached` true first). */
   attach(session: Endpoint): void {
     if (this.sessions.get(session.id) !== session) return;

@@ -24,6 +24,11 @@ export const TOKEN_OCTETS = 16;
 /** The one ABORT message of a refused dedicated resume: nothing tells which check failed. */
 export const RESUME_REFUSED = 'no resumable session matches';
 
+/** Bounds of the answers forwarded for a session before it is adopted here (`deliver`). */
+const EARLY_ANSWERS = 1_000;
+const EARLY_SESSIONS = 1_000;
+const EARLY_MS = 30_000;
+
 /** Why a detached session ended without a resume (switchboard_session_detached_ends_total{reason}). */
 export type DetachedEnd = 'expired' | 'overflow' | 'limit';
 
@@ -181,15 +186,15 @@ export class AnswerRing {
 
   /** The kept answers, oldest first (a hand-over's snapshot). */
   snapshot(): KeptAnswer[] {
-    return this.#kept.map((k) => ({ seq: k.seq, message: k.message }));
+    return this.#kept.map((k) => ({ seq: k.seq, message: k.message, delivered: k.delivered }));
   }
 
-  /** Takes the answers of a snapshot (a session adopted from another node): none of them is known to have arrived. */
+  /** Takes the answers of a snapshot (a session adopted from another node), each delivered or not as it was there. */
   restore(seq: number, answers: readonly KeptAnswer[]): void {
     this.seq = seq;
     for (const a of answers) {
       const bytes = answerBytes(a.message);
-      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered: false });
+      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered: a.delivered === true });
       this.#bytes += bytes;
     }
   }
@@ -211,8 +216,10 @@ export interface ResumableSession extends Endpoint {
   loseCarrier(): void;
   /** Closes its transport, if any, without ending the session (a takeover, a hand-over). */
   releaseCarrier(reason: string): void;
-  /** Answers kept are forwarded (a hand-over to another node): the session no longer sends them itself. */
-  forwardAnswers(forward: (msg: WampMessage) => void): void;
+  /** Moved to another node (a hand-over): over here, but the answers of its calls still running here go to `forward`. */
+  moveOut(forward: (msg: WampMessage) => void): void;
+  /** An answer forwarded from the node it moved from: sent (or kept while detached) and numbered as its own. */
+  deliver(msg: WampMessage): void;
   end(silent?: boolean): void;
 }
 
@@ -257,12 +264,8 @@ export class Resumption {
   #closed = false;
   /** The cluster's (cluster/resume.ts), set by its plugin; undefined on a single router. */
   resumeSource: ResumeSource | undefined;
-  /**
-   * Set by the cluster plugin with `resumeSource`: subscribes and registers a session adopted from
-   * another node again (the snapshot's routes, claimed through the cluster as any REGISTER), and
-   * sets its missed-event counts. Runs after the session joined its realm, before the resume attaches it.
-   */
-  restore: ((session: ResumableSession, snapshot: SessionSnapshot) => void) | undefined;
+  /** Answers forwarded for a session not adopted here yet (`deliver`), with the timer that drops them. */
+  readonly #early = new Map<SessionId, { messages: WampMessage[]; timer: unknown }>();
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -435,6 +438,8 @@ export class Resumption {
    */
   close(): void {
     this.#closed = true;
+    for (const early of this.#early.values()) this.#clock.clearTimeout(early.timer);
+    this.#early.clear();
     for (const session of [...this.#sessions.values()]) if (!session.attached) session.end();
   }
 
@@ -442,19 +447,27 @@ export class Resumption {
 
   /**
    * The holding node's part of a move (design.md, Cluster): answers the session's snapshot and
-   * gives it up — its transport closes if attached, its subscriptions and registrations go (the
-   * caller, cluster/resume.ts, re-creates them through the adopting node's claims), its calls as
-   * caller run on and their later answers go to `forward`. Undefined: no such live resumable
-   * session here. The session leaves this node without on_leave and without testaments (it lives
-   * on, elsewhere); `ResumeSource.ended` is not called: the record is the new node's now.
+   * gives it up. An attached session detaches first, as at a takeover on one node (its transport
+   * closes without GOODBYE, on_detach, the invocations it served end with session_unattached,
+   * testaments of scope `detached` fire). Then it leaves this node quietly (realm.moveOut): its
+   * subscriptions and registrations end through the route hooks (a cluster releases its claims),
+   * no on_leave, no testaments published — it lives on there, and its testaments of scope
+   * `destroyed` go along in the snapshot (the testament plugin answers them). Its calls as caller run on here: their
+   * later answers (progressive results included, in order, and the router's own timeout ERROR) go
+   * to `forward`, for the new node's `deliver`. Undefined: no such live resumable session here.
+   * `ResumeSource.ended` is not called: the record is the new node's now.
    */
   handOver(id: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined {
     const session = this.#sessions.get(id);
     const ring = session?.ring;
     if (session === undefined || ring === undefined || !session.live) return undefined;
     const realm = session.realm;
+    if (session.attached) {
+      session.releaseCarrier('session resumed on another node');
+      realm.detach(session);
+    }
     const expiresAt = ring.detached?.expiresAt ?? this.#clock.now() + ring.limits.resumeWindowMs;
-    const snapshot: SessionSnapshot = {
+    let snapshot: SessionSnapshot = {
       id,
       realm: realm.name,
       identity: session.identity,
@@ -462,43 +475,128 @@ export class Resumption {
       lastRequest: session.lastRequest,
       answerSeq: ring.seq,
       answers: ring.snapshot(),
+      ...(ring.lost && { answersLost: true }),
       subscriptions: [...realm.broker.subscriptionsOf(session)].map((s) => ({
+        id: s.id,
         topic: s.topic,
         match: s.match,
         options: s.match === 'exact' ? {} : { match: s.match },
         missed: ring.missed?.get(s.id) ?? 0,
       })),
-      registrations: [...realm.dealer.registrationsOf(session)].map((r) => ({
-        procedure: r.procedure,
-        match: r.match,
-        invoke: r.invoke,
-        options: { ...(r.match !== 'exact' && { match: r.match }), ...(r.invoke !== 'single' && { invoke: r.invoke }) },
-      })),
+      registrations: [...realm.dealer.registrationsOf(session)].map((r) => {
+        const entry = r.callees.find((c) => c.session === session);
+        return {
+          id: r.id,
+          procedure: r.procedure,
+          match: r.match,
+          invoke: r.invoke,
+          options: {
+            ...(r.match !== 'exact' && { match: r.match }),
+            ...(r.invoke !== 'single' && { invoke: r.invoke }),
+            ...(entry?.discloseCaller === true && { disclose_caller: true }),
+            ...(entry?.forwardTimeout === true && { forward_timeout: true }),
+          },
+        };
+      }),
       expiresAt,
     };
-    session.releaseCarrier('session resumed on another node');
+    const testaments = realm.hooks.testamentsOf(session);
+    if (testaments.length > 0) snapshot = { ...snapshot, testaments };
     this.#undetach(session);
     this.#sessions.delete(id);
-    session.forwardAnswers(forward);
-    // It lives on elsewhere: no on_leave, no testaments here.
-    session.end(true);
+    session.moveOut(forward);
+    this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
     return snapshot;
   }
 
   /**
-   * The new node's part of a move: a session made from `snapshot` (by the router's `create`, which
-   * subscribes and registers it again), resumable here, detached until the resuming connection
-   * attaches it. Undefined: the realm is not here or the session could not be made.
+   * The new node's part of a move: a session made from `snapshot` (by the router's `create`,
+   * which joins it to its realm without on_join), resumable here, detached until the resuming
+   * connection attaches it (the resume's on_attach says resumed). Its answer counter and kept
+   * answers, then the answers forwarded before it was here (`deliver`), then its subscriptions
+   * (with their missed-event counts) and registrations again, through the realm: registrations are
+   * claimed through the realm's claimers (a cluster) before this resolves, so the resumed WELCOME
+   * goes out with every route in place. A registration a claim refuses (another session took the
+   * procedure meanwhile) is revoked: UNREGISTERED with the registration's ID, an answer the
+   * resume delivers, to a callee that announced registration_revocation (otherwise logged). A
+   * route that gets another ID here than there fails the move (the client would not know the ID):
+   * undefined, as when the realm is not here or the session could not be made; the resume is
+   * refused (an opportunistic one becomes a new session).
    */
-  adopt(snapshot: SessionSnapshot, create: AdoptSession): ResumableSession | undefined {
+  async adopt(snapshot: SessionSnapshot, create: AdoptSession): Promise<ResumableSession | undefined> {
     const session = create(snapshot);
     if (session === undefined) return undefined;
     const ring = session.ring!;
     ring.restore(snapshot.answerSeq, snapshot.answers);
+    ring.lost = snapshot.answersLost === true;
     this.#sessions.set(session.id, session);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
+    const early = this.#early.get(session.id);
+    if (early !== undefined) {
+      this.#early.delete(session.id);
+      this.#clock.clearTimeout(early.timer);
+      for (const msg of early.messages) session.deliver(msg);
+    }
+    const realm = session.realm;
+    realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
+    for (const s of snapshot.subscriptions) {
+      const subscription = realm.pubsub.restore(session, s.topic, s.match);
+      if (subscription.id !== s.id) return this.#adoptFailed(session, `subscription ${s.id} to '${s.topic}' would be ${subscription.id} here`);
+      if (s.missed > 0) (ring.missed ??= new Map()).set(subscription.id, s.missed);
+    }
+    const made = await Promise.all(
+      snapshot.registrations.map((r) =>
+        realm.rpc.restore(session, r.procedure, r.match, r.invoke, {
+          discloseCaller: r.options['disclose_caller'] === true,
+          forwardTimeout: r.options['forward_timeout'] === true,
+        }),
+      ),
+    );
+    if (!session.live) return undefined;
+    for (const [i, outcome] of made.entries()) {
+      const r = snapshot.registrations[i]!;
+      if ('ok' in outcome) {
+        // Refused by a claim: the client is told its registration is gone.
+        this.#log.warn({ session: session.id, procedure: r.procedure, error: outcome.error }, 'registration of a moved session refused here: revoked');
+        if (session.supports('callee', 'registration_revocation')) {
+          session.send({ code: MessageCode.Unregistered, request: 0 as RequestId, details: { registration: r.id, reason: outcome.error } });
+        }
+      } else if (outcome.id !== r.id) return this.#adoptFailed(session, `registration ${r.id} of '${r.procedure}' would be ${outcome.id} here`);
+    }
     return session;
+  }
+
+  #adoptFailed(session: ResumableSession, why: string): undefined {
+    this.#log.error({ session: session.id, realm: session.realm.name, why }, 'a moved session could not be adopted: its route IDs differ here');
+    session.end(true);
+    return undefined;
+  }
+
+  /**
+   * An answer forwarded from the node a session moved from (its calls as caller still running
+   * there; the cluster calls this): sent through the adopted session, numbered and kept like any
+   * of its answers. One that arrives before the session is adopted here waits (at most
+   * EARLY_ANSWERS per session, EARLY_SESSIONS sessions, EARLY_MS); false: dropped.
+   */
+  deliver(id: SessionId, msg: WampMessage): boolean {
+    const session = this.#sessions.get(id);
+    if (session !== undefined) {
+      if (!session.live) return false;
+      session.deliver(msg);
+      return true;
+    }
+    if (!isAnswer(msg.code)) return false;
+    let early = this.#early.get(id);
+    if (early === undefined) {
+      if (this.#early.size >= EARLY_SESSIONS) return false;
+      const timer = this.#clock.setTimeout(() => this.#early.delete(id), EARLY_MS);
+      early = { messages: [], timer };
+      this.#early.set(id, early);
+    }
+    if (early.messages.length >= EARLY_ANSWERS) return false;
+    early.messages.push(msg);
+    return true;
   }
 
   #realm(realm: Realm): { sessions: number; bytes: number } {

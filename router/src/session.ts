@@ -153,8 +153,29 @@ export class WampSession implements Endpoint, ResumableSession {
     this.#serializer = carrier.outbox.serializer;
   }
 
-  forwardAnswers(forward: (msg: WampMessage) => void): void {
+  /**
+   * Handed over to another cluster node (resumption.ts handOver): the session is over here (not
+   * live, its ID released, out of its realm quietly), but the answers of its calls still running
+   * here go to `forward`, in the order they come (progressive results included).
+   */
+  moveOut(forward: (msg: WampMessage) => void): void {
+    if (!this.#live) return;
     this.#forward = forward;
+    this.#live = false;
+    this.#holds = undefined;
+    try {
+      this.realm.moveOut(this);
+    } finally {
+      this.core.releaseSessionId(this.id);
+    }
+  }
+
+  /**
+   * An answer forwarded from the node this session moved from (resumption.ts deliver): sent, or
+   * kept while detached, and numbered as any answer of the session.
+   */
+  deliver(msg: WampMessage): void {
+    if (this.#live && isAnswer(msg.code)) this.send(msg);
   }
 
   /**

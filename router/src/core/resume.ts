@@ -4,7 +4,7 @@
  * not hold. The single-node registry (resumption.ts) and the cluster (cluster/resume.ts) implement
  * them. A leaf: no import of the realm or the connection.
  */
-import type { Dict, MatchPolicy, SessionId, WampMessage } from '@switchboard/schemas';
+import type { Args, Dict, Kwargs, MatchPolicy, RegistrationId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { InvocationPolicy } from '../dealer/registration.js';
 import type { TransportDetails } from '../transports/peer.js';
 import type { SessionIdentity } from './endpoint.js';
@@ -32,10 +32,17 @@ export interface ResumeRequest {
 export interface KeptAnswer {
   readonly seq: number;
   readonly message: WampMessage;
+  /**
+   * Handed to a transport that was open on the old node: a resume without resume-answers does not
+   * resend it (as on one node). Absent: not known to have arrived.
+   */
+  readonly delivered?: boolean;
 }
 
 /** One subscription of a moving session, as it was asked for. */
 export interface SubscriptionSnapshot {
+  /** Its ID on the old node: the new node must give it the same (cluster route IDs are derived), or the move fails. */
+  readonly id: SubscriptionId;
   readonly topic: string;
   readonly match: MatchPolicy;
   /** SUBSCRIBE.Options as the session gave them (minus the one-off `history`). */
@@ -46,11 +53,21 @@ export interface SubscriptionSnapshot {
 
 /** One registration of a moving session. */
 export interface RegistrationSnapshot {
+  /** Its ID on the old node: the new node must give it the same (cluster route IDs are derived), or the move fails. */
+  readonly id: RegistrationId;
   readonly procedure: string;
   readonly match: MatchPolicy;
   readonly invoke: InvocationPolicy;
-  /** REGISTER.Options as the session gave them. */
+  /** REGISTER.Options as the session gave them (match, invoke, disclose_caller, forward_timeout). */
   readonly options: Dict;
+}
+
+/** A testament of scope `destroyed` of a moving session (wamp.session.add_testament), as it was added. */
+export interface TestamentSnapshot {
+  readonly topic: string;
+  readonly args: Args;
+  readonly kwargs: Kwargs;
+  readonly publishOptions: Dict;
 }
 
 /**
@@ -67,10 +84,17 @@ export interface SessionSnapshot {
   readonly lastRequest: number;
   /** The sequence number of the last answer counted. */
   readonly answerSeq: number;
-  /** Answers not known to have arrived, oldest first. */
+  /** The answers kept, oldest first. */
   readonly answers: readonly KeptAnswer[];
+  /** An answer never handed to an open transport was let go by a bound there: a resume without resume-answers is refused. */
+  readonly answersLost?: boolean;
   readonly subscriptions: readonly SubscriptionSnapshot[];
   readonly registrations: readonly RegistrationSnapshot[];
+  /**
+   * Its testaments of scope `destroyed` (those of scope `detached` fired at its detach on the old
+   * node); published when it ends on the new node. Absent: none.
+   */
+  readonly testaments?: readonly TestamentSnapshot[];
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
   readonly expiresAt: number;
 }

@@ -94,6 +94,8 @@ export interface SessionRemoval<S> {
   abandonedCalls: Call<S>[];
   /** Calls the session made to a procedure it registered itself: no one is left to answer or tell. */
   ownCalls: Call<S>[];
+  /** A session moving to another node (removeSession `moving`): its calls as caller, still pending on their callees. */
+  movedCalls?: Call<S>[];
 }
 
 class SessionState<S> {
@@ -279,7 +281,13 @@ export class Dealer<S extends Callee> {
     return served;
   }
 
-  removeSession(session: S): SessionRemoval<S> {
+  /**
+   * Forgets a session: its registrations, the calls it served (orphaned) and the calls it made.
+   * `moving` (a session handed over to another cluster node, resumption.ts handOver): its calls
+   * as caller to other callees stay pending on their callees' side, so that their answers still
+   * find the call (and go on to the new node); they are answered in `movedCalls`, not abandoned.
+   */
+  removeSession(session: S, moving = false): SessionRemoval<S> {
     const state = this.#sessions.get(session);
     const removal: SessionRemoval<S> = { registrations: [], orphanedCalls: [], abandonedCalls: [], ownCalls: [] };
     if (state === undefined) return removal;
@@ -291,8 +299,13 @@ export class Dealer<S extends Callee> {
       else removal.ownCalls.push(call);
     }
     for (const call of state.calls.values()) {
+      if (call.callee.session === session) continue;
+      if (moving) {
+        (removal.movedCalls ??= []).push(call);
+        continue;
+      }
       this.#sessions.get(call.callee.session)?.invocations.delete(call.invocationRequest);
-      if (call.callee.session !== session) removal.abandonedCalls.push(call);
+      removal.abandonedCalls.push(call);
     }
     return removal;
   }

@@ -119,6 +119,16 @@ export function installTestaments(realm: Realm, scope: PluginScope = realm): voi
   /** Per session: detached testaments still being published (an authorizer not yet answered), for the destroyed ones to follow. */
   const pending = new Map<Endpoint, Promise<void>>();
 
+  // A session moving between cluster nodes takes its testaments of scope `destroyed` along
+  // (resumption.ts: handOver asks after the detach, which fired and cleared the `detached` ones).
+  scope.observe({
+    testamentsOf: (session) => testaments.get(session)?.destroyed,
+    adoptTestaments: (session, list) => {
+      testaments.set(session, { destroyed: list.map((t) => ({ ...t })), detached: [] });
+      realm.hooks.testaments(session, list);
+    },
+  });
+
   scope.observe({
     // The session lost its transport: detaching (it may resume) or closing (onLeave follows, unless
     // silent, which never reaches here). Testaments of scope `detached` fire now, once, and are

@@ -287,6 +287,17 @@ export class PubSub {
   }
 
   /** A leaving session's subscriptions end (observers told of each). */
+  /**
+   * A subscription of a session moved here from another node (resumption.ts adopt): made again as
+   * a SUBSCRIBE makes it (the observers hear), without an answer (the client has had its
+   * SUBSCRIBED) and without authorization again (the identity is the one the old node authorized).
+   */
+  restore(session: Endpoint, topic: string, match: MatchPolicy): Subscription<Endpoint> {
+    const { subscription, created, added } = this.#broker.subscribe(session, topic, match);
+    this.#hooks.subscribed(session, subscription, created, added);
+    return subscription;
+  }
+
   leave(session: Endpoint): void {
     for (const { subscription, deleted } of this.#broker.removeSession(session)) this.#hooks.unsubscribed(session, subscription, deleted);
   }

@@ -12,6 +12,7 @@ import type { Dealer, InvocationPolicy, Registration } from '../dealer/dealer.js
 import { mayMatchReserved } from '../auth/coverage.js';
 import type { Gate } from '../auth/gate.js';
 import { refusal } from '../core/outcome.js';
+import type { Refusal } from '../core/outcome.js';
 import { Pause } from '../core/pause.js';
 import type { Handled } from '../core/pause.js';
 import type { Endpoint } from '../core/endpoint.js';
@@ -141,6 +142,41 @@ export class Rpc {
    */
   detach(session: Endpoint): void {
     this.#calls.detach(this.#dealer.detachCallee(session));
+  }
+
+  /**
+   * A session moved to another cluster node (resumption.ts handOver): its registrations end here
+   * as at a leave (the observers hear: a cluster releases its claims), the invocations it served
+   * end as at a detach, and its calls as caller go on (calls.ts moveOut). [ap_session_resumption]
+   */
+  moveOut(session: Endpoint): void {
+    const removal = this.#dealer.removeSession(session, true);
+    for (const { registration, deleted } of removal.registrations) this.#hooks.unregistered(session, registration, deleted);
+    this.#calls.moveOut(session, removal);
+  }
+
+  /**
+   * A registration of a session moved here from another node (resumption.ts adopt): made again as
+   * a REGISTER makes it, claimed through the realm's claimers (a cluster) first, but without an
+   * answer (the client has had its REGISTERED) and without authorization again (the identity is
+   * the one the old node authorized). The registration made, or why not.
+   */
+  async restore(
+    session: Endpoint,
+    procedure: string,
+    match: MatchPolicy,
+    invoke: InvocationPolicy,
+    options: ClaimOptions,
+  ): Promise<Registration<Endpoint> | Refusal> {
+    if (this.#hooks.claims) {
+      const refused = await this.#hooks.claim(session, procedure, match, invoke, options);
+      if (refused !== undefined) return refused;
+    }
+    if (!session.live) return refusal(ErrorUri.Canceled, 'the session ended meanwhile');
+    const outcome = this.#dealer.register(session, procedure, { match, invoke, ...options });
+    if (!outcome.ok) return outcome;
+    this.#hooks.registered(session, outcome.registration, outcome.created);
+    return outcome.registration;
   }
 
   /**

@@ -158,6 +158,11 @@ function setup(options: { procedures?: [string, Procedure<Endpoint>][]; maxCalls
     calls.leave(session, dealer.removeSession(session));
   }
 
+  /** The session moves to another cluster node (resumption.ts handOver → realm.moveOut → rpc.moveOut). */
+  function moveOut(session: Endpoint): void {
+    calls.moveOut(session, dealer.removeSession(session, true));
+  }
+
   /** The Call in flight for (caller, request); fails the test if there is none. */
   function pending(caller: Endpoint, request: number): Call<Endpoint> {
     const c = dealer.pendingCall(caller, request);
@@ -165,7 +170,7 @@ function setup(options: { procedures?: [string, Procedure<Endpoint>][]; maxCalls
     return c;
   }
 
-  return { time, dealer, stats, relayed, calls, register, call, yieldFrom, errorFrom, cancel, leave, pending };
+  return { time, dealer, stats, relayed, calls, register, call, yieldFrom, errorFrom, cancel, leave, moveOut, pending };
 }
 
 const invocation = (request: number, details: Dict, args?: WireArgs): Dict => ({
@@ -525,6 +530,63 @@ describe('a side leaving', () => {
     expect(self.take()).toEqual([]);
     expect(c.ended).toBe('caller-gone');
     expect(t.time.running).toBe(0);
+  });
+});
+
+describe('a session moving to another node (session resumption)', () => {
+  it('its calls as caller go on: later results (progressive ones in order) and the timeout still reach it, for forwarding', () => {
+    const t = setup();
+    const [mover, callee] = [new Endpoint(), new Endpoint()];
+    t.register(callee, 'com.slow');
+    t.call(mover, 1, 'com.slow', { receive_progress: true });
+    t.call(mover, 2, 'com.slow', { timeout: 100 });
+    expect(callee.take()).toHaveLength(2);
+    mover.live = false;
+    t.moveOut(mover);
+    // The callee hears nothing: no INTERRUPT.
+    expect(callee.take()).toEqual([]);
+    t.yieldFrom(callee, 1, { progress: true }, ['p1']);
+    t.yieldFrom(callee, 1, { progress: true }, ['p2']);
+    t.yieldFrom(callee, 1, {}, ['done']);
+    t.time.advance(100);
+    expect(mover.take()).toMatchObject([
+      result(1, { progress: true }, ['p1']),
+      result(1, { progress: true }, ['p2']),
+      result(1, {}, ['done']),
+      callError(2, ErrorUri.Timeout),
+    ]);
+    expect(callee.take()).toEqual([]);
+    expect(t.dealer.pendingInvocation(callee, 1)).toBeUndefined();
+  });
+
+  it('the calls it served end as at a detach (session_unattached); a call it was streaming ends canceled', () => {
+    const t = setup();
+    const [mover, caller, callee] = [new Endpoint({ caller: STREAMING }), new Endpoint(), new Endpoint({ callee: STREAMING })];
+    t.register(mover, 'com.mover');
+    t.register(callee, 'com.stream');
+    t.call(caller, 1, 'com.mover');
+    t.call(mover, 1, 'com.stream', { progress: true }, ['chunk']);
+    callee.take();
+    expect(mover.take()).toMatchObject([{ code: MessageCode.Invocation }]);
+    t.moveOut(mover);
+    expect(caller.take()).toMatchObject([callError(1, ErrorUri.SessionUnattached)]);
+    expect(callee.take()).toMatchObject([interrupt(1, 'killnowait', ErrorUri.Canceled)]);
+    expect(mover.take()).toMatchObject([callError(1, ErrorUri.Canceled)]);
+    expect(t.dealer.registrationsOf(mover).size).toBe(0);
+    expect(t.dealer.lookup('com.mover', 'exact')).toBeUndefined();
+  });
+
+  it('a router procedure in flight ends with ERROR canceled (forwarded), and its late answer is dropped', async () => {
+    let resolve: (r: ProcedureResult) => void = () => undefined;
+    const t = setup({ procedures: [['wamp.slow', () => new Promise<ProcedureResult>((r) => (resolve = r))]] });
+    const mover = new Endpoint();
+    t.call(mover, 1, 'wamp.slow');
+    t.moveOut(mover);
+    expect(mover.take()).toMatchObject([callError(1, ErrorUri.Canceled)]);
+    resolve({ args: ['late'] });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(mover.take()).toEqual([]);
   });
 });
 

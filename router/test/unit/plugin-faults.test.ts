@@ -43,6 +43,8 @@ const throwing: Required<RealmHooks> = {
   claimRegistration: () => Promise.reject(new Error('claim bug')),
   takeAnswer: boom,
   onTestaments: boom,
+  testamentsOf: boom,
+  adoptTestaments: boom,
   remoteSessions: boom,
   remoteSession: boom,
   remoteSubscriptions: boom,

@@ -198,23 +198,33 @@ describe('handOver and adopt (the cluster moves a session)', () => {
     first.connection.onFrame([MessageCode.Subscribe, 1, {}, 'com.topic']);
     first.connection.onClose();
     const forwarded: WampMessage[] = [];
-    const restored: unknown[] = [];
-    taker.core.resumption.restore = (_s, snapshot) => void restored.push(snapshot.subscriptions);
+    const snapshots: unknown[] = [];
     taker.core.resumption.resumeSource = {
       issued: () => undefined,
       ended: () => undefined,
-      take: async (request) => holder.core.resumption.handOver(request.session, (msg) => void forwarded.push(msg)),
+      take: async (request) => {
+        const snapshot = holder.core.resumption.handOver(request.session, (msg) => void forwarded.push(msg));
+        snapshots.push(snapshot?.subscriptions);
+        // A forwarded answer that arrives before the adopt waits for it (resumption.ts deliver).
+        expect(taker.core.resumption.deliver(request.session, result(7, 'early'))).toBe(true);
+        return snapshot;
+      },
     };
     const second = taker.open();
     second.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
     await until(() => second.connection.state === ConnectionState.Established);
     expect(second.peer.received[0]).toMatchObject([MessageCode.Welcome, session.id, { resumed: true, 'resume-last-request': 1 }]);
+    // The early answer, numbered after the SUBSCRIBED the snapshot carried (delivered there: not resent).
+    expect(second.peer.received.slice(1)).toEqual([[MessageCode.Result, 7, {}, ['early']]]);
     expect(holder.core.realm1.sessions.has(session.id)).toBe(false);
     expect(holder.core.stats.sessionsDetached).toBe(0);
     const moved = taker.core.realm1.sessions.get(session.id)!;
     expect(moved.attached).toBe(true);
     expect(moved.identity).toEqual(session.identity);
-    expect(restored).toEqual([[{ topic: 'com.topic', match: 'exact', options: {}, missed: 0 }]]);
+    expect(snapshots).toEqual([[{ id: 1, topic: 'com.topic', match: 'exact', options: {}, missed: 0 }]]);
+    // adopt subscribed it again, with the same ID.
+    expect([...taker.core.realm1.broker.subscriptionsOf(moved)].map((s) => [s.id, s.topic])).toEqual([[1, 'com.topic']]);
+    expect(holder.core.realm1.broker.subscriptionsOf(session).size).toBe(0);
     expect(taker.core.stats.sessionsDetached).toBe(0);
     expect(holder.core.resumption.handOver(session.id, () => undefined)).toBeUndefined();
   });
