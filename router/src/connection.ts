@@ -52,6 +52,12 @@ export interface SessionLimits {
   maxMessagesPerSecond?: number | undefined;
   /** Time from transport open (or GOODBYE) to WELCOME (undefined: no limit, for in-process peers). */
   helloTimeoutMs?: number | undefined;
+  /**
+   * Not a limit: the identity of the listener the connection arrived on (router.ts listenerKey),
+   * the same on every node that runs the same config. A resume token is bound to it: a session
+   * resumes only through the listener it joined on (its restrictions hold). [ap_session_resumption]
+   */
+  listener?: string | undefined;
 }
 
 /** GOODBYE reason of a client logging out (Crossbar): its tracking cookie forgets the login. */
@@ -84,6 +90,8 @@ export class Connection implements PeerHandler, SessionCarrier {
   /** Abuse limit: messages per second this connection may send (undefined: none). */
   readonly #maxMessagesPerSecond: number | undefined;
   readonly #helloTimeoutMs: number | undefined;
+  /** The listener's identity (SessionLimits.listener): a resumable session is bound to it. */
+  readonly #listener: string | undefined;
 
   constructor(
     readonly peer: Peer,
@@ -94,6 +102,7 @@ export class Connection implements PeerHandler, SessionCarrier {
   ) {
     this.#maxMessagesPerSecond = limits.maxMessagesPerSecond;
     this.#helloTimeoutMs = limits.helloTimeoutMs;
+    this.#listener = limits.listener;
     this.outbox = new Outbox(peer, core.stats, core.sessionLog);
     this.#armHelloTimer();
   }
@@ -429,7 +438,8 @@ export class Connection implements PeerHandler, SessionCarrier {
     if (resumable !== undefined && typeof resumable !== 'boolean') return this.protocolViolation('HELLO.Details.resumable must be a boolean');
     const request = resumeRequest(msg, this.peer.transport);
     if (typeof request === 'string') return this.protocolViolation(request);
-    if (request === undefined) return this.#join(msg as Hello & { realm: string });
+    // An opportunistic HELLO that says resumable: false is a plain join: its resume keys are ignored.
+    if (request === undefined || (resumable === false && msg.realm !== null)) return this.#join(msg as Hello & { realm: string });
     const outcome = this.#resume(request);
     if (outcome === true) return;
     if (outcome === false) return this.#refusedResume(msg);
@@ -466,7 +476,7 @@ export class Connection implements PeerHandler, SessionCarrier {
   #resume(request: ResumeRequest): boolean | Promise<boolean> {
     const resumption = this.core.resumption;
     const found = resumption.match(request);
-    if (typeof found !== 'string') return this.#resumeOnListener(found, request);
+    if (typeof found !== 'string') return this.#claimed(found, request);
     const source = resumption.resumeSource;
     if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
     // Not held here: the cluster may move it here from the node that holds it.
@@ -476,13 +486,48 @@ export class Connection implements PeerHandler, SessionCarrier {
       const session = snapshot === undefined ? undefined : await resumption.adopt(snapshot, (s) => this.#adopted(s));
       if (session === undefined) return this.#refuse(request, 'no such session');
       if (this.state !== ConnectionState.Authenticating) return true;
-      return this.#resumeOnListener(session, request);
+      return this.#claimed(session, request);
     });
+  }
+
+  /**
+   * Checks 4 and 5 of a session whose token matched: while they run (a transport-level recheck
+   * can be asynchronous) the session is claimed, and another resume with the same token is
+   * refused: a token is usable once.
+   */
+  #claimed(session: ResumableSession, request: ResumeRequest): boolean | Promise<boolean> {
+    const ring = session.ring!;
+    ring.resuming = true;
+    let outcome: boolean | Promise<boolean>;
+    try {
+      outcome = this.#resumeOnListener(session, request);
+    } catch (err) {
+      ring.resuming = false;
+      throw err;
+    }
+    if (typeof outcome === 'boolean') {
+      ring.resuming = false;
+      return outcome;
+    }
+    return outcome.then(
+      (resumed) => {
+        ring.resuming = false;
+        return resumed;
+      },
+      (err: unknown) => {
+        ring.resuming = false;
+        throw err;
+      },
+    );
   }
 
   #refuse(request: ResumeRequest, why: string): false {
     this.core.resumption.refused(request, why);
-    // A failed authentication of this address where the listener limits failures (auth/limits.ts).
+    // Only guessing is a failed authentication of this address where the listener limits failures
+    // (auth/limits.ts): a wrong token for a session held here, and every refused dedicated resume.
+    // A refused opportunistic resume for any other reason (a session this router no longer holds,
+    // after a restart or an expiry) falls back to a normal join, which is authenticated and limited.
+    if (why !== 'bad token' && request.realm !== undefined) return false;
     for (const authenticator of this.authenticators.values()) {
       if (authenticator.resumeRefused !== undefined) {
         authenticator.resumeRefused(this.peer.transport);
@@ -494,6 +539,9 @@ export class Connection implements PeerHandler, SessionCarrier {
 
   /** Checks 4 and 5, then the resume. */
   #resumeOnListener(session: ResumableSession, request: ResumeRequest): boolean | Promise<boolean> {
+    // The token is bound to the listener the session joined on: a resume never escapes the
+    // restrictions (realm pins, principals, roles) of the listener it arrives on.
+    if (session.ring!.listener !== this.#listener) return this.#refuse(request, 'another listener');
     const method = session.identity.authmethod;
     const authenticator = this.authenticators.get(method);
     if (authenticator === undefined) return this.#refuse(request, `this listener does not accept authmethod ${method}`);
@@ -543,7 +591,6 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.outbox.session = session.id;
     this.state = ConnectionState.Established;
     this.#clearHelloTimer();
-    session.realm.attach(session);
     const ring = session.ring!;
     const details: Dict = {
       ...session.realm.welcomeDetails(session.identity),
@@ -557,6 +604,10 @@ export class Connection implements PeerHandler, SessionCarrier {
     this.core.sessionLog.debug({ session: session.id, realm: session.realm.name, peer: this.peer.transport.peer }, 'session resumed');
     this.outbox.send({ code: MessageCode.Welcome, session: session.id, details });
     resumption.resent(session.resend(request.answers));
+    // Only now on_attach (and anything it publishes, which may match the session's own
+    // subscriptions): the resumed WELCOME is the first message on the new transport, then the kept
+    // answers, then anything else. [ap_session_resumption]
+    session.realm.attach(session);
     return true;
   }
 
@@ -571,7 +622,7 @@ export class Connection implements PeerHandler, SessionCarrier {
       snapshot.identity,
       snapshot.roles,
       realm,
-      this.core.resumption.ring(realm),
+      this.core.resumption.ring(realm, snapshot.listener),
       snapshot.lastRequest,
     );
     session.loseCarrier();
@@ -704,7 +755,15 @@ export class Connection implements PeerHandler, SessionCarrier {
     const asked = hello.details['resumable'] === true;
     const granted = asked && this.peer.sendMessage === undefined && this.core.resumption.grants(realm);
     // A new WAMP session: its own object, identity, request IDs and progressive-call state.
-    const session = new WampSession(this, this.core, hello.session, identity, hello.roles, realm, granted ? this.core.resumption.ring(realm) : undefined);
+    const session = new WampSession(
+      this,
+      this.core,
+      hello.session,
+      identity,
+      hello.roles,
+      realm,
+      granted ? this.core.resumption.ring(realm, this.#listener) : undefined,
+    );
     this.#pendingId = undefined;
     this.session = session;
     this.state = ConnectionState.Established;

@@ -71,6 +71,8 @@ export interface RealmLimits {
   resumeWindowMs: number;
   /** Detached sessions the realm keeps; past it a session that loses its transport ends instead. */
   maxDetachedSessions: number;
+  /** Detached sessions of one client IP address in the realm; past it that address's sessions end instead of detaching. */
+  maxDetachedSessionsPerAddress: number;
   /** Answers one resumable session keeps for a resume (while detached, past it the session ends). */
   maxResumeAnswers: number;
   /** Bytes (estimated, see payloadBytes) of answers one resumable session keeps for a resume. */
@@ -103,6 +105,7 @@ export const DEFAULT_REALM_LIMITS: Readonly<RealmLimits> = {
   maxRetainedReplayBytes: 4 * 1024 * 1024,
   resumeWindowMs: 60_000,
   maxDetachedSessions: 10_000,
+  maxDetachedSessionsPerAddress: 100,
   maxResumeAnswers: 1000,
   maxResumeBytes: 1024 * 1024,
   maxDetachedBytes: 64 * 1024 * 1024,

@@ -138,7 +138,7 @@ export function createMetrics(source: MetricsSource): Registry {
   });
   new Counter({
     name: 'switchboard_session_detached_ends_total',
-    help: 'Resumable sessions that ended instead of resuming, by reason: expired (resumeWindowMs), overflow (answers kept while detached past a bound), limit (maxDetachedSessions or maxDetachedBytes at the detach)',
+    help: 'Resumable sessions that ended instead of resuming, by reason: expired (resumeWindowMs), overflow (answers kept while detached past a bound), limit (maxDetachedSessions, maxDetachedSessionsPerAddress or maxDetachedBytes at the detach)',
     labelNames: ['reason'] as const,
     registers: [registry],
     collect() {

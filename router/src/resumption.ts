@@ -10,6 +10,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { ErrorUri, MessageCode } from '@switchboard/schemas';
+import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
 import type { KeptAnswer, ResumeRequest, ResumeSource, SessionSnapshot } from './core/resume.js';
 import type { RealmLimits } from './limits.js';
@@ -54,7 +55,9 @@ export function isAnswer(code: MessageCode): boolean {
 /** An estimate of what keeping `msg` costs (payloadBytes of its payload and details, at least 16). */
 export function answerBytes(msg: WampMessage): number {
   const m = msg as { args?: unknown; kwargs?: unknown; details?: unknown };
-  return 16 + payloadBytes(m.args as never, m.kwargs as never, (m.details as never) ?? undefined);
+  const bytes = 16 + payloadBytes(m.args as never, m.kwargs as never, (m.details as never) ?? undefined);
+  // The only string field outside the payload an answer carries: ERROR's URI.
+  return msg.code === MessageCode.Error ? bytes + Buffer.byteLength(msg.error) : bytes;
 }
 
 /**
@@ -98,71 +101,150 @@ interface Kept {
   readonly seq: number;
   message: WampMessage;
   readonly bytes: number;
-  /** Handed to a transport that was open (false: kept while detached, or sent to a closed one). */
+  /**
+   * Handed to a transport that was open (false: kept while detached, or sent to a closed one).
+   * Read-only outside the ring: AnswerRing.mark changes it (the ring counts undelivered bytes).
+   */
+  readonly delivered: boolean;
+}
+
+interface MutableKept {
+  readonly seq: number;
+  message: WampMessage;
+  readonly bytes: number;
   delivered: boolean;
+  /** No longer in the ring (let go or acknowledged): its bytes are no longer counted. */
+  gone?: boolean;
 }
 
 /**
  * The answers one resumable session keeps for a resume, numbered 1, 2, 3… for the session's whole
  * life, and what else a resume needs: its current token, the EVENTs it missed while detached.
+ *
+ * Every answer after `firstKept` is kept (a resume is exact or refused): what is let go goes from
+ * the oldest end, or, while detached, the oldest *delivered* ones wherever they are, and
+ * `firstKept` then moves past them.
  */
 export class AnswerRing {
   /** The sequence number of the last answer counted. */
   seq = 0;
   /** Oldest first. */
-  readonly #kept: Kept[] = [];
+  readonly #kept: MutableKept[] = [];
   #bytes = 0;
-  /** An answer never handed to an open transport was let go by a bound: a resume without resume-answers is refused. */
-  lost = false;
+  /** Bytes of the kept answers never handed to an open transport (what a detached session costs its realm). */
+  #undeliveredBytes = 0;
+  /** The highest sequence number let go: every answer after it is kept. */
+  #droppedUpTo = 0;
+  /**
+   * The highest sequence number of an answer let go that was never handed to an open transport
+   * (0: none): a resume without resume-answers is refused until a resume acknowledges past it.
+   */
+  #lostUpTo = 0;
   /** The current resume token's octets; undefined until the first WELCOME that grants resumption. */
   token: Buffer | undefined;
   /** EVENTs dropped while detached, per subscription (WELCOME.Details.resume-missed). */
   missed: Map<SubscriptionId, number> | undefined;
-  /** Set while detached: the expiry timer and when it fires. */
-  detached: { timer: unknown; expiresAt: number } | undefined;
+  /**
+   * Set while detached: the expiry timer, when it fires, and the bytes the realm counts for this
+   * session (resumption.ts adds and subtracts exactly these: the realm's count never drifts).
+   */
+  detached: { timer: unknown; expiresAt: number; bytes: number; address: string } | undefined;
+  /** Set while a resume that matched this session's token is being checked further (a token is usable once). */
+  resuming = false;
+  /** The identity of the listener the session joined on: it resumes through that listener only. */
+  listener: string | undefined;
 
+  /** `limits` is the realm's own object (never a copy): the bounds read at each use are the realm's. */
   constructor(readonly limits: Readonly<RealmLimits>) {}
 
   get bytes(): number {
     return this.#bytes;
   }
 
+  /** Bytes of the kept answers never handed to an open transport. */
+  get undeliveredBytes(): number {
+    return this.#undeliveredBytes;
+  }
+
   get length(): number {
     return this.#kept.length;
   }
 
-  /** The sequence number of the oldest answer kept (seq + 1 when none is). */
+  /** An answer never handed to an open transport was let go: a resume without resume-answers is refused. */
+  get lost(): boolean {
+    return this.#lostUpTo > 0;
+  }
+
+  /** The sequence number of the oldest answer from which on every answer is kept (seq + 1 when none is). */
   get firstKept(): number {
-    return this.#kept[0]?.seq ?? this.seq + 1;
+    return Math.max(this.#kept[0]?.seq ?? this.seq + 1, this.#droppedUpTo + 1);
   }
 
   /**
-   * Counts and keeps one answer. Attached, the oldest go past the bounds; detached, the bound that
-   * a new answer would pass is answered (the session then ends) and nothing is kept.
+   * Counts and keeps one answer. Attached, the oldest go past the bounds. Detached, the oldest
+   * delivered answers make room first (firstKept moves past them: a resume that lacks them is
+   * refused); when the undelivered ones alone leave no room, the bound is answered (the session
+   * then ends) and nothing is kept.
    */
   keep(message: WampMessage, delivered: boolean, detached: boolean): 'maxResumeAnswers' | 'maxResumeBytes' | Kept {
     const bytes = answerBytes(message);
     const limits = this.limits;
     if (detached) {
-      if (this.#kept.length + 1 > limits.maxResumeAnswers) return 'maxResumeAnswers';
-      if (this.#bytes + bytes > limits.maxResumeBytes) return 'maxResumeBytes';
+      const full = () => this.#kept.length + 1 > limits.maxResumeAnswers || this.#bytes + bytes > limits.maxResumeBytes;
+      if (full()) {
+        // What stays if every delivered answer goes: past a bound even so, the session ends.
+        const undelivered = this.#kept.reduce((n, k) => n + (k.delivered ? 0 : 1), 0);
+        if (undelivered + 1 > limits.maxResumeAnswers) return 'maxResumeAnswers';
+        if (this.#undeliveredBytes + bytes > limits.maxResumeBytes) return 'maxResumeBytes';
+        for (let i = 0; i < this.#kept.length && full(); ) {
+          const k = this.#kept[i]!;
+          if (!k.delivered) {
+            i++;
+            continue;
+          }
+          this.#kept.splice(i, 1);
+          k.gone = true;
+          this.#bytes -= k.bytes;
+          if (k.seq > this.#droppedUpTo) this.#droppedUpTo = k.seq;
+        }
+      }
     }
-    const kept: Kept = { seq: ++this.seq, message, bytes, delivered };
+    const kept: MutableKept = { seq: ++this.seq, message, bytes, delivered };
     this.#kept.push(kept);
     this.#bytes += bytes;
+    if (!delivered) this.#undeliveredBytes += bytes;
     while (this.#kept.length > 0 && (this.#kept.length > limits.maxResumeAnswers || this.#bytes > limits.maxResumeBytes)) {
-      const dropped = this.#kept.shift()!;
-      this.#bytes -= dropped.bytes;
-      if (!dropped.delivered) this.lost = true;
+      this.#drop(this.#kept.shift()!);
     }
     return kept;
+  }
+
+  #drop(dropped: MutableKept): void {
+    dropped.gone = true;
+    this.#bytes -= dropped.bytes;
+    if (dropped.seq > this.#droppedUpTo) this.#droppedUpTo = dropped.seq;
+    if (!dropped.delivered) {
+      this.#undeliveredBytes -= dropped.bytes;
+      if (dropped.seq > this.#lostUpTo) this.#lostUpTo = dropped.seq;
+    }
+  }
+
+  /** Whether `kept` reached an open transport (a resend, or a send that found the transport closed). */
+  mark(kept: Kept, delivered: boolean): void {
+    const k = kept as MutableKept;
+    if (k.delivered === delivered) return;
+    k.delivered = delivered;
+    if (k.gone === true) return;
+    this.#undeliveredBytes += delivered ? -k.bytes : k.bytes;
   }
 
   /** The last answer counted was not sent after all (its payload cannot be represented): uncounted. */
   unkeep(kept: Kept): void {
     if (this.#kept.at(-1) !== kept) return;
     this.#kept.pop();
+    (kept as MutableKept).gone = true;
     this.#bytes -= kept.bytes;
+    if (!kept.delivered) this.#undeliveredBytes -= kept.bytes;
     this.seq--;
   }
 
@@ -174,29 +256,43 @@ export class AnswerRing {
 
   /**
    * The answers to send right after a resumed WELCOME, oldest first, once acknowledged ones are let
-   * go: those after `answers`; without it, those never handed to an open transport.
+   * go: those after `answers`; without it, those never handed to an open transport. A resume that
+   * acknowledges past the last lost answer clears the loss.
    */
   toResend(answers: number | undefined): Kept[] {
     if (answers !== undefined) {
-      while (this.#kept.length > 0 && this.#kept[0]!.seq <= answers) this.#bytes -= this.#kept.shift()!.bytes;
+      while (this.#kept.length > 0 && this.#kept[0]!.seq <= answers) {
+        const k = this.#kept.shift()!;
+        k.gone = true;
+        this.#bytes -= k.bytes;
+        if (!k.delivered) this.#undeliveredBytes -= k.bytes;
+      }
+      if (answers > this.#droppedUpTo) this.#droppedUpTo = answers;
+      if (answers >= this.#lostUpTo) this.#lostUpTo = 0;
       return [...this.#kept];
     }
     return this.#kept.filter((k) => !k.delivered);
   }
 
-  /** The kept answers, oldest first (a hand-over's snapshot). */
+  /** The kept answers from firstKept on, oldest first (a hand-over's snapshot: a contiguous run). */
   snapshot(): KeptAnswer[] {
-    return this.#kept.map((k) => ({ seq: k.seq, message: k.message, delivered: k.delivered }));
+    return this.#kept.filter((k) => k.seq > this.#droppedUpTo).map((k) => ({ seq: k.seq, message: k.message, delivered: k.delivered }));
   }
 
   /** Takes the answers of a snapshot (a session adopted from another node), each delivered or not as it was there. */
-  restore(seq: number, answers: readonly KeptAnswer[]): void {
+  restore(seq: number, answers: readonly KeptAnswer[], lost = false): void {
     this.seq = seq;
     for (const a of answers) {
       const bytes = answerBytes(a.message);
-      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered: a.delivered === true });
+      const delivered = a.delivered === true;
+      this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered });
       this.#bytes += bytes;
+      if (!delivered) this.#undeliveredBytes += bytes;
     }
+    // Answers before the snapshot's first one are not here.
+    this.#droppedUpTo = (answers[0]?.seq ?? seq + 1) - 1;
+    // An undelivered answer was let go there: at most the last one before those kept.
+    if (lost) this.#lostUpTo = Math.max(1, this.#droppedUpTo);
   }
 
   countMissed(subscription: SubscriptionId): void {
@@ -241,7 +337,7 @@ const SYSTEM_CLOCK: ResumeClock = {
 };
 
 /** Why a resume was refused, for the log only (never for the client). */
-export type Refusal = 'no such session' | 'not resumable' | 'bad token' | 'wrong realm' | 'wrong authid' | 'answers lost';
+export type Refusal = 'no such session' | 'not resumable' | 'bad token' | 'resume in progress' | 'wrong realm' | 'wrong authid' | 'answers lost';
 
 /** A session adopted from another node (`adopt`): the router builds the session object. */
 export type AdoptSession = (snapshot: SessionSnapshot) => ResumableSession | undefined;
@@ -255,8 +351,8 @@ export interface ResumptionOptions {
 export class Resumption {
   /** Resumable sessions of this router, attached or detached, by ID. */
   readonly #sessions = new Map<SessionId, ResumableSession>();
-  /** Per realm: detached sessions and the bytes of answers they keep. */
-  readonly #realms = new Map<Realm, { sessions: number; bytes: number }>();
+  /** Per realm: detached sessions, the bytes of undelivered answers they keep, and detached sessions per client address. */
+  readonly #realms = new Map<Realm, RealmDetached>();
   readonly #stats: RouterStats;
   readonly #log: Logger;
   readonly #clock: ResumeClock;
@@ -278,6 +374,12 @@ export class Resumption {
     return this.#sessions.size;
   }
 
+  /** What `realm`'s detached sessions count (sessions, undelivered answer bytes): for tests and metrics. */
+  detachedOf(realm: Realm): { readonly sessions: number; readonly bytes: number; readonly addresses: number } {
+    const r = this.#realms.get(realm);
+    return { sessions: r?.sessions ?? 0, bytes: r?.bytes ?? 0, addresses: r?.addresses.size ?? 0 };
+  }
+
   /** Detached sessions held here. */
   get detachedCount(): number {
     let n = 0;
@@ -290,9 +392,14 @@ export class Resumption {
     return realm.quotas.limits.resumeWindowMs > 0 && !this.#closed;
   }
 
-  /** A new AnswerRing for a session of `realm` that asked and is granted resumption. */
-  ring(realm: Realm): AnswerRing {
-    return new AnswerRing(realm.quotas.limits);
+  /**
+   * A new AnswerRing for a session of `realm` that asked and is granted resumption, bound to the
+   * listener it joined on (`listener`: its identity, see Connection's SessionLimits.listener).
+   */
+  ring(realm: Realm, listener: string | undefined): AnswerRing {
+    const ring = new AnswerRing(realm.quotas.limits);
+    ring.listener = listener;
+    return ring;
   }
 
   /**
@@ -323,6 +430,8 @@ export class Resumption {
     const ring = session.ring;
     if (ring?.token === undefined || !session.live) return 'not resumable';
     if (!tokenMatches(request.token, ring.token)) return 'bad token';
+    // Another resume with this token is being checked (an asynchronous recheck): a token is usable once.
+    if (ring.resuming) return 'resume in progress';
     if (request.realm !== undefined && request.realm !== session.realm.name) return 'wrong realm';
     if (request.authid !== undefined && request.authid !== session.identity.authid) return 'wrong authid';
     return session;
@@ -352,7 +461,12 @@ export class Resumption {
     const realm = this.#realm(session.realm);
     if (this.#closed) return session.end();
     if (realm.sessions >= limits.maxDetachedSessions) return this.#endPast(session, 'maxDetachedSessions', 'limit');
-    if (realm.bytes + ring.bytes > limits.maxDetachedBytes) return this.#endPast(session, 'maxDetachedBytes', 'limit');
+    // One address cannot fill the realm's detached sessions (connect, HELLO resumable, drop, again).
+    if ((realm.addresses.get(addressOf(session)) ?? 0) >= limits.maxDetachedSessionsPerAddress) {
+      return this.#endPast(session, 'maxDetachedSessionsPerAddress', 'limit');
+    }
+    // Only what the client has not received counts: delivered answers can go whenever room is needed.
+    if (realm.bytes + ring.undeliveredBytes > limits.maxDetachedBytes) return this.#endPast(session, 'maxDetachedBytes', 'limit');
     session.loseCarrier();
     this.#park(session, ring, limits.resumeWindowMs);
     session.realm.detach(session);
@@ -362,9 +476,14 @@ export class Resumption {
   #park(session: ResumableSession, ring: AnswerRing, windowMs: number): void {
     const realm = this.#realm(session.realm);
     realm.sessions++;
-    realm.bytes += ring.bytes;
+    const bytes = ring.undeliveredBytes;
+    realm.bytes += bytes;
+    const address = addressOf(session);
+    realm.addresses.set(address, (realm.addresses.get(address) ?? 0) + 1);
     this.#stats.sessionsDetached++;
     ring.detached = {
+      bytes,
+      address,
       expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
@@ -381,11 +500,14 @@ export class Resumption {
    */
   keptDetached(session: ResumableSession, bytes: number): boolean {
     const realm = this.#realm(session.realm);
+    const detached = session.ring!.detached;
     if (realm.bytes + bytes > session.ring!.limits.maxDetachedBytes) {
+      // Not counted: the end subtracts what was (detached.bytes), never more.
       this.overflow(session, 'maxDetachedBytes');
       return false;
     }
     realm.bytes += bytes;
+    if (detached !== undefined) detached.bytes += bytes;
     return true;
   }
 
@@ -415,7 +537,19 @@ export class Resumption {
     ring.detached = undefined;
     const realm = this.#realm(session.realm);
     realm.sessions--;
-    realm.bytes -= ring.bytes;
+    // Exactly what was counted for this session (at the park and for each answer kept since).
+    realm.bytes -= detached.bytes;
+    const perAddress = (realm.addresses.get(detached.address) ?? 0) - 1;
+    if (perAddress > 0) realm.addresses.set(detached.address, perAddress);
+    else realm.addresses.delete(detached.address);
+    if (realm.bytes < 0 || realm.sessions < 0) {
+      this.#log.error(
+        { realm: session.realm.name, bytes: realm.bytes, sessions: realm.sessions },
+        'resumption: the count of detached sessions drifted below zero',
+      );
+      realm.bytes = Math.max(0, realm.bytes);
+      realm.sessions = Math.max(0, realm.sessions);
+    }
     this.#stats.sessionsDetached--;
   }
 
@@ -476,6 +610,7 @@ export class Resumption {
       answerSeq: ring.seq,
       answers: ring.snapshot(),
       ...(ring.lost && { answersLost: true }),
+      ...(ring.listener !== undefined && { listener: ring.listener }),
       subscriptions: [...realm.broker.subscriptionsOf(session)].map((s) => ({
         id: s.id,
         topic: s.topic,
@@ -527,8 +662,7 @@ export class Resumption {
     const session = create(snapshot);
     if (session === undefined) return undefined;
     const ring = session.ring!;
-    ring.restore(snapshot.answerSeq, snapshot.answers);
-    ring.lost = snapshot.answersLost === true;
+    ring.restore(snapshot.answerSeq, snapshot.answers, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
@@ -599,14 +733,28 @@ export class Resumption {
     return true;
   }
 
-  #realm(realm: Realm): { sessions: number; bytes: number } {
+  #realm(realm: Realm): RealmDetached {
     let r = this.#realms.get(realm);
     if (r === undefined) {
-      r = { sessions: 0, bytes: 0 };
+      r = { sessions: 0, bytes: 0, addresses: new Map() };
       this.#realms.set(realm, r);
     }
     return r;
   }
+}
+
+/** What one realm's detached sessions count. */
+interface RealmDetached {
+  sessions: number;
+  /** Bytes of the answers they keep that their clients never received (maxDetachedBytes). */
+  bytes: number;
+  /** Detached sessions per client IP address (maxDetachedSessionsPerAddress); no entry for 0. */
+  readonly addresses: Map<string, number>;
+}
+
+/** The client IP address a session's transport came from (auth/limits.ts clientAddress). */
+function addressOf(session: ResumableSession): string {
+  return clientAddress(session.transport.peer);
 }
 
 /** `token` (as the client sent it) is base64 of exactly these 16 octets; compared in constant time. */

@@ -267,7 +267,7 @@ export class Router implements RouterCore, AsyncDisposable {
       this.#state = 'running';
       for (const [index, listener] of this.config.listeners.entries()) {
         const context = {
-          ...this.#listenerContext(listener),
+          ...this.#listenerContext(listener, listenerKey(listener, index)),
           routes: (http: HttpServer, config: WebSocketListenerConfig, admission: Admission, inbound: InboundBudget) => {
             if (config.http === undefined) return;
             const bridge = new HttpBridge(config.http, this, {
@@ -315,11 +315,14 @@ export class Router implements RouterCore, AsyncDisposable {
   }
 
   /** What a listener's transports need: `accept` with the listener's authenticators and limits. */
-  #listenerContext(listener: {
-    auth?: WebSocketListenerConfig['auth'];
-    maxMessagesPerSecond?: number | undefined;
-    helloTimeoutMs?: number | undefined;
-  }): ListenerContext {
+  #listenerContext(
+    listener: {
+      auth?: WebSocketListenerConfig['auth'];
+      maxMessagesPerSecond?: number | undefined;
+      helloTimeoutMs?: number | undefined;
+    },
+    key: string,
+  ): ListenerContext {
     const context: AuthContext = {
       call: (realm, procedure, args, kwargs, timeoutMs) => this.internalCaller(realm).call(procedure, args, kwargs, timeoutMs),
       timeoutMs: this.authTimeoutMs,
@@ -331,6 +334,7 @@ export class Router implements RouterCore, AsyncDisposable {
     const limits: SessionLimits = {};
     if (listener.maxMessagesPerSecond !== undefined) limits.maxMessagesPerSecond = listener.maxMessagesPerSecond;
     if (listener.helloTimeoutMs !== undefined) limits.helloTimeoutMs = listener.helloTimeoutMs;
+    limits.listener = key;
     return {
       accept: (peer: Peer) => this.accept(peer, authenticators, limits),
       counters: this.counters,
@@ -351,7 +355,7 @@ export class Router implements RouterCore, AsyncDisposable {
   attach(server: UpgradeServer, options: AttachOptions = {}): ListenerAddress {
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error(`cannot attach to a router that is ${this.#state}`);
     const listener = resolveConfig({ listeners: [{ ...options, type: 'websocket' }] }).listeners[0] as WebSocketListenerConfig;
-    const attached = attachWebSocket(server, listener, this.#listenerContext(listener));
+    const attached = attachWebSocket(server, listener, this.#listenerContext(listener, `attached/${this.#listeners.length}:${listener.path}`));
     this.#listeners.push(attached);
     return attached.address;
   }
@@ -630,4 +634,13 @@ export async function startRouter(options: RouterOptions = {}): Promise<Router> 
  */
 export function createRouter(options: RouterOptions = {}): Router {
   return new Router(options);
+}
+
+/**
+ * A config listener's identity: its place in `listeners`, its type, configured port and path (or
+ * socket path). The same on every node that runs the same config, so a cluster can carry it with
+ * a resumable session (SessionSnapshot.listener): a session resumes only through its listener.
+ */
+export function listenerKey(listener: { type: string; port?: number | undefined; path?: string | undefined }, index: number): string {
+  return `listeners/${index}:${listener.type}:${listener.port ?? ''}:${listener.path ?? ''}`;
 }

@@ -197,8 +197,8 @@ export class WampSession implements Endpoint, ResumableSession {
           outcome = carrier.outbox.send(error);
         }
       }
-      kept.delivered = outcome === 'sent';
-      if (kept.delivered) n++;
+      ring.mark(kept, outcome === 'sent');
+      if (outcome === 'sent') n++;
     }
     return n;
   }
@@ -243,7 +243,7 @@ export class WampSession implements Endpoint, ResumableSession {
     // Not representable: the caller answers otherwise (that answer takes this one's number).
     if (outcome === 'unserializable') ring.unkeep(kept);
     // Sent to a transport already closed: the resume resends it.
-    else if (outcome === 'gone') kept.delivered = false;
+    else if (outcome === 'gone') ring.mark(kept, false);
     return outcome;
   }
 

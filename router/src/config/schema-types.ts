@@ -977,7 +977,11 @@ export interface Realm {
      */
     maxDetachedSessions?: number;
     /**
-     * Most answers (RESULT, ERROR, PUBLISHED, SUBSCRIBED, UNSUBSCRIBED, REGISTERED, UNREGISTERED) one resumable session keeps for a resume. While attached the oldest go first (a resume that lacks them is refused); while detached, one more ends the session (reason overflow, switchboard_limits_exceeded_total{limit="maxResumeAnswers"}): a resume is exact or refused, nothing is lost silently.
+     * Most detached sessions of one client IP address the realm keeps for a resume: one address cannot fill maxDetachedSessions and deny resumption to everyone else. A resumable session from an address at the cap that loses its transport ends instead of detaching, counted in switchboard_limits_exceeded_total{limit="maxDetachedSessionsPerAddress"} and switchboard_session_detached_ends_total{reason="limit"}. Clients behind one NAT address share it.
+     */
+    maxDetachedSessionsPerAddress?: number;
+    /**
+     * Most answers (RESULT, ERROR, PUBLISHED, SUBSCRIBED, UNSUBSCRIBED, REGISTERED, UNREGISTERED) one resumable session keeps for a resume. While attached the oldest go first (a resume that lacks them is refused). While detached, the oldest answers the client already received make room first (a resume that says it lacks them is refused); when the answers it has not received alone pass the bound, the session ends (reason overflow, switchboard_limits_exceeded_total{limit="maxResumeAnswers"}): a resume is exact or refused, nothing is lost silently.
      */
     maxResumeAnswers?: number;
     /**
@@ -985,7 +989,7 @@ export interface Realm {
      */
     maxResumeBytes?: number;
     /**
-     * Most bytes (estimated payloads) of answers the realm's detached sessions keep in all. An answer kept for a detached session past it ends that session (reason overflow, switchboard_limits_exceeded_total{limit="maxDetachedBytes"}); a session whose kept answers pass it at the detach ends instead of detaching (reason limit).
+     * Most bytes (estimated payloads) of the answers the realm's detached sessions keep that their clients have not received, in all (answers already delivered do not count: they make room when needed). An answer kept for a detached session past it ends that session (reason overflow, switchboard_limits_exceeded_total{limit="maxDetachedBytes"}); a session whose undelivered answers pass it at the detach ends instead of detaching (reason limit).
      */
     maxDetachedBytes?: number;
   };

@@ -97,6 +97,13 @@ export interface SessionSnapshot {
   readonly testaments?: readonly TestamentSnapshot[];
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
   readonly expiresAt: number;
+  /**
+   * The identity of the listener the session joined on (its index, type, port and path in the
+   * config: the same on every node that runs the same config). A resume is refused on a listener
+   * with another key (a resume never escapes a listener's restrictions). Absent: a listener
+   * without a key (a connection accepted by an embedder's own transport).
+   */
+  readonly listener?: string | undefined;
 }
 
 /**

@@ -227,6 +227,7 @@ describe('per-session limits', () => {
       maxRetainedReplayBytes: 4 * 1024 * 1024,
       resumeWindowMs: 60_000,
       maxDetachedSessions: 10_000,
+      maxDetachedSessionsPerAddress: 100,
       maxResumeAnswers: 1000,
       maxResumeBytes: 1024 * 1024,
       maxDetachedBytes: 64 * 1024 * 1024,
