@@ -286,12 +286,16 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     const wasState = this.#state;
     this.#state = 'closing';
     // [ap_session_resumption] A GOODBYE from the application ends the session for good.
+    const detached = wasState === 'reconnecting' ? this.#resume : undefined;
     this.#resume = undefined;
     clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     const transport = this.#transport;
     const error = new SessionClosedError(`the session was closed by the client (${reason})`);
     this.#ending = { reason: 'left', wampReason: reason, message: message ?? 'closed by the client', fatal: true, error };
+    // The router keeps a detached session (its registrations, testaments, subscriptions) for its
+    // resume window: resume it once, briefly, to say GOODBYE, so that it ends now.
+    if (detached !== undefined) await this.#endDetached(detached, reason, message);
     if (transport !== undefined && !transport.isClosed && wasState === 'open') {
       const replied = new Promise<void>((resolve) => (this.#goodbyeReply = resolve));
       try {
@@ -320,6 +324,59 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       clearTimeout(timer);
     }
     this.#finish(this.#ending);
+  }
+
+  /**
+   * [ap_session_resumption] close() while reconnecting: one attempt, at most goodbyeTimeoutMs (and
+   * 2 s), to resume the detached session and end it with GOODBYE (not resumable). A refused resume
+   * is a new session, ended the same way. If the router cannot be reached, it keeps the session
+   * until its resume window ends.
+   */
+  async #endDetached(resume: { session: SessionId; token: string }, reason: string, message: string | undefined): Promise<void> {
+    const ms = Math.min(this.#options.goodbyeTimeoutMs ?? 2000, 2000);
+    let transport: Transport | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let done = false;
+    const attempt = async (): Promise<void> => {
+      for (const { spec, open } of this.#transports) {
+        if (done) return;
+        try {
+          transport = await open(ms);
+        } catch {
+          continue;
+        }
+        if (done) {
+          transport.close(1000, 'wamp.close.normal'); // opened after the time was up
+          return;
+        }
+        await join(transport, {
+          url: spec.url,
+          realm: this.#options.realm,
+          roles: CLIENT_ROLES,
+          agent: this.#options.agent ?? CLIENT_AGENT,
+          auth: this.#options.auth,
+          timeoutMs: ms,
+          details: { 'resume-session': resume.session, 'resume-token': resume.token, 'resume-answers': this.session.answers },
+        });
+        const t = transport;
+        const replied = new Promise<void>((resolve) => {
+          t.handlers = { message: (msg) => msg.code === MessageCode.Goodbye && resolve(), badFrame: () => resolve(), close: () => resolve() };
+        });
+        t.send({ code: MessageCode.Goodbye, details: message !== undefined ? { message } : {}, reason });
+        await replied;
+        return;
+      }
+    };
+    try {
+      await Promise.race([attempt(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    } catch {
+      // unreachable, refused: the router ends the session at its resume window's end
+    } finally {
+      done = true;
+      clearTimeout(timer);
+      const t = transport as Transport | undefined;
+      if (t !== undefined && !t.isClosed) t.close(1000, 'wamp.close.normal');
+    }
   }
 
   // ---- establishing ------------------------------------------------------------------------
@@ -387,10 +444,30 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       throw err;
     }
     if (this.#stopped()) {
+      // The router made (or resumed) the session: end it now rather than leave it for its resume window.
+      try {
+        transport.send({ code: MessageCode.Goodbye, details: {}, reason: CloseUri.CloseRealm });
+      } catch {
+        // closing anyway
+      }
       transport.close(1000, 'closed by the client');
       throw new SessionClosedError('the connection was closed while joining');
     }
     const resumed = resume !== undefined && welcomed.details['resumed'] === true && welcomed.session === resume.session;
+    const lastRequest = resumed ? lastRequestOf(welcomed.details, this.session.lastRequestSent) : undefined;
+    if (lastRequest === null) {
+      // [ap_session_resumption] The router claims requests this client never sent (or a count that
+      // is no count): a protocol violation. ABORT, and the next attempt joins without resuming.
+      const detail = 'WELCOME.Details.resume-last-request must be an integer from 0 to the last request sent';
+      this.#resume = undefined;
+      try {
+        transport.send({ code: MessageCode.Abort, details: { message: detail }, reason: ErrorUri.ProtocolViolation });
+      } catch {
+        // closing anyway
+      }
+      transport.close(1002, 'protocol violation');
+      throw new ProtocolViolationError(detail);
+    }
     const token = welcomed.details['resume-token'];
     this.#resume =
       this.#asksResumption && welcomed.details['resumable'] === true && typeof token === 'string' && token.length > 0
@@ -414,9 +491,9 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     const session = this.session as unknown as Session<ApiContract>;
     if (resumed) {
       const welcomedAt = now();
-      // First the catch-ups (live events that follow WELCOME are buffered for them) and the
-      // requests sent again; then the answers the router resent right after WELCOME.
-      this.session.resume({ ...attached, lastRequest: lastRequestOf(welcomed.details), missed: missedOf(welcomed.details), exact: paused });
+      // First the requests sent again; then the answers the router resent right after WELCOME;
+      // then the catch-ups (the session starts them once those answers are handled).
+      this.session.resume({ ...attached, lastRequest, resent: resentOf(welcomed.details), missed: missedOf(welcomed.details), exact: paused });
       for (const msg of welcomed.early) this.#onMessage(transport, msg);
       welcomed.early.length = 0;
       if (this.#transport !== transport) return;
@@ -612,10 +689,21 @@ function now(): number {
   return globalThis.performance.now();
 }
 
-/** WELCOME.Details.resume-last-request (a Switchboard extension): the last request the router handled. */
-function lastRequestOf(details: Dict): number {
+/**
+ * WELCOME.Details.resume-last-request (a Switchboard extension): the last request the router
+ * handled. Undefined: absent (a router without the extension); null: not an integer from 0 to the
+ * last request sent (a protocol violation).
+ */
+function lastRequestOf(details: Dict, lastSent: number): number | undefined | null {
   const n = details['resume-last-request'];
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  if (n === undefined) return undefined;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= lastSent ? n : null;
+}
+
+/** WELCOME.Details.resume-resent (a Switchboard extension): how many kept answers follow the WELCOME. */
+function resentOf(details: Dict): number | undefined {
+  const n = details['resume-resent'];
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** WELCOME.Details.resume-missed (a Switchboard extension): EVENTs dropped per subscription while detached. */

@@ -157,11 +157,17 @@ const ANSWERS: ReadonlySet<number> = new Set([
 
 /** Un-acknowledged PUBLISHes kept for a resume (they get no answer that would release them). */
 const KEPT_PUBLISHES = 1000;
+/** …and at most this many estimated bytes of them, the oldest going first. */
+const KEPT_PUBLISH_BYTES = 1 << 20;
 
 /** Live events buffered for one catch-up while its SUBSCRIBED is awaited; past it the oldest go (a gap notice says so). */
 const CATCH_UP_BUFFER = 10_000;
 
-/** Milliseconds without a further replayed event after which a catch-up's replay is taken as complete. */
+/**
+ * Milliseconds after SUBSCRIBED without a replayed event after which an empty replay is taken as
+ * complete (only when live events wait behind it; a replay that has begun ends at its
+ * `history_last` mark, the first live event or any other message).
+ */
 const REPLAY_IDLE_MS = 100;
 
 /**
@@ -178,12 +184,28 @@ interface CatchUp {
   /** Live events dropped from a full buffer. */
   overflow: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Asked `{last: missed}` (no event seen before the cut): the router replays the newest `missed`
+   * events when it reads the SUBSCRIBE, which include the live events buffered meanwhile; each of
+   * those pushed one of the oldest missed ones out of the replay. The replay is held until its end
+   * to count them and say that gap before it.
+   */
+  readonly byCount: boolean;
+  readonly held: Event[];
 }
 
 /** How a resume tells the session what the router kept (WELCOME.Details of a resumed session). */
 export interface Resumed extends Attached {
-  /** WELCOME.Details.resume-last-request: requests after it are sent again. */
-  lastRequest: number;
+  /**
+   * WELCOME.Details.resume-last-request: requests after it are sent again. Undefined: the router
+   * did not say (not Switchboard): nothing is sent again, pending requests fail (they may have run).
+   */
+  lastRequest: number | undefined;
+  /**
+   * WELCOME.Details.resume-resent: how many kept answers follow the WELCOME. They are handled
+   * (revocations, a SUBSCRIBED lost in the cut) before the catch-ups start. Undefined: at once.
+   */
+  resent: number | undefined;
   /** WELCOME.Details.resume-missed: EVENTs dropped per router subscription while detached. */
   missed: ReadonlyMap<SubscriptionId, number>;
   /**
@@ -247,7 +269,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   /** Requests sent and not answered yet, by ID: sent again after a resume when the router did not get them. */
   readonly #unanswered = new Map<number, WampMessage>();
   /** The last un-acknowledged PUBLISHes, oldest first (sent again after a resume when the router did not get them). */
-  #published: { request: number; msg: WampMessage }[] = [];
+  #published: { request: number; msg: WampMessage; bytes: number }[] = [];
   /** Calls whose input goes out in chunks (progressive call invocations): they do not survive a lost link. */
   readonly #chunked = new Set<number>();
   /** Why the link went while a resume may follow: pending requests wait for the next WELCOME. */
@@ -259,6 +281,19 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #replaying = 0;
   /** Subscriptions and registrations the application ended while suspended: undone on the router after a resume. */
   #orphans: { kind: 'subscription' | 'registration'; id: number }[] = [];
+  /** Calls given up (abort, client timeout) while suspended: CANCELed after a resume if the router has them. */
+  #toCancel: { request: number; mode: string }[] = [];
+  /** The estimated bytes of `#published` (bounded by KEPT_PUBLISH_BYTES). */
+  #publishedBytes = 0;
+  /** Kept answers still to come after a resumed WELCOME, before the catch-ups start. */
+  #resentLeft = 0;
+  /** The catch-ups to start once the kept answers are handled. */
+  #deferredCatchUp: { missed: ReadonlyMap<SubscriptionId, number>; exact: boolean } | undefined;
+  /**
+   * Requests failed at a resume that did not say what the router handled: their late answers are
+   * dropped (a SUBSCRIBED or REGISTERED undone), not taken for a protocol violation.
+   */
+  readonly #forgotten = new Set<number>();
 
   /** @internal created by its Connection */
   constructor(
@@ -285,6 +320,11 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
    */
   get resumable(): boolean {
     return this.#resumable;
+  }
+
+  /** @internal the last request ID sent in this WAMP session (a resume's resume-last-request cannot be past it). */
+  get lastRequestSent(): number {
+    return this.#lastRequest;
   }
 
   /** @internal answers received in this WAMP session (HELLO.Details.resume-answers). */
@@ -465,7 +505,6 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
               throw new WampError(ErrorUri.FeatureNotSupported, ['the dealer does not announce progressive_call_invocations']);
             }
             const begun = this.#beginCall(
-              transport,
               procedure,
               args,
               kwargs,
@@ -498,16 +537,11 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   ): Promise<CallResult> {
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(this.#canceledError(signal));
-    return this.#withTransport(
-      options.waitForConnectionMs,
-      'call',
-      (transport) => this.#beginCall(transport, procedure, args, kwargs, options, onProgress, {}).promise,
-    );
+    return this.#withTransport(options.waitForConnectionMs, 'call', () => this.#beginCall(procedure, args, kwargs, options, onProgress, {}).promise);
   }
 
   /** Sends CALL and tracks it until RESULT, ERROR, abort, timeout, or the session's end. */
   #beginCall(
-    transport: Transport,
     procedure: string,
     args: unknown[] | undefined,
     kwargs: Dict | undefined,
@@ -535,9 +569,14 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
         this.#chunked.delete(request);
         cleanup();
         // Only a dealer that announces call_canceling understands CANCEL; otherwise the late
-        // answer is dropped (its request ID is no longer pending).
-        if (this.#attached?.transport === transport && this.supports('dealer', 'call_canceling')) {
-          this.#trySend({ code: MessageCode.Cancel, request, options: { mode: options.cancelMode ?? 'killnowait' } });
+        // answer is dropped (its request ID is no longer pending). The call belongs to this WAMP
+        // session, whichever transport carries it now; while suspended, the CANCEL waits for the
+        // resume (the router may have the call and run it on).
+        const mode = options.cancelMode ?? 'killnowait';
+        if (this.#attached !== undefined) {
+          if (this.supports('dealer', 'call_canceling')) this.#trySend({ code: MessageCode.Cancel, request, options: { mode } });
+        } else if (this.#suspended !== undefined) {
+          this.#toCancel.push({ request, mode });
         }
         reject(error);
       };
@@ -758,6 +797,23 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   /** @internal one message of the attached WAMP session (GOODBYE and ABORT stay with the connection). */
   handle(msg: WampMessage): void {
+    if (this.#deferredCatchUp === undefined) return this.#handle(msg);
+    // [ap_session_resumption] After a resumed WELCOME the router sends the kept answers first:
+    // anything else means they are all here.
+    const answer = ANSWERS.has(msg.code);
+    if (!answer) this.#startCatchUps();
+    this.#handle(msg);
+    if (answer && this.#deferredCatchUp !== undefined && --this.#resentLeft <= 0) this.#startCatchUps();
+  }
+
+  #startCatchUps(): void {
+    const deferred = this.#deferredCatchUp;
+    this.#deferredCatchUp = undefined;
+    this.#resentLeft = 0;
+    if (deferred !== undefined) this.#catchUpAll(deferred.missed, deferred.exact);
+  }
+
+  #handle(msg: WampMessage): void {
     if (ANSWERS.has(msg.code)) this.#answered(msg);
     if (this.#replaying > 0) this.#endReplays(msg);
     switch (msg.code) {
@@ -789,11 +845,21 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #settle(msg: Published | Subscribed | Unsubscribed | Registered | Unregistered): void {
     const requestType = (msg.code - 1) as Code; // PUBLISHED = PUBLISH + 1, SUBSCRIBED = SUBSCRIBE + 1, …
     const pending = this.#requests.get(msg.request);
+    if (pending === undefined && this.#forgotten.delete(msg.request)) return this.#undoForgotten(msg);
     if (pending === undefined || pending.type !== requestType) {
       return this.host.protocolViolation(`received ${messageName(msg.code)} for request ${msg.request}, which is not a pending ${messageName(requestType)}`);
     }
     this.#requests.delete(msg.request);
     pending.resolve(msg);
+  }
+
+  /** The late answer of a request failed at a resume: what it made on the router is undone (this client no longer knows it). */
+  #undoForgotten(msg: Published | Subscribed | Unsubscribed | Registered | Unregistered): void {
+    if (msg.code === MessageCode.Subscribed && !this.#subscriptionsById.has(msg.subscription)) {
+      this.#request(MessageCode.Unsubscribe, (request) => ({ code: MessageCode.Unsubscribe, request, subscription: msg.subscription })).catch(() => {});
+    } else if (msg.code === MessageCode.Registered && !this.#registrationsById.has(msg.registration)) {
+      this.#request(MessageCode.Unregister, (request) => ({ code: MessageCode.Unregister, request, registration: msg.registration })).catch(() => {});
+    }
   }
 
   #onError(msg: ErrorMessage): void {
@@ -806,6 +872,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       return;
     }
     const pending = this.#requests.get(msg.request);
+    if (pending === undefined && this.#forgotten.delete(msg.request)) return;
     if (pending === undefined || pending.type !== msg.requestType) {
       return this.host.protocolViolation(`received ERROR for ${messageName(msg.requestType)} request ${msg.request}, which is not pending`);
     }
@@ -908,13 +975,23 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   /** A request of a resumable session, kept until answered: a resume sends it again if the router did not get it. */
   #keep(request: number, msg: WampMessage): void {
     if (msg.code === MessageCode.Publish && msg.options['acknowledge'] !== true) {
-      this.#published.push({ request, msg });
-      if (this.#published.length > KEPT_PUBLISHES) this.#published.shift();
+      const bytes = estimateBytes(msg.args, msg.kwargs) + msg.topic.length;
+      this.#published.push({ request, msg, bytes });
+      this.#publishedBytes += bytes;
+      while (this.#published.length > KEPT_PUBLISHES || this.#publishedBytes > KEPT_PUBLISH_BYTES) {
+        this.#publishedBytes -= this.#published.shift()!.bytes;
+      }
     } else if (msg.code === MessageCode.Call && msg.options['progress'] === true) {
       this.#chunked.add(request);
     } else {
       this.#unanswered.set(request, msg);
     }
+  }
+
+  #keepPublished(list: { request: number; msg: WampMessage; bytes: number }[]): void {
+    this.#published = list;
+    this.#publishedBytes = 0;
+    for (const p of list) this.#publishedBytes += p.bytes;
   }
 
   /** One answer arrived: counted, and its request is no longer sent again at a resume. */
@@ -1004,10 +1081,12 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#resumable = attached.details['resumable'] === true;
     this.#answers = 0;
     this.#unanswered.clear();
-    this.#published = [];
+    this.#keepPublished([]);
     this.#chunked.clear();
     this.#lastSeen.clear();
     this.#orphans = [];
+    this.#toCancel = [];
+    this.#forgotten.clear();
   }
 
   #readFeatures(details: Dict): void {
@@ -1032,20 +1111,38 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#suspended = undefined;
     this.#readFeatures(resumed.details);
     this.#resumable = resumed.details['resumable'] === true;
+    const last = resumed.lastRequest;
+    // Whether the router has request r (undefined: it did not say; a CANCEL of a call it lacks is harmless).
+    const routerHas = (r: number): boolean => last === undefined || r <= last;
+    const canceling = this.supports('dealer', 'call_canceling');
+    const cancels = this.#toCancel;
+    this.#toCancel = [];
     for (const request of this.#chunked) {
       const call = this.#calls.get(request);
       if (call === undefined) continue;
       this.#calls.delete(request);
+      this.#unanswered.delete(request);
       call.cleanup();
       call.reject(new ConnectionLostError('the link broke while this call sent its input in chunks; the callee lost the call'));
+      // The router has the call open, its callee waits for more input: end it there too.
+      cancels.push({ request, mode: 'killnowait' });
     }
     this.#chunked.clear();
-    const last = resumed.lastRequest;
     const again: { request: number; msg: WampMessage }[] = [];
-    for (const [request, msg] of this.#unanswered) if (request > last) again.push({ request, msg });
-    this.#published = this.#published.filter((p) => p.request > last);
-    again.push(...this.#published);
-    again.sort((a, b) => a.request - b.request);
+    if (last === undefined) {
+      // A router without Switchboard's resume-last-request: whether it ran a request is unknown.
+      // Sending it again could run it twice; so it fails, as after a reconnect that did not resume.
+      for (const request of this.#unanswered.keys()) {
+        this.#forgotten.add(request);
+        this.#failRequest(request, new ConnectionLostError('the link broke and the router did not say whether it handled this request (it may have)'));
+      }
+      this.#keepPublished([]);
+    } else {
+      for (const [request, msg] of this.#unanswered) if (request > last) again.push({ request, msg });
+      this.#keepPublished(this.#published.filter((p) => p.request > last));
+      again.push(...this.#published);
+      again.sort((a, b) => a.request - b.request);
+    }
     for (const { request, msg } of again) {
       try {
         resumed.transport.send(msg);
@@ -1053,6 +1150,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
         // The new transport's serializer cannot carry it: that request fails, the others go on.
         this.#failRequest(request, toError(err));
       }
+    }
+    if (canceling) {
+      for (const { request, mode } of cancels)
+        if (routerHas(request)) this.#trySend({ code: MessageCode.Cancel, request: request as RequestId, options: { mode } });
     }
     const orphans = this.#orphans;
     this.#orphans = [];
@@ -1063,13 +1164,20 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
           : this.#request(MessageCode.Unregister, (request) => ({ code: MessageCode.Unregister, request, registration: orphan.id as RegistrationId }));
       undo.catch(() => {});
     }
-    this.#catchUpAll(resumed.missed, resumed.exact);
+    // The catch-ups wait for the kept answers that follow the WELCOME (a revocation must not be
+    // undone by a catch-up's SUBSCRIBE; a SUBSCRIBED lost in the cut must catch up too).
+    if (resumed.resent !== undefined && resumed.resent > 0) {
+      this.#resentLeft = resumed.resent;
+      this.#deferredCatchUp = { missed: resumed.missed, exact: resumed.exact };
+    } else {
+      this.#catchUpAll(resumed.missed, resumed.exact);
+    }
   }
 
   /** A request kept for a resume that cannot be sent again: it fails with `error`. */
   #failRequest(request: number, error: Error): void {
     this.#unanswered.delete(request);
-    this.#published = this.#published.filter((p) => p.request !== request);
+    this.#keepPublished(this.#published.filter((p) => p.request !== request));
     const call = this.#calls.get(request);
     if (call !== undefined) {
       this.#calls.delete(request);
@@ -1097,18 +1205,18 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       const count = missed.get(id) ?? 0;
       const after = this.#lastSeen.get(id);
       if (history && (after !== undefined || count > 0)) {
-        this.#catchUp(id, members, after !== undefined ? { after } : { last: count }, count);
+        this.#catchUp(id, members, after !== undefined ? { after } : { last: count }, count, after === undefined);
       } else if (count > 0 || !exact) {
         for (const member of members) member.noticeGap(count > 0 ? count : undefined);
       }
     }
   }
 
-  #catchUp(id: SubscriptionId, members: Subscription<unknown[], unknown>[], history: Dict, missed: number): void {
+  #catchUp(id: SubscriptionId, members: Subscription<unknown[], unknown>[], history: Dict, missed: number, byCount: boolean): void {
     const first = members[0]!;
     // The retained event was delivered at the first SUBSCRIBE: not again.
     const { get_retained: _retained, ...options } = first.options;
-    const state: CatchUp = { phase: 'waiting', members, buffered: [], seen: new Set(), overflow: false, timer: undefined };
+    const state: CatchUp = { phase: 'waiting', members, buffered: [], seen: new Set(), overflow: false, timer: undefined, byCount, held: [] };
     this.#catchUps.set(id, state);
     let sent: Promise<WampMessage>;
     try {
@@ -1158,8 +1266,13 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       return;
     }
     if (replayed) {
-      this.#armReplayTimer(msg.subscription, state);
-      return this.#deliverCaughtUp(msg, state, true, true);
+      // The replay has begun: it ends at its mark, the first live event or another message.
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      if (state.byCount && state.held.length < CATCH_UP_BUFFER) state.held.push(msg);
+      else this.#deliverCaughtUp(msg, state, true, true);
+      if (msg.details['history_last'] === true) this.#finishCatchUp(msg.subscription, state);
+      return;
     }
     // The first live event after the replay ends it; it carries the catch-up's history_gap when
     // nothing was replayed.
@@ -1175,9 +1288,10 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   /**
-   * The replay is over (the router sends SUBSCRIBED, the replay and the events it held in one block:
-   * any other message ends it; so does a pause, for a replay that is the last thing sent, when
-   * something waits behind it).
+   * The replay is over when its last event says `history_last` (the router marks it), at the first
+   * live event, or at any other message (the router sends SUBSCRIBED, the replay and the events it
+   * held in one block). Only an empty replay with live events waiting behind it has no such end:
+   * after a pause without a replayed event they are delivered (nothing can be misordered then).
    */
   #armReplayTimer(id: SubscriptionId, state: CatchUp): void {
     if (state.buffered.length === 0 && !state.overflow) return;
@@ -1196,6 +1310,16 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   /** Delivers what was buffered and not replayed, in order, and ends the catch-up. */
   #finishCatchUp(id: SubscriptionId, state: CatchUp): void {
     this.#catchUpEnded(id);
+    if (state.held.length > 0) {
+      // `{last: missed}`: each buffered live event the replay holds pushed one of the oldest
+      // missed events out of it. Those are lost: said before the replay, never hidden.
+      const buffered = new Set(state.buffered.map((e) => e.publication));
+      let pushedOut = 0;
+      for (const e of state.held) if (buffered.has(e.publication)) pushedOut++;
+      if (pushedOut > 0) for (const member of state.members) member.noticeGap(pushedOut);
+      for (const msg of state.held) this.#deliverCaughtUp(msg, state, true, true);
+      state.held.length = 0;
+    }
     if (state.overflow) for (const member of state.members) member.noticeGap(undefined);
     for (const msg of state.buffered) this.#deliverCaughtUp(msg, state, false, false);
   }
@@ -1272,6 +1396,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#invocations.clear();
     // A catch-up cut short: what it buffered is not delivered; the next resume catches up from the last event seen.
     this.#clearCatchUps();
+    this.#deferredCatchUp = undefined;
+    this.#resentLeft = 0;
     if (suspend && !final) {
       this.#suspended ??= error;
     } else {
@@ -1302,9 +1428,11 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#requests.clear();
     this.#calls.clear();
     this.#unanswered.clear();
-    this.#published = [];
+    this.#keepPublished([]);
     this.#chunked.clear();
     this.#orphans = [];
+    this.#toCancel = [];
+    this.#forgotten.clear();
     for (const subscription of this.#subscriptions) subscription.id = undefined;
     for (const registration of this.#registrations) registration.id = undefined;
     this.#subscriptionsById.clear();
@@ -1316,4 +1444,29 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
       call.reject(error);
     }
   }
+}
+
+/**
+ * An estimate of the memory a payload holds (strings by their length, a value 16 bytes, a list or
+ * dict 64 more), for the bound on un-acknowledged PUBLISHes kept for a resume. Iterative.
+ */
+function estimateBytes(args: unknown, kwargs: unknown): number {
+  let total = 0;
+  const stack: unknown[] = [args, kwargs];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') total += 16 + value.length;
+    else if (value instanceof Uint8Array) total += 64 + value.byteLength;
+    else if (Array.isArray(value)) {
+      total += 64 + 8 * value.length;
+      for (const v of value) stack.push(v);
+    } else if (typeof value === 'object' && value !== null) {
+      total += 64;
+      for (const [k, v] of Object.entries(value)) {
+        total += 16 + k.length;
+        stack.push(v);
+      }
+    } else total += 16;
+  }
+  return total;
 }

@@ -189,7 +189,7 @@ describe('session resumption (client)', () => {
     expect(inbox.all.filter((e) => e.n === 13)).toHaveLength(1);
   });
 
-  it('catch-up: a buffered event the replay lacks comes after the replay, even when nothing else follows', async () => {
+  it('catch-up: a buffered event the replay lacks comes after the replay (at its history_last mark), even when nothing else follows', async () => {
     const setup = await resumable(HISTORY);
     const session = setup.connection.session;
     const subscribing = session.subscribe(TOPIC);
@@ -204,7 +204,8 @@ describe('session resumption (client)', () => {
     peer.send([MessageCode.Event, 77, 15, {}, [15]]);
     expect(await peer.expect(MessageCode.Subscribe)).toEqual([MessageCode.Subscribe, 2, { history: { after: 10 } }, TOPIC]);
     peer.send([MessageCode.Subscribed, 2, 77]);
-    peer.send([MessageCode.Event, 77, 11, { history: true }, [11]]);
+    // The router marks the replay's last event (history_last): the buffered one follows it at once.
+    peer.send([MessageCode.Event, 77, 11, { history: true, history_last: true }, [11]]);
     const a = await nextEvent(subscription);
     const b = await nextEvent(subscription);
     expect([a.args[0], a.details.replayed, b.args[0], b.details.replayed]).toEqual([11, true, 15, false]);

@@ -74,6 +74,8 @@ export class Connection implements PeerHandler, SessionCarrier {
   readonly outbox: Outbox;
   /** The session ID drawn at HELLO, announced in WELCOME; undefined without a handshake in progress. */
   #pendingId: SessionId | undefined;
+  /** A resume sent its WELCOME and the client has sent nothing since: the token it used still works (resumption.ts issue). */
+  #unproven = false;
   #onGoodbyeReply: (() => void) | undefined;
   /** A Pause the connection waits for; messages that arrive meanwhile wait in the backlog, in order. */
   #busy: Promise<void> | undefined;
@@ -396,6 +398,11 @@ export class Connection implements PeerHandler, SessionCarrier {
   }
 
   #established(msg: WampMessage): Handled {
+    if (this.#unproven) {
+      // The first message after a resumed WELCOME: the client has the new token.
+      this.#unproven = false;
+      if (this.session !== undefined) this.core.resumption.proven(this.session);
+    }
     switch (msg.code) {
       case MessageCode.Goodbye: {
         // Logging out forgets the login the connection's tracking cookie remembers (cookie authmethod).
@@ -481,11 +488,16 @@ export class Connection implements PeerHandler, SessionCarrier {
     if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
     // Not held here: the cluster may move it here from the node that holds it.
     return source.take(request).then(async (snapshot) => {
-      if (this.state !== ConnectionState.Authenticating) return true;
-      // Its registrations are claimed again (a cluster) before the resumed WELCOME.
+      // Its registrations are claimed again (a cluster) before the resumed WELCOME. Adopted even if
+      // this connection closed meanwhile: the old node gave the session up, so it is parked here,
+      // detached, with its expiry, rather than lost.
       const session = snapshot === undefined ? undefined : await resumption.adopt(snapshot, (s) => this.#adopted(s));
-      if (session === undefined) return this.#refuse(request, 'no such session');
+      // The token the client holds (take checked it against the record) stays the session's
+      // current one here until a WELCOME issues another: a resume that fails or never happens on
+      // this connection can be tried again, here or on another node.
+      if (session?.ring !== undefined) session.ring.token = Buffer.from(request.token, 'base64');
       if (this.state !== ConnectionState.Authenticating) return true;
+      if (session === undefined) return this.#refuse(request, 'no such session');
       return this.#claimed(session, request);
     });
   }
@@ -596,13 +608,17 @@ export class Connection implements PeerHandler, SessionCarrier {
       ...session.realm.welcomeDetails(session.identity),
       resumable: true,
       resumed: true,
-      'resume-token': resumption.issue(session),
+      'resume-token': resumption.issue(session, request.token),
       'resume-last-request': session.lastRequest,
+      // How many kept answers follow this WELCOME: the client handles them (revocations, a lost
+      // SUBSCRIBED) before it catches up.
+      'resume-resent': ring.toResend(request.answers).length,
     };
     if (ring.missed !== undefined && ring.missed.size > 0) details['resume-missed'] = Object.fromEntries(ring.missed);
     ring.missed = undefined;
     this.core.sessionLog.debug({ session: session.id, realm: session.realm.name, peer: this.peer.transport.peer }, 'session resumed');
     this.outbox.send({ code: MessageCode.Welcome, session: session.id, details });
+    this.#unproven = true;
     resumption.resent(session.resend(request.answers));
     // Only now on_attach (and anything it publishes, which may match the session's own
     // subscriptions): the resumed WELCOME is the first message on the new transport, then the kept

@@ -142,6 +142,12 @@ export class AnswerRing {
   #lostUpTo = 0;
   /** The current resume token's octets; undefined until the first WELCOME that grants resumption. */
   token: Buffer | undefined;
+  /**
+   * The token a resume used, still valid until the client sends its first message on that resume's
+   * attachment (which proves it read the WELCOME with the new token): a cut between the resumed
+   * WELCOME and the client reading it must not cost the session. [F16 of #18's client review]
+   */
+  previousToken: Buffer | undefined;
   /** EVENTs dropped while detached, per subscription (WELCOME.Details.resume-missed). */
   missed: Map<SubscriptionId, number> | undefined;
   /**
@@ -404,11 +410,14 @@ export class Resumption {
 
   /**
    * Gives `session` a new resume token (at each WELCOME that grants resumption): the previous one is
-   * void. Answers the token, base64; the cluster hears of its hash only.
+   * void, except `used` (the token a resume presented), which stays valid until `proven` (the
+   * client's first message on the new attachment). Answers the token, base64; the cluster hears of
+   * its hash only (a resume with `used` works on this node only).
    */
-  issue(session: ResumableSession): string {
+  issue(session: ResumableSession, used?: string): string {
     const ring = session.ring!;
     const token = randomBytes(TOKEN_OCTETS);
+    ring.previousToken = used !== undefined ? Buffer.from(used, 'base64') : undefined;
     ring.token = token;
     this.#sessions.set(session.id, session);
     this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
@@ -429,12 +438,17 @@ export class Resumption {
     if (session === undefined) return 'no such session';
     const ring = session.ring;
     if (ring?.token === undefined || !session.live) return 'not resumable';
-    if (!tokenMatches(request.token, ring.token)) return 'bad token';
+    if (!tokenMatches(request.token, ring.token) && (ring.previousToken === undefined || !tokenMatches(request.token, ring.previousToken))) return 'bad token';
     // Another resume with this token is being checked (an asynchronous recheck): a token is usable once.
     if (ring.resuming) return 'resume in progress';
     if (request.realm !== undefined && request.realm !== session.realm.name) return 'wrong realm';
     if (request.authid !== undefined && request.authid !== session.identity.authid) return 'wrong authid';
     return session;
+  }
+
+  /** The client sent a message on its resumed attachment: it read the WELCOME, the token the resume used is void. */
+  proven(session: ResumableSession): void {
+    if (session.ring !== undefined) session.ring.previousToken = undefined;
   }
 
   /** Check 5: the answers the client lacks are all kept. */
@@ -487,11 +501,29 @@ export class Resumption {
       expiresAt: this.#clock.now() + windowMs,
       timer: this.#clock.setTimeout(() => {
         if (ring.detached === undefined || !session.live) return;
-        this.#stats.detachedEnded('expired');
-        this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
-        session.end();
+        // In a cluster the session's record goes first: a node that claimed it meanwhile wins (the
+        // session is handed over, not expired). [ap_session_resumption]
+        const source = this.resumeSource;
+        if (source?.expire === undefined) return this.#expire(session);
+        const end = (mayEnd: boolean): void => {
+          if (mayEnd) this.#expire(session);
+        };
+        source.expire(session.id).then(end, () => end(true));
       }, windowMs),
     };
+  }
+
+  #expire(session: ResumableSession): void {
+    if (session.ring?.detached === undefined || !session.live) return;
+    this.#stats.detachedEnded('expired');
+    this.#log.debug({ session: session.id, realm: session.realm.name }, 'detached session expired');
+    session.end();
+  }
+
+  /** Ends a detached session held here as its expiry does (the cluster: a claim of its record came to nothing). */
+  expire(id: SessionId): void {
+    const session = this.#sessions.get(id);
+    if (session !== undefined) this.#expire(session);
   }
 
   /**

@@ -13,6 +13,8 @@ export interface ClusterBuckets {
   retained: KV;
   subscriptions: KV;
   testaments: KV;
+  /** One record per resumable session of the cluster (resume.ts). */
+  resumable: KV;
 }
 
 /** A NATS subscription, as far as the modules use it. */

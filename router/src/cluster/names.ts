@@ -104,7 +104,7 @@ export class ClusterNames {
     return `${this.prefix}.n.${name}`;
   }
 
-  bucket(kind: 'registrations' | 'sessions' | 'subscriptions' | 'retained' | 'testaments'): string {
+  bucket(kind: 'registrations' | 'sessions' | 'subscriptions' | 'retained' | 'testaments' | 'resumable'): string {
     return `${this.prefix}-${kind}`;
   }
 
@@ -115,6 +115,14 @@ export class ClusterNames {
 
   sessionKey(realm: string, session: number): string {
     return `${token(realm)}.${session}`;
+  }
+
+  /**
+   * KV key of a resumable session's record: its ID alone (session IDs are unique in the cluster,
+   * and a dedicated resume names no realm).
+   */
+  resumableKey(session: number): string {
+    return String(session);
   }
 
   subscriptionKey(realm: string, node: string, subscription: number): string {

@@ -9,6 +9,8 @@
  *   installed in the realm, carries publications, registrations, relayed invocations and the
  *   session and subscription registries.
  * - Direct messages to a node go to `<prefix>.n.<node>`.
+ * - Session resumption across nodes: one ClusterResume (resume.ts) per node, over the
+ *   `resumable` bucket (a resume names a session, not always a realm).
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
@@ -20,6 +22,7 @@ import type { ClusterBuckets, NodeLink } from './link.js';
 import { ClusterNames } from './names.js';
 import type { RealmLink } from './realm-link.js';
 import type { RemoteLink } from './remote-session.js';
+import { ClusterResume } from './resume.js';
 import { decodeCluster, encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
 
@@ -52,6 +55,8 @@ export class ClusterNode implements RemoteLink, NodeLink {
   /** Since when the NATS connection has been up (0 while it is down). */
   #connectedSince = Date.now();
   #stopped = false;
+  /** This node's ResumeSource (the cluster plugin hands it to the core). */
+  readonly resume: ClusterResume;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -61,6 +66,8 @@ export class ClusterNode implements RemoteLink, NodeLink {
   ) {
     this.self = config.node;
     this.names = new ClusterNames(config.prefix);
+    // A holding node silent for a node timeout is dead for this one: the resume is refused then.
+    this.resume = new ClusterResume(this, { handOverTimeoutMs: config.nodeTimeoutMs });
   }
 
   /**
@@ -81,7 +88,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     });
     const names = new ClusterNames(config.prefix);
     const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments', storage: 'memory' | 'file'): Promise<KV> =>
+    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable', storage: 'memory' | 'file'): Promise<KV> =>
       kvm.create(names.bucket(kind), { history: 1, storage });
     const buckets: ClusterBuckets = {
       registrations: await open('registrations', 'memory'),
@@ -89,6 +96,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
       retained: await open('retained', 'file'),
       subscriptions: await open('subscriptions', 'memory'),
       testaments: await open('testaments', 'memory'),
+      resumable: await open('resumable', 'memory'),
     };
     const node = new ClusterNode(config, nc, buckets, log);
     await node.#listen();
@@ -158,6 +166,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
         for (const link of this.#links.values()) link.resync();
+        this.resume.resync();
       }
     }
   }
@@ -228,6 +237,9 @@ export class ClusterNode implements RemoteLink, NodeLink {
       if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
       if (this.#firstLive() !== this.self) return;
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
+      this.resume.purge(node, incarnation).catch((err: unknown) => {
+        this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete");
+      });
     }, this.config.heartbeatMs);
     timer.unref();
   }
@@ -303,6 +315,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
       return;
     }
     if (m.kind === 'h') return this.#heard(m.node, m.incarnation);
+    if (m.kind === 'r' || m.kind === 's' || m.kind === 'f') return this.resume.onDirect(m);
     const link = m.kind === 'e' ? undefined : this.#links.get(m.realm);
     if (link === undefined) return;
     try {
@@ -316,6 +329,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {
       await this.nc.drain();

@@ -32,8 +32,34 @@ export class ClusterPlugin implements RealmPlugin {
 
   /** This node's link to NATS, made on first use (the first realm's install, or the JetStream event store before it). */
   connect(): Promise<ClusterNode> {
-    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => (this.#connected = node));
+    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => {
+      this.#connected = node;
+      this.#resumeAcross(node);
+      return node;
+    });
     return this.#node;
+  }
+
+  /**
+   * Session resumption across nodes [ap_session_resumption]: the node's ClusterResume becomes the
+   * router's ResumeSource (where a resume of a session held elsewhere is looked up, and whom the
+   * registry tells of tokens and ends), the registry its host (hand-overs, forwarded answers,
+   * expiries). The adopted session's routes are the registry's to restore (resumption.ts adopt,
+   * through the realm's hooks: this node's realm link claims and listens as for any route).
+   */
+  #resumeAcross(node: ClusterNode): void {
+    const resumption = this.core.resumption;
+    node.resume.host = {
+      handOver: (session, forward) => resumption.handOver(session, forward),
+      deliver: (session, msg) => resumption.deliver(session, msg),
+      expire: (session) => resumption.expire(session),
+      limitExceeded: (limit) => this.core.stats.limitExceeded(limit),
+      accepts: (name) => {
+        const realm = this.core.realm(name);
+        return realm !== undefined && resumption.grants(realm);
+      },
+    };
+    resumption.resumeSource = node.resume;
   }
 
   async install(realm: Realm, context: PluginContext): Promise<PluginTeardown> {
@@ -42,7 +68,10 @@ export class ClusterPlugin implements RealmPlugin {
     this.#links++;
     const teardown = async (): Promise<void> => {
       node.detach(link);
-      if (--this.#links === 0) await node.stop();
+      if (--this.#links === 0) {
+        if (this.core.resumption.resumeSource === node.resume) this.core.resumption.resumeSource = undefined;
+        await node.stop();
+      }
     };
     context.observe(link.hooks);
     // Subscriptions made before this plugin observed the realm (a history rule's, which the history

@@ -99,6 +99,12 @@ export class RealmLink {
       onDetach: (session, closing) => {
         if (!closing) relays.detached(session);
       },
+      // A session resumed here may have come from another node (resumption.ts adopt): its record
+      // in the sessions bucket, deleted there at the move, is written again (a resume on this
+      // node rewrites it with the new transport's details). [ap_session_resumption]
+      onAttach: (session, resumed) => {
+        if (resumed) sessions.joined(session);
+      },
       onJoin: (session) => sessions.joined(session),
       onLeave: (session) => {
         // Invocations relayed to it end now: the callers' nodes answer wamp.error.canceled.
@@ -122,7 +128,14 @@ export class RealmLink {
       },
       // A subscriber elsewhere is known to NATS, not to this node.
       wantsEvent: () => true,
-      claimRegistration: (session, procedure, match, invoke, options) => claims.claim(session, procedure, match, invoke, options),
+      claimRegistration: (session, procedure, match, invoke, options) => {
+        // Only a session moved here registers while detached (resumption.ts adopt restores its
+        // registrations before the resume attaches it). Session IDs are unique in the cluster:
+        // stand-ins with its ID are the session before it moved; they go before it registers
+        // again, whatever the bucket still says of the node it left.
+        if (!session.attached) standIns.moved(session.id);
+        return claims.claim(session, procedure, match, invoke, options);
+      },
       takeAnswer: (session, msg) => relays.takeAnswer(session, msg),
       onTestaments: (session, list) => testaments.store(session, list),
       remoteSessions: () => sessions.remoteSessions(),

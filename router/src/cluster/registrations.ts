@@ -118,7 +118,9 @@ export class RegistrationClaims {
     return this.#modify<Refusal>(
       key,
       (record) => {
-        const live = record?.callees.filter((c) => this.node.isLive(c.node, c.inc) && !(c.node === me.node && c.session === me.session)) ?? [];
+        // Session IDs are unique in the cluster: the same session on another node is this one before
+        // it moved here (session resumption), whose release may still be on its way.
+        const live = record?.callees.filter((c) => this.node.isLive(c.node, c.inc) && c.session !== me.session) ?? [];
         if (record === undefined || live.length === 0) return { put: { procedure, match, policy: invoke, callees: [me] } };
         if (record.policy !== invoke)
           return {

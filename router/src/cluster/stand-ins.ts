@@ -115,6 +115,14 @@ export class RemoteCallees {
     }
   }
 
+  /**
+   * A session moved to this node (session resumption): its stand-ins for the node it left go now,
+   * before the bucket says so, so that its registrations can be made here at once.
+   */
+  moved(session: SessionId): void {
+    for (const [id, standIn] of this.#standIns) if (standIn.session.id === session) this.#drop(id, 'callee moved to another node');
+  }
+
   /** A node is gone: its stand-ins go first, and the calls pending on them end. */
   nodeGone(node: string): void {
     for (const [id, standIn] of this.#standIns) if (standIn.node === node) this.#drop(id, 'callee node is gone');

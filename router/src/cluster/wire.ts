@@ -67,7 +67,36 @@ export interface Kill {
   silent: boolean;
 }
 
-export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill;
+/**
+ * Session resumption [ap_session_resumption]: the node a client resumes on (`from`), having claimed
+ * the session's record in the `resumable` bucket, asks the node holding the session to give it up.
+ */
+export interface HandOverRequest {
+  kind: 'r';
+  from: string;
+  /** The asking node's number for this request (the reply carries it back). */
+  id: number;
+  session: SessionId;
+}
+
+/**
+ * The holding node's reply: the session's snapshot (resume.ts writes and checks its plain form),
+ * or null when it holds no such session any more (ended, expired, claimed by nobody it knows).
+ */
+export interface HandOverReply {
+  kind: 's';
+  id: number;
+  snapshot: unknown;
+}
+
+/** A later answer to a call a moved session made on the sending node, for the node it moved to. */
+export interface Forwarded {
+  kind: 'f';
+  session: SessionId;
+  wire: unknown[];
+}
+
+export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill | HandOverRequest | HandOverReply | Forwarded;
 
 type FilterWire = [number[] | null, number[] | null, string[] | null, string[] | null, string[] | null, string[] | null] | null;
 
@@ -129,6 +158,12 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
       return msgpackCodec.encode(['a', m.from, m.realm, m.session, m.wire]) as Uint8Array;
     case 'k':
       return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message, m.silent]) as Uint8Array;
+    case 'r':
+      return msgpackCodec.encode(['r', m.from, m.id, m.session]) as Uint8Array;
+    case 's':
+      return msgpackCodec.encode(['s', m.id, m.snapshot ?? null]) as Uint8Array;
+    case 'f':
+      return msgpackCodec.encode(['f', m.session, m.wire]) as Uint8Array;
   }
 }
 
@@ -170,6 +205,12 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
       return { kind: 'a', from: str(1), realm: str(2), session: num(3) as SessionId, wire: arr(4) };
     case 'k':
       return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4), silent: a[5] === true };
+    case 'r':
+      return { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId };
+    case 's':
+      return { kind: 's', id: num(1), snapshot: a[2] ?? null };
+    case 'f':
+      return { kind: 'f', session: num(1) as SessionId, wire: arr(2) };
     default:
       throw new Error(`unknown cluster message kind ${JSON.stringify(a[0])}`);
   }

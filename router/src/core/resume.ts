@@ -127,4 +127,10 @@ export interface ResumeSource {
    * token or identity, or a lost race (the resume is refused).
    */
   take(request: ResumeRequest): Promise<SessionSnapshot | undefined>;
+  /**
+   * A detached session of this node reached the end of its window: true when it may end (its
+   * record is gone), false when another node claimed it first (it is handed over instead, or ended
+   * by the source through the registry if the claimer never asks). Absent: it ends at once.
+   */
+  expire?(session: SessionId): Promise<boolean>;
 }

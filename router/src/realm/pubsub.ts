@@ -223,10 +223,13 @@ export class PubSub {
     const replayed = new Set<PublicationId>();
     const pattern = subscription.match !== 'exact';
     let gap = replay.gap;
+    const lastReplayed = replay.events[replay.events.length - 1];
     for (const e of replay.events) {
       const details: Dict = { ...e.details, history: true };
       if (pattern) details['topic'] = e.topic;
       if (gap) details['history_gap'] = true;
+      // The end of the replay, said: a client delivers what it held back then, whatever the link's pace.
+      if (e === lastReplayed) details['history_last'] = true;
       gap = false;
       const event: Event = { code: MessageCode.Event, subscription: subscription.id, publication: e.publication, details };
       if (e.args !== undefined) event.args = e.args;

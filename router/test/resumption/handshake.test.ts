@@ -86,7 +86,10 @@ describe('resume', () => {
     const pub = await RawPeer.join(r.url);
     pub.send([MessageCode.Publish, 1, {}, 'com.topic', ['hi']]);
     expect(await peer.next()).toMatchObject([MessageCode.Event, subscribed[2], expect.any(Number), {}, ['hi']]);
-    // A token works once.
+    // A token works once: void once the client sent a message on the resumed attachment (which
+    // proves it read the new token; see previous-token.test.ts for a cut before that).
+    peer.send([MessageCode.Subscribe, 2, {}, 'com.other']);
+    expect((await peer.next())[0]).toBe(MessageCode.Subscribed);
     peer.ws.terminate();
     await until(() => r.realm('realm1')!.sessions.get(a.session as never)?.attached === false, 3000, 'detach');
     expectRefused((await dedicated(r.url, a.session, a.token)).answer);
@@ -292,7 +295,8 @@ describe('answers kept', () => {
     const s2 = await a.next();
     await cut(r, a);
     const { peer, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 0 });
-    expectResumed(answer, a.session);
+    // The WELCOME says how many kept answers follow it.
+    expect(expectResumed(answer, a.session)['resume-resent']).toBe(2);
     expect(await peer.next()).toEqual(s1);
     expect(await peer.next()).toEqual(s2);
   });
@@ -331,6 +335,8 @@ describe('answers kept', () => {
     const d = expectResumed((await dedicated(r.url, a.session, a.token)).answer, a.session);
     expect(d['resume-last-request']).toBe(3);
     expect(d['resume-missed']).toEqual({ [String(sub)]: 2 });
+    // Without resume-answers: the answers never handed to an open transport follow (none here).
+    expect(d['resume-resent']).toBe(0);
   });
 });
 

@@ -156,6 +156,18 @@ describe('RegistrationClaims', () => {
     expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([['n1', 1]]);
   });
 
+  it('a session that moved here (resumption) replaces its own callee entry of the node it left', async () => {
+    const { claims, bucket } = setup();
+    await bucket.put(KEY, bytes(other('n2', 1)));
+    expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toBeUndefined();
+    expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([['n1', 1]]);
+    // Another session's single registration on a live node still holds the key.
+    await bucket.put(KEY, bytes(other('n2', 5)));
+    expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toEqual(
+      refusal(ErrorUri.ProcedureAlreadyExists, "'com.p' is already registered"),
+    );
+  });
+
   it('reads again after losing a compare-and-set race, and then sees the winner', async () => {
     const { claims, bucket } = setup();
     bucket.before = () => void bucket.put(KEY, bytes(other('n2', 7)));

@@ -316,6 +316,18 @@ describe('RemoteCallees', () => {
     standIns.stop();
     expect(log.at(-1)).toBe('drop 3: router shutting down');
   });
+
+  it('a session that moved here (resumption) loses its stand-ins, under every key, and no other', () => {
+    const { standIns, log } = setup();
+    standIns.reconcile('k', record([callee('n2', 2), callee('n3', 3)]));
+    standIns.reconcile('k2', { ...record([callee('n2', 2)]), procedure: 'com.q' });
+    log.length = 0;
+    standIns.moved(2 as SessionId);
+    expect(log).toEqual(['drop 2: callee moved to another node']);
+    expect(standIns.size).toBe(1);
+    standIns.moved(9 as SessionId);
+    expect(log).toHaveLength(1);
+  });
 });
 
 describe('SessionRegistry', () => {

@@ -198,7 +198,10 @@ describe('a token is usable once, even with an asynchronous recheck (F11)', () =
     await until(() => a.peer.received.length > 0);
     expect(a.peer.received[0]![0]).toBe(MessageCode.Welcome);
     expect(a.peer.received[0]![1]).toBe(session.id);
-    // The token was used: a third resume with it is refused too.
+    // The token was used: once the client sent a message on a's attachment (it read the new
+    // token), a third resume with it is refused too. (Before that it still works: F16 of the
+    // client review, router/test/resumption/previous-token.test.ts.)
+    a.connection.onFrame([MessageCode.Subscribe, 1, {}, 'com.proof']);
     const c = open();
     c.connection.onFrame([MessageCode.Hello, null, { 'resume-session': session.id, 'resume-token': token }]);
     expect(c.peer.received[0]![0]).toBe(MessageCode.Abort);

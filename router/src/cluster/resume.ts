@@ -1,0 +1,496 @@
+/**
+ * Session resumption across the cluster [ap_session_resumption]: a session detached on one node
+ * resumes on another. The cluster's ResumeSource (core/resume.ts), one per node:
+ *
+ * - The `resumable` bucket keeps one record per resumable session, under its ID: the node holding
+ *   it, the realm and identity a resume must match, and SHA-256 of its current token (the token
+ *   never leaves its node). Written at each token issue, deleted at the end, both by
+ *   compare-and-set at the revision this node wrote: a record another node claimed is left alone.
+ * - `take`: the node a client resumes on reads the record, checks the token's hash in constant
+ *   time, claims the record (compare-and-set at the revision read: a resume racing an expiry or
+ *   another resume has one winner), and asks the holding node by direct message to hand the
+ *   session over; the reply is its snapshot, which the core adopts.
+ * - The holding node's expiry deletes the record at its revision first (`expire`): when that fails
+ *   the record was claimed, and the session is handed over instead of expired.
+ * - Later answers to calls the moved session made on the old node follow it by direct message.
+ *
+ * The core's registry (resumption.ts) is reached through ResumeHost, so that this module is
+ * tested with a fake node and a fake host, without NATS or sessions.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { KvEntry } from '@nats-io/kv';
+import type { Dict, MatchPolicy, RegistrationId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import { isDict, parseMessage, toWire } from '@switchboard/schemas';
+import type { InvocationPolicy } from '../dealer/registration.js';
+import type { SessionIdentity } from '../core/endpoint.js';
+import type {
+  KeptAnswer,
+  RegistrationSnapshot,
+  ResumeRequest,
+  ResumeSource,
+  SessionSnapshot,
+  SubscriptionSnapshot,
+  TestamentSnapshot,
+} from '../core/resume.js';
+import type { NodeLink } from './link.js';
+import { isConflict, json, parseRecord } from './link.js';
+import { encodeCluster } from './wire.js';
+import type { ClusterMessage } from './wire.js';
+
+/** A resumable session's record in the `resumable` bucket. */
+export interface ResumableRecord {
+  /** The node holding the session, and its incarnation (a restarted node's sessions are gone). */
+  node: string;
+  inc: number;
+  realm: string;
+  authid: string;
+  authrole: string;
+  /** SHA-256 of the current token's 16 octets, hex. */
+  tokenHash: string;
+}
+
+/** What this module needs of the core's registry of resumable sessions (resumption.ts). */
+export interface ResumeHost {
+  /**
+   * Gives a session held here up to another node: closes its transport if attached, removes its
+   * subscriptions and registrations quietly, keeps its calls as caller running (their later
+   * answers go to `forward`) and answers its snapshot; undefined when no such session is held.
+   */
+  handOver(session: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
+  /** Sends an answer forwarded from the node a session moved from through the adopted session; false if not held here. */
+  deliver(session: SessionId, msg: WampMessage): boolean;
+  /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
+  expire(session: SessionId): void;
+  /**
+   * Whether this node can adopt a session of `realm` (it serves the realm, with resumption on):
+   * checked before the claim, since a session handed over and then not adopted would be lost.
+   */
+  accepts?(realm: string): boolean;
+  /** A resume was refused past a bound of this module (switchboard_limits_exceeded_total{limit}). */
+  limitExceeded?(limit: string): void;
+}
+
+/** The node as this module uses it. */
+export type ResumeNode = Pick<NodeLink, 'self' | 'incarnation' | 'names' | 'log' | 'isLive' | 'sendToNode'> & {
+  readonly buckets: Pick<NodeLink['buckets'], 'resumable'>;
+};
+
+export interface ClusterResumeOptions {
+  /** How long a node waits for the holding node's snapshot (then the resume is refused). */
+  handOverTimeoutMs: number;
+  /**
+   * At most this many takes waiting for a holding node at once (default 1000; past it a resume is
+   * refused and counted as limit `maxPendingResumeTakes`): what a flood of resumes of sessions held
+   * elsewhere can hold of this node.
+   */
+  maxPendingTakes?: number;
+}
+
+/**
+ * This node's own record of one session: what and at which revision it last wrote (undefined once
+ * deleted or lost to a claim), and its writes in order (forgotten when none is queued and no record is left).
+ */
+interface Held {
+  record: ResumableRecord | undefined;
+  revision: number | undefined;
+  queue: Promise<unknown>;
+  queued: number;
+}
+
+interface PendingTake {
+  resolve(snapshot: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+const TOKEN_OCTETS = 16;
+
+/** SHA-256 of a token's octets, hex (what `issued` receives and the record keeps). */
+export function tokenHash(token: string): string | undefined {
+  const octets = Buffer.from(token, 'base64');
+  if (octets.length !== TOKEN_OCTETS || octets.toString('base64') !== token) return undefined;
+  return createHash('sha256').update(octets).digest('hex');
+}
+
+/** Whether two hex hashes are equal, in time independent of where they differ. */
+function sameHash(a: string, b: unknown): boolean {
+  if (typeof b !== 'string' || b.length !== a.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export class ClusterResume implements ResumeSource {
+  /** The core's registry (set by the cluster plugin once the router has one). */
+  host: ResumeHost | undefined;
+  readonly #held = new Map<SessionId, Held>();
+  readonly #pending = new Map<number, PendingTake>();
+  /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
+  readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
+  #nextTake = 0;
+  readonly #timeoutMs: number;
+  readonly #maxPending: number;
+
+  constructor(
+    readonly node: ResumeNode,
+    options: ClusterResumeOptions,
+  ) {
+    this.#timeoutMs = options.handOverTimeoutMs;
+    this.#maxPending = options.maxPendingTakes ?? 1000;
+  }
+
+  #key(session: SessionId): string {
+    return this.node.names.resumableKey(session);
+  }
+
+  /** Runs a bucket operation on a session's record after the ones before it. */
+  #enqueue<T>(session: SessionId, op: (held: Held) => Promise<T>): Promise<T> {
+    let held = this.#held.get(session);
+    if (held === undefined) {
+      held = { record: undefined, revision: undefined, queue: Promise.resolve(), queued: 0 };
+      this.#held.set(session, held);
+    }
+    const h = held;
+    h.queued++;
+    const run = h.queue.then(() => op(h));
+    h.queue = run
+      .catch(() => undefined)
+      .then(() => {
+        if (--h.queued === 0 && h.revision === undefined && this.#held.get(session) === h) this.#held.delete(session);
+      });
+    return run;
+  }
+
+  issued(session: SessionId, realm: string, identity: SessionIdentity, hash: string): void {
+    const record: ResumableRecord = {
+      node: this.node.self,
+      inc: this.node.incarnation,
+      realm,
+      authid: identity.authid,
+      authrole: identity.authrole,
+      tokenHash: hash,
+    };
+    const { resumable } = this.node.buckets;
+    void this.#enqueue(session, async (held) => {
+      held.record = record;
+      try {
+        // At the revision written before: a record another node claimed meanwhile is not taken back.
+        held.revision =
+          held.revision === undefined
+            ? await resumable.put(this.#key(session), json(record))
+            : await resumable.update(this.#key(session), json(record), held.revision);
+      } catch (err) {
+        this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable session not recorded (it resumes on this node only)');
+      }
+    });
+  }
+
+  ended(session: SessionId): void {
+    if (!this.#held.has(session)) return;
+    void this.#enqueue(session, (held) => this.#delete(session, held));
+  }
+
+  /** Deletes this node's record at the revision it wrote; false when another node claimed it meanwhile. */
+  async #delete(session: SessionId, held: Held): Promise<boolean> {
+    const revision = held.revision;
+    // Whatever comes of it, the record is no longer this node's to write at that revision: a token
+    // issued after (a resume here while the expiry ran) writes a new one.
+    held.revision = undefined;
+    held.record = undefined;
+    if (revision === undefined) return true;
+    try {
+      await this.node.buckets.resumable.delete(this.#key(session), { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not deleted');
+      return true;
+    }
+  }
+
+  /**
+   * A detached session's window passed: true when this node may end it (its record is gone),
+   * false when another node claimed the record first: the session is then handed over when that
+   * node asks, or ended after the hand-over timeout if it never does.
+   */
+  async expire(session: SessionId): Promise<boolean> {
+    if (!this.#held.has(session)) return true;
+    const mayEnd = await this.#enqueue(session, (held) => this.#delete(session, held));
+    if (!mayEnd) {
+      this.node.log.info({ session }, 'cluster: resumable session claimed by another node as it expired; kept for the hand-over');
+      const timer = setTimeout(() => {
+        this.#claimed.delete(session);
+        this.host?.expire(session);
+      }, this.#timeoutMs * 2);
+      timer.unref();
+      this.#claimed.set(session, timer);
+    }
+    return mayEnd;
+  }
+
+  async take(request: ResumeRequest): Promise<SessionSnapshot | undefined> {
+    const refuse = (why: string): undefined => {
+      this.node.log.info({ session: request.session, why }, 'cluster: resume refused');
+      return undefined;
+    };
+    const hash = tokenHash(request.token);
+    if (hash === undefined) return refuse('malformed token');
+    const { resumable } = this.node.buckets;
+    const key = this.#key(request.session);
+    let entry: KvEntry | null;
+    try {
+      entry = await resumable.get(key);
+    } catch (err) {
+      return refuse(`bucket unreachable: ${(err as Error).message}`);
+    }
+    if (entry === null || entry.operation !== 'PUT') return refuse('no record');
+    const record = parseRecord<ResumableRecord>(entry);
+    if (record === undefined || typeof record.node !== 'string' || typeof record.inc !== 'number') return refuse('unreadable record');
+    if (!sameHash(hash, record.tokenHash)) return refuse('token');
+    if (request.realm !== undefined && request.realm !== record.realm) return refuse('realm');
+    if (request.authid !== undefined && request.authid !== record.authid) return refuse('authid');
+    if (record.node === this.node.self) return refuse('held by this node, which does not know it');
+    if (this.host?.accepts?.(record.realm) === false) return refuse(`realm ${record.realm} not resumable on this node`);
+    if (!this.node.isLive(record.node, record.inc)) {
+      // Its sessions died with it (their testaments fired): the record is only a leftover.
+      resumable.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+      return refuse('holding node dead');
+    }
+    if (this.#pending.size >= this.#maxPending) {
+      this.host?.limitExceeded?.('maxPendingResumeTakes');
+      return refuse('too many resumes waiting for their nodes');
+    }
+    const claim: ResumableRecord = { ...record, node: this.node.self, inc: this.node.incarnation };
+    let revision: number;
+    try {
+      revision = await resumable.update(key, json(claim), entry.revision);
+    } catch (err) {
+      return refuse(isConflict(err) ? 'lost the race (expired, resumed or reissued meanwhile)' : `claim failed: ${(err as Error).message}`);
+    }
+    const answer = await this.#ask(record.node, request.session);
+    const snapshot = answer === null ? undefined : snapshotFromWire(answer);
+    if (snapshot === undefined || snapshot.id !== request.session) {
+      // Nothing to adopt: the claim is void.
+      resumable.delete(key, { previousSeq: revision }).catch(() => undefined);
+      return refuse(answer === null ? 'holding node gave nothing (ended, or silent)' : 'malformed snapshot');
+    }
+    this.#held.set(request.session, { record: claim, revision, queue: Promise.resolve(), queued: 0 });
+    return snapshot;
+  }
+
+  /** Asks `node` for a session's snapshot; null when it has none or does not answer in time. */
+  #ask(node: string, session: SessionId): Promise<unknown> {
+    const id = ++this.#nextTake;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.node.log.warn({ session, holder: node }, 'cluster: no hand-over answer in time; resume refused');
+        resolve(null);
+      }, this.#timeoutMs);
+      timer.unref();
+      this.#pending.set(id, { resolve, timer });
+      if (!this.node.sendToNode(node, encodeCluster({ kind: 'r', from: this.node.self, id, session }))) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        resolve(null);
+      }
+    });
+  }
+
+  /** A hand-over request, its reply, or a forwarded answer. */
+  onDirect(m: ClusterMessage): void {
+    if (m.kind === 'r') void this.#handOver(m.from, m.id, m.session);
+    else if (m.kind === 's') {
+      const pending = this.#pending.get(m.id);
+      if (pending === undefined) {
+        if (m.snapshot !== null) this.node.log.error({ take: m.id }, 'cluster: a session was handed over after its resume gave up; it is lost');
+        return;
+      }
+      this.#pending.delete(m.id);
+      clearTimeout(pending.timer);
+      pending.resolve(m.snapshot);
+    } else if (m.kind === 'f') {
+      let msg: WampMessage;
+      try {
+        msg = parseMessage(m.wire);
+      } catch {
+        return;
+      }
+      if (this.host?.deliver(m.session, msg) !== true)
+        this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
+    }
+  }
+
+  /** The holding node's side: gives the session up if `from` holds its record now. */
+  async #handOver(from: string, id: number, session: SessionId): Promise<void> {
+    let snapshot: SessionSnapshot | undefined;
+    try {
+      const entry = await this.node.buckets.resumable.get(this.#key(session));
+      const record = entry === null || entry.operation !== 'PUT' ? undefined : parseRecord<ResumableRecord>(entry);
+      if (record?.node === from && this.host !== undefined) {
+        const claimed = this.#claimed.get(session);
+        if (claimed !== undefined) clearTimeout(claimed);
+        this.#claimed.delete(session);
+        // The record is the new node's now: this node's `ended` must not touch it.
+        this.#held.delete(session);
+        snapshot = await this.host.handOver(session, (msg) => {
+          this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg) }));
+        });
+      }
+    } catch (err) {
+      this.node.log.error({ session, err }, 'cluster: hand-over failed');
+      snapshot = undefined;
+    }
+    this.node.sendToNode(from, encodeCluster({ kind: 's', id, snapshot: snapshot === undefined ? null : snapshotToWire(snapshot) }));
+  }
+
+  /**
+   * After NATS comes back: this node's records that are missing (a nats-server restart loses the
+   * memory bucket) are written again; one another node claimed meanwhile is left alone.
+   */
+  resync(): void {
+    const { resumable } = this.node.buckets;
+    for (const session of [...this.#held.keys()]) {
+      void this.#enqueue(session, async (h) => {
+        if (h.record === undefined) return;
+        try {
+          const entry = await resumable.get(this.#key(session));
+          if (entry !== null && entry.operation === 'PUT') return;
+          h.revision = await resumable.put(this.#key(session), json(h.record));
+        } catch (err) {
+          this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not restored');
+        }
+      });
+    }
+  }
+
+  /** Removes a dead node's records (done by one live node, with its sessions). */
+  async purge(dead: string, inc: number): Promise<void> {
+    const { resumable } = this.node.buckets;
+    const keys: string[] = [];
+    for await (const key of await resumable.keys()) keys.push(key);
+    for (const key of keys) {
+      const entry = await resumable.get(key);
+      if (entry === null || entry.operation !== 'PUT') continue;
+      const record = parseRecord<ResumableRecord>(entry);
+      if (record?.node !== dead || record.inc !== inc) continue;
+      await resumable.delete(key, { previousSeq: entry.revision }).catch((err: unknown) => {
+        if (!isConflict(err)) throw err;
+      });
+    }
+  }
+
+  stop(): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.resolve(null);
+    }
+    this.#pending.clear();
+    for (const timer of this.#claimed.values()) clearTimeout(timer);
+    this.#claimed.clear();
+  }
+}
+
+// ---- the snapshot on the wire ----------------------------------------------------------------
+// Plain MessagePack data; kept answers as WAMP arrays (toWire/parseMessage), so that payloads keep
+// their binary and 64-bit values. Read back with every field checked: a malformed one refuses the resume.
+
+export function snapshotToWire(s: SessionSnapshot): Dict {
+  const w: Dict = {
+    id: s.id,
+    realm: s.realm,
+    identity: { ...s.identity },
+    roles: s.roles,
+    lastRequest: s.lastRequest,
+    answerSeq: s.answerSeq,
+    answers: s.answers.map((a) => [a.seq, toWire(a.message), a.delivered === true]),
+    subscriptions: s.subscriptions.map((x) => ({ ...x })),
+    registrations: s.registrations.map((x) => ({ ...x })),
+    expiresAt: s.expiresAt,
+  };
+  if (s.answersLost === true) w['answersLost'] = true;
+  if (s.listener !== undefined) w['listener'] = s.listener;
+  if (s.testaments !== undefined && s.testaments.length > 0) w['testaments'] = s.testaments.map((t) => ({ ...t }));
+  return w;
+}
+
+const MATCHES: readonly string[] = ['exact', 'prefix', 'wildcard'];
+const POLICIES: readonly string[] = ['single', 'roundrobin', 'random', 'first', 'last'];
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+/** A WAMP ID (1..2^53): route IDs and session IDs. */
+const isId = (v: unknown): v is number => isCount(v) && v > 0;
+
+export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
+  if (!isDict(w)) return undefined;
+  const { id, realm, identity, roles, lastRequest, answerSeq, answers, answersLost, listener, subscriptions, registrations, testaments, expiresAt } = w;
+  if (!isId(id) || typeof realm !== 'string' || !isDict(roles) || !isCount(lastRequest) || !isCount(answerSeq)) return undefined;
+  if (typeof expiresAt !== 'number' || !isDict(identity)) return undefined;
+  if (answersLost !== undefined && typeof answersLost !== 'boolean') return undefined;
+  // The listener key the token is bound to (a config identity: short).
+  if (listener !== undefined && (typeof listener !== 'string' || listener.length > 1024)) return undefined;
+  const { authid, authrole, authmethod, authprovider } = identity;
+  if (typeof authid !== 'string' || typeof authrole !== 'string' || typeof authmethod !== 'string' || typeof authprovider !== 'string') return undefined;
+  if (!Array.isArray(answers) || !Array.isArray(subscriptions) || !Array.isArray(registrations)) return undefined;
+  const kept: KeptAnswer[] = [];
+  for (const a of answers) {
+    if (!Array.isArray(a) || !isCount(a[0]) || !Array.isArray(a[1]) || (a[2] !== undefined && typeof a[2] !== 'boolean')) return undefined;
+    try {
+      kept.push({ seq: a[0], message: parseMessage(a[1]), delivered: a[2] === true });
+    } catch {
+      return undefined;
+    }
+  }
+  const subs: SubscriptionSnapshot[] = [];
+  for (const x of subscriptions) {
+    if (
+      !isDict(x) ||
+      !isId(x['id']) ||
+      typeof x['topic'] !== 'string' ||
+      !MATCHES.includes(x['match'] as string) ||
+      !isDict(x['options']) ||
+      !isCount(x['missed'])
+    )
+      return undefined;
+    subs.push({ id: x['id'] as SubscriptionId, topic: x['topic'], match: x['match'] as MatchPolicy, options: x['options'], missed: x['missed'] });
+  }
+  const regs: RegistrationSnapshot[] = [];
+  for (const x of registrations) {
+    if (
+      !isDict(x) ||
+      !isId(x['id']) ||
+      typeof x['procedure'] !== 'string' ||
+      !MATCHES.includes(x['match'] as string) ||
+      !POLICIES.includes(x['invoke'] as string) ||
+      !isDict(x['options'])
+    )
+      return undefined;
+    regs.push({
+      id: x['id'] as RegistrationId,
+      procedure: x['procedure'],
+      match: x['match'] as MatchPolicy,
+      invoke: x['invoke'] as InvocationPolicy,
+      options: x['options'],
+    });
+  }
+  let wills: TestamentSnapshot[] | undefined;
+  if (testaments !== undefined) {
+    if (!Array.isArray(testaments)) return undefined;
+    wills = [];
+    for (const x of testaments) {
+      if (!isDict(x) || typeof x['topic'] !== 'string' || !Array.isArray(x['args']) || !isDict(x['kwargs']) || !isDict(x['publishOptions'])) return undefined;
+      wills.push({ topic: x['topic'], args: x['args'], kwargs: x['kwargs'], publishOptions: x['publishOptions'] });
+    }
+  }
+  return {
+    id: id as SessionId,
+    realm,
+    identity: { authid, authrole, authmethod, authprovider },
+    roles,
+    lastRequest,
+    answerSeq,
+    answers: kept,
+    ...(answersLost === true && { answersLost: true }),
+    ...(listener !== undefined && { listener }),
+    subscriptions: subs,
+    registrations: regs,
+    ...(wills !== undefined && wills.length > 0 && { testaments: wills }),
+    expiresAt,
+  };
+}
