@@ -209,6 +209,8 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   #attempt = 0;
   /** Whether to ask for resumption: not in process (no link to lose; the router would not grant it). */
   readonly #asksResumption: boolean;
+  /** In a browser page: ends the session when the page goes away (see the constructor). */
+  #pageHide: (() => void) | undefined;
 
   constructor(options: ConnectOptions, runtime: Runtime) {
     super();
@@ -238,6 +240,14 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
       });
     }
     this.#reconnect = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    // [ap_session_resumption] A page that goes away (closed, reloaded, navigated) never resumes:
+    // its resume token lives in its memory. It ends its session now (GOODBYE) instead of leaving
+    // it detached for the router's resume window (a chat's roster would keep showing it).
+    const page = globalThis as { document?: unknown; addEventListener?: (type: string, listener: () => void) => void };
+    if (inProcess === undefined && page.document !== undefined && typeof page.addEventListener === 'function') {
+      this.#pageHide = () => void this.close();
+      page.addEventListener('pagehide', this.#pageHide);
+    }
     this.#asksResumption = options.resumable !== false && inProcess === undefined;
     this.session = new Session<Api>(this, options.realm, {
       protocolViolation: (detail) => this.#protocolViolation(detail),
@@ -671,6 +681,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#resume = undefined;
+    if (this.#pageHide !== undefined) {
+      (globalThis as { removeEventListener?: (type: string, listener: () => void) => void }).removeEventListener?.('pagehide', this.#pageHide);
+      this.#pageHide = undefined;
+    }
     this.#transport = undefined;
     this.session.detach(ending.error, true);
     const event: CloseEvent = { reason: ending.reason, message: ending.message, willReconnect: false };
