@@ -210,7 +210,7 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
   /** Whether to ask for resumption: not in process (no link to lose; the router would not grant it). */
   readonly #asksResumption: boolean;
   /** In a browser page: ends the session when the page goes away (see the constructor). */
-  #pageHide: (() => void) | undefined;
+  #pageHide: ((event: { persisted?: boolean }) => void) | undefined;
 
   constructor(options: ConnectOptions, runtime: Runtime) {
     super();
@@ -243,9 +243,13 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     // [ap_session_resumption] A page that goes away (closed, reloaded, navigated) never resumes:
     // its resume token lives in its memory. It ends its session now (GOODBYE) instead of leaving
     // it detached for the router's resume window (a chat's roster would keep showing it).
-    const page = globalThis as { document?: unknown; addEventListener?: (type: string, listener: () => void) => void };
+    // A page kept in the back/forward cache (`persisted`) keeps its memory and may be shown again:
+    // its connection is left to break, and the page resumes when it comes back.
+    const page = globalThis as { document?: unknown; addEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void };
     if (inProcess === undefined && page.document !== undefined && typeof page.addEventListener === 'function') {
-      this.#pageHide = () => void this.close();
+      this.#pageHide = (event) => {
+        if (event.persisted !== true) void this.close();
+      };
       page.addEventListener('pagehide', this.#pageHide);
     }
     this.#asksResumption = options.resumable !== false && inProcess === undefined;
@@ -682,7 +686,10 @@ export class Connection<Api extends ApiContract = Untyped> extends Emitter<Conne
     this.#state = 'closed';
     this.#resume = undefined;
     if (this.#pageHide !== undefined) {
-      (globalThis as { removeEventListener?: (type: string, listener: () => void) => void }).removeEventListener?.('pagehide', this.#pageHide);
+      (globalThis as { removeEventListener?: (type: string, listener: (event: { persisted?: boolean }) => void) => void }).removeEventListener?.(
+        'pagehide',
+        this.#pageHide,
+      );
       this.#pageHide = undefined;
     }
     this.#transport = undefined;
