@@ -24,7 +24,7 @@ import type {
   Unsubscribed,
   WampMessage,
 } from '@switchboard/schemas/core';
-import { ErrorUri, MAX_ID, MessageCode, WampError, isDict, listArgs, messageName, timerMs } from '@switchboard/schemas/core';
+import { ANSWER_CODES, ErrorUri, MAX_ID, MessageCode, WampError, isDict, listArgs, messageName, timerMs } from '@switchboard/schemas/core';
 import type { Connection } from './connection.js';
 import { ConnectionLostError, NotConnectedError, SessionClosedError, SwitchboardError, toError } from './errors.js';
 import type { CallOptions, EventDetails, PublishOptions, RegisterOptions, SubscribeOptions } from './options.js';
@@ -140,20 +140,6 @@ interface ActiveInvocation {
   /** The rest of a progressive call invocation's input, while more is expected. */
   input: AsyncQueue<InputChunk> | undefined;
 }
-
-/**
- * [ap_session_resumption] The messages the router sends in answer to requests, counted for
- * HELLO.Details.resume-answers (the router's classification: revocations count, EVENT does not).
- */
-const ANSWERS: ReadonlySet<number> = new Set([
-  MessageCode.Result,
-  MessageCode.Error,
-  MessageCode.Published,
-  MessageCode.Subscribed,
-  MessageCode.Unsubscribed,
-  MessageCode.Registered,
-  MessageCode.Unregistered,
-]);
 
 /** Un-acknowledged PUBLISHes kept for a resume (they get no answer that would release them). */
 const KEPT_PUBLISHES = 1000;
@@ -800,7 +786,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     if (this.#deferredCatchUp === undefined) return this.#handle(msg);
     // [ap_session_resumption] After a resumed WELCOME the router sends the kept answers first:
     // anything else means they are all here.
-    const answer = ANSWERS.has(msg.code);
+    const answer = ANSWER_CODES.has(msg.code);
     if (!answer) this.#startCatchUps();
     this.#handle(msg);
     if (answer && this.#deferredCatchUp !== undefined && --this.#resentLeft <= 0) this.#startCatchUps();
@@ -814,7 +800,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   }
 
   #handle(msg: WampMessage): void {
-    if (ANSWERS.has(msg.code)) this.#answered(msg);
+    if (ANSWER_CODES.has(msg.code)) this.#answered(msg);
     if (this.#replaying > 0) this.#endReplays(msg);
     switch (msg.code) {
       case MessageCode.Event:

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
-import { ErrorUri, MessageCode } from '@switchboard/schemas';
+import { ANSWER_CODES, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
 import type { KeptAnswer, ResumeRequest, ResumeSource, SessionSnapshot } from './core/resume.js';
@@ -34,22 +34,11 @@ const EARLY_MS = 30_000;
 export type DetachedEnd = 'expired' | 'overflow' | 'limit';
 
 /**
- * Whether the router's message `code` answers a request of the session (RESULT, ERROR, PUBLISHED,
- * SUBSCRIBED, UNSUBSCRIBED, REGISTERED, UNREGISTERED): what a resumable session keeps and counts.
+ * Whether the router's message `code` answers a request of the session (schemas' ANSWER_CODES,
+ * the one classification the client counts by too): what a resumable session keeps and counts.
  */
 export function isAnswer(code: MessageCode): boolean {
-  switch (code) {
-    case MessageCode.Result:
-    case MessageCode.Error:
-    case MessageCode.Published:
-    case MessageCode.Subscribed:
-    case MessageCode.Unsubscribed:
-    case MessageCode.Registered:
-    case MessageCode.Unregistered:
-      return true;
-    default:
-      return false;
-  }
+  return ANSWER_CODES.has(code);
 }
 
 /** An estimate of what keeping `msg` costs (payloadBytes of its payload and details, at least 16). */

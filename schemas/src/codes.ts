@@ -77,3 +77,19 @@ export const ROUTER_TO_CLIENT: ReadonlySet<MessageCode> = new Set<MessageCode>([
   MessageCode.Invocation,
   MessageCode.Interrupt,
 ]);
+
+/**
+ * [ap_session_resumption] The messages a router sends in answer to a session's requests
+ * (router-initiated revocations included): what a router keeps and numbers for a resumable
+ * session, and what a client counts for HELLO.Details.resume-answers (a Switchboard extension).
+ * EVENT, INVOCATION, INTERRUPT and the session's lifecycle messages are not answers.
+ */
+export const ANSWER_CODES: ReadonlySet<MessageCode> = new Set<MessageCode>([
+  MessageCode.Result,
+  MessageCode.Error,
+  MessageCode.Published,
+  MessageCode.Subscribed,
+  MessageCode.Unsubscribed,
+  MessageCode.Registered,
+  MessageCode.Unregistered,
+]);

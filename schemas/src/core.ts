@@ -2,7 +2,7 @@
  * `@switchboard/schemas/core`: the wire contract without the binary codecs (msgpackr, cbor-x), so
  * that a JSON-only browser bundle stays small. Add codecs from `./json`, `./msgpack`, `./cbor`.
  */
-export { MessageCode, messageName, isMessageCode, CLIENT_TO_ROUTER, ROUTER_TO_CLIENT } from './codes.js';
+export { MessageCode, messageName, isMessageCode, CLIENT_TO_ROUTER, ROUTER_TO_CLIENT, ANSWER_CODES } from './codes.js';
 export type {
   Dict,
   Args,
