@@ -10,37 +10,10 @@ import type { SessionId, WampMessage } from '@switchboard/schemas';
 import { Connection } from '../../src/connection.js';
 import type { ResumeSource } from '../../src/core/resume.js';
 import { Resumption } from '../../src/resumption.js';
-import type { ResumeClock } from '../../src/resumption.js';
 import { silentLogger } from '../../src/log.js';
-import { FakePeer, fakeCore } from './fakes.js';
+import { fakeCore, FakePeer, ManualClock } from './fakes.js';
 
 const ROLES = { caller: {}, callee: {}, publisher: {}, subscriber: {} };
-
-/** Timers that fire only when the test says the time has come. */
-class ManualClock implements ResumeClock {
-  time = 1_000;
-  readonly #timers = new Set<{ at: number; fn: () => void }>();
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const timer = { at: this.time + ms, fn };
-    this.#timers.add(timer);
-    return timer;
-  }
-  clearTimeout(timer: unknown): void {
-    this.#timers.delete(timer as { at: number; fn: () => void });
-  }
-  advance(ms: number): void {
-    this.time += ms;
-    for (const t of [...this.#timers]) {
-      if (t.at <= this.time) {
-        this.#timers.delete(t);
-        t.fn();
-      }
-    }
-  }
-}
 
 function setup(expire?: (session: SessionId) => Promise<boolean>) {
   const base = fakeCore();

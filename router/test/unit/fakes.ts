@@ -8,6 +8,7 @@ import type { Codec, SessionId, WampMessage } from '@switchboard/schemas';
 import { jsonCodec } from '@switchboard/schemas';
 import type { RouterCore } from '../../src/core.js';
 import { Resumption } from '../../src/resumption.js';
+import type { ResumeClock } from '../../src/resumption.js';
 import { silentLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { Realm } from '../../src/realm.js';
@@ -90,4 +91,30 @@ export function capturingLogger(): { log: Logger; lines: Record<string, unknown>
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { log, lines };
+}
+
+/** Timers that fire only when the test says the time has come. */
+export class ManualClock implements ResumeClock {
+  time = 1_000;
+  readonly #timers = new Set<{ at: number; fn: () => void }>();
+  now(): number {
+    return this.time;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const timer = { at: this.time + ms, fn };
+    this.#timers.add(timer);
+    return timer;
+  }
+  clearTimeout(timer: unknown): void {
+    this.#timers.delete(timer as { at: number; fn: () => void });
+  }
+  advance(ms: number): void {
+    this.time += ms;
+    for (const t of [...this.#timers]) {
+      if (t.at <= this.time) {
+        this.#timers.delete(t);
+        t.fn();
+      }
+    }
+  }
 }

@@ -9,39 +9,12 @@ import type { RequestId, WampMessage } from '@switchboard/schemas';
 import { Connection, ConnectionState } from '../../src/connection.js';
 import { DEFAULT_REALM_LIMITS } from '../../src/limits.js';
 import { AnswerRing, Resumption, isAnswer, tokenMatches } from '../../src/resumption.js';
-import type { ResumeClock } from '../../src/resumption.js';
 import { silentLogger } from '../../src/log.js';
-import { FakeLocalPeer, FakePeer, fakeCore } from './fakes.js';
+import { fakeCore, FakeLocalPeer, FakePeer, ManualClock } from './fakes.js';
 
 const ROLES = { caller: {}, callee: {}, publisher: {}, subscriber: {} };
 
 const result = (request: number, arg = 'x'): WampMessage => ({ code: MessageCode.Result, request: request as RequestId, details: {}, args: [arg] });
-
-/** Timers that fire only when the test says the time has come. */
-class ManualClock implements ResumeClock {
-  time = 1_000;
-  readonly #timers = new Set<{ at: number; fn: () => void }>();
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const timer = { at: this.time + ms, fn };
-    this.#timers.add(timer);
-    return timer;
-  }
-  clearTimeout(timer: unknown): void {
-    this.#timers.delete(timer as { at: number; fn: () => void });
-  }
-  advance(ms: number): void {
-    this.time += ms;
-    for (const t of [...this.#timers]) {
-      if (t.at <= this.time) {
-        this.#timers.delete(t);
-        t.fn();
-      }
-    }
-  }
-}
 
 describe('AnswerRing', () => {
   it('numbers answers; attached, the oldest go past maxResumeAnswers and a resume needing them is refused', () => {
