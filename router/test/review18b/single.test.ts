@@ -1,0 +1,58 @@
+/**
+ * Second adversarial review of #18 (/work/prompts18/findings2.md): each test names a finding,
+ * fails today and passes once the finding is fixed. One router, raw frames, and the router's
+ * registry where the cluster's wire enters it (`Resumption.deliver`, what an `f` message calls).
+ */
+import { describe, expect, it } from 'vitest';
+import type { RequestId, SessionId } from '@switchboard/schemas';
+import { MessageCode } from '@switchboard/schemas';
+import { startTestRouter } from '../helpers.js';
+import { cut, dedicated, expectRefused, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
+
+describe('review2 #18: forwarded answers (the cluster’s `f`)', () => {
+  it('F2: a forwarded answer for a session that never moved here is not injected into it', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
+    const a = await joinResumable(r.url);
+    // An `f` of a peer node (buggy, hostile, or late: sent to the node a session once moved to)
+    // names a session that joined here and never moved: a RESULT for a request it never made.
+    const accepted = r.resumption.deliver(a.session as SessionId, { code: MessageCode.Result, request: 4242 as RequestId, details: {}, args: ['forged'] });
+    expect(accepted).toBe(false);
+    a.send([MessageCode.Publish, 1, { acknowledge: true }, 'com.sentinel', []]);
+    // The next message the session sees is its own PUBLISHED, not the forged RESULT.
+    expect((await a.next())[0]).toBe(MessageCode.Published);
+  });
+
+  it('F3: the early-answer buffer of a session never adopted is bounded in bytes, not only in count', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
+    const big = 'x'.repeat(1024 * 1024);
+    let accepted = 0;
+    // 1 000 answers of 1 MiB for one session ID this node never adopts (EARLY_SESSIONS × EARLY_ANSWERS
+    // of them would be 10^6 messages of any size): held 30 s.
+    for (let i = 1; i <= 1000; i++) {
+      if (r.resumption.deliver(987_654_321 as SessionId, { code: MessageCode.Result, request: i as RequestId, details: {}, args: [big] })) accepted++;
+    }
+    // A bound like the realm's maxResumeBytes (1 MiB) per session would take one or two of them.
+    expect(accepted * big.length).toBeLessThanOrEqual(64 * 1024 * 1024);
+  });
+});
+
+describe('review2 #18: the previous token (F16)', () => {
+  it('F4: a used token is void once the resumed session has carried traffic, even if the client never sent a message', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
+    const a = await joinResumable(r.url);
+    a.send([MessageCode.Subscribe, 1, {}, 'com.news']);
+    expect((await a.next())[0]).toBe(MessageCode.Subscribed);
+    await cut(r, a);
+    // The client resumes with T0 and reads the WELCOME (T1); it is a pure subscriber: it never sends.
+    const { peer: b, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 1 });
+    expectResumed(answer, a.session);
+    // Events flow to it for a while (the router has every proof the client is there and reading).
+    const pub = await joinResumable(r.url);
+    for (let i = 0; i < 3; i++) pub.send([MessageCode.Publish, 1 + i, {}, 'com.news', [i]]);
+    for (let i = 0; i < 3; i++) expect((await b.next())[0]).toBe(MessageCode.Event);
+    // Whoever else holds T0 (the token a resume already used: logged by a proxy, read from
+    // storage the client since overwrote) takes the live session over, without limit of time.
+    const { answer: stolen } = await dedicated(r.url, a.session, a.token);
+    expectRefused(stolen);
+  });
+});
