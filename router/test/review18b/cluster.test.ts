@@ -86,4 +86,46 @@ describe('review2 #18: moves between nodes', () => {
     const result = await onC.peer.next((m) => m[0] === MessageCode.Result || m[0] === MessageCode.Error, 5_000);
     expect(result).toEqual([MessageCode.Result, 1, {}, ['done']]);
   });
+
+  it('F5: a holding node that answers the hand-over after the claimer gave up does not lose the session silently', async () => {
+    const nats = await startNats();
+    const a = await node(nats, 'node-a');
+    const b = await node(nats, 'node-b');
+    // An observer of leaves, on A.
+    const observer = await hello(a.url);
+    expect((await request(observer.peer, [MessageCode.Subscribe, 1, {}, 'wamp.session.on_leave']))[0]).toBe(MessageCode.Subscribed);
+    const p = await hello(a.url, { resumable: true });
+    await cut(p.peer);
+    await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
+
+    // A is slow to answer (an event-loop stall, a GC pause, a busy 2-core box): longer than the
+    // hand-over timeout (nodeTimeoutMs, 1.5 s here).
+    const registry = a.resumption;
+    const handOver = registry.handOver.bind(registry);
+    let handedOver = false;
+    registry.handOver = ((id, forward) => {
+      const late = new Promise<void>((r) => setTimeout(r, 2500));
+      return late.then(() => {
+        handedOver = true;
+        return handOver(id, forward);
+      }) as unknown as ReturnType<typeof handOver>;
+    }) as typeof registry.handOver;
+
+    const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
+    // B gave up waiting: the opportunistic resume became a new session.
+    expect(onB.details['resumed']).toBe(false);
+    await until(() => handedOver, 10_000, 'A to hand the session over, late');
+    await new Promise((r) => setTimeout(r, 500));
+
+    // P must still exist somewhere (resumable), or have ended as a leave (on_leave, its testaments):
+    // today A gave it up, B dropped the late snapshot ("it is lost"), and nothing was said.
+    const somewhere = held(a, p.session) !== undefined || held(b, p.session) !== undefined;
+    const left = await observer.peer
+      .next((m) => m[0] === MessageCode.Event && (m[4] as unknown[] | undefined)?.[0] === p.session, 1000)
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(somewhere || left === true).toBe(true);
+  });
 });
