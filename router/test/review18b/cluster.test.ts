@@ -128,4 +128,19 @@ describe('review2 #18: moves between nodes', () => {
       );
     expect(somewhere || left === true).toBe(true);
   });
+
+  it('F6: a resume on B that B then refuses (check 5 here; the listener or a TLS/cookie recheck likewise) does not cut the session attached on A', async () => {
+    const nats = await startNats();
+    const a = await node(nats, 'node-a');
+    const b = await node(nats, 'node-b');
+    const p = await hello(a.url, { resumable: true });
+    // On one node, a resume that fails check 4 or 5 leaves an attached session alone. Across
+    // nodes, take() moves the session first and B's checks run after: the refusal comes too late.
+    const refused = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 999 });
+    expect(refused.details['resumed']).toBe(false);
+    // P, attached on A all along, is untouched: same connection, still answered.
+    const answer = await request(p.peer, [MessageCode.Publish, 1, { acknowledge: true }, 'com.review2.sentinel', []]);
+    expect(answer[0]).toBe(MessageCode.Published);
+    expect(held(a, p.session)?.attached).toBe(true);
+  });
 });
