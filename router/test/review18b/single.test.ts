@@ -4,7 +4,8 @@
  * registry where the cluster's wire enters it (`Resumption.deliver`, what an `f` message calls).
  */
 import { describe, expect, it } from 'vitest';
-import type { RequestId, SessionId } from '@switchboard/schemas';
+import type { RequestId, SessionId, SubscriptionId } from '@switchboard/schemas';
+import type { ResumeSource, SessionSnapshot } from '../../src/core/resume.js';
 import { MessageCode } from '@switchboard/schemas';
 import { startTestRouter } from '../helpers.js';
 import { cut, dedicated, expectRefused, expectResumed, joinResumable, opportunistic } from '../resumption/support.js';
@@ -54,5 +55,51 @@ describe('review2 #18: the previous token (F16)', () => {
     // storage the client since overwrote) takes the live session over, without limit of time.
     const { answer: stolen } = await dedicated(r.url, a.session, a.token);
     expectRefused(stolen);
+  });
+});
+
+describe('review2 #18: a snapshot from another node is input', () => {
+  it('F7: an adopted snapshot cannot give a session more subscriptions than maxSubscriptionsPerSession', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1', limits: { maxSubscriptionsPerSession: 2 } }] });
+    // The route IDs the snapshot must carry (the same on every node): a helper subscribes first.
+    const helper = await joinResumable(r.url);
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      helper.send([MessageCode.Subscribe, i + 1, {}, `com.t${i}`]);
+      const answer = await helper.next();
+      if (answer[0] === MessageCode.Subscribed) ids.push(answer[2] as number);
+    }
+    expect(ids.length).toBe(2);
+    for (let i = 2; i < 5; i++) {
+      const other = await joinResumable(r.url);
+      other.send([MessageCode.Subscribe, 1, {}, `com.t${i}`]);
+      const answer = await other.next();
+      ids.push(answer[2] as number);
+    }
+    const listener = r.resumption.get(helper.session as SessionId)?.ring?.listener;
+    const token = Buffer.alloc(16, 7).toString('base64');
+    const id = 4_000_001 as SessionId;
+    // A peer node (buggy, another version, or hostile) hands over a session with 5 subscriptions.
+    const snapshot: SessionSnapshot = {
+      id,
+      realm: 'realm1',
+      identity: { authid: 'x', authrole: 'anonymous', authmethod: 'anonymous', authprovider: 'static' },
+      roles: { subscriber: {} },
+      lastRequest: 0,
+      answerSeq: 0,
+      answers: [],
+      subscriptions: ids.map((sub, i) => ({ id: sub as SubscriptionId, topic: `com.t${i}`, match: 'exact' as const, options: {}, missed: 0 })),
+      registrations: [],
+      expiresAt: Date.now() + 60_000,
+      ...(listener !== undefined && { listener }),
+    };
+    const source: ResumeSource = { issued: () => undefined, ended: () => undefined, take: async () => snapshot };
+    r.resumption.resumeSource = source;
+    const { answer } = await opportunistic(r.url, id, token);
+    const session = r.realm('realm1')!.sessions.get(id);
+    // Either the move is refused, or the session holds no more than the realm allows.
+    if (answer[1] === id && session !== undefined) {
+      expect(r.realm('realm1')!.broker.subscriptionsOf(session).size).toBeLessThanOrEqual(2);
+    }
   });
 });
