@@ -102,4 +102,36 @@ describe('review2 #18: a snapshot from another node is input', () => {
       expect(r.realm('realm1')!.broker.subscriptionsOf(session).size).toBeLessThanOrEqual(2);
     }
   });
+
+  it('F8: an adopted snapshot cannot park more undelivered answer bytes than maxDetachedBytes / maxResumeAnswers allow', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1', limits: { maxDetachedBytes: 100_000, maxResumeAnswers: 10 } }] });
+    const id = 4_000_002 as SessionId;
+    const big = 'y'.repeat(10_000);
+    // 50 undelivered RESULTs of 10 kB: 5× maxResumeAnswers, 5× the realm's maxDetachedBytes.
+    const answers = Array.from({ length: 50 }, (_, i) => ({
+      seq: i + 1,
+      message: { code: MessageCode.Result, request: (i + 1) as RequestId, details: {}, args: [big] } as const,
+      delivered: false,
+    }));
+    const snapshot: SessionSnapshot = {
+      id,
+      realm: 'realm1',
+      identity: { authid: 'x', authrole: 'anonymous', authmethod: 'anonymous', authprovider: 'static' },
+      roles: { caller: {} },
+      lastRequest: 50,
+      answerSeq: 50,
+      answers,
+      subscriptions: [],
+      registrations: [],
+      expiresAt: Date.now() + 60_000,
+      // A listener key no listener here has: the resume is refused after the adoption, and the session stays parked.
+      listener: 'elsewhere',
+    };
+    r.resumption.resumeSource = { issued: () => undefined, ended: () => undefined, take: async () => snapshot };
+    const { answer } = await opportunistic(r.url, id, Buffer.alloc(16, 9).toString('base64'));
+    expect(answer[1]).not.toBe(id);
+    const realm = r.realm('realm1')!;
+    // The realm's bound on what detached sessions keep holds for adopted ones too.
+    expect(r.resumption.detachedOf(realm).bytes).toBeLessThanOrEqual(100_000);
+  });
 });
