@@ -4,7 +4,7 @@
  * registry where the cluster's wire enters it (`Resumption.deliver`, what an `f` message calls).
  */
 import { describe, expect, it } from 'vitest';
-import type { RequestId, SessionId, SubscriptionId } from '@switchboard/schemas';
+import type { RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { ResumeSource, SessionSnapshot } from '../../src/core/resume.js';
 import { MessageCode } from '@switchboard/schemas';
 import { startTestRouter } from '../helpers.js';
@@ -110,7 +110,7 @@ describe('review2 #18: a snapshot from another node is input', () => {
     // 50 undelivered RESULTs of 10 kB: 5× maxResumeAnswers, 5× the realm's maxDetachedBytes.
     const answers = Array.from({ length: 50 }, (_, i) => ({
       seq: i + 1,
-      message: { code: MessageCode.Result, request: (i + 1) as RequestId, details: {}, args: [big] } as const,
+      message: { code: MessageCode.Result, request: (i + 1) as RequestId, details: {}, args: [big] } as WampMessage,
       delivered: false,
     }));
     const snapshot: SessionSnapshot = {
