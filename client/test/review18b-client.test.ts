@@ -88,4 +88,52 @@ describe('review2 #18: the client', () => {
     await within(closing, 5000, 'close');
     expect(said || elsewhere, JSON.stringify(frames)).toBe(true);
   });
+
+  it('F11: a cut while the resumed WELCOME’s kept answers arrive does not lose resume-missed: the gap notice still says how many', async () => {
+    const router = await FakeRouter.start();
+    const connection = new Connection({ url: router.url, realm: 'realm1', serializers: ['json'], reconnect: FAST, goodbyeTimeoutMs: 100 });
+    onTestFinished(() => connection.close());
+    const opening = connection.open();
+    const first = await router.peer();
+    await first.expect(MessageCode.Hello);
+    first.send([MessageCode.Welcome, SESSION, { roles: ROLES, resumable: true, resumed: false, 'resume-token': Buffer.alloc(16, 4).toString('base64') }]);
+    await within(opening, 3000, 'join');
+    const session = connection.session;
+    const seen: { n: unknown; gap: boolean | undefined; missed: number | undefined }[] = [];
+    let arrived: () => void = () => {};
+    const subscribing = session.subscribe('com.review2.t', (args, _k, details) => {
+      seen.push({ n: args[0], gap: details.gap, missed: details.missed });
+      arrived();
+    });
+    const subscribe = await first.expect(MessageCode.Subscribe);
+    first.send([MessageCode.Subscribed, subscribe[1], 77]);
+    await within(subscribing, 3000, 'subscribe');
+    const calling = session.call('com.review2.p').catch(() => undefined);
+    const call = await first.expect(MessageCode.Call);
+    first.ws.terminate();
+
+    // First resume: 5 events were dropped while detached (no history here: a gap notice with 5 is due),
+    // and 2 kept answers follow; the link breaks after the first.
+    const second = await router.peer();
+    await second.expect(MessageCode.Hello);
+    const welcome = (token: number, extra: Record<string, unknown>): unknown[] => [
+      MessageCode.Welcome,
+      SESSION,
+      { roles: ROLES, resumable: true, resumed: true, 'resume-token': Buffer.alloc(16, token).toString('base64'), 'resume-last-request': call[1], ...extra },
+    ];
+    second.send(welcome(5, { 'resume-missed': { '77': 5 }, 'resume-resent': 2 }));
+    second.send([MessageCode.Result, call[1], {}, ['r']]);
+    await within(calling, 3000, 'the resent RESULT');
+    second.ws.terminate();
+
+    // Second resume: the router said its missed counts once (it forgets them after that WELCOME).
+    const third = await router.peer();
+    await third.expect(MessageCode.Hello);
+    third.send(welcome(6, {}));
+    const next = new Promise<void>((r) => (arrived = r));
+    third.send([MessageCode.Event, 77, 2001, {}, ['b']]);
+    await within(next, 3000, 'the next event');
+    // At least the 5 events the router reported missing are announced, not an unknown count.
+    expect(seen.at(-1)).toMatchObject({ n: 'b', gap: true, missed: 5 });
+  });
 });
