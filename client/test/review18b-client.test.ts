@@ -89,7 +89,7 @@ describe('review2 #18: the client', () => {
     expect(said || elsewhere, JSON.stringify(frames)).toBe(true);
   });
 
-  it('F11: a cut while the resumed WELCOME’s kept answers arrive does not lose resume-missed: the gap notice still says how many', async () => {
+  it('F10: a cut while the resumed WELCOME’s kept answers arrive does not lose resume-missed: the gap notice still says how many', async () => {
     const router = await FakeRouter.start();
     const connection = new Connection({ url: router.url, realm: 'realm1', serializers: ['json'], reconnect: FAST, goodbyeTimeoutMs: 100 });
     onTestFinished(() => connection.close());
