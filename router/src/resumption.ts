@@ -413,6 +413,16 @@ export class Resumption {
     return token.toString('base64');
   }
 
+  /**
+   * Writes the session's record again with its current token (a session adopted after its take
+   * gave up: the claim was deleted, this node holds it now).
+   */
+  recordAgain(session: ResumableSession): void {
+    const token = session.ring?.token;
+    if (token === undefined) return;
+    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
+  }
+
   /** The resumable session with this ID held here, if any. */
   get(id: SessionId): ResumableSession | undefined {
     return this.#sessions.get(id);

@@ -102,6 +102,16 @@ interface PendingTake {
   timer: NodeJS.Timeout;
 }
 
+/** A take that gave up waiting: a snapshot that still comes is adopted (ResumeRequest.late). */
+interface LateTake {
+  session: SessionId;
+  late: ((snapshot: SessionSnapshot) => void) | undefined;
+  timer: NodeJS.Timeout;
+}
+
+/** How long a take that gave up still accepts a late snapshot. */
+const LATE_MS = 60_000;
+
 const TOKEN_OCTETS = 16;
 
 /** SHA-256 of a token's octets, hex (what `issued` receives and the record keeps). */
@@ -122,6 +132,7 @@ export class ClusterResume implements ResumeSource {
   host: ResumeHost | undefined;
   readonly #held = new Map<SessionId, Held>();
   readonly #pending = new Map<number, PendingTake>();
+  readonly #late = new Map<number, LateTake>();
   /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
   readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
   #nextTake = 0;
@@ -264,7 +275,7 @@ export class ClusterResume implements ResumeSource {
     } catch (err) {
       return refuse(isConflict(err) ? 'lost the race (expired, resumed or reissued meanwhile)' : `claim failed: ${(err as Error).message}`);
     }
-    const answer = await this.#ask(record.node, request.session);
+    const answer = await this.#ask(record.node, request.session, request.late);
     const snapshot = answer === null ? undefined : snapshotFromWire(answer);
     if (snapshot === undefined || snapshot.id !== request.session) {
       // Nothing to adopt: the claim is void.
@@ -276,12 +287,18 @@ export class ClusterResume implements ResumeSource {
   }
 
   /** Asks `node` for a session's snapshot; null when it has none or does not answer in time. */
-  #ask(node: string, session: SessionId): Promise<unknown> {
+  #ask(node: string, session: SessionId, late?: (snapshot: SessionSnapshot) => void): Promise<unknown> {
     const id = ++this.#nextTake;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         this.node.log.warn({ session, holder: node }, 'cluster: no hand-over answer in time; resume refused');
+        // The holding node may still answer (a stall): its snapshot is then adopted, not lost.
+        if (this.#late.size < this.#maxPending) {
+          const lateTimer = setTimeout(() => this.#late.delete(id), LATE_MS);
+          lateTimer.unref();
+          this.#late.set(id, { session, late, timer: lateTimer });
+        }
         resolve(null);
       }, this.#timeoutMs);
       timer.unref();
@@ -300,7 +317,17 @@ export class ClusterResume implements ResumeSource {
     else if (m.kind === 's') {
       const pending = this.#pending.get(m.id);
       if (pending === undefined) {
-        if (m.snapshot !== null) this.node.log.error({ take: m.id }, 'cluster: a session was handed over after its resume gave up; it is lost');
+        const late = this.#late.get(m.id);
+        if (late === undefined || m.snapshot === null) return;
+        this.#late.delete(m.id);
+        clearTimeout(late.timer);
+        const snapshot = snapshotFromWire(m.snapshot);
+        if (snapshot === undefined || snapshot.id !== late.session || late.late === undefined) {
+          this.node.log.error({ session: late.session }, 'cluster: a session was handed over after its resume gave up and cannot be adopted; it is lost');
+          return;
+        }
+        this.node.log.warn({ session: late.session }, 'cluster: a session was handed over after its resume gave up; adopted detached');
+        late.late(snapshot);
         return;
       }
       this.#pending.delete(m.id);
@@ -383,6 +410,8 @@ export class ClusterResume implements ResumeSource {
       pending.resolve(null);
     }
     this.#pending.clear();
+    for (const late of this.#late.values()) clearTimeout(late.timer);
+    this.#late.clear();
     for (const timer of this.#claimed.values()) clearTimeout(timer);
     this.#claimed.clear();
   }

@@ -26,6 +26,12 @@ export interface ResumeRequest {
   readonly authid: string | undefined;
   /** The transport the resume arrives on (a transport-level authentication is checked again). */
   readonly transport: TransportDetails;
+  /**
+   * A snapshot the holding node sent after `take` gave up waiting (it answered undefined): the
+   * session is no longer held there, so it is adopted here anyway, parked detached with its expiry,
+   * rather than lost (a later resume or its expiry ends it properly: on_leave, testaments).
+   */
+  readonly late?: (snapshot: SessionSnapshot) => void;
 }
 
 /** One answer kept for a resume, with its place in the session's sequence of answers (1, 2, 3…). */
