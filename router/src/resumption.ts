@@ -29,6 +29,8 @@ export const RESUME_REFUSED = 'no resumable session matches';
 const EARLY_ANSWERS = 1_000;
 const EARLY_SESSIONS = 1_000;
 const EARLY_MS = 30_000;
+/** At most this many sessions moved on from this node whose forwarded answers are still re-forwarded (`handOver`). */
+const MOVED_SESSIONS = 1_000;
 
 /** Why a detached session ended without a resume (switchboard_session_detached_ends_total{reason}). */
 export type DetachedEnd = 'expired' | 'overflow' | 'limit';
@@ -357,6 +359,14 @@ export class Resumption {
   resumeSource: ResumeSource | undefined;
   /** Answers forwarded for a session not adopted here yet (`deliver`), with the timer that drops them. */
   readonly #early = new Map<SessionId, { messages: WampMessage[]; timer: unknown }>();
+  /** Sessions adopted here from another node (their calls as caller may still run there). */
+  readonly #adopted = new WeakSet<ResumableSession>();
+  /**
+   * Tombstones of adopted sessions that moved on (A → B → C, or back to A): the answers the first
+   * node still forwards here are re-forwarded to the session's new holder, for the realm's
+   * resume window, at most MOVED_SESSIONS.
+   */
+  readonly #moved = new Map<SessionId, { forward: (msg: WampMessage) => void; timer: unknown }>();
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -605,6 +615,8 @@ export class Resumption {
     this.#closed = true;
     for (const early of this.#early.values()) this.#clock.clearTimeout(early.timer);
     this.#early.clear();
+    for (const moved of this.#moved.values()) this.#clock.clearTimeout(moved.timer);
+    this.#moved.clear();
     for (const session of [...this.#sessions.values()]) if (!session.attached) session.end();
   }
 
@@ -670,6 +682,7 @@ export class Resumption {
     if (testaments.length > 0) snapshot = { ...snapshot, testaments };
     this.#undetach(session);
     this.#sessions.delete(id);
+    if (this.#adopted.has(session)) this.#tombstone(id, forward, ring.limits.resumeWindowMs);
     session.moveOut(forward);
     this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
     return snapshot;
@@ -695,6 +708,9 @@ export class Resumption {
     const ring = session.ring!;
     ring.restore(snapshot.answerSeq, snapshot.answers, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
+    this.#adopted.add(session);
+    // Back here (A → B → A): held again, no longer re-forwarded.
+    this.#unmoved(session.id);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
     const early = this.#early.get(session.id);
@@ -732,6 +748,25 @@ export class Resumption {
     return session;
   }
 
+  /** Keeps re-forwarding the answers forwarded here for a session this node handed on. */
+  #tombstone(id: SessionId, forward: (msg: WampMessage) => void, ms: number): void {
+    this.#unmoved(id);
+    if (this.#moved.size >= MOVED_SESSIONS) {
+      // The oldest goes (a Map iterates in insertion order).
+      const oldest = this.#moved.keys().next();
+      if (oldest.done !== true) this.#unmoved(oldest.value);
+    }
+    const timer = this.#clock.setTimeout(() => this.#moved.delete(id), ms);
+    this.#moved.set(id, { forward, timer });
+  }
+
+  #unmoved(id: SessionId): void {
+    const moved = this.#moved.get(id);
+    if (moved === undefined) return;
+    this.#clock.clearTimeout(moved.timer);
+    this.#moved.delete(id);
+  }
+
   #adoptFailed(session: ResumableSession, why: string): undefined {
     this.#log.error({ session: session.id, realm: session.realm.name, why }, 'a moved session could not be adopted: its route IDs differ here');
     session.end(true);
@@ -752,6 +787,11 @@ export class Resumption {
       return true;
     }
     if (!isAnswer(msg.code)) return false;
+    const moved = this.#moved.get(id);
+    if (moved !== undefined) {
+      moved.forward(msg);
+      return true;
+    }
     let early = this.#early.get(id);
     if (early === undefined) {
       if (this.#early.size >= EARLY_SESSIONS) return false;
