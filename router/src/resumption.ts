@@ -29,6 +29,12 @@ export const RESUME_REFUSED = 'no resumable session matches';
 const EARLY_ANSWERS = 1_000;
 const EARLY_SESSIONS = 1_000;
 const EARLY_MS = 30_000;
+/**
+ * The token a resume used stays valid this long after the resumed WELCOME at most (or until the
+ * client's first message): a cut before the client read the WELCOME must not cost the session, a
+ * pure subscriber that never sends must not keep a used token valid for hours.
+ */
+const PREVIOUS_TOKEN_MS = 30_000;
 /** At most this many sessions moved on from this node whose forwarded answers are still re-forwarded (`handOver`). */
 const MOVED_SESSIONS = 1_000;
 
@@ -139,6 +145,8 @@ export class AnswerRing {
    * WELCOME and the client reading it must not cost the session. [F16 of #18's client review]
    */
   previousToken: Buffer | undefined;
+  /** When `previousToken` stops being valid even if the client never sends (clock ms). */
+  previousUntil = 0;
   /** EVENTs dropped while detached, per subscription (WELCOME.Details.resume-missed). */
   missed: Map<SubscriptionId, number> | undefined;
   /**
@@ -410,13 +418,18 @@ export class Resumption {
   /**
    * Gives `session` a new resume token (at each WELCOME that grants resumption): the previous one is
    * void, except `used` (the token a resume presented), which stays valid until `proven` (the
-   * client's first message on the new attachment). Answers the token, base64; the cluster hears of
+   * client's first message on the new attachment) or PREVIOUS_TOKEN_MS, whichever first; not when
+   * `used` was itself the previous token (no chain). Answers the token, base64; the cluster hears of
    * its hash only (a resume with `used` works on this node only).
    */
   issue(session: ResumableSession, used?: string): string {
     const ring = session.ring!;
     const token = randomBytes(TOKEN_OCTETS);
-    ring.previousToken = used !== undefined ? Buffer.from(used, 'base64') : undefined;
+    // A resume that used the previous token itself does not make it the previous one again (no
+    // chain: a used token is void once its grace is over).
+    const chained = used !== undefined && ring.previousToken !== undefined && tokenMatches(used, ring.previousToken);
+    ring.previousToken = used !== undefined && !chained ? Buffer.from(used, 'base64') : undefined;
+    ring.previousUntil = this.#clock.now() + PREVIOUS_TOKEN_MS;
     ring.token = token;
     this.#sessions.set(session.id, session);
     this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
@@ -447,12 +460,22 @@ export class Resumption {
     if (session === undefined) return 'no such session';
     const ring = session.ring;
     if (ring?.token === undefined || !session.live) return 'not resumable';
-    if (!tokenMatches(request.token, ring.token) && (ring.previousToken === undefined || !tokenMatches(request.token, ring.previousToken))) return 'bad token';
+    if (!tokenMatches(request.token, ring.token) && !this.#previousMatches(ring, request.token)) return 'bad token';
     // Another resume with this token is being checked (an asynchronous recheck): a token is usable once.
     if (ring.resuming) return 'resume in progress';
     if (request.realm !== undefined && request.realm !== session.realm.name) return 'wrong realm';
     if (request.authid !== undefined && request.authid !== session.identity.authid) return 'wrong authid';
     return session;
+  }
+
+  /** The token a resume used, within its grace (until the client's first message, at most PREVIOUS_TOKEN_MS). */
+  #previousMatches(ring: AnswerRing, token: string): boolean {
+    if (ring.previousToken === undefined) return false;
+    if (this.#clock.now() >= ring.previousUntil) {
+      ring.previousToken = undefined;
+      return false;
+    }
+    return tokenMatches(token, ring.previousToken);
   }
 
   /** The client sent a message on its resumed attachment: it read the WELCOME, the token the resume used is void. */

@@ -3,7 +3,7 @@
  * fails today and passes once the finding is fixed. One router, raw frames, and the router's
  * registry where the cluster's wire enters it (`Resumption.deliver`, what an `f` message calls).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import type { ResumeSource, SessionSnapshot } from '../../src/core/resume.js';
 import { MessageCode } from '@switchboard/schemas';
@@ -53,8 +53,32 @@ describe('review2 #18: the previous token (F16)', () => {
     for (let i = 0; i < 3; i++) expect((await b.next())[0]).toBe(MessageCode.Event);
     // Whoever else holds T0 (the token a resume already used: logged by a proxy, read from
     // storage the client since overwrote) takes the live session over, without limit of time.
-    const { answer: stolen } = await dedicated(r.url, a.session, a.token);
-    expectRefused(stolen);
+    // The lead's rule: the used token is valid until the first client message or 30 s after the
+    // resumed WELCOME, whichever first. 31 s later (the router's clock), T0 is void.
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now + 31_000);
+    try {
+      const { answer: stolen } = await dedicated(r.url, a.session, a.token);
+      expectRefused(stolen);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('F4: a resume that used the previous token does not make it the previous token again (no chain)', async () => {
+    const r = await startTestRouter({ realms: [{ name: 'realm1' }] });
+    const a = await joinResumable(r.url);
+    await cut(r, a);
+    const { peer: b, answer } = await opportunistic(r.url, a.session, a.token, { 'resume-answers': 0 });
+    expectResumed(answer, a.session);
+    // Within its grace, before the client sent anything: T0 (the previous token) resumes once more.
+    b.ws.terminate();
+    await b.waitClosed();
+    const { answer: again } = await dedicated(r.url, a.session, a.token);
+    expectResumed(again, a.session);
+    // That resume used T0 as the previous token: T0 is void now, not valid for another 30 s.
+    const { answer: third } = await dedicated(r.url, a.session, a.token);
+    expectRefused(third);
   });
 });
 
