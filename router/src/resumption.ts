@@ -8,7 +8,7 @@
  * keeps its answers in its AnswerRing. A session that is not resumable never reaches this module.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { ErrorMessage, RequestId, Result, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { ANSWER_CODES, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
@@ -25,10 +25,16 @@ export const TOKEN_OCTETS = 16;
 /** The one ABORT message of a refused dedicated resume: nothing tells which check failed. */
 export const RESUME_REFUSED = 'no resumable session matches';
 
-/** Bounds of the answers forwarded for a session before it is adopted here (`deliver`). */
+/**
+ * Bounds of the answers forwarded for a session before it is adopted here (`deliver`): only while
+ * a take of it is in flight here, per session in count and bytes (the default maxResumeBytes: the
+ * realm is not known before the snapshot), and in bytes per node; a drop counts as limit `earlyAnswers`.
+ */
 const EARLY_ANSWERS = 1_000;
 const EARLY_SESSIONS = 1_000;
 const EARLY_MS = 30_000;
+const EARLY_SESSION_BYTES = 1024 * 1024;
+const EARLY_NODE_BYTES = 64 * 1024 * 1024;
 /**
  * The token a resume used stays valid this long after the resumed WELCOME at most (or until the
  * client's first message): a cut before the client read the WELCOME must not cost the session, a
@@ -318,7 +324,8 @@ export interface ResumableSession extends Endpoint {
   /** Closes its transport, if any, without ending the session (a takeover, a hand-over). */
   releaseCarrier(reason: string): void;
   /** Moved to another node (a hand-over): over here, but the answers of its calls still running here go to `forward`. */
-  moveOut(forward: (msg: WampMessage) => void): void;
+  /** Answers the request IDs of its calls as caller that go on here. */
+  moveOut(forward: (msg: WampMessage) => void): number[];
   /** An answer forwarded from the node it moved from: sent (or kept while detached) and numbered as its own. */
   deliver(msg: WampMessage): void;
   end(silent?: boolean): void;
@@ -366,15 +373,19 @@ export class Resumption {
   /** The cluster's (cluster/resume.ts), set by its plugin; undefined on a single router. */
   resumeSource: ResumeSource | undefined;
   /** Answers forwarded for a session not adopted here yet (`deliver`), with the timer that drops them. */
-  readonly #early = new Map<SessionId, { messages: WampMessage[]; timer: unknown }>();
-  /** Sessions adopted here from another node (their calls as caller may still run there). */
-  readonly #adopted = new WeakSet<ResumableSession>();
+  readonly #early = new Map<SessionId, { messages: { msg: WampMessage; from: string | undefined }[]; bytes: number; timer: unknown }>();
+  #earlyBytes = 0;
+  /**
+   * Sessions adopted here from another node: the node they came from and the request IDs of their
+   * calls as caller still running there, the only answers `deliver` accepts for them.
+   */
+  readonly #adopted = new WeakMap<ResumableSession, Inbound>();
   /**
    * Tombstones of adopted sessions that moved on (A → B → C, or back to A): the answers the first
    * node still forwards here are re-forwarded to the session's new holder, for the realm's
    * resume window, at most MOVED_SESSIONS.
    */
-  readonly #moved = new Map<SessionId, { forward: (msg: WampMessage) => void; timer: unknown }>();
+  readonly #moved = new Map<SessionId, Inbound & { forward: (msg: WampMessage) => void; timer: unknown }>();
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -638,6 +649,7 @@ export class Resumption {
     this.#closed = true;
     for (const early of this.#early.values()) this.#clock.clearTimeout(early.timer);
     this.#early.clear();
+    this.#earlyBytes = 0;
     for (const moved of this.#moved.values()) this.#clock.clearTimeout(moved.timer);
     this.#moved.clear();
     for (const session of [...this.#sessions.values()]) if (!session.attached) session.end();
@@ -705,8 +717,14 @@ export class Resumption {
     if (testaments.length > 0) snapshot = { ...snapshot, testaments };
     this.#undetach(session);
     this.#sessions.delete(id);
-    if (this.#adopted.has(session)) this.#tombstone(id, forward, ring.limits.resumeWindowMs);
-    session.moveOut(forward);
+    const inbound = this.#adopted.get(session);
+    const calls = session.moveOut(forward);
+    // The calls still running on the node it came from follow it too (re-forwarded from here).
+    if (inbound !== undefined) {
+      this.#tombstone(id, { ...inbound, calls: new Set(inbound.calls) }, forward, ring.limits.resumeWindowMs);
+      calls.push(...inbound.calls);
+    }
+    if (calls.length > 0) snapshot = { ...snapshot, calls };
     this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
     return snapshot;
   }
@@ -731,7 +749,7 @@ export class Resumption {
     const ring = session.ring!;
     ring.restore(snapshot.answerSeq, snapshot.answers, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
-    this.#adopted.add(session);
+    this.#adopted.set(session, { from: snapshot.from, calls: new Set(snapshot.calls ?? []) });
     // Back here (A → B → A): held again, no longer re-forwarded.
     this.#unmoved(session.id);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
@@ -739,8 +757,9 @@ export class Resumption {
     const early = this.#early.get(session.id);
     if (early !== undefined) {
       this.#early.delete(session.id);
+      this.#earlyBytes -= early.bytes;
       this.#clock.clearTimeout(early.timer);
-      for (const msg of early.messages) session.deliver(msg);
+      for (const { msg, from } of early.messages) this.deliver(session.id, msg, from);
     }
     const realm = session.realm;
     realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
@@ -772,7 +791,7 @@ export class Resumption {
   }
 
   /** Keeps re-forwarding the answers forwarded here for a session this node handed on. */
-  #tombstone(id: SessionId, forward: (msg: WampMessage) => void, ms: number): void {
+  #tombstone(id: SessionId, inbound: Inbound, forward: (msg: WampMessage) => void, ms: number): void {
     this.#unmoved(id);
     if (this.#moved.size >= MOVED_SESSIONS) {
       // The oldest goes (a Map iterates in insertion order).
@@ -780,7 +799,7 @@ export class Resumption {
       if (oldest.done !== true) this.#unmoved(oldest.value);
     }
     const timer = this.#clock.setTimeout(() => this.#moved.delete(id), ms);
-    this.#moved.set(id, { forward, timer });
+    this.#moved.set(id, { ...inbound, forward, timer });
   }
 
   #unmoved(id: SessionId): void {
@@ -798,33 +817,54 @@ export class Resumption {
 
   /**
    * An answer forwarded from the node a session moved from (its calls as caller still running
-   * there; the cluster calls this): sent through the adopted session, numbered and kept like any
-   * of its answers. One that arrives before the session is adopted here waits (at most
-   * EARLY_ANSWERS per session, EARLY_SESSIONS sessions, EARLY_MS); false: dropped.
+   * there; the cluster calls this, `from` the sending node when the wire says): sent through the
+   * adopted session, numbered and kept like any of its answers; re-forwarded when the session
+   * moved on from here (a tombstone). Only a RESULT or ERROR of a call the snapshot listed as left
+   * running there, from the node it came from; a final one ends that call here. One that arrives
+   * before the session is adopted waits only while a take of it is in flight here (bounded in
+   * count, bytes, sessions and EARLY_MS); false: dropped.
    */
-  deliver(id: SessionId, msg: WampMessage): boolean {
+  deliver(id: SessionId, msg: WampMessage, from?: string): boolean {
+    if (msg.code !== MessageCode.Result && !(msg.code === MessageCode.Error && msg.requestType === MessageCode.Call)) return false;
     const session = this.#sessions.get(id);
     if (session !== undefined) {
-      if (!session.live) return false;
+      const inbound = this.#adopted.get(session);
+      if (!session.live || inbound === undefined || !accepts(inbound, msg, from)) return false;
       session.deliver(msg);
       return true;
     }
-    if (!isAnswer(msg.code)) return false;
     const moved = this.#moved.get(id);
     if (moved !== undefined) {
+      if (!accepts(moved, msg, from)) return false;
       moved.forward(msg);
       return true;
     }
+    if (this.resumeSource?.taking?.(id) !== true) return false;
+    const bytes = answerBytes(msg);
     let early = this.#early.get(id);
+    if (early === undefined && this.#early.size >= EARLY_SESSIONS) return this.#earlyDropped();
+    if (this.#earlyBytes + bytes > EARLY_NODE_BYTES) return this.#earlyDropped();
+    if (early !== undefined && (early.messages.length >= EARLY_ANSWERS || early.bytes + bytes > EARLY_SESSION_BYTES)) return this.#earlyDropped();
     if (early === undefined) {
-      if (this.#early.size >= EARLY_SESSIONS) return false;
-      const timer = this.#clock.setTimeout(() => this.#early.delete(id), EARLY_MS);
-      early = { messages: [], timer };
+      if (bytes > EARLY_SESSION_BYTES) return this.#earlyDropped();
+      const timer = this.#clock.setTimeout(() => {
+        const e = this.#early.get(id);
+        if (e === undefined) return;
+        this.#early.delete(id);
+        this.#earlyBytes -= e.bytes;
+      }, EARLY_MS);
+      early = { messages: [], bytes: 0, timer };
       this.#early.set(id, early);
     }
-    if (early.messages.length >= EARLY_ANSWERS) return false;
-    early.messages.push(msg);
+    early.messages.push({ msg, from });
+    early.bytes += bytes;
+    this.#earlyBytes += bytes;
     return true;
+  }
+
+  #earlyDropped(): false {
+    this.#stats.limitExceeded('earlyAnswers');
+    return false;
   }
 
   #realm(realm: Realm): RealmDetached {
@@ -835,6 +875,20 @@ export class Resumption {
     }
     return r;
   }
+}
+
+/** Where a moved session's forwarded answers may come from, and for which calls. */
+interface Inbound {
+  readonly from: string | undefined;
+  readonly calls: Set<number>;
+}
+
+/** Whether a forwarded answer is one `inbound` waits for; a final one ends its call. */
+function accepts(inbound: Inbound, msg: Result | ErrorMessage, from: string | undefined): boolean {
+  if (from !== undefined && inbound.from !== undefined && from !== inbound.from) return false;
+  if (!inbound.calls.has(msg.request)) return false;
+  if (msg.code === MessageCode.Error || msg.details['progress'] !== true) inbound.calls.delete(msg.request);
+  return true;
 }
 
 /** What one realm's detached sessions count. */

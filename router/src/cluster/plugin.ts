@@ -51,7 +51,7 @@ export class ClusterPlugin implements RealmPlugin {
     const resumption = this.core.resumption;
     node.resume.host = {
       handOver: (session, forward) => resumption.handOver(session, forward),
-      deliver: (session, msg) => resumption.deliver(session, msg),
+      deliver: (session, msg, from) => resumption.deliver(session, msg, from),
       expire: (session) => resumption.expire(session),
       limitExceeded: (limit) => this.core.stats.limitExceeded(limit),
       accepts: (name) => {

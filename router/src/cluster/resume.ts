@@ -58,7 +58,7 @@ export interface ResumeHost {
    */
   handOver(session: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
   /** Sends an answer forwarded from the node a session moved from through the adopted session; false if not held here. */
-  deliver(session: SessionId, msg: WampMessage): boolean;
+  deliver(session: SessionId, msg: WampMessage, from?: string): boolean;
   /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
   expire(session: SessionId): void;
   /**
@@ -105,6 +105,7 @@ interface PendingTake {
 /** A take that gave up waiting: a snapshot that still comes is adopted (ResumeRequest.late). */
 interface LateTake {
   session: SessionId;
+  holder: string;
   late: ((snapshot: SessionSnapshot) => void) | undefined;
   timer: NodeJS.Timeout;
 }
@@ -133,6 +134,8 @@ export class ClusterResume implements ResumeSource {
   readonly #held = new Map<SessionId, Held>();
   readonly #pending = new Map<number, PendingTake>();
   readonly #late = new Map<number, LateTake>();
+  /** Sessions with a take in flight here, and how many (answers forwarded for them early may wait). */
+  readonly #taking = new Map<SessionId, number>();
   /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
   readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
   #nextTake = 0;
@@ -275,8 +278,18 @@ export class ClusterResume implements ResumeSource {
     } catch (err) {
       return refuse(isConflict(err) ? 'lost the race (expired, resumed or reissued meanwhile)' : `claim failed: ${(err as Error).message}`);
     }
-    const answer = await this.#ask(record.node, request.session, request.late);
-    const snapshot = answer === null ? undefined : snapshotFromWire(answer);
+    this.#taking.set(request.session, (this.#taking.get(request.session) ?? 0) + 1);
+    let answer: unknown;
+    try {
+      answer = await this.#ask(record.node, request.session, request.late);
+    } finally {
+      const n = (this.#taking.get(request.session) ?? 1) - 1;
+      if (n > 0) this.#taking.set(request.session, n);
+      else this.#taking.delete(request.session);
+    }
+    const wired = answer === null ? undefined : snapshotFromWire(answer);
+    // Only the node it came from may forward the answers of its calls left running there.
+    const snapshot = wired === undefined ? undefined : { ...wired, from: record.node };
     if (snapshot === undefined || snapshot.id !== request.session) {
       // Nothing to adopt: the claim is void.
       resumable.delete(key, { previousSeq: revision }).catch(() => undefined);
@@ -284,6 +297,10 @@ export class ClusterResume implements ResumeSource {
     }
     this.#held.set(request.session, { record: claim, revision, queue: Promise.resolve(), queued: 0 });
     return snapshot;
+  }
+
+  taking(session: SessionId): boolean {
+    return this.#taking.has(session);
   }
 
   /** Asks `node` for a session's snapshot; null when it has none or does not answer in time. */
@@ -297,7 +314,7 @@ export class ClusterResume implements ResumeSource {
         if (this.#late.size < this.#maxPending) {
           const lateTimer = setTimeout(() => this.#late.delete(id), LATE_MS);
           lateTimer.unref();
-          this.#late.set(id, { session, late, timer: lateTimer });
+          this.#late.set(id, { session, holder: node, late, timer: lateTimer });
         }
         resolve(null);
       }, this.#timeoutMs);
@@ -327,7 +344,7 @@ export class ClusterResume implements ResumeSource {
           return;
         }
         this.node.log.warn({ session: late.session }, 'cluster: a session was handed over after its resume gave up; adopted detached');
-        late.late(snapshot);
+        late.late({ ...snapshot, from: late.holder });
         return;
       }
       this.#pending.delete(m.id);
@@ -340,7 +357,7 @@ export class ClusterResume implements ResumeSource {
       } catch {
         return;
       }
-      if (this.host?.deliver(m.session, msg) !== true)
+      if (this.host?.deliver(m.session, msg, m.from) !== true)
         this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
     }
   }
@@ -358,7 +375,7 @@ export class ClusterResume implements ResumeSource {
         // The record is the new node's now: this node's `ended` must not touch it.
         this.#held.delete(session);
         snapshot = await this.host.handOver(session, (msg) => {
-          this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg) }));
+          this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
         });
       }
     } catch (err) {
@@ -437,9 +454,12 @@ export function snapshotToWire(s: SessionSnapshot): Dict {
   if (s.answersLost === true) w['answersLost'] = true;
   if (s.listener !== undefined) w['listener'] = s.listener;
   if (s.testaments !== undefined && s.testaments.length > 0) w['testaments'] = s.testaments.map((t) => ({ ...t }));
+  if (s.calls !== undefined && s.calls.length > 0) w['calls'] = [...s.calls];
   return w;
 }
 
+/** At most this many calls left running in a snapshot (a sane maximum: calls in flight of one session). */
+const MAX_CALLS = 100_000;
 const MATCHES: readonly string[] = ['exact', 'prefix', 'wildcard'];
 const POLICIES: readonly string[] = ['single', 'roundrobin', 'random', 'first', 'last'];
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -448,7 +468,9 @@ const isId = (v: unknown): v is number => isCount(v) && v > 0;
 
 export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   if (!isDict(w)) return undefined;
-  const { id, realm, identity, roles, lastRequest, answerSeq, answers, answersLost, listener, subscriptions, registrations, testaments, expiresAt } = w;
+  const { id, realm, identity, roles, lastRequest, answerSeq, answers, answersLost, listener, subscriptions, registrations, testaments, expiresAt, calls } = w;
+  // The request IDs of its calls left running on the old node.
+  if (calls !== undefined && (!Array.isArray(calls) || calls.length > MAX_CALLS || !calls.every(isId))) return undefined;
   if (!isId(id) || typeof realm !== 'string' || !isDict(roles) || !isCount(lastRequest) || !isCount(answerSeq)) return undefined;
   if (typeof expiresAt !== 'number' || !isDict(identity)) return undefined;
   if (answersLost !== undefined && typeof answersLost !== 'boolean') return undefined;
@@ -520,6 +542,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
     subscriptions: subs,
     registrations: regs,
     ...(wills !== undefined && wills.length > 0 && { testaments: wills }),
+    ...(calls !== undefined && calls.length > 0 && { calls: calls as number[] }),
     expiresAt,
   };
 }

@@ -94,6 +94,8 @@ export interface Forwarded {
   kind: 'f';
   session: SessionId;
   wire: unknown[];
+  /** The sending node (absent from an older node): only the node a session came from may forward its answers. */
+  from?: string;
 }
 
 export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill | HandOverRequest | HandOverReply | Forwarded;
@@ -163,7 +165,7 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
     case 's':
       return msgpackCodec.encode(['s', m.id, m.snapshot ?? null]) as Uint8Array;
     case 'f':
-      return msgpackCodec.encode(['f', m.session, m.wire]) as Uint8Array;
+      return msgpackCodec.encode(m.from === undefined ? ['f', m.session, m.wire] : ['f', m.session, m.wire, m.from]) as Uint8Array;
   }
 }
 
@@ -210,7 +212,9 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
     case 's':
       return { kind: 's', id: num(1), snapshot: a[2] ?? null };
     case 'f':
-      return { kind: 'f', session: num(1) as SessionId, wire: arr(2) };
+      return typeof a[3] === 'string'
+        ? { kind: 'f', session: num(1) as SessionId, wire: arr(2), from: a[3] }
+        : { kind: 'f', session: num(1) as SessionId, wire: arr(2) };
     default:
       throw new Error(`unknown cluster message kind ${JSON.stringify(a[0])}`);
   }

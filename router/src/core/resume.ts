@@ -101,6 +101,13 @@ export interface SessionSnapshot {
    * node); published when it ends on the new node. Absent: none.
    */
   readonly testaments?: readonly TestamentSnapshot[];
+  /**
+   * The request IDs of its calls as caller left running on the old node: the only answers that
+   * node may forward for it (resumption.ts deliver). Absent: none.
+   */
+  readonly calls?: readonly number[];
+  /** The node it comes from (set by the taking node, never read from the wire): the only sender of its forwarded answers. */
+  readonly from?: string;
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
   readonly expiresAt: number;
   /**
@@ -139,4 +146,6 @@ export interface ResumeSource {
    * by the source through the registry if the claimer never asks). Absent: it ends at once.
    */
   expire?(session: SessionId): Promise<boolean>;
+  /** Whether a take of this session is in flight on this node (answers forwarded for it early may wait). */
+  taking?(session: SessionId): boolean;
 }
