@@ -498,7 +498,7 @@ export class Connection implements PeerHandler, SessionCarrier {
           resumption.recordAgain(session);
         });
     };
-    return source.take({ ...request, late }).then(async (snapshot) => {
+    return source.take({ ...request, late, ...(this.#listener !== undefined && { listener: this.#listener }) }).then(async (snapshot) => {
       // Its registrations are claimed again (a cluster) before the resumed WELCOME. Adopted even if
       // this connection closed meanwhile: the old node gave the session up, so it is parked here,
       // detached, with its expiry, rather than lost.

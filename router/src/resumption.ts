@@ -443,7 +443,7 @@ export class Resumption {
     ring.previousUntil = this.#clock.now() + PREVIOUS_TOKEN_MS;
     ring.token = token;
     this.#sessions.set(session.id, session);
-    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
+    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'), session.ring?.listener);
     return token.toString('base64');
   }
 
@@ -454,7 +454,7 @@ export class Resumption {
   recordAgain(session: ResumableSession): void {
     const token = session.ring?.token;
     if (token === undefined) return;
-    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
+    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'), session.ring?.listener);
   }
 
   /** The resumable session with this ID held here, if any. */
@@ -667,12 +667,19 @@ export class Resumption {
    * `destroyed` go along in the snapshot (the testament plugin answers them). Its calls as caller run on here: their
    * later answers (progressive results included, in order, and the router's own timeout ERROR) go
    * to `forward`, for the new node's `deliver`. Undefined: no such live resumable session here.
-   * `ResumeSource.ended` is not called: the record is the new node's now.
+   * `ResumeSource.ended` is not called: the record is the new node's now. `answers`: the resume's
+   * resume-answers; check 5 runs here first, and a failing one refuses (undefined, nothing moves).
    */
-  handOver(id: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined {
+  handOver(id: SessionId, forward: (msg: WampMessage) => void, answers?: number): SessionSnapshot | undefined {
     const session = this.#sessions.get(id);
     const ring = session?.ring;
     if (session === undefined || ring === undefined || !session.live) return undefined;
+    // Check 5 here, before the session is given up: a resume the new node would refuse must not
+    // cut its live transport here.
+    if (answers !== undefined && !ring.resumable(answers)) {
+      this.#log.info({ session: id }, 'hand-over refused: the answers the client lacks are not all kept');
+      return undefined;
+    }
     const realm = session.realm;
     if (session.attached) {
       session.releaseCarrier('session resumed on another node');

@@ -50,7 +50,7 @@ export class ClusterPlugin implements RealmPlugin {
   #resumeAcross(node: ClusterNode): void {
     const resumption = this.core.resumption;
     node.resume.host = {
-      handOver: (session, forward) => resumption.handOver(session, forward),
+      handOver: (session, forward, answers) => resumption.handOver(session, forward, answers),
       deliver: (session, msg, from) => resumption.deliver(session, msg, from),
       expire: (session) => resumption.expire(session),
       limitExceeded: (limit) => this.core.stats.limitExceeded(limit),

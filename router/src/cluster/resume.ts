@@ -47,6 +47,8 @@ export interface ResumableRecord {
   authrole: string;
   /** SHA-256 of the current token's 16 octets, hex. */
   tokenHash: string;
+  /** The key of the listener the session's token is bound to: a resume on another is refused before the move. */
+  listener?: string;
 }
 
 /** What this module needs of the core's registry of resumable sessions (resumption.ts). */
@@ -56,7 +58,7 @@ export interface ResumeHost {
    * subscriptions and registrations quietly, keeps its calls as caller running (their later
    * answers go to `forward`) and answers its snapshot; undefined when no such session is held.
    */
-  handOver(session: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
+  handOver(session: SessionId, forward: (msg: WampMessage) => void, answers?: number): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
   /** Sends an answer forwarded from the node a session moved from through the adopted session; false if not held here. */
   deliver(session: SessionId, msg: WampMessage, from?: string): boolean;
   /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
@@ -172,7 +174,7 @@ export class ClusterResume implements ResumeSource {
     return run;
   }
 
-  issued(session: SessionId, realm: string, identity: SessionIdentity, hash: string): void {
+  issued(session: SessionId, realm: string, identity: SessionIdentity, hash: string, listener?: string): void {
     const record: ResumableRecord = {
       node: this.node.self,
       inc: this.node.incarnation,
@@ -180,6 +182,7 @@ export class ClusterResume implements ResumeSource {
       authid: identity.authid,
       authrole: identity.authrole,
       tokenHash: hash,
+      ...(listener !== undefined && { listener }),
     };
     const { resumable } = this.node.buckets;
     void this.#enqueue(session, async (held) => {
@@ -261,6 +264,8 @@ export class ClusterResume implements ResumeSource {
     if (request.realm !== undefined && request.realm !== record.realm) return refuse('realm');
     if (request.authid !== undefined && request.authid !== record.authid) return refuse('authid');
     if (record.node === this.node.self) return refuse('held by this node, which does not know it');
+    // Check 4's listener part, before anything moves: a token never escapes its listener.
+    if (record.listener !== undefined && request.listener !== undefined && record.listener !== request.listener) return refuse('another listener');
     if (this.host?.accepts?.(record.realm) === false) return refuse(`realm ${record.realm} not resumable on this node`);
     if (!this.node.isLive(record.node, record.inc)) {
       // Its sessions died with it (their testaments fired): the record is only a leftover.
@@ -281,7 +286,7 @@ export class ClusterResume implements ResumeSource {
     this.#taking.set(request.session, (this.#taking.get(request.session) ?? 0) + 1);
     let answer: unknown;
     try {
-      answer = await this.#ask(record.node, request.session, request.late);
+      answer = await this.#ask(record.node, request.session, request.late, request.answers);
     } finally {
       const n = (this.#taking.get(request.session) ?? 1) - 1;
       if (n > 0) this.#taking.set(request.session, n);
@@ -304,7 +309,7 @@ export class ClusterResume implements ResumeSource {
   }
 
   /** Asks `node` for a session's snapshot; null when it has none or does not answer in time. */
-  #ask(node: string, session: SessionId, late?: (snapshot: SessionSnapshot) => void): Promise<unknown> {
+  #ask(node: string, session: SessionId, late?: (snapshot: SessionSnapshot) => void, answers?: number): Promise<unknown> {
     const id = ++this.#nextTake;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -320,7 +325,7 @@ export class ClusterResume implements ResumeSource {
       }, this.#timeoutMs);
       timer.unref();
       this.#pending.set(id, { resolve, timer });
-      if (!this.node.sendToNode(node, encodeCluster({ kind: 'r', from: this.node.self, id, session }))) {
+      if (!this.node.sendToNode(node, encodeCluster({ kind: 'r', from: this.node.self, id, session, ...(answers !== undefined && { answers }) }))) {
         clearTimeout(timer);
         this.#pending.delete(id);
         resolve(null);
@@ -330,7 +335,7 @@ export class ClusterResume implements ResumeSource {
 
   /** A hand-over request, its reply, or a forwarded answer. */
   onDirect(m: ClusterMessage): void {
-    if (m.kind === 'r') void this.#handOver(m.from, m.id, m.session);
+    if (m.kind === 'r') void this.#handOver(m.from, m.id, m.session, m.answers);
     else if (m.kind === 's') {
       const pending = this.#pending.get(m.id);
       if (pending === undefined) {
@@ -363,20 +368,40 @@ export class ClusterResume implements ResumeSource {
   }
 
   /** The holding node's side: gives the session up if `from` holds its record now. */
-  async #handOver(from: string, id: number, session: SessionId): Promise<void> {
+  async #handOver(from: string, id: number, session: SessionId, answers?: number): Promise<void> {
     let snapshot: SessionSnapshot | undefined;
     try {
       const entry = await this.node.buckets.resumable.get(this.#key(session));
       const record = entry === null || entry.operation !== 'PUT' ? undefined : parseRecord<ResumableRecord>(entry);
-      if (record?.node === from && this.host !== undefined) {
-        const claimed = this.#claimed.get(session);
-        if (claimed !== undefined) clearTimeout(claimed);
-        this.#claimed.delete(session);
-        // The record is the new node's now: this node's `ended` must not touch it.
-        this.#held.delete(session);
-        snapshot = await this.host.handOver(session, (msg) => {
-          this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
-        });
+      if (entry !== null && record?.node === from && this.host !== undefined) {
+        const held = this.#held.get(session);
+        snapshot = await this.host.handOver(
+          session,
+          (msg) => {
+            this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
+          },
+          answers,
+        );
+        if (snapshot !== undefined) {
+          const claimed = this.#claimed.get(session);
+          if (claimed !== undefined) clearTimeout(claimed);
+          this.#claimed.delete(session);
+          // The record is the new node's now: this node's `ended` must not touch it.
+          if (this.#held.get(session) === held) this.#held.delete(session);
+        } else if (held?.record !== undefined && this.#claimed.get(session) === undefined) {
+          // Refused here (check 5) while still held: the claim is rolled back to this node's record
+          // before the (empty) answer goes: the claimer's delete at its revision then fails.
+          const mine = held.record;
+          const revision = entry.revision;
+          await this.#enqueue(session, async (h) => {
+            try {
+              h.revision = await this.node.buckets.resumable.update(this.#key(session), json(mine), revision);
+              h.record = mine;
+            } catch (err) {
+              this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not restored after a refused hand-over');
+            }
+          });
+        }
       }
     } catch (err) {
       this.node.log.error({ session, err }, 'cluster: hand-over failed');

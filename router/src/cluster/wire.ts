@@ -77,6 +77,8 @@ export interface HandOverRequest {
   /** The asking node's number for this request (the reply carries it back). */
   id: number;
   session: SessionId;
+  /** HELLO.Details.resume-answers of the resume: the holding node refuses (check 5) before giving the session up. */
+  answers?: number;
 }
 
 /**
@@ -161,7 +163,7 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
     case 'k':
       return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message, m.silent]) as Uint8Array;
     case 'r':
-      return msgpackCodec.encode(['r', m.from, m.id, m.session]) as Uint8Array;
+      return msgpackCodec.encode(m.answers === undefined ? ['r', m.from, m.id, m.session] : ['r', m.from, m.id, m.session, m.answers]) as Uint8Array;
     case 's':
       return msgpackCodec.encode(['s', m.id, m.snapshot ?? null]) as Uint8Array;
     case 'f':
@@ -208,7 +210,9 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
     case 'k':
       return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4), silent: a[5] === true };
     case 'r':
-      return { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId };
+      return typeof a[4] === 'number'
+        ? { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId, answers: a[4] }
+        : { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId };
     case 's':
       return { kind: 's', id: num(1), snapshot: a[2] ?? null };
     case 'f':

@@ -32,6 +32,11 @@ export interface ResumeRequest {
    * rather than lost (a later resume or its expiry ends it properly: on_leave, testaments).
    */
   readonly late?: (snapshot: SessionSnapshot) => void;
+  /**
+   * The key of the listener the resume arrives on: a session bound to another listener is refused
+   * before it is moved (the cluster record keeps the key).
+   */
+  readonly listener?: string;
 }
 
 /** One answer kept for a resume, with its place in the session's sequence of answers (1, 2, 3…). */
@@ -130,7 +135,7 @@ export interface ResumeSource {
    * previous token is void). `tokenHash`: SHA-256 of the token's 16 octets, hex; the token itself
    * never leaves the node.
    */
-  issued(session: SessionId, realm: string, identity: SessionIdentity, tokenHash: string): void;
+  issued(session: SessionId, realm: string, identity: SessionIdentity, tokenHash: string, listener?: string): void;
   /** A resumable session of this node ended for good (left its realm), or moved to another node. */
   ended(session: SessionId): void;
   /**

@@ -142,5 +142,12 @@ describe('review2 #18: moves between nodes', () => {
     const answer = await request(p.peer, [MessageCode.Publish, 1, { acknowledge: true }, 'com.review2.sentinel', []]);
     expect(answer[0]).toBe(MessageCode.Published);
     expect(held(a, p.session)?.attached).toBe(true);
+    // The refused claim was rolled back: the session's record is A's again, and a good resume on B
+    // (after a cut) still moves it.
+    await cut(p.peer);
+    await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
+    const moved = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 1 });
+    expect(moved.details['resumed']).toBe(true);
+    expect(moved.session).toBe(p.session);
   });
 });
