@@ -754,7 +754,19 @@ export class Resumption {
     const session = create(snapshot);
     if (session === undefined) return undefined;
     const ring = session.ring!;
-    ring.restore(snapshot.answerSeq, snapshot.answers, snapshot.answersLost === true);
+    // This realm's limits hold for a session made elsewhere (other limits there, or a hostile
+    // node): past one, the move cannot be undone (the old node gave the session up), so it ends
+    // here as an overflow, with on_leave and its testaments.
+    const fitted = fitAnswers(snapshot.answers, ring.limits);
+    const over = typeof fitted === 'string' ? fitted : this.#overAdoptLimits(session, snapshot, fitted);
+    if (over !== undefined || typeof fitted === 'string') {
+      this.#sessions.set(session.id, session);
+      session.realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
+      this.#log.warn({ session: session.id, realm: session.realm.name, limit: over }, 'a moved session is past a limit of this realm: ended');
+      this.#endPast(session, over ?? 'maxResumeAnswers', 'overflow');
+      return undefined;
+    }
+    ring.restore(snapshot.answerSeq, fitted, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
     this.#adopted.set(session, { from: snapshot.from, calls: new Set(snapshot.calls ?? []) });
     // Back here (A → B → A): held again, no longer re-forwarded.
@@ -814,6 +826,21 @@ export class Resumption {
     if (moved === undefined) return;
     this.#clock.clearTimeout(moved.timer);
     this.#moved.delete(id);
+  }
+
+  /** The first of this realm's limits a snapshot passes (its answers already fitted), if any. */
+  #overAdoptLimits(session: ResumableSession, snapshot: SessionSnapshot, answers: readonly KeptAnswer[]): string | undefined {
+    const limits = session.ring!.limits;
+    if (snapshot.subscriptions.length > limits.maxSubscriptionsPerSession) return 'maxSubscriptionsPerSession';
+    if (snapshot.registrations.length > limits.maxRegistrationsPerSession) return 'maxRegistrationsPerSession';
+    if (snapshot.subscriptions.some((s) => s.topic.length > limits.maxUriLength)) return 'maxUriLength';
+    if (snapshot.registrations.some((r) => r.procedure.length > limits.maxUriLength)) return 'maxUriLength';
+    const realm = this.#realm(session.realm);
+    if (realm.sessions >= limits.maxDetachedSessions) return 'maxDetachedSessions';
+    let undelivered = 0;
+    for (const a of answers) if (a.delivered !== true) undelivered += answerBytes(a.message);
+    if (realm.bytes + undelivered > limits.maxDetachedBytes) return 'maxDetachedBytes';
+    return undefined;
   }
 
   #adoptFailed(session: ResumableSession, why: string): undefined {
@@ -882,6 +909,26 @@ export class Resumption {
     }
     return r;
   }
+}
+
+/**
+ * A snapshot's kept answers within this realm's maxResumeAnswers and maxResumeBytes: the oldest
+ * delivered ones go first (the run stays contiguous); when the rest is still past a bound, that
+ * bound's name (the move is refused).
+ */
+function fitAnswers(answers: readonly KeptAnswer[], limits: RealmLimits): readonly KeptAnswer[] | 'maxResumeAnswers' | 'maxResumeBytes' {
+  let bytes = 0;
+  for (const a of answers) bytes += answerBytes(a.message);
+  let first = 0;
+  while (first < answers.length && (answers.length - first > limits.maxResumeAnswers || bytes > limits.maxResumeBytes)) {
+    const a = answers[first]!;
+    if (a.delivered !== true) break;
+    bytes -= answerBytes(a.message);
+    first++;
+  }
+  if (answers.length - first > limits.maxResumeAnswers) return 'maxResumeAnswers';
+  if (bytes > limits.maxResumeBytes) return 'maxResumeBytes';
+  return first === 0 ? answers : answers.slice(first);
 }
 
 /** Where a moved session's forwarded answers may come from, and for which calls. */

@@ -483,8 +483,15 @@ export function snapshotToWire(s: SessionSnapshot): Dict {
   return w;
 }
 
-/** At most this many calls left running in a snapshot (a sane maximum: calls in flight of one session). */
+/**
+ * Sane maxima of a snapshot read from the wire (far above any default limit; the adopting realm's
+ * own limits are applied by resumption.ts adopt): a malformed or hostile one is refused whole.
+ */
 const MAX_CALLS = 100_000;
+const MAX_ROUTES = 100_000;
+const MAX_ANSWERS = 100_000;
+const MAX_TESTAMENTS = 10_000;
+const MAX_URI = 65_536;
 const MATCHES: readonly string[] = ['exact', 'prefix', 'wildcard'];
 const POLICIES: readonly string[] = ['single', 'roundrobin', 'random', 'first', 'last'];
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -504,6 +511,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   const { authid, authrole, authmethod, authprovider } = identity;
   if (typeof authid !== 'string' || typeof authrole !== 'string' || typeof authmethod !== 'string' || typeof authprovider !== 'string') return undefined;
   if (!Array.isArray(answers) || !Array.isArray(subscriptions) || !Array.isArray(registrations)) return undefined;
+  if (answers.length > MAX_ANSWERS || subscriptions.length > MAX_ROUTES || registrations.length > MAX_ROUTES) return undefined;
   const kept: KeptAnswer[] = [];
   for (const a of answers) {
     if (!Array.isArray(a) || !isCount(a[0]) || !Array.isArray(a[1]) || (a[2] !== undefined && typeof a[2] !== 'boolean')) return undefined;
@@ -519,6 +527,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
       !isDict(x) ||
       !isId(x['id']) ||
       typeof x['topic'] !== 'string' ||
+      x['topic'].length > MAX_URI ||
       !MATCHES.includes(x['match'] as string) ||
       !isDict(x['options']) ||
       !isCount(x['missed'])
@@ -532,6 +541,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
       !isDict(x) ||
       !isId(x['id']) ||
       typeof x['procedure'] !== 'string' ||
+      x['procedure'].length > MAX_URI ||
       !MATCHES.includes(x['match'] as string) ||
       !POLICIES.includes(x['invoke'] as string) ||
       !isDict(x['options'])
@@ -547,7 +557,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   }
   let wills: TestamentSnapshot[] | undefined;
   if (testaments !== undefined) {
-    if (!Array.isArray(testaments)) return undefined;
+    if (!Array.isArray(testaments) || testaments.length > MAX_TESTAMENTS) return undefined;
     wills = [];
     for (const x of testaments) {
       if (!isDict(x) || typeof x['topic'] !== 'string' || !Array.isArray(x['args']) || !isDict(x['kwargs']) || !isDict(x['publishOptions'])) return undefined;

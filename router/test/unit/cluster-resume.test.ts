@@ -423,6 +423,13 @@ describe('cluster resume: the snapshot on the wire', () => {
     // Delivered flags and answersLost: booleans; absent ones read as false / not lost.
     expect(snapshotFromWire({ ...good, answers: [[1, [MessageCode.Published, 1, 2], 'yes']] })).toBeUndefined();
     expect(snapshotFromWire({ ...good, answers: [[1, [MessageCode.Published, 1, 2]]] })?.answers[0]?.delivered).toBe(false);
+    // Arrays and URIs past sane maxima refuse the snapshot whole (F7: the adopting realm's own limits come after).
+    const sub = { id: 1, topic: 'a', match: 'exact', options: {}, missed: 0 };
+    expect(snapshotFromWire({ ...good, subscriptions: Array.from({ length: 100_001 }, () => sub) })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, subscriptions: [{ ...sub, topic: 'x'.repeat(70_000) }] })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: Array.from({ length: 100_001 }, (_, i) => i + 1) })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: [0] })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: [7] })?.calls).toEqual([7]);
     expect(snapshotFromWire({ ...good, answersLost: 1 })).toBeUndefined();
     expect(snapshotFromWire({ ...good, answersLost: undefined })?.answersLost).toBeUndefined();
     // Testaments: a list of {topic, args, kwargs, publishOptions}.
