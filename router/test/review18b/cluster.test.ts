@@ -87,6 +87,31 @@ describe('review2 #18: moves between nodes', () => {
     expect(result).toEqual([MessageCode.Result, 1, {}, ['done']]);
   });
 
+  it('F1: a session that moves there and back (A → B → A) still gets the RESULT of the call it made on A', async () => {
+    const nats = await startNats();
+    const a = await node(nats, 'node-a');
+    const b = await node(nats, 'node-b');
+    const slow = `com.review2.slow${randomBytes(4).toString('hex')}`;
+    const callee = await hello(a.url);
+    expect((await request(callee.peer, [MessageCode.Register, 1, {}, slow]))[0]).toBe(MessageCode.Registered);
+    const p = await hello(a.url, { resumable: true });
+    p.peer.send([MessageCode.Call, 1, {}, slow, ['later']]);
+    const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
+    await cut(p.peer);
+    await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
+    const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
+    expect(onB.details['resumed']).toBe(true);
+    await cut(onB.peer);
+    await until(() => held(b, p.session)?.attached === false, 5000, 'P to detach on B');
+    // Back to A, where the call still runs: A forwards its answer to B, which re-forwards it here.
+    const back = await hello(a.url, { resumable: true, 'resume-session': p.session, 'resume-token': onB.details['resume-token'], 'resume-answers': 0 });
+    expect(back.session).toBe(p.session);
+    expect(back.details['resumed']).toBe(true);
+    callee.peer.send([MessageCode.Yield, invocation[1], {}, ['done']]);
+    const result = await back.peer.next((m) => m[0] === MessageCode.Result || m[0] === MessageCode.Error, 5_000);
+    expect(result).toEqual([MessageCode.Result, 1, {}, ['done']]);
+  });
+
   it('F5: a holding node that answers the hand-over after the claimer gave up does not lose the session silently', async () => {
     const nats = await startNats();
     const a = await node(nats, 'node-a');
