@@ -487,7 +487,18 @@ export class Connection implements PeerHandler, SessionCarrier {
     const source = resumption.resumeSource;
     if (found !== 'no such session' || source === undefined) return this.#refuse(request, found);
     // Not held here: the cluster may move it here from the node that holds it.
-    return source.take(request).then(async (snapshot) => {
+    // A snapshot that comes after take gave up (a slow holding node) is adopted anyway, parked
+    // detached with its expiry, and recorded here again: a later resume or its expiry ends it properly.
+    const late = (snapshot: SessionSnapshot): void => {
+      void resumption
+        .adopt(snapshot, (s) => this.#adopted(s))
+        .then((session) => {
+          if (session?.ring === undefined) return;
+          session.ring.token = Buffer.from(request.token, 'base64');
+          resumption.recordAgain(session);
+        });
+    };
+    return source.take({ ...request, late, ...(this.#listener !== undefined && { listener: this.#listener }) }).then(async (snapshot) => {
       // Its registrations are claimed again (a cluster) before the resumed WELCOME. Adopted even if
       // this connection closed meanwhile: the old node gave the session up, so it is parked here,
       // detached, with its expiry, rather than lost.

@@ -253,14 +253,15 @@ export class Realm {
    * subscription registry), the invocations it served end, and its calls as caller go on (their
    * answers are forwarded). The plugins hear onLeave silent, so they forget it as at a kill_all.
    */
-  moveOut(session: Endpoint): void {
-    if (this.sessions.get(session.id) !== session) return;
+  moveOut(session: Endpoint): number[] {
+    if (this.sessions.get(session.id) !== session) return [];
     this.sessions.delete(session.id);
     this.gate.forget(session);
     this.pubsub.leave(session);
-    this.rpc.moveOut(session);
+    const calls = this.rpc.moveOut(session);
     this.log.debug({ realm: this.name, session: session.id }, 'session moved to another node');
     for (const o of this.hooks.list) o.onLeave?.(session, true);
+    return calls;
   }
 
   /** A detached member resumed on a new transport (session.ts sets `attached` true first). */

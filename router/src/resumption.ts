@@ -8,7 +8,7 @@
  * keeps its answers in its AnswerRing. A session that is not resumable never reaches this module.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ErrorMessage, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { ErrorMessage, RequestId, Result, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { ANSWER_CODES, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
@@ -25,10 +25,24 @@ export const TOKEN_OCTETS = 16;
 /** The one ABORT message of a refused dedicated resume: nothing tells which check failed. */
 export const RESUME_REFUSED = 'no resumable session matches';
 
-/** Bounds of the answers forwarded for a session before it is adopted here (`deliver`). */
+/**
+ * Bounds of the answers forwarded for a session before it is adopted here (`deliver`): only while
+ * a take of it is in flight here, per session in count and bytes (the default maxResumeBytes: the
+ * realm is not known before the snapshot), and in bytes per node; a drop counts as limit `earlyAnswers`.
+ */
 const EARLY_ANSWERS = 1_000;
 const EARLY_SESSIONS = 1_000;
 const EARLY_MS = 30_000;
+const EARLY_SESSION_BYTES = 1024 * 1024;
+const EARLY_NODE_BYTES = 64 * 1024 * 1024;
+/**
+ * The token a resume used stays valid this long after the resumed WELCOME at most (or until the
+ * client's first message): a cut before the client read the WELCOME must not cost the session, a
+ * pure subscriber that never sends must not keep a used token valid for hours.
+ */
+const PREVIOUS_TOKEN_MS = 30_000;
+/** At most this many sessions moved on from this node whose forwarded answers are still re-forwarded (`handOver`). */
+const MOVED_SESSIONS = 1_000;
 
 /** Why a detached session ended without a resume (switchboard_session_detached_ends_total{reason}). */
 export type DetachedEnd = 'expired' | 'overflow' | 'limit';
@@ -137,6 +151,8 @@ export class AnswerRing {
    * WELCOME and the client reading it must not cost the session. [F16 of #18's client review]
    */
   previousToken: Buffer | undefined;
+  /** When `previousToken` stops being valid even if the client never sends (clock ms). */
+  previousUntil = 0;
   /** EVENTs dropped while detached, per subscription (WELCOME.Details.resume-missed). */
   missed: Map<SubscriptionId, number> | undefined;
   /**
@@ -308,7 +324,8 @@ export interface ResumableSession extends Endpoint {
   /** Closes its transport, if any, without ending the session (a takeover, a hand-over). */
   releaseCarrier(reason: string): void;
   /** Moved to another node (a hand-over): over here, but the answers of its calls still running here go to `forward`. */
-  moveOut(forward: (msg: WampMessage) => void): void;
+  /** Answers the request IDs of its calls as caller that go on here. */
+  moveOut(forward: (msg: WampMessage) => void): number[];
   /** An answer forwarded from the node it moved from: sent (or kept while detached) and numbered as its own. */
   deliver(msg: WampMessage): void;
   end(silent?: boolean): void;
@@ -356,7 +373,19 @@ export class Resumption {
   /** The cluster's (cluster/resume.ts), set by its plugin; undefined on a single router. */
   resumeSource: ResumeSource | undefined;
   /** Answers forwarded for a session not adopted here yet (`deliver`), with the timer that drops them. */
-  readonly #early = new Map<SessionId, { messages: WampMessage[]; timer: unknown }>();
+  readonly #early = new Map<SessionId, { messages: { msg: WampMessage; from: string | undefined }[]; bytes: number; timer: unknown }>();
+  #earlyBytes = 0;
+  /**
+   * Sessions adopted here from another node: the node they came from and the request IDs of their
+   * calls as caller still running there, the only answers `deliver` accepts for them.
+   */
+  readonly #adopted = new WeakMap<ResumableSession, Inbound>();
+  /**
+   * Tombstones of adopted sessions that moved on (A → B → C, or back to A): the answers the first
+   * node still forwards here are re-forwarded to the session's new holder, for the realm's
+   * resume window, at most MOVED_SESSIONS.
+   */
+  readonly #moved = new Map<SessionId, Inbound & { forward: (msg: WampMessage) => void; timer: unknown }>();
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -400,17 +429,32 @@ export class Resumption {
   /**
    * Gives `session` a new resume token (at each WELCOME that grants resumption): the previous one is
    * void, except `used` (the token a resume presented), which stays valid until `proven` (the
-   * client's first message on the new attachment). Answers the token, base64; the cluster hears of
+   * client's first message on the new attachment) or PREVIOUS_TOKEN_MS, whichever first; not when
+   * `used` was itself the previous token (no chain). Answers the token, base64; the cluster hears of
    * its hash only (a resume with `used` works on this node only).
    */
   issue(session: ResumableSession, used?: string): string {
     const ring = session.ring!;
     const token = randomBytes(TOKEN_OCTETS);
-    ring.previousToken = used !== undefined ? Buffer.from(used, 'base64') : undefined;
+    // A resume that used the previous token itself does not make it the previous one again (no
+    // chain: a used token is void once its grace is over).
+    const chained = used !== undefined && ring.previousToken !== undefined && tokenMatches(used, ring.previousToken);
+    ring.previousToken = used !== undefined && !chained ? Buffer.from(used, 'base64') : undefined;
+    ring.previousUntil = this.#clock.now() + PREVIOUS_TOKEN_MS;
     ring.token = token;
     this.#sessions.set(session.id, session);
-    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'));
+    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'), session.ring?.listener);
     return token.toString('base64');
+  }
+
+  /**
+   * Writes the session's record again with its current token (a session adopted after its take
+   * gave up: the claim was deleted, this node holds it now).
+   */
+  recordAgain(session: ResumableSession): void {
+    const token = session.ring?.token;
+    if (token === undefined) return;
+    this.resumeSource?.issued(session.id, session.realm.name, session.identity, createHash('sha256').update(token).digest('hex'), session.ring?.listener);
   }
 
   /** The resumable session with this ID held here, if any. */
@@ -427,12 +471,22 @@ export class Resumption {
     if (session === undefined) return 'no such session';
     const ring = session.ring;
     if (ring?.token === undefined || !session.live) return 'not resumable';
-    if (!tokenMatches(request.token, ring.token) && (ring.previousToken === undefined || !tokenMatches(request.token, ring.previousToken))) return 'bad token';
+    if (!tokenMatches(request.token, ring.token) && !this.#previousMatches(ring, request.token)) return 'bad token';
     // Another resume with this token is being checked (an asynchronous recheck): a token is usable once.
     if (ring.resuming) return 'resume in progress';
     if (request.realm !== undefined && request.realm !== session.realm.name) return 'wrong realm';
     if (request.authid !== undefined && request.authid !== session.identity.authid) return 'wrong authid';
     return session;
+  }
+
+  /** The token a resume used, within its grace (until the client's first message, at most PREVIOUS_TOKEN_MS). */
+  #previousMatches(ring: AnswerRing, token: string): boolean {
+    if (ring.previousToken === undefined) return false;
+    if (this.#clock.now() >= ring.previousUntil) {
+      ring.previousToken = undefined;
+      return false;
+    }
+    return tokenMatches(token, ring.previousToken);
   }
 
   /** The client sent a message on its resumed attachment: it read the WELCOME, the token the resume used is void. */
@@ -595,6 +649,9 @@ export class Resumption {
     this.#closed = true;
     for (const early of this.#early.values()) this.#clock.clearTimeout(early.timer);
     this.#early.clear();
+    this.#earlyBytes = 0;
+    for (const moved of this.#moved.values()) this.#clock.clearTimeout(moved.timer);
+    this.#moved.clear();
     for (const session of [...this.#sessions.values()]) if (!session.attached) session.end();
   }
 
@@ -610,12 +667,19 @@ export class Resumption {
    * `destroyed` go along in the snapshot (the testament plugin answers them). Its calls as caller run on here: their
    * later answers (progressive results included, in order, and the router's own timeout ERROR) go
    * to `forward`, for the new node's `deliver`. Undefined: no such live resumable session here.
-   * `ResumeSource.ended` is not called: the record is the new node's now.
+   * `ResumeSource.ended` is not called: the record is the new node's now. `answers`: the resume's
+   * resume-answers; check 5 runs here first, and a failing one refuses (undefined, nothing moves).
    */
-  handOver(id: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined {
+  handOver(id: SessionId, forward: (msg: WampMessage) => void, answers?: number): SessionSnapshot | undefined {
     const session = this.#sessions.get(id);
     const ring = session?.ring;
     if (session === undefined || ring === undefined || !session.live) return undefined;
+    // Check 5 here, before the session is given up: a resume the new node would refuse must not
+    // cut its live transport here.
+    if (answers !== undefined && !ring.resumable(answers)) {
+      this.#log.info({ session: id }, 'hand-over refused: the answers the client lacks are not all kept');
+      return undefined;
+    }
     const realm = session.realm;
     if (session.attached) {
       session.releaseCarrier('session resumed on another node');
@@ -660,7 +724,14 @@ export class Resumption {
     if (testaments.length > 0) snapshot = { ...snapshot, testaments };
     this.#undetach(session);
     this.#sessions.delete(id);
-    session.moveOut(forward);
+    const inbound = this.#adopted.get(session);
+    const calls = session.moveOut(forward);
+    // The calls still running on the node it came from follow it too (re-forwarded from here).
+    if (inbound !== undefined) {
+      this.#tombstone(id, { ...inbound, calls: new Set(inbound.calls) }, forward, ring.limits.resumeWindowMs);
+      calls.push(...inbound.calls);
+    }
+    if (calls.length > 0) snapshot = { ...snapshot, calls };
     this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
     return snapshot;
   }
@@ -683,15 +754,31 @@ export class Resumption {
     const session = create(snapshot);
     if (session === undefined) return undefined;
     const ring = session.ring!;
-    ring.restore(snapshot.answerSeq, snapshot.answers, snapshot.answersLost === true);
+    // This realm's limits hold for a session made elsewhere (other limits there, or a hostile
+    // node): past one, the move cannot be undone (the old node gave the session up), so it ends
+    // here as an overflow, with on_leave and its testaments.
+    const fitted = fitAnswers(snapshot.answers, ring.limits);
+    const over = typeof fitted === 'string' ? fitted : this.#overAdoptLimits(session, snapshot, fitted);
+    if (over !== undefined || typeof fitted === 'string') {
+      this.#sessions.set(session.id, session);
+      session.realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
+      this.#log.warn({ session: session.id, realm: session.realm.name, limit: over }, 'a moved session is past a limit of this realm: ended');
+      this.#endPast(session, over ?? 'maxResumeAnswers', 'overflow');
+      return undefined;
+    }
+    ring.restore(snapshot.answerSeq, fitted, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
+    this.#adopted.set(session, { from: snapshot.from, calls: new Set(snapshot.calls ?? []) });
+    // Back here (A → B → A): held again, no longer re-forwarded.
+    this.#unmoved(session.id);
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
     const early = this.#early.get(session.id);
     if (early !== undefined) {
       this.#early.delete(session.id);
+      this.#earlyBytes -= early.bytes;
       this.#clock.clearTimeout(early.timer);
-      for (const msg of early.messages) session.deliver(msg);
+      for (const { msg, from } of early.messages) this.deliver(session.id, msg, from);
     }
     const realm = session.realm;
     realm.hooks.adoptTestaments(session, snapshot.testaments ?? []);
@@ -722,6 +809,40 @@ export class Resumption {
     return session;
   }
 
+  /** Keeps re-forwarding the answers forwarded here for a session this node handed on. */
+  #tombstone(id: SessionId, inbound: Inbound, forward: (msg: WampMessage) => void, ms: number): void {
+    this.#unmoved(id);
+    if (this.#moved.size >= MOVED_SESSIONS) {
+      // The oldest goes (a Map iterates in insertion order).
+      const oldest = this.#moved.keys().next();
+      if (oldest.done !== true) this.#unmoved(oldest.value);
+    }
+    const timer = this.#clock.setTimeout(() => this.#moved.delete(id), ms);
+    this.#moved.set(id, { ...inbound, forward, timer });
+  }
+
+  #unmoved(id: SessionId): void {
+    const moved = this.#moved.get(id);
+    if (moved === undefined) return;
+    this.#clock.clearTimeout(moved.timer);
+    this.#moved.delete(id);
+  }
+
+  /** The first of this realm's limits a snapshot passes (its answers already fitted), if any. */
+  #overAdoptLimits(session: ResumableSession, snapshot: SessionSnapshot, answers: readonly KeptAnswer[]): string | undefined {
+    const limits = session.ring!.limits;
+    if (snapshot.subscriptions.length > limits.maxSubscriptionsPerSession) return 'maxSubscriptionsPerSession';
+    if (snapshot.registrations.length > limits.maxRegistrationsPerSession) return 'maxRegistrationsPerSession';
+    if (snapshot.subscriptions.some((s) => s.topic.length > limits.maxUriLength)) return 'maxUriLength';
+    if (snapshot.registrations.some((r) => r.procedure.length > limits.maxUriLength)) return 'maxUriLength';
+    const realm = this.#realm(session.realm);
+    if (realm.sessions >= limits.maxDetachedSessions) return 'maxDetachedSessions';
+    let undelivered = 0;
+    for (const a of answers) if (a.delivered !== true) undelivered += answerBytes(a.message);
+    if (realm.bytes + undelivered > limits.maxDetachedBytes) return 'maxDetachedBytes';
+    return undefined;
+  }
+
   #adoptFailed(session: ResumableSession, why: string): undefined {
     this.#log.error({ session: session.id, realm: session.realm.name, why }, 'a moved session could not be adopted: its route IDs differ here');
     session.end(true);
@@ -730,28 +851,54 @@ export class Resumption {
 
   /**
    * An answer forwarded from the node a session moved from (its calls as caller still running
-   * there; the cluster calls this): sent through the adopted session, numbered and kept like any
-   * of its answers. One that arrives before the session is adopted here waits (at most
-   * EARLY_ANSWERS per session, EARLY_SESSIONS sessions, EARLY_MS); false: dropped.
+   * there; the cluster calls this, `from` the sending node when the wire says): sent through the
+   * adopted session, numbered and kept like any of its answers; re-forwarded when the session
+   * moved on from here (a tombstone). Only a RESULT or ERROR of a call the snapshot listed as left
+   * running there, from the node it came from; a final one ends that call here. One that arrives
+   * before the session is adopted waits only while a take of it is in flight here (bounded in
+   * count, bytes, sessions and EARLY_MS); false: dropped.
    */
-  deliver(id: SessionId, msg: WampMessage): boolean {
+  deliver(id: SessionId, msg: WampMessage, from?: string): boolean {
+    if (msg.code !== MessageCode.Result && !(msg.code === MessageCode.Error && msg.requestType === MessageCode.Call)) return false;
     const session = this.#sessions.get(id);
     if (session !== undefined) {
-      if (!session.live) return false;
+      const inbound = this.#adopted.get(session);
+      if (!session.live || inbound === undefined || !accepts(inbound, msg, from)) return false;
       session.deliver(msg);
       return true;
     }
-    if (!isAnswer(msg.code)) return false;
+    const moved = this.#moved.get(id);
+    if (moved !== undefined) {
+      if (!accepts(moved, msg, from)) return false;
+      moved.forward(msg);
+      return true;
+    }
+    if (this.resumeSource?.taking?.(id) !== true) return false;
+    const bytes = answerBytes(msg);
     let early = this.#early.get(id);
+    if (early === undefined && this.#early.size >= EARLY_SESSIONS) return this.#earlyDropped();
+    if (this.#earlyBytes + bytes > EARLY_NODE_BYTES) return this.#earlyDropped();
+    if (early !== undefined && (early.messages.length >= EARLY_ANSWERS || early.bytes + bytes > EARLY_SESSION_BYTES)) return this.#earlyDropped();
     if (early === undefined) {
-      if (this.#early.size >= EARLY_SESSIONS) return false;
-      const timer = this.#clock.setTimeout(() => this.#early.delete(id), EARLY_MS);
-      early = { messages: [], timer };
+      if (bytes > EARLY_SESSION_BYTES) return this.#earlyDropped();
+      const timer = this.#clock.setTimeout(() => {
+        const e = this.#early.get(id);
+        if (e === undefined) return;
+        this.#early.delete(id);
+        this.#earlyBytes -= e.bytes;
+      }, EARLY_MS);
+      early = { messages: [], bytes: 0, timer };
       this.#early.set(id, early);
     }
-    if (early.messages.length >= EARLY_ANSWERS) return false;
-    early.messages.push(msg);
+    early.messages.push({ msg, from });
+    early.bytes += bytes;
+    this.#earlyBytes += bytes;
     return true;
+  }
+
+  #earlyDropped(): false {
+    this.#stats.limitExceeded('earlyAnswers');
+    return false;
   }
 
   #realm(realm: Realm): RealmDetached {
@@ -762,6 +909,40 @@ export class Resumption {
     }
     return r;
   }
+}
+
+/**
+ * A snapshot's kept answers within this realm's maxResumeAnswers and maxResumeBytes: the oldest
+ * delivered ones go first (the run stays contiguous); when the rest is still past a bound, that
+ * bound's name (the move is refused).
+ */
+function fitAnswers(answers: readonly KeptAnswer[], limits: RealmLimits): readonly KeptAnswer[] | 'maxResumeAnswers' | 'maxResumeBytes' {
+  let bytes = 0;
+  for (const a of answers) bytes += answerBytes(a.message);
+  let first = 0;
+  while (first < answers.length && (answers.length - first > limits.maxResumeAnswers || bytes > limits.maxResumeBytes)) {
+    const a = answers[first]!;
+    if (a.delivered !== true) break;
+    bytes -= answerBytes(a.message);
+    first++;
+  }
+  if (answers.length - first > limits.maxResumeAnswers) return 'maxResumeAnswers';
+  if (bytes > limits.maxResumeBytes) return 'maxResumeBytes';
+  return first === 0 ? answers : answers.slice(first);
+}
+
+/** Where a moved session's forwarded answers may come from, and for which calls. */
+interface Inbound {
+  readonly from: string | undefined;
+  readonly calls: Set<number>;
+}
+
+/** Whether a forwarded answer is one `inbound` waits for; a final one ends its call. */
+function accepts(inbound: Inbound, msg: Result | ErrorMessage, from: string | undefined): boolean {
+  if (from !== undefined && inbound.from !== undefined && from !== inbound.from) return false;
+  if (!inbound.calls.has(msg.request)) return false;
+  if (msg.code === MessageCode.Error || msg.details['progress'] !== true) inbound.calls.delete(msg.request);
+  return true;
 }
 
 /** What one realm's detached sessions count. */

@@ -158,13 +158,13 @@ export class WampSession implements Endpoint, ResumableSession {
    * live, its ID released, out of its realm quietly), but the answers of its calls still running
    * here go to `forward`, in the order they come (progressive results included).
    */
-  moveOut(forward: (msg: WampMessage) => void): void {
-    if (!this.#live) return;
+  moveOut(forward: (msg: WampMessage) => void): number[] {
+    if (!this.#live) return [];
     this.#forward = forward;
     this.#live = false;
     this.#holds = undefined;
     try {
-      this.realm.moveOut(this);
+      return this.realm.moveOut(this);
     } finally {
       this.core.releaseSessionId(this.id);
     }

@@ -50,8 +50,8 @@ export class ClusterPlugin implements RealmPlugin {
   #resumeAcross(node: ClusterNode): void {
     const resumption = this.core.resumption;
     node.resume.host = {
-      handOver: (session, forward) => resumption.handOver(session, forward),
-      deliver: (session, msg) => resumption.deliver(session, msg),
+      handOver: (session, forward, answers) => resumption.handOver(session, forward, answers),
+      deliver: (session, msg, from) => resumption.deliver(session, msg, from),
       expire: (session) => resumption.expire(session),
       limitExceeded: (limit) => this.core.stats.limitExceeded(limit),
       accepts: (name) => {

@@ -47,6 +47,8 @@ export interface ResumableRecord {
   authrole: string;
   /** SHA-256 of the current token's 16 octets, hex. */
   tokenHash: string;
+  /** The key of the listener the session's token is bound to: a resume on another is refused before the move. */
+  listener?: string;
 }
 
 /** What this module needs of the core's registry of resumable sessions (resumption.ts). */
@@ -56,9 +58,9 @@ export interface ResumeHost {
    * subscriptions and registrations quietly, keeps its calls as caller running (their later
    * answers go to `forward`) and answers its snapshot; undefined when no such session is held.
    */
-  handOver(session: SessionId, forward: (msg: WampMessage) => void): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
+  handOver(session: SessionId, forward: (msg: WampMessage) => void, answers?: number): SessionSnapshot | undefined | Promise<SessionSnapshot | undefined>;
   /** Sends an answer forwarded from the node a session moved from through the adopted session; false if not held here. */
-  deliver(session: SessionId, msg: WampMessage): boolean;
+  deliver(session: SessionId, msg: WampMessage, from?: string): boolean;
   /** Ends a detached session as its expiry does (a claim of its record came to nothing). */
   expire(session: SessionId): void;
   /**
@@ -102,6 +104,17 @@ interface PendingTake {
   timer: NodeJS.Timeout;
 }
 
+/** A take that gave up waiting: a snapshot that still comes is adopted (ResumeRequest.late). */
+interface LateTake {
+  session: SessionId;
+  holder: string;
+  late: ((snapshot: SessionSnapshot) => void) | undefined;
+  timer: NodeJS.Timeout;
+}
+
+/** How long a take that gave up still accepts a late snapshot. */
+const LATE_MS = 60_000;
+
 const TOKEN_OCTETS = 16;
 
 /** SHA-256 of a token's octets, hex (what `issued` receives and the record keeps). */
@@ -122,6 +135,9 @@ export class ClusterResume implements ResumeSource {
   host: ResumeHost | undefined;
   readonly #held = new Map<SessionId, Held>();
   readonly #pending = new Map<number, PendingTake>();
+  readonly #late = new Map<number, LateTake>();
+  /** Sessions with a take in flight here, and how many (answers forwarded for them early may wait). */
+  readonly #taking = new Map<SessionId, number>();
   /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
   readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
   #nextTake = 0;
@@ -158,7 +174,7 @@ export class ClusterResume implements ResumeSource {
     return run;
   }
 
-  issued(session: SessionId, realm: string, identity: SessionIdentity, hash: string): void {
+  issued(session: SessionId, realm: string, identity: SessionIdentity, hash: string, listener?: string): void {
     const record: ResumableRecord = {
       node: this.node.self,
       inc: this.node.incarnation,
@@ -166,6 +182,7 @@ export class ClusterResume implements ResumeSource {
       authid: identity.authid,
       authrole: identity.authrole,
       tokenHash: hash,
+      ...(listener !== undefined && { listener }),
     };
     const { resumable } = this.node.buckets;
     void this.#enqueue(session, async (held) => {
@@ -247,6 +264,8 @@ export class ClusterResume implements ResumeSource {
     if (request.realm !== undefined && request.realm !== record.realm) return refuse('realm');
     if (request.authid !== undefined && request.authid !== record.authid) return refuse('authid');
     if (record.node === this.node.self) return refuse('held by this node, which does not know it');
+    // Check 4's listener part, before anything moves: a token never escapes its listener.
+    if (record.listener !== undefined && request.listener !== undefined && record.listener !== request.listener) return refuse('another listener');
     if (this.host?.accepts?.(record.realm) === false) return refuse(`realm ${record.realm} not resumable on this node`);
     if (!this.node.isLive(record.node, record.inc)) {
       // Its sessions died with it (their testaments fired): the record is only a leftover.
@@ -264,8 +283,18 @@ export class ClusterResume implements ResumeSource {
     } catch (err) {
       return refuse(isConflict(err) ? 'lost the race (expired, resumed or reissued meanwhile)' : `claim failed: ${(err as Error).message}`);
     }
-    const answer = await this.#ask(record.node, request.session);
-    const snapshot = answer === null ? undefined : snapshotFromWire(answer);
+    this.#taking.set(request.session, (this.#taking.get(request.session) ?? 0) + 1);
+    let answer: unknown;
+    try {
+      answer = await this.#ask(record.node, request.session, request.late, request.answers);
+    } finally {
+      const n = (this.#taking.get(request.session) ?? 1) - 1;
+      if (n > 0) this.#taking.set(request.session, n);
+      else this.#taking.delete(request.session);
+    }
+    const wired = answer === null ? undefined : snapshotFromWire(answer);
+    // Only the node it came from may forward the answers of its calls left running there.
+    const snapshot = wired === undefined ? undefined : { ...wired, from: record.node };
     if (snapshot === undefined || snapshot.id !== request.session) {
       // Nothing to adopt: the claim is void.
       resumable.delete(key, { previousSeq: revision }).catch(() => undefined);
@@ -275,18 +304,28 @@ export class ClusterResume implements ResumeSource {
     return snapshot;
   }
 
+  taking(session: SessionId): boolean {
+    return this.#taking.has(session);
+  }
+
   /** Asks `node` for a session's snapshot; null when it has none or does not answer in time. */
-  #ask(node: string, session: SessionId): Promise<unknown> {
+  #ask(node: string, session: SessionId, late?: (snapshot: SessionSnapshot) => void, answers?: number): Promise<unknown> {
     const id = ++this.#nextTake;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         this.node.log.warn({ session, holder: node }, 'cluster: no hand-over answer in time; resume refused');
+        // The holding node may still answer (a stall): its snapshot is then adopted, not lost.
+        if (this.#late.size < this.#maxPending) {
+          const lateTimer = setTimeout(() => this.#late.delete(id), LATE_MS);
+          lateTimer.unref();
+          this.#late.set(id, { session, holder: node, late, timer: lateTimer });
+        }
         resolve(null);
       }, this.#timeoutMs);
       timer.unref();
       this.#pending.set(id, { resolve, timer });
-      if (!this.node.sendToNode(node, encodeCluster({ kind: 'r', from: this.node.self, id, session }))) {
+      if (!this.node.sendToNode(node, encodeCluster({ kind: 'r', from: this.node.self, id, session, ...(answers !== undefined && { answers }) }))) {
         clearTimeout(timer);
         this.#pending.delete(id);
         resolve(null);
@@ -296,11 +335,21 @@ export class ClusterResume implements ResumeSource {
 
   /** A hand-over request, its reply, or a forwarded answer. */
   onDirect(m: ClusterMessage): void {
-    if (m.kind === 'r') void this.#handOver(m.from, m.id, m.session);
+    if (m.kind === 'r') void this.#handOver(m.from, m.id, m.session, m.answers);
     else if (m.kind === 's') {
       const pending = this.#pending.get(m.id);
       if (pending === undefined) {
-        if (m.snapshot !== null) this.node.log.error({ take: m.id }, 'cluster: a session was handed over after its resume gave up; it is lost');
+        const late = this.#late.get(m.id);
+        if (late === undefined || m.snapshot === null) return;
+        this.#late.delete(m.id);
+        clearTimeout(late.timer);
+        const snapshot = snapshotFromWire(m.snapshot);
+        if (snapshot === undefined || snapshot.id !== late.session || late.late === undefined) {
+          this.node.log.error({ session: late.session }, 'cluster: a session was handed over after its resume gave up and cannot be adopted; it is lost');
+          return;
+        }
+        this.node.log.warn({ session: late.session }, 'cluster: a session was handed over after its resume gave up; adopted detached');
+        late.late({ ...snapshot, from: late.holder });
         return;
       }
       this.#pending.delete(m.id);
@@ -313,26 +362,46 @@ export class ClusterResume implements ResumeSource {
       } catch {
         return;
       }
-      if (this.host?.deliver(m.session, msg) !== true)
+      if (this.host?.deliver(m.session, msg, m.from) !== true)
         this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
     }
   }
 
   /** The holding node's side: gives the session up if `from` holds its record now. */
-  async #handOver(from: string, id: number, session: SessionId): Promise<void> {
+  async #handOver(from: string, id: number, session: SessionId, answers?: number): Promise<void> {
     let snapshot: SessionSnapshot | undefined;
     try {
       const entry = await this.node.buckets.resumable.get(this.#key(session));
       const record = entry === null || entry.operation !== 'PUT' ? undefined : parseRecord<ResumableRecord>(entry);
-      if (record?.node === from && this.host !== undefined) {
-        const claimed = this.#claimed.get(session);
-        if (claimed !== undefined) clearTimeout(claimed);
-        this.#claimed.delete(session);
-        // The record is the new node's now: this node's `ended` must not touch it.
-        this.#held.delete(session);
-        snapshot = await this.host.handOver(session, (msg) => {
-          this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg) }));
-        });
+      if (entry !== null && record?.node === from && this.host !== undefined) {
+        const held = this.#held.get(session);
+        snapshot = await this.host.handOver(
+          session,
+          (msg) => {
+            this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
+          },
+          answers,
+        );
+        if (snapshot !== undefined) {
+          const claimed = this.#claimed.get(session);
+          if (claimed !== undefined) clearTimeout(claimed);
+          this.#claimed.delete(session);
+          // The record is the new node's now: this node's `ended` must not touch it.
+          if (this.#held.get(session) === held) this.#held.delete(session);
+        } else if (held?.record !== undefined && this.#claimed.get(session) === undefined) {
+          // Refused here (check 5) while still held: the claim is rolled back to this node's record
+          // before the (empty) answer goes: the claimer's delete at its revision then fails.
+          const mine = held.record;
+          const revision = entry.revision;
+          await this.#enqueue(session, async (h) => {
+            try {
+              h.revision = await this.node.buckets.resumable.update(this.#key(session), json(mine), revision);
+              h.record = mine;
+            } catch (err) {
+              this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not restored after a refused hand-over');
+            }
+          });
+        }
       }
     } catch (err) {
       this.node.log.error({ session, err }, 'cluster: hand-over failed');
@@ -383,6 +452,8 @@ export class ClusterResume implements ResumeSource {
       pending.resolve(null);
     }
     this.#pending.clear();
+    for (const late of this.#late.values()) clearTimeout(late.timer);
+    this.#late.clear();
     for (const timer of this.#claimed.values()) clearTimeout(timer);
     this.#claimed.clear();
   }
@@ -408,9 +479,19 @@ export function snapshotToWire(s: SessionSnapshot): Dict {
   if (s.answersLost === true) w['answersLost'] = true;
   if (s.listener !== undefined) w['listener'] = s.listener;
   if (s.testaments !== undefined && s.testaments.length > 0) w['testaments'] = s.testaments.map((t) => ({ ...t }));
+  if (s.calls !== undefined && s.calls.length > 0) w['calls'] = [...s.calls];
   return w;
 }
 
+/**
+ * Sane maxima of a snapshot read from the wire (far above any default limit; the adopting realm's
+ * own limits are applied by resumption.ts adopt): a malformed or hostile one is refused whole.
+ */
+const MAX_CALLS = 100_000;
+const MAX_ROUTES = 100_000;
+const MAX_ANSWERS = 100_000;
+const MAX_TESTAMENTS = 10_000;
+const MAX_URI = 65_536;
 const MATCHES: readonly string[] = ['exact', 'prefix', 'wildcard'];
 const POLICIES: readonly string[] = ['single', 'roundrobin', 'random', 'first', 'last'];
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -419,7 +500,9 @@ const isId = (v: unknown): v is number => isCount(v) && v > 0;
 
 export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   if (!isDict(w)) return undefined;
-  const { id, realm, identity, roles, lastRequest, answerSeq, answers, answersLost, listener, subscriptions, registrations, testaments, expiresAt } = w;
+  const { id, realm, identity, roles, lastRequest, answerSeq, answers, answersLost, listener, subscriptions, registrations, testaments, expiresAt, calls } = w;
+  // The request IDs of its calls left running on the old node.
+  if (calls !== undefined && (!Array.isArray(calls) || calls.length > MAX_CALLS || !calls.every(isId))) return undefined;
   if (!isId(id) || typeof realm !== 'string' || !isDict(roles) || !isCount(lastRequest) || !isCount(answerSeq)) return undefined;
   if (typeof expiresAt !== 'number' || !isDict(identity)) return undefined;
   if (answersLost !== undefined && typeof answersLost !== 'boolean') return undefined;
@@ -428,6 +511,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   const { authid, authrole, authmethod, authprovider } = identity;
   if (typeof authid !== 'string' || typeof authrole !== 'string' || typeof authmethod !== 'string' || typeof authprovider !== 'string') return undefined;
   if (!Array.isArray(answers) || !Array.isArray(subscriptions) || !Array.isArray(registrations)) return undefined;
+  if (answers.length > MAX_ANSWERS || subscriptions.length > MAX_ROUTES || registrations.length > MAX_ROUTES) return undefined;
   const kept: KeptAnswer[] = [];
   for (const a of answers) {
     if (!Array.isArray(a) || !isCount(a[0]) || !Array.isArray(a[1]) || (a[2] !== undefined && typeof a[2] !== 'boolean')) return undefined;
@@ -443,6 +527,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
       !isDict(x) ||
       !isId(x['id']) ||
       typeof x['topic'] !== 'string' ||
+      x['topic'].length > MAX_URI ||
       !MATCHES.includes(x['match'] as string) ||
       !isDict(x['options']) ||
       !isCount(x['missed'])
@@ -456,6 +541,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
       !isDict(x) ||
       !isId(x['id']) ||
       typeof x['procedure'] !== 'string' ||
+      x['procedure'].length > MAX_URI ||
       !MATCHES.includes(x['match'] as string) ||
       !POLICIES.includes(x['invoke'] as string) ||
       !isDict(x['options'])
@@ -471,7 +557,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
   }
   let wills: TestamentSnapshot[] | undefined;
   if (testaments !== undefined) {
-    if (!Array.isArray(testaments)) return undefined;
+    if (!Array.isArray(testaments) || testaments.length > MAX_TESTAMENTS) return undefined;
     wills = [];
     for (const x of testaments) {
       if (!isDict(x) || typeof x['topic'] !== 'string' || !Array.isArray(x['args']) || !isDict(x['kwargs']) || !isDict(x['publishOptions'])) return undefined;
@@ -491,6 +577,7 @@ export function snapshotFromWire(w: unknown): SessionSnapshot | undefined {
     subscriptions: subs,
     registrations: regs,
     ...(wills !== undefined && wills.length > 0 && { testaments: wills }),
+    ...(calls !== undefined && calls.length > 0 && { calls: calls as number[] }),
     expiresAt,
   };
 }

@@ -77,6 +77,8 @@ export interface HandOverRequest {
   /** The asking node's number for this request (the reply carries it back). */
   id: number;
   session: SessionId;
+  /** HELLO.Details.resume-answers of the resume: the holding node refuses (check 5) before giving the session up. */
+  answers?: number;
 }
 
 /**
@@ -94,6 +96,8 @@ export interface Forwarded {
   kind: 'f';
   session: SessionId;
   wire: unknown[];
+  /** The sending node (absent from an older node): only the node a session came from may forward its answers. */
+  from?: string;
 }
 
 export type ClusterMessage = EventEnvelope | Heartbeat | ToCallee | ToCaller | Kill | HandOverRequest | HandOverReply | Forwarded;
@@ -159,11 +163,11 @@ export function encodeCluster(m: ClusterMessage): Uint8Array {
     case 'k':
       return msgpackCodec.encode(['k', m.realm, m.session, m.reason, m.message, m.silent]) as Uint8Array;
     case 'r':
-      return msgpackCodec.encode(['r', m.from, m.id, m.session]) as Uint8Array;
+      return msgpackCodec.encode(m.answers === undefined ? ['r', m.from, m.id, m.session] : ['r', m.from, m.id, m.session, m.answers]) as Uint8Array;
     case 's':
       return msgpackCodec.encode(['s', m.id, m.snapshot ?? null]) as Uint8Array;
     case 'f':
-      return msgpackCodec.encode(['f', m.session, m.wire]) as Uint8Array;
+      return msgpackCodec.encode(m.from === undefined ? ['f', m.session, m.wire] : ['f', m.session, m.wire, m.from]) as Uint8Array;
   }
 }
 
@@ -206,11 +210,15 @@ export function decodeCluster(bytes: Uint8Array): ClusterMessage {
     case 'k':
       return { kind: 'k', realm: str(1), session: num(2) as SessionId, reason: str(3), message: str(4), silent: a[5] === true };
     case 'r':
-      return { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId };
+      return typeof a[4] === 'number'
+        ? { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId, answers: a[4] }
+        : { kind: 'r', from: str(1), id: num(2), session: num(3) as SessionId };
     case 's':
       return { kind: 's', id: num(1), snapshot: a[2] ?? null };
     case 'f':
-      return { kind: 'f', session: num(1) as SessionId, wire: arr(2) };
+      return typeof a[3] === 'string'
+        ? { kind: 'f', session: num(1) as SessionId, wire: arr(2), from: a[3] }
+        : { kind: 'f', session: num(1) as SessionId, wire: arr(2) };
     default:
       throw new Error(`unknown cluster message kind ${JSON.stringify(a[0])}`);
   }

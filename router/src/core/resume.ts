@@ -26,6 +26,17 @@ export interface ResumeRequest {
   readonly authid: string | undefined;
   /** The transport the resume arrives on (a transport-level authentication is checked again). */
   readonly transport: TransportDetails;
+  /**
+   * A snapshot the holding node sent after `take` gave up waiting (it answered undefined): the
+   * session is no longer held there, so it is adopted here anyway, parked detached with its expiry,
+   * rather than lost (a later resume or its expiry ends it properly: on_leave, testaments).
+   */
+  readonly late?: (snapshot: SessionSnapshot) => void;
+  /**
+   * The key of the listener the resume arrives on: a session bound to another listener is refused
+   * before it is moved (the cluster record keeps the key).
+   */
+  readonly listener?: string;
 }
 
 /** One answer kept for a resume, with its place in the session's sequence of answers (1, 2, 3…). */
@@ -95,6 +106,13 @@ export interface SessionSnapshot {
    * node); published when it ends on the new node. Absent: none.
    */
   readonly testaments?: readonly TestamentSnapshot[];
+  /**
+   * The request IDs of its calls as caller left running on the old node: the only answers that
+   * node may forward for it (resumption.ts deliver). Absent: none.
+   */
+  readonly calls?: readonly number[];
+  /** The node it comes from (set by the taking node, never read from the wire): the only sender of its forwarded answers. */
+  readonly from?: string;
   /** Milliseconds since the epoch when the detached session expires (limits.resumeWindowMs). */
   readonly expiresAt: number;
   /**
@@ -117,7 +135,7 @@ export interface ResumeSource {
    * previous token is void). `tokenHash`: SHA-256 of the token's 16 octets, hex; the token itself
    * never leaves the node.
    */
-  issued(session: SessionId, realm: string, identity: SessionIdentity, tokenHash: string): void;
+  issued(session: SessionId, realm: string, identity: SessionIdentity, tokenHash: string, listener?: string): void;
   /** A resumable session of this node ended for good (left its realm), or moved to another node. */
   ended(session: SessionId): void;
   /**
@@ -133,4 +151,6 @@ export interface ResumeSource {
    * by the source through the registry if the claimer never asks). Absent: it ends at once.
    */
   expire?(session: SessionId): Promise<boolean>;
+  /** Whether a take of this session is in flight on this node (answers forwarded for it early may wait). */
+  taking?(session: SessionId): boolean;
 }

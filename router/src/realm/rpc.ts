@@ -149,10 +149,12 @@ export class Rpc {
    * as at a leave (the observers hear: a cluster releases its claims), the invocations it served
    * end as at a detach, and its calls as caller go on (calls.ts moveOut). [ap_session_resumption]
    */
-  moveOut(session: Endpoint): void {
+  moveOut(session: Endpoint): number[] {
     const removal = this.#dealer.removeSession(session, true);
     for (const { registration, deleted } of removal.registrations) this.#hooks.unregistered(session, registration, deleted);
     this.#calls.moveOut(session, removal);
+    // The calls that go on (a streaming one ended above): their answers follow the session.
+    return (removal.movedCalls ?? []).filter((c) => !c.callerStreaming).map((c) => c.callRequest);
   }
 
   /**

@@ -57,7 +57,7 @@ class MemoryBucket {
 /** A fake core registry: the sessions it holds, what it handed over, delivered and expired. */
 class FakeHost implements ResumeHost {
   readonly held = new Map<SessionId, SessionSnapshot>();
-  readonly delivered: [SessionId, WampMessage][] = [];
+  readonly delivered: [SessionId, WampMessage, string | undefined][] = [];
   readonly expired: SessionId[] = [];
   readonly limits: string[] = [];
   realms = new Set(['realm1']);
@@ -77,8 +77,8 @@ class FakeHost implements ResumeHost {
     return s;
   }
 
-  deliver(session: SessionId, msg: WampMessage): boolean {
-    this.delivered.push([session, msg]);
+  deliver(session: SessionId, msg: WampMessage, from?: string): boolean {
+    this.delivered.push([session, msg, from]);
     return true;
   }
 
@@ -169,8 +169,8 @@ function plain(value: unknown): unknown {
   return value;
 }
 
-/** What the taking node must get: the holding node's snapshot, intact. */
-const intact = (): unknown => plain(snapshot());
+/** What the taking node must get: the holding node's snapshot, intact, and the node it came from (set by take). */
+const intact = (from?: string): unknown => plain(from === undefined ? snapshot() : { ...snapshot(), from });
 
 const request = (token: string, extra: Partial<ResumeRequest> = {}): ResumeRequest => ({
   session: ID,
@@ -235,7 +235,7 @@ describe('cluster resume: take', () => {
     const c = cluster(['a', 'b']);
     const token = await heldOnA(c);
     const got = await at(c, 'b').resume.take(request(token, { authid: 'alice' }));
-    expect(plain(got)).toEqual(intact());
+    expect(plain(got)).toEqual(intact('a'));
     expect(at(c, 'a').host.handOvers).toBe(1);
     expect(c.bucket.record('4242')?.node).toBe('b');
     // The new node's token replaces the record; the old node's late `ended` leaves it alone.
@@ -247,7 +247,7 @@ describe('cluster resume: take', () => {
     // And it resumes on a third… here back on A, with the new token only.
     at(c, 'b').host.held.set(ID, snapshot());
     expect(await at(c, 'a').resume.take(request(token))).toBeUndefined();
-    expect(plain(await at(c, 'a').resume.take(request(next.token)))).toEqual(intact());
+    expect(plain(await at(c, 'a').resume.take(request(next.token)))).toEqual(intact('b'));
   });
 
   it('a later answer to a call the session made on the old node is forwarded to the new one', async () => {
@@ -257,7 +257,8 @@ describe('cluster resume: take', () => {
     const result: WampMessage = { code: MessageCode.Result, request: 8 as RequestId, details: {}, args: [42] };
     at(c, 'a').host.forward!(result);
     await settle();
-    expect(at(c, 'b').host.delivered).toEqual([[ID, result]]);
+    // With the sending node: only the node the session came from may forward its answers.
+    expect(at(c, 'b').host.delivered).toEqual([[ID, result, 'a']]);
   });
 
   it('refuses a wrong token, realm or authid, an unknown session and a malformed token, leaving the record as it was', async () => {
@@ -273,7 +274,7 @@ describe('cluster resume: take', () => {
     expect(c.bucket.entries.get('4242')).toBe(before);
     expect(at(c, 'a').host.handOvers).toBe(0);
     // A dedicated resume names no realm: the token decides.
-    expect(plain(await b.take(request(token, { realm: undefined })))).toEqual(intact());
+    expect(plain(await b.take(request(token, { realm: undefined })))).toEqual(intact('a'));
   });
 
   it('refuses, before claiming, a session of a realm this node cannot adopt (not served, or resumption off)', async () => {
@@ -326,7 +327,7 @@ describe('cluster resume: take', () => {
     const c = cluster(['a', 'b', 'c']);
     const token = await heldOnA(c);
     const [onB, onC] = await Promise.all([at(c, 'b').resume.take(request(token)), at(c, 'c').resume.take(request(token))]);
-    expect(plain([onB, onC].filter((s) => s !== undefined))).toEqual([intact()]);
+    expect(plain([onB, onC].filter((s) => s !== undefined))).toEqual([intact('a')]);
     expect(at(c, 'a').host.handOvers).toBe(1);
   });
 
@@ -356,7 +357,7 @@ describe('cluster resume: expiry racing a resume', () => {
     // The claim is written before the hand-over request arrives: expire now, in between.
     await new Promise((r) => setImmediate(r));
     expect(await at(c, 'a').resume.expire(ID)).toBe(false);
-    expect(plain(await taking)).toEqual(intact());
+    expect(plain(await taking)).toEqual(intact('a'));
     await new Promise((r) => setTimeout(r, 30));
     expect(at(c, 'a').host.expired).toEqual([]);
   });
@@ -422,6 +423,13 @@ describe('cluster resume: the snapshot on the wire', () => {
     // Delivered flags and answersLost: booleans; absent ones read as false / not lost.
     expect(snapshotFromWire({ ...good, answers: [[1, [MessageCode.Published, 1, 2], 'yes']] })).toBeUndefined();
     expect(snapshotFromWire({ ...good, answers: [[1, [MessageCode.Published, 1, 2]]] })?.answers[0]?.delivered).toBe(false);
+    // Arrays and URIs past sane maxima refuse the snapshot whole (F7: the adopting realm's own limits come after).
+    const sub = { id: 1, topic: 'a', match: 'exact', options: {}, missed: 0 };
+    expect(snapshotFromWire({ ...good, subscriptions: Array.from({ length: 100_001 }, () => sub) })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, subscriptions: [{ ...sub, topic: 'x'.repeat(70_000) }] })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: Array.from({ length: 100_001 }, (_, i) => i + 1) })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: [0] })).toBeUndefined();
+    expect(snapshotFromWire({ ...good, calls: [7] })?.calls).toEqual([7]);
     expect(snapshotFromWire({ ...good, answersLost: 1 })).toBeUndefined();
     expect(snapshotFromWire({ ...good, answersLost: undefined })?.answersLost).toBeUndefined();
     // Testaments: a list of {topic, args, kwargs, publishOptions}.

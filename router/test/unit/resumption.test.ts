@@ -175,12 +175,16 @@ describe('handOver and adopt (the cluster moves a session)', () => {
     taker.core.resumption.resumeSource = {
       issued: () => undefined,
       ended: () => undefined,
+      taking: () => true,
       take: async (request) => {
         const snapshot = holder.core.resumption.handOver(request.session, (msg) => void forwarded.push(msg));
         snapshots.push(snapshot?.subscriptions);
-        // A forwarded answer that arrives before the adopt waits for it (resumption.ts deliver).
-        expect(taker.core.resumption.deliver(request.session, result(7, 'early'))).toBe(true);
-        return snapshot;
+        // A forwarded answer that arrives before the adopt, while the take is in flight, waits for
+        // it (resumption.ts deliver); only for a call the snapshot lists as left running there
+        // (here, as if call 7 was), from the node it came from.
+        expect(taker.core.resumption.deliver(request.session, result(7, 'early'), 'a')).toBe(true);
+        expect(taker.core.resumption.deliver(request.session, result(8, 'not a call of it'), 'a')).toBe(true);
+        return snapshot === undefined ? undefined : { ...snapshot, calls: [7], from: 'a' };
       },
     };
     const second = taker.open();
