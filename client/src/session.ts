@@ -84,9 +84,15 @@ function withPayload<T extends object>(msg: T, args: unknown[] | undefined, kwar
  * asked for the catch-up this event ends, so a history_gap on it is this subscription's news (the
  * router puts it on the first EVENT after SUBSCRIBED, a live one when nothing was replayed).
  */
+function withoutEndMark(details: Dict): Dict {
+  const { history_last: _last, ...rest } = details;
+  return rest;
+}
+
 function eventDetails(msg: Event, subscription: Subscription<unknown[], unknown>, replayed: boolean, catchingUp = replayed): EventDetails {
   const details: EventDetails = {
-    ...msg.details,
+    // The catch-up's end mark (history_last) is the client's business, not the application's.
+    ...(replayed ? withoutEndMark(msg.details) : msg.details),
     subscription: msg.subscription,
     publication: msg.publication,
     topic: typeof msg.details['topic'] === 'string' ? msg.details['topic'] : subscription.topic,
