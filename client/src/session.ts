@@ -184,6 +184,8 @@ interface CatchUp {
    */
   readonly byCount: boolean;
   readonly held: Event[];
+  /** WELCOME.Details.resume-missed's count for it: carried to the next resume if this one is cut short. */
+  readonly missed: number;
 }
 
 /** How a resume tells the session what the router kept (WELCOME.Details of a resumed session). */
@@ -281,6 +283,11 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
   #resentLeft = 0;
   /** The catch-ups to start once the kept answers are handled. */
   #deferredCatchUp: { missed: ReadonlyMap<SubscriptionId, number>; exact: boolean } | undefined;
+  /**
+   * resume-missed counts of a resume cut short before its catch-ups ended: the router said them
+   * once, so the next resume adds them to its own (a gap notice keeps its count).
+   */
+  #carriedMissed: Map<SubscriptionId, number> | undefined;
   /**
    * Requests failed at a resume that did not say what the router handled: their late answers are
    * dropped (a SUBSCRIBED or REGISTERED undone), not taken for a protocol violation.
@@ -1064,6 +1071,8 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
 
   /** @internal a new WAMP session is established: reset request IDs, read the router's features. */
   attach(attached: Attached): void {
+    // A new WAMP session: what a resume of the old one would have said is moot.
+    this.#carriedMissed = undefined;
     // Requests that waited for a resume that did not happen fail as a lost connection's always did.
     const suspended = this.#suspended;
     if (suspended !== undefined) this.#dropRequests(suspended);
@@ -1099,6 +1108,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
    * subscription catch up on what it missed (or says the gap).
    */
   resume(resumed: Resumed): void {
+    const missed = this.#withCarried(resumed.missed);
     this.#attached = resumed;
     this.#suspended = undefined;
     this.#readFeatures(resumed.details);
@@ -1160,10 +1170,19 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     // undone by a catch-up's SUBSCRIBE; a SUBSCRIBED lost in the cut must catch up too).
     if (resumed.resent !== undefined && resumed.resent > 0) {
       this.#resentLeft = resumed.resent;
-      this.#deferredCatchUp = { missed: resumed.missed, exact: resumed.exact };
+      this.#deferredCatchUp = { missed, exact: resumed.exact };
     } else {
-      this.#catchUpAll(resumed.missed, resumed.exact);
+      this.#catchUpAll(missed, resumed.exact);
     }
+  }
+
+  /** This resume's resume-missed plus what a resume cut short carried (and no longer carries). */
+  #withCarried(missed: ReadonlyMap<SubscriptionId, number>): ReadonlyMap<SubscriptionId, number> {
+    const carried = this.#carriedMissed;
+    if (carried === undefined) return missed;
+    this.#carriedMissed = undefined;
+    for (const [id, n] of missed) carried.set(id, (carried.get(id) ?? 0) + n);
+    return carried;
   }
 
   /** A request kept for a resume that cannot be sent again: it fails with `error`. */
@@ -1208,7 +1227,7 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     const first = members[0]!;
     // The retained event was delivered at the first SUBSCRIBE: not again.
     const { get_retained: _retained, ...options } = first.options;
-    const state: CatchUp = { phase: 'waiting', members, buffered: [], seen: new Set(), overflow: false, timer: undefined, byCount, held: [] };
+    const state: CatchUp = { phase: 'waiting', members, buffered: [], seen: new Set(), overflow: false, timer: undefined, byCount, held: [], missed };
     this.#catchUps.set(id, state);
     let sent: Promise<WampMessage>;
     try {
@@ -1386,7 +1405,15 @@ export class Session<Api extends ApiContract = Untyped> implements SubscriptionO
     this.#attached = undefined;
     const invocations = [...this.#invocations.values()];
     this.#invocations.clear();
-    // A catch-up cut short: what it buffered is not delivered; the next resume catches up from the last event seen.
+    // A catch-up cut short: what it buffered is not delivered; the next resume catches up from the
+    // last event seen, and keeps the counts the router said only once.
+    if (suspend && !final) {
+      const carry = (id: SubscriptionId, n: number): void => {
+        if (n > 0) (this.#carriedMissed ??= new Map()).set(id, (this.#carriedMissed?.get(id) ?? 0) + n);
+      };
+      if (this.#deferredCatchUp !== undefined) for (const [id, n] of this.#deferredCatchUp.missed) carry(id, n);
+      for (const [id, state] of this.#catchUps) carry(id, state.missed);
+    } else this.#carriedMissed = undefined;
     this.#clearCatchUps();
     this.#deferredCatchUp = undefined;
     this.#resentLeft = 0;
