@@ -46,9 +46,9 @@ export interface RealmLimits {
   maxHistoryBytes: number;
   /** Events one history read returns at most (a larger `limit` is clamped; the answer says `more`). */
   maxHistoryPage: number;
-  /** Bytes (estimated, see payloadBytes) one history read returns at most; the page stops before the event that passes it and says `more`. */
   /** Distinct topics one get_events on a pattern rule asks the gate about, one by one, for a caller without permission on the whole pattern. */
   maxHistoryReadTopics: number;
+  /** Bytes (estimated, see payloadBytes) one history read returns at most; the page stops before the event that passes it and says `more`. */
   maxHistoryPageBytes: number;
   /** Live events held for one SUBSCRIBE catch-up while its replay is read; past it the SUBSCRIBE fails. */
   maxCatchUpEvents: number;
