@@ -8,7 +8,7 @@
  * keeps its answers in its AnswerRing. A session that is not resumable never reaches this module.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ErrorMessage, RequestId, Result, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { Dict, ErrorMessage, Kwargs, RequestId, Result, SessionId, SubscriptionId, WampMessage, WireArgs } from '@switchboard/schemas';
 import { ANSWER_CODES, ErrorUri, MessageCode } from '@switchboard/schemas';
 import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
@@ -57,8 +57,10 @@ export function isAnswer(code: MessageCode): boolean {
 
 /** An estimate of what keeping `msg` costs (payloadBytes of its payload and details, at least 16). */
 export function answerBytes(msg: WampMessage): number {
-  const m = msg as { args?: unknown; kwargs?: unknown; details?: unknown };
-  const bytes = 16 + payloadBytes(m.args as never, m.kwargs as never, (m.details as never) ?? undefined);
+  // Every answer's payload and details, where it has them (PUBLISHED, SUBSCRIBED… have none).
+  const m: { readonly args?: WireArgs | undefined; readonly kwargs?: Kwargs | undefined; readonly details?: Dict | undefined } =
+    'details' in msg || 'args' in msg ? msg : {};
+  const bytes = 16 + payloadBytes(m.args, m.kwargs, m.details);
   // The only string field outside the payload an answer carries: ERROR's URI.
   return msg.code === MessageCode.Error ? bytes + Buffer.byteLength(msg.error) : bytes;
 }
