@@ -12,6 +12,7 @@ import type { RealmFile, Router } from '@switchboard/router';
 import { clusterNodeConfig, startNats } from '../../../test/support/cluster.js';
 import type { NatsServer } from '../../../test/support/cluster.js';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
+import { drop, held, request } from '../resumption/support.js';
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
@@ -49,26 +50,6 @@ async function resumable(url: string): Promise<Joined & { token: string }> {
   expect(joined.details).toMatchObject({ resumable: true, resumed: false });
   return { ...joined, token: joined.details['resume-token'] as string };
 }
-
-/** Sends a request and waits for its answer (or ERROR). */
-async function request(peer: RawPeer, message: unknown[]): Promise<unknown[]> {
-  peer.send(message);
-  const id = message[1];
-  return peer.next(
-    (m) => (m[0] !== MessageCode.Event && m[0] !== MessageCode.Invocation && m[1] === id) || (m[0] === MessageCode.Error && m[2] === id),
-    10_000,
-  );
-}
-
-/** Cuts a connection under its session (no GOODBYE), and waits for the close. */
-async function cut(peer: RawPeer): Promise<void> {
-  peer.ws.terminate();
-  await peer.waitClosed();
-}
-
-/** The session, as held by a router's realm1 (undefined if not held there). */
-const held = (router: Router, id: number): { attached?: boolean } | undefined =>
-  router.realm('realm1')?.sessions.get(id as never) as { attached?: boolean } | undefined;
 
 /** Publishes (acknowledged) until `subscriber` gets the EVENT: interest crosses the cluster in its own time. */
 async function eventReaches(publisher: RawPeer, subscriber: RawPeer, topic: string): Promise<unknown[]> {
@@ -120,7 +101,7 @@ describe('cluster: session resumption across nodes', () => {
     p.peer.send([MessageCode.Call, 3, {}, slow, ['later']]);
     const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
 
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
     // Two events published on A while it is detached: missed, and said so on B.
     const publisher = await hello(a.url);
@@ -181,7 +162,7 @@ describe('cluster: session resumption across nodes', () => {
   it('a wrong token is refused on B: ABORT no_such_session (dedicated), a new session (opportunistic); the session stays on A', async () => {
     const { a, b } = await twoNodes();
     const p = await resumable(a.url);
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
     const wrong = randomBytes(16).toString('base64');
 
@@ -205,7 +186,7 @@ describe('cluster: session resumption across nodes', () => {
     const p = await resumable(a.url);
     const topic = `com.resume.gone${randomBytes(4).toString('hex')}`;
     expect((await request(p.peer, [MessageCode.Subscribe, 1, {}, topic]))[0]).toBe(MessageCode.Subscribed);
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
 
     // The HELLO goes out, then the connection closes at once: the take (bucket read, claim, hand-over
@@ -233,7 +214,7 @@ describe('cluster: session resumption across nodes', () => {
     // Resumes sent around the expiry: before, at, and after it.
     for (const delay of [window - 150, window - 50, window - 10, window, window + 10, window + 50, window + 200]) {
       const p = await resumable(a.url);
-      await cut(p.peer);
+      await drop(p.peer);
       await until(() => held(a, p.session)?.attached === false, 5000, 'the session to detach on A');
       await new Promise((r) => setTimeout(r, delay));
       const attempt = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.token });

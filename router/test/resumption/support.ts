@@ -83,3 +83,23 @@ export async function cut(router: Router, peer: Peer, realm = 'realm1'): Promise
 export function metric(router: Router, key: 'sessionsDetached' | 'resumed' | 'resumeRefused' | 'resumeAnswersResent'): number {
   return router.stats[key];
 }
+
+/** Sends a request and waits for its answer (or ERROR), skipping EVENTs and INVOCATIONs. */
+export async function request(peer: RawPeer, message: unknown[]): Promise<unknown[]> {
+  peer.send(message);
+  const id = message[1];
+  return peer.next(
+    (m) => (m[0] !== MessageCode.Event && m[0] !== MessageCode.Invocation && m[1] === id) || (m[0] === MessageCode.Error && m[2] === id),
+    10_000,
+  );
+}
+
+/** Cuts a connection under its session (no GOODBYE, no close frame) and waits for the close. */
+export async function drop(peer: RawPeer): Promise<void> {
+  peer.ws.terminate();
+  await peer.waitClosed();
+}
+
+/** The session as a router's realm holds it (undefined: not held there). */
+export const held = (router: Router, id: number, realm = 'realm1'): { attached?: boolean } | undefined =>
+  router.realm(realm)?.sessions.get(id as never) as { attached?: boolean } | undefined;

@@ -10,6 +10,7 @@ import type { Router } from '@switchboard/router';
 import { clusterNodeConfig, startNats } from '../../../test/support/cluster.js';
 import type { NatsServer } from '../../../test/support/cluster.js';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
+import { drop, held, request } from '../resumption/support.js';
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
@@ -31,23 +32,6 @@ async function hello(url: string, details: Record<string, unknown> = {}): Promis
   return { peer, session: welcome[1] as number, details: welcome[2] as Record<string, unknown> };
 }
 
-async function request(peer: RawPeer, message: unknown[]): Promise<unknown[]> {
-  peer.send(message);
-  const id = message[1];
-  return peer.next(
-    (m) => (m[0] !== MessageCode.Event && m[0] !== MessageCode.Invocation && m[1] === id) || (m[0] === MessageCode.Error && m[2] === id),
-    10_000,
-  );
-}
-
-async function cut(peer: RawPeer): Promise<void> {
-  peer.ws.terminate();
-  await peer.waitClosed();
-}
-
-const held = (router: Router, id: number): { attached?: boolean } | undefined =>
-  router.realm('realm1')?.sessions.get(id as never) as { attached?: boolean } | undefined;
-
 describe('review2 #18: moves between nodes', () => {
   it('F1: a session that moves twice (A → B → C) still gets the RESULT of the call it made on A', async () => {
     const nats = await startNats();
@@ -64,7 +48,7 @@ describe('review2 #18: moves between nodes', () => {
     const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
 
     // First move: A → B.
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
     const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
     expect(onB.session).toBe(p.session);
@@ -73,7 +57,7 @@ describe('review2 #18: moves between nodes', () => {
     expect((await onB.peer.next((m) => m[0] === MessageCode.Published, 10_000))[1]).toBe(2);
 
     // Second move: B → C (a mobile client behind a load balancer: every reconnect may land elsewhere).
-    await cut(onB.peer);
+    await drop(onB.peer);
     await until(() => held(b, p.session)?.attached === false, 5000, 'P to detach on B');
     const onC = await hello(c.url, { resumable: true, 'resume-session': p.session, 'resume-token': onB.details['resume-token'], 'resume-answers': 1 });
     expect(onC.session).toBe(p.session);
@@ -97,11 +81,11 @@ describe('review2 #18: moves between nodes', () => {
     const p = await hello(a.url, { resumable: true });
     p.peer.send([MessageCode.Call, 1, {}, slow, ['later']]);
     const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
     const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
     expect(onB.details['resumed']).toBe(true);
-    await cut(onB.peer);
+    await drop(onB.peer);
     await until(() => held(b, p.session)?.attached === false, 5000, 'P to detach on B');
     // Back to A, where the call still runs: A forwards its answer to B, which re-forwards it here.
     const back = await hello(a.url, { resumable: true, 'resume-session': p.session, 'resume-token': onB.details['resume-token'], 'resume-answers': 0 });
@@ -120,7 +104,7 @@ describe('review2 #18: moves between nodes', () => {
     const observer = await hello(a.url);
     expect((await request(observer.peer, [MessageCode.Subscribe, 1, {}, 'wamp.session.on_leave']))[0]).toBe(MessageCode.Subscribed);
     const p = await hello(a.url, { resumable: true });
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
 
     // A is slow to answer (an event-loop stall, a GC pause, a busy 2-core box): longer than the
@@ -169,7 +153,7 @@ describe('review2 #18: moves between nodes', () => {
     expect(held(a, p.session)?.attached).toBe(true);
     // The refused claim was rolled back: the session's record is A's again, and a good resume on B
     // (after a cut) still moves it.
-    await cut(p.peer);
+    await drop(p.peer);
     await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
     const moved = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 1 });
     expect(moved.details['resumed']).toBe(true);
