@@ -17,7 +17,7 @@
  *      subscription and one registration (distinct URIs), their sockets dropped; once every one is
  *      detached, heapUsed and RSS against the router alone before, after a full GC, per session.
  *
- * The router runs in this process (router/dist), realm1 with resumeWindowMs 10 minutes and room
+ * The router runs in this process (router/dist), realm1 with resumeWindowMs 10 minutes and room (also from one address: every client here is 127.0.0.1)
  * for the detached sessions. Build first (`npx tsc -b`), then:
  *
  *   node scripts/bench-resume.mjs [--resumes 1000] [--sessions 10000]
@@ -52,7 +52,17 @@ const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 const router = new Router({
   config: {
     listeners: [{ type: 'websocket', host: '127.0.0.1', port: 0 }],
-    realms: [{ name: 'realm1', limits: { resumeWindowMs: 600_000, maxDetachedSessions: SESSIONS + 1000, maxDetachedBytes: 1024 * 1024 * 1024 } }],
+    realms: [
+      {
+        name: 'realm1',
+        limits: {
+          resumeWindowMs: 600_000,
+          maxDetachedSessions: SESSIONS + 1000,
+          maxDetachedSessionsPerAddress: SESSIONS + 1000,
+          maxDetachedBytes: 1024 * 1024 * 1024,
+        },
+      },
+    ],
     shutdownTimeoutMs: 500,
   },
   logger: silentLogger(),
