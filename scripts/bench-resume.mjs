@@ -17,8 +17,9 @@
  *      subscription and one registration (distinct URIs), their sockets dropped; once every one is
  *      detached, heapUsed and RSS against the router alone before, after a full GC, per session.
  *
- * The router runs in this process (router/dist), realm1 with resumeWindowMs 10 minutes and room (also from one address: every client here is 127.0.0.1)
- * for the detached sessions. Build first (`npx tsc -b`), then:
+ * The router runs in this process (router/dist), realm1 with resumeWindowMs 10 minutes and room
+ * for the detached sessions (also from one address: every client here is 127.0.0.1). Build first
+ * (`npx tsc -b`), then:
  *
  *   node scripts/bench-resume.mjs [--resumes 1000] [--sessions 10000]
  */
