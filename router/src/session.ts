@@ -172,7 +172,7 @@ export class WampSession implements Endpoint, ResumableSession {
 
   /**
    * An answer forwarded from the node this session moved from (resumption.ts deliver): sent, or
-   * kept while detached, and numbered as any answer of the session.
+   * kept while detached, and numbered like every other answer of the session.
    */
   deliver(msg: WampMessage): void {
     if (this.#live && isAnswer(msg.code)) this.send(msg);
