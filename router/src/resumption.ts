@@ -138,6 +138,8 @@ export class AnswerRing {
   #bytes = 0;
   /** Bytes of the kept answers never handed to an open transport (what a detached session costs its realm). */
   #undeliveredBytes = 0;
+  /** How many kept answers are undelivered (beside their bytes: no scan when detached). */
+  #undelivered = 0;
   /** The highest sequence number let go: every answer after it is kept. */
   #droppedUpTo = 0;
   /**
@@ -206,8 +208,7 @@ export class AnswerRing {
       const full = () => this.#kept.length + 1 > limits.maxResumeAnswers || this.#bytes + bytes > limits.maxResumeBytes;
       if (full()) {
         // What stays if every delivered answer goes: past a bound even so, the session ends.
-        const undelivered = this.#kept.reduce((n, k) => n + (k.delivered ? 0 : 1), 0);
-        if (undelivered + 1 > limits.maxResumeAnswers) return 'maxResumeAnswers';
+        if (this.#undelivered + 1 > limits.maxResumeAnswers) return 'maxResumeAnswers';
         if (this.#undeliveredBytes + bytes > limits.maxResumeBytes) return 'maxResumeBytes';
         for (let i = 0; i < this.#kept.length && full(); ) {
           const k = this.#kept[i]!;
@@ -225,7 +226,10 @@ export class AnswerRing {
     const kept: MutableKept = { seq: ++this.seq, message, bytes, delivered };
     this.#kept.push(kept);
     this.#bytes += bytes;
-    if (!delivered) this.#undeliveredBytes += bytes;
+    if (!delivered) {
+      this.#undeliveredBytes += bytes;
+      this.#undelivered++;
+    }
     while (this.#kept.length > 0 && (this.#kept.length > limits.maxResumeAnswers || this.#bytes > limits.maxResumeBytes)) {
       this.#drop(this.#kept.shift()!);
     }
@@ -238,6 +242,7 @@ export class AnswerRing {
     if (dropped.seq > this.#droppedUpTo) this.#droppedUpTo = dropped.seq;
     if (!dropped.delivered) {
       this.#undeliveredBytes -= dropped.bytes;
+      this.#undelivered--;
       if (dropped.seq > this.#lostUpTo) this.#lostUpTo = dropped.seq;
     }
   }
@@ -249,6 +254,7 @@ export class AnswerRing {
     k.delivered = delivered;
     if (k.gone === true) return;
     this.#undeliveredBytes += delivered ? -k.bytes : k.bytes;
+    this.#undelivered += delivered ? -1 : 1;
   }
 
   /** The last answer counted was not sent after all (its payload cannot be represented): uncounted. */
@@ -257,7 +263,10 @@ export class AnswerRing {
     this.#kept.pop();
     (kept as MutableKept).gone = true;
     this.#bytes -= kept.bytes;
-    if (!kept.delivered) this.#undeliveredBytes -= kept.bytes;
+    if (!kept.delivered) {
+      this.#undeliveredBytes -= kept.bytes;
+      this.#undelivered--;
+    }
     this.seq--;
   }
 
@@ -278,7 +287,10 @@ export class AnswerRing {
         const k = this.#kept.shift()!;
         k.gone = true;
         this.#bytes -= k.bytes;
-        if (!k.delivered) this.#undeliveredBytes -= k.bytes;
+        if (!k.delivered) {
+          this.#undeliveredBytes -= k.bytes;
+          this.#undelivered--;
+        }
       }
       if (answers > this.#droppedUpTo) this.#droppedUpTo = answers;
       if (answers >= this.#lostUpTo) this.#lostUpTo = 0;
@@ -300,7 +312,10 @@ export class AnswerRing {
       const delivered = a.delivered === true;
       this.#kept.push({ seq: a.seq, message: a.message, bytes, delivered });
       this.#bytes += bytes;
-      if (!delivered) this.#undeliveredBytes += bytes;
+      if (!delivered) {
+        this.#undeliveredBytes += bytes;
+        this.#undelivered++;
+      }
     }
     // Answers before the snapshot's first one are not here.
     this.#droppedUpTo = (answers[0]?.seq ?? seq + 1) - 1;
