@@ -40,7 +40,10 @@ export type {
   WireArgs,
 } from './messages.js';
 export { assertNever, listArgs } from './messages.js';
-export { parseMessage, toWire, DecodeError, isDict, isTransparent } from './wire.js';
+export { parseMessage, toWire, wireHead, DecodeError, isDict, isTransparent } from './wire.js';
+export type { Payload, RawPayload } from './payload.js';
+export { SplitFrame, carryPayload, rawPayloadOf, withRawPayload } from './payload.js';
+export { encodeMessage } from './splice.js';
 export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
 export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';

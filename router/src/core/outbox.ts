@@ -6,7 +6,7 @@
  * (`Peer.sendMessage`) gets the message object: nothing is encoded.
  */
 import type { Codec, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
-import { MessageCode, messageName, toWire } from '@switchboard/schemas';
+import { MessageCode, encodeMessage, messageName } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import type { RouterStats } from '../stats.js';
 import { SharedFrame } from '../transports/peer.js';
@@ -41,7 +41,9 @@ export class Outbox {
     options: OutboxOptions = {},
   ) {
     const codec = peer.codec;
-    this.#encode = options.encode ?? ((msg) => codec.encode(toWire(msg)));
+    // A payload still in the bytes of this peer's serializer is spliced behind the new head, not
+    // decoded and encoded again (payload passthrough, schemas/src/payload.ts).
+    this.#encode = options.encode ?? ((msg) => encodeMessage(codec, msg));
     this.#counted = options.counted ?? true;
   }
 

@@ -233,7 +233,12 @@ export class RawSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.decodeOptions = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
+    this.decodeOptions = {
+      maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+      maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
+      // Payloads are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: true,
+    };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);
     const interval = options.pingIntervalMs ?? 0;

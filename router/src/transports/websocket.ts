@@ -364,7 +364,12 @@ export class WebSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
+    this.#decode = {
+      maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+      maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
+      // Payloads are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: true,
+    };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });

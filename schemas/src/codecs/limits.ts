@@ -35,6 +35,12 @@ export interface DecodeOptions {
    * what one message at the limit costs, not that many times over.
    */
   readonly batch?: BatchCount;
+  /**
+   * Payload passthrough (payload.ts): a message with a payload decodes to a SplitFrame — its head
+   * decoded, its Arguments and ArgumentsKw scanned (every limit and rule of a full decode) but
+   * kept as the frame's bytes. The router's transports ask for it; clients do not.
+   */
+  readonly passthrough?: boolean;
 }
 
 /** Values counted so far by the messages of one batch (see DecodeOptions.batch). */
@@ -80,6 +86,33 @@ export function recordCount(options: DecodeOptions | undefined, items: number): 
 export interface BinaryScan {
   readonly items: number;
   readonly holdsUndefined: boolean;
+}
+
+/** The most top-level elements a scan records: a WAMP message has at most 7. */
+export const MAX_TOP_ELEMENTS = 8;
+
+/**
+ * Where the elements of a frame's top-level list start, filled in by a scan that is given one
+ * (payload passthrough, passthrough.ts): `starts[k]` is the offset of element k (binary codecs:
+ * its first byte; JSON: the `,` before it, and for element 0 the `[`), for the first
+ * MAX_TOP_ELEMENTS elements; `count` counts them all. `lastUndefined` is the offset of the last
+ * `undefined` item (binary codecs), -1 for none.
+ */
+export class TopLevel {
+  readonly starts = new Int32Array(MAX_TOP_ELEMENTS);
+  count = 0;
+  lastUndefined = -1;
+
+  reset(): void {
+    this.count = 0;
+    this.lastUndefined = -1;
+  }
+
+  /** Records the start of the next top-level element. */
+  add(offset: number): void {
+    if (this.count < MAX_TOP_ELEMENTS) this.starts[this.count] = offset;
+    this.count++;
+  }
 }
 
 /** A frame outside the data model (`offset`: where in the frame, for the message). */
