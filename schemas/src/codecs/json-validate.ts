@@ -64,6 +64,36 @@ function isHex(c: number): boolean {
   return (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings.
+const CONTROL = /[\u0000-\u001f]/;
+
+/** String.prototype.isWellFormed (ES2024; Node 20): a native check for lone surrogates. */
+const isWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
+/** Where the next backslash of the text being scanned is (-1: none after `backslashFrom`). */
+let backslash = -1;
+let backslashFrom = 0;
+let backslashText = '';
+
+/**
+ * The rest of a long string from `i`: up to its closing quote at once (indexOf and a native
+ * check of the run) when the run holds no escape, control character or lone surrogate; else up
+ * to where the character loop must look. Returns the offset of the character to look at.
+ */
+function longRun(text: string, i: number): number {
+  const q = text.indexOf('"', i);
+  if (q === -1) return i;
+  if (backslashText !== text || (backslash !== -1 && backslash < i) || (backslash === -1 && backslashFrom > i)) {
+    backslashText = text;
+    backslashFrom = i;
+    backslash = text.indexOf('\\', i);
+  }
+  const end = backslash !== -1 && backslash < q ? backslash : q;
+  const run = text.slice(i, end);
+  if (CONTROL.test(run) || isWellFormed === undefined || !isWellFormed.call(run)) return i; // the loop finds it and says where
+  return end;
+}
+
 /** Reads the string whose opening quote is at `i`; returns the offset after its closing quote. */
 function string(text: string, i: number): number {
   const start = i;
@@ -71,7 +101,19 @@ function string(text: string, i: number): number {
   for (;;) {
     // Plain characters: a loop V8 compiles tight (a regular expression costs more per short string).
     let c = text.charCodeAt(i);
-    while (c > BACKSLASH ? c < 0xd800 : c >= 0x20 && c !== QUOTE && c !== BACKSLASH) c = text.charCodeAt(++i);
+    let limit = i + 16;
+    while (c > BACKSLASH ? c < 0xd800 : c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
+      c = text.charCodeAt(++i);
+      if (i === limit) {
+        const to = longRun(text, i);
+        if (to !== i) {
+          i = to;
+          c = text.charCodeAt(i);
+          break;
+        }
+        limit = -1; // the loop reads on
+      }
+    }
     if (c === QUOTE) return i + 1;
     if (c >= 0xd800 && c <= 0xdfff) {
       // A pair passes; a lone surrogate (only in a frame given as a string) has no UTF-8 form:
@@ -219,6 +261,7 @@ function key(text: string, i: number): number {
  * The result is module scratch, valid until the next call.
  */
 export function scanJsonTail(text: string, start: number): JsonTailScan {
+  backslashText = '';
   result.count = 0;
   result.first = 0;
   result.second = 0;

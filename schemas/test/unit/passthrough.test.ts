@@ -277,7 +277,15 @@ describe('payload passthrough: cases a scanner could get wrong', () => {
     '[16,1,{},"t",[true,false,null,"\\"\\\\\\/\\b\\f\\n\\r\\t"]]',
     ' [ 48 , 7 , { } , "p" , [ 1 , [ ] , { } ] , { "k" : [ ] } ] \n',
     '[70,5,{"x":"\\u0000AQID"},[1]]',
+    // Long strings (the scan's fast path past 16 characters): escapes, pairs, a quote at the end.
+    `[16,1,{},"t",["${'x'.repeat(40)}\\"${'y'.repeat(40)}\\u00e9${'z'.repeat(20)}😀${'w'.repeat(30)}","${'v'.repeat(4096)}"],{"${'k'.repeat(30)}":"${'x'.repeat(50)}\\\\"}]`,
+    `[16,1,{},"t",["${'a'.repeat(20)}\\ud800${'b'.repeat(20)}"]]`,
   ];
+  it('passes a lone surrogate written as itself (a string frame) only by decoding it whole', () => {
+    const text = `[16,1,{},"t",["${'a'.repeat(20)}\ud800${'b'.repeat(20)}"]]`;
+    expect(rawPayloadOf(passed(json, text) as WampMessage)).toBeUndefined();
+    agree(json, text);
+  });
   for (const text of cases) it(`accepts and passes ${JSON.stringify(text).slice(0, 60)}`, () => agree(json, text));
 
   const refused = [
@@ -306,6 +314,10 @@ describe('payload passthrough: cases a scanner could get wrong', () => {
     '[16,1,{},"t",[1]',
     '[16,1,{},"t",[1]][1]',
     '[16,1,{}, "t" [1]]',
+    `[16,1,{},"t",["${'x'.repeat(40)}\t${'y'.repeat(10)}"]]`,
+    `[16,1,{},"t",["${'x'.repeat(40)}\\q${'y'.repeat(10)}"]]`,
+    `[16,1,{},"t",["${'x'.repeat(40)}`,
+    `[16,1,{},"t",["${'x'.repeat(40)}\u0001"]]`,
   ];
   for (const text of refused) it(`agrees with the full decode on ${JSON.stringify(text)}`, () => agree(json, text));
 
