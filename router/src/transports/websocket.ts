@@ -510,7 +510,9 @@ export class WebSocketTransport {
       let decoded: unknown;
       try {
         this.counters.bytesIn += bytes.length;
-        decoded = codec.decode(binary ? bytes : bytes.toString('utf8'), this.#decode);
+        // JSON as bytes too: a payload passed through then goes out as a view of these bytes,
+        // not encoded to UTF-8 again (ws has checked a text message's UTF-8 already).
+        decoded = codec.decode(bytes, this.#decode);
       } catch (err) {
         handler.onBadFrame(`undecodable ${codec.name} message: ${(err as Error).message}`);
         return;
