@@ -359,11 +359,13 @@ export class ClusterResume implements ResumeSource {
       let msg: WampMessage;
       try {
         msg = parseMessage(m.wire);
-      } catch {
+      } catch (err) {
+        this.node.log.warn({ session: m.session, from: m.from, err: (err as Error).message }, 'cluster: unreadable forwarded answer dropped');
         return;
       }
-      if (this.host?.deliver(m.session, msg, m.from) !== true)
-        this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
+      // The registry says (a warning and a counter) when it cannot place the answer.
+      if (this.host === undefined) this.node.log.warn({ session: m.session, from: m.from }, 'cluster: forwarded answer dropped: no session registry yet');
+      else this.host.deliver(m.session, msg, m.from);
     }
   }
 
