@@ -750,7 +750,7 @@ export class Resumption {
       calls.push(...callsOf(inbound));
     }
     if (calls.length > 0) snapshot = { ...snapshot, calls };
-    this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
+    this.#log.debug({ session: id, realm: realm.name, calls }, 'session handed over to another node');
     return snapshot;
   }
 
@@ -794,6 +794,12 @@ export class Resumption {
     if (tombstone !== undefined) mergeInbound(inbound, tombstone.inbound);
     this.#adopted.set(session, inbound);
     this.#unmoved(session.id);
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug(
+        { session: session.id, from: snapshot.from, inbound: Object.fromEntries([...inbound].map(([n, c]) => [n ?? '?', [...c]])) },
+        'session adopted',
+      );
+    }
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
     const early = this.#early.get(session.id);
@@ -894,13 +900,18 @@ export class Resumption {
       if (!session.live || inbound === undefined || !accepts(inbound, msg, from)) {
         return this.#forwardDropped(id, msg, from, 'not a call the session left running on that node');
       }
+      this.#traced(id, msg, from, 'forwarded answer delivered');
       session.deliver(msg);
       return true;
     }
-    if (this.resumeSource?.taking?.(id) === true) return this.#keepEarly(id, msg, from);
+    if (this.resumeSource?.taking?.(id) === true) {
+      this.#traced(id, msg, from, 'forwarded answer held for the take in flight');
+      return this.#keepEarly(id, msg, from);
+    }
     const moved = this.#moved.get(id);
     if (moved !== undefined) {
       if (!accepts(moved.inbound, msg, from)) return this.#forwardDropped(id, msg, from, 'not a call the moved session left running on that node');
+      this.#traced(id, msg, from, 'forwarded answer re-forwarded to where the session moved on');
       moved.forward(msg);
       return true;
     }
@@ -946,6 +957,11 @@ export class Resumption {
     early.bytes += bytes;
     this.#earlyBytes += bytes;
     return true;
+  }
+
+  /** Where a forwarded answer went, at level debug (what a stalled call's trail shows). */
+  #traced(id: SessionId, msg: WampMessage, from: string | undefined, what: string): void {
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ session: id, from, code: msg.code, request: 'request' in msg ? msg.request : undefined }, what);
   }
 
   /** A forwarded answer goes nowhere: said and counted, never silent (its call's caller waits for it). */

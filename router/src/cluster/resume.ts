@@ -380,7 +380,9 @@ export class ClusterResume implements ResumeSource {
         snapshot = await this.host.handOver(
           session,
           (msg) => {
-            this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
+            // Its caller waits for it on the other node: a forward NATS cannot take is said.
+            if (!this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self })))
+              this.node.log.warn({ session, to: from, code: msg.code }, 'cluster: forwarded answer not sent (NATS connection closed)');
           },
           answers,
         );
