@@ -786,7 +786,8 @@ export class Resumption {
     }
     ring.restore(snapshot.answerSeq, fitted, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
-    const inbound: Inbound = new Map([[snapshot.from, new Set(snapshot.calls ?? [])]]);
+    const inbound: Inbound = new Map();
+    if (snapshot.calls !== undefined && snapshot.calls.length > 0) inbound.set(snapshot.from, new Set(snapshot.calls));
     // Back here (A → B → A): held again, no longer re-forwarded. The calls its tombstone still
     // waited for are the session's again: their answers keep coming from the node that forwards
     // them here (a call it made there, before its first move here).
