@@ -147,6 +147,11 @@ export function createMetrics(source: MetricsSource): Registry {
     },
   });
   fromCounter('switchboard_resume_answers_resent_total', 'Answers resent right after a resumed WELCOME', () => source.stats.resumeAnswersResent);
+  fromCounter(
+    'switchboard_resume_forwarded_dropped_total',
+    'Answers forwarded from another cluster node for a moved session that went nowhere (a call whose caller never hears back, or whose session ended meanwhile; each warned in the log)',
+    () => source.stats.resumeForwardedDropped,
+  );
 
   new Counter({
     name: 'switchboard_bad_frames_total',

@@ -49,6 +49,11 @@ export class RouterStats {
   resumeRefused = 0;
   /** Answers resent right after a resumed WELCOME. */
   resumeAnswersResent = 0;
+  /**
+   * Answers forwarded from another cluster node for a moved session that went nowhere (resumption.ts
+   * deliver): each a call whose caller never hears back (or whose session ended meanwhile).
+   */
+  resumeForwardedDropped = 0;
   /** Detached sessions that ended without a resume, by reason (`expired`, `overflow`, `limit`). */
   readonly detachedEnds = new Map<string, number>();
 

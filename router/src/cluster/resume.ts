@@ -359,11 +359,13 @@ export class ClusterResume implements ResumeSource {
       let msg: WampMessage;
       try {
         msg = parseMessage(m.wire);
-      } catch {
+      } catch (err) {
+        this.node.log.warn({ session: m.session, from: m.from, err: (err as Error).message }, 'cluster: unreadable forwarded answer dropped');
         return;
       }
-      if (this.host?.deliver(m.session, msg, m.from) !== true)
-        this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
+      // The registry says (a warning and a counter) when it cannot place the answer.
+      if (this.host === undefined) this.node.log.warn({ session: m.session, from: m.from }, 'cluster: forwarded answer dropped: no session registry yet');
+      else this.host.deliver(m.session, msg, m.from);
     }
   }
 
@@ -378,7 +380,9 @@ export class ClusterResume implements ResumeSource {
         snapshot = await this.host.handOver(
           session,
           (msg) => {
-            this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
+            // Its caller waits for it on the other node: a forward NATS cannot take is said.
+            if (!this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self })))
+              this.node.log.warn({ session, to: from, code: msg.code }, 'cluster: forwarded answer not sent (NATS connection closed)');
           },
           answers,
         );
