@@ -33,7 +33,12 @@
  *   node scripts/bench-cluster.mjs --phases kv,rate          # some of traffic, kv, memory, rate, failover
  *   node scripts/bench-cluster.mjs --report results.json      # the table again, from saved runs
  *
- * Each figure is the median of `--runs` runs (a fresh nats-server and fresh nodes per run).
+ * Each figure is the median of `--runs` runs (a fresh nats-server and fresh nodes per run). Sizes:
+ * `--idle` ms of heartbeats (5000), `--events` publications per 1-subscriber case (20 000; 1/50 of
+ * it with 100 subscribers on one topic, half of each at 4 KiB), `--calls` (10 000), `--kv-ops`
+ * operations of each kind (200), `--routes` subscriptions and registrations for memory (10 000),
+ * `--sessions` for memory (2000), `--joins` per concurrency step (400), `--registers` per step (800).
+ * Results: docs/capacity.md.
  */
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -493,7 +498,9 @@ async function memory(ctx, { subscriptions, registrations, sessionCount }) {
   const out = {};
   const mem = async () => {
     await settle(ctx);
-    await sleep(200);
+    // The buckets have settled on nats-server; give the nodes time to apply the last entries
+    // (10 000 deletes take b a while), so that one measure's leftovers are not freed in the next.
+    await sleep(3000);
     const [ma, mb] = await Promise.all([a.mem(), b.mem()]);
     return { a: ma, b: mb, connz: await ctx.nats.connz(), subsz: await ctx.nats.subsz() };
   };
@@ -641,14 +648,20 @@ async function failover(ctx, how) {
   await register(callee, 'bench.failover');
   const caller = await session(a.url);
   const taker = await session(a.url);
-  // The call reaches the callee: a stand-in on a relays it.
-  let invoked;
-  const reached = new Promise((resolve) => {
-    invoked = resolve;
-  });
-  callee.onInvocation = () => invoked();
-  const answer = caller.request([CALL, ++caller.req, {}, 'bench.failover', []]);
-  await reached;
+  // The call reaches the callee through a's stand-in for it, once a has seen the registration
+  // (a NO_SUCH_PROCEDURE before that: call again, bounded).
+  let answer;
+  for (let attempt = 0; ; attempt++) {
+    let invoked;
+    const reached = new Promise((resolve) => {
+      invoked = resolve;
+    });
+    callee.onInvocation = () => invoked('invoked');
+    answer = caller.request([CALL, ++caller.req, {}, 'bench.failover', []]);
+    if ((await Promise.race([reached, answer])) === 'invoked') break;
+    if (attempt === 100) throw new Error('the call never reached the callee on c');
+    await sleep(100);
+  }
   const t0 = performance.now();
   if (how === 'kill') await c.kill();
   else await c.stop();
@@ -839,6 +852,10 @@ function report(runs) {
       say(
         `| ${name} | ${layout} | ${fmt(cpu)} | ${cross ? fmt(natsCpu) : '–'} | ${cross ? `${fmt(cpu / single, 2)}×` : '1×'} | ${cross ? `${fmt(n(from, 'inMsgs'), 2)}, ${fmt(n(from, 'inBytes'))}` : '–'} | ${cross ? `${fmt(n(to, 'outMsgs'), 2)}, ${fmt(n(to, 'outBytes'))}` : '–'} | ${cross ? fmt(n('c', 'outMsgs'), 2) : '–'} |`,
       );
+      if (cross) {
+        const byNode = ['a', 'b', 'c'].map((node, i) => `${node} ${fmt(pick((c) => c.cpuByNode[i] / c.delivered))}`).join(', ');
+        say(`|  | by node: ${byNode} | | | | | | |`);
+      }
       if (isCall && cross)
         say(
           `|  | reply: | | | | in from a ${fmt(n('a', 'inMsgs'), 2)}, ${fmt(n('a', 'inBytes'))} | out to b ${fmt(n('b', 'outMsgs'), 2)}, ${fmt(n('b', 'outBytes'))} | |`,
