@@ -514,10 +514,15 @@ async function memory(ctx, { subscriptions, registrations, sessionCount }) {
     serverSubs: y.subsz - x.subsz,
   });
   const perSession = 1000;
-  // Subscriptions on distinct topics (one NATS subscription each on a), then on one topic.
   let m0 = await mem();
   out.idleSubs = { a: m0.connz.a.subs, b: m0.connz.b.subs, c: m0.connz.c.subs, server: m0.subsz };
-  let holders = await sessions(a.url, subscriptions / perSession);
+  // Sessions first, on nodes that have nothing else to free meanwhile.
+  let holders = await sessions(a.url, sessionCount, 50);
+  out.session = per(m0, await mem(), sessionCount);
+  for (let i = 0; i < holders.length; i += 50) await Promise.all(holders.slice(i, i + 50).map((s) => s.close()));
+  // Subscriptions on distinct topics (one NATS subscription each on a), then on shared topics.
+  m0 = await mem();
+  holders = await sessions(a.url, subscriptions / perSession);
   for (const [k, s] of holders.entries())
     for (let i = 0; i < perSession; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => subscribe(s, `bench.mem.t${k}.${i + j}`)));
   out.subscription = per(m0, await mem(), subscriptions);
@@ -536,11 +541,6 @@ async function memory(ctx, { subscriptions, registrations, sessionCount }) {
     for (let i = 0; i < 1000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => register(s, `bench.mem.p${k}.${i + j}`)));
   out.registration = per(m0, await mem(), registrations);
   await Promise.all(holders.map((s) => s.close()));
-  // Sessions.
-  m0 = await mem();
-  holders = await sessions(a.url, sessionCount, 50);
-  out.session = per(m0, await mem(), sessionCount);
-  for (let i = 0; i < holders.length; i += 50) await Promise.all(holders.slice(i, i + 50).map((s) => s.close()));
   return out;
 }
 
