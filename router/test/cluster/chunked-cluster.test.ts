@@ -183,6 +183,52 @@ describe('cluster: messages over NATS max_payload cross in chunks', () => {
   }, 400_000);
 });
 
+describe('cluster: a message larger than cluster.maxReassemblyBytes fails visibly', () => {
+  it('an acknowledged PUBLISH gets ERROR limit_exceeded, a CALL an ERROR at once, a too-large RESULT an ERROR to the caller', async () => {
+    const cluster = await startCluster(2, { cluster: { maxReassemblyBytes: 100_000, heartbeatMs: 500, nodeTimeoutMs: 15_000 } });
+    const [a, b] = cluster.nodes;
+    const big = new Uint8Array(200_000).fill(7);
+    const topic = uri('toolarge.topic');
+    const subscriber = await open(a!.url, 'msgpack');
+    const received: unknown[] = [];
+    await subscriber.subscribe(topic, (args) => void received.push(args[0]));
+    const publisher = await open(b!.url, 'msgpack');
+    await routed(publisher, [a!.url], topic);
+    const refused = await publisher.publish(topic, [big], {}, { acknowledge: true }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(WampError);
+    expect(refused).toMatchObject({ uri: 'switchboard.error.limit_exceeded', kwargs: { limit: 'cluster.maxReassemblyBytes', value: 100_000 } });
+
+    const callee = await open(a!.url, 'msgpack');
+    const echo = uri('toolarge.echo');
+    const invoked: number[] = [];
+    await callee.register(echo, (args) => {
+      if (args[0] !== 'probe') invoked.push(args.length);
+      return args[0] === 'big result' ? big : args[0];
+    });
+    await callable(publisher, echo);
+    const started = Date.now();
+    const callRefused = await publisher.call(echo, [big]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(callRefused).toMatchObject({ uri: 'wamp.error.canceled' });
+    expect(invoked).toEqual([]);
+    const resultRefused = await publisher.call(echo, ['big result']).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(resultRefused).toMatchObject({ uri: 'switchboard.error.limit_exceeded' });
+    expect(invoked).toEqual([1]);
+    // Both answered at once (the call's own timeout would be none here: it would hang).
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(received.filter((r) => r !== 'probe')).toEqual([]);
+    expect(b!.output()).toMatch(/larger than cluster.maxReassemblyBytes/);
+  }, 60_000);
+});
+
 describe('cluster: NATS gone fails visibly', () => {
   it('an acknowledged cross-node PUBLISH gets ERROR cluster_unavailable, a cross-node CALL an ERROR within the node timeout', async () => {
     const cluster = await startCluster(2);
