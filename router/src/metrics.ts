@@ -146,6 +146,28 @@ export function createMetrics(source: MetricsSource): Registry {
       for (const [reason, n] of source.stats.detachedEnds) this.inc({ reason }, n);
     },
   });
+  const byReason = (name: string, help: string, counts: ReadonlyMap<string, number>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of counts) this.inc({ reason }, n);
+      },
+    });
+  };
+  byReason(
+    'switchboard_cluster_chunks_dropped_total',
+    'Cluster messages that crossed NATS in chunks and were dropped before they were whole, by reason: malformed, out_of_order, too_large, origin_bytes, total_bytes, partials, timeout',
+    source.stats.clusterChunksDropped,
+  );
+  byReason(
+    'switchboard_cluster_messages_unsent_total',
+    'Cluster messages this node could not hand to NATS, by reason: too_large (over cluster.maxReassemblyBytes), closed, refused (the NATS client refused it), unavailable (an acknowledged PUBLISH answered with ERROR switchboard.error.cluster_unavailable)',
+    source.stats.clusterUnsent,
+  );
   fromCounter('switchboard_resume_answers_resent_total', 'Answers resent right after a resumed WELCOME', () => source.stats.resumeAnswersResent);
   fromCounter(
     'switchboard_resume_forwarded_dropped_total',

@@ -11,13 +11,23 @@
  * - Direct messages to a node go to `<prefix>.n.<node>`.
  * - Session resumption across nodes: one ClusterResume (resume.ts) per node, over the
  *   `resumable` bucket (a resume names a session, not always a realm).
+ * - Every message to NATS leaves through `publish` (the one NATS outbox): a message larger than
+ *   the server's current `max_payload` crosses in chunk frames (chunks.ts), put back together by
+ *   the receiving node's subscriptions here before anything decodes it. An acknowledged PUBLISH
+ *   is answered once NATS confirmed its event (`publishConfirmed`: a flush), never for an event
+ *   that may not leave.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { NATS, importOptional } from '../optional.js';
 import type { ClusterConfig } from '../config/config.js';
+import { CLUSTER_UNAVAILABLE, RefusalError, overLimit, refusal } from '../core/outcome.js';
+import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
+import type { RouterStats } from '../stats.js';
+import { CHUNK_MARK, Reassembler, dropLimit, splitChunks } from './chunks.js';
+import type { ChunkDrop } from './chunks.js';
 import type { ClusterBuckets, NodeLink } from './link.js';
 import { ClusterNames } from './names.js';
 import type { RealmLink } from './realm-link.js';
@@ -33,6 +43,9 @@ export type { ClusterBuckets } from './link.js';
 const { connect } = await importOptional(NATS, () => import('@nats-io/transport-node'));
 const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
 const { jetstream, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
+
+/** max_payload when the server has not said (nats-server's default). */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 interface Peer {
   incarnation: number;
@@ -57,13 +70,23 @@ export class ClusterNode implements RemoteLink, NodeLink {
   #stopped = false;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
+  /** Chunked messages from other nodes, being put back together. */
+  readonly #chunks: Reassembler;
+  /** Numbers this node's chunked messages (receivers keep streams apart by it). */
+  #stream = 0;
+  /** NATS subscriptions numbered: a chunked message is reassembled per subscription (chunks.ts). */
+  #channels = 0;
+  /** The confirmation (flush) shared by the acknowledged publications of this turn. */
+  #confirming: Promise<void> | undefined;
 
   private constructor(
     readonly config: ClusterConfig,
     readonly nc: NatsConnection,
     readonly buckets: ClusterBuckets,
     readonly log: Logger,
+    readonly stats: RouterStats,
   ) {
+    this.#chunks = new Reassembler(config, Date.now, (origin, reason, bytes) => this.#dropped(origin, reason, bytes));
     this.self = config.node;
     this.names = new ClusterNames(config.prefix);
     // A holding node silent for a node timeout is dead for this one: the resume is refused then.
@@ -74,7 +97,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
    * Connects, opens the buckets and starts the heartbeat; realms are attached afterwards
    * (`attach`), each loading what the cluster holds for it.
    */
-  static async connect(config: ClusterConfig, log: Logger): Promise<ClusterNode> {
+  static async connect(config: ClusterConfig, log: Logger, stats: RouterStats): Promise<ClusterNode> {
     const nc = await connect({
       servers: config.nats.servers,
       name: config.nats.name,
@@ -98,7 +121,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
       testaments: await open('testaments', 'memory'),
       resumable: await open('resumable', 'memory'),
     };
-    const node = new ClusterNode(config, nc, buckets, log);
+    const node = new ClusterNode(config, nc, buckets, log, stats);
     await node.#listen();
     log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
     return node;
@@ -130,21 +153,13 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   async #listen(): Promise<void> {
-    const direct = this.nc.subscribe(this.names.node(this.self), {
-      callback: (err, msg) => {
-        if (err === null) this.#onMessage(msg.data);
-      },
-    });
-    const beats = this.nc.subscribe(this.names.heartbeats, {
-      callback: (err, msg) => {
-        if (err === null) this.#onMessage(msg.data);
-      },
-    });
-    this.#subscriptions.push(direct, beats);
+    const onMessage = (data: Uint8Array): void => this.#onMessage(data);
+    this.#subscriptions.push(this.subscribe(this.names.node(this.self), onMessage), this.subscribe(this.names.heartbeats, onMessage));
     this.#beat();
     this.#heartbeat = setInterval(() => {
       this.#beat();
       this.#sweep();
+      this.#chunks.sweep();
     }, this.config.heartbeatMs);
     this.#heartbeat.unref();
     this.#watchStatus().catch((err: unknown) => this.log.error({ err }, 'cluster: NATS status watch ended'));
@@ -257,21 +272,99 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   /**
+   * The largest message the NATS server takes in one frame, as it said at this connection's last
+   * (re)connect: read at every send, since a reconnect to another server may change it.
+   */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
+  /**
    * Queues a message for NATS; everything queued in one event-loop turn is handed to the NATS
    * client together at the end of the turn, so that it leaves in one write instead of one per
    * message (the client flushes once per microtask checkpoint). `now`: hand over the queue at
-   * once (an acknowledged PUBLISH is answered after its event is with NATS). Order is kept.
-   * False when the connection is closed for good.
+   * once. Order is kept. A message larger than the server's max_payload leaves in chunks.
+   * False (logged, counted) when the connection is closed for good or the message is larger than
+   * `cluster.maxReassemblyBytes`, which no node takes: a relayed call then ends in ERROR at once.
    */
   publish(subject: string, bytes: Uint8Array, now = false): boolean {
-    if (this.nc.isClosed()) return false;
+    const queued = this.#queue(subject, bytes, now);
+    if (queued === 'too_large') this.stats.limitExceeded('cluster.maxReassemblyBytes');
+    return queued === 'queued';
+  }
+
+  #queue(subject: string, bytes: Uint8Array, now: boolean): 'queued' | 'closed' | 'too_large' {
+    if (this.nc.isClosed()) {
+      this.stats.clusterNotSent('closed');
+      return 'closed';
+    }
+    if (bytes.length > this.config.maxReassemblyBytes) {
+      this.stats.clusterNotSent('too_large');
+      logRefusal(
+        this.log,
+        'cluster_message_too_large',
+        { node: this.self, subject, bytes: bytes.length, max: this.config.maxReassemblyBytes },
+        'cluster: message larger than cluster.maxReassemblyBytes not sent to the other nodes',
+        'warn',
+      );
+      return 'too_large';
+    }
     this.#outbox.push(subject, bytes);
     if (now) this.#flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flush);
     }
-    return true;
+    return 'queued';
+  }
+
+  /**
+   * Publishes an acknowledged publication's event: resolves once NATS confirmed it (a PING/PONG
+   * round trip after it, shared by every acknowledged publication of the turn), so the publisher's
+   * PUBLISHED means the event left this node. Rejects with the refusal the publisher gets instead:
+   * the NATS connection is down (reconnecting) or did not confirm within
+   * `cluster.publishAckTimeoutMs` (switchboard.error.cluster_unavailable), or the event is larger
+   * than any node takes (switchboard.error.limit_exceeded).
+   */
+  publishConfirmed(subject: string, bytes: Uint8Array): Promise<void> {
+    if (this.#connectedSince === 0 && !this.nc.isClosed()) {
+      this.stats.clusterNotSent('unavailable');
+      return Promise.reject(unavailable('the node has no NATS connection now'));
+    }
+    const queued = this.#queue(subject, bytes, true);
+    if (queued === 'too_large')
+      return Promise.reject(new RefusalError(overLimit({ limit: 'cluster.maxReassemblyBytes', value: this.config.maxReassemblyBytes })));
+    if (queued === 'closed') return Promise.reject(unavailable('the node has left the cluster'));
+    return this.#confirm();
+  }
+
+  #confirm(): Promise<void> {
+    if (this.#confirming !== undefined) return this.#confirming;
+    const timeoutMs = this.config.publishAckTimeoutMs;
+    const confirming = new Promise<void>((resolve, reject) => {
+      const fail = (why: string): void => {
+        this.stats.clusterNotSent('unavailable');
+        reject(unavailable(why));
+      };
+      const timer = setTimeout(() => fail(`NATS did not confirm within ${timeoutMs} ms`), timeoutMs);
+      timer.unref();
+      this.nc.flush().then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          fail(`NATS did not confirm (${(err as Error).message})`);
+        },
+      );
+    });
+    this.#confirming = confirming;
+    // Publications of later turns wait for a flush after them.
+    setImmediate(() => {
+      if (this.#confirming === confirming) this.#confirming = undefined;
+    });
+    return confirming;
   }
 
   readonly #flush = (): void => {
@@ -279,14 +372,40 @@ export class ClusterNode implements RemoteLink, NodeLink {
     const out = this.#outbox;
     if (out.length === 0) return;
     this.#outbox = [];
+    const max = this.maxPayload;
     for (let i = 0; i < out.length; i += 2) {
+      const subject = out[i] as string;
+      const bytes = out[i + 1] as Uint8Array;
       try {
-        this.nc.publish(out[i] as string, out[i + 1] as Uint8Array);
+        if (bytes.length <= max) this.nc.publish(subject, bytes);
+        else this.#publishChunks(subject, bytes, max);
       } catch (err) {
-        this.log.warn({ node: this.self, err: (err as Error).message }, 'cluster: message not handed to NATS');
+        this.stats.clusterNotSent('refused');
+        this.log.warn({ node: this.self, subject, bytes: bytes.length, err: (err as Error).message }, 'cluster: message not handed to NATS');
       }
     }
   };
+
+  /** One message in chunk frames under max_payload, consecutively on its subject (NATS keeps their order). */
+  #publishChunks(subject: string, bytes: Uint8Array, maxPayload: number): void {
+    this.#stream = (this.#stream + 1) >>> 0;
+    const frames = splitChunks({ node: this.self, incarnation: this.incarnation }, this.#stream, bytes, maxPayload);
+    for (const frame of frames) this.nc.publish(subject, frame);
+  }
+
+  /** A chunked message from another node was dropped (chunks.ts): counted, logged once per origin per interval. */
+  #dropped(origin: string, reason: ChunkDrop, bytes: number): void {
+    this.stats.clusterChunksDrop(reason);
+    const limit = dropLimit(reason);
+    if (limit !== undefined) this.stats.limitExceeded(limit);
+    logRefusal(
+      this.log,
+      `cluster_chunks ${origin}`,
+      { node: this.self, origin, reason, bytes },
+      'cluster: a chunked message from another node was dropped',
+      'warn',
+    );
+  }
 
   /** Whether a session with this ID is known anywhere in the cluster (so that a new one does not take it). */
   hasSession(id: number): boolean {
@@ -298,10 +417,16 @@ export class ClusterNode implements RemoteLink, NodeLink {
     return ++this.#seq;
   }
 
+  /** Subscribes to a subject; chunked messages arrive whole (one byte compared on every message). */
   subscribe(subject: string, onData: (data: Uint8Array) => void): Subscription {
+    const channel = ++this.#channels;
     return this.nc.subscribe(subject, {
       callback: (err, msg) => {
-        if (err === null) onData(msg.data);
+        if (err !== null) return;
+        const data = msg.data;
+        if (data[0] !== CHUNK_MARK) return onData(data);
+        const whole = this.#chunks.accept(channel, data);
+        if (whole !== undefined) onData(whole);
       },
     });
   }
@@ -329,6 +454,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    this.#chunks.clear();
     this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {
@@ -337,4 +463,8 @@ export class ClusterNode implements RemoteLink, NodeLink {
       await this.nc.close();
     }
   }
+}
+
+function unavailable(why: string): RefusalError {
+  return new RefusalError(refusal(CLUSTER_UNAVAILABLE, `the event was delivered on this node only: ${why}`));
 }

@@ -84,7 +84,8 @@ export class RealmLink {
         registrationOf: (procedure, match) => realm.dealer.lookup(procedure, match),
         reserveInvocationId: (session) => realm.dealer.reserveInvocationId(session),
       },
-      (to, session, wire) => void node.sendToNode(to, encodeCluster({ kind: 'a', from: node.self, realm: realm.name, session, wire })),
+      (to, session, wire) => node.sendToNode(to, encodeCluster({ kind: 'a', from: node.self, realm: realm.name, session, wire })),
+      (fields, message) => node.log.warn(fields, message),
     );
     this.testaments = new ClusterTestaments(
       node,
@@ -123,8 +124,8 @@ export class RealmLink {
       },
       onPublished: (plan, details, args, kwargs, origin) => {
         // What came from another node is never forwarded again.
-        if (origin.kind === 'remote') return;
-        events.forward(plan, details, args, kwargs, origin.kind === 'session' && origin.retain, origin.kind === 'session' && origin.acknowledged);
+        if (origin.kind === 'remote') return undefined;
+        return events.forward(plan, details, args, kwargs, origin.kind === 'session' && origin.retain, origin.kind === 'session' && origin.acknowledged);
       },
       // A subscriber elsewhere is known to NATS, not to this node.
       wantsEvent: () => true,

@@ -126,6 +126,11 @@ export interface ClusterConfig {
   prefix: string;
   heartbeatMs: number;
   nodeTimeoutMs: number;
+  maxReassemblyBytes: number;
+  maxReassemblyTotalBytes: number;
+  maxPartialMessages: number;
+  chunkTimeoutMs: number;
+  publishAckTimeoutMs: number;
 }
 
 /** A `websocket` listener as written (see the schema's descriptions in schema-types.ts). */
@@ -772,5 +777,10 @@ function resolveCluster(file: ClusterFile): ClusterConfig {
     prefix: file.prefix ?? 'sb',
     heartbeatMs: file.heartbeatMs ?? 1000,
     nodeTimeoutMs: file.nodeTimeoutMs ?? 3000,
+    maxReassemblyBytes: file.maxReassemblyBytes ?? 64 * 1024 * 1024,
+    maxReassemblyTotalBytes: file.maxReassemblyTotalBytes ?? 128 * 1024 * 1024,
+    maxPartialMessages: file.maxPartialMessages ?? 64,
+    chunkTimeoutMs: file.chunkTimeoutMs ?? 10_000,
+    publishAckTimeoutMs: file.publishAckTimeoutMs ?? 5000,
   };
 }

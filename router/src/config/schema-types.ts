@@ -188,6 +188,26 @@ export interface RouterConfigFile {
      * A node not heard from for this long is taken as dead: its sessions, subscriptions and registrations are removed and calls routed to it fail with wamp.error.canceled.
      */
     nodeTimeoutMs?: number;
+    /**
+     * A message between nodes larger than the NATS server's max_payload crosses in chunks. This bounds the largest such message (a node refuses to send a larger one: an acknowledged PUBLISH gets ERROR wamp.error.limit_exceeded, a call ERROR wamp.error.canceled) and the bytes of partial messages a node holds from one other node at once. The default (64 MiB) takes the MessagePack form of the largest WAMP message a listener accepts by default (16 MiB), which can be larger than its JSON.
+     */
+    maxReassemblyBytes?: number;
+    /**
+     * The bytes of partial chunked messages a node holds from all other nodes together; past it a new chunked message is dropped (counted in switchboard_cluster_chunks_dropped_total).
+     */
+    maxReassemblyTotalBytes?: number;
+    /**
+     * Chunked messages a node reassembles from one other node at once; past it a new one is dropped.
+     */
+    maxPartialMessages?: number;
+    /**
+     * A chunked message whose next chunk does not arrive within this time is dropped.
+     */
+    chunkTimeoutMs?: number;
+    /**
+     * An acknowledged PUBLISH on a cluster node is answered PUBLISHED once NATS has confirmed the event (a flush); without that confirmation within this time, or while the node's NATS connection is down, the publisher gets ERROR switchboard.error.cluster_unavailable (the event was delivered on this node).
+     */
+    publishAckTimeoutMs?: number;
   };
 }
 /**

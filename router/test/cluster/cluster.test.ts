@@ -533,8 +533,12 @@ describe('cluster: node failure', () => {
     const events = collector();
     const sub = await open(n0!.url);
     await sub.subscribe(topic, events.handler);
-    await local0.publish(topic, ['still here'], {}, { acknowledge: true });
+    // An acknowledged PUBLISH is answered ERROR (NATS cannot confirm the event left: issue #19);
+    // the event is still delivered on this node.
+    await expect(local0.publish(topic, ['still here'], {}, { acknowledge: true })).rejects.toMatchObject({ uri: 'switchboard.error.cluster_unavailable' });
     await waitFor(() => events.events.length === 1, 'a local event during the outage');
+    await local0.publish(topic, ['unacknowledged'], {});
+    await waitFor(() => events.events.length === 2, 'an unacknowledged local event during the outage');
     await local0.register(uri('cluster.localproc'), () => 'local');
     await cluster.nats.restart();
     // Back: node 1's registration is callable from node 0 again, and events cross again.
@@ -545,7 +549,8 @@ describe('cluster: node failure', () => {
     await remote1.subscribe(crossTopic, cross.handler);
     await waitFor(
       async () => {
-        await local0.publish(crossTopic, ['again'], {}, { acknowledge: true });
+        // Until this node has seen its reconnect, an acknowledged PUBLISH may still be refused.
+        await local0.publish(crossTopic, ['again'], {}, { acknowledge: true }).catch(() => undefined);
         return cross.events.length > 0;
       },
       'events across nodes after NATS returns',

@@ -48,10 +48,16 @@ function fakeSession(id: number, options: { canceling?: boolean; live?: boolean 
 describe('InvocationRelays', () => {
   const registration = 42 as RegistrationId;
 
-  function setup(): { relays: InvocationRelays; callee: FakeSession; answers: { node: string; session: SessionId; wire: unknown[] }[] } {
+  function setup(takes: (wire: unknown[]) => boolean = () => true): {
+    relays: InvocationRelays;
+    callee: FakeSession;
+    answers: { node: string; session: SessionId; wire: unknown[] }[];
+    warnings: string[];
+  } {
     const callee = fakeSession(11);
     let next = 100;
     const answers: { node: string; session: SessionId; wire: unknown[] }[] = [];
+    const warnings: string[] = [];
     const relays = new InvocationRelays(
       {
         sessions: new Map([[callee.session.id, callee.session]]),
@@ -59,9 +65,14 @@ describe('InvocationRelays', () => {
           procedure === 'com.p' && match === 'exact' ? { id: registration, callees: [{ session: callee.session }] } : undefined,
         reserveInvocationId: () => next++ as RequestId,
       },
-      (node, session, wire) => void answers.push({ node, session, wire }),
+      (node, session, wire) => {
+        if (!takes(wire)) return false;
+        answers.push({ node, session, wire });
+        return true;
+      },
+      (_fields, message) => void warnings.push(message),
     );
-    return { relays, callee, answers };
+    return { relays, callee, answers, warnings };
   }
 
   const invocation = (request: number, options: Dict = {}): unknown[] => [MessageCode.Invocation, request, 999, options, ['x']];
@@ -82,6 +93,21 @@ describe('InvocationRelays', () => {
     ]);
     // Not a relayed invocation (any more): the realm's own dealer's business.
     expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: {} })).toBe(false);
+  });
+
+  it('an answer NATS does not take (too large) becomes a small ERROR to the caller, and the relay ends', () => {
+    // Only small messages cross: a YIELD with a big payload does not.
+    const { relays, callee, answers, warnings } = setup((wire) => JSON.stringify(wire).length < 200);
+    relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7));
+    const big = 'x'.repeat(500);
+    expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: { progress: true }, args: [big] })).toBe(true);
+    expect(relays.size).toBe(0);
+    expect(answers.map((a) => [a.node, a.session, a.wire[0], a.wire[2], a.wire[4]])).toEqual([
+      ['n2', 11, MessageCode.Error, 7, 'switchboard.error.limit_exceeded'],
+    ]);
+    expect(warnings).toHaveLength(1);
+    // Later answers of that invocation find no relay.
+    expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: {}, args: [1] })).toBe(false);
   });
 
   it("a progressive call invocation's next INVOCATION and an INTERRUPT find the ID given first", () => {
@@ -142,7 +168,7 @@ describe('EventForwarding', () => {
     args: unknown;
   }
 
-  function setup(): {
+  function setup(maxPayload = 1024 * 1024): {
     events: EventForwarding;
     published: { subject: string; m: ClusterMessage; now: boolean }[];
     subscribed: Map<string, boolean>;
@@ -159,6 +185,9 @@ describe('EventForwarding', () => {
       names,
       log: silentLogger(),
       publish: (subject, bytes, now = false) => (published.push({ subject, m: decodeCluster(bytes), now }), true),
+      publishConfirmed: async (subject, bytes) => void published.push({ subject, m: decodeCluster(bytes), now: true }),
+      maxPayload,
+      stats: { limitExceeded: () => undefined },
       subscribe: (subject) => {
         subscribed.set(subject, true);
         return { unsubscribe: () => void subscribed.set(subject, false) };
@@ -213,6 +242,19 @@ describe('EventForwarding', () => {
       kwargs: { k: 1 },
     });
     expect(retained).toEqual(['realm1.com.t']);
+  });
+
+  it('an acknowledged publication waits for NATS; a retained event over max_payload is refused to it, kept on this node only', async () => {
+    const { events, published, retained } = setup(300);
+    const plan = { publication: 6 as PublicationId, publisher: undefined, topic: 'com.t', subscriptions: [], filter: NO_FILTER } as DeliveryPlan<Endpoint>;
+    await expect(events.forward(plan, {}, ['small'], undefined, true, true)).resolves.toBeUndefined();
+    expect(retained).toEqual(['realm1.com.t']);
+    const big = events.forward(plan, {}, ['x'.repeat(400)], undefined, true, true);
+    await expect(big).rejects.toMatchObject({ refusal: { error: 'switchboard.error.limit_exceeded', limit: { limit: 'nats.max_payload', value: 300 } } });
+    // The event itself still went to the other nodes (in chunks); only the bucket could not keep it.
+    expect(published).toHaveLength(2);
+    expect(retained).toEqual(['realm1.com.t']);
+    expect(events.forward(plan, {}, ['x'.repeat(400)], undefined, false, false)).toBeUndefined();
   });
 
   it('listens once per subject however many subscriptions share it, and stops with the last', () => {
