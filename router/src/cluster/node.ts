@@ -34,6 +34,65 @@ const { connect } = await importOptional(NATS, () => import('@nats-io/transport-
 const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
 const { jetstream, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
 
+type BucketKind = 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable';
+
+/**
+ * Creates (or opens) the cluster's KV buckets with `cluster.nats.replicas` replicas. A value the
+ * NATS servers cannot honour fails here, at start, naming the key: R3 on one server (which
+ * JetStream answers "replicas > 1 not supported in non-clustered mode" for a new bucket, but
+ * accepts silently for an existing one), or more replicas than JetStream servers ("no suitable
+ * peers"). A bucket made earlier with other replicas is scaled to the configured number (a stream
+ * update; JetStream copies the data to the new peers): the config is what the operator wants now.
+ */
+async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: ClusterNames, log: Logger): Promise<ClusterBuckets> {
+  const { replicas } = config.nats;
+  if (replicas > 1 && nc.info !== undefined && nc.info.cluster === undefined) {
+    throw new Error(
+      `cluster.nats.replicas: ${replicas} replicas need a NATS cluster of at least ${replicas} JetStream servers, and ${nc.getServer()} is a single nats-server (no cluster block in its config): set cluster.nats.replicas to 1, or run NATS as a cluster`,
+    );
+  }
+  const kvm = new Kvm(nc);
+  const manager = await jetstreamManager(nc);
+  const open = async (kind: BucketKind, storage: 'memory' | 'file'): Promise<KV> => {
+    const name = names.bucket(kind);
+    let kv: KV;
+    try {
+      kv = await kvm.create(name, { history: 1, storage, replicas });
+    } catch (err) {
+      throw replicasRefused(err, replicas, `the KV bucket '${name}'`);
+    }
+    const status = await kv.status();
+    if (status.replicas === replicas) return kv;
+    const stream = status.streamInfo.config;
+    try {
+      await manager.streams.update(stream.name, { ...stream, num_replicas: replicas });
+    } catch (err) {
+      throw replicasRefused(err, replicas, `the KV bucket '${name}' (now ${status.replicas} replicas)`);
+    }
+    log.warn({ bucket: name, from: status.replicas, to: replicas }, 'cluster: KV bucket scaled to cluster.nats.replicas');
+    return kv;
+  };
+  return {
+    registrations: await open('registrations', 'memory'),
+    sessions: await open('sessions', 'memory'),
+    retained: await open('retained', 'file'),
+    subscriptions: await open('subscriptions', 'memory'),
+    testaments: await open('testaments', 'memory'),
+    resumable: await open('resumable', 'memory'),
+  };
+}
+
+/** JetStream's refusal of a replica count, said in terms of the config key. */
+function replicasRefused(err: unknown, replicas: number, what: string): Error {
+  const reason = (err as Error)?.message ?? String(err);
+  if (/replicas > 1 not supported|insufficient resources|no suitable peers/i.test(reason)) {
+    return new Error(
+      `cluster.nats.replicas: NATS refused ${replicas} replicas for ${what} (${reason}): a single nats-server takes 1; 3 or 5 need a NATS cluster with at least that many JetStream servers up`,
+    );
+  }
+  return err instanceof Error ? err : new Error(reason);
+}
+
 interface Peer {
   incarnation: number;
   lastSeen: number;
@@ -85,19 +144,16 @@ export class ClusterNode implements RemoteLink, NodeLink {
       reconnectTimeWait: 250,
       waitOnFirstConnect: false,
       noEcho: true,
+      noRandomize: !config.nats.randomize,
     });
-    const names = new ClusterNames(config.prefix);
-    const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable', storage: 'memory' | 'file'): Promise<KV> =>
-      kvm.create(names.bucket(kind), { history: 1, storage });
-    const buckets: ClusterBuckets = {
-      registrations: await open('registrations', 'memory'),
-      sessions: await open('sessions', 'memory'),
-      retained: await open('retained', 'file'),
-      subscriptions: await open('subscriptions', 'memory'),
-      testaments: await open('testaments', 'memory'),
-      resumable: await open('resumable', 'memory'),
-    };
+    let buckets: ClusterBuckets;
+    try {
+      buckets = await openBuckets(nc, config, new ClusterNames(config.prefix), log);
+    } catch (err) {
+      // No node without its buckets: the connection goes, or the process would not exit.
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
     const node = new ClusterNode(config, nc, buckets, log);
     await node.#listen();
     log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
