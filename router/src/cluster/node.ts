@@ -18,6 +18,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { NATS, importOptional } from '../optional.js';
 import type { ClusterConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
+import { isConflict } from './link.js';
 import type { ClusterBuckets, NodeLink } from './link.js';
 import { ClusterNames } from './names.js';
 import type { RealmLink } from './realm-link.js';
@@ -34,6 +35,11 @@ const { connect } = await importOptional(NATS, () => import('@nats-io/transport-
 const { Kvm } = await importOptional(NATS, () => import('@nats-io/kv'));
 const { jetstream, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
 
+/** The first resync after a failed bucket operation, the longest wait between two, and the quiet time after which the wait starts over. */
+const REPAIR_MIN_MS = 500;
+const REPAIR_MAX_MS = 4000;
+const REPAIR_RESET_MS = 30_000;
+
 type BucketKind = 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable';
 
 /**
@@ -44,7 +50,7 @@ type BucketKind = 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 
  * peers"). A bucket made earlier with other replicas is scaled to the configured number (a stream
  * update; JetStream copies the data to the new peers): the config is what the operator wants now.
  */
-async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: ClusterNames, log: Logger): Promise<ClusterBuckets> {
+async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: ClusterNames, log: Logger, failed: () => void): Promise<ClusterBuckets> {
   const { replicas } = config.nats;
   if (replicas > 1 && nc.info !== undefined && nc.info.cluster === undefined) {
     throw new Error(
@@ -62,7 +68,7 @@ async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: Clu
       throw replicasRefused(err, replicas, `the KV bucket '${name}'`);
     }
     const status = await kv.status();
-    if (status.replicas === replicas) return kv;
+    if (status.replicas === replicas) return reporting(kv, failed);
     const stream = status.streamInfo.config;
     try {
       await manager.streams.update(stream.name, { ...stream, num_replicas: replicas });
@@ -70,7 +76,7 @@ async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: Clu
       throw replicasRefused(err, replicas, `the KV bucket '${name}' (now ${status.replicas} replicas)`);
     }
     log.warn({ bucket: name, from: status.replicas, to: replicas }, 'cluster: KV bucket scaled to cluster.nats.replicas');
-    return kv;
+    return reporting(kv, failed);
   };
   return {
     registrations: await open('registrations', 'memory'),
@@ -80,6 +86,38 @@ async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: Clu
     testaments: await open('testaments', 'memory'),
     resumable: await open('resumable', 'memory'),
   };
+}
+
+/** The bucket operations whose failure leaves the buckets short of what this node holds. */
+const REPAIRED = new Set<PropertyKey>(['put', 'create', 'update', 'delete', 'purge', 'get']);
+
+/**
+ * A bucket that reports its failed operations (a lost compare-and-set race is no failure): while
+ * a JetStream stream elects a new leader (its leader's nats-server died) its writes fail for
+ * seconds on every node, including those whose own NATS connection never dropped — so no
+ * reconnect would ever put back what they failed to write.
+ */
+function reporting(kv: KV, failed: () => void): KV {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      let fn = wrapped.get(prop);
+      if (fn === undefined) {
+        const method = value as (...args: unknown[]) => unknown;
+        fn = REPAIRED.has(prop)
+          ? (...args: unknown[]) =>
+              (method.apply(target, args) as Promise<unknown>).catch((err: unknown) => {
+                if (!isConflict(err)) failed();
+                throw err;
+              })
+          : method.bind(target);
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
 }
 
 /** JetStream's refusal of a replica count, said in terms of the config key. */
@@ -114,6 +152,10 @@ export class ClusterNode implements RemoteLink, NodeLink {
   /** Since when the NATS connection has been up (0 while it is down). */
   #connectedSince = Date.now();
   #stopped = false;
+  /** The pending resync after failed bucket operations, the wait before the next one, the last failure. */
+  #repair: NodeJS.Timeout | undefined;
+  #repairDelayMs = REPAIR_MIN_MS;
+  #lastBucketFailure = 0;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
 
@@ -147,14 +189,17 @@ export class ClusterNode implements RemoteLink, NodeLink {
       noRandomize: !config.nats.randomize,
     });
     let buckets: ClusterBuckets;
+    // The node does not exist yet: a failure reported before it does is repaired by its first resync.
+    let failed = (): void => undefined;
     try {
-      buckets = await openBuckets(nc, config, new ClusterNames(config.prefix), log);
+      buckets = await openBuckets(nc, config, new ClusterNames(config.prefix), log, () => failed());
     } catch (err) {
       // No node without its buckets: the connection goes, or the process would not exit.
       await nc.close().catch(() => undefined);
       throw err;
     }
     const node = new ClusterNode(config, nc, buckets, log);
+    failed = () => node.#bucketFailed();
     await node.#listen();
     log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
     return node;
@@ -219,12 +264,40 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
-        this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
+        this.log.info({ node: this.self, nats: this.nc.getServer() }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
-        for (const link of this.#links.values()) link.resync();
-        this.resume.resync();
+        this.#resync();
       }
     }
+  }
+
+  /** This node's sessions, subscriptions, registrations and resumable sessions put back where the buckets miss them. */
+  #resync(): void {
+    for (const link of this.#links.values()) link.resync();
+    this.resume.resync();
+  }
+
+  /**
+   * A bucket operation failed with the connection up (a JetStream leader election, a server
+   * short of resources): what it failed to write is put back by a resync, REPAIR_MIN_MS after the
+   * failure, then at growing intervals (up to REPAIR_MAX_MS) while operations keep failing — the
+   * resync's own failures schedule the next. Writes failed while the connection is down are the
+   * reconnect's to put back.
+   */
+  #bucketFailed(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (now - this.#lastBucketFailure > REPAIR_RESET_MS) this.#repairDelayMs = REPAIR_MIN_MS;
+    this.#lastBucketFailure = now;
+    if (this.#repair !== undefined) return;
+    this.#repair = setTimeout(() => {
+      this.#repair = undefined;
+      if (this.#stopped || this.#connectedSince === 0) return;
+      this.log.info({ node: this.self }, 'cluster: KV operations failed; resynchronising');
+      this.#resync();
+    }, this.#repairDelayMs);
+    this.#repair.unref();
+    this.#repairDelayMs = Math.min(this.#repairDelayMs * 2, REPAIR_MAX_MS);
   }
 
   // ---- liveness ------------------------------------------------------------------------------
@@ -385,6 +458,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#repair);
     this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {
