@@ -105,8 +105,8 @@ async function natsReady() {
     const ok = await Promise.all(
       live.map(async (s) => {
         try {
-          const [r, j] = await Promise.all([monitor(s, 'routez'), monitor(s, 'jsz')]);
-          return r.num_routes >= live.length - 1 && Boolean(j.meta_cluster?.leader);
+          const [r, j, h] = await Promise.all([monitor(s, 'routez'), monitor(s, 'jsz'), monitor(s, 'healthz')]);
+          return r.num_routes >= live.length - 1 && Boolean(j.meta_cluster?.leader) && h.status === 'ok';
         } catch {
           return false;
         }

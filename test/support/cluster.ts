@@ -187,8 +187,8 @@ export interface NatsCluster {
   restart(i: number): Promise<void>;
   /** Resolves once every running server has its routes to the others up and knows the JetStream meta leader. */
   ready(timeoutMs?: number): Promise<void>;
-  /** Server `i`'s /jsz (JetStream) or /routez monitoring page. */
-  monitor(i: number, page: 'jsz' | 'routez' | 'connz'): Promise<Record<string, unknown>>;
+  /** A monitoring page of server `i` (JSON). */
+  monitor(i: number, page: 'jsz' | 'routez' | 'connz' | 'healthz'): Promise<Record<string, unknown>>;
   /** Every server (SIGTERM, then SIGKILL), and their stores. Idempotent. */
   stop(): Promise<void>;
 }
@@ -268,17 +268,21 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
     }
   };
 
-  const monitor = async (i: number, page: 'jsz' | 'routez' | 'connz'): Promise<Record<string, unknown>> => {
+  const monitor = async (i: number, page: 'jsz' | 'routez' | 'connz' | 'healthz'): Promise<Record<string, unknown>> => {
     const res = await fetch(`http://127.0.0.1:${slots[i]!.monitorPort}/${page}`, { signal: AbortSignal.timeout(2000) });
     return (await res.json()) as Record<string, unknown>;
   };
 
-  /** Whether server `i` has a route to every other running server and knows the meta leader. */
+  /**
+   * Whether server `i` has a route to every other running server, knows the meta leader, and says
+   * it is healthy (/healthz: its JetStream streams and consumers are current — a restarted server
+   * has caught up, so that killing another one leaves a quorum for every bucket).
+   */
   const formed = async (i: number): Promise<boolean> => {
     const others = slots.filter((s, j) => j !== i && s.current !== undefined && running(s.current)).length;
-    const [routez, jsz] = await Promise.all([monitor(i, 'routez'), monitor(i, 'jsz')]);
+    const [routez, jsz, health] = await Promise.all([monitor(i, 'routez'), monitor(i, 'jsz'), monitor(i, 'healthz')]);
     const meta = jsz['meta_cluster'] as { leader?: string } | undefined;
-    return Number(routez['num_routes']) >= others && typeof meta?.leader === 'string' && meta.leader !== '';
+    return Number(routez['num_routes']) >= others && typeof meta?.leader === 'string' && meta.leader !== '' && health['status'] === 'ok';
   };
 
   const ready = async (ms = timeoutMs): Promise<void> => {

@@ -266,6 +266,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.#connectedSince = Date.now();
         this.log.info({ node: this.self, nats: this.nc.getServer() }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
+        for (const link of this.#links.values()) link.refollow();
         this.#resync();
       }
     }
