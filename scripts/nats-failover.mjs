@@ -14,8 +14,9 @@
  * Each round SIGKILLs the NATS server one router node is connected to (round 1: A's, round 2:
  * B's, …), keeps the traffic going for `--after` seconds, stops it, waits for the answers, then
  * restarts the server and waits until it is back in the cluster. Per round it prints: events
- * sent / acknowledged / refused (ERROR) / acknowledged-but-lost / unacknowledged-lost / out of
- * order, calls ok / error / timeout (the router's CALL timeout, `--call-timeout` s, answered a call
+ * sent / acknowledged / refused (ERROR) / acknowledged-but-lost and unacknowledged-lost (at a
+ * node whose connection held) / lost at the victim's own subscriber only (while it changed server:
+ * its reconnect gap, `gapMs`) / out of order, calls ok / error / timeout (the router's CALL timeout, `--call-timeout` s, answered a call
  * whose INVOCATION or YIELD was lost) / lost (no answer within 20 s), KV probes ok / failed, and recovery:
  * the time from the kill to the first operation of each flow from which on every operation of
  * that flow succeeded (events: arrived at both subscribers; calls: RESULT; probes: called).
@@ -272,6 +273,10 @@ async function round(victim) {
   await nats[index].proc.exited;
   await sleep(AFTER_MS);
   const movedTo = await serverOf(target.node);
+  // The victim's reconnect gap, from its log (same clock): its last 'lost' to the 'back' after it.
+  const times = (re) => [...target.proc.output().matchAll(re)].map((m) => Number(m[1]));
+  const lostAt = times(/"time":(\d+)[^\n]*"msg":"cluster: NATS connection lost/g).filter((t) => t >= killedAt - 1000);
+  const backAt = times(/"time":(\d+)[^\n]*"msg":"cluster: NATS connection back/g).filter((t) => t >= killedAt - 1000);
   running = false;
   await traffic;
   await probing;
@@ -283,8 +288,14 @@ async function round(victim) {
     if (settled && delivered) break;
     await sleep(200);
   }
-  const lostAcked = events.filter((e) => e.acked === true && !arrivals.every((m) => m.has(e.n))).length;
-  const lostUnacked = events.filter((e) => e.n % 2 === 1 && e.acked !== false && !arrivals.every((m) => m.has(e.n))).length;
+  // Lost at the victim's own subscriber only (its reconnect gap), or at both (the publisher's side).
+  const own = victim % routers.length === 0 ? -1 : (victim % routers.length) - 1;
+  const missing = (e) => arrivals.flatMap((m, k) => (m.has(e.n) ? [] : [k]));
+  const lost = events.filter((e) => e.acked !== false && missing(e).length > 0);
+  const atVictim = (e) => own >= 0 && missing(e).every((k) => k === own);
+  const lostAcked = lost.filter((e) => e.acked === true && !atVictim(e)).length;
+  const lostUnacked = lost.filter((e) => e.n % 2 === 1 && !atVictim(e)).length;
+  const lostAtVictim = lost.filter(atVictim).length;
   /** From the kill to the first op started after it from which on every op succeeded. */
   const recovery = (ops, ok) => {
     const after = ops.filter((o) => o.sent >= killedAt);
@@ -295,12 +306,14 @@ async function round(victim) {
   };
   const row = {
     killed: `${nats[index].name} (${target.node}'s)`,
+    gapMs: lostAt.length > 0 && backAt.length > 0 ? backAt[0] - lostAt[0] : Number.NaN,
     movedTo: movedTo >= 0 ? nats[movedTo].name : '?',
     events: events.length,
     acked: events.filter((e) => e.acked === true).length,
     refused: events.filter((e) => e.acked === false).length,
     lostAcked,
     lostUnacked,
+    lostAtVictim,
     disorder: disorder[0] + disorder[1],
     duplicates: duplicates[0] + duplicates[1],
     callsOk: calls.filter((c) => c.ok === 'ok').length,
