@@ -189,7 +189,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
       noRandomize: !config.nats.randomize,
     });
     let buckets: ClusterBuckets;
-    // The node does not exist yet: a failure reported before it does is repaired by its first resync.
+    // Failures are the node's to repair; no bucket operation runs before it exists.
     let failed = (): void => undefined;
     try {
       buckets = await openBuckets(nc, config, new ClusterNames(config.prefix), log, () => failed());
