@@ -50,7 +50,7 @@ describe('store block', () => {
     });
   });
 
-  it('cluster.nats.replicas (default 1) is the KV buckets\' and, unless store.replicas is set, the history streams\' (#19)', () => {
+  it("cluster.nats.replicas (default 1) is the KV buckets' and, unless store.replicas is set, the history streams' (#19)", () => {
     const cluster = resolveConfig({ cluster: CLUSTER }).cluster!;
     expect([cluster.nats.replicas, cluster.nats.randomize]).toEqual([1, true]);
     const three = { nats: { ...CLUSTER.nats, replicas: 3 as const, randomize: false } };
