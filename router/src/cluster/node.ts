@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { RouterStats } from '../stats.js';
 import { CHUNK_MARK, Reassembler, dropLimit, splitChunks } from './chunks.js';
 import type { ChunkDrop } from './chunks.js';
+import { isConflict } from './link.js';
 import type { ClusterBuckets, NodeLink } from './link.js';
 import { ClusterNames } from './names.js';
 import type { RealmLink } from './realm-link.js';
@@ -46,6 +47,101 @@ const { jetstream, jetstreamManager } = await importOptional(NATS, () => import(
 
 /** max_payload when the server has not said (nats-server's default). */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** The first resync after a failed bucket operation, the longest wait between two, and the quiet time after which the wait starts over. */
+const REPAIR_MIN_MS = 500;
+const REPAIR_MAX_MS = 4000;
+const REPAIR_RESET_MS = 30_000;
+
+type BucketKind = 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable';
+
+/**
+ * Creates (or opens) the cluster's KV buckets with `cluster.nats.replicas` replicas. A value the
+ * NATS servers cannot honour fails here, at start, naming the key: R3 on one server (which
+ * JetStream answers "replicas > 1 not supported in non-clustered mode" for a new bucket, but
+ * accepts silently for an existing one), or more replicas than JetStream servers ("no suitable
+ * peers"). A bucket made earlier with other replicas is scaled to the configured number (a stream
+ * update; JetStream copies the data to the new peers): the config is what the operator wants now.
+ */
+async function openBuckets(nc: NatsConnection, config: ClusterConfig, names: ClusterNames, log: Logger, failed: () => void): Promise<ClusterBuckets> {
+  const { replicas } = config.nats;
+  if (replicas > 1 && nc.info !== undefined && nc.info.cluster === undefined) {
+    throw new Error(
+      `cluster.nats.replicas: ${replicas} replicas need a NATS cluster of at least ${replicas} JetStream servers, and ${nc.getServer()} is a single nats-server (no cluster block in its config): set cluster.nats.replicas to 1, or run NATS as a cluster`,
+    );
+  }
+  const kvm = new Kvm(nc);
+  const manager = await jetstreamManager(nc);
+  const open = async (kind: BucketKind, storage: 'memory' | 'file'): Promise<KV> => {
+    const name = names.bucket(kind);
+    let kv: KV;
+    try {
+      kv = await kvm.create(name, { history: 1, storage, replicas });
+    } catch (err) {
+      throw replicasRefused(err, replicas, `the KV bucket '${name}'`);
+    }
+    const status = await kv.status();
+    if (status.replicas === replicas) return reporting(kv, failed);
+    const stream = status.streamInfo.config;
+    try {
+      await manager.streams.update(stream.name, { ...stream, num_replicas: replicas });
+    } catch (err) {
+      throw replicasRefused(err, replicas, `the KV bucket '${name}' (now ${status.replicas} replicas)`);
+    }
+    log.warn({ bucket: name, from: status.replicas, to: replicas }, 'cluster: KV bucket scaled to cluster.nats.replicas');
+    return reporting(kv, failed);
+  };
+  return {
+    registrations: await open('registrations', 'memory'),
+    sessions: await open('sessions', 'memory'),
+    retained: await open('retained', 'file'),
+    subscriptions: await open('subscriptions', 'memory'),
+    testaments: await open('testaments', 'memory'),
+    resumable: await open('resumable', 'memory'),
+  };
+}
+
+/** The bucket operations whose failure leaves the buckets short of what this node holds. */
+const REPAIRED = new Set<PropertyKey>(['put', 'create', 'update', 'delete', 'purge', 'get']);
+
+/**
+ * A bucket that reports its failed operations (a lost compare-and-set race is no failure): while
+ * a JetStream stream elects a new leader (its leader's nats-server died) its writes fail for
+ * seconds on every node, including those whose own NATS connection never dropped — so no
+ * reconnect would ever put back what they failed to write.
+ */
+function reporting(kv: KV, failed: () => void): KV {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(kv, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      let fn = wrapped.get(prop);
+      if (fn === undefined) {
+        const method = value as (...args: unknown[]) => unknown;
+        fn = REPAIRED.has(prop)
+          ? (...args: unknown[]) =>
+              (method.apply(target, args) as Promise<unknown>).catch((err: unknown) => {
+                if (!isConflict(err)) failed();
+                throw err;
+              })
+          : method.bind(target);
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+}
+
+/** JetStream's refusal of a replica count, said in terms of the config key. */
+function replicasRefused(err: unknown, replicas: number, what: string): Error {
+  const reason = (err as Error)?.message ?? String(err);
+  if (/replicas > 1 not supported|insufficient resources|no suitable peers/i.test(reason)) {
+    return new Error(
+      `cluster.nats.replicas: NATS refused ${replicas} replicas for ${what} (${reason}): a single nats-server takes 1; 3 or 5 need a NATS cluster with at least that many JetStream servers up`,
+    );
+  }
+  return err instanceof Error ? err : new Error(reason);
+}
 
 interface Peer {
   incarnation: number;
@@ -68,6 +164,10 @@ export class ClusterNode implements RemoteLink, NodeLink {
   /** Since when the NATS connection has been up (0 while it is down). */
   #connectedSince = Date.now();
   #stopped = false;
+  /** The pending resync after failed bucket operations, the wait before the next one, the last failure. */
+  #repair: NodeJS.Timeout | undefined;
+  #repairDelayMs = REPAIR_MIN_MS;
+  #lastBucketFailure = 0;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
   /** Chunked messages from other nodes, being put back together. */
@@ -108,20 +208,20 @@ export class ClusterNode implements RemoteLink, NodeLink {
       reconnectTimeWait: 250,
       waitOnFirstConnect: false,
       noEcho: true,
+      noRandomize: !config.nats.randomize,
     });
-    const names = new ClusterNames(config.prefix);
-    const kvm = new Kvm(nc);
-    const open = (kind: 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable', storage: 'memory' | 'file'): Promise<KV> =>
-      kvm.create(names.bucket(kind), { history: 1, storage });
-    const buckets: ClusterBuckets = {
-      registrations: await open('registrations', 'memory'),
-      sessions: await open('sessions', 'memory'),
-      retained: await open('retained', 'file'),
-      subscriptions: await open('subscriptions', 'memory'),
-      testaments: await open('testaments', 'memory'),
-      resumable: await open('resumable', 'memory'),
-    };
+    let buckets: ClusterBuckets;
+    // Failures are the node's to repair; no bucket operation runs before it exists.
+    let failed = (): void => undefined;
+    try {
+      buckets = await openBuckets(nc, config, new ClusterNames(config.prefix), log, () => failed());
+    } catch (err) {
+      // No node without its buckets: the connection goes, or the process would not exit.
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
     const node = new ClusterNode(config, nc, buckets, log, stats);
+    failed = () => node.#bucketFailed();
     await node.#listen();
     log.info({ node: node.self, nats: nc.getServer() }, 'cluster node joined');
     return node;
@@ -178,12 +278,41 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
-        this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
+        this.log.info({ node: this.self, nats: this.nc.getServer() }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
-        for (const link of this.#links.values()) link.resync();
-        this.resume.resync();
+        for (const link of this.#links.values()) link.refollow();
+        this.#resync();
       }
     }
+  }
+
+  /** This node's sessions, subscriptions, registrations and resumable sessions put back where the buckets miss them. */
+  #resync(): void {
+    for (const link of this.#links.values()) link.resync();
+    this.resume.resync();
+  }
+
+  /**
+   * A bucket operation failed with the connection up (a JetStream leader election, a server
+   * short of resources): what it failed to write is put back by a resync, REPAIR_MIN_MS after the
+   * failure, then at growing intervals (up to REPAIR_MAX_MS) while operations keep failing — the
+   * resync's own failures schedule the next. Writes failed while the connection is down are the
+   * reconnect's to put back.
+   */
+  #bucketFailed(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (now - this.#lastBucketFailure > REPAIR_RESET_MS) this.#repairDelayMs = REPAIR_MIN_MS;
+    this.#lastBucketFailure = now;
+    if (this.#repair !== undefined) return;
+    this.#repair = setTimeout(() => {
+      this.#repair = undefined;
+      if (this.#stopped || this.#connectedSince === 0) return;
+      this.log.info({ node: this.self }, 'cluster: KV operations failed; resynchronising');
+      this.#resync();
+    }, this.#repairDelayMs);
+    this.#repair.unref();
+    this.#repairDelayMs = Math.min(this.#repairDelayMs * 2, REPAIR_MAX_MS);
   }
 
   // ---- liveness ------------------------------------------------------------------------------
@@ -455,6 +584,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
     this.#chunks.clear();
+    clearTimeout(this.#repair);
     this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {

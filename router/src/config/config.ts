@@ -122,7 +122,17 @@ export const DEFAULT_STORE: Readonly<StoreConfig> = {
 
 export interface ClusterConfig {
   node: string;
-  nats: { servers: string[]; user?: string; password?: string; token?: string; name: string };
+  nats: {
+    servers: string[];
+    /** Whether the servers are tried in a random order (else as listed). */
+    randomize: boolean;
+    /** JetStream replicas of the cluster's KV buckets (and, by default, of the history streams). */
+    replicas: 1 | 3 | 5;
+    user?: string;
+    password?: string;
+    token?: string;
+    name: string;
+  };
   prefix: string;
   heartbeatMs: number;
   nodeTimeoutMs: number;
@@ -761,7 +771,8 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
         : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
     ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
     ...(file.cluster !== undefined && { cluster: resolveCluster(file.cluster) }),
-    store: { ...DEFAULT_STORE, ...file.store },
+    // History streams have the cluster's replicas unless the store block says otherwise.
+    store: { ...DEFAULT_STORE, replicas: file.cluster?.nats.replicas ?? DEFAULT_STORE.replicas, ...file.store },
   };
 }
 
@@ -773,7 +784,7 @@ function resolveCluster(file: ClusterFile): ClusterConfig {
       .slice(0, 40)}-${process.pid}`;
   return {
     node,
-    nats: { ...file.nats, name: file.nats.name ?? `switchboard-${node}` },
+    nats: { ...file.nats, randomize: file.nats.randomize ?? true, replicas: file.nats.replicas ?? 1, name: file.nats.name ?? `switchboard-${node}` },
     prefix: file.prefix ?? 'sb',
     heartbeatMs: file.heartbeatMs ?? 1000,
     nodeTimeoutMs: file.nodeTimeoutMs ?? 3000,

@@ -136,7 +136,7 @@ export interface RouterConfigFile {
      */
     expiryIntervalMs?: number;
     /**
-     * jetstream: replicas of each realm's history stream (at most the number of JetStream servers).
+     * jetstream: replicas of each realm's history stream (at most the number of JetStream servers). Default: cluster.nats.replicas.
      */
     replicas?: number;
     /**
@@ -157,11 +157,15 @@ export interface RouterConfigFile {
      */
     nats: {
       /**
-       * NATS URLs, e.g. nats://127.0.0.1:4222.
+       * NATS URLs, e.g. nats://127.0.0.1:4222. For a NATS cluster, list every server: the node connects to one of them and, when it is lost, moves to another (also to servers the cluster announces).
        *
        * @minItems 1
        */
       servers: string[];
+      /**
+       * true: try the servers in a random order, which spreads the router nodes over the NATS servers. false: in the order listed (put the NATS server next to this node first).
+       */
+      randomize?: boolean;
       user?: string;
       /**
        * May be "$VAR" to read it from the environment.
@@ -175,6 +179,10 @@ export interface RouterConfigFile {
        * Connection name shown by NATS monitoring (default switchboard-<node>).
        */
       name?: string;
+      /**
+       * JetStream replicas of every KV bucket the cluster makes (sessions, registrations, subscriptions, retained events, testaments, resumable sessions) and, unless store.replicas says otherwise, of the jetstream store's history streams. 1 for a single nats-server; 3 (or 5) for a NATS cluster of at least that many JetStream servers, so that the buckets survive the loss of one (two) of them. A value the NATS servers cannot honour stops the router at start. An existing bucket with other replicas is scaled to this value at start.
+       */
+      replicas?: 1 | 3 | 5;
     };
     /**
      * First token of every subject and part of every KV bucket name, so that several clusters can share one NATS.

@@ -61,6 +61,15 @@ import type {
 const { headers: natsHeaders } = await importOptional(NATS, () => import('@nats-io/transport-node'));
 const { jetstream: jetstreamClient, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
 
+/** JetStream's refusal of a stream's replica count, said in terms of the config keys that set it. */
+function replicasRefused(err: unknown, replicas: number, stream: string): unknown {
+  const reason = (err as Error)?.message ?? String(err);
+  if (!/replicas > 1 not supported|insufficient resources|no suitable peers/i.test(reason)) return err;
+  return new Error(
+    `store.replicas (default: cluster.nats.replicas): NATS refused ${replicas} replicas for the history stream '${stream}' (${reason}): a single nats-server takes 1; 3 or 5 need a NATS cluster with at least that many JetStream servers up`,
+  );
+}
+
 /** The largest `limit` a rule may have (config): the stream's per-subject bound when the rules are not known. */
 const MAX_RULE_LIMIT = 1_000_000;
 /** How far the router's clock (an event's `at`) may be ahead of the NATS server's (the stream's time). */
@@ -347,7 +356,7 @@ class JetStreamRealm implements RealmStore {
       } catch (err) {
         // Another node created it in between (with other settings): update it as below.
         info = await this.options.manager.streams.info(this.#stream).catch(() => undefined);
-        if (info === undefined) throw err;
+        if (info === undefined) throw replicasRefused(err, this.options.replicas, this.#stream);
       }
     }
     const c = info.config;
