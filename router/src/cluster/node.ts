@@ -55,6 +55,8 @@ export class ClusterNode implements RemoteLink, NodeLink {
   /** Since when the NATS connection has been up (0 while it is down). */
   #connectedSince = Date.now();
   #stopped = false;
+  /** The resync after a reconnect, once the node has settled (see `settled`). */
+  #resync: NodeJS.Timeout | undefined;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
 
@@ -160,13 +162,21 @@ export class ClusterNode implements RemoteLink, NodeLink {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
         this.#connectedSince = 0;
+        clearTimeout(this.#resync);
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
         this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
-        for (const link of this.#links.values()) link.resync();
-        this.resume.resync();
+        // Back from a partition, this node takes the others for dead until their heartbeats come
+        // in: its registrations would overwrite theirs. It resynchronises once it has heard them.
+        clearTimeout(this.#resync);
+        this.#resync = setTimeout(() => {
+          if (this.#stopped || !this.settled()) return;
+          for (const link of this.#links.values()) link.resync();
+          this.resume.resync();
+        }, this.#settleMs);
+        this.#resync.unref();
       }
     }
   }
@@ -178,6 +188,19 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (node === this.self) return incarnation === this.incarnation;
     const peer = this.#peers.get(node);
     return peer?.alive === true && peer.incarnation === incarnation;
+  }
+
+  /** Two heartbeats: every live node is heard within one, and one more for a late beat. */
+  get #settleMs(): number {
+    return 2 * this.config.heartbeatMs;
+  }
+
+  connected(): boolean {
+    return this.#connectedSince !== 0 && !this.nc.isClosed();
+  }
+
+  settled(): boolean {
+    return this.connected() && Date.now() - this.#connectedSince >= this.#settleMs;
   }
 
   /** For GET /ready. */
@@ -235,7 +258,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
       const current = this.#peers.get(node);
       if ((current?.alive && current.incarnation === incarnation) || this.#stopped) return;
       if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
-      if (this.#firstLive() !== this.self) return;
+      if (this.#firstLive(node) !== this.self) return;
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
       this.resume.purge(node, incarnation).catch((err: unknown) => {
         this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete");
@@ -244,9 +267,13 @@ export class ClusterNode implements RemoteLink, NodeLink {
     timer.unref();
   }
 
-  #firstLive(): string {
+  /**
+   * The first live node by name but `dead`: a node restarted under the same name is alive as a
+   * new incarnation, yet never purges its old one (it hears no heartbeat of itself).
+   */
+  #firstLive(dead: string): string {
     let first = this.self;
-    for (const [name, peer] of this.#peers) if (peer.alive && name < first) first = name;
+    for (const [name, peer] of this.#peers) if (peer.alive && name !== dead && name < first) first = name;
     return first;
   }
 
@@ -329,6 +356,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#resync);
     this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {

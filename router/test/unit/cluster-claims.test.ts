@@ -88,6 +88,8 @@ function setup(live = (node: string): boolean => node !== 'dead'): {
     buckets: { registrations: bucket },
     isLive: (n: string) => live(n),
     presume: () => undefined,
+    connected: () => !bucket.down,
+    settled: () => !bucket.down,
   } as unknown as NodeLink;
   const registered: string[] = [];
   const standIns = new RemoteCallees(
@@ -102,7 +104,7 @@ function setup(live = (node: string): boolean => node !== 'dead'): {
     (n) => live(n),
     () => undefined,
   );
-  const claims = new RegistrationClaims(node, { name: 'realm1', registrations: () => [], revoke: () => undefined }, standIns);
+  const claims = new RegistrationClaims(node, { name: 'realm1', registrations: () => [], registration: () => undefined, revoke: () => undefined }, standIns);
   return { claims, bucket, standIns, registered };
 }
 
