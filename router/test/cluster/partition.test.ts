@@ -211,4 +211,61 @@ describe('cluster: one node partitioned from NATS', () => {
         `duplicate revoked ${revokedMs} ms after the heal; meta API consistent ${consistentMs} ms after the heal`,
     );
   });
+
+  it('a cut shorter than the node timeout: what left the cut node meanwhile (session, registration, subscription) leaves the cluster at the heal — no ghost', {
+    timeout: 120_000,
+  }, async () => {
+    // The node timeout outlasts the cut, and the cut outlasts a bucket operation's timeout (5 s):
+    // the others never take node-c for dead, and its deletes during the cut are lost, not late.
+    const cluster = await startCluster(1, { cluster: { heartbeatMs: 300, nodeTimeoutMs: 20_000 } });
+    const nA = cluster.nodes[0]!;
+    const proxy = await CuttingProxy.start([cluster.nats.port]);
+    const nC = await cluster.addNode('node-c', { natsUrl: `nats://127.0.0.1:${proxy.port}` });
+    const state = await kvReader(cluster.nats.url);
+    const a = await open(nA.url);
+    const c = await open(nC.url);
+    const leaving = await open(nC.url);
+    const procedure = uri('partition.gone');
+    const topic = uri('partition.gone.topic');
+    await leaving.register(procedure, () => 'c');
+    await leaving.subscribe(topic, () => undefined);
+    await leaving.call('wamp.session.add_testament', [uri('partition.gone.testament'), [], {}]);
+    expect(await callable(a, procedure)).toBe('c');
+    await waitFor(async () => (await a.call('wamp.subscription.lookup', [topic])) !== null, "node-c's subscription seen from node-a");
+    await waitFor(async () => (await state()).buckets.testaments.size === 1, 'the testament in the bucket');
+    const expected = sorted([a.id, c.id]);
+
+    const leftId = leaving.id;
+    proxy.partition(true);
+    await leaving.leave();
+    // Its claim's release fails for good once a bucket operation times out (5 s): the others missed the leave.
+    await waitFor(() => nC.output().includes('cluster: registration not released'), "node-c's release of the registration to fail", 20_000);
+    // node-a still takes node-c for alive: the ghost is listed there until the heal.
+    expect(await listedSessions(a)).toContain(leftId);
+
+    const healAt = Date.now();
+    proxy.partition(false);
+    for (const observer of [a, c])
+      await waitFor(
+        async () => JSON.stringify(await listedSessions(observer)) === JSON.stringify(expected),
+        'wamp.session.list without the session that left during the cut',
+        15_000,
+      );
+    await waitFor(async () => (await a.call('wamp.registration.lookup', [procedure])) === null, 'its registration gone on node-a', 15_000);
+    await waitFor(async () => (await a.call('wamp.subscription.lookup', [topic])) === null, 'its subscription gone on node-a', 15_000);
+    await waitFor(
+      async () => {
+        const kv = await state();
+        return (
+          JSON.stringify(kv.sessionIds()) === JSON.stringify(expected) &&
+          kv.callees().length === 0 &&
+          kv.subscriptions().length === 0 &&
+          kv.buckets.testaments.size === 0
+        );
+      },
+      'the buckets to hold exactly the live entries',
+      15_000,
+    );
+    console.info(`short partition figures: the cluster forgot what left during the cut ${Date.now() - healAt} ms after the heal`);
+  });
 });
