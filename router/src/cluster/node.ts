@@ -251,20 +251,25 @@ export class ClusterNode implements RemoteLink, NodeLink {
     this.log.warn({ node: this.self, peer: node, why }, 'cluster: node down');
     for (const link of this.#links.values()) link.nodeChanged(node);
     // One node cleans the buckets: the first live one by name, once its own NATS link has been up
-    // for a whole timeout (a node that was cut off itself must not remove the others).
+    // for a whole timeout (a node that was cut off itself must not remove the others). A node not
+    // up that long yet tries again when it is, rather than never: the entries would stay forever.
     const incarnation = peer.incarnation;
-    const timer = setTimeout(() => {
+    const purge = (): void => {
       // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
       if ((current?.alive && current.incarnation === incarnation) || this.#stopped) return;
-      if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
       if (this.#firstLive(node) !== this.self) return;
+      const upFor = this.#connectedSince === 0 ? 0 : Date.now() - this.#connectedSince;
+      if (upFor < this.config.nodeTimeoutMs) {
+        setTimeout(purge, Math.max(this.config.heartbeatMs, this.config.nodeTimeoutMs - upFor)).unref();
+        return;
+      }
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
       this.resume.purge(node, incarnation).catch((err: unknown) => {
         this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete");
       });
-    }, this.config.heartbeatMs);
-    timer.unref();
+    };
+    setTimeout(purge, this.config.heartbeatMs).unref();
   }
 
   /**

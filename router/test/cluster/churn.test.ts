@@ -195,8 +195,8 @@ describe('cluster: node churn', () => {
       await stopHere();
       expect(calls.slowest()).toBeLessThan(CALL_BOUND_MS);
       lap('leave');
-      // Every fourth round the killed node rejoins at once: a new incarnation while the old one has not
-      // yet timed out. After a clean stop the next one starts while the cluster settles; after the
+      // Every fourth round the killed node rejoins at once (a new incarnation, started while the old
+      // one times out; the next test makes the restart beat the timeout). After a clean stop the next one starts while the cluster settles; after the
       // other kills only once it has (the old incarnation purged after the node timeout).
       if (round % 4 === 3) node = await cluster.addNode(CHURNING);
       else if (how === 'stop' && round + 1 < ROUNDS) starting = cluster.addNode(CHURNING);
@@ -217,5 +217,56 @@ describe('cluster: node churn', () => {
         `stable callers: ${JSON.stringify(Object.fromEntries(callsA.results))} / ${JSON.stringify(Object.fromEntries(callsB.results))} results, ` +
         `errors ${JSON.stringify(Object.fromEntries(callsA.errors))} / ${JSON.stringify(Object.fromEntries(callsB.errors))}, slowest call ${Math.max(callsA.slowest(), callsB.slowest())} ms; time spent ${JSON.stringify(spent)} ms`,
     );
+  });
+
+  it("a node first by name, killed and restarted at once, is a new incarnation: the others purge the old one's entries (the restart seen, not a timeout)", {
+    timeout: 120_000,
+  }, async () => {
+    // A node timeout longer than a restart: the old incarnation goes because the new one's heartbeat
+    // says 'restarted', not by timing out — and the node first by name is the new incarnation itself,
+    // which never purges its old self: the next live node must, once it has been up for a node
+    // timeout (it tries again until then).
+    const cluster = await startCluster(0, { cluster: { heartbeatMs: 300, nodeTimeoutMs: 20_000 } });
+    const stable = await cluster.addNode('node-b');
+    const first = await cluster.addNode('node-a');
+    const state = await kvReader(cluster.nats.url);
+    const observer = await open(stable.url);
+    const old = await open(first.url);
+    const procedure = uri('churn.reborn');
+    const topic = uri('churn.reborn.topic');
+    await old.register(procedure, () => 'old');
+    await old.subscribe(topic, () => undefined);
+    await old.call('wamp.session.add_testament', [uri('churn.reborn.testament'), [], {}]);
+    await waitFor(async () => (await observer.call('wamp.registration.lookup', [procedure])) !== null, 'the registration seen from node-b');
+    await waitFor(async () => (await state()).buckets.testaments.size === 1, 'the testament in the bucket');
+    await first.kill('SIGKILL');
+    const killedAt = Date.now();
+    await cluster.addNode('node-a');
+    await waitFor(
+      async () => {
+        const kv = await state();
+        return (
+          JSON.stringify(await listedSessions(observer)) === JSON.stringify([observer.id]) &&
+          (await observer.call('wamp.registration.lookup', [procedure])) === null &&
+          JSON.stringify(kv.sessionIds()) === JSON.stringify([observer.id]) &&
+          kv.callees().length === 0 &&
+          kv.subscriptions().length === 0 &&
+          kv.buckets.testaments.size === 0
+        );
+      },
+      "the old incarnation's session, registration, subscription and testament to go",
+      30_000,
+    ).catch(async (err: unknown) => {
+      const kv = await state();
+      throw new Error(
+        `${(err as Error).message}: listed ${JSON.stringify(await listedSessions(observer))}, sessions ${JSON.stringify(kv.sessionIds())}, callees ${JSON.stringify(kv.callees())}, subscriptions ${JSON.stringify(kv.subscriptions())}, testaments ${kv.buckets.testaments.size}\n${stable
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"cluster"'))
+          .join('\n')}`,
+      );
+    });
+    expect(stable.output()).toMatch(/"peer":"node-a","why":"restarted"/);
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
   });
 });
