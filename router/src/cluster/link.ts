@@ -36,8 +36,8 @@ export interface NodeLink {
   /** Whether the NATS connection is up now (a bucket operation while it is down waits for its timeout). */
   connected(): boolean;
   /**
-   * Whether this node's view of the others can be trusted: connected for two heartbeats at least,
-   * so that every live node has been heard since the last reconnect (a node just back from a
+   * Whether this node's view of the others can be trusted: connected, and two heartbeats past the
+   * last reconnect, so that every live node has been heard since (a node just back from a
    * partition takes the others for dead until then, and must not act on that).
    */
   settled(): boolean;

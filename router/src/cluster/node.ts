@@ -57,6 +57,11 @@ export class ClusterNode implements RemoteLink, NodeLink {
   #stopped = false;
   /** The resync after a reconnect, once the node has settled (see `settled`). */
   #resync: NodeJS.Timeout | undefined;
+  /**
+   * When this node's view of the others can be trusted again: two heartbeats after a reconnect.
+   * 0 at start: a starting node knows the others from the buckets (`presume`).
+   */
+  #settledAt = 0;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
 
@@ -166,6 +171,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
+        this.#settledAt = this.#connectedSince + this.#settleMs;
         this.log.info({ node: this.self }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
         // Back from a partition, this node takes the others for dead until their heartbeats come
@@ -200,7 +206,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   settled(): boolean {
-    return this.connected() && Date.now() - this.#connectedSince >= this.#settleMs;
+    return this.connected() && Date.now() >= this.#settledAt;
   }
 
   /** For GET /ready. */

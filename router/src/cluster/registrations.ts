@@ -85,10 +85,12 @@ export class RegistrationClaims {
   async claim(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: ClaimOptions): Promise<Refusal | undefined> {
     const key = this.#key(match, procedure);
     const mark = `${key}/${session.id}`;
-    if (!this.node.connected()) {
+    if (!this.node.settled()) {
       // Cut off from NATS: the registration holds here at once (a bucket operation would wait for
-      // its timeout), and is claimed when the node has settled after the reconnect.
-      this.node.log.warn({ procedure }, 'cluster: registration not claimed in the cluster (NATS unreachable); claimed on resync');
+      // its timeout), and is claimed by the resync once the node has settled after the reconnect.
+      // Just reconnected: the node takes the others for dead until it hears them; the same resync
+      // claims it then, rather than a claim now that would overwrite theirs.
+      this.node.log.warn({ procedure }, 'cluster: registration not claimed in the cluster yet (NATS unreachable or just back); claimed on resync');
       return undefined;
     }
     this.#claiming.add(mark);
