@@ -36,6 +36,14 @@ export interface NodeLink {
   isLive(node: string, incarnation: number): boolean;
   /** Whether a node (any incarnation) is alive for this node. */
   isAlive(node: string): boolean;
+  /** Whether the NATS connection is up now (a bucket operation while it is down waits for its timeout). */
+  connected(): boolean;
+  /**
+   * Whether this node's view of the others can be trusted: connected, and two heartbeats past the
+   * last reconnect, so that every live node has been heard since (a node just back from a
+   * partition takes the others for dead until then, and must not act on that).
+   */
+  settled(): boolean;
   /** A node seen in a bucket before any heartbeat of it: presumed alive for one timeout. */
   presume(node: string, incarnation: number): void;
   /** Publishes to a node's own subject; false when NATS cannot take it. */

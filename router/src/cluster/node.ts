@@ -168,6 +168,13 @@ export class ClusterNode implements RemoteLink, NodeLink {
   #repair: NodeJS.Timeout | undefined;
   #repairDelayMs = REPAIR_MIN_MS;
   #lastBucketFailure = 0;
+  /** The resync after a reconnect, once the node has settled (see `settled`). */
+  #settleTimer: NodeJS.Timeout | undefined;
+  /**
+   * When this node's view of the others can be trusted again: two heartbeats after a reconnect.
+   * 0 at start: a starting node knows the others from the buckets (`presume`).
+   */
+  #settledAt = 0;
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
   /** Chunked messages from other nodes, being put back together. */
@@ -275,19 +282,29 @@ export class ClusterNode implements RemoteLink, NodeLink {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
         this.#connectedSince = 0;
+        clearTimeout(this.#settleTimer);
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
+        this.#settledAt = this.#connectedSince + this.#settleMs;
         this.log.info({ node: this.self, nats: this.nc.getServer() }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
+        // The watches may have gone quiet with the server this node left: followed anew.
         for (const link of this.#links.values()) link.refollow();
-        this.#resync();
+        // Back from a partition, this node takes the others for dead until their heartbeats come
+        // in: its registrations would overwrite theirs. It resynchronises once it has heard them.
+        clearTimeout(this.#settleTimer);
+        this.#settleTimer = setTimeout(() => {
+          if (this.#stopped || !this.settled()) return;
+          this.#resyncAll();
+        }, this.#settleMs);
+        this.#settleTimer.unref();
       }
     }
   }
 
   /** This node's sessions, subscriptions, registrations and resumable sessions put back where the buckets miss them. */
-  #resync(): void {
+  #resyncAll(): void {
     for (const link of this.#links.values()) link.resync();
     this.resume.resync();
   }
@@ -307,9 +324,10 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (this.#repair !== undefined) return;
     this.#repair = setTimeout(() => {
       this.#repair = undefined;
-      if (this.#stopped || this.#connectedSince === 0) return;
+      // Not yet settled after a reconnect: the settled resync comes (an earlier one would take live nodes for dead).
+      if (this.#stopped || this.#connectedSince === 0 || !this.settled()) return;
       this.log.info({ node: this.self }, 'cluster: KV operations failed; resynchronising');
-      this.#resync();
+      this.#resyncAll();
     }, this.#repairDelayMs);
     this.#repair.unref();
     this.#repairDelayMs = Math.min(this.#repairDelayMs * 2, REPAIR_MAX_MS);
@@ -322,6 +340,19 @@ export class ClusterNode implements RemoteLink, NodeLink {
     if (node === this.self) return incarnation === this.incarnation;
     const peer = this.#peers.get(node);
     return peer?.alive === true && peer.incarnation === incarnation;
+  }
+
+  /** Two heartbeats: every live node is heard within one, and one more for a late beat. */
+  get #settleMs(): number {
+    return 2 * this.config.heartbeatMs;
+  }
+
+  connected(): boolean {
+    return this.#connectedSince !== 0 && !this.nc.isClosed();
+  }
+
+  settled(): boolean {
+    return this.connected() && Date.now() >= this.#settledAt;
   }
 
   /** For GET /ready. */
@@ -372,25 +403,34 @@ export class ClusterNode implements RemoteLink, NodeLink {
     this.log.warn({ node: this.self, peer: node, why }, 'cluster: node down');
     for (const link of this.#links.values()) link.nodeChanged(node);
     // One node cleans the buckets: the first live one by name, once its own NATS link has been up
-    // for a whole timeout (a node that was cut off itself must not remove the others).
+    // for a whole timeout (a node that was cut off itself must not remove the others). A node not
+    // up that long yet tries again when it is, rather than never: the entries would stay forever.
     const incarnation = peer.incarnation;
-    const timer = setTimeout(() => {
+    const purge = (): void => {
       // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
       if ((current?.alive && current.incarnation === incarnation) || this.#stopped) return;
-      if (this.#connectedSince === 0 || Date.now() - this.#connectedSince < this.config.nodeTimeoutMs) return;
-      if (this.#firstLive() !== this.self) return;
+      if (this.#firstLive(node) !== this.self) return;
+      const upFor = this.#connectedSince === 0 ? 0 : Date.now() - this.#connectedSince;
+      if (upFor < this.config.nodeTimeoutMs) {
+        setTimeout(purge, Math.max(this.config.heartbeatMs, this.config.nodeTimeoutMs - upFor)).unref();
+        return;
+      }
       for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
       this.resume.purge(node, incarnation).catch((err: unknown) => {
         this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete");
       });
-    }, this.config.heartbeatMs);
-    timer.unref();
+    };
+    setTimeout(purge, this.config.heartbeatMs).unref();
   }
 
-  #firstLive(): string {
+  /**
+   * The first live node by name but `dead`: a node restarted under the same name is alive as a
+   * new incarnation, yet never purges its old one (it hears no heartbeat of itself).
+   */
+  #firstLive(dead: string): string {
     let first = this.self;
-    for (const [name, peer] of this.#peers) if (peer.alive && name < first) first = name;
+    for (const [name, peer] of this.#peers) if (peer.alive && name !== dead && name < first) first = name;
     return first;
   }
 
@@ -585,6 +625,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     clearInterval(this.#heartbeat);
     this.#chunks.clear();
     clearTimeout(this.#repair);
+    clearTimeout(this.#settleTimer);
     this.resume.stop();
     for (const link of this.#links.values()) link.stop();
     try {

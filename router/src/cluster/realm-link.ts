@@ -78,6 +78,7 @@ export class RealmLink {
       {
         name: realm.name,
         registrations: () => realm.dealer.registrations(),
+        registration: (procedure, match) => realm.dealer.lookup(procedure, match),
         revoke: (session, registration, reason) => void realm.rpc.revokeRegistration(session, registration, reason),
       },
       this.standIns,
@@ -241,13 +242,18 @@ export class RealmLink {
     }
   }
 
-  /** After NATS comes back: this node's sessions, subscriptions and registrations are put back where missing. */
+  /**
+   * After NATS comes back, once the node has heard the live nodes again (node.ts): this node's
+   * sessions, subscriptions and registrations are put back where missing, and its entries for
+   * what is gone meanwhile are removed; a registration taken elsewhere meanwhile is revoked here.
+   */
   resync(): void {
     void (async () => {
       try {
         this.sessions.resync();
         this.subscriptions.resync();
         await this.claims.resync();
+        await this.testaments.resync();
       } catch (err) {
         this.node.log.warn({ err: (err as Error).message }, 'cluster: resync incomplete');
       }

@@ -140,6 +140,12 @@ export class ClusterResume implements ResumeSource {
   readonly #taking = new Map<SessionId, number>();
   /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
   readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
+  /**
+   * Records this node failed to delete while NATS was away (session → the revision it wrote):
+   * deleted at the resync, at that revision (a record rewritten since is another's), so that a
+   * session that ended during a partition leaves no record behind.
+   */
+  readonly #lostDeletes = new Map<SessionId, number>();
   #nextTake = 0;
   readonly #timeoutMs: number;
   readonly #maxPending: number;
@@ -217,7 +223,8 @@ export class ClusterResume implements ResumeSource {
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
-      this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not deleted');
+      this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not deleted (retried when NATS is back)');
+      this.#lostDeletes.set(session, revision);
       return true;
     }
   }
@@ -416,10 +423,15 @@ export class ClusterResume implements ResumeSource {
 
   /**
    * After NATS comes back: this node's records that are missing (a nats-server restart loses the
-   * memory bucket) are written again; one another node claimed meanwhile is left alone.
+   * memory bucket) are written again; one another node claimed meanwhile is left alone; the
+   * deletes lost while NATS was away are made.
    */
   resync(): void {
     const { resumable } = this.node.buckets;
+    for (const [session, revision] of [...this.#lostDeletes]) {
+      this.#lostDeletes.delete(session);
+      resumable.delete(this.#key(session), { previousSeq: revision }).catch(() => undefined);
+    }
     for (const session of [...this.#held.keys()]) {
       void this.#enqueue(session, async (h) => {
         if (h.record === undefined) return;

@@ -416,6 +416,16 @@ describe('SessionRegistry', () => {
     expect(registry.has(5)).toBe(false);
     expect(puts).toEqual(['realm1.5']);
   });
+
+  it("resync after a partition: this node's sessions are put back; its records of sessions gone here or of an earlier incarnation are deleted at the revision seen", () => {
+    const { registry, puts } = setup();
+    registry.onEntry(entry('realm1.5', { node: 'n1', inc: 1, details: { session: 5 } }));
+    registry.onEntry(entry('realm1.6', { node: 'n1', inc: 1, details: { session: 6 } })); // left while NATS was away
+    registry.onEntry(entry('realm1.9', { node: 'n1', inc: 0, details: { session: 9 } })); // an earlier incarnation's
+    registry.onEntry(entry('realm1.7', { node: 'n2', inc: 1, details: { session: 7 } }));
+    registry.resync();
+    expect(puts).toEqual(['realm1.5', '-realm1.6', '-realm1.9']);
+  });
 });
 
 describe('SubscriptionRegistry', () => {
@@ -461,6 +471,19 @@ describe('SubscriptionRegistry', () => {
       registry.onEntry(entry('realm1.dead.3', { node: 'dead', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [9] }));
       registry.onEntry(entry('realm1.n2.9', { node: 'n2', subscribers: 'not a list' }));
       expect(registry.remoteSubscriptions().map((r) => [r.node, r.subscribers])).toEqual([['n2', [8]]]);
+      // Removed by a node that took this one for dead: still here, so written again.
+      writes.length = 0;
+      registry.onEntry({ key: 'realm1.n1.3', operation: 'DEL' } as unknown as KvEntry);
+      await vi.runAllTimersAsync();
+      expect(writes).toEqual(['put realm1.n1.3']);
+      // Resync after a partition: this node's records of subscriptions gone here (or of an earlier incarnation) are deleted.
+      registry.onEntry(entry('realm1.n1.3', { node: 'n1', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [5] }));
+      registry.onEntry(entry('realm1.n1.11', { node: 'n1', inc: 1, id: 11, topic: 'com.v', match: 'exact', created: 0, subscribers: [5] }));
+      registry.onEntry(entry('realm1.n1.12', { node: 'n1', inc: 0, id: 12, topic: 'com.w', match: 'exact', created: 0, subscribers: [5] }));
+      writes.length = 0;
+      registry.resync();
+      await vi.runAllTimersAsync();
+      expect(writes.sort()).toEqual(['delete realm1.n1.11', 'delete realm1.n1.12', 'delete realm1.n1.4', 'put realm1.n1.3']);
     } finally {
       vi.useRealTimers();
     }
