@@ -97,8 +97,15 @@ describe('cluster: one node partitioned from NATS', () => {
     const localEvents: unknown[] = [];
     const localSub = await join(nC.url);
     await localSub.subscribe(localTopic, (args) => void localEvents.push(args[0]));
-    await c.publish(localTopic, ['local'], {}, { acknowledge: true });
-    await waitFor(() => localEvents.length === 1, 'a local event on node-c during the partition');
+    // Delivered here; acknowledged, it is answered ERROR all the same: with NATS unreachable the
+    // node cannot confirm that no other node wanted it (PUBLISHED means NATS has the event).
+    const localAck = await c.publish(localTopic, ['local'], {}, { acknowledge: true }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((localAck as WampError).uri).toBe('switchboard.error.cluster_unavailable');
+    await c.publish(localTopic, ['local']);
+    await waitFor(() => localEvents.length === 2, 'local events on node-c during the partition');
     const localProc = uri('partition.localproc');
     const registerStart = Date.now();
     const localCallee = await join(nC.url);
@@ -106,10 +113,15 @@ describe('cluster: one node partitioned from NATS', () => {
     const registerMs = Date.now() - registerStart;
     expect(await c.call(localProc)).toBe('local');
 
-    // ACK-ACROSS-CUT (#19, chunk): on main an acknowledged PUBLISH with a subscriber on another node
-    // is answered PUBLISHED while the node is cut off (the NATS client buffers the event until it
-    // reconnects). Issue #19 makes it an ERROR while NATS is unreachable: update this line then.
-    await expect(c.publish(acrossTopic, ['cut'], {}, { acknowledge: true })).resolves.toEqual(expect.any(Number));
+    // An acknowledged PUBLISH with a subscriber on another node is refused while the node is cut
+    // off (PUBLISHED means NATS confirmed the event): ERROR, never a PUBLISHED for an event that
+    // may never leave.
+    const refused = await c.publish(acrossTopic, ['cut'], {}, { acknowledge: true }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(WampError);
+    expect((refused as WampError).uri).toBe('switchboard.error.cluster_unavailable');
 
     // Calls across the cut end in an ERROR, none hangs: the one pending on node-a within the node timeout…
     const fromC = (await within(pendingFromC, NODE_TIMEOUT_MS + 8000, 'the call pending from node-c to end')) as WampError;
