@@ -380,7 +380,9 @@ export class WebSocketTransport {
     this.#wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const setCookie = this.#setCookies.get(req);
       if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
-      // What was negotiated, with its parameters (ws.extensions names the extension only).
+      // What was negotiated, with its parameters (ws.extensions names the extension only); only
+      // permessage-deflate adds the header, so a listener without compression skips the search.
+      if (options.compression === undefined) return;
       const extensions = headers.find((h) => h.toLowerCase().startsWith('sec-websocket-extensions:'));
       if (extensions !== undefined) this.#extensions.set(req, extensions);
     });
@@ -397,14 +399,14 @@ export class WebSocketTransport {
   /** Takes over an HTTP upgrade for this transport's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const header = req.headers['sec-websocket-protocol'];
-    const requested =
-      typeof header === 'string'
-        ? header
-            .split(',')
-            .map((p) => p.trim())
-            .filter((p) => p.length > 0)
-        : [];
-    if (this.#choose(new Set(requested)) === undefined) {
+    if (typeof header !== 'string' || !this.#offersOneOf(header)) {
+      const requested =
+        typeof header === 'string'
+          ? header
+              .split(',')
+              .map((p) => p.trim())
+              .filter((p) => p.length > 0)
+          : [];
       const offered = [...this.#offered.keys()].join(', ');
       const asked = requested.length > 0 ? requested.join(', ') : 'none';
       const error = `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`;
@@ -458,6 +460,16 @@ export class WebSocketTransport {
     for (const peer of this.#peers) peer.ws.terminate();
   }
 
+  /**
+   * Whether a Sec-WebSocket-Protocol header names a subprotocol we offer: checked before ws takes
+   * the upgrade, on every handshake, so without building the list (the common header names one).
+   */
+  #offersOneOf(header: string): boolean {
+    if (this.#offered.has(header)) return true;
+    for (const part of header.split(',')) if (this.#offered.has(part.trim())) return true;
+    return false;
+  }
+
   #choose(protocols: Set<string>): string | undefined {
     // The client's order of preference wins among the serializers we offer.
     for (const protocol of protocols) if (this.#offered.has(protocol)) return protocol;
@@ -491,8 +503,11 @@ export class WebSocketTransport {
     const handler = this.accept(peer);
     peer.handler = handler;
     const binary = codec.binary;
+    // The inbound meter's hooks run from these handlers: one listener per event, not two.
+    const meter = this.options.inbound === undefined ? undefined : this.#meterInbound(ws, socket, peer, this.options.inbound);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       peer.alive = true;
+      meter?.message();
       if (isBinary !== binary) {
         handler.onBadFrame(`${isBinary ? 'binary' : 'text'} WebSocket message on ${ws.protocol}, which uses ${binary ? 'binary' : 'text'} messages`);
         return;
@@ -515,7 +530,6 @@ export class WebSocketTransport {
     ws.on('pong', () => {
       peer.alive = true;
     });
-    if (this.options.inbound !== undefined) this.#meterInbound(ws, socket, peer, this.options.inbound);
     ws.on('error', (err: Error & { code?: string }) => {
       // Over maxMessageBytes, as sent or once inflated: ws closes with 1009 and says so here.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onLimit?.('maxMessageBytes');
@@ -525,6 +539,7 @@ export class WebSocketTransport {
       else this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
     });
     ws.once('close', () => {
+      meter?.close();
       this.#peers.delete(peer);
       handler.onClose();
     });
@@ -542,7 +557,7 @@ export class WebSocketTransport {
    * fragments (pongs) count, a few bytes each. With permessage-deflate the charge is the
    * compressed bytes (inflated, a message is still bounded by maxMessageBytes).
    */
-  #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): void {
+  #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): { message(): void; close(): void } {
     const account = budget.account();
     const receiver = receiverOf(ws);
     let refused = false;
@@ -568,14 +583,17 @@ export class WebSocketTransport {
       peer.close(1013, 'router busy: too many incoming messages in progress, try again later');
     };
     socket.on('data', onData);
-    ws.on('message', () => {
-      account.release();
-      completed = true;
-    });
-    ws.once('close', () => {
-      socket.off('data', onData);
-      account.release();
-    });
+    return {
+      // ws handed over a message (called by #open's message handler).
+      message: () => {
+        account.release();
+        completed = true;
+      },
+      close: () => {
+        socket.off('data', onData);
+        account.release();
+      },
+    };
   }
 
   #ping(): void {
