@@ -154,7 +154,8 @@ abstract class WebSocketPeerBase {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary, compress: false };
     this.deflate = ws.extensions.includes('permessage-deflate');
-    const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
+    // Read only where deflate was negotiated: no regex per handshake on a listener without compression.
+    const asked = this.deflate ? /server_max_window_bits=(\d+)/.exec(extensions)?.[1] : undefined;
     const accepts = asked === undefined ? 15 : Number(asked);
     const configured = owner.options.compression?.windowBits ?? 15;
     // Two windows at most, so a shared EVENT is compressed at most twice per serializer: a frame
@@ -219,7 +220,9 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       }
       this.owner.options.onLimit?.('compression.maxBytes');
     }
-    this.ws.send(frame, this.sendOptions);
+    // Framed here and written in one piece, as sendDroppable does: ws.send would write the header
+    // and the payload as two socket writes (and convert a string first), for every reply.
+    this.socket.write(wsFrame(frame, !this.codec.binary));
     return true;
   }
 
@@ -240,7 +243,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
     } else {
       bytes = frame.framed.get('websocket');
-      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
+      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame.source, frame.text)));
     }
     const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
@@ -643,12 +646,11 @@ function serverFrame(firstOctet: number, length: number): [Buffer, number] {
 
 /**
  * An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. Text is
- * written straight into the frame, so a JSON EVENT costs one allocation and one copy.
+ * written straight into the frame, so a JSON message costs one allocation and one copy.
  */
-function wsFrame(frame: SharedFrame): Uint8Array {
-  const source = frame.source;
+function wsFrame(source: string | Uint8Array, text: boolean): Uint8Array {
   const length = typeof source === 'string' ? Buffer.byteLength(source) : source.length;
-  const [out, headerLength] = serverFrame(0x80 | (frame.text ? 0x1 : 0x2), length);
+  const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), length);
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
   return out;
