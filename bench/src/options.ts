@@ -37,10 +37,21 @@ export interface HistorySettings {
   readers: number;
 }
 
-/** Fan-out window for N subscribers (see BenchOptions.eventsInFlight). */
-export function publishWindow(options: BenchOptions, subscribers: number): { window: number; maxLead: number } {
-  const window = Math.min(128, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
-  return { window, maxLead: 4 * window };
+/**
+ * Bytes of EVENTs the fan-out aims to keep in flight per subscriber at most: well under the
+ * router's default outbound soft limit (4 MiB), past which it drops EVENTs by design, so a big
+ * payload measures the router's cost, not its backpressure.
+ */
+export const MAX_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
+
+/**
+ * Fan-out window for N subscribers (see BenchOptions.eventsInFlight), smaller for big payloads
+ * (`payloadBytes`): the publisher's lead of 4 windows stays within MAX_BYTES_IN_FLIGHT.
+ */
+export function publishWindow(options: BenchOptions, subscribers: number, payloadBytes = 0): { window: number; maxLead: number } {
+  const byBytes = Math.floor(MAX_BYTES_IN_FLIGHT / (4 * (payloadBytes + 64)));
+  const window = Math.min(128, byBytes, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
+  return { window: Math.max(2, window), maxLead: 4 * Math.max(2, window) };
 }
 
 export interface BenchOptions {

@@ -4,7 +4,7 @@
  * CPU per op by the smallest size's per target and serializer, with the issue's limits on the router.
  */
 import { describe, expect, it } from 'vitest';
-import { UsageError, parseOptions, payloadVariants, variantLabel } from '../src/options.js';
+import { MAX_BYTES_IN_FLIGHT, UsageError, parseOptions, payloadVariants, publishWindow, variantLabel } from '../src/options.js';
 import type { BenchOptions } from '../src/options.js';
 import { growthLimit, payloadGrowth } from '../src/report.js';
 import type { Result } from '../src/results.js';
@@ -70,6 +70,16 @@ describe('bench payload axes', () => {
     ]);
     expect(growth.find((g) => g.target === 'baseline')?.sizes).toEqual([{ payloadBytes: 4096, cpuUsPerOp: 60, growth: 3 }]);
     expect(growth.find((g) => g.group === 'N=1')?.sizes[0]).toMatchObject({ growth: 2, limit: 1.5, met: false });
+  });
+
+  it('keeps a big payload fan-out within the bytes in flight the router does not drop', () => {
+    const o = options([]);
+    expect(publishWindow(o, 1)).toEqual({ window: 128, maxLead: 512 });
+    expect(publishWindow(o, 1, 32)).toEqual({ window: 128, maxLead: 512 });
+    const big = publishWindow(o, 1, 65536);
+    expect(big.window).toBeLessThan(128);
+    expect(big.maxLead * 65536).toBeLessThanOrEqual(MAX_BYTES_IN_FLIGHT);
+    expect(publishWindow(o, 1, 16 * 1024 * 1024).window).toBe(2);
   });
 
   it('knows the issue limits', () => {

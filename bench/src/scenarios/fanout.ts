@@ -104,7 +104,7 @@ async function measureTopics(ctx: ScenarioContext, t: number, target: Target, v:
       patterns: mine.map((topic) => ({ topic, match: 'exact' as const })),
     };
   });
-  const { window, maxLead } = publishWindow(o, 1);
+  const { window, maxLead } = publishWindow(o, 1, v.payloadBytes);
   const publisher: Job = {
     kind: 'publisher',
     endpoint,
@@ -158,7 +158,7 @@ async function measureFanout(ctx: ScenarioContext, n: number, target: Target, v:
     kind: 'publisher',
     endpoint,
     topic: TOPIC,
-    mode: { kind: 'window', ...publishWindow(o, n) },
+    mode: { kind: 'window', ...publishWindow(o, n, v.payloadBytes) },
     payloadBytes: v.payloadBytes,
     payloadKind: o.payloadKind,
     probe: true,
@@ -182,7 +182,7 @@ async function measureFanout(ctx: ScenarioContext, n: number, target: Target, v:
       sessionsLost: total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost'),
       errors: total(run.reports, 'publisher', 'errors'),
     },
-    notes: [`window ${publishWindow(o, n).window} PUBLISHes`],
+    notes: [`window ${publishWindow(o, n, v.payloadBytes).window} PUBLISHes`],
     problems: run.problems,
   };
 }
