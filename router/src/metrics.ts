@@ -4,7 +4,9 @@
  * type; EVENTs dropped by backpressure; sessions cut off as slow consumers; auth failures; call
  * latency; and the process metrics prom-client collects.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { OutboundCounters } from './transports/outbound.js';
 import type { RouterStats } from './stats.js';
 import type { StoreStats } from './history/store.js';
@@ -26,7 +28,12 @@ export interface HistoryMetrics {
   readonly realms: Iterable<readonly [string, { readonly events: number; readonly bytes: number }]>;
 }
 
+const require = createRequire(import.meta.url);
+
 export function createMetrics(source: MetricsSource): Registry {
+  // prom-client (and what it pulls in) is loaded on the first scrape or use of the registry, not
+  // at start: a router without `metrics` never loads it (issue #20, idle RSS).
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = require('prom-client') as typeof PromClient;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
 

@@ -5,10 +5,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { Ajv } from 'ajv';
-import type { ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/schemas';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import { permissionProblems } from '../auth/permissions.js';
@@ -24,7 +22,8 @@ import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
 import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
 import { substituteEnv } from './env.js';
-import { PATTERN_DESCRIPTION, jsonSyntaxProblem, schemaProblems } from './errors.js';
+import { jsonSyntaxProblem, schemaProblems } from './errors.js';
+import { configValidator } from './validator.js';
 import type { Environment } from './env.js';
 import type * as Schema from './schema-types.js';
 
@@ -398,22 +397,9 @@ export class ConfigError extends Error {
   }
 }
 
-let validator: ValidateFunction | undefined;
-
-function validate(): ValidateFunction {
-  if (validator === undefined) {
-    const schema: unknown = JSON.parse(readFileSync(schemaUrl('router-config'), 'utf8'));
-    // verbose: each error carries its schema and value, for suggestions and pattern words (errors.ts).
-    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-    ajv.addKeyword({ keyword: PATTERN_DESCRIPTION, schemaType: 'string' });
-    validator = ajv.compile(schema as object);
-  }
-  return validator;
-}
-
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
-  const check = validate();
+  const check = configValidator();
   const problems = check(value) ? [] : schemaProblems(check.errors ?? []);
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
