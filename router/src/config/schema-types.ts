@@ -197,7 +197,7 @@ export interface RouterConfigFile {
      */
     nodeTimeoutMs?: number;
     /**
-     * A message between nodes larger than the NATS server's max_payload crosses in chunks. This bounds the largest such message (a node refuses to send a larger one: an acknowledged PUBLISH gets ERROR wamp.error.limit_exceeded, a call ERROR wamp.error.canceled) and the bytes of partial messages a node holds from one other node at once. The default (64 MiB) takes the MessagePack form of the largest WAMP message a listener accepts by default (16 MiB), which can be larger than its JSON.
+     * A message between nodes larger than the NATS server's max_payload crosses in chunks. This bounds the largest such message (a node refuses to send a larger one: an acknowledged PUBLISH gets ERROR switchboard.error.limit_exceeded, a call ERROR wamp.error.canceled) and the bytes of partial messages a node holds from one other node at once. The default (64 MiB) takes the MessagePack form of the largest WAMP message a listener accepts by default (16 MiB), which can be larger than its JSON.
      */
     maxReassemblyBytes?: number;
     /**

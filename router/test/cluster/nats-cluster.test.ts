@@ -117,7 +117,8 @@ describe('cluster on a NATS cluster: replicas', () => {
 
 describe('cluster on a NATS cluster: a JetStream leader election', () => {
   it('a registration and a session written while the buckets have no leader are put back once they have one, without a reconnect', {
-    timeout: 120_000,
+    // Leader moves and elections take tens of seconds on a loaded 2-core CI machine.
+    timeout: 240_000,
   }, async () => {
     const nats = await startNatsCluster();
     const a = await node(nats, 'node-a', 0);
@@ -152,7 +153,7 @@ describe('cluster on a NATS cluster: a JetStream leader election', () => {
       const details = await caller.call('wamp.session.get', [callee.id]).catch(() => undefined);
       return (details as { session?: number } | undefined)?.session === callee.id;
     };
-    await waitFor(known, "node C's session known to node A", 30_000);
+    await waitFor(known, "node C's session known to node A", 60_000);
     expect(c.output()).toMatch(/"msg":"cluster: KV operations failed; resynchronising"/);
     // No router node lost its NATS connection: the resync was not a reconnect's.
     for (const n of [a, c]) expect(n.output()).not.toMatch(/NATS connection lost/);
