@@ -117,23 +117,8 @@ async function measureTopics(ctx: ScenarioContext, t: number, target: Target, v:
     pacedByProgress: others.length > 0,
   };
   const run = await runLoad(ctx.benchDist, target, others.length > 0 ? [subscribers, [publisher]] : [[publisher]], timing(ctx));
-  const eventsPerSec = total(run.reports, 'subscribers', 'receivedInWindow') / run.windowS;
-  const published = total(run.reports, 'publisher', 'sent');
-  const h = latency(run.reports, 'subscribers');
   return {
-    values: {
-      eventsPerSec,
-      publishesPerSec: total(run.reports, 'publisher', 'sentInWindow') / run.windowS,
-      p50Us: h.percentileUs(0.5),
-      p99Us: h.percentileUs(0.99),
-      cpuUsPerOp: run.targetCpuUsPerS / eventsPerSec,
-      targetCpuPct: run.targetCpuUsPerS / 1e4,
-      loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-      otherCpuPct: run.otherCpuUsPerS / 1e4,
-      deliveredPct: published > 0 ? (100 * total(run.reports, 'subscribers', 'received')) / published : Number.NaN,
-      sessionsLost: total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost'),
-      errors: total(run.reports, 'publisher', 'errors') + total(run.reports, 'subscribers', 'errors'),
-    },
+    values: fanOutValues(run, 1, total(run.reports, 'publisher', 'errors') + total(run.reports, 'subscribers', 'errors')),
     notes: [`${t} topics × 1 subscriber, published in turn; window ${window} PUBLISHes`],
     problems: run.problems,
   };
@@ -165,24 +150,32 @@ async function measureFanout(ctx: ScenarioContext, n: number, target: Target, v:
     pacedByProgress: others > 0,
   };
   const run = await runLoad(ctx.benchDist, target, others > 0 ? [subscribers, [publisher]] : [[publisher]], timing(ctx));
+  return {
+    values: fanOutValues(run, n, total(run.reports, 'publisher', 'errors')),
+    notes: [`window ${publishWindow(o, n, v.payloadBytes).window} PUBLISHes`],
+    problems: run.problems,
+  };
+}
+
+/**
+ * A fan-out run's figures: `deliveries` EVENTs expected per PUBLISH (N subscribers of one topic;
+ * 1 for topics of one subscriber each).
+ */
+function fanOutValues(run: Awaited<ReturnType<typeof runLoad>>, deliveries: number, errors: number): Measured['values'] {
   const eventsPerSec = total(run.reports, 'subscribers', 'receivedInWindow') / run.windowS;
   const published = total(run.reports, 'publisher', 'sent');
   const h = latency(run.reports, 'subscribers');
   return {
-    values: {
-      eventsPerSec,
-      publishesPerSec: total(run.reports, 'publisher', 'sentInWindow') / run.windowS,
-      p50Us: h.percentileUs(0.5),
-      p99Us: h.percentileUs(0.99),
-      cpuUsPerOp: run.targetCpuUsPerS / eventsPerSec,
-      targetCpuPct: run.targetCpuUsPerS / 1e4,
-      loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-      otherCpuPct: run.otherCpuUsPerS / 1e4,
-      deliveredPct: published > 0 ? (100 * total(run.reports, 'subscribers', 'received')) / (published * n) : Number.NaN,
-      sessionsLost: total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost'),
-      errors: total(run.reports, 'publisher', 'errors'),
-    },
-    notes: [`window ${publishWindow(o, n, v.payloadBytes).window} PUBLISHes`],
-    problems: run.problems,
+    eventsPerSec,
+    publishesPerSec: total(run.reports, 'publisher', 'sentInWindow') / run.windowS,
+    p50Us: h.percentileUs(0.5),
+    p99Us: h.percentileUs(0.99),
+    cpuUsPerOp: run.targetCpuUsPerS / eventsPerSec,
+    targetCpuPct: run.targetCpuUsPerS / 1e4,
+    loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
+    otherCpuPct: run.otherCpuUsPerS / 1e4,
+    deliveredPct: published > 0 ? (100 * total(run.reports, 'subscribers', 'received')) / (published * deliveries) : Number.NaN,
+    sessionsLost: total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost'),
+    errors,
   };
 }
