@@ -4,11 +4,12 @@
  * own cluster (test/support/cluster.ts), so that a kill or an outage never leaks into another.
  */
 import { describe, expect, it } from 'vitest';
-import { WampError } from '@switchboard/client';
+import type { WampError } from '@switchboard/client';
 import type { EventMessage, Session } from '@switchboard/client';
 import { open, deferred, streamOneToFour, summingCallee, uri, within } from '../../../client/test/helpers.js';
 import { startCluster } from '../../../test/support/cluster.js';
 import { autobahnCallError, autobahnInbox, connectAutobahn, connectWampy, wampyInbox } from '../interop/clients.js';
+import { callable } from './callable.js';
 
 /** Collects a subscription's events (handler mode). */
 function collector(): {
@@ -42,19 +43,6 @@ async function routed(publisher: Session, url: string, topic: string, pattern = 
     await publisher.publish(topic, ['probe'], {}, { eligible: [probe.id!], acknowledge: true });
     return arrived;
   }, `${match} interest in ${pattern} on ${url}`);
-}
-
-/** A registration made on another node is callable once the node learnt it from the bucket. */
-async function callable(session: Session, procedure: string, args: unknown[] = []): Promise<unknown> {
-  const end = Date.now() + 5000;
-  for (;;) {
-    try {
-      return await session.call(procedure, args);
-    } catch (err) {
-      if (!(err instanceof WampError) || err.uri !== 'wamp.error.no_such_procedure' || Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 }
 
 describe('cluster: publish & subscribe across nodes', () => {

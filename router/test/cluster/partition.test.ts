@@ -12,19 +12,7 @@ import { deferred, open, uri, within } from '../../../client/test/helpers.js';
 import { startCluster } from '../../../test/support/cluster.js';
 import { CuttingProxy } from '../../../test/support/proxy.js';
 import { kvReader, listedSessions, sorted, waitFor } from './cluster-state.js';
-
-/** A registration made on another node is callable once the node learnt it from the bucket. */
-async function callable(session: Session, procedure: string, args: unknown[] = [], ms = 10_000): Promise<unknown> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await session.call(procedure, args);
-    } catch (err) {
-      if (!(err instanceof WampError) || err.uri !== 'wamp.error.no_such_procedure' || Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+import { callable } from './callable.js';
 
 /** A callee that answers `name`, or never answers a call whose first argument is 'hang' (telling `invoked`). */
 function hangingCallee(name: string): { invoked: ReturnType<typeof deferred<void>>; handler: (args: unknown[]) => unknown } {
@@ -68,9 +56,9 @@ describe('cluster: one node partitioned from NATS', () => {
     const calleeOfC = await join(nC.url);
     await calleeOfA.register(procA, onA.handler);
     await calleeOfC.register(procC, onC.handler);
-    expect(await callable(c, procA)).toBe('a');
-    expect(await callable(a, procC)).toBe('c');
-    expect(await callable(b, procC)).toBe('c');
+    expect(await callable(c, procA, [], 10_000)).toBe('a');
+    expect(await callable(a, procC, [], 10_000)).toBe('c');
+    expect(await callable(b, procC, [], 10_000)).toBe('c');
     // A session that leaves while the node is cut off: its entry must not outlive the heal.
     const ghost = await open(nC.url);
     await waitFor(async () => (await a.call('wamp.session.count')) === live.size + 1, 'every session seen from node-a');
@@ -185,11 +173,11 @@ describe('cluster: one node partitioned from NATS', () => {
     expect(regA.active).toBe(true);
     expect(regC.active).toBe(false);
     // Every node calls the one survivor.
-    for (const caller of [a, b, c]) for (let i = 0; i < 5; i++) expect(await callable(caller, split)).toBe('A');
+    for (const caller of [a, b, c]) for (let i = 0; i < 5; i++) expect(await callable(caller, split, [], 10_000)).toBe('A');
     // The registrations of both sides are callable from everywhere again.
-    expect(await callable(c, procA)).toBe('a');
-    expect(await callable(a, procC)).toBe('c');
-    expect(await callable(b, localProc)).toBe('local');
+    expect(await callable(c, procA, [], 10_000)).toBe('a');
+    expect(await callable(a, procC, [], 10_000)).toBe('c');
+    expect(await callable(b, localProc, [], 10_000)).toBe('local');
 
     // No ghost: every node lists exactly the sessions that exist, and so do the buckets.
     const expected = sorted([...live].map((s) => s.id));
@@ -256,7 +244,7 @@ describe('cluster: one node partitioned from NATS', () => {
     await leaving.register(procedure, () => 'c');
     await leaving.subscribe(topic, () => undefined);
     await leaving.call('wamp.session.add_testament', [uri('partition.gone.testament'), [], {}]);
-    expect(await callable(a, procedure)).toBe('c');
+    expect(await callable(a, procedure, [], 10_000)).toBe('c');
     await waitFor(async () => (await a.call('wamp.subscription.lookup', [topic])) !== null, "node-c's subscription seen from node-a");
     await waitFor(async () => (await state()).buckets.testaments.size === 1, 'the testament in the bucket');
     await waitFor(async () => (await state()).buckets.resumable.has(String(leaving.id)), 'its resumable record in the bucket');
