@@ -276,7 +276,9 @@ describe('cluster on a NATS cluster: a NATS server killed under traffic', () => 
             const s = await connect({ url: c.url, realm: 'realm1', reconnect: false });
             try {
               await s.register(procedure, () => 'C');
-              j.ok = (await callable(probeCaller, procedure, 30_000)) === 'C';
+              // Written during a bucket leader election, the claim waits for the repair resync after
+              // it: seconds on a loaded CI machine, so the probe waits up to a minute.
+              j.ok = (await callable(probeCaller, procedure, 60_000)) === 'C';
             } catch {
               j.ok = false;
             } finally {
@@ -302,7 +304,7 @@ describe('cluster on a NATS cluster: a NATS server killed under traffic', () => 
           joins.every((j) => j.ok !== undefined) &&
           events.every((e) => e.acked === false || arrivals.every((m) => m.has(e.n))),
         'answers, probes and events in flight',
-        30_000,
+        70_000,
       ).catch(() => undefined);
       // When a node reconnected after the kill: from its log (the same clock).
       const backOf = (n: ClusterNode): number | undefined =>
