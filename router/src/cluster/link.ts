@@ -39,9 +39,10 @@ export interface NodeLink {
   /** Whether the NATS connection is up now (a bucket operation while it is down waits for its timeout). */
   connected(): boolean;
   /**
-   * Whether this node's view of the others can be trusted: connected, and two heartbeats past the
-   * last reconnect, so that every live node has been heard since (a node just back from a
-   * partition takes the others for dead until then, and must not act on that).
+   * Whether this node's view of the others can be trusted: connected and, since the last
+   * reconnect, every node it knew alive before the cut heard again (two heartbeats at the least), or
+   * a node timeout passed (a node just back from a partition takes the others for dead until then,
+   * and must not act on that).
    */
   settled(): boolean;
   /** A node seen in a bucket before any heartbeat of it: presumed alive for one timeout. */

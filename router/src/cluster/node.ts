@@ -171,10 +171,12 @@ export class ClusterNode implements RemoteLink, NodeLink {
   /** The resync after a reconnect, once the node has settled (see `settled`). */
   #settleTimer: NodeJS.Timeout | undefined;
   /**
-   * When this node's view of the others can be trusted again: two heartbeats after a reconnect.
+   * Not before two heartbeats after a reconnect (see `settled`).
    * 0 at start: a starting node knows the others from the buckets (`presume`).
    */
   #settledAt = 0;
+  /** The nodes alive for this node when its NATS connection was last lost: a reconnect waits to hear them. */
+  #awaited: string[] = [];
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
   /** Chunked messages from other nodes, being put back together. */
@@ -281,24 +283,23 @@ export class ClusterNode implements RemoteLink, NodeLink {
   async #watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
+        if (this.#connectedSince !== 0) {
+          const lostAt = Date.now();
+          this.#awaited = [...this.#peers].filter(([, peer]) => lostAt - peer.lastSeen <= this.config.nodeTimeoutMs).map(([name]) => name);
+        }
         this.#connectedSince = 0;
         clearTimeout(this.#settleTimer);
         this.log.warn({ node: this.self }, 'cluster: NATS connection lost; serving local sessions only');
       } else if (status.type === 'reconnect') {
         this.#connectedSince = Date.now();
-        this.#settledAt = this.#connectedSince + this.#settleMs;
+        this.#settledAt = this.#connectedSince + 2 * this.config.heartbeatMs;
         this.log.info({ node: this.self, nats: this.nc.getServer() }, 'cluster: NATS connection back; resynchronising');
         this.#beat();
         // The watches may have gone quiet with the server this node left: followed anew.
         for (const link of this.#links.values()) link.refollow();
         // Back from a partition, this node takes the others for dead until their heartbeats come
         // in: its registrations would overwrite theirs. It resynchronises once it has heard them.
-        clearTimeout(this.#settleTimer);
-        this.#settleTimer = setTimeout(() => {
-          if (this.#stopped || !this.settled()) return;
-          this.#resyncAll();
-        }, this.#settleMs);
-        this.#settleTimer.unref();
+        this.#settleThenResync(this.#connectedSince);
       }
     }
   }
@@ -342,9 +343,23 @@ export class ClusterNode implements RemoteLink, NodeLink {
     return peer?.alive === true && peer.incarnation === incarnation;
   }
 
-  /** Two heartbeats: every live node is heard within one, and one more for a late beat. */
-  get #settleMs(): number {
-    return 2 * this.config.heartbeatMs;
+  /**
+   * The resync after a reconnect, once settled: checked every heartbeat from two heartbeats on.
+   * `since`: the reconnect it is for (a later one starts its own).
+   */
+  #settleThenResync(since: number): void {
+    clearTimeout(this.#settleTimer);
+    const check = (): void => {
+      if (this.#stopped || this.#connectedSince !== since) return;
+      if (!this.settled()) {
+        this.#settleTimer = setTimeout(check, this.config.heartbeatMs);
+        this.#settleTimer.unref();
+        return;
+      }
+      this.#resyncAll();
+    };
+    this.#settleTimer = setTimeout(check, 2 * this.config.heartbeatMs);
+    this.#settleTimer.unref();
   }
 
   connected(): boolean {
@@ -352,7 +367,19 @@ export class ClusterNode implements RemoteLink, NodeLink {
   }
 
   settled(): boolean {
-    return this.connected() && Date.now() >= this.#settledAt;
+    if (!this.connected()) return false;
+    const now = Date.now();
+    if (now < this.#settledAt) return false;
+    // Every node alive for this one when the connection went has been heard since it came back
+    // (or a node timeout passed: one not heard by then is dead for every node). Two heartbeats
+    // alone were not enough: a peer whose heartbeat was a moment late was taken for dead, and the
+    // resync overwrote its registrations (review F6).
+    if (now - this.#connectedSince >= this.config.nodeTimeoutMs) return true;
+    for (const name of this.#awaited) {
+      const peer = this.#peers.get(name);
+      if (peer === undefined || !peer.alive || peer.lastSeen < this.#connectedSince) return false;
+    }
+    return true;
   }
 
   /** For GET /ready. */
@@ -462,7 +489,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     return queued === 'queued';
   }
 
-  #queue(subject: string, bytes: Uint8Array, now: boolean): 'queued' | 'closed' | 'too_large' {
+  #queue(subject: string, bytes: Uint8Array, now: boolean): 'queued' | 'closed' | 'too_large' | 'refused' {
     if (this.nc.isClosed()) {
       this.stats.clusterNotSent('closed');
       return 'closed';
@@ -479,8 +506,9 @@ export class ClusterNode implements RemoteLink, NodeLink {
       return 'too_large';
     }
     this.#outbox.push(subject, bytes);
-    if (now) this.#flush();
-    else if (!this.#flushScheduled) {
+    // Handed over now, this message is the outbox's last: whether NATS took it is what #flush says.
+    if (now) return this.#flush() ? 'queued' : 'refused';
+    if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flush);
     }
@@ -500,13 +528,22 @@ export class ClusterNode implements RemoteLink, NodeLink {
       this.stats.clusterNotSent('unavailable');
       return Promise.reject(unavailable('the node has no NATS connection now'));
     }
+    // Draining (the node is leaving): NATS may still take the event but will not confirm it.
+    if (this.nc.isDraining()) return Promise.reject(unavailable('the node is leaving the cluster'));
     const queued = this.#queue(subject, bytes, true);
     if (queued === 'too_large')
       return Promise.reject(new RefusalError(overLimit({ limit: 'cluster.maxReassemblyBytes', value: this.config.maxReassemblyBytes })));
     if (queued === 'closed') return Promise.reject(unavailable('the node has left the cluster'));
+    if (queued === 'refused') return Promise.reject(unavailable('NATS refused the event'));
     return this.#confirm();
   }
 
+  /**
+   * The confirmation of every acknowledged event handed to NATS until the PING goes: the PING is
+   * sent at the end of the turn (setImmediate), after every acknowledged event of the turn, so no
+   * publisher is confirmed by a PING written before its event; events handed over later wait for
+   * the next one.
+   */
   #confirm(): Promise<void> {
     if (this.#confirming !== undefined) return this.#confirming;
     const timeoutMs = this.config.publishAckTimeoutMs;
@@ -517,42 +554,47 @@ export class ClusterNode implements RemoteLink, NodeLink {
       };
       const timer = setTimeout(() => fail(`NATS did not confirm within ${timeoutMs} ms`), timeoutMs);
       timer.unref();
-      this.nc.flush().then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          fail(`NATS did not confirm (${(err as Error).message})`);
-        },
-      );
+      setImmediate(() => {
+        // From here on, an acknowledged event waits for the next PING.
+        if (this.#confirming === confirming) this.#confirming = undefined;
+        this.nc.flush().then(
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            fail(`NATS did not confirm (${(err as Error).message})`);
+          },
+        );
+      });
     });
     this.#confirming = confirming;
-    // Publications of later turns wait for a flush after them.
-    setImmediate(() => {
-      if (this.#confirming === confirming) this.#confirming = undefined;
-    });
     return confirming;
   }
 
-  readonly #flush = (): void => {
+  /** Hands the outbox to NATS; false when NATS refused its last message (what `#queue(…, now)` reports). */
+  readonly #flush = (): boolean => {
     this.#flushScheduled = false;
     const out = this.#outbox;
-    if (out.length === 0) return;
+    if (out.length === 0) return true;
     this.#outbox = [];
     const max = this.maxPayload;
+    let lastTaken = true;
     for (let i = 0; i < out.length; i += 2) {
       const subject = out[i] as string;
       const bytes = out[i + 1] as Uint8Array;
       try {
         if (bytes.length <= max) this.nc.publish(subject, bytes);
         else this.#publishChunks(subject, bytes, max);
+        lastTaken = true;
       } catch (err) {
+        lastTaken = false;
         this.stats.clusterNotSent('refused');
         this.log.warn({ node: this.self, subject, bytes: bytes.length, err: (err as Error).message }, 'cluster: message not handed to NATS');
       }
     }
+    return lastTaken;
   };
 
   /** One message in chunk frames under max_payload, consecutively on its subject (NATS keeps their order). */
