@@ -13,6 +13,8 @@ function setup(limits: ChunkLimits): { r: Reassembler; drops: [string, ChunkDrop
     limits,
     () => 0,
     (origin, reason, bytes) => drops.push([origin, reason, bytes]),
+    // The nodes heard from (node.ts): the live peers are node-*, the forged names are not.
+    (node) => node.startsWith('node-'),
   );
   return { r, drops };
 }
