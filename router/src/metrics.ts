@@ -167,7 +167,7 @@ export function createMetrics(source: MetricsSource): Registry {
   };
   byReason(
     'switchboard_cluster_chunks_dropped_total',
-    'Cluster messages that crossed NATS in chunks and were dropped before they were whole, by reason: malformed, out_of_order, too_large, origin_bytes, total_bytes, partials, timeout',
+    'Cluster messages that crossed NATS in chunks and were dropped before they were whole, by reason: malformed, unknown_origin, out_of_order, too_large, origin_bytes, total_bytes, partials, total_partials, timeout',
     source.stats.clusterChunksDropped,
   );
   byReason(

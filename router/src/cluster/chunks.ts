@@ -20,10 +20,15 @@
  * second. Within one channel a frame out of turn (a duplicate, a gap) drops that message.
  *
  * Every chunk is hostile input (any client of the NATS server that may publish on the subjects can
- * send one): the announced size is bounded, the bytes held per origin and in all are bounded and
- * charged in full at the first chunk (the buffer is allocated once, at its announced size), the
- * partial messages per origin are bounded, and a message whose next chunk does not come within
- * the timeout is dropped. What is dropped is reported (`onDrop`): node.ts counts and logs it.
+ * send one): the origin must be a node name (the config's pattern, `NODE_NAME`) of a node this one
+ * knows (`isKnownNode`: heard from its heartbeats), so that made-up names neither multiply the
+ * per-origin bounds nor starve the real nodes; the announced size is bounded; each partial message
+ * is charged at its first chunk what it really holds — its announced bytes (the buffer is
+ * allocated once, at that size) plus `PARTIAL_OVERHEAD` for its state and key — against the
+ * bytes held per origin and in all; the partial messages per origin and in all
+ * (`TOTAL_PARTIALS_FACTOR` × the per-origin bound) are bounded; and a message whose next chunk does
+ * not come within the timeout is dropped (swept on the node's heartbeat timer: an incoming chunk
+ * never walks the partials). What is dropped is reported (`onDrop`): node.ts counts and logs it.
  */
 
 /** First byte of a chunk frame: MessagePack's never-used byte. */
@@ -33,6 +38,23 @@ const VERSION = 1;
 const FIXED_HEADER = 1 + 1 + 2 + 8 + 4 + 4 + 4 + 4;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A node's name: the config schema's pattern for `cluster.node` (router-config.schema.json; a test
+ * keeps the two equal). A chunk frame whose origin is anything else is malformed.
+ */
+export const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** The longest node name in bytes (ASCII): a frame announcing a longer one is refused before decoding. */
+const MAX_NAME_BYTES = 64;
+
+/**
+ * What a partial message holds besides its buffer, charged with its announced bytes: the Pending
+ * state, its key string (subscription, origin, incarnation, stream: at most ~130 bytes), the
+ * origin's name once more (at most 64 bytes), the buffer's own object and the map entries.
+ */
+export const PARTIAL_OVERHEAD = 512;
+/** Partial messages held from all nodes together: this many times `maxPartialMessages` (per origin). */
+export const TOTAL_PARTIALS_FACTOR = 4;
 
 /** Whether a NATS message is a chunk frame (else a whole cluster message). */
 export function isChunk(data: Uint8Array): boolean {
@@ -95,7 +117,7 @@ export function parseChunk(frame: Uint8Array): ChunkFrame | undefined {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const nameLength = view.getUint16(2);
   const header = FIXED_HEADER + nameLength;
-  if (frame.length <= header) return undefined;
+  if (nameLength > MAX_NAME_BYTES || frame.length <= header) return undefined;
   let node: string;
   try {
     node = decoder.decode(frame.subarray(4, 4 + nameLength));
@@ -108,7 +130,7 @@ export function parseChunk(frame: Uint8Array): ChunkFrame | undefined {
   const index = view.getUint32((at += 4));
   const count = view.getUint32((at += 4));
   const total = view.getUint32((at += 4));
-  if (node.length === 0 || !Number.isFinite(incarnation) || count < 1 || index >= count || count > total) return undefined;
+  if (!NODE_NAME.test(node) || !Number.isFinite(incarnation) || count < 1 || index >= count || count > total) return undefined;
   return { node, incarnation, stream, index, count, total, data: frame.subarray(at + 4) };
 }
 
@@ -118,19 +140,32 @@ export interface ChunkLimits {
   readonly maxReassemblyBytes: number;
   /** The bytes of partial messages held from all nodes together (`cluster.maxReassemblyTotalBytes`). */
   readonly maxReassemblyTotalBytes: number;
-  /** Partial messages held from one origin node at once (`cluster.maxPartialMessages`). */
+  /**
+   * Partial messages held from one origin node at once (`cluster.maxPartialMessages`); from all
+   * nodes together, `TOTAL_PARTIALS_FACTOR` times as many.
+   */
   readonly maxPartialMessages: number;
   /** How long a partial message waits for its next chunk (`cluster.chunkTimeoutMs`). */
   readonly chunkTimeoutMs: number;
 }
 
 /**
- * Why chunks were dropped: `malformed` (not a chunk frame, or sizes that do not add up),
+ * Why chunks were dropped: `malformed` (not a chunk frame, an origin that is not a node name, or
+ * sizes that do not add up), `unknown_origin` (from a node this one has not heard of),
  * `out_of_order` (a duplicate, a gap, a first chunk missing), `too_large` (announced over
- * maxReassemblyBytes), `origin_bytes` / `total_bytes` / `partials` (a bound on what is held),
- * `timeout` (no next chunk within chunkTimeoutMs).
+ * maxReassemblyBytes), `origin_bytes` / `total_bytes` / `partials` / `total_partials` (a bound on
+ * what is held), `timeout` (no next chunk within chunkTimeoutMs).
  */
-export type ChunkDrop = 'malformed' | 'out_of_order' | 'too_large' | 'origin_bytes' | 'total_bytes' | 'partials' | 'timeout';
+export type ChunkDrop =
+  | 'malformed'
+  | 'unknown_origin'
+  | 'out_of_order'
+  | 'too_large'
+  | 'origin_bytes'
+  | 'total_bytes'
+  | 'partials'
+  | 'total_partials'
+  | 'timeout';
 
 /** The config key a dropping bound is (for switchboard_limits_exceeded_total), or undefined for a broken stream. */
 export function dropLimit(reason: ChunkDrop): string | undefined {
@@ -141,6 +176,7 @@ export function dropLimit(reason: ChunkDrop): string | undefined {
     case 'total_bytes':
       return 'cluster.maxReassemblyTotalBytes';
     case 'partials':
+    case 'total_partials':
       return 'cluster.maxPartialMessages';
     case 'timeout':
       return 'cluster.chunkTimeoutMs';
@@ -154,6 +190,8 @@ interface Pending {
   readonly node: string;
   readonly count: number;
   readonly buffer: Uint8Array;
+  /** What it is charged against the bounds: its announced bytes plus PARTIAL_OVERHEAD. */
+  readonly charge: number;
   /** The index expected next. */
   next: number;
   /** Bytes filled so far. */
@@ -174,11 +212,16 @@ export class Reassembler {
   constructor(
     readonly limits: ChunkLimits,
     private readonly now: () => number,
-    /** A message (or a stray chunk) was dropped: `bytes` is what it had announced. */
+    /**
+     * A message (or a stray chunk) was dropped: `bytes` is what it had announced; `origin` is '?'
+     * when the frame's origin is not a node this one knows (a forged name is not repeated).
+     */
     private readonly onDrop: (origin: string, reason: ChunkDrop, bytes: number) => void,
+    /** Whether chunks from this node name are taken: a live cluster node (node.ts: heard from its heartbeats). */
+    private readonly isKnownNode: (node: string) => boolean,
   ) {}
 
-  /** Bytes held in partial messages now. */
+  /** Bytes charged for the partial messages held now (their announced bytes plus PARTIAL_OVERHEAD each). */
   get bytes(): number {
     return this.#bytes;
   }
@@ -194,7 +237,6 @@ export class Reassembler {
    */
   accept(channel: number, frame: Uint8Array): Uint8Array | undefined {
     const now = this.now();
-    if (this.#partials.size > 0) this.sweep(now);
     const chunk = parseChunk(frame);
     if (chunk === undefined) {
       this.onDrop('?', 'malformed', frame.length);
@@ -202,7 +244,16 @@ export class Reassembler {
     }
     const key = `${channel}\u0000${chunk.node}\u0000${chunk.incarnation}\u0000${chunk.stream}`;
     let partial = this.#partials.get(key);
+    if (partial !== undefined && now - partial.lastAt > this.limits.chunkTimeoutMs) {
+      // Timed out, not swept yet (the sweep runs on the node's timer): as if it had been.
+      this.#drop(partial, 'timeout');
+      partial = undefined;
+    }
     if (partial === undefined) {
+      if (!this.isKnownNode(chunk.node)) {
+        this.onDrop('?', 'unknown_origin', chunk.total);
+        return undefined;
+      }
       if (chunk.index !== 0) {
         this.onDrop(chunk.node, 'out_of_order', chunk.total);
         return undefined;
@@ -244,31 +295,40 @@ export class Reassembler {
     return chunk.data;
   }
 
-  /** The first chunk of a message: its whole announced size is charged (and allocated) now. */
+  /**
+   * The first chunk of a message: its whole announced size plus PARTIAL_OVERHEAD is charged (and
+   * the buffer allocated) now. An origin that holds nothing may always start one message of up to
+   * maxReassemblyBytes (the largest a node sends), overhead included; the total is strict.
+   */
   #start(key: string, chunk: ChunkFrame, now: number): Pending | undefined {
     const { maxReassemblyBytes, maxReassemblyTotalBytes, maxPartialMessages } = this.limits;
     const use = this.#origins.get(chunk.node);
+    const charge = chunk.total + PARTIAL_OVERHEAD;
     let refused: ChunkDrop | undefined;
     if (chunk.total > maxReassemblyBytes) refused = 'too_large';
     else if ((use?.partials ?? 0) >= maxPartialMessages) refused = 'partials';
-    else if ((use?.bytes ?? 0) + chunk.total > maxReassemblyBytes) refused = 'origin_bytes';
-    else if (this.#bytes + chunk.total > maxReassemblyTotalBytes) refused = 'total_bytes';
+    else if (this.#partials.size >= TOTAL_PARTIALS_FACTOR * maxPartialMessages) refused = 'total_partials';
+    else if (use !== undefined && use.bytes + charge > maxReassemblyBytes) refused = 'origin_bytes';
+    else if (this.#bytes + charge > maxReassemblyTotalBytes) refused = 'total_bytes';
     if (refused !== undefined) {
       this.onDrop(chunk.node, refused, chunk.total);
       return undefined;
     }
-    const partial: Pending = { key, node: chunk.node, count: chunk.count, buffer: new Uint8Array(chunk.total), next: 0, filled: 0, lastAt: now };
+    const partial: Pending = { key, node: chunk.node, count: chunk.count, buffer: new Uint8Array(chunk.total), charge, next: 0, filled: 0, lastAt: now };
     this.#partials.set(key, partial);
-    if (use === undefined) this.#origins.set(chunk.node, { bytes: chunk.total, partials: 1 });
+    if (use === undefined) this.#origins.set(chunk.node, { bytes: charge, partials: 1 });
     else {
-      use.bytes += chunk.total;
+      use.bytes += charge;
       use.partials++;
     }
-    this.#bytes += chunk.total;
+    this.#bytes += charge;
     return partial;
   }
 
-  /** Drops partial messages that waited for their next chunk longer than the timeout. */
+  /**
+   * Drops partial messages that waited for their next chunk longer than the timeout: called on the
+   * node's heartbeat timer, never per chunk (a walk over every partial).
+   */
   sweep(now = this.now()): void {
     const timeout = this.limits.chunkTimeoutMs;
     for (const partial of this.#partials.values()) if (now - partial.lastAt > timeout) this.#drop(partial, 'timeout');
@@ -288,10 +348,10 @@ export class Reassembler {
 
   #release(partial: Pending): void {
     if (!this.#partials.delete(partial.key)) return;
-    this.#bytes -= partial.buffer.length;
+    this.#bytes -= partial.charge;
     const use = this.#origins.get(partial.node);
     if (use === undefined) return;
-    use.bytes -= partial.buffer.length;
+    use.bytes -= partial.charge;
     if (--use.partials === 0) this.#origins.delete(partial.node);
   }
 }

@@ -195,7 +195,14 @@ export class ClusterNode implements RemoteLink, NodeLink {
     readonly log: Logger,
     readonly stats: RouterStats,
   ) {
-    this.#chunks = new Reassembler(config, Date.now, (origin, reason, bytes) => this.#dropped(origin, reason, bytes));
+    // Chunks only from nodes this one has heard of (heartbeats, or entries at start): a made-up
+    // origin name would otherwise get bounds of its own and starve the real nodes (chunks.ts).
+    this.#chunks = new Reassembler(
+      config,
+      Date.now,
+      (origin, reason, bytes) => this.#dropped(origin, reason, bytes),
+      (node) => node === this.self || this.#peers.has(node),
+    );
     this.self = config.node;
     this.names = new ClusterNames(config.prefix);
     // A holding node silent for a node timeout is dead for this one: the resume is refused then.

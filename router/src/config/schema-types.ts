@@ -205,7 +205,7 @@ export interface RouterConfigFile {
      */
     maxReassemblyTotalBytes?: number;
     /**
-     * Chunked messages a node reassembles from one other node at once; past it a new one is dropped.
+     * Chunked messages a node reassembles from one other node at once, and 4 times as many from all other nodes together; past either a new one is dropped. Each partial message is charged its announced size plus 512 bytes against maxReassemblyBytes and maxReassemblyTotalBytes.
      */
     maxPartialMessages?: number;
     /**

@@ -3,7 +3,18 @@
  * same over a real nats-server with a small max_payload: router/test/cluster/chunked-cluster.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { CHUNK_MARK, Reassembler, dropLimit, isChunk, parseChunk, splitChunks } from '../../src/cluster/chunks.js';
+import { readFileSync } from 'node:fs';
+import {
+  CHUNK_MARK,
+  NODE_NAME,
+  PARTIAL_OVERHEAD,
+  Reassembler,
+  TOTAL_PARTIALS_FACTOR,
+  dropLimit,
+  isChunk,
+  parseChunk,
+  splitChunks,
+} from '../../src/cluster/chunks.js';
 import type { ChunkDrop, ChunkLimits } from '../../src/cluster/chunks.js';
 import { encodeCluster } from '../../src/cluster/wire.js';
 
@@ -17,6 +28,9 @@ function message(length: number, seed = 1): Uint8Array {
   return bytes;
 }
 
+/** Nodes the reassembler knows (node.ts: heard from their heartbeats): A, B and `node-<n>`. */
+const known = (node: string): boolean => node === A.node || node === B.node || /^node-\d+$/.test(node);
+
 function setup(limits: ChunkLimits = LIMITS): { r: Reassembler; drops: [string, ChunkDrop, number][]; clock: { now: number } } {
   const drops: [string, ChunkDrop, number][] = [];
   const clock = { now: 0 };
@@ -24,6 +38,7 @@ function setup(limits: ChunkLimits = LIMITS): { r: Reassembler; drops: [string, 
     limits,
     () => clock.now,
     (origin, reason, bytes) => drops.push([origin, reason, bytes]),
+    known,
   );
   return { r, drops, clock };
 }
@@ -155,13 +170,15 @@ describe('Reassembler', () => {
     // In all: 6000 (A) + 9500 (B) > 15 000.
     r.accept(1, splitChunks(B, 1, message(9500), 1000)[0]!);
     expect(drops.pop()).toEqual([B.node, 'total_bytes', 9500]);
-    expect(r.bytes).toBe(6000);
+    expect(r.bytes).toBe(6000 + PARTIAL_OVERHEAD);
     // Partial messages per origin: 3.
     r.accept(1, splitChunks(A, 3, message(100), 60)[0]!);
     r.accept(1, splitChunks(A, 4, message(100), 60)[0]!);
     r.accept(1, splitChunks(A, 5, message(100), 60)[0]!);
     expect(drops.pop()).toEqual([A.node, 'partials', 100]);
     expect(r.partials).toBe(3);
+    expect(r.bytes).toBe(6000 + 2 * 100 + 3 * PARTIAL_OVERHEAD);
+    expect(dropLimit('total_partials')).toBe('cluster.maxPartialMessages');
     expect(dropLimit('total_bytes')).toBe('cluster.maxReassemblyTotalBytes');
     expect(dropLimit('partials')).toBe('cluster.maxPartialMessages');
     expect(dropLimit('out_of_order')).toBeUndefined();
@@ -192,5 +209,83 @@ describe('Reassembler', () => {
     // total differs from the first chunk's: out of order (contradicts the message).
     expect(drops.map((d) => d[1])).toEqual(['out_of_order']);
     expect(r.bytes).toBe(0);
+  });
+  it('charges each partial its announced bytes plus a fixed overhead, and bounds the partials in all', () => {
+    const limits: ChunkLimits = { maxReassemblyBytes: 10_000, maxReassemblyTotalBytes: 64 * 1024, maxPartialMessages: 4, chunkTimeoutMs: 1000 };
+    const { r, drops } = setup(limits);
+    // 2000 first chunks of 2-byte messages in 2 chunks, under 500 known names, 4 streams each.
+    for (let i = 0; i < 2000; i++) {
+      const node = `node-${i % 500}`;
+      r.accept(1, splitChunks({ node, incarnation: 1 }, i, message(2), 28 + node.length + 1)[0]!);
+    }
+    expect(r.partials).toBe(TOTAL_PARTIALS_FACTOR * limits.maxPartialMessages);
+    expect(r.bytes).toBe(r.partials * (2 + PARTIAL_OVERHEAD));
+    expect(r.bytes).toBeLessThanOrEqual(limits.maxReassemblyTotalBytes);
+    expect(drops.length).toBe(2000 - r.partials);
+    expect(new Set(drops.map((d) => d[1]))).toEqual(new Set(['total_partials']));
+    // By bytes too: 2-byte partials of one origin fill its bound at PARTIAL_OVERHEAD each.
+    const small = setup({ maxReassemblyBytes: 65_536, maxReassemblyTotalBytes: 3 * (2 + PARTIAL_OVERHEAD), maxPartialMessages: 100, chunkTimeoutMs: 1000 });
+    for (let i = 0; i < 4; i++) small.r.accept(1, splitChunks(A, i, message(2), 28 + A.node.length + 1)[0]!);
+    expect(small.r.partials).toBe(3);
+    expect(small.drops).toEqual([[A.node, 'total_bytes', 2]]);
+  });
+
+  it('takes a message of exactly maxReassemblyBytes from an origin that holds nothing (the overhead does not refuse it)', () => {
+    const { r, drops } = setup();
+    const msg = message(10_000, 9);
+    expect(feed(r, 1, splitChunks(A, 1, msg, 2000))).toEqual([msg]);
+    expect(drops).toEqual([]);
+    expect(r.bytes).toBe(0);
+  });
+
+  it('refuses origins that are not node names (the config schema pattern), without repeating the name', () => {
+    const schema = JSON.parse(readFileSync(new URL('../../../schemas/schema/router-config.schema.json', import.meta.url), 'utf8')) as {
+      properties: { cluster: { properties: { node: { pattern: string } } } };
+    };
+    expect(NODE_NAME.source).toBe(schema.properties.cluster.properties.node.pattern);
+    const { r, drops } = setup();
+    for (const node of ['a.b', 'x'.repeat(65), 'sp ace', 'é', `node-1\u0000`]) {
+      const frame = splitChunks({ node, incarnation: 1 }, 1, message(300), 200)[0]!;
+      expect(parseChunk(frame)).toBeUndefined();
+      expect(r.accept(1, frame)).toBeUndefined();
+    }
+    expect(drops.map((d) => d.slice(0, 2))).toEqual(Array(5).fill(['?', 'malformed']));
+    expect(parseChunk(splitChunks({ node: 'A_z-9'.padEnd(64, 'x'), incarnation: 1 }, 1, message(300), 200)[0]!)).toBeDefined();
+    expect(r.partials).toBe(0);
+  });
+
+  it('drops chunks from a node it does not know, as unknown_origin under no name, and holds nothing for them', () => {
+    const { r, drops } = setup();
+    const forged = splitChunks({ node: 'evil', incarnation: 1 }, 1, message(3000), 1000);
+    expect(feed(r, 1, forged)).toEqual([]);
+    expect(drops).toEqual(forged.map(() => ['?', 'unknown_origin', 3000]));
+    expect(r.partials).toBe(0);
+    expect(r.bytes).toBe(0);
+    expect(dropLimit('unknown_origin')).toBeUndefined();
+    // A single-chunk message from it is dropped as well.
+    drops.length = 0;
+    expect(r.accept(1, splitChunks({ node: 'evil', incarnation: 1 }, 2, message(10), 1000)[0]!)).toBeUndefined();
+    expect(drops).toEqual([['?', 'unknown_origin', 10]]);
+  });
+
+  it('drops a timed-out partial when its next chunk comes before the sweep, without sweeping the others', () => {
+    const { r, drops, clock } = setup();
+    const late = splitChunks(A, 1, message(3000), 1000);
+    const other = splitChunks(B, 1, message(3000), 1000);
+    r.accept(1, late[0]!);
+    r.accept(1, other[0]!);
+    clock.now = 1001;
+    expect(r.accept(1, late[1]!)).toBeUndefined();
+    // Dropped as timed out; the chunk itself then finds no message (a stray).
+    expect(drops).toEqual([
+      [A.node, 'timeout', 3000],
+      [A.node, 'out_of_order', 3000],
+    ]);
+    drops.length = 0;
+    // B's partial, as old, waits for the sweep (the node's timer): an incoming chunk walks no other partial.
+    expect(r.partials).toBe(1);
+    r.sweep();
+    expect(drops.pop()).toEqual([B.node, 'timeout', 3000]);
+    expect(r.partials).toBe(0);
   });
 });
