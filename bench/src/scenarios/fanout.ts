@@ -161,7 +161,7 @@ async function measureFanout(ctx: ScenarioContext, n: number, target: Target, v:
  * A fan-out run's figures: `deliveries` EVENTs expected per PUBLISH (N subscribers of one topic;
  * 1 for topics of one subscriber each).
  */
-function fanOutValues(run: Awaited<ReturnType<typeof runLoad>>, deliveries: number, errors: number): Measured['values'] {
+export function fanOutValues(run: Awaited<ReturnType<typeof runLoad>>, deliveries: number, errors: number): Measured['values'] {
   const eventsPerSec = total(run.reports, 'subscribers', 'receivedInWindow') / run.windowS;
   const published = total(run.reports, 'publisher', 'sent');
   const h = latency(run.reports, 'subscribers');
