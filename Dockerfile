@@ -24,8 +24,10 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY schemas/ schemas/
 COPY client/ client/
 COPY router/ router/
-# The router and what it imports (schemas, client), then the client's browser bundle.
-RUN npx tsc -b router && npm run bundle -w @switchboard/client
+COPY scripts/config-validator.mjs scripts/
+# The config validator compiled ahead of time (issue #20: the router does not compile the schema
+# at start), the router and what it imports (schemas, client), then the client's browser bundle.
+RUN node scripts/config-validator.mjs && npx tsc -b router && npm run bundle -w @switchboard/client
 
 # ---- deps: the router's production dependencies only ------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS deps

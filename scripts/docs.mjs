@@ -3,8 +3,10 @@
  * Writes what the docs generate instead of stating by hand (test/docs.test.ts fails when the
  * committed pages differ):
  *
- *   node scripts/docs.mjs config    docs/configuration-reference.md and router/src/config/schema-types.ts
- *                                   (the config file's TypeScript types) from the config's JSON Schema
+ *   node scripts/docs.mjs config    docs/configuration-reference.md, router/src/config/schema-types.ts
+ *                                   (the config file's TypeScript types) and
+ *                                   schemas/schema/router-config.validate.cjs (the schema compiled
+ *                                   ahead of time) from the config's JSON Schema
  *   node scripts/docs.mjs figures   bundle sizes and the /health body (after `npm run build`)
  *   node scripts/docs.mjs           both (`npm run docs`)
  *   … --check                       change nothing; list what is out of date and exit 1
@@ -15,6 +17,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderConfigReference } from './docs/config-reference.mjs';
 import { TYPES, renderSchemaTypes } from './schema-types.mjs';
+import { VALIDATOR, renderConfigValidator } from './config-validator.mjs';
 import { bundleSizes, figuresIn, renderBundleSizes, renderHealth, withFigures } from './docs/figures.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -62,9 +65,11 @@ async function main(args) {
   }
   const outputs = new Map();
   if (what !== 'figures') {
-    const schema = JSON.parse(readFileSync(join(root, SCHEMA), 'utf8'));
+    const schemaText = readFileSync(join(root, SCHEMA), 'utf8');
+    const schema = JSON.parse(schemaText);
     outputs.set(REFERENCE, renderConfigReference(schema, SCHEMA));
     outputs.set(TYPES, await renderSchemaTypes(schema));
+    outputs.set(VALIDATOR, renderConfigValidator(schemaText));
   }
   if (what !== 'config') {
     const figures = {

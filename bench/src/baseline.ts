@@ -11,6 +11,12 @@
  * goes to every subscriber with one ws.send each (so the baseline already serializes once, like
  * the router's design).
  *
+ * It speaks the three WAMP serializers (`wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`) the
+ * obvious way: each session's frames are decoded and encoded with that serializer's library
+ * (JSON.parse/stringify, msgpackr, cbor-x: the libraries the router's codecs build on, without
+ * their validation), so a msgpack run compares the router with a msgpack forwarder. Sessions of
+ * different serializers on one topic each get the EVENT in their own (encoded once per serializer).
+ *
  *   node dist/baseline.js --port N [--host 127.0.0.1] [--mode plain|corked]
  *
  * --mode corked: before the first send to a socket in a turn of the event loop the socket is
@@ -18,6 +24,8 @@
  * peer leaves in one write(2) instead of one per frame.
  */
 import type { Socket } from 'node:net';
+import { Encoder } from 'cbor-x';
+import { Packr } from 'msgpackr';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
 
@@ -30,10 +38,27 @@ const host = flag('host', '127.0.0.1');
 const port = Number(flag('port', '0'));
 const corked = flag('mode', 'plain') === 'corked';
 
+/** One serializer: frames in, a value out, and back. */
+interface Serializer {
+  readonly index: number;
+  decode(data: Buffer): unknown;
+  encode(message: unknown[]): string | Uint8Array;
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, pack: false });
+
+const SERIALIZERS: Record<string, Serializer> = {
+  'wamp.2.json': { index: 0, decode: (data) => JSON.parse(data.toString()), encode: (message) => JSON.stringify(message) },
+  'wamp.2.msgpack': { index: 1, decode: (data) => packr.unpack(data), encode: (message) => packr.pack(message) },
+  'wamp.2.cbor': { index: 2, decode: (data) => cbor.decode(data), encode: (message) => cbor.encode(message) },
+};
+
 interface Peer {
   readonly ws: WebSocket;
   readonly socket: Socket;
   readonly topics: Set<string>;
+  readonly serializer: Serializer;
 }
 
 interface Topic {
@@ -60,7 +85,7 @@ function uncorkAll(): void {
   corkedSockets.clear();
 }
 
-function send(peer: Peer, text: string): void {
+function send(peer: Peer, text: string | Uint8Array): void {
   if (corked && !corkedSockets.has(peer.socket)) {
     peer.socket.cork();
     corkedSockets.add(peer.socket);
@@ -72,13 +97,23 @@ function send(peer: Peer, text: string): void {
   peer.ws.send(text);
 }
 
-function onMessage(peer: Peer, text: string): void {
-  const parsed: unknown = JSON.parse(text);
+/** Encodes `message` for `peer`, once per serializer per message (`frames` caches it). */
+function frameFor(peer: Peer, message: unknown[], frames: (string | Uint8Array | undefined)[]): string | Uint8Array {
+  const i = peer.serializer.index;
+  return (frames[i] ??= peer.serializer.encode(message));
+}
+
+function reply(peer: Peer, message: unknown[]): void {
+  send(peer, peer.serializer.encode(message));
+}
+
+function onMessage(peer: Peer, data: Buffer): void {
+  const parsed: unknown = peer.serializer.decode(data);
   if (!Array.isArray(parsed)) return;
   const m: unknown[] = parsed;
   switch (m[0]) {
     case 1: // HELLO
-      send(peer, JSON.stringify([2, ++lastId, { roles: { broker: {}, dealer: {} } }]));
+      reply(peer, [2, ++lastId, { roles: { broker: {}, dealer: {} } }]);
       return;
     case 32: {
       // SUBSCRIBE [32, Request, Options, Topic]
@@ -90,7 +125,7 @@ function onMessage(peer: Peer, text: string): void {
       }
       topic.subscribers.add(peer);
       peer.topics.add(name);
-      send(peer, JSON.stringify([33, m[1], topic.id]));
+      reply(peer, [33, m[1], topic.id]);
       return;
     }
     case 16: {
@@ -100,12 +135,12 @@ function onMessage(peer: Peer, text: string): void {
       if (topic !== undefined) {
         const event: unknown[] = [36, topic.id, publication, {}];
         if (m.length > 4) event.push(...m.slice(4));
-        const frame = JSON.stringify(event);
-        for (const subscriber of topic.subscribers) if (subscriber !== peer) send(subscriber, frame);
+        const frames: (string | Uint8Array | undefined)[] = [];
+        for (const subscriber of topic.subscribers) if (subscriber !== peer) send(subscriber, frameFor(subscriber, event, frames));
       }
       const options = m[2];
       if (typeof options === 'object' && options !== null && 'acknowledge' in options && options.acknowledge === true) {
-        send(peer, JSON.stringify([17, m[1], publication]));
+        reply(peer, [17, m[1], publication]);
       }
       return;
     }
@@ -113,21 +148,21 @@ function onMessage(peer: Peer, text: string): void {
       // REGISTER [64, Request, Options, Procedure]
       const id = ++lastId;
       procedures.set(String(m[3]), { id, callee: peer });
-      send(peer, JSON.stringify([65, m[1], id]));
+      reply(peer, [65, m[1], id]);
       return;
     }
     case 48: {
       // CALL [48, Request, Options, Procedure, Arguments?, ArgumentsKw?] → INVOCATION
       const procedure = procedures.get(String(m[3]));
       if (procedure === undefined) {
-        send(peer, JSON.stringify([8, 48, m[1], {}, 'wamp.error.no_such_procedure']));
+        reply(peer, [8, 48, m[1], {}, 'wamp.error.no_such_procedure']);
         return;
       }
       const invocation = ++lastId;
       invocations.set(invocation, { caller: peer, request: m[1] });
       const out: unknown[] = [68, invocation, procedure.id, {}];
       if (m.length > 4) out.push(...m.slice(4));
-      send(procedure.callee, JSON.stringify(out));
+      reply(procedure.callee, out);
       return;
     }
     case 70: {
@@ -138,11 +173,11 @@ function onMessage(peer: Peer, text: string): void {
       invocations.delete(invocation);
       const out: unknown[] = [50, pending.request, {}];
       if (m.length > 3) out.push(...m.slice(3));
-      send(pending.caller, JSON.stringify(out));
+      reply(pending.caller, out);
       return;
     }
     case 6: // GOODBYE
-      send(peer, JSON.stringify([6, {}, 'wamp.close.goodbye_and_out']));
+      reply(peer, [6, {}, 'wamp.close.goodbye_and_out']);
       peer.ws.close(1000);
       return;
     default:
@@ -160,16 +195,25 @@ const server = new WebSocketServer({
   host,
   port,
   perMessageDeflate: false,
-  handleProtocols: (protocols) => (protocols.has('wamp.2.json') ? 'wamp.2.json' : false),
+  handleProtocols: (protocols) => {
+    for (const p of protocols) if (SERIALIZERS[p] !== undefined) return p;
+    return false;
+  },
 });
 
 server.on('connection', (ws, request) => {
   // The upgrade request's socket is the one `ws` writes to, so corking it corks the frames.
-  const peer: Peer = { ws, socket: request.socket, topics: new Set() };
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
+  const serializer = SERIALIZERS[ws.protocol];
+  if (serializer === undefined) {
+    ws.close(1002);
+    return;
+  }
+  const peer: Peer = { ws, socket: request.socket, topics: new Set(), serializer };
+  ws.on('message', (data) => {
+    // binaryType is the default 'nodebuffer': one Buffer per message.
+    if (!Buffer.isBuffer(data)) return;
     try {
-      onMessage(peer, data.toString());
+      onMessage(peer, data);
     } catch {
       ws.close(1007);
     }

@@ -7,6 +7,8 @@ export interface Endpoint {
   realm: string;
   /** Offer permessage-deflate in the WebSocket handshake (the switchboard-z target). */
   deflate?: boolean;
+  /** The serializer every session speaks (default json). */
+  serializer?: 'json' | 'msgpack' | 'cbor';
 }
 
 /**
@@ -60,6 +62,11 @@ export type Job =
       kind: 'publisher';
       endpoint: Endpoint;
       topic: string;
+      /**
+       * Publish round these topics in turn instead of `topic` (one subscriber each: the many-topics
+       * fan-out). The probe still subscribes to `topic` (one of them).
+       */
+      topics?: string[];
       mode: WindowMode | RateMode;
       payloadBytes: number;
       /** What the padding is made of (default repeat). */

@@ -37,10 +37,21 @@ export interface HistorySettings {
   readers: number;
 }
 
-/** Fan-out window for N subscribers (see BenchOptions.eventsInFlight). */
-export function publishWindow(options: BenchOptions, subscribers: number): { window: number; maxLead: number } {
-  const window = Math.min(128, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
-  return { window, maxLead: 4 * window };
+/**
+ * Bytes of EVENTs the fan-out aims to keep in flight per subscriber at most: well under the
+ * router's default outbound soft limit (4 MiB), past which it drops EVENTs by design, so a big
+ * payload measures the router's cost, not its backpressure.
+ */
+export const MAX_BYTES_IN_FLIGHT = 2 * 1024 * 1024;
+
+/**
+ * Fan-out window for N subscribers (see BenchOptions.eventsInFlight), smaller for big payloads
+ * (`payloadBytes`): the publisher's lead of 4 windows stays within MAX_BYTES_IN_FLIGHT.
+ */
+export function publishWindow(options: BenchOptions, subscribers: number, payloadBytes = 0): { window: number; maxLead: number } {
+  const byBytes = Math.floor(MAX_BYTES_IN_FLIGHT / (4 * (payloadBytes + 64)));
+  const window = Math.min(128, byBytes, Math.max(2, Math.ceil(options.eventsInFlight / subscribers)));
+  return { window: Math.max(2, window), maxLead: 4 * Math.max(2, window) };
 }
 
 export interface BenchOptions {
@@ -53,8 +64,17 @@ export interface BenchOptions {
   warmupMs: number;
   measureMs: number;
   fanoutSubscribers: number[];
-  /** Padding in each PUBLISH / CALL payload, bytes. */
+  /**
+   * Fan-out over many topics: T topics with one subscriber each, the publisher going round them
+   * (the one-receiver case of the issue's targets); empty: no such rows.
+   */
+  fanoutTopics: number[];
+  /** Padding in each PUBLISH / CALL payload, bytes: the first of `payloadSizes` (history uses it). */
   payloadBytes: number;
+  /** fanout and rpc run once per size (rows per size, and the growth summary). */
+  payloadSizes: number[];
+  /** fanout and rpc run once per serializer: generators and the target speak it. */
+  serializers: BenchSerializer[];
   /** What the fanout and rpc padding is made of (see PayloadKind). */
   payloadKind: PayloadKind;
   /**
@@ -83,6 +103,31 @@ export interface BenchOptions {
    */
   transports: BenchTransport[];
   history: HistorySettings;
+}
+
+export const BENCH_SERIALIZERS = ['json', 'msgpack', 'cbor'] as const;
+export type BenchSerializer = (typeof BENCH_SERIALIZERS)[number];
+
+/** One point on the payload axes of fanout and rpc: a padding size and a serializer. */
+export interface PayloadVariant {
+  payloadBytes: number;
+  serializer: BenchSerializer;
+}
+
+/** Every (serializer, size) pair, serializers outermost, sizes ascending within each. */
+export function payloadVariants(options: BenchOptions): PayloadVariant[] {
+  const sizes = [...options.payloadSizes].sort((a, b) => a - b);
+  return options.serializers.flatMap((serializer) => sizes.map((payloadBytes) => ({ payloadBytes, serializer })));
+}
+
+/**
+ * What a case name gets for a variant: the size when more than one is measured, the serializer
+ * when it is not plain JSON alone (so a default run keeps its case names: `N=1`, `K=10`).
+ */
+export function variantLabel(options: BenchOptions, v: PayloadVariant): string {
+  const size = options.payloadSizes.length > 1 ? ` ${v.payloadBytes}B` : '';
+  const serializer = options.serializers.length > 1 || options.serializers[0] !== 'json' ? ` ${v.serializer}` : '';
+  return `${size}${serializer}`;
 }
 
 export const BENCH_TRANSPORTS = ['websocket', 'rawsocket'] as const;
@@ -122,7 +167,14 @@ export const USAGE = `npm run bench -- [flags]
   --rpc-window N          calls in flight per caller (default 4)
   --idle N                idle sessions (default 10000)
   --patterns N            non-matching pattern subscriptions in the patterns scenario (default 10000)
-  --payload N             payload padding, bytes (default 64)
+  --fanout-topics LIST    fanout over T topics with one subscriber each, the publisher going round
+                          them (default 1000; 0: none); rows 'T=1000×1'
+  --payload-bytes LIST    payload padding sizes, bytes (default 64): fanout and rpc run once per
+                          size, and a growth summary divides each size's CPU per event or call by
+                          the smallest size's (e.g. 32,4096,65536)
+  --payload N             the same with one size
+  --serializers LIST      json, msgpack, cbor: fanout and rpc run once per serializer, the load
+                          generators and every target speaking it (default json; fox is JSON only)
   --payload-kind K        repeat (one letter, default) or text (words; deflates about as JSON does)
   --compression LEVEL     add switchboard-z rows to fanout and rpc: the router with permessage-deflate
                           at zlib LEVEL (1-9), every generator session offering it (ws client
@@ -175,7 +227,10 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     warmupMs: quick ? 1000 : 2000,
     measureMs: quick ? 2500 : 8000,
     fanoutSubscribers: quick ? [1, 100, 1000] : [1, 10, 100, 1000],
+    fanoutTopics: [1000],
     payloadBytes: 64,
+    payloadSizes: [64],
+    serializers: ['json'],
     payloadKind: 'repeat',
     compressionLevel: undefined,
     compressionThreshold: 1024,
@@ -268,8 +323,20 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
         break;
       }
       case '--payload':
-        options.payloadBytes = positive(flag, value);
+      case '--payload-bytes':
+        options.payloadSizes = [...new Set(numbers(flag, value))].sort((a, b) => a - b);
+        options.payloadBytes = options.payloadSizes[0]!;
         break;
+      case '--fanout-topics':
+        options.fanoutTopics = value.trim() === '0' ? [] : numbers(flag, value);
+        break;
+      case '--serializers': {
+        const names = [...new Set(value.split(',').map((v) => v.trim()))];
+        const bad = names.filter((n) => !(BENCH_SERIALIZERS as readonly string[]).includes(n));
+        if (bad.length > 0) throw new UsageError(`--serializers: unknown serializer ${bad.join(', ')} (json, msgpack, cbor)`);
+        options.serializers = names as BenchSerializer[];
+        break;
+      }
       case '--payload-kind':
         if (value !== 'repeat' && value !== 'text') throw new UsageError(`--payload-kind: expected repeat or text, got '${value}'`);
         options.payloadKind = value;

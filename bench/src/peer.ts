@@ -8,13 +8,15 @@ import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { RawSocketLink } from './rawsocket.js';
-import { MessageCode, jsonCodec, parseMessage, toWire } from '@switchboard/schemas';
+import { MessageCode, cborCodec, jsonCodec, msgpackCodec, parseMessage, toWire } from '@switchboard/schemas';
 import type { Codec, Event, Invocation, MatchPolicy, RegistrationId, RequestId, Result, SubscriptionId, WampMessage } from '@switchboard/schemas';
 
 export interface PeerOptions {
   url: string;
   realm: string;
   codec?: Codec;
+  /** The serializer by name, when `codec` is not given (default json). */
+  serializer?: 'json' | 'msgpack' | 'cbor';
   /** Bound on the WebSocket handshake plus HELLO → WELCOME. */
   timeoutMs?: number;
   /** Offer permessage-deflate (ws's defaults: it also compresses what it sends from 1 KiB). */
@@ -22,6 +24,12 @@ export interface PeerOptions {
 }
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
+
+const CODEC_BY_NAME = { json: jsonCodec, msgpack: msgpackCodec, cbor: cborCodec } as const;
+
+function codecOf(options: PeerOptions): Codec {
+  return options.codec ?? CODEC_BY_NAME[options.serializer ?? 'json'];
+}
 
 function noop(): void {}
 
@@ -67,7 +75,7 @@ export class RawPeer {
 
   static open(options: PeerOptions): Promise<RawPeer> {
     if (options.url.startsWith('rs://')) return RawPeer.#openRawSocket(options);
-    const codec = options.codec ?? jsonCodec;
+    const codec = codecOf(options);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const target = new URL(options.url);
     // We make the socket ourselves so that pausing it needs no private `ws` field.
@@ -116,7 +124,7 @@ export class RawPeer {
 
   /** The same session over WAMP-over-RawSocket: `rs://host:port`. */
   static #openRawSocket(options: PeerOptions): Promise<RawPeer> {
-    const codec = options.codec ?? jsonCodec;
+    const codec = codecOf(options);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const target = new URL(options.url);
     const socket = netConnect({ host: target.hostname, port: Number(target.port) });

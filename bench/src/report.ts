@@ -1,7 +1,7 @@
 /** Ratios against the plain baseline, the printed tables, and the JSON file. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BenchReport, Metric, Result, ScenarioName, TransportRatio } from './results.js';
+import type { BenchReport, Metric, PayloadGrowth, Result, ScenarioName, TransportRatio } from './results.js';
 import type { TargetName } from './targets.js';
 import { CLUSTER_CPU_LIMIT } from './scenarios/cluster.js';
 import { PATTERN_CPU_LIMIT } from './scenarios/patterns.js';
@@ -78,6 +78,8 @@ const columns: Record<ScenarioName, Column[]> = {
   ],
   idle: [
     ...head,
+    { header: 'idle RSS MiB', cell: (r) => mib(r.values.idleRssBytes) },
+    { header: '×base', cell: (r) => ratio(r, 'idleRssBytes') },
     { header: 'sessions', cell: (r) => num(r.values.sessions) },
     { header: 'RSS Δ MiB', cell: (r) => mib(r.values.rssDeltaBytes) },
     { header: 'KiB/session', cell: (r) => num((r.values.rssPerSessionBytes ?? Number.NaN) / 1024, 1) },
@@ -263,5 +265,84 @@ function ratioLines(rows: TransportRatio[]): string[] {
       `  ${r.scenario.padEnd(6)} ${r.case.padEnd(7)}  ${rate} ${num(r.rate, 2)}  ${cpu} ${num(r.cpuPerOp, 2)}  p50 ${num(r.p50, 2)}  p99 ${num(r.p99, 2)}`,
     );
   }
+  return lines;
+}
+
+/**
+ * The issue's targets (#20), as growth of CPU per op with the payload: RPC K=10 at 4 KiB ≤ 1.5× and
+ * at 64 KiB ≤ 3× the 32 B figure; one-subscriber topics (N=1, T topics × 1) at 4 KiB ≤ 1.5×.
+ * They bind the router; other targets' rows show the same ratios without a verdict.
+ */
+export function growthLimit(scenario: ScenarioName, group: string, payloadBytes: number): number | undefined {
+  if (scenario === 'rpc' && group === 'K=10') return payloadBytes === 4096 ? 1.5 : payloadBytes === 65536 ? 3 : undefined;
+  if (scenario === 'fanout' && (group === 'N=1' || /^T=\d+×1$/.test(group))) return payloadBytes === 4096 ? 1.5 : undefined;
+  return undefined;
+}
+
+/** Per (scenario, group, serializer, target): CPU per op at each size ÷ at the smallest size measured. */
+export function payloadGrowth(results: Result[]): PayloadGrowth[] {
+  const out: PayloadGrowth[] = [];
+  const keyed = new Map<string, Result[]>();
+  for (const r of results) {
+    if (r.group === undefined || r.payloadBytes === undefined || r.error !== undefined) continue;
+    const key = `${r.scenario}\u0000${r.group}\u0000${r.serializer ?? 'json'}\u0000${r.target}`;
+    const list = keyed.get(key) ?? [];
+    list.push(r);
+    keyed.set(key, list);
+  }
+  for (const rows of keyed.values()) {
+    if (rows.length < 2) continue;
+    rows.sort((a, b) => (a.payloadBytes ?? 0) - (b.payloadBytes ?? 0));
+    const base = rows[0]!;
+    const baseCpu = base.values.cpuUsPerOp;
+    if (baseCpu === undefined || !Number.isFinite(baseCpu) || baseCpu <= 0) continue;
+    const router = base.target.startsWith('switchboard');
+    out.push({
+      scenario: base.scenario,
+      group: base.group!,
+      serializer: base.serializer ?? 'json',
+      target: base.target,
+      baseBytes: base.payloadBytes!,
+      baseCpuUsPerOp: baseCpu,
+      sizes: rows.slice(1).map((r) => {
+        const cpuUsPerOp = r.values.cpuUsPerOp ?? Number.NaN;
+        const growth = cpuUsPerOp / baseCpu;
+        const limit = router ? growthLimit(r.scenario, r.group!, r.payloadBytes!) : undefined;
+        return { payloadBytes: r.payloadBytes!, cpuUsPerOp, growth, ...(limit !== undefined && { limit, met: growth <= limit }) };
+      }),
+    });
+  }
+  return out;
+}
+
+/** The growth summary: one line per (scenario, case, serializer, target). */
+export function formatPayloadGrowth(all: PayloadGrowth[]): string {
+  const lines = [
+    'Payload growth: CPU per event or call at each size ÷ at the smallest size, same target, same serializer, same run',
+    '(targets, #20: rpc K=10 ≤1.5× at 4096 B and ≤3× at 65536 B; fanout N=1 and T=…×1 ≤1.5× at 4096 B, for the router)',
+  ];
+  const width = Math.max(...all.map((g) => `${g.scenario} ${g.group}`.length));
+  const targetWidth = Math.max(...all.map((g) => g.target.length));
+  for (const g of all) {
+    const cells = g.sizes.map((s) => {
+      const verdict = s.limit === undefined ? '' : ` (≤${s.limit}: ${s.met === true ? 'yes' : 'NO'})`;
+      return `${s.payloadBytes} B ${num(s.growth, 2)}×${verdict}`;
+    });
+    lines.push(
+      `  ${`${g.scenario} ${g.group}`.padEnd(width)}  ${g.serializer.padEnd(7)}  ${g.target.padEnd(targetWidth)}  ${num(g.baseCpuUsPerOp, 2)} µs at ${g.baseBytes} B;  ${cells.join(';  ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Growth past a limit, as problems (listed after the tables). */
+export function growthProblems(all: PayloadGrowth[]): string[] {
+  const lines: string[] = [];
+  for (const g of all)
+    for (const s of g.sizes)
+      if (s.met === false)
+        lines.push(
+          `! ${g.scenario} ${g.group} ${g.serializer} on ${g.target}: CPU per op at ${s.payloadBytes} B is ${num(s.growth, 2)}× the ${g.baseBytes} B figure (target ≤ ${s.limit})`,
+        );
   return lines;
 }

@@ -42,6 +42,8 @@ export type Metric =
   /** Target RSS growth for all idle sessions, and per session, bytes. */
   | 'rssDeltaBytes'
   | 'rssPerSessionBytes'
+  /** Target RSS before any generator session: the idle process, bytes. */
+  | 'idleRssBytes'
   /** Sessions opened per second while connecting. */
   | 'connectsPerSec'
   /** Target CPU per session opened (WebSocket handshake, HELLO → WELCOME), µs. */
@@ -106,6 +108,13 @@ export interface Result {
   /** The point on the scenario's axis, e.g. `N=100`, `K=10`, `10000 sessions`. */
   case: string;
   target: TargetName;
+  /**
+   * fanout and rpc: the case without its payload variant (`K=10`, `N=1`, `T=1000×1`), the padding
+   * size and the serializer, for the growth summary.
+   */
+  group?: string;
+  payloadBytes?: number;
+  serializer?: string;
   /** Set when this run failed; the values are then partial or empty. */
   error?: string;
   values: Partial<Record<Metric, number>>;
@@ -134,6 +143,21 @@ export interface BenchReport {
    * (permessage-deflate ÷ none), per fanout and rpc case run on both.
    */
   transportRatios: TransportRatio[];
+  /** fanout and rpc: CPU per event or call at each payload size ÷ at the smallest, per target and serializer. */
+  payloadGrowth: PayloadGrowth[];
+}
+
+export interface PayloadGrowth {
+  scenario: ScenarioName;
+  /** `K=10`, `N=1`, `T=1000×1`. */
+  group: string;
+  serializer: string;
+  target: TargetName;
+  /** The smallest size measured, bytes, and its CPU per event or call, µs. */
+  baseBytes: number;
+  baseCpuUsPerOp: number;
+  /** Per larger size: CPU per op ÷ the smallest size's, and the issue's limit where one applies. */
+  sizes: { payloadBytes: number; cpuUsPerOp: number; growth: number; limit?: number; met?: boolean }[];
 }
 
 export interface TransportRatio {

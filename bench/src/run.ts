@@ -12,7 +12,17 @@ import { nowNs } from './clock.js';
 import { USAGE, UsageError, parseOptions, transportTargets } from './options.js';
 import type { BenchOptions } from './options.js';
 import { clockTicksPerSecond, openFileLimit } from './procfs.js';
-import { computeRatios, formatProblems, formatTables, formatTransportRatios, transportRatios, writeJson } from './report.js';
+import {
+  computeRatios,
+  formatPayloadGrowth,
+  formatProblems,
+  formatTables,
+  formatTransportRatios,
+  growthProblems,
+  payloadGrowth,
+  transportRatios,
+  writeJson,
+} from './report.js';
 import type { BenchReport, Result, ScenarioName } from './results.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { HISTORY_CPU_LIMIT, fanout } from './scenarios/fanout.js';
@@ -105,6 +115,9 @@ async function main(argv: string[]): Promise<number> {
       warmupMs: options.warmupMs,
       measureMs: options.measureMs,
       payloadBytes: options.payloadBytes,
+      payloadSizes: options.payloadSizes,
+      serializers: options.serializers,
+      fanoutTopics: options.fanoutTopics,
       payloadKind: options.payloadKind,
       compression: options.compressionLevel === undefined ? null : { level: options.compressionLevel, threshold: options.compressionThreshold },
       eventsInFlight: options.eventsInFlight,
@@ -120,12 +133,21 @@ async function main(argv: string[]): Promise<number> {
     },
     results,
     transportRatios: transportRatios(results),
+    payloadGrowth: payloadGrowth(results),
   };
   writeJson(options.out, report);
 
   process.stdout.write(`\n${formatTables(results)}\n\n`);
   if (results.some((r) => r.scenario !== 'patterns' && r.scenario !== 'cluster' && r.scenario !== 'history'))
-    process.stdout.write(`×base = value ÷ the plain bare-ws baseline's, same case, same run.\n`);
+    process.stdout.write(
+      `×base = value ÷ the plain bare-ws baseline's, same case, same run.${
+        options.serializers.some((s) => s !== 'json')
+          ? ' The baseline speaks each serializer with its plain library (JSON.parse/stringify, msgpackr, cbor-x): a msgpack row is compared with a msgpack forwarder.'
+          : ''
+      }\n`,
+    );
+  if (options.fanoutTopics.length > 0 && results.some((r) => r.group?.startsWith('T=') === true))
+    process.stdout.write(`fanout T=…×1: T topics with one subscriber session each, the publisher going round them (one receiver per PUBLISH).\n`);
   if (results.some((r) => r.scenario === 'patterns')) {
     process.stdout.write(
       `patterns/exact = CPU per delivered EVENT with the pattern subscriptions ÷ the exact control's, same run (required: ≤ ${PATTERN_CPU_LIMIT}).\n`,
@@ -147,8 +169,9 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   if (report.transportRatios.length > 0) process.stdout.write(`\n${formatTransportRatios(report.transportRatios)}\n\n`);
+  if (report.payloadGrowth.length > 0) process.stdout.write(`\n${formatPayloadGrowth(report.payloadGrowth)}\n\n`);
   process.stdout.write(`Took ${durationS.toFixed(0)} s. JSON: ${options.out}\n`);
-  const problems = formatProblems(results);
+  const problems = [formatProblems(results), ...growthProblems(report.payloadGrowth)].filter((p) => p !== '').join('\n');
   if (problems !== '') process.stdout.write(`\n${problems}\n`);
   return 0;
 }

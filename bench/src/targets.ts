@@ -23,10 +23,10 @@ export function isTargetName(value: string): value is TargetName {
 
 /** What each target is, in one line, for the report. */
 export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
-  switchboard: 'Switchboard router (CLI, JSON)',
-  'switchboard-rs': 'Switchboard router (CLI, JSON) driven over RawSocket on its WebSocket port (rawsocket: true)',
-  'switchboard-z': 'Switchboard router (CLI, JSON) with permessage-deflate (compression: {level}), every generator session offering it',
-  baseline: 'bare ws forwarder, one ws.send per recipient',
+  switchboard: 'Switchboard router (CLI; the serializer of --serializers, JSON by default)',
+  'switchboard-rs': 'Switchboard router (CLI) driven over RawSocket on its WebSocket port (rawsocket: true)',
+  'switchboard-z': 'Switchboard router (CLI) with permessage-deflate (compression: {level}), every generator session offering it',
+  baseline: 'bare ws forwarder, one ws.send per recipient; decodes and encodes with the plain library of the session serializer',
   corked: 'bare ws forwarder, corked, uncork on setImmediate',
   fox: 'fox-wamp (third-party Node WAMP router)',
 };

@@ -122,6 +122,8 @@ export const CLIENT_ROLES: Dict = {
       progressive_call_results: true,
       progressive_call_invocations: true,
       shared_registration: true,
+      // [ap_rpc_registration_revocation] UNREGISTERED with request 0 closes the registration with its reason.
+      registration_revocation: true,
     },
   },
 };

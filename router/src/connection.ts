@@ -499,6 +499,9 @@ export class Connection implements PeerHandler, SessionCarrier {
         });
     };
     return source.take({ ...request, late, ...(this.#listener !== undefined && { listener: this.#listener }) }).then(async (snapshot) => {
+      // Answers forwarded for the session while the take ran waited for its adoption: without one
+      // they go on where they would have gone (a tombstone here forwards them to the holding node).
+      if (snapshot === undefined) resumption.untaken(request.session);
       // Its registrations are claimed again (a cluster) before the resumed WELCOME. Adopted even if
       // this connection closed meanwhile: the old node gave the session up, so it is parked here,
       // detached, with its expiry, rather than lost.

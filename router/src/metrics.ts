@@ -4,7 +4,9 @@
  * type; EVENTs dropped by backpressure; sessions cut off as slow consumers; auth failures; call
  * latency; and the process metrics prom-client collects.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { OutboundCounters } from './transports/outbound.js';
 import type { RouterStats } from './stats.js';
 import type { StoreStats } from './history/store.js';
@@ -26,7 +28,12 @@ export interface HistoryMetrics {
   readonly realms: Iterable<readonly [string, { readonly events: number; readonly bytes: number }]>;
 }
 
+const require = createRequire(import.meta.url);
+
 export function createMetrics(source: MetricsSource): Registry {
+  // prom-client (and what it pulls in) is loaded on the first scrape or use of the registry, not
+  // at start: a router without `metrics` never loads it (issue #20, idle RSS).
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = require('prom-client') as typeof PromClient;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
 
@@ -146,7 +153,34 @@ export function createMetrics(source: MetricsSource): Registry {
       for (const [reason, n] of source.stats.detachedEnds) this.inc({ reason }, n);
     },
   });
+  const byReason = (name: string, help: string, counts: ReadonlyMap<string, number>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of counts) this.inc({ reason }, n);
+      },
+    });
+  };
+  byReason(
+    'switchboard_cluster_chunks_dropped_total',
+    'Cluster messages that crossed NATS in chunks and were dropped before they were whole, by reason: malformed, unknown_origin, out_of_order, too_large, origin_bytes, total_bytes, partials, total_partials, timeout',
+    source.stats.clusterChunksDropped,
+  );
+  byReason(
+    'switchboard_cluster_messages_unsent_total',
+    'Cluster messages this node could not hand to NATS, by reason: too_large (over cluster.maxReassemblyBytes), closed, refused (the NATS client refused it), unavailable (an acknowledged PUBLISH answered with ERROR switchboard.error.cluster_unavailable)',
+    source.stats.clusterUnsent,
+  );
   fromCounter('switchboard_resume_answers_resent_total', 'Answers resent right after a resumed WELCOME', () => source.stats.resumeAnswersResent);
+  fromCounter(
+    'switchboard_resume_forwarded_dropped_total',
+    'Answers forwarded from another cluster node for a moved session that went nowhere (a call whose caller never hears back, or whose session ended meanwhile; each warned in the log)',
+    () => source.stats.resumeForwardedDropped,
+  );
 
   new Counter({
     name: 'switchboard_bad_frames_total',

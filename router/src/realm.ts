@@ -208,18 +208,20 @@ export class Realm {
 
   join(session: Endpoint): void {
     this.sessions.set(session.id, session);
-    this.log.debug(
-      {
-        realm: this.name,
-        session: session.id,
-        authid: session.identity.authid,
-        authrole: session.identity.authrole,
-        authmethod: session.identity.authmethod,
-        transport: session.transport.type,
-        peer: session.transport.peer,
-      },
-      'session joined',
-    );
+    // Guarded: the fields object would be built for every join even where debug is off (the default).
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        {
+          realm: this.name,
+          session: session.id,
+          authid: session.identity.authid,
+          authrole: session.identity.authrole,
+          authmethod: session.identity.authmethod,
+          transport: session.transport.type,
+          peer: session.transport.peer,
+        },
+        'session joined',
+      );
     for (const o of this.hooks.list) o.onAttach?.(session, false);
     for (const o of this.hooks.list) o.onJoin?.(session);
   }
@@ -279,7 +281,8 @@ export class Realm {
     this.gate.forget(session);
     this.pubsub.leave(session);
     this.rpc.leave(session);
-    this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session left');
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ realm: this.name, session: session.id, authid: session.identity.authid, authrole: session.identity.authrole }, 'session left');
     for (const o of this.hooks.list) o.onLeave?.(session, silent);
   }
 }

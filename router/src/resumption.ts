@@ -393,8 +393,9 @@ export class Resumption {
   readonly #early = new Map<SessionId, { messages: { msg: WampMessage; from: string | undefined }[]; bytes: number; timer: unknown }>();
   #earlyBytes = 0;
   /**
-   * Sessions adopted here from another node: the node they came from and the request IDs of their
-   * calls as caller still running there, the only answers `deliver` accepts for them.
+   * Sessions adopted here from another node: the nodes that forward answers of their calls as
+   * caller still running elsewhere, and those calls' request IDs, the only answers `deliver`
+   * accepts for them.
    */
   readonly #adopted = new WeakMap<ResumableSession, Inbound>();
   /**
@@ -402,7 +403,7 @@ export class Resumption {
    * node still forwards here are re-forwarded to the session's new holder, for the realm's
    * resume window, at most MOVED_SESSIONS.
    */
-  readonly #moved = new Map<SessionId, Inbound & { forward: (msg: WampMessage) => void; timer: unknown }>();
+  readonly #moved = new Map<SessionId, { inbound: Inbound; forward: (msg: WampMessage) => void; timer: unknown }>();
 
   constructor(options: ResumptionOptions) {
     this.#stats = options.stats;
@@ -743,13 +744,13 @@ export class Resumption {
     this.#sessions.delete(id);
     const inbound = this.#adopted.get(session);
     const calls = session.moveOut(forward);
-    // The calls still running on the node it came from follow it too (re-forwarded from here).
-    if (inbound !== undefined) {
-      this.#tombstone(id, { ...inbound, calls: new Set(inbound.calls) }, forward, ring.limits.resumeWindowMs);
-      calls.push(...inbound.calls);
+    // The calls still running on the nodes it came from follow it too (re-forwarded from here).
+    if (inbound !== undefined && inbound.size > 0) {
+      this.#tombstone(id, copyInbound(inbound), forward, ring.limits.resumeWindowMs);
+      calls.push(...callsOf(inbound));
     }
     if (calls.length > 0) snapshot = { ...snapshot, calls };
-    this.#log.debug({ session: id, realm: realm.name }, 'session handed over to another node');
+    this.#log.debug({ session: id, realm: realm.name, calls }, 'session handed over to another node');
     return snapshot;
   }
 
@@ -785,9 +786,21 @@ export class Resumption {
     }
     ring.restore(snapshot.answerSeq, fitted, snapshot.answersLost === true);
     this.#sessions.set(session.id, session);
-    this.#adopted.set(session, { from: snapshot.from, calls: new Set(snapshot.calls ?? []) });
-    // Back here (A → B → A): held again, no longer re-forwarded.
+    const inbound: Inbound = new Map();
+    if (snapshot.calls !== undefined && snapshot.calls.length > 0) inbound.set(snapshot.from, new Set(snapshot.calls));
+    // Back here (A → B → A): held again, no longer re-forwarded. The calls its tombstone still
+    // waited for are the session's again: their answers keep coming from the node that forwards
+    // them here (a call it made there, before its first move here).
+    const tombstone = this.#moved.get(session.id);
+    if (tombstone !== undefined) mergeInbound(inbound, tombstone.inbound);
+    this.#adopted.set(session, inbound);
     this.#unmoved(session.id);
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug(
+        { session: session.id, from: snapshot.from, inbound: Object.fromEntries([...inbound].map(([n, c]) => [n ?? '?', [...c]])) },
+        'session adopted',
+      );
+    }
     // Detached until the resume attaches it; a resume that fails a later check leaves it to expire as it would have there.
     this.#park(session, ring, Math.max(0, snapshot.expiresAt - this.#clock.now()));
     const early = this.#early.get(session.id);
@@ -835,7 +848,7 @@ export class Resumption {
       if (oldest.done !== true) this.#unmoved(oldest.value);
     }
     const timer = this.#clock.setTimeout(() => this.#moved.delete(id), ms);
-    this.#moved.set(id, { ...inbound, forward, timer });
+    this.#moved.set(id, { inbound, forward, timer });
   }
 
   #unmoved(id: SessionId): void {
@@ -870,39 +883,73 @@ export class Resumption {
    * An answer forwarded from the node a session moved from (its calls as caller still running
    * there; the cluster calls this, `from` the sending node when the wire says): sent through the
    * adopted session, numbered and kept like any of its answers; re-forwarded when the session
-   * moved on from here (a tombstone). Only a RESULT or ERROR of a call the snapshot listed as left
-   * running there, from the node it came from; a final one ends that call here. One that arrives
-   * before the session is adopted waits only while a take of it is in flight here (bounded in
-   * count, bytes, sessions and EARLY_MS); false: dropped.
+   * moved on from here (a tombstone). Only a RESULT or ERROR of a call a snapshot listed as left
+   * running there, from the node that forwards it; a final one ends that call here. While a take
+   * of the session is in flight here, it waits for the adoption (bounded in count, bytes, sessions
+   * and EARLY_MS), even where this node keeps a tombstone of an earlier stay (A → B → A): that
+   * tombstone would send it back to the node handing the session over now, which let the call go
+   * already, or refuse a call made here during that stay. False: dropped (a warning and
+   * switchboard_resume_forwarded_dropped_total say so).
    */
   deliver(id: SessionId, msg: WampMessage, from?: string): boolean {
-    if (msg.code !== MessageCode.Result && !(msg.code === MessageCode.Error && msg.requestType === MessageCode.Call)) return false;
+    if (msg.code !== MessageCode.Result && !(msg.code === MessageCode.Error && msg.requestType === MessageCode.Call)) {
+      return this.#forwardDropped(id, msg, from, 'not an answer to a call');
+    }
     const session = this.#sessions.get(id);
     if (session !== undefined) {
       const inbound = this.#adopted.get(session);
-      if (!session.live || inbound === undefined || !accepts(inbound, msg, from)) return false;
+      if (!session.live || inbound === undefined || !accepts(inbound, msg, from)) {
+        return this.#forwardDropped(id, msg, from, 'not a call the session left running on that node');
+      }
+      this.#traced(id, msg, from, 'forwarded answer delivered');
       session.deliver(msg);
       return true;
     }
+    if (this.resumeSource?.taking?.(id) === true) {
+      this.#traced(id, msg, from, 'forwarded answer held for the take in flight');
+      return this.#keepEarly(id, msg, from);
+    }
     const moved = this.#moved.get(id);
     if (moved !== undefined) {
-      if (!accepts(moved, msg, from)) return false;
+      if (!accepts(moved.inbound, msg, from)) return this.#forwardDropped(id, msg, from, 'not a call the moved session left running on that node');
+      this.#traced(id, msg, from, 'forwarded answer re-forwarded to where the session moved on');
       moved.forward(msg);
       return true;
     }
-    if (this.resumeSource?.taking?.(id) !== true) return false;
+    return this.#forwardDropped(id, msg, from, 'session not held, taken or moved on here');
+  }
+
+  /**
+   * A take of `id` here came to nothing (refused, or the holding node did not answer in time): the
+   * answers forwarded for it meanwhile go where they would have gone without the take (a tombstone
+   * of an earlier stay here forwards them to the node that still holds the session).
+   */
+  untaken(id: SessionId): void {
+    if (this.resumeSource?.taking?.(id) === true || this.#sessions.has(id)) return;
+    const early = this.#early.get(id);
+    if (early === undefined) return;
+    this.#early.delete(id);
+    this.#earlyBytes -= early.bytes;
+    this.#clock.clearTimeout(early.timer);
+    for (const { msg, from } of early.messages) this.deliver(id, msg, from);
+  }
+
+  /** Keeps an answer forwarded for a session whose take is in flight here, until its adoption. */
+  #keepEarly(id: SessionId, msg: WampMessage, from: string | undefined): boolean {
     const bytes = answerBytes(msg);
     let early = this.#early.get(id);
-    if (early === undefined && this.#early.size >= EARLY_SESSIONS) return this.#earlyDropped();
-    if (this.#earlyBytes + bytes > EARLY_NODE_BYTES) return this.#earlyDropped();
-    if (early !== undefined && (early.messages.length >= EARLY_ANSWERS || early.bytes + bytes > EARLY_SESSION_BYTES)) return this.#earlyDropped();
+    if (early === undefined && this.#early.size >= EARLY_SESSIONS) return this.#earlyDropped(id, msg, from);
+    if (this.#earlyBytes + bytes > EARLY_NODE_BYTES) return this.#earlyDropped(id, msg, from);
+    if (early !== undefined && (early.messages.length >= EARLY_ANSWERS || early.bytes + bytes > EARLY_SESSION_BYTES)) return this.#earlyDropped(id, msg, from);
     if (early === undefined) {
-      if (bytes > EARLY_SESSION_BYTES) return this.#earlyDropped();
+      if (bytes > EARLY_SESSION_BYTES) return this.#earlyDropped(id, msg, from);
       const timer = this.#clock.setTimeout(() => {
         const e = this.#early.get(id);
         if (e === undefined) return;
         this.#early.delete(id);
         this.#earlyBytes -= e.bytes;
+        // The take never ended in an adoption here (nor said it came to nothing): they are lost.
+        for (const kept of e.messages) this.#forwardDropped(id, kept.msg, kept.from, 'its take here never ended in an adoption');
       }, EARLY_MS);
       early = { messages: [], bytes: 0, timer };
       this.#early.set(id, early);
@@ -913,9 +960,22 @@ export class Resumption {
     return true;
   }
 
-  #earlyDropped(): false {
-    this.#stats.limitExceeded('earlyAnswers');
+  /** Where a forwarded answer went, at level debug (what a stalled call's trail shows). */
+  #traced(id: SessionId, msg: WampMessage, from: string | undefined, what: string): void {
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ session: id, from, code: msg.code, request: 'request' in msg ? msg.request : undefined }, what);
+  }
+
+  /** A forwarded answer goes nowhere: said and counted, never silent (its call's caller waits for it). */
+  #forwardDropped(id: SessionId, msg: WampMessage, from: string | undefined, why: string): false {
+    this.#stats.resumeForwardedDropped++;
+    const request = 'request' in msg ? msg.request : undefined;
+    this.#log.warn({ session: id, from, code: msg.code, request, why }, 'resumption: a forwarded answer dropped');
     return false;
+  }
+
+  #earlyDropped(id: SessionId, msg: WampMessage, from: string | undefined): false {
+    this.#stats.limitExceeded('earlyAnswers');
+    return this.#forwardDropped(id, msg, from, 'past the bounds of answers waiting for a take (limit earlyAnswers)');
   }
 
   #realm(realm: Realm): RealmDetached {
@@ -948,18 +1008,47 @@ function fitAnswers(answers: readonly KeptAnswer[], limits: RealmLimits): readon
   return first === 0 ? answers : answers.slice(first);
 }
 
-/** Where a moved session's forwarded answers may come from, and for which calls. */
-interface Inbound {
-  readonly from: string | undefined;
-  readonly calls: Set<number>;
+/**
+ * Where a moved session's forwarded answers may come from, and for which calls: per forwarding
+ * node (undefined: a snapshot that did not say, any node), the request IDs of its calls as caller
+ * whose answers that node forwards. Usually one node (the one the session came from); more after a
+ * move back (A → B → A), where the calls its tombstone here still waited for join in.
+ */
+type Inbound = Map<string | undefined, Set<number>>;
+
+function copyInbound(inbound: Inbound): Inbound {
+  const copy: Inbound = new Map();
+  for (const [node, calls] of inbound) copy.set(node, new Set(calls));
+  return copy;
 }
 
-/** Whether a forwarded answer is one `inbound` waits for; a final one ends its call. */
+function mergeInbound(into: Inbound, other: Inbound): void {
+  for (const [node, calls] of other) {
+    const mine = into.get(node);
+    if (mine === undefined) into.set(node, new Set(calls));
+    else for (const call of calls) mine.add(call);
+  }
+}
+
+/** Every call an inbound waits for, once each. */
+function callsOf(inbound: Inbound): number[] {
+  const all = new Set<number>();
+  for (const calls of inbound.values()) for (const call of calls) all.add(call);
+  return [...all];
+}
+
+/** Whether a forwarded answer is one `inbound` waits for, from that node; a final one ends its call. */
 function accepts(inbound: Inbound, msg: Result | ErrorMessage, from: string | undefined): boolean {
-  if (from !== undefined && inbound.from !== undefined && from !== inbound.from) return false;
-  if (!inbound.calls.has(msg.request)) return false;
-  if (msg.code === MessageCode.Error || msg.details['progress'] !== true) inbound.calls.delete(msg.request);
-  return true;
+  for (const [node, calls] of inbound) {
+    if (from !== undefined && node !== undefined && from !== node) continue;
+    if (!calls.has(msg.request)) continue;
+    if (msg.code === MessageCode.Error || msg.details['progress'] !== true) {
+      calls.delete(msg.request);
+      if (calls.size === 0) inbound.delete(node);
+    }
+    return true;
+  }
+  return false;
 }
 
 /** What one realm's detached sessions count. */

@@ -247,6 +247,7 @@ export class Router implements RouterCore, AsyncDisposable {
               replicas: store.replicas,
               realmLimits: (name) => widestRule(this.config.realms.find((r) => r.name === name)?.eventHistory),
               log: this.logger('history'),
+              maxPayload: () => node.maxPayload,
             });
           },
         }),

@@ -49,8 +49,22 @@ export class RouterStats {
   resumeRefused = 0;
   /** Answers resent right after a resumed WELCOME. */
   resumeAnswersResent = 0;
+  /**
+   * Answers forwarded from another cluster node for a moved session that went nowhere (resumption.ts
+   * deliver): each a call whose caller never hears back (or whose session ended meanwhile).
+   */
+  resumeForwardedDropped = 0;
   /** Detached sessions that ended without a resume, by reason (`expired`, `overflow`, `limit`). */
   readonly detachedEnds = new Map<string, number>();
+  /** Cluster messages in chunks dropped before they were whole (cluster/chunks.ts), by reason. */
+  readonly clusterChunksDropped = new Map<string, number>();
+  /**
+   * Cluster messages this node could not hand to NATS (cluster/node.ts), by reason: `too_large`
+   * (over cluster.maxReassemblyBytes), `closed` (the connection is closed for good), `refused`
+   * (the NATS client threw), `unavailable` (an acknowledged PUBLISH while NATS is down or did not
+   * confirm in time).
+   */
+  readonly clusterUnsent = new Map<string, number>();
 
   countIn(code: number): void {
     if (code < CODES) this.messagesIn[code]!++;
@@ -75,6 +89,14 @@ export class RouterStats {
 
   httpBridgeRefusal(reason: string): void {
     this.httpBridgeRefused.set(reason, (this.httpBridgeRefused.get(reason) ?? 0) + 1);
+  }
+
+  clusterChunksDrop(reason: string): void {
+    this.clusterChunksDropped.set(reason, (this.clusterChunksDropped.get(reason) ?? 0) + 1);
+  }
+
+  clusterNotSent(reason: string): void {
+    this.clusterUnsent.set(reason, (this.clusterUnsent.get(reason) ?? 0) + 1);
   }
 
   detachedEnded(reason: string): void {

@@ -5,7 +5,8 @@
  * publisher sends `events` events (their sequence number in args[0]) on a topic the realm keeps in
  * its event history, the caller makes `calls` calls that the callee echoes, and the proxies cut the
  * subscriber's and the caller's TCP connections `cuts` times at random moments (a seeded PRNG;
- * the seed is printed, `CHAOS_SEED=n` replays it). Then it checks what resumption promises:
+ * the seed is printed, and named in a failure's message: `CHAOS_SEED=n` replays it). Then it
+ * checks what resumption promises:
  * every event received exactly once and in order, every call answered exactly once with its own
  * result (and invoked once), and each client's session ID never changing (every reopen a resume).
  *
@@ -123,6 +124,12 @@ export interface ChaosOptions {
    * 4 (publisher, callee, subscriber, caller) — no resume made a new session, none was left over.
    */
   sessions?: () => number;
+  /**
+   * What the router(s) know of the two cut sessions (their IDs given), appended to a failure's
+   * message: where a stalled call's answer or a lost event went (the cluster test: each node's
+   * log trail of those sessions).
+   */
+  diagnose?: (sessions: { subscriber: number | undefined; caller: number | undefined }) => string;
 }
 
 export interface ChaosReport {
@@ -392,6 +399,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `${options.name}: seed ${options.seed}: ${EVENTS} events, ${CALLS} calls, ${CUTS} cuts (subscriber ${subscriber.cuts}, caller ${caller.cuts}, ${cutsWithCallsInFlight} with calls in flight; ${replayed} events replayed) in ${(elapsedMs / 1000).toFixed(1)} s; cut → resumed p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`,
     );
     return { seed: options.seed, subscriberCuts: subscriber.cuts, callerCuts: caller.cuts, reopenMs, elapsedMs };
+  } catch (err) {
+    // The failure names the seed that replays it, and what the routers know of the sessions.
+    let diagnosis = '';
+    try {
+      diagnosis = options.diagnose?.({ subscriber: subscriber.firstId, caller: caller.firstId }) ?? '';
+    } catch (e) {
+      diagnosis = `(the diagnosis failed: ${String(e)})`;
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`${options.name}: CHAOS_SEED=${options.seed} replays this run: ${why}${diagnosis === '' ? '' : `\n--- ${diagnosis}`}`, { cause: err });
   } finally {
     await Promise.all([subscriber.connection.close(), caller.connection.close()]);
   }

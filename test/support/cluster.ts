@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { RealmFile, RouterConfigFile } from '@switchboard/router';
-import { REPO_ROOT, spawnProcess, untilAccepting } from './processes.js';
+import { REPO_ROOT, freePort, spawnProcess, untilAccepting } from './processes.js';
 import type { Spawned } from './processes.js';
 import { requireSystem } from './system.js';
 
@@ -147,6 +147,222 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
     stop,
   };
   return server;
+}
+
+// ---- a NATS cluster --------------------------------------------------------------------------
+
+export interface NatsClusterOptions {
+  /** Servers (default 3). */
+  size?: number;
+  /** How long to wait for a server to start, and for the cluster to form (default 20 s each). */
+  timeoutMs?: number;
+}
+
+/** One server of a NATS cluster. */
+export interface NatsClusterServer {
+  /** server_name: n1, n2, … */
+  readonly name: string;
+  /** nats://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  /** The monitoring port (/jsz, /routez, /connz). */
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  /** The current process (a new one after each restart). */
+  readonly process: Spawned;
+  readonly running: boolean;
+}
+
+export interface NatsCluster {
+  readonly servers: readonly NatsClusterServer[];
+  /** Every server's URL, in order. */
+  readonly urls: string[];
+  /** Every server's URL, starting with server `i`'s (a router node's list that connects it to `i` first). */
+  urlsFrom(i: number): string[];
+  /** Output of every process of server `i`. */
+  output(i: number): string;
+  /** Sends `signal` (default SIGKILL) to server `i` and, unless it is SIGSTOP/SIGCONT, waits for the exit. */
+  kill(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts server `i` again (same ports and store; SIGTERM first if it runs); resolves once it is back in the cluster. */
+  restart(i: number): Promise<void>;
+  /** Resolves once every running server has its routes to the others up and knows the JetStream meta leader. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** A monitoring page of server `i` (JSON). */
+  monitor(i: number, page: 'jsz' | 'routez' | 'connz' | 'healthz'): Promise<Record<string, unknown>>;
+  /** Every server (SIGTERM, then SIGKILL), and their stores. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A NATS cluster on 127.0.0.1: `size` nats-servers (default 3), each with a server_name, JetStream
+ * (its own store directory), its own client and monitoring ports, and routes to all the others.
+ * Resolves once the routes are up and JetStream has a meta leader (the monitoring pages say so),
+ * so that a bucket with 3 replicas can be made at once.
+ */
+export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const natsServer = requireSystem('nats-server');
+  const size = options.size ?? 3;
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-nats-cluster-'));
+  const name = `sb-${process.pid}`;
+  interface Slot {
+    name: string;
+    port: number;
+    monitorPort: number;
+    routePort: number;
+    storeDir: string;
+    configPath: string;
+    current: Spawned | undefined;
+    earlier: string;
+    generation: number;
+  }
+  const slots: Slot[] = [];
+  for (let i = 0; i < size; i++) {
+    slots.push({
+      name: `n${i + 1}`,
+      port: await freePort(),
+      monitorPort: await freePort(),
+      routePort: await freePort(),
+      storeDir: join(dir, `n${i + 1}`),
+      configPath: join(dir, `n${i + 1}.conf`),
+      current: undefined,
+      earlier: '',
+      generation: 0,
+    });
+  }
+  const routes = slots.map((s) => `nats-route://127.0.0.1:${s.routePort}`).join(', ');
+  for (const s of slots) {
+    writeFileSync(
+      s.configPath,
+      [
+        `server_name: ${s.name}`,
+        `listen: 127.0.0.1:${s.port}`,
+        `http: 127.0.0.1:${s.monitorPort}`,
+        `jetstream { store_dir: "${s.storeDir}" }`,
+        `cluster { name: ${name}, listen: 127.0.0.1:${s.routePort}, routes: [${routes}] }`,
+        '',
+      ].join('\n'),
+    );
+  }
+  let stopped = false;
+
+  const launch = async (s: Slot): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      s.generation++;
+      const p = spawnProcess(natsServer, ['-c', s.configPath], { name: `nats-server ${s.name} #${s.generation}` });
+      s.current = p;
+      try {
+        await p.waitFor(/Server is ready/, timeoutMs);
+        await untilAccepting(p, `connections on ${s.port}`, (connected) => tcpConnect({ host: '127.0.0.1', port: s.port }, connected), timeoutMs);
+        return;
+      } catch (err) {
+        await p.stop();
+        s.earlier += p.output();
+        // One of our ports taken in between (after a restart): try again, briefly.
+        if (attempt < 5 && /address already in use/i.test(p.output())) {
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+  };
+
+  const monitor = async (i: number, page: 'jsz' | 'routez' | 'connz' | 'healthz'): Promise<Record<string, unknown>> => {
+    const res = await fetch(`http://127.0.0.1:${slots[i]!.monitorPort}/${page}`, { signal: AbortSignal.timeout(2000) });
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  /**
+   * Whether server `i` has a route to every other running server, knows the meta leader, and says
+   * it is healthy (/healthz: its JetStream streams and consumers are current — a restarted server
+   * has caught up, so that killing another one leaves a quorum for every bucket).
+   */
+  const formed = async (i: number): Promise<boolean> => {
+    const others = slots.filter((s, j) => j !== i && s.current !== undefined && running(s.current)).length;
+    const [routez, jsz, health] = await Promise.all([monitor(i, 'routez'), monitor(i, 'jsz'), monitor(i, 'healthz')]);
+    const meta = jsz['meta_cluster'] as { leader?: string } | undefined;
+    return Number(routez['num_routes']) >= others && typeof meta?.leader === 'string' && meta.leader !== '' && health['status'] === 'ok';
+  };
+
+  const ready = async (ms = timeoutMs): Promise<void> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const live = slots.map((s, i) => ({ s, i })).filter(({ s }) => s.current !== undefined && running(s.current));
+      const states = await Promise.all(live.map(({ i }) => formed(i).catch(() => false)));
+      if (states.every(Boolean)) return;
+      if (Date.now() > deadline) {
+        const log = live.map(({ s }) => `--- ${s.name}\n${s.earlier}${s.current?.output() ?? ''}`).join('\n');
+        throw new Error(`the NATS cluster did not form within ${ms} ms (routes and a JetStream meta leader):\n${log}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      slots.map(async (s) => {
+        if (s.current !== undefined && running(s.current)) s.current.child.kill('SIGCONT');
+        await s.current?.stop();
+      }),
+    );
+    if (!stopped) {
+      stopped = true;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  onTestFinished(stop);
+
+  await Promise.all(slots.map((s) => launch(s)));
+  await ready();
+  const slot = (i: number): Slot => {
+    const s = slots[i];
+    if (s === undefined) throw new Error(`no NATS server #${i} (the cluster has ${size})`);
+    return s;
+  };
+  const servers = slots.map(
+    (s): NatsClusterServer => ({
+      name: s.name,
+      url: `nats://127.0.0.1:${s.port}`,
+      port: s.port,
+      monitorPort: s.monitorPort,
+      storeDir: s.storeDir,
+      get process() {
+        return s.current!;
+      },
+      get running() {
+        return s.current !== undefined && running(s.current);
+      },
+    }),
+  );
+  return {
+    servers,
+    get urls() {
+      return servers.map((s) => s.url);
+    },
+    urlsFrom: (i) => [...servers.slice(i), ...servers.slice(0, i)].map((s) => s.url),
+    output: (i) => slot(i).earlier + (slot(i).current?.output() ?? ''),
+    async kill(i, signal: NodeJS.Signals = 'SIGKILL') {
+      const p = slot(i).current;
+      if (p === undefined || !running(p)) return;
+      p.child.kill(signal);
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await p.exited;
+    },
+    async restart(i) {
+      if (stopped) throw new Error('NATS cluster: restart() after stop()');
+      const s = slot(i);
+      if (s.current !== undefined) {
+        if (running(s.current)) s.current.child.kill('SIGCONT');
+        await s.current.stop();
+        s.earlier += s.current.output();
+      }
+      await launch(s);
+      await ready();
+    },
+    ready,
+    monitor,
+    stop,
+  };
 }
 
 // ---- cluster nodes --------------------------------------------------------------------------

@@ -11,6 +11,11 @@
  *
  * With several upstream ports it alternates: each new connection goes to the next one in turn
  * (a client's every reconnect goes to another cluster node). Stopped when the test finishes.
+ *
+ * `partition(true)` cuts every link and refuses new ones (each is closed as soon as accepted)
+ * until `partition(false)`: a network partition between the proxy's clients and their upstream,
+ * which a client's reconnect attempts cannot cross (the cluster partition tests put one between
+ * a router node and nats-server).
  */
 import { connect as tcpConnect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -42,6 +47,7 @@ export class CuttingProxy {
   #next = 0;
   #ids = 0;
   #waiters: { count: number; resolve: () => void }[] = [];
+  #partitioned = false;
 
   private constructor(
     readonly server: Server,
@@ -91,6 +97,20 @@ export class CuttingProxy {
     return links.length;
   }
 
+  /** Whether new connections are refused (a partition is on). */
+  get partitioned(): boolean {
+    return this.#partitioned;
+  }
+
+  /**
+   * On: every open link is cut (`mode`) and new connections are closed as soon as accepted, until
+   * it is turned off again (the partition heals: new connections are forwarded as before).
+   */
+  partition(on: boolean, mode: CutMode = 'destroy'): void {
+    this.#partitioned = on;
+    if (on) this.cutAll(mode);
+  }
+
   /** Resolves once the proxy has accepted `count` connections in all (bounded by `ms`). */
   accepts(count: number, ms = 10_000): Promise<void> {
     if (this.#ids >= count) return Promise.resolve();
@@ -112,6 +132,11 @@ export class CuttingProxy {
   }
 
   #accept(client: Socket): void {
+    if (this.#partitioned) {
+      client.on('error', () => undefined);
+      client.destroy();
+      return;
+    }
     const target = this.targets[this.#next++ % this.targets.length]!;
     this.accepted.set(target, (this.accepted.get(target) ?? 0) + 1);
     const upstream = tcpConnect({ host: '127.0.0.1', port: target, noDelay: true });

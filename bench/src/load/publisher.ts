@@ -25,6 +25,8 @@ export class Publisher implements Role {
   #probe: RawPeer | undefined;
   #seq = 0;
   #probeSeq = 0;
+  /** Round-robin position in `job.topics`. */
+  #nextTopic = 0;
   /** The lowest sequence number every subscriber session in other workers has seen. */
   #othersSeq: number;
   #outstanding = 0;
@@ -87,7 +89,13 @@ export class Publisher implements Role {
 
   #publish(): void {
     const now = nowNs();
-    this.#peer?.publish(this.job.topic, [++this.#seq, now, this.#pad], this.job.mode.kind === 'window');
+    const topics = this.job.topics;
+    let topic = this.job.topic;
+    if (topics !== undefined) {
+      topic = topics[this.#nextTopic]!;
+      this.#nextTopic = this.#nextTopic + 1 === topics.length ? 0 : this.#nextTopic + 1;
+    }
+    this.#peer?.publish(topic, [++this.#seq, now, this.#pad], this.job.mode.kind === 'window');
     this.#counters.countSent(now);
   }
 

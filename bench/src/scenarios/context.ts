@@ -1,5 +1,6 @@
 /** What every scenario gets from the orchestrator, and the start-measure-stop wrapper they share. */
-import type { BenchOptions } from '../options.js';
+import type { BenchOptions, PayloadVariant } from '../options.js';
+import { variantLabel } from '../options.js';
 import type { Metric, Result, ScenarioName } from '../results.js';
 import { startTarget } from '../targets.js';
 import type { Target, TargetName, TargetOptions } from '../targets.js';
@@ -70,4 +71,34 @@ export async function measureOn(
     await target?.stop();
   }
   return result;
+}
+
+/**
+ * measureOn for one payload variant: the row carries its group (the case without the variant),
+ * size and serializer for the growth summary; fox speaks JSON only and skips other serializers.
+ */
+export async function measureVariant(
+  ctx: ScenarioContext,
+  scenario: ScenarioName,
+  group: string,
+  v: PayloadVariant,
+  targetName: TargetName,
+  measure: (target: Target) => Promise<Measured>,
+): Promise<Result> {
+  const caseName = `${group}${variantLabel(ctx.options, v)}`;
+  const tag = { group, payloadBytes: v.payloadBytes, serializer: v.serializer };
+  if (targetName === 'fox' && v.serializer !== 'json') {
+    return {
+      scenario,
+      case: caseName,
+      target: targetName,
+      ...tag,
+      error: 'skipped: fox-wamp speaks JSON only',
+      values: {},
+      ratios: {},
+      notes: [],
+      problems: [],
+    };
+  }
+  return { ...(await measureOn(ctx, scenario, caseName, targetName, {}, measure)), ...tag };
 }

@@ -47,6 +47,7 @@ export async function idle(ctx: ScenarioContext): Promise<Result[]> {
         return {
           values: {
             sessions: opened,
+            idleRssBytes: run.rssIdleBytes,
             rssDeltaBytes: delta,
             rssPerSessionBytes: opened > 0 ? delta / opened : Number.NaN,
             connectsPerSec: connectS > 0 ? opened / connectS : Number.NaN,

@@ -23,7 +23,8 @@ import { REALM } from '../targets.js';
 import type { TargetName } from '../targets.js';
 import type { Measured, ScenarioContext } from './context.js';
 import { measureOn, timing } from './context.js';
-import { latency, runLoad, total } from './load.js';
+import { fanOutValues } from './fanout.js';
+import { runLoad, total } from './load.js';
 
 /** The most patterns/exact may be for CPU per delivered EVENT. */
 export const PATTERN_CPU_LIMIT = 1.5;
@@ -148,9 +149,6 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
           };
           const phases = c.held.length > 0 ? [[holder], [subscribers], [publisher]] : [[subscribers], [publisher]];
           const run = await runLoad(ctx.benchDist, target, phases, timing(ctx));
-          const eventsPerSec = total(run.reports, 'subscribers', 'receivedInWindow') / run.windowS;
-          const published = total(run.reports, 'publisher', 'sent');
-          const h = latency(run.reports, 'subscribers');
           const setupMs = run.reports.find((r) => r.kind === 'holder')?.connectMs ?? Number.NaN;
           const stray = total(run.reports, 'holder', 'received');
           const wrongTopic = total(run.reports, 'subscribers', 'errors');
@@ -160,15 +158,7 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
             problems.push(`${wrongTopic} EVENTs with a missing or wrong Details.topic (expected ${TOPIC} for pattern subscriptions, none for exact)`);
           return {
             values: {
-              eventsPerSec,
-              publishesPerSec: total(run.reports, 'publisher', 'sentInWindow') / run.windowS,
-              p50Us: h.percentileUs(0.5),
-              p99Us: h.percentileUs(0.99),
-              cpuUsPerOp: run.targetCpuUsPerS / eventsPerSec,
-              targetCpuPct: run.targetCpuUsPerS / 1e4,
-              loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-              otherCpuPct: run.otherCpuUsPerS / 1e4,
-              deliveredPct: published > 0 ? (100 * total(run.reports, 'subscribers', 'received')) / (published * n) : Number.NaN,
+              ...fanOutValues(run, n, wrongTopic + total(run.reports, 'publisher', 'errors')),
               heldSubscriptions: c.held.length,
               subscribesPerSec: setupMs > 0 ? (1000 * c.held.length) / setupMs : Number.NaN,
               strayEvents: stray,
@@ -176,7 +166,6 @@ export async function patterns(ctx: ScenarioContext): Promise<Result[]> {
                 total(run.reports, 'subscribers', 'sessionsLost') +
                 total(run.reports, 'publisher', 'sessionsLost') +
                 total(run.reports, 'holder', 'sessionsLost'),
-              errors: wrongTopic + total(run.reports, 'publisher', 'errors'),
             },
             notes: [
               `published topic ${TOPIC}; ${n} subscriber sessions, one subscription each: ${c.matching.map((s) => `${s.match} '${s.topic}'`).join(', ')}`,

@@ -4,11 +4,11 @@
  * call (a call is 4 messages through the router: CALL, INVOCATION, YIELD, RESULT).
  */
 import type { Job } from '../ipc.js';
-import { transportTargets } from '../options.js';
+import { payloadVariants, transportTargets } from '../options.js';
 import type { Result } from '../results.js';
 import { REALM } from '../targets.js';
 import type { ScenarioContext } from './context.js';
-import { measureOn, timing } from './context.js';
+import { measureVariant, timing } from './context.js';
 import { latency, runLoad, split, total } from './load.js';
 
 const PROCEDURE = 'bench.echo';
@@ -19,40 +19,42 @@ export async function rpc(ctx: ScenarioContext): Promise<Result[]> {
   const results: Result[] = [];
   const o = ctx.options;
   for (const k of o.rpcCallers) {
-    for (const targetName of transportTargets(o)) {
-      results.push(
-        await measureOn(ctx, 'rpc', `K=${k}`, targetName, {}, async (target) => {
-          const endpoint = { url: target.url, realm: REALM, deflate: target.deflate };
-          const callee: Job = { kind: 'callee', endpoint, procedure: PROCEDURE };
-          const callers: Job[] = split(k, Math.min(MAX_PROCESSES, Math.ceil(k / CALLERS_PER_PROCESS))).map((count) => ({
-            kind: 'callers',
-            endpoint,
-            procedure: PROCEDURE,
-            callers: count,
-            window: o.rpcWindow,
-            payloadBytes: o.payloadBytes,
-            payloadKind: o.payloadKind,
-          }));
-          const run = await runLoad(ctx.benchDist, target, [[callee], callers], timing(ctx));
-          const callsPerSec = total(run.reports, 'callers', 'receivedInWindow') / run.windowS;
-          const h = latency(run.reports, 'callers');
-          return {
-            values: {
-              callsPerSec,
-              p50Us: h.percentileUs(0.5),
-              p99Us: h.percentileUs(0.99),
-              cpuUsPerOp: run.targetCpuUsPerS / callsPerSec,
-              targetCpuPct: run.targetCpuUsPerS / 1e4,
-              loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-              otherCpuPct: run.otherCpuUsPerS / 1e4,
-              sessionsLost: total(run.reports, 'callers', 'sessionsLost') + total(run.reports, 'callee', 'sessionsLost'),
-              errors: total(run.reports, 'callers', 'errors'),
-            },
-            notes: [`${o.rpcWindow} calls in flight per caller`],
-            problems: run.problems,
-          };
-        }),
-      );
+    for (const v of payloadVariants(o)) {
+      for (const targetName of transportTargets(o)) {
+        results.push(
+          await measureVariant(ctx, 'rpc', `K=${k}`, v, targetName, async (target) => {
+            const endpoint = { url: target.url, realm: REALM, deflate: target.deflate, serializer: v.serializer };
+            const callee: Job = { kind: 'callee', endpoint, procedure: PROCEDURE };
+            const callers: Job[] = split(k, Math.min(MAX_PROCESSES, Math.ceil(k / CALLERS_PER_PROCESS))).map((count) => ({
+              kind: 'callers',
+              endpoint,
+              procedure: PROCEDURE,
+              callers: count,
+              window: o.rpcWindow,
+              payloadBytes: v.payloadBytes,
+              payloadKind: o.payloadKind,
+            }));
+            const run = await runLoad(ctx.benchDist, target, [[callee], callers], timing(ctx));
+            const callsPerSec = total(run.reports, 'callers', 'receivedInWindow') / run.windowS;
+            const h = latency(run.reports, 'callers');
+            return {
+              values: {
+                callsPerSec,
+                p50Us: h.percentileUs(0.5),
+                p99Us: h.percentileUs(0.99),
+                cpuUsPerOp: run.targetCpuUsPerS / callsPerSec,
+                targetCpuPct: run.targetCpuUsPerS / 1e4,
+                loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
+                otherCpuPct: run.otherCpuUsPerS / 1e4,
+                sessionsLost: total(run.reports, 'callers', 'sessionsLost') + total(run.reports, 'callee', 'sessionsLost'),
+                errors: total(run.reports, 'callers', 'errors'),
+              },
+              notes: [`${o.rpcWindow} calls in flight per caller`],
+              problems: run.problems,
+            };
+          }),
+        );
+      }
     }
   }
   return results;

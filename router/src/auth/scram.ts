@@ -18,7 +18,6 @@
  * `derive_scram_credential` write them), never the password: it never runs the KDF.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { argon2id } from 'hash-wasm';
 import type { Dict } from '@switchboard/schemas';
 import { ErrorUri } from '@switchboard/schemas';
 import { refusal } from '../core/outcome.js';
@@ -82,6 +81,8 @@ export async function saltedPassword(
   const secret = Buffer.from(dialect === 'wamp-scram' ? password.normalize('NFKC') : password, 'utf8');
   if (kdf === 'pbkdf2') return pbkdf2Sync(secret, salt, iterations, 32, 'sha256');
   if (memory === undefined) throw new Error('argon2id needs a memory cost (KiB)');
+  // hash-wasm (argon2) is loaded on first use: most routers and clients never derive an argon2id key.
+  const { argon2id } = await import('hash-wasm');
   const hash = await argon2id({ password: secret, salt, parallelism: 1, iterations, memorySize: memory, hashLength: 32, outputType: 'binary' });
   if (dialect === 'wamp-scram') return Buffer.from(hash);
   return Buffer.from(Buffer.from(hash).toString('base64').replace(/=+$/, ''), 'ascii');

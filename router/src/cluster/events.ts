@@ -2,7 +2,10 @@
  * Pub/sub across nodes, for one realm. A publication delivered here is published once on its
  * topic's subject; this node listens on the subjects of its own subscriptions only (interest, not
  * a firehose: one NATS subscription per subject, however many subscriptions share it) and
- * delivers what arrives through its realm's broker, exactly as a local publication. Overlapping
+ * delivers what arrives through its realm's broker, exactly as a local publication. An event
+ * larger than NATS's max_payload crosses in chunks (node.ts). An acknowledged publication's
+ * PUBLISHED waits until NATS confirmed its event (and, retained, until the bucket has it).
+ * Overlapping
  * NATS subscriptions (`a.>` and `a.b`) bring a publication twice: the second copy is dropped by
  * its origin's sequence number (NATS keeps one publisher's order). A retained publication is also
  * kept in the `retained` bucket, which every node mirrors into its broker.
@@ -11,6 +14,8 @@ import type { KvEntry } from '@nats-io/kv';
 import type { Dict, Kwargs, WireArgs } from '@switchboard/schemas';
 import type { DeliveryPlan, Subscription } from '../broker/broker.js';
 import type { Endpoint } from '../core/endpoint.js';
+import { CLUSTER_UNAVAILABLE, RefusalError, overLimit, refusal } from '../core/outcome.js';
+import { logRefusal } from '../log.js';
 import type { PubSub } from '../realm/pubsub.js';
 import type { Interest, NodeLink } from './link.js';
 import { decodeCluster, encodeCluster } from './wire.js';
@@ -19,10 +24,13 @@ import type { ClusterMessage, EventEnvelope } from './wire.js';
 /** What forwarding needs of its realm: its name and the delivery of another node's publications. */
 export type EventSink = Pick<PubSub, 'name' | 'deliverRemote' | 'retainRemote'>;
 
-export type EventNode = Pick<NodeLink, 'self' | 'names' | 'log' | 'publish' | 'subscribe' | 'nextSeq'> & {
+export type EventNode = Pick<NodeLink, 'self' | 'names' | 'log' | 'publish' | 'publishConfirmed' | 'maxPayload' | 'subscribe' | 'nextSeq' | 'stats'> & {
   /** Keeps a retained publication in the cluster (the `retained` bucket). */
   readonly buckets: { readonly retained: { put(key: string, value: Uint8Array): Promise<unknown> } };
 };
+
+/** The bound of a retained event in the cluster: one KV value, one NATS message (`limit` of the ERROR's kwargs). */
+const RETAINED_LIMIT = 'nats.max_payload';
 
 export class EventForwarding {
   /** NATS subscriptions of this node's topic subscriptions, by subject, with how many share each. */
@@ -42,8 +50,19 @@ export class EventForwarding {
     readonly realm: EventSink,
   ) {}
 
-  /** A publication was delivered here (a session's or the router's): to the nodes that want it. */
-  forward(plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined, retain: boolean, acknowledged: boolean): void {
+  /**
+   * A publication was delivered here (a session's or the router's): to the nodes that want it.
+   * Acknowledged: a promise the PUBLISHED waits for (node.ts publishConfirmed; with retain, the
+   * bucket's write too), rejected with the publisher's refusal.
+   */
+  forward(
+    plan: DeliveryPlan<Endpoint>,
+    details: Dict,
+    args: WireArgs | undefined,
+    kwargs: Kwargs | undefined,
+    retain: boolean,
+    acknowledged: boolean,
+  ): Promise<void> | undefined {
     const envelope: EventEnvelope = {
       kind: 'e',
       node: this.node.self,
@@ -61,17 +80,47 @@ export class EventForwarding {
       bytes = encodeCluster(envelope);
     } catch (err) {
       this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: publication cannot be encoded; delivered on this node only');
-      return;
+      return acknowledged
+        ? Promise.reject(new RefusalError(refusal(CLUSTER_UNAVAILABLE, 'the event cannot be encoded for the other nodes; it was delivered on this node only')))
+        : undefined;
     }
-    this.node.publish(this.node.names.event(this.realm.name, plan.topic), bytes, acknowledged);
+    const subject = this.node.names.event(this.realm.name, plan.topic);
+    let confirmed: Promise<void> | undefined;
+    if (acknowledged) confirmed = this.node.publishConfirmed(subject, bytes);
+    else this.node.publish(subject, bytes);
     if (retain) {
-      const publication = plan.publication;
-      this.#retaining.add(publication);
-      this.node.buckets.retained.put(this.node.names.retainedKey(this.realm.name, plan.topic), bytes).catch((err: unknown) => {
-        this.#retaining.delete(publication);
-        this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
-      });
+      const stored = this.#retain(plan, bytes, acknowledged);
+      if (acknowledged) confirmed = Promise.all([confirmed, stored]).then(() => undefined);
+      else stored.catch(() => undefined);
     }
+    return confirmed;
+  }
+
+  /**
+   * Keeps a retained publication in the `retained` bucket (one value per topic, so at most the
+   * server's max_payload: a larger event stays retained on this node only, logged and counted).
+   * Rejects with the refusal an acknowledged publisher gets (its ERROR counts the limit).
+   */
+  #retain(plan: DeliveryPlan<Endpoint>, bytes: Uint8Array, acknowledged: boolean): Promise<unknown> {
+    const maxPayload = this.node.maxPayload;
+    if (bytes.length > maxPayload) {
+      if (!acknowledged) this.node.stats.limitExceeded(RETAINED_LIMIT);
+      logRefusal(
+        this.node.log,
+        'cluster_retained_too_large',
+        { topic: plan.topic, bytes: bytes.length, max: maxPayload },
+        "cluster: a retained event larger than NATS's max_payload is retained on this node only",
+        'warn',
+      );
+      return Promise.reject(new RefusalError(overLimit({ limit: RETAINED_LIMIT, value: maxPayload })));
+    }
+    const publication = plan.publication;
+    this.#retaining.add(publication);
+    return this.node.buckets.retained.put(this.node.names.retainedKey(this.realm.name, plan.topic), bytes).catch((err: unknown) => {
+      this.#retaining.delete(publication);
+      this.node.log.warn({ topic: plan.topic, err: (err as Error).message }, 'cluster: retained event not stored in the cluster');
+      throw new RefusalError(refusal(CLUSTER_UNAVAILABLE, 'the retained event was not stored in the cluster; it was delivered'));
+    });
   }
 
   /** A subscription was created here: listen on its subject. */

@@ -5,6 +5,7 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Logger } from '../log.js';
+import type { RouterStats } from '../stats.js';
 import type { ClusterNames } from './names.js';
 
 export interface ClusterBuckets {
@@ -28,17 +29,35 @@ export interface NodeLink {
   readonly incarnation: number;
   readonly names: ClusterNames;
   readonly log: Logger;
+  /** The router's counters (what the cluster drops or refuses is counted there). */
+  readonly stats: Pick<RouterStats, 'limitExceeded'>;
   readonly buckets: ClusterBuckets;
   /** Whether entries of `node` (from that incarnation) count. */
   isLive(node: string, incarnation: number): boolean;
   /** Whether a node (any incarnation) is alive for this node. */
   isAlive(node: string): boolean;
+  /** Whether the NATS connection is up now (a bucket operation while it is down waits for its timeout). */
+  connected(): boolean;
+  /**
+   * Whether this node's view of the others can be trusted: connected and, since the last
+   * reconnect, every node it knew alive before the cut heard again (two heartbeats at the least), or
+   * a node timeout passed (a node just back from a partition takes the others for dead until then,
+   * and must not act on that).
+   */
+  settled(): boolean;
   /** A node seen in a bucket before any heartbeat of it: presumed alive for one timeout. */
   presume(node: string, incarnation: number): void;
   /** Publishes to a node's own subject; false when NATS cannot take it. */
   sendToNode(node: string, bytes: Uint8Array): boolean;
-  /** Publishes on a subject (`now`: hand it to NATS at once). */
+  /** Publishes on a subject (`now`: hand it to NATS at once); false (logged, counted) when it cannot. */
   publish(subject: string, bytes: Uint8Array, now?: boolean): boolean;
+  /**
+   * Publishes an acknowledged publication's event: resolves once NATS confirmed it, rejects with
+   * the publisher's refusal (a RefusalError) when it cannot.
+   */
+  publishConfirmed(subject: string, bytes: Uint8Array): Promise<void>;
+  /** The largest message NATS takes in one frame now (the server's max_payload). */
+  readonly maxPayload: number;
   subscribe(subject: string, onData: (data: Uint8Array) => void): Interest;
   /** This node's publication counter (receivers drop copies they have seen). */
   nextSeq(): number;

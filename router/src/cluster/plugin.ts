@@ -32,7 +32,7 @@ export class ClusterPlugin implements RealmPlugin {
 
   /** This node's link to NATS, made on first use (the first realm's install, or the JetStream event store before it). */
   connect(): Promise<ClusterNode> {
-    this.#node ??= ClusterNode.connect(this.config, this.log).then((node) => {
+    this.#node ??= ClusterNode.connect(this.config, this.log, this.core.stats).then((node) => {
       this.#connected = node;
       this.#resumeAcross(node);
       return node;

@@ -34,10 +34,14 @@ import { ClusterTestaments } from './testaments.js';
 import { encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
 
+/** How often a link tries to follow its buckets anew after a NATS server change (one second apart). */
+const REFOLLOW_TRIES = 30;
+
 export class RealmLink {
   /** This realm's keys in every bucket start with this. */
   readonly #prefix: string;
   readonly #watches: Watch[] = [];
+  #stopped = false;
   readonly events: EventForwarding;
   readonly sessions: SessionRegistry;
   readonly subscriptions: SubscriptionRegistry;
@@ -74,6 +78,7 @@ export class RealmLink {
       {
         name: realm.name,
         registrations: () => realm.dealer.registrations(),
+        registration: (procedure, match) => realm.dealer.lookup(procedure, match),
         revoke: (session, registration, reason) => void realm.rpc.revokeRegistration(session, registration, reason),
       },
       this.standIns,
@@ -84,7 +89,8 @@ export class RealmLink {
         registrationOf: (procedure, match) => realm.dealer.lookup(procedure, match),
         reserveInvocationId: (session) => realm.dealer.reserveInvocationId(session),
       },
-      (to, session, wire) => void node.sendToNode(to, encodeCluster({ kind: 'a', from: node.self, realm: realm.name, session, wire })),
+      (to, session, wire) => node.sendToNode(to, encodeCluster({ kind: 'a', from: node.self, realm: realm.name, session, wire })),
+      (fields, message) => node.log.warn(fields, message),
     );
     this.testaments = new ClusterTestaments(
       node,
@@ -123,8 +129,8 @@ export class RealmLink {
       },
       onPublished: (plan, details, args, kwargs, origin) => {
         // What came from another node is never forwarded again.
-        if (origin.kind === 'remote') return;
-        events.forward(plan, details, args, kwargs, origin.kind === 'session' && origin.retain, origin.kind === 'session' && origin.acknowledged);
+        if (origin.kind === 'remote') return undefined;
+        return events.forward(plan, details, args, kwargs, origin.kind === 'session' && origin.retain, origin.kind === 'session' && origin.acknowledged);
       },
       // A subscriber elsewhere is known to NATS, not to this node.
       wantsEvent: () => true,
@@ -170,6 +176,32 @@ export class RealmLink {
     this.#watches.push(...watches);
   }
 
+  /**
+   * After this node moved to another NATS server: the buckets are followed anew. A watch is a
+   * JetStream consumer on one server; when that server died, the client's watch may stay silent
+   * (measured: registrations made elsewhere never became callable here). The new watches deliver
+   * every key's current value (delete markers included) before the old ones stop; applying a
+   * value twice is harmless. While JetStream cannot answer yet, the old watches stay and this
+   * tries again, at most REFOLLOW_TRIES times.
+   */
+  refollow(attempt = 1): void {
+    if (this.#stopped) return;
+    void (async () => {
+      const old = this.#watches.splice(0);
+      try {
+        await this.load();
+      } catch (err) {
+        this.#watches.push(...old);
+        if (attempt >= REFOLLOW_TRIES) this.node.log.warn({ err: (err as Error).message }, 'cluster: buckets not followed anew after a NATS server change');
+        else setTimeout(() => this.refollow(attempt + 1), 1000).unref();
+        return;
+      }
+      for (const watch of old) watch.stop();
+      // Stopped meanwhile: the new watches go too.
+      if (this.#stopped) for (const watch of this.#watches.splice(0)) watch.stop();
+    })();
+  }
+
   /** Whether a session with this ID is on some node of the cluster (a new one must not take it). */
   hasSession(id: number): boolean {
     return this.sessions.has(id);
@@ -210,13 +242,18 @@ export class RealmLink {
     }
   }
 
-  /** After NATS comes back: this node's sessions, subscriptions and registrations are put back where missing. */
+  /**
+   * After NATS comes back, once the node has heard the live nodes again (node.ts): this node's
+   * sessions, subscriptions and registrations are put back where missing, and its entries for
+   * what is gone meanwhile are removed; a registration taken elsewhere meanwhile is revoked here.
+   */
   resync(): void {
     void (async () => {
       try {
         this.sessions.resync();
         this.subscriptions.resync();
         await this.claims.resync();
+        await this.testaments.resync();
       } catch (err) {
         this.node.log.warn({ err: (err as Error).message }, 'cluster: resync incomplete');
       }
@@ -224,6 +261,7 @@ export class RealmLink {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.events.stop();
     for (const watch of this.#watches) watch.stop();
     this.#watches.length = 0;

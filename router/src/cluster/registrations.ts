@@ -5,6 +5,15 @@
  * cluster-wide and a shared one keeps one policy. A callee leaving releases its claim; the node
  * that purges a dead node removes that node's callees. Every change of the bucket is mirrored
  * into stand-ins (stand-ins.ts).
+ *
+ * After a partition (this node cut off from NATS while the others were not), the bucket and this
+ * node's dealer disagree: the others took this node for dead and removed its callees, a callee
+ * here left without its release reaching the bucket, or a `single` registration was made on both
+ * sides. The bucket is the cluster's word: once the node has settled (it has heard the live
+ * nodes again), its registrations missing from the bucket are claimed again — a claim refused
+ * there is revoked here, with the refusal's URI as the reason — and its callees in the bucket
+ * that no longer exist here are removed. A change of the bucket that drops a callee of this node
+ * (a purge racing the heal, a node that took this one for dead) is answered the same way.
  */
 import type { KvEntry } from '@nats-io/kv';
 import type { MatchPolicy, SessionId } from '@switchboard/schemas';
@@ -30,6 +39,8 @@ function isRegistrationRecord(r: unknown): r is RegistrationRecord {
 export interface ClaimRealm {
   readonly name: string;
   registrations(): Iterable<Registration<Endpoint>>;
+  /** The registration of a procedure under a match policy here (callees: this node's sessions and stand-ins). */
+  registration(procedure: string, match: MatchPolicy): Registration<Endpoint> | undefined;
   /** Takes a registration back from a session whose claim was lost (while NATS was away). */
   revoke(session: Endpoint, registration: Registration<Endpoint>, reason: string): void;
 }
@@ -74,6 +85,14 @@ export class RegistrationClaims {
   async claim(session: Endpoint, procedure: string, match: MatchPolicy, invoke: InvocationPolicy, options: ClaimOptions): Promise<Refusal | undefined> {
     const key = this.#key(match, procedure);
     const mark = `${key}/${session.id}`;
+    if (!this.node.settled()) {
+      // Cut off from NATS: the registration holds here at once (a bucket operation would wait for
+      // its timeout), and is claimed by the resync once the node has settled after the reconnect.
+      // Just reconnected: the node takes the others for dead until it hears them; the same resync
+      // claims it then, rather than a claim now that would overwrite theirs.
+      this.node.log.warn({ procedure }, 'cluster: registration not claimed in the cluster yet (NATS unreachable or just back); claimed on resync');
+      return undefined;
+    }
     this.#claiming.add(mark);
     try {
       return await this.#claim(key, procedure, match, invoke, this.#callee(session, options));
@@ -157,6 +176,7 @@ export class RegistrationClaims {
   }
 
   onEntry(entry: KvEntry): void {
+    const before = this.#records.get(entry.key);
     if (entry.operation !== 'PUT') this.#records.delete(entry.key);
     else {
       const record = parseRecord<RegistrationRecord>(entry);
@@ -164,7 +184,17 @@ export class RegistrationClaims {
       for (const c of record.callees) this.node.presume(c.node, c.inc);
       this.#records.set(entry.key, record);
     }
-    this.standIns.reconcile(entry.key, this.#records.get(entry.key));
+    const record = this.#records.get(entry.key);
+    this.standIns.reconcile(entry.key, record);
+    // A callee of this node dropped from the key (a purge, a node that took this one for dead): claimed again.
+    if (before?.callees.some((c) => c.node === this.node.self) === true && this.node.settled()) {
+      const registration = this.realm.registration(before.procedure, before.match);
+      if (registration !== undefined) void this.#reclaim(registration).catch((err: unknown) => this.#unsettled(registration.procedure, err));
+    }
+  }
+
+  #unsettled(procedure: string, err: unknown): void {
+    this.node.log.warn({ procedure, err: (err as Error).message }, 'cluster: registration not reconciled with the cluster (retried on resync)');
   }
 
   /** A node came or went: every key's stand-ins follow. */
@@ -177,16 +207,43 @@ export class RegistrationClaims {
     for (const [key, record] of [...this.#records]) if (record.callees.some(dead)) await this.#removeCallees(key, dead);
   }
 
-  /** After NATS comes back: this node's registrations are claimed again where missing; one taken elsewhere meanwhile is revoked here. */
+  /**
+   * After NATS comes back (and the node has settled): this node's callees that no longer exist
+   * here leave the bucket, and its registrations are claimed again where missing; one taken
+   * elsewhere meanwhile is revoked here.
+   */
   async resync(): Promise<void> {
-    for (const registration of [...this.realm.registrations()]) {
-      for (const callee of [...registration.callees]) {
-        const session = callee.session;
-        if (this.standIns.has(session)) continue;
-        const key = this.#key(registration.match, registration.procedure);
-        const record = this.#records.get(key);
-        if (record?.callees.some((c) => c.node === this.node.self && c.session === session.id && c.inc === this.node.incarnation) === true) continue;
-        if (this.#claiming.has(`${key}/${session.id}`)) continue;
+    for (const [key, record] of [...this.#records]) {
+      if (record.callees.some((c) => this.#stale(key, record, c))) {
+        await this.#removeCallees(key, (c) => this.#stale(key, record, c));
+      }
+    }
+    for (const registration of [...this.realm.registrations()]) await this.#reclaim(registration);
+  }
+
+  /** A callee of this node in the bucket that is not (or no longer) one here: a leave whose release was lost, an earlier incarnation. */
+  #stale(key: string, record: RegistrationRecord, c: CalleeRecord): boolean {
+    if (c.node !== this.node.self) return false;
+    if (c.inc !== this.node.incarnation) return true;
+    if (this.#claiming.has(`${key}/${c.session}`)) return false;
+    const registration = this.realm.registration(record.procedure, record.match);
+    if (registration === undefined) return true;
+    for (const callee of registration.callees) if (callee.session.id === c.session && !this.standIns.has(callee.session)) return false;
+    return true;
+  }
+
+  /** Claims again, one by one, the callees of a registration here that the bucket does not hold; a refused claim is revoked here. */
+  async #reclaim(registration: Registration<Endpoint>): Promise<void> {
+    const key = this.#key(registration.match, registration.procedure);
+    for (const callee of [...registration.callees]) {
+      const session = callee.session;
+      if (this.standIns.has(session) || !registration.callees.includes(callee)) continue;
+      const record = this.#records.get(key);
+      if (record?.callees.some((c) => c.node === this.node.self && c.session === session.id && c.inc === this.node.incarnation) === true) continue;
+      const mark = `${key}/${session.id}`;
+      if (this.#claiming.has(mark)) continue;
+      this.#claiming.add(mark);
+      try {
         const refused = await this.#claim(
           key,
           registration.procedure,
@@ -194,13 +251,20 @@ export class RegistrationClaims {
           registration.invoke,
           this.#callee(session, { discloseCaller: callee.discloseCaller, forwardTimeout: callee.forwardTimeout }),
         );
-        if (refused !== undefined) {
+        if (refused !== undefined && registration.callees.includes(callee)) {
           this.node.log.warn(
             { procedure: registration.procedure, session: session.id, error: refused.error },
-            'cluster: registration taken elsewhere while NATS was away; revoked here',
+            'cluster: registration taken elsewhere while this node was cut off from NATS; revoked here',
           );
           this.realm.revoke(session, registration, refused.error);
+          // The other node's callee, kept out of this dealer by the registration revoked, comes in now.
+          this.standIns.reconcile(key, this.#records.get(key));
+        } else if (refused === undefined && !registration.callees.includes(callee)) {
+          // It left while its claim was in flight: its release may have come first.
+          await this.#removeCallees(key, (c) => c.node === this.node.self && c.session === session.id);
         }
+      } finally {
+        this.#claiming.delete(mark);
       }
     }
   }

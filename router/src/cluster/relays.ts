@@ -10,6 +10,7 @@ import type { ErrorMessage, RegistrationId, RequestId, SessionId, Yield } from '
 import { ErrorUri, MessageCode, isMatchPolicy, parseMessage, toWire } from '@switchboard/schemas';
 import type { MatchPolicy } from '@switchboard/schemas';
 import type { Endpoint } from '../core/endpoint.js';
+import { LIMIT_EXCEEDED } from '../core/outcome.js';
 
 /** An INVOCATION relayed from another node to a session here. */
 interface Relay {
@@ -30,8 +31,8 @@ export interface RelayRealm {
   reserveInvocationId(session: Endpoint): RequestId;
 }
 
-/** Sends a WAMP message (as its wire array) to the caller's node, for session `session` there. */
-export type AnswerToNode = (node: string, session: SessionId, wire: unknown[]) => void;
+/** Sends a WAMP message (as its wire array) to the caller's node, for session `session` there; false when NATS does not take it. */
+export type AnswerToNode = (node: string, session: SessionId, wire: unknown[]) => boolean;
 
 export class InvocationRelays {
   /** Invocations relayed to sessions here: by session, by the request ID given here. */
@@ -42,6 +43,7 @@ export class InvocationRelays {
   constructor(
     readonly realm: RelayRealm,
     readonly answer: AnswerToNode,
+    readonly warn: (fields: Record<string, unknown>, message: string) => void = () => undefined,
   ) {}
 
   /** How many invocations are relayed now (tests, diagnostics). */
@@ -55,7 +57,9 @@ export class InvocationRelays {
     const session = this.realm.sessions.get(id);
     if (msg.code === MessageCode.Invocation) {
       const origin = msg.request;
-      const refuse = (error: string, text: string): void => this.answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
+      const refuse = (error: string, text: string): void => {
+        this.answer(from, id, [MessageCode.Error, MessageCode.Invocation, origin, {}, error, [text]]);
+      };
       if (session === undefined || !session.live) return refuse(ErrorUri.Canceled, 'callee left the realm before answering');
       // The caller's node saw an attached stand-in; the session here has no transport. [ap_session_resumption]
       if (session.attached === false) return refuse(ErrorUri.SessionUnattached, 'the callee is detached (its session may resume)');
@@ -90,8 +94,21 @@ export class InvocationRelays {
     const relay = this.#relays.get(session)?.get(msg.request);
     if (relay === undefined) return false;
     const final = !(msg.code === MessageCode.Yield && msg.options['progress'] === true);
-    if (final) this.#end(session, msg.request, `${relay.from}/${session.id}/${relay.origin}`);
-    this.answer(relay.from, session.id, toWire({ ...msg, request: relay.origin }));
+    const relayKey = `${relay.from}/${session.id}/${relay.origin}`;
+    if (final) this.#end(session, msg.request, relayKey);
+    if (this.answer(relay.from, session.id, toWire({ ...msg, request: relay.origin }))) return true;
+    // Not relayed (larger than any node takes, or NATS closed): the caller gets a small ERROR
+    // instead of waiting for its timeout, when NATS takes that; the call ends here either way.
+    this.warn({ session: session.id, node: relay.from }, "cluster: a callee's answer could not be relayed to the caller's node; it gets an ERROR");
+    if (!final) this.#end(session, msg.request, relayKey);
+    this.answer(relay.from, session.id, [
+      MessageCode.Error,
+      MessageCode.Invocation,
+      relay.origin,
+      {},
+      LIMIT_EXCEEDED,
+      ["the callee's answer could not be relayed to the caller's node (larger than cluster.maxReassemblyBytes, or NATS unavailable)"],
+    ]);
     return true;
   }
 

@@ -140,6 +140,12 @@ export class ClusterResume implements ResumeSource {
   readonly #taking = new Map<SessionId, number>();
   /** Sessions whose expiry lost to a claim: ended if the claimer never asks for them. */
   readonly #claimed = new Map<SessionId, NodeJS.Timeout>();
+  /**
+   * Records this node failed to delete while NATS was away (session → the revision it wrote):
+   * deleted at the resync, at that revision (a record rewritten since is another's), so that a
+   * session that ended during a partition leaves no record behind.
+   */
+  readonly #lostDeletes = new Map<SessionId, number>();
   #nextTake = 0;
   readonly #timeoutMs: number;
   readonly #maxPending: number;
@@ -217,7 +223,8 @@ export class ClusterResume implements ResumeSource {
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
-      this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not deleted');
+      this.node.log.warn({ session, err: (err as Error).message }, 'cluster: resumable record not deleted (retried when NATS is back)');
+      this.#lostDeletes.set(session, revision);
       return true;
     }
   }
@@ -359,11 +366,13 @@ export class ClusterResume implements ResumeSource {
       let msg: WampMessage;
       try {
         msg = parseMessage(m.wire);
-      } catch {
+      } catch (err) {
+        this.node.log.warn({ session: m.session, from: m.from, err: (err as Error).message }, 'cluster: unreadable forwarded answer dropped');
         return;
       }
-      if (this.host?.deliver(m.session, msg, m.from) !== true)
-        this.node.log.debug({ session: m.session }, 'cluster: forwarded answer for a session not held here dropped');
+      // The registry says (a warning and a counter) when it cannot place the answer.
+      if (this.host === undefined) this.node.log.warn({ session: m.session, from: m.from }, 'cluster: forwarded answer dropped: no session registry yet');
+      else this.host.deliver(m.session, msg, m.from);
     }
   }
 
@@ -378,7 +387,9 @@ export class ClusterResume implements ResumeSource {
         snapshot = await this.host.handOver(
           session,
           (msg) => {
-            this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self }));
+            // Its caller waits for it on the other node: a forward NATS cannot take is said.
+            if (!this.node.sendToNode(from, encodeCluster({ kind: 'f', session, wire: toWire(msg), from: this.node.self })))
+              this.node.log.warn({ session, to: from, code: msg.code }, 'cluster: forwarded answer not sent (NATS connection closed)');
           },
           answers,
         );
@@ -412,10 +423,15 @@ export class ClusterResume implements ResumeSource {
 
   /**
    * After NATS comes back: this node's records that are missing (a nats-server restart loses the
-   * memory bucket) are written again; one another node claimed meanwhile is left alone.
+   * memory bucket) are written again; one another node claimed meanwhile is left alone; the
+   * deletes lost while NATS was away are made.
    */
   resync(): void {
     const { resumable } = this.node.buckets;
+    for (const [session, revision] of [...this.#lostDeletes]) {
+      this.#lostDeletes.delete(session);
+      resumable.delete(this.#key(session), { previousSeq: revision }).catch(() => undefined);
+    }
     for (const session of [...this.#held.keys()]) {
       void this.#enqueue(session, async (h) => {
         if (h.record === undefined) return;

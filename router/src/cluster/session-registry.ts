@@ -17,6 +17,12 @@ interface SessionRecord {
   details: Dict;
 }
 
+/** A record as last seen, with the bucket revision it was read at. */
+interface Seen {
+  record: SessionRecord;
+  revision: number;
+}
+
 /** What the registry needs of its realm. */
 export interface SessionRealm {
   readonly name: string;
@@ -26,7 +32,7 @@ export interface SessionRealm {
 export class SessionRegistry {
   readonly #prefix: string;
   /** The sessions bucket, as last seen, by session ID. */
-  readonly #sessions = new Map<number, SessionRecord>();
+  readonly #sessions = new Map<number, Seen>();
 
   constructor(
     readonly node: NodeLink,
@@ -67,7 +73,7 @@ export class SessionRegistry {
     const record = parseRecord<SessionRecord>(entry);
     if (record === undefined || typeof record.node !== 'string') return;
     this.node.presume(record.node, record.inc);
-    this.#sessions.set(id, record);
+    this.#sessions.set(id, { record, revision: entry.revision });
   }
 
   has(id: number): boolean {
@@ -77,18 +83,18 @@ export class SessionRegistry {
   /** Sessions of the realm on other live nodes (meta API). */
   remoteSessions(): Dict[] {
     const out: Dict[] = [];
-    for (const record of this.#sessions.values()) if (this.#remote(record)) out.push(record.details);
+    for (const { record } of this.#sessions.values()) if (this.#remote(record)) out.push(record.details);
     return out;
   }
 
   remoteSession(id: number): Dict | undefined {
-    const record = this.#sessions.get(id);
+    const record = this.#sessions.get(id)?.record;
     return record !== undefined && this.#remote(record) ? record.details : undefined;
   }
 
   /** wamp.session.kill of a session on another node; false if there is none. */
   killRemote(id: number, reason: string, message: string, silent: boolean): boolean {
-    const record = this.#sessions.get(id);
+    const record = this.#sessions.get(id)?.record;
     if (record === undefined || !this.#remote(record)) return false;
     return this.node.sendToNode(record.node, encodeCluster({ kind: 'k', realm: this.realm.name, session: id as SessionId, reason, message, silent }));
   }
@@ -97,13 +103,25 @@ export class SessionRegistry {
     return record.node !== this.node.self && this.node.isLive(record.node, record.inc);
   }
 
-  /** After NATS comes back: this node's sessions are put back. */
+  /**
+   * After NATS comes back (and the node has settled): this node's sessions are put back, and its
+   * records of sessions that are gone — one that left while NATS was away, whose delete was lost;
+   * an earlier incarnation's — are removed (at the revision seen: a session that moved to another
+   * node meanwhile has a newer record, left alone). No ghost outlives a partition.
+   */
   resync(): void {
     for (const session of this.realm.sessions.values()) if (session.live && isListed(session)) this.#put(session);
+    for (const [id, { record, revision }] of this.#sessions) {
+      if (record.node !== this.node.self) continue;
+      const local = this.realm.sessions.get(id as SessionId);
+      if (record.inc === this.node.incarnation && local?.live === true && isListed(local)) continue;
+      this.node.buckets.sessions.delete(this.node.names.sessionKey(this.realm.name, id), { previousSeq: revision }).catch(() => undefined);
+    }
   }
 
   /** Removes a dead node's sessions from the bucket. */
   async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<void> {
-    for (const [id, record] of [...this.#sessions]) if (dead(record)) await this.node.buckets.sessions.delete(this.node.names.sessionKey(this.realm.name, id));
+    for (const [id, { record }] of [...this.#sessions])
+      if (dead(record)) await this.node.buckets.sessions.delete(this.node.names.sessionKey(this.realm.name, id));
   }
 }

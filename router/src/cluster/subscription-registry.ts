@@ -5,7 +5,7 @@
  * speak of one subscription per (topic, match) with the subscribers of every node.
  */
 import type { KvEntry } from '@nats-io/kv';
-import type { MatchPolicy } from '@switchboard/schemas';
+import type { MatchPolicy, SubscriptionId } from '@switchboard/schemas';
 import type { Broker, Subscription } from '../broker/broker.js';
 import type { RemoteSubscription } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
@@ -26,6 +26,8 @@ export interface SubscriptionRecord extends RemoteSubscription {
 export class SubscriptionRegistry {
   /** The subscriptions bucket, as last seen, by key. */
   readonly #records = new Map<string, SubscriptionRecord>();
+  /** The revision each record was read at (a stale one of this node is deleted at it). */
+  readonly #revisions = new Map<string, number>();
   /** This node's subscriptions whose record is to be written (once per turn, however many changes). */
   readonly #dirty = new Set<Subscription<Endpoint>>();
   #flushing = false;
@@ -71,13 +73,21 @@ export class SubscriptionRegistry {
 
   onEntry(entry: KvEntry): void {
     if (entry.operation !== 'PUT') {
+      const before = this.#records.get(entry.key);
       this.#records.delete(entry.key);
+      this.#revisions.delete(entry.key);
+      // Removed by a node that took this one for dead: still here, so back in.
+      if (before?.node === this.node.self) {
+        const here = this.realm.broker.getSubscription(before.id as SubscriptionId);
+        if (here !== undefined && here.subscribers.size > 0) this.touch(here);
+      }
       return;
     }
     const record = parseRecord<SubscriptionRecord>(entry);
     if (record === undefined || typeof record.node !== 'string' || !Array.isArray(record.subscribers)) return;
     this.node.presume(record.node, record.inc);
     this.#records.set(entry.key, record);
+    this.#revisions.set(entry.key, entry.revision);
   }
 
   /** Subscriptions held on the other live nodes (meta API). */
@@ -87,9 +97,19 @@ export class SubscriptionRegistry {
     return out;
   }
 
-  /** After NATS comes back: this node's subscriptions are written again. */
+  /**
+   * After NATS comes back (and the node has settled): this node's subscriptions are written
+   * again, and its records of subscriptions gone meanwhile (a delete lost while NATS was away, an
+   * earlier incarnation's) are removed at the revision seen.
+   */
   resync(): void {
-    for (const subscription of this.realm.broker.subscriptions()) this.#put(subscription);
+    for (const subscription of this.realm.broker.subscriptions()) this.touch(subscription);
+    for (const [key, record] of this.#records) {
+      if (record.node !== this.node.self) continue;
+      const here = this.realm.broker.getSubscription(record.id as SubscriptionId);
+      if (record.inc === this.node.incarnation && here !== undefined && here.subscribers.size > 0) continue;
+      this.node.buckets.subscriptions.delete(key, { previousSeq: this.#revisions.get(key) }).catch(() => undefined);
+    }
   }
 
   /** Removes a dead node's subscriptions from the bucket. */

@@ -43,6 +43,22 @@ export class ClusterTestaments {
     done.catch((err: unknown) => this.node.log.warn({ session: session.id, err: (err as Error).message }, 'cluster: testaments not stored in the cluster'));
   }
 
+  /**
+   * After NATS comes back (and the node has settled): this node's copies for sessions that are
+   * gone (a leave whose delete was lost while NATS was away) are removed, so that no purge
+   * publishes them later.
+   */
+  async resync(): Promise<void> {
+    const kv = this.node.buckets.testaments;
+    const keys: string[] = [];
+    for await (const key of await kv.keys(`${this.prefix}${this.node.self}.>`)) keys.push(key);
+    for (const key of keys) {
+      const id = Number(key.slice(key.lastIndexOf('.') + 1));
+      if (this.realm.sessions.get(id as SessionId)?.live === true) continue;
+      await kv.delete(key);
+    }
+  }
+
   /** A dead node's testaments, published by the node that purges it (once), as its sessions would have. */
   async publishDead(node: string, inc: number): Promise<void> {
     const kv = this.node.buckets.testaments;

@@ -5,10 +5,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { Ajv } from 'ajv';
-import type { ValidateFunction } from 'ajv';
 import type { MatchPolicy, SerializerName, UriCheck } from '@switchboard/schemas';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, schemaUrl } from '@switchboard/schemas';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
 import type { ListenerAuthConfig, RoleConfig } from '../auth/index.js';
 import { authProblems, listenerAuthProblems } from '../auth/check.js';
 import { permissionProblems } from '../auth/permissions.js';
@@ -24,7 +22,8 @@ import { convertCrossbar, isCrossbarConfig } from './crossbar.js';
 import { bridgeProblems, integrationProblems, resolveHttpBridge } from '../http/bridge/config.js';
 import type { HttpBridgeConfig, HttpBridgeFile, HttpIntegrationsFile } from '../http/bridge/config.js';
 import { substituteEnv } from './env.js';
-import { PATTERN_DESCRIPTION, jsonSyntaxProblem, schemaProblems } from './errors.js';
+import { jsonSyntaxProblem, schemaProblems } from './errors.js';
+import { configValidator } from './validator.js';
 import type { Environment } from './env.js';
 import type * as Schema from './schema-types.js';
 
@@ -122,10 +121,25 @@ export const DEFAULT_STORE: Readonly<StoreConfig> = {
 
 export interface ClusterConfig {
   node: string;
-  nats: { servers: string[]; user?: string; password?: string; token?: string; name: string };
+  nats: {
+    servers: string[];
+    /** Whether the servers are tried in a random order (else as listed). */
+    randomize: boolean;
+    /** JetStream replicas of the cluster's KV buckets (and, by default, of the history streams). */
+    replicas: 1 | 3 | 5;
+    user?: string;
+    password?: string;
+    token?: string;
+    name: string;
+  };
   prefix: string;
   heartbeatMs: number;
   nodeTimeoutMs: number;
+  maxReassemblyBytes: number;
+  maxReassemblyTotalBytes: number;
+  maxPartialMessages: number;
+  chunkTimeoutMs: number;
+  publishAckTimeoutMs: number;
 }
 
 /** A `websocket` listener as written (see the schema's descriptions in schema-types.ts). */
@@ -383,22 +397,9 @@ export class ConfigError extends Error {
   }
 }
 
-let validator: ValidateFunction | undefined;
-
-function validate(): ValidateFunction {
-  if (validator === undefined) {
-    const schema: unknown = JSON.parse(readFileSync(schemaUrl('router-config'), 'utf8'));
-    // verbose: each error carries its schema and value, for suggestions and pattern words (errors.ts).
-    const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-    ajv.addKeyword({ keyword: PATTERN_DESCRIPTION, schemaType: 'string' });
-    validator = ajv.compile(schema as object);
-  }
-  return validator;
-}
-
 /** Checks a parsed config object; throws ConfigError listing every problem (schema and semantic) at once. */
 export function checkConfig(value: unknown, source = 'config'): RouterConfigFile {
-  const check = validate();
+  const check = configValidator();
   const problems = check(value) ? [] : schemaProblems(check.errors ?? []);
   problems.push(...semanticProblems(value));
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -756,7 +757,8 @@ export function resolveConfig(file: RouterConfigFile = {}): RouterConfig {
         : { host: file.metrics.host ?? '127.0.0.1', port: file.metrics.port ?? 9464, path: file.metrics.path ?? '/metrics' },
     ...(file.httpIntegrations !== undefined && { httpIntegrations: file.httpIntegrations }),
     ...(file.cluster !== undefined && { cluster: resolveCluster(file.cluster) }),
-    store: { ...DEFAULT_STORE, ...file.store },
+    // History streams have the cluster's replicas unless the store block says otherwise.
+    store: { ...DEFAULT_STORE, replicas: file.cluster?.nats.replicas ?? DEFAULT_STORE.replicas, ...file.store },
   };
 }
 
@@ -768,9 +770,14 @@ function resolveCluster(file: ClusterFile): ClusterConfig {
       .slice(0, 40)}-${process.pid}`;
   return {
     node,
-    nats: { ...file.nats, name: file.nats.name ?? `switchboard-${node}` },
+    nats: { ...file.nats, randomize: file.nats.randomize ?? true, replicas: file.nats.replicas ?? 1, name: file.nats.name ?? `switchboard-${node}` },
     prefix: file.prefix ?? 'sb',
     heartbeatMs: file.heartbeatMs ?? 1000,
     nodeTimeoutMs: file.nodeTimeoutMs ?? 3000,
+    maxReassemblyBytes: file.maxReassemblyBytes ?? 64 * 1024 * 1024,
+    maxReassemblyTotalBytes: file.maxReassemblyTotalBytes ?? 128 * 1024 * 1024,
+    maxPartialMessages: file.maxPartialMessages ?? 64,
+    chunkTimeoutMs: file.chunkTimeoutMs ?? 10_000,
+    publishAckTimeoutMs: file.publishAckTimeoutMs ?? 5000,
   };
 }

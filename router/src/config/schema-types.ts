@@ -136,7 +136,7 @@ export interface RouterConfigFile {
      */
     expiryIntervalMs?: number;
     /**
-     * jetstream: replicas of each realm's history stream (at most the number of JetStream servers).
+     * jetstream: replicas of each realm's history stream (at most the number of JetStream servers). Default: cluster.nats.replicas.
      */
     replicas?: number;
     /**
@@ -157,11 +157,15 @@ export interface RouterConfigFile {
      */
     nats: {
       /**
-       * NATS URLs, e.g. nats://127.0.0.1:4222.
+       * NATS URLs, e.g. nats://127.0.0.1:4222. For a NATS cluster, list every server: the node connects to one of them and, when it is lost, moves to another (also to servers the cluster announces).
        *
        * @minItems 1
        */
       servers: string[];
+      /**
+       * true: try the servers in a random order, which spreads the router nodes over the NATS servers. false: in the order listed (put the NATS server next to this node first).
+       */
+      randomize?: boolean;
       user?: string;
       /**
        * May be "$VAR" to read it from the environment.
@@ -175,6 +179,10 @@ export interface RouterConfigFile {
        * Connection name shown by NATS monitoring (default switchboard-<node>).
        */
       name?: string;
+      /**
+       * JetStream replicas of every KV bucket the cluster makes (sessions, registrations, subscriptions, retained events, testaments, resumable sessions) and, unless store.replicas says otherwise, of the jetstream store's history streams. 1 for a single nats-server; 3 (or 5) for a NATS cluster of at least that many JetStream servers, so that the buckets survive the loss of one (two) of them. A value the NATS servers cannot honour stops the router at start. An existing bucket with other replicas is scaled to this value at start.
+       */
+      replicas?: 1 | 3 | 5;
     };
     /**
      * First token of every subject and part of every KV bucket name, so that several clusters can share one NATS.
@@ -188,6 +196,26 @@ export interface RouterConfigFile {
      * A node not heard from for this long is taken as dead: its sessions, subscriptions and registrations are removed and calls routed to it fail with wamp.error.canceled.
      */
     nodeTimeoutMs?: number;
+    /**
+     * A message between nodes larger than the NATS server's max_payload crosses in chunks. This bounds the largest such message (a node refuses to send a larger one: an acknowledged PUBLISH gets ERROR switchboard.error.limit_exceeded, a call ERROR wamp.error.canceled) and the bytes of partial messages a node holds from one other node at once. The default (64 MiB) takes the MessagePack form of the largest WAMP message a listener accepts by default (16 MiB), which can be larger than its JSON.
+     */
+    maxReassemblyBytes?: number;
+    /**
+     * The bytes of partial chunked messages a node holds from all other nodes together; past it a new chunked message is dropped (counted in switchboard_cluster_chunks_dropped_total).
+     */
+    maxReassemblyTotalBytes?: number;
+    /**
+     * Chunked messages a node reassembles from one other node at once, and 4 times as many from all other nodes together; past either a new one is dropped. Each partial message is charged its announced size plus 512 bytes against maxReassemblyBytes and maxReassemblyTotalBytes.
+     */
+    maxPartialMessages?: number;
+    /**
+     * A chunked message whose next chunk does not arrive within this time is dropped.
+     */
+    chunkTimeoutMs?: number;
+    /**
+     * An acknowledged PUBLISH on a cluster node is answered PUBLISHED once NATS has confirmed the event (a flush); without that confirmation within this time, or while the node's NATS connection is down, the publisher gets ERROR switchboard.error.cluster_unavailable (the event was delivered on this node).
+     */
+    publishAckTimeoutMs?: number;
   };
 }
 /**

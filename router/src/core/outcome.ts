@@ -33,6 +33,14 @@ export const LIMIT_EXCEEDED = 'switchboard.error.limit_exceeded';
 export const STORE_FAILED = 'switchboard.error.store_failed';
 
 /**
+ * ERROR URI of an acknowledged PUBLISH on a cluster node whose event NATS did not confirm (not a
+ * spec URI): the node's NATS connection is down, or NATS did not answer within
+ * `cluster.publishAckTimeoutMs`. The event was delivered on the publisher's node; other nodes
+ * may not have it.
+ */
+export const CLUSTER_UNAVAILABLE = 'switchboard.error.cluster_unavailable';
+
+/**
  * ERROR URI of a history read or a SUBSCRIBE `history` option for a topic (or subscription) that
  * keeps no event history. Not a spec URI: Crossbar's.
  */

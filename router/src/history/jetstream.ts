@@ -30,6 +30,10 @@
  *   consumer and one subject filter.
  * - Retained events: the cluster's `retained` KV bucket keeps them already; retain() does nothing
  *   and retained() is empty.
+ * - One event is one JetStream message, so at most the NATS server's `max_payload` (1 MiB by
+ *   default) with its headers: a larger event is refused at append (logged, counted as a failure;
+ *   with durability "ack" its publisher gets ERROR switchboard.error.store_failed). It was still
+ *   delivered, on every node. Raise the server's max_payload to keep larger events.
  */
 import type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
 import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
@@ -57,6 +61,15 @@ import type {
 const { headers: natsHeaders } = await importOptional(NATS, () => import('@nats-io/transport-node'));
 const { jetstream: jetstreamClient, jetstreamManager } = await importOptional(NATS, () => import('@nats-io/jetstream'));
 
+/** JetStream's refusal of a stream's replica count, said in terms of the config keys that set it. */
+function replicasRefused(err: unknown, replicas: number, stream: string): unknown {
+  const reason = (err as Error)?.message ?? String(err);
+  if (!/replicas > 1 not supported|insufficient resources|no suitable peers/i.test(reason)) return err;
+  return new Error(
+    `store.replicas (default: cluster.nats.replicas): NATS refused ${replicas} replicas for the history stream '${stream}' (${reason}): a single nats-server takes 1; 3 or 5 need a NATS cluster with at least that many JetStream servers up`,
+  );
+}
+
 /** The largest `limit` a rule may have (config): the stream's per-subject bound when the rules are not known. */
 const MAX_RULE_LIMIT = 1_000_000;
 /** How far the router's clock (an event's `at`) may be ahead of the NATS server's (the stream's time). */
@@ -69,6 +82,8 @@ const FETCH_BATCH = 500;
 /** Message headers: the topic's policy when the event was written. */
 const LIMIT_HEADER = 'Sb-Limit';
 const AGE_HEADER = 'Sb-Max-Age';
+/** Bytes kept for those headers under max_payload (they take under 100). */
+const POLICY_HEADER_ROOM = 256;
 
 export interface JetStreamStoreOptions {
   client: JetStreamClient;
@@ -111,6 +126,8 @@ export interface JetStreamStoreOptions {
   statsIntervalMs?: number;
   /** The clock for age limits (tests). */
   now?: () => number;
+  /** The largest message the NATS server takes now (its max_payload; default 1 MiB): a larger event is refused. */
+  maxPayload?: () => number;
 }
 
 type Resolved = Required<Omit<JetStreamStoreOptions, 'realmLimits'>> & Pick<JetStreamStoreOptions, 'realmLimits'>;
@@ -174,6 +191,7 @@ export class JetStreamStore implements EventStore {
       maxQueuedReads: 64,
       statsIntervalMs: 2000,
       now: Date.now,
+      maxPayload: () => 1024 * 1024,
       ...options,
       log: options.log ?? silentLogger(),
     };
@@ -338,7 +356,7 @@ class JetStreamRealm implements RealmStore {
       } catch (err) {
         // Another node created it in between (with other settings): update it as below.
         info = await this.options.manager.streams.info(this.#stream).catch(() => undefined);
-        if (info === undefined) throw err;
+        if (info === undefined) throw replicasRefused(err, this.options.replicas, this.#stream);
       }
     }
     const c = info.config;
@@ -391,6 +409,12 @@ class JetStreamRealm implements RealmStore {
       data = encodeRecord(event);
     } catch (err) {
       this.#failed(ticket, err);
+      return 'refused';
+    }
+    // The message's headers (the topic's policy) count against max_payload too.
+    const maxPayload = this.options.maxPayload() - POLICY_HEADER_ROOM;
+    if (data.length > maxPayload) {
+      this.#failed(ticket, new Error(`history store: an event of ${data.length} bytes is larger than NATS's max_payload allows (${maxPayload} bytes)`));
       return 'refused';
     }
     if (policy.limit > this.#streamLimit || (this.#streamAgeMs !== 0 && (policy.maxAgeMs === 0 || policy.maxAgeMs > this.#streamAgeMs))) this.#raise(policy);

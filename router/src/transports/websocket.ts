@@ -154,7 +154,8 @@ abstract class WebSocketPeerBase {
     this.budget = new OutboundBudget(owner.options.outbound, owner.counters);
     this.sendOptions = { binary: codec.binary, compress: false };
     this.deflate = ws.extensions.includes('permessage-deflate');
-    const asked = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
+    // Read only where deflate was negotiated: no regex per handshake on a listener without compression.
+    const asked = this.deflate ? /server_max_window_bits=(\d+)/.exec(extensions)?.[1] : undefined;
     const accepts = asked === undefined ? 15 : Number(asked);
     const configured = owner.options.compression?.windowBits ?? 15;
     // Two windows at most, so a shared EVENT is compressed at most twice per serializer: a frame
@@ -219,7 +220,9 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       }
       this.owner.options.onLimit?.('compression.maxBytes');
     }
-    this.ws.send(frame, this.sendOptions);
+    // Framed here and written in one piece, as sendDroppable does: ws.send would write the header
+    // and the payload as two socket writes (and convert a string first), for every reply.
+    this.socket.write(wsFrame(frame, !this.codec.binary));
     return true;
   }
 
@@ -240,7 +243,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
     } else {
       bytes = frame.framed.get('websocket');
-      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame)));
+      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame.source, frame.text)));
     }
     const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
@@ -385,7 +388,9 @@ export class WebSocketTransport {
     this.#wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const setCookie = this.#setCookies.get(req);
       if (setCookie !== undefined) headers.push(`Set-Cookie: ${setCookie}`);
-      // What was negotiated, with its parameters (ws.extensions names the extension only).
+      // What was negotiated, with its parameters (ws.extensions names the extension only); only
+      // permessage-deflate adds the header, so a listener without compression skips the search.
+      if (options.compression === undefined) return;
       const extensions = headers.find((h) => h.toLowerCase().startsWith('sec-websocket-extensions:'));
       if (extensions !== undefined) this.#extensions.set(req, extensions);
     });
@@ -402,14 +407,14 @@ export class WebSocketTransport {
   /** Takes over an HTTP upgrade for this transport's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const header = req.headers['sec-websocket-protocol'];
-    const requested =
-      typeof header === 'string'
-        ? header
-            .split(',')
-            .map((p) => p.trim())
-            .filter((p) => p.length > 0)
-        : [];
-    if (this.#choose(new Set(requested)) === undefined) {
+    if (typeof header !== 'string' || !this.#offersOneOf(header)) {
+      const requested =
+        typeof header === 'string'
+          ? header
+              .split(',')
+              .map((p) => p.trim())
+              .filter((p) => p.length > 0)
+          : [];
       const offered = [...this.#offered.keys()].join(', ');
       const asked = requested.length > 0 ? requested.join(', ') : 'none';
       const error = `Unsupported WebSocket subprotocol (requested: ${asked}; supported: ${offered})`;
@@ -463,6 +468,16 @@ export class WebSocketTransport {
     for (const peer of this.#peers) peer.ws.terminate();
   }
 
+  /**
+   * Whether a Sec-WebSocket-Protocol header names a subprotocol we offer: checked before ws takes
+   * the upgrade, on every handshake, so without building the list (the common header names one).
+   */
+  #offersOneOf(header: string): boolean {
+    if (this.#offered.has(header)) return true;
+    for (const part of header.split(',')) if (this.#offered.has(part.trim())) return true;
+    return false;
+  }
+
   #choose(protocols: Set<string>): string | undefined {
     // The client's order of preference wins among the serializers we offer.
     for (const protocol of protocols) if (this.#offered.has(protocol)) return protocol;
@@ -496,8 +511,11 @@ export class WebSocketTransport {
     const handler = this.accept(peer);
     peer.handler = handler;
     const binary = codec.binary;
+    // The inbound meter's hooks run from these handlers: one listener per event, not two.
+    const meter = this.options.inbound === undefined ? undefined : this.#meterInbound(ws, socket, peer, this.options.inbound);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       peer.alive = true;
+      meter?.message();
       if (isBinary !== binary) {
         handler.onBadFrame(`${isBinary ? 'binary' : 'text'} WebSocket message on ${ws.protocol}, which uses ${binary ? 'binary' : 'text'} messages`);
         return;
@@ -522,7 +540,6 @@ export class WebSocketTransport {
     ws.on('pong', () => {
       peer.alive = true;
     });
-    if (this.options.inbound !== undefined) this.#meterInbound(ws, socket, peer, this.options.inbound);
     ws.on('error', (err: Error & { code?: string }) => {
       // Over maxMessageBytes, as sent or once inflated: ws closes with 1009 and says so here.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.options.onLimit?.('maxMessageBytes');
@@ -532,6 +549,7 @@ export class WebSocketTransport {
       else this.log.debug({ peer: transport.peer, err: err.message }, 'websocket error');
     });
     ws.once('close', () => {
+      meter?.close();
       this.#peers.delete(peer);
       handler.onClose();
     });
@@ -549,7 +567,7 @@ export class WebSocketTransport {
    * fragments (pongs) count, a few bytes each. With permessage-deflate the charge is the
    * compressed bytes (inflated, a message is still bounded by maxMessageBytes).
    */
-  #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): void {
+  #meterInbound(ws: WebSocket, socket: Socket, peer: AnyWebSocketPeer, budget: InboundBudget): { message(): void; close(): void } {
     const account = budget.account();
     const receiver = receiverOf(ws);
     let refused = false;
@@ -575,14 +593,17 @@ export class WebSocketTransport {
       peer.close(1013, 'router busy: too many incoming messages in progress, try again later');
     };
     socket.on('data', onData);
-    ws.on('message', () => {
-      account.release();
-      completed = true;
-    });
-    ws.once('close', () => {
-      socket.off('data', onData);
-      account.release();
-    });
+    return {
+      // ws handed over a message (called by #open's message handler).
+      message: () => {
+        account.release();
+        completed = true;
+      },
+      close: () => {
+        socket.off('data', onData);
+        account.release();
+      },
+    };
   }
 
   #ping(): void {
@@ -632,12 +653,11 @@ function serverFrame(firstOctet: number, length: number): [Buffer, number] {
 
 /**
  * An unmasked, unfragmented server frame (RFC 6455 §5.2): FIN + opcode, length, payload. Text is
- * written straight into the frame, so a JSON EVENT costs one allocation and one copy.
+ * written straight into the frame, so a JSON message costs one allocation and one copy.
  */
-function wsFrame(frame: SharedFrame): Uint8Array {
-  const source = frame.source;
+function wsFrame(source: string | Uint8Array, text: boolean): Uint8Array {
   const length = typeof source === 'string' ? Buffer.byteLength(source) : source.length;
-  const [out, headerLength] = serverFrame(0x80 | (frame.text ? 0x1 : 0x2), length);
+  const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), length);
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
   return out;

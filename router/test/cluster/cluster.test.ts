@@ -4,11 +4,12 @@
  * own cluster (test/support/cluster.ts), so that a kill or an outage never leaks into another.
  */
 import { describe, expect, it } from 'vitest';
-import { WampError } from '@switchboard/client';
+import type { WampError } from '@switchboard/client';
 import type { EventMessage, Session } from '@switchboard/client';
 import { open, deferred, streamOneToFour, summingCallee, uri, within } from '../../../client/test/helpers.js';
 import { startCluster } from '../../../test/support/cluster.js';
 import { autobahnCallError, autobahnInbox, connectAutobahn, connectWampy, wampyInbox } from '../interop/clients.js';
+import { callable } from './callable.js';
 
 /** Collects a subscription's events (handler mode). */
 function collector(): {
@@ -42,19 +43,6 @@ async function routed(publisher: Session, url: string, topic: string, pattern = 
     await publisher.publish(topic, ['probe'], {}, { eligible: [probe.id!], acknowledge: true });
     return arrived;
   }, `${match} interest in ${pattern} on ${url}`);
-}
-
-/** A registration made on another node is callable once the node learnt it from the bucket. */
-async function callable(session: Session, procedure: string, args: unknown[] = []): Promise<unknown> {
-  const end = Date.now() + 5000;
-  for (;;) {
-    try {
-      return await session.call(procedure, args);
-    } catch (err) {
-      if (!(err instanceof WampError) || err.uri !== 'wamp.error.no_such_procedure' || Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 }
 
 describe('cluster: publish & subscribe across nodes', () => {
@@ -533,19 +521,30 @@ describe('cluster: node failure', () => {
     const events = collector();
     const sub = await open(n0!.url);
     await sub.subscribe(topic, events.handler);
-    await local0.publish(topic, ['still here'], {}, { acknowledge: true });
+    // An acknowledged PUBLISH is answered ERROR (NATS cannot confirm the event left: issue #19);
+    // the event is still delivered on this node.
+    await expect(local0.publish(topic, ['still here'], {}, { acknowledge: true })).rejects.toMatchObject({ uri: 'switchboard.error.cluster_unavailable' });
     await waitFor(() => events.events.length === 1, 'a local event during the outage');
+    await local0.publish(topic, ['unacknowledged'], {});
+    await waitFor(() => events.events.length === 2, 'an unacknowledged local event during the outage');
     await local0.register(uri('cluster.localproc'), () => 'local');
     await cluster.nats.restart();
     // Back: node 1's registration is callable from node 0 again, and events cross again.
-    await waitFor(async () => (await local0.call(procedure).catch(() => undefined)) === 'from node 1', 'the cross-node call after NATS returns', 15_000);
+    // A call relayed while the callee's node is still reconnecting is lost with no node gone: the
+    // call timeout ends it, and the next try goes through.
+    await waitFor(
+      async () => (await local0.call(procedure, [], {}, { timeout: 2000 }).catch(() => undefined)) === 'from node 1',
+      'the cross-node call after NATS returns',
+      15_000,
+    );
     expect((await ready()).body.cluster?.nats).toBe(true);
     const crossTopic = uri('cluster.after');
     const cross = collector();
     await remote1.subscribe(crossTopic, cross.handler);
     await waitFor(
       async () => {
-        await local0.publish(crossTopic, ['again'], {}, { acknowledge: true });
+        // Until this node has seen its reconnect, an acknowledged PUBLISH may still be refused.
+        await local0.publish(crossTopic, ['again'], {}, { acknowledge: true }).catch(() => undefined);
         return cross.events.length > 0;
       },
       'events across nodes after NATS returns',

@@ -349,4 +349,18 @@ describe('JetStreamStore', () => {
     realm.append(event('app.queue'), POLICY);
     await realm.flush();
   });
+
+  it("refuses an event larger than NATS's max_payload at append (counted: the history plugin answers store_failed); smaller ones are kept", async () => {
+    const nats = await startNats();
+    let maxPayload = 0;
+    const { store, nc } = await openStore(nats, { maxPayload: () => maxPayload });
+    maxPayload = nc.info!.max_payload;
+    const realm = await store.realm('realm1', 0);
+    expect(realm.append(event('app.big', { args: ['x'.repeat(maxPayload)] }), POLICY)).toBe('refused');
+    expect(store.stats.failures).toBe(1);
+    const fits = event('app.big', { args: ['y'.repeat(maxPayload - 1024)] });
+    expect(realm.append(fits, POLICY)).toBe('queued');
+    await realm.flush();
+    expect(pubs((await page(realm, { select: { match: 'exact', topic: 'app.big' } })).events)).toEqual([fits.publication]);
+  });
 });

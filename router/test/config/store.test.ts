@@ -50,6 +50,16 @@ describe('store block', () => {
     });
   });
 
+  it("cluster.nats.replicas (default 1) is the KV buckets' and, unless store.replicas is set, the history streams' (#19)", () => {
+    const cluster = resolveConfig({ cluster: CLUSTER }).cluster!;
+    expect([cluster.nats.replicas, cluster.nats.randomize]).toEqual([1, true]);
+    const three = { nats: { ...CLUSTER.nats, replicas: 3 as const, randomize: false } };
+    const resolved = resolveConfig({ store: { type: 'jetstream' }, cluster: three });
+    expect([resolved.cluster?.nats.replicas, resolved.cluster?.nats.randomize, resolved.store.replicas]).toEqual([3, false, 3]);
+    expect(resolveConfig({ store: { type: 'jetstream', replicas: 1 }, cluster: three }).store.replicas).toBe(1);
+    expect(problemsOf({ cluster: { nats: { ...CLUSTER.nats, replicas: 2 } } })).toEqual([expect.stringMatching(/^\/cluster\/nats\/replicas: .*1.*3.*5/)]);
+  });
+
   it('an unknown type, durability or key is refused with its pointer', () => {
     expect(problemsOf({ store: { type: 'postgres' } })).toEqual([expect.stringMatching(/^\/store\/type: .*memory.*sqlite.*jetstream/)]);
     expect(problemsOf({ store: { durability: 'sync' } })).toEqual([expect.stringMatching(/^\/store\/durability: /)]);

@@ -32,27 +32,34 @@ async function hello(url: string, details: Record<string, unknown> = {}): Promis
   return { peer, session: welcome[1] as number, details: welcome[2] as Record<string, unknown> };
 }
 
+/**
+ * A resumable session P on node A, with a call to a slow callee on A still running, moved to node
+ * B: the start of both F1 cases.
+ */
+async function callThenMoveToB(a: Router, b: Router) {
+  const slow = `com.review2.slow${randomBytes(4).toString('hex')}`;
+  // The callee is on A; P calls it on A, and the call is still running when P moves.
+  const callee = await hello(a.url);
+  expect((await request(callee.peer, [MessageCode.Register, 1, {}, slow]))[0]).toBe(MessageCode.Registered);
+  const p = await hello(a.url, { resumable: true });
+  p.peer.send([MessageCode.Call, 1, {}, slow, ['later']]);
+  const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
+  // First move: A → B.
+  await drop(p.peer);
+  await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
+  const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
+  expect(onB.session).toBe(p.session);
+  expect(onB.details['resumed']).toBe(true);
+  return { callee, p, invocation, onB };
+}
+
 describe('review2 #18: moves between nodes', () => {
   it('F1: a session that moves twice (A → B → C) still gets the RESULT of the call it made on A', async () => {
     const nats = await startNats();
     const a = await node(nats, 'node-a');
     const b = await node(nats, 'node-b');
     const c = await node(nats, 'node-c');
-    const slow = `com.review2.slow${randomBytes(4).toString('hex')}`;
-
-    // The callee is on A; P calls it on A, and the call is still running when P moves.
-    const callee = await hello(a.url);
-    expect((await request(callee.peer, [MessageCode.Register, 1, {}, slow]))[0]).toBe(MessageCode.Registered);
-    const p = await hello(a.url, { resumable: true });
-    p.peer.send([MessageCode.Call, 1, {}, slow, ['later']]);
-    const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
-
-    // First move: A → B.
-    await drop(p.peer);
-    await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
-    const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
-    expect(onB.session).toBe(p.session);
-    expect(onB.details['resumed']).toBe(true);
+    const { callee, p, invocation, onB } = await callThenMoveToB(a, b);
     onB.peer.send([MessageCode.Publish, 2, { acknowledge: true }, 'com.review2.sentinel', []]);
     expect((await onB.peer.next((m) => m[0] === MessageCode.Published, 10_000))[1]).toBe(2);
 
@@ -75,16 +82,7 @@ describe('review2 #18: moves between nodes', () => {
     const nats = await startNats();
     const a = await node(nats, 'node-a');
     const b = await node(nats, 'node-b');
-    const slow = `com.review2.slow${randomBytes(4).toString('hex')}`;
-    const callee = await hello(a.url);
-    expect((await request(callee.peer, [MessageCode.Register, 1, {}, slow]))[0]).toBe(MessageCode.Registered);
-    const p = await hello(a.url, { resumable: true });
-    p.peer.send([MessageCode.Call, 1, {}, slow, ['later']]);
-    const invocation = await callee.peer.next((m) => m[0] === MessageCode.Invocation, 10_000);
-    await drop(p.peer);
-    await until(() => held(a, p.session)?.attached === false, 5000, 'P to detach on A');
-    const onB = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.details['resume-token'], 'resume-answers': 0 });
-    expect(onB.details['resumed']).toBe(true);
+    const { callee, p, invocation, onB } = await callThenMoveToB(a, b);
     await drop(onB.peer);
     await until(() => held(b, p.session)?.attached === false, 5000, 'P to detach on B');
     // Back to A, where the call still runs: A forwards its answer to B, which re-forwards it here.

@@ -2,13 +2,15 @@
  * Cluster-wide registration claims (cluster/registrations.ts) against an in-memory bucket with
  * compare-and-set, and the stand-ins they mirror — no NATS.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KvEntry } from '@nats-io/kv';
 import type { RegistrationId, SessionId } from '@switchboard/schemas';
 import { ErrorUri } from '@switchboard/schemas';
 import type { NodeLink } from '../../src/cluster/link.js';
 import { ClusterNames } from '../../src/cluster/names.js';
 import { RegistrationClaims } from '../../src/cluster/registrations.js';
+import type { ClaimRealm } from '../../src/cluster/registrations.js';
+import type { Registration } from '../../src/dealer/dealer.js';
 import { RemoteCallees } from '../../src/cluster/stand-ins.js';
 import type { RegistrationRecord } from '../../src/cluster/stand-ins.js';
 import { refusal } from '../../src/core/outcome.js';
@@ -73,7 +75,43 @@ const session = (id: number): Endpoint =>
   }) as unknown as Endpoint;
 const options = { discloseCaller: false, forwardTimeout: false };
 
-function setup(live = (node: string): boolean => node !== 'dead'): {
+/** This node's dealer, as far as claims read it: registrations by procedure, and what was revoked. */
+class FakeDealer {
+  readonly byProcedure = new Map<string, Registration<Endpoint>>();
+  readonly revoked: string[] = [];
+
+  add(procedure: string, invoke: Registration<Endpoint>['invoke'], ...sessions: Endpoint[]): Registration<Endpoint> {
+    const registration = {
+      id: 1 as RegistrationId,
+      procedure,
+      match: 'exact',
+      invoke,
+      created: 0,
+      callees: sessions.map((s) => ({ session: s, discloseCaller: false, forwardTimeout: false })),
+    } as Registration<Endpoint>;
+    this.byProcedure.set(procedure, registration);
+    return registration;
+  }
+
+  realm(): ClaimRealm {
+    return {
+      name: 'realm1',
+      registrations: () => this.byProcedure.values(),
+      registration: (procedure) => this.byProcedure.get(procedure),
+      revoke: (s, registration, reason) => {
+        this.revoked.push(`${s.id} ${registration.procedure} ${reason}`);
+        const index = registration.callees.findIndex((c) => c.session === s);
+        if (index >= 0) registration.callees.splice(index, 1);
+        if (registration.callees.length === 0) this.byProcedure.delete(registration.procedure);
+      },
+    };
+  }
+}
+
+function setup(
+  live = (node: string): boolean => node !== 'dead',
+  dealer = new FakeDealer(),
+): {
   claims: RegistrationClaims;
   bucket: MemoryBucket;
   standIns: RemoteCallees;
@@ -88,12 +126,19 @@ function setup(live = (node: string): boolean => node !== 'dead'): {
     buckets: { registrations: bucket },
     isLive: (n: string) => live(n),
     presume: () => undefined,
+    connected: () => !bucket.down,
+    settled: () => !bucket.down,
   } as unknown as NodeLink;
   const registered: string[] = [];
   const standIns = new RemoteCallees(
     'n1',
     {
-      register: (s, procedure) => (registered.push(`${s.id} ${procedure}`), { ok: true, registration: { id: 1 as RegistrationId } }),
+      register: (s, procedure) => {
+        // A single registration here keeps a remote callee of the same URI out.
+        if (dealer.byProcedure.get(procedure)?.invoke === 'single') return refusal(ErrorUri.ProcedureAlreadyExists, 'here');
+        registered.push(`${s.id} ${procedure}`);
+        return { ok: true, registration: { id: 1 as RegistrationId } };
+      },
       unregister: () => undefined,
       drop: (s, reason) => void registered.push(`drop ${s.id}: ${reason}`),
       answer: () => undefined,
@@ -102,7 +147,7 @@ function setup(live = (node: string): boolean => node !== 'dead'): {
     (n) => live(n),
     () => undefined,
   );
-  const claims = new RegistrationClaims(node, { name: 'realm1', registrations: () => [], revoke: () => undefined }, standIns);
+  const claims = new RegistrationClaims(node, dealer.realm(), standIns);
   return { claims, bucket, standIns, registered };
 }
 
@@ -196,5 +241,65 @@ describe('RegistrationClaims', () => {
     expect(registered).toEqual(['7 com.p', 'drop 7: callee unregistered']);
     await claims.purge((c) => c.node === 'n2' && c.inc === 1);
     expect(bucket.entries.has(KEY)).toBe(false);
+  });
+
+  describe('after a partition (resync, once the node has settled)', () => {
+    const entryOf = (bucket: MemoryBucket): KvEntry =>
+      ({ key: KEY, value: bucket.entries.get(KEY)!.value, revision: bucket.entries.get(KEY)!.revision, operation: 'PUT' }) as unknown as KvEntry;
+
+    it("a single registration made here while the cluster gave the key to a live node is revoked here, and that node's callee comes in", async () => {
+      const dealer = new FakeDealer();
+      const { claims, bucket, registered } = setup(undefined, dealer);
+      await bucket.put(KEY, bytes(other('n2', 7)));
+      dealer.add('com.p', 'single', session(1));
+      claims.onEntry(entryOf(bucket)); // its stand-in conflicts with the registration here: none made
+      expect(registered).toEqual([]);
+      await claims.resync();
+      expect(dealer.revoked).toEqual(['1 com.p wamp.error.procedure_already_exists']);
+      expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([['n2', 7]]);
+      expect(registered).toContain('7 com.p');
+    });
+
+    it('a registration here missing from the bucket (the others took this node for dead) is claimed again; nothing is revoked', async () => {
+      const dealer = new FakeDealer();
+      const { claims, bucket } = setup(undefined, dealer);
+      dealer.add('com.p', 'roundrobin', session(1), session(2));
+      await bucket.put(KEY, bytes(other('n2', 7, 'roundrobin')));
+      claims.onEntry(entryOf(bucket));
+      await claims.resync();
+      expect(dealer.revoked).toEqual([]);
+      expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([
+        ['n2', 7],
+        ['n1', 1],
+        ['n1', 2],
+      ]);
+    });
+
+    it("this node's callees the bucket still holds but that are gone here (a lost release, an earlier incarnation) are removed", async () => {
+      const dealer = new FakeDealer();
+      const { claims, bucket } = setup(undefined, dealer);
+      const record = other('n2', 7, 'roundrobin');
+      const mine = (id: number, inc: number): RegistrationRecord['callees'][number] => ({ ...record.callees[0]!, node: 'n1', inc, session: id });
+      await bucket.put(KEY, bytes({ ...record, callees: [...record.callees, mine(1, 1), mine(3, 1), mine(4, 0)] }));
+      claims.onEntry(entryOf(bucket));
+      dealer.add('com.p', 'roundrobin', session(1));
+      await claims.resync();
+      expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([
+        ['n2', 7],
+        ['n1', 1],
+      ]);
+    });
+
+    it('a bucket change that drops a callee of this node (a purge racing the heal) is answered with a new claim', async () => {
+      const dealer = new FakeDealer();
+      const { claims, bucket } = setup(undefined, dealer);
+      dealer.add('com.p', 'single', session(1));
+      expect(await claims.claim(session(1), 'com.p', 'exact', 'single', options)).toBeUndefined();
+      claims.onEntry(entryOf(bucket));
+      await bucket.delete(KEY);
+      claims.onEntry({ key: KEY, operation: 'DEL' } as unknown as KvEntry);
+      await vi.waitFor(() => expect(bucket.record(KEY)?.callees.map((c) => [c.node, c.session])).toEqual([['n1', 1]]));
+      expect(dealer.revoked).toEqual([]);
+    });
   });
 });

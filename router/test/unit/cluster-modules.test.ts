@@ -48,10 +48,16 @@ function fakeSession(id: number, options: { canceling?: boolean; live?: boolean 
 describe('InvocationRelays', () => {
   const registration = 42 as RegistrationId;
 
-  function setup(): { relays: InvocationRelays; callee: FakeSession; answers: { node: string; session: SessionId; wire: unknown[] }[] } {
+  function setup(takes: (wire: unknown[]) => boolean = () => true): {
+    relays: InvocationRelays;
+    callee: FakeSession;
+    answers: { node: string; session: SessionId; wire: unknown[] }[];
+    warnings: string[];
+  } {
     const callee = fakeSession(11);
     let next = 100;
     const answers: { node: string; session: SessionId; wire: unknown[] }[] = [];
+    const warnings: string[] = [];
     const relays = new InvocationRelays(
       {
         sessions: new Map([[callee.session.id, callee.session]]),
@@ -59,9 +65,14 @@ describe('InvocationRelays', () => {
           procedure === 'com.p' && match === 'exact' ? { id: registration, callees: [{ session: callee.session }] } : undefined,
         reserveInvocationId: () => next++ as RequestId,
       },
-      (node, session, wire) => void answers.push({ node, session, wire }),
+      (node, session, wire) => {
+        if (!takes(wire)) return false;
+        answers.push({ node, session, wire });
+        return true;
+      },
+      (_fields, message) => void warnings.push(message),
     );
-    return { relays, callee, answers };
+    return { relays, callee, answers, warnings };
   }
 
   const invocation = (request: number, options: Dict = {}): unknown[] => [MessageCode.Invocation, request, 999, options, ['x']];
@@ -82,6 +93,21 @@ describe('InvocationRelays', () => {
     ]);
     // Not a relayed invocation (any more): the realm's own dealer's business.
     expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: {} })).toBe(false);
+  });
+
+  it('an answer NATS does not take (too large) becomes a small ERROR to the caller, and the relay ends', () => {
+    // Only small messages cross: a YIELD with a big payload does not.
+    const { relays, callee, answers, warnings } = setup((wire) => JSON.stringify(wire).length < 200);
+    relays.toCallee('n2', callee.session.id, 'exact', 'com.p', invocation(7));
+    const big = 'x'.repeat(500);
+    expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: { progress: true }, args: [big] })).toBe(true);
+    expect(relays.size).toBe(0);
+    expect(answers.map((a) => [a.node, a.session, a.wire[0], a.wire[2], a.wire[4]])).toEqual([
+      ['n2', 11, MessageCode.Error, 7, 'switchboard.error.limit_exceeded'],
+    ]);
+    expect(warnings).toHaveLength(1);
+    // Later answers of that invocation find no relay.
+    expect(relays.takeAnswer(callee.session, { code: MessageCode.Yield, request: 100 as RequestId, options: {}, args: [1] })).toBe(false);
   });
 
   it("a progressive call invocation's next INVOCATION and an INTERRUPT find the ID given first", () => {
@@ -142,7 +168,7 @@ describe('EventForwarding', () => {
     args: unknown;
   }
 
-  function setup(): {
+  function setup(maxPayload = 1024 * 1024): {
     events: EventForwarding;
     published: { subject: string; m: ClusterMessage; now: boolean }[];
     subscribed: Map<string, boolean>;
@@ -159,6 +185,9 @@ describe('EventForwarding', () => {
       names,
       log: silentLogger(),
       publish: (subject, bytes, now = false) => (published.push({ subject, m: decodeCluster(bytes), now }), true),
+      publishConfirmed: async (subject, bytes) => void published.push({ subject, m: decodeCluster(bytes), now: true }),
+      maxPayload,
+      stats: { limitExceeded: () => undefined },
       subscribe: (subject) => {
         subscribed.set(subject, true);
         return { unsubscribe: () => void subscribed.set(subject, false) };
@@ -213,6 +242,19 @@ describe('EventForwarding', () => {
       kwargs: { k: 1 },
     });
     expect(retained).toEqual(['realm1.com.t']);
+  });
+
+  it('an acknowledged publication waits for NATS; a retained event over max_payload is refused to it, kept on this node only', async () => {
+    const { events, published, retained } = setup(300);
+    const plan = { publication: 6 as PublicationId, publisher: undefined, topic: 'com.t', subscriptions: [], filter: NO_FILTER } as DeliveryPlan<Endpoint>;
+    await expect(events.forward(plan, {}, ['small'], undefined, true, true)).resolves.toBeUndefined();
+    expect(retained).toEqual(['realm1.com.t']);
+    const big = events.forward(plan, {}, ['x'.repeat(400)], undefined, true, true);
+    await expect(big).rejects.toMatchObject({ refusal: { error: 'switchboard.error.limit_exceeded', limit: { limit: 'nats.max_payload', value: 300 } } });
+    // The event itself still went to the other nodes (in chunks); only the bucket could not keep it.
+    expect(published).toHaveLength(2);
+    expect(retained).toEqual(['realm1.com.t']);
+    expect(events.forward(plan, {}, ['x'.repeat(400)], undefined, false, false)).toBeUndefined();
   });
 
   it('listens once per subject however many subscriptions share it, and stops with the last', () => {
@@ -374,6 +416,16 @@ describe('SessionRegistry', () => {
     expect(registry.has(5)).toBe(false);
     expect(puts).toEqual(['realm1.5']);
   });
+
+  it("resync after a partition: this node's sessions are put back; its records of sessions gone here or of an earlier incarnation are deleted at the revision seen", () => {
+    const { registry, puts } = setup();
+    registry.onEntry(entry('realm1.5', { node: 'n1', inc: 1, details: { session: 5 } }));
+    registry.onEntry(entry('realm1.6', { node: 'n1', inc: 1, details: { session: 6 } })); // left while NATS was away
+    registry.onEntry(entry('realm1.9', { node: 'n1', inc: 0, details: { session: 9 } })); // an earlier incarnation's
+    registry.onEntry(entry('realm1.7', { node: 'n2', inc: 1, details: { session: 7 } }));
+    registry.resync();
+    expect(puts).toEqual(['realm1.5', '-realm1.6', '-realm1.9']);
+  });
 });
 
 describe('SubscriptionRegistry', () => {
@@ -419,6 +471,19 @@ describe('SubscriptionRegistry', () => {
       registry.onEntry(entry('realm1.dead.3', { node: 'dead', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [9] }));
       registry.onEntry(entry('realm1.n2.9', { node: 'n2', subscribers: 'not a list' }));
       expect(registry.remoteSubscriptions().map((r) => [r.node, r.subscribers])).toEqual([['n2', [8]]]);
+      // Removed by a node that took this one for dead: still here, so written again.
+      writes.length = 0;
+      registry.onEntry({ key: 'realm1.n1.3', operation: 'DEL' } as unknown as KvEntry);
+      await vi.runAllTimersAsync();
+      expect(writes).toEqual(['put realm1.n1.3']);
+      // Resync after a partition: this node's records of subscriptions gone here (or of an earlier incarnation) are deleted.
+      registry.onEntry(entry('realm1.n1.3', { node: 'n1', inc: 1, id: 3, topic: 'com.t', match: 'exact', created: 0, subscribers: [5] }));
+      registry.onEntry(entry('realm1.n1.11', { node: 'n1', inc: 1, id: 11, topic: 'com.v', match: 'exact', created: 0, subscribers: [5] }));
+      registry.onEntry(entry('realm1.n1.12', { node: 'n1', inc: 0, id: 12, topic: 'com.w', match: 'exact', created: 0, subscribers: [5] }));
+      writes.length = 0;
+      registry.resync();
+      await vi.runAllTimersAsync();
+      expect(writes.sort()).toEqual(['delete realm1.n1.11', 'delete realm1.n1.12', 'delete realm1.n1.4', 'put realm1.n1.3']);
     } finally {
       vi.useRealTimers();
     }

@@ -455,7 +455,7 @@ describe("a cluster node's invocations relayed to a detached callee", () => {
         registrationOf: (procedure) => (procedure === 'com.p' ? { id: 42 as never, callees: [{ session: callee }] } : undefined),
         reserveInvocationId: () => next++ as RequestId,
       },
-      (_node, _session, wire) => void answers.push(wire),
+      (_node, _session, wire) => (answers.push(wire), true),
     );
     relays.toCallee('n2', callee.id, 'exact', 'com.p', [MessageCode.Invocation, 7, 999, {}, []]);
     expect(take(callee).map((m) => m.code)).toEqual([MessageCode.Invocation]);
