@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SerializerName } from '@switchboard/schemas';
-import { CODECS, MessageCode } from '@switchboard/schemas';
+import { CODECS, DEFAULT_PASSTHROUGH_MIN_BYTES, MessageCode } from '@switchboard/schemas';
 import { FrameQueue, RawPeer, startTestRouter } from './helpers.js';
 
 type Joined = Awaited<ReturnType<typeof RawPeer.join>>;
@@ -32,12 +32,15 @@ async function register(peer: Joined, procedure: string): Promise<number> {
   return registered[2] as number;
 }
 
+/** A string long enough that every frame holding it is passed through (DEFAULT_PASSTHROUGH_MIN_BYTES). */
+const PAD = 'p'.repeat(DEFAULT_PASSTHROUGH_MIN_BYTES);
+
 // Escapes, paired and lone surrogates, binary by the JSON convention (with an escaped `/`), big
 // integers, -0, an exponent, deep nesting, whitespace: written by hand, as no JSON.stringify would.
 const JSON_TAIL =
-  ' ["a\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\\ud800", "\\u0000AQID\\/w==", 9007199254740993, -0, 1.5E+3, [[[{"k": [null, true, false]}]]]] , {"x" : {"y": []}, "": 1} ';
+  ` ["a\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\\ud800", "\\u0000AQID\\/w==", 9007199254740993, -0, 1.5E+3, [[[{"k": [null, true, false]}]]], "${PAD}"] , {"x" : {"y": []}, "": 1} `;
 const JSON_VALUES = [
-  ['a"b\\c/dé😀\ud800', new Uint8Array([1, 2, 3, 255]), 9007199254740992, -0, 1500, [[[{ k: [null, true, false] }]]]],
+  ['a"b\\c/dé😀\ud800', new Uint8Array([1, 2, 3, 255]), 9007199254740992, -0, 1500, [[[{ k: [null, true, false] }]]], PAD],
   { x: { y: [] }, '': 1 },
 ];
 
@@ -100,7 +103,7 @@ describe('payload passthrough', () => {
       await register(callee, procedure);
       const caller = await RawPeer.join(url, callerName);
       const callerFrames = rawFrames(caller);
-      const args = [1, 'two', { three: [3.5, null] }, 2 ** 53, new Uint8Array([0, 1])];
+      const args = [1, 'two', { three: [3.5, null] }, 2 ** 53, new Uint8Array([0, 1]), PAD];
       const kwargs = { nested: { list: [true, false] } };
       const callFrame = CODECS[callerName].encode([MessageCode.Call, 1, {}, procedure, args, kwargs]);
       caller.sendRaw(callFrame, CODECS[callerName].binary);
@@ -108,6 +111,7 @@ describe('payload passthrough', () => {
       const received = invocation[4] as unknown[];
       expect(received.slice(0, 4)).toEqual(args.slice(0, 4));
       expect([...(received[4] as Uint8Array)]).toEqual([0, 1]);
+      expect(received[5]).toBe(PAD);
       expect(invocation[5]).toEqual(kwargs);
       if (callerName === calleeName) {
         // Same serializer: the INVOCATION ends with the CALL's payload bytes.
@@ -121,13 +125,13 @@ describe('payload passthrough', () => {
               .equals(Buffer.from(tail)),
           ).toBe(true);
       }
-      const yieldFrame = CODECS[calleeName].encode([MessageCode.Yield, invocation[1], {}, ['result', -1], { ok: true }]);
+      const yieldFrame = CODECS[calleeName].encode([MessageCode.Yield, invocation[1], {}, ['result', -1, PAD], { ok: true }]);
       callee.sendRaw(yieldFrame, CODECS[calleeName].binary);
       const result = await caller.next((m) => m[0] === MessageCode.Result);
-      expect(result).toEqual([MessageCode.Result, 1, {}, ['result', -1], { ok: true }]);
+      expect(result).toEqual([MessageCode.Result, 1, {}, ['result', -1, PAD], { ok: true }]);
       if (callerName === calleeName) {
         const resultFrame = await callerFrames.next((f) => (CODECS[callerName].decode(f) as unknown[])[0] === MessageCode.Result, 3000);
-        const tail = CODECS[calleeName].encodeTail([['result', -1], { ok: true }]).encoded;
+        const tail = CODECS[calleeName].encodeTail([['result', -1, PAD], { ok: true }]).encoded;
         if (typeof tail === 'string') expect((resultFrame as string).endsWith(`,${tail}]`)).toBe(true);
         else
           expect(
@@ -148,14 +152,14 @@ describe('payload passthrough', () => {
     const caller = await RawPeer.join(router.url!, 'json');
     caller.send([MessageCode.Call, 1, {}, 'com.example.fails', [1]]);
     const invocation = await callee.next((m) => m[0] === MessageCode.Invocation);
-    callee.sendRaw(`[8, 68, ${invocation[1] as number}, {}, "com.example.error", ["why \\u00e9"], {"code": 42}]`, false);
+    callee.sendRaw(`[8, 68, ${invocation[1] as number}, {}, "com.example.error", ["why \\u00e9", "${PAD}"], {"code": 42}]`, false);
     expect(await caller.next((m) => m[0] === MessageCode.Error)).toEqual([
       MessageCode.Error,
       MessageCode.Call,
       1,
       {},
       'com.example.error',
-      ['why é'],
+      ['why é', PAD],
       { code: 42 },
     ]);
   });
@@ -168,15 +172,30 @@ describe('payload passthrough', () => {
     '[16, 1, {}, "com.example.pass", [1], {"a" 1}]',
     '[48, 1, {}, "com.example.pass", [tru]]',
   ];
-  for (const frame of malformed) {
-    it(`a payload the full decoder refuses still costs the session: ${frame}`, async () => {
+  // Each twice: as it is (decoded whole) and with a long string first (passed through).
+  for (const [frame, padded] of malformed.flatMap((f) => [[f, false] as const, [f, true] as const])) {
+    it(`a payload the full decoder refuses still costs the session${padded ? ' when passed through' : ''}: ${frame}`, async () => {
       const router = await startTestRouter();
       const peer = await RawPeer.join(router.url!, 'json');
-      peer.sendRaw(frame, false);
+      const sent = padded ? frame.replace('"com.example.pass", [', `"com.example.pass", ["${PAD}", `) : frame;
+      expect(sent.length >= DEFAULT_PASSTHROUGH_MIN_BYTES).toBe(padded);
+      peer.sendRaw(sent, false);
       const abort = await peer.next((m) => m[0] === MessageCode.Abort);
       expect(abort[2]).toBe('wamp.error.protocol_violation');
     });
   }
+
+  it('a frame under DEFAULT_PASSTHROUGH_MIN_BYTES is decoded and encoded whole: its numbers are written the encoder\'s way', async () => {
+    const router = await startTestRouter();
+    const subscriber = await RawPeer.join(router.url!, 'json');
+    const frames = rawFrames(subscriber);
+    await subscribe(subscriber, 'com.example.small');
+    const publisher = await RawPeer.join(router.url!, 'json');
+    publisher.sendRaw('[16, 1, {"acknowledge": true}, "com.example.small", [1.5E+3, "\\u00e9"]]', false);
+    await publisher.next((m) => m[0] === MessageCode.Published);
+    const text = (await frames.next((f) => typeof f === 'string' && f.startsWith('[36,'), 3000)) as string;
+    expect(text.endsWith(',[1500,"é"]]')).toBe(true);
+  });
 
   it('a payload nested past maxNestingDepth is refused, at the limit it passes', async () => {
     const router = await startTestRouter();
@@ -185,10 +204,10 @@ describe('payload passthrough', () => {
     await subscribe(subscriber, 'com.example.deep');
     const publisher = await RawPeer.join(router.url!, 'json');
     // The message is level 1, Arguments level 2: 62 more reach the default limit of 64.
-    publisher.sendRaw(`[16, 1, {"acknowledge": true}, "com.example.deep", [${nest(62)}]]`, false);
+    publisher.sendRaw(`[16, 1, {"acknowledge": true}, "com.example.deep", ["${PAD}", ${nest(62)}]]`, false);
     await publisher.next((m) => m[0] === MessageCode.Published);
     expect((await subscriber.next())[0]).toBe(MessageCode.Event);
-    publisher.sendRaw(`[16, 2, {"acknowledge": true}, "com.example.deep", [${nest(63)}]]`, false);
+    publisher.sendRaw(`[16, 2, {"acknowledge": true}, "com.example.deep", ["${PAD}", ${nest(63)}]]`, false);
     const abort = await publisher.next((m) => m[0] === MessageCode.Abort);
     expect(abort[2]).toBe('wamp.error.protocol_violation');
   });

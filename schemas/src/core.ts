@@ -53,6 +53,6 @@ export { MAX_TIMER_MS, timerMs } from './timers.js';
 export type { Codec, EncodedTail, SerializerName } from './codecs/codec.js';
 export { EncodeError } from './codecs/codec.js';
 export type { BatchCount, DecodeOptions } from './codecs/limits.js';
-export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, ROUTER_FRAME_LIMITS } from './codecs/limits.js';
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES, ROUTER_FRAME_LIMITS } from './codecs/limits.js';
 export { scanJson } from './codecs/json-scan.js';
 export { SERIALIZER_NAMES, isSerializerName } from './codecs/codec.js';

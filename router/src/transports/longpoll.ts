@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import { logRefusal } from '../log.js';
@@ -216,8 +216,8 @@ export class LongPollTransport {
     this.#decode = {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
-      // Payloads are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: true,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
     };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched) {

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
@@ -236,8 +236,8 @@ export class RawSocketTransport {
     this.decodeOptions = {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
-      // Payloads are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: true,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
     };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);

@@ -10,7 +10,7 @@ import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { PerMessageDeflateOptions, RawData } from 'ws';
 import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
@@ -370,8 +370,8 @@ export class WebSocketTransport {
     this.#decode = {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
-      // Payloads are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: true,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
     };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {

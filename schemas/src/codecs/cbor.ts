@@ -3,7 +3,7 @@ import type { Codec, EncodedTail } from './codec.js';
 import { cborHeader, cborHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
-import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, refuse } from './limits.js';
+import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, refuse, passesThrough } from './limits.js';
 import { scanCbor } from './cbor-scan.js';
 import type { BinarySplit } from './passthrough.js';
 import { splitBinary } from './passthrough.js';
@@ -62,7 +62,7 @@ export const cborCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('CBOR', 'frames must be binary');
     // Only frames inside the data model reach cbor-x (cbor-scan.ts): no tags but small bignums.
-    const passthrough = options?.passthrough === true;
+    const passthrough = passesThrough(options, frame.length);
     const { items, holdsUndefined } = scanCbor(frame, maxDepthOf(options), maxItemsOf(options), countedOf(options), passthrough ? top : undefined);
     recordCount(options, items);
     let value: unknown;

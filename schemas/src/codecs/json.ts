@@ -3,7 +3,7 @@ import { EncodeError } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { allocate, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
-import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount } from './limits.js';
+import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, passesThrough } from './limits.js';
 import { scanJson } from './json-scan.js';
 import { scanJsonTail } from './json-validate.js';
 import { PAYLOAD_INDEX } from './passthrough.js';
@@ -243,7 +243,7 @@ export const jsonCodec: Codec = {
     } catch {
       throw new DecodeError('JSON: invalid UTF-8');
     }
-    const passthrough = options?.passthrough === true;
+    const passthrough = passesThrough(options, frame.length);
     recordCount(options, scanJson(text, maxDepthOf(options), maxItemsOf(options), countedOf(options), passthrough ? top : undefined));
     try {
       if (passthrough) {

@@ -38,9 +38,25 @@ export interface DecodeOptions {
   /**
    * Payload passthrough (payload.ts): a message with a payload decodes to a SplitFrame — its head
    * decoded, its Arguments and ArgumentsKw scanned (every limit and rule of a full decode) but
-   * kept as the frame's bytes. The router's transports ask for it; clients do not.
+   * kept as the frame's bytes. The value is the frame length (bytes; UTF-16 units for a JSON
+   * text given as a string) from which it applies: below it, scanning and splicing cost more
+   * than decoding and encoding the few values a small payload holds. Absent: never. The
+   * router's transports ask for it with DEFAULT_PASSTHROUGH_MIN_BYTES; clients do not.
    */
-  readonly passthrough?: boolean;
+  readonly passthrough?: number;
+}
+
+/**
+ * Frames from 1 KiB on have their payloads passed through by the router's transports. Measured
+ * with the project benchmark (RPC K=10, JSON): at 32 B the split costs more than the full decode
+ * and encode of a payload that small; at 4 KiB it saves most of the router's per-byte work.
+ */
+export const DEFAULT_PASSTHROUGH_MIN_BYTES = 1024;
+
+/** Whether a frame of `length` is decoded with its payload passed through (DecodeOptions.passthrough). */
+export function passesThrough(options: DecodeOptions | undefined, length: number): boolean {
+  const min = options?.passthrough;
+  return min !== undefined && length >= min;
 }
 
 /** Values counted so far by the messages of one batch (see DecodeOptions.batch). */

@@ -3,7 +3,7 @@ import type { Codec, EncodedTail } from './codec.js';
 import { msgpackHeader, msgpackHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
-import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, refuse } from './limits.js';
+import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, refuse, passesThrough } from './limits.js';
 import { scanMsgpack } from './msgpack-scan.js';
 import type { BinarySplit } from './passthrough.js';
 import { splitBinary } from './passthrough.js';
@@ -49,7 +49,7 @@ export const msgpackCodec: Codec = {
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {
     if (typeof frame === 'string') return refuse('MessagePack', 'frames must be binary');
     // Only frames inside the data model reach msgpackr (msgpack-scan.ts; 0xc1 included).
-    const passthrough = options?.passthrough === true;
+    const passthrough = passesThrough(options, frame.length);
     const { items, holdsUndefined } = scanMsgpack(frame, maxDepthOf(options), maxItemsOf(options), countedOf(options), passthrough ? top : undefined);
     recordCount(options, items);
     let value: unknown;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { CODECS, DecodeError, MessageCode, SplitFrame, carryPayload, encodeMessage, parseMessage, rawPayloadOf, toWire, wireHead } from '../../src/index.js';
 import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Invocation, WampMessage } from '../../src/index.js';
 
-const PASS: DecodeOptions = { passthrough: true };
+const PASS: DecodeOptions = { passthrough: 0 };
 
 /** The full decode (today's path), or the DecodeError it throws. */
 function full(codec: Codec, frame: string | Uint8Array, options: DecodeOptions = {}): WampMessage | DecodeError {
