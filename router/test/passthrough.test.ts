@@ -37,8 +37,7 @@ const PAD = 'p'.repeat(DEFAULT_PASSTHROUGH_MIN_BYTES);
 
 // Escapes, paired and lone surrogates, binary by the JSON convention (with an escaped `/`), big
 // integers, -0, an exponent, deep nesting, whitespace: written by hand, as no JSON.stringify would.
-const JSON_TAIL =
-  ` ["a\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\\ud800", "\\u0000AQID\\/w==", 9007199254740993, -0, 1.5E+3, [[[{"k": [null, true, false]}]]], "${PAD}"] , {"x" : {"y": []}, "": 1} `;
+const JSON_TAIL = ` ["a\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\\ud800", "\\u0000AQID\\/w==", 9007199254740993, -0, 1.5E+3, [[[{"k": [null, true, false]}]]], "${PAD}"] , {"x" : {"y": []}, "": 1} `;
 const JSON_VALUES = [
   ['a"b\\c/dé😀\ud800', new Uint8Array([1, 2, 3, 255]), 9007199254740992, -0, 1500, [[[{ k: [null, true, false] }]]], PAD],
   { x: { y: [] }, '': 1 },
@@ -185,7 +184,7 @@ describe('payload passthrough', () => {
     });
   }
 
-  it('a frame under DEFAULT_PASSTHROUGH_MIN_BYTES is decoded and encoded whole: its numbers are written the encoder\'s way', async () => {
+  it("a frame under DEFAULT_PASSTHROUGH_MIN_BYTES is decoded and encoded whole: its numbers are written the encoder's way", async () => {
     const router = await startTestRouter();
     const subscriber = await RawPeer.join(router.url!, 'json');
     const frames = rawFrames(subscriber);
