@@ -5,7 +5,7 @@
  * that counts and logs a message the receiver's serializer cannot represent. An in-process peer
  * (`Peer.sendMessage`) gets the message object: nothing is encoded.
  */
-import type { Codec, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import type { Codec, Encoded, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
 import { MessageCode, encodeMessage, messageName } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import type { RouterStats } from '../stats.js';
@@ -31,7 +31,7 @@ export interface OutboxOptions {
 export class Outbox {
   /** The session ID named in logs; 0 before the connection has a session. */
   session = 0;
-  readonly #encode: (msg: WampMessage) => string | Uint8Array;
+  readonly #encode: (msg: WampMessage) => Encoded;
   readonly #counted: boolean;
 
   constructor(
@@ -59,7 +59,7 @@ export class Outbox {
       if (!peer.sendMessage(msg)) return 'gone';
       return this.#sent(msg.code);
     }
-    let frame: string | Uint8Array;
+    let frame: Encoded;
     try {
       frame = this.#encode(msg);
     } catch (err) {
@@ -100,7 +100,7 @@ export class Outbox {
       this.stats.unserializableMessage(peer.codec.name, MessageCode.Event);
       return 'unserializable';
     }
-    if (!(droppable ? peer.sendDroppable(frame) : peer.send(frame.source))) return 'gone';
+    if (!(droppable ? peer.sendDroppable(frame) : peer.send(frame.spliced ?? frame.source))) return 'gone';
     return this.#sent(MessageCode.Event);
   }
 
@@ -115,7 +115,7 @@ export class Outbox {
       const message = event.message();
       return payloadBytes(message.args, message.kwargs, message.details);
     }
-    return event.frame(peer.codec)?.source.length ?? 0;
+    return event.frame(peer.codec)?.length ?? 0;
   }
 
   #sent(code: MessageCode): 'sent' {
@@ -142,7 +142,7 @@ export class FanOutEvent implements SharedEvent {
     private readonly realm: string,
     readonly subscription: SubscriptionId,
     readonly publication: PublicationId,
-    private readonly encode: (codec: Codec) => string | Uint8Array,
+    private readonly encode: (codec: Codec) => Encoded,
     private readonly build: () => Event,
   ) {}
 

@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
+import { CODECS, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import { logRefusal } from '../log.js';
@@ -122,8 +122,9 @@ class LongPollPeer implements Peer {
     return this.queuedBytes;
   }
 
-  send(frame: string | Uint8Array): boolean {
+  send(encoded: Encoded): boolean {
     if (this.state !== State.Open) return false;
+    const frame = joined(encoded);
     if (!this.batched) return this.#enqueue(typeof frame === 'string' ? Buffer.from(frame) : frame, false);
     return this.#enqueue(typeof frame === 'string' ? batchElementOfString(frame) : batchElement(frame, !this.codec.binary), false);
   }

@@ -1,5 +1,5 @@
 import { Encoder } from 'cbor-x';
-import type { Codec, EncodedTail } from './codec.js';
+import type { Codec, EncodedTail, Spliced } from './codec.js';
 import { cborHeader, cborHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
@@ -56,7 +56,7 @@ export const cborCodec: Codec = {
   encodeTail(tail: unknown[]): EncodedTail {
     return tailOf(encoder.encode(widenLargeIntegers(tail, MIN_INTEGER)), tail.length, cborHeaderLength);
   },
-  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array | Spliced {
     return withTail(encoder.encode(widenLargeIntegers(head, MIN_INTEGER)), head.length, tail, cborHeader, cborHeaderLength);
   },
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {

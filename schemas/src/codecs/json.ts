@@ -1,7 +1,7 @@
 import type { Codec, EncodedTail } from './codec.js';
-import { EncodeError } from './codec.js';
+import { EncodeError, SPLICE_MIN_BYTES, Spliced, spliceOrCopy } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
-import { allocate, utf8Bytes } from './allocate.js';
+import { allocate, ownBytes, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
 import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, passesThrough } from './limits.js';
 import { scanJson } from './json-scan.js';
@@ -91,10 +91,10 @@ interface JsonTail extends EncodedTail {
   readonly suffix: Uint8Array;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = allocate(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The bytes of an ASCII text. */
+function asciiBytes(text: string): Uint8Array {
+  const out = allocate(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
 
@@ -209,7 +209,11 @@ function splitJson(text: string, frame: Uint8Array | undefined): SplitFrame | un
     suffixStart = bom + utf8Length(headText);
     suffixEnd = frame.length - (text.length - close - 1);
   }
-  return new SplitFrame(head, new JsonRaw(count - index, text.slice(tailStart + 1, close), frame, suffixStart, suffixEnd));
+  // The frame's own bytes, or a copy where it is a small part of a larger read (ownBytes).
+  return new SplitFrame(
+    head,
+    new JsonRaw(count - index, text.slice(tailStart + 1, close), frame === undefined ? undefined : ownBytes(frame), suffixStart, suffixEnd),
+  );
 }
 
 export const jsonCodec: Codec = {
@@ -223,14 +227,15 @@ export const jsonCodec: Codec = {
     const jsonTail: JsonTail = { count: tail.length, encoded, suffix: utf8Bytes(tail.length === 0 ? ']' : `,${encoded}]`) };
     return jsonTail;
   },
-  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array | Spliced {
     const { suffix } = tail as Partial<JsonTail>;
     if (head.length === 0) return utf8Bytes(`[${tail.encoded as string}]`);
     // A head of integers (an EVENT's code and subscription ID) is ASCII: written byte by byte
     // in front of the tail's bytes, with neither JSON.stringify nor a UTF-8 pass over the tail.
     const text = integerHead(head);
     if (suffix === undefined) return utf8Bytes(`${encode(head).slice(0, -1)}${tail.count === 0 ? '' : ','}${tail.encoded as string}]`);
-    if (text === undefined) return concat(utf8Bytes(encode(head).slice(0, -1)), suffix);
+    if (text === undefined) return spliceOrCopy(utf8Bytes(encode(head).slice(0, -1)), suffix);
+    if (suffix.length >= SPLICE_MIN_BYTES) return new Spliced(asciiBytes(text), suffix);
     const out = allocate(text.length + suffix.length);
     for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
     out.set(suffix, text.length);

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { Codec, EncodedTail } from './codec.js';
+import type { Codec, EncodedTail, Spliced } from './codec.js';
 import { msgpackHeader, msgpackHeaderLength, tailOf, withTail } from './arrays.js';
 import { widenLargeIntegers } from './integers.js';
 import type { DecodeOptions } from './limits.js';
@@ -43,7 +43,7 @@ export const msgpackCodec: Codec = {
   encodeTail(tail: unknown[]): EncodedTail {
     return tailOf(packr.pack(widenLargeIntegers(tail)), tail.length, msgpackHeaderLength);
   },
-  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array | Spliced {
     return withTail(packr.pack(widenLargeIntegers(head)), head.length, tail, msgpackHeader, msgpackHeaderLength);
   },
   decode(frame: string | Uint8Array, options?: DecodeOptions): unknown {

@@ -5,7 +5,7 @@
 import type { SerializerName } from './codec.js';
 import type { RawPayload } from '../payload.js';
 import { SplitFrame } from '../payload.js';
-import { allocate } from './allocate.js';
+import { allocate, ownBytes } from './allocate.js';
 import type { TopLevel } from './limits.js';
 import { withoutUndefined } from './undefined.js';
 
@@ -79,5 +79,5 @@ export function splitBinary(split: BinarySplit, frame: Uint8Array, top: TopLevel
   headBytes.set(frame.subarray(starts[0]!, tailStart), h.length);
   let head = split.decode(headBytes);
   if (top.lastUndefined >= 0) head = withoutUndefined(head);
-  return new SplitFrame(head as unknown[], new BinaryRaw(split, { count: count - index, encoded: frame.subarray(tailStart) }));
+  return new SplitFrame(head as unknown[], new BinaryRaw(split, { count: count - index, encoded: ownBytes(frame.subarray(tailStart)) }));
 }

@@ -6,15 +6,27 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODECS, DecodeError, MessageCode, SplitFrame, carryPayload, encodeMessage, parseMessage, rawPayloadOf, toWire, wireHead } from '../../src/index.js';
-import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Invocation, WampMessage } from '../../src/index.js';
+import {
+  CODECS,
+  DecodeError,
+  MessageCode,
+  SplitFrame,
+  carryPayload,
+  encodeMessage,
+  joined,
+  parseMessage,
+  rawPayloadOf,
+  toWire,
+  wireHead,
+} from '../../src/index.js';
+import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Encoded, Invocation, WampMessage } from '../../src/index.js';
 
 const PASS: DecodeOptions = { passthrough: 0 };
 
 /** The full decode (today's path), or the DecodeError it throws. */
-function full(codec: Codec, frame: string | Uint8Array, options: DecodeOptions = {}): WampMessage | DecodeError {
+function full(codec: Codec, frame: Encoded, options: DecodeOptions = {}): WampMessage | DecodeError {
   try {
-    return parseMessage(codec.decode(frame, options));
+    return parseMessage(codec.decode(joined(frame), options));
   } catch (err) {
     if (err instanceof DecodeError) return err;
     throw err;
@@ -46,7 +58,8 @@ function wire(msg: WampMessage | DecodeError): unknown {
   return msg instanceof DecodeError ? msg : norm(toWire(msg));
 }
 
-function bytes(frame: string | Uint8Array): Uint8Array {
+function bytes(encoded: Encoded): Uint8Array {
+  const frame = joined(encoded);
   return typeof frame === 'string' ? new TextEncoder().encode(frame) : new Uint8Array(frame);
 }
 
