@@ -98,15 +98,30 @@ function asciiBytes(text: string): Uint8Array {
   return out;
 }
 
-/** `[a,b,…` for a head of safe integers (plain ASCII digits), else undefined. */
+/**
+ * `[a,b,…` for a head of safe integers (plain ASCII digits) and empty dicts (an EVENT's or a
+ * RESULT's details, most often), else undefined.
+ */
 function integerHead(values: unknown[]): string | undefined {
   let text = '[';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isSafeInteger(v)) return undefined;
-    text += i === 0 ? `${v as number}` : `,${v as number}`;
+    let item: string;
+    if (Number.isSafeInteger(v)) item = `${v as number}`;
+    else if (isEmptyDict(v)) item = '{}';
+    else return undefined;
+    text += i === 0 ? item : `,${item}`;
   }
   return text;
+}
+
+/** A plain object (no toJSON, no class) without enumerable keys: JSON `{}`. */
+function isEmptyDict(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 /**
