@@ -6,7 +6,7 @@
  * PUBLISH: with passthrough (head parsed, payload scanned) and without (today's full decode).
  * Run after `npx tsc -b`: node scripts/bench-json-scan.mjs [--ms 400]
  */
-import { jsonCodec, parseMessage } from '@switchboard/schemas';
+import { PASSTHROUGH, jsonCodec, parseMessage } from '@switchboard/schemas';
 import { scanJsonTail } from '../schemas/dist/codecs/json-validate.js';
 
 const ms = Number(process.argv[process.argv.indexOf('--ms') + 1]) || 400;
@@ -43,7 +43,7 @@ for (const target of [32, 4096, 65536]) {
   const start = text.indexOf(',' + tail);
   const scan = rate(() => scanJsonTail(text, start), tail.length);
   const parse = rate(() => JSON.parse(tail), tail.length);
-  const pass = rate(() => parseMessage(jsonCodec.decode(text, { passthrough: 0 })), text.length);
+  const pass = rate(() => parseMessage(jsonCodec.decode(text, { passthrough: { ...PASSTHROUGH, minBytes: 0 } })), text.length);
   const full = rate(() => parseMessage(jsonCodec.decode(text)), text.length);
   console.log(
     `${String(target).padStart(6)} ${String(tail.length).padStart(7)} ${scan.mbs.toFixed(0).padStart(10)} ${parse.mbs.toFixed(0).padStart(16)} ${(scan.mbs / parse.mbs).toFixed(2).padStart(6)} | ${pass.us.toFixed(2).padStart(28)} ${full.us.toFixed(2).padStart(5)} ${(pass.us / full.us).toFixed(2).padStart(6)}`,

@@ -44,6 +44,8 @@ export { parseMessage, toWire, wireHead, DecodeError, isDict, isTransparent } fr
 export type { Payload, RawPayload } from './payload.js';
 export { SplitFrame, carryPayload, rawPayloadOf, withRawPayload } from './payload.js';
 export { encodeMessage } from './splice.js';
+export { PASSTHROUGH, splitJson } from './codecs/json-split.js';
+export type { Passthrough } from './codecs/limits.js';
 export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
 export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';

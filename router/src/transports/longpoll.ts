@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
-import { CODECS, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
+import { CODECS, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import { logRefusal } from '../log.js';
@@ -218,7 +218,7 @@ export class LongPollTransport {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
       // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
+      passthrough: PASSTHROUGH,
     };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched) {

@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
-import { CODECS, Spliced, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
+import { CODECS, Spliced, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
@@ -253,7 +253,7 @@ export class RawSocketTransport {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
       // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
+      passthrough: PASSTHROUGH,
     };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);

@@ -10,7 +10,7 @@ import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { PerMessageDeflateOptions, RawData } from 'ws';
 import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
-import { CODECS, Spliced, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES } from '@switchboard/schemas';
+import { CODECS, Spliced, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
@@ -389,7 +389,7 @@ export class WebSocketTransport {
       maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
       maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
       // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
-      passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES,
+      passthrough: PASSTHROUGH,
     };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {

@@ -1,14 +1,10 @@
 import type { Codec, EncodedTail } from './codec.js';
 import { EncodeError, SPLICE_MIN_BYTES, Spliced, spliceOrCopy } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
-import { allocate, ownBytes, utf8Bytes } from './allocate.js';
+import { allocate, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
 import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, passesThrough } from './limits.js';
 import { scanJson } from './json-scan.js';
-import { scanJsonTail } from './json-validate.js';
-import { PAYLOAD_INDEX } from './passthrough.js';
-import type { RawPayload } from '../payload.js';
-import { SplitFrame } from '../payload.js';
 import { DecodeError } from '../wire.js';
 
 /**
@@ -31,7 +27,7 @@ function binaryOf(text: string): Uint8Array {
  * rather than a JSON.parse reviver, which V8 calls for every value at several times the cost.
  * Depth is bounded by the scan (json-scan.ts).
  */
-function reviveBinary(value: unknown): unknown {
+export function reviveBinary(value: unknown): unknown {
   if (typeof value === 'string') return value.charCodeAt(0) === 0 ? binaryOf(value) : value;
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
@@ -87,7 +83,7 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
 }
 
 /** A JSON tail also keeps, as UTF-8, what follows the head: `,<elements>]` (or `]`). */
-interface JsonTail extends EncodedTail {
+export interface JsonTail extends EncodedTail {
   readonly suffix: Uint8Array;
 }
 
@@ -134,102 +130,8 @@ export function jsonText(value: unknown): string {
 
 const encode: (message: unknown[]) => string = jsonText;
 
-/**
- * A JSON payload passed through: the elements' text as it arrived, and the UTF-8 bytes of
- * `,<elements>]` — a view of the frame's own bytes where the frame came as bytes, else encoded
- * when first sent.
- */
-class JsonRaw implements RawPayload, JsonTail {
-  readonly codec = 'json';
-  #suffix: Uint8Array | undefined;
-
-  constructor(
-    readonly count: number,
-    readonly encoded: string,
-    private readonly frame: Uint8Array | undefined,
-    private readonly suffixStart: number,
-    private readonly suffixEnd: number,
-  ) {}
-
-  get tail(): EncodedTail {
-    return this;
-  }
-
-  get suffix(): Uint8Array {
-    return (this.#suffix ??= this.frame !== undefined ? this.frame.subarray(this.suffixStart, this.suffixEnd) : utf8Bytes(`,${this.encoded}]`));
-  }
-
-  decode(): unknown[] {
-    const value = JSON.parse(`[${this.encoded}]`) as unknown[];
-    return this.encoded.includes('\\u0000') ? (reviveBinary(value) as unknown[]) : value;
-  }
-}
-
+/** The top-level offsets of the frame being decoded, for the split (module scratch: decode is synchronous). */
 const top = new TopLevel();
-
-const SPACE = /\s*/y;
-
-/** The message code written between `[` at `open` and the `,` at `comma`, or -1. */
-function codeOf(text: string, open: number, comma: number): number {
-  let code = 0;
-  let i = open + 1;
-  SPACE.lastIndex = i;
-  SPACE.test(text);
-  i = SPACE.lastIndex;
-  const first = i;
-  for (; i < comma; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) break;
-    code = code * 10 + c - 0x30;
-    if (code > 127) return -1;
-  }
-  if (i === first || (text.charCodeAt(first) === 0x30 && i > first + 1)) return -1;
-  SPACE.lastIndex = i;
-  SPACE.test(text);
-  return SPACE.lastIndex === comma ? code : -1;
-}
-
-/** UTF-8 length of text (ASCII fast). */
-function utf8Length(text: string): number {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return utf8Bytes(text).length;
-  return text.length;
-}
-
-/**
- * A scanned JSON message (top-level positions in `top`) as a SplitFrame, or undefined where it is
- * decoded whole: no payload, an opaque (enc_algo) or malformed payload (JSON.parse or parseMessage
- * then say what is wrong), a number past the doubles (JSON.parse reads it as Infinity).
- */
-function splitJson(text: string, frame: Uint8Array | undefined): SplitFrame | undefined {
-  const count = top.count;
-  if (count < 4 || count > 7) return undefined;
-  const starts = top.starts;
-  const open = starts[0]!;
-  if (text.charCodeAt(open) !== 0x5b) return undefined;
-  const code = codeOf(text, open, starts[1]!);
-  const index = code >= 0 ? PAYLOAD_INDEX[code]! : 0;
-  if (index === 0 || count <= index || count > index + 2) return undefined;
-  const tailStart = starts[index]!;
-  const scan = scanJsonTail(text, tailStart);
-  if (scan.count !== count - index || scan.overflow || scan.first !== 0x5b || (scan.count === 2 && scan.second !== 0x7b)) return undefined;
-  const close = scan.close;
-  const headText = text.slice(0, tailStart);
-  let head = JSON.parse(`${headText}]`) as unknown[];
-  if (headText.includes('\\u0000')) head = reviveBinary(head) as unknown[];
-  let suffixStart = 0;
-  let suffixEnd = 0;
-  if (frame !== undefined) {
-    // A byte-order mark the decoder dropped comes first; what follows the `]` is ASCII whitespace.
-    const bom = frame[0] === 0xef && frame[1] === 0xbb && frame[2] === 0xbf ? 3 : 0;
-    suffixStart = bom + utf8Length(headText);
-    suffixEnd = frame.length - (text.length - close - 1);
-  }
-  // The frame's own bytes, or a copy where it is a small part of a larger read (ownBytes).
-  return new SplitFrame(
-    head,
-    new JsonRaw(count - index, text.slice(tailStart + 1, close), frame === undefined ? undefined : ownBytes(frame), suffixStart, suffixEnd),
-  );
-}
 
 export const jsonCodec: Codec = {
   name: 'json',
@@ -267,7 +169,8 @@ export const jsonCodec: Codec = {
     recordCount(options, scanJson(text, maxDepthOf(options), maxItemsOf(options), countedOf(options), passthrough ? top : undefined));
     try {
       if (passthrough) {
-        const split = splitJson(text, typeof frame === 'string' ? undefined : frame);
+        // The split lives in json-split.ts, which the options bring: clients never pass through.
+        const split = options!.passthrough!.json(text, typeof frame === 'string' ? undefined : frame, top);
         if (split !== undefined) return split;
       }
       const value: unknown = JSON.parse(text);

@@ -10,6 +10,7 @@
  * (json-scan.ts): no frame reaches a slow path of a library, and every payload means the same in
  * all three serializers.
  */
+import type { SplitFrame } from '../payload.js';
 import { DecodeError } from '../wire.js';
 
 export interface DecodeOptions {
@@ -36,14 +37,28 @@ export interface DecodeOptions {
    */
   readonly batch?: BatchCount;
   /**
-   * Payload passthrough (payload.ts): a message with a payload decodes to a SplitFrame — its head
-   * decoded, its Arguments and ArgumentsKw scanned (every limit and rule of a full decode) but
-   * kept as the frame's bytes. The value is the frame length (bytes; UTF-16 units for a JSON
-   * text given as a string) from which it applies: below it, scanning and splicing cost more
-   * than decoding and encoding the few values a small payload holds. Absent: never. The
-   * router's transports ask for it with DEFAULT_PASSTHROUGH_MIN_BYTES; clients do not.
+   * Payload passthrough (payload.ts): a message with a payload, in a frame of
+   * `passthrough.minBytes` or more, decodes to a SplitFrame — its head decoded, its Arguments and
+   * ArgumentsKw scanned (every limit and rule of a full decode) but kept as the frame's bytes.
+   * The router's transports ask for it with PASSTHROUGH (json-split.ts); clients do not.
    */
-  readonly passthrough?: number;
+  readonly passthrough?: Passthrough;
+}
+
+/** How payloads pass through (DecodeOptions.passthrough). */
+export interface Passthrough {
+  /**
+   * The frame length (bytes; UTF-16 units for a JSON text given as a string) from which it
+   * applies: below it, scanning and splicing cost more than decoding and encoding the few values
+   * a small payload holds.
+   */
+  readonly minBytes: number;
+  /**
+   * JSON's split (json-split.ts `splitJson`): brought by the options rather than imported by
+   * json.ts, so that a client's JSON codec does not carry it. MessagePack and CBOR split in
+   * passthrough.ts.
+   */
+  readonly json: (text: string, frame: Uint8Array | undefined, top: TopLevel) => SplitFrame | undefined;
 }
 
 /**
@@ -55,8 +70,8 @@ export const DEFAULT_PASSTHROUGH_MIN_BYTES = 1024;
 
 /** Whether a frame of `length` is decoded with its payload passed through (DecodeOptions.passthrough). */
 export function passesThrough(options: DecodeOptions | undefined, length: number): boolean {
-  const min = options?.passthrough;
-  return min !== undefined && length >= min;
+  const passthrough = options?.passthrough;
+  return passthrough !== undefined && length >= passthrough.minBytes;
 }
 
 /** Values counted so far by the messages of one batch (see DecodeOptions.batch). */

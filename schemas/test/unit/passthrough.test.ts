@@ -10,6 +10,7 @@ import {
   CODECS,
   DecodeError,
   MessageCode,
+  PASSTHROUGH,
   SplitFrame,
   carryPayload,
   encodeMessage,
@@ -21,7 +22,7 @@ import {
 } from '../../src/index.js';
 import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Encoded, Invocation, WampMessage } from '../../src/index.js';
 
-const PASS: DecodeOptions = { passthrough: 0 };
+const PASS: DecodeOptions = { passthrough: { ...PASSTHROUGH, minBytes: 0 } };
 
 /** The full decode (today's path), or the DecodeError it throws. */
 function full(codec: Codec, frame: Encoded, options: DecodeOptions = {}): WampMessage | DecodeError {
