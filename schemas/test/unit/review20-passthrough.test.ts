@@ -69,3 +69,19 @@ describe('review #20: a message whose raw payload holds Arguments only', () => {
     expect(again.kwargs).toEqual({ added: true });
   });
 });
+
+describe('review #20: JSON numbers outside the WAMP data model', () => {
+  // [bp_serializations] integers are 64-bit at most. The full decode reads a longer integer as a
+  // double and the router writes that double; MessagePack and CBOR refuse one. Passed through, the
+  // publisher's digits reach every JSON subscriber as they are: a Python or Go client reads an
+  // integer no 64-bit type holds (and fails to re-serialize it), what the router itself, its
+  // history and its msgpack/CBOR subscribers read is the rounded double.
+  for (const digits of ['123456789012345678901234567890', '18446744073709551616', '-9223372036854775809']) {
+    it(`an integer of ${digits.length} digits (${digits}) is not passed on verbatim`, () => {
+      const frame = Buffer.from(`[16,1,{},"com.example.topic",["${'a'.repeat(1100)}",${digits}]]`);
+      const msg = parseMessage(json.decode(frame, PASS));
+      const out = Buffer.from(joined(encodeMessage(json, msg))).toString();
+      expect(out).toContain(`,${JSON.stringify(Number(digits))}]`);
+    });
+  }
+});
