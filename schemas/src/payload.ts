@@ -110,8 +110,10 @@ const KWARGS: PropertyDescriptor = {
 
 function attach(target: Carrier, lazy: LazyPayload): void {
   Object.defineProperty(target, PAYLOAD, { value: lazy, writable: true, enumerable: false, configurable: true });
+  // Both, even for a payload of Arguments only (kwargs then reads undefined): assigning either
+  // must drop the bytes, or a kwargs set later would reach peers of other serializers only.
   Object.defineProperty(target, 'args', ARGS);
-  if (lazy.raw.tail.count > 1) Object.defineProperty(target, 'kwargs', KWARGS);
+  Object.defineProperty(target, 'kwargs', KWARGS);
 }
 
 /** Gives `message` the payload `raw`: `args` (and `kwargs`) read lazily from it. Returns `message`. */

@@ -62,13 +62,16 @@ function eventWire(
 
 /**
  * Sends one publication's EVENTs to every recipient of its plan. `realm` names the realm in logs.
- * `payload` is read only where a serializer needs its values: a PUBLISH's payload still in its
+ * `source`'s payload is read only where a serializer needs its values: a PUBLISH's payload still in its
  * publisher's bytes (payload passthrough) goes to the subscribers of that serializer as those
  * bytes, behind each EVENT's head.
  */
-export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>, details: Dict, payload: Payload): void {
+export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>, details: Dict, source: Payload): void {
   const single = plan.subscriptions.length === 1;
-  const raw = rawPayloadOf(payload);
+  const raw = rawPayloadOf(source);
+  // The payload alone: an EVENT held for a catch-up or a slow receiver keeps these closures, which
+  // must not keep the PUBLISH (its options, its head) alive beside it.
+  const payload: Payload = raw !== undefined ? carryPayload({}, source) : { args: source.args, kwargs: source.kwargs };
   // Read on demand: a payload passed through is decoded only for another serializer.
   const args = (): WireArgs | undefined => payload.args;
   const kwargs = (): Kwargs | undefined => payload.kwargs;

@@ -8,7 +8,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { CODECS, DEFAULT_PASSTHROUGH_MIN_BYTES, parseMessage } from '@switchboard/schemas';
+import { CODECS, PASSTHROUGH, parseMessage } from '@switchboard/schemas';
 import type { Publish } from '@switchboard/schemas';
 import { NO_FILTER } from '../../src/broker/broker.js';
 import type { DeliveryPlan } from '../../src/broker/broker.js';
@@ -51,7 +51,7 @@ describe('review #20: a held EVENT and the PUBLISH it came from', () => {
       const codec = CODECS[name];
       const encoded = codec.encode([16, 1, { junk: 'j'.repeat(1_000_000) }, 'com.example.topic', ['p'.repeat(1100)]]);
       const frame = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
-      let msg: Publish | undefined = parseMessage(codec.decode(frame, { passthrough: DEFAULT_PASSTHROUGH_MIN_BYTES })) as Publish;
+      let msg: Publish | undefined = parseMessage(codec.decode(frame, { passthrough: PASSTHROUGH })) as Publish;
       const options = new WeakRef(msg.options);
       const held: SharedEvent[] = [];
       // What pubsub.ts publishAs does for a PUBLISH: the message is the payload.

@@ -16,35 +16,48 @@ import type { RawPayload } from '../payload.js';
 import { SplitFrame } from '../payload.js';
 
 /**
- * A JSON payload passed through: the elements' text as it arrived, and the UTF-8 bytes of
- * `,<elements>]` — a view of the frame's own bytes where the frame came as bytes, else encoded
- * when first sent.
+ * A JSON payload passed through. From a frame that came as bytes it holds only the UTF-8 bytes of
+ * `,<elements>]` (a view of the frame where that is most of it, else a copy: ownBytes) — not the
+ * frame's decoded text as well — and reads the elements' text from them when the values are
+ * needed. From a frame given as a string it holds the elements' text and encodes the bytes when
+ * first sent.
  */
 class JsonRaw implements RawPayload, JsonTail {
   readonly codec = 'json';
+  #text: string | undefined;
   #suffix: Uint8Array | undefined;
 
   constructor(
     readonly count: number,
-    readonly encoded: string,
-    private readonly frame: Uint8Array | undefined,
-    private readonly suffixStart: number,
-    private readonly suffixEnd: number,
-  ) {}
+    text: string | undefined,
+    suffix: Uint8Array | undefined,
+  ) {
+    this.#text = text;
+    this.#suffix = suffix;
+  }
 
   get tail(): EncodedTail {
     return this;
   }
 
+  /** The elements' text (not kept when it comes from the bytes: the values are decoded once). */
+  get encoded(): string {
+    return this.#text ?? utf8.decode(this.#suffix!.subarray(1, -1));
+  }
+
   get suffix(): Uint8Array {
-    return (this.#suffix ??= this.frame !== undefined ? this.frame.subarray(this.suffixStart, this.suffixEnd) : utf8Bytes(`,${this.encoded}]`));
+    return (this.#suffix ??= utf8Bytes(`,${this.#text!}]`));
   }
 
   decode(): unknown[] {
-    const value = JSON.parse(`[${this.encoded}]`) as unknown[];
-    return this.encoded.includes('\\u0000') ? (reviveBinary(value) as unknown[]) : value;
+    const text = this.encoded;
+    const value = JSON.parse(`[${text}]`) as unknown[];
+    return text.includes('\\u0000') ? (reviveBinary(value) as unknown[]) : value;
   }
 }
+
+/** The frame's bytes were checked as UTF-8 by the decode that split it. */
+const utf8 = new TextDecoder();
 
 const SPACE = /\s*/y;
 
@@ -103,11 +116,13 @@ export function splitJson(text: string, frame: Uint8Array | undefined, top: TopL
     suffixStart = bom + utf8Length(headText);
     suffixEnd = frame.length - (text.length - close - 1);
   }
-  // The frame's own bytes, or a copy where it is a small part of a larger read (ownBytes).
-  return new SplitFrame(
-    head,
-    new JsonRaw(count - index, text.slice(tailStart + 1, close), frame === undefined ? undefined : ownBytes(frame), suffixStart, suffixEnd),
-  );
+  // From bytes, the payload's own bytes only (a copy where they are a small part of their buffer:
+  // ownBytes), so that neither the frame's head nor its decoded text stays alive with them.
+  const raw =
+    frame !== undefined
+      ? new JsonRaw(count - index, undefined, ownBytes(frame.subarray(suffixStart, suffixEnd)))
+      : new JsonRaw(count - index, text.slice(tailStart + 1, close), undefined);
+  return new SplitFrame(head, raw);
 }
 
 /** Payload passthrough as the router's transports ask for it: frames from DEFAULT_PASSTHROUGH_MIN_BYTES. */

@@ -163,6 +163,15 @@ function digits(text: string, i: number): number {
   return i;
 }
 
+const MIN_INT64 = -(2n ** 63n);
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/** Whether the integer written as `digits` is in [-2^63, 2^64 - 1]. */
+function within64Bits(digits: string): boolean {
+  const n = BigInt(digits);
+  return n >= MIN_INT64 && n <= MAX_UINT64;
+}
+
 /** A number at `i`; returns the offset after it. */
 function number(text: string, i: number): number {
   const start = i;
@@ -172,6 +181,10 @@ function number(text: string, i: number): number {
   else if (c > ZERO && c <= NINE) i = digits(text, i + 1);
   else bad('bad number', start);
   c = text.charCodeAt(i);
+  // An integer past the 64 bits of the data model [bp_serializations] (MessagePack and CBOR
+  // refuse one): decoded whole, as a double, as before — never passed on as digits no 64-bit
+  // peer can hold.
+  if (c !== 0x2e && c !== 0x65 && c !== 0x45 && i - start >= 19 && !within64Bits(text.slice(start, i))) result.overflow = true;
   let exponent = false;
   if (c === 0x2e) {
     const after = digits(text, i + 1);
