@@ -30,7 +30,7 @@ async function browserSession(routerUrl: string, serializer: 'json' | 'msgpack' 
 }
 
 describe('the browser bundle in headless Chromium', () => {
-  it('is JSON-only and within the size budget (< 19 kB gzip)', () => {
+  it('is JSON-only and within the size budget (< 20 kB gzip)', () => {
     const sizes = JSON.parse(readFileSync(bundlePath('size.json'), 'utf8')) as Record<string, { minified: number; gzip: number }>;
     // 15 kB until #16, whose refusals in the router's words (status names, bounded body reading,
     // linear HTML stripping) and first-connection retry brought the bundle to 15.0 kB: the budget
@@ -39,8 +39,10 @@ describe('the browser bundle in headless Chromium', () => {
     // subscription with its buffer and dedupe, gap notices) brought it to 17.6 kB: two kB more, on purpose.
     // 18 kB until the fixes of #18's client review (the catch-up's end mark and held replay, the
     // deferred catch-ups, the byte-bounded publish ring, CANCELs after a resume, close() ending a
-    // detached session) brought it to 18.6 kB: one kB more, on purpose.
-    expect(sizes['switchboard.js']!.gzip).toBeLessThan(19 * 1024);
+    // detached session) brought it to 18.6 kB: one kB more, on purpose. 19 kB until #20's payload
+    // passthrough, whose shared wire code (parseMessage reading a split frame, the lazy payload,
+    // Spliced) brought it to 19.5 kB; the JSON split itself stays out (json-split.ts): one kB more.
+    expect(sizes['switchboard.js']!.gzip).toBeLessThan(20 * 1024);
     const code = readFileSync(bundlePath(), 'utf8');
     expect(code).not.toMatch(/msgpackr|cbor-x|require\("ws"\)/);
   });

@@ -10,8 +10,8 @@
  * [ap_rpc_call_timeout, ap_rpc_call_canceling, ap_rpc_progressive_call_results,
  * ap_rpc_progressive_call_invocations]
  */
-import type { Args, Call as CallMessage, Cancel, Dict, ErrorMessage, Invocation, Kwargs, RequestId, Result, WireArgs, Yield } from '@switchboard/schemas';
-import { ErrorUri, MessageCode, WampError, timerMs } from '@switchboard/schemas';
+import type { Args, Call as CallMessage, Cancel, Dict, ErrorMessage, Invocation, Kwargs, RequestId, Result, Yield } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, WampError, carryPayload, timerMs } from '@switchboard/schemas';
 import type { Dealer, SessionRemoval } from './dealer/dealer.js';
 import type { Call, CallEnd, CallParty, CancelMode } from './dealer/call.js';
 import type { Decision } from './auth/types.js';
@@ -201,20 +201,22 @@ export class Calls<S extends CallParty> {
     call.details = details;
     call.started = this.#now();
     if (call.timeoutMs > 0) this.#startTimer(call);
-    this.#invoke(call, progressive ? { ...details, progress: true } : details, msg.args, msg.kwargs);
+    this.#invoke(call, progressive ? { ...details, progress: true } : details, msg);
   };
 
   /** The next chunk of a progressive call invocation (same request ID). [ap_rpc_progressive_call_invocations] */
   continueCall(call: Call<S>, msg: CallMessage): void {
     const more = msg.options['progress'] === true;
     call.callerStreaming = more;
-    this.#invoke(call, more ? { ...call.details, progress: true } : call.details, msg.args, msg.kwargs);
+    this.#invoke(call, more ? { ...call.details, progress: true } : call.details, msg);
   }
 
-  #invoke(call: Call<S>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
-    const invocation: Invocation = { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details };
-    if (args !== undefined) invocation.args = args;
-    if (kwargs !== undefined) invocation.kwargs = kwargs;
+  /** INVOCATION of the CALL `msg`: its payload passed on as it came (payload passthrough: unread). */
+  #invoke(call: Call<S>, details: Dict, msg: CallMessage): void {
+    const invocation = carryPayload<Invocation>(
+      { code: MessageCode.Invocation, request: call.invocationRequest, registration: call.registration.id, details },
+      msg,
+    );
     const sent = call.callee.session.send(invocation);
     if (sent === 'sent') return;
     if (sent === 'unserializable') {
@@ -406,8 +408,8 @@ export class Calls<S extends CallParty> {
     } else {
       answer = { code: MessageCode.Error, requestType: MessageCode.Call, request: call.callRequest, details: msg.details, error: msg.error };
     }
-    if (msg.args !== undefined) answer.args = msg.args;
-    if (msg.kwargs !== undefined) answer.kwargs = msg.kwargs;
+    // The callee's payload goes to the caller as it came (payload passthrough: unread).
+    carryPayload(answer, msg);
     if (!progress) return this.#end(call, 'answered', { caller: answer });
     // The timeout runs between results. [ap_rpc_call_timeout]
     if (call.timeoutMs > 0) this.#startTimer(call);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Codec } from '@switchboard/schemas';
-import { cborCodec, jsonCodec, MessageCode, msgpackCodec, ROUTER_FRAME_LIMITS } from '@switchboard/schemas';
+import { cborCodec, joined, jsonCodec, MessageCode, msgpackCodec, ROUTER_FRAME_LIMITS } from '@switchboard/schemas';
 import type { Peer, PeerHandler } from '../src/transports/peer.js';
 import { startTestRouter, within } from './helpers.js';
 
@@ -45,7 +45,7 @@ function connect(router: Awaited<ReturnType<typeof startTestRouter>>, codec: Cod
     send(frame) {
       if (!open) return false;
       queueMicrotask(() => {
-        inbox.push(codec.decode(frame, ROUTER_FRAME_LIMITS) as unknown[]);
+        inbox.push(codec.decode(joined(frame), ROUTER_FRAME_LIMITS) as unknown[]);
         wake?.();
       });
       return true;

@@ -40,16 +40,21 @@ export type {
   WireArgs,
 } from './messages.js';
 export { assertNever, listArgs } from './messages.js';
-export { parseMessage, toWire, DecodeError, isDict, isTransparent } from './wire.js';
+export { parseMessage, toWire, wireHead, DecodeError, isDict, isTransparent } from './wire.js';
+export type { Payload, RawPayload } from './payload.js';
+export { SplitFrame, carryPayload, rawPayloadOf, withRawPayload } from './payload.js';
+export { encodeMessage } from './splice.js';
+export { PASSTHROUGH, splitJson } from './codecs/json-split.js';
+export type { Passthrough } from './codecs/limits.js';
 export type { Branded, SessionId, PublicationId, SubscriptionId, RegistrationId, RequestId } from './ids.js';
 export { MAX_ID, isId, RandomIds, SequentialIds } from './ids.js';
 export type { UriCheck, MatchPolicy } from './uri.js';
 export { isValidUri, isValidPattern, isReservedUri, isMatchPolicy, MATCH_POLICIES } from './uri.js';
 export { ErrorUri, CloseUri, WampError } from './errors.js';
 export { MAX_TIMER_MS, timerMs } from './timers.js';
-export type { Codec, EncodedTail, SerializerName } from './codecs/codec.js';
-export { EncodeError } from './codecs/codec.js';
+export type { Codec, Encoded, EncodedTail, SerializerName } from './codecs/codec.js';
+export { EncodeError, SPLICE_MIN_BYTES, Spliced, joined } from './codecs/codec.js';
 export type { BatchCount, DecodeOptions } from './codecs/limits.js';
-export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, ROUTER_FRAME_LIMITS } from './codecs/limits.js';
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_PASSTHROUGH_MIN_BYTES, ROUTER_FRAME_LIMITS } from './codecs/limits.js';
 export { scanJson } from './codecs/json-scan.js';
 export { SERIALIZER_NAMES, isSerializerName } from './codecs/codec.js';

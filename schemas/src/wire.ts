@@ -8,6 +8,8 @@ import { isId } from './ids.js';
 import type { PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId } from './ids.js';
 import type { Dict, Kwargs, WampMessage, WireArgs } from './messages.js';
 import { assertNever } from './messages.js';
+import type { RawPayload } from './payload.js';
+import { SplitFrame, withRawPayload } from './payload.js';
 
 /** A frame that is not a well-formed WAMP message. Becomes ABORT wamp.error.protocol_violation. */
 export class DecodeError extends Error {
@@ -73,10 +75,17 @@ function uri(arr: unknown[], code: number, index: number, name: string): string 
   return v;
 }
 
+/**
+ * The raw payload of the SplitFrame being parsed (payload.ts), its elements counted after the
+ * head's; undefined for a whole frame. Set at the start of every parseMessage.
+ */
+let raw: RawPayload | undefined;
+
 function length(arr: unknown[], code: number, min: number, max: number): void {
-  if (arr.length < min || arr.length > max) {
+  const n = raw === undefined ? arr.length : arr.length + raw.tail.count;
+  if (n < min || n > max) {
     const want = min === max ? `${min}` : `${min} to ${max}`;
-    throw new DecodeError(`${messageName(code)}: expected ${want} elements, got ${arr.length}`);
+    throw new DecodeError(`${messageName(code)}: expected ${want} elements, got ${n}`);
   }
 }
 
@@ -88,6 +97,11 @@ function length(arr: unknown[], code: number, min: number, max: number): void {
  * bytes.) The router passes it on as it is; it never looks inside.
  */
 function payload(arr: unknown[], code: number, index: number, options: Dict, target: { args?: WireArgs; kwargs?: Kwargs }): void {
+  if (raw !== undefined) {
+    // A split frame's payload elements follow the head; the codec checked they are a list and a dict.
+    withRawPayload(target, raw);
+    return;
+  }
   if (arr.length > index) {
     const a = arr[index];
     if (a instanceof Uint8Array && isTransparent(options)) {
@@ -115,7 +129,13 @@ export function isTransparent(options: Dict): boolean {
  * Turns a decoded frame into a typed message, or throws DecodeError saying what is wrong.
  * Checks structure and element types only; URI validity and state rules belong to the peer.
  */
-export function parseMessage(frame: unknown): WampMessage {
+export function parseMessage(decoded: unknown): WampMessage {
+  let frame = decoded;
+  raw = undefined;
+  if (decoded instanceof SplitFrame) {
+    frame = decoded.head;
+    raw = decoded.payload;
+  }
   if (!Array.isArray(frame)) throw new DecodeError(`a WAMP message must be a list, got ${describe(frame)}`);
   if (frame.length === 0) throw new DecodeError('a WAMP message must not be an empty list');
   const code = frame[0];
@@ -272,6 +292,31 @@ function withPayload(head: unknown[], args: WireArgs | undefined, kwargs: Kwargs
   if (kwargs !== undefined) head.push(args ?? [], kwargs);
   else if (args !== undefined) head.push(args);
   return head;
+}
+
+/**
+ * The elements of a message with a payload that come before it (code, IDs, options or details,
+ * URI): what a codec encodes in front of a raw payload (splice.ts). Undefined for other messages.
+ */
+export function wireHead(msg: WampMessage): unknown[] | undefined {
+  switch (msg.code) {
+    case MessageCode.Error:
+      return [msg.code, msg.requestType, msg.request, msg.details, msg.error];
+    case MessageCode.Publish:
+      return [msg.code, msg.request, msg.options, msg.topic];
+    case MessageCode.Event:
+      return [msg.code, msg.subscription, msg.publication, msg.details];
+    case MessageCode.Call:
+      return [msg.code, msg.request, msg.options, msg.procedure];
+    case MessageCode.Result:
+      return [msg.code, msg.request, msg.details];
+    case MessageCode.Invocation:
+      return [msg.code, msg.request, msg.registration, msg.details];
+    case MessageCode.Yield:
+      return [msg.code, msg.request, msg.options];
+    default:
+      return undefined;
+  }
 }
 
 /** The array form of a message, ready for a codec. Payloads are passed through untouched. */

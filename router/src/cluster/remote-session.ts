@@ -6,8 +6,8 @@
  * session with that session's own IDs. It never joins the realm (no meta events, not listed by
  * this node: the session registry lists it).
  */
-import type { Dict, MessageCode, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
-import { MessageCode as Code, msgpackCodec, toWire } from '@switchboard/schemas';
+import type { Dict, Encoded, MessageCode, RequestId, SessionId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import { MessageCode as Code, Spliced, msgpackCodec, toWire } from '@switchboard/schemas';
 import type { RouterCore } from '../core.js';
 import type { Realm } from '../realm.js';
 import type { Endpoint, Hold, HoldLimits, PeerRole, SendOutcome, SessionIdentity, SharedEvent } from '../core/endpoint.js';
@@ -138,7 +138,7 @@ function remotePeer(link: RemoteLink, node: string): Peer {
   return {
     codec: msgpackCodec,
     transport: { type: 'cluster', protocol: 'nats', peer: `node:${node}` },
-    send: (frame: string | Uint8Array): boolean => typeof frame !== 'string' && link.sendToNode(node, frame),
+    send: (frame: Encoded): boolean => typeof frame !== 'string' && link.sendToNode(node, frame instanceof Spliced ? frame.join() : frame),
     sendDroppable: (_frame: SharedFrame): boolean => false,
     close: (): void => undefined,
     bufferedBytes: 0,

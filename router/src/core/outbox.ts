@@ -5,8 +5,8 @@
  * that counts and logs a message the receiver's serializer cannot represent. An in-process peer
  * (`Peer.sendMessage`) gets the message object: nothing is encoded.
  */
-import type { Codec, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
-import { MessageCode, messageName, toWire } from '@switchboard/schemas';
+import type { Codec, Encoded, Event, PublicationId, SubscriptionId, WampMessage } from '@switchboard/schemas';
+import { MessageCode, encodeMessage, messageName } from '@switchboard/schemas';
 import type { Logger } from '../log.js';
 import type { RouterStats } from '../stats.js';
 import { SharedFrame } from '../transports/peer.js';
@@ -31,7 +31,7 @@ export interface OutboxOptions {
 export class Outbox {
   /** The session ID named in logs; 0 before the connection has a session. */
   session = 0;
-  readonly #encode: (msg: WampMessage) => string | Uint8Array;
+  readonly #encode: (msg: WampMessage) => Encoded;
   readonly #counted: boolean;
 
   constructor(
@@ -41,7 +41,9 @@ export class Outbox {
     options: OutboxOptions = {},
   ) {
     const codec = peer.codec;
-    this.#encode = options.encode ?? ((msg) => codec.encode(toWire(msg)));
+    // A payload still in the bytes of this peer's serializer is spliced behind the new head, not
+    // decoded and encoded again (payload passthrough, schemas/src/payload.ts).
+    this.#encode = options.encode ?? ((msg) => encodeMessage(codec, msg));
     this.#counted = options.counted ?? true;
   }
 
@@ -57,7 +59,7 @@ export class Outbox {
       if (!peer.sendMessage(msg)) return 'gone';
       return this.#sent(msg.code);
     }
-    let frame: string | Uint8Array;
+    let frame: Encoded;
     try {
       frame = this.#encode(msg);
     } catch (err) {
@@ -98,7 +100,7 @@ export class Outbox {
       this.stats.unserializableMessage(peer.codec.name, MessageCode.Event);
       return 'unserializable';
     }
-    if (!(droppable ? peer.sendDroppable(frame) : peer.send(frame.source))) return 'gone';
+    if (!(droppable ? peer.sendDroppable(frame) : peer.send(frame.spliced ?? frame.source))) return 'gone';
     return this.#sent(MessageCode.Event);
   }
 
@@ -113,7 +115,7 @@ export class Outbox {
       const message = event.message();
       return payloadBytes(message.args, message.kwargs, message.details);
     }
-    return event.frame(peer.codec)?.source.length ?? 0;
+    return event.frame(peer.codec)?.length ?? 0;
   }
 
   #sent(code: MessageCode): 'sent' {
@@ -140,7 +142,7 @@ export class FanOutEvent implements SharedEvent {
     private readonly realm: string,
     readonly subscription: SubscriptionId,
     readonly publication: PublicationId,
-    private readonly encode: (codec: Codec) => string | Uint8Array,
+    private readonly encode: (codec: Codec) => Encoded,
     private readonly build: () => Event,
   ) {}
 

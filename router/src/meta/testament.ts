@@ -51,7 +51,7 @@ export function publishTestament(realm: Realm, session: Endpoint, t: Testament):
       realm.log.info({ realm: realm.name, session: session.id, topic: t.topic, error: verdict.error }, 'testament dropped: the session may not publish it');
       return;
     }
-    const outcome = realm.pubsub.publishAs(session, verdict, t.topic, t.args, t.kwargs, t.publishOptions);
+    const outcome = realm.pubsub.publishAs(session, verdict, t.topic, t, t.publishOptions);
     if (!outcome.ok) realm.log.info({ session: session.id, topic: t.topic, error: outcome.message }, 'testament not published');
   };
   // The session has left: a decision that arrives later is still acted on (the gate keeps it).

@@ -5,8 +5,8 @@
  * details variant. Pure of routing decisions: the broker planned who receives; each subscriber's
  * outbox sends.
  */
-import type { Codec, Dict, EncodedTail, Event, Kwargs, PublicationId, SubscriptionId, WireArgs } from '@switchboard/schemas';
-import { MessageCode } from '@switchboard/schemas';
+import type { Codec, Dict, EncodedTail, Event, Kwargs, Payload, PublicationId, SubscriptionId, WireArgs } from '@switchboard/schemas';
+import { MessageCode, carryPayload, rawPayloadOf } from '@switchboard/schemas';
 import { isRecipient } from '../broker/broker.js';
 import type { DeliveryPlan } from '../broker/broker.js';
 import { FanOutEvent } from '../core/outbox.js';
@@ -60,13 +60,26 @@ function eventWire(
   return [MessageCode.Event, subscription, plan.publication, details];
 }
 
-/** Sends one publication's EVENTs to every recipient of its plan. `realm` names the realm in logs. */
-export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>, details: Dict, args: WireArgs | undefined, kwargs: Kwargs | undefined): void {
+/**
+ * Sends one publication's EVENTs to every recipient of its plan. `realm` names the realm in logs.
+ * `source`'s payload is read only where a serializer needs its values: a PUBLISH's payload still in its
+ * publisher's bytes (payload passthrough) goes to the subscribers of that serializer as those
+ * bytes, behind each EVENT's head.
+ */
+export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>, details: Dict, source: Payload): void {
   const single = plan.subscriptions.length === 1;
+  const raw = rawPayloadOf(source);
+  // The payload alone: an EVENT held for a catch-up or a slow receiver keeps these closures, which
+  // must not keep the PUBLISH (its options, its head) alive beside it.
+  const payload: Payload = raw !== undefined ? carryPayload({}, source) : { args: source.args, kwargs: source.kwargs };
+  // Read on demand: a payload passed through is decoded only for another serializer.
+  const args = (): WireArgs | undefined => payload.args;
+  const kwargs = (): Kwargs | undefined => payload.kwargs;
   // One subscription (the exact-match common case): one EVENT, encoded whole once per
   // serializer. Several (patterns): everything after the subscription ID is encoded once per
   // serializer and details variant, and each subscription's EVENT only adds its own ID.
-  const tails = single ? undefined : new EventTails(plan.publication, details, plan.topic, args, kwargs);
+  let tails: EventTails | undefined;
+  const tailsFor = (): EventTails => (tails ??= new EventTails(plan.publication, details, plan.topic, args(), kwargs()));
   for (const subscription of plan.subscriptions) {
     const exact = subscription.match === 'exact';
     // A pattern subscriber learns the concrete topic. [ap_pubsub_pattern_based_subscription]
@@ -79,15 +92,15 @@ export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>,
       realm,
       subscription.id,
       plan.publication,
-      tails === undefined
-        ? (codec) => codec.encode(eventWire(subscription.id, plan, detailsFor(), args, kwargs))
-        : (codec) => codec.encodeWithTail([MessageCode.Event, subscription.id], tails.tail(codec, exact)),
-      () => {
-        const message: Event = { code: MessageCode.Event, subscription: subscription.id, publication: plan.publication, details: detailsFor() };
-        if (args !== undefined) message.args = args;
-        if (kwargs !== undefined) message.kwargs = kwargs;
-        return message;
+      (codec) => {
+        // The publisher's bytes, in its serializer: only the head is encoded.
+        if (raw !== undefined && raw.codec === codec.name)
+          return codec.encodeWithTail([MessageCode.Event, subscription.id, plan.publication, detailsFor()], raw.tail);
+        return single
+          ? codec.encode(eventWire(subscription.id, plan, detailsFor(), args(), kwargs()))
+          : codec.encodeWithTail([MessageCode.Event, subscription.id], tailsFor().tail(codec, exact));
       },
+      () => carryPayload<Event>({ code: MessageCode.Event, subscription: subscription.id, publication: plan.publication, details: detailsFor() }, payload),
     );
     for (const subscriber of subscription.subscribers) {
       if (isRecipient(plan, subscriber)) subscriber.sendEvent(event);

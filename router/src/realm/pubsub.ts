@@ -4,7 +4,7 @@
  * revocation. The broker plans (broker.ts), the gate authorizes (auth/gate.ts), the fan-out sends
  * (fanout.ts); this module checks the requests and answers them.
  */
-import type { Args, Dict, Event, Kwargs, Publish, PublicationId, Subscribe, Unsubscribe, WireArgs } from '@switchboard/schemas';
+import type { Args, Dict, Event, Kwargs, Payload, Publish, PublicationId, Subscribe, Unsubscribe, WireArgs } from '@switchboard/schemas';
 import { ErrorUri, MessageCode, isReservedUri, isValidUri } from '@switchboard/schemas';
 import type { MatchPolicy, UriCheck } from '@switchboard/schemas';
 import type { Broker, DeliveryPlan, RecipientFilter, RetainOutcome, RetainedEvent, Subscription } from '../broker/broker.js';
@@ -325,7 +325,8 @@ export class PubSub {
   }
 
   #publish(session: Endpoint, msg: Publish, allowed: Allowed): void {
-    const outcome = this.publishAs(session, allowed, msg.topic, msg.args, msg.kwargs, msg.options);
+    // The PUBLISH is the payload: its args are read only where needed (payload passthrough).
+    const outcome = this.publishAs(session, allowed, msg.topic, msg, msg.options);
     if (msg.options.acknowledge !== true) return;
     if (!outcome.ok) refuse(this.#stats, session, MessageCode.Publish, msg.request, outcome);
     else if (outcome.stored === undefined) session.send({ code: MessageCode.Published, request: msg.request, publication: outcome.publication });
@@ -360,8 +361,7 @@ export class PubSub {
     session: Endpoint,
     allowed: Allowed,
     topic: string,
-    args: WireArgs | undefined,
-    kwargs: Kwargs | undefined,
+    payload: Payload,
     options: Dict,
   ): Outcome<{ publication: PublicationId; stored?: Promise<unknown> }> {
     if (!isValidUri(topic, this.#uriCheck)) return refusal(ErrorUri.InvalidUri, `invalid topic URI '${topic}'`);
@@ -372,14 +372,14 @@ export class PubSub {
     if (allowed.disclose || options['disclose_me'] === true) disclose(session, details, 'publisher');
     if (hasPpt(options)) copyPpt(options, details);
     const plan = this.#broker.publish(session, topic, filtered.filter);
-    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
-    const retained = options['retain'] === true ? this.#retain(plan, args, kwargs, details) : undefined;
+    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, payload);
+    const retained = options['retain'] === true ? this.#retain(plan, payload.args, payload.kwargs, details) : undefined;
     if (this.#hooks.observesPublications) {
       const acknowledged = options['acknowledge'] === true;
       // Without retain, a shared origin: nothing allocated per publication for the hooks.
       const origin: PublicationOrigin =
         retained !== undefined ? { kind: 'session', retain: true, acknowledged, retained } : acknowledged ? ACKNOWLEDGED_ORIGIN : SESSION_ORIGIN;
-      const stored = this.#hooks.published(plan, details, args, kwargs, origin);
+      const stored = this.#hooks.published(plan, details, payload.args, payload.kwargs, origin);
       // Only an acknowledged publication of a history topic with durability "ack" has something to wait for.
       if (stored !== undefined) return { ok: true, publication: plan.publication, stored };
     }
@@ -389,7 +389,7 @@ export class PubSub {
   /** Publishes an event from the router itself (meta events, testaments). */
   publishFromRouter(topic: string, args?: Args, kwargs?: Kwargs): void {
     const plan = this.#broker.publish(undefined, topic, ROUTER_FILTER);
-    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, {}, args, kwargs);
+    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, {}, { args, kwargs });
     this.#hooks.published(plan, {}, args, kwargs, ROUTER_ORIGIN);
   }
 
@@ -411,7 +411,7 @@ export class PubSub {
     kwargs: Kwargs | undefined,
   ): number {
     const plan = this.#broker.publishAs(publication, topic, filter);
-    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, args, kwargs);
+    if (plan.subscriptions.length > 0) fanOut(this.#log, this.name, plan, details, { args, kwargs });
     this.#hooks.published(plan, details, args, kwargs, REMOTE_ORIGIN);
     return plan.subscriptions.length;
   }

@@ -6,8 +6,8 @@
  * Nothing that passes through may end the process: a handler that throws costs this one
  * connection, reported through `onError`.
  */
-import type { WampMessage } from '@switchboard/schemas';
-import { ROUTER_FRAME_LIMITS, msgpackCodec, parseMessage } from '@switchboard/schemas';
+import type { Encoded, WampMessage } from '@switchboard/schemas';
+import { ROUTER_FRAME_LIMITS, joined, msgpackCodec, parseMessage } from '@switchboard/schemas';
 import type { Peer, PeerHandler } from './peer.js';
 
 /** WebSocket close code for a connection ended by a fault on the router's side. */
@@ -78,8 +78,9 @@ export function createInProcessConnection(options: {
    * A frame someone encoded anyway (with `peer.codec`, a send path that does not know
    * `sendMessage`): decoded and parsed, so it still arrives, as a message.
    */
-  const fromFrame = (frame: string | Uint8Array): boolean => {
+  const fromFrame = (encoded: Encoded): boolean => {
     if (!open) return false;
+    const frame = joined(encoded);
     let msg: WampMessage;
     try {
       msg = parseMessage(msgpackCodec.decode(frame, ROUTER_FRAME_LIMITS));

@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
+import { CODECS, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import type { Admission, Release } from '../http/admission.js';
 import { pathOf, sendJson } from '../http/server.js';
 import { logRefusal } from '../log.js';
@@ -122,8 +122,9 @@ class LongPollPeer implements Peer {
     return this.queuedBytes;
   }
 
-  send(frame: string | Uint8Array): boolean {
+  send(encoded: Encoded): boolean {
     if (this.state !== State.Open) return false;
+    const frame = joined(encoded);
     if (!this.batched) return this.#enqueue(typeof frame === 'string' ? Buffer.from(frame) : frame, false);
     return this.#enqueue(typeof frame === 'string' ? batchElementOfString(frame) : batchElement(frame, !this.codec.binary), false);
   }
@@ -213,7 +214,12 @@ export class LongPollTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
+    this.#decode = {
+      maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+      maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: PASSTHROUGH,
+    };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });

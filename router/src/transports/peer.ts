@@ -2,7 +2,8 @@
  * The seam between a transport and the routing core. A transport turns bytes into decoded frames
  * and calls a PeerHandler; the core answers through Peer. Neither side knows the other's details.
  */
-import type { Codec, WampMessage } from '@switchboard/schemas';
+import type { Codec, Encoded, WampMessage } from '@switchboard/schemas';
+import { Spliced } from '@switchboard/schemas';
 import type { ClientCertificate } from './client-certificate.js';
 import type { TrackedCookie } from './cookie-tracking.js';
 
@@ -48,19 +49,36 @@ export class SharedFrame implements FrameCache {
   #more: Map<string, Uint8Array> | undefined;
 
   #data: Uint8Array | undefined;
+  #source: string | Uint8Array | undefined;
+  /** The message in two pieces (a payload of SPLICE_MIN_BYTES or more): a transport that can writes both. */
+  readonly spliced: Spliced | undefined;
+  /** The encoding's length: bytes, or UTF-16 units of a text (at most its UTF-8 bytes). */
+  readonly length: number;
 
   constructor(
-    /** The encoded message: a string for text (JSON), bytes otherwise. */
-    readonly source: string | Uint8Array,
+    /** The encoded message: a string for text (JSON), bytes otherwise, or bytes in two pieces. */
+    encoded: Encoded,
     /** A text message (JSON) rather than binary. */
     readonly text: boolean,
   ) {
-    if (typeof source !== 'string') this.#data = source;
+    this.length = encoded.length;
+    if (encoded instanceof Spliced) this.spliced = encoded;
+    else {
+      this.#source = encoded;
+      if (typeof encoded !== 'string') this.#data = encoded;
+    }
+  }
+
+  /** The encoded message in one piece: a string for text (JSON), bytes otherwise; pieces joined once. */
+  get source(): string | Uint8Array {
+    return (this.#source ??= this.spliced!.join());
   }
 
   /** The message as bytes (UTF-8 for text), converted once on first use. */
   get data(): Uint8Array {
-    return (this.#data ??= Buffer.from(this.source as string));
+    if (this.#data !== undefined) return this.#data;
+    const source = this.source;
+    return (this.#data = typeof source === 'string' ? Buffer.from(source) : source);
   }
 
   get(transport: string): Uint8Array | undefined {
@@ -78,8 +96,11 @@ export class SharedFrame implements FrameCache {
 export interface Peer {
   readonly codec: Codec;
   readonly transport: TransportDetails;
-  /** Queues a frame that must arrive (replies, INVOCATION, RESULT, ERROR…). False if the peer is gone or was cut off. */
-  send(frame: string | Uint8Array): boolean;
+  /**
+   * Queues a frame that must arrive (replies, INVOCATION, RESULT, ERROR…). False if the peer is
+   * gone or was cut off. A Spliced is written as its two pieces where the transport can, else joined.
+   */
+  send(frame: Encoded): boolean;
   /** Queues a shared frame that may be dropped under backpressure (EVENT). False if dropped. */
   sendDroppable(frame: SharedFrame): boolean;
   /** Closes the transport after what was queued; `code` is a WebSocket close code. */

@@ -6,6 +6,7 @@
  *   error reply 0111 1111  EEEE 0000  0000 0000  0000 0000
  *   frame       RRRR XTTT  LLLL LLLL  LLLL LLLL  LLLL LLLL   (type, 24-bit length; X: exactly 2^24)
  */
+import type { Spliced } from '@switchboard/schemas';
 
 /** First octet of every handshake; no HTTP request can start with it. */
 export const RAWSOCKET_MAGIC = 0x7f;
@@ -91,6 +92,14 @@ export function frame(type: FrameTypeCode, payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + payload.length);
   writeFrameHeader(out, 0, type, payload.length);
   out.set(payload, 4);
+  return out;
+}
+
+/** The header of a regular WAMP message frame carrying `spliced`, with its head: its tail is written after. */
+export function splicedFrameHead(spliced: Spliced): Buffer {
+  const out = Buffer.allocUnsafe(4 + spliced.head.length);
+  writeFrameHeader(out, 0, FrameType.Message, spliced.length);
+  out.set(spliced.head, 4);
   return out;
 }
 

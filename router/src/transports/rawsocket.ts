@@ -5,8 +5,8 @@
  * offers a Peer for replies. [ap_transport_rawsocket]
  */
 import type { Socket } from 'node:net';
-import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
+import { CODECS, Spliced, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { OutboundBudget, SLOW_CONSUMER_REASON } from './outbound.js';
@@ -25,6 +25,7 @@ import {
   handshakeReply,
   lengthExponentFor,
   parseHandshake,
+  splicedFrameHead,
 } from './rawsocket-framing.js';
 import type { FrameSink, FrameTypeCode, HandshakeErrorCode } from './rawsocket-framing.js';
 import { EndOfTurn } from './turn.js';
@@ -109,8 +110,16 @@ class RawSocketPeer implements Peer, FrameSink {
     return this.socket.writableLength;
   }
 
-  send(data: string | Uint8Array): boolean {
+  send(data: Encoded): boolean {
     if (this.done || !this.socket.writable) return false;
+    if (data instanceof Spliced) {
+      if (data.length > this.maxSendBytes) {
+        this.owner.tooLarge(this, data.length, false);
+        return false;
+      }
+      // The frame header with the message's head, then its payload as it is: one vectored write.
+      return this.#write(splicedFrameHead(data), false, data.tail);
+    }
     const bytes = typeof data === 'string' ? frameOfString(data) : frame(FrameType.Message, data);
     if (bytes.length - 4 > this.maxSendBytes) {
       this.owner.tooLarge(this, bytes.length - 4, false);
@@ -125,17 +134,22 @@ class RawSocketPeer implements Peer, FrameSink {
    */
   sendDroppable(shared: SharedFrame): boolean {
     if (this.done || !this.socket.writable) return false;
+    const spliced = shared.spliced;
     let bytes = shared.framed.get('rawsocket');
     if (bytes === undefined) {
-      const source = shared.source;
-      bytes = typeof source === 'string' ? frameOfString(source) : frame(FrameType.Message, source);
+      if (spliced !== undefined) bytes = splicedFrameHead(spliced);
+      else {
+        const source = shared.source;
+        bytes = typeof source === 'string' ? frameOfString(source) : frame(FrameType.Message, source);
+      }
       shared.framed.set('rawsocket', bytes);
     }
-    if (bytes.length - 4 > this.maxSendBytes) {
-      this.owner.tooLarge(this, bytes.length - 4, true);
+    const length = spliced !== undefined ? spliced.length : bytes.length - 4;
+    if (length > this.maxSendBytes) {
+      this.owner.tooLarge(this, length, true);
       return false;
     }
-    return this.#write(bytes, true);
+    return this.#write(bytes, true, spliced?.tail);
   }
 
   /** RawSocket has no closing handshake: what was queued is flushed, then the stream ends. */
@@ -154,11 +168,13 @@ class RawSocketPeer implements Peer, FrameSink {
     this.#inbound?.release();
   }
 
-  #write(bytes: Uint8Array, droppable: boolean): boolean {
-    const verdict = this.#budget.judge(this.socket.writableLength, bytes.length, droppable);
+  /** `tail`: the rest of a spliced message, written after `bytes` (the socket is corked: one vectored write). */
+  #write(bytes: Uint8Array, droppable: boolean, tail?: Uint8Array): boolean {
+    const verdict = this.#budget.judge(this.socket.writableLength, bytes.length + (tail?.length ?? 0), droppable);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
       this.socket.write(bytes);
+      if (tail !== undefined) this.socket.write(tail);
       return true;
     }
     if (verdict === 'cutoff') this.owner.cutOff(this);
@@ -233,7 +249,12 @@ export class RawSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.decodeOptions = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
+    this.decodeOptions = {
+      maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+      maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: PASSTHROUGH,
+    };
     for (const name of options.serializers) this.#codecs.set(CODECS[name].rawSocketId, CODECS[name]);
     this.#lengthExponent = lengthExponentFor(options.maxMessageBytes);
     const interval = options.pingIntervalMs ?? 0;

@@ -9,8 +9,8 @@ import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { PerMessageDeflateOptions, RawData } from 'ws';
-import type { Codec, DecodeOptions, SerializerName } from '@switchboard/schemas';
-import { CODECS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS } from '@switchboard/schemas';
+import type { Codec, DecodeOptions, Encoded, SerializerName } from '@switchboard/schemas';
+import { CODECS, Spliced, joined, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, PASSTHROUGH } from '@switchboard/schemas';
 import { logRefusal } from '../log.js';
 import type { Logger } from '../log.js';
 import { BATCHED_SUFFIX, batchElement, batchElementOfString, decodeBatch, sharedBatchElement } from './batch.js';
@@ -202,7 +202,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     return this.ws.bufferedAmount;
   }
 
-  send(frame: string | Uint8Array): boolean {
+  send(frame: Encoded): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     const verdict = this.budget.judge(this.ws.bufferedAmount, frame.length, false);
     if (verdict === 'cutoff') {
@@ -213,7 +213,13 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
     // A string's length in UTF-16 units: at most its UTF-8 bytes, close enough for a threshold.
     if (this.compresses(frame.length)) {
       // A string's UTF-16 length is at most its UTF-8 bytes: over the cap already, no conversion.
-      const data = this.overMaxBytes(frame.length) ? undefined : typeof frame === 'string' ? Buffer.from(frame) : frame;
+      const data = this.overMaxBytes(frame.length)
+        ? undefined
+        : typeof frame === 'string'
+          ? Buffer.from(frame)
+          : frame instanceof Spliced
+            ? frame.join()
+            : frame;
       if (data !== undefined && !this.overMaxBytes(data.length)) {
         this.socket.write(deflatedFrame(data, !this.codec.binary, this.owner.options.compression!, this.windowBits));
         return true;
@@ -221,8 +227,13 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
       this.owner.options.onLimit?.('compression.maxBytes');
     }
     // Framed here and written in one piece, as sendDroppable does: ws.send would write the header
-    // and the payload as two socket writes (and convert a string first), for every reply.
-    this.socket.write(wsFrame(frame, !this.codec.binary));
+    // and the payload as two socket writes (and convert a string first), for every reply. A
+    // spliced message is the header with its head, then its payload as it is: the socket is
+    // corked, so the two leave in one vectored write.
+    if (frame instanceof Spliced) {
+      this.socket.write(wsFrameHead(frame, !this.codec.binary));
+      this.socket.write(frame.tail);
+    } else this.socket.write(wsFrame(frame, !this.codec.binary));
     return true;
   }
 
@@ -237,18 +248,24 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes: Uint8Array | undefined;
-    if (this.compresses(frame.source.length) && !this.#sharedOverMaxBytes(frame)) {
+    /** A spliced message's payload, written after its framed head. */
+    let tail: Uint8Array | undefined;
+    if (this.compresses(frame.length) && !this.#sharedOverMaxBytes(frame)) {
       const key = `websocket-deflate-${this.windowBits}`;
       bytes = frame.framed.get(key);
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
     } else {
+      const spliced = frame.spliced;
       bytes = frame.framed.get('websocket');
-      if (bytes === undefined) frame.framed.set('websocket', (bytes = wsFrame(frame.source, frame.text)));
+      if (bytes === undefined)
+        frame.framed.set('websocket', (bytes = spliced !== undefined ? wsFrameHead(spliced, frame.text) : wsFrame(frame.source, frame.text)));
+      tail = spliced?.tail;
     }
-    const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
+    const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length + (tail?.length ?? 0), true);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
       this.socket.write(bytes);
+      if (tail !== undefined) this.socket.write(tail);
       return true;
     }
     if (verdict === 'cutoff') this.owner.cutOff(this);
@@ -263,7 +280,7 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   #sharedOverMaxBytes(frame: SharedFrame): boolean {
     const marker = frame.framed.get(OVER_MAX_BYTES);
     if (marker !== undefined) return marker.length === 1;
-    const over = this.overMaxBytes(frame.source.length) || this.overMaxBytes(frame.data.length);
+    const over = this.overMaxBytes(frame.length) || this.overMaxBytes(frame.data.length);
     frame.framed.set(OVER_MAX_BYTES, over ? OVER : UNDER);
     if (over) this.owner.options.onLimit?.('compression.maxBytes');
     return over;
@@ -291,8 +308,9 @@ class BatchedWebSocketPeer extends WebSocketPeerBase implements Peer {
     return this.ws.bufferedAmount + this.#partsBytes;
   }
 
-  send(frame: string | Uint8Array): boolean {
+  send(encoded: Encoded): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
+    const frame = joined(encoded);
     return this.#add(typeof frame === 'string' ? batchElementOfString(frame) : batchElement(frame, !this.codec.binary), false);
   }
 
@@ -367,7 +385,12 @@ export class WebSocketTransport {
     readonly counters: OutboundCounters,
     private readonly log: Logger,
   ) {
-    this.#decode = { maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH, maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS };
+    this.#decode = {
+      maxDepth: options.maxNestingDepth ?? DEFAULT_MAX_DEPTH,
+      maxItems: options.maxMessageItems ?? DEFAULT_MAX_ITEMS,
+      // Payloads of frames from 1 KiB are scanned, not decoded, until something reads them (schemas/src/payload.ts).
+      passthrough: PASSTHROUGH,
+    };
     for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol, { codec: CODECS[name], batched: false });
     if (options.batched !== false) {
       for (const name of options.serializers) this.#offered.set(CODECS[name].subprotocol + BATCHED_SUFFIX, { codec: CODECS[name], batched: true });
@@ -523,7 +546,9 @@ export class WebSocketTransport {
       let decoded: unknown;
       try {
         this.counters.bytesIn += bytes.length;
-        decoded = codec.decode(binary ? bytes : bytes.toString('utf8'), this.#decode);
+        // JSON as bytes too: a payload passed through then goes out as a view of these bytes,
+        // not encoded to UTF-8 again (ws has checked a text message's UTF-8 already).
+        decoded = codec.decode(bytes, this.#decode);
       } catch (err) {
         handler.onBadFrame(`undecodable ${codec.name} message: ${(err as Error).message}`);
         return;
@@ -628,10 +653,11 @@ export class WebSocketTransport {
 /**
  * A buffer for an unmasked server frame of `length` payload octets, its header written (RFC 6455
  * §5.2: first octet, then a 7-, 16- or 64-bit length); the payload goes at the returned offset.
+ * `allocated`: the payload octets the buffer holds, when the rest is written after it.
  */
-function serverFrame(firstOctet: number, length: number): [Buffer, number] {
+function serverFrame(firstOctet: number, length: number, allocated = length): [Buffer, number] {
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(headerLength + length);
+  const out = Buffer.allocUnsafe(headerLength + allocated);
   out[0] = firstOctet;
   if (length < 126) out[1] = length;
   else if (length < 65536) {
@@ -653,6 +679,16 @@ function wsFrame(source: string | Uint8Array, text: boolean): Uint8Array {
   const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), length);
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
+  return out;
+}
+
+/**
+ * The header of an unmasked, unfragmented server frame carrying `spliced`, followed by its head:
+ * the frame's payload ends with `spliced.tail`, written after this (no copy of the payload).
+ */
+function wsFrameHead(spliced: Spliced, text: boolean): Uint8Array {
+  const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), spliced.length, spliced.head.length);
+  out.set(spliced.head, headerLength);
   return out;
 }
 

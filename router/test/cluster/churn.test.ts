@@ -85,7 +85,7 @@ function publishLoop(session: Session, topic: string): () => Promise<void> {
 
 describe('cluster: node churn', () => {
   it(`${ROUNDS} rounds of a node joining and leaving (clean stop and kill -9 in turn) under traffic: no stuck call, no leaked KV entry, no stand-in of a dead node`, {
-    timeout: Math.max(240_000, ROUNDS * 12_000),
+    timeout: Math.max(300_000, ROUNDS * 15_000),
   }, async () => {
     const started = Date.now();
     const cluster = await startCluster(2);
@@ -141,7 +141,9 @@ describe('cluster: node churn', () => {
           return problems.length === 0;
         },
         `round ${round}: nothing of the churning node left`,
-        15_000,
+        // A killed node is purged after the node timeout, then its records deleted: seconds, but
+        // CI's full suite on 2 cores once took past 15 s in one round.
+        30_000,
       ).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}: ${last}`);
       });

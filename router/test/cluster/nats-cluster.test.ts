@@ -31,6 +31,7 @@ import { open, uri, within } from '../../../client/test/helpers.js';
 import { startClusterNode, startNats, startNatsCluster } from '../../../test/support/cluster.js';
 import type { ClusterNode, ClusterNodeOptions, NatsCluster } from '../../../test/support/cluster.js';
 import { kvReader } from './cluster-state.js';
+import type { KvState } from './cluster-state.js';
 
 const BUCKETS = ['registrations', 'sessions', 'retained', 'subscriptions', 'testaments', 'resumable'];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,7 +120,7 @@ describe('cluster on a NATS cluster: replicas', () => {
 describe('cluster on a NATS cluster: a JetStream leader election', () => {
   it('a registration and a session written while the buckets have no leader are put back once they have one, without a reconnect', {
     // Leader moves and elections take tens of seconds on a loaded 2-core CI machine.
-    timeout: 240_000,
+    timeout: 360_000,
   }, async () => {
     const nats = await startNatsCluster();
     const a = await node(nats, 'node-a', 0);
@@ -148,20 +149,31 @@ describe('cluster on a NATS cluster: a JetStream leader election', () => {
     const callee = await open(c.url);
     const procedure = uri('election.proc');
     await callee.register(procedure, () => 'from C');
-    expect(await within(callable(caller, procedure, 60_000), 65_000, 'the registration callable from node A')).toBe('from C');
-    // The session record too: written back to the sessions bucket by node C's repair resync. (Read
-    // from the bucket itself: how soon node A's watch delivers it after its stream's leader moved is
-    // the NATS client's ordered consumer's business, seconds to a minute on a loaded machine.)
-    // A read that times out while a bucket's leader is still being elected is tried again.
+    // Both records are put back by node C's repair resync once the buckets have a leader: read from
+    // the buckets themselves. A read that times out while a leader is still being elected is tried
+    // again.
     let state: Awaited<ReturnType<typeof kvReader>> | undefined;
-    const inBucket = async (): Promise<boolean> => {
+    const read = async (check: (kv: KvState) => boolean): Promise<boolean> => {
       try {
         state ??= await kvReader(nats.urls[0]!);
-        return (await state()).sessionIds().includes(Number(callee.id));
+        return check(await state());
       } catch {
         return false;
       }
     };
+    const inBucket = (): Promise<boolean> => read((kv) => kv.sessionIds().includes(Number(callee.id)));
+    const claimed = (): Promise<boolean> => read((kv) => kv.callees().some((entry) => entry.session === Number(callee.id)));
+    const registered = Date.now();
+    // (About 50 s on a quiet machine: the failed writes time out, then the repair resync waits for
+    // the buckets' new leader.)
+    await waitFor(claimed, "node C's registration back in the registrations bucket", 120_000);
+    const claimedAfter = Date.now() - registered;
+    // Then node A routes to it once its watch of the bucket delivers the claim: how soon that is
+    // after the bucket's stream leader moved is the NATS client's ordered consumer's business
+    // (it re-creates itself after missed heartbeats, once the stream has a leader), seconds to
+    // over a minute on a loaded machine.
+    expect(await within(callable(caller, procedure, 60_000), 65_000, 'the registration callable from node A')).toBe('from C');
+    console.log(`leader election: the claim back in the bucket after ${claimedAfter} ms, callable from node A after ${Date.now() - registered} ms`);
     await waitFor(inBucket, "node C's session back in the sessions bucket", 60_000);
     expect(c.output()).toMatch(/"msg":"cluster: KV operations failed; resynchronising"/);
     // No router node lost its NATS connection: the resync was not a reconnect's.

@@ -272,7 +272,7 @@ describe('a realm catching up a SUBSCRIBE', () => {
     realm.join(publisher);
     const handled = realm.pubsub.onSubscribe(session, subscribe(1, { after: 5 })) as Pause;
     const allowed: Allowed = { ok: true, disclose: false };
-    for (let i = 0; i < 3; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', [i], undefined, { exclude_me: false });
+    for (let i = 0; i < 3; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', { args: [i] }, { exclude_me: false });
     answer();
     await handled.settled;
     expect(session.sent).toEqual([
@@ -302,7 +302,7 @@ describe('a realm catching up a SUBSCRIBE', () => {
     realm.join(publisher);
     const handled = realm.pubsub.onSubscribe(session, subscribe(1, { after: 5 })) as Pause;
     const allowed: Allowed = { ok: true, disclose: false };
-    for (let i = 0; i < 3; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', [i], undefined, { exclude_me: false });
+    for (let i = 0; i < 3; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', { args: [i] }, { exclude_me: false });
     answer();
     await handled.settled;
     expect(session.sent).toEqual([
@@ -343,7 +343,7 @@ describe('a realm catching up a SUBSCRIBE', () => {
     await (realm.pubsub.onSubscribe(session, subscribe(1, { after: 5 })) as Pause).settled;
     expect(session.sent).toEqual([expect.objectContaining({ code: MessageCode.Subscribed, request: 1 })]);
     const allowed: Allowed = { ok: true, disclose: false };
-    for (let i = 0; i < 2; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', [i], undefined, {});
+    for (let i = 0; i < 2; i++) realm.pubsub.publishAs(publisher, allowed, 'com.t', { args: [i] }, {});
     const events = (peer: typeof session) => peer.sent.filter((m) => m.code === MessageCode.Event).map((m) => (m as { details: object }).details);
     expect(events(session)).toEqual([{ history_gap: true }, {}]);
     expect(events(other)).toEqual([{}, {}]);
@@ -354,7 +354,7 @@ describe('a realm catching up a SUBSCRIBE', () => {
     realm.pubsub.onUnsubscribe(session, { code: MessageCode.Unsubscribe, request: 4 as RequestId, subscription });
     realm.pubsub.onSubscribe(session, { code: MessageCode.Subscribe, request: 5 as RequestId, options: {}, topic: 'com.t' });
     session.sent.length = 0;
-    realm.pubsub.publishAs(publisher, allowed, 'com.t', [9], undefined, {});
+    realm.pubsub.publishAs(publisher, allowed, 'com.t', { args: [9] }, {});
     expect(events(session)).toEqual([{}]);
   });
 

@@ -2,7 +2,8 @@
  * MessagePack and CBOR arrays are a header (the element count) followed by the elements, each
  * encoded on its own, so a message can be assembled from pre-encoded parts.
  */
-import type { EncodedTail } from './codec.js';
+import type { EncodedTail, Spliced } from './codec.js';
+import { spliceOrCopy } from './codec.js';
 import { allocate } from './allocate.js';
 
 type Header = (count: number) => Uint8Array;
@@ -17,15 +18,13 @@ export function tailOf(encodedArray: Uint8Array, count: number, headerLength: He
   return { count, encoded: body(encodedArray, headerLength).slice() };
 }
 
-export function withTail(encodedHead: Uint8Array, headCount: number, tail: EncodedTail, header: Header, headerLength: HeaderLength): Uint8Array {
+export function withTail(encodedHead: Uint8Array, headCount: number, tail: EncodedTail, header: Header, headerLength: HeaderLength): Uint8Array | Spliced {
   const h = header(headCount + tail.count);
   const items = body(encodedHead, headerLength);
-  const t = tail.encoded as Uint8Array;
-  const out = allocate(h.length + items.length + t.length);
-  out.set(h, 0);
-  out.set(items, h.length);
-  out.set(t, h.length + items.length);
-  return out;
+  const head = allocate(h.length + items.length);
+  head.set(h, 0);
+  head.set(items, h.length);
+  return spliceOrCopy(head, tail.encoded as Uint8Array);
 }
 
 // MessagePack: fixarray 0x90–0x9f, array16 0xdc, array32 0xdd.

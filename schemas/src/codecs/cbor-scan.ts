@@ -8,7 +8,7 @@
  * the limits, truncated items and trailing bytes. Indefinite-length lists and dicts are data-model values and
  * pass.
  */
-import type { BinaryScan } from './limits.js';
+import type { BinaryScan, TopLevel } from './limits.js';
 import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'CBOR';
@@ -71,7 +71,8 @@ function readArgument(frame: Uint8Array, pos: number, info: number, start: numbe
  * `undefined` (which JavaScript CBOR clients such as wampy write for absent options: the codec
  * then reads it as JSON.stringify would, see cbor.ts).
  */
-export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0): BinaryScan {
+export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0, top?: TopLevel): BinaryScan {
+  top?.reset();
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -103,6 +104,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, 
     }
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
+    if (depth === 1 && top !== undefined) top.add(start);
     if (++items > maxItems) tooMany(NAME, maxItems, start, counted);
     const major = b >> 5;
     const info = b & 0x1f;
@@ -179,6 +181,7 @@ export function scanCbor(frame: Uint8Array, maxDepth: number, maxItems: number, 
             break;
           case 23: // undefined
             sawUndefined = true;
+            if (top !== undefined) top.lastUndefined = start;
             break;
           default:
             return refuse(NAME, `simple value ${info === 24 ? (frame[pos] ?? '') : info}, which is not in the WAMP data model`, start);

@@ -1,4 +1,5 @@
 import type { DecodeOptions } from './limits.js';
+import { allocate } from './allocate.js';
 
 /**
  * A payload that cannot be represented in a serializer: a text that starts with U+0000 for JSON
@@ -37,9 +38,56 @@ export interface Codec {
   encodeTail(tail: unknown[]): EncodedTail;
   /**
    * `encode([...head, ...tail])`, byte for byte, reusing a tail from `encodeTail`; always bytes
-   * (JSON: the UTF-8 text, ready for a text frame).
+   * (JSON: the UTF-8 text, ready for a text frame). A tail of SPLICE_MIN_BYTES or more is not
+   * copied behind the head: the result is then a Spliced of the two.
    */
-  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array;
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array | Spliced;
+}
+
+/**
+ * Tails from 1 KiB on are spliced rather than copied: a second piece in a vectored write costs
+ * less than allocating and filling a buffer of that size (which, past Node's 4 KiB buffer pool,
+ * is a backing store of its own and work for the garbage collector).
+ */
+export const SPLICE_MIN_BYTES = 1024;
+
+/**
+ * A message in two pieces, its head's bytes then its tail's: the tail is a payload passed through
+ * (a view of the bytes it arrived in) or encoded once for many receivers. A transport writes the
+ * two one after the other — one vectored write — instead of copying them together; one that
+ * cannot (it frames or compresses the whole message) joins them.
+ */
+export class Spliced {
+  readonly length: number;
+
+  constructor(
+    readonly head: Uint8Array,
+    readonly tail: Uint8Array,
+  ) {
+    this.length = head.length + tail.length;
+  }
+
+  /** Both pieces in one array. */
+  join(): Uint8Array {
+    const out = allocate(this.length);
+    out.set(this.head);
+    out.set(this.tail, this.head.length);
+    return out;
+  }
+}
+
+/** `head` then `tail`: spliced from SPLICE_MIN_BYTES of tail, copied into one array below. */
+export function spliceOrCopy(head: Uint8Array, tail: Uint8Array): Uint8Array | Spliced {
+  const spliced = new Spliced(head, tail);
+  return tail.length >= SPLICE_MIN_BYTES ? spliced : spliced.join();
+}
+
+/** A message's encoding: a JSON text, bytes, or bytes in two pieces. */
+export type Encoded = string | Uint8Array | Spliced;
+
+/** An encoding as one string or array: a Spliced joined. */
+export function joined(encoded: Encoded): string | Uint8Array {
+  return encoded instanceof Spliced ? encoded.join() : encoded;
 }
 
 /** Trailing message elements, already encoded by one codec. */

@@ -8,6 +8,7 @@
  * and its own byte array. Malformed text is left to JSON.parse to refuse. Returns the count,
  * counted on from `counted` (the values of the messages before this one in its batch).
  */
+import type { TopLevel } from './limits.js';
 import { tooDeep, tooMany } from './limits.js';
 
 const QUOTE = 0x22;
@@ -15,7 +16,8 @@ const BACKSLASH = 0x5c;
 /** What a binary costs beyond the one value its separator counted. */
 const BINARY_EXTRA = 3;
 
-export function scanJson(text: string, maxDepth: number, maxItems: number, counted = 0): number {
+export function scanJson(text: string, maxDepth: number, maxItems: number, counted = 0, top?: TopLevel): number {
+  top?.reset();
   let depth = 0;
   let items = counted;
   const end = text.length;
@@ -45,11 +47,13 @@ export function scanJson(text: string, maxDepth: number, maxItems: number, count
       // [ {
       if (++depth > maxDepth) tooDeep('JSON', maxDepth, i);
       if (++items > maxItems) tooMany('JSON', maxItems, i, counted);
+      if (depth === 1 && top !== undefined) top.add(i);
     } else if (c === 0x5d || c === 0x7d)
       depth--; // ] }
     else if (c === 0x2c || c === 0x3a) {
       // , :
       if (++items > maxItems) tooMany('JSON', maxItems, i, counted);
+      if (depth === 1 && top !== undefined) top.add(i);
     }
   }
   return items;

@@ -1,9 +1,9 @@
 import type { Codec, EncodedTail } from './codec.js';
-import { EncodeError } from './codec.js';
+import { EncodeError, SPLICE_MIN_BYTES, Spliced, spliceOrCopy } from './codec.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { allocate, utf8Bytes } from './allocate.js';
 import type { DecodeOptions } from './limits.js';
-import { countedOf, maxDepthOf, maxItemsOf, recordCount } from './limits.js';
+import { TopLevel, countedOf, maxDepthOf, maxItemsOf, recordCount, passesThrough } from './limits.js';
 import { scanJson } from './json-scan.js';
 import { DecodeError } from '../wire.js';
 
@@ -27,7 +27,7 @@ function binaryOf(text: string): Uint8Array {
  * rather than a JSON.parse reviver, which V8 calls for every value at several times the cost.
  * Depth is bounded by the scan (json-scan.ts).
  */
-function reviveBinary(value: unknown): unknown {
+export function reviveBinary(value: unknown): unknown {
   if (typeof value === 'string') return value.charCodeAt(0) === 0 ? binaryOf(value) : value;
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
@@ -83,26 +83,41 @@ function replace(this: Record<string, unknown>, key: string, value: unknown): un
 }
 
 /** A JSON tail also keeps, as UTF-8, what follows the head: `,<elements>]` (or `]`). */
-interface JsonTail extends EncodedTail {
+export interface JsonTail extends EncodedTail {
   readonly suffix: Uint8Array;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = allocate(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The bytes of an ASCII text. */
+function asciiBytes(text: string): Uint8Array {
+  const out = allocate(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
 
-/** `[a,b,…` for a head of safe integers (plain ASCII digits), else undefined. */
+/**
+ * `[a,b,…` for a head of safe integers (plain ASCII digits) and empty dicts (an EVENT's or a
+ * RESULT's details, most often), else undefined.
+ */
 function integerHead(values: unknown[]): string | undefined {
   let text = '[';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isSafeInteger(v)) return undefined;
-    text += i === 0 ? `${v as number}` : `,${v as number}`;
+    let item: string;
+    if (Number.isSafeInteger(v)) item = `${v as number}`;
+    else if (isEmptyDict(v)) item = '{}';
+    else return undefined;
+    text += i === 0 ? item : `,${item}`;
   }
   return text;
+}
+
+/** A plain object (no toJSON, no class) without enumerable keys: JSON `{}`. */
+function isEmptyDict(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 /**
@@ -115,6 +130,9 @@ export function jsonText(value: unknown): string {
 
 const encode: (message: unknown[]) => string = jsonText;
 
+/** The top-level offsets of the frame being decoded, for the split (module scratch: decode is synchronous). */
+const top = new TopLevel();
+
 export const jsonCodec: Codec = {
   name: 'json',
   subprotocol: 'wamp.2.json',
@@ -126,13 +144,15 @@ export const jsonCodec: Codec = {
     const jsonTail: JsonTail = { count: tail.length, encoded, suffix: utf8Bytes(tail.length === 0 ? ']' : `,${encoded}]`) };
     return jsonTail;
   },
-  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array {
-    const { suffix } = tail as JsonTail;
+  encodeWithTail(head: unknown[], tail: EncodedTail): Uint8Array | Spliced {
+    const { suffix } = tail as Partial<JsonTail>;
     if (head.length === 0) return utf8Bytes(`[${tail.encoded as string}]`);
     // A head of integers (an EVENT's code and subscription ID) is ASCII: written byte by byte
     // in front of the tail's bytes, with neither JSON.stringify nor a UTF-8 pass over the tail.
     const text = integerHead(head);
-    if (text === undefined) return concat(utf8Bytes(encode(head).slice(0, -1)), suffix);
+    if (suffix === undefined) return utf8Bytes(`${encode(head).slice(0, -1)}${tail.count === 0 ? '' : ','}${tail.encoded as string}]`);
+    if (text === undefined) return spliceOrCopy(utf8Bytes(encode(head).slice(0, -1)), suffix);
+    if (suffix.length >= SPLICE_MIN_BYTES) return new Spliced(asciiBytes(text), suffix);
     const out = allocate(text.length + suffix.length);
     for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
     out.set(suffix, text.length);
@@ -145,8 +165,14 @@ export const jsonCodec: Codec = {
     } catch {
       throw new DecodeError('JSON: invalid UTF-8');
     }
-    recordCount(options, scanJson(text, maxDepthOf(options), maxItemsOf(options), countedOf(options)));
+    const passthrough = passesThrough(options, frame.length);
+    recordCount(options, scanJson(text, maxDepthOf(options), maxItemsOf(options), countedOf(options), passthrough ? top : undefined));
     try {
+      if (passthrough) {
+        // The split lives in json-split.ts, which the options bring: clients never pass through.
+        const split = options!.passthrough!.json(text, typeof frame === 'string' ? undefined : frame, top);
+        if (split !== undefined) return split;
+      }
       const value: unknown = JSON.parse(text);
       return text.includes('\\u0000') ? reviveBinary(value) : value;
     } catch (err) {

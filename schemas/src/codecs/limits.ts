@@ -10,6 +10,7 @@
  * (json-scan.ts): no frame reaches a slow path of a library, and every payload means the same in
  * all three serializers.
  */
+import type { SplitFrame } from '../payload.js';
 import { DecodeError } from '../wire.js';
 
 export interface DecodeOptions {
@@ -35,6 +36,42 @@ export interface DecodeOptions {
    * what one message at the limit costs, not that many times over.
    */
   readonly batch?: BatchCount;
+  /**
+   * Payload passthrough (payload.ts): a message with a payload, in a frame of
+   * `passthrough.minBytes` or more, decodes to a SplitFrame — its head decoded, its Arguments and
+   * ArgumentsKw scanned (every limit and rule of a full decode) but kept as the frame's bytes.
+   * The router's transports ask for it with PASSTHROUGH (json-split.ts); clients do not.
+   */
+  readonly passthrough?: Passthrough;
+}
+
+/** How payloads pass through (DecodeOptions.passthrough). */
+export interface Passthrough {
+  /**
+   * The frame length (bytes; UTF-16 units for a JSON text given as a string) from which it
+   * applies: below it, scanning and splicing cost more than decoding and encoding the few values
+   * a small payload holds.
+   */
+  readonly minBytes: number;
+  /**
+   * JSON's split (json-split.ts `splitJson`): brought by the options rather than imported by
+   * json.ts, so that a client's JSON codec does not carry it. MessagePack and CBOR split in
+   * passthrough.ts.
+   */
+  readonly json: (text: string, frame: Uint8Array | undefined, top: TopLevel) => SplitFrame | undefined;
+}
+
+/**
+ * Frames from 1 KiB on have their payloads passed through by the router's transports. Measured
+ * with the project benchmark (RPC K=10, JSON): at 32 B the split costs more than the full decode
+ * and encode of a payload that small; at 4 KiB it saves most of the router's per-byte work.
+ */
+export const DEFAULT_PASSTHROUGH_MIN_BYTES = 1024;
+
+/** Whether a frame of `length` is decoded with its payload passed through (DecodeOptions.passthrough). */
+export function passesThrough(options: DecodeOptions | undefined, length: number): boolean {
+  const passthrough = options?.passthrough;
+  return passthrough !== undefined && length >= passthrough.minBytes;
 }
 
 /** Values counted so far by the messages of one batch (see DecodeOptions.batch). */
@@ -80,6 +117,33 @@ export function recordCount(options: DecodeOptions | undefined, items: number): 
 export interface BinaryScan {
   readonly items: number;
   readonly holdsUndefined: boolean;
+}
+
+/** The most top-level elements a scan records: a WAMP message has at most 7. */
+export const MAX_TOP_ELEMENTS = 8;
+
+/**
+ * Where the elements of a frame's top-level list start, filled in by a scan that is given one
+ * (payload passthrough, passthrough.ts): `starts[k]` is the offset of element k (binary codecs:
+ * its first byte; JSON: the `,` before it, and for element 0 the `[`), for the first
+ * MAX_TOP_ELEMENTS elements; `count` counts them all. `lastUndefined` is the offset of the last
+ * `undefined` item (binary codecs), -1 for none.
+ */
+export class TopLevel {
+  readonly starts = new Int32Array(MAX_TOP_ELEMENTS);
+  count = 0;
+  lastUndefined = -1;
+
+  reset(): void {
+    this.count = 0;
+    this.lastUndefined = -1;
+  }
+
+  /** Records the start of the next top-level element. */
+  add(offset: number): void {
+    if (this.count < MAX_TOP_ELEMENTS) this.starts[this.count] = offset;
+    this.count++;
+  }
 }
 
 /** A frame outside the data model (`offset`: where in the frame, for the message). */

@@ -6,7 +6,7 @@
  * floats, dict keys that are not strings, nesting and value counts past the limits, truncated
  * items and trailing bytes.
  */
-import type { BinaryScan } from './limits.js';
+import type { BinaryScan, TopLevel } from './limits.js';
 import { refuse, tooDeep, tooMany } from './limits.js';
 
 const NAME = 'MessagePack';
@@ -24,7 +24,8 @@ let isDict = new Uint8Array(65);
  * from `counted`, the values of the messages before this one in its batch) and whether it holds
  * `undefined`.
  */
-export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0): BinaryScan {
+export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: number, counted = 0, top?: TopLevel): BinaryScan {
+  top?.reset();
   if (left.length < maxDepth + 1) {
     left = new Float64Array(maxDepth + 1);
     isDict = new Uint8Array(maxDepth + 1);
@@ -46,6 +47,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
     const key = isDict[depth] === 1 && left[depth]! % 2 === 0;
     left[depth]!--;
     const start = pos;
+    if (depth === 1 && top !== undefined) top.add(start);
     if (++items > maxItems) tooMany(NAME, maxItems, start, counted);
     const b = frame[pos++]!;
     if (key && !(b >= 0xa0 && b <= 0xbf) && b !== 0xd9 && b !== 0xda && b !== 0xdb) refuse(NAME, 'a dict key that is not a string', start);
@@ -131,6 +133,7 @@ export function scanMsgpack(frame: Uint8Array, maxDepth: number, maxItems: numbe
           if (pos + 2 > end) refuse(NAME, 'truncated frame', start);
           if (frame[pos] !== 0 || frame[pos + 1] !== 0) refuse(NAME, `extension type (0xd4), which is not in the WAMP data model`, start);
           sawUndefined = true;
+          if (top !== undefined) top.lastUndefined = start;
           pos += 2;
           continue;
         default:

@@ -3,7 +3,7 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { CODECS, MAX_ID, cborCodec, codecForSubprotocol, jsonCodec, msgpackCodec } from '../../src/index.js';
+import { CODECS, MAX_ID, SPLICE_MIN_BYTES, Spliced, cborCodec, codecForSubprotocol, joined, jsonCodec, msgpackCodec } from '../../src/index.js';
 import type { Codec } from '../../src/index.js';
 import { fromBase64, toBase64 } from '../../src/codecs/base64.js';
 import { widenLargeIntegers } from '../../src/codecs/integers.js';
@@ -400,7 +400,7 @@ describe('encodeWithTail: a message assembled from a pre-encoded tail', () => {
         }),
         (head, tail) => {
           const whole = codec.encode([...head, ...tail]);
-          const assembled = codec.encodeWithTail(head, codec.encodeTail(tail));
+          const assembled = joined(codec.encodeWithTail(head, codec.encodeTail(tail)));
           expect(assembled).toBeInstanceOf(Uint8Array);
           expect(Buffer.from(assembled).equals(Buffer.from(whole))).toBe(true);
         },
@@ -413,7 +413,17 @@ describe('encodeWithTail: a message assembled from a pre-encoded tail', () => {
     const tail = codec.encodeTail([2 ** 53, { topic: 'a.b', café: '☃' }, ['x', 1.5], { k: null }]);
     for (const id of [1, 42, 2 ** 31, 2 ** 53 - 1]) {
       const whole = codec.encode([36, id, 2 ** 53, { topic: 'a.b', café: '☃' }, ['x', 1.5], { k: null }]);
-      expect(Buffer.from(codec.encodeWithTail([36, id], tail)).equals(Buffer.from(whole))).toBe(true);
+      expect(Buffer.from(joined(codec.encodeWithTail([36, id], tail))).equals(Buffer.from(whole))).toBe(true);
     }
+  });
+
+  it.each([jsonCodec, msgpackCodec, cborCodec])('$name: a tail of SPLICE_MIN_BYTES or more is spliced, not copied; a smaller one is copied', (codec) => {
+    const big = codec.encodeTail(['x'.repeat(SPLICE_MIN_BYTES)]);
+    const spliced = codec.encodeWithTail([36, 7, 9, {}], big);
+    expect(spliced).toBeInstanceOf(Spliced);
+    const { head, tail } = spliced as Spliced;
+    expect(head.length + tail.length).toBe(spliced.length);
+    expect(Buffer.from((spliced as Spliced).join()).equals(Buffer.from(codec.encode([36, 7, 9, {}, 'x'.repeat(SPLICE_MIN_BYTES)])))).toBe(true);
+    expect(codec.encodeWithTail([36, 7, 9, {}], codec.encodeTail(['x'.repeat(10)]))).toBeInstanceOf(Uint8Array);
   });
 });
