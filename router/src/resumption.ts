@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Dict, ErrorMessage, Kwargs, RequestId, Result, SessionId, SubscriptionId, WampMessage, WireArgs } from '@switchboard/schemas';
-import { ANSWER_CODES, ErrorUri, MessageCode } from '@switchboard/schemas';
+import { ANSWER_CODES, ErrorUri, MessageCode, rawPayloadOf } from '@switchboard/schemas';
 import { clientAddress } from './auth/limits.js';
 import type { Endpoint } from './core/endpoint.js';
 import type { KeptAnswer, ResumeRequest, ResumeSource, SessionSnapshot } from './core/resume.js';
@@ -60,7 +60,10 @@ export function answerBytes(msg: WampMessage): number {
   // Every answer's payload and details, where it has them (PUBLISHED, SUBSCRIBED… have none).
   const m: { readonly args?: WireArgs | undefined; readonly kwargs?: Kwargs | undefined; readonly details?: Dict | undefined } =
     'details' in msg || 'args' in msg ? msg : {};
-  const bytes = 16 + payloadBytes(m.args, m.kwargs, m.details);
+  // A payload passed through is counted at its encoded size, not read: reading it would decode
+  // every answer of a resumable session (our client's default), which passthrough exists to avoid.
+  const raw = rawPayloadOf(msg);
+  const bytes = 16 + (raw !== undefined ? raw.bytes + payloadBytes(undefined, undefined, m.details) : payloadBytes(m.args, m.kwargs, m.details));
   // The only string field outside the payload an answer carries: ERROR's URI.
   return msg.code === MessageCode.Error ? bytes + Buffer.byteLength(msg.error) : bytes;
 }

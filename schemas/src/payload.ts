@@ -27,6 +27,8 @@ export interface RawPayload {
   readonly codec: SerializerName;
   /** count 1 (Arguments, a list) or 2 (Arguments and ArgumentsKw, a dict). */
   readonly tail: EncodedTail;
+  /** The payload's encoded size in bytes (what keeping it costs), read without decoding it. */
+  readonly bytes: number;
   /** Decodes the payload: `[args]` or `[args, kwargs]`; a new array each call. */
   decode(): unknown[];
 }

@@ -130,12 +130,17 @@ export function isTransparent(options: Dict): boolean {
  * Checks structure and element types only; URI validity and state rules belong to the peer.
  */
 export function parseMessage(decoded: unknown): WampMessage {
-  let frame = decoded;
-  raw = undefined;
-  if (decoded instanceof SplitFrame) {
-    frame = decoded.head;
-    raw = decoded.payload;
+  if (!(decoded instanceof SplitFrame)) return parseFrame(decoded);
+  raw = decoded.payload;
+  try {
+    return parseFrame(decoded.head);
+  } finally {
+    // Not kept past the parse: the payload (and the bytes it holds) belongs to the message.
+    raw = undefined;
   }
+}
+
+function parseFrame(frame: unknown): WampMessage {
   if (!Array.isArray(frame)) throw new DecodeError(`a WAMP message must be a list, got ${describe(frame)}`);
   if (frame.length === 0) throw new DecodeError('a WAMP message must not be an empty list');
   const code = frame[0];

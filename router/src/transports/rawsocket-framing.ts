@@ -95,9 +95,12 @@ export function frame(type: FrameTypeCode, payload: Uint8Array): Buffer {
   return out;
 }
 
-/** The header of a regular WAMP message frame carrying `spliced`, with its head: its tail is written after. */
-export function splicedFrameHead(spliced: Spliced): Buffer {
-  const out = Buffer.allocUnsafe(4 + spliced.head.length);
+/**
+ * The header of a regular WAMP message frame carrying `spliced`, with its head: its tail is
+ * written after, or into the `room` octets left at the end (the whole frame).
+ */
+export function splicedFrameHead(spliced: Spliced, room = 0): Buffer {
+  const out = Buffer.allocUnsafe(4 + spliced.head.length + room);
   writeFrameHeader(out, 0, FrameType.Message, spliced.length);
   out.set(spliced.head, 4);
   return out;

@@ -134,22 +134,25 @@ class RawSocketPeer implements Peer, FrameSink {
    */
   sendDroppable(shared: SharedFrame): boolean {
     if (this.done || !this.socket.writable) return false;
-    const spliced = shared.spliced;
     let bytes = shared.framed.get('rawsocket');
     if (bytes === undefined) {
-      if (spliced !== undefined) bytes = splicedFrameHead(spliced);
-      else {
+      // One whole frame for every receiver (a spliced EVENT's pieces copied in once), as the
+      // WebSocket peer does: EVENTs leave in bursts, where one copy costs less than two pieces.
+      const spliced = shared.spliced;
+      if (spliced !== undefined) {
+        bytes = splicedFrameHead(spliced, spliced.tail.length);
+        bytes.set(spliced.tail, 4 + spliced.head.length);
+      } else {
         const source = shared.source;
         bytes = typeof source === 'string' ? frameOfString(source) : frame(FrameType.Message, source);
       }
       shared.framed.set('rawsocket', bytes);
     }
-    const length = spliced !== undefined ? spliced.length : bytes.length - 4;
-    if (length > this.maxSendBytes) {
-      this.owner.tooLarge(this, length, true);
+    if (bytes.length - 4 > this.maxSendBytes) {
+      this.owner.tooLarge(this, bytes.length - 4, true);
       return false;
     }
-    return this.#write(bytes, true, spliced?.tail);
+    return this.#write(bytes, true);
   }
 
   /** RawSocket has no closing handshake: what was queued is flushed, then the stream ends. */

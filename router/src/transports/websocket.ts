@@ -248,24 +248,24 @@ class WebSocketPeer extends WebSocketPeerBase implements Peer {
   sendDroppable(frame: SharedFrame): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     let bytes: Uint8Array | undefined;
-    /** A spliced message's payload, written after its framed head. */
-    let tail: Uint8Array | undefined;
     if (this.compresses(frame.length) && !this.#sharedOverMaxBytes(frame)) {
       const key = `websocket-deflate-${this.windowBits}`;
       bytes = frame.framed.get(key);
       if (bytes === undefined) frame.framed.set(key, (bytes = deflatedFrame(frame.data, frame.text, this.owner.options.compression!, this.windowBits)));
     } else {
-      const spliced = frame.spliced;
+      // One whole frame, built once for every receiver (a spliced EVENT's pieces copied in once):
+      // EVENTs leave in bursts, and a write of two pieces per EVENT measured costlier in the
+      // kernel than the one copy (fan-out N=1, 4 KiB: writev 2.5 → 4.2 µs per EVENT).
       bytes = frame.framed.get('websocket');
-      if (bytes === undefined)
-        frame.framed.set('websocket', (bytes = spliced !== undefined ? wsFrameHead(spliced, frame.text) : wsFrame(frame.source, frame.text)));
-      tail = spliced?.tail;
+      if (bytes === undefined) {
+        const spliced = frame.spliced;
+        frame.framed.set('websocket', (bytes = spliced !== undefined ? wsFrameOfSpliced(spliced, frame.text) : wsFrame(frame.source, frame.text)));
+      }
     }
-    const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length + (tail?.length ?? 0), true);
+    const verdict = this.budget.judge(this.ws.bufferedAmount, bytes.length, true);
     if (verdict === 'send') {
       if (!this.corked) this.owner.cork(this);
       this.socket.write(bytes);
-      if (tail !== undefined) this.socket.write(tail);
       return true;
     }
     if (verdict === 'cutoff') this.owner.cutOff(this);
@@ -679,6 +679,14 @@ function wsFrame(source: string | Uint8Array, text: boolean): Uint8Array {
   const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), length);
   if (typeof source === 'string') out.write(source, headerLength, 'utf8');
   else out.set(source, headerLength);
+  return out;
+}
+
+/** An unmasked, unfragmented server frame of a spliced message, its two pieces copied in. */
+function wsFrameOfSpliced(spliced: Spliced, text: boolean): Uint8Array {
+  const [out, headerLength] = serverFrame(0x80 | (text ? 0x1 : 0x2), spliced.length);
+  out.set(spliced.head, headerLength);
+  out.set(spliced.tail, headerLength + spliced.head.length);
   return out;
 }
 

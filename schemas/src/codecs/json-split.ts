@@ -45,6 +45,10 @@ class JsonRaw implements RawPayload, JsonTail {
     return this.#text ?? utf8.decode(this.#suffix!.subarray(1, -1));
   }
 
+  get bytes(): number {
+    return this.#suffix !== undefined ? this.#suffix.length : this.#text!.length;
+  }
+
   get suffix(): Uint8Array {
     return (this.#suffix ??= utf8Bytes(`,${this.#text!}]`));
   }

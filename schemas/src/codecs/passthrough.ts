@@ -52,6 +52,10 @@ class BinaryRaw implements RawPayload {
     return this.split.name;
   }
 
+  get bytes(): number {
+    return this.tail.encoded.length;
+  }
+
   decode(): unknown[] {
     return this.split.decodeAll(this.tail.encoded);
   }
