@@ -306,6 +306,25 @@ function withPayload(head: unknown[], args: WireArgs | undefined, kwargs: Kwargs
 export function wireHead(msg: WampMessage): unknown[] | undefined {
   switch (msg.code) {
     case MessageCode.Error:
+    case MessageCode.Publish:
+    case MessageCode.Event:
+    case MessageCode.Call:
+    case MessageCode.Result:
+    case MessageCode.Invocation:
+    case MessageCode.Yield:
+      return headOf(msg);
+    default:
+      return undefined;
+  }
+}
+
+/** The messages that carry a payload. */
+type WithPayload = Extract<WampMessage, { args?: unknown }>;
+
+/** The elements of a payload message before its payload: toWire's and wireHead's one list of them. */
+function headOf(msg: WithPayload): unknown[] {
+  switch (msg.code) {
+    case MessageCode.Error:
       return [msg.code, msg.requestType, msg.request, msg.details, msg.error];
     case MessageCode.Publish:
       return [msg.code, msg.request, msg.options, msg.topic];
@@ -320,7 +339,7 @@ export function wireHead(msg: WampMessage): unknown[] | undefined {
     case MessageCode.Yield:
       return [msg.code, msg.request, msg.options];
     default:
-      return undefined;
+      return assertNever(msg);
   }
 }
 
@@ -339,9 +358,9 @@ export function toWire(msg: WampMessage): unknown[] {
     case MessageCode.Authenticate:
       return [msg.code, msg.signature, msg.extra];
     case MessageCode.Error:
-      return withPayload([msg.code, msg.requestType, msg.request, msg.details, msg.error], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Publish:
-      return withPayload([msg.code, msg.request, msg.options, msg.topic], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Published:
       return [msg.code, msg.request, msg.publication];
     case MessageCode.Subscribe:
@@ -354,13 +373,13 @@ export function toWire(msg: WampMessage): unknown[] {
     case MessageCode.Unregistered:
       return msg.details === undefined ? [msg.code, msg.request] : [msg.code, msg.request, msg.details];
     case MessageCode.Event:
-      return withPayload([msg.code, msg.subscription, msg.publication, msg.details], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Call:
-      return withPayload([msg.code, msg.request, msg.options, msg.procedure], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Cancel:
       return [msg.code, msg.request, msg.options];
     case MessageCode.Result:
-      return withPayload([msg.code, msg.request, msg.details], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Register:
       return [msg.code, msg.request, msg.options, msg.procedure];
     case MessageCode.Registered:
@@ -368,11 +387,11 @@ export function toWire(msg: WampMessage): unknown[] {
     case MessageCode.Unregister:
       return [msg.code, msg.request, msg.registration];
     case MessageCode.Invocation:
-      return withPayload([msg.code, msg.request, msg.registration, msg.details], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     case MessageCode.Interrupt:
       return [msg.code, msg.request, msg.options];
     case MessageCode.Yield:
-      return withPayload([msg.code, msg.request, msg.options], msg.args, msg.kwargs);
+      return withPayload(headOf(msg), msg.args, msg.kwargs);
     default:
       return assertNever(msg);
   }
