@@ -52,7 +52,12 @@ const REPAIR_MIN_MS = 500;
 const REPAIR_MAX_MS = 4000;
 const REPAIR_RESET_MS = 30_000;
 
-type BucketKind = 'registrations' | 'sessions' | 'retained' | 'subscriptions' | 'testaments' | 'resumable';
+const BUCKET_KINDS = ['registrations', 'sessions', 'retained', 'subscriptions', 'testaments', 'resumable'] as const;
+type BucketKind = (typeof BUCKET_KINDS)[number];
+/** JetStream's advisory subject for a stream's leader election (`<this>.<stream>`). */
+const LEADER_ELECTED = '$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED';
+/** Buckets move leaders together: their elections within this window lead to one refollow. */
+const LEADER_ELECTION_COALESCE_MS = 500;
 
 /**
  * Creates (or opens) the cluster's KV buckets with `cluster.nats.replicas` replicas. A value the
@@ -271,6 +276,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
   async #listen(): Promise<void> {
     const onMessage = (data: Uint8Array): void => this.#onMessage(data);
     this.#subscriptions.push(this.subscribe(this.names.node(this.self), onMessage), this.subscribe(this.names.heartbeats, onMessage));
+    this.#followLeaderElections();
     this.#beat();
     this.#heartbeat = setInterval(() => {
       this.#beat();
@@ -309,6 +315,36 @@ export class ClusterNode implements RemoteLink, NodeLink {
         this.#settleThenResync(this.#connectedSince);
       }
     }
+  }
+
+  /**
+   * A bucket's stream that elects a new leader (its leader's server died or stepped down): this
+   * node's watches of the buckets may have gone quiet with the old leader, though its own
+   * connection never dropped — a watch is a consumer on the stream's leader. The NATS client's
+   * ordered consumer re-creates itself only after missed heartbeats, which took over a minute on a
+   * loaded machine (registrations made elsewhere were not callable here meanwhile). So the
+   * buckets are followed anew at once, as after a reconnect; elections of several buckets (they
+   * move together) are coalesced. Without permission to subscribe to JetStream advisories nothing
+   * changes: the client's own recovery remains.
+   */
+  #followLeaderElections(): void {
+    const streams = new Set(BUCKET_KINDS.map((kind) => `KV_${this.names.bucket(kind)}`));
+    let pending: NodeJS.Timeout | undefined;
+    const sub = this.nc.subscribe(`${LEADER_ELECTED}.*`, {
+      callback: (err, msg) => {
+        if (err !== null || this.#stopped) return;
+        if (!streams.has(msg.subject.slice(LEADER_ELECTED.length + 1))) return;
+        if (pending !== undefined) return;
+        pending = setTimeout(() => {
+          pending = undefined;
+          if (this.#stopped || this.#connectedSince === 0) return;
+          this.log.info({ node: this.self }, 'cluster: a bucket elected a new leader; following the buckets anew');
+          for (const link of this.#links.values()) link.refollow();
+        }, LEADER_ELECTION_COALESCE_MS);
+        pending.unref();
+      },
+    });
+    this.#subscriptions.push(sub);
   }
 
   /** This node's sessions, subscriptions, registrations and resumable sessions put back where the buckets miss them. */

@@ -176,6 +176,9 @@ describe('cluster on a NATS cluster: a JetStream leader election', () => {
     console.log(`leader election: the claim back in the bucket after ${claimedAfter} ms, callable from node A after ${Date.now() - registered} ms`);
     await waitFor(inBucket, "node C's session back in the sessions bucket", 60_000);
     expect(c.output()).toMatch(/"msg":"cluster: KV operations failed; resynchronising"/);
+    // Node A wrote nothing meanwhile: it learnt of the election from JetStream's advisory and
+    // followed the buckets anew, instead of waiting for its watches' own recovery.
+    expect(a.output()).toMatch(/"msg":"cluster: a bucket elected a new leader; following the buckets anew"/);
     // No router node lost its NATS connection: the resync was not a reconnect's.
     for (const n of [a, c]) expect(n.output()).not.toMatch(/NATS connection lost/);
   });
