@@ -1,6 +1,7 @@
 /**
  * JSON's half of payload passthrough (payload.ts): a scanned JSON message split into its decoded
- * head and its payload, validated (json-validate.ts) and kept as text and bytes. Apart from
+ * head and its payload, validated (json-validate.ts) and kept as bytes (as text for a frame given
+ * as a string). Apart from
  * json.ts, which reaches it only through DecodeOptions.passthrough (PASSTHROUGH, which a router
  * passes), so that a client's JSON codec — and the browser bundle — does not carry it.
  */
@@ -60,8 +61,8 @@ class JsonRaw implements RawPayload, JsonTail {
   }
 }
 
-/** The frame's bytes were checked as UTF-8 by the decode that split it. */
-const utf8 = new TextDecoder();
+/** The frame's bytes were checked as UTF-8 by the decode that split it; a U+FEFF is text here, not a mark. */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const SPACE = /\s*/y;
 
