@@ -257,7 +257,9 @@ describe('cluster: node churn', () => {
         );
       },
       "the old incarnation's session, registration, subscription and testament to go",
-      30_000,
+      // The purge comes once node-b has been up for a node timeout (20 s); under CI's full suite
+      // node-b's view then once took over 10 s more to follow the bucket's deletions.
+      45_000,
     ).catch(async (err: unknown) => {
       const kv = await state();
       throw new Error(
@@ -269,6 +271,6 @@ describe('cluster: node churn', () => {
       );
     });
     expect(stable.output()).toMatch(/"peer":"node-a","why":"restarted"/);
-    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    expect(Date.now() - killedAt).toBeLessThan(45_000);
   });
 });
