@@ -133,7 +133,7 @@ function string(text: string, i: number): number {
     if (c !== BACKSLASH) return bad(Number.isNaN(c) ? 'unterminated string' : 'control character in a string', Number.isNaN(c) ? start : i);
     const e = text.charCodeAt(i + 1);
     if (e === 0x75) {
-      // \uXXXX: any code unit, lone surrogates included (JSON.parse keeps them).
+      // \uXXXX takes every code unit, lone surrogates included (JSON.parse keeps them).
       if (!(isHex(text.charCodeAt(i + 2)) && isHex(text.charCodeAt(i + 3)) && isHex(text.charCodeAt(i + 4)) && isHex(text.charCodeAt(i + 5))))
         bad('bad \\u escape', i);
       i += 6;
