@@ -13,7 +13,7 @@ import { REALM } from '../targets.js';
 import type { Target, TargetHistory } from '../targets.js';
 import type { Measured, ScenarioContext } from './context.js';
 import { measureOn, measureVariant, timing } from './context.js';
-import { latency, runLoad, split, total } from './load.js';
+import { runFigures, runLoad, split, total } from './load.js';
 
 const TOPIC = 'bench.fanout';
 /** The many-topics case: topic i is `bench.topics.i`. */
@@ -164,16 +164,10 @@ async function measureFanout(ctx: ScenarioContext, n: number, target: Target, v:
 export function fanOutValues(run: Awaited<ReturnType<typeof runLoad>>, deliveries: number, errors: number): Measured['values'] {
   const eventsPerSec = total(run.reports, 'subscribers', 'receivedInWindow') / run.windowS;
   const published = total(run.reports, 'publisher', 'sent');
-  const h = latency(run.reports, 'subscribers');
   return {
     eventsPerSec,
     publishesPerSec: total(run.reports, 'publisher', 'sentInWindow') / run.windowS,
-    p50Us: h.percentileUs(0.5),
-    p99Us: h.percentileUs(0.99),
-    cpuUsPerOp: run.targetCpuUsPerS / eventsPerSec,
-    targetCpuPct: run.targetCpuUsPerS / 1e4,
-    loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-    otherCpuPct: run.otherCpuUsPerS / 1e4,
+    ...runFigures(run, 'subscribers', eventsPerSec),
     deliveredPct: published > 0 ? (100 * total(run.reports, 'subscribers', 'received')) / (published * deliveries) : Number.NaN,
     sessionsLost: total(run.reports, 'subscribers', 'sessionsLost') + total(run.reports, 'publisher', 'sessionsLost'),
     errors,

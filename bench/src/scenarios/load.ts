@@ -185,6 +185,22 @@ export function latency(reports: WorkerReport[], kind: JobKind): Histogram {
   return h;
 }
 
+/**
+ * The figures every closed-loop case reports: `kind`'s latency percentiles, and the target's CPU
+ * per operation at `opsPerSec` beside the CPU shares of target, load generators and the rest.
+ */
+export function runFigures(run: LoadRun, kind: JobKind, opsPerSec: number) {
+  const h = latency(run.reports, kind);
+  return {
+    p50Us: h.percentileUs(0.5),
+    p99Us: h.percentileUs(0.99),
+    cpuUsPerOp: run.targetCpuUsPerS / opsPerSec,
+    targetCpuPct: run.targetCpuUsPerS / 1e4,
+    loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
+    otherCpuPct: run.otherCpuUsPerS / 1e4,
+  };
+}
+
 /** Splits `count` sessions over at most `processes` workers, about evenly. */
 export function split(count: number, processes: number): number[] {
   const n = Math.max(1, Math.min(processes, count));

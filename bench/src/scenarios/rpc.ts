@@ -9,7 +9,7 @@ import type { Result } from '../results.js';
 import { REALM } from '../targets.js';
 import type { ScenarioContext } from './context.js';
 import { measureVariant, timing } from './context.js';
-import { latency, runLoad, split, total } from './load.js';
+import { runFigures, runLoad, split, total } from './load.js';
 
 const PROCEDURE = 'bench.echo';
 const CALLERS_PER_PROCESS = 25;
@@ -36,16 +36,10 @@ export async function rpc(ctx: ScenarioContext): Promise<Result[]> {
             }));
             const run = await runLoad(ctx.benchDist, target, [[callee], callers], timing(ctx));
             const callsPerSec = total(run.reports, 'callers', 'receivedInWindow') / run.windowS;
-            const h = latency(run.reports, 'callers');
             return {
               values: {
                 callsPerSec,
-                p50Us: h.percentileUs(0.5),
-                p99Us: h.percentileUs(0.99),
-                cpuUsPerOp: run.targetCpuUsPerS / callsPerSec,
-                targetCpuPct: run.targetCpuUsPerS / 1e4,
-                loadGenCpuPct: run.loadGenCpuUsPerS / 1e4,
-                otherCpuPct: run.otherCpuUsPerS / 1e4,
+                ...runFigures(run, 'callers', callsPerSec),
                 sessionsLost: total(run.reports, 'callers', 'sessionsLost') + total(run.reports, 'callee', 'sessionsLost'),
                 errors: total(run.reports, 'callers', 'errors'),
               },
