@@ -453,6 +453,24 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   };
 }
 
+/**
+ * What router nodes logged about the cluster (their last `lines` lines with 'cluster:'), for a
+ * failure message: a bucket left wrong says little without what the nodes did about it.
+ */
+export function clusterSaid(nodes: readonly ClusterNode[], lines = 25): string {
+  return nodes
+    .map(
+      (n) =>
+        `--- ${n.node}\n${n
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('cluster:'))
+          .slice(-lines)
+          .join('\n')}`,
+    )
+    .join('\n');
+}
+
 // ---- a whole cluster ------------------------------------------------------------------------
 
 export interface ClusterOptions extends Omit<ClusterNodeOptions, 'natsUrl' | 'node'> {

@@ -84,6 +84,30 @@ export function isConflict(err: unknown): boolean {
   return /wrong last sequence|exists|10071/i.test(text);
 }
 
+/**
+ * The live entries of a bucket under `filter` (a key pattern; all keys without one), read from the
+ * bucket itself, one key at a time. A purge reads this, not the records a watch delivered: a watch
+ * that lags or went quiet (a loaded machine, a stream leader moving) would leave a dead node's
+ * entries behind for good.
+ */
+export async function liveEntries(kv: KV, filter?: string): Promise<KvEntry[]> {
+  const keys: string[] = [];
+  for await (const key of await kv.keys(filter)) keys.push(key);
+  const entries: KvEntry[] = [];
+  for (const key of keys) {
+    const entry = await kv.get(key);
+    if (entry !== null && entry.operation === 'PUT') entries.push(entry);
+  }
+  return entries;
+}
+
+/** Deletes a bucket entry read at `revision`; a newer write meanwhile (the key moved on) keeps it. */
+export async function deleteAt(kv: KV, key: string, revision: number): Promise<void> {
+  await kv.delete(key, { previousSeq: revision }).catch((err: unknown) => {
+    if (!isConflict(err)) throw err;
+  });
+}
+
 /** Something that stops following a bucket. */
 export interface Watch {
   stop(): void;

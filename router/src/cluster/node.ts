@@ -51,6 +51,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 const REPAIR_MIN_MS = 500;
 const REPAIR_MAX_MS = 4000;
 const REPAIR_RESET_MS = 30_000;
+/** The longest wait between two tries of a dead node's purge. */
+const PURGE_RETRY_MAX_MS = 30_000;
 
 const BUCKET_KINDS = ['registrations', 'sessions', 'retained', 'subscriptions', 'testaments', 'resumable'] as const;
 type BucketKind = (typeof BUCKET_KINDS)[number];
@@ -476,6 +478,9 @@ export class ClusterNode implements RemoteLink, NodeLink {
     // for a whole timeout (a node that was cut off itself must not remove the others). A node not
     // up that long yet tries again when it is, rather than never: the entries would stay forever.
     const incarnation = peer.incarnation;
+    // A purge that failed part way (a bucket operation timed out) is tried again, at growing
+    // intervals: what it left would otherwise stay in the buckets for good.
+    let retryMs = REPAIR_MIN_MS;
     const purge = (): void => {
       // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
@@ -486,9 +491,18 @@ export class ClusterNode implements RemoteLink, NodeLink {
         setTimeout(purge, Math.max(this.config.heartbeatMs, this.config.nodeTimeoutMs - upFor)).unref();
         return;
       }
-      for (const link of this.#links.values()) void link.purgeNode(node, incarnation);
-      this.resume.purge(node, incarnation).catch((err: unknown) => {
-        this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete");
+      const links = [...this.#links.values()].map((link) => link.purgeNode(node, incarnation));
+      const resumable = this.resume.purge(node, incarnation).then(
+        () => true,
+        (err: unknown) => {
+          this.log.warn({ dead: node, err: (err as Error).message }, "cluster: purge of a dead node's resumable sessions incomplete (tried again)");
+          return false;
+        },
+      );
+      void Promise.all([...links, resumable]).then((done) => {
+        if (done.every(Boolean) || this.#stopped) return;
+        setTimeout(purge, retryMs).unref();
+        retryMs = Math.min(retryMs * 2, PURGE_RETRY_MAX_MS);
       });
     };
     setTimeout(purge, this.config.heartbeatMs).unref();

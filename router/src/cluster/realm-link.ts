@@ -229,7 +229,7 @@ export class RealmLink {
   }
 
   /** Removes a dead node's entries from the buckets (done by one live node). */
-  async purgeNode(node: string, inc: number): Promise<void> {
+  async purgeNode(node: string, inc: number): Promise<boolean> {
     const dead = (c: { node: string; inc: number }): boolean => c.node === node && c.inc === inc;
     try {
       await this.claims.purge(dead);
@@ -237,8 +237,10 @@ export class RealmLink {
       await this.subscriptions.purge(dead);
       await this.testaments.publishDead(node, inc);
       this.node.log.info({ node: this.node.self, dead: node }, "cluster: removed a dead node's sessions and registrations");
+      return true;
     } catch (err) {
-      this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete');
+      this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete (tried again)');
+      return false;
     }
   }
 

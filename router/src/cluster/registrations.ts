@@ -25,7 +25,8 @@ import { isInvocationPolicy } from '../dealer/dealer.js';
 import type { ClaimOptions } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { isConflict, json, parseRecord } from './link.js';
+import { isConflict, json, liveEntries, parseRecord } from './link.js';
+import { token } from './names.js';
 import type { CalleeRecord, RegistrationRecord, RemoteCallees } from './stand-ins.js';
 
 function isRegistrationRecord(r: unknown): r is RegistrationRecord {
@@ -202,9 +203,12 @@ export class RegistrationClaims {
     for (const [key, record] of this.#records) this.standIns.reconcile(key, record);
   }
 
-  /** Removes a dead node's callees from the bucket. */
+  /** Removes a dead node's callees from the bucket, as the bucket holds them now (see SessionRegistry.purge). */
   async purge(dead: (c: { node: string; inc: number }) => boolean): Promise<void> {
-    for (const [key, record] of [...this.#records]) if (record.callees.some(dead)) await this.#removeCallees(key, dead);
+    for (const entry of await liveEntries(this.node.buckets.registrations, `${token(this.realm.name)}.>`)) {
+      const record = parseRecord<RegistrationRecord>(entry);
+      if (isRegistrationRecord(record) && record.callees.some(dead)) await this.#removeCallees(entry.key, dead);
+    }
   }
 
   /**

@@ -33,7 +33,7 @@ import type {
   TestamentSnapshot,
 } from '../core/resume.js';
 import type { NodeLink } from './link.js';
-import { isConflict, json, parseRecord } from './link.js';
+import { deleteAt, isConflict, json, liveEntries, parseRecord } from './link.js';
 import { encodeCluster } from './wire.js';
 import type { ClusterMessage } from './wire.js';
 
@@ -449,16 +449,9 @@ export class ClusterResume implements ResumeSource {
   /** Removes a dead node's records (done by one live node, with its sessions). */
   async purge(dead: string, inc: number): Promise<void> {
     const { resumable } = this.node.buckets;
-    const keys: string[] = [];
-    for await (const key of await resumable.keys()) keys.push(key);
-    for (const key of keys) {
-      const entry = await resumable.get(key);
-      if (entry === null || entry.operation !== 'PUT') continue;
+    for (const entry of await liveEntries(resumable)) {
       const record = parseRecord<ResumableRecord>(entry);
-      if (record?.node !== dead || record.inc !== inc) continue;
-      await resumable.delete(key, { previousSeq: entry.revision }).catch((err: unknown) => {
-        if (!isConflict(err)) throw err;
-      });
+      if (record?.node === dead && record.inc === inc) await deleteAt(resumable, entry.key, entry.revision);
     }
   }
 

@@ -8,7 +8,7 @@ import type { Dict, SessionId } from '@switchboard/schemas';
 import { isListed, sessionDetails } from '../core/sessions.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { json, parseRecord } from './link.js';
+import { deleteAt, json, liveEntries, parseRecord } from './link.js';
 import { encodeCluster } from './wire.js';
 
 interface SessionRecord {
@@ -119,9 +119,16 @@ export class SessionRegistry {
     }
   }
 
-  /** Removes a dead node's sessions from the bucket. */
+  /**
+   * Removes a dead node's sessions from the bucket, as the bucket holds them now (liveEntries): not
+   * as this node's watch last delivered them. A record rewritten meanwhile (the session resumed
+   * elsewhere) stays.
+   */
   async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<void> {
-    for (const [id, { record }] of [...this.#sessions])
-      if (dead(record)) await this.node.buckets.sessions.delete(this.node.names.sessionKey(this.realm.name, id));
+    const { sessions } = this.node.buckets;
+    for (const entry of await liveEntries(sessions, `${this.#prefix}>`)) {
+      const record = parseRecord<SessionRecord>(entry);
+      if (record !== undefined && typeof record.node === 'string' && dead(record)) await deleteAt(sessions, entry.key, entry.revision);
+    }
   }
 }

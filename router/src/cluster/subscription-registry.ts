@@ -10,7 +10,8 @@ import type { Broker, Subscription } from '../broker/broker.js';
 import type { RemoteSubscription } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { json, parseRecord } from './link.js';
+import { deleteAt, json, liveEntries, parseRecord } from './link.js';
+import { token } from './names.js';
 
 /** A subscription of one node, as the `subscriptions` bucket holds it. */
 export interface SubscriptionRecord extends RemoteSubscription {
@@ -112,8 +113,12 @@ export class SubscriptionRegistry {
     }
   }
 
-  /** Removes a dead node's subscriptions from the bucket. */
+  /** Removes a dead node's subscriptions from the bucket, as the bucket holds them now (see SessionRegistry.purge). */
   async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<void> {
-    for (const [key, record] of [...this.#records]) if (dead(record)) await this.node.buckets.subscriptions.delete(key);
+    const { subscriptions } = this.node.buckets;
+    for (const entry of await liveEntries(subscriptions, `${token(this.realm.name)}.>`)) {
+      const record = parseRecord<SubscriptionRecord>(entry);
+      if (record !== undefined && typeof record.node === 'string' && dead(record)) await deleteAt(subscriptions, entry.key, entry.revision);
+    }
   }
 }

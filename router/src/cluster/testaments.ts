@@ -11,6 +11,7 @@ import type { Realm } from '../realm.js';
 import type { TestamentRecord } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
+import { liveEntries } from './link.js';
 import { CLUSTER_DECODE } from './wire.js';
 
 /** A stand-in for a dead node's session, with the identity its testaments are authorized as. */
@@ -62,11 +63,8 @@ export class ClusterTestaments {
   /** A dead node's testaments, published by the node that purges it (once), as its sessions would have. */
   async publishDead(node: string, inc: number): Promise<void> {
     const kv = this.node.buckets.testaments;
-    const keys: string[] = [];
-    for await (const key of await kv.keys(`${this.prefix}${node}.>`)) keys.push(key);
-    for (const key of keys) {
-      const entry = await kv.get(key);
-      if (entry === null || entry.operation !== 'PUT') continue;
+    for (const entry of await liveEntries(kv, `${this.prefix}${node}.>`)) {
+      const key = entry.key;
       const value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
       const id = Number(key.slice(key.lastIndexOf('.') + 1));
       if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;

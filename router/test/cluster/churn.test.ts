@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { WampError } from '@switchboard/client';
 import type { Session } from '@switchboard/client';
 import { open, uri } from '../../../client/test/helpers.js';
-import { startCluster } from '../../../test/support/cluster.js';
+import { clusterSaid, startCluster } from '../../../test/support/cluster.js';
 import type { ClusterNode } from '../../../test/support/cluster.js';
 import { kvReader, listedSessions, sorted, waitFor } from './cluster-state.js';
 
@@ -145,7 +145,8 @@ describe('cluster: node churn', () => {
         // CI's full suite on 2 cores once took past 15 s in one round.
         30_000,
       ).catch((err: unknown) => {
-        throw new Error(`${(err as Error).message}: ${last}`);
+        // What the stable nodes said about the churning one (node down, purge): a missed purge or a failed one.
+        throw new Error(`${(err as Error).message}: ${last}\n${clusterSaid([nA, nB])}`);
       });
     };
 

@@ -28,10 +28,9 @@ import { Kvm } from '@nats-io/kv';
 import { WampError, connect } from '@switchboard/client';
 import type { Session } from '@switchboard/client';
 import { open, uri, within } from '../../../client/test/helpers.js';
-import { startClusterNode, startNats, startNatsCluster } from '../../../test/support/cluster.js';
+import { clusterSaid, startClusterNode, startNats, startNatsCluster } from '../../../test/support/cluster.js';
 import type { ClusterNode, ClusterNodeOptions, NatsCluster } from '../../../test/support/cluster.js';
-import { kvReader } from './cluster-state.js';
-import type { KvState } from './cluster-state.js';
+import { ClusterNames } from '../../src/cluster/names.js';
 
 const BUCKETS = ['registrations', 'sessions', 'retained', 'subscriptions', 'testaments', 'resumable'];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,21 +151,33 @@ describe('cluster on a NATS cluster: a JetStream leader election', () => {
     // Both records are put back by node C's repair resync once the buckets have a leader: read from
     // the buckets themselves. A read that times out while a leader is still being elected is tried
     // again.
-    let state: Awaited<ReturnType<typeof kvReader>> | undefined;
-    const read = async (check: (kv: KvState) => boolean): Promise<boolean> => {
+    // Each record read by its key (a get: no consumer). Listing a bucket creates a consumer, which
+    // JetStream may refuse for a minute after the election on a loaded machine (measured: every
+    // listing timed out while node C's writes had gone through).
+    let lastRead = '';
+    const kvm = new Kvm(nc);
+    const record = async (bucket: string, key: string, check: (value: unknown) => boolean): Promise<boolean> => {
       try {
-        state ??= await kvReader(nats.urls[0]!);
-        return check(await state());
-      } catch {
+        const entry = await (await kvm.open(bucket)).get(key);
+        lastRead = `${bucket} ${key}: ${entry === null ? 'none' : entry.operation}`;
+        return entry?.operation === 'PUT' && check(JSON.parse(new TextDecoder().decode(entry.value)));
+      } catch (err) {
+        lastRead = `${bucket} ${key}: the read failed: ${(err as Error).message}`;
         return false;
       }
     };
-    const inBucket = (): Promise<boolean> => read((kv) => kv.sessionIds().includes(Number(callee.id)));
-    const claimed = (): Promise<boolean> => read((kv) => kv.callees().some((entry) => entry.session === Number(callee.id)));
+    const inBucket = (): Promise<boolean> => record('sb-sessions', `realm1.${callee.id}`, () => true);
+    const registrationKey = new ClusterNames('sb').registrationKey('realm1', 'exact', procedure);
+    const claimed = (): Promise<boolean> =>
+      record('sb-registrations', registrationKey, (value) =>
+        (value as { callees: { session: number }[] }).callees.some((c) => c.session === Number(callee.id)),
+      );
     const registered = Date.now();
     // (About 50 s on a quiet machine: the failed writes time out, then the repair resync waits for
     // the buckets' new leader.)
-    await waitFor(claimed, "node C's registration back in the registrations bucket", 120_000);
+    await waitFor(claimed, "node C's registration back in the registrations bucket", 120_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (last read: ${lastRead})\n${clusterSaid([a, c])}`);
+    });
     const claimedAfter = Date.now() - registered;
     // Then node A routes to it once its watch of the bucket delivers the claim: how soon that is
     // after the bucket's stream leader moved is the NATS client's ordered consumer's business
@@ -174,7 +185,9 @@ describe('cluster on a NATS cluster: a JetStream leader election', () => {
     // over a minute on a loaded machine.
     expect(await within(callable(caller, procedure, 60_000), 65_000, 'the registration callable from node A')).toBe('from C');
     console.log(`leader election: the claim back in the bucket after ${claimedAfter} ms, callable from node A after ${Date.now() - registered} ms`);
-    await waitFor(inBucket, "node C's session back in the sessions bucket", 60_000);
+    await waitFor(inBucket, "node C's session back in the sessions bucket", 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (last read: ${lastRead})\n${clusterSaid([a, c])}`);
+    });
     expect(c.output()).toMatch(/"msg":"cluster: KV operations failed; resynchronising"/);
     // Node A wrote nothing meanwhile: it learnt of the election from JetStream's advisory and
     // followed the buckets anew, instead of waiting for its watches' own recovery.

@@ -31,6 +31,14 @@ class MemoryBucket {
     return e === undefined ? null : ({ key, value: e.value, revision: e.revision, operation: 'PUT' } as unknown as KvEntry);
   }
 
+  async keys(filter?: string): Promise<AsyncIterable<string>> {
+    const prefix = filter?.replace(/>$/, '') ?? '';
+    const keys = [...this.entries.keys()].filter((key) => key.startsWith(prefix));
+    return (async function* () {
+      yield* keys;
+    })();
+  }
+
   #race(): void {
     const before = this.before;
     this.before = undefined;

@@ -428,6 +428,78 @@ describe('SessionRegistry', () => {
   });
 });
 
+/**
+ * A bucket as a purge reads it (keys, get, delete at a revision): what it holds, not what this
+ * node's watch delivered. A delete at an older revision than the key's is refused as JetStream
+ * refuses it.
+ */
+function fakeBucket(records: Record<string, unknown>): { kv: unknown; held: () => string[]; rewrite: (key: string, value: unknown) => void } {
+  let revision = 0;
+  const held = new Map<string, { value: Uint8Array; revision: number }>();
+  const rewrite = (key: string, value: unknown): void => void held.set(key, { value: new TextEncoder().encode(JSON.stringify(value)), revision: ++revision });
+  for (const [key, value] of Object.entries(records)) rewrite(key, value);
+  const matches = (key: string, filter?: string): boolean => filter === undefined || key.startsWith(filter.replace(/>$/, ''));
+  const kv = {
+    keys: async (filter?: string) =>
+      (async function* () {
+        yield* [...held.keys()].filter((key) => matches(key, filter));
+      })(),
+    get: async (key: string) => {
+      const entry = held.get(key);
+      return entry === undefined ? null : ({ key, value: entry.value, revision: entry.revision, operation: 'PUT' } as unknown as KvEntry);
+    },
+    delete: async (key: string, options?: { previousSeq?: number }) => {
+      if (options?.previousSeq !== undefined && held.get(key)?.revision !== options.previousSeq) throw new Error('wrong last sequence');
+      held.delete(key);
+    },
+  };
+  return { kv, held: () => [...held.keys()].sort(), rewrite };
+}
+
+describe("a dead node's purge", () => {
+  const node = (buckets: Record<string, unknown>): NodeLink =>
+    ({ self: 'n1', incarnation: 1, names, log: silentLogger(), buckets, isLive: () => true, presume: () => undefined }) as unknown as NodeLink;
+  const dead = (r: { node: string; inc: number }): boolean => r.node === 'n0' && r.inc === 7;
+
+  it("removes the dead incarnation's sessions the bucket holds, though this node's watch never delivered them; another node's, a new incarnation's and another realm's stay", async () => {
+    const sessions = fakeBucket({
+      'realm1.1': { node: 'n0', inc: 7, details: {} },
+      'realm1.2': { node: 'n0', inc: 7, details: {} },
+      'realm1.3': { node: 'n0', inc: 8, details: {} },
+      'realm1.4': { node: 'n2', inc: 7, details: {} },
+      'realm2.5': { node: 'n0', inc: 7, details: {} },
+      'realm1.6': 'not a record',
+    });
+    const registry = new SessionRegistry(node({ sessions: sessions.kv }), { name: 'realm1', sessions: new Map() }, 'realm1.');
+    expect(registry.has(1)).toBe(false); // nothing came through a watch
+    await registry.purge(dead);
+    expect(sessions.held()).toEqual(['realm1.3', 'realm1.4', 'realm1.6', 'realm2.5']);
+  });
+
+  it('keeps a record rewritten between the read and the delete (the session resumed on another node)', async () => {
+    const sessions = fakeBucket({ 'realm1.1': { node: 'n0', inc: 7, details: {} } });
+    const kv = sessions.kv as { get: (key: string) => Promise<KvEntry | null> };
+    const get = kv.get;
+    kv.get = async (key) => {
+      const entry = await get(key);
+      sessions.rewrite(key, { node: 'n2', inc: 1, details: {} }); // moved meanwhile
+      return entry;
+    };
+    const registry = new SessionRegistry(node({ sessions: sessions.kv }), { name: 'realm1', sessions: new Map() }, 'realm1.');
+    await registry.purge(dead);
+    expect(sessions.held()).toEqual(['realm1.1']);
+  });
+
+  it("removes the dead incarnation's subscriptions from the bucket, not its successor's", async () => {
+    const record = (n: string, inc: number, id: number): unknown => ({ node: n, inc, id, topic: 'com.t', match: 'exact', created: 0, subscribers: [id] });
+    const subscriptions = fakeBucket({ 'realm1.n0.1': record('n0', 7, 1), 'realm1.n0.2': record('n0', 8, 2), 'realm1.n2.3': record('n2', 1, 3) });
+    const broker = { getSubscription: () => undefined, subscriptions: () => [] } as unknown as Broker<Endpoint>;
+    const registry = new SubscriptionRegistry(node({ subscriptions: subscriptions.kv }), { name: 'realm1', broker });
+    await registry.purge(dead);
+    expect(subscriptions.held()).toEqual(['realm1.n0.2', 'realm1.n2.3']);
+  });
+});
+
 describe('SubscriptionRegistry', () => {
   it('writes a changed subscription once per turn, however many changes; an empty or deleted one is removed; meta topics never', async () => {
     vi.useFakeTimers();
