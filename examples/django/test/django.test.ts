@@ -49,6 +49,8 @@ describe('examples/django', () => {
     await page.click('#form button');
     await page.waitForFunction("document.querySelectorAll('#log li').length > 0", undefined, { timeout: 10_000 });
     expectLines((await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''))).join('\n'), blocks[1] ?? []);
+    // The event and Django's answer to the POST race: the status says 'sent' once the answer is in.
+    await page.waitForFunction("document.querySelector('#status').textContent !== 'live'", undefined, { timeout: 10_000 });
     expect(await page.textContent('#status')).toMatch(/^sent \(publication \d+\)$/);
 
     // A page opened afterwards: the message from the router's event history.
