@@ -478,6 +478,19 @@ describe("a dead node's purge", () => {
     expect(sessions.held()).toEqual(['realm1.3', 'realm1.4', 'realm1.6', 'realm2.5']);
   });
 
+  it("is not stopped for good by a foreign record (JSON null) in the bucket: the dead node's entries still go", async () => {
+    const sessions = fakeBucket({ 'realm1.1': null, 'realm1.2': { node: 'n0', inc: 7, details: {} } });
+    await new SessionRegistry(node({ sessions: sessions.kv }), { name: 'realm1', sessions: new Map() }, 'realm1.').purge(dead);
+    expect(sessions.held()).toEqual(['realm1.1']);
+    const subscriptions = fakeBucket({
+      'realm1.n0.1': null,
+      'realm1.n0.2': { node: 'n0', inc: 7, id: 2, topic: 'com.t', match: 'exact', created: 0, subscribers: [2] },
+    });
+    const broker = { getSubscription: () => undefined, subscriptions: () => [] } as unknown as Broker<Endpoint>;
+    await new SubscriptionRegistry(node({ subscriptions: subscriptions.kv }), { name: 'realm1', broker }).purge(dead);
+    expect(subscriptions.held()).toEqual(['realm1.n0.1']);
+  });
+
   it('keeps a record rewritten between the read and the delete (the session resumed on another node)', async () => {
     const sessions = fakeBucket({ 'realm1.1': { node: 'n0', inc: 7, details: {} } });
     const kv = sessions.kv as { get: (key: string) => Promise<KvEntry | null> };
