@@ -68,7 +68,12 @@ export class ClusterTestaments {
     const kv = this.node.buckets.testaments;
     for (const entry of await liveEntries(kv, `${this.prefix}${node}.>`)) {
       const key = entry.key;
-      const value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
+      let value: unknown;
+      try {
+        value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
+      } catch {
+        continue; // not a copy this router wrote: it must not stop the purge (tried again for good)
+      }
       const id = Number(key.slice(key.lastIndexOf('.') + 1));
       if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
       const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];

@@ -514,9 +514,10 @@ describe("a dead node's purge", () => {
     expect(subscriptions.held()).toEqual(['realm1.n0.2', 'realm1.n2.3']);
   });
 
-  it("publishes a dead node's testament once, though its delete failed and the purge is tried again", async () => {
+  it("publishes a dead node's testament once, though its delete failed and the purge is tried again; a copy that does not decode is skipped", async () => {
     const held = new Map<string, { value: Uint8Array; revision: number }>();
     held.set('realm1.n0.5', { value: msgpackCodec.encode([7, 'alice', 'user', [['com.gone', [5], {}, {}]]]) as Uint8Array, revision: 3 });
+    held.set('realm1.n0.6', { value: new Uint8Array([0xc1]), revision: 4 }); // not MessagePack (a foreign writer): skipped
     let failDelete = true;
     const kv = {
       keys: async (filter?: string) =>
@@ -552,7 +553,7 @@ describe("a dead node's purge", () => {
     await expect(testaments.publishDead('n0', 7)).rejects.toThrow('TIMEOUT');
     await testaments.publishDead('n0', 7); // the retry
     expect(published).toEqual(['5 com.gone']);
-    expect([...held.keys()]).toEqual([]);
+    expect([...held.keys()]).toEqual(['realm1.n0.6']);
   });
 });
 
