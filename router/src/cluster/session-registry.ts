@@ -128,7 +128,7 @@ export class SessionRegistry {
     const { sessions } = this.node.buckets;
     for (const entry of await liveEntries(sessions, `${this.#prefix}>`)) {
       const record = parseRecord<SessionRecord>(entry);
-      if (record !== undefined && typeof record.node === 'string' && dead(record)) await deleteAt(sessions, entry.key, entry.revision);
+      if (typeof record?.node === 'string' && dead(record)) await deleteAt(sessions, entry.key, entry.revision);
     }
   }
 }

@@ -118,7 +118,7 @@ export class SubscriptionRegistry {
     const { subscriptions } = this.node.buckets;
     for (const entry of await liveEntries(subscriptions, `${token(this.realm.name)}.>`)) {
       const record = parseRecord<SubscriptionRecord>(entry);
-      if (record !== undefined && typeof record.node === 'string' && dead(record)) await deleteAt(subscriptions, entry.key, entry.revision);
+      if (typeof record?.node === 'string' && dead(record)) await deleteAt(subscriptions, entry.key, entry.revision);
     }
   }
 }

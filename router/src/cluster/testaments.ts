@@ -11,13 +11,16 @@ import type { Realm } from '../realm.js';
 import type { TestamentRecord } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { liveEntries } from './link.js';
+import { deleteAt, liveEntries } from './link.js';
 import { CLUSTER_DECODE } from './wire.js';
 
 /** A stand-in for a dead node's session, with the identity its testaments are authorized as. */
 export type TestatorFactory = (node: string, session: SessionId, identity: { authid: string; authrole: string }) => Endpoint;
 
 export class ClusterTestaments {
+  /** Copies (`key@revision`) of dead nodes' testaments published, whose delete has not gone through yet. */
+  readonly #published = new Set<string>();
+
   constructor(
     readonly node: NodeLink,
     readonly realm: Realm,
@@ -65,14 +68,31 @@ export class ClusterTestaments {
     const kv = this.node.buckets.testaments;
     for (const entry of await liveEntries(kv, `${this.prefix}${node}.>`)) {
       const key = entry.key;
-      const value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
+      let value: unknown;
+      try {
+        value = msgpackCodec.decode(entry.value, CLUSTER_DECODE);
+      } catch {
+        continue; // not a copy this router wrote: it must not stop the purge (tried again for good)
+      }
       const id = Number(key.slice(key.lastIndexOf('.') + 1));
       if (!Array.isArray(value) || value[0] !== inc || !Array.isArray(value[3]) || !Number.isSafeInteger(id)) continue;
       const [, authid, authrole, list] = value as [number, string | null, string | null, [string, Args, Kwargs, Dict][]];
-      const stand = this.testator(node, id as SessionId, { authid: authid ?? '', authrole: authrole ?? '' });
-      // Authorized again as its session's would be (meta/testament.ts).
-      for (const [topic, args, kwargs, publishOptions] of list) await publishTestament(this.realm, stand, { topic, args, kwargs, publishOptions });
-      await kv.delete(key);
+      // Published once: a purge tried again after this copy's delete failed (or one running beside
+      // it, the node having flapped) finds it marked, and only deletes it.
+      const mark = `${key}@${entry.revision}`;
+      if (!this.#published.has(mark)) {
+        this.#published.add(mark);
+        const stand = this.testator(node, id as SessionId, { authid: authid ?? '', authrole: authrole ?? '' });
+        try {
+          // Authorized again as its session's would be (meta/testament.ts).
+          for (const [topic, args, kwargs, publishOptions] of list) await publishTestament(this.realm, stand, { topic, args, kwargs, publishOptions });
+        } catch (err) {
+          this.#published.delete(mark);
+          throw err;
+        }
+      }
+      await deleteAt(kv, key, entry.revision);
+      this.#published.delete(mark);
     }
   }
 }

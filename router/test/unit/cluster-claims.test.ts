@@ -251,6 +251,17 @@ describe('RegistrationClaims', () => {
     expect(bucket.entries.has(KEY)).toBe(false);
   });
 
+  it("a purge removes the dead node's callees the bucket holds, though this node's watch never delivered them; the live ones and another realm's stay", async () => {
+    const { claims, bucket } = setup();
+    const shared = other('n2', 7, 'roundrobin');
+    await bucket.put(KEY, bytes({ ...shared, callees: [...shared.callees, ...other('n3', 8).callees] }));
+    await bucket.put('realm1.exact.com.q', bytes({ ...other('n2', 9), procedure: 'com.q' }));
+    await bucket.put('realm2.exact.com.p', bytes(other('n2', 10)));
+    await claims.purge((c) => c.node === 'n2' && c.inc === 1);
+    expect(bucket.record(KEY)!.callees.map((c) => [c.node, c.session])).toEqual([['n3', 8]]);
+    expect([...bucket.entries.keys()].sort()).toEqual([KEY, 'realm2.exact.com.p']);
+  });
+
   describe('after a partition (resync, once the node has settled)', () => {
     const entryOf = (bucket: MemoryBucket): KvEntry =>
       ({ key: KEY, value: bucket.entries.get(KEY)!.value, revision: bucket.entries.get(KEY)!.revision, operation: 'PUT' }) as unknown as KvEntry;

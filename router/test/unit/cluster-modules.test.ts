@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { KvEntry } from '@nats-io/kv';
 import type { Dict, PublicationId, RegistrationId, RequestId, SessionId, WampMessage } from '@switchboard/schemas';
-import { ErrorUri, MessageCode } from '@switchboard/schemas';
+import { ErrorUri, MessageCode, msgpackCodec } from '@switchboard/schemas';
 import { NO_FILTER } from '../../src/broker/broker.js';
 import type { DeliveryPlan, RecipientFilter, Subscription } from '../../src/broker/broker.js';
 import { EventForwarding } from '../../src/cluster/events.js';
@@ -16,6 +16,8 @@ import { ClusterNames } from '../../src/cluster/names.js';
 import { InvocationRelays } from '../../src/cluster/relays.js';
 import { SessionRegistry } from '../../src/cluster/session-registry.js';
 import { SubscriptionRegistry } from '../../src/cluster/subscription-registry.js';
+import { ClusterTestaments } from '../../src/cluster/testaments.js';
+import type { Realm } from '../../src/realm.js';
 import type { Broker } from '../../src/broker/broker.js';
 import { RemoteCallees } from '../../src/cluster/stand-ins.js';
 import type { CalleeRecord, RegistrationRecord } from '../../src/cluster/stand-ins.js';
@@ -476,6 +478,19 @@ describe("a dead node's purge", () => {
     expect(sessions.held()).toEqual(['realm1.3', 'realm1.4', 'realm1.6', 'realm2.5']);
   });
 
+  it("is not stopped for good by a foreign record (JSON null) in the bucket: the dead node's entries still go", async () => {
+    const sessions = fakeBucket({ 'realm1.1': null, 'realm1.2': { node: 'n0', inc: 7, details: {} } });
+    await new SessionRegistry(node({ sessions: sessions.kv }), { name: 'realm1', sessions: new Map() }, 'realm1.').purge(dead);
+    expect(sessions.held()).toEqual(['realm1.1']);
+    const subscriptions = fakeBucket({
+      'realm1.n0.1': null,
+      'realm1.n0.2': { node: 'n0', inc: 7, id: 2, topic: 'com.t', match: 'exact', created: 0, subscribers: [2] },
+    });
+    const broker = { getSubscription: () => undefined, subscriptions: () => [] } as unknown as Broker<Endpoint>;
+    await new SubscriptionRegistry(node({ subscriptions: subscriptions.kv }), { name: 'realm1', broker }).purge(dead);
+    expect(subscriptions.held()).toEqual(['realm1.n0.1']);
+  });
+
   it('keeps a record rewritten between the read and the delete (the session resumed on another node)', async () => {
     const sessions = fakeBucket({ 'realm1.1': { node: 'n0', inc: 7, details: {} } });
     const kv = sessions.kv as { get: (key: string) => Promise<KvEntry | null> };
@@ -497,6 +512,48 @@ describe("a dead node's purge", () => {
     const registry = new SubscriptionRegistry(node({ subscriptions: subscriptions.kv }), { name: 'realm1', broker });
     await registry.purge(dead);
     expect(subscriptions.held()).toEqual(['realm1.n0.2', 'realm1.n2.3']);
+  });
+
+  it("publishes a dead node's testament once, though its delete failed and the purge is tried again; a copy that does not decode is skipped", async () => {
+    const held = new Map<string, { value: Uint8Array; revision: number }>();
+    held.set('realm1.n0.5', { value: msgpackCodec.encode([7, 'alice', 'user', [['com.gone', [5], {}, {}]]]) as Uint8Array, revision: 3 });
+    held.set('realm1.n0.6', { value: new Uint8Array([0xc1]), revision: 4 }); // not MessagePack (a foreign writer): skipped
+    let failDelete = true;
+    const kv = {
+      keys: async (filter?: string) =>
+        (async function* () {
+          yield* [...held.keys()].filter((key) => filter === undefined || key.startsWith(filter.replace(/>$/, '')));
+        })(),
+      get: async (key: string) => {
+        const e = held.get(key);
+        return e === undefined ? null : ({ key, value: e.value, revision: e.revision, operation: 'PUT' } as unknown as KvEntry);
+      },
+      delete: async (key: string, options?: { previousSeq?: number }) => {
+        if (failDelete) {
+          failDelete = false;
+          throw new Error('TIMEOUT'); // a loaded machine: the delete did not go through
+        }
+        if (options?.previousSeq !== undefined && held.get(key)?.revision !== options.previousSeq) throw new Error('wrong last sequence');
+        held.delete(key);
+      },
+    };
+    const published: string[] = [];
+    const realm = {
+      name: 'realm1',
+      log: silentLogger(),
+      gate: { judge: () => ({ ok: true }) },
+      pubsub: {
+        publishAs: (session: Endpoint, _verdict: unknown, topic: string) => {
+          published.push(`${session.id} ${topic}`);
+          return { ok: true };
+        },
+      },
+    } as unknown as Realm;
+    const testaments = new ClusterTestaments(node({ testaments: kv }), realm, 'realm1.', (_node, id) => ({ id, live: false }) as unknown as Endpoint);
+    await expect(testaments.publishDead('n0', 7)).rejects.toThrow('TIMEOUT');
+    await testaments.publishDead('n0', 7); // the retry
+    expect(published).toEqual(['5 com.gone']);
+    expect([...held.keys()]).toEqual(['realm1.n0.6']);
   });
 });
 
