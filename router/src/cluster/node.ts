@@ -53,6 +53,10 @@ const REPAIR_MAX_MS = 4000;
 const REPAIR_RESET_MS = 30_000;
 /** The longest wait between two tries of a dead node's purge. */
 const PURGE_RETRY_MAX_MS = 30_000;
+/** Dead incarnations a node remembers having left to another node to purge (the oldest go first)… */
+const MAX_LEFT_PURGES = 1024;
+/** …and for how long: by then the node they were left to has purged them, or is trying again. */
+const LEFT_PURGE_WINDOW_MS = 60_000;
 
 const BUCKET_KINDS = ['registrations', 'sessions', 'retained', 'subscriptions', 'testaments', 'resumable'] as const;
 type BucketKind = (typeof BUCKET_KINDS)[number];
@@ -186,6 +190,13 @@ export class ClusterNode implements RemoteLink, NodeLink {
   #awaited: string[] = [];
   /** This node's ResumeSource (the cluster plugin hands it to the core). */
   readonly resume: ClusterResume;
+  /** Dead incarnations (`node/incarnation`) whose purge loop runs on this node now. */
+  readonly #purging = new Set<string>();
+  /**
+   * Dead incarnations whose purge this node left to the node first by name: tried here again
+   * whenever a node goes down, since that node may be the one (at most MAX_LEFT_PURGES).
+   */
+  readonly #leftPurges = new Map<string, { node: string; incarnation: number; at: number }>();
   /** Chunked messages from other nodes, being put back together. */
   readonly #chunks: Reassembler;
   /** Numbers this node's chunked messages (receivers keep streams apart by it). */
@@ -457,7 +468,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
     }
     if (peer?.alive) this.#down(node, 'restarted');
     this.#peers.set(node, { incarnation, lastSeen: now, alive: true });
-    this.log.info({ node: this.self, peer: node }, 'cluster: node up');
+    this.log.info({ node: this.self, peer: node, incarnation }, 'cluster: node up');
     for (const link of this.#links.values()) link.nodeChanged(node);
   }
 
@@ -472,20 +483,46 @@ export class ClusterNode implements RemoteLink, NodeLink {
     const peer = this.#peers.get(node);
     if (peer === undefined || !peer.alive) return;
     peer.alive = false;
-    this.log.warn({ node: this.self, peer: node, why }, 'cluster: node down');
+    this.log.warn({ node: this.self, peer: node, why, incarnation: peer.incarnation }, 'cluster: node down');
     for (const link of this.#links.values()) link.nodeChanged(node);
-    // One node cleans the buckets: the first live one by name, once its own NATS link has been up
-    // for a whole timeout (a node that was cut off itself must not remove the others). A node not
-    // up that long yet tries again when it is, rather than never: the entries would stay forever.
-    const incarnation = peer.incarnation;
-    // A purge that failed part way (a bucket operation timed out) is tried again, at growing
-    // intervals: what it left would otherwise stay in the buckets for good.
+    this.#purgeLater(node, peer.incarnation);
+    // Purges this node left to the node first by name: that node may be the one that just died,
+    // with the purge still to do (two nodes dying within a node timeout of each other). One left
+    // longer ago than LEFT_PURGE_WINDOW_MS was done, or is being retried there.
+    const since = Date.now() - LEFT_PURGE_WINDOW_MS;
+    for (const [key, left] of [...this.#leftPurges]) {
+      if (left.at < since) this.#leftPurges.delete(key);
+      else this.#purgeLater(left.node, left.incarnation);
+    }
+  }
+
+  /**
+   * Removes the entries of a dead incarnation from the buckets, `heartbeatMs` from now. One node
+   * does it: the first live one by name, once its own NATS link has been up for a whole timeout (a
+   * node that was cut off itself must not remove the others); one not up that long yet tries again
+   * when it is. Another node first by name is left to do it (and remembered: #leftPurges). A purge
+   * that failed part way (a bucket operation timed out) is tried again at growing intervals: what
+   * it left would otherwise stay in the buckets for good. One loop per incarnation at a time.
+   */
+  #purgeLater(node: string, incarnation: number): void {
+    const key = `${node}/${incarnation}`;
+    if (this.#purging.has(key)) return;
+    this.#purging.add(key);
     let retryMs = REPAIR_MIN_MS;
+    const end = (): void => void this.#purging.delete(key);
     const purge = (): void => {
       // Back meanwhile (same incarnation): nothing to purge. A new incarnation does not save the old one's entries.
       const current = this.#peers.get(node);
-      if ((current?.alive && current.incarnation === incarnation) || this.#stopped) return;
-      if (this.#firstLive(node) !== this.self) return;
+      if ((current?.alive && current.incarnation === incarnation) || this.#stopped) {
+        this.#leftPurges.delete(key);
+        return end();
+      }
+      if (this.#firstLive(node) !== this.self) {
+        if (!this.#leftPurges.has(key)) this.#leftPurges.set(key, { node, incarnation, at: Date.now() });
+        if (this.#leftPurges.size > MAX_LEFT_PURGES) this.#leftPurges.delete(this.#leftPurges.keys().next().value as string);
+        return end();
+      }
+      this.#leftPurges.delete(key);
       const upFor = this.#connectedSince === 0 ? 0 : Date.now() - this.#connectedSince;
       if (upFor < this.config.nodeTimeoutMs) {
         setTimeout(purge, Math.max(this.config.heartbeatMs, this.config.nodeTimeoutMs - upFor)).unref();
@@ -500,7 +537,7 @@ export class ClusterNode implements RemoteLink, NodeLink {
         },
       );
       void Promise.all([...links, resumable]).then((done) => {
-        if (done.every(Boolean) || this.#stopped) return;
+        if (done.every(Boolean) || this.#stopped) return end();
         setTimeout(purge, retryMs).unref();
         retryMs = Math.min(retryMs * 2, PURGE_RETRY_MAX_MS);
       });
