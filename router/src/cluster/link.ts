@@ -84,6 +84,9 @@ export function isConflict(err: unknown): boolean {
   return /wrong last sequence|exists|10071/i.test(text);
 }
 
+/** How long a bucket's key listing may take before it is given up (liveEntries). */
+export const LIST_TIMEOUT_MS = 10_000;
+
 /**
  * The live entries of a bucket under `filter` (a key pattern; all keys without one), read from the
  * bucket itself, one key at a time. A purge reads this, not the records a watch delivered: a watch
@@ -92,7 +95,15 @@ export function isConflict(err: unknown): boolean {
  */
 export async function liveEntries(kv: KV, filter?: string): Promise<KvEntry[]> {
   const keys: string[] = [];
-  for await (const key of await kv.keys(filter)) keys.push(key);
+  // The NATS client's listing can wait for good when keys are deleted while it runs (measured: a
+  // listing still open after 30 s): it is given up after LIST_TIMEOUT_MS, and the purge tried again.
+  const listing = await kv.keys(filter);
+  const timer = setTimeout(() => listing.stop(new Error(`listing the bucket's keys took over ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
+  try {
+    for await (const key of listing) keys.push(key);
+  } finally {
+    clearTimeout(timer);
+  }
   const entries: KvEntry[] = [];
   for (const key of keys) {
     const entry = await kv.get(key);

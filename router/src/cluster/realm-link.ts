@@ -232,11 +232,14 @@ export class RealmLink {
   async purgeNode(node: string, inc: number): Promise<boolean> {
     const dead = (c: { node: string; inc: number }): boolean => c.node === node && c.inc === inc;
     try {
-      await this.claims.purge(dead);
-      await this.sessions.purge(dead);
-      await this.subscriptions.purge(dead);
+      const registrations = await this.claims.purge(dead);
+      const sessions = await this.sessions.purge(dead);
+      const subscriptions = await this.subscriptions.purge(dead);
       await this.testaments.publishDead(node, inc);
-      this.node.log.info({ node: this.node.self, dead: node }, "cluster: removed a dead node's sessions and registrations");
+      this.node.log.info(
+        { node: this.node.self, dead: node, incarnation: inc, realm: this.realm.name, sessions, subscriptions, registrations },
+        "cluster: removed a dead node's sessions and registrations",
+      );
       return true;
     } catch (err) {
       this.node.log.warn({ dead: node, err: (err as Error).message }, 'cluster: purge of a dead node incomplete (tried again)');

@@ -204,11 +204,16 @@ export class RegistrationClaims {
   }
 
   /** Removes a dead node's callees from the bucket, as the bucket holds them now (see SessionRegistry.purge). */
-  async purge(dead: (c: { node: string; inc: number }) => boolean): Promise<void> {
+  async purge(dead: (c: { node: string; inc: number }) => boolean): Promise<number> {
+    let removed = 0;
     for (const entry of await liveEntries(this.node.buckets.registrations, `${token(this.realm.name)}.>`)) {
       const record = parseRecord<RegistrationRecord>(entry);
-      if (isRegistrationRecord(record) && record.callees.some(dead)) await this.#removeCallees(entry.key, dead);
+      if (isRegistrationRecord(record) && record.callees.some(dead)) {
+        await this.#removeCallees(entry.key, dead);
+        removed++;
+      }
     }
+    return removed;
   }
 
   /**

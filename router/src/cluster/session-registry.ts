@@ -124,11 +124,16 @@ export class SessionRegistry {
    * as this node's watch last delivered them. A record rewritten meanwhile (the session resumed
    * elsewhere) stays.
    */
-  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<void> {
+  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
     const { sessions } = this.node.buckets;
+    let removed = 0;
     for (const entry of await liveEntries(sessions, `${this.#prefix}>`)) {
       const record = parseRecord<SessionRecord>(entry);
-      if (typeof record?.node === 'string' && dead(record)) await deleteAt(sessions, entry.key, entry.revision);
+      if (typeof record?.node === 'string' && dead(record)) {
+        await deleteAt(sessions, entry.key, entry.revision);
+        removed++;
+      }
     }
+    return removed;
   }
 }

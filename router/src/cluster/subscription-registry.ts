@@ -114,11 +114,16 @@ export class SubscriptionRegistry {
   }
 
   /** Removes a dead node's subscriptions from the bucket, as the bucket holds them now (see SessionRegistry.purge). */
-  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<void> {
+  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
     const { subscriptions } = this.node.buckets;
+    let removed = 0;
     for (const entry of await liveEntries(subscriptions, `${token(this.realm.name)}.>`)) {
       const record = parseRecord<SubscriptionRecord>(entry);
-      if (typeof record?.node === 'string' && dead(record)) await deleteAt(subscriptions, entry.key, entry.revision);
+      if (typeof record?.node === 'string' && dead(record)) {
+        await deleteAt(subscriptions, entry.key, entry.revision);
+        removed++;
+      }
     }
+    return removed;
   }
 }

@@ -42,7 +42,15 @@ export async function kvReader(natsUrl: string, prefix = 'sb'): Promise<() => Pr
       const kv = await kvm.open(`${prefix}-${kind}`);
       const map = new Map<string, unknown>();
       const keys: string[] = [];
-      for await (const key of await kv.keys()) keys.push(key);
+      // A listing can hang when keys are deleted while it runs (the NATS client waits for more):
+      // given up after 5 s, so that waitFor reads again.
+      const listing = await kv.keys();
+      const timer = setTimeout(() => listing.stop(new Error(`listing ${prefix}-${kind} took over 5 s`)), 5000);
+      try {
+        for await (const key of listing) keys.push(key);
+      } finally {
+        clearTimeout(timer);
+      }
       for (const key of keys) {
         const entry = await kv.get(key);
         if (entry === null || entry.operation !== 'PUT') continue;
