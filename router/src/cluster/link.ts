@@ -88,22 +88,35 @@ export function isConflict(err: unknown): boolean {
 export const LIST_TIMEOUT_MS = 10_000;
 
 /**
+ * The keys of a bucket under `filter`, or undefined when listing them took over `timeoutMs`: the
+ * NATS client's listing can wait for good when keys are deleted while it runs (measured: a listing
+ * still open after 30 s).
+ */
+async function listKeys(kv: KV, filter: string | undefined, timeoutMs: number): Promise<string[] | undefined> {
+  const keys: string[] = [];
+  const listing = await kv.keys(filter);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    listing.stop();
+  }, timeoutMs);
+  try {
+    for await (const key of listing) keys.push(key);
+  } finally {
+    clearTimeout(timer);
+  }
+  return late ? undefined : keys;
+}
+
+/**
  * The live entries of a bucket under `filter` (a key pattern; all keys without one), read from the
  * bucket itself, one key at a time. A purge reads this, not the records a watch delivered: a watch
  * that lags or went quiet (a loaded machine, a stream leader moving) would leave a dead node's
  * entries behind for good.
  */
 export async function liveEntries(kv: KV, filter?: string): Promise<KvEntry[]> {
-  const keys: string[] = [];
-  // The NATS client's listing can wait for good when keys are deleted while it runs (measured: a
-  // listing still open after 30 s): it is given up after LIST_TIMEOUT_MS, and the purge tried again.
-  const listing = await kv.keys(filter);
-  const timer = setTimeout(() => listing.stop(new Error(`listing the bucket's keys took over ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
-  try {
-    for await (const key of listing) keys.push(key);
-  } finally {
-    clearTimeout(timer);
-  }
+  const keys = await listKeys(kv, filter, LIST_TIMEOUT_MS);
+  if (keys === undefined) throw new Error(`listing the bucket's keys took over ${LIST_TIMEOUT_MS} ms`);
   const entries: KvEntry[] = [];
   for (const key of keys) {
     const entry = await kv.get(key);
@@ -131,9 +144,9 @@ export interface Watch {
  */
 export async function followBucket(kv: KV, prefix: string, apply: (entry: KvEntry) => void, log: Logger): Promise<Watch> {
   const filter = `${prefix}>`;
-  const keys = await kv.keys(filter);
-  let count = 0;
-  for await (const _ of keys) count++;
+  // How many values to wait for (at most 3 s, below). After a listing that hung, until the watch
+  // says it has delivered what the bucket held (delta 0), or the 3 s.
+  const count = (await listKeys(kv, filter, 3000))?.length ?? Number.POSITIVE_INFINITY;
   const watcher = await kv.watch({ key: filter });
   let seen = 0;
   let done: () => void = () => undefined;
