@@ -13,6 +13,7 @@ import { clusterNodeConfig, startNats } from '../../../test/support/cluster.js';
 import type { NatsServer } from '../../../test/support/cluster.js';
 import { RawPeer, startTestRouter, until } from '../helpers.js';
 import { drop, held, request } from '../resumption/support.js';
+import { kvReader, waitFor } from './cluster-state.js';
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
@@ -22,11 +23,11 @@ function node(nats: NatsServer, name: string, realms: RealmFile[] = [{ name: 're
 }
 
 /** Two nodes on a fresh nats-server. */
-async function twoNodes(realms?: RealmFile[]): Promise<{ a: Router; b: Router }> {
+async function twoNodes(realms?: RealmFile[]): Promise<{ a: Router; b: Router; natsUrl: string }> {
   const nats = await startNats();
   const a = await node(nats, 'node-a', realms);
   const b = await node(nats, 'node-b', realms);
-  return { a, b };
+  return { a, b, natsUrl: nats.url };
 }
 
 interface Joined {
@@ -147,8 +148,12 @@ describe('cluster: session resumption across nodes', () => {
   });
 
   it('a resume on B of a session still attached on A closes A’s transport', async () => {
-    const { a, b } = await twoNodes();
+    const { a, b, natsUrl } = await twoNodes();
     const p = await resumable(a.url);
+    // Node A records the resumable session in the bucket after its WELCOME: a resume on B before the
+    // record is there is refused (CI once got there first under load).
+    const state = await kvReader(natsUrl);
+    await waitFor(async () => (await state()).buckets.resumable.has(String(p.session)), "the session's record in the resumable bucket");
     const resumed = await hello(b.url, { resumable: true, 'resume-session': p.session, 'resume-token': p.token });
     expect(resumed.session).toBe(p.session);
     expect(resumed.details['resumed']).toBe(true);
