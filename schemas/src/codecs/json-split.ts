@@ -107,7 +107,11 @@ export function splitJson(text: string, frame: Uint8Array | undefined, top: TopL
   const index = code >= 0 ? PAYLOAD_INDEX[code]! : 0;
   if (index === 0 || count <= index || count > index + 2) return undefined;
   const tailStart = starts[index]!;
-  const scan = scanJsonTail(text, tailStart);
+  // A byte-order mark the decoder dropped comes first; what follows the `]` is ASCII whitespace.
+  const bom = frame !== undefined && frame[0] === 0xef && frame[1] === 0xbb && frame[2] === 0xbf ? 3 : 0;
+  // Each character one byte (the text is ASCII): the scan reads long strings in the bytes.
+  const ascii = frame !== undefined && text.length === frame.length - bom;
+  const scan = scanJsonTail(text, tailStart, ascii ? frame : undefined, bom);
   if (scan.count !== count - index || scan.overflow || scan.first !== 0x5b || (scan.count === 2 && scan.second !== 0x7b)) return undefined;
   const close = scan.close;
   const headText = text.slice(0, tailStart);
@@ -116,9 +120,7 @@ export function splitJson(text: string, frame: Uint8Array | undefined, top: TopL
   let suffixStart = 0;
   let suffixEnd = 0;
   if (frame !== undefined) {
-    // A byte-order mark the decoder dropped comes first; what follows the `]` is ASCII whitespace.
-    const bom = frame[0] === 0xef && frame[1] === 0xbb && frame[2] === 0xbf ? 3 : 0;
-    suffixStart = bom + utf8Length(headText);
+    suffixStart = bom + (ascii ? tailStart : utf8Length(headText));
     suffixEnd = frame.length - (text.length - close - 1);
   }
   // From bytes, the payload's own bytes only (a copy where they are a small part of their buffer:

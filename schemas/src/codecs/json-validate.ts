@@ -13,6 +13,7 @@
  * before, rather than passed through). Throws DecodeError where JSON.parse would throw.
  */
 import { fromBase64 } from './base64.js';
+import { beginSpecial, nextSpecial } from './json-special.js';
 import { DecodeError } from '../wire.js';
 
 const QUOTE = 0x22;
@@ -76,11 +77,22 @@ let backslashFrom = 0;
 let backslashText = '';
 
 /**
+ * The frame's bytes when every character of the text is one byte of them (ASCII): character `i`
+ * is byte `i + bytesShift` (a byte-order mark the decoder dropped comes first). Undefined: the
+ * scan reads the text only.
+ */
+let bytes: Uint8Array | undefined;
+let bytesShift = 0;
+
+/**
  * The rest of a long string from `i`: up to its closing quote at once (indexOf and a native
  * check of the run) when the run holds no escape, control character or lone surrogate; else up
  * to where the character loop must look. Returns the offset of the character to look at.
+ * With the frame's bytes, up to the next quote, backslash or control character at once
+ * (json-special.ts: SIMD), which is where the character loop must look.
  */
 function longRun(text: string, i: number): number {
+  if (bytes !== undefined) return nextSpecial(bytes, i + bytesShift) - bytesShift;
   const q = text.indexOf('"', i);
   if (q === -1) return i;
   if (backslashText !== text || (backslash !== -1 && backslash < i) || (backslash === -1 && backslashFrom > i)) {
@@ -271,10 +283,23 @@ function key(text: string, i: number): number {
 
 /**
  * Scans the elements of a message from the `,` at `start` to the end of `text` (see above).
+ * `frame`: the UTF-8 bytes `text` was decoded from, when each character is one byte (ASCII),
+ * `shift` bytes (a byte-order mark) before the first: long strings are then scanned in the bytes.
  * The result is module scratch, valid until the next call.
  */
-export function scanJsonTail(text: string, start: number): JsonTailScan {
+export function scanJsonTail(text: string, start: number, frame?: Uint8Array, shift = 0): JsonTailScan {
   backslashText = '';
+  bytes = frame;
+  bytesShift = shift;
+  if (frame !== undefined) beginSpecial();
+  try {
+    return scanTail(text, start);
+  } finally {
+    bytes = undefined; // not kept past the scan
+  }
+}
+
+function scanTail(text: string, start: number): JsonTailScan {
   result.count = 0;
   result.first = 0;
   result.second = 0;
