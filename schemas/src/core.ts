@@ -42,7 +42,7 @@ export type {
 export { assertNever, listArgs } from './messages.js';
 export { parseMessage, toWire, wireHead, DecodeError, isDict, isTransparent } from './wire.js';
 export type { Payload, RawPayload } from './payload.js';
-export { SplitFrame, carryPayload, rawPayloadOf, withRawPayload } from './payload.js';
+export { SplitFrame, carryPayload, payloadOf, rawPayloadOf, withRawPayload } from './payload.js';
 export { encodeMessage } from './splice.js';
 export { PASSTHROUGH, splitJson } from './codecs/json-split.js';
 export type { Passthrough } from './codecs/limits.js';

@@ -124,9 +124,19 @@ export function withRawPayload<M extends object>(message: M, raw: RawPayload): M
   return message;
 }
 
-/** The raw payload `message` still carries unchanged, if any. */
+/** The raw payload `message` (or a payload from payloadOf) still carries unchanged, if any. */
 export function rawPayloadOf(message: object): RawPayload | undefined {
-  return (message as Carrier)[PAYLOAD]?.raw;
+  return message instanceof LazyPayload ? message.raw : (message as Carrier)[PAYLOAD]?.raw;
+}
+
+/**
+ * The payload of `source` on its own, for keeping apart from the message: the raw payload's
+ * shared values (the same object every message carrying them reads, decoded at most once) where
+ * it has one, else its values. Cheaper than carryPayload onto an empty object, which would give
+ * a new object the same accessors.
+ */
+export function payloadOf(source: Payload): Payload {
+  return (source as Carrier)[PAYLOAD] ?? { args: source.args, kwargs: source.kwargs };
 }
 
 /**
@@ -134,7 +144,7 @@ export function rawPayloadOf(message: object): RawPayload | undefined {
  * has them, else its values. `target` must have no args or kwargs of its own. Returns `target`.
  */
 export function carryPayload<M extends object>(target: M, source: Payload): M {
-  const lazy = (source as Carrier)[PAYLOAD];
+  const lazy = source instanceof LazyPayload ? source : (source as Carrier)[PAYLOAD];
   if (lazy !== undefined) {
     attach(target as Carrier, lazy);
     return target;

@@ -6,7 +6,7 @@
  * outbox sends.
  */
 import type { Codec, Dict, EncodedTail, Event, Kwargs, Payload, PublicationId, SubscriptionId, WireArgs } from '@switchboard/schemas';
-import { MessageCode, carryPayload, rawPayloadOf } from '@switchboard/schemas';
+import { MessageCode, carryPayload, payloadOf, rawPayloadOf } from '@switchboard/schemas';
 import { isRecipient } from '../broker/broker.js';
 import type { DeliveryPlan } from '../broker/broker.js';
 import { FanOutEvent } from '../core/outbox.js';
@@ -71,7 +71,7 @@ export function fanOut(log: Logger, realm: string, plan: DeliveryPlan<Endpoint>,
   const raw = rawPayloadOf(source);
   // The payload alone: an EVENT held for a catch-up or a slow receiver keeps these closures, which
   // must not keep the PUBLISH (its options, its head) alive beside it.
-  const payload: Payload = raw !== undefined ? carryPayload({}, source) : { args: source.args, kwargs: source.kwargs };
+  const payload: Payload = payloadOf(source);
   // Read on demand: a payload passed through is decoded only for another serializer.
   const args = (): WireArgs | undefined => payload.args;
   const kwargs = (): Kwargs | undefined => payload.kwargs;

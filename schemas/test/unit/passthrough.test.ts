@@ -13,6 +13,7 @@ import {
   PASSTHROUGH,
   SplitFrame,
   carryPayload,
+  payloadOf as payloadApart,
   encodeMessage,
   joined,
   parseMessage,
@@ -20,7 +21,7 @@ import {
   toWire,
   wireHead,
 } from '../../src/index.js';
-import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Encoded, Invocation, WampMessage } from '../../src/index.js';
+import type { BatchCount, Call as CallMessage, Codec, DecodeOptions, Encoded, Invocation, Publish, WampMessage } from '../../src/index.js';
 
 const PASS: DecodeOptions = { passthrough: { ...PASSTHROUGH, minBytes: 0 } };
 
@@ -396,6 +397,34 @@ describe('payload passthrough: cases a scanner could get wrong', () => {
       // The CALL itself still has its bytes and values.
       expect(rawPayloadOf(call)).toBeDefined();
       expect(call.args).toEqual([1, 2]);
+    }
+  });
+
+  it('payloadOf keeps a payload apart from its message: the same shared values, the bytes carried on', () => {
+    for (const codec of Object.values(CODECS)) {
+      const publish = passed(codec, codec.encode([MessageCode.Publish, 1, {}, 't', ['x'.repeat(40)], { k: 1 }])) as Publish;
+      const payload = payloadApart(publish);
+      // Not the message (an EVENT kept for a slow receiver must not keep the PUBLISH alive).
+      expect(payload).not.toBe(publish);
+      expect(Object.values(payload)).not.toContain(publish);
+      expect(rawPayloadOf(payload)).toBe(rawPayloadOf(publish));
+      const event = carryPayload({ code: MessageCode.Event, subscription: 5, publication: 6, details: {} }, payload);
+      expect(rawPayloadOf(event)).toBe(rawPayloadOf(publish));
+      expect(toWire(full(codec, encodeMessage(codec, event as unknown as WampMessage)) as WampMessage)).toEqual([
+        MessageCode.Event,
+        5,
+        6,
+        {},
+        ['x'.repeat(40)],
+        { k: 1 },
+      ]);
+      // Decoded once for all of them.
+      expect(payload.args).toBe(publish.args);
+      expect((event as { kwargs?: unknown }).kwargs).toBe(payload.kwargs);
+      // A message without raw bytes: its values.
+      const plain = { args: [1] };
+      expect(payloadApart(plain)).toEqual({ args: [1], kwargs: undefined });
+      expect(rawPayloadOf(payloadApart(plain))).toBeUndefined();
     }
   });
 });
