@@ -301,7 +301,12 @@ describe('payload passthrough: cases a scanner could get wrong', () => {
     expect(rawPayloadOf(passed(json, text) as WampMessage)).toBeUndefined();
     agree(json, text);
   });
-  for (const text of cases) it(`accepts and passes ${JSON.stringify(text).slice(0, 60)}`, () => agree(json, text));
+  // As a string (the text scan) and as the UTF-8 bytes a socket gives (the byte scan where ASCII).
+  for (const text of cases)
+    it(`accepts and passes ${JSON.stringify(text).slice(0, 60)}`, () => {
+      agree(json, text);
+      agree(json, new TextEncoder().encode(text));
+    });
 
   const refused = [
     '[16,1,{},"t",[1e400]]', // accepted today (as Infinity): decoded whole, not passed
@@ -334,7 +339,11 @@ describe('payload passthrough: cases a scanner could get wrong', () => {
     `[16,1,{},"t",["${'x'.repeat(40)}`,
     `[16,1,{},"t",["${'x'.repeat(40)}\u0001"]]`,
   ];
-  for (const text of refused) it(`agrees with the full decode on ${JSON.stringify(text)}`, () => agree(json, text));
+  for (const text of refused)
+    it(`agrees with the full decode on ${JSON.stringify(text)}`, () => {
+      agree(json, text);
+      agree(json, new TextEncoder().encode(text));
+    });
 
   it('refuses, as the full decode does, nesting one past the limit, and passes it at the limit', () => {
     // The message list is level 1, Arguments level 2: 62 more levels inside reach the default 64.
