@@ -1,12 +1,13 @@
 /**
  * Second review of payload passthrough (#20): the JSON payload scan, in the text
- * (json-validate.ts) and in the frame's bytes (json-special.ts, c25d465). Each test states what
- * the scan must give under hostile input.
+ * (json-validate.ts) and in the frame's bytes (json-special.ts, c25d465), and fan-out's payload
+ * holder (payloadOf, cb8e7fe). Each test states what the scan or the payload must give under
+ * hostile input.
  */
 import { describe, expect, it } from 'vitest';
 import { beginSpecial, nextSpecial, specialByLoop } from '../../src/codecs/json-special.js';
-import { CODECS, DecodeError, PASSTHROUGH, parseMessage, rawPayloadOf } from '../../src/index.js';
-import type { DecodeOptions, WampMessage } from '../../src/index.js';
+import { CODECS, DecodeError, PASSTHROUGH, parseMessage, payloadOf, rawPayloadOf } from '../../src/index.js';
+import type { DecodeOptions, Publish, WampMessage } from '../../src/index.js';
 
 const PASS: DecodeOptions = { passthrough: { ...PASSTHROUGH, minBytes: 0 } };
 const json = CODECS.json;
@@ -111,5 +112,23 @@ describe('review #20b: nextSpecial, later calls into a full window', () => {
       expect(nextSpecial(bytes, from)).toBe(specialByLoop(bytes, from));
       expect(nextSpecial(bytes, 65536 + 41)).toBe(bytes.length);
     }
+  });
+});
+
+describe('review #20b: payloadOf', () => {
+  it('of a payload from payloadOf: the same shared values, raw bytes kept, nothing decoded', () => {
+    const frame = new TextEncoder().encode(`[16,1,{},"t",["${'x'.repeat(40)}"],{"k":1}]`);
+    const publish = decode(frame) as Publish;
+    const raw = rawPayloadOf(publish)!;
+    let decodes = 0;
+    const decodeRaw = raw.decode.bind(raw);
+    raw.decode = () => {
+      decodes++;
+      return decodeRaw();
+    };
+    const apart = payloadOf(publish);
+    expect(payloadOf(apart)).toBe(apart);
+    expect(rawPayloadOf(payloadOf(apart))).toBe(raw);
+    expect(decodes).toBe(0);
   });
 });
