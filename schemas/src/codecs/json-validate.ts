@@ -317,6 +317,7 @@ export function scanJsonTail(text: string, start: number, frame?: Uint8Array, sh
     return scanTail(text, start);
   } finally {
     bytes = undefined; // not kept past the scan
+    runText = '';
   }
 }
 
