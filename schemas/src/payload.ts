@@ -136,6 +136,7 @@ export function rawPayloadOf(message: object): RawPayload | undefined {
  * a new object the same accessors.
  */
 export function payloadOf(source: Payload): Payload {
+  if (source instanceof LazyPayload) return source; // already apart (as carryPayload takes it)
   return (source as Carrier)[PAYLOAD] ?? { args: source.args, kwargs: source.kwargs };
 }
 

@@ -71,10 +71,19 @@ const CONTROL = /[\u0000-\u001f]/;
 /** String.prototype.isWellFormed (ES2024; Node 20): a native check for lone surrogates. */
 const isWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
-/** Where the next backslash of the text being scanned is (-1: none after `backslashFrom`). */
+/**
+ * What longRun learned of the text being scanned (`runText`), so that no character is read
+ * natively more than once a scan: where the next quote and the next backslash are (-1: none after
+ * `quoteFrom`, `backslashFrom`), and up to where a run holds a control character or a lone
+ * surrogate (the character loop reads up to there). Without it, a long string with an escape or a
+ * lone surrogate every 17 characters had each run look again to its closing quote: quadratic.
+ */
+let runText = '';
+let quote = -1;
+let quoteFrom = 0;
 let backslash = -1;
 let backslashFrom = 0;
-let backslashText = '';
+let dirtyUntil = 0;
 
 /**
  * The frame's bytes when every character of the text is one byte of them (ASCII): character `i`
@@ -93,16 +102,28 @@ let bytesShift = 0;
  */
 function longRun(text: string, i: number): number {
   if (bytes !== undefined) return nextSpecial(bytes, i + bytesShift) - bytesShift;
-  const q = text.indexOf('"', i);
-  if (q === -1) return i;
-  if (backslashText !== text || (backslash !== -1 && backslash < i) || (backslash === -1 && backslashFrom > i)) {
-    backslashText = text;
+  if (runText !== text) {
+    runText = text;
+    quote = backslash = -1;
+    quoteFrom = backslashFrom = text.length + 1; // nothing known yet: looked up below
+    dirtyUntil = 0;
+  }
+  if (i < dirtyUntil) return i; // the loop reads on to what the check found
+  if ((quote !== -1 && quote < i) || (quote === -1 && quoteFrom > i)) {
+    quoteFrom = i;
+    quote = text.indexOf('"', i);
+  }
+  if (quote === -1) return i;
+  if ((backslash !== -1 && backslash < i) || (backslash === -1 && backslashFrom > i)) {
     backslashFrom = i;
     backslash = text.indexOf('\\', i);
   }
-  const end = backslash !== -1 && backslash < q ? backslash : q;
+  const end = backslash !== -1 && backslash < quote ? backslash : quote;
   const run = text.slice(i, end);
-  if (CONTROL.test(run) || isWellFormed === undefined || !isWellFormed.call(run)) return i; // the loop finds it and says where
+  if (CONTROL.test(run) || isWellFormed === undefined || !isWellFormed.call(run)) {
+    dirtyUntil = end;
+    return i; // the loop finds it and says where
+  }
   return end;
 }
 
@@ -288,7 +309,7 @@ function key(text: string, i: number): number {
  * The result is module scratch, valid until the next call.
  */
 export function scanJsonTail(text: string, start: number, frame?: Uint8Array, shift = 0): JsonTailScan {
-  backslashText = '';
+  runText = '';
   bytes = frame;
   bytesShift = shift;
   if (frame !== undefined) beginSpecial();
@@ -296,6 +317,7 @@ export function scanJsonTail(text: string, start: number, frame?: Uint8Array, sh
     return scanTail(text, start);
   } finally {
     bytes = undefined; // not kept past the scan
+    runText = '';
   }
 }
 

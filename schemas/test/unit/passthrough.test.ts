@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CODECS,
   DecodeError,
+  EncodeError,
   MessageCode,
   PASSTHROUGH,
   SplitFrame,
@@ -250,7 +251,14 @@ describe('payload passthrough: property tests', () => {
         const text = looseJson(message, seeded(seed));
         agree(json, text);
         agree(json, new TextEncoder().encode(text));
-        agree(json, json.encode(message));
+        // A text starting with U+0000 (jsonString can make one) has no JSON form: encode refuses it.
+        let encoded: string | Uint8Array | undefined;
+        try {
+          encoded = json.encode(message);
+        } catch (err) {
+          if (!(err instanceof EncodeError && /starts with U\+0000/.test(err.message))) throw err;
+        }
+        if (encoded !== undefined) agree(json, encoded);
       }),
       { numRuns: 150 },
     );
