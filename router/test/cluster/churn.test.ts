@@ -16,11 +16,24 @@ import { open, uri } from '../../../client/test/helpers.js';
 import { clusterSaid, startCluster } from '../../../test/support/cluster.js';
 import type { ClusterNode } from '../../../test/support/cluster.js';
 import { kvReader, listedSessions, sorted, waitFor } from './cluster-state.js';
+import type { KvState } from './cluster-state.js';
 
 const ROUNDS = Number(process.env['CHURN_ROUNDS'] ?? 20);
 /** Every call ends in RESULT or ERROR within this (a callee's node killed: the node timeout, 1.5 s, and then some, under load). */
 const CALL_BOUND_MS = 8000;
 const CHURNING = 'node-0'; // first by name: the node that purges others is never the one churning
+
+/** Every bucket holds only the session `id`: no other session, no callee, subscription or testament. */
+function holdsOnly(kv: KvState, id: unknown): boolean {
+  return (
+    JSON.stringify(kv.sessionIds()) === JSON.stringify([id]) && kv.callees().length === 0 && kv.subscriptions().length === 0 && kv.buckets.testaments.size === 0
+  );
+}
+
+/** What the buckets hold, for a failure message beside holdsOnly. */
+function bucketsSaid(kv: KvState): string {
+  return `sessions ${JSON.stringify(kv.sessionIds())}, callees ${JSON.stringify(kv.callees())}, subscriptions ${JSON.stringify(kv.subscriptions())}, testaments ${JSON.stringify([...kv.buckets.testaments.keys()])}`;
+}
 
 /** Calls `procedure` from `session` until stopped, one at a time, recording how each ended and how long it took. */
 function callLoop(
@@ -268,10 +281,7 @@ describe('cluster: node churn', () => {
         return (
           JSON.stringify(await listedSessions(observer)) === JSON.stringify([observer.id]) &&
           (await observer.call('wamp.registration.lookup', [procedure])) === null &&
-          JSON.stringify(kv.sessionIds()) === JSON.stringify([observer.id]) &&
-          kv.callees().length === 0 &&
-          kv.subscriptions().length === 0 &&
-          kv.buckets.testaments.size === 0
+          holdsOnly(kv, observer.id)
         );
       },
       "the old incarnation's session, registration, subscription and testament to go",
@@ -281,7 +291,7 @@ describe('cluster: node churn', () => {
     ).catch(async (err: unknown) => {
       const kv = await state();
       throw new Error(
-        `${(err as Error).message}: listed ${JSON.stringify(await listedSessions(observer))}, sessions ${JSON.stringify(kv.sessionIds())}, callees ${JSON.stringify(kv.callees())}, subscriptions ${JSON.stringify(kv.subscriptions())}, testaments ${kv.buckets.testaments.size}\n${stable
+        `${(err as Error).message}: listed ${JSON.stringify(await listedSessions(observer))}, ${bucketsSaid(kv)}\n${stable
           .output()
           .split('\n')
           .filter((l) => l.includes('"cluster"'))
@@ -317,20 +327,13 @@ describe('cluster: node churn', () => {
     await waitFor(
       async () => {
         const kv = await state();
-        return (
-          JSON.stringify(kv.sessionIds()) === JSON.stringify([observer.id]) &&
-          kv.callees().length === 0 &&
-          kv.subscriptions().length === 0 &&
-          kv.buckets.testaments.size === 0
-        );
+        return holdsOnly(kv, observer.id);
       },
       "node-c's and node-a's entries to go",
       30_000,
     ).catch(async (err: unknown) => {
       const kv = await state();
-      throw new Error(
-        `${(err as Error).message}: sessions ${JSON.stringify(kv.sessionIds())} (node-b's ${observer.id}), callees ${JSON.stringify(kv.callees())}, subscriptions ${JSON.stringify(kv.subscriptions())}, testaments ${JSON.stringify([...kv.buckets.testaments.keys()])}\n${clusterSaid([b])}`,
-      );
+      throw new Error(`${(err as Error).message}: ${bucketsSaid(kv)} (node-b's session ${observer.id})\n${clusterSaid([b])}`);
     });
     expect(b.output()).toMatch(/"node":"node-b","dead":"node-c",.*"msg":"cluster: removed a dead node's sessions and registrations"/);
   });
