@@ -114,15 +114,32 @@ async function listKeys(kv: KV, filter: string | undefined, timeoutMs: number): 
  * that lags or went quiet (a loaded machine, a stream leader moving) would leave a dead node's
  * entries behind for good.
  */
-export async function liveEntries(kv: KV, filter?: string): Promise<KvEntry[]> {
-  const keys = await listKeys(kv, filter, LIST_TIMEOUT_MS);
-  if (keys === undefined) throw new Error(`listing the bucket's keys took over ${LIST_TIMEOUT_MS} ms`);
+export async function liveEntries(kv: KV, filter?: string, timeoutMs = LIST_TIMEOUT_MS): Promise<KvEntry[]> {
+  const keys = await listKeys(kv, filter, timeoutMs);
+  if (keys === undefined) throw new Error(`listing the bucket's keys took over ${timeoutMs} ms`);
   const entries: KvEntry[] = [];
   for (const key of keys) {
     const entry = await kv.get(key);
     if (entry !== null && entry.operation === 'PUT') entries.push(entry);
   }
   return entries;
+}
+
+/**
+ * Removes from a bucket the live records under `filter` (JSON, with the node and incarnation that
+ * wrote them) that `dead` names, each at the revision read (a record rewritten meanwhile, say a
+ * session resumed elsewhere, stays); a record that does not parse is left. Returns how many went.
+ */
+export async function purgeRecords(kv: KV, filter: string, dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
+  let removed = 0;
+  for (const entry of await liveEntries(kv, filter)) {
+    const record = parseRecord<{ node: string; inc: number }>(entry);
+    if (typeof record?.node === 'string' && dead(record)) {
+      await deleteAt(kv, entry.key, entry.revision);
+      removed++;
+    }
+  }
+  return removed;
 }
 
 /** Deletes a bucket entry read at `revision`; a newer write meanwhile (the key moved on) keeps it. */

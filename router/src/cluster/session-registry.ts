@@ -8,7 +8,7 @@ import type { Dict, SessionId } from '@switchboard/schemas';
 import { isListed, sessionDetails } from '../core/sessions.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { deleteAt, json, liveEntries, parseRecord } from './link.js';
+import { json, parseRecord, purgeRecords } from './link.js';
 import { encodeCluster } from './wire.js';
 
 interface SessionRecord {
@@ -124,16 +124,7 @@ export class SessionRegistry {
    * as this node's watch last delivered them. A record rewritten meanwhile (the session resumed
    * elsewhere) stays.
    */
-  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
-    const { sessions } = this.node.buckets;
-    let removed = 0;
-    for (const entry of await liveEntries(sessions, `${this.#prefix}>`)) {
-      const record = parseRecord<SessionRecord>(entry);
-      if (typeof record?.node === 'string' && dead(record)) {
-        await deleteAt(sessions, entry.key, entry.revision);
-        removed++;
-      }
-    }
-    return removed;
+  purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
+    return purgeRecords(this.node.buckets.sessions, `${this.#prefix}>`, dead);
   }
 }

@@ -10,7 +10,7 @@ import type { Broker, Subscription } from '../broker/broker.js';
 import type { RemoteSubscription } from '../realm-hooks.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { NodeLink } from './link.js';
-import { deleteAt, json, liveEntries, parseRecord } from './link.js';
+import { json, parseRecord, purgeRecords } from './link.js';
 import { token } from './names.js';
 
 /** A subscription of one node, as the `subscriptions` bucket holds it. */
@@ -114,16 +114,7 @@ export class SubscriptionRegistry {
   }
 
   /** Removes a dead node's subscriptions from the bucket, as the bucket holds them now (see SessionRegistry.purge). */
-  async purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
-    const { subscriptions } = this.node.buckets;
-    let removed = 0;
-    for (const entry of await liveEntries(subscriptions, `${token(this.realm.name)}.>`)) {
-      const record = parseRecord<SubscriptionRecord>(entry);
-      if (typeof record?.node === 'string' && dead(record)) {
-        await deleteAt(subscriptions, entry.key, entry.revision);
-        removed++;
-      }
-    }
-    return removed;
+  purge(dead: (record: { node: string; inc: number }) => boolean): Promise<number> {
+    return purgeRecords(this.node.buckets.subscriptions, `${token(this.realm.name)}.>`, dead);
   }
 }
