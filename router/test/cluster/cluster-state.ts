@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { onTestFinished } from 'vitest';
 import type { Session } from '@switchboard/client';
+import { liveEntries } from '../../src/cluster/link.js';
 
 export const BUCKETS = ['sessions', 'registrations', 'subscriptions', 'testaments', 'resumable'] as const;
 export type BucketKind = (typeof BUCKETS)[number];
@@ -41,26 +42,16 @@ export async function kvReader(natsUrl: string, prefix = 'sb'): Promise<() => Pr
     for (const kind of BUCKETS) {
       const kv = await kvm.open(`${prefix}-${kind}`);
       const map = new Map<string, unknown>();
-      const keys: string[] = [];
-      // A listing can hang when keys are deleted while it runs (the NATS client waits for more):
-      // given up after 5 s, so that waitFor reads again.
-      const listing = await kv.keys();
-      const timer = setTimeout(() => listing.stop(new Error(`listing ${prefix}-${kind} took over 5 s`)), 5000);
-      try {
-        for await (const key of listing) keys.push(key);
-      } finally {
-        clearTimeout(timer);
-      }
-      for (const key of keys) {
-        const entry = await kv.get(key);
-        if (entry === null || entry.operation !== 'PUT') continue;
+      // As a purge reads them. A listing can hang when keys are deleted while it runs (the NATS
+      // client waits for more): given up after 5 s, so that waitFor reads again.
+      for (const entry of await liveEntries(kv, undefined, 5000)) {
         let value: unknown = entry.value;
         try {
           value = JSON.parse(decoder.decode(entry.value));
         } catch {
           // testaments are MessagePack: the key is what the tests compare
         }
-        map.set(key, value);
+        map.set(entry.key, value);
       }
       buckets[kind] = map;
     }
